@@ -1,0 +1,159 @@
+"""Accounts: create, change password, disable, and the login check with its throttle (L01/L02)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import AuditKind, LoginAttempt, Project, Role, User, utcnow
+
+from .audit import log_event
+from .errors import Refused
+
+# OWASP's Argon2id floor: 19 MiB, 2 passes.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# A hash of nothing, so an unknown user costs the same time as a wrong password (L02).
+_DUMMY_HASH = HASHER.hash(secrets.token_hex(8))
+
+LOCK_WINDOW = dt.timedelta(minutes=15)
+MAX_USER_FAILURES = 5
+MAX_IP_FAILURES = 20
+MIN_PASSWORD = 8
+
+
+class LoginRefused(Refused):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise Refused(f"密码至少 {MIN_PASSWORD} 位")
+    return HASHER.hash(password)
+
+
+def _failures(session: Session, column, value: str, since: dt.datetime) -> int:
+    return session.scalar(
+        select(func.count()).where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    ) or 0
+
+
+def check_login(session: Session, username: str, password: str, *, ip: str) -> User:
+    """The user whose credentials these are, or :class:`LoginRefused` with the Chinese reason.
+
+    Five failures for an account, or twenty from one address, within 15 minutes lock further tries —
+    even with the right password — until the window has passed.
+    """
+    now = utcnow()
+    since = now - LOCK_WINDOW
+    username = username.strip()
+    if _failures(session, LoginAttempt.username, username, since) >= MAX_USER_FAILURES:
+        _attempt(session, username, ip, False, "账号已锁定")
+        raise LoginRefused("登录失败次数过多，账号已锁定 15 分钟，请稍后再试")
+    if _failures(session, LoginAttempt.ip, ip, since) >= MAX_IP_FAILURES:
+        _attempt(session, username, ip, False, "IP 受限")
+        raise LoginRefused("该地址登录失败次数过多，请 15 分钟后再试")
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and user.is_active
+    except (VerificationError, InvalidHashError):
+        ok = False
+    _attempt(session, username, ip, ok, "")
+    if not ok:
+        raise LoginRefused("用户名或密码错误")
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = HASHER.hash(password)
+    user.last_login_at = now
+    return user
+
+
+def _attempt(session: Session, username: str, ip: str, success: bool, note: str) -> None:
+    session.add(LoginAttempt(at=utcnow(), username=username[:64], ip=ip, success=success))
+    log_event(
+        session,
+        AuditKind.LOGIN if success else AuditKind.LOGIN_FAILED,
+        summary=f"{'登录成功' if success else '登录失败'}：{username[:64]}{('（' + note + '）') if note else ''}",
+        table="user_account",
+    )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class UserResult:
+    user_id: int
+    username: str
+    generated_password: str | None = None
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    password: str | None,
+    roles: list[str] = (),
+    projects: list[str] = (),
+    branch_id: int | None = None,
+    display_name: str = "",
+    superuser: bool = False,
+) -> UserResult:
+    """Create an account; with no password one is generated and returned once."""
+    username = username.strip()
+    if not username:
+        raise Refused("用户名不能为空")
+    if session.scalar(select(User.id).where(User.username == username)):
+        raise Refused(f"用户名 {username} 已存在")
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(12)
+    role_rows = list(session.scalars(select(Role).where(Role.name.in_(roles)))) if roles else []
+    missing = sorted(set(roles) - {r.name for r in role_rows})
+    if missing:
+        raise Refused(f"角色不存在：{'、'.join(missing)}")
+    project_rows = list(session.scalars(select(Project).where(Project.name.in_(projects)))) if projects else []
+    missing = sorted(set(projects) - {p.name for p in project_rows})
+    if missing:
+        raise Refused(f"项目不存在：{'、'.join(missing)}")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        is_superuser=superuser,
+        branch_id=branch_id,
+        roles=role_rows,
+        projects=project_rows,
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    return UserResult(user.id, user.username, generated)
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise Refused(f"用户 {username} 不存在")
+    return user
+
+
+def set_password(session: Session, *, username: str, password: str) -> UserResult:
+    """Change a password; every session of the user opened before is revoked (L04)."""
+    user = _user(session, username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.session_epoch += 1
+    session.flush()
+    return UserResult(user.id, user.username)
+
+
+def disable_user(session: Session, *, username: str) -> UserResult:
+    user = _user(session, username)
+    user.is_active = False
+    user.session_epoch += 1
+    session.flush()
+    return UserResult(user.id, user.username)

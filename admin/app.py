@@ -1,0 +1,71 @@
+"""The Starlette application: the SQLAdmin console at /admin, its security layers and our static files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqladmin import Admin
+from sqladmin.contrib.rbac import DBAuthorizationBackend
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from models import User
+from models.db import make_engine, make_sessionmaker
+
+from .auth import ConsoleAuth, csrf_token
+from .i18n import i18n_config, install_chinese
+from .security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .views import register_views
+
+HERE = Path(__file__).parent
+TITLE = "物业客服后台"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def secret_key_from_env() -> str:
+    key = os.environ.get("WUYE_SECRET_KEY", "")
+    if len(key) < 32:
+        raise ConfigError(
+            "未设置 WUYE_SECRET_KEY（至少 32 个字符）。生成方法：\n"
+            "  export WUYE_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    return key
+
+
+def create_app(engine: Engine | None = None, *, secret_key: str | None = None) -> Starlette:
+    engine = engine or make_engine()
+    session_maker = make_sessionmaker(engine)
+    install_chinese()
+
+    async def home(_request):
+        return RedirectResponse("/admin/", status_code=302)
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
+        ],
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
+    )
+    app.state.session_maker = session_maker
+    admin = Admin(
+        app,
+        session_maker=session_maker,
+        title=TITLE,
+        templates_dir=str(HERE / "templates"),
+        authentication_backend=ConsoleAuth(secret_key or secret_key_from_env(), session_maker),
+        authorization_backend=DBAuthorizationBackend(session_maker, user_model=User, groups_attr="roles"),
+        i18n_config=i18n_config(),
+    )
+    admin.templates.env.globals["csrf_token"] = csrf_token
+    register_views(admin)
+    app.state.admin = admin
+    return app

@@ -1,0 +1,27 @@
+// Every unsafe request carries the session's CSRF token: a hidden field in each POST form,
+// a header on jQuery's AJAX calls (sqladmin deletes rows with $.ajax DELETE).
+(function () {
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  if (!meta) { return; }
+  var token = meta.getAttribute('content');
+  function arm(form) {
+    if ((form.getAttribute('method') || '').toLowerCase() !== 'post') { return; }
+    if (form.querySelector('input[name="csrf_token"]')) { return; }
+    var input = document.createElement('input');
+    input.type = 'hidden'; input.name = 'csrf_token'; input.value = token;
+    form.appendChild(input);
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('form').forEach(arm);
+    // sqladmin's flash toasts are shown by an inline script, which our CSP does not run.
+    if (window.tabler) {
+      document.querySelectorAll('.toast').forEach(function (el) {
+        new window.tabler.bootstrap.Toast(el, { delay: 3000 }).show();
+      });
+    }
+  });
+  document.addEventListener('submit', function (e) { arm(e.target); }, true);
+  if (window.jQuery) {
+    window.jQuery.ajaxSetup({ headers: { 'X-CSRF-Token': token } });
+  }
+})();

@@ -1,0 +1,67 @@
+"""The audit trail: one row per changed record, login and sensitive read; one row per batch operation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped
+
+from .base import Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
+
+
+class AuditKind(LabeledEnum):
+    INSERT = "insert", "新增"
+    UPDATE = "update", "修改"
+    DELETE = "delete", "删除"
+    LOGIN = "login", "登录"
+    LOGIN_FAILED = "login_failed", "登录失败"
+    LOGOUT = "logout", "退出"
+    EXPORT = "export", "导出"
+    VIEW_PII = "view_pii", "查看敏感信息"
+
+
+class AuditLog(IdMixin, Base):
+    """变更记录: written in the same transaction as the change it records, whatever made it."""
+
+    __tablename__ = "audit_log"
+    __label__ = "变更记录"
+    __table_args__ = (Index(None, "table_name", "record_id"), Index(None, "at"))
+
+    at: Mapped[dt.datetime] = col("时间", UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_name: Mapped[str] = col("操作人姓名", String(64), default="")
+    source: Mapped[str] = col("来源", String(32), default="", doc="console / import / action / cli / seed")
+    kind: Mapped[AuditKind] = col("类型", enum_type(AuditKind), index=True)
+    table_name: Mapped[str] = col("数据表", String(64), default="")
+    record_id: Mapped[str] = col("记录编号", String(64), default="")
+    project_id: Mapped[int | None] = col("项目", Integer, index=True)
+    summary: Mapped[str] = col("摘要", String(255), default="")
+    changes: Mapped[dict[str, Any]] = col("变更内容", JSON, default=dict)
+    ip: Mapped[str] = col("IP地址", String(64), default="")
+
+
+class OperationStatus(LabeledEnum):
+    RUNNING = "running", "执行中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"
+    REFUSED = "refused", "已拒绝"
+
+
+class OperationLog(IdMixin, Base):
+    """操作日志: one row per batch action, import or export — who, what, parameters, counts."""
+
+    __tablename__ = "operation_log"
+    __label__ = "操作日志"
+    __table_args__ = (Index(None, "operation", "at"),)
+
+    at: Mapped[dt.datetime] = col("时间", UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_name: Mapped[str] = col("操作人姓名", String(64), default="")
+    operation: Mapped[str] = col("操作", String(64))
+    project_id: Mapped[int | None] = col("项目", Integer, index=True)
+    status: Mapped[OperationStatus] = col("状态", enum_type(OperationStatus), default=OperationStatus.DONE)
+    params: Mapped[dict[str, Any]] = col("参数", JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = col("结果", JSON, default=dict)
+    message: Mapped[str] = col("说明", String(500), default="")

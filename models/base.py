@@ -1,0 +1,163 @@
+"""The declarative base and the conventions every model follows.
+
+Labels are declared once, here in models/: a model's Chinese name in ``__label__``, a column's in
+``info={"label": …}`` (via :func:`col`), an enum member's as the second item of its value tuple.
+Everything else (admin, forms, spreadsheets, messages) reads them through :func:`label_of`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, String, TypeDecorator, func
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    __label__: str = ""
+
+    def __str__(self) -> str:  # shown in relation fields, select2 lookups and flash messages
+        for attr in ("name", "title", "code", "room_no", "period"):
+            value = getattr(self, attr, None)
+            if value:
+                return str(value)
+        return f"{self.__label__ or type(self).__name__}#{getattr(self, 'id', '')}"
+
+
+class LabeledEnum(str, enum.Enum):
+    """A string enum whose members carry their Chinese label: ``PENDING = "pending", "待派工"``."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label
+        return obj
+
+    def __str__(self) -> str:
+        return self.label
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]
+
+    @classmethod
+    def from_label(cls, text: str) -> LabeledEnum | None:
+        text = text.strip()
+        for m in cls:
+            if text in (m.value, m.label):
+                return m
+        return None
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware timestamps stored in UTC on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+Money = Numeric(12, 2, asdecimal=True)
+ZERO = Decimal("0.00")
+
+
+def enum_type(enum_cls: type[LabeledEnum]) -> SAEnum:
+    """Enums are stored as their short English value in a VARCHAR (no native type to migrate)."""
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=max(len(m.value) for m in enum_cls) + 8,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def col(label: str, *args: Any, doc: str | None = None, **kwargs: Any) -> Any:
+    """``mapped_column`` carrying the column's Chinese label (and optional help text) once."""
+    info = kwargs.pop("info", {})
+    info["label"] = label
+    return mapped_column(*args, info=info, doc=doc, **kwargs)
+
+
+def label_of(model: type[Base], attr: str) -> str:
+    """The Chinese label of a column or relationship, falling back to the attribute name."""
+    prop = model.__mapper__.attrs.get(attr)
+    if prop is None:
+        return attr
+    info = getattr(prop, "info", None) or {}
+    if "label" in info:
+        return info["label"]
+    columns = getattr(prop, "columns", None)
+    if columns:
+        return columns[0].info.get("label", attr)
+    return attr
+
+
+def labels_of(model: type[Base]) -> dict[str, str]:
+    return {attr.key: label_of(model, attr.key) for attr in model.__mapper__.attrs if label_of(model, attr.key) != attr.key}
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info={"label": "编号"})
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = col("创建时间", UTCDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = col(
+        "更新时间", UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class ProjectScoped:
+    """Records that belong to one project; the console scopes every access path by ``project_id``."""
+
+    @declared_attr
+    def project_id(cls) -> Mapped[int]:
+        return mapped_column(
+            ForeignKey("project.id", ondelete="RESTRICT"), index=True, info={"label": "项目"}
+        )
+
+
+class VersionedMixin:
+    """Optimistic locking: a second save of a stale form fails instead of silently overwriting (B09)."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1", info={"label": "版本"})
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}

@@ -1,0 +1,204 @@
+"""收费: fee types, bills, payments; 催缴: dunning runs, their approval and the notices they issue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, relationship
+
+from .base import Base, IdMixin, LabeledEnum, Money, ProjectScoped, TimestampMixin, UTCDateTime, VersionedMixin, col, enum_type
+
+if TYPE_CHECKING:
+    from .auth import User
+    from .customers import Customer
+    from .org import Project, Staff, Unit
+
+
+class FeeBasis(LabeledEnum):
+    PER_AREA = "per_area", "按面积(元/㎡·月)"
+    PER_SPACE = "per_space", "按车位(元/个·月)"
+    FIXED = "fixed", "固定金额(元/月)"
+
+
+class BillStatus(LabeledEnum):
+    UNPAID = "unpaid", "未缴"
+    PARTIAL = "partial", "部分缴纳"
+    PAID = "paid", "已缴清"
+    WAIVED = "waived", "已减免"
+
+
+class PayMethod(LabeledEnum):
+    CASH = "cash", "现金"
+    WECHAT = "wechat", "微信"
+    ALIPAY = "alipay", "支付宝"
+    CARD = "card", "刷卡"
+    TRANSFER = "transfer", "银行转账"
+
+
+class DunningStage(LabeledEnum):
+    FIRST = "1", "第一次催缴(5日)"
+    SECOND = "2", "第二次催缴(10日)"
+    THIRD = "3", "第三次催缴及停电函、违约函(15日)"
+    CUTOFF = "4", "停电/封铺(20日)"
+
+
+class DunningRunStatus(LabeledEnum):
+    PROPOSED = "proposed", "待审批"
+    APPROVED = "approved", "已审批"
+    RUNNING = "running", "发送中"
+    DONE = "done", "已完成"
+    REJECTED = "rejected", "已驳回"
+    FAILED = "failed", "失败"
+
+
+class DeliveryWay(LabeledEnum):
+    HAND = "hand", "当面送达"
+    DOOR = "door", "张贴/塞门"
+    PHONE = "phone", "电话/短信"
+    WECHAT = "wechat", "微信"
+    MAIL = "mail", "邮寄"
+
+
+class FeeType(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """收费项目 (管理费, 停车费, 装修管理费 …) with its rate; rates are reviewed yearly."""
+
+    __tablename__ = "fee_type"
+    __label__ = "收费项目"
+    __table_args__ = (UniqueConstraint("project_id", "name"), CheckConstraint("rate >= 0", name="rate_nonneg"))
+
+    name: Mapped[str] = col("收费项目", String(64))
+    basis: Mapped[FeeBasis] = col("计费方式", enum_type(FeeBasis))
+    rate: Mapped[Decimal] = col("单价(元)", Numeric(12, 4))
+    due_day: Mapped[int] = col("缴费截止日", Integer, default=1, doc="账期当月的第几日为缴费截止日")
+    active: Mapped[bool] = col("启用", Boolean, default=True)
+    reviewed_on: Mapped[dt.date | None] = col("年度复核日期", Date)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+
+
+class Bill(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
+    """账单: one per unit, fee type and period (YYYY-MM); paid and status follow the payments."""
+
+    __tablename__ = "bill"
+    __label__ = "账单"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "fee_type_id", "period"),
+        Index(None, "project_id", "period", "status"),
+        Index(None, "project_id", "status", "due_date"),
+        CheckConstraint("amount_due >= 0 AND amount_paid >= 0", name="money_nonneg"),
+    )
+
+    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    customer_id: Mapped[int | None] = col("缴费人", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    fee_type_id: Mapped[int] = col("收费项目", ForeignKey("fee_type.id", ondelete="RESTRICT"), index=True)
+    period: Mapped[str] = col("账期", String(7), doc="YYYY-MM")
+    amount_due: Mapped[Decimal] = col("应收(元)", Money)
+    amount_paid: Mapped[Decimal] = col("实收(元)", Money, default=Decimal("0"))
+    due_date: Mapped[dt.date] = col("缴费截止日", Date)
+    status: Mapped[BillStatus] = col("状态", enum_type(BillStatus), default=BillStatus.UNPAID)
+    collector_id: Mapped[int | None] = col("责任收费员", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    unit: Mapped[Unit] = relationship(info={"label": "房屋"})
+    customer: Mapped[Customer | None] = relationship(info={"label": "缴费人"})
+    fee_type: Mapped[FeeType] = relationship(info={"label": "收费项目"})
+    collector: Mapped[Staff | None] = relationship(info={"label": "责任收费员"})
+    payments: Mapped[list[Payment]] = relationship(back_populates="bill", info={"label": "收款记录"})
+
+    def __str__(self) -> str:
+        return f"{self.period} 账单#{self.id}"
+
+
+class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """收款: a full or partial payment against one bill."""
+
+    __tablename__ = "payment"
+    __label__ = "收款记录"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index(None, "project_id", "paid_at"),
+        UniqueConstraint("project_id", "receipt_no"),
+    )
+
+    bill_id: Mapped[int] = col("账单", ForeignKey("bill.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[Decimal] = col("金额(元)", Money)
+    method: Mapped[PayMethod] = col("支付方式", enum_type(PayMethod), default=PayMethod.WECHAT)
+    paid_at: Mapped[dt.datetime] = col("收款时间", UTCDateTime())
+    collector_id: Mapped[int | None] = col("收款人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    receipt_no: Mapped[str | None] = col("收据号", String(32))
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    bill: Mapped[Bill] = relationship(back_populates="payments", info={"label": "账单"})
+    collector: Mapped[Staff | None] = relationship(info={"label": "收款人"})
+
+
+class DunningRun(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """催缴批次: one stage of the month's schedule for a project. ``run_key`` makes a double submit or a
+    concurrent second run a no-op; stage 4 (停电/封铺) waits for a manager other than the proposer."""
+
+    __tablename__ = "dunning_run"
+    __label__ = "催缴批次"
+    __table_args__ = (UniqueConstraint("run_key"), Index(None, "project_id", "cycle", "stage"))
+
+    run_key: Mapped[str] = col("批次键", String(128))
+    cycle: Mapped[str] = col("催缴月份", String(7), doc="YYYY-MM")
+    stage: Mapped[DunningStage] = col("阶段", enum_type(DunningStage))
+    as_of: Mapped[dt.date] = col("催缴基准日", Date)
+    status: Mapped[DunningRunStatus] = col("状态", enum_type(DunningRunStatus), default=DunningRunStatus.RUNNING)
+    scope_note: Mapped[str] = col("范围", String(255), default="")
+    requested_by_id: Mapped[int | None] = col("发起人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_by_id: Mapped[int | None] = col("审批人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_at: Mapped[dt.datetime | None] = col("审批时间", UTCDateTime())
+    notice_count: Mapped[int] = col("通知数", Integer, default=0)
+    total_amount: Mapped[Decimal] = col("欠费合计(元)", Money, default=Decimal("0"))
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], info={"label": "发起人"})
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], info={"label": "审批人"})
+
+
+class DunningNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """催缴通知: one per account (unit), dunning month and stage — never twice; printable as a letter."""
+
+    __tablename__ = "dunning_notice"
+    __label__ = "催缴通知"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "cycle", "stage"),
+        Index(None, "project_id", "cycle", "stage"),
+        CheckConstraint("amount >= 0", name="amount_nonneg"),
+    )
+
+    run_id: Mapped[int] = col("催缴批次", ForeignKey("dunning_run.id", ondelete="RESTRICT"), index=True)
+    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    cycle: Mapped[str] = col("催缴月份", String(7))
+    stage: Mapped[DunningStage] = col("阶段", enum_type(DunningStage))
+    amount: Mapped[Decimal] = col("欠费金额(元)", Money)
+    months_in_arrears: Mapped[int] = col("欠费月数", Integer)
+    oldest_period: Mapped[str] = col("最早欠费账期", String(7))
+    pay_by: Mapped[dt.date] = col("限缴日期", Date)
+    delivered_at: Mapped[dt.datetime | None] = col("送达时间", UTCDateTime())
+    delivered_by_id: Mapped[int | None] = col("送达人", ForeignKey("staff.id", ondelete="SET NULL"))
+    delivery_way: Mapped[DeliveryWay | None] = col("送达方式", enum_type(DeliveryWay))
+    signed_by: Mapped[str] = col("签收人", String(64), default="")
+    note: Mapped[str] = col("备注", Text, default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    run: Mapped[DunningRun] = relationship(info={"label": "催缴批次"})
+    unit: Mapped[Unit] = relationship(info={"label": "房屋"})
+    customer: Mapped[Customer | None] = relationship(info={"label": "客户"})
+    delivered_by: Mapped[Staff | None] = relationship(info={"label": "送达人"})

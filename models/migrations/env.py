@@ -1,0 +1,43 @@
+"""Alembic environment: the URL comes from WUYE_DATABASE_URL; SQLite gets batch mode for ALTERs."""
+
+from alembic import context
+from sqlalchemy import pool
+
+import models
+from models.db import database_url, make_engine
+
+config = context.config
+target_metadata = models.Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:  # handed in by the app or the tests: migrate on their connection
+        _run(connection)
+        return
+    engine = make_engine(database_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _run(connection)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

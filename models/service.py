@@ -1,0 +1,258 @@
+"""客户诉求 (service requests), 派工单 (work orders), 回访/走访 (callbacks and visits), SLA and routing rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, relationship
+
+from .base import Base, IdMixin, LabeledEnum, Money, ProjectScoped, TimestampMixin, UTCDateTime, VersionedMixin, col, enum_type
+from .org import DepartmentKind
+
+if TYPE_CHECKING:
+    from .auth import User
+    from .customers import Customer
+    from .org import Department, Project, Staff, Unit
+
+
+class Channel(LabeledEnum):
+    PHONE = "phone", "电话"
+    VISIT = "visit", "来访"
+    WECHAT = "wechat", "微信"
+    EMAIL = "email", "邮件"
+    WEBSITE = "website", "网站"
+    PATROL = "patrol", "巡查"
+
+
+class RequestKind(LabeledEnum):
+    REPAIR_PRIVATE = "repair_private", "报修(户内)"
+    REPAIR_PUBLIC = "repair_public", "报修(公共)"
+    COMPLAINT = "complaint", "投诉"
+    INQUIRY = "inquiry", "咨询"
+    HELP = "help", "求助"
+    SUGGESTION = "suggestion", "建议"
+    PRAISE = "praise", "表扬"
+
+
+class RequestCategory(LabeledEnum):
+    """问题类别: what the request is about; routing rules send each to a department."""
+
+    PLUMBING = "plumbing", "水电"
+    BUILDING = "building", "土建门窗"
+    ELEVATOR = "elevator", "电梯设备"
+    SECURITY = "security", "治安秩序"
+    PARKING = "parking", "停车"
+    NOISE = "noise", "噪音扰民"
+    CLEANING = "cleaning", "环境卫生"
+    GREENING = "greening", "绿化"
+    FEES = "fees", "费用"
+    SERVICE = "service", "服务态度"
+    DEFECT = "defect", "房屋质量"
+    OTHER = "other", "其他"
+
+
+class Priority(LabeledEnum):
+    URGENT = "urgent", "紧急"
+    HIGH = "high", "高"
+    NORMAL = "normal", "普通"
+    LOW = "low", "低"
+
+
+class RequestStatus(LabeledEnum):
+    PENDING = "pending", "待派工"
+    DISPATCHED = "dispatched", "已派工"
+    ANSWERED = "answered", "已答复"
+    CLOSED = "closed", "已关闭"
+    CANCELLED = "cancelled", "已取消"
+
+
+class WorkOrderStatus(LabeledEnum):
+    DISPATCHED = "dispatched", "已派工"
+    ACCEPTED = "accepted", "处理中"
+    DONE = "done", "已完工"
+    CALLED_BACK = "called_back", "已回访"
+    CLOSED = "closed", "已关闭"
+
+
+class VisitKind(LabeledEnum):
+    REGULAR = "regular", "定期走访"
+    SPECIAL = "special", "专项走访"
+    COMPLAINT = "complaint", "投诉回访"
+    PAID_SERVICE = "paid_service", "有偿服务回访"
+    REPAIR = "repair", "维修工单回访"
+    SURVEY = "survey", "满意度整改回访"
+
+
+class VisitWay(LabeledEnum):
+    PHONE = "phone", "电话"
+    DOOR = "door", "上门"
+    PATROL = "patrol", "巡视"
+
+
+class Satisfaction(LabeledEnum):
+    SATISFIED = "satisfied", "满意"
+    BASIC = "basic", "基本满意"
+    UNSATISFIED = "unsatisfied", "不满意"
+
+
+class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
+    """客户诉求/报事: one call, visit or message. The receiver is 首问负责人 and owns it until it is closed."""
+
+    __tablename__ = "service_request"
+    __label__ = "客户诉求"
+    __table_args__ = (
+        Index(None, "project_id", "status", "received_at"),
+        Index(None, "project_id", "received_at"),
+        Index(None, "unit_id", "category", "received_at"),
+    )
+
+    channel: Mapped[Channel] = col("来源渠道", enum_type(Channel), default=Channel.PHONE)
+    kind: Mapped[RequestKind] = col("诉求类型", enum_type(RequestKind), index=True)
+    category: Mapped[RequestCategory] = col("问题类别", enum_type(RequestCategory), default=RequestCategory.OTHER)
+    priority: Mapped[Priority] = col("优先级", enum_type(Priority), default=Priority.NORMAL)
+    status: Mapped[RequestStatus] = col("状态", enum_type(RequestStatus), default=RequestStatus.PENDING, index=True)
+    unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    contact_name: Mapped[str] = col("联系人", String(64), default="")
+    contact_phone: Mapped[str] = col("联系电话", String(20), default="", index=True, info={"pii": "phone"})
+    content: Mapped[str] = col("诉求内容", Text)
+    received_at: Mapped[dt.datetime] = col("受理时间", UTCDateTime())
+    receiver_id: Mapped[int | None] = col(
+        "首问负责人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True, doc="首问负责制：受理人跟进至办结"
+    )
+    repeat_of_id: Mapped[int | None] = col(
+        "重复诉求", ForeignKey("service_request.id", ondelete="SET NULL"), index=True, doc="同一房屋同类问题短期内再次报事"
+    )
+    # 投诉 only
+    complaint_valid: Mapped[bool | None] = col("有效投诉", Boolean)
+    complaint_major: Mapped[bool] = col("重大投诉", Boolean, default=False, doc="须报客服经理/分公司")
+    complained_staff_id: Mapped[int | None] = col("被投诉员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    reply: Mapped[str] = col("答复内容", Text, default="")
+    closed_at: Mapped[dt.datetime | None] = col("办结时间", UTCDateTime(), index=True)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})
+    customer: Mapped[Customer | None] = relationship(info={"label": "客户"})
+    receiver: Mapped[User | None] = relationship(info={"label": "首问负责人"})
+    complained_staff: Mapped[Staff | None] = relationship(foreign_keys=[complained_staff_id], info={"label": "被投诉员工"})
+    praised_staff: Mapped[Staff | None] = relationship(foreign_keys=[praised_staff_id], info={"label": "被表扬员工"})
+    repeat_of: Mapped[ServiceRequest | None] = relationship(remote_side="ServiceRequest.id", info={"label": "重复诉求"})
+    work_orders: Mapped[list[WorkOrder]] = relationship(back_populates="request", info={"label": "派工单"})
+
+    def __str__(self) -> str:
+        return f"{self.kind.label if self.kind else ''}#{self.id}"
+
+
+class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
+    """派工单/维修单. "真正的结束是在回访之后": it closes only after a satisfied callback; an unsatisfied one
+    sends it back for rework."""
+
+    __tablename__ = "work_order"
+    __label__ = "派工单"
+    __table_args__ = (
+        UniqueConstraint("request_id"),  # one order per request: a double dispatch inserts nothing twice
+        Index(None, "project_id", "status", "complete_due_at"),
+        Index(None, "department_id", "status"),
+        Index(None, "project_id", "created_at"),
+        CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg"),
+    )
+
+    request_id: Mapped[int] = col("客户诉求", ForeignKey("service_request.id", ondelete="RESTRICT"))
+    department_id: Mapped[int] = col("处理部门", ForeignKey("department.id", ondelete="RESTRICT"))
+    assignee_id: Mapped[int | None] = col("处理人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    priority: Mapped[Priority] = col("优先级", enum_type(Priority), default=Priority.NORMAL)
+    status: Mapped[WorkOrderStatus] = col("状态", enum_type(WorkOrderStatus), default=WorkOrderStatus.DISPATCHED, index=True)
+    dispatched_at: Mapped[dt.datetime] = col("派工时间", UTCDateTime())
+    dispatched_by_id: Mapped[int | None] = col("派工人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    respond_due_at: Mapped[dt.datetime] = col("响应时限", UTCDateTime(), index=True)
+    complete_due_at: Mapped[dt.datetime] = col("完成时限", UTCDateTime())
+    accepted_at: Mapped[dt.datetime | None] = col("接单时间", UTCDateTime())
+    completed_at: Mapped[dt.datetime | None] = col("完工时间", UTCDateTime(), index=True)
+    closed_at: Mapped[dt.datetime | None] = col("关闭时间", UTCDateTime(), index=True)
+    result: Mapped[str] = col("处理结果", Text, default="")
+    paid_service: Mapped[bool] = col("有偿服务", Boolean, default=False)
+    quote: Mapped[Decimal] = col("报价(元)", Money, default=Decimal("0"), doc="有偿服务须在施工前经业主确认报价")
+    quote_accepted: Mapped[bool] = col("业主已确认报价", Boolean, default=False)
+    charge: Mapped[Decimal] = col("收费(元)", Money, default=Decimal("0"))
+    reopen_count: Mapped[int] = col("返工次数", Integer, default=0)
+    reassign_note: Mapped[str] = col("转派原因", String(255), default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    request: Mapped[ServiceRequest] = relationship(back_populates="work_orders", info={"label": "客户诉求"})
+    department: Mapped[Department] = relationship(info={"label": "处理部门"})
+    assignee: Mapped[Staff | None] = relationship(info={"label": "处理人"})
+    dispatched_by: Mapped[User | None] = relationship(info={"label": "派工人"})
+
+    def __str__(self) -> str:
+        return f"派工单#{self.id}"
+
+
+class Visit(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """回访/走访: a callback after a repair, complaint or paid service, or a planned household visit.
+    An issue raised in a visit that is a complaint enters the complaint process as a new request."""
+
+    __tablename__ = "visit"
+    __label__ = "回访走访"
+    __table_args__ = (Index(None, "project_id", "kind", "visited_at"), Index(None, "unit_id", "visited_at"))
+
+    kind: Mapped[VisitKind] = col("类型", enum_type(VisitKind), index=True)
+    way: Mapped[VisitWay] = col("方式", enum_type(VisitWay), default=VisitWay.PHONE)
+    unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
+    work_order_id: Mapped[int | None] = col("派工单", ForeignKey("work_order.id", ondelete="SET NULL"), index=True)
+    request_id: Mapped[int | None] = col("客户诉求", ForeignKey("service_request.id", ondelete="SET NULL"), index=True)
+    visited_at: Mapped[dt.datetime] = col("回访时间", UTCDateTime())
+    visitor_id: Mapped[int | None] = col("回访人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    result: Mapped[Satisfaction | None] = col("回访结果", enum_type(Satisfaction), index=True)
+    notes: Mapped[str] = col("回访记录", Text, default="")
+    issues_raised: Mapped[str] = col("反映问题", Text, default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})
+    customer: Mapped[Customer | None] = relationship(info={"label": "客户"})
+    work_order: Mapped[WorkOrder | None] = relationship(info={"label": "派工单"})
+    request: Mapped[ServiceRequest | None] = relationship(info={"label": "客户诉求"})
+    visitor: Mapped[User | None] = relationship(info={"label": "回访人"})
+
+
+class SlaRule(IdMixin, Base):
+    """时限规则: response and completion limits by request kind and priority (project empty = default)."""
+
+    __tablename__ = "sla_rule"
+    __label__ = "时限规则"
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "priority"),
+        CheckConstraint("respond_minutes > 0 AND complete_hours > 0", name="positive"),
+    )
+
+    project_id: Mapped[int | None] = col("项目", ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[RequestKind] = col("诉求类型", enum_type(RequestKind))
+    priority: Mapped[Priority] = col("优先级", enum_type(Priority))
+    respond_minutes: Mapped[int] = col("响应时限(分钟)", Integer)
+    complete_hours: Mapped[int] = col("完成时限(小时)", Integer)
+
+    project: Mapped[Project | None] = relationship(info={"label": "项目"})
+
+
+class RoutingRule(IdMixin, Base):
+    """派工路由: which kind of department takes a request category when the dispatcher chooses none."""
+
+    __tablename__ = "routing_rule"
+    __label__ = "派工路由"
+    __table_args__ = (UniqueConstraint("category"),)
+
+    category: Mapped[RequestCategory] = col("问题类别", enum_type(RequestCategory))
+    department_kind: Mapped[DepartmentKind] = col("处理部门类别", enum_type(DepartmentKind))

@@ -1,0 +1,138 @@
+"""满意度调查: campaigns, the households surveyed, responses with per-department scores, corrective actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, relationship
+
+from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, UTCDateTime, col, enum_type
+
+if TYPE_CHECKING:
+    from .imports import ImportBatch
+    from .org import Project, Staff, Unit
+
+
+class SurveyTopic(LabeledEnum):
+    """被评价的部门/项目 on a survey form."""
+
+    SERVICE = "service", "客服部"
+    ENGINEERING = "engineering", "工程部"
+    SECURITY = "security", "秩序维护"
+    ENVIRONMENT = "environment", "环境卫生"
+    GREENING = "greening", "绿化"
+    DEVELOPER = "developer", "开发公司工程部"
+
+
+class SurveyStatus(LabeledEnum):
+    PLANNED = "planned", "筹备中"
+    DISTRIBUTING = "distributing", "发放中"
+    COLLECTED = "collected", "已回收"
+    CLOSED = "closed", "已结束"
+
+
+class ActionStatus(LabeledEnum):
+    OPEN = "open", "整改中"
+    DONE = "done", "已整改"
+    VERIFIED = "verified", "已回访确认"
+
+
+class Survey(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """满意度调查 campaign of one project and period (the department runs one every half year)."""
+
+    __tablename__ = "survey"
+    __label__ = "满意度调查"
+    __table_args__ = (UniqueConstraint("project_id", "title"),)
+
+    title: Mapped[str] = col("调查名称", String(128))
+    period: Mapped[str] = col("调查期间", String(16), doc="例如 2026H1")
+    start_date: Mapped[dt.date | None] = col("开始日期", Date)
+    end_date: Mapped[dt.date | None] = col("结束日期", Date)
+    status: Mapped[SurveyStatus] = col("状态", enum_type(SurveyStatus), default=SurveyStatus.PLANNED)
+    scale_max: Mapped[int] = col("满分", Integer, default=5)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+
+
+class SurveyHousehold(IdMixin, ProjectScoped, Base):
+    """被调查户: a unit included in the campaign, with the form's hand-out and signed receipt (文件签收单)."""
+
+    __tablename__ = "survey_household"
+    __label__ = "被调查户"
+    __table_args__ = (UniqueConstraint("survey_id", "unit_id"),)
+
+    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="CASCADE"), index=True)
+    distributed_at: Mapped[dt.date | None] = col("发放日期", Date)
+    receipt_signed: Mapped[bool] = col("已签收", Boolean, default=False)
+    collected: Mapped[bool] = col("已回收", Boolean, default=False)
+
+    survey: Mapped[Survey] = relationship(info={"label": "满意度调查"})
+    unit: Mapped[Unit] = relationship(info={"label": "房屋"})
+
+
+class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """问卷: one household's answered form; a unit answers a survey once."""
+
+    __tablename__ = "survey_response"
+    __label__ = "调查问卷"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "unit_id"),
+        CheckConstraint("overall_score IS NULL OR (overall_score >= 1 AND overall_score <= 10)", name="overall_range"),
+    )
+
+    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    respondent: Mapped[str] = col("填表人", String(64), default="")
+    signed: Mapped[bool] = col("已署名", Boolean, default=False)
+    answered_on: Mapped[dt.date | None] = col("填表日期", Date)
+    overall_score: Mapped[int | None] = col("总体满意度", Integer)
+    comments: Mapped[str] = col("意见建议", Text, default="")
+    batch_id: Mapped[int | None] = col("导入批次", ForeignKey("import_batch.id", ondelete="SET NULL"), index=True)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    survey: Mapped[Survey] = relationship(info={"label": "满意度调查"})
+    unit: Mapped[Unit] = relationship(info={"label": "房屋"})
+    batch: Mapped[ImportBatch | None] = relationship(info={"label": "导入批次"})
+    scores: Mapped[list[SurveyScore]] = relationship(back_populates="response", info={"label": "分项评分"})
+
+
+class SurveyScore(IdMixin, Base):
+    """分项评分: one department's score on one form (1 … the survey's full mark)."""
+
+    __tablename__ = "survey_score"
+    __label__ = "分项评分"
+    __table_args__ = (
+        UniqueConstraint("response_id", "topic"),
+        CheckConstraint("score >= 1 AND score <= 10", name="score_range"),
+        Index(None, "topic", "score"),
+    )
+
+    response_id: Mapped[int] = col("调查问卷", ForeignKey("survey_response.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[SurveyTopic] = col("评价部门", enum_type(SurveyTopic))
+    score: Mapped[int] = col("得分", Integer)
+
+    response: Mapped[SurveyResponse] = relationship(back_populates="scores", info={"label": "调查问卷"})
+
+
+class CorrectiveAction(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """整改措施: a department's answer to its survey results, followed up by customer-service callbacks."""
+
+    __tablename__ = "corrective_action"
+    __label__ = "整改措施"
+
+    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[SurveyTopic] = col("责任部门", enum_type(SurveyTopic))
+    issue: Mapped[str] = col("存在问题", Text)
+    action: Mapped[str] = col("整改措施", Text)
+    owner_id: Mapped[int | None] = col("责任人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    due_date: Mapped[dt.date | None] = col("完成期限", Date)
+    status: Mapped[ActionStatus] = col("状态", enum_type(ActionStatus), default=ActionStatus.OPEN, index=True)
+    followed_up_at: Mapped[dt.datetime | None] = col("回访时间", UTCDateTime())
+    follow_up_note: Mapped[str] = col("回访情况", Text, default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    survey: Mapped[Survey] = relationship(info={"label": "满意度调查"})
+    owner: Mapped[Staff | None] = relationship(info={"label": "责任人"})
