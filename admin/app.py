@@ -8,6 +8,7 @@ from pathlib import Path
 from sqladmin import Admin
 from sqladmin.contrib.rbac import DBAuthorizationBackend
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
@@ -40,9 +41,11 @@ def secret_key_from_env() -> str:
     return key
 
 
-def create_app(engine: Engine | None = None, *, secret_key: str | None = None) -> Starlette:
-    engine = engine or make_engine()
-    session_maker = make_sessionmaker(engine)
+def create_app(
+    engine: Engine | None = None, *, session_maker: sessionmaker[Session] | None = None, secret_key: str | None = None
+) -> Starlette:
+    """The console. Tests hand in a session maker bound to their connection, so each test rolls back."""
+    session_maker = session_maker or make_sessionmaker(engine or make_engine())
     install_chinese()
 
     async def home(_request):
@@ -56,16 +59,21 @@ def create_app(engine: Engine | None = None, *, secret_key: str | None = None) -
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
     )
     app.state.session_maker = session_maker
+    auth = ConsoleAuth(secret_key or secret_key_from_env(), session_maker)
     admin = Admin(
         app,
         session_maker=session_maker,
         title=TITLE,
         templates_dir=str(HERE / "templates"),
-        authentication_backend=ConsoleAuth(secret_key or secret_key_from_env(), session_maker),
+        authentication_backend=auth,
         authorization_backend=DBAuthorizationBackend(session_maker, user_model=User, groups_attr="roles"),
         i18n_config=i18n_config(),
     )
     admin.templates.env.globals["csrf_token"] = csrf_token
+    auth.templates = admin.templates
+    for route in admin.admin.router.routes:
+        if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST
+            route.methods = {"GET", "HEAD", "POST"}
     register_views(admin)
     app.state.admin = admin
     return app

@@ -67,6 +67,7 @@ class ConsoleAuth(AuthenticationBackend):
             https_only=https_only,
         )
         self.session_maker = session_maker
+        self.templates = None  # the console's Jinja templates, set once the Admin exists
 
     async def login(self, request: Request) -> Response | bool:
         await check_csrf(request)
@@ -97,6 +98,9 @@ class ConsoleAuth(AuthenticationBackend):
         return result
 
     async def logout(self, request: Request) -> Response | bool:
+        if request.method != "POST":  # a GET only asks: logging out is a state change (revokes sessions)
+            return await self.templates.TemplateResponse(request, "wuye/logout.html")
+        await check_csrf(request)
         uid = request.session.get("uid")
         if uid is not None:
             await anyio.to_thread.run_sync(self._logout_sync, uid, client_ip(request))

@@ -39,3 +39,13 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config():
+    """Alembic's configuration for our migrations, usable from any working directory."""
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    return cfg

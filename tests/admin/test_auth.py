@@ -1,0 +1,136 @@
+"""Login, throttling and session revocation (RELIABILITY L01–L05)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+import admin.auth
+from models import AuditKind, AuditLog, LoginAttempt
+from tests import factories
+from tests.conftest import Console
+
+
+def _client(app) -> Console:
+    return Console(TestClient(app, base_url="http://testserver"))
+
+
+def _count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_login_succeeds_and_is_audited(app, session):
+    factories.user(session, username="wang", superuser=True)
+    c = _client(app)
+    response = c.login("wang", factories.PASSWORD)
+    assert response.status_code == 302
+    assert c.get("/admin/").status_code == 200
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.LOGIN, AuditLog.summary.contains("wang")) == 1
+    assert _count(session, LoginAttempt, LoginAttempt.username == "wang", LoginAttempt.success.is_(True)) == 1
+
+
+def test_wrong_password_is_refused_in_chinese_and_logged(app, session):
+    factories.user(session, username="li", superuser=True)
+    c = _client(app)
+    response = c.login("li", "wrong-password")
+    assert response.status_code == 400
+    assert "用户名或密码错误" in response.text
+    assert c.get("/admin/", follow_redirects=False).status_code == 302
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.LOGIN_FAILED) == 1
+
+
+def test_sixth_try_is_locked_even_with_the_right_password(app, session):
+    factories.user(session, username="zhao", superuser=True)
+    factories.user(session, username="qian", superuser=True)
+    c = _client(app)
+    for _ in range(5):
+        assert c.login("zhao", "bad-password").status_code == 400
+    locked = c.login("zhao", factories.PASSWORD)
+    assert locked.status_code == 400
+    assert "锁定" in locked.text
+    # another account from the same address is not affected
+    assert _client(app).login("qian", factories.PASSWORD).status_code == 302
+    assert _count(session, LoginAttempt, LoginAttempt.username == "zhao", LoginAttempt.success.is_(False)) == 6
+
+
+def test_many_usernames_from_one_address_are_throttled(app, session):
+    factories.user(session, username="sun", superuser=True)
+    c = _client(app)
+    for i in range(20):
+        assert c.login(f"nobody{i}", "whatever-pass").status_code == 400
+    refused = c.login("sun", factories.PASSWORD)
+    assert refused.status_code == 400
+    assert "该地址" in refused.text
+
+
+def test_unknown_user_costs_a_password_check_too(app, session):
+    factories.user(session, username="zhou", superuser=True)
+    c = _client(app)
+    t0 = time.perf_counter()
+    c.login("zhou", "bad-password-1")
+    known = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    c.login("no-such-user", "bad-password-1")
+    unknown = time.perf_counter() - t0
+    assert unknown > known / 4, (known, unknown)
+
+
+def test_cookie_from_before_login_is_not_a_session(app, session):
+    factories.user(session, username="wu", superuser=True)
+    c = _client(app)
+    c.get("/admin/login")
+    before = dict(c.client.cookies)
+    assert c.login("wu", factories.PASSWORD).status_code == 302
+    stale = TestClient(app, base_url="http://testserver", cookies=before)
+    assert stale.get("/admin/", follow_redirects=False).status_code == 302
+
+
+def test_logout_needs_post_and_revokes_the_cookie(app, session):
+    factories.user(session, username="zheng", superuser=True)
+    c = _client(app)
+    c.login("zheng", factories.PASSWORD)
+    cookies = dict(c.client.cookies)
+    page = c.get("/admin/logout")
+    assert page.status_code == 200 and "退出登录" in page.text
+    assert c.get("/admin/", follow_redirects=False).status_code == 200  # GET changed nothing
+    assert c.client.post("/admin/logout", follow_redirects=False).status_code == 403  # no token
+    assert c.post("/admin/logout").status_code == 302
+    replay = TestClient(app, base_url="http://testserver", cookies=cookies)
+    assert replay.get("/admin/", follow_redirects=False).status_code == 302
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.LOGOUT) == 1
+
+
+def test_password_change_and_disable_revoke_sessions(app, session):
+    from actions.accounts import disable_user, set_password
+
+    factories.user(session, username="feng", superuser=True)
+    factories.user(session, username="chen", superuser=True)
+    a, b = _client(app), _client(app)
+    a.login("feng", factories.PASSWORD)
+    b.login("chen", factories.PASSWORD)
+    set_password(session, username="feng", password="another-pass-9")
+    disable_user(session, username="chen")
+    session.flush()
+    assert a.get("/admin/", follow_redirects=False).status_code == 302
+    assert b.get("/admin/", follow_redirects=False).status_code == 302
+    assert _client(app).login("chen", factories.PASSWORD).status_code == 400
+
+
+def test_idle_and_absolute_timeouts(app, session, monkeypatch):
+    factories.user(session, username="jiang", superuser=True)
+    c = _client(app)
+    c.login("jiang", factories.PASSWORD)
+    now = time.time()
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 31 * 60)
+    assert c.get("/admin/", follow_redirects=False).status_code == 302
+
+    c = _client(app)
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now)
+    c.login("jiang", factories.PASSWORD)
+    for minutes in range(25, 8 * 60, 25):  # active all day, never idle for 30 minutes
+        monkeypatch.setattr(admin.auth.time, "time", lambda m=minutes: now + m * 60)
+        assert c.get("/admin/", follow_redirects=False).status_code == 200, minutes
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 8 * 3600 + 60)
+    assert c.get("/admin/", follow_redirects=False).status_code == 302

@@ -1,0 +1,140 @@
+"""Shared fixtures. The database comes from WUYE_TEST_DATABASE_URL (default: a fresh SQLite file).
+
+The schema is built once per run with ``alembic upgrade head`` and the reference data loaded; each test
+then runs inside a transaction that is rolled back, so tests see the same starting state. The console under
+test gets a session maker bound to that same connection (savepoints for its commits).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+import actions  # noqa: F401  (audit hook)
+from models.db import alembic_config
+from models.db import make_engine
+from seeds.reference import load_reference
+
+SECRET = "test-secret-key-" + "x" * 32
+
+
+def _url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("WUYE_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop every table (also ones a previous run left) and migrate to head."""
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = make_engine(_url(tmp_path_factory))
+    reset_schema(engine)
+    with Session(engine) as session, session.begin():
+        load_reference(session)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        trans = conn.begin()
+        yield conn
+        trans.rollback()
+
+
+@pytest.fixture
+def session_maker(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_maker: sessionmaker[Session]) -> Iterator[Session]:
+    with session_maker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(session_maker: sessionmaker[Session]):
+    from admin.app import create_app
+
+    return create_app(session_maker=session_maker, secret_key=SECRET)
+
+
+class Console:
+    """A logged-in browser stand-in: keeps the cookie and sends the CSRF token like the page's script."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def token(self) -> str:
+        page = self.client.get("/admin/login")
+        match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert match, "login page carries no CSRF token"
+        return match.group(1)
+
+    def login(self, username: str, password: str):
+        return self.client.post(
+            "/admin/login",
+            data={"username": username, "password": password, "csrf_token": self.token()},
+            follow_redirects=False,
+        )
+
+    def csrf(self) -> str:
+        page = self.client.get("/admin/")
+        match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert match, f"no CSRF token on the page ({page.status_code})"
+        return match.group(1)
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf())
+        return self.client.post(url, data=data, follow_redirects=False, **kwargs)
+
+    def delete(self, url: str):
+        return self.client.delete(url, headers={"X-CSRF-Token": self.csrf()})
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+
+@pytest.fixture
+def console(app) -> Iterator:
+    """``console("username")`` → a logged-in Console for that (factory-made) user."""
+    clients = []
+
+    def make(username: str, password: str = "pass-word-123") -> Console:
+        client = TestClient(app, base_url="http://testserver")
+        clients.append(client)
+        c = Console(client)
+        response = c.login(username, password)
+        assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+        return c
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+DATA = Path(__file__).parent / "data"
