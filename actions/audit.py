@@ -178,5 +178,5 @@ def log_operation(
         message=message,
     )
     session.add(row)
-    session.flush([row])
+    session.flush()
     return row

@@ -1,27 +1,28 @@
 """Simplified Chinese (zh_CN) UI for the SQLAdmin console.
 
-Wiring (see also the module-level constants below)::
+Wiring (admin/app.py)::
 
     from starlette.middleware import Middleware
-    from admin.i18n import (
-        STATICS_DIR, TEMPLATES_DIR, ChineseForm, ChineseOnlyMiddleware, i18n_config,
-    )
+    from admin.i18n import STATICS_DIR, TEMPLATES_DIR, ChineseForm, ChineseOnlyMiddleware, i18n_config
 
+    app = Starlette(routes=[
+        # base.html loads js/flatpickr-zh.js and js/sqladmin-zh.js via url_for("wuye_static", ...)
+        Mount("/static/wuye", StaticFiles(directory=STATICS_DIR), name="wuye_static"),
+    ])
     admin = Admin(
         app,
-        engine,
-        templates_dir=str(TEMPLATES_DIR),                      # our sqladmin/* overrides win
-        static_files_kwargs={"directory": str(STATICS_DIR)},    # serves js/flatpickr-zh.js
-        i18n_config=i18n_config(),                              # always zh_CN
-        middlewares=[Middleware(ChineseOnlyMiddleware)],        # optional: ignore ?lang=
+        ...,
+        templates_dir=str(TEMPLATES_DIR),                 # our sqladmin/*.html overrides win
+        i18n_config=i18n_config(),                         # every request in zh_CN
+        middlewares=[Middleware(ChineseOnlyMiddleware)],   # optional: also ignore ?lang=xx
     )
 
     class TicketAdmin(ModelView, model=Ticket):
-        form_base_class = ChineseForm    # WTForms messages in Chinese
+        form_base_class = ChineseForm                      # WTForms messages in Chinese
 
-``i18n_config()`` calls ``install_chinese()`` itself, so the catalog is registered
-before the first request. The catalog is ``admin/translations/zh_CN/LC_MESSAGES/admin.po``;
-it is compiled in memory, no ``.mo`` file is needed.
+``i18n_config()`` calls ``install_chinese()`` itself, so the catalog is registered before
+the first request. The catalog is ``admin/translations/zh_CN/LC_MESSAGES/admin.po``; it is
+compiled in memory, no ``.mo`` file is needed.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from markupsafe import Markup
+from sqladmin import i18n as sqladmin_i18n
+from sqladmin.i18n import I18nConfig
 from sqladmin.widgets import FileInputWidget
 from starlette.types import ASGIApp, Receive, Scope, Send
 from wtforms import Form
@@ -62,7 +66,7 @@ PO_PATH = _ADMIN_DIR / "translations" / LOCALE / "LC_MESSAGES" / "admin.po"
 TEMPLATES_DIR = _ADMIN_DIR / "templates"
 """Pass as ``Admin(templates_dir=...)``: holds the ``sqladmin/*.html`` overrides."""
 STATICS_DIR = _ADMIN_DIR / "statics"
-"""Pass as ``Admin(static_files_kwargs={"directory": ...})``: holds ``js/flatpickr-zh.js``."""
+"""Must be served as the route named ``wuye_static``: holds js/flatpickr-zh.js and js/sqladmin-zh.js."""
 
 _install_lock = threading.Lock()
 
@@ -80,15 +84,13 @@ def chinese_translations() -> Translations:
 
 def install_chinese() -> None:
     """Register the zh_CN catalog with sqladmin. Safe to call any number of times."""
-    import sqladmin.i18n as sqladmin_i18n
-
     with _install_lock:
         sqladmin_i18n.translations[LOCALE] = chinese_translations()
         if LOCALE not in sqladmin_i18n.SUPPORTED_LOCALES:
             sqladmin_i18n.SUPPORTED_LOCALES.append(LOCALE)
 
 
-def i18n_config() -> Any:
+def i18n_config() -> I18nConfig:
     """An ``I18nConfig`` that renders every request in zh_CN.
 
     * ``default_locale="zh_CN"``: used when nothing else matches.
@@ -104,8 +106,6 @@ def i18n_config() -> Any:
     request (nothing is persisted without the cookie); add ``ChineseOnlyMiddleware`` to
     ``Admin(middlewares=[...])`` to drop the parameter as well.
     """
-    from sqladmin.i18n import I18nConfig
-
     install_chinese()
     return I18nConfig(
         default_locale=LOCALE,
@@ -127,8 +127,6 @@ class ChineseOnlyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and b"lang=" in scope.get("query_string", b""):
-            from urllib.parse import parse_qsl, urlencode
-
             pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
             kept = [(k, v) for k, v in pairs if k != "lang"]
             scope = dict(scope, query_string=urlencode(kept).encode("latin-1"))

@@ -3,33 +3,197 @@
 Scope is applied to lists, counts, details, edit, delete, exports, select2 lookups, filter choices and action
 targets alike. sqladmin 0.32 passes ``None`` to ``check_can_delete`` for a row its scoped query cannot see,
 and would then delete it with an unscoped lookup: here ``None`` is always refused (A04).
+
+What a view declares, the base completes:
+- labels: column, relation and relation-path labels (``"building.name"`` → 楼栋), filter titles, enum choices;
+- scope: list/count/details/edit/delete queries, every ``form_ajax_refs`` lookup (A06), the choices of
+  non-ajax relation fields and of :class:`ScopedForeignKeyFilter` (A10), the records a form points at (A08);
+- personal data: masked in lists, on the detail page and in the edit form unless the role holds
+  ``action:view-pii`` on the view; a full view writes a 查看敏感信息 audit row (P01);
+- optimistic locking: versioned records carry their version through the edit form (B09).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
+import anyio
 from markupsafe import Markup, escape
-from sqladmin import ModelView
-from sqladmin.authorization import Action
+from sqladmin import ModelView, action
+from sqladmin.ajax import QueryAjaxModelLoader
+from sqladmin.authorization import Action, custom_action
+from sqladmin.fields import SelectField
+from sqladmin.filters import BooleanFilter, OperationColumnFilter, StaticValuesFilter, get_title
+from sqladmin.formatters import BASE_FORMATTERS
+from sqladmin.forms import ModelConverter, converts
+from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
-from sqlalchemy import Select, inspect, select
-from sqlalchemy.orm import RelationshipProperty
+from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select
+from sqlalchemy.orm import RelationshipProperty, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from wtforms import validators
+from wtforms.fields import HiddenField
 
-from actions.actor import SYSTEM, Actor
+from actions.actor import SYSTEM, Actor, current_actor
+from actions.audit import log_event
+from actions.errors import NotPermitted, Refused
 from actions.privacy import mask
-from models import LabeledEnum, labels_of
+from models import (
+    SHANGHAI,
+    AuditKind,
+    Base,
+    Bill,
+    Branch,
+    Building,
+    Customer,
+    Department,
+    DunningRun,
+    FeeType,
+    ImportBatch,
+    KeyRecord,
+    LabeledEnum,
+    MoveInChecklist,
+    Phase,
+    Project,
+    RenovationApplication,
+    Role,
+    ScoringRule,
+    ServiceRequest,
+    SlaRule,
+    Staff,
+    Survey,
+    SurveyResponse,
+    Unit,
+    User,
+    WorkOrder,
+    label_of,
+    labels_of,
+)
+from models.base import UTCDateTime
+
+from ..i18n import ChineseForm
 
 PAGE_SIZE = 20
+ALL = "__all"
+ALL_LABEL = "全部"
+VIEW_PII = "view-pii"  # the custom action whose grant shows personal data in full: ("customer", "action:view-pii")
+CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
+AUDIT_IDENTITY = "audit-log"
+_PII_FULL_STATE = "wuye_pii_full"
+_DETAIL_OBJ_STATE = "wuye_detail_obj"
+_MASK_PII_ATTR = "_wuye_mask_pii"
+
+# Attributes that name a record well enough to stand for it (search placeholders, filter choices, lookups).
+DISPLAY_FIELDS = ("name", "title", "code", "room_no", "period", "username", "display_name")
+
+# A record whose __str__ needs a relation (房屋 shows as 楼栋-房号): loaded wherever it is displayed.
+DISPLAY_LOADS: dict[type, tuple[str, ...]] = {Unit: ("building",)}
+
+# Shared rows (``project_id`` empty = every project): visible to all, editable only by who sees all projects.
+SHARED_WHEN_NULL: tuple[type, ...] = (Department, SlaRule)
+
+# select2 lookup defaults per target model. Targets in BIG_TARGETS are always looked up by ajax: a form
+# never loads them whole, even if a view forgets to declare the relation in ``form_ajax_refs``.
+AJAX_DEFAULTS: dict[type, dict[str, Any]] = {
+    Unit: {"fields": ("room_no",), "order_by": ("room_no",)},
+    Customer: {"fields": ("name", "phone"), "order_by": ("name",)},
+    Staff: {"fields": ("name", "employee_no"), "order_by": ("name",)},
+    Building: {"fields": ("name",), "order_by": ("name",)},
+    Bill: {"fields": ("period", "id"), "order_by": (Bill.id.desc(),)},
+    ServiceRequest: {"fields": ("id", "contact_name", "content"), "order_by": (ServiceRequest.id.desc(),)},
+    WorkOrder: {"fields": ("id", "result"), "order_by": (WorkOrder.id.desc(),)},
+    User: {"fields": ("username", "display_name"), "order_by": ("username",)},
+    KeyRecord: {"fields": ("code", "name"), "order_by": ("code",)},
+    RenovationApplication: {"fields": ("id", "applicant", "contractor"), "order_by": (RenovationApplication.id.desc(),)},
+    MoveInChecklist: {"fields": ("id", "received_by"), "order_by": (MoveInChecklist.id.desc(),)},
+    SurveyResponse: {"fields": ("id", "respondent"), "order_by": (SurveyResponse.id.desc(),)},
+    DunningRun: {"fields": ("cycle", "run_key"), "order_by": (DunningRun.id.desc(),)},
+    ImportBatch: {"fields": ("file_name",), "order_by": (ImportBatch.id.desc(),)},
+    Project: {"fields": ("name",), "order_by": ("name",)},
+    Phase: {"fields": ("name",), "order_by": ("name",)},
+    Branch: {"fields": ("name",), "order_by": ("name",)},
+    Department: {"fields": ("name",), "order_by": ("name",)},
+    FeeType: {"fields": ("name",), "order_by": ("name",)},
+    Survey: {"fields": ("title", "period"), "order_by": (Survey.id.desc(),)},
+    ScoringRule: {"fields": ("code", "description"), "order_by": ("code",)},
+    Role: {"fields": ("name",), "order_by": ("name",)},
+}
+BIG_TARGETS: frozenset[type] = frozenset(
+    {Unit, Customer, Staff, Building, Bill, ServiceRequest, WorkOrder, User, KeyRecord, RenovationApplication,
+     MoveInChecklist, SurveyResponse, DunningRun, ImportBatch}
+)
+
+CATEGORY_ICONS = {
+    "客户档案": "fa-solid fa-address-book",
+    "客服工单": "fa-solid fa-headset",
+    "收费催缴": "fa-solid fa-file-invoice-dollar",
+    "满意度调查": "fa-solid fa-square-poll-vertical",
+    "员工考核": "fa-solid fa-ranking-star",
+    "前台台帐": "fa-solid fa-book",
+    "系统管理": "fa-solid fa-user-gear",
+}
 
 
+# --- who, and what they may see ------------------------------------------------------------------
 def request_actor(request: Request) -> Actor:
     return getattr(request.state, "actor", None) or SYSTEM
 
 
+def target_scope_clause(target: type, actor: Actor) -> ColumnElement[bool] | None:
+    """A WHERE clause limiting rows of ``target`` to what ``actor`` may see, or None when unrestricted.
+
+    Used for everything that lists *other* records: select2 lookups, relation field choices, filter
+    choices and the check of the records a submitted form points at.
+    """
+    if actor.sees_all:
+        return None
+    ids = sorted(actor.project_ids or ())
+    if target is Project:
+        return Project.id.in_(ids)
+    column = getattr(target, "project_id", None)
+    if column is not None:
+        clause = column.in_(ids)
+        return or_(clause, column.is_(None)) if target in SHARED_WHEN_NULL else clause
+    if target is Branch:
+        return Branch.id.in_(select(Project.branch_id).where(Project.id.in_(ids)))
+    if target is User:
+        return or_(User.projects.any(Project.id.in_(ids)), User.id == actor.user_id)
+    return None  # reference data shared by all projects (roles, rules, grade bands …)
+
+
+def display_attr(model: type) -> str | None:
+    for name in DISPLAY_FIELDS:
+        if name in model.__mapper__.column_attrs:
+            return name
+    return None
+
+
+def path_label(model: type, path: str) -> str:
+    """Label of a column or relation path: ``building.name`` → 楼栋, ``customer.phone`` → 客户手机号."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        return label_of(model, path)
+    current, relation_label = model, path
+    for part in parts[:-1]:
+        relationships = current.__mapper__.relationships
+        if part not in relationships:
+            return path
+        relation_label = label_of(current, part)
+        current = relationships[part].mapper.class_
+    last = parts[-1]
+    if last == display_attr(current):
+        return relation_label
+    column_label = label_of(current, last)
+    return column_label if column_label.startswith(relation_label) else relation_label + column_label
+
+
+# --- formatters (plain strings: the templates escape them) ----------------------------------------
 def _enum_formatter(attr: str):
     def fmt(model: Any, _name: Any) -> Any:
         value = getattr(model, attr)
@@ -45,6 +209,277 @@ def _pii_formatter(attr: str, kind: str):
     return fmt
 
 
+def _pii_detail_formatter(attr: str, kind: str):
+    """Full value only when the details page decided so for this request (granted and audited)."""
+
+    def fmt(model: Any, _name: Any, request: Request) -> str:
+        value = getattr(model, attr)
+        if getattr(request.state, _PII_FULL_STATE, False):
+            return "" if value is None else str(value)
+        return mask(kind, value)
+
+    return fmt
+
+
+def local_datetime(value: dt.datetime) -> str:
+    """Timestamps are stored in UTC and shown in Asia/Shanghai."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime}
+
+
+# --- filters --------------------------------------------------------------------------------------
+class EnumFilter:
+    """Filter on a LabeledEnum column: the choices are the enum's labels — no database query."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, column: Any, title: str | None = None, parameter_name: str | None = None) -> None:
+        self.column = column
+        self.title = title or ""
+        self.parameter_name = parameter_name or (column if isinstance(column, str) else column.key)
+        self.enum_cls: type[LabeledEnum] | None = None
+
+    def bind(self, model: type) -> None:
+        column = getattr(model, self.column) if isinstance(self.column, str) else self.column
+        self.column_obj = column
+        self.enum_cls = column.type.enum_class
+        self.title = self.title or label_of(model, column.key)
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        return [(ALL, ALL_LABEL), *self.enum_cls.choices()]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        member = self.enum_cls._value2member_map_.get(value) if value else None
+        if member is None:
+            return query
+        return query.where(self.column_obj == member)
+
+
+class ScopedForeignKeyFilter:
+    """Filter on a many-to-one relation whose choices are only the related rows the user may see (A10).
+
+    ``ScopedForeignKeyFilter("building")``: parameter ``building_id``, title 楼栋, choices the buildings of
+    the user's projects. A target without a project of its own offers the values used by in-scope rows.
+    """
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, relation: str, display: str | None = None, title: str | None = None,
+                 parameter_name: str | None = None, limit: int = 300) -> None:
+        self.relation = relation
+        self.display = display
+        self.title = title or ""
+        self.parameter_name = parameter_name or ""
+        self.limit = limit
+
+    def bind(self, model: type) -> None:
+        mapper = model.__mapper__
+        if self.relation in mapper.relationships:
+            prop = mapper.relationships[self.relation]
+            local, remote = prop.local_remote_pairs[0]
+            target = prop.mapper.class_
+        else:  # a bare foreign key column: "project" → project_id
+            key = self.relation if self.relation in mapper.columns else f"{self.relation}_id"
+            local = mapper.columns[key]
+            remote = next(iter(local.foreign_keys)).column
+            target = next(m.class_ for m in Base.registry.mappers if m.local_table is remote.table)
+        self.model = model
+        self.target = target
+        self.fk = getattr(model, local.key)
+        self.target_pk = remote
+        display = self.display or display_attr(self.target) or self.target_pk.key
+        self.display_obj = getattr(self.target, display)
+        self.title = self.title or path_label(model, self.relation if self.relation in mapper.attrs else local.key)
+        self.parameter_name = self.parameter_name or local.key
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        actor = request_actor(request)
+        project_column = getattr(self.target, "project_id", None) if self.target is not Project else None
+        if project_column is not None and (actor.project_ids is None or len(actor.project_ids) > 1):
+            # Several projects: "锦绣华庭 1栋" tells apart the 1栋 of each.
+            stmt = (
+                select(self.target_pk, self.display_obj, Project.name)
+                .outerjoin(Project, Project.id == project_column)
+                .order_by(Project.name, self.display_obj)
+            )
+        else:
+            stmt = select(self.target_pk, self.display_obj).order_by(self.display_obj)
+        clause = target_scope_clause(self.target, actor)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        elif not actor.sees_all:
+            used = select(self.fk).where(self.fk.is_not(None))
+            own = target_scope_clause(self.model, actor)
+            if own is not None:
+                used = used.where(own)
+            stmt = stmt.where(self.target_pk.in_(used))
+        rows = await run_query(stmt.limit(self.limit))
+        return [(ALL, ALL_LABEL), *((str(row[0]), " ".join(str(v) for v in (*row[2:], row[1]) if v)) for row in rows)]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if value in (None, "", ALL):
+            return query
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            return query
+        return query.where(self.fk == value)
+
+
+def _bind_filter(model: type, flt: Any) -> None:
+    """Our filters learn their model here; sqladmin's get the Chinese title instead of a prettified name."""
+    if hasattr(flt, "bind"):
+        flt.bind(model)
+        return
+    column = getattr(flt, "column", None) or getattr(flt, "foreign_key", None)
+    if column is None:
+        return
+    key = column if isinstance(column, str) else column.key
+    if getattr(flt, "title", None) in (None, "", get_title(column)):
+        flt.title = path_label(model, key)
+
+
+def table_choices() -> list[tuple[str, str]]:
+    """Every table with its record label, for filters and the audit log (no database query)."""
+    rows = {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
+    return sorted(rows.items())
+
+
+# --- select2 lookups ------------------------------------------------------------------------------
+def ajax_refs(model: type, *names: str, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``form_ajax_refs`` for relations of ``model``, with the lookup defaults of each target."""
+    refs: dict[str, dict[str, Any]] = {}
+    for name in names:
+        target = model.__mapper__.relationships[name].mapper.class_
+        refs[name] = dict(AJAX_DEFAULTS.get(target) or {"fields": (display_attr(target) or "id",)})
+    for name, options in overrides.items():
+        refs[name] = {**refs.get(name, {}), **options}
+    return refs
+
+
+class ScopedAjaxLoader(QueryAjaxModelLoader):
+    """A select2 loader that only ever returns rows of the user's projects (A06), whatever the view says."""
+
+    def _display_options(self, stmt: Select) -> Select:
+        for rel in DISPLAY_LOADS.get(self.model, ()):
+            stmt = stmt.options(selectinload(getattr(self.model, rel)))
+        return stmt
+
+    async def get_list(self, request: Request, term: str) -> list[Any]:
+        stmt = select(self.model)
+        conditions = [cast(field, String).ilike(f"%{term}%") for field in self._cached_fields]
+        if self.model is Unit:  # "3-1201" finds room 1201 of building 3
+            stmt = stmt.join(Unit.building)
+            conditions.append(Building.name.concat("-").concat(Unit.room_no).ilike(f"%{term}%"))
+        stmt = stmt.where(or_(*conditions))
+        scope = target_scope_clause(self.model, request_actor(request))
+        if scope is not None:
+            stmt = stmt.where(scope)
+        if self.where is not None:
+            stmt = stmt.where(*await self._prepare_where_clauses(request, term))
+        if self._cached_fields_order_by:
+            stmt = stmt.order_by(*self._cached_fields_order_by)
+        stmt = self._display_options(stmt).limit(self.limit)
+        return await self.model_admin._run_query(stmt)
+
+    async def format_by_pk(self, pk: Any) -> dict[str, Any]:
+        if pk is None:
+            return {}
+        try:
+            values = object_identifier_values(str(pk), self.model)
+        except (TypeError, ValueError):
+            return {}
+        keys = inspect(self.model).primary_key
+        stmt = self._display_options(select(self.model).where(*(k == v for k, v in zip(keys, values, strict=True))))
+        rows = await self.model_admin._run_query(stmt.limit(1))
+        return {"id": str(get_object_identifier(rows[0])), "text": str(rows[0])} if rows else {}
+
+
+# --- form conversion ------------------------------------------------------------------------------
+def _enum_coerce(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    return None if value is None else str(value)
+
+
+class ScopedModelConverter(ModelConverter):
+    """Relation fields list only in-scope rows; enum fields show the Chinese labels."""
+
+    async def _prepare_select_options(self, prop: RelationshipProperty, session_maker: Any) -> list[tuple[str, Any]]:
+        target = prop.mapper.class_
+        stmt = select(target)
+        clause = target_scope_clause(target, current_actor.get())
+        if clause is not None:
+            stmt = stmt.where(clause)
+        for rel in DISPLAY_LOADS.get(target, ()):
+            stmt = stmt.options(selectinload(getattr(target, rel)))
+        display = display_attr(target)
+        if display:
+            stmt = stmt.order_by(getattr(target, display))
+
+        def run() -> list[tuple[str, str]]:
+            with session_maker() as session:
+                return [(str(get_object_identifier(o)), str(o)) for o in session.scalars(stmt).unique()]
+
+        return await anyio.to_thread.run_sync(run)
+
+    @converts("Enum")
+    def conv_enum(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:
+        column = prop.columns[0]
+        enum_cls = getattr(column.type, "enum_class", None)
+        if enum_cls is None or not issubclass(enum_cls, LabeledEnum):
+            return super().conv_enum(model, prop, kwargs)
+        kwargs["choices"] = enum_cls.choices()
+        kwargs["coerce"] = _enum_coerce
+        accepted: list[Any] = [m.value for m in enum_cls]
+        if column.nullable:
+            kwargs["allow_blank"] = True
+            accepted.append(None)
+            kwargs["filters"] = [*kwargs.get("filters", []), lambda x: x or None]
+        kwargs.setdefault("validators", [])
+        kwargs["validators"].append(validators.AnyOf(accepted, message="请选择列表中的选项"))
+        return SelectField(**kwargs)
+
+
+# --- personal data --------------------------------------------------------------------------------
+class PiiViewMixin:
+    """Added by the metaclass to every view of a model with personal data.
+
+    Its action exists so that ``action:view-pii`` appears in the role permission matrix; the details page
+    itself shows the full values to a role holding it. The button is not rendered (see
+    ``_visible_custom_actions``): opening it just leads back to the detail page.
+    """
+
+    @action(VIEW_PII, label="查看完整敏感信息", add_in_list=False, add_in_detail=True)
+    async def view_pii(self, request: Request) -> RedirectResponse:
+        pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
+        rows = await self.scoped_targets(request, pks[:1])
+        url = request.url_for("admin:details", identity=self.identity, pk=get_object_identifier(rows[0]))
+        return RedirectResponse(url, status_code=302)
+
+
+class EditConflict(Exception):
+    """A save based on a stale form (B09); its text is what the edit page shows."""
+
+    def __init__(self, message: str = CONFLICT_MESSAGE) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- the metaclass --------------------------------------------------------------------------------
+def _prop_key(item: Any) -> str:
+    return item if isinstance(item, str) else item.key
+
+
 class WuyeViewMeta(ModelViewMeta):
     """Derives names, column labels, enum choices and formatters from the model's declarations."""
 
@@ -57,6 +492,7 @@ class WuyeViewMeta(ModelViewMeta):
             form_args = dict(attrs.get("form_args", {}))
             list_fmt = dict(attrs.get("column_formatters", {}))
             detail_fmt = dict(attrs.get("column_formatters_detail", {}))
+            pii_columns: dict[str, str] = {}
             for prop in inspect(model).column_attrs:
                 column = prop.columns[0]
                 enum_cls = getattr(column.type, "enum_class", None)
@@ -69,15 +505,57 @@ class WuyeViewMeta(ModelViewMeta):
                     detail_fmt.setdefault(prop.key, _enum_formatter(prop.key))
                 if column.doc:
                     form_args.setdefault(prop.key, {}).setdefault("description", column.doc)
+                if isinstance(column.type, UTCDateTime):
+                    # Typed and shown as Beijing time, stored in UTC.
+                    args = form_args.setdefault(prop.key, {})
+                    args.setdefault("display_timezone", SHANGHAI)
+                    args.setdefault("description", "北京时间")
                 pii = column.info.get("pii")
                 if pii:
+                    pii_columns[prop.key] = pii
                     list_fmt.setdefault(prop.key, _pii_formatter(prop.key, pii))
+                    detail_fmt.setdefault(prop.key, _pii_detail_formatter(prop.key, pii))
             attrs["form_args"] = form_args
             attrs["column_formatters"] = list_fmt
             attrs["column_formatters_detail"] = detail_fmt
-        return super().__new__(mcs, name, bases, attrs, **kwargs)
+            attrs["pii_columns"] = pii_columns
+            if pii_columns and not any(issubclass(b, PiiViewMixin) for b in bases):
+                bases = (PiiViewMixin, *bases)
+        cls = super().__new__(mcs, name, bases, attrs, **kwargs)
+        if model is not None:
+            mcs._complete(cls, model)
+        return cls
+
+    @staticmethod
+    def _complete(cls: Any, model: type) -> None:
+        # Relation paths get the label of their relation ("building.name" → 楼栋): search placeholder,
+        # list and details headers, sort headers.
+        labels = dict(cls.column_labels)
+        for option in ("column_list", "column_details_list", "column_searchable_list", "column_sortable_list",
+                       "column_export_list"):
+            items = getattr(cls, option, None)
+            if not items or isinstance(items, str):
+                continue
+            for item in items:
+                key = _prop_key(item)
+                if "." in key and key not in labels:
+                    labels[key] = path_label(model, key)
+        cls.column_labels = labels
+        if not getattr(cls, "column_details_list", None):
+            # A foreign key shown next to its relation would say 项目 twice (as "3" and as its name).
+            hidden = {pair[0].key for rel in model.__mapper__.relationships
+                      if rel.direction.name == "MANYTOONE" for pair in rel.local_remote_pairs}
+            declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
+            cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *(
+                ["password_hash"] if "password_hash" in model.__mapper__.attrs and "password_hash" not in declared
+                else [])]
+        for flt in getattr(cls, "column_filters", None) or []:
+            _bind_filter(model, flt)
+        if getattr(cls, "category", "") and not getattr(cls, "category_icon", ""):
+            cls.category_icon = CATEGORY_ICONS.get(cls.category, "")
 
 
+# --- the view -------------------------------------------------------------------------------------
 class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     """A model view whose every access path is limited to the user's projects."""
 
@@ -89,38 +567,99 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     export_types: ClassVar[list[str]] = ["xlsx"]
     # A form that names a related record is checked server-side for the related record's project (A08).
     icon = "fa-solid fa-table"
+    form_base_class = ChineseForm
+    form_converter = ScopedModelConverter
+    column_type_formatters: ClassVar = WUYE_FORMATTERS
+    column_type_formatters_detail: ClassVar = WUYE_FORMATTERS
+    # Rows with an empty project (shared by all projects) are listed for everyone but only editable by
+    # who sees every project.
+    shared_rows_visible: ClassVar[bool] = False
+    # Audit-trail views themselves have no 变更记录 link.
+    audited: ClassVar[bool] = True
+    # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
+    pii_columns: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        refs = self._effective_ajax_refs()
+        self.form_ajax_refs = refs
+        super().__init__()
+        self._form_ajax_refs = {
+            name: ScopedAjaxLoader(name, self._mapper.relationships[name].mapper.class_, self, **options)
+            for name, options in refs.items()
+        }
+        self._ajax_relation_names = set(self._form_ajax_refs)
+        self._version_column = self._mapper.version_id_col
+        self._is_versioned = self._version_column is not None
+
+    def _effective_ajax_refs(self) -> dict[str, dict[str, Any]]:
+        """Declared refs, plus a default one for any form relation to a big table the view left out."""
+        refs = dict(type(self).form_ajax_refs)
+        mapper = inspect(self.model)
+        if self.form is not None:
+            return refs
+        include = [_prop_key(c) for c in (self.form_columns or [])]
+        exclude = {_prop_key(c) for c in (self.form_excluded_columns or [])}
+        for rel in mapper.relationships:
+            in_form = rel.key in include if include else rel.key not in exclude
+            target = rel.mapper.class_
+            if in_form and rel.key not in refs and target in BIG_TARGETS:
+                refs[rel.key] = dict(AJAX_DEFAULTS[target])
+        return refs
 
     # --- scope ---------------------------------------------------------------------------------
     @classmethod
     def project_column(cls) -> Any | None:
         return getattr(cls.model, "project_id", None)
 
-    def scoped(self, request: Request, stmt: Select) -> Select:
+    def scope_clause(self, request: Request) -> ColumnElement[bool] | None:
+        """The WHERE clause of this view's own rows; views without ``project_id`` override it."""
         column = self.project_column()
-        if column is None:
-            return stmt
-        return stmt.where(request_actor(request).project_filter(column))
+        actor = request_actor(request)
+        if column is None or actor.sees_all:
+            return None
+        clause = actor.project_filter(column)
+        return or_(clause, column.is_(None)) if self.shared_rows_visible else clause
+
+    def scoped(self, request: Request, stmt: Select) -> Select:
+        clause = self.scope_clause(request)
+        return stmt if clause is None else stmt.where(clause)
+
+    def _with_display_loads(self, stmt: Select, relations: Iterable[Any]) -> Select:
+        for relation in relations:
+            target = relation.property.mapper.class_
+            for rel in DISPLAY_LOADS.get(target, ()):
+                stmt = stmt.options(selectinload(relation).selectinload(getattr(target, rel)))
+        return stmt
 
     def list_query(self, request: Request) -> Select:
-        return self.scoped(request, select(self.model))
+        return self._with_display_loads(self.scoped(request, select(self.model)), self._list_relations)
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))
 
     def details_query(self, request: Request) -> Select:
-        return self.scoped(request, super().details_query(request))
+        stmt = self.scoped(request, super().details_query(request))
+        return self._with_display_loads(stmt, self._details_relations)
 
     def form_edit_query(self, request: Request) -> Select:
         return self.scoped(request, super().form_edit_query(request))
 
     def in_scope(self, request: Request, obj: Any) -> bool:
+        """May the user change ``obj``? Views without a project column rely on their scoped queries."""
         if obj is None:
             return False
         column = self.project_column()
-        return column is None or request_actor(request).can_see(obj.project_id)
+        return column is None or request_actor(request).can_see(getattr(obj, column.key))
+
+    def readable(self, request: Request, obj: Any) -> bool:
+        if self.in_scope(request, obj):
+            return True
+        column = self.project_column()
+        return bool(self.shared_rows_visible and obj is not None and column is not None
+                    and getattr(obj, column.key) is None)
 
     async def check_can_view_details(self, request: Request, model: Any) -> bool:
-        return self.in_scope(request, model) and await super().check_can_view_details(request, model)
+        return self.readable(request, model) and await super().check_can_view_details(request, model)
 
     async def check_can_edit(self, request: Request, model: Any) -> bool:
         return self.in_scope(request, model) and await super().check_can_edit(request, model)
@@ -131,26 +670,160 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     async def get_object_for_details(self, request: Request) -> Any:
         obj = await super().get_object_for_details(request)
         if obj is None:
+            if request.method == "DELETE":
+                raise HTTPException(status_code=403, detail="所选记录中有无权删除的记录")
             raise HTTPException(status_code=404, detail="记录不存在或无权查看")
+        setattr(request.state, _DETAIL_OBJ_STATE, obj)
         return obj
+
+    # --- personal data ---------------------------------------------------------------------------
+    def can_view_pii(self, request: Request) -> bool:
+        return bool(self.pii_columns) and self.has_permission(request, custom_action(VIEW_PII))
+
+    def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
+        actions = super()._visible_custom_actions(request, in_detail)
+        actions.pop(VIEW_PII, None)
+        return actions
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        context = dict(await super().details_context(request))
+        obj = getattr(request.state, _DETAIL_OBJ_STATE, None)
+        full = self.can_view_pii(request)
+        setattr(request.state, _PII_FULL_STATE, full)
+        if obj is not None and full:
+            shown = [attr for attr in self.pii_columns if getattr(obj, attr, None)]
+            if shown:
+                await anyio.to_thread.run_sync(self._log_pii_view, request_actor(request), obj, shown)
+        if obj is not None and self.audited:
+            context["wuye_audit_url"] = self._audit_url(request, obj)
+        return context
+
+    def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
+        pk = str(get_object_identifier(obj))
+        with self.session_maker() as session:
+            session.info["actor"] = actor
+            log_event(
+                session,
+                AuditKind.VIEW_PII,
+                summary=f"查看{self.model.__label__}#{pk}完整信息：{'、'.join(label_of(self.model, a) for a in shown)}",
+                changes={"columns": shown},  # which columns, never their values (P02)
+                table=self.model.__table__.name,
+                record_id=pk,
+                project_id=getattr(obj, "project_id", None),
+            )
+            session.commit()
+
+    def _audit_url(self, request: Request, obj: Any) -> str | None:
+        admin = getattr(self, "_admin_ref", None)
+        for view in getattr(admin, "views", []):
+            if getattr(view, "identity", "") == AUDIT_IDENTITY and getattr(view, "is_model", False):
+                if not (view.is_accessible(request) and view.has_permission(request, Action.LIST)):
+                    return None
+                url = request.url_for("admin:list", identity=AUDIT_IDENTITY)
+                return str(url.include_query_params(table_name=self.model.__table__.name,
+                                                    record_id=str(get_object_identifier(obj))))
+        return None
+
+    # --- forms ---------------------------------------------------------------------------------
+    async def scaffold_form(self, rules: list[str] | None = None) -> Any:
+        form = await super().scaffold_form(rules)
+        if self._is_versioned and self.form is None:
+            # The version the user started from travels with the form (B09).
+            form = type(form.__name__, (form,), {self._version_column.key: HiddenField()})
+        return form
+
+    async def get_object_for_edit(self, request: Request) -> Any:
+        obj = await super().get_object_for_edit(request)
+        if obj is not None and self.pii_columns and not self.can_view_pii(request):
+            setattr(obj, _MASK_PII_ATTR, True)
+        return obj
+
+    async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
+        data = await super().get_form_data_for_edit(obj)
+        if getattr(obj, _MASK_PII_ATTR, False):
+            for attr, kind in self.pii_columns.items():
+                if attr in data:
+                    data[attr] = mask(kind, data[attr])
+        if self._is_versioned:
+            data[self._version_column.key] = getattr(obj, self._version_column.key)
+        return data
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """Refuse a form that puts the record, or any record it points at, outside the user's projects."""
+        self._check_version(data, model, is_created)
+        if not is_created and self.pii_columns and not self.can_view_pii(request):
+            # A masked value sent back unchanged keeps the stored one.
+            for attr, kind in self.pii_columns.items():
+                if attr in data and data[attr] == mask(kind, getattr(model, attr)):
+                    data.pop(attr)
+        for key, value in data.items():
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                data[key] = value.replace(tzinfo=SHANGHAI)  # a form field without a zone: Beijing time
         actor = request_actor(request)
         project_id = data.get("project") or data.get("project_id") or getattr(model, "project_id", None)
         if hasattr(project_id, "id"):
             project_id = project_id.id
-        if self.project_column() is not None and project_id is not None and not actor.can_see(int(project_id)):
-            raise HTTPException(status_code=403, detail="不能把记录放到无权访问的项目")
-        for key, value in data.items():
-            prop = self._mapper.attrs.get(key)
-            if not isinstance(prop, RelationshipProperty) or value is None:
-                continue
-            for target in value if isinstance(value, list | set | tuple) else [value]:
-                target_project = getattr(target, "project_id", None)
-                if target_project is not None and not actor.can_see(target_project):
-                    raise HTTPException(status_code=403, detail=f"{self._column_labels.get(prop, key)}：无权引用该记录")
+        if getattr(self.model, "project_id", None) is not None and project_id is not None:
+            try:
+                project_id = int(project_id)
+            except (TypeError, ValueError) as exc:
+                raise Refused("项目无效") from exc
+            if not actor.can_see(project_id):
+                raise NotPermitted("不能把记录放到无权访问的项目", [project_id])
+        elif getattr(self.model, "project_id", None) is not None and not actor.sees_all:
+            # An empty project means "every project" (shared rows): only who sees them all may write one.
+            raise NotPermitted("请选择项目")
+        await self._check_targets(data, actor)
         await super().on_model_change(data, model, is_created, request)
+
+    def _check_version(self, data: dict, model: Any, is_created: bool) -> None:
+        if not self._is_versioned:
+            return
+        sent = data.pop(self._version_column.key, None)
+        if is_created or sent in (None, ""):
+            return
+        try:
+            sent = int(sent)
+        except (TypeError, ValueError) as exc:
+            raise EditConflict() from exc
+        if sent != getattr(model, self._version_column.key):
+            raise EditConflict()
+
+    async def _check_targets(self, data: dict, actor: Actor) -> None:
+        """Every record a relation field names must be one the user may see (A08)."""
+        for key, value in data.items():
+            if key not in self._mapper.relationships or value in (None, "", [], ()):
+                continue
+            prop = self._mapper.relationships[key]
+            target = prop.mapper.class_
+            clause = target_scope_clause(target, actor)
+            if clause is None:
+                continue
+            values = value if isinstance(value, list | set | tuple) else [value]
+            ids: set[Any] = set()
+            for item in values:
+                if item in (None, "", "__None"):
+                    continue
+                if hasattr(item, "__mapper__"):
+                    ids.add(get_object_identifier(item))
+                else:
+                    ids.add(str(item))
+            if not ids:
+                continue
+            pk = inspect(target).primary_key[0]
+            try:
+                typed = {pk.type.python_type(i) for i in ids}
+            except (TypeError, ValueError) as exc:
+                raise Refused(f"{self._column_labels.get(key, key)}：无效的记录", ids) from exc
+            rows = await self._run_arbitrary_query(select(func.count()).select_from(target).where(pk.in_(typed), clause))
+            if rows[0][0] != len(typed):
+                raise NotPermitted(f"{self._column_labels.get(key, key)}：无权引用该记录", sorted(typed))
+
+    async def update_model(self, request: Request, pk: str, data: dict) -> Any:
+        try:
+            return await super().update_model(request, pk, data)
+        except StaleDataError as exc:  # changed between loading and saving
+            raise EditConflict() from exc
 
     # --- actions -------------------------------------------------------------------------------
     async def scoped_targets(self, request: Request, pks: list[str]) -> list[Any]:
@@ -158,7 +831,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         ids = [int(pk) for pk in pks if pk.strip().isdigit()]
         if not ids or len(ids) != len(pks):
             raise HTTPException(status_code=400, detail="请先选择记录")
-        rows = await self._run_query(select(self.model).where(self.pk_columns[0].in_(ids)))
+        stmt = self.scoped(request, select(self.model).where(self.pk_columns[0].in_(ids)))
+        rows = await self._run_query(stmt)
         if len(rows) != len(set(ids)) or any(not self.in_scope(request, row) for row in rows):
             raise HTTPException(status_code=403, detail="所选记录中有无权操作的记录")
         return rows
@@ -169,8 +843,36 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             raise HTTPException(status_code=403, detail="没有执行此操作的权限")
 
 
+class ReadOnlyView(ScopedModelView):
+    """Logs and trails: listed and inspected, never written from the console; newest first."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    audited = False
+
+
 def escape_text(value: Any) -> Markup:
     return escape("" if value is None else str(value))
 
 
-__all__ = ["Action", "ScopedModelView", "request_actor", "escape_text"]
+__all__ = [
+    "Action",
+    "ALL",
+    "BooleanFilter",
+    "EditConflict",
+    "EnumFilter",
+    "OperationColumnFilter",
+    "ReadOnlyView",
+    "ScopedAjaxLoader",
+    "ScopedForeignKeyFilter",
+    "ScopedModelView",
+    "StaticValuesFilter",
+    "VIEW_PII",
+    "ajax_refs",
+    "escape_text",
+    "path_label",
+    "request_actor",
+    "table_choices",
+    "target_scope_clause",
+]

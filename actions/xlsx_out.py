@@ -1,0 +1,90 @@
+"""Writing .xlsx safely: openpyxl write-only, and no user text ever becomes a live formula (E01).
+
+openpyxl writes any string starting with ``=`` as a formula; Excel also evaluates cells starting with
+``+ - @`` and, after a TAB or CR, the rest. Such strings are written as explicit text cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from models import LabeledEnum
+
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> WriteOnlyCell:
+    """A typed cell: dates as dates, money as numbers, enums by their label, risky text as text."""
+    if isinstance(value, LabeledEnum):
+        value = value.label
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        from models import SHANGHAI
+
+        value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+    cell = WriteOnlyCell(ws, value=None)
+    if isinstance(value, str):
+        cell.value = value
+        cell.data_type = "s"  # never "f", whatever the text starts with
+    elif isinstance(value, bool):
+        cell.value = "是" if value else "否"
+    else:
+        cell.value = value
+        if isinstance(value, Decimal):
+            cell.number_format = MONEY_FORMAT
+        elif isinstance(value, dt.datetime):
+            cell.number_format = DATETIME_FORMAT
+        elif isinstance(value, dt.date):
+            cell.number_format = DATE_FORMAT
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def write_sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Append a sheet with a bold header row; returns the number of data rows written."""
+    ws = wb.create_sheet(title=title[:31])
+    ws.append([safe_cell(ws, h, bold=True) for h in header])
+    n = 0
+    for row in rows:
+        ws.append([safe_cell(ws, v) for v in row])
+        n += 1
+    return n
+
+
+def new_workbook() -> Workbook:
+    return Workbook(write_only=True)
+
+
+def to_bytes(wb: Workbook) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_title(text: str, taken: set[str]) -> str:
+    """A sheet title Excel accepts (≤ 31 characters, none of ``[]:*?/\\``), unique within ``taken``,
+    which it joins: project names may be long, alike in their first 31 characters, or contain a slash."""
+    base = _SHEET_FORBIDDEN.sub("_", text).strip("'") or "Sheet"
+    title, n = base[:31], 1
+    while title.lower() in {t.lower() for t in taken}:
+        n += 1
+        suffix = f"({n})"
+        title = base[: 31 - len(suffix)] + suffix
+    taken.add(title)
+    return title

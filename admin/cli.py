@@ -1,0 +1,424 @@
+"""``wuye`` — the command line: set up the database, load the demo, serve the console, manage accounts.
+
+A thin caller of ``actions/`` and ``seeds/``: each command is one small function registered with
+:func:`command`, taking the parsed arguments and returning the exit code. Database work runs in
+:func:`transaction`, which stamps the session with the command-line actor so the audit trail says who.
+
+Adding a command::
+
+    group("scores", "员工考核")
+
+    def _compute_args(p):
+        p.add_argument("project", help="项目名称")
+
+    @command("scores compute", "计算月度考核得分", _compute_args)
+    def cmd_scores_compute(args) -> int:
+        with transaction() as session:
+            ...
+        return OK
+
+Exit codes: 0 done, 1 refused (the reason goes to stderr; nothing was written), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from actions.actor import Actor
+from actions.errors import Refused
+
+OK, REFUSED, USAGE = 0, 1, 2
+CLI_ACTOR = Actor(user_id=None, name="命令行", project_ids=None, source="cli")
+SUPERUSER_ROLE = "系统管理员"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# --- the registry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    name: str  # "init", or "user add" for a command inside a group
+    help: str
+    handler: Handler
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+COMMANDS: dict[str, Command] = {}
+GROUPS: dict[str, str] = {}
+
+
+def group(name: str, help: str) -> None:
+    """Declare a command group (``wuye user …``) and its help text."""
+    GROUPS[name] = help
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None):
+    """Register ``handler`` as ``wuye <name>``; ``arguments`` adds the command's options to its parser."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = Command(name, help, handler, arguments)
+        return handler
+
+    return register
+
+
+# --- Chinese argparse --------------------------------------------------------------------------------
+class _HelpFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "参数"
+        self._optionals.title = "选项"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="显示此帮助并退出")
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}：错误：{message}\n")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="wuye", description="物业客服后台 命令行工具")
+    top = parser.add_subparsers(title="命令", dest="command", metavar="<命令>", parser_class=ArgumentParser)
+    top.required = True
+    subgroups: dict[str, Any] = {}
+    for cmd in COMMANDS.values():
+        head, _, rest = cmd.name.partition(" ")
+        if rest:
+            if head not in subgroups:
+                gp = top.add_parser(head, help=GROUPS.get(head, ""), description=GROUPS.get(head, ""))
+                subgroups[head] = gp.add_subparsers(title="命令", dest="subcommand", metavar="<命令>",
+                                                    parser_class=ArgumentParser)
+                subgroups[head].required = True
+            p = subgroups[head].add_parser(rest, help=cmd.help, description=cmd.help)
+        else:
+            p = top.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        if cmd.arguments:
+            cmd.arguments(p)
+        p.set_defaults(handler=cmd.handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return int(exc.code or 0)
+    try:
+        return args.handler(args)
+    except Refused as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return REFUSED
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+@contextmanager
+def database() -> Iterator[Engine]:
+    from models.db import make_engine
+
+    engine = make_engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Session]:
+    """One transaction for one command: committed at the end, rolled back on any error or refusal."""
+    import actions  # noqa: F401  (installs the audit hook)
+    from models.db import make_sessionmaker
+
+    with database() if engine is None else _given(engine) as bound:
+        with make_sessionmaker(bound).begin() as session:
+            session.info["actor"] = CLI_ACTOR
+            yield session
+
+
+@contextmanager
+def _given(engine: Engine) -> Iterator[Engine]:
+    yield engine
+
+
+def read_password(args: argparse.Namespace) -> str | None:
+    """The password from stdin with ``--password-stdin``, else None (the caller generates or prompts)."""
+    if getattr(args, "password_stdin", False):
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise Refused("未从标准输入读到密码")
+        return line
+    return None
+
+
+def prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise Refused("非交互环境请使用 --password-stdin 从标准输入传入密码")
+    first = getpass.getpass("新密码：")
+    if first != getpass.getpass("再次输入新密码："):
+        raise Refused("两次输入的密码不一致")
+    return first
+
+
+def _labels() -> dict[str, str]:
+    from models import Base
+
+    return {m.local_table.name: m.class_.__label__ or m.local_table.name for m in Base.registry.mappers}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    labels = _labels()
+    return "、".join(f"{labels.get(table, table)} {n}" for table, n in counts.items() if n)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows aligned in columns; Chinese characters count two columns wide, as a terminal shows them."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)]
+        print("  " + "  ".join(cells).rstrip())
+
+
+def _shown_url(engine: Engine) -> str:
+    return make_url(str(engine.url)).render_as_string(hide_password=True)
+
+
+def migrate(engine: Engine) -> str:
+    """``alembic upgrade head`` on this engine; returns what happened, in Chinese."""
+    from alembic import command as alembic_command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from models.db import alembic_config
+
+    cfg = alembic_config()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+        if before == head:
+            return f"数据库结构已是最新（版本 {head}）"
+        cfg.attributes["connection"] = conn
+        alembic_command.upgrade(cfg, "head")
+    return f"数据库结构已升级到版本 {head}（原版本：{before or '空库'}）"
+
+
+def secret_key_hint() -> str | None:
+    """None when WUYE_SECRET_KEY is usable, else the Chinese explanation of how to set it."""
+    from admin.app import ConfigError, secret_key_from_env
+
+    try:
+        secret_key_from_env()
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+# --- init --------------------------------------------------------------------------------------------
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--admin", metavar="用户名", help="同时创建第一个系统管理员账号（已存在则不作修改）")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="从标准输入读取管理员密码（不加此项则自动生成并只显示一次）")
+
+
+def setup_database(engine: Engine, session: Session) -> None:
+    from seeds.reference import load_reference
+
+    print(f"数据库：{_shown_url(engine)}")
+    print(migrate(engine))
+    counts = load_reference(session)
+    if any(counts.values()):
+        print(f"基础数据：新增 {describe_counts(counts)}")
+    else:
+        print("基础数据已齐全，未作修改")
+
+
+@command("init", "升级数据库结构，载入基础数据（角色权限、部门、派工路由、时限、考核细则），可创建管理员", _init_args)
+def cmd_init(args: argparse.Namespace) -> int:
+    from actions.accounts import add_user
+    from actions.reference import existing_usernames
+
+    password = read_password(args)
+    with database() as engine, transaction(engine) as session:
+        setup_database(engine, session)
+        if args.admin:
+            if existing_usernames(session, [args.admin]):
+                print(f"管理员账号 {args.admin} 已存在，未作修改")
+            else:
+                result = add_user(session, username=args.admin, password=password, roles=[SUPERUSER_ROLE],
+                                  superuser=True, display_name="系统管理员")
+                print(f"已创建系统管理员账号 {result.username}")
+                if result.generated_password:
+                    print(f"初始密码（只显示这一次，请登录后修改）：{result.generated_password}")
+    hint = secret_key_hint()
+    if hint:
+        print(f"\n提示：启动后台前需要设置密钥。{hint}")
+    return OK
+
+
+# --- serve -------------------------------------------------------------------------------------------
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
+    p.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
+
+
+def serve(host: str, port: int, secret_key: str) -> int:
+    import uvicorn
+
+    from admin.app import create_app
+
+    app = create_app(secret_key=secret_key)
+    print(f"物业客服后台：http://{host}:{port}/admin/  （Ctrl+C 停止）", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return OK
+
+
+@command("serve", "启动物业客服后台（需要环境变量 WUYE_SECRET_KEY）", _serve_args)
+def cmd_serve(args: argparse.Namespace) -> int:
+    from admin.app import ConfigError, secret_key_from_env
+
+    try:
+        key = secret_key_from_env()
+    except ConfigError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return USAGE
+    return serve(args.host, args.port, key)
+
+
+# --- demo --------------------------------------------------------------------------------------------
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    _serve_args(p)
+    p.add_argument("--no-serve", action="store_true", help="只载入演示数据，不启动后台")
+
+
+@command("demo", "初始化数据库并载入演示数据（4 个项目、约 2400 户、一年的账单与报事），然后启动后台", _demo_args)
+def cmd_demo(args: argparse.Namespace) -> int:
+    from actions.reference import existing_usernames
+    from seeds.demo import ACCOUNTS, DEMO_PASSWORD, demo_loaded, load_demo
+
+    with database() as engine, transaction(engine) as session:
+        setup_database(engine, session)
+        # An account that exists before the first demo load (``init --admin admin``) is kept as it is.
+        kept = set() if demo_loaded(session) else existing_usernames(session, [a.username for a in ACCOUNTS])
+        started = time.perf_counter()
+        counts = load_demo(session)
+        elapsed = time.perf_counter() - started
+    if counts:
+        print(f"演示数据：已载入 {sum(counts.values())} 行，用时 {elapsed:.1f} 秒")
+        print(f"  {describe_counts(counts)}")
+    else:
+        print("演示数据已存在，未作修改（账号密码如未修改仍如下表）")
+    print("\n演示账号：")
+    rows = [("角色", "用户名", "密码", "范围")] + [
+        (a.role, a.username, "（原有账号，密码未改）" if a.username in kept else DEMO_PASSWORD, a.display)
+        for a in ACCOUNTS
+    ]
+    print_table(rows)
+    if args.no_serve:
+        return OK
+    key = os.environ.get("WUYE_SECRET_KEY", "")
+    if len(key) < 32:
+        key = secrets.token_urlsafe(48)
+        print("\n注意：未设置 WUYE_SECRET_KEY，本次已临时生成密钥；重启后需要重新登录。")
+    print()
+    return serve(args.host, args.port, key)
+
+
+# --- user --------------------------------------------------------------------------------------------
+group("user", "管理后台账号：新建、改密码、停用")
+
+
+def _user_add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("username", metavar="用户名")
+    p.add_argument("--role", dest="roles", action="extend", nargs="+", default=[], metavar="角色",
+                   help="角色名称，可多次指定，如 前台客服、客服主管")
+    p.add_argument("--project", dest="projects", action="extend", nargs="+", default=[], metavar="项目",
+                   help="可访问的项目名称，可多次指定")
+    p.add_argument("--branch", metavar="分公司", help="所属分公司：可查看该分公司的全部项目")
+    p.add_argument("--display-name", default="", metavar="姓名", help="显示的姓名（默认同用户名）")
+    p.add_argument("--superuser", action="store_true", help="系统管理员：不受项目范围和权限限制")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（不加此项则自动生成并只显示一次）")
+
+
+@command("user add", "新建账号", _user_add_args)
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from actions.accounts import add_user
+    from actions.reference import branch_id
+
+    if not args.roles and not args.superuser:
+        raise Refused("请至少指定一个角色（--role），或使用 --superuser")
+    password = read_password(args)
+    with transaction() as session:
+        result = add_user(
+            session,
+            username=args.username,
+            password=password,
+            roles=args.roles,
+            projects=args.projects,
+            branch_id=branch_id(session, args.branch) if args.branch else None,
+            display_name=args.display_name,
+            superuser=args.superuser,
+        )
+    scope = "、".join(args.projects) or (args.branch or ("全部项目" if args.superuser else "无"))
+    print(f"已创建账号 {result.username}（角色：{'、'.join(args.roles) or '无'}；范围：{scope}）")
+    if result.generated_password:
+        print(f"初始密码（只显示这一次，请登录后修改）：{result.generated_password}")
+    return OK
+
+
+def _user_name_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("username", metavar="用户名")
+
+
+def _user_passwd_args(p: argparse.ArgumentParser) -> None:
+    _user_name_args(p)
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取新密码（否则在终端输入两次）")
+
+
+@command("user passwd", "修改账号密码（该账号已登录的会话全部失效）", _user_passwd_args)
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    from actions.accounts import set_password
+
+    password = read_password(args) or prompt_password()
+    with transaction() as session:
+        result = set_password(session, username=args.username, password=password)
+    print(f"已修改 {result.username} 的密码；该账号已登录的会话全部失效")
+    return OK
+
+
+@command("user disable", "停用账号（该账号已登录的会话全部失效）", _user_name_args)
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    from actions.accounts import disable_user
+
+    with transaction() as session:
+        result = disable_user(session, username=args.username)
+    print(f"已停用账号 {result.username}；该账号已登录的会话全部失效")
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

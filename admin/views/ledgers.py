@@ -1,0 +1,247 @@
+"""Views of 前台台帐: the front desk's ledgers. Phone and ID numbers of borrowers, claimants, carriers,
+recipients, applicants and workers are personal data: masked unless the role holds ``action:view-pii``."""
+
+from __future__ import annotations
+
+from models import (
+    DutyLog,
+    GoodsPass,
+    HouseDefect,
+    ItemLoan,
+    KeyLoan,
+    KeyRecord,
+    LostItem,
+    MailItem,
+    MeetingBooking,
+    MoveInChecklist,
+    OwnerNotice,
+    RectificationNotice,
+    RenovationApplication,
+    VendorCheck,
+    WeeklyTask,
+    WorkerPermit,
+)
+
+from .base import (
+    BooleanFilter,
+    EnumFilter,
+    OperationColumnFilter,
+    ScopedForeignKeyFilter,
+    ScopedModelView,
+    ajax_refs,
+)
+
+CATEGORY = "前台台帐"
+
+
+class DutyLogAdmin(ScopedModelView, model=DutyLog):
+    category = CATEGORY
+    icon = "fa-solid fa-book-open"
+    column_list = ["id", "duty_date", "shift", "post", "on_duty", "handed_to", "handed_over_at"]
+    column_searchable_list = ["post", "events", "pending", "on_duty.name"]
+    column_sortable_list = ["id", "duty_date", "shift", "post", "handed_over_at"]
+    column_default_sort = [("duty_date", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("shift"), ScopedForeignKeyFilter("on_duty"),
+                      OperationColumnFilter("duty_date")]
+    form_columns = ["project", "duty_date", "shift", "post", "on_duty", "handed_to", "handed_over_at", "events",
+                    "pending"]
+    form_ajax_refs = ajax_refs(DutyLog, "on_duty", "handed_to")
+
+
+class KeyRecordAdmin(ScopedModelView, model=KeyRecord):
+    category = CATEGORY
+    icon = "fa-solid fa-key"
+    column_list = ["id", "code", "name", "kind", "unit", "copies", "location", "status"]
+    column_searchable_list = ["code", "name", "location", "unit.room_no"]
+    column_sortable_list = ["id", "code", "name", "kind", "copies", "status"]
+    column_default_sort = [("code", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"), EnumFilter("status")]
+    form_columns = ["project", "code", "name", "kind", "unit", "area_name", "copies", "location", "status", "note"]
+    form_ajax_refs = ajax_refs(KeyRecord, "unit")
+
+
+class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
+    category = CATEGORY
+    icon = "fa-solid fa-hand-holding"
+    column_list = ["id", "key", "borrower", "borrower_phone", "purpose", "lent_at", "returned_at", "recorded_by"]
+    column_searchable_list = ["borrower", "borrower_phone", "key.code"]
+    column_sortable_list = ["id", "borrower", "lent_at", "returned_at"]
+    column_default_sort = [("lent_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project")]
+    form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
+                    "returned_at", "recorded_by"]
+    form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
+
+
+class LostItemAdmin(ScopedModelView, model=LostItem):
+    category = CATEGORY
+    icon = "fa-solid fa-box-open"
+    column_list = ["id", "name", "found_at", "found_place", "storage_place", "status", "claimant", "returned_at"]
+    column_searchable_list = ["name", "description", "found_place", "claimant"]
+    column_sortable_list = ["id", "name", "found_at", "status", "returned_at"]
+    column_default_sort = [("found_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
+    form_columns = ["project", "name", "description", "found_at", "found_place", "finder", "storage_place", "status",
+                    "claimant", "claimant_phone", "customer", "returned_at", "recorded_by", "note"]
+    form_ajax_refs = ajax_refs(LostItem, "customer", "recorded_by")
+
+
+class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
+    category = CATEGORY
+    icon = "fa-solid fa-toolbox"
+    column_list = ["id", "name", "quantity", "borrower", "unit", "lent_at", "due_at", "status"]
+    column_searchable_list = ["name", "borrower", "borrower_phone", "unit.room_no"]
+    column_sortable_list = ["id", "name", "lent_at", "due_at", "returned_at", "status"]
+    column_default_sort = [("lent_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
+    form_columns = ["project", "name", "quantity", "borrower", "borrower_phone", "unit", "customer", "deposit",
+                    "lent_at", "due_at", "returned_at", "status", "return_condition", "recorded_by"]
+    form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
+
+
+class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
+    category = CATEGORY
+    icon = "fa-solid fa-truck-ramp-box"
+    column_list = ["id", "code", "unit", "applicant", "owner_confirmed", "pass_date", "approved_by", "status"]
+    column_searchable_list = ["code", "applicant", "plate_no", "unit.room_no"]
+    column_sortable_list = ["id", "code", "pass_date", "owner_confirmed", "status"]
+    column_default_sort = [("pass_date", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), BooleanFilter("owner_confirmed"),
+                      OperationColumnFilter("pass_date")]
+    form_columns = ["project", "code", "unit", "applicant", "customer", "owner_confirmed", "items", "carrier",
+                    "carrier_phone", "plate_no", "pass_date", "approved_by", "status", "recorded_by"]
+    form_ajax_refs = ajax_refs(GoodsPass, "unit", "customer", "approved_by", "recorded_by")
+
+
+class MailItemAdmin(ScopedModelView, model=MailItem):
+    category = CATEGORY
+    icon = "fa-solid fa-envelope"
+    column_list = ["id", "kind", "unit", "recipient", "carrier", "tracking_no", "received_at", "picked_up_at"]
+    column_searchable_list = ["recipient", "recipient_phone", "tracking_no", "unit.room_no"]
+    column_sortable_list = ["id", "kind", "received_at", "picked_up_at"]
+    column_default_sort = [("received_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind")]
+    form_columns = ["project", "kind", "unit", "recipient", "recipient_phone", "carrier", "tracking_no",
+                    "received_at", "picked_up_by", "picked_up_at", "recorded_by"]
+    form_ajax_refs = ajax_refs(MailItem, "unit", "recorded_by")
+
+
+class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
+    category = CATEGORY
+    icon = "fa-solid fa-calendar-days"
+    column_list = ["id", "room", "starts_at", "ends_at", "booked_by", "purpose", "attendees", "status"]
+    column_searchable_list = ["room", "booked_by", "purpose"]
+    column_sortable_list = ["id", "room", "starts_at", "ends_at", "status"]
+    column_default_sort = [("starts_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
+    form_columns = ["project", "room", "starts_at", "ends_at", "booked_by", "phone", "unit", "customer", "purpose",
+                    "attendees", "services", "status", "approved_by", "recorded_by"]
+    form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
+
+
+class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
+    category = CATEGORY
+    icon = "fa-solid fa-paint-roller"
+    column_list = ["id", "unit", "applicant", "contractor", "start_date", "end_date", "deposit", "status"]
+    column_searchable_list = ["applicant", "contractor", "unit.room_no"]
+    column_sortable_list = ["id", "start_date", "end_date", "deposit", "status", "inspected_on"]
+    column_default_sort = [("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("start_date"),
+                      OperationColumnFilter("end_date")]
+    form_columns = ["project", "unit", "applicant", "applicant_phone", "customer", "contractor",
+                    "contractor_contact", "contractor_phone", "scope", "start_date", "end_date", "deposit",
+                    "deposit_refunded", "status", "approved_by", "approved_on", "inspected_on", "refunded_on",
+                    "note"]
+    form_ajax_refs = ajax_refs(RenovationApplication, "unit", "customer", "approved_by")
+
+
+class WorkerPermitAdmin(ScopedModelView, model=WorkerPermit):
+    category = CATEGORY
+    icon = "fa-solid fa-id-card"
+    column_list = ["id", "code", "name", "trade", "renovation", "valid_from", "valid_to", "returned_on"]
+    column_searchable_list = ["code", "name"]
+    column_sortable_list = ["id", "code", "name", "valid_from", "valid_to", "returned_on"]
+    column_default_sort = [("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("valid_to")]
+    form_columns = ["project", "renovation", "code", "name", "id_number", "phone", "trade", "valid_from", "valid_to",
+                    "fee", "returned_on"]
+    form_ajax_refs = ajax_refs(WorkerPermit, "renovation")
+
+
+class MoveInChecklistAdmin(ScopedModelView, model=MoveInChecklist):
+    category = CATEGORY
+    icon = "fa-solid fa-door-open"
+    column_list = ["id", "unit", "customer", "received_by", "handover_date", "keys_count", "accepted", "owner_signed"]
+    column_searchable_list = ["received_by", "unit.room_no", "customer.name"]
+    column_sortable_list = ["id", "handover_date", "keys_count", "accepted", "owner_signed"]
+    column_default_sort = [("handover_date", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), BooleanFilter("accepted"), BooleanFilter("owner_signed"),
+                      OperationColumnFilter("handover_date")]
+    form_columns = ["project", "unit", "customer", "received_by", "handover_date", "water_reading", "power_reading",
+                    "gas_reading", "keys_count", "documents", "accepted", "owner_signed", "handled_by", "note"]
+    form_ajax_refs = ajax_refs(MoveInChecklist, "unit", "customer", "handled_by")
+
+
+class HouseDefectAdmin(ScopedModelView, model=HouseDefect):
+    category = CATEGORY
+    icon = "fa-solid fa-house-crack"
+    column_list = ["id", "unit", "location", "description", "found_on", "sent_on", "status", "follow_up"]
+    column_searchable_list = ["location", "description", "unit.room_no"]
+    column_sortable_list = ["id", "found_on", "sent_on", "status", "closed_on"]
+    column_default_sort = [("found_on", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), ScopedForeignKeyFilter("follow_up"),
+                      OperationColumnFilter("found_on")]
+    form_columns = ["project", "unit", "checklist", "location", "description", "found_on", "sent_on", "status",
+                    "follow_up", "result", "closed_on"]
+    form_ajax_refs = ajax_refs(HouseDefect, "unit", "checklist", "follow_up")
+
+
+class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
+    category = CATEGORY
+    icon = "fa-solid fa-file-circle-exclamation"
+    column_list = ["id", "code", "unit", "violation", "issued_on", "deadline", "status", "checked_on"]
+    column_searchable_list = ["code", "violation", "unit.room_no"]
+    column_sortable_list = ["id", "code", "issued_on", "deadline", "status", "checked_on"]
+    column_default_sort = [("issued_on", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("deadline")]
+    form_columns = ["project", "code", "unit", "customer", "violation", "requirement", "issued_on", "deadline",
+                    "issued_by", "status", "checked_on", "check_result"]
+    form_ajax_refs = ajax_refs(RectificationNotice, "unit", "customer", "issued_by")
+
+
+class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):
+    category = CATEGORY
+    icon = "fa-solid fa-bullhorn"
+    column_list = ["id", "title", "audience", "audience_note", "published_from", "published_to", "issued_by"]
+    column_searchable_list = ["title", "body"]
+    column_sortable_list = ["id", "title", "audience", "published_from", "published_to"]
+    column_default_sort = [("published_from", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("audience"), OperationColumnFilter("published_from")]
+    form_columns = ["project", "title", "body", "audience", "audience_note", "published_from", "published_to",
+                    "issued_by"]
+    form_ajax_refs = ajax_refs(OwnerNotice, "issued_by")
+
+
+class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
+    category = CATEGORY
+    icon = "fa-solid fa-handshake"
+    column_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by", "checked_by"]
+    column_searchable_list = ["vendor_name", "findings"]
+    column_sortable_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by"]
+    column_default_sort = [("month", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("service_kind"), OperationColumnFilter("month")]
+    form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by"]
+    form_ajax_refs = ajax_refs(VendorCheck, "checked_by")
+
+
+class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
+    category = CATEGORY
+    icon = "fa-solid fa-bars-progress"
+    column_list = ["id", "week_start", "task", "owner", "deadline", "status"]
+    column_searchable_list = ["task", "owner.name"]
+    column_sortable_list = ["id", "week_start", "deadline", "status"]
+    column_default_sort = [("week_start", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), ScopedForeignKeyFilter("owner"),
+                      OperationColumnFilter("week_start")]
+    form_columns = ["project", "week_start", "task", "owner", "deadline", "status", "note"]
+    form_ajax_refs = ajax_refs(WeeklyTask, "owner")

@@ -1,0 +1,134 @@
+"""Views of the organisation: branches, projects, phases, buildings, units, parking spaces, departments, staff."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+from starlette.requests import Request
+
+from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
+
+from .base import (
+    BooleanFilter,
+    EnumFilter,
+    OperationColumnFilter,
+    ScopedForeignKeyFilter,
+    ScopedModelView,
+    ajax_refs,
+    request_actor,
+    target_scope_clause,
+)
+
+
+class BranchAdmin(ScopedModelView, model=Branch):
+    category = "系统管理"
+    icon = "fa-solid fa-sitemap"
+    column_list = ["id", "name", "company", "created_at"]
+    column_details_exclude_list = ["projects"]  # would name projects outside the user's scope
+    column_searchable_list = ["name", "company"]
+    column_sortable_list = ["id", "name", "created_at"]
+    column_default_sort = [("name", False)]
+    form_columns = ["name", "company"]
+
+    def scope_clause(self, request: Request) -> ColumnElement[bool] | None:
+        # A branch is seen by whoever sees one of its projects.
+        return target_scope_clause(Branch, request_actor(request))
+
+
+class ProjectAdmin(ScopedModelView, model=Project):
+    category = "客户档案"
+    icon = "fa-solid fa-city"
+    column_list = ["id", "name", "kind", "branch", "address", "phone", "company"]
+    column_searchable_list = ["name", "address"]
+    column_sortable_list = ["id", "name", "kind"]
+    column_default_sort = [("name", False)]
+    column_filters = [EnumFilter("kind"), ScopedForeignKeyFilter("branch")]
+    form_columns = ["branch", "name", "kind", "address", "phone", "company"]
+
+    @classmethod
+    def project_column(cls):
+        return Project.id  # a project is in scope when it is one of the user's projects
+
+
+class PhaseAdmin(ScopedModelView, model=Phase):
+    category = "客户档案"
+    icon = "fa-solid fa-layer-group"
+    column_list = ["id", "project", "name"]
+    column_searchable_list = ["name", "project.name"]
+    column_sortable_list = ["id", "name"]
+    column_default_sort = [("project_id", False), ("name", False)]
+    column_filters = [ScopedForeignKeyFilter("project")]
+    form_columns = ["project", "name"]
+
+
+class BuildingAdmin(ScopedModelView, model=Building):
+    category = "客户档案"
+    icon = "fa-solid fa-building"
+    column_list = ["id", "project", "phase", "name", "floors", "butler"]
+    column_searchable_list = ["name", "butler.name"]
+    column_sortable_list = ["id", "name", "floors"]
+    column_default_sort = [("project_id", False), ("name", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("phase"),
+                      ScopedForeignKeyFilter("butler")]
+    form_columns = ["project", "phase", "name", "floors", "butler"]
+    form_ajax_refs = ajax_refs(Building, "butler")
+
+
+class UnitAdmin(ScopedModelView, model=Unit):
+    category = "客户档案"
+    icon = "fa-solid fa-house"
+    column_list = ["id", "project", "building", "room_no", "kind", "status", "area", "butler"]
+    column_searchable_list = ["room_no", "building.name"]
+    column_sortable_list = ["id", "room_no", "kind", "status", "area", "handover_date", "move_in_date"]
+    column_default_sort = [("id", True)]
+    column_filters = [
+        ScopedForeignKeyFilter("project"),
+        ScopedForeignKeyFilter("building"),
+        EnumFilter("kind"),
+        EnumFilter("status"),
+        ScopedForeignKeyFilter("butler"),
+        BooleanFilter("key_tenant"),
+        OperationColumnFilter("handover_date"),
+    ]
+    form_columns = ["project", "building", "room_no", "kind", "status", "area", "handover_date", "move_in_date",
+                    "butler", "collector", "key_tenant"]
+    form_ajax_refs = ajax_refs(Unit, "building", "butler", "collector")
+
+
+class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):
+    category = "客户档案"
+    icon = "fa-solid fa-square-parking"
+    column_list = ["id", "project", "code", "area_name", "unit", "plate_no", "is_rented"]
+    column_searchable_list = ["code", "plate_no", "area_name"]
+    column_sortable_list = ["id", "code", "area_name", "is_rented"]
+    column_default_sort = [("code", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), BooleanFilter("is_rented")]
+    form_columns = ["project", "code", "area_name", "unit", "plate_no", "is_rented"]
+    form_ajax_refs = ajax_refs(ParkingSpace, "unit")
+
+
+class DepartmentAdmin(ScopedModelView, model=Department):
+    category = "系统管理"
+    icon = "fa-solid fa-people-group"
+    shared_rows_visible = True  # 项目为空的部门由所有项目共用
+    column_list = ["id", "name", "kind", "project", "active"]
+    column_searchable_list = ["name"]
+    column_sortable_list = ["id", "name", "kind", "active"]
+    column_default_sort = [("kind", False), ("name", False)]
+    column_filters = [EnumFilter("kind"), ScopedForeignKeyFilter("project"), BooleanFilter("active")]
+    form_columns = ["project", "name", "kind", "active"]
+
+
+class StaffAdmin(ScopedModelView, model=Staff):
+    category = "系统管理"
+    icon = "fa-solid fa-id-badge"
+    column_list = ["id", "project", "employee_no", "name", "position", "department", "phone", "active"]
+    column_searchable_list = ["name", "employee_no", "phone"]
+    column_sortable_list = ["id", "employee_no", "name", "position", "hired_on", "active"]
+    column_default_sort = [("employee_no", False)]
+    column_filters = [
+        ScopedForeignKeyFilter("project"),
+        EnumFilter("position"),
+        ScopedForeignKeyFilter("department"),
+        BooleanFilter("active"),
+    ]
+    form_columns = ["project", "employee_no", "name", "phone", "position", "department", "hired_on", "active"]
