@@ -33,6 +33,7 @@ from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
 from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select
 from sqlalchemy.orm import RelationshipProperty, selectinload
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -42,7 +43,7 @@ from wtforms.fields import HiddenField
 
 from actions.actor import SYSTEM, Actor, current_actor
 from actions.audit import log_event
-from actions.errors import NotPermitted, Refused
+from actions.errors import NotPermitted, Refused, integrity_message
 from actions.privacy import mask
 from models import (
     SHANGHAI,
@@ -819,11 +820,25 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             if rows[0][0] != len(typed):
                 raise NotPermitted(f"{self._column_labels.get(key, key)}：无权引用该记录", sorted(typed))
 
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        try:
+            return await super().insert_model(request, data)
+        except IntegrityError as exc:  # a duplicate natural key, a dangling reference …: say which, in Chinese
+            raise Refused(integrity_message(exc)) from exc
+
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
         try:
             return await super().update_model(request, pk, data)
         except StaleDataError as exc:  # changed between loading and saving
             raise EditConflict() from exc
+        except IntegrityError as exc:
+            raise Refused(integrity_message(exc)) from exc
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        try:
+            await super().delete_model(request, pk)
+        except IntegrityError as exc:  # still referenced by other records (RESTRICT)
+            raise Refused(integrity_message(exc)) from exc
 
     # --- actions -------------------------------------------------------------------------------
     async def scoped_targets(self, request: Request, pks: list[str]) -> list[Any]:

@@ -1,0 +1,113 @@
+"""Console forms: audit of edits, masking of personal data, escaping of hostile text, bad input refused
+(issue 2 §7–8, "Bad input"; RELIABILITY S01, S02, P01, B09)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models import AuditKind, AuditLog, Branch, Customer, Unit
+from tests import factories
+
+
+def _count(session, model, *where):
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_form_edit_is_audited_with_the_user_and_field_diff(console, session):
+    user = factories.user(session, username="boss", superuser=True)
+    row = factories.branch(session, name="华东分公司")
+    c = console("boss")
+    response = c.post(f"/admin/branch/edit/{row.id}", {"name": "华东区域分公司", "company": "锦程物业"})
+    assert response.status_code == 302, response.text[:300]
+    audit = session.scalars(
+        select(AuditLog).where(AuditLog.table_name == "branch", AuditLog.record_id == str(row.id),
+                               AuditLog.kind == AuditKind.UPDATE)
+    ).one()
+    assert audit.actor_id == user.id and audit.source == "console"
+    assert audit.changes["name"] == ["华东分公司", "华东区域分公司"]
+    detail = c.get(f"/admin/branch/details/{row.id}")
+    assert "变更记录" in detail.text
+    history = c.get(f"/admin/audit-log/list?table_name=branch&record_id={row.id}")
+    assert history.status_code == 200 and f"修改分公司 #{row.id}" in history.text
+
+
+def test_duplicate_natural_key_is_refused_in_chinese_and_nothing_written(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    u = factories.unit(session, project_=p, room_no="101")
+    before = _count(session, Unit)
+    c = console("boss")
+    response = c.post("/admin/unit/create", {"project": str(p.id), "building": str(u.building_id), "room_no": "101",
+                                             "kind": "house", "status": "occupied", "area": "89.5"})
+    assert response.status_code == 400
+    assert "已存在相同「项目、楼栋、房号」的房屋记录" in response.text
+    assert _count(session, Unit) == before
+
+
+def test_negative_area_is_refused_at_the_field(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    b = factories.building(session, project_=p)
+    before = _count(session, Unit)
+    response = console("boss").post("/admin/unit/create", {"project": str(p.id), "building": str(b.id),
+                                                           "room_no": "909", "kind": "house", "status": "vacant",
+                                                           "area": "-3"})
+    assert response.status_code == 400
+    assert "建筑面积(㎡)" in response.text
+    assert _count(session, Unit) == before
+
+
+def test_hostile_text_is_shown_as_text(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    cust = factories.customer(session, project_=p, name="<script>alert(1)</script>")
+    row = factories.branch(session, name="{{7*7}}{% raw %}")
+    c = console("boss")
+    for url in ("/admin/customer/list", f"/admin/customer/details/{cust.id}", f"/admin/customer/edit/{cust.id}"):
+        page = c.get(url).text
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    page = c.get(f"/admin/branch/details/{row.id}").text
+    assert "{{7*7}}" in page and ">49<" not in page
+
+
+def test_personal_data_is_masked_for_the_front_desk_and_full_for_the_manager(console, session):
+    p = factories.project(session)
+    cust = factories.customer(session, project_=p, name="王芳", phone="13812345678", id_number="11010119900307123X")
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    desk = console("desk")
+    listing = desk.get("/admin/customer/list").text
+    assert "138****5678" in listing and "13812345678" not in listing
+    detail = desk.get(f"/admin/customer/details/{cust.id}").text
+    assert "13812345678" not in detail and "11010119900307123X" not in detail
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII) == 0
+
+    full = console("mgr").get(f"/admin/customer/details/{cust.id}").text
+    assert "13812345678" in full and "11010119900307123X" in full
+    logged = session.scalars(select(AuditLog).where(AuditLog.kind == AuditKind.VIEW_PII)).all()
+    assert len(logged) == 1 and logged[0].record_id == str(cust.id)
+    assert "13812345678" not in str(logged[0].changes)
+
+
+def test_every_view_renders_for_an_administrator(console, session):
+    from admin.views import VIEWS
+
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    factories.customer(session, project_=p, unit_=factories.unit(session, project_=p))
+    c = console("boss")
+    for view in VIEWS:
+        identity = getattr(view, "identity", "")
+        if not getattr(view, "model", None):
+            continue
+        assert c.get(f"/admin/{identity}/list").status_code == 200, identity
+        if view.can_create:
+            assert c.get(f"/admin/{identity}/create").status_code == 200, identity
+        first = session.scalar(select(view.model).limit(1))
+        if first is not None:
+            pk = first.id
+            assert c.get(f"/admin/{identity}/details/{pk}").status_code == 200, identity
+            if view.can_edit:
+                assert c.get(f"/admin/{identity}/edit/{pk}").status_code == 200, identity
+    assert _count(session, Branch) >= 1 and _count(session, Customer) == 1

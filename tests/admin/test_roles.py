@@ -1,0 +1,95 @@
+"""The role matrix: each role's default grants decide what the console opens (RELIABILITY A01, A09)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Branch, DutyLog, Role, Shift, User
+from seeds.roles import ROLE_NAMES, role_spec
+from tests import factories
+
+SAMPLE_VIEWS = ("service-request", "work-order", "bill", "payment", "customer", "score-event", "duty-log",
+                "fee-type", "user", "role", "audit-log", "branch")
+
+
+def _allowed(role: str, identity: str, action: str) -> bool:
+    grants = set(role_spec(role).pairs())
+    return bool({("*", "*"), (identity, action), (identity, "*"), ("*", action)} & grants)
+
+
+@pytest.fixture
+def p1(session):
+    return factories.project(session, name="甲项目")
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_pages_open_exactly_as_the_role_grants(console, session, p1, role):
+    factories.user(session, username="who", roles=[role], projects=[p1])
+    c = console("who")
+    for identity in SAMPLE_VIEWS:
+        any_grant = any(i in (identity, "*") for i, _ in role_spec(role).pairs())
+        listing = c.get(f"/admin/{identity}/list")
+        assert (listing.status_code == 200) == any_grant, (role, identity, listing.status_code)
+        create = c.get(f"/admin/{identity}/create")
+        view_creates = identity not in ("audit-log",)
+        expected = any_grant and view_creates and _allowed(role, identity, "create")
+        assert (create.status_code == 200) == expected, (role, identity, create.status_code)
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_delete_needs_the_delete_grant(console, session, p1, role):
+    factories.user(session, username="who", roles=[role], projects=[p1])
+    log = DutyLog(project=p1, duty_date=dt.date(2026, 11, 1), shift=list(Shift)[0],
+                  on_duty=factories.staff(session, project_=p1))
+    session.add(log)
+    session.flush()
+    c = console("who")
+    response = c.delete(f"/admin/duty-log/delete?pks={log.id}")
+    still_there = session.scalar(select(DutyLog.id).where(DutyLog.id == log.id)) is not None
+    if _allowed(role, "duty-log", "delete"):
+        assert response.status_code == 200 and not still_there
+    else:
+        assert response.status_code == 403 and still_there
+
+
+def test_cashier_cannot_give_itself_a_role(console, session, p1):
+    cashier = factories.user(session, username="cashier", roles=["收费员"], projects=[p1])
+    admin_role = session.scalar(select(Role).where(Role.name == "系统管理员"))
+    c = console("cashier")
+    response = c.post(f"/admin/user/edit/{cashier.id}", {"roles": str(admin_role.id), "username": "cashier"})
+    assert response.status_code in (400, 403)
+    session.expire_all()
+    assert [r.name for r in session.get(User, cashier.id).roles] == ["收费员"]
+
+
+def test_supervisor_cannot_create_a_superuser_or_grant_beyond_itself(console, session, p1):
+    factories.user(session, username="sup", roles=["客服主管"], projects=[p1])
+    users_before = session.scalar(select(func.count()).select_from(User))
+    roles_before = session.scalar(select(func.count()).select_from(Role))
+    c = console("sup")
+    made = c.post("/admin/user/create", {"username": "evil", "is_superuser": "y", "new_password": "Evil-pass-123",
+                                         "projects": str(p1.id)})
+    assert made.status_code in (400, 403)
+    role = c.post("/admin/role/create", {"name": "超级角色", "permissions": ["user:delete", "role:edit"]})
+    assert role.status_code in (400, 403)
+    assert session.scalar(select(func.count()).select_from(User)) == users_before
+    assert session.scalar(select(func.count()).select_from(Role)) == roles_before
+    assert not session.scalar(select(User).where(User.username == "evil"))
+
+
+def test_branch_account_sees_all_projects_of_its_branch_only(session):
+    from actions.actor import actor_for_user
+
+    east = factories.branch(session, name="华东")
+    west = factories.branch(session, name="华西")
+    a = factories.project(session, branch_=east)
+    b = factories.project(session, branch_=east)
+    c = factories.project(session, branch_=west)
+    user = factories.user(session, roles=["分公司管理"], branch_=east)
+    actor = actor_for_user(session, user)
+    assert actor.project_ids == frozenset({a.id, b.id})
+    assert not actor.can_see(c.id)
+    assert session.get(Branch, east.id) is not None
