@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqladmin.contrib.rbac import GroupAccessMixin, GroupMixin, user_group_table
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, relationship
 
 from .base import Base, IdMixin, TimestampMixin, UTCDateTime, col
 from .org import Branch, Project, Staff

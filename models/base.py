@@ -12,7 +12,7 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, String, TypeDecorator, func
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, TypeDecorator, func
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 

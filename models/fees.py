@@ -20,7 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, Money, ProjectScoped, TimestampMixin, UTCDateTime, VersionedMixin, col, enum_type
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    Money,
+    ProjectScoped,
+    TimestampMixin,
+    UTCDateTime,
+    VersionedMixin,
+    col,
+    enum_type,
+)
 
 if TYPE_CHECKING:
     from .auth import User

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 import actions  # noqa: F401  (audit hook)
-from models.db import alembic_config
-from models.db import make_engine
+from models.db import alembic_config, make_engine
 from seeds.reference import load_reference
 
 SECRET = "test-secret-key-" + "x" * 32
