@@ -1,0 +1,1 @@
+"""Reference data (``seeds.reference``) and the deterministic demo data set (``seeds.demo``)."""

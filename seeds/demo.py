@@ -1,0 +1,1519 @@
+"""The demo data set: two branches, four projects, ~2,400 units with their people, a year of bills and
+payments, service requests with work orders and callbacks, a satisfaction survey, staff score events, the
+front desk's ledgers, and one login per role.
+
+Deterministic: one ``random.Random(SEED)`` and a fixed reference moment (``NOW``, 2026-11-15 10:00 in
+Shanghai), so every load produces the same records. Idempotent: if the demo's first branch exists the load
+does nothing. Rows go in with set-based ``INSERT``s (``RETURNING`` ids where later rows need them); the
+demo accounts go through ``actions.accounts.add_user`` like any other account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from actions.accounts import add_user
+from actions.audit import log_operation
+from models import (
+    SHANGHAI,
+    ActionStatus,
+    Audience,
+    Bill,
+    BillStatus,
+    BookingStatus,
+    Branch,
+    Building,
+    Channel,
+    CorrectiveAction,
+    Customer,
+    CustomerKind,
+    DefectStatus,
+    Department,
+    DepartmentKind,
+    DutyLog,
+    EventSource,
+    FeeType,
+    GoodsPass,
+    GoodsPassStatus,
+    HouseDefect,
+    ItemLoan,
+    ItemLoanStatus,
+    KeyKind,
+    KeyLoan,
+    KeyRecord,
+    KeyStatus,
+    LostItem,
+    LostItemStatus,
+    MailItem,
+    MailKind,
+    MeetingBooking,
+    MoveInChecklist,
+    NoticeStatus,
+    OwnerNotice,
+    ParkingSpace,
+    Payment,
+    PayMethod,
+    Phase,
+    Priority,
+    Project,
+    ProjectKind,
+    RectificationNotice,
+    RenovationApplication,
+    RenovationStatus,
+    RequestCategory,
+    RequestKind,
+    RequestStatus,
+    RoutingRule,
+    Satisfaction,
+    ScoreEvent,
+    ScoringRule,
+    ServiceRequest,
+    ServiceStar,
+    Shift,
+    SlaRule,
+    Staff,
+    StaffPosition,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyStatus,
+    SurveyTopic,
+    TaskStatus,
+    Unit,
+    UnitCustomer,
+    UnitKind,
+    UnitRelation,
+    UnitStatus,
+    User,
+    VendorCheck,
+    VendorService,
+    Visit,
+    VisitKind,
+    VisitWay,
+    WeeklyTask,
+    WorkerPermit,
+    WorkOrder,
+    WorkOrderStatus,
+)
+
+from . import people
+from .reference import default_fee_types
+
+UTC = dt.UTC
+SEED = 20261115
+TODAY = dt.date(2026, 11, 15)
+NOW = dt.datetime(2026, 11, 15, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
+YEAR_AGO = TODAY - dt.timedelta(days=365)
+PERIODS = tuple(f"{y}-{m:02d}" for y, m in [(2025, 12)] + [(2026, m) for m in range(1, 12)])
+DEMO_PASSWORD = "wuye-demo-2026"
+COMPANY = "锦程物业服务有限公司"
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: str
+    display: str  # who it is, for the printed table
+    project: str | None = None
+    branch: str | None = None
+    superuser: bool = False
+    staff_position: StaffPosition | None = None
+
+
+@dataclass(frozen=True)
+class BuildingSpec:
+    name: str
+    floors: tuple[str, ...]  # floor labels used in room numbers
+    per_floor: int
+    kind: UnitKind
+    areas: tuple[str, ...]  # area by position on the floor (cycled), m²
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    name: str
+    handover: dt.date
+    buildings: tuple[BuildingSpec, ...]
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    name: str
+    kind: ProjectKind
+    branch: str
+    prefix: str  # employee numbers and receipt numbers
+    address: str
+    phone: str
+    phases: tuple[PhaseSpec, ...]
+    parking: tuple[tuple[str, str, int], ...]  # (code prefix, area name, count)
+    staff: dict[StaffPosition, int]
+    requests: int  # service requests over the year
+    plate: str
+
+
+def _tower(name: str, floors: int, per_floor: int, areas: tuple[str, ...], first: int = 1) -> BuildingSpec:
+    return BuildingSpec(name, tuple(str(f) for f in range(first, first + floors)), per_floor, UnitKind.HOUSE, areas)
+
+
+_HOUSE_A = ("89.56", "128.34", "128.34", "89.56")
+_HOUSE_B = ("105.20", "143.75", "143.75", "105.20")
+_HOUSE_C = ("76.40", "98.62", "118.90", "98.62", "76.40", "118.90")
+_SHOPS = ("48.50", "62.30", "35.80", "120.60", "86.40", "210.00", "55.20", "72.90", "38.60", "480.00")
+_OFFICES = ("118.40", "86.20", "236.80", "152.60", "98.30", "312.50", "128.70", "86.20", "176.40", "98.30")
+
+PROJECTS: tuple[ProjectSpec, ...] = (
+    ProjectSpec(
+        name="锦绣华庭", kind=ProjectKind.RESIDENTIAL, branch="上海分公司", prefix="JX",
+        address="上海市浦东新区锦绣路2888弄", phone="021-58901234",
+        phases=(
+            PhaseSpec("一期", dt.date(2019, 6, 28), tuple(_tower(f"{i}栋", 24, 4, _HOUSE_A) for i in range(1, 5))),
+            PhaseSpec("二期", dt.date(2021, 3, 30), tuple(_tower(f"{i}栋", 24, 4, _HOUSE_B) for i in range(5, 9))),
+            PhaseSpec("三期", dt.date(2025, 10, 18), tuple(_tower(f"{i}栋", 18, 4, _HOUSE_A) for i in range(9, 13))),
+        ),
+        parking=(("B1-", "地下一层", 420), ("B2-", "地下二层", 300)),
+        staff={StaffPosition.MANAGER: 1, StaffPosition.SUPERVISOR: 1, StaffPosition.FRONT_DESK: 2,
+               StaffPosition.BUTLER: 3, StaffPosition.CASHIER: 2, StaffPosition.ENGINEER: 3,
+               StaffPosition.GUARD: 1, StaffPosition.CLEANER: 1},
+        requests=1300, plate="沪",
+    ),
+    ProjectSpec(
+        name="翠湖天地", kind=ProjectKind.RESIDENTIAL, branch="上海分公司", prefix="CH",
+        address="上海市闵行区翠湖路666号", phone="021-64561188",
+        phases=(
+            PhaseSpec("一期", dt.date(2017, 9, 20), tuple(_tower(f"{i}栋", 18, 4, _HOUSE_B) for i in range(1, 7))),
+            PhaseSpec("二期", dt.date(2020, 12, 15), tuple(_tower(f"{i}栋", 17, 6, _HOUSE_C) for i in range(7, 11))),
+        ),
+        parking=(("A", "地下车库A区", 300), ("B", "地下车库B区", 200)),
+        staff={StaffPosition.MANAGER: 1, StaffPosition.SUPERVISOR: 1, StaffPosition.FRONT_DESK: 2,
+               StaffPosition.BUTLER: 2, StaffPosition.CASHIER: 1, StaffPosition.ENGINEER: 2,
+               StaffPosition.GUARD: 1},
+        requests=950, plate="沪",
+    ),
+    ProjectSpec(
+        name="环球商业广场", kind=ProjectKind.COMMERCIAL, branch="杭州分公司", prefix="HQ",
+        address="杭州市上城区解放东路100号", phone="0571-86012345",
+        phases=(
+            PhaseSpec("一期", dt.date(2018, 5, 1), (
+                BuildingSpec("A座", ("B1", "1F", "2F", "3F", "4F", "5F"), 20, UnitKind.SHOP, _SHOPS),
+                BuildingSpec("B座", ("1F", "2F", "3F", "4F"), 20, UnitKind.SHOP, _SHOPS),
+            )),
+        ),
+        parking=(("P1-", "地下停车场P1", 180), ("P2-", "地下停车场P2", 120)),
+        staff={StaffPosition.MANAGER: 1, StaffPosition.SUPERVISOR: 1, StaffPosition.FRONT_DESK: 2,
+               StaffPosition.BUTLER: 1, StaffPosition.CASHIER: 1, StaffPosition.ENGINEER: 2},
+        requests=350, plate="浙A",
+    ),
+    ProjectSpec(
+        name="滨江国际大厦", kind=ProjectKind.OFFICE, branch="杭州分公司", prefix="BJ",
+        address="杭州市滨江区江南大道3888号", phone="0571-87706666",
+        phases=(
+            PhaseSpec("一期", dt.date(2019, 11, 8), (
+                BuildingSpec("主楼", tuple(str(f) for f in range(5, 33)), 10, UnitKind.OFFICE, _OFFICES),
+                BuildingSpec("裙楼", ("1F", "2F", "3F", "4F"), 8, UnitKind.SHOP, _SHOPS),
+            )),
+        ),
+        parking=(("B1-", "地下一层", 200),),
+        staff={StaffPosition.MANAGER: 1, StaffPosition.SUPERVISOR: 1, StaffPosition.FRONT_DESK: 2,
+               StaffPosition.BUTLER: 1, StaffPosition.CASHIER: 1, StaffPosition.ENGINEER: 2},
+        requests=400, plate="浙A",
+    ),
+)
+BRANCHES = ("上海分公司", "杭州分公司")
+FIRST_BRANCH = BRANCHES[0]
+
+ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("qiantai", "前台客服", "锦绣华庭 前台客服", project="锦绣华庭", staff_position=StaffPosition.FRONT_DESK),
+    DemoAccount("guanjia", "楼宇管家", "锦绣华庭 楼宇管家", project="锦绣华庭", staff_position=StaffPosition.BUTLER),
+    DemoAccount("shoufei", "收费员", "锦绣华庭 收费员", project="锦绣华庭", staff_position=StaffPosition.CASHIER),
+    DemoAccount("zhuguan", "客服主管", "锦绣华庭 客服主管", project="锦绣华庭", staff_position=StaffPosition.SUPERVISOR),
+    DemoAccount("jingli", "客服经理", "锦绣华庭 客服经理", project="锦绣华庭", staff_position=StaffPosition.MANAGER),
+    DemoAccount("fengongsi", "分公司管理", "上海分公司（锦绣华庭、翠湖天地）", branch="上海分公司"),
+    DemoAccount("admin", "系统管理员", "系统管理员（全部项目）", superuser=True),
+    # The other projects' desks and supervisors, so project scoping can be seen from both sides.
+    DemoAccount("qiantai2", "前台客服", "翠湖天地 前台客服", project="翠湖天地", staff_position=StaffPosition.FRONT_DESK),
+    DemoAccount("zhuguan2", "客服主管", "翠湖天地 客服主管", project="翠湖天地", staff_position=StaffPosition.SUPERVISOR),
+    DemoAccount("qiantai3", "前台客服", "环球商业广场 前台客服", project="环球商业广场",
+                staff_position=StaffPosition.FRONT_DESK),
+    DemoAccount("zhuguan3", "客服主管", "环球商业广场 客服主管", project="环球商业广场",
+                staff_position=StaffPosition.SUPERVISOR),
+    DemoAccount("qiantai4", "前台客服", "滨江国际大厦 前台客服", project="滨江国际大厦",
+                staff_position=StaffPosition.FRONT_DESK),
+    DemoAccount("zhuguan4", "客服主管", "滨江国际大厦 客服主管", project="滨江国际大厦",
+                staff_position=StaffPosition.SUPERVISOR),
+)
+
+# ---------------------------------------------------------------------------------------------------
+# Words for the records.
+# ---------------------------------------------------------------------------------------------------
+C = RequestCategory
+K = RequestKind
+TEXTS: dict[tuple[RequestKind | None, RequestCategory], tuple[str, ...]] = {
+    (K.REPAIR_PRIVATE, C.PLUMBING): (
+        "卫生间下水管道堵塞，请派人疏通", "厨房水龙头漏水，关不紧", "家里突然停电，总闸跳了合不上",
+        "客厅灯不亮，开关没有反应", "热水器进水阀漏水", "阳台地漏返水", "插座冒火花，不敢使用",
+        "马桶水箱一直流水", "楼上渗水到卫生间吊顶", "厨房水槽下水慢，有异味",
+    ),
+    (K.REPAIR_PUBLIC, C.PLUMBING): (
+        "{b}楼道灯不亮", "{b}地下车库照明坏了几盏", "{b}旁路灯不亮", "{b}消防栓箱漏水",
+        "{b}单元门禁没电打不开", "{b}公共水表井盖破损",
+    ),
+    (K.REPAIR_PRIVATE, C.BUILDING): (
+        "入户门锁芯坏了，钥匙拧不动", "窗户密封条老化漏风", "阳台推拉门卡住拉不动", "墙面开裂掉皮",
+        "卫生间瓷砖空鼓脱落", "橱柜门铰链断裂",
+    ),
+    (K.REPAIR_PUBLIC, C.BUILDING): (
+        "{b}单元门闭门器坏了，门关不上", "{b}楼梯扶手松动", "{b}外墙瓷砖脱落，有安全隐患",
+        "{b}天台门锁损坏", "{b}信报箱门脱落",
+    ),
+    (K.REPAIR_PUBLIC, C.ELEVATOR): (
+        "{b}电梯困人，请立即处理", "{b}电梯运行有异响", "{b}电梯按钮失灵", "{b}电梯门关不严，反复开关",
+        "{b}电梯轿厢照明不亮",
+    ),
+    (K.REPAIR_PRIVATE, C.DEFECT): (
+        "卧室墙面渗水，疑为外墙防水问题", "卫生间防水失效，楼下反映渗漏", "窗框与墙体之间有缝隙，下雨渗水",
+        "地面空鼓开裂", "天花板有裂缝并渗水",
+    ),
+    (None, C.SECURITY): (
+        "{b}单元门口有陌生人推销，请处理", "夜间有人在楼下聚集喧哗，担心安全", "电动车在楼道充电，有火灾隐患",
+        "快递在门口被人拿走，请帮忙调取监控", "门岗对外来车辆不登记",
+    ),
+    (None, C.PARKING): (
+        "我的车位被别人占用了", "地下车库有车辆长期占用消防通道", "访客车辆进出登记太慢", "车库道闸识别不了车牌",
+    ),
+    (None, C.NOISE): (
+        "楼上装修超出规定时间施工，噪音很大", "广场舞音乐声音太大", "楼下商铺夜间噪音扰民", "邻居空调外机噪音大",
+    ),
+    (None, C.CLEANING): (
+        "{b}楼道垃圾未及时清运，有异味", "垃圾分类点周围脏乱", "{b}电梯轿厢卫生差", "地下车库积水有异味",
+        "草坪上宠物粪便无人清理",
+    ),
+    (None, C.GREENING): (
+        "{b}旁边的树枝挡住窗户，请修剪", "草坪长期没有修剪", "绿化带蚊虫多，请安排消杀", "台风后倒伏树木未清理",
+    ),
+    (K.COMPLAINT, C.FEES): ("对物业费账单金额有异议", "已缴费但系统仍显示欠费", "停车费调整没有提前公示"),
+    (None, C.FEES): (
+        "咨询物业费缴费方式和截止日期", "咨询停车月卡办理", "要求开具物业费发票", "咨询水电费代收金额",
+        "咨询物业费能否按年缴纳",
+    ),
+    (K.COMPLAINT, C.SERVICE): (
+        "前台接待态度冷淡，不耐烦", "报修后一直没有人联系", "管家承诺的事情没有落实", "服务电话多次无人接听",
+    ),
+    (K.PRAISE, C.SERVICE): (
+        "感谢维修师傅及时上门，服务热情", "管家帮忙找回了丢失的钥匙，特此表扬", "前台服务周到，业主送来锦旗",
+        "秩序维护员帮忙搬运重物，表示感谢", "客服回访细致，问题解决得很好",
+    ),
+    (None, C.SERVICE): ("咨询装修手续办理流程", "咨询出入卡办理需要的材料", "咨询快递代收服务时间"),
+    (K.HELP, C.OTHER): (
+        "家中老人摔倒，请协助联系家属", "钥匙锁在屋内，请帮忙联系开锁", "需要借用梯子", "宠物走失，请帮忙查看监控",
+        "家中水管爆裂，请先帮忙关闭总阀",
+    ),
+    (K.SUGGESTION, C.OTHER): (
+        "建议增加电动车充电桩", "建议小区增设儿童游乐设施", "建议公告栏及时更新", "建议延长前台服务时间",
+    ),
+    (None, C.OTHER): ("咨询会所开放时间", "咨询业主卡办理", "咨询社区活动报名"),
+}
+RESULTS: dict[RequestCategory, tuple[str, ...]] = {
+    C.PLUMBING: ("已疏通，试水正常", "已更换阀芯，不再漏水", "已更换空气开关，恢复供电", "已更换灯具"),
+    C.BUILDING: ("已更换锁芯", "已调整闭门器", "已修补墙面", "已更换密封条"),
+    C.ELEVATOR: ("维保单位到场处理，恢复运行", "已解救被困人员，电梯恢复正常", "已更换按钮面板"),
+    C.DEFECT: ("已报开发公司工程部，完成防水维修", "开发商施工单位已整改，业主验收合格"),
+    C.SECURITY: ("秩序维护员到场劝离", "已调取监控并协助业主报警", "已清理楼道电动车并张贴告示"),
+    C.PARKING: ("已联系车主挪车", "已调整道闸识别参数", "已加强车库巡查"),
+    C.NOISE: ("已上门劝导，按规定时间施工", "已与商户沟通，降低音量"),
+    C.CLEANING: ("已安排保洁清理", "已增加清运频次"),
+    C.GREENING: ("已安排修剪", "已完成消杀"),
+    C.FEES: ("已核对账单并向业主解释", "已开具发票", "已核实缴费记录并更正"),
+    C.SERVICE: ("已约谈当事员工并向业主致歉", "主管已上门沟通，业主表示理解"),
+    C.OTHER: ("已协助处理",),
+}
+REPLIES = {
+    K.INQUIRY: ("已电话答复，业主表示清楚", "已当面解答并提供办理材料清单", "已通过微信答复"),
+    K.SUGGESTION: ("已记录并转相关部门研究，将在周例会讨论", "感谢建议，已列入下季度工作计划"),
+    K.PRAISE: ("已转达表扬并感谢业主认可", "已在部门例会上通报表扬"),
+    K.COMPLAINT: ("经核实不属物业服务范围，已向业主解释", "经核实情况不属实，已向业主说明"),
+    K.HELP: ("已协助处理完毕",),
+}
+KIND_WEIGHTS = {
+    K.REPAIR_PRIVATE: 40, K.REPAIR_PUBLIC: 17, K.COMPLAINT: 9, K.INQUIRY: 20, K.HELP: 6, K.SUGGESTION: 4, K.PRAISE: 4,
+}
+CATEGORY_WEIGHTS = {
+    K.REPAIR_PRIVATE: {C.PLUMBING: 55, C.BUILDING: 30, C.DEFECT: 15},
+    K.REPAIR_PUBLIC: {C.PLUMBING: 40, C.BUILDING: 30, C.ELEVATOR: 30},
+    K.COMPLAINT: {C.SERVICE: 20, C.NOISE: 18, C.PARKING: 15, C.CLEANING: 15, C.SECURITY: 10, C.FEES: 12,
+                  C.GREENING: 5},
+    K.INQUIRY: {C.FEES: 50, C.SERVICE: 30, C.OTHER: 20},
+    K.HELP: {C.OTHER: 60, C.SECURITY: 25, C.PLUMBING: 15},
+    K.SUGGESTION: {C.OTHER: 50, C.GREENING: 20, C.PARKING: 15, C.CLEANING: 15},
+    K.PRAISE: {C.SERVICE: 100},
+}
+CHANNEL_WEIGHTS = {Channel.PHONE: 50, Channel.VISIT: 18, Channel.WECHAT: 22, Channel.PATROL: 5, Channel.EMAIL: 2,
+                   Channel.WEBSITE: 3}
+VISIT_NOTES = {
+    Satisfaction.SATISFIED: ("业主对处理结果满意", "业主表示满意，感谢及时处理", "问题已解决，业主满意"),
+    Satisfaction.BASIC: ("业主基本满意，希望今后响应更快", "问题已解决，业主认为上门时间偏晚"),
+    Satisfaction.UNSATISFIED: ("业主反映问题未彻底解决，要求返修", "业主对维修质量不满意，已通知工程部重新处理"),
+}
+VISIT_ISSUES = (
+    "楼道灯不亮", "小区停车难", "快递堆放在大堂不整齐", "希望增加垃圾清运次数", "电梯偶有异响", "绿化修剪不及时",
+    "外来人员进出管理不严", "宠物管理问题", "希望公布物业费收支情况",
+)
+
+
+def _money(value: Decimal | float | str) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _period_start(period: str) -> dt.date:
+    y, m = period.split("-")
+    return dt.date(int(y), int(m), 1)
+
+
+def _month_end(day: dt.date) -> dt.date:
+    nxt = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return nxt - dt.timedelta(days=1)
+
+
+@dataclass
+class _ProjectState:
+    spec: ProjectSpec
+    id: int = 0
+    branch_id: int = 0
+    units: list[dict[str, Any]] = field(default_factory=list)  # unit rows with id, plus private keys
+    staff: dict[StaffPosition, list[int]] = field(default_factory=lambda: defaultdict(list))
+    staff_names: dict[int, str] = field(default_factory=dict)
+    fee_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buildings: dict[int, str] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)  # role name → user id
+
+
+class _Demo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.rng = random.Random(SEED)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.projects: list[_ProjectState] = []
+        self.dept: dict[DepartmentKind, int] = {}
+        self.routing: dict[RequestCategory, DepartmentKind] = {}
+        self.sla: dict[tuple[RequestKind, Priority], tuple[int, int]] = {}
+        self.rules: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, int] = {}
+
+    # --- helpers -------------------------------------------------------------------------------
+    def insert(self, model: type, rows: list[dict[str, Any]], *, returning: bool = False) -> list[int]:
+        if not rows:
+            return []
+        self.counts[model.__tablename__] += len(rows)
+        # render_nulls: a None stays in the row instead of being dropped, so every row has the same keys and
+        # the whole list goes out as one executemany (rows with differing keys would be sent in small groups).
+        stmt = insert(model).execution_options(render_nulls=True)
+        if not returning:
+            self.s.execute(stmt, rows)
+            return []
+        if self.s.get_bind().dialect.name != "sqlite":
+            return list(self.s.scalars(stmt.returning(model.id, sort_by_parameter_order=True), rows))
+        # SQLite has no sentinel for ordered RETURNING, so SQLAlchemy would send one INSERT per row. The
+        # writer holds the database lock, so ids taken from max(id) are ours; a clash would fail the load.
+        start = (self.s.scalar(select(func.max(model.id))) or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        self.s.execute(stmt, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+        return ids
+
+    def pick(self, weights: dict[Any, float]) -> Any:
+        return self.rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def moment(self, start: dt.date, end: dt.date, hours: tuple[int, int] = (8, 20)) -> dt.datetime:
+        day = dt.date.fromordinal(self.rng.randint(start.toordinal(), end.toordinal()))
+        at = _local(day, self.rng.randint(*hours), self.rng.randrange(60))
+        return min(at, NOW - dt.timedelta(minutes=self.rng.randint(5, 90)))
+
+    # --- the load ------------------------------------------------------------------------------
+    def run(self) -> dict[str, int]:
+        self.reference()
+        self.organisation()
+        self.staff()
+        self.accounts()
+        self.units_and_people()
+        self.parking()
+        self.fees()
+        self.service()
+        self.regular_visits()
+        self.survey()
+        self.scores()
+        self.ledgers()
+        return dict(sorted(self.counts.items()))
+
+    def reference(self) -> None:
+        rows = self.s.execute(select(Department.kind, Department.id).where(Department.project_id.is_(None))).all()
+        self.dept = {kind: id_ for kind, id_ in rows}
+        self.routing = dict(self.s.execute(select(RoutingRule.category, RoutingRule.department_kind)).all())
+        self.sla = {
+            (kind, prio): (m, h)
+            for kind, prio, m, h in self.s.execute(
+                select(SlaRule.kind, SlaRule.priority, SlaRule.respond_minutes, SlaRule.complete_hours).where(
+                    SlaRule.project_id.is_(None)
+                )
+            )
+        }
+        for rule in self.s.scalars(select(ScoringRule)):
+            self.rules[rule.code] = {"id": rule.id, "min": rule.points_min, "max": rule.points_max}
+        missing = [k for k in DepartmentKind if k not in self.dept]
+        if missing or len(self.sla) < len(RequestKind) * len(Priority) or not self.rules:
+            raise RuntimeError("演示数据需要先载入基础数据（seeds.reference.load_reference）")
+
+    def organisation(self) -> None:
+        branch_ids = self.insert(
+            Branch, [{"name": name, "company": COMPANY} for name in BRANCHES], returning=True
+        )
+        branches = dict(zip(BRANCHES, branch_ids, strict=True))
+        project_ids = self.insert(
+            Project,
+            [
+                {
+                    "branch_id": branches[p.branch], "name": p.name, "kind": p.kind, "address": p.address,
+                    "phone": p.phone, "company": f"{COMPANY}{p.branch}",
+                }
+                for p in PROJECTS
+            ],
+            returning=True,
+        )
+        for spec, pid in zip(PROJECTS, project_ids, strict=True):
+            self.projects.append(_ProjectState(spec=spec, id=pid, branch_id=branches[spec.branch]))
+        self.branches = branches
+
+    def staff(self) -> None:
+        rows, owners = [], []
+        dept_of = {
+            StaffPosition.ENGINEER: DepartmentKind.ENGINEERING,
+            StaffPosition.GUARD: DepartmentKind.SECURITY,
+            StaffPosition.CLEANER: DepartmentKind.ENVIRONMENT,
+        }
+        for p in self.projects:
+            n = 0
+            for position, count in p.spec.staff.items():
+                for _ in range(count):
+                    n += 1
+                    name, _female = people.person_name(self.rng)
+                    rows.append({
+                        "project_id": p.id, "employee_no": f"{p.spec.prefix}{n:03d}", "name": name,
+                        "phone": people.mobile(self.rng), "position": position,
+                        "department_id": self.dept[dept_of.get(position, DepartmentKind.SERVICE)],
+                        "hired_on": dt.date(self.rng.randint(2016, 2025), self.rng.randint(1, 12), 1),
+                        "active": True,
+                    })
+                    owners.append((p, position, name))
+        ids = self.insert(Staff, rows, returning=True)
+        for (p, position, name), sid in zip(owners, ids, strict=True):
+            p.staff[position].append(sid)
+            p.staff_names[sid] = name
+
+    def accounts(self) -> None:
+        names = [a.username for a in ACCOUNTS]
+        taken = set(self.s.scalars(select(User.username).where(User.username.in_(names))))
+        by_name = {p.spec.name: p for p in self.projects}
+        for account in ACCOUNTS:
+            if account.username in taken:  # e.g. ``wuye init --admin admin`` ran first: keep that account
+                uid = self.s.scalar(select(User.id).where(User.username == account.username))
+                self.users[account.username] = uid
+                continue
+            project = by_name.get(account.project) if account.project else None
+            staff_id = None
+            display = account.display
+            if project is not None and account.staff_position is not None:
+                staff_id = project.staff[account.staff_position][0]
+                display = project.staff_names[staff_id]
+            result = add_user(
+                self.s,
+                username=account.username,
+                password=DEMO_PASSWORD,
+                roles=[account.role],
+                projects=[account.project] if account.project else [],
+                branch_id=self.branches[account.branch] if account.branch else None,
+                display_name=display,
+                superuser=account.superuser,
+            )
+            if staff_id is not None:
+                self.s.get(User, result.user_id).staff_id = staff_id
+            self.users[account.username] = result.user_id
+            self.counts["user_account"] += 1
+        self.s.flush()
+        for i, p in enumerate(self.projects, start=1):
+            suffix = "" if i == 1 else str(i)
+            p.users = {
+                "前台客服": self.users[f"qiantai{suffix}"],
+                "客服主管": self.users[f"zhuguan{suffix}"],
+                "楼宇管家": self.users["guanjia"] if i == 1 else self.users[f"qiantai{suffix}"],
+            }
+
+    # --- units, owners, tenants, families --------------------------------------------------------
+    def units_and_people(self) -> None:
+        rng = self.rng
+        for p in self.projects:
+            phase_ids = self.insert(
+                Phase, [{"project_id": p.id, "name": ph.name} for ph in p.spec.phases], returning=True
+            )
+            butlers = p.staff[StaffPosition.BUTLER]
+            cashiers = p.staff[StaffPosition.CASHIER]
+            b_rows, b_specs = [], []
+            for ph, phase_id in zip(p.spec.phases, phase_ids, strict=True):
+                for b in ph.buildings:
+                    b_rows.append({
+                        "project_id": p.id, "phase_id": phase_id, "name": b.name, "floors": len(b.floors),
+                        "butler_id": butlers[len(b_rows) * len(butlers) // sum(len(x.buildings) for x in p.spec.phases)],
+                    })
+                    b_specs.append((ph, b))
+            b_ids = self.insert(Building, b_rows, returning=True)
+            p.buildings = {bid: row["name"] for bid, row in zip(b_ids, b_rows, strict=True)}
+            units = []
+            for (ph, b), bid, brow in zip(b_specs, b_ids, b_rows, strict=True):
+                phase_index = p.spec.phases.index(ph)
+                collector = cashiers[phase_index % len(cashiers)]
+                for floor in b.floors:
+                    for n in range(1, b.per_floor + 1):
+                        room = f"{floor}{n:02d}" if floor.isdigit() else f"{floor}-{n:02d}"
+                        area = Decimal(b.areas[(n - 1) % len(b.areas)])
+                        if b.kind is not UnitKind.HOUSE:
+                            area = _money(area * Decimal(rng.choice(("0.85", "1", "1", "1.2", "1.5"))))
+                        units.append(self._unit(p, ph, b, bid, brow["butler_id"], collector, room, area))
+            ids = self.insert(Unit, [{k: v for k, v in u.items() if not k.startswith("_")} for u in units],
+                              returning=True)
+            for u, uid in zip(units, ids, strict=True):
+                u["id"] = uid
+            p.units = units
+            self._people(p)
+
+    def _unit(self, p: _ProjectState, ph: PhaseSpec, b: BuildingSpec, bid: int, butler: int | None,
+              collector: int, room: str, area: Decimal) -> dict[str, Any]:
+        rng = self.rng
+        recent = (TODAY - ph.handover).days < 400
+        if b.kind is UnitKind.HOUSE:
+            weights = ({UnitStatus.OCCUPIED: 35, UnitStatus.DECORATING: 22, UnitStatus.HANDED_OVER: 33,
+                        UnitStatus.VACANT: 10} if recent else
+                       {UnitStatus.OCCUPIED: 87, UnitStatus.DECORATING: 2, UnitStatus.HANDED_OVER: 6,
+                        UnitStatus.VACANT: 5})
+        else:
+            weights = {UnitStatus.OCCUPIED: 82, UnitStatus.DECORATING: 5, UnitStatus.VACANT: 13}
+        status = self.pick(weights)
+        handover = None
+        if status is not UnitStatus.VACANT:
+            handover = ph.handover + dt.timedelta(days=rng.randint(0, 75))
+        move_in = None
+        if status is UnitStatus.OCCUPIED and handover:
+            move_in = min(handover + dt.timedelta(days=rng.randint(30, 420)), TODAY - dt.timedelta(days=3))
+        # Vacant units: half are sold and not yet handed over to their buyer, half unsold (no owner, no bills).
+        owned = status is not UnitStatus.VACANT or rng.random() < 0.5
+        return {
+            "project_id": p.id, "building_id": bid, "room_no": room, "kind": b.kind, "status": status,
+            "area": area, "handover_date": handover, "move_in_date": move_in, "butler_id": butler,
+            "collector_id": collector,
+            "key_tenant": b.kind is UnitKind.SHOP and area >= Decimal("200") and rng.random() < 0.6,
+            "_owned": owned, "_building": p.buildings.get(bid, ""), "_phase": ph.name,
+        }
+
+    def _person(self, p: _ProjectState, *, born: tuple[int, int] = (1950, 1998), note: str = "") -> dict[str, Any]:
+        name, female = people.person_name(self.rng)
+        return {
+            "project_id": p.id, "name": name, "kind": CustomerKind.PERSON, "phone": people.mobile(self.rng),
+            "id_number": people.id_number(self.rng, female=female, born_from=born[0], born_to=born[1]),
+            "vip": self.rng.random() < 0.01, "emergency_contact": "", "note": note,
+        }
+
+    def _company(self, p: _ProjectState, name: str) -> dict[str, Any]:
+        contact, _ = people.person_name(self.rng)
+        return {
+            "project_id": p.id, "name": name, "kind": CustomerKind.COMPANY, "phone": people.mobile(self.rng),
+            "id_number": "", "vip": False, "emergency_contact": contact, "note": "",
+        }
+
+    def _people(self, p: _ProjectState) -> None:
+        """Owners, tenants and family members of the project's units, and their links."""
+        rng = self.rng
+        customers: list[dict[str, Any]] = []
+        links: list[tuple[dict[str, Any], int, UnitRelation, bool, dt.date | None]] = []
+        city = "杭州" if p.spec.plate.startswith("浙") else "上海"
+        developer = self._company(p, f"{city}{p.spec.name}置业有限公司") if p.spec.kind is not ProjectKind.RESIDENTIAL else None
+        if developer:
+            customers.append(developer)
+        repeat_owner = None
+        brands = list(people.SHOP_BRANDS)
+        rng.shuffle(brands)
+        for u in p.units:
+            u["_owner"] = u["_tenant"] = None
+            u["_family"] = []
+            if not u["_owned"]:
+                continue
+            start = u["handover_date"] or (TODAY - dt.timedelta(days=rng.randint(30, 300)))
+            if u["kind"] is UnitKind.HOUSE:
+                if repeat_owner is not None and rng.random() < 0.03:  # some owners hold two flats
+                    owner = repeat_owner
+                else:
+                    owner = self._person(p)
+                    customers.append(owner)
+                repeat_owner = owner
+            elif developer is not None and rng.random() < 0.45:  # the developer keeps and leases these
+                owner = developer
+            elif rng.random() < 0.5:
+                owner = self._company(p, people.company_name(rng, city))
+                customers.append(owner)
+            else:
+                owner = self._person(p)
+                customers.append(owner)
+            u["_owner"] = owner
+            rented = u["status"] is UnitStatus.OCCUPIED and (
+                rng.random() < 0.18 if u["kind"] is UnitKind.HOUSE else rng.random() < 0.9
+            )
+            links.append((owner, u["id"], UnitRelation.OWNER, not rented, start))
+            if rented:
+                if u["kind"] is UnitKind.HOUSE:
+                    tenant = self._person(p, born=(1975, 2002))
+                    relation = UnitRelation.TENANT
+                elif u["kind"] is UnitKind.SHOP:
+                    tenant = self._company(p, brands.pop() if brands and rng.random() < 0.5
+                                           else people.company_name(rng, city).replace("有限公司", "店"))
+                    relation = UnitRelation.SHOP_TENANT
+                else:
+                    tenant = self._company(p, people.company_name(rng, city))
+                    relation = UnitRelation.TENANT
+                customers.append(tenant)
+                u["_tenant"] = tenant
+                since = max(start, TODAY - dt.timedelta(days=rng.randint(60, 900)))
+                links.append((tenant, u["id"], relation, True, since))
+            elif u["kind"] is UnitKind.HOUSE and u["status"] is UnitStatus.OCCUPIED:
+                for _ in range(self.pick({0: 35, 1: 45, 2: 20})):
+                    member = self._person(p, born=(1945, 2012))
+                    if rng.random() < 0.3:
+                        member["phone"] = ""
+                    customers.append(member)
+                    u["_family"].append(member)
+                    links.append((member, u["id"], UnitRelation.FAMILY, False, u["move_in_date"]))
+        ids = self.insert(Customer, customers, returning=True)
+        for row, cid in zip(customers, ids, strict=True):
+            row["id"] = cid
+        self.insert(UnitCustomer, [
+            {"project_id": p.id, "unit_id": unit_id, "customer_id": c["id"], "relation": rel, "is_primary": primary,
+             "start_date": start, "end_date": None}
+            for c, unit_id, rel, primary, start in links
+        ])
+
+    def parking(self) -> None:
+        rng = self.rng
+        for p in self.projects:
+            rows = []
+            houses = [u for u in p.units if u["_owner"] is not None and u["status"] is UnitStatus.OCCUPIED]
+            rng.shuffle(houses)
+            linkable = iter(houses)
+            for prefix, area_name, count in p.spec.parking:
+                for n in range(1, count + 1):
+                    unit = None
+                    if p.spec.kind is not ProjectKind.COMMERCIAL and rng.random() < 0.62:
+                        unit = next(linkable, None)
+                    rented = unit is not None and rng.random() < 0.6
+                    rows.append({
+                        "project_id": p.id, "code": f"{prefix}{n:03d}", "area_name": area_name,
+                        "unit_id": unit["id"] if unit else None,
+                        "plate_no": people.plate(rng, self._plate_prefix(p)) if unit else "",
+                        "is_rented": rented,
+                    })
+                    if unit is not None and rented:
+                        unit["_spaces"] = unit.get("_spaces", 0) + 1
+            self.insert(ParkingSpace, rows)
+
+    def _plate_prefix(self, p: _ProjectState) -> str:
+        if p.spec.plate == "沪":
+            return self.rng.choice(("沪A", "沪B", "沪C", "沪D", "沪E", "沪F", "沪G", "沪H", "沪J", "沪K", "沪L", "沪N"))
+        return self.rng.choice(("浙A", "浙A", "浙A", "浙B", "浙C", "浙D"))
+
+    # --- fees: fee types, a year of bills and payments -------------------------------------------
+    def fees(self) -> None:
+        for p in self.projects:
+            rows = [
+                {**row, "project_id": p.id, "active": True, "reviewed_on": dt.date(2026, 4, 15)}
+                for row in default_fee_types(p.spec.kind)
+            ]
+            ids = self.insert(FeeType, rows, returning=True)
+            p.fee_types = {row["name"]: {**row, "id": fid} for row, fid in zip(rows, ids, strict=True)}
+            self._bills(p)
+
+    def _bills(self, p: _ProjectState) -> None:
+        rng = self.rng
+        ft = p.fee_types
+        bills: list[dict[str, Any]] = []
+        plans: list[list[tuple[Decimal, dt.datetime, PayMethod]]] = []
+        profiles = {"prompt": 80, "late": 8, "arrears": 5, "partial": 5, "chronic": 2}
+        for u in p.units:
+            owner = u["_owner"]
+            if owner is None:
+                continue
+            payer = u["_tenant"] if u["_tenant"] is not None and u["kind"] is not UnitKind.HOUSE else owner
+            profile = self.pick(profiles)
+            behind = rng.randint(2, 4) if profile == "arrears" else rng.randint(6, 11)
+            renovation_period = None
+            if u["status"] is UnitStatus.DECORATING:
+                renovation_period = rng.choice(PERIODS[-4:])
+                u["_renovation_period"] = renovation_period
+            for age, period in zip(range(len(PERIODS) - 1, -1, -1), PERIODS, strict=True):
+                start = _period_start(period)
+                items = [("物业管理费", _money(u["area"] * ft["物业管理费"]["rate"]))]
+                if u.get("_spaces"):
+                    items.append(("停车费", _money(ft["停车费"]["rate"] * u["_spaces"])))
+                if u["kind"] is not UnitKind.HOUSE and u["status"] is UnitStatus.OCCUPIED:
+                    per_m2 = rng.uniform(9, 26) if u["kind"] is UnitKind.SHOP else rng.uniform(3, 6.5)
+                    items.append(("水电费代收", _money(float(u["area"]) * per_m2)))
+                    if u["kind"] is UnitKind.SHOP and "垃圾清运费" in ft:
+                        items.append(("垃圾清运费", ft["垃圾清运费"]["rate"]))
+                if period == renovation_period:
+                    items.append(("装修管理费", ft["装修管理费"]["rate"]))
+                for fee_name, amount in items:
+                    due = start.replace(day=ft[fee_name]["due_day"])
+                    plan = self._payments(profile, age, behind, amount, due)
+                    paid = sum((a for a, _, _ in plan), Decimal("0"))
+                    status = BillStatus.PAID if paid >= amount else BillStatus.PARTIAL if paid else BillStatus.UNPAID
+                    if status is BillStatus.UNPAID and age > 2 and rng.random() < 0.01:
+                        status = BillStatus.WAIVED  # 经理批准的减免（如空置房、维修补偿）
+                    issued = _local(start - dt.timedelta(days=3), 9)
+                    bills.append({
+                        "project_id": p.id, "unit_id": u["id"], "customer_id": payer["id"],
+                        "fee_type_id": ft[fee_name]["id"], "period": period, "amount_due": amount,
+                        "amount_paid": paid, "due_date": due, "status": status, "collector_id": u["collector_id"],
+                        "created_at": issued, "updated_at": max([issued] + [t for _, t, _ in plan]),
+                    })
+                    plans.append(plan)
+        # Bills have a natural key: read their ids back in one query rather than through RETURNING, which
+        # PostgreSQL drivers handle slowly for tens of thousands of rows.
+        self.insert(Bill, bills)
+        by_key = {
+            (u, f, period): id_
+            for id_, u, f, period in self.s.execute(
+                select(Bill.id, Bill.unit_id, Bill.fee_type_id, Bill.period).where(Bill.project_id == p.id)
+            )
+        }
+        ids = [by_key[(b["unit_id"], b["fee_type_id"], b["period"])] for b in bills]
+        payments = []
+        for bill, bid, plan in zip(bills, ids, plans, strict=True):
+            for amount, at, method in plan:
+                online = method in (PayMethod.WECHAT, PayMethod.ALIPAY)
+                payments.append({
+                    "project_id": p.id, "bill_id": bid, "amount": amount, "method": method, "paid_at": at,
+                    "collector_id": None if online and rng.random() < 0.5 else bill["collector_id"],
+                    "receipt_no": None, "created_at": at, "updated_at": at,
+                })
+        payments.sort(key=lambda r: r["paid_at"])
+        for n, row in enumerate(payments, start=1):
+            row["receipt_no"] = f"{p.spec.prefix}{row['paid_at'].astimezone(SHANGHAI):%Y%m}{n:06d}"
+        self.insert(Payment, payments)
+
+    def _payments(self, profile: str, age: int, behind: int, amount: Decimal,
+                  due: dt.date) -> list[tuple[Decimal, dt.datetime, PayMethod]]:
+        """When and how much was paid on one bill, given the account's habits and the bill's age (months)."""
+        rng = self.rng
+        method = self.pick({PayMethod.WECHAT: 45, PayMethod.ALIPAY: 20, PayMethod.TRANSFER: 13, PayMethod.CASH: 10,
+                            PayMethod.CARD: 12})
+        if profile in ("chronic", "arrears") and age < behind:
+            return []
+        if profile == "late":
+            at = _local(due + dt.timedelta(days=rng.randint(20, 55)), rng.randint(9, 19), rng.randrange(60))
+        elif rng.random() < 0.03:  # even good payers miss a month now and then and catch up
+            at = _local(due + dt.timedelta(days=rng.randint(30, 55)), rng.randint(9, 19), rng.randrange(60))
+        else:
+            at = _local(due + dt.timedelta(days=rng.randint(-6, 27)), rng.randint(8, 21), rng.randrange(60))
+        if at > NOW:
+            return []
+        if profile == "partial" and rng.random() < 0.5:
+            first = _money(amount * Decimal(rng.choice(("0.3", "0.5", "0.6", "0.8"))))
+            second_at = at + dt.timedelta(days=rng.randint(20, 80))
+            if first <= 0:
+                return [(amount, at, method)]
+            if second_at > NOW or rng.random() < 0.4:
+                return [(first, at, method)]
+            return [(first, at, method), (amount - first, second_at, method)]
+        return [(amount, at, method)]
+
+    # --- service requests, work orders and their callbacks ---------------------------------------
+    def service(self) -> None:
+        for p in self.projects:
+            self._service(p)
+
+    def _assignee(self, p: _ProjectState, kind: DepartmentKind) -> int | None:
+        pool = {
+            DepartmentKind.ENGINEERING: p.staff[StaffPosition.ENGINEER],
+            DepartmentKind.SECURITY: p.staff[StaffPosition.GUARD],
+            DepartmentKind.ENVIRONMENT: p.staff[StaffPosition.CLEANER],
+            DepartmentKind.SERVICE: p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER],
+        }.get(kind) or []
+        return self.rng.choice(pool) if pool else None
+
+    def _text(self, kind: RequestKind, category: RequestCategory, unit: dict[str, Any] | None) -> str:
+        options = TEXTS.get((kind, category)) or TEXTS.get((None, category)) or TEXTS[(None, C.OTHER)]
+        where = unit["_building"] if unit else self.rng.choice(["1号门", "中心花园", "地下车库", "东门", "会所"])
+        return self.rng.choice(options).replace("{b}", where)
+
+    def _service(self, p: _ProjectState) -> None:
+        rng = self.rng
+        occupied = [u for u in p.units if u["_owner"] is not None and u["status"] is not UnitStatus.VACANT]
+        service_staff = (p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER]
+                         + p.staff[StaffPosition.CASHIER])
+        all_staff = [sid for ids in p.staff.values() for sid in ids]
+        plans: list[dict[str, Any]] = []
+        for _ in range(p.spec.requests):
+            kind = self.pick(KIND_WEIGHTS)
+            if p.spec.kind is ProjectKind.RESIDENTIAL and kind is K.REPAIR_PRIVATE:
+                cat_weights = dict(CATEGORY_WEIGHTS[kind])
+            else:
+                cat_weights = {c: w for c, w in CATEGORY_WEIGHTS[kind].items() if c is not C.DEFECT} or {C.OTHER: 1}
+            category = self.pick(cat_weights)
+            if category is C.DEFECT:  # defects come mostly from the newly handed-over phase
+                recent = [u for u in occupied if u["handover_date"] and (TODAY - u["handover_date"]).days < 700]
+                unit = rng.choice(recent or occupied)
+            else:
+                unit = rng.choice(occupied)
+            channel = self.pick(CHANNEL_WEIGHTS)
+            if kind is K.REPAIR_PUBLIC and rng.random() < 0.4:
+                channel = Channel.PATROL  # 管家巡查发现的公共报修
+            elif channel is Channel.PATROL and kind is not K.REPAIR_PUBLIC:
+                channel = Channel.PHONE
+            customer = None if channel is Channel.PATROL else (unit["_tenant"] or unit["_owner"])
+            unit_id = None if (kind is K.REPAIR_PUBLIC and rng.random() < 0.7) else unit["id"]
+            priority = self.pick({Priority.URGENT: 5, Priority.HIGH: 15, Priority.NORMAL: 70, Priority.LOW: 10})
+            text = self._text(kind, category, unit)
+            if "困人" in text or "爆裂" in text:
+                priority = Priority.URGENT
+            # 全年均匀分布，另有一部分落在最近几天，控制台里有待派工、处理中的单子可看
+            since = YEAR_AGO if rng.random() < 0.95 else TODAY - dt.timedelta(days=3)
+            received = self.moment(since, TODAY, (7, 21) if rng.random() < 0.95 else (0, 23))
+            receiver = p.users["楼宇管家"] if channel is Channel.PATROL else p.users[
+                self.pick({"前台客服": 80, "客服主管": 8, "楼宇管家": 12})]
+            row = {
+                "project_id": p.id, "channel": channel, "kind": kind, "category": category, "priority": priority,
+                "status": RequestStatus.PENDING, "unit_id": unit_id,
+                "customer_id": customer["id"] if customer else None,
+                "contact_name": customer["name"] if customer else "", "contact_phone": customer["phone"] if customer
+                else "", "content": text, "received_at": received, "receiver_id": receiver, "repeat_of_id": None,
+                "complaint_valid": None, "complaint_major": False, "complained_staff_id": None,
+                "praised_staff_id": None, "reply": "", "closed_at": None, "created_at": received,
+                "updated_at": received,
+            }
+            if kind is K.COMPLAINT:
+                row["complaint_valid"] = rng.random() < 0.72
+                row["complaint_major"] = bool(row["complaint_valid"]) and rng.random() < 0.05
+                if row["complaint_valid"] and (category is C.SERVICE or rng.random() < 0.12):
+                    row["complained_staff_id"] = rng.choice(service_staff)
+            if kind is K.PRAISE:
+                row["praised_staff_id"] = rng.choice(all_staff)
+            plans.append({"row": row, "unit": unit})
+        # 重复报事：同一房屋同类问题短期内再次报修
+        repeats = []
+        for plan in rng.sample([x for x in plans if x["row"]["kind"] is K.REPAIR_PRIVATE], k=p.spec.requests // 40):
+            first = plan["row"]
+            received = first["received_at"] + dt.timedelta(days=rng.randint(2, 20), hours=rng.randint(0, 8))
+            if received > NOW - dt.timedelta(hours=2):
+                continue
+            row = {**first, "content": "再次报修：" + first["content"], "received_at": received,
+                   "created_at": received, "updated_at": received, "priority": Priority.HIGH}
+            repeats.append({"row": row, "unit": plan["unit"], "repeat_of": plan})
+        plans.sort(key=lambda x: x["row"]["received_at"])
+        for plan in plans + repeats:
+            self._settle(p, plan)
+        ids = self.insert(ServiceRequest, [x["row"] for x in plans], returning=True)
+        for plan, rid in zip(plans, ids, strict=True):
+            plan["id"] = rid
+        for plan in repeats:
+            plan["row"]["repeat_of_id"] = plan["repeat_of"]["id"]
+        ids = self.insert(ServiceRequest, [x["row"] for x in repeats], returning=True)
+        for plan, rid in zip(repeats, ids, strict=True):
+            plan["id"] = rid
+        with_orders = [x for x in plans + repeats if x.get("order")]
+        for plan in with_orders:
+            plan["order"]["request_id"] = plan["id"]
+        order_ids = self.insert(WorkOrder, [x["order"] for x in with_orders], returning=True)
+        visits = []
+        for plan, oid in zip(with_orders, order_ids, strict=True):
+            for v in plan["visits"]:
+                visits.append({**v, "work_order_id": oid, "request_id": plan["id"]})
+        for plan in plans + repeats:
+            if not plan.get("order"):
+                for v in plan["visits"]:
+                    visits.append({**v, "work_order_id": None, "request_id": plan["id"]})
+        self.insert(Visit, visits)
+
+    def _settle(self, p: _ProjectState, plan: dict[str, Any]) -> None:
+        """Decide what happened to a request by ``NOW``: its order's timeline, callbacks and status."""
+        rng = self.rng
+        row = plan["row"]
+        plan["visits"] = []
+        kind, category, received = row["kind"], row["category"], row["received_at"]
+        needs_order = kind in (K.REPAIR_PRIVATE, K.REPAIR_PUBLIC) or (
+            kind is K.COMPLAINT and row["complaint_valid"]) or (kind is K.HELP and rng.random() < 0.6)
+        age = NOW - received
+        if age < dt.timedelta(hours=3) and rng.random() < 0.6:
+            return  # 待派工
+        if rng.random() < 0.015 and kind not in (K.PRAISE,):
+            row["status"] = RequestStatus.CANCELLED
+            row["reply"] = "业主来电告知已自行解决，撤销报事"
+            row["closed_at"] = row["updated_at"] = received + dt.timedelta(minutes=rng.randint(20, 600))
+            if row["closed_at"] > NOW:
+                row["status"], row["closed_at"], row["reply"] = RequestStatus.PENDING, None, ""
+                row["updated_at"] = received
+            return
+        visitor = p.users["前台客服"]
+        if not needs_order:
+            replied = received + dt.timedelta(minutes=rng.randint(5, 240))
+            if replied > NOW:
+                return
+            row["reply"] = rng.choice(REPLIES.get(kind, REPLIES[K.HELP]))
+            row["status"] = RequestStatus.CLOSED if kind in (K.PRAISE, K.COMPLAINT) or rng.random() < 0.6 \
+                else RequestStatus.ANSWERED
+            row["closed_at"] = replied if row["status"] is RequestStatus.CLOSED else None
+            row["updated_at"] = replied
+            if kind is K.COMPLAINT:  # 无效投诉也要回访，说明核实结果
+                at = replied + dt.timedelta(hours=rng.randint(2, 48))
+                if at <= NOW:
+                    plan["visits"].append(self._visit(p, VisitKind.COMPLAINT, row, at, visitor, self._result()))
+            return
+        dept_kind = self.routing.get(category, DepartmentKind.SERVICE)
+        respond_minutes, complete_hours = self.sla[(kind, row["priority"])]
+        dispatched = received + dt.timedelta(minutes=rng.randint(3, 40))
+        if dispatched > NOW:
+            return
+        slow = dept_kind is DepartmentKind.DEVELOPER
+        order = {
+            "project_id": p.id, "request_id": None, "department_id": self.dept[dept_kind],
+            "assignee_id": self._assignee(p, dept_kind), "priority": row["priority"],
+            "status": WorkOrderStatus.DISPATCHED, "dispatched_at": dispatched,
+            "dispatched_by_id": p.users["客服主管"] if rng.random() < 0.7 else p.users["前台客服"],
+            "respond_due_at": dispatched + dt.timedelta(minutes=respond_minutes),
+            "complete_due_at": dispatched + dt.timedelta(hours=complete_hours),
+            "accepted_at": None, "completed_at": None, "closed_at": None, "result": "",
+            "paid_service": False, "quote": Decimal("0"), "quote_accepted": False, "charge": Decimal("0"),
+            "reopen_count": 0, "reassign_note": "", "created_at": dispatched, "updated_at": dispatched,
+        }
+        plan["order"] = order
+        row["status"] = RequestStatus.DISPATCHED
+        row["updated_at"] = dispatched
+        if kind is K.REPAIR_PRIVATE and category is not C.DEFECT and rng.random() < 0.18:
+            order["paid_service"] = True  # 有偿服务：施工前业主确认报价
+            order["quote"] = Decimal(rng.choice(("30", "50", "80", "120", "150", "200", "260", "350", "480")))
+            order["quote_accepted"] = True
+        late_response = rng.random() < 0.07
+        accepted = dispatched + dt.timedelta(
+            minutes=respond_minutes * (rng.uniform(1.1, 3) if late_response else rng.uniform(0.15, 0.95)))
+        if accepted > NOW:
+            return
+        order.update(status=WorkOrderStatus.ACCEPTED, accepted_at=accepted, updated_at=accepted)
+        overdue = rng.random() < (0.35 if slow else 0.08)
+        if overdue:
+            completed = order["complete_due_at"] + dt.timedelta(hours=rng.uniform(1, 72 if slow else 30))
+        else:
+            completed = accepted + dt.timedelta(hours=complete_hours * rng.uniform(0.05, 0.75))
+            completed = min(completed, order["complete_due_at"] - dt.timedelta(minutes=5))
+            completed = max(completed, accepted + dt.timedelta(minutes=10))
+        if completed > NOW:
+            return
+        order.update(status=WorkOrderStatus.DONE, completed_at=completed, updated_at=completed,
+                     result=rng.choice(RESULTS[category]))
+        if order["paid_service"]:
+            order["charge"] = order["quote"]
+        visit_kind = (VisitKind.COMPLAINT if kind is K.COMPLAINT else
+                      VisitKind.PAID_SERVICE if order["paid_service"] else VisitKind.REPAIR)
+        called = completed + dt.timedelta(hours=rng.uniform(1, 30))
+        if called > NOW:
+            return
+        result = self._result()
+        plan["visits"].append(self._visit(p, visit_kind, row, called, visitor, result))
+        if result is Satisfaction.UNSATISFIED:
+            # 回访不满意：退回返工，直至业主满意
+            order.update(status=WorkOrderStatus.ACCEPTED, reopen_count=1, completed_at=None, updated_at=called)
+            redone = called + dt.timedelta(hours=rng.uniform(3, 48))
+            if redone > NOW:
+                return
+            order.update(status=WorkOrderStatus.DONE, completed_at=redone, updated_at=redone,
+                         result=order["result"] + "；返工后复查正常")
+            called = redone + dt.timedelta(hours=rng.uniform(1, 24))
+            if called > NOW:
+                return
+            plan["visits"].append(self._visit(p, visit_kind, row, called, visitor,
+                                              self.pick({Satisfaction.SATISFIED: 75, Satisfaction.BASIC: 25})))
+        order.update(status=WorkOrderStatus.CALLED_BACK, updated_at=called)
+        closed = called + dt.timedelta(hours=rng.uniform(0.2, 30))
+        if closed > NOW:
+            return
+        order.update(status=WorkOrderStatus.CLOSED, closed_at=closed, updated_at=closed)
+        row.update(status=RequestStatus.CLOSED, closed_at=closed, updated_at=closed, reply=order["result"])
+
+    def _result(self) -> Satisfaction:
+        return self.pick({Satisfaction.SATISFIED: 84, Satisfaction.BASIC: 11, Satisfaction.UNSATISFIED: 5})
+
+    def _visit(self, p: _ProjectState, kind: VisitKind, row: dict[str, Any], at: dt.datetime, visitor: int,
+               result: Satisfaction) -> dict[str, Any]:
+        return {
+            "project_id": p.id, "kind": kind, "way": self.pick({VisitWay.PHONE: 85, VisitWay.DOOR: 15}),
+            "unit_id": row["unit_id"], "customer_id": row["customer_id"], "visited_at": at, "visitor_id": visitor,
+            "result": result, "notes": self.rng.choice(VISIT_NOTES[result]), "issues_raised": "",
+            "created_at": at, "updated_at": at,
+        }
+
+    def regular_visits(self) -> None:
+        """定期走访 (about every household each quarter — the demo holds the last six months' sample) and
+        专项走访 (装修户、新交房户)."""
+        rng = self.rng
+        rows = []
+        for p in self.projects:
+            visitor = p.users["楼宇管家"]
+            occupied = [u for u in p.units if u["_owner"] is not None and u["status"] is UnitStatus.OCCUPIED]
+            for u in rng.sample(occupied, k=len(occupied) // 4):
+                at = self.moment(TODAY - dt.timedelta(days=180), TODAY, (9, 18))
+                result = self.pick({Satisfaction.SATISFIED: 78, Satisfaction.BASIC: 17, Satisfaction.UNSATISFIED: 5})
+                customer = u["_tenant"] or u["_owner"]
+                rows.append({
+                    "project_id": p.id, "kind": VisitKind.REGULAR,
+                    "way": self.pick({VisitWay.DOOR: 60, VisitWay.PHONE: 40}), "unit_id": u["id"],
+                    "customer_id": customer["id"], "work_order_id": None, "request_id": None, "visited_at": at,
+                    "visitor_id": visitor, "result": result,
+                    "notes": "介绍近期物业工作，听取意见建议",
+                    "issues_raised": rng.choice(VISIT_ISSUES) if rng.random() < 0.18 else "",
+                    "created_at": at, "updated_at": at,
+                })
+            special = [u for u in p.units if u["status"] in (UnitStatus.DECORATING, UnitStatus.HANDED_OVER)
+                       and u["_owner"] is not None]
+            for u in special[:40]:
+                at = self.moment(TODAY - dt.timedelta(days=90), TODAY, (9, 17))
+                rows.append({
+                    "project_id": p.id, "kind": VisitKind.SPECIAL, "way": VisitWay.DOOR, "unit_id": u["id"],
+                    "customer_id": u["_owner"]["id"], "work_order_id": None, "request_id": None, "visited_at": at,
+                    "visitor_id": visitor, "result": self.pick({Satisfaction.SATISFIED: 85, Satisfaction.BASIC: 15}),
+                    "notes": "装修及入住情况专项走访，提醒装修规定及消防安全", "issues_raised": "",
+                    "created_at": at, "updated_at": at,
+                })
+        self.insert(Visit, rows)
+
+    # --- the satisfaction survey ------------------------------------------------------------------
+    def survey(self) -> None:
+        rng = self.rng
+        p = self.projects[0]
+        sid = self.insert(Survey, [{
+            "project_id": p.id, "title": f"{p.spec.name}2026年上半年业主满意度调查", "period": "2026H1",
+            "start_date": dt.date(2026, 6, 1), "end_date": dt.date(2026, 6, 30), "status": SurveyStatus.CLOSED,
+            "scale_max": 5,
+        }], returning=True)[0]
+        households, answered = [], []
+        units = [u for u in p.units if u["_owner"] is not None and u["status"] is UnitStatus.OCCUPIED
+                 and u["move_in_date"] and u["move_in_date"] < dt.date(2026, 6, 1)]
+        for u in units:
+            handed = dt.date(2026, 6, rng.randint(1, 10))
+            signed = rng.random() < 0.985
+            collected = signed and rng.random() < 0.965
+            households.append({"project_id": p.id, "survey_id": sid, "unit_id": u["id"], "distributed_at": handed,
+                               "receipt_signed": signed, "collected": collected})
+            if collected:
+                answered.append((u, handed))
+        self.insert(SurveyHousehold, households)
+        bias = {SurveyTopic.SERVICE: 0.15, SurveyTopic.ENGINEERING: -0.35, SurveyTopic.SECURITY: 0.05,
+                SurveyTopic.ENVIRONMENT: 0.0, SurveyTopic.GREENING: 0.2, SurveyTopic.DEVELOPER: -0.7}
+        responses, score_sets = [], []
+        comments = ("希望维修响应再快一些", "小区绿化很好", "地下车库照明不足", "保安很负责", "希望加强装修管理",
+                    "开发商遗留问题迟迟没有解决", "前台服务热情", "垃圾清运要及时")
+        for u, handed in answered:
+            overall = self.pick({5: 42, 4: 36, 3: 13, 2: 6, 1: 3})
+            signed = rng.random() < 0.78
+            owner = u["_owner"]
+            responses.append({
+                "project_id": p.id, "survey_id": sid, "unit_id": u["id"],
+                "respondent": owner["name"] if signed else "", "signed": signed,
+                "answered_on": handed + dt.timedelta(days=rng.randint(1, 12)), "overall_score": overall,
+                "comments": rng.choice(comments) if rng.random() < 0.22 else "", "batch_id": None,
+            })
+            scores = {}
+            for topic, b in bias.items():
+                if topic is SurveyTopic.DEVELOPER and rng.random() < 0.1:
+                    continue  # 不了解，未填
+                scores[topic] = max(1, min(5, round(overall + b + rng.gauss(0, 0.7))))
+            score_sets.append(scores)
+        ids = self.insert(SurveyResponse, responses, returning=True)
+        self.insert(SurveyScore, [
+            {"response_id": rid, "topic": topic, "score": score}
+            for rid, scores in zip(ids, score_sets, strict=True)
+            for topic, score in scores.items()
+        ])
+        engineer = p.staff[StaffPosition.ENGINEER][0]
+        self.insert(CorrectiveAction, [
+            {"project_id": p.id, "survey_id": sid, "topic": SurveyTopic.ENGINEERING,
+             "issue": "维修响应慢、部分维修需返工", "action": "实行维修工单限时响应，完工后由客服回访确认",
+             "owner_id": engineer, "due_date": dt.date(2026, 8, 31), "status": ActionStatus.VERIFIED,
+             "followed_up_at": _local(dt.date(2026, 9, 12), 15), "follow_up_note": "抽样回访30户，28户满意"},
+            {"project_id": p.id, "survey_id": sid, "topic": SurveyTopic.DEVELOPER,
+             "issue": "三期外墙及卫生间渗水问题整改慢", "action": "每周汇总房屋整改清单报开发公司工程部，逐户跟进",
+             "owner_id": p.staff[StaffPosition.SUPERVISOR][0], "due_date": dt.date(2026, 12, 31),
+             "status": ActionStatus.OPEN, "followed_up_at": None, "follow_up_note": ""},
+            {"project_id": p.id, "survey_id": sid, "topic": SurveyTopic.ENVIRONMENT,
+             "issue": "垃圾清运不及时，分类点周边有异味", "action": "垃圾清运由每日一次改为两次，增加分类点冲洗",
+             "owner_id": (p.staff[StaffPosition.CLEANER] or [None])[0], "due_date": dt.date(2026, 7, 31),
+             "status": ActionStatus.DONE, "followed_up_at": None, "follow_up_note": ""},
+        ])
+
+    # --- staff assessment --------------------------------------------------------------------------
+    def scores(self) -> None:
+        rng = self.rng
+        common = {"1.1": 14, "1.2": 4, "2.1": 8, "3.1": 4, "3.2": 6, "4.1": 6, "5.1": 12, "5.2": 4, "5.4": 6,
+                  "5.6": 6, "5.7": 8, "5.8": 1, "6.1": 2, "7.1": 2, "8.1": 12}
+        common = {k: w for k, w in common.items() if k in self.rules}
+        rows, stars = [], []
+        for p in self.projects:
+            scored = (p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER]
+                      + p.staff[StaffPosition.CASHIER])
+            for period in PERIODS:
+                start = _period_start(period)
+                end = min(_month_end(start), TODAY)
+                for sid in scored:
+                    for _ in range(self.pick({0: 55, 1: 30, 2: 12, 3: 3})):
+                        code = self.pick(common)
+                        rule = self.rules[code]
+                        lo, hi = rule["min"], rule["max"]
+                        steps = int((hi - lo) / Decimal("0.5"))
+                        points = lo + Decimal("0.5") * rng.randint(0, steps) if steps else lo
+                        day = dt.date.fromordinal(rng.randint(start.toordinal(), end.toordinal()))
+                        rows.append({
+                            "project_id": p.id, "staff_id": sid, "event_date": day, "rule_id": rule["id"],
+                            "points": points, "note": "日常检查记录", "source": EventSource.MANUAL, "source_id": None,
+                            "recorded_by_id": p.users["客服主管"],
+                        })
+            stars.append({"project_id": p.id, "quarter": "2026Q3", "staff_id": rng.choice(scored),
+                          "reason": "本季度考核成绩名列前茅，多次获业主表扬", "nominated_by_id": p.users["客服主管"],
+                          "chosen": False, "chosen_by_id": None, "chosen_at": None})
+        # 各分公司从推荐人选中评定一名
+        for branch_id in self.branches.values():
+            pick = next(s for s, p in zip(stars, self.projects, strict=True) if p.branch_id == branch_id)
+            pick.update(chosen=True, chosen_by_id=self.users.get("fengongsi") if branch_id == self.branches[
+                FIRST_BRANCH] else self.users.get("admin"), chosen_at=_local(dt.date(2026, 10, 15), 16))
+        self.insert(ScoreEvent, rows)
+        self.insert(ServiceStar, stars)
+
+    # --- the front desk's ledgers -----------------------------------------------------------------
+    def ledgers(self) -> None:
+        for p in self.projects:
+            self._duty_logs(p)
+            self._keys(p)
+            self._desk(p)
+            self._renovation(p)
+            self._move_in(p)
+            self._notices(p)
+
+    def _duty_logs(self, p: _ProjectState) -> None:
+        rng = self.rng
+        desk = p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER][:1]
+        events = ("巡查大堂及电梯厅，无异常", "3号电梯报修一次，维保已处理", "接收快递38件，已通知业主领取",
+                  "夜间巡查发现地下车库照明故障一处，已报工程部", "暴雨预警，已检查排水沟及地库挡水板",
+                  "外来装修工人未带出入证，已劝离并通知业主", "消防控制室交接正常")
+        rows = []
+        for back in range(14, 0, -1):
+            day = TODAY - dt.timedelta(days=back)
+            for i, (shift, hour) in enumerate(((Shift.MORNING, 15), (Shift.MIDDLE, 23), (Shift.NIGHT, 7))):
+                on, to = desk[(back + i) % len(desk)], desk[(back + i + 1) % len(desk)]
+                handed_day = day + dt.timedelta(days=1) if shift is Shift.NIGHT else day
+                rows.append({
+                    "project_id": p.id, "duty_date": day, "shift": shift, "post": "大堂前台", "on_duty_id": on,
+                    "handed_to_id": to, "handed_over_at": _local(handed_day, hour),
+                    "events": "；".join(rng.sample(events, k=2)),
+                    "pending": rng.choice(("", "", "跟进2栋1202漏水维修进度", "提醒业主领取挂号信")),
+                })
+        self.insert(DutyLog, rows)
+
+    def _keys(self, p: _ProjectState) -> None:
+        rng = self.rng
+        public = ("配电房", "水泵房", "消防控制室", "天台", "电梯机房", "会所", "垃圾房", "监控室")
+        rows = [
+            {"project_id": p.id, "code": f"GG{n:03d}", "name": name, "kind": KeyKind.PUBLIC, "unit_id": None,
+             "area_name": name, "copies": 2, "location": f"钥匙柜A-{n:02d}", "status": KeyStatus.IN_STOCK, "note": ""}
+            for n, name in enumerate(public, start=1)
+        ]
+        vacant = [u for u in p.units if u["status"] in (UnitStatus.VACANT, UnitStatus.HANDED_OVER)][:25]
+        for n, u in enumerate(vacant, start=1):
+            rows.append({"project_id": p.id, "code": f"FW{n:03d}", "name": f"{u['_building']}-{u['room_no']}入户门",
+                         "kind": KeyKind.UNIT, "unit_id": u["id"], "area_name": "", "copies": 3,
+                         "location": f"钥匙柜B-{n:02d}", "status": KeyStatus.IN_STOCK, "note": "空置房钥匙"})
+        lent = set(rng.sample(range(len(rows)), k=3))
+        for i in lent:
+            rows[i]["status"] = KeyStatus.LENT
+        ids = self.insert(KeyRecord, rows, returning=True)
+        engineers = p.staff[StaffPosition.ENGINEER]
+        loans = []
+        for i, kid in enumerate(ids):
+            count = 1 if i in lent else (rng.randint(0, 2) if i < len(public) else 0)
+            for j in range(count):
+                at = self.moment(TODAY - dt.timedelta(days=60), TODAY, (8, 17))
+                open_ = i in lent and j == count - 1
+                loans.append({
+                    "project_id": p.id, "key_id": kid, "borrower": p.staff_names[rng.choice(engineers)],
+                    "borrower_phone": "", "borrower_staff_id": rng.choice(engineers),
+                    "purpose": rng.choice(("设备巡检", "维修", "消防检查", "带看房")), "lent_at": at,
+                    "returned_at": None if open_ else min(at + dt.timedelta(hours=rng.uniform(0.5, 6)), NOW),
+                    "recorded_by_id": p.users["前台客服"], "created_at": at, "updated_at": at,
+                })
+        self.insert(KeyLoan, loans)
+
+    def _desk(self, p: _ProjectState) -> None:
+        """失物招领、物品借用、放行条、邮件包裹、会议室预订、外包方检查、周计划."""
+        rng = self.rng
+        units = [u for u in p.units if u["_owner"] is not None and u["status"] is UnitStatus.OCCUPIED]
+        desk_user = p.users["前台客服"]
+        items = ("钱包", "手机", "钥匙串", "雨伞", "儿童滑板车", "身份证", "耳机", "水杯")
+        lost = []
+        for _ in range(10):
+            at = self.moment(TODAY - dt.timedelta(days=120), TODAY)
+            returned = rng.random() < 0.7 and at + dt.timedelta(days=2) < NOW
+            who = rng.choice(units)["_owner"] if returned else None
+            lost.append({
+                "project_id": p.id, "name": rng.choice(items), "description": "", "found_at": at,
+                "found_place": rng.choice(("大堂", "电梯厅", "中心花园", "地下车库", "会所")), "finder": "保洁员",
+                "storage_place": "前台失物柜",
+                "status": LostItemStatus.RETURNED if returned else LostItemStatus.HELD,
+                "claimant": who["name"] if who else "", "claimant_phone": who["phone"] if who else "",
+                "customer_id": who["id"] if who else None,
+                "returned_at": at + dt.timedelta(days=rng.uniform(0.2, 2)) if returned else None,
+                "recorded_by_id": desk_user, "note": "",
+            })
+        self.insert(LostItem, lost)
+        loans = []
+        for _ in range(12):
+            u = rng.choice(units)
+            at = self.moment(TODAY - dt.timedelta(days=60), TODAY)
+            back = at + dt.timedelta(hours=rng.uniform(1, 30))
+            done = back < NOW
+            loans.append({
+                "project_id": p.id, "name": rng.choice(("雨伞", "工具箱", "手推车", "人字梯", "打气筒")), "quantity": 1,
+                "borrower": u["_owner"]["name"], "borrower_phone": u["_owner"]["phone"], "unit_id": u["id"],
+                "customer_id": u["_owner"]["id"], "deposit": Decimal("0"), "lent_at": at,
+                "due_at": at + dt.timedelta(days=1), "returned_at": back if done else None,
+                "status": ItemLoanStatus.RETURNED if done else ItemLoanStatus.LENT,
+                "return_condition": "完好" if done else "", "recorded_by_id": desk_user,
+            })
+        self.insert(ItemLoan, loans)
+        passes = []
+        for n in range(1, 11):
+            u = rng.choice(units)
+            who = u["_tenant"] or u["_owner"]
+            day = TODAY - dt.timedelta(days=rng.randint(0, 90))
+            passes.append({
+                "project_id": p.id, "code": f"FX{day:%Y%m}{n:03d}", "unit_id": u["id"], "applicant": who["name"],
+                "customer_id": who["id"], "owner_confirmed": True,
+                "items": rng.choice(("旧沙发一套", "冰箱一台、纸箱5个", "办公桌椅10套", "装修剩余材料一批")),
+                "carrier": people.person_name(rng)[0], "carrier_phone": people.mobile(rng),
+                "plate_no": people.plate(rng, self._plate_prefix(p)), "pass_date": day,
+                "approved_by_id": p.staff[StaffPosition.SUPERVISOR][0],
+                "status": GoodsPassStatus.RELEASED if day < TODAY else GoodsPassStatus.ISSUED,
+                "recorded_by_id": desk_user,
+            })
+        self.insert(GoodsPass, passes)
+        mail = []
+        carriers = ("顺丰", "中通", "圆通", "韵达", "京东", "EMS", "申通")
+        for n in range(60):
+            u = rng.choice(units)
+            at = self.moment(TODAY - dt.timedelta(days=30), TODAY)
+            picked = rng.random() < 0.85 and at + dt.timedelta(hours=4) < NOW
+            who = u["_tenant"] or u["_owner"]
+            mail.append({
+                "project_id": p.id, "kind": self.pick({MailKind.PARCEL: 80, MailKind.LETTER: 10,
+                                                       MailKind.REGISTERED: 5, MailKind.NEWSPAPER: 5}),
+                "unit_id": u["id"], "recipient": who["name"], "recipient_phone": who["phone"],
+                "carrier": rng.choice(carriers), "tracking_no": f"{p.spec.prefix}{SEED}{n:05d}", "received_at": at,
+                "picked_up_by": who["name"] if picked else "",
+                "picked_up_at": min(at + dt.timedelta(hours=rng.uniform(1, 48)), NOW) if picked else None,
+                "recorded_by_id": desk_user,
+            })
+        self.insert(MailItem, mail)
+        if p.spec.kind in (ProjectKind.OFFICE, ProjectKind.COMMERCIAL):
+            bookings = []
+            tenants = [u for u in p.units if u["_tenant"] is not None]
+            for _ in range(15):
+                u = rng.choice(tenants)
+                start = self.moment(TODAY - dt.timedelta(days=30), TODAY + dt.timedelta(days=10), (9, 16))
+                if start.date() > TODAY:
+                    start = _local(TODAY + dt.timedelta(days=rng.randint(1, 10)), rng.randint(9, 16))
+                bookings.append({
+                    "project_id": p.id, "room": rng.choice(("多功能厅", "3楼会议室", "贵宾接待室")), "starts_at": start,
+                    "ends_at": start + dt.timedelta(hours=rng.choice((1, 2, 3))),
+                    "booked_by": u["_tenant"]["emergency_contact"] or u["_tenant"]["name"],
+                    "phone": u["_tenant"]["phone"], "unit_id": u["id"], "customer_id": u["_tenant"]["id"],
+                    "purpose": rng.choice(("客户洽谈", "季度总结会", "新员工培训", "项目评审")),
+                    "attendees": rng.randint(4, 40), "services": rng.choice(("", "茶水", "投影、茶水")),
+                    "status": BookingStatus.USED if start < NOW else BookingStatus.APPROVED,
+                    "approved_by_id": p.staff[StaffPosition.SUPERVISOR][0], "recorded_by_id": desk_user,
+                })
+            self.insert(MeetingBooking, bookings)
+        vendors = [("洁安保洁服务有限公司", VendorService.CLEANING), ("绿源园林绿化有限公司", VendorService.GREENING)]
+        if p.spec.kind is not ProjectKind.RESIDENTIAL:
+            vendors = [("洁安保洁服务有限公司", VendorService.CLEANING), ("迅达电梯维保", VendorService.ELEVATOR)]
+        checks = []
+        for period in PERIODS:
+            for name, service in vendors:
+                score = rng.randint(78, 97)
+                checks.append({
+                    "project_id": p.id, "vendor_name": name, "service_kind": service, "month": period, "score": score,
+                    "findings": "" if score >= 90 else rng.choice(("楼道地面有污渍", "垃圾桶未及时清洗", "草坪修剪不齐")),
+                    "rectify_by": None if score >= 90 else _period_start(period) + dt.timedelta(days=34),
+                    "checked_by_id": p.staff[StaffPosition.SUPERVISOR][0],
+                })
+        self.insert(VendorCheck, checks)
+        tasks = []
+        monday = TODAY - dt.timedelta(days=TODAY.weekday())
+        owners = p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER] + p.staff[StaffPosition.CASHIER]
+        texts = ("完成本周欠费户第二次催缴", "整理上周报修统计并上报", "回访上周完工的维修工单", "检查装修户施工情况",
+                 "更新公告栏通知", "组织前台服务礼仪培训", "核对钥匙柜台帐")
+        for back in range(4):
+            week = monday - dt.timedelta(weeks=back)
+            for text in rng.sample(texts, k=4):
+                deadline = week + dt.timedelta(days=rng.randint(1, 6))
+                status = (TaskStatus.DONE if deadline < TODAY and rng.random() < 0.85 else
+                          TaskStatus.DELAYED if deadline < TODAY else TaskStatus.IN_PROGRESS)
+                tasks.append({"project_id": p.id, "week_start": week, "task": text, "owner_id": rng.choice(owners),
+                              "deadline": deadline, "status": status, "note": ""})
+        self.insert(WeeklyTask, tasks)
+
+    def _renovation(self, p: _ProjectState) -> None:
+        rng = self.rng
+        decorating = [u for u in p.units if u["status"] is UnitStatus.DECORATING and u["_owner"] is not None]
+        done = [u for u in p.units if u["status"] is UnitStatus.OCCUPIED and u["move_in_date"]
+                and u["move_in_date"] > YEAR_AGO][:20]
+        apps, plans = [], []
+        for u in decorating + done:
+            current = u in decorating
+            period = u.get("_renovation_period") or rng.choice(PERIODS[:6])
+            start = _period_start(period) + dt.timedelta(days=rng.randint(0, 20))
+            end = start + dt.timedelta(days=rng.randint(45, 120))
+            if current:
+                status = RenovationStatus.IN_PROGRESS if start <= TODAY else RenovationStatus.APPROVED
+            else:
+                end = min(end, u["move_in_date"] - dt.timedelta(days=1)) if u["move_in_date"] > start else end
+                status = RenovationStatus.REFUNDED
+            owner = u["_owner"]
+            deposit = Decimal("2000") if u["kind"] is UnitKind.HOUSE else Decimal("5000")
+            apps.append({
+                "project_id": p.id, "unit_id": u["id"], "applicant": owner["name"], "applicant_phone": owner["phone"],
+                "customer_id": owner["id"],
+                "contractor": rng.choice(("业之峰装饰", "东易日盛", "金螳螂家装", "圣都装饰", "自行装修")),
+                "contractor_contact": people.person_name(rng)[0], "contractor_phone": people.mobile(rng),
+                "scope": rng.choice(("全屋硬装", "厨卫改造", "局部翻新", "商铺装修")), "start_date": start,
+                "end_date": max(end, start), "deposit": deposit,
+                "deposit_refunded": deposit if status is RenovationStatus.REFUNDED else Decimal("0"),
+                "status": status, "approved_by_id": p.staff[StaffPosition.SUPERVISOR][0],
+                "approved_on": start - dt.timedelta(days=3),
+                "inspected_on": max(end, start) if status is RenovationStatus.REFUNDED else None,
+                "refunded_on": max(end, start) + dt.timedelta(days=15) if status is RenovationStatus.REFUNDED else None,
+                "note": "",
+            })
+            plans.append((start, max(end, start), status))
+        ids = self.insert(RenovationApplication, apps, returning=True)
+        permits = []
+        n = 0
+        for rid, (start, end, status) in zip(ids, plans, strict=True):
+            for _ in range(rng.randint(1, 3)):
+                n += 1
+                name, female = people.person_name(rng, female=rng.random() < 0.1)
+                permits.append({
+                    "project_id": p.id, "renovation_id": rid, "code": f"ZX{n:04d}", "name": name,
+                    "id_number": people.id_number(rng, female=female, born_from=1965, born_to=2000),
+                    "phone": people.mobile(rng), "trade": rng.choice(("水电", "泥工", "木工", "油漆")),
+                    "valid_from": start, "valid_to": end, "fee": Decimal("20"),
+                    "returned_on": end if status is RenovationStatus.REFUNDED else None,
+                })
+        self.insert(WorkerPermit, permits)
+
+    def _move_in(self, p: _ProjectState) -> None:
+        rng = self.rng
+        recent = [u for u in p.units if u["handover_date"] and u["handover_date"] > YEAR_AGO and u["_owner"]][:120]
+        if not recent:
+            return
+        rows = []
+        for u in recent:
+            rows.append({
+                "project_id": p.id, "unit_id": u["id"], "customer_id": u["_owner"]["id"],
+                "received_by": u["_owner"]["name"], "handover_date": u["handover_date"],
+                "water_reading": _money(rng.uniform(0, 3)), "power_reading": _money(rng.uniform(0, 20)),
+                "gas_reading": _money(rng.uniform(0, 1)), "keys_count": 3,
+                "documents": "业主手册、房屋使用说明书、房屋质量保证书", "accepted": True, "owner_signed": True,
+                "handled_by_id": p.staff[StaffPosition.BUTLER][0], "note": "",
+            })
+        ids = self.insert(MoveInChecklist, rows, returning=True)
+        defects = []
+        where = ("主卧", "次卧", "卫生间", "厨房", "阳台", "客厅")
+        what = ("墙面有裂缝", "窗户密封不严", "地面空鼓", "卫生间防水不合格，闭水试验渗漏", "入户门变形关不严", "墙面渗水")
+        for cid, u in zip(ids, recent, strict=True):
+            if rng.random() > 0.35:
+                continue
+            found = u["handover_date"]
+            status = self.pick({DefectStatus.CLOSED: 55, DefectStatus.IN_PROGRESS: 25, DefectStatus.SENT: 15,
+                                DefectStatus.PENDING: 5})
+            closed = found + dt.timedelta(days=rng.randint(10, 60)) if status is DefectStatus.CLOSED else None
+            defects.append({
+                "project_id": p.id, "unit_id": u["id"], "checklist_id": cid, "location": rng.choice(where),
+                "description": rng.choice(what), "found_on": found,
+                "sent_on": None if status is DefectStatus.PENDING else found + dt.timedelta(days=2), "status": status,
+                "follow_up_id": p.staff[StaffPosition.BUTLER][0],
+                "result": "开发商已整改，业主验收签字" if closed else "",
+                "closed_on": min(closed, TODAY) if closed else None,
+            })
+        self.insert(HouseDefect, defects)
+
+    def _notices(self, p: _ProjectState) -> None:
+        rng = self.rng
+        issuer = p.staff[StaffPosition.SUPERVISOR][0]
+        notices = [
+            ("关于2026年度物业费缴纳的通知", "请各位业主于每月5日前缴纳当月物业费，可通过微信、支付宝或前台缴纳。", Audience.OWNERS,
+             dt.date(2026, 1, 3)),
+            ("停水通知", "因二次供水设施清洗，定于本周六9:00-15:00停水，请提前储水。", Audience.PART, dt.date(2026, 5, 20)),
+            ("防汛防台温馨提示", "台风即将来临，请关好门窗，阳台勿堆放杂物。", Audience.ALL, dt.date(2026, 8, 1)),
+            ("冬季消防安全提示", "请勿在楼道内堆放杂物，电动车严禁进楼充电。", Audience.ALL, dt.date(2026, 11, 1)),
+            ("业主满意度调查结果公示", "上半年满意度调查已完成，各部门整改措施见公告栏。", Audience.ALL, dt.date(2026, 7, 20)),
+        ]
+        self.insert(OwnerNotice, [
+            {"project_id": p.id, "title": title, "body": body, "audience": audience,
+             "audience_note": "3栋、5栋" if audience is Audience.PART else "", "published_from": start,
+             "published_to": start + dt.timedelta(days=14), "issued_by_id": issuer}
+            for title, body, audience, start in notices
+        ])
+        units = [u for u in p.units if u["_owner"] is not None and u["status"] is not UnitStatus.VACANT]
+        rows = []
+        for n in range(1, 7):
+            u = rng.choice(units)
+            issued = TODAY - dt.timedelta(days=rng.randint(5, 200))
+            status = self.pick({NoticeStatus.RECTIFIED: 60, NoticeStatus.ISSUED: 20, NoticeStatus.OVERDUE: 15,
+                                NoticeStatus.ESCALATED: 5})
+            deadline = issued + dt.timedelta(days=7)
+            if status is NoticeStatus.ISSUED:
+                deadline = max(deadline, TODAY + dt.timedelta(days=3))
+            rows.append({
+                "project_id": p.id, "code": f"ZG{issued:%Y}{n:03d}", "unit_id": u["id"],
+                "customer_id": u["_owner"]["id"],
+                "violation": rng.choice(("私搭乱建阳台小阁楼", "安装外置阳台罩", "违规拆改承重墙", "占用公共楼道堆放杂物")),
+                "requirement": "限期拆除并恢复原状", "issued_on": issued, "deadline": deadline,
+                "issued_by_id": p.staff[StaffPosition.BUTLER][0], "status": status,
+                "checked_on": deadline if status is not NoticeStatus.ISSUED else None,
+                "check_result": {NoticeStatus.RECTIFIED: "已整改", NoticeStatus.OVERDUE: "逾期未整改",
+                                 NoticeStatus.ESCALATED: "已报城管执法"}.get(status, ""),
+            })
+        self.insert(RectificationNotice, rows)
+
+
+def demo_loaded(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(Branch).where(Branch.name == FIRST_BRANCH)) > 0
+
+
+def load_demo(session: Session) -> dict[str, int]:
+    """Load the demo data set (the reference data must be loaded first). Returns rows inserted per table;
+    an empty dict when the demo is already there."""
+    if demo_loaded(session):
+        return {}
+    counts = _Demo(session).run()
+    log_operation(session, "load_demo", params={"seed": SEED, "as_of": NOW}, counts=counts)
+    return counts

@@ -1,0 +1,249 @@
+"""The default roles and their grants, as data.
+
+A grant is ``(identity, action)``: ``identity`` is the console view's identity — sqladmin's
+``slugify_class_name`` of the model class (``ServiceRequest`` → ``service-request``) — and ``action`` one of
+list / details / create / edit / delete / export / import, or ``action:<slug>`` for a custom action.
+
+Rank, lowest first: 前台客服 / 楼宇管家 / 收费员 → 客服主管 → 客服经理. "主管+" in the comments below
+means 客服主管 and 客服经理. 分公司管理 oversees the projects of its branch: it reads and exports, and holds
+the approvals the documents give to the company (停电/封铺 审批, 重新开放考核, 服务之星评定), not the
+front-line operations. 系统管理员 holds everything.
+
+These are the grants a role gets when ``load_reference`` creates it; a role that already exists is left as
+the console's permission matrix last saved it (``load_reference(restore_grants=True)`` adds back missing
+defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- building blocks -------------------------------------------------------------------------------
+READ = "list details"
+READ_EXPORT = "list details export"
+WRITE = "list details create edit"
+WRITE_EXPORT = "list details create edit export"
+FULL = "list details create edit delete export"
+
+# The business actions of later work, by the view that carries them.
+DISPATCH = "action:dispatch"  # 派工：主管+
+REASSIGN = "action:reassign"  # 转派：主管+
+HANDLE = "action:accept action:complete action:callback"  # 接单、完工、回访：前台+
+CLOSE = "action:close"  # 满意回访后关闭派工单：前台+（首问负责人跟进至办结）
+GENERATE_BILLS = "action:generate-bills"  # 生成账单：收费员、主管+
+DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
+APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
+IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
+COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
+CONFIRM_SCORES = "action:confirm-scores"  # 确认月度考核：客服主管
+REOPEN_SCORES = "action:reopen-scores"  # 重新开放已确认的考核：经理+
+REVISE_RULE = "action:revise-rule"  # 修订考核细则（自某日起的新版本）：经理+
+VIEW_PII = "action:view-pii"  # 查看完整身份证号/手机号（个人信息保护法）：经理、分公司、系统管理员
+ACCOUNT = "action:account"  # 房屋账户（账单、收款、欠费）：能看账单的岗位
+LETTERS = "action:letters"  # 打印催缴通知函：管家、收费员及以上、分公司
+DELIVER = "action:deliver"  # 登记催缴通知送达：管家、收费员及以上
+# 收费催缴页面的查看与打印、送达登记
+DUNNING_PAPERS = {"bill": ACCOUNT, "dunning-run": LETTERS, "dunning-notice": f"{LETTERS} {DELIVER}"}
+IMPORT = "import"  # 批量导入（上传、预览、确认）：房屋、客户、车位 主管+；账单、收款 收费员+；员工 经理+
+SURVEY_RESULTS = "action:survey-results"  # 调查结果（调查率、满意度）：能看调查的岗位
+DISTRIBUTE = "action:distribute"  # 登记问卷发放与签收（文件签收单）：前台、管家、主管+
+SURVEY_PAPERS = {"survey": SURVEY_RESULTS, "survey-household": DISTRIBUTE}
+
+ORG = ("project", "phase", "building", "unit", "parking-space", "department", "staff")
+REFERENCE = ("sla-rule", "routing-rule", "scoring-rule", "grade-band", "fee-type")
+LEDGERS = (
+    "duty-log", "key-record", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
+    "meeting-booking", "renovation-application", "worker-permit", "move-in-checklist", "house-defect",
+    "rectification-notice", "owner-notice", "vendor-check", "weekly-task",
+)
+# Ledgers a front desk keeps for itself and may correct by deleting a wrong line.
+DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task")
+SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
+SCORING = ("score-event", "score-month", "monthly-score", "service-star")
+MONEY = ("bill", "payment", "dunning-run", "dunning-notice")
+AUDIT = ("audit-log", "operation-log", "login-attempt", "import-batch")
+ACCOUNTS = ("user", "role", "role-grant")
+# Views holding personal data (columns with ``info={"pii": …}``): masked unless the role holds VIEW_PII.
+PII_VIEWS = (
+    "customer", "service-request", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
+    "meeting-booking", "renovation-application", "worker-permit",
+)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    description: str
+    grants: dict[str, str]  # identity → space-separated actions
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted({(identity, action) for identity, actions in self.grants.items() for action in actions.split()})
+
+
+def _each(identities: tuple[str, ...], actions: str) -> dict[str, str]:
+    return {identity: actions for identity in identities}
+
+
+def _merge(*parts: dict[str, str]) -> dict[str, str]:
+    """Union of grant maps; the actions of one identity add up."""
+    out: dict[str, set[str]] = {}
+    for part in parts:
+        for identity, actions in part.items():
+            out.setdefault(identity, set()).update(actions.split())
+    return {identity: " ".join(sorted(actions)) for identity, actions in out.items()}
+
+
+FRONT_DESK = _merge(
+    {
+        "service-request": f"{WRITE} {HANDLE}",
+        "work-order": f"list details edit {HANDLE} {CLOSE}",
+        "visit": WRITE,
+        "customer": WRITE,
+        "unit-customer": WRITE,
+        # 节假日、午休及下班后代收费用：可收款，不可改账单
+        "bill": READ,
+        "payment": "list details create",
+        "survey": READ,
+        "survey-household": "list details edit",
+        "survey-response": "list details create",
+        "survey-score": READ,
+        "corrective-action": READ,
+    },
+    _each(ORG, READ),
+    _each(REFERENCE, READ),
+    _each(LEDGERS, WRITE),
+    _each(DESK_REGISTERS, "delete"),
+    {"bill": ACCOUNT},
+    SURVEY_PAPERS,
+)
+
+BUTLER = _merge(
+    {
+        "service-request": f"{WRITE} {HANDLE}",
+        "work-order": f"list details edit {HANDLE} {CLOSE}",
+        "visit": WRITE,
+        "customer": WRITE,
+        "unit-customer": WRITE,
+        "bill": READ,
+        "payment": READ,
+        # 催缴通知由管家送达本楼住户：登记送达情况
+        "dunning-run": READ,
+        "dunning-notice": "list details edit",
+        "survey": READ,
+        "survey-household": "list details edit",
+        "survey-response": "list details create",
+        "survey-score": READ,
+        "corrective-action": READ,
+    },
+    _each(ORG, READ),
+    _each(REFERENCE, READ),
+    _each(LEDGERS, WRITE),
+    DUNNING_PAPERS,
+    SURVEY_PAPERS,
+)
+
+CASHIER = _merge(
+    {
+        "service-request": "list details create",
+        "customer": READ,
+        "unit-customer": READ,
+        "bill": f"{WRITE_EXPORT} {GENERATE_BILLS} {DUNNING}",
+        "payment": WRITE_EXPORT,
+        "dunning-run": f"{READ_EXPORT} {DUNNING}",
+        "dunning-notice": "list details edit export",
+        "fee-type": READ,
+    },
+    _each(ORG, READ),
+    DUNNING_PAPERS,
+    {"bill": IMPORT, "payment": IMPORT},
+)
+
+SUPERVISOR = _merge(
+    FRONT_DESK,
+    BUTLER,
+    CASHIER,
+    {
+        "service-request": f"export {DISPATCH} {REASSIGN}",
+        "work-order": f"create export {DISPATCH} {REASSIGN}",
+        "visit": "delete export",
+        "customer": "export",
+        "unit-customer": "export",
+        "staff": "export",
+        "unit": "export",
+        "survey": f"create edit export {IMPORT_RESPONSES}",
+        "survey-household": "create delete export",
+        "survey-response": "edit delete export",
+        "survey-score": "export",
+        "corrective-action": WRITE_EXPORT,
+        "score-event": FULL,
+        "score-month": f"{READ_EXPORT} {COMPUTE_SCORES} {CONFIRM_SCORES}",
+        "monthly-score": f"{READ_EXPORT} {COMPUTE_SCORES} {CONFIRM_SCORES}",
+        # 各项目推荐服务之星
+        "service-star": "list details create",
+        "import-batch": READ,
+        "operation-log": READ,
+    },
+    _each(LEDGERS, "delete export"),
+    _each(("unit", "customer", "parking-space"), IMPORT),
+)
+
+MANAGER = _merge(
+    SUPERVISOR,
+    _each(PII_VIEWS, VIEW_PII),
+    {
+        "bill": APPROVE_DUNNING,
+        "dunning-run": APPROVE_DUNNING,
+        # 抽查考核；确认后如需更正，由经理重新开放
+        "score-month": f"edit {REOPEN_SCORES}",
+        "monthly-score": REOPEN_SCORES,
+        "service-star": "edit export",
+        # 规则与费率的年度复核
+        "fee-type": "create edit export",
+        "sla-rule": "create edit",
+        "routing-rule": "edit",
+        "scoring-rule": f"create edit export {REVISE_RULE}",
+        "staff": f"create edit {IMPORT}",
+        "audit-log": READ,
+    },
+)
+# 确认月度考核是主管的职责；经理抽查、重新开放
+MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in MANAGER.items()}
+
+BRANCH = _merge(
+    _each(
+        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + MONEY
+        + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
+        READ_EXPORT,
+    ),
+    _each(AUDIT, READ),
+    _each(PII_VIEWS, VIEW_PII),
+    {
+        "bill": APPROVE_DUNNING,
+        "dunning-run": APPROVE_DUNNING,
+        "score-month": f"{COMPUTE_SCORES} {REOPEN_SCORES}",
+        "monthly-score": f"{COMPUTE_SCORES} {REOPEN_SCORES}",
+        # 分公司评定季度服务之星
+        "service-star": "edit",
+    },
+    {"bill": ACCOUNT, "dunning-run": LETTERS, "dunning-notice": LETTERS},
+    {"survey": SURVEY_RESULTS},
+)
+
+ROLES: tuple[RoleSpec, ...] = (
+    RoleSpec("前台客服", "接听来电来访、受理诉求、填写派工单、回访；台帐登记；下班后代收费用", FRONT_DESK),
+    RoleSpec("楼宇管家", "负责所辖楼栋：巡查、装修检查、住户走访、诉求跟进、催缴通知送达", BUTLER),
+    RoleSpec("收费员", "账单、收款、催缴（第一至三阶段），收费责任到人", CASHIER),
+    RoleSpec("客服主管", "派工与转派、满意度调查、月度考核评分与确认、走访计划", SUPERVISOR),
+    RoleSpec("客服经理", "审批停电/封铺、抽查考核并可重新开放、查看敏感信息、规则与费率复核", MANAGER),
+    RoleSpec("分公司管理", "查看并比较分公司全部项目；审批停电/封铺；评定服务之星", BRANCH),
+    RoleSpec("系统管理员", "全部权限：账号、角色与系统设置", {"*": "*"}),
+)
+
+ROLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in ROLES)
+
+
+def role_spec(name: str) -> RoleSpec:
+    for spec in ROLES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

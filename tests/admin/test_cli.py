@@ -1,0 +1,246 @@
+"""The ``wuye`` command line against a temporary SQLite file: init, user add/passwd/disable, serve, demo.
+
+Each test calls ``main([...])`` directly and checks the exit code, what was printed and the database state;
+a refused command must exit 1 and write nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from actions.accounts import HASHER
+from admin import cli
+from models import AuditLog, Base, Role, User
+from models.db import make_engine
+
+SECRET = "cli-test-secret-" + "k" * 40
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("WUYE_SECRET_KEY", raising=False)
+    engine = make_engine()
+    yield engine
+    engine.dispose()
+
+
+def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+
+def user(engine: Engine, username: str) -> User | None:
+    with Session(engine) as session:
+        found = session.scalar(select(User).where(User.username == username))
+        if found is not None:
+            _ = [r.name for r in found.roles], [p.name for p in found.projects]
+        return found
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database after ``wuye init --admin root``, made once and copied for each test that needs one."""
+    path = tmp_path_factory.mktemp("cli") / "template.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
+        mp.setattr("sys.stdin", io.StringIO("root-password-1\n"))
+        assert cli.main(["init", "--admin", "root", "--password-stdin"]) == 0
+    return path
+
+
+@pytest.fixture
+def initialised(template: Path, tmp_path: Path, db: Engine) -> Engine:
+    db.dispose()
+    shutil.copyfile(template, tmp_path / "cli.db")
+    return db
+
+
+def test_init_migrates_loads_reference_and_creates_the_admin(db: Engine, monkeypatch, capsys) -> None:
+    stdin(monkeypatch, "root-password-1\n")
+
+    assert cli.main(["init", "--admin", "root", "--password-stdin"]) == 0
+
+    out = capsys.readouterr().out
+    assert "数据库结构已升级到版本" in out
+    assert "基础数据：新增 角色 7" in out
+    assert "已创建系统管理员账号 root" in out
+    assert "WUYE_SECRET_KEY" in out  # how to set the key is explained, init does not fail
+    root = user(db, "root")
+    assert root.is_superuser and root.is_active
+    assert HASHER.verify(root.password_hash, "root-password-1")
+    with Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(Role)) == 7
+        audit = session.scalars(select(AuditLog).where(AuditLog.table_name == "user_account")).all()
+        assert audit and {(a.actor_name, a.source) for a in audit} == {("命令行", "cli")}
+
+
+def test_init_twice_changes_nothing(initialised: Engine, monkeypatch, capsys) -> None:
+    before = counts(initialised)
+    monkeypatch.setenv("WUYE_SECRET_KEY", SECRET)
+
+    assert cli.main(["init", "--admin", "root"]) == 0
+
+    out = capsys.readouterr().out
+    assert "数据库结构已是最新" in out
+    assert "基础数据已齐全，未作修改" in out
+    assert "管理员账号 root 已存在，未作修改" in out
+    assert "WUYE_SECRET_KEY" not in out
+    assert counts(initialised) == before
+
+
+def test_init_generates_and_prints_a_password_once(db: Engine, capsys) -> None:
+    assert cli.main(["init", "--admin", "boss"]) == 0
+
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("初始密码"))
+    password = line.split("：", 1)[1]
+    assert HASHER.verify(user(db, "boss").password_hash, password)
+
+
+def test_user_add_passwd_disable(initialised: Engine, monkeypatch, capsys) -> None:
+    stdin(monkeypatch, "desk-password-1\n")
+    assert cli.main(["user", "add", "xiaowang", "--role", "前台客服", "楼宇管家", "--display-name", "王小明",
+                     "--password-stdin"]) == 0
+    assert "已创建账号 xiaowang" in capsys.readouterr().out
+    created = user(initialised, "xiaowang")
+    assert sorted(r.name for r in created.roles) == ["前台客服", "楼宇管家"]
+    assert created.display_name == "王小明" and not created.is_superuser
+    assert HASHER.verify(created.password_hash, "desk-password-1")
+
+    stdin(monkeypatch, "new-password-22\n")
+    assert cli.main(["user", "passwd", "xiaowang", "--password-stdin"]) == 0
+    changed = user(initialised, "xiaowang")
+    assert HASHER.verify(changed.password_hash, "new-password-22")
+    assert changed.session_epoch == created.session_epoch + 1  # every open session is void
+
+    assert cli.main(["user", "disable", "xiaowang"]) == 0
+    disabled = user(initialised, "xiaowang")
+    assert not disabled.is_active
+    assert disabled.session_epoch == changed.session_epoch + 1
+    assert "已停用账号 xiaowang" in capsys.readouterr().out
+
+
+def test_user_add_with_a_generated_password(initialised: Engine, capsys) -> None:
+    assert cli.main(["user", "add", "cashier", "--role", "收费员"]) == 0
+    out = capsys.readouterr().out
+    password = next(x for x in out.splitlines() if x.startswith("初始密码")).split("：", 1)[1]
+    assert HASHER.verify(user(initialised, "cashier").password_hash, password)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["user", "add", "x", "--role", "不存在的角色"], "角色不存在：不存在的角色"),
+        (["user", "add", "x", "--role", "前台客服", "--project", "无此项目"], "项目不存在：无此项目"),
+        (["user", "add", "x", "--role", "分公司管理", "--branch", "无此分公司"], "分公司不存在：无此分公司"),
+        (["user", "add", "x"], "请至少指定一个角色"),
+        (["user", "add", "root", "--role", "前台客服"], "用户名 root 已存在"),
+        (["user", "disable", "nobody"], "用户 nobody 不存在"),
+    ],
+)
+def test_a_refused_command_exits_1_and_writes_nothing(initialised: Engine, capsys, argv, message) -> None:
+    before = counts(initialised)
+
+    assert cli.main(argv) == 1
+
+    err = capsys.readouterr().err
+    assert message in err
+    assert counts(initialised) == before
+
+
+def test_a_too_short_password_is_refused(initialised: Engine, monkeypatch, capsys) -> None:
+    before = user(initialised, "root").password_hash
+    stdin(monkeypatch, "short\n")
+
+    assert cli.main(["user", "passwd", "root", "--password-stdin"]) == 1
+
+    assert "密码至少 8 位" in capsys.readouterr().err
+    assert user(initialised, "root").password_hash == before
+
+
+def test_passwd_without_a_terminal_asks_for_password_stdin(initialised: Engine, monkeypatch, capsys) -> None:
+    stdin(monkeypatch, "")
+    assert cli.main(["user", "passwd", "root"]) == 1
+    assert "--password-stdin" in capsys.readouterr().err
+
+
+def test_serve_needs_the_secret_key(db: Engine, capsys) -> None:
+    assert cli.main(["serve"]) == 2
+    assert "WUYE_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> None:
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setenv("WUYE_SECRET_KEY", SECRET)
+
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9001"]) == 0
+
+    (app, kw), = calls
+    assert kw["host"] == "0.0.0.0" and kw["port"] == 9001
+    assert hasattr(app.state, "admin")
+    assert "http://0.0.0.0:9001/admin/" in capsys.readouterr().out
+
+
+def test_demo_prints_the_accounts_and_serves_with_a_temporary_key(db: Engine, monkeypatch, capsys) -> None:
+    import seeds.demo
+
+    monkeypatch.setattr(seeds.demo, "load_demo", lambda session: {"branch": 2, "project": 4})
+    calls = []
+    monkeypatch.setattr(cli, "serve", lambda host, port, key: calls.append((host, port, key)) or 0)
+
+    assert cli.main(["demo", "--port", "8100"]) == 0
+
+    out = capsys.readouterr().out
+    assert "演示数据：已载入 6 行" in out
+    for account in seeds.demo.ACCOUNTS:
+        assert account.username in out
+    assert seeds.demo.DEMO_PASSWORD in out
+    assert "未设置 WUYE_SECRET_KEY" in out
+    (host, port, key), = calls
+    assert (host, port) == ("127.0.0.1", 8100) and len(key) >= 32
+
+
+def test_demo_no_serve(db: Engine, monkeypatch, capsys) -> None:
+    import seeds.demo
+
+    monkeypatch.setattr(seeds.demo, "load_demo", lambda session: {})
+    monkeypatch.setattr(cli, "serve", lambda *a: pytest.fail("must not serve"))
+
+    assert cli.main(["demo", "--no-serve"]) == 0
+    assert "演示数据已存在" in capsys.readouterr().out
+
+
+def test_help_and_usage_errors(capsys) -> None:
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "用法：" in out and "init" in out and "user" in out
+    assert cli.main(["no-such-command"]) == 2
+    assert cli.main([]) == 2
+    assert "错误" in capsys.readouterr().err
+
+
+def test_a_command_can_be_registered(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+    monkeypatch.setattr(cli, "GROUPS", dict(cli.GROUPS))
+    cli.group("scores", "员工考核")
+
+    @cli.command("scores compute", "计算月度考核得分", lambda p: p.add_argument("month"))
+    def compute(args) -> int:
+        print(f"computed {args.month}")
+        return 0
+
+    assert cli.main(["scores", "compute", "2026-10"]) == 0
+    assert "computed 2026-10" in capsys.readouterr().out

@@ -1,0 +1,263 @@
+"""seeds.demo: the demo data set loads once (a second load changes no table), its records are consistent with
+each other and with the reference moment, and its accounts log in with the demo password.
+
+The demo is loaded once for the module, in a transaction that is rolled back at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from actions.accounts import HASHER, add_user
+from models import (
+    Base,
+    Bill,
+    BillStatus,
+    Branch,
+    Customer,
+    CustomerKind,
+    OperationLog,
+    Payment,
+    Project,
+    RequestStatus,
+    Role,
+    ServiceRequest,
+    Unit,
+    User,
+    Visit,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from seeds import people
+from seeds.demo import ACCOUNTS, DEMO_PASSWORD, NOW, PERIODS, load_demo
+from seeds.reference import load_reference
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+@dataclass
+class Loaded:
+    session: Session
+    before: dict[str, int]  # every table's row count before the demo
+    counts: dict[str, int]  # what load_demo reported
+    first: dict[str, int]  # every table's row count after the first load
+    second: dict[str, int]  # … and after the second
+    again: dict[str, int]  # what the second load reported
+    own_hash: str  # password hash of an ``admin`` account made before the demo
+
+
+@pytest.fixture(scope="module")
+def loaded(engine: Engine) -> Iterator[Loaded]:
+    with engine.connect() as conn:
+        trans = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        load_reference(session)
+        # ``wuye init --admin admin`` may have run first: the demo keeps that account as it is.
+        add_user(session, username="admin", password="own-admin-password", superuser=True)
+        own_hash = session.scalar(select(User.password_hash).where(User.username == "admin"))
+        before = table_counts(session)
+        counts = load_demo(session)
+        first = table_counts(session)
+        again = load_demo(session)
+        second = table_counts(session)
+        yield Loaded(session, before, counts, first, second, again, own_hash)
+        session.close()
+        trans.rollback()
+
+
+@pytest.fixture
+def s(loaded: Loaded) -> Session:
+    return loaded.session
+
+
+def test_a_second_load_changes_no_table(loaded: Loaded) -> None:
+    assert loaded.again == {}
+    assert loaded.second == loaded.first
+    for table, n in loaded.counts.items():
+        assert loaded.first[table] - loaded.before[table] == n, table
+    assert loaded.first["operation_log"] == loaded.before["operation_log"] + 1
+
+
+def test_the_demo_has_its_volumes(loaded: Loaded) -> None:
+    counts = loaded.counts
+    assert counts["branch"] == 2 and counts["project"] == 4
+    assert 2_000 <= counts["unit"] <= 3_000
+    assert counts["customer"] > counts["unit"]
+    assert 35 <= counts["staff"] <= 45
+    assert 2_000 <= counts["service_request"] <= 5_000
+    assert counts["work_order"] > 1_000 and counts["visit"] > counts["work_order"]
+    assert counts["bill"] > 12 * 2_000 and counts["payment"] > counts["bill"] * 0.8
+    assert counts["survey"] == 1 and counts["survey_response"] > 500 and counts["survey_score"] > 5 * 500
+    assert counts["score_event"] > 50 and counts["parking_space"] > 1_000
+
+
+def test_projects_of_each_kind(s: Session) -> None:
+    projects = dict(s.execute(select(Project.name, Project.kind)).all())
+    assert {"锦绣华庭", "翠湖天地", "环球商业广场", "滨江国际大厦"} <= set(projects)
+    assert len({projects[n] for n in ("锦绣华庭", "环球商业广场", "滨江国际大厦")}) == 3
+    branches = set(s.scalars(select(Branch.name)))
+    assert {"上海分公司", "杭州分公司"} <= branches
+
+
+def test_people_look_real(s: Session) -> None:
+    persons = s.execute(
+        select(Customer.name, Customer.phone, Customer.id_number).where(Customer.kind == CustomerKind.PERSON)
+    ).all()
+    assert len(persons) > 2_000
+    assert all(people.id_number_valid(idn) for _, _, idn in persons)
+    assert all(re.fullmatch(r"1[3-9]\d{9}", phone) for _, phone, _ in persons if phone)
+    assert all(2 <= len(name) <= 3 for name, _, _ in persons)
+    assert len({name for name, _, _ in persons}) > len(persons) / 3  # not a handful of names repeated
+
+
+def test_id_check_digit() -> None:
+    assert people.id_check_digit("11010519491231002") == "X"  # the standard's own example
+    assert people.id_number_valid("11010519491231002X")
+    assert not people.id_number_valid("110105194912310021")
+
+
+def test_bills_and_arrears_are_realistic(s: Session) -> None:
+    by_status = dict(s.execute(select(Bill.status, func.count()).group_by(Bill.status)).all())
+    total = sum(by_status.values())
+    unpaid = by_status.get(BillStatus.UNPAID, 0) + by_status.get(BillStatus.PARTIAL, 0)
+    assert 0.06 <= unpaid / total <= 0.14
+    assert set(s.scalars(select(Bill.period).distinct())) == set(PERIODS)
+
+    # paid amounts agree with the payments (summed in Python: SQLite sums NUMERIC as floats)
+    paid: dict[int, Decimal] = defaultdict(Decimal)
+    for bill_id, amount in s.execute(select(Payment.bill_id, Payment.amount)):
+        paid[bill_id] += amount
+    assert all(paid[bill_id] == amount for bill_id, amount in s.execute(select(Bill.id, Bill.amount_paid)))
+    assert s.scalar(select(func.count()).where(Bill.status == BillStatus.PAID, Bill.amount_paid != Bill.amount_due)) == 0
+    assert s.scalar(select(func.count()).where(Bill.status == BillStatus.PARTIAL,
+                                               Bill.amount_paid >= Bill.amount_due)) == 0
+    assert s.scalar(select(func.max(Payment.paid_at))) <= NOW
+
+    # some accounts are two to four months behind (the 停电/封铺 stage needs them)
+    months_behind = (
+        select(Bill.unit_id, func.count(func.distinct(Bill.period)).label("n"))
+        .where(Bill.status.in_([BillStatus.UNPAID, BillStatus.PARTIAL]))
+        .group_by(Bill.unit_id)
+        .subquery()
+    )
+    assert s.scalar(select(func.count()).where(months_behind.c.n.between(2, 4))) >= 20
+
+
+def test_monthly_collection_rate_meets_target_in_settled_months(s: Session) -> None:
+    rates = {
+        period: paid / due
+        for period, paid, due in s.execute(
+            select(Bill.period, func.sum(Bill.amount_paid), func.sum(Bill.amount_due)).group_by(Bill.period)
+        )
+    }
+    assert all(rates[p] >= Decimal("0.93") for p in PERIODS[:8])
+    assert rates[PERIODS[-1]] < rates[PERIODS[0]]  # the current month is still being collected
+
+
+def test_work_orders_are_consistent_with_their_timestamps(s: Session) -> None:
+    orders = s.scalars(select(WorkOrder)).all()
+    statuses = {o.status for o in orders}
+    assert {WorkOrderStatus.CLOSED, WorkOrderStatus.ACCEPTED, WorkOrderStatus.DISPATCHED} <= statuses
+    for o in orders:
+        assert o.dispatched_at <= NOW
+        assert o.respond_due_at > o.dispatched_at and o.complete_due_at > o.dispatched_at
+        if o.status is WorkOrderStatus.DISPATCHED:
+            assert o.accepted_at is None and o.completed_at is None
+        if o.accepted_at:
+            assert o.dispatched_at <= o.accepted_at <= NOW
+        if o.status in (WorkOrderStatus.DONE, WorkOrderStatus.CALLED_BACK, WorkOrderStatus.CLOSED):
+            assert o.accepted_at <= o.completed_at <= NOW
+        if o.status is WorkOrderStatus.CLOSED:
+            assert o.completed_at <= o.closed_at <= NOW
+        else:
+            assert o.closed_at is None
+        if o.paid_service:
+            assert o.quote > 0 and o.quote_accepted
+    # an order closes only after its callback, and the last callback was satisfied
+    last_visit = aliased(Visit)
+    closed_without_callback = s.scalar(
+        select(func.count()).select_from(WorkOrder).where(
+            WorkOrder.status == WorkOrderStatus.CLOSED,
+            ~select(last_visit.id).where(
+                and_(last_visit.work_order_id == WorkOrder.id, last_visit.visited_at <= WorkOrder.closed_at)
+            ).exists(),
+        )
+    )
+    assert closed_without_callback == 0
+    assert s.scalar(select(func.count()).where(WorkOrder.reopen_count > 0)) > 0
+
+
+def test_requests_follow_their_orders(s: Session) -> None:
+    rows = s.execute(select(ServiceRequest.status, WorkOrder.status).join(WorkOrder)).all()
+    for request_status, order_status in rows:
+        if order_status is WorkOrderStatus.CLOSED:
+            assert request_status is RequestStatus.CLOSED
+        else:
+            assert request_status is RequestStatus.DISPATCHED
+    pending = s.scalars(select(ServiceRequest).where(ServiceRequest.status == RequestStatus.PENDING)).all()
+    assert pending and all(not r.work_orders for r in pending)
+    assert s.scalar(select(func.max(ServiceRequest.received_at))) <= NOW
+    assert s.scalar(select(func.count()).where(ServiceRequest.repeat_of_id.is_not(None))) > 0
+    assert s.scalar(select(func.count()).where(ServiceRequest.complaint_valid.is_(True),
+                                               ServiceRequest.complained_staff_id.is_not(None))) > 0
+
+
+def test_every_unit_with_bills_has_an_owner(s: Session) -> None:
+    from models import UnitCustomer, UnitRelation
+
+    ownerless = s.scalar(
+        select(func.count(func.distinct(Bill.unit_id))).where(
+            ~select(UnitCustomer.id)
+            .where(UnitCustomer.unit_id == Bill.unit_id, UnitCustomer.relation == UnitRelation.OWNER)
+            .exists()
+        )
+    )
+    assert ownerless == 0
+    assert s.scalar(select(func.count()).where(Unit.key_tenant.is_(True))) > 0
+
+
+def test_demo_accounts_log_in_with_the_demo_password(s: Session) -> None:
+    users = {u.username: u for u in s.scalars(select(User).where(User.username.in_([a.username for a in ACCOUNTS])))}
+    assert set(users) == {a.username for a in ACCOUNTS}
+    for account in ACCOUNTS:
+        user = users[account.username]
+        if account.username == "admin":
+            continue
+        assert HASHER.verify(user.password_hash, DEMO_PASSWORD)
+        assert [r.name for r in user.roles] == [account.role]
+        if account.project:
+            assert [p.name for p in user.projects] == [account.project]
+            assert user.staff_id is not None
+    assert users["fengongsi"].branch.name == "上海分公司" and not users["fengongsi"].projects
+    assert users["qiantai"].display_name != "qiantai"  # named after the staff member
+
+
+def test_an_account_that_existed_before_is_kept(loaded: Loaded) -> None:
+    s = loaded.session
+    admin = s.scalar(select(User).where(User.username == "admin"))
+    assert admin.password_hash == loaded.own_hash
+    assert admin.is_superuser
+    assert s.scalar(select(func.count()).select_from(Role)) >= 7
+
+
+def test_the_load_is_recorded_once(s: Session) -> None:
+    logs = s.scalars(select(OperationLog).where(OperationLog.operation == "load_demo")).all()
+    assert len(logs) == 1
+    assert logs[0].counts["bill"] > 0
+
+
+def test_timestamps_are_aware_and_not_in_the_future(s: Session) -> None:
+    latest = s.scalar(select(func.max(Visit.visited_at)))
+    assert latest.tzinfo is not None and latest <= NOW
+    assert NOW == dt.datetime(2026, 11, 15, 2, 0, tzinfo=dt.UTC)
