@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -209,7 +210,10 @@ def _locale_for(headers: dict[str, str], query: str = "", wrap=None) -> str:
     async def send(message):
         pass
 
-    contextvars.copy_context().run(asyncio.run, stack(scope, receive, send))
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(context.run, asyncio.run, stack(scope, receive, send)).result()
     return seen["locale"]
 
 
