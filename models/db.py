@@ -25,12 +25,19 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
-            # WAL + busy_timeout: an import and an edit at once wait for each other instead of failing (B11).
+            # The driver's own transaction handling would skip BEGIN, turning the first SAVEPOINT into the
+            # outer transaction (a nested "rollback" would then commit): SQLAlchemy issues BEGIN itself.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # WAL + busy_timeout: an import and an edit at once wait for each other instead of failing (B11).
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=15000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
