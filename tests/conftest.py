@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
 import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, MetaData, text
@@ -137,3 +139,10 @@ def console(app) -> Iterator:
 
 
 DATA = Path(__file__).parent / "data"
+
+
+def run_async(fn, *args):
+    """Run an async function to completion from a test. In a thread of its own: once a browser test has
+    run, Playwright keeps an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()

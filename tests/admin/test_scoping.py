@@ -53,7 +53,7 @@ from models import (
 from seeds.demo import load_demo
 from seeds.roles import ROLE_NAMES
 from tests import factories
-from tests.conftest import SECRET, Console
+from tests.conftest import SECRET, Console, run_async
 
 SCOPED_ROLES = [r for r in ROLE_NAMES if r not in ("系统管理员", "分公司管理")]
 
@@ -230,15 +230,13 @@ def test_lookups_offer_only_own_project_rows(world, identity):
 
 @pytest.mark.parametrize("identity", _view_ids())
 def test_filter_choices_offer_only_own_project_rows(world, identity):
-    import anyio
-
     view = _view(world, identity)
     filters = [f for f in view.get_filters() if isinstance(f, ScopedForeignKeyFilter)]
     if not filters:
         pytest.skip(f"{identity}: no relation filters")
     request, actor = _fake_request(world, "客服经理")
     for flt in filters:
-        choices = anyio.run(flt.lookups, request, view.model, view._run_arbitrary_query)
+        choices = run_async(flt.lookups, request, view.model, view._run_arbitrary_query)
         ids = [int(value) for value, _ in choices if value.isdigit()]
         clause = target_scope_clause(flt.target, actor)
         if ids and clause is not None:
