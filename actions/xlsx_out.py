@@ -16,6 +16,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from models import LabeledEnum
@@ -53,9 +54,16 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> Writ
     return cell
 
 
-def write_sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Append a sheet with a bold header row; returns the number of data rows written."""
+def write_sheet(
+    wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, widths: Sequence[float] = ()
+) -> int:
+    """Append a sheet with a bold header row; returns the number of data rows written.
+
+    ``widths`` (characters, per column) must be known up front: a write-only sheet writes them first.
+    """
     ws = wb.create_sheet(title=title[:31])
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
     ws.append([safe_cell(ws, h, bold=True) for h in header])
     n = 0
     for row in rows:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import secrets
 import sys
@@ -31,11 +32,12 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from actions.actor import Actor
@@ -129,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
         return REFUSED
+    except OperationalError as exc:  # unreachable database, or tables missing before ``wuye init``
+        print(f"数据库错误：{exc.orig}\n请检查 WUYE_DATABASE_URL，或先运行 wuye init", file=sys.stderr)
+        return USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -417,6 +422,300 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     with transaction() as session:
         result = disable_user(session, username=args.username)
     print(f"已停用账号 {result.username}；该账号已登录的会话全部失效")
+    return OK
+
+
+
+# --- 派工 ----------------------------------------------------------------------------------------------
+def _dispatch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", metavar="项目", help="项目名称")
+    p.add_argument("--request", dest="requests", action="extend", nargs="+", type=int, default=[], metavar="编号",
+                   help="只派这些客户诉求（编号，可多个）；不指定则派该项目全部待派工的诉求")
+    p.add_argument("--department", metavar="部门", help="处理部门名称；不指定则按派工路由")
+    p.add_argument("--assignee", metavar="工号", help="处理人的工号")
+    p.add_argument("--priority", metavar="优先级", help="紧急/高/普通/低；不指定则按诉求")
+    p.add_argument("--deadline", metavar="时间", help="完成时限，北京时间，如 2026-11-25T18:00；不指定则按时限规则")
+    p.add_argument("--dry-run", action="store_true", help="只预览将生成的派工单，不写入")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+
+
+@command("dispatch", "派工：为项目的待派工客户诉求（或指定的诉求）生成派工单", _dispatch_args)
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
+    from actions import work_orders
+    from models import SHANGHAI, Priority
+
+    priority = Priority.from_label(args.priority) if args.priority else None
+    if args.priority and priority is None:
+        raise Refused(f"优先级无效：{args.priority}（可选：{'、'.join(p.label for p in Priority)}）")
+    try:
+        deadline = dt.datetime.fromisoformat(args.deadline).replace(tzinfo=SHANGHAI) if args.deadline else None
+    except ValueError:
+        raise Refused(f"完成时限格式应为 YYYY-MM-DDTHH:MM：{args.deadline}") from None
+    with transaction() as session:
+        project_id = work_orders.project_named(session, args.project)
+        # The command acts within the named project: a --request of another project is refused.
+        actor = Actor(user_id=None, name=CLI_ACTOR.name, project_ids=frozenset({project_id}), source="cli")
+        result = work_orders.dispatch_requests(
+            session, actor=actor, request_ids=args.requests or None, project_id=None if args.requests else project_id,
+            department_id=work_orders.department_named(session, args.department, project_id) if args.department else None,
+            assignee_id=work_orders.staff_numbered(session, args.assignee, project_id) if args.assignee else None,
+            priority=priority, complete_due_at=deadline, dry_run=args.dry_run,
+        )
+    if args.json:
+        print(json.dumps({
+            "dry_run": result.dry_run, "targets": result.targets, "created": result.created,
+            "already": list(result.already), "by_department": dict(result.by_department),
+            "operation_id": result.operation_id,
+            "preview": [{"request_id": p.request_id, "department": p.department, "priority": p.priority.value,
+                         "respond_due_at": p.respond_due_at.isoformat(), "complete_due_at": p.complete_due_at.isoformat()}
+                        for p in result.preview],
+        }, ensure_ascii=False))
+    else:
+        print(result.message + ("（预览，未写入）" if result.dry_run else ""))
+    return OK
+
+
+# --- scores ------------------------------------------------------------------------------------------
+def _scores_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="考核月份，如 2026-05")
+    p.add_argument("--project", dest="projects", action="extend", nargs="+", default=[], metavar="项目",
+                   help="项目名称，可多次指定（不指定则全部项目）")
+    p.add_argument("--dry-run", action="store_true", help="只预览计算结果，不保存")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+
+
+@command("scores", "计算月度考核：考核记录与投诉、超时工单、不满意回访、表扬记录 → 得分、排名、等级", _scores_args)
+def cmd_scores(args: argparse.Namespace) -> int:
+    from actions.scores import compute_scores, project_ids_named
+
+    with transaction() as session:
+        project_ids = project_ids_named(session, args.projects) if args.projects else None
+        result = compute_scores(session, month=args.month, project_ids=project_ids, actor=CLI_ACTOR,
+                                dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({**asdict(result), "message": result.message}, ensure_ascii=False))
+        return OK
+    print(result.message)
+    print_table([("项目", "员工", "考核记录")]
+                + [(o.project_name, str(o.scored), str(o.events)) for o in result.projects])
+    return OK
+
+
+# --- 导入 --------------------------------------------------------------------------------------------
+group("import", "批量导入：先逐行核对，全部无误才写入；同一文件不会导入两次")
+IMPORT_KINDS = {
+    "surveys": "满意度问卷（.xlsx）", "units": "楼栋与房屋", "customers": "客户及其房屋", "parking": "车位",
+    "staff": "员工", "bills": "账单", "payments": "收款记录",
+}
+
+
+def _import_args(survey: bool) -> Callable[[argparse.ArgumentParser], None]:
+    def arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", metavar="文件", help=".xlsx" + ("" if survey else " 或 .csv（UTF-8 / GB18030）"))
+        if survey:
+            p.add_argument("--project", required=True, metavar="项目", help="项目名称")
+            p.add_argument("--survey", required=True, metavar="调查名称", help="满意度调查名称；不存在则新建（被调查户为全部已入住房屋）")
+        else:
+            p.add_argument("--project", metavar="项目", help="文件中没有“项目”列时，导入到该项目")
+        p.add_argument("--dry-run", action="store_true", help="只核对并显示结果，不写入")
+        p.add_argument("--json", action="store_true", help="以 JSON 输出结果（计数和每个问题），供脚本使用")
+
+    return arguments
+
+
+class _Progress:
+    """Progress of a long import on stderr, at most twice a second."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+        self.started = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown < 0.5 and done < total:
+            return
+        self.shown = now
+        count = f" {done}/{total}" if total else ""
+        print(f"\r{stage}{count}（{now - self.started:.0f} 秒）", end="", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
+def _import(kind: str, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from actions.bulk_import import import_records
+    from actions.survey_import import import_survey_responses
+    from actions.surveys import find_or_create_survey
+    from models import Project
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise Refused(f"文件不存在：{args.file}")
+    data = path.read_bytes()
+    progress = _Progress()
+    try:
+        with transaction() as session:
+            if kind == "surveys":
+                survey = find_or_create_survey(session, project_name=args.project, title=args.survey, actor=CLI_ACTOR)
+                if survey.created:
+                    print(f"已新建满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
+                result = import_survey_responses(session, survey_id=survey.survey_id, data=data, file_name=path.name,
+                                                 actor=CLI_ACTOR, dry_run=args.dry_run, progress=progress)
+            else:
+                project_id = None
+                if args.project:
+                    project_id = session.scalar(select(Project.id).where(Project.name == args.project))
+                    if project_id is None:
+                        raise Refused(f"项目“{args.project}”不存在")
+                result = import_records(session, kind=kind, data=data, file_name=path.name, actor=CLI_ACTOR,
+                                        project_id=project_id, dry_run=args.dry_run, progress=progress)
+            if args.dry_run:
+                session.rollback()  # a new survey made for the preview is not kept either
+    finally:
+        progress.end()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        c = result.counts
+        head = "预览（未写入）" if result.dry_run else ("已导入" if result.written else "未导入")
+        print(f"{head}：{result.file_name} 新增 {c['new']}、更新 {c['update']}、无变化 {c['unchanged']}、"
+              f"重复 {c['duplicate']}、错误 {c['error']}（跳过空行 {c['blank']}、合计行 {c['totals']}）")
+        if result.imported_before:
+            print(result.imported_before)
+        for problem in result.problems:
+            print(problem.message, file=sys.stderr)
+    return REFUSED if result.has_errors else OK
+
+
+for _kind, _help in IMPORT_KINDS.items():
+    command(f"import {_kind}", f"导入{_help}", _import_args(_kind == "surveys"))(
+        lambda args, kind=_kind: _import(kind, args))
+
+
+# --- 收费催缴 --------------------------------------------------------------------------------------------
+def _bills_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", dest="projects", action="extend", nargs="+", default=[], metavar="项目",
+                   help="项目名称，可多次指定（不指定则全部项目）")
+    p.add_argument("--period", metavar="YYYY-MM", help="账期（默认本月）")
+    p.add_argument("--dry-run", action="store_true", help="只预览将生成的账单数，不写入")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+
+
+def _fee_projects(session: Session, names: list[str]) -> dict[int, str]:
+    """The named projects (all when none is named): id → name."""
+    from actions.billing import fee_choices
+    from actions.scores import project_ids_named
+
+    every = {p.id: p.label for p in fee_choices(session, actor=CLI_ACTOR).projects}
+    return {pid: every[pid] for pid in project_ids_named(session, names)} if names else every
+
+
+@command("bills", "生成账单：按收费项目的单价为每户生成一个账期的账单（重复执行不会重复生成）", _bills_args)
+def cmd_bills(args: argparse.Namespace) -> int:
+    from actions.billing import current_period, generate_bills
+
+    with transaction() as session:
+        projects = _fee_projects(session, args.projects)
+        results = [
+            generate_bills(session, project_id=pid, period=args.period or current_period(), actor=CLI_ACTOR,
+                           dry_run=args.dry_run)
+            for pid in projects
+        ]
+    if args.json:
+        print(json.dumps([{**asdict(r), "message": r.message} for r in results], ensure_ascii=False))
+    for r in [] if args.json else results:
+        print(f"{projects[r.project_id]}：{r.message}")
+    return OK
+
+
+def _dunning_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", required=True, choices=["1", "2", "3", "4"],
+                   help="阶段：1 第一次催缴(5日)，2 第二次(10日)，3 第三次及停电函、违约函(15日)，4 停电/封铺(20日，提交审批)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="催缴基准日（默认该阶段最近的计划日）")
+    p.add_argument("--project", dest="projects", action="extend", nargs="+", default=[], metavar="项目",
+                   help="项目名称，可多次指定（不指定则全部项目）")
+    p.add_argument("--dry-run", action="store_true", help="只预览户数与金额，不发出")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+
+
+@command("dunning", "催缴通知：按阶段向欠费住户发出通知（每户每阶段每月一次；停电/封铺须在后台经经理审批）",
+         _dunning_args)
+def cmd_dunning(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from actions.dunning import DunningScope, issue_dunning
+
+    try:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    except ValueError:
+        raise Refused(f"催缴基准日格式应为 YYYY-MM-DD：{args.as_of}") from None
+    with transaction() as session:
+        projects = _fee_projects(session, args.projects)
+        results = [
+            issue_dunning(session, stage=args.stage, as_of=as_of, scope=DunningScope(project_id=pid), actor=CLI_ACTOR,
+                          dry_run=args.dry_run)
+            for pid in projects
+        ]
+    if args.json:
+        print(json.dumps([{
+            "project_id": r.project_id, "cycle": r.cycle, "stage": r.stage.value, "as_of": r.as_of.isoformat(),
+            "accounts": r.accounts, "total_amount": str(r.total_amount), "issued": r.issued,
+            "run_id": r.run_id, "run_status": r.run_status.value if r.run_status else None,
+            "already_run": r.already_run, "dry_run": r.dry_run,
+            "excluded": {e.reason.value: e.count for e in r.excluded}, "message": r.message,
+        } for r in results], ensure_ascii=False))
+    for r in [] if args.json else results:
+        print(f"{projects[r.project_id]}：{r.message}")
+    return OK
+
+
+# --- 导出 --------------------------------------------------------------------------------------------
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", metavar="列表", help="控制台列表地址中的名称，如 unit、customer、bill、payment")
+    p.add_argument("file", metavar="文件", help="导出到的 .xlsx 文件")
+    p.add_argument("--project", metavar="项目", help="只导出该项目的记录")
+    p.add_argument("--unmask", action="store_true", help="身份证号、手机号不打码（会记入审计）")
+
+
+@command("export", "把一个列表导出为 .xlsx：与控制台导出相同的列，敏感信息默认打码，大文件显示进度", _export_args)
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqladmin.helpers import slugify_class_name
+
+    from actions.export import export_columns, export_list
+    from admin.views import VIEWS
+    from models import Project
+
+    view = next((v for v in VIEWS if getattr(v, "model", None) is not None
+                 and slugify_class_name(v.model.__name__) == args.what), None)
+    if view is None:
+        raise Refused(f"没有名为 {args.what} 的列表")
+    keys = [c if isinstance(c, str) else c.key for c in view.column_list] or ["id"]
+    progress = _Progress()
+    try:
+        with transaction() as session:
+            query = select(view.model).order_by(view.model.id)
+            if args.project:
+                project_id = session.scalar(select(Project.id).where(Project.name == args.project))
+                if project_id is None or not hasattr(view.model, "project_id"):
+                    raise Refused(f"项目“{args.project}”不存在，或该列表不分项目")
+                query = query.where(view.model.project_id == project_id)
+            result = export_list(
+                session, query=query, model=view.model, title=view.model.__label__, actor=CLI_ACTOR,
+                columns=export_columns(view.model, keys, {k: view.column_labels.get(k, k) for k in keys}),
+                path=Path(args.file), unmask=args.unmask, filters={"project": args.project}, progress=progress,
+            )
+    finally:
+        progress.end()
+    print(f"已导出 {result.rows} 行到 {args.file}" + ("（身份证号、手机号已打码）" if result.masked else "")
+          + (f"；共 {result.total} 行，超过上限未全部导出" if result.truncated else ""))
     return OK
 
 

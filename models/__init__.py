@@ -93,6 +93,9 @@ from .org import (  # noqa: F401
     UnitKind,
     UnitStatus,
 )
+from .reports import (  # noqa: F401
+    MonthSnapshot,
+)
 from .scoring import (  # noqa: F401
     EventSource,
     GradeBand,

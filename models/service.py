@@ -178,6 +178,7 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "project_id", "status", "complete_due_at"),
         Index(None, "department_id", "status"),
         Index(None, "project_id", "created_at"),
+        Index(None, "project_id", "dispatched_at"),  # the list's default order, within the user's projects
         CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg"),
     )
 

@@ -3,9 +3,7 @@
 The served app cannot share the per-test connection the other tests roll back (another thread, real
 commits), so it runs on its own SQLite file, migrated with alembic and loaded with the reference data once
 per test session. Tests commit what they need through ``live_server.session_maker`` and give their records
-unique names. Use from a test module::
-
-    from tests.browser_support import browser, live_server  # noqa: F401  (fixtures)
+unique names. tests/conftest.py loads this module as a plugin, so a test just names the fixtures::
 
     @pytest.mark.browser
     def test_something(live_server, browser): ...
@@ -77,13 +75,25 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     engine.dispose()
 
 
+_running: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
+    """One Chromium for the whole run, however many modules ask: a second sync Playwright cannot start
+    while the first one's event loop runs."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium")
+    if "browser" in _running:
+        yield _running["browser"]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        _running["browser"] = chromium
+        try:
+            yield chromium
+        finally:
+            _running.pop("browser", None)
+            chromium.close()

@@ -24,6 +24,8 @@ import actions  # noqa: F401  (audit hook)
 from models.db import alembic_config, make_engine
 from seeds.reference import load_reference
 
+pytest_plugins = ["tests.browser_support"]
+
 SECRET = "test-secret-key-" + "x" * 32
 
 

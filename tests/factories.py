@@ -113,3 +113,54 @@ def user(session: Session, *, username: str | None = None, roles: list[str] = ()
     session.add(row)
     session.flush()
     return row
+
+
+def service_request(session: Session, *, project_, kind=None, category=None, priority=None, unit_=None,
+                    received_at: dt.datetime | None = None, content: str = "厨房水管漏水", receiver: User | None = None):
+    """A pending 客户诉求 (defaults: a private repair of the plumbing, received an hour ago)."""
+    from models import Priority, RequestCategory, RequestKind, ServiceRequest, utcnow
+
+    row = ServiceRequest(
+        project=project_,
+        kind=kind or RequestKind.REPAIR_PRIVATE,
+        category=category or RequestCategory.PLUMBING,
+        priority=priority or Priority.NORMAL,
+        unit=unit_,
+        contact_name="张伟",
+        contact_phone="13812345678",
+        content=content,
+        received_at=received_at or utcnow() - dt.timedelta(hours=1),
+        receiver=receiver,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def fee_type(session: Session, *, project_, name: str | None = None, basis=None, rate: Decimal = Decimal("2.50"),
+             due_day: int = 1, active: bool = True):
+    """A 收费项目 (default: 物业管理费 at 2.50 元/㎡·月, due on the 1st)."""
+    from models import FeeBasis, FeeType
+
+    row = FeeType(project=project_, name=name or f"物业管理费{_n()}", basis=basis or FeeBasis.PER_AREA, rate=rate,
+                  due_day=due_day, active=active)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def bill(session: Session, *, unit_: Unit, fee_type_, period: str, amount_due: Decimal = Decimal("250.00"),
+         amount_paid: Decimal = Decimal("0.00"), due_date: dt.date | None = None, customer_=None, collector_=None):
+    """A 账单; status follows ``amount_paid`` (未缴 / 部分缴纳 / 已缴清); due on the 1st of the period."""
+    from models import Bill, BillStatus
+
+    status = BillStatus.UNPAID if not amount_paid else BillStatus.PAID if amount_paid >= amount_due else BillStatus.PARTIAL
+    row = Bill(
+        project_id=unit_.project_id, unit=unit_, fee_type=fee_type_, period=period, amount_due=amount_due,
+        amount_paid=amount_paid, status=status, customer=customer_,
+        due_date=due_date or dt.date(int(period[:4]), int(period[5:7]), 1),
+        collector_id=collector_.id if collector_ is not None else unit_.collector_id,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -7,7 +7,16 @@ from sqladmin import Admin
 from .audit import AuditLogAdmin, OperationLogAdmin
 from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
 from .customers import CustomerAdmin, UnitCustomerAdmin
-from .fees import BillAdmin, DunningNoticeAdmin, DunningRunAdmin, FeeTypeAdmin, PaymentAdmin
+from .fees import (
+    ArrearsPage,
+    BillAdmin,
+    CollectionRatePage,
+    DunningNoticeAdmin,
+    DunningPage,
+    DunningRunAdmin,
+    FeeTypeAdmin,
+    PaymentAdmin,
+)
 from .imports import ImportBatchAdmin
 from .ledgers import (
     DutyLogAdmin,
@@ -38,14 +47,30 @@ from .org import (
     UnitAdmin,
 )
 from .scoring import (
+    ComputePage,
     GradeBandAdmin,
     MonthlyScoreAdmin,
+    RecordEventsPage,
+    ResultsPage,
     ScoreEventAdmin,
     ScoreMonthAdmin,
     ScoringRuleAdmin,
     ServiceStarAdmin,
+    StarsPage,
 )
-from .service import RoutingRuleAdmin, ServiceRequestAdmin, SlaRuleAdmin, VisitAdmin, WorkOrderAdmin
+from .service import (
+    CallbacksPage,
+    ComplaintStatsPage,
+    DepartmentReportPage,
+    IntakePage,
+    RoutingRuleAdmin,
+    ServiceRequestAdmin,
+    SlaRuleAdmin,
+    VisitAdmin,
+    VisitPlanPage,
+    WorkOrderAdmin,
+)
+from .spreadsheets import SpreadsheetPages
 from .surveys import (
     CorrectiveActionAdmin,
     SurveyAdmin,
@@ -65,9 +90,14 @@ VIEWS = [
     CustomerAdmin,
     UnitCustomerAdmin,
     # 客服工单
+    IntakePage,
     ServiceRequestAdmin,
     WorkOrderAdmin,
+    CallbacksPage,
     VisitAdmin,
+    VisitPlanPage,
+    DepartmentReportPage,
+    ComplaintStatsPage,
     SlaRuleAdmin,
     RoutingRuleAdmin,
     # 收费催缴
@@ -76,6 +106,9 @@ VIEWS = [
     PaymentAdmin,
     DunningRunAdmin,
     DunningNoticeAdmin,
+    DunningPage,
+    ArrearsPage,
+    CollectionRatePage,
     # 满意度调查
     SurveyAdmin,
     SurveyHouseholdAdmin,
@@ -83,6 +116,10 @@ VIEWS = [
     SurveyScoreAdmin,
     CorrectiveActionAdmin,
     # 员工考核
+    RecordEventsPage,
+    ComputePage,
+    ResultsPage,
+    StarsPage,
     ScoringRuleAdmin,
     ScoreEventAdmin,
     ScoreMonthAdmin,
@@ -106,6 +143,8 @@ VIEWS = [
     OwnerNoticeAdmin,
     VendorCheckAdmin,
     WeeklyTaskAdmin,
+    # 导入导出
+    SpreadsheetPages,
     # 系统管理
     BranchAdmin,
     DepartmentAdmin,

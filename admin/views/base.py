@@ -79,6 +79,7 @@ from models import (
 from models.base import UTCDateTime
 
 from ..i18n import ChineseForm
+from .list_export import export_response, remember_list_params
 
 PAGE_SIZE = 20
 ALL = "__all"
@@ -856,6 +857,17 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         """Explicit permission check for custom endpoints (``@expose`` only checks ``is_accessible``)."""
         if not self.has_permission(request, action):
             raise HTTPException(status_code=403, detail="没有执行此操作的权限")
+
+    # --- export (list_export.py) ---------------------------------------------------------------
+    async def list(self, request: Request) -> Any:
+        remember_list_params(self, request)
+        return await super().list(request)
+
+    async def get_model_objects(self, request: Request, limit: int | None = 0) -> list[Any]:
+        return []  # the export streams the list's own query rather than loading every row here
+
+    async def export_data(self, data: Any, export_type: str = "xlsx", request: Request | None = None) -> Any:
+        return await export_response(self, request)
 
 
 class ReadOnlyView(ScopedModelView):

@@ -1,22 +1,149 @@
-"""Views of 收费催缴: fee types, bills, payments, dunning runs and notices.
+"""Views of 收费催缴: fee types, bills, payments, dunning runs and notices, and the pages around them —
+生成账单, 发起催缴 (parameters → preview → issue), 审批停电/封铺, 通知函 (print / download), 送达登记, 房屋账户,
+欠费账龄, 收费率.
 
 Dunning runs and their notices are made by the dunning action (one run key per project, month and stage,
 a second manager's approval for 停电/封铺): the console lists them and records a notice's delivery, it does
-not create or approve them by hand.
+not create or approve them by hand. A GET only ever shows a form or a preview; every change is a POST with
+the CSRF token, checked against the action's grant explicitly (``@expose`` checks nothing but access).
 """
 
 from __future__ import annotations
 
-from models import Bill, DunningNotice, DunningRun, FeeType, Payment
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from sqladmin import BaseView, Flash, action, expose
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import billing, dunning
+from actions.errors import NotPermitted, Refused
+from models import (
+    SHANGHAI,
+    Bill,
+    DeliveryWay,
+    DunningNotice,
+    DunningRun,
+    DunningStage,
+    FeeType,
+    LabeledEnum,
+    Payment,
+    PayMethod,
+    label_of,
+    utcnow,
+)
 
 from .base import (
+    PAGE_SIZE,
     BooleanFilter,
     EnumFilter,
     OperationColumnFilter,
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
+    local_datetime,
+    request_actor,
 )
+
+FEES = "收费催缴"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LETTER_LABELS = {
+    "period": label_of(Bill, "period"),
+    "fee_type": label_of(Bill, "fee_type_id"),
+    "amount_due": label_of(Bill, "amount_due"),
+    "amount_paid": label_of(Bill, "amount_paid"),
+}
+
+
+# --- request parsing and the action runner ---------------------------------------------------------------
+def _int(value: Any, what: str = "编号") -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Refused(f"{what}无效：{text}")
+    return int(text)
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    return tuple(_int(part) for part in str(value or "").split(",") if part.strip())
+
+
+def _date(value: Any, what: str) -> dt.date | None:
+    text = str(value or "").strip()
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise Refused(f"{what}格式应为 YYYY-MM-DD：{text}") from None
+
+
+def _local_datetime(value: Any, what: str) -> dt.datetime | None:
+    """A datetime-local field: Beijing time, no zone."""
+    text = str(value or "").strip()
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if text else None
+    except ValueError:
+        raise Refused(f"{what}格式无效：{text}") from None
+
+
+def _member(enum_cls: type[LabeledEnum], value: Any, what: str) -> Any:
+    try:
+        return enum_cls(str(value or "").strip())
+    except ValueError:
+        raise Refused(f"{what}无效：{value}") from None
+
+
+def _pks(request: Request) -> list[str]:
+    return [pk for pk in request.query_params.get("pks", "").split(",") if pk]
+
+
+async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """``fn(session, actor=…, **kwargs)`` in one transaction as the requesting user; committed unless it raised."""
+    actor = request_actor(request)
+
+    def work() -> Any:
+        with session_maker.begin() as session:
+            session.info["actor"] = actor
+            return fn(session, actor=actor, **kwargs)
+
+    return await anyio.to_thread.run_sync(work)
+
+
+def _status(refused: Refused) -> int:
+    return 403 if isinstance(refused, NotPermitted) else 400
+
+
+def _attachment(name: str) -> str:
+    return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
+
+
+async def _page(view: Any, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("local", local_datetime)
+    return await view.templates.TemplateResponse(request, f"wuye/fees/{template}", context, status_code=status_code)
+
+
+async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterable[int] | None) -> Response:
+    """A run's letters, one per A4 page; ``?download=1`` gives the same document as one file."""
+    try:
+        letters = await run_action(view.session_maker, request, dunning.run_letters, run_id=run_id, notice_ids=notice_ids)
+    except Refused as refused:
+        raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+    download = request.query_params.get("download") == "1"
+    response = await view.templates.TemplateResponse(request, "wuye/letters/run.html", {
+        "letters": letters, "labels": LETTER_LABELS, "standalone": download,
+        "download_url": str(request.url.include_query_params(download="1")),
+        "back_url": str(request.url_for("admin:details", identity="dunning-run", pk=run_id)),
+    })
+    if download:
+        response.headers["content-disposition"] = _attachment(
+            f"催缴通知函-{letters.project}-{letters.cycle}-{letters.stage.label}-批次{run_id}.html")
+    return response
 
 
 class FeeTypeAdmin(ScopedModelView, model=FeeType):
@@ -45,9 +172,98 @@ class BillAdmin(ScopedModelView, model=Bill):
         OperationColumnFilter("period"),
         OperationColumnFilter("due_date"),
     ]
-    form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "amount_paid", "due_date",
-                    "status", "collector"]
+    # 实收与状态只随收款变化（收款记录），不在账单表单里手改.
+    form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
     form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector")
+
+    @action("generate-bills", label="生成账单", add_in_detail=False)
+    async def generate_bills_form(self, request: Request) -> Response:
+        return await self._generate_page(request, {"period": billing.current_period(), "fee_type_ids": []})
+
+    @expose("/generate-bills", methods=["POST"])
+    async def generate_bills_submit(self, request: Request) -> Response:
+        self.require(request, "action:generate-bills")
+        form = await request.form()
+        values = {"project_id": form.get("project_id", ""), "period": form.get("period", ""),
+                  "fee_type_ids": form.getlist("fee_type_id")}
+        try:
+            result = await run_action(
+                self.session_maker, request, billing.generate_bills,
+                project_id=_int(values["project_id"], "项目"), period=str(values["period"]),
+                fee_type_ids=[_int(v) for v in values["fee_type_ids"]] or None, dry_run=form.get("dry_run") == "1",
+            )
+        except Refused as refused:
+            return await self._generate_page(request, values, error=refused.message, status_code=_status(refused))
+        return await self._generate_page(request, values, result=result)
+
+    async def _generate_page(self, request: Request, values: dict, *, status_code: int = 200, **context: Any) -> Response:
+        choices = await run_action(self.session_maker, request, billing.fee_choices)
+        return await _page(self, request, "generate_bills.html", status_code=status_code, title="生成账单",
+                           choices=choices, values=values, **context)
+
+    @action("dunning", label="催缴所选账单")
+    async def dunning_for_bills(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request))
+        url = request.url_for("admin:view-dunning").include_query_params(bill_ids=",".join(str(r.id) for r in rows))
+        return RedirectResponse(url, status_code=302)
+
+    @action("account", label="房屋账户", add_in_list=False)
+    async def account_of_bill(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request)[:1])
+        url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=rows[0].unit_id)
+        return RedirectResponse(url, status_code=302)
+
+    @expose("/account", methods=["GET"])
+    async def account_page(self, request: Request) -> Response:
+        """房屋账户: a unit's (or a customer's units') bills, payments and balance; 收款 when granted."""
+        self.require(request, "action:account")
+        query = request.query_params
+        return await self._account_page(request, query.get("unit_id"), query.get("customer_id"))
+
+    async def _account_page(self, request: Request, unit: Any, customer: Any, *, status_code: int = 200,
+                            **context: Any) -> Response:
+        def load(session: Any, *, actor: Any) -> tuple[Any, ...]:
+            customer_id, unit_id = _int(customer, "客户"), _int(unit, "房屋")
+            if customer_id:
+                statements = billing.customer_accounts(session, customer_id=customer_id, actor=actor)
+            elif unit_id:
+                statements = (billing.account_statement(session, unit_id=unit_id, actor=actor),)
+            else:
+                raise Refused("请指定房屋或客户")
+            return statements, billing.fee_choices(session, actor=actor)
+
+        try:
+            statements, choices = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            return await _page(self, request, "account.html", status_code=_status(refused), title="房屋账户",
+                               statements=(), error=refused.message)
+        return await _page(
+            self, request, "account.html", status_code=status_code, title="房屋账户", statements=statements,
+            staff=choices.staff, methods=PayMethod.choices(),
+            can_pay=self._authorization_backend().has_permission(request, "payment", "create"), **context,
+        )
+
+    @expose("/account/pay", methods=["POST"])
+    async def account_pay(self, request: Request) -> Response:
+        """收款 for a whole account: spread over its open bills, oldest first; more than is owed is refused."""
+        self.require(request, "action:account")
+        if not self._authorization_backend().has_permission(request, "payment", "create"):
+            raise HTTPException(status_code=403, detail="没有收款的权限")
+        form = await request.form()
+        try:
+            unit_id = _int(form.get("unit_id"), "房屋")
+            result = await run_action(
+                self.session_maker, request, billing.pay_account, unit_id=unit_id, amount=str(form.get("amount", "")),
+                method=_member(PayMethod, form.get("method"), label_of(Payment, "method")),
+                collector_id=_int(form.get("collector_id"), label_of(Payment, "collector_id")),
+                receipt_no=str(form.get("receipt_no", "")).strip() or None,
+            )
+        except Refused as refused:
+            return await self._account_page(request, form.get("unit_id"), None, status_code=_status(refused),
+                                            error=refused.message)
+        Flash.success(request, f"已收款 {result.amount} 元，冲抵 {len(result.payments)} 张账单；尚欠 {result.outstanding} 元")
+        url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit_id)
+        return RedirectResponse(url, status_code=303)
 
 
 class PaymentAdmin(ScopedModelView, model=Payment):
@@ -58,8 +274,24 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     column_sortable_list = ["id", "amount", "method", "paid_at", "receipt_no"]
     column_default_sort = [("paid_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"), ScopedForeignKeyFilter("collector")]
-    form_columns = ["project", "bill", "amount", "method", "paid_at", "collector", "receipt_no"]
+    # A payment is entered through 收款 (the bill's paid amount and status follow, overpayment is refused);
+    # once booked it is not edited or deleted here — a correction is a reversal, which this version lacks.
+    can_edit = False
+    can_delete = False
+    form_columns = ["bill", "amount", "method", "paid_at", "collector", "receipt_no"]
     form_ajax_refs = ajax_refs(Payment, "bill", "collector")
+
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        def pk(value: Any) -> int | None:
+            return None if value in (None, "") else int(getattr(value, "id", value))
+
+        result = await run_action(
+            self.session_maker, request, billing.record_payment, bill_id=pk(data.get("bill")),
+            amount=data.get("amount"), method=_member(PayMethod, data.get("method"), label_of(Payment, "method")),
+            collector_id=pk(data.get("collector")), paid_at=data.get("paid_at"),
+            receipt_no=(data.get("receipt_no") or "").strip() or None,
+        )
+        return (await self._run_query(select(Payment).where(Payment.id == result.payment_id)))[0]
 
 
 class DunningRunAdmin(ScopedModelView, model=DunningRun):
@@ -74,6 +306,42 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("stage"), EnumFilter("status"),
                       OperationColumnFilter("cycle")]
+
+    @action("approve-dunning", label="审批停电/封铺", add_in_list=False)
+    async def approve_form(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request)[:1])
+        run = await run_action(self.session_maker, request, dunning.run_accounts, run_id=rows[0].id)
+        return await _page(self, request, "approve.html", title="审批停电/封铺", run=run)
+
+    @expose("/approve", methods=["POST"])
+    async def approve_submit(self, request: Request) -> Response:
+        self.require(request, "action:approve-dunning")
+        form = await request.form()
+        run_id = str(form.get("run_id", "")).strip()
+        if not run_id.isdigit():
+            raise HTTPException(status_code=400, detail="请先选择批次")
+        context: dict[str, Any] = {}
+        status_code = 200
+        try:
+            decision = str(form.get("decision", ""))
+            if decision not in ("approve", "reject"):
+                raise Refused("请选择批准或驳回")
+            context["result"] = await run_action(
+                self.session_maker, request, dunning.approve_dunning, run_id=int(run_id),
+                approve=decision == "approve", note=str(form.get("note", "")).strip()[:200],
+            )
+        except Refused as refused:
+            context["error"], status_code = refused.message, _status(refused)
+        try:
+            context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
+
+    @action("letters", label="打印通知函", add_in_list=False)
+    async def letters(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request)[:1])
+        return await _letters(self, request, rows[0].id, None)
 
 
 class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
@@ -94,3 +362,173 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
     # Only the delivery is recorded by hand: 送达时间、送达人、方式、签收人.
     form_columns = ["delivered_at", "delivered_by", "delivery_way", "signed_by", "note"]
     form_ajax_refs = ajax_refs(DunningNotice, "delivered_by")
+
+    @action("letters", label="打印通知函")
+    async def letters(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request))
+        runs = {row.run_id for row in rows}
+        if len(runs) != 1:
+            raise HTTPException(status_code=400, detail="请选择同一批次的通知")
+        return await _letters(self, request, runs.pop(), [row.id for row in rows])
+
+    @action("deliver", label="登记送达")
+    async def deliver_form(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request))
+        return await self._deliver_page(request, [row.id for row in rows], {row.project_id for row in rows})
+
+    async def _deliver_page(self, request: Request, ids: list[int], projects: set[int] | None, *,
+                            status_code: int = 200, **context: Any) -> Response:
+        choices = await run_action(self.session_maker, request, billing.fee_choices)
+        staff = [c for c in choices.staff if projects is None or c.project_id in projects]
+        now = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+        return await _page(self, request, "deliver.html", status_code=status_code, title="登记送达", notice_ids=ids,
+                           staff=staff, ways=DeliveryWay.choices(), now=now, **context)
+
+    @expose("/deliver", methods=["POST"])
+    async def deliver_submit(self, request: Request) -> Response:
+        self.require(request, "action:deliver")
+        form = await request.form()
+        ids: list[int] = []
+        try:
+            ids = list(_ids(form.get("notice_ids")))
+            result = await run_action(
+                self.session_maker, request, dunning.record_delivery, notice_ids=ids,
+                delivered_by_id=_int(form.get("delivered_by_id"), label_of(DunningNotice, "delivered_by_id")),
+                way=str(form.get("way", "")), signed_by=str(form.get("signed_by", "")),
+                delivered_at=_local_datetime(form.get("delivered_at"), label_of(DunningNotice, "delivered_at")),
+            )
+        except Refused as refused:
+            return await self._deliver_page(request, ids, None, status_code=_status(refused), error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
+
+
+# --- pages without a model of their own ---------------------------------------------------------------------
+class FeePage(BaseView):
+    """A page of 收费催缴 whose access is a grant on a model view (``grant``): it has no identity of its own
+    in the role matrix."""
+
+    category = FEES
+    grant: tuple[str, str] = ("bill", "list")
+
+    def has_permission(self, request: Request, action: str, obj: Any | None = None) -> bool:
+        identity, needed = self.grant
+        return self._authorization_backend().has_permission(request, identity, needed if action == "list" else action, obj)
+
+    @property
+    def session_maker(self) -> Any:
+        return self._admin_ref.session_maker
+
+
+class DunningPage(FeePage):
+    """发起催缴: parameters (stage, as-of date, scope) → preview (GET, writes nothing) → issue (POST)."""
+
+    name = "发起催缴"
+    icon = "fa-solid fa-bell"
+    grant = ("dunning-run", "action:dunning")
+
+    @expose("/dunning", methods=["GET", "POST"], identity="dunning")
+    async def dunning_page(self, request: Request) -> Response:
+        if not self.has_permission(request, "list"):  # explicit: a POST here issues notices (A02)
+            raise HTTPException(status_code=403, detail="没有发起催缴的权限")
+        issuing = request.method == "POST"
+        params = await request.form() if issuing else request.query_params
+        values = {key: str(params.get(key, "")) for key in
+                  ("stage", "as_of", "scope", "project_id", "building_id", "unit_ids", "bill_ids")}
+        values["stage"] = values["stage"] or DunningStage.FIRST.value
+        values["scope"] = values["scope"] or "project"
+        context: dict[str, Any] = {}
+        status_code = 200
+        if issuing or params.get("preview"):
+            try:
+                selected = values["unit_ids"] or values["bill_ids"]
+                scope = dunning.DunningScope(
+                    project_id=_int(values["project_id"], "项目") if not selected and values["scope"] == "project" else None,
+                    building_id=_int(values["building_id"], "楼栋") if not selected and values["scope"] == "building" else None,
+                    unit_ids=_ids(values["unit_ids"]), bill_ids=_ids(values["bill_ids"]),
+                )
+                context["result"] = await run_action(
+                    self.session_maker, request, dunning.issue_dunning, stage=values["stage"], scope=scope,
+                    as_of=_date(values["as_of"], label_of(DunningRun, "as_of")), dry_run=not issuing,
+                )
+            except Refused as refused:
+                context["error"], status_code = refused.message, _status(refused)
+        choices = await run_action(self.session_maker, request, billing.fee_choices)
+        today = billing.today_local()
+        stages = [(s.value, s.label, dunning.default_as_of(s, today)) for s in DunningStage]
+        return await _page(self, request, "dunning.html", status_code=status_code, title="发起催缴", values=values,
+                           choices=choices, stages=stages, issuing=issuing, **context)
+
+
+class ArrearsPage(FeePage):
+    """欠费账龄: accounts in arrears with their aging, filtered, the totals of every filtered row, .xlsx export."""
+
+    name = "欠费账龄"
+    icon = "fa-solid fa-hourglass-half"
+
+    @expose("/arrears", methods=["GET"], identity="arrears")
+    async def arrears_page(self, request: Request) -> Response:
+        query = request.query_params
+        values = {key: query.get(key, "") for key in
+                  ("as_of", "project_id", "building_id", "collector_id", "key_tenant", "min_months")}
+        try:
+            as_of = _date(values["as_of"], "截至日期")
+            filters = billing.ArrearsFilter(
+                project_id=_int(values["project_id"]), building_id=_int(values["building_id"]),
+                collector_id=_int(values["collector_id"]), key_tenant={"yes": True, "no": False}.get(values["key_tenant"]),
+                min_months=_int(values["min_months"], "欠费月数"),
+            )
+            if query.get("export") == "xlsx":
+                if not self.has_permission(request, "export"):
+                    raise HTTPException(status_code=403, detail="没有导出的权限")
+                data = await run_action(self.session_maker, request, billing.arrears_xlsx, as_of=as_of, filters=filters)
+                return Response(data, media_type=XLSX, headers={
+                    "content-disposition": _attachment(f"欠费账龄-{as_of or billing.today_local()}.xlsx")})
+            page = await run_action(self.session_maker, request, billing.arrears, as_of=as_of, filters=filters,
+                                    page=_int(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
+            context, status_code = {"page": page}, 200
+        except Refused as refused:
+            context, status_code = {"error": refused.message}, _status(refused)
+        choices = await run_action(self.session_maker, request, billing.fee_choices)
+        return await _page(
+            self, request, "arrears.html", status_code=status_code, title="欠费账龄", values=values, choices=choices,
+            aging=billing.AGING_LABELS, can_export=self.has_permission(request, "export"),
+            can_open_account=self._authorization_backend().has_permission(request, "bill", "action:account"), **context,
+        )
+
+
+class CollectionRatePage(FeePage):
+    """收费率 by project / phase / building / collector and month, by amount and by household, with .xlsx."""
+
+    name = "收费率"
+    icon = "fa-solid fa-percent"
+
+    @expose("/collection-rate", methods=["GET"], identity="collection-rate")
+    async def collection_rate_page(self, request: Request) -> Response:
+        query = request.query_params
+        values = {
+            "period_from": query.get("period_from") or billing.current_period(),
+            "period_to": query.get("period_to", ""),
+            "group_by": query.get("group_by") or "project",
+            "project_id": query.get("project_id", ""),
+        }
+        try:
+            report = await run_action(
+                self.session_maker, request, billing.collection_rate, period_from=values["period_from"],
+                period_to=values["period_to"] or None, group_by=values["group_by"],
+                project_id=_int(values["project_id"], "项目"),
+            )
+            if query.get("export") == "xlsx":
+                if not self.has_permission(request, "export"):
+                    raise HTTPException(status_code=403, detail="没有导出的权限")
+                data = await run_action(self.session_maker, request,
+                                        lambda session, actor: billing.collection_rate_xlsx(session, report))
+                return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(
+                    f"收费率-{report.period_from}-{report.period_to}.xlsx")})
+            context, status_code = {"report": report}, 200
+        except Refused as refused:
+            context, status_code = {"error": refused.message}, _status(refused)
+        choices = await run_action(self.session_maker, request, billing.fee_choices)
+        return await _page(self, request, "collection_rate.html", status_code=status_code, title="收费率",
+                           values=values, choices=choices, groups=billing.RATE_GROUPS,
+                           can_export=self.has_permission(request, "export"), **context)

@@ -1,12 +1,38 @@
-"""Views of 员工考核: the rules, score events, months, monthly scores, grade bands and 服务之星.
+"""Views of 员工考核: the rules, score events, months, monthly scores, grade bands and 服务之星 — and the
+pages of issue 6: 录入考核 (several employees at once), 计算月度考核, 考核结果 (ranked table, breakdown,
+history, confirm / spot-check / reopen, .xlsx) and 服务之星评选.
 
 Monthly scores are computed by the scoring action (one row per employee and month, B08) and shown read-only;
-confirming a month and choosing the 服务之星 are actions that record who did it, not form fields.
+confirming a month and choosing the 服务之星 are actions that record who did it, not form fields. A GET only
+shows a form or a result; every change is a POST with the CSRF token, checked against its grant explicitly.
 """
 
 from __future__ import annotations
 
-from models import GradeBand, MonthlyScore, ScoreEvent, ScoreMonth, ScoringRule, ServiceStar
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqladmin import Flash, action, expose
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import score_results, scores, service_star
+from actions.errors import Refused
+from models import (
+    EventSource,
+    GradeBand,
+    MonthlyScore,
+    MonthStatus,
+    RuleCategory,
+    ScoreEvent,
+    ScoreMonth,
+    ScoringRule,
+    ServiceStar,
+    Staff,
+    label_of,
+)
 
 from .base import (
     BooleanFilter,
@@ -15,7 +41,57 @@ from .base import (
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
+    local_datetime,
 )
+from .fees import XLSX, FeePage, _attachment, _date, _int, _pks, _status, run_action
+
+SCORING = "员工考核"
+# Links from a breakdown line to the record it came from.
+SOURCE_VIEWS = {
+    EventSource.COMPLAINT: "service-request",
+    EventSource.PRAISE: "service-request",
+    EventSource.OVERDUE_ORDER: "work-order",
+    EventSource.UNSATISFIED_CALLBACK: "visit",
+}
+
+
+def _points(value: Any) -> Decimal | None:
+    text = str(value or "").strip()
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        raise Refused(f"{label_of(ScoreEvent, 'points')}无效：{text}") from None
+
+
+def _fail(refused: Refused) -> HTTPException:
+    return HTTPException(status_code=_status(refused), detail=refused.message)
+
+
+async def _page(view: Any, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("local", local_datetime)
+    context.setdefault("labels", LABELS)
+    return await view.templates.TemplateResponse(request, f"wuye/scores/{template}", context, status_code=status_code)
+
+
+LABELS = {
+    **{f"score.{a}": label_of(MonthlyScore, a) for a in
+       ("rank", "base_score", "deductions", "additions", "total", "grade", "event_count", "by_category")},
+    **{f"event.{a}": label_of(ScoreEvent, a) for a in
+       ("project", "staff", "event_date", "rule", "points", "note", "source", "source_id", "recorded_by")},
+    **{f"staff.{a}": label_of(Staff, a) for a in ("employee_no", "name", "position")},
+    **{f"month.{a}": label_of(ScoreMonth, a) for a in
+       ("month", "status", "computed_at", "confirmed_by", "confirmed_at", "spot_check_note")},
+    **{f"rule.{a}": label_of(ScoringRule, a) for a in
+       ("code", "category", "description", "points_min", "points_max", "valid_from")},
+    **{f"star.{a}": label_of(ServiceStar, a) for a in ("quarter", "staff", "reason", "chosen", "chosen_at")},
+}
+
+
+def _last_quarter() -> str:
+    day = scores.today().replace(day=1)
+    first_of_quarter = day.replace(month=(day.month - 1) // 3 * 3 + 1)
+    last = first_of_quarter - dt.timedelta(days=1)
+    return f"{last.year}Q{(last.month - 1) // 3 + 1}"
 
 
 class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
@@ -28,6 +104,35 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
     column_filters = [EnumFilter("category"), EnumFilter("source"), BooleanFilter("choose_in_range")]
     form_columns = ["code", "category", "description", "points_min", "points_max", "choose_in_range", "source",
                     "valid_from", "valid_to"]
+
+    @action("revise-rule", label="修订（自某日起的新版本）", add_in_list=False)
+    async def revise_form(self, request: Request) -> Response:
+        (rule,) = await self.scoped_targets(request, _pks(request)[:1])
+        values = {"valid_from": scores.today().replace(day=1).isoformat(), "points_min": rule.points_min,
+                  "points_max": rule.points_max, "description": rule.description}
+        return await _page(self, request, "revise.html", title="修订考核细则", rule=rule, values=values)
+
+    @expose("/revise", methods=["POST"])
+    async def revise_submit(self, request: Request) -> Response:
+        """A new version from a future date: months already past keep the rule they were scored with."""
+        self.require(request, "action:revise-rule")
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("rule_id", "valid_from", "points_min", "points_max", "description")}
+        try:
+            rule_id = _int(values["rule_id"], label_of(ScoringRule, "code"))
+            result = await run_action(
+                self.session_maker, request, scores.revise_rule, rule_id=rule_id,
+                valid_from=_date(values["valid_from"], label_of(ScoringRule, "valid_from")),
+                points_min=_points(values["points_min"]), points_max=_points(values["points_max"]),
+                description=values["description"].strip() or None,
+            )
+        except Refused as refused:
+            (rule,) = await self.scoped_targets(request, [values["rule_id"]])
+            return await _page(self, request, "revise.html", status_code=_status(refused), title="修订考核细则",
+                               rule=rule, values=values, error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=result.new_rule_id),
+                                status_code=303)
 
 
 class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
@@ -46,6 +151,33 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
     form_columns = ["project", "staff", "event_date", "rule", "points", "note", "source", "source_id", "recorded_by"]
     form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule", "recorded_by")
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        """A form's event obeys the rules of 录入考核: points in the rule's range, the employee of the project,
+        the month not confirmed; derived events are not edited by hand."""
+        await super().on_model_change(data, model, is_created, request)
+
+        def pick(name: str, column: str) -> Any:
+            if name in data:
+                value = data[name]
+                return getattr(value, "id", value)
+            return None if is_created else getattr(model, column)
+
+        # A refusal raised here is shown on the form (sqladmin renders the exception's text, our Chinese message).
+        source = pick("source", "source")
+        await run_action(
+            self.session_maker, request, scores.check_event, event_id=None if is_created else model.id,
+            project_id=_int(pick("project", "project_id"), label_of(ScoreEvent, "project")),
+            staff_id=_int(pick("staff", "staff_id"), label_of(ScoreEvent, "staff")),
+            event_date=pick("event_date", "event_date"),
+            rule_id=_int(pick("rule", "rule_id"), label_of(ScoreEvent, "rule")),
+            points=_points(pick("points", "points")),
+            source=EventSource(source) if source else EventSource.MANUAL,
+        )
+
+    async def on_model_delete(self, model: Any, request: Request) -> None:
+        await run_action(self.session_maker, request, scores.check_event_change, event_id=model.id)
+        await super().on_model_delete(model, request)
+
 
 class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
     category = "员工考核"
@@ -56,6 +188,39 @@ class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
     column_default_sort = [("month", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("month")]
     form_columns = ["project", "month", "base_score", "spot_check_note"]
+
+    async def _month_step(self, request: Request, grant: str, fn: Any, **fields: str) -> Response:
+        self.require(request, grant)
+        form = await request.form()
+        month, project = str(form.get("month", "")), str(form.get("project_id", ""))
+        try:
+            project_id = _int(project, label_of(ScoreMonth, "project"))
+            if project_id is None:
+                raise Refused("请选择项目")
+            kwargs = {k: str(form.get(v, "")) for k, v in fields.items()}
+            if fn is scores.confirm_scores:
+                kwargs["project_ids"] = [project_id]
+            else:
+                kwargs["project_id"] = project_id
+            result = await run_action(self.session_maker, request, fn, month=month, **kwargs)
+        except Refused as refused:
+            return await _results(self, request, month, project, status_code=_status(refused), error=refused.message)
+        Flash.success(request, result.message)
+        url = request.url_for("admin:view-score-results").include_query_params(month=month, project_id=project)
+        return RedirectResponse(url, status_code=303)
+
+    @expose("/confirm", methods=["POST"])
+    async def confirm_submit(self, request: Request) -> Response:
+        return await self._month_step(request, "action:confirm-scores", scores.confirm_scores)
+
+    @expose("/reopen", methods=["POST"])
+    async def reopen_submit(self, request: Request) -> Response:
+        return await self._month_step(request, "action:reopen-scores", scores.reopen_scores, note="note")
+
+    @expose("/spot-check", methods=["POST"])
+    async def spot_check_submit(self, request: Request) -> Response:
+        # 客服经理抽查：记在月度考核上（经理有该记录的修改权）
+        return await self._month_step(request, "edit", scores.record_spot_check, note="note")
 
 
 class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
@@ -70,6 +235,42 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
     column_default_sort = [("month", True), ("rank", False)]
     column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("staff"), OperationColumnFilter("month")]
 
+    @expose("/breakdown", methods=["GET"])
+    async def breakdown_page(self, request: Request) -> Response:
+        """考核明细: every event behind a total, each with its rule and the record it came from."""
+        query = request.query_params
+        try:
+            bd = await run_action(self.session_maker, request, score_results.score_breakdown,
+                                  staff_id=_int(query.get("staff_id"), label_of(MonthlyScore, "staff")),
+                                  month=query.get("month", ""))
+        except Refused as refused:
+            raise _fail(refused) from None
+        return await _page(self, request, "breakdown.html", title=f"考核明细：{bd.staff_name} {bd.month}", bd=bd,
+                           source_views=SOURCE_VIEWS, manual=EventSource.MANUAL)
+
+    @expose("/history", methods=["GET"])
+    async def history_page(self, request: Request) -> Response:
+        """An employee's months: total, rank, grade."""
+        try:
+            history = await run_action(self.session_maker, request, score_results.staff_history,
+                                       staff_id=_int(request.query_params.get("staff_id"), label_of(MonthlyScore, "staff")))
+        except Refused as refused:
+            raise _fail(refused) from None
+        return await _page(self, request, "history.html", title=f"考核历史：{history.staff_name}", history=history)
+
+    @expose("/xlsx", methods=["GET"])
+    async def xlsx_export(self, request: Request) -> Response:
+        """.xlsx of a month: one sheet per project, and 明细."""
+        self.require(request, "export")
+        query = request.query_params
+        try:
+            project_id = _int(query.get("project_id"), label_of(MonthlyScore, "project"))
+            export = await run_action(self.session_maker, request, score_results.export_scores, month=query.get("month", ""),
+                                      project_ids=None if project_id is None else [project_id])
+        except Refused as refused:
+            raise _fail(refused) from None
+        return Response(export.content, media_type=XLSX, headers={"content-disposition": _attachment(export.filename)})
+
 
 class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     category = "员工考核"
@@ -82,6 +283,35 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     form_columns = ["project", "quarter", "staff", "reason"]
     form_ajax_refs = ajax_refs(ServiceStar, "staff")
 
+    async def _star_step(self, request: Request, grant: str, fn: Any, **kwargs: Any) -> Response:
+        self.require(request, grant)
+        form = await request.form()
+        quarter, project = str(form.get("quarter", "")), str(form.get("project_id", ""))
+        try:
+            args = {k: parse(form) for k, parse in kwargs.items()}
+            result = await run_action(self.session_maker, request, fn, quarter=quarter, **args)
+        except Refused as refused:
+            return await _stars(self, request, quarter, project, status_code=_status(refused), error=refused.message)
+        Flash.success(request, result.message)
+        url = request.url_for("admin:view-score-stars").include_query_params(quarter=quarter, project_id=project)
+        return RedirectResponse(url, status_code=303)
+
+    @expose("/nominate", methods=["POST"])
+    async def nominate_submit(self, request: Request) -> Response:
+        """各项目推荐: one of the project's top scores of the quarter."""
+        return await self._star_step(
+            request, "create", service_star.nominate_star,
+            project_id=lambda f: _int(f.get("project_id"), label_of(ServiceStar, "project")),
+            staff_id=lambda f: _int(f.get("staff_id"), label_of(ServiceStar, "staff")),
+            reason=lambda f: str(f.get("reason", "")),
+        )
+
+    @expose("/choose", methods=["POST"])
+    async def choose_submit(self, request: Request) -> Response:
+        """分公司评定: the ticked nominations are the quarter's stars; the others are not."""
+        return await self._star_step(request, "edit", service_star.choose_stars,
+                                     nomination_ids=lambda f: [_int(v) for v in f.getlist("nomination_id")])
+
 
 class GradeBandAdmin(ScopedModelView, model=GradeBand):
     category = "员工考核"
@@ -90,3 +320,172 @@ class GradeBandAdmin(ScopedModelView, model=GradeBand):
     column_sortable_list = ["id", "name", "min_total"]
     column_default_sort = [("min_total", True)]
     form_columns = ["name", "min_total"]
+
+
+# --- pages without a model of their own ---------------------------------------------------------------------
+class ScorePage(FeePage):
+    """A page of 员工考核 whose access is a grant on a model view (``grant``)."""
+
+    category = SCORING
+
+    def granted(self, request: Request, identity: str, needed: str) -> bool:
+        return self._authorization_backend().has_permission(request, identity, needed)
+
+
+class RecordEventsPage(ScorePage):
+    """录入考核: one occurrence of a rule, for one or several employees of a project at once."""
+
+    name = "录入考核"
+    icon = "fa-solid fa-pen-to-square"
+    grant = ("score-event", "create")
+    FIELDS = ("project_id", "event_date", "rule_id", "points", "note")
+
+    @expose("/scores/record", methods=["GET", "POST"], identity="score-record")
+    async def record_page(self, request: Request) -> Response:
+        if not self.has_permission(request, "list"):  # explicit: a POST here writes events
+            raise HTTPException(status_code=403, detail="没有录入考核的权限")
+        params = await request.form() if request.method == "POST" else request.query_params
+        values = {k: str(params.get(k, "")) for k in self.FIELDS}
+        values["event_date"] = values["event_date"] or scores.today().isoformat()
+        staff_ids = [str(v) for v in params.getlist("staff_id")]
+        context: dict[str, Any] = {}
+        status_code = 200
+        if request.method == "POST":
+            try:
+                result = await run_action(
+                    self.session_maker, request, scores.record_events,
+                    project_id=_int(values["project_id"], label_of(ScoreEvent, "project")),
+                    staff_ids=[_int(v, label_of(ScoreEvent, "staff")) for v in staff_ids],
+                    event_date=_date(values["event_date"], label_of(ScoreEvent, "event_date")),
+                    rule_id=_int(values["rule_id"], label_of(ScoreEvent, "rule")), points=_points(values["points"]),
+                    note=values["note"], dry_run=params.get("dry_run") == "1",
+                )
+            except Refused as refused:
+                context["error"], status_code = refused.message, _status(refused)
+            else:
+                if not result.dry_run:
+                    Flash.success(request, result.message)
+                    url = request.url_for("admin:view-score-record").include_query_params(
+                        project_id=values["project_id"], event_date=values["event_date"])
+                    return RedirectResponse(url, status_code=303)
+                context["result"] = result
+        try:
+            day = _date(values["event_date"], label_of(ScoreEvent, "event_date")) or scores.today()
+            choices = await run_action(self.session_maker, request, scores.event_choices,
+                                       project_id=_int(values["project_id"], label_of(ScoreEvent, "project")),
+                                       month=scores.month_of(day))
+        except Refused as refused:
+            raise _fail(refused) from None
+        return await _page(self, request, "record.html", status_code=status_code, title=self.name, values=values,
+                           staff_ids=staff_ids, choices=choices, **context)
+
+
+class ComputePage(ScorePage):
+    """计算月度考核: the month and the projects; a preview (dry run) or the compute itself."""
+
+    name = "计算月度考核"
+    icon = "fa-solid fa-calculator"
+    grant = ("score-month", "action:compute-scores")
+
+    @expose("/scores/compute", methods=["GET", "POST"], identity="score-compute")
+    async def compute_page(self, request: Request) -> Response:
+        if not self.has_permission(request, "list"):  # explicit: a POST here computes
+            raise HTTPException(status_code=403, detail="没有计算月度考核的权限")
+        params = await request.form() if request.method == "POST" else request.query_params
+        month = str(params.get("month", "")) or scores.last_month()
+        chosen = [str(v) for v in params.getlist("project_id")]
+        context: dict[str, Any] = {}
+        status_code = 200
+        if request.method == "POST":
+            try:
+                context["result"] = await run_action(
+                    self.session_maker, request, scores.compute_scores, month=month,
+                    project_ids=[_int(v, label_of(ScoreMonth, "project")) for v in chosen] or None,
+                    dry_run=params.get("dry_run") == "1",
+                )
+            except Refused as refused:
+                context["error"], status_code = refused.message, _status(refused)
+        projects = await run_action(self.session_maker, request, scores.project_choices)
+        return await _page(self, request, "compute.html", status_code=status_code, title=self.name, month=month,
+                           chosen=chosen, projects=projects, **context)
+
+
+async def _results(view: Any, request: Request, month: str, project: str, *, status_code: int = 200,
+                   **context: Any) -> Response:
+    """The ranked table of one project's month, with what the user may do with it."""
+    month = month or scores.last_month()
+    try:
+        projects = await run_action(view.session_maker, request, scores.project_choices)
+        project_id = _int(project, label_of(MonthlyScore, "project")) or (projects[0].id if projects else None)
+        tables = [] if project_id is None else await run_action(
+            view.session_maker, request, score_results.month_tables, month=month, project_ids=[project_id])
+    except Refused as refused:
+        raise _fail(refused) from None
+
+    def granted(identity: str, needed: str) -> bool:
+        return view._authorization_backend().has_permission(request, identity, needed)
+
+    return await _page(
+        view, request, "results.html", status_code=status_code, title="考核结果", month=month, projects=projects,
+        project_id=project_id, table=tables[0] if tables else None, draft=MonthStatus.DRAFT,
+        confirmed=MonthStatus.CONFIRMED, categories=list(RuleCategory),
+        can={"compute": granted("score-month", "action:compute-scores"),
+             "confirm": granted("score-month", "action:confirm-scores"),
+             "reopen": granted("score-month", "action:reopen-scores"),
+             "spot_check": granted("score-month", "edit"), "export": granted("monthly-score", "export")},
+        **context,
+    )
+
+
+class ResultsPage(ScorePage):
+    """考核结果: per project and month, the ranked table; breakdown and history one click away."""
+
+    name = "考核结果"
+    icon = "fa-solid fa-list-ol"
+    grant = ("monthly-score", "list")
+
+    @expose("/scores/results", methods=["GET"], identity="score-results")
+    async def results_page(self, request: Request) -> Response:
+        query = request.query_params
+        return await _results(self, request, query.get("month", ""), query.get("project_id", ""))
+
+
+async def _stars(view: Any, request: Request, quarter: str, project: str, *, status_code: int = 200,
+                 **context: Any) -> Response:
+    """A quarter's nominations, and the chosen project's top scores to nominate from."""
+    quarter = (quarter or _last_quarter()).strip().upper()
+
+    def granted(identity: str, needed: str) -> bool:
+        return view._authorization_backend().has_permission(request, identity, needed)
+
+    try:
+        projects = await run_action(view.session_maker, request, scores.project_choices)
+        project_id = _int(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
+        nominations = await run_action(view.session_maker, request, service_star.star_nominations, quarter=quarter)
+    except Refused as refused:
+        raise _fail(refused) from None
+    candidates: tuple = ()
+    if project_id is not None:
+        try:
+            candidates = await run_action(view.session_maker, request, service_star.star_candidates, quarter=quarter,
+                                          project_id=project_id)
+        except Refused as refused:  # months not confirmed yet: said on the page, nothing to nominate
+            context.setdefault("notice", refused.message)
+    return await _page(
+        view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
+        projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
+        can={"nominate": granted("service-star", "create"), "choose": granted("service-star", "edit")}, **context,
+    )
+
+
+class StarsPage(ScorePage):
+    """服务之星评选: each project nominates from its top scores of the quarter; the branch chooses."""
+
+    name = "服务之星评选"
+    icon = "fa-solid fa-star"
+    grant = ("service-star", "list")
+
+    @expose("/scores/stars", methods=["GET"], identity="score-stars")
+    async def stars_page(self, request: Request) -> Response:
+        query = request.query_params
+        return await _stars(self, request, query.get("quarter", ""), query.get("project_id", ""))

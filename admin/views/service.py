@@ -1,16 +1,118 @@
-"""Views of 客服工单: service requests, work orders, callbacks and visits, SLA and routing rules."""
+"""Views of 客服工单: service requests, work orders, callbacks and visits, SLA and routing rules — and the
+pages of issue 3: 受理诉求 (intake), 派工 (dispatch), the work-order lifecycle (接单/转派/完工/回访/关闭),
+待回访, 走访计划, 部门日报 and 投诉统计.
+
+A GET only shows a form or a preview; every change is a POST with the CSRF token, checked against the
+action's grant explicitly (``@expose`` checks nothing but access), and made by an action in actions/.
+"""
 
 from __future__ import annotations
 
-from models import RoutingRule, ServiceRequest, SlaRule, Visit, WorkOrder
+import datetime as dt
+from typing import Any
 
-from .base import BooleanFilter, EnumFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
+from markupsafe import Markup, escape
+from sqladmin import Flash, action, expose
+from sqlalchemy import Select, func, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import billing, complaints, visits, work_orders
+from actions import requests as intake
+from actions.errors import Refused
+from models import (
+    SHANGHAI,
+    Channel,
+    Priority,
+    RequestCategory,
+    RequestKind,
+    RoutingRule,
+    Satisfaction,
+    ServiceRequest,
+    SlaRule,
+    Visit,
+    VisitWay,
+    WorkOrder,
+    label_of,
+    utcnow,
+)
+
+from .base import (
+    ALL,
+    ALL_LABEL,
+    BooleanFilter,
+    EnumFilter,
+    ScopedForeignKeyFilter,
+    ScopedModelView,
+    ajax_refs,
+    local_datetime,
+)
+from .fees import (
+    XLSX,
+    FeePage,
+    _attachment,
+    _date,
+    _ids,
+    _int,
+    _local_datetime,
+    _member,
+    _pks,
+    _status,
+    run_action,
+)
+
+SERVICE = "客服工单"
+
+
+async def _page(view: Any, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("local", local_datetime)
+    return await view.templates.TemplateResponse(request, f"wuye/orders/{template}", context, status_code=status_code)
+
+
+def _local_input(value: dt.datetime | None) -> str:
+    """A timestamp as a datetime-local field's value (Beijing time)."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+class SlaFilter:
+    """时限 filter: 已超时 / 即将到期 open orders — the same rule the list highlights (actions.work_orders)."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    title = "时限"
+    parameter_name = "sla"
+
+    def bind(self, model: type) -> None:
+        pass
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        return [(ALL, ALL_LABEL), *work_orders.SLA_LABELS.items()]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        clause = {"overdue": work_orders.overdue_clause, "due_soon": work_orders.due_soon_clause}.get(value)
+        return query if clause is None else query.where(clause(utcnow()))
+
+
+def _deadline_formatter(attr: str):
+    """The deadline in Beijing time, marked 已超时 / 即将到期 while the order is open."""
+
+    def fmt(order: Any, _name: Any) -> Markup:
+        value = getattr(order, attr)
+        text = escape(local_datetime(value)) if value else Markup("")
+        state = work_orders.sla_state(order)
+        if state is None:
+            return text
+        css = "wuye-overdue" if state == "overdue" else "wuye-due-soon"
+        return Markup('<span class="{}">{} {}</span>').format(css, text, work_orders.SLA_LABELS[state])
+
+    return fmt
 
 
 class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     category = "客服工单"
     icon = "fa-solid fa-phone"
-    column_list = ["id", "received_at", "kind", "category", "unit", "contact_name", "status", "receiver"]
+    column_list = ["id", "received_at", "kind", "category", "unit", "contact_name", "status", "receiver", "repeat_of"]
     column_searchable_list = ["contact_name", "contact_phone", "unit.room_no"]
     column_sortable_list = ["id", "received_at", "kind", "category", "priority", "status", "closed_at"]
     column_default_sort = [("received_at", True), ("id", True)]
@@ -32,6 +134,50 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         ServiceRequest, "unit", "customer", "receiver", "repeat_of", "complained_staff", "praised_staff"
     )
 
+    @action("dispatch", label="派工")
+    async def dispatch_form(self, request: Request) -> Response:
+        """The parameter page: what routing and the SLA rules would do with the selection (a dry run)."""
+        rows = await self.scoped_targets(request, _pks(request))
+        return await self._dispatch_page(request, [row.id for row in rows], {})
+
+    @expose("/dispatch", methods=["POST"])
+    async def dispatch_submit(self, request: Request) -> Response:
+        self.require(request, "action:dispatch")
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at")}
+        ids: list[int] = []
+        try:
+            ids = list(_ids(form.get("request_ids")))
+            result = await run_action(
+                self.session_maker, request, work_orders.dispatch_requests, request_ids=ids,
+                department_id=_int(values["department_id"], label_of(WorkOrder, "department")),
+                assignee_id=_int(values["assignee_id"], label_of(WorkOrder, "assignee")),
+                priority=_member(Priority, values["priority"], label_of(WorkOrder, "priority"))
+                if values["priority"] else None,
+                complete_due_at=_local_datetime(values["complete_due_at"], label_of(WorkOrder, "complete_due_at")),
+            )
+        except Refused as refused:
+            return await self._dispatch_page(request, ids, values, status_code=_status(refused), error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:list", identity="work-order"), status_code=303)
+
+    async def _dispatch_page(self, request: Request, ids: list[int], values: dict, *, status_code: int = 200,
+                             **context: Any) -> Response:
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any, str | None]:
+            try:
+                plan = work_orders.dispatch_requests(session, actor=actor, request_ids=ids, dry_run=True)
+            except Refused as refused:
+                return None, work_orders.handler_choices(session, actor=actor), refused.message
+            projects = {p.project_id for p in plan.preview}
+            return plan, work_orders.handler_choices(session, actor=actor, project_ids=projects), None
+
+        plan, choices, problem = await run_action(self.session_maker, request, load)
+        if not values and plan and len(plan.preview) == 1:  # one request: its SLA deadline as the default
+            values = {"complete_due_at": _local_input(plan.preview[0].complete_due_at)}
+        context.setdefault("error", problem)
+        return await _page(self, request, "dispatch.html", status_code=status_code, title="派工", ids=ids,
+                           plan=plan, choices=choices, values=values, priorities=Priority.choices(), **context)
+
 
 class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
     category = "客服工单"
@@ -44,6 +190,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
     column_filters = [
         ScopedForeignKeyFilter("project"),
         EnumFilter("status"),
+        SlaFilter(),
         ScopedForeignKeyFilter("department"),
         ScopedForeignKeyFilter("assignee"),
         EnumFilter("priority"),
@@ -55,6 +202,85 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         "paid_service", "quote", "quote_accepted", "charge", "reopen_count", "reassign_note",
     ]
     form_ajax_refs = ajax_refs(WorkOrder, "request", "assignee", "dispatched_by")
+    column_formatters = {
+        "respond_due_at": _deadline_formatter("respond_due_at"),
+        "complete_due_at": _deadline_formatter("complete_due_at"),
+    }
+
+    async def count(self, request: Request, stmt: Select | None = None) -> int:
+        """sqladmin counts ``SELECT count(*) FROM (<the page query, every column, ORDER BY>)``, which reads
+        every order of the project; counting the ids of the same filtered query lets the database use an index."""
+        froms = stmt.get_final_froms() if stmt is not None else []
+        if len(froms) == 1 and isinstance(getattr(froms[0], "element", None), Select):
+            ids = froms[0].element.with_only_columns(WorkOrder.id).order_by(None)
+            stmt = select(func.count()).select_from(ids.subquery())
+        return await super().count(request, stmt)
+
+    def search_query(self, stmt: Select, term: str) -> Select:
+        """A full mobile number finds the orders of requests from that number by its index; other terms
+        search the usual columns."""
+        digits = term.strip()
+        if len(digits) == 11 and digits.isdigit():
+            phone = select(ServiceRequest.id).where(ServiceRequest.contact_phone == digits)
+            return stmt.where(WorkOrder.request_id.in_(phone))
+        return super().search_query(stmt, term)
+
+    # --- lifecycle: one GET form per step, one POST that runs it --------------------------------------
+    @action("accept", label="接单")
+    async def accept_form(self, request: Request) -> Response:
+        return await self._step_page(request, "accept", _pks(request))
+
+    @action("reassign", label="转派")
+    async def reassign_form(self, request: Request) -> Response:
+        return await self._step_page(request, "reassign", _pks(request))
+
+    @action("complete", label="完工")
+    async def complete_form(self, request: Request) -> Response:
+        return await self._step_page(request, "complete", _one(_pks(request)))
+
+    @action("callback", label="回访")
+    async def callback_form(self, request: Request) -> Response:
+        return await self._step_page(request, "callback", _one(_pks(request)))
+
+    @action("close", label="关闭")
+    async def close_form(self, request: Request) -> Response:
+        return await self._step_page(request, "close", _pks(request))
+
+    @expose("/step/{step}", methods=["POST"])
+    async def step_submit(self, request: Request) -> Response:
+        step = request.path_params["step"]
+        if step not in STEPS:
+            raise HTTPException(status_code=404)
+        self.require(request, f"action:{step}")
+        form = await request.form()
+        values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+        ids: list[int] = []
+        try:
+            ids = list(_ids(values.get("order_ids")))
+            kwargs = _step_arguments(step, values, ids)
+            result = await run_action(self.session_maker, request, STEPS[step][1], **kwargs)
+        except Refused as refused:
+            return await self._step_page(request, step, [str(i) for i in ids], values=values,
+                                         status_code=_status(refused), error=refused.message)
+        Flash.success(request, result.message)
+        back = values.get("next") == "callbacks" and request.url_for("admin:view-callbacks")
+        return RedirectResponse(back or request.url_for("admin:list", identity=self.identity), status_code=303)
+
+    async def _step_page(self, request: Request, step: str, pks: list[str], *, values: dict | None = None,
+                         status_code: int = 200, **context: Any) -> Response:
+        rows = await self.scoped_targets(request, pks)
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+            orders = work_orders.order_summaries(session, order_ids=[r.id for r in rows], actor=actor)
+            projects = {o.project_id for o in orders}
+            return orders, work_orders.handler_choices(session, actor=actor, project_ids=projects)
+
+        orders, choices = await run_action(self.session_maker, request, load)
+        return await _page(
+            self, request, "step.html", status_code=status_code, title=STEPS[step][0], step=step, orders=orders,
+            choices=choices, values=values or {"next": request.query_params.get("next", "")},
+            ways=VisitWay.choices(), results=Satisfaction.choices(), **context,
+        )
 
 
 class VisitAdmin(ScopedModelView, model=Visit):
@@ -89,3 +315,275 @@ class RoutingRuleAdmin(ScopedModelView, model=RoutingRule):
     column_default_sort = [("category", False)]
     column_filters = [EnumFilter("category"), EnumFilter("department_kind")]
     form_columns = ["category", "department_kind"]
+
+
+STEPS = {
+    "accept": ("接单", work_orders.accept_work_orders),
+    "reassign": ("转派", work_orders.reassign_work_orders),
+    "complete": ("完工", work_orders.complete_work_order),
+    "callback": ("回访", work_orders.callback_work_order),
+    "close": ("关闭", work_orders.close_work_orders),
+}
+
+
+def _one(pks: list[str]) -> list[str]:
+    """完工 and 回访 record one order's own result."""
+    if len(pks) > 1:
+        raise HTTPException(status_code=400, detail="请只选择一张派工单")
+    return pks
+
+
+def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[str, Any]:
+    """The action's keyword arguments from a step form."""
+    if step in ("complete", "callback"):
+        if len(ids) != 1:
+            raise Refused("请只选择一张派工单")
+        if step == "complete":
+            return {"order_id": ids[0], "result": values.get("result", ""),
+                    "paid_service": values.get("paid_service") == "1", "quote": values.get("quote") or None,
+                    "quote_accepted": values.get("quote_accepted") == "1", "charge": values.get("charge") or None}
+        return {"order_id": ids[0], "way": _member(VisitWay, values.get("way"), label_of(Visit, "way")),
+                "result": _member(Satisfaction, values.get("result"), label_of(Visit, "result")),
+                "notes": values.get("notes", ""), "issues_raised": values.get("issues_raised", "")}
+    if step == "reassign":
+        return {"order_ids": ids, "reason": values.get("reason", ""),
+                "department_id": _int(values.get("department_id"), label_of(WorkOrder, "department")),
+                "assignee_id": _int(values.get("assignee_id"), label_of(WorkOrder, "assignee"))}
+    return {"order_ids": ids}
+
+
+# --- pages without a model of their own ---------------------------------------------------------------------
+class ServicePage(FeePage):
+    """A page of 客服工单 whose access is a grant on a model view (``grant``)."""
+
+    category = SERVICE
+
+    def granted(self, request: Request, identity: str, needed: str) -> bool:
+        return self._authorization_backend().has_permission(request, identity, needed)
+
+
+def _pick(value: str) -> tuple[int | None, int | None]:
+    """The intake form's chosen ``unit:customer`` pair."""
+    unit, _, customer = value.partition(":")
+    return _int(unit, label_of(ServiceRequest, "unit")), _int(customer, label_of(ServiceRequest, "customer"))
+
+
+class IntakePage(ServicePage):
+    """受理诉求: look the unit up by 楼栋/房号 or the owner's name or phone, then record the request; the
+    user is its 首问负责人."""
+
+    name = "受理诉求"
+    icon = "fa-solid fa-headset"
+    grant = ("service-request", "create")
+    FIELDS = ("project_id", "channel", "kind", "category", "priority", "pick", "contact_name", "contact_phone",
+              "content", "complaint_major")
+    LOOKUP = ("building", "room_no", "name", "phone")
+
+    @expose("/intake", methods=["GET", "POST"], identity="intake")
+    async def intake_page(self, request: Request) -> Response:
+        if not self.has_permission(request, "list"):  # explicit: a POST here creates a request
+            raise HTTPException(status_code=403, detail="没有受理诉求的权限")
+        query = request.query_params
+        lookup = {k: query.get(k, "") for k in self.LOOKUP}
+        values = {k: query.get(k, "") for k in self.FIELDS}
+        context: dict[str, Any] = {}
+        status_code = 200
+        if request.method == "POST":
+            form = await request.form()
+            values = {k: str(form.get(k, "")) for k in self.FIELDS}
+            lookup = {k: str(form.get(k, "")) for k in self.LOOKUP}
+            try:
+                unit_id, customer_id = _pick(values["pick"])
+                result = await run_action(
+                    self.session_maker, request, intake.receive_request,
+                    project_id=_int(values["project_id"], label_of(ServiceRequest, "project")),
+                    channel=_member(Channel, values["channel"], label_of(ServiceRequest, "channel")),
+                    kind=_member(RequestKind, values["kind"], label_of(ServiceRequest, "kind")),
+                    category=_member(RequestCategory, values["category"], label_of(ServiceRequest, "category")),
+                    priority=_member(Priority, values["priority"], label_of(ServiceRequest, "priority")),
+                    unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
+                    contact_phone=values["contact_phone"], content=values["content"],
+                    complaint_major=values["complaint_major"] == "1",
+                )
+            except Refused as refused:
+                context["error"], status_code = refused.message, _status(refused)
+            else:
+                Flash.success(request, result.message)
+                return RedirectResponse(
+                    request.url_for("admin:details", identity="service-request", pk=result.request_id), status_code=303)
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+            projects = billing.fee_choices(session, actor=actor).projects
+            project_id = _int(values["project_id"], label_of(ServiceRequest, "project"))
+            matches = intake.find_units(session, actor=actor, project_id=project_id, **lookup)
+            return projects, matches
+
+        try:
+            projects, matches = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            projects, matches = (), ()
+            context["error"], status_code = refused.message, _status(refused)
+        if len(matches) == 1 and not values["pick"]:
+            values["pick"] = f"{matches[0].unit_id}:{matches[0].customer_id or ''}"
+            values["project_id"] = values["project_id"] or str(matches[0].project_id)
+        return await _page(
+            self, request, "intake.html", status_code=status_code, title=self.name, values=values, lookup=lookup,
+            projects=projects, matches=matches, channels=Channel.choices(), kinds=RequestKind.choices(),
+            categories=RequestCategory.choices(), priorities=Priority.choices(), **context,
+        )
+
+
+class CallbacksPage(ServicePage):
+    """待回访: completed orders awaiting their callback, oldest first, each with its 回访 form."""
+
+    name = "待回访"
+    icon = "fa-solid fa-phone-volume"
+    grant = ("work-order", "action:callback")
+    PAGE = 50
+
+    @expose("/callbacks", methods=["GET"], identity="callbacks")
+    async def callbacks_page(self, request: Request) -> Response:
+        query = request.query_params
+        try:
+            page = max(_int(query.get("page"), "页码") or 1, 1)
+            project_id = _int(query.get("project_id"), label_of(WorkOrder, "project"))
+            total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
+                                           project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return await _page(self, request, "callbacks.html", title=self.name, rows=rows, total=total, page=page,
+                           pages=max((total + self.PAGE - 1) // self.PAGE, 1))
+
+
+class VisitPlanPage(ServicePage):
+    """走访计划: the households of a project not yet visited in this quarter, and the 走访 record form."""
+
+    name = "走访计划"
+    icon = "fa-solid fa-house-user"
+    grant = ("visit", "list")
+    FIELDS = ("unit_id", "way", "result", "notes", "issues_raised", "complaint")
+
+    @expose("/visit-plan", methods=["GET", "POST"], identity="visit-plan")
+    async def visit_plan_page(self, request: Request) -> Response:
+        source = await request.form() if request.method == "POST" else request.query_params
+        project, day = str(source.get("project_id", "")), str(source.get("day", ""))
+        values = {k: str(source.get(k, "")) for k in self.FIELDS}
+        context: dict[str, Any] = {}
+        status_code = 200
+        if request.method == "POST":
+            if not self.granted(request, "visit", "create"):
+                raise HTTPException(status_code=403, detail="没有登记走访的权限")
+            try:
+                result = await run_action(
+                    self.session_maker, request, visits.record_visit,
+                    unit_id=_int(values["unit_id"], label_of(Visit, "unit")),
+                    way=_member(VisitWay, values["way"], label_of(Visit, "way")),
+                    result=_member(Satisfaction, values["result"], label_of(Visit, "result")) if values["result"] else None,
+                    notes=values["notes"], issues_raised=values["issues_raised"], complaint=values["complaint"] == "1",
+                )
+            except Refused as refused:
+                context["error"], status_code = refused.message, _status(refused)
+            else:
+                Flash.success(request, result.message)
+                url = request.url_for("admin:view-visit-plan").include_query_params(project_id=project, day=day)
+                return RedirectResponse(url, status_code=303)
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+            projects = billing.fee_choices(session, actor=actor).projects
+            project_id = _int(project, label_of(Visit, "project")) or (projects[0].id if projects else None)
+            plan = visits.households_not_visited(session, project_id=project_id, actor=actor,
+                                                 day=_date(day, "日期")) if project_id else None
+            return projects, plan
+
+        try:
+            projects, plan = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return await _page(
+            self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
+            project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),
+            can_record=self.granted(request, "visit", "create"), **context,
+        )
+
+
+class DepartmentReportPage(ServicePage):
+    """部门日报: a department's open orders and those it completed on a day — printable and as .xlsx."""
+
+    name = "部门日报"
+    icon = "fa-solid fa-clipboard-list"
+    grant = ("work-order", "list")
+
+    @expose("/department-report", methods=["GET"], identity="department-report")
+    async def department_report_page(self, request: Request) -> Response:
+        query = request.query_params
+        values = {k: query.get(k, "") for k in ("department_id", "day", "project_id")}
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
+            projects = billing.fee_choices(session, actor=actor).projects
+            departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
+            department_id = _int(values["department_id"], label_of(WorkOrder, "department"))
+            if department_id is None:
+                return projects, departments, None
+            kwargs = {"department_id": department_id, "day": _date(values["day"], "日期"),
+                      "project_id": _int(values["project_id"], label_of(WorkOrder, "project"))}
+            if query.get("export") == "xlsx":
+                return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
+            return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
+
+        if query.get("export") == "xlsx" and not self.granted(request, "work-order", "export"):
+            raise HTTPException(status_code=403, detail="没有导出的权限")
+        try:
+            projects, departments, report = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        if isinstance(report, work_orders.ExportResult):
+            return Response(report.content, media_type=XLSX,
+                            headers={"content-disposition": _attachment(report.filename)})
+        template = "report_print.html" if query.get("print") == "1" and report else "report.html"
+        return await _page(self, request, template, title=self.name, values=values, projects=projects,
+                           departments=departments, report=report, columns=work_orders.REPORT_COLUMNS,
+                           can_export=self.granted(request, "work-order", "export"))
+
+
+class ComplaintStatsPage(ServicePage):
+    """投诉统计: per project and month, against the targets; .xlsx with the export grant."""
+
+    name = "投诉统计"
+    icon = "fa-solid fa-chart-column"
+    grant = ("service-request", "list")
+
+    @expose("/complaint-stats", methods=["GET"], identity="complaint-stats")
+    async def complaint_stats_page(self, request: Request) -> Response:
+        query = request.query_params
+        this_month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
+        values = {"month_from": query.get("month_from") or this_month, "month_to": query.get("month_to", ""),
+                  "project_id": query.get("project_id", "")}
+        exporting = query.get("export") == "xlsx"
+        if exporting and not self.granted(request, "service-request", "export"):
+            raise HTTPException(status_code=403, detail="没有导出的权限")
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+            project_id = _int(values["project_id"], label_of(ServiceRequest, "project"))
+            kwargs = {"month_from": values["month_from"], "month_to": values["month_to"] or None,
+                      "project_ids": [project_id] if project_id else None}
+            fn = complaints.export_complaint_statistics if exporting else complaints.complaint_statistics
+            return billing.fee_choices(session, actor=actor).projects, fn(session, actor=actor, **kwargs)
+
+        context: dict[str, Any] = {}
+        status_code = 200
+        try:
+            projects, stats = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            if exporting:
+                raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            projects, stats = await run_action(self.session_maker, request,
+                                               lambda session, actor: (billing.fee_choices(session, actor=actor).projects, None))
+            context["error"], status_code = refused.message, _status(refused)
+        if exporting:
+            return Response(stats.content, media_type=XLSX, headers={"content-disposition": _attachment(stats.filename)})
+        return await _page(
+            self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
+            projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,
+            rates=complaints.RATES, targets=complaints.TARGETS,
+            can_export=self.granted(request, "service-request", "export"), **context,
+        )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from sqladmin import Flash, action, expose
 from sqlalchemy import ColumnElement, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
-from models import CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore
+from actions import surveys
+from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore
 
 from .base import (
     BooleanFilter,
@@ -17,6 +22,7 @@ from .base import (
     ajax_refs,
     request_actor,
 )
+from .fees import _pks, run_action
 
 
 class SurveyAdmin(ScopedModelView, model=Survey):
@@ -28,6 +34,28 @@ class SurveyAdmin(ScopedModelView, model=Survey):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
     form_columns = ["project", "title", "period", "start_date", "end_date", "status", "scale_max"]
+
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        """A new campaign lists its households: every occupied unit of the project (actions/surveys.py)."""
+        project = data.get("project")
+        result = await run_action(
+            self.session_maker, request, surveys.create_survey,
+            project_id=int(getattr(project, "id", project)) if project not in (None, "") else None,
+            title=data.get("title") or "", period=data.get("period") or None, scale_max=int(data.get("scale_max") or 5),
+            start_date=data.get("start_date"), end_date=data.get("end_date"),
+        )
+        return (await self._run_query(select(Survey).where(Survey.id == result.survey_id)))[0]
+
+    @action("import-responses", label="导入问卷", add_in_list=False, add_in_detail=True)
+    async def import_responses(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request)[:1])
+        url = request.url_for("admin:view-import").include_query_params(kind="surveys", survey_id=rows[0].id)
+        return RedirectResponse(url, status_code=302)
+
+    @action("survey-results", label="调查结果", add_in_list=False, add_in_detail=True)
+    async def show_results(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request)[:1])
+        return RedirectResponse(request.url_for("admin:view-survey-results", survey_id=rows[0].id), status_code=302)
 
 
 class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
@@ -45,6 +73,33 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
     ]
     form_columns = ["survey", "unit", "distributed_at", "receipt_signed", "collected"]
     form_ajax_refs = ajax_refs(SurveyHousehold, "unit")
+
+    @action("distribute", label="登记问卷发放")
+    async def distribute_form(self, request: Request) -> Response:
+        rows = await self.scoped_targets(request, _pks(request))
+        return await self.templates.TemplateResponse(request, "wuye/surveys/distribute.html", {
+            "title": "登记问卷发放", "rows": rows, "pks": ",".join(str(r.id) for r in rows),
+            "today": dt.datetime.now(SHANGHAI).date().isoformat(),
+        })
+
+    @expose("/distribute", methods=["POST"])
+    async def distribute(self, request: Request) -> Response:
+        """问卷发放 against the 文件签收单: the selected households, by survey (actions/surveys.py)."""
+        self.require(request, "action:distribute")
+        form = await request.form()
+        rows = await self.scoped_targets(request, str(form.get("pks", "")).split(","))
+        try:
+            day = dt.date.fromisoformat(str(form.get("distributed_on", "")))
+        except ValueError:
+            raise HTTPException(status_code=400, detail="发放日期格式应为 YYYY-MM-DD") from None
+        by_survey: dict[int, list[int]] = {}
+        for row in rows:
+            by_survey.setdefault(row.survey_id, []).append(row.unit_id)
+        for survey_id, unit_ids in by_survey.items():
+            await run_action(self.session_maker, request, surveys.record_distribution, survey_id=survey_id,
+                             unit_ids=unit_ids, distributed_on=day, receipt_signed=form.get("receipt_signed") == "1")
+        Flash.success(request, f"已登记 {len(rows)} 户问卷发放")
+        return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         # 被调查户 has no project field of its own: it is the survey's project (checked against the user's).

@@ -7,11 +7,10 @@ from sqlalchemy import select
 
 from models import Branch
 from tests import factories
-from tests.browser_support import browser, live_server  # noqa: F401  (fixtures)
 
 
 @pytest.mark.browser
-def test_login_open_list_create_and_see_it(live_server, browser):  # noqa: F811
+def test_login_open_list_create_and_see_it(live_server, browser):
     with live_server.session_maker.begin() as s:
         factories.user(s, username="browser-admin", superuser=True)
     page = browser.new_page(locale="zh-CN")

@@ -176,6 +176,11 @@ def test_passwd_without_a_terminal_asks_for_password_stdin(initialised: Engine, 
     assert "--password-stdin" in capsys.readouterr().err
 
 
+def test_a_database_without_tables_asks_for_init(db: Engine, capsys) -> None:
+    assert cli.main(["user", "disable", "someone"]) == 2
+    assert "wuye init" in capsys.readouterr().err
+
+
 def test_serve_needs_the_secret_key(db: Engine, capsys) -> None:
     assert cli.main(["serve"]) == 2
     assert "WUYE_SECRET_KEY" in capsys.readouterr().err
@@ -235,12 +240,14 @@ def test_help_and_usage_errors(capsys) -> None:
 def test_a_command_can_be_registered(monkeypatch, capsys) -> None:
     monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
     monkeypatch.setattr(cli, "GROUPS", dict(cli.GROUPS))
-    cli.group("scores", "员工考核")
+    cli.group("zz-example", "示例命令组")
 
-    @cli.command("scores compute", "计算月度考核得分", lambda p: p.add_argument("month"))
-    def compute(args) -> int:
-        print(f"computed {args.month}")
+    @cli.command("zz-example hello", "示例命令", lambda p: p.add_argument("month"))
+    def hello(args) -> int:
+        print(f"hello {args.month}")
         return 0
 
-    assert cli.main(["scores", "compute", "2026-10"]) == 0
-    assert "computed 2026-10" in capsys.readouterr().out
+    assert cli.main(["zz-example", "hello", "2026-10"]) == 0
+    assert "hello 2026-10" in capsys.readouterr().out
+    assert cli.main(["--help"]) == 0
+    assert "示例命令组" in capsys.readouterr().out

@@ -1,0 +1,252 @@
+"""投诉统计: the monthly complaint figures per project the documents name, against their targets.
+
+Per project and month (Asia/Shanghai calendar month of 受理时间):
+- 受理 received: complaints received in the month;
+- 办结 closed: of those, closed before the month ended — "保证将投诉消化在当月";
+- 及时办结 closed in time: of the closed, those whose work order was completed by its completion deadline;
+- 有效 valid / 重大 major: flagged on the complaint;
+- 投诉处理率 = 办结 ÷ 受理 (target ≥ 98 %), 处理及时率 = 及时办结 ÷ 办结, 投诉有效率 = 有效 ÷ 受理;
+- 回访率 = work orders closed in the month that had a callback ÷ work orders closed in the month (target 100 %).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    AuditKind,
+    Project,
+    RequestKind,
+    ServiceRequest,
+    Visit,
+    VisitKind,
+    WorkOrder,
+    label_of,
+)
+from models.base import UTCDateTime
+
+from .actor import Actor
+from .audit import log_event, log_operation
+from .errors import NotPermitted, Refused
+from .work_orders import ExportResult, as_actor
+from .xlsx_out import new_workbook, to_bytes, write_sheet
+
+# Targets named in the documents, in percent; the other two rates are monthly statistics without a target.
+TARGETS = {"handling_rate": Decimal("98"), "callback_rate": Decimal("100")}
+CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR)
+MAX_MONTHS = 36
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part * 100) / whole).quantize(Decimal("0.01")) if whole else None
+
+
+@dataclass(frozen=True)
+class ComplaintMonth:
+    project_id: int | None  # None on the total row
+    project: str
+    month: str  # YYYY-MM
+    received: int = 0
+    closed: int = 0
+    closed_in_time: int = 0
+    valid: int = 0
+    major: int = 0
+    orders_closed: int = 0
+    orders_called_back: int = 0
+
+    @property
+    def handling_rate(self) -> Decimal | None:
+        return _rate(self.closed, self.received)
+
+    @property
+    def timeliness_rate(self) -> Decimal | None:
+        return _rate(self.closed_in_time, self.closed)
+
+    @property
+    def validity_rate(self) -> Decimal | None:
+        return _rate(self.valid, self.received)
+
+    @property
+    def callback_rate(self) -> Decimal | None:
+        return _rate(self.orders_called_back, self.orders_closed)
+
+    def meets(self, rate: str) -> bool | None:
+        """Whether a rate reaches its target; None without a target or without data."""
+        value = getattr(self, rate)
+        return None if rate not in TARGETS or value is None else value >= TARGETS[rate]
+
+
+COUNTS = ("received", "closed", "closed_in_time", "valid", "major", "orders_closed", "orders_called_back")
+RATES = ("handling_rate", "timeliness_rate", "validity_rate", "callback_rate")
+LABELS = {
+    "project": label_of(ServiceRequest, "project"),
+    "month": "月份",
+    "received": "受理投诉",
+    "closed": "当月办结",
+    "closed_in_time": "及时办结",
+    "valid": "有效投诉",
+    "major": "重大投诉",
+    "orders_closed": "关闭工单",
+    "orders_called_back": "已回访工单",
+    "handling_rate": "投诉处理率",
+    "timeliness_rate": "处理及时率",
+    "validity_rate": "投诉有效率",
+    "callback_rate": "回访率",
+}
+
+
+@dataclass(frozen=True)
+class ComplaintStatistics:
+    month_from: str
+    month_to: str
+    rows: tuple[ComplaintMonth, ...]  # per project and month, months ascending
+    total: ComplaintMonth  # all rows summed (month = the range)
+
+
+def _month_start(month: str) -> dt.date:
+    match = _MONTH.match(month or "")
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise Refused(f"月份格式应为 YYYY-MM：{month}")
+    return dt.date(int(match[1]), int(match[2]), 1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _utc(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
+
+
+def _bucket(column, months: list[tuple[str, dt.datetime, dt.datetime]]):
+    """The month label a timestamp falls in, as one CASE: a single grouped query covers every month."""
+    return case(*[(and_(column >= start, column < end), literal(label)) for label, start, end in months], else_=None)
+
+
+def complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
+                         project_ids: Sequence[int] | None = None) -> ComplaintStatistics:
+    """The figures for every project the actor sees (or ``project_ids``) and every month in the range."""
+    month_to = month_to or month_from
+    first, last = _month_start(month_from), _month_start(month_to)
+    if last < first:
+        raise Refused("结束月份不能早于开始月份")
+    months: list[tuple[str, dt.datetime, dt.datetime]] = []
+    day = first
+    while day <= last:
+        nxt = _next_month(day)
+        months.append((day.strftime("%Y-%m"), _utc(day), _utc(nxt)))
+        day = nxt
+    if len(months) > MAX_MONTHS:
+        raise Refused(f"一次最多统计 {MAX_MONTHS} 个月")
+    if project_ids is not None:
+        outside = actor.outside(project_ids)
+        if outside:
+            raise NotPermitted("无权查看所选项目的投诉统计", outside)
+    start, end = months[0][1], months[-1][2]
+    SR = ServiceRequest
+
+    def scope(column):
+        clause = actor.project_filter(column)
+        return and_(clause, column.in_(project_ids)) if project_ids is not None else clause
+
+    # Complaints: flags per complaint in a subquery, summed per (project, month) outside it.
+    month_end = case(*[(and_(SR.received_at >= s, SR.received_at < e), literal(e, UTCDateTime())) for _, s, e in months])
+    in_time = (
+        select(WorkOrder.id)
+        .where(WorkOrder.request_id == SR.id, WorkOrder.completed_at <= WorkOrder.complete_due_at)
+        .exists()
+    )
+    closed = and_(SR.closed_at.is_not(None), SR.closed_at < month_end)
+    flags = (
+        select(
+            SR.project_id.label("project_id"),
+            _bucket(SR.received_at, months).label("month"),
+            case((closed, 1), else_=0).label("closed"),
+            case((and_(closed, in_time), 1), else_=0).label("in_time"),
+            case((SR.complaint_valid.is_(True), 1), else_=0).label("valid"),
+            case((SR.complaint_major.is_(True), 1), else_=0).label("major"),
+        )
+        .where(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end, scope(SR.project_id))
+        .subquery()
+    )
+    figures: dict[tuple[int, str], dict[str, int]] = {}
+    for project_id, month, n, c, t, v, m in session.execute(
+        select(flags.c.project_id, flags.c.month, func.count(), func.sum(flags.c.closed), func.sum(flags.c.in_time),
+               func.sum(flags.c.valid), func.sum(flags.c.major))
+        .group_by(flags.c.project_id, flags.c.month)
+    ):
+        figures[(project_id, month)] = {"received": n, "closed": int(c or 0), "closed_in_time": int(t or 0),
+                                        "valid": int(v or 0), "major": int(m or 0)}
+
+    # Callbacks: work orders closed in the month, and how many of them had a callback.
+    called_back = (
+        select(Visit.id).where(Visit.work_order_id == WorkOrder.id, Visit.kind.in_(CALLBACK_KINDS)).exists()
+    )
+    orders = (
+        select(
+            WorkOrder.project_id.label("project_id"),
+            _bucket(WorkOrder.closed_at, months).label("month"),
+            case((called_back, 1), else_=0).label("called_back"),
+        )
+        .where(WorkOrder.closed_at >= start, WorkOrder.closed_at < end, scope(WorkOrder.project_id))
+        .subquery()
+    )
+    for project_id, month, n, cb in session.execute(
+        select(orders.c.project_id, orders.c.month, func.count(), func.sum(orders.c.called_back))
+        .group_by(orders.c.project_id, orders.c.month)
+    ):
+        entry = figures.setdefault((project_id, month), {})
+        entry.update(orders_closed=n, orders_called_back=int(cb or 0))
+
+    names = dict(session.execute(
+        select(Project.id, Project.name).where(Project.id.in_({p for p, _ in figures}))
+    ).all()) if figures else {}
+    rows = tuple(
+        ComplaintMonth(project_id, names.get(project_id, ""), month, **values)
+        for (project_id, month), values in sorted(figures.items(), key=lambda kv: (kv[0][1], names.get(kv[0][0], "")))
+    )
+    period = month_from if month_from == month_to else f"{month_from}～{month_to}"
+    total = ComplaintMonth(None, "合计", period)
+    for row in rows:
+        total = replace(total, **{k: getattr(total, k) + getattr(row, k) for k in COUNTS})
+    return ComplaintStatistics(month_from, month_to, rows, total)
+
+
+def _percent(value: Decimal | None) -> Decimal | str:
+    return "" if value is None else value
+
+
+@as_actor
+def export_complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
+                                project_ids: Sequence[int] | None = None) -> ExportResult:
+    """投诉统计 as .xlsx: one row per project and month plus the total; rates in percent; the targets on a
+    second sheet. The export is logged."""
+    stats = complaint_statistics(session, actor=actor, month_from=month_from, month_to=month_to,
+                                 project_ids=project_ids)
+    header = [LABELS["project"], LABELS["month"], *(LABELS[k] for k in COUNTS),
+              *(f"{LABELS[k]}(%)" for k in RATES), *(f"{LABELS[k]}达标" for k in TARGETS)]
+    meets = {True: "达标", False: "未达标", None: ""}
+    data = [
+        (row.project, row.month, *(getattr(row, k) for k in COUNTS), *(_percent(getattr(row, k)) for k in RATES),
+         *(meets[row.meets(k)] for k in TARGETS))
+        for row in (*stats.rows, stats.total)
+    ]
+    wb = new_workbook()
+    count = write_sheet(wb, "投诉统计", header, data)
+    write_sheet(wb, "目标", ["指标", "目标(%)"], [(f"{LABELS[k]} ≥", v) for k, v in TARGETS.items()])
+    params = {"month_from": stats.month_from, "month_to": stats.month_to,
+              "project_ids": list(project_ids) if project_ids is not None else None}
+    log_event(session, AuditKind.EXPORT, summary=f"导出投诉统计 {stats.total.month}，{count} 行", changes=params,
+              table=ServiceRequest.__tablename__)
+    log_operation(session, "export_complaint_statistics", params=params, counts={"rows": count})
+    return ExportResult(f"投诉统计-{stats.total.month}.xlsx", to_bytes(wb), count)
+

@@ -1,0 +1,232 @@
+"""首页: the managers' home page, per the user's scope — the KPIs against their targets for this month and a
+chosen month (``kpis``), open work orders by department with the overdue ones, today's intake, arrears and
+their aging, the latest survey's satisfaction by department, and this month's score status.
+
+Each widget is one function over a :class:`kpis.Scope` (the benchmark times them one by one); ``home_page``
+puts them together. Every figure carries the :class:`kpis.Drill` of the records behind it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    Department,
+    MonthStatus,
+    RequestKind,
+    ServiceRequest,
+    Survey,
+    SurveyResponse,
+    WorkOrder,
+    utcnow,
+)
+
+from . import billing, kpis, score_results, work_orders
+from .actor import Actor
+from .kpis import Drill, KpiFigures, ProjectRef, Scope, TopicFigure
+
+TOP_DEBTORS = 5
+
+
+# --- open work orders by department -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DepartmentOrders:
+    department_id: int
+    department: str
+    open: int
+    overdue: int
+    drill_open: Drill
+    drill_overdue: Drill
+
+
+def open_orders(session: Session, *, scope: Scope, now: dt.datetime | None = None) -> tuple[DepartmentOrders, ...]:
+    """已派工/处理中 orders per handling department, with how many are past a deadline (``work_orders``'s rule)."""
+    ids = scope.project_ids
+    if not ids:
+        return ()
+    overdue = work_orders.overdue_clause(now or utcnow())
+    rows = session.execute(
+        select(WorkOrder.department_id, Department.name, func.count(), func.count().filter(overdue))
+        .join(Department, Department.id == WorkOrder.department_id)
+        .where(WorkOrder.status.in_(work_orders.OPEN_STATUSES), WorkOrder.project_id.in_(ids))
+        .group_by(WorkOrder.department_id, Department.name)
+        .order_by(func.count().desc(), Department.name)
+    ).all()
+    return tuple(
+        DepartmentOrders(d, name, n, late, Drill("orders_open", "", ids, str(d)), Drill("orders_overdue", "", ids, str(d)))
+        for d, name, n, late in rows
+    )
+
+
+# --- today's intake ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KindCount:
+    kind: RequestKind
+    count: int
+    drill: Drill
+
+
+@dataclass(frozen=True)
+class Intake:
+    day: dt.date
+    total: int
+    by_kind: tuple[KindCount, ...]
+    drill: Drill
+
+
+def intake(session: Session, *, scope: Scope, day: dt.date) -> Intake:
+    """客户诉求 received on ``day`` (Beijing time), by kind."""
+    ids, period = scope.project_ids, day.isoformat()
+    counts: dict[RequestKind, int] = {}
+    if ids:
+        start, end = work_orders.local_day_bounds(day)
+        counts = dict(session.execute(
+            select(ServiceRequest.kind, func.count())
+            .where(ServiceRequest.project_id.in_(ids), ServiceRequest.received_at >= start,
+                   ServiceRequest.received_at < end)
+            .group_by(ServiceRequest.kind)
+        ).all())
+    by_kind = tuple(KindCount(k, counts[k], Drill("requests_received", period, ids, k.value))
+                    for k in RequestKind if counts.get(k))
+    return Intake(day, sum(counts.values()), by_kind, Drill("requests_received", period, ids))
+
+
+# --- arrears ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arrears:
+    page: billing.ArrearsPage  # the totals and aging of every account in arrears, and the largest debtors
+    drills: dict[str, Drill]  # aging column ("current" … "m3plus", "total") → its overdue bills
+
+
+def arrears(session: Session, *, scope: Scope, as_of: dt.date) -> Arrears:
+    """欠费 total and aging (``billing.arrears``) with the five largest accounts."""
+    page = billing.arrears(session, actor=scope.actor, as_of=as_of, page_size=TOP_DEBTORS)
+    ids, period = scope.project_ids, as_of.isoformat()
+    drills = {bucket: Drill("bills_overdue", period, ids, bucket) for bucket in billing.AGING_LABELS}
+    drills["total"] = Drill("bills_overdue", period, ids)
+    return Arrears(page, drills)
+
+
+# --- the latest survey --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LatestSurvey:
+    project: ProjectRef
+    survey_id: int
+    title: str
+    period: str
+    topics: tuple[TopicFigure, ...]
+    overall: kpis.Figure  # every department pooled: the satisfaction KPI of the survey's period
+
+    def drill(self, part: str, topic: str = "") -> Drill:
+        key = self.overall.kpi.numerator if part == "numerator" else self.overall.kpi.denominator
+        return Drill(key, self.period, (self.project.id,), topic)
+
+
+def latest_surveys(session: Session, *, scope: Scope) -> tuple[LatestSurvey, ...]:
+    """Each project's latest survey that has answers, with its satisfaction by department (pooled with any other
+    survey of the same 调查期间, as the satisfaction KPI is)."""
+    ids = scope.project_ids
+    if not ids:
+        return ()
+    answered = exists().where(SurveyResponse.survey_id == Survey.id)
+    latest = (
+        select(func.max(Survey.id)).where(Survey.project_id.in_(ids), answered).group_by(Survey.project_id)
+    )
+    surveys = session.execute(
+        select(Survey.id, Survey.project_id, Survey.title, Survey.period).where(Survey.id.in_(latest))
+    ).all()
+    topics = kpis.satisfaction_by_topic(session, project_period=[(p, period) for _, p, _, period in surveys])
+    projects = {p.id: p for p in scope.projects}
+    out = []
+    for survey_id, project_id, title, period in sorted(surveys, key=lambda s: scope.project_ids.index(s[1])):
+        figures = topics.get((project_id, period), ())
+        overall = kpis.Figure(kpis.KPIS["satisfaction"], period, project_id, sum(t.satisfied for t in figures),
+                              sum(t.answers for t in figures))
+        out.append(LatestSurvey(projects[project_id], survey_id, title, period, figures, overall))
+    return tuple(out)
+
+
+# --- this month's scores ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreStatus:
+    project: ProjectRef
+    month: str
+    status: MonthStatus | None  # None: not computed yet
+    staff: int
+    computed_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.status.label if self.status else "未计算"
+
+
+def score_status(session: Session, *, scope: Scope, month: str) -> tuple[ScoreStatus, ...]:
+    """月度考核 of ``month`` per project: 草稿 / 已确认 / 未计算 (``score_results.month_tables``)."""
+    if not scope.projects:
+        return ()
+    projects = {p.id: p for p in scope.projects}
+    tables = score_results.month_tables(session, month=month, project_ids=scope.project_ids, actor=scope.actor)
+    return tuple(ScoreStatus(projects[t.project_id], t.month, t.status, len(t.lines), t.computed_at, t.confirmed_at)
+                 for t in tables)
+
+
+# --- the page ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HomePage:
+    today: dt.date
+    current_month: str
+    chosen_month: str
+    scope: Scope
+    choices: tuple[ProjectRef, ...]  # every project the user may see: the page's project/branch pickers
+    kpis: KpiFigures  # current and chosen month
+    orders: tuple[DepartmentOrders, ...]
+    intake: Intake
+    arrears: Arrears
+    surveys: tuple[LatestSurvey, ...]
+    scores: tuple[ScoreStatus, ...]
+
+    @property
+    def months(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.current_month, self.chosen_month)))
+
+
+def home_page(session: Session, *, actor: Actor, month: str | None = None, project_id: int | None = None,
+              branch_id: int | None = None, now: dt.datetime | None = None) -> HomePage:
+    """The home page of ``actor``: all their projects, or one branch, or one project; ``month`` is the chosen
+    month (default: last month) shown beside the current one."""
+    now = now or utcnow()
+    today = now.astimezone(SHANGHAI).date()
+    current = billing.period_of(today)
+    chosen = kpis.parse_month(month).text if month else billing.add_months(current, -1)
+    choices = kpis.resolve_scope(session, actor=actor).projects
+    scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
+                               project_ids=[project_id] if project_id is not None else None)
+    return HomePage(
+        today=today,
+        current_month=current,
+        chosen_month=chosen,
+        scope=scope,
+        choices=choices,
+        kpis=kpis.kpi_figures(session, scope=scope, months=[current, chosen]),
+        orders=open_orders(session, scope=scope, now=now),
+        intake=intake(session, scope=scope, day=today),
+        arrears=arrears(session, scope=scope, as_of=today),
+        surveys=latest_surveys(session, scope=scope),
+        scores=score_status(session, scope=scope, month=current),
+    )
+
+
+def trends(session: Session, *, actor: Actor, month: str | None = None, project_id: int | None = None,
+           branch_id: int | None = None, months: int = 12) -> KpiFigures:
+    """The KPIs of the ``months`` months ending with ``month`` (default: this month): the trend charts."""
+    last = kpis.parse_month(month).text if month else billing.current_period()
+    scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
+                               project_ids=[project_id] if project_id is not None else None)
+    return kpis.kpi_figures(session, scope=scope, months=kpis.last_months(last, months))
+

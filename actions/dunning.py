@@ -1,0 +1,789 @@
+"""催缴: the monthly dunning schedule, its preview, issuing notices, the approval of power cuts, delivery, and
+the data of the printable letters.
+
+The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第三次，并派发停电函和违约函；20日对欠费两个月及
+两个月以上的租户，经公司批准，停电或停电封铺。
+
+- **Who is chased.** An account is a unit. It is chased at a stage when, on the as-of date, it has bills in
+  arrears (past due, not paid in full — :func:`actions.billing.overdue`); the amount is what those bills still
+  owe at the moment of issuing, so a payment in full before a stage stops every later stage.
+- **Once.** A notice is unique per unit, dunning month (``cycle`` = the as-of month) and stage; notices are
+  inserted with insert-or-ignore on that key. A run is unique by ``run_key`` (project, month, stage, as-of
+  date and scope): a re-run or a double submit finds the run and writes nothing. On PostgreSQL a
+  transaction-scoped advisory lock per project, month and stage makes a concurrent second run stop at once
+  with 「正在执行」 instead of waiting.
+- **Stage order rule.** Stage *N* (2–4) may go to an account that never had stage *N*−1 this month only when
+  the schedule date of stage *N* (the 10th, 15th, 20th) is reached: ``as_of`` on or after it. A run dated
+  before its stage's schedule date is an early escalation; it is refused as a whole, naming the accounts, if
+  any account in it lacks stage *N*−1 of the same month. Stage 1 has no predecessor and may run any day.
+- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (distinct overdue periods). Issuing
+  stage 4 proposes the list: the run waits as 待审批 with its notices as the proposed list, which no letter
+  or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理, 分公司管理, 系统管理员) other
+  than the proposer approves — re-checking every account, so one that paid meanwhile drops out — or rejects,
+  which deletes the proposed notices. Who decided and when is recorded on the run.
+- **Deadlines (限缴日期).** Stages 1–3: the next stage's schedule date (or five days after the as-of date when
+  that has passed); stage 4: three days after the as-of date, the last day before the cut.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    distinct,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    AuditKind,
+    Bill,
+    Branch,
+    Building,
+    Customer,
+    DeliveryWay,
+    DunningNotice,
+    DunningRun,
+    DunningRunStatus,
+    DunningStage,
+    FeeType,
+    LabeledEnum,
+    Project,
+    RoleGrant,
+    Staff,
+    Unit,
+    UnitKind,
+    User,
+    label_of,
+    user_role,
+    utcnow,
+)
+
+from .actor import Actor
+from .audit import log_operation, record_bulk
+from .billing import (
+    OUTSTANDING,
+    cents,
+    insert_ignoring,
+    month_day,
+    overdue,
+    payer_id,
+    period_of,
+    today_local,
+    visible_project,
+)
+from .errors import NotPermitted, Refused
+
+SCHEDULE_DAY = {DunningStage.FIRST: 5, DunningStage.SECOND: 10, DunningStage.THIRD: 15, DunningStage.CUTOFF: 20}
+CUTOFF_MIN_MONTHS = 2  # 欠费两个月及两个月以上
+GRACE_DAYS = 5
+CUTOFF_GRACE_DAYS = 3
+SAMPLE = 50
+EXAMPLES = 20
+
+# The grants, on the views that carry the dunning pages (seeds/roles.py).
+DUNNING = "action:dunning"
+APPROVE = "action:approve-dunning"
+VIEWS = ("dunning-run", "bill")
+
+N = DunningNotice
+
+
+class LetterKind(LabeledEnum):
+    REMINDER = "reminder", "催缴通知书"
+    POWER_CUT = "power_cut", "停电函"
+    BREACH = "breach", "违约函"
+    CUTOFF = "cutoff", "停电/封铺通知书"
+
+
+LETTERS = {
+    DunningStage.FIRST: (LetterKind.REMINDER,),
+    DunningStage.SECOND: (LetterKind.REMINDER,),
+    DunningStage.THIRD: (LetterKind.REMINDER, LetterKind.POWER_CUT, LetterKind.BREACH),
+    DunningStage.CUTOFF: (LetterKind.CUTOFF,),
+}
+
+
+class Exclusion(LabeledEnum):
+    ISSUED = "issued", "本月已发过该阶段通知"
+    SHORT = "short", "欠费不足两个月"
+
+
+# --- schedule -----------------------------------------------------------------------------------------
+def stage_of(value: Any) -> DunningStage:
+    try:
+        return value if isinstance(value, DunningStage) else DunningStage(str(value).strip())
+    except ValueError:
+        raise Refused(f"催缴阶段应为 1–4，收到：{value}") from None
+
+
+def schedule_date(stage: DunningStage, cycle: str) -> dt.date:
+    return month_day(cycle, SCHEDULE_DAY[stage])
+
+
+def default_as_of(stage: Any, today: dt.date | None = None) -> dt.date:
+    """The stage's latest schedule date on or before today: this month's 5th/10th/15th/20th, or last month's."""
+    stage = stage_of(stage)
+    today = today or today_local()
+    this_month = schedule_date(stage, period_of(today))
+    if this_month <= today:
+        return this_month
+    return schedule_date(stage, period_of(today.replace(day=1) - dt.timedelta(days=1)))
+
+
+def pay_by(stage: DunningStage, as_of: dt.date) -> dt.date:
+    if stage is DunningStage.CUTOFF:
+        return as_of + dt.timedelta(days=CUTOFF_GRACE_DAYS)
+    following = DunningStage(str(int(stage.value) + 1))
+    deadline = schedule_date(following, period_of(as_of))
+    return deadline if deadline > as_of else as_of + dt.timedelta(days=GRACE_DAYS)
+
+
+# --- permissions and scope ----------------------------------------------------------------------------
+def has_grant(session: Session, actor: Actor, action: str) -> bool:
+    """Whether the actor's roles grant ``action`` on one of the dunning views (the console's own RBAC data)."""
+    if actor.user_id is None:
+        return False
+    if session.scalar(select(User.is_superuser).where(User.id == actor.user_id)):
+        return True
+    return bool(session.scalar(select(exists().where(
+        user_role.c.user_id == actor.user_id,
+        RoleGrant.group_id == user_role.c.group_id,
+        RoleGrant.identity.in_([*VIEWS, "*"]),
+        RoleGrant.action.in_([action, "*"]),
+    ))))
+
+
+@dataclass(frozen=True)
+class DunningScope:
+    """Whom a run chases: a project, a building, or the selected accounts (units) or bills (→ their units)."""
+
+    project_id: int | None = None
+    building_id: int | None = None
+    unit_ids: tuple[int, ...] = ()
+    bill_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    project: Project
+    units: ColumnElement[bool] | None  # a filter on Bill.unit_id, None for the whole project
+    signature: str
+    note: str
+
+
+def _selected_units(session: Session, actor: Actor, scope: DunningScope) -> tuple[int, list[int]]:
+    if scope.bill_ids:
+        ids = sorted({int(i) for i in scope.bill_ids})
+        found = session.execute(select(Bill.id, Bill.unit_id, Bill.project_id).where(Bill.id.in_(ids))).all()
+        what = Bill.__label__
+    else:
+        ids = sorted({int(i) for i in scope.unit_ids})
+        found = session.execute(select(Unit.id, Unit.id, Unit.project_id).where(Unit.id.in_(ids))).all()
+        what = Unit.__label__
+    missing = sorted(set(ids) - {r[0] for r in found})
+    if missing:
+        raise Refused(f"{what}不存在：{missing}", missing)
+    hidden = sorted(r[0] for r in found if not actor.can_see(r[2]))
+    if hidden:
+        raise NotPermitted(f"所选{what}中有无权操作的记录：{hidden}", hidden)
+    projects = {r[2] for r in found}
+    if len(projects) > 1:
+        raise Refused("所选记录分属多个项目，请按项目分别催缴", sorted(projects))
+    return projects.pop(), sorted({r[1] for r in found})
+
+
+def _resolve(session: Session, actor: Actor, scope: DunningScope) -> _Resolved:
+    if scope.unit_ids or scope.bill_ids:
+        project_id, units = _selected_units(session, actor, scope)
+        project = visible_project(session, actor, project_id)
+        digest = hashlib.sha1(",".join(map(str, units)).encode()).hexdigest()[:16]
+        return _Resolved(project, Bill.unit_id.in_(units), f"u{digest}", f"所选 {len(units)} 户")
+    if scope.building_id is not None:
+        building = session.get(Building, scope.building_id)
+        if building is None:
+            raise Refused(f"楼栋不存在：{scope.building_id}", [scope.building_id])
+        project = visible_project(session, actor, building.project_id)
+        units = Bill.unit_id.in_(select(Unit.id).where(Unit.building_id == building.id))
+        return _Resolved(project, units, f"b{building.id}", f"楼栋：{building.name}")
+    if scope.project_id is None:
+        raise Refused("请选择催缴范围：项目、楼栋或所选房屋/账单")
+    project = visible_project(session, actor, scope.project_id)
+    return _Resolved(project, None, "p", f"项目：{project.name}")
+
+
+# --- who is chased ------------------------------------------------------------------------------------
+def _accounts(project_id: int, as_of: dt.date, units: ColumnElement[bool] | None) -> Select:
+    """Per account in arrears on ``as_of``: amount owed, months (distinct overdue periods), oldest period."""
+    stmt = (
+        select(
+            Bill.unit_id.label("unit_id"),
+            func.sum(OUTSTANDING).label("amount"),
+            func.count(distinct(Bill.period)).label("months"),
+            func.min(Bill.period).label("oldest_period"),
+        )
+        .where(Bill.project_id == project_id, overdue(as_of))
+        .group_by(Bill.unit_id)
+    )
+    return stmt if units is None else stmt.where(units)
+
+
+def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
+    acct = _accounts(project_id, as_of, units).subquery()
+    issued = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == stage)
+    whens = [(issued, Exclusion.ISSUED.value)]
+    if stage is DunningStage.CUTOFF:
+        whens.append((acct.c.months < CUTOFF_MIN_MONTHS, Exclusion.SHORT.value))
+    return select(acct, case(*whens, else_="ok").label("reason")).subquery()
+
+
+@dataclass(frozen=True)
+class Account:
+    unit_id: int
+    unit_label: str
+    payer: str
+    amount: Decimal
+    months: int
+    oldest_period: str
+    key_tenant: bool
+
+
+@dataclass(frozen=True)
+class Excluded:
+    reason: Exclusion
+    count: int
+    amount: Decimal
+    examples: tuple[Account, ...]
+
+
+def _listed(session: Session, c: Any, where: ColumnElement[bool], limit: int) -> tuple[Account, ...]:
+    rows = session.execute(
+        select(c.c.unit_id, c.c.amount, c.c.months, c.c.oldest_period, Building.name, Unit.room_no, Unit.key_tenant,
+               Customer.name.label("payer"))
+        .join(Unit, Unit.id == c.c.unit_id)
+        .join(Building, Building.id == Unit.building_id)
+        .outerjoin(Customer, Customer.id == payer_id(Unit.id))
+        .where(where)
+        .order_by(c.c.amount.desc(), c.c.unit_id)
+        .limit(limit)
+    )
+    return tuple(
+        Account(r.unit_id, f"{r.name}-{r.room_no}", r.payer or "", cents(r.amount),
+                r.months, r.oldest_period, bool(r.key_tenant))
+        for r in rows
+    )
+
+
+# --- issuing ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DunningResult:
+    project_id: int
+    cycle: str
+    stage: DunningStage
+    as_of: dt.date
+    accounts: int  # accounts the run chases (to chase, in a dry run)
+    total_amount: Decimal
+    excluded: tuple[Excluded, ...]
+    sample: tuple[Account, ...]  # the largest accounts, for the preview
+    run_id: int | None
+    run_status: DunningRunStatus | None
+    issued: int  # notices written by this call
+    already_run: bool
+    dry_run: bool
+
+    @property
+    def message(self) -> str:
+        what = self.stage.label
+        if self.already_run and not self.dry_run:
+            return f"该批催缴已执行过（批次#{self.run_id}），本次未新增通知"
+        if self.dry_run:
+            text = f"预览：{what}将发出 {self.accounts} 份通知，欠费合计 {self.total_amount} 元"
+            if self.already_run:
+                text += f"（相同参数的批次#{self.run_id}已执行过）"
+        elif self.run_id is None:
+            text = f"{what}：没有需要发出的新通知（无欠费，或本月已发过）"
+        elif self.run_status is DunningRunStatus.PROPOSED:
+            text = f"已提交{what}名单 {self.issued} 户，欠费合计 {self.total_amount} 元，待客服经理审批"
+        else:
+            text = f"已发出{what} {self.issued} 份，欠费合计 {self.total_amount} 元"
+        skipped = [f"{e.reason.label} {e.count} 户" for e in self.excluded if e.count]
+        return text + (f"；未纳入：{'，'.join(skipped)}" if skipped else "")
+
+
+def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage) -> None:
+    """PostgreSQL: one run per project, month and stage at a time; the second is told at once, not queued."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite serialises writers on the database file
+    key = zlib.crc32(f"dunning/{project_id}/{cycle}/{stage.value}".encode())
+    if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
+        raise Refused("同一项目本月该阶段的催缴正在执行，请稍后刷新查看结果", [project_id])
+
+
+def issue_dunning(
+    session: Session,
+    *,
+    stage: Any,
+    scope: DunningScope,
+    actor: Actor,
+    as_of: dt.date | None = None,
+    dry_run: bool = False,
+) -> DunningResult:
+    """催缴通知: preview (``dry_run``) or issue one stage for the accounts in scope; stage 4 is proposed for
+    approval instead of issued."""
+    stage = stage_of(stage)
+    today = today_local()
+    as_of = as_of or default_as_of(stage, today)
+    if as_of > today:
+        raise Refused(f"催缴基准日 {as_of} 晚于今天（{today}），不能预先催缴")
+    resolved = _resolve(session, actor, scope)
+    project = resolved.project
+    if actor.user_id is not None and not has_grant(session, actor, DUNNING):
+        raise NotPermitted("没有发起催缴的权限")
+    cycle = period_of(as_of)
+    run_key = f"{project.id}/{cycle}/{stage.value}/{as_of:%Y%m%d}/{resolved.signature}"
+    if not dry_run:
+        _lock(session, project.id, cycle, stage)
+    existing = session.scalar(select(DunningRun).where(DunningRun.run_key == run_key))
+
+    c = _classified(project.id, cycle, stage, as_of, resolved.units)
+    if stage is not DunningStage.FIRST and as_of < schedule_date(stage, cycle):
+        previous = DunningStage(str(int(stage.value) - 1))
+        had_previous = exists().where(N.unit_id == c.c.unit_id, N.cycle == cycle, N.stage == previous)
+        early = _listed(session, c, and_(c.c.reason == "ok", ~had_previous), EXAMPLES)
+        if early:
+            raise Refused(
+                f"阶段顺序不符：{stage.label}的日期（{schedule_date(stage, cycle)}）未到，"
+                f"以下房屋本月尚未发{previous.label}：{'、'.join(a.unit_label for a in early)}",
+                [a.unit_id for a in early],
+            )
+    outcome = DunningResult(
+        project.id, cycle, stage, as_of, 0, Decimal("0.00"), (), (),
+        run_id=existing.id if existing else None, run_status=existing.status if existing else None,
+        issued=0, already_run=existing is not None, dry_run=dry_run,
+    )
+    if dry_run:
+        return _with_summary(session, outcome, c, examples=True)
+    if existing is not None:
+        return replace(outcome, accounts=existing.notice_count, total_amount=existing.total_amount)
+
+    # Issue straight away: the insert is the selection (a second pass to count first would double the
+    # work of a large run). A run that finds nothing to issue is undone, and the summary says why.
+    proposing = stage is DunningStage.CUTOFF
+    point = session.begin_nested()
+    run = DunningRun(
+        project_id=project.id, run_key=run_key, cycle=cycle, stage=stage, as_of=as_of,
+        status=DunningRunStatus.PROPOSED if proposing else DunningRunStatus.RUNNING,
+        scope_note=resolved.note, requested_by_id=actor.user_id,
+    )
+    session.add(run)
+    session.flush([run])
+    stamp = utcnow()
+    source = select(
+        literal(run.id), literal(project.id), c.c.unit_id, payer_id(c.c.unit_id), literal(cycle),
+        literal(stage, N.stage.type), c.c.amount, c.c.months, c.c.oldest_period,
+        literal(pay_by(stage, as_of), N.pay_by.type), literal(""), literal(""),
+        literal(stamp, N.created_at.type), literal(stamp, N.updated_at.type),
+    ).where(c.c.reason == "ok")
+    issued = insert_ignoring(
+        session, N.__table__,
+        ["run_id", "project_id", "unit_id", "customer_id", "cycle", "stage", "amount", "months_in_arrears",
+         "oldest_period", "pay_by", "signed_by", "note", "created_at", "updated_at"],
+        source, ["unit_id", "cycle", "stage"],
+    )
+    if not issued:
+        point.rollback()
+        return _with_summary(session, outcome, c, examples=False)
+    point.commit()
+    _recount(session, run)
+    if not proposing:
+        run.status = DunningRunStatus.DONE
+    session.flush([run])
+    record_bulk(
+        session, kind=AuditKind.INSERT, table=N.__tablename__,
+        ids=select(N.id, N.project_id).where(N.run_id == run.id), summary=f"{stage.label} {cycle}",
+    )
+    outcome = replace(outcome, accounts=run.notice_count, total_amount=run.total_amount, run_id=run.id,
+                      run_status=run.status, issued=issued)
+    log_operation(
+        session, "issue_dunning",
+        params={"stage": stage, "as_of": as_of, "scope": resolved.note, "run_key": run_key},
+        counts={"notices": issued, "amount": run.total_amount}, project_id=project.id, message=outcome.message,
+    )
+    return outcome
+
+
+def _with_summary(session: Session, outcome: DunningResult, c: Any, *, examples: bool) -> DunningResult:
+    """The outcome with who would be chased and who is left out and why (with examples for a preview)."""
+    summary = {
+        r.reason: (r.n, cents(r.amount))
+        for r in session.execute(select(c.c.reason, func.count().label("n"), func.sum(c.c.amount).label("amount"))
+                                 .group_by(c.c.reason))
+    }
+    accounts, total = summary.get("ok", (0, Decimal("0.00")))
+    excluded = tuple(
+        Excluded(reason, *summary[reason.value], _listed(session, c, c.c.reason == reason.value, EXAMPLES) if examples else ())
+        for reason in Exclusion
+        if reason.value in summary
+    )
+    sample = _listed(session, c, c.c.reason == "ok", SAMPLE) if examples else ()
+    return replace(outcome, accounts=accounts, total_amount=total, excluded=excluded, sample=sample)
+
+
+def _recount(session: Session, run: DunningRun) -> None:
+    n, amount = session.execute(
+        select(func.count(), func.coalesce(func.sum(N.amount), 0)).where(N.run_id == run.id)
+    ).one()
+    run.notice_count, run.total_amount = n, cents(amount)
+
+
+# --- a run and its accounts ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunAccounts:
+    """A run with the accounts its notices name: the list a manager approves, or what was issued."""
+
+    run_id: int
+    project: str
+    cycle: str
+    stage: DunningStage
+    as_of: dt.date
+    status: DunningRunStatus
+    scope_note: str
+    requested_by: str
+    approved_by: str
+    approved_at: dt.datetime | None
+    notice_count: int
+    total_amount: Decimal
+    accounts: tuple[Account, ...]  # largest first, at most ``limit``
+
+
+def run_accounts(session: Session, *, run_id: int, actor: Actor, limit: int = 1000) -> RunAccounts:
+    run = session.get(DunningRun, run_id)
+    if run is None:
+        raise Refused(f"催缴批次不存在：{run_id}", [run_id])
+    if not actor.can_see(run.project_id):
+        raise NotPermitted(f"无权查看批次#{run_id}", [run_id])
+    rows = session.execute(
+        select(N.unit_id, N.amount, N.months_in_arrears, N.oldest_period, Building.name, Unit.room_no, Unit.key_tenant,
+               Customer.name.label("payer"))
+        .join(Unit, Unit.id == N.unit_id)
+        .join(Building, Building.id == Unit.building_id)
+        .outerjoin(Customer, Customer.id == N.customer_id)
+        .where(N.run_id == run.id)
+        .order_by(N.amount.desc(), N.unit_id)
+        .limit(limit)
+    )
+    accounts = tuple(
+        Account(r.unit_id, f"{r.name}-{r.room_no}", r.payer or "", r.amount, r.months_in_arrears, r.oldest_period,
+                bool(r.key_tenant))
+        for r in rows
+    )
+    return RunAccounts(
+        run.id, session.get(Project, run.project_id).name, run.cycle, run.stage, run.as_of, run.status,
+        run.scope_note, str(run.requested_by or "命令行/系统"), str(run.approved_by or ""), run.approved_at,
+        run.notice_count, run.total_amount, accounts,
+    )
+
+
+# --- approval of stage 4 ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApprovalResult:
+    run_id: int
+    approved: bool
+    notices: int  # notices standing after the decision
+    dropped: int  # accounts that paid (or fell under two months) since the proposal
+    total_amount: Decimal
+    decided_by: str
+    decided_at: dt.datetime
+
+    @property
+    def message(self) -> str:
+        if not self.approved:
+            return f"已驳回停电/封铺名单（批次#{self.run_id}），名单已作废"
+        text = f"已批准停电/封铺 {self.notices} 户，欠费合计 {self.total_amount} 元"
+        return text + (f"；{self.dropped} 户已缴费或欠费不足两个月，已移出名单" if self.dropped else "")
+
+
+def approve_dunning(
+    session: Session, *, run_id: int, actor: Actor, approve: bool = True, note: str = ""
+) -> ApprovalResult:
+    """审批 a proposed stage-4 list: approve (re-checking every account) or reject (the list is void)."""
+    run = session.scalar(
+        select(DunningRun).where(DunningRun.id == run_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if run is None:
+        raise Refused(f"催缴批次不存在：{run_id}", [run_id])
+    if not actor.can_see(run.project_id):
+        raise NotPermitted(f"无权审批批次#{run_id}", [run_id])
+    if actor.user_id is None or not has_grant(session, actor, APPROVE):
+        raise NotPermitted("停电/封铺须经公司批准：只有客服经理及以上可以审批", [run_id])
+    if run.stage is not DunningStage.CUTOFF or run.status is not DunningRunStatus.PROPOSED:
+        raise Refused(f"批次#{run.id}（{run.stage.label}，{run.status.label}）不是待审批的停电/封铺名单", [run.id])
+    if run.requested_by_id == actor.user_id:
+        raise NotPermitted("不能审批自己提交的停电/封铺名单，须由另一位管理人员审批", [run.id])
+    now = utcnow()
+    dropped = 0
+    if approve:
+        # Re-check at approval: an account that paid since the proposal, or owes under two months now, drops out.
+        acct = _accounts(
+            run.project_id, run.as_of, Bill.unit_id.in_(select(N.unit_id).where(N.run_id == run.id))
+        ).subquery()
+        still = select(acct.c.unit_id).where(acct.c.months >= CUTOFF_MIN_MONTHS)
+        gone = (N.run_id == run.id, N.unit_id.not_in(still))
+        dropped = session.scalar(select(func.count()).where(*gone))
+        if dropped:
+            record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__, ids=select(N.id, N.project_id).where(*gone),
+                        summary="停电/封铺审批：已缴费移出")
+            session.execute(delete(N.__table__).where(*gone))
+        owed = (
+            select(func.sum(OUTSTANDING))
+            .where(Bill.unit_id == N.unit_id, overdue(run.as_of))
+            .correlate(N)
+            .scalar_subquery()
+        )
+        changed = select(N.id, N.project_id).where(N.run_id == run.id, N.amount != owed)
+        record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=changed, summary="停电/封铺审批：欠费金额更新")
+        session.execute(
+            update(N.__table__).where(N.run_id == run.id, N.amount != owed).values(amount=owed, updated_at=now)
+        )
+        _recount(session, run)
+        run.status = DunningRunStatus.APPROVED
+    else:
+        proposed = select(N.id, N.project_id).where(N.run_id == run.id)
+        record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__, ids=proposed, summary="停电/封铺名单驳回")
+        session.execute(delete(N.__table__).where(N.run_id == run.id))
+        run.status = DunningRunStatus.REJECTED
+        run.run_key = f"{run.run_key}/rejected-{run.id}"  # frees the key: a corrected list may be proposed again
+        run.notice_count, run.total_amount = 0, Decimal("0.00")
+    run.approved_by_id, run.approved_at = actor.user_id, now
+    session.flush([run])
+    result = ApprovalResult(run.id, approve, run.notice_count, dropped, run.total_amount, actor.name, now)
+    log_operation(
+        session, "approve_dunning" if approve else "reject_dunning",
+        params={"run_id": run.id, "note": note}, counts={"notices": run.notice_count, "dropped": dropped},
+        project_id=run.project_id, message=(note or result.message)[:500],
+    )
+    return result
+
+
+# --- delivery -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeliveryResult:
+    notice_ids: tuple[int, ...]
+    updated: int
+
+    @property
+    def message(self) -> str:
+        return f"已登记 {self.updated} 份通知的送达情况"
+
+
+def record_delivery(
+    session: Session,
+    *,
+    notice_ids: Iterable[int],
+    actor: Actor,
+    delivered_by_id: int,
+    way: Any,
+    signed_by: str = "",
+    delivered_at: dt.datetime | None = None,
+) -> DeliveryResult:
+    """送达登记 for one or many notices: by whom, how, signed for by whom."""
+    ids = sorted({int(i) for i in notice_ids})
+    if not ids:
+        raise Refused("请先选择通知")
+    try:
+        way = DeliveryWay(way)
+    except ValueError:
+        raise Refused(f"{label_of(N, 'delivery_way')}无效：{way}") from None
+    delivered_at = delivered_at or utcnow()
+    if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
+        raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
+    rows = session.execute(
+        select(N.id, N.project_id, DunningRun.status).join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
+    ).all()
+    missing = sorted(set(ids) - {r.id for r in rows})
+    if missing:
+        raise Refused(f"通知不存在：{missing}", missing)
+    hidden = sorted(r.id for r in rows if not actor.can_see(r.project_id))
+    if hidden:
+        raise NotPermitted(f"所选通知中有无权操作的记录：{hidden}", hidden)
+    pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
+    if pending:
+        raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
+    staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
+    if staff_project is None or any(r.project_id != staff_project for r in rows):
+        raise Refused(f"{label_of(N, 'delivered_by_id')}须是通知所属项目的员工：{delivered_by_id}", [delivered_by_id])
+    session.execute(
+        update(N.__table__).where(N.id.in_(ids)).values(
+            delivered_at=delivered_at, delivered_by_id=delivered_by_id, delivery_way=way,
+            signed_by=signed_by.strip()[:64], updated_at=utcnow(),
+        )
+    )
+    record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=select(N.id, N.project_id).where(N.id.in_(ids)),
+                summary="催缴通知送达登记")
+    log_operation(
+        session, "record_delivery",
+        params={"notice_ids": ids[:100], "delivered_by_id": delivered_by_id, "way": way},
+        counts={"notices": len(ids)}, project_id=rows[0].project_id if len({r.project_id for r in rows}) == 1 else None,
+    )
+    return DeliveryResult(tuple(ids), len(ids))
+
+
+# --- letters ------------------------------------------------------------------------------------------
+_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+
+
+def _section_upper(n: int) -> str:
+    """0 < n < 10000 in capital numerals, zeros inside kept once: 1005 → 壹仟零伍."""
+    out, zero = "", False
+    for power, unit in ((3, "仟"), (2, "佰"), (1, "拾"), (0, "")):
+        digit = n // 10**power % 10
+        if digit == 0:
+            zero = bool(out)
+            continue
+        out += ("零" if zero else "") + _DIGITS[digit] + unit
+        zero = False
+    return out
+
+
+def rmb_upper(amount: Decimal) -> str:
+    """人民币大写, as letters and receipts write amounts: 1205.00 → 壹仟贰佰零伍元整, 301.25 → 叁佰零壹元贰角伍分."""
+    cents_total = int(cents(amount) * 100)
+    yuan, rest = divmod(cents_total, 100)
+    jiao, fen = divmod(rest, 10)
+    sections = []
+    while yuan:
+        yuan, section = divmod(yuan, 10000)
+        sections.append(section)
+    text = ""
+    for index in range(len(sections) - 1, -1, -1):
+        section = sections[index]
+        if not section:
+            continue
+        if text and (sections[index + 1] == 0 or section < 1000):
+            text += "零"
+        text += _section_upper(section) + ("", "万", "亿", "万亿")[index]
+    if text:
+        text += "元"
+    if jiao:
+        text += _DIGITS[jiao] + "角"
+    elif fen and text:
+        text += "零"
+    if fen:
+        text += _DIGITS[fen] + "分"
+    return (text or "零元") + ("" if fen else "整")
+
+
+@dataclass(frozen=True)
+class LetterLine:
+    period: str
+    fee_types: str  # the month's fee types, 、-separated
+    amount_due: Decimal
+    amount_paid: Decimal
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class Letter:
+    notice_id: int
+    kind: LetterKind
+    stage: DunningStage
+    company: str
+    project: str
+    project_phone: str
+    project_address: str
+    unit_label: str
+    is_shop: bool
+    payer: str
+    lines: tuple[LetterLine, ...]  # what is still owed now, one line per month
+    total: Decimal
+    months: int
+    as_of: dt.date
+    pay_by: dt.date
+    issued_on: dt.date
+
+    @property
+    def total_upper(self) -> str:
+        return rmb_upper(self.total)
+
+
+@dataclass(frozen=True)
+class RunLetters:
+    run_id: int
+    project: str
+    stage: DunningStage
+    cycle: str
+    letters: tuple[Letter, ...]
+    settled: int  # notices whose account has paid everything since: no letter printed
+
+
+def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iterable[int] | None = None) -> RunLetters:
+    """The letters of a run (or of some of its notices), one per notice and kind, amounts as owed now."""
+    run = session.get(DunningRun, run_id)
+    if run is None:
+        raise Refused(f"催缴批次不存在：{run_id}", [run_id])
+    if not actor.can_see(run.project_id):
+        raise NotPermitted(f"无权查看批次#{run_id}", [run_id])
+    if run.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED):
+        raise Refused(f"批次#{run.id}{run.status.label}，未经审批不能打印通知", [run.id])
+    chosen = N.run_id == run.id
+    if notice_ids is not None:
+        chosen = and_(chosen, N.id.in_(sorted({int(i) for i in notice_ids})))
+    lines: dict[int, list[LetterLine]] = {}
+    for r in session.execute(
+        select(N.id, Bill.period, FeeType.name, Bill.amount_due, Bill.amount_paid)
+        .join(Bill, and_(Bill.unit_id == N.unit_id, overdue(run.as_of)))
+        .join(FeeType, FeeType.id == Bill.fee_type_id)
+        .where(chosen)
+        .order_by(N.id, Bill.period, FeeType.name)
+    ):
+        # One line per month: a month's fee types share it, so a long debtor's letter still fits one page.
+        owed = lines.setdefault(r.id, [])
+        if owed and owed[-1].period == r.period:
+            last = owed[-1]
+            owed[-1] = LetterLine(r.period, f"{last.fee_types}、{r.name}", last.amount_due + r.amount_due,
+                                  last.amount_paid + r.amount_paid, last.outstanding + r.amount_due - r.amount_paid)
+        else:
+            owed.append(LetterLine(r.period, r.name, r.amount_due, r.amount_paid, r.amount_due - r.amount_paid))
+    heads = session.execute(
+        select(N.id, N.stage, N.pay_by, N.created_at, Building.name.label("building"), Unit.room_no, Unit.kind,
+               Customer.name.label("payer"), Project.name.label("project"), Project.phone, Project.address,
+               Project.company, Branch.company.label("branch_company"))
+        .join(Unit, Unit.id == N.unit_id)
+        .join(Building, Building.id == Unit.building_id)
+        .join(Project, Project.id == N.project_id)
+        .join(Branch, Branch.id == Project.branch_id)
+        .outerjoin(Customer, Customer.id == func.coalesce(N.customer_id, payer_id(Unit.id)))
+        .where(chosen)
+        .order_by(Building.name, Unit.room_no)
+    ).all()
+    letters, settled = [], 0
+    for h in heads:
+        owed = lines.get(h.id, [])
+        if not owed:
+            settled += 1
+            continue
+        for kind in LETTERS[h.stage]:
+            letters.append(Letter(
+                h.id, kind, h.stage, h.company or h.branch_company or h.project, h.project, h.phone, h.address,
+                f"{h.building}-{h.room_no}", h.kind is UnitKind.SHOP, h.payer or "业主/租户",
+                tuple(owed), sum((x.outstanding for x in owed), Decimal("0")), len(owed),
+                run.as_of, h.pay_by, (run.approved_at or h.created_at).astimezone(SHANGHAI).date(),
+            ))
+    return RunLetters(run.id, heads[0].project if heads else "", run.stage, run.cycle, tuple(letters), settled)

@@ -1,0 +1,566 @@
+"""指标 (KPIs): the one catalogue the home page, the trends, the monthly report, its export, the month close and
+the tests use — each KPI's name, target, formula, and the records behind its numerator and denominator.
+
+Per project and calendar month (Asia/Shanghai):
+
+- 收费率 = 实收 ÷ 应收 of the month's bills (账期 = the month, 已减免 left out), by amount; target ≥ 93 %.
+  Figures from ``billing.collection_rate``.
+- 投诉处理率 = complaints received in the month and closed before it ended ÷ complaints received; ≥ 98 %.
+- 处理及时率 = of those closed, the ones whose work order was done by its completion deadline ÷ closed.
+- 投诉有效率 = valid complaints ÷ complaints received.
+- 回访率 = work orders closed in the month that had a callback ÷ work orders closed in the month; target 100 %.
+  These four from ``complaints.complaint_statistics``.
+- 调查率 = households whose form was collected ÷ households surveyed; target ≥ 95 %.
+- 满意度 = answers 满意 or better (a score of at least 4/5 of the survey's full mark) ÷ answers, every
+  department's answers pooled. A month's survey figures are those of the project's surveys whose 调查期间
+  covers the month: ``2026``, ``2026H2``, ``2026Q4`` or ``2026-11`` all cover November 2026. Computed here:
+  ``survey_results.survey_results`` reads one survey, not many projects and months at once.
+
+A zero denominator has no rate: it is shown "—", never 0 % and never an error.
+
+Every figure is a count (or a sum) over a *record set*; a :class:`Drill` names one — the set, the month (or
+day), the projects, an optional narrowing argument — as a short code the console's lists filter by, so the
+list behind a figure is selected by the very WHERE clause the figure is defined by.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, select, true
+from sqlalchemy.orm import Session, aliased
+
+from models import (
+    Bill,
+    BillStatus,
+    Branch,
+    Building,
+    Project,
+    RequestKind,
+    ServiceRequest,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyTopic,
+    Unit,
+    Visit,
+    WorkOrder,
+    label_of,
+    utcnow,
+)
+
+from . import billing, complaints, survey_results, work_orders
+from .actor import Actor
+from .errors import NotPermitted, Refused
+from .scores import parse_month
+
+PERCENT = Decimal("0.01")
+
+
+# --- record sets and drill-down codes ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Drill:
+    """The records behind one figure: ``set_key`` of :data:`RECORD_SETS`, the month (``YYYY-MM``) or day
+    (``YYYY-MM-DD``) — for survey sets also a 调查期间 such as ``2026H1`` —, the projects, and an optional
+    argument that narrows the set (a department, a kind, a survey topic …)."""
+
+    set_key: str
+    period: str
+    project_ids: tuple[int, ...]
+    arg: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "project_ids", tuple(sorted(set(self.project_ids))))  # one code per set
+
+    @property
+    def code(self) -> str:
+        return ":".join((self.set_key, self.period, ",".join(map(str, self.project_ids)), self.arg))
+
+    @classmethod
+    def parse(cls, code: str) -> Drill:
+        parts = (code or "").split(":", 3)
+        if len(parts) != 4 or parts[0] not in RECORD_SETS or not re.fullmatch(r"\d+(,\d+)*", parts[2]):
+            raise Refused(f"无效的指标明细参数：{code}")
+        return cls(parts[0], parts[1], tuple(int(p) for p in parts[2].split(",")), parts[3])
+
+    @property
+    def records(self) -> RecordSet:
+        return RECORD_SETS[self.set_key]
+
+    def where(self) -> ColumnElement[bool]:
+        """The WHERE clause on ``records.model`` selecting exactly the records this figure counts."""
+        return self.records.where(self)
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    key: str
+    label: str
+    model: type
+    where: Callable[[Drill], ColumnElement[bool]]
+
+
+def _day_or_month(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a month ``YYYY-MM`` or a day ``YYYY-MM-DD`` in Asia/Shanghai."""
+    if len(period) == 10:
+        try:
+            day = dt.date.fromisoformat(period)
+        except ValueError:
+            raise Refused(f"日期格式应为 YYYY-MM-DD：{period}") from None
+        return work_orders.local_day_bounds(day)
+    m = parse_month(period)
+    return m.start, m.end
+
+
+def survey_periods(period: str) -> tuple[str, ...]:
+    """The 调查期间 values that cover a month (``2026-11`` → 2026, 2026H2, 2026Q4, 2026-11); any other text
+    is one 调查期间 itself."""
+    if not re.fullmatch(r"\d{4}-\d{2}", period):
+        return (period,)
+    m = parse_month(period)
+    year, month = m.first.year, m.first.month
+    return (f"{year}", f"{year}H{1 if month <= 6 else 2}", f"{year}Q{(month - 1) // 3 + 1}", m.text)
+
+
+def _surveys(d: Drill):
+    return select(Survey.id).where(Survey.project_id.in_(d.project_ids), Survey.period.in_(survey_periods(d.period)))
+
+
+def _complaints_received(d: Drill) -> ColumnElement[bool]:
+    start, end = _day_or_month(d.period)
+    SR = ServiceRequest
+    clause = and_(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end,
+                  SR.project_id.in_(d.project_ids))
+    return and_(clause, SR.category == d.arg) if d.arg else clause
+
+
+def _complaints_closed(d: Drill) -> ColumnElement[bool]:
+    # 保证将投诉消化在当月: closed before the month of receipt ended.
+    _, end = _day_or_month(d.period)
+    SR = ServiceRequest
+    return and_(_complaints_received(d), SR.closed_at.is_not(None), SR.closed_at < end)
+
+
+def _complaints_closed_in_time(d: Drill) -> ColumnElement[bool]:
+    in_time = exists().where(WorkOrder.request_id == ServiceRequest.id,
+                             WorkOrder.completed_at <= WorkOrder.complete_due_at)
+    return and_(_complaints_closed(d), in_time)
+
+
+def _complaints_valid(d: Drill) -> ColumnElement[bool]:
+    return and_(_complaints_received(d), ServiceRequest.complaint_valid.is_(True))
+
+
+def _complaints_major(d: Drill) -> ColumnElement[bool]:
+    return and_(_complaints_received(d), ServiceRequest.complaint_major.is_(True))
+
+
+def _requests_received(d: Drill) -> ColumnElement[bool]:
+    start, end = _day_or_month(d.period)
+    SR = ServiceRequest
+    clause = and_(SR.received_at >= start, SR.received_at < end, SR.project_id.in_(d.project_ids))
+    return and_(clause, SR.kind == d.arg) if d.arg else clause
+
+
+def _orders_closed(d: Drill) -> ColumnElement[bool]:
+    start, end = _day_or_month(d.period)
+    return and_(WorkOrder.closed_at >= start, WorkOrder.closed_at < end, WorkOrder.project_id.in_(d.project_ids))
+
+
+def _orders_called_back(d: Drill) -> ColumnElement[bool]:
+    called_back = exists().where(Visit.work_order_id == WorkOrder.id, Visit.kind.in_(complaints.CALLBACK_KINDS))
+    return and_(_orders_closed(d), called_back)
+
+
+def _orders_open(d: Drill) -> ColumnElement[bool]:
+    clause = and_(WorkOrder.status.in_(work_orders.OPEN_STATUSES), WorkOrder.project_id.in_(d.project_ids))
+    return and_(clause, WorkOrder.department_id == int(d.arg)) if d.arg.isdigit() else clause
+
+
+def _orders_overdue(d: Drill) -> ColumnElement[bool]:
+    return and_(_orders_open(d), work_orders.overdue_clause(utcnow()))
+
+
+def _visits(d: Drill) -> ColumnElement[bool]:
+    """Visits of the month; ``arg`` is a 类型 and optionally ``/`` a 回访结果 (``repair/unsatisfied``, ``none``
+    for visits without one)."""
+    start, end = _day_or_month(d.period)
+    clause = and_(Visit.visited_at >= start, Visit.visited_at < end, Visit.project_id.in_(d.project_ids))
+    kind, _, result = d.arg.partition("/")
+    if kind:
+        clause = and_(clause, Visit.kind == kind)
+    if result:
+        clause = and_(clause, Visit.result.is_(None) if result == "none" else Visit.result == result)
+    return clause
+
+
+def _in_phase(arg: str) -> ColumnElement[bool]:
+    """``arg``: a phase id, ``none`` for units of a building without a phase, empty for any."""
+    if not arg:
+        return true()
+    phase = Building.phase_id.is_(None) if arg == "none" else Building.phase_id == int(arg) if arg.isdigit() else false()
+    return Bill.unit_id.in_(select(Unit.id).join(Building, Building.id == Unit.building_id).where(phase))
+
+
+def _bills_due(d: Drill) -> ColumnElement[bool]:
+    month = parse_month(d.period).text
+    return and_(Bill.period == month, Bill.status != BillStatus.WAIVED, Bill.project_id.in_(d.project_ids),
+                _in_phase(d.arg))
+
+
+def _bills_paid(d: Drill) -> ColumnElement[bool]:
+    return and_(_bills_due(d), Bill.amount_paid > 0)
+
+
+def aging_clause(as_of: dt.date, bucket: str) -> ColumnElement[bool]:
+    """The bills of one aging column of ``billing.arrears`` (当月 / 1个月 / 2个月 / 3个月及以上), by 账期."""
+    p0 = billing.period_of(as_of)
+    p1, p2 = billing.add_months(p0, -1), billing.add_months(p0, -2)
+    return {"current": Bill.period >= p0, "m1": Bill.period == p1, "m2": Bill.period == p2,
+            "m3plus": Bill.period < p2}.get(bucket, true())
+
+
+def _bills_overdue(d: Drill) -> ColumnElement[bool]:
+    try:
+        as_of = dt.date.fromisoformat(d.period)
+    except ValueError:
+        raise Refused(f"日期格式应为 YYYY-MM-DD：{d.period}") from None
+    return and_(billing.overdue(as_of), Bill.project_id.in_(d.project_ids), aging_clause(as_of, d.arg))
+
+
+def _households_surveyed(d: Drill) -> ColumnElement[bool]:
+    return SurveyHousehold.survey_id.in_(_surveys(d))
+
+
+def _households_collected(d: Drill) -> ColumnElement[bool]:
+    return and_(_households_surveyed(d), SurveyHousehold.collected.is_(True))
+
+
+def _scores_answered(d: Drill) -> ColumnElement[bool]:
+    forms = select(SurveyResponse.id).where(SurveyResponse.survey_id.in_(_surveys(d)))
+    clause = SurveyScore.response_id.in_(forms)
+    return and_(clause, SurveyScore.topic == d.arg) if d.arg else clause
+
+
+def satisfied(score: Any, scale_max: Any) -> ColumnElement[bool]:
+    """满意 or better: score ≥ 4/5 of the full mark — ``survey_results.satisfied_from`` as SQL (for whole
+    scores, score ≥ ⌈scale × 4/5⌉ ⇔ 5 × score ≥ 4 × scale)."""
+    return score * 5 >= scale_max * 4
+
+
+def _scores_satisfied(d: Drill) -> ColumnElement[bool]:
+    score, form = aliased(SurveyScore), aliased(SurveyResponse)
+    ok = (
+        select(score.id)
+        .join(form, form.id == score.response_id)
+        .join(Survey, Survey.id == form.survey_id)
+        .where(Survey.id.in_(_surveys(d)), satisfied(score.score, Survey.scale_max))
+    )
+    return and_(_scores_answered(d), SurveyScore.id.in_(ok))
+
+
+_SETS = (
+    RecordSet("complaints_received", complaints.LABELS["received"], ServiceRequest, _complaints_received),
+    RecordSet("complaints_closed", complaints.LABELS["closed"], ServiceRequest, _complaints_closed),
+    RecordSet("complaints_closed_in_time", complaints.LABELS["closed_in_time"], ServiceRequest,
+              _complaints_closed_in_time),
+    RecordSet("complaints_valid", complaints.LABELS["valid"], ServiceRequest, _complaints_valid),
+    RecordSet("complaints_major", complaints.LABELS["major"], ServiceRequest, _complaints_major),
+    RecordSet("requests_received", f"受理的{ServiceRequest.__label__}", ServiceRequest, _requests_received),
+    RecordSet("orders_closed", complaints.LABELS["orders_closed"], WorkOrder, _orders_closed),
+    RecordSet("orders_called_back", complaints.LABELS["orders_called_back"], WorkOrder, _orders_called_back),
+    RecordSet("orders_open", "未完成工单", WorkOrder, _orders_open),
+    RecordSet("orders_overdue", "超时工单", WorkOrder, _orders_overdue),
+    RecordSet("visits", Visit.__label__, Visit, _visits),
+    RecordSet("bills_due", f"应收{Bill.__label__}", Bill, _bills_due),
+    RecordSet("bills_paid", f"已收款{Bill.__label__}", Bill, _bills_paid),
+    RecordSet("bills_overdue", f"欠费{Bill.__label__}", Bill, _bills_overdue),
+    RecordSet("households_surveyed", SurveyHousehold.__label__, SurveyHousehold, _households_surveyed),
+    RecordSet("households_collected", f"{label_of(SurveyHousehold, 'collected')}问卷", SurveyHousehold,
+              _households_collected),
+    RecordSet("scores_answered", "答题数", SurveyScore, _scores_answered),
+    RecordSet("scores_satisfied", "满意及以上", SurveyScore, _scores_satisfied),
+)
+RECORD_SETS: Mapping[str, RecordSet] = {s.key: s for s in _SETS}
+
+
+# --- the catalogue ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    name: str
+    target: Decimal | None  # percent the rate must reach; None: a statistic without a target
+    numerator: str  # record-set keys
+    denominator: str
+    formula: str
+    money: bool = False  # numerator and denominator are amounts (元) summed over the records, not counts
+
+    @property
+    def numerator_label(self) -> str:
+        return RECORD_SETS[self.numerator].label
+
+    @property
+    def denominator_label(self) -> str:
+        return RECORD_SETS[self.denominator].label
+
+    @property
+    def target_text(self) -> str:
+        return "—" if self.target is None else f"≥ {self.target.normalize():f}%"
+
+
+CATALOGUE: tuple[Kpi, ...] = (
+    Kpi("collection_rate", "收费率", billing.MONTHLY_TARGET, "bills_paid", "bills_due",
+        "当月账单实收金额 ÷ 应收金额（不含已减免账单）", money=True),
+    Kpi("handling_rate", complaints.LABELS["handling_rate"], complaints.TARGETS["handling_rate"],
+        "complaints_closed", "complaints_received", "当月受理的投诉中当月办结的件数 ÷ 当月受理投诉件数"),
+    Kpi("timeliness_rate", complaints.LABELS["timeliness_rate"], None, "complaints_closed_in_time",
+        "complaints_closed", "当月办结投诉中派工单在完成时限内完工的件数 ÷ 当月办结件数"),
+    Kpi("validity_rate", complaints.LABELS["validity_rate"], None, "complaints_valid", "complaints_received",
+        "有效投诉件数 ÷ 当月受理投诉件数"),
+    Kpi("survey_rate", "调查率", survey_results.COVERAGE_TARGET * 100, "households_collected",
+        "households_surveyed", "调查期间覆盖当月的满意度调查：已回收问卷户数 ÷ 被调查户数"),
+    Kpi("satisfaction", "满意度", None, "scores_satisfied", "scores_answered",
+        "调查期间覆盖当月的满意度调查：各部门评分中满意及以上（满分的 4/5 及以上）的答题数 ÷ 答题数"),
+    Kpi("callback_rate", complaints.LABELS["callback_rate"], complaints.TARGETS["callback_rate"],
+        "orders_called_back", "orders_closed", "当月关闭的派工单中有回访记录的单数 ÷ 当月关闭的派工单数"),
+)
+KPIS: Mapping[str, Kpi] = {k.key: k for k in CATALOGUE}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One KPI of one project (``project_id`` None: all projects shown, pooled) and month."""
+
+    kpi: Kpi
+    month: str
+    project_id: int | None
+    numerator: Decimal | int
+    denominator: Decimal | int
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Percent, two decimals; None without a denominator."""
+        if not self.denominator:
+            return None
+        return (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(PERCENT)
+
+    @property
+    def meets(self) -> bool | None:
+        """达标 (compared exactly, not after rounding); None without a target or without a denominator."""
+        if self.kpi.target is None or not self.denominator:
+            return None
+        return Decimal(self.numerator) * 100 >= self.kpi.target * Decimal(self.denominator)
+
+    @property
+    def shown(self) -> str:
+        """``95.2%``, cut (not rounded) to one decimal so that a rate short of its target never reads as
+        reaching it; ``—`` without a denominator."""
+        if not self.denominator:
+            return "—"
+        value = (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(Decimal("0.1"), ROUND_DOWN)
+        return f"{value}%"
+
+    def drill(self, part: str, project_ids: Sequence[int]) -> Drill:
+        """``part``: "numerator" or "denominator"."""
+        return Drill(getattr(self.kpi, part), self.month, tuple(project_ids))
+
+
+# --- scope ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProjectRef:
+    id: int
+    name: str
+    branch_id: int
+    branch: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The projects a page shows: the actor's, narrowed to a branch or to chosen projects. ``actor`` is the
+    caller narrowed to them, so the other modules' functions, scoped by the actor, see the same projects."""
+
+    actor: Actor
+    projects: tuple[ProjectRef, ...]
+
+    @property
+    def project_ids(self) -> tuple[int, ...]:
+        return tuple(p.id for p in self.projects)
+
+
+def resolve_scope(session: Session, *, actor: Actor, project_ids: Iterable[int] | None = None,
+                  branch_id: int | None = None) -> Scope:
+    """The actor's projects (all of them, those of ``branch_id``, or ``project_ids``); refuses projects the
+    actor may not see or that do not exist."""
+    stmt = (
+        select(Project.id, Project.name, Project.branch_id, Branch.name)
+        .join(Branch, Branch.id == Project.branch_id)
+        .where(actor.project_filter(Project.id))
+        .order_by(Branch.name, Project.name)
+    )
+    if branch_id is not None:
+        stmt = stmt.where(Project.branch_id == branch_id)
+    if project_ids is not None:
+        wanted = sorted({int(p) for p in project_ids})
+        outside = actor.outside(wanted)
+        if outside:
+            raise NotPermitted(f"无权查看以下项目的指标：{'、'.join(map(str, outside))}", outside)
+        stmt = stmt.where(Project.id.in_(wanted))
+    projects = tuple(ProjectRef(*row) for row in session.execute(stmt))
+    if project_ids is not None:
+        missing = sorted(set(wanted) - {p.id for p in projects})
+        if missing:
+            raise Refused(f"项目不存在或不属于所选分公司：{'、'.join(map(str, missing))}", missing)
+    narrowed = dataclasses.replace(actor, project_ids=frozenset(p.id for p in projects))
+    return Scope(narrowed, projects)
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KpiFigures:
+    months: tuple[str, ...]
+    projects: tuple[ProjectRef, ...]
+    figures: Mapping[tuple[str, int | None, str], Figure]  # (kpi key, project id or None for all, month)
+
+    def get(self, kpi: str, project_id: int | None, month: str) -> Figure:
+        return self.figures[(kpi, project_id, month)]
+
+    @property
+    def project_ids(self) -> tuple[int, ...]:
+        return tuple(p.id for p in self.projects)
+
+
+def month_runs(months: Iterable[str]) -> list[tuple[str, str]]:
+    """Distinct months as (first, last) runs of consecutive months: the other modules take ranges."""
+    runs: list[tuple[str, str]] = []
+    for month in sorted({parse_month(m).text for m in months}):
+        if runs and billing.add_months(runs[-1][1], 1) == month:
+            runs[-1] = (runs[-1][0], month)
+        else:
+            runs.append((month, month))
+    return runs
+
+
+def survey_counts(session: Session, months: Sequence[str], project_ids: Sequence[int]):
+    """(collected, households) and (satisfied, answers) — numerator, denominator — per (project, 调查期间) of
+    every period covering one of the months."""
+    periods = sorted({p for m in months for p in survey_periods(m)})
+    surveys = and_(Survey.project_id.in_(project_ids), Survey.period.in_(periods))
+    households = session.execute(
+        select(Survey.project_id, Survey.period, func.count(),
+               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0))
+        .join(Survey, Survey.id == SurveyHousehold.survey_id)
+        .where(surveys)
+        .group_by(Survey.project_id, Survey.period)
+    ).all()
+    answers = session.execute(
+        select(Survey.project_id, Survey.period, func.count(),
+               func.coalesce(func.sum(case((satisfied(SurveyScore.score, Survey.scale_max), 1), else_=0)), 0))
+        .select_from(SurveyScore)
+        .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(surveys)
+        .group_by(Survey.project_id, Survey.period)
+    ).all()
+    return ({(p, period): (int(ok), int(n)) for p, period, n, ok in households},
+            {(p, period): (int(ok), int(n)) for p, period, n, ok in answers})
+
+
+def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str]) -> KpiFigures:
+    """Every KPI of every project of ``scope`` and every month, and their totals over the projects: a fixed
+    number of grouped queries whatever the number of projects and months."""
+    runs = month_runs(months)
+    wanted = tuple(m for first, last in runs for m in _months_between(first, last))
+    ids = scope.project_ids
+    counts: dict[tuple[str, int, str], list[Any]] = defaultdict(lambda: [0, 0])
+    if ids:
+        for first, last in runs:
+            rates = billing.collection_rate(session, actor=scope.actor, period_from=first, period_to=last)
+            for row in rates.rows:
+                counts[("collection_rate", row.project_id, row.period)] = [row.amount_paid, row.amount_due]
+            stats = complaints.complaint_statistics(session, actor=scope.actor, month_from=first, month_to=last,
+                                                    project_ids=list(ids))
+            for row in stats.rows:
+                counts[("handling_rate", row.project_id, row.month)] = [row.closed, row.received]
+                counts[("timeliness_rate", row.project_id, row.month)] = [row.closed_in_time, row.closed]
+                counts[("validity_rate", row.project_id, row.month)] = [row.valid, row.received]
+                counts[("callback_rate", row.project_id, row.month)] = [row.orders_called_back, row.orders_closed]
+        households, answers = survey_counts(session, wanted, ids)
+        for month in wanted:
+            covering = survey_periods(month)
+            for (project_id, period), pair in households.items():
+                if period in covering:
+                    _add(counts[("survey_rate", project_id, month)], pair)
+            for (project_id, period), pair in answers.items():
+                if period in covering:
+                    _add(counts[("satisfaction", project_id, month)], pair)
+    figures: dict[tuple[str, int | None, str], Figure] = {}
+    for kpi in CATALOGUE:
+        zero = billing.cents(0) if kpi.money else 0
+        for month in wanted:
+            total = [zero, zero]
+            for project_id in ids:
+                num, den = counts.get((kpi.key, project_id, month), (zero, zero))
+                figures[(kpi.key, project_id, month)] = Figure(kpi, month, project_id, num, den)
+                _add(total, (num, den))
+            figures[(kpi.key, None, month)] = Figure(kpi, month, None, *total)
+    return KpiFigures(wanted, scope.projects, figures)
+
+
+def _add(acc: list[Any], pair: Sequence[Any]) -> None:
+    acc[0] += pair[0]
+    acc[1] += pair[1]
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    months = [first]
+    while months[-1] < last:
+        months.append(billing.add_months(months[-1], 1))
+    return months
+
+
+def last_months(month: str, n: int = 12) -> list[str]:
+    """The ``n`` months ending with ``month``, oldest first (the trend charts' axis)."""
+    return [billing.add_months(parse_month(month).text, -i) for i in range(n - 1, -1, -1)]
+
+
+# --- satisfaction by department ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TopicFigure:
+    topic: SurveyTopic
+    answers: int
+    satisfied: int
+
+    @property
+    def shown(self) -> str:
+        return Figure(KPIS["satisfaction"], "", None, self.satisfied, self.answers).shown
+
+
+def satisfaction_by_topic(session: Session, *, project_period: Iterable[tuple[int, str]]
+                          ) -> dict[tuple[int, str], tuple[TopicFigure, ...]]:
+    """满意度 per department (topic) for each (project, 调查期间): the satisfaction KPI split by department."""
+    pairs = sorted(set(project_period))
+    if not pairs:
+        return {}
+    rows = session.execute(
+        select(Survey.project_id, Survey.period, SurveyScore.topic, func.count(),
+               func.coalesce(func.sum(case((satisfied(SurveyScore.score, Survey.scale_max), 1), else_=0)), 0))
+        .select_from(SurveyScore)
+        .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(Survey.project_id.in_({p for p, _ in pairs}), Survey.period.in_({x for _, x in pairs}))
+        .group_by(Survey.project_id, Survey.period, SurveyScore.topic)
+    ).all()
+    out: dict[tuple[int, str], list[TopicFigure]] = defaultdict(list)
+    for project_id, period, topic, n, ok in rows:
+        if (project_id, period) in pairs:
+            out[(project_id, period)].append(TopicFigure(topic, int(n), int(ok)))
+    order = list(SurveyTopic)
+    return {key: tuple(sorted(v, key=lambda t: order.index(t.topic))) for key, v in out.items()}

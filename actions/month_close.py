@@ -1,0 +1,187 @@
+"""月结: closing a month freezes each project's monthly report as it is sent (a ``MonthSnapshot``). The records
+of a closed month may still be corrected; the report then shows the figures as reported and, beside them,
+every difference between the reported and the current figures, instead of silently changing a report that
+has been sent.
+
+A snapshot is unique by project and month and inserted with insert-or-ignore: closing twice, or two managers
+closing at once, freezes each project's month once. Only a month that has ended can be closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import AuditKind, MonthSnapshot, utcnow
+
+from .actor import Actor
+from .audit import log_operation, record_bulk
+from .errors import Refused
+from .monthly_report import Cell, MonthlyReport, Table, monthly_report
+from .scores import parse_month
+from .work_orders import as_actor, dialect_insert
+
+FORMAT = 1
+
+
+def freeze(tables: Sequence[Table]) -> dict[str, Any]:
+    """The tables as printed: every cell's text, with the structure needed to compare them later."""
+    return {
+        "format": FORMAT,
+        "tables": [
+            {"key": t.key, "title": t.title, "header": list(t.header), "keys": t.keys,
+             "rows": [[c.text for c in row] for row in t.rows]}
+            for t in tables
+        ],
+    }
+
+
+def thaw(figures: dict[str, Any]) -> tuple[Table, ...]:
+    """Frozen tables back as tables (text only) for the report pages."""
+    return tuple(
+        Table(t["key"], t["title"], tuple(t["header"]), tuple(tuple(Cell(shown=v) for v in row) for row in t["rows"]),
+              t["keys"])
+        for t in figures.get("tables", [])
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    row: str
+    column: str
+    reported: str
+    current: str
+
+    @property
+    def delta(self) -> str:
+        """current − reported, for figures (a rate's in percentage points); empty for texts."""
+        try:
+            a, b = (Decimal(v.rstrip("%") or "0") for v in (self.reported, self.current))
+        except InvalidOperation:
+            return ""
+        diff = b - a
+        return f"{'+' if diff > 0 else ''}{diff:f}" + ("个百分点" if self.current.endswith("%") else "")
+
+
+_EMPTY = ("", "0", "0.00", "—")
+
+
+def differences(reported: Sequence[Table], current: Sequence[Table]) -> tuple[Difference, ...]:
+    """Every cell whose text changed, matched by table, row (its key columns) and column header; rows and columns
+    that appeared or disappeared since count as changed from or to empty."""
+    out: list[Difference] = []
+    now = {t.key: t for t in current}
+    for old in reported:
+        new = now.get(old.key) or Table(old.key, old.title, (), (), old.keys)
+        old_rows = {old.row_key(r): r for r in old.rows}
+        new_rows = {new.row_key(r): r for r in new.rows}
+        columns = list(dict.fromkeys((*old.header, *new.header)))[old.keys:]
+        for key in dict.fromkeys((*old_rows, *new_rows)):
+            for column in columns:
+                a = _text(old, old_rows.get(key), column)
+                b = _text(new, new_rows.get(key), column)
+                if a != b and not (a in _EMPTY and b in _EMPTY):
+                    out.append(Difference(old.title, key, column, a, b))
+    return tuple(out)
+
+
+def _text(table: Table, row: Sequence[Cell] | None, column: str) -> str:
+    if row is None or column not in table.header:
+        return ""
+    return row[table.header.index(column)].text
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A closed month of one project: who closed it, the report as reported, and the corrections since."""
+
+    project_id: int
+    project: str
+    closed_at: dt.datetime
+    closed_by: str
+    reported: tuple[Table, ...]
+    differences: tuple[Difference, ...]
+
+
+def closures(session: Session, *, report: MonthlyReport) -> dict[int, Closure]:
+    """The snapshots of the report's projects for its month, each compared with the report's current figures."""
+    names = {p.id: p.name for p in report.scope.projects}
+    rows = session.scalars(
+        select(MonthSnapshot).where(MonthSnapshot.month == report.month,
+                                    MonthSnapshot.project_id.in_(report.scope.project_ids))
+    ).all()
+    out = {}
+    for snap in rows:
+        reported = thaw(snap.figures)
+        out[snap.project_id] = Closure(snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name,
+                                       reported, differences(reported, report.project_tables[snap.project_id]))
+    return out
+
+
+@dataclass(frozen=True)
+class CloseMonthResult:
+    month: str
+    closed: tuple[str, ...]  # projects whose month this call closed (would close, on a dry run)
+    already: tuple[str, ...]  # projects closed before: left as they were
+    dry_run: bool
+    operation_id: int | None
+
+    @property
+    def message(self) -> str:
+        done = "将月结" if self.dry_run else "已月结"
+        parts = [f"{self.month}：{done} {len(self.closed)} 个项目" + (f"（{'、'.join(self.closed)}）" if self.closed else "")]
+        if self.already:
+            parts.append(f"此前已月结 {len(self.already)} 个（{'、'.join(self.already)}），数据保持不变")
+        return "；".join(parts)
+
+
+@as_actor
+def close_month(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
+                branch_id: int | None = None, dry_run: bool = False, now: dt.datetime | None = None) -> CloseMonthResult:
+    """月结 ``month`` for the chosen projects (one, a branch's, or all the actor sees): each project's monthly
+    report is frozen as it stands."""
+    m = parse_month(month)
+    if m.end > (now or utcnow()):
+        raise Refused(f"{m.text} 尚未结束，不能月结")
+    report = monthly_report(session, actor=actor, month=m.text, project_ids=project_ids, branch_id=branch_id)
+    names = {p.id: p.name for p in report.scope.projects}
+    if not names:
+        raise Refused("没有可月结的项目")
+    before = set(session.scalars(
+        select(MonthSnapshot.project_id).where(MonthSnapshot.month == m.text, MonthSnapshot.project_id.in_(names))
+    ))
+    if dry_run:
+        return CloseMonthResult(m.text, tuple(names[p] for p in names if p not in before),
+                                tuple(names[p] for p in names if p in before), True, None)
+    stamp = now or utcnow()
+    rows = [
+        {"project_id": p, "month": m.text, "figures": freeze(report.project_tables[p]), "closed_by_id": actor.user_id,
+         "closed_by_name": actor.name, "closed_at": stamp}
+        for p in names if p not in before
+    ]
+    inserted: dict[int, int] = {}
+    if rows:
+        # Insert-or-ignore: a concurrent close of the same month freezes nothing twice.
+        stmt = dialect_insert(session, MonthSnapshot).values(rows).on_conflict_do_nothing(
+            index_elements=["project_id", "month"]).returning(MonthSnapshot.id, MonthSnapshot.project_id)
+        inserted = {pid: sid for sid, pid in session.execute(stmt)}
+    if inserted:
+        record_bulk(session, kind=AuditKind.INSERT, table=MonthSnapshot.__tablename__,
+                    ids=select(MonthSnapshot.id, MonthSnapshot.project_id).where(MonthSnapshot.id.in_(inserted.values())),
+                    summary=f"月结 {m.text}")
+    closed = tuple(names[p] for p in names if p in inserted)
+    already = tuple(names[p] for p in names if p not in inserted)
+    log = log_operation(
+        session, "close_month", params={"month": m.text, "project_ids": sorted(names), "branch_id": branch_id},
+        counts={"closed": len(closed), "already": len(already)},
+        project_id=next(iter(names)) if len(names) == 1 else None,
+        message=f"月结 {m.text}：新增 {len(closed)} 个项目，此前已月结 {len(already)} 个",
+    )
+    return CloseMonthResult(m.text, closed, already, False, log.id)

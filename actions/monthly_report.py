@@ -1,0 +1,343 @@
+"""客服月度报告 of a project (or of a branch: every project, then the total): the month's KPIs, the intake by
+kind, the complaints by category, the major complaints and their handling, collection by phase, callbacks,
+survey results if a survey covers the month, and the staff scores. The same tables make the print view, the
+.xlsx and the month-close snapshot (``month_close``).
+
+Every figure is counted over a ``kpis`` record set, so the list behind a cell is the one its drill-down opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    AuditKind,
+    Building,
+    GradeBand,
+    LabeledEnum,
+    RequestCategory,
+    RequestKind,
+    Satisfaction,
+    ServiceRequest,
+    SurveyHousehold,
+    SurveyTopic,
+    Unit,
+    Visit,
+    VisitKind,
+    WorkOrder,
+    label_of,
+)
+
+from . import billing, kpis, score_results
+from .actor import Actor
+from .audit import log_event, log_operation
+from .kpis import CATALOGUE, Drill, Figure, Scope
+from .work_orders import ExportResult, as_actor
+from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
+
+TOTAL = "合计"
+PROJECT = label_of(ServiceRequest, "project")
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: Any = None  # a count, an amount, a text, a timestamp; None when empty
+    shown: str | None = None  # the text shown (and frozen) instead of the value: rates, "—", 达标
+    drill: Drill | None = None  # the records behind the figure
+    record: tuple[str, int] | None = None  # (model name, id) of the one record the row is about
+
+    @property
+    def text(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        return plain(self.value)
+
+
+def plain(value: Any) -> str:
+    """A value as the report prints it, and as a snapshot freezes it."""
+    if value is None:
+        return ""
+    if isinstance(value, LabeledEnum):
+        return value.label
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    keys: int = 1  # the leading columns that name a row (the snapshot comparison matches rows by them)
+
+    def row_key(self, row: Sequence[Cell]) -> str:
+        return " / ".join(c.text for c in row[: self.keys])
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    month: str
+    title: str
+    scope: Scope
+    tables: tuple[Table, ...]
+    project_tables: dict[int, tuple[Table, ...]]  # each project's own report: what a month close freezes
+
+
+def _rate_cell(figure: Figure) -> Cell:
+    return Cell(figure.rate, figure.shown)
+
+
+def _meets_cell(figure: Figure) -> Cell:
+    return Cell(shown={True: "达标", False: "未达标", None: "—"}[figure.meets])
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Everything the tables need, for every project at once: a fixed number of grouped queries."""
+
+    month: str
+    scope: Scope
+    kpis: kpis.KpiFigures
+    requests: dict[tuple[int, RequestKind], int]
+    complaints: dict[tuple[int, RequestCategory], int]
+    majors: list[Any]
+    phases: list[billing.RateRow]
+    visits: dict[tuple[int, VisitKind, Satisfaction | None], int]
+    households: dict[tuple[int, str], tuple[int, int]]
+    topics: dict[tuple[int, str], tuple[kpis.TopicFigure, ...]]
+    scores: dict[int, score_results.MonthTable]
+    grades: tuple[str, ...]
+
+
+def _gather(session: Session, scope: Scope, month: str) -> _Data:
+    ids = scope.project_ids
+    SR = ServiceRequest
+
+    def grouped(*columns: Any, where: Any) -> dict:
+        rows = session.execute(select(*columns, func.count()).where(where).group_by(*columns)).all()
+        return {tuple(r[:-1]): r[-1] for r in rows}
+
+    requests = grouped(SR.project_id, SR.kind, where=Drill("requests_received", month, ids).where()) if ids else {}
+    complaints = grouped(SR.project_id, SR.category, where=Drill("complaints_received", month, ids).where()) if ids else {}
+    visits = grouped(Visit.project_id, Visit.kind, Visit.result, where=Drill("visits", month, ids).where()) if ids else {}
+    majors = session.execute(
+        select(SR.id, SR.project_id, SR.received_at, Building.name, Unit.room_no, SR.category, SR.content, SR.status,
+               SR.closed_at, SR.reply, WorkOrder.status, WorkOrder.result)
+        .outerjoin(Unit, Unit.id == SR.unit_id)
+        .outerjoin(Building, Building.id == Unit.building_id)
+        .outerjoin(WorkOrder, WorkOrder.request_id == SR.id)
+        .where(Drill("complaints_major", month, ids).where())
+        .order_by(SR.project_id, SR.received_at, SR.id)
+    ).all() if ids else []
+    phases = list(billing.collection_rate(session, actor=scope.actor, period_from=month, group_by="phase").rows) if ids else []
+    households, _ = kpis.survey_counts(session, [month], ids) if ids else ({}, {})
+    topics = kpis.satisfaction_by_topic(session, project_period=list(households))
+    tables = score_results.month_tables(session, month=month, project_ids=ids, actor=scope.actor) if ids else []
+    grades = tuple(session.scalars(select(GradeBand.name).order_by(GradeBand.min_total.desc())))
+    return _Data(
+        month, scope, kpis.kpi_figures(session, scope=scope, months=[month]), requests, complaints, list(majors),
+        phases, visits, households, topics, {t.project_id: t for t in tables}, grades,
+    )
+
+
+def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
+    """The report of ``project_ids``: one project's, or several with a project column and a total."""
+    names = {p.id: p.name for p in data.scope.projects}
+    several = len(project_ids) > 1
+    lead = (PROJECT,) if several else ()
+    month, ids = data.month, tuple(project_ids)
+
+    def who(project_id: int | None) -> tuple[Cell, ...]:
+        return (Cell(names[project_id] if project_id else TOTAL),) if several else ()
+
+    def drill(key: str, project_id: int | None, arg: str = "") -> Drill:
+        return Drill(key, month, (project_id,) if project_id else ids, arg)
+
+    lines = [*ids, None] if several else list(ids)
+    tables = []
+
+    # 指标
+    rows = []
+    for project_id in lines:
+        for kpi in CATALOGUE:
+            f = _figure(data, kpi.key, project_id, ids)
+            rows.append((*who(project_id), Cell(kpi.name), Cell(shown=kpi.target_text),
+                         Cell(shown=kpi.numerator_label), Cell(f.numerator, drill=drill(kpi.numerator, project_id)),
+                         Cell(shown=kpi.denominator_label), Cell(f.denominator, drill=drill(kpi.denominator, project_id)),
+                         _rate_cell(f), _meets_cell(f)))
+    tables.append(Table("kpis", "主要指标", (*lead, "指标", "目标", "分子", "分子数", "分母", "分母数", "完成值", "是否达标"),
+                        tuple(rows), keys=len(lead) + 1))
+
+    # 诉求受理 by kind
+    def matrix(key: str, title: str, members: Sequence[LabeledEnum], counts: dict, set_key: str) -> Table:
+        rows = []
+        for project_id in lines:
+            values = [sum(counts.get((p, m), 0) for p in ((project_id,) if project_id else ids)) for m in members]
+            rows.append((Cell(names[project_id] if project_id else TOTAL),
+                         *(Cell(v, drill=drill(set_key, project_id, m.value)) for v, m in zip(values, members)),
+                         Cell(sum(values), drill=drill(set_key, project_id))))
+        return Table(key, title, (PROJECT, *(m.label for m in members), TOTAL), tuple(rows))
+
+    tables.append(matrix("requests", f"{label_of(ServiceRequest, 'kind')}统计（当月受理）", list(RequestKind),
+                         data.requests, "requests_received"))
+    categories = [c for c in RequestCategory if any(data.complaints.get((p, c)) for p in ids)]
+    tables.append(matrix("complaints", f"投诉{label_of(ServiceRequest, 'category')}统计（当月受理）", categories,
+                         data.complaints, "complaints_received"))
+
+    # 重大投诉及处理情况
+    rows = []
+    for (request_id, project_id, received_at, building, room, category, content, status, closed_at, reply,
+         order_status, result) in data.majors:
+        if project_id not in ids:
+            continue
+        rows.append((*who(project_id), Cell(request_id, record=("ServiceRequest", request_id)), Cell(received_at),
+                     Cell(f"{building}-{room}" if room else ""), Cell(category), Cell(content), Cell(status),
+                     Cell(closed_at), Cell(reply), Cell(order_status), Cell(result)))
+    SR, WO = ServiceRequest, WorkOrder
+    tables.append(Table(
+        "majors", "重大投诉及处理情况",
+        (*lead, label_of(SR, "id"), label_of(SR, "received_at"), label_of(SR, "unit"), label_of(SR, "category"),
+         label_of(SR, "content"), label_of(SR, "status"), label_of(SR, "closed_at"), label_of(SR, "reply"),
+         f"{WO.__label__}{label_of(WO, 'status')}", label_of(WO, "result")),
+        tuple(rows), keys=len(lead) + 1,
+    ))
+
+    # 收费 by phase
+    rows = []
+    phases = [r for r in data.phases if r.project_id in ids]
+    for r in phases:
+        arg = "none" if r.key is None else str(r.key)
+        phase = r.label.rpartition(" · ")[2]  # billing labels a phase "项目 · 分期"
+        rows.append((*who(r.project_id), Cell(phase), Cell(r.amount_due, drill=drill("bills_due", r.project_id, arg)),
+                     Cell(r.amount_paid, drill=drill("bills_paid", r.project_id, arg)),
+                     _rate_cell(_money_figure(r.amount_paid, r.amount_due)), Cell(r.households),
+                     Cell(r.households_paid)))
+    if phases:
+        due, paid = sum(r.amount_due for r in phases), sum(r.amount_paid for r in phases)
+        rows.append((*((Cell(TOTAL),) if several else ()), Cell(TOTAL if not several else ""),
+                     Cell(due, drill=drill("bills_due", None)), Cell(paid, drill=drill("bills_paid", None)),
+                     _rate_cell(_money_figure(paid, due)), Cell(sum(r.households for r in phases)),
+                     Cell(sum(r.households_paid for r in phases))))
+    tables.append(Table("collection", "收费情况（按分期）",
+                        (*lead, billing.RATE_GROUPS["phase"], label_of(billing.Bill, "amount_due"),
+                         label_of(billing.Bill, "amount_paid"), "收费率", "户数", "已缴清户数"),
+                        tuple(rows), keys=len(lead) + 1))
+
+    # 回访
+    rows = []
+    results: list[Satisfaction | None] = [*Satisfaction, None]
+    for project_id in lines:
+        scope_ids = (project_id,) if project_id else ids
+        for kind in VisitKind:
+            values = [sum(data.visits.get((p, kind, r), 0) for p in scope_ids) for r in results]
+            if not any(values):
+                continue
+            rows.append((*who(project_id), Cell(kind),
+                         *(Cell(v, drill=drill("visits", project_id, f"{kind.value}/{r.value if r else 'none'}"))
+                           for v, r in zip(values, results)),
+                         Cell(sum(values), drill=drill("visits", project_id, kind.value))))
+    tables.append(Table("visits", "回访走访情况",
+                        (*lead, label_of(Visit, "kind"), *(r.label for r in Satisfaction), "未填结果", TOTAL),
+                        tuple(rows), keys=len(lead) + 1))
+
+    # 满意度调查 (if a survey covers the month)
+    rows = []
+    for (project_id, period), (collected, n) in sorted(data.households.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
+        if project_id not in ids:
+            continue
+        topics = {t.topic: t for t in data.topics.get((project_id, period), ())}
+        answers = kpis.Figure(kpis.KPIS["satisfaction"], period, project_id, sum(t.satisfied for t in topics.values()),
+                              sum(t.answers for t in topics.values()))
+        coverage = kpis.Figure(kpis.KPIS["survey_rate"], period, project_id, collected, n)
+        survey_drill = lambda key, arg="": Drill(key, period, (project_id,), arg)  # noqa: E731
+        rows.append((*who(project_id), Cell(period), Cell(n, drill=survey_drill("households_surveyed")),
+                     Cell(collected, drill=survey_drill("households_collected")), _rate_cell(coverage),
+                     *(Cell(f.rate, f.shown, drill=survey_drill("scores_answered", t.value))
+                       for t, f in ((t, _topic_figure(topics.get(t), period, project_id)) for t in SurveyTopic)),
+                     _rate_cell(answers)))
+    if rows:
+        tables.append(Table("surveys", "满意度调查",
+                            (*lead, "调查期间", SurveyHousehold.__label__, label_of(SurveyHousehold, "collected"),
+                             "调查率", *(f"{t.label}满意度" for t in SurveyTopic), "总体满意度"),
+                            tuple(rows), keys=len(lead) + 1))
+
+    # 员工考核
+    rows = []
+    for project_id in ids:
+        table = data.scores.get(project_id)
+        totals = [line.total for line in table.lines] if table else []
+        grades = [sum(1 for line in table.lines if line.grade == g) if table else 0 for g in data.grades]
+        rows.append((Cell(names[project_id]), Cell(shown=table.status.label if table and table.status else "未计算"),
+                     Cell(len(totals)), Cell((sum(totals) / len(totals)).quantize(Decimal("0.1")) if totals else None),
+                     Cell(max(totals) if totals else None), Cell(min(totals) if totals else None),
+                     *(Cell(g) for g in grades)))
+    tables.append(Table("scores", "员工考核",
+                        (PROJECT, "考核状态", "考核人数", "平均分", "最高分", "最低分", *data.grades), tuple(rows)))
+    return tuple(tables)
+
+
+def _figure(data: _Data, kpi: str, project_id: int | None, ids: Sequence[int]) -> Figure:
+    if project_id is not None or len(ids) == len(data.scope.projects):
+        return data.kpis.get(kpi, project_id, data.month)
+    parts = [data.kpis.get(kpi, p, data.month) for p in ids]
+    return Figure(kpis.KPIS[kpi], data.month, None, sum(f.numerator for f in parts), sum(f.denominator for f in parts))
+
+
+def _topic_figure(topic: kpis.TopicFigure | None, period: str, project_id: int) -> Figure:
+    return Figure(kpis.KPIS["satisfaction"], period, project_id, topic.satisfied if topic else 0,
+                  topic.answers if topic else 0)
+
+
+def _money_figure(paid: Decimal, due: Decimal) -> Figure:
+    return Figure(kpis.KPIS["collection_rate"], "", None, paid, due)
+
+
+def monthly_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
+                   branch_id: int | None = None) -> MonthlyReport:
+    """The report of one project (``project_ids=[id]``), of a branch, or of every project the actor sees."""
+    month = kpis.parse_month(month).text
+    scope = kpis.resolve_scope(session, actor=actor, project_ids=project_ids, branch_id=branch_id)
+    data = _gather(session, scope, month)
+    if len(scope.projects) == 1:
+        subject = scope.projects[0].name
+    elif branch_id is not None and scope.projects:
+        subject = scope.projects[0].branch
+    else:
+        subject = "、".join(sorted({p.branch for p in scope.projects})) or "无项目"
+    year, mon = month.split("-")
+    return MonthlyReport(
+        month, f"{subject} {year}年{int(mon)}月客服月度报告", scope, _tables(data, scope.project_ids),
+        {p: _tables(data, [p]) for p in scope.project_ids},
+    )
+
+
+@as_actor
+def export_monthly_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
+                          branch_id: int | None = None) -> ExportResult:
+    """The report as .xlsx, one sheet per table (rates as printed); the export is logged."""
+    report = monthly_report(session, actor=actor, month=month, project_ids=project_ids, branch_id=branch_id)
+    wb = new_workbook()
+    taken: set[str] = set()
+    count = 0
+    for table in report.tables:
+        count += write_sheet(wb, sheet_title(table.title, taken), table.header,
+                             ([c.shown if c.shown is not None else c.value for c in row] for row in table.rows))
+    params = {"month": report.month, "project_ids": list(report.scope.project_ids), "branch_id": branch_id}
+    log_event(session, AuditKind.EXPORT, summary=f"导出{report.title}，{count} 行", changes=params)
+    log_operation(session, "export_monthly_report", params=params, counts={"rows": count})
+    return ExportResult(f"{report.title}.xlsx", to_bytes(wb), count)

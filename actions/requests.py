@@ -1,0 +1,185 @@
+"""客户诉求受理 (intake): the front desk's quick form, the unit lookup behind it and the repeat check.
+
+首问负责制: the user who receives a request is recorded as its 首问负责人 and owns it until it is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Building,
+    Channel,
+    Customer,
+    Priority,
+    Project,
+    RequestCategory,
+    RequestKind,
+    ServiceRequest,
+    Unit,
+    UnitCustomer,
+    label_of,
+    utcnow,
+)
+
+from .actor import Actor
+from .audit import log_operation
+from .errors import NotPermitted, Refused
+from .privacy import mask
+from .work_orders import as_actor
+
+# 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
+REPEAT_WINDOW = dt.timedelta(days=7)
+LOOKUP_LIMIT = 20
+
+
+def clean(text: str | None) -> str:
+    """Full-width digits and spaces to half-width, surrounding blanks dropped (X07/X08)."""
+    return unicodedata.normalize("NFKC", text or "").replace("\u200b", "").strip()
+
+
+@dataclass(frozen=True)
+class UnitMatch:
+    unit_id: int
+    project_id: int
+    project: str
+    unit: str  # 楼栋-房号
+    customer_id: int | None
+    customer: str
+    phone: str  # masked
+
+
+def find_units(session: Session, *, actor: Actor, project_id: int | None = None, building: str = "",
+               room_no: str = "", name: str = "", phone: str = "", limit: int = LOOKUP_LIMIT) -> tuple[UnitMatch, ...]:
+    """Units matching 项目/楼栋/房号, or the name or phone of a customer linked to them, in the actor's
+    projects — one row per unit and customer (a unit without customers appears once)."""
+    building, room_no, name, phone = clean(building), clean(room_no), clean(name), clean(phone)
+    if not any((building, room_no, name, phone)):
+        return ()
+    if project_id is not None and not actor.can_see(project_id):
+        raise NotPermitted("无权查看该项目的房屋", [project_id])
+    where = [actor.project_filter(Unit.project_id)]
+    if project_id is not None:
+        where.append(Unit.project_id == project_id)
+    if building:
+        where.append(Building.name == building)
+    if room_no:
+        where.append(Unit.room_no == room_no)
+    if name:
+        where.append(Customer.name.contains(name, autoescape=True))
+    if phone:
+        where.append(Customer.phone.contains(phone, autoescape=True))
+    rows = session.execute(
+        select(Unit.id, Unit.project_id, Project.name, Building.name, Unit.room_no, Customer.id, Customer.name,
+               Customer.phone)
+        .join(Building, Building.id == Unit.building_id)
+        .join(Project, Project.id == Unit.project_id)
+        .outerjoin(UnitCustomer, and_(UnitCustomer.unit_id == Unit.id, UnitCustomer.end_date.is_(None)))
+        .outerjoin(Customer, Customer.id == UnitCustomer.customer_id)
+        .where(*where)
+        .order_by(Project.name, Building.name, Unit.room_no, UnitCustomer.is_primary.desc(), Customer.id)
+        .limit(limit)
+    ).all()
+    return tuple(
+        UnitMatch(u, p, pname, f"{b}-{r}", c, cname or "", mask("phone", cphone))
+        for u, p, pname, b, r, c, cname, cphone in rows
+    )
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    request_id: int
+    receiver_id: int | None
+    repeat_of_id: int | None  # the earlier request of the same unit and problem, if this one repeats it
+    operation_id: int
+
+    @property
+    def message(self) -> str:
+        text = f"已受理诉求 #{self.request_id}，您是首问负责人，请跟进至办结"
+        if self.repeat_of_id:
+            text += f"；同一房屋同类问题 {REPEAT_WINDOW.days} 天内已报过（#{self.repeat_of_id}），已标记为重复诉求"
+        return text
+
+
+@as_actor
+def receive_request(
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: int | None,
+    kind: RequestKind,
+    content: str,
+    channel: Channel = Channel.PHONE,
+    category: RequestCategory = RequestCategory.OTHER,
+    priority: Priority = Priority.NORMAL,
+    unit_id: int | None = None,
+    customer_id: int | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+    complaint_major: bool = False,
+    received_at: dt.datetime | None = None,
+) -> IntakeResult:
+    """受理: record a call, visit or message; the actor becomes its 首问负责人. A request for the same unit and
+    问题类别 within seven days of an earlier one is flagged as its repeat."""
+    content = (content or "").strip()
+    if not content:
+        raise Refused(f"请填写{label_of(ServiceRequest, 'content')}")
+    if not isinstance(kind, RequestKind):
+        raise Refused(f"请选择{label_of(ServiceRequest, 'kind')}")
+    if project_id is None:
+        raise Refused(f"请选择{label_of(ServiceRequest, 'project')}")
+    if session.get(Project, project_id) is None:
+        raise Refused(f"项目 #{project_id} 不存在", [project_id])
+    if not actor.can_see(project_id):
+        raise NotPermitted("无权在该项目受理诉求", [project_id])
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is not None and (unit is None or unit.project_id != project_id):
+        raise Refused(f"{label_of(ServiceRequest, 'unit')} #{unit_id} 不属于该项目", [unit_id])
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
+    if customer_id is not None and (customer is None or customer.project_id != project_id):
+        raise Refused(f"{label_of(ServiceRequest, 'customer')} #{customer_id} 不属于该项目", [customer_id])
+    received_at = received_at or utcnow()
+    if received_at > utcnow() + dt.timedelta(minutes=5):
+        raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
+
+    request = add_request(
+        session, actor=actor, project_id=project_id, channel=channel, kind=kind, category=category,
+        priority=priority, unit_id=unit_id, customer_id=customer_id,
+        contact_name=clean(contact_name) or (customer.name if customer else ""),
+        contact_phone=clean(contact_phone) or (customer.phone if customer else ""),
+        content=content, received_at=received_at,
+        complaint_major=bool(complaint_major and kind is RequestKind.COMPLAINT),
+    )
+    repeat_of = request.repeat_of_id
+    log = log_operation(
+        session, "receive_request",
+        params={"kind": kind, "channel": channel, "category": category, "unit_id": unit_id},
+        counts={"created": 1, "repeat": int(repeat_of is not None)}, project_id=project_id,
+        message=f"受理诉求 #{request.id}" + (f"（重复诉求，前次 #{repeat_of}）" if repeat_of else ""),
+    )
+    return IntakeResult(request.id, actor.user_id, repeat_of, log.id)
+
+
+def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
+    """Insert a validated request with the actor as 首问负责人, linked to the latest request of the same unit
+    and 问题类别 within :data:`REPEAT_WINDOW` (its repeat)."""
+    SR = ServiceRequest
+    repeat_of = None
+    if fields.get("unit_id") is not None:
+        received_at = fields["received_at"]
+        repeat_of = session.scalar(
+            select(SR.id)
+            .where(SR.unit_id == fields["unit_id"], SR.category == fields.get("category", RequestCategory.OTHER),
+                   SR.received_at >= received_at - REPEAT_WINDOW, SR.received_at <= received_at)
+            .order_by(SR.received_at.desc(), SR.id.desc())
+            .limit(1)
+        )
+    request = SR(**fields, receiver_id=actor.user_id, repeat_of_id=repeat_of)
+    session.add(request)
+    session.flush()
+    return request

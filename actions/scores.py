@@ -1,0 +1,849 @@
+"""员工考核: rules in force by month, score events (typed or derived from records), the monthly compute with
+ranks and grades, confirmation, spot-checks and reopening. Reading the results: ``score_results``; the
+quarterly 服务之星: ``service_star``.
+
+"客服主管负责每月对客服人员进行考核。客服经理负责对客服人员工作的抽查" (客户服务部员工考核制度). Every point of a
+total is a ``ScoreEvent`` — typed by a supervisor, or derived from a valid complaint, an overdue work order,
+an unsatisfied callback or a praise, each source record counted once by the unique
+(source, source_id, staff_id). A confirmed month is locked until the manager reopens it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    AuditKind,
+    EventSource,
+    GradeBand,
+    MonthlyScore,
+    MonthStatus,
+    Project,
+    RequestKind,
+    RequestStatus,
+    RuleCategory,
+    Satisfaction,
+    ScoreEvent,
+    ScoreMonth,
+    ScoringRule,
+    ServiceRequest,
+    Staff,
+    StaffPosition,
+    Visit,
+    WorkOrder,
+    label_of,
+    utcnow,
+)
+
+from .actor import Actor
+from .audit import log_operation, record_bulk
+from .errors import NotPermitted, Refused
+
+# 考核对象：客服人员。其他岗位的员工（如维修工的超时工单）有考核记录时也列入当月排名。
+SCORED_POSITIONS = (StaffPosition.FRONT_DESK, StaffPosition.BUTLER, StaffPosition.CASHIER)
+POINTS_STEP = Decimal("0.1")  # ScoreEvent.points is Numeric(6, 1)
+DERIVED = tuple(s for s in EventSource if s is not EventSource.MANUAL)
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+# --- months, rules in force ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Month:
+    """A calendar month in Shanghai time: ``first`` ≤ day < ``next_first``."""
+
+    text: str
+    first: dt.date
+    next_first: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.first, dt.time(), SHANGHAI)
+
+    @property
+    def end(self) -> dt.datetime:
+        return dt.datetime.combine(self.next_first, dt.time(), SHANGHAI)
+
+
+def today() -> dt.date:
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+def month_of(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def parse_month(text: str) -> Month:
+    match = _MONTH.match((text or "").strip())
+    if not match:
+        raise Refused(f"月份格式应为 YYYY-MM（例如 2026-05）：{text}")
+    year, mon = int(match[1]), int(match[2])
+    first = dt.date(year, mon, 1)
+    next_first = dt.date(year + mon // 12, mon % 12 + 1, 1)
+    return Month(f"{year:04d}-{mon:02d}", first, next_first)
+
+
+def parse_past_month(text: str) -> Month:
+    """A month that has begun: a future month has nothing to score yet."""
+    month = parse_month(text)
+    if month.first > today():
+        raise Refused(f"月份 {month.text} 尚未到来，不能考核")
+    return month
+
+
+def _in_force_on(day: ColumnElement | dt.date) -> ColumnElement[bool]:
+    # 失效日期当天起不再适用
+    return and_(ScoringRule.valid_from <= day, or_(ScoringRule.valid_to.is_(None), ScoringRule.valid_to > day))
+
+
+def rules_in_force(session: Session, *, month: str, manual_only: bool = False) -> list[ScoringRule]:
+    """The rule versions in force on some day of ``month``, by code (the pick list of the event form)."""
+    m = parse_month(month)
+    stmt = select(ScoringRule).where(
+        ScoringRule.valid_from < m.next_first,
+        or_(ScoringRule.valid_to.is_(None), ScoringRule.valid_to > m.first),
+    )
+    if manual_only:
+        stmt = stmt.where(ScoringRule.source == EventSource.MANUAL)
+    rules = list(session.scalars(stmt))
+    # 1.2 before 1.10; the AUTO- codes after the numbered ones
+    return sorted(rules, key=lambda r: ([(0, int(p)) if p.isdigit() else (1, p) for p in r.code.split(".")],
+                                        r.valid_from))
+
+
+def _points_text(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+
+
+def range_text(points_min: Decimal, points_max: Decimal) -> str:
+    lo, hi = _points_text(points_min), _points_text(points_max)
+    return lo if lo == hi else f"{lo} 至 {hi}"
+
+
+@dataclass(frozen=True)
+class RuleRevision:
+    old_rule_id: int
+    new_rule_id: int
+    code: str
+    valid_from: dt.date
+
+    @property
+    def message(self) -> str:
+        return f"已修订细则 {self.code}：新版本自 {self.valid_from} 起生效，此前的月份仍按原细则考核"
+
+
+def revise_rule(
+    session: Session,
+    *,
+    rule_id: int,
+    valid_from: dt.date,
+    points_min: Decimal,
+    points_max: Decimal,
+    description: str | None = None,
+    choose_in_range: bool | None = None,
+    actor: Actor,
+) -> RuleRevision:
+    """A new version of a rule from a future date, when the current version stops being in force.
+
+    Past months keep the rules they were scored with: a revision can only start after today.
+    """
+    old = session.get(ScoringRule, rule_id)
+    if old is None:
+        raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
+    if old.valid_to is not None:
+        raise Refused(f"细则 {old.code} 的这一版本已于 {old.valid_to} 失效，请修订现行版本", [rule_id])
+    if valid_from <= today():
+        raise Refused(f"新版本的生效日期须晚于今天（{today()}）：已过去的月份按当时的细则考核", [rule_id])
+    if points_min > points_max:
+        raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", [rule_id])
+    if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
+        raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", [rule_id])
+    if old.source is not EventSource.MANUAL and points_min != points_max:
+        raise Refused(f"细则 {old.code} 由系统自动生成，分值须固定（下限与上限相同）", [rule_id])
+    new = ScoringRule(
+        code=old.code,
+        category=old.category,
+        description=description if description is not None else old.description,
+        points_min=points_min,
+        points_max=points_max,
+        choose_in_range=(points_min != points_max) if choose_in_range is None else choose_in_range,
+        source=old.source,
+        valid_from=valid_from,
+    )
+    old.valid_to = valid_from
+    session.add(new)
+    session.flush()
+    log_operation(
+        session, "revise_scoring_rule",
+        params={"rule_id": rule_id, "code": old.code, "valid_from": valid_from,
+                "points_min": points_min, "points_max": points_max},
+        counts={"new_rule_id": new.id},
+    )
+    return RuleRevision(old.id, new.id, old.code, valid_from)
+
+
+# --- database and scope helpers --------------------------------------------------------------------
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: Session, model: type):
+    """INSERT that can ``on_conflict_do_nothing`` on this database."""
+    return (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(model)
+
+
+def _local_date(session: Session, column: ColumnElement) -> ColumnElement:
+    """The Shanghai calendar day of a UTC timestamp column."""
+    if _dialect(session) == "postgresql":
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+    return func.date(column, "+8 hours")  # stored as naive UTC text; China keeps no daylight saving
+
+
+def visible_projects(session: Session, project_ids: Iterable[int] | None, actor: Actor) -> dict[int, str]:
+    """id → name of the projects asked for (all the actor sees when none); refuses unknown or foreign ones."""
+    if project_ids is None:
+        rows = session.execute(select(Project.id, Project.name).where(actor.project_filter(Project.id)))
+        found = dict(rows.all())
+        if not found:
+            raise Refused("没有可考核的项目")
+        return found
+    wanted = sorted({int(p) for p in project_ids})
+    if not wanted:
+        raise Refused("请选择项目")
+    outside = actor.outside(wanted)
+    if outside:
+        raise NotPermitted(f"无权操作以下项目：{'、'.join(map(str, outside))}", outside)
+    found = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(wanted))).all())
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        raise Refused(f"项目不存在：{'、'.join(map(str, missing))}", missing)
+    return found
+
+
+def project_ids_named(session: Session, names: Iterable[str]) -> list[int]:
+    """The ids of projects given by name (the command line names them); refuses unknown names."""
+    names = sorted({n.strip() for n in names})
+    found = dict(session.execute(select(Project.name, Project.id).where(Project.name.in_(names))).all())
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise Refused(f"项目不存在：{'、'.join(missing)}")
+    return [found[n] for n in names]
+
+
+def _confirmed(session: Session, month: str, project_ids: Iterable[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(ScoreMonth.project_id, Project.name)
+        .join(Project, Project.id == ScoreMonth.project_id)
+        .where(ScoreMonth.month == month, ScoreMonth.project_id.in_(list(project_ids)),
+               ScoreMonth.status == MonthStatus.CONFIRMED)
+    )
+    return dict(rows.all())
+
+
+def _refuse_confirmed(session: Session, month: str, project_ids: Iterable[int], doing: str) -> None:
+    locked = _confirmed(session, month, project_ids)
+    if locked:
+        raise Refused(
+            f"{month} 月度考核已确认（{'、'.join(locked.values())}），不能{doing}；如需更正，请客服经理重新开放",
+            sorted(locked),
+        )
+
+
+# --- score events -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordedEvents:
+    event_ids: tuple[int, ...]
+    staff_ids: tuple[int, ...]
+    rule_code: str
+    points: Decimal
+    event_date: dt.date
+    dry_run: bool = False
+
+    @property
+    def message(self) -> str:
+        done = "预览：将为" if self.dry_run else "已为"
+        return (f"{done} {len(self.staff_ids)} 名员工录入考核记录：{self.event_date} 细则 {self.rule_code}，"
+                f"每人 {_points_text(self.points)} 分")
+
+
+def _checked_points(rule: ScoringRule, day: dt.date, points: Decimal | None) -> Decimal:
+    """The points an occurrence of ``rule`` on ``day`` scores: the rule's own when fixed, else the
+    supervisor's choice within its range."""
+    if rule.source is not EventSource.MANUAL:
+        raise Refused(f"细则 {rule.code} 由系统根据{rule.source.label}记录自动生成，不能手工录入", [rule.id])
+    if rule.valid_from > day or (rule.valid_to is not None and rule.valid_to <= day):
+        until = f"，{rule.valid_to} 起失效" if rule.valid_to else ""
+        raise Refused(f"细则 {rule.code} 在 {day} 不适用（{rule.valid_from} 起生效{until}）", [rule.id])
+    allowed = range_text(rule.points_min, rule.points_max)
+    if points is None:
+        if rule.points_min != rule.points_max:
+            raise Refused(f"细则 {rule.code} 须在 {allowed} 分之间评定分值", [rule.id])
+        return rule.points_max
+    points = Decimal(points)
+    if points != points.quantize(POINTS_STEP):
+        raise Refused(f"分值最多保留一位小数：{points}")
+    if not rule.points_min <= points <= rule.points_max:
+        raise Refused(f"分值 {_points_text(points)} 超出细则 {rule.code} 的范围（{allowed} 分）", [rule.id])
+    return points
+
+
+def record_events(
+    session: Session,
+    *,
+    project_id: int,
+    staff_ids: Sequence[int],
+    event_date: dt.date,
+    rule_id: int,
+    points: Decimal | None = None,
+    note: str = "",
+    actor: Actor,
+    dry_run: bool = False,
+) -> RecordedEvents:
+    """One occurrence of a rule for one or several employees of a project (e.g. a whole shift late)."""
+    staff_ids = sorted({int(s) for s in staff_ids})
+    if not staff_ids:
+        raise Refused("请选择员工")
+    names = visible_projects(session, [project_id], actor)
+    if event_date > today():
+        raise Refused(f"考核日期 {event_date} 晚于今天，不能录入")
+    members = dict(
+        session.execute(
+            select(Staff.id, Staff.project_id).where(Staff.id.in_(staff_ids))
+        ).all()
+    )
+    foreign = [s for s in staff_ids if members.get(s) != project_id]
+    if foreign:
+        raise Refused(f"以下员工不属于项目 {names[project_id]}：{'、'.join(map(str, foreign))}", foreign)
+    rule = session.get(ScoringRule, rule_id)
+    if rule is None:
+        raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
+    points = _checked_points(rule, event_date, points)
+    _refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
+    if dry_run:
+        return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
+    events = [
+        ScoreEvent(project_id=project_id, staff_id=s, event_date=event_date, rule_id=rule.id, points=points,
+                   note=note.strip(), source=EventSource.MANUAL, recorded_by_id=actor.user_id)
+        for s in staff_ids
+    ]
+    session.add_all(events)
+    session.flush()
+    log_operation(
+        session, "record_score_events", project_id=project_id,
+        params={"staff_ids": staff_ids, "event_date": event_date, "rule": rule.code, "points": points},
+        counts={"events": len(events)},
+    )
+    return RecordedEvents(tuple(e.id for e in events), tuple(staff_ids), rule.code, points, event_date)
+
+
+def check_event_change(session: Session, *, event_id: int, actor: Actor) -> None:
+    """May this event be corrected or deleted by hand? Derived events follow their records, and a confirmed
+    month is locked."""
+    event = session.get(ScoreEvent, event_id)
+    if event is None:
+        raise Refused(f"考核记录不存在：{event_id}", [event_id])
+    if not actor.can_see(event.project_id):
+        raise NotPermitted(f"无权修改该考核记录：{event_id}", [event_id])
+    if event.source is not EventSource.MANUAL:
+        raise Refused(f"该记录由系统根据{event.source.label}记录自动生成，请更正来源记录后重新计算", [event_id])
+    _refuse_confirmed(session, month_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
+
+
+def check_event(
+    session: Session,
+    *,
+    project_id: int,
+    staff_id: int,
+    event_date: dt.date,
+    rule_id: int,
+    points: Decimal | None,
+    source: EventSource = EventSource.MANUAL,
+    event_id: int | None = None,
+    actor: Actor,
+) -> None:
+    """An event typed or corrected in the console's form obeys the same rules as ``record_events``."""
+    if event_id is not None:
+        check_event_change(session, event_id=event_id, actor=actor)
+    if source is not EventSource.MANUAL:
+        raise Refused(f"{label_of(ScoreEvent, 'source')}只能是{EventSource.MANUAL.label}：其他来源的记录由系统生成")
+    record_events(session, project_id=project_id, staff_ids=[staff_id], event_date=event_date, rule_id=rule_id,
+                  points=points, actor=actor, dry_run=True)
+
+
+# --- choices for the console's forms --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    id: int
+    code: str
+    category: RuleCategory
+    description: str
+    points_min: Decimal
+    points_max: Decimal
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.category.label}：{self.description}（{range_text(self.points_min, self.points_max)} 分）"
+
+
+@dataclass(frozen=True)
+class EventChoices:
+    projects: tuple[Choice, ...]
+    staff: tuple[Choice, ...]  # the active staff of the chosen project
+    rules: tuple[RuleChoice, ...]  # the rules a supervisor records, in force in the month
+
+
+def last_month() -> str:
+    return month_of(today().replace(day=1) - dt.timedelta(days=1))
+
+
+def project_choices(session: Session, *, actor: Actor) -> tuple[Choice, ...]:
+    rows = session.execute(select(Project.id, Project.name).where(actor.project_filter(Project.id)).order_by(Project.name))
+    return tuple(Choice(pid, name) for pid, name in rows)
+
+
+def event_choices(session: Session, *, actor: Actor, project_id: int | None, month: str) -> EventChoices:
+    staff: tuple[Choice, ...] = ()
+    if project_id is not None:
+        visible_projects(session, [project_id], actor)
+        staff = tuple(
+            Choice(sid, f"{no} {name} {position.label}") for sid, no, name, position in session.execute(
+                select(Staff.id, Staff.employee_no, Staff.name, Staff.position)
+                .where(Staff.project_id == project_id, Staff.active.is_(True)).order_by(Staff.employee_no)
+            )
+        )
+    rules = tuple(
+        RuleChoice(r.id, r.code, r.category, r.description, r.points_min, r.points_max)
+        for r in rules_in_force(session, month=month, manual_only=True)
+    )
+    return EventChoices(project_choices(session, actor=actor), staff, rules)
+
+
+# --- events derived from the records ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Source:
+    source: EventSource
+    key: ColumnElement  # the source record's id
+    staff: ColumnElement  # the employee it names
+    at: ColumnElement  # the moment that decides its month
+    where: tuple[ColumnElement[bool], ...]
+    joins: tuple = ()
+
+
+def _sources(now: dt.datetime) -> tuple[_Source, ...]:
+    return (
+        # 有效投诉并指明被投诉员工
+        _Source(EventSource.COMPLAINT, ServiceRequest.id, ServiceRequest.complained_staff_id,
+                ServiceRequest.received_at,
+                (ServiceRequest.kind == RequestKind.COMPLAINT, ServiceRequest.complaint_valid.is_(True),
+                 ServiceRequest.status != RequestStatus.CANCELLED)),
+        # 超过完成时限仍未完工，或完工晚于时限：计入时限所在月份
+        _Source(EventSource.OVERDUE_ORDER, WorkOrder.id, WorkOrder.assignee_id, WorkOrder.complete_due_at,
+                (WorkOrder.complete_due_at < now,
+                 or_(WorkOrder.completed_at.is_(None), WorkOrder.completed_at > WorkOrder.complete_due_at))),
+        # 回访不满意：计给该工单的处理人
+        _Source(EventSource.UNSATISFIED_CALLBACK, Visit.id, WorkOrder.assignee_id, Visit.visited_at,
+                (Visit.result == Satisfaction.UNSATISFIED,),
+                ((WorkOrder, WorkOrder.id == Visit.work_order_id),)),
+        _Source(EventSource.PRAISE, ServiceRequest.id, ServiceRequest.praised_staff_id, ServiceRequest.received_at,
+                (ServiceRequest.kind == RequestKind.PRAISE, ServiceRequest.status != RequestStatus.CANCELLED)),
+    )
+
+
+def _candidates(session: Session, src: _Source, month: Month, project_ids: list[int]) -> Select:
+    """The events a source's records call for (the columns of ``_KEY``, then project_id), scored with the
+    rule of that source in force on the day."""
+    day = _local_date(session, src.at)
+    stmt = select(
+        literal(src.source, ScoreEvent.source.type).label("source"),
+        src.key.label("source_id"),
+        Staff.id.label("staff_id"),
+        type_coerce(day, Date).label("event_date"),
+        ScoringRule.id.label("rule_id"),
+        ScoringRule.points_max.label("points"),
+        Staff.project_id.label("project_id"),
+    ).select_from(src.key.table)
+    for target, on in src.joins:
+        stmt = stmt.join(target, on)
+    return stmt.join(Staff, Staff.id == src.staff).join(
+        ScoringRule, and_(ScoringRule.source == src.source, _in_force_on(day))
+    ).where(*src.where, src.at >= month.start, src.at < month.end, Staff.project_id.in_(project_ids))
+
+
+def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool], ...]:
+    return (ScoreEvent.project_id.in_(project_ids), ScoreEvent.event_date >= month.first,
+            ScoreEvent.event_date < month.next_first)
+
+
+_KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points")
+
+
+def _derived_diff(session: Session, month: Month, project_ids: list[int]) -> tuple[list[int], int]:
+    """The month's derived events the records no longer call for as they are (a complaint found invalid, an
+    order reassigned, a rule revised…), and how many events they call for are missing.
+
+    Two reads and a set difference: with NOT EXISTS or an anti-join PostgreSQL re-ran the candidates' UNION
+    for every event whenever its statistics lagged behind a first compute.
+    """
+    wanted = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow())))
+    calls = {tuple(row[:-1]) for row in session.execute(wanted).all()}  # without project_id
+    have = {
+        tuple(row[:-1]): row[-1]  # → event id
+        for row in session.execute(
+            select(*(getattr(ScoreEvent, k) for k in _KEY), ScoreEvent.id)
+            .where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))
+        ).all()
+    }
+    stale = [event_id for key, event_id in have.items() if key not in calls]
+    return stale, len(calls - have.keys())
+
+
+@dataclass(frozen=True)
+class DerivedChanges:
+    added: int
+    removed: int
+
+
+def derived_pending(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
+    """What deriving would change now, without changing it."""
+    stale, missing = _derived_diff(session, month, project_ids)
+    return DerivedChanges(missing, len(stale))
+
+
+def derive_events(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
+    """Bring the month's derived events in line with the records: drop the stale, add the missing.
+
+    Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
+    """
+    stale, missing = _derived_diff(session, month, project_ids)
+    if stale:
+        record_bulk(
+            session, kind=AuditKind.DELETE, table="score_event", summary=f"重新计算 {month.text}：来源记录已变化",
+            ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(stale)),
+        )
+        session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
+    added = 0
+    if missing:
+        before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
+        c = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow()))).subquery()
+        now = utcnow()
+        rows = select(
+            *c.c, literal("").label("note"), literal(now, ScoreEvent.created_at.type).label("created_at"),
+            literal(now, ScoreEvent.updated_at.type).label("updated_at"),
+        ).where(true())  # SQLite: ON CONFLICT after INSERT … SELECT needs the SELECT to end in WHERE
+        added = len(session.execute(
+            _insert(session, ScoreEvent)
+            .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
+            .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"]).returning(ScoreEvent.id)
+        ).all())
+        record_bulk(
+            session, kind=AuditKind.INSERT, table="score_event", summary=f"计算 {month.text}：根据记录生成考核记录",
+            ids=select(ScoreEvent.id, ScoreEvent.project_id).where(
+                ScoreEvent.id > before, ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)
+            ),
+        )
+    return DerivedChanges(added, len(stale))
+
+
+# --- compute ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProjectOutcome:
+    project_id: int
+    project_name: str
+    scored: int
+    events: int
+
+
+@dataclass(frozen=True)
+class ComputeResult:
+    month: str
+    projects: tuple[ProjectOutcome, ...]
+    scored: int
+    events: int
+    derived_added: int
+    derived_removed: int
+    dry_run: bool = False
+
+    @property
+    def message(self) -> str:
+        done = "预览（未保存）" if self.dry_run else "已计算"
+        derived = f"；根据投诉、工单、回访、表扬记录新增 {self.derived_added} 条、撤销 {self.derived_removed} 条"
+        return (f"{done} {self.month} 月度考核：{len(self.projects)} 个项目、{self.scored} 名员工、"
+                f"{self.events} 条考核记录{derived}")
+
+
+def compute_scores(
+    session: Session, *, month: str, project_ids: Iterable[int] | None = None, actor: Actor, dry_run: bool = False
+) -> ComputeResult:
+    """计算月度考核: derive the events from the records, then each employee's total, rank and grade.
+
+    Recomputing replaces a draft month; a confirmed month is refused. A dry run goes the same way inside a
+    savepoint and rolls it back.
+    """
+    m = parse_past_month(month)
+    projects = visible_projects(session, project_ids, actor)
+    _refuse_confirmed(session, m.text, projects, "重新计算")
+    if not dry_run:
+        return _compute(session, m, projects)
+    savepoint = session.begin_nested()
+    try:
+        return replace(_compute(session, m, projects), dry_run=True)
+    finally:
+        savepoint.rollback()
+
+
+def _compute(session: Session, m: Month, projects: dict[int, str]) -> ComputeResult:
+    ids = sorted(projects)
+    months = _lock_months(session, m, ids)
+    derived = derive_events(session, m, ids)
+    this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
+    record_bulk(
+        session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分",
+        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month),
+    )
+    session.execute(delete(MonthlyScore).where(*this_month))
+    session.execute(_scores_insert(session, m, ids))
+    record_bulk(
+        session, kind=AuditKind.INSERT, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month),
+    )
+    now = utcnow()
+    for sm in months:
+        sm.computed_at = now
+    session.flush()
+
+    counts = {
+        p: (n, events) for p, n, events in session.execute(
+            select(MonthlyScore.project_id, func.count(), func.sum(MonthlyScore.event_count))
+            .where(*this_month).group_by(MonthlyScore.project_id)
+        )
+    }
+    outcomes = tuple(ProjectOutcome(p, projects[p], *counts.get(p, (0, 0))) for p in ids)
+    result = ComputeResult(
+        month=m.text, projects=outcomes, scored=sum(o.scored for o in outcomes),
+        events=sum(o.events for o in outcomes), derived_added=derived.added, derived_removed=derived.removed,
+    )
+    log_operation(
+        session, "compute_scores", project_id=ids[0] if len(ids) == 1 else None,
+        params={"month": m.text, "project_ids": ids},
+        counts={"scored": result.scored, "events": result.events, "derived_added": derived.added,
+                "derived_removed": derived.removed},
+    )
+    return result
+
+
+def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]:
+    """The month rows of these projects, created if missing and locked, so two computes of the same month
+    run one after the other (B08)."""
+    created = session.execute(
+        _insert(session, ScoreMonth)
+        .values([{"project_id": p, "month": m.text} for p in ids])
+        .on_conflict_do_nothing(index_elements=["project_id", "month"])
+        .returning(ScoreMonth.id)
+    ).scalars().all()
+    if created:
+        record_bulk(
+            session, kind=AuditKind.INSERT, table="score_month", summary=f"新建 {m.text} 月度考核",
+            ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(created)),
+        )
+    months = list(session.scalars(
+        select(ScoreMonth).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
+        .order_by(ScoreMonth.project_id).with_for_update().execution_options(populate_existing=True)
+    ))
+    # confirmed between the first check and the lock
+    _refuse_confirmed(session, m.text, ids, "重新计算")
+    return months
+
+
+def _scores_insert(session: Session, m: Month, ids: list[int]):
+    """INSERT … SELECT of the month's ``MonthlyScore`` rows: one pass over the events (read from the
+    covering index) by employee and rule, then by category, then per employee with rank and grade."""
+    postgres = _dialect(session) == "postgresql"
+    per_rule = (
+        select(ScoreEvent.staff_id, ScoreEvent.rule_id, func.sum(ScoreEvent.points).label("points"),
+               func.count().label("events"))
+        .where(*in_month(m, ids)).group_by(ScoreEvent.staff_id, ScoreEvent.rule_id).cte("per_rule")
+    )
+    pts = per_rule.c.points
+    per_category = (
+        select(per_rule.c.staff_id, ScoringRule.category, func.sum(pts).label("points"),
+               func.sum(per_rule.c.events).label("events"),
+               # 一条细则或扣分或加分（扣分为负数，加分为正数）
+               func.sum(case((pts < 0, pts), else_=0)).label("deductions"),
+               func.sum(case((pts > 0, pts), else_=0)).label("additions"))
+        .join(ScoringRule, ScoringRule.id == per_rule.c.rule_id)
+        .group_by(per_rule.c.staff_id, ScoringRule.category).cte("per_category")
+    )
+    c = per_category.c
+    as_text = cast(func.round(c.points, 1), String)  # JSON keeps exact decimals as text: "-1.5"
+    per_staff = (
+        select(c.staff_id, func.sum(c.deductions).label("deductions"), func.sum(c.additions).label("additions"),
+               func.sum(c.events).label("events"),
+               (func.json_object_agg if postgres else func.json_group_object)(c.category, as_text).label("by_category"))
+        .group_by(c.staff_id).cte("per_staff")
+    )
+    deductions = func.round(func.coalesce(per_staff.c.deductions, 0), 1)
+    additions = func.round(func.coalesce(per_staff.c.additions, 0), 1)
+    scored = (
+        select(
+            Staff.project_id, Staff.id.label("staff_id"), ScoreMonth.base_score,
+            deductions.label("deductions"), additions.label("additions"),
+            func.round(ScoreMonth.base_score + deductions + additions, 1).label("total"),
+            func.coalesce(per_staff.c.events, 0).label("event_count"),
+            func.coalesce(per_staff.c.by_category, func.json_build_object() if postgres else func.json_object())
+            .label("by_category"),
+        )
+        .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == m.text))
+        .outerjoin(per_staff, per_staff.c.staff_id == Staff.id)
+        .where(Staff.project_id.in_(ids), or_(
+            per_staff.c.staff_id.is_not(None),
+            and_(Staff.active.is_(True), Staff.position.in_(SCORED_POSITIONS)),
+        ))
+        .cte("scored")
+    )
+    s = scored.c
+    band = (select(GradeBand.name).where(GradeBand.min_total <= s.total)
+            .order_by(GradeBand.min_total.desc()).limit(1).scalar_subquery())
+    lowest = select(GradeBand.name).order_by(GradeBand.min_total).limit(1).scalar_subquery()
+    rows = select(
+        s.project_id, s.staff_id, literal(m.text).label("month"), s.base_score, s.deductions, s.additions, s.total,
+        # 并列同分同名次（1, 1, 3）
+        func.rank().over(partition_by=s.project_id, order_by=s.total.desc()).label("rank"),
+        func.coalesce(band, lowest, "").label("grade"), s.by_category, s.event_count,
+    )
+    return insert(MonthlyScore).from_select([col.name for col in rows.selected_columns], rows)
+
+
+# --- confirm, spot-check, reopen ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class MonthsResult:
+    month: str
+    changed: tuple[int, ...]  # project ids whose month changed state
+    unchanged: tuple[int, ...]  # already in the state asked for (a double click)
+    message: str
+
+
+def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], actor: Actor) -> MonthsResult:
+    """确认: the supervisor locks the month's scores. Refused while the scores are not those the records give
+    now (never computed, or events or source records changed since)."""
+    m = parse_past_month(month)
+    projects = visible_projects(session, project_ids, actor)
+    ids = sorted(projects)
+    months = {
+        sm.project_id: sm for sm in session.scalars(
+            select(ScoreMonth).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids)).with_for_update()
+        )
+    }
+    never = [p for p in ids if p not in months or months[p].computed_at is None]
+    if never:
+        raise Refused(f"{m.text} 尚未计算月度考核：{'、'.join(projects[p] for p in never)}", never)
+    draft = [p for p in ids if months[p].status is MonthStatus.DRAFT]
+    if draft:
+        changed = [
+            p for p in draft if session.scalar(
+                select(exists().where(*in_month(m, [p]), ScoreEvent.updated_at > months[p].computed_at))
+            )
+        ]
+        pending = derived_pending(session, m, draft)
+        if changed or pending.added or pending.removed:
+            names = "、".join(projects[p] for p in (changed or draft))
+            raise Refused(f"计算之后考核记录或来源记录有变化（{names}），请重新计算后再确认", changed or draft)
+    now = utcnow()
+    for p in draft:
+        months[p].status = MonthStatus.CONFIRMED
+        months[p].confirmed_by_id = actor.user_id
+        months[p].confirmed_at = now
+    session.flush()
+    already = tuple(p for p in ids if p not in draft)
+    log_operation(
+        session, "confirm_scores", project_id=ids[0] if len(ids) == 1 else None,
+        params={"month": m.text, "project_ids": ids}, counts={"confirmed": len(draft), "already": len(already)},
+    )
+    message = f"已确认 {m.text} 月度考核：{'、'.join(projects[p] for p in draft) or '无'}"
+    if already:
+        message += f"（{'、'.join(projects[p] for p in already)} 此前已确认）"
+    return MonthsResult(m.text, tuple(draft), already, message)
+
+
+def _month_row(session: Session, month: str, project_id: int, actor: Actor) -> tuple[Month, ScoreMonth, str]:
+    m = parse_month(month)
+    name = visible_projects(session, [project_id], actor)[project_id]
+    row = session.scalar(
+        select(ScoreMonth).where(ScoreMonth.month == m.text, ScoreMonth.project_id == project_id).with_for_update()
+    )
+    if row is None or row.computed_at is None:
+        raise Refused(f"{name} {m.text} 尚未计算月度考核", [project_id])
+    return m, row, name
+
+
+def _append_note(row: ScoreMonth, actor: Actor, text: str) -> None:
+    stamp = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    line = f"{stamp} {actor.name}：{text}"
+    row.spot_check_note = f"{row.spot_check_note}\n{line}" if row.spot_check_note else line
+
+
+def record_spot_check(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
+    """抽查: the manager's note on a month, kept with who wrote it and when."""
+    note = (note or "").strip()
+    if not note:
+        raise Refused("请填写抽查意见")
+    m, row, name = _month_row(session, month, project_id, actor)
+    _append_note(row, actor, f"抽查：{note}")
+    session.flush()
+    log_operation(session, "spot_check_scores", project_id=project_id, params={"month": m.text, "note": note},
+                  counts={"months": 1})
+    return MonthsResult(m.text, (), (project_id,), f"已记录 {name} {m.text} 的抽查意见")
+
+
+def reopen_scores(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
+    """重新开放: the manager unlocks a confirmed month for correction; the reason is recorded with the month."""
+    note = (note or "").strip()
+    if not note:
+        raise Refused("请填写重新开放的原因")
+    m, row, name = _month_row(session, month, project_id, actor)
+    if row.status is not MonthStatus.CONFIRMED:
+        raise Refused(f"{name} {m.text} 月度考核尚未确认，无需重新开放", [project_id])
+    row.status = MonthStatus.DRAFT
+    row.confirmed_by_id = None
+    row.confirmed_at = None
+    row.reopened_by_id = actor.user_id
+    row.reopened_at = utcnow()
+    _append_note(row, actor, f"重新开放：{note}")
+    session.flush()
+    log_operation(session, "reopen_scores", project_id=project_id, params={"month": m.text, "note": note},
+                  counts={"months": 1})
+    return MonthsResult(m.text, (project_id,), (), f"已重新开放 {name} {m.text} 月度考核，可更正后重新计算")
+
+

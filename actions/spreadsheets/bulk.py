@@ -1,0 +1,142 @@
+"""Set-based writes for imports: many rows per statement, never one ORM object per row.
+
+SQLAlchemy's executemany costs tens of microseconds per row here, far more through psycopg, and psycopg's
+array parameters are dumped in Python; a 100,000-row survey would spend most of its time there. So:
+PostgreSQL loads the rows with ``COPY`` (formatted in C) — straight into the table, or into a temporary table
+from which one ``INSERT … SELECT … RETURNING`` or ``UPDATE … FROM`` applies them; SQLite, in-process, gets the
+driver's own executemany or multi-row ``VALUES … RETURNING``. Values still go through each column type's bind
+processor, so what is stored is exactly what the ORM would store (enums by value, timestamps in UTC, JSON).
+Everything runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Table
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
+
+# SQLite allows 32,766 bound parameters per statement.
+SQLITE_PARAMS = 32_000
+
+
+def _values(dialect: Dialect, table: Table, names: list[str], rows: Sequence[Sequence[Any]], *, defaults: bool):
+    """Rows as the driver wants them; for new rows, with the table's Python-side defaults filled in."""
+    fill = []
+    if defaults:
+        for column in table.columns:
+            if column.name in names or column.primary_key or column.default is None:
+                continue
+            default = column.default
+            value = default.arg(None) if default.is_callable else default.arg if default.is_scalar else None
+            if value is not None:
+                names.append(column.name)
+                fill.append(value)
+    width = len(names) - len(fill)
+    processors = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    fill = [v if p is None else p(v) for p, v in zip(processors[width:], fill, strict=True)]
+    converted = [(i, p) for i, p in enumerate(processors[:width]) if p is not None]
+    if not converted:
+        return [(*row, *fill) for row in rows] if fill else [tuple(row) for row in rows]
+    # Column by column, each processor behind a cache: an enum or date column holds few distinct values.
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    for i, processor in converted:
+        if isinstance(table.c[names[i]].type, JSON):
+            columns[i] = [None if v is None else processor(v) for v in columns[i]]
+        else:
+            cached = functools.lru_cache(maxsize=None, typed=True)(lambda v, p=processor: None if v is None else p(v))
+            columns[i] = list(map(cached, columns[i]))
+    if fill:
+        return [(*row, *fill) for row in zip(*columns, strict=True)]
+    return list(zip(*columns, strict=True))
+
+
+def _quote(dialect: Dialect, name: str) -> str:
+    return dialect.identifier_preparer.quote(name)
+
+
+def _copy(conn: Connection, target: str, columns: str, rows: list[tuple]) -> None:
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _staged(conn: Connection, dialect: Dialect, table: Table, names: list[str], rows: list[tuple]) -> str:
+    """A temporary table with ``names`` of ``table`` (types only, no constraints), loaded with ``rows``."""
+    stage = _quote(dialect, f"wuye_stage_{table.name}")
+    cols = ", ".join(_quote(dialect, n) for n in names)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} AS SELECT {cols} FROM {_quote(dialect, table.name)} WITH NO DATA")
+    _copy(conn, stage, cols, rows)
+    return stage
+
+
+def insert_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+    *, returning: Sequence[str] = (),
+) -> list[tuple]:
+    """INSERT ``rows`` (tuples in ``columns`` order); with ``returning``, the named columns of each new row."""
+    if not rows:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect
+    names = list(columns)
+    values = _values(dialect, table, names, rows, defaults=True)
+    name = _quote(dialect, table.name)
+    cols = ", ".join(_quote(dialect, n) for n in names)
+    back = ", ".join(_quote(dialect, n) for n in returning)
+    if dialect.name == "postgresql":
+        if not returning:
+            _copy(conn, name, cols, values)
+            return []
+        stage = _staged(conn, dialect, table, names, values)
+        out = [tuple(r) for r in conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} RETURNING {back}")]
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
+        return out
+    one = "(" + ", ".join("?" for _ in names) + ")"
+    if not returning:
+        conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES {one}", values)
+        return []
+    out = []
+    per = max(1, SQLITE_PARAMS // len(names))
+    for start in range(0, len(values), per):
+        chunk = values[start:start + per]
+        sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * len(chunk))} RETURNING {back}"
+        out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)))
+    return out
+
+
+def update_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, key: str = "id"
+) -> None:
+    """UPDATE ``columns`` of each row identified by ``key``, the first item of each tuple.
+
+    ``updated_at`` is set and ``version`` (optimistic locking, B09) bumped where the table has them, so an
+    import counts as an edit for a form opened before it.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    names = [key, *columns]
+    if "updated_at" in table.c and "updated_at" not in columns:
+        now = table.c.updated_at.onupdate.arg(None)
+        names.append("updated_at")
+        rows = [(*row, now) for row in rows]
+    values = _values(dialect, table, names, rows, defaults=False)
+    bump = ", version = version + 1" if "version" in table.c and "version" not in columns else ""
+    name = _quote(dialect, table.name)
+    if dialect.name == "postgresql":
+        stage = _staged(conn, dialect, table, names, values)
+        sets = ", ".join(f"{_quote(dialect, n)} = {stage}.{_quote(dialect, n)}" for n in names[1:])
+        conn.exec_driver_sql(
+            f"UPDATE {name} SET {sets}{bump} FROM {stage} WHERE {name}.{_quote(dialect, key)} = {stage}.{_quote(dialect, key)}"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
+        return
+    sets = ", ".join(f"{_quote(dialect, n)} = ?" for n in names[1:])
+    conn.exec_driver_sql(f"UPDATE {name} SET {sets}{bump} WHERE {_quote(dialect, key)} = ?",
+                         [(*row[1:], row[0]) for row in values])

@@ -1,0 +1,481 @@
+"""Cell cleaners: what staff really type, turned into typed values.
+
+Each cleaner takes a cell as python-calamine or the CSV reader gives it (str, float, int, bool, date,
+datetime, or "" for an empty cell) and returns the clean value, ``None`` for empty, or an :class:`Invalid`
+carrying the reason in Chinese. Cleaners are pure and never raise, so the pipeline can cache them per column
+and map them over a whole column at C speed (a survey column holds a handful of distinct values).
+
+Codes, numbers, dates and phones are NFKC-normalised (full-width ``１３８`` → ``138``, ``－`` → ``-``); free
+text is only trimmed — NFKC would turn the Chinese comma ``，`` into ``,`` and change what was typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from models import LabeledEnum
+
+
+class Invalid:
+    """A cell that cannot be read; ``reason`` completes a sentence after the column name."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Invalid({self.reason!r})"
+
+
+class Masked:
+    """A personal-data cell exported masked (``138****5678``): it says "keep what is stored"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MASKED"
+
+
+MASKED = Masked()
+Cleaner = Callable[[Any], Any]
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"), "-")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def _nfkc(value: str) -> str:
+    if value.isascii():
+        return value.strip()
+    return unicodedata.normalize("NFKC", value).translate(_INVISIBLE).translate(_DASHES).strip()
+
+
+def _number_text(value: float | int) -> str:
+    """``101.0`` → ``101`` (calamine reads every number as a float)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def text(max_len: int | None = None) -> Cleaner:
+    """Free text (names, comments): invisible characters and surrounding/repeated spaces removed."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            value = "是" if value else "否"
+        elif isinstance(value, int | float):
+            value = _number_text(value)
+        elif isinstance(value, dt.datetime):
+            value = value.strftime("%Y-%m-%d %H:%M")
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif not isinstance(value, str):
+            value = str(value)
+        if not value.isascii():
+            value = value.translate(_INVISIBLE).replace("\u00a0", " ").replace("\u3000", " ")
+        value = " ".join(value.split()) if "  " in value or "\n" in value or "\t" in value else value.strip()
+        if not value:
+            return None
+        if max_len is not None and len(value) > max_len:
+            return Invalid(f"超过 {max_len} 个字")
+        return value
+
+    return clean
+
+
+def code(max_len: int | None = None) -> Cleaner:
+    """An identifier (楼栋, 房号, 工号, 车位号): NFKC, every space removed, dashes unified."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = _number_text(value)
+        elif not isinstance(value, str):
+            return Invalid("格式不对")
+        value = "".join(_nfkc(value).split())
+        if not value:
+            return None
+        if max_len is not None and len(value) > max_len:
+            return Invalid(f"超过 {max_len} 个字")
+        return value
+
+    return clean
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def _decimal_text(value: str) -> Decimal | None:
+    value = _nfkc(value).replace(" ", "")
+    for junk in ("¥", "￥", "元", "RMB"):
+        value = value.replace(junk, "")
+    if "," in value:
+        if not _THOUSANDS.match(value):
+            return None
+        value = value.replace(",", "")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive: bool = False) -> Cleaner:
+    """Money and areas: numbers or text (``1,234.50``, ``￥80``); floats rounded to ``places`` decimals."""
+    quantum = Decimal(1).scaleb(-places)
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return Invalid("不是数字")
+        if isinstance(value, float | int):
+            number = Decimal(repr(value)).quantize(quantum, ROUND_HALF_UP)
+        elif isinstance(value, str):
+            number = _decimal_text(value)
+            if number is None:
+                return Invalid(f"「{value.strip()}」不是数字") if value.strip() else None
+            if number.as_tuple().exponent < -places:
+                return Invalid(f"{value.strip()} 最多 {places} 位小数")
+            number = number.quantize(quantum)
+        else:
+            return Invalid("不是数字")
+        if positive and number <= 0:
+            return Invalid(f"{number} 须大于 0")
+        if minimum is not None and number < minimum:
+            return Invalid(f"{number} 不能小于 {minimum}")
+        return number
+
+    return clean
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return Invalid("不是整数")
+        if isinstance(value, str):
+            number = _decimal_text(value)
+            if number is None:
+                return Invalid(f"「{value.strip()}」不是整数") if value.strip() else None
+        elif isinstance(value, int | float):
+            number = Decimal(repr(value))
+        else:
+            return Invalid("不是整数")
+        if number != number.to_integral_value():
+            return Invalid(f"{_plain(number)} 不是整数")
+        result = int(number)
+        if minimum is not None and result < minimum:
+            return Invalid(f"{result} 不能小于 {minimum}")
+        if maximum is not None and result > maximum:
+            return Invalid(f"{result} 不能大于 {maximum}")
+        return result
+
+    return clean
+
+
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
+# --- dates -----------------------------------------------------------------------------------------
+
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
+_COMPACT_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
+# Serial numbers of 1950-01-01 … 2099-12-31: a number outside is not a date someone meant.
+_SERIAL_RANGE = (18264, 73415)
+
+
+def _from_serial(serial: float) -> dt.date | Invalid:
+    if not _SERIAL_RANGE[0] <= serial <= _SERIAL_RANGE[1]:
+        return Invalid(f"{_number_text(serial)} 不是有效日期")
+    return _EXCEL_EPOCH + dt.timedelta(days=int(serial))
+
+
+def _ymd(year: str, month: str, day: str, shown: str) -> dt.date | Invalid:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return Invalid(f"{shown} 日期无效")
+
+
+def date() -> Cleaner:
+    """``2024-03-05``, ``2024/3/5``, ``2024.03.05``, ``2024年3月5日``, ``20240305``, Excel serial ``45356``."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, bool):
+            return Invalid("不是日期")
+        if isinstance(value, int | float):
+            return _from_serial(value)
+        if not isinstance(value, str):
+            return Invalid("不是日期")
+        shown = _nfkc(value)
+        if not shown:
+            return None
+        if m := _DATE.match(shown):
+            return _ymd(*m.groups(), shown)
+        if m := _COMPACT_DATE.match(shown):
+            return _ymd(*m.groups(), shown)
+        if _SERIAL.match(shown):
+            return _from_serial(float(shown))
+        return Invalid(f"「{shown}」不是日期（例如 2024-03-05）")
+
+    return clean
+
+
+_TIME = re.compile(r"(\d{1,2})[:：时](\d{1,2})(?:[:：分](\d{1,2}))?")
+
+
+def timestamp(tz: dt.tzinfo) -> Cleaner:
+    """A date with an optional time of day, read in ``tz`` (Shanghai) and returned aware, in UTC."""
+    read_date = date()
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            local = value if value.tzinfo else value.replace(tzinfo=tz)
+            return local.astimezone(dt.UTC)
+        if isinstance(value, float) and not value.is_integer():
+            day = _from_serial(value)
+            if isinstance(day, Invalid):
+                return day
+            seconds = round((value % 1) * 86400)
+            local = dt.datetime.combine(day, dt.time(), tz) + dt.timedelta(seconds=seconds)
+            return local.astimezone(dt.UTC)
+        day = read_date(value)
+        if not isinstance(day, dt.date):
+            return day
+        hour = minute = second = 0
+        if isinstance(value, str):
+            m = _TIME.search(re.split(r"[\sT日]", _nfkc(value), maxsplit=1)[-1])
+            if m:
+                hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        try:
+            local = dt.datetime.combine(day, dt.time(hour, minute, second), tz)
+        except ValueError:
+            return Invalid(f"「{value}」时间无效")
+        return local.astimezone(dt.UTC)
+
+    return clean
+
+
+def period() -> Cleaner:
+    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``202403``, or a date (Excel turns 2024-03 into one)."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.date):
+            return f"{value.year:04d}-{value.month:02d}"
+        if isinstance(value, bool):
+            return Invalid("不是账期")
+        if isinstance(value, int | float):
+            if value.is_integer() and 190001 <= value <= 210012:
+                value = _number_text(value)
+            else:
+                day = _from_serial(value)
+                return day if isinstance(day, Invalid) else f"{day.year:04d}-{day.month:02d}"
+        shown = _nfkc(str(value))
+        m = _PERIOD.match(shown) or _COMPACT_PERIOD.match(shown)
+        if not m:
+            day = date()(shown)
+            if isinstance(day, dt.date):
+                return f"{day.year:04d}-{day.month:02d}"
+            return Invalid(f"「{shown}」不是账期（例如 2024-03）")
+        year, month = int(m.group(1)), int(m.group(2))
+        if not 1 <= month <= 12:
+            return Invalid(f"{shown} 月份无效")
+        return f"{year:04d}-{month:02d}"
+
+    return clean
+
+
+# --- personal data ---------------------------------------------------------------------------------
+
+_SCI = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
+
+
+def phone() -> Cleaner:
+    """Mobile or landline, digits only. A number Excel showed as ``1.38E+10`` *text* has lost its digits."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if not float(value).is_integer():
+                return Invalid(f"{value} 不是电话号码")
+            value = str(int(value))
+        elif not isinstance(value, str):
+            return Invalid("不是电话号码")
+        shown = _nfkc(value)
+        if not shown:
+            return None
+        if "*" in shown:
+            return MASKED
+        if _SCI.match(shown.replace(" ", "")):
+            return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写")
+        digits = re.sub(r"[\s\-()（）]", "", shown)
+        if digits.startswith("+86"):
+            digits = digits[3:]
+        elif digits.startswith("86") and len(digits) == 13:
+            digits = digits[2:]
+        if _MOBILE.match(digits) or _LANDLINE.match(digits):
+            return digits
+        return Invalid(f"{shown} 不是有效的电话号码")
+
+    return clean
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_check_digit(first17: str) -> str:
+    """The 18th character of a resident ID number (GB 11643-1999, ISO 7064 MOD 11-2)."""
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def id_number() -> Cleaner:
+    """18-digit resident ID with its check digit (``x`` → ``X``); a 15-digit legacy number is converted."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            # Excel keeps 15 significant digits: the last digits of an ID typed as a number are gone.
+            return Invalid("被 Excel 当成了数字，后几位已丢失：请把该列设为文本后重新填写")
+        if not isinstance(value, str):
+            return Invalid("不是身份证号")
+        shown = "".join(_nfkc(value).split()).upper()
+        if not shown:
+            return None
+        if "*" in shown:
+            return MASKED
+        if len(shown) == 15 and shown.isdigit():
+            first17 = shown[:6] + "19" + shown[6:]
+            return first17 + id_check_digit(first17)
+        if len(shown) != 18 or not shown[:17].isdigit() or shown[17] not in "0123456789X":
+            return Invalid(f"{shown} 不是 18 位身份证号")
+        if id_check_digit(shown[:17]) != shown[17]:
+            return Invalid(f"{shown} 校验位错误")
+        try:
+            dt.date(int(shown[6:10]), int(shown[10:12]), int(shown[12:14]))
+        except ValueError:
+            return Invalid(f"{shown} 出生日期无效")
+        return shown
+
+    return clean
+
+
+# --- choices ---------------------------------------------------------------------------------------
+
+_TRUE = {"是", "有", "已", "y", "yes", "true", "1", "√", "✓", "✔", "对"}
+_FALSE = {"否", "无", "未", "n", "no", "false", "0", "×", "✗", "x", "不是"}
+
+
+def boolean() -> Cleaner:
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            value = _number_text(value)
+        shown = _nfkc(str(value)).lower()
+        if not shown:
+            return None
+        if shown in _TRUE or shown.startswith("已"):
+            return True
+        if shown in _FALSE or shown.startswith(("未", "没")):
+            return False
+        return Invalid(f"「{shown}」应填 是 或 否")
+
+    return clean
+
+
+def choice(enum_cls: type[LabeledEnum], aliases: dict[str, LabeledEnum] | None = None) -> Cleaner:
+    """An enum by its Chinese label (or stored value, or an alias)."""
+    names = {_nfkc(m.label): m for m in enum_cls} | {m.value: m for m in enum_cls} | (aliases or {})
+    allowed = "、".join(m.label for m in enum_cls)
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = _number_text(value)
+        shown = "".join(_nfkc(str(value)).split())
+        if not shown:
+            return None
+        member = names.get(shown)
+        return member if member is not None else Invalid(f"「{shown}」不是可选值（{allowed}）")
+
+    return clean
+
+
+# 满意度 words on the usual five-point scale; a survey scored out of 10 scales them.
+SATISFACTION_WORDS = {
+    "非常满意": 5, "很满意": 5, "十分满意": 5,
+    "满意": 4, "比较满意": 4, "较满意": 4,
+    "基本满意": 3, "一般": 3,
+    "不满意": 2, "不太满意": 2,
+    "很不满意": 1, "非常不满意": 1,
+}
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_POINTS = re.compile(r"^(\d+(?:\.\d+)?|[一二两三四五六七八九十])\s*分$")
+
+
+def satisfaction(scale_max: int = 5) -> Cleaner:
+    """A score 1 … ``scale_max``: a number, ``5分``/``五分``, or a word (非常满意 … 很不满意)."""
+
+    def clean(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return Invalid("不是评分")
+        if isinstance(value, str):
+            shown = "".join(_nfkc(value).split())
+            if not shown:
+                return None
+            if shown in SATISFACTION_WORDS:
+                return round(SATISFACTION_WORDS[shown] * scale_max / 5)
+            m = _POINTS.match(shown)
+            if m:
+                shown = str(_CN_DIGITS.get(m.group(1), m.group(1)))
+            try:
+                number = Decimal(shown)
+            except InvalidOperation:
+                return Invalid(f"「{shown}」不是评分（1–{scale_max} 分，或 非常满意/满意/基本满意/不满意/很不满意）")
+        elif isinstance(value, int | float):
+            number = Decimal(repr(value))
+        else:
+            return Invalid("不是评分")
+        if not number.is_finite() or number != number.to_integral_value():
+            return Invalid(f"{_plain(number) if number.is_finite() else value} 不是整数分（1–{scale_max}）")
+        score = int(number)
+        if not 1 <= score <= scale_max:
+            return Invalid(f"{score} 超出范围（1–{scale_max} 分）")
+        return score
+
+    return clean

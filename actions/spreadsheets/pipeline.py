@@ -1,0 +1,484 @@
+"""The import pipeline: read → clean → validate → resolve in bulk → preview → apply all-or-nothing.
+
+One path for every kind of import (survey responses, units, customers, bills …) and for both the preview
+and the real run: a dry run is the same code stopping before the writes (as django-import-export does).
+A kind of import is an :class:`Importer` — its columns (:class:`Field`), how a row is identified, a bulk
+``check`` that resolves references and compares with the database, and a set-based ``write``.
+
+Every row ends as 新增 / 更新 / 无变化 / 重复 / 错误, each problem with sheet, row, column, value and reason.
+A real run writes only when no row has an error, in the caller's transaction, under an :class:`ImportBatch`
+whose kind + target + file hash is unique: the same file a second time is refused with 该批次已导入 (X21).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import gc
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import zip_longest
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import SHANGHAI, BatchStatus, ImportBatch, LabeledEnum, utcnow
+
+from ..actor import Actor
+from ..audit import log_operation
+from ..errors import Refused
+from .clean import MASKED, Invalid
+from .header import Field, Header, find_header
+from .reader import LIMITS, Book, Limits, Sheet, read_book
+
+# (stage in Chinese, rows done, rows in all) — shown by the console's progress bar and the CLI.
+Progress = Callable[[str, int, int], None]
+PREVIEW_ROWS = 20
+LISTED_UPDATES = 1000
+# A row whose first cells say this is a total, not a household.
+TOTAL_MARKERS = ("合计", "总计", "小计", "平均", "汇总", "总数")
+# After a grand total only footers follow (制表人、审核、日期).
+END_MARKERS = ("合计", "总计")
+
+
+class Outcome(LabeledEnum):
+    NEW = "new", "新增"
+    UPDATE = "update", "更新"
+    UNCHANGED = "unchanged", "无变化"
+    DUPLICATE = "duplicate", "重复"
+    ERROR = "error", "错误"
+
+
+def shown(value: Any) -> str:
+    """A value as the preview and the messages show it."""
+    if value is None or value is MASKED:
+        return "" if value is None else "（已打码，保留原值）"
+    if isinstance(value, LabeledEnum):
+        return value.label
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value.tzinfo else f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    sheet: str
+    row: int  # as Excel numbers it
+    column: str  # the column's Chinese header; "" for the row as a whole
+    value: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return " ".join(p for p in (f"「{self.sheet}」第{self.row}行", self.column, self.reason) if p)
+
+
+@dataclass(slots=True)
+class Row:
+    """One data row on its way through the pipeline; the importer sets its outcome, target and changes."""
+
+    sheet: str
+    number: int
+    values: dict[str, Any]
+    outcome: Outcome = Outcome.NEW
+    # Made on first use: a 100,000-row file has few problems and, when re-imported, few changes.
+    problems: list[Problem] | None = None
+    target_id: int | None = None
+    changes: dict[str, tuple[Any, Any]] | None = None
+
+    def fail(self, column: str, value: Any, reason: str) -> None:
+        self._note(column, value, reason)
+        self.outcome = Outcome.ERROR
+
+    def duplicate(self, column: str, value: Any, reason: str) -> None:
+        """Reported, not counted twice, and not an error: the rest of the file still imports."""
+        self._note(column, value, reason)
+        if self.outcome is not Outcome.ERROR:
+            self.outcome = Outcome.DUPLICATE
+
+    def _note(self, column: str, value: Any, reason: str) -> None:
+        if self.problems is None:
+            self.problems = []
+        self.problems.append(Problem(self.sheet, self.number, column, shown(value), reason))
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not Outcome.ERROR
+
+
+@dataclass(frozen=True)
+class RowResult:
+    sheet: str
+    row: int
+    outcome: Outcome
+    values: tuple[tuple[str, str], ...]  # (column, value as understood)
+    reasons: tuple[str, ...] = ()
+    changes: tuple[tuple[str, str, str], ...] = ()  # (column, stored, from the file)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    title: str
+    file_name: str
+    file_hash: str
+    dry_run: bool
+    written: bool
+    batch_id: int | None
+    counts: dict[str, int]
+    problems: tuple[Problem, ...]
+    preview: tuple[RowResult, ...]
+    updates: tuple[RowResult, ...]
+    sheets: tuple[str, ...]
+    skipped_sheets: tuple[str, ...]
+    ignored_columns: tuple[str, ...]
+    imported_before: str = ""
+
+    @property
+    def has_errors(self) -> bool:
+        return self.counts.get(Outcome.ERROR.value, 0) > 0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.get(o.value, 0) for o in Outcome)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome for scripts (``--json``) and the progress endpoint."""
+        return {
+            "kind": self.kind, "file_name": self.file_name, "dry_run": self.dry_run, "written": self.written,
+            "batch_id": self.batch_id, "counts": dict(self.counts), "sheets": list(self.sheets),
+            "skipped_sheets": list(self.skipped_sheets), "ignored_columns": list(self.ignored_columns),
+            "imported_before": self.imported_before,
+            "problems": [
+                {"sheet": p.sheet, "row": p.row, "column": p.column, "value": p.value, "reason": p.reason,
+                 "message": p.message}
+                for p in self.problems
+            ],
+        }
+
+
+class Importer:
+    """A kind of import. Subclasses declare the columns and implement ``check`` and ``write``, set-based."""
+
+    kind: ClassVar[str]  # ImportBatch.kind, the CLI's name
+    title: ClassVar[str]  # what one row is, in Chinese (the model's label)
+    allow_csv: ClassVar[bool] = True
+    key: ClassVar[tuple[str, ...]] = ()  # the fields identifying a row: twice in one file is an error
+    notes: ClassVar[tuple[str, ...]] = ()  # the template's instructions besides the columns'
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+
+    def fields(self) -> tuple[Field, ...]:
+        raise NotImplementedError
+
+    def target(self) -> str:
+        """ImportBatch.target: what the file is imported into (``survey:12``, ``all``)."""
+        return "all"
+
+    def project_id(self) -> int | None:
+        return None
+
+    def row_key(self, row: Row) -> tuple | None:
+        values = tuple(row.values.get(k) for k in self.key)
+        return None if not values or any(v is None or v is MASKED for v in values) else values
+
+    def check(self, rows: list[Row]) -> None:
+        """Resolve references and compare with the database, in bulk; set each row's outcome."""
+        raise NotImplementedError
+
+    def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
+        """Write the 新增/更新 rows, set-based, with their audit rows; return counts for the batch."""
+        raise NotImplementedError
+
+    def label(self, key: str) -> str:
+        return next(f.label for f in self.fields() if f.key == key)
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Parsed:
+    rows: list[Row]
+    sheets: list[str]
+    skipped: list[str]
+    ignored: list[str]
+    blank: int = 0
+    totals: int = 0
+
+
+def _is_total(cell: Any) -> str | None:
+    if isinstance(cell, str) and cell:
+        text = "".join(cell.split())
+        for marker in TOTAL_MARKERS:
+            if text.startswith(marker):
+                return marker
+    return None
+
+
+def parse(book: Book, fields: Sequence[Field]) -> Parsed:
+    """Find each sheet's header and read its rows; refuse a workbook where no sheet has the columns needed."""
+    found: list[tuple[Sheet, Header]] = []
+    partial: list[tuple[Sheet, Header]] = []
+    skipped: list[str] = []
+    for sheet in book.sheets:
+        header = find_header(sheet.rows, fields)
+        if header is None:
+            skipped.append(f"{sheet.name}（未找到表头）")
+        elif header.duplicates:
+            raise Refused(f"工作表「{sheet.name}」中 {'、'.join(header.duplicates)} 出现在多列，请只保留一列")
+        elif header.missing(fields):
+            partial.append((sheet, header))
+        else:
+            found.append((sheet, header))
+    if not found:
+        expected = "、".join(f.label + ("（必填）" if f.required else "") for f in fields)
+        if partial:
+            sheet, header = max(partial, key=lambda p: len(p[1].columns))
+            missing = "、".join(f.label for f in header.missing(fields))
+            raise Refused(f"工作表「{sheet.name}」缺少列：{missing}。应有的列：{expected}")
+        raise Refused(f"未找到表头：没有一个工作表含有 {expected} 等列（可下载导入模板对照）")
+    skipped += [f"{s.name}（缺少列：{'、'.join(f.label for f in h.missing(fields))}）" for s, h in partial]
+    parsed = Parsed([], [s.name for s, _ in found], skipped, [])
+    for sheet, header in found:
+        parsed.ignored += [t for t in header.ignored if t not in parsed.ignored]
+        _read_rows(sheet, header, fields, parsed)
+    return parsed
+
+
+def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed) -> None:
+    start = header.data_start
+    data = sheet.rows[start:]
+    if not data:
+        return
+    present = [f for f in fields if f.key in header.columns]
+    columns = list(zip_longest(*data, fillvalue=""))
+    empty = ("",) * len(data)
+    # Each column is cleaned through a cache: a survey column holds a handful of distinct values, so most
+    # cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart).
+    cleaned = [
+        list(map(functools.lru_cache(maxsize=None, typed=True)(f.clean), columns[header.columns[f.key]]
+                 if header.columns[f.key] < len(columns) else empty))
+        for f in present
+    ]
+    merged_below = {
+        (r, c) for r0, c0, r1, c1 in sheet.merged for r in range(max(r0 + 1, start), r1 + 1) for c in range(c0, c1 + 1)
+    }
+    # Only the columns that hold a bad value, an empty required cell or a formula are looked at cell by cell.
+    suspect = []
+    formula_cols = {c for _, c in sheet.formulas}
+    for k, (f, values) in enumerate(zip(present, cleaned, strict=True)):
+        distinct = set(values)
+        j = header.columns[f.key]
+        if any(isinstance(v, Invalid) for v in distinct) or (f.required and None in distinct) or j in formula_cols:
+            suspect.append(k)
+    total_at = {}
+    for col in columns[:3]:
+        for i, marker in enumerate(map(functools.lru_cache(maxsize=None, typed=True)(_is_total), col)):
+            if marker and i not in total_at:
+                total_at[i] = marker
+    keys = [f.key for f in present]
+    width = len(keys)
+    append = parsed.rows.append
+    name = sheet.name
+    for i, values in enumerate(zip(*cleaned, strict=True)):
+        if i in total_at:
+            parsed.totals += 1
+            if total_at[i] in END_MARKERS:
+                break
+            continue
+        if values.count(None) == width:
+            parsed.blank += 1
+            continue
+        row = Row(name, start + i + 1, dict(zip(keys, values, strict=True)))
+        append(row)
+        for k in suspect:
+            value = values[k]
+            f = present[k]
+            j = header.columns[f.key]
+            if isinstance(value, Invalid):
+                row.fail(f.label, data[i][j] if j < len(data[i]) else "", value.reason)
+            elif value is None and (start + i, j) in sheet.formulas:
+                row.fail(f.label, "", "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值")
+            elif value is None and f.required:
+                merged = (start + i, j) in merged_below
+                row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）" if merged else "为空")
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+def run_import(
+    session: Session,
+    importer: Importer,
+    *,
+    data: bytes,
+    file_name: str,
+    dry_run: bool = False,
+    limits: Limits = LIMITS,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Read, check and — unless ``dry_run`` or any row has an error — write ``data`` through ``importer``.
+
+    A file that cannot be read safely, or has no usable header, raises :class:`Refused`; row problems are
+    reported in the result, and then nothing is written. Only a clean real run writes, in one go.
+    """
+    report = progress or (lambda *_: None)
+    if not dry_run:  # the same file a second time is refused before any work (double click, X21)
+        previous = session.scalar(_batch_query(importer, hashlib.sha256(data).hexdigest()))
+        if previous is not None and previous.status is BatchStatus.DONE:
+            raise Refused(f"该批次已导入：{_imported_before(previous)}", ids=[previous.id])
+    report("读取文件", 0, 0)
+    with _collector_paused():
+        book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits)
+        fields = importer.fields()
+        parsed = parse(book, fields)
+        rows = parsed.rows
+        if len(rows) > limits.max_rows:
+            raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
+        report("核对数据", 0, len(rows))
+        _check_repeats(importer, rows)
+        importer.check(rows)
+    previous = session.scalar(_batch_query(importer, book.file_hash))
+    imported_before = _imported_before(previous)
+    report("核对数据", len(rows), len(rows))
+    counts = {o.value: 0 for o in Outcome}
+    for row in rows:
+        counts[row.outcome.value] += 1
+    written = False
+    batch_id = None
+    if not dry_run and not counts[Outcome.ERROR.value]:
+        report("写入数据", 0, len(rows))
+        batch = _claim_batch(session, importer, book, previous)
+        written_counts = importer.write(rows, batch)
+        batch.status = BatchStatus.DONE
+        batch.finished_at = utcnow()
+        batch.counts = {**counts, **written_counts}
+        log_operation(
+            session,
+            f"import:{importer.kind}",
+            params={"file_name": book.file_name, "target": importer.target(), "batch_id": batch.id},
+            counts={**counts, **written_counts},
+            project_id=importer.project_id(),
+            message=f"导入{importer.title}：{book.file_name}",
+        )
+        session.flush()
+        # The rows went in without the ORM: nothing loaded before may be trusted.
+        session.expire_all()
+        written, batch_id = True, batch.id
+        report("写入数据", len(rows), len(rows))
+    counts["blank"] = parsed.blank
+    counts["totals"] = parsed.totals
+    labels = {f.key: f.label for f in fields}
+    return ImportResult(
+        kind=importer.kind,
+        title=importer.title,
+        file_name=book.file_name,
+        file_hash=book.file_hash,
+        dry_run=dry_run,
+        written=written,
+        batch_id=batch_id,
+        counts=counts,
+        problems=tuple(p for row in rows if row.problems for p in row.problems),
+        preview=tuple(_row_result(row, labels) for row in rows[:PREVIEW_ROWS]),
+        updates=tuple(_row_result(row, labels) for row in rows if row.outcome is Outcome.UPDATE)[:LISTED_UPDATES],
+        sheets=tuple(parsed.sheets),
+        skipped_sheets=tuple(parsed.skipped),
+        ignored_columns=tuple(parsed.ignored),
+        imported_before=imported_before,
+    )
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A 100,000-row file becomes millions of small objects without reference cycles; the cyclic garbage
+    collector would walk them over and over (up to half the parse time here). It waits until the rows are read."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check_repeats(importer: Importer, rows: list[Row]) -> None:
+    """The same record twice in one file is an error on the later row, naming the earlier (X16)."""
+    if not importer.key:
+        return
+    seen: dict[tuple, Row] = {}
+    column = " / ".join(importer.label(k) for k in importer.key)
+    for row in rows:
+        key = importer.row_key(row)
+        if key is None:
+            continue
+        first = seen.setdefault(key, row)
+        if first is not row:
+            where = f"第{first.number}行" if first.sheet == row.sheet else f"「{first.sheet}」第{first.number}行"
+            row.fail(column, " / ".join(shown(v) for v in key), f"{'-'.join(shown(v) for v in key)} 与{where}重复")
+
+
+def _row_result(row: Row, labels: dict[str, str]) -> RowResult:
+    return RowResult(
+        sheet=row.sheet,
+        row=row.number,
+        outcome=row.outcome,
+        values=tuple((labels[k], shown(v)) for k, v in row.values.items() if k in labels),
+        reasons=tuple(p.reason if not p.column else f"{p.column} {p.reason}" for p in row.problems or ()),
+        changes=tuple((labels.get(k, k), shown(old), shown(new)) for k, (old, new) in (row.changes or {}).items()),
+    )
+
+
+def _batch_query(importer: Importer, file_hash: str) -> Select:
+    return select(ImportBatch).where(
+        ImportBatch.kind == importer.kind, ImportBatch.target == importer.target(), ImportBatch.file_hash == file_hash
+    )
+
+
+def _imported_before(batch: ImportBatch | None) -> str:
+    if batch is None or batch.status is not BatchStatus.DONE:
+        return ""
+    when = (batch.finished_at or batch.started_at).astimezone(SHANGHAI)
+    return f"同一文件已于 {when:%Y-%m-%d %H:%M} 导入（批次 #{batch.id}）"
+
+
+def _claim_batch(session: Session, importer: Importer, book: Book, previous: ImportBatch | None) -> ImportBatch:
+    """The batch this run writes under. A failed earlier run of the same file is taken over (retry)."""
+    now = utcnow()
+    actor = importer.actor
+    if previous is not None:
+        previous.status = BatchStatus.RUNNING
+        previous.started_at, previous.finished_at, previous.actor_id = now, None, actor.user_id
+        session.flush()
+        return previous
+    values = {
+        "kind": importer.kind, "target": importer.target(), "project_id": importer.project_id(),
+        "file_name": book.file_name[:255], "file_hash": book.file_hash, "status": BatchStatus.RUNNING,
+        "started_at": now, "actor_id": actor.user_id, "counts": {},
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(ImportBatch)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["kind", "target", "file_hash"])
+        .returning(ImportBatch.id)
+    )
+    batch_id = session.scalar(stmt)
+    if batch_id is None:  # another user's import of the same file committed first (double click)
+        raise Refused("该批次已导入：同一文件刚刚已由他人导入")
+    return session.get(ImportBatch, batch_id)

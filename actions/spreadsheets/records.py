@@ -1,0 +1,315 @@
+"""Imports that upsert master records by natural key, in the projects the actor may see.
+
+A row names its record by the natural key (a unit by 项目 + 楼栋 + 房号 …) or, in a file exported by the
+console, by its 编号. A record not found is 新增; one found is compared column by column with what is stored —
+only the columns the file has, cleaned the same way — and is 更新 (listing each change) or 无变化, so an
+exported file re-imports unchanged and a corrected one changes only what was corrected. A masked ID or
+phone number (``138****5678``, as exports show them to most roles) keeps the stored value.
+
+Without a 项目 column the rows belong to the project chosen for the import (the console's selection, the CLI's
+``--project``), to the record's own project when the row has an 编号, or to the actor's only project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import String, Text, select
+from sqlalchemy.orm import Session
+
+from models import AuditKind, Base, Building, ImportBatch, Project, Staff, Unit, label_of
+
+from ..actor import Actor
+from ..audit import record_bulk
+from . import clean
+from .bulk import insert_rows, update_rows
+from .clean import MASKED
+from .header import Field
+from .pipeline import Importer, Outcome, Row
+
+CHUNK = 1000
+AUDIT_CHUNK = 5000
+
+
+def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    ordered = sorted(set(values), key=str)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+def audit(session: Session, model: type[Base], ids: Sequence[int], kind: AuditKind, summary: str) -> None:
+    """One audit row per written record (``record_bulk``), in chunks the drivers accept."""
+    for part in chunks(ids, AUDIT_CHUNK):
+        record_bulk(session, kind=kind, table=model.__tablename__,
+                    ids=select(model.id, model.project_id).where(model.id.in_(part)), summary=summary)
+
+
+class RecordImporter(Importer):
+    model: ClassVar[type[Base]]
+    # field key → the model column it writes (references resolve to an id first).
+    columns: ClassVar[dict[str, str]] = {}
+    # Fields a new record cannot do without, besides the required ones (an update may leave them out).
+    needed_for_new: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, session: Session, actor: Actor, *, project_id: int | None = None) -> None:
+        super().__init__(session, actor)
+        self.default_project = project_id
+        self.stored: dict[int, dict[str, Any]] = {}  # id → the stored values of ``columns``
+        self._fields = (
+            Field("id", label_of(self.model, "id"), clean.integer(1), note="由系统导出的文件带有编号；新增记录留空"),
+            Field("project", label_of(self.model, "project"), clean.text(64), variants=("项目名称", "小区", "小区名称"),
+                  note="不填时为导入时选择的项目", example=None),
+            *self.own_fields(),
+        )
+
+    # --- declared by each kind -----------------------------------------------------------------------
+    def own_fields(self) -> tuple[Field, ...]:
+        raise NotImplementedError
+
+    def resolve(self, rows: list[Row]) -> None:
+        """Turn names into ids (one query per kind of reference); fail the rows whose references are unknown."""
+
+    def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
+        """``id(row)`` → the stored record (``id`` and ``columns``) of the rows found by natural key."""
+        raise NotImplementedError
+
+    def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
+        """Insert the new records; return their ids."""
+        columns = ["project_id", *self.columns.values()]
+        values = [(r.values["project_id"], *(self.new_value(r, k) for k in self.columns)) for r in rows]
+        return [i for (i,) in insert_rows(self.session, self.model.__table__, columns, values, returning=["id"])]
+
+    def after_write(self, new: list[Row], updated: list[Row], batch: ImportBatch) -> dict[str, int]:
+        return {}
+
+    # --- the common path -----------------------------------------------------------------------------
+    def fields(self) -> tuple[Field, ...]:
+        return self._fields
+
+    def target(self) -> str:
+        return f"project:{self.default_project}" if self.default_project else "all"
+
+    def project_id(self) -> int | None:
+        return self.default_project
+
+    def check(self, rows: list[Row]) -> None:
+        rows = [r for r in rows if r.ok]
+        by_id = self._by_id(rows)
+        self._projects(rows, by_id)
+        rows = [r for r in rows if r.ok]
+        self.resolve(rows)
+        rows = [r for r in rows if r.ok]
+        found = self.find([r for r in rows if r.values.get("id") is None])
+        for row in rows:
+            if not row.ok:
+                continue
+            stored = by_id.get(row.values.get("id")) or found.get(id(row))
+            self.compare(row, stored)
+
+    def _by_id(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
+        wanted = [r.values["id"] for r in rows if r.values.get("id") is not None]
+        table = self.model.__table__
+        stored: dict[int, dict[str, Any]] = {}
+        for part in chunks(wanted):
+            for rec in self.session.execute(select(table).where(table.c.id.in_(part))).mappings():
+                stored[rec["id"]] = dict(rec)
+        label = self.label("id")
+        for row in rows:
+            record_id = row.values.get("id")
+            if record_id is None:
+                continue
+            rec = stored.get(record_id)
+            if rec is None or not self.actor.can_see(rec["project_id"]):
+                row.fail(label, record_id, f"{record_id} 不存在或无权访问")
+        return stored
+
+    def _projects(self, rows: list[Row], by_id: dict[int, dict[str, Any]]) -> None:
+        names = {r.values["project"] for r in rows if r.values.get("project")}
+        known = dict(self.session.execute(select(Project.name, Project.id).where(Project.name.in_(sorted(names)))).all()) if names else {}
+        only = next(iter(self.actor.project_ids)) if self.actor.project_ids and len(self.actor.project_ids) == 1 else None
+        label = self.label("project")
+        for row in rows:
+            if not row.ok:
+                continue
+            name = row.values.get("project")
+            record = by_id.get(row.values.get("id"))
+            if name:
+                project_id = known.get(name)
+                if project_id is None:
+                    row.fail(label, name, f"{name} 不存在")
+                    continue
+                if not self.actor.can_see(project_id):
+                    row.fail(label, name, f"无权导入项目“{name}”的数据")
+                    continue
+                if self.default_project is not None and project_id != self.default_project:
+                    row.fail(label, name, f"{name} 不是导入时选择的项目")
+                    continue
+            else:
+                project_id = self.default_project or (record["project_id"] if record else None) or only
+                if project_id is None:
+                    row.fail(label, "", "为空：请填写项目，或在导入时选择项目")
+                    continue
+            if record is not None and record["project_id"] != project_id:
+                row.fail(self.label("id"), row.values["id"], f"{row.values['id']} 不属于该项目")
+                continue
+            row.values["project_id"] = project_id
+
+    def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
+        if stored is None:
+            for key in self.needed_for_new:
+                if row.values.get(key) is None:
+                    row.fail(self.label(key), "", "为空（新增记录必填）")
+            for key, value in row.values.items():
+                if value is MASKED:
+                    row.fail(self.label(key), value, "已打码：新增记录须填写完整")
+            if row.ok:
+                row.outcome = Outcome.NEW
+            return
+        row.target_id = stored["id"]
+        self.stored[stored["id"]] = stored
+        changes = {}
+        for key, column in self.columns.items():
+            if key not in row.values or row.values[key] is MASKED:
+                continue
+            new = self.file_value(row, key)
+            if new is None and not self.clearable(column):
+                continue  # an empty cell leaves a required value as it is
+            old = stored[column]
+            if not self.same(key, old, new):
+                changes[key] = (self.shown_stored(key, old), row.values[key])
+        row.changes = changes
+        row.outcome = Outcome.UPDATE if changes else Outcome.UNCHANGED
+
+    def file_value(self, row: Row, key: str) -> Any:
+        """The value to store for ``key``: a reference's resolved id (``<key>_id``), else the cleaned cell."""
+        return row.values.get(f"{key}_id", row.values.get(key))
+
+    def new_value(self, row: Row, key: str) -> Any:
+        value = self.file_value(row, key)
+        if value is None:
+            column = self.model.__table__.c[self.columns[key]]
+            default = column.default
+            if default is not None and default.is_scalar:
+                return default.arg
+        return value
+
+    def shown_stored(self, key: str, value: Any) -> Any:
+        return value
+
+    def clearable(self, column: str) -> bool:
+        col = self.model.__table__.c[column]
+        return col.nullable or isinstance(col.type, String | Text)
+
+    def same(self, key: str, old: Any, new: Any) -> bool:
+        if new is None:
+            return old in (None, "")
+        if isinstance(old, str):
+            field = next(f for f in self._fields if f.key == key)
+            return field.clean(old) == new
+        if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
+            return abs(old - new) < dt.timedelta(seconds=1)  # a spreadsheet keeps time to the second
+        return old == new
+
+    def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
+        new = [r for r in rows if r.outcome is Outcome.NEW]
+        updated = [r for r in rows if r.outcome is Outcome.UPDATE]
+        title = f"导入{self.title}（批次 #{batch.id}）"
+        ids = self.write_new(new, batch)
+        audit(self.session, self.model, ids, AuditKind.INSERT, title)
+        self.write_updates(updated)
+        audit(self.session, self.model, [r.target_id for r in updated], AuditKind.UPDATE, title)
+        return {"inserted": len(ids), "updated": len(updated), **self.after_write(new, updated, batch)}
+
+    def write_updates(self, rows: list[Row]) -> None:
+        # Only the record's own columns (a customer row's changes may include its unit link's).
+        changed = sorted({k for r in rows for k in r.changes or () if k in self.columns}, key=list(self.columns).index)
+        if not rows:
+            return
+        values = []
+        for row in rows:
+            stored = self.stored[row.target_id]
+            values.append((row.target_id, *(
+                self.file_value(row, k) if k in (row.changes or {}) else stored[self.columns[k]] for k in changed
+            )))
+        update_rows(self.session, self.model.__table__, [self.columns[k] for k in changed], values)
+
+
+# --- references shared by several kinds --------------------------------------------------------------
+
+
+class UnitRefs:
+    """Units of some projects by 楼栋 + 房号, or by the "楼栋-房号" text a list shows for a unit."""
+
+    def __init__(self, session: Session, project_ids: set[int]) -> None:
+        self.session = session
+        same_as_file = clean.code()
+        self.buildings: dict[tuple[int, str], int] = {
+            (project_id, same_as_file(name)): building_id
+            for building_id, project_id, name in session.execute(
+                select(Building.id, Building.project_id, Building.name).where(Building.project_id.in_(sorted(project_ids)))
+            )
+        }
+        self.names = {key: key[1] for key in self.buildings}
+        self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
+
+    def split(self, project_id: int, text: str) -> tuple[str, str] | None:
+        """"1栋-1-101" → ("1栋", "1-101"): the longest building name of the project the text starts with."""
+        names = sorted((n for (p, n) in self.buildings if p == project_id), key=len, reverse=True)
+        for name in names:
+            if text.startswith(name + "-") and len(text) > len(name) + 1:
+                return name, text[len(name) + 1:]
+        return None
+
+    def load(self, keys: Iterable[tuple[int, str, str]]) -> None:
+        """Load the units with these (project, 楼栋, 房号) keys, one IN query per thousand room numbers."""
+        keys = set(keys)
+        rooms = {room for _, _, room in keys}
+        by_building = {v: k for k, v in self.buildings.items()}
+        for part in chunks(rooms):
+            stmt = select(Unit.id, Unit.project_id, Unit.building_id, Unit.room_no, Unit.collector_id).where(
+                Unit.project_id.in_(sorted({p for p, _, _ in keys})), Unit.room_no.in_(part)
+            )
+            for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt):
+                _, name = by_building[building_id]
+                self.units[(project_id, name, room)] = {"id": unit_id, "collector_id": collector_id}
+
+    def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
+        return self.units.get((project_id, building, room))
+
+
+class StaffRefs:
+    """Staff of some projects by 工号 or by name (a name two people share is ambiguous)."""
+
+    def __init__(self, session: Session, project_ids: set[int], texts: set[str]) -> None:
+        self.by_no: dict[tuple[int, str], int] = {}
+        self.by_name: dict[tuple[int, str], list[int]] = {}
+        self.names: dict[int, str] = {}
+        for part in chunks(texts):
+            stmt = select(Staff.id, Staff.project_id, Staff.employee_no, Staff.name).where(
+                Staff.project_id.in_(sorted(project_ids)), (Staff.employee_no.in_(part) | Staff.name.in_(part))
+            )
+            for staff_id, project_id, number, name in session.execute(stmt):
+                self.by_no[(project_id, number)] = staff_id
+                self.by_name.setdefault((project_id, name), []).append(staff_id)
+                self.names[staff_id] = name
+
+    def resolve(self, row: Row, key: str, label: str) -> None:
+        """Replace the row's ``key`` text by the staff id, or fail the row."""
+        text = row.values.get(key)
+        if text is None:
+            return
+        project_id = row.values["project_id"]
+        staff_id = self.by_no.get((project_id, text))
+        if staff_id is None:
+            matches = self.by_name.get((project_id, text), [])
+            if len(matches) > 1:
+                row.fail(label, text, f"{text} 有重名，请填写工号")
+                return
+            staff_id = matches[0] if matches else None
+        if staff_id is None:
+            row.fail(label, text, f"{text} 不是本项目员工")
+            return
+        row.values[f"{key}_id"] = staff_id
+

@@ -1,0 +1,262 @@
+"""导入满意度问卷: the responses staff type from the paper forms, read from their own spreadsheets.
+
+Columns are found by their Chinese names and the usual variants (房号 / 房间号 / 户号 …); each department's
+score may be a number (1 … the survey's full mark), ``5分`` or a word (非常满意 … 很不满意). Each row's unit is
+resolved by 楼栋 + 房号 within the survey's project — and, when an 业主姓名 is given, it must be one of the
+unit's registered customers, so a mistyped room number is caught rather than scored to the neighbour.
+A unit that has already answered this survey is reported as 重复 and not counted twice; the households that
+answered are marked 已回收 (and added to the campaign if they were not in it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import and_, exists, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from models import (
+    AuditKind,
+    Building,
+    Customer,
+    ImportBatch,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyTopic,
+    Unit,
+    UnitCustomer,
+    UnitRelation,
+    label_of,
+)
+
+from .actor import Actor
+from .audit import record_bulk
+from .errors import Refused
+from .spreadsheets import clean
+from .spreadsheets.bulk import insert_rows
+from .spreadsheets.header import Field
+from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
+from .surveys import survey_in_scope
+
+# The words staff use for each department's column, besides its label.
+TOPIC_VARIANTS: dict[SurveyTopic, tuple[str, ...]] = {
+    SurveyTopic.SERVICE: ("客服", "客户服务", "客户服务部", "前台服务"),
+    SurveyTopic.ENGINEERING: ("工程", "工程维修", "维修服务"),
+    SurveyTopic.SECURITY: ("安保部", "安保", "秩序", "保安", "秩序维护部", "安全管理"),
+    SurveyTopic.ENVIRONMENT: ("环境管理部", "环境", "保洁", "卫生", "清洁卫生"),
+    SurveyTopic.GREENING: ("园林绿化", "绿化养护", "园林"),
+    SurveyTopic.DEVELOPER: ("开发商", "开发公司", "房屋质量"),
+}
+SCORE_SUFFIXES = ("满意度", "评分", "得分", "评价")
+OWNER_LABEL = UnitRelation.OWNER.label + label_of(Customer, "name")  # 业主姓名
+CHUNK = 1000
+
+
+def score_key(topic: SurveyTopic) -> str:
+    return f"score:{topic.value}"
+
+
+def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
+    score = clean.satisfaction(scale_max)
+    scale_note = f"1–{scale_max} 分，或填 非常满意/满意/基本满意/不满意/很不满意，也可写“5分”"
+    topics = tuple(
+        Field(
+            score_key(t), t.label, score,
+            variants=TOPIC_VARIANTS[t] + tuple(n + s for n in (t.label, *TOPIC_VARIANTS[t]) for s in SCORE_SUFFIXES),
+            note=scale_note, choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意",
+        )
+        for t in SurveyTopic
+    )
+    return (
+        Field("building", label_of(Building, "name"), clean.code(32), required=True,
+              variants=("楼号", "栋号", "楼栋号", "幢号", "楼宇", "栋", "幢"), example="1栋"),
+        Field("room_no", label_of(Unit, "room_no"), clean.code(32), required=True,
+              variants=("房间号", "户号", "室号", "房屋编号", "门牌号"), note="与系统中的房号一致，如 1-101", example="1-101"),
+        Field("owner", OWNER_LABEL, clean.text(64), variants=("业主", "户主", "业主名称"),
+              note="填写时须与该房屋登记的客户姓名一致", example="张伟"),
+        Field("respondent", label_of(SurveyResponse, "respondent"), clean.text(64),
+              variants=("填写人", "住户姓名", "客户姓名", "姓名"), note="不填时按业主姓名", example="张伟"),
+        Field("answered_on", label_of(SurveyResponse, "answered_on"), clean.date(),
+              variants=("日期", "调查日期", "回收日期", "填写日期"), note="如 2026-03-05", example="2026-03-05"),
+        Field("signed", label_of(SurveyResponse, "signed"), clean.boolean(), variants=("是否署名", "署名"),
+              note="是/否；不填时有填表人即视为已署名", choices=("是", "否"), example="是"),
+        *topics,
+        Field("overall_score", label_of(SurveyResponse, "overall_score"), score,
+              variants=("总体评价", "综合满意度", "整体满意度", "总评", "总体", "综合评价"), note=scale_note,
+              choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意"),
+        Field("comments", label_of(SurveyResponse, "comments"), clean.text(2000),
+              variants=("意见", "建议", "意见和建议", "意见及建议", "其他意见", "您的意见和建议"), example="电梯维修要及时"),
+    )
+
+
+SCORE_KEYS = tuple(score_key(t) for t in SurveyTopic) + ("overall_score",)
+
+
+class SurveyImporter(Importer):
+    kind = "surveys"
+    title = SurveyResponse.__label__
+    allow_csv = False
+    key = ("building", "room_no")
+    notes = (
+        "每行一户：楼栋、房号必填，各部门评分至少填写一项。",
+        "同一房屋在本次调查中只计一份问卷：已导入过的房屋会显示为“重复”，不会重复计入。",
+        "合计、平均等汇总行和空行会自动跳过。",
+    )
+
+    def __init__(self, session: Session, actor: Actor, survey: Survey) -> None:
+        super().__init__(session, actor)
+        self.survey = survey
+        self._fields = survey_fields(survey.scale_max or 5)
+
+    def fields(self) -> tuple[Field, ...]:
+        return self._fields
+
+    def target(self) -> str:
+        return f"survey:{self.survey.id}"
+
+    def project_id(self) -> int:
+        return self.survey.project_id
+
+    def check(self, rows: list[Row]) -> None:
+        if rows and not any(k in row.values for row in rows for k in SCORE_KEYS):
+            labels = "、".join(f.label for f in self._fields if f.key in SCORE_KEYS)
+            raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
+        rows = [r for r in rows if r.ok]
+        for row in rows:
+            if all(row.values.get(k) is None for k in SCORE_KEYS):
+                row.fail("", "", "没有任何评分：至少填写一个部门的满意度")
+        units = self._units({r.values["room_no"] for r in rows if r.ok})
+        building_label, room_label = self.label("building"), self.label("room_no")
+        for row in rows:
+            if not row.ok:
+                continue
+            unit_id = units.get((row.values["building"], row.values["room_no"]))
+            if unit_id is None:
+                row.fail(f"{building_label}/{room_label}", f"{row.values['building']}-{row.values['room_no']}",
+                         f"{row.values['building']} {row.values['room_no']} 不存在于本项目")
+            else:
+                row.values["unit_id"] = unit_id
+        resolved = [r for r in rows if r.ok]
+        customers = self._customers([r.values["unit_id"] for r in resolved if r.values.get("owner")])
+        answered = set(self.session.scalars(
+            select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == self.survey.id)
+        ))
+        for row in resolved:
+            owner = row.values.get("owner")
+            names = customers.get(row.values["unit_id"])
+            if owner and names and owner not in names:
+                row.fail(OWNER_LABEL, owner, f"{owner} 不是该房屋登记的客户（请核对楼栋、房号）")
+            elif row.values["unit_id"] in answered:
+                row.duplicate(room_label, row.values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
+            else:
+                row.outcome = Outcome.NEW
+
+    def _units(self, rooms: set[str]) -> dict[tuple[str, str], int]:
+        """(楼栋, 房号) → unit id for the project, one IN query per thousand room numbers."""
+        found: dict[tuple[str, str], int] = {}
+        same_as_file = clean.code()  # building names compared as the file's are cleaned
+        ordered = sorted(rooms)
+        buildings = {
+            building_id: same_as_file(name)
+            for building_id, name in self.session.execute(
+                select(Building.id, Building.name).where(Building.project_id == self.survey.project_id))
+        }
+        for start in range(0, len(ordered), CHUNK):
+            stmt = select(Unit.building_id, Unit.room_no, Unit.id).where(
+                Unit.project_id == self.survey.project_id, Unit.room_no.in_(ordered[start:start + CHUNK])
+            )
+            for building_id, room, unit_id in self.session.execute(stmt):
+                found[(buildings[building_id], room)] = unit_id
+        return found
+
+    def _customers(self, unit_ids: list[int]) -> dict[int, set[str]]:
+        names: dict[int, set[str]] = defaultdict(set)
+        ordered = sorted(set(unit_ids))
+        for start in range(0, len(ordered), CHUNK):
+            stmt = (
+                select(UnitCustomer.unit_id, Customer.name)
+                .join(Customer, UnitCustomer.customer_id == Customer.id)
+                .where(UnitCustomer.unit_id.in_(ordered[start:start + CHUNK]))
+            )
+            for unit_id, name in self.session.execute(stmt):
+                names[unit_id].add(name)
+        return names
+
+    def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
+        new = [r.values for r in rows if r.outcome is Outcome.NEW]
+        survey = self.survey
+        insert_rows(
+            self.session, SurveyResponse.__table__,
+            ["project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score", "comments",
+             "batch_id"],
+            [
+                (survey.project_id, survey.id, v["unit_id"], v.get("respondent") or v.get("owner") or "",
+                 v["signed"] if v.get("signed") is not None else bool(v.get("respondent") or v.get("owner")),
+                 v.get("answered_on"), v.get("overall_score"), v.get("comments") or "", batch.id)
+                for v in new
+            ],
+        )
+        response_of = dict(self.session.execute(
+            select(SurveyResponse.unit_id, SurveyResponse.id).where(SurveyResponse.batch_id == batch.id)
+        ).all())
+        topics = [(score_key(t), t.value) for t in SurveyTopic]
+        scores = [
+            (response_of[v["unit_id"]], topic, v[key])
+            for v in new for key, topic in topics if v.get(key) is not None
+        ]
+        insert_rows(self.session, SurveyScore.__table__, ["response_id", "topic", "score"], scores)
+        households = self._mark_collected(batch)
+        record_bulk(
+            self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__,
+            ids=select(SurveyResponse.id, SurveyResponse.project_id).where(SurveyResponse.batch_id == batch.id),
+            summary=f"导入调查问卷（批次 #{batch.id}）",
+        )
+        return {"responses": len(new), "scores": len(scores), "households_added": households}
+
+    def _mark_collected(self, batch: ImportBatch) -> int:
+        """The answering households are 已回收; one missing from the campaign is added (it was surveyed)."""
+        answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
+        missing = select(
+            SurveyResponse.project_id, SurveyResponse.survey_id, SurveyResponse.unit_id, literal(True)
+        ).where(
+            SurveyResponse.batch_id == batch.id,
+            ~exists().where(and_(SurveyHousehold.survey_id == SurveyResponse.survey_id,
+                                 SurveyHousehold.unit_id == SurveyResponse.unit_id)),
+        )
+        added = len(self.session.execute(
+            insert(SurveyHousehold.__table__).from_select(["project_id", "survey_id", "unit_id", "collected"], missing)
+            .returning(SurveyHousehold.id)
+        ).all())
+        self.session.execute(
+            update(SurveyHousehold)
+            .where(SurveyHousehold.survey_id == self.survey.id, SurveyHousehold.unit_id.in_(answered))
+            .values(collected=True),
+            execution_options={"synchronize_session": False},
+        )
+        record_bulk(
+            self.session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,
+            ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(
+                SurveyHousehold.survey_id == self.survey.id, SurveyHousehold.unit_id.in_(answered)),
+            summary=f"问卷已回收（批次 #{batch.id}）",
+        )
+        return added
+
+
+def import_survey_responses(
+    session: Session,
+    *,
+    survey_id: int,
+    data: bytes,
+    file_name: str,
+    actor: Actor,
+    dry_run: bool = False,
+    limits: Limits = LIMITS,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Preview (``dry_run``) or import a workbook of survey responses into the survey ``survey_id``."""
+    survey = survey_in_scope(session, survey_id, actor)
+    importer = SurveyImporter(session, actor, survey)
+    return run_import(session, importer, data=data, file_name=file_name, dry_run=dry_run, limits=limits,
+                      progress=progress)

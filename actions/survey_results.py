@@ -1,0 +1,241 @@
+"""满意度调查结果: coverage and satisfaction — overall, per department, per building — the comments, and each
+department's corrective actions; the same figures as an .xlsx.
+
+调查率 = forms collected ÷ households surveyed (target ≥ 95 %, "业主满足度调查率保证在95%以上").
+满意度 = share of answers 满意 or better: a score of at least 4/5 of the survey's full mark (4 of 5, 8 of 10);
+the mean score is given beside it. "Overall" pools every department's answers; the form's own 总体满意度
+column is reported separately.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    ActionStatus,
+    Building,
+    CorrectiveAction,
+    Project,
+    Staff,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyTopic,
+    Unit,
+    label_of,
+)
+
+from . import xlsx_out
+from .actor import Actor
+from .surveys import survey_in_scope
+
+COVERAGE_TARGET = Decimal("0.95")
+RATE = Decimal("0.0001")
+MEAN = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    answers: int
+    satisfied: int
+    mean: Decimal | None
+
+    @property
+    def rate(self) -> Decimal | None:
+        return (Decimal(self.satisfied) / self.answers).quantize(RATE, ROUND_HALF_UP) if self.answers else None
+
+
+@dataclass(frozen=True)
+class Comment:
+    building: str
+    room_no: str
+    respondent: str
+    answered_on: dt.date | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    action_id: int
+    topic: SurveyTopic
+    issue: str
+    action: str
+    owner: str
+    due_date: dt.date | None
+    status: ActionStatus
+    followed_up_at: dt.datetime | None
+    follow_up_note: str
+
+
+@dataclass(frozen=True)
+class SurveyResults:
+    survey_id: int
+    title: str
+    project: str
+    period: str
+    scale_max: int
+    households: int
+    distributed: int
+    receipts: int
+    collected: int
+    responses: int
+    overall: Satisfaction
+    overall_score: Satisfaction
+    by_topic: tuple[tuple[SurveyTopic, Satisfaction], ...]
+    by_building: tuple[tuple[str, Satisfaction], ...]
+    comments: tuple[Comment, ...]
+    actions: tuple[ActionLine, ...]
+
+    @property
+    def coverage(self) -> Decimal | None:
+        return (Decimal(self.collected) / self.households).quantize(RATE, ROUND_HALF_UP) if self.households else None
+
+    @property
+    def coverage_met(self) -> bool:
+        return self.coverage is not None and self.coverage >= COVERAGE_TARGET
+
+
+def satisfied_from(scale_max: int) -> int:
+    """The lowest score that counts as 满意: 4 of 5, 8 of 10."""
+    return math.ceil(scale_max * 4 / 5)
+
+
+def _satisfaction(answers: int | None, satisfied: int | None, mean) -> Satisfaction:
+    mean = None if mean is None else Decimal(str(mean)).quantize(MEAN, ROUND_HALF_UP)
+    return Satisfaction(int(answers or 0), int(satisfied or 0), mean)
+
+
+def survey_results(session: Session, *, survey_id: int, actor: Actor) -> SurveyResults:
+    survey = survey_in_scope(session, survey_id, actor)
+    scale = survey.scale_max or 5
+    threshold = satisfied_from(scale)
+    households = session.execute(
+        select(
+            func.count(),
+            func.count(SurveyHousehold.distributed_at),
+            func.coalesce(func.sum(case((SurveyHousehold.receipt_signed, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((SurveyHousehold.collected, 1), else_=0)), 0),
+        ).where(SurveyHousehold.survey_id == survey.id)
+    ).one()
+    scores = (
+        select(SurveyScore.score.label("score"), SurveyScore.topic.label("topic"), Building.name.label("building"))
+        .join(SurveyResponse, SurveyScore.response_id == SurveyResponse.id)
+        .join(Unit, SurveyResponse.unit_id == Unit.id)
+        .join(Building, Unit.building_id == Building.id)
+        .where(SurveyResponse.survey_id == survey.id)
+        .subquery()
+    )
+    figures = (func.count(), func.sum(case((scores.c.score >= threshold, 1), else_=0)), func.avg(scores.c.score))
+    overall = _satisfaction(*session.execute(select(*figures)).one())
+    by_topic = dict(
+        (topic, _satisfaction(n, ok, mean))
+        for topic, n, ok, mean in session.execute(select(scores.c.topic, *figures).group_by(scores.c.topic))
+    )
+    by_building = tuple(
+        (name, _satisfaction(n, ok, mean))
+        for name, n, ok, mean in session.execute(
+            select(scores.c.building, *figures).group_by(scores.c.building).order_by(scores.c.building)
+        )
+    )
+    overall_score = _satisfaction(*session.execute(
+        select(
+            func.count(SurveyResponse.overall_score),
+            func.sum(case((SurveyResponse.overall_score >= threshold, 1), else_=0)),
+            func.avg(SurveyResponse.overall_score),
+        ).where(SurveyResponse.survey_id == survey.id)
+    ).one())
+    responses = session.scalar(select(func.count()).where(SurveyResponse.survey_id == survey.id)) or 0
+    comments = tuple(
+        Comment(*row)
+        for row in session.execute(
+            select(Building.name, Unit.room_no, SurveyResponse.respondent, SurveyResponse.answered_on,
+                   SurveyResponse.comments)
+            .join(Unit, SurveyResponse.unit_id == Unit.id)
+            .join(Building, Unit.building_id == Building.id)
+            .where(SurveyResponse.survey_id == survey.id, SurveyResponse.comments != "")
+            .order_by(Building.name, Unit.room_no)
+        )
+    )
+    actions = tuple(
+        ActionLine(a.id, a.topic, a.issue, a.action, owner or "", a.due_date, a.status, a.followed_up_at,
+                   a.follow_up_note)
+        for a, owner in session.execute(
+            select(CorrectiveAction, Staff.name)
+            .outerjoin(Staff, CorrectiveAction.owner_id == Staff.id)
+            .where(CorrectiveAction.survey_id == survey.id)
+            .order_by(CorrectiveAction.topic, CorrectiveAction.id)
+        )
+    )
+    return SurveyResults(
+        survey_id=survey.id,
+        title=survey.title,
+        project=session.scalar(select(Project.name).where(Project.id == survey.project_id)) or "",
+        period=survey.period,
+        scale_max=scale,
+        households=households[0],
+        distributed=households[1],
+        receipts=int(households[2]),
+        collected=int(households[3]),
+        responses=responses,
+        overall=overall,
+        overall_score=overall_score,
+        by_topic=tuple((t, by_topic[t]) for t in SurveyTopic if t in by_topic),
+        by_building=by_building,
+        comments=comments,
+        actions=actions,
+    )
+
+
+def _percent(rate: Decimal | None) -> str:
+    return "" if rate is None else f"{rate * 100:.1f}%"
+
+
+def results_workbook(results: SurveyResults) -> bytes:
+    """The results as .xlsx: 概况, 各部门, 各楼栋, 意见建议, 整改措施."""
+    wb = xlsx_out.new_workbook()
+    figures = ("答题数", "满意及以上", "满意率", "平均分")
+
+    def line(s: Satisfaction) -> list:
+        return [s.answers, s.satisfied, _percent(s.rate), s.mean]
+
+    xlsx_out.write_sheet(wb, "概况", ("项目", "内容"), [
+        (label_of(Project, "name"), results.project),
+        (label_of(SurveyResponse, "survey"), results.title),
+        ("调查期间", results.period),
+        ("被调查户数", results.households),
+        ("已发放", results.distributed),
+        ("已签收", results.receipts),
+        ("已回收", results.collected),
+        ("调查率", _percent(results.coverage)),
+        ("调查率目标", _percent(COVERAGE_TARGET)),
+        ("是否达标", "是" if results.coverage_met else "否"),
+        ("满意率（各部门合计）", _percent(results.overall.rate)),
+        ("平均分（各部门合计）", results.overall.mean),
+        (f"{label_of(SurveyResponse, 'overall_score')}满意率", _percent(results.overall_score.rate)),
+        (f"{label_of(SurveyResponse, 'overall_score')}平均分", results.overall_score.mean),
+        ("满分", results.scale_max),
+    ])
+    xlsx_out.write_sheet(wb, "各部门", (label_of(SurveyScore, "topic"), *figures),
+                         [(t.label, *line(s)) for t, s in results.by_topic])
+    xlsx_out.write_sheet(wb, "各楼栋", (label_of(Building, "name"), *figures),
+                         [(name, *line(s)) for name, s in results.by_building])
+    xlsx_out.write_sheet(
+        wb, "意见建议",
+        (label_of(Building, "name"), label_of(Unit, "room_no"), label_of(SurveyResponse, "respondent"),
+         label_of(SurveyResponse, "answered_on"), label_of(SurveyResponse, "comments")),
+        [(c.building, c.room_no, c.respondent, c.answered_on, c.text) for c in results.comments],
+    )
+    xlsx_out.write_sheet(
+        wb, "整改措施",
+        tuple(label_of(CorrectiveAction, a) for a in
+              ("topic", "issue", "action", "owner", "due_date", "status", "followed_up_at", "follow_up_note")),
+        [(a.topic, a.issue, a.action, a.owner, a.due_date, a.status, a.followed_up_at, a.follow_up_note)
+         for a in results.actions],
+    )
+    return xlsx_out.to_bytes(wb)

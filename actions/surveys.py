@@ -1,0 +1,250 @@
+"""满意度调查 campaigns: the households surveyed, the forms handed out against a signed receipt, and each
+department's corrective actions followed up by customer-service callbacks.
+
+"各项目每年按照客服部确定的调查问卷至少进行一次客户满意度调查。发放调查问卷时应在文件签收单上做好签收记录。"
+"整改完毕后，反馈客服部进行回访直至业主满意。"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    ActionStatus,
+    AuditKind,
+    CorrectiveAction,
+    Project,
+    Staff,
+    Survey,
+    SurveyHousehold,
+    SurveyStatus,
+    SurveyTopic,
+    Unit,
+    UnitStatus,
+    utcnow,
+)
+
+from .actor import Actor
+from .audit import log_operation, record_bulk
+from .errors import NotPermitted, Refused
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class SurveyCampaign:
+    survey_id: int
+    title: str
+    project_id: int
+    households: int
+    created: bool = True
+
+
+def _period_of(title: str, today: dt.date) -> str:
+    """调查期间 from a title like "2026年上半年…" (2026H1), else the current half year."""
+    m = re.search(r"(\d{4})\s*年?\s*(上半年|下半年)?", title)
+    if m is None:
+        return f"{today.year}H{1 if today.month <= 6 else 2}"
+    return m.group(1) + {"上半年": "H1", "下半年": "H2"}.get(m.group(2) or "", "")
+
+
+def create_survey(
+    session: Session,
+    *,
+    project_id: int,
+    title: str,
+    actor: Actor,
+    period: str | None = None,
+    scale_max: int = 5,
+    start_date: dt.date | None = None,
+    end_date: dt.date | None = None,
+    unit_statuses: Sequence[UnitStatus] = (UnitStatus.OCCUPIED,),
+) -> SurveyCampaign:
+    """A campaign of ``project_id``; its households are the units in ``unit_statuses`` (all occupied ones)."""
+    title = " ".join(title.split())
+    if not title:
+        raise Refused("调查名称不能为空")
+    if not actor.can_see(project_id):
+        raise NotPermitted("无权为该项目创建满意度调查", ids=[project_id])
+    if session.get(Project, project_id) is None:
+        raise Refused(f"项目 #{project_id} 不存在", ids=[project_id])
+    if not 2 <= scale_max <= 10:
+        raise Refused("满分应在 2–10 分之间")
+    if session.scalar(select(Survey.id).where(Survey.project_id == project_id, Survey.title == title)):
+        raise Refused(f"本项目已有名为“{title}”的满意度调查")
+    survey = Survey(
+        project_id=project_id, title=title, period=period or _period_of(title, dt.datetime.now(SHANGHAI).date()),
+        scale_max=scale_max, start_date=start_date, end_date=end_date,
+    )
+    session.add(survey)
+    session.flush()
+    units = select(Unit.project_id, literal(survey.id), Unit.id).where(
+        Unit.project_id == project_id, Unit.status.in_(list(unit_statuses))
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT built by SQLAlchemy.
+    households = len(session.execute(
+        insert(SurveyHousehold.__table__).from_select(["project_id", "survey_id", "unit_id"], units)
+        .returning(SurveyHousehold.id)
+    ).all())
+    record_bulk(
+        session, kind=AuditKind.INSERT, table=SurveyHousehold.__tablename__,
+        ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(SurveyHousehold.survey_id == survey.id),
+        summary=f"列入满意度调查：{title}",
+    )
+    log_operation(
+        session, "create-survey", params={"survey_id": survey.id, "title": title, "period": survey.period},
+        counts={"households": households}, project_id=project_id, message=f"创建满意度调查：{title}",
+    )
+    return SurveyCampaign(survey.id, title, project_id, households)
+
+
+def find_or_create_survey(session: Session, *, project_name: str, title: str, actor: Actor) -> SurveyCampaign:
+    """The survey of that project with that title, created (with its households) if there is none yet."""
+    project = session.scalar(select(Project).where(Project.name == project_name.strip()))
+    if project is None:
+        raise Refused(f"项目“{project_name}”不存在")
+    if not actor.can_see(project.id):
+        raise NotPermitted(f"无权访问项目“{project.name}”", ids=[project.id])
+    survey = session.scalar(select(Survey).where(Survey.project_id == project.id, Survey.title == " ".join(title.split())))
+    if survey is None:
+        return create_survey(session, project_id=project.id, title=title, actor=actor)
+    households = session.scalar(select(func.count()).where(SurveyHousehold.survey_id == survey.id)) or 0
+    return SurveyCampaign(survey.id, survey.title, project.id, households, created=False)
+
+
+def survey_in_scope(session: Session, survey_id: int, actor: Actor) -> Survey:
+    survey = session.get(Survey, survey_id)
+    if survey is None:
+        raise Refused(f"满意度调查 #{survey_id} 不存在", ids=[survey_id])
+    if not actor.can_see(survey.project_id):
+        raise NotPermitted("无权访问该项目的满意度调查", ids=[survey_id])
+    return survey
+
+
+@dataclass(frozen=True)
+class DistributionResult:
+    survey_id: int
+    households: int
+
+
+def record_distribution(
+    session: Session,
+    *,
+    survey_id: int,
+    unit_ids: Sequence[int],
+    distributed_on: dt.date,
+    receipt_signed: bool,
+    actor: Actor,
+) -> DistributionResult:
+    """问卷发放: the forms handed to these households on ``distributed_on``, and whether the receipt was signed."""
+    survey = survey_in_scope(session, survey_id, actor)
+    ids = sorted(set(unit_ids))
+    if not ids:
+        raise Refused("请选择发放问卷的房屋")
+    known = set()
+    for start in range(0, len(ids), CHUNK):
+        known |= set(session.scalars(select(SurveyHousehold.unit_id).where(
+            SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(ids[start:start + CHUNK]))))
+    if len(known) != len(ids):
+        missing = sorted(set(ids) - known)
+        raise Refused(f"{len(missing)} 户不在本次调查范围内", ids=missing)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        where = (SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(chunk))
+        session.execute(
+            update(SurveyHousehold).where(*where).values(distributed_at=distributed_on, receipt_signed=receipt_signed),
+            execution_options={"synchronize_session": False},
+        )
+        record_bulk(session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,
+                    ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(*where),
+                    summary=f"问卷发放{'（已签收）' if receipt_signed else ''}：{survey.title}")
+    if survey.status is SurveyStatus.PLANNED:
+        survey.status = SurveyStatus.DISTRIBUTING
+    log_operation(
+        session, "distribute-survey",
+        params={"survey_id": survey.id, "distributed_on": distributed_on, "receipt_signed": receipt_signed},
+        counts={"households": len(ids)}, project_id=survey.project_id, message=f"发放问卷：{survey.title}",
+    )
+    session.flush()
+    session.expire_all()
+    return DistributionResult(survey.id, len(ids))
+
+
+@dataclass(frozen=True)
+class CorrectiveActionResult:
+    action_id: int
+    status: ActionStatus
+
+
+def add_corrective_action(
+    session: Session,
+    *,
+    survey_id: int,
+    topic: SurveyTopic,
+    issue: str,
+    action: str,
+    actor: Actor,
+    owner_id: int | None = None,
+    due_date: dt.date | None = None,
+) -> CorrectiveActionResult:
+    """整改措施: a department's answer to what its survey results show."""
+    survey = survey_in_scope(session, survey_id, actor)
+    if not issue.strip() or not action.strip():
+        raise Refused("请填写存在问题和整改措施")
+    if owner_id is not None:
+        owner = session.get(Staff, owner_id)
+        if owner is None or owner.project_id != survey.project_id:
+            raise Refused("责任人须为本项目员工", ids=[owner_id])
+    row = CorrectiveAction(
+        project_id=survey.project_id, survey_id=survey.id, topic=topic, issue=issue.strip(), action=action.strip(),
+        owner_id=owner_id, due_date=due_date,
+    )
+    session.add(row)
+    session.flush()
+    log_operation(session, "add-corrective-action", params={"survey_id": survey.id, "topic": topic},
+                  counts={"actions": 1}, project_id=survey.project_id, message=f"{topic.label}整改措施")
+    return CorrectiveActionResult(row.id, row.status)
+
+
+def _action(session: Session, action_id: int, actor: Actor) -> CorrectiveAction:
+    row = session.get(CorrectiveAction, action_id)
+    if row is None:
+        raise Refused(f"整改措施 #{action_id} 不存在", ids=[action_id])
+    if not actor.can_see(row.project_id):
+        raise NotPermitted("无权访问该项目的整改措施", ids=[action_id])
+    return row
+
+
+def complete_corrective_action(session: Session, *, action_id: int, actor: Actor) -> CorrectiveActionResult:
+    """The department reports the work done; customer service then calls back."""
+    row = _action(session, action_id, actor)
+    if row.status is ActionStatus.VERIFIED:
+        raise Refused("该整改已回访确认，无需再次完成", ids=[action_id])
+    row.status = ActionStatus.DONE
+    session.flush()
+    log_operation(session, "complete-corrective-action", params={"action_id": action_id}, counts={"actions": 1},
+                  project_id=row.project_id)
+    return CorrectiveActionResult(row.id, row.status)
+
+
+def follow_up_corrective_action(
+    session: Session, *, action_id: int, satisfied: bool, note: str, actor: Actor
+) -> CorrectiveActionResult:
+    """回访: satisfied closes the action (已回访确认); not satisfied sends it back to 整改中 — 直至业主满意."""
+    row = _action(session, action_id, actor)
+    if row.status is not ActionStatus.DONE:
+        raise Refused("整改完成后才能回访", ids=[action_id])
+    row.followed_up_at = utcnow()
+    row.follow_up_note = note.strip()
+    row.status = ActionStatus.VERIFIED if satisfied else ActionStatus.OPEN
+    session.flush()
+    log_operation(session, "follow-up-corrective-action", params={"action_id": action_id, "satisfied": satisfied},
+                  counts={"actions": 1}, project_id=row.project_id)
+    return CorrectiveActionResult(row.id, row.status)

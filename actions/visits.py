@@ -1,0 +1,156 @@
+"""定期走访: every household is visited about every three months — the cycle is the calendar quarter — and
+the households not yet visited in the cycle are listed for their butlers. An issue raised in a visit that is
+a complaint enters the complaint process as a new request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from models import (
+    SHANGHAI,
+    Building,
+    Channel,
+    Customer,
+    Project,
+    RequestKind,
+    Satisfaction,
+    Staff,
+    Unit,
+    UnitStatus,
+    Visit,
+    VisitKind,
+    VisitWay,
+    label_of,
+    utcnow,
+)
+
+from .actor import Actor
+from .audit import log_operation
+from .errors import NotPermitted, Refused
+from .requests import add_request
+from .work_orders import as_actor, local_day_bounds
+
+# 已交房、装修中、已入住的房屋都算住户；空置房不走访。
+HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)
+
+
+def visit_cycle(day: dt.date) -> tuple[dt.date, dt.date]:
+    """The quarter ``day`` falls in: [first day, first day of the next quarter)."""
+    first_month = (day.month - 1) // 3 * 3 + 1
+    start = dt.date(day.year, first_month, 1)
+    end = dt.date(day.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
+    return start, end
+
+
+@dataclass(frozen=True)
+class HouseholdDue:
+    unit_id: int
+    unit: str
+    butler: str
+    last_visit_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class VisitPlan:
+    project: str
+    cycle_start: dt.date
+    cycle_end: dt.date  # exclusive
+    households: int
+    visited: int
+    due: tuple[HouseholdDue, ...]  # one page of the households not visited in the cycle
+
+    @property
+    def not_visited(self) -> int:
+        return self.households - self.visited
+
+
+def households_not_visited(session: Session, *, project_id: int, actor: Actor, day: dt.date | None = None,
+                           limit: int = 200, offset: int = 0) -> VisitPlan:
+    """The cycle's 走访计划: households of the project without a 定期走访 in the quarter of ``day``, longest
+    unvisited first, each with its butler (the unit's, else the building's)."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise Refused(f"项目 #{project_id} 不存在", [project_id])
+    if not actor.can_see(project_id):
+        raise NotPermitted("无权查看该项目的住户", [project_id])
+    day = day or utcnow().astimezone(SHANGHAI).date()
+    cycle_start, cycle_end = visit_cycle(day)
+    start, end = local_day_bounds(cycle_start)[0], local_day_bounds(cycle_end)[0]
+
+    regular = and_(Visit.unit_id == Unit.id, Visit.kind == VisitKind.REGULAR)
+    visited_in_cycle = select(Visit.id).where(regular, Visit.visited_at >= start, Visit.visited_at < end).exists()
+    last_visit = select(func.max(Visit.visited_at)).where(regular).scalar_subquery()
+    households = [Unit.project_id == project_id, Unit.status.in_(HOUSEHOLD_STATUSES)]
+    total, visited = session.execute(
+        select(func.count(), func.count().filter(visited_in_cycle)).select_from(Unit).where(*households)
+    ).one()
+    unit_butler, building_butler = aliased(Staff), aliased(Staff)
+    rows = session.execute(
+        select(Unit.id, Building.name, Unit.room_no, func.coalesce(unit_butler.name, building_butler.name, ""),
+               last_visit.label("last_visit"))
+        .join(Building, Building.id == Unit.building_id)
+        .outerjoin(unit_butler, unit_butler.id == Unit.butler_id)
+        .outerjoin(building_butler, building_butler.id == Building.butler_id)
+        .where(*households, ~visited_in_cycle)
+        .order_by(last_visit.is_not(None), last_visit, Building.name, Unit.room_no)
+        .limit(limit).offset(offset)
+    ).all()
+    return VisitPlan(
+        project.name, cycle_start, cycle_end, total, visited,
+        tuple(HouseholdDue(u, f"{b}-{r}", butler, last) for u, b, r, butler, last in rows),
+    )
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    visit_id: int
+    request_id: int | None  # the complaint opened from the issue raised, if any
+    operation_id: int
+
+    @property
+    def message(self) -> str:
+        return f"已登记走访 #{self.visit_id}" + (f"，反映的问题已转为投诉 #{self.request_id}" if self.request_id else "")
+
+
+@as_actor
+def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: VisitKind = VisitKind.REGULAR,
+                 way: VisitWay = VisitWay.DOOR, result: Satisfaction | None = None, notes: str = "",
+                 issues_raised: str = "", complaint: bool = False, customer_id: int | None = None,
+                 visited_at: dt.datetime | None = None) -> VisitResult:
+    """走访记录 of one household. With ``complaint`` the issue raised becomes a 投诉 received by the visitor."""
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        raise Refused(f"{label_of(Visit, 'unit')} #{unit_id} 不存在", [unit_id])
+    if not actor.can_see(unit.project_id):
+        raise NotPermitted("无权走访其他项目的住户", [unit_id])
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
+    if customer_id is not None and (customer is None or customer.project_id != unit.project_id):
+        raise Refused(f"{label_of(Visit, 'customer')} #{customer_id} 不属于该项目", [customer_id])
+    issues_raised = (issues_raised or "").strip()
+    if complaint and not issues_raised:
+        raise Refused(f"转为投诉须填写{label_of(Visit, 'issues_raised')}")
+    visited_at = visited_at or utcnow()
+    request_id = None
+    if complaint:
+        request_id = add_request(
+            session, actor=actor, project_id=unit.project_id, channel=Channel.PATROL, kind=RequestKind.COMPLAINT,
+            unit_id=unit.id, customer_id=customer_id, content=issues_raised, received_at=visited_at,
+            contact_name=customer.name if customer else "", contact_phone=customer.phone if customer else "",
+        ).id
+    visit = Visit(
+        project_id=unit.project_id, kind=kind, way=way, unit_id=unit.id, customer_id=customer_id,
+        request_id=request_id, visited_at=visited_at, visitor_id=actor.user_id, result=result,
+        notes=(notes or "").strip(), issues_raised=issues_raised,
+    )
+    session.add(visit)
+    session.flush()
+    log = log_operation(
+        session, "record_visit", params={"unit_id": unit_id, "kind": kind, "way": way, "complaint": complaint},
+        counts={"visits": 1, "complaints": int(request_id is not None)}, project_id=unit.project_id,
+    )
+    return VisitResult(visit.id, request_id, log.id)

@@ -1,0 +1,904 @@
+"""派工单: dispatch of service requests, the work-order lifecycle and its SLA deadlines.
+
+Lifecycle: 已派工 —接单→ 处理中 —完工→ 已完工 —回访(满意/基本满意)→ 已回访 —关闭→ 已关闭.
+"真正的结束是在回访后，而不是完工收钱后": an order closes only after a satisfied callback; an unsatisfied
+callback sends it back to 处理中 for rework and counts a 返工. 转派 returns an open order to 已派工.
+Every transition is one conditional UPDATE (… WHERE status IN allowed): of two people acting on the same
+order at once, one wins and the other is refused (B07).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    AuditKind,
+    Building,
+    Department,
+    Priority,
+    Project,
+    RequestKind,
+    RequestStatus,
+    RoutingRule,
+    Satisfaction,
+    ServiceRequest,
+    SlaRule,
+    Staff,
+    Unit,
+    Visit,
+    VisitKind,
+    VisitWay,
+    WorkOrder,
+    WorkOrderStatus,
+    label_of,
+    utcnow,
+)
+from models.base import UTCDateTime
+
+from .actor import Actor
+from .audit import log_event, log_operation, record_bulk
+from .errors import NotPermitted, Refused
+from .privacy import mask
+from .xlsx_out import new_workbook, to_bytes, write_sheet
+
+S = WorkOrderStatus
+T = TypeVar("T")
+OPEN_STATUSES = (S.DISPATCHED, S.ACCEPTED)
+# 即将到期: the deadline falls within this window.
+DUE_SOON = dt.timedelta(hours=2)
+# Rows a dry run shows; the counts always cover every target.
+PREVIEW_LIMIT = 200
+MAX_IDS_IN_MESSAGE = 20
+
+
+def id_list(ids: Iterable[Any]) -> str:
+    """``#3、#5、#9`` — at most 20 ids, then how many more."""
+    ids = sorted(ids, key=lambda i: (str(type(i)), i))
+    shown = "、".join(f"#{i}" for i in ids[:MAX_IDS_IN_MESSAGE])
+    return shown + (f" 等 {len(ids)} 条" if len(ids) > MAX_IDS_IN_MESSAGE else "")
+
+
+def as_actor(fn: Callable[..., T]) -> Callable[..., T]:
+    """Attribute the audit and operation-log rows an action writes to its ``actor`` argument (the audit
+    helpers read the session's actor), restoring the session's own afterwards."""
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args: Any, actor: Actor, **kwargs: Any) -> T:
+        previous = session.info.get("actor")
+        session.info["actor"] = actor
+        try:
+            return fn(session, *args, actor=actor, **kwargs)
+        finally:
+            if previous is None:
+                session.info.pop("actor", None)
+            else:
+                session.info["actor"] = previous
+
+    return wrapper
+
+
+def dialect_insert(session: Session, table: Any):
+    """INSERT that can say ON CONFLICT DO NOTHING on either backend."""
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def _plus_minutes(session: Session, moment: Any, minutes: Any) -> Any:
+    """``moment + minutes`` for a timestamp column, in SQL. SQLite keeps the text SQLAlchemy stores
+    (``YYYY-MM-DD HH:MM:SS.ffffff``): whole minutes leave the fraction as it was, so it is copied over."""
+    if session.get_bind().dialect.name == "postgresql":
+        return moment + func.make_interval(0, 0, 0, 0, 0, minutes)
+    return func.strftime("%Y-%m-%d %H:%M:%S", moment, func.printf("%+d minutes", minutes)).concat(
+        func.substr(moment, 20))
+
+
+# --- dispatch ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlannedOrder:
+    request_id: int
+    project_id: int
+    kind: str
+    content: str
+    department: str
+    assignee: str
+    priority: Priority
+    respond_due_at: dt.datetime
+    complete_due_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    dry_run: bool
+    targets: int  # pending requests selected
+    created: int  # work orders created by this run
+    already: tuple[int, ...]  # selected requests someone else dispatched meanwhile: nothing created for them
+    by_department: tuple[tuple[str, int], ...]
+    preview: tuple[PlannedOrder, ...] = ()
+    operation_id: int | None = None
+
+    @property
+    def message(self) -> str:
+        split = "、".join(f"{name} {n}" for name, n in self.by_department)
+        if self.dry_run:
+            return f"将派工 {self.targets} 单" + (f"：{split}" if split else "")
+        text = f"已派工 {self.created} 单" + (f"：{split}" if split and self.created == self.targets else "")
+        if self.already:
+            text += f"；{id_list(self.already)} 已被他人派工，未重复派工"
+        return text if self.targets else "没有待派工的客户诉求"
+
+
+def _department(session: Session, department_id: int) -> Department:
+    row = session.get(Department, department_id)
+    if row is None or not row.active:
+        raise Refused(f"处理部门 #{department_id} 不存在或已停用", [department_id])
+    return row
+
+
+def _assignee(session: Session, staff_id: int, department: Department | None) -> Staff:
+    row = session.get(Staff, staff_id)
+    if row is None or not row.active:
+        raise Refused(f"处理人 #{staff_id} 不存在或已离职", [staff_id])
+    if department is not None and row.department_id not in (None, department.id):
+        raise Refused(f"处理人 {row.name} 不属于{department.name}", [staff_id])
+    return row
+
+
+def _check_handlers(department: Department | None, assignee: Staff | None, project_ids: set[int]) -> None:
+    """The chosen department and person must serve every project of the selection."""
+    if department is not None and department.project_id is not None and project_ids - {department.project_id}:
+        raise Refused(f"处理部门 {department.name} 不属于所选诉求的项目", [department.id])
+    if assignee is not None and project_ids - {assignee.project_id}:
+        raise Refused(f"处理人 {assignee.name} 不属于所选诉求的项目", [assignee.id])
+
+
+def _routing(session: Session, pairs: set[tuple[int, Any]]) -> dict[tuple[int, Any], Department]:
+    """(project, category) → the active department of the kind the routing rule names; a project's own
+    department before a shared one."""
+    categories = {c for _, c in pairs}
+    rules = dict(
+        session.execute(
+            select(RoutingRule.category, RoutingRule.department_kind).where(RoutingRule.category.in_(categories))
+        ).all()
+    )
+    projects = {p for p, _ in pairs}
+    departments = session.scalars(
+        select(Department)
+        .where(
+            Department.active.is_(True),
+            Department.kind.in_(set(rules.values())),
+            or_(Department.project_id.is_(None), Department.project_id.in_(projects)),
+        )
+        .order_by(Department.project_id.is_(None), Department.id)
+    ).all()
+    out = {}
+    for project_id, category in pairs:
+        for dep in departments:
+            if dep.kind == rules.get(category) and dep.project_id in (None, project_id):
+                out[(project_id, category)] = dep
+                break
+    return out
+
+
+def _lookup(columns: Sequence[Any], table: dict[tuple[Any, ...], Any]) -> Any:
+    """``table[(columns…)]`` in SQL as nested simple CASEs (``CASE project_id WHEN 1 THEN CASE kind WHEN …``):
+    a few comparisons per row, where a join of a literal table lets SQLite pick a row-multiplying plan."""
+    if len(columns) == 1:
+        return case({key[0]: value for key, value in table.items()}, value=columns[0])
+    inner: dict[Any, dict[tuple[Any, ...], Any]] = {}
+    for key, value in table.items():
+        inner.setdefault(key[0], {})[key[1:]] = value
+    return case({first: _lookup(columns[1:], rest) for first, rest in inner.items()}, value=columns[0])
+
+
+def _sla(session: Session, triples: set[tuple[int, Any, Any]]) -> dict[tuple[int, Any, Any], tuple[int, int]]:
+    """(project, kind, priority) → (respond minutes, complete hours); a project's own rule before the default."""
+    projects = {p for p, _, _ in triples}
+    rules = session.execute(
+        select(SlaRule.project_id, SlaRule.kind, SlaRule.priority, SlaRule.respond_minutes, SlaRule.complete_hours)
+        .where(or_(SlaRule.project_id.is_(None), SlaRule.project_id.in_(projects)))
+    )
+    found: dict[tuple[int | None, Any, Any], tuple[int, int]] = {(p, k, pr): (m, h) for p, k, pr, m, h in rules}
+    out = {}
+    for project_id, kind, priority in triples:
+        limits = found.get((project_id, kind, priority)) or found.get((None, kind, priority))
+        if limits:
+            out[(project_id, kind, priority)] = limits
+    return out
+
+
+@as_actor
+def dispatch_requests(
+    session: Session,
+    *,
+    actor: Actor,
+    request_ids: Sequence[int] | None = None,
+    project_id: int | None = None,
+    department_id: int | None = None,
+    assignee_id: int | None = None,
+    priority: Priority | None = None,
+    complete_due_at: dt.datetime | None = None,
+    dry_run: bool = False,
+) -> DispatchResult:
+    """派工: one work order per selected request (``request_ids``), or per pending request of ``project_id``.
+
+    Without a department the routing rules choose one by the request's 问题类别; deadlines count from the
+    request's 受理时间 by the SLA rule for its kind and priority, unless ``complete_due_at`` is given.
+    A selection naming a request already dispatched or closed is refused as a whole. One INSERT … SELECT
+    with ON CONFLICT DO NOTHING on the order's unique request: a double submit creates nothing twice.
+    """
+    SR = ServiceRequest
+    now = utcnow()
+    if request_ids is not None:
+        ids = sorted(set(request_ids))
+        if not ids:
+            raise Refused("请先选择要派工的客户诉求")
+        rows = session.execute(select(SR.id, SR.project_id, SR.status).where(SR.id.in_(ids))).all()
+        missing = set(ids) - {r[0] for r in rows}
+        if missing:
+            raise Refused(f"客户诉求不存在：{id_list(missing)}", missing)
+        outside = [r[0] for r in rows if not actor.can_see(r[1])]
+        if outside:
+            raise NotPermitted(f"无权操作其他项目的客户诉求：{id_list(outside)}", outside)
+        done = [(i, st) for i, _, st in rows if st != RequestStatus.PENDING]
+        if done:
+            listed = "、".join(f"#{i}（{st.label}）" for i, st in sorted(done)[:MAX_IDS_IN_MESSAGE])
+            raise Refused(f"以下客户诉求已派工或已办结，不能再派工：{listed}", [i for i, _ in done])
+        targets = and_(SR.id.in_(ids), SR.status == RequestStatus.PENDING)
+    elif project_id is not None:
+        if session.get(Project, project_id) is None:
+            raise Refused(f"项目 #{project_id} 不存在", [project_id])
+        if not actor.can_see(project_id):
+            raise NotPermitted("无权操作该项目的客户诉求", [project_id])
+        targets = and_(SR.project_id == project_id, SR.status == RequestStatus.PENDING)
+    else:
+        raise Refused("请先选择要派工的客户诉求或项目")
+    if complete_due_at is not None and complete_due_at <= now:
+        raise Refused("完成时限不能早于当前时间")
+
+    department = _department(session, department_id) if department_id is not None else None
+    assignee = _assignee(session, assignee_id, department) if assignee_id is not None else None
+    if department is None and assignee is not None and assignee.department_id is not None:
+        department = _department(session, assignee.department_id)
+
+    groups = session.execute(
+        select(SR.project_id, SR.category, SR.kind, SR.priority, func.count()).where(targets)
+        .group_by(SR.project_id, SR.category, SR.kind, SR.priority)
+    ).all()
+    project_ids = {g[0] for g in groups}
+    _check_handlers(department, assignee, project_ids)
+    if not groups:  # a re-run of an auto-dispatch: nothing is pending any more
+        log_id = None if dry_run else log_operation(
+            session, "dispatch", params={"project_id": project_id}, counts={"targets": 0, "created": 0},
+            project_id=project_id, message="没有待派工的客户诉求",
+        ).id
+        return DispatchResult(dry_run, 0, 0, (), (), (), log_id)
+
+    # Department per request: the chosen one, or the routing rule's for (project, category).
+    if department is not None:
+        department_expr: Any = literal(department.id)
+        names = {department.id: department.name}
+    else:
+        routes = _routing(session, {(p, c) for p, c, _, _, _ in groups})
+        unrouted = sorted({c.label for p, c, _, _, _ in groups if (p, c) not in routes})
+        if unrouted:
+            bad = session.scalars(
+                select(SR.id).where(targets, SR.category.in_([c for _, c, _, _, _ in groups if c.label in unrouted]))
+                .order_by(SR.id).limit(MAX_IDS_IN_MESSAGE + 1)
+            ).all()
+            raise Refused(f"问题类别「{'、'.join(unrouted)}」没有可用的处理部门（请检查派工路由和部门）：{id_list(bad)}", bad)
+        department_expr = _lookup([SR.project_id, SR.category], {key: d.id for key, d in routes.items()})
+        names = {d.id: d.name for d in routes.values()}
+
+    # Deadlines per request from the SLA rule of (project, kind, effective priority), counted from 受理时间.
+    triples = {(p, k, priority or pr) for p, _, k, pr, _ in groups}
+    limits = _sla(session, triples)
+    missing_sla = sorted({f"{k.label}/{pr.label}" for (p, k, pr) in triples if (p, k, pr) not in limits})
+    if missing_sla:
+        raise Refused(f"缺少时限规则：{'、'.join(missing_sla)}（请在「时限规则」中补充）")
+    keys = [SR.project_id, SR.kind] if priority else [SR.project_id, SR.kind, SR.priority]
+    width = len(keys)
+    respond_expr = _plus_minutes(session, SR.received_at, _lookup(keys, {k[:width]: m for k, (m, _) in limits.items()}))
+    complete_expr = (
+        literal(complete_due_at, UTCDateTime()) if complete_due_at
+        else _plus_minutes(session, SR.received_at, _lookup(keys, {k[:width]: h * 60 for k, (_, h) in limits.items()}))
+    )
+    source = (
+        select(
+            SR.project_id,
+            SR.id.label("request_id"),
+            department_expr.label("department_id"),
+            literal(assignee.id if assignee else None, WorkOrder.assignee_id.type).label("assignee_id"),
+            (literal(priority, WorkOrder.priority.type) if priority else SR.priority).label("priority"),
+            literal(S.DISPATCHED, WorkOrder.status.type).label("status"),
+            literal(now, UTCDateTime()).label("dispatched_at"),
+            literal(actor.user_id, WorkOrder.dispatched_by_id.type).label("dispatched_by_id"),
+            type_coerce(respond_expr, UTCDateTime()).label("respond_due_at"),
+            type_coerce(complete_expr, UTCDateTime()).label("complete_due_at"),
+        )
+        .where(targets)
+        .order_by(SR.id)  # one lock order, so two overlapping dispatches cannot deadlock
+    )
+    counts: dict[str, int] = {}
+    for p, c, _, _, n in groups:
+        name = department.name if department is not None else routes[(p, c)].name
+        counts[name] = counts.get(name, 0) + n
+    by_department = tuple(sorted(counts.items(), key=lambda x: -x[1]))
+    total = sum(counts.values())
+    params = {
+        "request_ids": list(request_ids)[:1000] if request_ids is not None else None,
+        "project_id": project_id,
+        "department_id": department.id if department else None,
+        "assignee_id": assignee.id if assignee else None,
+        "priority": priority,
+        "complete_due_at": complete_due_at,
+    }
+
+    if dry_run:
+        assignee_name = assignee.name if assignee else ""
+        preview = tuple(
+            PlannedOrder(r.request_id, r.project_id, r.kind.label, r.content, names.get(r.department_id, "?"),
+                         assignee_name, Priority(r.priority), r.respond_due_at, r.complete_due_at)
+            for r in session.execute(source.add_columns(SR.kind, SR.content).limit(PREVIEW_LIMIT))
+        )
+        return DispatchResult(True, total, 0, (), by_department, preview)
+
+    extra = {
+        "result": literal(""), "paid_service": literal(False), "quote": literal(Decimal("0")),
+        "quote_accepted": literal(False), "charge": literal(Decimal("0")), "reopen_count": literal(0),
+        "reassign_note": literal(""), "created_at": literal(now, UTCDateTime()),
+        "updated_at": literal(now, UTCDateTime()), "version": literal(1),
+    }
+    full = source.add_columns(*[v.label(k) for k, v in extra.items()])
+    stmt = (
+        dialect_insert(session, WorkOrder.__table__)
+        .from_select([c.name for c in full.selected_columns], full)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+    )
+    session.execute(stmt)
+
+    # This run's orders: created at this very instant by this actor (a concurrent run has its own instant).
+    mine = (
+        WorkOrder.project_id.in_(project_ids),
+        WorkOrder.created_at == now,
+        WorkOrder.dispatched_by_id.is_(None) if actor.user_id is None else WorkOrder.dispatched_by_id == actor.user_id,
+    )
+    mine_requests = select(WorkOrder.request_id).where(*mine)
+    # (counted, not taken from rowcount: psycopg reports none for INSERT … SELECT … ON CONFLICT)
+    created = session.scalar(select(func.count()).select_from(WorkOrder).where(*mine)) or 0
+    session.execute(
+        update(SR)
+        .where(SR.id.in_(mine_requests))
+        .values(status=RequestStatus.DISPATCHED, updated_at=now, version=SR.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary="派工：新增派工单",
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(*mine))
+    record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="派工：客户诉求转为已派工",
+                ids=select(WorkOrder.request_id.label("id"), WorkOrder.project_id).where(*mine))
+    already: tuple[int, ...] = ()
+    if request_ids is not None and created < len(set(request_ids)):
+        already = tuple(sorted(set(request_ids) - set(session.scalars(mine_requests))))
+    log = log_operation(
+        session, "dispatch", params=params,
+        counts={"targets": total, "created": created, "already": len(already)},
+        project_id=next(iter(project_ids)) if len(project_ids) == 1 else None,
+        message=f"派工 {created} 单" + (f"；{len(already)} 条已被他人派工" if already else ""),
+    )
+    return DispatchResult(False, total, created, already, by_department, (), log.id)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransitionResult:
+    operation: str
+    verb: str
+    order_ids: tuple[int, ...]
+    status: WorkOrderStatus
+    operation_id: int | None = None
+    dry_run: bool = False
+
+    @property
+    def message(self) -> str:
+        done = "将" if self.dry_run else "已"
+        return f"{done}{self.verb} {len(self.order_ids)} 张派工单（{id_list(self.order_ids)}），状态：{self.status.label}"
+
+
+def _orders(session: Session, order_ids: Sequence[int], actor: Actor, allowed: Sequence[WorkOrderStatus],
+            verb: str) -> list[tuple[int, int, WorkOrderStatus]]:
+    """The orders (id, project, status), refusing missing, out-of-scope and wrong-status ones by name."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        raise Refused("请先选择派工单")
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.project_id, WorkOrder.status).where(WorkOrder.id.in_(ids))
+    ).all()
+    missing = set(ids) - {r[0] for r in rows}
+    if missing:
+        raise Refused(f"派工单不存在：{id_list(missing)}", missing)
+    outside = [r[0] for r in rows if not actor.can_see(r[1])]
+    if outside:
+        raise NotPermitted(f"无权操作其他项目的派工单：{id_list(outside)}", outside)
+    wrong = sorted((i, st) for i, _, st in rows if st not in allowed)
+    if wrong:
+        listed = "、".join(f"#{i}（{st.label}）" for i, st in wrong[:MAX_IDS_IN_MESSAGE])
+        need = "或".join(f"「{a.label}」" for a in allowed)
+        raise Refused(f"以下派工单不能{verb}（须为{need}状态）：{listed}", [i for i, _ in wrong])
+    return rows
+
+
+def _transition(session: Session, *, actor: Actor, operation: str, verb: str, order_ids: Sequence[int],
+                allowed: Sequence[WorkOrderStatus], values: dict[str, Any], params: dict[str, Any] | None = None,
+                dry_run: bool = False) -> TransitionResult:
+    rows = _orders(session, order_ids, actor, allowed, verb)
+    ids = tuple(r[0] for r in rows)
+    target = values.get("status", rows[0][2])
+    if dry_run:
+        return TransitionResult(operation, verb, ids, target, None, True)
+    now = utcnow()
+    done = session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.id.in_(ids), WorkOrder.status.in_(allowed))
+        .values(**values, updated_at=now, version=WorkOrder.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != len(ids):  # someone changed one of them since we looked: the caller rolls back
+        raise Refused(f"派工单已被他人处理，请刷新后重试：{id_list(ids)}", ids)
+    record_bulk(session, kind=AuditKind.UPDATE, table=WorkOrder.__tablename__, summary=f"{verb}派工单",
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id.in_(ids)))
+    projects = {r[1] for r in rows}
+    log = log_operation(
+        session, operation, params={"order_ids": list(ids), **(params or {})}, counts={"orders": len(ids)},
+        project_id=next(iter(projects)) if len(projects) == 1 else None, message=f"{verb} {len(ids)} 单",
+    )
+    # Objects of these orders already in the session are stale after the set-based UPDATE.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, WorkOrder) and obj.id in ids:
+            session.expire(obj)
+    return TransitionResult(operation, verb, ids, target, log.id)
+
+
+@as_actor
+def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Actor,
+                       dry_run: bool = False) -> TransitionResult:
+    """接单: the handling department has taken the order; the response deadline is met or missed here."""
+    return _transition(session, actor=actor, operation="accept_work_orders", verb="接单", order_ids=order_ids,
+                       allowed=(S.DISPATCHED,), values={"status": S.ACCEPTED, "accepted_at": utcnow()},
+                       dry_run=dry_run)
+
+
+@as_actor
+def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: str, actor: Actor,
+                         department_id: int | None = None, assignee_id: int | None = None,
+                         dry_run: bool = False) -> TransitionResult:
+    """转派: another department or person takes the open orders; they must accept again. The reason is kept
+    on the order and in the audit trail."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused(f"请填写{label_of(WorkOrder, 'reassign_note')}")
+    if department_id is None and assignee_id is None:
+        raise Refused("请选择转派到的处理部门或处理人")
+    department = _department(session, department_id) if department_id is not None else None
+    assignee = _assignee(session, assignee_id, department) if assignee_id is not None else None
+    if department is None and assignee is not None and assignee.department_id is not None:
+        department = _department(session, assignee.department_id)
+    rows = _orders(session, order_ids, actor, OPEN_STATUSES, "转派")
+    _check_handlers(department, assignee, {r[1] for r in rows})
+    values: dict[str, Any] = {"status": S.DISPATCHED, "accepted_at": None, "reassign_note": reason[:255]}
+    if department is not None:
+        values["department_id"] = department.id
+    if assignee is not None or department is not None:
+        values["assignee_id"] = assignee.id if assignee else None
+    return _transition(session, actor=actor, operation="reassign_work_orders", verb="转派", order_ids=order_ids,
+                       allowed=OPEN_STATUSES, values=values, dry_run=dry_run,
+                       params={"department_id": department_id, "assignee_id": assignee_id, "reason": reason})
+
+
+def _money(value: Any, label: str) -> Decimal:
+    try:
+        amount = Decimal(str(value if value not in (None, "") else "0")).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        raise Refused(f"{label} 不是有效金额：{value}") from None
+    if amount < 0 or amount >= Decimal("1e10"):
+        raise Refused(f"{label} 须为 0 至 9999999999.99 之间的金额")
+    return amount
+
+
+@as_actor
+def complete_work_order(session: Session, *, order_id: int, result: str, actor: Actor, paid_service: bool = False,
+                        quote: Any = None, quote_accepted: bool = False, charge: Any = None,
+                        dry_run: bool = False) -> TransitionResult:
+    """完工: the result, and for 有偿服务 the quote the owner accepted before work and the charge.
+
+    "服务前需先报价，在业主接受后方可开工": a paid order needs an accepted quote, and the charge may not exceed it.
+    """
+    result = (result or "").strip()
+    if not result:
+        raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
+    quote_amount = _money(quote, label_of(WorkOrder, "quote"))
+    charge_amount = _money(charge, label_of(WorkOrder, "charge"))
+    if paid_service:
+        if not quote_accepted or quote_amount <= 0:
+            raise Refused("有偿服务须在施工前向业主报价并经业主确认", [order_id])
+        if charge_amount > quote_amount:
+            raise Refused(f"收费 {charge_amount} 元超过业主确认的报价 {quote_amount} 元", [order_id])
+    elif quote_amount or charge_amount:
+        raise Refused("非有偿服务不能填写报价或收费", [order_id])
+    return _transition(
+        session, actor=actor, operation="complete_work_order", verb="完工", order_ids=[order_id],
+        allowed=(S.ACCEPTED,), dry_run=dry_run,
+        values={"status": S.DONE, "completed_at": utcnow(), "result": result, "paid_service": paid_service,
+                "quote": quote_amount, "quote_accepted": bool(paid_service and quote_accepted),
+                "charge": charge_amount},
+        params={"paid_service": paid_service, "quote": quote_amount, "charge": charge_amount},
+    )
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    order_id: int
+    visit_id: int | None
+    status: WorkOrderStatus
+    reopened: bool
+    operation_id: int | None = None
+    dry_run: bool = False
+
+    @property
+    def message(self) -> str:
+        if self.reopened:
+            return f"已回访派工单 #{self.order_id}：业主不满意，已退回处理中返工"
+        return f"已回访派工单 #{self.order_id}：状态 {self.status.label}，可关闭"
+
+
+def _callback_kind(order: WorkOrder) -> VisitKind:
+    if order.paid_service:
+        return VisitKind.PAID_SERVICE
+    if order.request.kind is RequestKind.COMPLAINT:
+        return VisitKind.COMPLAINT
+    return VisitKind.REPAIR
+
+
+@as_actor
+def callback_work_order(session: Session, *, order_id: int, way: VisitWay, result: Satisfaction, actor: Actor,
+                        notes: str = "", issues_raised: str = "", dry_run: bool = False) -> CallbackResult:
+    """回访 a completed order. 满意/基本满意 → 已回访 (ready to close); 不满意 → back to 处理中 for rework,
+    返工次数 + 1, the completion time cleared until it is done again."""
+    if not isinstance(result, Satisfaction) or not isinstance(way, VisitWay):
+        raise Refused("请选择回访方式和回访结果")
+    _orders(session, [order_id], actor, (S.DONE,), "回访")
+    reopen = result is Satisfaction.UNSATISFIED
+    if dry_run:
+        return CallbackResult(order_id, None, S.ACCEPTED if reopen else S.CALLED_BACK, reopen, None, True)
+    values: dict[str, Any] = (
+        {"status": S.ACCEPTED, "completed_at": None, "reopen_count": WorkOrder.reopen_count + 1}
+        if reopen else {"status": S.CALLED_BACK}
+    )
+    outcome = _transition(session, actor=actor, operation="callback_work_order", verb="回访", order_ids=[order_id],
+                          allowed=(S.DONE,), values=values, params={"way": way, "result": result})
+    order = session.get(WorkOrder, order_id)
+    request = order.request
+    visit = Visit(
+        project_id=order.project_id, kind=_callback_kind(order), way=way, unit_id=request.unit_id,
+        customer_id=request.customer_id, work_order_id=order.id, request_id=request.id, visited_at=utcnow(),
+        visitor_id=actor.user_id, result=result, notes=(notes or "").strip(), issues_raised=(issues_raised or "").strip(),
+    )
+    session.add(visit)
+    session.flush()
+    return CallbackResult(order_id, visit.id, outcome.status, reopen, outcome.operation_id)
+
+
+@as_actor
+def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Actor,
+                      dry_run: bool = False) -> TransitionResult:
+    """关闭 orders whose callback was satisfied; their service requests are 办结 with them (首问负责人's
+    ownership ends here)."""
+    now = utcnow()
+    outcome = _transition(session, actor=actor, operation="close_work_orders", verb="关闭", order_ids=order_ids,
+                          allowed=(S.CALLED_BACK,), values={"status": S.CLOSED, "closed_at": now}, dry_run=dry_run)
+    if dry_run:
+        return outcome
+    SR = ServiceRequest
+    requests = select(WorkOrder.request_id).where(WorkOrder.id.in_(outcome.order_ids))
+    session.execute(
+        update(SR).where(SR.id.in_(requests), SR.status != RequestStatus.CLOSED)
+        .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now, version=SR.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="关闭派工单：客户诉求办结",
+                ids=select(SR.id, SR.project_id).where(SR.id.in_(requests)))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, SR):
+            session.expire(obj)
+    return outcome
+
+
+# --- SLA ---------------------------------------------------------------------------------------------
+def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """已超时: not accepted by the response deadline, or not done by the completion deadline."""
+    return or_(
+        and_(WorkOrder.status == S.DISPATCHED, WorkOrder.respond_due_at < now),
+        and_(WorkOrder.status.in_(OPEN_STATUSES), WorkOrder.complete_due_at < now),
+    )
+
+
+def due_soon_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """即将到期: not overdue, but a deadline falls within the next two hours."""
+    soon = now + DUE_SOON
+    return and_(
+        ~overdue_clause(now),
+        or_(
+            and_(WorkOrder.status == S.DISPATCHED, WorkOrder.respond_due_at < soon),
+            and_(WorkOrder.status.in_(OPEN_STATUSES), WorkOrder.complete_due_at < soon),
+        ),
+    )
+
+
+def sla_state(order: WorkOrder, now: dt.datetime | None = None) -> str | None:
+    """``"overdue"``, ``"due_soon"`` or None for one order — the same rule as the two clauses above."""
+    now = now or utcnow()
+    if order.status not in OPEN_STATUSES:
+        return None
+    deadlines = [order.complete_due_at] + ([order.respond_due_at] if order.status == S.DISPATCHED else [])
+    if any(d < now for d in deadlines):
+        return "overdue"
+    if any(d < now + DUE_SOON for d in deadlines):
+        return "due_soon"
+    return None
+
+
+SLA_LABELS = {"overdue": "已超时", "due_soon": "即将到期"}
+
+
+def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a calendar day in Asia/Shanghai, as UTC instants."""
+    start = dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+# --- reading orders: the forms, the daily report, the callback list ---------------------------------
+@dataclass(frozen=True)
+class OrderSummary:
+    """One order as the console's forms and lists show it (phone masked)."""
+
+    id: int
+    project_id: int
+    project: str
+    unit: str  # 楼栋-房号
+    kind: str
+    content: str
+    contact_name: str
+    contact_phone: str
+    department: str
+    assignee: str
+    status: WorkOrderStatus
+    priority: Priority
+    dispatched_at: dt.datetime
+    respond_due_at: dt.datetime
+    complete_due_at: dt.datetime
+    completed_at: dt.datetime | None
+    result: str
+    paid_service: bool
+    quote: Decimal
+    charge: Decimal
+    reopen_count: int
+    reassign_note: str
+    sla: str | None  # "overdue" / "due_soon" / None
+
+    @property
+    def sla_label(self) -> str:
+        return SLA_LABELS.get(self.sla or "", "")
+
+
+def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: int | None = None,
+               offset: int = 0) -> tuple[OrderSummary, ...]:
+    SR = ServiceRequest
+    stmt = (
+        select(WorkOrder, Project.name, Building.name, Unit.room_no, SR.kind, SR.content, SR.contact_name,
+               SR.contact_phone, Department.name, Staff.name)
+        .join(SR, SR.id == WorkOrder.request_id)
+        .join(Project, Project.id == WorkOrder.project_id)
+        .join(Department, Department.id == WorkOrder.department_id)
+        .outerjoin(Unit, Unit.id == SR.unit_id)
+        .outerjoin(Building, Building.id == Unit.building_id)
+        .outerjoin(Staff, Staff.id == WorkOrder.assignee_id)
+        .where(*where)
+        .order_by(*order_by)
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    now = utcnow()
+    return tuple(
+        OrderSummary(
+            o.id, o.project_id, project, f"{building}-{room}" if room else "", kind.label, content, name,
+            mask("phone", phone), department, assignee or "", o.status, o.priority, o.dispatched_at,
+            o.respond_due_at, o.complete_due_at, o.completed_at, o.result, o.paid_service, o.quote, o.charge,
+            o.reopen_count, o.reassign_note, sla_state(o, now),
+        )
+        for o, project, building, room, kind, content, name, phone, department, assignee in session.execute(stmt)
+    )
+
+
+def order_summaries(session: Session, *, order_ids: Sequence[int], actor: Actor) -> tuple[OrderSummary, ...]:
+    """The selected orders for an action's form; refused whole if one is missing or out of scope."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        raise Refused("请先选择派工单")
+    found = _summaries(session, WorkOrder.id.in_(ids), order_by=[WorkOrder.id])
+    missing = set(ids) - {o.id for o in found}
+    if missing:
+        raise Refused(f"派工单不存在：{id_list(missing)}", missing)
+    outside = [o.id for o in found if not actor.can_see(o.project_id)]
+    if outside:
+        raise NotPermitted(f"无权操作其他项目的派工单：{id_list(outside)}", outside)
+    return found
+
+
+@dataclass(frozen=True)
+class DepartmentReport:
+    """日报: a department's open orders and those it finished that day — "其他部门每天下班前将事件处理情况上报前台"."""
+
+    department: str
+    day: dt.date
+    lines: tuple[OrderSummary, ...]
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for line in self.lines if line.status in OPEN_STATUSES)
+
+    @property
+    def done_count(self) -> int:
+        return len(self.lines) - self.open_count
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for line in self.lines if line.sla == "overdue")
+
+
+REPORT_COLUMNS = (
+    ("id", label_of(WorkOrder, "id")), ("project", label_of(WorkOrder, "project")),
+    ("unit", label_of(ServiceRequest, "unit")), ("kind", label_of(ServiceRequest, "kind")),
+    ("content", label_of(ServiceRequest, "content")), ("assignee", label_of(WorkOrder, "assignee")),
+    ("status", label_of(WorkOrder, "status")), ("dispatched_at", label_of(WorkOrder, "dispatched_at")),
+    ("complete_due_at", label_of(WorkOrder, "complete_due_at")), ("completed_at", label_of(WorkOrder, "completed_at")),
+    ("sla_label", "时限"),
+)
+
+
+def department_report(session: Session, *, department_id: int, actor: Actor, day: dt.date | None = None,
+                      project_id: int | None = None) -> DepartmentReport:
+    """The department's open orders (已派工/处理中) and the orders it completed on ``day``, in the actor's
+    projects, earliest completion deadline first."""
+    department = session.get(Department, department_id)
+    if department is None:
+        raise Refused(f"处理部门 #{department_id} 不存在", [department_id])
+    if project_id is not None and not actor.can_see(project_id):
+        raise NotPermitted("无权查看该项目的派工单", [project_id])
+    day = day or utcnow().astimezone(SHANGHAI).date()
+    start, end = local_day_bounds(day)
+    where = [
+        WorkOrder.department_id == department_id,
+        actor.project_filter(WorkOrder.project_id),
+        or_(WorkOrder.status.in_(OPEN_STATUSES), and_(WorkOrder.completed_at >= start, WorkOrder.completed_at < end)),
+    ]
+    if project_id is not None:
+        where.append(WorkOrder.project_id == project_id)
+    lines = _summaries(session, *where, order_by=[WorkOrder.complete_due_at, WorkOrder.id])
+    return DepartmentReport(department.name, day, lines)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    filename: str
+    content: bytes
+    rows: int
+
+
+@as_actor
+def export_department_report(session: Session, *, department_id: int, actor: Actor, day: dt.date | None = None,
+                             project_id: int | None = None) -> ExportResult:
+    """The daily report as .xlsx; the export is logged (who, which department and day, how many rows)."""
+    report = department_report(session, department_id=department_id, actor=actor, day=day, project_id=project_id)
+    wb = new_workbook()
+    count = write_sheet(wb, f"{report.department}日报", [label for _, label in REPORT_COLUMNS],
+                        ([getattr(line, key) for key, _ in REPORT_COLUMNS] for line in report.lines))
+    params = {"department_id": department_id, "day": report.day.isoformat(), "project_id": project_id}
+    log_event(session, AuditKind.EXPORT, summary=f"导出{report.department} {report.day} 派工日报 {count} 行",
+              changes=params, table=WorkOrder.__tablename__, project_id=project_id)
+    log_operation(session, "export_department_report", params=params, counts={"rows": count}, project_id=project_id)
+    return ExportResult(f"{report.department}日报-{report.day.isoformat()}.xlsx", to_bytes(wb), count)
+
+
+def callbacks_due(session: Session, *, actor: Actor, project_id: int | None = None, limit: int = 100,
+                  offset: int = 0) -> tuple[int, tuple[OrderSummary, ...]]:
+    """待回访: completed orders awaiting their callback, oldest completion first; (total, one page)."""
+    if project_id is not None and not actor.can_see(project_id):
+        raise NotPermitted("无权查看该项目的派工单", [project_id])
+    where = [WorkOrder.status == S.DONE, actor.project_filter(WorkOrder.project_id)]
+    if project_id is not None:
+        where.append(WorkOrder.project_id == project_id)
+    total = session.scalar(select(func.count()).select_from(WorkOrder).where(*where)) or 0
+    return total, _summaries(session, *where, order_by=[WorkOrder.completed_at, WorkOrder.id], limit=limit,
+                             offset=offset)
+
+
+# --- what the forms offer ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HandlerChoice:
+    id: int
+    label: str
+    project_id: int | None
+    department_id: int | None
+
+
+@dataclass(frozen=True)
+class HandlerChoices:
+    departments: tuple[HandlerChoice, ...]  # active, shared or of the projects
+    staff: tuple[HandlerChoice, ...]  # active staff of the projects, with their department
+
+
+def handler_choices(session: Session, *, actor: Actor, project_ids: Iterable[int] = ()) -> HandlerChoices:
+    """Departments and people a dispatch or reassignment of orders of ``project_ids`` may choose."""
+    projects = sorted(p for p in set(project_ids) if actor.can_see(p))
+    departments = session.execute(
+        select(Department.id, Department.name, Department.project_id)
+        .where(Department.active.is_(True), or_(Department.project_id.is_(None), Department.project_id.in_(projects)))
+        .order_by(Department.project_id.is_not(None), Department.id)
+    ).all()
+    dep_names = {i: name for i, name, _ in departments}
+    staff = session.execute(
+        select(Staff.id, Staff.name, Staff.project_id, Staff.department_id)
+        .where(Staff.active.is_(True), Staff.project_id.in_(projects))
+        .order_by(Staff.department_id, Staff.name)
+    ).all()
+    return HandlerChoices(
+        tuple(HandlerChoice(i, name, p, i) for i, name, p in departments),
+        tuple(HandlerChoice(i, f"{name}（{dep_names.get(d, '未分部门')}）", p, d) for i, name, p, d in staff),
+    )
+
+
+# --- names, for the command line ---------------------------------------------------------------------
+def project_named(session: Session, name: str) -> int:
+    found = session.scalar(select(Project.id).where(Project.name == name.strip()))
+    if found is None:
+        raise Refused(f"项目不存在：{name}")
+    return found
+
+
+def department_named(session: Session, name: str, project_id: int | None) -> int:
+    """A department by name: the project's own before the shared one of that name."""
+    found = session.scalar(
+        select(Department.id)
+        .where(Department.name == name.strip(), or_(Department.project_id.is_(None), Department.project_id == project_id))
+        .order_by(Department.project_id.is_(None))
+        .limit(1)
+    )
+    if found is None:
+        raise Refused(f"处理部门不存在：{name}")
+    return found
+
+
+def staff_numbered(session: Session, employee_no: str, project_id: int | None) -> int:
+    found = session.scalar(select(Staff.id).where(Staff.employee_no == employee_no.strip(), Staff.project_id == project_id))
+    if found is None:
+        raise Refused(f"员工不存在：工号 {employee_no}")
+    return found

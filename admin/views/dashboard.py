@@ -1,0 +1,145 @@
+"""首页看板 (the console's index: ``install_home`` puts it in place of sqladmin's empty one) and 指标趋势 (12-month
+charts). Every logged-in user gets them, over their own projects; the figures come from ``actions.dashboard``
+and every figure links to the list of its records (``drill.DrillFilter``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import BaseView, expose
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from actions import billing, dashboard, kpis
+from actions.errors import Refused
+from models import SurveyTopic
+
+from .base import local_datetime
+from .drill import drill_url
+from .fees import _int, _status, run_action
+
+HOME = "首页看板"
+ICON = "fa-solid fa-gauge-high"
+
+
+class DashboardView(BaseView):
+    """Open to every logged-in user: what it shows is limited to the user's projects by the actions."""
+
+    category = HOME
+    category_icon = ICON
+
+    def is_accessible(self, request: Request) -> bool:
+        return True
+
+    @property
+    def session_maker(self) -> Any:
+        return self._admin_ref.session_maker
+
+
+def _scope_params(request: Request) -> dict[str, Any]:
+    query = request.query_params
+    return {"project_id": _int(query.get("project_id"), "项目"), "branch_id": _int(query.get("branch_id"), "分公司")}
+
+
+def _branches(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:
+    return list(dict.fromkeys((p.branch_id, p.branch) for p in choices))
+
+
+async def page(view: BaseView, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("local", local_datetime)
+    context.setdefault("drill_url", lambda drill: drill_url(request, drill))
+    context.setdefault("catalogue", kpis.CATALOGUE)
+    return await view.templates.TemplateResponse(request, f"wuye/dashboard/{template}", context,
+                                                 status_code=status_code)
+
+
+def kpi_chart(figures: kpis.KpiFigures, month: str) -> dict[str, Any]:
+    """The chosen month's KPIs per project as bars, the targets as marks (dashboard.js draws it)."""
+    return {
+        "kind": "bars",
+        "title": f"{month} 各项目指标完成值（%）",
+        "categories": [k.name for k in kpis.CATALOGUE],
+        "targets": [None if k.target is None else float(k.target) for k in kpis.CATALOGUE],
+        "series": [
+            {"name": p.name, "values": [_number(figures.get(k.key, p.id, month).rate) for k in kpis.CATALOGUE]}
+            for p in figures.projects
+        ],
+    }
+
+
+def trend_charts(figures: kpis.KpiFigures) -> list[dict[str, Any]]:
+    """One line chart per KPI: each project and, with several, their total, over the months."""
+    rows = [(p.name, p.id) for p in figures.projects]
+    if len(rows) > 1:
+        rows.append(("合计", None))
+    return [
+        {
+            "kind": "lines",
+            "id": k.key,
+            "title": f"{k.name}（%）",
+            "categories": list(figures.months),
+            "target": None if k.target is None else float(k.target),
+            "series": [{"name": name, "values": [_number(figures.get(k.key, pid, m).rate) for m in figures.months],
+                        "total": pid is None} for name, pid in rows],
+        }
+        for k in kpis.CATALOGUE
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class HomePage(DashboardView):
+    name = "首页"
+    icon = "fa-solid fa-house"
+
+    @expose("/dashboard", methods=["GET"], identity="dashboard")
+    async def home(self, request: Request) -> Response:
+        context: dict[str, Any] = {}
+        status_code = 200
+        try:
+            home = await run_action(self.session_maker, request, dashboard.home_page,
+                                    month=request.query_params.get("month") or None, **_scope_params(request))
+        except Refused as refused:
+            context["error"], status_code = refused.message, _status(refused)
+            home = await run_action(self.session_maker, request, dashboard.home_page)
+        return await page(
+            self, request, "home.html", status_code=status_code, title=HOME, home=home,
+            branches=_branches(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),
+            aging=billing.AGING_LABELS, topics=list(SurveyTopic), **context,
+        )
+
+
+class TrendsPage(DashboardView):
+    name = "指标趋势"
+    icon = "fa-solid fa-chart-line"
+
+    @expose("/dashboard/trends", methods=["GET"], identity="dashboard-trends")
+    async def trends(self, request: Request) -> Response:
+        query = request.query_params
+        context: dict[str, Any] = {}
+        status_code = 200
+        try:
+            params = {"month": query.get("month") or None, **_scope_params(request)}
+            figures = await run_action(self.session_maker, request, dashboard.trends, **params)
+        except Refused as refused:
+            context["error"], status_code = refused.message, _status(refused)
+            figures = await run_action(self.session_maker, request, dashboard.trends)
+        choices = await run_action(self.session_maker, request,
+                                   lambda session, actor: kpis.resolve_scope(session, actor=actor).projects)
+        return await page(
+            self, request, "trends.html", status_code=status_code, title="指标趋势（近12个月）", figures=figures,
+            charts=trend_charts(figures), choices=choices, branches=_branches(choices),
+            values={k: query.get(k, "") for k in ("month", "project_id", "branch_id")}, **context,
+        )
+
+
+def install_home(admin: Any) -> None:
+    """The console's index (``/admin/``, ``admin:index``) shows the home page instead of sqladmin's blank one."""
+    view = next(v for v in admin.views if isinstance(v, HomePage))
+    routes = admin.admin.router.routes
+    for i, route in enumerate(routes):
+        if getattr(route, "name", None) == "index":
+            routes[i] = Route(route.path, endpoint=view.home, name="index")

@@ -1,0 +1,365 @@
+"""批量导入 and the pages around spreadsheets: upload → preview → confirm, templates, error reports, the
+progress of big imports and exports, and a survey's results.
+
+Thin handlers over ``actions/``: the upload is kept on the server under a random token bound to the user
+(the preview and the confirm read the same bytes), the import runs as the action in a background thread
+(:mod:`actions.spreadsheets.jobs`) and the page polls its progress (static/wuye/js/wuye-progress.js — the
+CSP forbids inline scripts). A GET never writes; the confirm is a POST with the CSRF token, checked against
+the kind's grant explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from sqladmin import BaseView, expose
+from sqladmin.helpers import slugify_class_name
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from actions.audit import log_operation
+from actions.billing import fee_choices
+from actions.bulk_import import KINDS, import_records, importer_for
+from actions.errors import Refused
+from actions.spreadsheets import jobs
+from actions.spreadsheets.reader import LIMITS
+from actions.spreadsheets.writer import error_report, template
+from actions.survey_import import SurveyImporter, import_survey_responses
+from actions.survey_results import COVERAGE_TARGET, results_workbook, survey_results
+from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
+from models import OperationStatus, SurveyResponse, label_of
+
+from .base import request_actor
+from .fees import _status, run_action
+from .list_export import XLSX, file_response
+
+UPLOADS = Path(tempfile.gettempdir()) / "wuye-uploads"
+KEEP_SECONDS = 24 * 3600
+# Up to this size the preview is waited for in the request; a bigger file shows the progress bar at once.
+WAIT_BYTES = 256 * 1024
+WAIT_SECONDS = 30
+SHOWN_PROBLEMS = 500
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class Kind:
+    title: str
+    grant: tuple[str, str]  # (view identity, action) the importing user must hold
+
+
+IMPORT_KINDS: dict[str, Kind] = {
+    "surveys": Kind(SurveyResponse.__label__, ("survey", "action:import-responses")),
+    **{name: Kind(cls.title, (slugify_class_name(cls.model.__name__), "import")) for name, cls in KINDS.items()},
+}
+
+
+def _attachment(name: str) -> str:
+    return f"attachment; filename=\"download.xlsx\"; filename*=UTF-8''{quote(name)}"
+
+
+# --- the uploads kept between preview and confirm -------------------------------------------------------
+def _stash(data: bytes, meta: dict[str, Any]) -> str:
+    UPLOADS.mkdir(exist_ok=True)
+    now = time.time()
+    for old in UPLOADS.iterdir():
+        if old.is_dir() and now - old.stat().st_mtime > KEEP_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+    token = secrets.token_urlsafe(24)
+    folder = UPLOADS / token
+    folder.mkdir()
+    (folder / "data").write_bytes(data)
+    (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+    return token
+
+
+def _meta(token: str, user_id: int | None) -> dict[str, Any]:
+    folder = UPLOADS / token
+    if not _TOKEN.match(token) or not (folder / "meta.json").exists():
+        raise HTTPException(status_code=404, detail="导入文件不存在或已过期，请重新上传")
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta["user_id"] != user_id:
+        raise HTTPException(status_code=404, detail="导入文件不存在或已过期，请重新上传")
+    return meta
+
+
+def _save_meta(token: str, meta: dict[str, Any]) -> None:
+    (UPLOADS / token / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+
+
+def _data(token: str) -> bytes:
+    return (UPLOADS / token / "data").read_bytes()
+
+
+class SpreadsheetPages(BaseView):
+    """批量导入 in the menu; the other routes are reached from it, from lists (导出) and from a survey."""
+
+    name = "批量导入"
+    category = "导入导出"
+    icon = "fa-solid fa-file-import"
+
+    @property
+    def session_maker(self) -> Any:
+        return self._admin_ref.session_maker
+
+    def granted(self, request: Request, grant: tuple[str, str]) -> bool:
+        return self._authorization_backend().has_permission(request, *grant)
+
+    def _kinds(self, request: Request) -> dict[str, Kind]:
+        return {k: v for k, v in IMPORT_KINDS.items() if self.granted(request, v.grant)}
+
+    def is_accessible(self, request: Request) -> bool:
+        # Every logged-in user: each route checks its own grant (an import kind, the survey) or that the
+        # background job is the user's own.
+        return request_actor(request).user_id is not None
+
+    def is_visible(self, request: Request) -> bool:
+        return bool(self._kinds(request))
+
+    def _require(self, request: Request, kind: str) -> Kind:
+        spec = IMPORT_KINDS.get(kind)
+        if spec is None:
+            raise HTTPException(status_code=404, detail="不支持的导入类型")
+        if not self.granted(request, spec.grant):
+            raise HTTPException(status_code=403, detail=f"没有导入{spec.title}的权限")
+        return spec
+
+    async def _page(self, request: Request, name: str, *, status_code: int = 200, **context: Any) -> Response:
+        return await self.templates.TemplateResponse(request, f"wuye/{name}", context, status_code=status_code)
+
+    # --- upload ---------------------------------------------------------------------------------------
+    @expose("/import", methods=["GET"], identity="import")
+    async def upload_form(self, request: Request) -> Response:
+        query = request.query_params
+        return await self._upload_page(request, query.get("kind", ""), query.get("survey_id", ""))
+
+    async def _upload_page(self, request: Request, kind: str, survey_id: str, *, error: str = "",
+                           status_code: int = 200) -> Response:
+        kinds = self._kinds(request)
+        if not kinds:
+            raise HTTPException(status_code=403, detail="没有导入数据的权限")
+        kind = kind if kind in kinds else next(iter(kinds))
+        projects = (await run_action(self.session_maker, request, fee_choices)).projects
+        survey = None
+        if kind == "surveys" and survey_id.isdigit():
+            try:
+                survey = await run_action(self.session_maker, request,
+                                          lambda session, *, actor: survey_in_scope(session, int(survey_id), actor))
+            except Refused as refused:
+                raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return await self._page(request, "imports/upload.html", status_code=status_code, title=self.name, kinds=kinds,
+                                kind=kind, projects=projects, survey=survey, error=error,
+                                max_mb=LIMITS.max_bytes // (1024 * 1024))
+
+    @expose("/import/template/{kind}", methods=["GET"], identity="import-template")
+    async def template_download(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        spec = self._require(request, kind)
+        survey_id = request.query_params.get("survey_id", "")
+
+        def build(session: Any, *, actor: Any) -> bytes:
+            if kind == "surveys":
+                if not survey_id.isdigit():
+                    raise Refused("请先选择满意度调查")
+                return template(SurveyImporter(session, actor, survey_in_scope(session, int(survey_id), actor)))
+            return template(importer_for(session, kind, actor=actor))
+
+        try:
+            data = await run_action(self.session_maker, request, build)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(f"{spec.title}导入模板.xlsx")})
+
+    @expose("/import/upload", methods=["POST"], identity="import-upload")
+    async def upload(self, request: Request) -> Response:
+        form = await request.form()
+        kind = str(form.get("kind", ""))
+        self._require(request, kind)
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "read") or not upload.filename:
+            return await self._upload_page(request, kind, str(form.get("survey_id", "")), error="请选择要导入的文件",
+                                           status_code=400)
+        data = await upload.read()
+        survey_id = str(form.get("survey_id", ""))
+        project_id = str(form.get("project_id", ""))
+        meta = {
+            "user_id": request_actor(request).user_id, "kind": kind, "file_name": upload.filename,
+            "survey_id": int(survey_id) if survey_id.isdigit() else None,
+            "project_id": int(project_id) if project_id.isdigit() else None,
+        }
+        if kind == "surveys" and meta["survey_id"] is None:
+            return await self._upload_page(request, kind, "", error="请先选择满意度调查", status_code=400)
+        token = _stash(data, meta)
+        await self._start(request, token, meta, dry_run=True)
+        return RedirectResponse(request.url_for("admin:view-import-preview", token=token), status_code=303)
+
+    async def _start(self, request: Request, token: str, meta: dict[str, Any], *, dry_run: bool) -> jobs.Job:
+        """Run the import (or its preview) in the background; wait for a small file's."""
+        actor = request_actor(request)
+        data = _data(token)
+        session_maker = self.session_maker
+        kind = meta["kind"]
+
+        def work(job: jobs.Job) -> Any:
+            with session_maker.begin() as session:
+                session.info["actor"] = actor
+                if kind == "surveys":
+                    return import_survey_responses(session, survey_id=meta["survey_id"], data=data,
+                                                   file_name=meta["file_name"], actor=actor, dry_run=dry_run,
+                                                   progress=job.progress)
+                return import_records(session, kind=kind, data=data, file_name=meta["file_name"], actor=actor,
+                                      project_id=meta["project_id"], dry_run=dry_run, progress=job.progress)
+
+        def failed(job: jobs.Job, exc: BaseException) -> None:
+            with session_maker.begin() as session:
+                session.info["actor"] = actor
+                log_operation(session, f"import:{kind}", params={"file_name": meta["file_name"]}, counts={},
+                              status=OperationStatus.FAILED, message=job.message, project_id=meta["project_id"])
+
+        title = f"{'预览' if dry_run else '导入'}{IMPORT_KINDS[kind].title}"
+        job = jobs.start(title, actor.user_id, work, None if dry_run else failed)
+        meta["job_id"] = job.id
+        _save_meta(token, meta)
+        if len(data) <= WAIT_BYTES:
+            await anyio.to_thread.run_sync(job.thread.join, WAIT_SECONDS)
+        return job
+
+    # --- preview, progress, confirm -------------------------------------------------------------------
+    @expose("/import/{token}", methods=["GET"], identity="import-preview")
+    async def preview(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        meta = _meta(token, request_actor(request).user_id)
+        self._require(request, meta["kind"])
+        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
+        if job is None:  # the server restarted since: preview the kept file again
+            job = await self._start(request, token, meta, dry_run=True)
+        result = job.result if job.state == "done" else None
+        return await self._page(
+            request, "imports/preview.html", title=f"导入{IMPORT_KINDS[meta['kind']].title}", meta=meta, token=token,
+            job=job.snapshot(), result=result, shown=SHOWN_PROBLEMS,
+            kind_title=IMPORT_KINDS[meta["kind"]].title,
+        )
+
+    @expose("/import/{token}/status", methods=["GET"], identity="import-status")
+    async def import_status(self, request: Request) -> Response:
+        meta = _meta(request.path_params["token"], request_actor(request).user_id)
+        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail="导入任务不存在")
+        return JSONResponse(job.snapshot())
+
+    @expose("/import/{token}/errors", methods=["GET"], identity="import-errors")
+    async def errors(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        meta = _meta(token, request_actor(request).user_id)
+        spec = self._require(request, meta["kind"])
+        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
+        if job is None or job.state != "done":
+            raise HTTPException(status_code=404, detail="请先等待预览完成")
+        data = _data(token)
+
+        def build(session: Any, *, actor: Any) -> bytes:
+            if meta["kind"] == "surveys":
+                importer = SurveyImporter(session, actor, survey_in_scope(session, meta["survey_id"], actor))
+            else:
+                importer = importer_for(session, meta["kind"], actor=actor, project_id=meta["project_id"])
+            return error_report(importer, data, meta["file_name"], job.result.problems)
+
+        report = await run_action(self.session_maker, request, build)
+        return Response(report, media_type=XLSX,
+                        headers={"content-disposition": _attachment(f"{spec.title}导入错误报告.xlsx")})
+
+    @expose("/import/{token}/confirm", methods=["POST"], identity="import-confirm")
+    async def confirm(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        meta = _meta(token, request_actor(request).user_id)
+        self._require(request, meta["kind"])  # explicit: this POST writes (A02)
+        current = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
+        if current is not None and current.state == "running":
+            raise HTTPException(status_code=409, detail="该文件正在处理，请稍候")
+        await self._start(request, token, meta, dry_run=False)
+        return RedirectResponse(request.url_for("admin:view-import-preview", token=token), status_code=303)
+
+    # --- exports that ran in the background -----------------------------------------------------------
+    @expose("/export-job/{job_id}", methods=["GET"], identity="export-job")
+    async def export_job(self, request: Request) -> Response:
+        job = self._export_job(request)
+        return await self._page(request, "imports/export.html", title=job.title, job=job.snapshot(),
+                                result=job.result if job.state == "done" else None)
+
+    @expose("/export-job/{job_id}/status", methods=["GET"], identity="export-status")
+    async def export_status(self, request: Request) -> Response:
+        return JSONResponse(self._export_job(request).snapshot())
+
+    @expose("/export-job/{job_id}/file", methods=["GET"], identity="export-file")
+    async def export_file(self, request: Request) -> Response:
+        job = self._export_job(request)
+        if job.state != "done" or not job.result.path.exists():
+            raise HTTPException(status_code=404, detail="导出文件不存在或已下载")
+        return file_response(job.result.path, job.result.file_name)
+
+    def _export_job(self, request: Request) -> jobs.Job:
+        job = jobs.get(request.path_params["job_id"], request_actor(request).user_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail="导出任务不存在或已过期")
+        return job
+
+    # --- a survey's results ---------------------------------------------------------------------------
+    @expose("/survey-results/{survey_id:int}", methods=["GET", "POST"], identity="survey-results")
+    async def results(self, request: Request) -> Response:
+        if not self.granted(request, ("survey", "list")):
+            raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
+        survey_id = request.path_params["survey_id"]
+        context: dict[str, Any] = {}
+        status_code = 200
+        if request.method == "POST":  # 整改完成 / 回访: a state change, checked against its grant (A02)
+            if not self.granted(request, ("corrective-action", "edit")):
+                raise HTTPException(status_code=403, detail="没有登记整改的权限")
+            form = await request.form()
+            try:
+                action_id = int(str(form.get("action_id", "0")))
+                if form.get("step") == "complete":
+                    await run_action(self.session_maker, request, complete_corrective_action, action_id=action_id)
+                    context["notice"] = "已登记整改完成，请安排回访"
+                else:
+                    result = await run_action(self.session_maker, request, follow_up_corrective_action,
+                                              action_id=action_id, satisfied=form.get("satisfied") == "1",
+                                              note=str(form.get("note", "")))
+                    context["notice"] = f"回访已登记：{result.status.label}"
+            except (Refused, ValueError) as refused:
+                context["error"] = getattr(refused, "message", "参数无效")
+                status_code = _status(refused) if isinstance(refused, Refused) else 400
+        try:
+            results = await run_action(self.session_maker, request, survey_results, survey_id=survey_id)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return await self._page(
+            request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
+            r=results, target=COVERAGE_TARGET, can_import=self.granted(request, IMPORT_KINDS["surveys"].grant),
+            can_follow=self.granted(request, ("corrective-action", "edit")),
+            labels={"comments": label_of(SurveyResponse, "comments"), "respondent": label_of(SurveyResponse, "respondent")},
+            **context,
+        )
+
+    @expose("/survey-results/{survey_id:int}/xlsx", methods=["GET"], identity="survey-results-xlsx")
+    async def results_xlsx(self, request: Request) -> Response:
+        if not self.granted(request, ("survey", "list")):
+            raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
+        try:
+            results = await run_action(self.session_maker, request, survey_results,
+                                       survey_id=request.path_params["survey_id"])
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        data = await anyio.to_thread.run_sync(results_workbook, results)
+        return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(f"{results.title}结果.xlsx")})

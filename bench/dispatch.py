@@ -1,0 +1,220 @@
+"""Benchmark of 派工 (issue 3): one action dispatching 50,000 pending requests of a project.
+
+Builds one project with 50,000 pending service requests (every kind, category and priority) in a temporary
+SQLite file and in the PostgreSQL database ``wuye_bench_dispatch`` (dropped and recreated), with one
+set-based INSERT … SELECT each. Then times, on each database, inside a transaction that is rolled back so
+every run starts from the same 50,000 pending requests:
+
+- the action ``actions.work_orders.dispatch_requests(project_id=…)``: validation, routing, SLA deadlines,
+  the work orders, the requests' status, one audit row per order and per request, the operation-log row;
+- the equivalent single hand-written INSERT … SELECT creating the same 50,000 work orders (department by
+  routing rule, deadlines by SLA rule) and nothing else,
+
+and prints both and the ratio (the issue asks for the action within 3× of the INSERT … SELECT).
+
+    /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--sqlite-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import actions  # noqa: E402,F401  (audit hook)
+from actions.actor import Actor  # noqa: E402
+from actions.work_orders import dispatch_requests  # noqa: E402
+from models import (  # noqa: E402
+    AuditLog,
+    Branch,
+    Building,
+    Project,
+    ServiceRequest,
+    Unit,
+    User,
+    WorkOrder,
+    utcnow,
+)
+from models.db import alembic_config, make_engine  # noqa: E402
+from seeds.reference import load_reference  # noqa: E402
+
+REQUESTS = 50_000
+UNITS = 2_000
+RUNS = 3
+
+# 50,000 pending requests over the units; kind, category and priority cycle so every routing and SLA rule is
+# used; received over the last 12 hours.
+_COLUMNS = (
+    "project_id, channel, kind, category, priority, status, unit_id, contact_name, contact_phone, content, "
+    "received_at, complaint_major, reply, created_at, updated_at, version"
+)
+_VALUES = (
+    ":project, 'phone', "
+    "(CASE i % 7 WHEN 0 THEN 'repair_private' WHEN 1 THEN 'repair_public' WHEN 2 THEN 'complaint' "
+    " WHEN 3 THEN 'inquiry' WHEN 4 THEN 'help' WHEN 5 THEN 'suggestion' ELSE 'praise' END), "
+    "(CASE i % 12 WHEN 0 THEN 'plumbing' WHEN 1 THEN 'building' WHEN 2 THEN 'elevator' WHEN 3 THEN 'security' "
+    " WHEN 4 THEN 'parking' WHEN 5 THEN 'noise' WHEN 6 THEN 'cleaning' WHEN 7 THEN 'greening' WHEN 8 THEN 'fees' "
+    " WHEN 9 THEN 'service' WHEN 10 THEN 'defect' ELSE 'other' END), "
+    "(CASE i % 4 WHEN 0 THEN 'urgent' WHEN 1 THEN 'high' WHEN 2 THEN 'normal' ELSE 'low' END), "
+    "'pending', :first_unit + i % :units, '业主', '1380000' || (1000 + i % 9000), '基准诉求', {received}, "
+    "false, '', :now, :now, 1"
+)
+BUILD = {
+    "sqlite": text(
+        f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+        f"INSERT INTO service_request ({_COLUMNS}) SELECT "
+        + _VALUES.format(received="strftime('%Y-%m-%d %H:%M:%f000', :now, printf('-%d minutes', i % 720))")
+        + " FROM n"
+    ),
+    "postgresql": text(
+        f"INSERT INTO service_request ({_COLUMNS}) SELECT "
+        + _VALUES.format(received="CAST(:now AS timestamptz) - make_interval(mins => i % 720)")
+        + " FROM generate_series(1, :count) AS i"
+    ),
+}
+
+# The same work orders in one statement: department by routing rule (shared departments), deadlines by the
+# default SLA rule, counted from 受理时间.
+_DEADLINE = {
+    "sqlite": "strftime('%Y-%m-%d %H:%M:%S', sr.received_at, printf('+%d minutes', {minutes})) "
+              "|| substr(sr.received_at, 20)",
+    "postgresql": "sr.received_at + make_interval(mins => {minutes})",
+}
+BASELINE = (
+    "INSERT INTO work_order (project_id, request_id, department_id, assignee_id, priority, status, dispatched_at, "
+    "dispatched_by_id, respond_due_at, complete_due_at, result, paid_service, quote, quote_accepted, charge, "
+    "reopen_count, reassign_note, created_at, updated_at, version) "
+    "SELECT sr.project_id, sr.id, d.id, NULL, sr.priority, 'dispatched', :now, :user, {respond}, {complete}, "
+    "'', false, 0, false, 0, 0, '', :now, :now, 1 "
+    "FROM service_request sr "
+    "JOIN routing_rule rr ON rr.category = sr.category "
+    "JOIN department d ON d.kind = rr.department_kind AND d.project_id IS NULL AND d.active "
+    "JOIN sla_rule s ON s.kind = sr.kind AND s.priority = sr.priority AND s.project_id IS NULL "
+    "WHERE sr.project_id = :project AND sr.status = 'pending'"
+)
+
+
+def baseline_sql(dialect: str) -> str:
+    deadline = _DEADLINE[dialect]
+    return BASELINE.format(respond=deadline.format(minutes="s.respond_minutes"),
+                           complete=deadline.format(minutes="s.complete_hours * 60"))
+
+
+def migrate(engine: Engine) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def fresh_postgres(server_url: str, name: str) -> str:
+    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name) \
+        .render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def build(engine: Engine) -> dict[str, int]:
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        load_reference(session)
+        branch = Branch(name="基准分公司")
+        project = Project(name="基准项目", branch=branch)
+        building = Building(project=project, name="1栋")
+        user = User(username="dispatcher", display_name="派工主管", password_hash="-")
+        session.add_all([branch, project, building, user])
+        session.flush()
+        session.execute(
+            Unit.__table__.insert(),
+            [{"project_id": project.id, "building_id": building.id, "room_no": f"{i:05d}", "kind": "house",
+              "status": "occupied", "area": 90, "key_tenant": False} for i in range(UNITS)],
+        )
+        first_unit = session.scalar(select(func.min(Unit.id)))
+        session.execute(BUILD[engine.dialect.name], {
+            "count": REQUESTS, "project": project.id, "first_unit": first_unit, "units": UNITS, "now": utcnow(),
+        })
+        ids = {"project": project.id, "user": user.id}
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does after a bulk load
+    return ids
+
+
+def timed_baseline(engine: Engine, ids: dict[str, int]) -> tuple[float, int]:
+    with engine.connect() as conn:
+        trans = conn.begin()
+        t0 = time.perf_counter()
+        conn.execute(text(baseline_sql(engine.dialect.name)), {"now": utcnow(), **ids})
+        elapsed = time.perf_counter() - t0
+        created = conn.scalar(select(func.count()).select_from(WorkOrder))
+        trans.rollback()
+    return elapsed, created
+
+
+def timed_action(engine: Engine, ids: dict[str, int]) -> tuple[float, int, int]:
+    actor = Actor(user_id=ids["user"], name="派工主管", project_ids=frozenset({ids["project"]}), source="bench")
+    with Session(engine) as session:
+        session.begin()
+        audit_before = session.scalar(select(func.count()).select_from(AuditLog))
+        t0 = time.perf_counter()
+        result = dispatch_requests(session, project_id=ids["project"], actor=actor)
+        elapsed = time.perf_counter() - t0
+        audit = session.scalar(select(func.count()).select_from(AuditLog)) - audit_before
+        pending = session.scalar(select(func.count()).select_from(ServiceRequest)
+                                 .where(ServiceRequest.status == "pending"))
+        assert pending == 0, pending
+        session.rollback()
+    return elapsed, result.created, audit
+
+
+def run(label: str, engine: Engine) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    ids = build(engine)
+    print(f"\n== {label}: built {REQUESTS:,} pending requests on {UNITS:,} units in {time.perf_counter() - t0:.1f} s")
+    base, act = [], []
+    for _ in range(RUNS):  # alternate, so both see the same cache and background load
+        elapsed, created = timed_baseline(engine, ids)
+        base.append(elapsed)
+        assert created == REQUESTS, created
+        elapsed, created, audit = timed_action(engine, ids)
+        act.append(elapsed)
+        assert created == REQUESTS, created
+    b, a = statistics.median(base), statistics.median(act)
+    print(f"single INSERT … SELECT (orders only):  median {b:6.2f} s   runs {', '.join(f'{x:.2f}' for x in base)}")
+    print(f"dispatch action (orders + requests + {audit:,} audit rows + log):"
+          f"  median {a:6.2f} s   runs {', '.join(f'{x:.2f}' for x in act)}")
+    print(f"action ÷ INSERT … SELECT = {a / b:.2f}×  (target ≤ 3×)")
+    return b, a
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server URL (the benchmark creates wuye_bench_dispatch there)")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        run("SQLite", engine)
+        engine.dispose()
+    if not args.sqlite_only:
+        engine = make_engine(fresh_postgres(args.pg, "wuye_bench_dispatch"))
+        run("PostgreSQL", engine)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

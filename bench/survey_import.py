@@ -1,0 +1,226 @@
+"""Benchmark of the survey import (issue 5): a 100,000-row survey workbook, read and imported.
+
+Builds one project with as many occupied units as the workbook has rows (set-based: a recursive CTE on SQLite,
+generate_series on PostgreSQL) and its survey campaign, in a temporary SQLite file and in the PostgreSQL
+database ``wuye_bench_survey_import`` (dropped and recreated). Writes a ROWS × 16 workbook the way staff fill
+it in (title row, header variants, scores as words, "N分" and numbers, text-typed dates, comments), then times:
+
+- a bare read of every cell with openpyxl (read-only mode),
+- the same with python-calamine,
+- the whole import ``import_survey_responses`` — safe-file checks, read, clean, validate, resolve the units,
+  insert responses, scores, households and audit rows, operation log, commit — on SQLite and PostgreSQL,
+
+and prints the figures, the import's stages, and the ratios (the issue asks for the import within 1.5× of the
+calamine read; django-import-export's ≈ 500 rows/s is the issue's figure, not measured here).
+
+    /work/venv/bin/python bench/survey_import.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import actions  # noqa: E402,F401  (audit hook)
+from actions.actor import Actor  # noqa: E402
+from actions.survey_import import import_survey_responses  # noqa: E402
+from actions.surveys import create_survey  # noqa: E402
+from models import Branch, Building, Project, SurveyResponse, SurveyScore, User, utcnow  # noqa: E402
+from models.base import UTCDateTime  # noqa: E402
+from models.db import alembic_config, make_engine  # noqa: E402
+
+UNITS_PER_BUILDING = 1000
+HEADER = ["序号", "楼栋", "房号", "业主姓名", "联系电话", "填表日期", "客服部", "工程部", "秩序维护", "环境卫生", "绿化",
+          "开发公司工程部", "总体满意度", "意见建议", "是否署名", "备注"]
+WORDS = ("非常满意", "满意", "满意", "5分", "4分", 5, 4, 4, 3, "基本满意")
+COMMENTS = ("", "", "", "电梯经常坏，维修要及时", "保洁不错", "晚上车库太暗", "", "希望增加快递柜")
+_UNITS = (
+    "INSERT INTO unit (project_id, building_id, room_no, kind, status, area, key_tenant, created_at, updated_at) "
+    "SELECT :project, :first_building + (i - 1) / {per}, "
+    "(((i - 1) % {per}) / 10 + 1) || '-' || ((i - 1) % 10 + 101), 'house', 'occupied', 89.5, false, :now, :now "
+)
+BUILD_UNITS = {
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+              + _UNITS.format(per=UNITS_PER_BUILDING) + "FROM n",
+    "postgresql": _UNITS.format(per=UNITS_PER_BUILDING) + "FROM generate_series(1, :count) AS i",
+}
+
+
+def migrate(engine: Engine) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def fresh_postgres(server_url: str, name: str) -> str:
+    """``name`` dropped and created on the server of ``server_url``; returns its URL."""
+    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name)
+    return url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def analyze(engine: Engine) -> None:
+    """What autovacuum does after a bulk load, so plans see real row counts."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+def building_name(i: int) -> str:
+    return f"{i // UNITS_PER_BUILDING + 1}栋"
+
+
+def room_no(i: int) -> str:
+    return f"{(i % UNITS_PER_BUILDING) // 10 + 1}-{i % 10 + 101}"
+
+
+def build(engine: Engine, units: int) -> tuple[int, Actor]:
+    """A project with ``units`` occupied units in buildings of 1,000, and its survey; returns (survey, actor)."""
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        branch = Branch(name="基准分公司")
+        project = Project(name="基准小区", branch=branch)
+        user = User(username="supervisor", display_name="客服主管", password_hash="-")
+        buildings = [Building(project=project, name=building_name(b * UNITS_PER_BUILDING))
+                     for b in range(-(-units // UNITS_PER_BUILDING))]
+        session.add_all([branch, project, user, *buildings])
+        session.flush()
+        session.execute(
+            text(BUILD_UNITS[engine.dialect.name]).bindparams(bindparam("now", type_=UTCDateTime())),
+            {"count": units, "project": project.id, "first_building": buildings[0].id, "now": utcnow()},
+        )
+        actor = Actor(user_id=user.id, name="客服主管", project_ids=frozenset({project.id}), source="bench")
+        survey = create_survey(session, project_id=project.id, title="2026年上半年业主满意度调查", actor=actor)
+    analyze(engine)
+    return survey.survey_id, actor
+
+
+def write_workbook(rows: int) -> bytes:
+    """ROWS × 16 as staff type it: a title row, header variants, words and numbers mixed, dates as text."""
+    from openpyxl import Workbook
+
+    rng = random.Random(5)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("回收汇总")
+    ws.append(["基准小区2026年上半年业主满意度调查汇总表"])
+    ws.append(HEADER)
+    start = dt.date(2026, 3, 1)
+    for i in range(rows):
+        day = start + dt.timedelta(days=i % 20)
+        scores = [rng.choice(WORDS) for _ in range(6)]
+        ws.append([
+            i + 1, building_name(i), room_no(i), "", f"1380000{i % 10000:04d}",
+            f"{day.year}/{day.month}/{day.day}" if i % 2 else day, *scores, rng.choice(WORDS[:6]),
+            rng.choice(COMMENTS), "是", "",
+        ])
+    ws.append(["合计"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def read_openpyxl(data: bytes) -> int:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    cells = 0
+    for ws in wb.worksheets:
+        ws.reset_dimensions()  # a stale <dimension> tag would silently truncate the read
+        for row in ws.iter_rows(values_only=True):
+            cells += len(row)
+    wb.close()
+    return cells
+
+
+def read_calamine(data: bytes) -> int:
+    import python_calamine
+
+    wb = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return sum(len(row) for name in wb.sheet_names for row in wb.get_sheet_by_name(name).to_python())
+
+
+def timed_import(engine: Engine, survey_id: int, actor: Actor, data: bytes) -> tuple[float, dict, list]:
+    stages: list[tuple[str, float]] = []
+    t0 = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not stages or stages[-1][0] != stage:
+            stages.append((stage, time.perf_counter() - t0))
+
+    with Session(engine) as session, session.begin():
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收汇总.xlsx",
+                                         actor=actor, progress=progress)
+        assert result.written and not result.problems, result.problems[:5]
+        stages.append(("提交", time.perf_counter() - t0))
+    elapsed = time.perf_counter() - t0
+    with Session(engine) as session:
+        written = {
+            "responses": session.scalar(select(func.count()).select_from(SurveyResponse)),
+            "scores": session.scalar(select(func.count()).select_from(SurveyScore)),
+        }
+    return elapsed, written, stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    data = write_workbook(args.rows)
+    print(f"workbook: {args.rows:,} rows × {len(HEADER)} columns, {len(data) / 2**20:.1f} MB, "
+          f"written in {time.perf_counter() - t0:.1f} s")
+
+    t0 = time.perf_counter()
+    cells = read_openpyxl(data)
+    openpyxl_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cells_c = read_calamine(data)
+    calamine_s = time.perf_counter() - t0
+    print(f"bare read, openpyxl read-only:  {openpyxl_s:6.2f} s  ({cells:,} cells)")
+    print(f"bare read, python-calamine:     {calamine_s:6.2f} s  ({cells_c:,} cells)")
+
+    targets = [("SQLite", lambda: make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db"))]
+    if not args.sqlite_only:
+        targets.append(("PostgreSQL", lambda: make_engine(fresh_postgres(args.pg, "wuye_bench_survey_import"))))
+    for label, make in targets:
+        engine = make()
+        t0 = time.perf_counter()
+        survey_id, actor = build(engine, args.rows)
+        print(f"\n== {label}: built {args.rows:,} units and the campaign in {time.perf_counter() - t0:.1f} s")
+        elapsed, written, stages = timed_import(engine, survey_id, actor, data)
+        marks = [f"{name} @{at:.2f}s" for name, at in stages]
+        print(f"import (read → clean → validate → resolve → insert → commit): {elapsed:6.2f} s  "
+              f"{args.rows / elapsed:,.0f} rows/s  wrote {written['responses']:,} responses, {written['scores']:,} scores")
+        print(f"  stages: {', '.join(marks)}")
+        print(f"  import ÷ calamine read = {elapsed / calamine_s:.2f}×  (target ≤ 1.5×);  "
+              f"openpyxl read ÷ import = {openpyxl_s / elapsed:.1f}×;  "
+              f"django-import-export at ≈500 rows/s (issue's figure) would take ≈{args.rows / 500:.0f} s")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""Bills, payments, the account statement, arrears aging and the collection rate, on a hand-checked estate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from actions.actor import Actor
+from actions.billing import (
+    ArrearsFilter,
+    BillRow,
+    account_statement,
+    arrears,
+    arrears_xlsx,
+    collection_rate,
+    collection_rate_xlsx,
+    current_period,
+    customer_accounts,
+    generate_bills,
+    import_bills,
+    pay_account,
+    record_payment,
+)
+from actions.errors import NotPermitted, Refused
+from models import (
+    AuditKind,
+    AuditLog,
+    Bill,
+    BillStatus,
+    FeeBasis,
+    OperationLog,
+    ParkingSpace,
+    Payment,
+    PayMethod,
+    Phase,
+    StaffPosition,
+    UnitKind,
+    UnitRelation,
+)
+from tests import factories as f
+
+D = Decimal
+AS_OF = dt.date(2026, 4, 5)
+
+
+@dataclass
+class Estate:
+    project: object
+    actor: Actor
+    a: object
+    b: object
+    c1: object
+    c2: object
+    a101: object
+    a102: object
+    b201: object
+    mgmt: object
+    owner: object
+
+
+def counts(session, *models) -> dict:
+    return {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in models}
+
+
+WRITES = (Bill, Payment, OperationLog, AuditLog)
+
+
+@pytest.fixture
+def estate(session) -> Estate:
+    return make_estate(session)
+
+
+def make_estate(session) -> Estate:
+    """一期 A 栋 (A-101 100㎡, A-102 80㎡, collector C1) and 二期 B 栋 (B-201 a 120.50㎡ key shop, collector C2)."""
+    p = f.project(session, name="翠湖收费测试苑")
+    one, two = Phase(project=p, name="一期"), Phase(project=p, name="二期")
+    session.add_all([one, two])
+    session.flush()
+    a = f.building(session, project_=p, name="A栋")
+    b = f.building(session, project_=p, name="B栋")
+    a.phase_id, b.phase_id = one.id, two.id
+    c1 = f.staff(session, project_=p, name="陈收费", position=StaffPosition.CASHIER)
+    c2 = f.staff(session, project_=p, name="周收费", position=StaffPosition.CASHIER)
+    a101 = f.unit(session, project_=p, building_=a, room_no="101", area=D("100.00"))
+    a102 = f.unit(session, project_=p, building_=a, room_no="102", area=D("80.00"))
+    b201 = f.unit(session, project_=p, building_=b, room_no="201", area=D("120.50"))
+    b201.kind, b201.key_tenant = UnitKind.SHOP, True
+    a101.collector_id = a102.collector_id = c1.id
+    b201.collector_id = c2.id
+    owner = f.customer(session, project_=p, name="张伟", unit_=a101)
+    f.customer(session, project_=p, name="李娜", phone="13900001111", unit_=a102)
+    shop = f.customer(session, project_=p, name="王芳", phone="13700002222")
+    f.customer(session, project_=p, name="赵强", phone="13600003333", unit_=b201)  # the owner …
+    from models import UnitCustomer
+
+    session.add(UnitCustomer(project=p, unit=b201, customer=shop, relation=UnitRelation.SHOP_TENANT, is_primary=False))
+    mgmt = f.fee_type(session, project_=p, name="物业管理费", rate=D("2.50"))
+    session.flush()
+    actor = Actor(user_id=None, name="测试收费员", project_ids=frozenset({p.id}))
+    return Estate(p, actor, a, b, c1, c2, a101, a102, b201, mgmt, owner)
+
+
+def with_bills(session, e: Estate) -> None:
+    """January–April: A-101 paid Jan, nothing Feb, 100 of Mar, nothing Apr; A-102 paid Jan–Mar; B-201 nothing."""
+    plan = {
+        e.a101: (D("250.00"), [D("250.00"), D("0"), D("100.00"), D("0")]),
+        e.a102: (D("200.00"), [D("200.00"), D("200.00"), D("200.00"), D("0")]),
+        e.b201: (D("301.25"), [D("0"), D("0"), D("0"), D("0")]),
+    }
+    for unit, (due, paid) in plan.items():
+        for month, amount_paid in enumerate(paid, start=1):
+            f.bill(session, unit_=unit, fee_type_=e.mgmt, period=f"2026-{month:02d}", amount_due=due, amount_paid=amount_paid)
+
+
+# --- generating bills ---------------------------------------------------------------------------------
+def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, estate):
+    e = estate
+    parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=D("300.00"))
+    f.fee_type(session, project_=e.project, name="水电费代收", basis=FeeBasis.FIXED, rate=D("0"))  # filled by import
+    f.fee_type(session, project_=e.project, name="旧收费项目", rate=D("9.00"), active=False)
+    e.mgmt.due_day = 10
+    session.add_all([ParkingSpace(project=e.project, code=c, unit=e.a101) for c in ("P-1", "P-2")])
+    session.flush()
+
+    result = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor)
+
+    assert (result.created, result.existing) == (4, 0)
+    assert {x.name: x.created for x in result.by_fee_type} == {"物业管理费": 3, "停车费": 1}
+    bills = {(b.unit_id, b.fee_type_id): b for b in session.scalars(select(Bill).where(Bill.project_id == e.project.id))}
+    assert bills[(e.a101.id, e.mgmt.id)].amount_due == D("250.00")
+    assert bills[(e.a102.id, e.mgmt.id)].amount_due == D("200.00")
+    assert bills[(e.b201.id, e.mgmt.id)].amount_due == D("301.25")
+    assert bills[(e.a101.id, parking.id)].amount_due == D("600.00")
+    first = bills[(e.a101.id, e.mgmt.id)]
+    assert isinstance(first.amount_due, Decimal)
+    assert (first.period, first.due_date, first.status, first.amount_paid) == ("2026-03", dt.date(2026, 3, 10), BillStatus.UNPAID, D("0"))
+    assert (first.customer_id, first.collector_id) == (e.owner.id, e.c1.id)
+    audited = session.scalar(select(func.count()).where(AuditLog.table_name == "bill", AuditLog.kind == AuditKind.INSERT,
+                                                    AuditLog.project_id == e.project.id))
+    assert audited == 4
+    log = session.scalars(select(OperationLog).where(OperationLog.operation == "generate_bills",
+                                                   OperationLog.project_id == e.project.id)).one()
+    assert log.counts == {"created": 4, "existing": 0}
+
+    again = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor)
+    assert (again.created, again.existing) == (0, 4)
+    assert session.scalar(select(func.count()).where(Bill.project_id == e.project.id)) == 4
+    assert "不重复生成" in again.message
+
+
+def test_generate_bills_dry_run_and_refusals_write_nothing(session, estate):
+    e = estate
+    other = f.project(session)
+    foreign = f.fee_type(session, project_=other)
+    before = counts(session, *WRITES)
+
+    preview = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor, dry_run=True)
+    assert (preview.created, preview.dry_run) == (3, True)
+    assert "将生成 3 张" in preview.message
+
+    with pytest.raises(NotPermitted):
+        generate_bills(session, project_id=other.id, period="2026-03", actor=e.actor)
+    with pytest.raises(Refused, match="账期格式"):
+        generate_bills(session, project_id=e.project.id, period="2026-3", actor=e.actor)
+    with pytest.raises(Refused, match="太远"):
+        generate_bills(session, project_id=e.project.id, period="2099-01", actor=e.actor)
+    with pytest.raises(Refused, match="不属于项目") as refused:
+        generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor, fee_type_ids=[foreign.id])
+    assert refused.value.ids == [foreign.id]
+    assert counts(session, *WRITES) == before
+
+
+def test_default_period_is_this_month_in_shanghai():
+    assert current_period(dt.datetime(2026, 4, 30, 17, 0, tzinfo=dt.UTC)) == "2026-05"
+    assert current_period(dt.datetime(2026, 4, 30, 15, 0, tzinfo=dt.UTC)) == "2026-04"
+
+
+def test_import_bills_new_skip_error_and_nothing_written_on_error(session, estate):
+    e = estate
+    with_bills(session, e)
+    rows = [
+        BillRow("A栋", "101", "物业管理费", "2026-05", "250.00"),
+        BillRow("A栋", "101", "物业管理费", "2026-04", "250.00"),
+        BillRow("Z栋", "999", "物业管理费", "2026-05", "1.00"),
+        BillRow("A栋", "102", "物业管理费", "2026-05", 12.5),
+    ]
+    before = counts(session, *WRITES)
+    result = import_bills(session, project_id=e.project.id, rows=rows, actor=e.actor)
+    assert [r.outcome for r in result.rows] == ["new", "skip", "error", "error"]
+    assert "Z栋-999" in result.rows[2].message and "浮点数" in result.rows[3].message
+    assert not result.applied
+    assert counts(session, *WRITES) == before
+
+    good = import_bills(session, project_id=e.project.id, rows=[rows[0], rows[1]], actor=e.actor)
+    assert good.applied and (good.count("new"), good.count("skip")) == (1, 1)
+    may = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-05")).one()
+    assert (may.amount_due, may.customer_id, may.collector_id, may.due_date) == (D("250.00"), e.owner.id, e.c1.id, dt.date(2026, 5, 1))
+
+
+# --- payments -----------------------------------------------------------------------------------------
+def test_partial_then_full_payment_moves_paid_and_status(session, estate):
+    e = estate
+    with_bills(session, e)
+    feb = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-02")).one()
+    paid_at = dt.datetime(2026, 4, 6, 2, 30, tzinfo=dt.UTC)
+
+    first = record_payment(session, bill_id=feb.id, amount="100.00", method=PayMethod.CASH, collector_id=e.c1.id,
+                           paid_at=paid_at, receipt_no="R-0001", actor=e.actor)
+    assert (first.bill_status, first.outstanding) == (BillStatus.PARTIAL, D("150.00"))
+    second = record_payment(session, bill_id=feb.id, amount=D("150.00"), actor=e.actor)
+    assert (second.bill_status, second.outstanding) == (BillStatus.PAID, D("0.00"))
+    session.refresh(feb)
+    assert (feb.amount_paid, feb.status) == (D("250.00"), BillStatus.PAID)
+    payment = session.get(Payment, first.payment_id)
+    assert (payment.amount, payment.method, payment.collector_id, payment.paid_at, payment.receipt_no) == (
+        D("100.00"), PayMethod.CASH, e.c1.id, paid_at, "R-0001")
+
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused, match="已缴清"):
+        record_payment(session, bill_id=feb.id, amount="1.00", actor=e.actor)
+    assert counts(session, *WRITES) == before
+
+
+def test_overpayment_float_and_foreign_payments_are_refused(session, estate):
+    e = estate
+    with_bills(session, e)
+    apr = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    stranger = f.staff(session, project_=f.project(session))
+    outsider = Actor(user_id=None, name="外人", project_ids=frozenset())
+    before = counts(session, *WRITES)
+
+    with pytest.raises(Refused, match="超过账单") as refused:
+        record_payment(session, bill_id=apr.id, amount="250.01", actor=e.actor)
+    assert refused.value.ids == [apr.id]
+    with pytest.raises(Refused, match="浮点数"):
+        record_payment(session, bill_id=apr.id, amount=100.0, actor=e.actor)
+    with pytest.raises(Refused, match="大于 0"):
+        record_payment(session, bill_id=apr.id, amount="0", actor=e.actor)
+    with pytest.raises(Refused, match="不是本项目员工"):
+        record_payment(session, bill_id=apr.id, amount="10.00", collector_id=stranger.id, actor=e.actor)
+    with pytest.raises(NotPermitted):
+        record_payment(session, bill_id=apr.id, amount="10.00", actor=outsider)
+    with pytest.raises(Refused, match="不设预存款"):
+        pay_account(session, unit_id=e.a101.id, amount="650.01", actor=e.actor)
+    assert counts(session, *WRITES) == before
+
+
+def test_account_payment_is_spread_oldest_first(session, estate):
+    e = estate
+    with_bills(session, e)
+
+    result = pay_account(session, unit_id=e.b201.id, amount="700.00", method=PayMethod.TRANSFER, receipt_no="R-9",
+                         actor=e.actor)
+
+    assert [(p.amount, p.bill_status) for p in result.payments] == [
+        (D("301.25"), BillStatus.PAID), (D("301.25"), BillStatus.PAID), (D("97.50"), BillStatus.PARTIAL)]
+    assert result.outstanding == D("505.00")
+    statuses = dict(session.execute(select(Bill.period, Bill.status).where(Bill.unit_id == e.b201.id)).all())
+    assert statuses == {"2026-01": BillStatus.PAID, "2026-02": BillStatus.PAID, "2026-03": BillStatus.PARTIAL,
+                        "2026-04": BillStatus.UNPAID}
+    receipts = session.scalars(select(Payment.receipt_no).where(Payment.project_id == e.project.id).order_by(Payment.id)).all()
+    assert receipts == ["R-9-1", "R-9-2", "R-9-3"]
+
+
+def test_account_statement_shows_bills_payments_and_balance(session, estate):
+    e = estate
+    with_bills(session, e)
+    feb = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-02")).one()
+    record_payment(session, bill_id=feb.id, amount="50.00", collector_id=e.c1.id, actor=e.actor)
+
+    st = account_statement(session, unit_id=e.a101.id, actor=e.actor, as_of=AS_OF)
+
+    assert (st.unit_label, st.payer, st.collector, st.project) == ("A栋-101", "张伟", "陈收费", "翠湖收费测试苑")
+    assert [b.period for b in st.bills] == ["2026-04", "2026-03", "2026-02", "2026-01"]
+    assert (st.total_due, st.total_paid, st.balance, st.overdue_amount) == (D("1000.00"), D("400.00"), D("600.00"), D("600.00"))
+    assert [(p.period, p.amount, p.collector) for p in st.payments] == [("2026-02", D("50.00"), "陈收费")]
+    assert [s.unit_id for s in customer_accounts(session, customer_id=e.owner.id, actor=e.actor)] == [e.a101.id]
+    with pytest.raises(NotPermitted):
+        account_statement(session, unit_id=e.a101.id, actor=Actor(user_id=None, name="外人", project_ids=frozenset()))
+
+
+# --- arrears --------------------------------------------------------------------------------------------
+def test_arrears_aging_per_account_with_totals_over_the_filter(session, estate):
+    e = estate
+    with_bills(session, e)
+
+    page = arrears(session, actor=e.actor, as_of=AS_OF)
+
+    assert [(r.building, r.room_no) for r in page.rows] == [("B栋", "201"), ("A栋", "101"), ("A栋", "102")]
+    b201, a101, a102 = page.rows
+    assert (b201.current, b201.m1, b201.m2, b201.m3plus, b201.total, b201.months, b201.oldest_period) == (
+        D("301.25"), D("301.25"), D("301.25"), D("301.25"), D("1205.00"), 4, "2026-01")
+    assert (a101.current, a101.m1, a101.m2, a101.m3plus, a101.total, a101.months) == (
+        D("250.00"), D("150.00"), D("250.00"), D("0.00"), D("650.00"), 3)
+    assert (a102.total, a102.months, a102.collector, a102.payer) == (D("200.00"), 1, "陈收费", "李娜")
+    assert (b201.key_tenant, b201.collector, b201.payer) == (True, "周收费", "赵强")
+    t = page.totals
+    assert (t.accounts, t.current, t.m1, t.m2, t.m3plus, t.total) == (
+        3, D("751.25"), D("451.25"), D("551.25"), D("301.25"), D("2055.00"))
+
+    one = arrears(session, actor=e.actor, as_of=AS_OF, page_size=1, page=2)
+    assert [r.room_no for r in one.rows] == ["101"] and one.totals.total == D("2055.00") and one.pages == 3
+    past = arrears(session, actor=e.actor, as_of=AS_OF, page_size=1, page=9)
+    assert (past.rows, past.totals.accounts, past.totals.m3plus) == ((), 3, D("301.25"))
+    assert arrears(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(key_tenant=True)).totals.total == D("1205.00")
+    assert arrears(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(min_months=2)).totals.total == D("1855.00")
+    by_building = arrears(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(building_id=e.a.id))
+    assert (by_building.totals.accounts, by_building.totals.total) == (2, D("850.00"))
+    assert arrears(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(collector_id=e.c2.id)).totals.accounts == 1
+    # Before April's due date passes, April is not in arrears yet.
+    assert arrears(session, actor=e.actor, as_of=dt.date(2026, 4, 1)).totals.current == D("0.00")
+    assert arrears(session, actor=Actor(user_id=None, name="外人", project_ids=frozenset()), as_of=AS_OF).totals.accounts == 0
+
+
+def test_arrears_export_is_xlsx_with_formulas_as_text_and_logged(session, estate):
+    e = estate
+    with_bills(session, e)
+    e.owner.name = "=HYPERLINK(\"http://evil\",\"x\")"
+    session.flush()
+    exports = session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT))
+
+    data = arrears_xlsx(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(project_id=e.project.id))
+
+    ws = load_workbook(io.BytesIO(data)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:3] == ("项目", "楼栋", "房号") and len(rows) == 4
+    a101 = next(r for r in ws.iter_rows(min_row=2) if r[2].value == "101")
+    assert a101[3].value.startswith("=HYPERLINK") and a101[3].data_type == "s"
+    assert a101[10].value == 650
+    assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 1
+
+
+# --- collection rate --------------------------------------------------------------------------------------
+def test_collection_rate_by_amount_and_household(session, estate):
+    e = estate
+    with_bills(session, e)
+
+    by_project = collection_rate(session, actor=e.actor, period_from="2026-03")
+    (row,) = by_project.rows
+    assert (row.label, row.amount_due, row.amount_paid, row.amount_rate) == ("翠湖收费测试苑", D("751.25"), D("300.00"), D("39.93"))
+    assert (row.households, row.households_paid, row.household_rate, row.meets_target) == (3, 1, D("33.33"), False)
+    assert by_project.target == D("93")
+
+    by_building = {r.label: r for r in collection_rate(session, actor=e.actor, period_from="2026-03", group_by="building").rows}
+    assert by_building["翠湖收费测试苑 · A栋"].amount_rate == D("66.67")
+    assert by_building["翠湖收费测试苑 · A栋"].household_rate == D("50.00")
+    assert by_building["翠湖收费测试苑 · B栋"].amount_rate == D("0.00")
+    by_phase = {r.label: r.amount_due for r in collection_rate(session, actor=e.actor, period_from="2026-03", group_by="phase").rows}
+    assert by_phase == {"翠湖收费测试苑 · 一期": D("450.00"), "翠湖收费测试苑 · 二期": D("301.25")}
+    by_collector = {r.label: r.amount_paid for r in
+                    collection_rate(session, actor=e.actor, period_from="2026-03", group_by="collector").rows}
+    assert by_collector == {"翠湖收费测试苑 · 陈收费": D("300.00"), "翠湖收费测试苑 · 周收费": D("0.00")}
+
+    months = collection_rate(session, actor=e.actor, period_from="2026-01", period_to="2026-02")
+    assert [(r.period, r.amount_rate, r.household_rate) for r in months.rows] == [
+        ("2026-01", D("59.90"), D("66.67")), ("2026-02", D("26.62"), D("33.33"))]
+    assert [t.amount_due for t in months.totals] == [D("751.25"), D("751.25")]
+    january_a = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building").rows[0]
+    assert (january_a.amount_rate, january_a.meets_target) == (D("100.00"), True)
+
+    with pytest.raises(Refused, match="统计维度"):
+        collection_rate(session, actor=e.actor, period_from="2026-03", group_by="floor")
+
+
+def test_collection_rate_export(session, estate):
+    e = estate
+    with_bills(session, e)
+    report = collection_rate(session, actor=e.actor, period_from="2026-03", group_by="building")
+    exports = session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT))
+
+    ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active
+    rows = list(ws.iter_rows(values_only=True))
+
+    assert rows[0][:4] == ("账期", "楼栋", "应收(元)", "实收(元)")
+    assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.67)
+    assert rows[-1][1] == "合计" and rows[-1][9] == "否"
+    assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 1

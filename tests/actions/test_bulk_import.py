@@ -1,0 +1,279 @@
+"""批量导入: every kind's template, upsert by natural key, unchanged detection, CSV, hostile input, scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from actions.actor import Actor
+from actions.bulk_import import KINDS, import_records, importer_for
+from actions.errors import NotPermitted, Refused
+from actions.spreadsheets.writer import template
+from models import (
+    AuditKind,
+    AuditLog,
+    Bill,
+    BillStatus,
+    Building,
+    Customer,
+    FeeBasis,
+    FeeType,
+    ImportBatch,
+    OperationLog,
+    ParkingSpace,
+    Payment,
+    Staff,
+    StaffPosition,
+    Unit,
+    UnitCustomer,
+    UnitStatus,
+)
+from tests import factories as f
+from tests.data.workbooks import workbook, zip_bomb
+
+MODELS = (Unit, Building, Customer, UnitCustomer, ParkingSpace, Staff, Bill, Payment, ImportBatch, OperationLog, AuditLog)
+
+
+def counts(session) -> dict[str, int]:
+    return {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in MODELS}
+
+
+@pytest.fixture
+def p1(session):
+    project = f.project(session, name="翠湖花园")
+    fee = FeeType(project=project, name="物业管理费", basis=FeeBasis.PER_AREA, rate=Decimal("3.00"), due_day=15)
+    session.add(fee)
+    session.flush()
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+    return project, actor
+
+
+def _import(session, kind, data, actor, name="导入.xlsx", **kw):
+    return import_records(session, kind=kind, data=data, file_name=name, actor=actor, **kw)
+
+
+def _filled_template(session, kind, actor, project_id) -> bytes:
+    """The kind's template as downloaded, with its example row kept (the example is a valid row)."""
+    data = template(importer_for(session, kind, actor=actor, project_id=project_id))
+    return data
+
+
+def test_every_template_imports(session, p1):
+    project, actor = p1
+    for kind in ("units", "customers", "parking", "staff", "bills", "payments"):
+        data = _filled_template(session, kind, actor, project.id)
+        book = load_workbook(io.BytesIO(data))
+        assert book.sheetnames[1] == "填写说明"
+        result = _import(session, kind, data, actor, name=f"{kind}.xlsx", project_id=project.id)
+        assert not result.problems, (kind, [p.message for p in result.problems])
+        assert result.written and result.counts["new"] == 1, (kind, result.counts)
+    bill = session.scalar(select(Bill))
+    assert (bill.amount_due, bill.amount_paid, bill.status) == (Decimal("268.50"), Decimal("268.50"), BillStatus.PAID)
+    assert bill.due_date == dt.date(2026, 3, 15)  # the fee type's due day
+    customer = session.scalar(select(Customer))
+    assert customer.id_number == "11010519491231002X" and customer.unit_links[0].unit.room_no == "1-101"
+    assert bill.customer_id == customer.id  # who pays: the unit's owner
+    staff = session.scalar(select(Staff).where(Staff.employee_no == "KF001"))
+    assert staff.position is StaffPosition.FRONT_DESK and staff.department.name == "客服部"
+
+
+UNITS = [
+    ["项目", "楼栋", "房号", "房屋类型", "房屋状态", "建筑面积(㎡)", "交房日期"],
+    ["翠湖花园", "1栋", "1-101", "住宅", "已入住", 89.5, "2024/3/5"],
+    ["翠湖花园", "1栋", "1-102", "住宅", "空置", "120", None],
+    ["翠湖花园", "２栋", "２－１０１　", "商铺", "已交房", "56.25", "2024年3月5日"],
+]
+
+
+def test_upsert_by_natural_key(session, p1):
+    project, actor = p1
+    data = workbook({"房屋": UNITS})  # once: openpyxl stamps the time, and the same file must be the same bytes
+    first = _import(session, "units", data, actor)
+    assert first.written and first.counts["new"] == 3 and first.counts["update"] == 0
+    assert first.counts and session.get(ImportBatch, first.batch_id).counts["buildings_added"] == 2
+    shop = session.scalar(select(Unit).where(Unit.room_no == "2-101"))
+    assert (shop.building.name, shop.area, shop.handover_date) == ("2栋", Decimal("56.25"), dt.date(2024, 3, 5))
+
+    before = counts(session)
+    with pytest.raises(Refused, match="该批次已导入"):
+        _import(session, "units", data, actor)
+    same = _import(session, "units", data, actor, dry_run=True)
+    assert same.counts["unchanged"] == 3 and same.counts["new"] == 0 and counts(session) == before
+
+    corrected = [row[:] for row in UNITS]
+    corrected[1][5] = 90
+    corrected[2][4] = "已入住"
+    result = _import(session, "units", workbook({"房屋": corrected}), actor, name="更正.xlsx")
+    assert result.written and (result.counts["update"], result.counts["unchanged"]) == (2, 1)
+    assert [u.changes for u in result.updates] == [(("建筑面积(㎡)", "89.50", "90.00"),), (("房屋状态", "空置", "已入住"),)]
+    session.expire_all()
+    assert session.scalar(select(Unit.area).where(Unit.room_no == "1-101")) == Decimal("90.00")
+    assert session.scalar(select(Unit.status).where(Unit.room_no == "1-102")) is UnitStatus.OCCUPIED
+    assert session.scalar(select(func.count()).select_from(Unit)) == before["Unit"]
+    updates = session.scalar(select(func.count()).where(AuditLog.table_name == "unit", AuditLog.kind == AuditKind.UPDATE))
+    assert updates == 2
+
+
+def test_missing_columns_are_left_alone(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    only_keys = workbook({"S": [["楼栋", "房号"], ["1栋", "1-101"]]})
+    result = _import(session, "units", only_keys, actor, name="b.xlsx", project_id=project.id)
+    assert result.counts["unchanged"] == 1 and result.written
+    assert session.get(ImportBatch, result.batch_id).counts["updated"] == 0
+    assert session.scalar(select(Unit.area).where(Unit.room_no == "1-101")) == Decimal("89.50")
+
+
+def test_rows_with_problems_write_nothing(session, p1):
+    project, actor = p1
+    other = f.project(session, name="别的项目")
+    f.staff(session, project_=project, name="王芳")
+    f.staff(session, project_=project, name="王芳")
+    data = workbook({"房屋": [
+        ["项目", "楼栋", "房号", "建筑面积(㎡)", "责任管家", "房屋状态"],
+        ["翠湖花园", "1栋", "1-101", -5, None, None],
+        ["翠湖花园", "1栋", "1-102", 80, "王芳", None],
+        ["别的项目", "1栋", "1-103", 80, None, None],
+        ["不存在", "1栋", "1-104", 80, None, None],
+        ["翠湖花园", "1栋", "1-105", 80, "赵六", None],
+        ["翠湖花园", "1 栋", "1-101 ", 80, None, None],
+        ["翠湖花园", "1栋", "1-106", 80, None, "住着"],
+    ]})
+    before = counts(session)
+    result = _import(session, "units", data, actor)
+    assert counts(session) == before and not result.written
+    messages = {p.message for p in result.problems}
+    assert messages >= {
+        "「房屋」第2行 建筑面积(㎡) -5.00 不能小于 0",
+        "「房屋」第3行 责任管家 王芳 有重名，请填写工号",
+        "「房屋」第4行 项目 无权导入项目“别的项目”的数据",
+        "「房屋」第5行 项目 不存在 不存在",
+        "「房屋」第6行 责任管家 赵六 不是本项目员工",
+        "「房屋」第7行 楼栋 / 房号 翠湖花园-1栋-1-101 与第2行重复",
+    }
+    assert any(m.startswith("「房屋」第8行 房屋状态 「住着」不是可选值") for m in messages)
+    assert other.id not in {u.project_id for u in session.scalars(select(Unit))}
+
+
+def test_customers_with_links_and_masked_values(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": [
+        ["姓名", "手机号", "身份证号", "楼栋", "房号", "关系", "起始日期"],
+        ["张伟", "13812345678", "11010519491231002x", "1栋", "1-101", "业主", "2024-03-05"],
+        ["张伟", "13812345678", "11010519491231002X", "1栋", "1-102", "业主", "2024-03-05"],
+        ["李娜", "139 0000 1111", None, "2栋", "2-101", "商户", None],
+    ]})
+    result = _import(session, "customers", data, actor, project_id=project.id)
+    assert result.written and result.counts["new"] == 3, [p.message for p in result.problems]
+    assert session.scalar(select(func.count()).select_from(Customer)) == 2
+    assert session.scalar(select(func.count()).select_from(UnitCustomer)) == 3
+
+    masked = workbook({"业主": [
+        ["姓名", "手机号", "身份证号", "楼栋", "房号", "关系", "起始日期"],
+        ["张伟", "138****5678", "110***********002X", "1栋", "1-101", "业主", "2024-03-05"],
+    ]})
+    # Masked numbers cannot identify a customer: this row needs its 编号 (an exported file has it).
+    result = _import(session, "customers", masked, actor, name="m.xlsx", project_id=project.id, dry_run=True)
+    assert result.has_errors and "至少填写一项" in result.problems[0].message
+    zhang = session.scalar(select(Customer).where(Customer.name == "张伟"))
+    with_id = workbook({"业主": [
+        ["编号", "姓名", "手机号", "身份证号", "紧急联系人"],
+        [zhang.id, "张伟", "138****5678", "110***********002X", "张伟妻 13900000000"],
+    ]})
+    result = _import(session, "customers", with_id, actor, name="m2.xlsx")
+    assert result.written and result.counts["update"] == 1
+    assert [c[0] for c in result.updates[0].changes] == ["紧急联系人"]
+    session.expire_all()
+    zhang = session.get(Customer, zhang.id)
+    assert (zhang.phone, zhang.id_number) == ("13812345678", "11010519491231002X")
+
+    conflicting = workbook({"业主": [
+        ["姓名", "手机号", "身份证号", "楼栋", "房号"],
+        ["王五", "13700000000", "11010519491231002X", "1栋", "1-101"],
+        ["王五", "13700000001", "11010519491231002X", "1栋", "1-102"],
+    ]})
+    result = _import(session, "customers", conflicting, actor, name="c.xlsx", project_id=project.id, dry_run=True)
+    assert "与第2行为同一客户，但手机号不一致" in result.problems[0].message
+
+
+def test_new_customer_cannot_be_masked(session, p1):
+    project, actor = p1
+    data = workbook({"S": [["姓名", "手机号", "身份证号"], ["赵六", "13700000000", "110***********002X"]]})
+    result = _import(session, "customers", data, actor, project_id=project.id, dry_run=True)
+    assert result.problems[0].message == "「S」第2行 身份证号 已打码：新增记录须填写完整"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030"])
+def test_csv_in_both_encodings(session, p1, encoding):
+    project, actor = p1
+    text = "楼栋,房号,房屋状态,建筑面积(㎡)\r\n1栋,1-201,已入住,88.8\r\n1栋,1-202,空置,\r\n"
+    result = _import(session, "units", text.encode(encoding), actor, name="房屋.csv", project_id=project.id)
+    assert result.written and result.counts["new"] == 2
+    assert session.scalar(select(Unit.area).where(Unit.room_no == "1-201")) == Decimal("88.80")
+
+
+def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    bills = workbook({"账单": [
+        ["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+        ["1栋", "1-101", "物业管理费", "2026-03", "268.50"],
+        ["1栋", "1-102", "物业管理费", "2026年3月", 300],
+    ]})
+    assert _import(session, "bills", bills, actor, project_id=project.id).counts["new"] == 2
+    bill = session.scalar(select(Bill).where(Bill.amount_due == Decimal("268.50")))
+    payments = workbook({"收款": [
+        ["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+        ["R001", f"2026-03 账单#{bill.id}", 100, "现金", "2026-03-05 10:30"],
+        ["R002", None, 300, "微信", "2026-03-06"],
+    ]})
+    result = _import(session, "payments", payments, actor, project_id=project.id, dry_run=True)
+    assert "账单 为空：请填写账单，或房屋、收费项目和账期" in result.problems[0].message
+    payments = workbook({"收款": [
+        ["收据号", "账单", "楼栋", "房号", "收费项目", "账期", "金额(元)", "支付方式", "收款时间"],
+        ["R001", f"2026-03 账单#{bill.id}", None, None, None, None, 100, "现金", "2026-03-05 10:30"],
+        ["R002", None, "1栋", "1-102", "物业管理费", "2026-03", 300, "微信", "2026-03-06"],
+    ]})
+    result = _import(session, "payments", payments, actor, name="p.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 2, [p.message for p in result.problems]
+    session.expire_all()
+    statuses = dict(session.execute(select(Bill.amount_due, Bill.status)).all())
+    assert statuses == {Decimal("268.50"): BillStatus.PARTIAL, Decimal("300.00"): BillStatus.PAID}
+    paid_at = session.scalar(select(Payment.paid_at).where(Payment.receipt_no == "R001"))
+    assert paid_at == dt.datetime(2026, 3, 5, 2, 30, tzinfo=dt.UTC)
+
+    before = counts(session)
+    too_much = workbook({"收款": [["收据号", "账单", "金额(元)", "收款时间"], ["R003", f"账单#{bill.id}", 200, "2026-03-07"]]})
+    result = _import(session, "payments", too_much, actor, name="q.xlsx", project_id=project.id)
+    assert not result.written and counts(session) == before
+    assert "收款合计 300.00 元超过应收 268.50 元" in result.problems[0].message
+
+
+def test_other_projects_are_out_of_reach(session, p1):
+    project, actor = p1
+    other = f.project(session, name="别的项目")
+    with pytest.raises(NotPermitted):
+        _import(session, "units", workbook({"房屋": UNITS}), actor, project_id=other.id)
+    unit = f.unit(session, project_=other, room_no="9-999")
+    result = _import(session, "units", workbook({"S": [["编号", "楼栋", "房号", "建筑面积(㎡)"], [unit.id, "x", "9-999", 1]]}),
+                     actor, project_id=project.id, dry_run=True)
+    assert f"编号 {unit.id} 不存在或无权访问" in result.problems[0].message
+
+
+def test_hostile_files_are_refused(session, p1):
+    project, actor = p1
+    before = counts(session)
+    with pytest.raises(Refused, match="内容却是 CSV"):
+        _import(session, "units", "楼栋,房号\n1栋,1-101\n".encode(), actor, name="房屋.xlsx")
+    with pytest.raises(Refused, match="解压后过大"):
+        _import(session, "units", zip_bomb(workbook({"S": [["楼栋", "房号"]]}), inflated=1 << 30, declared=100), actor)
+    with pytest.raises(Refused, match="不支持的导入类型"):
+        _import(session, "owners", b"", actor)
+    assert counts(session) == before
+    assert set(KINDS) == {"units", "customers", "parking", "staff", "bills", "payments"}

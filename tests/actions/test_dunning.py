@@ -1,0 +1,434 @@
+"""Dunning: the schedule, preview, issuing once, the stage order rule, payments stopping later stages, the
+two-month rule and the approval gate of stage 4, delivery, letters, and concurrent runs (PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from actions.actor import Actor, actor_for_user
+from actions.billing import pay_account, record_payment
+from actions.dunning import (
+    DunningScope,
+    Exclusion,
+    LetterKind,
+    approve_dunning,
+    default_as_of,
+    issue_dunning,
+    pay_by,
+    record_delivery,
+    rmb_upper,
+    run_letters,
+    schedule_date,
+)
+from actions.errors import NotPermitted, Refused
+from models import (
+    AuditKind,
+    AuditLog,
+    Bill,
+    Branch,
+    Building,
+    Customer,
+    DeliveryWay,
+    DunningNotice,
+    DunningRun,
+    DunningRunStatus,
+    DunningStage,
+    FeeType,
+    OperationLog,
+    Phase,
+    Project,
+    Staff,
+    Unit,
+    UnitCustomer,
+)
+from tests import factories as f
+from tests.actions.test_billing import Estate, counts, make_estate, with_bills
+
+D = Decimal
+
+
+@pytest.fixture
+def estate(session) -> Estate:
+    return make_estate(session)
+WRITES = (DunningRun, DunningNotice, OperationLog, AuditLog)
+APR = dt.date(2026, 4, 1)
+
+
+def day(n: int) -> dt.date:
+    return APR.replace(day=n)
+
+
+def project_scope(e: Estate) -> DunningScope:
+    return DunningScope(project_id=e.project.id)
+
+
+def notices(session, e: Estate, stage: DunningStage | None = None) -> dict[int, DunningNotice]:
+    stmt = select(DunningNotice).where(DunningNotice.project_id == e.project.id)
+    if stage is not None:
+        stmt = stmt.where(DunningNotice.stage == stage)
+    return {n.unit_id: n for n in session.scalars(stmt)}
+
+
+def person(session, e: Estate, role: str, name: str) -> Actor:
+    return actor_for_user(session, f.user(session, username=name, roles=[role], projects=[e.project]))
+
+
+# --- schedule -----------------------------------------------------------------------------------------
+def test_schedule_defaults_to_the_latest_5th_10th_15th_20th():
+    assert default_as_of(1, dt.date(2026, 4, 7)) == day(5)
+    assert default_as_of(2, dt.date(2026, 4, 7)) == dt.date(2026, 3, 10)
+    assert default_as_of("4", dt.date(2026, 4, 20)) == day(20)
+    assert default_as_of(2, dt.date(2026, 1, 3)) == dt.date(2025, 12, 10)
+    assert schedule_date(DunningStage.THIRD, "2026-02") == dt.date(2026, 2, 15)
+    assert pay_by(DunningStage.FIRST, day(5)) == day(10)
+    assert pay_by(DunningStage.THIRD, day(15)) == day(20)
+    assert pay_by(DunningStage.FIRST, day(12)) == day(17)
+    assert pay_by(DunningStage.CUTOFF, day(20)) == day(23)
+
+
+# --- preview and issue ------------------------------------------------------------------------------------
+def test_preview_counts_accounts_and_amounts_and_writes_nothing(session, estate):
+    e = estate
+    with_bills(session, e)
+    before = counts(session, *WRITES)
+
+    preview = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor, dry_run=True)
+
+    assert (preview.accounts, preview.total_amount, preview.issued, preview.run_id) == (3, D("2055.00"), 0, None)
+    assert [(a.unit_label, a.amount, a.months, a.key_tenant) for a in preview.sample] == [
+        ("B栋-201", D("1205.00"), 4, True), ("A栋-101", D("650.00"), 3, False), ("A栋-102", D("200.00"), 1, False)]
+    assert preview.sample[1].payer == "张伟"
+    assert "预览" in preview.message and "3 份" in preview.message
+    assert counts(session, *WRITES) == before
+
+
+def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(session, estate):
+    e = estate
+    with_bills(session, e)
+
+    result = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+
+    assert (result.issued, result.accounts, result.total_amount, result.run_status) == (3, 3, D("2055.00"), DunningRunStatus.DONE)
+    run = session.get(DunningRun, result.run_id)
+    assert (run.cycle, run.stage, run.as_of, run.notice_count, run.total_amount) == ("2026-04", DunningStage.FIRST, day(5), 3, D("2055.00"))
+    issued = notices(session, e)
+    a101 = issued[e.a101.id]
+    assert (a101.amount, a101.months_in_arrears, a101.oldest_period, a101.pay_by, a101.customer_id) == (
+        D("650.00"), 3, "2026-02", day(10), e.owner.id)
+    assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.INSERT,
+                                        AuditLog.project_id == e.project.id)) == 3
+    assert session.scalar(select(func.count()).where(OperationLog.operation == "issue_dunning",
+                                        OperationLog.project_id == e.project.id)) == 1
+
+    before = counts(session, *WRITES)
+    again = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert (again.already_run, again.issued, again.run_id) == (True, 0, run.id)
+    assert "已执行过" in again.message and "未新增" in again.message
+    # Another scope covering the same accounts: nothing new either, and no empty run.
+    building = issue_dunning(session, stage=1, as_of=day(6), scope=DunningScope(building_id=e.a.id), actor=e.actor)
+    assert (building.issued, building.run_id, building.accounts) == (0, None, 0)
+    assert [(x.reason, x.count) for x in building.excluded] == [(Exclusion.ISSUED, 2)]
+    assert "没有需要发出的新通知" in building.message
+    assert counts(session, *WRITES) == before
+
+
+def test_payment_in_full_before_a_stage_stops_the_later_stages(session, estate):
+    e = estate
+    with_bills(session, e)
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 owed April only
+    apr_a101 = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    record_payment(session, bill_id=apr_a101.id, amount="250.00", actor=e.actor)  # A-101 pays part of its arrears
+
+    second = issue_dunning(session, stage=2, as_of=day(10), scope=project_scope(e), actor=e.actor)
+
+    assert second.issued == 2
+    stage2 = notices(session, e, DunningStage.SECOND)
+    assert set(stage2) == {e.a101.id, e.b201.id}
+    assert stage2[e.a101.id].amount == D("400.00")
+
+
+def test_stage_out_of_order_is_refused_before_its_date_and_allowed_after(session, estate):
+    e = estate
+    with_bills(session, e)
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    before = counts(session, *WRITES)
+
+    with pytest.raises(Refused, match="阶段顺序不符") as refused:
+        issue_dunning(session, stage=3, as_of=day(12), scope=project_scope(e), actor=e.actor)
+    assert "第二次催缴" in refused.value.message and set(refused.value.ids) == {e.a101.id, e.a102.id, e.b201.id}
+    assert counts(session, *WRITES) == before
+
+    early_second = issue_dunning(session, stage=2, as_of=day(8), scope=project_scope(e), actor=e.actor)
+    assert early_second.issued == 3  # everyone had stage 1: an early escalation in order is fine
+    third = issue_dunning(session, stage=3, as_of=day(15), scope=DunningScope(unit_ids=(e.b201.id,)), actor=e.actor)
+    assert third.issued == 1
+
+
+def test_stage_three_on_its_date_needs_no_earlier_stage(session, estate):
+    e = estate
+    with_bills(session, e)
+    result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    assert result.issued == 3 and notices(session, e, DunningStage.THIRD)[e.b201.id].pay_by == day(20)
+
+
+def test_bad_input_is_refused_and_writes_nothing(session, estate):
+    e = estate
+    with_bills(session, e)
+    other = f.project(session)
+    foreign_unit = f.unit(session, project_=other)
+    outsider = Actor(user_id=None, name="外人", project_ids=frozenset({other.id}))
+    front_desk = person(session, e, "前台客服", "fd1")
+    before = counts(session, *WRITES)
+
+    tomorrow = dt.date.today() + dt.timedelta(days=2)
+    with pytest.raises(Refused, match="晚于今天"):
+        issue_dunning(session, stage=1, as_of=tomorrow, scope=project_scope(e), actor=e.actor)
+    with pytest.raises(Refused, match="1–4"):
+        issue_dunning(session, stage=5, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    with pytest.raises(NotPermitted):
+        issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=outsider)
+    with pytest.raises(NotPermitted) as hidden:
+        issue_dunning(session, stage=1, as_of=day(5), scope=DunningScope(unit_ids=(e.a101.id, foreign_unit.id)),
+                      actor=Actor(user_id=None, name="x", project_ids=frozenset({e.project.id})))
+    assert hidden.value.ids == [foreign_unit.id]
+    with pytest.raises(Refused, match="多个项目"):
+        issue_dunning(session, stage=1, as_of=day(5), scope=DunningScope(unit_ids=(e.a101.id, foreign_unit.id)),
+                      actor=Actor(user_id=None, name="x", project_ids=None))
+    with pytest.raises(NotPermitted, match="权限"):
+        issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=front_desk)
+    with pytest.raises(Refused, match="催缴范围"):
+        issue_dunning(session, stage=1, as_of=day(5), scope=DunningScope(), actor=e.actor)
+    assert counts(session, *WRITES) == before
+
+
+def test_selected_bills_chase_their_accounts(session, estate):
+    e = estate
+    with_bills(session, e)
+    feb = session.scalars(select(Bill.id).where(Bill.unit_id == e.a101.id, Bill.period == "2026-02")).one()
+    result = issue_dunning(session, stage=1, as_of=day(5), scope=DunningScope(bill_ids=(feb,)), actor=e.actor)
+    assert result.issued == 1 and set(notices(session, e)) == {e.a101.id}
+    assert session.get(DunningRun, result.run_id).scope_note == "所选 1 户"
+
+
+# --- stage 4: two months and approval ----------------------------------------------------------------------
+def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_approval(session, estate):
+    e = estate
+    with_bills(session, e)
+    cashier = person(session, e, "收费员", "cashier1")
+    supervisor = person(session, e, "客服主管", "sup1")
+    manager = person(session, e, "客服经理", "mgr1")
+
+    preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=cashier, dry_run=True)
+    assert [(x.reason, x.count, [a.unit_label for a in x.examples]) for x in preview.excluded] == [
+        (Exclusion.SHORT, 1, ["A栋-102"])]
+    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=cashier)
+
+    assert (proposed.run_status, proposed.issued) == (DunningRunStatus.PROPOSED, 2)
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
+    assert "待客服经理审批" in proposed.message
+    run = session.get(DunningRun, proposed.run_id)
+    assert run.requested_by_id == cashier.user_id and run.approved_by_id is None
+    with pytest.raises(Refused, match="未经审批"):
+        run_letters(session, run_id=run.id, actor=cashier)
+
+    before = counts(session, *WRITES)
+    for who in (cashier, supervisor, e.actor):
+        with pytest.raises(NotPermitted, match="客服经理及以上"):
+            approve_dunning(session, run_id=run.id, actor=who)
+    self_proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager)
+    assert (self_proposed.already_run, self_proposed.issued) == (True, 0)  # the same list awaits approval
+    assert counts(session, *WRITES) == before
+    assert session.get(DunningRun, run.id).status is DunningRunStatus.PROPOSED
+
+    # A-101 pays everything between the proposal and the approval: it drops out of the list.
+    pay_account(session, unit_id=e.a101.id, amount="650.00", actor=e.actor)
+    approval = approve_dunning(session, run_id=run.id, actor=manager)
+
+    assert (approval.approved, approval.notices, approval.dropped, approval.total_amount) == (True, 1, 1, D("1205.00"))
+    session.refresh(run)
+    assert (run.status, run.approved_by_id, run.notice_count) == (DunningRunStatus.APPROVED, manager.user_id, 1)
+    assert run.approved_at is not None and run.approved_at.tzinfo is not None
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
+    assert session.scalar(select(func.count()).where(OperationLog.operation == "approve_dunning",
+                                        OperationLog.project_id == e.project.id)) == 1
+    with pytest.raises(Refused, match="不是待审批"):
+        approve_dunning(session, run_id=run.id, actor=manager)
+    letters = run_letters(session, run_id=run.id, actor=manager)
+    assert [(x.kind, x.unit_label) for x in letters.letters] == [(LetterKind.CUTOFF, "B栋-201")]
+    assert letters.letters[0].is_shop and letters.letters[0].pay_by == day(23)
+
+
+def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(session, estate):
+    e = estate
+    with_bills(session, e)
+    manager = person(session, e, "客服经理", "mgr2")
+    branch = actor_for_user(session, f.user(session, username="branch1", roles=["分公司管理"], branch_=e.project.branch))
+    run_id = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager).run_id
+
+    with pytest.raises(NotPermitted, match="自己提交"):
+        approve_dunning(session, run_id=run_id, actor=manager)
+    rejected = approve_dunning(session, run_id=run_id, actor=branch, approve=False, note="主力店另行谈判")
+
+    assert (rejected.approved, rejected.notices) == (False, 0)
+    run = session.get(DunningRun, run_id)
+    assert (run.status, run.approved_by_id) == (DunningRunStatus.REJECTED, branch.user_id)
+    assert notices(session, e, DunningStage.CUTOFF) == {}
+    assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.DELETE,
+                                        AuditLog.project_id == e.project.id)) == 2
+    again = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager)
+    assert again.issued == 2 and again.run_id != run_id
+
+
+# --- delivery and letters -----------------------------------------------------------------------------------
+def test_delivery_is_recorded_for_issued_notices_only(session, estate):
+    e = estate
+    with_bills(session, e)
+    butler = f.staff(session, project_=e.project, name="吴管家")
+    stranger = f.staff(session, project_=f.project(session))
+    first = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    ids = [n.id for n in notices(session, e).values()]
+    at = dt.datetime(2026, 4, 6, 1, 0, tzinfo=dt.UTC)
+
+    result = record_delivery(session, notice_ids=ids[:2], actor=e.actor, delivered_by_id=butler.id,
+                             way=DeliveryWay.DOOR, signed_by="张伟", delivered_at=at)
+
+    assert result.updated == 2
+    delivered = [n for n in notices(session, e).values() if n.id in ids[:2]]
+    for n in delivered:
+        session.refresh(n)
+        assert (n.delivered_by_id, n.delivery_way, n.signed_by, n.delivered_at) == (butler.id, DeliveryWay.DOOR, "张伟", at)
+    assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.UPDATE,
+                                        AuditLog.project_id == e.project.id)) == 2
+
+    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    pending = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == proposed.run_id)).all()
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused, match="尚未审批"):
+        record_delivery(session, notice_ids=pending, actor=e.actor, delivered_by_id=butler.id, way="hand")
+    with pytest.raises(Refused, match="所属项目的员工"):
+        record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=stranger.id, way="hand")
+    with pytest.raises(Refused, match="送达方式"):
+        record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way="pigeon")
+    assert counts(session, *WRITES) == before
+    assert first.run_id
+
+
+def test_third_stage_letters_for_a_known_account(session, estate):
+    e = estate
+    with_bills(session, e)
+    e.project.phone, e.project.address = "021-55550000", "上海市浦东新区锦绣路1号"
+    result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 settles after the notice
+
+    letters = run_letters(session, run_id=result.run_id, actor=e.actor)
+
+    assert letters.settled == 1 and letters.stage is DunningStage.THIRD
+    a101 = [x for x in letters.letters if x.unit_label == "A栋-101"]
+    assert [x.kind for x in a101] == [LetterKind.REMINDER, LetterKind.POWER_CUT, LetterKind.BREACH]
+    letter = a101[0]
+    assert (letter.company, letter.project, letter.project_phone, letter.payer) == (
+        "测试物业服务有限公司", "翠湖收费测试苑", "021-55550000", "张伟")
+    assert [(x.period, x.amount_due, x.amount_paid, x.outstanding) for x in letter.lines] == [
+        ("2026-02", D("250.00"), D("0.00"), D("250.00")),
+        ("2026-03", D("250.00"), D("100.00"), D("150.00")),
+        ("2026-04", D("250.00"), D("0.00"), D("250.00")),
+    ]
+    assert (letter.total, letter.months, letter.as_of, letter.pay_by) == (D("650.00"), 3, day(15), day(20))
+    assert len(letters.letters) == 6  # A-101 and B-201, three letters each
+    outsider = Actor(user_id=None, name="外人", project_ids=frozenset())
+    with pytest.raises(NotPermitted):
+        run_letters(session, run_id=result.run_id, actor=outsider)
+
+
+# --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("WUYE_TEST_DATABASE_URL", "").startswith("postgresql"), reason="needs PostgreSQL locks"
+)
+
+
+@pytest.fixture
+def committed_estate(engine):
+    """An estate committed for real (concurrent sessions must see it), removed again afterwards."""
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        p = f.project(s, name="并发测试项目")
+        mgmt = f.fee_type(s, project_=p, name="物业管理费")
+        building = f.building(s, project_=p, name="C栋")
+        for room in ("101", "102", "103"):
+            u = f.unit(s, project_=p, building_=building, room_no=room)
+            for month in (2, 3):
+                f.bill(s, unit_=u, fee_type_=mgmt, period=f"2026-{month:02d}")
+        pid, bid = p.id, p.branch_id
+    yield pid
+    with Session(engine) as s, s.begin():
+        for model in (DunningNotice, DunningRun, Bill, FeeType, UnitCustomer, Customer, Unit, Building, Phase, Staff):
+            s.execute(delete(model).where(model.project_id == pid))
+        s.execute(delete(Project).where(Project.id == pid))
+        s.execute(delete(Branch).where(Branch.id == bid))
+        s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+        s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+
+
+@postgres_only
+def test_concurrent_runs_issue_once(engine, committed_estate):
+    pid = committed_estate
+    actor = Actor(user_id=None, name="经理甲", project_ids=None)
+    scope = DunningScope(project_id=pid)
+    first = Session(engine)
+    first.begin()
+    outcome = issue_dunning(first, stage=1, as_of=day(5), scope=scope, actor=actor)
+    assert outcome.issued == 3
+
+    # A second manager while the first run is still open: told at once, nothing written.
+    answers: list[object] = []
+
+    def second_run() -> None:
+        with Session(engine) as s, s.begin():
+            try:
+                answers.append(issue_dunning(s, stage=1, as_of=day(5), scope=scope, actor=actor))
+            except Refused as refused:
+                answers.append(refused)
+
+    worker = threading.Thread(target=second_run)
+    worker.start()
+    worker.join(timeout=30)
+    assert isinstance(answers[0], Refused) and "正在执行" in answers[0].message
+    first.commit()
+    first.close()
+
+    second_run()
+    assert answers[1].already_run and answers[1].issued == 0
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).where(DunningNotice.project_id == pid)) == 3
+        assert s.scalar(select(func.count()).where(DunningRun.project_id == pid)) == 1
+
+
+def test_a_letter_has_one_line_per_month_with_its_fee_types(session, estate):
+    e = estate
+    with_bills(session, e)
+    parking = f.fee_type(session, project_=e.project, name="停车费", rate=D("300.00"))
+    f.bill(session, unit_=e.a101, fee_type_=parking, period="2026-03", amount_due=D("600.00"))
+    run_id = issue_dunning(session, stage=1, as_of=day(5), scope=DunningScope(unit_ids=(e.a101.id,)), actor=e.actor).run_id
+
+    (letter,) = run_letters(session, run_id=run_id, actor=e.actor).letters
+
+    march = letter.lines[1]
+    assert (march.period, march.fee_types, march.amount_due, march.amount_paid, march.outstanding) == (
+        "2026-03", "停车费、物业管理费", D("850.00"), D("100.00"), D("750.00"))
+    assert (len(letter.lines), letter.months, letter.total, letter.total_upper) == (3, 3, D("1250.00"), "壹仟贰佰伍拾元整")
+
+
+@pytest.mark.parametrize(("amount", "text"), [
+    ("1205.00", "壹仟贰佰零伍元整"), ("301.25", "叁佰零壹元贰角伍分"), ("10.50", "壹拾元伍角整"),
+    ("0.05", "伍分"), ("10005.05", "壹万零伍元零伍分"), ("100000", "壹拾万元整"), ("100010001", "壹亿零壹万零壹元整"),
+])
+def test_amounts_in_capitals(amount, text):
+    assert rmb_upper(D(amount)) == text

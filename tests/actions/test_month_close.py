@@ -1,0 +1,131 @@
+"""月结 (actions/month_close.py): the snapshot freezes the report as reported; a later correction shows as a
+difference against it; closing twice, a dry run, an unfinished month and another project change nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted, Refused
+from actions.month_close import close_month, closures
+from actions.monthly_report import monthly_report
+from models import AuditKind, AuditLog, BillStatus, MonthSnapshot, OperationLog, RequestStatus
+from tests import dashboard_support as ds
+from tests import factories as f
+
+
+@pytest.fixture
+def world(session):
+    return ds.build(session)
+
+
+@pytest.fixture
+def manager(session, world):
+    return actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1, world.p2]))
+
+
+def test_closing_freezes_each_projects_report(session, world, manager):
+    before = ds.counts(session)
+    result = close_month(session, actor=manager, month=ds.MONTH)
+    assert (result.closed, result.already, result.dry_run) == (("乙项目", "甲项目"), (), False)
+    assert result.message == "2025-09：已月结 2 个项目（乙项目、甲项目）"
+    snaps = {s.project_id: s for s in session.scalars(select(MonthSnapshot).where(MonthSnapshot.month == ds.MONTH))}
+    assert set(snaps) == {world.p1.id, world.p2.id}
+    assert snaps[world.p1.id].closed_by_id == manager.user_id and snaps[world.p1.id].closed_by_name == manager.name
+    tables = {t["key"]: t for t in snaps[world.p1.id].figures["tables"]}
+    kpi_rows = {row[0]: row for row in tables["kpis"]["rows"]}
+    assert kpi_rows["收费率"][6] == "52.9%" and kpi_rows["回访率"][6] == "66.6%"
+    after = ds.counts(session)
+    assert after[0] == before[0] + 2
+    assert ds.count(session, AuditLog, AuditLog.table_name == "month_snapshot", AuditLog.kind == AuditKind.INSERT) == 2
+    log = session.get(OperationLog, result.operation_id)
+    assert log.operation == "close_month" and log.counts == {"closed": 2, "already": 0}
+
+
+def test_closing_twice_freezes_nothing_new(session, world, manager):
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    frozen = session.scalar(select(MonthSnapshot.figures).where(MonthSnapshot.project_id == world.p1.id))
+    world.unpaid.amount_paid, world.unpaid.status = Decimal("250.00"), BillStatus.PAID
+    session.flush()
+    snaps = ds.count(session, MonthSnapshot)
+    result = close_month(session, actor=manager, month=ds.MONTH)
+    assert (result.closed, result.already) == (("乙项目",), ("甲项目",))
+    assert ds.count(session, MonthSnapshot) == snaps + 1
+    session.expire_all()
+    assert session.scalar(select(MonthSnapshot.figures).where(MonthSnapshot.project_id == world.p1.id)) == frozen
+
+
+def test_a_correction_after_closing_shows_as_a_difference(session, world, manager):
+    close_month(session, actor=manager, month=ds.MONTH)
+    # corrections to September's records after the report went out
+    world.unpaid.amount_paid, world.unpaid.status = Decimal("250.00"), BillStatus.PAID
+    world.c2.closed_at = ds.sh(9, 29)
+    world.c1.reply = "已更换车库道闸"
+    session.flush()
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    closure = closures(session, report=report)[world.p1.id]
+    assert closure.closed_by == manager.name
+    changed = {(d.table, d.row, d.column): (d.reported, d.current, d.delta) for d in closure.differences}
+    assert changed[("主要指标", "收费率", "分子数")] == ("450.00", "700.00", "+250.00")
+    assert changed[("主要指标", "收费率", "完成值")] == ("52.9%", "82.3%", "+29.4个百分点")
+    assert changed[("主要指标", "投诉处理率", "分子数")] == ("2", "3", "+1")
+    assert changed[("重大投诉及处理情况", str(world.c1.id), "答复内容")] == ("", "已更换车库道闸", "")
+    assert changed[("收费情况（按分期）", "一期", "实收(元)")] == ("350.00", "600.00", "+250.00")
+    # the report as reported is still there, unchanged
+    kpis = next(t for t in closure.reported if t.key == "kpis")
+    assert [c.text for c in kpis.rows[0]][6] == "52.9%"
+    # an unchanged project shows no difference
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p2.id])
+    assert closures(session, report=report)[world.p2.id].differences == ()
+
+
+def test_a_new_record_in_a_closed_month_is_a_new_row(session, world, manager):
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    late = f.service_request(session, project_=world.p1, received_at=ds.sh(9, 12))
+    late.kind, late.complaint_major = world.c1.kind, True
+    late.status = RequestStatus.PENDING
+    session.flush()
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    changed = {(d.table, d.row, d.column): (d.reported, d.current)
+               for d in closures(session, report=report)[world.p1.id].differences}
+    assert changed[("重大投诉及处理情况", str(late.id), "状态")] == ("", "待派工")
+    assert changed[("主要指标", "投诉处理率", "分母数")] == ("4", "5")
+
+
+def test_a_dry_run_writes_nothing(session, world, manager):
+    before = ds.counts(session)
+    result = close_month(session, actor=manager, month=ds.MONTH, dry_run=True)
+    assert (result.closed, result.dry_run, result.operation_id) == (("乙项目", "甲项目"), True, None)
+    assert result.message.startswith("2025-09：将月结 2 个项目")
+    assert ds.counts(session) == before
+
+
+def test_an_unfinished_month_cannot_be_closed(session, world, manager):
+    before = ds.counts(session)
+    with pytest.raises(Refused, match="尚未结束"):
+        close_month(session, actor=manager, month="2025-10", now=ds.sh(10, 31, 23, 59))
+    with pytest.raises(Refused, match="月份格式"):
+        close_month(session, actor=manager, month="2025-9")
+    assert ds.counts(session) == before
+    result = close_month(session, actor=manager, month="2025-10", now=ds.sh(11, 1, 0, 0))
+    assert len(result.closed) == 2
+
+
+def test_another_projects_month_cannot_be_closed(session, world, manager):
+    nobody = actor_for_user(session, f.user(session, roles=["客服经理"]))
+    before = ds.counts(session)
+    with pytest.raises(NotPermitted):
+        close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id, world.p3.id])
+    with pytest.raises(Refused, match="没有可月结的项目"):
+        close_month(session, actor=nobody, month=ds.MONTH)
+    assert ds.counts(session) == before
+
+
+def test_closing_is_stamped_with_the_time_given(session, world, manager):
+    stamp = dt.datetime(2025, 10, 8, 9, 0, tzinfo=dt.UTC)
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p2.id], now=stamp)
+    assert session.scalar(select(MonthSnapshot.closed_at).where(MonthSnapshot.project_id == world.p2.id)) == stamp

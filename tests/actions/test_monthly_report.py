@@ -1,0 +1,117 @@
+"""The monthly report (actions/monthly_report.py) of a project and of a branch, and its .xlsx."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from actions import kpis
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted
+from actions.monthly_report import export_monthly_report, monthly_report
+from models import AuditKind, AuditLog, OperationLog
+from tests import dashboard_support as ds
+from tests import factories as f
+
+
+@pytest.fixture
+def world(session):
+    return ds.build(session)
+
+
+def rows_of(report, key):
+    table = next(t for t in report.tables if t.key == key)
+    return table, [[c.text for c in row] for row in table.rows]
+
+
+def test_a_projects_report(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
+    report = monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id])
+    assert report.title == "甲项目 2025年9月客服月度报告"
+    assert [t.key for t in report.tables] == ["kpis", "requests", "complaints", "majors", "collection", "visits",
+                                              "surveys", "scores"]
+    _, kpi_rows = rows_of(report, "kpis")
+    assert [(r[0], r[3], r[5], r[6], r[7]) for r in kpi_rows] == [
+        (k.name, str(ds.EXPECTED["P1"][k.key][0]), str(ds.EXPECTED["P1"][k.key][1]), ds.EXPECTED["P1"][k.key][2],
+         {True: "达标", False: "未达标", None: "—"}[
+             None if k.target is None or not ds.EXPECTED["P1"][k.key][1] else
+             ds.EXPECTED["P1"][k.key][0] * 100 >= k.target * ds.EXPECTED["P1"][k.key][1]])
+        for k in kpis.CATALOGUE
+    ]
+    table, rows = rows_of(report, "requests")
+    assert table.header[-1] == "合计" and rows == [["甲项目", "0", "1", "4", "0", "0", "0", "0", "5"]]
+    _, rows = rows_of(report, "majors")
+    assert [(r[0], r[3], r[4]) for r in rows] == [(str(world.c1.id), "水电", "厨房水管漏水")]
+    table, rows = rows_of(report, "collection")
+    assert rows == [["一期", "750.00", "350.00", "46.6%", "3", "1"], ["未分期", "100.00", "100.00", "100.0%", "1", "1"],
+                    ["合计", "850.00", "450.00", "52.9%", "4", "2"]]
+    _, rows = rows_of(report, "visits")
+    assert rows == [["定期走访", "0", "0", "0", "1", "1"], ["投诉回访", "1", "0", "0", "0", "1"],
+                    ["维修工单回访", "1", "0", "0", "0", "1"]]
+    table, rows = rows_of(report, "surveys")
+    assert rows[0][:4] == ["2025H2", "4", "3", "75.0%"] and rows[0][4:6] == ["66.6%", "50.0%"]
+    assert rows[0][-1] == "60.0%"
+    _, rows = rows_of(report, "scores")
+    assert rows == [["甲项目", "已确认", "2", "93.0", "98.0", "88.0", "1", "1", "0", "0"]]
+
+
+def test_each_cell_drills_into_the_records_it_counts(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
+    report = monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id])
+    checked = 0
+    for table in report.tables:
+        for row in table.rows:
+            for cell in row:
+                if cell.drill is None or table.key in ("kpis", "collection", "surveys"):
+                    continue
+                model = cell.drill.records.model
+                assert session.scalar(select(func.count()).select_from(model).where(cell.drill.where())) == cell.value
+                checked += 1
+    assert checked > 20
+
+
+def test_a_branch_report_has_every_project_and_the_total(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["分公司管理"], branch_=world.b1))
+    report = monthly_report(session, actor=actor, month=ds.MONTH, branch_id=world.b1.id)
+    assert report.title == "甲分公司 2025年9月客服月度报告"
+    table, rows = rows_of(report, "kpis")
+    assert table.header[0] == "项目" and table.keys == 2
+    total = {r[1]: r[7] for r in rows if r[0] == "合计"}
+    assert total == {k.name: ds.EXPECTED["total"][k.key][2] for k in kpis.CATALOGUE}
+    assert {r[0] for r in rows} == {"甲项目", "乙项目", "合计"}
+    assert set(report.project_tables) == {world.p1.id, world.p2.id}
+    _, rows = rows_of(report, "requests")
+    assert rows[-1][0] == "合计" and rows[-1][-1] == "6"  # P1 five, P2 one complaint — and not P3's
+    with pytest.raises(NotPermitted):
+        monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p3.id])
+
+
+def test_a_month_without_a_survey_has_no_survey_table(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
+    report = monthly_report(session, actor=actor, month=ds.EMPTY_MONTH, project_ids=[world.p1.id])
+    assert "surveys" not in [t.key for t in report.tables]
+    _, rows = rows_of(report, "kpis")
+    assert {r[6] for r in rows} == {"—"}
+
+
+def test_the_xlsx_has_a_sheet_per_table_and_is_logged(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
+    world.c1.content = "=HYPERLINK(\"http://x\")"
+    session.flush()
+    logs = ds.count(session, OperationLog)
+    result = export_monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id])
+    assert result.filename == "甲项目 2025年9月客服月度报告.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(result.content))
+    assert book.sheetnames[:3] == ["主要指标", "诉求类型统计（当月受理）", "投诉问题类别统计（当月受理）"]
+    sheet = book["主要指标"]
+    assert [c.value for c in sheet[2]][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%", "未达标"]
+    majors = book["重大投诉及处理情况"]
+    assert majors.cell(2, 5).value == "=HYPERLINK(\"http://x\")"
+    with zipfile.ZipFile(io.BytesIO(result.content)) as z:
+        assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+    assert ds.count(session, OperationLog) == logs + 1
+    assert ds.count(session, AuditLog, AuditLog.kind == AuditKind.EXPORT, AuditLog.actor_id == actor.user_id) == 1

@@ -1,0 +1,410 @@
+"""Monthly staff scores (issue 6): rules by month, events typed and derived, compute / confirm / reopen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from actions.actor import SYSTEM
+from actions.errors import NotPermitted, Refused
+from actions.scores import (
+    compute_scores,
+    confirm_scores,
+    record_events,
+    record_spot_check,
+    reopen_scores,
+    revise_rule,
+    rules_in_force,
+)
+from models import (
+    SHANGHAI,
+    AuditKind,
+    AuditLog,
+    Branch,
+    EventSource,
+    GradeBand,
+    MonthlyScore,
+    MonthStatus,
+    OperationLog,
+    Project,
+    RequestKind,
+    RuleCategory,
+    Satisfaction,
+    ScoreEvent,
+    ScoreMonth,
+    ScoringRule,
+    Staff,
+    utcnow,
+)
+from tests import factories
+from tests.score_support import (
+    DAY,
+    MONTH,
+    actor_for,
+    at,
+    build_org,
+    callback,
+    count,
+    hand_checked,
+    order,
+    record,
+    request,
+    rule,
+    scores,
+    snapshot,
+)
+
+
+@pytest.fixture
+def org(session):
+    return build_org(session)
+
+
+# --- rules --------------------------------------------------------------------------------------------
+def test_the_documents_rules_load_with_their_points(session):
+    assert (rule(session, "1.1").points_min, rule(session, "1.1").points_max) == (Decimal("-1"), Decimal("-1"))
+    sleeping = rule(session, "5.8")  # 上班打瞌睡、睡觉（视情况严重）扣 3-5 分
+    assert (sleeping.points_min, sleeping.points_max, sleeping.choose_in_range) == (Decimal("-5"), Decimal("-3"), True)
+    hair = rule(session, "5.2")  # 视情况扣 0.5-1.5 分
+    assert (hair.points_min, hair.points_max, hair.category) == (Decimal("-1.5"), Decimal("-0.5"), RuleCategory.APPEARANCE)
+    assert rule(session, "AUTO-PRAISE").points_max == Decimal("2")
+    assert rule(session, "AUTO-COMPLAINT").source is EventSource.COMPLAINT
+    assert {c.category for c in rules_in_force(session, month=MONTH)} >= {
+        RuleCategory.RECEPTION, RuleCategory.ANSWER, RuleCategory.COOPERATION, RuleCategory.DUTY_RECORD,
+        RuleCategory.APPEARANCE, RuleCategory.DISCIPLINE, RuleCategory.ATTENDANCE, RuleCategory.PRAISE,
+    }
+    bands = dict(session.execute(select(GradeBand.name, GradeBand.min_total)).tuples().all())
+    assert bands == {"优秀": Decimal("95"), "良好": Decimal("85"), "合格": Decimal("70"), "不合格": Decimal("0")}
+
+
+def test_a_month_is_scored_with_the_rules_in_force_that_month(session, org):
+    a, b = org["staff"]["a"], org["staff"]["b"]
+    # 2026-10-01 起：不及时接待扣 3 分；被有效投诉扣 8 分
+    for code, points in (("1.1", "-3"), ("AUTO-COMPLAINT", "-8")):
+        old = rule(session, code, dt.date(2026, 9, 1))
+        old.valid_to = dt.date(2026, 10, 1)
+        session.add(ScoringRule(code=code, category=old.category, description=old.description, source=old.source,
+                                points_min=Decimal(points), points_max=Decimal(points), valid_from=dt.date(2026, 10, 1)))
+    session.flush()
+    assert [r.points_max for r in rules_in_force(session, month="2026-09") if r.code == "1.1"] == [Decimal("-1")]
+    assert [r.points_max for r in rules_in_force(session, month="2026-10") if r.code == "1.1"] == [Decimal("-3")]
+
+    record(session, org, [a], "1.1", day=dt.date(2026, 9, 30))
+    record(session, org, [a], "1.1", day=dt.date(2026, 10, 1))
+    sep_rule = rule(session, "1.1", dt.date(2026, 9, 30))
+    with pytest.raises(Refused, match="在 2026-10-02 不适用"):
+        record_events(session, project_id=org["project"].id, staff_ids=[a.id], event_date=dt.date(2026, 10, 2),
+                      rule_id=sep_rule.id, actor=org["actor"])
+    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 9, 20), complaint_valid=True, complained_staff=b)
+    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 20), complaint_valid=True, complained_staff=b)
+
+    compute_scores(session, month="2026-09", project_ids=[org["project"].id], actor=org["actor"])
+    compute_scores(session, month="2026-10", project_ids=[org["project"].id], actor=org["actor"])
+    assert (scores(session, "2026-09")["王芳"].total, scores(session, "2026-09")["李娜"].total) == (Decimal("99"), Decimal("95"))
+    assert (scores(session, "2026-10")["王芳"].total, scores(session, "2026-10")["李娜"].total) == (Decimal("97"), Decimal("92"))
+
+
+def test_a_rule_is_revised_from_a_future_date_only(session, org):
+    current = rule(session, "2.1")
+    with pytest.raises(Refused, match="须晚于今天"):
+        revise_rule(session, rule_id=current.id, valid_from=dt.date(2026, 1, 1), points_min=Decimal("-3"),
+                    points_max=Decimal("-3"), actor=org["actor"])
+    before = count(session, ScoringRule)
+    logs = count(session, OperationLog, OperationLog.operation == "revise_scoring_rule")
+    start = utcnow().astimezone(SHANGHAI).date().replace(day=1) + dt.timedelta(days=40)
+    result = revise_rule(session, rule_id=current.id, valid_from=start, points_min=Decimal("-4"),
+                         points_max=Decimal("-2"), actor=org["actor"])
+    new = session.get(ScoringRule, result.new_rule_id)
+    assert (current.valid_to, new.valid_from, new.points_min, new.choose_in_range) == (start, start, Decimal("-4"), True)
+    assert count(session, ScoringRule) == before + 1
+    assert count(session, OperationLog, OperationLog.operation == "revise_scoring_rule") == logs + 1
+
+
+# --- events -------------------------------------------------------------------------------------------
+def test_several_employees_get_one_event_each(session, org):
+    s = org["staff"]
+    result = record(session, org, [s["a"], s["b"], s["c"]], "5.8", points=Decimal("-4"), note="夜班瞌睡")
+    assert len(result.event_ids) == 3 and result.points == Decimal("-4")
+    rows = session.scalars(select(ScoreEvent).where(ScoreEvent.id.in_(result.event_ids))).all()
+    assert {(r.staff_id, r.points, r.source, r.recorded_by_id, r.note) for r in rows} == {
+        (x.id, Decimal("-4"), EventSource.MANUAL, org["boss"].id, "夜班瞌睡") for x in (s["a"], s["b"], s["c"])
+    }
+    mine = org["project"].id
+    assert count(session, AuditLog, AuditLog.table_name == "score_event", AuditLog.kind == AuditKind.INSERT,
+                 AuditLog.project_id == mine) == 3
+    assert count(session, OperationLog, OperationLog.operation == "record_score_events",
+                 OperationLog.project_id == mine) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("outside_range", "超出细则 5.8 的范围（-5 至 -3 分）"),
+        ("range_needs_points", "须在 -10 至 -5 分之间评定"),
+        ("other_project", "不属于项目 阳光花园"),
+        ("future_date", "晚于今天"),
+        ("derived_rule", "自动生成，不能手工录入"),
+        ("foreign_project", "无权操作"),
+        ("too_precise", "最多保留一位小数"),
+    ],
+)
+def test_bad_events_are_refused_and_nothing_is_written(session, org, case, message):
+    s = org["staff"]
+    before = snapshot(session)
+    kwargs = {"project_id": org["project"].id, "staff_ids": [s["a"].id], "event_date": DAY,
+              "rule_id": rule(session, "5.8").id, "points": Decimal("-4"), "actor": org["actor"]}
+    if case == "outside_range":
+        kwargs["points"] = Decimal("-6")
+    elif case == "range_needs_points":
+        kwargs.update(rule_id=rule(session, "1.3").id, points=None)
+    elif case == "other_project":
+        kwargs["staff_ids"] = [s["a"].id, s["x"].id]
+    elif case == "future_date":
+        kwargs["event_date"] = utcnow().astimezone(SHANGHAI).date() + dt.timedelta(days=1)
+    elif case == "derived_rule":
+        kwargs.update(rule_id=rule(session, "AUTO-PRAISE").id, points=None)
+    elif case == "foreign_project":
+        kwargs.update(project_id=org["other"].id, staff_ids=[s["x"].id])
+    elif case == "too_precise":
+        kwargs["points"] = Decimal("-3.25")
+    with pytest.raises(Refused, match=message) as refused:
+        record_events(session, **kwargs)
+    if case == "foreign_project":
+        assert isinstance(refused.value, NotPermitted) and refused.value.ids == [org["other"].id]
+    if case == "other_project":
+        assert refused.value.ids == [s["x"].id]
+    assert snapshot(session) == before
+
+
+def test_a_dry_run_records_nothing(session, org):
+    before = snapshot(session)
+    result = record(session, org, [org["staff"]["a"]], "1.1", dry_run=True)
+    assert result.dry_run and result.event_ids == () and result.points == Decimal("-1")
+    assert snapshot(session) == before
+
+
+# --- compute ------------------------------------------------------------------------------------------
+def test_totals_ranks_and_grades_on_the_hand_checked_fixture(session, org):
+    hand_checked(session, org)
+    result = compute_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"])
+    assert (result.scored, result.events, result.derived_added, result.derived_removed) == (6, 9, 2, 0)
+    got = {name: (r.total, r.rank, r.grade) for name, r in scores(session).items()}
+    assert got == {
+        "李娜": (Decimal("102"), 1, "优秀"),
+        "刘洋": (Decimal("100"), 2, "优秀"),
+        "孙师傅": (Decimal("98"), 3, "优秀"),
+        "王芳": (Decimal("96.5"), 4, "优秀"),
+        "陈静": (Decimal("96.5"), 4, "优秀"),
+        "张伟": (Decimal("84"), 6, "合格"),
+    }
+    wang, li = scores(session)["王芳"], scores(session)["李娜"]
+    assert (wang.deductions, wang.additions, wang.event_count) == (Decimal("-3.5"), Decimal("0"), 3)
+    assert wang.by_category == {"reception": "-2.0", "appearance": "-1.5"}
+    assert (li.additions, li.by_category) == (Decimal("2"), {"praise": "2.0"})
+    month = session.scalar(select(ScoreMonth).where(ScoreMonth.project_id == org["project"].id))
+    assert (month.status, month.base_score, month.computed_at is not None) == (MonthStatus.DRAFT, Decimal("100"), True)
+    # 周外 is in the other project; 赵离 left and has no events: neither is scored
+    assert "周外" not in scores(session) and "赵离" not in scores(session)
+    mine = org["project"].id
+    assert count(session, AuditLog, AuditLog.table_name == "monthly_score", AuditLog.kind == AuditKind.INSERT,
+                 AuditLog.project_id == mine) == 6
+    assert count(session, OperationLog, OperationLog.operation == "compute_scores", OperationLog.project_id == mine) == 1
+
+
+def test_a_grade_band_edited_changes_the_next_compute(session, org):
+    hand_checked(session, org)
+    session.scalar(select(GradeBand).where(GradeBand.name == "优秀")).min_total = Decimal("98")
+    session.flush()
+    compute_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"])
+    assert {n: r.grade for n, r in scores(session).items()}["王芳"] == "良好"
+
+
+def test_events_derived_from_records_are_counted_exactly_once(session, org):
+    p, s = org["project"], org["staff"]
+    valid = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 31, 20), complaint_valid=True, complained_staff=s["a"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_valid=False, complained_staff=s["b"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_valid=True)  # names nobody
+    # 2026-11-01 01:00 in Beijing is still October in UTC: it belongs to November
+    request(session, p, RequestKind.COMPLAINT, at(2026, 11, 1, 1), complaint_valid=True, complained_staff=s["a"])
+    late = order(session, p, s["c"], at(2026, 10, 10), at(2026, 10, 11))
+    never = order(session, p, s["c"], at(2026, 10, 20), None)
+    order(session, p, s["c"], at(2026, 10, 15), at(2026, 10, 14))  # done in time
+    unhappy = callback(session, p, late, at(2026, 10, 12), Satisfaction.UNSATISFIED)
+    callback(session, p, never, at(2026, 10, 21), Satisfaction.SATISFIED)
+    praise = request(session, p, RequestKind.PRAISE, at(2026, 10, 6), praised_staff=s["d"])
+
+    first = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert first.derived_added == 5
+    derived = session.execute(
+        select(ScoreEvent.source, ScoreEvent.source_id, ScoreEvent.staff_id, ScoreEvent.event_date, ScoreEvent.points)
+        .where(ScoreEvent.source != EventSource.MANUAL)
+    ).tuples().all()
+    assert sorted(derived) == sorted([
+        (EventSource.COMPLAINT, valid.id, s["a"].id, dt.date(2026, 10, 31), Decimal("-5")),
+        (EventSource.OVERDUE_ORDER, late.id, s["c"].id, dt.date(2026, 10, 10), Decimal("-2")),
+        (EventSource.OVERDUE_ORDER, never.id, s["c"].id, dt.date(2026, 10, 20), Decimal("-2")),
+        (EventSource.UNSATISFIED_CALLBACK, unhappy.id, s["c"].id, dt.date(2026, 10, 12), Decimal("-2")),
+        (EventSource.PRAISE, praise.id, s["d"].id, dt.date(2026, 10, 6), Decimal("2")),
+    ])
+    before = snapshot(session)
+    again = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert (again.derived_added, again.derived_removed, again.scored) == (0, 0, first.scored)
+    assert count(session, ScoreEvent) == before[0]
+    assert count(session, MonthlyScore) == before[1]
+    assert {n: r.total for n, r in scores(session).items()} == {
+        "王芳": Decimal("95"), "李娜": Decimal("100"), "张伟": Decimal("94"), "刘洋": Decimal("102"), "陈静": Decimal("100"),
+    }
+
+
+def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
+    p, s = org["project"], org["staff"]
+    wrong = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_valid=True, complained_staff=s["a"])
+    late = order(session, p, s["b"], at(2026, 10, 10), None)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert (scores(session)["王芳"].total, scores(session)["李娜"].total) == (Decimal("95"), Decimal("98"))
+    rows_before = count(session, MonthlyScore)
+
+    wrong.complaint_valid = False  # 复核后投诉不成立
+    late.assignee = s["c"]  # 转派给张伟
+    session.flush()
+    record(session, org, [s["d"]], "1.2")
+    result = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert (result.derived_added, result.derived_removed) == (1, 2)
+    got = {n: r.total for n, r in scores(session).items()}
+    assert (got["王芳"], got["李娜"], got["张伟"], got["刘洋"]) == (Decimal("100"), Decimal("100"), Decimal("98"), Decimal("98"))
+    assert count(session, MonthlyScore) == rows_before
+    assert count(session, ScoreEvent, ScoreEvent.source == EventSource.COMPLAINT, ScoreEvent.source_id == wrong.id) == 0
+    assert count(session, AuditLog, AuditLog.table_name == "score_event", AuditLog.kind == AuditKind.DELETE,
+                 AuditLog.project_id == p.id) == 2
+
+
+def test_a_dry_run_computes_and_writes_nothing(session, org):
+    hand_checked(session, org)
+    before = snapshot(session)
+    result = compute_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"], dry_run=True)
+    assert (result.dry_run, result.scored, result.events, result.derived_added) == (True, 6, 9, 2)
+    assert snapshot(session) == before
+
+
+def test_a_confirmed_month_is_locked_until_the_manager_reopens_it(session, org):
+    p, s = org["project"], org["staff"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    done = confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert done.changed == (p.id,)
+    month = session.scalar(select(ScoreMonth).where(ScoreMonth.project_id == p.id))
+    assert (month.status, month.confirmed_by_id) == (MonthStatus.CONFIRMED, org["boss"].id)
+    assert confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"]).unchanged == (p.id,)
+
+    before = snapshot(session)
+    with pytest.raises(Refused, match="2026-10 月度考核已确认（阳光花园），不能重新计算") as refused:
+        compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert refused.value.ids == [p.id]
+    with pytest.raises(Refused, match="不能再录入该月的考核记录"):
+        record(session, org, [s["d"]], "1.1")
+    assert snapshot(session) == before
+
+    manager = factories.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    boss = actor_for(manager, p)
+    with pytest.raises(Refused, match="请填写重新开放的原因"):
+        reopen_scores(session, month=MONTH, project_id=p.id, note=" ", actor=boss)
+    record_spot_check(session, month=MONTH, project_id=p.id, note="抽查张伟值班记录，属实", actor=boss)
+    reopen_scores(session, month=MONTH, project_id=p.id, note="刘洋漏记一次迟到", actor=boss)
+    session.refresh(month)
+    assert (month.status, month.reopened_by_id, month.confirmed_at) == (MonthStatus.DRAFT, manager.id, None)
+    assert "抽查：抽查张伟值班记录，属实" in month.spot_check_note and "重新开放：刘洋漏记一次迟到" in month.spot_check_note
+    assert count(session, AuditLog, AuditLog.table_name == "score_month", AuditLog.kind == AuditKind.UPDATE,
+                 AuditLog.project_id == p.id) >= 3
+    record(session, org, [s["d"]], "8.1", points=Decimal("-1"))
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert scores(session)["刘洋"].total == Decimal("99")
+    with pytest.raises(Refused, match="尚未确认，无需重新开放"):
+        reopen_scores(session, month=MONTH, project_id=p.id, note="再开", actor=boss)
+
+
+def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):
+    p, s = org["project"], org["staff"]
+    with pytest.raises(Refused, match="尚未计算"):
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    record(session, org, [s["a"]], "1.1")
+    with pytest.raises(Refused, match="请重新计算后再确认"):
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    request(session, p, RequestKind.PRAISE, at(2026, 10, 6), praised_staff=s["d"])
+    with pytest.raises(Refused, match="请重新计算后再确认"):
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert session.scalar(select(ScoreMonth.status).where(ScoreMonth.project_id == p.id)) is MonthStatus.DRAFT
+
+
+@pytest.mark.parametrize(("month", "message"), [("2099-01", "尚未到来"), ("2026-13", "月份格式"), ("十月", "月份格式")])
+def test_a_bad_or_future_month_is_refused(session, org, month, message):
+    before = snapshot(session)
+    with pytest.raises(Refused, match=message):
+        compute_scores(session, month=month, project_ids=[org["project"].id], actor=org["actor"])
+    assert snapshot(session) == before
+
+
+def test_scope_limits_compute(session, org):
+    p, other = org["project"], org["other"]
+    before = snapshot(session)
+    with pytest.raises(NotPermitted) as refused:
+        compute_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=org["actor"])
+    assert refused.value.ids == [other.id]
+    assert snapshot(session) == before
+    # no projects named: every project the actor sees, and only those
+    result = compute_scores(session, month=MONTH, actor=org["actor"])
+    assert [o.project_id for o in result.projects] == [p.id]
+    assert count(session, MonthlyScore, MonthlyScore.project_id == other.id) == 0
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not os.environ.get("WUYE_TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks: PostgreSQL only")
+def test_two_computes_of_the_same_month_run_one_after_the_other(engine):
+    """B08: the second compute waits for the first (the month rows are locked), then replaces its rows."""
+    with Session(engine) as setup, setup.begin():
+        p = factories.project(setup, name="并发花园")
+        staff = [factories.staff(setup, project_=p, name=n) for n in ("甲", "乙")]
+        late = rule(setup, "1.1")
+        setup.add(ScoreEvent(project_id=p.id, staff_id=staff[0].id, event_date=DAY, rule_id=late.id,
+                             points=late.points_max))
+        ids = {"project": p.id, "branch": p.branch_id, "staff": [s.id for s in staff]}
+    first_holds, finished = threading.Event(), []
+
+    def compute(name: str, hold: bool) -> None:
+        with Session(engine) as session, session.begin():
+            compute_scores(session, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+            if hold:
+                first_holds.set()
+                time.sleep(1.0)  # the second compute must wait for this commit
+            finished.append(name)
+
+    try:
+        first = threading.Thread(target=compute, args=("first", True))
+        first.start()
+        assert first_holds.wait(10)
+        second = threading.Thread(target=compute, args=("second", False))
+        second.start()
+        first.join(10)
+        second.join(10)
+        assert finished == ["first", "second"]
+        with Session(engine) as check:
+            rows = check.execute(select(MonthlyScore.staff_id, MonthlyScore.total)
+                                 .where(MonthlyScore.project_id == ids["project"])).all()
+            assert sorted(rows) == sorted([(ids["staff"][0], Decimal("99")), (ids["staff"][1], Decimal("100"))])
+            assert count(check, ScoreMonth, ScoreMonth.project_id == ids["project"]) == 1
+    finally:
+        with Session(engine) as cleanup, cleanup.begin():
+            for model in (MonthlyScore, ScoreEvent, ScoreMonth):
+                cleanup.execute(delete(model).where(model.project_id == ids["project"]))
+            cleanup.execute(delete(Staff).where(Staff.id.in_(ids["staff"])))
+            cleanup.execute(delete(Project).where(Project.id == ids["project"]))
+            cleanup.execute(delete(Branch).where(Branch.id == ids["branch"]))

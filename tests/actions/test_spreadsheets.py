@@ -1,0 +1,140 @@
+"""The spreadsheet pipeline's parts: cell cleaners, header detection, the reader's formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from actions.errors import Refused
+from actions.spreadsheets import clean
+from actions.spreadsheets.clean import MASKED, Invalid
+from actions.spreadsheets.header import Field, find_header
+from actions.spreadsheets.reader import read_book
+from models import SHANGHAI, UnitStatus
+from tests.data.workbooks import workbook
+
+
+@pytest.mark.parametrize("cell", ["2024/3/5", "2024.03.05", 45356.0, "45356", "2024年3月5日", "20240305",
+                                  " 2024-03-05 ", "２０２４－０３－０５", dt.datetime(2024, 3, 5, 9, 30)])
+def test_dates_as_typed(cell):  # X05
+    assert clean.date()(cell) == dt.date(2024, 3, 5)
+
+
+def test_impossible_date():
+    assert isinstance(clean.date()("2024-02-30"), Invalid)
+    assert clean.date()("2024-02-30").reason == "2024-02-30 日期无效"
+    assert isinstance(clean.date()(3.0), Invalid)  # a small number is not a date anyone meant
+
+
+def test_timestamps_are_read_in_shanghai():
+    assert clean.timestamp(SHANGHAI)("2024-03-05 10:30") == dt.datetime(2024, 3, 5, 2, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("cell", [13800000000.0, "13800000000", "１３８００００００００", "138 0000 0000",
+                                  "138-0000-0000", "+86 13800000000"])
+def test_phones(cell):  # X06, X07
+    assert clean.phone()(cell) == "13800000000"
+
+
+def test_phone_in_scientific_notation_has_lost_digits():
+    assert "科学计数法" in clean.phone()("1.38E+10").reason
+    assert clean.phone()("138****5678") is MASKED
+
+
+def test_id_numbers():  # X20
+    valid = "11010519491231002X"
+    assert clean.id_number()(valid.lower()) == valid
+    assert clean.id_number()("110105491231002") == valid  # 15-digit legacy, converted
+    assert clean.id_number()("110105194912310021").reason.endswith("校验位错误")
+    assert "后几位已丢失" in clean.id_number()(1.10105194912310e17).reason
+    assert clean.id_number()("110***********002X") is MASKED
+
+
+@pytest.mark.parametrize("cell", ["1-101", " 1-101 ", "1-101\u00a0", "1\u200b-101", "１－１０１", "1—101", "1 - 101"])
+def test_codes_lose_spaces_and_widths(cell):  # X07, X08
+    assert clean.code()(cell) == "1-101"
+
+
+def test_text_keeps_chinese_punctuation():
+    assert clean.text()("  电梯，太慢\u3000 ") == "电梯，太慢"
+    assert clean.text(max_len=2)("三个字").reason == "超过 2 个字"
+
+
+@pytest.mark.parametrize("cell, score", [("非常满意", 5), ("满意", 4), ("基本满意", 3), ("不满意", 2), ("很不满意", 1),
+                                         ("5分", 5), ("五分", 5), (4.0, 4), ("３", 3)])
+def test_satisfaction(cell, score):
+    assert clean.satisfaction(5)(cell) == score
+
+
+@pytest.mark.parametrize("cell", [11, -1, 8.5, "优", 0, True])
+def test_satisfaction_out_of_range(cell):  # X19
+    assert isinstance(clean.satisfaction(10)(cell), Invalid)
+
+
+def test_money_and_numbers():
+    money = clean.decimal()
+    assert money("1,234.50") == Decimal("1234.50") and money("￥80") == Decimal("80.00")
+    assert money(12.345) == Decimal("12.35")  # a float from Excel is rounded
+    assert money("12.345").reason == "12.345 最多 2 位小数"
+    assert money(-1).reason == "-1.00 不能小于 0"
+    assert clean.integer(1, 10)("11").reason == "11 不能大于 10"
+
+
+def test_periods_and_choices():
+    period = clean.period()
+    assert {period(c) for c in ("2024-03", "2024/3", "2024年3月", "202403", dt.date(2024, 3, 1))} == {"2024-03"}
+    assert clean.choice(UnitStatus)("已入住") is UnitStatus.OCCUPIED
+    assert "可选值" in clean.choice(UnitStatus)("住着").reason
+    assert clean.boolean()("√") is True and clean.boolean()("否") is False
+
+
+FIELDS = (
+    Field("building", "楼栋", clean.code(), required=True, variants=("楼号",)),
+    Field("room_no", "房号", clean.code(), required=True, variants=("房间号", "户号")),
+    Field("area", "建筑面积(㎡)", clean.decimal()),
+)
+
+
+def test_header_below_titles_with_variants():
+    rows = [["某小区业主信息表"], [], ["序号", "楼号", " 房间号 ", "建筑面积（m2）"], [1, "1栋", "1-101", 89]]
+    header = find_header(rows, FIELDS)
+    assert header.row == 2 and header.columns == {"building": 1, "room_no": 2, "area": 3}
+    assert header.ignored == ("序号",)
+
+
+def test_header_with_required_marks_and_notes():
+    header = find_header([["*楼栋", "房号（必填）", "建筑面积"]], FIELDS)
+    assert header.columns == {"building": 0, "room_no": 1, "area": 2}
+
+
+def test_no_header():
+    assert find_header([["名称", "数量"], ["苹果", 3]], FIELDS) is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_encodings(encoding):
+    text = "楼栋,房号,业主姓名\r\n1栋,1-101,张伟\r\n"
+    book = read_book(text.encode(encoding), "业主.csv", allow_csv=True)
+    assert book.format == "csv" and book.sheets[0].rows == [["楼栋", "房号", "业主姓名"], ["1栋", "1-101", "张伟"]]
+
+
+def test_csv_needs_its_extension_and_a_kind_that_takes_it():
+    data = "楼栋,房号\n1栋,1-101\n".encode()
+    with pytest.raises(Refused, match="内容却是 CSV"):
+        read_book(data, "业主.xlsx", allow_csv=True)
+    with pytest.raises(Refused, match="CSV 文本文件"):
+        read_book(data, "业主.csv", allow_csv=False)
+
+
+def test_hidden_sheets_are_not_read():
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(BytesIO(workbook({"数据": [["楼栋"]], "选项": [["x"]]})))
+    wb["选项"].sheet_state = "hidden"
+    out = BytesIO()
+    wb.save(out)
+    assert [s.name for s in read_book(out.getvalue(), "a.xlsx").sheets] == ["数据"]

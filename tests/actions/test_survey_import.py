@@ -1,0 +1,334 @@
+"""导入满意度问卷: messy real sheets, dedupe, all-or-nothing, dry run, error report, hostile files, scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from actions.actor import Actor
+from actions.errors import NotPermitted, Refused
+from actions.spreadsheets.pipeline import Outcome
+from actions.spreadsheets.reader import Limits
+from actions.spreadsheets.writer import error_report, template
+from actions.survey_import import SurveyImporter, import_survey_responses
+from actions.surveys import create_survey, find_or_create_survey
+from models import (
+    AuditKind,
+    AuditLog,
+    ImportBatch,
+    OperationLog,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyTopic,
+    UnitStatus,
+)
+from tests import factories as f
+from tests.data.workbooks import add_part, lying_sizes, replace_part, workbook, zip_bomb
+
+HEADER = ["序号", "楼栋", "房号", "业主姓名", "填表日期", "客服部", "工程部", "秩序维护", "环境卫生", "绿化", "总体满意度", "意见建议"]
+
+
+@pytest.fixture
+def estate(session):
+    """项目 with 1栋 (1-101 … 1-104 occupied) and 2栋 (2-101 occupied, 2-102 vacant); 张伟 owns 1-101."""
+    project = f.project(session, name="翠湖花园")
+    b1 = f.building(session, project_=project, name="1栋")
+    b2 = f.building(session, project_=project, name="2栋")
+    units = {room: f.unit(session, project_=project, building_=b1, room_no=room) for room in
+             ("1-101", "1-102", "1-103", "1-104")}
+    units["2-101"] = f.unit(session, project_=project, building_=b2, room_no="2-101")
+    units["2-102"] = f.unit(session, project_=project, building_=b2, room_no="2-102", status=UnitStatus.VACANT)
+    f.customer(session, project_=project, name="张伟", unit_=units["1-101"])
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+    survey = create_survey(session, project_id=project.id, title="2026年上半年业主满意度调查", actor=actor)
+    return project, units, actor, survey.survey_id
+
+
+def counts(session) -> dict[str, int]:
+    return {
+        model.__name__: session.scalar(select(func.count()).select_from(model))
+        for model in (SurveyResponse, SurveyScore, SurveyHousehold, ImportBatch, OperationLog, AuditLog, Survey)
+    }
+
+
+def messy_file() -> bytes:
+    """What staff really send: title rows, a header of variants, full-width characters, words and "N分",
+    text-typed dates, blank rows, a 合计 row and a footer, a second sheet, a summary sheet."""
+    return workbook(
+        {
+            "1栋": [
+                ["翠湖花园2026年上半年业主满意度调查汇总表"],
+                [],
+                ["序号", "楼号", "房间号", "业主", "调查日期", "客服部满意度", "工程", "秩序维护", "保洁", "绿化", "总体评价", "意见和建议"],
+                [1, "1栋", "１－１０１　", "张伟", "2026/3/5", "非常满意", "5分", 4, "满意", 5, "满意", "电梯维修要及时"],
+                [],
+                [2, " 1栋", "1-102\u200b", None, "2026.03.06", 3, "基本满意", "4分", 2, None, 3, ""],
+                ["合计", None, None, None, None, "=AVERAGE(F4:F6)"],
+                ["制表人：李娜"],
+            ],
+            "2栋": [
+                ["楼栋", "房号", "填表日期", "客服部", "工程部"],
+                ["2栋", "2-101", 46090, "很不满意", 1],
+            ],
+            "统计": [["部门", "客服部", "工程部"], ["平均", 4, 3]],
+        },
+        merged={"1栋": ["A1:L1"]},
+    )
+
+
+def test_messy_file_is_read_as_meant(session, estate):
+    project, units, actor, survey_id = estate
+    result = import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="回收表.xlsx",
+                                     actor=actor)
+
+    assert result.written and not result.problems
+    assert result.counts["new"] == 3 and result.counts["totals"] == 1 and result.counts["blank"] == 1
+    assert result.sheets == ("1栋", "2栋") and any(s.startswith("统计") for s in result.skipped_sheets)
+    assert "序号" in result.ignored_columns
+    rows = {r.unit_id: r for r in session.scalars(select(SurveyResponse).where(SurveyResponse.survey_id == survey_id))}
+    first = rows[units["1-101"].id]
+    assert (first.respondent, first.signed, first.answered_on) == ("张伟", True, dt.date(2026, 3, 5))
+    assert first.overall_score == 4 and first.comments == "电梯维修要及时" and first.batch_id == result.batch_id
+    scores = dict(session.execute(select(SurveyScore.topic, SurveyScore.score).where(SurveyScore.response_id == first.id)).all())
+    assert scores == {SurveyTopic.SERVICE: 5, SurveyTopic.ENGINEERING: 5, SurveyTopic.SECURITY: 4,
+                      SurveyTopic.ENVIRONMENT: 4, SurveyTopic.GREENING: 5}
+    second = rows[units["1-102"].id]
+    assert second.answered_on == dt.date(2026, 3, 6) and second.respondent == "" and second.signed is False
+    third = rows[units["2-101"].id]
+    assert third.answered_on == dt.date(2026, 3, 9)  # Excel serial 46090
+    collected = set(session.scalars(select(SurveyHousehold.unit_id).where(
+        SurveyHousehold.survey_id == survey_id, SurveyHousehold.collected.is_(True))))
+    assert collected == {units["1-101"].id, units["1-102"].id, units["2-101"].id}
+    batch = session.get(ImportBatch, result.batch_id)
+    assert batch.status.value == "done" and batch.counts["responses"] == 3 and batch.counts["scores"] == 11
+    log = session.scalar(select(OperationLog).where(OperationLog.operation == "import:surveys"))
+    assert log.counts["new"] == 3 and log.params["file_name"] == "回收表.xlsx"
+    audited = session.scalar(select(func.count()).where(AuditLog.table_name == "survey_response",
+                                                        AuditLog.kind == AuditKind.INSERT))
+    assert audited == 3
+
+
+def test_two_row_header(session, estate):
+    _, units, actor, survey_id = estate
+    data = workbook({"Sheet1": [
+        ["楼栋", "房号", "各部门满意度", None, "意见建议"],
+        [None, None, "客服部", "工程部", None],
+        ["1栋", "1-103", "满意", "非常满意", "无"],
+    ]}, merged={"Sheet1": ["C1:D1"]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    assert result.counts["new"] == 1 and not result.problems
+    response = session.scalar(select(SurveyResponse).where(SurveyResponse.unit_id == units["1-103"].id))
+    assert {s.topic: s.score for s in response.scores} == {SurveyTopic.SERVICE: 4, SurveyTopic.ENGINEERING: 5}
+
+
+def test_dry_run_previews_and_writes_nothing(session, estate):
+    _, _, actor, survey_id = estate
+    before = counts(session)
+    result = import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="a.xlsx",
+                                     actor=actor, dry_run=True)
+    assert counts(session) == before
+    assert result.dry_run and not result.written and result.counts["new"] == 3
+    first = dict(result.preview[0].values)
+    assert first["房号"] == "1-101" and first["客服部"] == "5" and first["填表日期"] == "2026-03-05"
+    assert result.preview[0].outcome is Outcome.NEW
+
+
+def test_reimport_is_refused_and_answered_units_are_duplicates(session, estate):
+    _, units, actor, survey_id = estate
+    data = messy_file()
+    import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    before = counts(session)
+    with pytest.raises(Refused, match="该批次已导入"):
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    assert counts(session) == before
+    preview = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor,
+                                      dry_run=True)
+    assert preview.imported_before.startswith("同一文件已于") and preview.counts["duplicate"] == 3
+    # Another file answering 1-101 again and 1-104 for the first time: 1-104 counts, 1-101 is reported.
+    again = workbook({"S": [["楼栋", "房号", "客服部"], ["1栋", "1-101", 5], ["1栋", "1-104", 4]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=again, file_name="b.xlsx", actor=actor)
+    assert result.written and result.counts["new"] == 1 and result.counts["duplicate"] == 1
+    assert "不重复计入" in result.problems[0].message
+    assert session.scalar(select(func.count()).where(SurveyResponse.survey_id == survey_id,
+                                                     SurveyResponse.unit_id == units["1-101"].id)) == 1
+
+
+def test_one_bad_row_writes_nothing(session, estate):
+    _, _, actor, survey_id = estate
+    data = workbook({"问卷": [
+        HEADER,
+        [1, "1栋", "1-101", "张伟", "2026-03-05", 5, 5, 5, 5, 5, 5, ""],
+        [2, "1栋", "1-102", "", "2026-02-30", 11, -1, 8.5, "优", 5, 5, ""],
+        [3, "9栋", "9-999", "", "", 5, 5, 5, 5, 5, 5, ""],
+        [4, "1栋", "1-101", "", "", 4, 4, 4, 4, 4, 4, ""],
+        [5, "1栋", "1-103", "王芳", "", 4, 4, 4, 4, 4, 4, ""],
+    ]})
+    before = counts(session)
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="坏.xlsx", actor=actor)
+    assert counts(session) == before
+    assert not result.written and result.has_errors and result.counts["error"] == 3
+    messages = [p.message for p in result.problems]
+    assert "「问卷」第3行 填表日期 2026-02-30 日期无效" in messages
+    assert "「问卷」第3行 客服部 11 超出范围（1–5 分）" in messages
+    assert "「问卷」第3行 工程部 -1 超出范围（1–5 分）" in messages
+    assert "「问卷」第3行 秩序维护 8.5 不是整数分（1–5）" in messages
+    assert any(m.startswith("「问卷」第3行 环境卫生 「优」不是评分") for m in messages)
+    assert "「问卷」第4行 楼栋/房号 9栋 9-999 不存在于本项目" in messages
+    assert "「问卷」第5行 楼栋 / 房号 1栋-1-101 与第2行重复" in messages
+    # 1-103 has no registered customer: an owner name cannot be checked, so it is accepted.
+    assert not any(m.startswith("「问卷」第6行") for m in messages)
+
+
+def test_owner_name_must_match_the_unit(session, estate):
+    _, _, actor, survey_id = estate
+    data = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "李四", 5]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    assert not result.written
+    assert result.problems[0].message == "「S」第2行 业主姓名 李四 不是该房屋登记的客户（请核对楼栋、房号）"
+
+
+def test_merged_cells_and_formulas_are_reported(session, estate):
+    _, _, actor, survey_id = estate
+    data = workbook(
+        {"S": [
+            ["楼栋", "房号", "填表人", "客服部"],
+            ["1栋", "1-101", "张伟", 5],
+            ["1栋", None, "=HYPERLINK(\"http://x?\"&B2)", 4],
+            ["1栋", None, "=1+1", 3],
+        ]},
+        merged={"S": ["B2:B4"]},
+        text_cells={"S": ["C4"]},
+    )
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    messages = [p.message for p in result.problems]
+    assert "「S」第3行 房号 为空（合并单元格？请取消合并并逐行填写）" in messages
+    assert "「S」第4行 房号 为空（合并单元格？请取消合并并逐行填写）" in messages
+    assert "「S」第3行 填表人 为公式且没有计算结果：请复制该列后“选择性粘贴”为数值" in messages
+    # Text that merely starts with "=" is data, never evaluated.
+    assert not any(m.startswith("「S」第4行 填表人") for m in messages)
+    assert not result.written
+
+
+def test_error_report_holds_the_original_rows_and_reasons(session, estate):
+    _, _, actor, survey_id = estate
+    data = workbook({"问卷": [
+        ["XX小区调查表"],
+        ["楼栋", "房号", "客服部", "意见建议"],
+        ["1栋", "1-101", 5, "好"],
+        ["1栋", "1-102", 11, "=cmd|'/c calc'!A1"],
+    ]}, text_cells={"问卷": ["D4"]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor,
+                                     dry_run=True)
+    survey = session.get(Survey, survey_id)
+    report = error_report(SurveyImporter(session, actor, survey), data, "a.xlsx", result.problems)
+    assert b"<f>" not in _sheet_xml(report)
+    ws = load_workbook(io.BytesIO(report)).worksheets[0]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == ["原行号", "楼栋", "房号", "客服部", "意见建议", "错误原因"]
+    assert rows[1] == [4, "1栋", "1-102", 11, "=cmd|'/c calc'!A1", "客服部 11 超出范围（1–5 分）"]
+    assert len(rows) == 2
+
+
+def test_template_reads_back(session, estate):
+    _, _, actor, survey_id = estate
+    survey = session.get(Survey, survey_id)
+    data = template(SurveyImporter(session, actor, survey))
+    wb = load_workbook(io.BytesIO(data))
+    assert wb.sheetnames[:2] == ["调查问卷", "填写说明"]
+    ws = wb["调查问卷"]
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["楼栋", "房号", "业主姓名"] and "客服部" in header and "意见建议" in header
+    lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+    service = header.index("客服部")
+    assert "非常满意" in lists[f"{'ABCDEFGHIJKLMNOP'[service]}2:{'ABCDEFGHIJKLMNOP'[service]}1001"]
+    # Filled in as the template asks, it imports.
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="模板.xlsx", actor=actor,
+                                     dry_run=True)
+    assert result.counts["new"] == 1 and not result.problems
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: "楼栋,房号,客服部\n1栋,1-101,5\n".encode(), "CSV 文本"),
+        (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "97-2003"),
+        (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 600, "加密"),
+        (lambda: bytes(range(256)) * 8, "无法识别的文件格式"),
+        (lambda: b"PK\x03\x04" + b"\x00" * 100, "已损坏"),
+        (lambda: add_part(workbook({"S": [["楼栋", "房号", "客服部"]]}), "xl/vbaProject.bin", b"macro"), "宏"),
+        (lambda: replace_part(workbook({"S": [["楼栋", "房号", "客服部"]]}), "xl/worksheets/sheet1.xml",
+                              b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+                              b'<worksheet><sheetData><row><c t="inlineStr"><is><t>&lol2;</t></is></c></row>'
+                              b'</sheetData></worksheet>'), "不安全"),
+        (lambda: replace_part(workbook({"S": [["楼栋", "房号", "客服部"]]}), "[Content_Types].xml",
+                              b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>'),
+         "不安全"),
+        (lambda: zip_bomb(workbook({"S": [["楼栋", "房号", "客服部"]]}), inflated=1 << 30), "解压后过大"),
+        (lambda: zip_bomb(workbook({"S": [["楼栋", "房号", "客服部"]]}), inflated=1 << 30, declared=2000), "解压后过大"),
+        (lambda: zip_bomb(workbook({"S": [["楼栋", "房号", "客服部"]]}), inflated=8 << 20), "压缩比"),
+        (lambda: lying_sizes(workbook({"S": [["楼栋", "房号", "客服部"]]}), "xl/worksheets/sheet1.xml", 10), "已损坏"),
+        (lambda: workbook({"S": [["名称", "数量"], ["苹果", 3]]}), "未找到表头"),
+        (lambda: workbook({"S": [["楼栋", "户主", "客服部"], ["1栋", "张伟", 5]]}), "缺少列：房号"),
+    ],
+    ids=["csv", "xls", "encrypted", "random", "broken-zip", "macro", "billion-laughs", "xxe", "zip-bomb",
+         "zip-bomb-lying-header", "ratio", "lying-size", "no-header", "missing-column"],
+)
+def test_hostile_and_unusable_files_are_refused(session, estate, make, message):
+    _, _, actor, survey_id = estate
+    before = counts(session)
+    with pytest.raises(Refused, match=message):
+        import_survey_responses(session, survey_id=survey_id, data=make(), file_name="回收表.xlsx", actor=actor)
+    assert counts(session) == before
+
+
+def test_size_and_row_limits(session, estate):
+    _, _, actor, survey_id = estate
+    rows = [["楼栋", "房号", "客服部"]] + [["1栋", f"1-{i}", 5] for i in range(300)]
+    data = workbook({"S": rows})
+    with pytest.raises(Refused, match="文件过大"):
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor,
+                                limits=Limits(max_bytes=len(data) - 1))
+    with pytest.raises(Refused, match="行数过多"):
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor,
+                                limits=Limits(max_rows=100))
+
+
+def test_survey_of_another_project_is_not_permitted(session, estate):
+    _, _, _, survey_id = estate
+    other = f.project(session)
+    outsider = Actor(user_id=None, name="别的项目", project_ids=frozenset({other.id}))
+    before = counts(session)
+    with pytest.raises(NotPermitted):
+        import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="a.xlsx", actor=outsider)
+    assert counts(session) == before
+
+
+def test_units_of_another_project_are_unknown(session, estate):
+    project, _, actor, survey_id = estate
+    other = f.project(session)
+    f.unit(session, project_=other, building_=f.building(session, project_=other, name="3栋"), room_no="3-101")
+    data = workbook({"S": [["楼栋", "房号", "客服部"], ["3栋", "3-101", 5]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    assert not result.written and "不存在于本项目" in result.problems[0].message
+
+
+def test_cli_style_survey_is_created_once(session, estate):
+    project, units, actor, _ = estate
+    campaign = find_or_create_survey(session, project_name="翠湖花园", title="2026年下半年满意度调查", actor=actor)
+    assert campaign.created and campaign.households == 5  # occupied units only
+    again = find_or_create_survey(session, project_name="翠湖花园", title="2026年下半年满意度调查", actor=actor)
+    assert not again.created and again.survey_id == campaign.survey_id
+    assert session.get(Survey, campaign.survey_id).period == "2026H2"
+
+
+def _sheet_xml(data: bytes) -> bytes:
+    import zipfile
+
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))

@@ -1,0 +1,157 @@
+"""满意度调查: campaign, distribution, coverage and satisfaction on a hand-checked fixture, corrective actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from actions.actor import Actor
+from actions.errors import NotPermitted, Refused
+from actions.survey_import import import_survey_responses
+from actions.survey_results import results_workbook, satisfied_from, survey_results
+from actions.surveys import (
+    add_corrective_action,
+    complete_corrective_action,
+    create_survey,
+    follow_up_corrective_action,
+    record_distribution,
+)
+from models import (
+    ActionStatus,
+    AuditLog,
+    CorrectiveAction,
+    OperationLog,
+    SurveyHousehold,
+    SurveyTopic,
+    UnitStatus,
+)
+from tests import factories as f
+from tests.data.workbooks import workbook
+
+
+@pytest.fixture
+def surveyed(session):
+    project = f.project(session, name="翠湖花园")
+    b1 = f.building(session, project_=project, name="1栋")
+    b2 = f.building(session, project_=project, name="2栋")
+    units = {room: f.unit(session, project_=project, building_=b1, room_no=room)
+             for room in ("1-101", "1-102", "1-103", "1-104")}
+    units["2-101"] = f.unit(session, project_=project, building_=b2, room_no="2-101")
+    units["2-102"] = f.unit(session, project_=project, building_=b2, room_no="2-102", status=UnitStatus.VACANT)
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+    campaign = create_survey(session, project_id=project.id, title="2026年上半年满意度调查", actor=actor)
+    return project, units, actor, campaign
+
+
+def _import(session, actor, survey_id):
+    data = workbook({"S": [
+        ["楼栋", "房号", "客服部", "工程部", "总体满意度", "意见建议"],
+        ["1栋", "1-101", 5, 4, 5, "好"],
+        ["1栋", "1-102", 3, 2, 3, ""],
+        ["2栋", "2-101", 4, 5, 4, "电梯慢"],
+    ]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="r.xlsx", actor=actor)
+    assert result.written
+
+
+def test_campaign_surveys_occupied_units(session, surveyed):
+    project, units, _, campaign = surveyed
+    assert campaign.households == 5
+    listed = set(session.scalars(select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == campaign.survey_id)))
+    assert units["2-102"].id not in listed and units["2-101"].id in listed
+    assert session.scalar(select(OperationLog.counts).where(OperationLog.operation == "create-survey")) == {"households": 5}
+
+
+def test_campaign_refusals_write_nothing(session, surveyed):
+    project, _, actor, _ = surveyed
+    before = session.scalar(select(func.count()).select_from(SurveyHousehold))
+    with pytest.raises(Refused, match="已有名为"):
+        create_survey(session, project_id=project.id, title="2026年上半年满意度调查", actor=actor)
+    with pytest.raises(NotPermitted):
+        create_survey(session, project_id=project.id, title="别的",
+                      actor=Actor(user_id=None, name="x", project_ids=frozenset()))
+    assert session.scalar(select(func.count()).select_from(SurveyHousehold)) == before
+
+
+def test_distribution_with_signed_receipts(session, surveyed):
+    _, units, actor, campaign = surveyed
+    ids = [units[r].id for r in ("1-101", "1-102", "1-103", "1-104")]
+    result = record_distribution(session, survey_id=campaign.survey_id, unit_ids=ids,
+                                 distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+    assert result.households == 4
+    signed = session.scalar(select(func.count()).where(SurveyHousehold.survey_id == campaign.survey_id,
+                                                       SurveyHousehold.receipt_signed.is_(True)))
+    assert signed == 4
+    with pytest.raises(Refused, match="不在本次调查范围内"):
+        record_distribution(session, survey_id=campaign.survey_id, unit_ids=[units["2-102"].id],
+                            distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+
+
+def test_coverage_and_satisfaction_hand_checked(session, surveyed):
+    _, units, actor, campaign = surveyed
+    record_distribution(session, survey_id=campaign.survey_id,
+                        unit_ids=[units[r].id for r in ("1-101", "1-102", "1-103", "1-104")],
+                        distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+    _import(session, actor, campaign.survey_id)
+    r = survey_results(session, survey_id=campaign.survey_id, actor=actor)
+
+    assert (r.households, r.distributed, r.receipts, r.collected, r.responses) == (5, 4, 4, 3, 3)
+    assert r.coverage == Decimal("0.6000") and not r.coverage_met
+    # pooled: 5 4 3 2 4 5 → 4 of 6 at 4 or more, mean 23/6
+    assert (r.overall.answers, r.overall.satisfied, r.overall.rate, r.overall.mean) == (6, 4, Decimal("0.6667"), Decimal("3.83"))
+    topics = dict(r.by_topic)
+    assert (topics[SurveyTopic.SERVICE].satisfied, topics[SurveyTopic.SERVICE].mean) == (2, Decimal("4.00"))
+    assert (topics[SurveyTopic.ENGINEERING].satisfied, topics[SurveyTopic.ENGINEERING].mean) == (2, Decimal("3.67"))
+    assert set(topics) == {SurveyTopic.SERVICE, SurveyTopic.ENGINEERING}
+    buildings = dict(r.by_building)
+    assert (buildings["1栋"].answers, buildings["1栋"].rate, buildings["1栋"].mean) == (4, Decimal("0.5000"), Decimal("3.50"))
+    assert (buildings["2栋"].answers, buildings["2栋"].rate, buildings["2栋"].mean) == (2, Decimal("1.0000"), Decimal("4.50"))
+    assert (r.overall_score.answers, r.overall_score.satisfied, r.overall_score.mean) == (3, 2, Decimal("4.00"))
+    assert [(c.building, c.room_no, c.text) for c in r.comments] == [("1栋", "1-101", "好"), ("2栋", "2-101", "电梯慢")]
+
+    book = load_workbook(io.BytesIO(results_workbook(r)))
+    assert book.sheetnames == ["概况", "各部门", "各楼栋", "意见建议", "整改措施"]
+    summary = {row[0].value: row[1].value for row in book["概况"].iter_rows(min_row=2)}
+    assert summary["调查率"] == "60.0%" and summary["是否达标"] == "否" and summary["被调查户数"] == 5
+    assert [c.value for c in book["各部门"][2]] == ["客服部", 3, 2, "66.7%", 4]
+
+
+def test_satisfied_threshold_follows_the_scale():
+    assert (satisfied_from(5), satisfied_from(10)) == (4, 8)
+
+
+def test_results_are_scoped(session, surveyed):
+    _, _, _, campaign = surveyed
+    with pytest.raises(NotPermitted):
+        survey_results(session, survey_id=campaign.survey_id, actor=Actor(user_id=None, name="x", project_ids=frozenset()))
+
+
+def test_corrective_action_is_followed_until_satisfied(session, surveyed):
+    project, _, actor, campaign = surveyed
+    owner = f.staff(session, project_=project, name="工程主管")
+    made = add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.ENGINEERING,
+                                 issue="维修不及时", action="增设夜间值班维修工", owner_id=owner.id,
+                                 due_date=dt.date(2026, 4, 30), actor=actor)
+    assert made.status is ActionStatus.OPEN
+    with pytest.raises(Refused, match="整改完成后才能回访"):
+        follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="", actor=actor)
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    back = follow_up_corrective_action(session, action_id=made.action_id, satisfied=False, note="业主仍不满意",
+                                       actor=actor)
+    assert back.status is ActionStatus.OPEN  # 继续改进直至业主满意
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    done = follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="已满意", actor=actor)
+    row = session.get(CorrectiveAction, made.action_id)
+    assert done.status is ActionStatus.VERIFIED and row.followed_up_at is not None and row.follow_up_note == "已满意"
+    assert session.scalar(select(func.count()).where(AuditLog.table_name == "corrective_action")) >= 5
+    lines = survey_results(session, survey_id=campaign.survey_id, actor=actor).actions
+    assert [(a.topic, a.owner, a.status) for a in lines] == [(SurveyTopic.ENGINEERING, "工程主管", ActionStatus.VERIFIED)]
+    other = f.staff(session, project_=f.project(session))
+    with pytest.raises(Refused, match="责任人须为本项目员工"):
+        add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.SERVICE, issue="a",
+                              action="b", owner_id=other.id, actor=actor)

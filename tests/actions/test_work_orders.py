@@ -1,0 +1,546 @@
+"""派工 and the work-order lifecycle: routing, SLA defaults, idempotent dispatch, every transition and refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted, Refused
+from actions.work_orders import (
+    accept_work_orders,
+    callback_work_order,
+    close_work_orders,
+    complete_work_order,
+    dispatch_requests,
+    due_soon_clause,
+    overdue_clause,
+    reassign_work_orders,
+    sla_state,
+)
+from models import (
+    AuditLog,
+    Branch,
+    Department,
+    OperationLog,
+    Priority,
+    Project,
+    RequestCategory,
+    RequestKind,
+    RequestStatus,
+    Satisfaction,
+    ServiceRequest,
+    SlaRule,
+    User,
+    Visit,
+    VisitKind,
+    VisitWay,
+    WorkOrder,
+    WorkOrderStatus,
+    user_project,
+    user_role,
+    utcnow,
+)
+from tests import factories as f
+
+S = WorkOrderStatus
+
+
+def count(session: Session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def counts(session: Session) -> tuple[int, ...]:
+    return tuple(count(session, m) for m in (WorkOrder, ServiceRequest, Visit, AuditLog, OperationLog))
+
+
+def department(session: Session, name: str) -> Department:
+    return session.scalar(select(Department).where(Department.name == name, Department.project_id.is_(None)))
+
+
+@pytest.fixture
+def world(session: Session):
+    """Two projects; a supervisor of P1 with a unit, an engineer of 工程部 and a guard of 安保部."""
+    p1, p2 = f.project(session), f.project(session)
+    user = f.user(session, roles=["客服主管"], projects=[p1])
+    engineer = f.staff(session, project_=p1, name="李师傅")
+    engineer.department_id = department(session, "工程部").id
+    session.flush()
+    return {
+        "p1": p1, "p2": p2, "user": user, "actor": actor_for_user(session, user),
+        "unit": f.unit(session, project_=p1), "engineer": engineer,
+    }
+
+
+def order_of(session: Session, request: ServiceRequest) -> WorkOrder:
+    return session.scalar(select(WorkOrder).where(WorkOrder.request_id == request.id))
+
+
+# --- dispatch ----------------------------------------------------------------------------------------
+def test_routing_picks_the_department_by_category(session, world):
+    cases = {
+        RequestCategory.PLUMBING: "工程部",
+        RequestCategory.ELEVATOR: "工程部",
+        RequestCategory.SECURITY: "安保部",
+        RequestCategory.NOISE: "安保部",
+        RequestCategory.CLEANING: "环境管理部",
+        RequestCategory.GREENING: "环境管理部",
+        RequestCategory.DEFECT: "开发公司工程部",
+        RequestCategory.FEES: "客服部",
+    }
+    requests = {c: f.service_request(session, project_=world["p1"], category=c) for c in cases}
+    result = dispatch_requests(session, request_ids=[r.id for r in requests.values()], actor=world["actor"])
+    assert result.created == len(cases) and result.targets == len(cases) and result.already == ()
+    for category, request in requests.items():
+        order = order_of(session, request)
+        assert order.department.name == cases[category], category
+        assert order.status is S.DISPATCHED and order.dispatched_by_id == world["user"].id
+    assert dict(result.by_department)["工程部"] == 2
+
+
+def test_project_department_wins_over_the_shared_one_and_inactive_ones_are_skipped(session, world):
+    own = Department(project_id=world["p1"].id, name="一期工程组", kind=department(session, "工程部").kind)
+    retired = Department(project_id=world["p1"].id, name="旧保洁组", kind=department(session, "环境管理部").kind,
+                         active=False)
+    session.add_all([own, retired])
+    session.flush()
+    leak = f.service_request(session, project_=world["p1"])
+    litter = f.service_request(session, project_=world["p1"], category=RequestCategory.CLEANING)
+    dispatch_requests(session, request_ids=[leak.id, litter.id], actor=world["actor"])
+    assert order_of(session, leak).department_id == own.id
+    assert order_of(session, litter).department.name == "环境管理部"
+
+
+def test_deadlines_default_from_the_sla_rule_of_kind_and_priority(session, world):
+    received = utcnow().replace(microsecond=0) - dt.timedelta(minutes=10)
+    urgent = f.service_request(session, project_=world["p1"], priority=Priority.URGENT, received_at=received)
+    complaint = f.service_request(session, project_=world["p1"], kind=RequestKind.COMPLAINT,
+                                  category=RequestCategory.SERVICE, received_at=received)
+    dispatch_requests(session, request_ids=[urgent.id, complaint.id], actor=world["actor"])
+    o1, o2 = order_of(session, urgent), order_of(session, complaint)
+    # 急修 15 分钟响应、4 小时完成；普通投诉 30 分钟响应、48 小时完成 — counted from 受理时间
+    assert (o1.respond_due_at, o1.complete_due_at) == (received + dt.timedelta(minutes=15), received + dt.timedelta(hours=4))
+    assert (o2.respond_due_at, o2.complete_due_at) == (received + dt.timedelta(minutes=30), received + dt.timedelta(hours=48))
+
+
+def test_a_project_sla_rule_overrides_the_default_and_priority_and_deadline_can_be_chosen(session, world):
+    session.add(SlaRule(project_id=world["p1"].id, kind=RequestKind.REPAIR_PRIVATE, priority=Priority.HIGH,
+                        respond_minutes=20, complete_hours=6))
+    session.flush()
+    received = utcnow().replace(microsecond=0)
+    a = f.service_request(session, project_=world["p1"], received_at=received)
+    b = f.service_request(session, project_=world["p1"], received_at=received)
+    dispatch_requests(session, request_ids=[a.id], priority=Priority.HIGH, actor=world["actor"])
+    oa = order_of(session, a)
+    assert oa.priority is Priority.HIGH and oa.complete_due_at == received + dt.timedelta(hours=6)
+    due = received + dt.timedelta(days=3)
+    dispatch_requests(session, request_ids=[b.id], complete_due_at=due, actor=world["actor"])
+    ob = order_of(session, b)
+    assert ob.complete_due_at == due and ob.respond_due_at == received + dt.timedelta(minutes=30)
+
+
+def test_chosen_department_and_assignee(session, world):
+    r = f.service_request(session, project_=world["p1"], category=RequestCategory.NOISE)
+    result = dispatch_requests(session, request_ids=[r.id], assignee_id=world["engineer"].id, actor=world["actor"])
+    order = order_of(session, r)
+    # the assignee's department, not the routing rule's 安保部
+    assert order.assignee_id == world["engineer"].id and order.department.name == "工程部"
+    assert result.by_department == (("工程部", 1),)
+
+
+def test_dispatch_writes_the_request_status_audit_and_one_operation_row(session, world):
+    requests = [f.service_request(session, project_=world["p1"]) for _ in range(3)]
+    before_audit, before_ops = count(session, AuditLog), count(session, OperationLog)
+    result = dispatch_requests(session, request_ids=[r.id for r in requests], actor=world["actor"])
+    for r in requests:
+        session.refresh(r)
+        assert r.status is RequestStatus.DISPATCHED and r.version == 2
+    assert count(session, AuditLog) - before_audit == 6  # 3 orders created + 3 requests updated
+    assert count(session, OperationLog) - before_ops == 1
+    log = session.get(OperationLog, result.operation_id)
+    assert log.operation == "dispatch" and log.counts == {"targets": 3, "created": 3, "already": 0}
+    assert log.actor_id == world["user"].id
+
+
+def test_dry_run_previews_and_writes_nothing(session, world):
+    received = utcnow().replace(microsecond=0)
+    r = f.service_request(session, project_=world["p1"], received_at=received)
+    before = counts(session)
+    result = dispatch_requests(session, request_ids=[r.id], actor=world["actor"], dry_run=True)
+    assert counts(session) == before
+    assert result.dry_run and result.created == 0 and result.targets == 1
+    (plan,) = result.preview
+    assert plan.request_id == r.id and plan.department == "工程部"
+    assert plan.complete_due_at == received + dt.timedelta(hours=24)
+    session.refresh(r)
+    assert r.status is RequestStatus.PENDING
+
+
+def test_auto_dispatch_of_a_project_is_idempotent(session, world):
+    mine = [f.service_request(session, project_=world["p1"]) for _ in range(4)]
+    other = f.service_request(session, project_=world["p2"])
+    first = dispatch_requests(session, project_id=world["p1"].id, actor=world["actor"])
+    assert first.created == 4
+    before = counts(session)
+    again = dispatch_requests(session, project_id=world["p1"].id, actor=world["actor"])
+    assert again.created == 0 and again.targets == 0
+    # the re-run adds no order and touches no request; only its operation-log row is new
+    assert counts(session)[:3] == before[:3]
+    assert all(order_of(session, r) for r in mine) and order_of(session, other) is None
+
+
+def test_double_submit_of_a_selection_creates_nothing_twice(session, world):
+    r = f.service_request(session, project_=world["p1"])
+    dispatch_requests(session, request_ids=[r.id], actor=world["actor"])
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        dispatch_requests(session, request_ids=[r.id], actor=world["actor"])
+    assert f"#{r.id}（已派工）" in refused.value.message and refused.value.ids == [r.id]
+    assert counts(session) == before
+
+
+@pytest.mark.parametrize("case", ["empty", "other_project", "missing", "closed"])
+def test_bad_selections_are_refused_whole(session, world, case):
+    good = f.service_request(session, project_=world["p1"])
+    other = f.service_request(session, project_=world["p2"])
+    closed = f.service_request(session, project_=world["p1"])
+    closed.status = RequestStatus.CLOSED
+    session.flush()
+    ids = {"empty": [], "other_project": [good.id, other.id], "missing": [good.id, 999999],
+           "closed": [good.id, closed.id]}[case]
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        dispatch_requests(session, request_ids=ids, actor=world["actor"])
+    message = refused.value.message
+    assert {"empty": "请先选择", "other_project": "无权操作其他项目", "missing": "不存在",
+            "closed": "已关闭"}[case] in message
+    if case == "other_project":
+        assert isinstance(refused.value, NotPermitted) and refused.value.ids == [other.id]
+    assert counts(session) == before
+    session.refresh(good)
+    assert good.status is RequestStatus.PENDING
+
+
+def test_auto_dispatch_of_another_project_is_not_permitted(session, world):
+    f.service_request(session, project_=world["p2"])
+    before = counts(session)
+    with pytest.raises(NotPermitted):
+        dispatch_requests(session, project_id=world["p2"].id, actor=world["actor"])
+    assert counts(session) == before
+
+
+@pytest.mark.parametrize("case", ["missing_department", "inactive_department", "missing_assignee",
+                                  "inactive_assignee", "assignee_of_other_project", "assignee_of_other_department",
+                                  "department_of_other_project", "past_deadline"])
+def test_bad_departments_assignees_and_deadlines_are_refused(session, world, case):
+    r = f.service_request(session, project_=world["p1"])
+    inactive = Department(name="已撤销部门", kind=department(session, "工程部").kind, active=False)
+    foreign_dep = Department(project_id=world["p2"].id, name="二期工程组", kind=inactive.kind)
+    session.add_all([inactive, foreign_dep])
+    left = f.staff(session, project_=world["p1"])
+    left.active = False
+    stranger = f.staff(session, project_=world["p2"])
+    session.flush()
+    kwargs = {
+        "missing_department": {"department_id": 999999},
+        "inactive_department": {"department_id": inactive.id},
+        "missing_assignee": {"assignee_id": 999999},
+        "inactive_assignee": {"assignee_id": left.id},
+        "assignee_of_other_project": {"assignee_id": stranger.id},
+        "assignee_of_other_department": {"assignee_id": world["engineer"].id,
+                                         "department_id": department(session, "安保部").id},
+        "department_of_other_project": {"department_id": foreign_dep.id},
+        "past_deadline": {"complete_due_at": utcnow() - dt.timedelta(hours=1)},
+    }[case]
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        dispatch_requests(session, request_ids=[r.id], actor=world["actor"], **kwargs)
+    assert refused.value.message
+    assert counts(session) == before
+
+
+def test_a_category_without_a_route_names_the_requests(session, world):
+    for dep in session.scalars(select(Department).where(Department.name == "开发公司工程部")):
+        dep.active = False
+    session.flush()
+    r = f.service_request(session, project_=world["p1"], category=RequestCategory.DEFECT)
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        dispatch_requests(session, request_ids=[r.id], actor=world["actor"])
+    assert "房屋质量" in refused.value.message and f"#{r.id}" in refused.value.message
+    assert counts(session) == before
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------
+@pytest.fixture
+def order(session, world) -> WorkOrder:
+    r = f.service_request(session, project_=world["p1"], unit_=world["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=world["actor"])
+    return order_of(session, r)
+
+
+def state(session: Session, order: WorkOrder) -> WorkOrder:
+    session.expire_all()
+    return session.get(WorkOrder, order.id)
+
+
+def test_full_lifecycle_to_closed(session, world, order):
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    o = state(session, order)
+    assert o.status is S.ACCEPTED and o.accepted_at is not None
+    complete_work_order(session, order_id=order.id, result="更换角阀，已试水", actor=actor)
+    o = state(session, order)
+    assert o.status is S.DONE and o.result == "更换角阀，已试水" and o.completed_at is not None
+    cb = callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                             notes="业主表示满意", actor=actor)
+    o = state(session, order)
+    assert o.status is S.CALLED_BACK and not cb.reopened
+    visit = session.get(Visit, cb.visit_id)
+    assert (visit.kind, visit.way, visit.result) == (VisitKind.REPAIR, VisitWay.PHONE, Satisfaction.SATISFIED)
+    assert visit.work_order_id == order.id and visit.unit_id == world["unit"].id and visit.visitor_id == world["user"].id
+    close_work_orders(session, order_ids=[order.id], actor=actor)
+    o = state(session, order)
+    assert o.status is S.CLOSED and o.closed_at is not None
+    assert o.request.status is RequestStatus.CLOSED and o.request.closed_at == o.closed_at
+    ops = session.scalars(select(OperationLog.operation).order_by(OperationLog.id.desc()).limit(4)).all()
+    assert ops == ["close_work_orders", "callback_work_order", "complete_work_order", "accept_work_orders"]
+
+
+def test_unsatisfied_callback_reopens_for_rework_and_counts_it(session, world, order):
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    complete_work_order(session, order_id=order.id, result="已疏通", actor=actor)
+    cb = callback_work_order(session, order_id=order.id, way=VisitWay.DOOR, result=Satisfaction.UNSATISFIED,
+                             notes="仍然渗水", actor=actor)
+    o = state(session, order)
+    assert cb.reopened and o.status is S.ACCEPTED and o.reopen_count == 1 and o.completed_at is None
+    with pytest.raises(Refused):  # not closable: the owner is not satisfied
+        close_work_orders(session, order_ids=[order.id], actor=actor)
+    complete_work_order(session, order_id=order.id, result="更换管件", actor=actor)
+    callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.BASIC, actor=actor)
+    close_work_orders(session, order_ids=[order.id], actor=actor)
+    o = state(session, order)
+    assert o.status is S.CLOSED and o.reopen_count == 1
+    assert count(session, Visit) == 2
+
+
+@pytest.mark.parametrize("step", ["complete_unaccepted", "callback_unfinished", "close_uncalled", "accept_twice",
+                                  "close_done", "reassign_done"])
+def test_transitions_out_of_order_are_refused(session, world, order, step):
+    actor = world["actor"]
+    if step in ("accept_twice", "close_done", "reassign_done"):
+        accept_work_orders(session, order_ids=[order.id], actor=actor)
+    if step in ("close_done", "reassign_done"):
+        complete_work_order(session, order_id=order.id, result="好了", actor=actor)
+    before, status = counts(session), state(session, order).status
+    call = {
+        "complete_unaccepted": lambda: complete_work_order(session, order_id=order.id, result="好了", actor=actor),
+        "callback_unfinished": lambda: callback_work_order(session, order_id=order.id, way=VisitWay.PHONE,
+                                                           result=Satisfaction.SATISFIED, actor=actor),
+        "close_uncalled": lambda: close_work_orders(session, order_ids=[order.id], actor=actor),
+        "accept_twice": lambda: accept_work_orders(session, order_ids=[order.id], actor=actor),
+        "close_done": lambda: close_work_orders(session, order_ids=[order.id], actor=actor),
+        "reassign_done": lambda: reassign_work_orders(session, order_ids=[order.id], reason="换人",
+                                                      assignee_id=world["engineer"].id, actor=actor),
+    }[step]
+    with pytest.raises(Refused) as refused:
+        call()
+    assert f"#{order.id}（{status.label}）" in refused.value.message
+    assert counts(session) == before and state(session, order).status is status
+
+
+def test_reassign_records_the_reason_and_needs_a_new_acceptance(session, world, order):
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    guard_dep = department(session, "安保部")
+    result = reassign_work_orders(session, order_ids=[order.id], department_id=guard_dep.id,
+                                  reason="属公共区域，由安保部处理", actor=actor)
+    o = state(session, order)
+    assert result.status is S.DISPATCHED
+    assert o.status is S.DISPATCHED and o.accepted_at is None and o.department_id == guard_dep.id
+    assert o.assignee_id is None and o.reassign_note == "属公共区域，由安保部处理"
+    audit = session.scalars(
+        select(AuditLog).where(AuditLog.table_name == "work_order", AuditLog.record_id == str(order.id))
+        .order_by(AuditLog.id.desc())
+    ).first()
+    assert audit.summary == "转派派工单"
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"reason": " ", "assignee_id": 0}, "转派原因"),
+    ({"reason": "换人"}, "请选择转派"),
+])
+def test_reassign_refusals(session, world, order, kwargs, message):
+    if kwargs.get("assignee_id") == 0:
+        kwargs["assignee_id"] = world["engineer"].id
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        reassign_work_orders(session, order_ids=[order.id], actor=world["actor"], **kwargs)
+    assert message in refused.value.message and counts(session) == before
+
+
+def test_paid_service_needs_an_accepted_quote_and_a_charge_within_it(session, world, order):
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    before = counts(session)
+    for kwargs, message in [
+        ({"paid_service": True, "quote": "80", "quote_accepted": False}, "报价并经业主确认"),
+        ({"paid_service": True, "quote": "80", "quote_accepted": True, "charge": "95"}, "超过业主确认的报价"),
+        ({"quote": "80"}, "非有偿服务"),
+        ({"paid_service": True, "quote": "-1", "quote_accepted": True}, "金额"),
+        ({"paid_service": True, "quote": "abc", "quote_accepted": True}, "不是有效金额"),
+    ]:
+        with pytest.raises(Refused) as refused:
+            complete_work_order(session, order_id=order.id, result="换龙头", actor=actor, **kwargs)
+        assert message in refused.value.message
+    assert counts(session) == before
+    complete_work_order(session, order_id=order.id, result="换龙头", paid_service=True, quote="80.00",
+                        quote_accepted=True, charge="75.5", actor=actor)
+    o = state(session, order)
+    assert (o.paid_service, o.quote, o.quote_accepted, o.charge) == (True, Decimal("80.00"), True, Decimal("75.50"))
+    cb = callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED, actor=actor)
+    assert session.get(Visit, cb.visit_id).kind is VisitKind.PAID_SERVICE
+
+
+def test_completion_needs_a_result(session, world, order):
+    accept_work_orders(session, order_ids=[order.id], actor=world["actor"])
+    before = counts(session)
+    with pytest.raises(Refused, match="处理结果"):
+        complete_work_order(session, order_id=order.id, result="  ", actor=world["actor"])
+    assert counts(session) == before
+
+
+def test_lifecycle_targets_are_scoped(session, world, order):
+    outsider = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[world["p2"]]))
+    before = counts(session)
+    with pytest.raises(NotPermitted):
+        accept_work_orders(session, order_ids=[order.id], actor=outsider)
+    with pytest.raises(NotPermitted):
+        close_work_orders(session, order_ids=[order.id], actor=outsider)
+    assert counts(session) == before and state(session, order).status is S.DISPATCHED
+
+
+def test_accept_is_set_based_over_a_selection(session, world):
+    requests = [f.service_request(session, project_=world["p1"]) for _ in range(5)]
+    dispatch_requests(session, request_ids=[r.id for r in requests], actor=world["actor"])
+    ids = [order_of(session, r).id for r in requests]
+    result = accept_work_orders(session, order_ids=ids, actor=world["actor"])
+    assert result.order_ids == tuple(sorted(ids))
+    session.expire_all()
+    assert {session.get(WorkOrder, i).status for i in ids} == {S.ACCEPTED}
+
+
+# --- SLA ---------------------------------------------------------------------------------------------
+def test_overdue_and_due_soon(session, world):
+    now = utcnow()
+    late = f.service_request(session, project_=world["p1"], received_at=now - dt.timedelta(hours=30))
+    soon = f.service_request(session, project_=world["p1"], received_at=now - dt.timedelta(hours=23))
+    fine = f.service_request(session, project_=world["p1"], priority=Priority.LOW, received_at=now)
+    unanswered = f.service_request(session, project_=world["p1"], received_at=now - dt.timedelta(hours=1))
+    dispatch_requests(session, request_ids=[late.id, soon.id, fine.id, unanswered.id], actor=world["actor"])
+    orders = {k: order_of(session, r) for k, r in
+              {"late": late, "soon": soon, "fine": fine, "unanswered": unanswered}.items()}
+    accept_work_orders(session, order_ids=[orders[k].id for k in ("late", "soon", "fine")], actor=world["actor"])
+    session.expire_all()
+    overdue = set(session.scalars(select(WorkOrder.id).where(overdue_clause(now))))
+    due_soon = set(session.scalars(select(WorkOrder.id).where(due_soon_clause(now))))
+    # not accepted within 30 minutes of receipt: overdue on the response deadline
+    assert overdue == {orders["late"].id, orders["unanswered"].id}
+    assert due_soon == {orders["soon"].id}
+    assert {k: sla_state(session.get(WorkOrder, o.id), now) for k, o in orders.items()} == {
+        "late": "overdue", "soon": "due_soon", "fine": None, "unanswered": "overdue"}
+
+
+# --- concurrency (B07): row locks, so PostgreSQL only ----------------------------------------------------
+@pytest.fixture
+def committed(engine):
+    """A project, a supervisor and one pending request committed for real; everything removed afterwards."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        p = f.project(s)
+        user = f.user(s, roles=["客服主管"], projects=[p])
+        request = f.service_request(s, project_=p)
+        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "request": request.id}
+    with Session(engine) as s:
+        ids["actor"] = actor_for_user(s, s.get(User, ids["user"]))
+    yield ids
+    with Session(engine) as s, s.begin():
+        s.execute(delete(Visit).where(Visit.project_id == ids["project"]))
+        s.execute(delete(WorkOrder).where(WorkOrder.project_id == ids["project"]))
+        s.execute(delete(ServiceRequest).where(ServiceRequest.project_id == ids["project"]))
+        s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
+        s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
+        s.execute(delete(User).where(User.id == ids["user"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+        s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+        s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+
+
+def _in_thread(fn):
+    box: dict = {}
+
+    def run():
+        try:
+            box["result"] = fn()
+        except Exception as exc:  # handed back to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box
+
+
+def test_two_dispatchers_grab_the_same_request_one_wins(engine, committed):
+    actor, rid = committed["actor"], committed["request"]
+    first = Session(engine)
+    first.begin()
+    won = dispatch_requests(first, request_ids=[rid], actor=actor)
+
+    def second():
+        with Session(engine) as s, s.begin():
+            return dispatch_requests(s, request_ids=[rid], actor=actor)
+
+    thread, box = _in_thread(second)
+    thread.join(1.0)
+    assert thread.is_alive()  # waiting on the first dispatcher's uncommitted order
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert won.created == 1
+    assert box["result"].created == 0 and box["result"].already == (rid,)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.request_id == rid)) == 1
+
+
+def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
+    actor, rid = committed["actor"], committed["request"]
+    with Session(engine) as s, s.begin():
+        dispatch_requests(s, request_ids=[rid], actor=actor)
+        oid = s.scalar(select(WorkOrder.id).where(WorkOrder.request_id == rid))
+    first = Session(engine)
+    first.begin()
+    accept_work_orders(first, order_ids=[oid], actor=actor)
+
+    def second():
+        with Session(engine) as s, s.begin():
+            return accept_work_orders(s, order_ids=[oid], actor=actor)
+
+    thread, box = _in_thread(second)
+    thread.join(1.0)
+    assert thread.is_alive()  # blocked on the row lock of the first UPDATE
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert isinstance(box.get("error"), Refused) and "已被他人处理" in box["error"].message
+    with Session(engine) as s:
+        order = s.get(WorkOrder, oid)
+        assert order.status is S.ACCEPTED and order.version == 2

@@ -1,0 +1,116 @@
+"""客户诉求受理 (actions/requests.py): unit lookup, 首问负责人, repeat flag, refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted, Refused
+from actions.requests import find_units, receive_request
+from models import (
+    Channel,
+    OperationLog,
+    Priority,
+    RequestCategory,
+    RequestKind,
+    RequestStatus,
+    ServiceRequest,
+    utcnow,
+)
+from tests import factories as f
+
+
+@pytest.fixture
+def desk(session):
+    p1, p2 = f.project(session), f.project(session)
+    user = f.user(session, roles=["前台客服"], projects=[p1])
+    b = f.building(session, project_=p1, name="3栋")
+    unit = f.unit(session, project_=p1, building_=b, room_no="1502")
+    owner = f.customer(session, project_=p1, name="王秀英", phone="13900001111", unit_=unit)
+    return {"p1": p1, "p2": p2, "user": user, "actor": actor_for_user(session, user), "unit": unit, "owner": owner}
+
+
+def requests_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(ServiceRequest))
+
+
+@pytest.mark.parametrize("query", [
+    {"building": "3栋", "room_no": "1502"},
+    {"room_no": "１５０２　"},  # full-width digits and space, as typed on a Chinese keyboard
+    {"name": "秀英"},
+    {"phone": "00001111"},
+])
+def test_find_units_by_room_or_owner(session, desk, query):
+    (match,) = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, **query)
+    assert (match.unit_id, match.unit, match.customer) == (desk["unit"].id, "3栋-1502", "王秀英")
+    assert match.phone == "139****1111"
+
+
+def test_find_units_stays_in_scope(session, desk):
+    other_unit = f.unit(session, project_=desk["p2"], room_no="1502")
+    found = find_units(session, actor=desk["actor"], room_no="1502")
+    assert [m.unit_id for m in found] == [desk["unit"].id] and other_unit.id not in [m.unit_id for m in found]
+    assert find_units(session, actor=desk["actor"]) == ()
+    with pytest.raises(NotPermitted):
+        find_units(session, actor=desk["actor"], project_id=desk["p2"].id, room_no="1502")
+
+
+def test_intake_records_the_receiver_as_first_contact_owner(session, desk):
+    before_ops = session.scalar(select(func.count()).select_from(OperationLog))
+    result = receive_request(
+        session, actor=desk["actor"], project_id=desk["p1"].id, kind=RequestKind.REPAIR_PRIVATE,
+        category=RequestCategory.PLUMBING, channel=Channel.VISIT, priority=Priority.HIGH,
+        unit_id=desk["unit"].id, customer_id=desk["owner"].id, content="卫生间漏水到楼下",
+    )
+    request = session.get(ServiceRequest, result.request_id)
+    assert request.receiver_id == desk["user"].id == result.receiver_id
+    assert (request.status, request.channel, request.priority) == (RequestStatus.PENDING, Channel.VISIT, Priority.HIGH)
+    # contact taken from the customer when the form leaves it empty
+    assert (request.contact_name, request.contact_phone) == ("王秀英", "13900001111")
+    assert result.repeat_of_id is None
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == before_ops + 1
+
+
+def test_a_repeat_of_the_same_unit_and_problem_is_flagged(session, desk):
+    now = utcnow()
+    kwargs = {"actor": desk["actor"], "project_id": desk["p1"].id, "kind": RequestKind.REPAIR_PRIVATE,
+              "category": RequestCategory.PLUMBING, "unit_id": desk["unit"].id, "content": "漏水"}
+    old = receive_request(session, received_at=now - dt.timedelta(days=10), **kwargs)
+    first = receive_request(session, received_at=now - dt.timedelta(days=2), **kwargs)
+    again = receive_request(session, **kwargs)
+    other_problem = receive_request(session, **{**kwargs, "category": RequestCategory.NOISE})
+    assert old.repeat_of_id is None
+    assert first.repeat_of_id is None  # 10 days apart: not a repeat
+    assert again.repeat_of_id == first.request_id
+    assert other_problem.repeat_of_id is None
+
+
+@pytest.mark.parametrize("case", ["empty_content", "other_project", "unit_of_other_project", "missing_customer",
+                                  "future"])
+def test_intake_refusals_write_nothing(session, desk, case):
+    foreign_unit = f.unit(session, project_=desk["p2"])
+    kwargs = {"actor": desk["actor"], "project_id": desk["p1"].id, "kind": RequestKind.COMPLAINT, "content": "噪音"}
+    kwargs.update({
+        "empty_content": {"content": "  "},
+        "other_project": {"project_id": desk["p2"].id},
+        "unit_of_other_project": {"unit_id": foreign_unit.id},
+        "missing_customer": {"customer_id": 999999},
+        "future": {"received_at": utcnow() + dt.timedelta(days=1)},
+    }[case])
+    before = requests_count(session)
+    with pytest.raises(Refused) as refused:
+        receive_request(session, **kwargs)
+    assert refused.value.message
+    assert isinstance(refused.value, NotPermitted) == (case == "other_project")
+    assert requests_count(session) == before
+
+
+def test_major_flag_only_on_complaints(session, desk):
+    base = {"actor": desk["actor"], "project_id": desk["p1"].id, "content": "态度差", "complaint_major": True}
+    complaint = receive_request(session, kind=RequestKind.COMPLAINT, **base)
+    inquiry = receive_request(session, kind=RequestKind.INQUIRY, **base)
+    assert session.get(ServiceRequest, complaint.request_id).complaint_major is True
+    assert session.get(ServiceRequest, inquiry.request_id).complaint_major is False

@@ -1,0 +1,139 @@
+"""回访 list, 定期走访 plan and visit records (actions/visits.py), and a department's daily report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted, Refused
+from actions.visits import households_not_visited, record_visit, visit_cycle
+from actions.work_orders import (
+    accept_work_orders,
+    callbacks_due,
+    complete_work_order,
+    department_report,
+    dispatch_requests,
+    export_department_report,
+)
+from models import (
+    SHANGHAI,
+    Department,
+    RequestKind,
+    RequestStatus,
+    ServiceRequest,
+    UnitStatus,
+    Visit,
+    VisitKind,
+    WorkOrder,
+    utcnow,
+)
+from tests import factories as f
+
+
+@pytest.fixture
+def site(session):
+    p1, p2 = f.project(session), f.project(session)
+    butler = f.staff(session, project_=p1, name="赵管家")
+    b = f.building(session, project_=p1, name="1栋")
+    b.butler_id = butler.id
+    units = [f.unit(session, project_=p1, building_=b, room_no=f"10{i}") for i in range(1, 5)]
+    units[3].status = UnitStatus.VACANT
+    session.flush()
+    user = f.user(session, roles=["客服主管"], projects=[p1])
+    return {"p1": p1, "p2": p2, "units": units, "actor": actor_for_user(session, user), "user": user}
+
+
+def test_visit_cycle_is_the_calendar_quarter():
+    assert visit_cycle(dt.date(2025, 2, 14)) == (dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+    assert visit_cycle(dt.date(2025, 12, 31)) == (dt.date(2025, 10, 1), dt.date(2026, 1, 1))
+
+
+def test_households_not_visited_in_the_cycle(session, site):
+    u1, u2, u3, vacant = site["units"]
+    day = dt.date(2025, 5, 20)
+    at = lambda m, d: dt.datetime(2025, m, d, 10, tzinfo=SHANGHAI)  # noqa: E731
+    session.add_all([
+        Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u1.id, visited_at=at(4, 10)),  # this quarter
+        Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u2.id, visited_at=at(2, 1)),  # last quarter
+        Visit(project_id=site["p1"].id, kind=VisitKind.REPAIR, unit_id=u3.id, visited_at=at(5, 1)),  # not a 走访
+    ])
+    session.flush()
+    plan = households_not_visited(session, project_id=site["p1"].id, actor=site["actor"], day=day)
+    assert (plan.cycle_start, plan.cycle_end) == (dt.date(2025, 4, 1), dt.date(2025, 7, 1))
+    assert (plan.households, plan.visited, plan.not_visited) == (3, 1, 2)  # the vacant unit is no household
+    # never visited first, then the longest unvisited
+    assert [d.unit_id for d in plan.due] == [u3.id, u2.id]
+    assert plan.due[0].butler == "赵管家" and plan.due[0].last_visit_at is None
+    assert plan.due[1].last_visit_at == at(2, 1)
+    with pytest.raises(NotPermitted):
+        households_not_visited(session, project_id=site["p2"].id, actor=site["actor"], day=day)
+
+
+def test_record_visit_and_raise_a_complaint(session, site):
+    u1 = site["units"][0]
+    plain = record_visit(session, unit_id=u1.id, actor=site["actor"], notes="一切正常")
+    assert plain.request_id is None and session.get(Visit, plain.visit_id).kind is VisitKind.REGULAR
+    raised = record_visit(session, unit_id=u1.id, actor=site["actor"], issues_raised="楼道灯坏了一周无人修",
+                          complaint=True)
+    request = session.get(ServiceRequest, raised.request_id)
+    assert (request.kind, request.status, request.unit_id) == (RequestKind.COMPLAINT, RequestStatus.PENDING, u1.id)
+    assert request.receiver_id == site["user"].id and request.content == "楼道灯坏了一周无人修"
+    assert session.get(Visit, raised.visit_id).request_id == request.id
+
+
+def test_record_visit_refusals(session, site):
+    before = session.scalar(select(func.count()).select_from(Visit))
+    foreign = f.unit(session, project_=site["p2"])
+    with pytest.raises(NotPermitted):
+        record_visit(session, unit_id=foreign.id, actor=site["actor"])
+    with pytest.raises(Refused, match="反映问题"):
+        record_visit(session, unit_id=site["units"][0].id, actor=site["actor"], complaint=True)
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+
+
+def _done_orders(session, site, n: int) -> list[WorkOrder]:
+    reqs = [f.service_request(session, project_=site["p1"], unit_=site["units"][i]) for i in range(n)]
+    dispatch_requests(session, request_ids=[r.id for r in reqs], actor=site["actor"])
+    orders = [session.scalar(select(WorkOrder).where(WorkOrder.request_id == r.id)) for r in reqs]
+    accept_work_orders(session, order_ids=[o.id for o in orders], actor=site["actor"])
+    for o in reversed(orders):  # the last one completes first
+        complete_work_order(session, order_id=o.id, result="已修复", actor=site["actor"])
+    return orders
+
+
+def test_callbacks_due_oldest_completion_first_and_scoped(session, site):
+    orders = _done_orders(session, site, 3)
+    total, rows = callbacks_due(session, actor=site["actor"])
+    assert total == 3 and [r.id for r in rows] == [o.id for o in reversed(orders)]
+    assert rows[0].contact_phone == "138****5678" and rows[0].department == "工程部"
+    outsider = actor_for_user(session, f.user(session, roles=["前台客服"], projects=[site["p2"]]))
+    assert callbacks_due(session, actor=outsider) == (0, ())
+
+
+def test_department_daily_report_and_export(session, site):
+    done = _done_orders(session, site, 1)[0]
+    late = f.service_request(session, project_=site["p1"], received_at=utcnow() - dt.timedelta(days=3),
+                             content="=HYPERLINK(\"http://x\")")
+    other = f.service_request(session, project_=site["p2"])
+    dispatch_requests(session, request_ids=[late.id], actor=site["actor"])
+    admin = actor_for_user(session, f.user(session, superuser=True))
+    dispatch_requests(session, request_ids=[other.id], actor=admin)
+    engineering = session.scalar(select(Department).where(Department.name == "工程部"))
+    report = department_report(session, department_id=engineering.id, actor=site["actor"])
+    assert [line.id for line in report.lines][-1] == done.id  # later completion deadline last
+    assert (report.open_count, report.done_count, report.overdue_count) == (1, 1, 1)
+    assert report.lines[0].sla == "overdue" and report.lines[0].content.startswith("=HYPERLINK")
+
+    exported = export_department_report(session, department_id=engineering.id, actor=site["actor"])
+    assert exported.rows == 2 and exported.filename.startswith("工程部日报-")
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    header, first = list(sheet.iter_rows(values_only=True))[:2]
+    assert header[:3] == ("编号", "项目", "房屋") and first[4] == "=HYPERLINK(\"http://x\")" and first[-1] == "已超时"
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as z:
+        assert all("<f>" not in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))

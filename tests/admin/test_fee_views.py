@@ -1,0 +1,293 @@
+"""The fee and dunning pages through the real app: forms on GET, changes on POST with the CSRF token and the
+action's grant, previews that write nothing, letters, arrears and collection rate with .xlsx exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from models import Bill, BillStatus, DunningNotice, DunningRun, DunningRunStatus, OperationLog, Payment
+from tests import factories as f
+from tests.actions.test_billing import Estate, make_estate, with_bills
+
+D = Decimal
+
+
+@pytest.fixture
+def estate(session) -> Estate:
+    return make_estate(session)
+
+
+def count(session, model, e: Estate) -> int:
+    """Rows of the estate's project (other tests' data may share the database)."""
+    return session.scalar(select(func.count()).select_from(model).where(model.project_id == e.project.id))
+
+
+@pytest.fixture
+def staff_of(session, estate):
+    """``staff_of("收费员")`` → the username of a new account with that role on the estate's project."""
+    made = {}
+
+    def make(role: str) -> str:
+        name = f"u{len(made)}{abs(hash(role)) % 1000}"
+        f.user(session, username=name, roles=[role], projects=[estate.project])
+        made[name] = role
+        return name
+
+    return make
+
+
+def preview_params(e: Estate, stage: int, day: int) -> dict:
+    return {"stage": str(stage), "as_of": f"2026-04-{day:02d}", "scope": "project", "project_id": str(e.project.id)}
+
+
+# --- bills --------------------------------------------------------------------------------------------------
+def test_generate_bills_form_preview_and_generate(session, console, estate, staff_of):
+    e = estate
+    cashier = console(staff_of("收费员"))
+
+    form = cashier.get("/admin/bill/action/generate-bills?pks=")
+    assert form.status_code == 200 and "翠湖收费测试苑" in form.text and 'name="csrf_token"' in form.text
+
+    data = {"project_id": str(e.project.id), "period": "2026-03"}
+    preview = cashier.post("/admin/bill/generate-bills", {**data, "dry_run": "1"})
+    assert preview.status_code == 200 and "将生成 3 张" in preview.text
+    assert count(session, Bill, e) == 0
+    done = cashier.post("/admin/bill/generate-bills", data)
+    assert done.status_code == 200 and "已生成 3 张" in done.text
+    again = cashier.post("/admin/bill/generate-bills", data)
+    assert "已存在 3 张" in again.text and count(session, Bill, e) == 3
+
+    refused = cashier.post("/admin/bill/generate-bills", {**data, "period": "2026-13"})
+    assert refused.status_code == 400 and "账期格式" in refused.text
+
+
+def test_generate_bills_needs_the_grant(session, console, estate, staff_of):
+    desk = console(staff_of("前台客服"))
+    assert desk.get("/admin/bill/action/generate-bills?pks=").status_code == 403
+    response = desk.post("/admin/bill/generate-bills", {"project_id": str(estate.project.id), "period": "2026-03"})
+    assert response.status_code == 403 and count(session, Bill, estate) == 0
+
+
+# --- dunning ------------------------------------------------------------------------------------------------
+def test_dunning_preview_on_get_issue_on_post_once(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    params = preview_params(e, 1, 5)
+
+    page = cashier.get("/admin/dunning")
+    assert page.status_code == 200 and "计划日" in page.text
+    preview = cashier.get("/admin/dunning", params={**params, "preview": "1"})
+    assert preview.status_code == 200
+    assert "将发出 3 份通知" in preview.text and "B栋-201" in preview.text and "确认发出 3 份通知" in preview.text
+    assert count(session, DunningNotice, e) == 0  # a GET (even cross-site) never issues (C01)
+
+    issued = cashier.post("/admin/dunning", params)
+    assert issued.status_code == 200 and "已发出第一次催缴" in issued.text and "打印通知函" in issued.text
+    assert count(session, DunningNotice, e) == 3
+    double = cashier.post("/admin/dunning", params)
+    assert double.status_code == 200 and "已执行过" in double.text
+    assert count(session, DunningNotice, e) == 3 and count(session, DunningRun, e) == 1
+
+
+def test_dunning_refusals_are_chinese_and_write_nothing(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    other = f.project(session)
+    cashier = console(staff_of("收费员"))
+    desk = console(staff_of("前台客服"))
+    before = session.scalar(select(func.count()).select_from(OperationLog))
+
+    future = cashier.post("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "2099-01-05"})
+    assert future.status_code == 400 and "晚于今天" in future.text
+    foreign = cashier.post("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
+    assert foreign.status_code == 403 and "无权操作项目" in foreign.text
+    early = cashier.post("/admin/dunning", preview_params(e, 3, 12))
+    assert early.status_code == 400 and "阶段顺序不符" in early.text
+    assert desk.post("/admin/dunning", preview_params(e, 1, 5)).status_code == 403  # A02
+    assert desk.get("/admin/dunning").status_code == 403
+    assert count(session, DunningNotice, e) == 0 and session.scalar(select(func.count()).select_from(OperationLog)) == before
+
+
+def test_selected_bills_lead_to_the_dunning_form(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    foreign = f.bill(session, unit_=f.unit(session, project_=f.project(session)), fee_type_=e.mgmt, period="2026-01")
+    ids = session.scalars(select(Bill.id).where(Bill.unit_id == e.a101.id).order_by(Bill.id)).all()
+    cashier = console(staff_of("收费员"))
+
+    redirect = cashier.get(f"/admin/bill/action/dunning?pks={ids[0]},{ids[1]}", follow_redirects=False)
+    assert redirect.status_code == 302 and f"bill_ids={ids[0]}%2C{ids[1]}" in redirect.headers["location"]
+    form = cashier.get(redirect.headers["location"])
+    assert "所选账单（2 张）" in form.text
+    preview = cashier.get("/admin/dunning", params={"stage": "1", "as_of": "2026-04-05", "bill_ids": f"{ids[0]},{ids[1]}",
+                                                    "preview": "1"})
+    assert "将发出 1 份通知" in preview.text
+    assert cashier.get(f"/admin/bill/action/dunning?pks={ids[0]},{foreign.id}").status_code == 403
+
+
+def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    manager = console(staff_of("客服经理"))
+
+    proposed = cashier.post("/admin/dunning", preview_params(e, 4, 20))
+    assert proposed.status_code == 200 and "待客服经理审批" in proposed.text
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
+    assert run.status is DunningRunStatus.PROPOSED
+    assert cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}").status_code == 400
+
+    assert cashier.get(f"/admin/dunning-run/action/approve-dunning?pks={run.id}").status_code == 403
+    assert cashier.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve"}).status_code == 403
+    page = manager.get(f"/admin/dunning-run/action/approve-dunning?pks={run.id}")
+    assert page.status_code == 200 and "A栋-101" in page.text and "B栋-201" in page.text and "批准停电/封铺" in page.text
+
+    approved = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve", "note": "同意"})
+    assert approved.status_code == 200 and "已批准停电/封铺 2 户" in approved.text
+    session.expire_all()
+    assert session.get(DunningRun, run.id).status is DunningRunStatus.APPROVED
+    twice = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve"})
+    assert twice.status_code == 400 and "不是待审批" in twice.text
+
+
+def test_letters_print_one_per_page_and_download_as_one_file(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    cashier.post("/admin/dunning", preview_params(e, 3, 15))
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
+
+    page = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}")
+
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('<section class="sheet">') == 9  # three accounts × 催缴通知书 + 停电函 + 违约函
+    assert "@page { size: A4" in html and "page-break-after: always" in html
+    for text in ("测试物业服务有限公司", "尊敬的 张伟（翠湖收费测试苑 A栋-101）", "650.00", "陆佰伍拾元整", "停电函", "违约函",
+                 "2026-04-20", "2026-03", "150.00", "第三次"):
+        assert text in html, text
+    download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
+    assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text
+    assert download.text.count('<section class="sheet">') == 9
+
+    notice = session.scalars(select(DunningNotice).where(DunningNotice.unit_id == e.b201.id)).one()
+    one = cashier.get(f"/admin/dunning-notice/action/letters?pks={notice.id}")
+    assert one.text.count('<section class="sheet">') == 3 and "停电并封铺" in one.text  # B-201 is a shop
+
+
+def test_delivery_is_recorded_from_the_notice_list(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    butler_staff = f.staff(session, project_=e.project, name="吴管家")
+    cashier = console(staff_of("收费员"))
+    butler = console(staff_of("楼宇管家"))
+    cashier.post("/admin/dunning", preview_params(e, 1, 5))
+    ids = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id)
+                          .order_by(DunningNotice.id)).all()
+
+    form = butler.get(f"/admin/dunning-notice/action/deliver?pks={ids[0]},{ids[1]}")
+    assert form.status_code == 200 and "吴管家" in form.text
+    done = butler.post("/admin/dunning-notice/deliver", {
+        "notice_ids": f"{ids[0]},{ids[1]}", "delivered_by_id": str(butler_staff.id), "way": "door",
+        "signed_by": "张伟", "delivered_at": "2026-04-06T09:30",
+    })
+    assert done.status_code == 303
+    session.expire_all()
+    first = session.get(DunningNotice, ids[0])
+    assert (first.delivered_by_id, first.signed_by, first.delivered_at) == (
+        butler_staff.id, "张伟", dt.datetime(2026, 4, 6, 1, 30, tzinfo=dt.UTC))
+    assert session.get(DunningNotice, ids[2]).delivered_at is None
+    desk = console(staff_of("前台客服"))
+    assert desk.post("/admin/dunning-notice/deliver", {"notice_ids": str(ids[2])}).status_code == 403
+
+
+# --- account, payments ------------------------------------------------------------------------------------------
+def test_account_page_and_account_payment(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    desk = console(staff_of("前台客服"))  # takes payments after hours
+
+    page = desk.get(f"/admin/bill/account?unit_id={e.a101.id}")
+    assert page.status_code == 200 and "A栋-101" in page.text and "650.00" in page.text and "收款" in page.text
+
+    over = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "650.01", "method": "cash"})
+    assert over.status_code == 400 and "不设预存款" in over.text
+    paid = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "300.00", "method": "cash",
+                                                 "collector_id": str(e.c1.id), "receipt_no": "R-77"})
+    assert paid.status_code == 303
+    assert "已收款 300.00 元" in desk.get(paid.headers["location"]).text
+    statuses = dict(session.execute(select(Bill.period, Bill.status).where(Bill.unit_id == e.a101.id)).all())
+    assert statuses["2026-02"] is BillStatus.PAID and statuses["2026-03"] is BillStatus.PARTIAL
+
+    outsider = f.user(session, username="outsider", roles=["收费员"], projects=[f.project(session)])
+    assert console(outsider.username).get(f"/admin/bill/account?unit_id={e.a101.id}").status_code == 403
+
+
+def test_payment_form_goes_through_the_payment_action(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    apr = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    cashier = console(staff_of("收费员"))
+
+    over = cashier.post("/admin/payment/create", {"bill": str(apr.id), "amount": "300.00", "method": "wechat",
+                                                  "paid_at": "2026-04-06 10:00:00"})
+    assert over.status_code == 400 and "超过账单" in over.text and count(session, Payment, e) == 0
+    ok = cashier.post("/admin/payment/create", {"bill": str(apr.id), "amount": "100.00", "method": "wechat",
+                                                "paid_at": "2026-04-06 10:00:00"})
+    assert ok.status_code == 302, ok.text[:2000]
+    session.expire_all()
+    assert (session.get(Bill, apr.id).amount_paid, session.get(Bill, apr.id).status) == (D("100.00"), BillStatus.PARTIAL)
+    payment = session.scalars(select(Payment).where(Payment.project_id == e.project.id)).one()
+    assert payment.paid_at == dt.datetime(2026, 4, 6, 2, 0, tzinfo=dt.UTC)  # typed in Beijing time
+
+
+# --- arrears and collection rate ----------------------------------------------------------------------------------
+def test_arrears_page_totals_filters_and_export(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    butler = console(staff_of("楼宇管家"))
+
+    page = cashier.get("/admin/arrears?as_of=2026-04-05")
+    assert page.status_code == 200
+    assert "2055.00" in page.text and "筛选结果共 3 户" in page.text and "陈收费" in page.text
+    shops = cashier.get("/admin/arrears?as_of=2026-04-05&key_tenant=yes")
+    assert "1205.00" in shops.text and "筛选结果共 1 户" in shops.text and "A栋-101" not in shops.text
+
+    export = cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("application/vnd.openxmlformats")
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert [r[2] for r in rows[1:]] == ["201", "101"]
+    assert butler.get("/admin/arrears?as_of=2026-04-05").status_code == 200
+    assert butler.get("/admin/arrears?as_of=2026-04-05&export=xlsx").status_code == 403
+    assert cashier.get("/admin/arrears?as_of=2026-04-31").status_code == 400
+
+
+def test_collection_rate_page_and_export(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    manager = console(staff_of("客服经理"))
+
+    page = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building")
+    assert page.status_code == 200
+    assert "翠湖收费测试苑 · A栋" in page.text and "66.67%" in page.text and "目标：每月 93% 以上" in page.text
+    export = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx")
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"
+    assert manager.get("/admin/collection-rate?period_from=2026-03&group_by=floor").status_code == 400
+
+
+def test_menu_shows_the_fee_pages_by_grant(session, console, estate, staff_of):
+    cashier = console(staff_of("收费员")).get("/admin/").text
+    desk = console(staff_of("前台客服")).get("/admin/").text
+    for page in ("发起催缴", "欠费账龄", "收费率"):
+        assert page in cashier
+    assert "欠费账龄" in desk and "发起催缴" not in desk

@@ -1,0 +1,106 @@
+"""``wuye import …`` against a temporary SQLite file: outcome, --json, --dry-run, exit codes, progress."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from admin import cli
+from models import Branch, Building, Project, Survey, SurveyResponse, Unit, UnitStatus
+from models.db import make_engine
+from tests.data.workbooks import workbook
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    assert cli.main(["init"]) == 0
+    engine = make_engine()
+    with Session(engine) as session, session.begin():
+        project = Project(name="翠湖花园", branch=Branch(name="一分公司"))
+        building = Building(project=project, name="1栋")
+        session.add_all([Unit(project=project, building=building, room_no=r, status=UnitStatus.OCCUPIED)
+                         for r in ("1-101", "1-102", "1-103")])
+    yield engine
+    engine.dispose()
+
+
+def count(engine: Engine, model) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _file(tmp_path: Path, rows, name="问卷.xlsx") -> str:
+    path = tmp_path / name
+    path.write_bytes(workbook({"问卷": rows}))
+    return str(path)
+
+
+SURVEY = [["楼栋", "房号", "客服部", "工程部"], ["1栋", "1-101", "满意", 5], ["1栋", "1-102", "5分", "基本满意"]]
+ARGS = ["--project", "翠湖花园", "--survey", "2026年上半年满意度调查"]
+
+
+def test_survey_import_json(db, tmp_path, capsys):
+    capsys.readouterr()
+    path = _file(tmp_path, SURVEY)
+    code = cli.main(["import", "surveys", path, *ARGS, "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    outcome = json.loads(out.out)
+    assert outcome["written"] and outcome["counts"]["new"] == 2 and outcome["problems"] == []
+    assert "已新建满意度调查" in out.err and "写入数据" in out.err  # progress on stderr
+    assert count(db, SurveyResponse) == 2 and count(db, Survey) == 1
+    # The same file again: refused, exit 1, nothing added.
+    assert cli.main(["import", "surveys", path, *ARGS]) == 1
+    assert "该批次已导入" in capsys.readouterr().err
+    assert count(db, SurveyResponse) == 2
+
+
+def test_dry_run_writes_nothing(db, tmp_path, capsys):
+    code = cli.main(["import", "surveys", _file(tmp_path, SURVEY), *ARGS, "--dry-run"])
+    assert code == 0 and "预览（未写入）" in capsys.readouterr().out
+    assert count(db, SurveyResponse) == 0 and count(db, Survey) == 0
+
+
+def test_errors_exit_non_zero_with_every_problem(db, tmp_path, capsys):
+    rows = [["楼栋", "房号", "客服部"], ["1栋", "1-101", 11], ["9栋", "9-999", 5]]
+    code = cli.main(["import", "surveys", _file(tmp_path, rows), *ARGS, "--json"])
+    outcome = json.loads(capsys.readouterr().out)
+    assert code == 1 and not outcome["written"] and outcome["counts"]["error"] == 2
+    assert [p["row"] for p in outcome["problems"]] == [2, 3]
+    assert outcome["problems"][0]["column"] == "客服部" and "超出范围" in outcome["problems"][0]["reason"]
+    assert count(db, SurveyResponse) == 0
+
+
+def test_refused_file(db, tmp_path, capsys):
+    path = tmp_path / "旧.xlsx"
+    path.write_bytes("楼栋,房号\n1栋,1-101\n".encode())
+    assert cli.main(["import", "surveys", str(path), *ARGS]) == 1
+    assert "CSV" in capsys.readouterr().err
+    assert cli.main(["import", "units", str(tmp_path / "没有.xlsx")]) == 1
+    assert "文件不存在" in capsys.readouterr().err
+
+
+def test_units_and_csv(db, tmp_path, capsys):
+    csv = tmp_path / "房屋.csv"
+    csv.write_bytes("楼栋,房号,建筑面积(㎡)\r\n2栋,2-101,99.5\r\n1栋,1-101,80\r\n".encode("gb18030"))
+    assert cli.main(["import", "units", str(csv), "--project", "翠湖花园"]) == 0
+    out = capsys.readouterr().out
+    assert "已导入：房屋.csv 新增 1、更新 1" in out
+    assert count(db, Unit) == 4
+    assert cli.main(["import", "units", str(csv), "--project", "别处"]) == 1
+
+
+def test_export_then_reimport_unchanged(db, tmp_path, capsys):
+    out = tmp_path / "房屋.xlsx"
+    assert cli.main(["export", "unit", str(out), "--project", "翠湖花园"]) == 0
+    assert "已导出 3 行" in capsys.readouterr().out
+    assert cli.main(["import", "units", str(out), "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome["counts"]["unchanged"] == 3 and outcome["counts"]["new"] == outcome["counts"]["update"] == 0
+    assert cli.main(["export", "nothing", str(out)]) == 1

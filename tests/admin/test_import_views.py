@@ -1,0 +1,215 @@
+"""批量导入 in the console: upload → preview → confirm, templates, error report, progress, grants, CSRF."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from actions.actor import Actor
+from actions.spreadsheets import jobs
+from actions.surveys import create_survey
+from admin.views import spreadsheets
+from models import ImportBatch, OperationLog, SurveyHousehold, SurveyResponse, SurveyScore, Unit
+from tests import factories as f
+from tests.data.workbooks import workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def site(session):
+    project = f.project(session, name="翠湖花园")
+    b1 = f.building(session, project_=project, name="1栋")
+    for room in ("1-101", "1-102", "1-103"):
+        f.unit(session, project_=project, building_=b1, room_no=room)
+    other = f.project(session, name="别的项目")
+    f.user(session, username="sv", roles=["客服主管"], projects=[project])
+    f.user(session, username="fd", roles=["前台客服"], projects=[project])
+    f.user(session, username="ca", roles=["收费员"], projects=[project])
+    f.user(session, username="sv2", roles=["客服主管"], projects=[other])
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+    survey = create_survey(session, project_id=project.id, title="2026年上半年满意度调查", actor=actor)
+    return project, survey.survey_id
+
+
+SURVEY_FILE = workbook({"问卷": [
+    ["翠湖花园业主满意度调查表"],
+    ["楼栋", "房号", "客服部", "工程部", "意见建议"],
+    ["1栋", "1-101", "满意", "5分", "<script>alert(1)</script>"],
+    ["1栋", "1-102", 3, 4, ""],
+]})
+
+
+def _upload(client, kind, data, name="问卷.xlsx", **fields):
+    return client.post("/admin/import/upload", data={"kind": kind, **{k: str(v) for k, v in fields.items()}},
+                       files={"file": (name, data, XLSX)})
+
+
+def _token(response) -> str:
+    assert response.status_code == 303, response.text[:500]
+    return response.headers["location"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_survey_upload_preview_confirm(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    token = _token(_upload(sv, "surveys", SURVEY_FILE, survey_id=survey_id))
+    page = sv.get(f"/admin/import/{token}")
+    assert page.status_code == 200
+    assert "预览：以下内容尚未写入" in page.text and "确认导入" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert(1)" not in page.text
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+    done = sv.post(f"/admin/import/{token}/confirm")
+    assert done.status_code == 303
+    page = sv.get(f"/admin/import/{token}")
+    assert "已导入：新增 2 行" in page.text
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 2
+    assert session.scalar(select(func.count()).select_from(SurveyScore)) == 4
+    assert session.scalar(select(func.count()).where(OperationLog.operation == "import:surveys")) == 1
+
+    results = sv.get(f"/admin/survey-results/{survey_id}")
+    assert results.status_code == 200 and "调查率" in results.text and "66.7%" in results.text  # 2 of 3 households
+    xlsx = sv.get(f"/admin/survey-results/{survey_id}/xlsx")
+    assert xlsx.headers["content-type"] == XLSX
+    assert load_workbook(io.BytesIO(xlsx.content)).sheetnames[0] == "概况"
+
+    again = sv.post(f"/admin/import/{token}/confirm")  # double submit
+    assert again.status_code == 303
+    assert "该批次已导入" in sv.get(f"/admin/import/{token}").text
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 2
+
+
+def test_errors_are_listed_and_downloadable(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    bad = workbook({"问卷": [["楼栋", "房号", "客服部"], ["1栋", "1-101", 11], ["9栋", "9-999", 5]]})
+    token = _token(_upload(sv, "surveys", bad, survey_id=survey_id))
+    page = sv.get(f"/admin/import/{token}").text
+    assert "文件有 2 行错误" in page and "确认导入" not in page
+    assert "11 超出范围（1–5 分）" in page and "9栋 9-999 不存在于本项目" in page
+    report = sv.get(f"/admin/import/{token}/errors")
+    rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(report.content)).worksheets[0].iter_rows()]
+    assert rows[0][-1] == "错误原因" and rows[1][0] == 2 and "超出范围" in rows[1][-1]
+    refused = sv.post(f"/admin/import/{token}/confirm")
+    assert refused.status_code == 303
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_hostile_file_is_refused_in_chinese(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    token = _token(_upload(sv, "surveys", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, name="旧.xls",
+                           survey_id=survey_id))
+    assert "97-2003" in sv.get(f"/admin/import/{token}").text
+
+
+def test_upload_needs_the_grant_and_the_token(console, session, site):
+    project, survey_id = site
+    fd = console("fd")
+    assert _upload(fd, "surveys", SURVEY_FILE, survey_id=survey_id).status_code == 403
+    assert _upload(fd, "units", SURVEY_FILE).status_code == 403
+    sv = console("sv")
+    no_csrf = sv.client.post("/admin/import/upload", data={"kind": "units"},
+                             files={"file": ("a.xlsx", SURVEY_FILE, XLSX)})
+    assert no_csrf.status_code == 403
+    token = _token(_upload(sv, "surveys", SURVEY_FILE, survey_id=survey_id))
+    other = console("sv2")  # another user cannot see or confirm this upload
+    assert other.get(f"/admin/import/{token}").status_code == 404
+    assert other.post(f"/admin/import/{token}/confirm").status_code == 404
+    outsider = _upload(other, "surveys", SURVEY_FILE, survey_id=survey_id)  # survey of a project not theirs
+    assert "无权" in other.get(outsider.headers["location"]).text
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_templates_download(console, site):
+    _, survey_id = site
+    sv = console("sv")
+    for kind in ("units", "customers", "parking", "bills", "payments"):
+        response = sv.get(f"/admin/import/template/{kind}")
+        assert response.status_code == 200 and response.headers["content-type"] == XLSX, kind
+    survey = sv.get(f"/admin/import/template/surveys?survey_id={survey_id}")
+    assert "客服部" in [c.value for c in load_workbook(io.BytesIO(survey.content)).worksheets[0][1]]
+    assert sv.get("/admin/import/template/staff").status_code == 403  # staff import is the manager's
+
+
+def test_units_import_with_project_chosen(console, session, site):
+    project, _ = site
+    sv = console("sv")
+    data = workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["2栋", "2-101", 99.5], ["1栋", "1-101", 89.5]]})
+    token = _token(_upload(sv, "units", data, name="房屋.xlsx", project_id=project.id))
+    page = sv.get(f"/admin/import/{token}").text
+    assert "<td>1</td><td>0</td><td>1</td>" in re.sub(r"\s+", "", page)  # 新增 1, 更新 0, 无变化 1 (1-101: 89.50)
+    sv.post(f"/admin/import/{token}/confirm")
+    assert session.scalar(select(Unit.area).where(Unit.room_no == "2-101")) == 99.5
+
+
+def test_big_file_runs_in_the_background(console, session, site, monkeypatch):
+    _, survey_id = site
+    monkeypatch.setattr(spreadsheets, "WAIT_BYTES", 10)  # every file is "big"
+    sv = console("sv")
+    response = _upload(sv, "surveys", SURVEY_FILE, survey_id=survey_id)
+    token = _token(response)
+    meta = spreadsheets._meta(token, _uid(session, "sv"))
+    job = jobs.get(meta["job_id"], _uid(session, "sv"))
+    job.thread.join(30)  # the test client and the job share one connection: wait instead of polling it
+    status = sv.get(f"/admin/import/{token}/status").json()
+    assert status["state"] == "done" and status["percent"] == 100 and status["stage"] == "核对数据"
+    page = sv.get(f"/admin/import/{token}").text
+    assert "确认导入" in page and "wuye-progress.js" in page
+
+
+def _uid(session, username: str) -> int:
+    from models import User
+
+    return session.scalar(select(User.id).where(User.username == username))
+
+
+def test_survey_detail_links(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    to_import = sv.get(f"/admin/survey/action/import-responses?pks={survey_id}", follow_redirects=False)
+    assert to_import.status_code == 302 and "kind=surveys" in to_import.headers["location"]
+    to_results = sv.get(f"/admin/survey/action/survey-results?pks={survey_id}", follow_redirects=False)
+    assert to_results.status_code == 302 and f"/survey-results/{survey_id}" in to_results.headers["location"]
+    assert console("fd").get(f"/admin/survey/action/import-responses?pks={survey_id}",
+                             follow_redirects=False).status_code == 403
+
+
+def test_distribution_is_recorded_from_the_household_list(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    ids = [str(i) for i in session.scalars(select(SurveyHousehold.id).where(SurveyHousehold.survey_id == survey_id))]
+    form = sv.get(f"/admin/survey-household/action/distribute?pks={','.join(ids)}")
+    assert form.status_code == 200 and "登记问卷发放" in form.text
+    assert session.scalar(select(func.count()).where(SurveyHousehold.receipt_signed.is_(True))) == 0
+    done = sv.post("/admin/survey-household/distribute",
+                   {"pks": ",".join(ids), "distributed_on": "2026-03-01", "receipt_signed": "1"})
+    assert done.status_code == 303
+    session.expire_all()
+    assert session.scalar(select(func.count()).where(SurveyHousehold.receipt_signed.is_(True))) == 3
+
+
+def test_new_survey_from_the_form_lists_households(console, session, site):
+    project, _ = site
+    sv = console("sv")
+    response = sv.post("/admin/survey/create", {"project": str(project.id), "title": "2026年下半年满意度调查",
+                                                "period": "2026H2", "status": "planned", "scale_max": "5"})
+    assert response.status_code == 302, response.text[:300]
+    survey = session.scalar(select(SurveyHousehold.survey_id).order_by(SurveyHousehold.survey_id.desc()))
+    assert session.scalar(select(func.count()).where(SurveyHousehold.survey_id == survey)) == 3
+    assert not re.search("Traceback", response.text)
+
+
+def test_batch_is_visible_in_the_batch_list(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    token = _token(_upload(sv, "surveys", SURVEY_FILE, survey_id=survey_id))
+    sv.post(f"/admin/import/{token}/confirm")
+    batch = session.scalar(select(ImportBatch))
+    assert batch.file_name == "问卷.xlsx" and batch.target == f"survey:{survey_id}"
+    assert "问卷.xlsx" in sv.get("/admin/import-batch/list").text

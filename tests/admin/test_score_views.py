@@ -1,0 +1,261 @@
+"""The console pages of 员工考核 (issue 6): 录入考核, 计算月度考核, 考核结果 with confirm / spot-check / reopen,
+breakdown, history, .xlsx, 服务之星评选 — permissions, CSRF, scope and refusals through the real app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from urllib.parse import unquote_plus
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from models import (
+    SHANGHAI,
+    EventSource,
+    MonthlyScore,
+    MonthStatus,
+    OperationLog,
+    RequestKind,
+    ScoreEvent,
+    ScoreMonth,
+    ScoringRule,
+    ServiceStar,
+)
+from tests import factories
+
+MONTH = "2026-10"
+
+
+def count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def ours(model, org):
+    """Rows of this test's projects (the database may hold other tests' committed rows)."""
+    return model.project_id.in_([org["project"].id, org["other"].id])
+
+
+def rule_id(session, code: str) -> int:
+    return session.scalar(select(ScoringRule.id).where(ScoringRule.code == code, ScoringRule.valid_to.is_(None)))
+
+
+@pytest.fixture
+def org(session):
+    branch = factories.branch(session, name="静安分公司")
+    p = factories.project(session, name="锦绣苑", branch_=branch)
+    other = factories.project(session, name="外滩中心", branch_=branch)
+    staff = [factories.staff(session, project_=p, name=n) for n in ("王芳", "李娜", "张伟")]
+    stranger = factories.staff(session, project_=other, name="周外")
+    factories.user(session, username="sup", roles=["客服主管"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="branch", roles=["分公司管理"], branch_=branch)
+    return {"project": p, "other": other, "staff": staff, "stranger": stranger, "branch": branch}
+
+
+def record(c, session, org, who, code="5.8", points="-4", day="2026-10-12", **extra):
+    data = {"project_id": str(org["project"].id), "event_date": day, "rule_id": str(rule_id(session, code)),
+            "points": points, "note": "夜班", "staff_id": [str(s.id) for s in who], **extra}
+    return c.post("/admin/scores/record", data)
+
+
+def test_a_supervisor_records_one_event_for_several_employees(console, session, org):
+    c = console("sup")
+    page = c.get(f"/admin/scores/record?project_id={org['project'].id}&event_date=2026-10-12")
+    assert page.status_code == 200 and "王芳" in page.text and "5.8 纪律" in page.text and "周外" not in page.text
+    response = record(c, session, org, org["staff"][:2])
+    assert response.status_code == 303
+    rows = session.scalars(select(ScoreEvent).where(ours(ScoreEvent, org))).all()
+    assert {(r.staff_id, r.points, r.event_date) for r in rows} == {
+        (s.id, Decimal("-4"), dt.date(2026, 10, 12)) for s in org["staff"][:2]
+    }
+    assert "已为 2 名员工录入考核记录" in c.get(response.headers["location"]).text
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("range", "超出细则 5.8 的范围"), ("stranger", "不属于项目 锦绣苑"), ("bad_points", "分值无效"),
+])
+def test_bad_events_from_the_console_are_refused_and_nothing_is_written(console, session, org, case, message):
+    c = console("sup")
+    who, points = org["staff"][:1], "-4"
+    if case == "range":
+        points = "-9"
+    elif case == "stranger":
+        who = [org["staff"][0], org["stranger"]]
+    elif case == "bad_points":
+        points = "四分"
+    response = record(c, session, org, who, points=points)
+    assert response.status_code == 400 and message in response.text
+    assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 0
+
+
+def test_compute_confirm_and_the_lock_through_the_console(console, session, org):
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    praise = factories.service_request(session, project_=org["project"], kind=RequestKind.PRAISE,
+                                       received_at=dt.datetime(2026, 10, 8, 9, tzinfo=SHANGHAI))
+    praise.praised_staff_id = org["staff"][1].id
+    session.flush()
+
+    preview = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id), "dry_run": "1"})
+    assert preview.status_code == 200 and "预览（未保存）" in preview.text
+    assert count(session, MonthlyScore, ours(MonthlyScore, org)) == 0
+    done = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert done.status_code == 200 and "已计算 2026-10 月度考核：1 个项目、3 名员工、2 条考核记录" in done.text
+
+    results = sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['project'].id}")
+    assert results.status_code == 200
+    assert results.text.index("李娜") < results.text.index("张伟") < results.text.index("王芳")  # 102, 100, 99
+    assert "确认本月考核" in results.text and "/admin/score-month/reopen" not in results.text
+
+    confirm = sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert confirm.status_code == 303
+    assert session.scalar(select(ScoreMonth.status).where(ours(ScoreMonth, org))) is MonthStatus.CONFIRMED
+    before = count(session, OperationLog)
+    again = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert again.status_code == 400 and "月度考核已确认（锦绣苑），不能重新计算" in again.text
+    late = record(sup, session, org, org["staff"][2:], code="1.1", points="")
+    assert late.status_code == 400 and "不能再录入该月的考核记录" in late.text
+    assert count(session, OperationLog) == before and count(session, ScoreEvent, ours(ScoreEvent, org)) == 2
+
+    # 确认是主管的事，重新开放是经理的事
+    assert sup.post("/admin/score-month/reopen", {"month": MONTH, "project_id": str(org["project"].id),
+                                                 "note": "更正"}).status_code == 403
+    mgr = console("mgr")
+    assert mgr.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 403
+    assert mgr.post("/admin/score-month/spot-check", {"month": MONTH, "project_id": str(org["project"].id),
+                                                     "note": "抽查王芳，属实"}).status_code == 303
+    reopened = mgr.post("/admin/score-month/reopen", {"month": MONTH, "project_id": str(org["project"].id),
+                                                     "note": "张伟漏记迟到"})
+    assert reopened.status_code == 303
+    session.expire_all()
+    month = session.scalar(select(ScoreMonth).where(ours(ScoreMonth, org)))
+    assert month.status is MonthStatus.DRAFT and "抽查王芳，属实" in month.spot_check_note
+
+
+def test_breakdown_history_and_export(console, session, org):
+    sup = console("sup")
+    record(sup, session, org, org["staff"][:1], code="1.1", points="", note="=1+1")
+    complaint = factories.service_request(session, project_=org["project"], kind=RequestKind.COMPLAINT,
+                                          received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
+    complaint.complaint_valid, complaint.complained_staff_id = True, org["staff"][0].id
+    session.flush()
+    sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    wang = org["staff"][0]
+
+    bd = sup.get(f"/admin/monthly-score/breakdown?staff_id={wang.id}&month={MONTH}")
+    assert bd.status_code == 200
+    assert "不及时接待" in bd.text and "=1+1" in bd.text
+    assert f"/admin/service-request/details/{complaint.id}" in bd.text and "有效投诉 #" in bd.text
+    history = sup.get(f"/admin/monthly-score/history?staff_id={wang.id}")
+    assert history.status_code == 200 and "2026-10" in history.text and "94.0" in history.text
+
+    xlsx = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}")
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(xlsx.content))
+    assert wb.sheetnames == ["锦绣苑", "明细"]
+    formula = [c for row in wb["明细"].iter_rows(min_row=2) for c in row if c.value == "=1+1"]
+    assert formula and formula[0].data_type == "s"
+
+
+def test_a_role_without_the_right_is_refused(console, session, org):
+    desk = console("desk")
+    assert desk.get("/admin/scores/compute").status_code == 403
+    assert desk.post("/admin/scores/compute", {"month": MONTH}).status_code == 403
+    assert desk.get("/admin/scores/record").status_code == 403
+    assert record(desk, session, org, org["staff"][:1]).status_code == 403
+    assert desk.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 403
+    assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 0 and count(session, MonthlyScore, ours(MonthlyScore, org)) == 0 and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
+
+
+def test_csrf_and_scope(console, session, org):
+    sup = console("sup")
+    no_token = sup.client.post("/admin/scores/compute", data={"month": MONTH}, follow_redirects=False)
+    assert no_token.status_code == 403 and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
+    foreign = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["other"].id)})
+    assert foreign.status_code == 403 and "无权操作" in foreign.text and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
+    assert sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['other'].id}").status_code == 403
+    assert sup.get(f"/admin/monthly-score/breakdown?staff_id={org['stranger'].id}&month={MONTH}").status_code == 403
+    assert sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['other'].id}").status_code == 403
+
+
+def test_a_derived_or_locked_event_is_not_edited_by_hand(console, session, org):
+    sup = console("sup")
+    praise = factories.service_request(session, project_=org["project"], kind=RequestKind.PRAISE,
+                                       received_at=dt.datetime(2026, 10, 8, 9, tzinfo=SHANGHAI))
+    praise.praised_staff_id = org["staff"][1].id
+    session.flush()
+    record(sup, session, org, org["staff"][:1])
+    sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    derived = session.scalar(select(ScoreEvent).where(ours(ScoreEvent, org), ScoreEvent.source == EventSource.PRAISE))
+    manual = session.scalar(select(ScoreEvent).where(ours(ScoreEvent, org), ScoreEvent.source == EventSource.MANUAL))
+
+    deleted = sup.delete(f"/admin/score-event/delete?pks={derived.id}")  # sqladmin answers with the list URL
+    assert "error=" in deleted.text and "自动生成" in unquote_plus(deleted.text)
+    out_of_range = sup.post(f"/admin/score-event/edit/{manual.id}", {
+        "project": str(org["project"].id), "staff": str(manual.staff_id), "event_date": "2026-10-12",
+        "rule": str(manual.rule_id), "points": "-8", "note": "改", "source": "manual",
+    })
+    assert out_of_range.status_code == 400 and "超出细则 5.8 的范围" in out_of_range.text
+    session.expire_all()
+    assert session.get(ScoreEvent, manual.id).points == Decimal("-4")
+    assert session.get(ScoreEvent, derived.id) is not None
+
+
+def test_the_service_star_is_nominated_and_chosen_in_the_console(console, session, org):
+    sup = console("sup")
+    for mon in (7, 8, 9):
+        praise = factories.service_request(session, project_=org["project"], kind=RequestKind.PRAISE,
+                                           received_at=dt.datetime(2026, mon, 8, 9, tzinfo=SHANGHAI))
+        praise.praised_staff_id = org["staff"][1].id
+        session.flush()
+        month = f"2026-{mon:02d}"
+        sup.post("/admin/scores/compute", {"month": month, "project_id": str(org["project"].id)})
+        assert sup.post("/admin/score-month/confirm", {"month": month, "project_id": str(org["project"].id)}).status_code == 303
+    page = sup.get(f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}")
+    assert page.status_code == 200 and "李娜" in page.text and "102.00" in page.text
+    nominated = sup.post("/admin/service-star/nominate", {"quarter": "2026Q3", "project_id": str(org["project"].id),
+                                                          "staff_id": str(org["staff"][1].id), "reason": "季度三次表扬"})
+    assert nominated.status_code == 303
+    star = session.scalar(select(ServiceStar).where(ours(ServiceStar, org)))
+    assert (star.staff_id, star.reason, star.chosen) == (org["staff"][1].id, "季度三次表扬", False)
+    assert sup.post("/admin/service-star/choose", {"quarter": "2026Q3",
+                                                   "nomination_id": str(star.id)}).status_code == 403
+    chosen = console("branch").post("/admin/service-star/choose", {"quarter": "2026Q3", "nomination_id": str(star.id)})
+    assert chosen.status_code == 303
+    session.expire_all()
+    assert session.get(ServiceStar, star.id).chosen is True
+
+
+def test_the_manager_revises_a_rule_from_a_future_date(console, session, org):
+    current = session.get(ScoringRule, rule_id(session, "2.1"))
+    mgr = console("mgr")
+    form = mgr.get(f"/admin/scoring-rule/action/revise-rule?pks={current.id}")
+    assert form.status_code == 200 and "修订考核细则 2.1" in form.text
+    before = count(session, ScoringRule)
+    past = mgr.post("/admin/scoring-rule/revise", {"rule_id": str(current.id), "valid_from": "2026-01-01",
+                                                   "points_min": "-3", "points_max": "-3", "description": ""})
+    assert past.status_code == 400 and "须晚于今天" in past.text and count(session, ScoringRule) == before
+    start = (dt.datetime.now(SHANGHAI).date().replace(day=1) + dt.timedelta(days=40)).replace(day=1)
+    done = mgr.post("/admin/scoring-rule/revise", {"rule_id": str(current.id), "valid_from": start.isoformat(),
+                                                   "points_min": "-3", "points_max": "-3", "description": ""})
+    assert done.status_code == 303
+    session.expire_all()
+    assert session.get(ScoringRule, current.id).valid_to == start
+    new = session.scalar(select(ScoringRule).where(ScoringRule.code == "2.1", ScoringRule.valid_from == start))
+    assert (new.points_min, new.description) == (Decimal("-3"), current.description)
+    assert console("sup").post("/admin/scoring-rule/revise", {"rule_id": str(new.id), "valid_from": "2099-01-01",
+                                                              "points_min": "-2", "points_max": "-2"}).status_code == 403
+
+
+def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session, org):
+    sup = console("sup")
+    home = sup.get("/admin/")
+    for name in ("录入考核", "计算月度考核", "考核结果", "服务之星评选"):
+        assert name in home.text
+    for url in ("/admin/scores/record", "/admin/scores/compute", "/admin/scores/results", "/admin/scores/stars"):
+        assert sup.get(url).status_code == 200, url
+    assert "尚有未确认的月度考核" in sup.get("/admin/scores/stars?quarter=2026Q3").text

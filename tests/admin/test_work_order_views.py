@@ -1,0 +1,292 @@
+"""The console pages of issue 3 through the real app: intake, dispatch, the lifecycle steps, the SLA filter,
+待回访, 走访计划, 部门日报 and 投诉统计 — with their permission, scope and CSRF refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from actions.actor import actor_for_user
+from actions.work_orders import accept_work_orders, complete_work_order, dispatch_requests
+from models import (
+    Department,
+    DepartmentKind,
+    OperationLog,
+    RequestKind,
+    RequestStatus,
+    ServiceRequest,
+    Visit,
+    WorkOrder,
+    WorkOrderStatus,
+    utcnow,
+)
+from tests import factories as f
+
+S = WorkOrderStatus
+
+
+def rows(session) -> tuple[int, int, int]:
+    session.expire_all()
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in (ServiceRequest, WorkOrder, Visit))
+
+
+@pytest.fixture
+def site(session):
+    p1, p2 = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
+    b = f.building(session, project_=p1, name="5栋")
+    unit = f.unit(session, project_=p1, building_=b, room_no="0802")
+    f.customer(session, project_=p1, name="陈静", phone="13700002222", unit_=unit)
+    users = {
+        "desk": f.user(session, username="desk", roles=["前台客服"], projects=[p1]),
+        "boss": f.user(session, username="boss", roles=["客服主管"], projects=[p1]),
+        "cashier": f.user(session, username="cashier", roles=["收费员"], projects=[p1]),
+        "other": f.user(session, username="other", roles=["客服主管"], projects=[p2]),
+        "branch": f.user(session, username="branch", roles=["分公司管理"], branch_=p1.branch),
+    }
+    session.flush()  # the console runs on the same connection: it sees what is flushed
+    return {"p1": p1, "p2": p2, "unit": unit, **users}
+
+
+def order_of(session, request_id: int) -> WorkOrder:
+    session.expire_all()
+    return session.scalar(select(WorkOrder).where(WorkOrder.request_id == request_id))
+
+
+def flash_of(page) -> str:
+    return " ".join(re.findall(r'class="alert[^"]*"[^>]*>\s*([^<]+)', page.text))
+
+
+# --- intake ------------------------------------------------------------------------------------------
+def test_intake_lookup_then_receive_records_the_first_contact_owner(session, console, site):
+    desk = console("desk")
+    page = desk.get("/admin/intake?room_no=0802")
+    assert page.status_code == 200 and "5栋-0802" in page.text and "陈静" in page.text and "137****2222" in page.text
+    pick = re.search(r'name="pick" value="(\d+:\d+)"', page.text).group(1)
+    before = rows(session)
+    done = desk.post("/admin/intake", {"project_id": site["p1"].id, "channel": "phone", "kind": "repair_private",
+                                       "category": "plumbing", "priority": "high", "pick": pick,
+                                       "content": "卫生间漏水 {{7*7}}"})
+    assert done.status_code == 303
+    request = session.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc())).first()
+    assert rows(session)[0] == before[0] + 1
+    assert request.receiver_id == site["desk"].id and request.unit_id == site["unit"].id
+    assert request.contact_name == "陈静" and request.content == "卫生间漏水 {{7*7}}"
+    detail = desk.get(done.headers["location"])
+    assert "已受理诉求" in detail.text and "{{7*7}}" in detail.text and "49" not in flash_of(detail)
+
+
+def test_intake_refusal_writes_nothing_and_branch_may_not_create(session, console, site):
+    desk = console("desk")
+    before = rows(session)
+    page = desk.post("/admin/intake", {"project_id": site["p1"].id, "channel": "phone", "kind": "complaint",
+                                       "category": "noise", "priority": "normal", "content": " "})
+    assert page.status_code == 400 and "请填写诉求内容" in page.text
+    page = desk.post("/admin/intake", {"project_id": site["p2"].id, "channel": "phone", "kind": "complaint",
+                                       "category": "noise", "priority": "normal", "content": "噪音"})
+    assert page.status_code == 403
+    assert console("branch").post("/admin/intake", {"project_id": site["p1"].id, "kind": "complaint",
+                                                    "content": "x"}).status_code == 403
+    assert rows(session) == before
+
+
+# --- dispatch ----------------------------------------------------------------------------------------
+def test_dispatch_parameter_page_then_post_then_double_submit(session, console, site):
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    boss = console("boss")
+    before = rows(session)
+    form = boss.get(f"/admin/service-request/action/dispatch?pks={r.id}")
+    assert form.status_code == 200 and "工程部" in form.text and "将派工 1 单" in form.text
+    due = r.received_at + dt.timedelta(hours=24)
+    assert due.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%dT%H:%M") in form.text
+    assert rows(session) == before  # the GET is a dry run
+    data = {"request_ids": str(r.id), "department_id": "", "assignee_id": "", "priority": "", "complete_due_at": ""}
+    done = boss.post("/admin/service-request/dispatch", data)
+    assert done.status_code == 303 and done.headers["location"].endswith("/admin/work-order/list")
+    order = order_of(session, r.id)
+    assert order.department.name == "工程部" and order.dispatched_by_id == site["boss"].id
+    assert order.complete_due_at == due
+    again = boss.post("/admin/service-request/dispatch", data)
+    assert again.status_code == 400 and f"#{r.id}（已派工）" in again.text
+    assert rows(session) == (before[0], before[1] + 1, before[2])
+
+
+def test_front_desk_may_not_dispatch(session, console, site):  # A01
+    r = f.service_request(session, project_=site["p1"])
+    session.flush()
+    desk = console("desk")
+    before = rows(session)
+    assert desk.get(f"/admin/service-request/action/dispatch?pks={r.id}").status_code == 403
+    assert desk.post("/admin/service-request/dispatch", {"request_ids": str(r.id)}).status_code == 403
+    assert rows(session) == before
+
+
+def test_dispatch_targets_are_scoped_and_need_csrf(session, console, site):  # A07, C01, C02
+    mine = f.service_request(session, project_=site["p1"])
+    theirs = f.service_request(session, project_=site["p2"])
+    session.flush()
+    boss = console("boss")
+    before = rows(session)
+    assert boss.get(f"/admin/service-request/action/dispatch?pks={mine.id},{theirs.id}").status_code == 403
+    page = boss.post("/admin/service-request/dispatch", {"request_ids": f"{mine.id},{theirs.id}"})
+    assert page.status_code == 403 and f"#{theirs.id}" in page.text
+    assert boss.get("/admin/service-request/action/dispatch?pks=").status_code == 400
+    empty = boss.post("/admin/service-request/dispatch", {"request_ids": ""})
+    assert empty.status_code == 400 and "请先选择" in empty.text
+    naked = boss.client.post("/admin/service-request/dispatch", data={"request_ids": str(mine.id)})
+    assert naked.status_code == 403
+    assert rows(session) == before
+
+
+def test_dispatch_to_an_inactive_department_is_refused(session, console, site):
+    r = f.service_request(session, project_=site["p1"])
+    gone = Department(project_id=site["p1"].id, name="已撤销工程组", kind=DepartmentKind.ENGINEERING, active=False)
+    session.add(gone)
+    session.flush()
+    before = rows(session)
+    page = console("boss").post("/admin/service-request/dispatch",
+                                {"request_ids": str(r.id), "department_id": str(gone.id)})
+    assert page.status_code == 400 and "不存在或已停用" in page.text
+    assert rows(session) == before
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------
+def test_lifecycle_through_the_console_with_rework(session, console, site):
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    boss, desk = console("boss"), console("desk")
+    boss.post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
+    oid = order_of(session, r.id).id
+
+    def step(client, name, **data):
+        form = client.get(f"/admin/work-order/action/{name}?pks={oid}")
+        assert form.status_code == 200, (name, form.status_code)
+        return client.post(f"/admin/work-order/step/{name}", {"order_ids": str(oid), **data})
+
+    early = step(desk, "complete", result="已修好")  # never accepted
+    assert early.status_code == 400 and "（已派工）" in early.text
+    assert step(desk, "accept").status_code == 303
+    assert step(desk, "complete", result="更换角阀").status_code == 303
+    assert step(desk, "callback", way="phone", result="unsatisfied", notes="仍漏水").status_code == 303
+    o = order_of(session, r.id)
+    assert o.status is S.ACCEPTED and o.reopen_count == 1
+    assert step(desk, "complete", result="更换整段水管").status_code == 303
+    assert step(desk, "callback", way="door", result="satisfied").status_code == 303
+    assert step(desk, "close").status_code == 303
+    o = order_of(session, r.id)
+    assert o.status is S.CLOSED and o.request.status is RequestStatus.CLOSED
+    assert session.scalar(select(func.count()).select_from(Visit).where(Visit.work_order_id == oid)) == 2
+
+
+def test_reassign_needs_its_grant_and_a_reason(session, console, site):
+    r = f.service_request(session, project_=site["p1"])
+    session.flush()
+    boss = console("boss")
+    boss.post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
+    oid = order_of(session, r.id).id
+    assert console("desk").post("/admin/work-order/step/reassign", {"order_ids": str(oid)}).status_code == 403
+    page = boss.post("/admin/work-order/step/reassign", {"order_ids": str(oid), "reason": "", "department_id": ""})
+    assert page.status_code == 400 and "转派原因" in page.text
+    assert boss.post("/admin/work-order/step/unknown", {"order_ids": str(oid)}).status_code == 404
+
+
+def test_other_projects_orders_are_out_of_reach(session, console, site):  # A07 on the lifecycle
+    r = f.service_request(session, project_=site["p1"])
+    session.flush()
+    console("boss").post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
+    oid = order_of(session, r.id).id
+    other = console("other")
+    assert other.get(f"/admin/work-order/action/accept?pks={oid}").status_code == 403
+    assert other.post("/admin/work-order/step/accept", {"order_ids": str(oid)}).status_code == 403
+    assert order_of(session, r.id).status is S.DISPATCHED
+
+
+# --- SLA list, callbacks, reports --------------------------------------------------------------------
+@pytest.fixture
+def orders(session, site):
+    """Three orders of P1: one overdue (received 30 h ago), one due soon (23 h ago, accepted), one done."""
+    now = utcnow()
+    boss = actor_for_user(session, site["boss"])
+    late = f.service_request(session, project_=site["p1"], received_at=now - dt.timedelta(hours=30))
+    soon = f.service_request(session, project_=site["p1"], received_at=now - dt.timedelta(hours=23))
+    done = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, content="{{7*7}} 噪音")
+    done.contact_phone = "13911112222"
+    dispatch_requests(session, request_ids=[late.id, soon.id, done.id], actor=boss)
+    ids = {k: order_of(session, r.id).id for k, r in {"late": late, "soon": soon, "done": done}.items()}
+    accept_work_orders(session, order_ids=[ids["soon"], ids["done"]], actor=boss)
+    complete_work_order(session, order_id=ids["done"], result="已劝导", actor=boss)
+    session.flush()
+    return ids
+
+
+def listed(page) -> set[int]:
+    return {int(i) for i in re.findall(r'/admin/work-order/details/(\d+)', page.text)}
+
+
+def test_sla_filter_highlight_and_phone_search(session, console, site, orders):
+    desk = console("desk")
+    overdue = desk.get("/admin/work-order/list?sla=overdue")
+    assert overdue.status_code == 200 and listed(overdue) == {orders["late"]}
+    assert "wuye-overdue" in overdue.text and "已超时" in overdue.text
+    soon = desk.get("/admin/work-order/list?sla=due_soon")
+    assert listed(soon) == {orders["soon"]} and "wuye-due-soon" in soon.text
+    found = desk.get("/admin/work-order/list?search=13911112222")
+    assert listed(found) == {orders["done"]}
+
+
+def test_callbacks_page_lists_done_orders_for_desk_not_cashier(session, console, site, orders):
+    page = console("desk").get("/admin/callbacks")
+    assert page.status_code == 200 and f"#{orders['done']}" in page.text and "{{7*7}} 噪音" in page.text
+    assert f"/admin/work-order/action/callback?pks={orders['done']}" in page.text
+    assert console("cashier").get("/admin/callbacks").status_code == 403
+
+
+def test_department_report_print_and_export(session, console, site, orders):
+    engineering = session.scalar(select(Department.id).where(Department.name == "工程部"))
+    boss, desk = console("boss"), console("desk")
+    page = desk.get(f"/admin/department-report?department_id={engineering}")
+    assert page.status_code == 200 and "未完成 2 单（其中超时 1 单），当日完工 1 单" in page.text
+    printed = desk.get(f"/admin/department-report?department_id={engineering}&print=1")
+    assert printed.status_code == 200 and "<nav" not in printed.text and "工程部派工日报" in printed.text
+    assert desk.get(f"/admin/department-report?department_id={engineering}&export=xlsx").status_code == 403
+    before_ops = session.scalar(select(func.count()).select_from(OperationLog))
+    xlsx = boss.get(f"/admin/department-report?department_id={engineering}&export=xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.max_row == 4  # header, the two open orders and the one completed today
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == before_ops + 1
+
+
+def test_complaint_statistics_page_and_export(session, console, site, orders):
+    boss = console("boss")
+    month = utcnow().astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+    page = boss.get(f"/admin/complaint-stats?month_from={month}")
+    assert page.status_code == 200 and "投诉处理率" in page.text and "锦绣华庭" in page.text
+    assert "未达标" in page.text  # one complaint received, none closed
+    bad = boss.get("/admin/complaint-stats?month_from=2025-13")
+    assert bad.status_code == 400 and "月份格式" in bad.text
+    xlsx = boss.get(f"/admin/complaint-stats?month_from={month}&export=xlsx")
+    assert xlsx.status_code == 200
+    header = next(openpyxl.load_workbook(io.BytesIO(xlsx.content))["投诉统计"].iter_rows(values_only=True))
+    assert header[:3] == ("项目", "月份", "受理投诉")
+    assert console("desk").get(f"/admin/complaint-stats?month_from={month}&export=xlsx").status_code == 403
+
+
+def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(session, console, site):
+    desk = console("desk")
+    page = desk.get(f"/admin/visit-plan?project_id={site['p1'].id}")
+    assert page.status_code == 200 and "5栋-0802" in page.text and "未走访 1 户" in page.text
+    before = rows(session)
+    done = desk.post("/admin/visit-plan", {"project_id": site["p1"].id, "unit_id": site["unit"].id, "way": "door",
+                                           "result": "basic", "issues_raised": "电梯经常停运", "complaint": "1"})
+    assert done.status_code == 303
+    assert rows(session) == (before[0] + 1, before[1], before[2] + 1)
+    after = desk.get(done.headers["location"])
+    assert "未走访 0 户" in after.text and "已转为投诉" in after.text
+    assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
