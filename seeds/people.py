@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from actions.spreadsheets.clean import id_check_digit
+
 # Common surnames, most frequent first; weights fall off so 王/李/张/刘/陈 dominate as they do.
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -32,16 +34,6 @@ MOBILE_PREFIXES = (
     "156", "157", "158", "159", "166", "176", "177", "178", "180", "181", "182", "183", "185", "186", "187",
     "188", "189", "191", "198", "199",
 )
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def id_check_digit(first17: str) -> str:
-    """The 18th character of a resident ID number."""
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
-
 
 def id_number_valid(value: str) -> bool:
     return len(value) == 18 and value[:17].isdigit() and id_check_digit(value[:17]) == value[17].upper()

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from actions.actor import Actor
 from actions.billing import (
     ArrearsFilter,
-    BillRow,
     account_statement,
     arrears,
     arrears_xlsx,
@@ -23,7 +22,6 @@ from actions.billing import (
     current_period,
     customer_accounts,
     generate_bills,
-    import_bills,
     pay_account,
     record_payment,
 )
@@ -181,29 +179,6 @@ def test_default_period_is_this_month_in_shanghai():
     assert current_period(dt.datetime(2026, 4, 30, 15, 0, tzinfo=dt.UTC)) == "2026-04"
 
 
-def test_import_bills_new_skip_error_and_nothing_written_on_error(session, estate):
-    e = estate
-    with_bills(session, e)
-    rows = [
-        BillRow("A栋", "101", "物业管理费", "2026-05", "250.00"),
-        BillRow("A栋", "101", "物业管理费", "2026-04", "250.00"),
-        BillRow("Z栋", "999", "物业管理费", "2026-05", "1.00"),
-        BillRow("A栋", "102", "物业管理费", "2026-05", 12.5),
-    ]
-    before = counts(session, *WRITES)
-    result = import_bills(session, project_id=e.project.id, rows=rows, actor=e.actor)
-    assert [r.outcome for r in result.rows] == ["new", "skip", "error", "error"]
-    assert "Z栋-999" in result.rows[2].message and "浮点数" in result.rows[3].message
-    assert not result.applied
-    assert counts(session, *WRITES) == before
-
-    good = import_bills(session, project_id=e.project.id, rows=[rows[0], rows[1]], actor=e.actor)
-    assert good.applied and (good.count("new"), good.count("skip")) == (1, 1)
-    may = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-05")).one()
-    assert (may.amount_due, may.customer_id, may.collector_id, may.due_date) == (D("250.00"), e.owner.id, e.c1.id, dt.date(2026, 5, 1))
-
-
-# --- payments -----------------------------------------------------------------------------------------
 def test_partial_then_full_payment_moves_paid_and_status(session, estate):
     e = estate
     with_bills(session, e)
