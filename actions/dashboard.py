@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
+    Bill,
     Department,
     MonthStatus,
     RequestKind,
@@ -29,8 +31,7 @@ from models import (
 from . import billing, kpis, score_results, work_orders
 from .actor import Actor
 from .kpis import Drill, KpiFigures, ProjectRef, Scope, TopicFigure
-
-TOP_DEBTORS = 5
+from .parallel_reads import Runner, in_turn
 
 
 # --- open work orders by department -------------------------------------------------------------------------
@@ -99,17 +100,28 @@ def intake(session: Session, *, scope: Scope, day: dt.date) -> Intake:
 # --- arrears ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Arrears:
-    page: billing.ArrearsPage  # the totals and aging of every account in arrears, and the largest debtors
-    drills: dict[str, Drill]  # aging column ("current" … "m3plus", "total") → its overdue bills
+    as_of: dt.date
+    amounts: dict[str, Decimal]  # aging column ("current" … "m3plus") → amount owed
+    total: Decimal
+    drills: dict[str, Drill]  # aging column, or "total" → its overdue bills
 
 
 def arrears(session: Session, *, scope: Scope, as_of: dt.date) -> Arrears:
-    """欠费 total and aging (``billing.arrears``) with the five largest accounts."""
-    page = billing.arrears(session, actor=scope.actor, as_of=as_of, page_size=TOP_DEBTORS)
+    """欠费 on ``as_of`` and its aging, as ``billing.arrears`` totals them — one pass over the overdue bills,
+    without the per-account grouping of the arrears page (which the home page links to)."""
     ids, period = scope.project_ids, as_of.isoformat()
-    drills = {bucket: Drill("bills_overdue", period, ids, bucket) for bucket in billing.AGING_LABELS}
+    buckets = list(billing.AGING_LABELS)
+    owed = billing.OUTSTANDING
+    values = [0] * (len(buckets) + 1)
+    if ids:
+        values = session.execute(
+            select(*(func.sum(case((kpis.aging_clause(as_of, b), owed), else_=0)) for b in buckets), func.sum(owed))
+            .where(billing.overdue(as_of), Bill.project_id.in_(ids))
+        ).one()
+    drills = {bucket: Drill("bills_overdue", period, ids, bucket) for bucket in buckets}
     drills["total"] = Drill("bills_overdue", period, ids)
-    return Arrears(page, drills)
+    return Arrears(as_of, {b: billing.cents(v) for b, v in zip(buckets, values[:-1], strict=True)},
+                   billing.cents(values[-1]), drills)
 
 
 # --- the latest survey --------------------------------------------------------------------------------------------
@@ -127,27 +139,34 @@ class LatestSurvey:
         return Drill(key, self.period, (self.project.id,), topic)
 
 
-def latest_surveys(session: Session, *, scope: Scope) -> tuple[LatestSurvey, ...]:
-    """Each project's latest survey that has answers, with its satisfaction by department (pooled with any other
-    survey of the same 调查期间, as the satisfaction KPI is)."""
+def latest_periods(session: Session, *, scope: Scope) -> dict[int, tuple[int, str, str]]:
+    """project → (survey id, title, 调查期间) of its latest survey that has answers."""
     ids = scope.project_ids
     if not ids:
-        return ()
+        return {}
     answered = exists().where(SurveyResponse.survey_id == Survey.id)
-    latest = (
-        select(func.max(Survey.id)).where(Survey.project_id.in_(ids), answered).group_by(Survey.project_id)
-    )
-    surveys = session.execute(
-        select(Survey.id, Survey.project_id, Survey.title, Survey.period).where(Survey.id.in_(latest))
-    ).all()
-    topics = kpis.satisfaction_by_topic(session, project_period=[(p, period) for _, p, _, period in surveys])
-    projects = {p.id: p for p in scope.projects}
+    latest = select(func.max(Survey.id)).where(Survey.project_id.in_(ids), answered).group_by(Survey.project_id)
+    rows = session.execute(select(Survey.project_id, Survey.id, Survey.title, Survey.period).where(Survey.id.in_(latest)))
+    return {p: (survey_id, title, period) for p, survey_id, title, period in rows}
+
+
+def latest_surveys(session: Session, *, scope: Scope, surveys: kpis.SurveyCounts | None = None,
+                   latest: dict[int, tuple[int, str, str]] | None = None) -> tuple[LatestSurvey, ...]:
+    """Each project's latest survey that has answers, with its satisfaction by department (pooled with any other
+    survey of the same 调查期间, as the satisfaction KPI is). ``latest`` and ``surveys`` may come read already."""
+    latest = latest_periods(session, scope=scope) if latest is None else latest
+    needed = {(p, period) for p, (_, _, period) in latest.items()}
+    if surveys is None or not needed <= surveys.periods():
+        surveys = kpis.survey_counts(session, project_ids=sorted(latest), periods={x for _, x in needed})
     out = []
-    for survey_id, project_id, title, period in sorted(surveys, key=lambda s: scope.project_ids.index(s[1])):
-        figures = topics.get((project_id, period), ())
-        overall = kpis.Figure(kpis.KPIS["satisfaction"], period, project_id, sum(t.satisfied for t in figures),
+    for project in scope.projects:
+        if project.id not in latest:
+            continue
+        survey_id, title, period = latest[project.id]
+        figures = surveys.topics(project.id, period)
+        overall = kpis.Figure(kpis.KPIS["satisfaction"], period, project.id, sum(t.satisfied for t in figures),
                               sum(t.answers for t in figures))
-        out.append(LatestSurvey(projects[project_id], survey_id, title, period, figures, overall))
+        out.append(LatestSurvey(project, survey_id, title, period, figures, overall))
     return tuple(out)
 
 
@@ -170,10 +189,10 @@ def score_status(session: Session, *, scope: Scope, month: str) -> tuple[ScoreSt
     """月度考核 of ``month`` per project: 草稿 / 已确认 / 未计算 (``score_results.month_tables``)."""
     if not scope.projects:
         return ()
-    projects = {p.id: p for p in scope.projects}
-    tables = score_results.month_tables(session, month=month, project_ids=scope.project_ids, actor=scope.actor)
-    return tuple(ScoreStatus(projects[t.project_id], t.month, t.status, len(t.lines), t.computed_at, t.confirmed_at)
-                 for t in tables)
+    tables = {t.project_id: t for t in score_results.month_tables(session, month=month, project_ids=scope.project_ids,
+                                                                 actor=scope.actor)}
+    return tuple(ScoreStatus(p, month, t.status, len(t.lines), t.computed_at, t.confirmed_at)
+                 for p in scope.projects for t in [tables[p.id]])
 
 
 # --- the page ---------------------------------------------------------------------------------------------------
@@ -197,9 +216,9 @@ class HomePage:
 
 
 def home_page(session: Session, *, actor: Actor, month: str | None = None, project_id: int | None = None,
-              branch_id: int | None = None, now: dt.datetime | None = None) -> HomePage:
+              branch_id: int | None = None, now: dt.datetime | None = None, run: Runner | None = None) -> HomePage:
     """The home page of ``actor``: all their projects, or one branch, or one project; ``month`` is the chosen
-    month (default: last month) shown beside the current one."""
+    month (default: last month) shown beside the current one. ``run`` may run the widgets' reads at once."""
     now = now or utcnow()
     today = now.astimezone(SHANGHAI).date()
     current = billing.period_of(today)
@@ -207,26 +226,36 @@ def home_page(session: Session, *, actor: Actor, month: str | None = None, proje
     choices = kpis.resolve_scope(session, actor=actor).projects
     scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
                                project_ids=[project_id] if project_id is not None else None)
+    latest = latest_periods(session, scope=scope)
+    # The survey answers are read once, for the KPIs and the latest surveys alike.
+    reads = kpis.kpi_reads(scope, [current, chosen], {period for _, _, period in latest.values()})
+    got = (run or in_turn(session))({
+        **reads,
+        "orders": lambda s: open_orders(s, scope=scope, now=now),
+        "intake": lambda s: intake(s, scope=scope, day=today),
+        "arrears": lambda s: arrears(s, scope=scope, as_of=today),
+        "scores": lambda s: score_status(s, scope=scope, month=current),
+    })
     return HomePage(
         today=today,
         current_month=current,
         chosen_month=chosen,
         scope=scope,
         choices=choices,
-        kpis=kpis.kpi_figures(session, scope=scope, months=[current, chosen]),
-        orders=open_orders(session, scope=scope, now=now),
-        intake=intake(session, scope=scope, day=today),
-        arrears=arrears(session, scope=scope, as_of=today),
-        surveys=latest_surveys(session, scope=scope),
-        scores=score_status(session, scope=scope, month=current),
+        kpis=kpis.kpi_figures(session, scope=scope, months=[current, chosen], read=got),
+        orders=got["orders"],
+        intake=got["intake"],
+        arrears=got["arrears"],
+        surveys=latest_surveys(session, scope=scope, surveys=kpis.survey_counts_of(got), latest=latest),
+        scores=got["scores"],
     )
 
 
 def trends(session: Session, *, actor: Actor, month: str | None = None, project_id: int | None = None,
-           branch_id: int | None = None, months: int = 12) -> KpiFigures:
+           branch_id: int | None = None, months: int = 12, run: Runner | None = None) -> KpiFigures:
     """The KPIs of the ``months`` months ending with ``month`` (default: this month): the trend charts."""
     last = kpis.parse_month(month).text if month else billing.current_period()
     scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
                                project_ids=[project_id] if project_id is not None else None)
-    return kpis.kpi_figures(session, scope=scope, months=kpis.last_months(last, months))
+    return kpis.kpi_figures(session, scope=scope, months=kpis.last_months(last, months), run=run)
 

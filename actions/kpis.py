@@ -3,8 +3,8 @@ the tests use — each KPI's name, target, formula, and the records behind its n
 
 Per project and calendar month (Asia/Shanghai):
 
-- 收费率 = 实收 ÷ 应收 of the month's bills (账期 = the month, 已减免 left out), by amount; target ≥ 93 %.
-  Figures from ``billing.collection_rate``.
+- 收费率 = 实收 ÷ 应收 of the month's bills (账期 = the month, 已减免 left out), by amount; target ≥ 93 %
+  (``billing.collection_rate``'s rate by amount, summed here without its per-household grouping).
 - 投诉处理率 = complaints received in the month and closed before it ended ÷ complaints received; ≥ 98 %.
 - 处理及时率 = of those closed, the ones whose work order was done by its completion deadline ÷ closed.
 - 投诉有效率 = valid complaints ÷ complaints received.
@@ -60,6 +60,7 @@ from models import (
 from . import billing, complaints, survey_results, work_orders
 from .actor import Actor
 from .errors import NotPermitted, Refused
+from .parallel_reads import Runner, Task, in_turn
 from .scores import parse_month
 
 PERCENT = Decimal("0.01")
@@ -210,10 +211,13 @@ def _in_phase(arg: str) -> ColumnElement[bool]:
     return Bill.unit_id.in_(select(Unit.id).join(Building, Building.id == Unit.building_id).where(phase))
 
 
+def _bills_of(months: Sequence[str], project_ids: Sequence[int]) -> ColumnElement[bool]:
+    """The bills 收费率 counts: the months' (账期), not waived."""
+    return and_(Bill.period.in_(months), Bill.status != BillStatus.WAIVED, Bill.project_id.in_(project_ids))
+
+
 def _bills_due(d: Drill) -> ColumnElement[bool]:
-    month = parse_month(d.period).text
-    return and_(Bill.period == month, Bill.status != BillStatus.WAIVED, Bill.project_id.in_(d.project_ids),
-                _in_phase(d.arg))
+    return and_(_bills_of([parse_month(d.period).text], d.project_ids), _in_phase(d.arg))
 
 
 def _bills_paid(d: Drill) -> ColumnElement[bool]:
@@ -437,69 +441,163 @@ class KpiFigures:
         return tuple(p.id for p in self.projects)
 
 
-def month_runs(months: Iterable[str]) -> list[tuple[str, str]]:
-    """Distinct months as (first, last) runs of consecutive months: the other modules take ranges."""
-    runs: list[tuple[str, str]] = []
-    for month in sorted({parse_month(m).text for m in months}):
-        if runs and billing.add_months(runs[-1][1], 1) == month:
-            runs[-1] = (runs[-1][0], month)
-        else:
-            runs.append((month, month))
-    return runs
+def distinct_months(months: Iterable[str]) -> tuple[str, ...]:
+    """The months asked for, checked, each once, in order."""
+    return tuple(sorted({parse_month(m).text for m in months}))
 
 
-def survey_counts(session: Session, months: Sequence[str], project_ids: Sequence[int]):
-    """(collected, households) and (satisfied, answers) — numerator, denominator — per (project, 调查期间) of
-    every period covering one of the months."""
-    periods = sorted({p for m in months for p in survey_periods(m)})
-    surveys = and_(Survey.project_id.in_(project_ids), Survey.period.in_(periods))
-    households = session.execute(
-        select(Survey.project_id, Survey.period, func.count(),
-               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0))
+@dataclass(frozen=True)
+class TopicFigure:
+    """满意度 of one department (survey topic)."""
+
+    topic: SurveyTopic
+    satisfied: int
+    answers: int
+
+    @property
+    def shown(self) -> str:
+        return Figure(KPIS["satisfaction"], "", None, self.satisfied, self.answers).shown
+
+
+@dataclass(frozen=True)
+class SurveyCounts:
+    """Per (project, 调查期间): households (collected, surveyed), and per department the answers (satisfied,
+    answered) — each pair numerator first. One pass over the answers serves the KPIs and the by-department
+    figures alike."""
+
+    households: Mapping[tuple[int, str], tuple[int, int]]
+    answers: Mapping[tuple[int, str, SurveyTopic], tuple[int, int]]
+
+    def topics(self, project_id: int, period: str) -> tuple[TopicFigure, ...]:
+        return tuple(TopicFigure(t, *self.answers[(project_id, period, t)])
+                     for t in SurveyTopic if (project_id, period, t) in self.answers)
+
+    def periods(self) -> set[tuple[int, str]]:
+        return set(self.households) | {(p, period) for p, period, _ in self.answers}
+
+
+def survey_households(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
+                      ) -> dict[tuple[int, str], tuple[int, int]]:
+    """(collected, surveyed) households per (project, 调查期间)."""
+    rows = session.execute(
+        select(Survey.project_id, Survey.period,
+               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0), func.count())
         .join(Survey, Survey.id == SurveyHousehold.survey_id)
-        .where(surveys)
+        .where(Survey.project_id.in_(project_ids), Survey.period.in_(sorted(set(periods))))
         .group_by(Survey.project_id, Survey.period)
-    ).all()
-    answers = session.execute(
-        select(Survey.project_id, Survey.period, func.count(),
-               func.coalesce(func.sum(case((satisfied(SurveyScore.score, Survey.scale_max), 1), else_=0)), 0))
-        .select_from(SurveyScore)
+    )
+    return {(p, period): (int(ok), n) for p, period, ok, n in rows}
+
+
+def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
+                   ) -> dict[tuple[int, str, SurveyTopic], tuple[int, int]]:
+    """(satisfied, answered) per (project, 调查期间, department). The answers are counted per survey and score
+    (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
+    surveys = {sid: (p, period, scale) for sid, p, period, scale in session.execute(
+        select(Survey.id, Survey.project_id, Survey.period, Survey.scale_max)
+        .where(Survey.project_id.in_(project_ids), Survey.period.in_(sorted(set(periods))))
+    )}
+    out: dict[tuple[int, str, SurveyTopic], list[int]] = defaultdict(lambda: [0, 0])
+    if not surveys:
+        return {}
+    rows = session.execute(
+        select(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score, func.count())
         .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
-        .join(Survey, Survey.id == SurveyResponse.survey_id)
-        .where(surveys)
-        .group_by(Survey.project_id, Survey.period)
-    ).all()
-    return ({(p, period): (int(ok), int(n)) for p, period, n, ok in households},
-            {(p, period): (int(ok), int(n)) for p, period, n, ok in answers})
+        .where(SurveyResponse.survey_id.in_(surveys))
+        .group_by(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score)
+    )
+    for survey_id, topic, score, n in rows:
+        project_id, period, scale = surveys[survey_id]
+        acc = out[(project_id, period, topic)]
+        acc[0] += n if score >= survey_results.satisfied_from(scale or 5) else 0
+        acc[1] += n
+    return {key: (ok, n) for key, (ok, n) in out.items()}
 
 
-def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str]) -> KpiFigures:
-    """Every KPI of every project of ``scope`` and every month, and their totals over the projects: a fixed
-    number of grouped queries whatever the number of projects and months."""
-    runs = month_runs(months)
-    wanted = tuple(m for first, last in runs for m in _months_between(first, last))
+def survey_counts(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]) -> SurveyCounts:
+    periods = set(periods)
+    if not project_ids or not periods:
+        return SurveyCounts({}, {})
+    return SurveyCounts(survey_households(session, project_ids=project_ids, periods=periods),
+                        survey_answers(session, project_ids=project_ids, periods=periods))
+
+
+def survey_counts_of(read: Mapping[str, Any]) -> SurveyCounts:
+    """The survey counts among the results of ``kpi_reads``."""
+    return SurveyCounts(read.get("survey households", {}), read.get("survey answers", {}))
+
+
+def covering(months: Iterable[str]) -> set[str]:
+    """Every 调查期间 that covers one of the months."""
+    return {p for m in months for p in survey_periods(m)}
+
+
+def collection_sums(session: Session, *, project_ids: Sequence[int], months: Sequence[str]
+                    ) -> dict[tuple[int, str], tuple[Decimal, Decimal]]:
+    """(实收, 应收) per (project, 账期): ``billing.collection_rate`` by amount, without its per-household grouping
+    (which the KPI does not need, and which costs four times as much on a branch's 1.2 M bills)."""
+    rows = session.execute(
+        select(Bill.project_id, Bill.period, func.sum(Bill.amount_paid), func.sum(Bill.amount_due))
+        .where(_bills_of(months, project_ids))
+        .group_by(Bill.project_id, Bill.period)
+    )
+    return {(p, period): (billing.cents(paid), billing.cents(due)) for p, period, paid, due in rows}
+
+
+def kpi_reads(scope: Scope, months: Iterable[str], survey_periods_too: Iterable[str] = ()) -> dict[str, Task]:
+    """The reads the KPIs of ``months`` need, one month each, as tasks a runner may run at once
+    (``kpi_figures`` puts their results together); ``survey_periods_too`` adds 调查期间 to the survey read for
+    another widget."""
+    ids = scope.project_ids
+    if not ids:
+        return {}
+    wanted = distinct_months(months)
+    periods = covering(wanted) | set(survey_periods_too)
+
+    def collection(month: str) -> Task:
+        return lambda session: collection_sums(session, project_ids=ids, months=[month])
+
+    def complaint_rows(month: str) -> Task:
+        return lambda session: complaints.complaint_statistics(session, actor=scope.actor, month_from=month,
+                                                               project_ids=list(ids)).rows
+
+    return {
+        **{f"collection {m}": collection(m) for m in wanted},
+        **{f"complaints {m}": complaint_rows(m) for m in wanted},
+        # the survey answers are the largest read: households apart, so that both run at once
+        "survey households": lambda session: survey_households(session, project_ids=ids, periods=periods),
+        "survey answers": lambda session: survey_answers(session, project_ids=ids, periods=periods),
+    }
+
+
+def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str], run: Runner | None = None,
+                read: Mapping[str, Any] | None = None) -> KpiFigures:
+    """Every KPI of every project of ``scope`` and every month, and their totals over the projects: two grouped
+    queries a month and two for the surveys, whatever the number of projects. ``read``: the results of
+    ``kpi_reads`` when the caller has run them already."""
+    months = list(months)
+    if read is None:
+        read = (run or in_turn(session))(kpi_reads(scope, months))
+    wanted = distinct_months(months)
     ids = scope.project_ids
     counts: dict[tuple[str, int, str], list[Any]] = defaultdict(lambda: [0, 0])
     if ids:
-        for first, last in runs:
-            rates = billing.collection_rate(session, actor=scope.actor, period_from=first, period_to=last)
-            for row in rates.rows:
-                counts[("collection_rate", row.project_id, row.period)] = [row.amount_paid, row.amount_due]
-            stats = complaints.complaint_statistics(session, actor=scope.actor, month_from=first, month_to=last,
-                                                    project_ids=list(ids))
-            for row in stats.rows:
-                counts[("handling_rate", row.project_id, row.month)] = [row.closed, row.received]
-                counts[("timeliness_rate", row.project_id, row.month)] = [row.closed_in_time, row.closed]
-                counts[("validity_rate", row.project_id, row.month)] = [row.valid, row.received]
-                counts[("callback_rate", row.project_id, row.month)] = [row.orders_called_back, row.orders_closed]
-        households, answers = survey_counts(session, wanted, ids)
+        sums = [item for m in wanted for item in read[f"collection {m}"].items()]
+        for (project_id, period), pair in sums:
+            counts[("collection_rate", project_id, period)] = list(pair)
+        for row in (row for m in wanted for row in read[f"complaints {m}"]):
+            counts[("handling_rate", row.project_id, row.month)] = [row.closed, row.received]
+            counts[("timeliness_rate", row.project_id, row.month)] = [row.closed_in_time, row.closed]
+            counts[("validity_rate", row.project_id, row.month)] = [row.valid, row.received]
+            counts[("callback_rate", row.project_id, row.month)] = [row.orders_called_back, row.orders_closed]
+        surveys = survey_counts_of(read)
         for month in wanted:
-            covering = survey_periods(month)
-            for (project_id, period), pair in households.items():
-                if period in covering:
+            periods = survey_periods(month)
+            for (project_id, period), pair in surveys.households.items():
+                if period in periods:
                     _add(counts[("survey_rate", project_id, month)], pair)
-            for (project_id, period), pair in answers.items():
-                if period in covering:
+            for (project_id, period, _), pair in surveys.answers.items():
+                if period in periods:
                     _add(counts[("satisfaction", project_id, month)], pair)
     figures: dict[tuple[str, int | None, str], Figure] = {}
     for kpi in CATALOGUE:
@@ -519,48 +617,6 @@ def _add(acc: list[Any], pair: Sequence[Any]) -> None:
     acc[1] += pair[1]
 
 
-def _months_between(first: str, last: str) -> list[str]:
-    months = [first]
-    while months[-1] < last:
-        months.append(billing.add_months(months[-1], 1))
-    return months
-
-
 def last_months(month: str, n: int = 12) -> list[str]:
     """The ``n`` months ending with ``month``, oldest first (the trend charts' axis)."""
     return [billing.add_months(parse_month(month).text, -i) for i in range(n - 1, -1, -1)]
-
-
-# --- satisfaction by department ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TopicFigure:
-    topic: SurveyTopic
-    answers: int
-    satisfied: int
-
-    @property
-    def shown(self) -> str:
-        return Figure(KPIS["satisfaction"], "", None, self.satisfied, self.answers).shown
-
-
-def satisfaction_by_topic(session: Session, *, project_period: Iterable[tuple[int, str]]
-                          ) -> dict[tuple[int, str], tuple[TopicFigure, ...]]:
-    """满意度 per department (topic) for each (project, 调查期间): the satisfaction KPI split by department."""
-    pairs = sorted(set(project_period))
-    if not pairs:
-        return {}
-    rows = session.execute(
-        select(Survey.project_id, Survey.period, SurveyScore.topic, func.count(),
-               func.coalesce(func.sum(case((satisfied(SurveyScore.score, Survey.scale_max), 1), else_=0)), 0))
-        .select_from(SurveyScore)
-        .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
-        .join(Survey, Survey.id == SurveyResponse.survey_id)
-        .where(Survey.project_id.in_({p for p, _ in pairs}), Survey.period.in_({x for _, x in pairs}))
-        .group_by(Survey.project_id, Survey.period, SurveyScore.topic)
-    ).all()
-    out: dict[tuple[int, str], list[TopicFigure]] = defaultdict(list)
-    for project_id, period, topic, n, ok in rows:
-        if (project_id, period) in pairs:
-            out[(project_id, period)].append(TopicFigure(topic, int(n), int(ok)))
-    order = list(SurveyTopic)
-    return {key: tuple(sorted(v, key=lambda t: order.index(t.topic))) for key, v in out.items()}

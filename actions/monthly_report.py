@@ -9,8 +9,8 @@ Every figure is counted over a ``kpis`` record set, so the list behind a cell is
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from . import billing, kpis, score_results
 from .actor import Actor
 from .audit import log_event, log_operation
 from .kpis import CATALOGUE, Drill, Figure, Scope
+from .parallel_reads import Runner, in_turn
 from .work_orders import ExportResult, as_actor
 from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
 
@@ -118,24 +119,26 @@ class _Data:
     majors: list[Any]
     phases: list[billing.RateRow]
     visits: dict[tuple[int, VisitKind, Satisfaction | None], int]
-    households: dict[tuple[int, str], tuple[int, int]]
-    topics: dict[tuple[int, str], tuple[kpis.TopicFigure, ...]]
+    surveys: kpis.SurveyCounts
     scores: dict[int, score_results.MonthTable]
     grades: tuple[str, ...]
 
 
-def _gather(session: Session, scope: Scope, month: str) -> _Data:
-    ids = scope.project_ids
-    SR = ServiceRequest
-
-    def grouped(*columns: Any, where: Any) -> dict:
+def _grouped(*columns: Any, where: Any) -> Callable[[Session], dict]:
+    def read(session: Session) -> dict:
         rows = session.execute(select(*columns, func.count()).where(where).group_by(*columns)).all()
         return {tuple(r[:-1]): r[-1] for r in rows}
 
-    requests = grouped(SR.project_id, SR.kind, where=Drill("requests_received", month, ids).where()) if ids else {}
-    complaints = grouped(SR.project_id, SR.category, where=Drill("complaints_received", month, ids).where()) if ids else {}
-    visits = grouped(Visit.project_id, Visit.kind, Visit.result, where=Drill("visits", month, ids).where()) if ids else {}
-    majors = session.execute(
+    return read
+
+
+def _gather(session: Session, scope: Scope, month: str, run: Runner | None) -> _Data:
+    ids = scope.project_ids
+    if not ids:
+        return _Data(month, scope, kpis.kpi_figures(session, scope=scope, months=[month]), {}, {}, [], [], {},
+                     kpis.SurveyCounts({}, {}), {}, ())
+    SR = ServiceRequest
+    majors = (
         select(SR.id, SR.project_id, SR.received_at, Building.name, Unit.room_no, SR.category, SR.content, SR.status,
                SR.closed_at, SR.reply, WorkOrder.status, WorkOrder.result)
         .outerjoin(Unit, Unit.id == SR.unit_id)
@@ -143,15 +146,21 @@ def _gather(session: Session, scope: Scope, month: str) -> _Data:
         .outerjoin(WorkOrder, WorkOrder.request_id == SR.id)
         .where(Drill("complaints_major", month, ids).where())
         .order_by(SR.project_id, SR.received_at, SR.id)
-    ).all() if ids else []
-    phases = list(billing.collection_rate(session, actor=scope.actor, period_from=month, group_by="phase").rows) if ids else []
-    households, _ = kpis.survey_counts(session, [month], ids) if ids else ({}, {})
-    topics = kpis.satisfaction_by_topic(session, project_period=list(households))
-    tables = score_results.month_tables(session, month=month, project_ids=ids, actor=scope.actor) if ids else []
-    grades = tuple(session.scalars(select(GradeBand.name).order_by(GradeBand.min_total.desc())))
+    )
+    read = (run or in_turn(session))({
+        **kpis.kpi_reads(scope, [month]),
+        "requests": _grouped(SR.project_id, SR.kind, where=Drill("requests_received", month, ids).where()),
+        "categories": _grouped(SR.project_id, SR.category, where=Drill("complaints_received", month, ids).where()),
+        "visits": _grouped(Visit.project_id, Visit.kind, Visit.result, where=Drill("visits", month, ids).where()),
+        "majors": lambda s: s.execute(majors).all(),
+        "phases": lambda s: billing.collection_rate(s, actor=scope.actor, period_from=month, group_by="phase").rows,
+        "scores": lambda s: score_results.month_tables(s, month=month, project_ids=ids, actor=scope.actor),
+        "grades": lambda s: tuple(s.scalars(select(GradeBand.name).order_by(GradeBand.min_total.desc()))),
+    })
     return _Data(
-        month, scope, kpis.kpi_figures(session, scope=scope, months=[month]), requests, complaints, list(majors),
-        phases, visits, households, topics, {t.project_id: t for t in tables}, grades,
+        month, scope, kpis.kpi_figures(session, scope=scope, months=[month], read=read), read["requests"],
+        read["categories"], list(read["majors"]), list(read["phases"]), read["visits"], kpis.survey_counts_of(read),
+        {t.project_id: t for t in read["scores"]}, read["grades"],
     )
 
 
@@ -189,7 +198,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
         for project_id in lines:
             values = [sum(counts.get((p, m), 0) for p in ((project_id,) if project_id else ids)) for m in members]
             rows.append((Cell(names[project_id] if project_id else TOTAL),
-                         *(Cell(v, drill=drill(set_key, project_id, m.value)) for v, m in zip(values, members)),
+                         *(Cell(v, drill=drill(set_key, project_id, m.value)) for v, m in zip(values, members, strict=True)),
                          Cell(sum(values), drill=drill(set_key, project_id))))
         return Table(key, title, (PROJECT, *(m.label for m in members), TOTAL), tuple(rows))
 
@@ -249,7 +258,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
                 continue
             rows.append((*who(project_id), Cell(kind),
                          *(Cell(v, drill=drill("visits", project_id, f"{kind.value}/{r.value if r else 'none'}"))
-                           for v, r in zip(values, results)),
+                           for v, r in zip(values, results, strict=True)),
                          Cell(sum(values), drill=drill("visits", project_id, kind.value))))
     tables.append(Table("visits", "回访走访情况",
                         (*lead, label_of(Visit, "kind"), *(r.label for r in Satisfaction), "未填结果", TOTAL),
@@ -257,17 +266,18 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
 
     # 满意度调查 (if a survey covers the month)
     rows = []
-    for (project_id, period), (collected, n) in sorted(data.households.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
+    households = data.surveys.households
+    for (project_id, period), (collected, n) in sorted(households.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
         if project_id not in ids:
             continue
-        topics = {t.topic: t for t in data.topics.get((project_id, period), ())}
+        topics = {t.topic: t for t in data.surveys.topics(project_id, period)}
         answers = kpis.Figure(kpis.KPIS["satisfaction"], period, project_id, sum(t.satisfied for t in topics.values()),
                               sum(t.answers for t in topics.values()))
         coverage = kpis.Figure(kpis.KPIS["survey_rate"], period, project_id, collected, n)
-        survey_drill = lambda key, arg="": Drill(key, period, (project_id,), arg)  # noqa: E731
+        survey_drill = functools.partial(Drill, period=period, project_ids=(project_id,))
         rows.append((*who(project_id), Cell(period), Cell(n, drill=survey_drill("households_surveyed")),
                      Cell(collected, drill=survey_drill("households_collected")), _rate_cell(coverage),
-                     *(Cell(f.rate, f.shown, drill=survey_drill("scores_answered", t.value))
+                     *(Cell(f.rate, f.shown, drill=survey_drill("scores_answered", arg=t.value))
                        for t, f in ((t, _topic_figure(topics.get(t), period, project_id)) for t in SurveyTopic)),
                      _rate_cell(answers)))
     if rows:
@@ -308,11 +318,12 @@ def _money_figure(paid: Decimal, due: Decimal) -> Figure:
 
 
 def monthly_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
-                   branch_id: int | None = None) -> MonthlyReport:
-    """The report of one project (``project_ids=[id]``), of a branch, or of every project the actor sees."""
+                   branch_id: int | None = None, run: Runner | None = None) -> MonthlyReport:
+    """The report of one project (``project_ids=[id]``), of a branch, or of every project the actor sees;
+    ``run`` may run the KPI reads at once."""
     month = kpis.parse_month(month).text
     scope = kpis.resolve_scope(session, actor=actor, project_ids=project_ids, branch_id=branch_id)
-    data = _gather(session, scope, month)
+    data = _gather(session, scope, month, run)
     if len(scope.projects) == 1:
         subject = scope.projects[0].name
     elif branch_id is not None and scope.projects:

@@ -632,37 +632,39 @@ def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Acto
 
 
 # --- SLA ---------------------------------------------------------------------------------------------
-def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
-    """已超时: not accepted by the response deadline, or not done by the completion deadline."""
-    return or_(
-        and_(WorkOrder.status == S.DISPATCHED, WorkOrder.respond_due_at < now),
-        and_(WorkOrder.status.in_(OPEN_STATUSES), WorkOrder.complete_due_at < now),
+def _pending_deadline() -> ColumnElement[dt.datetime]:
+    """The deadline an open order must meet next: the response deadline until it is accepted (or the
+    completion deadline, if that is earlier), then the completion deadline. One expression, so the lists filter
+    open orders through the (project, status) index and test this on those few rows."""
+    return case(
+        (and_(WorkOrder.status == S.DISPATCHED, WorkOrder.respond_due_at < WorkOrder.complete_due_at),
+         WorkOrder.respond_due_at),
+        else_=WorkOrder.complete_due_at,
     )
+
+
+def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """已超时: an open order whose next deadline has passed."""
+    return and_(WorkOrder.status.in_(OPEN_STATUSES), _pending_deadline() < now)
 
 
 def due_soon_clause(now: dt.datetime) -> ColumnElement[bool]:
-    """即将到期: not overdue, but a deadline falls within the next two hours."""
-    soon = now + DUE_SOON
-    return and_(
-        ~overdue_clause(now),
-        or_(
-            and_(WorkOrder.status == S.DISPATCHED, WorkOrder.respond_due_at < soon),
-            and_(WorkOrder.status.in_(OPEN_STATUSES), WorkOrder.complete_due_at < soon),
-        ),
-    )
+    """即将到期: an open order whose next deadline falls within the next two hours."""
+    deadline = _pending_deadline()
+    return and_(WorkOrder.status.in_(OPEN_STATUSES), deadline >= now, deadline < now + DUE_SOON)
 
 
 def sla_state(order: WorkOrder, now: dt.datetime | None = None) -> str | None:
     """``"overdue"``, ``"due_soon"`` or None for one order — the same rule as the two clauses above."""
-    now = now or utcnow()
     if order.status not in OPEN_STATUSES:
         return None
-    deadlines = [order.complete_due_at] + ([order.respond_due_at] if order.status == S.DISPATCHED else [])
-    if any(d < now for d in deadlines):
+    now = now or utcnow()
+    deadline = order.complete_due_at
+    if order.status == S.DISPATCHED:
+        deadline = min(deadline, order.respond_due_at)
+    if deadline < now:
         return "overdue"
-    if any(d < now + DUE_SOON for d in deadlines):
-        return "due_soon"
-    return None
+    return "due_soon" if deadline < now + DUE_SOON else None
 
 
 SLA_LABELS = {"overdue": "已超时", "due_soon": "即将到期"}

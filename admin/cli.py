@@ -719,5 +719,60 @@ def cmd_export(args: argparse.Namespace) -> int:
     return OK
 
 
+
+# --- 月度报告与月结 ----------------------------------------------------------------------------------------
+def _month_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="月份，如 2026-10")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--project", dest="projects", action="append", default=[], metavar="项目",
+                       help="项目名称，可多次指定")
+    scope.add_argument("--branch", metavar="分公司", help="分公司名称（其全部项目）")
+
+
+def _month_scope(session: Session, args: argparse.Namespace) -> dict[str, Any]:
+    from actions.reference import branch_id
+    from actions.scores import project_ids_named
+
+    return {"project_ids": project_ids_named(session, args.projects) if args.projects else None,
+            "branch_id": branch_id(session, args.branch) if args.branch else None}
+
+
+def _close_args(p: argparse.ArgumentParser) -> None:
+    _month_args(p)
+    p.add_argument("--dry-run", action="store_true", help="只列出将月结的项目，不保存")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+
+
+@command("close-month", "月结：冻结各项目当月的月度报告（不指定项目则全部项目）；此后的更正以差异列出", _close_args)
+def cmd_close_month(args: argparse.Namespace) -> int:
+    from actions.month_close import close_month
+
+    with transaction() as session:
+        result = close_month(session, month=args.month, actor=CLI_ACTOR, dry_run=args.dry_run,
+                             **_month_scope(session, args))
+    if args.json:
+        print(json.dumps({**asdict(result), "message": result.message}, ensure_ascii=False))
+    else:
+        print(result.message)
+    return OK
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    _month_args(p)
+    p.add_argument("file", metavar="文件", help="导出到的 .xlsx 文件")
+
+
+@command("monthly-report", "月度报告导出为 .xlsx：指标、诉求与投诉、重大投诉处理、收费、回访、满意度、考核", _report_args)
+def cmd_monthly_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from actions.monthly_report import export_monthly_report
+
+    with transaction() as session:
+        result = export_monthly_report(session, month=args.month, actor=CLI_ACTOR, **_month_scope(session, args))
+    Path(args.file).write_bytes(result.content)
+    print(f"已导出{result.filename.removesuffix('.xlsx')}（{result.rows} 行）到 {args.file}")
+    return OK
+
 if __name__ == "__main__":
     sys.exit(main())

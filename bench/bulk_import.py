@@ -46,8 +46,9 @@ GIVEN = "伟强磊军洋勇杰涛明超华平芳娜敏静丽艳娟霞"
 
 
 def id_number(i: int) -> str:
+    """A valid, distinct resident ID for person ``i``: birth date and sequence number together are unique."""
     birth = dt.date(1950, 1, 1) + dt.timedelta(days=i % 18000)
-    first17 = f"310104{birth:%Y%m%d}{i % 1000:03d}"
+    first17 = f"310104{birth:%Y%m%d}{i // 18000:03d}"
     return first17 + id_check_digit(first17)
 
 

@@ -48,6 +48,8 @@ IMPORT = "import"  # 批量导入（上传、预览、确认）：房屋、客�
 SURVEY_RESULTS = "action:survey-results"  # 调查结果（调查率、满意度）：能看调查的岗位
 DISTRIBUTE = "action:distribute"  # 登记问卷发放与签收（文件签收单）：前台、管家、主管+
 SURVEY_PAPERS = {"survey": SURVEY_RESULTS, "survey-household": DISTRIBUTE}
+CLOSE_MONTH = "action:close-month"  # 月结（冻结当月月度报告）：经理、分公司
+MONTHLY_REPORT = {"month-snapshot": "list export"}  # 月度报告（查看、打印、导出）：主管+、分公司
 
 ORG = ("project", "phase", "building", "unit", "parking-space", "department", "staff")
 REFERENCE = ("sla-rule", "routing-rule", "scoring-rule", "grade-band", "fee-type")
@@ -185,6 +187,7 @@ SUPERVISOR = _merge(
     },
     _each(LEDGERS, "delete export"),
     _each(("unit", "customer", "parking-space"), IMPORT),
+    MONTHLY_REPORT,
 )
 
 MANAGER = _merge(
@@ -204,6 +207,7 @@ MANAGER = _merge(
         "scoring-rule": f"create edit export {REVISE_RULE}",
         "staff": f"create edit {IMPORT}",
         "audit-log": READ,
+        "month-snapshot": CLOSE_MONTH,
     },
 )
 # 确认月度考核是主管的职责；经理抽查、重新开放
@@ -227,6 +231,8 @@ BRANCH = _merge(
     },
     {"bill": ACCOUNT, "dunning-run": LETTERS, "dunning-notice": LETTERS},
     {"survey": SURVEY_RESULTS},
+    MONTHLY_REPORT,
+    {"month-snapshot": CLOSE_MONTH},
 )
 
 ROLES: tuple[RoleSpec, ...] = (

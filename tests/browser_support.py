@@ -2,21 +2,30 @@
 
 The served app cannot share the per-test connection the other tests roll back (another thread, real
 commits), so it runs on its own SQLite file, migrated with alembic and loaded with the reference data once
-per test session. Tests commit what they need through ``live_server.session_maker`` and give their records
-unique names. tests/conftest.py loads this module as a plugin, so a test just names the fixtures::
+per process. Tests commit what they need through ``live_server.session_maker`` and give their records
+unique names. Use from a test module::
+
+    from tests.browser_support import browser, live_server  # noqa: F401  (fixtures)
 
     @pytest.mark.browser
     def test_something(live_server, browser): ...
+
+Each module that imports a fixture gets a fixture of its own, so the server and Chromium are kept once per
+process here. And sqladmin keeps its Admin and session maker on the view *classes*: whichever app was
+created last serves every view. So the server runs a switchboard, and ``live_server`` (per test) puts a
+freshly created app behind it — the views then point at the live database, whatever other tests made since.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -41,16 +50,28 @@ class LiveServer:
     session_maker: sessionmaker[Session]
 
 
+class _Switchboard:
+    """The ASGI app uvicorn serves: passes every request to the app the current test installed."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+_PROCESS: dict[str, Any] = {}  # the one server and the one Chromium of this test process
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from admin.app import create_app
-
+def _serve(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Switchboard, LiveServer]:
+    if "server" in _PROCESS:
+        return _PROCESS["server"]
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}")
     cfg = alembic_config()
     with engine.begin() as conn:
@@ -59,9 +80,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     maker = make_sessionmaker(engine)
     with maker.begin() as session:
         load_reference(session)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(session_maker=maker, secret_key=SECRET), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
+    switchboard, port = _Switchboard(), _free_port()
+    server = uvicorn.Server(uvicorn.Config(switchboard, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)  # not the main thread: no signal handlers
     thread.start()
     deadline = time.monotonic() + 20
@@ -69,31 +90,38 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the console did not start")
         time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", engine, maker)
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        engine.dispose()
+
+    atexit.register(stop)
+    _PROCESS["server"] = (switchboard, LiveServer(f"http://127.0.0.1:{port}", engine, maker))
+    return _PROCESS["server"]
 
 
-_running: dict[str, object] = {}
+@pytest.fixture
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+    from admin.app import create_app
+
+    switchboard, server = _serve(tmp_path_factory)
+    switchboard.app = create_app(session_maker=server.session_maker, secret_key=SECRET)
+    return server
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    """One Chromium for the whole run, however many modules ask: a second sync Playwright cannot start
-    while the first one's event loop runs."""
+    if "browser" in _PROCESS:  # another module's fixture started it and will close it
+        yield _PROCESS["browser"]
+        return
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium")
-    if "browser" in _running:
-        yield _running["browser"]
-        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        _running["browser"] = chromium
-        try:
-            yield chromium
-        finally:
-            _running.pop("browser", None)
-            chromium.close()
+        _PROCESS["browser"] = chromium
+        yield chromium
+        del _PROCESS["browser"]
+        chromium.close()

@@ -36,7 +36,6 @@ from models import (
     SurveyResponse,
     SurveyScore,
     SurveyTopic,
-    Unit,
     Visit,
     VisitKind,
     WorkOrder,

@@ -4,14 +4,16 @@ and every figure links to the list of its records (``drill.DrillFilter``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqladmin import BaseView, expose
+from sqladmin.helpers import slugify_class_name
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actions import billing, dashboard, kpis
+from actions import billing, dashboard, kpis, parallel_reads
 from actions.errors import Refused
 from models import SurveyTopic
 
@@ -37,6 +39,15 @@ class DashboardView(BaseView):
         return self._admin_ref.session_maker
 
 
+async def read_at_once(view: Any, request: Request, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """``fn(session, actor=…, run=…, **kwargs)``: its independent reads run at once (``parallel_reads``)."""
+
+    def load(session: Any, *, actor: Any) -> Any:
+        return fn(session, actor=actor, run=parallel_reads.runner(view.session_maker, actor, session), **kwargs)
+
+    return await run_action(view.session_maker, request, load)
+
+
 def _scope_params(request: Request) -> dict[str, Any]:
     query = request.query_params
     return {"project_id": _int(query.get("project_id"), "项目"), "branch_id": _int(query.get("branch_id"), "分公司")}
@@ -49,6 +60,9 @@ def _branches(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:
 async def page(view: BaseView, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("local", local_datetime)
     context.setdefault("drill_url", lambda drill: drill_url(request, drill))
+    context.setdefault("record_url", lambda record: str(request.url_for(
+        "admin:details", identity=slugify_class_name(record[0]), pk=record[1])))
+    context.setdefault("money", lambda amount: f"{amount:,.2f}")
     context.setdefault("catalogue", kpis.CATALOGUE)
     return await view.templates.TemplateResponse(request, f"wuye/dashboard/{template}", context,
                                                  status_code=status_code)
@@ -100,13 +114,17 @@ class HomePage(DashboardView):
         context: dict[str, Any] = {}
         status_code = 200
         try:
-            home = await run_action(self.session_maker, request, dashboard.home_page,
-                                    month=request.query_params.get("month") or None, **_scope_params(request))
+            home = await read_at_once(self, request, dashboard.home_page,
+                                      month=request.query_params.get("month") or None, **_scope_params(request))
         except Refused as refused:
             context["error"], status_code = refused.message, _status(refused)
-            home = await run_action(self.session_maker, request, dashboard.home_page)
+            home = await read_at_once(self, request, dashboard.home_page)
+        project = home.scope.project_ids[0] if len(home.scope.projects) == 1 else None
+        arrears = request.url_for("admin:view-arrears") if self._authorization_backend().has_permission(
+            request, "bill", "list") else None
         return await page(
             self, request, "home.html", status_code=status_code, title=HOME, home=home,
+            arrears_url=arrears.include_query_params(project_id=project) if arrears and project else arrears,
             branches=_branches(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),
             aging=billing.AGING_LABELS, topics=list(SurveyTopic), **context,
         )
@@ -123,10 +141,10 @@ class TrendsPage(DashboardView):
         status_code = 200
         try:
             params = {"month": query.get("month") or None, **_scope_params(request)}
-            figures = await run_action(self.session_maker, request, dashboard.trends, **params)
+            figures = await read_at_once(self, request, dashboard.trends, **params)
         except Refused as refused:
             context["error"], status_code = refused.message, _status(refused)
-            figures = await run_action(self.session_maker, request, dashboard.trends)
+            figures = await read_at_once(self, request, dashboard.trends)
         choices = await run_action(self.session_maker, request,
                                    lambda session, actor: kpis.resolve_scope(session, actor=actor).projects)
         return await page(

@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup, escape
 from sqladmin import Flash, action, expose
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -217,12 +218,14 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         return await super().count(request, stmt)
 
     def search_query(self, stmt: Select, term: str) -> Select:
-        """A full mobile number finds the orders of requests from that number by its index; other terms
-        search the usual columns."""
+        """A full mobile number finds the orders of requests from that number through the phone index; other
+        terms search the usual columns. (As ``id IN (…)``: SQLite without statistics would otherwise walk the
+        project's index and test every order.)"""
         digits = term.strip()
         if len(digits) == 11 and digits.isdigit():
-            phone = select(ServiceRequest.id).where(ServiceRequest.contact_phone == digits)
-            return stmt.where(WorkOrder.request_id.in_(phone))
+            other = aliased(WorkOrder)
+            requests = select(ServiceRequest.id).where(ServiceRequest.contact_phone == digits)
+            return stmt.where(WorkOrder.id.in_(select(other.id).where(other.request_id.in_(requests))))
         return super().search_query(stmt, term)
 
     # --- lifecycle: one GET form per step, one POST that runs it --------------------------------------

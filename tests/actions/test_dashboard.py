@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from actions import dashboard, kpis
+from actions import billing, dashboard, kpis
 from actions.actor import actor_for_user
 from models import Bill, MonthStatus, RequestKind, SurveyTopic
 from tests import dashboard_support as ds
@@ -48,19 +48,22 @@ def test_todays_intake_by_kind(session, world):
     assert dashboard.intake(session, scope=scope, day=dt.date(2025, 9, 1)).total == 0
 
 
-def test_arrears_total_aging_and_largest_debtors(session, world):
+def test_arrears_total_and_aging_as_the_arrears_page_totals_them(session, world):
     actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
     scope = kpis.resolve_scope(session, actor=actor)
-    got = dashboard.arrears(session, scope=scope, as_of=dt.date(2025, 10, 15))
-    totals = got.page.totals
+    as_of = dt.date(2025, 10, 15)
+    got = dashboard.arrears(session, scope=scope, as_of=as_of)
     # overdue on 10/15: September's 250 unpaid (u3) and 150 owed (u2), August's 250 (u1); the waived bill is not
-    assert (totals.accounts, totals.m1, totals.m2, totals.total) == (
-        3, Decimal("400.00"), Decimal("250.00"), Decimal("650.00"))
-    for bucket, amount in (("m1", totals.m1), ("m2", totals.m2), ("total", totals.total), ("current", totals.current)):
-        drill = got.drills[bucket]
-        owed = session.scalar(select(func.coalesce(func.sum(Bill.amount_due - Bill.amount_paid), 0)).where(drill.where()))
-        assert Decimal(owed) == amount, bucket
-    assert [r.total for r in got.page.rows] == [Decimal("250.00"), Decimal("250.00"), Decimal("150.00")]
+    assert (got.amounts, got.total) == (
+        {"current": Decimal("0.00"), "m1": Decimal("400.00"), "m2": Decimal("250.00"), "m3plus": Decimal("0.00")},
+        Decimal("650.00"))
+    totals = billing.arrears(session, actor=actor, as_of=as_of).totals
+    assert (totals.current, totals.m1, totals.m2, totals.m3plus, totals.total) == (
+        *got.amounts.values(), got.total)
+    for bucket in (*got.amounts, "total"):
+        owed = session.scalar(select(func.coalesce(func.sum(Bill.amount_due - Bill.amount_paid), 0))
+                              .where(got.drills[bucket].where()))
+        assert Decimal(owed) == got.amounts.get(bucket, got.total), bucket
 
 
 def test_the_latest_survey_by_department(session, world):
@@ -92,7 +95,7 @@ def test_the_home_page_of_a_project_user(session, world):
     assert page.months == ("2025-10", ds.MONTH)
     assert page.scope.project_ids == (world.p1.id,) and [p.id for p in page.choices] == [world.p1.id]
     assert page.kpis.get("handling_rate", world.p1.id, ds.MONTH).shown == "50.0%"
-    assert page.arrears.page.totals.total == Decimal("650.00")
+    assert page.arrears.total == Decimal("650.00")
     assert [s.project.id for s in page.surveys] == [world.p1.id]
     assert [s.month for s in page.scores] == ["2025-10"]
 
@@ -122,5 +125,5 @@ def test_nothing_breaks_for_a_user_without_projects(session, world):
     actor = actor_for_user(session, f.user(session, roles=["前台客服"]))
     page = dashboard.home_page(session, actor=actor)
     assert page.scope.projects == () and page.orders == () and page.surveys == () and page.scores == ()
-    assert page.intake.total == 0 and page.arrears.page.totals.accounts == 0
+    assert page.intake.total == 0 and page.arrears.total == Decimal("0.00")
     assert page.kpis.get("collection_rate", None, page.chosen_month).shown == "—"

@@ -101,8 +101,7 @@ def test_several_months_at_once_match_one_month_at_a_time(session, world):
     alone = figures_of(session, actor, [ds.MONTH])
     assert {k: (v.numerator, v.denominator) for k, v in alone.figures.items()} == {
         k: (v.numerator, v.denominator) for k, v in together.figures.items() if k[2] == ds.MONTH}
-    assert kpis.month_runs(["2025-03", "2025-01", "2025-02", "2025-07", "2025-02"]) == [
-        ("2025-01", "2025-03"), ("2025-07", "2025-07")]
+    assert kpis.distinct_months(["2025-03", "2025-01", "2025-03"]) == ("2025-01", "2025-03")
 
 
 def test_the_complaint_figures_are_those_of_the_complaint_statistics(session, world):
@@ -172,8 +171,15 @@ def test_a_user_without_projects_gets_empty_figures(session, world):
 
 
 def test_satisfaction_by_department(session, world):
-    topics = kpis.satisfaction_by_topic(session, project_period=[(world.p1.id, "2025H2"), (world.p2.id, "2025Q3")])
-    assert [(t.topic, t.satisfied, t.answers, t.shown) for t in topics[(world.p1.id, "2025H2")]] == [
+    counts = kpis.survey_counts(session, project_ids=[world.p1.id, world.p2.id], periods=["2025H2", "2025Q3"])
+    assert [(t.topic, t.satisfied, t.answers, t.shown) for t in counts.topics(world.p1.id, "2025H2")] == [
         (SurveyTopic.SERVICE, 2, 3, "66.6%"), (SurveyTopic.ENGINEERING, 1, 2, "50.0%")]
-    assert [(t.topic, t.shown) for t in topics[(world.p2.id, "2025Q3")]] == [(SurveyTopic.SERVICE, "50.0%")]
-    assert kpis.satisfaction_by_topic(session, project_period=[]) == {}
+    assert [(t.topic, t.shown) for t in counts.topics(world.p2.id, "2025Q3")] == [(SurveyTopic.SERVICE, "50.0%")]
+    assert counts.households == {(world.p1.id, "2025H2"): (3, 4), (world.p2.id, "2025Q3"): (2, 2)}
+    assert kpis.survey_counts(session, project_ids=[], periods=["2025H2"]).answers == {}
+    # the KPI given these counts is the KPI that reads them itself
+    scope = kpis.resolve_scope(session, actor=actor_of(session, roles=["分公司管理"], branch_=world.b1))
+    read = {name: task(session) for name, task in kpis.kpi_reads(scope, [ds.MONTH]).items()}
+    assert kpis.survey_counts_of(read).households == counts.households
+    given = kpis.kpi_figures(session, scope=scope, months=[ds.MONTH], read=read)
+    assert given.get("satisfaction", None, ds.MONTH).shown == ds.EXPECTED["total"]["satisfaction"][2]

@@ -11,12 +11,23 @@ import os
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from actions.actor import Actor
 from actions.surveys import create_survey
 from admin.views import spreadsheets
-from models import SurveyResponse
+from models import (
+    Branch,
+    Building,
+    ImportBatch,
+    Project,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    Unit,
+    User,
+)
 from tests import factories
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401  (fixture)
 from tests.data.workbooks import workbook
@@ -95,7 +106,30 @@ def test_upload_preview_confirm_results(live_server, tmp_path, monkeypatch):  # 
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium")
-    in_browser(steps)
-    assert not [e for e in errors if "Content Security Policy" in e], errors
-    with live_server.session_maker() as s:
-        assert s.scalar(select(func.count()).where(SurveyResponse.survey_id == survey_id)) == 3
+    try:
+        in_browser(steps)
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+        with live_server.session_maker() as s:
+            assert s.scalar(select(func.count()).where(SurveyResponse.survey_id == survey_id)) == 3
+    finally:
+        forget(live_server, project.id, survey_id)
+
+
+def forget(server, project_id: int, survey_id: int) -> None:
+    """Take this test's records out of the shared live database again (other browser tests count on its ids)."""
+    with server.session_maker.begin() as s:
+        responses = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id)
+        s.execute(delete(SurveyScore).where(SurveyScore.response_id.in_(responses)))
+        for model in (SurveyResponse, SurveyHousehold):
+            s.execute(delete(model).where(model.survey_id == survey_id))
+        s.execute(delete(Survey).where(Survey.id == survey_id))
+        s.execute(delete(ImportBatch).where(ImportBatch.project_id == project_id))
+        s.execute(delete(Unit).where(Unit.project_id == project_id))
+        s.execute(delete(Building).where(Building.project_id == project_id))
+        user = s.scalar(select(User).where(User.username == "browser-sv"))
+        user.roles, user.projects = [], []
+        s.flush()
+        s.delete(user)
+        branch_id = s.scalar(select(Project.branch_id).where(Project.id == project_id))
+        s.execute(delete(Project).where(Project.id == project_id))
+        s.execute(delete(Branch).where(Branch.id == branch_id))

@@ -1,0 +1,105 @@
+"""月度报告 and 月结 (models/reports.py): the monthly report of a project or a branch, its print view and .xlsx,
+and the month close — a GET shows what would be closed, the POST (CSRF token, ``action:close-month`` on
+``month-snapshot``) closes it. A closed project's report shows its figures as reported and, beside them,
+what has changed since."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import Flash, expose
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import billing, kpis, month_close, monthly_report
+from actions.errors import Refused
+from models import utcnow
+
+from .dashboard import HOME, ICON, _branches, page, read_at_once
+from .fees import XLSX, FeePage, _attachment, _int, _status, run_action
+
+CLOSE = "action:close-month"
+
+
+class ReportPage(FeePage):
+    name = "月度报告"
+    icon = "fa-solid fa-file-lines"
+    category = HOME
+    category_icon = ICON
+    grant = ("month-snapshot", "list")
+
+    def _params(self, source: Any) -> dict[str, Any]:
+        """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
+        month = str(source.get("month") or "") or billing.add_months(billing.current_period(), -1)
+        project_id = _int(source.get("project_id"), "项目")
+        return {"month": month, "project_ids": [project_id] if project_id is not None else None,
+                "branch_id": _int(source.get("branch_id"), "分公司")}
+
+    def _query(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
+                "branch_id": str(params["branch_id"] or "")}
+
+    async def _report(self, request: Request, params: dict[str, Any]) -> tuple[Any, Any, Any]:
+        def load(session: Any, *, actor: Any, run: Any) -> tuple[Any, Any, Any]:
+            report = monthly_report.monthly_report(session, actor=actor, run=run, **params)
+            return report, month_close.closures(session, report=report), kpis.resolve_scope(session, actor=actor).projects
+
+        return await read_at_once(self, request, load)
+
+    async def _render(self, request: Request, template: str) -> Response:
+        try:
+            params = self._params(request.query_params)
+            report, closures, choices = await self._report(request, params)
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        live = request.query_params.get("live") == "1"
+        # One project whose month is closed: the report as it was sent, unless the live figures are asked for.
+        closure = closures.get(report.scope.project_ids[0]) if len(report.scope.projects) == 1 else None
+        tables = closure.reported if closure and not live else report.tables
+        return await page(
+            self, request, template, title=report.title, report=report, tables=tables, closures=closures,
+            closure=closure, live=live, values=self._query(params), choices=choices, branches=_branches(choices),
+            can_export=self.has_permission(request, "export"), can_close=self.has_permission(request, CLOSE),
+            month_over=kpis.parse_month(report.month).end <= utcnow(),
+        )
+
+    @expose("/dashboard/report", methods=["GET"], identity="monthly-report")
+    async def report_page(self, request: Request) -> Response:
+        return await self._render(request, "report.html")
+
+    @expose("/dashboard/report/print", methods=["GET"], identity="monthly-report-print")
+    async def print_page(self, request: Request) -> Response:
+        return await self._render(request, "report_print.html")
+
+    @expose("/dashboard/report/xlsx", methods=["GET"], identity="monthly-report-xlsx")
+    async def xlsx(self, request: Request) -> Response:
+        if not self.has_permission(request, "export"):
+            raise HTTPException(status_code=403, detail="没有导出的权限")
+        try:
+            result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
+                                      **self._params(request.query_params))
+        except Refused as refused:
+            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        return Response(result.content, media_type=XLSX, headers={"content-disposition": _attachment(result.filename)})
+
+    @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
+    async def close(self, request: Request) -> Response:
+        """GET: what closing would freeze (a dry run). POST: close."""
+        if not self.has_permission(request, CLOSE):  # explicit: a POST here writes (A02)
+            raise HTTPException(status_code=403, detail="没有月结的权限")
+        closing = request.method == "POST"
+        source = await request.form() if closing else request.query_params
+        params: dict[str, Any] = {"month": str(source.get("month") or ""), "project_ids": None, "branch_id": None}
+        try:
+            params = self._params(source)
+            result = await run_action(self.session_maker, request, month_close.close_month, dry_run=not closing,
+                                      **params)
+        except Refused as refused:
+            return await page(self, request, "close.html", status_code=_status(refused), title="月结",
+                              error=refused.message, values=self._query(params))
+        if closing:
+            Flash.success(request, result.message)
+            url = request.url_for("admin:view-monthly-report").include_query_params(**self._query(params))
+            return RedirectResponse(url, status_code=303)
+        return await page(self, request, "close.html", title="月结", result=result, values=self._query(params))

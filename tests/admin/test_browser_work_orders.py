@@ -1,0 +1,100 @@
+"""One work order's whole life in a real browser: intake → dispatch → accept → complete → callback → closed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from models import RequestStatus, ServiceRequest, WorkOrder, WorkOrderStatus
+from tests import factories as f
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def people(live_server):  # noqa: F811
+    tag = uuid.uuid4().hex[:6]
+    with live_server.session_maker.begin() as session:
+        project = f.project(session, name=f"浏览器花园{tag}")
+        unit = f.unit(session, project_=project, building_=f.building(session, project_=project, name="9栋"),
+                      room_no="0901")
+        f.customer(session, project_=project, name="周敏", phone="13600003333", unit_=unit)
+        desk = f.user(session, username=f"desk{tag}", roles=["前台客服"], projects=[project])
+        boss = f.user(session, username=f"boss{tag}", roles=["客服主管"], projects=[project])
+        return {"project": project.id, "unit": unit.id, "desk": desk.username, "boss": boss.username}
+
+
+def login(browser, base: str, username: str):  # noqa: F811
+    page = browser.new_context(locale="zh-CN").new_page()
+    page.goto(f"{base}/admin/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    return page
+
+
+def test_intake_dispatch_complete_callback_close(live_server, browser, people):  # noqa: F811
+    base = live_server.url
+    desk = login(browser, base, people["desk"])
+
+    # 受理: find the unit by its room number, pick it, describe the problem
+    desk.goto(f"{base}/admin/intake?room_no=0901&project_id={people['project']}")
+    desk.check(f"input[name=pick][value^='{people['unit']}:']")
+    desk.select_option("#kind", "repair_private")
+    desk.select_option("#category", "plumbing")
+    desk.fill("#content", "厨房下水道堵塞 <b>急</b>")
+    desk.click("button:has-text('受理')")
+    desk.wait_for_url(re.compile(r"/admin/service-request/details/\d+"))
+    assert "已受理诉求" in desk.content()
+    request_id = int(desk.url.rsplit("/", 1)[1])
+
+    # 派工 by the supervisor, from the request's detail page: routing picks 工程部
+    boss = login(browser, base, people["boss"])
+    boss.goto(f"{base}/admin/service-request/details/{request_id}")
+    boss.click("a[href*='/action/dispatch?pks=']")
+    boss.wait_for_url(re.compile(r"/action/dispatch"))
+    assert "工程部" in boss.inner_text("table")
+    boss.click("button:has-text('确认派工')")
+    boss.wait_for_url(re.compile(r"/admin/work-order/list"))
+    assert "已派工 1 单" in boss.content()
+    with live_server.session_maker() as session:
+        order_id = session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request_id))
+
+    # 接单, 完工 at the front desk
+    detail = f"{base}/admin/work-order/details/{order_id}"
+    for slug, step, fill in (("accept", "接单", {}), ("complete", "完工", {"#result": "疏通下水管，已试水"})):
+        desk.goto(detail)
+        desk.click(f"a[href*='/action/{slug}?pks=']")
+        desk.wait_for_url(re.compile(r"/action/"))
+        for selector, value in fill.items():
+            desk.fill(selector, value)
+        desk.click(f"button:has-text('确认{step}')")
+        desk.wait_for_url(re.compile(r"/admin/work-order/list"))
+        assert f"已{step} 1 张派工单" in desk.content()
+
+    # 回访 from the 待回访 list: satisfied
+    desk.goto(f"{base}/admin/callbacks")
+    assert "<b>急</b>" in desk.inner_text("table")  # user text shown as text, never as markup
+    desk.click(f"a[href*='pks={order_id}']")
+    desk.wait_for_url(re.compile(r"/action/callback"))
+    desk.select_option("#way", "phone")
+    desk.select_option("#result", "satisfied")
+    desk.fill("#notes", "业主表示满意")
+    desk.click("button:has-text('确认回访')")
+    desk.wait_for_url(re.compile(r"/admin/callbacks"))
+    assert "可关闭" in desk.content()
+
+    # 关闭
+    desk.goto(detail)
+    desk.click("a[href*='/action/close?pks=']")
+    desk.wait_for_url(re.compile(r"/action/close"))
+    desk.click("button:has-text('确认关闭')")
+    desk.wait_for_url(re.compile(r"/admin/work-order/list"))
+    with live_server.session_maker() as session:
+        order = session.get(WorkOrder, order_id)
+        assert order.status is WorkOrderStatus.CLOSED
+        assert session.get(ServiceRequest, request_id).status is RequestStatus.CLOSED
