@@ -32,8 +32,8 @@ from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
 from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select
-from sqlalchemy.orm import RelationshipProperty, selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import RelationshipProperty, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
