@@ -25,7 +25,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -285,12 +284,18 @@ class RecordedEvents:
     points: Decimal
     event_date: dt.date
     dry_run: bool = False
+    repeated: tuple[int, ...] = ()  # employees this form had already recorded (a resubmission): not again
 
     @property
     def message(self) -> str:
+        what = f"{self.event_date} 细则 {self.rule_code}，每人 {_points_text(self.points)} 分"
+        if self.repeated and not self.event_ids:
+            return f"该表单已提交过，未重复录入（{len(self.repeated)} 名员工的考核记录此前已录入：{what}）"
         done = "预览：将为" if self.dry_run else "已为"
-        return (f"{done} {len(self.staff_ids)} 名员工录入考核记录：{self.event_date} 细则 {self.rule_code}，"
-                f"每人 {_points_text(self.points)} 分")
+        message = f"{done} {len(self.staff_ids) - len(self.repeated)} 名员工录入考核记录：{what}"
+        if self.repeated:
+            message += f"；另有 {len(self.repeated)} 名员工此前已由同一表单录入，未重复录入"
+        return message
 
 
 def _checked_points(rule: ScoringRule, day: dt.date, points: Decimal | None) -> Decimal:
@@ -323,10 +328,15 @@ def record_events(
     rule_id: int,
     points: Decimal | None = None,
     note: str = "",
+    form_token: str | None = None,
     actor: Actor,
     dry_run: bool = False,
 ) -> RecordedEvents:
-    """One occurrence of a rule for one or several employees of a project (e.g. a whole shift late)."""
+    """One occurrence of a rule for one or several employees of a project (e.g. a whole shift late).
+
+    ``form_token`` is the console form's one-time token: an employee it already recorded is skipped, so a
+    double-submitted form writes its events once.
+    """
     staff_ids = sorted({int(s) for s in staff_ids})
     if not staff_ids:
         raise Refused("请选择员工")
@@ -346,21 +356,36 @@ def record_events(
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
     points = _checked_points(rule, event_date, points)
     _refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
+    token = (form_token or "").strip() or None
+    if token and len(token) > ScoreEvent.form_token.type.length:
+        raise Refused("录入表单编号无效，请重新打开录入页面")
     if dry_run:
         return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
-    events = [
-        ScoreEvent(project_id=project_id, staff_id=s, event_date=event_date, rule_id=rule.id, points=points,
-                   note=note.strip(), source=EventSource.MANUAL, recorded_by_id=actor.user_id)
-        for s in staff_ids
-    ]
-    session.add_all(events)
-    session.flush()
+    now = utcnow()
+    inserted = session.execute(
+        _insert(session, ScoreEvent)
+        .values([
+            {"project_id": project_id, "staff_id": s, "event_date": event_date, "rule_id": rule.id, "points": points,
+             "note": note.strip(), "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
+             "form_token": token, "created_at": now, "updated_at": now}
+            for s in staff_ids
+        ])
+        # the first submission's transaction holds the keys until it commits: a concurrent second one skips them
+        .on_conflict_do_nothing(index_elements=["form_token", "staff_id"])
+        .returning(ScoreEvent.id, ScoreEvent.staff_id)
+    ).all()
+    event_ids = tuple(sorted(i for i, _ in inserted))
+    repeated = tuple(sorted(set(staff_ids) - {s for _, s in inserted}))
+    if event_ids:
+        record_bulk(session, kind=AuditKind.INSERT, table="score_event", summary=f"录入考核记录：细则 {rule.code}",
+                    ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(event_ids)))
     log_operation(
         session, "record_score_events", project_id=project_id,
-        params={"staff_ids": staff_ids, "event_date": event_date, "rule": rule.code, "points": points},
-        counts={"events": len(events)},
+        params={"staff_ids": staff_ids, "event_date": event_date, "rule": rule.code, "points": points,
+                "form_token": token},
+        counts={"events": len(event_ids), "repeated": len(repeated)},
     )
-    return RecordedEvents(tuple(e.id for e in events), tuple(staff_ids), rule.code, points, event_date)
+    return RecordedEvents(event_ids, tuple(staff_ids), rule.code, points, event_date, repeated=repeated)
 
 
 def check_event_change(session: Session, *, event_id: int, actor: Actor) -> None:
@@ -483,8 +508,8 @@ def _sources(now: dt.datetime) -> tuple[_Source, ...]:
 
 
 def _candidates(session: Session, src: _Source, month: Month, project_ids: list[int]) -> Select:
-    """The events a source's records call for (the columns of ``_KEY``, then project_id), scored with the
-    rule of that source in force on the day."""
+    """The events a source's records call for (source, source_id, staff_id, event_date, rule_id, points,
+    project_id), scored with the rule of that source in force on the day."""
     day = _local_date(session, src.at)
     stmt = select(
         literal(src.source, ScoreEvent.source.type).label("source"),
@@ -507,27 +532,39 @@ def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool],
             ScoreEvent.event_date < month.next_first)
 
 
+# What makes a derived event the one its record calls for; the project follows the employee.
 _KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points")
 
 
-def _derived_diff(session: Session, month: Month, project_ids: list[int]) -> tuple[list[int], int]:
-    """The month's derived events the records no longer call for as they are (a complaint found invalid, an
-    order reassigned, a rule revised…), and how many events they call for are missing.
+def _called_for(session: Session, month: Month, project_ids: list[int]) -> Select:
+    """The keys of the events the records call for."""
+    c = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow()))).subquery()
+    return select(*(c.c[k] for k in _KEY))
 
-    Two reads and a set difference: with NOT EXISTS or an anti-join PostgreSQL re-ran the candidates' UNION
-    for every event whenever its statistics lagged behind a first compute.
-    """
-    wanted = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow())))
-    calls = {tuple(row[:-1]) for row in session.execute(wanted).all()}  # without project_id
-    have = {
-        tuple(row[:-1]): row[-1]  # → event id
-        for row in session.execute(
-            select(*(getattr(ScoreEvent, k) for k in _KEY), ScoreEvent.id)
-            .where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))
-        ).all()
-    }
-    stale = [event_id for key, event_id in have.items() if key not in calls]
-    return stale, len(calls - have.keys())
+
+def _held(month: Month, project_ids: list[int]) -> Select:
+    """The keys of the month's derived events."""
+    return select(*(getattr(ScoreEvent, k) for k in _KEY)).where(
+        ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))
+
+
+# Set differences by EXCEPT: hashed or sorted, one pass over each side whatever the statistics say. With NOT
+# EXISTS PostgreSQL chose a nested loop rescanning one side for every row of the other whenever its statistics
+# lagged behind a first compute (they called the month's thousands of derived events none).
+def _missing(session: Session, month: Month, project_ids: list[int]) -> Select:
+    """The events the records call for that the month does not hold as they are, with their project."""
+    m = _called_for(session, month, project_ids).except_(_held(month, project_ids)).subquery()
+    return select(*m.c, Staff.project_id).join(Staff, Staff.id == m.c.staff_id)
+
+
+def _stale(session: Session, month: Month, project_ids: list[int]) -> Select:
+    """``id`` and ``project_id`` of the month's derived events the records no longer call for as they are (a
+    complaint found invalid, an order reassigned, a rule revised…)."""
+    gone = _held(month, project_ids).except_(_called_for(session, month, project_ids)).subquery()
+    return select(ScoreEvent.id, ScoreEvent.project_id).join(gone, and_(
+        ScoreEvent.source == gone.c.source, ScoreEvent.source_id == gone.c.source_id,
+        ScoreEvent.staff_id == gone.c.staff_id,
+    ))
 
 
 @dataclass(frozen=True)
@@ -538,8 +575,10 @@ class DerivedChanges:
 
 def derived_pending(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
     """What deriving would change now, without changing it."""
-    stale, missing = _derived_diff(session, month, project_ids)
-    return DerivedChanges(missing, len(stale))
+    missing = _missing(session, month, project_ids).subquery()
+    stale = _stale(session, month, project_ids).subquery()
+    return DerivedChanges(session.scalar(select(func.count()).select_from(missing)),
+                          session.scalar(select(func.count()).select_from(stale)))
 
 
 def derive_events(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
@@ -547,27 +586,27 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
 
     Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
     """
-    stale, missing = _derived_diff(session, month, project_ids)
-    if stale:
+    stale = [event_id for event_id, _ in session.execute(_stale(session, month, project_ids))]
+    if stale:  # rarely more than a few: the ids of a correction since the last compute
         record_bulk(
             session, kind=AuditKind.DELETE, table="score_event", summary=f"重新计算 {month.text}：来源记录已变化",
             ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(stale)),
         )
         session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
-    added = 0
-    if missing:
-        before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
-        c = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow()))).subquery()
-        now = utcnow()
-        rows = select(
-            *c.c, literal("").label("note"), literal(now, ScoreEvent.created_at.type).label("created_at"),
-            literal(now, ScoreEvent.updated_at.type).label("updated_at"),
-        ).where(true())  # SQLite: ON CONFLICT after INSERT … SELECT needs the SELECT to end in WHERE
-        added = len(session.execute(
-            _insert(session, ScoreEvent)
-            .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
-            .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"]).returning(ScoreEvent.id)
-        ).all())
+    before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
+    c = _missing(session, month, project_ids).subquery()
+    now = utcnow()
+    rows = select(
+        *c.c, literal("").label("note"), literal(now, ScoreEvent.created_at.type).label("created_at"),
+        literal(now, ScoreEvent.updated_at.type).label("updated_at"),
+    ).where(true())  # SQLite: ON CONFLICT after INSERT … SELECT needs the SELECT to end in WHERE
+    added = len(session.execute(
+        _insert(session, ScoreEvent)
+        .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
+        # the same record named in another month's events (a due date moved) stays there until it is recomputed
+        .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"]).returning(ScoreEvent.id)
+    ).all())
+    if added:
         record_bulk(
             session, kind=AuditKind.INSERT, table="score_event", summary=f"计算 {month.text}：根据记录生成考核记录",
             ids=select(ScoreEvent.id, ScoreEvent.project_id).where(
@@ -734,14 +773,20 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
         .cte("scored")
     )
     s = scored.c
-    band = (select(GradeBand.name).where(GradeBand.min_total <= s.total)
-            .order_by(GradeBand.min_total.desc()).limit(1).scalar_subquery())
-    lowest = select(GradeBand.name).order_by(GradeBand.min_total).limit(1).scalar_subquery()
+    # Each band covers its lowest total up to the next band's; the lowest band also takes the totals below it.
+    bands = select(
+        GradeBand.name, GradeBand.min_total,
+        func.lead(GradeBand.min_total).over(order_by=GradeBand.min_total).label("below"),
+        func.row_number().over(order_by=GradeBand.min_total).label("n"),
+    ).cte("bands")
+    b = bands.c
     rows = select(
         s.project_id, s.staff_id, literal(m.text).label("month"), s.base_score, s.deductions, s.additions, s.total,
         # 并列同分同名次（1, 1, 3）
         func.rank().over(partition_by=s.project_id, order_by=s.total.desc()).label("rank"),
-        func.coalesce(band, lowest, "").label("grade"), s.by_category, s.event_count,
+        func.coalesce(b.name, "").label("grade"), s.by_category, s.event_count,
+    ).select_from(scored).outerjoin(
+        bands, and_(or_(b.n == 1, s.total >= b.min_total), or_(b.below.is_(None), s.total < b.below))
     )
     return insert(MonthlyScore).from_select([col.name for col in rows.selected_columns], rows)
 
@@ -771,11 +816,7 @@ def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], 
         raise Refused(f"{m.text} 尚未计算月度考核：{'、'.join(projects[p] for p in never)}", never)
     draft = [p for p in ids if months[p].status is MonthStatus.DRAFT]
     if draft:
-        changed = [
-            p for p in draft if session.scalar(
-                select(exists().where(*in_month(m, [p]), ScoreEvent.updated_at > months[p].computed_at))
-            )
-        ]
+        changed = _changed_since_compute(session, m, {p: months[p].computed_at for p in draft})
         pending = derived_pending(session, m, draft)
         if changed or pending.added or pending.removed:
             names = "、".join(projects[p] for p in (changed or draft))
@@ -795,6 +836,29 @@ def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], 
     if already:
         message += f"（{'、'.join(projects[p] for p in already)} 此前已确认）"
     return MonthsResult(m.text, tuple(draft), already, message)
+
+
+def _changed_since_compute(session: Session, m: Month, computed_at: dict[int, dt.datetime]) -> list[int]:
+    """The projects whose events changed since their compute: one added or edited after it, or one deleted —
+    the events counted now, the way the compute counts them, differ from those its scores counted."""
+    ids = sorted(computed_at)
+    now = {
+        p: (n, last) for p, n, last in session.execute(
+            select(Staff.project_id, func.count(), func.max(ScoreEvent.updated_at))
+            .join(Staff, Staff.id == ScoreEvent.staff_id)
+            .where(*in_month(m, ids), Staff.project_id.in_(ids)).group_by(Staff.project_id)
+        )
+    }
+    counted = dict(session.execute(
+        select(MonthlyScore.project_id, func.sum(MonthlyScore.event_count))
+        .where(MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids)).group_by(MonthlyScore.project_id)
+    ).all())
+    changed = []
+    for p in ids:
+        events, last_change = now.get(p, (0, None))
+        if events != (counted.get(p) or 0) or (last_change is not None and last_change > computed_at[p]):
+            changed.append(p)
+    return changed
 
 
 def _month_row(session: Session, month: str, project_id: int, actor: Actor) -> tuple[Month, ScoreMonth, str]:

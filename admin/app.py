@@ -22,6 +22,7 @@ from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
 from .security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .views import register_views
+from .views.dashboard import install_home
 
 HERE = Path(__file__).parent
 TITLE = "物业客服后台"
@@ -75,5 +76,6 @@ def create_app(
         if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST
             route.methods = {"GET", "HEAD", "POST"}
     register_views(admin)
+    install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
     app.state.admin = admin
     return app

@@ -2,7 +2,7 @@
 
 Builds 500 employees in 20 projects with 100,000 score events in one month, plus the records events are
 derived from (complaints, praise, work orders, callbacks), in a temporary SQLite file and in the PostgreSQL
-database ``wuye_bench_scores`` (dropped and recreated). Then times, on each database:
+database named by ``--pg`` (dropped and recreated: give it a database of its own). Then times, on each database:
 
 - the compute action (``actions.scores.compute_scores``, all 20 projects): the first run, which derives the
   events from the records, and recomputes of the draft month;
@@ -10,7 +10,8 @@ database ``wuye_bench_scores`` (dropped and recreated). Then times, on each data
 
 and prints the figures and the ratio (the issue asks for compute within 2× of the GROUP BY).
 
-    /work/venv/bin/python bench/scores.py [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--sqlite-only]
+    /work/venv/bin/python bench/scores.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_scores]
+                                          [--sqlite-only | --pg-only]
 """
 
 from __future__ import annotations
@@ -77,14 +78,16 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def fresh_postgres(server_url: str, name: str) -> str:
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+def fresh_postgres(url: str) -> str:
+    """Drops and recreates the database ``url`` names, connected to the server's ``postgres`` database."""
+    name = make_url(url).database
+    server = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name) \
-        .render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://", 1)
+    return url
 
 
 def moment(rng: random.Random) -> dt.datetime:
@@ -221,14 +224,17 @@ def run(label: str, engine: Engine) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL server URL; the bench creates its own database there")
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_scores",
+                        help="URL of the PostgreSQL database to drop, recreate and fill")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true")
+    only.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", make_engine(f"sqlite:///{tmp}/bench_scores.db"))
+    if not args.pg_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            run("SQLite", make_engine(f"sqlite:///{tmp}/bench_scores.db"))
     if not args.sqlite_only:
-        run("PostgreSQL", make_engine(fresh_postgres(args.pg, "wuye_bench_scores")))
+        run("PostgreSQL", make_engine(fresh_postgres(args.pg)))
 
 
 if __name__ == "__main__":

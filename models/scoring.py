@@ -86,6 +86,8 @@ class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "考核记录"
     __table_args__ = (
         UniqueConstraint("source", "source_id", "staff_id"),
+        # A resubmitted 录入考核 form (a double click, a refresh) records nothing twice.
+        UniqueConstraint("form_token", "staff_id"),
         # Covering: the monthly compute reads its sums from this index alone, never the table.
         Index(None, "project_id", "event_date", "staff_id", "rule_id", "points"),
         Index(None, "staff_id", "event_date"),
@@ -99,6 +101,7 @@ class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):
     source: Mapped[EventSource] = col("来源", enum_type(EventSource), default=EventSource.MANUAL)
     source_id: Mapped[int | None] = col("来源记录", Integer, doc="来源为投诉/工单/回访时的记录编号")
     recorded_by_id: Mapped[int | None] = col("记录人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    form_token: Mapped[str | None] = col("录入表单", String(32), doc="录入考核表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     staff: Mapped[Staff] = relationship(info={"label": "员工"})

@@ -7,6 +7,7 @@ from sqladmin import Admin
 from .audit import AuditLogAdmin, OperationLogAdmin
 from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
 from .customers import CustomerAdmin, UnitCustomerAdmin
+from .dashboard import HomePage, TrendsPage
 from .fees import (
     ArrearsPage,
     BillAdmin,
@@ -46,6 +47,7 @@ from .org import (
     StaffAdmin,
     UnitAdmin,
 )
+from .reports import ReportPage
 from .scoring import (
     ComputePage,
     GradeBandAdmin,
@@ -81,6 +83,10 @@ from .surveys import (
 
 # Menu order: each category appears where its first view is.
 VIEWS = [
+    # 首页看板
+    HomePage,
+    TrendsPage,
+    ReportPage,
     # 客户档案
     ProjectAdmin,
     PhaseAdmin,

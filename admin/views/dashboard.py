@@ -48,12 +48,12 @@ async def read_at_once(view: Any, request: Request, fn: Callable[..., Any], /, *
     return await run_action(view.session_maker, request, load)
 
 
-def _scope_params(request: Request) -> dict[str, Any]:
+def scope_params(request: Request) -> dict[str, Any]:
     query = request.query_params
     return {"project_id": _int(query.get("project_id"), "项目"), "branch_id": _int(query.get("branch_id"), "分公司")}
 
 
-def _branches(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:
+def branches_of(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:
     return list(dict.fromkeys((p.branch_id, p.branch) for p in choices))
 
 
@@ -115,17 +115,21 @@ class HomePage(DashboardView):
         status_code = 200
         try:
             home = await read_at_once(self, request, dashboard.home_page,
-                                      month=request.query_params.get("month") or None, **_scope_params(request))
+                                      month=request.query_params.get("month") or None, **scope_params(request))
         except Refused as refused:
             context["error"], status_code = refused.message, _status(refused)
             home = await read_at_once(self, request, dashboard.home_page)
         project = home.scope.project_ids[0] if len(home.scope.projects) == 1 else None
-        arrears = request.url_for("admin:view-arrears") if self._authorization_backend().has_permission(
-            request, "bill", "list") else None
+        granted = self._authorization_backend().has_permission
+        arrears = request.url_for("admin:view-arrears") if granted(request, "bill", "list") else None
+        report = request.url_for("admin:view-monthly-report").include_query_params(
+            month=home.chosen_month, **{k: v for k, v in request.query_params.items() if k in ("project_id", "branch_id")}
+        ) if granted(request, "month-snapshot", "list") else None
         return await page(
             self, request, "home.html", status_code=status_code, title=HOME, home=home,
             arrears_url=arrears.include_query_params(project_id=project) if arrears and project else arrears,
-            branches=_branches(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),
+            report_url=report,
+            branches=branches_of(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),
             aging=billing.AGING_LABELS, topics=list(SurveyTopic), **context,
         )
 
@@ -140,7 +144,7 @@ class TrendsPage(DashboardView):
         context: dict[str, Any] = {}
         status_code = 200
         try:
-            params = {"month": query.get("month") or None, **_scope_params(request)}
+            params = {"month": query.get("month") or None, **scope_params(request)}
             figures = await read_at_once(self, request, dashboard.trends, **params)
         except Refused as refused:
             context["error"], status_code = refused.message, _status(refused)
@@ -149,7 +153,7 @@ class TrendsPage(DashboardView):
                                    lambda session, actor: kpis.resolve_scope(session, actor=actor).projects)
         return await page(
             self, request, "trends.html", status_code=status_code, title="指标趋势（近12个月）", figures=figures,
-            charts=trend_charts(figures), choices=choices, branches=_branches(choices),
+            charts=trend_charts(figures), choices=choices, branches=branches_of(choices),
             values={k: query.get(k, "") for k in ("month", "project_id", "branch_id")}, **context,
         )
 

@@ -50,6 +50,7 @@ from .base import (
     local_datetime,
     request_actor,
 )
+from .drill import DrillFilter
 
 FEES = "收费催缴"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -171,6 +172,7 @@ class BillAdmin(ScopedModelView, model=Bill):
         ScopedForeignKeyFilter("collector"),
         OperationColumnFilter("period"),
         OperationColumnFilter("due_date"),
+        DrillFilter(),
     ]
     # 实收与状态只随收款变化（收款记录），不在账单表单里手改.
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]

@@ -16,7 +16,7 @@ from actions import billing, kpis, month_close, monthly_report
 from actions.errors import Refused
 from models import utcnow
 
-from .dashboard import HOME, ICON, _branches, page, read_at_once
+from .dashboard import HOME, ICON, branches_of, page, read_at_once
 from .fees import XLSX, FeePage, _attachment, _int, _status, run_action
 
 CLOSE = "action:close-month"
@@ -59,7 +59,7 @@ class ReportPage(FeePage):
         tables = closure.reported if closure and not live else report.tables
         return await page(
             self, request, template, title=report.title, report=report, tables=tables, closures=closures,
-            closure=closure, live=live, values=self._query(params), choices=choices, branches=_branches(choices),
+            closure=closure, live=live, values=self._query(params), choices=choices, branches=branches_of(choices),
             can_export=self.has_permission(request, "export"), can_close=self.has_permission(request, CLOSE),
             month_over=kpis.parse_month(report.month).end <= utcnow(),
         )

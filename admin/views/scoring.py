@@ -10,6 +10,7 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -338,7 +339,7 @@ class RecordEventsPage(ScorePage):
     name = "录入考核"
     icon = "fa-solid fa-pen-to-square"
     grant = ("score-event", "create")
-    FIELDS = ("project_id", "event_date", "rule_id", "points", "note")
+    FIELDS = ("project_id", "event_date", "rule_id", "points", "note", "form_token")
 
     @expose("/scores/record", methods=["GET", "POST"], identity="score-record")
     async def record_page(self, request: Request) -> Response:
@@ -347,6 +348,8 @@ class RecordEventsPage(ScorePage):
         params = await request.form() if request.method == "POST" else request.query_params
         values = {k: str(params.get(k, "")) for k in self.FIELDS}
         values["event_date"] = values["event_date"] or scores.today().isoformat()
+        # One token per form shown; a refused or previewed form keeps its own, so its corrected submission counts.
+        values["form_token"] = values["form_token"] or secrets.token_hex(16)
         staff_ids = [str(v) for v in params.getlist("staff_id")]
         context: dict[str, Any] = {}
         status_code = 200
@@ -358,13 +361,13 @@ class RecordEventsPage(ScorePage):
                     staff_ids=[_int(v, label_of(ScoreEvent, "staff")) for v in staff_ids],
                     event_date=_date(values["event_date"], label_of(ScoreEvent, "event_date")),
                     rule_id=_int(values["rule_id"], label_of(ScoreEvent, "rule")), points=_points(values["points"]),
-                    note=values["note"], dry_run=params.get("dry_run") == "1",
+                    note=values["note"], form_token=values["form_token"], dry_run=params.get("dry_run") == "1",
                 )
             except Refused as refused:
                 context["error"], status_code = refused.message, _status(refused)
             else:
                 if not result.dry_run:
-                    Flash.success(request, result.message)
+                    (Flash.success if result.event_ids else Flash.warning)(request, result.message)
                     url = request.url_for("admin:view-score-record").include_query_params(
                         project_id=values["project_id"], event_date=values["event_date"])
                     return RedirectResponse(url, status_code=303)

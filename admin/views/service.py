@@ -49,6 +49,7 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
+from .drill import DrillFilter
 from .fees import (
     XLSX,
     FeePage,
@@ -125,6 +126,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         EnumFilter("channel"),
         EnumFilter("priority"),
         BooleanFilter("complaint_major"),
+        DrillFilter(),
     ]
     form_columns = [
         "project", "channel", "kind", "category", "priority", "status", "unit", "customer", "contact_name",
@@ -196,6 +198,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         ScopedForeignKeyFilter("assignee"),
         EnumFilter("priority"),
         BooleanFilter("paid_service"),
+        DrillFilter(),
     ]
     form_columns = [
         "project", "request", "department", "assignee", "priority", "status", "dispatched_at", "dispatched_by",
@@ -293,7 +296,8 @@ class VisitAdmin(ScopedModelView, model=Visit):
     column_searchable_list = ["unit.room_no", "customer.name", "notes"]
     column_sortable_list = ["id", "visited_at", "kind", "way", "result"]
     column_default_sort = [("visited_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"), EnumFilter("way"), EnumFilter("result")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"), EnumFilter("way"), EnumFilter("result"),
+                      DrillFilter()]
     form_columns = ["project", "kind", "way", "unit", "customer", "work_order", "request", "visited_at", "visitor",
                     "result", "notes", "issues_raised"]
     form_ajax_refs = ajax_refs(Visit, "unit", "customer", "work_order", "request", "visitor")

@@ -22,6 +22,7 @@ from .base import (
     ajax_refs,
     request_actor,
 )
+from .drill import DrillFilter
 from .fees import _pks, run_action
 
 
@@ -70,6 +71,7 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
         ScopedForeignKeyFilter("survey"),
         BooleanFilter("receipt_signed"),
         BooleanFilter("collected"),
+        DrillFilter(),
     ]
     form_columns = ["survey", "unit", "distributed_at", "receipt_signed", "collected"]
     form_ajax_refs = ajax_refs(SurveyHousehold, "unit")
@@ -129,7 +131,7 @@ class SurveyScoreAdmin(ScopedModelView, model=SurveyScore):
     column_list = ["id", "response", "topic", "score"]
     column_sortable_list = ["id", "topic", "score"]
     column_default_sort = [("id", True)]
-    column_filters = [EnumFilter("topic")]
+    column_filters = [EnumFilter("topic"), DrillFilter()]
     form_columns = ["response", "topic", "score"]
     form_ajax_refs = ajax_refs(SurveyScore, "response")
 

@@ -143,6 +143,33 @@ def test_several_employees_get_one_event_each(session, org):
                  OperationLog.project_id == mine) == 1
 
 
+def test_a_resubmitted_form_records_its_events_once(session, org):
+    s = org["staff"]
+    first = record(session, org, [s["a"], s["b"]], "5.8", points=Decimal("-4"), form_token="f" * 32)
+    assert len(first.event_ids) == 2 and first.repeated == ()
+    before = snapshot(session)
+    events = count(session, ScoreEvent, ScoreEvent.project_id == org["project"].id)
+
+    again = record(session, org, [s["a"], s["b"]], "5.8", points=Decimal("-4"), form_token="f" * 32)
+    assert again.event_ids == () and again.repeated == tuple(sorted((s["a"].id, s["b"].id)))
+    assert "该表单已提交过，未重复录入" in again.message
+    assert count(session, ScoreEvent, ScoreEvent.project_id == org["project"].id) == events
+    assert count(session, AuditLog) == before[-1]  # nothing written, so nothing audited
+    log = session.scalars(select(OperationLog).where(OperationLog.operation == "record_score_events")
+                          .order_by(OperationLog.id.desc())).first()
+    assert log.counts == {"events": 0, "repeated": 2}
+
+    # the same form with one more employee ticked: only the newcomer is recorded
+    more = record(session, org, [s["a"], s["b"], s["c"]], "5.8", points=Decimal("-4"), form_token="f" * 32)
+    assert len(more.event_ids) == 1 and more.repeated == tuple(sorted((s["a"].id, s["b"].id)))
+    assert "另有 2 名员工此前已由同一表单录入" in more.message
+    assert session.scalar(select(ScoreEvent.staff_id).where(ScoreEvent.id == more.event_ids[0])) == s["c"].id
+    # another form is another occurrence
+    other = record(session, org, [s["a"]], "5.8", points=Decimal("-4"), form_token="g" * 32)
+    assert len(other.event_ids) == 1
+    assert count(session, ScoreEvent, ScoreEvent.staff_id == s["a"].id) == 2
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
@@ -342,6 +369,32 @@ def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):
     with pytest.raises(Refused, match="请重新计算后再确认"):
         confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
     assert session.scalar(select(ScoreMonth.status).where(ScoreMonth.project_id == p.id)) is MonthStatus.DRAFT
+
+
+@pytest.mark.parametrize("change", ["delete", "edit", "add"])
+def test_confirm_is_refused_after_an_event_behind_the_draft_changed(session, org, change):
+    p, s = org["project"], org["staff"]
+    kept = record(session, org, [s["a"], s["b"]], "1.1")
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    event = session.get(ScoreEvent, kept.event_ids[0])
+    if change == "delete":  # as the console's delete does
+        session.delete(event)
+    elif change == "edit":
+        event.points = Decimal("-1")  # the same points: touched, so counted as changed
+        event.note = "更正说明"
+    else:
+        record(session, org, [s["c"]], "1.1")
+    session.flush()
+    before = snapshot(session)
+    with pytest.raises(Refused, match="请重新计算后再确认"):
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert snapshot(session) == before
+    assert session.scalar(select(ScoreMonth.status).where(ScoreMonth.project_id == p.id)) is MonthStatus.DRAFT
+
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"]).changed == (p.id,)
+    expected = {"delete": Decimal("100"), "edit": Decimal("99"), "add": Decimal("99")}[change]
+    assert scores(session)["王芳"].total == expected
 
 
 @pytest.mark.parametrize(("month", "message"), [("2099-01", "尚未到来"), ("2026-13", "月份格式"), ("十月", "月份格式")])

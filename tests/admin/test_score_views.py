@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 from urllib.parse import unquote_plus
 
@@ -73,6 +74,28 @@ def test_a_supervisor_records_one_event_for_several_employees(console, session, 
         (s.id, Decimal("-4"), dt.date(2026, 10, 12)) for s in org["staff"][:2]
     }
     assert "已为 2 名员工录入考核记录" in c.get(response.headers["location"]).text
+
+
+def test_a_double_submitted_form_records_its_events_once(console, session, org):
+    c = console("sup")
+    page = c.get(f"/admin/scores/record?project_id={org['project'].id}&event_date=2026-10-12")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text)[1]
+    assert token not in c.get(f"/admin/scores/record?project_id={org['project'].id}").text  # one per form shown
+    first = record(c, session, org, org["staff"][:2], form_token=token)
+    assert first.status_code == 303
+    again = record(c, session, org, org["staff"][:2], form_token=token)
+    assert again.status_code == 303
+    assert "该表单已提交过，未重复录入" in c.get(again.headers["location"]).text
+    assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 2
+
+
+def test_a_refused_form_keeps_its_token_and_counts_when_corrected(console, session, org):
+    c = console("sup")
+    refused = record(c, session, org, org["staff"][:1], points="-9", form_token="a" * 32)
+    assert refused.status_code == 400 and f'name="form_token" value="{"a" * 32}"' in refused.text
+    assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 0
+    assert record(c, session, org, org["staff"][:1], form_token="a" * 32).status_code == 303
+    assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 1
 
 
 @pytest.mark.parametrize(("case", "message"), [

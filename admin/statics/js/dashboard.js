@@ -3,7 +3,7 @@
 // element with data-chart="n" gets the n-th chart. SVG rendering keeps the charts sharp on paper.
 (function () {
   var FONT = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif';
-  var TARGET = '#d63939';
+  var TARGET = '#1d273b';  // the target marks: dark, unlike any series colour
 
   function percent(v) { return v === null || v === undefined || v === '-' ? '—' : Number(v).toFixed(1) + '%'; }
   function gaps(values) { return values.map(function (v) { return v === null ? '-' : v; }); }

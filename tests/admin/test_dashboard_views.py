@@ -1,0 +1,231 @@
+"""The home page, the trends and the monthly report through the console (admin/views/dashboard.py, reports.py,
+drill.py): figures against targets within the user's projects, drill-down lists that match the figures, the
+month close by POST only, and the report after a correction."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+from decimal import Decimal
+from urllib.parse import parse_qs, unquote, urlparse
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from actions import kpis
+from models import AuditLog, BillStatus, MonthSnapshot, OperationLog
+from tests import dashboard_support as ds
+from tests import factories as f
+
+
+@pytest.fixture
+def world(session):
+    return ds.build(session)
+
+
+@pytest.fixture
+def manager(session, world):
+    f.user(session, username="p1-manager", roles=["客服经理"], projects=[world.p1])
+    return "p1-manager"
+
+
+def text_of(page) -> str:
+    body = re.sub(r"<script.*?</script>", " ", page.text, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def drill_links(page) -> list[tuple[str, str]]:
+    """(href, link text) of every drill-down link on the page."""
+    return [(html.unescape(href), re.sub(r"<[^>]+>", "", label).strip())
+            for href, label in re.findall(r'<a href="([^"]*drill=[^"]*)"[^>]*>(.*?)</a>', page.text, flags=re.S)]
+
+
+def listed(c, href: str) -> int:
+    page = c.get(href)
+    assert page.status_code == 200, href
+    match = re.search(r"共 (\d+) 条", text_of(page))
+    return int(match.group(1)) if match else 0
+
+
+def charts(page) -> list[dict]:
+    block = re.search(r'<script type="application/json" id="wuye-charts">(.*?)</script>', page.text, flags=re.S)
+    return json.loads(block.group(1))
+
+
+def test_the_home_page_shows_each_kpi_against_its_target(console, world, manager):
+    c = console(manager)
+    page = c.get(f"/admin/?month={ds.MONTH}")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "首页看板" in text and f"{ds.MONTH} 指标与目标" in text
+    for kpi in kpis.CATALOGUE:
+        assert kpi.name in text and f"目标 {kpi.target_text}" in text
+    for key, (_, _, shown) in ds.EXPECTED["P1"].items():
+        assert shown in text, key
+    assert "52.9% 未达标" in text and "未完成派工单" in text and "今日受理" in text and "欠费及账龄" in text
+    assert "2025年下半年调查" in text  # the latest survey, by department
+    # the chosen month's figures drawn as bars, against the targets
+    chart = charts(page)[0]
+    assert chart["categories"] == [k.name for k in kpis.CATALOGUE] and chart["targets"][0] == 93.0
+    assert chart["series"] == [{"name": "甲项目", "values": [52.94, 50.0, 50.0, 50.0, 75.0, 60.0, 66.67]}]
+
+
+def test_a_project_user_sees_only_their_projects(console, session, world, manager):
+    c = console(manager)
+    text = text_of(c.get(f"/admin/?month={ds.MONTH}"))
+    assert "甲项目" in text and "乙项目" not in text and "丙项目" not in text
+    refused = c.get(f"/admin/?project_id={world.p3.id}")
+    assert refused.status_code == 403 and "丙项目" not in text_of(refused)
+    # a drill code naming another project opens nothing of it
+    code = kpis.Drill("complaints_received", ds.MONTH, (world.p3.id,)).code
+    assert listed(c, f"/admin/service-request/list?drill={code}") == 0
+
+
+def test_a_branch_account_sees_its_projects_and_their_total(console, session, world):
+    f.user(session, username="b1", roles=["分公司管理"], branch_=world.b1)
+    text = text_of(console("b1").get(f"/admin/?month={ds.MONTH}"))
+    assert "甲项目" in text and "乙项目" in text and "合计" in text and "丙项目" not in text
+    for shown in (v[2] for v in ds.EXPECTED["total"].values()):
+        assert shown in text
+
+
+@pytest.mark.parametrize("who", ["manager", "branch"])
+def test_every_drill_down_list_holds_the_records_of_its_figure(console, session, world, manager, who):
+    if who == "branch":
+        f.user(session, username="b1", roles=["分公司管理"], branch_=world.b1)
+    c = console(manager if who == "manager" else "b1")
+    links = drill_links(c.get(f"/admin/?month={ds.MONTH}"))
+    assert len(links) > 30
+    for href, label in links:
+        code = parse_qs(urlparse(href).query)["drill"][0]
+        drill = kpis.Drill.parse(code)
+        expected = session.scalar(select(func.count()).select_from(drill.records.model).where(drill.where()))
+        assert listed(c, href) == expected, (code, label)
+        if label.isdigit():  # a count shown is the length of its list
+            assert int(label) == expected, (code, label)
+
+
+def test_the_drill_filter_says_what_the_list_holds(console, world, manager):
+    c = console(manager)
+    code = kpis.Drill("complaints_closed", ds.MONTH, (world.p1.id,)).code
+    page = c.get(f"/admin/service-request/list?drill={code}")
+    assert "指标明细" in text_of(page) and "当月办结" in text_of(page)
+    assert listed(c, f"/admin/service-request/list?drill={code}") == 2
+    assert listed(c, "/admin/service-request/list?drill=nonsense") == 0  # never the whole list
+
+
+def test_the_trends_page_has_twelve_months_per_kpi(console, world, manager):
+    page = console(manager).get("/admin/dashboard/trends?month=2025-12")
+    assert page.status_code == 200
+    got = charts(page)
+    assert [g["id"] for g in got] == [k.key for k in kpis.CATALOGUE]
+    collection = got[0]
+    assert collection["categories"][0] == "2025-01" and collection["categories"][-1] == "2025-12"
+    assert collection["target"] == 93.0
+    assert collection["series"][0]["values"][8] == 52.94 and collection["series"][0]["values"][11] is None
+    assert "—" in text_of(page)
+
+
+def test_the_report_print_view_and_xlsx(console, session, world, manager):
+    c = console(manager)
+    page = c.get(f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}")
+    assert page.status_code == 200
+    text = text_of(page)
+    for title in ("主要指标", "诉求类型统计", "投诉问题类别统计", "重大投诉及处理情况", "收费情况（按分期）", "回访走访情况",
+                  "满意度调查", "员工考核"):
+        assert title in text
+    printed = c.get(f"/admin/dashboard/report/print?month={ds.MONTH}&project_id={world.p1.id}")
+    assert printed.status_code == 200 and "@media print" not in printed.text  # the print CSS is a file
+    assert "dashboard.css" in printed.text and "甲项目 2025年9月客服月度报告" in text_of(printed)
+    book = c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}&project_id={world.p1.id}")
+    assert book.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(book.content))["主要指标"]
+    assert [cell.value for cell in sheet[2]][6] == "52.9%"
+    f.user(session, username="desk", roles=["前台客服"], projects=[world.p1])
+    desk = console("desk")
+    assert desk.get(f"/admin/dashboard/report?month={ds.MONTH}").status_code == 403
+    assert desk.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}").status_code == 403
+    assert desk.get("/admin/").status_code == 200  # the home page is everyone's
+
+
+def test_month_close_is_a_post_with_the_token_and_the_grant(console, session, world, manager):
+    c = console(manager)
+    f.user(session, username="sv", roles=["客服主管"], projects=[world.p1])
+    supervisor = console("sv")
+    params = {"month": ds.MONTH, "project_id": str(world.p1.id), "branch_id": ""}
+    before = ds.counts(session)
+    confirm = c.get(f"/admin/dashboard/report/close?month={ds.MONTH}&project_id={world.p1.id}")
+    assert confirm.status_code == 200 and "确认月结" in confirm.text and "将月结 1 个项目（甲项目）" in text_of(confirm)
+    assert ds.counts(session) == before  # C01: a GET writes nothing
+    no_token = c.client.post("/admin/dashboard/report/close", data=params, follow_redirects=False)
+    assert no_token.status_code == 403 and ds.counts(session) == before  # C02
+    assert supervisor.post("/admin/dashboard/report/close", params).status_code == 403  # A02
+    assert ds.counts(session) == before
+    done = c.post("/admin/dashboard/report/close", params)
+    assert done.status_code == 303 and "/admin/dashboard/report" in done.headers["location"]
+    assert session.scalar(select(func.count()).select_from(MonthSnapshot)) == 1
+    assert session.scalar(select(func.count()).select_from(OperationLog).where(OperationLog.operation == "close_month")) == 1
+    again = c.post("/admin/dashboard/report/close", params)
+    assert again.status_code == 303 and session.scalar(select(func.count()).select_from(MonthSnapshot)) == 1
+
+
+def test_closing_an_unfinished_month_is_refused(console, session, world, manager):
+    c = console(manager)
+    before = ds.counts(session)
+    refused = c.post("/admin/dashboard/report/close", {"month": "2099-01", "project_id": str(world.p1.id)})
+    assert refused.status_code == 400 and "尚未结束" in text_of(refused)
+    assert ds.counts(session) == before
+
+
+def test_after_a_correction_the_closed_report_shows_the_difference(console, session, world, manager):
+    c = console(manager)
+    c.post("/admin/dashboard/report/close", {"month": ds.MONTH, "project_id": str(world.p1.id)})
+    world.unpaid.amount_paid, world.unpaid.status = Decimal("250.00"), BillStatus.PAID
+    session.flush()
+    url = f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}"
+    text = text_of(c.get(url))
+    assert "本报告已月结，以下为报送时的数据" in text and "月结后有" in text
+    # as reported: 52.9 %; the difference: 实收 450 → 700, the rate 52.9 % → 82.3 %
+    assert "52.9%" in text and "450.00 700.00 +250.00" in text and "52.9% 82.3% +29.4个百分点" in text
+    live = text_of(c.get(url + "&live=1"))
+    assert "以下为当前数据" in live and "82.3%" in live
+    printed = text_of(c.get(f"/admin/dashboard/report/print?month={ds.MONTH}&project_id={world.p1.id}"))
+    assert "本报告已于" in printed and "450.00 700.00 +250.00" in printed
+
+
+def test_hostile_text_is_shown_as_text(console, session, world, manager):
+    world.p1.name = "<script>alert(1)</script>花园"
+    world.c1.content = "<img src=x onerror=alert(2)>{{7*7}}"
+    session.flush()
+    c = console(manager)
+    for url in (f"/admin/?month={ds.MONTH}", f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}",
+                f"/admin/dashboard/report/print?month={ds.MONTH}&project_id={world.p1.id}",
+                "/admin/dashboard/trends"):
+        page = c.get(url)
+        assert page.status_code == 200, url
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, url
+        assert "&lt;script&gt;alert(1)" in page.text or "\\u003cscript\\u003e" in page.text, url
+    assert "{{7*7}}" in text_of(c.get(f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}"))
+
+
+def test_no_inline_script_and_the_chart_library_is_served_here(console, world, manager):
+    c = console(manager)
+    page = c.get("/admin/")
+    for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page.text, flags=re.S):
+        assert "src=" in attrs or 'type="application/json"' in attrs or "sqladmin" in body or not body.strip() \
+            or "flash" in body or "Toast" in body or "toast" in body, attrs
+    sources = re.findall(r'<script src="([^"]+)"', page.text)
+    assert any(s.endswith("echarts.common.min.js") for s in sources)
+    for src in sources:
+        assert urlparse(src).netloc == "testserver", src  # served here, no CDN
+        assert c.get(unquote(src)).status_code == 200, src
+
+
+def test_a_user_without_projects_gets_an_empty_home_page(console, session, world):
+    f.user(session, username="nobody", roles=["前台客服"])
+    page = console("nobody").get("/admin/")
+    assert page.status_code == 200 and "没有可查看的项目" in text_of(page)
+    assert session.scalar(select(func.count()).select_from(AuditLog)) > 0
