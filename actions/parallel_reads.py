@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .actor import Actor
@@ -32,6 +32,11 @@ def in_parallel(session_maker: sessionmaker[Session], actor: Actor) -> Runner:
     def one(task: Task) -> Any:
         with session_maker() as session:
             session.info["actor"] = actor
+            if session.get_bind().dialect.name == "postgresql":
+                # The reads already run side by side. PostgreSQL's own parallel workers would only compete with
+                # them for the same cores, and its parallel plans (bitmap heap scans) pass over the covering
+                # indexes: the branch's arrears total took 140–180 ms so, 30 ms from the index alone.
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             return task(session)
 
     def run(tasks: Mapping[str, Task]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from actions.accounts import add_user
+from actions.actor import actor_for_user
 from actions.audit import log_operation
+from actions.scores import compute_scores, confirm_scores
 from models import (
     SHANGHAI,
     ActionStatus,
@@ -453,6 +455,7 @@ class _Demo:
         self.regular_visits()
         self.survey()
         self.scores()
+        self.monthly_scores()
         self.ledgers()
         return dict(sorted(self.counts.items()))
 
@@ -1198,6 +1201,19 @@ class _Demo:
                 FIRST_BRANCH] else self.users.get("admin"), chosen_at=_local(dt.date(2026, 10, 15), 16))
         self.insert(ScoreEvent, rows)
         self.insert(ServiceStar, stars)
+
+    def monthly_scores(self) -> None:
+        """Each project's supervisor has computed every finished month and confirmed all but the last, which
+        is still a draft (the current month is not over, so not computed)."""
+        for p in self.projects:
+            supervisor = actor_for_user(self.s, self.s.get(User, p.users["客服主管"]))
+            for period in PERIODS[:-1]:
+                done = compute_scores(self.s, month=period, project_ids=[p.id], actor=supervisor)
+                self.counts["score_event"] += done.derived_added
+                self.counts["score_month"] += 1
+                self.counts["monthly_score"] += done.scored
+                if period != PERIODS[-2]:
+                    confirm_scores(self.s, month=period, project_ids=[p.id], actor=supervisor)
 
     # --- the front desk's ledgers -----------------------------------------------------------------
     def ledgers(self) -> None:

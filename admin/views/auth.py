@@ -27,9 +27,9 @@ from .base import (
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
-    request_actor,
     target_scope_clause,
 )
+from .pages import request_actor
 
 NEW_PASSWORD = "new_password"
 

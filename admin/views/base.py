@@ -41,7 +41,7 @@ from starlette.responses import RedirectResponse
 from wtforms import validators
 from wtforms.fields import HiddenField
 
-from actions.actor import SYSTEM, Actor, current_actor
+from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused, integrity_message
 from actions.privacy import mask
@@ -80,6 +80,7 @@ from models.base import UTCDateTime
 
 from ..i18n import ChineseForm
 from .list_export import export_response, remember_list_params
+from .pages import request_actor
 
 PAGE_SIZE = 20
 ALL = "__all"
@@ -143,10 +144,6 @@ CATEGORY_ICONS = {
 
 
 # --- who, and what they may see ------------------------------------------------------------------
-def request_actor(request: Request) -> Actor:
-    return getattr(request.state, "actor", None) or SYSTEM
-
-
 def target_scope_clause(target: type, actor: Actor) -> ColumnElement[bool] | None:
     """A WHERE clause limiting rows of ``target`` to what ``actor`` may see, or None when unrestricted.
 

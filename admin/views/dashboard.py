@@ -19,7 +19,7 @@ from models import SurveyTopic
 
 from .base import local_datetime
 from .drill import drill_url
-from .fees import _int, _status, run_action
+from .pages import int_param, refusal_status, run_action
 
 HOME = "首页看板"
 ICON = "fa-solid fa-gauge-high"
@@ -50,7 +50,7 @@ async def read_at_once(view: Any, request: Request, fn: Callable[..., Any], /, *
 
 def scope_params(request: Request) -> dict[str, Any]:
     query = request.query_params
-    return {"project_id": _int(query.get("project_id"), "项目"), "branch_id": _int(query.get("branch_id"), "分公司")}
+    return {"project_id": int_param(query.get("project_id"), "项目"), "branch_id": int_param(query.get("branch_id"), "分公司")}
 
 
 def branches_of(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:
@@ -117,7 +117,7 @@ class HomePage(DashboardView):
             home = await read_at_once(self, request, dashboard.home_page,
                                       month=request.query_params.get("month") or None, **scope_params(request))
         except Refused as refused:
-            context["error"], status_code = refused.message, _status(refused)
+            context["error"], status_code = refused.message, refusal_status(refused)
             home = await read_at_once(self, request, dashboard.home_page)
         project = home.scope.project_ids[0] if len(home.scope.projects) == 1 else None
         granted = self._authorization_backend().has_permission
@@ -147,7 +147,7 @@ class TrendsPage(DashboardView):
             params = {"month": query.get("month") or None, **scope_params(request)}
             figures = await read_at_once(self, request, dashboard.trends, **params)
         except Refused as refused:
-            context["error"], status_code = refused.message, _status(refused)
+            context["error"], status_code = refused.message, refusal_status(refused)
             figures = await read_at_once(self, request, dashboard.trends)
         choices = await run_action(self.session_maker, request,
                                    lambda session, actor: kpis.resolve_scope(session, actor=actor).projects)

@@ -10,20 +10,17 @@ the CSRF token, checked against the action's grant explicitly (``@expose`` check
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
-import anyio
-from sqladmin import BaseView, Flash, action, expose
+from sqladmin import Flash, action, expose
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import billing, dunning
-from actions.errors import NotPermitted, Refused
+from actions.errors import Refused
 from models import (
     SHANGHAI,
     Bill,
@@ -32,7 +29,6 @@ from models import (
     DunningRun,
     DunningStage,
     FeeType,
-    LabeledEnum,
     Payment,
     PayMethod,
     label_of,
@@ -48,80 +44,29 @@ from .base import (
     ScopedModelView,
     ajax_refs,
     local_datetime,
-    request_actor,
 )
 from .drill import DrillFilter
+from .pages import (
+    XLSX,
+    GrantedPage,
+    attachment,
+    date_param,
+    ids_param,
+    int_param,
+    local_datetime_param,
+    member_param,
+    refusal_status,
+    run_action,
+    selected_pks,
+)
 
 FEES = "收费催缴"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LETTER_LABELS = {
     "period": label_of(Bill, "period"),
     "fee_type": label_of(Bill, "fee_type_id"),
     "amount_due": label_of(Bill, "amount_due"),
     "amount_paid": label_of(Bill, "amount_paid"),
 }
-
-
-# --- request parsing and the action runner ---------------------------------------------------------------
-def _int(value: Any, what: str = "编号") -> int | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise Refused(f"{what}无效：{text}")
-    return int(text)
-
-
-def _ids(value: Any) -> tuple[int, ...]:
-    return tuple(_int(part) for part in str(value or "").split(",") if part.strip())
-
-
-def _date(value: Any, what: str) -> dt.date | None:
-    text = str(value or "").strip()
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
-        raise Refused(f"{what}格式应为 YYYY-MM-DD：{text}") from None
-
-
-def _local_datetime(value: Any, what: str) -> dt.datetime | None:
-    """A datetime-local field: Beijing time, no zone."""
-    text = str(value or "").strip()
-    try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if text else None
-    except ValueError:
-        raise Refused(f"{what}格式无效：{text}") from None
-
-
-def _member(enum_cls: type[LabeledEnum], value: Any, what: str) -> Any:
-    try:
-        return enum_cls(str(value or "").strip())
-    except ValueError:
-        raise Refused(f"{what}无效：{value}") from None
-
-
-def _pks(request: Request) -> list[str]:
-    return [pk for pk in request.query_params.get("pks", "").split(",") if pk]
-
-
-async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """``fn(session, actor=…, **kwargs)`` in one transaction as the requesting user; committed unless it raised."""
-    actor = request_actor(request)
-
-    def work() -> Any:
-        with session_maker.begin() as session:
-            session.info["actor"] = actor
-            return fn(session, actor=actor, **kwargs)
-
-    return await anyio.to_thread.run_sync(work)
-
-
-def _status(refused: Refused) -> int:
-    return 403 if isinstance(refused, NotPermitted) else 400
-
-
-def _attachment(name: str) -> str:
-    return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
 
 
 async def _page(view: Any, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
@@ -134,7 +79,7 @@ async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterabl
     try:
         letters = await run_action(view.session_maker, request, dunning.run_letters, run_id=run_id, notice_ids=notice_ids)
     except Refused as refused:
-        raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+        raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
     download = request.query_params.get("download") == "1"
     response = await view.templates.TemplateResponse(request, "wuye/letters/run.html", {
         "letters": letters, "labels": LETTER_LABELS, "standalone": download,
@@ -142,7 +87,7 @@ async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterabl
         "back_url": str(request.url_for("admin:details", identity="dunning-run", pk=run_id)),
     })
     if download:
-        response.headers["content-disposition"] = _attachment(
+        response.headers["content-disposition"] = attachment(
             f"催缴通知函-{letters.project}-{letters.cycle}-{letters.stage.label}-批次{run_id}.html")
     return response
 
@@ -191,11 +136,11 @@ class BillAdmin(ScopedModelView, model=Bill):
         try:
             result = await run_action(
                 self.session_maker, request, billing.generate_bills,
-                project_id=_int(values["project_id"], "项目"), period=str(values["period"]),
-                fee_type_ids=[_int(v) for v in values["fee_type_ids"]] or None, dry_run=form.get("dry_run") == "1",
+                project_id=int_param(values["project_id"], "项目"), period=str(values["period"]),
+                fee_type_ids=[int_param(v) for v in values["fee_type_ids"]] or None, dry_run=form.get("dry_run") == "1",
             )
         except Refused as refused:
-            return await self._generate_page(request, values, error=refused.message, status_code=_status(refused))
+            return await self._generate_page(request, values, error=refused.message, status_code=refusal_status(refused))
         return await self._generate_page(request, values, result=result)
 
     async def _generate_page(self, request: Request, values: dict, *, status_code: int = 200, **context: Any) -> Response:
@@ -205,13 +150,13 @@ class BillAdmin(ScopedModelView, model=Bill):
 
     @action("dunning", label="催缴所选账单")
     async def dunning_for_bills(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request))
+        rows = await self.scoped_targets(request, selected_pks(request))
         url = request.url_for("admin:view-dunning").include_query_params(bill_ids=",".join(str(r.id) for r in rows))
         return RedirectResponse(url, status_code=302)
 
     @action("account", label="房屋账户", add_in_list=False)
     async def account_of_bill(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request)[:1])
+        rows = await self.scoped_targets(request, selected_pks(request)[:1])
         url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=rows[0].unit_id)
         return RedirectResponse(url, status_code=302)
 
@@ -225,7 +170,7 @@ class BillAdmin(ScopedModelView, model=Bill):
     async def _account_page(self, request: Request, unit: Any, customer: Any, *, status_code: int = 200,
                             **context: Any) -> Response:
         def load(session: Any, *, actor: Any) -> tuple[Any, ...]:
-            customer_id, unit_id = _int(customer, "客户"), _int(unit, "房屋")
+            customer_id, unit_id = int_param(customer, "客户"), int_param(unit, "房屋")
             if customer_id:
                 statements = billing.customer_accounts(session, customer_id=customer_id, actor=actor)
             elif unit_id:
@@ -237,7 +182,7 @@ class BillAdmin(ScopedModelView, model=Bill):
         try:
             statements, choices = await run_action(self.session_maker, request, load)
         except Refused as refused:
-            return await _page(self, request, "account.html", status_code=_status(refused), title="房屋账户",
+            return await _page(self, request, "account.html", status_code=refusal_status(refused), title="房屋账户",
                                statements=(), error=refused.message)
         return await _page(
             self, request, "account.html", status_code=status_code, title="房屋账户", statements=statements,
@@ -253,15 +198,15 @@ class BillAdmin(ScopedModelView, model=Bill):
             raise HTTPException(status_code=403, detail="没有收款的权限")
         form = await request.form()
         try:
-            unit_id = _int(form.get("unit_id"), "房屋")
+            unit_id = int_param(form.get("unit_id"), "房屋")
             result = await run_action(
                 self.session_maker, request, billing.pay_account, unit_id=unit_id, amount=str(form.get("amount", "")),
-                method=_member(PayMethod, form.get("method"), label_of(Payment, "method")),
-                collector_id=_int(form.get("collector_id"), label_of(Payment, "collector_id")),
+                method=member_param(PayMethod, form.get("method"), label_of(Payment, "method")),
+                collector_id=int_param(form.get("collector_id"), label_of(Payment, "collector_id")),
                 receipt_no=str(form.get("receipt_no", "")).strip() or None,
             )
         except Refused as refused:
-            return await self._account_page(request, form.get("unit_id"), None, status_code=_status(refused),
+            return await self._account_page(request, form.get("unit_id"), None, status_code=refusal_status(refused),
                                             error=refused.message)
         Flash.success(request, f"已收款 {result.amount} 元，冲抵 {len(result.payments)} 张账单；尚欠 {result.outstanding} 元")
         url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit_id)
@@ -289,7 +234,7 @@ class PaymentAdmin(ScopedModelView, model=Payment):
 
         result = await run_action(
             self.session_maker, request, billing.record_payment, bill_id=pk(data.get("bill")),
-            amount=data.get("amount"), method=_member(PayMethod, data.get("method"), label_of(Payment, "method")),
+            amount=data.get("amount"), method=member_param(PayMethod, data.get("method"), label_of(Payment, "method")),
             collector_id=pk(data.get("collector")), paid_at=data.get("paid_at"),
             receipt_no=(data.get("receipt_no") or "").strip() or None,
         )
@@ -311,7 +256,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
 
     @action("approve-dunning", label="审批停电/封铺", add_in_list=False)
     async def approve_form(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request)[:1])
+        rows = await self.scoped_targets(request, selected_pks(request)[:1])
         run = await run_action(self.session_maker, request, dunning.run_accounts, run_id=rows[0].id)
         return await _page(self, request, "approve.html", title="审批停电/封铺", run=run)
 
@@ -333,16 +278,16 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
                 approve=decision == "approve", note=str(form.get("note", "")).strip()[:200],
             )
         except Refused as refused:
-            context["error"], status_code = refused.message, _status(refused)
+            context["error"], status_code = refused.message, refusal_status(refused)
         try:
             context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
 
     @action("letters", label="打印通知函", add_in_list=False)
     async def letters(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request)[:1])
+        rows = await self.scoped_targets(request, selected_pks(request)[:1])
         return await _letters(self, request, rows[0].id, None)
 
 
@@ -367,7 +312,7 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
 
     @action("letters", label="打印通知函")
     async def letters(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request))
+        rows = await self.scoped_targets(request, selected_pks(request))
         runs = {row.run_id for row in rows}
         if len(runs) != 1:
             raise HTTPException(status_code=400, detail="请选择同一批次的通知")
@@ -375,7 +320,7 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
 
     @action("deliver", label="登记送达")
     async def deliver_form(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request))
+        rows = await self.scoped_targets(request, selected_pks(request))
         return await self._deliver_page(request, [row.id for row in rows], {row.project_id for row in rows})
 
     async def _deliver_page(self, request: Request, ids: list[int], projects: set[int] | None, *,
@@ -392,34 +337,22 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
         form = await request.form()
         ids: list[int] = []
         try:
-            ids = list(_ids(form.get("notice_ids")))
+            ids = list(ids_param(form.get("notice_ids")))
             result = await run_action(
                 self.session_maker, request, dunning.record_delivery, notice_ids=ids,
-                delivered_by_id=_int(form.get("delivered_by_id"), label_of(DunningNotice, "delivered_by_id")),
+                delivered_by_id=int_param(form.get("delivered_by_id"), label_of(DunningNotice, "delivered_by_id")),
                 way=str(form.get("way", "")), signed_by=str(form.get("signed_by", "")),
-                delivered_at=_local_datetime(form.get("delivered_at"), label_of(DunningNotice, "delivered_at")),
+                delivered_at=local_datetime_param(form.get("delivered_at"), label_of(DunningNotice, "delivered_at")),
             )
         except Refused as refused:
-            return await self._deliver_page(request, ids, None, status_code=_status(refused), error=refused.message)
+            return await self._deliver_page(request, ids, None, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
-class FeePage(BaseView):
-    """A page of 收费催缴 whose access is a grant on a model view (``grant``): it has no identity of its own
-    in the role matrix."""
-
+class FeePage(GrantedPage):
     category = FEES
-    grant: tuple[str, str] = ("bill", "list")
-
-    def has_permission(self, request: Request, action: str, obj: Any | None = None) -> bool:
-        identity, needed = self.grant
-        return self._authorization_backend().has_permission(request, identity, needed if action == "list" else action, obj)
-
-    @property
-    def session_maker(self) -> Any:
-        return self._admin_ref.session_maker
 
 
 class DunningPage(FeePage):
@@ -445,16 +378,16 @@ class DunningPage(FeePage):
             try:
                 selected = values["unit_ids"] or values["bill_ids"]
                 scope = dunning.DunningScope(
-                    project_id=_int(values["project_id"], "项目") if not selected and values["scope"] == "project" else None,
-                    building_id=_int(values["building_id"], "楼栋") if not selected and values["scope"] == "building" else None,
-                    unit_ids=_ids(values["unit_ids"]), bill_ids=_ids(values["bill_ids"]),
+                    project_id=int_param(values["project_id"], "项目") if not selected and values["scope"] == "project" else None,
+                    building_id=int_param(values["building_id"], "楼栋") if not selected and values["scope"] == "building" else None,
+                    unit_ids=ids_param(values["unit_ids"]), bill_ids=ids_param(values["bill_ids"]),
                 )
                 context["result"] = await run_action(
                     self.session_maker, request, dunning.issue_dunning, stage=values["stage"], scope=scope,
-                    as_of=_date(values["as_of"], label_of(DunningRun, "as_of")), dry_run=not issuing,
+                    as_of=date_param(values["as_of"], label_of(DunningRun, "as_of")), dry_run=not issuing,
                 )
             except Refused as refused:
-                context["error"], status_code = refused.message, _status(refused)
+                context["error"], status_code = refused.message, refusal_status(refused)
         choices = await run_action(self.session_maker, request, billing.fee_choices)
         today = billing.today_local()
         stages = [(s.value, s.label, dunning.default_as_of(s, today)) for s in DunningStage]
@@ -474,23 +407,23 @@ class ArrearsPage(FeePage):
         values = {key: query.get(key, "") for key in
                   ("as_of", "project_id", "building_id", "collector_id", "key_tenant", "min_months")}
         try:
-            as_of = _date(values["as_of"], "截至日期")
+            as_of = date_param(values["as_of"], "截至日期")
             filters = billing.ArrearsFilter(
-                project_id=_int(values["project_id"]), building_id=_int(values["building_id"]),
-                collector_id=_int(values["collector_id"]), key_tenant={"yes": True, "no": False}.get(values["key_tenant"]),
-                min_months=_int(values["min_months"], "欠费月数"),
+                project_id=int_param(values["project_id"]), building_id=int_param(values["building_id"]),
+                collector_id=int_param(values["collector_id"]), key_tenant={"yes": True, "no": False}.get(values["key_tenant"]),
+                min_months=int_param(values["min_months"], "欠费月数"),
             )
             if query.get("export") == "xlsx":
                 if not self.has_permission(request, "export"):
                     raise HTTPException(status_code=403, detail="没有导出的权限")
                 data = await run_action(self.session_maker, request, billing.arrears_xlsx, as_of=as_of, filters=filters)
                 return Response(data, media_type=XLSX, headers={
-                    "content-disposition": _attachment(f"欠费账龄-{as_of or billing.today_local()}.xlsx")})
+                    "content-disposition": attachment(f"欠费账龄-{as_of or billing.today_local()}.xlsx")})
             page = await run_action(self.session_maker, request, billing.arrears, as_of=as_of, filters=filters,
-                                    page=_int(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
+                                    page=int_param(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
             context, status_code = {"page": page}, 200
         except Refused as refused:
-            context, status_code = {"error": refused.message}, _status(refused)
+            context, status_code = {"error": refused.message}, refusal_status(refused)
         choices = await run_action(self.session_maker, request, billing.fee_choices)
         return await _page(
             self, request, "arrears.html", status_code=status_code, title="欠费账龄", values=values, choices=choices,
@@ -518,18 +451,18 @@ class CollectionRatePage(FeePage):
             report = await run_action(
                 self.session_maker, request, billing.collection_rate, period_from=values["period_from"],
                 period_to=values["period_to"] or None, group_by=values["group_by"],
-                project_id=_int(values["project_id"], "项目"),
+                project_id=int_param(values["project_id"], "项目"),
             )
             if query.get("export") == "xlsx":
                 if not self.has_permission(request, "export"):
                     raise HTTPException(status_code=403, detail="没有导出的权限")
                 data = await run_action(self.session_maker, request,
                                         lambda session, actor: billing.collection_rate_xlsx(session, report))
-                return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(
+                return Response(data, media_type=XLSX, headers={"content-disposition": attachment(
                     f"收费率-{report.period_from}-{report.period_to}.xlsx")})
             context, status_code = {"report": report}, 200
         except Refused as refused:
-            context, status_code = {"error": refused.message}, _status(refused)
+            context, status_code = {"error": refused.message}, refusal_status(refused)
         choices = await run_action(self.session_maker, request, billing.fee_choices)
         return await _page(self, request, "collection_rate.html", status_code=status_code, title="收费率",
                            values=values, choices=choices, groups=billing.RATE_GROUPS,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 from sqladmin.models import _UNSET
@@ -27,9 +26,10 @@ from actions.export import export_columns, export_list
 from actions.spreadsheets import jobs
 from models import OperationStatus
 
+from .pages import XLSX, attachment
+
 # Up to this many rows the file comes back in the same request; more go to the background.
 INLINE_ROWS = 5_000
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LIST_PARAMS = "wuye_list_params"
 EXPORT_DIR = Path(tempfile.gettempdir()) / "wuye-exports"
 
@@ -69,9 +69,6 @@ async def filtered_query(view: Any, request: Request) -> Select:
         stmt = view.search_query(stmt=stmt, term=params["search"])
     return stmt
 
-
-def _attachment(name: str) -> str:
-    return f"attachment; filename=\"export.xlsx\"; filename*=UTF-8''{quote(name)}"
 
 
 async def export_response(view: Any, request: Request) -> Response:
@@ -115,5 +112,5 @@ async def export_response(view: Any, request: Request) -> Response:
 
 def file_response(path: Path, name: str) -> Response:
     """The file, deleted once sent."""
-    return FileResponse(path, media_type=XLSX, headers={"content-disposition": _attachment(name)},
+    return FileResponse(path, media_type=XLSX, headers={"content-disposition": attachment(name)},
                         background=BackgroundTask(path.unlink, missing_ok=True))

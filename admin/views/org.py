@@ -14,9 +14,9 @@ from .base import (
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
-    request_actor,
     target_scope_clause,
 )
+from .pages import request_actor
 
 
 class BranchAdmin(ScopedModelView, model=Branch):

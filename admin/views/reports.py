@@ -17,12 +17,12 @@ from actions.errors import Refused
 from models import utcnow
 
 from .dashboard import HOME, ICON, branches_of, page, read_at_once
-from .fees import XLSX, FeePage, _attachment, _int, _status, run_action
+from .pages import XLSX, GrantedPage, attachment, int_param, refusal_status, run_action
 
 CLOSE = "action:close-month"
 
 
-class ReportPage(FeePage):
+class ReportPage(GrantedPage):
     name = "月度报告"
     icon = "fa-solid fa-file-lines"
     category = HOME
@@ -32,9 +32,9 @@ class ReportPage(FeePage):
     def _params(self, source: Any) -> dict[str, Any]:
         """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
         month = str(source.get("month") or "") or billing.add_months(billing.current_period(), -1)
-        project_id = _int(source.get("project_id"), "项目")
+        project_id = int_param(source.get("project_id"), "项目")
         return {"month": month, "project_ids": [project_id] if project_id is not None else None,
-                "branch_id": _int(source.get("branch_id"), "分公司")}
+                "branch_id": int_param(source.get("branch_id"), "分公司")}
 
     def _query(self, params: dict[str, Any]) -> dict[str, str]:
         return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
@@ -52,7 +52,7 @@ class ReportPage(FeePage):
             params = self._params(request.query_params)
             report, closures, choices = await self._report(request, params)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         live = request.query_params.get("live") == "1"
         # One project whose month is closed: the report as it was sent, unless the live figures are asked for.
         closure = closures.get(report.scope.project_ids[0]) if len(report.scope.projects) == 1 else None
@@ -80,8 +80,8 @@ class ReportPage(FeePage):
             result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
                                       **self._params(request.query_params))
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
-        return Response(result.content, media_type=XLSX, headers={"content-disposition": _attachment(result.filename)})
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
     async def close(self, request: Request) -> Response:
@@ -96,7 +96,7 @@ class ReportPage(FeePage):
             result = await run_action(self.session_maker, request, month_close.close_month, dry_run=not closing,
                                       **params)
         except Refused as refused:
-            return await page(self, request, "close.html", status_code=_status(refused), title="月结",
+            return await page(self, request, "close.html", status_code=refusal_status(refused), title="月结",
                               error=refused.message, values=self._query(params))
         if closing:
             Flash.success(request, result.message)

@@ -44,7 +44,16 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .fees import XLSX, FeePage, _attachment, _date, _int, _pks, _status, run_action
+from .pages import (
+    XLSX,
+    GrantedPage,
+    attachment,
+    date_param,
+    int_param,
+    refusal_status,
+    run_action,
+    selected_pks,
+)
 
 SCORING = "员工考核"
 # Links from a breakdown line to the record it came from.
@@ -65,7 +74,7 @@ def _points(value: Any) -> Decimal | None:
 
 
 def _fail(refused: Refused) -> HTTPException:
-    return HTTPException(status_code=_status(refused), detail=refused.message)
+    return HTTPException(status_code=refusal_status(refused), detail=refused.message)
 
 
 async def _page(view: Any, request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
@@ -108,7 +117,7 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
 
     @action("revise-rule", label="修订（自某日起的新版本）", add_in_list=False)
     async def revise_form(self, request: Request) -> Response:
-        (rule,) = await self.scoped_targets(request, _pks(request)[:1])
+        (rule,) = await self.scoped_targets(request, selected_pks(request)[:1])
         values = {"valid_from": scores.today().replace(day=1).isoformat(), "points_min": rule.points_min,
                   "points_max": rule.points_max, "description": rule.description}
         return await _page(self, request, "revise.html", title="修订考核细则", rule=rule, values=values)
@@ -120,16 +129,16 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
         form = await request.form()
         values = {k: str(form.get(k, "")) for k in ("rule_id", "valid_from", "points_min", "points_max", "description")}
         try:
-            rule_id = _int(values["rule_id"], label_of(ScoringRule, "code"))
+            rule_id = int_param(values["rule_id"], label_of(ScoringRule, "code"))
             result = await run_action(
                 self.session_maker, request, scores.revise_rule, rule_id=rule_id,
-                valid_from=_date(values["valid_from"], label_of(ScoringRule, "valid_from")),
+                valid_from=date_param(values["valid_from"], label_of(ScoringRule, "valid_from")),
                 points_min=_points(values["points_min"]), points_max=_points(values["points_max"]),
                 description=values["description"].strip() or None,
             )
         except Refused as refused:
             (rule,) = await self.scoped_targets(request, [values["rule_id"]])
-            return await _page(self, request, "revise.html", status_code=_status(refused), title="修订考核细则",
+            return await _page(self, request, "revise.html", status_code=refusal_status(refused), title="修订考核细则",
                                rule=rule, values=values, error=refused.message)
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=result.new_rule_id),
@@ -167,10 +176,10 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
         source = pick("source", "source")
         await run_action(
             self.session_maker, request, scores.check_event, event_id=None if is_created else model.id,
-            project_id=_int(pick("project", "project_id"), label_of(ScoreEvent, "project")),
-            staff_id=_int(pick("staff", "staff_id"), label_of(ScoreEvent, "staff")),
+            project_id=int_param(pick("project", "project_id"), label_of(ScoreEvent, "project")),
+            staff_id=int_param(pick("staff", "staff_id"), label_of(ScoreEvent, "staff")),
             event_date=pick("event_date", "event_date"),
-            rule_id=_int(pick("rule", "rule_id"), label_of(ScoreEvent, "rule")),
+            rule_id=int_param(pick("rule", "rule_id"), label_of(ScoreEvent, "rule")),
             points=_points(pick("points", "points")),
             source=EventSource(source) if source else EventSource.MANUAL,
         )
@@ -195,7 +204,7 @@ class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
         form = await request.form()
         month, project = str(form.get("month", "")), str(form.get("project_id", ""))
         try:
-            project_id = _int(project, label_of(ScoreMonth, "project"))
+            project_id = int_param(project, label_of(ScoreMonth, "project"))
             if project_id is None:
                 raise Refused("请选择项目")
             kwargs = {k: str(form.get(v, "")) for k, v in fields.items()}
@@ -205,7 +214,7 @@ class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
                 kwargs["project_id"] = project_id
             result = await run_action(self.session_maker, request, fn, month=month, **kwargs)
         except Refused as refused:
-            return await _results(self, request, month, project, status_code=_status(refused), error=refused.message)
+            return await _results(self, request, month, project, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         url = request.url_for("admin:view-score-results").include_query_params(month=month, project_id=project)
         return RedirectResponse(url, status_code=303)
@@ -242,7 +251,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         query = request.query_params
         try:
             bd = await run_action(self.session_maker, request, score_results.score_breakdown,
-                                  staff_id=_int(query.get("staff_id"), label_of(MonthlyScore, "staff")),
+                                  staff_id=int_param(query.get("staff_id"), label_of(MonthlyScore, "staff")),
                                   month=query.get("month", ""))
         except Refused as refused:
             raise _fail(refused) from None
@@ -254,7 +263,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         """An employee's months: total, rank, grade."""
         try:
             history = await run_action(self.session_maker, request, score_results.staff_history,
-                                       staff_id=_int(request.query_params.get("staff_id"), label_of(MonthlyScore, "staff")))
+                                       staff_id=int_param(request.query_params.get("staff_id"), label_of(MonthlyScore, "staff")))
         except Refused as refused:
             raise _fail(refused) from None
         return await _page(self, request, "history.html", title=f"考核历史：{history.staff_name}", history=history)
@@ -265,12 +274,12 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         self.require(request, "export")
         query = request.query_params
         try:
-            project_id = _int(query.get("project_id"), label_of(MonthlyScore, "project"))
+            project_id = int_param(query.get("project_id"), label_of(MonthlyScore, "project"))
             export = await run_action(self.session_maker, request, score_results.export_scores, month=query.get("month", ""),
                                       project_ids=None if project_id is None else [project_id])
         except Refused as refused:
             raise _fail(refused) from None
-        return Response(export.content, media_type=XLSX, headers={"content-disposition": _attachment(export.filename)})
+        return Response(export.content, media_type=XLSX, headers={"content-disposition": attachment(export.filename)})
 
 
 class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
@@ -292,7 +301,7 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
             args = {k: parse(form) for k, parse in kwargs.items()}
             result = await run_action(self.session_maker, request, fn, quarter=quarter, **args)
         except Refused as refused:
-            return await _stars(self, request, quarter, project, status_code=_status(refused), error=refused.message)
+            return await _stars(self, request, quarter, project, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         url = request.url_for("admin:view-score-stars").include_query_params(quarter=quarter, project_id=project)
         return RedirectResponse(url, status_code=303)
@@ -302,8 +311,8 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
         """各项目推荐: one of the project's top scores of the quarter."""
         return await self._star_step(
             request, "create", service_star.nominate_star,
-            project_id=lambda f: _int(f.get("project_id"), label_of(ServiceStar, "project")),
-            staff_id=lambda f: _int(f.get("staff_id"), label_of(ServiceStar, "staff")),
+            project_id=lambda f: int_param(f.get("project_id"), label_of(ServiceStar, "project")),
+            staff_id=lambda f: int_param(f.get("staff_id"), label_of(ServiceStar, "staff")),
             reason=lambda f: str(f.get("reason", "")),
         )
 
@@ -311,7 +320,7 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     async def choose_submit(self, request: Request) -> Response:
         """分公司评定: the ticked nominations are the quarter's stars; the others are not."""
         return await self._star_step(request, "edit", service_star.choose_stars,
-                                     nomination_ids=lambda f: [_int(v) for v in f.getlist("nomination_id")])
+                                     nomination_ids=lambda f: [int_param(v) for v in f.getlist("nomination_id")])
 
 
 class GradeBandAdmin(ScopedModelView, model=GradeBand):
@@ -324,7 +333,7 @@ class GradeBandAdmin(ScopedModelView, model=GradeBand):
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
-class ScorePage(FeePage):
+class ScorePage(GrantedPage):
     """A page of 员工考核 whose access is a grant on a model view (``grant``)."""
 
     category = SCORING
@@ -357,14 +366,14 @@ class RecordEventsPage(ScorePage):
             try:
                 result = await run_action(
                     self.session_maker, request, scores.record_events,
-                    project_id=_int(values["project_id"], label_of(ScoreEvent, "project")),
-                    staff_ids=[_int(v, label_of(ScoreEvent, "staff")) for v in staff_ids],
-                    event_date=_date(values["event_date"], label_of(ScoreEvent, "event_date")),
-                    rule_id=_int(values["rule_id"], label_of(ScoreEvent, "rule")), points=_points(values["points"]),
+                    project_id=int_param(values["project_id"], label_of(ScoreEvent, "project")),
+                    staff_ids=[int_param(v, label_of(ScoreEvent, "staff")) for v in staff_ids],
+                    event_date=date_param(values["event_date"], label_of(ScoreEvent, "event_date")),
+                    rule_id=int_param(values["rule_id"], label_of(ScoreEvent, "rule")), points=_points(values["points"]),
                     note=values["note"], form_token=values["form_token"], dry_run=params.get("dry_run") == "1",
                 )
             except Refused as refused:
-                context["error"], status_code = refused.message, _status(refused)
+                context["error"], status_code = refused.message, refusal_status(refused)
             else:
                 if not result.dry_run:
                     (Flash.success if result.event_ids else Flash.warning)(request, result.message)
@@ -373,9 +382,9 @@ class RecordEventsPage(ScorePage):
                     return RedirectResponse(url, status_code=303)
                 context["result"] = result
         try:
-            day = _date(values["event_date"], label_of(ScoreEvent, "event_date")) or scores.today()
+            day = date_param(values["event_date"], label_of(ScoreEvent, "event_date")) or scores.today()
             choices = await run_action(self.session_maker, request, scores.event_choices,
-                                       project_id=_int(values["project_id"], label_of(ScoreEvent, "project")),
+                                       project_id=int_param(values["project_id"], label_of(ScoreEvent, "project")),
                                        month=scores.month_of(day))
         except Refused as refused:
             raise _fail(refused) from None
@@ -403,11 +412,11 @@ class ComputePage(ScorePage):
             try:
                 context["result"] = await run_action(
                     self.session_maker, request, scores.compute_scores, month=month,
-                    project_ids=[_int(v, label_of(ScoreMonth, "project")) for v in chosen] or None,
+                    project_ids=[int_param(v, label_of(ScoreMonth, "project")) for v in chosen] or None,
                     dry_run=params.get("dry_run") == "1",
                 )
             except Refused as refused:
-                context["error"], status_code = refused.message, _status(refused)
+                context["error"], status_code = refused.message, refusal_status(refused)
         projects = await run_action(self.session_maker, request, scores.project_choices)
         return await _page(self, request, "compute.html", status_code=status_code, title=self.name, month=month,
                            chosen=chosen, projects=projects, **context)
@@ -419,7 +428,7 @@ async def _results(view: Any, request: Request, month: str, project: str, *, sta
     month = month or scores.last_month()
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
-        project_id = _int(project, label_of(MonthlyScore, "project")) or (projects[0].id if projects else None)
+        project_id = int_param(project, label_of(MonthlyScore, "project")) or (projects[0].id if projects else None)
         tables = [] if project_id is None else await run_action(
             view.session_maker, request, score_results.month_tables, month=month, project_ids=[project_id])
     except Refused as refused:
@@ -463,7 +472,7 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
 
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
-        project_id = _int(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
+        project_id = int_param(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
         nominations = await run_action(view.session_maker, request, service_star.star_nominations, quarter=quarter)
     except Refused as refused:
         raise _fail(refused) from None

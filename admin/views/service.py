@@ -50,18 +50,18 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .fees import (
+from .pages import (
     XLSX,
-    FeePage,
-    _attachment,
-    _date,
-    _ids,
-    _int,
-    _local_datetime,
-    _member,
-    _pks,
-    _status,
+    GrantedPage,
+    attachment,
+    date_param,
+    ids_param,
+    int_param,
+    local_datetime_param,
+    member_param,
+    refusal_status,
     run_action,
+    selected_pks,
 )
 
 SERVICE = "客服工单"
@@ -140,7 +140,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     @action("dispatch", label="派工")
     async def dispatch_form(self, request: Request) -> Response:
         """The parameter page: what routing and the SLA rules would do with the selection (a dry run)."""
-        rows = await self.scoped_targets(request, _pks(request))
+        rows = await self.scoped_targets(request, selected_pks(request))
         return await self._dispatch_page(request, [row.id for row in rows], {})
 
     @expose("/dispatch", methods=["POST"])
@@ -150,17 +150,17 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at")}
         ids: list[int] = []
         try:
-            ids = list(_ids(form.get("request_ids")))
+            ids = list(ids_param(form.get("request_ids")))
             result = await run_action(
                 self.session_maker, request, work_orders.dispatch_requests, request_ids=ids,
-                department_id=_int(values["department_id"], label_of(WorkOrder, "department")),
-                assignee_id=_int(values["assignee_id"], label_of(WorkOrder, "assignee")),
-                priority=_member(Priority, values["priority"], label_of(WorkOrder, "priority"))
+                department_id=int_param(values["department_id"], label_of(WorkOrder, "department")),
+                assignee_id=int_param(values["assignee_id"], label_of(WorkOrder, "assignee")),
+                priority=member_param(Priority, values["priority"], label_of(WorkOrder, "priority"))
                 if values["priority"] else None,
-                complete_due_at=_local_datetime(values["complete_due_at"], label_of(WorkOrder, "complete_due_at")),
+                complete_due_at=local_datetime_param(values["complete_due_at"], label_of(WorkOrder, "complete_due_at")),
             )
         except Refused as refused:
-            return await self._dispatch_page(request, ids, values, status_code=_status(refused), error=refused.message)
+            return await self._dispatch_page(request, ids, values, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:list", identity="work-order"), status_code=303)
 
@@ -234,23 +234,23 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
     # --- lifecycle: one GET form per step, one POST that runs it --------------------------------------
     @action("accept", label="接单")
     async def accept_form(self, request: Request) -> Response:
-        return await self._step_page(request, "accept", _pks(request))
+        return await self._step_page(request, "accept", selected_pks(request))
 
     @action("reassign", label="转派")
     async def reassign_form(self, request: Request) -> Response:
-        return await self._step_page(request, "reassign", _pks(request))
+        return await self._step_page(request, "reassign", selected_pks(request))
 
     @action("complete", label="完工")
     async def complete_form(self, request: Request) -> Response:
-        return await self._step_page(request, "complete", _one(_pks(request)))
+        return await self._step_page(request, "complete", _one(selected_pks(request)))
 
     @action("callback", label="回访")
     async def callback_form(self, request: Request) -> Response:
-        return await self._step_page(request, "callback", _one(_pks(request)))
+        return await self._step_page(request, "callback", _one(selected_pks(request)))
 
     @action("close", label="关闭")
     async def close_form(self, request: Request) -> Response:
-        return await self._step_page(request, "close", _pks(request))
+        return await self._step_page(request, "close", selected_pks(request))
 
     @expose("/step/{step}", methods=["POST"])
     async def step_submit(self, request: Request) -> Response:
@@ -262,12 +262,12 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
         ids: list[int] = []
         try:
-            ids = list(_ids(values.get("order_ids")))
+            ids = list(ids_param(values.get("order_ids")))
             kwargs = _step_arguments(step, values, ids)
             result = await run_action(self.session_maker, request, STEPS[step][1], **kwargs)
         except Refused as refused:
             return await self._step_page(request, step, [str(i) for i in ids], values=values,
-                                         status_code=_status(refused), error=refused.message)
+                                         status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         back = values.get("next") == "callbacks" and request.url_for("admin:view-callbacks")
         return RedirectResponse(back or request.url_for("admin:list", identity=self.identity), status_code=303)
@@ -349,18 +349,18 @@ def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[s
             return {"order_id": ids[0], "result": values.get("result", ""),
                     "paid_service": values.get("paid_service") == "1", "quote": values.get("quote") or None,
                     "quote_accepted": values.get("quote_accepted") == "1", "charge": values.get("charge") or None}
-        return {"order_id": ids[0], "way": _member(VisitWay, values.get("way"), label_of(Visit, "way")),
-                "result": _member(Satisfaction, values.get("result"), label_of(Visit, "result")),
+        return {"order_id": ids[0], "way": member_param(VisitWay, values.get("way"), label_of(Visit, "way")),
+                "result": member_param(Satisfaction, values.get("result"), label_of(Visit, "result")),
                 "notes": values.get("notes", ""), "issues_raised": values.get("issues_raised", "")}
     if step == "reassign":
         return {"order_ids": ids, "reason": values.get("reason", ""),
-                "department_id": _int(values.get("department_id"), label_of(WorkOrder, "department")),
-                "assignee_id": _int(values.get("assignee_id"), label_of(WorkOrder, "assignee"))}
+                "department_id": int_param(values.get("department_id"), label_of(WorkOrder, "department")),
+                "assignee_id": int_param(values.get("assignee_id"), label_of(WorkOrder, "assignee"))}
     return {"order_ids": ids}
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
-class ServicePage(FeePage):
+class ServicePage(GrantedPage):
     """A page of 客服工单 whose access is a grant on a model view (``grant``)."""
 
     category = SERVICE
@@ -372,7 +372,7 @@ class ServicePage(FeePage):
 def _pick(value: str) -> tuple[int | None, int | None]:
     """The intake form's chosen ``unit:customer`` pair."""
     unit, _, customer = value.partition(":")
-    return _int(unit, label_of(ServiceRequest, "unit")), _int(customer, label_of(ServiceRequest, "customer"))
+    return int_param(unit, label_of(ServiceRequest, "unit")), int_param(customer, label_of(ServiceRequest, "customer"))
 
 
 class IntakePage(ServicePage):
@@ -403,17 +403,17 @@ class IntakePage(ServicePage):
                 unit_id, customer_id = _pick(values["pick"])
                 result = await run_action(
                     self.session_maker, request, intake.receive_request,
-                    project_id=_int(values["project_id"], label_of(ServiceRequest, "project")),
-                    channel=_member(Channel, values["channel"], label_of(ServiceRequest, "channel")),
-                    kind=_member(RequestKind, values["kind"], label_of(ServiceRequest, "kind")),
-                    category=_member(RequestCategory, values["category"], label_of(ServiceRequest, "category")),
-                    priority=_member(Priority, values["priority"], label_of(ServiceRequest, "priority")),
+                    project_id=int_param(values["project_id"], label_of(ServiceRequest, "project")),
+                    channel=member_param(Channel, values["channel"], label_of(ServiceRequest, "channel")),
+                    kind=member_param(RequestKind, values["kind"], label_of(ServiceRequest, "kind")),
+                    category=member_param(RequestCategory, values["category"], label_of(ServiceRequest, "category")),
+                    priority=member_param(Priority, values["priority"], label_of(ServiceRequest, "priority")),
                     unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
                     contact_phone=values["contact_phone"], content=values["content"],
                     complaint_major=values["complaint_major"] == "1",
                 )
             except Refused as refused:
-                context["error"], status_code = refused.message, _status(refused)
+                context["error"], status_code = refused.message, refusal_status(refused)
             else:
                 Flash.success(request, result.message)
                 return RedirectResponse(
@@ -421,7 +421,7 @@ class IntakePage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = _int(values["project_id"], label_of(ServiceRequest, "project"))
+            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
             matches = intake.find_units(session, actor=actor, project_id=project_id, **lookup)
             return projects, matches
 
@@ -429,7 +429,7 @@ class IntakePage(ServicePage):
             projects, matches = await run_action(self.session_maker, request, load)
         except Refused as refused:
             projects, matches = (), ()
-            context["error"], status_code = refused.message, _status(refused)
+            context["error"], status_code = refused.message, refusal_status(refused)
         if len(matches) == 1 and not values["pick"]:
             values["pick"] = f"{matches[0].unit_id}:{matches[0].customer_id or ''}"
             values["project_id"] = values["project_id"] or str(matches[0].project_id)
@@ -452,12 +452,12 @@ class CallbacksPage(ServicePage):
     async def callbacks_page(self, request: Request) -> Response:
         query = request.query_params
         try:
-            page = max(_int(query.get("page"), "页码") or 1, 1)
-            project_id = _int(query.get("project_id"), label_of(WorkOrder, "project"))
+            page = max(int_param(query.get("page"), "页码") or 1, 1)
+            project_id = int_param(query.get("project_id"), label_of(WorkOrder, "project"))
             total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
                                            project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await _page(self, request, "callbacks.html", title=self.name, rows=rows, total=total, page=page,
                            pages=max((total + self.PAGE - 1) // self.PAGE, 1))
 
@@ -483,13 +483,13 @@ class VisitPlanPage(ServicePage):
             try:
                 result = await run_action(
                     self.session_maker, request, visits.record_visit,
-                    unit_id=_int(values["unit_id"], label_of(Visit, "unit")),
-                    way=_member(VisitWay, values["way"], label_of(Visit, "way")),
-                    result=_member(Satisfaction, values["result"], label_of(Visit, "result")) if values["result"] else None,
+                    unit_id=int_param(values["unit_id"], label_of(Visit, "unit")),
+                    way=member_param(VisitWay, values["way"], label_of(Visit, "way")),
+                    result=member_param(Satisfaction, values["result"], label_of(Visit, "result")) if values["result"] else None,
                     notes=values["notes"], issues_raised=values["issues_raised"], complaint=values["complaint"] == "1",
                 )
             except Refused as refused:
-                context["error"], status_code = refused.message, _status(refused)
+                context["error"], status_code = refused.message, refusal_status(refused)
             else:
                 Flash.success(request, result.message)
                 url = request.url_for("admin:view-visit-plan").include_query_params(project_id=project, day=day)
@@ -497,15 +497,15 @@ class VisitPlanPage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = _int(project, label_of(Visit, "project")) or (projects[0].id if projects else None)
+            project_id = int_param(project, label_of(Visit, "project")) or (projects[0].id if projects else None)
             plan = visits.households_not_visited(session, project_id=project_id, actor=actor,
-                                                 day=_date(day, "日期")) if project_id else None
+                                                 day=date_param(day, "日期")) if project_id else None
             return projects, plan
 
         try:
             projects, plan = await run_action(self.session_maker, request, load)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await _page(
             self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
             project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),
@@ -528,11 +528,11 @@ class DepartmentReportPage(ServicePage):
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
             departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
-            department_id = _int(values["department_id"], label_of(WorkOrder, "department"))
+            department_id = int_param(values["department_id"], label_of(WorkOrder, "department"))
             if department_id is None:
                 return projects, departments, None
-            kwargs = {"department_id": department_id, "day": _date(values["day"], "日期"),
-                      "project_id": _int(values["project_id"], label_of(WorkOrder, "project"))}
+            kwargs = {"department_id": department_id, "day": date_param(values["day"], "日期"),
+                      "project_id": int_param(values["project_id"], label_of(WorkOrder, "project"))}
             if query.get("export") == "xlsx":
                 return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
             return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
@@ -542,10 +542,10 @@ class DepartmentReportPage(ServicePage):
         try:
             projects, departments, report = await run_action(self.session_maker, request, load)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         if isinstance(report, work_orders.ExportResult):
             return Response(report.content, media_type=XLSX,
-                            headers={"content-disposition": _attachment(report.filename)})
+                            headers={"content-disposition": attachment(report.filename)})
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
         return await _page(self, request, template, title=self.name, values=values, projects=projects,
                            departments=departments, report=report, columns=work_orders.REPORT_COLUMNS,
@@ -570,7 +570,7 @@ class ComplaintStatsPage(ServicePage):
             raise HTTPException(status_code=403, detail="没有导出的权限")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            project_id = _int(values["project_id"], label_of(ServiceRequest, "project"))
+            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
             kwargs = {"month_from": values["month_from"], "month_to": values["month_to"] or None,
                       "project_ids": [project_id] if project_id else None}
             fn = complaints.export_complaint_statistics if exporting else complaints.complaint_statistics
@@ -582,12 +582,12 @@ class ComplaintStatsPage(ServicePage):
             projects, stats = await run_action(self.session_maker, request, load)
         except Refused as refused:
             if exporting:
-                raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+                raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
             projects, stats = await run_action(self.session_maker, request,
                                                lambda session, actor: (billing.fee_choices(session, actor=actor).projects, None))
-            context["error"], status_code = refused.message, _status(refused)
+            context["error"], status_code = refused.message, refusal_status(refused)
         if exporting:
-            return Response(stats.content, media_type=XLSX, headers={"content-disposition": _attachment(stats.filename)})
+            return Response(stats.content, media_type=XLSX, headers={"content-disposition": attachment(stats.filename)})
         return await _page(
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 from sqladmin import BaseView, expose
@@ -40,9 +39,8 @@ from actions.survey_results import COVERAGE_TARGET, results_workbook, survey_res
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import OperationStatus, SurveyResponse, label_of
 
-from .base import request_actor
-from .fees import _status, run_action
-from .list_export import XLSX, file_response
+from .list_export import file_response
+from .pages import XLSX, attachment, refusal_status, request_actor, run_action
 
 UPLOADS = Path(tempfile.gettempdir()) / "wuye-uploads"
 KEEP_SECONDS = 24 * 3600
@@ -64,9 +62,6 @@ IMPORT_KINDS: dict[str, Kind] = {
     **{name: Kind(cls.title, (slugify_class_name(cls.model.__name__), "import")) for name, cls in KINDS.items()},
 }
 
-
-def _attachment(name: str) -> str:
-    return f"attachment; filename=\"download.xlsx\"; filename*=UTF-8''{quote(name)}"
 
 
 # --- the uploads kept between preview and confirm -------------------------------------------------------
@@ -157,7 +152,7 @@ class SpreadsheetPages(BaseView):
                 survey = await run_action(self.session_maker, request,
                                           lambda session, *, actor: survey_in_scope(session, int(survey_id), actor))
             except Refused as refused:
-                raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+                raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await self._page(request, "imports/upload.html", status_code=status_code, title=self.name, kinds=kinds,
                                 kind=kind, projects=projects, survey=survey, error=error,
                                 max_mb=LIMITS.max_bytes // (1024 * 1024))
@@ -178,8 +173,8 @@ class SpreadsheetPages(BaseView):
         try:
             data = await run_action(self.session_maker, request, build)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
-        return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(f"{spec.title}导入模板.xlsx")})
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{spec.title}导入模板.xlsx")})
 
     @expose("/import/upload", methods=["POST"], identity="import-upload")
     async def upload(self, request: Request) -> Response:
@@ -278,7 +273,7 @@ class SpreadsheetPages(BaseView):
 
         report = await run_action(self.session_maker, request, build)
         return Response(report, media_type=XLSX,
-                        headers={"content-disposition": _attachment(f"{spec.title}导入错误报告.xlsx")})
+                        headers={"content-disposition": attachment(f"{spec.title}导入错误报告.xlsx")})
 
     @expose("/import/{token}/confirm", methods=["POST"], identity="import-confirm")
     async def confirm(self, request: Request) -> Response:
@@ -339,11 +334,11 @@ class SpreadsheetPages(BaseView):
                     context["notice"] = f"回访已登记：{result.status.label}"
             except (Refused, ValueError) as refused:
                 context["error"] = getattr(refused, "message", "参数无效")
-                status_code = _status(refused) if isinstance(refused, Refused) else 400
+                status_code = refusal_status(refused) if isinstance(refused, Refused) else 400
         try:
             results = await run_action(self.session_maker, request, survey_results, survey_id=survey_id)
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await self._page(
             request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
             r=results, target=COVERAGE_TARGET, can_import=self.granted(request, IMPORT_KINDS["surveys"].grant),
@@ -360,6 +355,6 @@ class SpreadsheetPages(BaseView):
             results = await run_action(self.session_maker, request, survey_results,
                                        survey_id=request.path_params["survey_id"])
         except Refused as refused:
-            raise HTTPException(status_code=_status(refused), detail=refused.message) from None
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         data = await anyio.to_thread.run_sync(results_workbook, results)
-        return Response(data, media_type=XLSX, headers={"content-disposition": _attachment(f"{results.title}结果.xlsx")})
+        return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{results.title}结果.xlsx")})

@@ -20,10 +20,9 @@ from .base import (
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
-    request_actor,
 )
 from .drill import DrillFilter
-from .fees import _pks, run_action
+from .pages import request_actor, run_action, selected_pks
 
 
 class SurveyAdmin(ScopedModelView, model=Survey):
@@ -49,13 +48,13 @@ class SurveyAdmin(ScopedModelView, model=Survey):
 
     @action("import-responses", label="导入问卷", add_in_list=False, add_in_detail=True)
     async def import_responses(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request)[:1])
+        rows = await self.scoped_targets(request, selected_pks(request)[:1])
         url = request.url_for("admin:view-import").include_query_params(kind="surveys", survey_id=rows[0].id)
         return RedirectResponse(url, status_code=302)
 
     @action("survey-results", label="调查结果", add_in_list=False, add_in_detail=True)
     async def show_results(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request)[:1])
+        rows = await self.scoped_targets(request, selected_pks(request)[:1])
         return RedirectResponse(request.url_for("admin:view-survey-results", survey_id=rows[0].id), status_code=302)
 
 
@@ -78,7 +77,7 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
 
     @action("distribute", label="登记问卷发放")
     async def distribute_form(self, request: Request) -> Response:
-        rows = await self.scoped_targets(request, _pks(request))
+        rows = await self.scoped_targets(request, selected_pks(request))
         return await self.templates.TemplateResponse(request, "wuye/surveys/distribute.html", {
             "title": "登记问卷发放", "rows": rows, "pks": ",".join(str(r.id) for r in rows),
             "today": dt.datetime.now(SHANGHAI).date().isoformat(),

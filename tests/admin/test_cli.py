@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from actions.accounts import HASHER
 from admin import cli
-from models import AuditLog, Base, Role, User
+from models import AuditLog, Role, User
 from models.db import make_engine
+from tests.cli_support import table_counts
 
 SECRET = "cli-test-secret-" + "k" * 40
 
@@ -43,10 +44,6 @@ def user(engine: Engine, username: str) -> User | None:
             _ = [r.name for r in found.roles], [p.name for p in found.projects]
         return found
 
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +84,7 @@ def test_init_migrates_loads_reference_and_creates_the_admin(db: Engine, monkeyp
 
 
 def test_init_twice_changes_nothing(initialised: Engine, monkeypatch, capsys) -> None:
-    before = counts(initialised)
+    before = table_counts(initialised)
     monkeypatch.setenv("WUYE_SECRET_KEY", SECRET)
 
     assert cli.main(["init", "--admin", "root"]) == 0
@@ -97,7 +94,7 @@ def test_init_twice_changes_nothing(initialised: Engine, monkeypatch, capsys) ->
     assert "基础数据已齐全，未作修改" in out
     assert "管理员账号 root 已存在，未作修改" in out
     assert "WUYE_SECRET_KEY" not in out
-    assert counts(initialised) == before
+    assert table_counts(initialised) == before
 
 
 def test_init_generates_and_prints_a_password_once(db: Engine, capsys) -> None:
@@ -151,13 +148,13 @@ def test_user_add_with_a_generated_password(initialised: Engine, capsys) -> None
     ],
 )
 def test_a_refused_command_exits_1_and_writes_nothing(initialised: Engine, capsys, argv, message) -> None:
-    before = counts(initialised)
+    before = table_counts(initialised)
 
     assert cli.main(argv) == 1
 
     err = capsys.readouterr().err
     assert message in err
-    assert counts(initialised) == before
+    assert table_counts(initialised) == before
 
 
 def test_a_too_short_password_is_refused(initialised: Engine, monkeypatch, capsys) -> None:

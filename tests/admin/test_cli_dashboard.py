@@ -10,48 +10,30 @@ from pathlib import Path
 import openpyxl
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Base, MonthSnapshot
-from models.db import make_engine
+from models import MonthSnapshot
 from tests import dashboard_support as ds
+from tests.cli_support import copy_of, initialised, table_counts
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``wuye init`` and the hand-checked data set; made once."""
-    path = tmp_path_factory.mktemp("cli_dashboard") / "template.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-        assert cli.main(["init"]) == 0
-    engine = make_engine(f"sqlite:///{path}")
-    with Session(engine) as session, session.begin():
-        ds.build(session)
-    engine.dispose()
-    return path
+    return initialised(tmp_path_factory, "cli_dashboard", ds.build)
 
 
 @pytest.fixture
 def db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    path = tmp_path / "cli.db"
-    path.write_bytes(template.read_bytes())
-    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-    engine = make_engine()
-    yield engine
-    engine.dispose()
+    yield from copy_of(template, tmp_path, monkeypatch)
 
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 
 def test_close_month_dry_run_then_close_then_again(db, capsys):
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["close-month", "--month", ds.MONTH, "--branch", "甲分公司", "--dry-run"]) == 0
     assert "将月结 2 个项目" in capsys.readouterr().out
-    assert counts(db) == before
+    assert table_counts(db) == before
     assert cli.main(["close-month", "--month", ds.MONTH, "--project", "甲项目", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["closed"], out["already"], out["dry_run"]) == (["甲项目"], [], False)
@@ -62,12 +44,12 @@ def test_close_month_dry_run_then_close_then_again(db, capsys):
 
 
 def test_close_month_refusals_write_nothing(db, capsys):
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["close-month", "--month", "2099-01"]) == 1
     assert "尚未结束" in capsys.readouterr().err
     assert cli.main(["close-month", "--month", ds.MONTH, "--branch", "没有这个分公司"]) == 1
     assert "分公司不存在" in capsys.readouterr().err
-    assert counts(db) == before
+    assert table_counts(db) == before
 
 
 def test_monthly_report_to_xlsx(db, tmp_path, capsys):

@@ -10,24 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Base, MonthlyScore, OperationLog, ScoreEvent, ScoringRule
-from models.db import make_engine
+from models import MonthlyScore, OperationLog, ScoreEvent, ScoringRule
 from tests import factories
+from tests.cli_support import copy_of, initialised, table_counts
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``wuye init`` and two projects with staff, one of them with two events in 2026-10; made once."""
-    path = tmp_path_factory.mktemp("cli_scores") / "template.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-        assert cli.main(["init"]) == 0
-    engine = make_engine(f"sqlite:///{path}")
-    with Session(engine) as session, session.begin():
+    def fill(session: Session) -> None:
         branch = factories.branch(session, name="闵行分公司")
         sunny = factories.project(session, name="阳光花园", branch_=branch)
         factories.project(session, name="滨江大厦", branch_=branch)
@@ -39,23 +34,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        points=late.points_max)
             for d in (5, 6)
         ])
-    engine.dispose()
-    return path
+
+    return initialised(tmp_path_factory, "cli_scores", fill)
 
 
 @pytest.fixture
 def db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    path = tmp_path / "cli.db"
-    path.write_bytes(template.read_bytes())
-    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-    engine = make_engine()
-    yield engine
-    engine.dispose()
+    yield from copy_of(template, tmp_path, monkeypatch)
 
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 
 def test_scores_computes_a_project_month_and_prints_json(db: Engine, capsys) -> None:
@@ -80,10 +66,10 @@ def test_scores_without_a_project_computes_every_project_and_prints_a_table(db: 
 
 
 def test_a_dry_run_writes_nothing(db: Engine, capsys) -> None:
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["scores", "--month", "2026-10", "--dry-run"]) == 0
     assert "预览（未保存）" in capsys.readouterr().out
-    assert counts(db) == before
+    assert table_counts(db) == before
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -92,7 +78,7 @@ def test_a_dry_run_writes_nothing(db: Engine, capsys) -> None:
     (["--month", "2026-10", "--project", "不存在的项目"], "项目不存在：不存在的项目"),
 ])
 def test_a_refusal_exits_1_and_writes_nothing(db: Engine, capsys, argv, message) -> None:
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["scores", *argv]) == 1
     assert message in capsys.readouterr().err
-    assert counts(db) == before
+    assert table_counts(db) == before

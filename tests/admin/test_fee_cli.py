@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Base, Bill, DunningNotice, DunningRun, DunningRunStatus
-from models.db import make_engine
+from models import Bill, DunningNotice, DunningRun, DunningRunStatus
 from tests.actions.test_billing import make_estate, with_bills
+from tests.cli_support import copy_of, initialised, table_counts
 
 PROJECT = "翠湖收费测试苑"
 
@@ -22,30 +22,13 @@ PROJECT = "翠湖收费测试苑"
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``wuye init`` plus the hand-checked estate with January–April bills; made once."""
-    path = tmp_path_factory.mktemp("cli_fees") / "template.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-        assert cli.main(["init"]) == 0
-    engine = make_engine(f"sqlite:///{path}")
-    with Session(engine) as session, session.begin():
-        with_bills(session, make_estate(session))
-    engine.dispose()
-    return path
+    return initialised(tmp_path_factory, "cli_fees", lambda session: with_bills(session, make_estate(session)))
 
 
 @pytest.fixture
 def db(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    path = tmp_path / "cli.db"
-    path.write_bytes(template.read_bytes())
-    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-    engine = make_engine()
-    yield engine
-    engine.dispose()
+    yield from copy_of(template, tmp_path, monkeypatch)
 
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 
 def count(engine: Engine, model) -> int:
@@ -54,11 +37,11 @@ def count(engine: Engine, model) -> int:
 
 
 def test_bills_dry_run_then_generate_once(db: Engine, capsys) -> None:
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["bills", "--project", PROJECT, "--period", "2026-05", "--dry-run", "--json"]) == 0
     (preview,) = json.loads(capsys.readouterr().out)
     assert (preview["created"], preview["dry_run"]) == (3, True)
-    assert counts(db) == before
+    assert table_counts(db) == before
 
     assert cli.main(["bills", "--project", PROJECT, "--period", "2026-05"]) == 0
     assert f"{PROJECT}：2026-05 账单已生成 3 张" in capsys.readouterr().out
@@ -69,20 +52,20 @@ def test_bills_dry_run_then_generate_once(db: Engine, capsys) -> None:
 
 
 def test_dunning_preview_issue_and_rerun(db: Engine, capsys) -> None:
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(["dunning", "--stage", "1", "--as-of", "2026-04-05", "--project", PROJECT, "--dry-run"]) == 0
     assert "预览：第一次催缴(5日)将发出 3 份通知，欠费合计 2055.00 元" in capsys.readouterr().out
-    assert counts(db) == before
+    assert table_counts(db) == before
 
     assert cli.main(["dunning", "--stage", "1", "--as-of", "2026-04-05", "--project", PROJECT, "--json"]) == 0
     (issued,) = json.loads(capsys.readouterr().out)
     assert (issued["issued"], issued["total_amount"], issued["run_status"]) == (3, "2055.00", "done")
     assert count(db, DunningNotice) == 3
 
-    after = counts(db)
+    after = table_counts(db)
     assert cli.main(["dunning", "--stage", "1", "--as-of", "2026-04-05", "--project", PROJECT]) == 0
     assert "已执行过" in capsys.readouterr().out
-    assert counts(db) == after
+    assert table_counts(db) == after
 
 
 def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys) -> None:
@@ -101,7 +84,7 @@ def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys) -> No
     (["bills", "--project", PROJECT, "--period", "2026/05"], "账期格式"),
 ])
 def test_refusals_exit_1_and_write_nothing(db: Engine, capsys, argv, message) -> None:
-    before = counts(db)
+    before = table_counts(db)
     assert cli.main(argv) == 1
     assert message in capsys.readouterr().err
-    assert counts(db) == before
+    assert table_counts(db) == before

@@ -35,15 +35,12 @@ from models import (
     DunningStage,
     ImportBatch,
     LoginAttempt,
-    MonthlyScore,
     OperationLog,
     OperationStatus,
     Priority,
     Project,
     RequestKind,
-    ScoreMonth,
     SlaRule,
-    Staff,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -110,7 +107,6 @@ def _hidden_row(world, view, request):
 def _records_of(s, p2: Project) -> None:
     """Rows the demo keeps for one project only (or none): one of each in P2, written directly."""
     unit = s.scalar(select(Unit).where(Unit.project_id == p2.id).limit(1))
-    person = s.scalar(select(Staff).where(Staff.project_id == p2.id).limit(1))
     user = s.scalar(select(User).where(User.projects.any(Project.id == p2.id)).limit(1))
     now = utcnow()
     s.add_all([
@@ -130,9 +126,6 @@ def _records_of(s, p2: Project) -> None:
     response = SurveyResponse(project=p2, survey=survey, unit=unit, overall_score=5)
     s.add_all([SurveyHousehold(project_id=p2.id, survey=survey, unit=unit), response,
                SurveyScore(response=response, topic=SurveyTopic.SERVICE, score=5)])
-    s.add_all([ScoreMonth(project=p2, month="2026-10"),
-               MonthlyScore(project=p2, staff=person, month="2026-10", base_score=100, deductions=0, additions=0,
-                            total=100, rank=1, grade="优秀")])
     s.flush()
 
 

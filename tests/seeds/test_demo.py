@@ -25,11 +25,16 @@ from models import (
     Branch,
     Customer,
     CustomerKind,
+    EventSource,
+    MonthlyScore,
+    MonthStatus,
     OperationLog,
     Payment,
     Project,
     RequestStatus,
     Role,
+    ScoreEvent,
+    ScoreMonth,
     ServiceRequest,
     Unit,
     User,
@@ -86,7 +91,8 @@ def test_a_second_load_changes_no_table(loaded: Loaded) -> None:
     assert loaded.second == loaded.first
     for table, n in loaded.counts.items():
         assert loaded.first[table] - loaded.before[table] == n, table
-    assert loaded.first["operation_log"] == loaded.before["operation_log"] + 1
+    # the load itself, and each project's supervisor computing 11 finished months and confirming 10 of them
+    assert loaded.first["operation_log"] == loaded.before["operation_log"] + 1 + 4 * (11 + 10)
 
 
 def test_the_demo_has_its_volumes(loaded: Loaded) -> None:
@@ -100,6 +106,19 @@ def test_the_demo_has_its_volumes(loaded: Loaded) -> None:
     assert counts["bill"] > 12 * 2_000 and counts["payment"] > counts["bill"] * 0.8
     assert counts["survey"] == 1 and counts["survey_response"] > 500 and counts["survey_score"] > 5 * 500
     assert counts["score_event"] > 50 and counts["parking_space"] > 1_000
+
+
+def test_finished_months_are_scored_and_all_but_the_last_confirmed(s: Session) -> None:
+    months = s.execute(select(ScoreMonth.month, ScoreMonth.status, func.count()).group_by(ScoreMonth.month,
+                                                                                         ScoreMonth.status)).all()
+    assert {(m, status, n) for m, status, n in months} == {
+        *((m, MonthStatus.CONFIRMED, 4) for m in ["2025-12"] + [f"2026-{k:02d}" for k in range(1, 10)]),
+        ("2026-10", MonthStatus.DRAFT, 4),
+    }
+    staff_scored = s.scalar(select(func.count()).select_from(MonthlyScore).where(MonthlyScore.month == "2026-10"))
+    assert 20 <= staff_scored <= 45
+    # the records' events (complaints, overdue orders, callbacks, praise) are derived and counted too
+    assert s.scalar(select(func.count()).select_from(ScoreEvent).where(ScoreEvent.source != EventSource.MANUAL)) > 0
 
 
 def test_projects_of_each_kind(s: Session) -> None:

@@ -1,0 +1,106 @@
+"""What the console's own pages (those beside the model views: 发起催缴, 派工, 计算月度考核, the reports…) share:
+reading their parameters into typed values with a Chinese refusal naming the field, running an action as the
+requesting user in one transaction, and answering with its refusal or its file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from sqladmin import BaseView
+from starlette.requests import Request
+
+from actions.actor import SYSTEM, Actor
+from actions.errors import NotPermitted, Refused
+from models import SHANGHAI, LabeledEnum
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def request_actor(request: Request) -> Actor:
+    """Who is asking: set by the console's authentication for every logged-in request."""
+    return getattr(request.state, "actor", None) or SYSTEM
+
+
+# --- request parameters ------------------------------------------------------------------------------------
+def int_param(value: Any, what: str = "编号") -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Refused(f"{what}无效：{text}")
+    return int(text)
+
+
+def ids_param(value: Any) -> tuple[int, ...]:
+    """``1,2,3``."""
+    return tuple(int_param(part) for part in str(value or "").split(",") if part.strip())
+
+
+def date_param(value: Any, what: str) -> dt.date | None:
+    text = str(value or "").strip()
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise Refused(f"{what}格式应为 YYYY-MM-DD：{text}") from None
+
+
+def local_datetime_param(value: Any, what: str) -> dt.datetime | None:
+    """A datetime-local field: Beijing time, no zone."""
+    text = str(value or "").strip()
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if text else None
+    except ValueError:
+        raise Refused(f"{what}格式无效：{text}") from None
+
+
+def member_param(enum_cls: type[LabeledEnum], value: Any, what: str) -> Any:
+    try:
+        return enum_cls(str(value or "").strip())
+    except ValueError:
+        raise Refused(f"{what}无效：{value}") from None
+
+
+def selected_pks(request: Request) -> list[str]:
+    """The rows ticked on a list (sqladmin's ``?pks=``)."""
+    return [pk for pk in request.query_params.get("pks", "").split(",") if pk]
+
+
+# --- running actions and answering ---------------------------------------------------------------------------
+async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """``fn(session, actor=…, **kwargs)`` in one transaction as the requesting user; committed unless it raised."""
+    actor = request_actor(request)
+
+    def work() -> Any:
+        with session_maker.begin() as session:
+            session.info["actor"] = actor
+            return fn(session, actor=actor, **kwargs)
+
+    return await anyio.to_thread.run_sync(work)
+
+
+def refusal_status(refused: Refused) -> int:
+    return 403 if isinstance(refused, NotPermitted) else 400
+
+
+def attachment(name: str) -> str:
+    """Content-Disposition of a download named ``name`` (Chinese allowed), with an ASCII fallback name."""
+    return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
+
+
+class GrantedPage(BaseView):
+    """A page whose access is a grant on a model view (``grant``): it has no identity of its own in the role
+    matrix."""
+
+    grant: tuple[str, str] = ("bill", "list")
+
+    def has_permission(self, request: Request, action: str, obj: Any | None = None) -> bool:
+        identity, needed = self.grant
+        return self._authorization_backend().has_permission(request, identity, needed if action == "list" else action, obj)
+
+    @property
+    def session_maker(self) -> Any:
+        return self._admin_ref.session_maker
