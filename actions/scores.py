@@ -30,7 +30,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     type_coerce,
     union_all,
 )
@@ -536,35 +535,30 @@ def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool],
 _KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points")
 
 
-def _called_for(session: Session, month: Month, project_ids: list[int]) -> Select:
-    """The keys of the events the records call for."""
-    c = union_all(*(_candidates(session, src, month, project_ids) for src in _sources(utcnow()))).subquery()
-    return select(*(c.c[k] for k in _KEY))
+def _diff(session: Session, month: Month, project_ids: list[int]) -> Select:
+    """The keys where the month's derived events and the events the records call for differ, in one pass over
+    each side: a called-for key counts +1, a held one −1, so ``side`` > 0 is missing (with the ``project_id``
+    of its employee) and ``side`` < 0 is stale (with the ``held_id`` of the event: a complaint found invalid,
+    an order reassigned, a rule revised…).
 
-
-def _held(month: Month, project_ids: list[int]) -> Select:
-    """The keys of the month's derived events."""
-    return select(*(getattr(ScoreEvent, k) for k in _KEY)).where(
-        ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))
-
-
-# Set differences by EXCEPT: hashed or sorted, one pass over each side whatever the statistics say. With NOT
-# EXISTS PostgreSQL chose a nested loop rescanning one side for every row of the other whenever its statistics
-# lagged behind a first compute (they called the month's thousands of derived events none).
-def _missing(session: Session, month: Month, project_ids: list[int]) -> Select:
-    """The events the records call for that the month does not hold as they are, with their project."""
-    m = _called_for(session, month, project_ids).except_(_held(month, project_ids)).subquery()
-    return select(*m.c, Staff.project_id).join(Staff, Staff.id == m.c.staff_id)
-
-
-def _stale(session: Session, month: Month, project_ids: list[int]) -> Select:
-    """``id`` and ``project_id`` of the month's derived events the records no longer call for as they are (a
-    complaint found invalid, an order reassigned, a rule revised…)."""
-    gone = _held(month, project_ids).except_(_called_for(session, month, project_ids)).subquery()
-    return select(ScoreEvent.id, ScoreEvent.project_id).join(gone, and_(
-        ScoreEvent.source == gone.c.source, ScoreEvent.source_id == gone.c.source_id,
-        ScoreEvent.staff_id == gone.c.staff_id,
-    ))
+    Grouped rather than joined: a hash or sort over both sides whatever the statistics say. A join planned from
+    statistics taken before a first compute (which call the month's thousands of derived events none) turned
+    into a nested loop rescanning one side for every row of the other.
+    """
+    called = union_all(*(
+        select(*(c.c[k] for k in _KEY), literal(1).label("side"), c.c.project_id,
+               literal(None, ScoreEvent.id.type).label("held_id"))
+        for c in (_candidates(session, src, month, project_ids).subquery() for src in _sources(utcnow()))
+    ), select(
+        *(getattr(ScoreEvent, k) for k in _KEY), literal(-1).label("side"),
+        literal(None, ScoreEvent.project_id.type).label("project_id"), ScoreEvent.id.label("held_id"),
+    ).where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))).subquery()
+    side = func.sum(called.c.side)
+    return (
+        select(*(called.c[k] for k in _KEY), side.label("side"), func.max(called.c.project_id).label("project_id"),
+               func.max(called.c.held_id).label("held_id"))
+        .group_by(*(called.c[k] for k in _KEY)).having(side != 0)
+    )
 
 
 @dataclass(frozen=True)
@@ -575,10 +569,11 @@ class DerivedChanges:
 
 def derived_pending(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
     """What deriving would change now, without changing it."""
-    missing = _missing(session, month, project_ids).subquery()
-    stale = _stale(session, month, project_ids).subquery()
-    return DerivedChanges(session.scalar(select(func.count()).select_from(missing)),
-                          session.scalar(select(func.count()).select_from(stale)))
+    d = _diff(session, month, project_ids).subquery()
+    missing, stale = session.execute(
+        select(func.count().filter(d.c.side > 0), func.count().filter(d.c.side < 0))
+    ).one()
+    return DerivedChanges(missing, stale)
 
 
 def derive_events(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
@@ -586,20 +581,26 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
 
     Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
     """
-    stale = [event_id for event_id, _ in session.execute(_stale(session, month, project_ids))]
-    if stale:  # rarely more than a few: the ids of a correction since the last compute
+    d = _diff(session, month, project_ids).subquery()
+    diff = session.execute(select(d.c.side, d.c.held_id)).all()
+    stale = [held_id for side, held_id in diff if side < 0]
+    if stale:  # usually a few: the corrections since the last compute
         record_bulk(
             session, kind=AuditKind.DELETE, table="score_event", summary=f"重新计算 {month.text}：来源记录已变化",
             ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(stale)),
         )
         session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
+    if not any(side > 0 for side, _ in diff):  # a recompute with the records unchanged: nothing to add
+        return DerivedChanges(0, len(stale))
     before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
-    c = _missing(session, month, project_ids).subquery()
+    # Only the missing are left to find now: the difference again, against the events just cleaned.
+    c = _diff(session, month, project_ids).subquery()
     now = utcnow()
     rows = select(
-        *c.c, literal("").label("note"), literal(now, ScoreEvent.created_at.type).label("created_at"),
+        *(c.c[k] for k in _KEY), c.c.project_id, literal("").label("note"),
+        literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
-    ).where(true())  # SQLite: ON CONFLICT after INSERT … SELECT needs the SELECT to end in WHERE
+    ).where(c.c.side > 0)
     added = len(session.execute(
         _insert(session, ScoreEvent)
         .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
@@ -728,7 +729,8 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]
 
 def _scores_insert(session: Session, m: Month, ids: list[int]):
     """INSERT … SELECT of the month's ``MonthlyScore`` rows: one pass over the events (read from the
-    covering index) by employee and rule, then by category, then per employee with rank and grade."""
+    covering index) by employee and rule, then one row per employee with its sums by category, its rank and
+    grade."""
     postgres = _dialect(session) == "postgresql"
     per_rule = (
         select(ScoreEvent.staff_id, ScoreEvent.rule_id, func.sum(ScoreEvent.points).label("points"),
@@ -736,23 +738,20 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
         .where(*in_month(m, ids)).group_by(ScoreEvent.staff_id, ScoreEvent.rule_id).cte("per_rule")
     )
     pts = per_rule.c.points
-    per_category = (
-        select(per_rule.c.staff_id, ScoringRule.category, func.sum(pts).label("points"),
-               func.sum(per_rule.c.events).label("events"),
+    # NULL for a category without events (a sum over no rows), so the breakdown lists only those with events
+    by_category = [func.sum(case((ScoringRule.category == c, pts))).label(c.value) for c in RuleCategory]
+    per_staff = (
+        select(per_rule.c.staff_id, func.sum(per_rule.c.events).label("events"),
                # 一条细则或扣分或加分（扣分为负数，加分为正数）
                func.sum(case((pts < 0, pts), else_=0)).label("deductions"),
-               func.sum(case((pts > 0, pts), else_=0)).label("additions"))
+               func.sum(case((pts > 0, pts), else_=0)).label("additions"), *by_category)
         .join(ScoringRule, ScoringRule.id == per_rule.c.rule_id)
-        .group_by(per_rule.c.staff_id, ScoringRule.category).cte("per_category")
+        .group_by(per_rule.c.staff_id).cte("per_staff")
     )
-    c = per_category.c
-    as_text = cast(func.round(c.points, 1), String)  # JSON keeps exact decimals as text: "-1.5"
-    per_staff = (
-        select(c.staff_id, func.sum(c.deductions).label("deductions"), func.sum(c.additions).label("additions"),
-               func.sum(c.events).label("events"),
-               (func.json_object_agg if postgres else func.json_group_object)(c.category, as_text).label("by_category"))
-        .group_by(c.staff_id).cte("per_staff")
-    )
+    # JSON keeps exact decimals as text: "-1.5"; the NULL members are dropped (an employee without events: {})
+    pairs = [x for c in RuleCategory for x in (c.value, cast(func.round(per_staff.c[c.value], 1), String))]
+    breakdown = (func.json_strip_nulls(func.json_build_object(*pairs)) if postgres
+                 else func.json_patch("{}", func.json_object(*pairs)))
     deductions = func.round(func.coalesce(per_staff.c.deductions, 0), 1)
     additions = func.round(func.coalesce(per_staff.c.additions, 0), 1)
     scored = (
@@ -761,8 +760,7 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
             deductions.label("deductions"), additions.label("additions"),
             func.round(ScoreMonth.base_score + deductions + additions, 1).label("total"),
             func.coalesce(per_staff.c.events, 0).label("event_count"),
-            func.coalesce(per_staff.c.by_category, func.json_build_object() if postgres else func.json_object())
-            .label("by_category"),
+            breakdown.label("by_category"),
         )
         .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == m.text))
         .outerjoin(per_staff, per_staff.c.staff_id == Staff.id)
