@@ -11,7 +11,7 @@ Writes two workbooks the way a new project arrives — 房屋 (项目, 楼栋, �
 
 each next to a bare python-calamine read of the same file, and prints the ratios.
 
-    /work/venv/bin/python bench/bulk_import.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+    /work/venv/bin/python bench/bulk_import.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_bulk_import]
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from survey_import import analyze, building_name, fresh_postgres, migrate, read_calamine, room_no  # noqa: E402
+from common import fresh_postgres, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from survey_import import analyze, building_name, read_calamine, room_no  # noqa: E402
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.actor import Actor  # noqa: E402
@@ -123,7 +124,7 @@ def line(label: str, elapsed: float, read: float, result) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_bulk_import")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     n = args.rows
@@ -141,7 +142,7 @@ def main() -> None:
 
     targets = [("SQLite", lambda: make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db"))]
     if not args.sqlite_only:
-        targets.append(("PostgreSQL", lambda: make_engine(fresh_postgres(args.pg, "wuye_bench_bulk_import"))))
+        targets.append(("PostgreSQL", lambda: make_engine(fresh_postgres(args.pg))))
     for label, make in targets:
         engine = make()
         actor = build(engine)

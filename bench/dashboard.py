@@ -4,7 +4,7 @@ Builds the other issues' data sets together, in one branch of five projects: 100
 bills (1.2 M bills), 1 M service requests with their work orders over two years (a tenth of them complaints)
 and their callbacks, a half-year survey with 100,000 answered forms (600,000 department scores), 100,000
 score events and this month's computed scores — in a temporary SQLite file and in the PostgreSQL database
-``wuye_bench_dashboard`` (dropped and recreated), with set-based INSERT … SELECT (a recursive CTE on SQLite,
+``--pg`` names (dropped and recreated), with set-based INSERT … SELECT (a recursive CTE on SQLite,
 ``generate_series`` on PostgreSQL). Then, on each database, as a branch account (分公司管理) of that branch:
 
 - each widget of the home page through its action (``actions.dashboard`` / ``actions.kpis``);
@@ -12,7 +12,7 @@ score events and this month's computed scores — in a temporary SQLite file and
   PostgreSQL);
 - for information: the 12-month trends page, the branch's monthly report, and the month close (dry run).
 
-    /work/venv/bin/python bench/dashboard.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+    /work/venv/bin/python bench/dashboard.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dashboard]
                                              [--sqlite-only | --pg-only] [--skip-build]
 
 ``--skip-build`` reuses the PostgreSQL database a previous run built.
@@ -25,17 +25,17 @@ import datetime as dt
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import fresh_postgres, login, migrate, seconds  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions import dashboard, kpis, month_close  # noqa: E402
@@ -55,7 +55,7 @@ from models import (  # noqa: E402
     WorkOrder,
     utcnow,
 )
-from models.db import alembic_config, make_engine  # noqa: E402
+from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
 PROJECTS, UNITS, BUILDINGS_PER_PROJECT, MONTHS = 5, 100_000, 50, 12
@@ -67,30 +67,8 @@ USER, PASSWORD = "bench-branch", "bench-pass-2026"
 SECRET = "bench-secret-" + "x" * 40
 
 
-def migrate(engine: Engine) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
 
 
-def fresh_postgres(server_url: str, name: str) -> str:
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return database_url(server_url, name)
-
-
-def database_url(server_url: str, name: str) -> str:
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def seconds(fn: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 # --- the data set -----------------------------------------------------------------------------------------------
@@ -247,13 +225,6 @@ def median_of(fn: Callable[[], object]) -> tuple[float, float, object]:
     return times[0], statistics.median(times), out
 
 
-def login(client: TestClient) -> None:
-    page = client.get("/admin/login")
-    token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-    response = client.post("/admin/login", data={"username": USER, "password": PASSWORD, "csrf_token": token},
-                           follow_redirects=False)
-    assert response.status_code == 302, response.status_code
-
 
 def run(label: str, engine: Engine, *, skip_build: bool) -> dict[str, float]:
     now = utcnow()
@@ -290,7 +261,7 @@ def run(label: str, engine: Engine, *, skip_build: bool) -> dict[str, float]:
 
     app = create_app(engine, secret_key=SECRET)
     with TestClient(app, base_url="http://testserver") as client:
-        login(client)
+        login(client, USER, PASSWORD)
         for name, url in (("home_page", "/admin/"), ("trends", "/admin/dashboard/trends"),
                           ("branch_report", f"/admin/dashboard/report?month={chosen}&branch_id=1")):
             def get(url=url):
@@ -313,7 +284,7 @@ def run(label: str, engine: Engine, *, skip_build: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dashboard")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
     parser.add_argument("--skip-build", action="store_true", help="reuse the PostgreSQL database of a previous run")
@@ -327,8 +298,7 @@ def main() -> None:
             results["SQLite"] = run("SQLite", engine, skip_build=False)
             engine.dispose()
     if not args.sqlite_only:
-        name = "wuye_bench_dashboard"
-        url = database_url(args.pg, name) if args.skip_build else fresh_postgres(args.pg, name)
+        url = args.pg if args.skip_build else fresh_postgres(args.pg)
         engine = make_engine(url)
         if not args.skip_build:
             migrate(engine)

@@ -12,7 +12,7 @@ every run starts from the same 50,000 pending requests:
 
 and prints both and the ratio (the issue asks for the action within 3× of the INSERT … SELECT).
 
-    /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--sqlite-only]
+    /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch] [--sqlite-only]
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import fresh_postgres, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.actor import Actor  # noqa: E402
@@ -45,7 +46,7 @@ from models import (  # noqa: E402
     WorkOrder,
     utcnow,
 )
-from models.db import alembic_config, make_engine  # noqa: E402
+from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
 REQUESTS = 50_000
@@ -110,21 +111,6 @@ def baseline_sql(dialect: str) -> str:
                            complete=deadline.format(minutes="s.complete_hours * 60"))
 
 
-def migrate(engine: Engine) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-def fresh_postgres(server_url: str, name: str) -> str:
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name) \
-        .render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def build(engine: Engine) -> dict[str, int]:
@@ -202,8 +188,8 @@ def run(label: str, engine: Engine) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server URL (the benchmark creates wuye_bench_dispatch there)")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch",
+                        help="URL of the PostgreSQL database to drop, recreate and fill")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +197,7 @@ def main() -> None:
         run("SQLite", engine)
         engine.dispose()
     if not args.sqlite_only:
-        engine = make_engine(fresh_postgres(args.pg, "wuye_bench_dispatch"))
+        engine = make_engine(fresh_postgres(args.pg))
         run("PostgreSQL", engine)
         engine.dispose()
 

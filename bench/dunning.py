@@ -11,7 +11,7 @@ in the PostgreSQL database ``wuye_bench_dunning`` (dropped and recreated), with 
 - 收费率 for one month: ``actions.billing.collection_rate`` by project, building and collector;
 - 欠费账龄 through the app (Starlette TestClient, logged in): list page 1, and a filtered page.
 
-    /work/venv/bin/python bench/dunning.py [--units 100000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+    /work/venv/bin/python bench/dunning.py [--units 100000] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dunning]
                                            [--sqlite-only]
 """
 
@@ -23,16 +23,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import fresh_postgres, login, migrate, seconds  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import add_user  # noqa: E402
@@ -41,7 +41,7 @@ from actions.billing import add_months, collection_rate, current_period, generat
 from actions.dunning import DunningScope, issue_dunning, pay_by  # noqa: E402
 from admin.app import create_app  # noqa: E402
 from models import Bill, DunningNotice, DunningRun, DunningStage  # noqa: E402
-from models.db import alembic_config, make_engine  # noqa: E402
+from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
 BUILDINGS, PHASES, COLLECTORS, MONTHS = 100, 4, 20, 12
@@ -50,26 +50,7 @@ PASSWORD = "bench-pass-2026"
 SECRET = "bench-secret-" + "x" * 40
 
 
-def migrate(engine: Engine) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
 
-
-def fresh_postgres(server_url: str, name: str) -> str:
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def seconds(fn: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 # --- the data set ---------------------------------------------------------------------------------------
@@ -179,13 +160,6 @@ def page_times(client: TestClient, url: str) -> list[float]:
     return times
 
 
-def login(client: TestClient) -> None:
-    page = client.get("/admin/login")
-    token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-    response = client.post("/admin/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token},
-                           follow_redirects=False)
-    assert response.status_code == 302, response.status_code
-
 
 def run(label: str, engine: Engine, units: int) -> dict[str, float]:
     gen_period = current_period()
@@ -229,7 +203,7 @@ def run(label: str, engine: Engine, units: int) -> dict[str, float]:
 
     app = create_app(engine, secret_key=SECRET)
     with TestClient(app, base_url="http://testserver") as client:
-        login(client)
+        login(client, "bench", PASSWORD)
         for name, url in (
             ("arrears_page1", f"/admin/arrears?as_of={as_of}"),
             ("arrears_filtered", f"/admin/arrears?as_of={as_of}&building_id=7&min_months=2"),
@@ -244,7 +218,7 @@ def run(label: str, engine: Engine, units: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=100_000)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dunning")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
 
@@ -255,7 +229,7 @@ def main() -> None:
         results["SQLite"] = run("SQLite", engine, args.units)
         engine.dispose()
     if not args.sqlite_only:
-        engine = make_engine(fresh_postgres(args.pg, "wuye_bench_dunning"))
+        engine = make_engine(fresh_postgres(args.pg))
         migrate(engine)
         results["PostgreSQL"] = run("PostgreSQL", engine, args.units)
         engine.dispose()

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from survey_import import BUILD_UNITS, UNITS_PER_BUILDING, analyze, building_name, fresh_postgres, migrate  # noqa: E402
+from common import fresh_postgres, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from survey_import import BUILD_UNITS, UNITS_PER_BUILDING, analyze, building_name  # noqa: E402
 
 from models import Bill, Branch, Building, FeeBasis, FeeType, Project, labels_of, utcnow  # noqa: E402
 from models.base import UTCDateTime  # noqa: E402
@@ -93,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=10)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_export")
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
     targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db")]
@@ -101,7 +102,7 @@ def main() -> None:
         targets.append(("PostgreSQL", None))
     context = multiprocessing.get_context("spawn")
     for label, url in targets:
-        url = url or fresh_postgres(args.pg, "wuye_bench_export")
+        url = url or fresh_postgres(args.pg)
         engine = make_engine(url)
         t0 = time.perf_counter()
         bills = build(engine, args.units, args.months)

@@ -26,12 +26,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Engine, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import fresh_postgres, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.actor import SYSTEM  # noqa: E402
@@ -53,7 +54,7 @@ from models import (  # noqa: E402
     VisitKind,
     WorkOrder,
 )
-from models.db import alembic_config, make_engine  # noqa: E402
+from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
 MONTH = "2026-10"
@@ -71,23 +72,6 @@ BY_CATEGORY = text(
 )
 
 
-def migrate(engine: Engine) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-def fresh_postgres(url: str) -> str:
-    """Drops and recreates the database ``url`` names, connected to the server's ``postgres`` database."""
-    name = make_url(url).database
-    server = make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    admin = make_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url
 
 
 def moment(rng: random.Random) -> dt.datetime:

@@ -11,7 +11,7 @@ PostgreSQL). Then, logged in as the project's 客服主管 (so the project scope
 - the 时限 filter 已超时;
 - a search by a full mobile number.
 
-    /work/venv/bin/python bench/work_order_list.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+    /work/venv/bin/python bench/work_order_list.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_work_order_list]
                                                    [--sqlite-only] [--orders N]
 """
 
@@ -33,7 +33,7 @@ from starlette.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dispatch import fresh_postgres, migrate  # noqa: E402  (this directory's helpers)
+from common import fresh_postgres, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import hash_password  # noqa: E402
@@ -163,15 +163,15 @@ def run(label: str, engine: Engine, orders: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server URL (the benchmark creates wuye_bench_work_order_list there)")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_work_order_list",
+                        help="URL of the PostgreSQL database to drop, recreate and fill")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--orders", type=int, default=ORDERS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", make_engine(f"sqlite:///{tmp}/bench.db"), args.orders)
     if not args.sqlite_only:
-        run("PostgreSQL", make_engine(fresh_postgres(args.pg, "wuye_bench_work_order_list")), args.orders)
+        run("PostgreSQL", make_engine(fresh_postgres(args.pg)), args.orders)
 
 
 if __name__ == "__main__":

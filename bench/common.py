@@ -1,0 +1,58 @@
+"""What the benchmarks share: a fresh database at the schema's head, a stopwatch, and a logged-in console.
+
+Each benchmark takes ``--pg URL``, the URL of a PostgreSQL database of its own: it is dropped and recreated.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models.db import alembic_config, make_engine  # noqa: E402
+
+T = TypeVar("T")
+
+
+def migrate(engine: Engine) -> None:
+    """The schema at alembic's head, as ``wuye init`` makes it."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def fresh_postgres(url: str) -> str:
+    """Drops and recreates the database ``url`` names (connected to the server's ``postgres`` database);
+    returns ``url``."""
+    name = make_url(url).database
+    server = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url
+
+
+def seconds(fn: Callable[[], T]) -> tuple[float, T]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def login(client, username: str, password: str) -> None:
+    """Logs a Starlette TestClient in to the console, with the login form's CSRF token."""
+    page = client.get("/admin/login")
+    token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    response = client.post("/admin/login", data={"username": username, "password": password, "csrf_token": token},
+                           follow_redirects=False)
+    assert response.status_code == 302, response.status_code
