@@ -1,8 +1,9 @@
 """The audit trail, written in the same transaction as the change.
 
 ORM changes (console forms, CLI, small actions) are caught by a flush hook; set-based batch statements
-that bypass the ORM record their rows with :func:`record_bulk`; each batch action also writes one
-operation-log row with :func:`log_operation`.
+that bypass the ORM record their rows with :func:`record_bulk`, or — a spreadsheet import of a whole file —
+once per table with :func:`record_batch`, the rows being those carrying the batch's id; each batch action also
+writes one operation-log row with :func:`log_operation`.
 """
 
 from __future__ import annotations
@@ -141,10 +142,28 @@ def record_bulk(
     session.execute(stmt)
 
 
+def record_batch(
+    session: Session, *, kind: AuditKind, table: str, batch_id: int, count: int, summary: str,
+    details: dict[str, Any] | None = None, project_id: int | None = None, actor: Actor | None = None,
+) -> None:
+    """One audit row for the ``count`` records of ``table`` an import batch wrote.
+
+    A 100,000-row file would otherwise add 100,000 rows that all say the same thing; the records are found
+    through their ``batch_id`` (导入批次), the file, sheets and counts are in the row and in the batch itself.
+    ``record_id`` is ``batch:<id>``, so searching the trail for it lists everything the batch did. ``actor``
+    is who imported (the session's actor when not given).
+    """
+    log_event(
+        session, kind, summary=summary, table=table, record_id=f"batch:{batch_id}", project_id=project_id,
+        changes={"batch_id": batch_id, "count": count, **{k: _plain(v) for k, v in (details or {}).items()}},
+        actor=actor,
+    )
+
+
 def log_event(session: Session, kind: AuditKind, *, summary: str, changes: dict[str, Any] | None = None,
-              table: str = "", record_id: str = "", project_id: int | None = None) -> None:
+              table: str = "", record_id: str = "", project_id: int | None = None, actor: Actor | None = None) -> None:
     """A non-write event worth recording: login, failed login, export, a full view of personal data."""
-    actor = actor_of(session)
+    actor = actor or actor_of(session)
     session.execute(
         insert(AuditLog),
         [{

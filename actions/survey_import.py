@@ -12,7 +12,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import and_, exists, insert, literal, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    case,
+    exists,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from models import (
@@ -29,13 +43,14 @@ from models import (
     UnitCustomer,
     UnitRelation,
     label_of,
+    utcnow,
 )
 
 from .actor import Actor
-from .audit import record_bulk
+from .audit import record_batch
 from .errors import Refused
 from .spreadsheets import clean
-from .spreadsheets.bulk import insert_rows
+from .spreadsheets.bulk import staged_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
 from .surveys import survey_in_scope
@@ -91,7 +106,20 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
     )
 
 
-SCORE_KEYS = tuple(score_key(t) for t in SurveyTopic) + ("overall_score",)
+TOPIC_KEYS = tuple(score_key(t) for t in SurveyTopic)
+SCORE_KEYS = (*TOPIC_KEYS, "overall_score")
+# The forms as read, staged for the INSERT … SELECTs of ``write``: types as the target columns have them.
+STAGE_COLUMNS = ("unit_id", "respondent", "signed", "answered_on", "overall_score", "comments", *TOPIC_KEYS)
+
+
+def _stage() -> Table:
+    response = SurveyResponse.__table__
+    return Table(
+        "survey_import_stage", MetaData(),
+        *(Column(name, response.c[name].type) for name in STAGE_COLUMNS[:6]),
+        *(Column(key, Integer) for key in TOPIC_KEYS),
+        prefixes=["TEMPORARY"],
+    )
 
 
 class SurveyImporter(Importer):
@@ -125,7 +153,7 @@ class SurveyImporter(Importer):
             raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
         rows = [r for r in rows if r.ok]
         for row in rows:
-            if all(row.values.get(k) is None for k in SCORE_KEYS):
+            if [*map(row.values.get, SCORE_KEYS)].count(None) == len(SCORE_KEYS):
                 row.fail("", "", "没有任何评分：至少填写一个部门的满意度")
         units = self._units({r.values["room_no"] for r in rows if r.ok})
         building_label, room_label = self.label("building"), self.label("room_no")
@@ -185,39 +213,66 @@ class SurveyImporter(Importer):
         return names
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
+        """The forms go to a temporary table once; responses and their per-department scores are then two
+        INSERT … SELECT statements, so Python handles one tuple per form, not one per score (6 per form)."""
         new = [r.values for r in rows if r.outcome is Outcome.NEW]
         survey = self.survey
-        insert_rows(
-            self.session, SurveyResponse.__table__,
-            ["project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score", "comments",
-             "batch_id"],
-            [
-                (survey.project_id, survey.id, v["unit_id"], v.get("respondent") or v.get("owner") or "",
-                 v["signed"] if v.get("signed") is not None else bool(v.get("respondent") or v.get("owner")),
-                 v.get("answered_on"), v.get("overall_score"), v.get("comments") or "", batch.id)
-                for v in new
-            ],
-        )
-        response_of = dict(self.session.execute(
-            select(SurveyResponse.unit_id, SurveyResponse.id).where(SurveyResponse.batch_id == batch.id)
-        ).all())
-        topics = [(score_key(t), t.value) for t in SurveyTopic]
-        scores = [
-            (response_of[v["unit_id"]], topic, v[key])
-            for v in new for key, topic in topics if v.get(key) is not None
-        ]
-        insert_rows(self.session, SurveyScore.__table__, ["response_id", "topic", "score"], scores)
+        staged = []
+        for v in new:
+            who = v.get("respondent") or v.get("owner")
+            signed = v.get("signed")
+            staged.append((v["unit_id"], who or "", bool(who) if signed is None else signed, v.get("answered_on"),
+                           v.get("overall_score"), v.get("comments") or "", *map(v.get, TOPIC_KEYS)))
+        now = utcnow()
+        response = SurveyResponse.__table__
+        with staged_rows(self.session, _stage(), STAGE_COLUMNS, staged) as stage:
+            self.session.execute(insert(response).from_select(
+                ["project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score",
+                 "comments", "batch_id", "created_at", "updated_at"],
+                select(literal(survey.project_id), literal(survey.id), stage.c.unit_id, stage.c.respondent,
+                       stage.c.signed, stage.c.answered_on, stage.c.overall_score, stage.c.comments,
+                       literal(batch.id), literal(now, response.c.created_at.type),
+                       literal(now, response.c.updated_at.type)),
+            ))
+            # One pass for all departments: (form, department) pairs whose score was given, the department
+            # stored as the enum's value like the ORM stores it.
+            topic = union_all(*(select(literal(t.value).label("topic")) for t in SurveyTopic)).subquery("topic")
+            score = case({t.value: stage.c[key] for t, key in zip(SurveyTopic, TOPIC_KEYS, strict=True)},
+                         value=topic.c.topic)
+            self.session.execute(insert(SurveyScore.__table__).from_select(
+                ["response_id", "topic", "score"],
+                select(response.c.id, topic.c.topic, score)
+                .join_from(stage, response,
+                           and_(response.c.survey_id == survey.id, response.c.unit_id == stage.c.unit_id))
+                # An outer join keeps SQLite's loop order: each form's scores in turn, written next to each other
+                # in the indexes, rather than one pass over all forms per department.
+                .outerjoin(topic, true())
+                .where(score.is_not(None)),
+            ))
+        topics = len(TOPIC_KEYS)
+        scores = sum(topics - row[-topics:].count(None) for row in staged)
+        if new:  # a file of nothing but answered units writes nothing to record
+            record_batch(
+                self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__, batch_id=batch.id,
+                count=len(new), project_id=survey.project_id, actor=self.actor,
+                details={"file_name": batch.file_name, "sheets": sorted({r.sheet for r in rows}),
+                         "survey_id": survey.id, "scores": scores},
+                summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
+            )
         households = self._mark_collected(batch)
-        record_bulk(
-            self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__,
-            ids=select(SurveyResponse.id, SurveyResponse.project_id).where(SurveyResponse.batch_id == batch.id),
-            summary=f"导入调查问卷（批次 #{batch.id}）",
-        )
-        return {"responses": len(new), "scores": len(scores), "households_added": households}
+        return {"responses": len(new), "scores": scores, "households_added": households}
 
     def _mark_collected(self, batch: ImportBatch) -> int:
         """The answering households are 已回收; one missing from the campaign is added (it was surveyed)."""
+        survey = self.survey
         answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
+        marked = self.session.execute(
+            update(SurveyHousehold)
+            .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),
+                   SurveyHousehold.collected.is_(False))
+            .values(collected=True),
+            execution_options={"synchronize_session": False},
+        ).rowcount
         missing = select(
             SurveyResponse.project_id, SurveyResponse.survey_id, SurveyResponse.unit_id, literal(True)
         ).where(
@@ -229,18 +284,13 @@ class SurveyImporter(Importer):
             insert(SurveyHousehold.__table__).from_select(["project_id", "survey_id", "unit_id", "collected"], missing)
             .returning(SurveyHousehold.id)
         ).all())
-        self.session.execute(
-            update(SurveyHousehold)
-            .where(SurveyHousehold.survey_id == self.survey.id, SurveyHousehold.unit_id.in_(answered))
-            .values(collected=True),
-            execution_options={"synchronize_session": False},
-        )
-        record_bulk(
-            self.session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,
-            ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(
-                SurveyHousehold.survey_id == self.survey.id, SurveyHousehold.unit_id.in_(answered)),
-            summary=f"问卷已回收（批次 #{batch.id}）",
-        )
+        label = SurveyHousehold.__label__
+        for kind, count, summary in ((AuditKind.UPDATE, marked, f"{label}已回收 {marked} 户"),
+                                     (AuditKind.INSERT, added, f"列入{label}并已回收 {added} 户（不在原调查范围内）")):
+            if count:
+                record_batch(self.session, kind=kind, table=SurveyHousehold.__tablename__, batch_id=batch.id,
+                             count=count, project_id=survey.project_id, actor=self.actor,
+                             details={"survey_id": survey.id}, summary=f"{summary}（批次 #{batch.id}）")
         return added
 
 

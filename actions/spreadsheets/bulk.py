@@ -11,8 +11,9 @@ Everything runs in the caller's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -107,6 +108,23 @@ def insert_rows(
         sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * len(chunk))} RETURNING {back}"
         out.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)))
     return out
+
+
+@contextlib.contextmanager
+def staged_rows(
+    session: Session, stage: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Iterator[Table]:
+    """``rows`` loaded into ``stage`` (a ``TEMPORARY`` table without constraints) for INSERT … SELECT statements.
+
+    Written with :func:`insert_rows` — ``COPY`` on PostgreSQL — and dropped afterwards, in the caller's
+    transaction: after an error the rollback takes it away (a DROP would fail in PostgreSQL's aborted
+    transaction and hide the error).
+    """
+    conn = session.connection()
+    stage.create(conn)
+    insert_rows(session, stage, columns, rows)
+    yield stage
+    stage.drop(conn)
 
 
 def update_rows(

@@ -194,8 +194,8 @@ class Importer:
         return None
 
     def row_key(self, row: Row) -> tuple | None:
-        values = tuple(row.values.get(k) for k in self.key)
-        return None if not values or any(v is None or v is MASKED for v in values) else values
+        values = tuple(map(row.values.get, self.key))
+        return None if not values or None in values or MASKED in values else values
 
     def check(self, rows: list[Row]) -> None:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""

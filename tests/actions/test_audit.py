@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from actions.actor import Actor
-from actions.audit import log_operation, record_bulk
+from actions.audit import log_operation, record_batch, record_bulk
 from models import AuditKind, AuditLog, Customer, OperationLog, Unit
 from tests import factories
 
@@ -80,6 +80,20 @@ def test_set_based_writes_are_recorded_per_row_and_operation_logged(session):
     assert {r.actor_name for r in rows} == {"批处理"} and {r.project_id for r in rows} == {p.id}
     op = session.scalars(select(OperationLog).where(OperationLog.operation == "mark_key_tenants")).one()
     assert op.counts == {"units": 3} and op.actor_name == "批处理"
+
+
+def test_an_import_batch_is_recorded_once_per_table(session):
+    p = factories.project(session)
+    session.info["actor"] = Actor(user_id=None, name="导入员", project_ids=None, source="import", ip="10.0.0.8")
+    before = session.scalar(select(func.count()).select_from(AuditLog))
+    record_batch(session, kind=AuditKind.INSERT, table="survey_response", batch_id=42, count=100_000,
+                 summary="导入调查问卷 100000 份（批次 #42）", project_id=p.id,
+                 details={"file_name": "回收汇总.xlsx", "sheets": ["1栋", "2栋"]})
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == before + 1
+    row = _rows(session, table_name="survey_response", record_id="batch:42").pop()
+    assert (row.kind, row.actor_name, row.source, row.ip, row.project_id) == (
+        AuditKind.INSERT, "导入员", "import", "10.0.0.8", p.id)
+    assert row.changes == {"batch_id": 42, "count": 100_000, "file_name": "回收汇总.xlsx", "sheets": ["1栋", "2栋"]}
 
 
 def test_customer_phone_mask():

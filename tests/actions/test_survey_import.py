@@ -7,7 +7,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
@@ -109,9 +109,16 @@ def test_messy_file_is_read_as_meant(session, estate):
     assert batch.status.value == "done" and batch.counts["responses"] == 3 and batch.counts["scores"] == 11
     log = session.scalar(select(OperationLog).where(OperationLog.operation == "import:surveys"))
     assert log.counts["new"] == 3 and log.params["file_name"] == "回收表.xlsx"
-    audited = session.scalar(select(func.count()).where(AuditLog.table_name == "survey_response",
-                                                        AuditLog.kind == AuditKind.INSERT))
-    assert audited == 3
+    # One audit row per table the batch wrote, naming the batch its rows carry, the file and who imported it.
+    audited = session.scalars(select(AuditLog).where(AuditLog.record_id == f"batch:{result.batch_id}")
+                              .order_by(AuditLog.id)).all()
+    assert [(a.table_name, a.kind) for a in audited] == [("survey_response", AuditKind.INSERT),
+                                                         ("survey_household", AuditKind.UPDATE)]
+    responses, households = audited
+    assert households.changes["count"] == 3 and households.actor_name == "主管"
+    assert responses.changes == {"batch_id": result.batch_id, "count": 3, "file_name": "回收表.xlsx",
+                                 "sheets": ["1栋", "2栋"], "survey_id": survey_id, "scores": 11}
+    assert responses.actor_name == "主管" and responses.project_id == project.id
 
 
 def test_two_row_header(session, estate):
@@ -157,6 +164,37 @@ def test_reimport_is_refused_and_answered_units_are_duplicates(session, estate):
     assert "不重复计入" in result.problems[0].message
     assert session.scalar(select(func.count()).where(SurveyResponse.survey_id == survey_id,
                                                      SurveyResponse.unit_id == units["1-101"].id)) == 1
+
+
+def test_a_unit_outside_the_campaign_is_added_as_collected(session, estate):
+    _, units, actor, survey_id = estate
+    # 2-102 is vacant, so not in the campaign; 1-103 had been marked collected by hand already.
+    session.execute(update(SurveyHousehold).where(SurveyHousehold.survey_id == survey_id,
+                                                  SurveyHousehold.unit_id == units["1-103"].id).values(collected=True))
+    data = workbook({"S": [["楼栋", "房号", "客服部", "绿化"], ["2栋", "2-102", "满意", None], ["1栋", "1-103", 3, "5分"],
+                           ["1栋", "1-104", "非常满意", 2]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="c.xlsx", actor=actor)
+
+    batch = session.get(ImportBatch, result.batch_id)
+    assert batch.counts["responses"] == 3 and batch.counts["scores"] == 5 and batch.counts["households_added"] == 1
+    households = dict(session.execute(select(SurveyHousehold.unit_id, SurveyHousehold.collected)
+                                      .where(SurveyHousehold.survey_id == survey_id)).all())
+    assert households[units["2-102"].id] is True and households[units["1-104"].id] is True
+    assert households[units["1-103"].id] is True and households[units["1-101"].id] is False
+    scores = session.execute(
+        select(SurveyResponse.unit_id, SurveyScore.topic, SurveyScore.score)
+        .join(SurveyScore, SurveyScore.response_id == SurveyResponse.id).where(SurveyResponse.batch_id == batch.id)
+    ).all()
+    assert sorted(scores) == sorted([
+        (units["2-102"].id, SurveyTopic.SERVICE, 4), (units["1-103"].id, SurveyTopic.SERVICE, 3),
+        (units["1-103"].id, SurveyTopic.GREENING, 5), (units["1-104"].id, SurveyTopic.SERVICE, 5),
+        (units["1-104"].id, SurveyTopic.GREENING, 2),
+    ])
+    audited = {(a.table_name, a.kind): a.changes["count"] for a in session.scalars(
+        select(AuditLog).where(AuditLog.record_id == f"batch:{batch.id}"))}
+    # 1-103 was collected already: only 1-104 changed; 2-102 was added to the campaign.
+    assert audited == {("survey_response", AuditKind.INSERT): 3, ("survey_household", AuditKind.UPDATE): 1,
+                       ("survey_household", AuditKind.INSERT): 1}
 
 
 def test_one_bad_row_writes_nothing(session, estate):
