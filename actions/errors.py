@@ -23,7 +23,7 @@ class NotPermitted(Refused):
 
 
 def integrity_message(exc: Exception) -> str:
-    """A database constraint violation (SQLite or PostgreSQL wording) told in Chinese, with the labels."""
+    """A database constraint violation (SQLite, PostgreSQL or MariaDB wording) told in Chinese, with the labels."""
     from models import Base, label_of
 
     text = str(getattr(exc, "orig", exc))
@@ -48,11 +48,13 @@ def integrity_message(exc: Exception) -> str:
         parts = [p.strip().split(".") for p in m.group(1).split(",")]
         table = parts[0][0]
         return f"已存在相同「{labels(table, [p[1] for p in parts])}」的{model_label(table)}记录"
-    if m := re.search(r'unique constraint "([^"]+)"', text):
+    if m := (re.search(r'unique constraint "([^"]+)"', text)
+             or re.search(r"Duplicate entry .* for key '(?:\w+\.)?(\w+)'", text)):  # MariaDB
         table, con = constraint(m.group(1))
         if table is not None:
             return f"已存在相同「{labels(table.name, [c.name for c in con.columns])}」的{model_label(table.name)}记录"
-    if m := re.search(r"CHECK constraint failed: (\w+)", text) or re.search(r'check constraint "(\w+)"', text):
+    if m := (re.search(r"CHECK constraint failed: (\w+)", text) or re.search(r'check constraint "(\w+)"', text)
+             or re.search(r"CONSTRAINT `(\w+)` failed", text)):
         name = m.group(1)
         table, con = constraint(name) if name.startswith("ck_") else next(
             ((t, c) for t in Base.metadata.tables.values() for c in t.constraints if c.name and c.name.endswith(name)),

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, TypeDecorator, func
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
@@ -85,6 +86,14 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            # MariaDB's DATETIME drops the fraction of a second unless given a precision; keep microseconds
+            # as SQLite and PostgreSQL do (ordering by time, "newer than" checks). The session runs in UTC
+            # (models/db.py), so the server's own CURRENT_TIMESTAMP defaults are UTC as well.
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return super().load_dialect_impl(dialect)
 
 
 def utcnow() -> dt.datetime:

@@ -32,13 +32,28 @@ def _bill_indexes(include: list[str]) -> None:
         op.create_index(name, 'bill', columns, unique=False, postgresql_include=include)
 
 
+def _fk_index_first() -> bool:
+    """MariaDB refuses to drop the only index its foreign key on visit.work_order_id can use (error 1553):
+    there the replacing index is created before the replaced one is dropped. Elsewhere the order is as it
+    always was (these statements have run on users' SQLite and PostgreSQL databases)."""
+    return op.get_context().dialect.name in ('mysql', 'mariadb')
+
+
 def upgrade() -> None:
     _bill_indexes(AMOUNTS)
+    if _fk_index_first():
+        op.create_index('ix_visit_work_order_id_kind', 'visit', ['work_order_id', 'kind'], unique=False)
+        op.drop_index('ix_visit_work_order_id', table_name='visit')
+        return
     op.drop_index('ix_visit_work_order_id', table_name='visit')
     op.create_index('ix_visit_work_order_id_kind', 'visit', ['work_order_id', 'kind'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_visit_work_order_id_kind', table_name='visit')
-    op.create_index('ix_visit_work_order_id', 'visit', ['work_order_id'], unique=False)
+    if _fk_index_first():
+        op.create_index('ix_visit_work_order_id', 'visit', ['work_order_id'], unique=False)
+        op.drop_index('ix_visit_work_order_id_kind', table_name='visit')
+    else:
+        op.drop_index('ix_visit_work_order_id_kind', table_name='visit')
+        op.create_index('ix_visit_work_order_id', 'visit', ['work_order_id'], unique=False)
     _bill_indexes([])
