@@ -5,7 +5,12 @@
   var FONT = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif';
   var TARGET = '#1d273b';  // the target marks: dark, unlike any series colour
 
-  function percent(v) { return v === null || v === undefined || v === '-' ? '—' : Number(v).toFixed(1) + '%'; }
+  // Cut (not rounded) to one decimal, as the tables show them (actions/kpis.Figure.shown): a rate short of its
+  // target never reads as reaching it, and a bar's label matches the figure in the table below it.
+  function percent(v) {
+    if (v === null || v === undefined || v === '-') { return '—'; }
+    return (Math.floor(Math.round(Number(v) * 100) / 10) / 10).toFixed(1) + '%';
+  }
   function gaps(values) { return values.map(function (v) { return v === null ? '-' : v; }); }
 
   function common(spec) {

@@ -1,5 +1,11 @@
 // Every unsafe request carries the session's CSRF token: a hidden field in each POST form,
 // a header on jQuery's AJAX calls (sqladmin deletes rows with $.ajax DELETE).
+// Inline event handlers (onchange="…") are blocked by our CSP (script-src 'self'): a form control marked
+// data-autosubmit submits its form when its value changes.
+document.addEventListener('change', function (e) {
+  var el = e.target;
+  if (el && el.hasAttribute && el.hasAttribute('data-autosubmit') && el.form) { el.form.submit(); }
+});
 (function () {
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) { return; }
