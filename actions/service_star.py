@@ -45,7 +45,10 @@ class StarCandidate:
 
 def star_candidates(session: Session, *, quarter: str, project_id: int, actor: Actor,
                     top: int = STAR_CANDIDATES) -> tuple[StarCandidate, ...]:
-    """The project's top scores of a quarter (average of its confirmed monthly totals), ties included."""
+    """The project's top scores of a quarter (average of its confirmed monthly totals), ties included.
+
+    Only employees scored in every month of the quarter: staff outside the assessed positions are scored only
+    in the months they have events (a praise), and one good month must not outrank three."""
     months = quarter_months(quarter)
     name = visible_projects(session, [project_id], actor)[project_id]
     confirmed = set(session.scalars(
@@ -61,6 +64,7 @@ def star_candidates(session: Session, *, quarter: str, project_id: int, actor: A
         .join(Staff, Staff.id == MonthlyScore.staff_id)
         .where(MonthlyScore.project_id == project_id, MonthlyScore.month.in_(months))
         .group_by(Staff.id, Staff.name, Staff.employee_no)
+        .having(func.count() == len(months))
     ).all()
     scored = sorted(
         ((sid, sname, no, (total / n).quantize(Decimal("0.01")), n) for sid, sname, no, total, n in rows),

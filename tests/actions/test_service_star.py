@@ -33,6 +33,16 @@ def quarter_confirmed(session, org, extra_month_points: dict | None = None):
         confirm_scores(session, month=mon, project_ids=[p.id], actor=org["actor"])
 
 
+def test_only_staff_scored_every_month_of_the_quarter_are_candidates(session, org):
+    p, s = org["project"], org["staff"]
+    # the engineer is not an assessed position: praised in September only, he is scored in September only (102)
+    request(session, p, RequestKind.PRAISE, at(2026, 9, 8), praised_staff=s["fixer"])
+    quarter_confirmed(session, org)
+    top = star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
+    assert s["fixer"].id not in {c.staff_id for c in top}
+    assert [(c.staff_name, c.months) for c in top][0] == ("李娜", 3)
+
+
 def test_the_service_star_is_nominated_from_the_top_scores_and_chosen_by_the_branch(session, org):
     p, s = org["project"], org["staff"]
     with pytest.raises(Refused, match="尚有未确认的月度考核：2026-07、2026-08、2026-09"):
