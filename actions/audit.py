@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import functools
 from typing import Any
 
 from sqlalchemy import Select, event, insert, inspect, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
-from models import AuditKind, AuditLog, LoginAttempt, OperationLog, OperationStatus, utcnow
+from models import AuditKind, AuditLog, Base, LoginAttempt, OperationLog, OperationStatus, utcnow
 
 from .actor import Actor, current_actor
 
@@ -199,3 +200,77 @@ def log_operation(
     session.add(row)
     session.flush()
     return row
+
+
+# What each operation-log code means, in Chinese: the one place the console (操作日志) reads it from.
+# ``export:<table>`` and ``import:<kind>`` are named after the record exported or imported (see operation_label).
+OPERATION_LABELS: dict[str, str] = {
+    # 工单
+    "receive_request": "受理客户诉求",
+    "dispatch": "派工",
+    "accept_work_orders": "接单",
+    "reassign_work_orders": "转派工单",
+    "complete_work_order": "工单完工",
+    "callback_work_order": "工单回访",
+    "close_work_orders": "关闭工单",
+    "record_visit": "登记走访",
+    "export_department_report": "导出部门日报",
+    "export_complaint_statistics": "导出投诉统计",
+    "export_monthly_report": "导出月度报表",
+    # 收费与催缴
+    "generate_bills": "生成账单",
+    "record_payment": "登记收款",
+    "pay_account": "按户收款",
+    "export_arrears": "导出欠费明细",
+    "export_collection_rate": "导出收缴率",
+    "issue_dunning": "发出催缴通知",
+    "approve_dunning": "批准催缴名单",
+    "reject_dunning": "驳回催缴名单",
+    "record_delivery": "登记催缴送达",
+    "close_month": "月结",
+    # 满意度调查
+    "create-survey": "创建满意度调查",
+    "distribute-survey": "登记问卷发放",
+    "add-corrective-action": "添加整改措施",
+    "complete-corrective-action": "完成整改措施",
+    "follow-up-corrective-action": "整改跟踪回访",
+    # 考核
+    "revise_scoring_rule": "修订考核条款",
+    "record_score_events": "录入考核",
+    "compute_scores": "计算月度考核",
+    "confirm_scores": "确认月度考核",
+    "spot_check_scores": "抽查月度考核",
+    "reopen_scores": "重新开放月度考核",
+    "export_scores": "导出月度考核",
+    "nominate_service_star": "推荐服务之星",
+    "choose_service_star": "评定服务之星",
+    # 系统
+    "load_reference": "载入基础数据",
+    "load_demo": "载入演示数据",
+}
+
+
+@functools.cache
+def _record_labels() -> dict[str, str]:
+    return {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
+
+
+@functools.cache
+def _import_titles() -> dict[str, str]:
+    # Imported here: the importers themselves write their operation rows through this module.
+    from .bulk_import import KINDS
+    from .survey_import import SurveyImporter
+
+    return {SurveyImporter.kind: SurveyImporter.title, **{kind: cls.title for kind, cls in KINDS.items()}}
+
+
+def operation_label(code: str) -> str:
+    """An operation-log code in Chinese: ``export:bill`` → 导出「账单」; a code not known is shown as itself."""
+    if label := OPERATION_LABELS.get(code):
+        return label
+    prefix, _, rest = code.partition(":")
+    if prefix == "export" and (name := _record_labels().get(rest)):
+        return f"导出「{name}」"
+    if prefix == "import" and (name := _import_titles().get(rest)):
+        return f"导入「{name}」"
+    return code

@@ -58,13 +58,16 @@ from models import (
     Phase,
     Project,
     Staff,
+    StaffPosition,
     Unit,
     UnitCustomer,
     UnitRelation,
+    User,
     label_of,
     utcnow,
 )
 from models.base import Money
+from models.fees import FeeCycle
 
 from . import xlsx_out
 from .actor import Actor
@@ -135,6 +138,35 @@ def percent(part: Decimal, whole: Decimal) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(CENT)
 
 
+# --- names in their natural order ---------------------------------------------------------------------
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NUMBER = re.compile(r"\d+|[零〇一二两三四五六七八九十百千]+")
+
+
+def _chinese_number(text: str) -> int:
+    """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 一百零五 → 105."""
+    total, digit = 0, 0
+    for ch in text:
+        if ch in _CN_UNITS:
+            total += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+        else:
+            digit = _CN_DIGITS[ch]
+    return total + digit
+
+
+def natural_key(name: str | None) -> tuple[int, int, str]:
+    """Sort key of a phase or building name by the number in it, then the name: 一期, 二期, 三期 … 十期 and
+    1栋, 2栋 … 10栋 rather than text order (一期, 三期, 二期; 10栋, 1栋, 2栋). Names without a number go last."""
+    name = name or ""
+    found = _NUMBER.search(name)
+    if found is None:
+        return (1, 0, name)
+    number = found.group()
+    return (0, int(number) if number.isdigit() else _chinese_number(number), name)
+
+
 # --- shared SQL pieces --------------------------------------------------------------------------------
 OUTSTANDING = type_coerce(Bill.amount_due - Bill.amount_paid, Money)
 
@@ -191,12 +223,27 @@ class Choice:
     project_id: int
 
 
+# 收款人: the positions that take money at the counter (收费员, 前台客服), not engineers or guards.
+COLLECTING_POSITIONS = (StaffPosition.CASHIER, StaffPosition.FRONT_DESK)
+
+
 @dataclass(frozen=True)
 class FeeChoices:
     projects: tuple[Choice, ...]
-    buildings: tuple[Choice, ...]
+    buildings: tuple[Choice, ...]  # by project, then in natural order (1栋, 2栋 … 10栋)
     staff: tuple[Choice, ...]
-    fee_types: tuple[Choice, ...]  # active, with a rate: the ones bills are generated from
+    fee_types: tuple[Choice, ...]  # active, 按月, with a rate: the ones the monthly run bills
+    collectors: tuple[Choice, ...] = ()  # who may be named 收款人: cashiers and the front desk (and the actor)
+    own_staff_id: int | None = None  # the actor's own staff record: the default 收款人
+
+
+def actor_staff_id(session: Session, actor: Actor) -> int | None:
+    """The staff record the acting user is linked to (用户 → 对应员工), if any and still active."""
+    if actor.user_id is None:
+        return None
+    return session.scalar(
+        select(Staff.id).join(User, User.staff_id == Staff.id).where(User.id == actor.user_id, Staff.active.is_(True))
+    )
 
 
 def fee_choices(session: Session, *, actor: Actor) -> FeeChoices:
@@ -204,20 +251,27 @@ def fee_choices(session: Session, *, actor: Actor) -> FeeChoices:
     projects = {pid: name for pid, name in session.execute(
         select(Project.id, Project.name).where(actor.project_filter(Project.id)).order_by(Project.name))}
     several = len(projects) > 1
+    order = {pid: n for n, pid in enumerate(projects)}
 
     def named(rows: Iterable[Any]) -> tuple[Choice, ...]:
         return tuple(Choice(i, f"{projects[p]} · {label}" if several else label, p) for i, label, p in rows)
 
+    own = actor_staff_id(session, actor)
+    staff = session.execute(select(Staff.id, Staff.name, Staff.project_id, Staff.position)
+                            .where(actor.project_filter(Staff.project_id), Staff.active.is_(True))
+                            .order_by(Staff.project_id, Staff.name)).all()
+    buildings = session.execute(select(Building.id, Building.name, Building.project_id)
+                                .where(actor.project_filter(Building.project_id))).all()
     return FeeChoices(
         tuple(Choice(pid, name, pid) for pid, name in projects.items()),
-        named(session.execute(select(Building.id, Building.name, Building.project_id)
-                              .where(actor.project_filter(Building.project_id)).order_by(Building.project_id, Building.name))),
-        named(session.execute(select(Staff.id, Staff.name, Staff.project_id)
-                              .where(actor.project_filter(Staff.project_id), Staff.active.is_(True))
-                              .order_by(Staff.project_id, Staff.name))),
+        named(sorted(buildings, key=lambda b: (order.get(b[2], 0), natural_key(b[1])))),
+        named((i, name, p) for i, name, p, _ in staff),
         named(session.execute(select(FeeType.id, FeeType.name, FeeType.project_id)
-                              .where(actor.project_filter(FeeType.project_id), FeeType.active.is_(True), FeeType.rate > 0)
+                              .where(actor.project_filter(FeeType.project_id), FeeType.active.is_(True), FeeType.rate > 0,
+                                     FeeType.billing_cycle == FeeCycle.MONTHLY)
                               .order_by(FeeType.project_id, FeeType.name))),
+        named((i, name, p) for i, name, p, position in staff if position in COLLECTING_POSITIONS or i == own),
+        own,
     )
 
 
@@ -299,7 +353,8 @@ def generate_bills(
     fee_type_ids: Iterable[int] | None = None,
     dry_run: bool = False,
 ) -> GenerateBillsResult:
-    """生成账单: one bill per unit and fee type for the period, from the project's active fee types."""
+    """生成账单: one bill per unit and fee type for the period, from the project's active 按月 fee types; a
+    按次 fee type (装修管理费, 押金 …) asked for by id is refused."""
     period = parse_period(period)
     project = visible_project(session, actor, project_id)
     latest = add_months(current_period(), 1)
@@ -309,12 +364,22 @@ def generate_bills(
     fee_types = list(session.scalars(stmt.order_by(FeeType.id)))
     if fee_type_ids is not None:
         wanted = {int(i) for i in fee_type_ids}
+        one_off = [ft for ft in fee_types if ft.id in wanted and ft.billing_cycle is not FeeCycle.MONTHLY]
+        if one_off:
+            raise Refused(
+                f"以下收费项目{label_of(FeeType, 'billing_cycle')}为{FeeCycle.ONCE.label}，按实际发生收取，"
+                f"不随月度账单生成：{'、'.join(ft.name for ft in one_off)}",
+                [ft.id for ft in one_off],
+            )
+    # 装修管理费、押金等按次收取：月度账单只生成按月的收费项目.
+    fee_types = [ft for ft in fee_types if ft.billing_cycle is FeeCycle.MONTHLY]
+    if fee_type_ids is not None:
         unknown = sorted(wanted - {ft.id for ft in fee_types})
         if unknown:
             raise Refused(f"以下收费项目不属于项目「{project.name}」，或未启用、单价为 0：{unknown}", unknown)
         fee_types = [ft for ft in fee_types if ft.id in wanted]
     if not fee_types:
-        raise Refused(f"项目「{project.name}」没有可生成账单的收费项目（须启用且单价大于 0）")
+        raise Refused(f"项目「{project.name}」没有可生成账单的收费项目（须启用、按月计费且单价大于 0）")
     ids = [ft.id for ft in fee_types]
     existing = session.scalar(
         select(func.count()).where(Bill.project_id == project.id, Bill.period == period, Bill.fee_type_id.in_(ids))
@@ -368,8 +433,8 @@ class AccountPaymentResult:
     outstanding: Decimal  # what the account still owes after this payment
 
 
-def _payment_terms(session: Session, project_id: int, amount: Any, collector_id: int | None,
-                   paid_at: dt.datetime | None) -> tuple[Decimal, dt.datetime]:
+def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any, collector_id: int | None,
+                   paid_at: dt.datetime | None) -> tuple[Decimal, dt.datetime, int | None]:
     amount = money(amount, what=label_of(Payment, "amount"))
     if amount <= 0:
         raise Refused(f"{label_of(Payment, 'amount')}必须大于 0：{amount}")
@@ -382,7 +447,12 @@ def _payment_terms(session: Session, project_id: int, amount: Any, collector_id:
         staff_project = session.scalar(select(Staff.project_id).where(Staff.id == collector_id))
         if staff_project != project_id:
             raise Refused(f"{label_of(Payment, 'collector_id')}不是本项目员工：{collector_id}", [collector_id])
-    return amount, paid_at
+    else:
+        # 收款人 left blank: the cashier at the keyboard, when their user is linked to a staff record here.
+        own = actor_staff_id(session, actor)
+        if own is not None and session.scalar(select(Staff.project_id).where(Staff.id == own)) == project_id:
+            collector_id = own
+    return amount, paid_at, collector_id
 
 
 def _apply(session: Session, bill: Bill, amount: Decimal, method: PayMethod, collector_id: int | None,
@@ -419,7 +489,7 @@ def record_payment(
         raise NotPermitted(f"无权操作账单#{bill_id}", [bill_id])
     if bill.status not in OPEN:
         raise Refused(f"账单#{bill.id}{bill.status.label}，不能再收款", [bill.id])
-    amount, paid_at = _payment_terms(session, bill.project_id, amount, collector_id, paid_at)
+    amount, paid_at, collector_id = _payment_terms(session, actor, bill.project_id, amount, collector_id, paid_at)
     owed = bill.amount_due - bill.amount_paid
     if amount > owed:
         raise Refused(
@@ -431,7 +501,7 @@ def record_payment(
     log_operation(
         session,
         "record_payment",
-        params={"bill_id": bill.id, "amount": amount, "method": PayMethod(method)},
+        params={"bill_id": bill.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id},
         counts={"payments": 1},
         project_id=bill.project_id,
     )
@@ -456,7 +526,7 @@ def pay_account(
         raise Refused(f"房屋不存在：{unit_id}", [unit_id])
     if not actor.can_see(unit.project_id):
         raise NotPermitted(f"无权操作房屋#{unit_id}", [unit_id])
-    amount, paid_at = _payment_terms(session, unit.project_id, amount, collector_id, paid_at)
+    amount, paid_at, collector_id = _payment_terms(session, actor, unit.project_id, amount, collector_id, paid_at)
     bills = list(
         session.scalars(
             select(Bill)
@@ -480,7 +550,7 @@ def pay_account(
     log_operation(
         session,
         "pay_account",
-        params={"unit_id": unit.id, "amount": amount, "method": PayMethod(method)},
+        params={"unit_id": unit.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id},
         counts={"payments": len(applied)},
         project_id=unit.project_id,
     )
@@ -798,6 +868,11 @@ class RateRow:
     def meets_target(self) -> bool:
         return self.amount_rate is not None and self.amount_rate >= MONTHLY_TARGET
 
+    @property
+    def target_label(self) -> str:
+        """达标 / 未达标, as the page and the export show it."""
+        return "达标" if self.meets_target else "未达标"
+
 
 @dataclass(frozen=True)
 class CollectionRateReport:
@@ -814,14 +889,21 @@ def _rate_row(period: str, project_id: int, key: int | None, label: str, due: An
     return RateRow(period, project_id, key, label, due, paid, percent(paid, due), n, n_paid, percent(n_paid, n))
 
 
-def _rate_labels(session: Session, group_by: str, keys: set[tuple[int, int | None]]) -> dict[tuple[int, int | None], str]:
+def _rate_labels(session: Session, group_by: str,
+                 keys: set[tuple[int, int | None]]) -> dict[tuple[int, int | None], tuple[str, tuple]]:
+    """Each group's label and its sort key: the project's name, then the member in its natural order."""
     projects = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_({p for p, _ in keys}))).all())
     if group_by == "project":
-        return {(p, k): projects[p] for p, k in keys}
+        return {(p, k): (projects[p], (projects[p],)) for p, k in keys}
     model = {"phase": Phase, "building": Building, "collector": Staff}[group_by]
     names = dict(session.execute(select(model.id, model.name).where(model.id.in_({k for _, k in keys if k}))).all())
     missing = "未分期" if group_by == "phase" else "未指定"
-    return {(p, k): f"{projects[p]} · {names.get(k, missing)}" for p, k in keys}
+    out = {}
+    for p, k in keys:
+        name = names.get(k, missing)
+        # 未分期 / 未指定 after the named ones
+        out[(p, k)] = (f"{projects[p]} · {name}", (projects[p], k not in names, natural_key(name)))
+    return out
 
 
 def collection_rate(
@@ -876,8 +958,8 @@ def collection_rate(
     ).all()
     labels = _rate_labels(session, group_by, {(r[1], r[2]) for r in grouped})
     rows = sorted(
-        (_rate_row(r[0], r[1], r[2], labels[(r[1], r[2])], r[3], r[4], r[5], r[6]) for r in grouped),
-        key=lambda r: (r.period, r.label),
+        (_rate_row(r[0], r[1], r[2], labels[(r[1], r[2])][0], r[3], r[4], r[5], r[6]) for r in grouped),
+        key=lambda r: (r.period, labels[(r.project_id, r.key)][1]),
     )
     totals = []
     for period in sorted({r.period for r in rows}):
@@ -899,7 +981,7 @@ def collection_rate_xlsx(session: Session, report: CollectionRateReport) -> byte
     wb = xlsx_out.new_workbook()
     xlsx_out.write_sheet(wb, f"收费率 {report.period_from}~{report.period_to}", header, (
         [r.period, r.label, r.amount_due, r.amount_paid, r.amount_rate, r.households, r.households_paid,
-         r.household_rate, report.target, r.meets_target]
+         r.household_rate, report.target, r.target_label]
         for r in (*report.rows, *report.totals)
     ))
     log_event(session, AuditKind.EXPORT, table=Bill.__tablename__,

@@ -12,17 +12,21 @@ The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第
   date and scope): a re-run or a double submit finds the run and writes nothing. On PostgreSQL a
   transaction-scoped advisory lock per project, month and stage makes a concurrent second run stop at once
   with 「正在执行」 instead of waiting.
-- **Stage order rule.** Stage *N* (2–4) may go to an account that never had stage *N*−1 this month only when
-  the schedule date of stage *N* (the 10th, 15th, 20th) is reached: ``as_of`` on or after it. A run dated
-  before its stage's schedule date is an early escalation; it is refused as a whole, naming the accounts, if
-  any account in it lacks stage *N*−1 of the same month. Stage 1 has no predecessor and may run any day.
+- **Stage order rule.** Stage *N* (2–3) may go to an account that never had stage *N*−1 this month only when
+  the schedule date of stage *N* (the 10th, 15th) is reached: ``as_of`` on or after it. A run dated before its
+  stage's schedule date is an early escalation; it is refused as a whole, naming the accounts, if any account
+  in it lacks stage *N*−1 of the same month. Stage 1 has no predecessor and may run any day. Stage 4 is
+  stricter: a power cut follows the power-cut letter, so it only ever lists accounts that received stage 3
+  (with its 停电函) in the same month, whatever the date; the others are left out and counted.
 - **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (distinct overdue periods). Issuing
   stage 4 proposes the list: the run waits as 待审批 with its notices as the proposed list, which no letter
   or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理, 分公司管理, 系统管理员) other
   than the proposer approves — re-checking every account, so one that paid meanwhile drops out — or rejects,
   which deletes the proposed notices. Who decided and when is recorded on the run.
-- **Deadlines (限缴日期).** Stages 1–3: the next stage's schedule date (or five days after the as-of date when
-  that has passed); stage 4: three days after the as-of date, the last day before the cut.
+- **Deadlines (限缴日期).** Counted from the later of the as-of date and the day the notice is issued, so a
+  late run never prints a deadline already past. Stages 1–3: the next stage's schedule date if it is still
+  ahead, else five days on; stage 4: three days on, the last day before the cut — counted from the approval
+  day, when the letters are issued.
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ LETTERS = {
 
 class Exclusion(LabeledEnum):
     ISSUED = "issued", "本月已发过该阶段通知"
+    NO_LETTER = "no_letter", "本月未发第三次催缴及停电函"
     SHORT = "short", "欠费不足两个月"
 
 
@@ -148,12 +153,14 @@ def default_as_of(stage: Any, today: dt.date | None = None) -> dt.date:
     return schedule_date(stage, period_of(today.replace(day=1) - dt.timedelta(days=1)))
 
 
-def pay_by(stage: DunningStage, as_of: dt.date) -> dt.date:
+def pay_by(stage: DunningStage, as_of: dt.date, issued_on: dt.date | None = None) -> dt.date:
+    """限缴日期 of a notice dated ``as_of`` and issued on ``issued_on``: never before the day it is issued."""
+    start = max(as_of, issued_on or as_of)
     if stage is DunningStage.CUTOFF:
-        return as_of + dt.timedelta(days=CUTOFF_GRACE_DAYS)
+        return start + dt.timedelta(days=CUTOFF_GRACE_DAYS)
     following = DunningStage(str(int(stage.value) + 1))
     deadline = schedule_date(following, period_of(as_of))
-    return deadline if deadline > as_of else as_of + dt.timedelta(days=GRACE_DAYS)
+    return deadline if deadline > start else start + dt.timedelta(days=GRACE_DAYS)
 
 
 # --- permissions and scope ----------------------------------------------------------------------------
@@ -250,6 +257,9 @@ def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date
     issued = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == stage)
     whens = [(issued, Exclusion.ISSUED.value)]
     if stage is DunningStage.CUTOFF:
+        # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month.
+        had_letter = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == DunningStage.THIRD)
+        whens.append((~had_letter, Exclusion.NO_LETTER.value))
         whens.append((acct.c.months < CUTOFF_MIN_MONTHS, Exclusion.SHORT.value))
     return select(acct, case(*whens, else_="ok").label("reason")).subquery()
 
@@ -363,7 +373,8 @@ def issue_dunning(
     existing = session.scalar(select(DunningRun).where(DunningRun.run_key == run_key))
 
     c = _classified(project.id, cycle, stage, as_of, resolved.units)
-    if stage is not DunningStage.FIRST and as_of < schedule_date(stage, cycle):
+    # Stage 4 needs no check here: an account without stage 3 this month is left out (Exclusion.NO_LETTER).
+    if stage in (DunningStage.SECOND, DunningStage.THIRD) and as_of < schedule_date(stage, cycle):
         previous = DunningStage(str(int(stage.value) - 1))
         had_previous = exists().where(N.unit_id == c.c.unit_id, N.cycle == cycle, N.stage == previous)
         early = _listed(session, c, and_(c.c.reason == "ok", ~had_previous), EXAMPLES)
@@ -398,7 +409,7 @@ def issue_dunning(
     source = select(
         literal(run.id), literal(project.id), c.c.unit_id, payer_id(c.c.unit_id), literal(cycle),
         literal(stage, N.stage.type), c.c.amount, c.c.months, c.c.oldest_period,
-        literal(pay_by(stage, as_of), N.pay_by.type), literal(""), literal(""),
+        literal(pay_by(stage, as_of, today), N.pay_by.type), literal(""), literal(""),
         literal(stamp, N.created_at.type), literal(stamp, N.updated_at.type),
     ).where(c.c.reason == "ok")
     issued = insert_ignoring(
@@ -561,6 +572,13 @@ def approve_dunning(
         record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=changed, summary="停电/封铺审批：欠费金额更新")
         session.execute(
             update(N.__table__).where(N.run_id == run.id, N.amount != owed).values(amount=owed, updated_at=now)
+        )
+        # The letters are issued now: their deadline counts from today, not from the proposal.
+        deadline = pay_by(run.stage, run.as_of, now.astimezone(SHANGHAI).date())
+        record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, summary="停电/封铺审批：限缴日期顺延",
+                    ids=select(N.id, N.project_id).where(N.run_id == run.id, N.pay_by < deadline))
+        session.execute(
+            update(N.__table__).where(N.run_id == run.id, N.pay_by < deadline).values(pay_by=deadline, updated_at=now)
         )
         _recount(session, run)
         run.status = DunningRunStatus.APPROVED

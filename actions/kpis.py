@@ -364,13 +364,18 @@ class Figure:
         return Decimal(self.numerator) * 100 >= self.kpi.target * Decimal(self.denominator)
 
     @property
-    def shown(self) -> str:
-        """``95.2%``, cut (not rounded) to one decimal so that a rate short of its target never reads as
-        reaching it; ``—`` without a denominator."""
+    def shown_rate(self) -> Decimal | None:
+        """The rate in percent cut (not rounded) to one decimal, so that a rate short of its target never reads
+        as reaching it — in tables and charts alike; None without a denominator."""
         if not self.denominator:
-            return "—"
-        value = (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(Decimal("0.1"), ROUND_DOWN)
-        return f"{value}%"
+            return None
+        return (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(Decimal("0.1"), ROUND_DOWN)
+
+    @property
+    def shown(self) -> str:
+        """``95.2%``; ``—`` without a denominator."""
+        rate = self.shown_rate
+        return "—" if rate is None else f"{rate}%"
 
     def drill(self, part: str, project_ids: Sequence[int]) -> Drill:
         """``part``: "numerator" or "denominator"."""
@@ -415,7 +420,7 @@ def resolve_scope(session: Session, *, actor: Actor, project_ids: Iterable[int] 
         wanted = sorted({int(p) for p in project_ids})
         outside = actor.outside(wanted)
         if outside:
-            raise NotPermitted(f"无权查看以下项目的指标：{'、'.join(map(str, outside))}", outside)
+            raise NotPermitted(f"无权查看所选项目（编号 {'、'.join(map(str, outside))}）的指标", outside)
         stmt = stmt.where(Project.id.in_(wanted))
     projects = tuple(ProjectRef(*row) for row in session.execute(stmt))
     if project_ids is not None:

@@ -228,7 +228,9 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
 
     # 收费 by phase
     rows = []
-    phases = [r for r in data.phases if r.project_id in ids]
+    # project by project, each project's phases in their natural order (一期, 二期, 三期 …), 未分期 last
+    phases = sorted((r for r in data.phases if r.project_id in ids),
+                    key=lambda r: (ids.index(r.project_id), r.key is None, billing.natural_key(r.label.rpartition(" · ")[2])))
     for r in phases:
         arg = "none" if r.key is None else str(r.key)
         phase = r.label.rpartition(" · ")[2]  # billing labels a phase "项目 · 分期"

@@ -64,6 +64,14 @@ from .xlsx_out import new_workbook, to_bytes, write_sheet
 S = WorkOrderStatus
 T = TypeVar("T")
 OPEN_STATUSES = (S.DISPATCHED, S.ACCEPTED)
+# The lifecycle steps in their order, each with the statuses it may start from (the actions below check these).
+STEP_FROM: dict[str, tuple[WorkOrderStatus, ...]] = {
+    "accept": (S.DISPATCHED,),
+    "reassign": OPEN_STATUSES,
+    "complete": (S.ACCEPTED,),
+    "callback": (S.DONE,),
+    "close": (S.CALLED_BACK,),
+}
 # 即将到期: the deadline falls within this window.
 DUE_SOON = dt.timedelta(hours=2)
 # Rows a dry run shows; the counts always cover every target.
@@ -423,6 +431,11 @@ class TransitionResult:
         return f"{done}{self.verb} {len(self.order_ids)} 张派工单（{id_list(self.order_ids)}），状态：{self.status.label}"
 
 
+def steps_allowed(status: WorkOrderStatus) -> tuple[str, ...]:
+    """The lifecycle steps an order in ``status`` may take next, in lifecycle order."""
+    return tuple(step for step, allowed in STEP_FROM.items() if status in allowed)
+
+
 def _orders(session: Session, order_ids: Sequence[int], actor: Actor, allowed: Sequence[WorkOrderStatus],
             verb: str) -> list[tuple[int, int, WorkOrderStatus]]:
     """The orders (id, project, status), refusing missing, out-of-scope and wrong-status ones by name."""
@@ -482,7 +495,7 @@ def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Act
                        dry_run: bool = False) -> TransitionResult:
     """接单: the handling department has taken the order; the response deadline is met or missed here."""
     return _transition(session, actor=actor, operation="accept_work_orders", verb="接单", order_ids=order_ids,
-                       allowed=(S.DISPATCHED,), values={"status": S.ACCEPTED, "accepted_at": utcnow()},
+                       allowed=STEP_FROM["accept"], values={"status": S.ACCEPTED, "accepted_at": utcnow()},
                        dry_run=dry_run)
 
 
@@ -501,7 +514,7 @@ def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: 
     assignee = _assignee(session, assignee_id, department) if assignee_id is not None else None
     if department is None and assignee is not None and assignee.department_id is not None:
         department = _department(session, assignee.department_id)
-    rows = _orders(session, order_ids, actor, OPEN_STATUSES, "转派")
+    rows = _orders(session, order_ids, actor, STEP_FROM["reassign"], "转派")
     _check_handlers(department, assignee, {r[1] for r in rows})
     values: dict[str, Any] = {"status": S.DISPATCHED, "accepted_at": None, "reassign_note": reason[:255]}
     if department is not None:
@@ -509,7 +522,7 @@ def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: 
     if assignee is not None or department is not None:
         values["assignee_id"] = assignee.id if assignee else None
     return _transition(session, actor=actor, operation="reassign_work_orders", verb="转派", order_ids=order_ids,
-                       allowed=OPEN_STATUSES, values=values, dry_run=dry_run,
+                       allowed=STEP_FROM["reassign"], values=values, dry_run=dry_run,
                        params={"department_id": department_id, "assignee_id": assignee_id, "reason": reason})
 
 
@@ -545,7 +558,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
         raise Refused("非有偿服务不能填写报价或收费", [order_id])
     return _transition(
         session, actor=actor, operation="complete_work_order", verb="完工", order_ids=[order_id],
-        allowed=(S.ACCEPTED,), dry_run=dry_run,
+        allowed=STEP_FROM["complete"], dry_run=dry_run,
         values={"status": S.DONE, "completed_at": utcnow(), "result": result, "paid_service": paid_service,
                 "quote": quote_amount, "quote_accepted": bool(paid_service and quote_accepted),
                 "charge": charge_amount},
@@ -584,7 +597,7 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
     返工次数 + 1, the completion time cleared until it is done again."""
     if not isinstance(result, Satisfaction) or not isinstance(way, VisitWay):
         raise Refused("请选择回访方式和回访结果")
-    _orders(session, [order_id], actor, (S.DONE,), "回访")
+    _orders(session, [order_id], actor, STEP_FROM["callback"], "回访")
     reopen = result is Satisfaction.UNSATISFIED
     if dry_run:
         return CallbackResult(order_id, None, S.ACCEPTED if reopen else S.CALLED_BACK, reopen, None, True)
@@ -593,7 +606,7 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
         if reopen else {"status": S.CALLED_BACK}
     )
     outcome = _transition(session, actor=actor, operation="callback_work_order", verb="回访", order_ids=[order_id],
-                          allowed=(S.DONE,), values=values, params={"way": way, "result": result})
+                          allowed=STEP_FROM["callback"], values=values, params={"way": way, "result": result})
     order = session.get(WorkOrder, order_id)
     request = order.request
     visit = Visit(
@@ -613,7 +626,7 @@ def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Acto
     ownership ends here)."""
     now = utcnow()
     outcome = _transition(session, actor=actor, operation="close_work_orders", verb="关闭", order_ids=order_ids,
-                          allowed=(S.CALLED_BACK,), values={"status": S.CLOSED, "closed_at": now}, dry_run=dry_run)
+                          allowed=STEP_FROM["close"], values={"status": S.CLOSED, "closed_at": now}, dry_run=dry_run)
     if dry_run:
         return outcome
     SR = ServiceRequest
@@ -711,7 +724,8 @@ class OrderSummary:
 
 
 def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: int | None = None,
-               offset: int = 0) -> tuple[OrderSummary, ...]:
+               offset: int = 0, now: dt.datetime | None = None) -> tuple[OrderSummary, ...]:
+    """The orders as summaries; their 时限 state is judged as of ``now`` (default: this moment)."""
     SR = ServiceRequest
     stmt = (
         select(WorkOrder, Project.name, Building.name, Unit.room_no, SR.kind, SR.content, SR.contact_name,
@@ -728,7 +742,7 @@ def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: in
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    now = utcnow()
+    now = now or utcnow()
     return tuple(
         OrderSummary(
             o.id, o.project_id, project, f"{building}-{room}" if room else "", kind.label, content, name,
@@ -789,7 +803,8 @@ REPORT_COLUMNS = (
 def department_report(session: Session, *, department_id: int, actor: Actor, day: dt.date | None = None,
                       project_id: int | None = None) -> DepartmentReport:
     """The department's open orders (已派工/处理中) and the orders it completed on ``day``, in the actor's
-    projects, earliest completion deadline first."""
+    projects, earliest completion deadline first. 已超时 is judged as of the end of ``day`` (or now, for today):
+    the report of a past day says what was late that evening, not what is late since."""
     department = session.get(Department, department_id)
     if department is None:
         raise Refused(f"处理部门 #{department_id} 不存在", [department_id])
@@ -804,7 +819,7 @@ def department_report(session: Session, *, department_id: int, actor: Actor, day
     ]
     if project_id is not None:
         where.append(WorkOrder.project_id == project_id)
-    lines = _summaries(session, *where, order_by=[WorkOrder.complete_due_at, WorkOrder.id])
+    lines = _summaries(session, *where, order_by=[WorkOrder.complete_due_at, WorkOrder.id], now=min(utcnow(), end))
     return DepartmentReport(department.name, day, lines)
 
 

@@ -39,6 +39,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from markupsafe import Markup
 from sqladmin import i18n as sqladmin_i18n
+from sqladmin.fields import AjaxSelectField, QuerySelectField
 from sqladmin.i18n import I18nConfig
 from sqladmin.widgets import FileInputWidget
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -137,6 +138,20 @@ class ChineseOnlyMiddleware:
 
 # sqladmin.forms.ModelConverter.conv_boolean uses these for nullable Boolean columns.
 _BOOLEAN_CHOICES_EN = [(True, "True"), (False, "False")]
+# What sqladmin's relation selects say when a required relation is left empty, and what it means.
+_NOT_A_CHOICE = "Not a valid choice"
+_REQUIRED = "This field is required."
+
+
+def _left_empty(field: Any) -> bool:
+    """A required relation (值班人, 项目 …) submitted without a choice, as opposed to a choice not allowed."""
+    return (
+        isinstance(field, AjaxSelectField | QuerySelectField)
+        and not field.allow_blank
+        and (not field.raw_data or field.raw_data[0] in ("", "__None"))
+    )
+
+
 # Fragments of sqladmin.widgets.FileInputWidget output.
 _FILE_CURRENTLY = Markup("<p>Currently: ")
 _FILE_CLEAR = Markup('">Clear</label>')
@@ -223,4 +238,7 @@ class ChineseForm(Form):
             for field in self:
                 if isinstance(field.errors, list):
                     field.errors[:] = [trans.translate_error(e) for e in field.errors]
+                    if _left_empty(field):  # sqladmin calls an empty required select "Not a valid choice"
+                        not_a_choice, required = trans.gettext(_NOT_A_CHOICE), trans.gettext(_REQUIRED)
+                        field.errors[:] = [required if e == not_a_choice else e for e in field.errors]
         return valid

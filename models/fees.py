@@ -45,6 +45,11 @@ class FeeBasis(LabeledEnum):
     FIXED = "fixed", "固定金额(元/月)"
 
 
+class FeeCycle(LabeledEnum):
+    MONTHLY = "monthly", "按月"
+    ONCE = "once", "按次"
+
+
 class BillStatus(LabeledEnum):
     UNPAID = "unpaid", "未缴"
     PARTIAL = "partial", "部分缴纳"
@@ -85,7 +90,8 @@ class DeliveryWay(LabeledEnum):
 
 
 class FeeType(IdMixin, ProjectScoped, TimestampMixin, Base):
-    """收费项目 (管理费, 停车费, 装修管理费 …) with its rate; rates are reviewed yearly."""
+    """收费项目 (管理费, 停车费, 装修管理费 …) with its rate; rates are reviewed yearly. 按月 fees are billed by
+    the monthly run (生成账单); 按次 fees (装修管理费, 押金 …) are charged per occasion and never generated."""
 
     __tablename__ = "fee_type"
     __label__ = "收费项目"
@@ -94,6 +100,10 @@ class FeeType(IdMixin, ProjectScoped, TimestampMixin, Base):
     name: Mapped[str] = col("收费项目", String(64))
     basis: Mapped[FeeBasis] = col("计费方式", enum_type(FeeBasis))
     rate: Mapped[Decimal] = col("单价(元)", Numeric(12, 4))
+    billing_cycle: Mapped[FeeCycle] = col(
+        "计费周期", enum_type(FeeCycle), default=FeeCycle.MONTHLY, server_default=FeeCycle.MONTHLY.value,
+        doc="按月：每月生成账单；按次：按实际发生收取（装修管理费、押金等），不随月度账单生成",
+    )
     due_day: Mapped[int] = col("缴费截止日", Integer, default=1, doc="账期当月的第几日为缴费截止日")
     active: Mapped[bool] = col("启用", Boolean, default=True)
     reviewed_on: Mapped[dt.date | None] = col("年度复核日期", Date)

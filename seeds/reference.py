@@ -35,6 +35,7 @@ from models import (
     ScoringRule,
     SlaRule,
 )
+from models.fees import FeeCycle
 
 from .roles import ROLES
 
@@ -84,7 +85,7 @@ SLA: dict[RequestKind, dict[Priority, tuple[int, int]]] = {
 
 
 def default_fee_types(kind: ProjectKind = ProjectKind.RESIDENTIAL) -> list[dict[str, Any]]:
-    """收费项目模板 for a new project of this kind: name, basis, rate, due day (rows for ``FeeType``
+    """收费项目模板 for a new project of this kind: name, basis, rate, due day, billing cycle (rows for ``FeeType``
     without ``project_id``). Rates are typical figures to be replaced at the annual review."""
     mgmt = {
         ProjectKind.RESIDENTIAL: "2.50",
@@ -93,17 +94,21 @@ def default_fee_types(kind: ProjectKind = ProjectKind.RESIDENTIAL) -> list[dict[
         ProjectKind.COMMERCIAL: "8.00",
     }[kind]
     parking = "300.00" if kind is ProjectKind.RESIDENTIAL else "500.00"
+    monthly, once = FeeCycle.MONTHLY, FeeCycle.ONCE
     rows = [
-        {"name": "物业管理费", "basis": FeeBasis.PER_AREA, "rate": Decimal(mgmt), "due_day": 1},
-        {"name": "停车费", "basis": FeeBasis.PER_SPACE, "rate": Decimal(parking), "due_day": 1},
-        {"name": "装修管理费", "basis": FeeBasis.FIXED, "rate": Decimal("300.00"), "due_day": 1},
+        {"name": "物业管理费", "basis": FeeBasis.PER_AREA, "rate": Decimal(mgmt), "due_day": 1, "billing_cycle": monthly},
+        {"name": "停车费", "basis": FeeBasis.PER_SPACE, "rate": Decimal(parking), "due_day": 1, "billing_cycle": monthly},
+        # 按次收取：每次装修收一次，不随月度账单生成
+        {"name": "装修管理费", "basis": FeeBasis.FIXED, "rate": Decimal("300.00"), "due_day": 1, "billing_cycle": once},
         # 代收代缴：金额按抄表结果逐户填写，单价为 0
-        {"name": "水电费代收", "basis": FeeBasis.FIXED, "rate": Decimal("0"), "due_day": 1},
+        {"name": "水电费代收", "basis": FeeBasis.FIXED, "rate": Decimal("0"), "due_day": 1, "billing_cycle": monthly},
     ]
     if kind is ProjectKind.RESIDENTIAL:
-        rows.append({"name": "公摊水电费", "basis": FeeBasis.PER_AREA, "rate": Decimal("0.20"), "due_day": 1})
+        rows.append({"name": "公摊水电费", "basis": FeeBasis.PER_AREA, "rate": Decimal("0.20"), "due_day": 1,
+                     "billing_cycle": monthly})
     else:
-        rows.append({"name": "垃圾清运费", "basis": FeeBasis.FIXED, "rate": Decimal("150.00"), "due_day": 1})
+        rows.append({"name": "垃圾清运费", "basis": FeeBasis.FIXED, "rate": Decimal("150.00"), "due_day": 1,
+                     "billing_cycle": monthly})
     return rows
 
 

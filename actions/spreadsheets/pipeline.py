@@ -58,6 +58,8 @@ def shown(value: Any) -> str:
     """A value as the preview and the messages show it."""
     if value is None or value is MASKED:
         return "" if value is None else "（已打码，保留原值）"
+    if isinstance(value, Invalid):  # the cell as typed is not at hand here: never show the marker itself
+        return ""
     if isinstance(value, LabeledEnum):
         return value.label
     if isinstance(value, bool):
@@ -98,6 +100,8 @@ class Row:
     problems: list[Problem] | None = None
     target_id: int | None = None
     changes: dict[str, tuple[Any, Any]] | None = None
+    # The cells that could not be read, as typed: the preview shows what the user wrote, not the marker.
+    typed: dict[str, Any] | None = None
 
     def fail(self, column: str, value: Any, reason: str) -> None:
         self._note(column, value, reason)
@@ -312,7 +316,11 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
             f = present[k]
             j = header.columns[f.key]
             if isinstance(value, Invalid):
-                row.fail(f.label, data[i][j] if j < len(data[i]) else "", value.reason)
+                cell = data[i][j] if j < len(data[i]) else ""
+                row.fail(f.label, cell, value.reason)
+                if row.typed is None:
+                    row.typed = {}
+                row.typed[f.key] = cell
             elif value is None and (start + i, j) in sheet.formulas:
                 row.fail(f.label, "", "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值")
             elif value is None and f.required:
@@ -434,11 +442,12 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
 
 
 def _row_result(row: Row, labels: dict[str, str]) -> RowResult:
+    typed = row.typed or {}
     return RowResult(
         sheet=row.sheet,
         row=row.number,
         outcome=row.outcome,
-        values=tuple((labels[k], shown(v)) for k, v in row.values.items() if k in labels),
+        values=tuple((labels[k], shown(typed.get(k, v))) for k, v in row.values.items() if k in labels),
         reasons=tuple(p.reason if not p.column else f"{p.column} {p.reason}" for p in row.problems or ()),
         changes=tuple((labels.get(k, k), shown(old), shown(new)) for k, (old, new) in (row.changes or {}).items()),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select
 from starlette.requests import Request
 
+from actions.audit import operation_label
 from models import AuditLog, OperationLog
 
 from .base import EnumFilter, ReadOnlyView, StaticValuesFilter, table_choices
@@ -19,6 +20,10 @@ _TABLE_LABELS = dict(table_choices())
 
 def _table_label(model: Any, _name: Any) -> str:
     return _TABLE_LABELS.get(model.table_name, model.table_name)
+
+
+def _operation_label(model: Any, _name: Any) -> str:
+    return operation_label(model.operation)
 
 
 class AuditLogAdmin(ReadOnlyView, model=AuditLog):
@@ -55,3 +60,5 @@ class OperationLogAdmin(ReadOnlyView, model=OperationLog):
     column_sortable_list = ["id", "at", "actor_name", "operation", "status"]
     column_default_sort = [("at", True), ("id", True)]
     column_filters = [EnumFilter("status")]
+    column_formatters = {"operation": _operation_label}
+    column_formatters_detail = {"operation": _operation_label}

@@ -76,7 +76,7 @@ from models import (
     label_of,
     labels_of,
 )
-from models.base import UTCDateTime
+from models.base import IdMixin, UTCDateTime
 
 from ..i18n import ChineseForm
 from .list_export import export_response, remember_list_params
@@ -89,7 +89,7 @@ VIEW_PII = "view-pii"  # the custom action whose grant shows personal data in fu
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 AUDIT_IDENTITY = "audit-log"
 _PII_FULL_STATE = "wuye_pii_full"
-_DETAIL_OBJ_STATE = "wuye_detail_obj"
+DETAIL_OBJ_STATE = "wuye_detail_obj"
 _MASK_PII_ATTR = "_wuye_mask_pii"
 
 # Attributes that name a record well enough to stand for it (search placeholders, filter choices, lookups).
@@ -487,7 +487,10 @@ class WuyeViewMeta(ModelViewMeta):
         if model is not None:
             attrs.setdefault("name", model.__label__)
             attrs.setdefault("name_plural", model.__label__)
-            attrs["column_labels"] = {**labels_of(model), **attrs.get("column_labels", {})}
+            labels = labels_of(model)
+            if "id" in model.__mapper__.attrs and "id" not in labels:  # a key from a library's mixin (角色)
+                labels["id"] = IdMixin.__dict__["id"].column.info["label"]
+            attrs["column_labels"] = {**labels, **attrs.get("column_labels", {})}
             form_args = dict(attrs.get("form_args", {}))
             list_fmt = dict(attrs.get("column_formatters", {}))
             detail_fmt = dict(attrs.get("column_formatters_detail", {}))
@@ -672,7 +675,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             if request.method == "DELETE":
                 raise HTTPException(status_code=403, detail="所选记录中有无权删除的记录")
             raise HTTPException(status_code=404, detail="记录不存在或无权查看")
-        setattr(request.state, _DETAIL_OBJ_STATE, obj)
+        setattr(request.state, DETAIL_OBJ_STATE, obj)
         return obj
 
     # --- personal data ---------------------------------------------------------------------------
@@ -686,7 +689,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     async def details_context(self, request: Request) -> dict[str, Any]:
         context = dict(await super().details_context(request))
-        obj = getattr(request.state, _DETAIL_OBJ_STATE, None)
+        obj = getattr(request.state, DETAIL_OBJ_STATE, None)
         full = self.can_view_pii(request)
         setattr(request.state, _PII_FULL_STATE, full)
         if obj is not None and full:

@@ -31,6 +31,7 @@ from models import (
     FeeType,
     Payment,
     PayMethod,
+    Staff,
     label_of,
     utcnow,
 )
@@ -95,12 +96,13 @@ async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterabl
 class FeeTypeAdmin(ScopedModelView, model=FeeType):
     category = "收费催缴"
     icon = "fa-solid fa-tags"
-    column_list = ["id", "project", "name", "basis", "rate", "due_day", "active", "reviewed_on"]
+    column_list = ["id", "project", "name", "basis", "billing_cycle", "rate", "due_day", "active", "reviewed_on"]
     column_searchable_list = ["name"]
-    column_sortable_list = ["id", "name", "basis", "rate", "due_day", "reviewed_on"]
+    column_sortable_list = ["id", "name", "basis", "billing_cycle", "rate", "due_day", "reviewed_on"]
     column_default_sort = [("project_id", False), ("name", False)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("basis"), BooleanFilter("active")]
-    form_columns = ["project", "name", "basis", "rate", "due_day", "active", "reviewed_on"]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("basis"), EnumFilter("billing_cycle"),
+                      BooleanFilter("active")]
+    form_columns = ["project", "name", "basis", "billing_cycle", "rate", "due_day", "active", "reviewed_on"]
 
 
 class BillAdmin(ScopedModelView, model=Bill):
@@ -186,7 +188,7 @@ class BillAdmin(ScopedModelView, model=Bill):
                                statements=(), error=refused.message)
         return await _page(
             self, request, "account.html", status_code=status_code, title="房屋账户", statements=statements,
-            staff=choices.staff, methods=PayMethod.choices(),
+            collectors=choices.collectors, own_staff_id=choices.own_staff_id, methods=PayMethod.choices(),
             can_pay=self._authorization_backend().has_permission(request, "payment", "create"), **context,
         )
 
@@ -226,7 +228,9 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     can_edit = False
     can_delete = False
     form_columns = ["bill", "amount", "method", "paid_at", "collector", "receipt_no"]
-    form_ajax_refs = ajax_refs(Payment, "bill", "collector")
+    # 收款人: cashiers and the front desk only; left blank, the action names the cashier's own staff record.
+    form_ajax_refs = ajax_refs(Payment, "bill", "collector", collector={
+        "where": [Staff.position.in_(billing.COLLECTING_POSITIONS), Staff.active.is_(True)]})
 
     async def insert_model(self, request: Request, data: dict) -> Any:
         def pk(value: Any) -> int | None:

@@ -360,6 +360,10 @@ class RecordEventsPage(ScorePage):
         # One token per form shown; a refused or previewed form keeps its own, so its corrected submission counts.
         values["form_token"] = values["form_token"] or secrets.token_hex(16)
         staff_ids = [str(v) for v in params.getlist("staff_id")]
+        if request.method == "GET" and not values["project_id"]:
+            projects = await run_action(self.session_maker, request, scores.project_choices)
+            if len(projects) == 1:  # a user of one project has nothing to choose
+                values["project_id"] = str(projects[0].id)
         context: dict[str, Any] = {}
         status_code = 200
         if request.method == "POST":

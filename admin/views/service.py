@@ -42,6 +42,7 @@ from models import (
 from .base import (
     ALL,
     ALL_LABEL,
+    DETAIL_OBJ_STATE,
     BooleanFilter,
     EnumFilter,
     ScopedForeignKeyFilter,
@@ -128,10 +129,12 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         BooleanFilter("complaint_major"),
         DrillFilter(),
     ]
+    # 状态 and 办结时间 move only with 派工 and the work order's 关闭 (actions/work_orders.py): not in the form,
+    # so a posted value is ignored.
     form_columns = [
-        "project", "channel", "kind", "category", "priority", "status", "unit", "customer", "contact_name",
+        "project", "channel", "kind", "category", "priority", "unit", "customer", "contact_name",
         "contact_phone", "content", "received_at", "receiver", "repeat_of", "complaint_valid", "complaint_major",
-        "complained_staff", "praised_staff", "reply", "closed_at",
+        "complained_staff", "praised_staff", "reply",
     ]
     form_ajax_refs = ajax_refs(
         ServiceRequest, "unit", "customer", "receiver", "repeat_of", "complained_staff", "praised_staff"
@@ -200,16 +203,58 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         BooleanFilter("paid_service"),
         DrillFilter(),
     ]
-    form_columns = [
-        "project", "request", "department", "assignee", "priority", "status", "dispatched_at", "dispatched_by",
-        "respond_due_at", "complete_due_at", "accepted_at", "completed_at", "closed_at", "result",
-        "paid_service", "quote", "quote_accepted", "charge", "reopen_count", "reassign_note",
-    ]
-    form_ajax_refs = ajax_refs(WorkOrder, "request", "assignee", "dispatched_by")
+    # 状态, its timestamps, 处理部门/处理人, 处理结果 and the money move only through 派工 and the lifecycle
+    # steps below, which check them. A new order is a 派工 of one request (insert_model); an edit changes the
+    # 优先级 alone — fields not in the form are ignored when posted.
+    form_columns = ["request", "department", "assignee", "priority", "complete_due_at"]
+    form_edit_rules = ["priority"]
+    form_ajax_refs = ajax_refs(WorkOrder, "request", "assignee")
     column_formatters = {
         "respond_due_at": _deadline_formatter("respond_due_at"),
         "complete_due_at": _deadline_formatter("complete_due_at"),
     }
+
+    async def scaffold_form(self, rules: list[str] | None = None) -> Any:
+        form = await super().scaffold_form(rules)
+        if rules and rules == self.form_edit_rules:  # the edit form: drop the fields only 派工 sets
+            dropped = {name: None for name in self.form_columns if name not in rules}
+            form = type(form.__name__, (form,), dropped)
+        return form
+
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        """新建派工单 = 派工 of the chosen request, with the same checks (actions.work_orders.dispatch_requests)."""
+        due = data.get("complete_due_at")
+        if isinstance(due, dt.datetime) and due.tzinfo is None:
+            due = due.replace(tzinfo=SHANGHAI)
+        priority = data.get("priority")
+
+        def dispatch(session: Any, *, actor: Any) -> int:
+            request_id = _pk(data.get("request"), label_of(WorkOrder, "request"))
+            if request_id is None:
+                raise Refused(f"请选择{label_of(WorkOrder, 'request')}")
+            result = work_orders.dispatch_requests(
+                session, actor=actor, request_ids=[request_id],
+                department_id=_pk(data.get("department"), label_of(WorkOrder, "department")),
+                assignee_id=_pk(data.get("assignee"), label_of(WorkOrder, "assignee")),
+                priority=Priority(priority) if priority else None, complete_due_at=due,
+            )
+            if not result.created:
+                raise Refused(result.message, [request_id])
+            return session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request_id))
+
+        order_id = await run_action(self.session_maker, request, dispatch)
+        Flash.success(request, f"已派工：派工单 #{order_id}")
+        return WorkOrder(id=order_id)
+
+    def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
+        """The lifecycle buttons in lifecycle order; on a detail page only the steps the order's status allows
+        (the steps check again when run)."""
+        actions = super()._visible_custom_actions(request, in_detail)
+        order = getattr(request.state, DETAIL_OBJ_STATE, None) if in_detail else None
+        steps = work_orders.steps_allowed(order.status) if isinstance(order, WorkOrder) else tuple(STEPS)
+        ordered = {slug: actions[slug] for slug in STEPS if slug in actions and slug in steps}
+        ordered.update({slug: label for slug, label in actions.items() if slug not in STEPS})
+        return ordered
 
     async def count(self, request: Request, stmt: Select | None = None) -> int:
         """sqladmin counts ``SELECT count(*) FROM (<the page query, every column, ORDER BY>)``, which reads
@@ -331,6 +376,11 @@ STEPS = {
     "callback": ("回访", work_orders.callback_work_order),
     "close": ("关闭", work_orders.close_work_orders),
 }
+
+
+def _pk(value: Any, label: str) -> int | None:
+    """A relation field's value (a record or its id) as an id."""
+    return int_param(str(getattr(value, "id", value)), label) if value not in (None, "", "__None") else None
 
 
 def _one(pks: list[str]) -> list[str]:

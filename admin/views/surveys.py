@@ -34,6 +34,8 @@ class SurveyAdmin(ScopedModelView, model=Survey):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
     form_columns = ["project", "title", "period", "start_date", "end_date", "status", "scale_max"]
+    # A new campaign has distributed nothing yet: it starts 筹备中, and 登记问卷发放 moves it on (actions/surveys.py).
+    form_create_rules = [c for c in form_columns if c != "status"]
 
     async def insert_model(self, request: Request, data: dict) -> Any:
         """A new campaign lists its households: every occupied unit of the project (actions/surveys.py)."""

@@ -11,9 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from actions.actor import Actor
+from actions.actor import Actor, actor_for_user
 from actions.billing import (
     ArrearsFilter,
+    FeeChoices,
     account_statement,
     arrears,
     arrears_xlsx,
@@ -21,7 +22,9 @@ from actions.billing import (
     collection_rate_xlsx,
     current_period,
     customer_accounts,
+    fee_choices,
     generate_bills,
+    natural_key,
     pay_account,
     record_payment,
 )
@@ -41,6 +44,7 @@ from models import (
     UnitKind,
     UnitRelation,
 )
+from models.fees import FeeCycle, FeeType
 from tests import factories as f
 
 D = Decimal
@@ -74,9 +78,9 @@ def estate(session) -> Estate:
     return make_estate(session)
 
 
-def make_estate(session) -> Estate:
+def make_estate(session, name: str = "翠湖收费测试苑") -> Estate:
     """一期 A 栋 (A-101 100㎡, A-102 80㎡, collector C1) and 二期 B 栋 (B-201 a 120.50㎡ key shop, collector C2)."""
-    p = f.project(session, name="翠湖收费测试苑")
+    p = f.project(session, name=name)
     one, two = Phase(project=p, name="一期"), Phase(project=p, name="二期")
     session.add_all([one, two])
     session.flush()
@@ -116,12 +120,21 @@ def with_bills(session, e: Estate) -> None:
             f.bill(session, unit_=unit, fee_type_=e.mgmt, period=f"2026-{month:02d}", amount_due=due, amount_paid=amount_paid)
 
 
+def one_off(session, e: Estate, name: str) -> FeeType:
+    """A 按次 fee type (装修管理费 …) at 300 元 a time."""
+    row = f.fee_type(session, project_=e.project, name=name, basis=FeeBasis.FIXED, rate=D("300.00"))
+    row.billing_cycle = FeeCycle.ONCE
+    session.flush()
+    return row
+
+
 # --- generating bills ---------------------------------------------------------------------------------
 def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, estate):
     e = estate
     parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=D("300.00"))
     f.fee_type(session, project_=e.project, name="水电费代收", basis=FeeBasis.FIXED, rate=D("0"))  # filled by import
     f.fee_type(session, project_=e.project, name="旧收费项目", rate=D("9.00"), active=False)
+    renovation = one_off(session, e, "装修管理费")  # charged per renovation: never in the monthly run
     e.mgmt.due_day = 10
     session.add_all([ParkingSpace(project=e.project, code=c, unit=e.a101) for c in ("P-1", "P-2")])
     session.flush()
@@ -130,6 +143,7 @@ def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, es
 
     assert (result.created, result.existing) == (4, 0)
     assert {x.name: x.created for x in result.by_fee_type} == {"物业管理费": 3, "停车费": 1}
+    assert not session.scalar(select(func.count()).where(Bill.fee_type_id == renovation.id))
     bills = {(b.unit_id, b.fee_type_id): b for b in session.scalars(select(Bill).where(Bill.project_id == e.project.id))}
     assert bills[(e.a101.id, e.mgmt.id)].amount_due == D("250.00")
     assert bills[(e.a102.id, e.mgmt.id)].amount_due == D("200.00")
@@ -145,6 +159,7 @@ def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, es
     log = session.scalars(select(OperationLog).where(OperationLog.operation == "generate_bills",
                                                    OperationLog.project_id == e.project.id)).one()
     assert log.counts == {"created": 4, "existing": 0}
+    assert renovation.id not in log.params["fee_type_ids"]
 
     again = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor)
     assert (again.created, again.existing) == (0, 4)
@@ -156,6 +171,8 @@ def test_generate_bills_dry_run_and_refusals_write_nothing(session, estate):
     e = estate
     other = f.project(session)
     foreign = f.fee_type(session, project_=other)
+    renovation = one_off(session, e, "装修管理费")
+    deposit = one_off(session, e, "装修押金")
     before = counts(session, *WRITES)
 
     preview = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor, dry_run=True)
@@ -171,7 +188,49 @@ def test_generate_bills_dry_run_and_refusals_write_nothing(session, estate):
     with pytest.raises(Refused, match="不属于项目") as refused:
         generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor, fee_type_ids=[foreign.id])
     assert refused.value.ids == [foreign.id]
+    with pytest.raises(Refused, match="按次") as refused:
+        generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor,
+                       fee_type_ids=[e.mgmt.id, renovation.id, deposit.id])
+    assert "装修管理费、装修押金" in refused.value.message and "不随月度账单生成" in refused.value.message
+    assert refused.value.ids == [renovation.id, deposit.id]
     assert counts(session, *WRITES) == before
+
+
+def test_a_project_with_only_one_off_fee_types_has_nothing_to_bill(session, estate):
+    e = estate
+    e.mgmt.billing_cycle = FeeCycle.ONCE
+    session.flush()
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused, match="按月计费"):
+        generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor)
+    assert counts(session, *WRITES) == before
+
+
+def test_fee_choices_offer_monthly_fee_types_collectors_and_buildings_in_natural_order(session, estate):
+    e = estate
+    one_off(session, e, "装修管理费")
+    for name in ("10栋", "2栋", "1栋"):
+        f.building(session, project_=e.project, name=name)
+    engineer = f.staff(session, project_=e.project, name="孙维修", position=StaffPosition.ENGINEER)
+    f.staff(session, project_=e.project, name="钱保安", position=StaffPosition.GUARD)
+    desk = f.staff(session, project_=e.project, name="前台小吴", position=StaffPosition.FRONT_DESK)
+
+    choices = fee_choices(session, actor=e.actor)
+
+    assert isinstance(choices, FeeChoices)
+    assert [c.label for c in choices.fee_types] == ["物业管理费"]
+    assert [c.label for c in choices.buildings] == ["1栋", "2栋", "10栋", "A栋", "B栋"]
+    assert {c.label for c in choices.collectors} == {"陈收费", "周收费", "前台小吴"}
+    assert choices.own_staff_id is None
+    assert desk.id in {c.id for c in choices.staff} and engineer.id in {c.id for c in choices.staff}
+
+    # An engineer at the keyboard (linked staff record) is offered as themself and is the default.
+    user = f.user(session, username="eng1", roles=["收费员"], projects=[e.project])
+    user.staff_id = engineer.id
+    session.flush()
+    mine = fee_choices(session, actor=actor_for_user(session, user))
+    assert mine.own_staff_id == engineer.id
+    assert {c.label for c in mine.collectors} == {"陈收费", "周收费", "前台小吴", "孙维修"}
 
 
 def test_default_period_is_this_month_in_shanghai():
@@ -241,6 +300,36 @@ def test_account_payment_is_spread_oldest_first(session, estate):
                         "2026-04": BillStatus.UNPAID}
     receipts = session.scalars(select(Payment.receipt_no).where(Payment.project_id == e.project.id).order_by(Payment.id)).all()
     assert receipts == ["R-9-1", "R-9-2", "R-9-3"]
+
+
+def test_a_payment_without_collector_names_the_cashier_at_the_keyboard(session, estate):
+    e = estate
+    with_bills(session, e)
+    user = f.user(session, username="cashier-c1", roles=["收费员"], projects=[e.project])
+    user.staff_id = e.c1.id
+    session.flush()
+    cashier = actor_for_user(session, user)
+
+    result = pay_account(session, unit_id=e.b201.id, amount="400.00", actor=cashier)
+    apr = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    single = record_payment(session, bill_id=apr.id, amount="10.00", actor=cashier)
+    named = record_payment(session, bill_id=apr.id, amount="10.00", actor=cashier, collector_id=e.c2.id)
+
+    collectors = dict(session.execute(select(Payment.id, Payment.collector_id).where(Payment.project_id == e.project.id)).all())
+    assert [collectors[p.payment_id] for p in result.payments] == [e.c1.id, e.c1.id]
+    assert collectors[single.payment_id] == e.c1.id
+    assert collectors[named.payment_id] == e.c2.id  # a collector chosen on the form is kept
+    log = session.scalars(select(OperationLog).where(OperationLog.operation == "pay_account",
+                                                   OperationLog.project_id == e.project.id)).one()
+    assert log.params["collector_id"] == e.c1.id
+
+    # Without a staff record here (another project's, or none) the collector stays empty.
+    user.staff_id = f.staff(session, project_=f.project(session), position=StaffPosition.CASHIER).id
+    session.flush()
+    elsewhere = record_payment(session, bill_id=apr.id, amount="10.00", actor=actor_for_user(session, user))
+    anonymous = record_payment(session, bill_id=apr.id, amount="10.00", actor=e.actor)
+    assert session.get(Payment, elsewhere.payment_id).collector_id is None
+    assert session.get(Payment, anonymous.payment_id).collector_id is None
 
 
 def test_account_statement_shows_bills_payments_and_balance(session, estate):
@@ -343,6 +432,32 @@ def test_collection_rate_by_amount_and_household(session, estate):
         collection_rate(session, actor=e.actor, period_from="2026-03", group_by="floor")
 
 
+def test_natural_order_of_phase_and_building_names():
+    names = ["三期", "十期", "一期", "未分期", "二期", "十二期", "二十期"]
+    assert sorted(names, key=natural_key) == ["一期", "二期", "三期", "十期", "十二期", "二十期", "未分期"]
+    assert sorted(["10栋", "2栋", "1栋", "B栋", "A栋", "11栋"], key=natural_key) == ["1栋", "2栋", "10栋", "11栋", "A栋", "B栋"]
+    assert sorted(["3期", "一百零五期", "十一期"], key=natural_key) == ["3期", "十一期", "一百零五期"]
+
+
+def test_collection_rate_lists_phases_and_buildings_in_natural_order(session, estate):
+    e = estate
+    with_bills(session, e)
+    three, ten = Phase(project=e.project, name="三期"), Phase(project=e.project, name="十期")
+    session.add_all([three, ten])
+    session.flush()
+    for phase, building in ((ten, "10栋"), (three, "2栋"), (None, "1栋")):
+        b = f.building(session, project_=e.project, name=building)
+        b.phase_id = phase.id if phase else None
+        unit = f.unit(session, project_=e.project, building_=b, room_no="101", area=D("50.00"))
+        f.bill(session, unit_=unit, fee_type_=e.mgmt, period="2026-03", amount_due=D("125.00"))
+    session.flush()
+
+    phases = collection_rate(session, actor=e.actor, period_from="2026-03", group_by="phase").rows
+    assert [r.label.rpartition(" · ")[2] for r in phases] == ["一期", "二期", "三期", "十期", "未分期"]
+    buildings = collection_rate(session, actor=e.actor, period_from="2026-03", group_by="building").rows
+    assert [r.label.rpartition(" · ")[2] for r in buildings] == ["1栋", "2栋", "10栋", "A栋", "B栋"]
+
+
 def test_collection_rate_export(session, estate):
     e = estate
     with_bills(session, e)
@@ -354,5 +469,10 @@ def test_collection_rate_export(session, estate):
 
     assert rows[0][:4] == ("账期", "楼栋", "应收(元)", "实收(元)")
     assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.67)
-    assert rows[-1][1] == "合计" and rows[-1][9] == "否"
-    assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 1
+    assert rows[-1][1] == "合计" and rows[-1][9] == "未达标"
+    assert {r[9] for r in rows[1:]} == {"未达标"}
+    january = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building")
+    ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, january))).active
+    assert [(r[1], r[9]) for r in ws.iter_rows(min_row=2, values_only=True)] == [
+        ("翠湖收费测试苑 · A栋", "达标"), ("翠湖收费测试苑 · B栋", "未达标"), ("合计", "未达标")]
+    assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 2  # one per export

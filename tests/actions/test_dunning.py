@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+import actions.dunning
 from actions.actor import Actor, actor_for_user
-from actions.billing import pay_account, record_payment
+from actions.billing import pay_account, record_payment, today_local
 from actions.dunning import (
     DunningScope,
     Exclusion,
@@ -65,6 +66,14 @@ def day(n: int) -> dt.date:
     return APR.replace(day=n)
 
 
+@pytest.fixture
+def issue_day(monkeypatch):
+    """Sets the day a run issues its notices on (``today`` of the dunning action)."""
+    def set_day(when: dt.date) -> None:
+        monkeypatch.setattr(actions.dunning, "today_local", lambda: when)
+    return set_day
+
+
 def project_scope(e: Estate) -> DunningScope:
     return DunningScope(project_id=e.project.id)
 
@@ -91,6 +100,12 @@ def test_schedule_defaults_to_the_latest_5th_10th_15th_20th():
     assert pay_by(DunningStage.THIRD, day(15)) == day(20)
     assert pay_by(DunningStage.FIRST, day(12)) == day(17)
     assert pay_by(DunningStage.CUTOFF, day(20)) == day(23)
+    # Issued late, the deadline counts from the day of issue, keeping the stage's grace days.
+    assert pay_by(DunningStage.FIRST, day(5), issued_on=day(8)) == day(10)
+    assert pay_by(DunningStage.FIRST, day(5), issued_on=day(23)) == day(28)
+    assert pay_by(DunningStage.THIRD, day(15), issued_on=day(20)) == day(25)
+    assert pay_by(DunningStage.CUTOFF, day(20), issued_on=day(22)) == day(25)
+    assert pay_by(DunningStage.FIRST, day(12), issued_on=day(5)) == day(17)  # issued_on never moves it earlier
 
 
 # --- preview and issue ------------------------------------------------------------------------------------
@@ -109,9 +124,10 @@ def test_preview_counts_accounts_and_amounts_and_writes_nothing(session, estate)
     assert counts(session, *WRITES) == before
 
 
-def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(session, estate):
+def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(session, estate, issue_day):
     e = estate
     with_bills(session, e)
+    issue_day(day(6))
 
     result = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
 
@@ -172,9 +188,10 @@ def test_stage_out_of_order_is_refused_before_its_date_and_allowed_after(session
     assert third.issued == 1
 
 
-def test_stage_three_on_its_date_needs_no_earlier_stage(session, estate):
+def test_stage_three_on_its_date_needs_no_earlier_stage(session, estate, issue_day):
     e = estate
     with_bills(session, e)
+    issue_day(day(15))
     result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
     assert result.issued == 3 and notices(session, e, DunningStage.THIRD)[e.b201.id].pay_by == day(20)
 
@@ -225,6 +242,7 @@ def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_ap
     cashier = person(session, e, "收费员", "cashier1")
     supervisor = person(session, e, "客服主管", "sup1")
     manager = person(session, e, "客服经理", "mgr1")
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=cashier)
 
     preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=cashier, dry_run=True)
     assert [(x.reason, x.count, [a.unit_label for a in x.examples]) for x in preview.excluded] == [
@@ -263,7 +281,9 @@ def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_ap
         approve_dunning(session, run_id=run.id, actor=manager)
     letters = run_letters(session, run_id=run.id, actor=manager)
     assert [(x.kind, x.unit_label) for x in letters.letters] == [(LetterKind.CUTOFF, "B栋-201")]
-    assert letters.letters[0].is_shop and letters.letters[0].pay_by == day(23)
+    # The letter is issued on approval: three days from then, not from the proposal's as-of date.
+    approved_on = max(day(20), today_local())
+    assert letters.letters[0].is_shop and letters.letters[0].pay_by == approved_on + dt.timedelta(days=3)
 
 
 def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(session, estate):
@@ -271,6 +291,7 @@ def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(sess
     with_bills(session, e)
     manager = person(session, e, "客服经理", "mgr2")
     branch = actor_for_user(session, f.user(session, username="branch1", roles=["分公司管理"], branch_=e.project.branch))
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=manager)
     run_id = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager).run_id
 
     with pytest.raises(NotPermitted, match="自己提交"):
@@ -285,6 +306,72 @@ def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(sess
                                         AuditLog.project_id == e.project.id)) == 2
     again = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager)
     assert again.issued == 2 and again.run_id != run_id
+
+
+def test_cutoff_lists_only_accounts_that_had_the_power_cut_letter_this_month(session, estate):
+    e = estate
+    with_bills(session, e)
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    # Stage 3 (with its 停电函) goes to B-201 only; A-101 owes two months too but had stage 1 alone.
+    issue_dunning(session, stage=3, as_of=day(15), scope=DunningScope(unit_ids=(e.b201.id,)), actor=e.actor)
+    # Last month's 停电函 does not count for this month.
+    march = issue_dunning(session, stage=3, as_of=dt.date(2026, 3, 15), scope=DunningScope(unit_ids=(e.a101.id,)),
+                          actor=e.actor)
+    assert march.issued == 1
+
+    preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor, dry_run=True)
+    assert (preview.accounts, [a.unit_label for a in preview.sample]) == (1, ["B栋-201"])
+    assert [(x.reason, sorted(a.unit_label for a in x.examples)) for x in preview.excluded] == [
+        (Exclusion.NO_LETTER, ["A栋-101", "A栋-102"])]
+    assert "本月未发第三次催缴及停电函 2 户" in preview.message
+
+    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    assert (proposed.issued, proposed.run_status) == (1, DunningRunStatus.PROPOSED)
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
+
+    # With no stage 3 at all this month, stage 4 lists nobody, before the 20th or after it, and writes nothing.
+    other = make_estate(session, name="无停电函测试苑")
+    with_bills(session, other)
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(other), actor=other.actor)
+    before = counts(session, *WRITES)
+    for when in (day(18), day(20), day(25)):
+        nothing = issue_dunning(session, stage=4, as_of=when, scope=project_scope(other), actor=other.actor)
+        assert (nothing.issued, nothing.run_id, nothing.accounts) == (0, None, 0)
+        assert [(x.reason, x.count) for x in nothing.excluded] == [(Exclusion.NO_LETTER, 3)]
+    assert counts(session, *WRITES) == before
+    assert notices(session, other, DunningStage.CUTOFF) == {}
+
+
+def test_a_late_run_gives_a_deadline_after_the_day_it_is_issued(session, estate, issue_day):
+    e = estate
+    with_bills(session, e)
+    issue_day(day(23))  # stage 1 of the 5th, run on the 23rd
+
+    result = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+
+    assert result.issued == 3
+    assert {n.pay_by for n in notices(session, e, DunningStage.FIRST).values()} == {day(28)}
+    (letter, *_) = run_letters(session, run_id=result.run_id, actor=e.actor).letters
+    assert (letter.as_of, letter.pay_by) == (day(5), day(28))
+
+    issue_day(day(8))  # stage 2 of the 10th, run early on the 8th: the 15th is still ahead
+    second = issue_dunning(session, stage=2, as_of=day(8), scope=project_scope(e), actor=e.actor)
+    assert second.issued == 3
+    assert {n.pay_by for n in notices(session, e, DunningStage.SECOND).values()} == {day(15)}
+
+
+def test_approval_moves_a_cutoff_deadline_past_the_approval_day(session, estate):
+    e = estate
+    with_bills(session, e)
+    manager = person(session, e, "客服经理", "mgr3")
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+
+    approve_dunning(session, run_id=proposed.run_id, actor=manager)
+
+    expected = max(day(20), today_local()) + dt.timedelta(days=3)
+    assert {n.pay_by for n in notices(session, e, DunningStage.CUTOFF).values()} == {expected}
+    assert all(x.pay_by >= x.issued_on for x in run_letters(session, run_id=proposed.run_id, actor=manager).letters)
 
 
 # --- delivery and letters -----------------------------------------------------------------------------------
@@ -308,7 +395,9 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate):
     assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.UPDATE,
                                         AuditLog.project_id == e.project.id)) == 2
 
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
     proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    assert proposed.issued == 2
     pending = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == proposed.run_id)).all()
     before = counts(session, *WRITES)
     with pytest.raises(Refused, match="尚未审批"):
@@ -321,9 +410,10 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate):
     assert first.run_id
 
 
-def test_third_stage_letters_for_a_known_account(session, estate):
+def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
     e = estate
     with_bills(session, e)
+    issue_day(day(15))
     e.project.phone, e.project.address = "021-55550000", "上海市浦东新区锦绣路1号"
     result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
     pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 settles after the notice

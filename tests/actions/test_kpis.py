@@ -153,8 +153,10 @@ def test_a_project_user_sees_only_their_projects_figures(session, world):
     total = figures.get("collection_rate", None, ds.MONTH)
     assert (total.numerator, total.denominator) == ds.EXPECTED["P1"]["collection_rate"][:2]
     assert all(key[1] in (world.p1.id, None) for key in figures.figures)
-    with pytest.raises(NotPermitted):
-        kpis.resolve_scope(session, actor=actor, project_ids=[world.p2.id])
+    with pytest.raises(NotPermitted) as refused:
+        kpis.resolve_scope(session, actor=actor, project_ids=[world.p2.id, world.p1.id])
+    # named by its number only: the name of a project the user may not see is not told
+    assert str(refused.value) == f"无权查看所选项目（编号 {world.p2.id}）的指标" and refused.value.ids == [world.p2.id]
     # a branch account: its branch only, and one branch of it when asked
     branch = actor_of(session, roles=["分公司管理"], branch_=world.b1)
     assert sorted(kpis.resolve_scope(session, actor=branch).project_ids) == [world.p1.id, world.p2.id]

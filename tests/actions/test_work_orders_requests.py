@@ -49,6 +49,25 @@ def test_find_units_by_room_or_owner(session, desk, query):
     assert match.phone == "139****1111"
 
 
+@pytest.mark.parametrize("typed", ["5", "5栋", "5号楼", "５", "５栋", " 5 幢"])
+def test_find_units_takes_the_building_as_the_front_desk_types_it(session, desk, typed):
+    b5 = f.building(session, project_=desk["p1"], name="5栋")
+    b15 = f.building(session, project_=desk["p1"], name="15栋")
+    unit = f.unit(session, project_=desk["p1"], building_=b5, room_no="2303")
+    f.unit(session, project_=desk["p1"], building_=b15, room_no="2303")
+    found = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, building=typed, room_no="2303")
+    assert [(m.unit_id, m.unit) for m in found] == [(unit.id, "5栋-2303")]
+
+
+def test_find_units_building_alone_does_not_match_a_longer_number(session, desk):
+    f.unit(session, project_=desk["p1"], building_=f.building(session, project_=desk["p1"], name="13栋"),
+           room_no="0101")
+    assert find_units(session, actor=desk["actor"], project_id=desk["p1"].id, building="3") == (
+        find_units(session, actor=desk["actor"], project_id=desk["p1"].id, building="3栋"))
+    (match,) = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, building="3号楼")
+    assert match.unit == "3栋-1502"
+
+
 def test_find_units_stays_in_scope(session, desk):
     other_unit = f.unit(session, project_=desk["p2"], room_no="1502")
     found = find_units(session, actor=desk["actor"], room_no="1502")

@@ -20,6 +20,7 @@ from actions.work_orders import (
     department_report,
     dispatch_requests,
     export_department_report,
+    local_day_bounds,
 )
 from models import (
     SHANGHAI,
@@ -137,3 +138,30 @@ def test_department_daily_report_and_export(session, site):
     assert header[:3] == ("编号", "项目", "房屋") and first[4] == "=HYPERLINK(\"http://x\")" and first[-1] == "已超时"
     with zipfile.ZipFile(io.BytesIO(exported.content)) as z:
         assert all("<f>" not in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
+def test_department_report_of_a_past_day_judges_overdue_as_of_that_evening(session, site):
+    today = utcnow().astimezone(SHANGHAI).date()
+    past = today - dt.timedelta(days=2)
+    _, evening = local_day_bounds(past)
+    reqs = [f.service_request(session, project_=site["p1"], received_at=evening - dt.timedelta(days=1))
+            for _ in range(2)]
+    dispatch_requests(session, request_ids=[r.id for r in reqs], actor=site["actor"])
+    late_then, late_since = (session.scalar(select(WorkOrder).where(WorkOrder.request_id == r.id)) for r in reqs)
+    accept_work_orders(session, order_ids=[late_then.id, late_since.id], actor=site["actor"])
+    session.refresh(late_then)
+    session.refresh(late_since)
+    late_then.complete_due_at = evening - dt.timedelta(hours=1)  # already late that evening
+    late_since.complete_due_at = evening + dt.timedelta(hours=2)  # due after that day ended, late by now
+    session.flush()
+    engineering = session.scalar(select(Department).where(Department.name == "工程部"))
+
+    then = department_report(session, department_id=engineering.id, actor=site["actor"], day=past)
+    assert {line.id: line.sla for line in then.lines} == {late_then.id: "overdue", late_since.id: None}
+    assert then.overdue_count == 1
+    now = department_report(session, department_id=engineering.id, actor=site["actor"], day=today)
+    assert {line.id: line.sla for line in now.lines} == {late_then.id: "overdue", late_since.id: "overdue"}
+    assert now.overdue_count == 2
+    exported = export_department_report(session, department_id=engineering.id, actor=site["actor"], day=past)
+    rows = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(values_only=True))[1:]
+    assert {row[0]: row[-1] for row in rows} == {late_then.id: "已超时", late_since.id: None}

@@ -70,7 +70,9 @@ def test_the_home_page_shows_each_kpi_against_its_target(console, world, manager
     # the chosen month's figures drawn as bars, against the targets
     chart = charts(page)[0]
     assert chart["categories"] == [k.name for k in kpis.CATALOGUE] and chart["targets"][0] == 93.0
-    assert chart["series"] == [{"name": "甲项目", "values": [52.94, 50.0, 50.0, 50.0, 75.0, 60.0, 66.67]}]
+    # cut to one decimal exactly as the tables show them (52.94 → 52.9, 66.67 → 66.6), not rounded
+    assert chart["series"] == [{"name": "甲项目", "values": [52.9, 50.0, 50.0, 50.0, 75.0, 60.0, 66.6]}]
+    assert [f"{v:.1f}%" for v in chart["series"][0]["values"]] == [ds.EXPECTED["P1"][k.key][2] for k in kpis.CATALOGUE]
 
 
 def test_a_project_user_sees_only_their_projects(console, session, world, manager):
@@ -79,6 +81,7 @@ def test_a_project_user_sees_only_their_projects(console, session, world, manage
     assert "甲项目" in text and "乙项目" not in text and "丙项目" not in text
     refused = c.get(f"/admin/?project_id={world.p3.id}")
     assert refused.status_code == 403 and "丙项目" not in text_of(refused)
+    assert f"无权查看所选项目（编号 {world.p3.id}）的指标" in text_of(refused)
     # a drill code naming another project opens nothing of it
     code = kpis.Drill("complaints_received", ds.MONTH, (world.p3.id,)).code
     assert listed(c, f"/admin/service-request/list?drill={code}") == 0
@@ -125,7 +128,7 @@ def test_the_trends_page_has_twelve_months_per_kpi(console, world, manager):
     collection = got[0]
     assert collection["categories"][0] == "2025-01" and collection["categories"][-1] == "2025-12"
     assert collection["target"] == 93.0
-    assert collection["series"][0]["values"][8] == 52.94 and collection["series"][0]["values"][11] is None
+    assert collection["series"][0]["values"][8] == 52.9 and collection["series"][0]["values"][11] is None
     assert "—" in text_of(page)
 
 

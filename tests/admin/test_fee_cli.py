@@ -12,8 +12,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Bill, DunningNotice, DunningRun, DunningRunStatus
-from tests.actions.test_billing import make_estate, with_bills
+from models import Bill, DunningNotice, DunningRun, DunningRunStatus, DunningStage
+from models.fees import FeeType
+from tests.actions.test_billing import make_estate, one_off, with_bills
 from tests.cli_support import copy_of, initialised, table_counts
 
 PROJECT = "翠湖收费测试苑"
@@ -21,8 +22,13 @@ PROJECT = "翠湖收费测试苑"
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``wuye init`` plus the hand-checked estate with January–April bills; made once."""
-    return initialised(tmp_path_factory, "cli_fees", lambda session: with_bills(session, make_estate(session)))
+    """``wuye init`` plus the hand-checked estate with January–April bills and a 按次 装修管理费; made once."""
+    def build(session: Session) -> None:
+        estate = make_estate(session)
+        with_bills(session, estate)
+        one_off(session, estate, "装修管理费")
+
+    return initialised(tmp_path_factory, "cli_fees", build)
 
 
 @pytest.fixture
@@ -41,6 +47,7 @@ def test_bills_dry_run_then_generate_once(db: Engine, capsys) -> None:
     assert cli.main(["bills", "--project", PROJECT, "--period", "2026-05", "--dry-run", "--json"]) == 0
     (preview,) = json.loads(capsys.readouterr().out)
     assert (preview["created"], preview["dry_run"]) == (3, True)
+    assert [x["name"] for x in preview["by_fee_type"]] == ["物业管理费"]  # 装修管理费 is charged per renovation
     assert table_counts(db) == before
 
     assert cli.main(["bills", "--project", PROJECT, "--period", "2026-05"]) == 0
@@ -49,6 +56,9 @@ def test_bills_dry_run_then_generate_once(db: Engine, capsys) -> None:
     assert cli.main(["bills", "--project", PROJECT, "--period", "2026-05"]) == 0
     assert "已生成 0 张；已存在 3 张" in capsys.readouterr().out
     assert count(db, Bill) == before["bill"] + 3
+    with Session(db) as session:
+        renovation = session.scalars(select(FeeType.id).where(FeeType.name == "装修管理费")).one()
+        assert not session.scalar(select(func.count()).where(Bill.fee_type_id == renovation))
 
 
 def test_dunning_preview_issue_and_rerun(db: Engine, capsys) -> None:
@@ -69,10 +79,16 @@ def test_dunning_preview_issue_and_rerun(db: Engine, capsys) -> None:
 
 
 def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys) -> None:
+    before = table_counts(db)
+    assert cli.main(["dunning", "--stage", "4", "--as-of", "2026-04-20"]) == 0
+    assert "本月未发第三次催缴及停电函 3 户" in capsys.readouterr().out  # no 停电函 yet: nobody to cut off
+    assert table_counts(db) == before
+    assert cli.main(["dunning", "--stage", "3", "--as-of", "2026-04-15"]) == 0
+    capsys.readouterr()
     assert cli.main(["dunning", "--stage", "4", "--as-of", "2026-04-20"]) == 0
     assert "待客服经理审批" in capsys.readouterr().out
     with Session(db) as session:
-        run = session.scalars(select(DunningRun)).one()
+        run = session.scalars(select(DunningRun).where(DunningRun.stage == DunningStage.CUTOFF)).one()
         assert (run.status, run.notice_count, run.requested_by_id) == (DunningRunStatus.PROPOSED, 2, None)
 
 

@@ -11,9 +11,22 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import Bill, BillStatus, DunningNotice, DunningRun, DunningRunStatus, OperationLog, Payment
+from actions.billing import today_local
+from models import (
+    Bill,
+    BillStatus,
+    DunningNotice,
+    DunningRun,
+    DunningRunStatus,
+    DunningStage,
+    OperationLog,
+    Payment,
+    StaffPosition,
+    User,
+)
+from models.fees import FeeCycle, FeeType
 from tests import factories as f
-from tests.actions.test_billing import Estate, make_estate, with_bills
+from tests.actions.test_billing import Estate, make_estate, one_off, with_bills
 
 D = Decimal
 
@@ -49,10 +62,14 @@ def preview_params(e: Estate, stage: int, day: int) -> dict:
 # --- bills --------------------------------------------------------------------------------------------------
 def test_generate_bills_form_preview_and_generate(session, console, estate, staff_of):
     e = estate
+    renovation = one_off(session, e, "装修管理费")
     cashier = console(staff_of("收费员"))
 
     form = cashier.get("/admin/bill/action/generate-bills?pks=")
     assert form.status_code == 200 and "翠湖收费测试苑" in form.text and 'name="csrf_token"' in form.text
+    offered = 'name="fee_type_id" value="{}"'
+    assert offered.format(e.mgmt.id) in form.text
+    assert offered.format(renovation.id) not in form.text  # one-off fees are not offered
 
     data = {"project_id": str(e.project.id), "period": "2026-03"}
     preview = cashier.post("/admin/bill/generate-bills", {**data, "dry_run": "1"})
@@ -63,8 +80,13 @@ def test_generate_bills_form_preview_and_generate(session, console, estate, staf
     again = cashier.post("/admin/bill/generate-bills", data)
     assert "已存在 3 张" in again.text and count(session, Bill, e) == 3
 
+    assert not session.scalar(select(func.count()).where(Bill.fee_type_id == renovation.id))
+
     refused = cashier.post("/admin/bill/generate-bills", {**data, "period": "2026-13"})
     assert refused.status_code == 400 and "账期格式" in refused.text
+    asked = cashier.post("/admin/bill/generate-bills", {**data, "period": "2026-04", "fee_type_id": str(renovation.id)})
+    assert asked.status_code == 400 and "按次" in asked.text and "装修管理费" in asked.text
+    assert count(session, Bill, e) == 3
 
 
 def test_generate_bills_needs_the_grant(session, console, estate, staff_of):
@@ -138,9 +160,15 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
     cashier = console(staff_of("收费员"))
     manager = console(staff_of("客服经理"))
 
+    # Before any 停电函 this month, stage 4 lists nobody.
+    nobody = cashier.post("/admin/dunning", preview_params(e, 4, 20))
+    assert nobody.status_code == 200 and "本月未发第三次催缴及停电函 3 户" in nobody.text
+    assert count(session, DunningRun, e) == 0
+    cashier.post("/admin/dunning", preview_params(e, 3, 15))
     proposed = cashier.post("/admin/dunning", preview_params(e, 4, 20))
     assert proposed.status_code == 200 and "待客服经理审批" in proposed.text
-    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id,
+                                                   DunningRun.stage == DunningStage.CUTOFF)).one()
     assert run.status is DunningRunStatus.PROPOSED
     assert cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}").status_code == 400
 
@@ -170,8 +198,10 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     html = page.text
     assert html.count('<section class="sheet">') == 9  # three accounts × 催缴通知书 + 停电函 + 违约函
     assert "@page { size: A4" in html and "page-break-after: always" in html
+    # Issued today for the 15th: the deadline is five days from today, not the 20th already past.
+    deadline = (max(dt.date(2026, 4, 15), today_local()) + dt.timedelta(days=5)).isoformat()
     for text in ("测试物业服务有限公司", "尊敬的 张伟（翠湖收费测试苑 A栋-101）", "650.00", "陆佰伍拾元整", "停电函", "违约函",
-                 "2026-04-20", "2026-03", "150.00", "第三次"):
+                 f"请贵户于 <span class=\"strong\">{deadline}</span> 前", "2026-03", "150.00", "第三次"):
         assert text in html, text
     download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
@@ -231,6 +261,35 @@ def test_account_page_and_account_payment(session, console, estate, staff_of):
     assert console(outsider.username).get(f"/admin/bill/account?unit_id={e.a101.id}").status_code == 403
 
 
+def test_account_payment_defaults_to_the_cashiers_own_staff_record(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    f.staff(session, project_=e.project, name="孙维修", position=StaffPosition.ENGINEER)
+    f.staff(session, project_=e.project, name="钱保安", position=StaffPosition.GUARD)
+    username = staff_of("收费员")
+    session.scalars(select(User).where(User.username == username)).one().staff_id = e.c2.id
+    session.flush()
+    cashier = console(username)
+
+    page = cashier.get(f"/admin/bill/account?unit_id={e.b201.id}")
+    assert page.status_code == 200
+    assert f'<option value="{e.c2.id}" selected>周收费</option>' in page.text
+    assert "陈收费" in page.text and "孙维修" not in page.text and "钱保安" not in page.text
+
+    paid = cashier.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "301.25", "method": "cash",
+                                                    "collector_id": ""})
+    assert paid.status_code == 303
+    session.expire_all()
+    (payment,) = session.scalars(select(Payment).where(Payment.project_id == e.project.id)).all()
+    assert (payment.amount, payment.collector_id) == (D("301.25"), e.c2.id)
+
+    # The 收款记录 form's 收款人 lookup offers the same people: cashiers and the front desk, not engineers or guards.
+    found = cashier.get("/admin/payment/ajax/lookup?name=collector&term=收费").json()["results"]
+    assert {int(x["id"]) for x in found} >= {e.c1.id, e.c2.id}
+    for term in ("孙维修", "钱保安"):
+        assert cashier.get(f"/admin/payment/ajax/lookup?name=collector&term={term}").json()["results"] == []
+
+
 def test_payment_form_goes_through_the_payment_action(session, console, estate, staff_of):
     e = estate
     with_bills(session, e)
@@ -282,6 +341,8 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     export = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
     assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"
+    assert rows[0][9] == "达标" and {r[9] for r in rows[1:]} == {"未达标"}
+    assert "<td>未达标</td>" in page.text and "<td>否</td>" not in page.text
     assert manager.get("/admin/collection-rate?period_from=2026-03&group_by=floor").status_code == 400
 
 
@@ -291,3 +352,21 @@ def test_menu_shows_the_fee_pages_by_grant(session, console, estate, staff_of):
     for page in ("发起催缴", "欠费账龄", "收费率"):
         assert page in cashier
     assert "欠费账龄" in desk and "发起催缴" not in desk
+
+
+def test_fee_type_form_and_list_show_the_billing_cycle(session, console, estate):
+    e = estate
+    one_off(session, e, "装修管理费")
+    admin = console(f.user(session, username="feeadmin", superuser=True).username)
+
+    listed = admin.get(f"/admin/fee-type/list?project_id={e.project.id}")
+    assert listed.status_code == 200 and "计费周期" in listed.text and "按次" in listed.text and "按月" in listed.text
+    form = admin.get("/admin/fee-type/create")
+    assert form.status_code == 200 and '<option value="once">按次</option>' in form.text
+
+    created = admin.post("/admin/fee-type/create", {"project": str(e.project.id), "name": "装修押金", "basis": "fixed",
+                                                    "billing_cycle": "once", "rate": "2000", "due_day": "1", "active": "y"})
+    assert created.status_code == 302, created.text[:2000]
+    session.expire_all()
+    deposit = session.scalars(select(FeeType).where(FeeType.project_id == e.project.id, FeeType.name == "装修押金")).one()
+    assert deposit.billing_cycle is FeeCycle.ONCE

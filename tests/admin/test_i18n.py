@@ -317,3 +317,27 @@ def test_chinese_form_plural_message():
         (message,) = form.errors["tags"]  # WTForms joins the invalid values from a set: any order
         assert message.endswith("' 不是此字段的有效选项。")
         assert all(f"'{v}'" in message for v in values)
+
+
+def test_required_relation_left_empty_says_required(console, session):
+    """值班人 and 项目 are required relations (an ajax select and a plain select): empty is "required",
+    not "not a valid choice"; a choice that does not exist still is not a valid one."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from models import DutyLog, Shift
+    from tests import factories
+
+    factories.user(session, username="boss", superuser=True)
+    boss = console("boss")
+    before = session.scalar(select(func.count()).select_from(DutyLog))
+    form = {"duty_date": dt.date(2026, 11, 2).isoformat(), "shift": list(Shift)[0].value, "post": "大堂前台",
+            "save": "保存", "csrf_token": boss.csrf()}
+    empty = boss.client.post("/admin/duty-log/create", data={**form, "project": "", "on_duty": ""})
+    assert empty.status_code == 400
+    errors = re.findall(r'class="invalid-feedback">\s*(.*?)\s*<', empty.text)
+    assert errors.count("该字段是必填字段。") == 2 and "不是有效的选项" not in empty.text, errors
+    wrong = boss.client.post("/admin/duty-log/create", data={**form, "project": "999999", "on_duty": ""})
+    assert wrong.status_code == 400 and "不是有效的选项" in wrong.text
+    assert session.scalar(select(func.count()).select_from(DutyLog)) == before

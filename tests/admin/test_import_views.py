@@ -13,7 +13,16 @@ from actions.actor import Actor
 from actions.spreadsheets import jobs
 from actions.surveys import create_survey
 from admin.views import spreadsheets
-from models import ImportBatch, OperationLog, SurveyHousehold, SurveyResponse, SurveyScore, Unit
+from models import (
+    ImportBatch,
+    OperationLog,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyStatus,
+    Unit,
+)
 from tests import factories as f
 from tests.data.workbooks import workbook
 
@@ -97,6 +106,19 @@ def test_errors_are_listed_and_downloadable(console, session, site):
     assert rows[0][-1] == "错误原因" and rows[1][0] == 2 and "超出范围" in rows[1][-1]
     refused = sv.post(f"/admin/import/{token}/confirm")
     assert refused.status_code == 303
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_preview_shows_a_bad_cell_as_typed(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    bad = workbook({"问卷": [["楼栋", "房号", "客服部", "工程部"], ["1栋", "1-101", 7, "5分"]]})
+    page = sv.get(f"/admin/import/{_token(_upload(sv, 'surveys', bad, survey_id=survey_id))}").text
+    preview = page[page.index("按系统理解"):]
+    cells = re.findall(r"<td>(.*?)</td>", preview)
+    assert cells == ["2", "错误", "1栋", "1-101", "7", "5"]
+    assert "Invalid(" not in page
+    assert "7 超出范围（1–5 分）" in page  # the reason stays in the problem list
     assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
 
 
@@ -203,6 +225,21 @@ def test_new_survey_from_the_form_lists_households(console, session, site):
     survey = session.scalar(select(SurveyHousehold.survey_id).order_by(SurveyHousehold.survey_id.desc()))
     assert session.scalar(select(func.count()).where(SurveyHousehold.survey_id == survey)) == 3
     assert not re.search("Traceback", response.text)
+
+
+def test_new_survey_form_does_not_offer_a_status(console, session, site):
+    """A campaign starts 筹备中 (登记问卷发放 moves it on): the create form does not offer a status it would ignore;
+    the edit form still does."""
+    project, survey_id = site
+    sv = console("sv")
+    form = sv.get("/admin/survey/create").text
+    assert 'name="title"' in form and 'name="status"' not in form
+    assert 'name="status"' in sv.get(f"/admin/survey/edit/{survey_id}").text
+    response = sv.post("/admin/survey/create", {"project": str(project.id), "title": "2026年冬季满意度调查",
+                                                "period": "2026H2", "status": "closed", "scale_max": "5"})
+    assert response.status_code == 302, response.text[:300]
+    status = session.scalar(select(Survey.status).where(Survey.title == "2026年冬季满意度调查"))
+    assert status is SurveyStatus.PLANNED
 
 
 def test_batch_is_visible_in_the_batch_list(console, session, site):

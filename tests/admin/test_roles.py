@@ -93,3 +93,32 @@ def test_branch_account_sees_all_projects_of_its_branch_only(session):
     assert actor.project_ids == frozenset({a.id, b.id})
     assert not actor.can_see(c.id)
     assert session.get(Branch, east.id) is not None
+
+
+def test_role_pages_speak_chinese(console, session):
+    """The role list's headers, a role's grants and the permission matrix name pages and actions in Chinese."""
+    import re
+
+    from models import RoleGrant
+
+    factories.user(session, username="root", superuser=True)
+    role = session.scalar(select(Role).where(Role.name == "客服主管"))
+    grants = session.execute(select(RoleGrant.identity, RoleGrant.action).where(RoleGrant.group_id == role.id)).all()
+    assert ("bill", "action:account") in grants
+    c = console("root")
+    listing = c.get("/admin/role/list").text
+    headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", listing, re.S)]
+    assert "编号" in headers and "id" not in headers
+
+    details = c.get(f"/admin/role/details/{role.id}").text
+    assert "accesses" not in details and "(bill:" not in details and "bill:action:account" not in details
+    bill = re.search(r"<strong>账单</strong> <span class=\"text-muted small\">bill</span>：([^<]*)</div>", details)
+    assert bill and "列表" in bill.group(1).split("、")
+    pages = re.findall(r"<div><strong>([^<]+)</strong>", details)
+    assert len(pages) == len({identity for identity, _ in grants})
+    assert "收款记录" in pages and not any(":" in p for p in pages)
+
+    edit = c.get(f"/admin/role/edit/{role.id}").text
+    rows = re.findall(r'<td class="w-25"><strong>(.*?)</strong><div class="text-muted small">(.*?)</div>', edit)
+    assert ("账单", "bill") in rows and ("操作日志", "operation-log") in rows
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name, _ in rows), rows

@@ -76,6 +76,20 @@ def test_a_supervisor_records_one_event_for_several_employees(console, session, 
     assert "已为 2 名员工录入考核记录" in c.get(response.headers["location"]).text
 
 
+def test_the_record_page_preselects_the_only_project(console, session, org):
+    # 客服主管 of one project: it is chosen already and its staff are offered
+    page = console("sup").get("/admin/scores/record").text
+    assert f'<option value="{org["project"].id}" selected>' in page
+    assert "王芳" in page and 'name="staff_id"' in page and "周外" not in page
+    # a supervisor of two projects chooses one
+    factories.user(session, username="sup2", roles=["客服主管"], projects=[org["project"], org["other"]])
+    response = console("sup2").get("/admin/scores/record")
+    page = response.text
+    assert response.status_code == 200 and org["other"].name in page
+    assert " selected>" not in page.split('id="pick_project"', 1)[1].split("</select>", 1)[0]
+    assert 'name="staff_id"' not in page and "王芳" not in page
+
+
 def test_a_double_submitted_form_records_its_events_once(console, session, org):
     c = console("sup")
     page = c.get(f"/admin/scores/record?project_id={org['project'].id}&event_date=2026-10-12")

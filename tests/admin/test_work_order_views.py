@@ -12,15 +12,25 @@ import pytest
 from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
-from actions.work_orders import accept_work_orders, complete_work_order, dispatch_requests
+from actions.work_orders import (
+    accept_work_orders,
+    callback_work_order,
+    close_work_orders,
+    complete_work_order,
+    dispatch_requests,
+)
 from models import (
+    SHANGHAI,
     Department,
     DepartmentKind,
     OperationLog,
+    Priority,
     RequestKind,
     RequestStatus,
+    Satisfaction,
     ServiceRequest,
     Visit,
+    VisitWay,
     WorkOrder,
     WorkOrderStatus,
     utcnow,
@@ -204,6 +214,123 @@ def test_other_projects_orders_are_out_of_reach(session, console, site):  # A07 
     assert other.get(f"/admin/work-order/action/accept?pks={oid}").status_code == 403
     assert other.post("/admin/work-order/step/accept", {"order_ids": str(oid)}).status_code == 403
     assert order_of(session, r.id).status is S.DISPATCHED
+
+
+# --- the edit and create forms: state moves only through the lifecycle -------------------------------
+def _record(session, model, pk) -> dict:
+    session.expire_all()
+    row = session.get(model, pk)
+    return {c.key: getattr(row, c.key) for c in model.__table__.columns}
+
+
+def test_a_tampered_edit_cannot_close_an_order_or_its_request(session, console, site):
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    boss = actor_for_user(session, site["boss"])
+    dispatch_requests(session, request_ids=[r.id], actor=boss)
+    order = order_of(session, r.id)
+    accept_work_orders(session, order_ids=[order.id], actor=boss)
+    session.flush()
+    desk = console("desk")
+    form = desk.get(f"/admin/work-order/edit/{order.id}")
+    assert form.status_code == 200 and 'name="priority"' in form.text
+    for field in ("status", "closed_at", "completed_at", "result", "department", "charge", "reopen_count"):
+        assert f'name="{field}"' not in form.text, field
+    before, request_before = _record(session, WorkOrder, order.id), _record(session, ServiceRequest, r.id)
+    visits = rows(session)[2]
+
+    page = desk.post(f"/admin/work-order/edit/{order.id}", {
+        "priority": "urgent", "status": "closed", "closed_at": "2026-11-20 10:00:00",
+        "completed_at": "2026-11-20 09:00:00", "result": "已处理", "reopen_count": "0", "charge": "999",
+        "department": "", "request": "", "version": str(before["version"]), "save": "保存",
+    })
+    assert page.status_code == 302, page.text
+    after = _record(session, WorkOrder, order.id)
+    assert after["priority"] is Priority.URGENT  # the one field the form edits
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"priority", "updated_at", "version"}
+    assert (after["status"], after["closed_at"], after["completed_at"], after["result"]) == (S.ACCEPTED, None, None, "")
+    assert _record(session, ServiceRequest, r.id) == request_before
+    assert rows(session)[2] == visits  # no callback appeared either
+
+
+def test_a_tampered_request_edit_cannot_close_it(session, console, site):
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=actor_for_user(session, site["boss"]))
+    session.flush()
+    desk = console("desk")
+    form = desk.get(f"/admin/service-request/edit/{r.id}")
+    assert form.status_code == 200 and 'name="content"' in form.text
+    assert 'name="status"' not in form.text and 'name="closed_at"' not in form.text
+    before = _record(session, ServiceRequest, r.id)
+    page = desk.post(f"/admin/service-request/edit/{r.id}", {
+        "project": str(site["p1"].id), "channel": "phone", "kind": before["kind"].value,
+        "category": before["category"].value, "priority": "high", "content": "卫生间漏水，楼下天花板渗水",
+        "received_at": before["received_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        "status": "closed", "closed_at": "2026-11-20 10:00:00", "version": str(before["version"]), "save": "保存",
+    })
+    assert page.status_code == 302, page.text
+    after = _record(session, ServiceRequest, r.id)
+    assert after["content"] == "卫生间漏水，楼下天花板渗水" and after["priority"] is Priority.HIGH
+    assert (after["status"], after["closed_at"]) == (RequestStatus.DISPATCHED, None)
+    assert order_of(session, r.id).status is S.DISPATCHED
+
+
+def test_creating_an_order_in_the_console_is_a_dispatch(session, console, site):
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    engineering = session.scalar(select(Department).where(Department.name == "工程部"))
+    session.flush()
+    boss = console("boss")
+    form = boss.get("/admin/work-order/create")
+    assert form.status_code == 200 and 'name="status"' not in form.text
+    due = (utcnow() + dt.timedelta(days=2)).astimezone(SHANGHAI).replace(microsecond=0)
+    data = {"request": str(r.id), "department": str(engineering.id), "priority": "high",
+            "complete_due_at": due.strftime("%Y-%m-%d %H:%M:%S"), "status": "closed",
+            "closed_at": "2026-11-20 10:00:00", "save": "保存"}
+    page = boss.post("/admin/work-order/create", data)
+    assert page.status_code == 302, page.text
+    order = order_of(session, r.id)
+    assert (order.status, order.closed_at, order.department_id, order.priority) == (
+        S.DISPATCHED, None, engineering.id, Priority.HIGH)
+    assert order.complete_due_at == due and order.dispatched_by_id == site["boss"].id
+    assert session.get(ServiceRequest, r.id).status is RequestStatus.DISPATCHED
+    # the same request again: refused by the dispatch, nothing more written
+    before = rows(session)
+    again = boss.post("/admin/work-order/create", data)
+    assert again.status_code == 400 and "不能再派工" in again.text
+    assert rows(session) == before
+
+
+def _buttons(client, oid: int) -> list[str]:
+    page = client.get(f"/admin/work-order/details/{oid}")
+    assert page.status_code == 200
+    return re.findall(rf"/admin/work-order/action/([\w-]+)\?pks={oid}\b", page.text)
+
+
+def test_detail_page_shows_the_steps_the_status_allows_in_lifecycle_order(session, console, site):
+    boss = actor_for_user(session, site["boss"])
+    a, b = (f.service_request(session, project_=site["p1"], unit_=site["unit"]) for _ in range(2))
+    dispatch_requests(session, request_ids=[a.id, b.id], actor=boss)
+    new, closed = order_of(session, a.id), order_of(session, b.id)
+    session.flush()
+    client = console("boss")
+    assert _buttons(client, new.id) == ["accept", "reassign"]
+    accept_work_orders(session, order_ids=[new.id, closed.id], actor=boss)
+    session.flush()
+    assert _buttons(client, new.id) == ["reassign", "complete"]
+    complete_work_order(session, order_id=closed.id, result="已修复", actor=boss)
+    session.flush()
+    assert _buttons(client, closed.id) == ["callback"]
+    callback_work_order(session, order_id=closed.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED, actor=boss)
+    session.flush()
+    assert _buttons(client, closed.id) == ["close"]
+    close_work_orders(session, order_ids=[closed.id], actor=boss)
+    session.flush()
+    assert _buttons(client, closed.id) == []
+    # the list offers every step, in lifecycle order; the front desk lacks 转派
+    listing = client.get("/admin/work-order/list").text
+    assert re.findall(r"/admin/work-order/action/([\w-]+)", listing)[:5] == [
+        "accept", "reassign", "complete", "callback", "close"]
+    assert _buttons(console("desk"), new.id) == ["complete"]
 
 
 # --- SLA list, callbacks, reports --------------------------------------------------------------------

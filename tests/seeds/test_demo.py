@@ -18,6 +18,8 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from actions.accounts import HASHER, add_user
+from actions.actor import SYSTEM
+from actions.billing import add_months, current_period, generate_bills
 from models import (
     Base,
     Bill,
@@ -26,6 +28,7 @@ from models import (
     Customer,
     CustomerKind,
     EventSource,
+    FeeType,
     MonthlyScore,
     MonthStatus,
     OperationLog,
@@ -42,6 +45,7 @@ from models import (
     WorkOrder,
     WorkOrderStatus,
 )
+from models.fees import FeeCycle
 from seeds import people
 from seeds.demo import ACCOUNTS, DEMO_PASSWORD, NOW, PERIODS, load_demo
 from seeds.reference import load_reference
@@ -171,6 +175,18 @@ def test_bills_and_arrears_are_realistic(s: Session) -> None:
         .subquery()
     )
     assert s.scalar(select(func.count()).where(months_behind.c.n.between(2, 4))) >= 20
+
+
+def test_the_monthly_bill_run_leaves_one_off_fees_out(s: Session) -> None:
+    """生成账单 with the default selection on a demo project bills the 按月 fee types only, never 装修管理费."""
+    assert set(s.scalars(select(FeeType.name).where(FeeType.billing_cycle == FeeCycle.ONCE))) == {"装修管理费"}
+    project_id = s.scalar(select(Project.id).order_by(Project.id).limit(1))
+    before = s.scalar(select(func.count()).select_from(Bill))
+    preview = generate_bills(s, project_id=project_id, period=add_months(current_period(), 1), actor=SYSTEM, dry_run=True)
+    billed = {x.name for x in preview.by_fee_type}
+    assert "物业管理费" in billed and "装修管理费" not in billed
+    assert all(x.created > 0 for x in preview.by_fee_type if x.name == "物业管理费")
+    assert s.scalar(select(func.count()).select_from(Bill)) == before
 
 
 def test_monthly_collection_rate_meets_target_in_settled_months(s: Session) -> None:

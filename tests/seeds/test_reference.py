@@ -28,6 +28,7 @@ from models import (
     ScoringRule,
     SlaRule,
 )
+from models.fees import FeeCycle
 from seeds.reference import (
     DEPARTMENTS,
     default_fee_types,
@@ -223,3 +224,6 @@ def test_default_fee_types(kind: ProjectKind) -> None:
     assert by_name["物业管理费"]["basis"] is FeeBasis.PER_AREA and by_name["物业管理费"]["rate"] > 0
     assert by_name["停车费"]["basis"] is FeeBasis.PER_SPACE
     assert all(r["rate"] >= 0 and 1 <= r["due_day"] <= 28 for r in rows)
+    # 装修管理费 is charged per renovation: the monthly run never bills it; everything else recurs monthly.
+    assert {r["name"] for r in rows if r["billing_cycle"] is FeeCycle.ONCE} == {"装修管理费"}
+    assert all(r["billing_cycle"] in (FeeCycle.MONTHLY, FeeCycle.ONCE) for r in rows)

@@ -5,11 +5,12 @@
   var FONT = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif';
   var TARGET = '#1d273b';  // the target marks: dark, unlike any series colour
 
-  // Cut (not rounded) to one decimal, as the tables show them (actions/kpis.Figure.shown): a rate short of its
-  // target never reads as reaching it, and a bar's label matches the figure in the table below it.
+  // The rates arrive already cut (not rounded) to one decimal, as the tables show them (admin/views/dashboard.py
+  // _shown_rate → actions/kpis.Figure.shown): only format them, never round again, so a bar's label matches the
+  // figure in the table below it.
   function percent(v) {
     if (v === null || v === undefined || v === '-') { return '—'; }
-    return (Math.floor(Math.round(Number(v) * 100) / 10) / 10).toFixed(1) + '%';
+    return Number(v).toFixed(1) + '%';
   }
   function gaps(values) { return values.map(function (v) { return v === null ? '-' : v; }); }
 
