@@ -78,7 +78,7 @@ def _changes(obj: Any, kind: AuditKind) -> dict[str, Any]:
         column = attr.columns[0]
         hist = state.attrs[attr.key].history
         if kind is AuditKind.UPDATE:
-            if not hist.has_changes():
+            if not hist.has_changes() or column.info.get("audited") is False:
                 continue
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None

@@ -65,6 +65,7 @@ def create_app(
         app,
         session_maker=session_maker,
         title=TITLE,
+        favicon_url="/static/wuye/img/favicon.svg",  # else every browser asks for /favicon.ico and gets a 404
         templates_dir=str(HERE / "templates"),
         authentication_backend=auth,
         authorization_backend=DBAuthorizationBackend(session_maker, user_model=User, groups_attr="roles"),

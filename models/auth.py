@@ -59,7 +59,8 @@ class User(IdMixin, TimestampMixin, Base):
     # Bumped on logout-everywhere, password change and disable: every cookie minted before is void (L04).
     session_epoch: Mapped[int] = col("会话版本", Integer, default=1, server_default="1")
     password_changed_at: Mapped[dt.datetime | None] = col("改密时间", UTCDateTime())
-    last_login_at: Mapped[dt.datetime | None] = col("最近登录", UTCDateTime())
+    # Bookkeeping, not an edit of the account: the login itself is in the audit trail (登录).
+    last_login_at: Mapped[dt.datetime | None] = col("最近登录", UTCDateTime(), info={"audited": False})
 
     roles: Mapped[list[Role]] = relationship(secondary=user_role, info={"label": "角色"})
     projects: Mapped[list[Project]] = relationship(secondary=user_project, info={"label": "项目"})

@@ -29,6 +29,8 @@ def test_login_succeeds_and_is_audited(app, session):
     assert c.get("/admin/").status_code == 200
     assert _count(session, AuditLog, AuditLog.kind == AuditKind.LOGIN, AuditLog.summary.contains("wang")) == 1
     assert _count(session, LoginAttempt, LoginAttempt.username == "wang", LoginAttempt.success.is_(True)) == 1
+    # one record of the login: not also a 修改账号 row for its last-login timestamp
+    assert _count(session, AuditLog, AuditLog.table_name == "user_account", AuditLog.kind == AuditKind.UPDATE) == 0
 
 
 def test_wrong_password_is_refused_in_chinese_and_logged(app, session):

@@ -49,7 +49,7 @@ def test_home_page_chart_and_drill_down(live_server, browser):
         page.goto(f"{live_server.url}/admin/dashboard/trends?month=2025-12")
         page.wait_for_selector('[data-chart="6"][data-rendered="true"] svg', timeout=15_000)
         assert page.locator('[data-rendered="true"]').count() == 7
-        # nothing blocked by the CSP, no script error (a missing favicon aside)
-        assert [e for e in errors if not e.endswith("/favicon.ico")] == []
+        # nothing blocked by the CSP, no script error, no missing file
+        assert errors == []
     finally:
         context.close()
