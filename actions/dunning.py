@@ -404,7 +404,7 @@ def issue_dunning(
         scope_note=resolved.note, requested_by_id=actor.user_id,
     )
     session.add(run)
-    session.flush([run])
+    session.flush()
     stamp = utcnow()
     source = select(
         literal(run.id), literal(project.id), c.c.unit_id, payer_id(c.c.unit_id), literal(cycle),
@@ -425,7 +425,7 @@ def issue_dunning(
     _recount(session, run)
     if not proposing:
         run.status = DunningRunStatus.DONE
-    session.flush([run])
+    session.flush()
     record_bulk(
         session, kind=AuditKind.INSERT, table=N.__tablename__,
         ids=select(N.id, N.project_id).where(N.run_id == run.id), summary=f"{stage.label} {cycle}",
@@ -590,7 +590,7 @@ def approve_dunning(
         run.run_key = f"{run.run_key}/rejected-{run.id}"  # frees the key: a corrected list may be proposed again
         run.notice_count, run.total_amount = 0, Decimal("0.00")
     run.approved_by_id, run.approved_at = actor.user_id, now
-    session.flush([run])
+    session.flush()
     result = ApprovalResult(run.id, approve, run.notice_count, dropped, run.total_amount, actor.name, now)
     log_operation(
         session, "approve_dunning" if approve else "reject_dunning",

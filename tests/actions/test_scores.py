@@ -80,7 +80,7 @@ def test_the_documents_rules_load_with_their_points(session):
         RuleCategory.RECEPTION, RuleCategory.ANSWER, RuleCategory.COOPERATION, RuleCategory.DUTY_RECORD,
         RuleCategory.APPEARANCE, RuleCategory.DISCIPLINE, RuleCategory.ATTENDANCE, RuleCategory.PRAISE,
     }
-    bands = dict(session.execute(select(GradeBand.name, GradeBand.min_total)).tuples().all())
+    bands = dict(session.execute(select(GradeBand.name, GradeBand.min_total)).all())
     assert bands == {"优秀": Decimal("95"), "良好": Decimal("85"), "合格": Decimal("70"), "不合格": Decimal("0")}
 
 
@@ -272,7 +272,7 @@ def test_events_derived_from_records_are_counted_exactly_once(session, org):
     derived = session.execute(
         select(ScoreEvent.source, ScoreEvent.source_id, ScoreEvent.staff_id, ScoreEvent.event_date, ScoreEvent.points)
         .where(ScoreEvent.source != EventSource.MANUAL)
-    ).tuples().all()
+    ).all()
     assert sorted(derived) == sorted([
         (EventSource.COMPLAINT, valid.id, s["a"].id, dt.date(2026, 10, 31), Decimal("-5")),
         (EventSource.OVERDUE_ORDER, late.id, s["c"].id, dt.date(2026, 10, 10), Decimal("-2")),
