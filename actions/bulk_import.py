@@ -64,14 +64,15 @@ def _choices(enum_cls) -> tuple[str, ...]:
 
 
 def _unit_fields(model, *, required: bool) -> tuple[Field, ...]:
-    """A unit named by 楼栋 + 房号, or by one 房屋 column as lists show it ("1栋-1-101")."""
+    """A unit named by 楼栋 + 房号, or by one 房屋 column as lists show it ("1栋-101"). The examples are
+    as units are stored: 房号 "101" under 楼栋 "1栋", not "1-101"."""
     return (
         Field("unit", label_of(model, "unit"), clean.code(80), variants=UNIT_VARIANTS + ("关联房屋", "房屋"),
-              note="“楼栋-房号”，如 1栋-1-101；也可分列填写楼栋、房号", example=None),
+              note="“楼栋-房号”，如 1栋-101；也可分列填写楼栋、房号", example=None),
         Field("building", label_of(Building, "name"), clean.code(32), variants=("楼号", "栋号", "楼栋号"),
               example="1栋"),
         Field("room_no", label_of(Unit, "room_no"), clean.code(32), variants=("房间号", "户号", "室号"),
-              note="必填（或填写房屋列）" if required else "", example="1-101"),
+              note=("必填（或填写房屋列）；" if required else "") + "不含楼栋，如 101", example="101"),
     )
 
 
@@ -129,7 +130,7 @@ class UnitImporter(RecordImporter):
             Field("building", label_of(Unit, "building"), clean.code(32), required=True,
                   variants=("楼号", "栋号", "楼栋号", "幢号"), example="1栋"),
             Field("room_no", label_of(Unit, "room_no"), clean.code(32), required=True,
-                  variants=("房间号", "户号", "室号", "门牌号"), example="1-101"),
+                  variants=("房间号", "户号", "室号", "门牌号"), note="不含楼栋，如 101", example="101"),
             Field("kind", label_of(Unit, "kind"), clean.choice(UnitKind), variants=("类型", "用途"),
                   choices=_choices(UnitKind), example=UnitKind.HOUSE.label),
             Field("status", label_of(Unit, "status"), clean.choice(UnitStatus), variants=("状态",),
@@ -203,7 +204,7 @@ class ParkingImporter(RecordImporter):
             Field("area_name", label_of(ParkingSpace, "area_name"), clean.text(32), variants=("车库", "位置"),
                   example="地下一层"),
             Field("unit", label_of(ParkingSpace, "unit"), clean.code(80), variants=("房屋", "所属房屋"),
-                  note="“楼栋-房号”，如 1栋-1-101", example=None),
+                  note="“楼栋-房号”，如 1栋-101", example=None),
             Field("plate_no", label_of(ParkingSpace, "plate_no"), clean.code(16), variants=("车牌",), example="沪A12345"),
             Field("is_rented", label_of(ParkingSpace, "is_rented"), clean.boolean(), variants=("是否租用", "出租"),
                   choices=("是", "否"), example="否"),

@@ -88,7 +88,7 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
         Field("building", label_of(Building, "name"), clean.code(32), required=True,
               variants=("楼号", "栋号", "楼栋号", "幢号", "楼宇", "栋", "幢"), example="1栋"),
         Field("room_no", label_of(Unit, "room_no"), clean.code(32), required=True,
-              variants=("房间号", "户号", "室号", "房屋编号", "门牌号"), note="与系统中的房号一致，如 1-101", example="1-101"),
+              variants=("房间号", "户号", "室号", "房屋编号", "门牌号"), note="与系统中的房号一致，不含楼栋，如 101", example="101"),
         Field("owner", OWNER_LABEL, clean.text(64), variants=("业主", "户主", "业主名称"),
               note="填写时须与该房屋登记的客户姓名一致", example="张伟"),
         Field("respondent", label_of(SurveyResponse, "respondent"), clean.text(64),

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
     SHANGHAI,
@@ -567,6 +568,57 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
 
 
 @dataclass(frozen=True)
+class PriorityResult:
+    order_id: int
+    priority: Priority
+    respond_due_at: dt.datetime
+    complete_due_at: dt.datetime
+    changed: bool  # False: the order already had this priority, nothing was written
+    recomputed: bool  # the deadlines follow the new priority (an order not yet completed)
+
+    @property
+    def message(self) -> str:
+        if not self.changed:
+            return f"派工单 #{self.order_id} 的优先级未变"
+        text = f"已将派工单 #{self.order_id} 的优先级改为{self.priority.label}"
+        return text + ("，时限已按时限规则重算" if self.recomputed else "（已完工，时限不变）")
+
+
+@as_actor
+def change_work_order_priority(session: Session, *, order_id: int, priority: Priority, actor: Actor,
+                               version: int | None = None) -> PriorityResult:
+    """改优先级. An order not yet completed gets the deadlines of the new priority — the SLA rule of its
+    project, kind and priority, counted from the request's 受理时间 (as 派工 does); a completed or closed order keeps
+    the deadlines it was judged by. ``version``: the one the edit form started from (refused if it moved on)."""
+    if not isinstance(priority, Priority):
+        raise Refused(f"请选择{label_of(WorkOrder, 'priority')}")
+    _orders(session, [order_id], actor, tuple(S), "修改优先级")
+    order = session.get(WorkOrder, order_id)
+    if version is not None and version != order.version:
+        raise Refused("派工单已被他人修改，请刷新后重试", [order_id])
+    if order.priority is priority:
+        return PriorityResult(order_id, priority, order.respond_due_at, order.complete_due_at, False, False)
+    recompute = order.status in OPEN_STATUSES
+    if recompute:
+        key = (order.project_id, order.request.kind, priority)
+        limits = _sla(session, {key}).get(key)
+        if limits is None:
+            raise Refused(f"缺少时限规则：{key[1].label}/{priority.label}（请在「时限规则」中补充）", [order_id])
+        minutes, hours = limits
+        received = order.request.received_at  # as 派工 counts them
+        order.respond_due_at = received + dt.timedelta(minutes=minutes)
+        order.complete_due_at = received + dt.timedelta(hours=hours)
+    order.priority = priority
+    try:
+        # One record, as a console edit: the flush writes its audit row with the changed values (优先级 and the
+        # deadlines, before → after), and the version column refuses a row someone changed meanwhile.
+        session.flush()
+    except StaleDataError:
+        raise Refused("派工单已被他人修改，请刷新后重试", [order_id]) from None
+    return PriorityResult(order_id, priority, order.respond_due_at, order.complete_due_at, True, recompute)
+
+
+@dataclass(frozen=True)
 class CallbackResult:
     order_id: int
     visit_id: int | None
@@ -667,13 +719,15 @@ def due_soon_clause(now: dt.datetime) -> ColumnElement[bool]:
     return and_(WorkOrder.status.in_(OPEN_STATUSES), deadline >= now, deadline < now + DUE_SOON)
 
 
-def sla_state(order: WorkOrder, now: dt.datetime | None = None) -> str | None:
-    """``"overdue"``, ``"due_soon"`` or None for one order — the same rule as the two clauses above."""
-    if order.status not in OPEN_STATUSES:
+def sla_state(order: WorkOrder, now: dt.datetime | None = None, status: WorkOrderStatus | None = None) -> str | None:
+    """``"overdue"``, ``"due_soon"`` or None for one order — the same rule as the two clauses above.
+    ``status``: the order's status at ``now``, when that is not its status today (a past day's report)."""
+    status = status or order.status
+    if status not in OPEN_STATUSES:
         return None
     now = now or utcnow()
     deadline = order.complete_due_at
-    if order.status == S.DISPATCHED:
+    if status == S.DISPATCHED:
         deadline = min(deadline, order.respond_due_at)
     if deadline < now:
         return "overdue"
@@ -723,9 +777,21 @@ class OrderSummary:
         return SLA_LABELS.get(self.sla or "", "")
 
 
+def _status_at(order: WorkOrder, moment: dt.datetime) -> WorkOrderStatus:
+    """The status ``order`` had at a past ``moment``, from its timestamps (the history of 回访 is not kept: an
+    order completed by then shows 已完工 unless it has stayed in a later step since)."""
+    if order.closed_at is not None and order.closed_at < moment:
+        return S.CLOSED
+    if order.completed_at is not None and order.completed_at < moment:
+        return order.status if order.status in (S.DONE, S.CALLED_BACK) else S.DONE
+    return S.ACCEPTED if order.accepted_at is not None and order.accepted_at < moment else S.DISPATCHED
+
+
 def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: int | None = None,
-               offset: int = 0, now: dt.datetime | None = None) -> tuple[OrderSummary, ...]:
-    """The orders as summaries; their 时限 state is judged as of ``now`` (default: this moment)."""
+               offset: int = 0, now: dt.datetime | None = None, as_of: dt.datetime | None = None,
+               ) -> tuple[OrderSummary, ...]:
+    """The orders as summaries; their 时限 state is judged as of ``now`` (default: this moment). With ``as_of``
+    (a past instant) each order is shown as it stood then: its status, and no completion after that instant."""
     SR = ServiceRequest
     stmt = (
         select(WorkOrder, Project.name, Building.name, Unit.room_no, SR.kind, SR.content, SR.contact_name,
@@ -743,15 +809,19 @@ def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: in
     if limit is not None:
         stmt = stmt.limit(limit)
     now = now or utcnow()
-    return tuple(
-        OrderSummary(
+
+    def summary(o: WorkOrder, project: str, building: str | None, room: str | None, kind: RequestKind, content: str,
+                name: str, phone: str, department: str, assignee: str | None) -> OrderSummary:
+        status = _status_at(o, as_of) if as_of is not None else o.status
+        completed_at = o.completed_at if as_of is None or (o.completed_at and o.completed_at < as_of) else None
+        return OrderSummary(
             o.id, o.project_id, project, f"{building}-{room}" if room else "", kind.label, content, name,
-            mask("phone", phone), department, assignee or "", o.status, o.priority, o.dispatched_at,
-            o.respond_due_at, o.complete_due_at, o.completed_at, o.result, o.paid_service, o.quote, o.charge,
-            o.reopen_count, o.reassign_note, sla_state(o, now),
+            mask("phone", phone), department, assignee or "", status, o.priority, o.dispatched_at,
+            o.respond_due_at, o.complete_due_at, completed_at, o.result, o.paid_service, o.quote, o.charge,
+            o.reopen_count, o.reassign_note, sla_state(o, now, status),
         )
-        for o, project, building, room, kind, content, name, phone, department, assignee in session.execute(stmt)
-    )
+
+    return tuple(summary(*row) for row in session.execute(stmt))
 
 
 def order_summaries(session: Session, *, order_ids: Sequence[int], actor: Actor) -> tuple[OrderSummary, ...]:
@@ -804,22 +874,34 @@ def department_report(session: Session, *, department_id: int, actor: Actor, day
                       project_id: int | None = None) -> DepartmentReport:
     """The department's open orders (已派工/处理中) and the orders it completed on ``day``, in the actor's
     projects, earliest completion deadline first. 已超时 is judged as of the end of ``day`` (or now, for today):
-    the report of a past day says what was late that evening, not what is late since."""
+    the report of a past day says what was late that evening, not what is late since.
+
+    For a past day "open" means open at the end of that day — dispatched before it ended and not completed
+    (or closed) by then — whatever has happened to the order since, and each line shows its status then."""
     department = session.get(Department, department_id)
     if department is None:
         raise Refused(f"处理部门 #{department_id} 不存在", [department_id])
     if project_id is not None and not actor.can_see(project_id):
         raise NotPermitted("无权查看该项目的派工单", [project_id])
-    day = day or utcnow().astimezone(SHANGHAI).date()
+    now = utcnow()
+    day = day or now.astimezone(SHANGHAI).date()
     start, end = local_day_bounds(day)
-    where = [
-        WorkOrder.department_id == department_id,
-        actor.project_filter(WorkOrder.project_id),
-        or_(WorkOrder.status.in_(OPEN_STATUSES), and_(WorkOrder.completed_at >= start, WorkOrder.completed_at < end)),
-    ]
+    past = end <= now
+    done_that_day = and_(WorkOrder.completed_at >= start, WorkOrder.completed_at < end)
+    if past:
+        open_then = and_(
+            WorkOrder.dispatched_at < end,
+            or_(WorkOrder.completed_at.is_(None), WorkOrder.completed_at >= end),
+            or_(WorkOrder.closed_at.is_(None), WorkOrder.closed_at >= end),
+        )
+        state = or_(open_then, done_that_day)
+    else:
+        state = or_(WorkOrder.status.in_(OPEN_STATUSES), done_that_day)
+    where = [WorkOrder.department_id == department_id, actor.project_filter(WorkOrder.project_id), state]
     if project_id is not None:
         where.append(WorkOrder.project_id == project_id)
-    lines = _summaries(session, *where, order_by=[WorkOrder.complete_due_at, WorkOrder.id], now=min(utcnow(), end))
+    lines = _summaries(session, *where, order_by=[WorkOrder.complete_due_at, WorkOrder.id], now=min(now, end),
+                       as_of=end if past else None)
     return DepartmentReport(department.name, day, lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -210,6 +210,10 @@ class LostItem(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "lost_item"
     __label__ = "失物招领"
     __table_args__ = (CheckConstraint("returned_at IS NULL OR returned_at >= found_at", name="returned_after_found"),)
+    # 发还须登记认领人及发还时间（《物品发还清单》）.
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        LostItemStatus.RETURNED: ("claimant", "returned_at"),
+    }
 
     name: Mapped[str] = col("物品名称", String(64))
     description: Mapped[str] = col("物品描述", Text, default="", doc="颜色、品牌、数量、内含物品等")
@@ -240,6 +244,11 @@ class ItemLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
         CheckConstraint("deposit >= 0", name="deposit_nonneg"),
         CheckConstraint("returned_at IS NULL OR returned_at >= lent_at", name="returned_after_lent"),
     )
+    # 归还须登记归还时间；有损坏的须在归还检查中记录.
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        ItemLoanStatus.RETURNED: ("returned_at",),
+        ItemLoanStatus.DAMAGED: ("returned_at", "return_condition"),
+    }
 
     name: Mapped[str] = col("借用物品", String(64))
     quantity: Mapped[int] = col("数量", Integer, default=1)
@@ -356,6 +365,11 @@ class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, Base):
         CheckConstraint("end_date >= start_date", name="period_ordered"),
         CheckConstraint("deposit >= 0 AND deposit_refunded >= 0 AND deposit_refunded <= deposit", name="deposit_range"),
     )
+    # 验收、退押金都须登记日期.
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        RenovationStatus.INSPECTED: ("inspected_on",),
+        RenovationStatus.REFUNDED: ("inspected_on", "refunded_on"),
+    }
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     applicant: Mapped[str] = col("申请人", String(64))
@@ -451,6 +465,7 @@ class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "house_defect"
     __label__ = "房屋整改"
     __table_args__ = (CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="closed_after_found"),)
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {DefectStatus.CLOSED: ("closed_on",)}
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     checklist_id: Mapped[int | None] = col(

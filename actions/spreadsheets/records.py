@@ -255,7 +255,7 @@ class UnitRefs:
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
 
     def split(self, project_id: int, text: str) -> tuple[str, str] | None:
-        """"1栋-1-101" → ("1栋", "1-101"): the longest building name of the project the text starts with."""
+        """"1栋-101" → ("1栋", "101"): the longest building name of the project the text starts with."""
         names = sorted((n for (p, n) in self.buildings if p == project_id), key=len, reverse=True)
         for name in names:
             if text.startswith(name + "-") and len(text) > len(name) + 1:

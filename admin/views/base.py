@@ -10,7 +10,11 @@ What a view declares, the base completes:
   non-ajax relation fields and of :class:`ScopedForeignKeyFilter` (A10), the records a form points at (A08);
 - personal data: masked in lists, on the detail page and in the edit form unless the role holds
   ``action:view-pii`` on the view; a full view writes a 查看敏感信息 audit row (P01);
-- optimistic locking: versioned records carry their version through the edit form (B09).
+- optimistic locking: versioned records carry their version through the edit form (B09); the version itself
+  is never shown on a details page;
+- form defaults: ``form_default_user`` / ``form_default_now`` pre-fill a new record's 登记人 and 登记时间;
+- a status that needs other fields (the model's ``status_requires``, e.g. 已发还 → 认领人、发还时间) is refused
+  without them, nothing written.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
-from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Date, Select, String, cast, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import RelationshipProperty, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from wtforms import validators
 from wtforms.fields import HiddenField
+from wtforms.fields.core import UnboundField
 
 from actions.actor import Actor, current_actor
 from actions.audit import log_event
@@ -479,6 +484,11 @@ def _prop_key(item: Any) -> str:
     return item if isinstance(item, str) else item.key
 
 
+def _version_key(model: type) -> str | None:
+    column = model.__mapper__.version_id_col
+    return None if column is None else model.__mapper__.get_property_by_column(column).key
+
+
 class WuyeViewMeta(ModelViewMeta):
     """Derives names, column labels, enum choices and formatters from the model's declarations."""
 
@@ -548,9 +558,13 @@ class WuyeViewMeta(ModelViewMeta):
             hidden = {pair[0].key for rel in model.__mapper__.relationships
                       if rel.direction.name == "MANYTOONE" for pair in rel.local_remote_pairs}
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
-            cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *(
-                ["password_hash"] if "password_hash" in model.__mapper__.attrs and "password_hash" not in declared
-                else [])]
+            internal = [key for key in ("password_hash", _version_key(model))
+                        if key and key in model.__mapper__.attrs and key not in declared]
+            cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
+        elif not isinstance(cls.column_details_list, str):
+            # The optimistic-lock version (B09) is bookkeeping, never shown even when a view lists it.
+            version = _version_key(model)
+            cls.column_details_list = [c for c in cls.column_details_list if _prop_key(c) != version]
         for flt in getattr(cls, "column_filters", None) or []:
             _bind_filter(model, flt)
         if getattr(cls, "category", "") and not getattr(cls, "category_icon", ""):
@@ -580,6 +594,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     audited: ClassVar[bool] = True
     # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
     pii_columns: ClassVar[dict[str, str]] = {}
+    # Form fields pre-filled on a new record: with the signed-in user — or their 员工 record, whichever the
+    # relation points at — and with the current Beijing date or time (登记人, 登记时间 …).
+    form_default_user: ClassVar[tuple[str, ...]] = ()
+    form_default_now: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         refs = self._effective_ajax_refs()
@@ -729,10 +747,52 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     # --- forms ---------------------------------------------------------------------------------
     async def scaffold_form(self, rules: list[str] | None = None) -> Any:
         form = await super().scaffold_form(rules)
-        if self._is_versioned and self.form is None:
+        if self.form is not None:
+            return form
+        attrs: dict[str, Any] = {}
+        for name, default in (await self._form_defaults()).items():
+            unbound = form.__dict__.get(name) or getattr(form, name, None)
+            if isinstance(unbound, UnboundField):
+                # Only the default changes: a blank new form shows it; an edit form shows the stored value.
+                field = UnboundField(unbound.field_class, *unbound.args, **{**unbound.kwargs, "default": default})
+                field.creation_counter = unbound.creation_counter  # keep the field's place in the form
+                attrs[name] = field
+        if self._is_versioned:
             # The version the user started from travels with the form (B09).
-            form = type(form.__name__, (form,), {self._version_column.key: HiddenField()})
-        return form
+            attrs[self._version_column.key] = HiddenField()
+        return type(form.__name__, (form,), attrs) if attrs else form
+
+    async def _form_defaults(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = {}
+        for name in self.form_default_now:
+            column = self._mapper.columns[name]
+            if isinstance(column.type, Date):
+                defaults[name] = lambda: dt.datetime.now(SHANGHAI).date()
+            else:
+                defaults[name] = lambda: dt.datetime.now(SHANGHAI)
+        if not self.form_default_user:
+            return defaults
+        actor = current_actor.get()
+        if actor.user_id is None:
+            return defaults
+        staff_id: Any = None
+        for name in self.form_default_user:
+            target = self._mapper.relationships[name].mapper.class_
+            if target is User:
+                defaults[name] = str(actor.user_id)
+            elif target is Staff:
+                if staff_id is None:
+                    stmt = select(Staff.id).join(User, User.staff_id == Staff.id).where(User.id == actor.user_id)
+                    clause = target_scope_clause(Staff, actor)
+                    if clause is not None:
+                        stmt = stmt.where(clause)
+                    rows = await self._run_arbitrary_query(stmt)
+                    staff_id = str(rows[0][0]) if rows else ""
+                if staff_id:
+                    defaults[name] = staff_id
+            else:
+                raise TypeError(f"{type(self).__name__}.form_default_user: {name} is neither a user nor a staff")
+        return defaults
 
     async def get_object_for_edit(self, request: Request) -> Any:
         obj = await super().get_object_for_edit(request)
@@ -776,7 +836,25 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             # An empty project means "every project" (shared rows): only who sees them all may write one.
             raise NotPermitted("请选择项目")
         await self._check_targets(data, actor)
+        self._check_status_requires(data, model)
         await super().on_model_change(data, model, is_created, request)
+
+    def _check_status_requires(self, data: dict, model: Any) -> None:
+        """A status that needs other fields filled in (the model's ``status_requires``): refused without them."""
+        rules = getattr(self.model, "status_requires", None)
+        if not rules:
+            return
+        status = data["status"] if "status" in data else getattr(model, "status", None)
+        status = getattr(status, "value", status)
+        for member, names in rules.items():
+            if member.value != status:
+                continue
+            values = {name: data[name] if name in data else getattr(model, name, None) for name in names}
+            missing = [name for name, value in values.items()
+                       if value is None or (isinstance(value, str) and not value.strip())]
+            if missing:
+                fields = "、".join(label_of(self.model, name) for name in missing)
+                raise Refused(f"状态为“{member.label}”时须填写{fields}")
 
     def _check_version(self, data: dict, model: Any, is_created: bool) -> None:
         if not self._is_versioned:

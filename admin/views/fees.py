@@ -254,6 +254,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
     column_list = ["id", "project", "cycle", "stage", "status", "notice_count", "total_amount", "requested_by"]
     column_searchable_list = ["cycle", "run_key"]
     column_sortable_list = ["id", "cycle", "stage", "status", "notice_count", "total_amount", "approved_at"]
+    column_details_exclude_list = ["run_key"]  # the idempotency key of the run: internal, searchable only
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("stage"), EnumFilter("status"),
                       OperationColumnFilter("cycle")]

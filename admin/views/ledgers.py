@@ -33,6 +33,9 @@ from .base import (
 
 CATEGORY = "前台台帐"
 
+# A new entry is made by whoever is at the desk, as it happens: 登记人 (or 值班人, 发出人 …) defaults to the
+# signed-in user or their 员工 record, and the date or time of the entry to now (ScopedModelView.form_default_*).
+
 
 class DutyLogAdmin(ScopedModelView, model=DutyLog):
     category = CATEGORY
@@ -46,6 +49,8 @@ class DutyLogAdmin(ScopedModelView, model=DutyLog):
     form_columns = ["project", "duty_date", "shift", "post", "on_duty", "handed_to", "handed_over_at", "events",
                     "pending"]
     form_ajax_refs = ajax_refs(DutyLog, "on_duty", "handed_to")
+    form_default_user = ("on_duty",)
+    form_default_now = ("duty_date",)
 
 
 class KeyRecordAdmin(ScopedModelView, model=KeyRecord):
@@ -71,6 +76,8 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
                     "returned_at", "recorded_by"]
     form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
+    form_default_user = ("recorded_by",)
+    form_default_now = ("lent_at",)
 
 
 class LostItemAdmin(ScopedModelView, model=LostItem):
@@ -84,6 +91,8 @@ class LostItemAdmin(ScopedModelView, model=LostItem):
     form_columns = ["project", "name", "description", "found_at", "found_place", "finder", "storage_place", "status",
                     "claimant", "claimant_phone", "customer", "returned_at", "recorded_by", "note"]
     form_ajax_refs = ajax_refs(LostItem, "customer", "recorded_by")
+    form_default_user = ("recorded_by",)
+    form_default_now = ("found_at",)
 
 
 class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
@@ -97,6 +106,8 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     form_columns = ["project", "name", "quantity", "borrower", "borrower_phone", "unit", "customer", "deposit",
                     "lent_at", "due_at", "returned_at", "status", "return_condition", "recorded_by"]
     form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
+    form_default_user = ("recorded_by",)
+    form_default_now = ("lent_at",)
 
 
 class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
@@ -111,6 +122,8 @@ class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
     form_columns = ["project", "code", "unit", "applicant", "customer", "owner_confirmed", "items", "carrier",
                     "carrier_phone", "plate_no", "pass_date", "approved_by", "status", "recorded_by"]
     form_ajax_refs = ajax_refs(GoodsPass, "unit", "customer", "approved_by", "recorded_by")
+    form_default_user = ("recorded_by",)
+    form_default_now = ("pass_date",)
 
 
 class MailItemAdmin(ScopedModelView, model=MailItem):
@@ -124,6 +137,8 @@ class MailItemAdmin(ScopedModelView, model=MailItem):
     form_columns = ["project", "kind", "unit", "recipient", "recipient_phone", "carrier", "tracking_no",
                     "received_at", "picked_up_by", "picked_up_at", "recorded_by"]
     form_ajax_refs = ajax_refs(MailItem, "unit", "recorded_by")
+    form_default_user = ("recorded_by",)
+    form_default_now = ("received_at",)
 
 
 class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
@@ -137,6 +152,7 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
     form_columns = ["project", "room", "starts_at", "ends_at", "booked_by", "phone", "unit", "customer", "purpose",
                     "attendees", "services", "status", "approved_by", "recorded_by"]
     form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
+    form_default_user = ("recorded_by",)
 
 
 class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
@@ -180,6 +196,7 @@ class MoveInChecklistAdmin(ScopedModelView, model=MoveInChecklist):
     form_columns = ["project", "unit", "customer", "received_by", "handover_date", "water_reading", "power_reading",
                     "gas_reading", "keys_count", "documents", "accepted", "owner_signed", "handled_by", "note"]
     form_ajax_refs = ajax_refs(MoveInChecklist, "unit", "customer", "handled_by")
+    form_default_now = ("handover_date",)
 
 
 class HouseDefectAdmin(ScopedModelView, model=HouseDefect):
@@ -194,6 +211,7 @@ class HouseDefectAdmin(ScopedModelView, model=HouseDefect):
     form_columns = ["project", "unit", "checklist", "location", "description", "found_on", "sent_on", "status",
                     "follow_up", "result", "closed_on"]
     form_ajax_refs = ajax_refs(HouseDefect, "unit", "checklist", "follow_up")
+    form_default_now = ("found_on",)
 
 
 class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
@@ -207,6 +225,8 @@ class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
     form_columns = ["project", "code", "unit", "customer", "violation", "requirement", "issued_on", "deadline",
                     "issued_by", "status", "checked_on", "check_result"]
     form_ajax_refs = ajax_refs(RectificationNotice, "unit", "customer", "issued_by")
+    form_default_user = ("issued_by",)
+    form_default_now = ("issued_on",)
 
 
 class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):
@@ -220,6 +240,8 @@ class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):
     form_columns = ["project", "title", "body", "audience", "audience_note", "published_from", "published_to",
                     "issued_by"]
     form_ajax_refs = ajax_refs(OwnerNotice, "issued_by")
+    form_default_user = ("issued_by",)
+    form_default_now = ("published_from",)
 
 
 class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
@@ -232,6 +254,7 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("service_kind"), OperationColumnFilter("month")]
     form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by"]
     form_ajax_refs = ajax_refs(VendorCheck, "checked_by")
+    form_default_user = ("checked_by",)
 
 
 class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):

@@ -43,6 +43,7 @@ from .base import (
     ALL,
     ALL_LABEL,
     DETAIL_OBJ_STATE,
+    WUYE_FORMATTERS,
     BooleanFilter,
     EnumFilter,
     ScopedForeignKeyFilter,
@@ -95,6 +96,15 @@ class SlaFilter:
     async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
         clause = {"overdue": work_orders.overdue_clause, "due_soon": work_orders.due_soon_clause}.get(value)
         return query if clause is None else query.where(clause(utcnow()))
+
+
+def _paid_service_only(order: Any, name: Any) -> Any:
+    """报价/收费 mean something only on 有偿服务; other orders show a dash, not 0.00."""
+    if not order.paid_service:
+        return "—"
+    value = getattr(order, name)
+    formatter = WUYE_FORMATTERS.get(type(value))
+    return formatter(value) if formatter else value
 
 
 def _deadline_formatter(attr: str):
@@ -213,6 +223,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         "respond_due_at": _deadline_formatter("respond_due_at"),
         "complete_due_at": _deadline_formatter("complete_due_at"),
     }
+    column_formatters_detail = {name: _paid_service_only for name in ("quote", "quote_accepted", "charge")}
 
     async def scaffold_form(self, rules: list[str] | None = None) -> Any:
         form = await super().scaffold_form(rules)
@@ -245,6 +256,20 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         order_id = await run_action(self.session_maker, request, dispatch)
         Flash.success(request, f"已派工：派工单 #{order_id}")
         return WorkOrder(id=order_id)
+
+    async def update_model(self, request: Request, pk: str, data: dict) -> Any:
+        """The edit form = 改优先级 (actions.work_orders.change_work_order_priority): an open order's deadlines
+        follow the new priority."""
+        priority = data.get("priority")
+        label = label_of(WorkOrder, "priority")
+        result = await run_action(
+            self.session_maker, request, work_orders.change_work_order_priority,
+            order_id=int_param(pk, label_of(WorkOrder, "id")),
+            priority=priority if isinstance(priority, Priority) else member_param(Priority, priority, label),
+            version=int_param(data.get("version"), "版本"),
+        )
+        Flash.success(request, result.message)
+        return WorkOrder(id=result.order_id)
 
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
         """The lifecycle buttons in lifecycle order; on a detail page only the steps the order's status allows

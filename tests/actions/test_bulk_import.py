@@ -76,10 +76,39 @@ def test_every_template_imports(session, p1):
     assert (bill.amount_due, bill.amount_paid, bill.status) == (Decimal("268.50"), Decimal("268.50"), BillStatus.PAID)
     assert bill.due_date == dt.date(2026, 3, 15)  # the fee type's due day
     customer = session.scalar(select(Customer))
-    assert customer.id_number == "11010519491231002X" and customer.unit_links[0].unit.room_no == "1-101"
+    assert customer.id_number == "11010519491231002X" and (customer.unit_links[0].unit.building.name, customer.unit_links[0].unit.room_no) == ("1栋", "101")
     assert bill.customer_id == customer.id  # who pays: the unit's owner
     staff = session.scalar(select(Staff).where(Staff.employee_no == "KF001"))
     assert staff.position is StaffPosition.FRONT_DESK and staff.department.name == "客服部"
+
+
+def test_template_examples_name_units_as_they_are_stored(session, p1):
+    """The example row names 1栋 / 101, as units are stored; kept as downloaded, it finds that unit."""
+    project, actor = p1
+    unit = f.unit(session, project_=project, building_=f.building(session, project_=project, name="1栋"), room_no="101")
+    for kind in ("units", "customers", "bills"):
+        data = _filled_template(session, kind, actor, project.id)
+        sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+        header, example = ([c.value for c in row] for row in sheet.iter_rows(max_row=2))
+        assert (example[header.index("楼栋")], example[header.index("房号")]) == ("1栋", "101"), kind
+        notes = " ".join(str(c.value or "") for row in load_workbook(io.BytesIO(data))["填写说明"].iter_rows()
+                         for c in row)
+        assert "1-101" not in notes, kind
+        before = counts(session)
+        result = _import(session, kind, data, actor, name=f"{kind}.xlsx", project_id=project.id, dry_run=True)
+        unit_columns = {"房屋", "楼栋", "房号"}
+        assert [p.message for p in result.problems if p.column in unit_columns] == [], kind
+        assert not result.problems, (kind, [p.message for p in result.problems])
+        assert result.counts["error"] == 0 and counts(session) == before, kind
+    # the units template names that unit rather than a new one
+    result = _import(session, "units", _filled_template(session, "units", actor, project.id), actor,
+                     project_id=project.id, dry_run=True)
+    assert result.counts["new"] == 0 and result.counts["update"] + result.counts["unchanged"] == 1
+    # and the one-column form the instructions give (“楼栋-房号”，如 1栋-101) finds it too
+    one_column = workbook({"客户": [["房屋", "客户姓名", "手机号"], ["1栋-101", "王芳", "13900002222"]]})
+    result = _import(session, "customers", one_column, actor, project_id=project.id, dry_run=True)
+    assert not result.problems and result.counts["new"] == 1
+    assert session.get(Unit, unit.id).room_no == "101"
 
 
 UNITS = [

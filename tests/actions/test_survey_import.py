@@ -274,7 +274,10 @@ def test_error_report_holds_the_original_rows_and_reasons(session, estate):
 
 
 def test_template_reads_back(session, estate):
-    _, _, actor, survey_id = estate
+    project, units, actor, survey_id = estate
+    # the template's example row: 房号 101 of 1栋 (as units are stored), owned by 张伟
+    example = f.unit(session, project_=project, building_=units["1-101"].building, room_no="101")
+    f.customer(session, project_=project, name="张伟", unit_=example)
     survey = session.get(Survey, survey_id)
     data = template(SurveyImporter(session, actor, survey))
     wb = load_workbook(io.BytesIO(data))
@@ -285,10 +288,16 @@ def test_template_reads_back(session, estate):
     lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
     service = header.index("客服部")
     assert "非常满意" in lists[f"{'ABCDEFGHIJKLMNOP'[service]}2:{'ABCDEFGHIJKLMNOP'[service]}1001"]
-    # Filled in as the template asks, it imports.
+    assert [c.value for c in ws[2]][:3] == ["1栋", "101", "张伟"]
+    notes = " ".join(str(c.value or "") for row in wb["填写说明"].iter_rows() for c in row)
+    assert "1-101" not in notes and "如 101" in notes
+    # Filled in as the template asks (the example row only), it imports: the unit columns find 1栋 / 101.
+    before = counts(session)
     result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="模板.xlsx", actor=actor,
                                      dry_run=True)
+    assert [p.message for p in result.problems if p.column in ("楼栋", "房号", "业主姓名")] == []
     assert result.counts["new"] == 1 and not result.problems
+    assert counts(session) == before
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from actions.errors import NotPermitted, Refused
 from actions.work_orders import (
     accept_work_orders,
     callback_work_order,
+    change_work_order_priority,
     close_work_orders,
     complete_work_order,
     dispatch_requests,
@@ -544,3 +545,70 @@ def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
     with Session(engine) as s:
         order = s.get(WorkOrder, oid)
         assert order.status is S.ACCEPTED and order.version == 2
+
+
+# --- 改优先级 -------------------------------------------------------------------------------------------
+def test_a_priority_change_recomputes_the_deadlines_as_dispatch_does(session, world, order):
+    accept_work_orders(session, order_ids=[order.id], actor=world["actor"])
+    o = state(session, order)
+    dispatched, version = o.dispatched_at, o.version
+    assert o.priority is Priority.NORMAL
+    before_audit, before_ops = count(session, AuditLog), count(session, OperationLog)
+    result = change_work_order_priority(session, order_id=order.id, priority=Priority.URGENT, actor=world["actor"],
+                                        version=version)
+    assert result.changed and result.recomputed
+    o = state(session, order)
+    # 急修 15 分钟响应、4 小时完成, counted from the request's 受理时间 (as 派工 counts them)
+    received = o.request.received_at
+    assert (o.priority, o.respond_due_at, o.complete_due_at) == (
+        Priority.URGENT, received + dt.timedelta(minutes=15), received + dt.timedelta(hours=4))
+    assert (result.respond_due_at, result.complete_due_at) == (o.respond_due_at, o.complete_due_at)
+    assert o.status is S.ACCEPTED and o.version == version + 1 and o.dispatched_at == dispatched
+    assert count(session, AuditLog) - before_audit == 1 and count(session, OperationLog) == before_ops
+    audit = session.scalar(select(AuditLog).order_by(AuditLog.id.desc()).limit(1))
+    assert (audit.table_name, audit.record_id, audit.actor_id, audit.project_id) == (
+        "work_order", str(order.id), world["user"].id, world["p1"].id)
+    assert {"priority", "respond_due_at", "complete_due_at"} <= set(audit.changes)
+    assert audit.changes["priority"] == ["normal", "urgent"]
+
+    # the same priority again changes nothing
+    again = change_work_order_priority(session, order_id=order.id, priority=Priority.URGENT, actor=world["actor"])
+    assert not again.changed and count(session, AuditLog) - before_audit == 1
+    assert state(session, order).version == version + 1
+    # back to 一般: the 24-hour deadline again
+    change_work_order_priority(session, order_id=order.id, priority=Priority.NORMAL, actor=world["actor"])
+    o = state(session, order)
+    assert (o.respond_due_at, o.complete_due_at) == (
+        received + dt.timedelta(minutes=30), received + dt.timedelta(hours=24))
+
+
+def test_a_completed_order_keeps_its_deadlines(session, world, order):
+    accept_work_orders(session, order_ids=[order.id], actor=world["actor"])
+    complete_work_order(session, order_id=order.id, result="已修复", actor=world["actor"])
+    o = state(session, order)
+    deadlines = (o.respond_due_at, o.complete_due_at)
+    result = change_work_order_priority(session, order_id=order.id, priority=Priority.LOW, actor=world["actor"])
+    assert result.changed and not result.recomputed
+    o = state(session, order)
+    assert o.priority is Priority.LOW and (o.respond_due_at, o.complete_due_at) == deadlines and o.status is S.DONE
+
+
+def test_priority_change_refusals_write_nothing(session, world, order):
+    def unchanged():
+        o = state(session, order)
+        return counts(session), (o.priority, o.respond_due_at, o.complete_due_at, o.version)
+
+    outsider = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[world["p2"]]))
+    before = unchanged()
+    o = state(session, order)
+    with pytest.raises(NotPermitted):
+        change_work_order_priority(session, order_id=order.id, priority=Priority.URGENT, actor=outsider)
+    with pytest.raises(Refused, match="已被他人修改"):  # the form was opened before someone else's save
+        change_work_order_priority(session, order_id=order.id, priority=Priority.URGENT, actor=world["actor"],
+                                   version=o.version - 1)
+    session.execute(delete(SlaRule).where(SlaRule.kind == RequestKind.REPAIR_PRIVATE, SlaRule.priority == Priority.LOW))
+    with pytest.raises(Refused, match="缺少时限规则"):
+        change_work_order_priority(session, order_id=order.id, priority=Priority.LOW, actor=world["actor"])
+    with pytest.raises(Refused, match="不存在"):
+        change_work_order_priority(session, order_id=order.id + 999, priority=Priority.LOW, actor=world["actor"])
+    assert unchanged() == before

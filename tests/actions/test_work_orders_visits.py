@@ -151,6 +151,8 @@ def test_department_report_of_a_past_day_judges_overdue_as_of_that_evening(sessi
     accept_work_orders(session, order_ids=[late_then.id, late_since.id], actor=site["actor"])
     session.refresh(late_then)
     session.refresh(late_since)
+    for o in (late_then, late_since):  # dispatched and accepted on that day
+        o.dispatched_at, o.accepted_at = evening - dt.timedelta(hours=8), evening - dt.timedelta(hours=7)
     late_then.complete_due_at = evening - dt.timedelta(hours=1)  # already late that evening
     late_since.complete_due_at = evening + dt.timedelta(hours=2)  # due after that day ended, late by now
     session.flush()

@@ -3,9 +3,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+import re
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
-from models import AuditKind, AuditLog, Branch, Customer, Unit
+from admin.views import VIEWS
+from models import (
+    AuditKind,
+    AuditLog,
+    Branch,
+    Customer,
+    Department,
+    DepartmentKind,
+    DunningRun,
+    DunningRunStatus,
+    DunningStage,
+    Unit,
+    WorkOrder,
+)
 from tests import factories
 
 
@@ -111,3 +129,51 @@ def test_every_view_renders_for_an_administrator(console, session):
             if view.can_edit:
                 assert c.get(f"/admin/{identity}/edit/{pk}").status_code == 200, identity
     assert _count(session, Branch) >= 1 and _count(session, Customer) == 1
+
+
+def _detail_rows(page: str) -> dict[str, str]:
+    """{label: shown value} of a details page's table."""
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*</tr>", page, re.S)
+    return {html.unescape(label.strip()): html.unescape(re.sub(r"<[^>]+>", "", value)).strip() for label, value in rows}
+
+
+def test_no_details_page_shows_the_lock_version():
+    for view in VIEWS:
+        if getattr(view, "model", None) is not None and view.model.__mapper__.version_id_col is not None:
+            assert "version" not in view()._details_prop_names, view.__name__
+
+
+def test_dunning_run_details_hide_the_run_key(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    run = DunningRun(project=p, run_key=f"run-key-{p.id}-2026-11-first", cycle="2026-11", stage=DunningStage.FIRST,
+                     as_of=dt.date(2026, 11, 5), status=DunningRunStatus.DONE)
+    session.add(run)
+    session.flush()
+    page = console("boss").get(f"/admin/dunning-run/details/{run.id}")
+    assert page.status_code == 200
+    rows = _detail_rows(page.text)
+    assert rows["催缴月份"] == "2026-11"
+    assert "批次键" not in rows and run.run_key not in page.text
+
+
+def test_work_order_details_hide_the_version_and_show_money_only_on_paid_service(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    department = Department(project=p, name="工程部", kind=DepartmentKind.ENGINEERING)
+    now = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+    orders = []
+    requests = [factories.service_request(session, project_=p) for _ in range(2)]
+    for paid, request in zip((False, True), requests, strict=True):
+        orders.append(WorkOrder(project=p, request=request, department=department, dispatched_at=now,
+                                respond_due_at=now, complete_due_at=now, paid_service=paid,
+                                quote=Decimal("120.00") if paid else Decimal("0"),
+                                charge=Decimal("120.00") if paid else Decimal("0")))
+    session.add_all(orders)
+    session.flush()
+    c = console("boss")
+    free, paid = (_detail_rows(c.get(f"/admin/work-order/details/{o.id}").text) for o in orders)
+    assert "版本" not in free and "版本" not in paid
+    assert (free["报价(元)"], free["收费(元)"], free["业主已确认报价"]) == ("—", "—", "—")
+    assert (paid["报价(元)"], paid["收费(元)"]) == ("120.00", "120.00")
+    assert free["处理部门"] == paid["处理部门"] == "工程部"

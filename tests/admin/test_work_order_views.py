@@ -21,6 +21,7 @@ from actions.work_orders import (
 )
 from models import (
     SHANGHAI,
+    AuditLog,
     Department,
     DepartmentKind,
     OperationLog,
@@ -245,12 +246,60 @@ def test_a_tampered_edit_cannot_close_an_order_or_its_request(session, console, 
     })
     assert page.status_code == 302, page.text
     after = _record(session, WorkOrder, order.id)
-    assert after["priority"] is Priority.URGENT  # the one field the form edits
+    assert after["priority"] is Priority.URGENT  # the one field the form edits, and the deadlines that follow it
     changed = {k for k in before if before[k] != after[k]}
-    assert changed == {"priority", "updated_at", "version"}
+    assert changed == {"priority", "respond_due_at", "complete_due_at", "updated_at", "version"}
     assert (after["status"], after["closed_at"], after["completed_at"], after["result"]) == (S.ACCEPTED, None, None, "")
     assert _record(session, ServiceRequest, r.id) == request_before
     assert rows(session)[2] == visits  # no callback appeared either
+
+
+def test_editing_the_priority_recomputes_the_deadlines_of_an_open_order_only(session, console, site):
+    boss = actor_for_user(session, site["boss"])
+    open_r, done_r = (f.service_request(session, project_=site["p1"], unit_=site["unit"]) for _ in range(2))
+    dispatch_requests(session, request_ids=[open_r.id, done_r.id], actor=boss)
+    open_o, done_o = order_of(session, open_r.id), order_of(session, done_r.id)
+    accept_work_orders(session, order_ids=[open_o.id, done_o.id], actor=boss)
+    complete_work_order(session, order_id=done_o.id, result="已修复", actor=boss)
+    session.flush()
+    desk = console("desk")
+    before = _record(session, WorkOrder, open_o.id)
+    audits = session.scalar(select(func.count()).select_from(AuditLog))
+
+    # without the CSRF token: refused, nothing changed
+    refused = desk.client.post(f"/admin/work-order/edit/{open_o.id}", data={
+        "priority": "urgent", "version": str(before["version"]), "save": "保存"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert _record(session, WorkOrder, open_o.id) == before
+
+    page = desk.post(f"/admin/work-order/edit/{open_o.id}", {
+        "priority": "urgent", "version": str(before["version"]), "save": "保存"})
+    assert page.status_code == 302, page.text
+    after = _record(session, WorkOrder, open_o.id)
+    # 急修：15 分钟响应、4 小时完成, counted from the request's 受理时间 as 派工 counts them
+    received = _record(session, ServiceRequest, open_r.id)["received_at"]
+    assert (after["priority"], after["respond_due_at"], after["complete_due_at"]) == (
+        Priority.URGENT, received + dt.timedelta(minutes=15), received + dt.timedelta(hours=4))
+    assert after["version"] == before["version"] + 1
+    audit = session.scalar(select(AuditLog).order_by(AuditLog.id.desc()).limit(1))
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == audits + 1
+    assert (audit.record_id, audit.actor_id) == (str(open_o.id), site["desk"].id)
+    assert audit.changes["priority"] == ["normal", "urgent"] and "complete_due_at" in audit.changes
+
+    # a stale form (the version it started from has moved on) is refused, nothing changed
+    stale = desk.post(f"/admin/work-order/edit/{open_o.id}", {
+        "priority": "low", "version": str(before["version"]), "save": "保存"})
+    assert stale.status_code == 400 and "已被他人修改" in stale.text
+    assert _record(session, WorkOrder, open_o.id) == after
+
+    done_before = _record(session, WorkOrder, done_o.id)
+    page = desk.post(f"/admin/work-order/edit/{done_o.id}", {
+        "priority": "urgent", "version": str(done_before["version"]), "save": "保存"})
+    assert page.status_code == 302, page.text
+    done_after = _record(session, WorkOrder, done_o.id)
+    assert done_after["priority"] is Priority.URGENT and done_after["status"] is S.DONE
+    assert (done_after["respond_due_at"], done_after["complete_due_at"]) == (
+        done_before["respond_due_at"], done_before["complete_due_at"])
 
 
 def test_a_tampered_request_edit_cannot_close_it(session, console, site):

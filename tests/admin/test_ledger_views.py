@@ -1,0 +1,192 @@
+"""前台台帐 in the console: a new entry is pre-filled with who registers it and when; a status that needs other
+fields (已发还 needs the claimant …) is refused without them, nothing written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from models import (
+    SHANGHAI,
+    DefectStatus,
+    DutyLog,
+    HouseDefect,
+    ItemLoan,
+    ItemLoanStatus,
+    LostItem,
+    LostItemStatus,
+)
+from tests import factories as f
+
+
+def _count(session, model) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def _field(page: str, name: str) -> str:
+    match = re.search(rf'<(?:input|select|textarea)[^>]*\bname="{name}"[^>]*>', page)
+    assert match, f"no field {name}"
+    return match.group(0)
+
+
+def _value(page: str, name: str) -> str:
+    match = re.search(r'\bvalue="([^"]*)"', _field(page, name))
+    return match.group(1) if match else ""
+
+
+def _ajax_choice(page: str, name: str) -> list[dict]:
+    match = re.search(r'data-json="([^"]*)"', _field(page, name))
+    return json.loads(html.unescape(match.group(1))) if match else []
+
+
+@pytest.fixture
+def site(session):
+    p1, p2 = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
+    desk = f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    desk.staff_id = f.staff(session, project_=p1, name="王芳").id
+    # an account whose 员工 record belongs to a project it cannot see
+    stray = f.user(session, username="stray", roles=["前台客服"], projects=[p1])
+    stray.staff_id = f.staff(session, project_=p2, name="赵强").id
+    session.flush()
+    return {"p1": p1, "p2": p2, "desk": desk, "stray": stray}
+
+
+def _today() -> str:
+    return dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d")
+
+
+def test_new_lost_item_form_is_prefilled_with_the_user_and_now(session, console, site):
+    before = _count(session, LostItem)
+    page = console("desk").get("/admin/lost-item/create")
+    assert page.status_code == 200
+    assert _ajax_choice(page.text, "recorded_by") == [{"id": str(site["desk"].id), "text": "desk"}]
+    found_at = dt.datetime.strptime(_value(page.text, "found_at"), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    assert abs(dt.datetime.now(SHANGHAI) - found_at) < dt.timedelta(minutes=5)  # Beijing time, not UTC
+    assert _count(session, LostItem) == before
+
+
+@pytest.mark.parametrize(("identity", "user_field", "now_field"), [
+    ("key-loan", "recorded_by", "lent_at"),
+    ("item-loan", "recorded_by", "lent_at"),
+    ("goods-pass", "recorded_by", "pass_date"),
+    ("mail-item", "recorded_by", "received_at"),
+    ("meeting-booking", "recorded_by", None),
+])
+def test_desk_registers_default_the_recorder_and_the_date(session, console, site, identity, user_field, now_field):
+    page = console("desk").get(f"/admin/{identity}/create")
+    assert page.status_code == 200
+    assert _ajax_choice(page.text, user_field) == [{"id": str(site["desk"].id), "text": "desk"}]
+    if now_field:
+        assert _value(page.text, now_field).startswith(_today())
+
+
+def test_duty_log_defaults_to_the_users_staff_record_and_today(session, console, site):
+    page = console("desk").get("/admin/duty-log/create")
+    assert _ajax_choice(page.text, "on_duty") == [{"id": str(site["desk"].staff_id), "text": "王芳"}]
+    assert _value(page.text, "duty_date") == _today()
+    # a 员工 record outside the user's projects is not offered
+    stray = console("stray").get("/admin/duty-log/create")
+    assert stray.status_code == 200
+    assert _ajax_choice(stray.text, "on_duty") == []
+    assert _value(stray.text, "duty_date") == _today()
+
+
+def test_edit_form_keeps_the_stored_values(session, console, site):
+    item = LostItem(project=site["p1"], name="钱包", found_at=dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC))
+    session.add(item)
+    session.flush()
+    page = console("desk").get(f"/admin/lost-item/edit/{item.id}")
+    assert page.status_code == 200
+    assert _ajax_choice(page.text, "recorded_by") == []
+    assert _value(page.text, "found_at") == "2026-03-01 10:00:00"
+
+
+def _lost_item_form(site, **overrides) -> dict:
+    return {"project": str(site["p1"].id), "name": "黑色双肩包", "found_at": "2026-11-20 09:30:00",
+            "status": "held", "recorded_by": str(site["desk"].id), **overrides}
+
+
+def test_lost_item_returned_without_claimant_is_refused_and_nothing_written(session, console, site):
+    c = console("desk")
+    before = _count(session, LostItem)
+    response = c.post("/admin/lost-item/create", _lost_item_form(site, status="returned"))
+    assert response.status_code == 400
+    assert "状态为“已发还”时须填写认领人、发还时间" in html.unescape(response.text)
+    assert _count(session, LostItem) == before
+    # the claimant alone is not enough: the return time is missing
+    response = c.post("/admin/lost-item/create", _lost_item_form(site, status="returned", claimant="李娜"))
+    assert response.status_code == 400
+    assert "状态为“已发还”时须填写发还时间" in html.unescape(response.text)
+    assert _count(session, LostItem) == before
+    # with both it is saved, recorded by the user
+    response = c.post("/admin/lost-item/create", _lost_item_form(
+        site, status="returned", claimant="李娜", returned_at="2026-11-21 15:00:00"))
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    row = session.scalars(select(LostItem).where(LostItem.name == "黑色双肩包")).one()
+    assert (row.status, row.claimant, row.recorded_by_id) == (LostItemStatus.RETURNED, "李娜", site["desk"].id)
+    assert row.returned_at == dt.datetime(2026, 11, 21, 7, 0, tzinfo=dt.UTC)
+
+
+def test_lost_item_edited_to_returned_without_claimant_is_refused(session, console, site):
+    item = LostItem(project=site["p1"], name="雨伞", found_at=dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC))
+    session.add(item)
+    session.flush()
+    response = console("desk").post(f"/admin/lost-item/edit/{item.id}", _lost_item_form(
+        site, name="雨伞", status="returned", claimant="  ", returned_at="2026-11-21 15:00:00"))
+    assert response.status_code == 400
+    assert "状态为“已发还”时须填写认领人" in html.unescape(response.text)
+    session.expire_all()
+    row = session.get(LostItem, item.id)
+    assert (row.status, row.claimant, row.returned_at) == (LostItemStatus.HELD, "", None)
+
+
+def test_damaged_item_loan_needs_return_time_and_condition(session, console, site):
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "name": "手推车", "quantity": "1", "borrower": "陈静", "deposit": "0",
+            "lent_at": "2026-11-20 09:00:00", "status": "damaged"}
+    before = _count(session, ItemLoan)
+    response = c.post("/admin/item-loan/create", form)
+    assert response.status_code == 400
+    assert "状态为“归还有损坏”时须填写归还时间、归还检查" in html.unescape(response.text)
+    assert _count(session, ItemLoan) == before
+    response = c.post("/admin/item-loan/create", {**form, "returned_at": "2026-11-20 18:00:00",
+                                                   "return_condition": "轮子断了一个"})
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    row = session.scalars(select(ItemLoan).where(ItemLoan.name == "手推车")).one()
+    assert (row.status, row.return_condition) == (ItemLoanStatus.DAMAGED, "轮子断了一个")
+
+
+def test_house_defect_closed_without_closing_date_is_refused(session, console, site):
+    unit = f.unit(session, project_=site["p1"], room_no="1201")
+    boss = f.user(session, username="boss", superuser=True)
+    form = {"project": str(site["p1"].id), "unit": str(unit.id), "description": "卫生间渗水",
+            "found_on": "2026-11-01", "status": "closed"}
+    before = _count(session, HouseDefect)
+    response = console(boss.username).post("/admin/house-defect/create", form)
+    assert response.status_code == 400
+    assert "状态为“已关闭”时须填写关闭日期" in html.unescape(response.text)
+    assert _count(session, HouseDefect) == before
+    response = console(boss.username).post("/admin/house-defect/create", {**form, "closed_on": "2026-11-10"})
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.scalars(select(HouseDefect.status)).all() == [DefectStatus.CLOSED]
+
+
+def test_duty_log_created_with_its_defaults_is_saved(session, console, site):
+    c = console("desk")
+    page = c.get("/admin/duty-log/create")
+    form = {"project": str(site["p1"].id), "duty_date": _value(page.text, "duty_date"), "shift": "morning",
+            "post": "大堂前台", "on_duty": _ajax_choice(page.text, "on_duty")[0]["id"]}
+    response = c.post("/admin/duty-log/create", form)
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    row = session.scalars(select(DutyLog)).one()
+    assert (row.on_duty_id, row.duty_date.isoformat()) == (site["desk"].staff_id, _today())
