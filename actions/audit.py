@@ -12,7 +12,8 @@ import datetime as dt
 import decimal
 import enum
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, insert, inspect, literal, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,8 @@ from sqlalchemy.orm.attributes import NO_VALUE
 from models import AuditKind, AuditLog, Base, LoginAttempt, OperationLog, OperationStatus, utcnow
 
 from .actor import Actor, current_actor
+
+T = TypeVar("T")
 
 REDACTED = "***"
 # Never written to the audit trail in clear (P02).
@@ -274,3 +277,22 @@ def operation_label(code: str) -> str:
     if prefix == "import" and (name := _import_titles().get(rest)):
         return f"导入「{name}」"
     return code
+
+
+def as_actor(fn: Callable[..., T]) -> Callable[..., T]:
+    """Attribute the audit and operation-log rows an action writes to its ``actor`` argument (the audit
+    helpers read the session's actor), restoring the session's own afterwards."""
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args: Any, actor: Actor, **kwargs: Any) -> T:
+        previous = session.info.get("actor")
+        session.info["actor"] = actor
+        try:
+            return fn(session, *args, actor=actor, **kwargs)
+        finally:
+            if previous is None:
+                session.info.pop("actor", None)
+            else:
+                session.info["actor"] = previous
+
+    return wrapper

@@ -34,9 +34,9 @@ from models import (
 from models.base import UTCDateTime
 
 from .actor import Actor
-from .audit import log_event, log_operation
+from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
-from .work_orders import ExportResult, as_actor
+from .work_orders import ExportResult
 from .xlsx_out import new_workbook, to_bytes, write_sheet
 
 # Targets named in the documents, in percent; the other two rates are monthly statistics without a target.

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from models import AuditKind, MonthSnapshot, utcnow
 
 from .actor import Actor
-from .audit import log_operation, record_bulk
+from .audit import as_actor, log_operation, record_bulk
 from .errors import Refused
 from .monthly_report import Cell, MonthlyReport, Table, monthly_report
 from .scores import parse_month
-from .work_orders import as_actor, dialect_insert
+from .work_orders import dialect_insert
 
 FORMAT = 1
 

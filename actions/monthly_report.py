@@ -39,10 +39,10 @@ from models import (
 
 from . import billing, kpis, score_results
 from .actor import Actor
-from .audit import log_event, log_operation
+from .audit import as_actor, log_event, log_operation
 from .kpis import CATALOGUE, Drill, Figure, Scope
 from .parallel_reads import Runner, in_turn
-from .work_orders import ExportResult, as_actor
+from .work_orders import ExportResult
 from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
 
 TOTAL = "合计"

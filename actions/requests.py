@@ -28,10 +28,9 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import log_operation
+from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .privacy import mask
-from .work_orders import as_actor
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
 REPEAT_WINDOW = dt.timedelta(days=7)

@@ -61,7 +61,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import log_operation, record_bulk
+from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 
 # 考核对象：客服人员。其他岗位的员工（如维修工的超时工单）有考核记录时也列入当月排名。
@@ -157,6 +157,7 @@ class RuleRevision:
         return f"已修订细则 {self.code}：新版本自 {self.valid_from} 起生效，此前的月份仍按原细则考核"
 
 
+@as_actor
 def revise_rule(
     session: Session,
     *,
@@ -318,6 +319,7 @@ def _checked_points(rule: ScoringRule, day: dt.date, points: Decimal | None) -> 
     return points
 
 
+@as_actor
 def record_events(
     session: Session,
     *,
@@ -644,6 +646,7 @@ class ComputeResult:
                 f"{self.events} 条考核记录{derived}")
 
 
+@as_actor
 def compute_scores(
     session: Session, *, month: str, project_ids: Iterable[int] | None = None, actor: Actor, dry_run: bool = False
 ) -> ComputeResult:
@@ -798,6 +801,7 @@ class MonthsResult:
     message: str
 
 
+@as_actor
 def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], actor: Actor) -> MonthsResult:
     """确认: the supervisor locks the month's scores. Refused while the scores are not those the records give
     now (never computed, or events or source records changed since)."""
@@ -876,6 +880,7 @@ def _append_note(row: ScoreMonth, actor: Actor, text: str) -> None:
     row.spot_check_note = f"{row.spot_check_note}\n{line}" if row.spot_check_note else line
 
 
+@as_actor
 def record_spot_check(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
     """抽查: the manager's note on a month, kept with who wrote it and when."""
     note = (note or "").strip()
@@ -889,6 +894,7 @@ def record_spot_check(session: Session, *, month: str, project_id: int, note: st
     return MonthsResult(m.text, (), (project_id,), f"已记录 {name} {m.text} 的抽查意见")
 
 
+@as_actor
 def reopen_scores(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
     """重新开放: the manager unlocks a confirmed month for correction; the reason is recorded with the month."""
     note = (note or "").strip()

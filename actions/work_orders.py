@@ -10,11 +10,10 @@ order at once, one wins and the other is refused (B07).
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -57,13 +56,12 @@ from models import (
 from models.base import UTCDateTime
 
 from .actor import Actor
-from .audit import log_event, log_operation, record_bulk
+from .audit import as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .privacy import mask
 from .xlsx_out import new_workbook, to_bytes, write_sheet
 
 S = WorkOrderStatus
-T = TypeVar("T")
 OPEN_STATUSES = (S.DISPATCHED, S.ACCEPTED)
 # The lifecycle steps in their order, each with the statuses it may start from (the actions below check these).
 STEP_FROM: dict[str, tuple[WorkOrderStatus, ...]] = {
@@ -87,23 +85,6 @@ def id_list(ids: Iterable[Any]) -> str:
     return shown + (f" 等 {len(ids)} 条" if len(ids) > MAX_IDS_IN_MESSAGE else "")
 
 
-def as_actor(fn: Callable[..., T]) -> Callable[..., T]:
-    """Attribute the audit and operation-log rows an action writes to its ``actor`` argument (the audit
-    helpers read the session's actor), restoring the session's own afterwards."""
-
-    @functools.wraps(fn)
-    def wrapper(session: Session, *args: Any, actor: Actor, **kwargs: Any) -> T:
-        previous = session.info.get("actor")
-        session.info["actor"] = actor
-        try:
-            return fn(session, *args, actor=actor, **kwargs)
-        finally:
-            if previous is None:
-                session.info.pop("actor", None)
-            else:
-                session.info["actor"] = previous
-
-    return wrapper
 
 
 def dialect_insert(session: Session, table: Any):

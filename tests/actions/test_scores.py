@@ -312,6 +312,22 @@ def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
                  AuditLog.project_id == p.id) == 2
 
 
+def test_compute_and_confirm_are_recorded_as_the_acting_user(session, org):
+    """The audit and operation-log rows name the ``actor`` passed in, whatever actor the session carries (a
+    batch that computes on behalf of each project's supervisor)."""
+    p = org["project"]
+    record(session, org, [org["staff"]["a"]], "1.1")
+    session.info["actor"] = SYSTEM
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert session.info["actor"] is SYSTEM  # given back afterwards
+    logs = session.execute(select(OperationLog.operation, OperationLog.actor_id).where(
+        OperationLog.operation.in_(["compute_scores", "confirm_scores"]))).all()
+    assert sorted(logs) == [("compute_scores", org["boss"].id), ("confirm_scores", org["boss"].id)]
+    writers = set(session.scalars(select(AuditLog.actor_id).where(AuditLog.table_name == "monthly_score")))
+    assert writers == {org["boss"].id}
+
+
 def test_a_dry_run_computes_and_writes_nothing(session, org):
     hand_checked(session, org)
     before = snapshot(session)
