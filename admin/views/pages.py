@@ -101,6 +101,10 @@ class GrantedPage(BaseView):
         identity, needed = self.grant
         return self._authorization_backend().has_permission(request, identity, needed if action == "list" else action, obj)
 
+    def granted(self, request: Request, identity: str, needed: str) -> bool:
+        """Whether the user holds another grant (what the page shows depends on it: a button, a column)."""
+        return self._authorization_backend().has_permission(request, identity, needed)
+
     @property
     def session_maker(self) -> Any:
         return self._admin_ref.session_maker

@@ -338,9 +338,6 @@ class ScorePage(GrantedPage):
 
     category = SCORING
 
-    def granted(self, request: Request, identity: str, needed: str) -> bool:
-        return self._authorization_backend().has_permission(request, identity, needed)
-
 
 class RecordEventsPage(ScorePage):
     """录入考核: one occurrence of a rule, for one or several employees of a project at once."""
@@ -438,17 +435,15 @@ async def _results(view: Any, request: Request, month: str, project: str, *, sta
     except Refused as refused:
         raise _fail(refused) from None
 
-    def granted(identity: str, needed: str) -> bool:
-        return view._authorization_backend().has_permission(request, identity, needed)
-
     return await _page(
         view, request, "results.html", status_code=status_code, title="考核结果", month=month, projects=projects,
         project_id=project_id, table=tables[0] if tables else None, draft=MonthStatus.DRAFT,
         confirmed=MonthStatus.CONFIRMED, categories=list(RuleCategory),
-        can={"compute": granted("score-month", "action:compute-scores"),
-             "confirm": granted("score-month", "action:confirm-scores"),
-             "reopen": granted("score-month", "action:reopen-scores"),
-             "spot_check": granted("score-month", "edit"), "export": granted("monthly-score", "export")},
+        can={"compute": view.granted(request, "score-month", "action:compute-scores"),
+             "confirm": view.granted(request, "score-month", "action:confirm-scores"),
+             "reopen": view.granted(request, "score-month", "action:reopen-scores"),
+             "spot_check": view.granted(request, "score-month", "edit"),
+             "export": view.granted(request, "monthly-score", "export")},
         **context,
     )
 
@@ -471,9 +466,6 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
     """A quarter's nominations, and the chosen project's top scores to nominate from."""
     quarter = (quarter or _last_quarter()).strip().upper()
 
-    def granted(identity: str, needed: str) -> bool:
-        return view._authorization_backend().has_permission(request, identity, needed)
-
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
         project_id = int_param(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
@@ -490,7 +482,9 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
     return await _page(
         view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
         projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
-        can={"nominate": granted("service-star", "create"), "choose": granted("service-star", "edit")}, **context,
+        can={"nominate": view.granted(request, "service-star", "create"),
+             "choose": view.granted(request, "service-star", "edit")},
+        **context,
     )
 
 

@@ -440,9 +440,6 @@ class ServicePage(GrantedPage):
 
     category = SERVICE
 
-    def granted(self, request: Request, identity: str, needed: str) -> bool:
-        return self._authorization_backend().has_permission(request, identity, needed)
-
 
 def _pick(value: str) -> tuple[int | None, int | None]:
     """The intake form's chosen ``unit:customer`` pair."""
