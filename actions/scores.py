@@ -64,8 +64,10 @@ from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 
-# 考核对象：客服人员。其他岗位的员工（如维修工的超时工单）有考核记录时也列入当月排名。
+# 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
+# 维修工的超时工单由工程部考核。
 SCORED_POSITIONS = (StaffPosition.FRONT_DESK, StaffPosition.BUTLER, StaffPosition.CASHIER)
+SCORED_TEXT = "、".join(p.label for p in SCORED_POSITIONS)
 POINTS_STEP = Decimal("0.1")  # ScoreEvent.points is Numeric(6, 1)
 DERIVED = tuple(s for s in EventSource if s is not EventSource.MANUAL)
 
@@ -344,14 +346,18 @@ def record_events(
     names = visible_projects(session, [project_id], actor)
     if event_date > today():
         raise Refused(f"考核日期 {event_date} 晚于今天，不能录入")
-    members = dict(
-        session.execute(
-            select(Staff.id, Staff.project_id).where(Staff.id.in_(staff_ids))
-        ).all()
-    )
-    foreign = [s for s in staff_ids if members.get(s) != project_id]
+    members = {
+        sid: (pid, name, position) for sid, pid, name, position in session.execute(
+            select(Staff.id, Staff.project_id, Staff.name, Staff.position).where(Staff.id.in_(staff_ids))
+        )
+    }
+    foreign = [s for s in staff_ids if s not in members or members[s][0] != project_id]
     if foreign:
         raise Refused(f"以下员工不属于项目 {names[project_id]}：{'、'.join(map(str, foreign))}", foreign)
+    unassessed = [s for s in staff_ids if members[s][2] not in SCORED_POSITIONS]
+    if unassessed:
+        who = "、".join(f"{members[s][1]}（{members[s][2].label}）" for s in unassessed)
+        raise Refused(f"以下员工不在客服人员考核范围内（{SCORED_TEXT}）：{who}", unassessed)
     rule = session.get(ScoringRule, rule_id)
     if rule is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
@@ -467,7 +473,8 @@ def event_choices(session: Session, *, actor: Actor, project_id: int | None, mon
         staff = tuple(
             Choice(sid, f"{no} {name} {position.label}") for sid, no, name, position in session.execute(
                 select(Staff.id, Staff.employee_no, Staff.name, Staff.position)
-                .where(Staff.project_id == project_id, Staff.active.is_(True)).order_by(Staff.employee_no)
+                .where(Staff.project_id == project_id, Staff.active.is_(True), Staff.position.in_(SCORED_POSITIONS))
+                .order_by(Staff.employee_no)
             )
         )
     rules = tuple(
@@ -523,7 +530,7 @@ def _candidates(session: Session, src: _Source, month: Month, project_ids: list[
     ).select_from(src.key.table)
     for target, on in src.joins:
         stmt = stmt.join(target, on)
-    return stmt.join(Staff, Staff.id == src.staff).join(
+    return stmt.join(Staff, and_(Staff.id == src.staff, Staff.position.in_(SCORED_POSITIONS))).join(
         ScoringRule, and_(ScoringRule.source == src.source, _in_force_on(day))
     ).where(*src.where, src.at >= month.start, src.at < month.end, Staff.project_id.in_(project_ids))
 
@@ -767,10 +774,9 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
         )
         .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == m.text))
         .outerjoin(per_staff, per_staff.c.staff_id == Staff.id)
-        .where(Staff.project_id.in_(ids), or_(
-            per_staff.c.staff_id.is_not(None),
-            and_(Staff.active.is_(True), Staff.position.in_(SCORED_POSITIONS)),
-        ))
+        # one who left during the month is still scored for the events of it
+        .where(Staff.project_id.in_(ids), Staff.position.in_(SCORED_POSITIONS),
+               or_(Staff.active.is_(True), per_staff.c.staff_id.is_not(None)))
         .cte("scored")
     )
     s = scored.c

@@ -47,8 +47,8 @@ def star_candidates(session: Session, *, quarter: str, project_id: int, actor: A
                     top: int = STAR_CANDIDATES) -> tuple[StarCandidate, ...]:
     """The project's top scores of a quarter (average of its confirmed monthly totals), ties included.
 
-    Only employees scored in every month of the quarter: staff outside the assessed positions are scored only
-    in the months they have events (a praise), and one good month must not outrank three."""
+    Only employees scored in every month of the quarter: one who joined or left during it has fewer months, and
+    one good month must not outrank three."""
     months = quarter_months(quarter)
     name = visible_projects(session, [project_id], actor)[project_id]
     confirmed = set(session.scalars(

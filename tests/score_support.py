@@ -126,8 +126,8 @@ def hand_checked(session, org):
     张伟 投诉被扣 −10 (range 5–10), 值班记录 −6 (range 2–10) →  84   合格
     刘洋 nothing                                             → 100   优秀
     陈静 厌烦情绪 −2, 当众化妆 −1.5                          → 96.5  优秀
-    孙师傅 (engineer) one overdue order −2                   →  98   优秀
-    ranks: 李娜 1, 刘洋 2, 孙师傅 3, 王芳 4, 陈静 4, 张伟 6"""
+    孙师傅 (engineer) one overdue order: not a 客服人员, no event, not scored
+    ranks: 李娜 1, 刘洋 2, 王芳 3, 陈静 3, 张伟 5"""
     s = org["staff"]
     record(session, org, [s["a"]], "1.1")
     record(session, org, [s["a"]], "1.1", day=DAY + dt.timedelta(days=1))

@@ -17,6 +17,7 @@ from actions.errors import NotPermitted, Refused
 from actions.scores import (
     compute_scores,
     confirm_scores,
+    event_choices,
     record_events,
     record_spot_check,
     reopen_scores,
@@ -221,15 +222,14 @@ def test_a_dry_run_records_nothing(session, org):
 def test_totals_ranks_and_grades_on_the_hand_checked_fixture(session, org):
     hand_checked(session, org)
     result = compute_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"])
-    assert (result.scored, result.events, result.derived_added, result.derived_removed) == (6, 9, 2, 0)
+    assert (result.scored, result.events, result.derived_added, result.derived_removed) == (5, 8, 1, 0)
     got = {name: (r.total, r.rank, r.grade) for name, r in scores(session).items()}
     assert got == {
         "李娜": (Decimal("102"), 1, "优秀"),
         "刘洋": (Decimal("100"), 2, "优秀"),
-        "孙师傅": (Decimal("98"), 3, "优秀"),
-        "王芳": (Decimal("96.5"), 4, "优秀"),
-        "陈静": (Decimal("96.5"), 4, "优秀"),
-        "张伟": (Decimal("84"), 6, "合格"),
+        "王芳": (Decimal("96.5"), 3, "优秀"),
+        "陈静": (Decimal("96.5"), 3, "优秀"),
+        "张伟": (Decimal("84"), 5, "合格"),
     }
     wang, li = scores(session)["王芳"], scores(session)["李娜"]
     assert (wang.deductions, wang.additions, wang.event_count) == (Decimal("-3.5"), Decimal("0"), 3)
@@ -237,12 +237,29 @@ def test_totals_ranks_and_grades_on_the_hand_checked_fixture(session, org):
     assert (li.additions, li.by_category) == (Decimal("2"), {"praise": "2.0"})
     month = session.scalar(select(ScoreMonth).where(ScoreMonth.project_id == org["project"].id))
     assert (month.status, month.base_score, month.computed_at is not None) == (MonthStatus.DRAFT, Decimal("100"), True)
-    # 周外 is in the other project; 赵离 left and has no events: neither is scored
-    assert "周外" not in scores(session) and "赵离" not in scores(session)
+    # 周外 is in the other project; 赵离 left and has no events; 孙师傅 is an engineer: none is scored
+    assert not {"周外", "赵离", "孙师傅"} & set(scores(session))
     mine = org["project"].id
     assert count(session, AuditLog, AuditLog.table_name == "monthly_score", AuditLog.kind == AuditKind.INSERT,
-                 AuditLog.project_id == mine) == 6
+                 AuditLog.project_id == mine) == 5
     assert count(session, OperationLog, OperationLog.operation == "compute_scores", OperationLog.project_id == mine) == 1
+
+
+def test_only_customer_service_staff_are_assessed(session, org):
+    """考核制度“适用于物业客服人员”: an engineer's overdue order or praise makes no event, and he cannot be
+    recorded by hand (nothing written); the form offers the customer-service staff only."""
+    p, s = org["project"], org["staff"]
+    order(session, p, s["fixer"], at(2026, 10, 8), None)
+    request(session, p, RequestKind.PRAISE, at(2026, 10, 5), praised_staff=s["fixer"])
+    before = snapshot(session)
+    with pytest.raises(Refused, match=r"不在客服人员考核范围内（前台客服、楼宇管家、收费员）：孙师傅（维修工）"):
+        record(session, org, [s["a"], s["fixer"]], "1.1")
+    assert snapshot(session) == before
+    result = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert result.derived_added == 0 and count(session, ScoreEvent, ScoreEvent.staff_id == s["fixer"].id) == 0
+    assert "孙师傅" not in scores(session) and len(scores(session)) == 5
+    offered = event_choices(session, actor=org["actor"], project_id=p.id, month=MONTH).staff
+    assert [c.label.split()[1] for c in offered] == ["王芳", "李娜", "张伟", "刘洋", "陈静"]
 
 
 def test_a_grade_band_edited_changes_the_next_compute(session, org):
@@ -332,7 +349,7 @@ def test_a_dry_run_computes_and_writes_nothing(session, org):
     hand_checked(session, org)
     before = snapshot(session)
     result = compute_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"], dry_run=True)
-    assert (result.dry_run, result.scored, result.events, result.derived_added) == (True, 6, 9, 2)
+    assert (result.dry_run, result.scored, result.events, result.derived_added) == (True, 5, 8, 1)
     assert snapshot(session) == before
 
 

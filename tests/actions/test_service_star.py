@@ -12,7 +12,7 @@ from actions.scores import compute_scores, confirm_scores
 from actions.service_star import choose_stars, nominate_star, star_candidates
 from models import AuditKind, AuditLog, OperationLog, RequestKind, ServiceStar
 from tests import factories
-from tests.score_support import actor_for, at, build_org, count, record, request, snapshot
+from tests.score_support import actor_for, at, build_org, count, record, request, scores, snapshot
 
 
 @pytest.fixture
@@ -35,11 +35,12 @@ def quarter_confirmed(session, org, extra_month_points: dict | None = None):
 
 def test_only_staff_scored_every_month_of_the_quarter_are_candidates(session, org):
     p, s = org["project"], org["staff"]
-    # the engineer is not an assessed position: praised in September only, he is scored in September only (102)
-    request(session, p, RequestKind.PRAISE, at(2026, 9, 8), praised_staff=s["fixer"])
+    # 赵离 has left: praised in September (for work before she left), she is scored in September only (102)
+    request(session, p, RequestKind.PRAISE, at(2026, 9, 8), praised_staff=s["gone"])
     quarter_confirmed(session, org)
+    assert scores(session, "2026-09")["赵离"].total == Decimal("102") and "赵离" not in scores(session, "2026-08")
     top = star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
-    assert s["fixer"].id not in {c.staff_id for c in top}
+    assert s["gone"].id not in {c.staff_id for c in top}
     assert [(c.staff_name, c.months) for c in top][0] == ("李娜", 3)
 
 
