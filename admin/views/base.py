@@ -264,6 +264,32 @@ class EnumFilter:
         return query.where(self.column_obj == member)
 
 
+class FilledFilter:
+    """Filter on whether a column is filled in: 借用状态 未归还 (no 归还时间) / 已归还."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, column: str, title: str, empty: str, filled: str) -> None:
+        self.column = column
+        self.title = title
+        self.parameter_name = f"{column}_filled"
+        self.choices = (("empty", empty), ("filled", filled))
+
+    def bind(self, model: type) -> None:
+        self.column_obj = getattr(model, self.column)
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        return [(ALL, ALL_LABEL), *self.choices]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if value == "empty":
+            return query.where(self.column_obj.is_(None))
+        if value == "filled":
+            return query.where(self.column_obj.is_not(None))
+        return query
+
+
 class ScopedForeignKeyFilter:
     """Filter on a many-to-one relation whose choices are only the related rows the user may see (A10).
 
@@ -839,6 +865,15 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         self._check_status_requires(data, model)
         await super().on_model_change(data, model, is_created, request)
 
+    @staticmethod
+    def submitted(data: dict, model: Any, is_created: bool, name: str, column: str | None = None) -> Any:
+        """A field's value as the form sends it (a related record as its id) or, when the form leaves it out,
+        the stored one (``column``, default ``name``)."""
+        if name in data:
+            value = data[name]
+            return getattr(value, "id", value)
+        return None if is_created else getattr(model, column or name)
+
     def _check_status_requires(self, data: dict, model: Any) -> None:
         """A status that needs other fields filled in (the model's ``status_requires``): refused without them."""
         rules = getattr(self.model, "status_requires", None)
@@ -967,6 +1002,7 @@ __all__ = [
     "BooleanFilter",
     "EditConflict",
     "EnumFilter",
+    "FilledFilter",
     "OperationColumnFilter",
     "ReadOnlyView",
     "ScopedAjaxLoader",

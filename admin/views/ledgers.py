@@ -3,6 +3,13 @@ recipients, applicants and workers are personal data: masked unless the role hol
 
 from __future__ import annotations
 
+from typing import Any
+
+from markupsafe import Markup
+from starlette.requests import Request
+
+from actions import keys
+from actions.errors import Refused
 from models import (
     DutyLog,
     GoodsPass,
@@ -10,6 +17,7 @@ from models import (
     ItemLoan,
     KeyLoan,
     KeyRecord,
+    KeyStatus,
     LostItem,
     MailItem,
     MeetingBooking,
@@ -25,11 +33,14 @@ from models import (
 from .base import (
     BooleanFilter,
     EnumFilter,
+    FilledFilter,
     OperationColumnFilter,
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
+    local_datetime,
 )
+from .pages import int_param, run_action
 
 CATEGORY = "前台台帐"
 
@@ -64,6 +75,24 @@ class KeyRecordAdmin(ScopedModelView, model=KeyRecord):
     form_columns = ["project", "code", "name", "kind", "unit", "area_name", "copies", "location", "status", "note"]
     form_ajax_refs = ajax_refs(KeyRecord, "unit")
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        """在库 / 借出 follow the key's loans; 已交业主 and 遗失 are set here."""
+        await super().on_model_change(data, model, is_created, request)
+        status = self.submitted(data, model, is_created, "status")
+        if status is None:
+            return
+        status = KeyStatus(getattr(status, "value", status))
+        if is_created:
+            if status is KeyStatus.LENT:
+                raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
+            return
+        await run_action(self.session_maker, request, keys.check_key_status, key_id=model.id, status=status)
+
+
+def _loan_state(model: KeyLoan, attribute: str) -> Markup | str:
+    """归还时间, or 未归还 for a key still out."""
+    return local_datetime(model.returned_at) if model.returned_at else Markup('<span class="badge bg-warning">未归还</span>')
+
 
 class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     category = CATEGORY
@@ -72,12 +101,34 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     column_searchable_list = ["borrower", "borrower_phone", "key.code"]
     column_sortable_list = ["id", "borrower", "lent_at", "returned_at"]
     column_default_sort = [("lent_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project")]
+    column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_at", "借用状态", "未归还", "已归还")]
+    column_formatters = {"returned_at": _loan_state}
     form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
                     "returned_at", "recorded_by"]
     form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
     form_default_user = ("recorded_by",)
     form_default_now = ("lent_at",)
+
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        """A key goes out only while a copy is in the cabinet (and not 已交业主/遗失)."""
+        await super().on_model_change(data, model, is_created, request)
+        request.state.loaned_keys = set() if is_created else {model.key_id}
+        key_id = int_param(self.submitted(data, model, is_created, "key", "key_id"), "钥匙")
+        project_id = int_param(self.submitted(data, model, is_created, "project", "project_id"), "项目")
+        if key_id is None or project_id is None:
+            return  # the form's own required-field check answers
+        await run_action(self.session_maker, request, keys.check_loan, project_id=project_id, key_id=key_id,
+                         returned_at=self.submitted(data, model, is_created, "returned_at"),
+                         loan_id=None if is_created else model.id)
+
+    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        await super().after_model_change(data, model, is_created, request)
+        touched = getattr(request.state, "loaned_keys", set()) | {model.key_id}
+        await run_action(self.session_maker, request, keys.sync_key_status, key_ids=touched)
+
+    async def after_model_delete(self, model: Any, request: Request) -> None:
+        await super().after_model_delete(model, request)
+        await run_action(self.session_maker, request, keys.sync_key_status, key_ids=[model.key_id])
 
 
 class LostItemAdmin(ScopedModelView, model=LostItem):

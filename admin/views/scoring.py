@@ -167,10 +167,7 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
         await super().on_model_change(data, model, is_created, request)
 
         def pick(name: str, column: str) -> Any:
-            if name in data:
-                value = data[name]
-                return getattr(value, "id", value)
-            return None if is_created else getattr(model, column)
+            return self.submitted(data, model, is_created, name, column)
 
         # A refusal raised here is shown on the form (sqladmin renders the exception's text, our Chinese message).
         source = pick("source", "source")

@@ -1,5 +1,6 @@
 """前台台帐 in the console: a new entry is pre-filled with who registers it and when; a status that needs other
-fields (已发还 needs the claimant …) is refused without them, nothing written."""
+fields (已发还 needs the claimant …) is refused without them, nothing written; a key goes out only while a copy
+is in the cabinet, and its status follows its loans."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ from models import (
     DefectStatus,
     DutyLog,
     HouseDefect,
+    AuditKind,
+    AuditLog,
     ItemLoan,
     ItemLoanStatus,
+    KeyLoan,
+    KeyRecord,
+    KeyStatus,
     LostItem,
     LostItemStatus,
 )
@@ -190,3 +196,75 @@ def test_duty_log_created_with_its_defaults_is_saved(session, console, site):
     session.expire_all()
     row = session.scalars(select(DutyLog)).one()
     assert (row.on_duty_id, row.duty_date.isoformat()) == (site["desk"].staff_id, _today())
+
+
+def _key(session, site, code="K-0301", **fields) -> KeyRecord:
+    key = KeyRecord(project=site["p1"], code=code, name="3-1201入户门", **fields)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def _loan_form(site, key, **overrides) -> dict:
+    return {"project": str(site["p1"].id), "key": str(key.id), "borrower": "张师傅", "purpose": "入户维修",
+            "lent_at": "2026-11-20 09:00:00", "recorded_by": str(site["desk"].id), **overrides}
+
+
+def _key_state(session, key):
+    session.expire_all()
+    loans = session.scalars(select(KeyLoan).where(KeyLoan.key_id == key.id).order_by(KeyLoan.id)).all()
+    return session.get(KeyRecord, key.id).status, [loan.returned_at is None for loan in loans]
+
+
+def test_a_key_goes_out_only_while_a_copy_is_in_and_its_status_follows_the_loans(session, console, site):
+    key = _key(session, site, copies=1)
+    c = console("desk")
+    response = c.post("/admin/key-loan/create", _loan_form(site, key))
+    assert response.status_code == 302, response.text[:500]
+    assert _key_state(session, key) == (KeyStatus.LENT, [True])
+    change = session.scalars(select(AuditLog).where(AuditLog.table_name == "key_record",
+                                                    AuditLog.kind == AuditKind.UPDATE)).one()
+    assert change.changes["status"] == ["in_stock", "lent"] and change.actor_id == site["desk"].id
+    # its only copy is out: a second loan is refused, nothing written
+    response = c.post("/admin/key-loan/create", _loan_form(site, key, borrower="李娜"))
+    assert response.status_code == 400
+    assert "钥匙 K-0301 3-1201入户门 共 1 把，均已借出未还：请先登记归还" in html.unescape(response.text)
+    assert _key_state(session, key) == (KeyStatus.LENT, [True])
+    # the key cannot be put back 在库 by hand while it is out
+    key_form = {"project": str(site["p1"].id), "code": "K-0301", "name": "3-1201入户门", "kind": "unit",
+                "copies": "1", "status": "in_stock"}
+    response = c.post(f"/admin/key-record/edit/{key.id}", key_form)
+    assert response.status_code == 400
+    assert "该钥匙尚有 1 把借出未还：登记归还后自动改为在库" in html.unescape(response.text)
+    # returned: the key is 在库 again and may go out again; the list shows who has not returned
+    loan_id = session.scalars(select(KeyLoan.id)).one()
+    response = c.post(f"/admin/key-loan/edit/{loan_id}", _loan_form(site, key, returned_at="2026-11-20 11:30:00"))
+    assert response.status_code == 302, response.text[:500]
+    assert _key_state(session, key) == (KeyStatus.IN_STOCK, [False])
+    response = c.post("/admin/key-loan/create", _loan_form(site, key, borrower="李娜"))
+    assert response.status_code == 302, response.text[:500]
+    assert _key_state(session, key) == (KeyStatus.LENT, [False, True])
+    out = c.get("/admin/key-loan/list?returned_at_filled=empty")
+    assert "李娜" in out.text and "张师傅" not in out.text and "未归还" in out.text
+    back = c.get("/admin/key-loan/list?returned_at_filled=filled")
+    assert "张师傅" in back.text and "李娜" not in back.text
+    # the open loan deleted by a supervisor (typed by mistake): the key is back in stock
+    f.user(session, username="zhuguan", roles=["客服主管"], projects=[site["p1"]])
+    open_id = session.scalars(select(KeyLoan.id).where(KeyLoan.returned_at.is_(None))).one()
+    response = console("zhuguan").delete(f"/admin/key-loan/delete?pks={open_id}")
+    assert response.status_code == 200, response.text[:300]
+    assert _key_state(session, key) == (KeyStatus.IN_STOCK, [False])
+
+
+def test_a_key_with_two_copies_lends_both_and_a_lost_key_none(session, console, site):
+    key = _key(session, site, copies=2)
+    c = console("desk")
+    for who in ("张师傅", "李娜"):
+        assert c.post("/admin/key-loan/create", _loan_form(site, key, borrower=who)).status_code == 302
+    assert _key_state(session, key) == (KeyStatus.LENT, [True, True])
+    assert c.post("/admin/key-loan/create", _loan_form(site, key, borrower="陈静")).status_code == 400
+    lost = _key(session, site, code="K-0302", copies=1, status=KeyStatus.LOST)
+    response = c.post("/admin/key-loan/create", _loan_form(site, lost))
+    assert response.status_code == 400
+    assert "钥匙 K-0302 3-1201入户门 遗失，不能借出" in html.unescape(response.text)
+    assert _key_state(session, lost) == (KeyStatus.LOST, [])
