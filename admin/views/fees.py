@@ -52,6 +52,7 @@ from .pages import (
     GrantedPage,
     attachment,
     date_param,
+    granted,
     ids_param,
     int_param,
     local_datetime_param,
@@ -189,14 +190,14 @@ class BillAdmin(ScopedModelView, model=Bill):
         return await _page(
             self, request, "account.html", status_code=status_code, title="房屋账户", statements=statements,
             collectors=choices.collectors, own_staff_id=choices.own_staff_id, methods=PayMethod.choices(),
-            can_pay=self._authorization_backend().has_permission(request, "payment", "create"), **context,
+            can_pay=granted(self, request, "payment", "create"), **context,
         )
 
     @expose("/account/pay", methods=["POST"])
     async def account_pay(self, request: Request) -> Response:
         """收款 for a whole account: spread over its open bills, oldest first; more than is owed is refused."""
         self.require(request, "action:account")
-        if not self._authorization_backend().has_permission(request, "payment", "create"):
+        if not granted(self, request, "payment", "create"):
             raise HTTPException(status_code=403, detail="没有收款的权限")
         form = await request.form()
         try:
@@ -433,7 +434,7 @@ class ArrearsPage(FeePage):
         return await _page(
             self, request, "arrears.html", status_code=status_code, title="欠费账龄", values=values, choices=choices,
             aging=billing.AGING_LABELS, can_export=self.has_permission(request, "export"),
-            can_open_account=self._authorization_backend().has_permission(request, "bill", "action:account"), **context,
+            can_open_account=granted(self, request, "bill", "action:account"), **context,
         )
 
 

@@ -91,6 +91,12 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
 
 
+def granted(view: Any, request: Request, identity: str, needed: str) -> bool:
+    """Whether the user holds a grant — what a page shows depends on it (a button, a column) — asked by a page or
+    a model view alike (a model view re-renders a page after a refusal)."""
+    return view._authorization_backend().has_permission(request, identity, needed)
+
+
 class GrantedPage(BaseView):
     """A page whose access is a grant on a model view (``grant``): it has no identity of its own in the role
     matrix."""
@@ -100,10 +106,6 @@ class GrantedPage(BaseView):
     def has_permission(self, request: Request, action: str, obj: Any | None = None) -> bool:
         identity, needed = self.grant
         return self._authorization_backend().has_permission(request, identity, needed if action == "list" else action, obj)
-
-    def granted(self, request: Request, identity: str, needed: str) -> bool:
-        """Whether the user holds another grant (what the page shows depends on it: a button, a column)."""
-        return self._authorization_backend().has_permission(request, identity, needed)
 
     @property
     def session_maker(self) -> Any:

@@ -49,6 +49,7 @@ from .pages import (
     GrantedPage,
     attachment,
     date_param,
+    granted,
     int_param,
     refusal_status,
     run_action,
@@ -436,11 +437,11 @@ async def _results(view: Any, request: Request, month: str, project: str, *, sta
         view, request, "results.html", status_code=status_code, title="考核结果", month=month, projects=projects,
         project_id=project_id, table=tables[0] if tables else None, draft=MonthStatus.DRAFT,
         confirmed=MonthStatus.CONFIRMED, categories=list(RuleCategory),
-        can={"compute": view.granted(request, "score-month", "action:compute-scores"),
-             "confirm": view.granted(request, "score-month", "action:confirm-scores"),
-             "reopen": view.granted(request, "score-month", "action:reopen-scores"),
-             "spot_check": view.granted(request, "score-month", "edit"),
-             "export": view.granted(request, "monthly-score", "export")},
+        can={"compute": granted(view, request, "score-month", "action:compute-scores"),
+             "confirm": granted(view, request, "score-month", "action:confirm-scores"),
+             "reopen": granted(view, request, "score-month", "action:reopen-scores"),
+             "spot_check": granted(view, request, "score-month", "edit"),
+             "export": granted(view, request, "monthly-score", "export")},
         **context,
     )
 
@@ -479,8 +480,8 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
     return await _page(
         view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
         projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
-        can={"nominate": view.granted(request, "service-star", "create"),
-             "choose": view.granted(request, "service-star", "edit")},
+        can={"nominate": granted(view, request, "service-star", "create"),
+             "choose": granted(view, request, "service-star", "edit")},
         **context,
     )
 

@@ -57,6 +57,7 @@ from .pages import (
     GrantedPage,
     attachment,
     date_param,
+    granted,
     ids_param,
     int_param,
     local_datetime_param,
@@ -550,7 +551,7 @@ class VisitPlanPage(ServicePage):
         context: dict[str, Any] = {}
         status_code = 200
         if request.method == "POST":
-            if not self.granted(request, "visit", "create"):
+            if not granted(self, request, "visit", "create"):
                 raise HTTPException(status_code=403, detail="没有登记走访的权限")
             try:
                 result = await run_action(
@@ -581,7 +582,7 @@ class VisitPlanPage(ServicePage):
         return await _page(
             self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
             project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),
-            can_record=self.granted(request, "visit", "create"), **context,
+            can_record=granted(self, request, "visit", "create"), **context,
         )
 
 
@@ -609,7 +610,7 @@ class DepartmentReportPage(ServicePage):
                 return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
             return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
 
-        if query.get("export") == "xlsx" and not self.granted(request, "work-order", "export"):
+        if query.get("export") == "xlsx" and not granted(self, request, "work-order", "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
         try:
             projects, departments, report = await run_action(self.session_maker, request, load)
@@ -621,7 +622,7 @@ class DepartmentReportPage(ServicePage):
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
         return await _page(self, request, template, title=self.name, values=values, projects=projects,
                            departments=departments, report=report, columns=work_orders.REPORT_COLUMNS,
-                           can_export=self.granted(request, "work-order", "export"))
+                           can_export=granted(self, request, "work-order", "export"))
 
 
 class ComplaintStatsPage(ServicePage):
@@ -638,7 +639,7 @@ class ComplaintStatsPage(ServicePage):
         values = {"month_from": query.get("month_from") or this_month, "month_to": query.get("month_to", ""),
                   "project_id": query.get("project_id", "")}
         exporting = query.get("export") == "xlsx"
-        if exporting and not self.granted(request, "service-request", "export"):
+        if exporting and not granted(self, request, "service-request", "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
@@ -664,5 +665,5 @@ class ComplaintStatsPage(ServicePage):
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,
             rates=complaints.RATES, targets=complaints.TARGETS,
-            can_export=self.granted(request, "service-request", "export"), **context,
+            can_export=granted(self, request, "service-request", "export"), **context,
         )

@@ -40,7 +40,7 @@ from actions.surveys import complete_corrective_action, follow_up_corrective_act
 from models import OperationStatus, SurveyResponse, label_of
 
 from .list_export import file_response
-from .pages import XLSX, attachment, refusal_status, request_actor, run_action
+from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
 
 UPLOADS = Path(tempfile.gettempdir()) / "wuye-uploads"
 KEEP_SECONDS = 24 * 3600
@@ -108,11 +108,8 @@ class SpreadsheetPages(BaseView):
     def session_maker(self) -> Any:
         return self._admin_ref.session_maker
 
-    def granted(self, request: Request, grant: tuple[str, str]) -> bool:
-        return self._authorization_backend().has_permission(request, *grant)
-
     def _kinds(self, request: Request) -> dict[str, Kind]:
-        return {k: v for k, v in IMPORT_KINDS.items() if self.granted(request, v.grant)}
+        return {k: v for k, v in IMPORT_KINDS.items() if granted(self, request, *v.grant)}
 
     def is_accessible(self, request: Request) -> bool:
         # Every logged-in user: each route checks its own grant (an import kind, the survey) or that the
@@ -126,7 +123,7 @@ class SpreadsheetPages(BaseView):
         spec = IMPORT_KINDS.get(kind)
         if spec is None:
             raise HTTPException(status_code=404, detail="不支持的导入类型")
-        if not self.granted(request, spec.grant):
+        if not granted(self, request, *spec.grant):
             raise HTTPException(status_code=403, detail=f"没有导入{spec.title}的权限")
         return spec
 
@@ -313,13 +310,13 @@ class SpreadsheetPages(BaseView):
     # --- a survey's results ---------------------------------------------------------------------------
     @expose("/survey-results/{survey_id:int}", methods=["GET", "POST"], identity="survey-results")
     async def results(self, request: Request) -> Response:
-        if not self.granted(request, ("survey", "list")):
+        if not granted(self, request, "survey", "list"):
             raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
         survey_id = request.path_params["survey_id"]
         context: dict[str, Any] = {}
         status_code = 200
         if request.method == "POST":  # 整改完成 / 回访: a state change, checked against its grant (A02)
-            if not self.granted(request, ("corrective-action", "edit")):
+            if not granted(self, request, "corrective-action", "edit"):
                 raise HTTPException(status_code=403, detail="没有登记整改的权限")
             form = await request.form()
             try:
@@ -341,15 +338,15 @@ class SpreadsheetPages(BaseView):
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await self._page(
             request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
-            r=results, target=COVERAGE_TARGET, can_import=self.granted(request, IMPORT_KINDS["surveys"].grant),
-            can_follow=self.granted(request, ("corrective-action", "edit")),
+            r=results, target=COVERAGE_TARGET, can_import=granted(self, request, *IMPORT_KINDS["surveys"].grant),
+            can_follow=granted(self, request, "corrective-action", "edit"),
             labels={"comments": label_of(SurveyResponse, "comments"), "respondent": label_of(SurveyResponse, "respondent")},
             **context,
         )
 
     @expose("/survey-results/{survey_id:int}/xlsx", methods=["GET"], identity="survey-results-xlsx")
     async def results_xlsx(self, request: Request) -> Response:
-        if not self.granted(request, ("survey", "list")):
+        if not granted(self, request, "survey", "list"):
             raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
         try:
             results = await run_action(self.session_maker, request, survey_results,

@@ -165,6 +165,10 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     assert mgr.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 403
     assert mgr.post("/admin/score-month/spot-check", {"month": MONTH, "project_id": str(org["project"].id),
                                                      "note": "抽查王芳，属实"}).status_code == 303
+    # refused on the results page, in Chinese (not an error page), nothing changed
+    no_reason = mgr.post("/admin/score-month/reopen", {"month": MONTH, "project_id": str(org["project"].id), "note": " "})
+    assert no_reason.status_code == 400 and "考核结果" in no_reason.text
+    assert session.scalar(select(ScoreMonth.status).where(ours(ScoreMonth, org))) is MonthStatus.CONFIRMED
     reopened = mgr.post("/admin/score-month/reopen", {"month": MONTH, "project_id": str(org["project"].id),
                                                      "note": "张伟漏记迟到"})
     assert reopened.status_code == 303
@@ -254,6 +258,10 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
         assert sup.post("/admin/score-month/confirm", {"month": month, "project_id": str(org["project"].id)}).status_code == 303
     page = sup.get(f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}")
     assert page.status_code == 200 and "李娜" in page.text and "102.00" in page.text
+    before = count(session, ServiceStar)
+    unfinished = sup.post("/admin/service-star/nominate", {"quarter": "2026Q4", "project_id": str(org["project"].id),
+                                                           "staff_id": str(org["staff"][1].id), "reason": "表扬"})
+    assert unfinished.status_code == 400 and "服务之星评选" in unfinished.text and count(session, ServiceStar) == before
     nominated = sup.post("/admin/service-star/nominate", {"quarter": "2026Q3", "project_id": str(org["project"].id),
                                                           "staff_id": str(org["staff"][1].id), "reason": "季度三次表扬"})
     assert nominated.status_code == 303
