@@ -14,9 +14,10 @@ from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models import User
-from models.db import make_engine, make_sessionmaker
+from models.db import WRITING, make_engine, make_sessionmaker
 
 from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
@@ -42,6 +43,24 @@ def secret_key_from_env() -> str:
     return key
 
 
+class WriteIntent:
+    """A request that may change something (every state change is a POST) begins its transactions by taking
+    SQLite's write lock (``models.db.WRITING``): two logins or two forms at once then wait for each other."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        writing = WRITING.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            WRITING.reset(writing)
+
+
 def create_app(
     engine: Engine | None = None, *, session_maker: sessionmaker[Session] | None = None, secret_key: str | None = None
 ) -> Starlette:
@@ -57,7 +76,7 @@ def create_app(
             Route("/", home),
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware), Middleware(WriteIntent)],
     )
     app.state.session_maker = session_maker
     auth = ConsoleAuth(secret_key or secret_key_from_env(), session_maker)

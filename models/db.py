@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,6 +11,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = f"sqlite:///{Path.cwd() / 'wuye.db'}"
+
+
+# SQLite: a transaction that reads and then writes cannot wait for another writer — if one committed in between,
+# its first write fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT), whatever the busy timeout. So a unit
+# of work that means to write (a console POST, see admin.app) begins with BEGIN IMMEDIATE: it takes the write lock
+# first, waiting its turn; reads (GET) begin deferred and never wait, WAL serving them a snapshot.
+WRITING: ContextVar[bool] = ContextVar("wuye_writing", default=False)
+
+
+def is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite's "database is locked": the write lock not had in time, or a read snapshot overtaken by a write."""
+    return "database is locked" in str(exc.orig)
 
 
 def database_url() -> str:
@@ -38,7 +51,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITING.get() else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

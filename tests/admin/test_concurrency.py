@@ -1,0 +1,84 @@
+"""Simultaneous requests on the embedded SQLite database wait for each other instead of failing with
+"database is locked" (RELIABILITY B11): a request that may write takes the write lock when its transaction
+begins; a GET that read and then wrote (an export's audit row) is run again that way when a write overtook it."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode, urlsplit
+
+import anyio
+from sqlalchemy import func, select, text
+from starlette.requests import Request
+
+from admin.views.pages import run_action
+from models import LoginAttempt
+from models.db import make_engine, make_sessionmaker
+from tests import factories
+from tests.browser_support import live_server  # noqa: F401  (fixture)
+
+USERS = 8
+
+
+def test_simultaneous_logins_all_succeed(live_server):  # noqa: F811
+    names = [f"concurrent{i}" for i in range(USERS)]
+    with live_server.session_maker.begin() as session:
+        project = factories.project(session)
+        for name in names:
+            factories.user(session, username=name, roles=["前台客服"], projects=[project])
+    ready = threading.Barrier(USERS)
+    statuses: dict[str, int] = {}
+
+    def log_in(name: str) -> None:
+        server = urlsplit(live_server.url)
+        conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+        conn.request("GET", "/admin/login")
+        page = conn.getresponse()
+        token = page.read().decode().split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        cookie = SimpleCookie(page.headers["set-cookie"])
+        form = urlencode({"username": name, "password": factories.PASSWORD, "csrf_token": token})
+        ready.wait()
+        conn.request("POST", "/admin/login", body=form, headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "cookie": "; ".join(f"{k}={m.value}" for k, m in cookie.items())})
+        response = conn.getresponse()
+        response.read()
+        statuses[name] = response.status
+        conn.close()
+
+    threads = [threading.Thread(target=log_in, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == {name: 302 for name in names}
+    with live_server.session_maker() as session:
+        logged = session.scalar(select(func.count()).select_from(LoginAttempt)
+                                .where(LoginAttempt.username.in_(names), LoginAttempt.success.is_(True)))
+    assert logged == USERS
+
+
+def test_a_read_overtaken_by_a_write_is_run_again_with_the_write_lock(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE ledger (entry TEXT)"))
+    attempts = []
+
+    def export(session, *, actor):
+        """Reads, then writes its audit row; on the first try another user's write commits in between."""
+        rows = session.scalar(text("SELECT count(*) FROM ledger"))
+        attempts.append(rows)
+        if len(attempts) == 1:
+            with engine.begin() as other:
+                other.execute(text("INSERT INTO ledger VALUES ('收款')"))
+        session.execute(text("INSERT INTO ledger VALUES ('导出')"))
+        return rows
+
+    request = Request({"type": "http", "method": "GET", "headers": []})
+    read = anyio.run(lambda: run_action(make_sessionmaker(engine), request, export))
+    assert (read, attempts) == (1, [0, 1])
+    with engine.connect() as conn:
+        assert conn.scalars(text("SELECT entry FROM ledger ORDER BY rowid")).all() == ["收款", "导出"]
+    engine.dispose()
