@@ -36,6 +36,7 @@ from models.base import UTCDateTime
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
+from .rates import percent
 from .work_orders import ExportResult
 from .xlsx_out import new_workbook, to_bytes, write_sheet
 
@@ -44,10 +45,9 @@ TARGETS = {"handling_rate": Decimal("98"), "callback_rate": Decimal("100")}
 CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR)
 MAX_MONTHS = 36
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-def _rate(part: int, whole: int) -> Decimal | None:
-    return (Decimal(part * 100) / whole).quantize(Decimal("0.01")) if whole else None
+# Each rate's numerator and denominator (counts of ``ComplaintMonth``).
+PARTS = {"handling_rate": ("closed", "received"), "timeliness_rate": ("closed_in_time", "closed"),
+         "validity_rate": ("valid", "received"), "callback_rate": ("orders_called_back", "orders_closed")}
 
 
 @dataclass(frozen=True)
@@ -63,26 +63,31 @@ class ComplaintMonth:
     orders_closed: int = 0
     orders_called_back: int = 0
 
+    # The rates in percent as every page shows them (``rates.percent``: one decimal, half-up).
     @property
     def handling_rate(self) -> Decimal | None:
-        return _rate(self.closed, self.received)
+        return self._rate("handling_rate")
 
     @property
     def timeliness_rate(self) -> Decimal | None:
-        return _rate(self.closed_in_time, self.closed)
+        return self._rate("timeliness_rate")
 
     @property
     def validity_rate(self) -> Decimal | None:
-        return _rate(self.valid, self.received)
+        return self._rate("validity_rate")
 
     @property
     def callback_rate(self) -> Decimal | None:
-        return _rate(self.orders_called_back, self.orders_closed)
+        return self._rate("callback_rate")
+
+    def _rate(self, rate: str) -> Decimal | None:
+        return percent(*(getattr(self, k) for k in PARTS[rate]))
 
     def meets(self, rate: str) -> bool | None:
-        """Whether a rate reaches its target; None without a target or without data."""
-        value = getattr(self, rate)
-        return None if rate not in TARGETS or value is None else value >= TARGETS[rate]
+        """Whether a rate reaches its target, compared exactly (97.96 % shows 98.0 % and is short of 98 %);
+        None without a target or without data."""
+        part, whole = (getattr(self, k) for k in PARTS[rate])
+        return None if rate not in TARGETS or not whole else part * 100 >= TARGETS[rate] * whole
 
 
 COUNTS = ("received", "closed", "closed_in_time", "valid", "major", "orders_closed", "orders_called_back")

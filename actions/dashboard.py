@@ -32,6 +32,7 @@ from . import billing, kpis, score_results, work_orders
 from .actor import Actor
 from .kpis import Drill, KpiFigures, ProjectRef, Scope, TopicFigure
 from .parallel_reads import Runner, in_turn
+from .surveys import RUN_STATUSES
 
 
 # --- open work orders by department -------------------------------------------------------------------------
@@ -127,25 +128,31 @@ def arrears(session: Session, *, scope: Scope, as_of: dt.date) -> Arrears:
 # --- the latest survey --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LatestSurvey:
+    """A project's latest survey: its forms' 总体满意度 — the figure 调查结果 shows under that name —, and the
+    departments' answers, each and pooled (各部门合计: the 满意度 KPI of the survey's period)."""
+
     project: ProjectRef
     survey_id: int
     title: str
     period: str
     topics: tuple[TopicFigure, ...]
-    overall: kpis.Figure  # every department pooled: the satisfaction KPI of the survey's period
+    pooled: kpis.Figure  # 各部门合计
+    overall: kpis.Share  # 总体满意度
 
-    def drill(self, part: str, topic: str = "") -> Drill:
-        key = self.overall.kpi.numerator if part == "numerator" else self.overall.kpi.denominator
-        return Drill(key, self.period, (self.project.id,), topic)
+    def drill(self, set_key: str, topic: str = "") -> Drill:
+        """``set_key``: scores_answered / scores_satisfied (``topic``: one department's) or forms_rated /
+        forms_satisfied."""
+        return Drill(set_key, self.period, (self.project.id,), topic)
 
 
 def latest_periods(session: Session, *, scope: Scope) -> dict[int, tuple[int, str, str]]:
-    """project → (survey id, title, 调查期间) of its latest survey that has answers."""
+    """project → (survey id, title, 调查期间) of its latest survey that has been run and has answers."""
     ids = scope.project_ids
     if not ids:
         return {}
     answered = exists().where(SurveyResponse.survey_id == Survey.id)
-    latest = select(func.max(Survey.id)).where(Survey.project_id.in_(ids), answered).group_by(Survey.project_id)
+    latest = (select(func.max(Survey.id)).where(Survey.project_id.in_(ids), Survey.status.in_(RUN_STATUSES), answered)
+              .group_by(Survey.project_id))
     rows = session.execute(select(Survey.project_id, Survey.id, Survey.title, Survey.period).where(Survey.id.in_(latest)))
     return {p: (survey_id, title, period) for p, survey_id, title, period in rows}
 
@@ -153,7 +160,8 @@ def latest_periods(session: Session, *, scope: Scope) -> dict[int, tuple[int, st
 def latest_surveys(session: Session, *, scope: Scope, surveys: kpis.SurveyCounts | None = None,
                    latest: dict[int, tuple[int, str, str]] | None = None) -> tuple[LatestSurvey, ...]:
     """Each project's latest survey that has answers, with its satisfaction by department (pooled with any other
-    survey of the same 调查期间, as the satisfaction KPI is). ``latest`` and ``surveys`` may come read already."""
+    survey of the same 调查期间, as the satisfaction KPI is). ``latest`` and ``surveys`` (with the forms'
+    总体满意度: ``kpis.overall_read``) may come read already."""
     latest = latest_periods(session, scope=scope) if latest is None else latest
     needed = {(p, period) for p, (_, _, period) in latest.items()}
     if surveys is None or not needed <= surveys.periods():
@@ -164,9 +172,10 @@ def latest_surveys(session: Session, *, scope: Scope, surveys: kpis.SurveyCounts
             continue
         survey_id, title, period = latest[project.id]
         figures = surveys.topics(project.id, period)
-        overall = kpis.Figure(kpis.KPIS["satisfaction"], period, project.id, sum(t.satisfied for t in figures),
-                              sum(t.answers for t in figures))
-        out.append(LatestSurvey(project, survey_id, title, period, figures, overall))
+        pooled = kpis.Figure(kpis.KPIS["satisfaction"], period, project.id, sum(t.satisfied for t in figures),
+                             sum(t.answers for t in figures))
+        out.append(LatestSurvey(project, survey_id, title, period, figures, pooled,
+                                surveys.overall_score(project.id, period)))
     return tuple(out)
 
 
@@ -228,9 +237,10 @@ def home_page(session: Session, *, actor: Actor, month: str | None = None, proje
                                project_ids=[project_id] if project_id is not None else None)
     latest = latest_periods(session, scope=scope)
     # The survey answers are read once, for the KPIs and the latest surveys alike.
-    reads = kpis.kpi_reads(scope, [current, chosen], {period for _, _, period in latest.values()})
+    periods = {period for _, _, period in latest.values()}
     got = (run or in_turn(session))({
-        **reads,
+        **kpis.kpi_reads(scope, [current, chosen], periods),
+        **kpis.overall_read(scope, periods),
         "orders": lambda s: open_orders(s, scope=scope, now=now),
         "intake": lambda s: intake(s, scope=scope, day=today),
         "arrears": lambda s: arrears(s, scope=scope, as_of=today),

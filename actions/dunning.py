@@ -53,7 +53,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import (
     SHANGHAI,
@@ -735,10 +735,17 @@ class Letter:
     as_of: dt.date
     pay_by: dt.date
     issued_on: dt.date
+    earlier: tuple[dt.date, ...] = ()  # the days this account's earlier notices of the month were issued
 
     @property
     def total_upper(self) -> str:
         return rmb_upper(self.total)
+
+    @property
+    def earlier_text(self) -> str:
+        """本月已于 11月5日、11月10日 催缴 — only what was sent: a stage issued once its date came (the account fell
+        into arrears later in the month) does not claim the reminders it never had."""
+        return "、".join(f"{d.month}月{d.day}日" for d in self.earlier)
 
 
 @dataclass(frozen=True)
@@ -791,6 +798,14 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
         .where(chosen)
         .order_by(Building.name, Unit.room_no)
     ).all()
+    prior = aliased(N)
+    earlier: dict[int, list[dt.date]] = {}
+    for notice_id, at in session.execute(
+        select(N.id, prior.created_at)
+        .join(prior, and_(prior.unit_id == N.unit_id, prior.cycle == N.cycle, prior.stage < N.stage))
+        .where(chosen).order_by(N.id, prior.created_at)
+    ):
+        earlier.setdefault(notice_id, []).append(at.astimezone(SHANGHAI).date())
     letters, settled = [], 0
     for h in heads:
         owed = lines.get(h.id, [])
@@ -803,5 +818,6 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
                 f"{h.building}-{h.room_no}", h.kind is UnitKind.SHOP, h.payer or "业主/租户",
                 tuple(owed), sum((x.outstanding for x in owed), Decimal("0")), len(owed),
                 run.as_of, h.pay_by, (run.approved_at or h.created_at).astimezone(SHANGHAI).date(),
+                tuple(earlier.get(h.id, ())),
             ))
     return RunLetters(run.id, heads[0].project if heads else "", run.stage, run.cycle, tuple(letters), settled)

@@ -61,6 +61,9 @@ def integrity_message(exc: Exception) -> str:
             (None, None),
         )
         if table is not None:
+            if rule := con.info.get("message"):  # the rule as the model states it: "{ends_at}须晚于{starts_at}"
+                return f"{model_label(table.name)}：" + rule.format_map({c.name: labels(table.name, [c.name])
+                                                                         for c in table.columns})
             used = [c.name for c in table.columns if re.search(rf"\b{c.name}\b", str(con.sqltext))]
             return f"{model_label(table.name)}：「{labels(table.name, used)}」的取值不符合规则"
     if m := re.search(r"NOT NULL constraint failed: (\w+)\.(\w+)", text) or re.search(

@@ -12,11 +12,14 @@ Per project and calendar month (Asia/Shanghai):
   These four from ``complaints.complaint_statistics``.
 - 调查率 = households whose form was collected ÷ households surveyed; target ≥ 95 %.
 - 满意度 = answers 满意 or better (a score of at least 4/5 of the survey's full mark) ÷ answers, every
-  department's answers pooled. A month's survey figures are those of the project's surveys whose 调查期间
-  covers the month: ``2026``, ``2026H2``, ``2026Q4`` or ``2026-11`` all cover November 2026. Computed here:
+  department's answers pooled (各部门合计 — not the forms' own 总体满意度, which is shown beside it as such).
+  A month's survey figures are those of the project's surveys whose 调查期间 covers the month — ``2026``,
+  ``2026H2``, ``2026Q4`` or ``2026-11`` all cover November 2026 — and that have been run (发放中, 已回收,
+  已结束: ``surveys.RUN_STATUSES``; one 筹备中 has handed out nothing). Computed here:
   ``survey_results.survey_results`` reads one survey, not many projects and months at once.
 
-A zero denominator has no rate: it is shown "—", never 0 % and never an error.
+A zero denominator has no rate: it is shown "—", never 0 % and never an error. A rate is shown rounded half-up
+to one decimal (``rates``); 达标 compares the exact ratio.
 
 Every figure is a count (or a sum) over a *record set*; a :class:`Drill` names one — the set, the month (or
 day), the projects, an optional narrowing argument — as a short code the console's lists filter by, so the
@@ -31,10 +34,10 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -42,8 +45,13 @@ from models import (
     BillStatus,
     Branch,
     Building,
+    Department,
+    LabeledEnum,
+    Phase,
     Project,
+    RequestCategory,
     RequestKind,
+    Satisfaction,
     ServiceRequest,
     Survey,
     SurveyHousehold,
@@ -52,6 +60,7 @@ from models import (
     SurveyTopic,
     Unit,
     Visit,
+    VisitKind,
     WorkOrder,
     label_of,
     utcnow,
@@ -61,9 +70,11 @@ from . import billing, complaints, survey_results, work_orders
 from .actor import Actor
 from .errors import NotPermitted, Refused
 from .parallel_reads import Runner, Task, in_turn
+from .rates import percent, percent_text
 from .scores import parse_month
+from .surveys import RUN_STATUSES
 
-PERCENT = Decimal("0.01")
+NO_RESULT = "未填结果"  # a visit without a 回访结果
 
 
 # --- record sets and drill-down codes ------------------------------------------------------------------------
@@ -131,8 +142,14 @@ def survey_periods(period: str) -> tuple[str, ...]:
     return (f"{year}", f"{year}H{1 if month <= 6 else 2}", f"{year}Q{(month - 1) // 3 + 1}", m.text)
 
 
+def run_surveys(project_ids: Iterable[int], periods: Iterable[str]) -> ColumnElement[bool]:
+    """The surveys the figures count: the projects', of these 调查期间, and run (not 筹备中)."""
+    return and_(Survey.project_id.in_(sorted(set(project_ids))), Survey.period.in_(sorted(set(periods))),
+                Survey.status.in_(RUN_STATUSES))
+
+
 def _surveys(d: Drill):
-    return select(Survey.id).where(Survey.project_id.in_(d.project_ids), Survey.period.in_(survey_periods(d.period)))
+    return select(Survey.id).where(run_surveys(d.project_ids, survey_periods(d.period)))
 
 
 def _complaints_received(d: Drill) -> ColumnElement[bool]:
@@ -260,6 +277,16 @@ def satisfied(score: Any, scale_max: Any) -> ColumnElement[bool]:
     return score * 5 >= scale_max * 4
 
 
+def _forms_rated(d: Drill) -> ColumnElement[bool]:
+    """The forms that give a 总体满意度 (the form's own overall score)."""
+    return and_(SurveyResponse.survey_id.in_(_surveys(d)), SurveyResponse.overall_score.is_not(None))
+
+
+def _forms_satisfied(d: Drill) -> ColumnElement[bool]:
+    scale = select(Survey.scale_max).where(Survey.id == SurveyResponse.survey_id).scalar_subquery()
+    return and_(_forms_rated(d), satisfied(SurveyResponse.overall_score, scale))
+
+
 def _scores_satisfied(d: Drill) -> ColumnElement[bool]:
     score, form = aliased(SurveyScore), aliased(SurveyResponse)
     ok = (
@@ -292,8 +319,71 @@ _SETS = (
               _households_collected),
     RecordSet("scores_answered", "答题数", SurveyScore, _scores_answered),
     RecordSet("scores_satisfied", "满意及以上", SurveyScore, _scores_satisfied),
+    RecordSet("forms_rated", f"填写{label_of(SurveyResponse, 'overall_score')}的{SurveyResponse.__label__}",
+              SurveyResponse, _forms_rated),
+    RecordSet("forms_satisfied", f"{label_of(SurveyResponse, 'overall_score')}满意及以上的{SurveyResponse.__label__}",
+              SurveyResponse, _forms_satisfied),
 )
 RECORD_SETS: Mapping[str, RecordSet] = {s.key: s for s in _SETS}
+
+
+# --- a drill code in words ---------------------------------------------------------------------------------------
+def _member(enum: type[LabeledEnum], value: str) -> str:
+    member = enum.from_label(value)
+    return member.label if member else value
+
+
+def _visit_arg(session: Session, arg: str, actor: Actor) -> str:
+    kind, _, result = arg.partition("/")
+    words = [_member(VisitKind, kind)] if kind else []
+    if result:
+        words.append(NO_RESULT if result == "none" else _member(Satisfaction, result))
+    return "·".join(words)
+
+
+def _department_arg(session: Session, arg: str, actor: Actor) -> str:
+    # a shared department (no project) or one of the actor's projects'; a number for any other
+    name = session.scalar(select(Department.name).where(
+        Department.id == int(arg), or_(Department.project_id.is_(None), actor.project_filter(Department.project_id))
+    )) if arg.isdigit() else None
+    return name or f"部门 #{arg}"
+
+
+def _phase_arg(session: Session, arg: str, actor: Actor) -> str:
+    if arg == "none":
+        return "未分期"
+    name = session.scalar(select(Phase.name).where(Phase.id == int(arg), actor.project_filter(Phase.project_id))
+                          ) if arg.isdigit() else None
+    return name or f"分期 #{arg}"
+
+
+_ARG_NAMES: Mapping[str, Callable[[Session, str, Actor], str]] = {
+    **{key: lambda session, arg, actor: _member(RequestCategory, arg)
+       for key in ("complaints_received", "complaints_closed", "complaints_closed_in_time", "complaints_valid",
+                   "complaints_major")},
+    "requests_received": lambda session, arg, actor: _member(RequestKind, arg),
+    "orders_open": _department_arg,
+    "orders_overdue": _department_arg,
+    "visits": _visit_arg,
+    "bills_due": _phase_arg,
+    "bills_paid": _phase_arg,
+    "bills_overdue": lambda session, arg, actor: billing.AGING_LABELS.get(arg, arg),
+    "scores_answered": lambda session, arg, actor: _member(SurveyTopic, arg),
+    "scores_satisfied": lambda session, arg, actor: _member(SurveyTopic, arg),
+}
+
+
+def describe(session: Session, drill: Drill, *, actor: Actor) -> str:
+    """The records a drill code opens, in words — labels, not keys: 「2025-09 受理投诉（水电） · 甲项目、乙项目」,
+    「超时工单（工程部） · 甲项目」. Projects, departments and phases the actor may not see are named by number."""
+    names = dict(session.execute(
+        select(Project.id, Project.name).where(Project.id.in_(drill.project_ids), actor.project_filter(Project.id))
+    ).all())
+    projects = "、".join(names.get(p, f"项目 #{p}") for p in drill.project_ids)
+    arg = _ARG_NAMES.get(drill.set_key, lambda session, arg, actor: arg)(session, drill.arg, actor) if drill.arg else ""
+    period = f"截至 {drill.period}" if drill.set_key == "bills_overdue" else drill.period
+    what = drill.records.label + (f"（{arg}）" if arg else "")
+    return " ".join(p for p in (period, what) if p) + f" · {projects}"
 
 
 # --- the catalogue ---------------------------------------------------------------------------------------------
@@ -351,10 +441,9 @@ class Figure:
 
     @property
     def rate(self) -> Decimal | None:
-        """Percent, two decimals; None without a denominator."""
-        if not self.denominator:
-            return None
-        return (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(PERCENT)
+        """Percent as shown — in tables and charts alike —, rounded half-up to one decimal (``rates.percent``);
+        None without a denominator."""
+        return percent(self.numerator, self.denominator)
 
     @property
     def meets(self) -> bool | None:
@@ -364,18 +453,9 @@ class Figure:
         return Decimal(self.numerator) * 100 >= self.kpi.target * Decimal(self.denominator)
 
     @property
-    def shown_rate(self) -> Decimal | None:
-        """The rate in percent cut (not rounded) to one decimal, so that a rate short of its target never reads
-        as reaching it — in tables and charts alike; None without a denominator."""
-        if not self.denominator:
-            return None
-        return (Decimal(self.numerator) * 100 / Decimal(self.denominator)).quantize(Decimal("0.1"), ROUND_DOWN)
-
-    @property
     def shown(self) -> str:
         """``95.2%``; ``—`` without a denominator."""
-        rate = self.shown_rate
-        return "—" if rate is None else f"{rate}%"
+        return percent_text(self.numerator, self.denominator)
 
     def drill(self, part: str, project_ids: Sequence[int]) -> Drill:
         """``part``: "numerator" or "denominator"."""
@@ -452,30 +532,44 @@ def distinct_months(months: Iterable[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class TopicFigure:
-    """满意度 of one department (survey topic)."""
+class Share:
+    """满意及以上 of some answers: a department's, or the forms' own 总体满意度."""
 
-    topic: SurveyTopic
     satisfied: int
     answers: int
 
     @property
+    def rate(self) -> Decimal | None:
+        return percent(self.satisfied, self.answers)
+
+    @property
     def shown(self) -> str:
-        return Figure(KPIS["satisfaction"], "", None, self.satisfied, self.answers).shown
+        return percent_text(self.satisfied, self.answers)
+
+
+@dataclass(frozen=True)
+class TopicFigure(Share):
+    """满意度 of one department (survey topic)."""
+
+    topic: SurveyTopic
 
 
 @dataclass(frozen=True)
 class SurveyCounts:
-    """Per (project, 调查期间): households (collected, surveyed), and per department the answers (satisfied,
-    answered) — each pair numerator first. One pass over the answers serves the KPIs and the by-department
-    figures alike."""
+    """Per (project, 调查期间): households (collected, surveyed), per department the answers (satisfied,
+    answered), and — when read — the forms' 总体满意度 (satisfied, answered); each pair numerator first. One
+    pass over the answers serves the KPIs and the by-department figures alike."""
 
     households: Mapping[tuple[int, str], tuple[int, int]]
     answers: Mapping[tuple[int, str, SurveyTopic], tuple[int, int]]
+    overall: Mapping[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
 
     def topics(self, project_id: int, period: str) -> tuple[TopicFigure, ...]:
-        return tuple(TopicFigure(t, *self.answers[(project_id, period, t)])
+        return tuple(TopicFigure(*self.answers[(project_id, period, t)], topic=t)
                      for t in SurveyTopic if (project_id, period, t) in self.answers)
+
+    def overall_score(self, project_id: int, period: str) -> Share:
+        return Share(*self.overall.get((project_id, period), (0, 0)))
 
     def periods(self) -> set[tuple[int, str]]:
         return set(self.households) | {(p, period) for p, period, _ in self.answers}
@@ -488,33 +582,57 @@ def survey_households(session: Session, *, project_ids: Sequence[int], periods: 
         select(Survey.project_id, Survey.period,
                func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0), func.count())
         .join(Survey, Survey.id == SurveyHousehold.survey_id)
-        .where(Survey.project_id.in_(project_ids), Survey.period.in_(sorted(set(periods))))
+        .where(run_surveys(project_ids, periods))
         .group_by(Survey.project_id, Survey.period)
     )
     return {(p, period): (int(ok), n) for p, period, ok, n in rows}
+
+
+def _survey_scales(session: Session, project_ids: Sequence[int], periods: Iterable[str]
+                   ) -> dict[int, tuple[int, str, int]]:
+    """survey id → (project, 调查期间, full mark) of the surveys counted."""
+    return {sid: (p, period, scale or 5) for sid, p, period, scale in session.execute(
+        select(Survey.id, Survey.project_id, Survey.period, Survey.scale_max).where(run_surveys(project_ids, periods))
+    )}
 
 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                    ) -> dict[tuple[int, str, SurveyTopic], tuple[int, int]]:
     """(satisfied, answered) per (project, 调查期间, department). The answers are counted per survey and score
     (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
-    surveys = {sid: (p, period, scale) for sid, p, period, scale in session.execute(
-        select(Survey.id, Survey.project_id, Survey.period, Survey.scale_max)
-        .where(Survey.project_id.in_(project_ids), Survey.period.in_(sorted(set(periods))))
-    )}
-    out: dict[tuple[int, str, SurveyTopic], list[int]] = defaultdict(lambda: [0, 0])
+    surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    rows = session.execute(
+    return _tally(surveys, session.execute(
         select(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score, func.count())
         .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
         .where(SurveyResponse.survey_id.in_(surveys))
         .group_by(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score)
-    )
-    for survey_id, topic, score, n in rows:
+    ))
+
+
+def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
+                   ) -> dict[tuple[int, str], tuple[int, int]]:
+    """(satisfied, answered) of the forms' own 总体满意度 per (project, 调查期间) — the figure 调查结果 shows as
+    总体满意度, beside the departments' answers pooled (the 满意度 KPI)."""
+    surveys = _survey_scales(session, project_ids, periods)
+    if not surveys:
+        return {}
+    return _tally(surveys, session.execute(
+        select(SurveyResponse.survey_id, SurveyResponse.overall_score, func.count())
+        .where(SurveyResponse.survey_id.in_(surveys), SurveyResponse.overall_score.is_not(None))
+        .group_by(SurveyResponse.survey_id, SurveyResponse.overall_score)
+    ))
+
+
+def _tally(surveys: Mapping[int, tuple[int, str, int]], rows: Iterable[Any]) -> dict[tuple, tuple[int, int]]:
+    """Rows (survey id, *group, score, count) → (satisfied, answered) per (project, 调查期间, *group), each
+    survey's full mark applied to the counts."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for survey_id, *group, score, n in rows:
         project_id, period, scale = surveys[survey_id]
-        acc = out[(project_id, period, topic)]
-        acc[0] += n if score >= survey_results.satisfied_from(scale or 5) else 0
+        acc = out[(project_id, period, *group)]
+        acc[0] += n if score >= survey_results.satisfied_from(scale) else 0
         acc[1] += n
     return {key: (ok, n) for key, (ok, n) in out.items()}
 
@@ -524,12 +642,23 @@ def survey_counts(session: Session, *, project_ids: Sequence[int], periods: Iter
     if not project_ids or not periods:
         return SurveyCounts({}, {})
     return SurveyCounts(survey_households(session, project_ids=project_ids, periods=periods),
-                        survey_answers(session, project_ids=project_ids, periods=periods))
+                        survey_answers(session, project_ids=project_ids, periods=periods),
+                        survey_overall(session, project_ids=project_ids, periods=periods))
+
+
+def overall_read(scope: Scope, periods: Iterable[str]) -> dict[str, Task]:
+    """The forms' 总体满意度 of ``periods``, as a task beside ``kpi_reads`` (no KPI needs it; the pages that show
+    the surveys do)."""
+    ids, periods = scope.project_ids, set(periods)
+    if not ids:
+        return {}
+    return {"survey overall": lambda session: survey_overall(session, project_ids=ids, periods=periods)}
 
 
 def survey_counts_of(read: Mapping[str, Any]) -> SurveyCounts:
-    """The survey counts among the results of ``kpi_reads``."""
-    return SurveyCounts(read.get("survey households", {}), read.get("survey answers", {}))
+    """The survey counts among the results of ``kpi_reads`` (and ``overall_read``)."""
+    return SurveyCounts(read.get("survey households", {}), read.get("survey answers", {}),
+                        read.get("survey overall", {}))
 
 
 def covering(months: Iterable[str]) -> set[str]:

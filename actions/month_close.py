@@ -1,7 +1,7 @@
 """月结: closing a month freezes each project's monthly report as it is sent (a ``MonthSnapshot``). The records
 of a closed month may still be corrected; the report then shows the figures as reported and, beside them,
 every difference between the reported and the current figures, instead of silently changing a report that
-has been sent.
+has been sent (``monthly_report.shown_report``).
 
 A snapshot is unique by project and month and inserted with insert-or-ignore: closing twice, or two managers
 closing at once, freezes each project's month once. Only a month that has ended can be closed.
@@ -10,10 +10,8 @@ closing at once, freezes each project's month once. Only a month that has ended 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,106 +21,9 @@ from models import AuditKind, MonthSnapshot, utcnow
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import Refused
-from .monthly_report import Cell, MonthlyReport, Table, monthly_report
+from .monthly_report import freeze, monthly_report
 from .scores import parse_month
 from .work_orders import dialect_insert
-
-FORMAT = 1
-
-
-def freeze(tables: Sequence[Table]) -> dict[str, Any]:
-    """The tables as printed: every cell's text, with the structure needed to compare them later."""
-    return {
-        "format": FORMAT,
-        "tables": [
-            {"key": t.key, "title": t.title, "header": list(t.header), "keys": t.keys,
-             "rows": [[c.text for c in row] for row in t.rows]}
-            for t in tables
-        ],
-    }
-
-
-def thaw(figures: dict[str, Any]) -> tuple[Table, ...]:
-    """Frozen tables back as tables (text only) for the report pages."""
-    return tuple(
-        Table(t["key"], t["title"], tuple(t["header"]), tuple(tuple(Cell(shown=v) for v in row) for row in t["rows"]),
-              t["keys"])
-        for t in figures.get("tables", [])
-    )
-
-
-@dataclass(frozen=True)
-class Difference:
-    table: str
-    row: str
-    column: str
-    reported: str
-    current: str
-
-    @property
-    def delta(self) -> str:
-        """current − reported, for figures (a rate's in percentage points); empty for texts."""
-        try:
-            a, b = (Decimal(v.rstrip("%") or "0") for v in (self.reported, self.current))
-        except InvalidOperation:
-            return ""
-        diff = b - a
-        return f"{'+' if diff > 0 else ''}{diff:f}" + ("个百分点" if self.current.endswith("%") else "")
-
-
-_EMPTY = ("", "0", "0.00", "—")
-
-
-def differences(reported: Sequence[Table], current: Sequence[Table]) -> tuple[Difference, ...]:
-    """Every cell whose text changed, matched by table, row (its key columns) and column header; rows and columns
-    that appeared or disappeared since count as changed from or to empty."""
-    out: list[Difference] = []
-    now = {t.key: t for t in current}
-    for old in reported:
-        new = now.get(old.key) or Table(old.key, old.title, (), (), old.keys)
-        old_rows = {old.row_key(r): r for r in old.rows}
-        new_rows = {new.row_key(r): r for r in new.rows}
-        columns = list(dict.fromkeys((*old.header, *new.header)))[old.keys:]
-        for key in dict.fromkeys((*old_rows, *new_rows)):
-            for column in columns:
-                a = _text(old, old_rows.get(key), column)
-                b = _text(new, new_rows.get(key), column)
-                if a != b and not (a in _EMPTY and b in _EMPTY):
-                    out.append(Difference(old.title, key, column, a, b))
-    return tuple(out)
-
-
-def _text(table: Table, row: Sequence[Cell] | None, column: str) -> str:
-    if row is None or column not in table.header:
-        return ""
-    return row[table.header.index(column)].text
-
-
-@dataclass(frozen=True)
-class Closure:
-    """A closed month of one project: who closed it, the report as reported, and the corrections since."""
-
-    project_id: int
-    project: str
-    closed_at: dt.datetime
-    closed_by: str
-    reported: tuple[Table, ...]
-    differences: tuple[Difference, ...]
-
-
-def closures(session: Session, *, report: MonthlyReport) -> dict[int, Closure]:
-    """The snapshots of the report's projects for its month, each compared with the report's current figures."""
-    names = {p.id: p.name for p in report.scope.projects}
-    rows = session.scalars(
-        select(MonthSnapshot).where(MonthSnapshot.month == report.month,
-                                    MonthSnapshot.project_id.in_(report.scope.project_ids))
-    ).all()
-    out = {}
-    for snap in rows:
-        reported = thaw(snap.figures)
-        out[snap.project_id] = Closure(snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name,
-                                       reported, differences(reported, report.project_tables[snap.project_id]))
-    return out
 
 
 @dataclass(frozen=True)

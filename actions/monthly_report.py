@@ -4,15 +4,20 @@ survey results if a survey covers the month, and the staff scores. The same tabl
 .xlsx and the month-close snapshot (``month_close``).
 
 Every figure is counted over a ``kpis`` record set, so the list behind a cell is the one its drill-down opens.
+
+Once a month is closed the report is shown as reported: ``shown_report`` — what the page, the print view, the
+.xlsx and ``wuye monthly-report`` all show — gives a closed project's frozen tables (the live ones only when
+asked for) and, for every closed project, the corrections since (reported → current).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,11 +29,13 @@ from models import (
     Building,
     GradeBand,
     LabeledEnum,
+    MonthSnapshot,
     RequestCategory,
     RequestKind,
     Satisfaction,
     ServiceRequest,
     SurveyHousehold,
+    SurveyResponse,
     SurveyTopic,
     Unit,
     Visit,
@@ -149,6 +156,7 @@ def _gather(session: Session, scope: Scope, month: str, run: Runner | None) -> _
     )
     read = (run or in_turn(session))({
         **kpis.kpi_reads(scope, [month]),
+        **kpis.overall_read(scope, kpis.covering([month])),
         "requests": _grouped(SR.project_id, SR.kind, where=Drill("requests_received", month, ids).where()),
         "categories": _grouped(SR.project_id, SR.category, where=Drill("complaints_received", month, ids).where()),
         "visits": _grouped(Visit.project_id, Visit.kind, Visit.result, where=Drill("visits", month, ids).where()),
@@ -263,7 +271,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
                            for v, r in zip(values, results, strict=True)),
                          Cell(sum(values), drill=drill("visits", project_id, kind.value))))
     tables.append(Table("visits", "回访走访情况",
-                        (*lead, label_of(Visit, "kind"), *(r.label for r in Satisfaction), "未填结果", TOTAL),
+                        (*lead, label_of(Visit, "kind"), *(r.label for r in Satisfaction), kpis.NO_RESULT, TOTAL),
                         tuple(rows), keys=len(lead) + 1))
 
     # 满意度调查 (if a survey covers the month)
@@ -273,19 +281,22 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
         if project_id not in ids:
             continue
         topics = {t.topic: t for t in data.surveys.topics(project_id, period)}
-        answers = kpis.Figure(kpis.KPIS["satisfaction"], period, project_id, sum(t.satisfied for t in topics.values()),
-                              sum(t.answers for t in topics.values()))
+        pooled = kpis.Share(sum(t.satisfied for t in topics.values()), sum(t.answers for t in topics.values()))
+        overall = data.surveys.overall_score(project_id, period)
         coverage = kpis.Figure(kpis.KPIS["survey_rate"], period, project_id, collected, n)
         survey_drill = functools.partial(Drill, period=period, project_ids=(project_id,))
         rows.append((*who(project_id), Cell(period), Cell(n, drill=survey_drill("households_surveyed")),
                      Cell(collected, drill=survey_drill("households_collected")), _rate_cell(coverage),
-                     *(Cell(f.rate, f.shown, drill=survey_drill("scores_answered", arg=t.value))
-                       for t, f in ((t, _topic_figure(topics.get(t), period, project_id)) for t in SurveyTopic)),
-                     _rate_cell(answers)))
+                     *(_share_cell(topics.get(t, kpis.Share(0, 0)), survey_drill("scores_answered", arg=t.value))
+                       for t in SurveyTopic),
+                     _share_cell(pooled, survey_drill("scores_answered")),
+                     _share_cell(overall, survey_drill("forms_rated"))))
     if rows:
+        # 各部门合计 is the 满意度 KPI; 总体满意度 is the forms' own column, as 调查结果 shows it
         tables.append(Table("surveys", "满意度调查",
                             (*lead, "调查期间", SurveyHousehold.__label__, label_of(SurveyHousehold, "collected"),
-                             "调查率", *(f"{t.label}满意度" for t in SurveyTopic), "总体满意度"),
+                             "调查率", *(f"{t.label}满意度" for t in SurveyTopic), "满意度（各部门合计）",
+                             label_of(SurveyResponse, "overall_score")),
                             tuple(rows), keys=len(lead) + 1))
 
     # 员工考核
@@ -295,7 +306,8 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
         totals = [line.total for line in table.lines] if table else []
         grades = [sum(1 for line in table.lines if line.grade == g) if table else 0 for g in data.grades]
         rows.append((Cell(names[project_id]), Cell(shown=table.status.label if table and table.status else "未计算"),
-                     Cell(len(totals)), Cell((sum(totals) / len(totals)).quantize(Decimal("0.1")) if totals else None),
+                     Cell(len(totals)),
+                     Cell((sum(totals) / len(totals)).quantize(Decimal("0.1"), ROUND_HALF_UP) if totals else None),
                      Cell(max(totals) if totals else None), Cell(min(totals) if totals else None),
                      *(Cell(g) for g in grades)))
     tables.append(Table("scores", "员工考核",
@@ -310,9 +322,8 @@ def _figure(data: _Data, kpi: str, project_id: int | None, ids: Sequence[int]) -
     return Figure(kpis.KPIS[kpi], data.month, None, sum(f.numerator for f in parts), sum(f.denominator for f in parts))
 
 
-def _topic_figure(topic: kpis.TopicFigure | None, period: str, project_id: int) -> Figure:
-    return Figure(kpis.KPIS["satisfaction"], period, project_id, topic.satisfied if topic else 0,
-                  topic.answers if topic else 0)
+def _share_cell(share: kpis.Share, drill: Drill) -> Cell:
+    return Cell(share.rate, share.shown, drill=drill)
 
 
 def _money_figure(paid: Decimal, due: Decimal) -> Figure:
@@ -339,18 +350,178 @@ def monthly_report(session: Session, *, actor: Actor, month: str, project_ids: I
     )
 
 
+# --- as reported: the month-close snapshots ---------------------------------------------------------------------
+FORMAT = 1
+
+
+def freeze(tables: Sequence[Table]) -> dict[str, Any]:
+    """The tables as printed: every cell's text, with the structure needed to compare them later."""
+    return {
+        "format": FORMAT,
+        "tables": [
+            {"key": t.key, "title": t.title, "header": list(t.header), "keys": t.keys,
+             "rows": [[c.text for c in row] for row in t.rows]}
+            for t in tables
+        ],
+    }
+
+
+def thaw(figures: dict[str, Any]) -> tuple[Table, ...]:
+    """Frozen tables back as tables (text only) for the report pages."""
+    return tuple(
+        Table(t["key"], t["title"], tuple(t["header"]), tuple(tuple(Cell(shown=v) for v in row) for row in t["rows"]),
+              t["keys"])
+        for t in figures.get("tables", [])
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    row: str
+    column: str
+    reported: str
+    current: str
+
+    @property
+    def delta(self) -> str:
+        """current − reported, for figures (a rate's in percentage points); empty for texts."""
+        try:
+            a, b = (Decimal(v.rstrip("%") or "0") for v in (self.reported, self.current))
+        except InvalidOperation:
+            return ""
+        diff = b - a
+        return f"{'+' if diff > 0 else ''}{diff:f}" + ("个百分点" if self.current.endswith("%") else "")
+
+
+_EMPTY = ("", "0", "0.00", "—")
+
+
+def differences(reported: Sequence[Table], current: Sequence[Table]) -> tuple[Difference, ...]:
+    """Every cell whose text changed, matched by table, row (its key columns) and column header; rows and columns
+    that appeared or disappeared since count as changed from or to empty."""
+    out: list[Difference] = []
+    now = {t.key: t for t in current}
+    for old in reported:
+        new = now.get(old.key) or Table(old.key, old.title, (), (), old.keys)
+        old_rows = {old.row_key(r): r for r in old.rows}
+        new_rows = {new.row_key(r): r for r in new.rows}
+        columns = list(dict.fromkeys((*old.header, *new.header)))[old.keys:]
+        for key in dict.fromkeys((*old_rows, *new_rows)):
+            for column in columns:
+                a = _text(old, old_rows.get(key), column)
+                b = _text(new, new_rows.get(key), column)
+                if a != b and not (a in _EMPTY and b in _EMPTY):
+                    out.append(Difference(old.title, key, column, a, b))
+    return tuple(out)
+
+
+def _text(table: Table, row: Sequence[Cell] | None, column: str) -> str:
+    if row is None or column not in table.header:
+        return ""
+    return row[table.header.index(column)].text
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A closed month of one project: who closed it, the report as reported, and the corrections since."""
+
+    project_id: int
+    project: str
+    closed_at: dt.datetime
+    closed_by: str
+    reported: tuple[Table, ...]
+    differences: tuple[Difference, ...]
+
+
+def closures(session: Session, *, report: MonthlyReport) -> dict[int, Closure]:
+    """The snapshots of the report's projects for its month, each compared with the report's current figures."""
+    names = {p.id: p.name for p in report.scope.projects}
+    rows = session.scalars(
+        select(MonthSnapshot).where(MonthSnapshot.month == report.month,
+                                    MonthSnapshot.project_id.in_(report.scope.project_ids))
+    ).all()
+    out = {}
+    for snap in rows:
+        reported = thaw(snap.figures)
+        out[snap.project_id] = Closure(snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name,
+                                       reported, differences(reported, report.project_tables[snap.project_id]))
+    return out
+
+
+@dataclass(frozen=True)
+class ShownReport:
+    """The report as the console shows and exports it. A report of one project whose month is closed shows the
+    tables as reported (the live ones only when ``live`` is asked for); a report of several shows the live
+    tables. Either way every closed project's corrections since its close are listed beside them."""
+
+    report: MonthlyReport
+    closures: dict[int, Closure]
+    live: bool
+
+    @property
+    def closure(self) -> Closure | None:
+        """The closure of the one project the report is of, if its month is closed."""
+        ids = self.report.scope.project_ids
+        return self.closures.get(ids[0]) if len(ids) == 1 else None
+
+    @property
+    def as_reported(self) -> bool:
+        return self.closure is not None and not self.live
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return self.closure.reported if self.closure and not self.live else self.report.tables
+
+    @property
+    def state(self) -> str:
+        """What the tables hold, in words (the page's notice, the .xlsx's 月结情况)."""
+        if self.as_reported:
+            return "报送时的数据"
+        return "当前数据（含月结后的更正）" if self.closures else "当前数据"
+
+
+def shown_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
+                 branch_id: int | None = None, live: bool = False, run: Runner | None = None) -> ShownReport:
+    report = monthly_report(session, actor=actor, month=month, project_ids=project_ids, branch_id=branch_id, run=run)
+    return ShownReport(report, closures(session, report=report), live)
+
+
+# A figure frozen as text goes back into a sheet as the number it was: a count ("3") or an amount ("450.00").
+_NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
+
+
+def _sheet_value(cell: Cell) -> Any:
+    if cell.shown is None:
+        return cell.value
+    if not _NUMBER.fullmatch(cell.shown):
+        return cell.shown
+    return Decimal(cell.shown) if "." in cell.shown else int(cell.shown)
+
+
 @as_actor
 def export_monthly_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
-                          branch_id: int | None = None) -> ExportResult:
-    """The report as .xlsx, one sheet per table (rates as printed); the export is logged."""
-    report = monthly_report(session, actor=actor, month=month, project_ids=project_ids, branch_id=branch_id)
+                          branch_id: int | None = None, live: bool = False) -> ExportResult:
+    """The report as .xlsx exactly as the page shows it (``shown_report``): one sheet per table (rates as
+    printed) — a closed month as reported unless ``live`` — then, if any project's month is closed, 月结情况 and
+    every correction since (月结后更正). The export is logged."""
+    shown = shown_report(session, actor=actor, month=month, project_ids=project_ids, branch_id=branch_id, live=live)
+    report = shown.report
     wb = new_workbook()
     taken: set[str] = set()
     count = 0
-    for table in report.tables:
+    for table in shown.tables:
         count += write_sheet(wb, sheet_title(table.title, taken), table.header,
-                             ([c.shown if c.shown is not None else c.value for c in row] for row in table.rows))
-    params = {"month": report.month, "project_ids": list(report.scope.project_ids), "branch_id": branch_id}
-    log_event(session, AuditKind.EXPORT, summary=f"导出{report.title}，{count} 行", changes=params)
+                             ([_sheet_value(c) for c in row] for row in table.rows))
+    if shown.closures:
+        closed = sorted(shown.closures.values(), key=lambda c: c.project)
+        write_sheet(wb, sheet_title("月结情况", taken), (PROJECT, "月结时间", "月结人", "月结后更正", "本报告数据"),
+                    ((c.project, c.closed_at, c.closed_by, len(c.differences), shown.state) for c in closed))
+        write_sheet(wb, sheet_title("月结后更正", taken), (PROJECT, "报表", "行", "栏目", "报送值", "当前值", "差异"),
+                    ((c.project, d.table, d.row, d.column, d.reported, d.current, d.delta)
+                     for c in closed for d in c.differences))
+    params = {"month": report.month, "project_ids": list(report.scope.project_ids), "branch_id": branch_id,
+              "as_reported": shown.as_reported}
+    log_event(session, AuditKind.EXPORT, summary=f"导出{report.title}（{shown.state}），{count} 行", changes=params)
     log_operation(session, "export_monthly_report", params=params, counts={"rows": count})
     return ExportResult(f"{report.title}.xlsx", to_bytes(wb), count)

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import (
@@ -30,13 +31,19 @@ from models import (
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
+from .form_tokens import form_token as one_time
 from .privacy import mask
+from .spreadsheets.clean import Invalid
+from .spreadsheets.clean import phone as phone_cleaner
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
 REPEAT_WINDOW = dt.timedelta(days=7)
 LOOKUP_LIMIT = 20
 # 楼栋的常见写法：“5”“5栋”“5号楼”“5幢”“5座”都指同一栋楼。
 BUILDING_SUFFIXES = ("号楼", "栋", "幢", "座", "号", "楼")
+
+
+PHONE = phone_cleaner()
 
 
 def clean(text: str | None) -> str:
@@ -109,10 +116,13 @@ class IntakeResult:
     request_id: int
     receiver_id: int | None
     repeat_of_id: int | None  # the earlier request of the same unit and problem, if this one repeats it
-    operation_id: int
+    operation_id: int | None  # None: the form had been submitted before and nothing was written
+    resubmitted: bool = False
 
     @property
     def message(self) -> str:
+        if self.resubmitted:
+            return f"该表单已提交过：诉求 #{self.request_id} 已受理，未重复登记"
         text = f"已受理诉求 #{self.request_id}，您是首问负责人，请跟进至办结"
         if self.repeat_of_id:
             text += f"；同一房屋同类问题 {REPEAT_WINDOW.days} 天内已报过（#{self.repeat_of_id}），已标记为重复诉求"
@@ -136,9 +146,15 @@ def receive_request(
     contact_phone: str = "",
     complaint_major: bool = False,
     received_at: dt.datetime | None = None,
+    form_token: str | None = None,
 ) -> IntakeResult:
     """受理: record a call, visit or message; the actor becomes its 首问负责人. A request for the same unit and
-    问题类别 within seven days of an earlier one is flagged as its repeat."""
+    问题类别 within seven days of an earlier one is flagged as its repeat. ``form_token`` is the console form's
+    one-time token: the same form again answers with the request it recorded, and records nothing."""
+    token = one_time(form_token)
+    earlier = _submitted(session, token)
+    if earlier is not None:
+        return earlier
     content = (content or "").strip()
     if not content:
         raise Refused(f"请填写{label_of(ServiceRequest, 'content')}")
@@ -156,18 +172,29 @@ def receive_request(
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and (customer is None or customer.project_id != project_id):
         raise Refused(f"{label_of(ServiceRequest, 'customer')} #{customer_id} 不属于该项目", [customer_id])
+    phone = PHONE(contact_phone)  # as the spreadsheet imports read it; a masked number copied back counts as none
+    if isinstance(phone, Invalid):
+        raise Refused(f"{label_of(ServiceRequest, 'contact_phone')}：{phone.reason}")
     received_at = received_at or utcnow()
     if received_at > utcnow() + dt.timedelta(minutes=5):
         raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
 
-    request = add_request(
-        session, actor=actor, project_id=project_id, channel=channel, kind=kind, category=category,
-        priority=priority, unit_id=unit_id, customer_id=customer_id,
-        contact_name=clean(contact_name) or (customer.name if customer else ""),
-        contact_phone=clean(contact_phone) or (customer.phone if customer else ""),
-        content=content, received_at=received_at,
-        complaint_major=bool(complaint_major and kind is RequestKind.COMPLAINT),
-    )
+    try:
+        with session.begin_nested():
+            request = add_request(
+                session, actor=actor, project_id=project_id, channel=channel, kind=kind, category=category,
+                priority=priority, unit_id=unit_id, customer_id=customer_id,
+                contact_name=clean(contact_name) or (customer.name if customer else ""),
+                contact_phone=(phone if isinstance(phone, str) else "") or (customer.phone if customer else ""),
+                content=content, received_at=received_at,
+                complaint_major=bool(complaint_major and kind is RequestKind.COMPLAINT), form_token=token,
+            )
+    except IntegrityError:
+        # the same form's first submission committed while this one waited for its key
+        earlier = _submitted(session, token)
+        if earlier is None:
+            raise
+        return earlier
     repeat_of = request.repeat_of_id
     log = log_operation(
         session, "receive_request",
@@ -176,6 +203,17 @@ def receive_request(
         message=f"受理诉求 #{request.id}" + (f"（重复诉求，前次 #{repeat_of}）" if repeat_of else ""),
     )
     return IntakeResult(request.id, actor.user_id, repeat_of, log.id)
+
+
+def _submitted(session: Session, token: str | None) -> IntakeResult | None:
+    """What the form with this token recorded, if it was submitted before."""
+    if token is None:
+        return None
+    row = session.execute(
+        select(ServiceRequest.id, ServiceRequest.receiver_id, ServiceRequest.repeat_of_id)
+        .where(ServiceRequest.form_token == token)
+    ).one_or_none()
+    return None if row is None else IntakeResult(*row, operation_id=None, resubmitted=True)
 
 
 def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:

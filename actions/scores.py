@@ -63,6 +63,7 @@ from models import (
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .form_tokens import form_token as one_time
 
 # 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
 # 维修工的超时工单由工程部考核。
@@ -363,9 +364,7 @@ def record_events(
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
     points = _checked_points(rule, event_date, points)
     _refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
-    token = (form_token or "").strip() or None
-    if token and len(token) > ScoreEvent.form_token.type.length:
-        raise Refused("录入表单编号无效，请重新打开录入页面")
+    token = one_time(form_token)
     if dry_run:
         return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
     now = utcnow()

@@ -5,7 +5,9 @@ score may be a number (1 … the survey's full mark), ``5分`` or a word (非常
 resolved by 楼栋 + 房号 within the survey's project — and, when an 业主姓名 is given, it must be one of the
 unit's registered customers, so a mistyped room number is caught rather than scored to the neighbour.
 A unit that has already answered this survey is reported as 重复 and not counted twice; the households that
-answered are marked 已回收 (and added to the campaign if they were not in it).
+answered are marked 已回收 (and added to the campaign if they were not in it). A 填表日期 after today (Beijing
+time) is an error: a form cannot have been filled in yet. Forms coming back mean the survey has been run: one
+still 筹备中 becomes 发放中, and counts in the figures from then on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from models import (
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
+    SurveyStatus,
     SurveyTopic,
     Unit,
     UnitCustomer,
@@ -48,6 +51,7 @@ from models import (
 
 from .actor import Actor
 from .audit import record_batch
+from .billing import today_local
 from .errors import Refused
 from .spreadsheets import clean
 from .spreadsheets.bulk import staged_rows
@@ -152,9 +156,13 @@ class SurveyImporter(Importer):
             labels = "、".join(f.label for f in self._fields if f.key in SCORE_KEYS)
             raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
         rows = [r for r in rows if r.ok]
+        today = today_local()
         for row in rows:
             if [*map(row.values.get, SCORE_KEYS)].count(None) == len(SCORE_KEYS):
                 row.fail("", "", "没有任何评分：至少填写一个部门的满意度")
+            answered_on = row.values.get("answered_on")
+            if answered_on is not None and answered_on > today:
+                row.fail(self.label("answered_on"), answered_on, f"不能晚于今天（{today}，北京时间）")
         units = self._units({r.values["room_no"] for r in rows if r.ok})
         building_label, room_label = self.label("building"), self.label("room_no")
         for row in rows:
@@ -260,6 +268,9 @@ class SurveyImporter(Importer):
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
         households = self._mark_collected(batch)
+        if new and survey.status is SurveyStatus.PLANNED:  # forms came back: it has been run (actions/surveys.py)
+            survey.status = SurveyStatus.DISTRIBUTING
+            self.session.flush()
         return {"responses": len(new), "scores": scores, "households_added": households}
 
     def _mark_collected(self, batch: ImportBatch) -> int:

@@ -3,8 +3,9 @@ department's corrective actions; the same figures as an .xlsx.
 
 调查率 = forms collected ÷ households surveyed (target ≥ 95 %, "业主满足度调查率保证在95%以上").
 满意度 = share of answers 满意 or better: a score of at least 4/5 of the survey's full mark (4 of 5, 8 of 10);
-the mean score is given beside it. "Overall" pools every department's answers; the form's own 总体满意度
-column is reported separately.
+the mean score is given beside it. ``overall`` pools every department's answers (各部门合计: the 满意度 of the
+KPI catalogue); ``overall_score`` is the forms' own 总体满意度 column. Rates are percents as every page shows them
+(``rates``: one decimal, half-up).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from models import (
 
 from . import xlsx_out
 from .actor import Actor
+from .rates import percent, percent_text
 from .surveys import survey_in_scope
 
 COVERAGE_TARGET = Decimal("0.95")
-RATE = Decimal("0.0001")
+COVERAGE_TARGET_TEXT = f"{(COVERAGE_TARGET * 100).normalize():f}%"  # 95%
 MEAN = Decimal("0.01")
 
 
@@ -48,7 +50,11 @@ class Satisfaction:
 
     @property
     def rate(self) -> Decimal | None:
-        return (Decimal(self.satisfied) / self.answers).quantize(RATE, ROUND_HALF_UP) if self.answers else None
+        return percent(self.satisfied, self.answers)
+
+    @property
+    def shown(self) -> str:
+        return percent_text(self.satisfied, self.answers)
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,20 @@ class SurveyResults:
 
     @property
     def coverage(self) -> Decimal | None:
-        return (Decimal(self.collected) / self.households).quantize(RATE, ROUND_HALF_UP) if self.households else None
+        return percent(self.collected, self.households)
+
+    @property
+    def coverage_shown(self) -> str:
+        return percent_text(self.collected, self.households)
+
+    @property
+    def coverage_target(self) -> str:
+        return COVERAGE_TARGET_TEXT
 
     @property
     def coverage_met(self) -> bool:
-        return self.coverage is not None and self.coverage >= COVERAGE_TARGET
+        """调查率 reaches its target, compared exactly (not after rounding)."""
+        return bool(self.households) and self.collected >= COVERAGE_TARGET * self.households
 
 
 def satisfied_from(scale_max: int) -> int:
@@ -192,17 +207,13 @@ def survey_results(session: Session, *, survey_id: int, actor: Actor) -> SurveyR
     )
 
 
-def _percent(rate: Decimal | None) -> str:
-    return "" if rate is None else f"{rate * 100:.1f}%"
-
-
 def results_workbook(results: SurveyResults) -> bytes:
     """The results as .xlsx: 概况, 各部门, 各楼栋, 意见建议, 整改措施."""
     wb = xlsx_out.new_workbook()
     figures = ("答题数", "满意及以上", "满意率", "平均分")
 
     def line(s: Satisfaction) -> list:
-        return [s.answers, s.satisfied, _percent(s.rate), s.mean]
+        return [s.answers, s.satisfied, s.shown, s.mean]
 
     xlsx_out.write_sheet(wb, "概况", ("项目", "内容"), [
         (label_of(Project, "name"), results.project),
@@ -212,12 +223,12 @@ def results_workbook(results: SurveyResults) -> bytes:
         ("已发放", results.distributed),
         ("已签收", results.receipts),
         ("已回收", results.collected),
-        ("调查率", _percent(results.coverage)),
-        ("调查率目标", _percent(COVERAGE_TARGET)),
+        ("调查率", results.coverage_shown),
+        ("调查率目标", f"≥ {COVERAGE_TARGET_TEXT}"),
         ("是否达标", "是" if results.coverage_met else "否"),
-        ("满意率（各部门合计）", _percent(results.overall.rate)),
+        ("满意率（各部门合计）", results.overall.shown),
         ("平均分（各部门合计）", results.overall.mean),
-        (f"{label_of(SurveyResponse, 'overall_score')}满意率", _percent(results.overall_score.rate)),
+        (f"{label_of(SurveyResponse, 'overall_score')}满意率", results.overall_score.shown),
         (f"{label_of(SurveyResponse, 'overall_score')}平均分", results.overall_score.mean),
         ("满分", results.scale_max),
     ])

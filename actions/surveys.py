@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from models import (
     SurveyTopic,
     Unit,
     UnitStatus,
+    label_of,
     utcnow,
 )
 
@@ -36,6 +38,10 @@ from .audit import log_operation, record_bulk
 from .errors import NotPermitted, Refused
 
 CHUNK = 1000
+# A survey counts in the figures (调查率, 满意度) once its forms have gone out: 筹备中 is a plan, not a survey.
+RUN_STATUSES = (SurveyStatus.DISTRIBUTING, SurveyStatus.COLLECTED, SurveyStatus.CLOSED)
+# 调查期间: a year, a half year, a quarter or a month — the forms ``kpis.survey_periods`` reads as covering a month.
+_PERIOD = re.compile(r"\d{4}(H[12]|Q[1-4]|-(0[1-9]|1[0-2]))?")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,21 @@ def _period_of(title: str, today: dt.date) -> str:
     if m is None:
         return f"{today.year}H{1 if today.month <= 6 else 2}"
     return m.group(1) + {"上半年": "H1", "下半年": "H2"}.get(m.group(2) or "", "")
+
+
+def checked_period(period: str) -> str:
+    """调查期间 as stored (``2026H1``; full-width characters and a lower-case h accepted), or refused."""
+    text = unicodedata.normalize("NFKC", period or "").strip().upper()
+    if not _PERIOD.fullmatch(text):
+        raise Refused(f"{label_of(Survey, 'period')}格式不正确：「{period}」。应为半年如 2026H1、2026H2，"
+                      "或全年 2026、季度 2026Q3、月份 2026-11")
+    return text
+
+
+def check_dates(start_date: dt.date | None, end_date: dt.date | None) -> None:
+    if start_date and end_date and end_date < start_date:
+        raise Refused(f"{label_of(Survey, 'end_date')}（{end_date}）不能早于{label_of(Survey, 'start_date')}"
+                      f"（{start_date}）")
 
 
 def create_survey(
@@ -77,10 +98,12 @@ def create_survey(
         raise Refused(f"项目 #{project_id} 不存在", ids=[project_id])
     if not 2 <= scale_max <= 10:
         raise Refused("满分应在 2–10 分之间")
+    period = checked_period(period) if period else _period_of(title, dt.datetime.now(SHANGHAI).date())
+    check_dates(start_date, end_date)
     if session.scalar(select(Survey.id).where(Survey.project_id == project_id, Survey.title == title)):
         raise Refused(f"本项目已有名为“{title}”的满意度调查")
     survey = Survey(
-        project_id=project_id, title=title, period=period or _period_of(title, dt.datetime.now(SHANGHAI).date()),
+        project_id=project_id, title=title, period=period,
         scale_max=scale_max, start_date=start_date, end_date=end_date,
     )
     session.add(survey)

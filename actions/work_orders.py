@@ -562,15 +562,18 @@ class PriorityResult:
         if not self.changed:
             return f"派工单 #{self.order_id} 的优先级未变"
         text = f"已将派工单 #{self.order_id} 的优先级改为{self.priority.label}"
-        return text + ("，时限已按时限规则重算" if self.recomputed else "（已完工，时限不变）")
+        return text + ("，未到的时限已按时限规则重算（已过的时限不变）" if self.recomputed else "（已完工，时限不变）")
 
 
 @as_actor
 def change_work_order_priority(session: Session, *, order_id: int, priority: Priority, actor: Actor,
                                version: int | None = None) -> PriorityResult:
     """改优先级. An order not yet completed gets the deadlines of the new priority — the SLA rule of its
-    project, kind and priority, counted from the request's 受理时间 (as 派工 does); a completed or closed order keeps
-    the deadlines it was judged by. ``version``: the one the edit form started from (refused if it moved on)."""
+    project, kind and priority, counted from the request's 受理时间 (as 派工 does) — for the deadlines still ahead:
+    one already passed stays (the order was late then, and 超时 counts in reports and staff scores), and a new one
+    is not set before now (a raised priority makes the order due now, not late already). A completed or closed
+    order keeps the deadlines it was judged by. ``version``: the one the edit form started from (refused if it
+    moved on)."""
     if not isinstance(priority, Priority):
         raise Refused(f"请选择{label_of(WorkOrder, 'priority')}")
     _orders(session, [order_id], actor, tuple(S), "修改优先级")
@@ -586,9 +589,11 @@ def change_work_order_priority(session: Session, *, order_id: int, priority: Pri
         if limits is None:
             raise Refused(f"缺少时限规则：{key[1].label}/{priority.label}（请在「时限规则」中补充）", [order_id])
         minutes, hours = limits
-        received = order.request.received_at  # as 派工 counts them
-        order.respond_due_at = received + dt.timedelta(minutes=minutes)
-        order.complete_due_at = received + dt.timedelta(hours=hours)
+        received, now = order.request.received_at, utcnow()  # counted as 派工 counts them
+        if order.respond_due_at > now:
+            order.respond_due_at = max(received + dt.timedelta(minutes=minutes), now)
+        if order.complete_due_at > now:
+            order.complete_due_at = max(received + dt.timedelta(hours=hours), now)
     order.priority = priority
     try:
         # One record, as a console edit: the flush writes its audit row with the changed values (优先级 and the
@@ -748,6 +753,7 @@ class OrderSummary:
     result: str
     paid_service: bool
     quote: Decimal
+    quote_accepted: bool
     charge: Decimal
     reopen_count: int
     reassign_note: str
@@ -798,7 +804,7 @@ def _summaries(session: Session, *where: Any, order_by: Sequence[Any], limit: in
         return OrderSummary(
             o.id, o.project_id, project, f"{building}-{room}" if room else "", kind.label, content, name,
             mask("phone", phone), department, assignee or "", status, o.priority, o.dispatched_at,
-            o.respond_due_at, o.complete_due_at, completed_at, o.result, o.paid_service, o.quote, o.charge,
+            o.respond_due_at, o.complete_due_at, completed_at, o.result, o.paid_service, o.quote, o.quote_accepted, o.charge,
             o.reopen_count, o.reassign_note, sla_state(o, now, status),
         )
 

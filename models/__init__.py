@@ -3,6 +3,7 @@
 from .audit import (  # noqa: F401
     AuditKind,
     AuditLog,
+    AuditSource,
     OperationLog,
     OperationStatus,
 )

@@ -22,6 +22,17 @@ class AuditKind(LabeledEnum):
     VIEW_PII = "view_pii", "查看敏感信息"
 
 
+class AuditSource(LabeledEnum):
+    """Where a recorded change came from: the acting Actor's ``source`` (AuditLog.source)."""
+
+    CONSOLE = "console", "控制台"
+    CLI = "cli", "命令行"
+    SYSTEM = "system", "系统"
+    IMPORT = "import", "导入"
+    ACTION = "action", "批量操作"
+    SEED = "seed", "初始数据"
+
+
 class AuditLog(IdMixin, Base):
     """变更记录: written in the same transaction as the change it records, whatever made it."""
 

@@ -32,6 +32,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
     __label__: str = ""
+    # The relations a record's __str__ shows (房屋 shows as 楼栋-房号): the console loads them, and theirs in
+    # turn, wherever it shows the record — lists, details, relation fields, select2 lookups.
+    __display_loads__: tuple[str, ...] = ()
 
     def __str__(self) -> str:  # shown in relation fields, select2 lookups and flash messages
         for attr in ("name", "title", "code", "room_no", "period"):
@@ -39,6 +42,22 @@ class Base(DeclarativeBase):
             if value:
                 return str(value)
         return f"{self.__label__ or type(self).__name__}#{getattr(self, 'id', '')}"
+
+
+def loaded(obj: Any, relation: str) -> Any:
+    """A relation's value if it was loaded, else None: a __str__ never lazy-loads (its session may be closed)."""
+    return obj.__dict__.get(relation)
+
+
+def display(*parts: Any) -> str:
+    """The parts of a record's display that are known, separated by spaces."""
+    return " ".join(str(p) for p in parts if p not in (None, ""))
+
+
+def brief(text: str | None, length: int = 20) -> str:
+    """The start of a long text (诉求内容 …), enough to recognise it in a picker."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= length else text[:length] + "…"
 
 
 class LabeledEnum(str, enum.Enum):

@@ -30,7 +30,9 @@ from .base import (
     UTCDateTime,
     VersionedMixin,
     col,
+    display,
     enum_type,
+    loaded,
 )
 
 if TYPE_CHECKING:
@@ -95,7 +97,10 @@ class FeeType(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     __tablename__ = "fee_type"
     __label__ = "收费项目"
-    __table_args__ = (UniqueConstraint("project_id", "name"), CheckConstraint("rate >= 0", name="rate_nonneg"))
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("rate >= 0", name="rate_nonneg", info={"message": "{rate}不能为负数"}),
+    )
 
     name: Mapped[str] = col("收费项目", String(64))
     basis: Mapped[FeeBasis] = col("计费方式", enum_type(FeeBasis))
@@ -122,7 +127,8 @@ class Bill(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         # of bills are read from the index alone, without visiting the table.
         Index(None, "project_id", "period", "status", postgresql_include=["amount_due", "amount_paid"]),
         Index(None, "project_id", "status", "due_date", postgresql_include=["amount_due", "amount_paid"]),
-        CheckConstraint("amount_due >= 0 AND amount_paid >= 0", name="money_nonneg"),
+        CheckConstraint("amount_due >= 0 AND amount_paid >= 0", name="money_nonneg",
+                        info={"message": "{amount_due}、{amount_paid}不能为负数"}),
     )
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
@@ -142,8 +148,11 @@ class Bill(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     collector: Mapped[Staff | None] = relationship(info={"label": "责任收费员"})
     payments: Mapped[list[Payment]] = relationship(back_populates="bill", info={"label": "收款记录"})
 
+    __display_loads__ = ("unit", "fee_type")
+
     def __str__(self) -> str:
-        return f"{self.period} 账单#{self.id}"
+        # 1栋-101 物业管理费 2026-11 账单#15806. It ends with 账单#id: the payment import reads a bill so (BILL_TEXT).
+        return display(loaded(self, "unit"), loaded(self, "fee_type"), self.period, f"账单#{self.id}")
 
 
 class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
@@ -152,9 +161,10 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "payment"
     __label__ = "收款记录"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("amount > 0", name="amount_positive", info={"message": "{amount}须大于 0"}),
         Index(None, "project_id", "paid_at"),
         UniqueConstraint("project_id", "receipt_no"),
+        UniqueConstraint("form_token", "bill_id"),
     )
 
     bill_id: Mapped[int] = col("账单", ForeignKey("bill.id", ondelete="RESTRICT"), index=True)
@@ -163,6 +173,7 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     paid_at: Mapped[dt.datetime] = col("收款时间", UTCDateTime())
     collector_id: Mapped[int | None] = col("收款人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     receipt_no: Mapped[str | None] = col("收据号", String(32))
+    form_token: Mapped[str | None] = col("收款表单", String(32), doc="房屋账户收款表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     bill: Mapped[Bill] = relationship(back_populates="payments", info={"label": "账单"})
@@ -193,6 +204,9 @@ class DunningRun(IdMixin, ProjectScoped, TimestampMixin, Base):
     requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], info={"label": "发起人"})
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], info={"label": "审批人"})
 
+    def __str__(self) -> str:  # 2026-11 第一次催缴(5日)
+        return display(self.cycle, self.stage.label if self.stage else "") or super().__str__()
+
 
 class DunningNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     """催缴通知: one per account (unit), dunning month and stage — never twice; printable as a letter."""
@@ -202,7 +216,7 @@ class DunningNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("unit_id", "cycle", "stage"),
         Index(None, "project_id", "cycle", "stage"),
-        CheckConstraint("amount >= 0", name="amount_nonneg"),
+        CheckConstraint("amount >= 0", name="amount_nonneg", info={"message": "{amount}不能为负数"}),
     )
 
     run_id: Mapped[int] = col("催缴批次", ForeignKey("dunning_run.id", ondelete="RESTRICT"), index=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from .base import Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
+from .base import SHANGHAI, Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
 
 
 class BatchStatus(LabeledEnum):
@@ -34,3 +34,7 @@ class ImportBatch(IdMixin, Base):
     finished_at: Mapped[dt.datetime | None] = col("完成时间", UTCDateTime())
     actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"))
     counts: Mapped[dict[str, Any]] = col("结果", JSON, default=dict)
+
+    def __str__(self) -> str:  # 住户问卷.xlsx（2026-11-20）
+        started = f"（{self.started_at.astimezone(SHANGHAI):%Y-%m-%d}）" if self.started_at else ""
+        return f"{self.file_name}{started}" if self.file_name else super().__str__()

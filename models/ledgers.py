@@ -31,7 +31,9 @@ from .base import (
     TimestampMixin,
     UTCDateTime,
     col,
+    display,
     enum_type,
+    loaded,
     utcnow,
 )
 
@@ -165,7 +167,10 @@ class KeyRecord(IdMixin, ProjectScoped, Base):
 
     __tablename__ = "key_record"
     __label__ = "钥匙"
-    __table_args__ = (UniqueConstraint("project_id", "code"), CheckConstraint("copies >= 0", name="copies_nonneg"))
+    __table_args__ = (
+        UniqueConstraint("project_id", "code"),
+        CheckConstraint("copies >= 0", name="copies_nonneg", info={"message": "{copies}不能为负数"}),
+    )
 
     code: Mapped[str] = col("钥匙编号", String(32))
     name: Mapped[str] = col("钥匙名称", String(64), doc="如：3-1201入户门、配电房")
@@ -187,7 +192,10 @@ class KeyLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     __tablename__ = "key_loan"
     __label__ = "钥匙借用"
-    __table_args__ = (CheckConstraint("returned_at IS NULL OR returned_at >= lent_at", name="returned_after_lent"),)
+    __table_args__ = (
+        CheckConstraint("returned_at IS NULL OR returned_at >= lent_at", name="returned_after_lent",
+                        info={"message": "{returned_at}不能早于{lent_at}"}),
+    )
 
     key_id: Mapped[int] = col("钥匙", ForeignKey("key_record.id", ondelete="RESTRICT"), index=True)
     borrower: Mapped[str] = col("借用人", String(64))
@@ -209,7 +217,10 @@ class LostItem(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     __tablename__ = "lost_item"
     __label__ = "失物招领"
-    __table_args__ = (CheckConstraint("returned_at IS NULL OR returned_at >= found_at", name="returned_after_found"),)
+    __table_args__ = (
+        CheckConstraint("returned_at IS NULL OR returned_at >= found_at", name="returned_after_found",
+                        info={"message": "{returned_at}不能早于{found_at}"}),
+    )
     # 发还须登记认领人及发还时间（《物品发还清单》）.
     status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
         LostItemStatus.RETURNED: ("claimant", "returned_at"),
@@ -240,9 +251,10 @@ class ItemLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "item_loan"
     __label__ = "物品借用"
     __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("deposit >= 0", name="deposit_nonneg"),
-        CheckConstraint("returned_at IS NULL OR returned_at >= lent_at", name="returned_after_lent"),
+        CheckConstraint("quantity > 0", name="quantity_positive", info={"message": "{quantity}须大于 0"}),
+        CheckConstraint("deposit >= 0", name="deposit_nonneg", info={"message": "{deposit}不能为负数"}),
+        CheckConstraint("returned_at IS NULL OR returned_at >= lent_at", name="returned_after_lent",
+                        info={"message": "{returned_at}不能早于{lent_at}"}),
     )
     # 归还须登记归还时间；有损坏的须在归还检查中记录.
     status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
@@ -305,7 +317,8 @@ class MailItem(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "邮件包裹"
     __table_args__ = (
         UniqueConstraint("project_id", "tracking_no"),
-        CheckConstraint("picked_up_at IS NULL OR picked_up_at >= received_at", name="picked_after_received"),
+        CheckConstraint("picked_up_at IS NULL OR picked_up_at >= received_at", name="picked_after_received",
+                        info={"message": "{picked_up_at}不能早于{received_at}"}),
     )
 
     kind: Mapped[MailKind] = col("类别", enum_type(MailKind), default=MailKind.PARCEL, index=True)
@@ -330,7 +343,8 @@ class MeetingBooking(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "meeting_booking"
     __label__ = "会议室预订"
     __table_args__ = (
-        CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_starts",
+                        info={"message": "{ends_at}须晚于{starts_at}"}),
         Index(None, "project_id", "room", "starts_at"),
     )
 
@@ -362,8 +376,10 @@ class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "renovation_application"
     __label__ = "装修申请"
     __table_args__ = (
-        CheckConstraint("end_date >= start_date", name="period_ordered"),
-        CheckConstraint("deposit >= 0 AND deposit_refunded >= 0 AND deposit_refunded <= deposit", name="deposit_range"),
+        CheckConstraint("end_date >= start_date", name="period_ordered",
+                        info={"message": "{end_date}不能早于{start_date}"}),
+        CheckConstraint("deposit >= 0 AND deposit_refunded >= 0 AND deposit_refunded <= deposit", name="deposit_range",
+                        info={"message": "{deposit}、{deposit_refunded}不能为负数，{deposit_refunded}不能超过{deposit}"}),
     )
     # 验收、退押金都须登记日期.
     status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
@@ -398,6 +414,12 @@ class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, Base):
     approved_by: Mapped[Staff | None] = relationship(info={"label": "审批人"})
     permits: Mapped[list[WorkerPermit]] = relationship(back_populates="renovation", info={"label": "施工人员出入证"})
 
+    __display_loads__ = ("unit",)
+
+    def __str__(self) -> str:  # 1栋-101 张伟（2026-11-01～2026-12-31）
+        period = f"（{self.start_date}～{self.end_date}）" if self.start_date and self.end_date else ""
+        return display(loaded(self, "unit"), self.applicant) + period or super().__str__()
+
 
 class WorkerPermit(IdMixin, ProjectScoped, TimestampMixin, Base):
     """装修出入证: a construction worker's pass for one renovation, valid for its period, returned at the end."""
@@ -406,8 +428,9 @@ class WorkerPermit(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "施工人员出入证"
     __table_args__ = (
         UniqueConstraint("project_id", "code"),
-        CheckConstraint("valid_to >= valid_from", name="validity_ordered"),
-        CheckConstraint("fee >= 0", name="fee_nonneg"),
+        CheckConstraint("valid_to >= valid_from", name="validity_ordered",
+                        info={"message": "{valid_to}不能早于{valid_from}"}),
+        CheckConstraint("fee >= 0", name="fee_nonneg", info={"message": "{fee}不能为负数"}),
     )
 
     renovation_id: Mapped[int] = col(
@@ -434,8 +457,9 @@ class MoveInChecklist(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "move_in_checklist"
     __label__ = "交房验收"
     __table_args__ = (
-        CheckConstraint("keys_count >= 0", name="keys_nonneg"),
-        CheckConstraint("water_reading >= 0 AND power_reading >= 0 AND gas_reading >= 0", name="readings_nonneg"),
+        CheckConstraint("keys_count >= 0", name="keys_nonneg", info={"message": "{keys_count}不能为负数"}),
+        CheckConstraint("water_reading >= 0 AND power_reading >= 0 AND gas_reading >= 0", name="readings_nonneg",
+                        info={"message": "{water_reading}、{power_reading}、{gas_reading}不能为负数"}),
     )
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
@@ -458,13 +482,23 @@ class MoveInChecklist(IdMixin, ProjectScoped, TimestampMixin, Base):
     handled_by: Mapped[Staff | None] = relationship(info={"label": "带房人员"})
     defects: Mapped[list[HouseDefect]] = relationship(back_populates="checklist", info={"label": "房屋整改"})
 
+    __display_loads__ = ("unit", "customer")
+
+    def __str__(self) -> str:  # 1栋-101 张伟 2026-11-01 验收
+        who = loaded(self, "customer") or self.received_by
+        day = f"{self.handover_date} 验收" if self.handover_date else ""
+        return display(loaded(self, "unit"), who, day) or super().__str__()
+
 
 class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, Base):
     """房屋整改 (《房屋整改工程记录表》): a quality defect of a unit, sent to the developer and tracked until fixed."""
 
     __tablename__ = "house_defect"
     __label__ = "房屋整改"
-    __table_args__ = (CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="closed_after_found"),)
+    __table_args__ = (
+        CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="closed_after_found",
+                        info={"message": "{closed_on}不能早于{found_on}"}),
+    )
     status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {DefectStatus.CLOSED: ("closed_on",)}
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
@@ -493,7 +527,8 @@ class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "整改通知书"
     __table_args__ = (
         UniqueConstraint("project_id", "code"),
-        CheckConstraint("deadline >= issued_on", name="deadline_after_issue"),
+        CheckConstraint("deadline >= issued_on", name="deadline_after_issue",
+                        info={"message": "{deadline}不能早于{issued_on}"}),
     )
 
     code: Mapped[str] = col("通知书编号", String(32))
@@ -520,7 +555,8 @@ class OwnerNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "owner_notice"
     __label__ = "公告"
     __table_args__ = (
-        CheckConstraint("published_to IS NULL OR published_to >= published_from", name="period_ordered"),
+        CheckConstraint("published_to IS NULL OR published_to >= published_from", name="period_ordered",
+                        info={"message": "{published_to}不能早于{published_from}"}),
     )
 
     title: Mapped[str] = col("标题", String(100))
@@ -542,7 +578,8 @@ class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "外包方月度检查"
     __table_args__ = (
         UniqueConstraint("project_id", "vendor_name", "service_kind", "month"),
-        CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score_range",
+                        info={"message": "{score}须在 0–100 之间"}),
     )
 
     vendor_name: Mapped[str] = col("外包方", String(100), index=True)
@@ -563,7 +600,8 @@ class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, Base):
     __tablename__ = "weekly_task"
     __label__ = "周计划"
     __table_args__ = (
-        CheckConstraint("deadline >= week_start", name="deadline_after_start"),
+        CheckConstraint("deadline >= week_start", name="deadline_after_start",
+                        info={"message": "{deadline}不能早于{week_start}"}),
     )
 
     week_start: Mapped[dt.date] = col("周起始日", Date, index=True, doc="该周星期一")

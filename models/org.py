@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, enum_type
+from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, enum_type, loaded
 
 
 class ProjectKind(LabeledEnum):
@@ -127,7 +127,7 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "房屋"
     __table_args__ = (
         UniqueConstraint("project_id", "building_id", "room_no"),
-        CheckConstraint("area >= 0", name="area_nonneg"),
+        CheckConstraint("area >= 0", name="area_nonneg", info={"message": "{area}不能为负数"}),
     )
 
     building_id: Mapped[int] = col("楼栋", ForeignKey("building.id", ondelete="RESTRICT"), index=True)
@@ -148,8 +148,10 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, Base):
     butler: Mapped[Staff | None] = relationship(foreign_keys=[butler_id], info={"label": "责任管家"})
     collector: Mapped[Staff | None] = relationship(foreign_keys=[collector_id], info={"label": "责任收费员"})
 
+    __display_loads__ = ("building",)
+
     def __str__(self) -> str:
-        building = self.__dict__.get("building")
+        building = loaded(self, "building")
         return f"{building.name}-{self.room_no}" if building is not None else self.room_no
 
 

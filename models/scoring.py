@@ -21,7 +21,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, UTCDateTime, col, enum_type
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    UTCDateTime,
+    col,
+    display,
+    enum_type,
+)
 
 if TYPE_CHECKING:
     from .auth import User
@@ -64,7 +74,8 @@ class ScoringRule(IdMixin, TimestampMixin, Base):
     __label__ = "考核细则"
     __table_args__ = (
         UniqueConstraint("code", "valid_from"),
-        CheckConstraint("points_min <= points_max", name="range_ordered"),
+        CheckConstraint("points_min <= points_max", name="range_ordered",
+                        info={"message": "{points_min}不能大于{points_max}"}),
     )
 
     code: Mapped[str] = col("编码", String(32), index=True)
@@ -76,6 +87,16 @@ class ScoringRule(IdMixin, TimestampMixin, Base):
     source: Mapped[EventSource] = col("来源", enum_type(EventSource), default=EventSource.MANUAL)
     valid_from: Mapped[dt.date] = col("生效日期", Date)
     valid_to: Mapped[dt.date | None] = col("失效日期", Date)
+
+    def __str__(self) -> str:
+        # A supervisor reads a rule by its number and category (5.1 仪容仪表：…); one the system applies from the
+        # records by where it comes from (有效投诉：…), its AUTO- code means nothing to them.
+        if self.source in (None, EventSource.MANUAL):
+            head = display(self.code, self.category.label if self.category else "")
+        else:
+            head = self.source.label
+        text = f"{head}：{self.description}" if self.description else head
+        return f"{text}（有效至 {self.valid_to}）" if self.valid_to else text
 
 
 class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):

@@ -27,8 +27,11 @@ from .base import (
     TimestampMixin,
     UTCDateTime,
     VersionedMixin,
+    brief,
     col,
+    display,
     enum_type,
+    loaded,
 )
 from .org import DepartmentKind
 
@@ -127,6 +130,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         Index(None, "project_id", "status", "received_at"),
         Index(None, "project_id", "received_at"),
         Index(None, "unit_id", "category", "received_at"),
+        UniqueConstraint("form_token"),
     )
 
     channel: Mapped[Channel] = col("来源渠道", enum_type(Channel), default=Channel.PHONE)
@@ -153,6 +157,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     reply: Mapped[str] = col("答复内容", Text, default="")
     closed_at: Mapped[dt.datetime | None] = col("办结时间", UTCDateTime(), index=True)
+    form_token: Mapped[str | None] = col("受理表单", String(32), doc="受理诉求表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})
@@ -163,8 +168,14 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     repeat_of: Mapped[ServiceRequest | None] = relationship(remote_side="ServiceRequest.id", info={"label": "重复诉求"})
     work_orders: Mapped[list[WorkOrder]] = relationship(back_populates="request", info={"label": "派工单"})
 
-    def __str__(self) -> str:
-        return f"{self.kind.label if self.kind else ''}#{self.id}"
+    __display_loads__ = ("unit",)
+
+    def __str__(self) -> str:  # 报修(户内)#12 1栋-101 厨房水管漏水
+        return display(f"{self.kind.label if self.kind else ''}#{self.id}", self.about())
+
+    def about(self) -> str:
+        """Where and what, as a picker names it: 1栋-101 厨房水管漏水…."""
+        return display(loaded(self, "unit"), brief(self.content))
 
 
 class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
@@ -179,7 +190,8 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "department_id", "status"),
         Index(None, "project_id", "created_at"),
         Index(None, "project_id", "dispatched_at"),  # the list's default order, within the user's projects
-        CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg"),
+        CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg",
+                        info={"message": "{quote}、{charge}不能为负数"}),
     )
 
     request_id: Mapped[int] = col("客户诉求", ForeignKey("service_request.id", ondelete="RESTRICT"))
@@ -208,8 +220,11 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     assignee: Mapped[Staff | None] = relationship(info={"label": "处理人"})
     dispatched_by: Mapped[User | None] = relationship(info={"label": "派工人"})
 
-    def __str__(self) -> str:
-        return f"派工单#{self.id}"
+    __display_loads__ = ("request",)
+
+    def __str__(self) -> str:  # 派工单#861 1栋-101 厨房水管漏水
+        request = loaded(self, "request")
+        return display(f"派工单#{self.id}", request.about() if request is not None else "")
 
 
 class Visit(IdMixin, ProjectScoped, TimestampMixin, Base):
@@ -252,7 +267,8 @@ class SlaRule(IdMixin, Base):
     __label__ = "时限规则"
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "priority"),
-        CheckConstraint("respond_minutes > 0 AND complete_hours > 0", name="positive"),
+        CheckConstraint("respond_minutes > 0 AND complete_hours > 0", name="positive",
+                        info={"message": "{respond_minutes}、{complete_hours}须大于 0"}),
     )
 
     project_id: Mapped[int | None] = col("项目", ForeignKey("project.id", ondelete="CASCADE"), index=True)

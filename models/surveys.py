@@ -18,7 +18,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, UTCDateTime, col, enum_type
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    UTCDateTime,
+    col,
+    display,
+    enum_type,
+    loaded,
+)
 
 if TYPE_CHECKING:
     from .imports import ImportBatch
@@ -90,7 +101,8 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "调查问卷"
     __table_args__ = (
         UniqueConstraint("survey_id", "unit_id"),
-        CheckConstraint("overall_score IS NULL OR (overall_score >= 1 AND overall_score <= 10)", name="overall_range"),
+        CheckConstraint("overall_score IS NULL OR (overall_score >= 1 AND overall_score <= 10)", name="overall_range",
+                        info={"message": "{overall_score}须在 1–10 之间"}),
     )
 
     survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
@@ -108,6 +120,11 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, Base):
     batch: Mapped[ImportBatch | None] = relationship(info={"label": "导入批次"})
     scores: Mapped[list[SurveyScore]] = relationship(back_populates="response", info={"label": "分项评分"})
 
+    __display_loads__ = ("survey", "unit")
+
+    def __str__(self) -> str:  # 2026年上半年满意度调查 1栋-101 张伟
+        return display(loaded(self, "survey"), loaded(self, "unit"), self.respondent) or super().__str__()
+
 
 class SurveyScore(IdMixin, Base):
     """分项评分: one department's score on one form (1 … the survey's full mark)."""
@@ -116,7 +133,8 @@ class SurveyScore(IdMixin, Base):
     __label__ = "分项评分"
     __table_args__ = (
         UniqueConstraint("response_id", "topic"),
-        CheckConstraint("score >= 1 AND score <= 10", name="score_range"),
+        CheckConstraint("score >= 1 AND score <= 10", name="score_range",
+                        info={"message": "{score}须在 1–10 之间"}),
         Index(None, "topic", "score"),
     )
 

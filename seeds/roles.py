@@ -126,6 +126,8 @@ BUTLER = _merge(
         "visit": WRITE,
         "customer": WRITE,
         "unit-customer": WRITE,
+        # 管家负责所辖房屋：登记房屋状态（交房、装修、入住）；房号、面积等由能新增房屋的角色维护
+        "unit": "edit",
         "bill": READ,
         "payment": READ,
         # 催缴通知由管家送达本楼住户：登记送达情况

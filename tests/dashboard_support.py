@@ -35,6 +35,7 @@ from models import (
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
+    SurveyStatus,
     SurveyTopic,
     Visit,
     VisitKind,
@@ -72,12 +73,12 @@ EXPECTED = {
         # of c1 and c3 only c1's order was done by its deadline
         "timeliness_rate": (1, 2, "50.0%"),
         "validity_rate": (2, 4, "50.0%"),
-        # survey 2025H2: 4 households, 3 forms collected
+        # survey 2025H2: 4 households, 3 forms collected (the 筹备中 survey of 2025-09 does not count)
         "survey_rate": (3, 4, "75.0%"),
         # answers 5, 4, 3 (客服部) and 2, 4 (工程部) of 5: three are 4 or 5
         "satisfaction": (3, 5, "60.0%"),
-        # orders closed in September: c1's (called back), c3's (not), r1's (called back)
-        "callback_rate": (2, 3, "66.6%"),
+        # orders closed in September: c1's (called back), c3's (not), r1's (called back): 66.67 % rounds up
+        "callback_rate": (2, 3, "66.7%"),
     },
     "P2": {
         "collection_rate": (Decimal("100.00"), Decimal("100.00"), "100.0%"),
@@ -90,13 +91,13 @@ EXPECTED = {
         "callback_rate": (0, 0, "—"),
     },
     "total": {
-        "collection_rate": (Decimal("550.00"), Decimal("950.00"), "57.8%"),
+        "collection_rate": (Decimal("550.00"), Decimal("950.00"), "57.9%"),  # 57.89 % rounds up
         "handling_rate": (2, 5, "40.0%"),
         "timeliness_rate": (1, 2, "50.0%"),
         "validity_rate": (2, 5, "40.0%"),
         "survey_rate": (5, 6, "83.3%"),
         "satisfaction": (4, 7, "57.1%"),
-        "callback_rate": (2, 3, "66.6%"),
+        "callback_rate": (2, 3, "66.7%"),
     },
 }
 
@@ -194,15 +195,16 @@ def build(session: Session, suffix: str = "") -> World:
         order(r, department=department, status=WorkOrderStatus.DISPATCHED, respond_due=respond_due, due=due)
 
     # --- surveys -----------------------------------------------------------------------------------------
-    def survey(project, title, period, scale, units, collected, answers):
-        s = Survey(project=project, title=title, period=period, scale_max=scale)
+    def survey(project, title, period, scale, units, collected, answers, status=SurveyStatus.CLOSED):
+        """``answers``: (unit, department scores, the form's 总体满意度 or None)."""
+        s = Survey(project=project, title=title, period=period, scale_max=scale, status=status)
         session.add(s)
         session.flush()
         for unit in units:
             session.add(SurveyHousehold(project_id=project.id, survey_id=s.id, unit_id=unit.id,
                                         collected=unit in collected))
-        for unit, scores in answers:
-            form = SurveyResponse(project_id=project.id, survey_id=s.id, unit_id=unit.id)
+        for unit, scores, overall in answers:
+            form = SurveyResponse(project_id=project.id, survey_id=s.id, unit_id=unit.id, overall_score=overall)
             session.add(form)
             session.flush()
             session.add_all([SurveyScore(response_id=form.id, topic=t, score=v) for t, v in scores])
@@ -210,10 +212,15 @@ def build(session: Session, suffix: str = "") -> World:
         return s
 
     S, E = SurveyTopic.SERVICE, SurveyTopic.ENGINEERING
-    survey(p1, "2025年上半年调查", "2025H1", 5, u[:1], u[:1], [(u[0], [(S, 1)])])
+    survey(p1, "2025年上半年调查", "2025H1", 5, u[:1], u[:1], [(u[0], [(S, 1)], None)])
+    # 总体满意度 on the forms: 4 and 2 of 5 → 1 of 2 (50.0 %), not the departments' pooled 3 of 5 (60.0 %)
     survey(p1, "2025年下半年调查", "2025H2", 5, u, u[:3],
-           [(u[0], [(S, 5), (E, 2)]), (u[1], [(S, 4), (E, 4)]), (u[2], [(S, 3)])])
-    survey(p2, "2025年三季度调查", "2025Q3", 10, q, q, [(q[0], [(S, 8)]), (q[1], [(S, 7)])])
+           [(u[0], [(S, 5), (E, 2)], 4), (u[1], [(S, 4), (E, 4)], 2), (u[2], [(S, 3)], None)], SurveyStatus.COLLECTED)
+    survey(p2, "2025年三季度调查", "2025Q3", 10, q, q, [(q[0], [(S, 8)], 9), (q[1], [(S, 7)], None)],
+           SurveyStatus.DISTRIBUTING)
+    # 筹备中: its households are listed and a form was typed in, but it has not been run — it counts nowhere
+    # (were it counted, P1's September 调查率 would be 3 of 8 and the latest survey this one).
+    survey(p1, "2025年9月专项调查（筹备中）", MONTH, 5, u, [], [(u[3], [(S, 1)], 1)], SurveyStatus.PLANNED)
 
     # --- scores of September: P1 confirmed ------------------------------------------------------------------
     session.add(ScoreMonth(project=p1, month=MONTH, status=MonthStatus.CONFIRMED, computed_at=sh(10, 3),

@@ -22,12 +22,15 @@ from models import LabeledEnum
 
 
 class Invalid:
-    """A cell that cannot be read; ``reason`` completes a sentence after the column name."""
+    """A cell that cannot be read; ``reason`` completes a sentence after the column name. ``shown`` is the value
+    the reason quotes, if any: a caller that must not repeat an ID number (a console form's error is logged) masks
+    it there."""
 
-    __slots__ = ("reason",)
+    __slots__ = ("reason", "shown")
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, shown: str | None = None) -> None:
         self.reason = reason
+        self.shown = shown
 
     def __repr__(self) -> str:
         return f"Invalid({self.reason!r})"
@@ -335,7 +338,7 @@ def phone() -> Cleaner:
         if "*" in shown:
             return MASKED
         if _SCI.match(shown.replace(" ", "")):
-            return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写")
+            return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写", shown)
         digits = re.sub(r"[\s\-()（）]", "", shown)
         if digits.startswith("+86"):
             digits = digits[3:]
@@ -343,7 +346,7 @@ def phone() -> Cleaner:
             digits = digits[2:]
         if _MOBILE.match(digits) or _LANDLINE.match(digits):
             return digits
-        return Invalid(f"{shown} 不是有效的电话号码")
+        return Invalid(f"{shown} 不是有效的电话号码", shown)
 
     return clean
 
@@ -377,13 +380,13 @@ def id_number() -> Cleaner:
             first17 = shown[:6] + "19" + shown[6:]
             return first17 + id_check_digit(first17)
         if len(shown) != 18 or not shown[:17].isdigit() or shown[17] not in "0123456789X":
-            return Invalid(f"{shown} 不是 18 位身份证号")
+            return Invalid(f"{shown} 不是 18 位身份证号", shown)
         if id_check_digit(shown[:17]) != shown[17]:
-            return Invalid(f"{shown} 校验位错误")
+            return Invalid(f"{shown} 校验位错误", shown)
         try:
             dt.date(int(shown[6:10]), int(shown[10:12]), int(shown[12:14]))
         except ValueError:
-            return Invalid(f"{shown} 出生日期无效")
+            return Invalid(f"{shown} 出生日期无效", shown)
         return shown
 
     return clean

@@ -9,7 +9,12 @@ What a view declares, the base completes:
 - scope: list/count/details/edit/delete queries, every ``form_ajax_refs`` lookup (A06), the choices of
   non-ajax relation fields and of :class:`ScopedForeignKeyFilter` (A10), the records a form points at (A08);
 - personal data: masked in lists, on the detail page and in the edit form unless the role holds
-  ``action:view-pii`` on the view; a full view writes a 查看敏感信息 audit row (P01);
+  ``action:view-pii`` on the view; a full view writes a 查看敏感信息 audit row (P01); phone and ID numbers typed
+  in a form obey the imports' rule (``clean.phone``, ``clean.id_number``), a masked one sent back unchanged
+  keeps the stored value;
+- display: a record stands for itself by its ``__str__``; the relations it shows (``__display_loads__``) are
+  loaded wherever it appears — lists, details, relation fields, select2 lookups and their current values;
+- limited edit: a role that may edit but not create a view's records gets only its ``limited_form_columns``;
 - optimistic locking: versioned records carry their version through the edit form (B09); the version itself
   is never shown on a details page;
 - form defaults: ``form_default_user`` / ``form_default_now`` pre-fill a new record's 登记人 and 登记时间;
@@ -22,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import anyio
@@ -50,6 +56,8 @@ from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused, integrity_message
 from actions.privacy import mask
+from actions.spreadsheets import clean
+from actions.spreadsheets.clean import MASKED, Invalid
 from models import (
     SHANGHAI,
     AuditKind,
@@ -96,12 +104,14 @@ AUDIT_IDENTITY = "audit-log"
 _PII_FULL_STATE = "wuye_pii_full"
 DETAIL_OBJ_STATE = "wuye_detail_obj"
 _MASK_PII_ATTR = "_wuye_mask_pii"
+# sqladmin builds an edit form's class without the request: the edit right, checked just before, leaves here
+# which fields this user's form has (``ScopedModelView.limited_form_columns``).
+_FORM_LIMIT: ContextVar[tuple[type, tuple[str, ...]] | None] = ContextVar("wuye_form_limit", default=None)
+# Personal-data columns (``info={"pii": …}``) are checked in forms by the cleaners the imports use.
+PII_CLEANERS = {"phone": clean.phone(), "id_number": clean.id_number()}
 
 # Attributes that name a record well enough to stand for it (search placeholders, filter choices, lookups).
 DISPLAY_FIELDS = ("name", "title", "code", "room_no", "period", "username", "display_name")
-
-# A record whose __str__ needs a relation (房屋 shows as 楼栋-房号): loaded wherever it is displayed.
-DISPLAY_LOADS: dict[type, tuple[str, ...]] = {Unit: ("building",)}
 
 # Shared rows (``project_id`` empty = every project): visible to all, editable only by who sees all projects.
 SHARED_WHEN_NULL: tuple[type, ...] = (Department, SlaRule)
@@ -169,6 +179,18 @@ def target_scope_clause(target: type, actor: Actor) -> ColumnElement[bool] | Non
     if target is User:
         return or_(User.projects.any(Project.id.in_(ids)), User.id == actor.user_id)
     return None  # reference data shared by all projects (roles, rules, grade bands …)
+
+
+def display_loads(model: type, via: Any = None, depth: int = 3) -> list[Any]:
+    """Loader options for what ``model``'s __str__ shows (its ``__display_loads__``, and theirs in turn, at most
+    ``depth`` deep: 派工单 → 客户诉求 → 房屋 → 楼栋), chained below ``via`` — the loader of a relation leading
+    to ``model``."""
+    options: list[Any] = []
+    for name in getattr(model, "__display_loads__", ()) if depth else ():
+        relation = getattr(model, name)
+        loader = selectinload(relation) if via is None else via.selectinload(relation)
+        options += display_loads(relation.property.mapper.class_, loader, depth - 1) or [loader]
+    return options
 
 
 def display_attr(model: type) -> str | None:
@@ -397,15 +419,17 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
     """A select2 loader that only ever returns rows of the user's projects (A06), whatever the view says."""
 
     def _display_options(self, stmt: Select) -> Select:
-        for rel in DISPLAY_LOADS.get(self.model, ()):
-            stmt = stmt.options(selectinload(getattr(self.model, rel)))
-        return stmt
+        return stmt.options(*display_loads(self.model))
 
     async def get_list(self, request: Request, term: str) -> list[Any]:
         stmt = select(self.model)
         conditions = [cast(field, String).ilike(f"%{term}%") for field in self._cached_fields]
-        if self.model is Unit:  # "3-1201" finds room 1201 of building 3
-            stmt = stmt.join(Unit.building)
+        # "3-1201" finds room 1201 of building 3 — and the records of that unit (its bills, applications …).
+        unit = self.model.__mapper__.relationships.get("unit")
+        if self.model is Unit or (unit is not None and unit.mapper.class_ is Unit and unit.direction.name == "MANYTOONE"):
+            if self.model is not Unit:
+                stmt = stmt.outerjoin(self.model.unit)
+            stmt = stmt.outerjoin(Unit.building)
             conditions.append(Building.name.concat("-").concat(Unit.room_no).ilike(f"%{term}%"))
         stmt = stmt.where(or_(*conditions))
         scope = target_scope_clause(self.model, request_actor(request))
@@ -443,12 +467,10 @@ class ScopedModelConverter(ModelConverter):
 
     async def _prepare_select_options(self, prop: RelationshipProperty, session_maker: Any) -> list[tuple[str, Any]]:
         target = prop.mapper.class_
-        stmt = select(target)
+        stmt = select(target).options(*display_loads(target))
         clause = target_scope_clause(target, current_actor.get())
         if clause is not None:
             stmt = stmt.where(clause)
-        for rel in DISPLAY_LOADS.get(target, ()):
-            stmt = stmt.options(selectinload(getattr(target, rel)))
         display = display_attr(target)
         if display:
             stmt = stmt.order_by(getattr(target, display))
@@ -584,7 +606,7 @@ class WuyeViewMeta(ModelViewMeta):
             hidden = {pair[0].key for rel in model.__mapper__.relationships
                       if rel.direction.name == "MANYTOONE" for pair in rel.local_remote_pairs}
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
-            internal = [key for key in ("password_hash", _version_key(model))
+            internal = [key for key in ("password_hash", "form_token", _version_key(model))
                         if key and key in model.__mapper__.attrs and key not in declared]
             cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
         elif not isinstance(cls.column_details_list, str):
@@ -624,6 +646,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     # relation points at — and with the current Beijing date or time (登记人, 登记时间 …).
     form_default_user: ClassVar[tuple[str, ...]] = ()
     form_default_now: ClassVar[tuple[str, ...]] = ()
+    # The fields a role that may edit but not create these records changes (a butler keeps a unit's state);
+    # the rest is master data, changed by who registers the records. Empty: editing means the whole form.
+    limited_form_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         refs = self._effective_ajax_refs()
@@ -672,9 +697,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     def _with_display_loads(self, stmt: Select, relations: Iterable[Any]) -> Select:
         for relation in relations:
-            target = relation.property.mapper.class_
-            for rel in DISPLAY_LOADS.get(target, ()):
-                stmt = stmt.options(selectinload(relation).selectinload(getattr(target, rel)))
+            stmt = stmt.options(*display_loads(relation.property.mapper.class_, selectinload(relation)))
         return stmt
 
     def list_query(self, request: Request) -> Select:
@@ -708,7 +731,16 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         return self.readable(request, model) and await super().check_can_view_details(request, model)
 
     async def check_can_edit(self, request: Request, model: Any) -> bool:
-        return self.in_scope(request, model) and await super().check_can_edit(request, model)
+        allowed = self.in_scope(request, model) and await super().check_can_edit(request, model)
+        if allowed and self.limited_form_columns:
+            _FORM_LIMIT.set((type(self), self.form_limit(request)))
+        return allowed
+
+    def form_limit(self, request: Request) -> tuple[str, ...]:
+        """The fields this user's edit form has, if fewer than all (``limited_form_columns``)."""
+        if self.limited_form_columns and not self.has_permission(request, Action.CREATE):
+            return self.limited_form_columns
+        return ()
 
     async def check_can_delete(self, request: Request, model: Any) -> bool:
         return self.in_scope(request, model) and await super().check_can_delete(request, model)
@@ -786,6 +818,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if self._is_versioned:
             # The version the user started from travels with the form (B09).
             attrs[self._version_column.key] = HiddenField()
+        limit = _FORM_LIMIT.get()
+        if limit is not None and limit[0] is type(self) and limit[1]:
+            # A field set to None leaves the form: what is not sent is not changed, whatever a request adds.
+            attrs.update({name: None for name in self._form_prop_names if name not in limit[1]})
         return type(form.__name__, (form,), attrs) if attrs else form
 
     async def _form_defaults(self) -> dict[str, Any]:
@@ -828,6 +864,14 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
         data = await super().get_form_data_for_edit(obj)
+        for name in self._ajax_relation_names:
+            # sqladmin loads a select2 field's current record bare: load what its display shows (楼栋-房号 …).
+            value = data.get(name)
+            if value is not None and not isinstance(value, list) and display_loads(type(value)):
+                pk = inspect(type(value)).primary_key[0]
+                rows = await self._run_query(select(type(value)).where(pk == get_object_identifier(value))
+                                             .options(*display_loads(type(value))))
+                data[name] = rows[0] if rows else value
         if getattr(obj, _MASK_PII_ATTR, False):
             for attr, kind in self.pii_columns.items():
                 if attr in data:
@@ -839,11 +883,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """Refuse a form that puts the record, or any record it points at, outside the user's projects."""
         self._check_version(data, model, is_created)
-        if not is_created and self.pii_columns and not self.can_view_pii(request):
-            # A masked value sent back unchanged keeps the stored one.
-            for attr, kind in self.pii_columns.items():
-                if attr in data and data[attr] == mask(kind, getattr(model, attr)):
-                    data.pop(attr)
+        self._clean_pii(data, model, is_created)
         for key, value in data.items():
             if isinstance(value, dt.datetime) and value.tzinfo is None:
                 data[key] = value.replace(tzinfo=SHANGHAI)  # a form field without a zone: Beijing time
@@ -864,6 +904,31 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         await self._check_targets(data, actor)
         self._check_status_requires(data, model)
         await super().on_model_change(data, model, is_created, request)
+
+    def _clean_pii(self, data: dict, model: Any, is_created: bool) -> None:
+        """Phone and ID numbers obey the rule a spreadsheet import applies (``clean.phone``: a mobile or fixed-line
+        number; ``clean.id_number``: 18 digits with the GB 11643 check digit, ``x`` → ``X``, a 15-digit legacy
+        number converted) and are stored as it cleans them. A masked value sent back unchanged keeps the stored one."""
+        for attr, kind in self.pii_columns.items():
+            if attr not in data:
+                continue
+            sent = data[attr]
+            stored = None if is_created else getattr(model, attr)
+            if sent == stored:
+                continue  # unchanged: a record typed before the rule can still be edited
+            value = PII_CLEANERS[kind](sent)
+            label = self._column_labels.get(attr, attr)
+            if value is MASKED:
+                if stored and sent == mask(kind, stored):
+                    data.pop(attr)
+                    continue
+                raise Refused(f"{label}：请填写完整的号码，不能含 *")
+            if isinstance(value, Invalid):
+                reason = value.reason
+                if value.shown and kind == "id_number":  # refusals are logged: no ID number in clear (P02)
+                    reason = reason.replace(value.shown, mask(kind, value.shown))
+                raise Refused(f"{label}：{reason}")
+            data[attr] = value or ""
 
     @staticmethod
     def submitted(data: dict, model: Any, is_created: bool, name: str, column: str | None = None) -> Any:

@@ -76,7 +76,7 @@ def kpi_chart(figures: kpis.KpiFigures, month: str) -> dict[str, Any]:
         "categories": [k.name for k in kpis.CATALOGUE],
         "targets": [None if k.target is None else float(k.target) for k in kpis.CATALOGUE],
         "series": [
-            {"name": p.name, "values": [_shown_rate(figures.get(k.key, p.id, month)) for k in kpis.CATALOGUE]}
+            {"name": p.name, "values": [_rate(figures.get(k.key, p.id, month)) for k in kpis.CATALOGUE]}
             for p in figures.projects
         ],
     }
@@ -94,16 +94,16 @@ def trend_charts(figures: kpis.KpiFigures) -> list[dict[str, Any]]:
             "title": f"{k.name}（%）",
             "categories": list(figures.months),
             "target": None if k.target is None else float(k.target),
-            "series": [{"name": name, "values": [_shown_rate(figures.get(k.key, pid, m)) for m in figures.months],
+            "series": [{"name": name, "values": [_rate(figures.get(k.key, pid, m)) for m in figures.months],
                         "total": pid is None} for name, pid in rows],
         }
         for k in kpis.CATALOGUE
     ]
 
 
-def _shown_rate(figure: kpis.Figure) -> float | None:
+def _rate(figure: kpis.Figure) -> float | None:
     """The rate as the tables show it, so a bar never reads 88.8 above a table's 88.7; None: a gap."""
-    rate = figure.shown_rate
+    rate = figure.rate
     return None if rate is None else float(rate)
 
 

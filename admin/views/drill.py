@@ -11,7 +11,9 @@ from sqlalchemy import Select, false
 from starlette.requests import Request
 
 from actions.errors import Refused
-from actions.kpis import Drill
+from actions.kpis import Drill, describe
+
+from .pages import run_action
 
 PARAMETER = "drill"
 
@@ -19,12 +21,6 @@ PARAMETER = "drill"
 def drill_url(request: Request, drill: Drill) -> str:
     identity = slugify_class_name(drill.records.model.__name__)
     return str(request.url_for("admin:list", identity=identity).include_query_params(**{PARAMETER: drill.code}))
-
-
-def describe(drill: Drill) -> str:
-    """``2025-09 受理投诉（项目 #1、#2）``."""
-    parts = [drill.period, drill.records.label + (f"（{drill.arg}）" if drill.arg else "")]
-    return " ".join(p for p in parts if p) + f" · 项目 {'、'.join(f'#{p}' for p in drill.project_ids)}"
 
 
 class DrillFilter:
@@ -36,15 +32,17 @@ class DrillFilter:
     def bind(self, model: type) -> None:
         self.model = model
 
-    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
-        """Only the active code, to show what the list holds and clear it; nothing to pick from."""
+    async def caption(self, request: Request, view: Any) -> list[tuple[str, str]]:
+        """The sidebar's one entry (``_drill_filter.html``; there is nothing to pick from): the active code and
+        what the list holds, in Chinese names (``kpis.describe``, read as the user), to show it and clear it."""
         code = request.query_params.get(PARAMETER)
         if not code:
             return []
         try:
-            return [(code, describe(Drill.parse(code)))]
+            drill = Drill.parse(code)
         except Refused as refused:
             return [(code, refused.message)]
+        return [(code, await run_action(view.session_maker, request, describe, drill=drill))]
 
     async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
         try:

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from actions import billing, dunning
 from actions.errors import Refused
+from actions.form_tokens import new_form_token
 from models import (
     SHANGHAI,
     Bill,
@@ -126,6 +127,15 @@ class BillAdmin(ScopedModelView, model=Bill):
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
     form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector")
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount."""
+        await super().on_model_change(data, model, is_created, request)
+        model.status = await run_action(
+            self.session_maker, request, billing.check_bill, bill_id=None if is_created else model.id,
+            period=self.submitted(data, model, is_created, "period"),
+            amount_due=self.submitted(data, model, is_created, "amount_due"),
+        )
+
     @action("generate-bills", label="生成账单", add_in_detail=False)
     async def generate_bills_form(self, request: Request) -> Response:
         return await self._generate_page(request, {"period": billing.current_period(), "fee_type_ids": []})
@@ -190,7 +200,7 @@ class BillAdmin(ScopedModelView, model=Bill):
         return await _page(
             self, request, "account.html", status_code=status_code, title="房屋账户", statements=statements,
             collectors=choices.collectors, own_staff_id=choices.own_staff_id, methods=PayMethod.choices(),
-            can_pay=granted(self, request, "payment", "create"), **context,
+            can_pay=granted(self, request, "payment", "create"), new_form_token=new_form_token, **context,
         )
 
     @expose("/account/pay", methods=["POST"])
@@ -206,12 +216,12 @@ class BillAdmin(ScopedModelView, model=Bill):
                 self.session_maker, request, billing.pay_account, unit_id=unit_id, amount=str(form.get("amount", "")),
                 method=member_param(PayMethod, form.get("method"), label_of(Payment, "method")),
                 collector_id=int_param(form.get("collector_id"), label_of(Payment, "collector_id")),
-                receipt_no=str(form.get("receipt_no", "")).strip() or None,
+                receipt_no=str(form.get("receipt_no", "")).strip() or None, form_token=str(form.get("form_token", "")),
             )
         except Refused as refused:
             return await self._account_page(request, form.get("unit_id"), None, status_code=refusal_status(refused),
                                             error=refused.message)
-        Flash.success(request, f"已收款 {result.amount} 元，冲抵 {len(result.payments)} 张账单；尚欠 {result.outstanding} 元")
+        Flash.success(request, result.message)
         url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit_id)
         return RedirectResponse(url, status_code=303)
 

@@ -92,6 +92,9 @@ class UnitAdmin(ScopedModelView, model=Unit):
     form_columns = ["project", "building", "room_no", "kind", "status", "area", "handover_date", "move_in_date",
                     "butler", "collector", "key_tenant"]
     form_ajax_refs = ajax_refs(Unit, "building", "butler", "collector")
+    # 楼宇管家 keep their units' state (空置 → 已交房 → 装修中 → 已入住, and the dates); the unit itself, its area
+    # and who is responsible for it are master data, changed only by roles that may also create units.
+    limited_form_columns = ("status", "handover_date", "move_in_date")
 
 
 class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):

@@ -22,6 +22,11 @@ from .pages import XLSX, GrantedPage, attachment, int_param, refusal_status, run
 CLOSE = "action:close-month"
 
 
+def _shown_and_choices(session: Any, *, actor: Any, **params: Any) -> tuple[Any, Any]:
+    """The report as shown (a closed month as reported unless ``live``) and the projects the pickers offer."""
+    return monthly_report.shown_report(session, actor=actor, **params), kpis.resolve_scope(session, actor=actor).projects
+
+
 class ReportPage(GrantedPage):
     name = "月度报告"
     icon = "fa-solid fa-file-lines"
@@ -40,28 +45,19 @@ class ReportPage(GrantedPage):
         return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
                 "branch_id": str(params["branch_id"] or "")}
 
-    async def _report(self, request: Request, params: dict[str, Any]) -> tuple[Any, Any, Any]:
-        def load(session: Any, *, actor: Any, run: Any) -> tuple[Any, Any, Any]:
-            report = monthly_report.monthly_report(session, actor=actor, run=run, **params)
-            return report, month_close.closures(session, report=report), kpis.resolve_scope(session, actor=actor).projects
-
-        return await read_at_once(self, request, load)
-
     async def _render(self, request: Request, template: str) -> Response:
+        live = request.query_params.get("live") == "1"
         try:
             params = self._params(request.query_params)
-            report, closures, choices = await self._report(request, params)
+            shown, choices = await read_at_once(self, request, _shown_and_choices, live=live, **params)
         except Refused as refused:
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
-        live = request.query_params.get("live") == "1"
-        # One project whose month is closed: the report as it was sent, unless the live figures are asked for.
-        closure = closures.get(report.scope.project_ids[0]) if len(report.scope.projects) == 1 else None
-        tables = closure.reported if closure and not live else report.tables
+        report = shown.report
         return await page(
-            self, request, template, title=report.title, report=report, tables=tables, closures=closures,
-            closure=closure, live=live, values=self._query(params), choices=choices, branches=branches_of(choices),
-            can_export=self.has_permission(request, "export"), can_close=self.has_permission(request, CLOSE),
-            month_over=kpis.parse_month(report.month).end <= utcnow(),
+            self, request, template, title=report.title, report=report, tables=shown.tables,
+            closures=shown.closures, closure=shown.closure, live=live, values=self._query(params), choices=choices,
+            branches=branches_of(choices), can_export=self.has_permission(request, "export"),
+            can_close=self.has_permission(request, CLOSE), month_over=kpis.parse_month(report.month).end <= utcnow(),
         )
 
     @expose("/dashboard/report", methods=["GET"], identity="monthly-report")
@@ -78,7 +74,7 @@ class ReportPage(GrantedPage):
             raise HTTPException(status_code=403, detail="没有导出的权限")
         try:
             result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
-                                      **self._params(request.query_params))
+                                      live=request.query_params.get("live") == "1", **self._params(request.query_params))
         except Refused as refused:
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})

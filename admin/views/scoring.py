@@ -10,7 +10,6 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from actions import score_results, scores, service_star
 from actions.errors import Refused
+from actions.form_tokens import new_form_token
 from models import (
     EventSource,
     GradeBand,
@@ -353,7 +353,7 @@ class RecordEventsPage(ScorePage):
         values = {k: str(params.get(k, "")) for k in self.FIELDS}
         values["event_date"] = values["event_date"] or scores.today().isoformat()
         # One token per form shown; a refused or previewed form keeps its own, so its corrected submission counts.
-        values["form_token"] = values["form_token"] or secrets.token_hex(16)
+        values["form_token"] = values["form_token"] or new_form_token()
         staff_ids = [str(v) for v in params.getlist("staff_id")]
         if request.method == "GET" and not values["project_id"]:
             projects = await run_action(self.session_maker, request, scores.project_choices)

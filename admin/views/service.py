@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import billing, complaints, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
+from actions.form_tokens import new_form_token
 from models import (
     SHANGHAI,
     Channel,
@@ -353,9 +354,14 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
             return orders, work_orders.handler_choices(session, actor=actor, project_ids=projects)
 
         orders, choices = await run_action(self.session_maker, request, load)
+        if values is None and step == "complete" and len(orders) == 1 and orders[0].paid_service:
+            # completed again after a rework: the paid service and its accepted quote stand
+            o = orders[0]
+            values = {"paid_service": "1", "quote": str(o.quote), "charge": str(o.charge),
+                      "quote_accepted": "1" if o.quote_accepted else ""}
         return await _page(
             self, request, "step.html", status_code=status_code, title=STEPS[step][0], step=step, orders=orders,
-            choices=choices, values=values or {"next": request.query_params.get("next", "")},
+            choices=choices, values={"next": request.query_params.get("next", ""), **(values or {})},
             ways=VisitWay.choices(), results=Satisfaction.choices(), **context,
         )
 
@@ -456,7 +462,7 @@ class IntakePage(ServicePage):
     icon = "fa-solid fa-headset"
     grant = ("service-request", "create")
     FIELDS = ("project_id", "channel", "kind", "category", "priority", "pick", "contact_name", "contact_phone",
-              "content", "complaint_major")
+              "content", "complaint_major", "form_token")
     LOOKUP = ("building", "room_no", "name", "phone")
 
     @expose("/intake", methods=["GET", "POST"], identity="intake")
@@ -483,7 +489,7 @@ class IntakePage(ServicePage):
                     priority=member_param(Priority, values["priority"], label_of(ServiceRequest, "priority")),
                     unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
                     contact_phone=values["contact_phone"], content=values["content"],
-                    complaint_major=values["complaint_major"] == "1",
+                    complaint_major=values["complaint_major"] == "1", form_token=values["form_token"],
                 )
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
@@ -503,6 +509,7 @@ class IntakePage(ServicePage):
         except Refused as refused:
             projects, matches = (), ()
             context["error"], status_code = refused.message, refusal_status(refused)
+        values["form_token"] = values["form_token"] or new_form_token()  # kept while the form is corrected
         if len(matches) == 1 and not values["pick"]:
             values["pick"] = f"{matches[0].unit_id}:{matches[0].customer_id or ''}"
             values["project_id"] = values["project_id"] or str(matches[0].project_id)

@@ -35,7 +35,7 @@ from actions.spreadsheets import jobs
 from actions.spreadsheets.reader import LIMITS
 from actions.spreadsheets.writer import error_report, template
 from actions.survey_import import SurveyImporter, import_survey_responses
-from actions.survey_results import COVERAGE_TARGET, results_workbook, survey_results
+from actions.survey_results import results_workbook, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import OperationStatus, SurveyResponse, label_of
 
@@ -338,7 +338,7 @@ class SpreadsheetPages(BaseView):
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         return await self._page(
             request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
-            r=results, target=COVERAGE_TARGET, can_import=granted(self, request, *IMPORT_KINDS["surveys"].grant),
+            r=results, can_import=granted(self, request, *IMPORT_KINDS["surveys"].grant),
             can_follow=granted(self, request, "corrective-action", "edit"),
             labels={"comments": label_of(SurveyResponse, "comments"), "respondent": label_of(SurveyResponse, "respondent")},
             **context,

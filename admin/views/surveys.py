@@ -48,6 +48,14 @@ class SurveyAdmin(ScopedModelView, model=Survey):
         )
         return (await self._run_query(select(Survey).where(Survey.id == result.survey_id)))[0]
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        # An edit is held to the rules of a new campaign (actions/surveys.py): 调查期间 and the dates.
+        if "period" in data:
+            data["period"] = surveys.checked_period(str(data["period"] or ""))
+        surveys.check_dates(self.submitted(data, model, is_created, "start_date"),
+                            self.submitted(data, model, is_created, "end_date"))
+        await super().on_model_change(data, model, is_created, request)
+
     @action("import-responses", label="导入问卷", add_in_list=False, add_in_detail=True)
     async def import_responses(self, request: Request) -> Response:
         rows = await self.scoped_targets(request, selected_pks(request)[:1])
@@ -121,7 +129,8 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
     column_searchable_list = ["respondent", "unit.room_no", "comments"]
     column_sortable_list = ["id", "respondent", "signed", "overall_score", "answered_on"]
     column_default_sort = [("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("survey"), BooleanFilter("signed")]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("survey"), BooleanFilter("signed"),
+                      DrillFilter()]
     form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", "overall_score", "comments"]
     form_ajax_refs = ajax_refs(SurveyResponse, "unit")
 

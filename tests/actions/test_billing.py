@@ -407,12 +407,12 @@ def test_collection_rate_by_amount_and_household(session, estate):
 
     by_project = collection_rate(session, actor=e.actor, period_from="2026-03")
     (row,) = by_project.rows
-    assert (row.label, row.amount_due, row.amount_paid, row.amount_rate) == ("翠湖收费测试苑", D("751.25"), D("300.00"), D("39.93"))
-    assert (row.households, row.households_paid, row.household_rate, row.meets_target) == (3, 1, D("33.33"), False)
+    assert (row.label, row.amount_due, row.amount_paid, row.amount_rate) == ("翠湖收费测试苑", D("751.25"), D("300.00"), D("39.9"))
+    assert (row.households, row.households_paid, row.household_rate, row.meets_target) == (3, 1, D("33.3"), False)
     assert by_project.target == D("93")
 
     by_building = {r.label: r for r in collection_rate(session, actor=e.actor, period_from="2026-03", group_by="building").rows}
-    assert by_building["翠湖收费测试苑 · A栋"].amount_rate == D("66.67")
+    assert by_building["翠湖收费测试苑 · A栋"].amount_rate == D("66.7")
     assert by_building["翠湖收费测试苑 · A栋"].household_rate == D("50.00")
     assert by_building["翠湖收费测试苑 · B栋"].amount_rate == D("0.00")
     by_phase = {r.label: r.amount_due for r in collection_rate(session, actor=e.actor, period_from="2026-03", group_by="phase").rows}
@@ -423,7 +423,7 @@ def test_collection_rate_by_amount_and_household(session, estate):
 
     months = collection_rate(session, actor=e.actor, period_from="2026-01", period_to="2026-02")
     assert [(r.period, r.amount_rate, r.household_rate) for r in months.rows] == [
-        ("2026-01", D("59.90"), D("66.67")), ("2026-02", D("26.62"), D("33.33"))]
+        ("2026-01", D("59.9"), D("66.7")), ("2026-02", D("26.6"), D("33.3"))]
     assert [t.amount_due for t in months.totals] == [D("751.25"), D("751.25")]
     january_a = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building").rows[0]
     assert (january_a.amount_rate, january_a.meets_target) == (D("100.00"), True)
@@ -468,7 +468,7 @@ def test_collection_rate_export(session, estate):
     rows = list(ws.iter_rows(values_only=True))
 
     assert rows[0][:4] == ("账期", "楼栋", "应收(元)", "实收(元)")
-    assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.67)
+    assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.7)
     assert rows[-1][1] == "合计" and rows[-1][9] == "未达标"
     assert {r[9] for r in rows[1:]} == {"未达标"}
     january = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from actions import billing, dashboard, kpis
 from actions.actor import actor_for_user
+from actions.survey_results import survey_results
 from models import Bill, MonthStatus, RequestKind, SurveyTopic
 from tests import dashboard_support as ds
 from tests import factories as f
@@ -69,14 +70,26 @@ def test_arrears_total_and_aging_as_the_arrears_page_totals_them(session, world)
 def test_the_latest_survey_by_department(session, world):
     actor = actor_for_user(session, f.user(session, roles=["分公司管理"], branch_=world.b1))
     surveys = dashboard.latest_surveys(session, scope=kpis.resolve_scope(session, actor=actor))
-    got = {s.project.name: (s.title, s.overall.shown, [(t.topic, t.shown) for t in s.topics]) for s in surveys}
+    # 总体满意度 (the forms' own column), 各部门合计 (the 满意度 KPI), each department; P1's latest is 2025H2, not
+    # its newer survey still 筹备中
+    got = {s.project.name: (s.title, s.overall.shown, s.pooled.shown, [(t.topic, t.shown) for t in s.topics])
+           for s in surveys}
     assert got == {
-        "甲项目": ("2025年下半年调查", "60.0%", [(SurveyTopic.SERVICE, "66.6%"), (SurveyTopic.ENGINEERING, "50.0%")]),
-        "乙项目": ("2025年三季度调查", "50.0%", [(SurveyTopic.SERVICE, "50.0%")]),
+        "甲项目": ("2025年下半年调查", "50.0%", "60.0%",
+                 [(SurveyTopic.SERVICE, "66.7%"), (SurveyTopic.ENGINEERING, "50.0%")]),
+        "乙项目": ("2025年三季度调查", "100.0%", "50.0%", [(SurveyTopic.SERVICE, "50.0%")]),
     }
     p1 = next(s for s in surveys if s.project.id == world.p1.id)
-    assert count(session, p1.drill("denominator", SurveyTopic.SERVICE.value)) == 3
-    assert count(session, p1.drill("numerator", SurveyTopic.SERVICE.value)) == 2
+    # the same figures as the survey's own results page
+    results = survey_results(session, survey_id=p1.survey_id, actor=actor)
+    assert (results.overall_score.shown, results.overall.shown) == (p1.overall.shown, p1.pooled.shown)
+    assert (p1.overall.satisfied, p1.overall.answers) == (results.overall_score.satisfied, results.overall_score.answers)
+    # each figure opens the records it counts
+    assert count(session, p1.drill("scores_answered", SurveyTopic.SERVICE.value)) == 3
+    assert count(session, p1.drill("scores_satisfied", SurveyTopic.SERVICE.value)) == 2
+    assert count(session, p1.drill("scores_answered")) == p1.pooled.denominator == 5
+    assert count(session, p1.drill("forms_rated")) == p1.overall.answers == 2
+    assert count(session, p1.drill("forms_satisfied")) == p1.overall.satisfied == 1
 
 
 def test_score_status(session, world):
@@ -117,7 +130,8 @@ def test_trends_cover_twelve_months(session, world):
     figures = dashboard.trends(session, actor=actor, month="2025-12")
     assert figures.months[0] == "2025-01" and figures.months[-1] == "2025-12" and len(figures.months) == 12
     assert figures.get("survey_rate", world.p1.id, "2025-03").shown == "100.0%"
-    assert figures.get("collection_rate", None, ds.MONTH).shown == "57.8%"
+    assert figures.get("survey_rate", world.p1.id, ds.MONTH).shown == "75.0%"  # not the 筹备中 survey's 0 of 4
+    assert figures.get("collection_rate", None, ds.MONTH).shown == ds.EXPECTED["total"]["collection_rate"][2]
     assert figures.get("collection_rate", None, "2025-12").shown == "—"
 
 

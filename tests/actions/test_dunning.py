@@ -415,6 +415,8 @@ def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
     with_bills(session, e)
     issue_day(day(15))
     e.project.phone, e.project.address = "021-55550000", "上海市浦东新区锦绣路1号"
+    for stage, on in ((1, 5), (2, 10)):
+        issue_dunning(session, stage=stage, as_of=day(on), scope=project_scope(e), actor=e.actor)
     result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
     pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 settles after the notice
 
@@ -432,6 +434,9 @@ def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
         ("2026-04", D("250.00"), D("0.00"), D("250.00")),
     ]
     assert (letter.total, letter.months, letter.as_of, letter.pay_by) == (D("650.00"), 3, day(15), day(20))
+    # the reminders it had this month, on the days they were issued (here all today)
+    today = today_local()
+    assert (letter.earlier, letter.earlier_text) == ((today, today), f"{today.month}月{today.day}日、{today.month}月{today.day}日")
     assert len(letters.letters) == 6  # A-101 and B-201, three letters each
     outsider = Actor(user_id=None, name="外人", project_ids=frozenset())
     with pytest.raises(NotPermitted):

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from actions import kpis
+from actions import kpis, rates
 from actions.actor import actor_for_user
-from actions.complaints import complaint_statistics
+from actions.complaints import ComplaintMonth, complaint_statistics
 from actions.errors import NotPermitted, Refused
-from models import Bill, SurveyScore, SurveyTopic
+from actions.survey_results import Satisfaction
+from models import Bill, Phase, Survey, SurveyScore, SurveyStatus, SurveyTopic
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -55,16 +56,37 @@ def test_targets_and_marks(session, world):
     assert figures.get("handling_rate", p2, ds.MONTH).meets is False  # 0 %: a figure, off target
     assert figures.get("callback_rate", p2, ds.MONTH).meets is None  # no denominator: no mark
     assert figures.get("timeliness_rate", p1, ds.MONTH).meets is None  # no target
-    assert figures.get("handling_rate", p2, ds.MONTH).rate == Decimal("0.00")
+    assert figures.get("handling_rate", p2, ds.MONTH).rate == Decimal("0.0")
     assert figures.get("callback_rate", p2, ds.MONTH).rate is None
 
 
-def test_the_mark_is_exact_and_the_shown_rate_never_rounds_up_to_the_target():
+def test_the_rate_is_rounded_half_up_and_the_mark_is_exact():
     kpi = kpis.KPIS["handling_rate"]
-    short = kpis.Figure(kpi, ds.MONTH, 1, 9799, 10000)  # 97.99 %
-    assert short.meets is False and short.shown == "97.9%" and short.rate == Decimal("97.99")
+    short = kpis.Figure(kpi, ds.MONTH, 1, 9799, 10000)  # 97.99 %: reads 98.0 %, still short of 98 %
+    assert short.meets is False and short.shown == "98.0%" and short.rate == Decimal("98.0")
     exact = kpis.Figure(kpi, ds.MONTH, 1, 49, 50)
     assert exact.meets is True and exact.shown == "98.0%"
+    # the cases the walkthrough found cut: 88.99 %, 11/14, 2/3, 514/679 — and halves go up, not to even
+    for part, whole, shown in ((8899, 10000, "89.0%"), (11, 14, "78.6%"), (2, 3, "66.7%"), (514, 679, "75.7%"),
+                               (2, 7, "28.6%"), (1, 16, "6.3%"), (1, 2000, "0.1%"), (0, 5, "0.0%"), (3, 0, "—"),
+                               (Decimal("340335.31"), Decimal("382481.82"), "89.0%")):
+        assert kpis.Figure(kpi, ds.MONTH, 1, part, whole).shown == shown == rates.percent_text(part, whole)
+
+
+def test_one_rounding_rule_on_every_page():
+    """The KPIs, a department's satisfaction, the survey results and the complaint statistics: one helper."""
+    figure = kpis.Figure(kpis.KPIS["satisfaction"], ds.MONTH, 1, 514, 679)
+    topic = kpis.TopicFigure(514, 679, topic=SurveyTopic.SERVICE)
+    results = Satisfaction(answers=679, satisfied=514, mean=None)
+    assert figure.shown == topic.shown == results.shown == "75.7%"
+    assert figure.rate == topic.rate == results.rate == Decimal("75.7")
+    row = ComplaintMonth(1, "甲项目", ds.MONTH, received=7, closed=2, orders_closed=3, orders_called_back=2)
+    assert (row.handling_rate, row.callback_rate, row.timeliness_rate) == (Decimal("28.6"), Decimal("66.7"), Decimal("0.0"))
+    # 达标 against the exact ratio: 97.96 % shows 98.0 % and is short of 98 %
+    short = ComplaintMonth(1, "甲项目", ds.MONTH, received=4898, closed=4898 * 9796 // 10000)
+    assert short.handling_rate == Decimal("98.0") and short.meets("handling_rate") is False
+    assert ComplaintMonth(1, "甲项目", ds.MONTH, received=50, closed=49).meets("handling_rate") is True
+    assert ComplaintMonth(1, "甲项目", ds.MONTH).meets("handling_rate") is None
 
 
 def test_an_empty_month_shows_dashes_not_zero_or_an_error(session, world):
@@ -175,9 +197,12 @@ def test_a_user_without_projects_gets_empty_figures(session, world):
 def test_satisfaction_by_department(session, world):
     counts = kpis.survey_counts(session, project_ids=[world.p1.id, world.p2.id], periods=["2025H2", "2025Q3"])
     assert [(t.topic, t.satisfied, t.answers, t.shown) for t in counts.topics(world.p1.id, "2025H2")] == [
-        (SurveyTopic.SERVICE, 2, 3, "66.6%"), (SurveyTopic.ENGINEERING, 1, 2, "50.0%")]
+        (SurveyTopic.SERVICE, 2, 3, "66.7%"), (SurveyTopic.ENGINEERING, 1, 2, "50.0%")]
     assert [(t.topic, t.shown) for t in counts.topics(world.p2.id, "2025Q3")] == [(SurveyTopic.SERVICE, "50.0%")]
     assert counts.households == {(world.p1.id, "2025H2"): (3, 4), (world.p2.id, "2025Q3"): (2, 2)}
+    # the forms' own 总体满意度 beside them: 4 and 2 of 5 (P1), 9 of 10 (P2); unanswered ones not counted
+    assert counts.overall == {(world.p1.id, "2025H2"): (1, 2), (world.p2.id, "2025Q3"): (1, 1)}
+    assert counts.overall_score(world.p1.id, "2025H2").shown == "50.0%"
     assert kpis.survey_counts(session, project_ids=[], periods=["2025H2"]).answers == {}
     # the KPI given these counts is the KPI that reads them itself
     scope = kpis.resolve_scope(session, actor=actor_of(session, roles=["分公司管理"], branch_=world.b1))
@@ -185,3 +210,49 @@ def test_satisfaction_by_department(session, world):
     assert kpis.survey_counts_of(read).households == counts.households
     given = kpis.kpi_figures(session, scope=scope, months=[ds.MONTH], read=read)
     assert given.get("satisfaction", None, ds.MONTH).shown == ds.EXPECTED["total"]["satisfaction"][2]
+
+
+def test_a_survey_not_yet_run_counts_nowhere(session, world):
+    """筹备中: the households of P1's 2025-09 survey are listed and a form was typed in, yet it has handed out
+    nothing — September's figures, and the lists they open, leave it out until it is 发放中."""
+    actor = actor_of(session, roles=["分公司管理"], branch_=world.b1)
+    planned = session.scalar(select(Survey).where(Survey.status == SurveyStatus.PLANNED))
+    assert planned.project_id == world.p1.id and planned.period == ds.MONTH
+    figures = figures_of(session, actor, [ds.MONTH])
+    rate, satisfaction = (figures.get(k, world.p1.id, ds.MONTH) for k in ("survey_rate", "satisfaction"))
+    assert ((rate.numerator, rate.denominator), (satisfaction.numerator, satisfaction.denominator)) == ((3, 4), (3, 5))
+    for part in ("numerator", "denominator"):
+        drill = rate.drill(part, [world.p1.id])
+        assert session.scalar(select(func.count()).select_from(drill.records.model).where(drill.where())) == (
+            rate.numerator if part == "numerator" else rate.denominator)
+    assert kpis.survey_counts(session, project_ids=[world.p1.id], periods=[ds.MONTH]) == kpis.SurveyCounts({}, {})
+    # once distributed it counts: its 4 households, none collected yet, and its one answer (1 of 5)
+    planned.status = SurveyStatus.DISTRIBUTING
+    session.flush()
+    figures = figures_of(session, actor, [ds.MONTH])
+    rate, satisfaction = (figures.get(k, world.p1.id, ds.MONTH) for k in ("survey_rate", "satisfaction"))
+    assert ((rate.numerator, rate.denominator), (satisfaction.numerator, satisfaction.denominator)) == ((3, 8), (3, 6))
+
+
+def test_a_drill_code_in_words(session, world):
+    """Captions name the records with Chinese labels and names, never keys or ids."""
+    actor = actor_of(session, roles=["分公司管理"], branch_=world.b1)
+    p1, p2 = world.p1.id, world.p2.id
+    phase_id = session.scalar(select(Phase.id).where(Phase.project_id == p1))  # P1's 一期
+    cases = {
+        kpis.Drill("scores_answered", "2025H2", (p1,), "service"): "2025H2 答题数（客服部） · 甲项目",
+        kpis.Drill("bills_overdue", "2025-10-15", (p1, p2), "m2"): "截至 2025-10-15 欠费账单（2个月） · 甲项目、乙项目",
+        kpis.Drill("orders_overdue", "", (p1,), str(world.engineering.id)): "超时工单（工程部） · 甲项目",
+        kpis.Drill("orders_open", "", (p1,)): "未完成工单 · 甲项目",
+        kpis.Drill("complaints_received", ds.MONTH, (p1,), world.c1.category.value):
+            f"{ds.MONTH} 受理投诉（{world.c1.category.label}） · 甲项目",
+        kpis.Drill("requests_received", ds.MONTH, (p1,), "repair_public"): f"{ds.MONTH} 受理的客户诉求（报修(公共)） · 甲项目",
+        kpis.Drill("visits", ds.MONTH, (p1,), "repair/none"): f"{ds.MONTH} 回访走访（维修工单回访·未填结果） · 甲项目",
+        kpis.Drill("bills_due", ds.MONTH, (p1,), str(phase_id)): f"{ds.MONTH} 应收账单（一期） · 甲项目",
+        kpis.Drill("bills_paid", ds.MONTH, (p1,), "none"): f"{ds.MONTH} 已收款账单（未分期） · 甲项目",
+        kpis.Drill("forms_rated", "2025H2", (p1,)): "2025H2 填写总体满意度的调查问卷 · 甲项目",
+        # a project the user may not see is named by its number only
+        kpis.Drill("complaints_received", ds.MONTH, (p1, world.p3.id)): f"{ds.MONTH} 受理投诉 · 甲项目、项目 #{world.p3.id}",
+    }
+    for drill, caption in cases.items():
+        assert kpis.describe(session, drill, actor=actor) == caption, drill.code

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
-from actions.month_close import close_month, closures
-from actions.monthly_report import monthly_report
+from actions.month_close import close_month
+from actions.monthly_report import closures, monthly_report
 from models import AuditKind, AuditLog, BillStatus, MonthSnapshot, OperationLog, RequestStatus
 from tests import dashboard_support as ds
 from tests import factories as f
@@ -38,7 +38,7 @@ def test_closing_freezes_each_projects_report(session, world, manager):
     assert snaps[world.p1.id].closed_by_id == manager.user_id and snaps[world.p1.id].closed_by_name == manager.name
     tables = {t["key"]: t for t in snaps[world.p1.id].figures["tables"]}
     kpi_rows = {row[0]: row for row in tables["kpis"]["rows"]}
-    assert kpi_rows["收费率"][6] == "52.9%" and kpi_rows["回访率"][6] == "66.6%"
+    assert kpi_rows["收费率"][6] == "52.9%" and kpi_rows["回访率"][6] == "66.7%"
     after = ds.counts(session)
     assert after[0] == before[0] + 2
     assert ds.count(session, AuditLog, AuditLog.table_name == "month_snapshot", AuditLog.kind == AuditKind.INSERT) == 2
@@ -71,7 +71,7 @@ def test_a_correction_after_closing_shows_as_a_difference(session, world, manage
     assert closure.closed_by == manager.name
     changed = {(d.table, d.row, d.column): (d.reported, d.current, d.delta) for d in closure.differences}
     assert changed[("主要指标", "收费率", "分子数")] == ("450.00", "700.00", "+250.00")
-    assert changed[("主要指标", "收费率", "完成值")] == ("52.9%", "82.3%", "+29.4个百分点")
+    assert changed[("主要指标", "收费率", "完成值")] == ("52.9%", "82.4%", "+29.5个百分点")  # 700 ÷ 850 = 82.35 %
     assert changed[("主要指标", "投诉处理率", "分子数")] == ("2", "3", "+1")
     assert changed[("重大投诉及处理情况", str(world.c1.id), "答复内容")] == ("", "已更换车库道闸", "")
     assert changed[("收费情况（按分期）", "一期", "实收(元)")] == ("350.00", "600.00", "+250.00")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -12,8 +14,9 @@ from sqlalchemy import func, select
 from actions import kpis
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted
-from actions.monthly_report import export_monthly_report, monthly_report
-from models import AuditKind, AuditLog, OperationLog
+from actions.month_close import close_month
+from actions.monthly_report import export_monthly_report, monthly_report, shown_report
+from models import SHANGHAI, AuditKind, AuditLog, BillStatus, OperationLog
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -47,14 +50,18 @@ def test_a_projects_report(session, world):
     _, rows = rows_of(report, "majors")
     assert [(r[0], r[3], r[4]) for r in rows] == [(str(world.c1.id), "水电", "厨房水管漏水")]
     table, rows = rows_of(report, "collection")
-    assert rows == [["一期", "750.00", "350.00", "46.6%", "3", "1"], ["未分期", "100.00", "100.00", "100.0%", "1", "1"],
+    assert rows == [["一期", "750.00", "350.00", "46.7%", "3", "1"], ["未分期", "100.00", "100.00", "100.0%", "1", "1"],
                     ["合计", "850.00", "450.00", "52.9%", "4", "2"]]
     _, rows = rows_of(report, "visits")
     assert rows == [["定期走访", "0", "0", "0", "1", "1"], ["投诉回访", "1", "0", "0", "0", "1"],
                     ["维修工单回访", "1", "0", "0", "0", "1"]]
     table, rows = rows_of(report, "surveys")
-    assert rows[0][:4] == ["2025H2", "4", "3", "75.0%"] and rows[0][4:6] == ["66.6%", "50.0%"]
-    assert rows[0][-1] == "60.0%"
+    # only the surveys run: 2025H2, not September's 筹备中 one
+    assert [r[0] for r in rows] == ["2025H2"]
+    assert rows[0][:4] == ["2025H2", "4", "3", "75.0%"] and rows[0][4:6] == ["66.7%", "50.0%"]
+    # 各部门合计 (the 满意度 KPI: 3 of 5 answers), then the forms' own 总体满意度 (1 of 2), each named so
+    assert table.header[-2:] == ("满意度（各部门合计）", "总体满意度") and rows[0][-2:] == ["60.0%", "50.0%"]
+    assert [c.drill.set_key for c in table.rows[0][-2:]] == ["scores_answered", "forms_rated"]
     _, rows = rows_of(report, "scores")
     assert rows == [["甲项目", "已确认", "2", "93.0", "98.0", "88.0", "1", "1", "0", "0"]]
 
@@ -115,3 +122,52 @@ def test_the_xlsx_has_a_sheet_per_table_and_is_logged(session, world):
         assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
     assert ds.count(session, OperationLog) == logs + 1
     assert ds.count(session, AuditLog, AuditLog.kind == AuditKind.EXPORT, AuditLog.actor_id == actor.user_id) == 1
+
+
+def sheet_rows(result, title):
+    return [list(r) for r in openpyxl.load_workbook(io.BytesIO(result.content))[title].iter_rows(values_only=True)]
+
+
+def test_a_closed_month_is_exported_as_reported(session, world):
+    """After 月结 the .xlsx is what the page shows: the figures as reported, the corrections since (reported →
+    current → difference); the live figures only when asked for."""
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1, world.p2]))
+    closed_at = dt.datetime(2025, 10, 8, 9, 30, tzinfo=SHANGHAI)
+    close_month(session, actor=actor, month=ds.MONTH, now=closed_at)
+    world.unpaid.amount_paid, world.unpaid.status = Decimal("250.00"), BillStatus.PAID  # a correction after
+    session.flush()
+    one = {"month": ds.MONTH, "project_ids": [world.p1.id]}
+
+    shown = shown_report(session, actor=actor, **one)
+    assert shown.as_reported and shown.state == "报送时的数据"
+    assert [c.text for c in shown.tables[0].rows[0]][3:7] == ["450.00", "应收账单", "850.00", "52.9%"]
+    result = export_monthly_report(session, actor=actor, **one)
+    assert openpyxl.load_workbook(io.BytesIO(result.content)).sheetnames == [
+        *(t.title for t in shown.tables), "月结情况", "月结后更正"]
+    # as reported, the figures as numbers again
+    assert sheet_rows(result, "主要指标")[1][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%", "未达标"]
+    n = len(shown.closure.differences)
+    assert sheet_rows(result, "月结情况")[1:] == [["甲项目", dt.datetime(2025, 10, 8, 9, 30), actor.name, n, "报送时的数据"]]
+    corrections = {tuple(r[1:4]): tuple(r[4:]) for r in sheet_rows(result, "月结后更正")[1:]}
+    assert len(corrections) == n
+    assert corrections[("主要指标", "收费率", "分子数")] == ("450.00", "700.00", "+250.00")
+    assert corrections[("主要指标", "收费率", "完成值")] == ("52.9%", "82.4%", "+29.5个百分点")
+
+    live = export_monthly_report(session, actor=actor, live=True, **one)
+    assert sheet_rows(live, "主要指标")[1][3:7] == [700, "应收账单", 850, "82.4%"]
+    assert sheet_rows(live, "月结情况")[1][-1] == "当前数据（含月结后的更正）"
+    # a branch's report is live (it has no frozen form) and lists each closed project's corrections
+    branch = export_monthly_report(session, actor=actor, month=ds.MONTH, branch_id=world.b1.id)
+    assert [(r[0], r[3], r[4]) for r in sheet_rows(branch, "月结情况")[1:]] == [
+        ("乙项目", 0, "当前数据（含月结后的更正）"), ("甲项目", n, "当前数据（含月结后的更正）")]
+    logged = session.scalars(select(OperationLog.params).where(OperationLog.operation == "export_monthly_report")
+                             .order_by(OperationLog.id)).all()
+    assert [p["as_reported"] for p in logged] == [True, False, False]
+
+
+def test_an_open_month_exports_live_without_close_sheets(session, world):
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
+    result = export_monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id])
+    names = openpyxl.load_workbook(io.BytesIO(result.content)).sheetnames
+    assert "月结情况" not in names and "月结后更正" not in names
+    assert shown_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id]).state == "当前数据"

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from actions.actor import Actor
+from actions.billing import today_local
 from actions.errors import NotPermitted, Refused
 from actions.spreadsheets.pipeline import Outcome
 from actions.spreadsheets.reader import Limits
@@ -25,6 +26,7 @@ from models import (
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
+    SurveyStatus,
     SurveyTopic,
     UnitStatus,
 )
@@ -140,6 +142,7 @@ def test_dry_run_previews_and_writes_nothing(session, estate):
     result = import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="a.xlsx",
                                      actor=actor, dry_run=True)
     assert counts(session) == before
+    assert session.get(Survey, survey_id).status is SurveyStatus.PLANNED  # a preview runs nothing
     assert result.dry_run and not result.written and result.counts["new"] == 3
     first = dict(result.preview[0].values)
     assert first["房号"] == "1-101" and first["客服部"] == "5" and first["填表日期"] == "2026-03-05"
@@ -221,6 +224,34 @@ def test_one_bad_row_writes_nothing(session, estate):
     assert "「问卷」第5行 楼栋 / 房号 1栋-1-101 与第2行重复" in messages
     # 1-103 has no registered customer: an owner name cannot be checked, so it is accepted.
     assert not any(m.startswith("「问卷」第6行") for m in messages)
+
+
+def test_a_date_after_today_is_an_error_of_its_row(session, estate):
+    """填表日期 after today (Beijing time) cannot be: reported with sheet, row, column, value and reason, in the
+    preview as in the import, and nothing is written; today itself is fine."""
+    _, units, actor, survey_id = estate
+    today = today_local()
+    tomorrow = today + dt.timedelta(days=1)
+    data = workbook({"问卷": [
+        ["楼栋", "房号", "填表日期", "客服部"],
+        ["1栋", "1-101", today.isoformat(), 5],
+        ["1栋", "1-102", "2099-01-01", 4],
+        ["1栋", "1-103", tomorrow.strftime("%Y/%m/%d"), 4],
+    ]})
+    before = counts(session)
+    for dry_run in (True, False):
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="未来.xlsx", actor=actor,
+                                         dry_run=dry_run)
+        assert counts(session) == before
+        assert not result.written and result.counts["error"] == 2 and result.counts["new"] == 1
+        assert [(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems] == [
+            ("问卷", 3, "填表日期", "2099-01-01", f"不能晚于今天（{today}，北京时间）"),
+            ("问卷", 4, "填表日期", tomorrow.isoformat(), f"不能晚于今天（{today}，北京时间）"),
+        ]
+    assert session.get(Survey, survey_id).status is SurveyStatus.PLANNED
+    fine = workbook({"问卷": [["楼栋", "房号", "填表日期", "客服部"], ["1栋", "1-101", today.isoformat(), 5]]})
+    assert import_survey_responses(session, survey_id=survey_id, data=fine, file_name="今天.xlsx", actor=actor).written
+    assert session.scalar(select(SurveyResponse.answered_on).where(SurveyResponse.unit_id == units["1-101"].id)) == today
 
 
 def test_owner_name_must_match_the_unit(session, estate):

@@ -26,7 +26,9 @@ from models import (
     AuditLog,
     CorrectiveAction,
     OperationLog,
+    Survey,
     SurveyHousehold,
+    SurveyStatus,
     SurveyTopic,
     UnitStatus,
 )
@@ -78,6 +80,45 @@ def test_campaign_refusals_write_nothing(session, surveyed):
     assert session.scalar(select(func.count()).select_from(SurveyHousehold)) == before
 
 
+@pytest.mark.parametrize(("given", "stored"), [("2026H2", "2026H2"), ("２０２６ｈ１ ", "2026H1"), ("2026", "2026"),
+                                               ("2026Q3", "2026Q3"), ("2026-11", "2026-11")])
+def test_a_period_of_the_documented_forms_is_accepted(session, surveyed, given, stored):
+    project, _, actor, _ = surveyed
+    made = create_survey(session, project_id=project.id, title=f"调查 {given}", period=given, actor=actor,
+                         start_date=dt.date(2026, 7, 1), end_date=dt.date(2026, 7, 1))
+    assert session.get(Survey, made.survey_id).period == stored
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"period": "abc"}, "调查期间格式不正确：「abc」"),
+    ({"period": "2026H3"}, "调查期间格式不正确：「2026H3」"),
+    ({"period": "2026-13"}, "调查期间格式不正确：「2026-13」"),
+    ({"period": "26H1"}, "调查期间格式不正确：「26H1」"),
+    ({"period": "2026H2", "start_date": dt.date(2026, 12, 31), "end_date": dt.date(2026, 11, 1)},
+     "结束日期（2026-11-01）不能早于开始日期（2026-12-31）"),
+])
+def test_a_bad_period_or_dates_are_refused_and_nothing_is_written(session, surveyed, kwargs, message):
+    project, _, actor, _ = surveyed
+    counted = (Survey, SurveyHousehold, OperationLog, AuditLog)
+    before = [session.scalar(select(func.count()).select_from(m)) for m in counted]
+    with pytest.raises(Refused) as refused:
+        create_survey(session, project_id=project.id, title="2026年下半年满意度调查", actor=actor, **kwargs)
+    assert str(refused.value).startswith(message)
+    assert [session.scalar(select(func.count()).select_from(m)) for m in counted] == before
+
+
+def test_a_survey_counts_once_its_forms_go_out(session, surveyed):
+    """筹备中 until 问卷发放 — or until answered forms are imported — then 发放中 (actions/surveys.py)."""
+    project, units, actor, campaign = surveyed
+    assert session.get(Survey, campaign.survey_id).status is SurveyStatus.PLANNED
+    record_distribution(session, survey_id=campaign.survey_id, unit_ids=[units["1-101"].id],
+                        distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+    assert session.get(Survey, campaign.survey_id).status is SurveyStatus.DISTRIBUTING
+    other = create_survey(session, project_id=project.id, title="2026年下半年满意度调查", actor=actor)
+    _import(session, actor, other.survey_id)
+    assert session.get(Survey, other.survey_id).status is SurveyStatus.DISTRIBUTING
+
+
 def test_distribution_with_signed_receipts(session, surveyed):
     _, units, actor, campaign = surveyed
     ids = [units[r].id for r in ("1-101", "1-102", "1-103", "1-104")]
@@ -101,23 +142,27 @@ def test_coverage_and_satisfaction_hand_checked(session, surveyed):
     r = survey_results(session, survey_id=campaign.survey_id, actor=actor)
 
     assert (r.households, r.distributed, r.receipts, r.collected, r.responses) == (5, 4, 4, 3, 3)
-    assert r.coverage == Decimal("0.6000") and not r.coverage_met
-    # pooled: 5 4 3 2 4 5 → 4 of 6 at 4 or more, mean 23/6
-    assert (r.overall.answers, r.overall.satisfied, r.overall.rate, r.overall.mean) == (6, 4, Decimal("0.6667"), Decimal("3.83"))
+    assert (r.coverage, r.coverage_shown, r.coverage_met) == (Decimal("60.0"), "60.0%", False)
+    # pooled: 5 4 3 2 4 5 → 4 of 6 at 4 or more (66.67 % → 66.7 %, half-up like every page), mean 23/6
+    assert (r.overall.answers, r.overall.satisfied, r.overall.rate, r.overall.shown, r.overall.mean) == (
+        6, 4, Decimal("66.7"), "66.7%", Decimal("3.83"))
     topics = dict(r.by_topic)
     assert (topics[SurveyTopic.SERVICE].satisfied, topics[SurveyTopic.SERVICE].mean) == (2, Decimal("4.00"))
     assert (topics[SurveyTopic.ENGINEERING].satisfied, topics[SurveyTopic.ENGINEERING].mean) == (2, Decimal("3.67"))
     assert set(topics) == {SurveyTopic.SERVICE, SurveyTopic.ENGINEERING}
     buildings = dict(r.by_building)
-    assert (buildings["1栋"].answers, buildings["1栋"].rate, buildings["1栋"].mean) == (4, Decimal("0.5000"), Decimal("3.50"))
-    assert (buildings["2栋"].answers, buildings["2栋"].rate, buildings["2栋"].mean) == (2, Decimal("1.0000"), Decimal("4.50"))
-    assert (r.overall_score.answers, r.overall_score.satisfied, r.overall_score.mean) == (3, 2, Decimal("4.00"))
+    assert (buildings["1栋"].answers, buildings["1栋"].rate, buildings["1栋"].mean) == (4, Decimal("50.0"), Decimal("3.50"))
+    assert (buildings["2栋"].answers, buildings["2栋"].rate, buildings["2栋"].mean) == (2, Decimal("100.0"), Decimal("4.50"))
+    # the forms' own 总体满意度: 5, 3, 4 → 2 of 3
+    assert (r.overall_score.answers, r.overall_score.satisfied, r.overall_score.shown, r.overall_score.mean) == (
+        3, 2, "66.7%", Decimal("4.00"))
     assert [(c.building, c.room_no, c.text) for c in r.comments] == [("1栋", "1-101", "好"), ("2栋", "2-101", "电梯慢")]
 
     book = load_workbook(io.BytesIO(results_workbook(r)))
     assert book.sheetnames == ["概况", "各部门", "各楼栋", "意见建议", "整改措施"]
     summary = {row[0].value: row[1].value for row in book["概况"].iter_rows(min_row=2)}
     assert summary["调查率"] == "60.0%" and summary["是否达标"] == "否" and summary["被调查户数"] == 5
+    assert (summary["调查率目标"], summary["满意率（各部门合计）"], summary["总体满意度满意率"]) == ("≥ 95%", "66.7%", "66.7%")
     assert [c.value for c in book["各部门"][2]] == ["客服部", 3, 2, "66.7%", 4]
 
 

@@ -551,6 +551,11 @@ def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
 def test_a_priority_change_recomputes_the_deadlines_as_dispatch_does(session, world, order):
     accept_work_orders(session, order_ids=[order.id], actor=world["actor"])
     o = state(session, order)
+    o.request.received_at = utcnow().replace(microsecond=0) - dt.timedelta(minutes=1)  # its deadlines ahead
+    o.respond_due_at = o.request.received_at + dt.timedelta(minutes=30)
+    o.complete_due_at = o.request.received_at + dt.timedelta(hours=24)
+    session.flush()
+    o = state(session, order)
     dispatched, version = o.dispatched_at, o.version
     assert o.priority is Priority.NORMAL
     before_audit, before_ops = count(session, AuditLog), count(session, OperationLog)
@@ -580,6 +585,32 @@ def test_a_priority_change_recomputes_the_deadlines_as_dispatch_does(session, wo
     o = state(session, order)
     assert (o.respond_due_at, o.complete_due_at) == (
         received + dt.timedelta(minutes=30), received + dt.timedelta(hours=24))
+
+
+def test_a_priority_change_moves_no_deadline_that_has_passed(session, world, order):
+    """Lowering the priority of a late order does not make it on time (超时 counts in reports and scores); raising
+    it makes a deadline due now at the earliest, not late already."""
+    o = state(session, order)
+    o.request.received_at = utcnow().replace(microsecond=0) - dt.timedelta(hours=30)
+    o.respond_due_at = o.request.received_at + dt.timedelta(minutes=30)
+    o.complete_due_at = o.request.received_at + dt.timedelta(hours=24)
+    late = (o.respond_due_at, o.complete_due_at)
+    session.flush()
+    result = change_work_order_priority(session, order_id=order.id, priority=Priority.LOW, actor=world["actor"])
+    assert "已过的时限不变" in result.message
+    o = state(session, order)
+    assert (o.priority, o.respond_due_at, o.complete_due_at) == (Priority.LOW, *late)
+
+    fresh = state(session, order)
+    fresh.request.received_at = utcnow().replace(microsecond=0) - dt.timedelta(hours=5)
+    fresh.respond_due_at = fresh.request.received_at + dt.timedelta(minutes=30)
+    fresh.complete_due_at = fresh.request.received_at + dt.timedelta(hours=48)  # 低 priority: still ahead
+    session.flush()
+    before = utcnow()
+    change_work_order_priority(session, order_id=order.id, priority=Priority.URGENT, actor=world["actor"])
+    o = state(session, order)
+    # 急修 4 小时 from 受理 was an hour ago: due now, not overdue since then
+    assert before <= o.complete_due_at <= utcnow() and o.respond_due_at == fresh.respond_due_at
 
 
 def test_a_completed_order_keeps_its_deadlines(session, world, order):

@@ -108,7 +108,7 @@ def test_a_repeat_of_the_same_unit_and_problem_is_flagged(session, desk):
 
 
 @pytest.mark.parametrize("case", ["empty_content", "other_project", "unit_of_other_project", "missing_customer",
-                                  "future"])
+                                  "future", "bad_phone"])
 def test_intake_refusals_write_nothing(session, desk, case):
     foreign_unit = f.unit(session, project_=desk["p2"])
     kwargs = {"actor": desk["actor"], "project_id": desk["p1"].id, "kind": RequestKind.COMPLAINT, "content": "噪音"}
@@ -118,6 +118,7 @@ def test_intake_refusals_write_nothing(session, desk, case):
         "unit_of_other_project": {"unit_id": foreign_unit.id},
         "missing_customer": {"customer_id": 999999},
         "future": {"received_at": utcnow() + dt.timedelta(days=1)},
+        "bad_phone": {"contact_phone": "abc-not-a-phone"},
     }[case])
     before = requests_count(session)
     with pytest.raises(Refused) as refused:
@@ -125,6 +126,17 @@ def test_intake_refusals_write_nothing(session, desk, case):
     assert refused.value.message
     assert isinstance(refused.value, NotPermitted) == (case == "other_project")
     assert requests_count(session) == before
+
+
+def test_the_caller_phone_is_read_as_the_imports_read_it(session, desk):
+    kwargs = {"actor": desk["actor"], "project_id": desk["p1"].id, "kind": RequestKind.INQUIRY, "content": "咨询"}
+    typed = receive_request(session, contact_phone="１３９ ０００0-2222", **kwargs)
+    assert session.get(ServiceRequest, typed.request_id).contact_phone == "13900002222"
+    with pytest.raises(Refused, match="联系电话：abc-not-a-phone 不是有效的电话号码"):
+        receive_request(session, contact_phone="abc-not-a-phone", **kwargs)
+    # the masked number the lookup showed, typed back, is not a number: the customer's own is kept
+    masked = receive_request(session, contact_phone="139****1111", customer_id=desk["owner"].id, **kwargs)
+    assert session.get(ServiceRequest, masked.request_id).contact_phone == "13900001111"
 
 
 def test_major_flag_only_on_complaints(session, desk):

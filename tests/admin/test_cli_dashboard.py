@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from admin import cli
-from models import MonthSnapshot
+from models import Bill, BillStatus, MonthSnapshot
 from tests import dashboard_support as ds
 from tests.cli_support import copy_of, initialised, table_counts
 
@@ -59,3 +60,20 @@ def test_monthly_report_to_xlsx(db, tmp_path, capsys):
     book = openpyxl.load_workbook(target)
     rows = list(book["主要指标"].iter_rows(values_only=True))
     assert rows[1][:7] == ("收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%")
+
+
+def test_monthly_report_of_a_closed_month_is_the_one_reported(db, tmp_path, capsys):
+    """The console and the command share the path: after 月结 the file holds the figures as reported and every
+    correction since, as the report page shows them."""
+    assert cli.main(["close-month", "--month", ds.MONTH, "--project", "甲项目"]) == 0
+    with db.begin() as conn:  # a correction after the close: u3's September bill is paid
+        conn.execute(update(Bill).where(Bill.period == ds.MONTH, Bill.amount_paid == 0,
+                                        Bill.status == BillStatus.UNPAID, Bill.amount_due == Decimal("250.00"))
+                     .values(amount_paid=Decimal("250.00"), status=BillStatus.PAID))
+    target = tmp_path / "报告.xlsx"
+    assert cli.main(["monthly-report", "--month", ds.MONTH, "--project", "甲项目", str(target)]) == 0
+    book = openpyxl.load_workbook(target)
+    assert list(book["主要指标"].iter_rows(values_only=True))[1][3:7] == (450, "应收账单", 850, "52.9%")
+    corrections = list(book["月结后更正"].iter_rows(values_only=True))
+    assert ("甲项目", "主要指标", "收费率", "完成值", "52.9%", "82.4%", "+29.5个百分点") in corrections
+    assert list(book["月结情况"].iter_rows(values_only=True))[1][-1] == "报送时的数据"

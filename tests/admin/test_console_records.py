@@ -177,3 +177,65 @@ def test_work_order_details_hide_the_version_and_show_money_only_on_paid_service
     assert (free["报价(元)"], free["收费(元)"], free["业主已确认报价"]) == ("—", "—", "—")
     assert (paid["报价(元)"], paid["收费(元)"]) == ("120.00", "120.00")
     assert free["处理部门"] == paid["处理部门"] == "工程部"
+
+
+def _customer_form(project, **overrides) -> dict:
+    return {"project": str(project.id), "name": "李娜", "kind": "person", "phone": "13912345678",
+            "id_number": "11010119900307002X", **overrides}
+
+
+def test_customer_form_checks_id_and_phone_numbers_as_the_import_does(console, session):
+    """RELIABILITY X20: 18 digits with the GB 11643 check digit, x → X, a 15-digit legacy number converted (as
+    clean.id_number documents for imports); a phone is a mobile or fixed-line number. Refused forms write nothing."""
+    p = factories.project(session)
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    c = console("desk")
+    before = _count(session, Customer)
+    refusals = {
+        "id_number": ("110101199003071234", "身份证号：110***********1234 校验位错误"),  # never the number in clear
+        "phone": ("12345", "手机号：12345 不是有效的电话号码"),
+    }
+    for field, (value, message) in refusals.items():
+        response = c.post("/admin/customer/create", _customer_form(p, **{field: value}))
+        assert response.status_code == 400, field
+        assert message in html.unescape(response.text)
+        assert _count(session, Customer) == before
+    response = c.post("/admin/customer/create", _customer_form(p, id_number="1101011990030713"))
+    assert response.status_code == 400 and "不是 18 位身份证号" in html.unescape(response.text)
+    assert _count(session, Customer) == before
+
+    stored = {}
+    for name, id_number, phone in (("李娜", "11010119900307002x", "139-1234-5678"),  # lowercase x, dashes
+                                   ("王强", "110101900307123", "021-64381234")):  # 15-digit ID, a landline
+        response = c.post("/admin/customer/create", _customer_form(p, name=name, id_number=id_number, phone=phone))
+        assert response.status_code == 302, response.text[:500]
+        session.expire_all()
+        row = session.scalars(select(Customer).where(Customer.name == name)).one()
+        stored[name] = (row.id_number, row.phone)
+    assert stored == {"李娜": ("11010119900307002X", "13912345678"), "王强": ("110101199003071233", "02164381234")}
+
+
+def test_masked_numbers_sent_back_unchanged_keep_the_stored_ones(console, session):
+    p = factories.project(session)
+    # typed before the rule (bad check digit): an edit that leaves it alone still saves
+    cust = factories.customer(session, project_=p, name="张伟", phone="13812345678", id_number="110101199003071234")
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    desk = console("desk")
+    form = _customer_form(p, name="张伟（业主）", phone="138****5678", id_number="110***********1234")
+    assert desk.post(f"/admin/customer/edit/{cust.id}", form).status_code == 302
+    session.expire_all()
+    row = session.get(Customer, cust.id)
+    assert (row.name, row.phone, row.id_number) == ("张伟（业主）", "13812345678", "110101199003071234")
+    # a masked value that is not the stored one's mask is no number: refused, nothing changed
+    response = desk.post(f"/admin/customer/edit/{cust.id}", {**form, "name": "张三", "phone": "139****0000"})
+    assert response.status_code == 400
+    assert "手机号：请填写完整的号码，不能含 *" in html.unescape(response.text)
+    session.expire_all()
+    assert (session.get(Customer, cust.id).name, session.get(Customer, cust.id).phone) == ("张伟（业主）", "13812345678")
+    # the manager sees the full number in the form and sends it back as it is
+    response = console("mgr").post(f"/admin/customer/edit/{cust.id}", {**form, "name": "张伟", "phone": "13812345678",
+                                                                       "id_number": "110101199003071234"})
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.get(Customer, cust.id).id_number == "110101199003071234"

@@ -70,8 +70,8 @@ def test_the_home_page_shows_each_kpi_against_its_target(console, world, manager
     # the chosen month's figures drawn as bars, against the targets
     chart = charts(page)[0]
     assert chart["categories"] == [k.name for k in kpis.CATALOGUE] and chart["targets"][0] == 93.0
-    # cut to one decimal exactly as the tables show them (52.94 → 52.9, 66.67 → 66.6), not rounded
-    assert chart["series"] == [{"name": "甲项目", "values": [52.9, 50.0, 50.0, 50.0, 75.0, 60.0, 66.6]}]
+    # rounded half-up to one decimal exactly as the tables show them (52.94 → 52.9, 66.67 → 66.7)
+    assert chart["series"] == [{"name": "甲项目", "values": [52.9, 50.0, 50.0, 50.0, 75.0, 60.0, 66.7]}]
     assert [f"{v:.1f}%" for v in chart["series"][0]["values"]] == [ds.EXPECTED["P1"][k.key][2] for k in kpis.CATALOGUE]
 
 
@@ -191,12 +191,25 @@ def test_after_a_correction_the_closed_report_shows_the_difference(console, sess
     url = f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}"
     text = text_of(c.get(url))
     assert "本报告已月结，以下为报送时的数据" in text and "月结后有" in text
-    # as reported: 52.9 %; the difference: 实收 450 → 700, the rate 52.9 % → 82.3 %
-    assert "52.9%" in text and "450.00 700.00 +250.00" in text and "52.9% 82.3% +29.4个百分点" in text
+    # as reported: 52.9 %; the difference: 实收 450 → 700, the rate 52.9 % → 82.4 %
+    assert "52.9%" in text and "450.00 700.00 +250.00" in text and "52.9% 82.4% +29.5个百分点" in text
     live = text_of(c.get(url + "&live=1"))
-    assert "以下为当前数据" in live and "82.3%" in live
+    assert "以下为当前数据" in live and "82.4%" in live
     printed = text_of(c.get(f"/admin/dashboard/report/print?month={ds.MONTH}&project_id={world.p1.id}"))
     assert "本报告已于" in printed and "450.00 700.00 +250.00" in printed
+    # the .xlsx is what the page shows: as reported with the corrections, live only with live=1
+    page = c.get(url)
+    assert f'/admin/dashboard/report/xlsx?month={ds.MONTH}&amp;project_id={world.p1.id}&amp;branch_id="' in page.text
+    book = openpyxl.load_workbook(io.BytesIO(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
+                                                   f"&project_id={world.p1.id}").content))
+    assert [cell.value for cell in book["主要指标"][2]][3:7] == [450, "应收账单", 850, "52.9%"]
+    corrections = [[cell.value for cell in row] for row in book["月结后更正"].iter_rows(min_row=2)]
+    assert ["甲项目", "主要指标", "收费率", "完成值", "52.9%", "82.4%", "+29.5个百分点"] in corrections
+    live_page = c.get(url + "&live=1").text
+    assert f'/admin/dashboard/report/xlsx?month={ds.MONTH}&amp;project_id={world.p1.id}&amp;branch_id=&amp;live=1"' in live_page
+    book = openpyxl.load_workbook(io.BytesIO(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
+                                                   f"&project_id={world.p1.id}&live=1").content))
+    assert [cell.value for cell in book["主要指标"][2]][3:7] == [700, "应收账单", 850, "82.4%"]
 
 
 def test_hostile_text_is_shown_as_text(console, session, world, manager):
@@ -232,3 +245,32 @@ def test_a_user_without_projects_gets_an_empty_home_page(console, session, world
     page = console("nobody").get("/admin/")
     assert page.status_code == 200 and "没有可查看的项目" in text_of(page)
     assert session.scalar(select(func.count()).select_from(AuditLog)) > 0
+
+
+def test_drill_captions_name_things_in_chinese(console, world, manager):
+    c = console(manager)
+    for drill, caption in (
+        (kpis.Drill("orders_overdue", "", (world.p1.id,), str(world.engineering.id)), "超时工单（工程部） · 甲项目"),
+        (kpis.Drill("scores_answered", "2025H2", (world.p1.id,), "service"), "2025H2 答题数（客服部） · 甲项目"),
+        (kpis.Drill("bills_overdue", "2025-10-15", (world.p1.id,), "m2"), "截至 2025-10-15 欠费账单（2个月） · 甲项目"),
+        (kpis.Drill("forms_rated", "2025H2", (world.p1.id,)), "2025H2 填写总体满意度的调查问卷 · 甲项目"),
+    ):
+        page = c.get(drill_url_of(drill))
+        assert page.status_code == 200
+        shown = re.search(r'<span class="text-dark wuye-drill">(.*?)</span>', page.text, flags=re.S).group(1)
+        assert html.unescape(shown).strip() == caption, drill.code
+
+
+def drill_url_of(drill: kpis.Drill) -> str:
+    identity = {"WorkOrder": "work-order", "SurveyScore": "survey-score", "Bill": "bill",
+                "SurveyResponse": "survey-response"}[drill.records.model.__name__]
+    return f"/admin/{identity}/list?drill={drill.code}"
+
+
+def test_the_latest_survey_names_its_figures(console, world, manager):
+    """总体满意度 is the forms' own figure, as 调查结果 shows it; the departments pooled are 各部门合计."""
+    text = text_of(console(manager).get(f"/admin/?month={ds.MONTH}"))
+    survey = text[text.index("最新满意度调查"):]
+    assert survey.startswith("最新满意度调查 项目 调查 总体满意度 各部门合计 客服部")
+    assert "甲项目 2025年下半年调查（2025H2） 50.0% 60.0% 66.7% 50.0%" in survey
+    assert "筹备中" not in survey

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -201,8 +202,10 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     # Issued today for the 15th: the deadline is five days from today, not the 20th already past.
     deadline = (max(dt.date(2026, 4, 15), today_local()) + dt.timedelta(days=5)).isoformat()
     for text in ("测试物业服务有限公司", "尊敬的 张伟（翠湖收费测试苑 A栋-101）", "650.00", "陆佰伍拾元整", "停电函", "违约函",
-                 f"请贵户于 <span class=\"strong\">{deadline}</span> 前", "2026-03", "150.00", "第三次"):
+                 f"请贵户于 <span class=\"strong\">{deadline}</span> 前", "2026-03", "150.00"):
         assert text in html, text
+    # stage 3 went out once its date came, with no reminder before it this month: the letter claims none
+    assert "这是本月第" not in html and "向贵户催缴" not in html
     download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
     assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text
@@ -259,6 +262,71 @@ def test_account_page_and_account_payment(session, console, estate, staff_of):
 
     outsider = f.user(session, username="outsider", roles=["收费员"], projects=[f.project(session)])
     assert console(outsider.username).get(f"/admin/bill/account?unit_id={e.a101.id}").status_code == 403
+
+
+def test_the_account_payment_form_sent_twice_takes_the_money_once(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    desk = console(staff_of("前台客服"))
+    page = desk.get(f"/admin/bill/account?unit_id={e.a101.id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    form = {"unit_id": str(e.a101.id), "amount": "300.00", "method": "cash", "receipt_no": "R-88", "form_token": token}
+    first = desk.post("/admin/bill/account/pay", form)
+    assert first.status_code == 303
+    before = _payments(session, e)
+    again = desk.post("/admin/bill/account/pay", form)  # a double click: the same form again
+    assert again.status_code == 303
+    assert "该表单已提交过：已收款 300.00 元，未重复收款；尚欠 350.00 元" in desk.get(again.headers["location"]).text
+    assert _payments(session, e) == before and sum(p[1] for p in before) == D("300.00")
+    # a new form with a 收据号 already used: refused in Chinese, nothing taken
+    fresh = re.search(r'name="form_token" value="([0-9a-f]{32})"', desk.get(page.url).text).group(1)
+    assert fresh != token
+    # (an account payment over several bills numbers its receipts R-88-1, R-88-2 …)
+    reused = desk.post("/admin/bill/account/pay", {**form, "amount": "50.00", "form_token": fresh})
+    assert reused.status_code == 400 and "收据号 R-88-1 已用于收款 #" in reused.text
+    assert _payments(session, e) == before
+
+
+def _payments(session, e) -> list:
+    session.expire_all()
+    return session.execute(select(Payment.bill_id, Payment.amount, Payment.receipt_no)
+                           .where(Payment.project_id == e.project.id).order_by(Payment.id)).all()
+
+
+def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, console, estate, staff_of):
+    """应收 not below what was paid nor 0, 账期 a real month no later than next month; the status follows."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    bills = {b.period: b for b in session.scalars(select(Bill).where(Bill.unit_id == e.a101.id))}
+
+    def edit(bill, **changes):
+        form = {"project": str(e.project.id), "unit": str(bill.unit_id), "fee_type": str(bill.fee_type_id),
+                "period": bill.period, "amount_due": str(bill.amount_due), "due_date": bill.due_date.isoformat(),
+                **changes}
+        return cashier.post(f"/admin/bill/edit/{bill.id}", form)
+
+    def stored(bill):
+        session.expire_all()
+        row = session.get(Bill, bill.id)
+        return row.period, row.amount_due, row.amount_paid, row.status
+
+    march, feb = bills["2026-03"], bills["2026-02"]  # 100 of 250 paid; nothing paid
+    before = stored(march), stored(feb)
+    for bill, changes, reason in (
+        (march, {"amount_due": "99.99"}, f"应收(元) 99.99 元低于账单#{march.id}已收的 100.00 元"),
+        (feb, {"amount_due": "0"}, "应收(元)必须大于 0：0.00"),
+        (feb, {"period": "2026-13"}, "账期格式应为 YYYY-MM（如 2026-05），收到：2026-13"),
+        (feb, {"period": "2030-01"}, "账期 2030-01 晚于下月"),
+    ):
+        refused = edit(bill, **changes)
+        assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-2000:])
+    assert (stored(march), stored(feb)) == before
+    # corrected down to what was paid: 已缴清; a paid bill raised: 部分缴纳 again
+    assert edit(march, amount_due="100.00").status_code == 302
+    assert stored(march)[1:] == (D("100.00"), D("100.00"), BillStatus.PAID)
+    assert edit(march, amount_due="120.00").status_code == 302
+    assert stored(march)[1:] == (D("120.00"), D("100.00"), BillStatus.PARTIAL)
 
 
 def test_account_payment_defaults_to_the_cashiers_own_staff_record(session, console, estate, staff_of):
@@ -337,7 +405,7 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
 
     page = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building")
     assert page.status_code == 200
-    assert "翠湖收费测试苑 · A栋" in page.text and "66.67%" in page.text and "目标：每月 93% 以上" in page.text
+    assert "翠湖收费测试苑 · A栋" in page.text and "66.7%" in page.text and "目标：每月 93% 以上" in page.text
     export = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
     assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"

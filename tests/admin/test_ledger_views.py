@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from models import (
     SHANGHAI,
+    AuditKind,
+    AuditLog,
+    BookingStatus,
     DefectStatus,
     DutyLog,
     HouseDefect,
-    AuditKind,
-    AuditLog,
     ItemLoan,
     ItemLoanStatus,
     KeyLoan,
@@ -26,6 +27,8 @@ from models import (
     KeyStatus,
     LostItem,
     LostItemStatus,
+    MeetingBooking,
+    VendorCheck,
 )
 from tests import factories as f
 
@@ -268,3 +271,108 @@ def test_a_key_with_two_copies_lends_both_and_a_lost_key_none(session, console, 
     assert response.status_code == 400
     assert "钥匙 K-0302 3-1201入户门 遗失，不能借出" in html.unescape(response.text)
     assert _key_state(session, lost) == (KeyStatus.LOST, [])
+
+
+def _months_from_now(months: int) -> tuple[int, int]:
+    today = dt.datetime.now(SHANGHAI).date()
+    index = today.year * 12 + today.month - 1 + months
+    return index // 12, index % 12 + 1
+
+
+def test_vendor_check_month_is_a_real_month_that_has_come(session, console, site):
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "vendor_name": "洁美保洁", "service_kind": "cleaning", "score": "92"}
+    year, month = _months_from_now(1)
+    before = _count(session, VendorCheck)
+    for typed, message in (("2026-13", "检查月份「2026-13」无效：须为 YYYY-MM 格式的月份"),
+                           ("下个月", "检查月份「下个月」无效"),
+                           (f"{year}-{month:02d}", f"检查月份 {year}-{month:02d} 晚于本月")):
+        response = c.post("/admin/vendor-check/create", {**form, "month": typed})
+        assert response.status_code == 400, typed
+        assert message in html.unescape(response.text)
+        assert _count(session, VendorCheck) == before
+    # last month, typed the way people write it, is stored as YYYY-MM
+    year, month = _months_from_now(-1)
+    response = c.post("/admin/vendor-check/create", {**form, "month": f"{year}/{month}"})
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.scalars(select(VendorCheck.month)).all() == [f"{year}-{month:02d}"]
+
+
+def _booking_form(site, **overrides) -> dict:
+    return {"project": str(site["p1"].id), "room": "一号会议室", "starts_at": "2026-11-20 09:00:00",
+            "ends_at": "2026-11-20 11:00:00", "booked_by": "陈静", "attendees": "8", "status": "pending",
+            "recorded_by": str(site["desk"].id), **overrides}
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def test_meeting_room_is_not_booked_twice_and_needs_attendees(session, console, site):
+    held = MeetingBooking(project=site["p1"], room="一号会议室", starts_at=_utc("2026-11-20 10:00"),
+                          ends_at=_utc("2026-11-20 12:00"), booked_by="李娜", status=BookingStatus.APPROVED)
+    cancelled = MeetingBooking(project=site["p1"], room="一号会议室", starts_at=_utc("2026-11-20 13:00"),
+                               ends_at=_utc("2026-11-20 15:00"), booked_by="赵强", status=BookingStatus.CANCELLED)
+    # the same room name in another project is another room
+    elsewhere = MeetingBooking(project=site["p2"], room="一号会议室", starts_at=_utc("2026-11-20 15:00"),
+                               ends_at=_utc("2026-11-20 17:00"), booked_by="周敏", status=BookingStatus.APPROVED)
+    session.add_all([held, cancelled, elsewhere])
+    session.flush()
+    c = console("desk")
+    before = _count(session, MeetingBooking)
+    response = c.post("/admin/meeting-booking/create", _booking_form(site))
+    assert response.status_code == 400
+    assert (f"会议室「一号会议室」2026-11-20 09:00–11:00 与已有预订重叠：李娜 2026-11-20 10:00–12:00"
+            f"（已批准，预订#{held.id}）") in html.unescape(response.text)
+    response = c.post("/admin/meeting-booking/create", _booking_form(site, attendees="-5"))
+    assert response.status_code == 400
+    assert "参会人数须至少 1 人，填写的是 -5" in html.unescape(response.text)
+    assert _count(session, MeetingBooking) == before
+    # right after it, over a cancelled booking, or cancelled itself: saved
+    for starts, ends, status in (("12:00", "13:00", "pending"), ("13:00", "15:00", "approved"),
+                                 ("15:00", "17:00", "pending"), ("10:30", "11:00", "cancelled")):
+        response = c.post("/admin/meeting-booking/create", _booking_form(
+            site, starts_at=f"2026-11-20 {starts}:00", ends_at=f"2026-11-20 {ends}:00", status=status))
+        assert response.status_code == 302, (starts, response.text[:500])
+    assert _count(session, MeetingBooking) == before + 4
+    # a booking does not overlap itself: the held one is edited in place
+    response = c.post(f"/admin/meeting-booking/edit/{held.id}", _booking_form(
+        site, starts_at="2026-11-20 10:00:00", ends_at="2026-11-20 11:30:00", booked_by="李娜", status="approved"))
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.get(MeetingBooking, held.id).ends_at == _utc("2026-11-20 11:30")
+
+
+def test_check_constraints_are_refused_with_the_rule_they_state(session, console, site):
+    """A table's CHECK rule, broken by a form, is told as the model declares it (issue 26), nothing written."""
+    c = console("desk")
+    before = (_count(session, MeetingBooking), _count(session, ItemLoan))
+    response = c.post("/admin/meeting-booking/create", _booking_form(
+        site, starts_at="2026-11-21 11:00:00", ends_at="2026-11-21 09:00:00"))
+    assert response.status_code == 400
+    assert "会议室预订：结束时间须晚于开始时间" in html.unescape(response.text)
+    loan = {"project": str(site["p1"].id), "name": "雨伞", "quantity": "1", "borrower": "陈静", "deposit": "0",
+            "lent_at": "2026-11-20 09:00:00", "status": "returned", "returned_at": "2026-11-20 08:00:00"}
+    response = c.post("/admin/item-loan/create", loan)
+    assert response.status_code == 400
+    assert "物品借用：归还时间不能早于借出时间" in html.unescape(response.text)
+    response = c.post("/admin/item-loan/create", {**loan, "returned_at": "", "status": "lent", "quantity": "0"})
+    assert response.status_code == 400
+    assert "物品借用：数量须大于 0" in html.unescape(response.text)
+    assert (_count(session, MeetingBooking), _count(session, ItemLoan)) == before
+
+
+def test_item_loan_is_due_back_after_it_is_lent(session, console, site):
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "name": "工具箱", "quantity": "1", "borrower": "陈静", "deposit": "0",
+            "lent_at": "2026-11-20 09:00:00", "due_at": "2026-11-19 18:00:00", "status": "lent"}
+    before = _count(session, ItemLoan)
+    response = c.post("/admin/item-loan/create", form)
+    assert response.status_code == 400
+    assert "约定归还时间 2026-11-19 18:00 早于借出时间 2026-11-20 09:00" in html.unescape(response.text)
+    assert _count(session, ItemLoan) == before
+    response = c.post("/admin/item-loan/create", {**form, "due_at": "2026-11-20 18:00:00"})
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.scalars(select(ItemLoan.due_at)).one() == dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

@@ -122,3 +122,51 @@ def test_role_pages_speak_chinese(console, session):
     rows = re.findall(r'<td class="w-25"><strong>(.*?)</strong><div class="text-muted small">(.*?)</div>', edit)
     assert ("账单", "bill") in rows and ("操作日志", "operation-log") in rows
     assert all(re.search(r"[\u4e00-\u9fff]", name) for name, _ in rows), rows
+
+
+def test_butler_keeps_the_state_of_units_but_not_their_master_data(console, session, p1):
+    """README: 楼宇管家 look after units (空置 / 已交房 / 装修中 / 已入住). They edit a unit's state and dates; its
+    project, building, room, area and responsible staff stay with the roles that may create units."""
+    import html
+    import re
+    from decimal import Decimal
+
+    from models import AuditKind, AuditLog, Unit, UnitStatus
+
+    p2 = factories.project(session, name="乙项目")
+    unit = factories.unit(session, project_=p1, room_no="1201", status=UnitStatus.HANDED_OVER)
+    theirs = factories.unit(session, project_=p2, room_no="1202", status=UnitStatus.HANDED_OVER)
+    butler = factories.user(session, username="guanjia", roles=["楼宇管家"], projects=[p1])
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    factories.user(session, username="cashier", roles=["收费员"], projects=[p1])
+    factories.user(session, username="root", superuser=True)
+    assert ("unit", "edit") in role_spec("楼宇管家").pairs() and ("unit", "create") not in role_spec("楼宇管家").pairs()
+
+    def fields(page: str) -> set[str]:
+        return set(re.findall(r'<(?:input|select|textarea)[^>]*\bname="([a-z_]+)"', page)) - {"csrf_token", "save"}
+
+    c = console("guanjia")
+    page = c.get(f"/admin/unit/edit/{unit.id}")
+    assert page.status_code == 200
+    assert fields(page.text) == {"status", "handover_date", "move_in_date"}
+    # a tampered form changes only what the butler's form has
+    response = c.post(f"/admin/unit/edit/{unit.id}", {
+        "status": "decorating", "handover_date": "2026-10-08", "move_in_date": "",
+        "room_no": "9999", "area": "1", "project": str(p2.id), "butler": ""})
+    assert response.status_code == 302, html.unescape(response.text)[:500]
+    session.expire_all()
+    row = session.get(Unit, unit.id)
+    assert (row.status, row.handover_date.isoformat()) == (UnitStatus.DECORATING, "2026-10-08")
+    assert (row.room_no, row.area, row.project_id) == ("1201", Decimal("89.50"), p1.id)
+    audit = session.scalars(select(AuditLog).where(AuditLog.table_name == "unit", AuditLog.kind == AuditKind.UPDATE)).one()
+    assert audit.actor_id == butler.id and set(audit.changes) == {"status", "handover_date"}
+    # another project's unit stays out of reach
+    assert c.get(f"/admin/unit/edit/{theirs.id}").status_code in (403, 404)
+    assert c.post(f"/admin/unit/edit/{theirs.id}", {"status": "occupied"}).status_code in (403, 404)
+    session.expire_all()
+    assert session.get(Unit, theirs.id).status == UnitStatus.HANDED_OVER
+    # the other roles are as they were: no unit edit for the front desk or the cashier, the whole form for the admin
+    for who in ("desk", "cashier"):
+        assert console(who).get(f"/admin/unit/edit/{unit.id}").status_code == 403
+    full = fields(console("root").get(f"/admin/unit/edit/{unit.id}").text)
+    assert {"room_no", "area", "building", "butler", "status"} <= full

@@ -91,6 +91,28 @@ def test_intake_lookup_then_receive_records_the_first_contact_owner(session, con
     assert "已受理诉求" in detail.text and "{{7*7}}" in detail.text and "49" not in flash_of(detail)
 
 
+def test_the_intake_form_sent_twice_records_one_request(session, console, site):
+    desk = console("desk")
+    page = desk.get("/admin/intake?room_no=0802")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    pick = re.search(r'name="pick" value="(\d+:\d+)"', page.text).group(1)
+    form = {"project_id": site["p1"].id, "channel": "phone", "kind": "repair_private", "category": "plumbing",
+            "priority": "normal", "pick": pick, "content": "厨房下水堵塞", "form_token": token}
+    before = rows(session)
+    first = desk.post("/admin/intake", form)
+    again = desk.post("/admin/intake", form)  # a double click: the same form again
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    request = session.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc())).first()
+    assert f"该表单已提交过：诉求 #{request.id} 已受理，未重复登记" in desk.get(again.headers["location"]).text
+    assert rows(session)[0] == before[0] + 1 and request.repeat_of_id is None
+    # a fresh form for the same problem is a new request (flagged as a repeat, as before)
+    fresh = re.search(r'name="form_token" value="([0-9a-f]{32})"', desk.get("/admin/intake?room_no=0802").text).group(1)
+    assert fresh != token
+    assert desk.post("/admin/intake", {**form, "form_token": fresh}).status_code == 303
+    assert rows(session)[0] == before[0] + 2
+
+
 def test_intake_refusal_writes_nothing_and_branch_may_not_create(session, console, site):
     desk = console("desk")
     before = rows(session)
@@ -225,7 +247,8 @@ def _record(session, model, pk) -> dict:
 
 
 def test_a_tampered_edit_cannot_close_an_order_or_its_request(session, console, site):
-    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    # received a minute ago: its deadlines are ahead, so a priority change moves them
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"], received_at=utcnow() - dt.timedelta(minutes=1))
     boss = actor_for_user(session, site["boss"])
     dispatch_requests(session, request_ids=[r.id], actor=boss)
     order = order_of(session, r.id)
@@ -256,7 +279,8 @@ def test_a_tampered_edit_cannot_close_an_order_or_its_request(session, console, 
 
 def test_editing_the_priority_recomputes_the_deadlines_of_an_open_order_only(session, console, site):
     boss = actor_for_user(session, site["boss"])
-    open_r, done_r = (f.service_request(session, project_=site["p1"], unit_=site["unit"]) for _ in range(2))
+    open_r, done_r = (f.service_request(session, project_=site["p1"], unit_=site["unit"],
+                                        received_at=utcnow() - dt.timedelta(minutes=1)) for _ in range(2))
     dispatch_requests(session, request_ids=[open_r.id, done_r.id], actor=boss)
     open_o, done_o = order_of(session, open_r.id), order_of(session, done_r.id)
     accept_work_orders(session, order_ids=[open_o.id, done_o.id], actor=boss)
@@ -380,6 +404,24 @@ def test_detail_page_shows_the_steps_the_status_allows_in_lifecycle_order(sessio
     assert re.findall(r"/admin/work-order/action/([\w-]+)", listing)[:5] == [
         "accept", "reassign", "complete", "callback", "close"]
     assert _buttons(console("desk"), new.id) == ["complete"]
+
+
+def test_completing_a_reworked_paid_service_keeps_its_quote_and_charge(session, console, site):
+    boss = actor_for_user(session, site["boss"])
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=boss)
+    order = order_of(session, r.id)
+    accept_work_orders(session, order_ids=[order.id], actor=boss)
+    complete_work_order(session, order_id=order.id, result="更换水龙头", paid_service=True, quote="100",
+                        quote_accepted=True, charge="80", actor=boss)
+    callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.UNSATISFIED, actor=boss)
+    session.flush()
+    page = console("boss").get(f"/admin/work-order/action/complete?pks={order.id}")
+    assert page.status_code == 200
+    assert re.search(r'name="paid_service" value="1" checked', page.text)
+    assert re.search(r'name="quote_accepted" value="1" checked', page.text)
+    assert 'name="quote" inputmode="decimal" value="100.00"' in page.text
+    assert 'name="charge" inputmode="decimal" value="80.00"' in page.text
 
 
 # --- SLA list, callbacks, reports --------------------------------------------------------------------

@@ -1,0 +1,22 @@
+"""One-time form tokens: a console form that writes carries one, stored (unique) with what it writes, so the
+same form submitted twice — a double click, a refresh, a resend — writes once: 录入考核, 受理诉求, 房屋账户收款."""
+
+from __future__ import annotations
+
+import secrets
+
+from .errors import Refused
+
+TOKEN_LENGTH = 32  # the columns' String(32)
+
+
+def new_form_token() -> str:
+    return secrets.token_hex(TOKEN_LENGTH // 2)
+
+
+def form_token(value: str | None) -> str | None:
+    """The token a form sent back, or None (the command line and scripts send none)."""
+    token = (value or "").strip() or None
+    if token is not None and (len(token) > TOKEN_LENGTH or not token.isalnum()):
+        raise Refused("表单编号无效，请重新打开页面后再提交")
+    return token
