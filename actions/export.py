@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy.orm import RelationshipProperty, Session, selectinload
 
-from models import SHANGHAI, AuditKind, LabeledEnum, Unit
+from models import SHANGHAI, AuditKind, LabeledEnum
+from models.base import display_loads
 
 from . import xlsx_out
 from .actor import Actor
@@ -31,8 +32,6 @@ from .privacy import mask
 # Excel holds 1,048,576 rows a sheet; an export stops short of that and says so.
 EXPORT_CAP = 1_000_000
 BATCH = 2_000
-# A related record whose name needs one of its own relations (房屋 shows as 楼栋-房号).
-DISPLAY_LOADS: dict[type, tuple[str, ...]] = {Unit: ("building",)}
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,9 @@ def _loads(model: type, keys: Sequence[str]) -> list[Any]:
     for key in {k.split(".")[0] for k in keys}:
         prop = mapper.attrs.get(key)
         if isinstance(prop, RelationshipProperty):
+            # the related record's name may need its own relations (房屋 → 楼栋-房号, 账单 → 房屋, 收费项目)
             load = selectinload(getattr(model, key))
-            target = prop.mapper.class_
-            for rel in DISPLAY_LOADS.get(target, ()):
-                load = load.selectinload(getattr(target, rel))
-            options.append(load)
+            options += display_loads(prop.mapper.class_, load) or [load]
     return options
 
 

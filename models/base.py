@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, TypeDecorator, func
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, selectinload
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -47,6 +47,18 @@ class Base(DeclarativeBase):
 def loaded(obj: Any, relation: str) -> Any:
     """A relation's value if it was loaded, else None: a __str__ never lazy-loads (its session may be closed)."""
     return obj.__dict__.get(relation)
+
+
+def display_loads(model: type, via: Any = None, depth: int = 3) -> list[Any]:
+    """Loader options for what ``model``'s __str__ shows (its ``__display_loads__``, and theirs in turn, at most
+    ``depth`` deep: 派工单 → 客户诉求 → 房屋 → 楼栋), chained below ``via`` — the loader of a relation leading
+    to ``model``."""
+    options: list[Any] = []
+    for name in getattr(model, "__display_loads__", ()) if depth else ():
+        relation = getattr(model, name)
+        loader = selectinload(relation) if via is None else via.selectinload(relation)
+        options += display_loads(relation.property.mapper.class_, loader, depth - 1) or [loader]
+    return options
 
 
 def display(*parts: Any) -> str:

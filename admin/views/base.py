@@ -89,7 +89,7 @@ from models import (
     label_of,
     labels_of,
 )
-from models.base import IdMixin, UTCDateTime
+from models.base import IdMixin, UTCDateTime, display_loads
 
 from ..i18n import ChineseForm
 from .list_export import export_response, remember_list_params
@@ -179,18 +179,6 @@ def target_scope_clause(target: type, actor: Actor) -> ColumnElement[bool] | Non
     if target is User:
         return or_(User.projects.any(Project.id.in_(ids)), User.id == actor.user_id)
     return None  # reference data shared by all projects (roles, rules, grade bands …)
-
-
-def display_loads(model: type, via: Any = None, depth: int = 3) -> list[Any]:
-    """Loader options for what ``model``'s __str__ shows (its ``__display_loads__``, and theirs in turn, at most
-    ``depth`` deep: 派工单 → 客户诉求 → 房屋 → 楼栋), chained below ``via`` — the loader of a relation leading
-    to ``model``."""
-    options: list[Any] = []
-    for name in getattr(model, "__display_loads__", ()) if depth else ():
-        relation = getattr(model, name)
-        loader = selectinload(relation) if via is None else via.selectinload(relation)
-        options += display_loads(relation.property.mapper.class_, loader, depth - 1) or [loader]
-    return options
 
 
 def display_attr(model: type) -> str | None:
