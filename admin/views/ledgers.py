@@ -3,18 +3,14 @@ recipients, applicants and workers are personal data: masked unless the role hol
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import select
 from starlette.requests import Request
 
-from actions import keys
+from actions import ledgers
 from actions.errors import Refused
-from actions.spreadsheets import clean
 from models import (
-    SHANGHAI,
     BookingStatus,
     DutyLog,
     GoodsPass,
@@ -52,16 +48,6 @@ CATEGORY = "前台台帐"
 
 # A new entry is made by whoever is at the desk, as it happens: 登记人 (or 值班人, 发出人 …) defaults to the
 # signed-in user or their 员工 record, and the date or time of the entry to now (ScopedModelView.form_default_*).
-
-# A booking that is asked for or granted holds its room for its time.
-HOLDS_ROOM = (BookingStatus.PENDING, BookingStatus.APPROVED)
-
-
-def _span(starts: dt.datetime, ends: dt.datetime) -> str:
-    """2026-11-20 09:00–11:00, or both days when the booking runs past midnight (Beijing time)."""
-    start, end = local_datetime(starts), local_datetime(ends)
-    return f"{start}–{end[11:] if end[:10] == start[:10] else end}"
-
 
 class DutyLogAdmin(ScopedModelView, model=DutyLog):
     category = CATEGORY
@@ -101,7 +87,7 @@ class KeyRecordAdmin(ScopedModelView, model=KeyRecord):
             if status is KeyStatus.LENT:
                 raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
             return
-        await run_action(self.session_maker, request, keys.check_key_status, key_id=model.id, status=status)
+        await run_action(self.session_maker, request, ledgers.check_key_status, key_id=model.id, status=status)
 
 
 def _loan_state(model: KeyLoan, attribute: str) -> Markup | str:
@@ -132,18 +118,18 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
         project_id = int_param(self.submitted(data, model, is_created, "project", "project_id"), "项目")
         if key_id is None or project_id is None:
             return  # the form's own required-field check answers
-        await run_action(self.session_maker, request, keys.check_loan, project_id=project_id, key_id=key_id,
+        await run_action(self.session_maker, request, ledgers.check_loan, project_id=project_id, key_id=key_id,
                          returned_at=self.submitted(data, model, is_created, "returned_at"),
                          loan_id=None if is_created else model.id)
 
     async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         await super().after_model_change(data, model, is_created, request)
         touched = getattr(request.state, "loaned_keys", set()) | {model.key_id}
-        await run_action(self.session_maker, request, keys.sync_key_status, key_ids=touched)
+        await run_action(self.session_maker, request, ledgers.sync_key_status, key_ids=touched)
 
     async def after_model_delete(self, model: Any, request: Request) -> None:
         await super().after_model_delete(model, request)
-        await run_action(self.session_maker, request, keys.sync_key_status, key_ids=[model.key_id])
+        await run_action(self.session_maker, request, ledgers.sync_key_status, key_ids=[model.key_id])
 
 
 class LostItemAdmin(ScopedModelView, model=LostItem):
@@ -178,11 +164,8 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """约定归还时间 comes after 借出时间."""
         await super().on_model_change(data, model, is_created, request)
-        lent_at = self.submitted(data, model, is_created, "lent_at")
-        due_at = self.submitted(data, model, is_created, "due_at")
-        if lent_at and due_at and due_at < lent_at:
-            raise Refused(f"{label_of(ItemLoan, 'due_at')} {local_datetime(due_at)} 早于"
-                          f"{label_of(ItemLoan, 'lent_at')} {local_datetime(lent_at)}：请填写借出之后的时间")
+        ledgers.check_item_loan(lent_at=self.submitted(data, model, is_created, "lent_at"),
+                                due_at=self.submitted(data, model, is_created, "due_at"))
 
 
 class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
@@ -236,30 +219,16 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
         def pick(name: str, column: str | None = None) -> Any:
             return self.submitted(data, model, is_created, name, column)
 
-        attendees = pick("attendees")
-        if attendees is not None and attendees < 1:
-            raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {attendees}")
-        room, starts, ends = (pick("room") or "").strip(), pick("starts_at"), pick("ends_at")
-        status = BookingStatus(getattr(pick("status"), "value", pick("status")) or BookingStatus.PENDING.value)
+        room = (pick("room") or "").strip()
         if "room" in data:
             data["room"] = room
-        if status not in HOLDS_ROOM or not (room and starts and ends) or ends <= starts:
-            return  # a cancelled or used booking holds nothing; a reversed time is refused by the table's rule
-        stmt = select(MeetingBooking).where(
-            MeetingBooking.project_id == int_param(pick("project", "project_id"), label_of(MeetingBooking, "project")),
-            MeetingBooking.room == room, MeetingBooking.status.in_(HOLDS_ROOM),
-            MeetingBooking.starts_at < ends, MeetingBooking.ends_at > starts,
-        ).order_by(MeetingBooking.starts_at).limit(1)
-        if not is_created:
-            stmt = stmt.where(MeetingBooking.id != model.id)
-        clash = await self._run_query(stmt)
-        if clash:
-            other = clash[0]
-            raise Refused(
-                f"会议室「{room}」{_span(starts, ends)} 与已有预订重叠：{other.booked_by} {_span(other.starts_at, other.ends_at)}"
-                f"（{other.status.label}，预订#{other.id}）。请调整{label_of(MeetingBooking, 'starts_at')}、"
-                f"{label_of(MeetingBooking, 'ends_at')}或换一间会议室"
-            )
+        status = pick("status")
+        await run_action(
+            self.session_maker, request, ledgers.check_booking, booking_id=None if is_created else model.id,
+            project_id=int_param(pick("project", "project_id"), label_of(MeetingBooking, "project")), room=room,
+            starts_at=pick("starts_at"), ends_at=pick("ends_at"), attendees=pick("attendees"),
+            status=BookingStatus(getattr(status, "value", status) or BookingStatus.PENDING.value),
+        )
 
 
 class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
@@ -366,15 +335,8 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """检查月份 is a month that has come (YYYY-MM; 2026/3 and 2026年3月 are read as 2026-03)."""
         await super().on_model_change(data, model, is_created, request)
-        if "month" not in data:
-            return
-        label, now = label_of(VendorCheck, "month"), f"{dt.datetime.now(SHANGHAI):%Y-%m}"
-        month = clean.period()(data["month"])
-        if not isinstance(month, str):
-            raise Refused(f"{label}「{data['month'] or ''}」无效：须为 YYYY-MM 格式的月份（如 {now}）")
-        if month > now:
-            raise Refused(f"{label} {month} 晚于本月（{now}）：只能登记已检查的月份")
-        data["month"] = month
+        if "month" in data:
+            data["month"] = ledgers.checked_month(data["month"])
 
 
 class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):

@@ -1,0 +1,155 @@
+"""前台台帐 rules beyond what a form's fields say:
+
+- 钥匙借用: a key goes out only while one of its copies is in the cabinet, and its 状态 follows its loans — 借出
+  while a loan is open (no 归还时间), 在库 once every copy is back. 已交业主 and 遗失 are set by hand and end lending.
+- 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it.
+- 物品借用: the 约定归还时间 comes after the 借出时间.
+- 外包方月度检查: the 检查月份 is a month that has come.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    BookingStatus,
+    ItemLoan,
+    KeyLoan,
+    KeyRecord,
+    KeyStatus,
+    MeetingBooking,
+    VendorCheck,
+    label_of,
+)
+
+from .actor import Actor
+from .errors import NotPermitted, Refused
+from .spreadsheets import clean
+from .spreadsheets.pipeline import shown
+
+# The statuses the loans decide; the others are a fact about the key that a loan cannot change.
+FOLLOWS_LOANS = (KeyStatus.IN_STOCK, KeyStatus.LENT)
+
+
+def _key(session: Session, key_id: int, actor: Actor) -> KeyRecord:
+    key = session.get(KeyRecord, key_id)
+    if key is None:
+        raise Refused(f"钥匙不存在：{key_id}", [key_id])
+    if not actor.can_see(key.project_id):
+        raise NotPermitted("无权操作其他项目的钥匙", [key_id])
+    return key
+
+
+def _open_loans(session: Session, key_id: int, *, besides: int | None = None) -> int:
+    where = [KeyLoan.key_id == key_id, KeyLoan.returned_at.is_(None)]
+    if besides is not None:
+        where.append(KeyLoan.id != besides)
+    return session.scalar(select(func.count()).select_from(KeyLoan).where(*where)) or 0
+
+
+def check_loan(session: Session, *, project_id: int, key_id: int, returned_at: dt.datetime | None,
+               loan_id: int | None = None, actor: Actor) -> None:
+    """A loan typed or corrected in the console: the key is of the loan's project, and a loan that goes out
+    (a new one, or one moved to another key or no longer returned) needs a copy of a key that can be lent."""
+    key = _key(session, key_id, actor)
+    if key.project_id != project_id:
+        raise Refused(f"钥匙 {key.code} 不属于所选项目", [key_id])
+    if returned_at is not None:
+        return
+    before = session.get(KeyLoan, loan_id) if loan_id is not None else None
+    if before is not None and before.key_id == key_id and before.returned_at is None:
+        return  # an open loan corrected (a phone number, the purpose): it went out already
+    if key.status not in FOLLOWS_LOANS:
+        raise Refused(f"钥匙 {key.code} {key.name} {key.status.label}，不能借出", [key_id])
+    if _open_loans(session, key_id, besides=loan_id) >= key.copies:
+        raise Refused(f"钥匙 {key.code} {key.name} 共 {key.copies} 把，均已借出未还：请先登记归还", [key_id])
+
+
+def check_key_status(session: Session, *, key_id: int, status: KeyStatus, actor: Actor) -> None:
+    """在库 and 借出 follow the loans: a key with copies out is not 在库, one with none out is not 借出."""
+    _key(session, key_id, actor)
+    out = _open_loans(session, key_id)
+    if status is KeyStatus.IN_STOCK and out:
+        raise Refused(f"该钥匙尚有 {out} 把借出未还：登记归还后自动改为{KeyStatus.IN_STOCK.label}", [key_id])
+    if status is KeyStatus.LENT and not out:
+        raise Refused(f"该钥匙没有未归还的借用登记：{KeyStatus.LENT.label}状态由借用登记自动设置", [key_id])
+
+
+def sync_key_status(session: Session, *, key_ids: Iterable[int], actor: Actor) -> list[int]:
+    """Set 借出 / 在库 from the keys' open loans (the audit trail records the change and who made it);
+    returns the keys changed."""
+    ids = sorted({int(k) for k in key_ids if k is not None})
+    out = set(session.scalars(
+        select(KeyLoan.key_id).where(KeyLoan.key_id.in_(ids), KeyLoan.returned_at.is_(None)).distinct()
+    ))
+    changed = []
+    for key in session.scalars(select(KeyRecord).where(KeyRecord.id.in_(ids), actor.project_filter(KeyRecord.project_id))):
+        wanted = KeyStatus.LENT if key.id in out else KeyStatus.IN_STOCK
+        if key.status in FOLLOWS_LOANS and key.status is not wanted:
+            key.status = wanted
+            changed.append(key.id)
+    session.flush()
+    return changed
+
+
+# --- 会议室预订 ----------------------------------------------------------------------------------------
+# A booking that is asked for or granted holds its room for its time.
+HOLDS_ROOM = (BookingStatus.PENDING, BookingStatus.APPROVED)
+
+
+def _span(starts: dt.datetime, ends: dt.datetime) -> str:
+    """2026-11-20 09:00–11:00, or both days when the booking runs past midnight (Beijing time)."""
+    start, end = shown(starts), shown(ends)
+    return f"{start}–{end[11:] if end[:10] == start[:10] else end}"
+
+
+def check_booking(session: Session, *, booking_id: int | None, project_id: int, room: str,
+                  starts_at: dt.datetime | None, ends_at: dt.datetime | None, status: BookingStatus,
+                  attendees: int | None, actor: Actor) -> None:
+    """At least one attendee; a room is not booked twice for the same time (待审批 or 已批准) — the clash named."""
+    if not actor.can_see(project_id):
+        raise NotPermitted("无权在该项目预订会议室", [project_id])
+    if attendees is not None and attendees < 1:
+        raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {attendees}")
+    if status not in HOLDS_ROOM or not (room and starts_at and ends_at) or ends_at <= starts_at:
+        return  # a cancelled or used booking holds nothing; a reversed time is refused by the table's rule
+    clash = session.scalars(
+        select(MeetingBooking).where(
+            MeetingBooking.project_id == project_id, MeetingBooking.room == room,
+            MeetingBooking.status.in_(HOLDS_ROOM), MeetingBooking.starts_at < ends_at,
+            MeetingBooking.ends_at > starts_at, MeetingBooking.id != (booking_id or 0),
+        ).order_by(MeetingBooking.starts_at).limit(1)
+    ).first()
+    if clash is not None:
+        raise Refused(
+            f"会议室「{room}」{_span(starts_at, ends_at)} 与已有预订重叠：{clash.booked_by} "
+            f"{_span(clash.starts_at, clash.ends_at)}（{clash.status.label}，预订#{clash.id}）。"
+            f"请调整{label_of(MeetingBooking, 'starts_at')}、{label_of(MeetingBooking, 'ends_at')}或换一间会议室",
+            [clash.id],
+        )
+
+
+# --- 物品借用, 外包方月度检查 ----------------------------------------------------------------------------
+def check_item_loan(*, lent_at: dt.datetime | None, due_at: dt.datetime | None) -> None:
+    if lent_at and due_at and due_at < lent_at:
+        raise Refused(f"{label_of(ItemLoan, 'due_at')} {shown(due_at)} 早于{label_of(ItemLoan, 'lent_at')} "
+                      f"{shown(lent_at)}：请填写借出之后的时间")
+
+
+_MONTH = clean.period()
+
+
+def checked_month(value: str | None) -> str:
+    """检查月份 as YYYY-MM (2026/3 and 2026年3月 read as 2026-03), a month that has come."""
+    label, now = label_of(VendorCheck, "month"), f"{dt.datetime.now(SHANGHAI):%Y-%m}"
+    month = _MONTH(value)
+    if not isinstance(month, str):
+        raise Refused(f"{label}「{value or ''}」无效：须为 YYYY-MM 格式的月份（如 {now}）")
+    if month > now:
+        raise Refused(f"{label} {month} 晚于本月（{now}）：只能登记已检查的月份")
+    return month
