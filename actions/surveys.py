@@ -25,6 +25,7 @@ from models import (
     Staff,
     Survey,
     SurveyHousehold,
+    SurveyResponse,
     SurveyStatus,
     SurveyTopic,
     Unit,
@@ -74,6 +75,20 @@ def check_dates(start_date: dt.date | None, end_date: dt.date | None) -> None:
     if start_date and end_date and end_date < start_date:
         raise Refused(f"{label_of(Survey, 'end_date')}（{end_date}）不能早于{label_of(Survey, 'start_date')}"
                       f"（{start_date}）")
+
+
+def check_response(session: Session, *, project_id: int, survey_id: int, unit_id: int,
+                   answered_on: dt.date | None, actor: Actor) -> None:
+    """A form typed or corrected in the console: its survey and unit of the form's project, answered no later
+    than today (as the import checks it)."""
+    survey = survey_in_scope(session, survey_id, actor)
+    if survey.project_id != project_id:
+        raise Refused(f"{label_of(SurveyResponse, 'survey')}「{survey.title}」不属于所选项目", [survey_id])
+    if session.scalar(select(Unit.project_id).where(Unit.id == unit_id)) != project_id:
+        raise Refused(f"{label_of(SurveyResponse, 'unit')}不属于所选项目", [unit_id])
+    today = dt.datetime.now(SHANGHAI).date()
+    if answered_on is not None and answered_on > today:
+        raise Refused(f"{label_of(SurveyResponse, 'answered_on')} {answered_on} 不能晚于今天（{today}，北京时间）")
 
 
 def create_survey(

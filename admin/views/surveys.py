@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import surveys
-from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore
+from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore, label_of
 
 from .base import (
     BooleanFilter,
@@ -22,7 +22,7 @@ from .base import (
     ajax_refs,
 )
 from .drill import DrillFilter
-from .pages import request_actor, run_action, selected_pks
+from .pages import int_param, request_actor, run_action, selected_pks
 
 
 class SurveyAdmin(ScopedModelView, model=Survey):
@@ -133,6 +133,19 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
                       DrillFilter()]
     form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", "overall_score", "comments"]
     form_ajax_refs = ajax_refs(SurveyResponse, "unit")
+
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        """A form typed by hand obeys the import's rules: survey and unit of its project, not dated ahead."""
+        await super().on_model_change(data, model, is_created, request)
+
+        def pick(name: str, column: str) -> int | None:
+            return int_param(self.submitted(data, model, is_created, name, column), label_of(SurveyResponse, name))
+
+        await run_action(
+            self.session_maker, request, surveys.check_response, project_id=pick("project", "project_id"),
+            survey_id=pick("survey", "survey_id"), unit_id=pick("unit", "unit_id"),
+            answered_on=self.submitted(data, model, is_created, "answered_on"),
+        )
 
 
 class SurveyScoreAdmin(ScopedModelView, model=SurveyScore):

@@ -1,15 +1,17 @@
 """满意度调查 through the console's form (admin/views/surveys.py): a campaign with an 调查期间 not of the documented
-forms, or ending before it starts, is refused in Chinese — on create and on edit — and nothing is written."""
+forms, or ending before it starts, is refused in Chinese — on create and on edit — and nothing is written; a form
+typed by hand is held to the import's rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 
 from sqlalchemy import func, select
 
 from actions.actor import Actor
 from actions.surveys import create_survey
-from models import Survey, SurveyHousehold
+from models import SHANGHAI, Survey, SurveyHousehold, SurveyResponse
 from tests import factories
 
 
@@ -58,3 +60,26 @@ def test_edit_refuses_a_bad_period_or_dates(console, session):
         session.expire_all()
         survey = session.get(Survey, survey_id)
         assert (survey.period, survey.start_date, survey.end_date) == ("2026H2", None, None)
+
+
+def test_a_form_typed_by_hand_is_held_to_the_imports_rules(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p, other = factories.project(session), factories.project(session)
+    unit, foreign_unit = factories.unit(session, project_=p), factories.unit(session, project_=other)
+    everyone = Actor(user_id=None, name="测试", project_ids=None)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查", actor=everyone).survey_id
+    session.flush()
+    c = console("boss")
+    tomorrow = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)
+    form = {"project": str(p.id), "survey": str(survey_id), "unit": str(unit.id), "respondent": "张伟",
+            "answered_on": "2026-11-01", "overall_score": "5", "comments": ""}
+    for fields, message in (
+        ({"answered_on": tomorrow.isoformat()}, f"填表日期 {tomorrow} 不能晚于今天"),
+        ({"unit": str(foreign_unit.id)}, "房屋不属于所选项目"),
+    ):
+        response = c.post("/admin/survey-response/create", {**form, **fields})
+        assert response.status_code == 400, fields
+        assert message in html.unescape(response.text), html.unescape(response.text)[-3000:]
+        assert _count(session, SurveyResponse) == 0
+    assert c.post("/admin/survey-response/create", form).status_code == 302
+    assert _count(session, SurveyResponse) == 1
