@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models import User
-from models.db import WRITING, make_engine, make_sessionmaker
+from models.db import make_engine, make_sessionmaker, writing
 
 from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
@@ -44,8 +44,8 @@ def secret_key_from_env() -> str:
 
 
 class WriteIntent:
-    """A request that may change something (every state change is a POST) begins its transactions by taking
-    SQLite's write lock (``models.db.WRITING``): two logins or two forms at once then wait for each other."""
+    """A request that may change something (every state change is a POST) begins its transaction by taking
+    SQLite's write lock (``models.db.WriteIntent``): two logins or two forms at once then wait for each other."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,11 +54,8 @@ class WriteIntent:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        writing = WRITING.set(True)
-        try:
+        with writing():
             await self.app(scope, receive, send)
-        finally:
-            WRITING.reset(writing)
 
 
 def create_app(

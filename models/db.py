@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -13,11 +16,34 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_URL = f"sqlite:///{Path.cwd() / 'wuye.db'}"
 
 
-# SQLite: a transaction that reads and then writes cannot wait for another writer — if one committed in between,
-# its first write fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT), whatever the busy timeout. So a unit
-# of work that means to write (a console POST, see admin.app) begins with BEGIN IMMEDIATE: it takes the write lock
-# first, waiting its turn; reads (GET) begin deferred and never wait, WAL serving them a snapshot.
-WRITING: ContextVar[bool] = ContextVar("wuye_writing", default=False)
+class WriteIntent:
+    """SQLite: a transaction that reads and then writes cannot wait for another writer — if one committed in
+    between, its first write fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT), whatever the busy
+    timeout. So a unit of work that means to write (a console POST, see admin.app) begins with BEGIN IMMEDIATE:
+    it takes the write lock first, waiting its turn; reads (GET) begin deferred and never wait, WAL serving them a
+    snapshot.
+
+    Only one transaction at a time takes the lock: the ones the request opens while it holds it — a form's checks,
+    run while the edit's own transaction is open — only read, and waiting for the lock their own request holds
+    would never end."""
+
+    __slots__ = ("holder",)
+
+    def __init__(self) -> None:
+        self.holder: Any = None  # the connection whose transaction holds the write lock
+
+
+WRITING: ContextVar[WriteIntent | None] = ContextVar("wuye_writing", default=None)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun inside (in this context, and in the threads it hands work to) mean to write."""
+    token = WRITING.set(WriteIntent())
+    try:
+        yield
+    finally:
+        WRITING.reset(token)
 
 
 def is_lock_timeout(exc: OperationalError) -> bool:
@@ -51,7 +77,19 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITING.get() else "BEGIN")
+            intent = WRITING.get()
+            if intent is not None and intent.holder is None:
+                intent.holder = conn
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _sqlite_end(conn) -> None:
+            intent = WRITING.get()
+            if intent is not None and intent.holder is conn:
+                intent.holder = None
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from actions.actor import SYSTEM, Actor
 from actions.errors import NotPermitted, Refused
 from models import SHANGHAI, LabeledEnum
-from models.db import WRITING, is_lock_timeout
+from models.db import WRITING, is_lock_timeout, writing
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -87,12 +87,9 @@ async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any
         if WRITING.get() or not is_lock_timeout(exc):
             raise
     # A GET that read and then wrote (an export's audit row) on SQLite, and another writer committed in between:
-    # once more, taking the write lock first (see models.db.WRITING).
-    writing = WRITING.set(True)
-    try:
+    # once more, taking the write lock first (see models.db.WriteIntent).
+    with writing():
         return await anyio.to_thread.run_sync(work)
-    finally:
-        WRITING.reset(writing)
 
 
 def refusal_status(refused: Refused) -> int:
