@@ -483,14 +483,22 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
     return amount, paid_at, collector_id
 
 
-def _check_receipts(session: Session, project_id: int, receipts: Sequence[str | None]) -> None:
-    """A 收据号 is used once in a project (a receipt book's numbers): say which payment has it."""
+def _check_receipts(session: Session, project_id: int, receipt_no: str | None) -> None:
+    """A 收据号 is used once in a project (a receipt book's numbers): say which payment has it. An account payment
+    over several bills stores R-1, R-2 …: R is taken by any of them, and R-1 by the R of such a payment."""
+    if not receipt_no:
+        return
+    base, _, suffix = receipt_no.rpartition("-")
+    same = [Payment.receipt_no == receipt_no,
+            Payment.receipt_no.startswith(f"{receipt_no}-", autoescape=True)]
+    if base and suffix.isdigit():
+        same.append(Payment.receipt_no == base)
     taken = session.execute(
-        select(Payment.receipt_no, Payment.id)
-        .where(Payment.project_id == project_id, Payment.receipt_no.in_([r for r in receipts if r]))
+        select(Payment.receipt_no, Payment.id).where(Payment.project_id == project_id, or_(*same)).limit(1)
     ).first()
     if taken is not None:
-        raise Refused(f"{label_of(Payment, 'receipt_no')} {taken[0]} 已用于收款 #{taken[1]}，请核对收据", [taken[1]])
+        raise Refused(f"{label_of(Payment, 'receipt_no')} {receipt_no} 已用于收款 #{taken[1]}（{taken[0]}），请核对收据",
+                      [taken[1]])
 
 
 def _apply(session: Session, bill: Bill, amount: Decimal, method: PayMethod, collector_id: int | None,
@@ -535,7 +543,7 @@ def record_payment(
             "多缴部分请按房屋账户收款，冲抵其他未缴账单",
             [bill.id],
         )
-    _check_receipts(session, bill.project_id, [receipt_no])
+    _check_receipts(session, bill.project_id, receipt_no)
     result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no)
     log_operation(
         session,
@@ -593,7 +601,7 @@ def pay_account(
         parts.append((bill, min(left, bill.amount_due - bill.amount_paid)))
         left -= parts[-1][1]
     receipts = [f"{receipt_no}-{n}" if receipt_no and len(bills) > 1 else receipt_no for n in range(1, len(parts) + 1)]
-    _check_receipts(session, unit.project_id, receipts)
+    _check_receipts(session, unit.project_id, receipt_no)
     applied = [_apply(session, bill, part, PayMethod(method), collector_id, paid_at, receipt, token)
                for (bill, part), receipt in zip(parts, receipts, strict=True)]
     log_operation(

@@ -742,6 +742,12 @@ class Letter:
         return rmb_upper(self.total)
 
     @property
+    def ordinal(self) -> str:
+        """第一次 … : the reminders this account has had this month with this one, not the stage's number."""
+        n = len(self.earlier) + 1
+        return f"第{'一二三四'[n - 1] if n <= 4 else n}次"
+
+    @property
     def earlier_text(self) -> str:
         """本月已于 11月5日、11月10日 催缴 — only what was sent: a stage issued once its date came (the account fell
         into arrears later in the month) does not claim the reminders it never had."""

@@ -437,6 +437,7 @@ def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
     # the reminders it had this month, on the days they were issued (here all today)
     today = today_local()
     assert (letter.earlier, letter.earlier_text) == ((today, today), f"{today.month}月{today.day}日、{today.month}月{today.day}日")
+    assert letter.ordinal == "第三次"
     assert len(letters.letters) == 6  # A-101 and B-201, three letters each
     outsider = Actor(user_id=None, name="外人", project_ids=frozenset())
     with pytest.raises(NotPermitted):

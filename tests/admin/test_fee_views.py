@@ -205,7 +205,8 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
                  f"请贵户于 <span class=\"strong\">{deadline}</span> 前", "2026-03", "150.00"):
         assert text in html, text
     # stage 3 went out once its date came, with no reminder before it this month: the letter claims none
-    assert "这是本月第" not in html and "向贵户催缴" not in html
+    assert "这是本月第" not in html and "向贵户催缴" not in html and "多次催缴" not in html
+    assert "催缴通知书</h1>" in html and "（第一次）" in html and "（第三次）" not in html and "至今仍未缴清" in html
     download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
     assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text
@@ -283,7 +284,13 @@ def test_the_account_payment_form_sent_twice_takes_the_money_once(session, conso
     assert fresh != token
     # (an account payment over several bills numbers its receipts R-88-1, R-88-2 …)
     reused = desk.post("/admin/bill/account/pay", {**form, "amount": "50.00", "form_token": fresh})
-    assert reused.status_code == 400 and "收据号 R-88-1 已用于收款 #" in reused.text
+    assert reused.status_code == 400 and "收据号 R-88 已用于收款 #" in reused.text and "（R-88-1）" in reused.text
+    # nor one bill's payment with R-88 (taken by R-88-1, R-88-2), nor R-88-1 typed as such
+    apr = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    for receipt in ("R-88", "R-88-2"):
+        single = desk.post("/admin/payment/create", {"bill": str(apr.id), "amount": "10.00", "method": "cash",
+                                                     "paid_at": "2026-04-06 10:00:00", "receipt_no": receipt})
+        assert single.status_code == 400 and f"收据号 {receipt} 已用于收款 #" in single.text, receipt
     assert _payments(session, e) == before
 
 
