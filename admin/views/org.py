@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
 
+from actions.errors import Refused
+from actions.units import unit_dates_problem
 from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
 
 from .base import (
@@ -95,6 +99,13 @@ class UnitAdmin(ScopedModelView, model=Unit):
     # 楼宇管家 keep their units' state (空置 → 已交房 → 装修中 → 已入住, and the dates); the unit itself, its area
     # and who is responsible for it are master data, changed only by roles that may also create units.
     limited_form_columns = ("status", "handover_date", "move_in_date")
+
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        await super().on_model_change(data, model, is_created, request)
+        problem = unit_dates_problem(self.submitted(data, model, is_created, "handover_date"),
+                                     self.submitted(data, model, is_created, "move_in_date"))
+        if problem:
+            raise Refused(problem)
 
 
 class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):

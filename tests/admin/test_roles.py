@@ -149,6 +149,15 @@ def test_butler_keeps_the_state_of_units_but_not_their_master_data(console, sess
     page = c.get(f"/admin/unit/edit/{unit.id}")
     assert page.status_code == 200
     assert fields(page.text) == {"status", "handover_date", "move_in_date"}
+    # dates that cannot be: in the future, moving in before the handover or with none: refused, nothing written
+    for dates, reason in (
+        ({"handover_date": "2031-01-01", "move_in_date": ""}, "交房日期 2031-01-01 晚于今天"),
+        ({"handover_date": "2019-08-25", "move_in_date": "2018-01-01"}, "入住日期 2018-01-01 早于交房日期 2019-08-25"),
+        ({"handover_date": "", "move_in_date": "2026-10-01"}, "有入住日期须先填写交房日期"),
+    ):
+        refused = c.post(f"/admin/unit/edit/{unit.id}", {"status": "occupied", **dates})
+        assert refused.status_code == 400 and reason in html.unescape(refused.text), dates
+    assert session.scalars(select(AuditLog).where(AuditLog.table_name == "unit", AuditLog.kind == AuditKind.UPDATE)).all() == []
     # a tampered form changes only what the butler's form has
     response = c.post(f"/admin/unit/edit/{unit.id}", {
         "status": "decorating", "handover_date": "2026-10-08", "move_in_date": "",
