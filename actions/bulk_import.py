@@ -14,6 +14,7 @@ and upserts by natural key (``actions.spreadsheets.records``):
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -44,17 +45,19 @@ from models import (
     UnitRelation,
     UnitStatus,
     label_of,
+    utcnow,
 )
 
 from .actor import Actor
-from .billing import month_day, payer_id
+from .billing import COLLECTING_POSITIONS, add_months, current_period, month_day, parse_period, payer_id
 from .errors import NotPermitted, Refused
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
 from .spreadsheets.clean import MASKED
 from .spreadsheets.header import Field
-from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import
+from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import, shown
 from .spreadsheets.records import RecordImporter, StaffRefs, UnitRefs, audit, chunks
+from .units import BUTLER_POSITIONS, unit_dates_problem
 
 UNIT_VARIANTS = ("房间", "房屋编号", "房产", "户")
 
@@ -157,8 +160,12 @@ class UnitImporter(RecordImporter):
         texts = {r.values[k] for r in rows for k in ("butler", "collector") if r.values.get(k)}
         self.staff = StaffRefs(self.session, projects, texts)
         for row in rows:
-            self.staff.resolve(row, "butler", self.label("butler"))
-            self.staff.resolve(row, "collector", self.label("collector"))
+            self.staff.resolve(row, "butler", self.label("butler"), BUTLER_POSITIONS)
+            self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
+            problem = unit_dates_problem(row.values.get("handover_date"), row.values.get("move_in_date"))
+            if problem:
+                key, reason = problem
+                row.fail(self.label(key), row.values.get(key), reason)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         self.refs.load((r.values["project_id"], r.values["building"], r.values["room_no"]) for r in rows)
@@ -389,6 +396,36 @@ class BillImporter(RecordImporter):
         return {id(r): s for r in rows
                 if (s := stored.get((r.values["unit_id"], r.values["fee_type_id"], r.values["period"])))}
 
+    def check(self, rows: list[Row]) -> None:
+        """The rules of a bill typed in the console (``billing.check_bill``), per row and against the bills
+        ``find`` loaded: 账期 a real month no later than next month, 应收 more than 0 and not below what has
+        been paid; a waived bill's amount stays. The status then follows the money (``after_write``)."""
+        super().check(rows)
+        ahead = add_months(current_period(), 1)
+        period_label, due_label = self.label("period"), self.label("amount_due")
+        for row in rows:
+            if not row.ok:
+                continue
+            v = row.values
+            try:
+                period = parse_period(v["period"])
+            except Refused as e:
+                row.fail(period_label, v["period"], e.message)
+                continue
+            if period > ahead:
+                row.fail(period_label, period, f"{period} 晚于下月（{ahead}），不能提前开具账单")
+            due = v.get("amount_due")
+            if due is not None and due <= 0:
+                row.fail(due_label, due, f"必须大于 0：{shown(due)}")
+                continue
+            stored = self.stored.get(row.target_id) if row.target_id else None
+            if stored is None or due is None or "amount_due" not in (row.changes or {}):
+                continue
+            if BillStatus(stored["status"]) is BillStatus.WAIVED:
+                row.fail(due_label, due, f"账单#{stored['id']}{BillStatus.WAIVED.label}，不能再修改金额")
+            elif due < stored["amount_paid"]:
+                row.fail(due_label, due, f"{shown(due)} 元低于账单#{stored['id']}已收的 {shown(stored['amount_paid'])} 元")
+
     def shown_stored(self, key: str, value: Any) -> Any:
         return self.staff.names.get(value, value) if key == "collector" else value
 
@@ -518,9 +555,37 @@ class PaymentImporter(RecordImporter):
                 stored[(rec["project_id"], rec["receipt_no"])] = dict(rec)
         return {id(r): s for r in rows if (s := stored.get((r.values["project_id"], r.values["receipt_no"])))}
 
+    def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
+        """收款 is never edited: a 收据号 (or 编号) already booked re-imports only as it is stored (无变化, as an
+        exported file does); any difference is an error on the row, not an update of booked money."""
+        super().compare(row, stored)
+        if stored is None or not row.ok:
+            return
+        differs = [self.label(k) for k in row.changes or {}]
+        if row.values.get("bill_id") is not None and row.values["bill_id"] != stored["bill_id"] \
+                and self.label("bill") not in differs:
+            differs.append(self.label("bill"))
+        receipt = row.values["receipt_no"]
+        if stored["receipt_no"] != receipt:
+            row.changes = None
+            row.fail(self.label("id"), stored["id"], f"{stored['id']} 是收据号 {stored['receipt_no']} 的收款，"
+                     f"与本行收据号 {receipt} 不符：收款记录不能通过导入修改")
+        elif differs:
+            row.changes = None
+            row.fail(self.label("receipt_no"), receipt, f"{receipt} 已用于收款 #{stored['id']}：收款记录不能通过导入修改"
+                     f"（{'、'.join(differs)}与已登记的不同）")
+
     def check(self, rows: list[Row]) -> None:
         super().check(rows)
-        self._check_totals([r for r in rows if r.ok and r.outcome in (Outcome.NEW, Outcome.UPDATE)])
+        # 收款时间 no later than now, as at the counter (``billing._payment_terms``: five minutes of clock skew).
+        now = utcnow()
+        latest = now + dt.timedelta(minutes=5)
+        label = self.label("paid_at")
+        for row in rows:
+            paid_at = row.values.get("paid_at")
+            if row.ok and paid_at is not None and paid_at > latest:
+                row.fail(label, paid_at, f"{shown(paid_at)} 晚于现在（北京时间 {shown(now)}），不能登记未来的收款")
+        self._check_totals([r for r in rows if r.ok and r.outcome is Outcome.NEW])
 
     def _check_totals(self, rows: list[Row]) -> None:
         """收款合计 of a bill may not pass its 应收: the payments kept, plus the ones this file brings."""
@@ -567,7 +632,7 @@ class CustomerImporter(RecordImporter):
     kind = "customers"
     model = Customer
     title = Customer.__label__
-    key = ("name", "unit", "relation")
+    key = ("unit", "name", "relation")
     columns = {"name": "name", "kind": "kind", "phone": "phone", "id_number": "id_number",
                "emergency_contact": "emergency_contact", "note": "note"}
     link_columns = {"is_primary": "is_primary", "start_date": "start_date"}
@@ -614,6 +679,11 @@ class CustomerImporter(RecordImporter):
         v = row.values
         unit = v.get("unit") or (f"{v['building']}-{v['room_no']}" if v.get("building") and v.get("room_no") else "")
         return (*who, unit, v.get("relation") or UnitRelation.OWNER)
+
+    def describe_key(self, row: Row) -> str:
+        v = row.values
+        unit = v.get("unit") or (f"{v['building']}-{v['room_no']}" if v.get("building") and v.get("room_no") else "")
+        return " / ".join(p for p in (unit, v.get("name") or "", shown(v.get("relation") or UnitRelation.OWNER)) if p)
 
     def resolve(self, rows: list[Row]) -> None:
         for row in rows:
@@ -762,9 +832,12 @@ def import_records(
     dry_run: bool = False,
     limits: Limits = LIMITS,
     progress: Progress | None = None,
+    unmask: bool = False,
 ) -> ImportResult:
     """Preview (``dry_run``) or upsert a workbook (or CSV) of ``kind`` records: units, customers, parking,
-    staff, bills, payments."""
+    staff, bills, payments. Phone and 身份证号 values in the preview are masked unless ``unmask`` (the caller
+    decides as for an export: the role's 查看完整敏感信息 grant)."""
     importer = importer_for(session, kind, actor=actor, project_id=project_id)
+    importer.unmask = unmask
     return run_import(session, importer, data=data, file_name=file_name, dry_run=dry_run, limits=limits,
                       progress=progress)

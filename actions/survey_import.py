@@ -40,7 +40,6 @@ from models import (
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
-    SurveyStatus,
     SurveyTopic,
     Unit,
     UnitCustomer,
@@ -57,7 +56,7 @@ from .spreadsheets import clean
 from .spreadsheets.bulk import staged_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
-from .surveys import survey_in_scope
+from .surveys import mark_run, survey_in_scope
 
 # The words staff use for each department's column, besides its label.
 TOPIC_VARIANTS: dict[SurveyTopic, tuple[str, ...]] = {
@@ -268,8 +267,8 @@ class SurveyImporter(Importer):
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
         households = self._mark_collected(batch)
-        if new and survey.status is SurveyStatus.PLANNED:  # forms came back: it has been run (actions/surveys.py)
-            survey.status = SurveyStatus.DISTRIBUTING
+        if new:  # forms came back: it has been run
+            mark_run(survey)
             self.session.flush()
         return {"responses": len(new), "scores": scores, "households_added": households}
 

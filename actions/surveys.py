@@ -77,6 +77,18 @@ def check_dates(start_date: dt.date | None, end_date: dt.date | None) -> None:
                       f"（{start_date}）")
 
 
+def mark_run(survey: Survey) -> None:
+    """A campaign whose forms went out or came back has been run: 筹备中 → 发放中 (it counts in the KPIs from now)."""
+    if survey.status is SurveyStatus.PLANNED:
+        survey.status = SurveyStatus.DISTRIBUTING
+
+
+def survey_run(session: Session, *, survey_id: int, actor: Actor) -> None:
+    """The same after a form or a hand-out typed in the console (audited as the user's change of the survey)."""
+    mark_run(survey_in_scope(session, survey_id, actor))
+    session.flush()
+
+
 def check_response(session: Session, *, project_id: int, survey_id: int, unit_id: int,
                    answered_on: dt.date | None, actor: Actor) -> None:
     """A form typed or corrected in the console: its survey and unit of the form's project, answered no later
@@ -203,8 +215,7 @@ def record_distribution(
         record_bulk(session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,
                     ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(*where),
                     summary=f"问卷发放{'（已签收）' if receipt_signed else ''}：{survey.title}")
-    if survey.status is SurveyStatus.PLANNED:
-        survey.status = SurveyStatus.DISTRIBUTING
+    mark_run(survey)
     log_operation(
         session, "distribute-survey",
         params={"survey_id": survey.id, "distributed_on": distributed_on, "receipt_signed": receipt_signed},

@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -184,6 +185,20 @@ def prompt_password() -> str:
     if first != getpass.getpass("再次输入新密码："):
         raise Refused("两次输入的密码不一致")
     return first
+
+
+def output_path(file: str) -> Path:
+    """The file a command will write, checked before any work: a typo in the path is refused up front, not
+    after a long export (and, for a report, after its operation log was written)."""
+    path = Path(file)
+    folder = path.parent
+    if path.is_dir():
+        raise Refused(f"输出文件“{file}”是一个目录，请指定文件名，如 {path / '导出.xlsx'}")
+    if not folder.is_dir():
+        raise Refused(f"输出目录不存在：{folder}（文件“{file}”），请先创建该目录或换一个路径")
+    if not os.access(folder, os.W_OK | os.X_OK) or path.exists() and not os.access(path, os.W_OK):
+        raise Refused(f"没有写入权限：{path if path.exists() else folder}（文件“{file}”）")
+    return path
 
 
 def _labels() -> dict[str, str]:
@@ -547,8 +562,6 @@ class _Progress:
 
 
 def _import(kind: str, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from actions.bulk_import import import_records
     from actions.survey_import import import_survey_responses
     from actions.surveys import find_or_create_survey
@@ -685,8 +698,6 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 @command("export", "把一个列表导出为 .xlsx：与控制台导出相同的列，敏感信息默认打码，大文件显示进度", _export_args)
 def cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sqladmin.helpers import slugify_class_name
 
     from actions.export import export_columns, export_list
@@ -697,6 +708,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                  and slugify_class_name(v.model.__name__) == args.what), None)
     if view is None:
         raise Refused(f"没有名为 {args.what} 的列表")
+    path = output_path(args.file)
     keys = [c if isinstance(c, str) else c.key for c in view.column_list] or ["id"]
     progress = _Progress()
     try:
@@ -710,7 +722,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             result = export_list(
                 session, query=query, model=view.model, title=view.model.__label__, actor=CLI_ACTOR,
                 columns=export_columns(view.model, keys, {k: view.column_labels.get(k, k) for k in keys}),
-                path=Path(args.file), unmask=args.unmask, filters={"project": args.project}, progress=progress,
+                path=path, unmask=args.unmask, filters={"project": args.project}, progress=progress,
             )
     finally:
         progress.end()
@@ -764,13 +776,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 @command("monthly-report", "月度报告导出为 .xlsx：指标、诉求与投诉、重大投诉处理、收费、回访、满意度、考核", _report_args)
 def cmd_monthly_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from actions.monthly_report import export_monthly_report
 
+    path = output_path(args.file)
     with transaction() as session:
         result = export_monthly_report(session, month=args.month, actor=CLI_ACTOR, **_month_scope(session, args))
-    Path(args.file).write_bytes(result.content)
+    path.write_bytes(result.content)
     print(f"已导出{result.filename.removesuffix('.xlsx')}（{result.rows} 行）到 {args.file}")
     return OK
 

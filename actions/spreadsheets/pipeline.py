@@ -32,6 +32,7 @@ from models import SHANGHAI, BatchStatus, ImportBatch, LabeledEnum, utcnow
 from ..actor import Actor
 from ..audit import log_operation
 from ..errors import Refused
+from ..privacy import mask
 from .clean import MASKED, Invalid
 from .header import Field, Header, find_header
 from .reader import LIMITS, Book, Limits, Sheet, read_book
@@ -182,10 +183,41 @@ class Importer:
     allow_csv: ClassVar[bool] = True
     key: ClassVar[tuple[str, ...]] = ()  # the fields identifying a row: twice in one file is an error
     notes: ClassVar[tuple[str, ...]] = ()  # the template's instructions besides the columns'
+    # Whether the preview may show personal data (phone, 身份证号) in full: the caller decides, as an export
+    # does (the role's 查看完整敏感信息 grant); by default they are masked.
+    unmask: bool = False
 
     def __init__(self, session: Session, actor: Actor) -> None:
         self.session = session
         self.actor = actor
+
+    def pii(self) -> dict[str, str]:
+        """Field key → kind of personal data (``phone`` / ``id_number``), masked in the preview."""
+        return {}
+
+    def hidden(self, key: str, value: Any) -> Any:
+        """``value`` of field ``key`` as this preview may show it: personal data masked unless ``unmask``."""
+        kind = None if self.unmask else self.pii().get(key)
+        if kind is None or value is None or value is MASKED or isinstance(value, Invalid):
+            return value
+        return mask(kind, str(value))
+
+    def describe_key(self, row: Row) -> str:
+        """The row's key as its labelled values show it, for messages: a unit as lists show it (``1栋-101``),
+        then the other values (``1栋-101 / 物业管理费 / 2026-03``); personal data masked."""
+        v = row.values
+        parts = []
+        for k in self.key:
+            if k == "room_no" and "building" in self.key:
+                continue
+            if k in ("building", "unit"):
+                unit = v.get("unit") if k == "unit" else None
+                if not unit and v.get("building") and v.get("room_no"):
+                    unit = f"{v['building']}-{v['room_no']}"
+                parts.append(unit or "")
+            else:
+                parts.append(shown(self.hidden(k, v.get(k))))
+        return " / ".join(p for p in parts if p)
 
     def fields(self) -> tuple[Field, ...]:
         raise NotImplementedError
@@ -403,8 +435,9 @@ def run_import(
         batch_id=batch_id,
         counts=counts,
         problems=tuple(p for row in rows if row.problems for p in row.problems),
-        preview=tuple(_row_result(row, labels) for row in rows[:PREVIEW_ROWS]),
-        updates=tuple(_row_result(row, labels) for row in rows if row.outcome is Outcome.UPDATE)[:LISTED_UPDATES],
+        preview=tuple(_row_result(importer, row, labels) for row in rows[:PREVIEW_ROWS]),
+        updates=tuple(_row_result(importer, row, labels)
+                      for row in rows if row.outcome is Outcome.UPDATE)[:LISTED_UPDATES],
         sheets=tuple(parsed.sheets),
         skipped_sheets=tuple(parsed.skipped),
         ignored_columns=tuple(parsed.ignored),
@@ -438,18 +471,22 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
         first = seen.setdefault(key, row)
         if first is not row:
             where = f"第{first.number}行" if first.sheet == row.sheet else f"「{first.sheet}」第{first.number}行"
-            row.fail(column, " / ".join(shown(v) for v in key), f"{'-'.join(shown(v) for v in key)} 与{where}重复")
+            # Named by its labelled values, never by the internal key (which may hold a full phone number).
+            described = importer.describe_key(row)
+            row.fail(column, described, f"{described} 与{where}重复")
 
 
-def _row_result(row: Row, labels: dict[str, str]) -> RowResult:
+def _row_result(importer: Importer, row: Row, labels: dict[str, str]) -> RowResult:
     typed = row.typed or {}
+    hide = importer.hidden
     return RowResult(
         sheet=row.sheet,
         row=row.number,
         outcome=row.outcome,
-        values=tuple((labels[k], shown(typed.get(k, v))) for k, v in row.values.items() if k in labels),
+        values=tuple((labels[k], shown(hide(k, typed.get(k, v)))) for k, v in row.values.items() if k in labels),
         reasons=tuple(p.reason if not p.column else f"{p.column} {p.reason}" for p in row.problems or ()),
-        changes=tuple((labels.get(k, k), shown(old), shown(new)) for k, (old, new) in (row.changes or {}).items()),
+        changes=tuple((labels.get(k, k), shown(hide(k, old)), shown(hide(k, new)))
+                      for k, (old, new) in (row.changes or {}).items()),
     )
 
 

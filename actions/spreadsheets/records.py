@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Session
 
-from models import AuditKind, Base, Building, ImportBatch, Project, Staff, Unit, label_of
+from models import AuditKind, Base, Building, ImportBatch, Project, Staff, StaffPosition, Unit, label_of
 
 from ..actor import Actor
 from ..audit import record_bulk
@@ -70,6 +70,10 @@ class RecordImporter(Importer):
 
     def resolve(self, rows: list[Row]) -> None:
         """Turn names into ids (one query per kind of reference); fail the rows whose references are unknown."""
+
+    def pii(self) -> dict[str, str]:
+        table = self.model.__table__
+        return {key: kind for key, column in self.columns.items() if (kind := table.c[column].info.get("pii"))}
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         """``id(row)`` → the stored record (``id`` and ``columns``) of the rows found by natural key."""
@@ -286,17 +290,20 @@ class StaffRefs:
         self.by_no: dict[tuple[int, str], int] = {}
         self.by_name: dict[tuple[int, str], list[int]] = {}
         self.names: dict[int, str] = {}
+        self.positions: dict[int, StaffPosition] = {}
         for part in chunks(texts):
-            stmt = select(Staff.id, Staff.project_id, Staff.employee_no, Staff.name).where(
+            stmt = select(Staff.id, Staff.project_id, Staff.employee_no, Staff.name, Staff.position).where(
                 Staff.project_id.in_(sorted(project_ids)), (Staff.employee_no.in_(part) | Staff.name.in_(part))
             )
-            for staff_id, project_id, number, name in session.execute(stmt):
+            for staff_id, project_id, number, name, position in session.execute(stmt):
                 self.by_no[(project_id, number)] = staff_id
                 self.by_name.setdefault((project_id, name), []).append(staff_id)
                 self.names[staff_id] = name
+                self.positions[staff_id] = position
 
-    def resolve(self, row: Row, key: str, label: str) -> None:
-        """Replace the row's ``key`` text by the staff id, or fail the row."""
+    def resolve(self, row: Row, key: str, label: str, positions: Sequence[StaffPosition] = ()) -> None:
+        """Replace the row's ``key`` text by the staff id, or fail the row — also when ``positions`` are given
+        and the employee holds none of them (an engineer is not a unit's 责任收费员)."""
         text = row.values.get(key)
         if text is None:
             return
@@ -310,6 +317,10 @@ class StaffRefs:
             staff_id = matches[0] if matches else None
         if staff_id is None:
             row.fail(label, text, f"{text} 不是本项目员工")
+            return
+        if positions and self.positions[staff_id] not in positions:
+            allowed = "、".join(p.label for p in positions)
+            row.fail(label, text, f"{text} 的岗位是{self.positions[staff_id].label}，{label}须为{allowed}")
             return
         row.values[f"{key}_id"] = staff_id
 

@@ -89,9 +89,10 @@ KEY_LABELS = {
 # Parameters whose ids point at a record no column is named after.
 KEY_TARGETS: dict[str, type] = {"order_ids": WorkOrder, "notice_ids": DunningNotice, "action_id": CorrectiveAction,
                                 "new_rule_id": ScoringRule}
-# The record an operation's parameters describe, where a code alone is ambiguous (上门 or 张贴/塞门).
+# The record an operation's parameters describe, where its code does not name it (see _operation_record) or
+# names another: a callback's 回访方式/回访结果 are its 回访走访 record's, not the work order's.
 OPERATION_RECORDS: dict[str, type] = {
-    "record_visit": Visit, "receive_request": ServiceRequest, "dispatch": WorkOrder, "record_delivery": DunningNotice,
+    "record_visit": Visit, "callback_work_order": Visit, "receive_request": ServiceRequest, "dispatch": WorkOrder, "record_delivery": DunningNotice,
     "issue_dunning": DunningRun, "record_payment": Payment, "pay_account": Payment,
 }
 
@@ -382,7 +383,17 @@ class OperationLogAdmin(TrailView, model=OperationLog):
         return _operation_record(obj.operation)
 
 
+@functools.cache
 def _operation_record(code: str) -> type | None:
-    """The record an operation's parameters are about: ``export:bill`` → 账单, ``record_visit`` → 回访走访."""
+    """The record an operation's parameters are about: ``export:bill`` → 账单, ``record_visit`` → 回访走访, else
+    the record its code names after the verb (``create-survey`` → 满意度调查, ``close_work_orders`` → 工单), so
+    that a parameter reads as that record's column (a survey's ``period`` is 调查期间, not a bill's 账期)."""
     prefix, _, rest = code.partition(":")
-    return OPERATION_RECORDS.get(code) or (TABLES.get(rest) if prefix == "export" else None)
+    if code in OPERATION_RECORDS or prefix == "export":
+        return OPERATION_RECORDS.get(code) or TABLES.get(rest)
+    words = code.replace("-", "_").split("_")
+    for start in range(1, len(words)):  # the longest name first: follow_up_corrective_action → corrective_action
+        name = "_".join(words[start:])
+        if model := TABLES.get(name) or TABLES.get(name.removesuffix("s")):
+            return model
+    return None

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
 
+from actions.billing import COLLECTING_POSITIONS
 from actions.errors import Refused
-from actions.units import unit_dates_problem
+from actions.units import BUTLER_POSITIONS, unit_dates_problem
 from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
 
 from .base import (
@@ -95,7 +96,12 @@ class UnitAdmin(ScopedModelView, model=Unit):
     ]
     form_columns = ["project", "building", "room_no", "kind", "status", "area", "handover_date", "move_in_date",
                     "butler", "collector", "key_tenant"]
-    form_ajax_refs = ajax_refs(Unit, "building", "butler", "collector")
+    # 责任管家 a 楼宇管家, 责任收费员 a 收费员 or the front desk (as the units import holds them), active
+    form_ajax_refs = ajax_refs(
+        Unit, "building", "butler", "collector",
+        butler={"where": [Staff.position.in_(BUTLER_POSITIONS), Staff.active.is_(True)]},
+        collector={"where": [Staff.position.in_(COLLECTING_POSITIONS), Staff.active.is_(True)]},
+    )
     # 楼宇管家 keep their units' state (空置 → 已交房 → 装修中 → 已入住, and the dates); the unit itself, its area
     # and who is responsible for it are master data, changed only by roles that may also create units.
     limited_form_columns = ("status", "handover_date", "move_in_date")
@@ -105,7 +111,7 @@ class UnitAdmin(ScopedModelView, model=Unit):
         problem = unit_dates_problem(self.submitted(data, model, is_created, "handover_date"),
                                      self.submitted(data, model, is_created, "move_in_date"))
         if problem:
-            raise Refused(problem)
+            raise Refused(problem[1])
 
 
 class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):

@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 from sqladmin import BaseView, expose
+from sqladmin.authorization import custom_action
 from sqladmin.helpers import slugify_class_name
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,6 +40,7 @@ from actions.survey_results import results_workbook, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import OperationStatus, SurveyResponse, label_of
 
+from .base import VIEW_PII
 from .list_export import file_response
 from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
 
@@ -202,6 +204,9 @@ class SpreadsheetPages(BaseView):
         data = _data(token)
         session_maker = self.session_maker
         kind = meta["kind"]
+        # Personal data in full only to a role that sees it in full in the lists and exports (the model view's
+        # 查看完整敏感信息 grant, as ``list_export`` decides ``unmask``).
+        unmask = kind != "surveys" and granted(self, request, IMPORT_KINDS[kind].grant[0], custom_action(VIEW_PII))
 
         def work(job: jobs.Job) -> Any:
             with session_maker.begin() as session:
@@ -211,7 +216,8 @@ class SpreadsheetPages(BaseView):
                                                    file_name=meta["file_name"], actor=actor, dry_run=dry_run,
                                                    progress=job.progress)
                 return import_records(session, kind=kind, data=data, file_name=meta["file_name"], actor=actor,
-                                      project_id=meta["project_id"], dry_run=dry_run, progress=job.progress)
+                                      project_id=meta["project_id"], dry_run=dry_run, progress=job.progress,
+                                      unmask=unmask)
 
         def failed(job: jobs.Job, exc: BaseException) -> None:
             with session_maker.begin() as session:

@@ -121,6 +121,11 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
                 data["project_id"] = rows[0][0]
         await super().on_model_change(data, model, is_created, request)
 
+    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        await super().after_model_change(data, model, is_created, request)
+        if model.distributed_at is not None or model.collected:
+            await run_action(self.session_maker, request, surveys.survey_run, survey_id=model.survey_id)
+
 
 class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
     category = "满意度调查"
@@ -146,6 +151,10 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
             survey_id=pick("survey", "survey_id"), unit_id=pick("unit", "unit_id"),
             answered_on=self.submitted(data, model, is_created, "answered_on"),
         )
+
+    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        await super().after_model_change(data, model, is_created, request)
+        await run_action(self.session_maker, request, surveys.survey_run, survey_id=model.survey_id)
 
 
 class SurveyScoreAdmin(ScopedModelView, model=SurveyScore):

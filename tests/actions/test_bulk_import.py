@@ -11,10 +11,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from actions.actor import Actor
+from actions.billing import add_months, current_period
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import NotPermitted, Refused
 from actions.spreadsheets.writer import template
 from models import (
+    SHANGHAI,
     AuditKind,
     AuditLog,
     Bill,
@@ -183,10 +185,34 @@ def test_rows_with_problems_write_nothing(session, p1):
         "「房屋」第4行 项目 无权导入项目“别的项目”的数据",
         "「房屋」第5行 项目 不存在 不存在",
         "「房屋」第6行 责任管家 赵六 不是本项目员工",
-        "「房屋」第7行 楼栋 / 房号 翠湖花园-1栋-1-101 与第2行重复",
+        "「房屋」第7行 楼栋 / 房号 1栋-1-101 与第2行重复",
     }
     assert any(m.startswith("「房屋」第8行 房屋状态 「住着」不是可选值") for m in messages)
     assert other.id not in {u.project_id for u in session.scalars(select(Unit))}
+
+
+def test_unit_rows_keep_the_units_rules(session, p1):
+    """The dates and the responsible staff as the console's unit form holds them: nothing written."""
+    project, actor = p1
+    f.staff(session, project_=project, name="孙师傅", position=StaffPosition.ENGINEER)
+    f.staff(session, project_=project, name="前台小李", position=StaffPosition.FRONT_DESK)
+    data = workbook({"房屋": [
+        ["项目", "楼栋", "房号", "建筑面积(㎡)", "交房日期", "入住日期", "责任管家", "责任收费员"],
+        ["翠湖花园", "1栋", "1-101", 80, "2031-01-01", None, None, None],
+        ["翠湖花园", "1栋", "1-102", 80, "2019-08-25", "2018-01-01", None, None],
+        ["翠湖花园", "1栋", "1-103", 80, None, "2020-01-01", None, None],
+        ["翠湖花园", "1栋", "1-104", 80, None, None, "前台小李", "孙师傅"],
+    ]})
+    before = counts(session)
+    result = _import(session, "units", data, actor)
+    assert counts(session) == before and not result.written
+    assert {p.message for p in result.problems} == {
+        f"「房屋」第2行 交房日期 交房日期 2031-01-01 晚于今天（{dt.datetime.now(SHANGHAI).date()}）",
+        "「房屋」第3行 入住日期 入住日期 2018-01-01 早于交房日期 2019-08-25",
+        "「房屋」第4行 入住日期 有入住日期须先填写交房日期：房屋交付后才能入住",
+        "「房屋」第5行 责任管家 前台小李 的岗位是前台客服，责任管家须为楼宇管家",
+        "「房屋」第5行 责任收费员 孙师傅 的岗位是维修工，责任收费员须为收费员、前台客服",
+    }
 
 
 def test_customers_with_links_and_masked_values(session, p1):
@@ -306,3 +332,134 @@ def test_hostile_files_are_refused(session, p1):
         _import(session, "owners", b"", actor)
     assert counts(session) == before
     assert set(KINDS) == {"units", "customers", "parking", "staff", "bills", "payments"}
+
+
+def _billed(session, p1, amount_paid: int | None = None):
+    """Units, two bills of 2026-03 (268.50 and 300.00) and, when asked, a payment R001 on the first."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    bills = workbook({"账单": [
+        ["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+        ["1栋", "1-101", "物业管理费", "2026-03", "268.50"],
+        ["1栋", "1-102", "物业管理费", "2026-03", 300],
+    ]})
+    assert _import(session, "bills", bills, actor, name="b0.xlsx", project_id=project.id).written
+    first, second = session.scalars(select(Bill).order_by(Bill.id)).all()
+    if amount_paid is not None:
+        pay = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                                 ["R001", f"账单#{first.id}", amount_paid, "现金", "2026-03-05 10:30"]]})
+        assert _import(session, "payments", pay, actor, name="p0.xlsx", project_id=project.id).written
+    session.expire_all()
+    return first, second
+
+
+def _state(session):
+    return (session.execute(select(Payment.id, Payment.bill_id, Payment.amount, Payment.receipt_no).order_by(Payment.id)).all(),
+            session.execute(select(Bill.id, Bill.amount_due, Bill.amount_paid, Bill.status).order_by(Bill.id)).all())
+
+
+def test_payments_already_booked_are_not_rewritten(session, p1):
+    project, actor = p1
+    first, second = _billed(session, p1, amount_paid="268.50")
+    payment_id = session.scalar(select(Payment.id))
+    before, state = counts(session), _state(session)
+    moved = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                               ["R001", f"账单#{second.id}", 10, "现金", "2026-03-05 10:30"]]})
+    for dry_run in (True, False):
+        result = _import(session, "payments", moved, actor, name="m.xlsx", project_id=project.id, dry_run=dry_run)
+        assert not result.written and result.counts["error"] == 1 and result.counts["update"] == 0 and not result.updates
+        assert [p.message for p in result.problems] == [
+            f"「收款」第2行 收据号 R001 已用于收款 #{payment_id}：收款记录不能通过导入修改（账单、金额(元)与已登记的不同）"]
+        assert result.problems[0].value == "R001"
+        assert counts(session) == before and _state(session) == state
+    assert session.get(Bill, first.id).status is BillStatus.PAID
+
+    # by 编号 with another 收据号: the same refusal, nothing changed
+    renamed = workbook({"收款": [["编号", "收据号", "账单", "金额(元)"], [payment_id, "R009", f"账单#{first.id}", "268.50"]]})
+    result = _import(session, "payments", renamed, actor, name="r.xlsx", project_id=project.id)
+    assert [p.message for p in result.problems] == [
+        f"「收款」第2行 编号 {payment_id} 是收据号 R001 的收款，与本行收据号 R009 不符：收款记录不能通过导入修改"]
+    assert not result.written and counts(session) == before and _state(session) == state
+
+    # the row as stored is 无变化, and a real run of it writes no payment
+    same = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                              ["R001", f"2026-03 账单#{first.id}", "268.50", "现金", "2026-03-05 10:30"]]})
+    result = _import(session, "payments", same, actor, name="s.xlsx", project_id=project.id)
+    assert not result.problems and result.counts["unchanged"] == 1 and result.written
+    assert _state(session) == state
+
+
+def test_payments_in_the_future_are_refused(session, p1):
+    project, actor = p1
+    first, _ = _billed(session, p1)
+    before, state = counts(session), _state(session)
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    data = workbook({"收款": [["收据号", "账单", "金额(元)", "收款时间"],
+                              ["R100", f"账单#{first.id}", 10, f"{tomorrow:%Y-%m-%d %H:%M}"]]})
+    result = _import(session, "payments", data, actor, project_id=project.id)
+    assert not result.written and result.counts["error"] == 1
+    problem = result.problems[0]
+    assert (problem.column, problem.value) == ("收款时间", f"{tomorrow:%Y-%m-%d %H:%M}")
+    assert "晚于现在（北京时间" in problem.reason and "不能登记未来的收款" in problem.reason
+    assert counts(session) == before and _state(session) == state
+
+
+def test_bill_import_keeps_the_bill_rules(session, p1):
+    project, actor = p1
+    first, second = _billed(session, p1, amount_paid="268.50")
+    before, state = counts(session), _state(session)
+    bad = workbook({"账单": [
+        ["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+        ["1栋", "1-101", "物业管理费", "2026-03", "1.00"],  # below the 268.50 paid
+        ["1栋", "1-102", "物业管理费", "2026-03", 0],
+        ["2栋", "2-101", "物业管理费", "2031-01", 100],
+    ]})
+    result = _import(session, "bills", bad, actor, project_id=project.id)
+    assert not result.written and result.counts["error"] == 3
+    assert [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
+        (2, "应收(元)", "1.00", f"1.00 元低于账单#{first.id}已收的 268.50 元"),
+        (3, "应收(元)", "0.00", "必须大于 0：0.00"),
+        (4, "账期", "2031-01", f"2031-01 晚于下月（{add_months(current_period(), 1)}），不能提前开具账单"),
+    ]
+    assert counts(session) == before and _state(session) == state
+
+    # 应收 raised on a paid bill: stored, and the status follows the money
+    raised = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"], ["1栋", "1-101", "物业管理费", "2026-03", 300]]})
+    result = _import(session, "bills", raised, actor, name="r.xlsx", project_id=project.id)
+    assert result.written and result.counts["update"] == 1, [p.message for p in result.problems]
+    session.expire_all()
+    bill = session.get(Bill, first.id)
+    assert (bill.amount_due, bill.amount_paid, bill.status) == (Decimal("300.00"), Decimal("268.50"), BillStatus.PARTIAL)
+
+
+def test_preview_masks_personal_data(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": [["姓名", "手机号", "身份证号", "楼栋", "房号"],
+                              ["张伟", "13414350792", "11010519491231002X", "1栋", "1-101"]]})
+    assert _import(session, "customers", data, actor, project_id=project.id).written
+    zhang = session.scalar(select(Customer))
+    changed = workbook({"业主": [["编号", "姓名", "手机号", "身份证号"], [zhang.id, "张伟", "13900003001", "110105194912310038"]]})
+    before = counts(session)
+    masked = _import(session, "customers", changed, actor, name="c.xlsx", dry_run=True)
+    assert [u.changes for u in masked.updates] == [(("手机号", "134****0792", "139****3001"),
+                                                    ("身份证号", "110***********002X", "110***********0038"))]
+    assert ("手机号", "139****3001") in masked.preview[0].values
+    text = repr(masked.preview) + repr(masked.updates)
+    assert "13414350792" not in text and "13900003001" not in text and "11010519491231002X" not in text
+    full = _import(session, "customers", changed, actor, name="c.xlsx", dry_run=True, unmask=True)
+    assert full.updates[0].changes[0] == ("手机号", "13414350792", "13900003001")
+    assert counts(session) == before
+
+
+def test_repeated_rows_are_named_by_their_values(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"客户": [["姓名", "手机号", "楼栋", "房号", "关系"],
+                              ["王芳", "13900003001", "1栋", "1-101", "租户"],
+                              ["王芳", "13900003001", "1栋", "1-101", "租户"]]})
+    before = counts(session)
+    result = _import(session, "customers", data, actor, project_id=project.id)
+    assert not result.written and counts(session) == before
+    assert [p.message for p in result.problems] == ["「客户」第3行 房屋 / 姓名 / 关系 1栋-1-101 / 王芳 / 租户 与第2行重复"]
+    assert "13900003001" not in repr(result.problems) and "tel" not in result.problems[0].message

@@ -12,9 +12,11 @@ import re
 
 from sqlalchemy import select
 
+from actions.actor import Actor
 from actions.audit import OPERATION_LABELS, log_operation, operation_label
 from actions.bulk_import import KINDS
 from actions.survey_import import SurveyImporter
+from actions.surveys import create_survey
 from models import (
     SHANGHAI,
     AuditKind,
@@ -26,6 +28,7 @@ from models import (
     MeetingBooking,
     OperationLog,
     Survey,
+    label_of,
 )
 from tests import factories as f
 
@@ -170,3 +173,27 @@ def test_operation_log_and_import_batch_details_read_their_parameters(console, s
     assert "surveys" not in page and f"survey:{survey.id}" not in page
     listing = html.unescape(c.get("/admin/import-batch/list").text)
     assert SurveyImporter.title in listing and f"满意度调查#{survey.id}" in listing
+
+
+def test_an_operations_parameters_read_as_its_own_records_columns(console, session):
+    """A parameter is labelled by the record the operation is about: a survey's ``period`` is 调查期间, not the
+    账期 of a bill, while 生成账单's ``period`` stays 账期; a callback's 回访结果 is its 回访走访 record's."""
+    p = f.project(session, name="锦绣华庭")
+    f.user(session, username="root", superuser=True)
+    campaign = create_survey(session, project_id=p.id, title="2026年下半年满意度调查", period="2026H2",
+                             actor=Actor(user_id=None, name="测试", project_ids=None))
+    created = session.scalars(select(OperationLog).where(OperationLog.operation == "create-survey")).one()
+    assert created.params["period"] == "2026H2"  # stored as the action wrote it
+    bills = log_operation(session, "generate_bills", params={"project_id": p.id, "period": "2026-06"}, counts={})
+    callback = log_operation(session, "callback_work_order", params={"order_ids": [], "result": "satisfied"},
+                             counts={"orders": 0})
+    c = console("root")
+
+    params = _trail(c.get(f"/admin/operation-log/details/{created.id}").text)
+    assert params[:3] == [[Survey.__label__, "2026年下半年满意度调查"],
+                          [label_of(Survey, "title"), "2026年下半年满意度调查"],
+                          [label_of(Survey, "period"), "2026H2"]]
+    assert label_of(Survey, "period") == "调查期间" and not any(row[0] == "账期" for row in params)
+    assert campaign.survey_id == created.params["survey_id"]
+    assert ["账期", "2026-06"] in _trail(c.get(f"/admin/operation-log/details/{bills.id}").text)
+    assert ["回访结果", "满意"] in _trail(c.get(f"/admin/operation-log/details/{callback.id}").text)

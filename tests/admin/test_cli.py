@@ -7,6 +7,7 @@ a refused command must exit 1 and write nothing.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +249,34 @@ def test_a_command_can_be_registered(monkeypatch, capsys) -> None:
     assert "hello 2026-10" in capsys.readouterr().out
     assert cli.main(["--help"]) == 0
     assert "示例命令组" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["export", "department"], ["monthly-report", "--month", "2026-10"]])
+def test_a_file_that_cannot_be_written_is_refused_before_the_work(initialised: Engine, tmp_path: Path, capsys,
+                                                                  argv) -> None:
+    """A bad output path: exit 1 with the reason in Chinese, no traceback, no file and no operation-log row."""
+    before = table_counts(initialised)
+    missing = tmp_path / "no-such-dir" / "x.xlsx"
+    for target, message in ((missing, f"输出目录不存在：{missing.parent}"), (tmp_path, "是一个目录，请指定文件名")):
+        assert cli.main([*argv, str(target)]) == 1
+        captured = capsys.readouterr()
+        assert message in captured.err and "Traceback" not in captured.err
+        assert captured.out == ""  # nothing was exported before the refusal
+    assert not missing.parent.exists()
+    assert table_counts(initialised) == before
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write to any directory")
+def test_an_unwritable_directory_is_refused(initialised: Engine, tmp_path: Path, capsys) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    before = table_counts(initialised)
+    assert cli.main(["export", "department", str(locked / "x.xlsx")]) == 1
+    assert f"没有写入权限：{locked}" in capsys.readouterr().err
+    assert table_counts(initialised) == before and list(locked.iterdir()) == []
+
+
+def test_export_to_a_writable_path_still_works(initialised: Engine, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "部门.xlsx"
+    assert cli.main(["export", "department", str(target)]) == 0
+    assert "已导出" in capsys.readouterr().out and target.stat().st_size > 0

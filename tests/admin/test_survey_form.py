@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from actions.actor import Actor
 from actions.surveys import create_survey
-from models import SHANGHAI, Survey, SurveyHousehold, SurveyResponse
+from models import SHANGHAI, Survey, SurveyHousehold, SurveyResponse, SurveyStatus
 from tests import factories
 
 
@@ -81,5 +81,27 @@ def test_a_form_typed_by_hand_is_held_to_the_imports_rules(console, session):
         assert response.status_code == 400, fields
         assert message in html.unescape(response.text), html.unescape(response.text)[-3000:]
         assert _count(session, SurveyResponse) == 0
+    assert session.get(Survey, survey_id).status is SurveyStatus.PLANNED
     assert c.post("/admin/survey-response/create", form).status_code == 302
     assert _count(session, SurveyResponse) == 1
+    # a form came back: the campaign has been run, as a recorded hand-out or an import would say
+    session.expire_all()
+    assert session.get(Survey, survey_id).status is SurveyStatus.DISTRIBUTING
+
+
+def test_a_hand_out_typed_in_the_console_moves_a_planned_survey_on(console, session):
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    factories.unit(session, project_=p)  # occupied: the campaign lists it
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.flush()
+    household = session.scalars(select(SurveyHousehold).where(SurveyHousehold.survey_id == survey_id)).first()
+    c = console("boss")
+    form = {"survey": str(survey_id), "unit": str(household.unit_id), "distributed_at": ""}
+    assert c.post(f"/admin/survey-household/edit/{household.id}", form).status_code == 302
+    session.expire_all()
+    assert session.get(Survey, survey_id).status is SurveyStatus.PLANNED  # nothing handed out yet
+    assert c.post(f"/admin/survey-household/edit/{household.id}", {**form, "distributed_at": "2026-11-02"}).status_code == 302
+    session.expire_all()
+    assert session.get(Survey, survey_id).status is SurveyStatus.DISTRIBUTING
