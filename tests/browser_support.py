@@ -125,3 +125,14 @@ def browser() -> Iterator:
         yield chromium
         del _PROCESS["browser"]
         chromium.close()
+
+
+def log_in(page: Any, base: str, username: str) -> None:
+    """Logs ``page`` in to the console at ``base`` as ``username`` (with the factories' password)."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{base}/admin/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")

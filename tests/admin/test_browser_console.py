@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models import Branch
 from tests import factories
+from tests.browser_support import log_in
 
 
 @pytest.mark.browser
@@ -15,11 +16,7 @@ def test_login_open_list_create_and_see_it(live_server, browser):
         factories.user(s, username="browser-admin", superuser=True)
     page = browser.new_page(locale="zh-CN")
     try:
-        page.goto(f"{live_server.url}/admin/login")
-        page.fill("input[name=username]", "browser-admin")
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        log_in(page, live_server.url, "browser-admin")
 
         page.goto(f"{live_server.url}/admin/branch/list")
         assert "分公司" in page.content()

@@ -10,6 +10,7 @@ import pytest
 
 from tests import dashboard_support as ds
 from tests import factories
+from tests.browser_support import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,7 @@ def test_home_page_chart_and_drill_down(live_server, browser):
             if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        page.goto(f"{live_server.url}/admin/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        log_in(page, live_server.url, username)
 
         page.goto(f"{live_server.url}/admin/?month={ds.MONTH}")
         assert "52.9%" in page.inner_text("body") and "指标与目标" in page.inner_text("body")

@@ -29,7 +29,7 @@ from models import (
     User,
 )
 from tests import factories
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401  (fixture)
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server, log_in  # noqa: F401  (fixture)
 from tests.data.workbooks import workbook
 
 
@@ -82,11 +82,7 @@ def test_upload_preview_confirm_results(live_server, tmp_path, monkeypatch):  # 
 
     def steps(page) -> None:
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"{live_server.url}/admin/login")
-        page.fill("input[name=username]", "browser-sv")
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        log_in(page, live_server.url, "browser-sv")
 
         page.goto(f"{live_server.url}/admin/survey/details/{survey_id}")
         page.click("text=导入问卷")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from models import RequestStatus, ServiceRequest, WorkOrder, WorkOrderStatus
 from tests import factories as f
+from tests.browser_support import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -29,11 +30,7 @@ def people(live_server):  # noqa: F811
 
 def login(browser, base: str, username: str):  # noqa: F811
     page = browser.new_context(locale="zh-CN").new_page()
-    page.goto(f"{base}/admin/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f.PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/")
+    log_in(page, base, username)
     return page
 
 

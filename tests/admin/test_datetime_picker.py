@@ -11,6 +11,7 @@ import pytest
 
 from models import SHANGHAI, BookingStatus, MeetingBooking
 from tests import factories
+from tests.browser_support import log_in
 
 START = dt.datetime(2026, 11, 23, 10, 0, 0, tzinfo=SHANGHAI)
 
@@ -47,11 +48,7 @@ def test_the_picker_keeps_the_leading_zero_in_a_real_browser(live_server, browse
         booking_id = _booking(s).id
     page = browser.new_page(locale="zh-CN")
     try:
-        page.goto(f"{live_server.url}/admin/login")
-        page.fill("input[name=username]", "picker-admin")
-        page.fill("input[name=password]", factories.PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        log_in(page, live_server.url, "picker-admin")
         page.goto(f"{live_server.url}/admin/meeting-booking/edit/{booking_id}")
         page.wait_for_function("document.querySelector('input[name=starts_at]')._flatpickr !== undefined")
         assert page.input_value("input[name=starts_at]") == "2026-11-23 10:00:00"
