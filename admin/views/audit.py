@@ -75,6 +75,7 @@ KEY_LABELS = {
     "as_of": "基准日", "day": "日期", "scope": "范围", "run_key": "批次键", "quarter": "季度", "rule": "考核细则",
     "code": "编码", "complaint": "转为投诉", "topic": "整改事项", "satisfied": "回访满意", "receipt_signed": "已签收",
     "distributed_on": "发放日期", "restore_grants": "补回默认权限", "seed": "随机种子", "title": "标题",
+    "reason": "原因",
     # results (结果)
     **{o.value: o.label for o in Outcome},
     "rows": "行数", "total": "合计", "created": "新建", "inserted": "写入", "updated": "更新", "already": "此前已处理",

@@ -187,6 +187,8 @@ def test_an_operations_parameters_read_as_its_own_records_columns(console, sessi
     bills = log_operation(session, "generate_bills", params={"project_id": p.id, "period": "2026-06"}, counts={})
     callback = log_operation(session, "callback_work_order", params={"order_ids": [], "result": "satisfied"},
                              counts={"orders": 0})
+    reassigned = log_operation(session, "reassign_work_orders", params={"order_ids": [], "reason": "业主改约"},
+                               counts={"orders": 0})
     c = console("root")
 
     params = _trail(c.get(f"/admin/operation-log/details/{created.id}").text)
@@ -197,3 +199,5 @@ def test_an_operations_parameters_read_as_its_own_records_columns(console, sessi
     assert campaign.survey_id == created.params["survey_id"]
     assert ["账期", "2026-06"] in _trail(c.get(f"/admin/operation-log/details/{bills.id}").text)
     assert ["回访结果", "满意"] in _trail(c.get(f"/admin/operation-log/details/{callback.id}").text)
+    # a parameter the record has no column for reads plainly, not as another record's (推荐理由 is a star's)
+    assert ["原因", "业主改约"] in _trail(c.get(f"/admin/operation-log/details/{reassigned.id}").text)

@@ -142,6 +142,7 @@ def test_the_report_print_view_and_xlsx(console, session, world, manager):
         assert title in text
     printed = c.get(f"/admin/dashboard/report/print?month={ds.MONTH}&project_id={world.p1.id}")
     assert printed.status_code == 200 and "@media print" not in printed.text  # the print CSS is a file
+    assert '<link rel="icon" href="http://testserver/static/wuye/img/favicon.svg">' in printed.text  # no /favicon.ico 404
     assert "dashboard.css" in printed.text and "甲项目 2025年9月客服月度报告" in text_of(printed)
     book = c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}&project_id={world.p1.id}")
     assert book.status_code == 200

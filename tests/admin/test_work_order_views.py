@@ -470,6 +470,7 @@ def test_department_report_print_and_export(session, console, site, orders):
     page = desk.get(f"/admin/department-report?department_id={engineering}")
     assert page.status_code == 200 and "未完成 2 单（其中超时 1 单），当日完工 1 单" in page.text
     printed = desk.get(f"/admin/department-report?department_id={engineering}&print=1")
+    assert '<link rel="icon" href="http://testserver/static/wuye/img/favicon.svg">' in printed.text
     assert printed.status_code == 200 and "<nav" not in printed.text and "工程部派工日报" in printed.text
     assert desk.get(f"/admin/department-report?department_id={engineering}&export=xlsx").status_code == 403
     before_ops = session.scalar(select(func.count()).select_from(OperationLog))
