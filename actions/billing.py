@@ -130,29 +130,48 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
     return amount.quantize(CENT)
 
 
-def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due: Any, actor: Actor) -> BillStatus:
-    """A bill typed or corrected in the console: 账期 a real month no later than next month (bills are not
-    issued ahead: no prepayment is kept), 应收 more than 0 and not below what has been paid on it. Returns the
-    status the bill then has — it follows the money, as a payment makes it."""
-    period = parse_period(period)
+@dataclass(frozen=True)
+class StoredBill:
+    id: int
+    status: BillStatus
+    amount_paid: Decimal
+
+
+def bill_problem(period: str, amount_due: Decimal | None, stored: StoredBill | None = None) -> tuple[str, str] | None:
+    """What is wrong with a bill's 账期 (YYYY-MM) and 应收 — (the field, the reason) — or None; against ``stored``,
+    the bill it corrects. 账期 no later than next month (bills are not issued ahead: no prepayment is kept), 应收
+    more than 0, not below what has been paid, and a waived bill's amount stays. The console's bill form and the
+    bill import both apply it."""
     ahead = add_months(current_period(), 1)
     if period > ahead:
-        raise Refused(f"{label_of(Bill, 'period')} {period} 晚于下月（{ahead}），不能提前开具账单")
+        return "period", f"{period} 晚于下月（{ahead}），不能提前开具账单"
+    if amount_due is None:
+        return None
+    if amount_due <= 0:
+        return "amount_due", f"{amount_due} 须大于 0"
+    if stored is not None and stored.status is BillStatus.WAIVED:
+        return "amount_due", f"账单#{stored.id}{stored.status.label}，不能再修改金额"
+    if stored is not None and amount_due < stored.amount_paid:
+        return "amount_due", f"{amount_due} 元低于账单#{stored.id}已收的 {stored.amount_paid} 元"
+    return None
+
+
+def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due: Any, actor: Actor) -> BillStatus:
+    """A bill typed or corrected in the console (:func:`bill_problem`). Returns the status the bill then has — it
+    follows the money, as a payment makes it."""
+    period = parse_period(period)
     due = money(amount_due, what=label_of(Bill, "amount_due"))
-    if due <= 0:
-        raise Refused(f"{label_of(Bill, 'amount_due')}必须大于 0：{due}")
     bill = session.get(Bill, bill_id) if bill_id is not None else None
-    if bill is None:
-        return BillStatus.UNPAID
-    if not actor.can_see(bill.project_id):
+    if bill is not None and not actor.can_see(bill.project_id):
         raise NotPermitted(f"无权修改账单#{bill_id}", [bill_id])
-    if bill.status is BillStatus.WAIVED:
-        raise Refused(f"账单#{bill.id}{bill.status.label}，不能再修改金额", [bill.id])
-    if due < bill.amount_paid:
-        raise Refused(f"{label_of(Bill, 'amount_due')} {due} 元低于账单#{bill.id}已收的 {bill.amount_paid} 元", [bill.id])
-    if bill.amount_paid >= due:
+    stored = StoredBill(bill.id, bill.status, bill.amount_paid) if bill is not None else None
+    problem = bill_problem(period, due, stored)
+    if problem:
+        raise Refused(f"{label_of(Bill, problem[0])} {problem[1]}", [bill_id] if bill_id else [])
+    paid = bill.amount_paid if bill is not None else Decimal("0")
+    if paid >= due:
         return BillStatus.PAID
-    return BillStatus.PARTIAL if bill.amount_paid > 0 else BillStatus.UNPAID
+    return BillStatus.PARTIAL if paid > 0 else BillStatus.UNPAID
 
 
 def cents(value: Any) -> Decimal:

@@ -49,7 +49,14 @@ from models import (
 )
 
 from .actor import Actor
-from .billing import COLLECTING_POSITIONS, add_months, current_period, month_day, parse_period, payer_id
+from .billing import (
+    COLLECTING_POSITIONS,
+    StoredBill,
+    bill_problem,
+    month_day,
+    parse_period,
+    payer_id,
+)
 from .errors import NotPermitted, Refused
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
@@ -397,12 +404,9 @@ class BillImporter(RecordImporter):
                 if (s := stored.get((r.values["unit_id"], r.values["fee_type_id"], r.values["period"])))}
 
     def check(self, rows: list[Row]) -> None:
-        """The rules of a bill typed in the console (``billing.check_bill``), per row and against the bills
-        ``find`` loaded: 账期 a real month no later than next month, 应收 more than 0 and not below what has
-        been paid; a waived bill's amount stays. The status then follows the money (``after_write``)."""
+        """The rules of a bill typed in the console (``billing.bill_problem``), per row and against the bills
+        ``find`` loaded when the row changes 应收. The status then follows the money (``after_write``)."""
         super().check(rows)
-        ahead = add_months(current_period(), 1)
-        period_label, due_label = self.label("period"), self.label("amount_due")
         for row in rows:
             if not row.ok:
                 continue
@@ -410,21 +414,15 @@ class BillImporter(RecordImporter):
             try:
                 period = parse_period(v["period"])
             except Refused as e:
-                row.fail(period_label, v["period"], e.message)
-                continue
-            if period > ahead:
-                row.fail(period_label, period, f"{period} 晚于下月（{ahead}），不能提前开具账单")
-            due = v.get("amount_due")
-            if due is not None and due <= 0:
-                row.fail(due_label, due, f"必须大于 0：{shown(due)}")
+                row.fail(self.label("period"), v["period"], e.message)
                 continue
             stored = self.stored.get(row.target_id) if row.target_id else None
-            if stored is None or due is None or "amount_due" not in (row.changes or {}):
-                continue
-            if BillStatus(stored["status"]) is BillStatus.WAIVED:
-                row.fail(due_label, due, f"账单#{stored['id']}{BillStatus.WAIVED.label}，不能再修改金额")
-            elif due < stored["amount_paid"]:
-                row.fail(due_label, due, f"{shown(due)} 元低于账单#{stored['id']}已收的 {shown(stored['amount_paid'])} 元")
+            changed = stored is not None and "amount_due" in (row.changes or {})
+            problem = bill_problem(period, v.get("amount_due"), StoredBill(
+                stored["id"], BillStatus(stored["status"]), stored["amount_paid"]) if changed else None)
+            if problem:
+                key, reason = problem
+                row.fail(self.label(key), period if key == "period" else v.get("amount_due"), reason)
 
     def shown_stored(self, key: str, value: Any) -> Any:
         return self.staff.names.get(value, value) if key == "collector" else value

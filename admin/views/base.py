@@ -937,7 +937,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         for member, names in rules.items():
             if member.value != status:
                 continue
-            values = {name: data[name] if name in data else getattr(model, name, None) for name in names}
+            values = {name: self.submitted(data, model, False, name) for name in names}
             missing = [name for name, value in values.items()
                        if value is None or (isinstance(value, str) and not value.strip())]
             if missing:

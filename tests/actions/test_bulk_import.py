@@ -418,7 +418,7 @@ def test_bill_import_keeps_the_bill_rules(session, p1):
     assert not result.written and result.counts["error"] == 3
     assert [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
         (2, "应收(元)", "1.00", f"1.00 元低于账单#{first.id}已收的 268.50 元"),
-        (3, "应收(元)", "0.00", "必须大于 0：0.00"),
+        (3, "应收(元)", "0.00", "0.00 须大于 0"),
         (4, "账期", "2031-01", f"2031-01 晚于下月（{add_months(current_period(), 1)}），不能提前开具账单"),
     ]
     assert counts(session) == before and _state(session) == state

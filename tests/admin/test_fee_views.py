@@ -322,7 +322,7 @@ def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, con
     before = stored(march), stored(feb)
     for bill, changes, reason in (
         (march, {"amount_due": "99.99"}, f"应收(元) 99.99 元低于账单#{march.id}已收的 100.00 元"),
-        (feb, {"amount_due": "0"}, "应收(元)必须大于 0：0.00"),
+        (feb, {"amount_due": "0"}, "应收(元) 0.00 须大于 0"),
         (feb, {"period": "2026-13"}, "账期格式应为 YYYY-MM（如 2026-05），收到：2026-13"),
         (feb, {"period": "2030-01"}, "账期 2030-01 晚于下月"),
     ):
