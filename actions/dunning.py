@@ -12,17 +12,19 @@ The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第
   date and scope): a re-run or a double submit finds the run and writes nothing. On PostgreSQL a
   transaction-scoped advisory lock per project, month and stage makes a concurrent second run stop at once
   with 「正在执行」 instead of waiting.
-- **Stage order rule.** Stage *N* (2–3) may go to an account that never had stage *N*−1 this month only when
-  the schedule date of stage *N* (the 10th, 15th) is reached: ``as_of`` on or after it. A run dated before its
-  stage's schedule date is an early escalation; it is refused as a whole, naming the accounts, if any account
-  in it lacks stage *N*−1 of the same month. Stage 1 has no predecessor and may run any day. Stage 4 is
-  stricter: a power cut follows the power-cut letter, so it only ever lists accounts that received stage 3
-  (with its 停电函) in the same month, whatever the date; the others are left out and counted.
-- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (distinct overdue periods). Issuing
-  stage 4 proposes the list: the run waits as 待审批 with its notices as the proposed list, which no letter
-  or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理, 分公司管理, 系统管理员) other
-  than the proposer approves — re-checking every account, so one that paid meanwhile drops out — or rejects,
-  which deletes the proposed notices. Who decided and when is recorded on the run.
+- **By the calendar.** A stage is issued only on or after its day of the month it is dated in (the 5th, 10th,
+  15th, 20th): an earlier 催缴基准日 is refused as a whole, naming the day, whatever was issued before — an
+  account chased on the 5th is not chased again on the 6th. Without a date a stage is dated on its day of this
+  month, and refused while that day is still ahead (never last month's run by default). On or after its day a
+  stage may go to an account that had no earlier stage this month (it fell into arrears later).
+- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (distinct overdue periods) that had
+  stage 3 (with its 停电函) this month, and whose 停电函 deadline is reached on the as-of date — the cut never comes
+  before the day the 停电函 gave. Issuing stage 4 proposes the list: the run waits as 待审批 with its notices as
+  the proposed list, which no letter or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理,
+  分公司管理, 系统管理员) other than the proposer approves — re-checking every account: one that paid meanwhile,
+  or whose 停电函 has no recorded delivery, drops out with that reason, and a list with no delivered 停电函 at all
+  is refused — or rejects with a reason, which voids the proposed notices. Who decided, when and why is kept
+  on the run.
 - **Deadlines (限缴日期).** Counted from the later of the as-of date and the day the notice is issued, so a
   late run never prints a deadline already past. Stages 1–3: the next stage's schedule date if it is still
   ahead, else five days on; stage 4: three days on, the last day before the cut — counted from the approval
@@ -34,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -129,6 +131,7 @@ class Exclusion(LabeledEnum):
     ISSUED = "issued", "本月已发过该阶段通知"
     NO_LETTER = "no_letter", "本月未发第三次催缴及停电函"
     SHORT = "short", "欠费不足两个月"
+    LETTER_RUNNING = "letter_running", "停电函限缴日期未到"
 
 
 # --- schedule -----------------------------------------------------------------------------------------
@@ -144,13 +147,40 @@ def schedule_date(stage: DunningStage, cycle: str) -> dt.date:
 
 
 def default_as_of(stage: Any, today: dt.date | None = None) -> dt.date:
-    """The stage's latest schedule date on or before today: this month's 5th/10th/15th/20th, or last month's."""
-    stage = stage_of(stage)
+    """The stage's day of this month: the date a run without one is dated (refused while it is still ahead)."""
+    return schedule_date(stage_of(stage), period_of(today or today_local()))
+
+
+@dataclass(frozen=True)
+class ScheduleDay:
+    stage: DunningStage
+    day: dt.date  # the stage's day of this month
+    reached: bool
+
+
+def month_schedule(today: dt.date | None = None) -> tuple[ScheduleDay, ...]:
+    """This month's four days, and whether each has come: what the dunning page offers."""
     today = today or today_local()
-    this_month = schedule_date(stage, period_of(today))
-    if this_month <= today:
-        return this_month
-    return schedule_date(stage, period_of(today.replace(day=1) - dt.timedelta(days=1)))
+    return tuple(ScheduleDay(s, default_as_of(s, today), default_as_of(s, today) <= today) for s in DunningStage)
+
+
+def current_stage(today: dt.date | None = None) -> DunningStage:
+    """The latest stage whose day this month is reached (the first stage before the 5th): the page's default."""
+    day = (today or today_local()).day
+    reached = [s for s in DunningStage if SCHEDULE_DAY[s] <= day]
+    return reached[-1] if reached else DunningStage.FIRST
+
+
+def _on_schedule(stage: DunningStage, as_of: dt.date, today: dt.date, dated: bool) -> None:
+    """Refuses a run dated before its stage's day of the month (5/10/15/20), or after today."""
+    rule = f"{stage.label}须在每月{SCHEDULE_DAY[stage]}日及以后发出"
+    due = schedule_date(stage, period_of(as_of))
+    if as_of < due:
+        raise Refused(f"{rule}：催缴基准日 {as_of} 早于 {due}")
+    if as_of > today:
+        # Undated, the run is dated on this month's day of the stage, which has not come yet.
+        raise Refused(f"{rule}：本月{due.day}日（{due}）未到" if not dated
+                      else f"催缴基准日 {as_of} 晚于今天（{today}），不能预先催缴")
 
 
 def pay_by(stage: DunningStage, as_of: dt.date, issued_on: dt.date | None = None) -> dt.date:
@@ -252,15 +282,27 @@ def _accounts(project_id: int, as_of: dt.date, units: ColumnElement[bool] | None
     return stmt if units is None else stmt.where(units)
 
 
+def _letter(unit_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivered: bool = False) -> ColumnElement[bool]:
+    """The account's stage-3 notice (with its 停电函) of the month exists — with its deadline on or before
+    ``due_by``, delivered."""
+    letter = aliased(N)
+    where = [letter.unit_id == unit_id, letter.cycle == cycle, letter.stage == DunningStage.THIRD]
+    if due_by is not None:
+        where.append(letter.pay_by <= due_by)
+    if delivered:
+        where.append(letter.delivered_at.is_not(None))
+    return exists().where(*where)
+
+
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
     acct = _accounts(project_id, as_of, units).subquery()
     issued = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == stage)
     whens = [(issued, Exclusion.ISSUED.value)]
     if stage is DunningStage.CUTOFF:
-        # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month.
-        had_letter = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == DunningStage.THIRD)
-        whens.append((~had_letter, Exclusion.NO_LETTER.value))
+        # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month, once the day it gave is reached.
+        whens.append((~_letter(acct.c.unit_id, cycle), Exclusion.NO_LETTER.value))
         whens.append((acct.c.months < CUTOFF_MIN_MONTHS, Exclusion.SHORT.value))
+        whens.append((~_letter(acct.c.unit_id, cycle, due_by=as_of), Exclusion.LETTER_RUNNING.value))
     return select(acct, case(*whens, else_="ok").label("reason")).subquery()
 
 
@@ -317,6 +359,7 @@ class DunningResult:
     issued: int  # notices written by this call
     already_run: bool
     dry_run: bool
+    undelivered: int = 0  # stage 4: accounts listed whose 停电函 has no recorded delivery (dropped at approval)
 
     @property
     def message(self) -> str:
@@ -334,7 +377,8 @@ class DunningResult:
         else:
             text = f"已发出{what} {self.issued} 份，欠费合计 {self.total_amount} 元"
         skipped = [f"{e.reason.label} {e.count} 户" for e in self.excluded if e.count]
-        return text + (f"；未纳入：{'，'.join(skipped)}" if skipped else "")
+        text += f"；未纳入：{'，'.join(skipped)}" if skipped else ""
+        return text + (f"；其中 {self.undelivered} 户的停电函尚未登记送达，审批时将移出名单" if self.undelivered else "")
 
 
 def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage) -> None:
@@ -359,9 +403,9 @@ def issue_dunning(
     approval instead of issued."""
     stage = stage_of(stage)
     today = today_local()
+    dated = as_of is not None
     as_of = as_of or default_as_of(stage, today)
-    if as_of > today:
-        raise Refused(f"催缴基准日 {as_of} 晚于今天（{today}），不能预先催缴")
+    _on_schedule(stage, as_of, today, dated)
     resolved = _resolve(session, actor, scope)
     project = resolved.project
     if actor.user_id is not None and not has_grant(session, actor, DUNNING):
@@ -373,17 +417,6 @@ def issue_dunning(
     existing = session.scalar(select(DunningRun).where(DunningRun.run_key == run_key))
 
     c = _classified(project.id, cycle, stage, as_of, resolved.units)
-    # Stage 4 needs no check here: an account without stage 3 this month is left out (Exclusion.NO_LETTER).
-    if stage in (DunningStage.SECOND, DunningStage.THIRD) and as_of < schedule_date(stage, cycle):
-        previous = DunningStage(str(int(stage.value) - 1))
-        had_previous = exists().where(N.unit_id == c.c.unit_id, N.cycle == cycle, N.stage == previous)
-        early = _listed(session, c, and_(c.c.reason == "ok", ~had_previous), EXAMPLES)
-        if early:
-            raise Refused(
-                f"阶段顺序不符：{stage.label}的日期（{schedule_date(stage, cycle)}）未到，"
-                f"以下房屋本月尚未发{previous.label}：{'、'.join(a.unit_label for a in early)}",
-                [a.unit_id for a in early],
-            )
     outcome = DunningResult(
         project.id, cycle, stage, as_of, 0, Decimal("0.00"), (), (),
         run_id=existing.id if existing else None, run_status=existing.status if existing else None,
@@ -432,6 +465,9 @@ def issue_dunning(
     )
     outcome = replace(outcome, accounts=run.notice_count, total_amount=run.total_amount, run_id=run.id,
                       run_status=run.status, issued=issued)
+    if proposing:
+        outcome = replace(outcome, undelivered=session.scalar(
+            select(func.count()).where(N.run_id == run.id, ~_letter(N.unit_id, cycle, delivered=True))))
     log_operation(
         session, "issue_dunning",
         params={"stage": stage, "as_of": as_of, "scope": resolved.note, "run_key": run_key},
@@ -454,7 +490,12 @@ def _with_summary(session: Session, outcome: DunningResult, c: Any, *, examples:
         if reason.value in summary
     )
     sample = _listed(session, c, c.c.reason == "ok", SAMPLE) if examples else ()
-    return replace(outcome, accounts=accounts, total_amount=total, excluded=excluded, sample=sample)
+    undelivered = 0
+    if outcome.stage is DunningStage.CUTOFF and accounts:
+        undelivered = session.scalar(select(func.count()).where(
+            c.c.reason == "ok", ~_letter(c.c.unit_id, outcome.cycle, delivered=True)))
+    return replace(outcome, accounts=accounts, total_amount=total, excluded=excluded, sample=sample,
+                   undelivered=undelivered)
 
 
 def _recount(session: Session, run: DunningRun) -> None:
@@ -465,6 +506,16 @@ def _recount(session: Session, run: DunningRun) -> None:
 
 
 # --- a run and its accounts ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PowerCutLetter:
+    """An account's 停电函 of the month (its stage-3 notice): when it was issued, the day it gave, its delivery."""
+
+    issued_on: dt.date
+    pay_by: dt.date
+    delivered_on: dt.date | None
+    signed_by: str
+
+
 @dataclass(frozen=True)
 class RunAccounts:
     """A run with the accounts its notices name: the list a manager approves, or what was issued."""
@@ -479,9 +530,16 @@ class RunAccounts:
     requested_by: str
     approved_by: str
     approved_at: dt.datetime | None
+    decision_note: str
     notice_count: int
     total_amount: Decimal
     accounts: tuple[Account, ...]  # largest first, at most ``limit``
+    letters: Mapping[int, PowerCutLetter]  # stage 4: each listed account's 停电函, by unit id
+
+    @property
+    def undelivered(self) -> int:
+        """Stage 4: listed accounts whose 停电函 has no recorded delivery — dropped from the list at approval."""
+        return sum(1 for a in self.accounts if not (a.unit_id in self.letters and self.letters[a.unit_id].delivered_on))
 
 
 def run_accounts(session: Session, *, run_id: int, actor: Actor, limit: int = 1000) -> RunAccounts:
@@ -505,11 +563,23 @@ def run_accounts(session: Session, *, run_id: int, actor: Actor, limit: int = 10
                 bool(r.key_tenant))
         for r in rows
     )
+    letters: dict[int, PowerCutLetter] = {}
+    if run.stage is DunningStage.CUTOFF and accounts:
+        for r in session.execute(
+            select(N.unit_id, N.created_at, N.pay_by, N.delivered_at, N.signed_by)
+            .where(N.cycle == run.cycle, N.stage == DunningStage.THIRD, N.unit_id.in_([a.unit_id for a in accounts]))
+        ):
+            letters[r.unit_id] = PowerCutLetter(_local_day(r.created_at), r.pay_by, _local_day(r.delivered_at),
+                                                r.signed_by)
     return RunAccounts(
         run.id, session.get(Project, run.project_id).name, run.cycle, run.stage, run.as_of, run.status,
         run.scope_note, str(run.requested_by or "命令行/系统"), str(run.approved_by or ""), run.approved_at,
-        run.notice_count, run.total_amount, accounts,
+        run.decision_note, run.notice_count, run.total_amount, accounts, letters,
     )
+
+
+def _local_day(at: dt.datetime | None) -> dt.date | None:
+    return at.astimezone(SHANGHAI).date() if at is not None else None
 
 
 # --- approval of stage 4 ------------------------------------------------------------------------------
@@ -519,6 +589,7 @@ class ApprovalResult:
     approved: bool
     notices: int  # notices standing after the decision
     dropped: int  # accounts that paid (or fell under two months) since the proposal
+    undelivered: int  # accounts dropped because their 停电函 has no recorded delivery
     total_amount: Decimal
     decided_by: str
     decided_at: dt.datetime
@@ -528,13 +599,18 @@ class ApprovalResult:
         if not self.approved:
             return f"已驳回停电/封铺名单（批次#{self.run_id}），名单已作废"
         text = f"已批准停电/封铺 {self.notices} 户，欠费合计 {self.total_amount} 元"
-        return text + (f"；{self.dropped} 户已缴费或欠费不足两个月，已移出名单" if self.dropped else "")
+        text += f"；{self.dropped} 户已缴费或欠费不足两个月，已移出名单" if self.dropped else ""
+        return text + (f"；{self.undelivered} 户停电函未送达，已移出名单" if self.undelivered else "")
 
 
 def approve_dunning(
     session: Session, *, run_id: int, actor: Actor, approve: bool = True, note: str = ""
 ) -> ApprovalResult:
-    """审批 a proposed stage-4 list: approve (re-checking every account) or reject (the list is void)."""
+    """审批 a proposed stage-4 list: approve (re-checking every account) or reject with a reason (the list is
+    void)."""
+    note = " ".join(note.split())[:200]
+    if not approve and not note:
+        raise Refused("驳回停电/封铺名单须填写驳回理由", [run_id])
     run = session.scalar(
         select(DunningRun).where(DunningRun.id == run_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -549,19 +625,32 @@ def approve_dunning(
     if run.requested_by_id == actor.user_id:
         raise NotPermitted("不能审批自己提交的停电/封铺名单，须由另一位管理人员审批", [run.id])
     now = utcnow()
-    dropped = 0
+    dropped = undelivered = 0
     if approve:
-        # Re-check at approval: an account that paid since the proposal, or owes under two months now, drops out.
+        # Re-check at approval: an account that paid since the proposal, or owes under two months now, drops
+        # out; so does one whose 停电函 has no recorded delivery (the cut follows a letter the tenant received).
         acct = _accounts(
             run.project_id, run.as_of, Bill.unit_id.in_(select(N.unit_id).where(N.run_id == run.id))
         ).subquery()
         still = select(acct.c.unit_id).where(acct.c.months >= CUTOFF_MIN_MONTHS)
-        gone = (N.run_id == run.id, N.unit_id.not_in(still))
-        dropped = session.scalar(select(func.count()).where(*gone))
-        if dropped:
-            record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__, ids=select(N.id, N.project_id).where(*gone),
-                        summary="停电/封铺审批：已缴费移出")
-            session.execute(delete(N.__table__).where(*gone))
+        listed = session.execute(
+            select(N.unit_id, N.unit_id.in_(still).label("owing"),
+                   _letter(N.unit_id, N.cycle, delivered=True).label("delivered"))
+            .where(N.run_id == run.id)
+        ).all()
+        paid = [r.unit_id for r in listed if not r.owing]
+        not_delivered = [r.unit_id for r in listed if r.owing and not r.delivered]
+        if not_delivered and len(paid) + len(not_delivered) == len(listed):
+            units = _unit_labels(session, not_delivered)
+            raise Refused(f"名单中没有停电函已送达的住户，不能批准：{'、'.join(units[:EXAMPLES])}"
+                          f"{' 等' if len(units) > EXAMPLES else ''}的停电函尚未登记送达", not_delivered)
+        for units, summary in ((paid, "停电/封铺审批：已缴费移出"), (not_delivered, "停电/封铺审批：停电函未送达移出")):
+            if units:
+                gone = (N.run_id == run.id, N.unit_id.in_(units))
+                record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__,
+                            ids=select(N.id, N.project_id).where(*gone), summary=summary)
+                session.execute(delete(N.__table__).where(*gone))
+        dropped, undelivered = len(paid), len(not_delivered)
         owed = (
             select(func.sum(OUTSTANDING))
             .where(Bill.unit_id == N.unit_id, overdue(run.as_of))
@@ -589,15 +678,22 @@ def approve_dunning(
         run.status = DunningRunStatus.REJECTED
         run.run_key = f"{run.run_key}/rejected-{run.id}"  # frees the key: a corrected list may be proposed again
         run.notice_count, run.total_amount = 0, Decimal("0.00")
-    run.approved_by_id, run.approved_at = actor.user_id, now
+    run.approved_by_id, run.approved_at, run.decision_note = actor.user_id, now, note
     session.flush()
-    result = ApprovalResult(run.id, approve, run.notice_count, dropped, run.total_amount, actor.name, now)
+    result = ApprovalResult(run.id, approve, run.notice_count, dropped, undelivered, run.total_amount, actor.name, now)
     log_operation(
         session, "approve_dunning" if approve else "reject_dunning",
-        params={"run_id": run.id, "note": note}, counts={"notices": run.notice_count, "dropped": dropped},
+        params={"run_id": run.id, "note": note},
+        counts={"notices": run.notice_count, "dropped": dropped, "undelivered": undelivered},
         project_id=run.project_id, message=(note or result.message)[:500],
     )
     return result
+
+
+def _unit_labels(session: Session, unit_ids: list[int]) -> list[str]:
+    return [f"{b}-{r}" for b, r in session.execute(
+        select(Building.name, Unit.room_no).join(Unit, Unit.building_id == Building.id)
+        .where(Unit.id.in_(unit_ids)).order_by(Building.name, Unit.room_no))]
 
 
 # --- delivery -----------------------------------------------------------------------------------------
@@ -633,7 +729,8 @@ def record_delivery(
     if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
         raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
     rows = session.execute(
-        select(N.id, N.project_id, DunningRun.status).join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
+        select(N.id, N.project_id, N.created_at, DunningRun.status)
+        .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
     ).all()
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
@@ -644,6 +741,10 @@ def record_delivery(
     pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
     if pending:
         raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
+    # A letter says 「已于…送达」 from this record: a delivery before the notice was issued cannot be true.
+    early = sorted(r.id for r in rows if delivered_at < r.created_at)
+    if early:
+        raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
     staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
     if staff_project is None or any(r.project_id != staff_project for r in rows):
         raise Refused(f"{label_of(N, 'delivered_by_id')}须是通知所属项目的员工：{delivered_by_id}", [delivered_by_id])
@@ -717,6 +818,20 @@ class LetterLine:
     outstanding: Decimal
 
 
+def _day_text(day: dt.date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+@dataclass(frozen=True)
+class EarlierNotice:
+    """A notice the account had before this one in the same month: its stage, the day it was really issued and
+    the day its delivery was recorded (None: no delivery recorded)."""
+
+    stage: DunningStage
+    issued_on: dt.date
+    delivered_on: dt.date | None
+
+
 @dataclass(frozen=True)
 class Letter:
     notice_id: int
@@ -735,7 +850,7 @@ class Letter:
     as_of: dt.date
     pay_by: dt.date
     issued_on: dt.date
-    earlier: tuple[dt.date, ...] = ()  # the days this account's earlier notices of the month were issued
+    earlier: tuple[EarlierNotice, ...] = ()  # this account's earlier notices of the month, in order
 
     @property
     def total_upper(self) -> str:
@@ -749,9 +864,20 @@ class Letter:
 
     @property
     def earlier_text(self) -> str:
-        """本月已于 11月5日、11月10日 催缴 — only what was sent: a stage issued once its date came (the account fell
-        into arrears later in the month) does not claim the reminders it never had."""
-        return "、".join(f"{d.month}月{d.day}日" for d in self.earlier)
+        """本月已于 12月5日、12月10日 催缴 — only what was sent, on the days it was sent: a stage issued once its
+        date came (the account fell into arrears later in the month) does not claim the reminders it never had."""
+        return "、".join(_day_text(e.issued_on) for e in self.earlier)
+
+    @property
+    def power_cut_letter(self) -> EarlierNotice | None:
+        """The 停电函 (with the 违约函) this account had this month, for the 停电/封铺通知书 to name."""
+        return next((e for e in self.earlier if e.stage is DunningStage.THIRD), None)
+
+    @property
+    def delivered_text(self) -> str:
+        """「12月15日发出的通知已于12月16日送达」 — only deliveries that were recorded."""
+        return "；".join(f"{_day_text(e.issued_on)}发出的{'《停电函》《违约函》' if e.stage is DunningStage.THIRD else '催缴通知书'}"
+                        f"已于{_day_text(e.delivered_on)}送达" for e in self.earlier if e.delivered_on)
 
 
 @dataclass(frozen=True)
@@ -805,13 +931,13 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
         .order_by(Building.name, Unit.room_no)
     ).all()
     prior = aliased(N)
-    earlier: dict[int, list[dt.date]] = {}
-    for notice_id, at in session.execute(
-        select(N.id, prior.created_at)
+    earlier: dict[int, list[EarlierNotice]] = {}
+    for notice_id, stage, at, delivered_at in session.execute(
+        select(N.id, prior.stage, prior.created_at, prior.delivered_at)
         .join(prior, and_(prior.unit_id == N.unit_id, prior.cycle == N.cycle, prior.stage < N.stage))
-        .where(chosen).order_by(N.id, prior.created_at)
+        .where(chosen).order_by(N.id, prior.stage)
     ):
-        earlier.setdefault(notice_id, []).append(at.astimezone(SHANGHAI).date())
+        earlier.setdefault(notice_id, []).append(EarlierNotice(stage, _local_day(at), _local_day(delivered_at)))
     letters, settled = [], 0
     for h in heads:
         owed = lines.get(h.id, [])

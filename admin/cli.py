@@ -650,7 +650,7 @@ def cmd_bills(args: argparse.Namespace) -> int:
 def _dunning_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", required=True, choices=["1", "2", "3", "4"],
                    help="阶段：1 第一次催缴(5日)，2 第二次(10日)，3 第三次及停电函、违约函(15日)，4 停电/封铺(20日，提交审批)")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="催缴基准日（默认该阶段最近的计划日）")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="催缴基准日（默认该阶段本月的计划日；各阶段须在每月5/10/15/20日及以后发出）")
     p.add_argument("--project", dest="projects", action="extend", nargs="+", default=[], metavar="项目",
                    help="项目名称，可多次指定（不指定则全部项目）")
     p.add_argument("--dry-run", action="store_true", help="只预览户数与金额，不发出")

@@ -12,7 +12,7 @@ in the PostgreSQL database ``wuye_bench_dunning`` (dropped and recreated), with 
 - 欠费账龄 through the app (Starlette TestClient, logged in): list page 1, and a filtered page.
 
     /work/venv/bin/python bench/dunning.py [--units 100000] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dunning]
-                                           [--sqlite-only]
+                                           [--sqlite-only | --pg-only]
 """
 
 from __future__ import annotations
@@ -220,14 +220,16 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dunning")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        migrate(engine)
-        results["SQLite"] = run("SQLite", engine, args.units)
-        engine.dispose()
+        if not args.pg_only:
+            engine = make_engine(f"sqlite:///{tmp}/bench.db")
+            migrate(engine)
+            results["SQLite"] = run("SQLite", engine, args.units)
+            engine.dispose()
     if not args.sqlite_only:
         engine = make_engine(fresh_postgres(args.pg))
         migrate(engine)

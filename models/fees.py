@@ -197,6 +197,8 @@ class DunningRun(IdMixin, ProjectScoped, TimestampMixin, Base):
     requested_by_id: Mapped[int | None] = col("发起人", ForeignKey("user_account.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = col("审批人", ForeignKey("user_account.id", ondelete="SET NULL"))
     approved_at: Mapped[dt.datetime | None] = col("审批时间", UTCDateTime())
+    decision_note: Mapped[str] = col("审批意见", String(200), default="", server_default="",
+                                     doc="批准或驳回停电/封铺名单的意见；驳回须写明理由")
     notice_count: Mapped[int] = col("通知数", Integer, default=0)
     total_amount: Mapped[Decimal] = col("欠费合计(元)", Money, default=Decimal("0"))
 

@@ -7,6 +7,7 @@ test gets a session maker bound to that same connection (savepoints for its comm
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 import actions  # noqa: F401  (audit hook)
+from actions import dunning
+from models import SHANGHAI
 from models.db import alembic_config, make_engine
 from seeds.reference import load_reference
 
@@ -148,3 +151,14 @@ def run_async(fn, *args):
     run, Playwright keeps an event loop running in the main thread."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(anyio.run, fn, *args).result()
+
+
+@pytest.fixture
+def issue_day(monkeypatch):
+    """Sets the day (and the moment, 09:00 in Shanghai) a run issues its notices on, a delivery is recorded on
+    and a list is approved on: ``today`` and ``utcnow`` of the dunning action."""
+    def set_day(when: dt.date, hour: int = 9) -> None:
+        monkeypatch.setattr(dunning, "today_local", lambda: when)
+        at = dt.datetime.combine(when, dt.time(hour), tzinfo=SHANGHAI).astimezone(dt.UTC)
+        monkeypatch.setattr(dunning, "utcnow", lambda: at)
+    return set_day

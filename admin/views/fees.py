@@ -28,7 +28,6 @@ from models import (
     DeliveryWay,
     DunningNotice,
     DunningRun,
-    DunningStage,
     FeeType,
     Payment,
     PayMethod,
@@ -291,10 +290,11 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
                 raise Refused("请选择批准或驳回")
             context["result"] = await run_action(
                 self.session_maker, request, dunning.approve_dunning, run_id=int(run_id),
-                approve=decision == "approve", note=str(form.get("note", "")).strip()[:200],
+                approve=decision == "approve", note=str(form.get("note", "")),
             )
         except Refused as refused:
             context["error"], status_code = refused.message, refusal_status(refused)
+            context["note"] = str(form.get("note", ""))[:200]  # kept, so a refused rejection is not typed again
         try:
             context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
         except Refused as refused:
@@ -386,7 +386,7 @@ class DunningPage(FeePage):
         params = await request.form() if issuing else request.query_params
         values = {key: str(params.get(key, "")) for key in
                   ("stage", "as_of", "scope", "project_id", "building_id", "unit_ids", "bill_ids")}
-        values["stage"] = values["stage"] or DunningStage.FIRST.value
+        values["stage"] = values["stage"] or dunning.current_stage().value
         values["scope"] = values["scope"] or "project"
         context: dict[str, Any] = {}
         status_code = 200
@@ -405,8 +405,7 @@ class DunningPage(FeePage):
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
         choices = await run_action(self.session_maker, request, billing.fee_choices)
-        today = billing.today_local()
-        stages = [(s.value, s.label, dunning.default_as_of(s, today)) for s in DunningStage]
+        stages = dunning.month_schedule()
         return await _page(self, request, "dunning.html", status_code=status_code, title="发起催缴", values=values,
                            choices=choices, stages=stages, issuing=issuing, **context)
 

@@ -12,24 +12,26 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-import actions.dunning
 from actions.actor import Actor, actor_for_user
-from actions.billing import pay_account, record_payment, today_local
+from actions.billing import pay_account, record_payment
 from actions.dunning import (
     DunningScope,
     Exclusion,
     LetterKind,
     approve_dunning,
+    current_stage,
     default_as_of,
     issue_dunning,
     pay_by,
     record_delivery,
     rmb_upper,
+    run_accounts,
     run_letters,
     schedule_date,
 )
 from actions.errors import NotPermitted, Refused
 from models import (
+    SHANGHAI,
     AuditKind,
     AuditLog,
     Bill,
@@ -66,14 +68,6 @@ def day(n: int) -> dt.date:
     return APR.replace(day=n)
 
 
-@pytest.fixture
-def issue_day(monkeypatch):
-    """Sets the day a run issues its notices on (``today`` of the dunning action)."""
-    def set_day(when: dt.date) -> None:
-        monkeypatch.setattr(actions.dunning, "today_local", lambda: when)
-    return set_day
-
-
 def project_scope(e: Estate) -> DunningScope:
     return DunningScope(project_id=e.project.id)
 
@@ -90,11 +84,14 @@ def person(session, e: Estate, role: str, name: str) -> Actor:
 
 
 # --- schedule -----------------------------------------------------------------------------------------
-def test_schedule_defaults_to_the_latest_5th_10th_15th_20th():
+def test_schedule_dates_a_stage_on_its_day_of_this_month():
     assert default_as_of(1, dt.date(2026, 4, 7)) == day(5)
-    assert default_as_of(2, dt.date(2026, 4, 7)) == dt.date(2026, 3, 10)
+    assert default_as_of(2, dt.date(2026, 4, 7)) == day(10)  # this month's, not March's: refused until it comes
     assert default_as_of("4", dt.date(2026, 4, 20)) == day(20)
-    assert default_as_of(2, dt.date(2026, 1, 3)) == dt.date(2025, 12, 10)
+    assert default_as_of(2, dt.date(2026, 1, 3)) == dt.date(2026, 1, 10)
+    assert [current_stage(day(n)) for n in (1, 5, 9, 10, 16, 20, 30)] == [
+        DunningStage.FIRST, DunningStage.FIRST, DunningStage.FIRST, DunningStage.SECOND, DunningStage.THIRD,
+        DunningStage.CUTOFF, DunningStage.CUTOFF]
     assert schedule_date(DunningStage.THIRD, "2026-02") == dt.date(2026, 2, 15)
     assert pay_by(DunningStage.FIRST, day(5)) == day(10)
     assert pay_by(DunningStage.THIRD, day(15)) == day(20)
@@ -171,19 +168,35 @@ def test_payment_in_full_before_a_stage_stops_the_later_stages(session, estate):
     assert stage2[e.a101.id].amount == D("400.00")
 
 
-def test_stage_out_of_order_is_refused_before_its_date_and_allowed_after(session, estate):
+def test_a_stage_before_its_day_is_refused_whatever_was_issued_before(session, estate, issue_day):
     e = estate
     with_bills(session, e)
+    issue_day(day(5))
     issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    issue_day(day(6))
     before = counts(session, *WRITES)
 
-    with pytest.raises(Refused, match="阶段顺序不符") as refused:
-        issue_dunning(session, stage=3, as_of=day(12), scope=project_scope(e), actor=e.actor)
-    assert "第二次催缴" in refused.value.message and set(refused.value.ids) == {e.a101.id, e.a102.id, e.b201.id}
+    # Stage 2 on the 6th after stage 1 on the 5th: every account had stage 1, and still the 10th has not come.
+    with pytest.raises(Refused) as refused:
+        issue_dunning(session, stage=2, as_of=day(6), scope=project_scope(e), actor=e.actor)
+    assert refused.value.message == "第二次催缴(10日)须在每月10日及以后发出：催缴基准日 2026-04-06 早于 2026-04-10"
+    for stage, on, named in ((3, 6, "15日"), (4, 6, "20日"), (1, 4, "5日")):
+        with pytest.raises(Refused, match=f"须在每月{named}及以后发出"):
+            issue_dunning(session, stage=stage, as_of=day(on), scope=project_scope(e), actor=e.actor, dry_run=True)
+    # Undated on the 6th: stage 2 is dated on this month's 10th and refused — never last month's run.
+    with pytest.raises(Refused) as undated:
+        issue_dunning(session, stage=2, scope=project_scope(e), actor=e.actor, dry_run=True)
+    assert undated.value.message == "第二次催缴(10日)须在每月10日及以后发出：本月10日（2026-04-10）未到"
+    with pytest.raises(Refused, match="本月20日（2026-04-20）未到"):
+        issue_dunning(session, stage=4, scope=project_scope(e), actor=e.actor, dry_run=True)
     assert counts(session, *WRITES) == before
+    assert issue_dunning(session, stage=1, scope=project_scope(e), actor=e.actor, dry_run=True).as_of == day(5)
 
-    early_second = issue_dunning(session, stage=2, as_of=day(8), scope=project_scope(e), actor=e.actor)
-    assert early_second.issued == 3  # everyone had stage 1: an early escalation in order is fine
+    issue_day(day(10))
+    second = issue_dunning(session, stage=2, scope=project_scope(e), actor=e.actor)
+    assert (second.as_of, second.issued) == (day(10), 3)
+    # On its day a stage needs no earlier one: B-201 alone, chased for the first time on the 15th.
+    issue_day(day(15))
     third = issue_dunning(session, stage=3, as_of=day(15), scope=DunningScope(unit_ids=(e.b201.id,)), actor=e.actor)
     assert third.issued == 1
 
@@ -236,20 +249,33 @@ def test_selected_bills_chase_their_accounts(session, estate):
 
 
 # --- stage 4: two months and approval ----------------------------------------------------------------------
-def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_approval(session, estate):
+def deliver(session, e: Estate, stage: DunningStage, units, on: dt.date) -> None:
+    """Records the delivery of the accounts' notices of ``stage`` at 10:00 (Shanghai) on ``on``."""
+    butler = session.scalars(select(Staff).where(Staff.project_id == e.project.id, Staff.name == "送达员")).first() \
+        or f.staff(session, project_=e.project, name="送达员")
+    ids = [n.id for u, n in notices(session, e, stage).items() if u in {x.id for x in units}]
+    at = dt.datetime.combine(on, dt.time(10), tzinfo=SHANGHAI)
+    record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way=DeliveryWay.HAND,
+                    signed_by="本人", delivered_at=at)
+
+
+def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_approval(session, estate, issue_day):
     e = estate
     with_bills(session, e)
     cashier = person(session, e, "收费员", "cashier1")
     supervisor = person(session, e, "客服主管", "sup1")
     manager = person(session, e, "客服经理", "mgr1")
+    issue_day(day(15))
     issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=cashier)
+    issue_day(day(20))
 
     preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=cashier, dry_run=True)
     assert [(x.reason, x.count, [a.unit_label for a in x.examples]) for x in preview.excluded] == [
         (Exclusion.SHORT, 1, ["A栋-102"])]
+    assert preview.undelivered == 2 and "其中 2 户的停电函尚未登记送达" in preview.message
     proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=cashier)
 
-    assert (proposed.run_status, proposed.issued) == (DunningRunStatus.PROPOSED, 2)
+    assert (proposed.run_status, proposed.issued, proposed.undelivered) == (DunningRunStatus.PROPOSED, 2, 2)
     assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
     assert "待客服经理审批" in proposed.message
     run = session.get(DunningRun, proposed.run_id)
@@ -263,17 +289,24 @@ def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_ap
             approve_dunning(session, run_id=run.id, actor=who)
     self_proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager)
     assert (self_proposed.already_run, self_proposed.issued) == (True, 0)  # the same list awaits approval
+    # No 停电函 of the list was delivered: nothing to approve.
+    with pytest.raises(Refused) as undelivered:
+        approve_dunning(session, run_id=run.id, actor=manager)
+    assert undelivered.value.message == "名单中没有停电函已送达的住户，不能批准：A栋-101、B栋-201的停电函尚未登记送达"
     assert counts(session, *WRITES) == before
-    assert session.get(DunningRun, run.id).status is DunningRunStatus.PROPOSED
+    session.refresh(run)
+    assert (run.status, run.approved_by_id, run.notice_count) == (DunningRunStatus.PROPOSED, None, 2)
 
+    deliver(session, e, DunningStage.THIRD, (e.a101, e.b201), day(16))
     # A-101 pays everything between the proposal and the approval: it drops out of the list.
     pay_account(session, unit_id=e.a101.id, amount="650.00", actor=e.actor)
     approval = approve_dunning(session, run_id=run.id, actor=manager)
 
-    assert (approval.approved, approval.notices, approval.dropped, approval.total_amount) == (True, 1, 1, D("1205.00"))
+    assert (approval.approved, approval.notices, approval.dropped, approval.undelivered, approval.total_amount) == (
+        True, 1, 1, 0, D("1205.00"))
     session.refresh(run)
     assert (run.status, run.approved_by_id, run.notice_count) == (DunningRunStatus.APPROVED, manager.user_id, 1)
-    assert run.approved_at is not None and run.approved_at.tzinfo is not None
+    assert run.approved_at == dt.datetime(2026, 4, 20, 1, 0, tzinfo=dt.UTC)
     assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
     assert session.scalar(select(func.count()).where(OperationLog.operation == "approve_dunning",
                                         OperationLog.project_id == e.project.id)) == 1
@@ -281,26 +314,82 @@ def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_ap
         approve_dunning(session, run_id=run.id, actor=manager)
     letters = run_letters(session, run_id=run.id, actor=manager)
     assert [(x.kind, x.unit_label) for x in letters.letters] == [(LetterKind.CUTOFF, "B栋-201")]
-    # The letter is issued on approval: three days from then, not from the proposal's as-of date.
-    approved_on = max(day(20), today_local())
-    assert letters.letters[0].is_shop and letters.letters[0].pay_by == approved_on + dt.timedelta(days=3)
+    # Issued on approval (the 20th): three days on, after the 停电函's own deadline (the 20th).
+    (cut,) = letters.letters
+    assert cut.is_shop and (cut.issued_on, cut.pay_by) == (day(20), day(23))
+    assert (cut.earlier_text, cut.power_cut_letter.issued_on, cut.delivered_text) == (
+        "4月15日", day(15), "4月15日发出的《停电函》《违约函》已于4月16日送达")
 
 
-def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(session, estate):
+def test_an_account_whose_power_cut_letter_was_not_delivered_is_left_out_at_approval(session, estate, issue_day):
+    e = estate
+    with_bills(session, e)
+    manager = person(session, e, "客服经理", "mgr4")
+    issue_day(day(15))
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    issue_day(day(21))
+    deliver(session, e, DunningStage.THIRD, (e.b201,), day(17))  # A-101's 停电函 was never delivered
+    run_id = issue_dunning(session, stage=4, as_of=day(21), scope=project_scope(e), actor=e.actor).run_id
+
+    listed = run_accounts(session, run_id=run_id, actor=manager)
+    assert listed.undelivered == 1
+    assert {a.unit_label: (listed.letters[a.unit_id].issued_on, listed.letters[a.unit_id].pay_by,
+                           listed.letters[a.unit_id].delivered_on) for a in listed.accounts} == {
+        "A栋-101": (day(15), day(20), None), "B栋-201": (day(15), day(20), day(17))}
+
+    approval = approve_dunning(session, run_id=run_id, actor=manager, note="同意")
+
+    assert (approval.notices, approval.dropped, approval.undelivered) == (1, 0, 1)
+    assert "1 户停电函未送达，已移出名单" in approval.message
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
+    assert session.get(DunningRun, run_id).decision_note == "同意"
+    assert session.scalar(select(func.count()).where(
+        AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.DELETE,
+        AuditLog.project_id == e.project.id)) == 1
+
+
+def test_a_power_cut_comes_only_after_the_day_the_power_cut_letter_gave(session, estate, issue_day):
+    e = estate
+    with_bills(session, e)
+    issue_day(day(20))
+    # Stage 3 issued late, on the 20th: its 停电函 gives until the 25th, so no cut is proposed before then.
+    issue_dunning(session, stage=3, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    assert {n.pay_by for n in notices(session, e, DunningStage.THIRD).values()} == {day(25)}
+    before = counts(session, *WRITES)
+
+    early = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    assert (early.issued, early.run_id) == (0, None)
+    assert [(x.reason, x.count) for x in early.excluded] == [(Exclusion.SHORT, 1), (Exclusion.LETTER_RUNNING, 2)]
+    assert counts(session, *WRITES) == before
+
+    issue_day(day(25))
+    assert issue_dunning(session, stage=4, as_of=day(25), scope=project_scope(e), actor=e.actor).issued == 2
+
+
+def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(session, estate, issue_day):
     e = estate
     with_bills(session, e)
     manager = person(session, e, "客服经理", "mgr2")
     branch = actor_for_user(session, f.user(session, username="branch1", roles=["分公司管理"], branch_=e.project.branch))
+    issue_day(day(15))
     issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=manager)
+    issue_day(day(20))
     run_id = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager).run_id
 
     with pytest.raises(NotPermitted, match="自己提交"):
         approve_dunning(session, run_id=run_id, actor=manager)
-    rejected = approve_dunning(session, run_id=run_id, actor=branch, approve=False, note="主力店另行谈判")
+    before = counts(session, *WRITES)
+    for blank in ("", "   "):
+        with pytest.raises(Refused, match="驳回停电/封铺名单须填写驳回理由"):
+            approve_dunning(session, run_id=run_id, actor=branch, approve=False, note=blank)
+    assert counts(session, *WRITES) == before
+    assert session.get(DunningRun, run_id).status is DunningRunStatus.PROPOSED
+    rejected = approve_dunning(session, run_id=run_id, actor=branch, approve=False, note=" 主力店另行谈判 ")
 
     assert (rejected.approved, rejected.notices) == (False, 0)
     run = session.get(DunningRun, run_id)
-    assert (run.status, run.approved_by_id) == (DunningRunStatus.REJECTED, branch.user_id)
+    assert (run.status, run.approved_by_id, run.approved_at, run.decision_note) == (
+        DunningRunStatus.REJECTED, branch.user_id, dt.datetime(2026, 4, 20, 1, 0, tzinfo=dt.UTC), "主力店另行谈判")
     assert notices(session, e, DunningStage.CUTOFF) == {}
     assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.DELETE,
                                         AuditLog.project_id == e.project.id)) == 2
@@ -308,16 +397,19 @@ def test_proposer_may_not_approve_and_a_rejected_list_can_be_proposed_again(sess
     assert again.issued == 2 and again.run_id != run_id
 
 
-def test_cutoff_lists_only_accounts_that_had_the_power_cut_letter_this_month(session, estate):
+def test_cutoff_lists_only_accounts_that_had_the_power_cut_letter_this_month(session, estate, issue_day):
     e = estate
     with_bills(session, e)
+    issue_day(day(5))
     issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
     # Stage 3 (with its 停电函) goes to B-201 only; A-101 owes two months too but had stage 1 alone.
+    issue_day(day(15))
     issue_dunning(session, stage=3, as_of=day(15), scope=DunningScope(unit_ids=(e.b201.id,)), actor=e.actor)
     # Last month's 停电函 does not count for this month.
     march = issue_dunning(session, stage=3, as_of=dt.date(2026, 3, 15), scope=DunningScope(unit_ids=(e.a101.id,)),
                           actor=e.actor)
     assert march.issued == 1
+    issue_day(day(20))
 
     preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor, dry_run=True)
     assert (preview.accounts, [a.unit_label for a in preview.sample]) == (1, ["B栋-201"])
@@ -334,7 +426,8 @@ def test_cutoff_lists_only_accounts_that_had_the_power_cut_letter_this_month(ses
     with_bills(session, other)
     issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(other), actor=other.actor)
     before = counts(session, *WRITES)
-    for when in (day(18), day(20), day(25)):
+    issue_day(day(25))
+    for when in (day(20), day(25)):
         nothing = issue_dunning(session, stage=4, as_of=when, scope=project_scope(other), actor=other.actor)
         assert (nothing.issued, nothing.run_id, nothing.accounts) == (0, None, 0)
         assert [(x.reason, x.count) for x in nothing.excluded] == [(Exclusion.NO_LETTER, 3)]
@@ -354,35 +447,41 @@ def test_a_late_run_gives_a_deadline_after_the_day_it_is_issued(session, estate,
     (letter, *_) = run_letters(session, run_id=result.run_id, actor=e.actor).letters
     assert (letter.as_of, letter.pay_by) == (day(5), day(28))
 
-    issue_day(day(8))  # stage 2 of the 10th, run early on the 8th: the 15th is still ahead
-    second = issue_dunning(session, stage=2, as_of=day(8), scope=project_scope(e), actor=e.actor)
+    issue_day(day(12))  # stage 2 dated the 12th: the 15th is still ahead
+    second = issue_dunning(session, stage=2, as_of=day(12), scope=project_scope(e), actor=e.actor)
     assert second.issued == 3
     assert {n.pay_by for n in notices(session, e, DunningStage.SECOND).values()} == {day(15)}
 
 
-def test_approval_moves_a_cutoff_deadline_past_the_approval_day(session, estate):
+def test_approval_moves_a_cutoff_deadline_past_the_approval_day(session, estate, issue_day):
     e = estate
     with_bills(session, e)
     manager = person(session, e, "客服经理", "mgr3")
+    issue_day(day(15))
     issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    issue_day(day(20))
+    deliver(session, e, DunningStage.THIRD, (e.a101, e.b201), day(15))
     proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    issue_day(day(24))  # approved four days after the proposal
 
     approve_dunning(session, run_id=proposed.run_id, actor=manager)
 
-    expected = max(day(20), today_local()) + dt.timedelta(days=3)
-    assert {n.pay_by for n in notices(session, e, DunningStage.CUTOFF).values()} == {expected}
-    assert all(x.pay_by >= x.issued_on for x in run_letters(session, run_id=proposed.run_id, actor=manager).letters)
+    assert {n.pay_by for n in notices(session, e, DunningStage.CUTOFF).values()} == {day(27)}
+    assert {(x.issued_on, x.pay_by) for x in run_letters(session, run_id=proposed.run_id, actor=manager).letters} == {
+        (day(24), day(27))}
 
 
 # --- delivery and letters -----------------------------------------------------------------------------------
-def test_delivery_is_recorded_for_issued_notices_only(session, estate):
+def test_delivery_is_recorded_for_issued_notices_only(session, estate, issue_day):
     e = estate
     with_bills(session, e)
     butler = f.staff(session, project_=e.project, name="吴管家")
     stranger = f.staff(session, project_=f.project(session))
+    issue_day(day(5))
     first = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
     ids = [n.id for n in notices(session, e).values()]
     at = dt.datetime(2026, 4, 6, 1, 0, tzinfo=dt.UTC)
+    issue_day(day(6), hour=10)
 
     result = record_delivery(session, notice_ids=ids[:2], actor=e.actor, delivered_by_id=butler.id,
                              way=DeliveryWay.DOOR, signed_by="张伟", delivered_at=at)
@@ -395,9 +494,12 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate):
     assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.UPDATE,
                                         AuditLog.project_id == e.project.id)) == 2
 
+    issue_day(day(15))
     issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    issue_day(day(20))
     proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
     assert proposed.issued == 2
+    third = [n.id for n in notices(session, e, DunningStage.THIRD).values()]
     pending = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == proposed.run_id)).all()
     before = counts(session, *WRITES)
     with pytest.raises(Refused, match="尚未审批"):
@@ -406,6 +508,8 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=stranger.id, way="hand")
     with pytest.raises(Refused, match="送达方式"):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way="pigeon")
+    with pytest.raises(Refused, match="送达时间早于通知发出时间"):  # the 6th's delivery of the 15th's letters
+        record_delivery(session, notice_ids=third, actor=e.actor, delivered_by_id=butler.id, way="hand", delivered_at=at)
     assert counts(session, *WRITES) == before
     assert first.run_id
 
@@ -413,10 +517,12 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate):
 def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
     e = estate
     with_bills(session, e)
-    issue_day(day(15))
     e.project.phone, e.project.address = "021-55550000", "上海市浦东新区锦绣路1号"
     for stage, on in ((1, 5), (2, 10)):
+        issue_day(day(on))
         issue_dunning(session, stage=stage, as_of=day(on), scope=project_scope(e), actor=e.actor)
+    deliver(session, e, DunningStage.FIRST, (e.a101,), day(6))  # only A-101's first reminder was delivered
+    issue_day(day(15))
     result = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
     pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 settles after the notice
 
@@ -434,10 +540,13 @@ def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
         ("2026-04", D("250.00"), D("0.00"), D("250.00")),
     ]
     assert (letter.total, letter.months, letter.as_of, letter.pay_by) == (D("650.00"), 3, day(15), day(20))
-    # the reminders it had this month, on the days they were issued (here all today)
-    today = today_local()
-    assert (letter.earlier, letter.earlier_text) == ((today, today), f"{today.month}月{today.day}日、{today.month}月{today.day}日")
-    assert letter.ordinal == "第三次"
+    # the reminders it had this month, on the days they were issued; delivered only where recorded
+    assert [(x.stage, x.issued_on, x.delivered_on) for x in letter.earlier] == [
+        (DunningStage.FIRST, day(5), day(6)), (DunningStage.SECOND, day(10), None)]
+    assert (letter.earlier_text, letter.delivered_text) == ("4月5日、4月10日", "4月5日发出的催缴通知书已于4月6日送达")
+    assert letter.ordinal == "第三次" and letter.power_cut_letter is None
+    b201 = next(x for x in letters.letters if x.unit_label == "B栋-201")
+    assert (b201.earlier_text, b201.delivered_text) == ("4月5日、4月10日", "")
     assert len(letters.letters) == 6  # A-101 and B-201, three letters each
     outsider = Actor(user_id=None, name="外人", project_ids=frozenset())
     with pytest.raises(NotPermitted):

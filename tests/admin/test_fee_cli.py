@@ -3,6 +3,7 @@ same actions as the console, --dry-run and --json, exit code 1 with nothing writ
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,13 +79,15 @@ def test_dunning_preview_issue_and_rerun(db: Engine, capsys) -> None:
     assert table_counts(db) == after
 
 
-def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys) -> None:
+def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys, issue_day) -> None:
     before = table_counts(db)
     assert cli.main(["dunning", "--stage", "4", "--as-of", "2026-04-20"]) == 0
     assert "本月未发第三次催缴及停电函 3 户" in capsys.readouterr().out  # no 停电函 yet: nobody to cut off
     assert table_counts(db) == before
-    assert cli.main(["dunning", "--stage", "3", "--as-of", "2026-04-15"]) == 0
+    issue_day(dt.date(2026, 4, 15))
+    assert cli.main(["dunning", "--stage", "3"]) == 0  # dated on this month's 15th
     capsys.readouterr()
+    issue_day(dt.date(2026, 4, 20))
     assert cli.main(["dunning", "--stage", "4", "--as-of", "2026-04-20"]) == 0
     assert "待客服经理审批" in capsys.readouterr().out
     with Session(db) as session:
@@ -94,7 +97,7 @@ def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys) -> No
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["dunning", "--stage", "1", "--as-of", "2099-01-05", "--project", PROJECT], "晚于今天"),
-    (["dunning", "--stage", "3", "--as-of", "2026-04-12", "--project", PROJECT], "阶段顺序不符"),
+    (["dunning", "--stage", "3", "--as-of", "2026-04-12", "--project", PROJECT], "须在每月15日及以后发出"),
     (["dunning", "--stage", "1", "--as-of", "2026-04-5x", "--project", PROJECT], "YYYY-MM-DD"),
     (["dunning", "--stage", "1", "--project", "没有这个项目"], "项目不存在"),
     (["bills", "--project", PROJECT, "--period", "2026/05"], "账期格式"),

@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from actions.billing import today_local
+from actions.dunning import record_delivery
 from models import (
+    SHANGHAI,
     Bill,
     BillStatus,
     DunningNotice,
@@ -132,7 +134,7 @@ def test_dunning_refusals_are_chinese_and_write_nothing(session, console, estate
     foreign = cashier.post("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
     assert foreign.status_code == 403 and "无权操作项目" in foreign.text
     early = cashier.post("/admin/dunning", preview_params(e, 3, 12))
-    assert early.status_code == 400 and "阶段顺序不符" in early.text
+    assert early.status_code == 400 and "第三次催缴及停电函、违约函(15日)须在每月15日及以后发出" in early.text
     assert desk.post("/admin/dunning", preview_params(e, 1, 5)).status_code == 403  # A02
     assert desk.get("/admin/dunning").status_code == 403
     assert count(session, DunningNotice, e) == 0 and session.scalar(select(func.count()).select_from(OperationLog)) == before
@@ -155,19 +157,42 @@ def test_selected_bills_lead_to_the_dunning_form(session, console, estate, staff
     assert cashier.get(f"/admin/bill/action/dunning?pks={ids[0]},{foreign.id}").status_code == 403
 
 
-def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estate, staff_of):
+def test_dunning_page_offers_this_months_days_only(session, console, estate, staff_of, issue_day):
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    issue_day(dt.date(2026, 4, 6))
+
+    page = cashier.get("/admin/dunning")
+    assert '<option value="1" selected>第一次催缴(5日) — 本月计划日 2026-04-05</option>' in page.text
+    assert "第二次催缴(10日) — 本月计划日 2026-04-10（未到）" in page.text
+    # Previewing stage 2 with no date on the 6th: no March run offered, the 10th named.
+    undated = cashier.get("/admin/dunning", params={"stage": "2", "scope": "project", "project_id": str(e.project.id),
+                                                    "preview": "1"})
+    assert undated.status_code == 400 and "本月10日（2026-04-10）未到" in undated.text and "2026-03" not in undated.text
+    assert count(session, DunningRun, e) == 0
+
+
+def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estate, staff_of, issue_day):
     e = estate
     with_bills(session, e)
     cashier = console(staff_of("收费员"))
     manager = console(staff_of("客服经理"))
+    butler = f.staff(session, project_=e.project, name="吴管家")
 
     # Before any 停电函 this month, stage 4 lists nobody.
-    nobody = cashier.post("/admin/dunning", preview_params(e, 4, 20))
-    assert nobody.status_code == 200 and "本月未发第三次催缴及停电函 3 户" in nobody.text
-    assert count(session, DunningRun, e) == 0
+    issue_day(dt.date(2026, 4, 15))
+    early = cashier.post("/admin/dunning", preview_params(e, 4, 15))
+    assert early.status_code == 400 and "停电/封铺(20日)须在每月20日及以后发出" in early.text
     cashier.post("/admin/dunning", preview_params(e, 3, 15))
+    issue_day(dt.date(2026, 4, 20))
+    letters = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id,
+                                                            DunningNotice.unit_id == e.b201.id)).all()
+    record_delivery(session, notice_ids=letters, actor=e.actor, delivered_by_id=butler.id, way="hand", signed_by="王芳",
+                    delivered_at=dt.datetime(2026, 4, 16, 10, 0, tzinfo=SHANGHAI))
     proposed = cashier.post("/admin/dunning", preview_params(e, 4, 20))
     assert proposed.status_code == 200 and "待客服经理审批" in proposed.text
+    assert "其中 1 户的停电函尚未登记送达" in proposed.text
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id,
                                                    DunningRun.stage == DunningStage.CUTOFF)).one()
     assert run.status is DunningRunStatus.PROPOSED
@@ -177,9 +202,17 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
     assert cashier.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve"}).status_code == 403
     page = manager.get(f"/admin/dunning-run/action/approve-dunning?pks={run.id}")
     assert page.status_code == 200 and "A栋-101" in page.text and "B栋-201" in page.text and "批准停电/封铺" in page.text
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td>([^<]+)</td>(.*?)</tr>", page.text, re.S)}
+    assert "2026-04-16 已送达（王芳签收）" in rows["B栋-201"] and "2026-04-15 / 2026-04-20" in rows["B栋-201"]
+    assert "未送达，审批时移出名单" in rows["A栋-101"]
 
+    unexplained = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "reject", "note": " "})
+    assert unexplained.status_code == 400 and "驳回停电/封铺名单须填写驳回理由" in unexplained.text
+    session.expire_all()
+    assert session.get(DunningRun, run.id).status is DunningRunStatus.PROPOSED and count(session, DunningNotice, e) == 5
     approved = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve", "note": "同意"})
-    assert approved.status_code == 200 and "已批准停电/封铺 2 户" in approved.text
+    assert approved.status_code == 200 and "已批准停电/封铺 1 户" in approved.text
+    assert "1 户停电函未送达，已移出名单" in approved.text and "同意" in approved.text
     session.expire_all()
     assert session.get(DunningRun, run.id).status is DunningRunStatus.APPROVED
     twice = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve"})
@@ -217,13 +250,15 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     assert one.text.count('<section class="sheet">') == 3 and "停电并封铺" in one.text  # B-201 is a shop
 
 
-def test_delivery_is_recorded_from_the_notice_list(session, console, estate, staff_of):
+def test_delivery_is_recorded_from_the_notice_list(session, console, estate, staff_of, issue_day):
     e = estate
     with_bills(session, e)
     butler_staff = f.staff(session, project_=e.project, name="吴管家")
     cashier = console(staff_of("收费员"))
     butler = console(staff_of("楼宇管家"))
+    issue_day(dt.date(2026, 4, 5))
     cashier.post("/admin/dunning", preview_params(e, 1, 5))
+    issue_day(dt.date(2026, 4, 6), hour=10)
     ids = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id)
                           .order_by(DunningNotice.id)).all()
 
