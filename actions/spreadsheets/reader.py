@@ -1,10 +1,10 @@
 """Reading an uploaded spreadsheet safely: the container is checked before any parser sees it.
 
-Refused before parsing (X09–X15): a file over the size limit; anything that is not an .xlsx workbook (or, where
-the kind allows it, a UTF-8 / GB18030 CSV); legacy .xls, password-protected workbooks, macro workbooks; a zip
-whose parts inflate past the limit or the ratio — every part is inflated and counted, because zip headers can
-lie — and any DTD or entity declaration (XML bombs, XXE). The small package parts are parsed with defusedxml.
-Only then are the cells read, with python-calamine (~10× faster than openpyxl read-only here). A formula is
+Refused before parsing (X09–X16): a file over the size limit; anything that is not an .xlsx workbook (or, where
+the kind allows it, a UTF-8 / GB18030 CSV); legacy .xls, password-protected workbooks, macro workbooks; then
+the gate (``gate``) inflates every part and reads the bounds of its XML — sizes, ratio, DTDs, every cell's
+position, rows, columns, cells, shared strings — refusing the first one passed. The small package parts are
+parsed with defusedxml. Only then are the cells read, with python-calamine (~10× faster than openpyxl read-only here). A formula is
 data, never evaluated: calamine returns its cached value; one without a cached value is listed in
 ``Sheet.formulas`` so the pipeline can say so.
 """
@@ -15,10 +15,7 @@ import csv
 import hashlib
 import io
 import re
-import struct
 import zipfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -28,22 +25,17 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from ..errors import Refused
-
-MiB = 1024 * 1024
-# Title, header and footer rows allowed on top of the data-row cap.
-ROW_SLACK = 100
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = 10 * MiB
-    max_uncompressed: int = 100 * MiB
-    max_ratio: int = 100
-    max_rows: int = 200_000
-    max_parts: int = 2_000
-
-
-LIMITS = Limits()
+from .gate import (
+    CORRUPT,
+    LIMITS,
+    UNSAFE,
+    Limits,
+    check_inflated,
+    check_package,
+    column_index,
+    mb,
+    resolve,
+)
 
 
 @dataclass(frozen=True)
@@ -75,21 +67,12 @@ MACRO_TYPES = {
     "application/vnd.ms-excel.template.macroEnabled.main+xml",
 }
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+SHARED_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 NS_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
-CHUNK = 4 * MiB
-DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
-FORMULA_MARKERS = (b"<f>", b"<f ")
-
 NOT_XLSX = "无法识别的文件格式：请上传 Excel 工作簿（.xlsx）"
-UNSAFE = "文件格式不安全（含有 DTD/实体声明），已拒绝导入"
-CORRUPT = "文件已损坏或不是有效的 .xlsx 工作簿，请用 Excel 打开后重新“另存为”.xlsx"
-
-
-def _mb(n: int) -> str:
-    return f"{n / MiB:.1f} MB"
 
 
 def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: Limits = LIMITS) -> Book:
@@ -97,7 +80,7 @@ def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: L
     if not data:
         raise Refused("文件为空")
     if len(data) > limits.max_bytes:
-        raise Refused(f"文件过大（{_mb(len(data))}），上限 {_mb(limits.max_bytes)}")
+        raise Refused(f"文件过大（{mb(len(data))}），上限 {mb(limits.max_bytes)}")
     digest = hashlib.sha256(data).hexdigest()
     name = PurePosixPath(file_name.replace("\\", "/")).name or "upload"
     suffix = PurePosixPath(name).suffix.lower()
@@ -130,8 +113,8 @@ def _read_xlsx(data: bytes, limits: Limits) -> tuple[Sheet, ...]:
         raise Refused(f"文件结构异常（包含 {len(infos)} 个部件），已拒绝导入")
     if any(i.flag_bits & 0x1 for i in infos):
         raise Refused("文件已加密，无法读取：请取消密码后另存为 .xlsx 再导入")
-    declared = sum(i.file_size for i in infos)
-    _check_inflated(declared, len(data), limits)
+    # The declared sizes first: the small parts below are read whole, and zipfile trusts them.
+    check_inflated(sum(i.file_size for i in infos), len(data), limits)
     names = {i.filename for i in infos}
     if "[Content_Types].xml" not in names:
         raise Refused(NOT_XLSX)
@@ -141,14 +124,18 @@ def _read_xlsx(data: bytes, limits: Limits) -> tuple[Sheet, ...]:
         raise Refused("文件包含宏（.xlsm），为安全起见不予导入：请另存为不含宏的 .xlsx 后再导入")
     if len(main) != 1 or main[0].lstrip("/") not in names:
         raise Refused(NOT_XLSX)
-    worksheets = {p for p, kind in types.items() if kind == WORKSHEET_TYPE}
-    rows, with_formulas = _inflate_all(data, infos, worksheets, limits)
-    if rows > limits.max_rows + ROW_SLACK:
-        raise Refused(f"文件行数过多（超过 {limits.max_rows} 行），请拆分后分批导入")
-    formulas = _formulas_by_sheet(zf, main[0], with_formulas)
+    sheets = _sheet_parts(zf, main[0], names)
+    # Whatever a reader may take for a worksheet or the shared strings goes through the gate's checks.
+    for part, kind in types.items():
+        if kind == WORKSHEET_TYPE and part.lstrip("/") in names:
+            sheets.setdefault(part.lstrip("/"), part.lstrip("/"))
+    strings = {p.lstrip("/") for p, kind in types.items() if kind == SHARED_TYPE} & names
+    strings |= {n for n in names if n.lower().endswith("sharedstrings.xml")}
+    with_formulas = check_package(data, infos, sheets, strings - set(sheets), limits)
+    formulas = _formulas_by_sheet(zf, sheets, with_formulas)
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        sheets = []
+        out = []
         for meta in workbook.sheets_metadata:
             if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
                 continue
@@ -156,89 +143,39 @@ def _read_xlsx(data: bytes, limits: Limits) -> tuple[Sheet, ...]:
                 continue  # hidden sheets hold drop-down lists and the like, not data
             sheet = workbook.get_sheet_by_name(meta.name)
             merged = tuple((a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or ()))
-            sheets.append(Sheet(meta.name, sheet.to_python(skip_empty_area=False), merged,
-                                formulas.get(meta.name, frozenset())))
+            out.append(Sheet(meta.name, sheet.to_python(skip_empty_area=False), merged,
+                             formulas.get(meta.name, frozenset())))
     except python_calamine.PasswordError as exc:
         raise Refused("文件设置了密码，无法读取：请取消密码后另存为 .xlsx 再导入") from exc
     except python_calamine.CalamineError as exc:
         raise Refused(CORRUPT) from exc
-    return tuple(sheets)
-
-
-def _check_inflated(total: int, packed: int, limits: Limits) -> None:
-    if total > limits.max_uncompressed:
-        raise Refused(f"文件解压后过大（超过 {_mb(limits.max_uncompressed)}），已拒绝导入")
-    # Small parts compress however they like; a big inflation from a small file is a zip bomb.
-    if total > MiB and total > limits.max_ratio * packed:
-        raise Refused(f"文件解压后过大（压缩比超过 {limits.max_ratio}:1），已拒绝导入")
-
-
-def _inflate_all(
-    data: bytes, infos: list[zipfile.ZipInfo], worksheets: set[str], limits: Limits
-) -> tuple[int, set[str]]:
-    """Inflate every part and count the real bytes, whatever its header declares.
-
-    Returns the number of ``<row>`` elements of all worksheets and the worksheets that contain formulas.
-    """
-    total = 0
-    rows = 0
-    with_formulas: set[str] = set()
-    for info in infos:
-        is_xml = info.filename.endswith((".xml", ".rels"))
-        is_sheet = "/" + info.filename in worksheets
-        size = 0
-        tail = b""
-        for chunk in _inflate(data, info):
-            size += len(chunk)
-            total += len(chunk)
-            _check_inflated(total, len(data), limits)
-            if is_xml:
-                # One quick search per marker family; the precise test only where it hits.
-                edge = tail + chunk[:16]
-                if (b"<!" in chunk or b"<!" in edge) and any(m in chunk or m in edge for m in DTD_MARKERS):
-                    raise Refused(UNSAFE)
-                if is_sheet:
-                    rows += chunk.count(b"<row")
-                    if (b"<f" in chunk or b"<f" in edge) and any(m in chunk or m in edge for m in FORMULA_MARKERS):
-                        with_formulas.add(info.filename)
-                tail = chunk[-16:]
-        if size != info.file_size:  # a header that lies about the size is how zip bombs get past checks
-            raise Refused(CORRUPT)
-    return rows, with_formulas
-
-
-def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    """The part's content in chunks, inflated from its compressed bytes with no trust in declared sizes."""
-    if data[info.header_offset:info.header_offset + 4] != b"PK\x03\x04":
-        raise Refused(CORRUPT)
-    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
-    start = info.header_offset + 30 + name_len + extra_len
-    raw = memoryview(data)[start:start + info.compress_size]
-    if info.compress_type == zipfile.ZIP_STORED:
-        for pos in range(0, len(raw), CHUNK):
-            yield bytes(raw[pos:pos + CHUNK])
-        return
-    if info.compress_type != zipfile.ZIP_DEFLATED:
-        raise Refused(CORRUPT)
-    inflater = zlib.decompressobj(-15)
-    pos = 0
-    try:
-        while not inflater.eof:
-            if inflater.unconsumed_tail:
-                piece = inflater.unconsumed_tail
-            elif pos < len(raw):
-                piece = raw[pos:pos + CHUNK]
-                pos += CHUNK
-            else:
-                break
-            out = inflater.decompress(piece, CHUNK)
-            if out:
-                yield out
-        rest = inflater.flush()
-    except zlib.error as exc:
+    except BaseException as exc:
+        # A Rust panic reaches Python as pyo3's PanicException, a BaseException: one file's bad bytes,
+        # never a reason to end the request (or the process) any other way than a refusal.
+        if type(exc).__name__ != "PanicException":
+            raise
         raise Refused(CORRUPT) from exc
-    if rest:
-        yield rest
+    return tuple(out)
+
+
+def _sheet_parts(zf: zipfile.ZipFile, main: str, names: set[str]) -> dict[str, str]:
+    """Each worksheet part the workbook names → its sheet name. A target is taken both as the package
+    resolves it and as a lenient reader might, so no part a reader opens as a sheet escapes the gate."""
+    main_path = PurePosixPath(main.lstrip("/"))
+    rels_name = str(main_path.parent / "_rels" / (main_path.name + ".rels"))
+    if rels_name not in names:
+        raise Refused(CORRUPT)
+    targets = {el.get("Id"): el.get("Target", "") for el in _parse(zf, rels_name).iter(f"{NS_PKG_REL}Relationship")}
+    parts: dict[str, str] = {}
+    for sheet in _parse(zf, str(main_path)).iter(f"{NS_MAIN}sheet"):
+        target = targets.get(sheet.get(f"{NS_REL}id"))
+        if not target:
+            continue
+        clean = target.replace("\\", "/")
+        for part in (resolve(main_path.parent, clean), clean.lstrip("/"), f"xl/{clean.lstrip('/')}"):
+            if part in names:
+                parts.setdefault(part, sheet.get("name", ""))
+    return parts
 
 
 def _parse(zf: zipfile.ZipFile, name: str):
@@ -260,19 +197,10 @@ _REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 _CACHED = re.compile(rb"<v>[^<]")  # openpyxl writes an empty <v /> after a formula it did not compute
 
 
-def _formulas_by_sheet(zf: zipfile.ZipFile, main: str, parts: set[str]) -> dict[str, frozenset[tuple[int, int]]]:
+def _formulas_by_sheet(zf: zipfile.ZipFile, sheets: dict[str, str], parts: set[str]) -> dict[str, frozenset[tuple[int, int]]]:
     """Cells holding a formula but no cached value, per sheet name (only sheets that have formulas)."""
-    if not parts:
-        return {}
-    main_path = PurePosixPath(main.lstrip("/"))
-    rels_name = str(main_path.parent / "_rels" / (main_path.name + ".rels"))
-    targets = {
-        el.get("Id"): str(PurePosixPath(_resolve(main_path.parent, el.get("Target", ""))))
-        for el in _parse(zf, rels_name).iter(f"{NS_PKG_REL}Relationship")
-    }
     out: dict[str, frozenset[tuple[int, int]]] = {}
-    for sheet in _parse(zf, str(main_path)).iter(f"{NS_MAIN}sheet"):
-        part = targets.get(sheet.get(f"{NS_REL}id"))
+    for part, name in sheets.items():
         if part not in parts:
             continue
         cells = set()
@@ -281,44 +209,43 @@ def _formulas_by_sheet(zf: zipfile.ZipFile, main: str, parts: set[str]) -> dict[
             if b"<f" in body and not _CACHED.search(body):
                 ref = _REF.search(match.group(1))
                 if ref:
-                    cells.add((int(ref.group(2)) - 1, _column_index(ref.group(1).decode())))
-        out[sheet.get("name", "")] = frozenset(cells)
+                    cells.add((int(ref.group(2)) - 1, column_index(ref.group(1).decode()) - 1))
+        out[name] = frozenset(cells)
     return out
-
-
-def _resolve(base: PurePosixPath, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    parts: list[str] = []
-    for piece in (base / target).parts:
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
-
-
-def _column_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 # --- csv -------------------------------------------------------------------------------------------
 
 
 def _as_text(data: bytes) -> str | None:
-    """The file as text if it is UTF-8 (with or without BOM) or GB18030 text, else None."""
-    for encoding in ("utf-8-sig", "gb18030"):
+    """The file as text if it is UTF-8 (with or without BOM), UTF-16 with its BOM, or GB18030 (GBK) text, else
+    None. Big5 and Shift-JIS files also decode as GB18030, into nonsense: they are named and refused."""
+    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
         controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n")
-        return None if controls else text
+        if controls:
+            return None
+        if encoding == "gb18030" and not _looks_chinese(text[:4096]):
+            raise Refused("CSV 文件的编码不受支持（看起来是 Big5 繁体或 Shift-JIS 日文编码）：请在 Excel 中另存为 .xlsx，"
+                          "或另存为“CSV UTF-8（逗号分隔）”后再导入")
+        return text
     return None
+
+
+def _looks_chinese(text: str) -> bool:
+    """Simplified Chinese text in GBK keeps nearly all its characters within GB2312; Big5 or Shift-JIS bytes
+    read as GBK land mostly outside it, or in the private use area."""
+    wide = [ch for ch in text if ord(ch) > 127]
+    if not wide:
+        return True
+    if any("\ue000" <= ch <= "\uf8ff" for ch in wide):
+        return False
+    common = sum(1 for ch in wide if ch.encode("gb2312", "ignore"))
+    return common >= 0.9 * len(wide)
 
 
 def _read_csv(text: str, name: str, limits: Limits) -> Sheet:
@@ -327,11 +254,21 @@ def _read_csv(text: str, name: str, limits: Limits) -> Sheet:
     except csv.Error:
         dialect = csv.excel
     rows: list[list[Any]] = []
+    cells = 0
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        for row in csv.reader(io.StringIO(text, newline=""), dialect):
-            if len(rows) > limits.max_rows + ROW_SLACK:
+        for row in reader:
+            if len(rows) > limits.max_row_number:
                 raise Refused(f"文件行数过多（超过 {limits.max_rows} 行），请拆分后分批导入")
+            if len(row) > limits.max_cols:
+                raise Refused(f"CSV 文件第 {reader.line_num} 行列数过多（{len(row):,} 列，上限 {limits.max_cols} 列）")
+            cells += len(row)
+            if cells > limits.max_cells:
+                raise Refused(f"CSV 文件单元格过多（超过 {limits.max_cells:,} 个），请拆分后分批导入")
             rows.append(row)
     except csv.Error as exc:
-        raise Refused(f"CSV 文件格式有误：{exc}") from exc
+        if "field larger than field limit" in str(exc):
+            raise Refused(f"CSV 文件第 {reader.line_num} 行有单元格过长（超过 {csv.field_size_limit():,} 个字符）："
+                          "请检查引号是否成对") from exc
+        raise Refused(f"CSV 文件第 {reader.line_num} 行格式有误（引号或换行不成对），请用 Excel 打开后另存为 .xlsx") from exc
     return Sheet(name, rows)

@@ -113,11 +113,29 @@ def test_no_header():
     assert find_header([["名称", "数量"], ["苹果", 3]], FIELDS) is None
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
 def test_csv_encodings(encoding):
     text = "楼栋,房号,业主姓名\r\n1栋,1-101,张伟\r\n"
     book = read_book(text.encode(encoding), "业主.csv", allow_csv=True)
     assert book.format == "csv" and book.sheets[0].rows == [["楼栋", "房号", "业主姓名"], ["1栋", "1-101", "张伟"]]
+
+
+@pytest.mark.parametrize("encoding, text", [
+    ("big5", "樓棟,房號,業主姓名,聯繫電話\r\n1棟,1-101,張偉,13800000000\r\n"),
+    ("shift_jis", "棟,部屋番号,氏名,電話\r\n1棟,101,山田太郎,0312345678\r\n"),
+])
+def test_csv_in_an_encoding_not_supported_is_named(encoding, text):  # X18
+    with pytest.raises(Refused, match="编码不受支持（看起来是 Big5 繁体或 Shift-JIS 日文编码）"):
+        read_book(text.encode(encoding), "业主.csv", allow_csv=True)
+
+
+def test_csv_errors_are_in_chinese():
+    huge = ("楼栋,房号\r\n1栋,\"" + "x" * 200_000 + "\r\n").encode()
+    with pytest.raises(Refused, match=r"CSV 文件第 \d+ 行有单元格过长（超过 131,072 个字符）：请检查引号是否成对"):
+        read_book(huge, "业主.csv", allow_csv=True)
+    wide = ("楼栋,房号\r\n" + "," * 1_000_000 + "\r\n").encode()
+    with pytest.raises(Refused, match="CSV 文件第 2 行列数过多（1,000,001 列，上限 256 列）"):
+        read_book(wide, "业主.csv", allow_csv=True)
 
 
 def test_csv_needs_its_extension_and_a_kind_that_takes_it():

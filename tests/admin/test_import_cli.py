@@ -104,3 +104,34 @@ def test_export_then_reimport_unchanged(db, tmp_path, capsys):
     outcome = json.loads(capsys.readouterr().out)
     assert outcome["counts"]["unchanged"] == 3 and outcome["counts"]["new"] == outcome["counts"]["update"] == 0
     assert cli.main(["export", "nothing", str(out)]) == 1
+
+
+@pytest.mark.parametrize("kind", ["surveys", "units", "customers", "parking", "staff", "bills", "payments"])
+def test_hostile_workbook_is_refused_for_every_kind(db, tmp_path, capsys, kind):
+    from tests.data.workbooks import sparse_cell
+
+    path = tmp_path / "攻击.xlsx"
+    path.write_bytes(sparse_cell("T1048576"))
+    extra = ARGS if kind == "surveys" else ["--project", "翠湖花园"]
+    before = count(db, Unit), count(db, SurveyResponse)
+    assert cli.main(["import", kind, str(path), *extra]) == 1
+    assert "行数过多：第 1,048,576 行有数据，上限 200,100 行" in capsys.readouterr().err
+    assert (count(db, Unit), count(db, SurveyResponse)) == before
+
+
+def test_hostile_workbook_does_not_end_the_process(db, tmp_path):
+    """Before the gate, this 5 KB file made the reader ask for 52 GB and the process abort (exit 134)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.data.workbooks import sparse_cell
+
+    path = tmp_path / "攻击.xlsx"
+    path.write_bytes(sparse_cell("XFD100000"))
+    done = subprocess.run([sys.executable, "-c", "from admin.cli import main; raise SystemExit(main())",
+                           "import", "units", str(path), "--project", "翠湖花园"],
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert done.returncode == 1, done.stderr
+    assert "列数过多：单元格 XFD100000" in done.stderr
+    assert count(db, Unit) == 3

@@ -250,3 +250,23 @@ def test_batch_is_visible_in_the_batch_list(console, session, site):
     batch = session.scalar(select(ImportBatch))
     assert batch.file_name == "问卷.xlsx" and batch.target == f"survey:{survey_id}"
     assert "问卷.xlsx" in sv.get("/admin/import-batch/list").text
+
+
+@pytest.mark.parametrize("kind", ["surveys", "units", "customers", "parking", "staff", "bills", "payments"])
+def test_a_hostile_workbook_is_refused_for_every_kind(console, session, site, kind):
+    """X16: one cell at XFD100000 (a 52 GB grid to a reader that trusts it) is refused from the file's XML
+    before any reader allocates; the server answers, in Chinese, and nothing is written."""
+    from tests.data.workbooks import sparse_cell
+
+    project, survey_id = site
+    f.user(session, username="boss", roles=["系统管理员"], projects=[project])
+    boss = console("boss")
+    before = {m: session.scalar(select(func.count()).select_from(m)) for m in (SurveyResponse, Unit, ImportBatch)}
+    extra = {"survey_id": survey_id} if kind == "surveys" else {"project_id": project.id}
+    token = _token(_upload(boss, kind, sparse_cell("XFD100000"), name="攻击.xlsx", **extra))
+    page = boss.get(f"/admin/import/{token}")
+    assert page.status_code == 200
+    assert "列数过多：单元格 XFD100000 在第 16,384 列，上限 256 列" in page.text
+    assert "确认导入" not in page.text
+    assert {m: session.scalar(select(func.count()).select_from(m)) for m in before} == before
+    assert boss.get("/admin/").status_code == 200  # the server is still there

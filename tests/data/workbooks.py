@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -67,8 +68,8 @@ def lying_sizes(data: bytes, name: str, declared: int) -> bytes:
     return _rebuild(data, {name: (_deflate(content), declared, zlib.crc32(content))})
 
 
-def _deflate(content: bytes) -> bytes:
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+def _deflate(content: bytes, level: int = 6) -> bytes:
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
     return comp.compress(content) + comp.flush()
 
 
@@ -99,3 +100,62 @@ def _rebuild(data: bytes, replaced: dict[str, tuple[bytes, int, int]]) -> bytes:
 
 def _le(value: int, width: int) -> bytes:
     return value.to_bytes(width, "little")
+
+
+# --- hostile workbooks of a few KB (RELIABILITY X16): each one's cells cost gigabytes if a reader trusts them --
+
+HEADER = ("楼栋", "房号", "客服部")
+_SHEET_OPEN = b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+
+
+def with_sheet(body: bytes, *, dimension: str | None = None, header: Sequence[str] = HEADER,
+               shared: bytes | None = None, padding: int = 0) -> bytes:
+    """A workbook whose only sheet「S」has the header row then ``body`` (raw ``<row>`` XML); ``dimension`` is the
+    sheet's declared ``<dimension ref>``; ``shared`` a sharedStrings part; ``padding`` bytes of noise in a part
+    of their own, which keep the whole file under a compression-ratio limit. Packed fast (level 1): a body of
+    millions of cells stays a few KB, as an attacker's would."""
+    cells = b"".join(f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{h}</t></is></c>'.encode() for i, h in enumerate(header))
+    xml = (_SHEET_OPEN + (f'<dimension ref="{dimension}"/>'.encode() if dimension else b"")
+           + b'<sheetData><row r="1">' + cells + b"</row>" + body + b"</sheetData></worksheet>")
+    base = workbook({"S": [list(header)]})
+    parts = {"xl/worksheets/sheet1.xml": xml}
+    if shared is not None:
+        base = add_part(base, "xl/sharedStrings.xml", b"")
+        parts["xl/sharedStrings.xml"] = shared
+    if padding:
+        base = add_part(base, "docProps/thumbnail.jpeg", b"")
+        parts["docProps/thumbnail.jpeg"] = random.Random(padding).randbytes(padding)
+    return _rebuild(base, {name: (_deflate(content, 1), len(content), zlib.crc32(content))
+                           for name, content in parts.items()})
+
+
+def sparse_cell(ref: str) -> bytes:
+    """One number at ``ref`` (``XFD100000``, ``T1048576``) below the header: the dense grid a reader builds
+    from A1 to it is rows × columns."""
+    row = "".join(ch for ch in ref if ch.isdigit())
+    return with_sheet(f'<row r="{row}"><c r="{ref}"><v>1</v></c></row>'.encode())
+
+
+def cells_in_one_row(n: int, *, refs: str = "none") -> bytes:
+    """``n`` cells inside one ``<row>``: without references (each the next column, as readers place them) or,
+    with ``refs="rows"``, at A2, A3 … A(n+1) — a million rows that a count of ``<row>`` tags does not see.
+    Padded to stay under the 100:1 compression ratio, as an attacker would."""
+    if refs == "rows":
+        body = b"".join(b'<c r="A%d"><v>1</v></c>' % i for i in range(2, n + 2))
+    else:
+        body = b"<c><v>1</v></c>" * n
+    return with_sheet(b'<row r="2">' + body + b"</row>", padding=len(body) // 50)
+
+
+def many_rows(n: int) -> bytes:
+    """``n`` data rows of one cell each (X09): 1,048,576 fit in a few hundred KB."""
+    return with_sheet(b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(2, n + 2)))
+
+
+def shared_strings(count: int, *, declared: int | None = None) -> bytes:
+    """A sheet using string 0 of a sharedStrings part holding ``count`` strings and declaring ``declared``
+    (a reader that reserves the declared count asks for 96 GB at four billion)."""
+    n = declared if declared is not None else count
+    sst = (b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+           b'2006/main" count="%d" uniqueCount="%d">' % (n, n) + b"<si><t>1</t></si>" * count + b"</sst>")
+    return with_sheet(b'<row r="2"><c r="A2" t="s"><v>0</v></c></row>', shared=sst)

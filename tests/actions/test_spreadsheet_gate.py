@@ -1,0 +1,95 @@
+"""The spreadsheet gate (RELIABILITY X09, X12, X16): workbooks of a few KB whose cells would cost a reader
+gigabytes are refused from their own XML, fast, in Chinese, naming the bound — and the unusual ways a real
+file may be written still read."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from actions.errors import Refused
+from actions.spreadsheets.reader import Limits, read_book
+from tests.data.workbooks import (
+    cells_in_one_row,
+    many_rows,
+    shared_strings,
+    sparse_cell,
+    with_sheet,
+    workbook,
+    zip_bomb,
+)
+
+HOSTILE = {
+    "cell-at-XFD100000": (lambda: sparse_cell("XFD100000"), "列数过多：单元格 XFD100000 在第 16,384 列，上限 256 列"),
+    "cell-at-T1048576": (lambda: sparse_cell("T1048576"), "行数过多：第 1,048,576 行有数据，上限 200,100 行"),
+    "million-cells-in-one-row": (lambda: cells_in_one_row(1 << 20), "列数过多：单元格 IW2 在第 257 列"),
+    "million-rows-in-one-row": (lambda: cells_in_one_row(1 << 20, refs="rows"), "第 2 行的单元格过多"),
+    "million-rows": (lambda: many_rows(1 << 20), "行数过多：第 200,101 行有数据"),
+    "area": (lambda: sparse_cell("Z199999"), "单元格区域过大：从 A1 到单元格 Z199999共 199,999 行 × 26 列"),
+    "declared-dimension": (lambda: with_sheet(b"", dimension="A1:XFD1048576"), "声明的范围 A1:XFD1048576 行数过多"),
+    "declared-shared-strings": (lambda: shared_strings(1, declared=4_000_000_000), "共享字符串表声明了 4,000,000,000 个"),
+    "shared-strings-bomb": (lambda: zip_bomb(shared_strings(1), inflated=1 << 30, name="xl/sharedStrings.xml"),
+                            "文件解压后过大"),
+    "sheet-bomb": (lambda: zip_bomb(workbook({"S": [["楼栋"]]}), inflated=1 << 30), "文件解压后过大"),
+}
+
+
+@pytest.mark.parametrize("make, message", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_workbooks_are_refused_in_under_a_second(make, message):
+    data = make()
+    assert len(data) < 10 * 1024 * 1024  # within the upload limit: the gate, not the size check, refuses it
+    # CPU time, not wall time: the machine running the suite is shared.
+    start = time.process_time()
+    with pytest.raises(Refused) as refused:
+        read_book(data, "回收表.xlsx")
+    assert time.process_time() - start < 1.0
+    assert message in refused.value.message
+
+
+def _sheet(body: bytes, **kw) -> bytes:
+    return with_sheet(body, **kw)
+
+
+@pytest.mark.parametrize("body, message", [
+    # The reader places a cell by its last r: a second one must not slip past.
+    (b'<row r="2"><c r="A2" r="XFD2"><v>1</v></c></row>', "已损坏"),
+    (b'<row r="2"><c r="A2" s=">" r="XFD2"><v>1</v></c></row>', "已损坏"),
+    (b"<row r='2'><c r='XFD2'><v>1</v></c></row>", "列数过多"),
+    (b'<row r="2"><c r = "XFD2"><v>1</v></c></row>', "列数过多"),
+    (b'<row r="2"><c r="xfd2"><v>1</v></c></row>', "列数过多"),
+    (b'<row r="2"><c r="A300000"><v>1</v></c></row>', "行数过多"),  # a cell's own row, not its <row>'s
+    (b'<!-- x --><row r="2"><c r="XFD2"><v>1</v></c></row>', "列数过多"),
+    (b'<row r="2"><c r="A2"><is><t>x</t></is></c><c r="XFD2" t="inlineStr"><is><t></t></is></c></row>', "列数过多"),
+    (b'<x:row r="2" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+     b'<x:c r="XFD2"><x:v>1</x:v></x:c></x:row>', "列数过多"),
+    (b'<row r="2">' + b"<c><v>1</v></c>" * 300 + b"</row>", "列数过多"),  # no references: one after another
+    (b"<row>" + b'<c r="A2"><v>1</v></c>' * 300 + b"</row>", "单元格过多"),  # the same cell again and again
+])
+def test_unusual_spellings_do_not_slip_past(body, message):
+    with pytest.raises(Refused, match=message):
+        read_book(_sheet(body), "a.xlsx")
+
+
+@pytest.mark.parametrize("body, expected", [
+    # A blank, styled cell far to the right and rows formatted beyond the cap: the reader skips them.
+    (b'<row r="2"><c r="A2"><v>5</v></c><c r="XFD2" s="0"/></row><row r="900000" ht="20" customHeight="1"/>',
+     [["楼栋", "房号", "客服部"], [5, "", ""]]),
+    # Written by another program: white space between rows, cells without references, prefixes.
+    (b'\n  <row r="2">\n    <c r="A2"><v>1</v></c>\n  </row>\n  <row><c><v>2</v></c><c><v>3</v></c></row>',
+     [["楼栋", "房号", "客服部"], [1, "", ""], [2, 3, ""]]),
+])
+def test_unusual_but_harmless_files_still_read(body, expected):
+    book = read_book(_sheet(body), "a.xlsx")
+    assert [[int(v) if isinstance(v, float) else v for v in row] for row in book.sheets[0].rows] == expected
+
+
+def test_limits_are_configurable():
+    data = _sheet(b'<row r="2"><c r="A2"><v>1</v></c></row><row r="5000"><c r="T5000"><v>1</v></c></row>')
+    assert len(read_book(data, "a.xlsx").sheets[0].rows) == 5000
+    with pytest.raises(Refused, match="单元格区域过大.*5,000 行 × 20 列 = 100,000 个单元格，上限 50,000 个"):
+        read_book(data, "a.xlsx", limits=Limits(max_cells=50_000))
+    with pytest.raises(Refused, match="列数过多：单元格 T5000 在第 20 列，上限 10 列"):
+        read_book(data, "a.xlsx", limits=Limits(max_cols=10))
+    with pytest.raises(Refused, match="共享字符串过多（超过 1,000 个）"):
+        read_book(shared_strings(2000, declared=10), "a.xlsx", limits=Limits(max_cells=1000))
