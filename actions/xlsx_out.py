@@ -15,6 +15,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -37,7 +38,8 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> Writ
         value = value.astimezone(SHANGHAI).replace(tzinfo=None)
     cell = WriteOnlyCell(ws, value=None)
     if isinstance(value, str):
-        cell.value = value
+        # What XML cannot carry (a control character stored before it was refused) is left out, not fatal.
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"  # never "f", whatever the text starts with
     elif isinstance(value, bool):
         cell.value = "是" if value else "否"

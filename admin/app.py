@@ -21,7 +21,12 @@ from models.db import make_engine, make_sessionmaker, writing
 
 from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
-from .security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .security import (
+    BodyLimitMiddleware,
+    InputGuardMiddleware,
+    SecurityHeadersMiddleware,
+    install_error_pages,
+)
 from .views import register_views
 from .views.dashboard import install_home
 
@@ -73,7 +78,8 @@ def create_app(
             Route("/", home),
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware), Middleware(WriteIntent)],
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware), Middleware(InputGuardMiddleware),
+                    Middleware(WriteIntent)],
     )
     app.state.session_maker = session_maker
     auth = ConsoleAuth(secret_key or secret_key_from_env(), session_maker)
@@ -92,6 +98,7 @@ def create_app(
     for route in admin.admin.router.routes:
         if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST
             route.methods = {"GET", "HEAD", "POST"}
+    install_error_pages(admin.admin)
     register_views(admin)
     install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
     app.state.admin = admin

@@ -1,10 +1,20 @@
-"""HTTP hardening around the whole app: security headers and a request-body ceiling (X15)."""
+"""HTTP hardening around the whole app: security headers, a request-body ceiling (X15), no NUL or invalid UTF-8
+in any input (Q01), and database errors answered in Chinese without their SQL or values."""
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import unquote_to_bytes
+
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.db import is_lock_timeout
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -81,3 +91,117 @@ class BodyLimitMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+BAD_INPUT = "请求含有无效字符（空字符或无效的 UTF-8 编码），已拒绝"
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def _bad_bytes(value: bytes) -> bool:
+    """A NUL, or bytes that are not UTF-8: no field of ours takes either."""
+    if b"\x00" in value:
+        return True
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _bad_query(query: bytes) -> bool:
+    return any(_bad_bytes(unquote_to_bytes(part.replace(b"+", b" ")))
+               for pair in query.split(b"&") for part in pair.split(b"=", 1))
+
+
+def _bad_form(content_type: bytes, body: bytes) -> bool:
+    if content_type.startswith(FORM_TYPES[0]):
+        return _bad_query(body)
+    boundary = content_type.partition(b"boundary=")[2].split(b";")[0].strip(b'"')
+    if not boundary:
+        return False
+    for part in body.split(b"--" + boundary):
+        headers, _, value = part.partition(b"\r\n\r\n")
+        if b"filename=" not in headers and _bad_bytes(value.removesuffix(b"\r\n")):
+            return True  # a file is whatever it is; a text field is text
+    return False
+
+
+class InputGuardMiddleware:
+    """Refuses, with 400 in Chinese, a NUL or invalid UTF-8 in the path, the query or a form field (RELIABILITY
+    Q01) before any view reads it: PostgreSQL cannot store a NUL, and a value half-decoded would be saved
+    silently changed. A form body is read here (the body limit still applies) and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = PlainTextResponse(BAD_INPUT, status_code=400)
+        if "\x00" in scope["path"] or _bad_query(scope.get("query_string", b"")):
+            await refused(scope, receive, send)
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
+        if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") or not content_type.startswith(FORM_TYPES):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:  # the whole form, as the view would read it anyway
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _bad_form(content_type, body):
+            await refused(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# --- database errors ------------------------------------------------------------------------------------------
+
+log = logging.getLogger("wuye.errors")
+
+
+def database_refusal(exc: BaseException) -> tuple[int, str]:
+    """(HTTP status, Chinese message) for an error the database raised on a request's values: never its SQL,
+    its parameters (a password hash, a phone number …) or the driver's words, which quote the values."""
+    if isinstance(exc, OverflowError | DataError):
+        return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
+    if isinstance(exc, OperationalError) and is_lock_timeout(exc):
+        return 503, "数据库正忙（其他人正在保存），请稍后重试"
+    return 500, "数据库出错，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
+
+
+def log_database_error(request: Request, exc: BaseException, status: int) -> None:
+    """The error's kind and SQLSTATE, the request's method and path: enough to find it, nothing personal."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
+    log.warning("%s %s → %d: %s%s%s", request.method, request.url.path, status, type(exc).__name__,
+                f" ({type(orig).__name__})" if orig is not None else "", f" SQLSTATE {code}" if code else "")
+
+
+def install_error_pages(admin_app: Starlette) -> None:
+    """Database errors no view caught become the console's error page in Chinese (400 for a value out of
+    range, 503 while SQLite is busy), never a 500 with the SQL in it (RELIABILITY Q01)."""
+    render = admin_app.exception_handlers[HTTPException]
+
+    async def database_error(request: Request, exc: Exception) -> Response:
+        status, message = database_refusal(exc)
+        log_database_error(request, exc, status)
+        return await render(request, HTTPException(status_code=status, detail=message))
+
+    for kind in (OverflowError, SQLAlchemyError):
+        admin_app.add_exception_handler(kind, database_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -55,7 +56,70 @@ def database_url() -> str:
     return os.environ.get("WUYE_DATABASE_URL") or DEFAULT_URL
 
 
+# C0 control characters but TAB, LF and CR, and the two noncharacters: typed by mistake, pasted from other systems,
+# or unescaped from ``_x0007_`` in a workbook. Stored, one breaks every .xlsx export of its list (XML cannot carry
+# it), and PostgreSQL refuses NUL outright: they are dropped on the way in, whichever path writes (RELIABILITY X17).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def without_controls(value: Any) -> Any:
+    return CONTROL.sub("", value) if isinstance(value, str) and CONTROL.search(value) else value
+
+
+def _dirty(params: Any) -> bool:
+    """Whether a statement's parameters (a row, rows, or one flat row of many) hold a control character."""
+    if isinstance(params, dict):
+        params = params.values()
+    elif not isinstance(params, list | tuple):
+        return isinstance(params, str) and CONTROL.search(params) is not None
+    for value in params:
+        if isinstance(value, str):
+            if CONTROL.search(value):
+                return True
+        elif isinstance(value, dict | list | tuple) and _dirty(value):
+            return True
+    return False
+
+
+def _cleaned(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {key: _cleaned(value) for key, value in params.items()}
+    if isinstance(params, list | tuple):
+        return type(params)(map(_cleaned, params))
+    return without_controls(params)
+
+
+STRIPPED = "wuye_controls_stripped"
+
+
+@contextmanager
+def controls_stripped(session: Any) -> Iterator[None]:
+    """Statements inside carry only values already without control characters (an import's cleaned cells):
+    the engine need not look through its hundreds of thousands of parameters again."""
+    info = session.connection().info
+    info[STRIPPED] = True
+    try:
+        yield
+    finally:
+        info.pop(STRIPPED, None)
+
+
+def _strip_controls(conn, _cursor, statement, parameters, _context, _executemany):
+    """Every statement's text parameters without control characters (console, imports, CLI alike)."""
+    if conn.info.get(STRIPPED) or not _dirty(parameters):
+        return statement, parameters
+    return statement, _cleaned(parameters)
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
+    # An error's message never carries the statement's values (password hashes, phone numbers) into a log.
+    kwargs.setdefault("hide_parameters", True)
+    engine = _make_engine(url, **kwargs)
+    event.listen(engine, "before_cursor_execute", _strip_controls, retval=True)
+    return engine
+
+
+def _make_engine(url: str | None = None, **kwargs) -> Engine:
     url = url or database_url()
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

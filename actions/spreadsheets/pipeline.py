@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import SHANGHAI, BatchStatus, ImportBatch, LabeledEnum, utcnow
+from models.db import controls_stripped, without_controls
 
 from ..actor import Actor
 from ..audit import log_operation
@@ -308,7 +309,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     # Each column is cleaned through a cache: a survey column holds a handful of distinct values, so most
     # cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart).
     cleaned = [
-        list(map(functools.lru_cache(maxsize=None, typed=True)(f.clean), columns[header.columns[f.key]]
+        list(map(functools.lru_cache(maxsize=None, typed=True)(_without_controls(f.clean)), columns[header.columns[f.key]]
                  if header.columns[f.key] < len(columns) else empty))
         for f in present
     ]
@@ -405,7 +406,8 @@ def run_import(
     if not dry_run and not counts[Outcome.ERROR.value]:
         report("写入数据", 0, len(rows))
         batch = _claim_batch(session, importer, book, previous)
-        written_counts = importer.write(rows, batch)
+        with controls_stripped(session):  # every text the rows carry went through _without_controls
+            written_counts = importer.write(rows, batch)
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
         batch.counts = {**counts, **written_counts}
@@ -456,6 +458,12 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _without_controls(clean: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The cell's cleaner, after control characters (``_x0007_`` in the file) are dropped: the preview shows
+    what will be stored."""
+    return lambda value: clean(without_controls(value))
 
 
 def _check_repeats(importer: Importer, rows: list[Row]) -> None:

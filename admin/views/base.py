@@ -42,7 +42,7 @@ from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
 from sqlalchemy import ColumnElement, Date, Select, String, cast, func, inspect, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import RelationshipProperty, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
@@ -92,6 +92,7 @@ from models import (
 from models.base import IdMixin, UTCDateTime, display_loads
 
 from ..i18n import ChineseForm
+from ..security import database_refusal, log_database_error
 from .list_export import export_response, remember_list_params
 from .pages import request_actor
 
@@ -992,6 +993,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             return await super().insert_model(request, data)
         except IntegrityError as exc:  # a duplicate natural key, a dangling reference …: say which, in Chinese
             raise Refused(integrity_message(exc)) from exc
+        except (SQLAlchemyError, OverflowError) as exc:
+            raise _database_refusal(request, exc) from None
 
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
         try:
@@ -1000,12 +1003,16 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             raise EditConflict() from exc
         except IntegrityError as exc:
             raise Refused(integrity_message(exc)) from exc
+        except (SQLAlchemyError, OverflowError) as exc:
+            raise _database_refusal(request, exc) from None
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         try:
             await super().delete_model(request, pk)
         except IntegrityError as exc:  # still referenced by other records (RESTRICT)
             raise Refused(integrity_message(exc)) from exc
+        except (SQLAlchemyError, OverflowError) as exc:
+            raise _database_refusal(request, exc) from None
 
     # --- actions -------------------------------------------------------------------------------
     async def scoped_targets(self, request: Request, pks: list[str]) -> list[Any]:
@@ -1070,3 +1077,11 @@ __all__ = [
     "table_choices",
     "target_scope_clause",
 ]
+
+
+def _database_refusal(request: Request, exc: BaseException) -> Refused:
+    """sqladmin shows a failed save's exception text on the form: for a database error that would be its SQL
+    and values (a new password's hash), so the form gets the Chinese refusal and the log the error's kind."""
+    status, message = database_refusal(exc)
+    log_database_error(request, exc, status)
+    return Refused(message)

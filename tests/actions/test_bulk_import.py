@@ -463,3 +463,18 @@ def test_repeated_rows_are_named_by_their_values(session, p1):
     assert not result.written and counts(session) == before
     assert [p.message for p in result.problems] == ["「客户」第3行 房屋 / 姓名 / 关系 1栋-1-101 / 王芳 / 租户 与第2行重复"]
     assert "13900003001" not in repr(result.problems) and "tel" not in result.problems[0].message
+
+
+def test_control_characters_in_cells_are_dropped(session, p1):
+    """X17: ``_x0007_`` in a cell is how a workbook carries \\x07 (a CSV carries it as it is): the preview and the
+    stored record hold the text without it, and its list still exports."""
+    project, actor = p1
+    data = workbook({"业主": [["姓名", "手机号"], ["王_x0007_五", "13812345678"], ["赵_x0000_六", "13812345679"]]})
+    preview = _import(session, "customers", data, actor, project_id=project.id, dry_run=True)
+    assert [dict(r.values)["姓名"] for r in preview.preview] == ["王五", "赵六"]
+    result = _import(session, "customers", data, actor, project_id=project.id)
+    assert result.written, [p.message for p in result.problems]
+    csv = "姓名,手机号\r\n孙\x07七,13812345670\r\n".encode()
+    assert _import(session, "customers", csv, actor, name="业主.csv", project_id=project.id).written
+    names = session.scalars(select(Customer.name).where(Customer.project_id == project.id).order_by(Customer.id))
+    assert list(names) == ["王五", "赵六", "孙七"]
