@@ -114,7 +114,7 @@ def _bad_query(query: bytes) -> bool:
 
 
 def _bad_form(content_type: bytes, body: bytes) -> bool:
-    if content_type.startswith(FORM_TYPES[0]):
+    if content_type.lower().startswith(FORM_TYPES[0]):
         return _bad_query(body)
     boundary = content_type.partition(b"boundary=")[2].split(b";")[0].strip(b'"')
     if not boundary:
@@ -142,8 +142,8 @@ class InputGuardMiddleware:
         if "\x00" in scope["path"] or _bad_query(scope.get("query_string", b"")):
             await refused(scope, receive, send)
             return
-        content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
-        if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") or not content_type.startswith(FORM_TYPES):
+        content_type = dict(scope["headers"]).get(b"content-type", b"")  # the boundary is case-sensitive
+        if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") or not content_type.lower().startswith(FORM_TYPES):
             await self.app(scope, receive, send)
             return
         chunks = []

@@ -96,6 +96,11 @@ def test_nul_or_invalid_utf8_in_a_form_field_is_refused(boss, session):
     multipart = boss.client.post("/admin/branch/create", data={"name": "华东\x00", "csrf_token": boss.csrf()},
                                  files={"attachment": ("a.bin", b"\x00\xff binary is fine in a file", "x/y")})
     assert multipart.status_code == 400
+    mixed_case = boss.client.post(  # a browser's boundary has capitals: the part is found all the same
+        "/admin/branch/create", headers={"content-type": "multipart/form-data; boundary=----WebKitAbC"},
+        content=b'------WebKitAbC\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xe5\x8d\x8e\x00'
+                b"\r\n------WebKitAbC--\r\n")
+    assert mixed_case.status_code == 400
     assert session.scalar(select(func.count()).select_from(Branch)) == before
 
 
