@@ -14,8 +14,10 @@ Per project and calendar month (Asia/Shanghai):
 - 满意度 = answers 满意 or better (a score of at least 4/5 of the survey's full mark) ÷ answers, every
   department's answers pooled (各部门合计 — not the forms' own 总体满意度, which is shown beside it as such).
   A month's survey figures are those of the project's surveys whose 调查期间 covers the month — ``2026``,
-  ``2026H2``, ``2026Q4`` or ``2026-11`` all cover November 2026 — and that have been run (发放中, 已回收,
-  已结束: ``surveys.RUN_STATUSES``; one 筹备中 has handed out nothing). Computed here:
+  ``2026H2``, ``2026Q4`` or ``2026-11`` all cover November 2026 — that have been run (发放中, 已回收,
+  已结束: ``surveys.RUN_STATUSES``; one 筹备中 has handed out nothing), and that had started by the month's end
+  (开始日期, or the day the campaign was entered when it has none): a 2026H2 campaign begun in November counts
+  toward November and December, never rewriting July–October. Computed here:
   ``survey_results.survey_results`` reads one survey, not many projects and months at once.
 
 A zero denominator has no rate: it is shown "—", never 0 % and never an error. A rate is shown rounded half-up
@@ -41,6 +43,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, sele
 from sqlalchemy.orm import Session, aliased
 
 from models import (
+    SHANGHAI,
     Bill,
     BillStatus,
     Branch,
@@ -148,8 +151,21 @@ def run_surveys(project_ids: Iterable[int], periods: Iterable[str]) -> ColumnEle
                 Survey.status.in_(RUN_STATUSES))
 
 
+def started_by(month: str) -> ColumnElement[bool]:
+    """The survey had started by the end of ``month``: its 开始日期, or without one the day it was entered."""
+    m = parse_month(month)
+    return or_(Survey.start_date < m.next_first, and_(Survey.start_date.is_(None), Survey.created_at < m.end))
+
+
+def start_month(start_date: dt.date | None, created_at: dt.datetime) -> str:
+    """The month a survey started in, as :func:`started_by` reads it."""
+    return billing.period_of(start_date or created_at.astimezone(SHANGHAI).date())
+
+
 def _surveys(d: Drill):
-    return select(Survey.id).where(run_surveys(d.project_ids, survey_periods(d.period)))
+    found = select(Survey.id).where(run_surveys(d.project_ids, survey_periods(d.period)))
+    # a month's figure counts the campaigns started by then; a 调查期间's (the survey table) all of its own
+    return found.where(started_by(d.period)) if re.fullmatch(r"\d{4}-\d{2}", d.period) else found
 
 
 def _complaints_received(d: Drill) -> ColumnElement[bool]:
@@ -554,52 +570,90 @@ class TopicFigure(Share):
     topic: SurveyTopic
 
 
+Pair = tuple[int, int]
+
+
+def _summed(pairs: Iterable[tuple[tuple, Pair]], month: str | None) -> dict[tuple, Pair]:
+    """Pairs keyed (project, 调查期间, start month, *rest) → keyed (project, 调查期间, *rest), summed over the
+    surveys started by ``month`` (all, without one)."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for (project_id, period, since, *rest), (ok, n) in pairs:
+        if month is None or since <= month:
+            _add(out[(project_id, period, *rest)], (ok, n))
+    return {key: (ok, n) for key, (ok, n) in out.items()}
+
+
 @dataclass(frozen=True)
 class SurveyCounts:
-    """Per (project, 调查期间): households (collected, surveyed), per department the answers (satisfied,
-    answered), and — when read — the forms' 总体满意度 (satisfied, answered); each pair numerator first. One
-    pass over the answers serves the KPIs and the by-department figures alike."""
+    """Per (project, 调查期间, the month the survey started): households (collected, surveyed), per department
+    the answers (satisfied, answered), and — when read — the forms' 总体满意度 (satisfied, answered); each pair
+    numerator first. One pass over the answers serves the KPIs and the by-department figures alike. The views
+    by (project, 调查期间) take every survey, or with ``month`` those started by then."""
 
-    households: Mapping[tuple[int, str], tuple[int, int]]
-    answers: Mapping[tuple[int, str, SurveyTopic], tuple[int, int]]
-    overall: Mapping[tuple[int, str], tuple[int, int]] = dataclasses.field(default_factory=dict)
+    started_households: Mapping[tuple[int, str, str], Pair]
+    started_answers: Mapping[tuple[int, str, str, SurveyTopic], Pair]
+    started_overall: Mapping[tuple[int, str, str], Pair] = dataclasses.field(default_factory=dict)
 
-    def topics(self, project_id: int, period: str) -> tuple[TopicFigure, ...]:
-        return tuple(TopicFigure(*self.answers[(project_id, period, t)], topic=t)
-                     for t in SurveyTopic if (project_id, period, t) in self.answers)
+    def households_by(self, month: str | None = None) -> dict[tuple[int, str], Pair]:
+        return _summed(self.started_households.items(), month)
 
-    def overall_score(self, project_id: int, period: str) -> Share:
-        return Share(*self.overall.get((project_id, period), (0, 0)))
+    def answers_by(self, month: str | None = None) -> dict[tuple[int, str, SurveyTopic], Pair]:
+        return _summed(self.started_answers.items(), month)
+
+    @property
+    def households(self) -> dict[tuple[int, str], Pair]:
+        return self.households_by()
+
+    @property
+    def answers(self) -> dict[tuple[int, str, SurveyTopic], Pair]:
+        return self.answers_by()
+
+    @property
+    def overall(self) -> dict[tuple[int, str], Pair]:
+        return _summed(self.started_overall.items(), None)
+
+    def topics(self, project_id: int, period: str, month: str | None = None) -> tuple[TopicFigure, ...]:
+        answers = self.answers_by(month)
+        return tuple(TopicFigure(*answers[(project_id, period, t)], topic=t)
+                     for t in SurveyTopic if (project_id, period, t) in answers)
+
+    def overall_score(self, project_id: int, period: str, month: str | None = None) -> Share:
+        return Share(*_summed(self.started_overall.items(), month).get((project_id, period), (0, 0)))
 
     def periods(self) -> set[tuple[int, str]]:
-        return set(self.households) | {(p, period) for p, period, _ in self.answers}
-
-
-def survey_households(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
-                      ) -> dict[tuple[int, str], tuple[int, int]]:
-    """(collected, surveyed) households per (project, 调查期间)."""
-    rows = session.execute(
-        select(Survey.project_id, Survey.period,
-               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0), func.count())
-        .join(Survey, Survey.id == SurveyHousehold.survey_id)
-        .where(run_surveys(project_ids, periods))
-        .group_by(Survey.project_id, Survey.period)
-    )
-    return {(p, period): (int(ok), n) for p, period, ok, n in rows}
+        return {(p, period) for p, period, *_ in (*self.started_households, *self.started_answers)}
 
 
 def _survey_scales(session: Session, project_ids: Sequence[int], periods: Iterable[str]
-                   ) -> dict[int, tuple[int, str, int]]:
-    """survey id → (project, 调查期间, full mark) of the surveys counted."""
-    return {sid: (p, period, scale or 5) for sid, p, period, scale in session.execute(
-        select(Survey.id, Survey.project_id, Survey.period, Survey.scale_max).where(run_surveys(project_ids, periods))
-    )}
+                   ) -> dict[int, tuple[int, str, str, int]]:
+    """survey id → (project, 调查期间, start month, full mark) of the surveys counted."""
+    return {sid: (p, period, start_month(start, created), scale or 5)
+            for sid, p, period, start, created, scale in session.execute(
+                select(Survey.id, Survey.project_id, Survey.period, Survey.start_date, Survey.created_at,
+                       Survey.scale_max).where(run_surveys(project_ids, periods)))}
+
+
+def survey_households(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
+                      ) -> dict[tuple[int, str, str], Pair]:
+    """(collected, surveyed) households per (project, 调查期间, start month)."""
+    surveys = _survey_scales(session, project_ids, periods)
+    if not surveys:
+        return {}
+    out: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for sid, ok, n in session.execute(
+        select(SurveyHousehold.survey_id,
+               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0), func.count())
+        .where(SurveyHousehold.survey_id.in_(surveys))
+        .group_by(SurveyHousehold.survey_id)
+    ):
+        _add(out[surveys[sid][:3]], (int(ok), n))
+    return {key: (ok, n) for key, (ok, n) in out.items()}
 
 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
-                   ) -> dict[tuple[int, str, SurveyTopic], tuple[int, int]]:
-    """(satisfied, answered) per (project, 调查期间, department). The answers are counted per survey and score
-    (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
+                   ) -> dict[tuple[int, str, str, SurveyTopic], Pair]:
+    """(satisfied, answered) per (project, 调查期间, start month, department). The answers are counted per survey
+    and score (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
@@ -612,9 +666,9 @@ def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Ite
 
 
 def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
-                   ) -> dict[tuple[int, str], tuple[int, int]]:
-    """(satisfied, answered) of the forms' own 总体满意度 per (project, 调查期间) — the figure 调查结果 shows as
-    总体满意度, beside the departments' answers pooled (the 满意度 KPI)."""
+                   ) -> dict[tuple[int, str, str], Pair]:
+    """(satisfied, answered) of the forms' own 总体满意度 per (project, 调查期间, start month) — the figure 调查结果
+    shows as 总体满意度, beside the departments' answers pooled (the 满意度 KPI)."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
@@ -625,13 +679,13 @@ def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Ite
     ))
 
 
-def _tally(surveys: Mapping[int, tuple[int, str, int]], rows: Iterable[Any]) -> dict[tuple, tuple[int, int]]:
-    """Rows (survey id, *group, score, count) → (satisfied, answered) per (project, 调查期间, *group), each
-    survey's full mark applied to the counts."""
+def _tally(surveys: Mapping[int, tuple[int, str, str, int]], rows: Iterable[Any]) -> dict[tuple, Pair]:
+    """Rows (survey id, *group, score, count) → (satisfied, answered) per (project, 调查期间, start month,
+    *group), each survey's full mark applied to the counts."""
     out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for survey_id, *group, score, n in rows:
-        project_id, period, scale = surveys[survey_id]
-        acc = out[(project_id, period, *group)]
+        project_id, period, since, scale = surveys[survey_id]
+        acc = out[(project_id, period, since, *group)]
         acc[0] += n if score >= survey_results.satisfied_from(scale) else 0
         acc[1] += n
     return {key: (ok, n) for key, (ok, n) in out.items()}
@@ -727,10 +781,10 @@ def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str], run: R
         surveys = survey_counts_of(read)
         for month in wanted:
             periods = survey_periods(month)
-            for (project_id, period), pair in surveys.households.items():
+            for (project_id, period), pair in surveys.households_by(month).items():
                 if period in periods:
                     _add(counts[("survey_rate", project_id, month)], pair)
-            for (project_id, period, _), pair in surveys.answers.items():
+            for (project_id, period, _), pair in surveys.answers_by(month).items():
                 if period in periods:
                     _add(counts[("satisfaction", project_id, month)], pair)
     figures: dict[tuple[str, int | None, str], Figure] = {}

@@ -20,16 +20,20 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
     AuditKind,
+    Bill,
+    BillStatus,
     Building,
     GradeBand,
     LabeledEnum,
     MonthSnapshot,
+    Payment,
+    Phase,
     RequestCategory,
     RequestKind,
     Satisfaction,
@@ -54,6 +58,9 @@ from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
 
 TOTAL = "合计"
 PROJECT = label_of(ServiceRequest, "project")
+KPI_TITLE = "主要指标"
+COLLECTION_TITLE = "收费情况（按分期）"
+PAID = label_of(Bill, "amount_paid")
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
                          Cell(shown=kpi.numerator_label), Cell(f.numerator, drill=drill(kpi.numerator, project_id)),
                          Cell(shown=kpi.denominator_label), Cell(f.denominator, drill=drill(kpi.denominator, project_id)),
                          _rate_cell(f), _meets_cell(f)))
-    tables.append(Table("kpis", "主要指标", (*lead, "指标", "目标", "分子", "分子数", "分母", "分母数", "完成值", "是否达标"),
+    tables.append(Table("kpis", KPI_TITLE, (*lead, "指标", "目标", "分子", "分子数", "分母", "分母数", "完成值", "是否达标"),
                         tuple(rows), keys=len(lead) + 1))
 
     # 诉求受理 by kind
@@ -252,7 +259,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
                      Cell(due, drill=drill("bills_due", None)), Cell(paid, drill=drill("bills_paid", None)),
                      _rate_cell(_money_figure(paid, due)), Cell(sum(r.households for r in phases)),
                      Cell(sum(r.households_paid for r in phases))))
-    tables.append(Table("collection", "收费情况（按分期）",
+    tables.append(Table("collection", COLLECTION_TITLE,
                         (*lead, billing.RATE_GROUPS["phase"], label_of(billing.Bill, "amount_due"),
                          label_of(billing.Bill, "amount_paid"), "收费率", "户数", "已缴清户数"),
                         tuple(rows), keys=len(lead) + 1))
@@ -276,13 +283,13 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
 
     # 满意度调查 (if a survey covers the month)
     rows = []
-    households = data.surveys.households
+    households = data.surveys.households_by(month)  # the campaigns started by the month's end
     for (project_id, period), (collected, n) in sorted(households.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
         if project_id not in ids:
             continue
-        topics = {t.topic: t for t in data.surveys.topics(project_id, period)}
+        topics = {t.topic: t for t in data.surveys.topics(project_id, period, month)}
         pooled = kpis.Share(sum(t.satisfied for t in topics.values()), sum(t.answers for t in topics.values()))
-        overall = data.surveys.overall_score(project_id, period)
+        overall = data.surveys.overall_score(project_id, period, month)
         coverage = kpis.Figure(kpis.KPIS["survey_rate"], period, project_id, collected, n)
         survey_drill = functools.partial(Drill, period=period, project_ids=(project_id,))
         rows.append((*who(project_id), Cell(period), Cell(n, drill=survey_drill("households_surveyed")),
@@ -423,29 +430,98 @@ def _text(table: Table, row: Sequence[Cell] | None, column: str) -> str:
 
 
 @dataclass(frozen=True)
+class LateReceipts:
+    """月结后补收 of one project's closed month: money received for the month's bills after the close — paid and
+    recorded after it —, in all and by phase (as the collection table names its rows)."""
+
+    amount: Decimal = Decimal("0.00")
+    payments: int = 0
+    by_phase: tuple[tuple[str, Decimal], ...] = ()
+
+
+# The figures that ordinary collection after the close moves, per row: the amount received, and what follows
+# from it alone (the rate, 达标, the households now paid in full).
+_COLLECTED = {
+    KPI_TITLE: ("分子数", "完成值", "是否达标"),
+    COLLECTION_TITLE: (PAID, "收费率", "已缴清户数"),
+}
+
+
+def _late_receipts(session: Session, month: str, project_ids: Sequence[int]) -> dict[int, LateReceipts]:
+    """Per closed project: the payments on the month's bills received and recorded after its close."""
+    P, S = Payment, MonthSnapshot
+    rows = session.execute(
+        select(Bill.project_id, Phase.name, func.sum(P.amount), func.count())
+        .join(Bill, Bill.id == P.bill_id)
+        .join(S, and_(S.project_id == Bill.project_id, S.month == month))
+        .join(Unit, Unit.id == Bill.unit_id)
+        .join(Building, Building.id == Unit.building_id)
+        .outerjoin(Phase, Phase.id == Building.phase_id)
+        .where(Bill.project_id.in_(project_ids), Bill.period == month,
+               Bill.status != BillStatus.WAIVED, P.paid_at >= S.closed_at, P.created_at >= S.closed_at)
+        .group_by(Bill.project_id, Phase.name)
+    ).all()
+    out: dict[int, LateReceipts] = {}
+    for project_id, phase, amount, n in rows:
+        late = out.get(project_id, LateReceipts())
+        out[project_id] = LateReceipts(late.amount + amount, late.payments + n,
+                                       (*late.by_phase, (phase or "未分期", amount)))
+    return out
+
+
+def _collected_later(found: Sequence[Difference], late: LateReceipts) -> set[Difference]:
+    """The differences that the money received after the close explains: in a row whose amount received grew by
+    exactly what was received later, the amount and what follows from it."""
+    grown = {(KPI_TITLE, kpis.KPIS["collection_rate"].name): late.amount, (COLLECTION_TITLE, TOTAL): late.amount,
+             **{(COLLECTION_TITLE, phase): amount for phase, amount in late.by_phase}}
+    out: set[Difference] = set()
+    for (table, row), amount in grown.items():
+        columns = _COLLECTED[table]
+        cells = [d for d in found if (d.table, d.row) == (table, row) and d.column in columns]
+        paid = next((d for d in cells if d.column == columns[0]), None)
+        try:
+            explained = paid is not None and Decimal(paid.reported or "0") + amount == Decimal(paid.current)
+        except InvalidOperation:
+            explained = False
+        if explained:
+            out.update(cells)
+    return out
+
+
+@dataclass(frozen=True)
 class Closure:
-    """A closed month of one project: who closed it, the report as reported, and the corrections since."""
+    """A closed month of one project: who closed it, the report as reported, the corrections since (records of
+    the month edited or deleted), and apart from them the ordinary collection after the close (补收)."""
 
     project_id: int
     project: str
     closed_at: dt.datetime
     closed_by: str
     reported: tuple[Table, ...]
-    differences: tuple[Difference, ...]
+    differences: tuple[Difference, ...]  # corrections
+    late: LateReceipts = LateReceipts()
+    collected_later: tuple[Difference, ...] = ()  # the figures the 补收 moved, reported → current
 
 
 def closures(session: Session, *, report: MonthlyReport) -> dict[int, Closure]:
-    """The snapshots of the report's projects for its month, each compared with the report's current figures."""
+    """The snapshots of the report's projects for its month, each compared with the report's current figures:
+    what money received after the close explains is 补收, the rest corrections."""
     names = {p.id: p.name for p in report.scope.projects}
     rows = session.scalars(
         select(MonthSnapshot).where(MonthSnapshot.month == report.month,
                                     MonthSnapshot.project_id.in_(report.scope.project_ids))
     ).all()
+    late = _late_receipts(session, report.month, [snap.project_id for snap in rows]) if rows else {}
     out = {}
     for snap in rows:
         reported = thaw(snap.figures)
-        out[snap.project_id] = Closure(snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name,
-                                       reported, differences(reported, report.project_tables[snap.project_id]))
+        found = differences(reported, report.project_tables[snap.project_id])
+        received = late.get(snap.project_id, LateReceipts())
+        later = _collected_later(found, received) if received.payments else set()
+        out[snap.project_id] = Closure(
+            snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name, reported,
+            tuple(d for d in found if d not in later), received, tuple(d for d in found if d in later),
+        )
     return out
 
 
@@ -515,11 +591,17 @@ def export_monthly_report(session: Session, *, actor: Actor, month: str, project
                              ([_sheet_value(c) for c in row] for row in table.rows))
     if shown.closures:
         closed = sorted(shown.closures.values(), key=lambda c: c.project)
-        write_sheet(wb, sheet_title("月结情况", taken), (PROJECT, "月结时间", "月结人", "月结后更正", "本报告数据"),
-                    ((c.project, c.closed_at, c.closed_by, len(c.differences), shown.state) for c in closed))
+        write_sheet(wb, sheet_title("月结情况", taken),
+                    (PROJECT, "月结时间", "月结人", "月结后补收(元)", "补收笔数", "月结后更正", "本报告数据"),
+                    ((c.project, c.closed_at, c.closed_by, c.late.amount, c.late.payments, len(c.differences), shown.state)
+                     for c in closed))
         write_sheet(wb, sheet_title("月结后更正", taken), (PROJECT, "报表", "行", "栏目", "报送值", "当前值", "差异"),
                     ((c.project, d.table, d.row, d.column, d.reported, d.current, d.delta)
                      for c in closed for d in c.differences))
+        if any(c.collected_later for c in closed):
+            write_sheet(wb, sheet_title("月结后补收", taken), (PROJECT, "报表", "行", "栏目", "报送值", "当前值", "差异"),
+                        ((c.project, d.table, d.row, d.column, d.reported, d.current, d.delta)
+                         for c in closed for d in c.collected_later))
     params = {"month": report.month, "project_ids": list(report.scope.project_ids), "branch_id": branch_id,
               "as_reported": shown.as_reported}
     log_event(session, AuditKind.EXPORT, summary=f"导出{report.title}（{shown.state}），{count} 行", changes=params)

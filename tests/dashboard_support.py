@@ -197,7 +197,10 @@ def build(session: Session, suffix: str = "") -> World:
     # --- surveys -----------------------------------------------------------------------------------------
     def survey(project, title, period, scale, units, collected, answers, status=SurveyStatus.CLOSED):
         """``answers``: (unit, department scores, the form's 总体满意度 or None)."""
-        s = Survey(project=project, title=title, period=period, scale_max=scale, status=status)
+        # begun on the first day of its 调查期间: it counts toward every month the period covers
+        first = {"2025H1": dt.date(2025, 1, 1), "2025H2": dt.date(2025, 7, 1), "2025Q3": dt.date(2025, 7, 1),
+                 MONTH: dt.date(2025, 9, 1)}[period]
+        s = Survey(project=project, title=title, period=period, scale_max=scale, status=status, start_date=first)
         session.add(s)
         session.flush()
         for unit in units:

@@ -14,7 +14,7 @@ from actions.actor import actor_for_user
 from actions.complaints import ComplaintMonth, complaint_statistics
 from actions.errors import NotPermitted, Refused
 from actions.survey_results import Satisfaction
-from models import Bill, Phase, Survey, SurveyScore, SurveyStatus, SurveyTopic
+from models import Bill, Phase, Survey, SurveyHousehold, SurveyResponse, SurveyScore, SurveyStatus, SurveyTopic
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -112,6 +112,44 @@ def test_a_survey_counts_for_the_months_its_period_covers(session, world):
     assert figures.get("survey_rate", p1, "2026-01").shown == "—"
     assert kpis.survey_periods("2025-11") == ("2025", "2025H2", "2025Q4", "2025-11")
     assert kpis.survey_periods("2025H2") == ("2025H2",)
+
+
+def test_a_survey_started_later_never_rewrites_the_months_before_it(session, world):
+    """A second 2025H2 campaign of P1 entered on 2025-11-20 (no 开始日期) with 10 households, one form back:
+    July–October keep P1's first 2025H2 campaign alone (3 of 4 households, 3 of 5 answers satisfied);
+    November and December count both: 3 + 1 of 4 + 10 households = 28.6 %, 3 + 0 of 5 + 1 answers = 50.0 %."""
+    actor = actor_of(session, roles=["分公司管理"], branch_=world.b1)
+    months = ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12"]
+    before = figures_of(session, actor, months)
+    late = Survey(project=world.p1, title="2025年下半年补充调查", period="2025H2", scale_max=5,
+                  status=SurveyStatus.DISTRIBUTING, created_at=ds.sh(11, 20))
+    session.add(late)
+    session.flush()
+    units = [f.unit(session, project_=world.p1) for _ in range(10)]
+    session.add_all([SurveyHousehold(project_id=world.p1.id, survey_id=late.id, unit_id=u.id, collected=u is units[0])
+                     for u in units])
+    form = SurveyResponse(project_id=world.p1.id, survey_id=late.id, unit_id=units[0].id)
+    session.add(form)
+    session.flush()
+    session.add(SurveyScore(response_id=form.id, topic=SurveyTopic.SERVICE, score=2))
+    session.flush()
+
+    after = figures_of(session, actor, months)
+
+    p1 = world.p1.id
+    for month in months[:4]:
+        for key in ("survey_rate", "satisfaction"):
+            was, now = before.get(key, p1, month), after.get(key, p1, month)
+            assert (now.numerator, now.denominator, now.shown) == (was.numerator, was.denominator, was.shown), month
+        assert after.get("survey_rate", p1, month).shown == "75.0%"
+    for month in months[4:]:
+        rate, satisfaction = after.get("survey_rate", p1, month), after.get("satisfaction", p1, month)
+        assert ((rate.numerator, rate.denominator, rate.shown), (satisfaction.numerator, satisfaction.denominator)) == (
+            (4, 14, "28.6%"), (3, 6))
+    # the lists behind the figures agree: October's 4 households, November's 14
+    for month, n in (("2025-10", 4), ("2025-11", 14)):
+        drill = after.get("survey_rate", p1, month).drill("denominator", [p1])
+        assert session.scalar(select(func.count()).select_from(drill.records.model).where(drill.where())) == n
 
 
 def test_several_months_at_once_match_one_month_at_a_time(session, world):

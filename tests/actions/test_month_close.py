@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from actions.actor import actor_for_user
+from actions.billing import record_payment
 from actions.errors import NotPermitted, Refused
 from actions.month_close import close_month
 from actions.monthly_report import closures, monthly_report
@@ -81,6 +82,49 @@ def test_a_correction_after_closing_shows_as_a_difference(session, world, manage
     # an unchanged project shows no difference
     report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p2.id])
     assert closures(session, report=report)[world.p2.id].differences == ()
+
+
+def test_money_received_after_closing_is_collection_not_a_correction(session, world, manager):
+    closed_at = ds.sh(10, 8, 9, 30)
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id], now=closed_at)
+    # an ordinary late payment on September's unpaid bill (250.00), received on October 10th
+    record_payment(session, bill_id=world.unpaid.id, amount="223.90", paid_at=ds.sh(10, 10), actor=manager)
+
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    closure = closures(session, report=report)[world.p1.id]
+
+    assert closure.differences == ()  # no correction
+    assert (closure.late.amount, closure.late.payments, closure.late.by_phase) == (
+        Decimal("223.90"), 1, (("一期", Decimal("223.90")),))
+    later = {(d.table, d.row, d.column): (d.reported, d.current) for d in closure.collected_later}
+    # 450.00 + 223.90 = 673.90 of 850.00 = 79.28 %; still 未达标, so 是否达标 did not change
+    assert later == {
+        ("主要指标", "收费率", "分子数"): ("450.00", "673.90"),
+        ("主要指标", "收费率", "完成值"): ("52.9%", "79.3%"),
+        ("收费情况（按分期）", "一期", "实收(元)"): ("350.00", "573.90"),
+        ("收费情况（按分期）", "一期", "收费率"): ("46.7%", "76.5%"),
+        ("收费情况（按分期）", "合计", "实收(元)"): ("450.00", "673.90"),
+        ("收费情况（按分期）", "合计", "收费率"): ("52.9%", "79.3%"),
+    }
+
+
+def test_a_late_payment_dated_before_the_close_or_beside_an_edit_is_a_correction(session, world, manager):
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id], now=ds.sh(10, 8, 9, 30))
+    # received on October 2nd, before the close, but entered after it: the report missed it — a correction
+    record_payment(session, bill_id=world.unpaid.id, amount="50.00", paid_at=ds.sh(10, 2), actor=manager)
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    closure = closures(session, report=report)[world.p1.id]
+    assert (closure.late.payments, closure.collected_later) == (0, ())
+    assert {(d.table, d.row, d.column) for d in closure.differences} >= {
+        ("主要指标", "收费率", "分子数"), ("收费情况（按分期）", "一期", "实收(元)")}
+
+    # a later payment beside an edit of the month's paid amount: the amounts are not explained, all corrections
+    record_payment(session, bill_id=world.unpaid.id, amount="100.00", paid_at=ds.sh(10, 10), actor=manager)
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    closure = closures(session, report=report)[world.p1.id]
+    assert closure.late.amount == Decimal("100.00") and closure.collected_later == ()
+    assert ("主要指标", "收费率", "分子数", "450.00", "600.00") in {
+        (d.table, d.row, d.column, d.reported, d.current) for d in closure.differences}
 
 
 def test_a_new_record_in_a_closed_month_is_a_new_row(session, world, manager):

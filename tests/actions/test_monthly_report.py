@@ -147,7 +147,7 @@ def test_a_closed_month_is_exported_as_reported(session, world):
     # as reported, the figures as numbers again
     assert sheet_rows(result, "主要指标")[1][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%", "未达标"]
     n = len(shown.closure.differences)
-    assert sheet_rows(result, "月结情况")[1:] == [["甲项目", dt.datetime(2025, 10, 8, 9, 30), actor.name, n, "报送时的数据"]]
+    assert sheet_rows(result, "月结情况")[1:] == [["甲项目", dt.datetime(2025, 10, 8, 9, 30), actor.name, 0, 0, n, "报送时的数据"]]
     corrections = {tuple(r[1:4]): tuple(r[4:]) for r in sheet_rows(result, "月结后更正")[1:]}
     assert len(corrections) == n
     assert corrections[("主要指标", "收费率", "分子数")] == ("450.00", "700.00", "+250.00")
@@ -158,7 +158,7 @@ def test_a_closed_month_is_exported_as_reported(session, world):
     assert sheet_rows(live, "月结情况")[1][-1] == "当前数据（含月结后的更正）"
     # a branch's report is live (it has no frozen form) and lists each closed project's corrections
     branch = export_monthly_report(session, actor=actor, month=ds.MONTH, branch_id=world.b1.id)
-    assert [(r[0], r[3], r[4]) for r in sheet_rows(branch, "月结情况")[1:]] == [
+    assert [(r[0], r[5], r[6]) for r in sheet_rows(branch, "月结情况")[1:]] == [
         ("乙项目", 0, "当前数据（含月结后的更正）"), ("甲项目", n, "当前数据（含月结后的更正）")]
     logged = session.scalars(select(OperationLog.params).where(OperationLog.operation == "export_monthly_report")
                              .order_by(OperationLog.id)).all()

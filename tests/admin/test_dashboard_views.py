@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from actions import kpis
-from models import AuditLog, BillStatus, MonthSnapshot, OperationLog
+from actions.actor import SYSTEM
+from actions.billing import record_payment
+from models import AuditLog, BillStatus, MonthSnapshot, OperationLog, utcnow
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -211,6 +213,18 @@ def test_after_a_correction_the_closed_report_shows_the_difference(console, sess
     book = openpyxl.load_workbook(io.BytesIO(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
                                                    f"&project_id={world.p1.id}&live=1").content))
     assert [cell.value for cell in book["主要指标"][2]][3:7] == [700, "应收账单", 850, "82.4%"]
+
+
+def test_a_late_payment_reads_as_collection_after_the_close_not_as_corrections(console, session, world, manager):
+    c = console(manager)
+    c.post("/admin/dashboard/report/close", {"month": ds.MONTH, "project_id": str(world.p1.id)})
+    record_payment(session, bill_id=world.unpaid.id, amount="223.90", paid_at=utcnow(), actor=SYSTEM)
+
+    text = text_of(c.get(f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}"))
+
+    assert "本报告已月结，以下为报送时的数据；月结后补收 223.90 元（1 笔）。" in text
+    assert "处更正" not in text and "月结后数据无更正" in text
+    assert "450.00 673.90 +223.90" in text  # the 补收's figures, listed apart
 
 
 def test_hostile_text_is_shown_as_text(console, session, world, manager):
