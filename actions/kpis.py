@@ -5,6 +5,8 @@ Per project and calendar month (Asia/Shanghai):
 
 - 收费率 = 实收 ÷ 应收 of the month's bills (账期 = the month, 已减免 left out), by amount; target ≥ 93 %
   (``billing.collection_rate``'s rate by amount, summed here without its per-household grouping).
+- 全年收费率 = the same over the year to date (账期 January … the month); target ≥ 90 % (000 规划4:
+  确保全年90%收费目标实现的基础上，每季每月的收费工作…).
 - 投诉处理率 = complaints received in the month and closed before it ended ÷ complaints received; ≥ 98 %.
 - 处理及时率 = of those closed, the ones whose work order was done by its completion deadline ÷ closed.
 - 投诉有效率 = valid complaints ÷ complaints received.
@@ -257,6 +259,20 @@ def _bills_paid(d: Drill) -> ColumnElement[bool]:
     return and_(_bills_due(d), Bill.amount_paid > 0)
 
 
+def year_to_date(month: str) -> tuple[str, ...]:
+    """January … ``month`` of its year: the 账期 全年收费率 counts."""
+    m = parse_month(month)
+    return tuple(f"{m.first.year:04d}-{k:02d}" for k in range(1, m.first.month + 1))
+
+
+def _bills_due_ytd(d: Drill) -> ColumnElement[bool]:
+    return _bills_of(year_to_date(d.period), d.project_ids)
+
+
+def _bills_paid_ytd(d: Drill) -> ColumnElement[bool]:
+    return and_(_bills_due_ytd(d), Bill.amount_paid > 0)
+
+
 def aging_clause(as_of: dt.date, bucket: str) -> ColumnElement[bool]:
     """The bills of one aging column of ``billing.arrears`` (当月 / 1个月 / 2个月 / 3个月及以上), by 账期."""
     p0 = billing.period_of(as_of)
@@ -329,6 +345,8 @@ _SETS = (
     RecordSet("visits", Visit.__label__, Visit, _visits),
     RecordSet("bills_due", f"应收{Bill.__label__}", Bill, _bills_due),
     RecordSet("bills_paid", f"已收款{Bill.__label__}", Bill, _bills_paid),
+    RecordSet("bills_due_ytd", f"本年应收{Bill.__label__}", Bill, _bills_due_ytd),
+    RecordSet("bills_paid_ytd", f"本年已收款{Bill.__label__}", Bill, _bills_paid_ytd),
     RecordSet("bills_overdue", f"欠费{Bill.__label__}", Bill, _bills_overdue),
     RecordSet("households_surveyed", SurveyHousehold.__label__, SurveyHousehold, _households_surveyed),
     RecordSet("households_collected", f"{label_of(SurveyHousehold, 'collected')}问卷", SurveyHousehold,
@@ -429,6 +447,8 @@ class Kpi:
 CATALOGUE: tuple[Kpi, ...] = (
     Kpi("collection_rate", "收费率", billing.MONTHLY_TARGET, "bills_paid", "bills_due",
         "当月账单实收金额 ÷ 应收金额（不含已减免账单）", money=True),
+    Kpi("yearly_collection_rate", "全年收费率", billing.YEARLY_TARGET, "bills_paid_ytd", "bills_due_ytd",
+        "本年 1 月至当月账单实收金额 ÷ 应收金额（不含已减免账单）", money=True),
     Kpi("handling_rate", complaints.LABELS["handling_rate"], complaints.TARGETS["handling_rate"],
         "complaints_closed", "complaints_received", "当月受理的投诉中当月办结的件数 ÷ 当月受理投诉件数"),
     Kpi("timeliness_rate", complaints.LABELS["timeliness_rate"], None, "complaints_closed_in_time",
@@ -749,8 +769,12 @@ def kpi_reads(scope: Scope, months: Iterable[str], survey_periods_too: Iterable[
         return lambda session: complaints.complaint_statistics(session, actor=scope.actor, month_from=month,
                                                                project_ids=list(ids)).rows
 
+    # 全年收费率 also needs the year's earlier months: read at once, by (project, 账期) like the months themselves
+    earlier = sorted({p for m in wanted for p in year_to_date(m)} - set(wanted))
     return {
         **{f"collection {m}": collection(m) for m in wanted},
+        **({"collection earlier": lambda session: collection_sums(session, project_ids=ids, months=earlier)}
+           if earlier else {}),
         **{f"complaints {m}": complaint_rows(m) for m in wanted},
         # the survey answers are the largest read: households apart, so that both run at once
         "survey households": lambda session: survey_households(session, project_ids=ids, periods=periods),
@@ -770,9 +794,14 @@ def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str], run: R
     ids = scope.project_ids
     counts: dict[tuple[str, int, str], list[Any]] = defaultdict(lambda: [0, 0])
     if ids:
-        sums = [item for m in wanted for item in read[f"collection {m}"].items()]
-        for (project_id, period), pair in sums:
+        sums = dict(item for m in wanted for item in read[f"collection {m}"].items())
+        for (project_id, period), pair in sums.items():
             counts[("collection_rate", project_id, period)] = list(pair)
+        sums.update(read.get("collection earlier", {}))
+        for (project_id, period), pair in sums.items():
+            for month in wanted:
+                if month[:4] == period[:4] and period <= month:
+                    _add(counts[("yearly_collection_rate", project_id, month)], pair)
         for row in (row for m in wanted for row in read[f"complaints {m}"]):
             counts[("handling_rate", row.project_id, row.month)] = [row.closed, row.received]
             counts[("timeliness_rate", row.project_id, row.month)] = [row.closed_in_time, row.closed]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -415,6 +415,8 @@ def differences(reported: Sequence[Table], current: Sequence[Table]) -> tuple[Di
         new_rows = {new.row_key(r): r for r in new.rows}
         columns = list(dict.fromkeys((*old.header, *new.header)))[old.keys:]
         for key in dict.fromkeys((*old_rows, *new_rows)):
+            if old.key == "kpis" and key not in old_rows:
+                continue  # one row per KPI, whatever the records: a KPI added since the close is no correction
             for column in columns:
                 a = _text(old, old_rows.get(key), column)
                 b = _text(new, new_rows.get(key), column)
@@ -437,6 +439,15 @@ class LateReceipts:
     amount: Decimal = Decimal("0.00")
     payments: int = 0
     by_phase: tuple[tuple[str, Decimal], ...] = ()
+    year_amount: Decimal = Decimal("0.00")  # on the bills of the year to date (全年收费率), the month's included
+
+    @property
+    def text(self) -> str:
+        """「月结后补收 223.90 元（1 笔）」, and what came in for the year's earlier months."""
+        parts = [f" {self.amount} 元（{self.payments} 笔）"] if self.payments else []
+        if self.year_amount > self.amount:
+            parts.append(f"本年此前账期 {self.year_amount - self.amount} 元")
+        return "月结后补收" + ("；".join(parts) if self.payments else "：" + "".join(parts))
 
 
 # The figures that ordinary collection after the close moves, per row: the amount received, and what follows
@@ -448,24 +459,28 @@ _COLLECTED = {
 
 
 def _late_receipts(session: Session, month: str, project_ids: Sequence[int]) -> dict[int, LateReceipts]:
-    """Per closed project: the payments on the month's bills received and recorded after its close."""
+    """Per closed project: the payments on the bills of the month (and of the year to date) received and
+    recorded after its close."""
     P, S = Payment, MonthSnapshot
+    of_month = Bill.period == month
     rows = session.execute(
-        select(Bill.project_id, Phase.name, func.sum(P.amount), func.count())
+        select(Bill.project_id, Phase.name, func.sum(case((of_month, P.amount), else_=0)),
+               func.count(case((of_month, P.id))), func.sum(P.amount))
         .join(Bill, Bill.id == P.bill_id)
         .join(S, and_(S.project_id == Bill.project_id, S.month == month))
         .join(Unit, Unit.id == Bill.unit_id)
         .join(Building, Building.id == Unit.building_id)
         .outerjoin(Phase, Phase.id == Building.phase_id)
-        .where(Bill.project_id.in_(project_ids), Bill.period == month,
+        .where(Bill.project_id.in_(project_ids), Bill.period.in_(kpis.year_to_date(month)),
                Bill.status != BillStatus.WAIVED, P.paid_at >= S.closed_at, P.created_at >= S.closed_at)
         .group_by(Bill.project_id, Phase.name)
     ).all()
     out: dict[int, LateReceipts] = {}
-    for project_id, phase, amount, n in rows:
+    for project_id, phase, amount, n, year in rows:
         late = out.get(project_id, LateReceipts())
         out[project_id] = LateReceipts(late.amount + amount, late.payments + n,
-                                       (*late.by_phase, (phase or "未分期", amount)))
+                                       (*late.by_phase, *(((phase or "未分期", amount),) if n else ())),
+                                       late.year_amount + year)
     return out
 
 
@@ -473,6 +488,7 @@ def _collected_later(found: Sequence[Difference], late: LateReceipts) -> set[Dif
     """The differences that the money received after the close explains: in a row whose amount received grew by
     exactly what was received later, the amount and what follows from it."""
     grown = {(KPI_TITLE, kpis.KPIS["collection_rate"].name): late.amount, (COLLECTION_TITLE, TOTAL): late.amount,
+             (KPI_TITLE, kpis.KPIS["yearly_collection_rate"].name): late.year_amount,
              **{(COLLECTION_TITLE, phase): amount for phase, amount in late.by_phase}}
     out: set[Difference] = set()
     for (table, row), amount in grown.items():
@@ -517,7 +533,7 @@ def closures(session: Session, *, report: MonthlyReport) -> dict[int, Closure]:
         reported = thaw(snap.figures)
         found = differences(reported, report.project_tables[snap.project_id])
         received = late.get(snap.project_id, LateReceipts())
-        later = _collected_later(found, received) if received.payments else set()
+        later = _collected_later(found, received) if received.year_amount else set()
         out[snap.project_id] = Closure(
             snap.project_id, names[snap.project_id], snap.closed_at, snap.closed_by_name, reported,
             tuple(d for d in found if d not in later), received, tuple(d for d in found if d in later),

@@ -68,6 +68,8 @@ EXPECTED = {
     "P1": {
         # bills: 250/250, 250/100, 250/0, 100/100 (2栋, no phase); a waived 250 left out → 450 ÷ 850 = 52.94 %
         "collection_rate": (Decimal("450.00"), Decimal("850.00"), "52.9%"),
+        # January–September: August's 250 unpaid besides → 450 ÷ 1100 = 40.91 %
+        "yearly_collection_rate": (Decimal("450.00"), Decimal("1100.00"), "40.9%"),
         # complaints received: c1, c2, c3, c4 (9/30 23:30 Beijing); closed in September: c1, c3
         "handling_rate": (2, 4, "50.0%"),
         # of c1 and c3 only c1's order was done by its deadline
@@ -82,6 +84,7 @@ EXPECTED = {
     },
     "P2": {
         "collection_rate": (Decimal("100.00"), Decimal("100.00"), "100.0%"),
+        "yearly_collection_rate": (Decimal("100.00"), Decimal("100.00"), "100.0%"),
         "handling_rate": (0, 1, "0.0%"),  # a real 0 %: one complaint, not closed
         "timeliness_rate": (0, 0, "—"),  # nothing closed: no denominator
         "validity_rate": (0, 1, "0.0%"),
@@ -92,6 +95,7 @@ EXPECTED = {
     },
     "total": {
         "collection_rate": (Decimal("550.00"), Decimal("950.00"), "57.9%"),  # 57.89 % rounds up
+        "yearly_collection_rate": (Decimal("550.00"), Decimal("1200.00"), "45.8%"),  # 45.83 %
         "handling_rate": (2, 5, "40.0%"),
         "timeliness_rate": (1, 2, "50.0%"),
         "validity_rate": (2, 5, "40.0%"),

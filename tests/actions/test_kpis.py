@@ -46,7 +46,8 @@ def test_targets_and_marks(session, world):
     actor = actor_of(session, roles=["客服经理"], projects=[world.p1, world.p2])
     figures = figures_of(session, actor, [ds.MONTH])
     assert {k.key: k.target for k in kpis.CATALOGUE} == {
-        "collection_rate": Decimal("93"), "handling_rate": Decimal("98"), "timeliness_rate": None,
+        "collection_rate": Decimal("93"), "yearly_collection_rate": Decimal("90"), "handling_rate": Decimal("98"),
+        "timeliness_rate": None,
         "validity_rate": None, "survey_rate": Decimal("95"), "satisfaction": None, "callback_rate": Decimal("100"),
     }
     p1, p2 = world.p1.id, world.p2.id
@@ -97,6 +98,36 @@ def test_an_empty_month_shows_dashes_not_zero_or_an_error(session, world):
             figure = figures.get(kpi.key, project_id, ds.EMPTY_MONTH)
             assert (figure.numerator, figure.denominator, figure.shown, figure.rate, figure.meets) == (
                 0, 0, "—", None, None), kpi.key
+
+
+def test_the_yearly_collection_rate_counts_the_year_to_date(session, world):
+    """P1: August 250 due, nothing paid; September 850 due, 450 paid (a waived bill left out) → September's
+    全年收费率 450 ÷ 1100 = 40.9 %, under 90 %; P2: September 100 of 100 → 100 %, met. October adds nothing;
+    January 2026 starts a new year with no bills: —."""
+    actor = actor_of(session, roles=["客服经理"], projects=[world.p1, world.p2])
+    p1, p2 = world.p1.id, world.p2.id
+    f.bill(session, unit_=f.unit(session, project_=world.p1), fee_type_=world.unpaid.fee_type, period="2024-12",
+           amount_due=Decimal("999.00"))  # last year's: not in 2025's rate
+    figures = figures_of(session, actor, ["2025-08", ds.MONTH, "2025-10", "2026-01"])
+
+    def shown(project_id, month):
+        x = figures.get("yearly_collection_rate", project_id, month)
+        return x.numerator, x.denominator, x.shown, x.meets
+
+    assert shown(p1, "2025-08") == (Decimal("0.00"), Decimal("250.00"), "0.0%", False)
+    assert shown(p1, ds.MONTH) == (Decimal("450.00"), Decimal("1100.00"), "40.9%", False)
+    assert shown(p2, ds.MONTH) == (Decimal("100.00"), Decimal("100.00"), "100.0%", True)
+    assert shown(None, ds.MONTH) == (Decimal("550.00"), Decimal("1200.00"), "45.8%", False)
+    assert shown(p1, "2025-10") == shown(p1, ds.MONTH)
+    assert shown(p1, "2026-01") == (0, 0, "—", None)
+    # the monthly rate beside it is September's alone
+    assert figures.get("collection_rate", p1, ds.MONTH).shown == "52.9%"
+    # the bills behind the figure: January … September 2025 of P1, not waived
+    drill = figures.get("yearly_collection_rate", p1, ds.MONTH).drill("denominator", [p1])
+    assert sorted(session.scalars(select(Bill.period).where(drill.where()))) == ["2025-08", *[ds.MONTH] * 4]
+    # one month read alone gives the same
+    alone = figures_of(session, actor, [ds.MONTH]).get("yearly_collection_rate", p1, ds.MONTH)
+    assert (alone.numerator, alone.denominator) == (Decimal("450.00"), Decimal("1100.00"))
 
 
 def test_a_survey_counts_for_the_months_its_period_covers(session, world):

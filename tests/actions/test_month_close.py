@@ -14,7 +14,7 @@ from actions.billing import record_payment
 from actions.errors import NotPermitted, Refused
 from actions.month_close import close_month
 from actions.monthly_report import closures, monthly_report
-from models import AuditKind, AuditLog, BillStatus, MonthSnapshot, OperationLog, RequestStatus
+from models import AuditKind, AuditLog, Bill, BillStatus, MonthSnapshot, OperationLog, RequestStatus
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -96,16 +96,35 @@ def test_money_received_after_closing_is_collection_not_a_correction(session, wo
     assert closure.differences == ()  # no correction
     assert (closure.late.amount, closure.late.payments, closure.late.by_phase) == (
         Decimal("223.90"), 1, (("一期", Decimal("223.90")),))
+    assert closure.late.text == "月结后补收 223.90 元（1 笔）"
     later = {(d.table, d.row, d.column): (d.reported, d.current) for d in closure.collected_later}
     # 450.00 + 223.90 = 673.90 of 850.00 = 79.28 %; still 未达标, so 是否达标 did not change
     assert later == {
         ("主要指标", "收费率", "分子数"): ("450.00", "673.90"),
         ("主要指标", "收费率", "完成值"): ("52.9%", "79.3%"),
+        # 全年收费率: August's 250 unpaid too → 450 of 1100 = 40.9 %, then 673.90 of 1100 = 61.3 %
+        ("主要指标", "全年收费率", "分子数"): ("450.00", "673.90"),
+        ("主要指标", "全年收费率", "完成值"): ("40.9%", "61.3%"),
         ("收费情况（按分期）", "一期", "实收(元)"): ("350.00", "573.90"),
         ("收费情况（按分期）", "一期", "收费率"): ("46.7%", "76.5%"),
         ("收费情况（按分期）", "合计", "实收(元)"): ("450.00", "673.90"),
         ("收费情况（按分期）", "合计", "收费率"): ("52.9%", "79.3%"),
     }
+
+
+def test_money_received_after_closing_for_an_earlier_month_moves_the_yearly_rate_only(session, world, manager):
+    close_month(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id], now=ds.sh(10, 8, 9, 30))
+    august = session.scalars(select(Bill).where(Bill.project_id == world.p1.id, Bill.period == "2025-08")).one()
+    record_payment(session, bill_id=august.id, amount="250.00", paid_at=ds.sh(10, 12), actor=manager)
+
+    report = monthly_report(session, actor=manager, month=ds.MONTH, project_ids=[world.p1.id])
+    closure = closures(session, report=report)[world.p1.id]
+
+    assert closure.differences == ()
+    assert (closure.late.amount, closure.late.payments, closure.late.year_amount) == (Decimal("0"), 0, Decimal("250.00"))
+    assert closure.late.text == "月结后补收：本年此前账期 250.00 元"
+    assert {(d.row, d.column): (d.reported, d.current) for d in closure.collected_later} == {
+        ("全年收费率", "分子数"): ("450.00", "700.00"), ("全年收费率", "完成值"): ("40.9%", "63.6%")}
 
 
 def test_a_late_payment_dated_before_the_close_or_beside_an_edit_is_a_correction(session, world, manager):

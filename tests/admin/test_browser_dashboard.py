@@ -44,8 +44,9 @@ def test_home_page_chart_and_drill_down(live_server, browser):
         assert re.search(r"共\s*4\s*条", body) and "指标明细" in body
 
         page.goto(f"{live_server.url}/admin/dashboard/trends?month=2025-12")
-        page.wait_for_selector('[data-chart="6"][data-rendered="true"] svg', timeout=15_000)
-        assert page.locator('[data-rendered="true"]').count() == 7
+        # one chart per KPI (全年收费率 beside 收费率: eight)
+        page.wait_for_selector('[data-chart="7"][data-rendered="true"] svg', timeout=15_000)
+        assert page.locator('[data-rendered="true"]').count() == 8
         # nothing blocked by the CSP, no script error, no missing file
         assert errors == []
     finally:
