@@ -64,6 +64,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .rewards import derive_rewards, withdraw_rewards
 
 # 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
 # 维修工的超时工单由工程部考核。
@@ -834,12 +835,16 @@ def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], 
         months[p].confirmed_by_id = actor.user_id
         months[p].confirmed_at = now
     session.flush()
+    rewards = derive_rewards(session, month=m.text, project_ids=draft)
     already = tuple(p for p in ids if p not in draft)
     log_operation(
         session, "confirm_scores", project_id=ids[0] if len(ids) == 1 else None,
-        params={"month": m.text, "project_ids": ids}, counts={"confirmed": len(draft), "already": len(already)},
+        params={"month": m.text, "project_ids": ids},
+        counts={"confirmed": len(draft), "already": len(already), "rewards": rewards},
     )
     message = f"已确认 {m.text} 月度考核：{'、'.join(projects[p] for p in draft) or '无'}"
+    if draft:
+        message += f"，生成奖惩记录 {rewards} 条"
     if already:
         message += f"（{'、'.join(projects[p] for p in already)} 此前已确认）"
     return MonthsResult(m.text, tuple(draft), already, message)
@@ -915,8 +920,9 @@ def reopen_scores(session: Session, *, month: str, project_id: int, note: str, a
     row.reopened_at = utcnow()
     _append_note(row, actor, f"重新开放：{note}")
     session.flush()
+    withdrawn = withdraw_rewards(session, month=m.text, project_ids=[project_id])
     log_operation(session, "reopen_scores", project_id=project_id, params={"month": m.text, "note": note},
-                  counts={"months": 1})
+                  counts={"months": 1, "rewards_withdrawn": withdrawn})
     return MonthsResult(m.text, (project_id,), (), f"已重新开放 {name} {m.text} 月度考核，可更正后重新计算")
 
 

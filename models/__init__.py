@@ -76,6 +76,9 @@ from .ledgers import (  # noqa: F401
     TaskStatus,
     VendorCheck,
     VendorService,
+    VisitorDocument,
+    VisitorEntry,
+    VisitPurpose,
     WeeklyTask,
     WorkerPermit,
 )
@@ -102,6 +105,8 @@ from .scoring import (  # noqa: F401
     GradeBand,
     MonthlyScore,
     MonthStatus,
+    RewardEntry,
+    RewardKind,
     RuleCategory,
     ScoreEvent,
     ScoreMonth,
@@ -133,4 +138,10 @@ from .surveys import (  # noqa: F401
     SurveyScore,
     SurveyStatus,
     SurveyTopic,
+)
+from .training import (  # noqa: F401
+    TrainingAttendance,
+    TrainingSession,
+    TrainingStatus,
+    TrainingTopic,
 )

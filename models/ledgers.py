@@ -49,6 +49,23 @@ class Shift(LabeledEnum):
     NIGHT = "night", "夜班"
 
 
+class VisitPurpose(LabeledEnum):
+    VISIT = "visit", "探亲访友"
+    DELIVERY = "delivery", "送货快递"
+    REPAIR = "repair", "维修施工"
+    VIEWING = "viewing", "看房"
+    BUSINESS = "business", "办事"
+    OTHER = "other", "其他"
+
+
+class VisitorDocument(LabeledEnum):
+    ID_CARD = "id_card", "身份证"
+    DRIVER = "driver", "驾驶证"
+    WORK_PASS = "work_pass", "工作证/出入证"
+    OTHER = "other", "其他证件"
+    NONE = "none", "未查验"
+
+
 class KeyKind(LabeledEnum):
     UNIT = "unit", "房屋钥匙"
     PUBLIC = "public", "公共区域钥匙"
@@ -613,3 +630,37 @@ class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     owner: Mapped[Staff] = relationship(info={"label": "负责人"})
+
+
+class VisitorEntry(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """来访登记: an outsider let in at the desk — who, whom they visit, which unit, why, with the document
+    checked, and when they came and left (外来人员管理、来访登记)."""
+
+    __tablename__ = "visitor_entry"
+    __label__ = "来访登记"
+    __table_args__ = (
+        CheckConstraint("left_at IS NULL OR left_at >= arrived_at", name="left_after_arrived",
+                        info={"message": "{left_at}不能早于{arrived_at}"}),
+        CheckConstraint("people >= 1", name="people_positive", info={"message": "{people}至少 1 人"}),
+        Index(None, "project_id", "arrived_at"),
+    )
+
+    visitor: Mapped[str] = col("来访人", String(64))
+    visitor_phone: Mapped[str] = col("来访人电话", String(20), default="", info={"pii": "phone"})
+    people: Mapped[int] = col("人数", Integer, default=1)
+    purpose: Mapped[VisitPurpose] = col("来访事由", enum_type(VisitPurpose), default=VisitPurpose.VISIT, index=True)
+    visiting: Mapped[str] = col("被访人", String(64), default="")
+    unit_id: Mapped[int | None] = col("被访房屋", ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    document: Mapped[VisitorDocument] = col("查验证件", enum_type(VisitorDocument), default=VisitorDocument.ID_CARD)
+    plate_no: Mapped[str] = col("车牌号", String(16), default="")
+    arrived_at: Mapped[dt.datetime] = col("来访时间", UTCDateTime(), default=utcnow, index=True)
+    left_at: Mapped[dt.datetime | None] = col("离开时间", UTCDateTime(), index=True)
+    note: Mapped[str] = col("备注", Text, default="")
+    recorded_by_id: Mapped[int | None] = col("登记人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    unit: Mapped[Unit | None] = relationship(info={"label": "被访房屋"})
+    recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
+
+    def __str__(self) -> str:
+        return display(self.visitor, self.visiting)

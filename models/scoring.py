@@ -131,7 +131,8 @@ class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):
 
 
 class GradeBand(IdMixin, Base):
-    """考核等级: the lowest total that earns a grade (优秀/良好/合格/不合格)."""
+    """考核等级: the lowest total that earns a grade (优秀/良好/合格/不合格), and the reward or penalty the grade
+    brings when the month is confirmed (「依据平常成绩到月底进行奖惩」「做到有奖有罚，奖罚分明」)."""
 
     __tablename__ = "grade_band"
     __label__ = "考核等级"
@@ -139,6 +140,35 @@ class GradeBand(IdMixin, Base):
 
     name: Mapped[str] = col("等级", String(16))
     min_total: Mapped[Decimal] = col("最低分", Numeric(6, 1))
+    reward: Mapped[Decimal] = col("奖惩金额", Numeric(10, 2), default=Decimal("0"), server_default="0",
+                                  doc="正数为奖励，负数为处罚，0 为不奖不罚（元）")
+    reward_note: Mapped[str] = col("奖惩说明", Text, default="", server_default="")
+
+
+class RewardKind(LabeledEnum):
+    REWARD = "reward", "奖励"
+    PENALTY = "penalty", "处罚"
+    NONE = "none", "不奖不罚"
+
+
+class RewardEntry(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """奖惩记录: what an employee's confirmed monthly score earns — derived from the grade's 奖惩金额 when the
+    supervisor confirms the month, removed when the manager reopens it; the payroll reads it."""
+
+    __tablename__ = "reward_entry"
+    __label__ = "奖惩记录"
+    __table_args__ = (UniqueConstraint("staff_id", "month"), Index(None, "project_id", "month"))
+
+    staff_id: Mapped[int] = col("员工", ForeignKey("staff.id", ondelete="RESTRICT"))
+    month: Mapped[str] = col("月份", String(7), index=True)
+    total: Mapped[Decimal] = col("总分", Numeric(6, 1))
+    grade: Mapped[str] = col("等级", String(16))
+    kind: Mapped[RewardKind] = col("奖惩", enum_type(RewardKind), index=True)
+    amount: Mapped[Decimal] = col("金额", Numeric(10, 2), doc="正数为奖励，负数为处罚（元）")
+    note: Mapped[str] = col("说明", Text, default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    staff: Mapped[Staff] = relationship(info={"label": "员工"})
 
 
 class ScoreMonth(IdMixin, ProjectScoped, TimestampMixin, Base):

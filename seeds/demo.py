@@ -73,6 +73,7 @@ from models import (
     RequestCategory,
     RequestKind,
     RequestStatus,
+    RewardEntry,
     RoutingRule,
     Satisfaction,
     ScoreEvent,
@@ -90,6 +91,10 @@ from models import (
     SurveyStatus,
     SurveyTopic,
     TaskStatus,
+    TrainingAttendance,
+    TrainingSession,
+    TrainingStatus,
+    TrainingTopic,
     Unit,
     UnitCustomer,
     UnitKind,
@@ -100,6 +105,9 @@ from models import (
     VendorService,
     Visit,
     VisitKind,
+    VisitorDocument,
+    VisitorEntry,
+    VisitPurpose,
     VisitWay,
     WeeklyTask,
     WorkerPermit,
@@ -1214,6 +1222,8 @@ class _Demo:
                 self.counts["monthly_score"] += done.scored
                 if period != PERIODS[-2]:
                     confirm_scores(self.s, month=period, project_ids=[p.id], actor=supervisor)
+            self.counts["reward_entry"] += self.s.scalar(
+                select(func.count()).select_from(RewardEntry).where(RewardEntry.project_id == p.id))
 
     # --- the front desk's ledgers -----------------------------------------------------------------
     def ledgers(self) -> None:
@@ -1224,6 +1234,8 @@ class _Demo:
             self._renovation(p)
             self._move_in(p)
             self._notices(p)
+            self._visitors(p)
+            self._training(p)
 
     def _duty_logs(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1519,6 +1531,57 @@ class _Demo:
                                  NoticeStatus.ESCALATED: "已报城管执法"}.get(status, ""),
             })
         self.insert(RectificationNotice, rows)
+
+    def _visitors(self, p: _ProjectState) -> None:
+        rng = self.rng
+        units = [u for u in p.units if u["_owner"] is not None and u["status"] is not UnitStatus.VACANT]
+        names = ("张先生", "李女士", "王师傅", "刘先生", "陈女士", "赵师傅", "周先生", "吴女士")
+        rows = []
+        for _ in range(40):
+            u = rng.choice(units)
+            purpose = self.pick({VisitPurpose.VISIT: 50, VisitPurpose.DELIVERY: 20, VisitPurpose.REPAIR: 15,
+                                 VisitPurpose.VIEWING: 5, VisitPurpose.BUSINESS: 10})
+            at = self.moment(TODAY - dt.timedelta(days=20), TODAY)
+            left = at + dt.timedelta(minutes=rng.randint(15, 180))
+            rows.append({
+                "project_id": p.id, "visitor": rng.choice(names), "visitor_phone": people.mobile(rng),
+                "people": rng.choice((1, 1, 1, 2, 3)), "purpose": purpose, "visiting": u["_owner"]["name"],
+                "unit_id": u["id"], "plate_no": rng.choice(("", "", f"沪A{rng.randint(10000, 99999)}")),
+                "document": VisitorDocument.WORK_PASS if purpose is VisitPurpose.REPAIR else VisitorDocument.ID_CARD,
+                "arrived_at": at, "left_at": left if left < NOW else None, "note": "",
+                "recorded_by_id": p.users["前台客服"],
+            })
+        self.insert(VisitorEntry, rows)
+
+    def _training(self, p: _ProjectState) -> None:
+        """每季度至少一次培训（礼仪、投诉技巧、巡查、法规）, held and scored; next quarter's still planned."""
+        rng = self.rng
+        plan = ((TrainingTopic.ETIQUETTE, "前台接待礼仪与仪容仪表", 1), (TrainingTopic.COMPLAINT, "投诉处理技巧与情绪安抚", 4),
+                (TrainingTopic.PATROL, "楼宇巡查要点与隐患上报", 7), (TrainingTopic.LAW, "《物业管理条例》与业主权益", 10),
+                (TrainingTopic.SAFETY, "冬季消防安全与应急疏散", 12))
+        staff = p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER] + p.staff[StaffPosition.CASHIER]
+        sessions = []
+        for topic, title, month in plan:
+            day = dt.date(TODAY.year, month, 15)
+            held = day <= TODAY
+            sessions.append({
+                "project_id": p.id, "topic": topic, "title": title, "trainer": "客服经理" if held else "待定",
+                "planned_on": day, "held_on": day if held else None, "hours": Decimal("2"), "has_test": True,
+                "status": TrainingStatus.HELD if held else TrainingStatus.PLANNED,
+                "summary": "笔试及现场演练，成绩记入个人培训档案" if held else "",
+                "recorded_by_id": p.users["客服主管"],
+            })
+        ids = self.insert(TrainingSession, sessions, returning=True)
+        attendance = []
+        for sid, row in zip(ids, sessions, strict=True):
+            if row["status"] is not TrainingStatus.HELD:
+                continue
+            for person in staff:
+                present = rng.random() < 0.9
+                attendance.append({"session_id": sid, "staff_id": person, "attended": present,
+                                   "score": Decimal(rng.randint(70, 98)) if present else None,
+                                   "note": "" if present else "当班请假，安排补训"})
+        self.insert(TrainingAttendance, attendance)
 
 
 def demo_loaded(session: Session) -> bool:

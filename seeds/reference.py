@@ -138,7 +138,8 @@ def scoring_rule_rows(data: dict[str, Any] | None = None) -> list[dict[str, Any]
 
 def grade_band_rows(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     data = data or scoring_rule_data()
-    return [{"name": b["name"], "min_total": Decimal(b["min_total"])} for b in data["grade_bands"]]
+    return [{"name": b["name"], "min_total": Decimal(b["min_total"]), "reward": Decimal(b["reward"]),
+             "reward_note": data["rewards_note"]} for b in data["grade_bands"]]
 
 
 def insert_missing(

@@ -56,19 +56,20 @@ REFERENCE = ("sla-rule", "routing-rule", "scoring-rule", "grade-band", "fee-type
 LEDGERS = (
     "duty-log", "key-record", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
     "meeting-booking", "renovation-application", "worker-permit", "move-in-checklist", "house-defect",
-    "rectification-notice", "owner-notice", "vendor-check", "weekly-task",
+    "rectification-notice", "owner-notice", "vendor-check", "weekly-task", "visitor-entry",
 )
 # Ledgers a front desk keeps for itself and may correct by deleting a wrong line.
-DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task")
+DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "visitor-entry")
 SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
-SCORING = ("score-event", "score-month", "monthly-score", "service-star")
+SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry")
+TRAINING = ("training-session", "training-attendance")
 MONEY = ("bill", "payment", "dunning-run", "dunning-notice")
 AUDIT = ("audit-log", "operation-log", "login-attempt", "import-batch")
 ACCOUNTS = ("user", "role", "role-grant")
 # Views holding personal data (columns with ``info={"pii": …}``): masked unless the role holds VIEW_PII.
 PII_VIEWS = (
     "customer", "service-request", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
-    "meeting-booking", "renovation-application", "worker-permit",
+    "meeting-booking", "renovation-application", "worker-permit", "visitor-entry",
 )
 
 
@@ -115,6 +116,7 @@ FRONT_DESK = _merge(
     _each(REFERENCE, READ),
     _each(LEDGERS, WRITE),
     _each(DESK_REGISTERS, "delete"),
+    _each(TRAINING, READ),
     {"bill": ACCOUNT},
     SURVEY_PAPERS,
 )
@@ -184,10 +186,14 @@ SUPERVISOR = _merge(
         "monthly-score": f"{READ_EXPORT} {COMPUTE_SCORES} {CONFIRM_SCORES}",
         # 各项目推荐服务之星
         "service-star": "list details create",
+        # 确认考核后的奖惩，导出给薪酬
+        "reward-entry": READ_EXPORT,
         "import-batch": READ,
         "operation-log": READ,
     },
     _each(LEDGERS, "delete export"),
+    # 主管组织培训：计划、实施、签到与考核成绩
+    _each(TRAINING, FULL),
     _each(("unit", "customer", "parking-space"), IMPORT),
     MONTHLY_REPORT,
 )
@@ -217,7 +223,7 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 
 BRANCH = _merge(
     _each(
-        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + MONEY
+        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),

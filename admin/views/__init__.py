@@ -34,6 +34,7 @@ from .ledgers import (
     RectificationNoticeAdmin,
     RenovationApplicationAdmin,
     VendorCheckAdmin,
+    VisitorEntryAdmin,
     WeeklyTaskAdmin,
     WorkerPermitAdmin,
 )
@@ -54,6 +55,7 @@ from .scoring import (
     MonthlyScoreAdmin,
     RecordEventsPage,
     ResultsPage,
+    RewardEntryAdmin,
     ScoreEventAdmin,
     ScoreMonthAdmin,
     ScoringRuleAdmin,
@@ -80,6 +82,7 @@ from .surveys import (
     SurveyResponseAdmin,
     SurveyScoreAdmin,
 )
+from .training import TrainingAttendanceAdmin, TrainingSessionAdmin
 
 # Menu order: each category appears where its first view is.
 VIEWS = [
@@ -131,7 +134,10 @@ VIEWS = [
     ScoreMonthAdmin,
     MonthlyScoreAdmin,
     ServiceStarAdmin,
+    RewardEntryAdmin,
     GradeBandAdmin,
+    TrainingSessionAdmin,
+    TrainingAttendanceAdmin,
     # 前台台帐
     DutyLogAdmin,
     KeyRecordAdmin,
@@ -149,6 +155,7 @@ VIEWS = [
     OwnerNoticeAdmin,
     VendorCheckAdmin,
     WeeklyTaskAdmin,
+    VisitorEntryAdmin,
     # 导入导出
     SpreadsheetPages,
     # 系统管理

@@ -26,6 +26,7 @@ from models import (
     GradeBand,
     MonthlyScore,
     MonthStatus,
+    RewardEntry,
     RuleCategory,
     ScoreEvent,
     ScoreMonth,
@@ -324,10 +325,26 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
 class GradeBandAdmin(ScopedModelView, model=GradeBand):
     category = "员工考核"
     icon = "fa-solid fa-medal"
-    column_list = ["id", "name", "min_total"]
-    column_sortable_list = ["id", "name", "min_total"]
+    column_list = ["id", "name", "min_total", "reward", "reward_note"]
+    column_sortable_list = ["id", "name", "min_total", "reward"]
     column_default_sort = [("min_total", True)]
-    form_columns = ["name", "min_total"]
+    form_columns = ["name", "min_total", "reward", "reward_note"]
+
+
+class RewardEntryAdmin(ScopedModelView, model=RewardEntry):
+    """奖惩记录: written when a month is confirmed (actions/rewards.py), never typed; exported for the payroll."""
+
+    category = "员工考核"
+    icon = "fa-solid fa-sack-dollar"
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "month", "project", "staff", "total", "grade", "kind", "amount", "note"]
+    column_searchable_list = ["staff.name", "month"]
+    column_sortable_list = ["id", "month", "total", "grade", "kind", "amount"]
+    column_default_sort = [("month", True), ("amount", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("staff"), EnumFilter("kind"),
+                      OperationColumnFilter("month")]
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
