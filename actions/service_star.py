@@ -1,27 +1,46 @@
-"""服务之星: each project nominates from its top scores of the quarter — the average of its confirmed monthly
-totals — and the branch chooses among its projects' nominations; who nominated and who chose is recorded."""
+"""服务之星 (004 (四) 1): 「建立分公司每季度“服务之星”活动的评选活动；项目根据推荐候选人，并填写《服务之星推荐表》；
+项目经理将《服务之星推荐表》于每月最后一周的星期三交给分公司行政人事部；行政人事部将与分公司职能部门与分公司总经理确定
+入选人员；行政人事部在分公司范围内通报表扬，并给予相关的奖励。」
+
+A project nominates any of its customer-service staff with a 推荐表: the reason (主要事迹) and beside it what the
+records say — each confirmed month's total and rank, the quarter's average and the praise received — until the
+deadline, the last Wednesday of the quarter's last month. Rank is information, not a limit. The branch decides
+among its projects' nominations; who decided and when, the 通报表扬 and the reward are kept with the star.
+"""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Numeric, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import MonthlyScore, MonthStatus, Project, ScoreMonth, ServiceStar, Staff, utcnow
+from models import (
+    SHANGHAI,
+    MonthlyScore,
+    MonthStatus,
+    Project,
+    RequestKind,
+    RequestStatus,
+    ScoreMonth,
+    ServiceRequest,
+    ServiceStar,
+    Staff,
+    utcnow,
+)
 
 from .actor import Actor
 from .audit import log_operation
 from .errors import NotPermitted, Refused
-from .scores import visible_projects
+from .scores import SCORED_POSITIONS, today, visible_projects
 
-# 各项目从本季度得分前几名中推荐服务之星
-STAR_CANDIDATES = 3
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+WEDNESDAY = 2
 
 
 def quarter_months(quarter: str) -> tuple[str, str, str]:
@@ -32,50 +51,84 @@ def quarter_months(quarter: str) -> tuple[str, str, str]:
     return tuple(f"{year:04d}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1))  # type: ignore[return-value]
 
 
+def nomination_deadline(quarter: str) -> dt.date:
+    """推荐表 due: the last Wednesday of the quarter's last month (「每月最后一周的星期三」 of the month the quarter ends)."""
+    year, month = map(int, quarter_months(quarter)[-1].split("-"))
+    last = dt.date(year, month, calendar.monthrange(year, month)[1])
+    return last - dt.timedelta(days=(last.weekday() - WEDNESDAY) % 7)
+
+
+@dataclass(frozen=True)
+class MonthLine:
+    month: str
+    total: Decimal | None  # None: not scored that month, or the month is not confirmed yet
+    rank: int | None
+
 
 @dataclass(frozen=True)
 class StarCandidate:
+    """One line of the 推荐表's figures: what the records say of a nominee."""
+
     staff_id: int
     staff_name: str
     employee_no: str
-    average: Decimal
-    months: int
-    rank: int
+    months: tuple[MonthLine, ...]
+    average: Decimal | None  # over the confirmed months the employee was scored in
+    praises: int  # 客户表扬 received in the quarter
+    rank: int | None  # among those scored in every confirmed month; None for fewer months
+
+    @property
+    def months_scored(self) -> int:
+        return sum(1 for m in self.months if m.total is not None)
 
 
-def star_candidates(session: Session, *, quarter: str, project_id: int, actor: Actor,
-                    top: int = STAR_CANDIDATES) -> tuple[StarCandidate, ...]:
-    """The project's top scores of a quarter (average of its confirmed monthly totals), ties included.
+def star_candidates(session: Session, *, quarter: str, project_id: int, actor: Actor) -> tuple[StarCandidate, ...]:
+    """The project's customer-service staff with their quarter so far, best first.
 
-    Only employees scored in every month of the quarter: one who joined or left during it has fewer months, and
-    one good month must not outrank three."""
+    Only confirmed months count; the average ranks those scored in every confirmed month — one good month must
+    not outrank three — and the others are listed after them without a rank."""
     months = quarter_months(quarter)
-    name = visible_projects(session, [project_id], actor)[project_id]
+    visible_projects(session, [project_id], actor)
     confirmed = set(session.scalars(
         select(ScoreMonth.month).where(ScoreMonth.project_id == project_id, ScoreMonth.month.in_(months),
                                        ScoreMonth.status == MonthStatus.CONFIRMED)
     ))
-    missing = [mo for mo in months if mo not in confirmed]
-    if missing:
-        raise Refused(f"{name} {quarter.upper()} 尚有未确认的月度考核：{'、'.join(missing)}", [project_id])
-    rows = session.execute(
-        select(Staff.id, Staff.name, Staff.employee_no,
-               type_coerce(func.sum(MonthlyScore.total), Numeric(10, 1)), func.count())
-        .join(Staff, Staff.id == MonthlyScore.staff_id)
-        .where(MonthlyScore.project_id == project_id, MonthlyScore.month.in_(months))
-        .group_by(Staff.id, Staff.name, Staff.employee_no)
-        .having(func.count() == len(months))
+    scored = {
+        (sid, month): (total, rank) for sid, month, total, rank in session.execute(
+            select(MonthlyScore.staff_id, MonthlyScore.month, MonthlyScore.total, MonthlyScore.rank)
+            .where(MonthlyScore.project_id == project_id, MonthlyScore.month.in_(sorted(confirmed)))
+        )
+    }
+    first = dt.datetime.strptime(months[0], "%Y-%m").replace(tzinfo=SHANGHAI)
+    year, last = map(int, months[-1].split("-"))
+    end = dt.datetime(year + last // 12, last % 12 + 1, 1, tzinfo=SHANGHAI)
+    praises = dict(session.execute(
+        select(ServiceRequest.praised_staff_id, func.count())
+        .where(ServiceRequest.project_id == project_id, ServiceRequest.kind == RequestKind.PRAISE,
+               ServiceRequest.status != RequestStatus.CANCELLED, ServiceRequest.received_at >= first,
+               ServiceRequest.received_at < end, ServiceRequest.praised_staff_id.is_not(None))
+        .group_by(ServiceRequest.praised_staff_id)
+    ).all())
+    people = session.execute(
+        select(Staff.id, Staff.name, Staff.employee_no).where(
+            Staff.project_id == project_id, Staff.position.in_(SCORED_POSITIONS),
+            Staff.active | Staff.id.in_({sid for sid, _ in scored}))
     ).all()
-    scored = sorted(
-        ((sid, sname, no, (total / n).quantize(Decimal("0.01")), n) for sid, sname, no, total, n in rows),
-        key=lambda r: (-r[3], r[2]),
-    )
+    lines = []
+    for sid, name, no in people:
+        month_lines = tuple(MonthLine(m, *scored.get((sid, m), (None, None))) for m in months)
+        totals = [m.total for m in month_lines if m.total is not None]
+        average = (sum(totals) / len(totals)).quantize(Decimal("0.01")) if totals else None
+        lines.append((sid, name, no, month_lines, average, praises.get(sid, 0), len(totals)))
+    full = len(confirmed)
+    ranked = sorted((line for line in lines if full and line[6] == full), key=lambda r: (-r[4], r[2]))
     out: list[StarCandidate] = []
-    for i, (sid, sname, no, avg, n) in enumerate(scored):
-        rank = out[-1].rank if out and out[-1].average == avg else i + 1
-        if rank > top:
-            break
-        out.append(StarCandidate(sid, sname, no, avg, n, rank))
+    for i, (sid, name, no, month_lines, average, praised, _) in enumerate(ranked):
+        rank = out[-1].rank if out and out[-1].average == average else i + 1
+        out.append(StarCandidate(sid, name, no, month_lines, average, praised, rank))
+    rest = sorted((line for line in lines if not (full and line[6] == full)), key=lambda r: r[2])
+    out += [StarCandidate(sid, name, no, month_lines, average, praised, None)
+            for sid, name, no, month_lines, average, praised, _ in rest]
     return tuple(out)
 
 
@@ -87,17 +140,28 @@ class StarNomination:
 
 
 def nominate_star(session: Session, *, quarter: str, project_id: int, staff_id: int, reason: str = "",
-                  actor: Actor) -> StarNomination:
-    """A project nominates one of its top scorers for the quarter's 服务之星 (again: nothing changes)."""
+                  actor: Actor, on: dt.date | None = None) -> StarNomination:
+    """A project nominates one of its customer-service staff with a 推荐表, by the quarter's deadline (again:
+    nothing changes)."""
     quarter = quarter.strip().upper()
+    months = quarter_months(quarter)
+    on = on or today()
+    deadline = nomination_deadline(quarter)
+    if on > deadline:
+        raise Refused(f"{quarter} 服务之星推荐已于 {deadline:%Y-%m-%d}（季度末月最后一个星期三）截止", [staff_id])
+    if on.strftime("%Y-%m") < months[0]:
+        raise Refused(f"{quarter} 尚未开始，不能推荐服务之星", [staff_id])
     candidates = {c.staff_id: c for c in star_candidates(session, quarter=quarter, project_id=project_id, actor=actor)}
     if staff_id not in candidates:
-        raise Refused(f"该员工不在本项目 {quarter} 季度得分前 {STAR_CANDIDATES} 名内，不能推荐", [staff_id])
+        raise Refused("只能推荐本项目在职的客服人员（前台客服、楼宇管家、收费员）", [staff_id])
     name = candidates[staff_id].staff_name
     existing = session.scalar(select(ServiceStar).where(ServiceStar.quarter == quarter, ServiceStar.staff_id == staff_id))
     if existing is not None:
         return StarNomination(existing.id, False, f"{name} 已在 {quarter} 服务之星推荐名单中")
-    row = ServiceStar(project_id=project_id, quarter=quarter, staff_id=staff_id, reason=(reason or "").strip(),
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused("请填写推荐理由（主要事迹）", [staff_id])
+    row = ServiceStar(project_id=project_id, quarter=quarter, staff_id=staff_id, reason=reason,
                       nominated_by_id=actor.user_id)
     session.add(row)
     session.flush()
@@ -118,6 +182,8 @@ class Nomination:
     reason: str
     chosen: bool
     chosen_at: dt.datetime | None
+    commendation: str
+    reward: Decimal | None
 
 
 def star_nominations(session: Session, *, quarter: str, actor: Actor) -> tuple[Nomination, ...]:
@@ -129,7 +195,8 @@ def star_nominations(session: Session, *, quarter: str, actor: Actor) -> tuple[N
         .order_by(Project.branch_id, Project.name, ServiceStar.id)
     )
     return tuple(
-        Nomination(s.id, s.quarter, p.id, p.name, p.branch_id, s.staff_id, name, s.reason, s.chosen, s.chosen_at)
+        Nomination(s.id, s.quarter, p.id, p.name, p.branch_id, s.staff_id, name, s.reason, s.chosen, s.chosen_at,
+                   s.commendation, s.reward)
         for s, p, name in rows
     )
 
@@ -143,13 +210,30 @@ class StarChoice:
     message: str
 
 
-def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int], actor: Actor) -> StarChoice:
-    """分公司评定: the branch's choice among its projects' nominations; the others of the quarter are not chosen."""
+def _reward(value: Decimal | str | None) -> Decimal | None:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        amount = Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise Refused(f"奖励金额无效：{text}") from None
+    if amount < 0 or amount > Decimal("1000000"):
+        raise Refused(f"奖励金额须在 0–1,000,000 元之间：{text}")
+    return amount
+
+
+def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int], actor: Actor,
+                 commendation: str = "", reward: Decimal | str | None = None) -> StarChoice:
+    """分公司评定: the branch's choice among its projects' nominations, with the 通报表扬 and the reward it gives;
+    the others of the quarter are not chosen."""
     quarter = quarter.strip().upper()
     quarter_months(quarter)
     wanted = sorted({int(i) for i in nomination_ids})
     if not wanted:
         raise Refused("请选择服务之星")
+    amount = _reward(reward)
+    commendation = (commendation or "").strip()
     picked = session.execute(
         select(ServiceStar.id, ServiceStar.quarter, ServiceStar.project_id, Project.branch_id)
         .join(Project, Project.id == ServiceStar.project_id).where(ServiceStar.id.in_(wanted))
@@ -178,15 +262,17 @@ def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int
     ))
     now = utcnow()
     for row in rows:
-        chosen = row.id in wanted
-        if chosen and not row.chosen:
-            row.chosen, row.chosen_by_id, row.chosen_at = True, actor.user_id, now
-        elif not chosen and row.chosen:
-            row.chosen, row.chosen_by_id, row.chosen_at = False, None, None
+        if row.id in wanted:
+            if not row.chosen:
+                row.chosen, row.chosen_by_id, row.chosen_at = True, actor.user_id, now
+            row.commendation = commendation or row.commendation
+            row.reward = amount if amount is not None else row.reward
+        elif row.chosen:
+            row.chosen, row.chosen_by_id, row.chosen_at, row.commendation, row.reward = False, None, None, "", None
     session.flush()
     unchosen = tuple(r.id for r in rows if not r.chosen)
     log_operation(session, "choose_service_star", params={"quarter": quarter, "branch_id": branch_id,
-                  "nomination_ids": wanted}, counts={"chosen": len(wanted), "unchosen": len(unchosen)})
+                  "nomination_ids": wanted, "reward": amount}, counts={"chosen": len(wanted), "unchosen": len(unchosen)})
     names = session.scalars(
         select(Staff.name).join(ServiceStar, ServiceStar.staff_id == Staff.id).where(ServiceStar.id.in_(wanted))
     ).all()

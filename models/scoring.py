@@ -215,7 +215,8 @@ class MonthlyScore(IdMixin, ProjectScoped, Base):
 
 
 class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, Base):
-    """服务之星: each project nominates from its top scores for a quarter; the branch chooses."""
+    """服务之星: a project's 推荐表 for a quarter (the nominee and the reason); the branch's decision, with who
+    decided and when, the 通报表扬 and the reward."""
 
     __tablename__ = "service_star"
     __label__ = "服务之星"
@@ -223,11 +224,13 @@ class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     quarter: Mapped[str] = col("季度", String(7), index=True, doc="例如 2026Q2")
     staff_id: Mapped[int] = col("员工", ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
-    reason: Mapped[str] = col("推荐理由", Text, default="")
+    reason: Mapped[str] = col("推荐理由", Text, default="", doc="主要事迹")
     nominated_by_id: Mapped[int | None] = col("推荐人", ForeignKey("user_account.id", ondelete="SET NULL"))
     chosen: Mapped[bool] = col("当选", Boolean, default=False)
     chosen_by_id: Mapped[int | None] = col("评定人", ForeignKey("user_account.id", ondelete="SET NULL"))
     chosen_at: Mapped[dt.datetime | None] = col("评定时间", UTCDateTime())
+    commendation: Mapped[str] = col("通报表扬", Text, default="", server_default="")
+    reward: Mapped[Decimal | None] = col("奖励金额", Numeric(10, 2), doc="分公司评定时给予的奖励（元）")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     staff: Mapped[Staff] = relationship(info={"label": "员工"})

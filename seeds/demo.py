@@ -1201,12 +1201,13 @@ class _Demo:
                         })
             stars.append({"project_id": p.id, "quarter": "2026Q3", "staff_id": rng.choice(scored),
                           "reason": "本季度考核成绩名列前茅，多次获业主表扬", "nominated_by_id": p.users["客服主管"],
-                          "chosen": False, "chosen_by_id": None, "chosen_at": None})
+                          "chosen": False, "chosen_by_id": None, "chosen_at": None, "commendation": "", "reward": None})
         # 各分公司从推荐人选中评定一名
         for branch_id in self.branches.values():
             pick = next(s for s, p in zip(stars, self.projects, strict=True) if p.branch_id == branch_id)
             pick.update(chosen=True, chosen_by_id=self.users.get("fengongsi") if branch_id == self.branches[
-                FIRST_BRANCH] else self.users.get("admin"), chosen_at=_local(dt.date(2026, 10, 15), 16))
+                FIRST_BRANCH] else self.users.get("admin"), chosen_at=_local(dt.date(2026, 10, 15), 16),
+                commendation="2026年第三季度服务之星，在分公司范围内通报表扬", reward=Decimal("500"))
         self.insert(ScoreEvent, rows)
         self.insert(ServiceStar, stars)
 

@@ -9,7 +9,6 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -95,15 +94,15 @@ LABELS = {
        ("month", "status", "computed_at", "confirmed_by", "confirmed_at", "spot_check_note")},
     **{f"rule.{a}": label_of(ScoringRule, a) for a in
        ("code", "category", "description", "points_min", "points_max", "valid_from")},
-    **{f"star.{a}": label_of(ServiceStar, a) for a in ("quarter", "staff", "reason", "chosen", "chosen_at")},
+    **{f"star.{a}": label_of(ServiceStar, a) for a in ("quarter", "staff", "reason", "chosen", "chosen_at",
+                                                                   "commendation", "reward")},
 }
 
 
-def _last_quarter() -> str:
-    day = scores.today().replace(day=1)
-    first_of_quarter = day.replace(month=(day.month - 1) // 3 * 3 + 1)
-    last = first_of_quarter - dt.timedelta(days=1)
-    return f"{last.year}Q{(last.month - 1) // 3 + 1}"
+def _this_quarter() -> str:
+    """Nominations are made during the quarter (by its last month's last Wednesday): the page opens on this one."""
+    day = scores.today()
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
 class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
@@ -284,13 +283,14 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
 class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     category = "员工考核"
     icon = "fa-solid fa-award"
-    column_list = ["id", "quarter", "project", "staff", "reason", "chosen", "chosen_at"]
+    # Nominated and chosen on 服务之星评选 (its deadline and the branch's decision); here only the reason is corrected.
+    can_create = False
+    column_list = ["id", "quarter", "project", "staff", "reason", "chosen", "chosen_at", "commendation", "reward"]
     column_searchable_list = ["quarter", "staff.name"]
-    column_sortable_list = ["id", "quarter", "chosen", "chosen_at"]
+    column_sortable_list = ["id", "quarter", "chosen", "chosen_at", "reward"]
     column_default_sort = [("quarter", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), BooleanFilter("chosen"), OperationColumnFilter("quarter")]
-    form_columns = ["project", "quarter", "staff", "reason"]
-    form_ajax_refs = ajax_refs(ServiceStar, "staff")
+    form_columns = ["reason"]
 
     async def _star_step(self, request: Request, grant: str, fn: Any, **kwargs: Any) -> Response:
         self.require(request, grant)
@@ -307,7 +307,7 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
 
     @expose("/nominate", methods=["POST"])
     async def nominate_submit(self, request: Request) -> Response:
-        """各项目推荐: one of the project's top scores of the quarter."""
+        """各项目推荐: one of the project's customer-service staff, with the 推荐表's reason, by the deadline."""
         return await self._star_step(
             request, "create", service_star.nominate_star,
             project_id=lambda f: int_param(f.get("project_id"), label_of(ServiceStar, "project")),
@@ -319,7 +319,9 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     async def choose_submit(self, request: Request) -> Response:
         """分公司评定: the ticked nominations are the quarter's stars; the others are not."""
         return await self._star_step(request, "edit", service_star.choose_stars,
-                                     nomination_ids=lambda f: [int_param(v) for v in f.getlist("nomination_id")])
+                                     nomination_ids=lambda f: [int_param(v) for v in f.getlist("nomination_id")],
+                                     commendation=lambda f: str(f.get("commendation", "")),
+                                     reward=lambda f: str(f.get("reward", "")))
 
 
 class GradeBandAdmin(ScopedModelView, model=GradeBand):
@@ -478,25 +480,22 @@ class ResultsPage(ScorePage):
 
 async def _stars(view: Any, request: Request, quarter: str, project: str, *, status_code: int = 200,
                  **context: Any) -> Response:
-    """A quarter's nominations, and the chosen project's top scores to nominate from."""
-    quarter = (quarter or _last_quarter()).strip().upper()
+    """A quarter's nominations, and the chosen project's staff with the figures of their 推荐表."""
+    quarter = (quarter or _this_quarter()).strip().upper()
 
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
         project_id = int_param(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
         nominations = await run_action(view.session_maker, request, service_star.star_nominations, quarter=quarter)
+        deadline = service_star.nomination_deadline(quarter)
+        candidates = () if project_id is None else await run_action(
+            view.session_maker, request, service_star.star_candidates, quarter=quarter, project_id=project_id)
     except Refused as refused:
         raise _fail(refused) from None
-    candidates: tuple = ()
-    if project_id is not None:
-        try:
-            candidates = await run_action(view.session_maker, request, service_star.star_candidates, quarter=quarter,
-                                          project_id=project_id)
-        except Refused as refused:  # months not confirmed yet: said on the page, nothing to nominate
-            context.setdefault("notice", refused.message)
     return await _page(
         view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
         projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
+        deadline=deadline, closed=scores.today() > deadline,
         can={"nominate": granted(view, request, "service-star", "create"),
              "choose": granted(view, request, "service-star", "edit")},
         **context,

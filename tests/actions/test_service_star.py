@@ -1,4 +1,5 @@
-"""The quarterly 服务之星 (issue 6): nominated from a project's top scores, chosen by the branch."""
+"""The quarterly 服务之星 (004 (四) 1): a project's 推荐表 by the last Wednesday of the quarter's last month, the
+branch's decision with its 通报表扬 and reward; rank is information, not a limit."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pytest
 
 from actions.errors import NotPermitted, Refused
 from actions.scores import compute_scores, confirm_scores
-from actions.service_star import choose_stars, nominate_star, star_candidates
+from actions.service_star import choose_stars, nominate_star, nomination_deadline, star_candidates
 from models import AuditKind, AuditLog, OperationLog, RequestKind, ServiceStar
 from tests import factories
-from tests.score_support import actor_for, at, build_org, count, record, request, scores, snapshot
+from tests.score_support import actor_for, at, build_org, count, record, request, snapshot
 
 
 @pytest.fixture
@@ -33,35 +34,80 @@ def quarter_confirmed(session, org, extra_month_points: dict | None = None):
         confirm_scores(session, month=mon, project_ids=[p.id], actor=org["actor"])
 
 
-def test_only_staff_scored_every_month_of_the_quarter_are_candidates(session, org):
+IN_TIME = dt.date(2026, 9, 20)  # before 2026Q3's deadline
+
+
+def test_the_deadline_is_the_last_wednesday_of_the_quarters_last_month():
+    assert nomination_deadline("2026Q3") == dt.date(2026, 9, 30)  # a Wednesday, the month's last day
+    assert nomination_deadline("2026Q4") == dt.date(2026, 12, 30)
+    assert nomination_deadline("2027q1") == dt.date(2027, 3, 31)
+    assert nomination_deadline("2026Q2") == dt.date(2026, 6, 24)  # June 30 is a Tuesday
+    with pytest.raises(Refused, match="季度格式应为 YYYYQn"):
+        nomination_deadline("2026-09")
+
+
+def test_the_recommendation_form_shows_each_months_score_rank_and_praise(session, org):
+    """Rank is information: every customer-service staff member is listed; the average ranks those scored in every
+    confirmed month; one scored in fewer months (赵离, September only) is listed after them without a rank."""
     p, s = org["project"], org["staff"]
-    # 赵离 has left: praised in September (for work before she left), she is scored in September only (102)
     request(session, p, RequestKind.PRAISE, at(2026, 9, 8), praised_staff=s["gone"])
     quarter_confirmed(session, org)
-    assert scores(session, "2026-09")["赵离"].total == Decimal("102") and "赵离" not in scores(session, "2026-08")
-    top = star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
-    assert s["gone"].id not in {c.staff_id for c in top}
-    assert [(c.staff_name, c.months) for c in top][0] == ("李娜", 3)
-
-
-def test_the_service_star_is_nominated_from_the_top_scores_and_chosen_by_the_branch(session, org):
-    p, s = org["project"], org["staff"]
-    with pytest.raises(Refused, match="尚有未确认的月度考核：2026-07、2026-08、2026-09"):
-        star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
-    quarter_confirmed(session, org)
-    top = star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
-    assert [(c.staff_name, c.average, c.rank) for c in top] == [
+    lines = star_candidates(session, quarter="2026Q3", project_id=p.id, actor=org["actor"])
+    by_name = {c.staff_name: c for c in lines}
+    assert [(c.staff_name, c.average, c.rank) for c in lines[:3]] == [
         ("李娜", Decimal("102.00"), 1), ("刘洋", Decimal("100.00"), 2), ("陈静", Decimal("100.00"), 2),
     ]
+    li = by_name["李娜"]
+    assert [(m.month, m.total, m.rank) for m in li.months] == [
+        ("2026-07", Decimal("102.0"), 1), ("2026-08", Decimal("102.0"), 1), ("2026-09", Decimal("102.0"), 1)]
+    assert li.praises == 3 and by_name["王芳"].praises == 0
+    assert (by_name["张伟"].average, by_name["张伟"].rank) == (Decimal("96.67"), 5)  # below the old top three
+    gone = by_name["赵离"]
+    assert (gone.rank, gone.months_scored, gone.average, gone.praises) == (None, 1, Decimal("102.00"), 1)
+    assert lines[-1].staff_name == "赵离"
+    assert "孙师傅" not in by_name  # an engineer is not a customer-service staff member
+
+
+def test_a_quarter_in_progress_lists_its_confirmed_months_only(session, org):
+    p, s = org["project"], org["staff"]
+    record(session, org, [s["a"]], "1.1", day=dt.date(2026, 7, 3))
+    compute_scores(session, month="2026-07", project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month="2026-07", project_ids=[p.id], actor=org["actor"])
+    compute_scores(session, month="2026-08", project_ids=[p.id], actor=org["actor"])  # a draft: not shown yet
+    wang = {c.staff_name: c for c in star_candidates(session, quarter="2026Q3", project_id=p.id,
+                                                       actor=org["actor"])}["王芳"]
+    assert [m.total for m in wang.months] == [Decimal("99.0"), None, None] and wang.rank == 5
+
+
+def test_any_customer_service_member_is_nominated_by_the_deadline_and_chosen_by_the_branch(session, org):
+    p, s = org["project"], org["staff"]
+    quarter_confirmed(session, org)
     before = snapshot(session)
-    with pytest.raises(Refused, match="不在本项目 2026Q3 季度得分前 3 名内"):
-        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["c"].id, actor=org["actor"])
+    with pytest.raises(Refused, match="2026Q3 服务之星推荐已于 2026-09-30（季度末月最后一个星期三）截止"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="三次表扬",
+                      actor=org["actor"], on=dt.date(2026, 10, 1))
+    with pytest.raises(Refused, match="尚未开始"):
+        nominate_star(session, quarter="2026Q4", project_id=p.id, staff_id=s["b"].id, reason="三次表扬",
+                      actor=org["actor"], on=IN_TIME)
+    with pytest.raises(Refused, match="请填写推荐理由"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason=" ",
+                      actor=org["actor"], on=IN_TIME)
+    with pytest.raises(Refused, match="只能推荐本项目在职的客服人员"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["fixer"].id, reason="维修及时",
+                      actor=org["actor"], on=IN_TIME)
+    with pytest.raises(NotPermitted):
+        nominate_star(session, quarter="2026Q3", project_id=org["other"].id, staff_id=s["x"].id, reason="好",
+                      actor=org["actor"], on=IN_TIME)
     assert snapshot(session) == before
+
+    # 张伟 ranks fifth: no longer a reason to refuse him
     first = nominate_star(session, quarter="2026q3", project_id=p.id, staff_id=s["b"].id, reason="三个月均获表扬",
-                          actor=org["actor"])
-    second = nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["d"].id, actor=org["actor"])
-    assert first.created and not nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id,
-                                               actor=org["actor"]).created
+                          actor=org["actor"], on=IN_TIME)
+    second = nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["c"].id, reason="主动协助同事",
+                           actor=org["actor"], on=dt.date(2026, 9, 30))
+    assert first.created and second.created
+    assert not nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="再次",
+                             actor=org["actor"], on=IN_TIME).created
     assert count(session, ServiceStar, ServiceStar.project_id == p.id) == 2
 
     # the supervisor of one project cannot choose for the branch
@@ -70,12 +116,17 @@ def test_the_service_star_is_nominated_from_the_top_scores_and_chosen_by_the_bra
     choices = count(session, OperationLog, OperationLog.operation == "choose_service_star")
     branch_user = factories.user(session, username="fengongsi", roles=["分公司管理"], branch_=org["branch"])
     branch = actor_for(branch_user, p, org["other"])
+    with pytest.raises(Refused, match="奖励金额无效"):
+        choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch, reward="五百")
     choose_stars(session, quarter="2026Q3", nomination_ids=[second.nomination_id], actor=branch)
-    result = choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch)
+    result = choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch,
+                          commendation="2026年第三季度服务之星，分公司通报表扬", reward="500")
     assert (result.chosen, result.unchosen) == ((first.nomination_id,), (second.nomination_id,))
     star = session.get(ServiceStar, first.nomination_id)
-    assert (star.chosen, star.chosen_by_id, star.reason) == (True, branch_user.id, "三个月均获表扬")
-    assert not session.get(ServiceStar, second.nomination_id).chosen
+    assert (star.chosen, star.chosen_by_id, star.reason, star.commendation, star.reward) == (
+        True, branch_user.id, "三个月均获表扬", "2026年第三季度服务之星，分公司通报表扬", Decimal("500.00"))
+    other = session.get(ServiceStar, second.nomination_id)
+    assert (other.chosen, other.commendation, other.reward) == (False, "", None)
     assert count(session, AuditLog, AuditLog.table_name == "service_star", AuditLog.kind == AuditKind.UPDATE,
                  AuditLog.project_id == p.id) >= 3
     assert count(session, OperationLog, OperationLog.operation == "choose_service_star") == choices + 2

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from actions.service_star import nomination_deadline
 from models import (
     SHANGHAI,
     EventSource,
@@ -247,6 +248,8 @@ def test_a_derived_or_locked_event_is_not_edited_by_hand(console, session, org):
 
 
 def test_the_service_star_is_nominated_and_chosen_in_the_console(console, session, org):
+    """The page opens on this quarter with its deadline; a past quarter's deadline has passed; the branch decides
+    with a 通报表扬 and a reward."""
     sup = console("sup")
     for mon in (7, 8, 9):
         praise = factories.service_request(session, project_=org["project"], kind=RequestKind.PRAISE,
@@ -258,21 +261,32 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
         assert sup.post("/admin/score-month/confirm", {"month": month, "project_id": str(org["project"].id)}).status_code == 303
     page = sup.get(f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}")
     assert page.status_code == 200 and "李娜" in page.text and "102.00" in page.text
+    assert "推荐截止" in page.text and "2026-09-30" in page.text and "已截止" in page.text
     before = count(session, ServiceStar)
-    unfinished = sup.post("/admin/service-star/nominate", {"quarter": "2026Q4", "project_id": str(org["project"].id),
-                                                           "staff_id": str(org["staff"][1].id), "reason": "表扬"})
-    assert unfinished.status_code == 400 and "服务之星评选" in unfinished.text and count(session, ServiceStar) == before
-    nominated = sup.post("/admin/service-star/nominate", {"quarter": "2026Q3", "project_id": str(org["project"].id),
-                                                          "staff_id": str(org["staff"][1].id), "reason": "季度三次表扬"})
-    assert nominated.status_code == 303
+    late = sup.post("/admin/service-star/nominate", {"quarter": "2026Q3", "project_id": str(org["project"].id),
+                                                     "staff_id": str(org["staff"][1].id), "reason": "表扬"})
+    assert late.status_code == 400 and "截止" in late.text and count(session, ServiceStar) == before
+
+    today = dt.datetime.now(SHANGHAI).date()
+    quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    assert f'value="{quarter}"' in sup.get("/admin/scores/stars").text  # opens on this quarter
+    form = {"quarter": quarter, "project_id": str(org["project"].id), "staff_id": str(org["staff"][1].id),
+            "reason": "季度三次表扬"}
+    if today > nomination_deadline(quarter):  # run on the last days of a quarter: the deadline has passed
+        assert sup.post("/admin/service-star/nominate", form).status_code == 400
+        return
+    assert sup.post("/admin/service-star/nominate", form).status_code == 303
     star = session.scalar(select(ServiceStar).where(ours(ServiceStar, org)))
     assert (star.staff_id, star.reason, star.chosen) == (org["staff"][1].id, "季度三次表扬", False)
-    assert sup.post("/admin/service-star/choose", {"quarter": "2026Q3",
+    assert sup.get("/admin/service-star/create").status_code in (403, 404)  # no way around the deadline
+    assert sup.post("/admin/service-star/choose", {"quarter": quarter,
                                                    "nomination_id": str(star.id)}).status_code == 403
-    chosen = console("branch").post("/admin/service-star/choose", {"quarter": "2026Q3", "nomination_id": str(star.id)})
+    chosen = console("branch").post("/admin/service-star/choose", {
+        "quarter": quarter, "nomination_id": str(star.id), "commendation": "通报表扬", "reward": "300"})
     assert chosen.status_code == 303
     session.expire_all()
-    assert session.get(ServiceStar, star.id).chosen is True
+    star = session.get(ServiceStar, star.id)
+    assert (star.chosen, star.commendation, star.reward) == (True, "通报表扬", Decimal("300.00"))
 
 
 def test_the_manager_revises_a_rule_from_a_future_date(console, session, org):
@@ -303,4 +317,5 @@ def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session,
         assert name in home.text
     for url in ("/admin/scores/record", "/admin/scores/compute", "/admin/scores/results", "/admin/scores/stars"):
         assert sup.get(url).status_code == 200, url
-    assert "尚有未确认的月度考核" in sup.get("/admin/scores/stars?quarter=2026Q3").text
+    stars = sup.get("/admin/scores/stars?quarter=2026Q3").text  # no month confirmed: the staff, no scores yet
+    assert "王芳" in stars and "推荐截止" in stars
