@@ -6,6 +6,7 @@ from sqladmin import Admin
 
 from .audit import AuditLogAdmin, OperationLogAdmin
 from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
+from .building_week import BuildingWeekPage
 from .customers import CustomerAdmin, UnitCustomerAdmin
 from .dashboard import HomePage, TrendsPage
 from .fees import (
@@ -106,6 +107,7 @@ VIEWS = [
     VisitAdmin,
     VisitPlanPage,
     DepartmentReportPage,
+    BuildingWeekPage,
     ComplaintStatsPage,
     SlaRuleAdmin,
     RoutingRuleAdmin,

@@ -1,0 +1,49 @@
+"""楼宇周报: the butler's weekly statistics of what their buildings reported (actions/building_week.py), on screen and
+printable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import expose
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from actions import building_week, scores
+from actions.errors import Refused
+from models import Building, ServiceRequest, label_of
+
+from .pages import GrantedPage, date_param, int_param, refusal_status, run_action
+
+
+class BuildingWeekPage(GrantedPage):
+    name = "楼宇周报"
+    icon = "fa-solid fa-building-circle-check"
+    category = "客服工单"
+    grant = ("service-request", "list")
+
+    @expose("/building-week", methods=["GET"], identity="building-week")
+    async def building_week_page(self, request: Request) -> Response:
+        query = request.query_params
+
+        def load(session: Any, *, actor: Any) -> dict[str, Any]:
+            projects = scores.project_choices(session, actor=actor)
+            project_id = int_param(query.get("project_id"), label_of(ServiceRequest, "project")) or (
+                projects[0].id if projects else None)
+            if project_id is None:
+                return {"projects": projects, "project_id": None, "butlers": None, "report": None}
+            butlers = building_week.butlers(session, project_id=project_id, actor=actor)
+            # A butler's report opens on their own buildings; 全部 (an empty choice) shows every building.
+            chosen = query.get("butler_id")
+            butler_id = int_param(chosen, label_of(Building, "butler")) if chosen is not None else butlers.own
+            report = building_week.building_week(session, project_id=project_id, butler_id=butler_id, actor=actor,
+                                                 week=date_param(query.get("week"), "周"))
+            return {"projects": projects, "project_id": project_id, "butlers": butlers, "report": report}
+
+        try:
+            context = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        template = "building_week_print.html" if query.get("print") == "1" and context["report"] else "building_week.html"
+        return await self.templates.TemplateResponse(request, f"wuye/orders/{template}", context)
