@@ -40,7 +40,7 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, decimal.Decimal):
         return str(value)
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
@@ -247,6 +247,8 @@ OPERATION_LABELS: dict[str, str] = {
     "export_scores": "导出月度考核",
     "nominate_service_star": "推荐服务之星",
     "choose_service_star": "评定服务之星",
+    # 台帐
+    "carry_over_tasks": "结转上周未完成工作",
     # 系统
     "load_reference": "载入基础数据",
     "load_demo": "载入演示数据",

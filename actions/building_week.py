@@ -15,7 +15,7 @@ from models import SHANGHAI, Building, RequestKind, RequestStatus, ServiceReques
 from .actor import Actor
 from .billing import natural_key
 from .errors import NotPermitted, Refused
-from .scores import today, visible_projects
+from .scores import monday_of, today, visible_projects
 
 NO_BUILDING = "公共区域（未指定房屋）"
 
@@ -48,10 +48,6 @@ class BuildingWeek:
     @property
     def week_end(self) -> dt.date:
         return self.week_start + dt.timedelta(days=6)
-
-
-def monday_of(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
 
 
 def building_week(session: Session, *, project_id: int, week: dt.date | None = None, butler_id: int | None = None,

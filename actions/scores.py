@@ -98,6 +98,11 @@ def today() -> dt.date:
     return utcnow().astimezone(SHANGHAI).date()
 
 
+def monday_of(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week: weekly plans and reports run Monday to Sunday."""
+    return day - dt.timedelta(days=day.weekday())
+
+
 def month_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 

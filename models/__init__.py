@@ -69,6 +69,7 @@ from .ledgers import (  # noqa: F401
     MoveInChecklist,
     NoticeStatus,
     OwnerNotice,
+    PlanSection,
     RectificationNotice,
     RenovationApplication,
     RenovationStatus,
@@ -79,6 +80,7 @@ from .ledgers import (  # noqa: F401
     VisitorDocument,
     VisitorEntry,
     VisitPurpose,
+    WeeklyReview,
     WeeklyTask,
     WorkerPermit,
 )

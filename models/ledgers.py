@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, relationship
@@ -611,25 +612,70 @@ class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, Base):
     checked_by: Mapped[Staff | None] = relationship(info={"label": "检查人"})
 
 
+class PlanSection(LabeledEnum):
+    """The parts of a weekly plan (物业客服周计划怎么写: 概述、日常、特殊事项、培训、问题预判)."""
+
+    GOAL = "goal", "本周目标"
+    FOCUS = "focus", "工作重点"
+    ROUTINE = "routine", "日常工作"
+    SPECIAL = "special", "专项事项"
+    TRAINING = "training", "培训学习"
+    RISK = "risk", "问题预判"
+
+
 class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, Base):
-    """周计划: one task of the department's plan for a week, with the person responsible and its deadline."""
+    """周计划: one task of the department's plan for a week, in its section, with the person responsible and its
+    deadline — a day, and a time where it has one (「完成时间在当日17:00前」). An unfinished task is carried over to
+    the next week as a new task pointing at it."""
 
     __tablename__ = "weekly_task"
     __label__ = "周计划"
     __table_args__ = (
         CheckConstraint("deadline >= week_start", name="deadline_after_start",
                         info={"message": "{deadline}不能早于{week_start}"}),
+        UniqueConstraint("carried_from_id"),
     )
 
     week_start: Mapped[dt.date] = col("周起始日", Date, index=True, doc="该周星期一")
+    section: Mapped[PlanSection] = col("计划部分", enum_type(PlanSection), default=PlanSection.ROUTINE,
+                                       server_default=PlanSection.ROUTINE.value, index=True)
     task: Mapped[str] = col("工作任务", String(200))
     owner_id: Mapped[int] = col("负责人", ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
     deadline: Mapped[dt.date] = col("完成时限", Date, index=True)
+    deadline_time: Mapped[dt.time | None] = col("完成时间", Time, doc="当日几点前完成，如 17:00；不填为当日内")
     status: Mapped[TaskStatus] = col("状态", enum_type(TaskStatus), default=TaskStatus.NOT_STARTED, index=True)
     note: Mapped[str] = col("备注", Text, default="")
+    carried_from_id: Mapped[int | None] = col("结转自", ForeignKey("weekly_task.id", ondelete="SET NULL"),
+                                              doc="上周未完成、结转到本周的原任务")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     owner: Mapped[Staff] = relationship(info={"label": "负责人"})
+    carried_from: Mapped[WeeklyTask | None] = relationship(remote_side="WeeklyTask.id", info={"label": "结转自"})
+
+    def __str__(self) -> str:
+        return display(self.week_start, self.task)
+
+
+class WeeklyReview(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """周复盘: the week's review meeting — what was done, the problems found and the improvements decided
+    (「每周工作结束后，召开复盘会议，总结本周工作，分析问题，制定改进措施」)."""
+
+    __tablename__ = "weekly_review"
+    __label__ = "周复盘"
+    __table_args__ = (UniqueConstraint("project_id", "week_start"),)
+
+    week_start: Mapped[dt.date] = col("周起始日", Date, index=True, doc="该周星期一")
+    summary: Mapped[str] = col("本周工作总结", Text, default="")
+    problems: Mapped[str] = col("存在问题", Text, default="")
+    improvements: Mapped[str] = col("改进措施", Text, default="")
+    reviewed_on: Mapped[dt.date] = col("复盘日期", Date)
+    chaired_by_id: Mapped[int | None] = col("主持人", ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    chaired_by: Mapped[User | None] = relationship(info={"label": "主持人"})
+
+    def __str__(self) -> str:
+        return f"{self.week_start} 周复盘"
 
 
 class VisitorEntry(IdMixin, ProjectScoped, TimestampMixin, Base):

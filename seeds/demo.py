@@ -24,6 +24,7 @@ from actions.accounts import add_user
 from actions.actor import actor_for_user
 from actions.audit import log_operation
 from actions.scores import compute_scores, confirm_scores
+from actions.weekly_plan import carry_over_tasks
 from models import (
     SHANGHAI,
     ActionStatus,
@@ -64,6 +65,7 @@ from models import (
     Payment,
     PayMethod,
     Phase,
+    PlanSection,
     Priority,
     Project,
     ProjectKind,
@@ -109,6 +111,7 @@ from models import (
     VisitorEntry,
     VisitPurpose,
     VisitWay,
+    WeeklyReview,
     WeeklyTask,
     WorkerPermit,
     WorkOrder,
@@ -1397,17 +1400,34 @@ class _Demo:
         tasks = []
         monday = TODAY - dt.timedelta(days=TODAY.weekday())
         owners = p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER] + p.staff[StaffPosition.CASHIER]
-        texts = ("完成本周欠费户第二次催缴", "整理上周报修统计并上报", "回访上周完工的维修工单", "检查装修户施工情况",
-                 "更新公告栏通知", "组织前台服务礼仪培训", "核对钥匙柜台帐")
-        for back in range(4):
+        texts = (("完成本周欠费户第二次催缴", PlanSection.FOCUS, dt.time(17)),
+                 ("整理上周报修统计并上报", PlanSection.ROUTINE, dt.time(12)),
+                 ("回访上周完工的维修工单", PlanSection.ROUTINE, None),
+                 ("检查装修户施工情况", PlanSection.SPECIAL, None),
+                 ("更新公告栏通知", PlanSection.ROUTINE, dt.time(10)),
+                 ("组织前台服务礼仪培训", PlanSection.TRAINING, dt.time(15)),
+                 ("寒潮来临前检查水管防冻", PlanSection.RISK, None),
+                 ("本周投诉处理率达到98%", PlanSection.GOAL, None))
+        for back in range(5):
             week = monday - dt.timedelta(weeks=back)
-            for text in rng.sample(texts, k=4):
+            for text, section, at in rng.sample(texts, k=5):
                 deadline = week + dt.timedelta(days=rng.randint(1, 6))
-                status = (TaskStatus.DONE if deadline < TODAY and rng.random() < 0.85 else
+                status = (TaskStatus.DONE if deadline < TODAY and rng.random() < 0.8 else
                           TaskStatus.DELAYED if deadline < TODAY else TaskStatus.IN_PROGRESS)
-                tasks.append({"project_id": p.id, "week_start": week, "task": text, "owner_id": rng.choice(owners),
-                              "deadline": deadline, "status": status, "note": ""})
+                tasks.append({"project_id": p.id, "week_start": week, "section": section, "task": text,
+                              "owner_id": rng.choice(owners), "deadline": deadline, "deadline_time": at,
+                              "status": status, "note": ""})
         self.insert(WeeklyTask, tasks)
+        last = monday - dt.timedelta(weeks=1)
+        self.insert(WeeklyReview, [{
+            "project_id": p.id, "week_start": last, "reviewed_on": last + dt.timedelta(days=4),
+            "chaired_by_id": p.users["客服主管"], "summary": "本周计划工作基本完成，催缴和回访按时推进。",
+            "problems": "个别维修工单回访滞后；装修巡查发现两户未办出入证。",
+            "improvements": "回访当日完成并登记；装修户开工前由管家核对出入证。",
+        }])
+        supervisor = actor_for_user(self.s, self.s.get(User, p.users["客服主管"]))
+        self.counts["weekly_task"] += carry_over_tasks(self.s, week_start=monday, project_ids=[p.id],
+                                                       actor=supervisor).carried
 
     def _renovation(self, p: _ProjectState) -> None:
         rng = self.rng

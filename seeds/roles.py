@@ -56,10 +56,11 @@ REFERENCE = ("sla-rule", "routing-rule", "scoring-rule", "grade-band", "fee-type
 LEDGERS = (
     "duty-log", "key-record", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
     "meeting-booking", "renovation-application", "worker-permit", "move-in-checklist", "house-defect",
-    "rectification-notice", "owner-notice", "vendor-check", "weekly-task", "visitor-entry",
+    "rectification-notice", "owner-notice", "vendor-check", "weekly-task", "weekly-review",
+    "visitor-entry",
 )
 # Ledgers a front desk keeps for itself and may correct by deleting a wrong line.
-DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "visitor-entry")
+DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "weekly-review", "visitor-entry")
 SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
 SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry")
 TRAINING = ("training-session", "training-attendance")

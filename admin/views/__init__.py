@@ -36,6 +36,7 @@ from .ledgers import (
     RenovationApplicationAdmin,
     VendorCheckAdmin,
     VisitorEntryAdmin,
+    WeeklyReviewAdmin,
     WeeklyTaskAdmin,
     WorkerPermitAdmin,
 )
@@ -157,6 +158,7 @@ VIEWS = [
     OwnerNoticeAdmin,
     VendorCheckAdmin,
     WeeklyTaskAdmin,
+    WeeklyReviewAdmin,
     VisitorEntryAdmin,
     # 导入导出
     SpreadsheetPages,

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from markupsafe import Markup
+from sqladmin import Flash, expose
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
-from actions import ledgers
+from actions import ledgers, weekly_plan
 from actions.errors import Refused
 from models import (
     BookingStatus,
@@ -28,6 +31,7 @@ from models import (
     RenovationApplication,
     VendorCheck,
     VisitorEntry,
+    WeeklyReview,
     WeeklyTask,
     WorkerPermit,
     label_of,
@@ -43,7 +47,7 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .pages import int_param, run_action
+from .pages import date_param, int_param, refusal_status, run_action
 
 CATEGORY = "前台台帐"
 
@@ -341,16 +345,49 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
 
 
 class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
+    """周计划 by section; 结转上周未完成 (a POST from the list page) carries last week's open tasks."""
+
     category = CATEGORY
+    list_template = "wuye/ledgers/weekly_task_list.html"
     icon = "fa-solid fa-bars-progress"
-    column_list = ["id", "week_start", "task", "owner", "deadline", "status"]
+    column_list = ["id", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status"]
     column_searchable_list = ["task", "owner.name"]
-    column_sortable_list = ["id", "week_start", "deadline", "status"]
-    column_default_sort = [("week_start", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), ScopedForeignKeyFilter("owner"),
-                      OperationColumnFilter("week_start")]
-    form_columns = ["project", "week_start", "task", "owner", "deadline", "status", "note"]
+    column_sortable_list = ["id", "week_start", "section", "deadline", "status"]
+    column_default_sort = [("week_start", True), ("section", False), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("section"), EnumFilter("status"),
+                      ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start")]
+    form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
+
+    @expose("/carry-over", methods=["POST"])
+    async def carry_over_submit(self, request: Request) -> Response:
+        self.require(request, "create")
+        form = await request.form()
+        try:
+            week_start = date_param(form.get("week_start"), label_of(WeeklyTask, "week_start"))
+            if week_start is None:
+                raise Refused(f"请填写{label_of(WeeklyTask, 'week_start')}")
+            result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks, week_start=week_start)
+        except Refused as refused:
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        Flash.success(request, result.message)
+        url = request.url_for("admin:list", identity=self.identity).include_query_params(
+            week_start=str(result.week_start))
+        return RedirectResponse(url, status_code=303)
+
+
+class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
+    category = CATEGORY
+    icon = "fa-solid fa-magnifying-glass-chart"
+    column_list = ["id", "week_start", "reviewed_on", "chaired_by", "problems", "improvements"]
+    column_searchable_list = ["summary", "problems", "improvements"]
+    column_sortable_list = ["id", "week_start", "reviewed_on"]
+    column_default_sort = [("week_start", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("week_start")]
+    form_columns = ["project", "week_start", "reviewed_on", "chaired_by", "summary", "problems", "improvements"]
+    form_ajax_refs = ajax_refs(WeeklyReview, "chaired_by")
+    form_default_user = ("chaired_by",)
+    form_default_now = ("reviewed_on",)
 
 
 def _visitor_state(model: VisitorEntry, attribute: str) -> Markup | str:

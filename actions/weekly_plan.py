@@ -1,0 +1,63 @@
+"""周计划 (003 物业客服周计划): a week's tasks by section with their deadlines, the week's review (周复盘), and the
+carry-over — 「每周工作结束后……总结本周工作，分析问题」: what the past week left unfinished becomes a task of the new
+week, pointing at the one it continues, so nothing open is forgotten and nothing is carried twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import TaskStatus, WeeklyTask
+
+from .actor import Actor
+from .audit import as_actor, log_operation
+from .scores import monday_of, visible_projects
+
+OPEN = (TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS, TaskStatus.DELAYED)
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    project_ids: tuple[int, ...]
+    week_start: dt.date
+    carried: int  # tasks copied into the week now
+    already: int  # open tasks of the past week carried before (a second click)
+
+    @property
+    def message(self) -> str:
+        text = f"已将上周未完成的 {self.carried} 项工作结转到 {self.week_start} 这一周"
+        return text + (f"（{self.already} 项此前已结转）" if self.already else "")
+
+
+@as_actor
+def carry_over_tasks(session: Session, *, week_start: dt.date, project_ids: Iterable[int] | None = None,
+                     actor: Actor) -> CarryOver:
+    """Into the week of ``week_start`` (any day of it), copy the previous week's open tasks of these projects (all the actor's when none) (未开始、进行中、已延期) into ``week_start``'s plan: same section, task,
+    owner and time of day, due the same weekday of the new week, 未开始, 结转自 the original. A week holds a few
+    dozen tasks: they are read once and written in one flush."""
+    week_start = monday_of(week_start)
+    ids = sorted(visible_projects(session, project_ids, actor))
+    previous = week_start - dt.timedelta(days=7)
+    carried = select(WeeklyTask.carried_from_id).where(WeeklyTask.carried_from_id.is_not(None))
+    open_tasks = session.scalars(
+        select(WeeklyTask).where(WeeklyTask.project_id.in_(ids), WeeklyTask.week_start == previous,
+                                 WeeklyTask.status.in_(OPEN)).order_by(WeeklyTask.id).with_for_update()
+    ).all()
+    done_before = set(session.scalars(carried.where(WeeklyTask.carried_from_id.in_([t.id for t in open_tasks]))))
+    new = [
+        WeeklyTask(project_id=t.project_id, week_start=week_start, section=t.section, task=t.task, owner_id=t.owner_id,
+                   deadline=week_start + dt.timedelta(days=(t.deadline - t.week_start).days % 7),
+                   deadline_time=t.deadline_time, status=TaskStatus.NOT_STARTED, note="上周未完成，结转",
+                   carried_from_id=t.id)
+        for t in open_tasks if t.id not in done_before
+    ]
+    session.add_all(new)
+    session.flush()
+    log_operation(session, "carry_over_tasks", project_id=ids[0] if len(ids) == 1 else None,
+                  params={"week_start": week_start, "project_ids": ids},
+                  counts={"carried": len(new), "already": len(done_before)})
+    return CarryOver(tuple(ids), week_start, len(new), len(done_before))

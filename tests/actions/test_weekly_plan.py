@@ -1,0 +1,88 @@
+"""周计划 per 003 (issue 19): sections, a time to a deadline, and last week's open items carried over once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted
+from actions.weekly_plan import carry_over_tasks
+from models import AuditKind, AuditLog, OperationLog, PlanSection, TaskStatus, WeeklyTask
+from tests import factories as f
+
+LAST, THIS = dt.date(2026, 11, 23), dt.date(2026, 11, 30)
+
+
+@pytest.fixture
+def plan(session):
+    p, other = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
+    wang = f.staff(session, project_=p, name="王芳")
+    rows = {
+        "done": WeeklyTask(project=p, week_start=LAST, section=PlanSection.ROUTINE, task="更新公告栏",
+                           owner_id=wang.id, deadline=LAST, status=TaskStatus.DONE),
+        "late": WeeklyTask(project=p, week_start=LAST, section=PlanSection.FOCUS, task="欠费户第二次催缴",
+                           owner_id=wang.id, deadline=LAST + dt.timedelta(days=4), deadline_time=dt.time(17),
+                           status=TaskStatus.DELAYED),
+        "going": WeeklyTask(project=p, week_start=LAST, section=PlanSection.TRAINING, task="礼仪培训",
+                            owner_id=wang.id, deadline=LAST + dt.timedelta(days=2), status=TaskStatus.IN_PROGRESS),
+        "older": WeeklyTask(project=p, week_start=LAST - dt.timedelta(days=7), task="两周前的任务", owner_id=wang.id,
+                            deadline=LAST - dt.timedelta(days=7), status=TaskStatus.DELAYED),
+        "theirs": WeeklyTask(project=other, week_start=LAST, task="翠湖的任务",
+                             owner_id=f.staff(session, project_=other).id, deadline=LAST, status=TaskStatus.DELAYED),
+    }
+    session.add_all(rows.values())
+    user = f.user(session, username="zhuguan", roles=["客服主管"], projects=[p])
+    session.flush()
+    return {"p": p, "other": other, "rows": rows, "actor": actor_for_user(session, user), "user": user}
+
+
+def _week(session, project, week):
+    return session.scalars(select(WeeklyTask).where(WeeklyTask.project_id == project.id,
+                                                    WeeklyTask.week_start == week).order_by(WeeklyTask.id)).all()
+
+
+def test_last_weeks_open_tasks_are_carried_over_once_keeping_section_weekday_and_time(session, plan):
+    result = carry_over_tasks(session, week_start=THIS + dt.timedelta(days=2), actor=plan["actor"])  # any day
+    assert (result.week_start, result.carried, result.already) == (THIS, 2, 0)
+    carried = _week(session, plan["p"], THIS)
+    assert [(t.task, t.section, t.deadline, t.deadline_time, t.status, t.carried_from_id) for t in carried] == [
+        ("欠费户第二次催缴", PlanSection.FOCUS, THIS + dt.timedelta(days=4), dt.time(17), TaskStatus.NOT_STARTED,
+         plan["rows"]["late"].id),
+        ("礼仪培训", PlanSection.TRAINING, THIS + dt.timedelta(days=2), None, TaskStatus.NOT_STARTED,
+         plan["rows"]["going"].id),
+    ]
+    assert _week(session, plan["other"], THIS) == []  # another project's plan is not touched
+    audited = session.scalars(select(AuditLog.actor_id).where(
+        AuditLog.table_name == "weekly_task", AuditLog.kind == AuditKind.INSERT,
+        AuditLog.record_id.in_([str(t.id) for t in carried]))).all()
+    assert audited == [plan["user"].id] * 2
+
+    again = carry_over_tasks(session, week_start=THIS, actor=plan["actor"])  # a double click
+    assert (again.carried, again.already) == (0, 2) and len(_week(session, plan["p"], THIS)) == 2
+    assert session.scalar(select(OperationLog.counts).where(OperationLog.operation == "carry_over_tasks")
+                          .order_by(OperationLog.id.desc()).limit(1)) == {"carried": 0, "already": 2}
+
+
+def test_another_projects_plan_is_refused(session, plan):
+    with pytest.raises(NotPermitted):
+        carry_over_tasks(session, week_start=THIS, project_ids=[plan["other"].id], actor=plan["actor"])
+    assert _week(session, plan["other"], THIS) == []
+
+
+def test_the_console_carries_over_with_a_post_and_the_review_is_kept(session, console, plan):
+    c = console("zhuguan")
+    listed = c.get("/admin/weekly-task/list")
+    assert listed.status_code == 200 and "结转上周未完成到" in listed.text
+    assert c.client.get("/admin/weekly-task/carry-over").status_code in (404, 405)  # never on GET
+    done = c.post("/admin/weekly-task/carry-over", {"week_start": str(THIS)})
+    assert done.status_code == 303
+    assert len(_week(session, plan["p"], THIS)) == 2
+    review = {"project": str(plan["p"].id), "week_start": str(LAST), "reviewed_on": str(LAST + dt.timedelta(days=4)),
+              "chaired_by": str(plan["user"].id), "summary": "基本完成", "problems": "催缴滞后",
+              "improvements": "周三前完成第二次催缴"}
+    assert c.post("/admin/weekly-review/create", review).status_code == 302
+    twice = c.post("/admin/weekly-review/create", review)
+    assert twice.status_code == 400 and "已存在相同" in twice.text
