@@ -147,3 +147,7 @@ from .training import (  # noqa: F401
     TrainingStatus,
     TrainingTopic,
 )
+from .visit_plans import (  # noqa: F401
+    PlanStatus,
+    StaffVisitPlan,
+)

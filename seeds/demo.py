@@ -66,6 +66,7 @@ from models import (
     PayMethod,
     Phase,
     PlanSection,
+    PlanStatus,
     Priority,
     Project,
     ProjectKind,
@@ -86,6 +87,7 @@ from models import (
     SlaRule,
     Staff,
     StaffPosition,
+    StaffVisitPlan,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -1240,6 +1242,7 @@ class _Demo:
             self._notices(p)
             self._visitors(p)
             self._training(p)
+            self._visit_plans(p)
 
     def _duty_logs(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1552,6 +1555,21 @@ class _Demo:
                                  NoticeStatus.ESCALATED: "已报城管执法"}.get(status, ""),
             })
         self.insert(RectificationNotice, rows)
+
+    def _visit_plans(self, p: _ProjectState) -> None:
+        """The butlers' 登门拜访计划 of the last three months: approved by the manager, this month's still waiting."""
+        rows = []
+        for period in PERIODS[-3:]:
+            current = period == PERIODS[-1]
+            for sid in p.staff[StaffPosition.BUTLER]:
+                rows.append({
+                    "project_id": p.id, "month": period, "staff_id": sid, "planned": 40,
+                    "focus": "欠费户、本月投诉户、新入住业主", "planned_by_id": p.users["客服主管"],
+                    "status": PlanStatus.DRAFT if current else PlanStatus.APPROVED,
+                    "approved_by_id": None if current else p.users.get("客服经理", self.users.get("admin")),
+                    "approved_at": None if current else _local(_period_start(period) + dt.timedelta(days=2), 10),
+                })
+        self.insert(StaffVisitPlan, rows)
 
     def _visitors(self, p: _ProjectState) -> None:
         rng = self.rng

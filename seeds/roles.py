@@ -33,6 +33,7 @@ CLOSE = "action:close"  # 满意回访后关闭派工单：前台+（首问负�
 GENERATE_BILLS = "action:generate-bills"  # 生成账单：收费员、主管+
 DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
 APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
+APPROVE_VISIT_PLANS = "action:approve-visit-plans"  # 批准登门拜访计划：经理、分公司
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
 COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
 CONFIRM_SCORES = "action:confirm-scores"  # 确认月度考核：客服主管
@@ -118,6 +119,7 @@ FRONT_DESK = _merge(
     _each(LEDGERS, WRITE),
     _each(DESK_REGISTERS, "delete"),
     _each(TRAINING, READ),
+    {"staff-visit-plan": READ},
     {"bill": ACCOUNT},
     SURVEY_PAPERS,
 )
@@ -187,6 +189,8 @@ SUPERVISOR = _merge(
         "monthly-score": f"{READ_EXPORT} {COMPUTE_SCORES} {CONFIRM_SCORES}",
         # 各项目推荐服务之星
         "service-star": "list details create",
+        # 主管每月制定登门拜访计划
+        "staff-visit-plan": WRITE_EXPORT,
         # 确认考核后的奖惩，导出给薪酬
         "reward-entry": READ_EXPORT,
         "import-batch": READ,
@@ -205,6 +209,8 @@ MANAGER = _merge(
     {
         "bill": APPROVE_DUNNING,
         "dunning-run": APPROVE_DUNNING,
+        # 登门拜访计划报总经理（项目经理）批准
+        "staff-visit-plan": APPROVE_VISIT_PLANS,
         # 抽查考核；确认后如需更正，由经理重新开放
         "score-month": f"edit {REOPEN_SCORES}",
         "monthly-score": REOPEN_SCORES,
@@ -224,7 +230,7 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 
 BRANCH = _merge(
     _each(
-        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY
+        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + ("staff-visit-plan",)
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),
@@ -237,6 +243,7 @@ BRANCH = _merge(
         "monthly-score": f"{COMPUTE_SCORES} {REOPEN_SCORES}",
         # 分公司评定季度服务之星
         "service-star": "edit",
+        "staff-visit-plan": APPROVE_VISIT_PLANS,
     },
     {"bill": ACCOUNT, "dunning-run": LETTERS, "dunning-notice": LETTERS},
     {"survey": SURVEY_RESULTS},

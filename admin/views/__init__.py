@@ -85,6 +85,7 @@ from .surveys import (
     SurveyScoreAdmin,
 )
 from .training import TrainingAttendanceAdmin, TrainingSessionAdmin
+from .visit_plans import StaffVisitPlanAdmin, VisitStatsPage
 
 # Menu order: each category appears where its first view is.
 VIEWS = [
@@ -107,6 +108,8 @@ VIEWS = [
     CallbacksPage,
     VisitAdmin,
     VisitPlanPage,
+    StaffVisitPlanAdmin,
+    VisitStatsPage,
     DepartmentReportPage,
     BuildingWeekPage,
     ComplaintStatsPage,

@@ -16,9 +16,11 @@ from models import (
     AuditKind,
     AuditLog,
     GradeBand,
+    PlanStatus,
     RequestKind,
     RewardEntry,
     RewardKind,
+    StaffVisitPlan,
     TrainingAttendance,
     TrainingSession,
     TrainingStatus,
@@ -169,3 +171,22 @@ def test_the_butler_opens_the_weekly_report_of_their_buildings_and_prints_it(ses
     printed = c.get("/admin/building-week?week=2026-11-12&print=1")
     assert printed.status_code == 200 and "楼宇管家签字" in printed.text
     assert c.get(f"/admin/building-week?project_id={site['p2'].id}").status_code == 403
+
+
+def test_the_manager_approves_the_visit_plans_on_the_statistics_page(session, console, site):
+    f.user(session, username="jingli", roles=["客服经理"], projects=[site["p1"]])
+    c = console("boss")
+    form = {"project": str(site["p1"].id), "month": "2026-11", "staff": str(site["wang"].id), "planned": "20",
+            "focus": "欠费户", "planned_by": str(site["boss"].id)}
+    assert c.post("/admin/staff-visit-plan/create", {**form, "planned": "0"}).status_code == 400
+    assert c.post("/admin/staff-visit-plan/create", form).status_code == 302
+    page = html.unescape(c.get(f"/admin/visit-stats?project_id={site['p1'].id}&month=2026-11").text)
+    assert "王芳" in page and "待审批" in page and "批准本月待审批的走访计划" not in page  # not the supervisor's to approve
+    assert c.post("/admin/staff-visit-plan/approve", {"project_id": str(site["p1"].id),
+                                                      "month": "2026-11"}).status_code == 403
+    m = console("jingli")
+    assert "批准本月待审批的走访计划" in m.get(f"/admin/visit-stats?project_id={site['p1'].id}&month=2026-11").text
+    assert m.post("/admin/staff-visit-plan/approve", {"project_id": str(site["p1"].id),
+                                                      "month": "2026-11"}).status_code == 303
+    session.expire_all()
+    assert session.scalars(select(StaffVisitPlan.status)).all() == [PlanStatus.APPROVED]

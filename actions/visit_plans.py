@@ -1,0 +1,176 @@
+"""登门拜访计划 and its follow-through (002 走回访制度): the supervisor's monthly plan per member of staff, approved by
+the manager; plan against done — for the month and rolling over the year so far — read from the visits each one
+made (定期走访 and 专项走访 recorded with their account); the year's visits by kind and result, with the issues
+raised that are not yet resolved, for the year-end report upward."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    PlanStatus,
+    Satisfaction,
+    Staff,
+    StaffVisitPlan,
+    Unit,
+    User,
+    Visit,
+    VisitKind,
+    utcnow,
+)
+from models.base import display_loads
+
+from .actor import Actor
+from .audit import as_actor, log_operation
+from .errors import Refused
+from .scores import parse_month, visible_projects
+
+PLANNED_KINDS = (VisitKind.REGULAR, VisitKind.SPECIAL)  # the 登门拜访 a plan counts; callbacks follow their orders
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved: int
+    message: str
+
+
+@as_actor
+def approve_visit_plans(session: Session, *, project_id: int, month: str, actor: Actor) -> Approval:
+    """审批: the month's plans of a project waiting for approval are approved — not by whoever drew them up."""
+    m = parse_month(month)
+    name = visible_projects(session, [project_id], actor)[project_id]
+    waiting = session.scalars(
+        select(StaffVisitPlan).where(StaffVisitPlan.project_id == project_id, StaffVisitPlan.month == m.text,
+                                     StaffVisitPlan.status == PlanStatus.DRAFT).with_for_update()
+    ).all()
+    if not waiting:
+        raise Refused(f"{name} {m.text} 没有待审批的走访计划", [project_id])
+    own = [p.id for p in waiting if p.planned_by_id is not None and p.planned_by_id == actor.user_id]
+    if own:
+        raise Refused("走访计划须由制定人以外的领导审批", own)
+    now = utcnow()
+    for plan in waiting:
+        plan.status, plan.approved_by_id, plan.approved_at = PlanStatus.APPROVED, actor.user_id, now
+    session.flush()
+    log_operation(session, "approve_visit_plans", project_id=project_id, params={"month": m.text},
+                  counts={"approved": len(waiting)})
+    return Approval(len(waiting), f"已批准 {name} {m.text} 走访计划 {len(waiting)} 条")
+
+
+@dataclass(frozen=True)
+class StaffProgress:
+    staff_id: int
+    staff_name: str
+    planned: int  # this month (0: no plan)
+    done: int  # households visited this month
+    planned_to_date: int  # January … this month
+    done_to_date: int
+    status: PlanStatus | None
+
+    @staticmethod
+    def _rate(done: int, planned: int) -> float | None:
+        return round(done * 100 / planned, 1) if planned else None
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate(self.done, self.planned)
+
+    @property
+    def rate_to_date(self) -> float | None:
+        return self._rate(self.done_to_date, self.planned_to_date)
+
+
+@dataclass(frozen=True)
+class PlanProgress:
+    project_id: int
+    project_name: str
+    month: str
+    lines: tuple[StaffProgress, ...]
+
+
+def _bounds(first: dt.date, next_first: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    return (dt.datetime.combine(first, dt.time(), SHANGHAI), dt.datetime.combine(next_first, dt.time(), SHANGHAI))
+
+
+def plan_progress(session: Session, *, project_id: int, month: str, actor: Actor) -> PlanProgress:
+    """Plan against done per member of staff: the households each visited (a household visited twice in a month
+    counts once), for the month and rolling from January."""
+    m = parse_month(month)
+    name = visible_projects(session, [project_id], actor)[project_id]
+    months = [parse_month(f"{m.first.year:04d}-{n:02d}") for n in range(1, m.first.month + 1)]
+    plans = session.execute(
+        select(StaffVisitPlan.staff_id, StaffVisitPlan.month, StaffVisitPlan.planned, StaffVisitPlan.status)
+        .where(StaffVisitPlan.project_id == project_id, StaffVisitPlan.month.in_([mo.text for mo in months]))
+    ).all()
+    start, end = _bounds(months[0].first, m.next_first)
+    per_month = [
+        func.count(func.distinct(case((and_(Visit.visited_at >= lo, Visit.visited_at < hi), Visit.unit_id))))
+        for lo, hi in (_bounds(mo.first, mo.next_first) for mo in months)
+    ]
+    done = {
+        sid: counts for sid, *counts in session.execute(
+            select(User.staff_id, *per_month).join(User, User.id == Visit.visitor_id)
+            .where(Visit.project_id == project_id, Visit.kind.in_(PLANNED_KINDS), Visit.visited_at >= start,
+                   Visit.visited_at < end, User.staff_id.is_not(None))
+            .group_by(User.staff_id)
+        )
+    }
+    staff_ids = {s for s, *_ in plans} | set(done)
+    names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids))).all())
+    lines = []
+    for sid in sorted(staff_ids, key=lambda s: (names.get(s, ""), s)):
+        mine = [p for p in plans if p[0] == sid]
+        this = next((p for p in mine if p[1] == m.text), None)
+        visited = done.get(sid, [0] * len(months))
+        lines.append(StaffProgress(sid, names.get(sid, ""), this[2] if this else 0, visited[-1],
+                                   sum(p[2] for p in mine), sum(visited), this[3] if this else None))
+    return PlanProgress(project_id, name, m.text, tuple(lines))
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    visit_id: int
+    visited_at: dt.datetime
+    unit: str
+    kind: VisitKind
+    result: Satisfaction | None
+    issues_raised: str
+
+
+@dataclass(frozen=True)
+class VisitYear:
+    year: int
+    kinds: tuple[VisitKind, ...]
+    results: tuple[Satisfaction | None, ...]  # None: no result recorded
+    counts: dict[tuple[VisitKind, Satisfaction | None], int]
+    open_issues: tuple[OpenIssue, ...]
+
+    def total(self, kind: VisitKind | None = None, result: Satisfaction | None | bool = False) -> int:
+        return sum(n for (k, r), n in self.counts.items()
+                   if (kind is None or k is kind) and (result is False or r is result))
+
+
+def visit_year(session: Session, *, year: int, project_ids: Iterable[int] | None = None, actor: Actor) -> VisitYear:
+    """年终分类统计: the year's visits by kind and result; the issues raised in visits that ended 不满意 or without
+    a result are the unsolved ones, listed to be reported upward."""
+    ids = sorted(visible_projects(session, project_ids, actor))
+    start, end = _bounds(dt.date(year, 1, 1), dt.date(year + 1, 1, 1))
+    in_year = (Visit.project_id.in_(ids), Visit.visited_at >= start, Visit.visited_at < end)
+    counts = {(kind, result): n for kind, result, n in session.execute(
+        select(Visit.kind, Visit.result, func.count()).where(*in_year).group_by(Visit.kind, Visit.result))}
+    rows = session.execute(
+        select(Visit.id, Visit.visited_at, Unit, Visit.kind, Visit.result, Visit.issues_raised)
+        .outerjoin(Unit, Unit.id == Visit.unit_id).options(*display_loads(Unit))
+        .where(*in_year, Visit.issues_raised != "",
+               (Visit.result == Satisfaction.UNSATISFIED) | Visit.result.is_(None))
+        .order_by(Visit.visited_at)
+    ).all()
+    issues = tuple(OpenIssue(vid, at, str(unit) if unit else "", kind, result, text)
+                   for vid, at, unit, kind, result, text in rows)
+    return VisitYear(year, tuple(VisitKind), (*Satisfaction, None), counts, issues)
