@@ -5,7 +5,7 @@ say so) and 奖惩记录 keeps what a confirmed month earned each employee; 来�
 attendance with test scores. Existing default bands get the default amounts.
 
 Revision ID: 9fca9b34ff2b
-Revises: d1a4f7c2e9b3
+Revises: e4b8c1d5a7f2
 Create Date: 2026-12-06 01:46:23.550625
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import models.base
 
 revision: str = '9fca9b34ff2b'
-down_revision: str | Sequence[str] | None = 'd1a4f7c2e9b3'
+down_revision: str | Sequence[str] | None = 'e4b8c1d5a7f2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
