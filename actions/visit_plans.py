@@ -100,7 +100,7 @@ def _bounds(first: dt.date, next_first: dt.date) -> tuple[dt.datetime, dt.dateti
 
 def plan_progress(session: Session, *, project_id: int, month: str, actor: Actor) -> PlanProgress:
     """Plan against done per member of staff: the households each visited (a household visited twice in a month
-    counts once), for the month and rolling from January."""
+    counts once), for the month and rolling from January over the months that had a plan."""
     m = parse_month(month)
     name = visible_projects(session, [project_id], actor)[project_id]
     months = [parse_month(f"{m.first.year:04d}-{n:02d}") for n in range(1, m.first.month + 1)]
@@ -127,9 +127,12 @@ def plan_progress(session: Session, *, project_id: int, month: str, actor: Actor
     for sid in sorted(staff_ids, key=lambda s: (names.get(s, ""), s)):
         mine = [p for p in plans if p[0] == sid]
         this = next((p for p in mine if p[1] == m.text), None)
-        visited = done.get(sid, [0] * len(months))
-        lines.append(StaffProgress(sid, names.get(sid, ""), this[2] if this else 0, visited[-1],
-                                   sum(p[2] for p in mine), sum(visited), this[3] if this else None))
+        visited = dict(zip((mo.text for mo in months), done.get(sid, [0] * len(months)), strict=True))
+        planned_months = {p[1] for p in mine}
+        # the rolling figure compares like with like: the households visited in the months that had a plan
+        lines.append(StaffProgress(sid, names.get(sid, ""), this[2] if this else 0, visited[m.text],
+                                   sum(p[2] for p in mine), sum(visited[mo] for mo in planned_months),
+                                   this[3] if this else None))
     return PlanProgress(project_id, name, m.text, tuple(lines))
 
 

@@ -23,7 +23,8 @@ def _at(month: int, day: int, hour: int = 10) -> dt.datetime:
 def year(session):
     """王管家 planned 10 in October and 12 in November; 李管家 8 in November only.
     王管家 visited: October 3 households (one twice); November 2 households, one of them on Nov 30 23:30 Beijing
-    time (still November), plus a repair callback (not a planned visit) and a visit on Dec 1 00:10 (December).
+    time (still November), plus a repair callback (not a planned visit) and a visit on Dec 1 00:10 (December);
+    one in September, a month without a plan.
     李管家 visited 1 household in November. Issues: one unsatisfied visit with an issue raised, one without a result."""
     p, other = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
     wang, li = f.staff(session, project_=p, name="王管家"), f.staff(session, project_=p, name="李管家")
@@ -41,6 +42,7 @@ def year(session):
         session.add(Visit(project=p, kind=kind, unit_id=unit.id, visited_at=when, visitor_id=user.id, result=result,
                           issues_raised=issues))
 
+    visit(uw, units[3], _at(9, 15))  # September had no plan: not counted against the plans
     visit(uw, units[0], _at(10, 5))
     visit(uw, units[0], _at(10, 20))
     visit(uw, units[1], _at(10, 21), result=Satisfaction.UNSATISFIED, issues="楼道灯长期不亮")
@@ -85,8 +87,8 @@ def test_plans_are_approved_by_someone_else_than_who_drew_them_up(session, year)
 
 def test_the_years_visits_by_kind_and_result_with_the_unsolved_issues(session, year):
     stats = visit_year(session, year=2026, project_ids=[year["p"].id], actor=year["boss"])
-    assert stats.total() == 9
-    assert stats.counts[(VisitKind.REGULAR, Satisfaction.SATISFIED)] == 5
+    assert stats.total() == 10
+    assert stats.counts[(VisitKind.REGULAR, Satisfaction.SATISFIED)] == 6
     assert stats.total(VisitKind.SPECIAL) == 1 and stats.total(None, None) == 1
     assert [(i.issues_raised, i.result) for i in stats.open_issues] == [
         ("楼道灯长期不亮", Satisfaction.UNSATISFIED), ("希望增设快递柜", None)]
