@@ -350,7 +350,7 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     category = CATEGORY
     list_template = "wuye/ledgers/weekly_task_list.html"
     icon = "fa-solid fa-bars-progress"
-    column_list = ["id", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status"]
+    column_list = ["week_start", "section", "task", "owner", "deadline", "deadline_time", "status"]
     column_searchable_list = ["task", "owner.name"]
     column_sortable_list = ["id", "week_start", "section", "deadline", "status"]
     column_default_sort = [("week_start", True), ("section", False), ("id", True)]
@@ -358,6 +358,7 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
                       ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start")]
     form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
+    column_formatters = {"deadline_time": lambda m, a: f"{m.deadline_time:%H:%M}前" if m.deadline_time else ""}
 
     @expose("/carry-over", methods=["POST"])
     async def carry_over_submit(self, request: Request) -> Response:
