@@ -249,6 +249,9 @@ OPERATION_LABELS: dict[str, str] = {
     "choose_service_star": "评定服务之星",
     # 台帐
     "carry_over_tasks": "结转上周未完成工作",
+    "approve_visit_plans": "批准走访计划",
+    "escalate_request": "诉求升级上报",
+    "respond_escalation": "批复诉求升级",
     # 系统
     "load_reference": "载入基础数据",
     "load_demo": "载入演示数据",

@@ -30,6 +30,10 @@ from .customers import (  # noqa: F401
     UnitCustomer,
     UnitRelation,
 )
+from .escalations import (  # noqa: F401
+    Escalation,
+    EscalationLevel,
+)
 from .fees import (  # noqa: F401
     Bill,
     BillStatus,

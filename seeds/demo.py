@@ -42,6 +42,8 @@ from models import (
     Department,
     DepartmentKind,
     DutyLog,
+    Escalation,
+    EscalationLevel,
     EventSource,
     FeeType,
     GoodsPass,
@@ -1243,6 +1245,7 @@ class _Demo:
             self._visitors(p)
             self._training(p)
             self._visit_plans(p)
+            self._escalations(p)
 
     def _duty_logs(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1555,6 +1558,26 @@ class _Demo:
                                  NoticeStatus.ESCALATED: "已报城管执法"}.get(status, ""),
             })
         self.insert(RectificationNotice, rows)
+
+    def _escalations(self, p: _ProjectState) -> None:
+        """重大投诉 go up to the manager (answered) and, the first one, on to the branch (waiting)."""
+        complaints = self.s.execute(
+            select(ServiceRequest.id, ServiceRequest.received_at).where(
+                ServiceRequest.project_id == p.id, ServiceRequest.kind == RequestKind.COMPLAINT,
+                ServiceRequest.complaint_major.is_(True)).order_by(ServiceRequest.id).limit(3)).all()
+        rows = []
+        for n, (rid, at) in enumerate(complaints):
+            rows.append({"project_id": p.id, "request_id": rid, "level": EscalationLevel.MANAGER,
+                         "reason": "重大投诉，按规定报客服经理", "escalated_by_id": p.users["客服主管"],
+                         "escalated_at": at + dt.timedelta(hours=2), "response": "经理约见业主，三日内给出处理方案",
+                         "responded_by_id": p.users.get("客服经理", self.users.get("admin")),
+                         "responded_at": at + dt.timedelta(days=1)})
+            if n == 0:
+                rows.append({"project_id": p.id, "request_id": rid, "level": EscalationLevel.GENERAL,
+                             "reason": "业主要求赔偿，超出项目权限，报分公司", "escalated_by_id": p.users["客服主管"],
+                             "escalated_at": at + dt.timedelta(days=2), "response": "", "responded_by_id": None,
+                             "responded_at": None})
+        self.insert(Escalation, rows)
 
     def _visit_plans(self, p: _ProjectState) -> None:
         """The butlers' 登门拜访计划 of the last three months: approved by the manager, this month's still waiting."""

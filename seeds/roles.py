@@ -34,6 +34,7 @@ GENERATE_BILLS = "action:generate-bills"  # 生成账单：收费员、主管+
 DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
 APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
 APPROVE_VISIT_PLANS = "action:approve-visit-plans"  # 批准登门拜访计划：经理、分公司
+RESPOND_ESCALATION = "action:respond"  # 批复诉求升级：主管+、分公司
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
 COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
 CONFIRM_SCORES = "action:confirm-scores"  # 确认月度考核：客服主管
@@ -119,7 +120,7 @@ FRONT_DESK = _merge(
     _each(LEDGERS, WRITE),
     _each(DESK_REGISTERS, "delete"),
     _each(TRAINING, READ),
-    {"staff-visit-plan": READ},
+    {"staff-visit-plan": READ, "escalation": READ},
     {"bill": ACCOUNT},
     SURVEY_PAPERS,
 )
@@ -133,6 +134,7 @@ BUTLER = _merge(
         "unit-customer": WRITE,
         # 管家负责所辖房屋：登记房屋状态（交房、装修、入住）；房号、面积等由能新增房屋的角色维护
         "unit": "edit",
+        "escalation": READ,
         "bill": READ,
         "payment": READ,
         # 催缴通知由管家送达本楼住户：登记送达情况
@@ -154,6 +156,7 @@ BUTLER = _merge(
 CASHIER = _merge(
     {
         "service-request": "list details create",
+        "escalation": READ,
         "customer": READ,
         "unit-customer": READ,
         "bill": f"{WRITE_EXPORT} {GENERATE_BILLS} {DUNNING}",
@@ -191,6 +194,8 @@ SUPERVISOR = _merge(
         "service-star": "list details create",
         # 主管每月制定登门拜访计划
         "staff-visit-plan": WRITE_EXPORT,
+        # 员工无法解决的问题报主管，主管报经理，经理报总经理：上级批复
+        "escalation": f"export {RESPOND_ESCALATION}",
         # 确认考核后的奖惩，导出给薪酬
         "reward-entry": READ_EXPORT,
         "import-batch": READ,
@@ -230,7 +235,7 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 
 BRANCH = _merge(
     _each(
-        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + ("staff-visit-plan",)
+        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + ("staff-visit-plan", "escalation")
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),
@@ -244,6 +249,7 @@ BRANCH = _merge(
         # 分公司评定季度服务之星
         "service-star": "edit",
         "staff-visit-plan": APPROVE_VISIT_PLANS,
+        "escalation": RESPOND_ESCALATION,
     },
     {"bill": ACCOUNT, "dunning-run": LETTERS, "dunning-notice": LETTERS},
     {"survey": SURVEY_RESULTS},

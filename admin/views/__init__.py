@@ -9,6 +9,7 @@ from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
 from .building_week import BuildingWeekPage
 from .customers import CustomerAdmin, UnitCustomerAdmin
 from .dashboard import HomePage, TrendsPage
+from .escalations import EscalationAdmin
 from .fees import (
     ArrearsPage,
     BillAdmin,
@@ -110,6 +111,7 @@ VIEWS = [
     VisitPlanPage,
     StaffVisitPlanAdmin,
     VisitStatsPage,
+    EscalationAdmin,
     DepartmentReportPage,
     BuildingWeekPage,
     ComplaintStatsPage,

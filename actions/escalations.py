@@ -1,0 +1,68 @@
+"""诉求升级: 「员工无法解决的问题，报主管；主管无法解决的，报经理；经理无法解决的，报总经理」(002 走回访 三 7). A request
+goes up one level at a time while it is open; each step keeps who raised it and why, and the answer given. Two
+people raising the same request at once are serialised on the request's row; the level is unique per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import SHANGHAI, Escalation, EscalationLevel, RequestStatus, ServiceRequest, label_of, utcnow
+
+from .actor import Actor
+from .audit import as_actor, log_operation
+from .errors import NotPermitted, Refused
+
+ENDED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    escalation_id: int
+    message: str
+
+
+@as_actor
+def escalate_request(session: Session, *, request_id: int, level: EscalationLevel, reason: str,
+                     actor: Actor) -> EscalationResult:
+    request = session.execute(
+        select(ServiceRequest).where(ServiceRequest.id == request_id).with_for_update()
+    ).scalar_one_or_none()
+    if request is None:
+        raise Refused(f"{label_of(Escalation, 'request')}不存在：{request_id}", [request_id])
+    if not actor.can_see(request.project_id):
+        raise NotPermitted(f"无权上报该{label_of(Escalation, 'request')}", [request_id])
+    if request.status in ENDED:
+        raise Refused(f"诉求#{request_id} {request.status.label}，无需上报", [request_id])
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused(f"请填写{label_of(Escalation, 'reason')}", [request_id])
+    highest = session.scalar(select(func.max(Escalation.level)).where(Escalation.request_id == request_id))
+    if highest is not None and level.value <= EscalationLevel(highest).value:
+        raise Refused(f"诉求#{request_id} 已上报至{EscalationLevel(highest).label}，只能向更高一级上报", [request_id])
+    row = Escalation(project_id=request.project_id, request_id=request_id, level=level, reason=reason,
+                     escalated_by_id=actor.user_id, escalated_at=utcnow())
+    session.add(row)
+    session.flush()
+    log_operation(session, "escalate_request", project_id=request.project_id,
+                  params={"request_id": request_id, "level": level.label}, counts={"escalations": 1})
+    return EscalationResult(row.id, f"已将诉求#{request_id} 上报至{level.label}")
+
+
+@as_actor
+def respond_escalation(session: Session, *, escalation_id: int, response: str, actor: Actor) -> EscalationResult:
+    row = session.execute(select(Escalation).where(Escalation.id == escalation_id).with_for_update()).scalar_one_or_none()
+    if row is None or not actor.can_see(row.project_id):
+        raise Refused(f"{Escalation.__label__}不存在或无权查看：{escalation_id}", [escalation_id])
+    if row.responded_at is not None:
+        raise Refused(f"该上报已于 {row.responded_at.astimezone(SHANGHAI):%Y-%m-%d} 批复", [escalation_id])
+    response = (response or "").strip()
+    if not response:
+        raise Refused(f"请填写{label_of(Escalation, 'response')}", [escalation_id])
+    row.response, row.responded_by_id, row.responded_at = response, actor.user_id, utcnow()
+    session.flush()
+    log_operation(session, "respond_escalation", project_id=row.project_id,
+                  params={"escalation_id": escalation_id}, counts={"responses": 1})
+    return EscalationResult(row.id, f"已批复诉求#{row.request_id} 的上报")

@@ -1,0 +1,83 @@
+"""诉求升级 (issue 19): a request goes up one level at a time while open, with who, why and the answer."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from actions.actor import actor_for_user
+from actions.errors import NotPermitted, Refused
+from actions.escalations import escalate_request, respond_escalation
+from models import Escalation, EscalationLevel, RequestKind, RequestStatus
+from tests import factories as f
+
+
+@pytest.fixture
+def case(session):
+    p, other = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
+    desk = f.user(session, username="desk", roles=["前台客服"], projects=[p])
+    manager = f.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    request = f.service_request(session, project_=p, kind=RequestKind.COMPLAINT)
+    theirs = f.service_request(session, project_=other)
+    return {"request": request, "theirs": theirs, "desk": actor_for_user(session, desk), "desk_user": desk,
+            "manager": actor_for_user(session, manager), "manager_user": manager}
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Escalation))
+
+
+def test_a_request_goes_up_one_level_at_a_time_and_is_answered(session, case):
+    rid = case["request"].id
+    done = escalate_request(session, request_id=rid, level=EscalationLevel.SUPERVISOR, reason="业主情绪激动，需主管出面",
+                            actor=case["desk"])
+    assert done.message == f"已将诉求#{rid} 上报至客服主管"
+    with pytest.raises(Refused, match="已上报至客服主管，只能向更高一级上报"):
+        escalate_request(session, request_id=rid, level=EscalationLevel.SUPERVISOR, reason="再报", actor=case["desk"])
+    escalate_request(session, request_id=rid, level=EscalationLevel.MANAGER, reason="主管无法解决", actor=case["desk"])
+    with pytest.raises(Refused, match="已上报至客服经理"):
+        escalate_request(session, request_id=rid, level=EscalationLevel.SUPERVISOR, reason="回退", actor=case["desk"])
+    rows = session.scalars(select(Escalation).order_by(Escalation.level)).all()
+    assert [(r.level, r.escalated_by_id) for r in rows] == [
+        (EscalationLevel.SUPERVISOR, case["desk_user"].id), (EscalationLevel.MANAGER, case["desk_user"].id)]
+
+    respond_escalation(session, escalation_id=rows[1].id, response="三日内上门处理", actor=case["manager"])
+    session.refresh(rows[1])
+    assert (rows[1].response, rows[1].responded_by_id) == ("三日内上门处理", case["manager_user"].id)
+    assert rows[1].responded_at is not None
+    with pytest.raises(Refused, match="已于 .* 批复"):
+        respond_escalation(session, escalation_id=rows[1].id, response="再次批复", actor=case["manager"])
+
+
+def test_refusals_write_nothing(session, case):
+    rid = case["request"].id
+    with pytest.raises(Refused, match="请填写上报原因"):
+        escalate_request(session, request_id=rid, level=EscalationLevel.MANAGER, reason=" ", actor=case["desk"])
+    with pytest.raises(NotPermitted):
+        escalate_request(session, request_id=case["theirs"].id, level=EscalationLevel.MANAGER, reason="越权",
+                         actor=case["desk"])
+    case["request"].status = RequestStatus.CLOSED
+    session.flush()
+    with pytest.raises(Refused, match="已关闭，无需上报"):
+        escalate_request(session, request_id=rid, level=EscalationLevel.MANAGER, reason="已关闭", actor=case["desk"])
+    assert _count(session) == 0
+
+
+def test_the_console_raises_and_answers_with_posts(session, console, case):
+    rid = case["request"].id
+    desk = console("desk")
+    page = desk.get("/admin/escalation/list")
+    assert page.status_code == 200 and 'name="reason"' in page.text
+    assert 'name="response"' not in page.text  # the front desk raises; whom it goes to answers
+    assert desk.post("/admin/escalation/raise", {"request_id": str(rid), "level": "2_manager",
+                                                 "reason": "业主要求经理出面"}).status_code == 303
+    row = session.scalars(select(Escalation)).one()
+    assert desk.post("/admin/escalation/respond", {"escalation_id": str(row.id),
+                                                   "response": "好"}).status_code == 403
+    refused = desk.post("/admin/escalation/raise", {"request_id": str(rid), "level": "1_supervisor",
+                                                    "reason": "x"})
+    assert refused.status_code == 400 and "只能向更高一级上报" in refused.text and _count(session) == 1
+    assert console("jingli").post("/admin/escalation/respond", {"escalation_id": str(row.id),
+                                                                "response": "已约见业主"}).status_code == 303
+    session.expire_all()
+    assert session.get(Escalation, row.id).response == "已约见业主"
