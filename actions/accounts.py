@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import AuditKind, LoginAttempt, Project, Role, User, utcnow
+from models.db import lock_names
 
 from .audit import log_event
 from .errors import Refused
@@ -47,11 +48,14 @@ def check_login(session: Session, username: str, password: str, *, ip: str) -> U
     """The user whose credentials these are, or :class:`LoginRefused` with the Chinese reason.
 
     Five failures for an account, or twenty from one address, within 15 minutes lock further tries —
-    even with the right password — until the window has passed.
+    even with the right password — until the window has passed. Exactly so however many tries arrive at once,
+    through however many processes: the account and the address are locked until the caller's transaction
+    (which records this try) ends, so each try counts the ones before it.
     """
+    username = username.strip()
+    lock_names(session, [f"login-user:{username[:64]}", f"login-ip:{ip}"])
     now = utcnow()
     since = now - LOCK_WINDOW
-    username = username.strip()
     if _failures(session, LoginAttempt.username, username, since) >= MAX_USER_FAILURES:
         _attempt(session, username, ip, False, "账号已锁定")
         raise LoginRefused("登录失败次数过多，账号已锁定 15 分钟，请稍后再试")

@@ -6,19 +6,37 @@ A *runner* takes named tasks ``fn(session) -> value`` and returns their values b
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, QueuePool, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .actor import Actor
 
 Task = Callable[[Session], Any]
-# Connections one page may hold at once: well inside the engine's pool (5 + 10 overflow) for a few users.
+# Connections one page may hold at once for its reads.
 WORKERS = 4
 Runner = Callable[[Mapping[str, Task]], dict[str, Any]]
+
+# Per engine, how many connections parallel reads may hold at once across the process: half of what its pool
+# may hold. The rest is left to requests, so a page's reads never wait for connections that pages waiting for
+# their own reads hold; under load, a page finding no slot free reads in turn (the cores are busy anyway).
+_SLOTS: weakref.WeakKeyDictionary[Engine, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slots(engine: Engine) -> threading.BoundedSemaphore:
+    with _SLOTS_LOCK:
+        slots = _SLOTS.get(engine)
+        if slots is None:
+            pool = engine.pool
+            capacity = pool.size() + max(pool._max_overflow, 0) if isinstance(pool, QueuePool) else 0
+            slots = _SLOTS[engine] = threading.BoundedSemaphore(capacity // 2)
+        return slots
 
 
 def in_turn(session: Session) -> Runner:
@@ -26,25 +44,35 @@ def in_turn(session: Session) -> Runner:
     return lambda tasks: {name: task(session) for name, task in tasks.items()}
 
 
-def in_parallel(session_maker: sessionmaker[Session], actor: Actor) -> Runner:
-    """Every task in its own thread and session from ``session_maker``; read-only, nothing is committed."""
+def in_parallel(session_maker: sessionmaker[Session], actor: Actor, session: Session) -> Runner:
+    """Every task in its own thread and session from ``session_maker`` (read-only, nothing is committed) as far
+    as the engine's read slots allow; with fewer than two slots free, in turn in ``session``."""
 
     def one(task: Task) -> Any:
-        with session_maker() as session:
-            session.info["actor"] = actor
-            if session.get_bind().dialect.name == "postgresql":
+        with session_maker() as own:
+            own.info["actor"] = actor
+            if own.get_bind().dialect.name == "postgresql":
                 # The reads already run side by side. PostgreSQL's own parallel workers would only compete with
                 # them for the same cores, and its parallel plans (bitmap heap scans) pass over the covering
                 # indexes: the branch's arrears total took 140–180 ms so, 30 ms from the index alone.
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-            return task(session)
+                own.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            return task(own)
 
     def run(tasks: Mapping[str, Task]) -> dict[str, Any]:
-        if len(tasks) < 2:
-            return {name: one(task) for name, task in tasks.items()}
-        with ThreadPoolExecutor(max_workers=min(len(tasks), WORKERS), thread_name_prefix="wuye-read") as pool:
-            futures = {name: pool.submit(one, task) for name, task in tasks.items()}
-            return {name: future.result() for name, future in futures.items()}
+        slots, taken = _slots(session_maker.kw["bind"]), 0
+        while taken < min(len(tasks), WORKERS) and slots.acquire(blocking=False):
+            taken += 1
+        if taken < 2:
+            for _ in range(taken):
+                slots.release()
+            return in_turn(session)(tasks)
+        try:
+            with ThreadPoolExecutor(max_workers=taken, thread_name_prefix="wuye-read") as pool:
+                futures = {name: pool.submit(one, task) for name, task in tasks.items()}
+                return {name: future.result() for name, future in futures.items()}
+        finally:
+            for _ in range(taken):
+                slots.release()
 
     return run
 
@@ -53,5 +81,5 @@ def runner(session_maker: sessionmaker[Session], actor: Actor, session: Session)
     """In parallel when the sessions come from an engine's pool; in turn in ``session`` when they share one
     connection (the tests bind every session to the connection they roll back, which threads cannot share)."""
     if isinstance(session_maker.kw.get("bind"), Engine):
-        return in_parallel(session_maker, actor)
+        return in_parallel(session_maker, actor, session)
     return in_turn(session)

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models import User
 from models.db import make_engine, make_sessionmaker, writing
@@ -29,9 +30,13 @@ from .security import (
 )
 from .views import register_views
 from .views.dashboard import install_home
+from .views.list_export import export_link
 
 HERE = Path(__file__).parent
 TITLE = "物业客服后台"
+# Who may say, in X-Forwarded-For / X-Forwarded-Proto, which client and scheme a request came from (the
+# addresses or networks of the reverse proxies in front); every other sender's headers are ignored.
+TRUSTED_PROXIES = "127.0.0.1"
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +51,10 @@ def secret_key_from_env() -> str:
             "  export WUYE_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     return key
+
+
+def trusted_proxies_from_env() -> str:
+    return os.environ.get("WUYE_TRUSTED_PROXIES", "").strip() or TRUSTED_PROXIES
 
 
 class WriteIntent:
@@ -64,9 +73,15 @@ class WriteIntent:
 
 
 def create_app(
-    engine: Engine | None = None, *, session_maker: sessionmaker[Session] | None = None, secret_key: str | None = None
+    engine: Engine | None = None,
+    *,
+    session_maker: sessionmaker[Session] | None = None,
+    secret_key: str | None = None,
+    trusted_proxies: str | None = None,
 ) -> Starlette:
-    """The console. Tests hand in a session maker bound to their connection, so each test rolls back."""
+    """The console. Tests hand in a session maker bound to their connection, so each test rolls back.
+    ``trusted_proxies``: comma-separated addresses or networks (default ``WUYE_TRUSTED_PROXIES``, else
+    127.0.0.1) whose X-Forwarded-For/-Proto are believed — the client address login throttling counts by."""
     session_maker = session_maker or make_sessionmaker(engine or make_engine())
     install_chinese()
 
@@ -78,8 +93,13 @@ def create_app(
             Route("/", home),
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware), Middleware(InputGuardMiddleware),
-                    Middleware(WriteIntent)],
+        middleware=[
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies or trusted_proxies_from_env()),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware),
+            Middleware(InputGuardMiddleware),
+            Middleware(WriteIntent),
+        ],
     )
     app.state.session_maker = session_maker
     auth = ConsoleAuth(secret_key or secret_key_from_env(), session_maker)
@@ -94,6 +114,7 @@ def create_app(
         i18n_config=i18n_config(),
     )
     admin.templates.env.globals["csrf_token"] = csrf_token
+    admin.templates.env.globals["url_for"] = export_link(admin.templates.env.globals["url_for"])
     auth.templates = admin.templates
     for route in admin.admin.router.routes:
         if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST
@@ -103,3 +124,9 @@ def create_app(
     install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
     app.state.admin = admin
     return app
+
+
+def app_from_env() -> Starlette:
+    """The console as ``wuye serve`` runs it in each worker process (uvicorn's ``--factory``): everything from
+    the environment."""
+    return create_app(secret_key=secret_key_from_env())

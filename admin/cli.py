@@ -304,16 +304,35 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
     p.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
+    p.add_argument("--workers", type=int, default=1,
+                   help="进程数（默认 1）；每个进程最多占用 WUYE_DB_POOL_SIZE + WUYE_DB_MAX_OVERFLOW 个数据库连接")
+    p.add_argument("--forwarded-allow-ips", metavar="地址",
+                   help="可信反向代理的地址或网段，逗号分隔（默认取 WUYE_TRUSTED_PROXIES，再默认 127.0.0.1）："
+                        "只采信这些地址发来的 X-Forwarded-For / X-Forwarded-Proto")
 
 
-def serve(host: str, port: int, secret_key: str) -> int:
+def serve(args: argparse.Namespace, secret_key: str) -> int:
+    """uvicorn, in ``--workers`` processes: each builds the console from the environment (``app_from_env``), so
+    what this process decided (the key, the trusted proxies) goes to them through it."""
     import uvicorn
 
-    from admin.app import create_app
+    from models.db import pool_settings
 
-    app = create_app(secret_key=secret_key)
-    print(f"物业客服后台：http://{host}:{port}/admin/  （Ctrl+C 停止）", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if args.workers < 1:
+        print("错误：--workers 至少为 1", file=sys.stderr)
+        return USAGE
+    try:
+        pool_settings()
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return USAGE
+    os.environ["WUYE_SECRET_KEY"] = secret_key
+    if args.forwarded_allow_ips:
+        os.environ["WUYE_TRUSTED_PROXIES"] = args.forwarded_allow_ips
+    print(f"物业客服后台：http://{args.host}:{args.port}/admin/  （{args.workers} 个进程，Ctrl+C 停止）", flush=True)
+    # proxy_headers off: the console itself decides whom to believe (admin.app, WUYE_TRUSTED_PROXIES).
+    uvicorn.run("admin.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=False, log_level="info")
     return OK
 
 
@@ -326,7 +345,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return USAGE
-    return serve(args.host, args.port, key)
+    return serve(args, key)
 
 
 # --- demo --------------------------------------------------------------------------------------------
@@ -365,7 +384,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         key = secrets.token_urlsafe(48)
         print("\n注意：未设置 WUYE_SECRET_KEY，本次已临时生成密钥；重启后需要重新登录。")
     print()
-    return serve(args.host, args.port, key)
+    return serve(args, key)
 
 
 # --- user --------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import is_lock_timeout
+from models.db import is_busy, is_lock_timeout
 
+BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 # Only our own assets: sqladmin's statics and ours are served locally; inline styles are used by
@@ -182,6 +183,8 @@ def database_refusal(exc: BaseException) -> tuple[int, str]:
         return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
     if isinstance(exc, OperationalError) and is_lock_timeout(exc):
         return 503, "数据库正忙（其他人正在保存），请稍后重试"
+    if is_busy(exc):  # every connection of the process in use past the pool's wait (WUYE_DB_POOL_TIMEOUT)
+        return 503, BUSY
     return 500, "数据库出错，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 
 
@@ -201,7 +204,10 @@ def install_error_pages(admin_app: Starlette) -> None:
     async def database_error(request: Request, exc: Exception) -> Response:
         status, message = database_refusal(exc)
         log_database_error(request, exc, status)
-        return await render(request, HTTPException(status_code=status, detail=message))
+        response = await render(request, HTTPException(status_code=status, detail=message))
+        if status == 503:
+            response.headers["retry-after"] = "5"
+        return response
 
     for kind in (OverflowError, SQLAlchemyError):
         admin_app.add_exception_handler(kind, database_error)

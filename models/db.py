@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as DatabaseBusy
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = f"sqlite:///{Path.cwd() / 'wuye.db'}"
@@ -50,6 +52,42 @@ def writing() -> Iterator[None]:
 def is_lock_timeout(exc: OperationalError) -> bool:
     """SQLite's "database is locked": the write lock not had in time, or a read snapshot overtaken by a write."""
     return "database is locked" in str(exc.orig)
+
+
+def lock_names(session: Session, names: Iterable[str]) -> None:
+    """Hold an exclusive lock on each name until the session's transaction ends; a second transaction asking
+    for one of them waits its turn. For a check-then-write that no row can lock (a count of attempts): the
+    check runs only once the lock is held, so it sees every write of the transactions before it.
+
+    PostgreSQL: transaction-scoped advisory locks. MariaDB: ``GET_LOCK``, held by the connection — released
+    when the connection goes back to the pool, which the session does at the end of its transaction. SQLite:
+    nothing to do — a transaction that writes took the database's one write lock with ``BEGIN IMMEDIATE``
+    (:class:`WriteIntent`). Names are taken in sorted order, so two transactions never wait for each other."""
+    dialect = session.get_bind().dialect.name
+    for name in sorted(set(names)):
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+        elif dialect in ("mysql", "mariadb"):
+            connection = session.connection()
+            key = "wuye:" + hashlib.sha1(name.encode()).hexdigest()  # GET_LOCK names are at most 64 characters
+            if connection.scalar(text("SELECT GET_LOCK(:key, :wait)"), {"key": key, "wait": LOCK_WAIT_SECONDS}) != 1:
+                raise DatabaseBusy(f"lock {name!r} not had within {LOCK_WAIT_SECONDS} s")
+            connection.info[_NAMED_LOCKS] = True
+
+
+LOCK_WAIT_SECONDS = 15
+_NAMED_LOCKS = "wuye_named_locks"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """No connection to be had in time: the pool's wait ran out (every connection of this process in use), a
+    lock of :func:`lock_names` was not had in time, or the server has no connection slot left."""
+    if isinstance(exc, DatabaseBusy):
+        return True
+    return isinstance(exc, OperationalError) and any(m in str(exc.orig) for m in _NO_SLOT)
+
+
+_NO_SLOT = ("too many clients", "remaining connection slots", "Too many connections")
 
 
 def database_url() -> str:
@@ -111,6 +149,27 @@ def _strip_controls(conn, _cursor, statement, parameters, _context, _executemany
     return statement, _cleaned(parameters)
 
 
+# Connections one process may hold: POOL_SIZE kept open, up to MAX_OVERFLOW more at peaks; a request finding
+# them all in use waits up to POOL_TIMEOUT seconds for one, then is answered 503 (admin.app). N processes hold at
+# most N × (POOL_SIZE + MAX_OVERFLOW) connections: see the README on fitting PostgreSQL's max_connections.
+POOL_SETTINGS = {"pool_size": ("WUYE_DB_POOL_SIZE", 5), "max_overflow": ("WUYE_DB_MAX_OVERFLOW", 5),
+                 "pool_timeout": ("WUYE_DB_POOL_TIMEOUT", 10)}
+
+
+def pool_settings() -> dict[str, int]:
+    """The pool's size, overflow and wait from the environment (:data:`POOL_SETTINGS`)."""
+    settings = {}
+    for key, (variable, default) in POOL_SETTINGS.items():
+        raw = os.environ.get(variable, "").strip()
+        if not raw:
+            settings[key] = default
+        elif raw.isdigit() and (int(raw) > 0 or key == "max_overflow"):
+            settings[key] = int(raw)
+        else:
+            raise ValueError(f"{variable} 应为{'非负' if key == 'max_overflow' else '正'}整数，当前为 {raw!r}")
+    return settings
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     # An error's message never carries the statement's values (password hashes, phone numbers) into a log.
     kwargs.setdefault("hide_parameters", True)
@@ -121,6 +180,9 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
 
 def _make_engine(url: str | None = None, **kwargs) -> Engine:
     url = url or database_url()
+    if ":memory:" not in url and "poolclass" not in kwargs:  # in memory: one connection, no pool to size
+        for key, value in pool_settings().items():
+            kwargs.setdefault(key, value)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -179,6 +241,7 @@ def _make_engine(url: str | None = None, **kwargs) -> Engine:
         kwargs.setdefault("isolation_level", "READ COMMITTED")
         engine = create_engine(url, **kwargs)
         event.listen(engine, "handle_error", _check_violation_is_integrity_error)
+        event.listen(engine.pool, "checkin", _release_named_locks)
         return engine
     if url.startswith("postgresql+psycopg"):
         # JIT compilation cost more than it saved on the console's report queries (measured: 1.9 s of 2.0 s).
@@ -206,6 +269,13 @@ def _check_violation_is_integrity_error(ctx) -> IntegrityError | None:
     if isinstance(ctx.sqlalchemy_exception, OperationalError) and args and args[0] in _CHECK_VIOLATED:
         return IntegrityError(ctx.statement, ctx.parameters, orig)
     return None
+
+
+def _release_named_locks(dbapi_connection, record) -> None:
+    """MariaDB: the locks of :func:`lock_names` end with the transaction that took them, as on PostgreSQL."""
+    if dbapi_connection is not None and record.info.pop(_NAMED_LOCKS, False):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("DO RELEASE_ALL_LOCKS()")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,13 +19,16 @@ freshly created app behind it — the views then point at the live database, wha
 from __future__ import annotations
 
 import atexit
+import http.client
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import uvicorn
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import actions  # noqa: F401  (audit hook)
 from models.db import alembic_config, make_engine, make_sessionmaker
 from seeds.reference import load_reference
+from tests import factories
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -99,6 +103,37 @@ def _serve(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Switchboard, Live
     atexit.register(stop)
     _PROCESS["server"] = (switchboard, LiveServer(f"http://127.0.0.1:{port}", engine, maker))
     return _PROCESS["server"]
+
+
+class Browser:
+    """One user's cookies and CSRF token against a live console, over plain HTTP; ``headers`` go with every
+    request (an X-Forwarded-For, as a proxy would add)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        server = urlsplit(url)
+        self.conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
+        self.headers = dict(headers or {})
+        self.cookies: dict[str, str] = {}
+        self.token = ""
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        headers = {**self.headers, "cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urlencode({**form, "csrf_token": self.token})
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode()
+        for header in response.headers.get_all("set-cookie") or ():
+            self.cookies.update({k: m.value for k, m in SimpleCookie(header).items()})
+        if 'name="csrf-token" content="' in text:
+            self.token = text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        return response.status, text
+
+    def log_in(self, username: str, password: str = factories.PASSWORD) -> int:
+        self.request("GET", "/admin/login")
+        return self.request("POST", "/admin/login", {"username": username, "password": password})[0]
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ from models.base import IdMixin, UTCDateTime, display_loads
 
 from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
-from .list_export import export_response, remember_list_params
+from .list_export import export_response
 from .pages import request_actor
 
 PAGE_SIZE = 20
@@ -1032,10 +1032,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             raise HTTPException(status_code=403, detail="没有执行此操作的权限")
 
     # --- export (list_export.py) ---------------------------------------------------------------
-    async def list(self, request: Request) -> Any:
-        remember_list_params(self, request)
-        return await super().list(request)
-
     async def get_model_objects(self, request: Request, limit: int | None = 0) -> list[Any]:
         return []  # the export streams the list's own query rather than loading every row here
 

@@ -1,8 +1,9 @@
 """导出 for every list: the .xlsx of exactly what the list shows, replacing sqladmin 0.32's export.
 
 sqladmin's export loads every row of the unfiltered table and writes raw values. Here the export builds the
-list's own query — scope, search, filters and sort, from the export link's query string or else the last list
-this user looked at in that view — and hands it to :func:`actions.export.export_list`, which streams it into
+list's own query — scope, search, filters and sort, from the export link, which carries the query string of the
+list it is on (:func:`export_link`; kept in the URL, not in the session cookie, which would outgrow what browsers
+keep) — and hands it to :func:`actions.export.export_list`, which streams it into
 an .xlsx (typed cells, personal data masked unless the role may see it, formulas as text) and audits it.
 A big export runs in the background: the user gets a progress page and then the file.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import jinja2
 from sqladmin.models import _UNSET
 from sqlalchemy import Select, func, select
 from starlette.background import BackgroundTask
@@ -30,7 +32,6 @@ from .pages import XLSX, attachment
 
 # Up to this many rows the file comes back in the same request; more go to the background.
 INLINE_ROWS = 5_000
-LIST_PARAMS = "wuye_list_params"
 EXPORT_DIR = Path(tempfile.gettempdir()) / "wuye-exports"
 
 
@@ -38,17 +39,16 @@ def _actor(request: Request):
     return getattr(request.state, "actor", None) or SYSTEM
 
 
-def remember_list_params(view: Any, request: Request) -> None:
-    """Keep the query string of the list being shown, so its 导出 button exports the same rows."""
-    remembered = dict(request.session.get(LIST_PARAMS, {}))
-    remembered[view.identity] = request.url.query
-    request.session[LIST_PARAMS] = remembered
+def export_link(url_for: Any) -> Any:
+    """The templates' ``url_for``, giving the list's 导出 link the list's own query string."""
 
+    @jinja2.pass_context
+    def link(context: Any, name: str, /, **path_params: Any) -> Any:
+        url = url_for(context, name, **path_params)
+        query = context["request"].url.query
+        return url.replace(query=query) if name == "admin:export" and query else url
 
-def _list_request(view: Any, request: Request) -> Request:
-    """The export request, carrying the list's query string (its own, or the remembered one)."""
-    query = request.url.query or request.session.get(LIST_PARAMS, {}).get(view.identity, "")
-    return Request({**request.scope, "query_string": query.encode()}, request.receive)
+    return link
 
 
 async def filtered_query(view: Any, request: Request) -> Select:
@@ -73,14 +73,13 @@ async def filtered_query(view: Any, request: Request) -> Select:
 
 async def export_response(view: Any, request: Request) -> Response:
     """The list as .xlsx, or — when it is long — a progress page that ends with the file."""
-    listed = _list_request(view, request)
-    query = await filtered_query(view, listed)
+    query = await filtered_query(view, request)
     keys = [k if isinstance(k, str) else k.key for k in view._export_prop_names]
     columns = export_columns(view.model, keys, {k: view._column_labels.get(k, k) for k in keys})
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
     actor = _actor(request)
-    filters = dict(listed.query_params)
+    filters = dict(request.query_params)
     EXPORT_DIR.mkdir(exist_ok=True)
     path = Path(tempfile.mkstemp(suffix=".xlsx", dir=EXPORT_DIR)[1])
     session_maker = view.session_maker

@@ -33,7 +33,9 @@ def test_tasks_run_in_threads_and_sessions_of_their_own(engine):
             return session.execute(text(f"SELECT {len(name)}")).scalar()
         return read
 
-    got = in_parallel(make_sessionmaker(engine), ACTOR)({"a": task("a"), "bb": task("bb"), "ccc": task("ccc")})
+    maker = make_sessionmaker(engine)
+    with maker() as caller:
+        got = in_parallel(maker, ACTOR, caller)({"a": task("a"), "bb": task("bb"), "ccc": task("ccc")})
     assert got == {"a": 1, "bb": 2, "ccc": 3}
     assert all(thread.startswith("wuye-read") for thread, _, _ in seen.values())
     assert len({session for _, session, _ in seen.values()}) == 3
@@ -44,8 +46,9 @@ def test_a_refusal_in_one_task_is_the_callers(engine):
     def refuse(session):
         raise Refused("不行")
 
-    with pytest.raises(Refused, match="不行"):
-        in_parallel(make_sessionmaker(engine), ACTOR)({"ok": lambda s: 1, "no": refuse})
+    maker = make_sessionmaker(engine)
+    with maker() as caller, pytest.raises(Refused, match="不行"):
+        in_parallel(maker, ACTOR, caller)({"ok": lambda s: 1, "no": refuse})
 
 
 def test_sessions_on_one_connection_run_in_turn_in_the_callers_session(engine):
@@ -54,6 +57,41 @@ def test_sessions_on_one_connection_run_in_turn_in_the_callers_session(engine):
         with maker() as session:
             run = runner(maker, ACTOR, session)
             assert run({"x": lambda s: s is session, "y": lambda s: s is session}) == {"x": True, "y": True}
-    with make_sessionmaker(engine)() as session:
-        assert runner(make_sessionmaker(engine), ACTOR, session)({"x": lambda s: s is session}) == {"x": False}
+    with make_sessionmaker(engine)() as session:  # one task: no thread for it
+        assert runner(make_sessionmaker(engine), ACTOR, session)({"x": lambda s: s is session}) == {"x": True}
         assert in_turn(session)({}) == {}
+
+
+def test_reads_hold_at_most_half_the_pool_and_read_in_turn_when_no_slot_is_free(tmp_path):
+    """Several home pages at once must not take every connection for their reads (each page also holds its
+    own): parallel reads hold at most half of what the pool may, the pages finding no slot read in turn."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'slots.db'}", pool_size=3, max_overflow=3)  # 6: 3 for reads
+    maker, inside, peak, lock = make_sessionmaker(engine), threading.Barrier(3, timeout=10), [0, 0], threading.Lock()
+
+    def read(session):
+        with lock:
+            peak[0] += 1
+            peak[1] = max(peak)
+        try:
+            inside.wait()  # the three first reads meet: three connections held by reads at once
+        except threading.BrokenBarrierError:
+            pass
+        with lock:
+            peak[0] -= 1
+        return threading.current_thread().name
+
+    with maker() as first, maker() as second:
+        one = in_parallel(maker, ACTOR, first)
+        other = in_parallel(maker, ACTOR, second)
+        shown = {}
+        page = threading.Thread(target=lambda: shown.update(one({"a": read, "b": read, "c": read, "d": read})))
+        page.start()
+        while peak[1] < 3:  # the first page holds the three slots
+            page.join(0.01)
+        in_turn_ = other({"x": lambda s: s is second, "y": lambda s: s is second})
+        inside.abort()
+        page.join(10)
+    assert peak[1] == 3  # never the fourth read at once: WORKERS is 4, the slots are 3
+    assert all(name.startswith("wuye-read") for name in shown.values())
+    assert in_turn_ == {"x": True, "y": True}  # no slot free: in turn, in the caller's session
+    engine.dispose()

@@ -143,3 +143,44 @@ def test_idle_and_absolute_timeouts(app, session, monkeypatch):
         assert c.get("/admin/", follow_redirects=False).status_code == 200, minutes
     monkeypatch.setattr(admin.auth.time, "time", lambda: now + 8 * 3600 + 60)
     assert c.get("/admin/", follow_redirects=False).status_code == 302
+
+
+def test_the_session_cookie_stays_small_whatever_lists_the_user_searches(app, session, monkeypatch):
+    """Browsers drop a cookie over 4 KB: if list parameters were kept in it, a user searching lists all day
+    would stop refreshing ``seen_at`` and be logged out as idle while working."""
+    from sqladmin import ModelView
+
+    factories.user(session, username="sun", superuser=True)
+    c = _client(app)
+    now = time.time()
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now)
+    c.login("sun", factories.PASSWORD)
+    lists = [v.identity for v in app.state.admin._views if isinstance(v, ModelView) and v.column_searchable_list]
+    sizes = []
+    for i in range(100):  # 100 × 20 s: idle-logged-out halfway unless every view refreshes seen_at
+        monkeypatch.setattr(admin.auth.time, "time", lambda i=i: now + (i + 1) * 20)
+        search = f"锦绣华庭{i}号楼·张伟的报修（{'漏水' * (i % 7 + 1)}）"
+        response = c.get(f"/admin/{lists[i % len(lists)]}/list", params={"search": search},
+                         follow_redirects=False)
+        assert response.status_code == 200, (i, lists[i % len(lists)], response.headers.get("location"))
+        sizes.append(len(c.client.cookies["wuye_session"]))
+    assert max(sizes) < 2048, max(sizes)
+    assert len(set(sizes)) <= 2  # only seen_at changes
+
+
+def test_forwarded_address_is_believed_only_from_a_trusted_proxy(session, session_maker):
+    """Behind a proxy on another host every request comes from the proxy: login throttling must count the
+    address it forwards — but only a trusted proxy's, or anyone could pick the address their tries count to."""
+    from admin.app import create_app
+    from tests.conftest import SECRET
+
+    factories.user(session, username="proxied", superuser=True)
+    app = create_app(session_maker=session_maker, secret_key=SECRET, trusted_proxies="10.0.0.0/8")
+    forwarded = {"x-forwarded-for": "192.0.2.10", "x-forwarded-proto": "https"}
+    locations = {}
+    for sender in ("10.1.2.3", "192.0.2.66"):  # the proxy; a client claiming to be someone else
+        c = Console(TestClient(app, base_url="http://testserver", client=(sender, 40000), headers=forwarded))
+        locations[sender] = c.login("proxied", factories.PASSWORD).headers["location"]
+    ips = session.scalars(select(LoginAttempt.ip).where(LoginAttempt.username == "proxied").order_by(LoginAttempt.id))
+    assert list(ips) == ["192.0.2.10", "192.0.2.66"]
+    assert locations == {"10.1.2.3": "https://testserver/admin/", "192.0.2.66": "http://testserver/admin/"}

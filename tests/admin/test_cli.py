@@ -6,6 +6,7 @@ a refused command must exit 1 and write nothing.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import shutil
@@ -188,13 +189,22 @@ def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> Non
     calls = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
     monkeypatch.setenv("WUYE_SECRET_KEY", SECRET)
+    monkeypatch.setenv("WUYE_TRUSTED_PROXIES", "")  # restored after the test: serve hands it to its workers
 
-    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9001"]) == 0
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "3",
+                     "--forwarded-allow-ips", "10.0.0.5,10.0.1.0/24"]) == 0
 
     (app, kw), = calls
-    assert kw["host"] == "0.0.0.0" and kw["port"] == 9001
-    assert hasattr(app.state, "admin")
+    assert (kw["host"], kw["port"], kw["workers"], kw["factory"], kw["proxy_headers"]) == ("0.0.0.0", 9001, 3, True, False)
+    assert os.environ["WUYE_TRUSTED_PROXIES"] == "10.0.0.5,10.0.1.0/24"
+    module, _, factory = app.partition(":")  # what each worker process builds
+    assert hasattr(getattr(importlib.import_module(module), factory)().state, "admin")
     assert "http://0.0.0.0:9001/admin/" in capsys.readouterr().out
+    assert cli.main(["serve", "--workers", "0"]) == 2
+    monkeypatch.setenv("WUYE_DB_POOL_SIZE", "十")
+    assert cli.main(["serve"]) == 2
+    assert "WUYE_DB_POOL_SIZE 应为正整数" in capsys.readouterr().err
+    assert len(calls) == 1
 
 
 def test_demo_prints_the_accounts_and_serves_with_a_temporary_key(db: Engine, monkeypatch, capsys) -> None:
@@ -202,7 +212,7 @@ def test_demo_prints_the_accounts_and_serves_with_a_temporary_key(db: Engine, mo
 
     monkeypatch.setattr(seeds.demo, "load_demo", lambda session: {"branch": 2, "project": 4})
     calls = []
-    monkeypatch.setattr(cli, "serve", lambda host, port, key: calls.append((host, port, key)) or 0)
+    monkeypatch.setattr(cli, "serve", lambda args, key: calls.append((args.host, args.port, key)) or 0)
 
     assert cli.main(["demo", "--port", "8100"]) == 0
 

@@ -18,38 +18,9 @@ from admin.views.pages import run_action
 from models import LoginAttempt, LostItem, utcnow
 from models.db import make_engine, make_sessionmaker
 from tests import factories
-from tests.browser_support import live_server  # noqa: F401  (fixture)
+from tests.browser_support import Browser, live_server  # noqa: F401  (fixture)
 
 USERS = 8
-
-
-class Browser:
-    """One user's cookies and CSRF token against the live console, over plain HTTP."""
-
-    def __init__(self, url: str) -> None:
-        server = urlsplit(url)
-        self.conn = http.client.HTTPConnection(server.hostname, server.port, timeout=60)
-        self.cookies: dict[str, str] = {}
-        self.token = ""
-
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        headers = {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        body = None
-        if form is not None:
-            body = urlencode({**form, "csrf_token": self.token})
-            headers["content-type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
-        text = response.read().decode()
-        for header in response.headers.get_all("set-cookie") or ():
-            self.cookies.update({k: m.value for k, m in SimpleCookie(header).items()})
-        if 'name="csrf-token" content="' in text:
-            self.token = text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-        return response.status, text
-
-    def log_in(self, username: str) -> int:
-        self.request("GET", "/admin/login")
-        return self.request("POST", "/admin/login", {"username": username, "password": factories.PASSWORD})[0]
 
 
 def test_an_edit_whose_form_checks_read_the_database_saves_at_once(live_server):  # noqa: F811

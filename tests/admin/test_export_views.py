@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -41,8 +42,10 @@ def _sheet(response) -> list[list]:
 
 def test_export_follows_the_list_the_user_looks_at(console, people):
     sv = console("sv")
-    sv.get("/admin/customer/list?search=张&sortBy=name&sort=desc")
-    rows = _sheet(sv.get("/admin/customer/export/xlsx"))
+    page = sv.get("/admin/customer/list?search=张&sortBy=name&sort=desc")
+    link = html.unescape(re.search(r'href="([^"]*/admin/customer/export/xlsx[^"]*)"', page.text).group(1))
+    assert link.endswith("/admin/customer/export/xlsx?search=%E5%BC%A0&sortBy=name&sort=desc")  # in the URL
+    rows = _sheet(sv.get(link))
     header = rows[0]
     assert header[:3] == ["编号", "项目", "姓名"]
     assert [r[2] for r in rows[1:]] == ["张敏", "张伟"]  # searched, sorted, only P1 (张外人 is P2)

@@ -1,0 +1,105 @@
+"""Several real app processes, as an operator runs them: ``wuye serve`` subprocesses on free ports of 127.0.0.1,
+all on one PostgreSQL database of their own (``<test database>_procs``, made afresh once per test run, dropped
+after).
+
+The processes cannot see the per-test transaction the other tests roll back: tests commit what they need
+through ``app_processes.session_maker`` and give their records unique names. Use from a test module::
+
+    from tests.processes_support import app_processes  # noqa: F401  (fixture)
+
+    def test_something(app_processes): ...
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import actions  # noqa: F401  (audit hook)
+from models.db import make_engine, make_sessionmaker
+from seeds.reference import load_reference
+from tests.browser_support import _free_port
+from tests.conftest import reset_schema
+
+PROCESSES = 2
+SECRET = "processes-test-secret-" + "z" * 32
+
+
+@dataclass(frozen=True)
+class AppProcesses:
+    urls: list[str]  # http://127.0.0.1:<port>, one per process
+    database_url: str
+    engine: Engine
+    session_maker: sessionmaker[Session]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"wuye serve exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/admin/login", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"wuye serve did not answer at {url}:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_processes(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcesses]:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several app processes share a PostgreSQL database (set WUYE_TEST_DATABASE_URL)")
+    name = f"{engine.url.database}_procs"
+    server = make_engine(engine.url.set(database="postgres").render_as_string(hide_password=False),
+                         isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = engine.url.set(database=name).render_as_string(hide_password=False)
+    own = make_engine(url)
+    reset_schema(own)
+    maker = make_sessionmaker(own)
+    with maker.begin() as session:
+        load_reference(session)
+    env = {**os.environ, "WUYE_DATABASE_URL": url, "WUYE_SECRET_KEY": SECRET}
+    env.pop("WUYE_TRUSTED_PROXIES", None)  # the default: only 127.0.0.1, where the tests' requests come from
+    logs = tmp_path_factory.mktemp("processes")
+    processes: list[tuple[subprocess.Popen, Path]] = []
+    urls = []
+    try:
+        for i in range(PROCESSES):
+            port, log = _free_port(), logs / f"serve-{i}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [str(Path(sys.executable).with_name("wuye")), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env=env, stdout=out, stderr=subprocess.STDOUT)
+            processes.append((process, log))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url_, (process, log) in zip(urls, processes, strict=True):
+            _wait_until_serving(url_, process, log)
+        yield AppProcesses(urls, url, own, maker)
+    finally:
+        for process, _ in processes:
+            process.terminate()
+        for process, _ in processes:
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        own.dispose()
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
