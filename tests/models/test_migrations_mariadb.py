@@ -168,3 +168,34 @@ def test_up_down_up_no_drift_and_reference_data(mariadb_url):
         assert integrity_message(duplicate.value) == "已存在相同「名称」的分公司记录"
     finally:
         engine.dispose()
+
+
+def test_named_locks_last_until_the_transaction_ends(mariadb_url):
+    """``lock_names`` on MariaDB (GET_LOCK, held by the connection, not the transaction): a second transaction
+    asking for the name waits for the first to end, and a connection back in the pool holds no lock — what keeps
+    login throttling exact across processes there."""
+    import threading
+    import time
+
+    from models.db import lock_names, make_sessionmaker
+
+    engine = make_engine(mariadb_url)
+    maker, events = make_sessionmaker(engine), []
+
+    def second() -> None:
+        with maker.begin() as session:
+            lock_names(session, ["login-user:wang", "login-ip:10.0.0.9"])
+            events.append("second has it")
+
+    with maker.begin() as session:
+        lock_names(session, ["login-ip:10.0.0.9", "login-user:wang"])
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        time.sleep(0.5)
+        events.append("first ends")
+    waiting.join(20)
+    started = time.monotonic()
+    with maker.begin() as session:  # released with the connection: had at once
+        lock_names(session, ["login-user:wang"])
+    assert events == ["first ends", "second has it"] and time.monotonic() - started < 1
+    engine.dispose()
