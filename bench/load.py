@@ -104,13 +104,19 @@ class Client:
         if form is not None:
             body = urlencode({**form, "csrf_token": self.tokens.get("csrf-token", "")})
             headers["content-type"] = "application/x-www-form-urlencoded"
-        try:
-            self.conn.request(method, path, body=body, headers=headers)
-            response = self.conn.getresponse()
-            page = response.read().decode()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()  # reconnects on the next request
-            return 0
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                page = response.read().decode()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.conn.close()  # reconnects on the next request
+                # The server closes a kept-alive connection idle for 5 s (uvicorn's default), as while the other
+                # clients finish a workload: sent again once on a new connection, as a browser does.
+                if attempt == 2 or not isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError
+                                                   | BrokenPipeError):
+                    return 0
         for header in response.headers.get_all("set-cookie") or ():
             self.cookies.update({k: m.value for k, m in SimpleCookie(header).items()})
         self.tokens.update(TOKEN.findall(page))
