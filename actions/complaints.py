@@ -4,8 +4,10 @@ Per project and month (Asia/Shanghai calendar month of 受理时间):
 - 受理 received: complaints received in the month;
 - 办结 closed: of those, closed before the month ended — "保证将投诉消化在当月";
 - 及时办结 closed in time: of the closed, those whose work order was completed by its completion deadline;
-- 有效 valid / 重大 major: flagged on the complaint;
-- 投诉处理率 = 办结 ÷ 受理 (target ≥ 98 %), 处理及时率 = 及时办结 ÷ 办结, 投诉有效率 = 有效 ÷ 受理;
+- 有效 valid / 无效 invalid / 待判定 pending: the supervisor's judgement; 重大 major: flagged on the complaint;
+- 投诉处理率 = 办结 ÷ 受理 (target ≥ 98 %), 处理及时率 = 及时办结 ÷ 办结, 投诉有效率 = 有效 ÷ 受理 (DOMAIN.md:
+  valid complaints ÷ complaints — every complaint received counts, so one not judged yet lowers the rate until it
+  is; its count is shown beside the rate);
 - 回访率 = work orders closed in the month that had a callback ÷ work orders closed in the month (target 100 %).
 """
 
@@ -23,6 +25,8 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     AuditKind,
+    ComplaintValidity,
+    EventSource,
     Project,
     RequestKind,
     ServiceRequest,
@@ -30,9 +34,11 @@ from models import (
     VisitKind,
     WorkOrder,
     label_of,
+    utcnow,
 )
 from models.base import UTCDateTime
 
+from . import scores
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
@@ -59,6 +65,8 @@ class ComplaintMonth:
     closed: int = 0
     closed_in_time: int = 0
     valid: int = 0
+    invalid: int = 0
+    pending: int = 0
     major: int = 0
     orders_closed: int = 0
     orders_called_back: int = 0
@@ -90,7 +98,8 @@ class ComplaintMonth:
         return None if rate not in TARGETS or not whole else part * 100 >= TARGETS[rate] * whole
 
 
-COUNTS = ("received", "closed", "closed_in_time", "valid", "major", "orders_closed", "orders_called_back")
+COUNTS = ("received", "closed", "closed_in_time", "valid", "invalid", "pending", "major", "orders_closed",
+          "orders_called_back")
 RATES = ("handling_rate", "timeliness_rate", "validity_rate", "callback_rate")
 LABELS = {
     "project": label_of(ServiceRequest, "project"),
@@ -99,6 +108,8 @@ LABELS = {
     "closed": "当月办结",
     "closed_in_time": "及时办结",
     "valid": "有效投诉",
+    "invalid": "无效投诉",
+    "pending": "待判定投诉",
     "major": "重大投诉",
     "orders_closed": "关闭工单",
     "orders_called_back": "已回访工单",
@@ -177,20 +188,23 @@ def complaint_statistics(session: Session, *, actor: Actor, month_from: str, mon
             _bucket(SR.received_at, months).label("month"),
             case((closed, 1), else_=0).label("closed"),
             case((and_(closed, in_time), 1), else_=0).label("in_time"),
-            case((SR.complaint_valid.is_(True), 1), else_=0).label("valid"),
+            case((SR.complaint_validity == ComplaintValidity.VALID, 1), else_=0).label("valid"),
+            case((SR.complaint_validity == ComplaintValidity.INVALID, 1), else_=0).label("invalid"),
             case((SR.complaint_major.is_(True), 1), else_=0).label("major"),
         )
         .where(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end, scope(SR.project_id))
         .subquery()
     )
     figures: dict[tuple[int, str], dict[str, int]] = {}
-    for project_id, month, n, c, t, v, m in session.execute(
+    for project_id, month, n, c, t, v, x, m in session.execute(
         select(flags.c.project_id, flags.c.month, func.count(), func.sum(flags.c.closed), func.sum(flags.c.in_time),
-               func.sum(flags.c.valid), func.sum(flags.c.major))
+               func.sum(flags.c.valid), func.sum(flags.c.invalid), func.sum(flags.c.major))
         .group_by(flags.c.project_id, flags.c.month)
     ):
+        valid, invalid = int(v or 0), int(x or 0)
         figures[(project_id, month)] = {"received": n, "closed": int(c or 0), "closed_in_time": int(t or 0),
-                                        "valid": int(v or 0), "major": int(m or 0)}
+                                        "valid": valid, "invalid": invalid, "pending": n - valid - invalid,
+                                        "major": int(m or 0)}
 
     # Callbacks: work orders closed in the month, and how many of them had a callback.
     called_back = (
@@ -255,3 +269,96 @@ def export_complaint_statistics(session: Session, *, actor: Actor, month_from: s
     log_operation(session, "export_complaint_statistics", params=params, counts={"rows": count})
     return ExportResult(f"投诉统计-{stats.total.month}.xlsx", to_bytes(wb), count)
 
+
+
+# --- 判定: the supervisor's judgement of a complaint ---------------------------------------------------------
+@dataclass(frozen=True)
+class Judgement:
+    request_id: int
+    validity: ComplaintValidity
+    points: Decimal | None  # the deduction chosen (negative), None: none chosen (the provisional one applies)
+    staff: str  # the employee complained about, "" if none is named
+
+    @property
+    def message(self) -> str:
+        text = f"投诉 #{self.request_id} 已判定为{self.validity.label}"
+        if self.validity is ComplaintValidity.VALID and self.staff:
+            if self.points is None:
+                text += f"；{self.staff} 暂按细则扣分，待评定"
+            else:
+                text += f"；{self.staff} 评定扣 {-self.points:f} 分（替代暂定扣分，不叠加）"
+            text += "，重新计算该月考核后计入得分"
+        return text
+
+
+@dataclass(frozen=True)
+class ComplaintCase:
+    """What the 判定投诉 page shows: the complaint, whom it names and the deductions it may be judged."""
+
+    request_id: int
+    text: str
+    staff: str
+    points_range: str  # "5 至 10", the deduction as the supervisor types it; "" without a rule in force
+    provisional: str  # "5"
+
+
+def complaint_case(session: Session, *, request_id: int, actor: Actor) -> ComplaintCase:
+    request = session.get(ServiceRequest, request_id)
+    if request is None or not actor.can_see(request.project_id):
+        raise Refused(f"诉求 #{request_id} 不存在", [request_id])
+    rule = scores.derived_rule(session, EventSource.COMPLAINT, request.received_at.astimezone(SHANGHAI).date())
+    staff = request.complained_staff
+    return ComplaintCase(
+        request_id, str(request), staff.name if staff else "",
+        scores.range_text(-rule.points_max, -rule.points_min) if rule else "",
+        scores.range_text(-rule.points_max, -rule.points_max) if rule else "",
+    )
+
+
+@as_actor
+def judge_complaint(session: Session, *, request_id: int, validity: ComplaintValidity,
+                    points: Decimal | None = None, actor: Actor) -> Judgement:
+    """判定投诉: 有效 / 无效 (or back to 待判定), and for a valid complaint naming an employee the deduction chosen
+    in the range of the rule of 有效投诉 (细则：被业主投诉者，视情况扣5-10分). The choice replaces the provisional
+    deduction: one complaint, one deduction. ``points`` may be given as 8 or −8 (扣 8 分)."""
+    SR = ServiceRequest
+    request = session.get(SR, request_id, with_for_update=True)
+    if request is None:
+        raise Refused(f"诉求 #{request_id} 不存在", [request_id])
+    if not actor.can_see(request.project_id):
+        raise NotPermitted("无权判定该项目的投诉", [request_id])
+    if request.kind is not RequestKind.COMPLAINT:
+        raise Refused(f"诉求 #{request_id} 是{request.kind.label}，不是投诉，不能判定{label_of(SR, 'complaint_validity')}",
+                      [request_id])
+    if not isinstance(validity, ComplaintValidity):
+        raise Refused(f"请选择{label_of(SR, 'complaint_validity')}")
+    staff = request.complained_staff
+    if points is not None:
+        points = -abs(Decimal(points))
+        if validity is not ComplaintValidity.VALID:
+            raise Refused(f"只有有效投诉才评定扣分：投诉 #{request_id} 判定为{validity.label}", [request_id])
+        if staff is None:
+            raise Refused(f"投诉 #{request_id} 未指明{label_of(SR, 'complained_staff')}，无需评定扣分", [request_id])
+        day = request.received_at.astimezone(SHANGHAI).date()
+        rule = scores.derived_rule(session, EventSource.COMPLAINT, day)
+        if rule is None:
+            raise Refused(f"{day} 没有适用的有效投诉考核细则", [request_id])
+        if points != points.quantize(scores.POINTS_STEP):
+            raise Refused(f"{label_of(SR, 'complaint_points')}最多保留一位小数：{-points:f}", [request_id])
+        if not rule.points_min <= points <= rule.points_max:
+            low, high = -rule.points_max, -rule.points_min
+            raise Refused(f"{label_of(SR, 'complaint_points')}须在 {scores.range_text(low, high)} 分之间"
+                          f"（细则：被业主投诉者，视情况扣分）：{-points:f}", [request_id])
+    if staff is not None and (validity, points) != (request.complaint_validity, request.complaint_points):
+        # the employee's month would score differently: not once it is confirmed
+        month = scores.month_of(request.received_at.astimezone(SHANGHAI).date())
+        scores.refuse_confirmed(session, month, [staff.project_id], "更改该月投诉的判定")
+    request.complaint_validity = validity
+    request.complaint_points = points
+    request.complaint_judged_by_id = actor.user_id
+    request.complaint_judged_at = utcnow()
+    session.flush()
+    log_operation(session, "judge_complaint", project_id=request.project_id,
+                  params={"request_id": request_id, "validity": validity, "points": points},
+                  counts={"judged": 1}, message=f"判定投诉 #{request_id}：{validity.label}")
+    return Judgement(request_id, validity, points, staff.name if staff else "")

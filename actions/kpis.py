@@ -50,6 +50,7 @@ from models import (
     BillStatus,
     Branch,
     Building,
+    ComplaintValidity,
     Department,
     LabeledEnum,
     Phase,
@@ -192,7 +193,7 @@ def _complaints_closed_in_time(d: Drill) -> ColumnElement[bool]:
 
 
 def _complaints_valid(d: Drill) -> ColumnElement[bool]:
-    return and_(_complaints_received(d), ServiceRequest.complaint_valid.is_(True))
+    return and_(_complaints_received(d), ServiceRequest.complaint_validity == ComplaintValidity.VALID)
 
 
 def _complaints_major(d: Drill) -> ColumnElement[bool]:
@@ -454,7 +455,7 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("timeliness_rate", complaints.LABELS["timeliness_rate"], None, "complaints_closed_in_time",
         "complaints_closed", "当月办结投诉中派工单在完成时限内完工的件数 ÷ 当月办结件数"),
     Kpi("validity_rate", complaints.LABELS["validity_rate"], None, "complaints_valid", "complaints_received",
-        "有效投诉件数 ÷ 当月受理投诉件数"),
+        "有效投诉件数 ÷ 当月受理投诉件数（待判定的投诉计入受理、不计为有效）"),
     Kpi("survey_rate", "调查率", survey_results.COVERAGE_TARGET * 100, "households_collected",
         "households_surveyed", "调查期间覆盖当月的满意度调查：已回收问卷户数 ÷ 被调查户数"),
     Kpi("satisfaction", "满意度", None, "scores_satisfied", "scores_answered",

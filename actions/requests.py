@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from models import (
     Building,
     Channel,
+    ComplaintValidity,
     Customer,
     Priority,
     Project,
@@ -230,6 +231,8 @@ def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
             .order_by(SR.received_at.desc(), SR.id.desc())
             .limit(1)
         )
+    if fields.get("kind") is RequestKind.COMPLAINT:  # 有效与否由客服主管判定
+        fields.setdefault("complaint_validity", ComplaintValidity.PENDING)
     request = SR(**fields, receiver_id=actor.user_id, repeat_of_id=repeat_of)
     session.add(request)
     session.flush()

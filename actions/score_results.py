@@ -119,6 +119,7 @@ class EventLine:
     source_id: int | None
     note: str
     recorded_by: str
+    company_own: bool = False  # the rule's points are the company's own: the documents give none
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def score_breakdown(session: Session, *, staff_id: int, month: str, actor: Actor
         _line(score, staff) if score else None,
         tuple(
             EventLine(e.id, e.event_date, r.code, r.category, r.description, e.points, e.source, e.source_id,
-                      e.note, by or "")
+                      e.note, by or "", r.company_own)
             for e, r, by in events
         ),
     )

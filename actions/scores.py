@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     AuditKind,
+    ComplaintValidity,
     EventSource,
     GradeBand,
     MonthlyScore,
@@ -130,6 +131,11 @@ def _in_force_on(day: ColumnElement | dt.date) -> ColumnElement[bool]:
     return and_(ScoringRule.valid_from <= day, or_(ScoringRule.valid_to.is_(None), ScoringRule.valid_to > day))
 
 
+def derived_rule(session: Session, source: EventSource, day: dt.date) -> ScoringRule | None:
+    """The rule the records of ``source`` are scored with on ``day``."""
+    return session.scalar(select(ScoringRule).where(ScoringRule.source == source, _in_force_on(day)))
+
+
 def rules_in_force(session: Session, *, month: str, manual_only: bool = False) -> list[ScoringRule]:
     """The rule versions in force on some day of ``month``, by code (the pick list of the event form)."""
     m = parse_month(month)
@@ -193,7 +199,9 @@ def revise_rule(
         raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", [rule_id])
     if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
         raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", [rule_id])
-    if old.source is not EventSource.MANUAL and points_min != points_max:
+    # 有效投诉 alone is judged within a range (its upper end is the provisional deduction); the other derived
+    # rules score every record alike
+    if old.source not in (EventSource.MANUAL, EventSource.COMPLAINT) and points_min != points_max:
         raise Refused(f"细则 {old.code} 由系统自动生成，分值须固定（下限与上限相同）", [rule_id])
     new = ScoringRule(
         code=old.code,
@@ -203,6 +211,7 @@ def revise_rule(
         points_max=points_max,
         choose_in_range=(points_min != points_max) if choose_in_range is None else choose_in_range,
         source=old.source,
+        company_own=old.company_own,
         valid_from=valid_from,
     )
     old.valid_to = valid_from
@@ -275,7 +284,7 @@ def _confirmed(session: Session, month: str, project_ids: Iterable[int]) -> dict
     return dict(rows.all())
 
 
-def _refuse_confirmed(session: Session, month: str, project_ids: Iterable[int], doing: str) -> None:
+def refuse_confirmed(session: Session, month: str, project_ids: Iterable[int], doing: str) -> None:
     locked = _confirmed(session, month, project_ids)
     if locked:
         raise Refused(
@@ -369,7 +378,7 @@ def record_events(
     if rule is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
     points = _checked_points(rule, event_date, points)
-    _refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
+    refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
     token = one_time(form_token)
     if dry_run:
         return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
@@ -410,7 +419,7 @@ def check_event_change(session: Session, *, event_id: int, actor: Actor) -> None
         raise NotPermitted(f"无权修改该考核记录：{event_id}", [event_id])
     if event.source is not EventSource.MANUAL:
         raise Refused(f"该记录由系统根据{event.source.label}记录自动生成，请更正来源记录后重新计算", [event_id])
-    _refuse_confirmed(session, month_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
+    refuse_confirmed(session, month_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
 
 
 def check_event(
@@ -498,6 +507,13 @@ class _Source:
     at: ColumnElement  # the moment that decides its month
     where: tuple[ColumnElement[bool], ...]
     joins: tuple = ()
+    # The points of an occurrence: the rule's (its ``points_max``) unless the record carries its own judgement.
+    judged: ColumnElement | None = None
+
+
+# 一次投诉只扣一次：有效投诉先按细则暂定扣分，主管评定后以评定分值替代（不叠加）。
+PROVISIONAL_NOTE = "暂定扣分，待主管评定"
+JUDGED_NOTE = "主管评定"
 
 
 def _sources(now: dt.datetime) -> tuple[_Source, ...]:
@@ -505,8 +521,10 @@ def _sources(now: dt.datetime) -> tuple[_Source, ...]:
         # 有效投诉并指明被投诉员工
         _Source(EventSource.COMPLAINT, ServiceRequest.id, ServiceRequest.complained_staff_id,
                 ServiceRequest.received_at,
-                (ServiceRequest.kind == RequestKind.COMPLAINT, ServiceRequest.complaint_valid.is_(True),
-                 ServiceRequest.status != RequestStatus.CANCELLED)),
+                (ServiceRequest.kind == RequestKind.COMPLAINT,
+                 ServiceRequest.complaint_validity == ComplaintValidity.VALID,
+                 ServiceRequest.status != RequestStatus.CANCELLED),
+                judged=ServiceRequest.complaint_points),
         # 超过完成时限仍未完工，或完工晚于时限：计入时限所在月份
         _Source(EventSource.OVERDUE_ORDER, WorkOrder.id, WorkOrder.assignee_id, WorkOrder.complete_due_at,
                 (WorkOrder.complete_due_at < now,
@@ -524,13 +542,18 @@ def _candidates(session: Session, src: _Source, month: Month, project_ids: list[
     """The events a source's records call for (source, source_id, staff_id, event_date, rule_id, points,
     project_id), scored with the rule of that source in force on the day."""
     day = _local_date(session, src.at)
+    points, note = ScoringRule.points_max, literal("")
+    if src.judged is not None:
+        points = func.coalesce(src.judged, ScoringRule.points_max)
+        note = case((src.judged.is_(None), literal(PROVISIONAL_NOTE)), else_=literal(JUDGED_NOTE))
     stmt = select(
         literal(src.source, ScoreEvent.source.type).label("source"),
         src.key.label("source_id"),
         Staff.id.label("staff_id"),
         type_coerce(day, Date).label("event_date"),
         ScoringRule.id.label("rule_id"),
-        ScoringRule.points_max.label("points"),
+        type_coerce(points, ScoreEvent.points.type).label("points"),
+        type_coerce(note, ScoreEvent.note.type).label("note"),
         Staff.project_id.label("project_id"),
     ).select_from(src.key.table)
     for target, on in src.joins:
@@ -546,7 +569,7 @@ def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool],
 
 
 # What makes a derived event the one its record calls for; the project follows the employee.
-_KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points")
+_KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points", "note")
 
 
 def _diff(session: Session, month: Month, project_ids: list[int]) -> Select:
@@ -611,7 +634,7 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
     c = _diff(session, month, project_ids).subquery()
     now = utcnow()
     rows = select(
-        *(c.c[k] for k in _KEY), c.c.project_id, literal("").label("note"),
+        *(c.c[k] for k in _KEY), c.c.project_id,
         literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(c.c.side > 0)
@@ -669,7 +692,7 @@ def compute_scores(
     """
     m = parse_past_month(month)
     projects = visible_projects(session, project_ids, actor)
-    _refuse_confirmed(session, m.text, projects, "重新计算")
+    refuse_confirmed(session, m.text, projects, "重新计算")
     if not dry_run:
         return _compute(session, m, projects)
     savepoint = session.begin_nested()
@@ -738,7 +761,7 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]
         .order_by(ScoreMonth.project_id).with_for_update().execution_options(populate_existing=True)
     ))
     # confirmed between the first check and the lock
-    _refuse_confirmed(session, m.text, ids, "重新计算")
+    refuse_confirmed(session, m.text, ids, "重新计算")
     return months
 
 

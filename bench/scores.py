@@ -120,7 +120,7 @@ def build(engine: Engine) -> dict[str, int]:
             return {"project_id": project_id, "kind": kind, "received_at": moment(rng), "content": "基准", **extra,
                     "_staff": staff_id}
 
-        complaints = [request(RequestKind.COMPLAINT, complaint_valid=rng.random() < 0.6) for _ in range(COMPLAINTS)]
+        complaints = [request(RequestKind.COMPLAINT, complaint_validity="valid" if rng.random() < 0.6 else "invalid") for _ in range(COMPLAINTS)]
         for row in complaints:
             named = row.pop("_staff")
             row["complained_staff_id"] = named if rng.random() < 0.8 else None

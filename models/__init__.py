@@ -121,6 +121,7 @@ from .scoring import (  # noqa: F401
 )
 from .service import (  # noqa: F401
     Channel,
+    ComplaintValidity,
     Priority,
     RequestCategory,
     RequestKind,

@@ -85,6 +85,8 @@ class ScoringRule(IdMixin, TimestampMixin, Base):
     points_max: Mapped[Decimal] = col("分值上限", Numeric(6, 1))
     choose_in_range: Mapped[bool] = col("须在区间内评定", Boolean, default=False)
     source: Mapped[EventSource] = col("来源", enum_type(EventSource), default=EventSource.MANUAL)
+    company_own: Mapped[bool] = col("本公司自定", Boolean, default=False,
+                                    doc="细则原文未载分值，分值为本公司自定（可按本公司制度修订）")
     valid_from: Mapped[dt.date] = col("生效日期", Date)
     valid_to: Mapped[dt.date | None] = col("失效日期", Date)
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -115,6 +116,14 @@ class VisitWay(LabeledEnum):
     PATROL = "patrol", "巡视"
 
 
+class ComplaintValidity(LabeledEnum):
+    """有效投诉: judged by a supervisor; a complaint is 待判定 until then (it is neither valid nor not)."""
+
+    PENDING = "pending", "待判定"
+    VALID = "valid", "有效"
+    INVALID = "invalid", "无效"
+
+
 class Satisfaction(LabeledEnum):
     SATISFIED = "satisfied", "满意"
     BASIC = "basic", "基本满意"
@@ -151,7 +160,16 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         "重复诉求", ForeignKey("service_request.id", ondelete="SET NULL"), index=True, doc="同一房屋同类问题短期内再次报事"
     )
     # 投诉 only
-    complaint_valid: Mapped[bool | None] = col("有效投诉", Boolean)
+    complaint_validity: Mapped[ComplaintValidity | None] = col(
+        "有效投诉", enum_type(ComplaintValidity), index=True, doc="由客服主管判定：待判定 / 有效 / 无效"
+    )
+    # 细则：被业主投诉者，视情况扣5-10分 — one complaint, one deduction: the supervisor's choice replaces the
+    # provisional one the records give (ScoringRule of source 有效投诉), it never adds to it.
+    complaint_points: Mapped[Decimal | None] = col(
+        "评定扣分", Numeric(6, 1), doc="主管对被投诉员工的评定（扣分为负数）；未评定时按细则暂定扣分"
+    )
+    complaint_judged_by_id: Mapped[int | None] = col("判定人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    complaint_judged_at: Mapped[dt.datetime | None] = col("判定时间", UTCDateTime())
     complaint_major: Mapped[bool] = col("重大投诉", Boolean, default=False, doc="须报客服经理/分公司")
     complained_staff_id: Mapped[int | None] = col("被投诉员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
@@ -162,7 +180,9 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     project: Mapped[Project] = relationship(info={"label": "项目"})
     unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})
     customer: Mapped[Customer | None] = relationship(info={"label": "客户"})
-    receiver: Mapped[User | None] = relationship(info={"label": "首问负责人"})
+    receiver: Mapped[User | None] = relationship(foreign_keys=[receiver_id], info={"label": "首问负责人"})
+    complaint_judged_by: Mapped[User | None] = relationship(foreign_keys=[complaint_judged_by_id],
+                                                            info={"label": "判定人"})
     complained_staff: Mapped[Staff | None] = relationship(foreign_keys=[complained_staff_id], info={"label": "被投诉员工"})
     praised_staff: Mapped[Staff | None] = relationship(foreign_keys=[praised_staff_id], info={"label": "被表扬员工"})
     repeat_of: Mapped[ServiceRequest | None] = relationship(remote_side="ServiceRequest.id", info={"label": "重复诉求"})

@@ -35,6 +35,7 @@ from models import (
     Branch,
     Building,
     Channel,
+    ComplaintValidity,
     CorrectiveAction,
     Customer,
     CustomerKind,
@@ -274,6 +275,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
 # ---------------------------------------------------------------------------------------------------
 C = RequestCategory
 K = RequestKind
+CV = ComplaintValidity
 TEXTS: dict[tuple[RequestKind | None, RequestCategory], tuple[str, ...]] = {
     (K.REPAIR_PRIVATE, C.PLUMBING): (
         "卫生间下水管道堵塞，请派人疏通", "厨房水龙头漏水，关不紧", "家里突然停电，总闸跳了合不上",
@@ -919,15 +921,25 @@ class _Demo:
                 "customer_id": customer["id"] if customer else None,
                 "contact_name": customer["name"] if customer else "", "contact_phone": customer["phone"] if customer
                 else "", "content": text, "received_at": received, "receiver_id": receiver, "repeat_of_id": None,
-                "complaint_valid": None, "complaint_major": False, "complained_staff_id": None,
+                "complaint_validity": None, "complaint_points": None, "complaint_judged_by_id": None,
+                "complaint_judged_at": None, "complaint_major": False, "complained_staff_id": None,
                 "praised_staff_id": None, "reply": "", "closed_at": None, "created_at": received,
                 "updated_at": received,
             }
             if kind is K.COMPLAINT:
-                row["complaint_valid"] = rng.random() < 0.72
-                row["complaint_major"] = bool(row["complaint_valid"]) and rng.random() < 0.05
-                if row["complaint_valid"] and (category is C.SERVICE or rng.random() < 0.12):
+                valid = rng.random() < 0.72
+                # 主管一般在受理后数日内判定：近几天受理、不成立的那些尚待判定
+                judged = valid or received < NOW - dt.timedelta(days=5)
+                row["complaint_validity"] = (CV.VALID if valid else CV.INVALID) if judged else CV.PENDING
+                if judged:
+                    row["complaint_judged_by_id"] = p.users["客服主管"]
+                    row["complaint_judged_at"] = received + dt.timedelta(days=1)
+                row["complaint_major"] = valid and rng.random() < 0.05
+                if valid and (category is C.SERVICE or rng.random() < 0.12):
                     row["complained_staff_id"] = rng.choice(service_staff)
+                    # 视情况扣5-10分：约一半已由主管评定（替代暂定的 5 分），其余仍为暂定
+                    if received.minute % 2 == 0:
+                        row["complaint_points"] = -Decimal(5 + received.minute % 6)
             if kind is K.PRAISE:
                 row["praised_staff_id"] = rng.choice(all_staff)
             plans.append({"row": row, "unit": unit})
@@ -973,7 +985,7 @@ class _Demo:
         plan["visits"] = []
         kind, category, received = row["kind"], row["category"], row["received_at"]
         needs_order = kind in (K.REPAIR_PRIVATE, K.REPAIR_PUBLIC) or (
-            kind is K.COMPLAINT and row["complaint_valid"]) or (kind is K.HELP and rng.random() < 0.6)
+            kind is K.COMPLAINT and row["complaint_validity"] is CV.VALID) or (kind is K.HELP and rng.random() < 0.6)
         age = NOW - received
         if age < dt.timedelta(hours=3) and rng.random() < 0.6:
             return  # 待派工

@@ -130,6 +130,7 @@ def scoring_rule_rows(data: dict[str, Any] | None = None) -> list[dict[str, Any]
             "points_max": hi,
             "choose_in_range": bool(rule.get("choose_in_range", lo != hi)),
             "source": EventSource(rule.get("source", "manual")),
+            "company_own": bool(rule.get("company_own", False)),
             "valid_from": dt.date.fromisoformat(rule.get("valid_from", data["valid_from"])),
             "valid_to": dt.date.fromisoformat(rule["valid_to"]) if rule.get("valid_to") else None,
         })

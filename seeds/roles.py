@@ -28,6 +28,7 @@ FULL = "list details create edit delete export"
 # The business actions of later work, by the view that carries them.
 DISPATCH = "action:dispatch"  # 派工：主管+
 REASSIGN = "action:reassign"  # 转派：主管+
+JUDGE_COMPLAINT = "action:judge-complaint"  # 判定投诉是否有效并评定扣分：主管+
 HANDLE = "action:accept action:complete action:callback"  # 接单、完工、回访：前台+
 CLOSE = "action:close"  # 满意回访后关闭派工单：前台+（首问负责人跟进至办结）
 GENERATE_BILLS = "action:generate-bills"  # 生成账单：收费员、主管+
@@ -175,7 +176,7 @@ SUPERVISOR = _merge(
     BUTLER,
     CASHIER,
     {
-        "service-request": f"export {DISPATCH} {REASSIGN}",
+        "service-request": f"export {DISPATCH} {REASSIGN} {JUDGE_COMPLAINT}",
         "work-order": f"create export {DISPATCH} {REASSIGN}",
         "visit": "delete export",
         "customer": "export",

@@ -19,6 +19,7 @@ from models import (
     Bill,
     BillStatus,
     Branch,
+    ComplaintValidity,
     Department,
     MonthlyScore,
     MonthSnapshot,
@@ -156,7 +157,9 @@ def build(session: Session, suffix: str = "") -> World:
     # --- complaints, work orders, callbacks --------------------------------------------------------------
     def request(project, received, *, kind=RequestKind.COMPLAINT, valid=None, major=False, closed=None, unit=None):
         r = f.service_request(session, project_=project, kind=kind, received_at=received, unit_=unit)
-        r.complaint_valid, r.complaint_major = valid, major
+        r.complaint_validity = {True: ComplaintValidity.VALID, False: ComplaintValidity.INVALID,
+                                None: ComplaintValidity.PENDING}[valid] if kind is RequestKind.COMPLAINT else None
+        r.complaint_major = major
         if closed:
             r.status, r.closed_at = RequestStatus.CLOSED, closed
         session.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -57,6 +58,17 @@ def local_datetime_param(value: Any, what: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if text else None
     except ValueError:
         raise Refused(f"{what}格式无效：{text}") from None
+
+
+def decimal_param(value: Any, what: str) -> Decimal | None:
+    text = str(value or "").strip()
+    try:
+        number = Decimal(text) if text else None
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if number is not None and not number.is_finite():
+        raise Refused(f"{what}无效：{text}")
+    return number
 
 
 def member_param(enum_cls: type[LabeledEnum], value: Any, what: str) -> Any:

@@ -9,7 +9,7 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqladmin import Flash, action, expose
@@ -49,6 +49,7 @@ from .pages import (
     GrantedPage,
     attachment,
     date_param,
+    decimal_param,
     granted,
     int_param,
     refusal_status,
@@ -67,11 +68,7 @@ SOURCE_VIEWS = {
 
 
 def _points(value: Any) -> Decimal | None:
-    text = str(value or "").strip()
-    try:
-        return Decimal(text) if text else None
-    except InvalidOperation:
-        raise Refused(f"{label_of(ScoreEvent, 'points')}无效：{text}") from None
+    return decimal_param(value, label_of(ScoreEvent, "points"))
 
 
 def _fail(refused: Refused) -> HTTPException:
@@ -93,7 +90,7 @@ LABELS = {
     **{f"month.{a}": label_of(ScoreMonth, a) for a in
        ("month", "status", "computed_at", "confirmed_by", "confirmed_at", "spot_check_note")},
     **{f"rule.{a}": label_of(ScoringRule, a) for a in
-       ("code", "category", "description", "points_min", "points_max", "valid_from")},
+       ("code", "category", "description", "points_min", "points_max", "valid_from", "company_own")},
     **{f"star.{a}": label_of(ServiceStar, a) for a in ("quarter", "staff", "reason", "chosen", "chosen_at",
                                                                    "commendation", "reward")},
 }
@@ -108,13 +105,15 @@ def _this_quarter() -> str:
 class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
     category = "员工考核"
     icon = "fa-solid fa-scale-balanced"
-    column_list = ["id", "code", "category", "description", "points_min", "points_max", "source", "valid_from"]
+    column_list = ["id", "code", "category", "description", "points_min", "points_max", "source", "company_own",
+                   "valid_from"]
     column_searchable_list = ["code", "description"]
     column_sortable_list = ["id", "code", "category", "points_min", "points_max", "valid_from", "valid_to"]
     column_default_sort = [("code", False)]
-    column_filters = [EnumFilter("category"), EnumFilter("source"), BooleanFilter("choose_in_range")]
+    column_filters = [EnumFilter("category"), EnumFilter("source"), BooleanFilter("choose_in_range"),
+                      BooleanFilter("company_own")]
     form_columns = ["code", "category", "description", "points_min", "points_max", "choose_in_range", "source",
-                    "valid_from", "valid_to"]
+                    "company_own", "valid_from", "valid_to"]
 
     @action("revise-rule", label="修订（自某日起的新版本）", add_in_list=False)
     async def revise_form(self, request: Request) -> Response:

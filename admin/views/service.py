@@ -26,6 +26,7 @@ from actions.form_tokens import new_form_token
 from models import (
     SHANGHAI,
     Channel,
+    ComplaintValidity,
     Priority,
     RequestCategory,
     RequestKind,
@@ -58,6 +59,7 @@ from .pages import (
     GrantedPage,
     attachment,
     date_param,
+    decimal_param,
     granted,
     ids_param,
     int_param,
@@ -138,19 +140,54 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         EnumFilter("category"),
         EnumFilter("channel"),
         EnumFilter("priority"),
+        EnumFilter("complaint_validity"),
         BooleanFilter("complaint_major"),
         DrillFilter(),
     ]
+    # 有效投诉 and 评定扣分 are the supervisor's judgement (判定投诉 below), not the intake form's.
     # 状态 and 办结时间 move only with 派工 and the work order's 关闭 (actions/work_orders.py): not in the form,
     # so a posted value is ignored.
     form_columns = [
         "project", "channel", "kind", "category", "priority", "unit", "customer", "contact_name",
-        "contact_phone", "content", "received_at", "receiver", "repeat_of", "complaint_valid", "complaint_major",
+        "contact_phone", "content", "received_at", "receiver", "repeat_of", "complaint_major",
         "complained_staff", "praised_staff", "reply",
     ]
     form_ajax_refs = ajax_refs(
         ServiceRequest, "unit", "customer", "receiver", "repeat_of", "complained_staff", "praised_staff"
     )
+
+    @action("judge-complaint", label="判定投诉")
+    async def judge_form(self, request: Request) -> Response:
+        (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
+        values = {"validity": (row.complaint_validity or ComplaintValidity.PENDING).value,
+                  "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else ""}
+        return await self._judge_page(request, row, values)
+
+    @expose("/judge-complaint", methods=["POST"])
+    async def judge_submit(self, request: Request) -> Response:
+        """判定投诉: 有效 / 无效, and the deduction chosen for the employee complained about (replaces the
+        provisional one: one complaint, one deduction)."""
+        self.require(request, "action:judge-complaint")
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points")}
+        (row,) = await self.scoped_targets(request, [values["request_id"]])
+        try:
+            result = await run_action(
+                self.session_maker, request, complaints.judge_complaint, request_id=row.id,
+                validity=member_param(ComplaintValidity, values["validity"], label_of(ServiceRequest, "complaint_validity")),
+                points=decimal_param(values["points"], label_of(ServiceRequest, "complaint_points")),
+            )
+        except Refused as refused:
+            return await self._judge_page(request, row, values, status_code=refusal_status(refused),
+                                          error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=row.id), status_code=303)
+
+    async def _judge_page(self, request: Request, row: ServiceRequest, values: dict, *, status_code: int = 200,
+                          **context: Any) -> Response:
+        case = await run_action(self.session_maker, request, complaints.complaint_case, request_id=row.id)
+        return await _page(self, request, "judge.html", status_code=status_code, title="判定投诉", case=case,
+                           values=values, validities=ComplaintValidity.choices(), **context)
 
     @action("dispatch", label="派工")
     async def dispatch_form(self, request: Request) -> Response:
@@ -671,6 +708,6 @@ class ComplaintStatsPage(ServicePage):
         return await _page(
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,
-            rates=complaints.RATES, targets=complaints.TARGETS,
+            rates=complaints.RATES, targets=complaints.TARGETS, validity=ComplaintValidity,
             can_export=granted(self, request, "service-request", "export"), **context,
         )

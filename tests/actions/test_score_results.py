@@ -13,7 +13,7 @@ from actions.actor import Actor
 from actions.errors import NotPermitted
 from actions.score_results import export_scores, month_tables, score_breakdown, staff_history
 from actions.scores import compute_scores
-from models import AuditKind, AuditLog, EventSource, MonthStatus, RequestKind, RuleCategory
+from models import AuditKind, AuditLog, ComplaintValidity, EventSource, MonthStatus, RequestKind, RuleCategory
 from tests.score_support import MONTH, at, build_org, count, hand_checked, record, request
 
 
@@ -25,7 +25,7 @@ def org(session):
 def test_breakdown_lists_every_event_with_its_source_and_history_spans_months(session, org):
     p, s = org["project"], org["staff"]
     hand_checked(session, org)
-    complaint = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 2), complaint_valid=True, complained_staff=s["a"])
+    complaint = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 2), complaint_validity=ComplaintValidity.VALID, complained_staff=s["a"])
     record(session, org, [s["a"]], "1.1", day=dt.date(2026, 9, 3))
     compute_scores(session, month="2026-09", project_ids=[p.id], actor=org["actor"])
     compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])

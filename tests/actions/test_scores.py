@@ -29,6 +29,7 @@ from models import (
     AuditKind,
     AuditLog,
     Branch,
+    ComplaintValidity,
     EventSource,
     GradeBand,
     MonthlyScore,
@@ -103,8 +104,8 @@ def test_a_month_is_scored_with_the_rules_in_force_that_month(session, org):
     with pytest.raises(Refused, match="在 2026-10-02 不适用"):
         record_events(session, project_id=org["project"].id, staff_ids=[a.id], event_date=dt.date(2026, 10, 2),
                       rule_id=sep_rule.id, actor=org["actor"])
-    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 9, 20), complaint_valid=True, complained_staff=b)
-    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 20), complaint_valid=True, complained_staff=b)
+    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 9, 20), complaint_validity=ComplaintValidity.VALID, complained_staff=b)
+    request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 20), complaint_validity=ComplaintValidity.VALID, complained_staff=b)
 
     compute_scores(session, month="2026-09", project_ids=[org["project"].id], actor=org["actor"])
     compute_scores(session, month="2026-10", project_ids=[org["project"].id], actor=org["actor"])
@@ -272,11 +273,11 @@ def test_a_grade_band_edited_changes_the_next_compute(session, org):
 
 def test_events_derived_from_records_are_counted_exactly_once(session, org):
     p, s = org["project"], org["staff"]
-    valid = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 31, 20), complaint_valid=True, complained_staff=s["a"])
-    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_valid=False, complained_staff=s["b"])
-    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_valid=True)  # names nobody
+    valid = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 31, 20), complaint_validity=ComplaintValidity.VALID, complained_staff=s["a"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_validity=ComplaintValidity.INVALID, complained_staff=s["b"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 3), complaint_validity=ComplaintValidity.VALID)  # names nobody
     # 2026-11-01 01:00 in Beijing is still October in UTC: it belongs to November
-    request(session, p, RequestKind.COMPLAINT, at(2026, 11, 1, 1), complaint_valid=True, complained_staff=s["a"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 11, 1, 1), complaint_validity=ComplaintValidity.VALID, complained_staff=s["a"])
     late = order(session, p, s["c"], at(2026, 10, 10), at(2026, 10, 11))
     never = order(session, p, s["c"], at(2026, 10, 20), None)
     order(session, p, s["c"], at(2026, 10, 15), at(2026, 10, 14))  # done in time
@@ -309,13 +310,13 @@ def test_events_derived_from_records_are_counted_exactly_once(session, org):
 
 def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
     p, s = org["project"], org["staff"]
-    wrong = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_valid=True, complained_staff=s["a"])
+    wrong = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_validity=ComplaintValidity.VALID, complained_staff=s["a"])
     late = order(session, p, s["b"], at(2026, 10, 10), None)
     compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
     assert (scores(session)["王芳"].total, scores(session)["李娜"].total) == (Decimal("95"), Decimal("98"))
     rows_before = count(session, MonthlyScore)
 
-    wrong.complaint_valid = False  # 复核后投诉不成立
+    wrong.complaint_validity = ComplaintValidity.INVALID  # 复核后投诉不成立
     late.assignee = s["c"]  # 转派给张伟
     session.flush()
     record(session, org, [s["d"]], "1.2")

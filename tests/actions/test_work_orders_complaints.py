@@ -18,6 +18,7 @@ from models import (
     SHANGHAI,
     AuditKind,
     AuditLog,
+    ComplaintValidity,
     Department,
     OperationLog,
     RequestKind,
@@ -50,7 +51,9 @@ def figures(session):
 
     def complaint(project, received, *, valid=None, major=False, kind=RequestKind.COMPLAINT, closed=None):
         r = f.service_request(session, project_=project, kind=kind, received_at=received)
-        r.complaint_valid, r.complaint_major = valid, major
+        r.complaint_validity = {True: ComplaintValidity.VALID, False: ComplaintValidity.INVALID,
+                                None: ComplaintValidity.PENDING}[valid] if kind is RequestKind.COMPLAINT else None
+        r.complaint_major = major
         if closed:
             r.status, r.closed_at = RequestStatus.CLOSED, closed
         return r

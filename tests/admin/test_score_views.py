@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from actions.service_star import nomination_deadline
 from models import (
     SHANGHAI,
+    ComplaintValidity,
     EventSource,
     MonthlyScore,
     MonthStatus,
@@ -24,6 +25,7 @@ from models import (
     ScoreEvent,
     ScoreMonth,
     ScoringRule,
+    ServiceRequest,
     ServiceStar,
 )
 from tests import factories
@@ -183,7 +185,7 @@ def test_breakdown_history_and_export(console, session, org):
     record(sup, session, org, org["staff"][:1], code="1.1", points="", note="=1+1")
     complaint = factories.service_request(session, project_=org["project"], kind=RequestKind.COMPLAINT,
                                           received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
-    complaint.complaint_valid, complaint.complained_staff_id = True, org["staff"][0].id
+    complaint.complaint_validity, complaint.complained_staff_id = ComplaintValidity.VALID, org["staff"][0].id
     session.flush()
     sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
     wang = org["staff"][0]
@@ -319,3 +321,30 @@ def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session,
         assert sup.get(url).status_code == 200, url
     stars = sup.get("/admin/scores/stars?quarter=2026Q3").text  # no month confirmed: the staff, no scores yet
     assert "王芳" in stars and "推荐截止" in stars
+
+
+def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, org):
+    complaint = factories.service_request(session, project_=org["project"], kind=RequestKind.COMPLAINT,
+                                          received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
+    complaint.complaint_validity, complaint.complained_staff_id = ComplaintValidity.PENDING, org["staff"][0].id
+    session.flush()
+
+    def state():
+        session.expire_all()
+        row = session.get(ServiceRequest, complaint.id)
+        return row.complaint_validity, row.complaint_points
+
+    form = {"request_id": str(complaint.id), "validity": "valid", "points": "8"}
+    desk = console("desk")
+    assert desk.get(f"/admin/service-request/action/judge-complaint?pks={complaint.id}").status_code == 403
+    assert desk.post("/admin/service-request/judge-complaint", form).status_code == 403
+    assert state() == (ComplaintValidity.PENDING, None)
+
+    sup = console("sup")
+    page = sup.get(f"/admin/service-request/action/judge-complaint?pks={complaint.id}")
+    assert page.status_code == 200 and "王芳" in page.text and "5 至 10" in page.text and "待判定" in page.text
+    wrong = sup.post("/admin/service-request/judge-complaint", {**form, "points": "12"})
+    assert wrong.status_code == 400 and "须在 5 至 10 分之间" in wrong.text and state() == (ComplaintValidity.PENDING, None)
+    done = sup.post("/admin/service-request/judge-complaint", form)
+    assert done.status_code == 303 and state() == (ComplaintValidity.VALID, Decimal("-8"))
+    assert "评定扣 8 分" in sup.get(done.headers["location"]).text

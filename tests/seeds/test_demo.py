@@ -25,6 +25,7 @@ from models import (
     Bill,
     BillStatus,
     Branch,
+    ComplaintValidity,
     Customer,
     CustomerKind,
     EventSource,
@@ -34,6 +35,7 @@ from models import (
     OperationLog,
     Payment,
     Project,
+    RequestKind,
     RequestStatus,
     Role,
     ScoreEvent,
@@ -245,8 +247,16 @@ def test_requests_follow_their_orders(s: Session) -> None:
     assert pending and all(not r.work_orders for r in pending)
     assert s.scalar(select(func.max(ServiceRequest.received_at))) <= NOW
     assert s.scalar(select(func.count()).where(ServiceRequest.repeat_of_id.is_not(None))) > 0
-    assert s.scalar(select(func.count()).where(ServiceRequest.complaint_valid.is_(True),
-                                               ServiceRequest.complained_staff_id.is_not(None))) > 0
+    complaints = dict(s.execute(select(ServiceRequest.complaint_validity, func.count())
+                                .where(ServiceRequest.kind == RequestKind.COMPLAINT)
+                                .group_by(ServiceRequest.complaint_validity)).all())
+    # every complaint judged or waiting for it: some of each
+    assert set(complaints) == set(ComplaintValidity) and all(complaints.values())
+    judged = s.execute(select(ServiceRequest.complaint_points).where(
+        ServiceRequest.complaint_validity == ComplaintValidity.VALID, ServiceRequest.complained_staff_id.is_not(None))
+    ).scalars().all()
+    assert judged and any(p is None for p in judged) and {p for p in judged if p is not None} <= {
+        Decimal(-n) for n in range(5, 11)}
 
 
 def test_every_unit_with_bills_has_an_owner(s: Session) -> None:
