@@ -241,6 +241,7 @@ OPERATION_LABELS: dict[str, str] = {
     "revise_scoring_rule": "修订考核条款",
     "record_score_events": "录入考核",
     "compute_scores": "计算月度考核",
+    "judge_complaint": "判定投诉",
     "confirm_scores": "确认月度考核",
     "spot_check_scores": "抽查月度考核",
     "reopen_scores": "重新开放月度考核",

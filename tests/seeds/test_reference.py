@@ -113,14 +113,18 @@ def test_the_documents_deductions_are_transcribed(session: Session) -> None:
     assert all(r.valid_from.isoformat() == "2020-01-01" for r in session.scalars(select(ScoringRule)))
 
 
-def test_each_derived_source_has_exactly_one_fixed_rule(session: Session) -> None:
+def test_each_derived_source_has_exactly_one_rule_fixed_but_the_complaints(session: Session) -> None:
     load_reference(session)
     derived = {r.source: r for r in session.scalars(select(ScoringRule).where(ScoringRule.source != EventSource.MANUAL))}
 
     assert set(derived) == {EventSource.COMPLAINT, EventSource.OVERDUE_ORDER, EventSource.UNSATISFIED_CALLBACK,
                             EventSource.PRAISE}
+    complaint = derived.pop(EventSource.COMPLAINT)
     assert all(r.points_min == r.points_max and not r.choose_in_range for r in derived.values())
-    assert derived[EventSource.COMPLAINT].points_min == Decimal("-5")  # the document's lower figure
+    # 被业主投诉者，视情况扣5-10分: the supervisor judges within it; the lower figure is the provisional deduction
+    assert (complaint.points_min, complaint.points_max, complaint.choose_in_range) == (Decimal("-10"), Decimal("-5"), True)
+    # the documents give no points for the others: the company's own
+    assert all(r.company_own for r in derived.values()) and not complaint.company_own
     assert derived[EventSource.PRAISE].points_min > 0
 
 
