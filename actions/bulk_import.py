@@ -86,6 +86,14 @@ def _unit_fields(model, *, required: bool) -> tuple[Field, ...]:
     )
 
 
+def _unit_key(v: dict[str, Any]) -> Any:
+    """A row's unit as in-file repeats are told apart: 楼栋 + 房号 as staff type them (3号楼 101 = 3栋 101),
+    else the 房屋 text; None without either."""
+    if v.get("building") and v.get("room_no"):
+        return clean.building_key(v["building"]), clean.room_key(v["room_no"])
+    return v.get("unit")
+
+
 def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *, required: bool) -> None:
     """Each row's unit from 房屋, or 楼栋 + 房号; ``values['unit_id']`` set, unknown units failed."""
     label = importer.label("unit")
@@ -159,7 +167,9 @@ class UnitImporter(RecordImporter):
 
     def row_key(self, row: Row) -> tuple | None:
         v = row.values
-        return (v.get("project") or "", v["building"], v["room_no"]) if v.get("building") and v.get("room_no") else None
+        if not (v.get("building") and v.get("room_no")):
+            return None
+        return v.get("project") or "", clean.building_key(v["building"]), clean.room_key(v["room_no"])
 
     def resolve(self, rows: list[Row]) -> None:
         projects = {r.values["project_id"] for r in rows}
@@ -184,17 +194,21 @@ class UnitImporter(RecordImporter):
         return self.staff.names.get(value, value) if key in ("butler", "collector") else value
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
-        missing = sorted({(r.values["project_id"], r.values["building"]) for r in rows
-                          if (r.values["project_id"], r.values["building"]) not in self.refs.buildings})
-        made = insert_rows(self.session, Building.__table__, ["project_id", "name"], missing,
-                           returning=["id", "project_id", "name"])
+        # a new building as the file first spells it: "3栋" and "3号楼" in one file are one building
+        missing: dict[tuple[int, str | None], str] = {}
+        for r in rows:
+            if self.refs.building_id(r.values["project_id"], r.values["building"]) is None:
+                missing.setdefault((r.values["project_id"], clean.building_key(r.values["building"])),
+                                   r.values["building"])
+        made = insert_rows(self.session, Building.__table__, ["project_id", "name"],
+                           sorted((p, name) for (p, _), name in missing.items()), returning=["id", "project_id", "name"])
         for building_id, project_id, name in made:
-            self.refs.buildings[(project_id, name)] = building_id
+            self.refs.buildings[(project_id, clean.building_key(name))] = building_id
         audit(self.session, Building, [b for b, _, _ in made], AuditKind.INSERT, f"导入房屋时新建楼栋（批次 #{batch.id}）")
         self.buildings_added = len(made)
         columns = ["project_id", "building_id", "room_no", *self.columns.values()]
         values = [
-            (r.values["project_id"], self.refs.buildings[(r.values["project_id"], r.values["building"])],
+            (r.values["project_id"], self.refs.building_id(r.values["project_id"], r.values["building"]),
              r.values["room_no"], *(self.new_value(r, k) for k in self.columns))
             for r in rows
         ]
@@ -230,7 +244,7 @@ class ParkingImporter(RecordImporter):
     def resolve(self, rows: list[Row]) -> None:
         refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
         _resolve_units(self, rows, refs, required=False)
-        self.unit_names = {u["id"]: f"{b}-{room}" for (_, b, room), u in refs.units.items()}
+        self.unit_names = {u["id"]: u["name"] for u in refs.units.values()}
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         stored: dict[tuple[int, str], dict[str, Any]] = {}
@@ -368,7 +382,7 @@ class BillImporter(RecordImporter):
 
     def row_key(self, row: Row) -> tuple | None:
         v = row.values
-        unit = v.get("unit") or (f"{v['building']}-{v['room_no']}" if v.get("building") and v.get("room_no") else None)
+        unit = _unit_key(v)
         if not (unit and v.get("fee_type") and v.get("period")):
             return None
         return (v.get("project") or "", unit, v["fee_type"], v["period"])
@@ -674,9 +688,7 @@ class CustomerImporter(RecordImporter):
         who = self.identity(row.values)
         if who is None:
             return None
-        v = row.values
-        unit = v.get("unit") or (f"{v['building']}-{v['room_no']}" if v.get("building") and v.get("room_no") else "")
-        return (*who, unit, v.get("relation") or UnitRelation.OWNER)
+        return (*who, _unit_key(row.values) or "", row.values.get("relation") or UnitRelation.OWNER)
 
     def describe_key(self, row: Row) -> str:
         v = row.values

@@ -34,34 +34,18 @@ from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .privacy import mask
-from .spreadsheets.clean import Invalid
+from .spreadsheets.clean import Invalid, building_spellings, room_key
 from .spreadsheets.clean import phone as phone_cleaner
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
 REPEAT_WINDOW = dt.timedelta(days=7)
 LOOKUP_LIMIT = 20
-# 楼栋的常见写法：“5”“5栋”“5号楼”“5幢”“5座”都指同一栋楼。
-BUILDING_SUFFIXES = ("号楼", "栋", "幢", "座", "号", "楼")
-
-
 PHONE = phone_cleaner()
 
 
 def clean(text: str | None) -> str:
     """Full-width digits and spaces to half-width, surrounding blanks dropped (X07/X08)."""
     return unicodedata.normalize("NFKC", text or "").replace("\u200b", "").strip()
-
-
-def building_spellings(text: str) -> tuple[str, ...]:
-    """The names a building typed as ``text`` may be stored under: as typed, its bare number or letter, and
-    that with each usual suffix — "5", "5栋" and "5号楼" all give 5/5栋/5号楼/5幢/5座…, never "15栋"."""
-    typed = clean(text).replace(" ", "")
-    stem = typed.upper()
-    for suffix in BUILDING_SUFFIXES:
-        if stem.endswith(suffix) and len(stem) > len(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    return tuple(dict.fromkeys((typed, stem, *(stem + s for s in BUILDING_SUFFIXES))))
 
 
 @dataclass(frozen=True)
@@ -90,7 +74,7 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     if building:
         where.append(Building.name.in_(building_spellings(building)))
     if room_no:
-        where.append(Unit.room_no == room_no)
+        where.append(Unit.room_no.in_({room_no, room_key(room_no)}))
     if name:
         where.append(Customer.name.contains(name, autoescape=True))
     if phone:

@@ -4,7 +4,9 @@ Columns are found by their Chinese names and the usual variants (房号 / 房间
 score may be a number (1 … the survey's full mark), ``5分`` or a word (非常满意 … 很不满意). Each row's unit is
 resolved by 楼栋 + 房号 within the survey's project — and, when an 业主姓名 is given, it must be one of the
 unit's registered customers, so a mistyped room number is caught rather than scored to the neighbour.
-A unit that has already answered this survey is reported as 重复 and not counted twice; the households that
+楼栋 and 房号 are read as staff type them (3号楼 / 3栋 / 3幢 / 3座 / 3# / 3 / full-width: one building). A unit
+that has already answered this survey — or earlier in the same file — is reported as 重复 and not counted
+twice (the first form counts); the households that
 answered are marked 已回收 (and added to the campaign if they were not in it). A 填表日期 after today (Beijing
 time) is an error: a form cannot have been filled in yet. Forms coming back mean the survey has been run: one
 still 筹备中 becomes 发放中, and counts in the figures from then on.
@@ -56,18 +58,22 @@ from .spreadsheets import clean
 from .spreadsheets.bulk import staged_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
+from .spreadsheets.records import UnitRefs
 from .surveys import mark_run, survey_in_scope
 
-# The words staff use for each department's column, besides its label.
+# The words staff use for each department's column, besides its label; each also with 服务 and a score word
+# after it (客服 → 客服服务, 客服满意度, 客服服务满意度).
 TOPIC_VARIANTS: dict[SurveyTopic, tuple[str, ...]] = {
-    SurveyTopic.SERVICE: ("客服", "客户服务", "客户服务部", "前台服务"),
-    SurveyTopic.ENGINEERING: ("工程", "工程维修", "维修服务"),
-    SurveyTopic.SECURITY: ("安保部", "安保", "秩序", "保安", "秩序维护部", "安全管理"),
-    SurveyTopic.ENVIRONMENT: ("环境管理部", "环境", "保洁", "卫生", "清洁卫生"),
-    SurveyTopic.GREENING: ("园林绿化", "绿化养护", "园林"),
-    SurveyTopic.DEVELOPER: ("开发商", "开发公司", "房屋质量"),
+    SurveyTopic.SERVICE: ("客服", "客服部", "客户服务", "客户服务部", "客服中心", "前台", "前台服务", "前台接待"),
+    SurveyTopic.ENGINEERING: ("工程", "工程维修", "维修", "维修服务", "设备维修", "工程维护"),
+    SurveyTopic.SECURITY: ("安保部", "安保", "秩序", "秩序维护", "保安", "秩序维护部", "安全管理", "治安", "门岗"),
+    SurveyTopic.ENVIRONMENT: ("环境管理部", "环境", "环境卫生", "保洁", "卫生", "清洁", "清洁卫生", "环卫"),
+    SurveyTopic.GREENING: ("绿化", "园林绿化", "绿化养护", "园林"),
+    SurveyTopic.DEVELOPER: ("开发商", "开发公司", "开发公司工程部", "开发商工程部", "房屋质量", "建筑质量"),
 }
-SCORE_SUFFIXES = ("满意度", "评分", "得分", "评价")
+SCORE_SUFFIXES = ("满意度", "评分", "得分", "评价", "打分", "满意程度")
+COMMENT_VARIANTS = ("意见", "建议", "意见和建议", "意见及建议", "意见或建议", "意见与建议", "意见建议", "其他意见",
+                    "其它意见", "其他建议", "您的意见和建议", "您的意见或建议", "业主意见", "备注", "留言", "说明")
 OWNER_LABEL = UnitRelation.OWNER.label + label_of(Customer, "name")  # 业主姓名
 CHUNK = 1000
 
@@ -76,13 +82,17 @@ def score_key(topic: SurveyTopic) -> str:
     return f"score:{topic.value}"
 
 
+def _topic_suffixes() -> tuple[str, ...]:
+    return ("", "服务", *SCORE_SUFFIXES, *("服务" + s for s in SCORE_SUFFIXES))
+
+
 def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
     score = clean.satisfaction(scale_max)
     scale_note = f"1–{scale_max} 分，或填 非常满意/满意/基本满意/不满意/很不满意，也可写“5分”"
     topics = tuple(
         Field(
             score_key(t), t.label, score,
-            variants=TOPIC_VARIANTS[t] + tuple(n + s for n in (t.label, *TOPIC_VARIANTS[t]) for s in SCORE_SUFFIXES),
+            variants=tuple(n + s for n in (t.label, *TOPIC_VARIANTS[t]) for s in _topic_suffixes()),
             note=scale_note, choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意",
         )
         for t in SurveyTopic
@@ -105,7 +115,7 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
               variants=("总体评价", "综合满意度", "整体满意度", "总评", "总体", "综合评价"), note=scale_note,
               choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意"),
         Field("comments", label_of(SurveyResponse, "comments"), clean.text(2000),
-              variants=("意见", "建议", "意见和建议", "意见及建议", "其他意见", "您的意见和建议"), example="电梯维修要及时"),
+              variants=COMMENT_VARIANTS, example="电梯维修要及时"),
     )
 
 
@@ -130,9 +140,11 @@ class SurveyImporter(Importer):
     title = SurveyResponse.__label__
     allow_csv = False
     key = ("building", "room_no")
+    repeats_skipped = True
     notes = (
         "每行一户：楼栋、房号必填，各部门评分至少填写一项。",
-        "同一房屋在本次调查中只计一份问卷：已导入过的房屋会显示为“重复”，不会重复计入。",
+        "同一房屋在本次调查中只计一份问卷：已导入过的房屋、文件中再次出现的房屋显示为“重复”，只计第一份。",
+        "楼栋可写 3号楼、3栋、3幢、3座、3#、3 等，均视为同一栋。",
         "合计、平均等汇总行和空行会自动跳过。",
     )
 
@@ -154,7 +166,7 @@ class SurveyImporter(Importer):
         if rows and not any(k in row.values for row in rows for k in SCORE_KEYS):
             labels = "、".join(f.label for f in self._fields if f.key in SCORE_KEYS)
             raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
-        rows = [r for r in rows if r.ok]
+        rows = [r for r in rows if r.outcome is Outcome.NEW]  # neither failed nor a repeat within the file
         today = today_local()
         for row in rows:
             if [*map(row.values.get, SCORE_KEYS)].count(None) == len(SCORE_KEYS):
@@ -162,12 +174,15 @@ class SurveyImporter(Importer):
             answered_on = row.values.get("answered_on")
             if answered_on is not None and answered_on > today:
                 row.fail(self.label("answered_on"), answered_on, f"不能晚于今天（{today}，北京时间）")
-        units = self._units({r.values["room_no"] for r in rows if r.ok})
+        units = UnitRefs(self.session, {self.survey.project_id})
+        project_id = self.survey.project_id
+        units.load((project_id, r.values["building"], r.values["room_no"]) for r in rows if r.ok)
         building_label, room_label = self.label("building"), self.label("room_no")
         for row in rows:
             if not row.ok:
                 continue
-            unit_id = units.get((row.values["building"], row.values["room_no"]))
+            unit = units.get(project_id, row.values["building"], row.values["room_no"])
+            unit_id = unit["id"] if unit else None
             if unit_id is None:
                 row.fail(f"{building_label}/{room_label}", f"{row.values['building']}-{row.values['room_no']}",
                          f"{row.values['building']} {row.values['room_no']} 不存在于本项目")
@@ -187,24 +202,6 @@ class SurveyImporter(Importer):
                 row.duplicate(room_label, row.values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
             else:
                 row.outcome = Outcome.NEW
-
-    def _units(self, rooms: set[str]) -> dict[tuple[str, str], int]:
-        """(楼栋, 房号) → unit id for the project, one IN query per thousand room numbers."""
-        found: dict[tuple[str, str], int] = {}
-        same_as_file = clean.code()  # building names compared as the file's are cleaned
-        ordered = sorted(rooms)
-        buildings = {
-            building_id: same_as_file(name)
-            for building_id, name in self.session.execute(
-                select(Building.id, Building.name).where(Building.project_id == self.survey.project_id))
-        }
-        for start in range(0, len(ordered), CHUNK):
-            stmt = select(Unit.building_id, Unit.room_no, Unit.id).where(
-                Unit.project_id == self.survey.project_id, Unit.room_no.in_(ordered[start:start + CHUNK])
-            )
-            for building_id, room, unit_id in self.session.execute(stmt):
-                found[(buildings[building_id], room)] = unit_id
-        return found
 
     def _customers(self, unit_ids: list[int]) -> dict[int, set[str]]:
         names: dict[int, set[str]] = defaultdict(set)

@@ -620,6 +620,8 @@ def _import(kind: str, args: argparse.Namespace) -> int:
               f"重复 {c['duplicate']}、错误 {c['error']}（跳过空行 {c['blank']}、合计行 {c['totals']}）")
         if result.imported_before:
             print(result.imported_before)
+        if result.unused_warning:
+            print(f"注意：{result.unused_warning}", file=sys.stderr)
         for problem in result.problems:
             print(problem.message, file=sys.stderr)
     return REFUSED if result.has_errors else OK

@@ -114,6 +114,50 @@ def code(max_len: int | None = None) -> Cleaner:
     return clean
 
 
+# --- 楼栋 and 房号 as staff type them -----------------------------------------------------------------
+# 楼栋的常见写法：“3”“3栋”“3号楼”“3幢”“3座”“3#”“３栋”“ 3 栋 ”都指同一栋楼。Longest first: 3号楼 loses 号楼.
+BUILDING_SUFFIXES = ("号楼", "#楼", "栋楼", "幢楼", "栋", "幢", "座", "号", "楼", "#")
+_ROOM_SUFFIXES = ("室", "房", "号")
+_IDENTIFIER = code()
+
+
+def building_key(value: Any) -> str | None:
+    """The one form a building is compared by, in every import and lookup: its number or letter without the
+    usual suffix, full-width and spaces folded, leading zeros dropped ("3号楼", "3栋", "03#", "３ 幢" → "3";
+    "A座" → "A"). None for an empty or unreadable cell."""
+    text = _IDENTIFIER(value)
+    if not isinstance(text, str):
+        return None
+    stem = text.upper()
+    for suffix in BUILDING_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return str(int(stem)) if stem.isdigit() else stem
+
+
+def building_spellings(value: Any) -> tuple[str, ...]:
+    """The names a building typed as ``value`` may be stored under, for a lookup by name in SQL: as typed, its
+    :func:`building_key` and that with each usual suffix — "5", "5栋" and "5号楼" all give 5/5栋/5号楼/5幢…,
+    never "15栋"."""
+    typed, stem = _IDENTIFIER(value), building_key(value)
+    if stem is None:
+        return ()
+    return tuple(dict.fromkeys((typed, stem, *(stem + s for s in BUILDING_SUFFIXES))))
+
+
+def room_key(value: Any) -> str | None:
+    """The form a room number is compared by: "101室", "１０１", " 101 " → "101"; letters upper-cased."""
+    text = _IDENTIFIER(value)
+    if not isinstance(text, str):
+        return None
+    room = text.upper()
+    for suffix in _ROOM_SUFFIXES:
+        if room.endswith(suffix) and len(room) > len(suffix):
+            return room[: -len(suffix)]
+    return room
+
+
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 

@@ -34,7 +34,7 @@ from ..actor import Actor
 from ..audit import log_operation
 from ..errors import Refused
 from ..privacy import mask
-from .clean import MASKED, Invalid
+from .clean import MASKED, Invalid, building_key, room_key
 from .header import Field, Header, find_header
 from .reader import LIMITS, Book, Limits, Sheet, read_book
 
@@ -158,6 +158,14 @@ class ImportResult:
         return self.counts.get(Outcome.ERROR.value, 0) > 0
 
     @property
+    def unused_warning(self) -> str:
+        """The columns no field reads, named: what they hold is not imported (never silently dropped)."""
+        if not self.ignored_columns:
+            return ""
+        names = "、".join(f"「{c}」" for c in self.ignored_columns)
+        return f"以下 {len(self.ignored_columns)} 列未能识别，其内容不会导入：{names}。如需导入，请按模板修改列名后重新上传"
+
+    @property
     def rows(self) -> int:
         return sum(self.counts.get(o.value, 0) for o in Outcome)
 
@@ -182,7 +190,9 @@ class Importer:
     kind: ClassVar[str]  # ImportBatch.kind, the CLI's name
     title: ClassVar[str]  # what one row is, in Chinese (the model's label)
     allow_csv: ClassVar[bool] = True
-    key: ClassVar[tuple[str, ...]] = ()  # the fields identifying a row: twice in one file is an error
+    key: ClassVar[tuple[str, ...]] = ()  # the fields identifying a row: twice in one file is an error…
+    # …unless the later ones are skipped as 重复 (a household answering twice: the first form counts)
+    repeats_skipped: ClassVar[bool] = False
     notes: ClassVar[tuple[str, ...]] = ()  # the template's instructions besides the columns'
     # Whether the preview may show personal data (phone, 身份证号) in full: the caller decides, as an export
     # does (the role's 查看完整敏感信息 grant); by default they are masked.
@@ -232,7 +242,11 @@ class Importer:
 
     def row_key(self, row: Row) -> tuple | None:
         values = tuple(map(row.values.get, self.key))
-        return None if not values or None in values or MASKED in values else values
+        if not values or None in values or MASKED in values:
+            return None
+        # a unit as staff type it: 3号楼 101 and 3栋 101室 are one household
+        same = {"building": building_key, "room_no": room_key}
+        return tuple(same[k](v) if k in same else v for k, v in zip(self.key, values, strict=True))
 
     def check(self, rows: list[Row]) -> None:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""
@@ -467,7 +481,8 @@ def _without_controls(clean: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _check_repeats(importer: Importer, rows: list[Row]) -> None:
-    """The same record twice in one file is an error on the later row, naming the earlier (X16)."""
+    """The same record twice in one file is an error on the later row, naming the earlier (X16) — or, where the
+    importer skips repeats, the later row is listed as 重复 and not counted."""
     if not importer.key:
         return
     seen: dict[tuple, Row] = {}
@@ -481,7 +496,10 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
             where = f"第{first.number}行" if first.sheet == row.sheet else f"「{first.sheet}」第{first.number}行"
             # Named by its labelled values, never by the internal key (which may hold a full phone number).
             described = importer.describe_key(row)
-            row.fail(column, described, f"{described} 与{where}重复")
+            if importer.repeats_skipped:
+                row.duplicate(column, described, f"{described} 与{where}重复：只计{where}，本行不计入")
+            else:
+                row.fail(column, described, f"{described} 与{where}重复")
 
 
 def _row_result(importer: Importer, row: Row, labels: dict[str, str]) -> RowResult:

@@ -244,43 +244,46 @@ class RecordImporter(Importer):
 
 
 class UnitRefs:
-    """Units of some projects by 楼栋 + 房号, or by the "楼栋-房号" text a list shows for a unit."""
+    """Units of some projects by 楼栋 + 房号, or by the "楼栋-房号" text a list shows for a unit — compared as
+    staff type them (:func:`clean.building_key`, :func:`clean.room_key`: 3号楼 = 3栋 = 3#, 101室 = 101)."""
 
     def __init__(self, session: Session, project_ids: set[int]) -> None:
         self.session = session
-        same_as_file = clean.code()
-        self.buildings: dict[tuple[int, str], int] = {
-            (project_id, same_as_file(name)): building_id
-            for building_id, project_id, name in session.execute(
-                select(Building.id, Building.project_id, Building.name).where(Building.project_id.in_(sorted(project_ids)))
-            )
-        }
-        self.names = {key: key[1] for key in self.buildings}
+        self.buildings: dict[tuple[int, str], int] = {}  # (project, building key) → building id
+        self.names: dict[int, str] = {}  # building id → its stored name
+        for building_id, project_id, name in session.execute(
+            select(Building.id, Building.project_id, Building.name).where(Building.project_id.in_(sorted(project_ids)))
+        ):
+            self.buildings.setdefault((project_id, clean.building_key(name)), building_id)
+            self.names[building_id] = name
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
 
+    def building_id(self, project_id: int, building: str) -> int | None:
+        return self.buildings.get((project_id, clean.building_key(building)))
+
     def split(self, project_id: int, text: str) -> tuple[str, str] | None:
-        """"1栋-101" → ("1栋", "101"): the longest building name of the project the text starts with."""
-        names = sorted((n for (p, n) in self.buildings if p == project_id), key=len, reverse=True)
-        for name in names:
-            if text.startswith(name + "-") and len(text) > len(name) + 1:
-                return name, text[len(name) + 1:]
+        """"1栋-101" (or "1号楼-101") → ("1栋", "101"): split at the first dash whose left side names a building
+        of the project."""
+        for i, char in enumerate(text):
+            if char == "-" and 0 < i < len(text) - 1 and self.building_id(project_id, text[:i]) is not None:
+                return text[:i], text[i + 1:]
         return None
 
     def load(self, keys: Iterable[tuple[int, str, str]]) -> None:
         """Load the units with these (project, 楼栋, 房号) keys, one IN query per thousand room numbers."""
         keys = set(keys)
-        rooms = {room for _, _, room in keys}
-        by_building = {v: k for k, v in self.buildings.items()}
+        rooms = {r for _, _, room in keys for r in (room, clean.room_key(room))}
         for part in chunks(rooms):
             stmt = select(Unit.id, Unit.project_id, Unit.building_id, Unit.room_no, Unit.collector_id).where(
                 Unit.project_id.in_(sorted({p for p, _, _ in keys})), Unit.room_no.in_(part)
             )
             for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt):
-                _, name = by_building[building_id]
-                self.units[(project_id, name, room)] = {"id": unit_id, "collector_id": collector_id}
+                name = self.names[building_id]
+                self.units[(project_id, clean.building_key(name), clean.room_key(room))] = {
+                    "id": unit_id, "collector_id": collector_id, "name": f"{name}-{room}"}
 
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
-        return self.units.get((project_id, building, room))
+        return self.units.get((project_id, clean.building_key(building), clean.room_key(room)))
 
 
 class StaffRefs:

@@ -213,7 +213,8 @@ def test_one_bad_row_writes_nothing(session, estate):
     before = counts(session)
     result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="坏.xlsx", actor=actor)
     assert counts(session) == before
-    assert not result.written and result.has_errors and result.counts["error"] == 3
+    # the household answering twice is no error: the later form is listed as 重复 and not counted
+    assert not result.written and result.has_errors and (result.counts["error"], result.counts["duplicate"]) == (2, 1)
     messages = [p.message for p in result.problems]
     assert "「问卷」第3行 填表日期 2026-02-30 日期无效" in messages
     assert "「问卷」第3行 客服部 11 超出范围（1–5 分）" in messages
@@ -221,7 +222,7 @@ def test_one_bad_row_writes_nothing(session, estate):
     assert "「问卷」第3行 秩序维护 8.5 不是整数分（1–5）" in messages
     assert any(m.startswith("「问卷」第3行 环境卫生 「优」不是评分") for m in messages)
     assert "「问卷」第4行 楼栋/房号 9栋 9-999 不存在于本项目" in messages
-    assert "「问卷」第5行 楼栋 / 房号 1栋-1-101 与第2行重复" in messages
+    assert "「问卷」第5行 楼栋 / 房号 1栋-1-101 与第2行重复：只计第2行，本行不计入" in messages
     # 1-103 has no registered customer: an owner name cannot be checked, so it is accepted.
     assert not any(m.startswith("「问卷」第6行") for m in messages)
 
@@ -410,3 +411,54 @@ def _sheet_xml(data: bytes) -> bytes:
 
     z = zipfile.ZipFile(io.BytesIO(data))
     return b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
+def test_a_sheet_as_staff_type_it_imports_every_row(session):
+    """Every spelling of a building staff use (3号楼, 3栋, 3幢, 3座, 3#, 3, full-width, stray spaces), the
+    department and comment headers in their own words, a household answering twice (the first counts, the
+    second is listed as 重复) and a column the import does not read (named in the warning): no row rejected."""
+    project = f.project(session, name="锦华苑")
+    b3 = f.building(session, project_=project, name="3栋")
+    b12 = f.building(session, project_=project, name="12号楼")
+    rooms = ("101", "102", "201", "202", "301", "302", "401", "402")
+    units = {r: f.unit(session, project_=project, building_=b3, room_no=r) for r in rooms}
+    other = f.unit(session, project_=project, building_=b12, room_no="101")
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+    survey_id = create_survey(session, project_id=project.id, title="2026年下半年满意度调查", actor=actor).survey_id
+    data = workbook({"回收表": [
+        ["锦华苑业主满意度调查（2026年下半年）"],
+        ["楼栋", "房号", "客服服务", "工程服务", "秩序维护", "环境卫生", "绿化", "开发商", "意见或建议", "问卷编号"],
+        ["3号楼", "101", 5, 4, 4, 5, 5, 3, "电梯维修要及时", "A-1"],
+        ["3栋", "102室", "满意", 4, 4, 4, 4, 4, "", "A-2"],
+        ["3幢", 201, 4, 4, 4, 4, 4, 4, "快递柜不够", "A-3"],
+        ["3座", "202", 3, 3, 3, 3, 3, 3, None, "A-4"],
+        ["3#", "301", 5, 5, 5, 5, 5, 5, "保安很负责", "A-5"],
+        [3, "302", 4, 4, 4, 4, 4, 4, None, "A-6"],
+        ["３栋", "４０１", 2, 2, 2, 2, 2, 2, "停车难", "A-7"],
+        [" 3 号楼 ", " 402 ", 4, 4, 4, 4, 4, 4, None, "A-8"],
+        ["12栋", "101", 5, 5, 5, 5, 5, 5, None, "A-9"],
+        ["3 栋", "101", 1, 1, 1, 1, 1, 1, "同一户再交一份", "A-10"],
+    ]})
+    before = counts(session)
+    preview = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收表.xlsx",
+                                      actor=actor, dry_run=True)
+    assert counts(session) == before
+    assert (preview.counts["new"], preview.counts["duplicate"], preview.counts["error"]) == (9, 1, 0)
+    assert preview.ignored_columns == ("问卷编号",) and "「问卷编号」" in preview.unused_warning
+    assert [p.message for p in preview.problems] == [
+        "「回收表」第12行 楼栋 / 房号 3栋-101 与第3行重复：只计第3行，本行不计入"]
+
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收表.xlsx", actor=actor)
+    assert result.written and (result.counts["new"], result.counts["duplicate"], result.counts["error"]) == (9, 1, 0)
+    responses = {r.unit_id: r for r in session.scalars(
+        select(SurveyResponse).where(SurveyResponse.survey_id == survey_id))}
+    assert set(responses) == {u.id for u in units.values()} | {other.id}
+    first = responses[units["101"].id]
+    assert first.comments == "电梯维修要及时"  # the first form counts, not the repeat
+    scores = dict(session.execute(select(SurveyScore.topic, SurveyScore.score)
+                                  .where(SurveyScore.response_id == first.id)).all())
+    assert scores == {SurveyTopic.SERVICE: 5, SurveyTopic.ENGINEERING: 4, SurveyTopic.SECURITY: 4,
+                      SurveyTopic.ENVIRONMENT: 5, SurveyTopic.GREENING: 5, SurveyTopic.DEVELOPER: 3}
+    assert session.scalar(select(func.count()).select_from(SurveyScore).join(SurveyResponse).where(
+        SurveyResponse.survey_id == survey_id, SurveyScore.topic == SurveyTopic.SERVICE)) == 9
+    assert responses[units["202"].id].comments == "" and responses[units["301"].id].comments == "保安很负责"
