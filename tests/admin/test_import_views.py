@@ -270,3 +270,17 @@ def test_a_hostile_workbook_is_refused_for_every_kind(console, session, site, ki
     assert "确认导入" not in page.text
     assert {m: session.scalar(select(func.count()).select_from(m)) for m in before} == before
     assert boss.get("/admin/").status_code == 200  # the server is still there
+
+
+def test_an_unused_column_is_a_warning_on_the_preview_before_the_confirm(console, session, site):
+    _, survey_id = site
+    sv = console("sv")
+    data = workbook({"问卷": [["楼栋", "房号", "客服服务", "业主电话"], ["1号楼", "1-101", 5, "13812345678"]]})
+    token = _token(_upload(sv, "surveys", data, survey_id=survey_id))
+    page = sv.get(f"/admin/import/{token}")
+    assert page.status_code == 200 and 'class="alert alert-warning"' in page.text
+    warning = page.text.index("以下 1 列未能识别，其内容不会导入：「业主电话」")
+    assert warning < page.text.index("确认导入</button>")  # seen before the confirm button
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert sv.post(f"/admin/import/{token}/confirm").status_code == 303
+    assert session.scalar(select(func.count()).select_from(SurveyScore)) == 1  # 客服服务 read as 客服部
