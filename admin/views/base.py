@@ -108,6 +108,8 @@ _MASK_PII_ATTR = "_wuye_mask_pii"
 # sqladmin builds an edit form's class without the request: the edit right, checked just before, leaves here
 # which fields this user's form has (``ScopedModelView.limited_form_columns``).
 _FORM_LIMIT: ContextVar[tuple[type, tuple[str, ...]] | None] = ContextVar("wuye_form_limit", default=None)
+# …and which confidential columns it leaves out for this user (``ScopedModelView.confidential_columns``).
+_FORM_HIDDEN: ContextVar[dict[type, frozenset[str]] | None] = ContextVar("wuye_form_hidden", default=None)
 # Personal-data columns (``info={"pii": …}``) are checked in forms by the cleaners the imports use.
 PII_CLEANERS = {"phone": clean.phone(), "id_number": clean.id_number()}
 
@@ -638,6 +640,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     # The fields a role that may edit but not create these records changes (a butler keeps a unit's state);
     # the rest is master data, changed by who registers the records. Empty: editing means the whole form.
     limited_form_columns: ClassVar[tuple[str, ...]] = ()
+    # Columns only the roles that see personal data in full (VIEW_PII: 客服经理及以上) see and change — the VIP
+    # flag ("保密信息，仅限客服经理及以上查看"): left out of the details, the forms and the export for the others.
+    confidential_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         refs = self._effective_ajax_refs()
@@ -747,6 +752,18 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     def can_view_pii(self, request: Request) -> bool:
         return bool(self.pii_columns) and self.has_permission(request, custom_action(VIEW_PII))
 
+    def hidden_columns(self, request: Request) -> frozenset[str]:
+        """The confidential columns this user may neither see nor change."""
+        if not self.confidential_columns or self.has_permission(request, custom_action(VIEW_PII)):
+            return frozenset()
+        return frozenset(self.confidential_columns)
+
+    def is_accessible(self, request: Request) -> bool:
+        accessible = super().is_accessible(request)
+        if accessible and self.confidential_columns:  # the form is built after this, without the request
+            _FORM_HIDDEN.set({**(_FORM_HIDDEN.get() or {}), type(self): self.hidden_columns(request)})
+        return accessible
+
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
         actions = super()._visible_custom_actions(request, in_detail)
         actions.pop(VIEW_PII, None)
@@ -763,6 +780,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 await anyio.to_thread.run_sync(self._log_pii_view, request_actor(request), obj, shown)
         if obj is not None and self.audited:
             context["wuye_audit_url"] = self._audit_url(request, obj)
+        context["wuye_hidden"] = self.hidden_columns(request)
         return context
 
     def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
@@ -811,6 +829,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if limit is not None and limit[0] is type(self) and limit[1]:
             # A field set to None leaves the form: what is not sent is not changed, whatever a request adds.
             attrs.update({name: None for name in self._form_prop_names if name not in limit[1]})
+        # a confidential field is not in the form of who may not see it; with no request to tell, it is left out
+        hidden = (_FORM_HIDDEN.get() or {}).get(type(self), frozenset(self.confidential_columns))
+        attrs.update({name: None for name in hidden if name in self._form_prop_names})
         return type(form.__name__, (form,), attrs) if attrs else form
 
     async def _form_defaults(self) -> dict[str, Any]:

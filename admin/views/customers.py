@@ -28,6 +28,7 @@ class CustomerAdmin(ScopedModelView, model=Customer):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind")]
     form_columns = ["project", "name", "kind", "phone", "id_number", "vip", "emergency_contact", "note"]
+    confidential_columns = ("vip",)
     column_formatters_detail = {"unit_links": _unit_links}
 
     def details_query(self, request: Request) -> Select:

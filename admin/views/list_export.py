@@ -74,7 +74,8 @@ async def filtered_query(view: Any, request: Request) -> Select:
 async def export_response(view: Any, request: Request) -> Response:
     """The list as .xlsx, or — when it is long — a progress page that ends with the file."""
     query = await filtered_query(view, request)
-    keys = [k if isinstance(k, str) else k.key for k in view._export_prop_names]
+    hidden = view.hidden_columns(request) if hasattr(view, "hidden_columns") else frozenset()
+    keys = [key for k in view._export_prop_names if (key := k if isinstance(k, str) else k.key) not in hidden]
     columns = export_columns(view.model, keys, {k: view._column_labels.get(k, k) for k in keys})
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False

@@ -239,3 +239,30 @@ def test_masked_numbers_sent_back_unchanged_keep_the_stored_ones(console, sessio
     assert response.status_code == 302, response.text[:500]
     session.expire_all()
     assert session.get(Customer, cust.id).id_number == "110101199003071234"
+
+
+def test_the_vip_flag_is_seen_and_set_by_the_manager_only(console, session):
+    """models: VIP 保密信息，仅限客服经理及以上查看 — not in the desk's details, forms or export."""
+    p = factories.project(session)
+    cust = factories.customer(session, project_=p, name="王芳", phone="13812345678", id_number="11010119900307123X")
+    cust.vip = True
+    session.flush()
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    desk, mgr = console("desk"), console("mgr")
+    vip_row = re.compile(r"<td>\s*VIP\s*</td>")
+    assert not vip_row.search(desk.get(f"/admin/customer/details/{cust.id}").text)
+    assert 'name="vip"' not in desk.get(f"/admin/customer/edit/{cust.id}").text
+    assert 'name="vip"' not in desk.get("/admin/customer/create").text
+    # a desk's edit that sends the flag anyway changes nothing of it
+    form = _customer_form(p, name="王芳", phone="138****5678", id_number="110***********123X")
+    assert desk.post(f"/admin/customer/edit/{cust.id}", {**form, "vip": ""}).status_code == 302
+    session.expire_all()
+    assert session.get(Customer, cust.id).vip is True
+
+    assert vip_row.search(mgr.get(f"/admin/customer/details/{cust.id}").text)
+    assert 'name="vip"' in mgr.get(f"/admin/customer/edit/{cust.id}").text
+    full = {**form, "phone": "13812345678", "id_number": "11010119900307123X"}
+    assert mgr.post(f"/admin/customer/edit/{cust.id}", full).status_code == 302  # unticked: no longer VIP
+    session.expire_all()
+    assert session.get(Customer, cust.id).vip is False
