@@ -1,10 +1,25 @@
-"""房屋: what a unit's state and dates must agree with, typed in the console or read from a spreadsheet."""
+"""房屋: what a unit's state and dates must agree with, typed in the console or read from a spreadsheet —
+and the state the front desk's records move it to: a completed 交房验收 hands it over, an approved renovation
+makes it 装修中 until the work is inspected."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from models import SHANGHAI, StaffPosition, Unit, label_of
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    MoveInChecklist,
+    RenovationApplication,
+    RenovationStatus,
+    StaffPosition,
+    Unit,
+    UnitStatus,
+    label_of,
+)
 
 # 责任管家 is a 楼宇管家 (责任收费员: billing.COLLECTING_POSITIONS)
 BUTLER_POSITIONS = (StaffPosition.BUTLER,)
@@ -23,3 +38,49 @@ def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tup
     if move_in is not None and handover is not None and move_in < handover:
         return "move_in_date", f"{move_in_label} {move_in} 早于{handover_label} {handover}"
     return None
+
+
+# 装修申请 states in which the unit is being renovated: approved, or under way.
+RENOVATING = (RenovationStatus.APPROVED, RenovationStatus.IN_PROGRESS)
+
+
+def _changed(obj: Any, *attrs: str) -> bool:
+    state = inspect(obj)
+    return state.pending or any(state.attrs[a].history.has_changes() for a in attrs)
+
+
+def _after_renovation(session: Session, unit: Unit, ended: RenovationApplication) -> UnitStatus:
+    """The state a unit returns to when a renovation ends (inspected, refunded, rejected): still 装修中 while
+    another approved one runs; else 已入住 if someone moved in, 已交房 otherwise."""
+    others = session.scalar(
+        select(RenovationApplication.id).where(
+            RenovationApplication.unit_id == unit.id, RenovationApplication.status.in_(RENOVATING),
+            RenovationApplication.id != ended.id,
+        ).limit(1)
+    ) if unit.id is not None else None
+    if others is not None:
+        return UnitStatus.DECORATING
+    return UnitStatus.OCCUPIED if unit.move_in_date else UnitStatus.HANDED_OVER
+
+
+@event.listens_for(Session, "before_flush")
+def _unit_status_follows_its_records(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Whatever writes the record (a console form, an action, the CLI), the unit's state moves in the same flush,
+    so in the same transaction: 交房验收 with 同意交房 → 已交房 (a vacant unit; its 交房日期 filled if empty);
+    装修申请 approved → 装修中; inspected / deposit refunded / rejected → back to 已入住 or 已交房."""
+    with session.no_autoflush:
+        for obj in [*session.new, *session.dirty]:
+            if isinstance(obj, MoveInChecklist) and obj.accepted and _changed(obj, "accepted", "unit_id"):
+                unit = obj.unit or session.get(Unit, obj.unit_id)
+                if unit is not None and unit.status is UnitStatus.VACANT:
+                    unit.status = UnitStatus.HANDED_OVER
+                    if unit.handover_date is None:
+                        unit.handover_date = obj.handover_date
+            elif isinstance(obj, RenovationApplication) and _changed(obj, "status", "unit_id"):
+                unit = obj.unit or session.get(Unit, obj.unit_id)
+                if unit is None:
+                    continue
+                if obj.status in RENOVATING:
+                    unit.status = UnitStatus.DECORATING
+                elif unit.status is UnitStatus.DECORATING:
+                    unit.status = _after_renovation(session, unit, obj)
