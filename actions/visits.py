@@ -1,5 +1,6 @@
-"""定期走访: every household is visited about every three months — the cycle is the calendar quarter — and
-the households not yet visited in the cycle are listed for their butlers. An issue raised in a visit that is
+"""定期走访: "原则上三个月走访一次" — a rolling cycle per household: one whose last 定期走访 is three months old
+or more (or who was never visited) is due, and the households due are listed for their butlers. (Calendar
+quarters would let a household visited on 1 January and next on 30 June go almost six months.) An issue raised in a visit that is
 a complaint enters the complaint process as a new request.
 """
 
@@ -39,12 +40,18 @@ from .work_orders import local_day_bounds
 HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)
 
 
+VISIT_MONTHS = 3
+
+
 def visit_cycle(day: dt.date) -> tuple[dt.date, dt.date]:
-    """The quarter ``day`` falls in: [first day, first day of the next quarter)."""
-    first_month = (day.month - 1) // 3 * 3 + 1
-    start = dt.date(day.year, first_month, 1)
-    end = dt.date(day.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
-    return start, end
+    """The three months up to ``day``: [the day after the same day three months before, the day after ``day``) —
+    a household with a 定期走访 in it is not due on ``day``; one visited on 01-02 is due again on 04-02. 05-31
+    looks back to 02-28 (there is no 02-31)."""
+    months = day.year * 12 + day.month - 1 - VISIT_MONTHS
+    year, month = divmod(months, 12)
+    month += 1
+    last_day = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last_day)) + dt.timedelta(days=1), day + dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,8 @@ class VisitPlan:
 
 def households_not_visited(session: Session, *, project_id: int, actor: Actor, day: dt.date | None = None,
                            limit: int = 200, offset: int = 0) -> VisitPlan:
-    """The cycle's 走访计划: households of the project without a 定期走访 in the quarter of ``day``, longest
-    unvisited first, each with its butler (the unit's, else the building's)."""
+    """The 走访计划 on ``day``: households of the project without a 定期走访 in the three months up to it,
+    longest unvisited first, each with its butler (the unit's, else the building's)."""
     project = session.get(Project, project_id)
     if project is None:
         raise Refused(f"项目 #{project_id} 不存在", [project_id])

@@ -50,9 +50,30 @@ def site(session):
     return {"p1": p1, "p2": p2, "units": units, "actor": actor_for_user(session, user), "user": user}
 
 
-def test_visit_cycle_is_the_calendar_quarter():
-    assert visit_cycle(dt.date(2025, 2, 14)) == (dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+def test_visit_cycle_is_three_rolling_months():
+    assert visit_cycle(dt.date(2025, 2, 14)) == (dt.date(2024, 11, 15), dt.date(2025, 2, 15))
+    assert visit_cycle(dt.date(2025, 5, 31)) == (dt.date(2025, 3, 1), dt.date(2025, 6, 1))
     assert visit_cycle(dt.date(2025, 12, 31)) == (dt.date(2025, 10, 1), dt.date(2026, 1, 1))
+
+
+def test_a_household_is_due_three_months_after_its_last_visit_not_at_a_quarter(session, site):
+    """Visited on 01-02: due again from 04-02 (not only in the next quarter, not a quarter later); one visited on
+    03-20 is not due on 04-10 though a new quarter began."""
+    u1, u2, _, _ = site["units"]
+    at = lambda m, d: dt.datetime(2025, m, d, 10, tzinfo=SHANGHAI)  # noqa: E731
+    session.add_all([Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u1.id, visited_at=at(1, 2)),
+                     Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u2.id, visited_at=at(3, 20))])
+    session.flush()
+
+    def due(day):
+        plan = households_not_visited(session, project_id=site["p1"].id, actor=site["actor"], day=day)
+        return {d.unit_id for d in plan.due} & {u1.id, u2.id}
+
+    assert due(dt.date(2025, 3, 31)) == set()
+    assert due(dt.date(2025, 4, 1)) == set()  # a new quarter: neither is due yet
+    assert due(dt.date(2025, 4, 2)) == {u1.id}  # three months since 01-02
+    assert due(dt.date(2025, 6, 19)) == {u1.id}
+    assert due(dt.date(2025, 6, 20)) == {u1.id, u2.id}
 
 
 def test_households_not_visited_in_the_cycle(session, site):
@@ -61,12 +82,12 @@ def test_households_not_visited_in_the_cycle(session, site):
     at = lambda m, d: dt.datetime(2025, m, d, 10, tzinfo=SHANGHAI)  # noqa: E731
     session.add_all([
         Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u1.id, visited_at=at(4, 10)),  # this quarter
-        Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u2.id, visited_at=at(2, 1)),  # last quarter
+        Visit(project_id=site["p1"].id, kind=VisitKind.REGULAR, unit_id=u2.id, visited_at=at(2, 1)),  # over 3 months ago
         Visit(project_id=site["p1"].id, kind=VisitKind.REPAIR, unit_id=u3.id, visited_at=at(5, 1)),  # not a 走访
     ])
     session.flush()
     plan = households_not_visited(session, project_id=site["p1"].id, actor=site["actor"], day=day)
-    assert (plan.cycle_start, plan.cycle_end) == (dt.date(2025, 4, 1), dt.date(2025, 7, 1))
+    assert (plan.cycle_start, plan.cycle_end) == (dt.date(2025, 2, 21), dt.date(2025, 5, 21))
     assert (plan.households, plan.visited, plan.not_visited) == (3, 1, 2)  # the vacant unit is no household
     # never visited first, then the longest unvisited
     assert [d.unit_id for d in plan.due] == [u3.id, u2.id]

@@ -500,12 +500,12 @@ def test_complaint_statistics_page_and_export(session, console, site, orders):
 def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(session, console, site):
     desk = console("desk")
     page = desk.get(f"/admin/visit-plan?project_id={site['p1'].id}")
-    assert page.status_code == 200 and "5栋-0802" in page.text and "未走访 1 户" in page.text
+    assert page.status_code == 200 and "5栋-0802" in page.text and "应走访 1 户" in page.text
     before = rows(session)
     done = desk.post("/admin/visit-plan", {"project_id": site["p1"].id, "unit_id": site["unit"].id, "way": "door",
                                            "result": "basic", "issues_raised": "电梯经常停运", "complaint": "1"})
     assert done.status_code == 303
     assert rows(session) == (before[0] + 1, before[1], before[2] + 1)
     after = desk.get(done.headers["location"])
-    assert "未走访 0 户" in after.text and "已转为投诉" in after.text
+    assert "应走访 0 户" in after.text and "已转为投诉" in after.text
     assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
