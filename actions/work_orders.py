@@ -473,12 +473,27 @@ def _transition(session: Session, *, actor: Actor, operation: str, verb: str, or
 
 
 @as_actor
-def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Actor,
-                       dry_run: bool = False) -> TransitionResult:
-    """接单: the handling department has taken the order; the response deadline is met or missed here."""
+def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Actor, paid_service: bool = False,
+                       quote: Any = None, quote_accepted: bool = False, dry_run: bool = False) -> TransitionResult:
+    """接单: the handling department has taken the order and starts; the response deadline is met or missed here.
+
+    有偿服务 "服务前需先报价，在业主接受后方可开工": a paid order is accepted only with the quote the owner accepted,
+    one order at a time; completion then charges within that quote.
+    """
+    values: dict[str, Any] = {"status": S.ACCEPTED, "accepted_at": utcnow()}
+    params: dict[str, Any] = {}
+    if paid_service:
+        if len(set(order_ids)) != 1:
+            raise Refused("有偿服务的报价逐单确认：请只选择一张派工单")
+        quote_amount = _money(quote, label_of(WorkOrder, "quote"))
+        if not quote_accepted or quote_amount <= 0:
+            raise Refused("有偿服务须先向业主报价，业主接受后方可开工（接单）", list(order_ids))
+        values.update(paid_service=True, quote=quote_amount, quote_accepted=True)
+        params = {"paid_service": True, "quote": quote_amount}
+    elif quote not in (None, "") or quote_accepted:
+        raise Refused("非有偿服务不能填写报价", list(order_ids))
     return _transition(session, actor=actor, operation="accept_work_orders", verb="接单", order_ids=order_ids,
-                       allowed=STEP_FROM["accept"], values={"status": S.ACCEPTED, "accepted_at": utcnow()},
-                       dry_run=dry_run)
+                       allowed=STEP_FROM["accept"], values=values, params=params, dry_run=dry_run)
 
 
 @as_actor
@@ -519,32 +534,25 @@ def _money(value: Any, label: str) -> Decimal:
 
 
 @as_actor
-def complete_work_order(session: Session, *, order_id: int, result: str, actor: Actor, paid_service: bool = False,
-                        quote: Any = None, quote_accepted: bool = False, charge: Any = None,
+def complete_work_order(session: Session, *, order_id: int, result: str, actor: Actor, charge: Any = None,
                         dry_run: bool = False) -> TransitionResult:
-    """完工: the result, and for 有偿服务 the quote the owner accepted before work and the charge.
-
-    "服务前需先报价，在业主接受后方可开工": a paid order needs an accepted quote, and the charge may not exceed it.
-    """
+    """完工: the result, and for an order accepted as 有偿服务 the charge, within the quote the owner accepted
+    before the work started (接单); an order accepted as free charges nothing."""
     result = (result or "").strip()
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
-    quote_amount = _money(quote, label_of(WorkOrder, "quote"))
     charge_amount = _money(charge, label_of(WorkOrder, "charge"))
-    if paid_service:
-        if not quote_accepted or quote_amount <= 0:
-            raise Refused("有偿服务须在施工前向业主报价并经业主确认", [order_id])
-        if charge_amount > quote_amount:
-            raise Refused(f"收费 {charge_amount} 元超过业主确认的报价 {quote_amount} 元", [order_id])
-    elif quote_amount or charge_amount:
-        raise Refused("非有偿服务不能填写报价或收费", [order_id])
+    paid = session.execute(select(WorkOrder.paid_service, WorkOrder.quote).where(WorkOrder.id == order_id)).first()
+    if paid is not None and paid.paid_service:
+        if charge_amount > paid.quote:
+            raise Refused(f"收费 {charge_amount} 元超过业主确认的报价 {paid.quote} 元", [order_id])
+    elif charge_amount:
+        raise Refused("该派工单接单时未登记为有偿服务（须先报价、业主接受后方可开工），不能收费", [order_id])
     return _transition(
         session, actor=actor, operation="complete_work_order", verb="完工", order_ids=[order_id],
         allowed=STEP_FROM["complete"], dry_run=dry_run,
-        values={"status": S.DONE, "completed_at": utcnow(), "result": result, "paid_service": paid_service,
-                "quote": quote_amount, "quote_accepted": bool(paid_service and quote_accepted),
-                "charge": charge_amount},
-        params={"paid_service": paid_service, "quote": quote_amount, "charge": charge_amount},
+        values={"status": S.DONE, "completed_at": utcnow(), "result": result, "charge": charge_amount},
+        params={"charge": charge_amount},
     )
 
 

@@ -392,10 +392,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
 
         orders, choices = await run_action(self.session_maker, request, load)
         if values is None and step == "complete" and len(orders) == 1 and orders[0].paid_service:
-            # completed again after a rework: the paid service and its accepted quote stand
-            o = orders[0]
-            values = {"paid_service": "1", "quote": str(o.quote), "charge": str(o.charge),
-                      "quote_accepted": "1" if o.quote_accepted else ""}
+            values = {"charge": str(orders[0].charge)}  # completed again after a rework: the charge stands
         return await _page(
             self, request, "step.html", status_code=status_code, title=STEPS[step][0], step=step, orders=orders,
             choices=choices, values={"next": request.query_params.get("next", ""), **(values or {})},
@@ -465,12 +462,13 @@ def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[s
         if len(ids) != 1:
             raise Refused("请只选择一张派工单")
         if step == "complete":
-            return {"order_id": ids[0], "result": values.get("result", ""),
-                    "paid_service": values.get("paid_service") == "1", "quote": values.get("quote") or None,
-                    "quote_accepted": values.get("quote_accepted") == "1", "charge": values.get("charge") or None}
+            return {"order_id": ids[0], "result": values.get("result", ""), "charge": values.get("charge") or None}
         return {"order_id": ids[0], "way": member_param(VisitWay, values.get("way"), label_of(Visit, "way")),
                 "result": member_param(Satisfaction, values.get("result"), label_of(Visit, "result")),
                 "notes": values.get("notes", ""), "issues_raised": values.get("issues_raised", "")}
+    if step == "accept" and values.get("paid_service") == "1":
+        return {"order_ids": ids, "paid_service": True, "quote": values.get("quote") or None,
+                "quote_accepted": values.get("quote_accepted") == "1"}
     if step == "reassign":
         return {"order_ids": ids, "reason": values.get("reason", ""),
                 "department_id": int_param(values.get("department_id"), label_of(WorkOrder, "department")),

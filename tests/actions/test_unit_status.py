@@ -8,7 +8,15 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from models import AuditKind, AuditLog, MoveInChecklist, RenovationApplication, RenovationStatus, Unit, UnitStatus
+from models import (
+    AuditKind,
+    AuditLog,
+    MoveInChecklist,
+    RenovationApplication,
+    RenovationStatus,
+    Unit,
+    UnitStatus,
+)
 from tests import factories as f
 
 DAY = dt.date(2026, 11, 2)

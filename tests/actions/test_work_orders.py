@@ -386,27 +386,43 @@ def test_reassign_refusals(session, world, order, kwargs, message):
     assert message in refused.value.message and counts(session) == before
 
 
-def test_paid_service_needs_an_accepted_quote_and_a_charge_within_it(session, world, order):
+def test_paid_service_is_quoted_and_accepted_before_the_work_starts(session, world, order):
+    """服务前需先报价，在业主接受后方可开工: the quote is accepted at 接单, not at completion; the charge stays within it."""
     actor = world["actor"]
-    accept_work_orders(session, order_ids=[order.id], actor=actor)
     before = counts(session)
     for kwargs, message in [
-        ({"paid_service": True, "quote": "80", "quote_accepted": False}, "报价并经业主确认"),
-        ({"paid_service": True, "quote": "80", "quote_accepted": True, "charge": "95"}, "超过业主确认的报价"),
-        ({"quote": "80"}, "非有偿服务"),
+        ({"paid_service": True, "quote": "80", "quote_accepted": False}, "业主接受后方可开工"),
+        ({"paid_service": True, "quote": "0", "quote_accepted": True}, "业主接受后方可开工"),
         ({"paid_service": True, "quote": "-1", "quote_accepted": True}, "金额"),
         ({"paid_service": True, "quote": "abc", "quote_accepted": True}, "不是有效金额"),
+        ({"quote": "80"}, "非有偿服务"),
     ]:
         with pytest.raises(Refused) as refused:
-            complete_work_order(session, order_id=order.id, result="换龙头", actor=actor, **kwargs)
+            accept_work_orders(session, order_ids=[order.id], actor=actor, **kwargs)
         assert message in refused.value.message
+    assert counts(session) == before and state(session, order).status is WorkOrderStatus.DISPATCHED
+    accept_work_orders(session, order_ids=[order.id], actor=actor, paid_service=True, quote="80.00",
+                       quote_accepted=True)
+    o = state(session, order)
+    assert (o.status, o.paid_service, o.quote, o.quote_accepted) == (WorkOrderStatus.ACCEPTED, True, Decimal("80.00"), True)
+    before = counts(session)
+    with pytest.raises(Refused, match="超过业主确认的报价 80.00 元"):
+        complete_work_order(session, order_id=order.id, result="换龙头", charge="95", actor=actor)
     assert counts(session) == before
-    complete_work_order(session, order_id=order.id, result="换龙头", paid_service=True, quote="80.00",
-                        quote_accepted=True, charge="75.5", actor=actor)
+    complete_work_order(session, order_id=order.id, result="换龙头", charge="75.5", actor=actor)
     o = state(session, order)
     assert (o.paid_service, o.quote, o.quote_accepted, o.charge) == (True, Decimal("80.00"), True, Decimal("75.50"))
     cb = callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED, actor=actor)
     assert session.get(Visit, cb.visit_id).kind is VisitKind.PAID_SERVICE
+
+
+def test_an_order_accepted_free_cannot_be_charged_at_completion(session, world, order):
+    """A quote agreed only at completion is too late: the order was started as free."""
+    accept_work_orders(session, order_ids=[order.id], actor=world["actor"])
+    before = counts(session)
+    with pytest.raises(Refused, match="接单时未登记为有偿服务"):
+        complete_work_order(session, order_id=order.id, result="换龙头", charge="50", actor=world["actor"])
+    assert counts(session) == before and state(session, order).status is WorkOrderStatus.ACCEPTED
 
 
 def test_completion_needs_a_result(session, world, order):

@@ -411,16 +411,21 @@ def test_completing_a_reworked_paid_service_keeps_its_quote_and_charge(session, 
     r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
     dispatch_requests(session, request_ids=[r.id], actor=boss)
     order = order_of(session, r.id)
-    accept_work_orders(session, order_ids=[order.id], actor=boss)
-    complete_work_order(session, order_id=order.id, result="更换水龙头", paid_service=True, quote="100",
-                        quote_accepted=True, charge="80", actor=boss)
+    # the quote is accepted when the work starts (接单), through the step page
+    page = console("boss").get(f"/admin/work-order/action/accept?pks={order.id}")
+    assert page.status_code == 200 and 'name="quote"' in page.text and "业主接受后方可开工" in page.text
+    unquoted = console("boss").post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                                      "quote": "100"})
+    assert unquoted.status_code == 400 and order_of(session, r.id).status is WorkOrderStatus.DISPATCHED
+    accepted = console("boss").post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                                      "quote": "100", "quote_accepted": "1"})
+    assert accepted.status_code == 303
+    complete_work_order(session, order_id=order.id, result="更换水龙头", charge="80", actor=boss)
     callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.UNSATISFIED, actor=boss)
     session.flush()
     page = console("boss").get(f"/admin/work-order/action/complete?pks={order.id}")
     assert page.status_code == 200
-    assert re.search(r'name="paid_service" value="1" checked', page.text)
-    assert re.search(r'name="quote_accepted" value="1" checked', page.text)
-    assert 'name="quote" inputmode="decimal" value="100.00"' in page.text
+    assert "业主已确认报价 100.00 元" in page.text and 'name="quote"' not in page.text
     assert 'name="charge" inputmode="decimal" value="80.00"' in page.text
 
 
