@@ -1,6 +1,8 @@
-"""客户诉求受理 (intake): the front desk's quick form, the unit lookup behind it and the repeat check.
+"""客户诉求受理 (intake): the front desk's quick form, the unit lookup behind it and the repeat check; 我的首问.
 
-首问负责制: the user who receives a request is recorded as its 首问负责人 and owns it until it is closed.
+首问负责制 "第一个接待业主或被业主询问的公司员工，不受部门的限制": the staff member the owner reached first — the
+one keying it in by default, or the engineer or guard the owner stopped — is its 首问负责人 and owns it until it
+is closed; 「我的首问」 lists a person's open ones.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,9 +24,13 @@ from models import (
     Project,
     RequestCategory,
     RequestKind,
+    RequestStatus,
     ServiceRequest,
+    Staff,
     Unit,
     UnitCustomer,
+    User,
+    WorkOrder,
     label_of,
     utcnow,
 )
@@ -108,7 +114,7 @@ class IntakeResult:
     def message(self) -> str:
         if self.resubmitted:
             return f"该表单已提交过：诉求 #{self.request_id} 已受理，未重复登记"
-        text = f"已受理诉求 #{self.request_id}，您是首问负责人，请跟进至办结"
+        text = f"已受理诉求 #{self.request_id}，首问负责人请跟进至办结"
         if self.repeat_of_id:
             text += f"；同一房屋同类问题 {REPEAT_WINDOW.days} 天内已报过（#{self.repeat_of_id}），已标记为重复诉求"
         return text
@@ -132,6 +138,7 @@ def receive_request(
     complaint_major: bool = False,
     received_at: dt.datetime | None = None,
     form_token: str | None = None,
+    first_staff_id: int | None = None,
 ) -> IntakeResult:
     """受理: record a call, visit or message; the actor becomes its 首问负责人. A request for the same unit and
     问题类别 within seven days of an earlier one is flagged as its repeat. ``form_token`` is the console form's
@@ -157,6 +164,11 @@ def receive_request(
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and (customer is None or customer.project_id != project_id):
         raise Refused(f"{label_of(ServiceRequest, 'customer')} #{customer_id} 不属于该项目", [customer_id])
+    if first_staff_id is not None:
+        staff = session.get(Staff, first_staff_id)
+        if staff is None or staff.project_id != project_id or not staff.active:
+            raise Refused(f"{label_of(ServiceRequest, 'first_staff')} #{first_staff_id} 不是该项目的在职员工",
+                          [first_staff_id])
     phone = PHONE(contact_phone)  # as the spreadsheet imports read it; a masked number copied back counts as none
     if isinstance(phone, Invalid):
         raise Refused(f"{label_of(ServiceRequest, 'contact_phone')}：{phone.reason}")
@@ -173,6 +185,7 @@ def receive_request(
                 contact_phone=(phone if isinstance(phone, str) else "") or (customer.phone if customer else ""),
                 content=content, received_at=received_at,
                 complaint_major=bool(complaint_major and kind is RequestKind.COMPLAINT), form_token=token,
+                **({"first_staff_id": first_staff_id} if first_staff_id is not None else {}),
             )
     except IntegrityError:
         # the same form's first submission committed while this one waited for its key
@@ -202,8 +215,9 @@ def _submitted(session: Session, token: str | None) -> IntakeResult | None:
 
 
 def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
-    """Insert a validated request with the actor as 首问负责人, linked to the latest request of the same unit
-    and 问题类别 within :data:`REPEAT_WINDOW` (its repeat)."""
+    """Insert a validated request keyed in by the actor — its 首问负责人 the actor's own staff record unless
+    ``first_staff_id`` names another —, linked to the latest request of the same unit and 问题类别 within
+    :data:`REPEAT_WINDOW` (its repeat)."""
     SR = ServiceRequest
     repeat_of = None
     if fields.get("unit_id") is not None:
@@ -215,9 +229,70 @@ def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
             .order_by(SR.received_at.desc(), SR.id.desc())
             .limit(1)
         )
+    if "first_staff_id" not in fields and actor.user_id is not None:
+        fields["first_staff_id"] = session.scalar(select(User.staff_id).where(User.id == actor.user_id))
     if fields.get("kind") is RequestKind.COMPLAINT:  # 有效与否由客服主管判定
         fields.setdefault("complaint_validity", ComplaintValidity.PENDING)
     request = SR(**fields, receiver_id=actor.user_id, repeat_of_id=repeat_of)
     session.add(request)
     session.flush()
     return request
+
+
+# --- 我的首问 -------------------------------------------------------------------------------------------------
+OPEN = (RequestStatus.PENDING, RequestStatus.DISPATCHED, RequestStatus.ANSWERED)
+
+
+@dataclass(frozen=True)
+class FirstMatter:
+    request_id: int
+    project: str
+    received_at: dt.datetime
+    kind: RequestKind
+    unit: str
+    content: str
+    status: RequestStatus
+    order_id: int | None
+    order_status: str  # the work order's state as its label, "" without one
+
+
+@dataclass(frozen=True)
+class FirstResponsibility:
+    staff_id: int | None
+    person: str
+    total: int
+    matters: tuple[FirstMatter, ...]  # one page, oldest first: the longest waiting first
+
+
+def first_received(session: Session, *, actor: Actor, staff_id: int | None = None, limit: int = 50,
+                   offset: int = 0) -> FirstResponsibility:
+    """「我的首问」: the open matters (not 已关闭 / 已取消) a person received first, until closed — the actor's own
+    (by their staff record, or as 受理人 of those keyed in without one), or those of ``staff_id``, a staff member of
+    the actor's projects (a supervisor looking at a guard's)."""
+    SR = ServiceRequest
+    if staff_id is None:
+        own = session.execute(select(User.staff_id, Staff.name).outerjoin(Staff, Staff.id == User.staff_id)
+                              .where(User.id == actor.user_id)).first()
+        staff_id, person = (own.staff_id, own.name) if own and own.staff_id else (None, actor.name)
+        mine = (SR.first_staff_id == staff_id) if staff_id is not None else and_(
+            SR.first_staff_id.is_(None), SR.receiver_id == actor.user_id)
+    else:
+        staff = session.get(Staff, staff_id)
+        if staff is None or not actor.can_see(staff.project_id):
+            raise Refused(f"员工 #{staff_id} 不存在", [staff_id])
+        person, mine = staff.name, SR.first_staff_id == staff_id
+    where = (mine, SR.status.in_(OPEN), actor.project_filter(SR.project_id))
+    total = session.scalar(select(func.count()).select_from(SR).where(*where))
+    rows = session.execute(
+        select(SR.id, Project.name, SR.received_at, SR.kind, Building.name, Unit.room_no, SR.content, SR.status,
+               WorkOrder.id, WorkOrder.status)
+        .join(Project, Project.id == SR.project_id)
+        .outerjoin(Unit, Unit.id == SR.unit_id).outerjoin(Building, Building.id == Unit.building_id)
+        .outerjoin(WorkOrder, WorkOrder.request_id == SR.id)
+        .where(*where).order_by(SR.received_at, SR.id).limit(limit).offset(offset)
+    ).all()
+    return FirstResponsibility(staff_id, person, total, tuple(
+        FirstMatter(rid, project, at, kind, f"{b}-{r}" if b else "", content, status, oid,
+                    ostatus.label if ostatus else "")
+        for rid, project, at, kind, b, r, content, status, oid, ostatus in rows
+    ))

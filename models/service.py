@@ -131,7 +131,8 @@ class Satisfaction(LabeledEnum):
 
 
 class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
-    """客户诉求/报事: one call, visit or message. The receiver is 首问负责人 and owns it until it is closed."""
+    """客户诉求/报事: one call, visit or message. 首问负责人 — the first staff member the owner reached, of any
+    department, with or without a console account — owns it until it is closed; 受理人 is who keyed it in."""
 
     __tablename__ = "service_request"
     __label__ = "客户诉求"
@@ -154,7 +155,11 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     content: Mapped[str] = col("诉求内容", Text)
     received_at: Mapped[dt.datetime] = col("受理时间", UTCDateTime())
     receiver_id: Mapped[int | None] = col(
-        "首问负责人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True, doc="首问负责制：受理人跟进至办结"
+        "受理人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True, doc="在系统中登记该诉求的账号"
+    )
+    first_staff_id: Mapped[int | None] = col(
+        "首问负责人", ForeignKey("staff.id", ondelete="SET NULL"), index=True,
+        doc="首问负责制：第一个接待业主的员工（不受部门限制），跟进至办结",
     )
     repeat_of_id: Mapped[int | None] = col(
         "重复诉求", ForeignKey("service_request.id", ondelete="SET NULL"), index=True, doc="同一房屋同类问题短期内再次报事"
@@ -180,7 +185,8 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     project: Mapped[Project] = relationship(info={"label": "项目"})
     unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})
     customer: Mapped[Customer | None] = relationship(info={"label": "客户"})
-    receiver: Mapped[User | None] = relationship(foreign_keys=[receiver_id], info={"label": "首问负责人"})
+    receiver: Mapped[User | None] = relationship(foreign_keys=[receiver_id], info={"label": "受理人"})
+    first_staff: Mapped[Staff | None] = relationship(foreign_keys=[first_staff_id], info={"label": "首问负责人"})
     complaint_judged_by: Mapped[User | None] = relationship(foreign_keys=[complaint_judged_by_id],
                                                             info={"label": "判定人"})
     complained_staff: Mapped[Staff | None] = relationship(foreign_keys=[complained_staff_id], info={"label": "被投诉员工"})

@@ -886,6 +886,9 @@ class _Demo:
         service_staff = (p.staff[StaffPosition.FRONT_DESK] + p.staff[StaffPosition.BUTLER]
                          + p.staff[StaffPosition.CASHIER])
         all_staff = [sid for ids in p.staff.values() for sid in ids]
+        staff_of = dict(self.s.execute(select(User.id, User.staff_id).where(User.id.in_(set(p.users.values())))).all())
+        # 首问负责制不受部门限制：业主在楼下拦住的秩序维护员、维修工也是首问负责人
+        on_the_ground = p.staff[StaffPosition.GUARD] + p.staff[StaffPosition.ENGINEER]
         plans: list[dict[str, Any]] = []
         for _ in range(p.spec.requests):
             kind = self.pick(KIND_WEIGHTS)
@@ -921,6 +924,8 @@ class _Demo:
                 "customer_id": customer["id"] if customer else None,
                 "contact_name": customer["name"] if customer else "", "contact_phone": customer["phone"] if customer
                 else "", "content": text, "received_at": received, "receiver_id": receiver, "repeat_of_id": None,
+                "first_staff_id": on_the_ground[received.minute % len(on_the_ground)]
+                if channel is Channel.VISIT and kind is K.REPAIR_PUBLIC and on_the_ground else staff_of.get(receiver),
                 "complaint_validity": None, "complaint_points": None, "complaint_judged_by_id": None,
                 "complaint_judged_at": None, "complaint_major": False, "complained_staff_id": None,
                 "praised_staff_id": None, "reply": "", "closed_at": None, "created_at": received,

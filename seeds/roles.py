@@ -26,7 +26,7 @@ WRITE_EXPORT = "list details create edit export"
 FULL = "list details create edit delete export"
 
 # The business actions of later work, by the view that carries them.
-DISPATCH = "action:dispatch"  # 派工：主管+
+DISPATCH = "action:dispatch"  # 派工：前台、主管+
 REASSIGN = "action:reassign"  # 转派：主管+
 JUDGE_COMPLAINT = "action:judge-complaint"  # 判定投诉是否有效并评定扣分：主管+
 HANDLE = "action:accept action:complete action:callback"  # 接单、完工、回访：前台+
@@ -102,7 +102,8 @@ def _merge(*parts: dict[str, str]) -> dict[str, str]:
 
 FRONT_DESK = _merge(
     {
-        "service-request": f"{WRITE} {HANDLE}",
+        # 前台职责：需要报事的应填写派工单并发至相关部门；负责派工单的派发工作
+        "service-request": f"{WRITE} {HANDLE} {DISPATCH}",
         "work-order": f"list details edit {HANDLE} {CLOSE}",
         "visit": WRITE,
         "customer": WRITE,

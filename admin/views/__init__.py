@@ -69,6 +69,7 @@ from .service import (
     CallbacksPage,
     ComplaintStatsPage,
     DepartmentReportPage,
+    FirstResponsibilityPage,
     IntakePage,
     RoutingRuleAdmin,
     ServiceRequestAdmin,
@@ -104,6 +105,7 @@ VIEWS = [
     UnitCustomerAdmin,
     # 客服工单
     IntakePage,
+    FirstResponsibilityPage,
     ServiceRequestAdmin,
     WorkOrderAdmin,
     CallbacksPage,

@@ -129,7 +129,7 @@ def _deadline_formatter(attr: str):
 class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     category = "客服工单"
     icon = "fa-solid fa-phone"
-    column_list = ["id", "received_at", "kind", "category", "unit", "contact_name", "status", "receiver", "repeat_of"]
+    column_list = ["id", "received_at", "kind", "category", "unit", "contact_name", "status", "first_staff", "repeat_of"]
     column_searchable_list = ["contact_name", "contact_phone", "unit.room_no"]
     column_sortable_list = ["id", "received_at", "kind", "category", "priority", "status", "closed_at"]
     column_default_sort = [("received_at", True), ("id", True)]
@@ -149,11 +149,11 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     # so a posted value is ignored.
     form_columns = [
         "project", "channel", "kind", "category", "priority", "unit", "customer", "contact_name",
-        "contact_phone", "content", "received_at", "receiver", "repeat_of", "complaint_major",
+        "contact_phone", "content", "received_at", "receiver", "first_staff", "repeat_of", "complaint_major",
         "complained_staff", "praised_staff", "reply",
     ]
     form_ajax_refs = ajax_refs(
-        ServiceRequest, "unit", "customer", "receiver", "repeat_of", "complained_staff", "praised_staff"
+        ServiceRequest, "unit", "customer", "receiver", "first_staff", "repeat_of", "complained_staff", "praised_staff"
     )
 
     @action("judge-complaint", label="判定投诉")
@@ -490,14 +490,14 @@ def _pick(value: str) -> tuple[int | None, int | None]:
 
 
 class IntakePage(ServicePage):
-    """受理诉求: look the unit up by 楼栋/房号 or the owner's name or phone, then record the request; the
-    user is its 首问负责人."""
+    """受理诉求: look the unit up by 楼栋/房号 or the owner's name or phone, then record the request; its
+    首问负责人 is the user's own staff record, or the staff member (any department) the owner reached first."""
 
     name = "受理诉求"
     icon = "fa-solid fa-headset"
     grant = ("service-request", "create")
     FIELDS = ("project_id", "channel", "kind", "category", "priority", "pick", "contact_name", "contact_phone",
-              "content", "complaint_major", "form_token")
+              "content", "complaint_major", "form_token", "first_staff_id")
     LOOKUP = ("building", "room_no", "name", "phone")
 
     @expose("/intake", methods=["GET", "POST"], identity="intake")
@@ -525,6 +525,7 @@ class IntakePage(ServicePage):
                     unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
                     contact_phone=values["contact_phone"], content=values["content"],
                     complaint_major=values["complaint_major"] == "1", form_token=values["form_token"],
+                    first_staff_id=int_param(values["first_staff_id"], label_of(ServiceRequest, "first_staff")),
                 )
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
@@ -533,16 +534,17 @@ class IntakePage(ServicePage):
                 return RedirectResponse(
                     request.url_for("admin:details", identity="service-request", pk=result.request_id), status_code=303)
 
-        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
             project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
             matches = intake.find_units(session, actor=actor, project_id=project_id, **lookup)
-            return projects, matches
+            staff = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
+            return projects, matches, staff
 
         try:
-            projects, matches = await run_action(self.session_maker, request, load)
+            projects, matches, staff = await run_action(self.session_maker, request, load)
         except Refused as refused:
-            projects, matches = (), ()
+            projects, matches, staff = (), (), ()
             context["error"], status_code = refused.message, refusal_status(refused)
         values["form_token"] = values["form_token"] or new_form_token()  # kept while the form is corrected
         if len(matches) == 1 and not values["pick"]:
@@ -550,9 +552,41 @@ class IntakePage(ServicePage):
             values["project_id"] = values["project_id"] or str(matches[0].project_id)
         return await _page(
             self, request, "intake.html", status_code=status_code, title=self.name, values=values, lookup=lookup,
-            projects=projects, matches=matches, channels=Channel.choices(), kinds=RequestKind.choices(),
+            projects=projects, matches=matches, staff=staff, channels=Channel.choices(), kinds=RequestKind.choices(),
             categories=RequestCategory.choices(), priorities=Priority.choices(), **context,
         )
+
+
+class FirstResponsibilityPage(ServicePage):
+    """我的首问: the open matters a person received first, until closed — one's own, or a colleague's of the
+    same projects (the guard or engineer without a console account)."""
+
+    name = "我的首问"
+    icon = "fa-solid fa-user-check"
+    grant = ("service-request", "list")
+    PAGE = 50
+
+    @expose("/first-responsibility", methods=["GET"], identity="first-responsibility")
+    async def first_page(self, request: Request) -> Response:
+        query = request.query_params
+        context: dict[str, Any] = {}
+        status_code = 200
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+            page = max(int_param(query.get("page"), "页码") or 1, 1)
+            listing = intake.first_received(
+                session, actor=actor, staff_id=int_param(query.get("staff_id"), label_of(ServiceRequest, "first_staff")),
+                limit=self.PAGE, offset=(page - 1) * self.PAGE)
+            projects = billing.fee_choices(session, actor=actor).projects
+            return listing, work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
+
+        try:
+            listing, staff = await run_action(self.session_maker, request, load)
+        except Refused as refused:
+            listing, staff = None, ()
+            context["error"], status_code = refused.message, refusal_status(refused)
+        return await _page(self, request, "first.html", status_code=status_code, title=self.name, listing=listing,
+                           staff=staff, staff_id=query.get("staff_id", ""), **context)
 
 
 class CallbacksPage(ServicePage):

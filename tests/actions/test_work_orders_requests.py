@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
-from actions.requests import find_units, receive_request
+from actions.requests import find_units, first_received, receive_request
 from models import (
     Channel,
     OperationLog,
@@ -18,6 +18,7 @@ from models import (
     RequestKind,
     RequestStatus,
     ServiceRequest,
+    StaffPosition,
     utcnow,
 )
 from tests import factories as f
@@ -49,7 +50,7 @@ def test_find_units_by_room_or_owner(session, desk, query):
     assert match.phone == "139****1111"
 
 
-@pytest.mark.parametrize("typed", ["5", "5栋", "5号楼", "５", "５栋", " 5 幢"])
+@pytest.mark.parametrize("typed", ["5", "5栋", "5号楼", "５", "５栋", " 5 幢", "5座", "5#", "05"])
 def test_find_units_takes_the_building_as_the_front_desk_types_it(session, desk, typed):
     b5 = f.building(session, project_=desk["p1"], name="5栋")
     b15 = f.building(session, project_=desk["p1"], name="15栋")
@@ -145,3 +146,48 @@ def test_major_flag_only_on_complaints(session, desk):
     inquiry = receive_request(session, kind=RequestKind.INQUIRY, **base)
     assert session.get(ServiceRequest, complaint.request_id).complaint_major is True
     assert session.get(ServiceRequest, inquiry.request_id).complaint_major is False
+
+
+# --- 首问负责制 ----------------------------------------------------------------------------------------------
+def test_the_first_receiver_is_a_staff_member_and_owns_it_until_closed(session, desk):
+    """001 八：第一个接待业主或被业主询问的公司员工，不受部门的限制 — the desk's own staff record by default; the
+    guard the owner stopped (no console account) when named; each sees the open ones in 「我的首问」."""
+    p1 = desk["p1"]
+    clerk = f.staff(session, project_=p1, name="前台小李")
+    desk["user"].staff_id = clerk.id
+    guard = f.staff(session, project_=p1, name="保安老周", position=StaffPosition.GUARD)
+    session.flush()
+    own = receive_request(session, actor=desk["actor"], project_id=p1.id, kind=RequestKind.INQUIRY,
+                          content="快递放哪里", unit_id=desk["unit"].id)
+    stopped = receive_request(session, actor=desk["actor"], project_id=p1.id, kind=RequestKind.REPAIR_PUBLIC,
+                              content="地库灯不亮", first_staff_id=guard.id)
+    first = {r.id: r.first_staff_id for r in session.scalars(select(ServiceRequest).where(
+        ServiceRequest.id.in_([own.request_id, stopped.request_id])))}
+    assert first == {own.request_id: clerk.id, stopped.request_id: guard.id}
+
+    mine = first_received(session, actor=desk["actor"])
+    assert (mine.person, mine.total, [m.request_id for m in mine.matters]) == ("前台小李", 1, [own.request_id])
+    assert mine.matters[0].unit == "3栋-1502"
+    his = first_received(session, actor=desk["actor"], staff_id=guard.id)
+    assert (his.person, [m.request_id for m in his.matters]) == ("保安老周", [stopped.request_id])
+    session.get(ServiceRequest, stopped.request_id).status = RequestStatus.CLOSED  # closed: off the list
+    session.flush()
+    assert first_received(session, actor=desk["actor"], staff_id=guard.id).total == 0
+
+
+def test_a_first_receiver_of_another_project_is_refused(session, desk):
+    stranger = f.staff(session, project_=desk["p2"], name="外人")
+    before = requests_count(session)
+    with pytest.raises(Refused, match="不是该项目的在职员工"):
+        receive_request(session, actor=desk["actor"], project_id=desk["p1"].id, kind=RequestKind.INQUIRY,
+                        content="问路", first_staff_id=stranger.id)
+    assert requests_count(session) == before
+    with pytest.raises(Refused, match="不存在"):
+        first_received(session, actor=desk["actor"], staff_id=stranger.id)
+
+
+def test_a_user_without_a_staff_record_sees_what_they_received(session, desk):
+    result = receive_request(session, actor=desk["actor"], project_id=desk["p1"].id, kind=RequestKind.HELP,
+                             content="帮忙开门")
+    assert session.get(ServiceRequest, result.request_id).first_staff_id is None
+    assert [m.request_id for m in first_received(session, actor=desk["actor"]).matters] == [result.request_id]

@@ -30,6 +30,7 @@ from models import (
     RequestStatus,
     Satisfaction,
     ServiceRequest,
+    StaffPosition,
     Visit,
     VisitWay,
     WorkOrder,
@@ -149,14 +150,21 @@ def test_dispatch_parameter_page_then_post_then_double_submit(session, console, 
     assert rows(session) == (before[0], before[1] + 1, before[2])
 
 
-def test_front_desk_may_not_dispatch(session, console, site):  # A01
+def test_the_front_desk_dispatches_with_the_supervisors_page_and_a_cashier_may_not(session, console, site):
+    """002 前台职责：需要报事的应填写派工单并发至相关部门；负责派工单的派发工作. A01: a role without the grant."""
     r = f.service_request(session, project_=site["p1"])
     session.flush()
-    desk = console("desk")
+    cashier = console("cashier")
     before = rows(session)
-    assert desk.get(f"/admin/service-request/action/dispatch?pks={r.id}").status_code == 403
-    assert desk.post("/admin/service-request/dispatch", {"request_ids": str(r.id)}).status_code == 403
+    assert cashier.get(f"/admin/service-request/action/dispatch?pks={r.id}").status_code == 403
+    assert cashier.post("/admin/service-request/dispatch", {"request_ids": str(r.id)}).status_code == 403
     assert rows(session) == before
+    desk = console("desk")
+    page = desk.get(f"/admin/service-request/action/dispatch?pks={r.id}")
+    assert page.status_code == 200 and "确认派工" in page.text
+    assert desk.post("/admin/service-request/dispatch", {"request_ids": str(r.id)}).status_code == 303
+    assert rows(session) == (before[0], before[1] + 1, before[2])
+    assert order_of(session, r.id).dispatched_by_id == site["desk"].id
 
 
 def test_dispatch_targets_are_scoped_and_need_csrf(session, console, site):  # A07, C01, C02
@@ -514,3 +522,23 @@ def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(sessio
     after = desk.get(done.headers["location"])
     assert "应走访 0 户" in after.text and "已转为投诉" in after.text
     assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
+
+
+def test_my_first_responsibility_page_lists_the_open_matters(session, console, site):
+    guard = f.staff(session, project_=site["p1"], name="保安老周", position=StaffPosition.GUARD)
+    session.flush()
+    desk = console("desk")
+    page = desk.get("/admin/intake")
+    assert "保安老周" in page.text and 'name="first_staff_id"' in page.text
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)
+    done = desk.post("/admin/intake", {"project_id": site["p1"].id, "channel": "visit", "kind": "repair_public",
+                                       "category": "other", "priority": "normal", "pick": "", "form_token": token,
+                                       "content": "地库灯不亮", "first_staff_id": str(guard.id)})
+    assert done.status_code == 303
+    request = session.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc())).first()
+    assert (request.first_staff_id, request.receiver_id) == (guard.id, site["desk"].id)
+    listing = desk.get(f"/admin/first-responsibility?staff_id={guard.id}")
+    assert listing.status_code == 200 and "我的首问：保安老周" in listing.text and "地库灯不亮" in listing.text
+    assert "共 1 件未办结" in listing.text
+    assert "没有未办结的首问诉求" in desk.get("/admin/first-responsibility").text  # the desk's own: none
+    assert desk.get("/admin/first-responsibility?staff_id=abc").status_code == 400

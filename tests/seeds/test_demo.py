@@ -41,6 +41,8 @@ from models import (
     ScoreEvent,
     ScoreMonth,
     ServiceRequest,
+    Staff,
+    StaffPosition,
     Unit,
     User,
     Visit,
@@ -247,6 +249,11 @@ def test_requests_follow_their_orders(s: Session) -> None:
     assert pending and all(not r.work_orders for r in pending)
     assert s.scalar(select(func.max(ServiceRequest.received_at))) <= NOW
     assert s.scalar(select(func.count()).where(ServiceRequest.repeat_of_id.is_not(None))) > 0
+    # 首问负责人: staff records, mostly the desk's own, some the guard or engineer the owner stopped
+    firsts = dict(s.execute(select(Staff.position, func.count()).select_from(ServiceRequest)
+                            .join(Staff, Staff.id == ServiceRequest.first_staff_id)
+                            .group_by(Staff.position)).all())
+    assert firsts.get(StaffPosition.FRONT_DESK) and (firsts.get(StaffPosition.GUARD) or firsts.get(StaffPosition.ENGINEER))
     complaints = dict(s.execute(select(ServiceRequest.complaint_validity, func.count())
                                 .where(ServiceRequest.kind == RequestKind.COMPLAINT)
                                 .group_by(ServiceRequest.complaint_validity)).all())
