@@ -6,7 +6,7 @@ the provisional one the records give — the rule of source 有效投诉 now spa
 deduction. Rules whose points the documents do not give are marked as the company's own.
 
 Revision ID: 9987d6b5ae7b
-Revises: d1a4f7c2e9b3
+Revises: e4b8c1d5a7f2
 Create Date: 2026-12-06 01:46:30.514797
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import models.base
 
 revision: str = '9987d6b5ae7b'
-down_revision: str | Sequence[str] | None = 'd1a4f7c2e9b3'
+down_revision: str | Sequence[str] | None = 'e4b8c1d5a7f2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
