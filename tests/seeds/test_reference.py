@@ -169,7 +169,8 @@ def test_roles_and_their_grants(session: Session) -> None:
     desk = grants(session, "前台客服")
     assert {("service-request", "create"), ("visit", "edit"), ("customer", "edit"), ("payment", "create")} <= desk
     assert not {(i, a) for i, a in desk if i in ("bill", "payment", "fee-type") and a in ("delete", "edit")}
-    assert ("work-order", "action:dispatch") not in desk
+    # 前台职责：负责派工单的派发工作 — on the request, with the supervisor's page; not 新建派工单 by hand
+    assert ("service-request", "action:dispatch") in desk and ("work-order", "action:dispatch") not in desk
     assert ("work-order", "action:callback") in desk
     assert ("customer", "action:view-pii") not in desk
 
@@ -188,7 +189,7 @@ def test_roles_and_their_grants(session: Session) -> None:
     assert holders["action:view-pii"] == {"客服经理", "分公司管理"}
     assert holders["action:confirm-scores"] == {"客服主管"}
     assert holders["action:reopen-scores"] == {"客服经理", "分公司管理"}
-    assert holders["action:dispatch"] == {"客服主管", "客服经理"}
+    assert holders["action:dispatch"] == {"前台客服", "客服主管", "客服经理"}
     assert holders["action:compute-scores"] == {"客服主管", "客服经理", "分公司管理"}
 
 
