@@ -6,7 +6,7 @@ the provisional one the records give — the rule of source 有效投诉 now spa
 deduction. Rules whose points the documents do not give are marked as the company's own.
 
 Revision ID: 9987d6b5ae7b
-Revises: e4b8c1d5a7f2
+Revises: 815b94bdeb5d
 Create Date: 2026-12-06 01:46:30.514797
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import models.base
 
 revision: str = '9987d6b5ae7b'
-down_revision: str | Sequence[str] | None = 'e4b8c1d5a7f2'
+down_revision: str | Sequence[str] | None = '815b94bdeb5d'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
