@@ -14,7 +14,16 @@ from actions.actor import actor_for_user
 from actions.complaints import ComplaintMonth, complaint_statistics
 from actions.errors import NotPermitted, Refused
 from actions.survey_results import Satisfaction
-from models import Bill, Phase, Survey, SurveyHousehold, SurveyResponse, SurveyScore, SurveyStatus, SurveyTopic
+from models import (
+    Bill,
+    Phase,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+    SurveyStatus,
+    SurveyTopic,
+)
 from tests import dashboard_support as ds
 from tests import factories as f
 
