@@ -59,12 +59,14 @@ from models import (
     RequestKind,
     Satisfaction,
     ServiceRequest,
+    Staff,
     Survey,
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
     SurveyTopic,
     Unit,
+    User,
     Visit,
     VisitKind,
     WorkOrder,
@@ -72,7 +74,7 @@ from models import (
     utcnow,
 )
 
-from . import billing, complaints, survey_results, work_orders
+from . import billing, complaints, queues, survey_results, work_orders
 from .actor import Actor
 from .errors import NotPermitted, Refused
 from .parallel_reads import Runner, Task, in_turn
@@ -358,6 +360,7 @@ _SETS = (
               SurveyResponse, _forms_rated),
     RecordSet("forms_satisfied", f"{label_of(SurveyResponse, 'overall_score')}满意及以上的{SurveyResponse.__label__}",
               SurveyResponse, _forms_satisfied),
+    *(RecordSet(key, label, model, where) for key, (label, model, where) in queues.QUEUES.items()),
 )
 RECORD_SETS: Mapping[str, RecordSet] = {s.key: s for s in _SETS}
 
@@ -384,6 +387,17 @@ def _department_arg(session: Session, arg: str, actor: Actor) -> str:
     return name or f"部门 #{arg}"
 
 
+def _user_arg(session: Session, arg: str) -> str:
+    name = session.scalar(select(func.coalesce(func.nullif(User.display_name, ""), User.username))
+                          .where(User.id == int(arg))) if arg.isdigit() else None
+    return name or f"用户 #{arg}"
+
+
+def _staff_arg(session: Session, arg: str) -> str:
+    name = session.scalar(select(Staff.name).where(Staff.id == int(arg))) if arg.isdigit() else None
+    return name or f"员工 #{arg}"
+
+
 def _phase_arg(session: Session, arg: str, actor: Actor) -> str:
     if arg == "none":
         return "未分期"
@@ -405,6 +419,8 @@ _ARG_NAMES: Mapping[str, Callable[[Session, str, Actor], str]] = {
     "bills_overdue": lambda session, arg, actor: billing.AGING_LABELS.get(arg, arg),
     "scores_answered": lambda session, arg, actor: _member(SurveyTopic, arg),
     "scores_satisfied": lambda session, arg, actor: _member(SurveyTopic, arg),
+    "first_asked": lambda session, arg, actor: _user_arg(session, arg),
+    "arrears_to_chase": lambda session, arg, actor: _staff_arg(session, arg),
 }
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from actions import billing, dashboard, kpis, parallel_reads
+from actions import billing, dashboard, kpis, parallel_reads, workbench
 from actions.errors import Refused
 from models import SurveyTopic
 
@@ -123,12 +123,16 @@ class HomePage(DashboardView):
             home = await read_at_once(self, request, dashboard.home_page)
         project = home.scope.project_ids[0] if len(home.scope.projects) == 1 else None
         granted = self._authorization_backend().has_permission
+        held = {g for g in workbench.GRANTS.values() if g is not None and granted(request, *g)}
+        desk = await run_action(self.session_maker, request, workbench.workbench, scope=home.scope,
+                                may=lambda identity, needed: (identity, needed) in held,
+                                kpis=home.kpis, kpi_month=home.chosen_month)
         arrears = request.url_for("admin:view-arrears") if granted(request, "bill", "list") else None
         report = request.url_for("admin:view-monthly-report").include_query_params(
             month=home.chosen_month, **{k: v for k, v in request.query_params.items() if k in ("project_id", "branch_id")}
         ) if granted(request, "month-snapshot", "list") else None
         return await page(
-            self, request, "home.html", status_code=status_code, title=HOME, home=home,
+            self, request, "home.html", status_code=status_code, title=HOME, home=home, desk=desk,
             arrears_url=arrears.include_query_params(project_id=project) if arrears and project else arrears,
             report_url=report,
             branches=branches_of(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),

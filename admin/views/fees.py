@@ -267,7 +267,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
     column_details_exclude_list = ["run_key"]  # the idempotency key of the run: internal, searchable only
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("stage"), EnumFilter("status"),
-                      OperationColumnFilter("cycle")]
+                      OperationColumnFilter("cycle"), DrillFilter()]
 
     @action("approve-dunning", label="审批停电/封铺", add_in_list=False)
     async def approve_form(self, request: Request) -> Response:
@@ -321,6 +321,7 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
         EnumFilter("stage"),
         EnumFilter("delivery_way"),
         OperationColumnFilter("cycle"),
+        DrillFilter(),
     ]
     # Only the delivery is recorded by hand: 送达时间、送达人、方式、签收人.
     form_columns = ["delivered_at", "delivered_by", "delivery_way", "signed_by", "note"]

@@ -47,6 +47,7 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
+from .drill import DrillFilter
 from .pages import date_param, int_param, refusal_status, run_action
 
 CATEGORY = "前台台帐"
@@ -107,7 +108,8 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     column_searchable_list = ["borrower", "borrower_phone", "key.code"]
     column_sortable_list = ["id", "borrower", "lent_at", "returned_at"]
     column_default_sort = [("lent_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_at", "借用状态", "未归还", "已归还")]
+    column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_at", "借用状态", "未归还", "已归还"),
+                      DrillFilter()]
     column_formatters = {"returned_at": _loan_state}
     form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
                     "returned_at", "recorded_by"]
@@ -159,7 +161,7 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     column_searchable_list = ["name", "borrower", "borrower_phone", "unit.room_no"]
     column_sortable_list = ["id", "name", "lent_at", "due_at", "returned_at", "status"]
     column_default_sort = [("lent_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
     form_columns = ["project", "name", "quantity", "borrower", "borrower_phone", "unit", "customer", "deposit",
                     "lent_at", "due_at", "returned_at", "status", "return_condition", "recorded_by"]
     form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
@@ -196,7 +198,7 @@ class MailItemAdmin(ScopedModelView, model=MailItem):
     column_searchable_list = ["recipient", "recipient_phone", "tracking_no", "unit.room_no"]
     column_sortable_list = ["id", "kind", "received_at", "picked_up_at"]
     column_default_sort = [("received_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"), DrillFilter()]
     form_columns = ["project", "kind", "unit", "recipient", "recipient_phone", "carrier", "tracking_no",
                     "received_at", "picked_up_by", "picked_up_at", "recorded_by"]
     form_ajax_refs = ajax_refs(MailItem, "unit", "recorded_by")
@@ -211,7 +213,7 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
     column_searchable_list = ["room", "booked_by", "purpose"]
     column_sortable_list = ["id", "room", "starts_at", "ends_at", "status"]
     column_default_sort = [("starts_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
     form_columns = ["project", "room", "starts_at", "ends_at", "booked_by", "phone", "unit", "customer", "purpose",
                     "attendees", "services", "status", "approved_by", "recorded_by"]
     form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
@@ -244,7 +246,7 @@ class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
     column_sortable_list = ["id", "start_date", "end_date", "deposit", "status", "inspected_on"]
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("start_date"),
-                      OperationColumnFilter("end_date")]
+                      OperationColumnFilter("end_date"), DrillFilter()]
     form_columns = ["project", "unit", "applicant", "applicant_phone", "customer", "contractor",
                     "contractor_contact", "contractor_phone", "scope", "start_date", "end_date", "deposit",
                     "deposit_refunded", "status", "approved_by", "approved_on", "inspected_on", "refunded_on",
