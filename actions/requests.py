@@ -8,10 +8,11 @@ is closed; 「我的首问」 lists a person's open ones.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,65 @@ PHONE = phone_cleaner()
 def clean(text: str | None) -> str:
     """Full-width digits and spaces to half-width, surrounding blanks dropped (X07/X08)."""
     return unicodedata.normalize("NFKC", text or "").replace("\u200b", "").strip()
+
+
+# A unit as the lists show it or as people type it: 3栋-1303, 3-1303, 3栋1303, 3号楼1303室, A座1203, 主楼-101.
+# Without a separator a building suffix must part the two numbers: "31303" is not guessed at.
+_UNIT_SEPARATED = re.compile(r"^(?P<b>[^-_/—－]+?)[-_/—－](?P<r>[0-9A-Z]+)(?:室|号)?$")
+_UNIT_SUFFIXED = re.compile(r"^(?P<b>[0-9A-Z]+)(?:号楼|栋|幢|座|楼|号|#)(?P<r>[0-9A-Z]+)(?:室|号)?$")
+# A phone typed with spaces, dashes or brackets: 185 6520 7620, 185-6520-7620, (021) 5678-1234.
+_PHONE_TYPED = re.compile(r"^[+(（]?[0-9][0-9 \-()（）]{5,}[0-9]$")
+_DATE_TYPED = re.compile(r"^[0-9]{4}[-/][0-9]{1,2}([-/][0-9]{1,2})?$")
+
+
+@dataclass(frozen=True)
+class UnitName:
+    buildings: tuple[str, ...]  # the names the building may be stored under (``building_spellings``)
+    room_no: str
+
+
+def unit_named(text: str | None) -> UnitName | None:
+    """The unit ``text`` names (building and room), or None when it is not a unit written as above."""
+    typed = clean(text).replace(" ", "").upper()
+    if _DATE_TYPED.match(typed):  # 2026-11 is a month, not room 11 of building 2026
+        return None
+    match = _UNIT_SEPARATED.match(typed) or _UNIT_SUFFIXED.match(typed)
+    if match is None:
+        return None
+    return UnitName(building_spellings(match["b"]), match["r"])
+
+
+def units_named(name: UnitName) -> Select:
+    """SELECT the ids of the units ``name`` names (in any project: the caller scopes). The room is a prefix, so
+    a lookup narrows as it is typed (3-13 → 3栋 1301, 1302 …)."""
+    return (select(Unit.id).join(Building, Building.id == Unit.building_id)
+            .where(Building.name.in_(name.buildings), Unit.room_no.startswith(name.room_no, autoescape=True)))
+
+
+def records_of_unit(model: type, name: UnitName) -> ColumnElement[bool] | None:
+    """The records of ``model`` that belong to the unit ``name``: the unit itself, records with a 房屋, the work
+    orders of its requests, the customers linked to it; None: ``model`` names no unit."""
+    units = units_named(name)
+    if model is Unit:
+        return Unit.id.in_(units)
+    if model is Customer:
+        return Customer.id.in_(select(UnitCustomer.customer_id).where(UnitCustomer.unit_id.in_(units)))
+    if model is WorkOrder:
+        return WorkOrder.request_id.in_(select(ServiceRequest.id).where(ServiceRequest.unit_id.in_(units)))
+    unit = model.__mapper__.relationships.get("unit")
+    if unit is not None and unit.mapper.class_ is Unit and unit.direction.name == "MANYTOONE":
+        return model.unit_id.in_(units)
+    return None
+
+
+def search_term(text: str | None) -> str:
+    """A search box's term as the records store it: full-width to half-width, and a phone typed with spaces or
+    dashes as its digits (phones are saved without them)."""
+    term = clean(text)
+    if _PHONE_TYPED.match(term) and not _DATE_TYPED.match(term) and sum(c.isdigit() for c in term) >= 7:
+        digits = re.sub(r"[^0-9+]", "", term)
+        return re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…
+    return term
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from wtforms import validators
 from wtforms.fields import HiddenField
 from wtforms.fields.core import UnboundField
 
+from actions import requests as intake
 from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused, integrity_message
@@ -414,10 +415,14 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
 
     async def get_list(self, request: Request, term: str) -> list[Any]:
         stmt = select(self.model)
+        term = intake.search_term(term)  # a phone typed with spaces finds the number saved without them
         conditions = [cast(field, String).ilike(f"%{term}%") for field in self._cached_fields]
-        # "3-1201" finds room 1201 of building 3 — and the records of that unit (its bills, applications …).
+        named = intake.unit_named(term)
+        of_units = None if named is None else intake.records_of_unit(self.model, named)
         unit = self.model.__mapper__.relationships.get("unit")
-        if self.model is Unit or (unit is not None and unit.mapper.class_ is Unit and unit.direction.name == "MANYTOONE"):
+        if of_units is not None:  # 3栋-1303, 3-1303, 3号楼1303 …: that unit and its records (bills, applications …)
+            conditions.append(of_units)
+        elif self.model is Unit or (unit is not None and unit.mapper.class_ is Unit and unit.direction.name == "MANYTOONE"):
             if self.model is not Unit:
                 stmt = stmt.outerjoin(self.model.unit)
             stmt = stmt.outerjoin(Unit.building)
@@ -696,6 +701,19 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     def list_query(self, request: Request) -> Select:
         return self._with_display_loads(self.scoped(request, select(self.model)), self._list_relations)
+
+    def search_query(self, stmt: Select, term: str) -> Select:
+        """The usual columns, with the term as records store it (a phone typed 185 6520 7620 is searched as
+        18565207620); a term written as a unit (3栋-1303, 3-1303, 3栋1303, 3号楼1303) also finds the records
+        of that unit — or what the columns find, since "SF-12345" may be a tracking number."""
+        term = intake.search_term(term)
+        named = intake.unit_named(term)
+        of_units = None if named is None else intake.records_of_unit(self.model, named)
+        if of_units is None:
+            return super().search_query(stmt, term)
+        key = inspect(self.model).primary_key[0]
+        found = super().search_query(select(key), term)
+        return stmt.where(or_(of_units, key.in_(found)))
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))

@@ -333,7 +333,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         """A full mobile number finds the orders of requests from that number through the phone index; other
         terms search the usual columns. (As ``id IN (…)``: SQLite without statistics would otherwise walk the
         project's index and test every order.)"""
-        digits = term.strip()
+        digits = intake.search_term(term)
         if len(digits) == 11 and digits.isdigit():
             other = aliased(WorkOrder)
             requests = select(ServiceRequest.id).where(ServiceRequest.contact_phone == digits)

@@ -1,0 +1,69 @@
+"""Finding a unit the way it is shown or typed (3栋-1303, 3-1303, 3栋1303, 3号楼1303) and a phone typed with
+spaces or dashes, in list searches and select2 lookups (actions/requests.py unit_named/search_term, the base
+view's search_query and ScopedAjaxLoader)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from actions.requests import search_term, unit_named
+from models import UnitCustomer
+from tests import factories as f
+
+
+@pytest.mark.parametrize("typed", ["3栋-1303", "3-1303", "3栋1303", "3号楼1303", "3号楼1303室", "３栋－１３０３", "3栋 1303"])
+def test_a_unit_is_read_however_it_is_written(typed):
+    named = unit_named(typed)
+    assert named is not None and named.room_no == "1303" and "3栋" in named.buildings and "13栋" not in named.buildings
+
+
+@pytest.mark.parametrize("typed", ["1303", "31303", "张伟", "2026-11", "2026-11-05"])
+def test_what_is_not_a_unit_is_not_guessed_at(typed):
+    assert unit_named(typed) is None
+
+
+def test_a_phone_is_searched_as_its_digits():
+    assert search_term("185 6520 7620") == search_term("185-6520-7620") == search_term("+86 185 6520 7620") == "18565207620"
+    assert search_term("2026-11") == "2026-11" and search_term("3-1303") == "3-1303"
+
+
+def ids_listed(page) -> set[int]:
+    return {int(i) for i in re.findall(r'/details/(\d+)"', page.text)}
+
+
+@pytest.fixture
+def units(session):
+    p1 = f.project(session)
+    b3, b13 = f.building(session, project_=p1, name="3栋"), f.building(session, project_=p1, name="13栋")
+    target = f.unit(session, project_=p1, building_=b3, room_no="1303")
+    others = [f.unit(session, project_=p1, building_=b13, room_no="1303"),
+              f.unit(session, project_=p1, building_=b3, room_no="303")]
+    fee = f.fee_type(session, project_=p1)
+    bills = {u.id: f.bill(session, unit_=u, fee_type_=fee, period="2026-11") for u in [target, *others]}
+    owner = f.customer(session, project_=p1, name="陈静", phone="18565207620")
+    session.add(UnitCustomer(unit=target, customer=owner, project_id=p1.id, relation="owner", is_primary=True))
+    f.user(session, username="cashier", roles=["收费员"], projects=[p1])
+    session.flush()
+    return target, others, bills, owner
+
+
+@pytest.mark.parametrize("typed", ["3栋-1303", "3-1303", "3栋1303", "3号楼1303"])
+def test_a_cashier_finds_the_bills_of_3_1303_and_no_other_units(console, units, typed):
+    target, others, bills, _ = units
+    c = console("cashier")
+    page = c.get("/admin/bill/list", params={"search": typed})
+    assert page.status_code == 200
+    assert ids_listed(page) == {bills[target.id].id}
+    assert ids_listed(c.get("/admin/unit/list", params={"search": typed})) == {target.id}
+    found = c.get("/admin/bill/ajax/lookup", params={"name": "unit", "term": typed}).json()["results"]
+    assert [r["id"] for r in found] == [str(target.id)]
+
+
+def test_a_phone_typed_with_spaces_finds_the_customer(console, units):
+    *_, owner = units
+    c = console("cashier")
+    for typed in ("185 6520 7620", "185-6520-7620"):
+        assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": typed}))
+    assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": "3栋-1303"}))
