@@ -799,7 +799,13 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if obj is not None and self.audited:
             context["wuye_audit_url"] = self._audit_url(request, obj)
         context["wuye_hidden"] = self.hidden_columns(request)
+        if obj is not None:
+            context["wuye_file_link"] = self.file_link(request, obj)
         return context
+
+    def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
+        """(label, url) of the page that gathers everything of this record (一户一档), if it has one."""
+        return None
 
     def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
         pk = str(get_object_identifier(obj))

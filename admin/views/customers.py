@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqladmin import expose
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
+from starlette.responses import Response
 
 from models import Customer, Unit, UnitCustomer
 
 from .base import BooleanFilter, EnumFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
+from .files import customer_page
 
 
 def _unit_links(model: Any, _name: Any) -> list[str]:
@@ -35,6 +38,14 @@ class CustomerAdmin(ScopedModelView, model=Customer):
         # The 房屋 of a customer are shown as 楼栋-房号（关系）: load them with the links.
         links = selectinload(Customer.unit_links)
         return super().details_query(request).options(links.selectinload(UnitCustomer.unit).selectinload(Unit.building))
+
+    def file_link(self, request: Request, obj: Any) -> tuple[str, str]:
+        return "客户档案", str(request.url_for("admin:view-customer-file_page").include_query_params(customer_id=obj.id))
+
+    @expose("/file", methods=["GET"])
+    async def file_page(self, request: Request) -> Response:
+        """客户档案: the customer's units and accounts, requests, visits, notices …"""
+        return await customer_page(self, request)
 
 
 class UnitCustomerAdmin(ScopedModelView, model=UnitCustomer):

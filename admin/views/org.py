@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqladmin import expose
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
+from starlette.responses import Response
 
 from actions.billing import COLLECTING_POSITIONS
 from actions.errors import Refused
@@ -21,6 +23,7 @@ from .base import (
     ajax_refs,
     target_scope_clause,
 )
+from .files import unit_page
 from .pages import request_actor
 
 
@@ -105,6 +108,14 @@ class UnitAdmin(ScopedModelView, model=Unit):
     # 楼宇管家 keep their units' state (空置 → 已交房 → 装修中 → 已入住, and the dates); the unit itself, its area
     # and who is responsible for it are master data, changed only by roles that may also create units.
     limited_form_columns = ("status", "handover_date", "move_in_date")
+
+    def file_link(self, request: Request, obj: Any) -> tuple[str, str]:
+        return "一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.id))
+
+    @expose("/file", methods=["GET"])
+    async def file_page(self, request: Request) -> Response:
+        """一户一档: owners, account, requests and orders, visits, notices, ledgers of one unit."""
+        return await unit_page(self, request)
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         await super().on_model_change(data, model, is_created, request)

@@ -188,6 +188,11 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         case = await run_action(self.session_maker, request, complaints.complaint_case, request_id=row.id)
         return await _page(self, request, "judge.html", status_code=status_code, title="判定投诉", case=case,
                            values=values, validities=ComplaintValidity.choices(), **context)
+    def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
+        """The request's unit, 一户一档: what else the household has asked, owes and said in callbacks."""
+        if obj.unit_id is None:
+            return None
+        return "一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.unit_id))
 
     @action("dispatch", label="派工")
     async def dispatch_form(self, request: Request) -> Response:

@@ -1,0 +1,71 @@
+"""一户一档 and 客户档案 (actions/unit_file.py, admin/views/files.py): one page with the unit's people, account,
+requests, visits and ledgers, each line linked to its record, sections by the user's grants, within scope."""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+
+import pytest
+
+from actions import work_orders
+from actions.actor import SYSTEM
+from models import MailItem, UnitCustomer, Visit, VisitKind, utcnow
+from tests import factories as f
+
+
+@pytest.fixture
+def unit_world(session):
+    p1, p2 = f.project(session), f.project(session)
+    unit = f.unit(session, project_=p1, building_=f.building(session, project_=p1, name="3栋"), room_no="1303")
+    owner = f.customer(session, project_=p1, name="陈静", phone="18565207620")
+    session.add(UnitCustomer(unit=unit, customer=owner, project_id=p1.id, is_primary=True))
+    fee = f.fee_type(session, project_=p1, name="物业管理费")
+    f.bill(session, unit_=unit, fee_type_=fee, period="2026-10", amount_due=Decimal("320.85"))
+    request = f.service_request(session, project_=p1, unit_=unit, content="马桶水箱一直流水")
+    work_orders.dispatch_requests(session, actor=SYSTEM, request_ids=[request.id])
+    session.add_all([
+        Visit(project=p1, kind=VisitKind.REGULAR, unit=unit, customer=owner, visited_at=utcnow(), notes="业主反映电梯噪音"),
+        MailItem(project=p1, unit=unit, recipient="陈静", received_at=utcnow()),
+    ])
+    f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    f.user(session, username="cashier", roles=["收费员"], projects=[p1])
+    f.user(session, username="elsewhere", roles=["前台客服"], projects=[p2])
+    session.flush()
+    return unit, owner, request
+
+
+def test_the_front_desk_sees_everything_of_a_unit_on_one_page(console, unit_world):
+    unit, owner, request = unit_world
+    c = console("desk")
+    details = c.get(f"/admin/unit/details/{unit.id}")
+    assert f"/admin/unit/file?unit_id={unit.id}" in html.unescape(details.text)
+    page = c.get(f"/admin/unit/file?unit_id={unit.id}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert "3栋-1303" in text and "陈静" in text and "185****7620" in text and "18565207620" not in text
+    assert "320.85" in text and "马桶水箱一直流水" in text and "业主反映电梯噪音" in text
+    for key in ("service-request", "work-order", "visit", "mail-item"):
+        assert f'data-section="{key}"' in text, key
+    assert f"/admin/service-request/details/{request.id}" in text
+    assert "/admin/intake?" in text and "room_no=1303" in text  # 受理 from the unit, prefilled
+    assert f"/admin/customer/file?customer_id={owner.id}" in text
+
+
+def test_a_cashier_sees_the_account_but_not_the_desk_ledgers(console, unit_world):
+    unit, owner, _ = unit_world
+    c = console("cashier")
+    text = html.unescape(c.get(f"/admin/unit/file?unit_id={unit.id}").text)
+    assert "房屋账户" in text and "收款" in text and "320.85" in text
+    assert 'data-section="visit"' not in text and 'data-section="mail-item"' not in text
+    customer = html.unescape(c.get(f"/admin/customer/file?customer_id={owner.id}").text)
+    assert "陈静" in customer and "3栋-1303" in customer and "320.85" in customer
+
+
+def test_another_projects_user_cannot_open_the_file(console, unit_world):
+    unit, owner, _ = unit_world
+    c = console("elsewhere")
+    assert c.get(f"/admin/unit/file?unit_id={unit.id}").status_code == 403
+    assert c.get(f"/admin/customer/file?customer_id={owner.id}").status_code == 403
+    assert c.get("/admin/unit/file?unit_id=999999").status_code == 400
+    assert c.get("/admin/unit/file?unit_id=abc").status_code == 400
