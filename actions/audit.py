@@ -119,11 +119,13 @@ def _audit_flush(session: Session, _ctx: Any) -> None:
 
 
 def record_bulk(
-    session: Session, *, kind: AuditKind, table: str, ids: Select, summary: str, project_column: str | None = "project_id"
+    session: Session, *, kind: AuditKind, table: str, ids: Select, summary: str, project_column: str | None = "project_id",
+    changes: dict[str, Any] | None = None,
 ) -> None:
     """One audit row per record touched by a set-based statement, in one INSERT … SELECT.
 
-    ``ids`` selects ``id`` (and ``project_id`` when ``project_column`` is given) of the touched rows.
+    ``ids`` selects ``id`` (and ``project_id`` when ``project_column`` is given) of the touched rows; ``changes``:
+    the values the statement wrote, the same for every row (a lifecycle step's status, result, reason).
     """
     actor = actor_of(session)
     sub = ids.subquery()
@@ -139,7 +141,7 @@ def record_bulk(
             sub.c.id,
             sub.c[project_column] if project_column else literal(None, AuditLog.project_id.type),
             literal(summary),
-            literal({}, AuditLog.changes.type),
+            literal({k: _plain(v) for k, v in (changes or {}).items()}, AuditLog.changes.type),
             literal(actor.ip),
         ),
     )

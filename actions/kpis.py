@@ -413,6 +413,8 @@ _ARG_NAMES: Mapping[str, Callable[[Session, str, Actor], str]] = {
     "requests_received": lambda session, arg, actor: _member(RequestKind, arg),
     "orders_open": _department_arg,
     "orders_overdue": _department_arg,
+    "orders_to_accept": _department_arg,
+    "orders_in_hand": _department_arg,
     "visits": _visit_arg,
     "bills_due": _phase_arg,
     "bills_paid": _phase_arg,

@@ -78,6 +78,21 @@ def callbacks_due(d: Any) -> ColumnElement[bool]:
     return and_(WorkOrder.status == WorkOrderStatus.DONE, WorkOrder.project_id.in_(d.project_ids))
 
 
+def _of_department(d: Any, clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    clause = and_(clause, WorkOrder.project_id.in_(d.project_ids))
+    return and_(clause, WorkOrder.department_id == int(d.arg)) if d.arg.isdigit() else clause
+
+
+def orders_to_accept(d: Any) -> ColumnElement[bool]:
+    """待接单: orders dispatched to the department ``arg`` (any, if empty) and not yet taken."""
+    return _of_department(d, WorkOrder.status == WorkOrderStatus.DISPATCHED)
+
+
+def orders_in_hand(d: Any) -> ColumnElement[bool]:
+    """处理中: taken and not yet done — reworks after an unsatisfied callback among them."""
+    return _of_department(d, WorkOrder.status == WorkOrderStatus.ACCEPTED)
+
+
 def mail_waiting(d: Any) -> ColumnElement[bool]:
     """待领取: mail and parcels not picked up."""
     return and_(MailItem.picked_up_at.is_(None), MailItem.project_id.in_(d.project_ids))
@@ -138,6 +153,8 @@ QUEUES: dict[str, tuple[str, type, Any]] = {
     "first_asked": ("我的首问（未办结）", ServiceRequest, first_asked),
     "major_open": ("未办结重大投诉", ServiceRequest, major_open),
     "callbacks_due": ("待回访工单", WorkOrder, callbacks_due),
+    "orders_to_accept": ("待接单派工单", WorkOrder, orders_to_accept),
+    "orders_in_hand": ("处理中派工单（含返工）", WorkOrder, orders_in_hand),
     "mail_waiting": ("待领取邮件包裹", MailItem, mail_waiting),
     "loans_due": ("到期未还物品", ItemLoan, loans_due),
     "keys_out": ("未归还钥匙", KeyLoan, keys_out),

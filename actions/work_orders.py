@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ClauseElement,
     ColumnElement,
     and_,
     case,
@@ -458,8 +459,10 @@ def _transition(session: Session, *, actor: Actor, operation: str, verb: str, or
     ).rowcount
     if done != len(ids):  # someone changed one of them since we looked: the caller rolls back
         raise Refused(f"派工单已被他人处理，请刷新后重试：{id_list(ids)}", ids)
+    # the words of the step (结果, 转派原因, 回访结果 …) stay with the order's history: its timeline reads them here
+    written = {k: v for k, v in {**values, **(params or {})}.items() if not isinstance(v, ClauseElement)}
     record_bulk(session, kind=AuditKind.UPDATE, table=WorkOrder.__tablename__, summary=f"{verb}派工单",
-                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id.in_(ids)))
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id.in_(ids)), changes=written)
     projects = {r[1] for r in rows}
     log = log_operation(
         session, operation, params={"order_ids": list(ids), **(params or {})}, counts={"orders": len(ids)},

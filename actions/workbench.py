@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import SHANGHAI, Role, User, user_role, utcnow
+from models import SHANGHAI, Role, Staff, User, user_role, utcnow
 
 from . import billing, score_results
 from .actor import Actor
@@ -29,6 +29,8 @@ GRANTS: dict[str, tuple[str, str] | None] = {
     "major_open": ("service-request", "list"),
     "callbacks_due": ("work-order", "action:callback"),
     "orders_overdue": ("work-order", "list"),
+    "orders_to_accept": ("work-order", "action:accept"),
+    "orders_in_hand": ("work-order", "action:complete"),
     "mail_waiting": ("mail-item", "list"),
     "loans_due": ("item-loan", "list"),
     "keys_out": ("key-loan", "list"),
@@ -48,6 +50,7 @@ ROLE_ITEMS: dict[str, tuple[str, ...]] = {
     "前台客服": _DESK,
     "楼宇管家": ("notices_to_deliver", "renovations_under_way", "first_asked", "mail_waiting"),
     "收费员": ("arrears_to_chase", "notices_to_deliver"),
+    "工程部": ("orders_to_accept", "orders_in_hand", "orders_overdue"),
     "客服主管": ("orders_overdue", "requests_pending", "callbacks_due", "scores_to_compute", "renovations_to_review",
              "bookings_to_approve"),
     "客服经理": (*_LEAD, "orders_overdue"),
@@ -127,18 +130,24 @@ def workbench(session: Session, *, actor: Actor, scope: Scope, may: Callable[[st
                 items.append(Item(key, f"{kpi_month} {LABELS[key]}", off_target(kpis, kpi_month), True, None,
                                   "kpis", kpi_month))
             continue
-        drill = _drill(session, actor, key, ids, today)
+        drill = _drill(session, actor, roles, key, ids, today)
         count = session.scalar(select(func.count()).select_from(drill.records.model).where(drill.where())) or 0
         items.append(Item(key, LABELS.get(key, drill.records.label), count, key in LATE and count > 0, drill))
     return Workbench(roles, tuple(items))
 
 
-def _drill(session: Session, actor: Actor, key: str, ids: tuple[int, ...], today: dt.date) -> Drill:
+def _drill(session: Session, actor: Actor, roles: tuple[str, ...], key: str, ids: tuple[int, ...], today: dt.date
+           ) -> Drill:
     if key == "first_asked":
         return Drill(key, "", ids, str(actor.user_id or 0))
     if key == "arrears_to_chase":
         staff = billing.actor_staff_id(session, actor)
         return Drill(key, today.isoformat(), ids, "" if staff is None else str(staff))
+    if key in ("orders_to_accept", "orders_in_hand", "orders_overdue") and "工程部" in roles:
+        # an engineer's own department's orders (用户 → 对应员工 → 所属部门)
+        department = session.scalar(select(Staff.department_id).join(User, User.staff_id == Staff.id)
+                                    .where(User.id == actor.user_id))
+        return Drill(key, "", ids, "" if department is None else str(department))
     if key == "loans_due":
         return Drill(key, today.isoformat(), ids)
     return Drill(key, "", ids)

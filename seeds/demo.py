@@ -253,6 +253,7 @@ ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("qiantai", "前台客服", "锦绣华庭 前台客服", project="锦绣华庭", staff_position=StaffPosition.FRONT_DESK),
     DemoAccount("guanjia", "楼宇管家", "锦绣华庭 楼宇管家", project="锦绣华庭", staff_position=StaffPosition.BUTLER),
     DemoAccount("shoufei", "收费员", "锦绣华庭 收费员", project="锦绣华庭", staff_position=StaffPosition.CASHIER),
+    DemoAccount("gongcheng", "工程部", "锦绣华庭 工程部维修工", project="锦绣华庭", staff_position=StaffPosition.ENGINEER),
     DemoAccount("zhuguan", "客服主管", "锦绣华庭 客服主管", project="锦绣华庭", staff_position=StaffPosition.SUPERVISOR),
     DemoAccount("jingli", "客服经理", "锦绣华庭 客服经理", project="锦绣华庭", staff_position=StaffPosition.MANAGER),
     DemoAccount("fengongsi", "分公司管理", "上海分公司（锦绣华庭、翠湖天地）", branch="上海分公司"),

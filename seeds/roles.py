@@ -259,10 +259,22 @@ BRANCH = _merge(
     {"month-snapshot": CLOSE_MONTH},
 )
 
+# 工程部维修人员: take and finish the orders dispatched to them; read the request, its unit and its 处理经过
+ENGINEERING = _merge(
+    {
+        "work-order": "list details action:accept action:complete",
+        "service-request": READ,
+        "visit": READ,
+        "house-defect": "list details edit",
+    },
+    _each(ORG, READ),
+)
+
 ROLES: tuple[RoleSpec, ...] = (
     RoleSpec("前台客服", "接听来电来访、受理诉求、填写派工单、回访；台帐登记；下班后代收费用", FRONT_DESK),
     RoleSpec("楼宇管家", "负责所辖楼栋：巡查、装修检查、住户走访、诉求跟进、催缴通知送达", BUTLER),
     RoleSpec("收费员", "账单、收款、催缴（第一至三阶段），收费责任到人", CASHIER),
+    RoleSpec("工程部", "维修人员：接单、完工，查看派工单及其处理经过、业主回访意见", ENGINEERING),
     RoleSpec("客服主管", "派工与转派、满意度调查、月度考核评分与确认、走访计划", SUPERVISOR),
     RoleSpec("客服经理", "审批停电/封铺、抽查考核并可重新开放、查看敏感信息、规则与费率复核", MANAGER),
     RoleSpec("分公司管理", "查看并比较分公司全部项目；审批停电/封铺；评定服务之星", BRANCH),

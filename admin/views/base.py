@@ -801,7 +801,13 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         context["wuye_hidden"] = self.hidden_columns(request)
         if obj is not None:
             context["wuye_file_link"] = self.file_link(request, obj)
+            context["wuye_timeline"] = await self.timeline(request, obj)
+            context["wuye_local"] = local_datetime
         return context
+
+    async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
+        """The steps of this record's handling (``actions.timeline``), if it has such a history."""
+        return ()
 
     def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
         """(label, url) of the page that gathers everything of this record (一户一档), if it has one."""

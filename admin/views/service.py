@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, complaints, visits, work_orders
+from actions import billing, complaints, timeline, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
@@ -188,6 +188,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         case = await run_action(self.session_maker, request, complaints.complaint_case, request_id=row.id)
         return await _page(self, request, "judge.html", status_code=status_code, title="判定投诉", case=case,
                            values=values, validities=ComplaintValidity.choices(), **context)
+    async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
+        return await run_action(self.session_maker, request, timeline.request_timeline, request_id=obj.id)
+
     def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
         """The request's unit, 一户一档: what else the household has asked, owes and said in callbacks."""
         if obj.unit_id is None:
@@ -219,6 +222,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         except Refused as refused:
             return await self._dispatch_page(request, ids, values, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
+        if len(ids) == 1:  # one request: back to it, its 处理经过 showing the new order
+            return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=ids[0]), status_code=303)
         return RedirectResponse(request.url_for("admin:list", identity="work-order"), status_code=303)
 
     async def _dispatch_page(self, request: Request, ids: list[int], values: dict, *, status_code: int = 200,
@@ -268,6 +273,9 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         "complete_due_at": _deadline_formatter("complete_due_at"),
     }
     column_formatters_detail = {name: _paid_service_only for name in ("quote", "quote_accepted", "charge")}
+
+    async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
+        return await run_action(self.session_maker, request, timeline.order_timeline, order_id=obj.id)
 
     async def scaffold_form(self, rules: list[str] | None = None) -> Any:
         form = await super().scaffold_form(rules)
@@ -383,8 +391,14 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
             return await self._step_page(request, step, [str(i) for i in ids], values=values,
                                          status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
-        back = values.get("next") == "callbacks" and request.url_for("admin:view-callbacks")
-        return RedirectResponse(back or request.url_for("admin:list", identity=self.identity), status_code=303)
+        # back where the user was: the 待回访 page, or the order itself (its 处理经过 shows the step), or the list
+        if values.get("next") == "callbacks":
+            back = request.url_for("admin:view-callbacks")
+        elif len(ids) == 1:
+            back = request.url_for("admin:details", identity=self.identity, pk=ids[0])
+        else:
+            back = request.url_for("admin:list", identity=self.identity)
+        return RedirectResponse(back, status_code=303)
 
     async def _step_page(self, request: Request, step: str, pks: list[str], *, values: dict | None = None,
                          status_code: int = 200, **context: Any) -> Response:

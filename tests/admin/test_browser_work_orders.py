@@ -56,8 +56,8 @@ def test_intake_dispatch_complete_callback_close(live_server, browser, people): 
     boss.wait_for_url(re.compile(r"/action/dispatch"))
     assert "工程部" in boss.inner_text("table")
     boss.click("button:has-text('确认派工')")
-    boss.wait_for_url(re.compile(r"/admin/work-order/list"))
-    assert "已派工 1 单" in boss.content()
+    boss.wait_for_url(re.compile(rf"/admin/service-request/details/{request_id}$"))  # back on the request
+    assert "已派工 1 单" in boss.content() and "派工单#" in boss.inner_text(".wuye-timeline")
     with live_server.session_maker() as session:
         order_id = session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request_id))
 
@@ -70,12 +70,32 @@ def test_intake_dispatch_complete_callback_close(live_server, browser, people): 
         for selector, value in fill.items():
             desk.fill(selector, value)
         desk.click(f"button:has-text('确认{step}')")
-        desk.wait_for_url(re.compile(r"/admin/work-order/list"))
+        desk.wait_for_url(re.compile(rf"/admin/work-order/details/{order_id}$"))  # each step returns to the order
         assert f"已{step} 1 张派工单" in desk.content()
+    steps = desk.inner_text(".wuye-timeline")
+    assert "受理报修(户内)" in steps and "接单" in steps and "疏通下水管，已试水" in steps
+    assert "<b>急</b>" in steps  # user text shown as text, never as markup
 
-    # 回访 from the 待回访 list: satisfied
+    # 回访 from the 工作台: its 待回访 count opens the orders waiting, the order, its 回访 step
+    desk.goto(f"{base}/admin/")
+    desk.click("a[data-task=callbacks_due]")
+    desk.wait_for_url(re.compile(r"/admin/work-order/list\?drill="))
+    desk.click(f"a[href$='/admin/work-order/details/{order_id}']")
+    desk.click(f"a[href*='/action/callback?pks={order_id}']")
+    desk.wait_for_url(re.compile(r"/action/callback"))
+    desk.select_option("#way", "phone")
+    desk.select_option("#result", "unsatisfied")
+    desk.fill("#notes", "业主说下水仍慢，要求再疏通")
+    desk.click("button:has-text('确认回访')")
+    desk.wait_for_url(re.compile(rf"/admin/work-order/details/{order_id}$"))
+    assert "业主说下水仍慢，要求再疏通" in desk.inner_text(".wuye-timeline")  # the engineer reads the owner's words
+
+    # 返工: done again, then a satisfied callback from the 待回访 page, which returns there
+    desk.click(f"a[href*='/action/complete?pks={order_id}']")
+    desk.fill("#result", "更换存水弯，已试水")
+    desk.click("button:has-text('确认完工')")
+    desk.wait_for_url(re.compile(rf"/admin/work-order/details/{order_id}$"))
     desk.goto(f"{base}/admin/callbacks")
-    assert "<b>急</b>" in desk.inner_text("table")  # user text shown as text, never as markup
     desk.click(f"a[href*='pks={order_id}']")
     desk.wait_for_url(re.compile(r"/action/callback"))
     desk.select_option("#way", "phone")
@@ -90,7 +110,7 @@ def test_intake_dispatch_complete_callback_close(live_server, browser, people): 
     desk.click("a[href*='/action/close?pks=']")
     desk.wait_for_url(re.compile(r"/action/close"))
     desk.click("button:has-text('确认关闭')")
-    desk.wait_for_url(re.compile(r"/admin/work-order/list"))
+    desk.wait_for_url(re.compile(rf"/admin/work-order/details/{order_id}$"))
     with live_server.session_maker() as session:
         order = session.get(WorkOrder, order_id)
         assert order.status is WorkOrderStatus.CLOSED

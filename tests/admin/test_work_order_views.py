@@ -141,7 +141,7 @@ def test_dispatch_parameter_page_then_post_then_double_submit(session, console, 
     assert rows(session) == before  # the GET is a dry run
     data = {"request_ids": str(r.id), "department_id": "", "assignee_id": "", "priority": "", "complete_due_at": ""}
     done = boss.post("/admin/service-request/dispatch", data)
-    assert done.status_code == 303 and done.headers["location"].endswith("/admin/work-order/list")
+    assert done.status_code == 303 and done.headers["location"].endswith(f"/admin/service-request/details/{r.id}")
     order = order_of(session, r.id)
     assert order.department.name == "工程部" and order.dispatched_by_id == site["boss"].id
     assert order.complete_due_at == due

@@ -72,3 +72,41 @@ def test_a_manager_is_told_a_power_cut_list_awaits_approval(console, session):
     assert "major_open" in got and "kpis_off_target" in got
     assert "mail_waiting" not in got
     assert got["kpis_off_target"][1] == "#wuye-kpi-board"
+
+
+def test_an_engineer_accepts_and_completes_the_orders_of_their_department(console, session):
+    from sqlalchemy import select
+
+    from actions.actor import SYSTEM
+    from actions.work_orders import dispatch_requests
+    from models import Department, Staff, StaffPosition, WorkOrder, WorkOrderStatus
+
+    p1 = f.project(session)
+    engineering = session.scalar(select(Department).where(Department.name == "工程部", Department.project_id.is_(None)))
+    guard = session.scalar(select(Department).where(Department.name == "安保部", Department.project_id.is_(None)))
+    me = Staff(project=p1, name="李师傅", employee_no="E1", position=StaffPosition.ENGINEER, department=engineering)
+    session.add(me)
+    session.flush()
+    user = f.user(session, username="fixer", roles=["工程部"], projects=[p1])
+    user.staff_id = me.id
+    mine = f.service_request(session, project_=p1, unit_=f.unit(session, project_=p1))
+    theirs = f.service_request(session, project_=p1)
+    dispatch_requests(session, request_ids=[mine.id], department_id=engineering.id, actor=SYSTEM)
+    dispatch_requests(session, request_ids=[theirs.id], department_id=guard.id, actor=SYSTEM)
+    session.flush()
+    order = session.scalar(select(WorkOrder).where(WorkOrder.request_id == mine.id))
+
+    c = console("fixer")
+    got = tiles(c.get("/admin/"))
+    assert set(got) == {"orders_to_accept", "orders_in_hand", "orders_overdue"}
+    assert got["orders_to_accept"][0] == 1 and listed(c, got["orders_to_accept"][1]) == 1
+    done = c.post("/admin/work-order/step/accept", {"order_ids": str(order.id)})
+    assert done.status_code == 303 and done.headers["location"].endswith(f"/admin/work-order/details/{order.id}")
+    done = c.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头"})
+    assert done.status_code == 303
+    session.expire_all()
+    assert session.get(WorkOrder, order.id).status is WorkOrderStatus.DONE
+    page = c.get(f"/admin/work-order/details/{order.id}")
+    assert "处理经过" in page.text and "更换水龙头" in page.text
+    # not a front desk's or supervisor's: no callback, no dispatch
+    assert c.post("/admin/work-order/step/callback", {"order_ids": str(order.id)}).status_code == 403
