@@ -115,6 +115,7 @@ def create_app(
     )
     admin.templates.env.globals["csrf_token"] = csrf_token
     admin.templates.env.globals["url_for"] = export_link(admin.templates.env.globals["url_for"])
+    admin.templates.env.globals["session_clock"] = auth.session_clock
     auth.templates = admin.templates
     for route in admin.admin.router.routes:
         if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST

@@ -2,13 +2,18 @@
 
 The session is a signed cookie (HttpOnly, SameSite=strict) holding the user id, the user's session epoch,
 a CSRF token and login/last-seen times. Each request re-reads the user: a bumped epoch (logout, password
-change, disable) voids every older cookie (L04); 30 minutes idle or 8 hours since login end it (L05).
+change, disable) voids every older cookie (L04); 30 minutes idle or ``WUYE_SESSION_MAX_HOURS`` (default 12, a
+front-desk shift) since login end it (L05). Pages tell the browser how long the session has left
+(``session_clock``): static/wuye/js/session.js warns before the end and, after it, asks for the password again
+and completes the submit the user made, so a typed form is never lost.
 Every unsafe request must carry the session's CSRF token, as a form field or an ``X-CSRF-Token`` header.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
+import os
 import secrets
 import time
 
@@ -26,7 +31,7 @@ from actions.audit import log_event
 from models import AuditKind, User
 
 IDLE_SECONDS = 30 * 60
-ABSOLUTE_SECONDS = 8 * 3600
+MAX_HOURS = 12  # default absolute limit: a front-desk shift (WUYE_SESSION_MAX_HOURS, 1–24)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -57,12 +62,24 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(status_code=403, detail="请求已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
 
 
+def max_hours_from_env() -> int:
+    """WUYE_SESSION_MAX_HOURS: how long a login lasts at most, in hours (1–24; default 12)."""
+    text = os.environ.get("WUYE_SESSION_MAX_HOURS", "").strip()
+    if not text:
+        return MAX_HOURS
+    if not text.isdigit() or not 1 <= int(text) <= 24:
+        raise ValueError(f"WUYE_SESSION_MAX_HOURS 须为 1 至 24 之间的整数（小时）：{text}")
+    return int(text)
+
+
 class ConsoleAuth(AuthenticationBackend):
-    def __init__(self, secret_key: str, session_maker: sessionmaker[Session], *, https_only: bool = False) -> None:
+    def __init__(self, secret_key: str, session_maker: sessionmaker[Session], *, https_only: bool = False,
+                 max_hours: int | None = None) -> None:
+        self.absolute_seconds = (max_hours or max_hours_from_env()) * 3600
         super().__init__(
             secret_key=secret_key,
             session_cookie="wuye_session",
-            max_age=ABSOLUTE_SECONDS,
+            max_age=self.absolute_seconds,
             same_site="strict",
             https_only=https_only,
         )
@@ -82,9 +99,8 @@ class ConsoleAuth(AuthenticationBackend):
         # A fresh session (new CSRF token too): nothing set before login survives it (L03).
         request.session.clear()
         now = int(time.time())
-        request.session.update(
-            {"uid": user_id, "epoch": epoch, "login_at": now, "seen_at": now, "csrf": secrets.token_urlsafe(32)}
-        )
+        request.session.update({"uid": user_id, "epoch": epoch, "login_at": now, "seen_at": now, "user": username,
+                                "csrf": secrets.token_urlsafe(32)})
         return True
 
     def _login_sync(self, username: str, password: str, ip: str) -> tuple[int, int]:
@@ -121,7 +137,7 @@ class ConsoleAuth(AuthenticationBackend):
         if uid is None:
             return False
         now = int(time.time())
-        if now - request.session.get("seen_at", 0) > IDLE_SECONDS or now - request.session.get("login_at", 0) > ABSOLUTE_SECONDS:
+        if now - request.session.get("seen_at", 0) > IDLE_SECONDS or now - request.session.get("login_at", 0) > self.absolute_seconds:
             request.session.clear()
             return False
         actor = await anyio.to_thread.run_sync(self._actor_sync, uid, request.session.get("epoch"), client_ip(request))
@@ -140,6 +156,21 @@ class ConsoleAuth(AuthenticationBackend):
             if user is None or not user.is_active or user.session_epoch != epoch:
                 return None
             return actor_for_user(session, user, ip=ip)
+
+    def session_clock(self, request: Request) -> str:
+        """What session.js needs, as JSON for a <meta>: seconds until the idle end and until the absolute end (as
+        of this page), the user name to ask the password for, and where to ask. Empty when not logged in."""
+        if request.session.get("uid") is None:
+            return ""
+        now = int(time.time())
+        return json.dumps({
+            "idle": IDLE_SECONDS,
+            "left": max(0, request.session.get("login_at", now) + self.absolute_seconds - now),
+            "hours": self.absolute_seconds // 3600,
+            "user": request.session.get("user", ""),
+            "ping": str(request.url_for("admin:view-session-ping")),
+            "login": str(request.url_for("admin:login")),
+        }, ensure_ascii=False)
 
     async def get_user_id(self, request: Request) -> int | None:
         return request.session.get("uid")

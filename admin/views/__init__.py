@@ -8,7 +8,7 @@ from .audit import AuditLogAdmin, OperationLogAdmin
 from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
 from .building_week import BuildingWeekPage
 from .customers import CustomerAdmin, UnitCustomerAdmin
-from .dashboard import HomePage, TrendsPage
+from .dashboard import HomePage, SessionPing, TrendsPage
 from .escalations import EscalationAdmin
 from .fees import (
     ArrearsPage,
@@ -93,6 +93,7 @@ from .visit_plans import StaffVisitPlanAdmin, VisitStatsPage
 VIEWS = [
     # 首页看板
     HomePage,
+    SessionPing,
     TrendsPage,
     ReportPage,
     # 客户档案

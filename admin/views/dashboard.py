@@ -4,19 +4,21 @@ and every figure links to the list of its records (``drill.DrillFilter``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from sqladmin import BaseView, expose
 from sqladmin.helpers import slugify_class_name
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from actions import billing, dashboard, kpis, parallel_reads, workbench
 from actions.errors import Refused
 from models import SurveyTopic
 
+from ..auth import csrf_token
 from .base import local_datetime
 from .drill import drill_url
 from .pages import int_param, refusal_status, run_action
@@ -138,6 +140,22 @@ class HomePage(DashboardView):
             branches=branches_of(home.choices), chart=kpi_chart(home.kpis, home.chosen_month),
             aging=billing.AGING_LABELS, topics=list(SurveyTopic), **context,
         )
+
+
+class SessionPing(DashboardView):
+    """登录状态: session.js asks it before a form is sent and when the user chooses to stay; answering it counts as
+    activity (the idle clock restarts). Not in the menu."""
+
+    name = "登录状态"
+    icon = "fa-solid fa-clock"
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+    @expose("/session/ping", methods=["GET"], identity="session-ping")
+    async def ping(self, request: Request) -> Response:
+        clock = self._admin_ref.authentication_backend.session_clock(request)
+        return JSONResponse({"ok": True, "csrf": csrf_token(request), **json.loads(clock or "{}")})
 
 
 class TrendsPage(DashboardView):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import time
 
+import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -138,10 +142,10 @@ def test_idle_and_absolute_timeouts(app, session, monkeypatch):
     c = _client(app)
     monkeypatch.setattr(admin.auth.time, "time", lambda: now)
     c.login("jiang", factories.PASSWORD)
-    for minutes in range(25, 8 * 60, 25):  # active all day, never idle for 30 minutes
+    for minutes in range(25, 12 * 60, 25):  # active a whole front-desk shift, never idle for 30 minutes
         monkeypatch.setattr(admin.auth.time, "time", lambda m=minutes: now + m * 60)
         assert c.get("/admin/", follow_redirects=False).status_code == 200, minutes
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 8 * 3600 + 60)
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 12 * 3600 + 60)
     assert c.get("/admin/", follow_redirects=False).status_code == 302
 
 
@@ -184,3 +188,24 @@ def test_forwarded_address_is_believed_only_from_a_trusted_proxy(session, sessio
     ips = session.scalars(select(LoginAttempt.ip).where(LoginAttempt.username == "proxied").order_by(LoginAttempt.id))
     assert list(ips) == ["192.0.2.10", "192.0.2.66"]
     assert locations == {"10.1.2.3": "https://testserver/admin/", "192.0.2.66": "http://testserver/admin/"}
+
+
+def test_the_absolute_limit_is_configurable_and_pages_say_how_long_is_left(session_maker, session, monkeypatch):
+    from admin.app import create_app
+
+    factories.user(session, username="shift", superuser=True)
+    monkeypatch.setenv("WUYE_SESSION_MAX_HOURS", "9")
+    c = _client(create_app(session_maker=session_maker, secret_key="s" * 40))
+    c.login("shift", factories.PASSWORD)
+    clock = json.loads(html.unescape(re.search(r'<meta name="wuye-session" content="([^"]+)"', c.get("/admin/").text)[1]))
+    assert clock["idle"] == 30 * 60 and clock["hours"] == 9 and 9 * 3600 - 60 <= clock["left"] <= 9 * 3600
+    assert clock["user"] == "shift" and clock["ping"].endswith("/admin/session/ping")
+    pinged = c.get("/admin/session/ping", headers={"Accept": "application/json"}).json()
+    assert pinged["ok"] and pinged["csrf"] and pinged["hours"] == 9
+    now = time.time()
+    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 9 * 3600 + 60)
+    assert c.get("/admin/session/ping", follow_redirects=False).status_code == 302  # ended: to the login
+    for wrong in ("0", "25", "abc"):
+        monkeypatch.setenv("WUYE_SESSION_MAX_HOURS", wrong)
+        with pytest.raises(ValueError, match="WUYE_SESSION_MAX_HOURS"):
+            create_app(session_maker=session_maker, secret_key="s" * 40)

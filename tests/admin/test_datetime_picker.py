@@ -56,3 +56,41 @@ def test_the_picker_keeps_the_leading_zero_in_a_real_browser(live_server, browse
         assert page.input_value("input[name=ends_at]") == "2026-11-23 12:00:00"
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_a_typed_date_is_understood_or_refused_never_changed(live_server, browser):
+    with live_server.session_maker.begin() as s:
+        factories.user(s, username="typist-admin", superuser=True)
+        booking_id = _booking(s).id
+        unit_id = factories.unit(s, project_=factories.project(s)).id
+    page = browser.new_page(locale="zh-CN")
+    try:
+        log_in(page, live_server.url, "typist-admin")
+
+        def typed(name: str, text: str) -> tuple[str, str]:
+            field = f"input[name={name}]"
+            page.fill(field, text)
+            page.press(field, "Tab")  # leaving the field: flatpickr reads what was typed
+            return page.input_value(field), page.eval_on_selector(field, "e => e.validationMessage")
+
+        page.goto(f"{live_server.url}/admin/unit/edit/{unit_id}")
+        page.wait_for_function("document.querySelector('input[name=handover_date]')._flatpickr !== undefined")
+        for text in ("20261207", "2026/12/7", "2026.12.07", "2026年12月7日", "２０２６－１２－０７"):
+            assert typed("handover_date", text) == ("2026-12-07", ""), text
+        year = page.evaluate("new Date().getFullYear()")
+        assert typed("handover_date", "12月7日") == (f"{year}-12-07", "")
+        for text in ("2026-13-01", "12/07/2026", "2026-02-30", "下周三"):
+            value, why = typed("handover_date", text)
+            assert value == text and "无法识别的日期" in why, text  # kept as typed, marked, not 2027-…
+        # the form is not sent while a field is refused
+        page.click("input[type=submit][name=save] >> nth=0")
+        assert f"/admin/unit/edit/{unit_id}" in page.url
+
+        page.goto(f"{live_server.url}/admin/meeting-booking/edit/{booking_id}")
+        page.wait_for_function("document.querySelector('input[name=starts_at]')._flatpickr !== undefined")
+        assert typed("starts_at", "2026/12/7 14:30") == ("2026-12-07 14:30:00", "")
+        assert typed("starts_at", "20261207 9:05") == ("2026-12-07 09:05:00", "")
+        assert typed("starts_at", "2026-12-07 25:00")[1].startswith("无法识别的日期时间")
+    finally:
+        page.close()
