@@ -29,8 +29,8 @@ def test_a_phone_is_searched_as_its_digits():
     assert search_term("2026-11") == "2026-11" and search_term("3-1303") == "3-1303"
 
 
-def ids_listed(page) -> set[int]:
-    return {int(i) for i in re.findall(r'/details/(\d+)"', page.text)}
+def ids_listed(page, identity: str) -> set[int]:
+    return {int(i) for i in re.findall(rf'/admin/{identity}/details/(\d+)"', page.text)}
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ def test_a_cashier_finds_the_bills_of_3_1303_and_no_other_units(console, units, 
     c = console("cashier")
     page = c.get("/admin/bill/list", params={"search": typed})
     assert page.status_code == 200
-    assert ids_listed(page) == {bills[target.id].id}
-    assert ids_listed(c.get("/admin/unit/list", params={"search": typed})) == {target.id}
+    assert ids_listed(page, "bill") == {bills[target.id].id}
+    assert ids_listed(c.get("/admin/unit/list", params={"search": typed}), "unit") == {target.id}
     found = c.get("/admin/bill/ajax/lookup", params={"name": "unit", "term": typed}).json()["results"]
     assert [r["id"] for r in found] == [str(target.id)]
 
@@ -65,5 +65,5 @@ def test_a_phone_typed_with_spaces_finds_the_customer(console, units):
     *_, owner = units
     c = console("cashier")
     for typed in ("185 6520 7620", "185-6520-7620"):
-        assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": typed}))
-    assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": "3栋-1303"}))
+        assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": typed}), "customer")
+    assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": "3栋-1303"}), "customer")
