@@ -89,6 +89,7 @@ from .billing import (
     cents,
     insert_ignoring,
     month_day,
+    natural_key,
     overdue,
     payer_id,
     period_of,
@@ -930,6 +931,8 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
         .where(chosen)
         .order_by(Building.name, Unit.room_no)
     ).all()
+    # in the order they are delivered: building, then floor and room, by number (3栋 before 10栋, 103 before 1001)
+    heads = sorted(heads, key=lambda h: (natural_key(h.building), natural_key(h.room_no)))
     prior = aliased(N)
     earlier: dict[int, list[EarlierNotice]] = {}
     for notice_id, stage, at, delivered_at in session.execute(

@@ -32,3 +32,28 @@ def test_the_letters_page_links_the_consoles_icon(session, console):
     download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
     assert download.status_code == 200 and '<section class="sheet">' in download.text
     assert 'rel="icon"' not in download.text
+
+
+def test_letters_come_in_delivery_order_and_a_long_one_is_set_to_fit_its_sheet(session, console):
+    import re
+    from decimal import Decimal
+
+    p = f.project(session)
+    fee = f.fee_type(session, project_=p, name="物业管理费")
+    units = [f.unit(session, project_=p, building_=f.building(session, project_=p, name=name), room_no=room)
+             for name, room in (("10栋", "101"), ("1栋", "1001"), ("2栋", "201"))]
+    units.append(f.unit(session, project_=p, building_=units[1].building, room_no="103"))
+    for i, unit in enumerate(units):
+        months = 14 if i == 0 else 2  # 10栋-101 owes fourteen months: a long letter
+        for m in range(months):
+            year, month = divmod(2025 * 12 + 2 + m, 12)  # from 2025-03
+            f.bill(session, unit_=unit, fee_type_=fee, period=f"{year}-{month + 1:02d}", amount_due=Decimal("200"))
+    f.user(session, username="cashier2", roles=["收费员"], projects=[p])
+    cashier = console("cashier2")
+    cashier.post("/admin/dunning", {"stage": "1", "as_of": "2026-05-05", "scope": "project", "project_id": str(p.id)})
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == p.id)).one()
+    page = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}").text
+    order = re.findall(r"（[^（）]*? (\d+栋-\d+)）：", page)
+    assert order == ["1栋-103", "1栋-1001", "2栋-201", "10栋-101"]  # not text order (10栋 … 1栋-1001, 1栋-103)
+    sheets = re.findall(r'<section class="(sheet[^"]*)">', page)
+    assert sheets == ["sheet", "sheet", "sheet", "sheet long"]
