@@ -800,7 +800,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             context["wuye_audit_url"] = self._audit_url(request, obj)
         context["wuye_hidden"] = self.hidden_columns(request)
         if obj is not None:
-            context["wuye_file_link"] = self.file_link(request, obj)
+            context["wuye_record_links"] = self.record_links(request, obj)
             context["wuye_timeline"] = await self.timeline(request, obj)
             context["wuye_local"] = local_datetime
         return context
@@ -809,9 +809,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         """The steps of this record's handling (``actions.timeline``), if it has such a history."""
         return ()
 
-    def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
-        """(label, url) of the page that gathers everything of this record (一户一档), if it has one."""
-        return None
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        """(label, url) of the pages about this record the details page links to: 一户一档, a slip to print."""
+        return []
 
     def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
         pk = str(get_object_identifier(obj))

@@ -39,8 +39,9 @@ class CustomerAdmin(ScopedModelView, model=Customer):
         links = selectinload(Customer.unit_links)
         return super().details_query(request).options(links.selectinload(UnitCustomer.unit).selectinload(Unit.building))
 
-    def file_link(self, request: Request, obj: Any) -> tuple[str, str]:
-        return "客户档案", str(request.url_for("admin:view-customer-file_page").include_query_params(customer_id=obj.id))
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        url = request.url_for("admin:view-customer-file_page").include_query_params(customer_id=obj.id)
+        return [("客户档案", str(url))]
 
     @expose("/file", methods=["GET"])
     async def file_page(self, request: Request) -> Response:

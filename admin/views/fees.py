@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, dunning
+from actions import billing, dunning, slips
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
 from models import (
@@ -61,6 +61,7 @@ from .pages import (
     run_action,
     selected_pks,
 )
+from .slips import print_url, slip_page
 
 FEES = "收费催缴"
 LETTER_LABELS = {
@@ -221,7 +222,9 @@ class BillAdmin(ScopedModelView, model=Bill):
             return await self._account_page(request, form.get("unit_id"), None, status_code=refusal_status(refused),
                                             error=refused.message)
         Flash.success(request, result.message)
-        url = request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit_id)
+        # 收据 printed right after 收款 (its page returns to the account)
+        url = request.url_for("admin:view-payment-print_slip").include_query_params(
+            id=result.payments[0].payment_id, unit_id=unit_id)
         return RedirectResponse(url, status_code=303)
 
 
@@ -253,6 +256,16 @@ class PaymentAdmin(ScopedModelView, model=Payment):
             receipt_no=(data.get("receipt_no") or "").strip() or None,
         )
         return (await self._run_query(select(Payment).where(Payment.id == result.payment_id)))[0]
+
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印收据", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        """收据 of a 收款 — every bill an account payment paid, one number; ``?unit_id=`` returns to that account."""
+        unit = int_param(request.query_params.get("unit_id"), "房屋")
+        back = str(request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit)) if unit else ""
+        return await slip_page(self, request, slips.receipt_slip, "payment_id", pii=False, back_url=back)
 
 
 class DunningRunAdmin(ScopedModelView, model=DunningRun):

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import ledgers, weekly_plan
+from actions import ledgers, slips, weekly_plan
 from actions.errors import Refused
 from models import (
     BookingStatus,
@@ -49,6 +49,7 @@ from .base import (
 )
 from .drill import DrillFilter
 from .pages import date_param, int_param, refusal_status, run_action
+from .slips import print_url, slip_page
 
 CATEGORY = "前台台帐"
 
@@ -190,6 +191,13 @@ class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
     form_default_user = ("recorded_by",)
     form_default_now = ("pass_date",)
 
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印放行条", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        return await slip_page(self, request, slips.goods_pass_slip, "pass_id")
+
 
 class MailItemAdmin(ScopedModelView, model=MailItem):
     category = CATEGORY
@@ -266,6 +274,13 @@ class WorkerPermitAdmin(ScopedModelView, model=WorkerPermit):
                     "fee", "returned_on"]
     form_ajax_refs = ajax_refs(WorkerPermit, "renovation")
 
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印出入证", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        return await slip_page(self, request, slips.worker_permit_slip, "permit_id")
+
 
 class MoveInChecklistAdmin(ScopedModelView, model=MoveInChecklist):
     category = CATEGORY
@@ -310,6 +325,13 @@ class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
     form_ajax_refs = ajax_refs(RectificationNotice, "unit", "customer", "issued_by")
     form_default_user = ("issued_by",)
     form_default_now = ("issued_on",)
+
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印整改通知书", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        return await slip_page(self, request, slips.rectification_slip, "notice_id", pii=False)
 
 
 class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):

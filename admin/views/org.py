@@ -109,8 +109,8 @@ class UnitAdmin(ScopedModelView, model=Unit):
     # and who is responsible for it are master data, changed only by roles that may also create units.
     limited_form_columns = ("status", "handover_date", "move_in_date")
 
-    def file_link(self, request: Request, obj: Any) -> tuple[str, str]:
-        return "一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.id))
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.id)))]
 
     @expose("/file", methods=["GET"])
     async def file_page(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, complaints, timeline, visits, work_orders
+from actions import billing, complaints, slips, timeline, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
@@ -69,6 +69,7 @@ from .pages import (
     run_action,
     selected_pks,
 )
+from .slips import print_url, slip_page
 
 SERVICE = "客服工单"
 
@@ -191,11 +192,11 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.request_timeline, request_id=obj.id)
 
-    def file_link(self, request: Request, obj: Any) -> tuple[str, str] | None:
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
         """The request's unit, 一户一档: what else the household has asked, owes and said in callbacks."""
         if obj.unit_id is None:
-            return None
-        return "一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.unit_id))
+            return []
+        return [("一户一档", str(request.url_for("admin:view-unit-file_page").include_query_params(unit_id=obj.unit_id)))]
 
     @action("dispatch", label="派工")
     async def dispatch_form(self, request: Request) -> Response:
@@ -276,6 +277,14 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
 
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.order_timeline, order_id=obj.id)
+
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印派工单", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        """派工单 on paper, for the technician: where, whom to call, by when, room for the result and signatures."""
+        return await slip_page(self, request, slips.work_order_slip, "order_id")
 
     async def scaffold_form(self, rules: list[str] | None = None) -> Any:
         form = await super().scaffold_form(rules)

@@ -291,8 +291,11 @@ def test_account_page_and_account_payment(session, console, estate, staff_of):
     assert over.status_code == 400 and "不设预存款" in over.text
     paid = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "300.00", "method": "cash",
                                                  "collector_id": str(e.c1.id), "receipt_no": "R-77"})
-    assert paid.status_code == 303
-    assert "已收款 300.00 元" in desk.get(paid.headers["location"]).text
+    assert paid.status_code == 303 and "/admin/payment/print?" in paid.headers["location"]
+    receipt = desk.get(paid.headers["location"]).text  # the 收据, right after 收款: one number for both bills paid
+    assert "<title>收据 R-77</title>" in receipt and "R-77-1" not in receipt and receipt.count("<tr><td>2026-0") == 2 * 2
+    assert "300.00" in receipt and "叁佰元整" in receipt and "客户联" in receipt and "存根联" in receipt
+    assert "已收款 300.00 元" in desk.get(f"/admin/bill/account?unit_id={e.a101.id}").text
     statuses = dict(session.execute(select(Bill.period, Bill.status).where(Bill.unit_id == e.a101.id)).all())
     assert statuses["2026-02"] is BillStatus.PAID and statuses["2026-03"] is BillStatus.PARTIAL
 
@@ -312,7 +315,8 @@ def test_the_account_payment_form_sent_twice_takes_the_money_once(session, conso
     before = _payments(session, e)
     again = desk.post("/admin/bill/account/pay", form)  # a double click: the same form again
     assert again.status_code == 303
-    assert "该表单已提交过：已收款 300.00 元，未重复收款；尚欠 350.00 元" in desk.get(again.headers["location"]).text
+    assert again.headers["location"] == first.headers["location"]  # the same 收据 again
+    assert "该表单已提交过：已收款 300.00 元，未重复收款；尚欠 350.00 元" in desk.get(page.url).text
     assert _payments(session, e) == before and sum(p[1] for p in before) == D("300.00")
     # a new form with a 收据号 already used: refused in Chinese, nothing taken
     fresh = re.search(r'name="form_token" value="([0-9a-f]{32})"', desk.get(page.url).text).group(1)

@@ -1,0 +1,232 @@
+"""打印单据: the paper the department hands over every day — 派工单 for the technician, 收据 after 收款, 放行条 for
+the guard, 施工人员出入证 for a renovation worker, 整改通知书 for an owner. Each is one :class:`Slip` (a title, a
+number, labelled fields, an optional table and the signature lines), read within the actor's projects; the
+console prints any slip with one template (half an A4 sheet, or a whole one for a notice).
+
+Labels come from the models; personal data is masked unless ``full`` (the role may see it in full)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import literal, select
+from sqlalchemy.orm import Session
+
+from models import (
+    SHANGHAI,
+    Bill,
+    Branch,
+    Building,
+    Customer,
+    Department,
+    FeeType,
+    GoodsPass,
+    Payment,
+    Project,
+    RectificationNotice,
+    RenovationApplication,
+    ServiceRequest,
+    Staff,
+    Unit,
+    User,
+    WorkerPermit,
+    WorkOrder,
+    label_of,
+)
+
+from .actor import Actor
+from .billing import payer_id
+from .dunning import rmb_upper
+from .errors import NotPermitted, Refused
+from .privacy import mask
+
+
+@dataclass(frozen=True)
+class Slip:
+    kind: str  # work-order / receipt / goods-pass / worker-permit / rectification-notice
+    title: str
+    company: str
+    project: str
+    number: str
+    fields: tuple[tuple[str, str], ...]
+    text: tuple[tuple[str, str], ...] = ()  # long texts, each a paragraph under its label
+    table_head: tuple[str, ...] = ()
+    table: tuple[tuple[str, ...], ...] = ()
+    total: tuple[str, str] | None = None  # (in figures, in words)
+    blanks: tuple[str, ...] = ()  # lines left to be filled in by hand
+    signs: tuple[str, ...] = ()
+    copies: tuple[str, ...] = ("",)  # 客户联 / 存根联 …: the slip printed once per copy
+    full_page: bool = False  # A4 (a notice) rather than half an A4
+
+
+def _local(value: dt.datetime | None) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _date(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _company(session: Session, project_id: int) -> tuple[str, str]:
+    project, company, branch = session.execute(
+        select(Project.name, Project.company, Branch.company).join(Branch, Branch.id == Project.branch_id)
+        .where(Project.id == project_id)).one()
+    return company or branch or project, project
+
+
+def _unit(session: Session, unit_id: int | None) -> str:
+    if unit_id is None:
+        return ""
+    row = session.execute(select(Building.name, Unit.room_no).join(Building, Building.id == Unit.building_id)
+                          .where(Unit.id == unit_id)).first()
+    return f"{row[0]}-{row[1]}" if row else ""
+
+
+def _name(session: Session, model: type, row_id: int | None, attr: str = "name") -> str:
+    if not row_id:
+        return ""
+    return session.scalar(select(getattr(model, attr)).where(model.id == row_id)) or ""
+
+
+def _user(session: Session, user_id: int | None) -> str:
+    if not user_id:
+        return ""
+    name, username = session.execute(select(User.display_name, User.username).where(User.id == user_id)).one()
+    return name or username
+
+
+def _record(session: Session, model: type, record_id: int, actor: Actor) -> Any:
+    row = session.get(model, record_id)
+    if row is None:
+        raise Refused(f"{model.__label__}不存在：{record_id}", [record_id])
+    if not actor.can_see(row.project_id):
+        raise NotPermitted(f"无权打印{model.__label__}#{record_id}", [record_id])
+    return row
+
+
+def work_order_slip(session: Session, *, order_id: int, actor: Actor, full: bool = False) -> Slip:
+    """派工单: what, where, whom to call, by when — and room for the technician's result and the owner's word."""
+    order = _record(session, WorkOrder, order_id, actor)
+    request = session.get(ServiceRequest, order.request_id)
+    company, project = _company(session, order.project_id)
+    L = lambda attr: label_of(WorkOrder, attr)  # noqa: E731
+    R = lambda attr: label_of(ServiceRequest, attr)  # noqa: E731
+    phone = request.contact_phone if full else mask("phone", request.contact_phone)
+    return Slip(
+        "work-order", WorkOrder.__label__, company, project, f"PG{order.id:06d}",
+        fields=(
+            (R("unit"), _unit(session, request.unit_id) or "公共区域"), (R("contact_name"), request.contact_name),
+            (R("contact_phone"), phone), (R("kind"), request.kind.label), (R("category"), request.category.label),
+            (L("priority"), order.priority.label), (L("department"), _name(session, Department, order.department_id)),
+            (L("assignee"), _name(session, Staff, order.assignee_id)), (L("dispatched_at"), _local(order.dispatched_at)),
+            (L("respond_due_at"), _local(order.respond_due_at)), (L("complete_due_at"), _local(order.complete_due_at)),
+            (R("receiver"), _user(session, request.receiver_id)),
+        ),
+        text=((R("content"), request.content),) + (((L("reassign_note"), order.reassign_note),) if order.reassign_note else ()),
+        blanks=("到场时间", "处理结果", "所用材料 / 有偿服务报价（须业主签字确认后施工）", "完工时间"),
+        signs=("维修人签字", "业主签字（满意 / 基本满意 / 不满意）"),
+    )
+
+
+def receipt_slip(session: Session, *, payment_id: int, actor: Actor) -> Slip:
+    """收据 of one 收款: every bill it paid (an account payment over several bills is one receipt, one number)."""
+    payment = _record(session, Payment, payment_id, actor)
+    unit_id = session.scalar(select(Bill.unit_id).where(Bill.id == payment.bill_id))
+    # one 收款 of an account: its lines share the unit, the moment and the form (pay_account writes them so)
+    token = Payment.form_token == payment.form_token if payment.form_token else Payment.form_token.is_(None)
+    rows = session.execute(
+        select(Payment, Bill.period, FeeType.name)
+        .join(Bill, Bill.id == Payment.bill_id).join(FeeType, FeeType.id == Bill.fee_type_id)
+        .where(Payment.project_id == payment.project_id, Bill.unit_id == unit_id, Payment.paid_at == payment.paid_at,
+               token)
+        .order_by(Bill.period, FeeType.name, Payment.id)
+    ).all()
+    first = rows[0][0]
+    company, project = _company(session, payment.project_id)
+    payer = session.scalar(select(Customer.name).where(Customer.id == payer_id(literal(unit_id))))
+    total = sum((p.amount for p, *_ in rows), Decimal("0"))
+    return Slip(
+        "receipt", "收据", company, project, receipt_number(first, several=len(rows) > 1),
+        fields=(
+            (label_of(Bill, "unit"), _unit(session, unit_id)), ("缴费人", payer or ""),
+            (label_of(Payment, "paid_at"), _local(first.paid_at)), (label_of(Payment, "method"), first.method.label),
+            (label_of(Payment, "collector"), _name(session, Staff, first.collector_id)),
+        ),
+        table_head=(label_of(Bill, "period"), label_of(Bill, "fee_type"), label_of(Payment, "amount")),
+        table=tuple((period, fee, f"{p.amount:,.2f}") for p, period, fee in rows),
+        total=(f"{total:,.2f}", rmb_upper(total)),
+        signs=("收款人（盖章）", "缴费人签字"),
+        copies=("客户联", "存根联"),
+    )
+
+
+def receipt_number(payment: Payment, *, several: bool = False) -> str:
+    """The receipt's one number: the 收据号 typed for the whole 收款 (stored R-1, R-2 … on the lines of an account
+    payment), or without one, SK and the 收款记录's own number (what the payment list finds it by)."""
+    number = payment.receipt_no or ""
+    base, dash, suffix = number.rpartition("-")
+    if dash and suffix.isdigit() and (several or payment.form_token):
+        return base
+    return number or f"SK{payment.id:06d}"
+
+
+def goods_pass_slip(session: Session, *, pass_id: int, actor: Actor, full: bool = False) -> Slip:
+    """放行条: the goods a unit may take out, for the guard at the gate."""
+    row = _record(session, GoodsPass, pass_id, actor)
+    company, project = _company(session, row.project_id)
+    L = lambda attr: label_of(GoodsPass, attr)  # noqa: E731
+    return Slip(
+        "goods-pass", GoodsPass.__label__, company, project, row.code or f"FX{row.id:06d}",
+        fields=(
+            (L("unit"), _unit(session, row.unit_id)), (L("applicant"), row.applicant),
+            (L("owner_confirmed"), "是" if row.owner_confirmed else "否"), (L("carrier"), row.carrier),
+            (L("carrier_phone"), row.carrier_phone if full else mask("phone", row.carrier_phone)),
+            (L("plate_no"), row.plate_no), (L("pass_date"), _date(row.pass_date)),
+            (L("approved_by"), _name(session, Staff, row.approved_by_id)),
+        ),
+        text=((L("items"), row.items),),
+        signs=("客服中心（盖章）", "保安核验放行", "放行时间"),
+    )
+
+
+def worker_permit_slip(session: Session, *, permit_id: int, actor: Actor, full: bool = False) -> Slip:
+    """施工人员出入证: the worker, the renovation and the dates it is valid."""
+    row = _record(session, WorkerPermit, permit_id, actor)
+    company, project = _company(session, row.project_id)
+    renovation = session.get(RenovationApplication, row.renovation_id) if row.renovation_id else None
+    L = lambda attr: label_of(WorkerPermit, attr)  # noqa: E731
+    return Slip(
+        "worker-permit", WorkerPermit.__label__, company, project, row.code or f"CR{row.id:06d}",
+        fields=(
+            (L("name"), row.name), (L("trade"), row.trade),
+            (L("id_number"), row.id_number if full else mask("id_number", row.id_number)),
+            (L("phone"), row.phone if full else mask("phone", row.phone)),
+            ("施工房屋", _unit(session, renovation.unit_id) if renovation else ""),
+            (label_of(RenovationApplication, "contractor"), renovation.contractor if renovation else ""),
+            ("有效期", f"{_date(row.valid_from)} 至 {_date(row.valid_to)}"),
+        ),
+        blanks=("须佩戴本证出入，限在施工房屋内作业；装修时间：工作日 8:00–12:00、14:00–18:00",),
+        signs=("客服中心（盖章）",),
+    )
+
+
+def rectification_slip(session: Session, *, notice_id: int, actor: Actor) -> Slip:
+    """整改通知书: the violation, what to put right and by when, with a 签收 for the owner."""
+    row = _record(session, RectificationNotice, notice_id, actor)
+    company, project = _company(session, row.project_id)
+    L = lambda attr: label_of(RectificationNotice, attr)  # noqa: E731
+    return Slip(
+        "rectification-notice", RectificationNotice.__label__, company, project, row.code or f"ZG{row.id:06d}",
+        fields=(
+            (L("unit"), _unit(session, row.unit_id)), (L("customer"), _name(session, Customer, row.customer_id)),
+            (L("issued_on"), _date(row.issued_on)), (L("deadline"), _date(row.deadline)),
+            (L("issued_by"), _name(session, Staff, row.issued_by_id)),
+        ),
+        text=((L("violation"), row.violation), (L("requirement"), row.requirement),
+              ("", f"请于 {_date(row.deadline)} 前整改完毕，届时本中心将复查。逾期未整改的，本中心将依据《管理规约》及有关规定上报处理。")),
+        signs=(f"{project}客户服务中心（盖章）", "业主/使用人签收", "签收日期"),
+        full_page=True,
+    )
