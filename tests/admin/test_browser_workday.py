@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -26,7 +27,11 @@ def site(live_server):
                       room_no="1303")
         f.customer(session, project_=project, name="陈静", phone="18565207620", unit_=unit)
         desk = f.user(session, username=f"desk{tag}", roles=["前台客服"], projects=[project])
-        return {"tag": tag, "project": project.id, "unit": unit.id, "desk": desk.username}
+        cashier = f.user(session, username=f"cash{tag}", roles=["收费员"], projects=[project])
+        fee = f.fee_type(session, project_=project, name="物业管理费")
+        for period in ("2026-10", "2026-11"):
+            f.bill(session, unit_=unit, fee_type_=fee, period=period, amount_due=Decimal("320.85"))
+        return {"tag": tag, "project": project.id, "unit": unit.id, "desk": desk.username, "cashier": cashier.username}
 
 
 def test_a_login_that_ends_mid_form_keeps_the_complaint(live_server, browser, site):
@@ -53,3 +58,33 @@ def test_a_login_that_ends_mid_form_keeps_the_complaint(live_server, browser, si
         saved = session.scalars(select(ServiceRequest).where(ServiceRequest.content == words)).all()
         assert len(saved) == 1 and saved[0].kind is RequestKind.COMPLAINT and saved[0].unit_id == site["unit"]
     context.close()
+
+
+def test_a_cashier_finds_3_1303_as_written_and_prints_the_receipt(live_server, browser, site):
+    base = live_server.url
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    log_in(page, base, site["cashier"])
+    page.goto(f"{base}/admin/bill/list")
+    page.fill("#search-input", "3栋-1303")
+    page.press("#search-input", "Enter")
+    page.wait_for_url(re.compile(r"search="))
+    assert page.locator("a[href*='/admin/bill/details/']").count() == 2  # the unit's two bills, no other unit's
+    page.goto(f"{base}/admin/unit/list?search=3栋1303")
+    page.click(f"a[href$='/admin/unit/details/{site['unit']}']")
+    page.click("a.wuye-record-link:has-text('一户一档')")
+    page.click(".card-actions a.btn:has-text('收款')")
+    page.wait_for_url(re.compile(r"/admin/bill/account\?unit_id="))
+    page.fill("input[name=amount]", "641.70")
+    page.fill("input[name=receipt_no]", f"SJ{site['tag']}")
+    page.click("button:has-text('收款（先冲最早的欠费）')")
+    page.wait_for_url(re.compile(r"/admin/payment/print\?"))  # the 收据, right after 收款
+    assert page.locator("section[data-slip=receipt]").count() == 2  # 客户联 and 存根联
+    text = page.inner_text("section[data-slip=receipt] >> nth=0")
+    assert f"SJ{site['tag']}" in text and f"SJ{site['tag']}-1" not in text and "641.70" in text
+    assert "陆佰肆拾壹元柒角" in text and "3栋-1303" in text
+    pdf = page.pdf(prefer_css_page_size=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # both copies on one A4 sheet
+    page.click("a:has-text('返回')")
+    page.wait_for_url(re.compile(r"/admin/bill/account\?unit_id="))
+    assert "已收款 641.70 元" in page.content()
+    page.close()
