@@ -3,19 +3,26 @@ as it is written and prints the receipt; the work-order list fits a 1440×900 sc
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from models import RequestKind, ServiceRequest
+from models import Project, RequestKind, ServiceRequest, WorkOrder, utcnow
 from tests import factories as f
 from tests.browser_support import log_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
+
+# Screenshots of the pages, kept as test artefacts (looked at by people, not compared).
+SHOTS = Path(os.environ.get("WUYE_SCREENSHOTS", "/tmp/wuye-screenshots"))
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
@@ -87,4 +94,57 @@ def test_a_cashier_finds_3_1303_as_written_and_prints_the_receipt(live_server, b
     page.click("a:has-text('返回')")
     page.wait_for_url(re.compile(r"/admin/bill/account\?unit_id="))
     assert "已收款 641.70 元" in page.content()
+    page.close()
+
+
+def test_the_work_order_list_shows_status_and_the_sla_mark_at_1440x900(live_server, browser, site):
+    from actions.actor import SYSTEM
+    from actions.work_orders import dispatch_requests
+
+    with live_server.session_maker.begin() as session:
+        project = session.get(Project, site["project"])
+        request = f.service_request(session, project_=project,
+                                    content="卫生间下水管道堵塞，请派人疏通，业主下午三点后在家，请提前电话联系" * 2)
+        boss_name = f.user(session, username=f"boss{site['tag']}", roles=["客服主管"], projects=[project]).username
+        dispatch_requests(session, request_ids=[request.id], actor=SYSTEM)
+        late = utcnow() - dt.timedelta(hours=1)  # an order already late: the list marks it 已超时
+        session.execute(update(WorkOrder).where(WorkOrder.request_id == request.id)
+                        .values(respond_due_at=late, complete_due_at=late))
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    log_in(page, live_server.url, boss_name)
+    page.goto(f"{live_server.url}/admin/work-order/list")
+    width = page.evaluate("document.documentElement.clientWidth")
+    for header in ("状态", "派工时间", "完成时限"):
+        box = page.locator(f"thead th:has-text('{header}')").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width, header  # on screen, no scrolling
+    late = page.locator(".wuye-overdue").first
+    box = late.bounding_box()
+    assert "已超时" in late.inner_text() and box["x"] + box["width"] <= width
+    page.screenshot(path=str(SHOTS / "work-orders-1440x900.png"))
+    page.close()
+
+
+def test_a_butler_walks_the_pages_on_a_phone(live_server, browser, site):
+    with live_server.session_maker.begin() as session:
+        butler = f.user(session, username=f"butler{site['tag']}", roles=["楼宇管家"],
+                        projects=[session.get(Project, site["project"])])
+        name = butler.username
+    page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    log_in(page, live_server.url, name)
+
+    def fits() -> bool:  # the page itself never scrolls sideways (a wide table scrolls in its own box)
+        return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
+
+    assert page.locator("a[data-task=notices_to_deliver]").is_visible() and fits()
+    page.screenshot(path=str(SHOTS / "butler-home-390x844.png"))
+    page.goto(f"{live_server.url}/admin/unit/list?search=3栋-1303")
+    assert page.locator(f"a[href$='/admin/unit/details/{site['unit']}']").first.is_visible() and fits()
+    page.goto(f"{live_server.url}/admin/unit/file?unit_id={site['unit']}")
+    assert page.locator("text=3栋-1303").first.is_visible() and fits()
+    page.screenshot(path=str(SHOTS / "butler-unit-file-390x844.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/visit/create")
+    field = page.locator("textarea[name=notes]")
+    field.scroll_into_view_if_needed()
+    box = field.bounding_box()
+    assert box["width"] >= 0.7 * 390 and fits()  # a form field nearly as wide as the phone, not one character
     page.close()
