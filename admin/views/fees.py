@@ -359,7 +359,8 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
         staff = [c for c in choices.staff if projects is None or c.project_id in projects]
         now = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
         return await _page(self, request, "deliver.html", status_code=status_code, title="登记送达", notice_ids=ids,
-                           staff=staff, ways=DeliveryWay.choices(), now=now, **context)
+                           staff=staff, own_staff_id=choices.own_staff_id, ways=DeliveryWay.choices(), now=now,
+                           **context)
 
     @expose("/deliver", methods=["POST"])
     async def deliver_submit(self, request: Request) -> Response:
@@ -471,7 +472,8 @@ class CollectionRatePage(FeePage):
     async def collection_rate_page(self, request: Request) -> Response:
         query = request.query_params
         values = {
-            "period_from": query.get("period_from") or billing.current_period(),
+            # the last complete month by default: the current one has little data yet
+            "period_from": query.get("period_from") or billing.add_months(billing.current_period(), -1),
             "period_to": query.get("period_to", ""),
             "group_by": query.get("group_by") or "project",
             "project_id": query.get("project_id", ""),

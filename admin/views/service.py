@@ -708,6 +708,9 @@ class DepartmentReportPage(ServicePage):
             projects = billing.fee_choices(session, actor=actor).projects
             departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
             department_id = int_param(values["department_id"], label_of(WorkOrder, "department"))
+            if department_id is None and departments:  # opens on a report, not an empty form: the first department's
+                department_id = departments[0].id
+                values["department_id"] = str(department_id)
             if department_id is None:
                 return projects, departments, None
             kwargs = {"department_id": department_id, "day": date_param(values["day"], "日期"),
@@ -741,8 +744,8 @@ class ComplaintStatsPage(ServicePage):
     @expose("/complaint-stats", methods=["GET"], identity="complaint-stats")
     async def complaint_stats_page(self, request: Request) -> Response:
         query = request.query_params
-        this_month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
-        values = {"month_from": query.get("month_from") or this_month, "month_to": query.get("month_to", ""),
+        last_month = billing.add_months(billing.current_period(), -1)  # the last complete month by default
+        values = {"month_from": query.get("month_from") or last_month, "month_to": query.get("month_to", ""),
                   "project_id": query.get("project_id", "")}
         exporting = query.get("export") == "xlsx"
         if exporting and not granted(self, request, "service-request", "export"):

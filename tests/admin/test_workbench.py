@@ -56,6 +56,7 @@ def test_the_front_desk_sees_its_own_queue_and_each_count_opens_its_records(cons
         assert listed(c, href) == count, key
     first = c.get(got["first_asked"][1]).text
     assert f"/service-request/details/{mine.id}" in first and "我的首问" in first
+    assert "wuye-drill-caption" in first  # what the list holds, said at its top
 
 
 def test_a_manager_is_told_a_power_cut_list_awaits_approval(console, session):
