@@ -26,6 +26,10 @@ DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+PERCENT_FORMAT = "0.0%"
+# A rate as the pages show it (``rates.percent_text``: 46.9%) goes into a sheet as the number 0.469 shown 46.9%,
+# so it can be summed and charted; "—" (no denominator) stays text.
+_PERCENT = re.compile(r"-?\d+(\.\d+)?%")
 
 
 def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> WriteOnlyCell:
@@ -37,7 +41,10 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> Writ
 
         value = value.astimezone(SHANGHAI).replace(tzinfo=None)
     cell = WriteOnlyCell(ws, value=None)
-    if isinstance(value, str):
+    if isinstance(value, str) and _PERCENT.fullmatch(value):
+        cell.value = Decimal(value[:-1]) / 100
+        cell.number_format = PERCENT_FORMAT
+    elif isinstance(value, str):
         # What XML cannot carry (a control character stored before it was refused) is left out, not fatal.
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"  # never "f", whatever the text starts with
@@ -59,12 +66,14 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> Writ
 def write_sheet(
     wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, widths: Sequence[float] = ()
 ) -> int:
-    """Append a sheet with a bold header row; returns the number of data rows written.
+    """Append a sheet with a bold header row, frozen so it stays in view; returns the number of data rows written.
 
-    ``widths`` (characters, per column) must be known up front: a write-only sheet writes them first.
+    ``widths`` (characters, per column) must be known up front: a write-only sheet writes them first. Without
+    them each column is as wide as its header needs — a Chinese character takes two — and at least 10.
     """
     ws = wb.create_sheet(title=title[:31])
-    for i, width in enumerate(widths, start=1):
+    ws.freeze_panes = "A2"
+    for i, width in enumerate(widths or [header_width(h) for h in header], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.append([safe_cell(ws, h, bold=True) for h in header])
     n = 0
@@ -72,6 +81,12 @@ def write_sheet(
         ws.append([safe_cell(ws, v) for v in row])
         n += 1
     return n
+
+
+def header_width(text: Any) -> float:
+    """Column width (in Excel's characters) that shows ``text`` whole: CJK and full-width characters count two."""
+    shown = str(text or "")
+    return min(50.0, max(10.0, sum(2 if ord(c) > 0x2E7F else 1 for c in shown) + 2.0))
 
 
 def new_workbook() -> Workbook:

@@ -115,7 +115,10 @@ def test_the_xlsx_has_a_sheet_per_table_and_is_logged(session, world):
     book = openpyxl.load_workbook(io.BytesIO(result.content))
     assert book.sheetnames[:3] == ["主要指标", "诉求类型统计（当月受理）", "投诉问题类别统计（当月受理）"]
     sheet = book["主要指标"]
-    assert [c.value for c in sheet[2]][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%", "未达标"]
+    assert [c.value for c in sheet[2]][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, 0.529, "未达标"]
+    # a rate is a number shown as a percentage; the header stays in view; the columns fit their Chinese headers
+    assert sheet["G2"].number_format == "0.0%" and sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["A"].width >= 10
     majors = book["重大投诉及处理情况"]
     assert majors.cell(2, 5).value == "=HYPERLINK(\"http://x\")"
     with zipfile.ZipFile(io.BytesIO(result.content)) as z:
@@ -145,16 +148,16 @@ def test_a_closed_month_is_exported_as_reported(session, world):
     assert openpyxl.load_workbook(io.BytesIO(result.content)).sheetnames == [
         *(t.title for t in shown.tables), "月结情况", "月结后更正"]
     # as reported, the figures as numbers again
-    assert sheet_rows(result, "主要指标")[1][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, "52.9%", "未达标"]
+    assert sheet_rows(result, "主要指标")[1][:8] == ["收费率", "≥ 93%", "已收款账单", 450, "应收账单", 850, 0.529, "未达标"]
     n = len(shown.closure.differences)
     assert sheet_rows(result, "月结情况")[1:] == [["甲项目", dt.datetime(2025, 10, 8, 9, 30), actor.name, 0, 0, n, "报送时的数据"]]
     corrections = {tuple(r[1:4]): tuple(r[4:]) for r in sheet_rows(result, "月结后更正")[1:]}
     assert len(corrections) == n
     assert corrections[("主要指标", "收费率", "分子数")] == ("450.00", "700.00", "+250.00")
-    assert corrections[("主要指标", "收费率", "完成值")] == ("52.9%", "82.4%", "+29.5个百分点")
+    assert corrections[("主要指标", "收费率", "完成值")] == (0.529, 0.824, "+29.5个百分点")
 
     live = export_monthly_report(session, actor=actor, live=True, **one)
-    assert sheet_rows(live, "主要指标")[1][3:7] == [700, "应收账单", 850, "82.4%"]
+    assert sheet_rows(live, "主要指标")[1][3:7] == [700, "应收账单", 850, 0.824]
     assert sheet_rows(live, "月结情况")[1][-1] == "当前数据（含月结后的更正）"
     # a branch's report is live (it has no frozen form) and lists each closed project's corrections
     branch = export_monthly_report(session, actor=actor, month=ds.MONTH, branch_id=world.b1.id)
