@@ -104,6 +104,25 @@ def test_nul_or_invalid_utf8_in_a_form_field_is_refused(boss, session):
     assert session.scalar(select(func.count()).select_from(Branch)) == before
 
 
+def test_a_browsers_upload_with_a_binary_file_is_not_refused(boss, session):
+    """A browser's boundary has capitals (----WebKitFormBoundary…): the parts are still told apart, a file may hold
+    any bytes, and a NUL in a text field is still refused."""
+
+    def multipart(name: str) -> bytes:
+        boundary = b"----WebKitFormBoundaryAbC9xYz"
+        parts = [(b'name="name"', name.encode()), (b'name="company"', "测试物业".encode()),
+                 (b'name="csrf_token"', boss.csrf().encode()),
+                 ('name="attachment"; filename="回收汇总.xlsx"'.encode(), b"PK\x03\x04\x00\x00\xff binary")]
+        body = b"".join(b"--" + boundary + b"\r\nContent-Disposition: form-data; " + head + b"\r\n\r\n" + value + b"\r\n"
+                        for head, value in parts)
+        return boss.client.post("/admin/branch/create", content=body + b"--" + boundary + b"--\r\n",
+                                headers={"content-type": "multipart/form-data; boundary=" + boundary.decode()})
+
+    assert multipart("华东分公司").status_code != 400
+    assert session.scalar(select(func.count()).select_from(Branch).where(Branch.name == "华东分公司")) == 1
+    assert multipart("华南\x00").status_code == 400
+
+
 def test_a_user_edit_with_a_nul_shows_no_hash(boss, session, caplog):
     user = f.user(session, username="xiaoli")
     stored = user.password_hash
