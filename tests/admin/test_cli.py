@@ -21,6 +21,7 @@ from actions.accounts import HASHER
 from admin import cli
 from models import AuditLog, Role, User
 from models.db import make_engine
+from seeds.roles import ROLES
 from tests.cli_support import table_counts
 
 SECRET = "cli-test-secret-" + "k" * 40
@@ -73,14 +74,14 @@ def test_init_migrates_loads_reference_and_creates_the_admin(db: Engine, monkeyp
 
     out = capsys.readouterr().out
     assert "数据库结构已升级到版本" in out
-    assert "基础数据：新增 角色 7" in out
+    assert f"基础数据：新增 角色 {len(ROLES)}" in out
     assert "已创建系统管理员账号 root" in out
     assert "WUYE_SECRET_KEY" in out  # how to set the key is explained, init does not fail
     root = user(db, "root")
     assert root.is_superuser and root.is_active
     assert HASHER.verify(root.password_hash, "root-password-1")
     with Session(db) as session:
-        assert session.scalar(select(func.count()).select_from(Role)) == 7
+        assert session.scalar(select(func.count()).select_from(Role)) == len(ROLES)
         audit = session.scalars(select(AuditLog).where(AuditLog.table_name == "user_account")).all()
         assert audit and {(a.actor_name, a.source) for a in audit} == {("命令行", "cli")}
 
