@@ -266,13 +266,9 @@ def _record_labels() -> dict[str, str]:
     return {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
 
 
-@functools.cache
-def _import_titles() -> dict[str, str]:
-    # Imported here: the importers themselves write their operation rows through this module.
-    from .bulk_import import KINDS
-    from .survey_import import SurveyImporter
-
-    return {SurveyImporter.kind: SurveyImporter.title, **{kind: cls.title for kind, cls in KINDS.items()}}
+# ``import:<kind>`` → the importer's title. Each importer module registers its kinds when it is loaded, so this
+# module needs none of them (the importers write their operation rows through it).
+IMPORT_TITLES: dict[str, str] = {}
 
 
 def operation_label(code: str) -> str:
@@ -282,7 +278,7 @@ def operation_label(code: str) -> str:
     prefix, _, rest = code.partition(":")
     if prefix == "export" and (name := _record_labels().get(rest)):
         return f"导出「{name}」"
-    if prefix == "import" and (name := _import_titles().get(rest)):
+    if prefix == "import" and (name := IMPORT_TITLES.get(rest)):
         return f"导入「{name}」"
     return code
 

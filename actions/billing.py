@@ -19,10 +19,9 @@ Rules kept here:
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -40,11 +39,9 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import (
-    SHANGHAI,
     AuditKind,
     Bill,
     BillStatus,
@@ -74,61 +71,16 @@ from .actor import Actor
 from .audit import log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .kernel.money import cents, money
+from .kernel.names import natural_key
+from .kernel.periods import add_months, current_period, month_day, parse_period, period_of, today_local
+from .kernel.scope import visible_project
+from .kernel.sql import insert_ignoring
 from .rates import percent
 
-CENT = Decimal("0.01")
 MONTHLY_TARGET = Decimal("93")  # 每月收费率保持在 93% 以上
 YEARLY_TARGET = Decimal("90")  # 确保全年 90% 收费目标实现（000 规划4）
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-# --- periods and money -------------------------------------------------------------------------------
-def today_local() -> dt.date:
-    """Today in Asia/Shanghai: schedule dates and periods are local calendar dates."""
-    return utcnow().astimezone(SHANGHAI).date()
-
-
-def current_period(now: dt.datetime | None = None) -> str:
-    """This month (YYYY-MM) in Asia/Shanghai: the default period to bill."""
-    return period_of((now or utcnow()).astimezone(SHANGHAI).date())
-
-
-def parse_period(text: str) -> str:
-    text = str(text or "").strip()
-    if not _PERIOD.match(text):
-        raise Refused(f"账期格式应为 YYYY-MM（如 2026-05），收到：{text or '空'}")
-    return text
-
-
-def period_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def add_months(period: str, months: int) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    index = year * 12 + month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_day(period: str, day: int) -> dt.date:
-    """Day ``day`` of the period's month, clamped to the month's last day."""
-    year, month = int(period[:4]), int(period[5:7])
-    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month, max(1, min(day, last)))
-
-
-def money(value: Any, *, what: str = "金额") -> Decimal:
-    """An exact amount in yuan with at most two decimals; floats are refused (they are not exact)."""
-    if isinstance(value, float):
-        raise Refused(f"{what}须为精确的小数（不能是浮点数）：{value}")
-    try:
-        amount = Decimal(str(value).strip().replace(",", "").replace("，", ""))
-    except (InvalidOperation, ValueError):
-        raise Refused(f"{what}不是有效的数字：{value}") from None
-    if not amount.is_finite() or amount != amount.quantize(CENT):
-        raise Refused(f"{what}最多两位小数：{value}")
-    return amount.quantize(CENT)
 
 
 @dataclass(frozen=True)
@@ -175,39 +127,6 @@ def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due
     return BillStatus.PARTIAL if paid > 0 else BillStatus.UNPAID
 
 
-def cents(value: Any) -> Decimal:
-    return Decimal(value or 0).quantize(CENT)
-
-
-# --- names in their natural order ---------------------------------------------------------------------
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_NUMBER = re.compile(r"\d+|[零〇一二两三四五六七八九十百千]+")
-
-
-def _chinese_number(text: str) -> int:
-    """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 一百零五 → 105."""
-    total, digit = 0, 0
-    for ch in text:
-        if ch in _CN_UNITS:
-            total += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
-        else:
-            digit = _CN_DIGITS[ch]
-    return total + digit
-
-
-def natural_key(name: str | None) -> tuple[int, int, str]:
-    """Sort key of a phase or building name by the number in it, then the name: 一期, 二期, 三期 … 十期 and
-    1栋, 2栋 … 10栋 rather than text order (一期, 三期, 二期; 10栋, 1栋, 2栋). Names without a number go last."""
-    name = name or ""
-    found = _NUMBER.search(name)
-    if found is None:
-        return (1, 0, name)
-    number = found.group()
-    return (0, int(number) if number.isdigit() else _chinese_number(number), name)
-
-
 # --- shared SQL pieces --------------------------------------------------------------------------------
 OUTSTANDING = type_coerce(Bill.amount_due - Bill.amount_paid, Money)
 
@@ -233,27 +152,6 @@ def payer_id(unit_id: ColumnElement, on: dt.date | None = None) -> ScalarSelect:
         .correlate_except(UnitCustomer)
         .scalar_subquery()
     )
-
-
-def insert_ignoring(session: Session, table: Any, columns: Sequence[str], source: Select, conflict: Sequence[str]) -> int:
-    """INSERT … SELECT … ON CONFLICT DO NOTHING on ``conflict``; returns the number of rows inserted.
-
-    ``source`` must carry a WHERE clause (SQLite needs one to parse an upsert on a SELECT).
-    """
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    stmt = insert(table).from_select(list(columns), source).on_conflict_do_nothing(index_elements=list(conflict))
-    # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
-    return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
-
-
-def visible_project(session: Session, actor: Actor, project_id: int | None) -> Project:
-    project = session.get(Project, project_id) if project_id is not None else None
-    if project is None:
-        raise Refused(f"项目不存在：{project_id}", [project_id])
-    if not actor.can_see(project.id):
-        raise NotPermitted(f"无权操作项目「{project.name}」", [project.id])
-    return project
 
 
 # --- choices for the fee pages ------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from models import SHANGHAI, Building, RequestKind, RequestStatus, ServiceRequest, Staff, Unit, User, label_of
 
 from .actor import Actor
-from .billing import natural_key
 from .errors import NotPermitted, Refused
-from .scores import monday_of, today, visible_projects
+from .kernel.names import natural_key
+from .kernel.periods import monday_of, today_local
+from .kernel.scope import visible_projects
 
 NO_BUILDING = "公共区域（未指定房屋）"
 
@@ -54,7 +55,7 @@ def building_week(session: Session, *, project_id: int, week: dt.date | None = N
                   actor: Actor) -> BuildingWeek:
     """The week (Monday to Sunday, Beijing time) containing ``week`` — last week when not given."""
     name = visible_projects(session, [project_id], actor)[project_id]
-    start = monday_of(week) if week else monday_of(today()) - dt.timedelta(days=7)
+    start = monday_of(week) if week else monday_of(today_local()) - dt.timedelta(days=7)
     butler_name = ""
     if butler_id is not None:
         butler = session.get(Staff, butler_id)

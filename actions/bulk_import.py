@@ -49,15 +49,15 @@ from models import (
 )
 
 from .actor import Actor
+from .audit import IMPORT_TITLES
 from .billing import (
     COLLECTING_POSITIONS,
     StoredBill,
     bill_problem,
-    month_day,
-    parse_period,
     payer_id,
 )
 from .errors import NotPermitted, Refused
+from .kernel.periods import month_day, parse_period
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
 from .spreadsheets.clean import MASKED
@@ -820,6 +820,7 @@ class CustomerImporter(RecordImporter):
 KINDS: dict[str, type[RecordImporter]] = {
     cls.kind: cls for cls in (UnitImporter, CustomerImporter, ParkingImporter, StaffImporter, BillImporter, PaymentImporter)
 }
+IMPORT_TITLES.update({kind: cls.title for kind, cls in KINDS.items()})
 
 
 def importer_for(session: Session, kind: str, *, actor: Actor, project_id: int | None = None) -> RecordImporter:

@@ -42,9 +42,9 @@ from . import scores
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
+from .kernel.periods import period_of
 from .rates import percent
-from .work_orders import ExportResult
-from .xlsx_out import new_workbook, to_bytes, write_sheet
+from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 # Targets named in the documents, in percent; the other two rates are monthly statistics without a target.
 TARGETS = {"handling_rate": Decimal("98"), "callback_rate": Decimal("100")}
@@ -246,7 +246,7 @@ def _percent(value: Decimal | None) -> Decimal | str:
 
 @as_actor
 def export_complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
-                                project_ids: Sequence[int] | None = None) -> ExportResult:
+                                project_ids: Sequence[int] | None = None) -> XlsxFile:
     """投诉统计 as .xlsx: one row per project and month plus the total; rates in percent; the targets on a
     second sheet. The export is logged."""
     stats = complaint_statistics(session, actor=actor, month_from=month_from, month_to=month_to,
@@ -267,7 +267,7 @@ def export_complaint_statistics(session: Session, *, actor: Actor, month_from: s
     log_event(session, AuditKind.EXPORT, summary=f"导出投诉统计 {stats.total.month}，{count} 行", changes=params,
               table=ServiceRequest.__tablename__)
     log_operation(session, "export_complaint_statistics", params=params, counts={"rows": count})
-    return ExportResult(f"投诉统计-{stats.total.month}.xlsx", to_bytes(wb), count)
+    return XlsxFile(f"投诉统计-{stats.total.month}.xlsx", to_bytes(wb), count)
 
 
 
@@ -351,7 +351,7 @@ def judge_complaint(session: Session, *, request_id: int, validity: ComplaintVal
                           f"（细则：被业主投诉者，视情况扣分）：{-points:f}", [request_id])
     if staff is not None and (validity, points) != (request.complaint_validity, request.complaint_points):
         # the employee's month would score differently: not once it is confirmed
-        month = scores.month_of(request.received_at.astimezone(SHANGHAI).date())
+        month = period_of(request.received_at.astimezone(SHANGHAI).date())
         scores.refuse_confirmed(session, month, [staff.project_id], "更改该月投诉的判定")
     request.complaint_validity = validity
     request.complaint_points = points

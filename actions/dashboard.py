@@ -30,6 +30,8 @@ from models import (
 
 from . import billing, kpis, score_results, work_orders
 from .actor import Actor
+from .kernel.money import cents
+from .kernel.periods import add_months, current_period, local_day_bounds, period_of
 from .kpis import Drill, KpiFigures, ProjectRef, Scope, TopicFigure
 from .parallel_reads import Runner, in_turn
 from .surveys import RUN_STATUSES
@@ -86,7 +88,7 @@ def intake(session: Session, *, scope: Scope, day: dt.date) -> Intake:
     ids, period = scope.project_ids, day.isoformat()
     counts: dict[RequestKind, int] = {}
     if ids:
-        start, end = work_orders.local_day_bounds(day)
+        start, end = local_day_bounds(day)
         counts = dict(session.execute(
             select(ServiceRequest.kind, func.count())
             .where(ServiceRequest.project_id.in_(ids), ServiceRequest.received_at >= start,
@@ -121,8 +123,8 @@ def arrears(session: Session, *, scope: Scope, as_of: dt.date) -> Arrears:
         ).one()
     drills = {bucket: Drill("bills_overdue", period, ids, bucket) for bucket in buckets}
     drills["total"] = Drill("bills_overdue", period, ids)
-    return Arrears(as_of, {b: billing.cents(v) for b, v in zip(buckets, values[:-1], strict=True)},
-                   billing.cents(values[-1]), drills)
+    return Arrears(as_of, {b: cents(v) for b, v in zip(buckets, values[:-1], strict=True)},
+                   cents(values[-1]), drills)
 
 
 # --- the latest survey --------------------------------------------------------------------------------------------
@@ -230,8 +232,8 @@ def home_page(session: Session, *, actor: Actor, month: str | None = None, proje
     month (default: last month) shown beside the current one. ``run`` may run the widgets' reads at once."""
     now = now or utcnow()
     today = now.astimezone(SHANGHAI).date()
-    current = billing.period_of(today)
-    chosen = kpis.parse_month(month).text if month else billing.add_months(current, -1)
+    current = period_of(today)
+    chosen = kpis.parse_month(month).text if month else add_months(current, -1)
     choices = kpis.resolve_scope(session, actor=actor).projects
     scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
                                project_ids=[project_id] if project_id is not None else None)
@@ -264,7 +266,7 @@ def home_page(session: Session, *, actor: Actor, month: str | None = None, proje
 def trends(session: Session, *, actor: Actor, month: str | None = None, project_id: int | None = None,
            branch_id: int | None = None, months: int = 12, run: Runner | None = None) -> KpiFigures:
     """The KPIs of the ``months`` months ending with ``month`` (default: this month): the trend charts."""
-    last = kpis.parse_month(month).text if month else billing.current_period()
+    last = kpis.parse_month(month).text if month else current_period()
     scope = kpis.resolve_scope(session, actor=actor, branch_id=branch_id,
                                project_ids=[project_id] if project_id is not None else None)
     return kpis.kpi_figures(session, scope=scope, months=kpis.last_months(last, months), run=run)

@@ -86,17 +86,15 @@ from .actor import Actor
 from .audit import log_operation, record_bulk
 from .billing import (
     OUTSTANDING,
-    cents,
-    insert_ignoring,
-    month_day,
-    natural_key,
     overdue,
     payer_id,
-    period_of,
-    today_local,
-    visible_project,
 )
 from .errors import NotPermitted, Refused
+from .kernel.money import cents
+from .kernel.names import natural_key
+from .kernel.periods import month_day, period_of, today_local
+from .kernel.scope import visible_project
+from .kernel.sql import insert_ignoring, is_postgresql
 
 SCHEDULE_DAY = {DunningStage.FIRST: 5, DunningStage.SECOND: 10, DunningStage.THIRD: 15, DunningStage.CUTOFF: 20}
 CUTOFF_MIN_MONTHS = 2  # 欠费两个月及两个月以上
@@ -384,7 +382,7 @@ class DunningResult:
 
 def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage) -> None:
     """PostgreSQL: one run per project, month and stage at a time; the second is told at once, not queued."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         return  # SQLite serialises writers on the database file
     key = zlib.crc32(f"dunning/{project_id}/{cycle}/{stage.value}".encode())
     if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):

@@ -77,9 +77,10 @@ from models import (
 from . import billing, complaints, queues, survey_results, work_orders
 from .actor import Actor
 from .errors import NotPermitted, Refused
+from .kernel.money import cents
+from .kernel.periods import add_months, local_day_bounds, parse_month, period_of
 from .parallel_reads import Runner, Task, in_turn
 from .rates import percent, percent_text
-from .scores import parse_month
 from .surveys import RUN_STATUSES
 
 NO_RESULT = "未填结果"  # a visit without a 回访结果
@@ -135,7 +136,7 @@ def _day_or_month(period: str) -> tuple[dt.datetime, dt.datetime]:
             day = dt.date.fromisoformat(period)
         except ValueError:
             raise Refused(f"日期格式应为 YYYY-MM-DD：{period}") from None
-        return work_orders.local_day_bounds(day)
+        return local_day_bounds(day)
     m = parse_month(period)
     return m.start, m.end
 
@@ -164,7 +165,7 @@ def started_by(month: str) -> ColumnElement[bool]:
 
 def start_month(start_date: dt.date | None, created_at: dt.datetime) -> str:
     """The month a survey started in, as :func:`started_by` reads it."""
-    return billing.period_of(start_date or created_at.astimezone(SHANGHAI).date())
+    return period_of(start_date or created_at.astimezone(SHANGHAI).date())
 
 
 def _surveys(d: Drill):
@@ -278,8 +279,8 @@ def _bills_paid_ytd(d: Drill) -> ColumnElement[bool]:
 
 def aging_clause(as_of: dt.date, bucket: str) -> ColumnElement[bool]:
     """The bills of one aging column of ``billing.arrears`` (当月 / 1个月 / 2个月 / 3个月及以上), by 账期."""
-    p0 = billing.period_of(as_of)
-    p1, p2 = billing.add_months(p0, -1), billing.add_months(p0, -2)
+    p0 = period_of(as_of)
+    p1, p2 = add_months(p0, -1), add_months(p0, -2)
     return {"current": Bill.period >= p0, "m1": Bill.period == p1, "m2": Bill.period == p2,
             "m3plus": Bill.period < p2}.get(bucket, true())
 
@@ -768,7 +769,7 @@ def collection_sums(session: Session, *, project_ids: Sequence[int], months: Seq
         .where(_bills_of(months, project_ids))
         .group_by(Bill.project_id, Bill.period)
     )
-    return {(p, period): (billing.cents(paid), billing.cents(due)) for p, period, paid, due in rows}
+    return {(p, period): (cents(paid), cents(due)) for p, period, paid, due in rows}
 
 
 def kpi_reads(scope: Scope, months: Iterable[str], survey_periods_too: Iterable[str] = ()) -> dict[str, Task]:
@@ -837,7 +838,7 @@ def kpi_figures(session: Session, *, scope: Scope, months: Iterable[str], run: R
                     _add(counts[("satisfaction", project_id, month)], pair)
     figures: dict[tuple[str, int | None, str], Figure] = {}
     for kpi in CATALOGUE:
-        zero = billing.cents(0) if kpi.money else 0
+        zero = cents(0) if kpi.money else 0
         for month in wanted:
             total = [zero, zero]
             for project_id in ids:
@@ -855,4 +856,4 @@ def _add(acc: list[Any], pair: Sequence[Any]) -> None:
 
 def last_months(month: str, n: int = 12) -> list[str]:
     """The ``n`` months ending with ``month``, oldest first (the trend charts' axis)."""
-    return [billing.add_months(parse_month(month).text, -i) for i in range(n - 1, -1, -1)]
+    return [add_months(parse_month(month).text, -i) for i in range(n - 1, -1, -1)]

@@ -21,9 +21,9 @@ from models import AuditKind, MonthSnapshot, utcnow
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import Refused
+from .kernel.periods import parse_month
+from .kernel.sql import upsert_insert
 from .monthly_report import freeze, monthly_report
-from .scores import parse_month
-from .work_orders import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def close_month(session: Session, *, actor: Actor, month: str, project_ids: Iter
     inserted: dict[int, int] = {}
     if rows:
         # Insert-or-ignore: a concurrent close of the same month freezes nothing twice.
-        stmt = dialect_insert(session, MonthSnapshot).values(rows).on_conflict_do_nothing(
+        stmt = upsert_insert(session, MonthSnapshot).values(rows).on_conflict_do_nothing(
             index_elements=["project_id", "month"]).returning(MonthSnapshot.id, MonthSnapshot.project_id)
         inserted = {pid: sid for sid, pid in session.execute(stmt)}
     if inserted:

@@ -51,10 +51,10 @@ from models import (
 from . import billing, kpis, score_results
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation
+from .kernel.names import natural_key
 from .kpis import CATALOGUE, Drill, Figure, Scope
 from .parallel_reads import Runner, in_turn
-from .work_orders import ExportResult
-from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
+from .xlsx_out import XlsxFile, new_workbook, sheet_title, to_bytes, write_sheet
 
 TOTAL = "合计"
 PROJECT = label_of(ServiceRequest, "project")
@@ -245,7 +245,7 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
     rows = []
     # project by project, each project's phases in their natural order (一期, 二期, 三期 …), 未分期 last
     phases = sorted((r for r in data.phases if r.project_id in ids),
-                    key=lambda r: (ids.index(r.project_id), r.key is None, billing.natural_key(r.label.rpartition(" · ")[2])))
+                    key=lambda r: (ids.index(r.project_id), r.key is None, natural_key(r.label.rpartition(" · ")[2])))
     for r in phases:
         arg = "none" if r.key is None else str(r.key)
         phase = r.label.rpartition(" · ")[2]  # billing labels a phase "项目 · 分期"
@@ -593,7 +593,7 @@ def _sheet_value(cell: Cell) -> Any:
 
 @as_actor
 def export_monthly_report(session: Session, *, actor: Actor, month: str, project_ids: Iterable[int] | None = None,
-                          branch_id: int | None = None, live: bool = False) -> ExportResult:
+                          branch_id: int | None = None, live: bool = False) -> XlsxFile:
     """The report as .xlsx exactly as the page shows it (``shown_report``): one sheet per table (rates as
     printed) — a closed month as reported unless ``live`` — then, if any project's month is closed, 月结情况 and
     every correction since (月结后更正). The export is logged."""
@@ -622,4 +622,4 @@ def export_monthly_report(session: Session, *, actor: Actor, month: str, project
               "as_reported": shown.as_reported}
     log_event(session, AuditKind.EXPORT, summary=f"导出{report.title}（{shown.state}），{count} 行", changes=params)
     log_operation(session, "export_monthly_report", params=params, counts={"rows": count})
-    return ExportResult(f"{report.title}.xlsx", to_bytes(wb), count)
+    return XlsxFile(f"{report.title}.xlsx", to_bytes(wb), count)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, QueuePool, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .actor import Actor
+from .kernel.sql import is_postgresql
 
 Task = Callable[[Session], Any]
 # Connections one page may hold at once for its reads.
@@ -51,7 +52,7 @@ def in_parallel(session_maker: sessionmaker[Session], actor: Actor, session: Ses
     def one(task: Task) -> Any:
         with session_maker() as own:
             own.info["actor"] = actor
-            if own.get_bind().dialect.name == "postgresql":
+            if is_postgresql(own):
                 # The reads already run side by side. PostgreSQL's own parallel workers would only compete with
                 # them for the same cores, and its parallel plans (bitmap heap scans) pass over the covering
                 # indexes: the branch's arrears total took 140–180 ms so, 30 ms from the index alone.

@@ -32,8 +32,9 @@ from models import (
     WorkOrderStatus,
 )
 
-from . import billing, work_orders
+from . import billing
 from .errors import Refused
+from .kernel.periods import local_day_bounds
 
 # 首问负责制: the receiver owns a request until it is closed — 已答复 (an inquiry answered) ends it too.
 OPEN_REQUEST = (RequestStatus.PENDING, RequestStatus.DISPATCHED)
@@ -100,7 +101,7 @@ def mail_waiting(d: Any) -> ColumnElement[bool]:
 
 def loans_due(d: Any) -> ColumnElement[bool]:
     """到期未还: items lent whose agreed return is by the end of the day ``period``."""
-    _, end = work_orders.local_day_bounds(_day(d))
+    _, end = local_day_bounds(_day(d))
     return and_(ItemLoan.status == ItemLoanStatus.LENT, ItemLoan.due_at.is_not(None), ItemLoan.due_at < end,
                 ItemLoan.project_id.in_(d.project_ids))
 

@@ -31,7 +31,9 @@ from models import (
 from .actor import Actor
 from .audit import log_event, log_operation
 from .errors import NotPermitted, Refused
-from .scores import in_month, parse_month, visible_projects
+from .kernel.periods import parse_month
+from .kernel.scope import visible_projects
+from .scores import in_month
 from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
 
 

@@ -11,7 +11,6 @@ an unsatisfied callback or a praise, each source record counted once by the uniq
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -33,7 +32,6 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import (
@@ -65,6 +63,9 @@ from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .kernel.periods import Month, parse_month, period_of, today_local
+from .kernel.scope import visible_projects
+from .kernel.sql import is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 
 # 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
@@ -74,54 +75,13 @@ SCORED_TEXT = "、".join(p.label for p in SCORED_POSITIONS)
 POINTS_STEP = Decimal("0.1")  # ScoreEvent.points is Numeric(6, 1)
 DERIVED = tuple(s for s in EventSource if s is not EventSource.MANUAL)
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 # --- months, rules in force ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Month:
-    """A calendar month in Shanghai time: ``first`` ≤ day < ``next_first``."""
-
-    text: str
-    first: dt.date
-    next_first: dt.date
-
-    @property
-    def start(self) -> dt.datetime:
-        return dt.datetime.combine(self.first, dt.time(), SHANGHAI)
-
-    @property
-    def end(self) -> dt.datetime:
-        return dt.datetime.combine(self.next_first, dt.time(), SHANGHAI)
-
-
-def today() -> dt.date:
-    return utcnow().astimezone(SHANGHAI).date()
-
-
-def monday_of(day: dt.date) -> dt.date:
-    """The Monday of ``day``'s week: weekly plans and reports run Monday to Sunday."""
-    return day - dt.timedelta(days=day.weekday())
-
-
-def month_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def parse_month(text: str) -> Month:
-    match = _MONTH.match((text or "").strip())
-    if not match:
-        raise Refused(f"月份格式应为 YYYY-MM（例如 2026-05）：{text}")
-    year, mon = int(match[1]), int(match[2])
-    first = dt.date(year, mon, 1)
-    next_first = dt.date(year + mon // 12, mon % 12 + 1, 1)
-    return Month(f"{year:04d}-{mon:02d}", first, next_first)
-
-
 def parse_past_month(text: str) -> Month:
     """A month that has begun: a future month has nothing to score yet."""
     month = parse_month(text)
-    if month.first > today():
+    if month.first > today_local():
         raise Refused(f"月份 {month.text} 尚未到来，不能考核")
     return month
 
@@ -193,8 +153,8 @@ def revise_rule(
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
     if old.valid_to is not None:
         raise Refused(f"细则 {old.code} 的这一版本已于 {old.valid_to} 失效，请修订现行版本", [rule_id])
-    if valid_from <= today():
-        raise Refused(f"新版本的生效日期须晚于今天（{today()}）：已过去的月份按当时的细则考核", [rule_id])
+    if valid_from <= today_local():
+        raise Refused(f"新版本的生效日期须晚于今天（{today_local()}）：已过去的月份按当时的细则考核", [rule_id])
     if points_min > points_max:
         raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", [rule_id])
     if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
@@ -227,53 +187,6 @@ def revise_rule(
 
 
 # --- database and scope helpers --------------------------------------------------------------------
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert(session: Session, model: type):
-    """INSERT that can ``on_conflict_do_nothing`` on this database."""
-    return (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(model)
-
-
-def _local_date(session: Session, column: ColumnElement) -> ColumnElement:
-    """The Shanghai calendar day of a UTC timestamp column."""
-    if _dialect(session) == "postgresql":
-        return cast(func.timezone("Asia/Shanghai", column), Date)
-    return func.date(column, "+8 hours")  # stored as naive UTC text; China keeps no daylight saving
-
-
-def visible_projects(session: Session, project_ids: Iterable[int] | None, actor: Actor) -> dict[int, str]:
-    """id → name of the projects asked for (all the actor sees when none); refuses unknown or foreign ones."""
-    if project_ids is None:
-        rows = session.execute(select(Project.id, Project.name).where(actor.project_filter(Project.id)))
-        found = dict(rows.all())
-        if not found:
-            raise Refused("没有可考核的项目")
-        return found
-    wanted = sorted({int(p) for p in project_ids})
-    if not wanted:
-        raise Refused("请选择项目")
-    outside = actor.outside(wanted)
-    if outside:
-        raise NotPermitted(f"无权操作以下项目：{'、'.join(map(str, outside))}", outside)
-    found = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(wanted))).all())
-    missing = [p for p in wanted if p not in found]
-    if missing:
-        raise Refused(f"项目不存在：{'、'.join(map(str, missing))}", missing)
-    return found
-
-
-def project_ids_named(session: Session, names: Iterable[str]) -> list[int]:
-    """The ids of projects given by name (the command line names them); refuses unknown names."""
-    names = sorted({n.strip() for n in names})
-    found = dict(session.execute(select(Project.name, Project.id).where(Project.name.in_(names))).all())
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise Refused(f"项目不存在：{'、'.join(missing)}")
-    return [found[n] for n in names]
-
-
 def _confirmed(session: Session, month: str, project_ids: Iterable[int]) -> dict[int, str]:
     rows = session.execute(
         select(ScoreMonth.project_id, Project.name)
@@ -360,7 +273,7 @@ def record_events(
     if not staff_ids:
         raise Refused("请选择员工")
     names = visible_projects(session, [project_id], actor)
-    if event_date > today():
+    if event_date > today_local():
         raise Refused(f"考核日期 {event_date} 晚于今天，不能录入")
     members = {
         sid: (pid, name, position) for sid, pid, name, position in session.execute(
@@ -378,13 +291,13 @@ def record_events(
     if rule is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
     points = _checked_points(rule, event_date, points)
-    refuse_confirmed(session, month_of(event_date), [project_id], "再录入该月的考核记录")
+    refuse_confirmed(session, period_of(event_date), [project_id], "再录入该月的考核记录")
     token = one_time(form_token)
     if dry_run:
         return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
     now = utcnow()
     inserted = session.execute(
-        _insert(session, ScoreEvent)
+        upsert_insert(session, ScoreEvent)
         .values([
             {"project_id": project_id, "staff_id": s, "event_date": event_date, "rule_id": rule.id, "points": points,
              "note": note.strip(), "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
@@ -419,7 +332,7 @@ def check_event_change(session: Session, *, event_id: int, actor: Actor) -> None
         raise NotPermitted(f"无权修改该考核记录：{event_id}", [event_id])
     if event.source is not EventSource.MANUAL:
         raise Refused(f"该记录由系统根据{event.source.label}记录自动生成，请更正来源记录后重新计算", [event_id])
-    refuse_confirmed(session, month_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
+    refuse_confirmed(session, period_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
 
 
 def check_event(
@@ -472,7 +385,7 @@ class EventChoices:
 
 
 def last_month() -> str:
-    return month_of(today().replace(day=1) - dt.timedelta(days=1))
+    return period_of(today_local().replace(day=1) - dt.timedelta(days=1))
 
 
 def project_choices(session: Session, *, actor: Actor) -> tuple[Choice, ...]:
@@ -541,7 +454,7 @@ def _sources(now: dt.datetime) -> tuple[_Source, ...]:
 def _candidates(session: Session, src: _Source, month: Month, project_ids: list[int]) -> Select:
     """The events a source's records call for (source, source_id, staff_id, event_date, rule_id, points,
     project_id), scored with the rule of that source in force on the day."""
-    day = _local_date(session, src.at)
+    day = local_date(session, src.at)
     points, note = ScoringRule.points_max, literal("")
     if src.judged is not None:
         points = func.coalesce(src.judged, ScoringRule.points_max)
@@ -639,7 +552,7 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(c.c.side > 0)
     added = len(session.execute(
-        _insert(session, ScoreEvent)
+        upsert_insert(session, ScoreEvent)
         .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
         # the same record named in another month's events (a due date moved) stays there until it is recomputed
         .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"]).returning(ScoreEvent.id)
@@ -746,7 +659,7 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]
     """The month rows of these projects, created if missing and locked, so two computes of the same month
     run one after the other (B08)."""
     created = session.execute(
-        _insert(session, ScoreMonth)
+        upsert_insert(session, ScoreMonth)
         .values([{"project_id": p, "month": m.text} for p in ids])
         .on_conflict_do_nothing(index_elements=["project_id", "month"])
         .returning(ScoreMonth.id)
@@ -769,7 +682,7 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
     """INSERT … SELECT of the month's ``MonthlyScore`` rows: one pass over the events (read from the
     covering index) by employee and rule, then one row per employee with its sums by category, its rank and
     grade."""
-    postgres = _dialect(session) == "postgresql"
+    postgres = is_postgresql(session)
     per_rule = (
         select(ScoreEvent.staff_id, ScoreEvent.rule_id, func.sum(ScoreEvent.points).label("points"),
                func.count().label("events"))

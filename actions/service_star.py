@@ -37,7 +37,9 @@ from models import (
 from .actor import Actor
 from .audit import log_operation
 from .errors import NotPermitted, Refused
-from .scores import SCORED_POSITIONS, today, visible_projects
+from .kernel.periods import today_local
+from .kernel.scope import visible_projects
+from .scores import SCORED_POSITIONS
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 WEDNESDAY = 2
@@ -145,7 +147,7 @@ def nominate_star(session: Session, *, quarter: str, project_id: int, staff_id: 
     nothing changes)."""
     quarter = quarter.strip().upper()
     months = quarter_months(quarter)
-    on = on or today()
+    on = on or today_local()
     deadline = nomination_deadline(quarter)
     if on > deadline:
         raise Refused(f"{quarter} 服务之星推荐已于 {deadline:%Y-%m-%d}（季度末月最后一个星期三）截止", [staff_id])

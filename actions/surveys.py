@@ -37,6 +37,7 @@ from models import (
 from .actor import Actor
 from .audit import log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .kernel.scope import project_named, visible_project
 
 CHUNK = 1000
 # A survey counts in the figures (调查率, 满意度) once its forms have gone out: 筹备中 is a plan, not a survey.
@@ -157,11 +158,7 @@ def create_survey(
 
 def find_or_create_survey(session: Session, *, project_name: str, title: str, actor: Actor) -> SurveyCampaign:
     """The survey of that project with that title, created (with its households) if there is none yet."""
-    project = session.scalar(select(Project).where(Project.name == project_name.strip()))
-    if project is None:
-        raise Refused(f"项目“{project_name}”不存在")
-    if not actor.can_see(project.id):
-        raise NotPermitted(f"无权访问项目“{project.name}”", ids=[project.id])
+    project = visible_project(session, actor, project_named(session, project_name))
     survey = session.scalar(select(Survey).where(Survey.project_id == project.id, Survey.title == " ".join(title.split())))
     if survey is None:
         return create_survey(session, project_id=project.id, title=title, actor=actor)

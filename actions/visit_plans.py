@@ -29,7 +29,8 @@ from models.base import display_loads
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import Refused
-from .scores import parse_month, visible_projects
+from .kernel.periods import parse_month
+from .kernel.scope import visible_projects
 
 PLANNED_KINDS = (VisitKind.REGULAR, VisitKind.SPECIAL)  # the 登门拜访 a plan counts; callbacks follow their orders
 

@@ -33,8 +33,8 @@ from models import (
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
+from .kernel.periods import local_day_bounds
 from .requests import add_request
-from .work_orders import local_day_bounds
 
 # 已交房、装修中、已入住的房屋都算住户；空置房不走访。
 HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)

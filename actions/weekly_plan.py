@@ -15,7 +15,8 @@ from models import TaskStatus, WeeklyTask
 
 from .actor import Actor
 from .audit import as_actor, log_operation
-from .scores import monday_of, visible_projects
+from .kernel.periods import monday_of
+from .kernel.scope import visible_projects
 
 OPEN = (TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS, TaskStatus.DELAYED)
 

@@ -27,7 +27,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -59,8 +58,10 @@ from models.base import UTCDateTime
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .kernel.periods import local_day_bounds
+from .kernel.sql import is_postgresql, upsert_insert
 from .privacy import mask
-from .xlsx_out import new_workbook, to_bytes, write_sheet
+from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 S = WorkOrderStatus
 OPEN_STATUSES = (S.DISPATCHED, S.ACCEPTED)
@@ -88,16 +89,10 @@ def id_list(ids: Iterable[Any]) -> str:
 
 
 
-def dialect_insert(session: Session, table: Any):
-    """INSERT that can say ON CONFLICT DO NOTHING on either backend."""
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
-
-
 def _plus_minutes(session: Session, moment: Any, minutes: Any) -> Any:
     """``moment + minutes`` for a timestamp column, in SQL. SQLite keeps the text SQLAlchemy stores
     (``YYYY-MM-DD HH:MM:SS.ffffff``): whole minutes leave the fraction as it was, so it is copied over."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return moment + func.make_interval(0, 0, 0, 0, 0, minutes)
     return func.strftime("%Y-%m-%d %H:%M:%S", moment, func.printf("%+d minutes", minutes)).concat(
         func.substr(moment, 20))
@@ -361,7 +356,7 @@ def dispatch_requests(
     }
     full = source.add_columns(*[v.label(k) for k, v in extra.items()])
     stmt = (
-        dialect_insert(session, WorkOrder.__table__)
+        upsert_insert(session, WorkOrder.__table__)
         .from_select([c.name for c in full.selected_columns], full)
         .on_conflict_do_nothing(index_elements=["request_id"])
     )
@@ -734,12 +729,6 @@ def sla_state(order: WorkOrder, now: dt.datetime | None = None, status: WorkOrde
 SLA_LABELS = {"overdue": "已超时", "due_soon": "即将到期"}
 
 
-def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a calendar day in Asia/Shanghai, as UTC instants."""
-    start = dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
-    return start, start + dt.timedelta(days=1)
-
-
 # --- reading orders: the forms, the daily report, the callback list ---------------------------------
 @dataclass(frozen=True)
 class OrderSummary:
@@ -903,16 +892,9 @@ def department_report(session: Session, *, department_id: int, actor: Actor, day
     return DepartmentReport(department.name, day, lines)
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    filename: str
-    content: bytes
-    rows: int
-
-
 @as_actor
 def export_department_report(session: Session, *, department_id: int, actor: Actor, day: dt.date | None = None,
-                             project_id: int | None = None) -> ExportResult:
+                             project_id: int | None = None) -> XlsxFile:
     """The daily report as .xlsx; the export is logged (who, which department and day, how many rows)."""
     report = department_report(session, department_id=department_id, actor=actor, day=day, project_id=project_id)
     wb = new_workbook()
@@ -922,7 +904,7 @@ def export_department_report(session: Session, *, department_id: int, actor: Act
     log_event(session, AuditKind.EXPORT, summary=f"导出{report.department} {report.day} 派工日报 {count} 行",
               changes=params, table=WorkOrder.__tablename__, project_id=project_id)
     log_operation(session, "export_department_report", params=params, counts={"rows": count}, project_id=project_id)
-    return ExportResult(f"{report.department}日报-{report.day.isoformat()}.xlsx", to_bytes(wb), count)
+    return XlsxFile(f"{report.department}日报-{report.day.isoformat()}.xlsx", to_bytes(wb), count)
 
 
 def callbacks_due(session: Session, *, actor: Actor, project_id: int | None = None, limit: int = 100,
@@ -974,13 +956,6 @@ def handler_choices(session: Session, *, actor: Actor, project_ids: Iterable[int
 
 
 # --- names, for the command line ---------------------------------------------------------------------
-def project_named(session: Session, name: str) -> int:
-    found = session.scalar(select(Project.id).where(Project.name == name.strip()))
-    if found is None:
-        raise Refused(f"项目不存在：{name}")
-    return found
-
-
 def department_named(session: Session, name: str, project_id: int | None) -> int:
     """A department by name: the project's own before the shared one of that name."""
     found = session.scalar(

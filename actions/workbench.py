@@ -20,6 +20,7 @@ from models import SHANGHAI, Role, Staff, User, user_role, utcnow
 
 from . import billing, score_results
 from .actor import Actor
+from .kernel.periods import add_months, period_of
 from .kpis import Drill, KpiFigures, Scope
 
 # item key → the grant its list needs: (view identity, action); None: everyone
@@ -120,7 +121,7 @@ def workbench(session: Session, *, actor: Actor, scope: Scope, may: Callable[[st
         if (grant is not None and not may(*grant)) or not ids:
             continue
         if key == "scores_to_compute":
-            month = billing.add_months(billing.period_of(today), -1)
+            month = add_months(period_of(today), -1)
             tables = score_results.month_tables(session, month=month, project_ids=ids, actor=scope.actor)
             count = sum(1 for t in tables if t.status is None)
             items.append(Item(key, LABELS[key], count, False, None, "scores", month))

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -113,3 +114,12 @@ def sheet_title(text: str, taken: set[str]) -> str:
         title = base[: 31 - len(suffix)] + suffix
     taken.add(title)
     return title
+
+
+@dataclass(frozen=True)
+class XlsxFile:
+    """A workbook made in memory, ready to download."""
+
+    filename: str
+    content: bytes
+    rows: int

@@ -43,6 +43,8 @@ from sqlalchemy.orm import Session
 
 from actions.actor import Actor
 from actions.errors import Refused
+from actions.kernel.periods import current_period
+from actions.kernel.scope import project_ids_named, project_named
 
 OK, REFUSED, USAGE = 0, 1, 2
 CLI_ACTOR = Actor(user_id=None, name="命令行", project_ids=None, source="cli")
@@ -489,7 +491,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     except ValueError:
         raise Refused(f"完成时限格式应为 YYYY-MM-DDTHH:MM：{args.deadline}") from None
     with transaction() as session:
-        project_id = work_orders.project_named(session, args.project)
+        project_id = project_named(session, args.project)
         # The command acts within the named project: a --request of another project is refused.
         actor = Actor(user_id=None, name=CLI_ACTOR.name, project_ids=frozenset({project_id}), source="cli")
         result = work_orders.dispatch_requests(
@@ -523,7 +525,7 @@ def _scores_args(p: argparse.ArgumentParser) -> None:
 
 @command("scores", "计算月度考核：考核记录与投诉、超时工单、不满意回访、表扬记录 → 得分、排名、等级", _scores_args)
 def cmd_scores(args: argparse.Namespace) -> int:
-    from actions.scores import compute_scores, project_ids_named
+    from actions.scores import compute_scores
 
     with transaction() as session:
         project_ids = project_ids_named(session, args.projects) if args.projects else None
@@ -584,7 +586,6 @@ def _import(kind: str, args: argparse.Namespace) -> int:
     from actions.bulk_import import import_records
     from actions.survey_import import import_survey_responses
     from actions.surveys import find_or_create_survey
-    from models import Project
 
     path = Path(args.file)
     if not path.is_file():
@@ -600,11 +601,7 @@ def _import(kind: str, args: argparse.Namespace) -> int:
                 result = import_survey_responses(session, survey_id=survey.survey_id, data=data, file_name=path.name,
                                                  actor=CLI_ACTOR, dry_run=args.dry_run, progress=progress)
             else:
-                project_id = None
-                if args.project:
-                    project_id = session.scalar(select(Project.id).where(Project.name == args.project))
-                    if project_id is None:
-                        raise Refused(f"项目“{args.project}”不存在")
+                project_id = project_named(session, args.project) if args.project else None
                 result = import_records(session, kind=kind, data=data, file_name=path.name, actor=CLI_ACTOR,
                                         project_id=project_id, dry_run=args.dry_run, progress=progress)
             if args.dry_run:
@@ -644,7 +641,6 @@ def _bills_args(p: argparse.ArgumentParser) -> None:
 def _fee_projects(session: Session, names: list[str]) -> dict[int, str]:
     """The named projects (all when none is named): id → name."""
     from actions.billing import fee_choices
-    from actions.scores import project_ids_named
 
     every = {p.id: p.label for p in fee_choices(session, actor=CLI_ACTOR).projects}
     return {pid: every[pid] for pid in project_ids_named(session, names)} if names else every
@@ -652,7 +648,7 @@ def _fee_projects(session: Session, names: list[str]) -> dict[int, str]:
 
 @command("bills", "生成账单：按收费项目的单价为每户生成一个账期的账单（重复执行不会重复生成）", _bills_args)
 def cmd_bills(args: argparse.Namespace) -> int:
-    from actions.billing import current_period, generate_bills
+    from actions.billing import generate_bills
 
     with transaction() as session:
         projects = _fee_projects(session, args.projects)
@@ -723,7 +719,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from actions.export import export_columns, export_list
     from admin.views import VIEWS
-    from models import Project
 
     view = next((v for v in VIEWS if getattr(v, "model", None) is not None
                  and slugify_class_name(v.model.__name__) == args.what), None)
@@ -736,9 +731,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         with transaction() as session:
             query = select(view.model).order_by(view.model.id)
             if args.project:
-                project_id = session.scalar(select(Project.id).where(Project.name == args.project))
-                if project_id is None or not hasattr(view.model, "project_id"):
-                    raise Refused(f"项目“{args.project}”不存在，或该列表不分项目")
+                project_id = project_named(session, args.project)
+                if not hasattr(view.model, "project_id"):
+                    raise Refused(f"该列表不分项目，不能按项目“{args.project}”导出")
                 query = query.where(view.model.project_id == project_id)
             result = export_list(
                 session, query=query, model=view.model, title=view.model.__label__, actor=CLI_ACTOR,
@@ -764,7 +759,7 @@ def _month_args(p: argparse.ArgumentParser) -> None:
 
 def _month_scope(session: Session, args: argparse.Namespace) -> dict[str, Any]:
     from actions.reference import branch_id
-    from actions.scores import project_ids_named
+    
 
     return {"project_ids": project_ids_named(session, args.projects) if args.projects else None,
             "branch_id": branch_id(session, args.branch) if args.branch else None}

@@ -41,7 +41,8 @@ import actions  # noqa: E402,F401  (audit hook)
 from actions import dashboard, kpis, month_close  # noqa: E402
 from actions.accounts import add_user  # noqa: E402
 from actions.actor import SYSTEM, actor_for_user  # noqa: E402
-from actions.billing import add_months, current_period, today_local  # noqa: E402
+from actions.billing import today_local  # noqa: E402
+from actions.kernel.periods import add_months, current_period
 from actions.scores import compute_scores  # noqa: E402
 from admin.app import create_app  # noqa: E402
 from models import (  # noqa: E402

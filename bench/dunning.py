@@ -37,8 +37,9 @@ from common import fresh_postgres, login, migrate, seconds  # noqa: E402  (the b
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import add_user  # noqa: E402
 from actions.actor import SYSTEM  # noqa: E402
-from actions.billing import add_months, collection_rate, current_period, generate_bills  # noqa: E402
+from actions.billing import collection_rate, generate_bills  # noqa: E402
 from actions.dunning import DunningScope, issue_dunning, pay_by  # noqa: E402
+from actions.kernel.periods import add_months, current_period
 from admin.app import create_app  # noqa: E402
 from models import Bill, DunningNotice, DunningRun, DunningStage  # noqa: E402
 from models.db import make_engine  # noqa: E402

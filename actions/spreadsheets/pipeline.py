@@ -24,7 +24,6 @@ from itertools import zip_longest
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import SHANGHAI, BatchStatus, ImportBatch, LabeledEnum, utcnow
@@ -33,6 +32,7 @@ from models.db import controls_stripped, without_controls
 from ..actor import Actor
 from ..audit import log_operation
 from ..errors import Refused
+from ..kernel.sql import upsert_insert
 from ..privacy import mask
 from .clean import MASKED, Invalid, building_key, room_key
 from .header import Field, Header, find_header
@@ -543,9 +543,8 @@ def _claim_batch(session: Session, importer: Importer, book: Book, previous: Imp
         "file_name": book.file_name[:255], "file_hash": book.file_hash, "status": BatchStatus.RUNNING,
         "started_at": now, "actor_id": actor.user_id, "counts": {},
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(ImportBatch)
+        upsert_insert(session, ImportBatch)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["kind", "target", "file_hash"])
         .returning(ImportBatch.id)

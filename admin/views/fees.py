@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import billing, dunning, slips
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
+from actions.kernel.periods import add_months, current_period, today_local
 from models import (
     SHANGHAI,
     Bill,
@@ -138,7 +139,7 @@ class BillAdmin(ScopedModelView, model=Bill):
 
     @action("generate-bills", label="生成账单", add_in_detail=False)
     async def generate_bills_form(self, request: Request) -> Response:
-        return await self._generate_page(request, {"period": billing.current_period(), "fee_type_ids": []})
+        return await self._generate_page(request, {"period": current_period(), "fee_type_ids": []})
 
     @expose("/generate-bills", methods=["POST"])
     async def generate_bills_submit(self, request: Request) -> Response:
@@ -448,7 +449,7 @@ class ArrearsPage(FeePage):
                     raise HTTPException(status_code=403, detail="没有导出的权限")
                 data = await run_action(self.session_maker, request, billing.arrears_xlsx, as_of=as_of, filters=filters)
                 return Response(data, media_type=XLSX, headers={
-                    "content-disposition": attachment(f"欠费账龄-{as_of or billing.today_local()}.xlsx")})
+                    "content-disposition": attachment(f"欠费账龄-{as_of or today_local()}.xlsx")})
             page = await run_action(self.session_maker, request, billing.arrears, as_of=as_of, filters=filters,
                                     page=int_param(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
             context, status_code = {"page": page}, 200
@@ -473,7 +474,7 @@ class CollectionRatePage(FeePage):
         query = request.query_params
         values = {
             # the last complete month by default: the current one has little data yet
-            "period_from": query.get("period_from") or billing.add_months(billing.current_period(), -1),
+            "period_from": query.get("period_from") or add_months(current_period(), -1),
             "period_to": query.get("period_to", ""),
             "group_by": query.get("group_by") or "project",
             "project_id": query.get("project_id", ""),

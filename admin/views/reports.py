@@ -12,8 +12,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, kpis, month_close, monthly_report
+from actions import kpis, month_close, monthly_report
 from actions.errors import Refused
+from actions.kernel.periods import add_months, current_period
 from models import utcnow
 
 from .dashboard import HOME, ICON, branches_of, page, read_at_once
@@ -36,7 +37,7 @@ class ReportPage(GrantedPage):
 
     def _params(self, source: Any) -> dict[str, Any]:
         """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
-        month = str(source.get("month") or "") or billing.add_months(billing.current_period(), -1)
+        month = str(source.get("month") or "") or add_months(current_period(), -1)
         project_id = int_param(source.get("project_id"), "项目")
         return {"month": month, "project_ids": [project_id] if project_id is not None else None,
                 "branch_id": int_param(source.get("branch_id"), "分公司")}

@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import score_results, scores, service_star
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
+from actions.kernel.periods import period_of, today_local
 from models import (
     EventSource,
     GradeBand,
@@ -98,7 +99,7 @@ LABELS = {
 
 def _this_quarter() -> str:
     """Nominations are made during the quarter (by its last month's last Wednesday): the page opens on this one."""
-    day = scores.today()
+    day = today_local()
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
@@ -118,7 +119,7 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
     @action("revise-rule", label="修订（自某日起的新版本）", add_in_list=False)
     async def revise_form(self, request: Request) -> Response:
         (rule,) = await self.scoped_targets(request, selected_pks(request)[:1])
-        values = {"valid_from": scores.today().replace(day=1).isoformat(), "points_min": rule.points_min,
+        values = {"valid_from": today_local().replace(day=1).isoformat(), "points_min": rule.points_min,
                   "points_max": rule.points_max, "description": rule.description}
         return await _page(self, request, "revise.html", title="修订考核细则", rule=rule, values=values)
 
@@ -369,7 +370,7 @@ class RecordEventsPage(ScorePage):
             raise HTTPException(status_code=403, detail="没有录入考核的权限")
         params = await request.form() if request.method == "POST" else request.query_params
         values = {k: str(params.get(k, "")) for k in self.FIELDS}
-        values["event_date"] = values["event_date"] or scores.today().isoformat()
+        values["event_date"] = values["event_date"] or today_local().isoformat()
         # One token per form shown; a refused or previewed form keeps its own, so its corrected submission counts.
         values["form_token"] = values["form_token"] or new_form_token()
         staff_ids = [str(v) for v in params.getlist("staff_id")]
@@ -399,10 +400,10 @@ class RecordEventsPage(ScorePage):
                     return RedirectResponse(url, status_code=303)
                 context["result"] = result
         try:
-            day = date_param(values["event_date"], label_of(ScoreEvent, "event_date")) or scores.today()
+            day = date_param(values["event_date"], label_of(ScoreEvent, "event_date")) or today_local()
             choices = await run_action(self.session_maker, request, scores.event_choices,
                                        project_id=int_param(values["project_id"], label_of(ScoreEvent, "project")),
-                                       month=scores.month_of(day))
+                                       month=period_of(day))
         except Refused as refused:
             raise _fail(refused) from None
         return await _page(self, request, "record.html", status_code=status_code, title=self.name, values=values,
@@ -494,7 +495,7 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
     return await _page(
         view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
         projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
-        deadline=deadline, closed=scores.today() > deadline,
+        deadline=deadline, closed=today_local() > deadline,
         can={"nominate": granted(view, request, "service-star", "create"),
              "choose": granted(view, request, "service-star", "edit")},
         **context,

@@ -23,6 +23,8 @@ from actions import billing, complaints, slips, timeline, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
+from actions.kernel.periods import add_months, current_period
+from actions.xlsx_out import XlsxFile
 from models import (
     SHANGHAI,
     Channel,
@@ -725,7 +727,7 @@ class DepartmentReportPage(ServicePage):
             projects, departments, report = await run_action(self.session_maker, request, load)
         except Refused as refused:
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
-        if isinstance(report, work_orders.ExportResult):
+        if isinstance(report, XlsxFile):
             return Response(report.content, media_type=XLSX,
                             headers={"content-disposition": attachment(report.filename)})
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
@@ -744,7 +746,7 @@ class ComplaintStatsPage(ServicePage):
     @expose("/complaint-stats", methods=["GET"], identity="complaint-stats")
     async def complaint_stats_page(self, request: Request) -> Response:
         query = request.query_params
-        last_month = billing.add_months(billing.current_period(), -1)  # the last complete month by default
+        last_month = add_months(current_period(), -1)  # the last complete month by default
         values = {"month_from": query.get("month_from") or last_month, "month_to": query.get("month_to", ""),
                   "project_id": query.get("project_id", "")}
         exporting = query.get("export") == "xlsx"

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from actions import scores, visit_plans
 from actions.errors import Refused
+from actions.kernel.periods import period_of, today_local
 from models import StaffVisitPlan, label_of
 
 from .base import EnumFilter, OperationColumnFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
@@ -60,7 +61,7 @@ class VisitStatsPage(GrantedPage):
     @expose("/visit-stats", methods=["GET"], identity="visit-stats")
     async def visit_stats_page(self, request: Request) -> Response:
         query = request.query_params
-        month = query.get("month") or scores.month_of(scores.today())
+        month = query.get("month") or period_of(today_local())
 
         def load(session: Any, *, actor: Any) -> dict[str, Any]:
             projects = scores.project_choices(session, actor=actor)

@@ -20,15 +20,15 @@ from actions.billing import (
     arrears_xlsx,
     collection_rate,
     collection_rate_xlsx,
-    current_period,
     customer_accounts,
     fee_choices,
     generate_bills,
-    natural_key,
     pay_account,
     record_payment,
 )
 from actions.errors import NotPermitted, Refused
+from actions.kernel.names import natural_key
+from actions.kernel.periods import current_period
 from models import (
     AuditKind,
     AuditLog,

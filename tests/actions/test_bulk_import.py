@@ -11,9 +11,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from actions.actor import Actor
-from actions.billing import add_months, current_period
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import NotPermitted, Refused
+from actions.kernel.periods import add_months, current_period
 from actions.spreadsheets.writer import template
 from models import (
     SHANGHAI,

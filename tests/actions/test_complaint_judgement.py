@@ -10,7 +10,12 @@ from sqlalchemy import select
 from actions.complaints import complaint_case, complaint_statistics, judge_complaint
 from actions.errors import Refused
 from actions.score_results import score_breakdown
-from actions.scores import JUDGED_NOTE, PROVISIONAL_NOTE, compute_scores, confirm_scores
+from actions.scores import (
+    JUDGED_NOTE,
+    PROVISIONAL_NOTE,
+    compute_scores,
+    confirm_scores,
+)
 from models import (
     ComplaintValidity,
     EventSource,

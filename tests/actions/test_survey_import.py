@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from actions.actor import Actor
-from actions.billing import today_local
 from actions.errors import NotPermitted, Refused
+from actions.kernel.periods import today_local
 from actions.spreadsheets.pipeline import Outcome
 from actions.spreadsheets.reader import Limits
 from actions.spreadsheets.writer import error_report, template

@@ -10,11 +10,11 @@ import openpyxl
 from sqlalchemy import select
 
 from actions.actor import actor_for_user
+from actions.kernel.periods import local_day_bounds
 from actions.work_orders import (
     department_report,
     dispatch_requests,
     export_department_report,
-    local_day_bounds,
 )
 from models import SHANGHAI, Department, WorkOrder, WorkOrderStatus, utcnow
 from tests import factories as f

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
+from actions.kernel.periods import local_day_bounds
 from actions.visits import households_not_visited, record_visit, visit_cycle
 from actions.work_orders import (
     accept_work_orders,
@@ -20,7 +21,6 @@ from actions.work_orders import (
     department_report,
     dispatch_requests,
     export_department_report,
-    local_day_bounds,
 )
 from models import (
     SHANGHAI,

@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from actions.billing import today_local
 from actions.dunning import record_delivery
+from actions.kernel.periods import today_local
 from models import (
     SHANGHAI,
     Bill,

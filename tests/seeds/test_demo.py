@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, aliased
 
 from actions.accounts import HASHER, add_user
 from actions.actor import SYSTEM
-from actions.billing import add_months, current_period, generate_bills
+from actions.billing import generate_bills
+from actions.kernel.periods import add_months, current_period
 from models import (
     Base,
     Bill,

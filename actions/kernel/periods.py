@@ -1,0 +1,89 @@
+"""Calendar and periods in Asia/Shanghai: schedule dates, bill periods and score months are local calendar dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from models import SHANGHAI, utcnow
+
+from ..errors import Refused
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The Beijing calendar day of an aware timestamp."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def today_local() -> dt.date:
+    """Today in Asia/Shanghai."""
+    return local_day(utcnow())
+
+
+def period_of(day: dt.date) -> str:
+    """The month (YYYY-MM) a day falls in."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def current_period(now: dt.datetime | None = None) -> str:
+    """This month (YYYY-MM) in Asia/Shanghai: the default period to bill."""
+    return period_of(local_day(now or utcnow()))
+
+
+def add_months(period: str, months: int) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_day(period: str, day: int) -> dt.date:
+    """Day ``day`` of the period's month, clamped to the month's last day."""
+    year, month = int(period[:4]), int(period[5:7])
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, max(1, min(day, last)))
+
+
+def monday_of(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week: weekly plans and reports run Monday to Sunday."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month in Shanghai time: ``first`` ≤ day < ``next_first``."""
+
+    text: str
+    first: dt.date
+    next_first: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.first, dt.time(), SHANGHAI)
+
+    @property
+    def end(self) -> dt.datetime:
+        return dt.datetime.combine(self.next_first, dt.time(), SHANGHAI)
+
+
+def parse_month(text: str, *, what: str = "月份") -> Month:
+    """A month typed as YYYY-MM; anything else is refused naming what was typed."""
+    text = str(text or "").strip()
+    match = _MONTH.match(text)
+    if not match:
+        raise Refused(f"{what}格式应为 YYYY-MM（如 2026-05），收到：{text or '空'}")
+    year, mon = int(match[1]), int(match[2])
+    return Month(f"{year:04d}-{mon:02d}", dt.date(year, mon, 1), dt.date(year + mon // 12, mon % 12 + 1, 1))
+
+
+def parse_period(text: str) -> str:
+    """A bill period (账期) typed as YYYY-MM."""
+    return parse_month(text, what="账期").text
+
+
+def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a calendar day in Asia/Shanghai, as UTC instants."""
+    start = dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
+    return start, start + dt.timedelta(days=1)

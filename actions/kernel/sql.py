@@ -1,0 +1,41 @@
+"""The statements that differ between SQLite and PostgreSQL, each written once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, Select, cast, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def is_postgresql(session: Session) -> bool:
+    return dialect_name(session) == "postgresql"
+
+
+def upsert_insert(session: Session, table: Any):
+    """An INSERT that can say ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on this database."""
+    return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
+
+
+def insert_ignoring(session: Session, table: Any, columns: Sequence[str], source: Select, conflict: Sequence[str]) -> int:
+    """INSERT … SELECT … ON CONFLICT DO NOTHING on ``conflict``; returns the number of rows inserted.
+
+    ``source`` must carry a WHERE clause (SQLite needs one to parse an upsert on a SELECT).
+    """
+    stmt = upsert_insert(session, table).from_select(list(columns), source).on_conflict_do_nothing(
+        index_elements=list(conflict))
+    # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
+    return session.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+
+
+def local_date(session: Session, column: ColumnElement) -> ColumnElement:
+    """The Beijing calendar day of a UTC timestamp column, in SQL."""
+    if is_postgresql(session):
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+    return func.date(column, "+8 hours")  # stored as naive UTC text; China keeps no daylight saving
