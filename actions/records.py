@@ -34,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import label_of
 
 from .actor import Actor
-from .audit import log_operation
+from .audit import as_actor, log_operation
 from .errors import Refused, integrity_message
 
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
@@ -178,16 +178,20 @@ def _flush(session: Session) -> None:
         raise Refused(integrity_message(exc)) from exc
 
 
-def _log(session: Session, verb: str, obj: Any) -> None:
+def _table(obj: Any) -> str:
+    return inspect(type(obj)).local_table.name
+
+
+def _log(session: Session, operation: str, obj: Any) -> None:
     """The operation-log row of a console save (``create:unit``, ``update:unit``, ``delete:unit``)."""
-    table = inspect(type(obj)).local_table.name
     pk = inspect(obj).identity[0]
-    label = getattr(type(obj), "__label__", "") or table
-    log_operation(session, f"{verb}:{table}", params={"id": pk}, counts={"records": 1},
+    label = getattr(type(obj), "__label__", "") or _table(obj)
+    log_operation(session, operation, params={"id": pk}, counts={"records": 1},
                   project_id=getattr(obj, "project_id", None), message=f"{label} #{pk}")
 
 
-def save_record(session: Session, actor: Actor, model: type, obj: Any | None, values: Mapping[str, Any], *,
+@as_actor
+def save_record(session: Session, model: type, obj: Any | None, values: Mapping[str, Any], *, actor: Actor,
                 version: Any = None) -> Any:
     """Create (``obj`` None or a new, unsaved instance) or edit one record from submitted values; returns the
     record, flushed."""
@@ -195,7 +199,7 @@ def save_record(session: Session, actor: Actor, model: type, obj: Any | None, va
     created = obj is None or inspect(obj).transient
     if created and model in _CREATORS:
         obj = _CREATORS[model](session, actor, values)
-        _log(session, "create", obj)
+        _log(session, f"create:{_table(obj)}", obj)
         return obj
     attr = version_attr(model)
     if attr is not None:
@@ -216,16 +220,17 @@ def save_record(session: Session, actor: Actor, model: type, obj: Any | None, va
     _flush(session)
     for follow in _DERIVED.get(model, ()):
         follow(session, actor, change)
-    _log(session, "create" if created else "update", obj)
+    _log(session, f"create:{_table(obj)}" if created else f"update:{_table(obj)}", obj)
     return obj
 
 
-def delete_record(session: Session, actor: Actor, model: type, obj: Any) -> None:
+@as_actor
+def delete_record(session: Session, model: type, obj: Any, *, actor: Actor) -> None:
     """Delete one record: its delete rules, the delete, its derived state and the operation-log row."""
     for check in _DELETE_RULES.get(model, ()):
         check(session, actor, obj)
     change = Change(obj, False, _snapshot(obj), {}, deleted=True)
-    _log(session, "delete", obj)
+    _log(session, f"delete:{_table(obj)}", obj)
     session.delete(obj)
     _flush(session)
     for follow in _DERIVED.get(model, ()):

@@ -805,7 +805,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
         pk = str(get_object_identifier(obj))
-        with self.session_maker() as session:
+        with self.session_maker.begin() as session:
             session.info["actor"] = actor
             log_event(
                 session,
@@ -816,7 +816,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 record_id=pk,
                 project_id=getattr(obj, "project_id", None),
             )
-            session.commit()
 
     def _audit_url(self, request: Request, obj: Any) -> str | None:
         admin = getattr(self, "_admin_ref", None)
@@ -1022,7 +1021,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 if pk is not None or not records.created_by_action(self.model):
                     # (an action that creates a record checks scope and references itself)
                     anyio.from_thread.run(self.on_model_change, data, obj, pk is None, request)
-                return records.save_record(session, actor, self.model, obj, data, version=version)
+                return records.save_record(session, self.model, obj, data, actor=actor, version=version)
 
         return await self._in_thread(request, work)
 
@@ -1035,7 +1034,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 obj = session.scalars(self.scoped(request, self._stmt_by_identifier(pk))).first()
                 if obj is None:
                     raise HTTPException(status_code=404, detail="记录不存在或无权访问")
-                records.delete_record(session, actor, self.model, obj)
+                records.delete_record(session, self.model, obj, actor=actor)
 
         await self._in_thread(request, work)
 
