@@ -56,6 +56,7 @@ from actions import requests as intake
 from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
+from actions.form_tokens import new_form_token
 from actions.privacy import mask
 from actions.records import EditConflict
 from actions.spreadsheets import clean
@@ -626,6 +627,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     shared_rows_visible: ClassVar[bool] = False
     # Audit-trail views themselves have no 变更记录 link.
     audited: ClassVar[bool] = True
+    # A create form that takes money or changes a state carries a one-time token (actions/form_tokens.py), stored
+    # unique with what it writes.
+    one_time_form: ClassVar[bool] = False
     # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
     pii_columns: ClassVar[dict[str, str]] = {}
     # Form fields pre-filled on a new record: with the signed-in user — or their 员工 record, whichever the
@@ -844,6 +848,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if self._is_versioned:
             # The version the user started from travels with the form (B09).
             attrs[self._version_column.key] = HiddenField()
+        if self.one_time_form:
+            # A new form, a new token; the same form sent twice (a double click, a resend) writes once.
+            attrs["form_token"] = HiddenField(default=new_form_token)
         limit = _FORM_LIMIT.get()
         if limit is not None and limit[0] is type(self) and limit[1]:
             # A field set to None leaves the form: what is not sent is not changed, whatever a request adds.

@@ -230,6 +230,7 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     # once booked it is not edited or deleted here — a correction is a reversal, which this version lacks.
     can_edit = False
     can_delete = False
+    one_time_form = True
     form_columns = ["bill", "amount", "method", "paid_at", "collector", "receipt_no"]
     # 收款人: cashiers and the front desk only; left blank, the action names the cashier's own staff record.
     form_ajax_refs = ajax_refs(Payment, "bill", "collector", collector={
