@@ -182,7 +182,7 @@ def _table(obj: Any) -> str:
     return inspect(type(obj)).local_table.name
 
 
-def _log(session: Session, operation: str, obj: Any) -> None:
+def _log(session: Session, obj: Any, *, operation: str) -> None:
     """The operation-log row of a console save (``create:unit``, ``update:unit``, ``delete:unit``)."""
     pk = inspect(obj).identity[0]
     label = getattr(type(obj), "__label__", "") or _table(obj)
@@ -199,7 +199,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     created = obj is None or inspect(obj).transient
     if created and model in _CREATORS:
         obj = _CREATORS[model](session, actor, values)
-        _log(session, f"create:{_table(obj)}", obj)
+        _log(session, obj, operation=f"create:{_table(obj)}")
         return obj
     attr = version_attr(model)
     if attr is not None:
@@ -220,7 +220,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     _flush(session)
     for follow in _DERIVED.get(model, ()):
         follow(session, actor, change)
-    _log(session, f"create:{_table(obj)}" if created else f"update:{_table(obj)}", obj)
+    _log(session, obj, operation=f"create:{_table(obj)}" if created else f"update:{_table(obj)}")
     return obj
 
 
@@ -230,7 +230,7 @@ def delete_record(session: Session, model: type, obj: Any, *, actor: Actor) -> N
     for check in _DELETE_RULES.get(model, ()):
         check(session, actor, obj)
     change = Change(obj, False, _snapshot(obj), {}, deleted=True)
-    _log(session, f"delete:{_table(obj)}", obj)
+    _log(session, obj, operation=f"delete:{_table(obj)}")
     session.delete(obj)
     _flush(session)
     for follow in _DERIVED.get(model, ()):
