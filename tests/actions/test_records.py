@@ -104,7 +104,8 @@ def test_a_corrective_action_is_created_by_its_action_whatever_the_form_says(ses
     assert _count(session, OperationLog, OperationLog.operation == "add-corrective-action") == 1
     # its state is not changed by an edit either: 完成 and 回访 are steps of their own
     with pytest.raises(Refused, match="不能在表单里修改"):
-        save_record(session, CorrectiveAction, row, {"status": ActionStatus.VERIFIED.value}, actor=actor)
+        save_record(session, CorrectiveAction, row, {"status": ActionStatus.VERIFIED.value}, actor=actor,
+                    version=row.version)
 
 
 def test_registering_is_per_model():
