@@ -19,7 +19,7 @@ Rules kept here:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -66,7 +66,7 @@ from models import (
 from models.base import Money
 from models.fees import FeeCycle
 
-from . import xlsx_out
+from . import records, xlsx_out
 from .actor import Actor
 from .audit import log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
@@ -125,6 +125,14 @@ def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due
     if paid >= due:
         return BillStatus.PAID
     return BillStatus.PARTIAL if paid > 0 else BillStatus.UNPAID
+
+
+@records.rule(Bill)
+def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount."""
+    bill = change.obj
+    bill.status = check_bill(session, bill_id=None if change.created else bill.id, period=bill.period,
+                             amount_due=bill.amount_due, actor=actor)
 
 
 # --- shared SQL pieces --------------------------------------------------------------------------------
@@ -442,8 +450,11 @@ def record_payment(
     collector_id: int | None = None,
     paid_at: dt.datetime | None = None,
     receipt_no: str | None = None,
+    form_token: str | None = None,
 ) -> PaymentResult:
-    """收款 against one bill, in full or in part; more than the bill still owes is refused."""
+    """收款 against one bill, in full or in part; more than the bill still owes is refused. ``form_token`` is the
+    console form's one-time token: the same form again answers with the payment it made."""
+    token = one_time(form_token)
     bill = session.scalar(
         select(Bill).where(Bill.id == bill_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -451,6 +462,11 @@ def record_payment(
         raise Refused(f"账单不存在：{bill_id}", [bill_id])
     if not actor.can_see(bill.project_id):
         raise NotPermitted(f"无权操作账单#{bill_id}", [bill_id])
+    # checked with the bill locked: a second submission of the form waits for the first and finds its payment
+    earlier = None if token is None else session.scalar(
+        select(Payment).where(Payment.bill_id == bill.id, Payment.form_token == token))
+    if earlier is not None:
+        return PaymentResult(earlier.id, bill.id, earlier.amount, bill.status, bill.amount_due - bill.amount_paid)
     if bill.status not in OPEN:
         raise Refused(f"账单#{bill.id}{bill.status.label}，不能再收款", [bill.id])
     amount, paid_at, collector_id = _payment_terms(session, actor, bill.project_id, amount, collector_id, paid_at)
@@ -462,7 +478,7 @@ def record_payment(
             [bill.id],
         )
     _check_receipts(session, bill.project_id, receipt_no)
-    result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no)
+    result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no, token)
     log_operation(
         session,
         "record_payment",
@@ -471,6 +487,27 @@ def record_payment(
         project_id=bill.project_id,
     )
     return result
+
+
+@records.creates(Payment)
+def _payment_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Payment:
+    """收款记录 → 新增 is 收款 against the bill chosen: the bill's paid amount and status follow."""
+    def pk(name: str) -> int | None:
+        value = values.get(name)
+        return None if value in (None, "") else int(getattr(value, "id", value))
+
+    method = values.get("method")
+    try:
+        method = PayMethod(getattr(method, "value", method))
+    except ValueError:
+        raise Refused(f"{label_of(Payment, 'method')}无效：{method}") from None
+    if pk("bill") is None:
+        raise Refused(f"请选择{label_of(Payment, 'bill')}")
+    result = record_payment(session, bill_id=pk("bill"), amount=values.get("amount"), method=method,
+                            collector_id=pk("collector"), paid_at=values.get("paid_at"),
+                            receipt_no=(values.get("receipt_no") or "").strip() or None,
+                            form_token=values.get("form_token"), actor=actor)
+    return session.get(Payment, result.payment_id)
 
 
 def pay_account(

@@ -26,7 +26,9 @@ from models import (
     VendorCheck,
     label_of,
 )
+from models.db import lock_names
 
+from . import records
 from .actor import Actor
 from .errors import NotPermitted, Refused
 from .spreadsheets import clean
@@ -36,8 +38,11 @@ from .spreadsheets.pipeline import shown
 FOLLOWS_LOANS = (KeyStatus.IN_STOCK, KeyStatus.LENT)
 
 
-def _key(session: Session, key_id: int, actor: Actor) -> KeyRecord:
-    key = session.get(KeyRecord, key_id)
+def _locked_key(session: Session, key_id: int, actor: Actor) -> KeyRecord:
+    """The key, its row locked until the transaction ends: two loans of its last copy at once are taken one after
+    the other, the second seeing the first."""
+    key = session.scalar(select(KeyRecord).where(KeyRecord.id == key_id).with_for_update()
+                         .execution_options(populate_existing=True))
     if key is None:
         raise Refused(f"钥匙不存在：{key_id}", [key_id])
     if not actor.can_see(key.project_id):
@@ -52,35 +57,48 @@ def _open_loans(session: Session, key_id: int, *, besides: int | None = None) ->
     return session.scalar(select(func.count()).select_from(KeyLoan).where(*where)) or 0
 
 
-def check_loan(session: Session, *, project_id: int, key_id: int, returned_at: dt.datetime | None,
-               loan_id: int | None = None, actor: Actor) -> None:
+@records.rule(KeyLoan)
+def check_loan(session: Session, actor: Actor, change: records.Change) -> None:
     """A loan typed or corrected in the console: the key is of the loan's project, and a loan that goes out
     (a new one, or one moved to another key or no longer returned) needs a copy of a key that can be lent."""
-    key = _key(session, key_id, actor)
-    if key.project_id != project_id:
-        raise Refused(f"钥匙 {key.code} 不属于所选项目", [key_id])
-    if returned_at is not None:
+    loan = change.obj
+    if loan.key_id is None or loan.project_id is None:
+        return  # the table's NOT NULL answers
+    key = _locked_key(session, loan.key_id, actor)
+    if key.project_id != loan.project_id:
+        raise Refused(f"钥匙 {key.code} 不属于所选项目", [key.id])
+    if loan.returned_at is not None:
         return
-    before = session.get(KeyLoan, loan_id) if loan_id is not None else None
-    if before is not None and before.key_id == key_id and before.returned_at is None:
+    if not change.created and change.was("key_id") == key.id and change.was("returned_at") is None:
         return  # an open loan corrected (a phone number, the purpose): it went out already
     if key.status not in FOLLOWS_LOANS:
-        raise Refused(f"钥匙 {key.code} {key.name} {key.status.label}，不能借出", [key_id])
-    if _open_loans(session, key_id, besides=loan_id) >= key.copies:
-        raise Refused(f"钥匙 {key.code} {key.name} 共 {key.copies} 把，均已借出未还：请先登记归还", [key_id])
+        raise Refused(f"钥匙 {key.code} {key.name} {key.status.label}，不能借出", [key.id])
+    if _open_loans(session, key.id, besides=loan.id) >= key.copies:
+        raise Refused(f"钥匙 {key.code} {key.name} 共 {key.copies} 把，均已借出未还：请先登记归还", [key.id])
 
 
-def check_key_status(session: Session, *, key_id: int, status: KeyStatus, actor: Actor) -> None:
-    """在库 and 借出 follow the loans: a key with copies out is not 在库, one with none out is not 借出."""
-    _key(session, key_id, actor)
-    out = _open_loans(session, key_id)
-    if status is KeyStatus.IN_STOCK and out:
-        raise Refused(f"该钥匙尚有 {out} 把借出未还：登记归还后自动改为{KeyStatus.IN_STOCK.label}", [key_id])
-    if status is KeyStatus.LENT and not out:
-        raise Refused(f"该钥匙没有未归还的借用登记：{KeyStatus.LENT.label}状态由借用登记自动设置", [key_id])
+@records.rule(KeyRecord)
+def check_key_status(session: Session, actor: Actor, change: records.Change) -> None:
+    """在库 and 借出 follow the loans: a new key has none out; a key with copies out is not 在库, one with none
+    out is not 借出. 已交业主 and 遗失 are set by hand."""
+    key = change.obj
+    if change.created:
+        if key.status is KeyStatus.LENT:
+            raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
+        return
+    out = _open_loans(session, key.id)
+    if key.status is KeyStatus.IN_STOCK and out:
+        raise Refused(f"该钥匙尚有 {out} 把借出未还：登记归还后自动改为{KeyStatus.IN_STOCK.label}", [key.id])
+    if key.status is KeyStatus.LENT and not out:
+        raise Refused(f"该钥匙没有未归还的借用登记：{KeyStatus.LENT.label}状态由借用登记自动设置", [key.id])
 
 
-def sync_key_status(session: Session, *, key_ids: Iterable[int], actor: Actor) -> list[int]:
+@records.derive(KeyLoan)
+def _loan_moves_key(session: Session, actor: Actor, change: records.Change) -> None:
+    sync_key_status(session, key_ids={change.was("key_id"), change.obj.key_id}, actor=actor)
+
+
+def sync_key_status(session: Session, *, key_ids: Iterable[int | None], actor: Actor) -> list[int]:
     """Set 借出 / 在库 from the keys' open loans (the audit trail records the change and who made it);
     returns the keys changed."""
     ids = sorted({int(k) for k in key_ids if k is not None})
@@ -108,21 +126,24 @@ def _span(starts: dt.datetime, ends: dt.datetime) -> str:
     return f"{start}–{end[11:] if end[:10] == start[:10] else end}"
 
 
-def check_booking(session: Session, *, booking_id: int | None, project_id: int, room: str,
-                  starts_at: dt.datetime | None, ends_at: dt.datetime | None, status: BookingStatus,
-                  attendees: int | None, actor: Actor) -> None:
-    """At least one attendee; a room is not booked twice for the same time (待审批 or 已批准) — the clash named."""
-    if not actor.can_see(project_id):
-        raise NotPermitted("无权在该项目预订会议室", [project_id])
-    if attendees is not None and attendees < 1:
-        raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {attendees}")
-    if status not in HOLDS_ROOM or not (room and starts_at and ends_at) or ends_at <= starts_at:
+@records.rule(MeetingBooking)
+def check_booking(session: Session, actor: Actor, change: records.Change) -> None:
+    """At least one attendee; a room is not booked twice for the same time (待审批 or 已批准) — the clash named.
+    The room's name is locked first, so two bookings of it at once are checked one after the other."""
+    booking = change.obj
+    booking.room = (booking.room or "").strip()
+    booking.status = booking.status or BookingStatus.PENDING
+    room, starts_at, ends_at = booking.room, booking.starts_at, booking.ends_at
+    if booking.attendees is not None and booking.attendees < 1:
+        raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {booking.attendees}")
+    if booking.status not in HOLDS_ROOM or not (room and starts_at and ends_at) or ends_at <= starts_at:
         return  # a cancelled or used booking holds nothing; a reversed time is refused by the table's rule
+    lock_names(session, [f"meeting-room:{booking.project_id}:{room}"])
     clash = session.scalars(
         select(MeetingBooking).where(
-            MeetingBooking.project_id == project_id, MeetingBooking.room == room,
+            MeetingBooking.project_id == booking.project_id, MeetingBooking.room == room,
             MeetingBooking.status.in_(HOLDS_ROOM), MeetingBooking.starts_at < ends_at,
-            MeetingBooking.ends_at > starts_at, MeetingBooking.id != (booking_id or 0),
+            MeetingBooking.ends_at > starts_at, MeetingBooking.id != (booking.id or 0),
         ).order_by(MeetingBooking.starts_at).limit(1)
     ).first()
     if clash is not None:
@@ -135,13 +156,21 @@ def check_booking(session: Session, *, booking_id: int | None, project_id: int, 
 
 
 # --- 物品借用, 外包方月度检查 ----------------------------------------------------------------------------
-def check_item_loan(*, lent_at: dt.datetime | None, due_at: dt.datetime | None) -> None:
+@records.rule(ItemLoan)
+def check_item_loan(session: Session, actor: Actor, change: records.Change) -> None:
+    lent_at, due_at = change.obj.lent_at, change.obj.due_at
     if lent_at and due_at and due_at < lent_at:
         raise Refused(f"{label_of(ItemLoan, 'due_at')} {shown(due_at)} 早于{label_of(ItemLoan, 'lent_at')} "
                       f"{shown(lent_at)}：请填写借出之后的时间")
 
 
 _MONTH = clean.period()
+
+
+@records.rule(VendorCheck)
+def _checked_month_rule(session: Session, actor: Actor, change: records.Change) -> None:
+    if change.changed("month"):
+        change.obj.month = checked_month(change.obj.month)
 
 
 def checked_month(value: str | None) -> str:

@@ -11,9 +11,10 @@ an unsatisfied callback or a praise, each source record counted once by the uniq
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -59,6 +60,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
@@ -322,38 +324,33 @@ def record_events(
     return RecordedEvents(event_ids, tuple(staff_ids), rule.code, points, event_date, repeated=repeated)
 
 
-def check_event_change(session: Session, *, event_id: int, actor: Actor) -> None:
-    """May this event be corrected or deleted by hand? Derived events follow their records, and a confirmed
-    month is locked."""
-    event = session.get(ScoreEvent, event_id)
-    if event is None:
-        raise Refused(f"考核记录不存在：{event_id}", [event_id])
-    if not actor.can_see(event.project_id):
+def _check_event_change(session: Session, actor: Actor, event_id: int, stored: Mapping[str, Any]) -> None:
+    """May this event (as ``stored``) be corrected or deleted by hand? Derived events follow their records, and a
+    confirmed month is locked."""
+    if not actor.can_see(stored["project_id"]):
         raise NotPermitted(f"无权修改该考核记录：{event_id}", [event_id])
-    if event.source is not EventSource.MANUAL:
-        raise Refused(f"该记录由系统根据{event.source.label}记录自动生成，请更正来源记录后重新计算", [event_id])
-    refuse_confirmed(session, period_of(event.event_date), [event.project_id], "修改或删除该月的考核记录")
+    if stored["source"] is not EventSource.MANUAL:
+        raise Refused(f"该记录由系统根据{stored['source'].label}记录自动生成，请更正来源记录后重新计算", [event_id])
+    refuse_confirmed(session, period_of(stored["event_date"]), [stored["project_id"]], "修改或删除该月的考核记录")
 
 
-def check_event(
-    session: Session,
-    *,
-    project_id: int,
-    staff_id: int,
-    event_date: dt.date,
-    rule_id: int,
-    points: Decimal | None,
-    source: EventSource = EventSource.MANUAL,
-    event_id: int | None = None,
-    actor: Actor,
-) -> None:
-    """An event typed or corrected in the console's form obeys the same rules as ``record_events``."""
-    if event_id is not None:
-        check_event_change(session, event_id=event_id, actor=actor)
-    if source is not EventSource.MANUAL:
+@records.delete_rule(ScoreEvent)
+def _event_delete(session: Session, actor: Actor, event: ScoreEvent) -> None:
+    _check_event_change(session, actor, event.id, {"project_id": event.project_id, "source": event.source,
+                                                  "event_date": event.event_date})
+
+
+@records.rule(ScoreEvent)
+def _event_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """A form's event obeys the rules of 录入考核: points in the rule's range, the employee of the project, the
+    month not confirmed; derived events are not edited by hand."""
+    event = change.obj
+    if not change.created:
+        _check_event_change(session, actor, event.id, change.before)
+    if event.source is not None and event.source is not EventSource.MANUAL:
         raise Refused(f"{label_of(ScoreEvent, 'source')}只能是{EventSource.MANUAL.label}：其他来源的记录由系统生成")
-    record_events(session, project_id=project_id, staff_ids=[staff_id], event_date=event_date, rule_id=rule_id,
-                  points=points, actor=actor, dry_run=True)
+    record_events(session, project_id=event.project_id, staff_ids=[event.staff_id], event_date=event.event_date,
+                  rule_id=event.rule_id, points=event.points, actor=actor, dry_run=True)
 
 
 # --- choices for the console's forms --------------------------------------------------------------------

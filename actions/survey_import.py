@@ -51,7 +51,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import IMPORT_TITLES, record_batch
+from .audit import record_batch
 from .errors import Refused
 from .kernel.periods import today_local
 from .spreadsheets import clean
@@ -299,9 +299,6 @@ class SurveyImporter(Importer):
                              count=count, project_id=survey.project_id, actor=self.actor,
                              details={"survey_id": survey.id}, summary=f"{summary}（批次 #{batch.id}）")
         return added
-
-
-IMPORT_TITLES[SurveyImporter.kind] = SurveyImporter.title
 
 
 def import_survey_responses(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import log_operation, record_bulk
 from .errors import NotPermitted, Refused
@@ -294,3 +296,85 @@ def follow_up_corrective_action(
     log_operation(session, "follow-up-corrective-action", params={"action_id": action_id, "satisfied": satisfied},
                   counts={"actions": 1}, project_id=row.project_id)
     return CorrectiveActionResult(row.id, row.status)
+
+
+# --- the console's forms (records.save_record) ------------------------------------------------------------
+def _form_id(values: Mapping[str, Any], name: str) -> int | None:
+    value = values.get(name)
+    if value in (None, "", "__None"):
+        return None
+    try:
+        return int(getattr(value, "id", value))
+    except (TypeError, ValueError):
+        raise Refused(f"{name}无效：{value}") from None
+
+
+@records.creates(Survey)
+def _survey_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Survey:
+    """A new campaign lists its households: every occupied unit of the project."""
+    project_id = _form_id(values, "project")
+    if project_id is None:
+        raise Refused(f"请选择{label_of(Survey, 'project')}")
+    made = create_survey(session, project_id=project_id, title=values.get("title") or "", actor=actor,
+                         period=values.get("period") or None, scale_max=int(values.get("scale_max") or 5),
+                         start_date=values.get("start_date"), end_date=values.get("end_date"))
+    return session.get(Survey, made.survey_id)
+
+
+@records.rule(Survey)
+def _survey_edit(session: Session, actor: Actor, change: records.Change) -> None:
+    """An edit is held to the rules of a new campaign: 调查期间 and the dates."""
+    survey = change.obj
+    if change.changed("period"):
+        survey.period = checked_period(str(survey.period or ""))
+    check_dates(survey.start_date, survey.end_date)
+
+
+@records.derive(SurveyHousehold)
+def _household_run(session: Session, actor: Actor, change: records.Change) -> None:
+    household = change.obj
+    if not change.deleted and (household.distributed_at is not None or household.collected):
+        survey_run(session, survey_id=household.survey_id, actor=actor)
+
+
+@records.rule(SurveyResponse)
+def _response_form(session: Session, actor: Actor, change: records.Change) -> None:
+    form = change.obj
+    check_response(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id,
+                   answered_on=form.answered_on, actor=actor)
+
+
+@records.derive(SurveyResponse)
+def _response_run(session: Session, actor: Actor, change: records.Change) -> None:
+    if not change.deleted:
+        survey_run(session, survey_id=change.obj.survey_id, actor=actor)
+
+
+@records.creates(CorrectiveAction)
+def _corrective_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> CorrectiveAction:
+    """A new 整改措施 starts 整改中 whatever the form says: 完成 and 回访 are steps of their own."""
+    survey_id = _form_id(values, "survey")
+    if survey_id is None:
+        raise Refused(f"请选择{label_of(CorrectiveAction, 'survey')}")
+    topic = values.get("topic")
+    try:
+        topic = SurveyTopic(getattr(topic, "value", topic))
+    except ValueError:
+        raise Refused(f"{label_of(CorrectiveAction, 'topic')}无效：{topic}") from None
+    made = add_corrective_action(session, survey_id=survey_id, topic=topic, issue=values.get("issue") or "",
+                                 action=values.get("action") or "", owner_id=_form_id(values, "owner"),
+                                 due_date=values.get("due_date"), actor=actor)
+    return session.get(CorrectiveAction, made.action_id)
+
+
+@records.rule(CorrectiveAction)
+def _corrective_edit(session: Session, actor: Actor, change: records.Change) -> None:
+    """An edit corrects what was written; its state moves only by 完成 and 回访, which check their order."""
+    row = change.obj
+    for attr in ("status", "followed_up_at", "follow_up_note", "project_id", "survey_id"):
+        if change.changed(attr):
+            raise Refused(f"{label_of(CorrectiveAction, attr)}不能在表单里修改：请用“完成整改”“回访”", [row.id])
+    if row.owner_id is not None and row.owner_id != change.was("owner_id"):
+        owner = session.get(Staff, row.owner_id)
+        if owner is None or owner.project_id != row.project_id:
+            raise Refused("责任人须为本项目员工", ids=[row.owner_id])

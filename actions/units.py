@@ -21,6 +21,10 @@ from models import (
     label_of,
 )
 
+from . import records
+from .actor import Actor
+from .errors import Refused
+
 # 责任管家 is a 楼宇管家 (责任收费员: billing.COLLECTING_POSITIONS)
 BUTLER_POSITIONS = (StaffPosition.BUTLER,)
 
@@ -38,6 +42,13 @@ def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tup
     if move_in is not None and handover is not None and move_in < handover:
         return "move_in_date", f"{move_in_label} {move_in} 早于{handover_label} {handover}"
     return None
+
+
+@records.rule(Unit)
+def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
+    problem = unit_dates_problem(change.obj.handover_date, change.obj.move_in_date)
+    if problem:
+        raise Refused(problem[1], [change.obj.id] if change.obj.id else [])
 
 
 # 装修申请 states in which the unit is being renovated: approved, or under way.

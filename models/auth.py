@@ -8,7 +8,7 @@ from sqladmin.contrib.rbac import GroupAccessMixin, GroupMixin, user_group_table
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, TimestampMixin, UTCDateTime, col
+from .base import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, col
 from .org import Branch, Project, Staff
 
 user_role = user_group_table(Base, "user_account", group_table="role", table_name="user_role")
@@ -21,7 +21,7 @@ user_project = Table(
 )
 
 
-class Role(GroupMixin, Base):
+class Role(GroupMixin, VersionedMixin, Base):
     """角色: a named set of grants (view × action), edited in the console's permission matrix."""
 
     __tablename__ = "role"
@@ -41,7 +41,7 @@ class RoleGrant(GroupAccessMixin, Base):
     __group_model__ = "Role"
 
 
-class User(IdMixin, TimestampMixin, Base):
+class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     """后台账号. Scope: superusers see everything, a branch account all its projects, others their projects."""
 
     __tablename__ = "user_account"

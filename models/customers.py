@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, enum_type
+from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, VersionedMixin, col, enum_type
 
 if TYPE_CHECKING:
     from .org import Project, Unit
@@ -26,7 +26,7 @@ class UnitRelation(LabeledEnum):
     SHOP_TENANT = "shop_tenant", "商户"
 
 
-class Customer(IdMixin, ProjectScoped, TimestampMixin, Base):
+class Customer(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """客户: a person or company the department serves. ID number and phone are personal data (PIPL):
     masked in lists and exports, shown in full only to roles granted it, and every full view is logged."""
 
@@ -50,7 +50,7 @@ class Customer(IdMixin, ProjectScoped, TimestampMixin, Base):
     unit_links: Mapped[list[UnitCustomer]] = relationship(back_populates="customer", info={"label": "房屋"})
 
 
-class UnitCustomer(IdMixin, ProjectScoped, Base):
+class UnitCustomer(IdMixin, ProjectScoped, VersionedMixin, Base):
     """房屋与客户的关系 (业主/租户/家庭成员/商户) with the dates it holds."""
 
     __tablename__ = "unit_customer"

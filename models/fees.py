@@ -91,7 +91,7 @@ class DeliveryWay(LabeledEnum):
     MAIL = "mail", "邮寄"
 
 
-class FeeType(IdMixin, ProjectScoped, TimestampMixin, Base):
+class FeeType(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """收费项目 (管理费, 停车费, 装修管理费 …) with its rate; rates are reviewed yearly. 按月 fees are billed by
     the monthly run (生成账单); 按次 fees (装修管理费, 押金 …) are charged per occasion and never generated."""
 
@@ -210,7 +210,7 @@ class DunningRun(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(self.cycle, self.stage.label if self.stage else "") or super().__str__()
 
 
-class DunningNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
+class DunningNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """催缴通知: one per account (unit), dunning month and stage — never twice; printable as a letter."""
 
     __tablename__ = "dunning_notice"

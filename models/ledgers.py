@@ -31,6 +31,7 @@ from .base import (
     ProjectScoped,
     TimestampMixin,
     UTCDateTime,
+    VersionedMixin,
     col,
     display,
     enum_type,
@@ -159,7 +160,7 @@ class TaskStatus(LabeledEnum):
     DELAYED = "delayed", "已延期"
 
 
-class DutyLog(IdMixin, ProjectScoped, TimestampMixin, Base):
+class DutyLog(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """值班日志: one post's shift — what happened, what is still open — and whom it was handed over to."""
 
     __tablename__ = "duty_log"
@@ -180,7 +181,7 @@ class DutyLog(IdMixin, ProjectScoped, TimestampMixin, Base):
     handed_to: Mapped[Staff | None] = relationship(foreign_keys=[handed_to_id], info={"label": "接班人"})
 
 
-class KeyRecord(IdMixin, ProjectScoped, Base):
+class KeyRecord(IdMixin, ProjectScoped, VersionedMixin, Base):
     """钥匙: a key the front desk holds — a unit's (before handover or left by its owner) or a public area's."""
 
     __tablename__ = "key_record"
@@ -205,7 +206,7 @@ class KeyRecord(IdMixin, ProjectScoped, Base):
     loans: Mapped[list[KeyLoan]] = relationship(back_populates="key", info={"label": "借用记录"})
 
 
-class KeyLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
+class KeyLoan(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """钥匙借用: who took a key, why and when, and when it came back; open while ``returned_at`` is empty."""
 
     __tablename__ = "key_loan"
@@ -230,7 +231,7 @@ class KeyLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class LostItem(IdMixin, ProjectScoped, TimestampMixin, Base):
+class LostItem(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """失物登记: an item found on site (《客户失物登记表》) and, once claimed, to whom it was returned (《物品发还清单》)."""
 
     __tablename__ = "lost_item"
@@ -263,7 +264,7 @@ class LostItem(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class ItemLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
+class ItemLoan(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """物品借用: an umbrella, tool or trolley lent at the desk; on return its condition is checked and noted."""
 
     __tablename__ = "item_loan"
@@ -300,7 +301,7 @@ class ItemLoan(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class GoodsPass(IdMixin, ProjectScoped, TimestampMixin, Base):
+class GoodsPass(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """放行条: permission to take goods out of the estate (搬运放行), shown to the guard at the gate."""
 
     __tablename__ = "goods_pass"
@@ -328,7 +329,7 @@ class GoodsPass(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class MailItem(IdMixin, ProjectScoped, TimestampMixin, Base):
+class MailItem(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """邮件包裹: mail, parcels and newspapers signed for at the desk and handed out to the unit's people."""
 
     __tablename__ = "mail_item"
@@ -355,7 +356,7 @@ class MailItem(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class MeetingBooking(IdMixin, ProjectScoped, TimestampMixin, Base):
+class MeetingBooking(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """会议室预订: a customer's request for a meeting room (会议室使用申请单), approved by the supervisor."""
 
     __tablename__ = "meeting_booking"
@@ -387,7 +388,7 @@ class MeetingBooking(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "登记人"})
 
 
-class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, Base):
+class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """装修申请 (《装修申报表》): who renovates a unit, with which contractor, when, and the deposit held until
     the work passes inspection."""
 
@@ -439,7 +440,7 @@ class RenovationApplication(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(loaded(self, "unit"), self.applicant) + period or super().__str__()
 
 
-class WorkerPermit(IdMixin, ProjectScoped, TimestampMixin, Base):
+class WorkerPermit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """装修出入证: a construction worker's pass for one renovation, valid for its period, returned at the end."""
 
     __tablename__ = "worker_permit"
@@ -468,7 +469,7 @@ class WorkerPermit(IdMixin, ProjectScoped, TimestampMixin, Base):
     renovation: Mapped[RenovationApplication] = relationship(back_populates="permits", info={"label": "装修申请"})
 
 
-class MoveInChecklist(IdMixin, ProjectScoped, TimestampMixin, Base):
+class MoveInChecklist(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """交房验收 (《物业验收清单》): the walk-through with the owner — meter readings, keys and documents handed
     over, and whether the owner accepted and signed."""
 
@@ -508,7 +509,7 @@ class MoveInChecklist(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(loaded(self, "unit"), who, day) or super().__str__()
 
 
-class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, Base):
+class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """房屋整改 (《房屋整改工程记录表》): a quality defect of a unit, sent to the developer and tracked until fixed."""
 
     __tablename__ = "house_defect"
@@ -538,7 +539,7 @@ class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, Base):
     follow_up: Mapped[Staff | None] = relationship(info={"label": "跟进人"})
 
 
-class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
+class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """整改通知书: issued for a violation (私搭乱建、外置阳台罩、违规装修) with a deadline, then re-checked."""
 
     __tablename__ = "rectification_notice"
@@ -567,7 +568,7 @@ class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     issued_by: Mapped[Staff | None] = relationship(info={"label": "发出人"})
 
 
-class OwnerNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
+class OwnerNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """公告: a notice to residents (停水停电、缴费、温馨提示…) posted for a date range on the boards and groups."""
 
     __tablename__ = "owner_notice"
@@ -589,7 +590,7 @@ class OwnerNotice(IdMixin, ProjectScoped, TimestampMixin, Base):
     issued_by: Mapped[Staff | None] = relationship(info={"label": "发布人"})
 
 
-class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, Base):
+class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """外包方月度检查: the month's quality score of an outside vendor (保洁、绿化…) and what it must put right."""
 
     __tablename__ = "vendor_check"
@@ -623,7 +624,7 @@ class PlanSection(LabeledEnum):
     RISK = "risk", "问题预判"
 
 
-class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, Base):
+class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """周计划: one task of the department's plan for a week, in its section, with the person responsible and its
     deadline — a day, and a time where it has one (「完成时间在当日17:00前」). An unfinished task is carried over to
     the next week as a new task pointing at it."""
@@ -656,7 +657,7 @@ class WeeklyTask(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(self.week_start, self.task)
 
 
-class WeeklyReview(IdMixin, ProjectScoped, TimestampMixin, Base):
+class WeeklyReview(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """周复盘: the week's review meeting — what was done, the problems found and the improvements decided
     (「每周工作结束后，召开复盘会议，总结本周工作，分析问题，制定改进措施」)."""
 
@@ -678,7 +679,7 @@ class WeeklyReview(IdMixin, ProjectScoped, TimestampMixin, Base):
         return f"{self.week_start} 周复盘"
 
 
-class VisitorEntry(IdMixin, ProjectScoped, TimestampMixin, Base):
+class VisitorEntry(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """来访登记: an outsider let in at the desk — who, whom they visit, which unit, why, with the document
     checked, and when they came and left (外来人员管理、来访登记)."""
 

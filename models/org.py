@@ -18,7 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, enum_type, loaded
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    VersionedMixin,
+    col,
+    enum_type,
+    loaded,
+)
 
 
 class ProjectKind(LabeledEnum):
@@ -63,7 +73,7 @@ class StaffPosition(LabeledEnum):
     OTHER = "other", "其他"
 
 
-class Branch(IdMixin, TimestampMixin, Base):
+class Branch(IdMixin, TimestampMixin, VersionedMixin, Base):
     """分公司: groups several projects; its staff see all of them."""
 
     __tablename__ = "branch"
@@ -75,7 +85,7 @@ class Branch(IdMixin, TimestampMixin, Base):
     projects: Mapped[list[Project]] = relationship(back_populates="branch", info={"label": "项目"})
 
 
-class Project(IdMixin, TimestampMixin, Base):
+class Project(IdMixin, TimestampMixin, VersionedMixin, Base):
     """项目 (小区/大厦): the unit of data ownership — a project's staff see only its records."""
 
     __tablename__ = "project"
@@ -91,7 +101,7 @@ class Project(IdMixin, TimestampMixin, Base):
     branch: Mapped[Branch] = relationship(back_populates="projects", info={"label": "分公司"})
 
 
-class Phase(IdMixin, ProjectScoped, Base):
+class Phase(IdMixin, ProjectScoped, VersionedMixin, Base):
     """期: a construction phase of a project; collection rates are reported per phase."""
 
     __tablename__ = "phase"
@@ -103,7 +113,7 @@ class Phase(IdMixin, ProjectScoped, Base):
     project: Mapped[Project] = relationship(info={"label": "项目"})
 
 
-class Building(IdMixin, ProjectScoped, Base):
+class Building(IdMixin, ProjectScoped, VersionedMixin, Base):
     """楼栋, with the butler (楼宇管家) who looks after it."""
 
     __tablename__ = "building"
@@ -120,7 +130,7 @@ class Building(IdMixin, ProjectScoped, Base):
     butler: Mapped[Staff | None] = relationship(info={"label": "楼宇管家"})
 
 
-class Unit(IdMixin, ProjectScoped, TimestampMixin, Base):
+class Unit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """房屋/商铺: unique by project + building + room number; bills, requests and visits hang off it."""
 
     __tablename__ = "unit"
@@ -155,7 +165,7 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, Base):
         return f"{building.name}-{self.room_no}" if building is not None else self.room_no
 
 
-class ParkingSpace(IdMixin, ProjectScoped, Base):
+class ParkingSpace(IdMixin, ProjectScoped, VersionedMixin, Base):
     """车位: rented or owned; billed as 停车费/车位租金."""
 
     __tablename__ = "parking_space"
@@ -172,7 +182,7 @@ class ParkingSpace(IdMixin, ProjectScoped, Base):
     unit: Mapped[Unit | None] = relationship(info={"label": "关联房屋"})
 
 
-class Department(IdMixin, Base):
+class Department(IdMixin, VersionedMixin, Base):
     """部门 a request can be routed to; ``project_id`` empty means a department shared by all projects."""
 
     __tablename__ = "department"
@@ -187,7 +197,7 @@ class Department(IdMixin, Base):
     project: Mapped[Project | None] = relationship(info={"label": "项目"})
 
 
-class Staff(IdMixin, ProjectScoped, TimestampMixin, Base):
+class Staff(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """员工: the people who take requests, own buildings, collect fees and are scored monthly."""
 
     __tablename__ = "staff"

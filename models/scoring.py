@@ -28,6 +28,7 @@ from .base import (
     ProjectScoped,
     TimestampMixin,
     UTCDateTime,
+    VersionedMixin,
     col,
     display,
     enum_type,
@@ -66,7 +67,7 @@ class MonthStatus(LabeledEnum):
     CONFIRMED = "confirmed", "已确认"
 
 
-class ScoringRule(IdMixin, TimestampMixin, Base):
+class ScoringRule(IdMixin, TimestampMixin, VersionedMixin, Base):
     """考核细则: one line of 客户服务部员工考核实施细则 — points per occurrence, or a range the supervisor
     chooses within. A rule applies in the months between ``valid_from`` and ``valid_to``."""
 
@@ -101,7 +102,7 @@ class ScoringRule(IdMixin, TimestampMixin, Base):
         return f"{text}（有效至 {self.valid_to}）" if self.valid_to else text
 
 
-class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):
+class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """考核记录: an occurrence scored against a rule, typed by a supervisor or derived from a record
     (a valid complaint, an overdue order, an unsatisfied callback, a praise) — each source counted once."""
 
@@ -132,7 +133,7 @@ class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "记录人"})
 
 
-class GradeBand(IdMixin, Base):
+class GradeBand(IdMixin, VersionedMixin, Base):
     """考核等级: the lowest total that earns a grade (优秀/良好/合格/不合格), and the reward or penalty the grade
     brings when the month is confirmed (「依据平常成绩到月底进行奖惩」「做到有奖有罚，奖罚分明」)."""
 
@@ -173,7 +174,7 @@ class RewardEntry(IdMixin, ProjectScoped, TimestampMixin, Base):
     staff: Mapped[Staff] = relationship(info={"label": "员工"})
 
 
-class ScoreMonth(IdMixin, ProjectScoped, TimestampMixin, Base):
+class ScoreMonth(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """月度考核: a project's month, draft until the supervisor confirms it; the manager may reopen it."""
 
     __tablename__ = "score_month"
@@ -216,7 +217,7 @@ class MonthlyScore(IdMixin, ProjectScoped, Base):
     staff: Mapped[Staff] = relationship(info={"label": "员工"})
 
 
-class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, Base):
+class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """服务之星: a project's 推荐表 for a quarter (the nominee and the reason); the branch's decision, with who
     decided and when, the 通报表扬 and the reward."""
 

@@ -253,7 +253,7 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         return display(f"派工单#{self.id}", request.about() if request is not None else "")
 
 
-class Visit(IdMixin, ProjectScoped, TimestampMixin, Base):
+class Visit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """回访/走访: a callback after a repair, complaint or paid service, or a planned household visit.
     An issue raised in a visit that is a complaint enters the complaint process as a new request."""
 
@@ -286,7 +286,7 @@ class Visit(IdMixin, ProjectScoped, TimestampMixin, Base):
     visitor: Mapped[User | None] = relationship(info={"label": "回访人"})
 
 
-class SlaRule(IdMixin, Base):
+class SlaRule(IdMixin, VersionedMixin, Base):
     """时限规则: response and completion limits by request kind and priority (project empty = default)."""
 
     __tablename__ = "sla_rule"
@@ -306,7 +306,7 @@ class SlaRule(IdMixin, Base):
     project: Mapped[Project | None] = relationship(info={"label": "项目"})
 
 
-class RoutingRule(IdMixin, Base):
+class RoutingRule(IdMixin, VersionedMixin, Base):
     """派工路由: which kind of department takes a request category when the dispatcher chooses none."""
 
     __tablename__ = "routing_rule"

@@ -25,6 +25,7 @@ from .base import (
     ProjectScoped,
     TimestampMixin,
     UTCDateTime,
+    VersionedMixin,
     col,
     display,
     enum_type,
@@ -60,7 +61,7 @@ class ActionStatus(LabeledEnum):
     VERIFIED = "verified", "已回访确认"
 
 
-class Survey(IdMixin, ProjectScoped, TimestampMixin, Base):
+class Survey(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """满意度调查 campaign of one project and period (the department runs one every half year)."""
 
     __tablename__ = "survey"
@@ -77,7 +78,7 @@ class Survey(IdMixin, ProjectScoped, TimestampMixin, Base):
     project: Mapped[Project] = relationship(info={"label": "项目"})
 
 
-class SurveyHousehold(IdMixin, ProjectScoped, Base):
+class SurveyHousehold(IdMixin, ProjectScoped, VersionedMixin, Base):
     """被调查户: a unit included in the campaign, with the form's hand-out and signed receipt (文件签收单)."""
 
     __tablename__ = "survey_household"
@@ -94,7 +95,7 @@ class SurveyHousehold(IdMixin, ProjectScoped, Base):
     unit: Mapped[Unit] = relationship(info={"label": "房屋"})
 
 
-class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, Base):
+class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """问卷: one household's answered form; a unit answers a survey once."""
 
     __tablename__ = "survey_response"
@@ -126,7 +127,7 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(loaded(self, "survey"), loaded(self, "unit"), self.respondent) or super().__str__()
 
 
-class SurveyScore(IdMixin, Base):
+class SurveyScore(IdMixin, VersionedMixin, Base):
     """分项评分: one department's score on one form (1 … the survey's full mark)."""
 
     __tablename__ = "survey_score"
@@ -145,7 +146,7 @@ class SurveyScore(IdMixin, Base):
     response: Mapped[SurveyResponse] = relationship(back_populates="scores", info={"label": "调查问卷"})
 
 
-class CorrectiveAction(IdMixin, ProjectScoped, TimestampMixin, Base):
+class CorrectiveAction(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """整改措施: a department's answer to its survey results, followed up by customer-service callbacks."""
 
     __tablename__ = "corrective_action"

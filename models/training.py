@@ -20,7 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, display, enum_type, loaded
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    VersionedMixin,
+    col,
+    display,
+    enum_type,
+    loaded,
+)
 
 if TYPE_CHECKING:
     from .auth import User
@@ -43,7 +54,7 @@ class TrainingStatus(LabeledEnum):
     CANCELLED = "cancelled", "已取消"
 
 
-class TrainingSession(IdMixin, ProjectScoped, TimestampMixin, Base):
+class TrainingSession(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """培训: one training of a project's staff — planned for a date, then held with its trainer; the plan of a
     quarter is the sessions planned in it (「每季度至少一次」)."""
 
@@ -75,7 +86,7 @@ class TrainingSession(IdMixin, ProjectScoped, TimestampMixin, Base):
         return display(self.planned_on, self.title)
 
 
-class TrainingAttendance(IdMixin, TimestampMixin, Base):
+class TrainingAttendance(IdMixin, TimestampMixin, VersionedMixin, Base):
     """培训签到: who attended a training and, where it had a test, their score (0–100)."""
 
     __tablename__ = "training_attendance"

@@ -16,6 +16,7 @@ from .base import (
     ProjectScoped,
     TimestampMixin,
     UTCDateTime,
+    VersionedMixin,
     col,
     display,
     enum_type,
@@ -32,7 +33,7 @@ class PlanStatus(LabeledEnum):
     APPROVED = "approved", "已批准"
 
 
-class StaffVisitPlan(IdMixin, ProjectScoped, TimestampMixin, Base):
+class StaffVisitPlan(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """走访计划: how many households a member of staff is to visit in a month, and whom or what to focus on;
     approved by the manager (「主管每月制定登门拜访计划，报总经理批准」)."""
 

@@ -88,6 +88,9 @@ def app(session_maker: sessionmaker[Session]):
     return create_app(session_maker=session_maker, secret_key=SECRET)
 
 
+_EDIT_URL = re.compile(r"^/admin/[\w-]+/edit/\d+$")
+
+
 class Console:
     """A logged-in browser stand-in: keeps the cookie and sends the CSRF token like the page's script."""
 
@@ -116,7 +119,19 @@ class Console:
     def post(self, url: str, data: dict | None = None, **kwargs):
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf())
+        if "version" not in data and _EDIT_URL.search(url):
+            # saved from the form as opened, as a browser does: it carries the record's version (B09)
+            data["version"] = self.form_version(url)
+        if data.get("version") is None:
+            data.pop("version", None)  # ``version=None``: a form sent without one
         return self.client.post(url, data=data, follow_redirects=False, **kwargs)
+
+    def form_version(self, url: str) -> str | None:
+        """The version an edit form carries, as the page shows it now."""
+        page = self.client.get(url.split("?", 1)[0])
+        match = re.search(r'<input[^>]*name="version"[^>]*>', page.text)
+        value = re.search(r'value="([^"]*)"', match.group(0)) if match else None
+        return value.group(1) if value else None
 
     def delete(self, url: str):
         return self.client.delete(url, headers={"X-CSRF-Token": self.csrf()})

@@ -42,9 +42,8 @@ from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values
 from sqladmin.models import ModelViewMeta
 from sqlalchemy import ColumnElement, Date, Select, String, cast, func, inspect, or_, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import RelationshipProperty, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -52,11 +51,14 @@ from wtforms import validators
 from wtforms.fields import HiddenField
 from wtforms.fields.core import UnboundField
 
+from actions import records
 from actions import requests as intake
 from actions.actor import Actor, current_actor
 from actions.audit import log_event
-from actions.errors import NotPermitted, Refused, integrity_message
+from actions.errors import NotPermitted, Refused
+from actions.form_tokens import new_form_token
 from actions.privacy import mask
+from actions.records import EditConflict
 from actions.spreadsheets import clean
 from actions.spreadsheets.clean import MASKED, Invalid
 from models import (
@@ -512,17 +514,6 @@ class PiiViewMixin:
         return RedirectResponse(url, status_code=302)
 
 
-class EditConflict(Exception):
-    """A save based on a stale form (B09); its text is what the edit page shows."""
-
-    def __init__(self, message: str = CONFLICT_MESSAGE) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
 # --- the metaclass --------------------------------------------------------------------------------
 def _prop_key(item: Any) -> str:
     return item if isinstance(item, str) else item.key
@@ -636,6 +627,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     shared_rows_visible: ClassVar[bool] = False
     # Audit-trail views themselves have no 变更记录 link.
     audited: ClassVar[bool] = True
+    # A create form that takes money or changes a state carries a one-time token (actions/form_tokens.py), stored
+    # unique with what it writes.
+    one_time_form: ClassVar[bool] = False
     # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
     pii_columns: ClassVar[dict[str, str]] = {}
     # Form fields pre-filled on a new record: with the signed-in user — or their 员工 record, whichever the
@@ -815,7 +809,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     def _log_pii_view(self, actor: Actor, obj: Any, shown: list[str]) -> None:
         pk = str(get_object_identifier(obj))
-        with self.session_maker() as session:
+        with self.session_maker.begin() as session:
             session.info["actor"] = actor
             log_event(
                 session,
@@ -826,7 +820,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 record_id=pk,
                 project_id=getattr(obj, "project_id", None),
             )
-            session.commit()
 
     def _audit_url(self, request: Request, obj: Any) -> str | None:
         admin = getattr(self, "_admin_ref", None)
@@ -855,6 +848,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if self._is_versioned:
             # The version the user started from travels with the form (B09).
             attrs[self._version_column.key] = HiddenField()
+        if self.one_time_form:
+            # A new form, a new token; the same form sent twice (a double click, a resend) writes once.
+            attrs["form_token"] = HiddenField(default=new_form_token)
         limit = _FORM_LIMIT.get()
         if limit is not None and limit[0] is type(self) and limit[1]:
             # A field set to None leaves the form: what is not sent is not changed, whatever a request adds.
@@ -922,7 +918,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """Refuse a form that puts the record, or any record it points at, outside the user's projects."""
-        self._check_version(data, model, is_created)
         self._clean_pii(data, model, is_created)
         for key, value in data.items():
             if isinstance(value, dt.datetime) and value.tzinfo is None:
@@ -942,7 +937,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             # An empty project means "every project" (shared rows): only who sees them all may write one.
             raise NotPermitted("请选择项目")
         await self._check_targets(data, actor)
-        self._check_status_requires(data, model)
         await super().on_model_change(data, model, is_created, request)
 
     def _clean_pii(self, data: dict, model: Any, is_created: bool) -> None:
@@ -979,36 +973,6 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             return getattr(value, "id", value)
         return None if is_created else getattr(model, column or name)
 
-    def _check_status_requires(self, data: dict, model: Any) -> None:
-        """A status that needs other fields filled in (the model's ``status_requires``): refused without them."""
-        rules = getattr(self.model, "status_requires", None)
-        if not rules:
-            return
-        status = data["status"] if "status" in data else getattr(model, "status", None)
-        status = getattr(status, "value", status)
-        for member, names in rules.items():
-            if member.value != status:
-                continue
-            values = {name: self.submitted(data, model, False, name) for name in names}
-            missing = [name for name, value in values.items()
-                       if value is None or (isinstance(value, str) and not value.strip())]
-            if missing:
-                fields = "、".join(label_of(self.model, name) for name in missing)
-                raise Refused(f"状态为“{member.label}”时须填写{fields}")
-
-    def _check_version(self, data: dict, model: Any, is_created: bool) -> None:
-        if not self._is_versioned:
-            return
-        sent = data.pop(self._version_column.key, None)
-        if is_created or sent in (None, ""):
-            return
-        try:
-            sent = int(sent)
-        except (TypeError, ValueError) as exc:
-            raise EditConflict() from exc
-        if sent != getattr(model, self._version_column.key):
-            raise EditConflict()
-
     async def _check_targets(self, data: dict, actor: Actor) -> None:
         """Every record a relation field names must be one the user may see (A08)."""
         for key, value in data.items():
@@ -1039,29 +1003,51 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             if rows[0][0] != len(typed):
                 raise NotPermitted(f"{self._column_labels.get(key, key)}：无权引用该记录", sorted(typed))
 
+    # --- the one save path (actions/records.py) ----------------------------------------------------
     async def insert_model(self, request: Request, data: dict) -> Any:
-        try:
-            return await super().insert_model(request, data)
-        except IntegrityError as exc:  # a duplicate natural key, a dangling reference …: say which, in Chinese
-            raise Refused(integrity_message(exc)) from exc
-        except (SQLAlchemyError, OverflowError) as exc:
-            raise _database_refusal(request, exc) from None
+        return await self._save(request, None, data)
 
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
-        try:
-            return await super().update_model(request, pk, data)
-        except StaleDataError as exc:  # changed between loading and saving
-            raise EditConflict() from exc
-        except IntegrityError as exc:
-            raise Refused(integrity_message(exc)) from exc
-        except (SQLAlchemyError, OverflowError) as exc:
-            raise _database_refusal(request, exc) from None
+        return await self._save(request, pk, data)
+
+    async def _save(self, request: Request, pk: str | None, data: dict) -> Any:
+        """Load (within the user's scope), check the form (scope, targets, personal data), then
+        ``records.save_record`` — all in one transaction."""
+        actor = request_actor(request)
+        version = data.pop(self._version_column.key, None) if self._is_versioned else None
+
+        def work() -> Any:
+            with self.session_maker() as session, session.begin():
+                session.info["actor"] = actor
+                if pk is None:
+                    obj = self.model()
+                else:
+                    obj = session.scalars(self.scoped(request, self._stmt_by_identifier(pk))).first()
+                    if obj is None:
+                        raise HTTPException(status_code=404, detail="记录不存在或无权访问")
+                if pk is not None or not records.created_by_action(self.model):
+                    # (an action that creates a record checks scope and references itself)
+                    anyio.from_thread.run(self.on_model_change, data, obj, pk is None, request)
+                return records.save_record(session, self.model, obj, data, actor=actor, version=version)
+
+        return await self._in_thread(request, work)
 
     async def delete_model(self, request: Request, pk: Any) -> None:
+        actor = request_actor(request)
+
+        def work() -> None:
+            with self.session_maker() as session, session.begin():
+                session.info["actor"] = actor
+                obj = session.scalars(self.scoped(request, self._stmt_by_identifier(pk))).first()
+                if obj is None:
+                    raise HTTPException(status_code=404, detail="记录不存在或无权访问")
+                records.delete_record(session, self.model, obj, actor=actor)
+
+        await self._in_thread(request, work)
+
+    async def _in_thread(self, request: Request, work: Any) -> Any:
         try:
-            await super().delete_model(request, pk)
-        except IntegrityError as exc:  # still referenced by other records (RESTRICT)
-            raise Refused(integrity_message(exc)) from exc
+            return await anyio.to_thread.run_sync(work)
         except (SQLAlchemyError, OverflowError) as exc:
             raise _database_refusal(request, exc) from None
 

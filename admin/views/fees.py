@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqladmin import Flash, action, expose
-from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -128,15 +127,6 @@ class BillAdmin(ScopedModelView, model=Bill):
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
     form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector")
 
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount."""
-        await super().on_model_change(data, model, is_created, request)
-        model.status = await run_action(
-            self.session_maker, request, billing.check_bill, bill_id=None if is_created else model.id,
-            period=self.submitted(data, model, is_created, "period"),
-            amount_due=self.submitted(data, model, is_created, "amount_due"),
-        )
-
     @action("generate-bills", label="生成账单", add_in_detail=False)
     async def generate_bills_form(self, request: Request) -> Response:
         return await self._generate_page(request, {"period": current_period(), "fee_type_ids": []})
@@ -241,22 +231,11 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     # once booked it is not edited or deleted here — a correction is a reversal, which this version lacks.
     can_edit = False
     can_delete = False
+    one_time_form = True
     form_columns = ["bill", "amount", "method", "paid_at", "collector", "receipt_no"]
     # 收款人: cashiers and the front desk only; left blank, the action names the cashier's own staff record.
     form_ajax_refs = ajax_refs(Payment, "bill", "collector", collector={
         "where": [Staff.position.in_(billing.COLLECTING_POSITIONS), Staff.active.is_(True)]})
-
-    async def insert_model(self, request: Request, data: dict) -> Any:
-        def pk(value: Any) -> int | None:
-            return None if value in (None, "") else int(getattr(value, "id", value))
-
-        result = await run_action(
-            self.session_maker, request, billing.record_payment, bill_id=pk(data.get("bill")),
-            amount=data.get("amount"), method=member_param(PayMethod, data.get("method"), label_of(Payment, "method")),
-            collector_id=pk(data.get("collector")), paid_at=data.get("paid_at"),
-            receipt_no=(data.get("receipt_no") or "").strip() or None,
-        )
-        return (await self._run_query(select(Payment).where(Payment.id == result.payment_id)))[0]
 
     def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
         return [("打印收据", print_url(request, self.identity, obj.id))]

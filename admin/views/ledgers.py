@@ -11,17 +11,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import ledgers, slips, weekly_plan
+from actions import slips, weekly_plan
 from actions.errors import Refused
 from models import (
-    BookingStatus,
     DutyLog,
     GoodsPass,
     HouseDefect,
     ItemLoan,
     KeyLoan,
     KeyRecord,
-    KeyStatus,
     LostItem,
     MailItem,
     MeetingBooking,
@@ -48,13 +46,14 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .pages import date_param, int_param, refusal_status, run_action
+from .pages import date_param, refusal_status, run_action
 from .slips import print_url, slip_page
 
 CATEGORY = "前台台帐"
 
 # A new entry is made by whoever is at the desk, as it happens: 登记人 (or 值班人, 发出人 …) defaults to the
 # signed-in user or their 员工 record, and the date or time of the entry to now (ScopedModelView.form_default_*).
+
 
 class DutyLogAdmin(ScopedModelView, model=DutyLog):
     category = CATEGORY
@@ -83,19 +82,6 @@ class KeyRecordAdmin(ScopedModelView, model=KeyRecord):
     form_columns = ["project", "code", "name", "kind", "unit", "area_name", "copies", "location", "status", "note"]
     form_ajax_refs = ajax_refs(KeyRecord, "unit")
 
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """在库 / 借出 follow the key's loans; 已交业主 and 遗失 are set here."""
-        await super().on_model_change(data, model, is_created, request)
-        status = self.submitted(data, model, is_created, "status")
-        if status is None:
-            return
-        status = KeyStatus(getattr(status, "value", status))
-        if is_created:
-            if status is KeyStatus.LENT:
-                raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
-            return
-        await run_action(self.session_maker, request, ledgers.check_key_status, key_id=model.id, status=status)
-
 
 def _loan_state(model: KeyLoan, attribute: str) -> Markup | str:
     """归还时间, or 未归还 for a key still out."""
@@ -117,27 +103,6 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
     form_default_user = ("recorded_by",)
     form_default_now = ("lent_at",)
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """A key goes out only while a copy is in the cabinet (and not 已交业主/遗失)."""
-        await super().on_model_change(data, model, is_created, request)
-        request.state.loaned_keys = set() if is_created else {model.key_id}
-        key_id = int_param(self.submitted(data, model, is_created, "key", "key_id"), "钥匙")
-        project_id = int_param(self.submitted(data, model, is_created, "project", "project_id"), "项目")
-        if key_id is None or project_id is None:
-            return  # the form's own required-field check answers
-        await run_action(self.session_maker, request, ledgers.check_loan, project_id=project_id, key_id=key_id,
-                         returned_at=self.submitted(data, model, is_created, "returned_at"),
-                         loan_id=None if is_created else model.id)
-
-    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        await super().after_model_change(data, model, is_created, request)
-        touched = getattr(request.state, "loaned_keys", set()) | {model.key_id}
-        await run_action(self.session_maker, request, ledgers.sync_key_status, key_ids=touched)
-
-    async def after_model_delete(self, model: Any, request: Request) -> None:
-        await super().after_model_delete(model, request)
-        await run_action(self.session_maker, request, ledgers.sync_key_status, key_ids=[model.key_id])
 
 
 class LostItemAdmin(ScopedModelView, model=LostItem):
@@ -168,12 +133,6 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
     form_default_user = ("recorded_by",)
     form_default_now = ("lent_at",)
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """约定归还时间 comes after 借出时间."""
-        await super().on_model_change(data, model, is_created, request)
-        ledgers.check_item_loan(lent_at=self.submitted(data, model, is_created, "lent_at"),
-                                due_at=self.submitted(data, model, is_created, "due_at"))
 
 
 class GoodsPassAdmin(ScopedModelView, model=GoodsPass):
@@ -226,24 +185,6 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
                     "attendees", "services", "status", "approved_by", "recorded_by"]
     form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
     form_default_user = ("recorded_by",)
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """At least one attendee; a room is not booked twice for the same time (待审批 or 已批准)."""
-        await super().on_model_change(data, model, is_created, request)
-
-        def pick(name: str, column: str | None = None) -> Any:
-            return self.submitted(data, model, is_created, name, column)
-
-        room = (pick("room") or "").strip()
-        if "room" in data:
-            data["room"] = room
-        status = pick("status")
-        await run_action(
-            self.session_maker, request, ledgers.check_booking, booking_id=None if is_created else model.id,
-            project_id=int_param(pick("project", "project_id"), label_of(MeetingBooking, "project")), room=room,
-            starts_at=pick("starts_at"), ends_at=pick("ends_at"), attendees=pick("attendees"),
-            status=BookingStatus(getattr(status, "value", status) or BookingStatus.PENDING.value),
-        )
 
 
 class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
@@ -360,12 +301,6 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by"]
     form_ajax_refs = ajax_refs(VendorCheck, "checked_by")
     form_default_user = ("checked_by",)
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """检查月份 is a month that has come (YYYY-MM; 2026/3 and 2026年3月 are read as 2026-03)."""
-        await super().on_model_change(data, model, is_created, request)
-        if "month" in data:
-            data["month"] = ledgers.checked_month(data["month"])
 
 
 class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actions.billing import COLLECTING_POSITIONS
-from actions.errors import Refused
-from actions.units import BUTLER_POSITIONS, unit_dates_problem
+from actions.units import BUTLER_POSITIONS
 from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
 
 from .base import (
@@ -116,13 +115,6 @@ class UnitAdmin(ScopedModelView, model=Unit):
     async def file_page(self, request: Request) -> Response:
         """一户一档: owners, account, requests and orders, visits, notices, ledgers of one unit."""
         return await unit_page(self, request)
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        await super().on_model_change(data, model, is_created, request)
-        problem = unit_dates_problem(self.submitted(data, model, is_created, "handover_date"),
-                                     self.submitted(data, model, is_created, "move_in_date"))
-        if problem:
-            raise Refused(problem[1])
 
 
 class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):

@@ -162,30 +162,6 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
     form_columns = ["project", "staff", "event_date", "rule", "points", "note", "source", "source_id", "recorded_by"]
     form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule", "recorded_by")
 
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """A form's event obeys the rules of 录入考核: points in the rule's range, the employee of the project,
-        the month not confirmed; derived events are not edited by hand."""
-        await super().on_model_change(data, model, is_created, request)
-
-        def pick(name: str, column: str) -> Any:
-            return self.submitted(data, model, is_created, name, column)
-
-        # A refusal raised here is shown on the form (sqladmin renders the exception's text, our Chinese message).
-        source = pick("source", "source")
-        await run_action(
-            self.session_maker, request, scores.check_event, event_id=None if is_created else model.id,
-            project_id=int_param(pick("project", "project_id"), label_of(ScoreEvent, "project")),
-            staff_id=int_param(pick("staff", "staff_id"), label_of(ScoreEvent, "staff")),
-            event_date=pick("event_date", "event_date"),
-            rule_id=int_param(pick("rule", "rule_id"), label_of(ScoreEvent, "rule")),
-            points=_points(pick("points", "points")),
-            source=EventSource(source) if source else EventSource.MANUAL,
-        )
-
-    async def on_model_delete(self, model: Any, request: Request) -> None:
-        await run_action(self.session_maker, request, scores.check_event_change, event_id=model.id)
-        await super().on_model_delete(model, request)
-
 
 class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
     category = "员工考核"

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import surveys
-from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore, label_of
+from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore
 
 from .base import (
     BooleanFilter,
@@ -22,7 +22,7 @@ from .base import (
     ajax_refs,
 )
 from .drill import DrillFilter
-from .pages import int_param, request_actor, run_action, selected_pks
+from .pages import request_actor, run_action, selected_pks
 
 
 class SurveyAdmin(ScopedModelView, model=Survey):
@@ -36,25 +36,6 @@ class SurveyAdmin(ScopedModelView, model=Survey):
     form_columns = ["project", "title", "period", "start_date", "end_date", "status", "scale_max"]
     # A new campaign has distributed nothing yet: it starts 筹备中, and 登记问卷发放 moves it on (actions/surveys.py).
     form_create_rules = [c for c in form_columns if c != "status"]
-
-    async def insert_model(self, request: Request, data: dict) -> Any:
-        """A new campaign lists its households: every occupied unit of the project (actions/surveys.py)."""
-        project = data.get("project")
-        result = await run_action(
-            self.session_maker, request, surveys.create_survey,
-            project_id=int(getattr(project, "id", project)) if project not in (None, "") else None,
-            title=data.get("title") or "", period=data.get("period") or None, scale_max=int(data.get("scale_max") or 5),
-            start_date=data.get("start_date"), end_date=data.get("end_date"),
-        )
-        return (await self._run_query(select(Survey).where(Survey.id == result.survey_id)))[0]
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        # An edit is held to the rules of a new campaign (actions/surveys.py): 调查期间 and the dates.
-        if "period" in data:
-            data["period"] = surveys.checked_period(str(data["period"] or ""))
-        surveys.check_dates(self.submitted(data, model, is_created, "start_date"),
-                            self.submitted(data, model, is_created, "end_date"))
-        await super().on_model_change(data, model, is_created, request)
 
     @action("import-responses", label="导入问卷", add_in_list=False, add_in_detail=True)
     async def import_responses(self, request: Request) -> Response:
@@ -121,11 +102,6 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
                 data["project_id"] = rows[0][0]
         await super().on_model_change(data, model, is_created, request)
 
-    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        await super().after_model_change(data, model, is_created, request)
-        if model.distributed_at is not None or model.collected:
-            await run_action(self.session_maker, request, surveys.survey_run, survey_id=model.survey_id)
-
 
 class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
     category = "满意度调查"
@@ -138,23 +114,6 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
                       DrillFilter()]
     form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", "overall_score", "comments"]
     form_ajax_refs = ajax_refs(SurveyResponse, "unit")
-
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        """A form typed by hand obeys the import's rules: survey and unit of its project, not dated ahead."""
-        await super().on_model_change(data, model, is_created, request)
-
-        def pick(name: str, column: str) -> int | None:
-            return int_param(self.submitted(data, model, is_created, name, column), label_of(SurveyResponse, name))
-
-        await run_action(
-            self.session_maker, request, surveys.check_response, project_id=pick("project", "project_id"),
-            survey_id=pick("survey", "survey_id"), unit_id=pick("unit", "unit_id"),
-            answered_on=self.submitted(data, model, is_created, "answered_on"),
-        )
-
-    async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        await super().after_model_change(data, model, is_created, request)
-        await run_action(self.session_maker, request, surveys.survey_run, survey_id=model.survey_id)
 
 
 class SurveyScoreAdmin(ScopedModelView, model=SurveyScore):
@@ -189,6 +148,6 @@ class CorrectiveActionAdmin(ScopedModelView, model=CorrectiveAction):
         EnumFilter("topic"),
         EnumFilter("status"),
     ]
-    form_columns = ["project", "survey", "topic", "issue", "action", "owner", "due_date", "status", "followed_up_at",
-                    "follow_up_note"]
+    # 状态 and 回访 move only by 完成整改 / 回访 (actions/surveys.py), which check their order.
+    form_columns = ["project", "survey", "topic", "issue", "action", "owner", "due_date"]
     form_ajax_refs = ajax_refs(CorrectiveAction, "owner")

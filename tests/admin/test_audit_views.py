@@ -13,8 +13,9 @@ import re
 from sqlalchemy import select
 
 from actions.actor import Actor
-from actions.audit import OPERATION_LABELS, log_operation, operation_label
+from actions.audit import OPERATION_LABELS, log_operation
 from actions.bulk_import import KINDS
+from actions.operations import operation_label
 from actions.survey_import import SurveyImporter
 from actions.surveys import create_survey
 from models import (
@@ -59,11 +60,12 @@ def _written_codes() -> tuple[set[str], set[str]]:
 def test_every_operation_code_has_a_chinese_label():
     codes, prefixes = _written_codes()
     assert {"compute_scores", "close_work_orders", "approve_dunning", "reject_dunning", "load_demo"} <= codes
-    assert prefixes == {"export:", "import:"}
+    assert prefixes == {"export:", "import:", "create:", "update:", "delete:"}
     missing = sorted(c for c in codes if operation_label(c) == c)
     assert missing == []
     assert all(re.search(r"[\u4e00-\u9fff]", label) for label in OPERATION_LABELS.values())
     assert operation_label("export:bill") == f"导出「{Bill.__label__}」"
+    assert operation_label("update:bill") == f"修改「{Bill.__label__}」"
     for kind, title in {SurveyImporter.kind: SurveyImporter.title, **{k: c.title for k, c in KINDS.items()}}.items():
         assert operation_label(f"import:{kind}") == f"导入「{title}」"
     assert operation_label("something_new") == "something_new"

@@ -422,6 +422,29 @@ def test_payment_form_goes_through_the_payment_action(session, console, estate, 
     assert payment.paid_at == dt.datetime(2026, 4, 6, 2, 0, tzinfo=dt.UTC)  # typed in Beijing time
 
 
+def test_the_payment_form_sent_twice_books_one_payment(session, console, estate, staff_of):
+    """收款记录 → 新增 carries a one-time token: the same form POSTed again (a double click, a resend) answers
+    with the payment it made and takes nothing twice (issue 14 item 4)."""
+    e = estate
+    with_bills(session, e)
+    apr = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-04")).one()
+    cashier = console(staff_of("收费员"))
+    page = cashier.get("/admin/payment/create")
+    token = re.search(r'name="form_token"[^>]*value="([0-9a-f]{32})"', page.text)
+    assert token, "the create form carries no one-time token"
+    form = {"bill": str(apr.id), "amount": "100.00", "method": "wechat", "paid_at": "2026-04-06 10:00:00",
+            "form_token": token.group(1)}
+    first, second = cashier.post("/admin/payment/create", form), cashier.post("/admin/payment/create", form)
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert first.headers["location"] == second.headers["location"]  # the same payment shown again
+    session.expire_all()
+    assert count(session, Payment, e) == 1
+    assert (session.get(Bill, apr.id).amount_paid, session.get(Bill, apr.id).status) == (D("100.00"), BillStatus.PARTIAL)
+    # a new form is a new payment
+    again = cashier.get("/admin/payment/create")
+    assert token.group(1) not in again.text
+
+
 # --- arrears and collection rate ----------------------------------------------------------------------------------
 def test_arrears_page_totals_filters_and_export(session, console, estate, staff_of):
     e = estate

@@ -1,0 +1,260 @@
+"""The one save path of a record typed in a form: :func:`save_record` and :func:`delete_record`.
+
+A console model view (and anything else that saves a whole record from submitted values) calls these, in the
+caller's one transaction: the record's rules, the write, its derived state, and the audit (the flush hook of
+:mod:`actions.audit`) and operation-log rows — all or nothing.
+
+Domain modules say what a record needs, next to their other rules, with decorators:
+
+- ``@rule(Model)`` — ``fn(session, actor, change)`` checks a create or an edit before it is written; it may
+  adjust ``change.obj`` (a cleaned value) and raises :class:`Refused` to refuse;
+- ``@derive(Model)`` — ``fn(session, actor, change)`` after the write (flushed): state that follows from it (a
+  key's status from its loans, a survey's status from its forms);
+- ``@delete_rule(Model)`` — ``fn(session, actor, obj)`` before a delete; ``@derive`` hooks run after it too,
+  with ``change.deleted`` set;
+- ``@creates(Model)`` — ``fn(session, actor, values) -> obj``: a record whose creation is an action of its own
+  (a survey lists its households; a corrective action starts 整改中), whatever else the form sends.
+
+Versioned records (``version_id_col``) are saved only from the version the form was opened on: a form without
+one is refused (「表单缺少版本号」), a stale one too (「已被他人修改，请刷新后重试」).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import label_of
+
+from .actor import Actor
+from .audit import as_actor, log_operation
+from .errors import Refused, integrity_message
+
+CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
+MISSING_VERSION_MESSAGE = "表单缺少版本号，请刷新后重试"
+EMPTY = (None, "", "__None")
+
+
+class EditConflict(Refused):
+    """The record changed since its form was opened (or the form does not say from which version)."""
+
+    def __init__(self, message: str = CONFLICT_MESSAGE, ids: Iterable[Any] = ()) -> None:
+        super().__init__(message, list(ids))
+
+
+@dataclass
+class Change:
+    """One save: the record (values already assigned), whether it is new, its column values before the save
+    and the values submitted."""
+
+    obj: Any
+    created: bool
+    before: dict[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+    def was(self, attr: str) -> Any:
+        return self.before.get(attr)
+
+    def changed(self, attr: str) -> bool:
+        return self.created or self.before.get(attr) != getattr(self.obj, attr)
+
+
+Rule = Callable[[Session, Actor, Change], None]
+_RULES: dict[type, list[Rule]] = defaultdict(list)
+_DERIVED: dict[type, list[Rule]] = defaultdict(list)
+_DELETE_RULES: dict[type, list[Callable[[Session, Actor, Any], None]]] = defaultdict(list)
+_CREATORS: dict[type, Callable[[Session, Actor, Mapping[str, Any]], Any]] = {}
+
+
+def _register(table: dict, model: type) -> Callable[[Callable], Callable]:
+    def decorator(fn: Callable) -> Callable:
+        table[model].append(fn)
+        return fn
+
+    return decorator
+
+
+def rule(model: type) -> Callable[[Callable], Callable]:
+    return _register(_RULES, model)
+
+
+def derive(model: type) -> Callable[[Callable], Callable]:
+    return _register(_DERIVED, model)
+
+
+def delete_rule(model: type) -> Callable[[Callable], Callable]:
+    return _register(_DELETE_RULES, model)
+
+
+def creates(model: type) -> Callable[[Callable], Callable]:
+    def decorator(fn: Callable) -> Callable:
+        _CREATORS[model] = fn
+        return fn
+
+    return decorator
+
+
+def created_by_action(model: type) -> bool:
+    return model in _CREATORS
+
+
+def version_attr(model: type) -> str | None:
+    """The attribute holding a versioned record's version, or None."""
+    column = inspect(model).version_id_col
+    return None if column is None else inspect(model).get_property_by_column(column).key
+
+
+def _check_version(obj: Any, attr: str, sent: Any) -> None:
+    if sent in EMPTY:
+        raise EditConflict(MISSING_VERSION_MESSAGE, [inspect(obj).identity[0]])
+    try:
+        sent = int(sent)
+    except (TypeError, ValueError) as exc:
+        raise EditConflict(MISSING_VERSION_MESSAGE) from exc
+    if sent != getattr(obj, attr):
+        raise EditConflict(ids=[inspect(obj).identity[0]])
+
+
+def _ids(value: Any) -> list[Any]:
+    items = value if isinstance(value, list | tuple | set) else [value]
+    return [getattr(item, "id", item) for item in items if item not in EMPTY]
+
+
+def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
+    """Form values onto the record: a related record given by its id sets the foreign key; a list of ids sets a
+    collection; an empty text in a nullable column is stored as NULL."""
+    mapper = inspect(type(obj))
+    for key, value in values.items():
+        relation = mapper.relationships.get(key)
+        if relation is not None:
+            target = relation.mapper
+            if relation.uselist:
+                pk = target.primary_key[0]
+                ids = [pk.type.python_type(i) for i in _ids(value)]
+                setattr(obj, key, list(session.scalars(select(target.class_).where(pk.in_(ids)))) if ids else [])
+            elif relation.direction.name == "MANYTOONE":
+                ident = _ids(value)
+                for local, remote in relation.local_remote_pairs:
+                    python_type = remote.type.python_type
+                    setattr(obj, mapper.get_property_by_column(local).key, python_type(ident[0]) if ident else None)
+            else:
+                ident = _ids(value)
+                setattr(obj, key, session.get(target.class_, ident[0]) if ident else None)
+            continue
+        column = mapper.columns.get(key)
+        if column is not None and column.nullable and value in ("", None):
+            value = None
+        enum_class = getattr(getattr(column, "type", None), "enum_class", None)
+        if enum_class is not None and value is not None and not isinstance(value, enum_class):
+            value = _member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are
+        setattr(obj, key, value)
+
+
+def _member(enum_class: type, value: Any, model: type, key: str) -> Any:
+    try:
+        return enum_class(getattr(value, "value", value))
+    except ValueError:
+        raise Refused(f"{label_of(model, key)}无效：{value}") from None
+
+
+def _snapshot(obj: Any) -> dict[str, Any]:
+    return {attr.key: getattr(obj, attr.key) for attr in inspect(type(obj)).column_attrs}
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:  # changed by another transaction between loading and saving
+        raise EditConflict() from exc
+    except IntegrityError as exc:  # a duplicate natural key, a dangling reference …: say which, in Chinese
+        raise Refused(integrity_message(exc)) from exc
+
+
+def _table(obj: Any) -> str:
+    return inspect(type(obj)).local_table.name
+
+
+def _log(session: Session, obj: Any, *, operation: str) -> None:
+    """The operation-log row of a console save (``create:unit``, ``update:unit``, ``delete:unit``)."""
+    pk = inspect(obj).identity[0]
+    label = getattr(type(obj), "__label__", "") or _table(obj)
+    log_operation(session, operation, params={"id": pk}, counts={"records": 1},
+                  project_id=getattr(obj, "project_id", None), message=f"{label} #{pk}")
+
+
+@as_actor
+def save_record(session: Session, model: type, obj: Any | None, values: Mapping[str, Any], *, actor: Actor,
+                version: Any = None) -> Any:
+    """Create (``obj`` None or a new, unsaved instance) or edit one record from submitted values; returns the
+    record, flushed."""
+    values = dict(values)
+    created = obj is None or inspect(obj).transient
+    if created and model in _CREATORS:
+        obj = _CREATORS[model](session, actor, values)
+        _log(session, obj, operation=f"create:{_table(obj)}")
+        return obj
+    attr = version_attr(model)
+    if attr is not None:
+        values.pop(attr, None)  # the version moves only by saving
+        if not created:
+            _check_version(obj, attr, version)
+    before = {} if created else _snapshot(obj)
+    if obj is None:
+        obj = model()
+    with session.no_autoflush:
+        _assign(session, obj, values)
+        change = Change(obj, created, before, values)
+        check_status_requires(change)
+        for check in _RULES.get(model, ()):
+            check(session, actor, change)
+    if created:
+        session.add(obj)
+    _flush(session)
+    for follow in _DERIVED.get(model, ()):
+        follow(session, actor, change)
+    _log(session, obj, operation=f"create:{_table(obj)}" if created else f"update:{_table(obj)}")
+    return obj
+
+
+@as_actor
+def delete_record(session: Session, model: type, obj: Any, *, actor: Actor) -> None:
+    """Delete one record: its delete rules, the delete, its derived state and the operation-log row."""
+    for check in _DELETE_RULES.get(model, ()):
+        check(session, actor, obj)
+    change = Change(obj, False, _snapshot(obj), {}, deleted=True)
+    _log(session, obj, operation=f"delete:{_table(obj)}")
+    session.delete(obj)
+    _flush(session)
+    for follow in _DERIVED.get(model, ()):
+        follow(session, actor, change)
+
+
+def check_status_requires(change: Change) -> None:
+    """A status that needs other fields filled in (the model's ``status_requires``, e.g. 已发还 → 认领人、发还时间):
+    refused without them."""
+    model = type(change.obj)
+    status = getattr(getattr(change.obj, "status", None), "value", getattr(change.obj, "status", None))
+    for member, names in (getattr(model, "status_requires", None) or {}).items():
+        if member.value != status:
+            continue
+        missing = [name for name in names if _blank(change.obj, name)]
+        if missing:
+            raise Refused(f"状态为“{member.label}”时须填写{'、'.join(label_of(model, name) for name in missing)}")
+
+
+def _blank(obj: Any, name: str) -> bool:
+    mapper = inspect(type(obj))
+    relation = mapper.relationships.get(name)
+    if relation is not None:  # set by its foreign key (see _assign): the relation itself may be stale
+        return all(getattr(obj, mapper.get_property_by_column(local).key) is None
+                   for local, _ in relation.local_remote_pairs)
+    value = getattr(obj, name, None)
+    return value is None or (isinstance(value, str) and not value.strip())

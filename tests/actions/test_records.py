@@ -1,0 +1,189 @@
+"""The one save path (actions/records.py): a record's rules, its write, its derived state and its operation-log
+row in the caller's transaction; versions required on edit; race-prone rules held by a lock (PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from actions import records
+from actions.actor import actor_for_user
+from actions.errors import Refused
+from actions.records import EditConflict, delete_record, save_record
+from models import (
+    SHANGHAI,
+    ActionStatus,
+    AuditLog,
+    Bill,
+    BookingStatus,
+    Branch,
+    CorrectiveAction,
+    KeyLoan,
+    KeyRecord,
+    KeyStatus,
+    MeetingBooking,
+    OperationLog,
+    Project,
+    SurveyTopic,
+    User,
+    user_project,
+    user_role,
+)
+from tests import factories as f
+
+LENT_AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def desk(session):
+    p = f.project(session)
+    user = f.user(session, roles=["前台客服"], projects=[p])
+    return p, actor_for_user(session, user)
+
+
+def _count(session: Session, model: type, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def test_a_save_runs_the_rules_writes_derives_and_logs_in_one_transaction(session, desk):
+    p, actor = desk
+    key = save_record(session, KeyRecord, None, {"project": str(p.id), "code": "K-1", "name": "大门",
+                                                         "copies": "1", "status": "in_stock"}, actor=actor)
+    loan = save_record(session, KeyLoan, None, {"project": p.id, "key": str(key.id), "borrower": "张师傅",
+                                                       "lent_at": LENT_AT}, actor=actor)
+    assert key.status is KeyStatus.LENT  # derived in the same transaction
+    logs = session.scalars(select(OperationLog).where(OperationLog.operation.in_(["create:key_record",
+                                                                                  "create:key_loan"])).order_by(OperationLog.id)).all()
+    assert [(log.operation, log.actor_id, log.params["id"]) for log in logs] == [
+        ("create:key_record", actor.user_id, key.id), ("create:key_loan", actor.user_id, loan.id)]
+    # the rule refuses a second loan of the only copy: nothing written
+    before = _count(session, KeyLoan), _count(session, OperationLog)
+    with pytest.raises(Refused, match="共 1 把，均已借出未还"), session.begin_nested():
+        save_record(session, KeyLoan, None, {"project": p.id, "key": key.id, "borrower": "李娜", "lent_at": LENT_AT},
+                    actor=actor)
+    assert (_count(session, KeyLoan), _count(session, OperationLog)) == before
+    # deleted: the key is back in stock, and the delete is logged
+    loan = session.get(KeyLoan, loan.id)
+    delete_record(session, KeyLoan, loan, actor=actor)
+    assert session.get(KeyRecord, key.id).status is KeyStatus.IN_STOCK
+    assert _count(session, OperationLog, OperationLog.operation == "delete:key_loan") == 1
+
+
+def test_an_edit_needs_the_version_it_was_opened_on(session, desk):
+    p, actor = desk
+    unit = f.unit(session, project_=p)
+    bill = f.bill(session, unit_=unit, fee_type_=f.fee_type(session, project_=p), period="2026-10")
+    session.flush()
+    stored = bill.version
+    with pytest.raises(EditConflict, match="表单缺少版本号"):
+        save_record(session, Bill, bill, {"amount_due": "300.00"}, actor=actor)
+    with pytest.raises(EditConflict, match="已被他人修改"):
+        save_record(session, Bill, bill, {"amount_due": "300.00"}, actor=actor, version=stored - 1)
+    session.refresh(bill)
+    assert bill.version == stored and str(bill.amount_due) == "250.00"
+    save_record(session, Bill, bill, {"amount_due": "300.00"}, actor=actor, version=str(stored))
+    assert bill.version == stored + 1
+    # the form opened before that save is now stale
+    with pytest.raises(EditConflict, match="已被他人修改"):
+        save_record(session, Bill, bill, {"amount_due": "320.00"}, actor=actor, version=stored)
+
+
+def test_a_corrective_action_is_created_by_its_action_whatever_the_form_says(session, desk):
+    from actions.surveys import create_survey
+
+    p, actor = desk
+    survey = create_survey(session, project_id=p.id, title="2026年上半年满意度调查", actor=actor)
+    row = save_record(session, CorrectiveAction, None, {
+        "project": p.id, "survey": survey.survey_id, "topic": SurveyTopic.ENGINEERING.value, "issue": "电梯故障多",
+        "action": "加强维保", "status": ActionStatus.VERIFIED.value}, actor=actor)
+    assert row.status is ActionStatus.OPEN
+    assert _count(session, OperationLog, OperationLog.operation == "add-corrective-action") == 1
+    # its state is not changed by an edit either: 完成 and 回访 are steps of their own
+    with pytest.raises(Refused, match="不能在表单里修改"):
+        save_record(session, CorrectiveAction, row, {"status": ActionStatus.VERIFIED.value}, actor=actor,
+                    version=row.version)
+
+
+def test_registering_is_per_model():
+    assert records.created_by_action(CorrectiveAction) and not records.created_by_action(KeyLoan)
+
+
+# --- races (PostgreSQL: row and advisory locks; SQLite serialises writers with BEGIN IMMEDIATE) ---------------
+@pytest.fixture
+def committed(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        p = f.project(s)
+        user = f.user(s, roles=["前台客服"], projects=[p])
+        key = KeyRecord(project=p, code="K-9", name="机房", copies=1)
+        s.add(key)
+        s.flush()
+        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "key": key.id}
+    with Session(engine) as s:
+        ids["actor"] = actor_for_user(s, s.get(User, ids["user"]))
+    yield ids
+    with Session(engine) as s, s.begin():
+        for model in (KeyLoan, KeyRecord, MeetingBooking):
+            s.execute(delete(model).where(model.project_id == ids["project"]))
+        s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
+        s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
+        s.execute(delete(User).where(User.id == ids["user"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+        s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+        s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+
+
+def _race(engine, actor, model, first_values, second_values):
+    """The first save holds its transaction open while the second starts: the second must wait for it, and then
+    see it. Returns the second's outcome."""
+    box: dict = {}
+    first = Session(engine)
+    first.begin()
+    save_record(first, model, None, first_values, actor=actor)
+
+    def second():
+        try:
+            with Session(engine) as s, s.begin():
+                box["result"] = save_record(s, model, None, second_values, actor=actor).id
+        except Exception as exc:  # handed back to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(1.0)
+    waited = thread.is_alive()
+    first.commit()
+    first.close()
+    thread.join(15)
+    return waited, box
+
+
+def test_two_loans_of_the_last_copy_at_once_one_wins(engine, committed):
+    actor, key_id, p = committed["actor"], committed["key"], committed["project"]
+    waited, box = _race(engine, actor, KeyLoan, {"project": p, "key": key_id, "borrower": "张师傅", "lent_at": LENT_AT},
+                        {"project": p, "key": key_id, "borrower": "李娜", "lent_at": LENT_AT})
+    assert waited
+    assert isinstance(box.get("error"), Refused) and "均已借出未还" in str(box["error"])
+    with Session(engine) as s:
+        assert _count(s, KeyLoan, KeyLoan.key_id == key_id) == 1
+        assert s.get(KeyRecord, key_id).status is KeyStatus.LENT
+
+
+def test_two_bookings_of_a_room_at_once_one_wins(engine, committed):
+    actor, p = committed["actor"], committed["project"]
+    booking = {"project": p, "room": "一号会议室", "starts_at": LENT_AT, "ends_at": LENT_AT + dt.timedelta(hours=2),
+               "booked_by": "张伟", "attendees": 5, "status": BookingStatus.APPROVED.value}
+    waited, box = _race(engine, actor, MeetingBooking, booking,
+                        {**booking, "booked_by": "李娜", "starts_at": LENT_AT + dt.timedelta(hours=1),
+                         "ends_at": LENT_AT + dt.timedelta(hours=3)})
+    assert waited
+    assert isinstance(box.get("error"), Refused) and "与已有预订重叠" in str(box["error"])
+    with Session(engine) as s:
+        assert _count(s, MeetingBooking, MeetingBooking.project_id == p) == 1
