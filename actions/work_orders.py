@@ -35,6 +35,7 @@ from models import (
     AuditKind,
     Building,
     Department,
+    DepartmentKind,
     Priority,
     Project,
     RequestKind,
@@ -45,6 +46,7 @@ from models import (
     SlaRule,
     Staff,
     Unit,
+    User,
     Visit,
     VisitKind,
     VisitWay,
@@ -73,6 +75,8 @@ STEP_FROM: dict[str, tuple[WorkOrderStatus, ...]] = {
     "callback": (S.DONE,),
     "close": (S.CALLED_BACK,),
 }
+# The steps a handling department's own staff take on its orders (and on no other department's).
+OWN_DEPARTMENT_STEPS = ("accept_work_orders", "complete_work_order")
 # 即将到期: the deadline falls within this window.
 DUE_SOON = dt.timedelta(hours=2)
 # Rows a dry run shows; the counts always cover every target.
@@ -437,11 +441,30 @@ def _orders(session: Session, order_ids: Sequence[int], actor: Actor, allowed: S
     return rows
 
 
+def _check_own_department(session: Session, actor: Actor, order_ids: Sequence[int], verb: str) -> None:
+    """A handling department's staff (工程部 …) accept and complete the orders sent to their department or to
+    themselves only; 客服部 records any department's step, as the others report their handling to the front desk."""
+    mine = session.execute(
+        select(Staff.id, Staff.department_id, Department.name)
+        .join(User, User.staff_id == Staff.id).join(Department, Department.id == Staff.department_id)
+        .where(User.id == actor.user_id, Department.kind != DepartmentKind.SERVICE)
+    ).first()
+    if mine is None:
+        return
+    others = sorted(session.scalars(select(WorkOrder.id).where(
+        WorkOrder.id.in_(order_ids), WorkOrder.department_id.is_distinct_from(mine.department_id),
+        WorkOrder.assignee_id.is_distinct_from(mine.id))))
+    if others:
+        raise NotPermitted(f"只能{verb}派给{mine.name}或本人的派工单，以下派工单属于其他部门：{id_list(others)}", others)
+
+
 def _transition(session: Session, *, actor: Actor, operation: str, verb: str, order_ids: Sequence[int],
                 allowed: Sequence[WorkOrderStatus], values: dict[str, Any], params: dict[str, Any] | None = None,
                 dry_run: bool = False) -> TransitionResult:
     rows = _orders(session, order_ids, actor, allowed, verb)
     ids = tuple(r[0] for r in rows)
+    if operation in OWN_DEPARTMENT_STEPS:
+        _check_own_department(session, actor, ids, verb)
     target = values.get("status", rows[0][2])
     if dry_run:
         return TransitionResult(operation, verb, ids, target, None, True)

@@ -1,5 +1,9 @@
 """All records of the console, re-exported: ``from models import Unit, Bill``."""
 
+from .attachments import (  # noqa: F401
+    Attachment,
+    AttachmentStage,
+)
 from .audit import (  # noqa: F401
     AuditKind,
     AuditLog,

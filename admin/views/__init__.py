@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqladmin import Admin
 
+from .attachments import AttachmentPages
 from .audit import AuditLogAdmin, OperationLogAdmin
 from .auth import LoginAttemptAdmin, RoleAdmin, UserAdmin
 from .building_week import BuildingWeekPage
@@ -94,6 +95,7 @@ VIEWS = [
     # 首页看板
     HomePage,
     SessionPing,
+    AttachmentPages,
     TrendsPage,
     ReportPage,
     # 客户档案

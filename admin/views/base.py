@@ -96,6 +96,7 @@ from models.base import IdMixin, UTCDateTime, display_loads
 
 from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
+from .attachments import attachments_context
 from .list_export import export_response
 from .pages import request_actor
 
@@ -796,6 +797,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if obj is not None:
             context["wuye_record_links"] = self.record_links(request, obj)
             context["wuye_timeline"] = await self.timeline(request, obj)
+            context.update(await attachments_context(self, request, obj.id))
             context["wuye_local"] = local_datetime
         return context
 

@@ -659,3 +659,31 @@ def test_priority_change_refusals_write_nothing(session, world, order):
     with pytest.raises(Refused, match="不存在"):
         change_work_order_priority(session, order_id=order.id + 999, priority=Priority.LOW, actor=world["actor"])
     assert unchanged() == before
+
+
+# --- 工程部 takes its own orders only ----------------------------------------------------------------------
+def test_engineering_accepts_and_completes_its_own_orders_only(session, world):
+    engineer_user = f.user(session, roles=["工程部"], projects=[world["p1"]])
+    engineer_user.staff_id = world["engineer"].id
+    session.flush()
+    engineer = actor_for_user(session, engineer_user)
+    own, other = (f.service_request(session, project_=world["p1"]) for _ in range(2))
+    dispatch_requests(session, request_ids=[own.id], department_id=department(session, "工程部").id,
+                      actor=world["actor"])
+    dispatch_requests(session, request_ids=[other.id], department_id=department(session, "安保部").id,
+                      actor=world["actor"])
+    mine, theirs = order_of(session, own), order_of(session, other)
+    before = counts(session)
+    with pytest.raises(NotPermitted, match=f"只能接单派给工程部或本人的派工单.*#{theirs.id}"):
+        accept_work_orders(session, order_ids=[mine.id, theirs.id], actor=engineer)
+    assert counts(session) == before
+    assert (state(session, mine).status, state(session, theirs).status) == (S.DISPATCHED, S.DISPATCHED)
+    # 客服部 records the other department's step for it; the engineer still cannot complete that order
+    accept_work_orders(session, order_ids=[theirs.id], actor=world["actor"])
+    before = counts(session)
+    with pytest.raises(NotPermitted, match="只能完工派给工程部或本人的派工单"):
+        complete_work_order(session, order_id=theirs.id, result="已修好", actor=engineer)
+    assert counts(session) == before and state(session, theirs).status is S.ACCEPTED
+    accept_work_orders(session, order_ids=[mine.id], actor=engineer)
+    complete_work_order(session, order_id=mine.id, result="更换水龙头", actor=engineer)
+    assert state(session, mine).status is S.DONE

@@ -6,6 +6,13 @@ document.addEventListener('change', function (e) {
   var el = e.target;
   if (el && el.hasAttribute && el.hasAttribute('data-autosubmit') && el.form) { el.form.submit(); }
 });
+// A submit button marked data-confirm asks first (deleting an attachment).
+document.addEventListener('submit', function (e) {
+  var button = e.submitter;
+  if (button && button.hasAttribute('data-confirm') && !window.confirm(button.getAttribute('data-confirm'))) {
+    e.preventDefault();
+  }
+});
 (function () {
   var meta = document.querySelector('meta[name="csrf-token"]');
   if (!meta) { return; }

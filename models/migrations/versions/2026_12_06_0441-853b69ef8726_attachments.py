@@ -1,0 +1,51 @@
+"""attachments
+
+附件: the photos and files of requests, work orders, 房屋整改, renovations and vendor checks, their bytes in the
+database (every app process serves them).
+
+Revision ID: 853b69ef8726
+Revises: 33a652a2fb23
+Create Date: 2026-12-06 04:41:42.479652
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+import models.base
+
+revision: str = '853b69ef8726'
+down_revision: str | Sequence[str] | None = '33a652a2fb23'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table('attachment',
+    sa.Column('record_table', sa.String(length=64), nullable=False),
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.Enum('general', 'before', 'after', name='attachmentstage', native_enum=False, length=15), nullable=False),
+    sa.Column('filename', sa.String(length=120), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('content', sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), 'mariadb').with_variant(mysql.MEDIUMBLOB(), 'mysql'), nullable=False),
+    sa.Column('thumbnail', sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), 'mariadb').with_variant(mysql.MEDIUMBLOB(), 'mysql'), nullable=True),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('size > 0', name=op.f('ck_attachment_size_positive')),
+    sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_attachment_project_id_project'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['user_account.id'], name=op.f('fk_attachment_uploaded_by_id_user_account'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attachment'))
+    )
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachment_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachment_record_table_record_id'), ['record_table', 'record_id'], unique=False)
+
+
+
+def downgrade() -> None:
+    op.drop_table('attachment')  # its indexes go with it (MariaDB refuses to drop the one its foreign key uses)

@@ -1,0 +1,122 @@
+"""附件 (actions/attachments.py): checked by content and size, photos shrunk upright with a thumbnail, kept in the
+database within the record's project, every upload and deletion on the record's audit trail."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from actions import attachments
+from actions.actor import actor_for_user
+from actions.attachments import add_attachments, attachment_file, attachments_of, delete_attachment
+from actions.errors import Refused
+from models import Attachment, AttachmentStage, AuditLog, OperationLog, WorkOrder
+from tests import factories as f
+
+
+def picture(size=(4000, 3000), fmt="JPEG", mode="RGB", orientation: int | None = None) -> bytes:
+    image = Image.new(mode, size, (200, 60, 30, 128) if mode == "RGBA" else (200, 60, 30))
+    out = io.BytesIO()
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation  # the camera held sideways: shown turned a quarter
+    image.save(out, fmt, **({"exif": exif} if orientation else {}))
+    return out.getvalue()
+
+
+def counts(session: Session) -> tuple[int, int, int]:
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Attachment, AuditLog, OperationLog))
+
+
+@pytest.fixture
+def world(session: Session):
+    p1, p2 = f.project(session), f.project(session)
+    desk = f.user(session, roles=["前台客服"], projects=[p1])
+    other = f.user(session, roles=["前台客服"], projects=[p2])
+    request = f.service_request(session, project_=p1)
+    return {"request": request, "actor": actor_for_user(session, desk), "other": actor_for_user(session, other),
+            "p1": p1}
+
+
+def test_a_photo_is_shrunk_upright_with_a_thumbnail_and_audited(session, world):
+    actor = world["actor"]
+    result = add_attachments(session, record="service-request", record_id=world["request"].id, actor=actor,
+                             files=[("C:\\手机\\IMG_0001.HEIC.jpeg", picture(orientation=6)), ("报价单.pdf", b"%PDF-1.7 x")])
+    assert result.filenames == ("IMG_0001.HEIC.jpg", "报价单.pdf")
+    row = session.get(Attachment, result.attachment_ids[0])
+    assert (row.project_id, row.record_table, row.record_id, row.content_type) == (
+        world["p1"].id, "service_request", world["request"].id, "image/jpeg")
+    with Image.open(io.BytesIO(row.content)) as shrunk, Image.open(io.BytesIO(row.thumbnail)) as thumb:
+        assert shrunk.size == (1200, 1600) and not shrunk.getexif()  # upright, long side 1600, no metadata
+        assert max(thumb.size) == 320
+    assert row.size == len(row.content) < 400_000
+    listed = attachments_of(session, record="service-request", record_id=world["request"].id, actor=actor)
+    assert [(a.filename, a.is_image) for a in listed] == [("IMG_0001.HEIC.jpg", True), ("报价单.pdf", False)]
+    trail = session.scalars(select(AuditLog.summary).where(
+        AuditLog.table_name == "service_request", AuditLog.record_id == str(world["request"].id))).all()
+    assert "上传附件：IMG_0001.HEIC.jpg" in trail and "上传附件：报价单.pdf" in trail
+    record, file = attachment_file(session, attachment_id=row.id, actor=actor, thumbnail=True)
+    assert record == "service-request" and file.content == row.thumbnail
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("photo.jpg", b"MZ\x90\x00 not a picture", "文件类型不支持"),  # a program named .jpg
+    ("broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 200, "图片已损坏或无法识别"),
+    ("huge.jpg", b"\xff\xd8\xff" + b"\x00" * attachments.MAX_BYTES, "文件过大"),
+    ("iphone.heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40, "HEIC"),
+    ("empty.png", b"", "文件是空的"),
+])
+def test_refused_files_write_nothing(session, world, name, content, message):
+    good = ("ok.png", picture((50, 50), "PNG", "RGBA"))
+    before = counts(session)
+    with pytest.raises(Refused, match=message) as refused:
+        add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
+                        files=[good, (name, content)])
+    assert refused.value.message.startswith(name.rsplit(".", 1)[0])  # the file is named
+    assert counts(session) == before
+
+
+def test_another_projects_record_and_attachment_are_not_found(session, world):
+    done = add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
+                           files=[("a.png", picture((80, 60), "PNG"))])
+    before = counts(session)
+    with pytest.raises(Refused, match="客户诉求不存在"):
+        add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["other"],
+                        files=[("b.png", picture((80, 60), "PNG"))])
+    with pytest.raises(Refused, match="附件不存在"):
+        attachment_file(session, attachment_id=done.attachment_ids[0], actor=world["other"])
+    with pytest.raises(Refused, match="附件不存在"):
+        delete_attachment(session, attachment_id=done.attachment_ids[0], actor=world["other"], manage=True)
+    assert counts(session) == before
+
+
+def test_only_the_uploader_or_an_editor_deletes(session, world):
+    colleague = actor_for_user(session, f.user(session, roles=["前台客服"], projects=[world["p1"]]))
+    done = add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
+                           files=[("a.png", picture((80, 60), "PNG"))])
+    before = counts(session)
+    with pytest.raises(Refused, match="只能删除自己上传的附件"):
+        delete_attachment(session, attachment_id=done.attachment_ids[0], actor=colleague)
+    assert counts(session) == before
+    result = delete_attachment(session, attachment_id=done.attachment_ids[0], actor=colleague, manage=True)
+    assert result.message == "已删除附件 1 个：a.jpg"
+    assert session.get(Attachment, done.attachment_ids[0]) is None
+    assert session.scalar(select(AuditLog.id).where(AuditLog.summary == "删除附件：a.jpg")) is not None
+
+
+def test_before_and_after_belong_to_work_orders(session, world):
+    from actions.work_orders import dispatch_requests
+
+    dispatch_requests(session, request_ids=[world["request"].id], actor=world["actor"])
+    order = session.scalar(select(WorkOrder).where(WorkOrder.request_id == world["request"].id))
+    add_attachments(session, record="work-order", record_id=order.id, actor=world["actor"],
+                    stage=AttachmentStage.AFTER, files=[("done.png", picture((80, 60), "PNG"))])
+    listed = attachments_of(session, record="work-order", record_id=order.id, actor=world["actor"])
+    assert [a.stage for a in listed] == [AttachmentStage.AFTER]
+    with pytest.raises(Refused, match="只用于派工单"):
+        add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
+                        stage=AttachmentStage.BEFORE, files=[("x.png", picture((80, 60), "PNG"))])
