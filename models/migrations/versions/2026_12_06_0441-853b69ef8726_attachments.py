@@ -4,7 +4,7 @@
 database (every app process serves them).
 
 Revision ID: 853b69ef8726
-Revises: 33a652a2fb23
+Revises: 5b7e2c9d1a40
 Create Date: 2026-12-06 04:41:42.479652
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql
 import models.base
 
 revision: str = '853b69ef8726'
-down_revision: str | Sequence[str] | None = '33a652a2fb23'
+down_revision: str | Sequence[str] | None = '5b7e2c9d1a40'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
