@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from actions.errors import NotPermitted, Refused
 from models.db import is_busy, is_lock_timeout
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
@@ -196,8 +197,12 @@ def log_database_error(request: Request, exc: BaseException, status: int) -> Non
                 f" ({type(orig).__name__})" if orig is not None else "", f" SQLSTATE {code}" if code else "")
 
 
+def refusal_status(refused: Refused) -> int:
+    return 403 if isinstance(refused, NotPermitted) else 400
+
+
 def install_error_pages(admin_app: Starlette) -> None:
-    """Database errors no view caught become the console's error page in Chinese (400 for a value out of
+    """Refusals and database errors no view caught become the console's error page in Chinese (400 for a value out of
     range, 503 while SQLite is busy), never a 500 with the SQL in it (RELIABILITY Q01)."""
     render = admin_app.exception_handlers[HTTPException]
 
@@ -209,5 +214,12 @@ def install_error_pages(admin_app: Starlette) -> None:
             response.headers["retry-after"] = "5"
         return response
 
+    async def refusal(request: Request, exc: Exception) -> Response:
+        # A page that only shows a refusal (no form to keep) lets it rise to here: the one place that turns a
+        # typed refusal into its Chinese message and status (400, or 403 for NotPermitted).
+        assert isinstance(exc, Refused)
+        return await render(request, HTTPException(status_code=refusal_status(exc), detail=exc.message))
+
     for kind in (OverflowError, SQLAlchemyError):
         admin_app.add_exception_handler(kind, database_error)
+    admin_app.add_exception_handler(Refused, refusal)

@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqladmin import expose
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from actions import building_week, scores
-from actions.errors import Refused
 from models import Building, ServiceRequest, label_of
 
-from .pages import GrantedPage, date_param, int_param, refusal_status, run_action
+from .pages import GrantedPage, date_param, int_param, run_action
 
 
 class BuildingWeekPage(GrantedPage):
@@ -41,9 +39,6 @@ class BuildingWeekPage(GrantedPage):
                                                  week=date_param(query.get("week"), "周"))
             return {"projects": projects, "project_id": project_id, "butlers": butlers, "report": report}
 
-        try:
-            context = await run_action(self.session_maker, request, load)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        context = await run_action(self.session_maker, request, load)
         template = "building_week_print.html" if query.get("print") == "1" and context["report"] else "building_week.html"
         return await self.templates.TemplateResponse(request, f"wuye/orders/{template}", context)

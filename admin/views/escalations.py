@@ -4,16 +4,14 @@ answer an escalation (POSTs with the CSRF token, each one action)."""
 from __future__ import annotations
 
 from sqladmin import Flash, expose
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import escalations
-from actions.errors import Refused
 from models import Escalation, EscalationLevel, label_of
 
 from .base import EnumFilter, FilledFilter, ScopedForeignKeyFilter, ScopedModelView, local_datetime
-from .pages import int_param, member_param, refusal_status, run_action
+from .pages import int_param, member_param, run_action
 
 RESPOND = "action:respond"
 
@@ -37,10 +35,7 @@ class EscalationAdmin(ScopedModelView, model=Escalation):
     async def _step(self, request: Request, grant: str, fn, **parse) -> Response:
         self.require(request, grant)
         form = await request.form()
-        try:
-            result = await run_action(self.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        result = await run_action(self.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
 

@@ -79,10 +79,7 @@ async def _page(view: Any, request: Request, template: str, *, status_code: int 
 
 async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterable[int] | None) -> Response:
     """A run's letters, one per A4 page; ``?download=1`` gives the same document as one file."""
-    try:
-        letters = await run_action(view.session_maker, request, dunning.run_letters, run_id=run_id, notice_ids=notice_ids)
-    except Refused as refused:
-        raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+    letters = await run_action(view.session_maker, request, dunning.run_letters, run_id=run_id, notice_ids=notice_ids)
     download = request.query_params.get("download") == "1"
     response = await view.templates.TemplateResponse(request, "wuye/letters/run.html", {
         "letters": letters, "labels": LETTER_LABELS, "standalone": download,
@@ -288,10 +285,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
         except Refused as refused:
             context["error"], status_code = refused.message, refusal_status(refused)
             context["note"] = str(form.get("note", ""))[:200]  # kept, so a refused rejection is not typed again
-        try:
-            context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
         return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
 
     @action("letters", label="打印通知函", add_in_list=False)

@@ -7,7 +7,6 @@ from typing import Any
 
 from markupsafe import Markup
 from sqladmin import Flash, expose
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -46,7 +45,7 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .pages import date_param, refusal_status, run_action
+from .pages import date_param, run_action
 from .slips import print_url, slip_page
 
 CATEGORY = "前台台帐"
@@ -323,13 +322,10 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     async def carry_over_submit(self, request: Request) -> Response:
         self.require(request, "create")
         form = await request.form()
-        try:
-            week_start = date_param(form.get("week_start"), label_of(WeeklyTask, "week_start"))
-            if week_start is None:
-                raise Refused(f"请填写{label_of(WeeklyTask, 'week_start')}")
-            result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks, week_start=week_start)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        week_start = date_param(form.get("week_start"), label_of(WeeklyTask, "week_start"))
+        if week_start is None:
+            raise Refused(f"请填写{label_of(WeeklyTask, 'week_start')}")
+        result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks, week_start=week_start)
         Flash.success(request, result.message)
         url = request.url_for("admin:list", identity=self.identity).include_query_params(
             week_start=str(result.week_start))

@@ -16,9 +16,11 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 
 from actions.actor import SYSTEM, Actor
-from actions.errors import NotPermitted, Refused
+from actions.errors import Refused
 from models import SHANGHAI, LabeledEnum
 from models.db import WRITING, is_lock_timeout, writing
+
+from ..security import refusal_status  # noqa: F401  (the pages' import of it)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -102,10 +104,6 @@ async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any
     # once more, taking the write lock first (see models.db.WriteIntent).
     with writing():
         return await anyio.to_thread.run_sync(work)
-
-
-def refusal_status(refused: Refused) -> int:
-    return 403 if isinstance(refused, NotPermitted) else 400
 
 
 def attachment(name: str) -> str:

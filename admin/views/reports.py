@@ -48,11 +48,8 @@ class ReportPage(GrantedPage):
 
     async def _render(self, request: Request, template: str) -> Response:
         live = request.query_params.get("live") == "1"
-        try:
-            params = self._params(request.query_params)
-            shown, choices = await read_at_once(self, request, _shown_and_choices, live=live, **params)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        params = self._params(request.query_params)
+        shown, choices = await read_at_once(self, request, _shown_and_choices, live=live, **params)
         report = shown.report
         return await page(
             self, request, template, title=report.title, report=report, tables=shown.tables,
@@ -73,11 +70,8 @@ class ReportPage(GrantedPage):
     async def xlsx(self, request: Request) -> Response:
         if not self.has_permission(request, "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
-        try:
-            result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
-                                      live=request.query_params.get("live") == "1", **self._params(request.query_params))
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
+                                  live=request.query_params.get("live") == "1", **self._params(request.query_params))
         return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")

@@ -632,13 +632,10 @@ class CallbacksPage(ServicePage):
     @expose("/callbacks", methods=["GET"], identity="callbacks")
     async def callbacks_page(self, request: Request) -> Response:
         query = request.query_params
-        try:
-            page = max(int_param(query.get("page"), "页码") or 1, 1)
-            project_id = int_param(query.get("project_id"), label_of(WorkOrder, "project"))
-            total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
-                                           project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        page = max(int_param(query.get("page"), "页码") or 1, 1)
+        project_id = int_param(query.get("project_id"), label_of(WorkOrder, "project"))
+        total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
+                                       project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
         return await _page(self, request, "callbacks.html", title=self.name, rows=rows, total=total, page=page,
                            pages=max((total + self.PAGE - 1) // self.PAGE, 1))
 
@@ -683,10 +680,7 @@ class VisitPlanPage(ServicePage):
                                                  day=date_param(day, "日期")) if project_id else None
             return projects, plan
 
-        try:
-            projects, plan = await run_action(self.session_maker, request, load)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        projects, plan = await run_action(self.session_maker, request, load)
         return await _page(
             self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
             project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),
@@ -723,10 +717,7 @@ class DepartmentReportPage(ServicePage):
 
         if query.get("export") == "xlsx" and not granted(self, request, "work-order", "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
-        try:
-            projects, departments, report = await run_action(self.session_maker, request, load)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        projects, departments, report = await run_action(self.session_maker, request, load)
         if isinstance(report, XlsxFile):
             return Response(report.content, media_type=XLSX,
                             headers={"content-disposition": attachment(report.filename)})

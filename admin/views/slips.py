@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from actions.errors import Refused
 
-from .pages import int_param, refusal_status, run_action
+from .pages import int_param, run_action
 
 
 async def slip_page(view: Any, request: Request, fn: Any, param: str, *, pii: bool = True, back_url: str = ""
@@ -19,16 +19,13 @@ async def slip_page(view: Any, request: Request, fn: Any, param: str, *, pii: bo
     """Print the slip ``fn`` makes of the record ``?<param>=`` of ``view`` (which the user must be able to see)."""
     if not view.has_permission(request, "details"):
         raise HTTPException(status_code=403, detail="没有查看该记录的权限")
-    try:
-        record_id = int_param(request.query_params.get("id"), view.model.__label__)
-        if record_id is None:
-            raise Refused(f"请指定{view.model.__label__}")
-        kwargs: dict[str, Any] = {param: record_id}
-        if pii:
-            kwargs["full"] = view.can_view_pii(request)
-        slip = await run_action(view.session_maker, request, fn, **kwargs)
-    except Refused as refused:
-        raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+    record_id = int_param(request.query_params.get("id"), view.model.__label__)
+    if record_id is None:
+        raise Refused(f"请指定{view.model.__label__}")
+    kwargs: dict[str, Any] = {param: record_id}
+    if pii:
+        kwargs["full"] = view.can_view_pii(request)
+    slip = await run_action(view.session_maker, request, fn, **kwargs)
     back = back_url or str(request.url_for("admin:details", identity=view.identity, pk=record_id))
     return await view.templates.TemplateResponse(request, "wuye/slips/slip.html", {"slip": slip, "back_url": back})
 

@@ -147,11 +147,8 @@ class SpreadsheetPages(BaseView):
         projects = (await run_action(self.session_maker, request, fee_choices)).projects
         survey = None
         if kind == "surveys" and survey_id.isdigit():
-            try:
-                survey = await run_action(self.session_maker, request,
-                                          lambda session, *, actor: survey_in_scope(session, int(survey_id), actor))
-            except Refused as refused:
-                raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+            survey = await run_action(self.session_maker, request,
+                                      lambda session, *, actor: survey_in_scope(session, int(survey_id), actor))
         return await self._page(request, "imports/upload.html", status_code=status_code, title=self.name, kinds=kinds,
                                 kind=kind, projects=projects, survey=survey, error=error,
                                 max_mb=LIMITS.max_bytes // (1024 * 1024))
@@ -169,10 +166,7 @@ class SpreadsheetPages(BaseView):
                 return template(SurveyImporter(session, actor, survey_in_scope(session, int(survey_id), actor)))
             return template(importer_for(session, kind, actor=actor))
 
-        try:
-            data = await run_action(self.session_maker, request, build)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        data = await run_action(self.session_maker, request, build)
         return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{spec.title}导入模板.xlsx")})
 
     @expose("/import/upload", methods=["POST"], identity="import-upload")
@@ -338,10 +332,7 @@ class SpreadsheetPages(BaseView):
             except (Refused, ValueError) as refused:
                 context["error"] = getattr(refused, "message", "参数无效")
                 status_code = refusal_status(refused) if isinstance(refused, Refused) else 400
-        try:
-            results = await run_action(self.session_maker, request, survey_results, survey_id=survey_id)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        results = await run_action(self.session_maker, request, survey_results, survey_id=survey_id)
         return await self._page(
             request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
             r=results, can_import=granted(self, request, *IMPORT_KINDS["surveys"].grant),
@@ -354,10 +345,7 @@ class SpreadsheetPages(BaseView):
     async def results_xlsx(self, request: Request) -> Response:
         if not granted(self, request, "survey", "list"):
             raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
-        try:
-            results = await run_action(self.session_maker, request, survey_results,
-                                       survey_id=request.path_params["survey_id"])
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        results = await run_action(self.session_maker, request, survey_results,
+                                   survey_id=request.path_params["survey_id"])
         data = await anyio.to_thread.run_sync(results_workbook, results)
         return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{results.title}结果.xlsx")})

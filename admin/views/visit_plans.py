@@ -6,17 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqladmin import Flash, expose
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import scores, visit_plans
-from actions.errors import Refused
 from actions.kernel.periods import period_of, today_local
 from models import StaffVisitPlan, label_of
 
 from .base import EnumFilter, OperationColumnFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
-from .pages import GrantedPage, granted, int_param, refusal_status, run_action
+from .pages import GrantedPage, granted, int_param, run_action
 
 CATEGORY = "客服工单"
 APPROVE = "approve-visit-plans"
@@ -42,11 +40,8 @@ class StaffVisitPlanAdmin(ScopedModelView, model=StaffVisitPlan):
         self.require(request, f"action:{APPROVE}")
         form = await request.form()
         project, month = str(form.get("project_id", "")), str(form.get("month", ""))
-        try:
-            result = await run_action(self.session_maker, request, visit_plans.approve_visit_plans, month=month,
-                                      project_id=int_param(project, label_of(StaffVisitPlan, "project")))
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        result = await run_action(self.session_maker, request, visit_plans.approve_visit_plans, month=month,
+                                  project_id=int_param(project, label_of(StaffVisitPlan, "project")))
         Flash.success(request, result.message)
         url = request.url_for("admin:view-visit-stats").include_query_params(project_id=project, month=month)
         return RedirectResponse(url, status_code=303)
@@ -73,9 +68,6 @@ class VisitStatsPage(GrantedPage):
             year = visit_plans.visit_year(session, year=int(progress.month[:4]), project_ids=[project_id], actor=actor)
             return {"projects": projects, "project_id": project_id, "progress": progress, "year": year}
 
-        try:
-            context = await run_action(self.session_maker, request, load)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        context = await run_action(self.session_maker, request, load)
         context.update(month=month, can_approve=granted(self, request, "staff-visit-plan", f"action:{APPROVE}"))
         return await self.templates.TemplateResponse(request, "wuye/orders/visit_stats.html", context)
