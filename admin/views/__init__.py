@@ -52,6 +52,7 @@ from .org import (
     StaffAdmin,
     UnitAdmin,
 )
+from .patrols import PatrolAdmin, PatrolCheckAdmin, PatrolCheckItemAdmin, PatrolFindingAdmin, PatrolRouteAdmin
 from .reports import ReportPage
 from .scoring import (
     ComputePage,
@@ -122,6 +123,12 @@ VIEWS = [
     ComplaintStatsPage,
     SlaRuleAdmin,
     RoutingRuleAdmin,
+    # 巡查
+    PatrolAdmin,
+    PatrolFindingAdmin,
+    PatrolRouteAdmin,
+    PatrolCheckItemAdmin,
+    PatrolCheckAdmin,
     # 收费催缴
     FeeTypeAdmin,
     BillAdmin,
