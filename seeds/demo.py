@@ -1719,7 +1719,7 @@ class _Demo:
                 results.append(marks)
         patrol_ids = self.insert(Patrol, patrols, returning=True)
         checks, findings = [], []
-        for pid, row, marks in zip(patrol_ids, patrols, results, strict=True):
+        for pid, _row, marks in zip(patrol_ids, patrols, results, strict=True):
             for iid, item, bad in marks:
                 note = PATROL_FAULTS.get(item, "需跟进") if bad else ""
                 checks.append({"patrol_id": pid, "item_id": iid, "result": CheckResult.ABNORMAL if bad else CheckResult.OK,

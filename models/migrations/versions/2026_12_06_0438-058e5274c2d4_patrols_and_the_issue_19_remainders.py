@@ -3,7 +3,7 @@
 巡查: routes with their checklists, patrols with each item's result, findings linked to the request they became.
 
 Revision ID: 058e5274c2d4
-Revises: 33a652a2fb23
+Revises: 853b69ef8726
 Create Date: 2026-12-06 04:38:51.044570
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import models.base
 
 revision: str = '058e5274c2d4'
-down_revision: str | Sequence[str] | None = '33a652a2fb23'
+down_revision: str | Sequence[str] | None = '853b69ef8726'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
