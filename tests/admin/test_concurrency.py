@@ -33,7 +33,7 @@ def test_an_edit_whose_form_checks_read_the_database_saves_at_once(live_server):
         session.add(item)
         session.flush()
         form = {"project": str(project.id), "name": "黑色雨伞", "found_at": "2026-11-20 09:30:00", "status": "held",
-                "recorded_by": str(desk.id)}
+                "recorded_by": str(desk.id), "version": str(item.version)}
         item_id = item.id
     browser = Browser(live_server.url)
     assert browser.log_in("editor") == 302
