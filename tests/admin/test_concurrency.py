@@ -122,9 +122,14 @@ def _download(browser: Browser, path: str) -> tuple[int, bytes]:
 
 
 def _export_files() -> set:
-    from admin.views.list_export import EXPORT_DIR
+    """The .xlsx files where the console writes its exports."""
+    import tempfile
+    from pathlib import Path
 
-    return set(EXPORT_DIR.glob("*.xlsx")) if EXPORT_DIR.exists() else set()
+    from admin.views import list_export
+
+    folder = getattr(list_export, "EXPORT_DIR", Path(tempfile.gettempdir()))
+    return set(folder.glob("*.xlsx")) if folder.exists() else set()
 
 
 def _no_file_left(before: set) -> bool:
