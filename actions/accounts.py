@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ _DUMMY_HASH = HASHER.hash(secrets.token_hex(8))
 LOCK_WINDOW = dt.timedelta(minutes=15)
 MAX_USER_FAILURES = 5
 MAX_IP_FAILURES = 20
+MAX_ACCOUNT_DELAY = 60  # seconds: the longest wait a guessed-at account imposes on a new address
 MIN_PASSWORD = 8
 
 
@@ -38,30 +40,37 @@ def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
 
-def _failures(session: Session, column, value: str, since: dt.datetime) -> int:
+def _failures(session: Session, where, since: dt.datetime) -> int:
     return session.scalar(
-        select(func.count()).where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+        select(func.count()).where(where, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
     ) or 0
 
 
 def check_login(session: Session, username: str, password: str, *, ip: str) -> User:
     """The user whose credentials these are, or :class:`LoginRefused` with the Chinese reason.
 
-    Five failures for an account, or twenty from one address, within 15 minutes lock further tries —
-    even with the right password — until the window has passed. Exactly so however many tries arrive at once,
-    through however many processes: the account and the address are locked until the caller's transaction
-    (which records this try) ends, so each try counts the ones before it.
+    Five failures for an account from one address within 15 minutes lock further tries of that account from that
+    address — even with the right password — until the window has passed; twenty failures from one address lock
+    the address. An outsider guessing at a colleague's account thus locks only himself: the colleague, at her own
+    desk, still logs in. Guessing from many addresses at once meets a growing delay instead (:func:`_account_wait`).
+    Exactly so however many tries arrive at once, through however many processes: the account and the address
+    are locked until the caller's transaction (which records this try) ends, so each try counts the ones before it.
     """
     username = username.strip()
     lock_names(session, [f"login-user:{username[:64]}", f"login-ip:{ip}"])
     now = utcnow()
     since = now - LOCK_WINDOW
-    if _failures(session, LoginAttempt.username, username, since) >= MAX_USER_FAILURES:
+    account = LoginAttempt.username == username
+    if _failures(session, account & (LoginAttempt.ip == ip), since) >= MAX_USER_FAILURES:
         _attempt(session, username, ip, False, "账号已锁定")
         raise LoginRefused("登录失败次数过多，账号已锁定 15 分钟，请稍后再试")
-    if _failures(session, LoginAttempt.ip, ip, since) >= MAX_IP_FAILURES:
+    if _failures(session, LoginAttempt.ip == ip, since) >= MAX_IP_FAILURES:
         _attempt(session, username, ip, False, "IP 受限")
         raise LoginRefused("该地址登录失败次数过多，请 15 分钟后再试")
+    wait = _account_wait(session, username, ip, now)
+    if wait:
+        _attempt(session, username, ip, False, "稍后再试")
+        raise LoginRefused(f"该账号近期登录失败较多，请 {wait} 秒后再试")
     user = session.scalar(select(User).where(User.username == username))
     try:
         HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -75,6 +84,27 @@ def check_login(session: Session, username: str, password: str, *, ip: str) -> U
         user.password_hash = HASHER.hash(password)
     user.last_login_at = now
     return user
+
+
+def _account_wait(session: Session, username: str, ip: str, now: dt.datetime) -> int:
+    """Seconds an address must still wait before trying this account: after five failures of the account within
+    the window, from any addresses, each further try comes at least 1, 2, 4 … up to 60 seconds after the last
+    failure — a password guesser with many addresses gets at most one guess a minute, and nobody is locked out.
+    An address the account logged in from before is never held up (the staff member's own desk)."""
+    failures, last = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= now - LOCK_WINDOW)
+    ).one()
+    if failures < MAX_USER_FAILURES:
+        return 0
+    known = select(LoginAttempt.id).where(LoginAttempt.username == username, LoginAttempt.ip == ip,
+                                          LoginAttempt.success.is_(True)).limit(1)
+    if session.scalar(known) is not None:
+        return 0
+    if last.tzinfo is None:  # SQLite keeps no offset: stored in UTC
+        last = last.replace(tzinfo=dt.UTC)
+    delay = min(2 ** (failures - MAX_USER_FAILURES), MAX_ACCOUNT_DELAY)
+    return max(0, math.ceil((last + dt.timedelta(seconds=delay) - now).total_seconds()))
 
 
 def _attempt(session: Session, username: str, ip: str, success: bool, note: str) -> None:

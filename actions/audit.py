@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import NO_VALUE
 from models import AuditKind, AuditLog, LoginAttempt, OperationLog, OperationStatus, utcnow
 
 from .actor import Actor, current_actor
+from .privacy import mask
 
 T = TypeVar("T")
 
@@ -48,10 +49,15 @@ def _plain(value: Any) -> Any:
 
 
 def _redacted(column: Any, value: Any) -> Any:
+    """A value as the audit trail keeps it: secrets and ID numbers never; a phone number masked as the lists show
+    it (``138****5678``: enough to tell which number changed, not to call it — PIPL, P02)."""
     if value in (None, ""):
         return value
-    if column.key in SECRET_COLUMNS or column.info.get("pii") == "id_number":
+    pii = column.info.get("pii")
+    if column.key in SECRET_COLUMNS or pii == "id_number":
         return REDACTED
+    if pii:
+        return mask(pii, str(value))
     return _plain(value)
 
 

@@ -23,6 +23,7 @@ from models.db import make_engine, make_sessionmaker, writing
 from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
 from .security import (
+    AllowedHostsMiddleware,
     BodyLimitMiddleware,
     InputGuardMiddleware,
     SecurityHeadersMiddleware,
@@ -57,6 +58,12 @@ def trusted_proxies_from_env() -> str:
     return os.environ.get("WUYE_TRUSTED_PROXIES", "").strip() or TRUSTED_PROXIES
 
 
+def allowed_hosts_from_env() -> list[str]:
+    """WUYE_ALLOWED_HOSTS: the host names the console answers to (comma-separated, ``*.example.com`` allowed);
+    unset, any."""
+    return [name for name in os.environ.get("WUYE_ALLOWED_HOSTS", "").split(",") if name.strip()]
+
+
 class WriteIntent:
     """A request that may change something (every state change is a POST) begins its transaction by taking
     SQLite's write lock (``models.db.WriteIntent``): two logins or two forms at once then wait for each other."""
@@ -78,10 +85,12 @@ def create_app(
     session_maker: sessionmaker[Session] | None = None,
     secret_key: str | None = None,
     trusted_proxies: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> Starlette:
     """The console. Tests hand in a session maker bound to their connection, so each test rolls back.
     ``trusted_proxies``: comma-separated addresses or networks (default ``WUYE_TRUSTED_PROXIES``, else
-    127.0.0.1) whose X-Forwarded-For/-Proto are believed — the client address login throttling counts by."""
+    127.0.0.1) whose X-Forwarded-For/-Proto are believed — the client address login throttling counts by.
+    ``allowed_hosts``: the Host names answered (default ``WUYE_ALLOWED_HOSTS``, else any)."""
     session_maker = session_maker or make_sessionmaker(engine or make_engine())
     install_chinese()
 
@@ -94,6 +103,8 @@ def create_app(
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
         ],
         middleware=[
+            Middleware(AllowedHostsMiddleware,
+                       allowed=allowed_hosts_from_env() if allowed_hosts is None else allowed_hosts),
             Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies or trusted_proxies_from_env()),
             Middleware(SecurityHeadersMiddleware),
             Middleware(BodyLimitMiddleware),

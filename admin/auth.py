@@ -87,6 +87,8 @@ class ConsoleAuth(AuthenticationBackend):
         self.templates = None  # the console's Jinja templates, set once the Admin exists
 
     async def login(self, request: Request) -> Response | bool:
+        if request.method != "POST":  # HEAD (a monitor, a link checker) sees the page, it does not log in
+            return await self.templates.TemplateResponse(request, "sqladmin/login.html")
         await check_csrf(request)
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))

@@ -31,14 +31,14 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from actions.actor import Actor
@@ -134,11 +134,26 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
         return REFUSED
-    except OperationalError as exc:  # unreachable database, or tables missing before ``wuye init``
-        print(f"数据库错误：{exc.orig}\n请检查 WUYE_DATABASE_URL，或先运行 wuye init", file=sys.stderr)
-        return USAGE
+    except (OperationalError, ProgrammingError) as exc:
+        code, message = database_problem(exc)
+        print(message, file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return 130
+
+
+def database_problem(exc: OperationalError | ProgrammingError) -> tuple[int, str]:
+    """(exit code, what to tell the operator) for a database error: busy is not unreachable, and neither is a
+    database that was never set up."""
+    from models.db import LOCK_WAIT_SECONDS, is_busy, is_lock_timeout
+
+    text = str(exc.orig)
+    if isinstance(exc, OperationalError) and (is_lock_timeout(exc) or is_busy(exc)):
+        return REFUSED, (f"数据库正忙：控制台或另一个命令正在写入，等候 {LOCK_WAIT_SECONDS} 秒仍未轮到；"
+                         "没有写入任何内容，请稍后重试")
+    if "no such table" in text or "does not exist" in text and "relation" in text:
+        return USAGE, f"数据库尚未初始化（{text.splitlines()[0]}）：请先运行 wuye init"
+    return USAGE, f"无法连接数据库：{text.splitlines()[0] if text else type(exc.orig).__name__}\n请检查 WUYE_DATABASE_URL"
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -154,12 +169,17 @@ def database() -> Iterator[Engine]:
 
 
 @contextmanager
-def transaction(engine: Engine | None = None) -> Iterator[Session]:
-    """One transaction for one command: committed at the end, rolled back on any error or refusal."""
-    import actions  # noqa: F401  (installs the audit hook)
-    from models.db import make_sessionmaker
+def transaction(engine: Engine | None = None, *, reads_first: bool = False) -> Iterator[Session]:
+    """One transaction for one command: committed at the end, rolled back on any error or refusal.
 
-    with database() if engine is None else _given(engine) as bound:
+    Every command writes (at least its audit row), so on SQLite it takes the write lock first and waits its
+    turn beside a running console (models.db.WriteIntent) — reading first and writing later would fail at once
+    if the console wrote in between. ``reads_first``: a long read that writes only at its end (an export) takes
+    no lock; its caller runs it through ``models.db.in_turn``, which retries it with the lock if need be."""
+    import actions  # noqa: F401  (installs the audit hook)
+    from models.db import make_sessionmaker, writing
+
+    with database() if engine is None else _given(engine) as bound, nullcontext() if reads_first else writing():
         with make_sessionmaker(bound).begin() as session:
             session.info["actor"] = CLI_ACTOR
             yield session
@@ -719,6 +739,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from actions.export import export_columns, export_list
     from admin.views import VIEWS
+    from models.db import in_turn
 
     view = next((v for v in VIEWS if getattr(v, "model", None) is not None
                  and slugify_class_name(v.model.__name__) == args.what), None)
@@ -727,19 +748,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = output_path(args.file)
     keys = [c if isinstance(c, str) else c.key for c in view.column_list] or ["id"]
     progress = _Progress()
-    try:
-        with transaction() as session:
+
+    def export() -> Any:
+        with transaction(reads_first=True) as session:
             query = select(view.model).order_by(view.model.id)
             if args.project:
                 project_id = project_named(session, args.project)
                 if not hasattr(view.model, "project_id"):
                     raise Refused(f"该列表不分项目，不能按项目“{args.project}”导出")
                 query = query.where(view.model.project_id == project_id)
-            result = export_list(
+            return export_list(
                 session, query=query, model=view.model, title=view.model.__label__, actor=CLI_ACTOR,
                 columns=export_columns(view.model, keys, {k: view.column_labels.get(k, k) for k in keys}),
                 path=path, unmask=args.unmask, filters={"project": args.project}, progress=progress,
             )
+
+    try:
+        result = in_turn(export)
     finally:
         progress.end()
     print(f"已导出 {result.rows} 行到 {args.file}" + ("（身份证号、手机号已打码）" if result.masked else "")
@@ -793,10 +818,15 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 @command("monthly-report", "月度报告导出为 .xlsx：指标、诉求与投诉、重大投诉处理、收费、回访、满意度、考核", _report_args)
 def cmd_monthly_report(args: argparse.Namespace) -> int:
     from actions.monthly_report import export_monthly_report
+    from models.db import in_turn
 
     path = output_path(args.file)
-    with transaction() as session:
-        result = export_monthly_report(session, month=args.month, actor=CLI_ACTOR, **_month_scope(session, args))
+
+    def export() -> Any:
+        with transaction(reads_first=True) as session:
+            return export_monthly_report(session, month=args.month, actor=CLI_ACTOR, **_month_scope(session, args))
+
+    result = in_turn(export)
     path.write_bytes(result.content)
     print(f"已导出{result.filename.removesuffix('.xlsx')}（{result.rows} 行）到 {args.file}")
     return OK

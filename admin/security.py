@@ -4,11 +4,11 @@ in any input (Q01), and database errors answered in Chinese without their SQL or
 from __future__ import annotations
 
 import logging
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -38,6 +38,13 @@ HEADERS = {
 
 
 class SecurityHeadersMiddleware:
+    """Security headers on every answer, and two things sqladmin and Starlette build from the request:
+
+    - a redirect to our own host is made relative: ``request.url_for`` builds absolute URLs from the Host header,
+      which the client chooses — ``Host: evil.example`` would send the user there (Q02);
+    - over HTTPS (the scheme a trusted proxy's X-Forwarded-Proto named, admin.app) cookies are marked ``Secure``,
+      so a browser never sends the session over plain HTTP."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -45,6 +52,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        host = Headers(scope=scope).get("host", "")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -53,9 +61,55 @@ class SecurityHeadersMiddleware:
                     headers.setdefault(key, value)
                 if scope["path"].startswith("/admin") and "/statics/" not in scope["path"]:
                     headers.setdefault("cache-control", "no-store")
+                if "location" in headers:
+                    headers["location"] = _relative(headers["location"], host)
+                if scope.get("scheme") == "https":
+                    _secure_cookies(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _relative(location: str, host: str) -> str:
+    """``http://<the request's host>/admin/x?y`` → ``/admin/x?y``; a redirect elsewhere is left as it is."""
+    parts = urlsplit(location)
+    if not parts.netloc or parts.netloc.lower() != host.lower():
+        return location
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+
+
+def _secure_cookies(headers: MutableHeaders) -> None:
+    cookies = headers.getlist("set-cookie")
+    if not cookies:
+        return
+    del headers["set-cookie"]
+    for cookie in cookies:
+        secure = any(part.strip().lower() == "secure" for part in cookie.split(";"))
+        headers.append("set-cookie", cookie if secure else cookie + "; secure")
+
+
+class AllowedHostsMiddleware:
+    """With ``WUYE_ALLOWED_HOSTS`` set (``console.example.com,*.example.com``), a request naming any other host
+    is refused, 400 in Chinese, before anything reads it: no page or link is ever built on a host the operator
+    did not name. Unset, every host is answered (redirects are relative all the same)."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = [name.strip().lower() for name in allowed if name.strip()]
+
+    def allows(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # without the port; [::1] as is
+        name = name.lower()
+        return any(name == pattern or pattern.startswith("*.") and name.endswith(pattern[1:])
+                   for pattern in self.allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.allowed and not self.allows(
+                Headers(scope=scope).get("host", "")):
+            await PlainTextResponse("请求的主机名不在允许范围内（WUYE_ALLOWED_HOSTS），已拒绝", status_code=400)(
+                scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

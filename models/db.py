@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -52,6 +52,23 @@ def writing() -> Iterator[None]:
 def is_lock_timeout(exc: OperationalError) -> bool:
     """SQLite's "database is locked": the write lock not had in time, or a read snapshot overtaken by a write."""
     return "database is locked" in str(exc.orig)
+
+
+T = TypeVar("T")
+
+
+def in_turn(work: Callable[[], T]) -> T:
+    """Run ``work`` — one transaction that reads and then writes (an export and its audit row) — and, on SQLite,
+    when another writer committed between its reads and its first write, run it once more taking the write lock
+    first (BEGIN IMMEDIATE, waiting its turn). The first try takes no lock, so a long read never holds up the
+    writers; only the retry does. Elsewhere (PostgreSQL, or already inside :func:`writing`) ``work`` runs once."""
+    try:
+        return work()
+    except OperationalError as exc:
+        if WRITING.get() is not None or not is_lock_timeout(exc):
+            raise
+    with writing():
+        return work()
 
 
 def lock_names(session: Session, names: Iterable[str]) -> None:

@@ -24,6 +24,7 @@ from itertools import zip_longest
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import SHANGHAI, BatchStatus, ImportBatch, LabeledEnum, utcnow
@@ -420,8 +421,16 @@ def run_import(
     if not dry_run and not counts[Outcome.ERROR.value]:
         report("写入数据", 0, len(rows))
         batch = _claim_batch(session, importer, book, previous)
-        with controls_stripped(session):  # every text the rows carry went through _without_controls
-            written_counts = importer.write(rows, batch)
+        try:
+            with controls_stripped(session):  # every text the rows carry went through _without_controls
+                written_counts = importer.write(rows, batch)
+        except Exception as exc:
+            if not _duplicate(exc):
+                raise
+            # Checked against the database as it was when this import read it; another import that added the same
+            # records (the same 房号 from another file) committed since. The unique keys held: nothing is written.
+            raise Refused(f"导入{importer.title}未完成：另一项导入刚刚写入了相同的记录（如同一房号），本次没有写入任何"
+                          "内容。请重新上传预览，核对后再导入") from exc
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
         batch.counts = {**counts, **written_counts}
@@ -527,6 +536,12 @@ def _imported_before(batch: ImportBatch | None) -> str:
         return ""
     when = (batch.finished_at or batch.started_at).astimezone(SHANGHAI)
     return f"同一文件已于 {when:%Y-%m-%d %H:%M} 导入（批次 #{batch.id}）"
+
+
+def _duplicate(exc: BaseException) -> bool:
+    """A unique key refused a row: SQLAlchemy's IntegrityError, or the driver's own from a raw ``COPY``
+    (PostgreSQL's SQLSTATE class 23, integrity constraint violation)."""
+    return isinstance(exc, IntegrityError) or str(getattr(exc, "sqlstate", "") or "").startswith("23")
 
 
 def _claim_batch(session: Session, importer: Importer, book: Book, previous: ImportBatch | None) -> ImportBatch:

@@ -11,6 +11,7 @@ A big export runs in the background: the user gets a progress page and then the 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,15 @@ from actions.audit import log_operation
 from actions.export import export_columns, export_list
 from actions.spreadsheets import jobs
 from models import OperationStatus
+from models.db import in_turn
 
 from .pages import XLSX, attachment
 
 # Up to this many rows the file comes back in the same request; more go to the background.
 INLINE_ROWS = 5_000
 EXPORT_DIR = Path(tempfile.gettempdir()) / "wuye-exports"
+# A finished background export waits this long to be downloaded (as long as its job is kept).
+KEEP_SECONDS = jobs.KEEP_SECONDS
 
 
 def _actor(request: Request):
@@ -81,16 +85,24 @@ async def export_response(view: Any, request: Request) -> Response:
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
     actor = _actor(request)
     filters = dict(request.query_params)
-    EXPORT_DIR.mkdir(exist_ok=True)
-    path = Path(tempfile.mkstemp(suffix=".xlsx", dir=EXPORT_DIR)[1])
     session_maker = view.session_maker
 
-    def work(job: jobs.Job | None = None) -> Any:
+    def export(job: jobs.Job | None, path: Path) -> Any:
         with session_maker.begin() as session:
             session.info["actor"] = actor
             return export_list(session, query=query, model=view.model, columns=columns, title=view.name_plural,
                                actor=actor, path=path, unmask=unmask, filters=filters,
                                progress=job.progress if job else None)
+
+    def work(job: jobs.Job | None = None) -> Any:
+        # The rows are read, then the audit row written: on SQLite that waits its turn (in_turn). A file not
+        # handed out is removed whatever went wrong.
+        path = _new_file()
+        try:
+            return in_turn(lambda: export(job, path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
     def count() -> int:
         with session_maker() as session:
@@ -108,6 +120,20 @@ async def export_response(view: Any, request: Request) -> Response:
 
     job = jobs.start(f"导出{view.name_plural}", actor.user_id, work, failed)
     return RedirectResponse(request.url_for("admin:view-export-job", job_id=job.id), status_code=303)
+
+
+def _new_file() -> Path:
+    """A fresh file for an export; files older than a job is kept (never downloaded, or left by a process that
+    died while writing one) are removed first."""
+    EXPORT_DIR.mkdir(exist_ok=True)
+    stale = time.time() - KEEP_SECONDS
+    for old in EXPORT_DIR.glob("*.xlsx"):
+        try:
+            if old.stat().st_mtime < stale:
+                old.unlink()
+        except FileNotFoundError:  # another process removed it first
+            pass
+    return Path(tempfile.mkstemp(suffix=".xlsx", dir=EXPORT_DIR)[1])
 
 
 def file_response(path: Path, name: str) -> Response:

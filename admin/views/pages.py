@@ -12,13 +12,12 @@ from urllib.parse import quote
 
 import anyio
 from sqladmin import BaseView
-from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 
 from actions.actor import SYSTEM, Actor
 from actions.errors import Refused
 from models import SHANGHAI, LabeledEnum
-from models.db import WRITING, is_lock_timeout, writing
+from models.db import in_turn
 
 from ..security import refusal_status  # noqa: F401  (the pages' import of it)
 
@@ -95,15 +94,8 @@ async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any
             session.info["actor"] = actor
             return fn(session, actor=actor, **kwargs)
 
-    try:
-        return await anyio.to_thread.run_sync(work)
-    except OperationalError as exc:
-        if WRITING.get() or not is_lock_timeout(exc):
-            raise
-    # A GET that read and then wrote (an export's audit row) on SQLite, and another writer committed in between:
-    # once more, taking the write lock first (see models.db.WriteIntent).
-    with writing():
-        return await anyio.to_thread.run_sync(work)
+    # A GET that reads and then writes (an export's audit row) waits its turn on SQLite (models.db.in_turn).
+    return await anyio.to_thread.run_sync(in_turn, work)
 
 
 def attachment(name: str) -> str:

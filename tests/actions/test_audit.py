@@ -33,7 +33,7 @@ def test_insert_update_delete_are_recorded_with_diffs_and_actor(session):
     updated = _rows(session, table_name="customer", record_id=str(c.id), kind=AuditKind.UPDATE)
     assert len(updated) == 1
     assert updated[0].changes["name"] == ["李雷", "韩梅梅"]
-    assert updated[0].changes["phone"] == ["13900001111", "13900002222"]
+    assert updated[0].changes["phone"] == ["139****1111", "139****2222"]  # masked (issue 14)
     assert set(updated[0].changes) == {"name", "phone"}
     assert updated[0].project_id == p.id
 
@@ -103,3 +103,19 @@ def test_customer_phone_mask():
     assert mask("id_number", "11010119900307123X") == "110***********123X"
     assert mask("phone", "") == ""
     assert Customer.__table__.c.phone.info["pii"] == "phone"
+
+
+def test_phone_numbers_are_stored_masked_in_the_trail(session):
+    """Issue 14 item 10: the trail kept phone numbers in clear (only its page masked them); it has more readers
+    than the record. ID numbers were and are never kept."""
+    p = factories.project(session)
+    customer = Customer(project=p, name="陈静", phone="13812345678", id_number="11010119900307123X")
+    session.add(customer)
+    session.flush()
+    customer.phone = "13987654321"
+    session.flush()
+    rows = {r.kind: r.changes for r in _rows(session, table_name="customer", record_id=str(customer.id))}
+    assert (rows[AuditKind.INSERT]["phone"], rows[AuditKind.INSERT]["id_number"]) == ("138****5678", "***")
+    assert rows[AuditKind.UPDATE]["phone"] == ["138****5678", "139****4321"]
+    stored = session.scalars(select(AuditLog.changes).where(AuditLog.table_name == "customer")).all()
+    assert not any("13812345678" in str(c) or "13987654321" in str(c) for c in stored)

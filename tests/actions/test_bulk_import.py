@@ -478,3 +478,28 @@ def test_control_characters_in_cells_are_dropped(session, p1):
     assert _import(session, "customers", csv, actor, name="业主.csv", project_id=project.id).written
     names = session.scalars(select(Customer.name).where(Customer.project_id == project.id).order_by(Customer.id))
     assert list(names) == ["王五", "赵六", "孙七"]
+
+
+def test_the_loser_of_two_imports_adding_the_same_units_is_told_in_chinese(session, p1, monkeypatch):
+    """Issue 14 item 10: two imports checked the same new units against the database before either wrote; the
+    second to write met the unique key and its page said 「导入房屋失败：IntegrityError」. Here the other import
+    writes between this one's check and its write."""
+    from actions.bulk_import import UnitImporter
+
+    project, actor = p1
+    before = counts(session)
+    real = UnitImporter.write
+    theirs = [row[:] for row in UNITS]
+    theirs[1][5] = 91  # another file (another hash), the same units
+
+    def overtaken(self, rows, batch):
+        monkeypatch.setattr(UnitImporter, "write", real)
+        assert _import(session, "units", workbook({"房屋": theirs}), actor, name="另一份.xlsx").written
+        return real(self, rows, batch)
+
+    monkeypatch.setattr(UnitImporter, "write", overtaken)
+    with pytest.raises(Refused) as refused:
+        _import(session, "units", workbook({"房屋": UNITS}), actor)
+    assert "另一项导入刚刚写入了相同的记录" in refused.value.message and "Integrity" not in refused.value.message
+    session.rollback()  # the caller's transaction ends; on PostgreSQL the failed statement aborted it anyway
+    assert counts(session)["Unit"] <= before["Unit"]

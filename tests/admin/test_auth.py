@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -69,6 +70,56 @@ def test_many_usernames_from_one_address_are_throttled(app, session):
     refused = c.login("sun", factories.PASSWORD)
     assert refused.status_code == 400
     assert "该地址" in refused.text
+
+
+def _age(session, username: str, seconds: int) -> None:
+    """The account's attempts so far, as if made ``seconds`` ago (within the 15-minute window still)."""
+    from models import utcnow
+
+    session.execute(LoginAttempt.__table__.update().where(LoginAttempt.username == username)
+                    .values(at=utcnow() - dt.timedelta(seconds=seconds)))
+
+
+def _at(app, address: str) -> Console:
+    return Console(TestClient(app, base_url="http://testserver", client=(address, 40000)))
+
+
+def test_an_outsider_cannot_keep_staff_locked_out(app, session):
+    """Issue 14 item 10: any five wrong passwords locked a known account for 15 minutes, for everyone — one
+    outsider could keep a colleague out all day. The lock now holds the outsider's address only; the colleague,
+    at a desk she logged in from before, gets in; a new address meets a short, growing delay, never a lock."""
+    factories.user(session, username="zhou", superuser=True)
+    desk, outsider, laptop = "10.0.0.21", "203.0.113.9", "198.51.100.7"
+    assert _at(app, desk).login("zhou", factories.PASSWORD).status_code == 302
+    guesser = _at(app, outsider)
+    answers = [guesser.login("zhou", f"guess-{i}") for i in range(8)]
+    assert [a.status_code for a in answers] == [400] * 8
+    assert all("锁定" in a.text for a in answers[5:]) and not any("锁定" in a.text for a in answers[:5])
+    assert "锁定" in guesser.login("zhou", factories.PASSWORD).text  # the outsider's lock holds, right password or not
+    assert _at(app, desk).login("zhou", factories.PASSWORD).status_code == 302
+    waiting = _at(app, laptop).login("zhou", factories.PASSWORD)
+    seconds = int(re.search(r"请 (\d+) 秒后再试", waiting.text).group(1))
+    assert waiting.status_code == 400 and 1 <= seconds <= 60
+    # once the delay has passed, the new address gets in with the right password
+    _age(session, "zhou", 61)
+    assert _at(app, laptop).login("zhou", factories.PASSWORD).status_code == 302
+    assert _count(session, LoginAttempt, LoginAttempt.username == "zhou", LoginAttempt.success.is_(True)) == 3
+
+
+def test_the_wait_grows_with_the_failures_and_is_capped(session):
+    from actions.accounts import MAX_ACCOUNT_DELAY, LoginRefused, check_login
+
+    factories.user(session, username="wu")
+    for i in range(12):  # guesses from twelve addresses, none locked on its own
+        with pytest.raises(LoginRefused):
+            check_login(session, "wu", "bad-guess", ip=f"192.0.2.{i}")
+        _age(session, "wu", MAX_ACCOUNT_DELAY + 1)
+    with pytest.raises(LoginRefused, match="用户名或密码错误"):
+        check_login(session, "wu", "bad-guess", ip="192.0.2.99")  # the delay had passed: the password is checked
+    with pytest.raises(LoginRefused) as refused:
+        check_login(session, "wu", factories.PASSWORD, ip="192.0.2.100")
+    assert f"请 {MAX_ACCOUNT_DELAY} 秒后再试" in refused.value.message
+    assert _count(session, LoginAttempt, LoginAttempt.username == "wu", LoginAttempt.success.is_(True)) == 0
 
 
 def test_unknown_user_costs_a_password_check_too(session):
@@ -181,13 +232,19 @@ def test_forwarded_address_is_believed_only_from_a_trusted_proxy(session, sessio
     factories.user(session, username="proxied", superuser=True)
     app = create_app(session_maker=session_maker, secret_key=SECRET, trusted_proxies="10.0.0.0/8")
     forwarded = {"x-forwarded-for": "192.0.2.10", "x-forwarded-proto": "https"}
-    locations = {}
+    locations, cookies = {}, {}
     for sender in ("10.1.2.3", "192.0.2.66"):  # the proxy; a client claiming to be someone else
-        c = Console(TestClient(app, base_url="http://testserver", client=(sender, 40000), headers=forwarded))
+        # plain HTTP to the app: whether the cookie is Secure depends on whom the app believes said "https"
+        page = TestClient(app, base_url="http://testserver", client=(sender, 40000), headers=forwarded)
+        cookies[sender] = page.get("/admin/login").headers["set-cookie"]
+        base = "https" if sender == "10.1.2.3" else "http"  # a browser sends a Secure cookie over HTTPS only
+        c = Console(TestClient(app, base_url=f"{base}://testserver", client=(sender, 40000), headers=forwarded))
         locations[sender] = c.login("proxied", factories.PASSWORD).headers["location"]
     ips = session.scalars(select(LoginAttempt.ip).where(LoginAttempt.username == "proxied").order_by(LoginAttempt.id))
     assert list(ips) == ["192.0.2.10", "192.0.2.66"]
-    assert locations == {"10.1.2.3": "https://testserver/admin/", "192.0.2.66": "http://testserver/admin/"}
+    # the proxy said HTTPS: the session cookie is Secure; the other sender's "https" is not believed
+    assert {k: "secure" in v.lower() for k, v in cookies.items()} == {"10.1.2.3": True, "192.0.2.66": False}
+    assert set(locations.values()) == {"/admin/"}  # never a URL built on the Host header
 
 
 def test_the_absolute_limit_is_configurable_and_pages_say_how_long_is_left(session_maker, session, monkeypatch):

@@ -178,7 +178,49 @@ def test_passwd_without_a_terminal_asks_for_password_stdin(initialised: Engine, 
 
 def test_a_database_without_tables_asks_for_init(db: Engine, capsys) -> None:
     assert cli.main(["user", "disable", "someone"]) == 2
-    assert "wuye init" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "wuye init" in err and "WUYE_DATABASE_URL" not in err
+
+
+def test_only_an_unreachable_database_asks_to_check_the_url(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{tmp_path / 'no-such-folder' / 'cli.db'}")
+    assert cli.main(["user", "disable", "someone"]) == 2
+    assert "无法连接数据库" in (err := capsys.readouterr().err) and "WUYE_DATABASE_URL" in err
+
+
+def test_user_add_beside_a_running_console_waits_its_turn(initialised: Engine, monkeypatch, capsys) -> None:
+    """RELIABILITY B11 / issue 14 item 3: the console holds SQLite's write lock and commits a write while the
+    command runs. Reading first and writing later, the command failed at once (「database is locked」, with a
+    misleading 「请检查 WUYE_DATABASE_URL」); taking the lock first, it waits and then adds the account."""
+    import threading
+    import time
+
+    from models.db import writing
+
+    holding, done = threading.Event(), threading.Event()
+
+    def console_write() -> None:
+        with writing(), initialised.begin() as conn:  # a console POST: BEGIN IMMEDIATE
+            conn.exec_driver_sql("UPDATE user_account SET display_name = '管理员' WHERE username = 'root'")
+            holding.set()
+            time.sleep(1.0)
+        done.set()
+
+    writer = threading.Thread(target=console_write)
+    writer.start()
+    holding.wait(10)
+    stdin(monkeypatch, "pass-word-123\n")
+    code = cli.main(["user", "add", "xiaowang", "--role", "前台客服", "--password-stdin"])
+    writer.join(10)
+    assert (code, done.is_set()) == (0, True), capsys.readouterr().err
+    assert user(initialised, "xiaowang") is not None and user(initialised, "root").display_name == "管理员"
+
+
+def test_a_busy_database_is_not_called_unreachable() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    code, message = cli.database_problem(OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked")))
+    assert code == cli.REFUSED and "数据库正忙" in message and "WUYE_DATABASE_URL" not in message
 
 
 def test_serve_needs_the_secret_key(db: Engine, capsys) -> None:
