@@ -41,7 +41,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -71,6 +83,7 @@ from models import (
     VisitKind,
     WorkOrder,
     label_of,
+    score_column,
     utcnow,
 )
 
@@ -693,16 +706,18 @@ def survey_households(session: Session, *, project_ids: Sequence[int], periods: 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                    ) -> dict[tuple[int, str, str, SurveyTopic], Pair]:
     """(satisfied, answered) per (project, 调查期间, start month, department). The answers are counted per survey
-    and score (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
+    and score, one department's column of the forms at a time (no join to the survey on every answer), the full
+    mark of each survey applied to the counts after."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    return _tally(surveys, session.execute(
-        select(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score, func.count())
-        .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
-        .where(SurveyResponse.survey_id.in_(surveys))
-        .group_by(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score)
-    ))
+    return _tally(surveys, session.execute(union_all(*(
+        select(SurveyResponse.survey_id, literal_column(f"'{t.value}'", SurveyScore.topic.type), score_column(t),
+               func.count())
+        .where(SurveyResponse.survey_id.in_(surveys), score_column(t).is_not(None))
+        .group_by(SurveyResponse.survey_id, score_column(t))
+        for t in SurveyTopic
+    ))))
 
 
 def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]

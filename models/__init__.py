@@ -137,6 +137,7 @@ from .service import (  # noqa: F401
     WorkOrderStatus,
 )
 from .surveys import (  # noqa: F401
+    SCORE_COLUMNS,
     ActionStatus,
     CorrectiveAction,
     Survey,
@@ -145,6 +146,7 @@ from .surveys import (  # noqa: F401
     SurveyScore,
     SurveyStatus,
     SurveyTopic,
+    score_column,
 )
 from .training import (  # noqa: F401
     TrainingAttendance,
