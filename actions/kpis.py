@@ -48,11 +48,9 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal_column,
     or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -705,19 +703,29 @@ def survey_households(session: Session, *, project_ids: Sequence[int], periods: 
 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                    ) -> dict[tuple[int, str, str, SurveyTopic], Pair]:
-    """(satisfied, answered) per (project, 调查期间, start month, department). The answers are counted per survey
-    and score, one department's column of the forms at a time (no join to the survey on every answer), the full
-    mark of each survey applied to the counts after."""
+    """(satisfied, answered) per (project, 调查期间, start month, department): one pass over the surveys' forms,
+    each department's column counted and held against its survey's full mark."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    return _tally(surveys, session.execute(union_all(*(
-        select(SurveyResponse.survey_id, literal_column(f"'{t.value}'", SurveyScore.topic.type), score_column(t),
-               func.count())
-        .where(SurveyResponse.survey_id.in_(surveys), score_column(t).is_not(None))
-        .group_by(SurveyResponse.survey_id, score_column(t))
-        for t in SurveyTopic
-    ))))
+    scale = func.coalesce(Survey.scale_max, 5)
+    rows = session.execute(
+        select(SurveyResponse.survey_id, *(figure for t in SurveyTopic for figure in (
+            func.count(score_column(t)), func.sum(case((satisfied(score_column(t), scale), 1), else_=0)))))
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .where(SurveyResponse.survey_id.in_(surveys))
+        .group_by(SurveyResponse.survey_id)
+    )
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for survey_id, *figures in rows:
+        project_id, period, since, _ = surveys[survey_id]
+        for i, topic in enumerate(SurveyTopic):
+            answered, ok = figures[2 * i], figures[2 * i + 1]
+            if answered:
+                acc = out[(project_id, period, since, topic)]
+                acc[0] += int(ok)
+                acc[1] += answered
+    return {key: (ok, n) for key, (ok, n) in out.items()}
 
 
 def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
