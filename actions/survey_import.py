@@ -197,16 +197,16 @@ class SurveyImporter(Importer):
         executemany on SQLite — nothing per score."""
         new = [r.values for r in rows if r.outcome is Outcome.NEW]
         survey = self.survey
+        fixed = (survey.project_id, survey.id, batch.id)  # read once: an ORM attribute costs a call per row
         forms = []
-        scores = 0
         for v in new:
-            who = v.get("respondent") or v.get("owner")
-            signed = v.get("signed")
-            given = [*map(v.get, TOPIC_KEYS)]
-            scores += len(given) - given.count(None)
-            forms.append((survey.project_id, survey.id, batch.id, v["unit_id"], who or "",
-                          bool(who) if signed is None else signed, v.get("answered_on"), v.get("overall_score"),
-                          v.get("comments") or "", *given))
+            get = v.get
+            who = get("respondent") or get("owner")
+            signed = get("signed")
+            forms.append((*fixed, v["unit_id"], who or "", bool(who) if signed is None else signed, get("answered_on"),
+                          get("overall_score"), get("comments") or "", *map(get, TOPIC_KEYS)))
+        width = len(TOPIC_KEYS)
+        scores = sum(width - form[-width:].count(None) for form in forms)
         insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
             record_batch(
