@@ -58,7 +58,7 @@ def export_columns(model: type, keys: Sequence[str], labels: dict[str, str]) -> 
     out = []
     for key in keys:
         prop = mapper.attrs.get(key)
-        pii = prop.columns[0].info.get("pii") if prop is not None and hasattr(prop, "columns") else None
+        pii = getattr(prop.columns[0], "info", {}).get("pii") if prop is not None and hasattr(prop, "columns") else None
         out.append(ExportColumn(key, labels.get(key, key), pii))
     return out
 

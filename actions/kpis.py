@@ -41,7 +41,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -71,6 +81,7 @@ from models import (
     VisitKind,
     WorkOrder,
     label_of,
+    score_column,
     utcnow,
 )
 
@@ -692,17 +703,29 @@ def survey_households(session: Session, *, project_ids: Sequence[int], periods: 
 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                    ) -> dict[tuple[int, str, str, SurveyTopic], Pair]:
-    """(satisfied, answered) per (project, 调查期间, start month, department). The answers are counted per survey
-    and score (no join to the survey on every answer), the full mark of each survey applied to the counts after."""
+    """(satisfied, answered) per (project, 调查期间, start month, department): one pass over the surveys' forms,
+    each department's column counted and held against its survey's full mark."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    return _tally(surveys, session.execute(
-        select(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score, func.count())
-        .join(SurveyResponse, SurveyResponse.id == SurveyScore.response_id)
+    scale = func.coalesce(Survey.scale_max, 5)
+    rows = session.execute(
+        select(SurveyResponse.survey_id, *(figure for t in SurveyTopic for figure in (
+            func.count(score_column(t)), func.sum(case((satisfied(score_column(t), scale), 1), else_=0)))))
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
         .where(SurveyResponse.survey_id.in_(surveys))
-        .group_by(SurveyResponse.survey_id, SurveyScore.topic, SurveyScore.score)
-    ))
+        .group_by(SurveyResponse.survey_id)
+    )
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for survey_id, *figures in rows:
+        project_id, period, since, _ = surveys[survey_id]
+        for i, topic in enumerate(SurveyTopic):
+            answered, ok = figures[2 * i], figures[2 * i + 1]
+            if answered:
+                acc = out[(project_id, period, since, topic)]
+                acc[0] += int(ok)
+                acc[1] += answered
+    return {key: (ok, n) for key, (ok, n) in out.items()}
 
 
 def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]

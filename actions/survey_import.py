@@ -16,24 +16,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    Table,
-    and_,
-    case,
-    exists,
-    insert,
-    literal,
-    select,
-    true,
-    union_all,
-    update,
-)
+from sqlalchemy import and_, exists, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
+    SCORE_COLUMNS,
     AuditKind,
     Building,
     Customer,
@@ -41,13 +28,11 @@ from models import (
     Survey,
     SurveyHousehold,
     SurveyResponse,
-    SurveyScore,
     SurveyTopic,
     Unit,
     UnitCustomer,
     UnitRelation,
     label_of,
-    utcnow,
 )
 
 from .actor import Actor
@@ -55,7 +40,7 @@ from .audit import record_batch
 from .errors import Refused
 from .kernel.periods import today_local
 from .spreadsheets import clean
-from .spreadsheets.bulk import staged_rows
+from .spreadsheets.bulk import insert_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
 from .spreadsheets.records import UnitRefs
@@ -121,18 +106,9 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
 
 TOPIC_KEYS = tuple(score_key(t) for t in SurveyTopic)
 SCORE_KEYS = (*TOPIC_KEYS, "overall_score")
-# The forms as read, staged for the INSERT … SELECTs of ``write``: types as the target columns have them.
-STAGE_COLUMNS = ("unit_id", "respondent", "signed", "answered_on", "overall_score", "comments", *TOPIC_KEYS)
-
-
-def _stage() -> Table:
-    response = SurveyResponse.__table__
-    return Table(
-        "survey_import_stage", MetaData(),
-        *(Column(name, response.c[name].type) for name in STAGE_COLUMNS[:6]),
-        *(Column(key, Integer) for key in TOPIC_KEYS),
-        prefixes=["TEMPORARY"],
-    )
+# What a form writes, in order: one row per form, its department scores in their own columns.
+FORM_COLUMNS = ("project_id", "survey_id", "batch_id", "unit_id", "respondent", "signed", "answered_on",
+                "overall_score", "comments", *SCORE_COLUMNS.values())
 
 
 class SurveyImporter(Importer):
@@ -217,44 +193,21 @@ class SurveyImporter(Importer):
         return names
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
-        """The forms go to a temporary table once; responses and their per-department scores are then two
-        INSERT … SELECT statements, so Python handles one tuple per form, not one per score (6 per form)."""
+        """One row per form, the department scores in its columns: ``COPY`` on PostgreSQL, the driver's
+        executemany on SQLite — nothing per score."""
         new = [r.values for r in rows if r.outcome is Outcome.NEW]
         survey = self.survey
-        staged = []
+        fixed = (survey.project_id, survey.id, batch.id)  # read once: an ORM attribute costs a call per row
+        forms = []
         for v in new:
-            who = v.get("respondent") or v.get("owner")
-            signed = v.get("signed")
-            staged.append((v["unit_id"], who or "", bool(who) if signed is None else signed, v.get("answered_on"),
-                           v.get("overall_score"), v.get("comments") or "", *map(v.get, TOPIC_KEYS)))
-        now = utcnow()
-        response = SurveyResponse.__table__
-        with staged_rows(self.session, _stage(), STAGE_COLUMNS, staged) as stage:
-            self.session.execute(insert(response).from_select(
-                ["project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score",
-                 "comments", "batch_id", "created_at", "updated_at"],
-                select(literal(survey.project_id), literal(survey.id), stage.c.unit_id, stage.c.respondent,
-                       stage.c.signed, stage.c.answered_on, stage.c.overall_score, stage.c.comments,
-                       literal(batch.id), literal(now, response.c.created_at.type),
-                       literal(now, response.c.updated_at.type)),
-            ))
-            # One pass for all departments: (form, department) pairs whose score was given, the department
-            # stored as the enum's value like the ORM stores it.
-            topic = union_all(*(select(literal(t.value).label("topic")) for t in SurveyTopic)).subquery("topic")
-            score = case({t.value: stage.c[key] for t, key in zip(SurveyTopic, TOPIC_KEYS, strict=True)},
-                         value=topic.c.topic)
-            self.session.execute(insert(SurveyScore.__table__).from_select(
-                ["response_id", "topic", "score"],
-                select(response.c.id, topic.c.topic, score)
-                .join_from(stage, response,
-                           and_(response.c.survey_id == survey.id, response.c.unit_id == stage.c.unit_id))
-                # An outer join keeps SQLite's loop order: each form's scores in turn, written next to each other
-                # in the indexes, rather than one pass over all forms per department.
-                .outerjoin(topic, true())
-                .where(score.is_not(None)),
-            ))
-        topics = len(TOPIC_KEYS)
-        scores = sum(topics - row[-topics:].count(None) for row in staged)
+            get = v.get
+            who = get("respondent") or get("owner")
+            signed = get("signed")
+            forms.append((*fixed, v["unit_id"], who or "", bool(who) if signed is None else signed, get("answered_on"),
+                          get("overall_score"), get("comments") or "", *map(get, TOPIC_KEYS)))
+        width = len(TOPIC_KEYS)
+        scores = sum(width - form[-width:].count(None) for form in forms)
+        insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
             record_batch(
                 self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__, batch_id=batch.id,

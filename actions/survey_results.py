@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -30,6 +31,7 @@ from models import (
     SurveyTopic,
     Unit,
     label_of,
+    score_column,
 )
 
 from . import xlsx_out
@@ -138,26 +140,37 @@ def survey_results(session: Session, *, survey_id: int, actor: Actor) -> SurveyR
             func.coalesce(func.sum(case((SurveyHousehold.collected, 1), else_=0)), 0),
         ).where(SurveyHousehold.survey_id == survey.id)
     ).one()
-    scores = (
-        select(SurveyScore.score.label("score"), SurveyScore.topic.label("topic"), Building.name.label("building"))
-        .join(SurveyResponse, SurveyScore.response_id == SurveyResponse.id)
+    # Per building, each department's (answers, satisfied, total) from its column of the forms: one pass over
+    # the survey's forms; departments, buildings and the whole survey are sums of these.
+    per_building = session.execute(
+        select(Building.name, *(figure for t in SurveyTopic for figure in (
+            func.count(score_column(t)), func.coalesce(func.sum(case((score_column(t) >= threshold, 1), else_=0)), 0),
+            func.coalesce(func.sum(score_column(t)), 0),
+        )))
+        .select_from(SurveyResponse)
         .join(Unit, SurveyResponse.unit_id == Unit.id)
         .join(Building, Unit.building_id == Building.id)
         .where(SurveyResponse.survey_id == survey.id)
-        .subquery()
-    )
-    figures = (func.count(), func.sum(case((scores.c.score >= threshold, 1), else_=0)), func.avg(scores.c.score))
-    overall = _satisfaction(*session.execute(select(*figures)).one())
-    by_topic = dict(
-        (topic, _satisfaction(n, ok, mean))
-        for topic, n, ok, mean in session.execute(select(scores.c.topic, *figures).group_by(scores.c.topic))
-    )
-    by_building = tuple(
-        (name, _satisfaction(n, ok, mean))
-        for name, n, ok, mean in session.execute(
-            select(scores.c.building, *figures).group_by(scores.c.building).order_by(scores.c.building)
-        )
-    )
+        .group_by(Building.name)
+        .order_by(Building.name)
+    ).all()
+    topics = tuple(SurveyTopic)
+    tallies: dict[object, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for name, *figures in per_building:
+        for i, topic in enumerate(topics):
+            for key in (None, topic, ("building", name)):
+                acc = tallies[key]
+                for j in range(3):
+                    acc[j] += int(figures[3 * i + j])
+
+    def tallied(key: object) -> Satisfaction:
+        n, ok, total = tallies.get(key, (0, 0, 0))
+        return _satisfaction(n, ok, Decimal(total) / n if n else None)
+
+    overall = tallied(None)
+    by_topic = {t: tallied(t) for t in topics if tallies.get(t, (0,))[0]}
+    by_building = tuple((name, tallied(("building", name))) for name, *_ in per_building
+                        if tallies[("building", name)][0])
     overall_score = _satisfaction(*session.execute(
         select(
             func.count(SurveyResponse.overall_score),

@@ -2,7 +2,7 @@
 
 Builds the other issues' data sets together, in one branch of five projects: 100,000 units with 12 months of
 bills (1.2 M bills), 1 M service requests with their work orders over two years (a tenth of them complaints)
-and their callbacks, a half-year survey with 100,000 answered forms (600,000 department scores), 100,000
+and their callbacks, a half-year survey with 100,000 answered forms (6 department scores each), 100,000
 score events and this month's computed scores — in a temporary SQLite file and in the PostgreSQL database
 ``--pg`` names (dropped and recreated), with set-based INSERT … SELECT (a recursive CTE on SQLite,
 ``generate_series`` on PostgreSQL). Then, on each database, as a branch account (分公司管理) of that branch:
@@ -46,6 +46,7 @@ from actions.kernel.periods import add_months, current_period
 from actions.scores import compute_scores  # noqa: E402
 from admin.app import create_app  # noqa: E402
 from models import (  # noqa: E402
+    SCORE_COLUMNS,
     Bill,
     ScoreEvent,
     ServiceRequest,
@@ -181,7 +182,7 @@ def build(engine: Engine, now: dt.datetime) -> None:
             "CASE WHEN wo.id % 17 = 0 THEN 'unsatisfied' ELSE 'satisfied' END, '', '' "
             "FROM work_order wo WHERE wo.status = 'closed' AND wo.id % 20 <> 0")
 
-        # this half year's survey: every unit surveyed and answering (100,000 forms), 6 department scores each
+        # this half year's survey: every unit surveyed and answering (100,000 forms)
         run("INSERT INTO survey (project_id, title, period, status, scale_max) "
             "SELECT i, '基准项目' || i || ' ' || :half || ' 满意度调查', :half, 'collected', 5 FROM bench_n WHERE i <= :p",
             half=half, p=PROJECTS)
@@ -189,12 +190,10 @@ def build(engine: Engine, now: dt.datetime) -> None:
             "SELECT u.project_id, u.project_id, u.id, (1 = 1), (u.id % 40 <> 0) FROM unit u")
         run("INSERT INTO survey_response (project_id, survey_id, unit_id, respondent, signed, comments, overall_score) "
             "SELECT u.project_id, u.project_id, u.id, '', (1 = 1), '', 1 + u.id % 5 FROM unit u")
-        run("CREATE TABLE bench_topic (k INTEGER PRIMARY KEY, topic VARCHAR(20))")
-        for k, topic in enumerate(("service", "engineering", "security", "environment", "greening", "developer"), 1):
-            run("INSERT INTO bench_topic VALUES (:k, :t)", k=k, t=topic)
-        run("INSERT INTO survey_score (response_id, topic, score) "
-            "SELECT r.id, t.topic, CASE WHEN (r.id * 7 + t.k) % 10 < 7 THEN 4 + (r.id + t.k) % 2 ELSE 1 + (r.id + t.k) % 3 END "
-            "FROM survey_response r CROSS JOIN bench_topic t")
+        # each form's six department scores, in its own columns
+        run("UPDATE survey_response SET " + ", ".join(
+            f"{column} = CASE WHEN (id * 7 + {k}) % 10 < 7 THEN 4 + (id + {k}) % 2 ELSE 1 + (id + {k}) % 3 END"
+            for k, column in enumerate(SCORE_COLUMNS.values(), 1)))
 
         # 100,000 score events over the last year, on the documents' typed rules
         run("CREATE TABLE bench_rule (k INTEGER PRIMARY KEY, id INTEGER, points NUMERIC(6, 1))")
@@ -207,7 +206,7 @@ def build(engine: Engine, now: dt.datetime) -> None:
             "'', 'manual' FROM bench_n JOIN bench_rule r ON r.k = i % :rules WHERE i <= :n",
             staff=PROJECTS * STAFF_PER_PROJECT, s=STAFF_PER_PROJECT, today=today_local().isoformat(),
             rules=len(rules), n=EVENTS)
-        for table in ("bench_n", "bench_month", "bench_topic", "bench_rule"):
+        for table in ("bench_n", "bench_month", "bench_rule"):
             run(f"DROP TABLE {table}")
     with Session(engine) as s, s.begin():
         compute_scores(s, month=current, actor=SYSTEM)  # this month: a draft of every project

@@ -151,6 +151,7 @@ from .service import (  # noqa: F401
     WorkOrderStatus,
 )
 from .surveys import (  # noqa: F401
+    SCORE_COLUMNS,
     ActionStatus,
     CorrectiveAction,
     Survey,
@@ -159,6 +160,7 @@ from .surveys import (  # noqa: F401
     SurveyScore,
     SurveyStatus,
     SurveyTopic,
+    score_column,
 )
 from .training import (  # noqa: F401
     TrainingAttendance,

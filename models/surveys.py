@@ -1,4 +1,4 @@
-"""满意度调查: campaigns, the households surveyed, responses with per-department scores, corrective actions."""
+"""满意度调查: campaigns, the households surveyed, responses with their department scores, corrective actions."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    literal_column,
+    select,
+    union_all,
 )
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, column_property, relationship
 
 from .base import (
     Base,
@@ -95,8 +97,21 @@ class SurveyHousehold(IdMixin, ProjectScoped, VersionedMixin, Base):
     unit: Mapped[Unit] = relationship(info={"label": "房屋"})
 
 
+# 六个部门的评分 live on the form itself, one column each: an import writes one row per form (COPY on
+# PostgreSQL) and the reports sum six columns of the forms instead of re-aggregating six rows per form.
+SCORE_COLUMNS: dict[SurveyTopic, str] = {t: f"{t.value}_score" for t in SurveyTopic}
+
+
+def _score_checks() -> tuple[CheckConstraint, ...]:
+    return tuple(
+        CheckConstraint(f"{name} IS NULL OR ({name} >= 1 AND {name} <= 10)", name=f"{name}_range",
+                        info={"message": f"{{{name}}}须在 1–10 之间"})
+        for name in SCORE_COLUMNS.values()
+    )
+
+
 class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
-    """问卷: one household's answered form; a unit answers a survey once."""
+    """问卷: one household's answered form with its department scores; a unit answers a survey once."""
 
     __tablename__ = "survey_response"
     __label__ = "调查问卷"
@@ -104,6 +119,7 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         UniqueConstraint("survey_id", "unit_id"),
         CheckConstraint("overall_score IS NULL OR (overall_score >= 1 AND overall_score <= 10)", name="overall_range",
                         info={"message": "{overall_score}须在 1–10 之间"}),
+        *_score_checks(),
     )
 
     survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
@@ -111,6 +127,12 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     respondent: Mapped[str] = col("填表人", String(64), default="")
     signed: Mapped[bool] = col("已署名", Boolean, default=False)
     answered_on: Mapped[dt.date | None] = col("填表日期", Date)
+    service_score: Mapped[int | None] = col(SurveyTopic.SERVICE.label, Integer)
+    engineering_score: Mapped[int | None] = col(SurveyTopic.ENGINEERING.label, Integer)
+    security_score: Mapped[int | None] = col(SurveyTopic.SECURITY.label, Integer)
+    environment_score: Mapped[int | None] = col(SurveyTopic.ENVIRONMENT.label, Integer)
+    greening_score: Mapped[int | None] = col(SurveyTopic.GREENING.label, Integer)
+    developer_score: Mapped[int | None] = col(SurveyTopic.DEVELOPER.label, Integer)
     overall_score: Mapped[int | None] = col("总体满意度", Integer)
     comments: Mapped[str] = col("意见建议", Text, default="")
     batch_id: Mapped[int | None] = col("导入批次", ForeignKey("import_batch.id", ondelete="SET NULL"), index=True)
@@ -119,31 +141,56 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     survey: Mapped[Survey] = relationship(info={"label": "满意度调查"})
     unit: Mapped[Unit] = relationship(info={"label": "房屋"})
     batch: Mapped[ImportBatch | None] = relationship(info={"label": "导入批次"})
-    scores: Mapped[list[SurveyScore]] = relationship(back_populates="response", info={"label": "分项评分"})
+    scores: Mapped[list[SurveyScore]] = relationship(
+        primaryjoin="SurveyResponse.id == foreign(SurveyScore.response_id)", viewonly=True,
+        order_by="SurveyScore.id", info={"label": "分项评分"},
+    )
 
     __display_loads__ = ("survey", "unit")
 
     def __str__(self) -> str:  # 2026年上半年满意度调查 1栋-101 张伟
         return display(loaded(self, "survey"), loaded(self, "unit"), self.respondent) or super().__str__()
 
+    def score_of(self, topic: SurveyTopic) -> int | None:
+        return getattr(self, SCORE_COLUMNS[topic])
 
-class SurveyScore(IdMixin, VersionedMixin, Base):
-    """分项评分: one department's score on one form (1 … the survey's full mark)."""
 
+def score_column(topic: SurveyTopic) -> InstrumentedAttribute[int | None]:
+    """The form's column holding ``topic``'s score."""
+    return getattr(SurveyResponse, SCORE_COLUMNS[topic])
+
+
+# One row per given department score, read from the forms' columns: what the 答题数 / 满意及以上 figures count,
+# so their lists hold exactly the counted answers. Not a table: its rows are written as the forms' columns.
+# The id packs the form and the department (form id × 8 + the department's place), stable and unique.
+_ANSWERS = union_all(*(
+    # constants in the SQL, so a filter on the department prunes the other five branches when planned
+    select((SurveyResponse.id * literal_column("8") + literal_column(str(i))).label("id"),
+           SurveyResponse.id.label("response_id"),
+           literal_column(f"'{t.value}'", enum_type(SurveyTopic)).label("topic"), score_column(t).label("score"))
+    .where(score_column(t).is_not(None))
+    for i, t in enumerate(SurveyTopic)
+)).subquery("survey_score")
+
+
+class SurveyScore(Base):
+    """分项评分: one department's score on one form (1 … the survey's full mark) — a read-only row of the
+    form's score columns."""
+
+    __table__ = _ANSWERS
     __tablename__ = "survey_score"
     __label__ = "分项评分"
-    __table_args__ = (
-        UniqueConstraint("response_id", "topic"),
-        CheckConstraint("score >= 1 AND score <= 10", name="score_range",
-                        info={"message": "{score}须在 1–10 之间"}),
-        Index(None, "topic", "score"),
+    __mapper_args__ = {"primary_key": [_ANSWERS.c.id]}
+
+    id: Mapped[int] = column_property(_ANSWERS.c.id, info={"label": "编号"})
+    response_id: Mapped[int] = column_property(_ANSWERS.c.response_id, info={"label": "调查问卷"})
+    topic: Mapped[SurveyTopic] = column_property(_ANSWERS.c.topic, info={"label": "评价部门"})
+    score: Mapped[int] = column_property(_ANSWERS.c.score, info={"label": "得分"})
+
+    response: Mapped[SurveyResponse] = relationship(
+        primaryjoin="foreign(SurveyScore.response_id) == SurveyResponse.id", viewonly=True,
+        info={"label": "调查问卷"},
     )
-
-    response_id: Mapped[int] = col("调查问卷", ForeignKey("survey_response.id", ondelete="CASCADE"), index=True)
-    topic: Mapped[SurveyTopic] = col("评价部门", enum_type(SurveyTopic))
-    score: Mapped[int] = col("得分", Integer)
-
-    response: Mapped[SurveyResponse] = relationship(back_populates="scores", info={"label": "调查问卷"})
 
 
 class CorrectiveAction(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):

@@ -26,6 +26,7 @@ from actions.audit import log_operation
 from actions.scores import compute_scores, confirm_scores
 from actions.weekly_plan import carry_over_tasks
 from models import (
+    SCORE_COLUMNS,
     SHANGHAI,
     ActionStatus,
     Audience,
@@ -102,7 +103,6 @@ from models import (
     Survey,
     SurveyHousehold,
     SurveyResponse,
-    SurveyScore,
     SurveyStatus,
     SurveyTopic,
     TaskStatus,
@@ -1180,7 +1180,7 @@ class _Demo:
         self.insert(SurveyHousehold, households)
         bias = {SurveyTopic.SERVICE: 0.15, SurveyTopic.ENGINEERING: -0.35, SurveyTopic.SECURITY: 0.05,
                 SurveyTopic.ENVIRONMENT: 0.0, SurveyTopic.GREENING: 0.2, SurveyTopic.DEVELOPER: -0.7}
-        responses, score_sets = [], []
+        responses = []
         comments = ("希望维修响应再快一些", "小区绿化很好", "地下车库照明不足", "保安很负责", "希望加强装修管理",
                     "开发商遗留问题迟迟没有解决", "前台服务热情", "垃圾清运要及时")
         for u, handed in answered:
@@ -1193,18 +1193,11 @@ class _Demo:
                 "answered_on": handed + dt.timedelta(days=rng.randint(1, 12)), "overall_score": overall,
                 "comments": rng.choice(comments) if rng.random() < 0.22 else "", "batch_id": None,
             })
-            scores = {}
             for topic, b in bias.items():
-                if topic is SurveyTopic.DEVELOPER and rng.random() < 0.1:
-                    continue  # 不了解，未填
-                scores[topic] = max(1, min(5, round(overall + b + rng.gauss(0, 0.7))))
-            score_sets.append(scores)
-        ids = self.insert(SurveyResponse, responses, returning=True)
-        self.insert(SurveyScore, [
-            {"response_id": rid, "topic": topic, "score": score}
-            for rid, scores in zip(ids, score_sets, strict=True)
-            for topic, score in scores.items()
-        ])
+                unanswered = topic is SurveyTopic.DEVELOPER and rng.random() < 0.1  # 不了解，未填
+                responses[-1][SCORE_COLUMNS[topic]] = (
+                    None if unanswered else max(1, min(5, round(overall + b + rng.gauss(0, 0.7)))))
+        self.insert(SurveyResponse, responses)
         engineer = p.staff[StaffPosition.ENGINEER][0]
         self.insert(CorrectiveAction, [
             {"project_id": p.id, "survey_id": sid, "topic": SurveyTopic.ENGINEERING,

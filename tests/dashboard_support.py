@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import (
+    SCORE_COLUMNS,
     SHANGHAI,
     AuditLog,
     Bill,
@@ -35,7 +36,6 @@ from models import (
     Survey,
     SurveyHousehold,
     SurveyResponse,
-    SurveyScore,
     SurveyStatus,
     SurveyTopic,
     Visit,
@@ -214,10 +214,8 @@ def build(session: Session, suffix: str = "") -> World:
             session.add(SurveyHousehold(project_id=project.id, survey_id=s.id, unit_id=unit.id,
                                         collected=unit in collected))
         for unit, scores, overall in answers:
-            form = SurveyResponse(project_id=project.id, survey_id=s.id, unit_id=unit.id, overall_score=overall)
-            session.add(form)
-            session.flush()
-            session.add_all([SurveyScore(response_id=form.id, topic=t, score=v) for t, v in scores])
+            session.add(SurveyResponse(project_id=project.id, survey_id=s.id, unit_id=unit.id, overall_score=overall,
+                                       **{SCORE_COLUMNS[t]: v for t, v in scores}))
         session.flush()
         return s
 

@@ -543,6 +543,8 @@ class WuyeViewMeta(ModelViewMeta):
             pii_columns: dict[str, str] = {}
             for prop in inspect(model).column_attrs:
                 column = prop.columns[0]
+                # a model mapped over a SELECT (分项评分) has plain column clauses: no doc, no info
+                doc, info = getattr(column, "doc", None), getattr(column, "info", {})
                 enum_cls = getattr(column.type, "enum_class", None)
                 if enum_cls is not None and issubclass(enum_cls, LabeledEnum):
                     args = dict(form_args.get(prop.key, {}))
@@ -551,14 +553,14 @@ class WuyeViewMeta(ModelViewMeta):
                     form_args[prop.key] = args
                     list_fmt.setdefault(prop.key, _enum_formatter(prop.key))
                     detail_fmt.setdefault(prop.key, _enum_formatter(prop.key))
-                if column.doc:
-                    form_args.setdefault(prop.key, {}).setdefault("description", column.doc)
+                if doc:
+                    form_args.setdefault(prop.key, {}).setdefault("description", doc)
                 if isinstance(column.type, UTCDateTime):
                     # Typed and shown as Beijing time, stored in UTC.
                     args = form_args.setdefault(prop.key, {})
                     args.setdefault("display_timezone", SHANGHAI)
                     args.setdefault("description", "北京时间")
-                pii = column.info.get("pii")
+                pii = info.get("pii")
                 if pii:
                     pii_columns[prop.key] = pii
                     list_fmt.setdefault(prop.key, _pii_formatter(prop.key, pii))

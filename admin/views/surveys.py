@@ -12,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import surveys
-from models import SHANGHAI, CorrectiveAction, Survey, SurveyHousehold, SurveyResponse, SurveyScore
+from models import (
+    SCORE_COLUMNS,
+    SHANGHAI,
+    CorrectiveAction,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
+)
 
 from .base import (
     BooleanFilter,
@@ -107,24 +115,29 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
     category = "满意度调查"
     icon = "fa-solid fa-file-signature"
     column_list = ["id", "survey", "unit", "respondent", "signed", "overall_score", "answered_on", "batch"]
+    column_details_exclude_list = ["scores"]  # the department scores are the form's own columns
     column_searchable_list = ["respondent", "unit.room_no", "comments"]
     column_sortable_list = ["id", "respondent", "signed", "overall_score", "answered_on"]
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("survey"), BooleanFilter("signed"),
                       DrillFilter()]
-    form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", "overall_score", "comments"]
+    form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", *SCORE_COLUMNS.values(),
+                    "overall_score", "comments"]
     form_ajax_refs = ajax_refs(SurveyResponse, "unit")
 
 
 class SurveyScoreAdmin(ScopedModelView, model=SurveyScore):
+    """The answers as a list (what 答题数 / 满意及以上 count); a score is edited on its form."""
+
     category = "满意度调查"
     icon = "fa-solid fa-star"
+    can_create = False
+    can_edit = False
+    can_delete = False
     column_list = ["id", "response", "topic", "score"]
     column_sortable_list = ["id", "topic", "score"]
     column_default_sort = [("id", True)]
     column_filters = [EnumFilter("topic"), DrillFilter()]
-    form_columns = ["response", "topic", "score"]
-    form_ajax_refs = ajax_refs(SurveyScore, "response")
 
     def scope_clause(self, request: Request) -> ColumnElement[bool] | None:
         # A score has no project of its own: it belongs to its form's.

@@ -168,10 +168,7 @@ def test_a_survey_started_later_never_rewrites_the_months_before_it(session, wor
     units = [f.unit(session, project_=world.p1) for _ in range(10)]
     session.add_all([SurveyHousehold(project_id=world.p1.id, survey_id=late.id, unit_id=u.id, collected=u is units[0])
                      for u in units])
-    form = SurveyResponse(project_id=world.p1.id, survey_id=late.id, unit_id=units[0].id)
-    session.add(form)
-    session.flush()
-    session.add(SurveyScore(response_id=form.id, topic=SurveyTopic.SERVICE, score=2))
+    session.add(SurveyResponse(project_id=world.p1.id, survey_id=late.id, unit_id=units[0].id, service_score=2))
     session.flush()
 
     after = figures_of(session, actor, months)

@@ -459,6 +459,6 @@ def test_a_sheet_as_staff_type_it_imports_every_row(session):
                                   .where(SurveyScore.response_id == first.id)).all())
     assert scores == {SurveyTopic.SERVICE: 5, SurveyTopic.ENGINEERING: 4, SurveyTopic.SECURITY: 4,
                       SurveyTopic.ENVIRONMENT: 5, SurveyTopic.GREENING: 5, SurveyTopic.DEVELOPER: 3}
-    assert session.scalar(select(func.count()).select_from(SurveyScore).join(SurveyResponse).where(
+    assert session.scalar(select(func.count()).select_from(SurveyScore).join(SurveyScore.response).where(
         SurveyResponse.survey_id == survey_id, SurveyScore.topic == SurveyTopic.SERVICE)) == 9
     assert responses[units["202"].id].comments == "" and responses[units["301"].id].comments == "保安很负责"

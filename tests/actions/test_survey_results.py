@@ -28,6 +28,8 @@ from models import (
     OperationLog,
     Survey,
     SurveyHousehold,
+    SurveyResponse,
+    SurveyScore,
     SurveyStatus,
     SurveyTopic,
     UnitStatus,
@@ -164,6 +166,36 @@ def test_coverage_and_satisfaction_hand_checked(session, surveyed):
     assert summary["调查率"] == 0.6 and summary["是否达标"] == "否" and summary["被调查户数"] == 5  # rates as numbers
     assert (summary["调查率目标"], summary["满意率（各部门合计）"], summary["总体满意度满意率"]) == ("≥ 95%", 0.667, 0.667)
     assert [c.value for c in book["各部门"][2]] == ["客服部", 3, 2, 0.667, 4]
+
+
+def test_results_read_the_scores_on_the_forms(session, surveyed):
+    """Forms typed in with their department columns (no import): each department counts its own column, a
+    building whose forms answer no department is not listed, a form of only 总体满意度 counts there alone."""
+    project, units, actor, campaign = surveyed
+
+    def form(room: str, overall: int | None = None, **scores: int) -> None:
+        session.add(SurveyResponse(project_id=project.id, survey_id=campaign.survey_id, unit_id=units[room].id,
+                                   overall_score=overall, **{f"{t}_score": v for t, v in scores.items()}))
+
+    form("1-101", service=5, developer=1, greening=4)
+    form("1-102", service=2, developer=4)
+    form("1-103", overall=5)  # no department answered
+    form("2-101", overall=2)
+    session.flush()
+    r = survey_results(session, survey_id=campaign.survey_id, actor=actor)
+
+    assert r.responses == 4
+    # 5 1 4 2 4 → 3 of 5 satisfied, mean 16/5
+    assert (r.overall.answers, r.overall.satisfied, r.overall.mean) == (5, 3, Decimal("3.20"))
+    topics = {t: (s.answers, s.satisfied, s.mean) for t, s in r.by_topic}
+    assert topics == {SurveyTopic.SERVICE: (2, 1, Decimal("3.50")), SurveyTopic.GREENING: (1, 1, Decimal("4.00")),
+                      SurveyTopic.DEVELOPER: (2, 1, Decimal("2.50"))}
+    assert [t for t, _ in r.by_topic] == [SurveyTopic.SERVICE, SurveyTopic.GREENING, SurveyTopic.DEVELOPER]
+    assert [(name, s.answers, s.satisfied) for name, s in r.by_building] == [("1栋", 5, 3)]
+    assert (r.overall_score.answers, r.overall_score.satisfied) == (2, 1)
+    answers = session.execute(select(SurveyScore.topic, SurveyScore.score).join(SurveyScore.response)
+                              .where(SurveyResponse.unit_id == units["1-101"].id).order_by(SurveyScore.id)).all()
+    assert answers == [(SurveyTopic.SERVICE, 5), (SurveyTopic.GREENING, 4), (SurveyTopic.DEVELOPER, 1)]
 
 
 def test_satisfied_threshold_follows_the_scale():

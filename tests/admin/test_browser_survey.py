@@ -24,7 +24,6 @@ from models import (
     Survey,
     SurveyHousehold,
     SurveyResponse,
-    SurveyScore,
     Unit,
     User,
 )
@@ -114,8 +113,6 @@ def test_upload_preview_confirm_results(live_server, tmp_path, monkeypatch):  # 
 def forget(server, project_id: int, survey_id: int) -> None:
     """Take this test's records out of the shared live database again (other browser tests count on its ids)."""
     with server.session_maker.begin() as s:
-        responses = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id)
-        s.execute(delete(SurveyScore).where(SurveyScore.response_id.in_(responses)))
         for model in (SurveyResponse, SurveyHousehold):
             s.execute(delete(model).where(model.survey_id == survey_id))
         s.execute(delete(Survey).where(Survey.id == survey_id))

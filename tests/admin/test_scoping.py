@@ -44,8 +44,6 @@ from models import (
     Survey,
     SurveyHousehold,
     SurveyResponse,
-    SurveyScore,
-    SurveyTopic,
     Unit,
     User,
     utcnow,
@@ -123,9 +121,8 @@ def _records_of(s, p2: Project) -> None:
                         amount=Decimal("100.00"), months_in_arrears=1, oldest_period="2026-10",
                         pay_by=dt.date(2026, 11, 12)))
     survey = Survey(project=p2, title="乙项目满意度调查", period="2026H2")
-    response = SurveyResponse(project=p2, survey=survey, unit=unit, overall_score=5)
-    s.add_all([SurveyHousehold(project_id=p2.id, survey=survey, unit=unit), response,
-               SurveyScore(response=response, topic=SurveyTopic.SERVICE, score=5)])
+    response = SurveyResponse(project=p2, survey=survey, unit=unit, overall_score=5, service_score=5)
+    s.add_all([SurveyHousehold(project_id=p2.id, survey=survey, unit=unit), response])
     s.flush()
 
 

@@ -55,3 +55,65 @@ def test_up_down_up_and_no_drift(scratch_url):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), models.Base.metadata)
     assert diff == []
     engine.dispose()
+
+
+SCORES_ON_FORM = "5c0e7d2a91b4"  # survey scores move from survey_score onto survey_response
+
+
+def _insert(conn, table: str, **values) -> int:
+    """One row of ``table`` as the schema stands at this revision: the given values, every other required
+    column a plain value of its type."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from sqlalchemy import Boolean, Date, DateTime, Enum, Integer, MetaData, Numeric, Table, insert
+
+    t = Table(table, MetaData(), autoload_with=conn)
+    for c in t.columns:
+        if c.name in values or c.nullable or c.primary_key or c.server_default is not None:
+            continue
+        kind = c.type
+        values[c.name] = (kind.enums[0] if isinstance(kind, Enum) else False if isinstance(kind, Boolean)
+                          else Decimal("1") if isinstance(kind, Numeric) else 1 if isinstance(kind, Integer)
+                          else dt.datetime(2026, 1, 1, tzinfo=dt.UTC) if isinstance(kind, DateTime)
+                          else dt.date(2026, 1, 1) if isinstance(kind, Date) else f"{table}-{len(values)}")
+    return conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
+
+
+def test_survey_scores_move_onto_the_form_and_back(scratch_url):
+    """Each answer of survey_score lands in its department's column of the form and back again on downgrade;
+    a form without answers keeps empty columns."""
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{SCORES_ON_FORM}-1")
+    with engine.begin() as conn:
+        branch = _insert(conn, "branch", name="分公司")
+        project = _insert(conn, "project", name="甲项目", branch_id=branch)
+        building = _insert(conn, "building", name="1栋", project_id=project)
+        units = [_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}") for i in range(3)]
+        survey = _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+        forms = [_insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=u, overall_score=4)
+                 for u in units]
+        answers = {(forms[0], "service", 5), (forms[0], "developer", 2), (forms[1], "engineering", 3),
+                   (forms[1], "security", 4), (forms[1], "environment", 1), (forms[1], "greening", 5)}
+        for form, topic, score in sorted(answers):
+            conn.execute(text("INSERT INTO survey_score (response_id, topic, score) VALUES (:f, :t, :s)"),
+                         {"f": form, "t": topic, "s": score})
+
+    _migrate(engine, SCORES_ON_FORM)
+    assert "survey_score" not in inspect(engine).get_table_names()
+    topics = ("service", "engineering", "security", "environment", "greening", "developer")
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, overall_score, {', '.join(t + '_score' for t in topics)} "
+                                 "FROM survey_response ORDER BY id")).all()
+    assert rows == [(forms[0], 4, 5, None, None, None, None, 2), (forms[1], 4, None, 3, 4, 1, 5, None),
+                    (forms[2], 4, None, None, None, None, None, None)]
+
+    _migrate(engine, f"{SCORES_ON_FORM}-1", down=True)
+    assert not {f"{t}_score" for t in topics} & {c["name"] for c in inspect(engine).get_columns("survey_response")}
+    assert "survey_score_move" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT response_id, topic, score FROM survey_score ORDER BY id")).all()
+        assert conn.scalar(text("SELECT count(*) FROM survey_response")) == 3
+    assert set(back) == answers
+    assert [r[0] for r in back] == sorted(r[0] for r in back)  # each form's answers next to each other
+    engine.dispose()
