@@ -19,7 +19,16 @@ from sqlalchemy import Select, event, insert, inspect, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
-from models import AuditKind, AuditLog, LoginAttempt, OperationLog, OperationStatus, utcnow
+from models import (
+    AuditKind,
+    AuditLog,
+    Base,
+    FormSubmission,
+    LoginAttempt,
+    OperationLog,
+    OperationStatus,
+    utcnow,
+)
 
 from .actor import Actor, current_actor
 from .privacy import mask
@@ -29,7 +38,7 @@ T = TypeVar("T")
 REDACTED = "***"
 # Never written to the audit trail in clear (P02).
 SECRET_COLUMNS = {"password_hash"}
-UNAUDITED = (AuditLog, OperationLog, LoginAttempt)
+UNAUDITED = (AuditLog, OperationLog, LoginAttempt, FormSubmission)
 
 
 def actor_of(session: Session) -> Actor:
@@ -215,7 +224,7 @@ def log_operation(
 
 # What each operation-log code means, in Chinese: the one place the console (操作日志) reads it from.
 # ``export:<table>``, ``import:<kind>`` and the console's ``create:/update:/delete:<table>`` are named after the
-# record (see actions.operations.operation_label).
+# record (see operation_label).
 OPERATION_LABELS: dict[str, str] = {
     # 工单
     "receive_request": "受理客户诉求",
@@ -268,6 +277,33 @@ OPERATION_LABELS: dict[str, str] = {
     "load_reference": "载入基础数据",
     "load_demo": "载入演示数据",
 }
+
+
+# Codes named after a record: an export, and a console form's save (actions/records.py).
+RECORD_VERBS = {"export": "导出", "create": "新增", "update": "修改", "delete": "删除"}
+
+
+@functools.cache
+def _record_labels() -> dict[str, str]:
+    return {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
+
+
+# ``import:<kind>`` → the importer's title. Each importer module registers its kinds when it is loaded, so this
+# module needs none of them (the importers write their operation rows through it).
+IMPORT_TITLES: dict[str, str] = {}
+
+
+def operation_label(code: str) -> str:
+    """An operation-log code in Chinese: ``export:bill`` → 导出「账单」, a console form's ``update:unit`` → 修改「房屋」;
+    a code not known is shown as itself."""
+    if label := OPERATION_LABELS.get(code):
+        return label
+    prefix, _, rest = code.partition(":")
+    if prefix in RECORD_VERBS and (name := _record_labels().get(rest)):
+        return f"{RECORD_VERBS[prefix]}「{name}」"
+    if prefix == "import" and (name := IMPORT_TITLES.get(rest)):
+        return f"导入「{name}」"
+    return code
 
 
 def as_actor(fn: Callable[..., T]) -> Callable[..., T]:

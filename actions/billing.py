@@ -450,11 +450,8 @@ def record_payment(
     collector_id: int | None = None,
     paid_at: dt.datetime | None = None,
     receipt_no: str | None = None,
-    form_token: str | None = None,
 ) -> PaymentResult:
-    """收款 against one bill, in full or in part; more than the bill still owes is refused. ``form_token`` is the
-    console form's one-time token: the same form again answers with the payment it made."""
-    token = one_time(form_token)
+    """收款 against one bill, in full or in part; more than the bill still owes is refused."""
     bill = session.scalar(
         select(Bill).where(Bill.id == bill_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -462,11 +459,6 @@ def record_payment(
         raise Refused(f"账单不存在：{bill_id}", [bill_id])
     if not actor.can_see(bill.project_id):
         raise NotPermitted(f"无权操作账单#{bill_id}", [bill_id])
-    # checked with the bill locked: a second submission of the form waits for the first and finds its payment
-    earlier = None if token is None else session.scalar(
-        select(Payment).where(Payment.bill_id == bill.id, Payment.form_token == token))
-    if earlier is not None:
-        return PaymentResult(earlier.id, bill.id, earlier.amount, bill.status, bill.amount_due - bill.amount_paid)
     if bill.status not in OPEN:
         raise Refused(f"账单#{bill.id}{bill.status.label}，不能再收款", [bill.id])
     amount, paid_at, collector_id = _payment_terms(session, actor, bill.project_id, amount, collector_id, paid_at)
@@ -478,7 +470,7 @@ def record_payment(
             [bill.id],
         )
     _check_receipts(session, bill.project_id, receipt_no)
-    result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no, token)
+    result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no)
     log_operation(
         session,
         "record_payment",
@@ -505,8 +497,7 @@ def _payment_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> 
         raise Refused(f"请选择{label_of(Payment, 'bill')}")
     result = record_payment(session, bill_id=pk("bill"), amount=values.get("amount"), method=method,
                             collector_id=pk("collector"), paid_at=values.get("paid_at"),
-                            receipt_no=(values.get("receipt_no") or "").strip() or None,
-                            form_token=values.get("form_token"), actor=actor)
+                            receipt_no=(values.get("receipt_no") or "").strip() or None, actor=actor)
     return session.get(Payment, result.payment_id)
 
 

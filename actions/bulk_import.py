@@ -49,6 +49,7 @@ from models import (
 )
 
 from .actor import Actor
+from .audit import IMPORT_TITLES
 from .billing import (
     COLLECTING_POSITIONS,
     StoredBill,
@@ -819,6 +820,7 @@ class CustomerImporter(RecordImporter):
 KINDS: dict[str, type[RecordImporter]] = {
     cls.kind: cls for cls in (UnitImporter, CustomerImporter, ParkingImporter, StaffImporter, BillImporter, PaymentImporter)
 }
+IMPORT_TITLES.update({kind: cls.title for kind, cls in KINDS.items()})
 
 
 def importer_for(session: Session, kind: str, *, actor: Actor, project_id: int | None = None) -> RecordImporter:

@@ -31,11 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import label_of
+from models import FormSubmission, label_of
 
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import Refused, integrity_message
+from .form_tokens import form_token as one_time
 
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 MISSING_VERSION_MESSAGE = "表单缺少版本号，请刷新后重试"
@@ -192,14 +193,21 @@ def _log(session: Session, obj: Any, *, operation: str) -> None:
 
 @as_actor
 def save_record(session: Session, model: type, obj: Any | None, values: Mapping[str, Any], *, actor: Actor,
-                version: Any = None) -> Any:
+                version: Any = None, form_token: str | None = None) -> Any:
     """Create (``obj`` None or a new, unsaved instance) or edit one record from submitted values; returns the
-    record, flushed."""
+    record, flushed. A create form's one-time ``form_token`` makes it write once: sent again, it is answered with
+    the record it made."""
     values = dict(values)
     created = obj is None or inspect(obj).transient
+    claim = None
+    if created and (token := one_time(form_token)) is not None:
+        claim, earlier = _claim(session, model, token)
+        if earlier is not None:
+            return earlier
     if created and model in _CREATORS:
         obj = _CREATORS[model](session, actor, values)
         _log(session, obj, operation=f"create:{_table(obj)}")
+        _made(claim, obj)
         return obj
     attr = version_attr(model)
     if attr is not None:
@@ -221,7 +229,34 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     for follow in _DERIVED.get(model, ()):
         follow(session, actor, change)
     _log(session, obj, operation=f"create:{_table(obj)}" if created else f"update:{_table(obj)}")
+    _made(claim, obj)
     return obj
+
+
+def _claim(session: Session, model: type, token: str) -> tuple[FormSubmission | None, Any]:
+    """Take the token for this form's record — or, taken already, the record it made. A second submission at the
+    same moment waits on the token's unique index until the first commits, then finds its record."""
+    table = inspect(model).local_table.name
+    try:
+        with session.begin_nested():
+            claim = FormSubmission(token=token, table_name=table)
+            session.add(claim)
+            session.flush()
+        return claim, None
+    except IntegrityError:
+        pass
+    used = session.scalar(select(FormSubmission).where(FormSubmission.token == token)
+                          .execution_options(populate_existing=True))
+    earlier = None if used is None or used.table_name != table or used.record_id is None else \
+        session.get(model, used.record_id)
+    if earlier is None:
+        raise Refused("该表单已提交过，请重新打开页面后再填写")
+    return None, earlier
+
+
+def _made(claim: FormSubmission | None, obj: Any) -> None:
+    if claim is not None:
+        claim.record_id = inspect(obj).identity[0]
 
 
 @as_actor

@@ -36,7 +36,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import record_batch
+from .audit import IMPORT_TITLES, record_batch
 from .errors import Refused
 from .kernel.periods import today_local
 from .spreadsheets import clean
@@ -252,6 +252,9 @@ class SurveyImporter(Importer):
                              count=count, project_id=survey.project_id, actor=self.actor,
                              details={"survey_id": survey.id}, summary=f"{summary}（批次 #{batch.id}）")
         return added
+
+
+IMPORT_TITLES[SurveyImporter.kind] = SurveyImporter.title
 
 
 def import_survey_responses(

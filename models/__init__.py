@@ -8,6 +8,7 @@ from .audit import (  # noqa: F401
     AuditKind,
     AuditLog,
     AuditSource,
+    FormSubmission,
     OperationLog,
     OperationStatus,
 )

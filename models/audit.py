@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
 from .base import Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
@@ -76,3 +76,17 @@ class OperationLog(IdMixin, Base):
     params: Mapped[dict[str, Any]] = col("参数", JSON, default=dict)
     counts: Mapped[dict[str, Any]] = col("结果", JSON, default=dict)
     message: Mapped[str] = col("说明", String(500), default="")
+
+
+class FormSubmission(IdMixin, Base):
+    """A console create form's one-time token, used: which record that form made. The same form sent again (a
+    double click, a resend) finds its token here and is answered with that record instead of a second one."""
+
+    __tablename__ = "form_submission"
+    __label__ = "表单提交"
+    __table_args__ = (UniqueConstraint("token"),)
+
+    token: Mapped[str] = col("表单编号", String(32))
+    table_name: Mapped[str] = col("表", String(64))
+    record_id: Mapped[int | None] = col("记录", Integer)
+    at: Mapped[dt.datetime] = col("时间", UTCDateTime(), default=utcnow)

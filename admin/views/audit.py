@@ -25,7 +25,7 @@ from sqlalchemy import JSON, Column, Select, inspect, select
 from starlette.requests import Request
 
 from actions.actor import Actor
-from actions.operations import operation_label
+from actions.audit import operation_label
 from actions.privacy import mask
 from actions.spreadsheets.pipeline import Outcome
 from models import (

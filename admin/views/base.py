@@ -1019,6 +1019,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         ``records.save_record`` — all in one transaction."""
         actor = request_actor(request)
         version = data.pop(self._version_column.key, None) if self._is_versioned else None
+        token = data.pop("form_token", None) if self.one_time_form else None
 
         def work() -> Any:
             with self.session_maker() as session, session.begin():
@@ -1032,7 +1033,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 if pk is not None or not records.created_by_action(self.model):
                     # (an action that creates a record checks scope and references itself)
                     anyio.from_thread.run(self.on_model_change, data, obj, pk is None, request)
-                return records.save_record(session, self.model, obj, data, actor=actor, version=version)
+                return records.save_record(session, self.model, obj, data, actor=actor, version=version,
+                                           form_token=token if pk is None else None)
 
         return await self._in_thread(request, work)
 

@@ -121,6 +121,7 @@ class BillAdmin(ScopedModelView, model=Bill):
         DrillFilter(),
     ]
     # 实收与状态只随收款变化（收款记录），不在账单表单里手改.
+    one_time_form = True
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
     form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector")
 

@@ -159,6 +159,7 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
         EnumFilter("source"),
         OperationColumnFilter("event_date"),
     ]
+    one_time_form = True
     form_columns = ["project", "staff", "event_date", "rule", "points", "note", "source", "source_id", "recorded_by"]
     form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule", "recorded_by")
 

@@ -22,6 +22,7 @@ from models import (
     BookingStatus,
     Branch,
     CorrectiveAction,
+    FormSubmission,
     KeyLoan,
     KeyRecord,
     KeyStatus,
@@ -140,18 +141,18 @@ def committed(engine):
         s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
 
 
-def _race(engine, actor, model, first_values, second_values):
+def _race(engine, actor, model, first_values, second_values, **kwargs):
     """The first save holds its transaction open while the second starts: the second must wait for it, and then
     see it. Returns the second's outcome."""
     box: dict = {}
     first = Session(engine)
     first.begin()
-    save_record(first, model, None, first_values, actor=actor)
+    save_record(first, model, None, first_values, actor=actor, **kwargs)
 
     def second():
         try:
             with Session(engine) as s, s.begin():
-                box["result"] = save_record(s, model, None, second_values, actor=actor).id
+                box["result"] = save_record(s, model, None, second_values, actor=actor, **kwargs).id
         except Exception as exc:  # handed back to the test
             box["error"] = exc
 
@@ -187,3 +188,33 @@ def test_two_bookings_of_a_room_at_once_one_wins(engine, committed):
     assert isinstance(box.get("error"), Refused) and "与已有预订重叠" in str(box["error"])
     with Session(engine) as s:
         assert _count(s, MeetingBooking, MeetingBooking.project_id == p) == 1
+
+
+def test_a_create_form_sent_twice_writes_once(session, desk):
+    p, actor = desk
+    key = save_record(session, KeyRecord, None, {"project": p.id, "code": "K-2", "name": "机房", "copies": "2"},
+                      actor=actor)
+    form = {"project": p.id, "key": key.id, "borrower": "张师傅", "lent_at": LENT_AT}
+    first = save_record(session, KeyLoan, None, form, actor=actor, form_token="a" * 32)
+    logs = _count(session, OperationLog)
+    again = save_record(session, KeyLoan, None, form, actor=actor, form_token="a" * 32)
+    assert again.id == first.id and _count(session, KeyLoan, KeyLoan.key_id == key.id) == 1
+    assert _count(session, OperationLog) == logs  # nothing written the second time
+    # a token of another kind of record is not an answer
+    with pytest.raises(Refused, match="该表单已提交过"), session.begin_nested():
+        save_record(session, MeetingBooking, None, {"project": p.id, "room": "一号", "booked_by": "张伟"},
+                    actor=actor, form_token="a" * 32)
+
+
+def test_the_same_form_at_once_writes_once(engine, committed):
+    actor, key_id, p = committed["actor"], committed["key"], committed["project"]
+    form = {"project": p, "key": key_id, "borrower": "张师傅", "lent_at": LENT_AT}
+    with Session(engine) as s, s.begin():  # a second copy: the rule would let both go out
+        s.get(KeyRecord, key_id).copies = 2
+    waited, box = _race(engine, actor, KeyLoan, form, form, form_token="b" * 32)
+    assert waited and "error" not in box, box
+    with Session(engine) as s:
+        assert _count(s, KeyLoan, KeyLoan.key_id == key_id) == 1
+        assert box["result"] == s.scalar(select(KeyLoan.id).where(KeyLoan.key_id == key_id))
+        s.execute(delete(FormSubmission).where(FormSubmission.token == "b" * 32))
+        s.commit()

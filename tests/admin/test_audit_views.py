@@ -13,9 +13,8 @@ import re
 from sqlalchemy import select
 
 from actions.actor import Actor
-from actions.audit import OPERATION_LABELS, log_operation
+from actions.audit import OPERATION_LABELS, log_operation, operation_label
 from actions.bulk_import import KINDS
-from actions.operations import operation_label
 from actions.survey_import import SurveyImporter
 from actions.surveys import create_survey
 from models import (

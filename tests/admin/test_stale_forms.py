@@ -24,6 +24,7 @@ from models import (
     OwnerNotice,
     Survey,
     SurveyTopic,
+    User,
     utcnow,
 )
 from tests import factories as f
@@ -124,6 +125,9 @@ def test_the_second_of_two_stale_forms_is_refused(session, console, records, ide
     form_a, form_b = _opened(first, url), _opened(second, url)
     saved = first.post(url, {**form_a, attr: "甲改的"})
     assert saved.status_code == 302, html.unescape(saved.text)[-1500:]
+    table = model.__table__.name
+    log = session.scalars(select(OperationLog).where(OperationLog.operation == f"update:{table}")).one()
+    assert (log.params["id"], log.actor_id) == (row.id, session.scalar(select(User.id).where(User.username == "boss")))
     logs = session.scalar(select(func.count()).select_from(OperationLog))
     late = second.post(url, {**form_b, attr: "乙改的"})
     assert late.status_code == 400 and "已被他人修改，请刷新后重试" in html.unescape(late.text)
