@@ -256,6 +256,14 @@ OPERATION_LABELS: dict[str, str] = {
     "escalate_request": "诉求升级上报",
     "respond_escalation": "批复诉求升级",
     # 系统
+    "add_user": "新建账号",
+    "save_user": "保存账号",
+    "set_password": "修改密码",
+    "disable_user": "停用账号",
+    "grant_roles": "授予或撤销角色",
+    "delete_user": "删除账号",
+    "save_role": "保存角色",
+    "delete_role": "删除角色",
     "load_reference": "载入基础数据",
     "load_demo": "载入演示数据",
 }

@@ -59,7 +59,7 @@ from models import (
     utcnow,
 )
 
-from .actor import Actor
+from .actor import Actor, require_company_wide
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
@@ -148,6 +148,7 @@ def revise_rule(
 
     Past months keep the rules they were scored with: a revision can only start after today.
     """
+    require_company_wide(actor, ScoringRule)
     old = session.get(ScoringRule, rule_id)
     if old is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
