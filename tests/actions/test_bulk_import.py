@@ -478,3 +478,24 @@ def test_control_characters_in_cells_are_dropped(session, p1):
     assert _import(session, "customers", csv, actor, name="业主.csv", project_id=project.id).written
     names = session.scalars(select(Customer.name).where(Customer.project_id == project.id).order_by(Customer.id))
     assert list(names) == ["王五", "赵六", "孙七"]
+
+
+def test_the_trail_of_an_import_holds_each_rows_values(session, p1):
+    """Issue 13 §5: each imported unit's audit row carries its values; an update carries the fields the file
+    changed, with their new values — still one INSERT … SELECT per set of changed fields."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    unit = session.scalar(select(Unit).where(Unit.room_no == "1-102"))
+    inserted = session.scalar(select(AuditLog.changes).where(AuditLog.table_name == "unit", AuditLog.kind == AuditKind.INSERT,
+                                                             AuditLog.record_id == str(unit.id)))
+    assert (inserted["room_no"], inserted["status"], inserted["project_id"]) == ("1-102", "vacant", project.id)
+    assert inserted["building_id"] == unit.building_id and "id" not in inserted
+    corrected = [row[:] for row in UNITS]
+    corrected[1][5] = 90
+    corrected[2][4] = "已入住"
+    _import(session, "units", workbook({"房屋": corrected}), actor, name="更正.xlsx")
+    updates = dict(session.execute(select(AuditLog.record_id, AuditLog.changes).where(
+        AuditLog.table_name == "unit", AuditLog.kind == AuditKind.UPDATE)).all())
+    first = session.scalar(select(Unit.id).where(Unit.room_no == "1-101"))
+    assert updates[str(unit.id)] == {"status": "occupied"}
+    assert list(updates[str(first)]) == ["area"] and Decimal(str(updates[str(first)]["area"])) == Decimal("90")
