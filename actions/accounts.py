@@ -170,8 +170,10 @@ def _administrators(session: Session) -> int:
 
 
 def _keep_an_administrator(session: Session) -> None:
-    """Refuse the change (the caller's transaction rolls back) when it left no enabled administrator."""
+    """Refuse the change (the caller's transaction rolls back) when it left no enabled administrator. Counted
+    under a lock, so two administrators disabling each other at once cannot both pass."""
     session.flush()
+    lock_names(session, ["administrators"])
     if _administrators(session) == 0:
         raise Refused(f"至少须保留一个启用的{ADMIN_ROLE}账号：不能停用、删除或撤下最后一个{ADMIN_ROLE}")
 

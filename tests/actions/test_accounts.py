@@ -164,3 +164,48 @@ def test_an_editor_keeps_the_projects_it_cannot_see(session, world):
 def test_not_permitted_is_the_refusal_type_of_the_guard(session, world):
     with pytest.raises(NotPermitted), session.begin_nested():
         accounts.guard_user(session, user_id=world["root"].id, actor=world["as_manager"])
+
+
+def test_two_administrators_disabling_each_other_at_once_leave_one(engine):
+    """The last-administrator rule is a count: held by a lock, so of two such requests at once one is refused."""
+    import threading
+
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("two writers at once: PostgreSQL only (SQLite has one writer)")
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        a, b = (factories.user(s, username=name, superuser=True) for name in ("admin-a", "admin-b"))
+        ids = a.id, b.id
+        as_a, as_b = actor_for_user(s, a), actor_for_user(s, b)
+    box: dict = {}
+    try:
+        first = Session(engine)
+        first.begin()
+        accounts.disable_user(first, username="admin-a", actor=as_b)
+
+        def second():
+            try:
+                with Session(engine) as s, s.begin():
+                    accounts.disable_user(s, username="admin-b", actor=as_a)
+            except Refused as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the first to finish
+        first.commit()
+        first.close()
+        thread.join(15)
+        assert "至少须保留一个启用的系统管理员账号" in box["error"].message
+        with Session(engine) as s:
+            assert dict(s.execute(select(User.username, User.is_active).where(User.id.in_(ids))).all()) == {
+                "admin-a": False, "admin-b": True}
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(User).where(User.id.in_(ids)))
+            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))

@@ -124,3 +124,23 @@ def test_who_sees_every_project_edits_them(console, session, world):
     c = console("root")
     assert c.get(f"/admin/routing-rule/edit/{routing.id}").status_code == 200
     assert c.get("/admin/scoring-rule/create").status_code == 200
+
+
+def test_an_account_is_created_and_deleted_through_the_actions(console, session, world):
+    c = console("root")
+    made = c.post("/admin/user/create", {"username": "newbie", "display_name": "新人", "is_active": "y",
+                                         "roles": str(world["desk"].roles[0].id), "projects": str(world["p1"].id),
+                                         "new_password": "first-pass-123"})
+    assert made.status_code == 302, made.text
+    newbie = session.scalar(select(User).where(User.username == "newbie"))
+    assert [r.name for r in newbie.roles] == ["前台客服"] and [p.id for p in newbie.projects] == [world["p1"].id]
+    without = c.post("/admin/user/create", {"username": "nopass", "is_active": "y"})
+    assert without.status_code == 400 and "请设置初始密码" in without.text
+    assert session.scalar(select(User).where(User.username == "nopass")) is None
+    newbie_id = newbie.id
+    assert c.delete(f"/admin/user/delete?pks={newbie_id}").status_code == 200
+    session.expire_all()
+    assert session.get(User, newbie_id) is None
+    ops = session.scalars(select(OperationLog.operation).where(OperationLog.params["user"].as_string() == "newbie")
+                          .order_by(OperationLog.id)).all()
+    assert ops == ["save_user", "delete_user"]
