@@ -462,6 +462,8 @@ def save_role(
         if session.scalar(select(Role.id).where(Role.name == name, Role.id != role.id if role.id else True)):
             raise Refused(f"角色名称 {name} 已存在")
         role.name = name
+    elif created:
+        raise Refused("角色名称不能为空")
     if description is not KEEP:
         role.description = description or ""
     existing = {_grant_value((g.identity, g.action)): g for g in role.accesses}
