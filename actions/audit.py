@@ -16,14 +16,14 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Text, case, cast, event, func, insert, inspect, literal, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, Text, case, cast, event, insert, inspect, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from models import AuditKind, AuditLog, Base, LoginAttempt, OperationLog, OperationStatus, utcnow
 
 from .actor import Actor, current_actor
+from .kernel.sql import json_object, json_value
 
 T = TypeVar("T")
 
@@ -170,10 +170,7 @@ def _text(value: Any) -> Any:
 
 
 def _parsed_json(session: Session, value: Any) -> Any:
-    text = _text(json.dumps(_plain_deep(value), ensure_ascii=False))
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(text, postgresql.JSON)
-    return func.json(text)
+    return json_value(session, _text(json.dumps(_plain_deep(value), ensure_ascii=False)))
 
 
 def _plain_deep(value: Any) -> Any:
@@ -192,11 +189,8 @@ def _audited_value(column: Any) -> Any:
 
 
 def _json_object(session: Session, values: dict[str, Any]) -> Any:
-    """A JSON object built by the database from key/expression pairs (SQLite ``json_object``, PostgreSQL
-    ``json_build_object``)."""
     pairs = [part for key, value in values.items() for part in (_text(key), value)]
-    build = func.json_build_object if session.get_bind().dialect.name == "postgresql" else func.json_object
-    return build(*pairs, type_=AuditLog.changes.type)
+    return json_object(session, pairs, AuditLog.changes.type)
 
 
 def record_batch(

@@ -59,12 +59,12 @@ from models import (
     utcnow,
 )
 
-from .actor import Actor, require_company_wide
+from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .kernel.periods import Month, parse_month, period_of, today_local
-from .kernel.scope import visible_projects
+from .kernel.scope import require_company_wide, visible_projects
 from .kernel.sql import is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 

@@ -53,9 +53,10 @@ from wtforms.fields import HiddenField
 from wtforms.fields.core import UnboundField
 
 from actions import requests as intake
-from actions.actor import Actor, company_wide, current_actor, require_company_wide
+from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused, integrity_message
+from actions.kernel.scope import company_wide, require_company_wide
 from actions.privacy import mask
 from actions.spreadsheets import clean
 from actions.spreadsheets.clean import MASKED, Invalid
