@@ -105,6 +105,8 @@ def test_a_one_project_manager_cannot_touch_company_wide_rules(console, session,
         assert c.get(url).status_code == 403, url
         assert c.post(url, {"description": "改了", "respond_minutes": "1"}).status_code == 403, url
     assert c.delete(f"/admin/routing-rule/delete?pks={routing.id}").status_code == 403
+    form = c.get(f"/admin/scoring-rule/action/revise-rule?pks={rule.id}")
+    assert form.status_code == 403 and "各项目共用的基础数据" in form.text
     revise = c.post("/admin/scoring-rule/revise", {
         "rule_id": str(rule.id), "valid_from": (dt.date.today() + dt.timedelta(days=40)).isoformat(),
         "points_min": str(rule.points_min), "points_max": str(rule.points_max), "description": "改了"})
