@@ -1,22 +1,40 @@
-"""Accounts: create, change password, disable, and the login check with its throttle (L01/L02)."""
+"""Accounts and roles: the login check with its throttle (L01/L02), and every change to an account or a role.
+
+Each change is one action with an acting user, used alike by the console (账号 / 角色) and the CLI (``wuye user``):
+the escalation guard (A09), the write, the end of the account's sessions and one operation-log row, in the caller's
+transaction. The guard, for anyone who does not see every project (that is, anyone but a 系统管理员):
+
+- no making or editing a 系统管理员 account, nor any account holding a permission the actor lacks (resetting its
+  password would hand that permission over);
+- no change to one's own roles, projects or status; no deleting one's own account;
+- no granting a role or a permission the actor lacks, nor a project outside the actor's scope; no 所属分公司;
+- no editing or deleting a role one holds, or one holding a permission the actor lacks.
+
+For everyone, superusers included, the system stays administrable (issue 14, item 7): the 系统管理员 role is never
+deleted, renamed or stripped of its grants, and the last enabled administrator is never disabled, deleted or
+demoted. A new password or a disabled account voids every session of that account (``session_epoch``, L04).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 import secrets
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import AuditKind, LoginAttempt, Project, Role, User, utcnow
+from models import AuditKind, LoginAttempt, Project, Role, RoleGrant, Staff, User, user_role, utcnow
 from models.db import lock_names
 
-from .audit import log_event
-from .errors import Refused
+from .actor import SYSTEM, Actor
+from .audit import as_actor, log_event, log_operation
+from .errors import NotPermitted, Refused
 
 # OWASP's Argon2id floor: 19 MiB, 2 passes.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -28,6 +46,11 @@ MAX_USER_FAILURES = 5
 MAX_IP_FAILURES = 20
 MAX_ACCOUNT_DELAY = 60  # seconds: the longest wait a guessed-at account imposes on a new address
 MIN_PASSWORD = 8
+
+ADMIN_ROLE = "系统管理员"
+WILDCARD = "*"
+# A keyword left at KEEP leaves that part of the account as it is.
+KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()
 
 
 class LoginRefused(Refused):
@@ -118,11 +141,221 @@ def _attempt(session: Session, username: str, ip: str, success: bool, note: str)
     session.flush()
 
 
+# --- grants ----------------------------------------------------------------------------------------------
+Grant = tuple[str, str]
+
+
+def holds(grants: Collection[Grant], identity: str, action: str) -> bool:
+    """Does a set of grants allow ``(identity, action)``? Either side of a grant may be ``*`` (as sqladmin matches)."""
+    return bool({(identity, action), (identity, WILDCARD), (WILDCARD, action), (WILDCARD, WILDCARD)} & set(grants))
+
+
+def grants_of_user(session: Session, user_id: int | None) -> frozenset[Grant]:
+    """Everything the account may do: ``*:*`` for a superuser, else the union of its roles' grants."""
+    if user_id is None:
+        return frozenset()
+    if session.scalar(select(User.is_superuser).where(User.id == user_id)):
+        return frozenset({(WILDCARD, WILDCARD)})
+    rows = session.execute(
+        select(RoleGrant.identity, RoleGrant.action)
+        .join(user_role, user_role.c.group_id == RoleGrant.group_id)
+        .where(user_role.c.user_id == user_id)
+    )
+    return frozenset((identity, action) for identity, action in rows)
+
+
+def _actor_grants(session: Session, actor: Actor) -> frozenset[Grant]:
+    # The command line without --as, and the system itself, act for whoever runs the installation.
+    if actor.sees_all:
+        return frozenset({(WILDCARD, WILDCARD)})
+    return grants_of_user(session, actor.user_id)
+
+
+def _role_grants(session: Session, role_ids: Iterable[int]) -> dict[str, set[Grant]]:
+    rows = session.execute(
+        select(Role.name, RoleGrant.identity, RoleGrant.action)
+        .join(RoleGrant, RoleGrant.group_id == Role.id)
+        .where(Role.id.in_(sorted(set(role_ids))))
+    )
+    out: dict[str, set[Grant]] = {}
+    for name, identity, action in rows:
+        out.setdefault(name, set()).add((identity, action))
+    return out
+
+
+def _beyond(mine: frozenset[Grant], theirs: Iterable[Grant]) -> bool:
+    return any(not holds(mine, identity, action) for identity, action in theirs)
+
+
+# --- administrators ----------------------------------------------------------------------------------------
+def _administrators(session: Session) -> int:
+    """Enabled accounts that can administer the system: superusers and holders of the 系统管理员 role."""
+    admin_role = select(Role.id).where(Role.name == ADMIN_ROLE).scalar_subquery()
+    holders = select(user_role.c.user_id).where(user_role.c.group_id == admin_role)
+    return session.scalar(
+        select(func.count()).select_from(User).where(
+            User.is_active.is_(True), or_(User.is_superuser.is_(True), User.id.in_(holders))
+        )
+    ) or 0
+
+
+def _keep_an_administrator(session: Session) -> None:
+    """Refuse the change (the caller's transaction rolls back) when it left no enabled administrator. Counted
+    under a lock, so two administrators disabling each other at once cannot both pass."""
+    session.flush()
+    lock_names(session, ["administrators"])
+    if _administrators(session) == 0:
+        raise Refused(f"至少须保留一个启用的{ADMIN_ROLE}账号：不能停用、删除或撤下最后一个{ADMIN_ROLE}")
+
+
+# --- accounts ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UserResult:
     user_id: int
     username: str
     generated_password: str | None = None
+    sessions_ended: bool = False
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise Refused(f"用户 {username} 不存在")
+    return user
+
+
+def _names(session: Session, model: type, names: Iterable[str], what: str) -> list[int]:
+    names = list(dict.fromkeys(names))
+    rows = dict(session.execute(select(model.name, model.id).where(model.name.in_(names))).all()) if names else {}
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise Refused(f"{what}不存在：{'、'.join(missing)}")
+    return [rows[n] for n in names]
+
+
+def _guard_account(session: Session, actor: Actor, user: User | None) -> None:
+    """May ``actor`` touch this account at all (A09)?"""
+    if actor.sees_all or user is None or user.id == actor.user_id:
+        return
+    if user.is_superuser:
+        raise NotPermitted(f"只有{ADMIN_ROLE}可以修改{ADMIN_ROLE}账号", [user.id])
+    if _beyond(_actor_grants(session, actor), grants_of_user(session, user.id)):
+        raise NotPermitted("不能修改权限超出自己的账号", [user.id])
+
+
+@as_actor
+def save_user(
+    session: Session,
+    *,
+    user_id: int | None,
+    actor: Actor,
+    username: str = KEEP,
+    display_name: str = KEEP,
+    password: str | None = None,
+    is_active: bool = KEEP,
+    is_superuser: bool = KEEP,
+    branch_id: int | None = KEEP,
+    staff_id: int | None = KEEP,
+    role_ids: Collection[int] = KEEP,
+    project_ids: Collection[int] = KEEP,
+    operation: str = "save_user",
+) -> UserResult:
+    """Create (``user_id=None``) or edit an account as the console's 账号 form and ``wuye user`` do.
+
+    Projects the actor cannot see stay on the account as they are (the editor is not even offered them).
+    """
+    created = user_id is None
+    user = User(is_active=True, is_superuser=False, roles=[], projects=[]) if created else session.get(User, user_id)
+    if user is None:
+        raise Refused("账号不存在或已删除", [user_id])
+    _guard_account(session, actor, user)
+    was_admin = not created and user.is_active and user.is_superuser
+    before_roles = set() if created else {r.id for r in user.roles}
+    before_projects = set() if created else {p.id for p in user.projects}
+    role_ids = before_roles if role_ids is KEEP else set(role_ids)
+    project_ids = before_projects if project_ids is KEEP else set(project_ids)
+    if not actor.sees_all:
+        project_ids |= {p for p in before_projects if not actor.can_see(p)}
+        _guard_change(session, actor, user, created, is_superuser=is_superuser, is_active=is_active,
+                      branch_id=branch_id, staff_id=staff_id, roles=(before_roles, role_ids),
+                      projects=(before_projects, project_ids))
+    if username is not KEEP:
+        username = (username or "").strip()
+        if not username:
+            raise Refused("用户名不能为空")
+        if session.scalar(select(User.id).where(User.username == username, User.id != user.id if user.id else True)):
+            raise Refused(f"用户名 {username} 已存在")
+        user.username = username
+    elif created:
+        raise Refused("用户名不能为空")
+    if display_name is not KEEP:
+        user.display_name = display_name or user.username
+    elif created:
+        user.display_name = user.username
+    if created and not password:
+        raise Refused("请设置初始密码")
+    revoke = False
+    if password:
+        user.password_hash = hash_password(password)
+        user.password_changed_at = utcnow()
+        revoke = True
+    if is_active is not KEEP:
+        revoke |= bool(user.is_active) and not is_active
+        user.is_active = bool(is_active)
+    if is_superuser is not KEEP:
+        user.is_superuser = bool(is_superuser)
+    if branch_id is not KEEP:
+        user.branch_id = branch_id
+    if staff_id is not KEEP:
+        user.staff_id = staff_id
+    if role_ids != before_roles:
+        user.roles = list(session.scalars(select(Role).where(Role.id.in_(sorted(role_ids))))) if role_ids else []
+    if project_ids != before_projects:
+        user.projects = (list(session.scalars(select(Project).where(Project.id.in_(sorted(project_ids)))))
+                         if project_ids else [])
+    if revoke and not created:
+        user.session_epoch = (user.session_epoch or 1) + 1
+    if created:
+        session.add(user)
+    session.flush()
+    if not created and (was_admin or before_roles - role_ids or is_active is False):
+        _keep_an_administrator(session)
+    log_operation(
+        session, operation,
+        params={"user": user.username, "created": created, "password_changed": bool(password),
+                "roles": sorted(r.name for r in user.roles), "projects": sorted(project_ids)},
+        counts={"sessions_ended": revoke and not created},
+    )
+    return UserResult(user.id, user.username, sessions_ended=revoke and not created)
+
+
+def _guard_change(session: Session, actor: Actor, user: User, created: bool, *, is_superuser: Any, is_active: Any,
+                  branch_id: Any, staff_id: Any, roles: tuple[set[int], set[int]],
+                  projects: tuple[set[int], set[int]]) -> None:
+    """The escalation guard for an actor who does not see every project."""
+    if is_superuser not in (KEEP, False, None) and (created or not user.is_superuser):
+        raise NotPermitted(f"只有{ADMIN_ROLE}可以设置{ADMIN_ROLE}")
+    if not created and user.id == actor.user_id:
+        changed = [label for label, (before, after) in (("角色", roles), ("项目", projects)) if before != after]
+        if is_active is not KEEP and bool(is_active) != bool(user.is_active):
+            changed.append("启用")
+        if changed:
+            raise NotPermitted(f"不能修改自己账号的{'、'.join(changed)}", [user.id])
+    if branch_id is not KEEP and branch_id != (None if created else user.branch_id):
+        raise NotPermitted(f"只有{ADMIN_ROLE}可以设置所属分公司")
+    added = roles[1] - roles[0]
+    if added:
+        mine = _actor_grants(session, actor)
+        beyond = sorted(name for name, grants in _role_grants(session, added).items() if _beyond(mine, grants))
+        if beyond:
+            raise NotPermitted(f"不能授予超出自己权限的角色：{'、'.join(beyond)}", sorted(added))
+    outside = sorted(p for p in projects[1] - projects[0] if not actor.can_see(p))
+    if outside:
+        raise NotPermitted("不能授予自己无权访问的项目", outside)
+    if staff_id not in (KEEP, None) and staff_id != (None if created else user.staff_id):
+        project = session.scalar(select(Staff.project_id).where(Staff.id == staff_id))
+        if not actor.can_see(project):
+            raise NotPermitted("对应员工：无权引用该记录", [staff_id])
 
 
 def add_user(
@@ -135,59 +368,169 @@ def add_user(
     branch_id: int | None = None,
     display_name: str = "",
     superuser: bool = False,
+    actor: Actor = SYSTEM,
 ) -> UserResult:
-    """Create an account; with no password one is generated and returned once."""
-    username = username.strip()
-    if not username:
-        raise Refused("用户名不能为空")
-    if session.scalar(select(User.id).where(User.username == username)):
-        raise Refused(f"用户名 {username} 已存在")
-    generated = None
-    if not password:
-        generated = password = secrets.token_urlsafe(12)
-    role_rows = list(session.scalars(select(Role).where(Role.name.in_(roles)))) if roles else []
-    missing = sorted(set(roles) - {r.name for r in role_rows})
-    if missing:
-        raise Refused(f"角色不存在：{'、'.join(missing)}")
-    project_rows = list(session.scalars(select(Project).where(Project.name.in_(projects)))) if projects else []
-    missing = sorted(set(projects) - {p.name for p in project_rows})
-    if missing:
-        raise Refused(f"项目不存在：{'、'.join(missing)}")
-    user = User(
-        username=username,
-        display_name=display_name or username,
-        password_hash=hash_password(password),
-        is_superuser=superuser,
-        branch_id=branch_id,
-        roles=role_rows,
-        projects=project_rows,
-        password_changed_at=utcnow(),
+    """Create an account by role and project names (CLI, seeds); with no password one is generated and returned
+    once. ``actor`` is SYSTEM only when the installation itself makes its accounts (``wuye init``, the demo)."""
+    generated = None if password else secrets.token_urlsafe(12)
+    result = save_user(
+        session, user_id=None, actor=actor, username=username, display_name=display_name,
+        password=password or generated, is_superuser=superuser, branch_id=branch_id,
+        role_ids=_names(session, Role, roles, "角色"), project_ids=_names(session, Project, projects, "项目"),
+        operation="add_user",
     )
-    session.add(user)
-    session.flush()
-    return UserResult(user.id, user.username, generated)
+    return UserResult(result.user_id, result.username, generated)
 
 
-def _user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+def set_password(session: Session, *, username: str, password: str, actor: Actor) -> UserResult:
+    """Change a password; every session of the user opened before is revoked (L04)."""
+    user = _user(session, username)
+    return save_user(session, user_id=user.id, actor=actor, password=password, operation="set_password")
+
+
+def disable_user(session: Session, *, username: str, actor: Actor) -> UserResult:
+    """Disable an account; its sessions end at once (L04). The last enabled administrator stays."""
+    user = _user(session, username)
+    return save_user(session, user_id=user.id, actor=actor, is_active=False, operation="disable_user")
+
+
+def grant_roles(session: Session, *, username: str, actor: Actor, add: Iterable[str] = (),
+                remove: Iterable[str] = ()) -> UserResult:
+    """Give an account the roles ``add`` and take away ``remove`` (by name)."""
+    user = _user(session, username)
+    added, removed = _names(session, Role, add, "角色"), _names(session, Role, remove, "角色")
+    roles = ({r.id for r in user.roles} | set(added)) - set(removed)
+    return save_user(session, user_id=user.id, actor=actor, role_ids=roles, operation="grant_roles")
+
+
+def guard_user(session: Session, *, user_id: int, actor: Actor, deleting: bool = False) -> User:
+    """The account, if ``actor`` may change (or delete) it; else :class:`NotPermitted`. The console asks this
+    before it offers the edit form or the delete button; the actions below ask it again when they write."""
+    user = session.get(User, user_id)
     if user is None:
-        raise Refused(f"用户 {username} 不存在")
+        raise Refused("账号不存在或已删除", [user_id])
+    if deleting and user.id == actor.user_id:
+        raise NotPermitted("不能删除自己的账号", [user.id])
+    _guard_account(session, actor, user)
     return user
 
 
-def set_password(session: Session, *, username: str, password: str) -> UserResult:
-    """Change a password; every session of the user opened before is revoked (L04)."""
-    user = _user(session, username)
-    user.password_hash = hash_password(password)
-    user.password_changed_at = utcnow()
-    user.session_epoch += 1
-    session.flush()
-    return UserResult(user.id, user.username)
+@as_actor
+def delete_user(session: Session, *, user_id: int, actor: Actor) -> UserResult:
+    user = guard_user(session, user_id=user_id, actor=actor, deleting=True)
+    name = user.username
+    session.delete(user)
+    _keep_an_administrator(session)
+    log_operation(session, "delete_user", params={"user": name}, counts={"deleted": 1})
+    return UserResult(user_id, name)
 
 
-def disable_user(session: Session, *, username: str) -> UserResult:
-    user = _user(session, username)
-    user.is_active = False
-    user.session_epoch += 1
+# --- roles -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoleResult:
+    role_id: int
+    name: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def guard_role(session: Session, *, role_id: int, actor: Actor, deleting: bool = False) -> Role:
+    """The role, if ``actor`` may change (or delete) it; else :class:`NotPermitted` (asked like ``guard_user``)."""
+    role = session.get(Role, role_id)
+    if role is None:
+        raise Refused("角色不存在或已删除", [role_id])
+    if deleting and role.name == ADMIN_ROLE:
+        raise NotPermitted(f"{ADMIN_ROLE}角色不能删除：系统须始终有人可以管理", [role.id])
+    _guard_role(session, actor, role)
+    return role
+
+
+def _guard_role(session: Session, actor: Actor, role: Role) -> None:
+    if actor.sees_all:
+        return
+    held = session.scalar(select(user_role.c.group_id).where(user_role.c.user_id == actor.user_id,
+                                                             user_role.c.group_id == role.id))
+    if held is not None:
+        raise NotPermitted("不能修改或删除自己所属的角色", [role.id])
+    grants = {(g.identity, g.action) for g in role.accesses}
+    if _beyond(_actor_grants(session, actor), grants):
+        raise NotPermitted("不能修改或删除权限超出自己的角色", [role.id])
+
+
+def _grant_value(grant: Grant) -> str:
+    return f"{grant[0]}:{grant[1]}"
+
+
+@as_actor
+def save_role(
+    session: Session,
+    *,
+    role_id: int | None,
+    actor: Actor,
+    name: str = KEEP,
+    description: str = KEEP,
+    grants: Collection[str] | None = None,
+    offered: Collection[str] = (),
+) -> RoleResult:
+    """Create or edit a role and its grants (``identity:action``) as the permission matrix shows them.
+
+    Only ``offered`` grants (the matrix's checkboxes) change: wildcards such as the 系统管理员's ``*:*`` stay.
+    A grant the actor lacks cannot be given; the 系统管理员 role keeps its name and its grants.
+    """
+    created = role_id is None
+    role = Role(name="", description="") if created else session.get(Role, role_id)
+    if role is None:
+        raise Refused("角色不存在或已删除", [role_id])
+    if not created:
+        _guard_role(session, actor, role)
+    if name is not KEEP:
+        name = (name or "").strip()
+        if not name:
+            raise Refused("角色名称不能为空")
+        if not created and role.name == ADMIN_ROLE and name != ADMIN_ROLE:
+            raise NotPermitted(f"{ADMIN_ROLE}角色不能改名", [role.id])
+        if session.scalar(select(Role.id).where(Role.name == name, Role.id != role.id if role.id else True)):
+            raise Refused(f"角色名称 {name} 已存在")
+        role.name = name
+    elif created:
+        raise Refused("角色名称不能为空")
+    if description is not KEEP:
+        role.description = description or ""
+    existing = {_grant_value((g.identity, g.action)): g for g in role.accesses}
+    added: list[str] = []
+    removed: list[str] = []
+    if grants is not None:
+        offered = set(offered)
+        desired = set(grants) & offered
+        added = sorted(desired - set(existing))
+        removed = sorted((set(existing) & offered) - desired)
+        if removed and role.name == ADMIN_ROLE:
+            raise NotPermitted(f"{ADMIN_ROLE}角色的权限不能减少", [role.id])
+        mine = _actor_grants(session, actor)
+        forbidden = [g for g in added if not holds(mine, *g.split(":", 1))]
+        if forbidden:
+            raise NotPermitted(f"不能授予自己没有的权限：{'、'.join(forbidden)}")
+        for value in removed:
+            role.accesses.remove(existing[value])
+        for value in added:
+            identity, action = value.split(":", 1)
+            role.accesses.append(RoleGrant(identity=identity, action=action))
+    if created:
+        session.add(role)
     session.flush()
-    return UserResult(user.id, user.username)
+    if removed:
+        _keep_an_administrator(session)
+    log_operation(session, "save_role", params={"role": role.name, "created": created},
+                  counts={"added": added, "removed": removed})
+    return RoleResult(role.id, role.name, tuple(added), tuple(removed))
+
+
+@as_actor
+def delete_role(session: Session, *, role_id: int, actor: Actor) -> RoleResult:
+    """Delete a role; the 系统管理员 role is never deleted, whoever asks."""
+    role = guard_role(session, role_id=role_id, actor=actor, deleting=True)
+    name = role.name
+    session.delete(role)
+    _keep_an_administrator(session)
+    log_operation(session, "delete_role", params={"role": name}, counts={"deleted": 1})
+    return RoleResult(role_id, name)

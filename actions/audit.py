@@ -12,10 +12,11 @@ import datetime as dt
 import decimal
 import enum
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event, insert, inspect, literal, select
+from sqlalchemy import Select, Text, case, cast, event, insert, inspect, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
@@ -31,6 +32,7 @@ from models import (
 )
 
 from .actor import Actor, current_actor
+from .kernel.sql import json_object, json_value
 from .privacy import mask
 
 T = TypeVar("T")
@@ -135,15 +137,24 @@ def _audit_flush(session: Session, _ctx: Any) -> None:
 
 def record_bulk(
     session: Session, *, kind: AuditKind, table: str, ids: Select, summary: str, project_column: str | None = "project_id",
-    changes: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None, columns: Sequence[str] = (),
 ) -> None:
     """One audit row per record touched by a set-based statement, in one INSERT … SELECT.
 
     ``ids`` selects ``id`` (and ``project_id`` when ``project_column`` is given) of the touched rows; ``changes``:
-    the values the statement wrote, the same for every row (a lifecycle step's status, result, reason).
+    the values the statement wrote, the same for every row (a lifecycle step's status, result, reason);
+    ``columns``: columns of ``table`` whose value each row holds after the statement (an imported row's fields, a
+    new order's department) — read in the same SELECT and built into the row's JSON by the database, so a
+    100,000-row import still writes its trail in one statement.
     """
     actor = actor_of(session)
     sub = ids.subquery()
+    values = {k: _text(_plain(v)) if _json_scalar(v) else _parsed_json(session, v) for k, v in (changes or {}).items()}
+    source: Any = sub
+    if columns:
+        target = Base.metadata.tables[table]
+        source = sub.join(target, target.c.id == sub.c.id)
+        values.update({name: _audited_value(target.c[name]) for name in columns})
     stmt = insert(AuditLog).from_select(
         ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes", "ip"],
         select(
@@ -156,11 +167,45 @@ def record_bulk(
             sub.c.id,
             sub.c[project_column] if project_column else literal(None, AuditLog.project_id.type),
             literal(summary),
-            literal({k: _plain(v) for k, v in (changes or {}).items()}, AuditLog.changes.type),
+            _json_object(session, values) if values else literal({}, AuditLog.changes.type),
             literal(actor.ip),
-        ),
+        ).select_from(source),
     )
     session.execute(stmt)
+
+
+def _json_scalar(value: Any) -> bool:
+    # Strings and numbers go in as they are; booleans, lists and dicts as JSON text the database parses.
+    return not isinstance(value, bool | list | tuple | dict) and value is not None
+
+
+def _text(value: Any) -> Any:
+    # Typed, so PostgreSQL's json_build_object knows what each parameter is.
+    return cast(literal(value), Text) if isinstance(value, str) else literal(value)
+
+
+def _parsed_json(session: Session, value: Any) -> Any:
+    return json_value(session, _text(json.dumps(_plain_deep(value), ensure_ascii=False)))
+
+
+def _plain_deep(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_deep(v) for k, v in value.items()}
+    return _plain(value)
+
+
+def _audited_value(column: Any) -> Any:
+    """A column as the trail may show it: a secret or an ID number as ``***`` (P02), like the flush hook."""
+    if column.key in SECRET_COLUMNS or column.info.get("pii") == "id_number":
+        return case((or_(column.is_(None), column == ""), column), else_=literal(REDACTED))
+    return column
+
+
+def _json_object(session: Session, values: dict[str, Any]) -> Any:
+    pairs = [part for key, value in values.items() for part in (_text(key), value)]
+    return json_object(session, pairs, AuditLog.changes.type)
 
 
 def record_batch(
@@ -274,6 +319,14 @@ OPERATION_LABELS: dict[str, str] = {
     "record_patrol": "登记巡查",
     "report_finding": "巡查发现报事",
     # 系统
+    "add_user": "新建账号",
+    "save_user": "保存账号",
+    "set_password": "修改密码",
+    "disable_user": "停用账号",
+    "grant_roles": "授予或撤销角色",
+    "delete_user": "删除账号",
+    "save_role": "保存角色",
+    "delete_role": "删除角色",
     "load_reference": "载入基础数据",
     "load_demo": "载入演示数据",
 }

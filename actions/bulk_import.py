@@ -63,7 +63,15 @@ from .spreadsheets.bulk import insert_rows, update_rows
 from .spreadsheets.clean import MASKED
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import, shown
-from .spreadsheets.records import RecordImporter, StaffRefs, UnitRefs, audit, chunks
+from .spreadsheets.records import (
+    RecordImporter,
+    StaffRefs,
+    UnitRefs,
+    audit,
+    audit_updates,
+    chunks,
+    written_columns,
+)
 from .units import BUTLER_POSITIONS, unit_dates_problem
 
 UNIT_VARIANTS = ("房间", "房屋编号", "房产", "户")
@@ -204,7 +212,8 @@ class UnitImporter(RecordImporter):
                            sorted((p, name) for (p, _), name in missing.items()), returning=["id", "project_id", "name"])
         for building_id, project_id, name in made:
             self.refs.buildings[(project_id, clean.building_key(name))] = building_id
-        audit(self.session, Building, [b for b, _, _ in made], AuditKind.INSERT, f"导入房屋时新建楼栋（批次 #{batch.id}）")
+        audit(self.session, Building, [b for b, _, _ in made], AuditKind.INSERT, f"导入房屋时新建楼栋（批次 #{batch.id}）",
+              written_columns(Building))
         self.buildings_added = len(made)
         columns = ["project_id", "building_id", "room_no", *self.columns.values()]
         values = [
@@ -633,7 +642,8 @@ class PaymentImporter(RecordImporter):
     def after_write(self, new: list[Row], updated: list[Row], batch: ImportBatch) -> dict[str, int]:
         bills = {r.values["bill_id"] for r in new + updated} | {self.stored[r.target_id]["bill_id"] for r in updated}
         _recompute_bills(self.session, sorted(bills))
-        audit(self.session, Bill, sorted(bills), AuditKind.UPDATE, f"收款导入后重算实收（批次 #{batch.id}）")
+        audit(self.session, Bill, sorted(bills), AuditKind.UPDATE, f"收款导入后重算实收（批次 #{batch.id}）",
+              ["amount_paid", "status"])
         return {"bills_recomputed": len(bills)}
 
 
@@ -780,9 +790,9 @@ class CustomerImporter(RecordImporter):
                    and any(k in self.columns for k in (r.changes or {}))]
         made = self.write_new(new_customers, batch)
         customer_of = {r.values["who"]: customer_id for r, customer_id in zip(new_customers, made, strict=True)}
-        audit(self.session, Customer, made, AuditKind.INSERT, title)
+        audit(self.session, Customer, made, AuditKind.INSERT, title, written_columns(Customer))
         self.write_updates(changed)
-        audit(self.session, Customer, [r.target_id for r in changed], AuditKind.UPDATE, title)
+        audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
         link_rows = [
             (r.values["project_id"], r.values["unit_id"], r.target_id or customer_of[r.values["who"]],
@@ -793,14 +803,15 @@ class CustomerImporter(RecordImporter):
         link_ids = [i for (i,) in insert_rows(
             self.session, UnitCustomer.__table__,
             ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date"], link_rows, returning=["id"])]
-        audit(self.session, UnitCustomer, link_ids, AuditKind.INSERT, title)
+        audit(self.session, UnitCustomer, link_ids, AuditKind.INSERT, title, written_columns(UnitCustomer))
         relinked = [r for r in rows if r.values.get("link_changes")]
         update_rows(self.session, UnitCustomer.__table__, list(self.link_columns.values()), [
             (r.values["link_id"], *(r.values[k] if r.values.get(k) is not None else r.values["link_stored"][c]
                                     for k, c in self.link_columns.items()))
             for r in relinked
         ])
-        audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title)
+        audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title,
+              list(self.link_columns.values()))
         return {"customers_inserted": len(made), "customers_updated": len(changed),
                 "links_inserted": len(link_ids), "links_updated": len(relinked)}
 

@@ -37,6 +37,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import Refused, integrity_message
 from .form_tokens import form_token as one_time
+from .kernel.scope import require_company_wide
 
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 MISSING_VERSION_MESSAGE = "表单缺少版本号，请刷新后重试"
@@ -199,6 +200,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     the record it made."""
     values = dict(values)
     created = obj is None or inspect(obj).transient
+    require_company_wide(actor, model, None if created else obj)  # shared reference data: as stored
     claim = None
     if created and (token := one_time(form_token)) is not None:
         claim, earlier = _claim(session, model, token)
@@ -219,6 +221,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
         obj = model()
     with session.no_autoflush:
         _assign(session, obj, values)
+        require_company_wide(actor, model, obj)  # … and as it would be saved (a project's row made shared)
         change = Change(obj, created, before, values)
         check_status_requires(change)
         for check in _RULES.get(model, ()):
@@ -262,6 +265,7 @@ def _made(claim: FormSubmission | None, obj: Any) -> None:
 @as_actor
 def delete_record(session: Session, model: type, obj: Any, *, actor: Actor) -> None:
     """Delete one record: its delete rules, the delete, its derived state and the operation-log row."""
+    require_company_wide(actor, model, obj)
     for check in _DELETE_RULES.get(model, ()):
         check(session, actor, obj)
     change = Change(obj, False, _snapshot(obj), {}, deleted=True)

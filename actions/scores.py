@@ -66,7 +66,7 @@ from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .kernel.periods import Month, parse_month, period_of, today_local
-from .kernel.scope import visible_projects
+from .kernel.scope import require_company_wide, visible_projects
 from .kernel.sql import is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 
@@ -150,6 +150,7 @@ def revise_rule(
 
     Past months keep the rules they were scored with: a revision can only start after today.
     """
+    require_company_wide(actor, ScoringRule)
     old = session.get(ScoringRule, rule_id)
     if old is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])

@@ -82,6 +82,9 @@ DUE_SOON = dt.timedelta(hours=2)
 # Rows a dry run shows; the counts always cover every target.
 PREVIEW_LIMIT = 200
 MAX_IDS_IN_MESSAGE = 20
+# What a dispatch decides for each new order: its audit row records them.
+DISPATCHED_COLUMNS = ("request_id", "department_id", "assignee_id", "priority", "status", "dispatched_at",
+                      "respond_due_at", "complete_due_at")
 
 
 def id_list(ids: Iterable[Any]) -> str:
@@ -382,9 +385,10 @@ def dispatch_requests(
         .execution_options(synchronize_session=False)
     )
     record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary="派工：新增派工单",
-                ids=select(WorkOrder.id, WorkOrder.project_id).where(*mine))
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(*mine), columns=DISPATCHED_COLUMNS)
     record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="派工：客户诉求转为已派工",
-                ids=select(WorkOrder.request_id.label("id"), WorkOrder.project_id).where(*mine))
+                ids=select(WorkOrder.request_id.label("id"), WorkOrder.project_id).where(*mine),
+                changes={"status": RequestStatus.DISPATCHED})
     already: tuple[int, ...] = ()
     if request_ids is not None and created < len(set(request_ids)):
         already = tuple(sorted(set(request_ids) - set(session.scalars(mine_requests))))
@@ -479,8 +483,11 @@ def _transition(session: Session, *, actor: Actor, operation: str, verb: str, or
         raise Refused(f"派工单已被他人处理，请刷新后重试：{id_list(ids)}", ids)
     # the words of the step (结果, 转派原因, 回访结果 …) stay with the order's history: its timeline reads them here
     written = {k: v for k, v in {**values, **(params or {})}.items() if not isinstance(v, ClauseElement)}
+    # a value the statement computed (返工次数 + 1 …) is read back from the row it wrote
+    computed = [k for k, v in values.items() if isinstance(v, ClauseElement)]
     record_bulk(session, kind=AuditKind.UPDATE, table=WorkOrder.__tablename__, summary=f"{verb}派工单",
-                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id.in_(ids)), changes=written)
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id.in_(ids)), changes=written,
+                columns=computed)
     projects = {r[1] for r in rows}
     log = log_operation(
         session, operation, params={"order_ids": list(ids), **(params or {})}, counts={"orders": len(ids)},
@@ -704,7 +711,8 @@ def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Acto
         .execution_options(synchronize_session=False)
     )
     record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="关闭派工单：客户诉求办结",
-                ids=select(SR.id, SR.project_id).where(SR.id.in_(requests)))
+                ids=select(SR.id, SR.project_id).where(SR.id.in_(requests)),
+                changes={"status": RequestStatus.CLOSED, "closed_at": now})
     for obj in list(session.identity_map.values()):
         if isinstance(obj, SR):
             session.expire(obj)

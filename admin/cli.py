@@ -48,7 +48,6 @@ from actions.kernel.scope import project_ids_named, project_named
 
 OK, REFUSED, USAGE = 0, 1, 2
 CLI_ACTOR = Actor(user_id=None, name="命令行", project_ids=None, source="cli")
-SUPERUSER_ROLE = "系统管理员"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -301,7 +300,7 @@ def setup_database(engine: Engine, session: Session) -> None:
 
 @command("init", "升级数据库结构，载入基础数据（角色权限、部门、派工路由、时限、考核细则），可创建管理员", _init_args)
 def cmd_init(args: argparse.Namespace) -> int:
-    from actions.accounts import add_user
+    from actions.accounts import ADMIN_ROLE, add_user
     from actions.reference import existing_usernames
 
     password = read_password(args)
@@ -311,8 +310,8 @@ def cmd_init(args: argparse.Namespace) -> int:
             if existing_usernames(session, [args.admin]):
                 print(f"管理员账号 {args.admin} 已存在，未作修改")
             else:
-                result = add_user(session, username=args.admin, password=password, roles=[SUPERUSER_ROLE],
-                                  superuser=True, display_name="系统管理员")
+                result = add_user(session, username=args.admin, password=password, roles=[ADMIN_ROLE],
+                                  superuser=True, display_name=ADMIN_ROLE, actor=CLI_ACTOR)
                 print(f"已创建系统管理员账号 {result.username}")
                 if result.generated_password:
                     print(f"初始密码（只显示这一次，请登录后修改）：{result.generated_password}")
@@ -410,7 +409,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --- user --------------------------------------------------------------------------------------------
-group("user", "管理后台账号：新建、改密码、停用")
+group("user", "管理后台账号：新建、改密码、授予角色、停用")
+
+
+def _acting_user_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="acting_user", metavar="用户名",
+                   help="以该账号的身份操作：受其权限与项目范围限制，操作日志记为该账号（不指定则记为“命令行”）")
+
+
+def acting_user(session: Session, args: argparse.Namespace) -> Actor:
+    """``--as NAME``: the account the command acts for, with its scope and grants; else the command line itself,
+    which acts for whoever runs the installation."""
+    from actions.actor import actor_for_user
+    from models import User
+
+    name = getattr(args, "acting_user", None)
+    if not name:
+        return CLI_ACTOR
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None or not user.is_active:
+        raise Refused(f"--as：账号 {name} 不存在或已停用")
+    return actor_for_user(session, user, source="cli")
 
 
 def _user_add_args(p: argparse.ArgumentParser) -> None:
@@ -423,6 +442,7 @@ def _user_add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--display-name", default="", metavar="姓名", help="显示的姓名（默认同用户名）")
     p.add_argument("--superuser", action="store_true", help="系统管理员：不受项目范围和权限限制")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（不加此项则自动生成并只显示一次）")
+    _acting_user_arg(p)
 
 
 @command("user add", "新建账号", _user_add_args)
@@ -443,6 +463,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             branch_id=branch_id(session, args.branch) if args.branch else None,
             display_name=args.display_name,
             superuser=args.superuser,
+            actor=acting_user(session, args),
         )
     scope = "、".join(args.projects) or (args.branch or ("全部项目" if args.superuser else "无"))
     print(f"已创建账号 {result.username}（角色：{'、'.join(args.roles) or '无'}；范围：{scope}）")
@@ -453,6 +474,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def _user_name_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("username", metavar="用户名")
+    _acting_user_arg(p)
 
 
 def _user_passwd_args(p: argparse.ArgumentParser) -> None:
@@ -466,8 +488,28 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 
     password = read_password(args) or prompt_password()
     with transaction() as session:
-        result = set_password(session, username=args.username, password=password)
+        result = set_password(session, username=args.username, password=password, actor=acting_user(session, args))
     print(f"已修改 {result.username} 的密码；该账号已登录的会话全部失效")
+    return OK
+
+
+def _user_grant_args(p: argparse.ArgumentParser) -> None:
+    _user_name_args(p)
+    p.add_argument("--role", dest="roles", action="extend", nargs="+", default=[], metavar="角色",
+                   help="授予的角色名称，可多次指定")
+    p.add_argument("--revoke", action="extend", nargs="+", default=[], metavar="角色", help="撤销的角色名称，可多次指定")
+
+
+@command("user grant", "授予或撤销账号的角色", _user_grant_args)
+def cmd_user_grant(args: argparse.Namespace) -> int:
+    from actions.accounts import grant_roles
+
+    if not args.roles and not args.revoke:
+        raise Refused("请指定要授予（--role）或撤销（--revoke）的角色")
+    with transaction() as session:
+        result = grant_roles(session, username=args.username, add=args.roles, remove=args.revoke,
+                             actor=acting_user(session, args))
+    print(f"已更新 {result.username} 的角色（授予：{'、'.join(args.roles) or '无'}；撤销：{'、'.join(args.revoke) or '无'}）")
     return OK
 
 
@@ -476,10 +518,9 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     from actions.accounts import disable_user
 
     with transaction() as session:
-        result = disable_user(session, username=args.username)
+        result = disable_user(session, username=args.username, actor=acting_user(session, args))
     print(f"已停用账号 {result.username}；该账号已登录的会话全部失效")
     return OK
-
 
 
 # --- 派工 ----------------------------------------------------------------------------------------------

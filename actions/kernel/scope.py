@@ -1,5 +1,6 @@
 """Project scope: resolve the projects an action is asked for and authorise the actor on them, with one wording
-for "not found" (「项目不存在：…」) and "not yours" (「无权操作项目：…」) on every path — console, CLI, import."""
+for "not found" (「项目不存在：…」) and "not yours" (「无权操作项目：…」) on every path — console, CLI, import; and
+the data no project owns (reference data every project uses), written only by who sees every project."""
 
 from __future__ import annotations
 
@@ -61,3 +62,37 @@ def project_ids_named(session: Session, names: Iterable[str]) -> list[int]:
 def project_named(session: Session, name: str) -> int:
     """One project's id by name (the command line)."""
     return project_ids_named(session, [name])[0]
+
+
+class CompanyWideOnly(NotPermitted):
+    """Reference data shared by every project, written by an actor who sees only some of them."""
+
+
+# Tables without a project column whose rows still belong to one project — through their parent (出勤 → 培训,
+# 得分 → 答卷) or as the project itself — or that have their own guard (accounts and roles: accounts.py).
+OWNED_ELSEWHERE = frozenset({"training_attendance", "survey_score", "project", "user_account", "role", "role_grant",
+                             "login_attempt"})
+
+
+def company_wide(model: type, obj: object | None = None) -> bool:
+    """Is this record (or, with ``obj`` None, a new one) reference data every project uses? 派工路由, 考核细则,
+    等级, 分公司 — any table without a project column — and a shared row (SLA default, a department) whose project
+    is empty. A new project is company-wide too: it belongs to nobody's scope yet."""
+    table = model.__table__.name
+    if table == "project":
+        return obj is None
+    if table in OWNED_ELSEWHERE:
+        return False
+    if "project_id" not in model.__table__.c:
+        return True
+    return obj is not None and getattr(obj, "project_id", None) is None
+
+
+def require_company_wide(actor: Actor, model: type, obj: object | None = None) -> None:
+    """Refuse a write of company-wide reference data by an actor who does not see every project (issue 14, 6):
+    a 客服经理 of one project would otherwise change the rules of all of them. The one check every save path
+    (console create/edit/delete, custom pages, CLI) calls before writing."""
+    if actor.sees_all or not company_wide(model, obj):
+        return
+    label = getattr(model, "__label__", "") or model.__name__
+    raise CompanyWideOnly(f"「{label}」是各项目共用的基础数据，只有拥有全公司权限的账号可以修改")

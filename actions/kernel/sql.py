@@ -39,3 +39,15 @@ def local_date(session: Session, column: ColumnElement) -> ColumnElement:
     if is_postgresql(session):
         return cast(func.timezone("Asia/Shanghai", column), Date)
     return func.date(column, "+8 hours")  # stored as naive UTC text; China keeps no daylight saving
+
+
+def json_object(session: Session, pairs: Sequence[Any], type_: Any) -> ColumnElement:
+    """A JSON object the database builds from alternating key / value expressions (a row's values read in the
+    same SELECT): ``json_build_object`` on PostgreSQL, ``json_object`` on SQLite."""
+    build = func.json_build_object if is_postgresql(session) else func.json_object
+    return build(*pairs, type_=type_)
+
+
+def json_value(session: Session, text: ColumnElement) -> ColumnElement:
+    """JSON text as a JSON value (so ``true`` or a list nests as such inside :func:`json_object`)."""
+    return cast(text, postgresql.JSON) if is_postgresql(session) else func.json(text)

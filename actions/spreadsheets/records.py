@@ -39,11 +39,28 @@ def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield ordered[start:start + size]
 
 
-def audit(session: Session, model: type[Base], ids: Sequence[int], kind: AuditKind, summary: str) -> None:
-    """One audit row per written record (``record_bulk``), in chunks the drivers accept."""
+def audit(session: Session, model: type[Base], ids: Sequence[int], kind: AuditKind, summary: str,
+          columns: Sequence[str] = ()) -> None:
+    """One audit row per written record (``record_bulk``) with the values it now holds in ``columns``, in chunks
+    the drivers accept."""
     for part in chunks(ids, AUDIT_CHUNK):
-        record_bulk(session, kind=kind, table=model.__tablename__,
+        record_bulk(session, kind=kind, table=model.__tablename__, columns=columns,
                     ids=select(model.id, model.project_id).where(model.id.in_(part)), summary=summary)
+
+
+def written_columns(model: type[Base]) -> list[str]:
+    """Every column a new record was given (as the flush hook records an insert), its key aside."""
+    return [c.name for c in model.__table__.c if c.name != "id" and c.info.get("audited") is not False]
+
+
+def audit_updates(session: Session, model: type[Base], rows: Iterable[tuple[int, Iterable[str]]], summary: str) -> None:
+    """Audit rows of updated records, each with the columns it changed: ``rows`` are (id, changed columns), one
+    statement per set of changed columns (a file changes a few sets: 电话 here, 电话 and 备注 there)."""
+    by_columns: dict[tuple[str, ...], list[int]] = {}
+    for record_id, columns in rows:
+        by_columns.setdefault(tuple(sorted(set(columns))), []).append(record_id)
+    for columns, ids in by_columns.items():
+        audit(session, model, ids, AuditKind.UPDATE, summary, columns)
 
 
 class RecordImporter(Importer):
@@ -221,10 +238,14 @@ class RecordImporter(Importer):
         updated = [r for r in rows if r.outcome is Outcome.UPDATE]
         title = f"导入{self.title}（批次 #{batch.id}）"
         ids = self.write_new(new, batch)
-        audit(self.session, self.model, ids, AuditKind.INSERT, title)
+        audit(self.session, self.model, ids, AuditKind.INSERT, title, written_columns(self.model))
         self.write_updates(updated)
-        audit(self.session, self.model, [r.target_id for r in updated], AuditKind.UPDATE, title)
+        audit_updates(self.session, self.model, self.changed_columns(updated), title)
         return {"inserted": len(ids), "updated": len(updated), **self.after_write(new, updated, batch)}
+
+    def changed_columns(self, rows: list[Row]) -> list[tuple[int, list[str]]]:
+        """(id, the model columns the file changed) of each updated row."""
+        return [(r.target_id, [self.columns[k] for k in r.changes or () if k in self.columns]) for r in rows]
 
     def write_updates(self, rows: list[Row]) -> None:
         # Only the record's own columns (a customer row's changes may include its unit link's).

@@ -1,10 +1,8 @@
-"""Views of accounts, roles and login attempts, with the escalation guard (A09).
+"""Views of accounts, roles and login attempts. Every change is an action of ``actions/accounts.py`` (the
+escalation guard, the write, the end of the account's sessions, the operation log, in one transaction); these
+views parse the form, ask the same guard before offering a form or a delete button, and show the refusal.
 
-A user who does not see every project (that is, anyone but a 系统管理员) may not:
-make or edit a 系统管理员, change their own account's roles, projects, branch or status, grant a role holding
-a permission they lack themselves, or give an account a project outside their own scope. Passwords are only
-ever typed into the 新密码 field and stored hashed; a new password or a disabled account voids every
-session of that account (``session_epoch``, L04).
+Passwords are only ever typed into the 新密码 field and stored hashed.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from starlette.requests import Request
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from actions.accounts import MIN_PASSWORD, hash_password
-from actions.errors import NotPermitted, Refused
-from models import LoginAttempt, Role, RoleGrant, User, user_role, utcnow
+from actions import accounts
+from actions.errors import NotPermitted
+from models import LoginAttempt, Role, RoleGrant, User
 
 from .base import (
     DETAIL_OBJ_STATE,
@@ -32,13 +30,10 @@ from .base import (
     ajax_refs,
     target_scope_clause,
 )
-from .pages import request_actor
+from .pages import request_actor, run_action
 
 NEW_PASSWORD = "new_password"
-
-
-def _refuse(message: str) -> NotPermitted:
-    return NotPermitted(message)
+PERMISSIONS = "permissions"  # GroupAdmin's matrix field
 
 
 def _ids(values: Any) -> set[int]:
@@ -51,16 +46,22 @@ def _ids(values: Any) -> set[int]:
     return out
 
 
-async def _own_role_ids(view: ScopedModelView, request: Request) -> set[int]:
-    actor = request_actor(request)
-    if actor.user_id is None:
-        return set()
-    rows = await view._run_arbitrary_query(select(user_role.c.group_id).where(user_role.c.user_id == actor.user_id))
-    return {row[0] for row in rows}
+def _id(value: Any) -> int | None:
+    found = _ids([value])
+    return found.pop() if found else None
+
+
+async def _permitted(view: ScopedModelView, request: Request, guard: Any, **kwargs: Any) -> bool:
+    """Does the action's guard let the current user at this record? (A refusal hides the form / button.)"""
+    try:
+        await run_action(view.session_maker, request, guard, **kwargs)
+    except NotPermitted:
+        return False
+    return True
 
 
 class RoleAdmin(GroupAdmin, ScopedModelView, model=Role):
-    """角色 with its permission matrix. GroupAdmin.can_grant already refuses a grant the editor lacks."""
+    """角色 with its permission matrix, saved by ``accounts.save_role`` (no grant beyond the editor's own)."""
 
     category = "系统管理"
     icon = "fa-solid fa-user-lock"
@@ -72,17 +73,30 @@ class RoleAdmin(GroupAdmin, ScopedModelView, model=Role):
     column_default_sort = [("name", False)]
     form_columns = ["name", "description"]
 
-    async def _own_role(self, request: Request, model: Any) -> bool:
-        if model is None or request_actor(request).sees_all:
-            return False
-        return model.id in await _own_role_ids(self, request)
-
     async def check_can_edit(self, request: Request, model: Any) -> bool:
-        # Nobody but a 系统管理员 changes a role they hold themselves.
-        return not await self._own_role(request, model) and await super().check_can_edit(request, model)
+        return (model is not None and await super().check_can_edit(request, model)
+                and await _permitted(self, request, accounts.guard_role, role_id=model.id))
 
     async def check_can_delete(self, request: Request, model: Any) -> bool:
-        return not await self._own_role(request, model) and await super().check_can_delete(request, model)
+        return (model is not None and await super().check_can_delete(request, model)
+                and await _permitted(self, request, accounts.guard_role, role_id=model.id, deleting=True))
+
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        return await self._save(request, None, data)
+
+    async def update_model(self, request: Request, pk: str, data: dict) -> Any:
+        return await self._save(request, int(pk), data)
+
+    async def _save(self, request: Request, role_id: int | None, data: dict) -> Role:
+        values = {key: data[key] or "" for key in ("name", "description") if key in data}
+        if PERMISSIONS in data:
+            values["grants"] = list(data[PERMISSIONS] or [])
+            values["offered"] = {c.value for row in build_permission_rows(self._admin_ref) for c in row.choices}
+        result = await run_action(self.session_maker, request, accounts.save_role, role_id=role_id, **values)
+        return Role(id=result.role_id, name=result.name)
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        await run_action(self.session_maker, request, accounts.delete_role, role_id=int(pk))
 
     async def details_context(self, request: Request) -> dict[str, Any]:
         context = await super().details_context(request)
@@ -158,102 +172,37 @@ class UserAdmin(ScopedModelView, model=User):
         password = PasswordField(
             "新密码",
             validators=[Optional()],
-            description=f"至少 {MIN_PASSWORD} 位；修改时留空则不变。设置新密码后该账号须重新登录",
+            description=f"至少 {accounts.MIN_PASSWORD} 位；修改时留空则不变。设置新密码后该账号须重新登录",
             render_kw={"class": "form-control", "autocomplete": "new-password"},
         )
         return type(form.__name__, (form,), {NEW_PASSWORD: password})
 
-    async def _guarded(self, request: Request, model: Any) -> bool:
-        """May the current user touch this account at all? Not a 系统管理员's, nor one holding a permission
-        the user lacks — resetting its password would hand that permission over."""
-        actor = request_actor(request)
-        if model is None:
-            return False
-        if actor.sees_all or model.id == actor.user_id:
-            return True
-        if model.is_superuser:
-            return False
-        rows = await self._run_arbitrary_query(
-            select(RoleGrant.identity, RoleGrant.action)
-            .join(user_role, user_role.c.group_id == RoleGrant.group_id)
-            .where(user_role.c.user_id == model.id)
-            .distinct()
-        )
-        backend = self._authorization_backend()
-        return all(backend.has_permission(request, identity, act) for identity, act in rows)
-
     async def check_can_edit(self, request: Request, model: Any) -> bool:
-        return await self._guarded(request, model) and await super().check_can_edit(request, model)
+        return (model is not None and await super().check_can_edit(request, model)
+                and await _permitted(self, request, accounts.guard_user, user_id=model.id))
 
     async def check_can_delete(self, request: Request, model: Any) -> bool:
-        if model is not None and model.id == request_actor(request).user_id:
-            return False  # 不能删除自己的账号
-        return await self._guarded(request, model) and await super().check_can_delete(request, model)
+        return (model is not None and await super().check_can_delete(request, model)
+                and await _permitted(self, request, accounts.guard_user, user_id=model.id, deleting=True))
 
-    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        password = data.pop(NEW_PASSWORD, None) or ""
-        actor = request_actor(request)
-        kept_projects: set[int] = set()
-        if not actor.sees_all:
-            await self._guard(data, model, is_created, request)
-            if not is_created and "projects" in data:
-                # Projects the editor cannot see stay as they are; the editor cannot even see them offered.
-                kept_projects = {p.id for p in model.projects if not actor.can_see(p.id)}
-        await super().on_model_change(data, model, is_created, request)
-        if kept_projects:
-            data["projects"] = [str(i) for i in sorted(_ids(data.get("projects")) | kept_projects)]
-        if is_created and not password:
-            raise Refused("请设置初始密码")
-        revoke = False
-        if password:
-            model.password_hash = hash_password(password)  # Refused("密码至少 8 位") on a short one
-            model.password_changed_at = utcnow()
-            revoke = True
-        if not is_created and model.is_active and data.get("is_active") is False:
-            revoke = True
-        if revoke and not is_created:
-            model.session_epoch = (model.session_epoch or 1) + 1
+    async def insert_model(self, request: Request, data: dict) -> Any:
+        return await self._save(request, None, data)
 
-    async def _guard(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        actor = request_actor(request)
-        if data.get("is_superuser") and (is_created or not model.is_superuser):
-            raise _refuse("只有系统管理员可以设置系统管理员")
-        if not is_created and model.is_superuser:
-            raise _refuse("只有系统管理员可以修改系统管理员账号")
-        current_roles = set() if is_created else {r.id for r in model.roles}
-        current_projects = set() if is_created else {p.id for p in model.projects}
-        current_branch = None if is_created else model.branch_id
-        if not is_created and model.id == actor.user_id:
-            changed = [
-                label
-                for key, label, before in (
-                    ("roles", "角色", current_roles),
-                    ("projects", "项目", current_projects),
-                )
-                if key in data and _ids(data[key]) != before
-            ]
-            if "is_active" in data and bool(data["is_active"]) != bool(model.is_active):
-                changed.append("启用")
-            if changed:
-                raise _refuse(f"不能修改自己账号的{'、'.join(changed)}")
-        if "branch" in data:
-            branch = _ids([data["branch"]]) if data["branch"] not in (None, "") else set()
-            if branch != ({current_branch} if current_branch is not None else set()):
-                raise _refuse("只有系统管理员可以设置所属分公司")
-        added = _ids(data.get("roles")) - current_roles if "roles" in data else set()
-        if added:
-            rows = await self._run_arbitrary_query(
-                select(Role.name, RoleGrant.identity, RoleGrant.action)
-                .join(RoleGrant, RoleGrant.group_id == Role.id)
-                .where(Role.id.in_(sorted(added)))
-            )
-            backend = self._authorization_backend()
-            beyond = sorted({name for name, identity, act in rows if not backend.has_permission(request, identity, act)})
-            if beyond:
-                raise _refuse(f"不能授予超出自己权限的角色：{'、'.join(beyond)}")
-        outside = [p for p in _ids(data.get("projects")) if not actor.can_see(p)]
-        if outside:
-            raise _refuse("不能授予自己无权访问的项目")
+    async def update_model(self, request: Request, pk: str, data: dict) -> Any:
+        return await self._save(request, int(pk), data)
+
+    async def _save(self, request: Request, user_id: int | None, data: dict) -> User:
+        """The form's fields as the action's arguments; a field the form leaves out stays as it is."""
+        values: dict[str, Any] = {key: data[key] for key in ("username", "display_name") if key in data}
+        values.update({key: bool(data[key]) for key in ("is_active", "is_superuser") if key in data})
+        values.update({f"{key}_id": _id(data[key]) for key in ("branch", "staff") if key in data})
+        values.update({f"{key[:-1]}_ids": _ids(data[key]) for key in ("roles", "projects") if key in data})
+        result = await run_action(self.session_maker, request, accounts.save_user, user_id=user_id,
+                                  password=data.get(NEW_PASSWORD) or None, **values)
+        return User(id=result.user_id, username=result.username)
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        await run_action(self.session_maker, request, accounts.delete_user, user_id=int(pk))
 
 
 class LoginAttemptAdmin(ReadOnlyView, model=LoginAttempt):

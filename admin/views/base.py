@@ -57,6 +57,7 @@ from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
+from actions.kernel.scope import company_wide
 from actions.privacy import mask
 from actions.records import EditConflict
 from actions.spreadsheets import clean
@@ -739,8 +740,16 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     async def check_can_view_details(self, request: Request, model: Any) -> bool:
         return self.readable(request, model) and await super().check_can_view_details(request, model)
 
+    def company_wide_refused(self, request: Request, obj: Any) -> bool:
+        """Reference data all projects use, and this user sees only some (``require_company_wide``)."""
+        return not request_actor(request).sees_all and company_wide(self.model, obj)
+
+    async def check_can_create(self, request: Request) -> bool:
+        return not self.company_wide_refused(request, None) and await super().check_can_create(request)
+
     async def check_can_edit(self, request: Request, model: Any) -> bool:
-        allowed = self.in_scope(request, model) and await super().check_can_edit(request, model)
+        allowed = (self.in_scope(request, model) and not self.company_wide_refused(request, model)
+                   and await super().check_can_edit(request, model))
         if allowed and self.limited_form_columns:
             _FORM_LIMIT.set((type(self), self.form_limit(request)))
         return allowed
@@ -752,7 +761,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         return ()
 
     async def check_can_delete(self, request: Request, model: Any) -> bool:
-        return self.in_scope(request, model) and await super().check_can_delete(request, model)
+        return (self.in_scope(request, model) and not self.company_wide_refused(request, model)
+                and await super().check_can_delete(request, model))
 
     async def get_object_for_details(self, request: Request) -> Any:
         obj = await super().get_object_for_details(request)
@@ -922,11 +932,11 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         """Refuse a form that puts the record, or any record it points at, outside the user's projects."""
+        actor = request_actor(request)
         self._clean_pii(data, model, is_created)
         for key, value in data.items():
             if isinstance(value, dt.datetime) and value.tzinfo is None:
                 data[key] = value.replace(tzinfo=SHANGHAI)  # a form field without a zone: Beijing time
-        actor = request_actor(request)
         project_id = data.get("project") or data.get("project_id") or getattr(model, "project_id", None)
         if hasattr(project_id, "id"):
             project_id = project_id.id

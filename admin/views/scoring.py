@@ -21,6 +21,7 @@ from actions import score_results, scores, service_star
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
 from actions.kernel.periods import period_of, today_local
+from actions.kernel.scope import require_company_wide
 from models import (
     EventSource,
     GradeBand,
@@ -54,6 +55,7 @@ from .pages import (
     granted,
     int_param,
     refusal_status,
+    request_actor,
     run_action,
     selected_pks,
 )
@@ -119,6 +121,10 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
     @action("revise-rule", label="修订（自某日起的新版本）", add_in_list=False)
     async def revise_form(self, request: Request) -> Response:
         (rule,) = await self.scoped_targets(request, selected_pks(request)[:1])
+        try:  # the form is not even offered to whom its save would refuse
+            require_company_wide(request_actor(request), ScoringRule, rule)
+        except Refused as refused:
+            raise _fail(refused) from None
         values = {"valid_from": today_local().replace(day=1).isoformat(), "points_min": rule.points_min,
                   "points_max": rule.points_max, "description": rule.description}
         return await _page(self, request, "revise.html", title="修订考核细则", rule=rule, values=values)

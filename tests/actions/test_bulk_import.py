@@ -503,3 +503,24 @@ def test_the_loser_of_two_imports_adding_the_same_units_is_told_in_chinese(sessi
     assert "另一项导入刚刚写入了相同的记录" in refused.value.message and "Integrity" not in refused.value.message
     session.rollback()  # the caller's transaction ends; on PostgreSQL the failed statement aborted it anyway
     assert counts(session)["Unit"] <= before["Unit"]
+
+
+def test_the_trail_of_an_import_holds_each_rows_values(session, p1):
+    """Issue 13 §5: each imported unit's audit row carries its values; an update carries the fields the file
+    changed, with their new values — still one INSERT … SELECT per set of changed fields."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    unit = session.scalar(select(Unit).where(Unit.room_no == "1-102"))
+    inserted = session.scalar(select(AuditLog.changes).where(AuditLog.table_name == "unit", AuditLog.kind == AuditKind.INSERT,
+                                                             AuditLog.record_id == str(unit.id)))
+    assert (inserted["room_no"], inserted["status"], inserted["project_id"]) == ("1-102", "vacant", project.id)
+    assert inserted["building_id"] == unit.building_id and "id" not in inserted
+    corrected = [row[:] for row in UNITS]
+    corrected[1][5] = 90
+    corrected[2][4] = "已入住"
+    _import(session, "units", workbook({"房屋": corrected}), actor, name="更正.xlsx")
+    updates = dict(session.execute(select(AuditLog.record_id, AuditLog.changes).where(
+        AuditLog.table_name == "unit", AuditLog.kind == AuditKind.UPDATE)).all())
+    first = session.scalar(select(Unit.id).where(Unit.room_no == "1-101"))
+    assert updates[str(unit.id)] == {"status": "occupied"}
+    assert list(updates[str(first)]) == ["area"] and Decimal(str(updates[str(first)]["area"])) == Decimal("90")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import threading
@@ -115,14 +116,19 @@ def test_a_month_is_scored_with_the_rules_in_force_that_month(session, org):
 
 def test_a_rule_is_revised_from_a_future_date_only(session, org):
     current = rule(session, "2.1")
+    company = dataclasses.replace(org["actor"], project_ids=None)  # the rules hold for every project
     with pytest.raises(Refused, match="须晚于今天"):
         revise_rule(session, rule_id=current.id, valid_from=dt.date(2026, 1, 1), points_min=Decimal("-3"),
-                    points_max=Decimal("-3"), actor=org["actor"])
+                    points_max=Decimal("-3"), actor=company)
     before = count(session, ScoringRule)
     logs = count(session, OperationLog, OperationLog.operation == "revise_scoring_rule")
     start = utcnow().astimezone(SHANGHAI).date().replace(day=1) + dt.timedelta(days=40)
+    with pytest.raises(Refused, match="只有拥有全公司权限的账号可以修改"):
+        revise_rule(session, rule_id=current.id, valid_from=start, points_min=Decimal("-4"),
+                    points_max=Decimal("-2"), actor=org["actor"])  # a manager of one project
+    assert count(session, ScoringRule) == before and current.valid_to is None
     result = revise_rule(session, rule_id=current.id, valid_from=start, points_min=Decimal("-4"),
-                         points_max=Decimal("-2"), actor=org["actor"])
+                         points_max=Decimal("-2"), actor=company)
     new = session.get(ScoringRule, result.new_rule_id)
     assert (current.valid_to, new.valid_from, new.points_min, new.choose_in_range) == (start, start, Decimal("-4"), True)
     assert count(session, ScoringRule) == before + 1

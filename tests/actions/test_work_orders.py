@@ -687,3 +687,24 @@ def test_engineering_accepts_and_completes_its_own_orders_only(session, world):
     accept_work_orders(session, order_ids=[mine.id], actor=engineer)
     complete_work_order(session, order_id=mine.id, result="更换水龙头", actor=engineer)
     assert state(session, mine).status is S.DONE
+
+
+def test_the_trail_of_dispatch_and_steps_holds_the_values(session, world, order):
+    """Issue 13 §5: set-based rows record what they wrote — a new order's department and deadlines, a request's
+    new status, a value the statement computed (返工次数) — built by the database in the same INSERT … SELECT."""
+    def trail(table: str, record_id: int) -> list[dict]:
+        return list(session.scalars(select(AuditLog.changes).where(AuditLog.table_name == table,
+                                                                   AuditLog.record_id == str(record_id))
+                                    .order_by(AuditLog.id)))
+
+    dispatched = trail("work_order", order.id)[0]
+    assert dispatched["department_id"] == order.department_id and dispatched["request_id"] == order.request_id
+    assert dispatched["status"] == S.DISPATCHED.value and dispatched["priority"] == order.priority.value
+    assert dispatched["respond_due_at"] and dispatched["complete_due_at"]
+    assert trail("service_request", order.request_id)[-1] == {"status": RequestStatus.DISPATCHED.value}
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    complete_work_order(session, order_id=order.id, result="已疏通", actor=actor)
+    callback_work_order(session, order_id=order.id, way=VisitWay.DOOR, result=Satisfaction.UNSATISFIED, actor=actor)
+    reopened = trail("work_order", order.id)[-1]
+    assert reopened["status"] == S.ACCEPTED.value and reopened["reopen_count"] == 1

@@ -168,14 +168,15 @@ def test_logout_needs_post_and_revokes_the_cookie(app, session):
 
 def test_password_change_and_disable_revoke_sessions(app, session):
     from actions.accounts import disable_user, set_password
+    from actions.actor import SYSTEM
 
     factories.user(session, username="feng", superuser=True)
     factories.user(session, username="chen", superuser=True)
     a, b = _client(app), _client(app)
     a.login("feng", factories.PASSWORD)
     b.login("chen", factories.PASSWORD)
-    set_password(session, username="feng", password="another-pass-9")
-    disable_user(session, username="chen")
+    set_password(session, username="feng", password="another-pass-9", actor=SYSTEM)
+    disable_user(session, username="chen", actor=SYSTEM)
     session.flush()
     assert a.get("/admin/", follow_redirects=False).status_code == 302
     assert b.get("/admin/", follow_redirects=False).status_code == 302

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.accounts import HASHER
 from admin import cli
-from models import AuditLog, Role, User
+from models import AuditLog, OperationLog, Role, User
 from models.db import make_engine
 from seeds.roles import ROLES
 from tests.cli_support import table_counts
@@ -168,6 +168,37 @@ def test_a_too_short_password_is_refused(initialised: Engine, monkeypatch, capsy
 
     assert "密码至少 8 位" in capsys.readouterr().err
     assert user(initialised, "root").password_hash == before
+
+
+def test_user_commands_act_as_the_named_account(initialised: Engine, monkeypatch, capsys) -> None:
+    """``--as NAME``: the account's own limits apply and the operation log names it; without it the command line
+    acts for the installation, which still keeps its last administrator."""
+    assert cli.main(["user", "add", "mgr", "--role", "客服经理"]) == 0
+    assert cli.main(["user", "add", "desk", "--role", "前台客服"]) == 0
+    assert cli.main(["user", "grant", "desk", "--role", "楼宇管家", "--as", "mgr"]) == 0
+    assert sorted(r.name for r in user(initialised, "desk").roles) == ["前台客服", "楼宇管家"]
+    with Session(initialised) as session:
+        log = session.scalar(select(OperationLog).where(OperationLog.operation == "grant_roles"))
+        assert log.actor_name == "mgr" and log.actor_id == user(initialised, "mgr").id
+        assert session.scalar(select(OperationLog.actor_name).where(OperationLog.operation == "add_user")) == "命令行"
+    capsys.readouterr()
+
+    root_hash = user(initialised, "root").password_hash
+    stdin(monkeypatch, "taken-over-pass-1\n")
+    for argv, message in (
+        (["user", "grant", "desk", "--role", "系统管理员", "--as", "mgr"], "不能授予超出自己权限的角色：系统管理员"),
+        (["user", "passwd", "root", "--password-stdin", "--as", "mgr"], "只有系统管理员可以修改系统管理员账号"),
+        (["user", "disable", "mgr", "--as", "mgr"], "不能修改自己账号的启用"),
+        (["user", "add", "evil", "--superuser", "--as", "mgr"], "只有系统管理员可以设置系统管理员"),
+        (["user", "disable", "root"], "至少须保留一个启用的系统管理员账号"),
+        (["user", "disable", "desk", "--as", "nobody"], "--as：账号 nobody 不存在或已停用"),
+    ):
+        before = table_counts(initialised)
+        assert cli.main(argv) == 1, argv
+        assert message in capsys.readouterr().err, argv
+        assert table_counts(initialised) == before, argv
+    assert user(initialised, "root").is_active and user(initialised, "desk").is_active
+    assert user(initialised, "root").password_hash == root_hash
 
 
 def test_passwd_without_a_terminal_asks_for_password_stdin(initialised: Engine, monkeypatch, capsys) -> None:

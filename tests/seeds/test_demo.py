@@ -101,9 +101,9 @@ def test_a_second_load_changes_no_table(loaded: Loaded) -> None:
     assert loaded.second == loaded.first
     for table, n in loaded.counts.items():
         assert loaded.first[table] - loaded.before[table] == n, table
-    # the load itself, and each project's supervisor computing 11 finished months, confirming 10 of them and
-    # carrying last week's open tasks into this week's plan
-    assert loaded.first["operation_log"] == loaded.before["operation_log"] + 1 + 4 * (11 + 10 + 1)
+    # the load itself, each account it made (add_user; "admin" existed), and each project's supervisor computing 11 finished months,
+    # confirming 10 of them and carrying last week's open tasks into this week's plan
+    assert loaded.first["operation_log"] == loaded.before["operation_log"] + 1 + loaded.counts["user_account"] + 4 * (11 + 10 + 1)
 
 
 def test_the_demo_has_its_volumes(loaded: Loaded) -> None:
