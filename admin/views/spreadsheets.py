@@ -41,7 +41,6 @@ from actions.surveys import complete_corrective_action, follow_up_corrective_act
 from models import OperationStatus, SurveyResponse, label_of
 
 from .base import VIEW_PII
-from .list_export import file_response
 from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
 
 UPLOADS = Path(tempfile.gettempdir()) / "wuye-uploads"
@@ -288,30 +287,6 @@ class SpreadsheetPages(BaseView):
             raise HTTPException(status_code=409, detail="该文件正在处理，请稍候")
         await self._start(request, token, meta, dry_run=False)
         return RedirectResponse(request.url_for("admin:view-import-preview", token=token), status_code=303)
-
-    # --- exports that ran in the background -----------------------------------------------------------
-    @expose("/export-job/{job_id}", methods=["GET"], identity="export-job")
-    async def export_job(self, request: Request) -> Response:
-        job = self._export_job(request)
-        return await self._page(request, "imports/export.html", title=job.title, job=job.snapshot(),
-                                result=job.result if job.state == "done" else None)
-
-    @expose("/export-job/{job_id}/status", methods=["GET"], identity="export-status")
-    async def export_status(self, request: Request) -> Response:
-        return JSONResponse(self._export_job(request).snapshot())
-
-    @expose("/export-job/{job_id}/file", methods=["GET"], identity="export-file")
-    async def export_file(self, request: Request) -> Response:
-        job = self._export_job(request)
-        if job.state != "done" or not job.result.path.exists():
-            raise HTTPException(status_code=404, detail="导出文件不存在或已下载")
-        return file_response(job.result.path, job.result.file_name)
-
-    def _export_job(self, request: Request) -> jobs.Job:
-        job = jobs.get(request.path_params["job_id"], request_actor(request).user_id)
-        if job is None:
-            raise HTTPException(status_code=404, detail="导出任务不存在或已过期")
-        return job
 
     # --- a survey's results ---------------------------------------------------------------------------
     @expose("/survey-results/{survey_id:int}", methods=["GET", "POST"], identity="survey-results")
