@@ -132,11 +132,12 @@ def claim_job(session: Session, *, worker: str, settings: JobSettings) -> Claime
     job = session.scalars(query).first()
     if job is None:
         return None
+    claimed = Claimed(job.id, job.kind, job.title, dict(job.params or {}), job.user_id, job.attempts + 1)
     now = utcnow()
     session.execute(update(Job).where(Job.id == job.id).values(
-        state=JobState.RUNNING, stage="开始处理", attempts=Job.attempts + 1, worker=worker, started_at=now,
+        state=JobState.RUNNING, stage="开始处理", attempts=claimed.attempt, worker=worker, started_at=now,
         lease_until=now + dt.timedelta(seconds=settings.lease_seconds)))
-    return Claimed(job.id, job.kind, job.title, dict(job.params or {}), job.user_id, job.attempts + 1)
+    return claimed
 
 
 def renew_lease(session: Session, job_id: int, *, worker: str, settings: JobSettings, stage: str, done: int,

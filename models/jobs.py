@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
@@ -35,7 +36,8 @@ class Job(IdMixin, Base):
         Index(None, "user_id", "created_at"),
         Index(None, "state", "id"),
         Index(None, "expires_at"),
-        CheckConstraint("attempts >= 0 AND done >= 0 AND total >= 0", name="counts"),
+        CheckConstraint("attempts >= 0 AND done >= 0 AND total >= 0", name="counts",
+                        info={"message": "{attempts}、{done}、{total}不能为负数"}),
     )
 
     user_id: Mapped[int | None] = col("发起人", ForeignKey("user_account.id", ondelete="CASCADE"))
@@ -70,4 +72,5 @@ class JobFile(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # MariaDB's BLOB holds 64 KB: a piece needs LONGBLOB there
+    data: Mapped[bytes] = mapped_column(LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"))

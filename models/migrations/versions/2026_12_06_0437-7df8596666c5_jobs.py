@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import models.base
 
@@ -54,7 +55,7 @@ def upgrade() -> None:
     sa.Column('job_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=10), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.LargeBinary().with_variant(mysql.LONGBLOB(), 'mysql', 'mariadb'), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['job.id'], name=op.f('fk_job_file_job_id_job'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('job_id', 'role', 'seq', name=op.f('pk_job_file'))
     )
@@ -62,7 +63,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('job_file')
-    op.drop_index(op.f('ix_job_user_id_created_at'), table_name='job')
-    op.drop_index(op.f('ix_job_state_id'), table_name='job')
-    op.drop_index(op.f('ix_job_expires_at'), table_name='job')
-    op.drop_table('job')
+    op.drop_table('job')  # with its indexes (MariaDB keeps one for the foreign key: it cannot be dropped alone)
