@@ -189,10 +189,14 @@ class JobRunner:
                 outcome = handler(session, ctx)
                 size = store_file(session, ctx.job.id, "result", file_pieces(ctx.output)) if outcome.file_name else 0
                 finish_job(session, ctx.job.id, worker=self.name, state=JobState.DONE, result=outcome.result,
-                           file_name=outcome.file_name, file_size=size)
+                           file_name=outcome.file_name, file_size=size, progress=ctx.live)
 
         try:
-            attempt()
+            if ctx.params.get("writes"):  # SQLite: a job that writes takes the write lock first, as a POST does
+                with writing():
+                    attempt()
+            else:
+                attempt()
         except OperationalError as exc:
             # SQLite: the work read, then wrote, and another writer (a login) committed in between — once more,
             # taking the write lock first (models.db.WriteIntent).

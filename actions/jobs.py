@@ -61,9 +61,13 @@ def worker_name(thread: str = "") -> str:
 
 
 def enqueue_job(session: Session, *, kind: str, title: str, params: dict[str, Any], actor: Actor,
-                settings: JobSettings, upload: Iterable[bytes] = (), max_attempts: int = 2) -> int:
+                settings: JobSettings, upload: Iterable[bytes] = (), parent_id: int | None = None,
+                max_attempts: int = 2) -> int:
     """A new queued job of ``actor``'s, refused with :class:`TooManyJobs` past the limits; ``upload``: the
-    file it reads, stored with it so any worker reads it."""
+    file it reads, stored with it so any worker reads it; ``parent_id``: the job it continues (one of the
+    actor's own)."""
+    if parent_id is not None and job_of(session, parent_id, actor=actor) is None:
+        raise Refused("任务不存在或不是您发起的")
     # The count and the insert as one across processes (SQLite: the caller's write lock does it).
     lock_names(session, ["wuye:jobs"])
     active = session.execute(
@@ -75,7 +79,7 @@ def enqueue_job(session: Session, *, kind: str, title: str, params: dict[str, An
     if active[0] >= settings.overall:
         raise TooManyJobs(f"系统当前任务较多（{active[0]} 个在排队或进行中），请稍候几分钟再试")
     job_id = session.execute(insert(Job).values(
-        user_id=actor.user_id, kind=kind, title=title[:120], params=params, state=JobState.QUEUED, stage="排队中",
+        user_id=actor.user_id, parent_id=parent_id, kind=kind, title=title[:120], params=params, state=JobState.QUEUED, stage="排队中",
         done=0, total=0, error="", file_name="", file_size=0, attempts=0, max_attempts=max_attempts, worker="",
         created_at=utcnow(), expires_at=utcnow() + dt.timedelta(hours=settings.keep_hours),
     ).returning(Job.id)).scalar_one()
@@ -122,6 +126,7 @@ class Claimed:
     params: dict[str, Any]
     user_id: int | None
     attempt: int
+    parent_id: int | None = None
 
 
 def claim_job(session: Session, *, worker: str, settings: JobSettings) -> Claimed | None:
@@ -132,7 +137,8 @@ def claim_job(session: Session, *, worker: str, settings: JobSettings) -> Claime
     job = session.scalars(query).first()
     if job is None:
         return None
-    claimed = Claimed(job.id, job.kind, job.title, dict(job.params or {}), job.user_id, job.attempts + 1)
+    claimed = Claimed(job.id, job.kind, job.title, dict(job.params or {}), job.user_id, job.attempts + 1,
+                      job.parent_id)
     now = utcnow()
     session.execute(update(Job).where(Job.id == job.id).values(
         state=JobState.RUNNING, stage="开始处理", attempts=claimed.attempt, worker=worker, started_at=now,
@@ -155,11 +161,13 @@ class LeaseLost(RuntimeError):
 
 
 def finish_job(session: Session, job_id: int, *, worker: str, state: JobState, result: dict[str, Any] | None = None,
-               error: str = "", file_name: str = "", file_size: int = 0) -> None:
-    """The job's outcome — in the transaction of its work, when it did any."""
+               error: str = "", file_name: str = "", file_size: int = 0,
+               progress: tuple[str, int, int] | None = None) -> None:
+    """The job's outcome — in the transaction of its work, when it did any — with its last progress."""
+    last = dict(zip(("stage", "done", "total"), progress, strict=True)) if progress else {}
     done = session.execute(update(Job).where(
         Job.id == job_id, Job.worker == worker, Job.state == JobState.RUNNING,
-    ).values(state=state, stage=state.label, result=result, error=error[:2000], file_name=file_name[:255],
+    ).values(**last, state=state, result=result, error=error[:2000], file_name=file_name[:255],
              file_size=file_size, finished_at=utcnow(), lease_until=None))
     if done.rowcount != 1:
         raise LeaseLost(f"job {job_id} is no longer {worker}'s")
@@ -219,7 +227,11 @@ def my_jobs(session: Session, *, actor: Actor, limit: int = 100) -> list[Job]:
                                 .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
-def job_of(session: Session, job_id: int, *, actor: Actor) -> Job | None:
-    """The job, if it is ``actor``'s."""
+def job_of(session: Session, job_id: int, *, actor: Actor, latest: bool = False) -> Job | None:
+    """The job, if it is ``actor``'s; ``latest``: the last job continuing it, if any (an import's confirm)."""
     job = session.get(Job, job_id)
-    return job if job is not None and job.user_id == actor.user_id else None
+    if job is None or job.user_id != actor.user_id:
+        return None
+    if latest:
+        job = session.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.id.desc())).first() or job
+    return job

@@ -1,4 +1,4 @@
-"""Who runs the 后台任务 of this app: the handlers of each kind of job (the export of any list …) and the runner
+"""Who runs the 后台任务 of this app: the handlers of each kind of job (the export of any list, imports …) and the runner
 that claims them — a thread of this process, ``wuye worker`` processes, or the request itself (tests)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from actions.job_runner import JobRunner
 
 from .views.jobs import RUNNER_MODES
 from .views.list_export import export_job
+from .views.spreadsheets import import_job
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,6 @@ def runner_mode_from_env() -> str:
 def install_jobs(admin: Admin, mode: str) -> Jobs:
     """The runner with every kind's handler, on ``admin.jobs`` for the pages that start jobs."""
     views = {view.identity: view for view in admin.views if getattr(view, "is_model", False)}
-    handlers = {"export": export_job(views)}
+    handlers = {"export": export_job(views), "import": import_job}
     admin.jobs = Jobs(JobRunner(admin.session_maker, handlers, heartbeat=mode != "sync"), mode)
     return admin.jobs

@@ -41,6 +41,8 @@ class Job(IdMixin, Base):
     )
 
     user_id: Mapped[int | None] = col("发起人", ForeignKey("user_account.id", ondelete="CASCADE"))
+    # The job this one continues: an import's confirm, its preview (whose upload it reads).
+    parent_id: Mapped[int | None] = col("上一步", ForeignKey("job.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = col("任务类型", String(40))
     title: Mapped[str] = col("任务", String(120))
     params: Mapped[dict[str, Any]] = col("参数", JSON, default=dict)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from actions.actor import Actor
+from actions.errors import Refused
 from actions.job_runner import LIVE
 from actions.jobs import TooManyJobs, enqueue_job, job_of, my_jobs, read_file
 from models import Job, JobState, utcnow
@@ -39,23 +40,40 @@ def job_request(actor: Actor, query: str) -> Request:
 async def start_job(view: Any, request: Request, kind: str, title: str, params: dict[str, Any], *,
                     upload: Iterable[bytes] = ()) -> Response:
     """Queue a job of the requesting user's and send them to its page; past the limits, 429 in Chinese."""
-    jobs = view._admin_ref.jobs
     job_id = await queue_job(view, request, kind, title, params, upload=upload)
-    if jobs.mode == "sync":
-        await anyio.to_thread.run_sync(jobs.runner.run_pending)
+    await wait_for_job(view, request, job_id, 0)
     return RedirectResponse(request.url_for("admin:view-job", job_id=job_id), status_code=303)
 
 
 async def queue_job(view: Any, request: Request, kind: str, title: str, params: dict[str, Any], *,
-                    upload: Iterable[bytes] = ()) -> int:
+                    upload: Iterable[bytes] = (), parent_id: int | None = None) -> int:
+    """Queue a job of the requesting user's; past the limits, 429 in Chinese."""
     jobs = view._admin_ref.jobs
     try:
         job_id = await run_action(view._admin_ref.session_maker, request, enqueue_job, kind=kind, title=title,
-                                  params=params, settings=jobs.runner.settings, upload=upload)
+                                  params=params, settings=jobs.runner.settings, upload=upload, parent_id=parent_id)
     except TooManyJobs as refused:
         raise HTTPException(status_code=429, detail=refused.message) from None
+    except Refused as refused:
+        raise HTTPException(status_code=404, detail=refused.message) from None
     jobs.runner.wake()
     return job_id
+
+
+async def wait_for_job(view: Any, request: Request, job_id: int, seconds: float) -> None:
+    """Run the job now (tests), or give it up to ``seconds`` to finish, so a small one's page shows its outcome
+    at once rather than a progress bar."""
+    jobs = view._admin_ref.jobs
+    if jobs.mode == "sync":
+        await anyio.to_thread.run_sync(jobs.runner.run_pending)
+        return
+    deadline = anyio.current_time() + seconds
+    while anyio.current_time() < deadline:
+        job = await run_action(view._admin_ref.session_maker, request,
+                               lambda session, *, actor: job_of(session, job_id, actor=actor))
+        if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
+            return
+        await anyio.sleep(0.2)
 
 
 def snapshot(job: Job) -> dict[str, Any]:
@@ -66,7 +84,7 @@ def snapshot(job: Job) -> dict[str, Any]:
     end = job.finished_at or utcnow()
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0
     return {"id": job.id, "title": job.title, "state": job.state.value, "state_label": job.state.label,
-            "stage": stage if active else job.state.label, "done": done, "total": total, "percent": min(100, percent),
+            "stage": stage, "done": done, "total": total, "percent": min(100, percent),
             "message": job.error, "seconds": round(seconds, 1)}
 
 

@@ -24,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('job',
     sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('title', sa.String(length=120), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
@@ -45,10 +46,12 @@ def upgrade() -> None:
     sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.CheckConstraint('attempts >= 0 AND done >= 0 AND total >= 0', name=op.f('ck_job_counts')),
+    sa.ForeignKeyConstraint(['parent_id'], ['job.id'], name=op.f('fk_job_parent_id_job'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_job_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job'))
     )
     op.create_index(op.f('ix_job_expires_at'), 'job', ['expires_at'], unique=False)
+    op.create_index(op.f('ix_job_parent_id'), 'job', ['parent_id'], unique=False)
     op.create_index(op.f('ix_job_state_id'), 'job', ['state', 'id'], unique=False)
     op.create_index(op.f('ix_job_user_id_created_at'), 'job', ['user_id', 'created_at'], unique=False)
     op.create_table('job_file',
