@@ -108,8 +108,16 @@ def test_a_job_started_through_one_process_is_run_by_the_worker_and_downloaded_t
     status, page = second.request("GET", f"/admin/jobs/{job.id}")
     assert status == 200 and "导出客户" in page and "data-job-status" in page  # the other process shows it
     worker = app_processes.start_worker()
+    try:
+        _run_and_download(app_processes, job, worker, first.cookies)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+
+def _run_and_download(app_processes, job, worker, cookies) -> None:  # noqa: F811
     _until(lambda: _job(app_processes, job.id).state is JobState.DONE)
-    second = _as(app_processes.urls[1], first.cookies)
+    second = _as(app_processes.urls[1], cookies)
     assert second.request("GET", f"/admin/jobs/{job.id}/status")[1].count('"state":"done"') == 1
     done = _job(app_processes, job.id)
     assert done.worker.split(":")[1] == str(worker.pid) and done.attempts == 1
@@ -118,13 +126,11 @@ def test_a_job_started_through_one_process_is_run_by_the_worker_and_downloaded_t
     assert status == 200 and len(data) == done.file_size
     rows = list(load_workbook(io.BytesIO(data), read_only=True).worksheets[0].iter_rows(values_only=True))
     assert len(rows) == INLINE_ROWS + 2 and rows[1][1] is not None
-    assert "下载" in second.request("GET", "/admin/jobs")[1]  # 我的任务 on the other process lists it
+    assert "下载" in _as(app_processes.urls[1], cookies).request("GET", "/admin/jobs")[1]  # 我的任务 there too
     stranger = Browser(app_processes.urls[0])
     _user(app_processes, "stranger")
     assert stranger.log_in("stranger") == 302
     assert _download(app_processes.urls[0], stranger.cookies, f"/admin/jobs/{job.id}/file")[0] == 404
-    worker.send_signal(signal.SIGTERM)
-    worker.wait(30)
 
 
 def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(app_processes):  # noqa: F811
@@ -144,8 +150,8 @@ def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(a
         _until(running, LEASE_SECONDS * 4, step=0.01)
         worker.send_signal(signal.SIGKILL)  # kill -9, mid-export
         worker.wait(10)
-        running = _job(app_processes, job.id)
-        assert (running.state, running.attempts, running.worker.split(":")[1]) == (
+        now = _job(app_processes, job.id)
+        assert (now.state, now.attempts, now.worker.split(":")[1]) == (
             JobState.RUNNING, attempt, str(worker.pid))
     # a last worker finds the second one dead, its attempts spent
     last = app_processes.start_worker()
