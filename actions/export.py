@@ -1,8 +1,8 @@
 """导出: a list as .xlsx, exactly as the user sees it, in bounded memory.
 
 The caller hands in the list's own query — its project scope, search, filters and sort — and its columns; the
-scope is applied again here all the same. Rows stream from the database in batches into an openpyxl
-write-only workbook (which spools rows to a temporary file), so a million bills never sit in memory. Cells are
+scope is applied again here all the same. Rows stream from the database in batches into an XlsxWriter
+workbook in constant-memory mode (each row goes to disk as it is written), so a million bills never sit in memory. Cells are
 typed (dates as dates, money as numbers, enums by their Chinese label), a related record shows as the list
 shows it (a unit as ``楼栋-房号``), ID and phone numbers are masked unless the role may see them, and text that
 starts with ``= + - @`` is written as text (:mod:`actions.xlsx_out`). Every export writes a 导出 audit row
@@ -129,10 +129,8 @@ def export_list(
             if written % BATCH == 0:
                 report("导出", written, min(total, cap))
 
-    wb = xlsx_out.new_workbook()
-    xlsx_out.write_sheet(wb, title, [c.label for c in columns], rows(),
-                         widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns])
-    wb.save(path)
+    xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows(),
+                          widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns])
     stamp = dt.datetime.now(SHANGHAI)
     file_name = f"{title}_{stamp:%Y%m%d_%H%M%S}.xlsx"
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}

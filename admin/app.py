@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from models.db import make_engine, make_sessionmaker, writing
 
 from .auth import ConsoleAuth, csrf_token
 from .i18n import i18n_config, install_chinese
+from .jobs import install_jobs, runner_mode_from_env
 from .security import (
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
@@ -86,18 +88,30 @@ def create_app(
     secret_key: str | None = None,
     trusted_proxies: str | None = None,
     allowed_hosts: list[str] | None = None,
+    run_jobs: str | None = None,
 ) -> Starlette:
     """The console. Tests hand in a session maker bound to their connection, so each test rolls back.
     ``trusted_proxies``: comma-separated addresses or networks (default ``WUYE_TRUSTED_PROXIES``, else
     127.0.0.1) whose X-Forwarded-For/-Proto are believed — the client address login throttling counts by.
-    ``allowed_hosts``: the Host names answered (default ``WUYE_ALLOWED_HOSTS``, else any)."""
+    ``allowed_hosts``: the Host names answered (default ``WUYE_ALLOWED_HOSTS``, else any).
+    ``run_jobs``: who runs the 后台任务 (:data:`admin.views.jobs.RUNNER_MODES`; default ``WUYE_JOB_RUNNER``, else
+    a thread of this process, started with the app)."""
     session_maker = session_maker or make_sessionmaker(engine or make_engine())
     install_chinese()
 
     async def home(_request):
         return RedirectResponse("/admin/", status_code=302)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        jobs = admin.jobs
+        if jobs.mode == "thread":
+            jobs.runner.start()
+        yield
+        jobs.runner.stop()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home),
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),
@@ -134,6 +148,7 @@ def create_app(
     install_error_pages(admin.admin)
     register_views(admin)
     install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
+    install_jobs(admin, run_jobs or runner_mode_from_env())
     app.state.admin = admin
     return app
 

@@ -369,6 +369,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args, key)
 
 
+@command("worker", "启动后台任务处理进程（导出、导入等大任务；可启动多个，PostgreSQL）")
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Claims and runs 后台任务 until stopped: SIGTERM ends it once the job at hand is done; a worker killed
+    mid-job leaves nothing written (the job's work is one transaction) and its lease runs out, so another worker
+    runs the job again. The app processes then need not run jobs themselves: ``WUYE_JOB_RUNNER=worker``."""
+    import secrets
+    import signal
+
+    from admin.app import create_app
+
+    with database() as engine:
+        # The console's views, built but never served: an export job builds the list's query as the list does.
+        app = create_app(engine, secret_key=secrets.token_urlsafe(48), run_jobs="worker")
+        runner = app.state.admin.jobs.runner
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+        print(f"后台任务处理进程已启动（{runner.name}，数据库 {_shown_url(engine)}），Ctrl+C 停止", flush=True)
+        try:
+            runner.run_forever()
+        except KeyboardInterrupt:
+            pass
+    return OK
+
+
 # --- demo --------------------------------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
     _serve_args(p)

@@ -56,6 +56,12 @@ from .imports import (  # noqa: F401
     BatchStatus,
     ImportBatch,
 )
+from .jobs import (  # noqa: F401
+    ACTIVE_STATES,
+    Job,
+    JobFile,
+    JobState,
+)
 from .ledgers import (  # noqa: F401
     Audience,
     BookingStatus,

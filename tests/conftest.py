@@ -85,7 +85,8 @@ def session(session_maker: sessionmaker[Session]) -> Iterator[Session]:
 def app(session_maker: sessionmaker[Session]):
     from admin.app import create_app
 
-    return create_app(session_maker=session_maker, secret_key=SECRET)
+    # Jobs run at once in the request that queues them: the test's one connection is not shared with a thread.
+    return create_app(session_maker=session_maker, secret_key=SECRET, run_jobs="sync")
 
 
 _EDIT_URL = re.compile(r"^/admin/[\w-]+/edit/\d+$")

@@ -3,7 +3,9 @@ all on one PostgreSQL database of their own (``<test database>_procs``, made afr
 after).
 
 The processes cannot see the per-test transaction the other tests roll back: tests commit what they need
-through ``app_processes.session_maker`` and give their records unique names. Use from a test module::
+through ``app_processes.session_maker`` and give their records unique names. The app processes leave 后台任务
+to ``wuye worker`` processes (``WUYE_JOB_RUNNER=worker``), which a test starts with ``start_worker()`` (leases of
+:data:`LEASE_SECONDS`, so a killed worker's job is taken back quickly); they are all stopped at the end. Use from a test module::
 
     from tests.processes_support import app_processes  # noqa: F401  (fixture)
 
@@ -33,6 +35,8 @@ from tests.conftest import reset_schema
 
 PROCESSES = 2
 SECRET = "processes-test-secret-" + "z" * 32
+LEASE_SECONDS = 3
+WUYE = str(Path(sys.executable).with_name("wuye"))
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,22 @@ class AppProcesses:
     database_url: str
     engine: Engine
     session_maker: sessionmaker[Session]
+    env: dict[str, str]
+    logs: Path
+    workers: list[subprocess.Popen]
+
+    def start_worker(self) -> subprocess.Popen:
+        """A ``wuye worker`` process on the same database, running once it says so."""
+        log = self.logs / f"worker-{len(self.workers)}.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen([WUYE, "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.workers.append(worker)
+        deadline = time.monotonic() + 60
+        while "已启动" not in log.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"wuye worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return worker
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -73,27 +93,30 @@ def app_processes(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     maker = make_sessionmaker(own)
     with maker.begin() as session:
         load_reference(session)
-    env = {**os.environ, "WUYE_DATABASE_URL": url, "WUYE_SECRET_KEY": SECRET}
+    env = {**os.environ, "WUYE_DATABASE_URL": url, "WUYE_SECRET_KEY": SECRET, "WUYE_JOB_RUNNER": "worker",
+           "WUYE_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
     env.pop("WUYE_TRUSTED_PROXIES", None)  # the default: only 127.0.0.1, where the tests' requests come from
     logs = tmp_path_factory.mktemp("processes")
     processes: list[tuple[subprocess.Popen, Path]] = []
-    urls = []
+    urls: list[str] = []
+    workers: list[subprocess.Popen] = []
     try:
         for i in range(PROCESSES):
             port, log = _free_port(), logs / f"serve-{i}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    [str(Path(sys.executable).with_name("wuye")), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    [WUYE, "serve", "--host", "127.0.0.1", "--port", str(port)],
                     env=env, stdout=out, stderr=subprocess.STDOUT)
             processes.append((process, log))
             urls.append(f"http://127.0.0.1:{port}")
         for url_, (process, log) in zip(urls, processes, strict=True):
             _wait_until_serving(url_, process, log)
-        yield AppProcesses(urls, url, own, maker)
+        yield AppProcesses(urls, url, own, maker, env, logs, workers)
     finally:
-        for process, _ in processes:
-            process.terminate()
-        for process, _ in processes:
+        for process in [p for p, _ in processes] + workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in [p for p, _ in processes] + workers:
             try:
                 process.wait(5)
             except subprocess.TimeoutExpired:

@@ -185,6 +185,32 @@ class ImportResult:
         }
 
 
+    def stored(self) -> dict[str, Any]:
+        """All of it as JSON: a 后台任务 keeps its preview so that any process shows it (:meth:`from_stored`)."""
+        return {**self.to_dict(), "title": self.title, "file_hash": self.file_hash,
+                "preview": [_stored_row(r) for r in self.preview], "updates": [_stored_row(r) for r in self.updates]}
+
+    @classmethod
+    def from_stored(cls, d: dict[str, Any]) -> ImportResult:
+        return cls(
+            kind=d["kind"], title=d["title"], file_name=d["file_name"], file_hash=d["file_hash"],
+            dry_run=d["dry_run"], written=d["written"], batch_id=d["batch_id"], counts=d["counts"],
+            problems=tuple(Problem(p["sheet"], p["row"], p["column"], p["value"], p["reason"]) for p in d["problems"]),
+            preview=tuple(map(_row_from_stored, d["preview"])), updates=tuple(map(_row_from_stored, d["updates"])),
+            sheets=tuple(d["sheets"]), skipped_sheets=tuple(d["skipped_sheets"]),
+            ignored_columns=tuple(d["ignored_columns"]), imported_before=d["imported_before"],
+        )
+
+
+def _stored_row(r: RowResult) -> list[Any]:
+    return [r.sheet, r.row, r.outcome.value, [list(v) for v in r.values], list(r.reasons), [list(c) for c in r.changes]]
+
+
+def _row_from_stored(row: list[Any]) -> RowResult:
+    sheet, number, outcome, values, reasons, changes = row
+    return RowResult(sheet, number, Outcome(outcome), tuple(map(tuple, values)), tuple(reasons),
+                     tuple(map(tuple, changes)))
+
 class Importer:
     """A kind of import. Subclasses declare the columns and implement ``check`` and ``write``, set-based."""
 

@@ -22,6 +22,7 @@ from .fees import (
     PaymentAdmin,
 )
 from .imports import ImportBatchAdmin
+from .jobs import JobPages
 from .ledgers import (
     DutyLogAdmin,
     GoodsPassAdmin,
@@ -179,6 +180,7 @@ VIEWS = [
     VisitorEntryAdmin,
     # 导入导出
     SpreadsheetPages,
+    JobPages,
     # 系统管理
     BranchAdmin,
     DepartmentAdmin,

@@ -5,13 +5,15 @@ list's own query — scope, search, filters and sort, from the export link, whic
 list it is on (:func:`export_link`; kept in the URL, not in the session cookie, which would outgrow what browsers
 keep) — and hands it to :func:`actions.export.export_list`, which streams it into
 an .xlsx (typed cells, personal data masked unless the role may see it, formulas as text) and audits it.
-A big export runs in the background: the user gets a progress page and then the file.
+A big export runs as a 后台任务 (:mod:`admin.views.jobs`): the user gets its progress page and then the file, from
+whichever process answers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +23,17 @@ from sqladmin.models import _UNSET
 from sqlalchemy import Select, func, select
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 
-from actions.actor import SYSTEM
-from actions.audit import log_operation
-from actions.export import export_columns, export_list
-from actions.spreadsheets import jobs
-from models import OperationStatus
-from models.db import in_turn
+from actions.errors import Refused
+from actions.export import ExportResult, export_columns, export_list
+from actions.job_runner import Handler, JobContext, Outcome
 
-from .pages import XLSX, attachment
+from .jobs import job_request, start_job
+from .pages import XLSX, attachment, run_action
 
-# Up to this many rows the file comes back in the same request; more go to the background.
+# Up to this many rows the file comes back in the same request; more go to a 后台任务.
 INLINE_ROWS = 5_000
-EXPORT_DIR = Path(tempfile.gettempdir()) / "wuye-exports"
-# A finished background export waits this long to be downloaded (as long as its job is kept).
-KEEP_SECONDS = jobs.KEEP_SECONDS
-
-
-def _actor(request: Request):
-    return getattr(request.state, "actor", None) or SYSTEM
 
 
 def export_link(url_for: Any) -> Any:
@@ -76,64 +69,66 @@ async def filtered_query(view: Any, request: Request) -> Select:
 
 
 async def export_response(view: Any, request: Request) -> Response:
-    """The list as .xlsx, or — when it is long — a progress page that ends with the file."""
+    """The list as .xlsx, or — when it is long — a 后台任务 whose page shows its progress and then the file."""
     query = await filtered_query(view, request)
-    hidden = view.hidden_columns(request) if hasattr(view, "hidden_columns") else frozenset()
-    keys = [key for k in view._export_prop_names if (key := k if isinstance(k, str) else k.key) not in hidden]
-    columns = export_columns(view.model, keys, {k: view._column_labels.get(k, k) for k in keys})
+    keys = _export_keys(view, request)
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
-    actor = _actor(request)
-    filters = dict(request.query_params)
     session_maker = view.session_maker
-
-    def export(job: jobs.Job | None, path: Path) -> Any:
-        with session_maker.begin() as session:
-            session.info["actor"] = actor
-            return export_list(session, query=query, model=view.model, columns=columns, title=view.name_plural,
-                               actor=actor, path=path, unmask=unmask, filters=filters,
-                               progress=job.progress if job else None)
-
-    def work(job: jobs.Job | None = None) -> Any:
-        # The rows are read, then the audit row written: on SQLite that waits its turn (in_turn). A file not
-        # handed out is removed whatever went wrong.
-        path = _new_file()
-        try:
-            return in_turn(lambda: export(job, path))
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
 
     def count() -> int:
         with session_maker() as session:
             return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
-    if await anyio.to_thread.run_sync(count) <= INLINE_ROWS:
-        result = await anyio.to_thread.run_sync(work)
-        return file_response(result.path, result.file_name)
+    if await anyio.to_thread.run_sync(count) > INLINE_ROWS:
+        params = {"view": view.identity, "query": request.url.query, "keys": keys, "unmask": unmask,
+                  "operation": f"export:{view.model.__tablename__}"}
+        return await start_job(view, request, "export", f"导出{view.name_plural}", params)
+    fd, name = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    path = Path(name)
 
-    def failed(job: jobs.Job, exc: BaseException) -> None:
-        with session_maker.begin() as session:
-            session.info["actor"] = actor
-            log_operation(session, f"export:{view.model.__tablename__}", params={"filters": filters}, counts={},
-                          status=OperationStatus.FAILED, message=job.message)
+    def work(session: Any, *, actor: Any) -> Any:
+        return export_view(session, view, query, keys, unmask=unmask, actor=actor, path=path,
+                           filters=dict(request.query_params))
 
-    job = jobs.start(f"导出{view.name_plural}", actor.user_id, work, failed)
-    return RedirectResponse(request.url_for("admin:view-export-job", job_id=job.id), status_code=303)
+    try:
+        result = await run_action(session_maker, request, work)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return file_response(path, result.file_name)
 
 
-def _new_file() -> Path:
-    """A fresh file for an export; files older than a job is kept (never downloaded, or left by a process that
-    died while writing one) are removed first."""
-    EXPORT_DIR.mkdir(exist_ok=True)
-    stale = time.time() - KEEP_SECONDS
-    for old in EXPORT_DIR.glob("*.xlsx"):
-        try:
-            if old.stat().st_mtime < stale:
-                old.unlink()
-        except FileNotFoundError:  # another process removed it first
-            pass
-    return Path(tempfile.mkstemp(suffix=".xlsx", dir=EXPORT_DIR)[1])
+def _export_keys(view: Any, request: Request) -> list[str]:
+    hidden = view.hidden_columns(request) if hasattr(view, "hidden_columns") else frozenset()
+    return [key for k in view._export_prop_names if (key := k if isinstance(k, str) else k.key) not in hidden]
+
+
+def export_view(session: Any, view: Any, query: Select, keys: list[str], *, unmask: bool, actor: Any, path: Path,
+                filters: dict[str, str], progress: Any = None) -> ExportResult:
+    """The action, with the view's columns and title."""
+    columns = export_columns(view.model, keys, {k: view._column_labels.get(k, k) for k in keys})
+    return export_list(session, query=query, model=view.model, columns=columns, title=view.name_plural, actor=actor,
+                       path=path, unmask=unmask, filters=filters, progress=progress)
+
+
+def export_job(views: dict[str, Any]) -> Handler:
+    """The handler of an ``export`` job: the list's query built again from the link's query string, as the
+    user who asked (their scope), by whichever process runs it."""
+
+    def handle(session: Any, ctx: JobContext) -> Outcome:
+        view = views.get(ctx.params["view"])
+        if view is None:
+            raise Refused("该列表已不存在，无法导出")
+        request = job_request(ctx.actor, ctx.params["query"])
+        query = asyncio.run(filtered_query(view, request))
+        result = export_view(session, view, query, ctx.params["keys"], unmask=ctx.params["unmask"], actor=ctx.actor,
+                             path=ctx.output, filters=dict(request.query_params), progress=ctx.progress)
+        return Outcome({"rows": result.rows, "total": result.total, "truncated": result.truncated,
+                        "masked": result.masked}, result.file_name)
+
+    return handle
 
 
 def file_response(path: Path, name: str) -> Response:

@@ -1,23 +1,15 @@
 """批量导入 and the pages around spreadsheets: upload → preview → confirm, templates, error reports, the
 progress of big imports and exports, and a survey's results.
 
-Thin handlers over ``actions/``: the upload is kept on the server under a random token bound to the user
-(the preview and the confirm read the same bytes), the import runs as the action in a background thread
-(:mod:`actions.spreadsheets.jobs`) and the page polls its progress (static/wuye/js/wuye-progress.js — the
-CSP forbids inline scripts). A GET never writes; the confirm is a POST with the CSRF token, checked against
+Thin handlers over ``actions/``: the upload is stored with its preview, a 后台任务 (:mod:`actions.jobs`), so
+any process shows the preview and the confirm — a job continuing the preview — reads the same bytes; the page
+polls its progress (static/js/wuye-progress.js — the CSP forbids inline scripts). A GET never writes; the confirm is a POST with the CSRF token, checked against
 the kind's grant explicitly.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,29 +20,27 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from actions.audit import log_operation
 from actions.billing import fee_choices
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import Refused
-from actions.spreadsheets import jobs
+from actions.job_runner import JobContext, Outcome
+from actions.jobs import job_of, read_file
+from actions.spreadsheets.pipeline import ImportResult
 from actions.spreadsheets.reader import LIMITS
 from actions.spreadsheets.writer import error_report, template
 from actions.survey_import import SurveyImporter, import_survey_responses
 from actions.survey_results import results_workbook, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
-from models import OperationStatus, SurveyResponse, label_of
+from models import Job, JobState, SurveyResponse, label_of
 
 from .base import VIEW_PII
-from .list_export import file_response
+from .jobs import queue_job, snapshot, wait_for_job
 from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
 
-UPLOADS = Path(tempfile.gettempdir()) / "wuye-uploads"
-KEEP_SECONDS = 24 * 3600
 # Up to this size the preview is waited for in the request; a bigger file shows the progress bar at once.
 WAIT_BYTES = 256 * 1024
 WAIT_SECONDS = 30
 SHOWN_PROBLEMS = 500
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 @dataclass(frozen=True)
@@ -64,39 +54,6 @@ IMPORT_KINDS: dict[str, Kind] = {
     **{name: Kind(cls.title, (slugify_class_name(cls.model.__name__), "import")) for name, cls in KINDS.items()},
 }
 
-
-
-# --- the uploads kept between preview and confirm -------------------------------------------------------
-def _stash(data: bytes, meta: dict[str, Any]) -> str:
-    UPLOADS.mkdir(exist_ok=True)
-    now = time.time()
-    for old in UPLOADS.iterdir():
-        if old.is_dir() and now - old.stat().st_mtime > KEEP_SECONDS:
-            shutil.rmtree(old, ignore_errors=True)
-    token = secrets.token_urlsafe(24)
-    folder = UPLOADS / token
-    folder.mkdir()
-    (folder / "data").write_bytes(data)
-    (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
-    return token
-
-
-def _meta(token: str, user_id: int | None) -> dict[str, Any]:
-    folder = UPLOADS / token
-    if not _TOKEN.match(token) or not (folder / "meta.json").exists():
-        raise HTTPException(status_code=404, detail="导入文件不存在或已过期，请重新上传")
-    meta = json.loads((folder / "meta.json").read_text())
-    if meta["user_id"] != user_id:
-        raise HTTPException(status_code=404, detail="导入文件不存在或已过期，请重新上传")
-    return meta
-
-
-def _save_meta(token: str, meta: dict[str, Any]) -> None:
-    (UPLOADS / token / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
-
-
-def _data(token: str) -> bytes:
-    return (UPLOADS / token / "data").read_bytes()
 
 
 class SpreadsheetPages(BaseView):
@@ -182,91 +139,73 @@ class SpreadsheetPages(BaseView):
         survey_id = str(form.get("survey_id", ""))
         project_id = str(form.get("project_id", ""))
         meta = {
-            "user_id": request_actor(request).user_id, "kind": kind, "file_name": upload.filename,
+            "kind": kind, "file_name": upload.filename,
             "survey_id": int(survey_id) if survey_id.isdigit() else None,
             "project_id": int(project_id) if project_id.isdigit() else None,
+            # Personal data in full only to a role that sees it in full in the lists and exports (the model
+            # view's 查看完整敏感信息 grant, as ``list_export`` decides ``unmask``).
+            "unmask": kind != "surveys" and granted(self, request, IMPORT_KINDS[kind].grant[0],
+                                                    custom_action(VIEW_PII)),
         }
         if kind == "surveys" and meta["survey_id"] is None:
             return await self._upload_page(request, kind, "", error="请先选择满意度调查", status_code=400)
-        token = _stash(data, meta)
-        await self._start(request, token, meta, dry_run=True)
-        return RedirectResponse(request.url_for("admin:view-import-preview", token=token), status_code=303)
+        job_id = await self._start(request, meta, dry_run=True, upload=[data], wait=len(data) <= WAIT_BYTES)
+        return RedirectResponse(request.url_for("admin:view-import-preview", token=str(job_id)), status_code=303)
 
-    async def _start(self, request: Request, token: str, meta: dict[str, Any], *, dry_run: bool) -> jobs.Job:
-        """Run the import (or its preview) in the background; wait for a small file's."""
-        actor = request_actor(request)
-        data = _data(token)
-        session_maker = self.session_maker
-        kind = meta["kind"]
-        # Personal data in full only to a role that sees it in full in the lists and exports (the model view's
-        # 查看完整敏感信息 grant, as ``list_export`` decides ``unmask``).
-        unmask = kind != "surveys" and granted(self, request, IMPORT_KINDS[kind].grant[0], custom_action(VIEW_PII))
-
-        def work(job: jobs.Job) -> Any:
-            with session_maker.begin() as session:
-                session.info["actor"] = actor
-                if kind == "surveys":
-                    return import_survey_responses(session, survey_id=meta["survey_id"], data=data,
-                                                   file_name=meta["file_name"], actor=actor, dry_run=dry_run,
-                                                   progress=job.progress)
-                return import_records(session, kind=kind, data=data, file_name=meta["file_name"], actor=actor,
-                                      project_id=meta["project_id"], dry_run=dry_run, progress=job.progress,
-                                      unmask=unmask)
-
-        def failed(job: jobs.Job, exc: BaseException) -> None:
-            with session_maker.begin() as session:
-                session.info["actor"] = actor
-                log_operation(session, f"import:{kind}", params={"file_name": meta["file_name"]}, counts={},
-                              status=OperationStatus.FAILED, message=job.message, project_id=meta["project_id"])
-
-        title = f"{'预览' if dry_run else '导入'}{IMPORT_KINDS[kind].title}"
-        job = jobs.start(title, actor.user_id, work, None if dry_run else failed)
-        meta["job_id"] = job.id
-        _save_meta(token, meta)
-        if len(data) <= WAIT_BYTES:
-            await anyio.to_thread.run_sync(job.thread.join, WAIT_SECONDS)
-        return job
+    async def _start(self, request: Request, meta: dict[str, Any], *, dry_run: bool, upload: list[bytes] = (),
+                     parent_id: int | None = None, wait: bool = False) -> int:
+        """Queue the import (or its preview) as a 后台任务; wait a little for a small file's."""
+        params = {**meta, "dry_run": dry_run}
+        if not dry_run:  # a failed import is logged as the import (a failed preview wrote nothing to log)
+            params.update(operation=f"import:{meta['kind']}", writes=True)
+        title = f"{'预览' if dry_run else '导入'}{IMPORT_KINDS[meta['kind']].title}：{meta['file_name']}"
+        job_id = await queue_job(self, request, "import", title, params, upload=upload, parent_id=parent_id)
+        await wait_for_job(self, request, job_id, WAIT_SECONDS if wait else 0)
+        return job_id
 
     # --- preview, progress, confirm -------------------------------------------------------------------
+    async def _import_job(self, request: Request, *, latest: bool = True) -> Job:
+        """The import's preview job named in the URL — or, ``latest``, the confirm continuing it — the user's own."""
+        token = request.path_params["token"]
+        job = None
+        if token.isdigit() and len(token) < 12:
+            job = await run_action(self.session_maker, request,
+                                   lambda session, *, actor: job_of(session, int(token), actor=actor, latest=latest))
+        if job is None or job.kind != "import":
+            raise HTTPException(status_code=404, detail="导入文件不存在或已过期，请重新上传")
+        self._require(request, job.params["kind"])
+        return job
+
     @expose("/import/{token}", methods=["GET"], identity="import-preview")
     async def preview(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        meta = _meta(token, request_actor(request).user_id)
-        self._require(request, meta["kind"])
-        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
-        if job is None:  # the server restarted since: preview the kept file again
-            job = await self._start(request, token, meta, dry_run=True)
-        result = job.result if job.state == "done" else None
+        job = await self._import_job(request)
+        meta = job.params
+        result = ImportResult.from_stored(job.result) if job.state is JobState.DONE and job.result else None
         return await self._page(
-            request, "imports/preview.html", title=f"导入{IMPORT_KINDS[meta['kind']].title}", meta=meta, token=token,
-            job=job.snapshot(), result=result, shown=SHOWN_PROBLEMS,
+            request, "imports/preview.html", title=f"导入{IMPORT_KINDS[meta['kind']].title}", meta=meta,
+            token=request.path_params["token"], job=snapshot(job), result=result, shown=SHOWN_PROBLEMS,
             kind_title=IMPORT_KINDS[meta["kind"]].title,
         )
 
     @expose("/import/{token}/status", methods=["GET"], identity="import-status")
     async def import_status(self, request: Request) -> Response:
-        meta = _meta(request.path_params["token"], request_actor(request).user_id)
-        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
-        if job is None:
-            raise HTTPException(status_code=404, detail="导入任务不存在")
-        return JSONResponse(job.snapshot())
+        return JSONResponse(snapshot(await self._import_job(request)))
 
     @expose("/import/{token}/errors", methods=["GET"], identity="import-errors")
     async def errors(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        meta = _meta(token, request_actor(request).user_id)
-        spec = self._require(request, meta["kind"])
-        job = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
-        if job is None or job.state != "done":
+        job = await self._import_job(request)
+        spec = IMPORT_KINDS[job.params["kind"]]
+        if job.state is not JobState.DONE or not job.result:
             raise HTTPException(status_code=404, detail="请先等待预览完成")
-        data = _data(token)
+        meta, problems = job.params, ImportResult.from_stored(job.result).problems
+        data = b"".join(read_file(self.session_maker, job.parent_id or job.id, "upload"))
 
         def build(session: Any, *, actor: Any) -> bytes:
             if meta["kind"] == "surveys":
                 importer = SurveyImporter(session, actor, survey_in_scope(session, meta["survey_id"], actor))
             else:
                 importer = importer_for(session, meta["kind"], actor=actor, project_id=meta["project_id"])
-            return error_report(importer, data, meta["file_name"], job.result.problems)
+            return error_report(importer, data, meta["file_name"], problems)
 
         report = await run_action(self.session_maker, request, build)
         return Response(report, media_type=XLSX,
@@ -274,38 +213,13 @@ class SpreadsheetPages(BaseView):
 
     @expose("/import/{token}/confirm", methods=["POST"], identity="import-confirm")
     async def confirm(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        meta = _meta(token, request_actor(request).user_id)
-        self._require(request, meta["kind"])  # explicit: this POST writes (A02)
-        current = jobs.get(meta.get("job_id", ""), request_actor(request).user_id)
-        if current is not None and current.state == "running":
+        preview = await self._import_job(request, latest=False)  # explicit grant check: this POST writes (A02)
+        current = await self._import_job(request)
+        if current.state in (JobState.QUEUED, JobState.RUNNING):
             raise HTTPException(status_code=409, detail="该文件正在处理，请稍候")
-        await self._start(request, token, meta, dry_run=False)
-        return RedirectResponse(request.url_for("admin:view-import-preview", token=token), status_code=303)
-
-    # --- exports that ran in the background -----------------------------------------------------------
-    @expose("/export-job/{job_id}", methods=["GET"], identity="export-job")
-    async def export_job(self, request: Request) -> Response:
-        job = self._export_job(request)
-        return await self._page(request, "imports/export.html", title=job.title, job=job.snapshot(),
-                                result=job.result if job.state == "done" else None)
-
-    @expose("/export-job/{job_id}/status", methods=["GET"], identity="export-status")
-    async def export_status(self, request: Request) -> Response:
-        return JSONResponse(self._export_job(request).snapshot())
-
-    @expose("/export-job/{job_id}/file", methods=["GET"], identity="export-file")
-    async def export_file(self, request: Request) -> Response:
-        job = self._export_job(request)
-        if job.state != "done" or not job.result.path.exists():
-            raise HTTPException(status_code=404, detail="导出文件不存在或已下载")
-        return file_response(job.result.path, job.result.file_name)
-
-    def _export_job(self, request: Request) -> jobs.Job:
-        job = jobs.get(request.path_params["job_id"], request_actor(request).user_id)
-        if job is None:
-            raise HTTPException(status_code=404, detail="导出任务不存在或已过期")
-        return job
+        meta = {k: v for k, v in preview.params.items() if k not in ("dry_run", "operation", "writes")}
+        await self._start(request, meta, dry_run=False, parent_id=preview.id, wait=True)
+        return RedirectResponse(request.url_for("admin:view-import-preview", token=str(preview.id)), status_code=303)
 
     # --- a survey's results ---------------------------------------------------------------------------
     @expose("/survey-results/{survey_id:int}", methods=["GET", "POST"], identity="survey-results")
@@ -349,3 +263,18 @@ class SpreadsheetPages(BaseView):
                                    survey_id=request.path_params["survey_id"])
         data = await anyio.to_thread.run_sync(results_workbook, results)
         return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{results.title}结果.xlsx")})
+
+
+def import_job(session: Any, ctx: JobContext) -> Outcome:
+    """The handler of an ``import`` job: the preview (``dry_run``) or the import, by the one action of its kind,
+    reading the upload stored with the preview."""
+    meta = ctx.params
+    data = ctx.upload(ctx.job.parent_id)
+    if meta["kind"] == "surveys":
+        result = import_survey_responses(session, survey_id=meta["survey_id"], data=data, file_name=meta["file_name"],
+                                         actor=ctx.actor, dry_run=meta["dry_run"], progress=ctx.progress)
+    else:
+        result = import_records(session, kind=meta["kind"], data=data, file_name=meta["file_name"], actor=ctx.actor,
+                                project_id=meta["project_id"], dry_run=meta["dry_run"], progress=ctx.progress,
+                                unmask=meta["unmask"])
+    return Outcome(result.stored())

@@ -60,8 +60,9 @@ def test_formulas_are_written_as_text(session, p1, tmp_path):
     result, data = _export(session, tmp_path, Customer, ["id", "name"], actor)
     sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
     assert b"<f>" not in sheet and b"<f " not in sheet
-    # XML readers turn a CR into LF; the text is otherwise kept as typed.
-    assert [r[1] for r in _rows(data)[1:]] == [h.replace("\r", "\n") for h in HOSTILE]
+    # A CR is written escaped, as the format says (``_x000D_``, which Excel reads back as a CR); the text is
+    # otherwise kept as typed.
+    assert [r[1] for r in _rows(data)[1:]] == [h.replace("\r", "_x000D_") for h in HOSTILE]
     assert result.rows == len(HOSTILE)
 
 

@@ -11,9 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from actions.spreadsheets import jobs
 from admin.views import list_export
-from models import AuditKind, AuditLog, Customer, User
+from models import AuditKind, AuditLog, Customer, Job, JobState, User
 from tests import factories as f
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,20 +79,26 @@ def test_unit_list_export_is_typed_and_scoped(console, people):
     assert rows[1][area] == 89.5
 
 
-def test_big_export_runs_in_the_background(console, session, people, monkeypatch):
+def test_big_export_runs_as_a_recorded_job(console, session, people, monkeypatch):
     monkeypatch.setattr(list_export, "INLINE_ROWS", 1)
     sv = console("sv")
-    started = sv.get("/admin/customer/export/xlsx", follow_redirects=False)
+    started = sv.get("/admin/customer/export/xlsx?search=", follow_redirects=False)
     assert started.status_code == 303
-    job_id = started.headers["location"].rstrip("/").rsplit("/", 1)[-1]
+    job_id = int(started.headers["location"].rstrip("/").rsplit("/", 1)[-1])
+    job = session.get(Job, job_id)
+    session.refresh(job)
     user_id = session.scalar(select(User.id).where(User.username == "sv"))
-    jobs.get(job_id, user_id).thread.join(30)  # the test client shares the job's connection: wait, then look
-    assert sv.get(f"/admin/export-job/{job_id}/status").json()["state"] == "done"
-    page = sv.get(f"/admin/export-job/{job_id}").text
+    assert (job.user_id, job.kind, job.state, job.attempts) == (user_id, "export", JobState.DONE, 1)
+    assert job.result["rows"] == 4 and job.file_name.endswith(".xlsx") and job.file_size > 0
+    assert sv.get(f"/admin/jobs/{job_id}/status").json()["state"] == "done"
+    page = sv.get(f"/admin/jobs/{job_id}").text
     assert "已导出 4 行" in page
-    rows = _sheet(sv.get(f"/admin/export-job/{job_id}/file"))
+    assert f"/admin/jobs/{job_id}/file" in sv.get("/admin/jobs").text  # 我的任务 lists it with its download
+    rows = _sheet(sv.get(f"/admin/jobs/{job_id}/file"))
     assert len(rows) == 5
-    assert console("mg").get(f"/admin/export-job/{job_id}/file").status_code == 404  # not their job
+    assert len(_sheet(sv.get(f"/admin/jobs/{job_id}/file"))) == 5  # kept until it expires, not gone once sent
+    assert console("mg").get(f"/admin/jobs/{job_id}/file").status_code == 404  # not their job
+    assert console("mg").get(f"/admin/jobs/{job_id}").status_code == 404
 
 
 def test_exported_list_reimports_unchanged(console, session, people):

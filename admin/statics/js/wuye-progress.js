@@ -16,7 +16,7 @@
       .then(function (response) { return response.json(); })
       .then(function (s) {
         show(s);
-        if (s.state === 'running') { window.setTimeout(poll, 1000); } else { window.location.reload(); }
+        if (s.state === 'running' || s.state === 'queued') { window.setTimeout(poll, 1000); } else { window.location.reload(); }
       })
       .catch(function () { window.setTimeout(poll, 3000); });
   }
