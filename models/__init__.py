@@ -103,6 +103,16 @@ from .org import (  # noqa: F401
     UnitKind,
     UnitStatus,
 )
+from .patrols import (  # noqa: F401
+    CheckResult,
+    FindingStatus,
+    Patrol,
+    PatrolCheck,
+    PatrolCheckItem,
+    PatrolFinding,
+    PatrolFrequency,
+    PatrolRoute,
+)
 from .reports import (  # noqa: F401
     MonthSnapshot,
 )

@@ -36,6 +36,7 @@ DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
 APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
 APPROVE_VISIT_PLANS = "action:approve-visit-plans"  # 批准登门拜访计划：经理、分公司
 RESPOND_ESCALATION = "action:respond"  # 批复诉求升级：主管+、分公司
+REPORT_FINDING = "action:report-finding"  # 巡查发现转为报事：前台、管家、主管+
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
 COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
 CONFIRM_SCORES = "action:confirm-scores"  # 确认月度考核：客服主管
@@ -67,6 +68,12 @@ DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "w
 SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
 SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry")
 TRAINING = ("training-session", "training-attendance")
+PATROLS = ("patrol-route", "patrol-check-item", "patrol", "patrol-check", "patrol-finding")
+# 管家、前台巡查：按路线检查表登记，发现问题转为报事；路线与检查表由主管制定
+PATROLLING = {
+    "patrol-route": READ, "patrol-check-item": READ, "patrol": "list details create", "patrol-check": READ,
+    "patrol-finding": f"list details {REPORT_FINDING}",
+}
 MONEY = ("bill", "payment", "dunning-run", "dunning-notice")
 AUDIT = ("audit-log", "operation-log", "login-attempt", "import-batch")
 ACCOUNTS = ("user", "role", "role-grant")
@@ -125,6 +132,7 @@ FRONT_DESK = _merge(
     {"staff-visit-plan": READ, "escalation": READ},
     {"bill": ACCOUNT},
     SURVEY_PAPERS,
+    PATROLLING,
 )
 
 BUTLER = _merge(
@@ -153,6 +161,7 @@ BUTLER = _merge(
     _each(LEDGERS, WRITE),
     DUNNING_PAPERS,
     SURVEY_PAPERS,
+    PATROLLING,
 )
 
 CASHIER = _merge(
@@ -206,6 +215,10 @@ SUPERVISOR = _merge(
     _each(LEDGERS, "delete export"),
     # 主管组织培训：计划、实施、签到与考核成绩
     _each(TRAINING, FULL),
+    # 主管制定巡查路线与检查表，检查巡查记录
+    _each(PATROLS, READ_EXPORT),
+    _each(("patrol-route", "patrol-check-item"), FULL),
+    {"patrol": "delete", "patrol-finding": "delete"},
     _each(("unit", "customer", "parking-space"), IMPORT),
     MONTHLY_REPORT,
 )
@@ -237,7 +250,8 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 
 BRANCH = _merge(
     _each(
-        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + ("staff-visit-plan", "escalation")
+        ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + PATROLS
+        + ("staff-visit-plan", "escalation")
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),

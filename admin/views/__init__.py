@@ -51,6 +51,7 @@ from .org import (
     StaffAdmin,
     UnitAdmin,
 )
+from .patrols import PatrolAdmin, PatrolCheckAdmin, PatrolCheckItemAdmin, PatrolFindingAdmin, PatrolRouteAdmin
 from .reports import ReportPage
 from .scoring import (
     ComputePage,
@@ -120,6 +121,12 @@ VIEWS = [
     ComplaintStatsPage,
     SlaRuleAdmin,
     RoutingRuleAdmin,
+    # 巡查
+    PatrolAdmin,
+    PatrolFindingAdmin,
+    PatrolRouteAdmin,
+    PatrolCheckItemAdmin,
+    PatrolCheckAdmin,
     # 收费催缴
     FeeTypeAdmin,
     BillAdmin,
