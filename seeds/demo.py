@@ -35,6 +35,7 @@ from models import (
     Branch,
     Building,
     Channel,
+    CheckResult,
     ComplaintValidity,
     CorrectiveAction,
     Customer,
@@ -47,6 +48,7 @@ from models import (
     EscalationLevel,
     EventSource,
     FeeType,
+    FindingStatus,
     GoodsPass,
     GoodsPassStatus,
     HouseDefect,
@@ -65,6 +67,12 @@ from models import (
     NoticeStatus,
     OwnerNotice,
     ParkingSpace,
+    Patrol,
+    PatrolCheck,
+    PatrolCheckItem,
+    PatrolFinding,
+    PatrolFrequency,
+    PatrolRoute,
     Payment,
     PayMethod,
     Phase,
@@ -391,6 +399,21 @@ VISIT_ISSUES = (
 
 def _money(value: Decimal | float | str) -> Decimal:
     return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+
+# 巡查路线的检查表（楼宇 / 公共区域）与常见问题
+PATROL_BUILDING_ITEMS = (
+    ("消防通道是否畅通", "无堆放杂物，防火门常闭"), ("楼道照明", "声控灯、应急灯完好"),
+    ("电梯运行", "运行平稳，轿厢整洁，五方通话正常"), ("墙面门窗", "无破损、无渗水"), ("违章装修", "无私搭乱建、外置阳台罩"),
+)
+PATROL_PUBLIC_ITEMS = (
+    ("地库照明与排水", "灯具完好，无积水"), ("车辆停放", "按位停放，不占用消防通道"),
+    ("园区道路与绿化", "路面无破损，绿化无枯死、无踩踏"), ("宣传栏与标识", "通知及时更新，标识清晰"),
+)
+PATROL_FAULTS = {
+    "消防通道是否畅通": "楼梯间堆放纸箱", "楼道照明": "声控灯不亮", "电梯运行": "轿厢照明一盏不亮",
+    "墙面门窗": "楼道窗户玻璃破裂", "违章装修": "阳台加装外置罩", "地库照明与排水": "B区灯管损坏",
+    "车辆停放": "车辆占用消防通道", "园区道路与绿化": "草坪被踩出小路", "宣传栏与标识": "通知已过期未撤",
+}
 
 
 def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -1264,6 +1287,7 @@ class _Demo:
             self._training(p)
             self._visit_plans(p)
             self._escalations(p)
+            self._patrols(p)
 
     def _duty_logs(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1662,6 +1686,65 @@ class _Demo:
                                    "score": Decimal(rng.randint(70, 98)) if present else None,
                                    "note": "" if present else "当班请假，安排补训"})
         self.insert(TrainingAttendance, attendance)
+
+    def _patrols(self, p: _ProjectState) -> None:
+        """管家每日巡查 of two buildings and the desk's round of the public areas over the last two weeks: each
+        item's result, what was found — mostly settled on the spot, the 巡查 requests of those days linked to the
+        finding they came from, the last few still waiting to be reported (转为报事)."""
+        rng = self.rng
+        rounds = [(bid, f"{name}楼宇巡查", f"{name}各楼层楼道、消防通道、电梯厅、天台", PATROL_BUILDING_ITEMS)
+                  for bid, name in list(p.buildings.items())[:2]]
+        rounds.append((None, "地库及公共区域巡查", "地下车库、园区道路、绿化带、宣传栏", PATROL_PUBLIC_ITEMS))
+        route_ids = self.insert(PatrolRoute, [
+            {"project_id": p.id, "name": name, "building_id": bid, "frequency": PatrolFrequency.DAILY,
+             "description": scope, "active": True} for bid, name, scope, _ in rounds], returning=True)
+        items: dict[int, list[tuple[int, str]]] = {}
+        for rid, (_, _, _, checklist) in zip(route_ids, rounds, strict=True):
+            rows = [{"route_id": rid, "seq": n, "item": item, "standard": standard, "active": True}
+                    for n, (item, standard) in enumerate(checklist, 1)]
+            items[rid] = list(zip(self.insert(PatrolCheckItem, rows, returning=True), (i for i, _ in checklist),
+                                  strict=True))
+        walkers = {rid: p.staff[StaffPosition.BUTLER] if bid else p.staff[StaffPosition.FRONT_DESK]
+                   for rid, (bid, *_) in zip(route_ids, rounds, strict=True)}
+        patrols, results = [], []
+        for back in range(14, 0, -1):
+            day = TODAY - dt.timedelta(days=back)
+            for rid in route_ids:
+                marks = [(iid, item, rng.random() < 0.08) for iid, item in items[rid]]
+                start = _local(day, 9, rng.randrange(0, 50))
+                patrols.append({"project_id": p.id, "route_id": rid, "patroller_id": rng.choice(walkers[rid]),
+                                "started_at": start, "ended_at": start + dt.timedelta(minutes=rng.randint(30, 60)),
+                                "abnormal": sum(bad for *_, bad in marks), "summary": "",
+                                "recorded_by_id": p.users["楼宇管家" if rid != route_ids[-1] else "前台客服"]})
+                results.append(marks)
+        patrol_ids = self.insert(Patrol, patrols, returning=True)
+        checks, findings = [], []
+        for pid, row, marks in zip(patrol_ids, patrols, results, strict=True):
+            for iid, item, bad in marks:
+                note = PATROL_FAULTS.get(item, "需跟进") if bad else ""
+                checks.append({"patrol_id": pid, "item_id": iid, "result": CheckResult.ABNORMAL if bad else CheckResult.OK,
+                               "note": note})
+                if bad:
+                    recent = row["started_at"] > NOW - dt.timedelta(days=3)
+                    findings.append({"project_id": p.id, "patrol_id": pid, "item_id": iid, "location": "",
+                                     "unit_id": None, "category": RequestCategory.OTHER, "description": note,
+                                     "status": FindingStatus.OPEN if recent else FindingStatus.RESOLVED,
+                                     "request_id": None})
+        # the 巡查 requests of these two weeks were found on the public round of their day
+        public = {row["started_at"].astimezone(SHANGHAI).date(): pid for pid, row in zip(patrol_ids, patrols, strict=True)
+                  if row["route_id"] == route_ids[-1]}
+        for rid, at, unit_id, category, content in self.s.execute(
+                select(ServiceRequest.id, ServiceRequest.received_at, ServiceRequest.unit_id, ServiceRequest.category,
+                       ServiceRequest.content)
+                .where(ServiceRequest.project_id == p.id, ServiceRequest.channel == Channel.PATROL,
+                       ServiceRequest.received_at >= _local(TODAY - dt.timedelta(days=14), 0))):
+            day = at.astimezone(SHANGHAI).date()
+            if day in public:
+                findings.append({"project_id": p.id, "patrol_id": public[day], "item_id": None, "location": "",
+                                 "unit_id": unit_id, "category": category, "description": content,
+                                 "status": FindingStatus.REPORTED, "request_id": rid})
+        self.insert(PatrolCheck, checks)
+        self.insert(PatrolFinding, findings)
 
 
 def demo_loaded(session: Session) -> bool:

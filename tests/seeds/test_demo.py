@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from actions.accounts import HASHER, add_user
@@ -315,3 +315,33 @@ def test_timestamps_are_aware_and_not_in_the_future(s: Session) -> None:
     latest = s.scalar(select(func.max(Visit.visited_at)))
     assert latest.tzinfo is not None and latest <= NOW
     assert NOW == dt.datetime(2026, 11, 15, 2, 0, tzinfo=dt.UTC)
+
+
+def test_patrols_tell_their_story(s: Session) -> None:
+    """Each project's rounds with their checklists; every patrol has a result for each item, its 异常项数 counts
+    them; some findings were settled on the spot, the 巡查 requests are linked to their finding, a few wait."""
+    from models import (
+        Channel,
+        CheckResult,
+        FindingStatus,
+        Patrol,
+        PatrolCheck,
+        PatrolCheckItem,
+        PatrolFinding,
+        PatrolRoute,
+    )
+
+    assert s.scalar(select(func.count()).select_from(PatrolRoute)) == 4 * 3
+    items = func.count(PatrolCheckItem.id)
+    per_route = dict(s.execute(select(PatrolCheckItem.route_id, items).group_by(PatrolCheckItem.route_id)).all())
+    bad = func.sum(case((PatrolCheck.result == CheckResult.ABNORMAL, 1), else_=0))
+    for _pid, route_id, abnormal, checked, counted in s.execute(
+        select(Patrol.id, Patrol.route_id, Patrol.abnormal, func.count(PatrolCheck.id), bad)
+        .join(PatrolCheck, PatrolCheck.patrol_id == Patrol.id).group_by(Patrol.id, Patrol.route_id, Patrol.abnormal)
+    ):
+        assert (checked, abnormal) == (per_route[route_id], counted)
+    statuses = dict(s.execute(select(PatrolFinding.status, func.count()).group_by(PatrolFinding.status)).all())
+    assert all(statuses.get(st, 0) > 0 for st in FindingStatus)
+    reported = s.execute(select(ServiceRequest.channel).join(PatrolFinding, PatrolFinding.request_id ==
+                                                             ServiceRequest.id)).scalars().all()
+    assert reported and set(reported) == {Channel.PATROL}
