@@ -1725,11 +1725,11 @@ class _Demo:
                 checks.append({"patrol_id": pid, "item_id": iid, "result": CheckResult.ABNORMAL if bad else CheckResult.OK,
                                "note": note})
                 if bad:
-                    recent = row["started_at"] > NOW - dt.timedelta(days=3)
                     findings.append({"project_id": p.id, "patrol_id": pid, "item_id": iid, "location": "",
                                      "unit_id": None, "category": RequestCategory.OTHER, "description": note,
-                                     "status": FindingStatus.OPEN if recent else FindingStatus.RESOLVED,
-                                     "request_id": None})
+                                     "status": FindingStatus.RESOLVED, "request_id": None})
+        for row in findings[-2:]:  # the latest two wait for 转为报事
+            row["status"] = FindingStatus.OPEN
         # the 巡查 requests of these two weeks were found on the public round of their day
         public = {row["started_at"].astimezone(SHANGHAI).date(): pid for pid, row in zip(patrol_ids, patrols, strict=True)
                   if row["route_id"] == route_ids[-1]}

@@ -3,6 +3,7 @@ route's checklist (登记巡查), and findings made requests with a POST (转为
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqladmin import Flash, action, expose
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import patrols
 from actions.errors import Refused
 from models import (
+    SHANGHAI,
     CheckResult,
     Patrol,
     PatrolCheck,
@@ -97,6 +99,8 @@ class PatrolAdmin(ScopedModelView, model=Patrol):
         self.require(request, "create")
         source = await request.form() if request.method == "POST" else request.query_params
         values = {k: str(v) for k, v in source.items() if k != "csrf_token"}
+        # recorded as the round ends: 结束时间 now unless typed
+        values.setdefault("ended_at", dt.datetime.now(SHANGHAI).strftime("%Y-%m-%dT%H:%M"))
         route_id = None
         error, status_code = "", 200
         try:
