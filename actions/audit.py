@@ -255,6 +255,8 @@ OPERATION_LABELS: dict[str, str] = {
     "approve_visit_plans": "批准走访计划",
     "escalate_request": "诉求升级上报",
     "respond_escalation": "批复诉求升级",
+    "sign_off_visits": "签阅走访记录",
+    "export_visit_year": "导出年度走访统计",
     "record_patrol": "登记巡查",
     "report_finding": "巡查发现报事",
     # 系统

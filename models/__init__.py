@@ -165,4 +165,5 @@ from .training import (  # noqa: F401
 from .visit_plans import (  # noqa: F401
     PlanStatus,
     StaffVisitPlan,
+    VisitSignoff,
 )

@@ -123,6 +123,7 @@ from models import (
     VisitorDocument,
     VisitorEntry,
     VisitPurpose,
+    VisitSignoff,
     VisitWay,
     WeeklyReview,
     WeeklyTask,
@@ -1635,6 +1636,15 @@ class _Demo:
                     "approved_at": None if current else _local(_period_start(period) + dt.timedelta(days=2), 10),
                 })
         self.insert(StaffVisitPlan, rows)
+        # 主管签阅: last month's 走访 records are signed, this month's wait on 走访统计
+        start, end = _period_start(PERIODS[-2]), _period_start(PERIODS[-1])
+        signed = self.s.execute(select(Visit.id, Visit.visited_at).where(
+            Visit.project_id == p.id, Visit.kind.in_((VisitKind.REGULAR, VisitKind.SPECIAL)),
+            Visit.visited_at >= _local(start, 0), Visit.visited_at < _local(end, 0),
+            Visit.visitor_id.is_distinct_from(p.users["客服主管"]))).all()  # nobody signs their own
+        self.insert(VisitSignoff, [
+            {"project_id": p.id, "visit_id": vid, "signed_by_id": p.users["客服主管"],
+             "signed_at": max(at + dt.timedelta(days=2), _local(end, 17)), "comment": "已阅"} for vid, at in signed])
 
     def _visitors(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1719,7 +1729,7 @@ class _Demo:
                 results.append(marks)
         patrol_ids = self.insert(Patrol, patrols, returning=True)
         checks, findings = [], []
-        for pid, row, marks in zip(patrol_ids, patrols, results, strict=True):
+        for pid, marks in zip(patrol_ids, results, strict=True):
             for iid, item, bad in marks:
                 note = PATROL_FAULTS.get(item, "需跟进") if bad else ""
                 checks.append({"patrol_id": pid, "item_id": iid, "result": CheckResult.ABNORMAL if bad else CheckResult.OK,

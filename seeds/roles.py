@@ -36,6 +36,7 @@ DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
 APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
 APPROVE_VISIT_PLANS = "action:approve-visit-plans"  # 批准登门拜访计划：经理、分公司
 RESPOND_ESCALATION = "action:respond"  # 批复诉求升级：主管+、分公司
+SIGN_VISITS = "action:sign-visits"  # 签阅走访记录：主管、经理
 REPORT_FINDING = "action:report-finding"  # 巡查发现转为报事：前台、管家、主管+
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
 COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
@@ -188,7 +189,9 @@ SUPERVISOR = _merge(
     {
         "service-request": f"export {DISPATCH} {REASSIGN} {JUDGE_COMPLAINT}",
         "work-order": f"create export {DISPATCH} {REASSIGN}",
-        "visit": "delete export",
+        # 走访记录由主管、经理审阅签字
+        "visit": f"delete export {SIGN_VISITS}",
+        "visit-signoff": READ_EXPORT,
         "customer": "export",
         "unit-customer": "export",
         "staff": "export",
@@ -251,7 +254,7 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 BRANCH = _merge(
     _each(
         ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + PATROLS
-        + ("staff-visit-plan", "escalation")
+        + ("staff-visit-plan", "escalation", "visit-signoff")
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),

@@ -88,7 +88,7 @@ from .surveys import (
     SurveyScoreAdmin,
 )
 from .training import TrainingAttendanceAdmin, TrainingSessionAdmin
-from .visit_plans import StaffVisitPlanAdmin, VisitStatsPage
+from .visit_plans import StaffVisitPlanAdmin, VisitSignoffAdmin, VisitStatsPage
 
 # Menu order: each category appears where its first view is.
 VIEWS = [
@@ -115,6 +115,7 @@ VIEWS = [
     VisitPlanPage,
     StaffVisitPlanAdmin,
     VisitStatsPage,
+    VisitSignoffAdmin,
     EscalationAdmin,
     DepartmentReportPage,
     BuildingWeekPage,

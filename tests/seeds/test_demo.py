@@ -22,6 +22,7 @@ from actions.actor import SYSTEM
 from actions.billing import generate_bills
 from actions.kernel.periods import add_months, current_period
 from models import (
+    SHANGHAI,
     Base,
     Bill,
     BillStatus,
@@ -345,3 +346,16 @@ def test_patrols_tell_their_story(s: Session) -> None:
     reported = s.execute(select(ServiceRequest.channel).join(PatrolFinding, PatrolFinding.request_id ==
                                                              ServiceRequest.id)).scalars().all()
     assert reported and set(reported) == {Channel.PATROL}
+
+
+def test_last_months_visits_are_signed_and_this_months_wait(s: Session) -> None:
+    from models import VisitKind, VisitSignoff
+
+    signed = s.execute(select(Visit.visited_at, Visit.visitor_id, VisitSignoff.signed_by_id, VisitSignoff.signed_at)
+                       .join(VisitSignoff, VisitSignoff.visit_id == Visit.id)).all()
+    assert signed and all(by != visitor and at > visited and at <= NOW for visited, visitor, by, at in signed)
+    this_month = dt.datetime(2026, 11, 1, tzinfo=SHANGHAI)
+    assert max(visited for visited, *_ in signed) < this_month
+    waiting = s.scalar(select(func.count()).select_from(Visit).where(
+        Visit.kind.in_((VisitKind.REGULAR, VisitKind.SPECIAL)), Visit.visited_at >= this_month))
+    assert waiting > 0

@@ -1,10 +1,11 @@
 """patrols and the issue-19 remainders
 
-巡查: routes with their checklists, patrols with each item's result, findings linked to the request they became.
+Issue 19's remainder: 巡查 (routes with their checklists, patrols with each item's result, findings linked to the
+request they became); 走访签阅 (who signed a visit record, when, the remark).
 
 Revision ID: 058e5274c2d4
 Revises: 33a652a2fb23
-Create Date: 2026-12-06 04:38:51.044570
+Create Date: 2026-12-06 05:01:28.052855
 """
 
 from collections.abc import Sequence
@@ -126,8 +127,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_patrol_finding_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_patrol_finding_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('visit_signoff',
+    sa.Column('visit_id', sa.Integer(), nullable=False),
+    sa.Column('signed_by_id', sa.Integer(), nullable=True),
+    sa.Column('signed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_visit_signoff_project_id_project'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['signed_by_id'], ['user_account.id'], name=op.f('fk_visit_signoff_signed_by_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['visit_id'], ['visit.id'], name=op.f('fk_visit_signoff_visit_id_visit'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_visit_signoff')),
+    sa.UniqueConstraint('visit_id', name=op.f('uq_visit_signoff_visit_id'))
+    )
+    with op.batch_alter_table('visit_signoff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_visit_signoff_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_signoff_project_id_signed_at'), ['project_id', 'signed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_signoff_signed_by_id'), ['signed_by_id'], unique=False)
+
 
 
 def downgrade() -> None:
-    for table in ("patrol_finding", "patrol_check", "patrol_check_item", "patrol", "patrol_route"):
+    for table in ("visit_signoff", "patrol_finding", "patrol_check", "patrol_check_item", "patrol", "patrol_route"):
         op.drop_table(table)  # its indexes go with it (MariaDB keeps one a foreign key needs)
