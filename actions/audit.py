@@ -250,6 +250,7 @@ OPERATION_LABELS: dict[str, str] = {
     "export_scores": "导出月度考核",
     "nominate_service_star": "推荐服务之星",
     "choose_service_star": "评定服务之星",
+    "set_star_deadline": "设定服务之星推荐截止日",
     # 台帐
     "carry_over_tasks": "结转上周未完成工作",
     "approve_visit_plans": "批准走访计划",

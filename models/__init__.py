@@ -128,6 +128,7 @@ from .scoring import (  # noqa: F401
     ScoreMonth,
     ScoringRule,
     ServiceStar,
+    StarDeadline,
 )
 from .service import (  # noqa: F401
     Channel,

@@ -99,6 +99,7 @@ from models import (
     Staff,
     StaffPosition,
     StaffVisitPlan,
+    StarDeadline,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -1259,6 +1260,9 @@ class _Demo:
                 commendation="2026年第三季度服务之星，在分公司范围内通报表扬", reward=Decimal("500"))
         self.insert(ScoreEvent, rows)
         self.insert(ServiceStar, stars)
+        # 公司把本季度的推荐截止日提前一周（默认为季度末月最后一个星期三 12-30）
+        self.insert(StarDeadline, [{"quarter": "2026Q4", "deadline": dt.date(2026, 12, 23),
+                                    "note": "元旦前汇总，提前一周", "set_by_id": self.users.get("admin")}])
 
     def monthly_scores(self) -> None:
         """Each project's supervisor has computed every finished month and confirmed all but the last, which

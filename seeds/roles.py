@@ -67,7 +67,7 @@ LEDGERS = (
 # Ledgers a front desk keeps for itself and may correct by deleting a wrong line.
 DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "weekly-review", "visitor-entry")
 SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
-SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry")
+SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry", "star-deadline")
 TRAINING = ("training-session", "training-attendance")
 PATROLS = ("patrol-route", "patrol-check-item", "patrol", "patrol-check", "patrol-finding")
 # 管家、前台巡查：按路线检查表登记，发现问题转为报事；路线与检查表由主管制定

@@ -64,6 +64,7 @@ from .scoring import (
     ScoreMonthAdmin,
     ScoringRuleAdmin,
     ServiceStarAdmin,
+    StarDeadlineAdmin,
     StarsPage,
 )
 from .service import (
@@ -153,6 +154,7 @@ VIEWS = [
     ScoreMonthAdmin,
     MonthlyScoreAdmin,
     ServiceStarAdmin,
+    StarDeadlineAdmin,
     RewardEntryAdmin,
     GradeBandAdmin,
     TrainingSessionAdmin,

@@ -1,11 +1,11 @@
 """patrols and the issue-19 remainders
 
 Issue 19's remainder: 巡查 (routes with their checklists, patrols with each item's result, findings linked to the
-request they became); 走访签阅 (who signed a visit record, when, the remark).
+request they became); 走访签阅 (who signed a visit record, when, the remark); 服务之星推荐截止日 as the company sets it.
 
 Revision ID: 058e5274c2d4
 Revises: 33a652a2fb23
-Create Date: 2026-12-06 05:01:28.052855
+Create Date: 2026-12-06 05:11:31.440956
 """
 
 from collections.abc import Sequence
@@ -42,6 +42,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_patrol_route_building_id'), ['building_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patrol_route_project_id'), ['project_id'], unique=False)
 
+    op.create_table('star_deadline',
+    sa.Column('quarter', sa.String(length=7), nullable=False),
+    sa.Column('deadline', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=255), nullable=False),
+    sa.Column('set_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['set_by_id'], ['user_account.id'], name=op.f('fk_star_deadline_set_by_id_user_account'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_star_deadline')),
+    sa.UniqueConstraint('quarter', name=op.f('uq_star_deadline_quarter'))
+    )
     op.create_table('patrol',
     sa.Column('route_id', sa.Integer(), nullable=False),
     sa.Column('patroller_id', sa.Integer(), nullable=False),
@@ -150,5 +162,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("visit_signoff", "patrol_finding", "patrol_check", "patrol_check_item", "patrol", "patrol_route"):
+    for table in ("visit_signoff", "patrol_finding", "patrol_check", "patrol_check_item", "patrol", "star_deadline", "patrol_route"):
         op.drop_table(table)  # its indexes go with it (MariaDB keeps one a foreign key needs)
