@@ -259,6 +259,13 @@ OPERATION_LABELS: dict[str, str] = {
     "sign_off_visits": "签阅走访记录",
     "export_visit_year": "导出年度走访统计",
     "record_patrol": "登记巡查",
+    "hand_over_collections": "交接代收款",
+    "confirm_handover": "确认代收款交接",
+    "notify_mail": "通知管家领取邮件",
+    "schedule_fee_reviews": "生成收费标准年审任务",
+    "complete_fee_review": "完成收费标准年审",
+    "lease_parking_space": "办理车位租赁",
+    "end_parking_lease": "车位退租",
     "report_finding": "巡查发现报事",
     # 系统
     "load_reference": "载入基础数据",

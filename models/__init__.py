@@ -34,6 +34,11 @@ from .escalations import (  # noqa: F401
     Escalation,
     EscalationLevel,
 )
+from .fee_tasks import (  # noqa: F401
+    FeeReview,
+    ParkingLease,
+    ReviewStatus,
+)
 from .fees import (  # noqa: F401
     Bill,
     BillStatus,
@@ -46,6 +51,13 @@ from .fees import (  # noqa: F401
     FeeType,
     Payment,
     PayMethod,
+)
+from .front_desk import (  # noqa: F401
+    CashHandover,
+    MailNotice,
+    OutsourcedJob,
+    OutsourcedJobStatus,
+    SpecialService,
 )
 from .imports import (  # noqa: F401
     BatchStatus,

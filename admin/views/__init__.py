@@ -10,6 +10,7 @@ from .building_week import BuildingWeekPage
 from .customers import CustomerAdmin, UnitCustomerAdmin
 from .dashboard import HomePage, SessionPing, TrendsPage
 from .escalations import EscalationAdmin
+from .fee_tasks import FeeReviewAdmin, ParkingLeaseAdmin
 from .fees import (
     ArrearsPage,
     BillAdmin,
@@ -20,6 +21,7 @@ from .fees import (
     FeeTypeAdmin,
     PaymentAdmin,
 )
+from .front_desk import CashHandoverAdmin, MailNoticeAdmin, OutsourcedJobAdmin, SpecialServiceAdmin
 from .imports import ImportBatchAdmin
 from .ledgers import (
     DutyLogAdmin,
@@ -138,6 +140,8 @@ VIEWS = [
     DunningPage,
     ArrearsPage,
     CollectionRatePage,
+    ParkingLeaseAdmin,
+    FeeReviewAdmin,
     # 满意度调查
     SurveyAdmin,
     SurveyHouseholdAdmin,
@@ -178,6 +182,10 @@ VIEWS = [
     WeeklyTaskAdmin,
     WeeklyReviewAdmin,
     VisitorEntryAdmin,
+    CashHandoverAdmin,
+    MailNoticeAdmin,
+    SpecialServiceAdmin,
+    OutsourcedJobAdmin,
     # 导入导出
     SpreadsheetPages,
     # 系统管理
