@@ -28,6 +28,7 @@ from models import (
     MailItem,
     MailNotice,
     Payment,
+    SpecialService,
     Staff,
     Unit,
     User,
@@ -159,3 +160,12 @@ def notify_mail(session: Session, *, day: dt.date, project_ids: Iterable[int] | 
                   params={"day": day, "project_ids": ids},
                   counts={"notified": len(ids), "already": len(rows) - len(ids), "items": items})
     return MailNotices(day, len(ids), len(rows) - len(ids), items, unassigned)
+
+
+def check_special_service(session: Session, *, project_id: int | None, special_service_id: int | None) -> None:
+    """特约服务 chosen on a request: one of its own project's catalogue, still offered."""
+    if special_service_id is None:
+        return
+    row = session.get(SpecialService, special_service_id)
+    if row is None or row.project_id != project_id or not row.active:
+        raise Refused(f"{SpecialService.__label__}须为本项目目录中启用的服务", [special_service_id])

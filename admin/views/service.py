@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, complaints, slips, timeline, visits, work_orders
+from actions import billing, complaints, front_desk, slips, timeline, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
@@ -129,6 +129,11 @@ def _deadline_formatter(attr: str):
     return fmt
 
 
+def _check_special_service(session: Any, *, project_id: Any, special_service_id: Any, actor: Any) -> None:
+    front_desk.check_special_service(session, project_id=int_param(project_id),
+                                     special_service_id=int_param(special_service_id))
+
+
 class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     category = "客服工单"
     icon = "fa-solid fa-phone"
@@ -153,11 +158,19 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     form_columns = [
         "project", "channel", "kind", "category", "priority", "unit", "customer", "contact_name",
         "contact_phone", "content", "received_at", "receiver", "first_staff", "repeat_of", "complaint_major",
-        "complained_staff", "praised_staff", "reply",
+        "complained_staff", "praised_staff", "special_service", "reply",
     ]
     form_ajax_refs = ajax_refs(
-        ServiceRequest, "unit", "customer", "receiver", "first_staff", "repeat_of", "complained_staff", "praised_staff"
+        ServiceRequest, "unit", "customer", "receiver", "first_staff", "repeat_of", "complained_staff", "praised_staff",
+        "special_service",
     )
+
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        await super().on_model_change(data, model, is_created, request)
+        await run_action(self.session_maker, request, _check_special_service,
+                         project_id=self.submitted(data, model, is_created, "project", "project_id"),
+                         special_service_id=self.submitted(data, model, is_created, "special_service",
+                                                           "special_service_id"))
 
     @action("judge-complaint", label="判定投诉")
     async def judge_form(self, request: Request) -> Response:

@@ -154,3 +154,26 @@ def test_an_outsourced_job_is_accepted_with_its_day(session, console, desk):
     assert boss.post("/admin/outsourced-job/create", {**form, "done_on": "2026-11-22"}).status_code == 302
     job = session.scalars(select(OutsourcedJob)).one()
     assert (job.follower_id, job.done_on) == (desk["wang"].id, dt.date(2026, 11, 22))
+
+
+def test_a_paid_request_names_a_special_service_of_its_project(session, console, desk):
+    from models import ServiceRequest, SpecialService
+
+    ours = SpecialService(project_id=desk["p"].id, name="家政保洁", price=Decimal("50"), price_unit="小时")
+    retired = SpecialService(project_id=desk["p"].id, name="擦玻璃", active=False)
+    theirs = SpecialService(project_id=desk["other"].id, name="搬家")
+    session.add_all([ours, retired, theirs])
+    request = f.service_request(session, project_=desk["p"], content="预约周六家政保洁 3 小时")
+    f.user(session, username="zhuguan", roles=["客服主管"], projects=[desk["p"], desk["other"]])
+    boss = console("zhuguan")
+    form = {"project": str(desk["p"].id), "channel": "phone", "kind": "help", "category": "other",
+            "priority": "normal", "content": request.content, "received_at": "2026-11-20 09:00:00",
+            "contact_name": "张伟", "contact_phone": "13812345678", "reply": "",
+            "version": str(request.version)}
+    for wrong in (retired, theirs):
+        refused = boss.post(f"/admin/service-request/edit/{request.id}", {**form, "special_service": str(wrong.id)})
+        assert refused.status_code == 400 and "特约服务须为本项目目录中启用的服务" in refused.text
+    saved = boss.post(f"/admin/service-request/edit/{request.id}", {**form, "special_service": str(ours.id)})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert session.get(ServiceRequest, request.id).special_service_id == ours.id

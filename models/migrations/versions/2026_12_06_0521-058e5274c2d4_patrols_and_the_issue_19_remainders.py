@@ -6,7 +6,7 @@ request they became); 走访签阅 (who signed a visit record, when, the remark)
 
 Revision ID: 058e5274c2d4
 Revises: 33a652a2fb23
-Create Date: 2026-12-06 05:15:54.086363
+Create Date: 2026-12-06 05:21:34.976754
 """
 
 from collections.abc import Sequence
@@ -306,8 +306,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_visit_signoff_project_id_signed_at'), ['project_id', 'signed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_visit_signoff_signed_by_id'), ['signed_by_id'], unique=False)
 
+    with op.batch_alter_table('service_request', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('special_service_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_service_request_special_service_id'), ['special_service_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_service_request_special_service_id_special_service'), 'special_service', ['special_service_id'], ['id'], ondelete='SET NULL')
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('service_request', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_service_request_special_service_id_special_service'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_service_request_special_service_id'))
+        batch_op.drop_column('special_service_id')
     for table in ("visit_signoff", "patrol_finding", "patrol_check", "parking_lease", "patrol_check_item", "patrol", "star_deadline", "patrol_route", "mail_notice", "fee_review", "cash_handover", "outsourced_job", "special_service"):
         op.drop_table(table)  # its indexes go with it (MariaDB keeps one a foreign key needs)
