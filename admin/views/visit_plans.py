@@ -22,6 +22,7 @@ from .base import (
     ScopedForeignKeyFilter,
     ScopedModelView,
     ajax_refs,
+    local_datetime,
 )
 from .pages import XLSX, GrantedPage, attachment, granted, ids_param, int_param, refusal_status, run_action
 
@@ -89,7 +90,7 @@ class VisitStatsPage(GrantedPage):
             raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         context.update(month=month, can_approve=granted(self, request, "staff-visit-plan", f"action:{APPROVE}"),
                        can_sign=granted(self, request, "visit", SIGN),
-                       can_export=granted(self, request, "visit", "export"))
+                       can_export=granted(self, request, "visit", "export"), local=local_datetime)
         return await self.templates.TemplateResponse(request, "wuye/orders/visit_stats.html", context)
 
     @expose("/visit-stats/sign", methods=["POST"], identity="visit-stats-sign")
