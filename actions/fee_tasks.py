@@ -33,8 +33,9 @@ from models import (
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
-from .scores import today, visible_projects
-from .work_orders import dialect_insert
+from .kernel.periods import today_local
+from .kernel.scope import visible_projects
+from .kernel.sql import upsert_insert
 
 REVIEW_FROM, REVIEW_BY = (4, 1), (5, 31)  # 4-5月份完成年审
 
@@ -63,7 +64,7 @@ def schedule_fee_reviews(session: Session, *, year: int, project_ids: Iterable[i
     rows = [{"project_id": pid, "year": year, "fee_type_id": fid, "due_from": dt.date(year, *REVIEW_FROM),
              "due_by": dt.date(year, *REVIEW_BY), "status": ReviewStatus.PENDING, "outcome": ""}
             for fid, pid in fee_types]
-    new = list(session.scalars(dialect_insert(session, FeeReview).values(rows).on_conflict_do_nothing(
+    new = list(session.scalars(upsert_insert(session, FeeReview).values(rows).on_conflict_do_nothing(
         index_elements=["project_id", "year", "fee_type_id"]).returning(FeeReview.id))) if rows else []
     if new:
         record_bulk(session, kind=AuditKind.INSERT, table=FeeReview.__tablename__, summary=f"生成 {year} 年收费标准年审任务",
@@ -92,7 +93,7 @@ def complete_fee_review(session: Session, *, review_id: int, outcome: str, actor
     outcome = (outcome or "").strip()
     if not outcome:
         raise Refused(f"请填写{label_of(FeeReview, 'outcome')}", [review_id])
-    on = on or today()
+    on = on or today_local()
     row.status, row.reviewed_on, row.reviewer_id, row.outcome = ReviewStatus.DONE, on, actor.user_id, outcome
     fee_type = session.get(FeeType, row.fee_type_id)
     fee_type.reviewed_on = on
@@ -121,7 +122,7 @@ def _space(session: Session, space_id: int | None, actor: Actor) -> ParkingSpace
 
 def _sync_rented(session: Session, space: ParkingSpace) -> None:
     """租用 follows the leases: a space is rented while a lease covers today."""
-    on = today()
+    on = today_local()
     space.is_rented = bool(session.scalar(select(exists().where(
         ParkingLease.space_id == space.id, ParkingLease.start_date <= on, ParkingLease.end_date >= on))))
 

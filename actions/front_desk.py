@@ -39,8 +39,8 @@ from models import (
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
-from .scores import visible_projects
-from .work_orders import dialect_insert
+from .kernel.scope import visible_projects
+from .kernel.sql import upsert_insert
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def notify_mail(session: Session, *, day: dt.date, project_ids: Iterable[int] | 
     now = utcnow()
     rows = [{"project_id": p, "day": day, "butler_id": b, "items": n, "notified_by_id": actor.user_id,
              "notified_at": now} for (p, b), n in sorted(per_butler.items())]
-    ids = list(session.scalars(dialect_insert(session, MailNotice).values(rows).on_conflict_do_nothing(
+    ids = list(session.scalars(upsert_insert(session, MailNotice).values(rows).on_conflict_do_nothing(
         index_elements=["project_id", "day", "butler_id"]).returning(MailNotice.id)))
     if ids:
         record_bulk(session, kind=AuditKind.INSERT, table=MailNotice.__tablename__, summary=f"{day} 通知管家领取邮件",

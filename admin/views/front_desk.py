@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from actions import front_desk
 from actions.errors import Refused
-from actions.scores import today
+from actions.kernel.periods import today_local
 from models import CashHandover, MailNotice, OutsourcedJob, SpecialService, label_of
 
 from .base import (
@@ -89,7 +89,7 @@ class MailNoticeAdmin(ScopedModelView, model=MailNotice):
     async def notify_submit(self, request: Request) -> Response:
         """通知管家领取: the day's waiting mail, one notice per butler."""
         return await _step(self, request, NOTIFY, front_desk.notify_mail,
-                           day=lambda f: date_param(f.get("day"), label_of(MailNotice, "day")) or today())
+                           day=lambda f: date_param(f.get("day"), label_of(MailNotice, "day")) or today_local())
 
 
 class SpecialServiceAdmin(ScopedModelView, model=SpecialService):

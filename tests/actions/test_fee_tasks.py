@@ -80,7 +80,7 @@ def test_review_refusals_write_nothing(session, case):
 
 
 def test_leases_of_a_space_never_overlap_and_the_flag_follows_them(session, case, monkeypatch):
-    monkeypatch.setattr("actions.fee_tasks.today", lambda: dt.date(2026, 11, 20))
+    monkeypatch.setattr("actions.fee_tasks.today_local", lambda: dt.date(2026, 11, 20))
     space, tenant = case["space"], case["tenant"]
     first = lease_parking_space(session, space_id=space.id, customer_id=tenant.id, start_date=dt.date(2026, 1, 1),
                                 end_date=dt.date(2026, 12, 31), monthly_rent=Decimal("300"), plate_no="沪a12345",
