@@ -125,6 +125,12 @@ def _check_version(obj: Any, attr: str, sent: Any) -> None:
         raise EditConflict(ids=[inspect(obj).identity[0]])
 
 
+def ref_id(values: Mapping[str, Any], name: str) -> int | None:
+    """The id a form's relation field ``name`` holds (a record or its id), for a ``@creates`` action's arguments."""
+    ids = _ids(values.get(name))
+    return int(ids[0]) if ids else None
+
+
 def _ids(value: Any) -> list[Any]:
     items = value if isinstance(value, list | tuple | set) else [value]
     return [getattr(item, "id", item) for item in items if item not in EMPTY]

@@ -4,7 +4,7 @@
 
 A project nominates any of its customer-service staff with a 推荐表: the reason (主要事迹) and beside it what the
 records say — each confirmed month's total and rank, the quarter's average and the praise received — until the
-deadline, the last Wednesday of the quarter's last month. Rank is information, not a limit. The branch decides
+deadline the company sets for the quarter (by default the last Wednesday of its last month). Rank is information, not a limit. The branch decides
 among its projects' nominations; who decided and when, the 通报表扬 and the reward are kept with the star.
 """
 
@@ -31,11 +31,13 @@ from models import (
     ServiceRequest,
     ServiceStar,
     Staff,
+    StarDeadline,
+    label_of,
     utcnow,
 )
 
 from .actor import Actor
-from .audit import log_operation
+from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .kernel.periods import today_local
 from .kernel.scope import visible_projects
@@ -53,11 +55,65 @@ def quarter_months(quarter: str) -> tuple[str, str, str]:
     return tuple(f"{year:04d}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1))  # type: ignore[return-value]
 
 
-def nomination_deadline(quarter: str) -> dt.date:
-    """推荐表 due: the last Wednesday of the quarter's last month (「每月最后一周的星期三」 of the month the quarter ends)."""
+def default_deadline(quarter: str) -> dt.date:
+    """推荐表 due by default: the last Wednesday of the quarter's last month (「每月最后一周的星期三」 of the month the
+    quarter ends)."""
     year, month = map(int, quarter_months(quarter)[-1].split("-"))
     last = dt.date(year, month, calendar.monthrange(year, month)[1])
     return last - dt.timedelta(days=(last.weekday() - WEDNESDAY) % 7)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    quarter: str
+    day: dt.date
+    set_by_company: bool  # False: the default
+    note: str
+
+    @property
+    def text(self) -> str:
+        how = f"公司设定{('：' + self.note) if self.note else ''}" if self.set_by_company else "季度末月最后一个星期三"
+        return f"{self.day:%Y-%m-%d}（{how}）"
+
+
+def nomination_deadline(session: Session, quarter: str) -> Deadline:
+    """The quarter's deadline: the company's, else the default."""
+    quarter = quarter.strip().upper()
+    quarter_months(quarter)
+    row = session.execute(select(StarDeadline.deadline, StarDeadline.note).where(StarDeadline.quarter == quarter)
+                          ).one_or_none()
+    if row is None:
+        return Deadline(quarter, default_deadline(quarter), False, "")
+    return Deadline(quarter, row.deadline, True, row.note)
+
+
+@as_actor
+def set_star_deadline(session: Session, *, quarter: str, deadline: dt.date | None, note: str = "",
+                      actor: Actor) -> Deadline:
+    """公司设定推荐截止日: a day within the quarter (a nomination is about the quarter's months); set again, the new
+    day replaces the old. Two at once are serialised on the quarter's row (unique quarter)."""
+    quarter = (quarter or "").strip().upper()
+    months = quarter_months(quarter)
+    if not actor.sees_all:
+        raise NotPermitted("推荐截止日由公司（职能中心）设定")
+    if deadline is None:
+        raise Refused(f"请填写{label_of(StarDeadline, 'deadline')}")
+    first = dt.date.fromisoformat(f"{months[0]}-01")
+    last = dt.date.fromisoformat(f"{months[-1]}-01")
+    last = last.replace(day=calendar.monthrange(last.year, last.month)[1])
+    if not first <= deadline <= last:
+        raise Refused(f"{quarter} 的推荐截止日须在 {first} 至 {last} 之间：{deadline}")
+    note = (note or "").strip()[:255]
+    row = session.execute(select(StarDeadline).where(StarDeadline.quarter == quarter).with_for_update()
+                          ).scalar_one_or_none()
+    if row is None:
+        row = StarDeadline(quarter=quarter)
+        session.add(row)
+    row.deadline, row.note, row.set_by_id = deadline, note, actor.user_id
+    session.flush()
+    log_operation(session, "set_star_deadline", params={"quarter": quarter, "deadline": deadline},
+                  counts={"set": 1})
+    return Deadline(quarter, deadline, True, note)
 
 
 @dataclass(frozen=True)
@@ -148,9 +204,9 @@ def nominate_star(session: Session, *, quarter: str, project_id: int, staff_id: 
     quarter = quarter.strip().upper()
     months = quarter_months(quarter)
     on = on or today_local()
-    deadline = nomination_deadline(quarter)
-    if on > deadline:
-        raise Refused(f"{quarter} 服务之星推荐已于 {deadline:%Y-%m-%d}（季度末月最后一个星期三）截止", [staff_id])
+    deadline = nomination_deadline(session, quarter)
+    if on > deadline.day:
+        raise Refused(f"{quarter} 服务之星推荐已于 {deadline.text}截止", [staff_id])
     if on.strftime("%Y-%m") < months[0]:
         raise Refused(f"{quarter} 尚未开始，不能推荐服务之星", [staff_id])
     candidates = {c.staff_id: c for c in star_candidates(session, quarter=quarter, project_id=project_id, actor=actor)}

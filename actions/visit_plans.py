@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
+    AuditKind,
     PlanStatus,
     Satisfaction,
     Staff,
@@ -22,15 +23,19 @@ from models import (
     User,
     Visit,
     VisitKind,
+    VisitSignoff,
+    label_of,
     utcnow,
 )
 from models.base import display_loads
 
 from .actor import Actor
-from .audit import as_actor, log_operation
-from .errors import Refused
+from .audit import as_actor, log_event, log_operation, record_bulk
+from .errors import NotPermitted, Refused
 from .kernel.periods import parse_month
 from .kernel.scope import visible_projects
+from .kernel.sql import upsert_insert
+from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 PLANNED_KINDS = (VisitKind.REGULAR, VisitKind.SPECIAL)  # the 登门拜访 a plan counts; callbacks follow their orders
 
@@ -178,3 +183,106 @@ def visit_year(session: Session, *, year: int, project_ids: Iterable[int] | None
     issues = tuple(OpenIssue(vid, at, str(unit) if unit else "", kind, result, text)
                    for vid, at, unit, kind, result, text in rows)
     return VisitYear(year, tuple(VisitKind), (*Satisfaction, None), counts, issues)
+
+
+# --- 签阅 ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignOff:
+    signed: int
+    already: int  # signed before (a second click): left as they were
+
+    @property
+    def message(self) -> str:
+        return f"已签阅走访记录 {self.signed} 条" + (f"（{self.already} 条此前已签阅）" if self.already else "")
+
+
+@as_actor
+def sign_off_visits(session: Session, *, visit_ids: Iterable[int], comment: str = "", actor: Actor) -> SignOff:
+    """主管/经理签阅: the chosen visit records are signed with who, when and the remark; one already signed keeps
+    its first signature; nobody signs their own visit. Two signers at once: the unique visit id keeps one."""
+    wanted = sorted({int(i) for i in visit_ids})
+    if not wanted:
+        raise Refused("请选择要签阅的走访记录")
+    rows = session.execute(select(Visit.id, Visit.project_id, Visit.visitor_id).where(Visit.id.in_(wanted))).all()
+    missing = sorted(set(wanted) - {r.id for r in rows})
+    if missing:
+        raise Refused(f"{Visit.__label__}不存在：{'、'.join(map(str, missing))}", missing)
+    outside = sorted(r.id for r in rows if not actor.can_see(r.project_id))
+    if outside:
+        raise NotPermitted(f"无权签阅以下走访记录：{'、'.join(map(str, outside))}", outside)
+    own = sorted(r.id for r in rows if actor.user_id is not None and r.visitor_id == actor.user_id)
+    if own:
+        raise Refused(f"不能签阅本人的走访记录：{'、'.join(map(str, own))}", own)
+    done = set(session.scalars(select(VisitSignoff.visit_id).where(VisitSignoff.visit_id.in_(wanted))))
+    now, comment = utcnow(), (comment or "").strip()
+    new = [{"project_id": r.project_id, "visit_id": r.id, "signed_by_id": actor.user_id, "signed_at": now,
+            "comment": comment} for r in rows if r.id not in done]
+    ids = list(session.scalars(upsert_insert(session, VisitSignoff).values(new).on_conflict_do_nothing(
+        index_elements=["visit_id"]).returning(VisitSignoff.id))) if new else []
+    written = len(ids)
+    if ids:
+        record_bulk(session, kind=AuditKind.INSERT, table=VisitSignoff.__tablename__, summary="签阅走访记录",
+                    ids=select(VisitSignoff.id, VisitSignoff.project_id).where(VisitSignoff.id.in_(ids)))
+    log_operation(session, "sign_off_visits", project_id=rows[0].project_id if len({r.project_id for r in rows}) == 1
+                  else None, params={"visit_ids": wanted}, counts={"signed": written, "already": len(wanted) - written})
+    return SignOff(written, len(wanted) - written)
+
+
+@dataclass(frozen=True)
+class UnsignedVisit:
+    visit_id: int
+    visited_at: dt.datetime
+    unit: str
+    kind: VisitKind
+    visitor: str
+    result: Satisfaction | None
+    notes: str
+    issues_raised: str
+
+
+@dataclass(frozen=True)
+class Unsigned:
+    total: int
+    visits: tuple[UnsignedVisit, ...]  # the oldest first, one page
+
+
+def unsigned_visits(session: Session, *, project_id: int, month: str, actor: Actor, limit: int = 50) -> Unsigned:
+    """The month's 走访 records (定期、专项) of a project not yet signed — what the supervisor reads and signs."""
+    m = parse_month(month)
+    visible_projects(session, [project_id], actor)
+    start, end = _bounds(m.first, m.next_first)
+    where = (Visit.project_id == project_id, Visit.kind.in_(PLANNED_KINDS), Visit.visited_at >= start,
+             Visit.visited_at < end, ~Visit.id.in_(select(VisitSignoff.visit_id).where(VisitSignoff.project_id ==
+                                                                                      project_id)))
+    total = session.scalar(select(func.count()).select_from(Visit).where(*where))
+    rows = session.execute(
+        select(Visit.id, Visit.visited_at, Unit, Visit.kind, User.display_name, Visit.result, Visit.notes,
+               Visit.issues_raised)
+        .outerjoin(Unit, Unit.id == Visit.unit_id).outerjoin(User, User.id == Visit.visitor_id)
+        .options(*display_loads(Unit)).where(*where).order_by(Visit.visited_at, Visit.id).limit(limit)
+    ).all()
+    return Unsigned(total, tuple(UnsignedVisit(vid, at, str(unit) if unit else "", kind, name or "", result, notes,
+                                               issues) for vid, at, unit, kind, name, result, notes, issues in rows))
+
+
+@as_actor
+def export_visit_year(session: Session, *, year: int, project_ids: Iterable[int] | None = None,
+                      actor: Actor) -> XlsxFile:
+    """年终分类统计 as .xlsx, to report upward: the year's visits by kind and result, and the unsolved issues; the
+    export is logged."""
+    stats = visit_year(session, year=year, project_ids=project_ids, actor=actor)
+    names = visible_projects(session, project_ids, actor)
+    title = f"{'、'.join(names[p] for p in sorted(names))} {year}年走访分类统计"
+    results = [r.label if r else "未填结果" for r in stats.results]
+    wb = new_workbook()
+    write_sheet(wb, "分类统计", [label_of(Visit, "kind"), *results, "合计"], [
+        *((k.label, *(stats.counts.get((k, r), 0) for r in stats.results), stats.total(k)) for k in stats.kinds),
+        ("合计", *(stats.total(None, r) for r in stats.results), stats.total())])
+    count = write_sheet(wb, "未解决问题", [label_of(Visit, a) for a in ("visited_at", "unit", "kind", "result",
+                                                                       "issues_raised")],
+                        ((i.visited_at, i.unit, i.kind, i.result, i.issues_raised) for i in stats.open_issues))
+    params = {"year": year, "project_ids": sorted(names)}
+    log_event(session, AuditKind.EXPORT, summary=f"导出{title}（未解决问题 {count} 条）", changes=params,
+              table=Visit.__tablename__)
+    log_operation(session, "export_visit_year", params=params, counts={"open_issues": count})
+    return XlsxFile(f"{title}.xlsx", to_bytes(wb), count)

@@ -39,6 +39,11 @@ from .escalations import (  # noqa: F401
     Escalation,
     EscalationLevel,
 )
+from .fee_tasks import (  # noqa: F401
+    FeeReview,
+    ParkingLease,
+    ReviewStatus,
+)
 from .fees import (  # noqa: F401
     Bill,
     BillStatus,
@@ -51,6 +56,13 @@ from .fees import (  # noqa: F401
     FeeType,
     Payment,
     PayMethod,
+)
+from .front_desk import (  # noqa: F401
+    CashHandover,
+    MailNotice,
+    OutsourcedJob,
+    OutsourcedJobStatus,
+    SpecialService,
 )
 from .imports import (  # noqa: F401
     BatchStatus,
@@ -139,6 +151,7 @@ from .scoring import (  # noqa: F401
     ScoreMonth,
     ScoringRule,
     ServiceStar,
+    StarDeadline,
 )
 from .service import (  # noqa: F401
     Channel,
@@ -178,4 +191,5 @@ from .training import (  # noqa: F401
 from .visit_plans import (  # noqa: F401
     PlanStatus,
     StaffVisitPlan,
+    VisitSignoff,
 )

@@ -18,6 +18,7 @@ from .base import (
     ProjectScoped,
     TimestampMixin,
     UTCDateTime,
+    VersionedMixin,
     brief,
     col,
     display,
@@ -50,7 +51,7 @@ class FindingStatus(LabeledEnum):
     RESOLVED = "resolved", "现场已处理"
 
 
-class PatrolRoute(IdMixin, ProjectScoped, TimestampMixin, Base):
+class PatrolRoute(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     """巡查路线: a round a butler or the desk walks (a building's floors, the car park, the public areas), how often,
     and its checklist (检查项)."""
 
@@ -71,7 +72,7 @@ class PatrolRoute(IdMixin, ProjectScoped, TimestampMixin, Base):
         back_populates="route", order_by="PatrolCheckItem.seq", info={"label": "检查项"})
 
 
-class PatrolCheckItem(IdMixin, TimestampMixin, Base):
+class PatrolCheckItem(IdMixin, TimestampMixin, VersionedMixin, Base):
     """检查项: one line of a route's checklist — what is looked at and what counts as normal. An item no longer
     checked is switched off, not deleted: past patrols keep their results."""
 

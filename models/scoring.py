@@ -237,3 +237,22 @@ class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     staff: Mapped[Staff] = relationship(info={"label": "员工"})
+
+
+class StarDeadline(IdMixin, TimestampMixin, Base):
+    """服务之星推荐截止日 of a quarter as the company sets it; a quarter without one closes on the default, the last
+    Wednesday of its last month (「于每月最后一周的星期三交给分公司行政人事部」, 004 (四) 1)."""
+
+    __tablename__ = "star_deadline"
+    __label__ = "服务之星推荐截止日"
+    __table_args__ = (UniqueConstraint("quarter"),)
+
+    quarter: Mapped[str] = col("季度", String(7), doc="例如 2026Q4")
+    deadline: Mapped[dt.date] = col("推荐截止日", Date)
+    note: Mapped[str] = col("说明", String(255), default="")
+    set_by_id: Mapped[int | None] = col("设定人", ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    set_by: Mapped[User | None] = relationship(info={"label": "设定人"})
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.deadline}"

@@ -39,6 +39,7 @@ from .org import DepartmentKind
 if TYPE_CHECKING:
     from .auth import User
     from .customers import Customer
+    from .front_desk import SpecialService
     from .org import Department, Project, Staff, Unit
 
 
@@ -179,6 +180,10 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     complained_staff_id: Mapped[int | None] = col("被投诉员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     reply: Mapped[str] = col("答复内容", Text, default="")
+    special_service_id: Mapped[int | None] = col(
+        "特约服务", ForeignKey("special_service.id", ondelete="SET NULL"), index=True,
+        doc="业主预约的有偿特约服务（家政等）：从本项目的特约服务目录中选择",
+    )
     closed_at: Mapped[dt.datetime | None] = col("办结时间", UTCDateTime(), index=True)
     form_token: Mapped[str | None] = col("受理表单", String(32), doc="受理诉求表单的一次性编号")
 
@@ -191,6 +196,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
                                                             info={"label": "判定人"})
     complained_staff: Mapped[Staff | None] = relationship(foreign_keys=[complained_staff_id], info={"label": "被投诉员工"})
     praised_staff: Mapped[Staff | None] = relationship(foreign_keys=[praised_staff_id], info={"label": "被表扬员工"})
+    special_service: Mapped[SpecialService | None] = relationship(info={"label": "特约服务"})
     repeat_of: Mapped[ServiceRequest | None] = relationship(remote_side="ServiceRequest.id", info={"label": "重复诉求"})
     work_orders: Mapped[list[WorkOrder]] = relationship(back_populates="request", info={"label": "派工单"})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, relationship
 
 from .base import (
@@ -26,6 +26,7 @@ from .base import (
 if TYPE_CHECKING:
     from .auth import User
     from .org import Project, Staff
+    from .service import Visit
 
 
 class PlanStatus(LabeledEnum):
@@ -61,3 +62,25 @@ class StaffVisitPlan(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
 
     def __str__(self) -> str:
         return display(self.month, loaded(self, "staff"), f"{self.planned}户")
+
+
+class VisitSignoff(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """签阅: a supervisor or the manager has read a visit record and signs it, with a remark (「走访记录由主管、经理
+    审阅签字」, 002 走回访制度) — once per record, never by whoever made the visit."""
+
+    __tablename__ = "visit_signoff"
+    __label__ = "走访签阅"
+    __table_args__ = (UniqueConstraint("visit_id"), Index(None, "project_id", "signed_at"))
+    __display_loads__ = ("visit",)
+
+    visit_id: Mapped[int] = col("走访记录", ForeignKey("visit.id", ondelete="CASCADE"))
+    signed_by_id: Mapped[int | None] = col("签阅人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    signed_at: Mapped[dt.datetime] = col("签阅时间", UTCDateTime())
+    comment: Mapped[str] = col("签阅意见", Text, default="")
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+    visit: Mapped[Visit] = relationship(info={"label": "走访记录"})
+    signed_by: Mapped[User | None] = relationship(info={"label": "签阅人"})
+
+    def __str__(self) -> str:
+        return display("签阅", loaded(self, "visit"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from actions.accounts import add_user
@@ -28,6 +28,7 @@ from actions.weekly_plan import carry_over_tasks
 from models import (
     SCORE_COLUMNS,
     SHANGHAI,
+    ZERO,
     ActionStatus,
     Audience,
     Bill,
@@ -35,6 +36,7 @@ from models import (
     BookingStatus,
     Branch,
     Building,
+    CashHandover,
     Channel,
     CheckResult,
     ComplaintValidity,
@@ -48,6 +50,7 @@ from models import (
     Escalation,
     EscalationLevel,
     EventSource,
+    FeeReview,
     FeeType,
     FindingStatus,
     GoodsPass,
@@ -63,10 +66,14 @@ from models import (
     LostItemStatus,
     MailItem,
     MailKind,
+    MailNotice,
     MeetingBooking,
     MoveInChecklist,
     NoticeStatus,
+    OutsourcedJob,
+    OutsourcedJobStatus,
     OwnerNotice,
+    ParkingLease,
     ParkingSpace,
     Patrol,
     PatrolCheck,
@@ -88,6 +95,7 @@ from models import (
     RequestCategory,
     RequestKind,
     RequestStatus,
+    ReviewStatus,
     RewardEntry,
     RoutingRule,
     Satisfaction,
@@ -97,9 +105,11 @@ from models import (
     ServiceStar,
     Shift,
     SlaRule,
+    SpecialService,
     Staff,
     StaffPosition,
     StaffVisitPlan,
+    StarDeadline,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -123,6 +133,7 @@ from models import (
     VisitorDocument,
     VisitorEntry,
     VisitPurpose,
+    VisitSignoff,
     VisitWay,
     WeeklyReview,
     WeeklyTask,
@@ -1251,6 +1262,9 @@ class _Demo:
                 commendation="2026年第三季度服务之星，在分公司范围内通报表扬", reward=Decimal("500"))
         self.insert(ScoreEvent, rows)
         self.insert(ServiceStar, stars)
+        # 公司把本季度的推荐截止日提前一周（默认为季度末月最后一个星期三 12-30）
+        self.insert(StarDeadline, [{"quarter": "2026Q4", "deadline": dt.date(2026, 12, 23),
+                                    "note": "元旦前汇总，提前一周", "set_by_id": self.users.get("admin")}])
 
     def monthly_scores(self) -> None:
         """Each project's supervisor has computed every finished month and confirmed all but the last, which
@@ -1281,6 +1295,8 @@ class _Demo:
             self._visit_plans(p)
             self._escalations(p)
             self._patrols(p)
+            self._desk_extras(p)
+            self._fee_tasks(p)
 
     def _duty_logs(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1628,6 +1644,15 @@ class _Demo:
                     "approved_at": None if current else _local(_period_start(period) + dt.timedelta(days=2), 10),
                 })
         self.insert(StaffVisitPlan, rows)
+        # 主管签阅: last month's 走访 records are signed, this month's wait on 走访统计
+        start, end = _period_start(PERIODS[-2]), _period_start(PERIODS[-1])
+        signed = self.s.execute(select(Visit.id, Visit.visited_at).where(
+            Visit.project_id == p.id, Visit.kind.in_((VisitKind.REGULAR, VisitKind.SPECIAL)),
+            Visit.visited_at >= _local(start, 0), Visit.visited_at < _local(end, 0),
+            Visit.visitor_id.is_distinct_from(p.users["客服主管"]))).all()  # nobody signs their own
+        self.insert(VisitSignoff, [
+            {"project_id": p.id, "visit_id": vid, "signed_by_id": p.users["客服主管"],
+             "signed_at": max(at + dt.timedelta(days=2), _local(end, 17)), "comment": "已阅"} for vid, at in signed])
 
     def _visitors(self, p: _ProjectState) -> None:
         rng = self.rng
@@ -1712,7 +1737,7 @@ class _Demo:
                 results.append(marks)
         patrol_ids = self.insert(Patrol, patrols, returning=True)
         checks, findings = [], []
-        for pid, _row, marks in zip(patrol_ids, patrols, results, strict=True):
+        for pid, marks in zip(patrol_ids, results, strict=True):
             for iid, item, bad in marks:
                 note = PATROL_FAULTS.get(item, "需跟进") if bad else ""
                 checks.append({"patrol_id": pid, "item_id": iid, "result": CheckResult.ABNORMAL if bad else CheckResult.OK,
@@ -1738,6 +1763,92 @@ class _Demo:
                                  "status": FindingStatus.REPORTED, "request_id": rid})
         self.insert(PatrolCheck, checks)
         self.insert(PatrolFinding, findings)
+
+    def _desk_extras(self, p: _ProjectState) -> None:
+        """特约服务 on offer; 一次性外包 followed by a butler (accepted, being put right, planned); the last three
+        nights' collections at the desk handed to the cashier (the latest still to count); mail notified each
+        morning to the butlers."""
+        rng = self.rng
+        self.insert(SpecialService, [
+            {"project_id": p.id, "name": name, "price": price, "price_unit": unit, "provider": provider,
+             "description": "", "active": True}
+            for name, price, unit, provider in (("家政保洁", Decimal("50"), "小时", "本公司家政服务部"),
+                                                ("家电清洗", Decimal("120"), "台", "合作单位：洁家电器"),
+                                                ("开荒保洁", Decimal("8"), "平方米", "本公司家政服务部"),
+                                                ("管道疏通", Decimal("80"), "次", "本公司工程部"),
+                                                ("搬家", None, "", "合作单位：安心搬家"))])
+        butlers = p.staff[StaffPosition.BUTLER]
+        jobs = (("外墙清洗", "洁美高空清洗有限公司", TODAY - dt.timedelta(days=40), OutsourcedJobStatus.ACCEPTED,
+                 "3栋西立面有水渍，已返工"),
+                ("化粪池清掏", "城环市政服务公司", TODAY - dt.timedelta(days=6), OutsourcedJobStatus.RECTIFYING,
+                 "清掏后井盖周边污渍未清理，限 2 日内整改"),
+                ("地下车库地坪修补", "固德地坪工程公司", TODAY + dt.timedelta(days=10), OutsourcedJobStatus.PLANNED, ""))
+        self.insert(OutsourcedJob, [
+            {"project_id": p.id, "title": title, "vendor": vendor, "follower_id": rng.choice(butlers),
+             "planned_on": day, "status": status, "issues": issues,
+             "done_on": day + dt.timedelta(days=3) if status is OutsourcedJobStatus.ACCEPTED else None}
+            for title, vendor, day, status, issues in jobs])
+        desk = p.staff[StaffPosition.FRONT_DESK][0]
+        handovers = []
+        for back in (3, 2, 1):
+            start, end = _local(TODAY - dt.timedelta(days=back), 17), _local(TODAY - dt.timedelta(days=back - 1), 9)
+            taken = self.s.execute(select(Payment.id, Payment.amount).where(
+                Payment.project_id == p.id, Payment.paid_at >= start, Payment.paid_at < end).limit(6)).all()
+            if not taken:
+                continue
+            # 下班后由前台代收
+            self.s.execute(update(Payment).where(Payment.id.in_([i for i, _ in taken])).values(collector_id=desk))
+            amount = sum((a for _, a in taken), ZERO)
+            done = back > 1
+            handovers.append({
+                "project_id": p.id, "collector_id": desk, "period_from": start, "period_to": end,
+                "payments": len(taken), "amount": amount, "handed_by_id": p.users["前台客服"], "handed_at": end,
+                "cashier_id": p.users.get("收费员", p.users["客服主管"]) if done else None,
+                "confirmed_at": end + dt.timedelta(minutes=40) if done else None,
+                "counted": amount if done else None, "note": ""})
+        self.insert(CashHandover, handovers)
+        butler = func.coalesce(Unit.butler_id, Building.butler_id)
+        notices = []
+        for back in (3, 2, 1):
+            morning = _local(TODAY - dt.timedelta(days=back), 9, 30)
+            for butler_id, n in self.s.execute(
+                    select(butler, func.count(MailItem.id)).select_from(MailItem)
+                    .join(Unit, Unit.id == MailItem.unit_id).join(Building, Building.id == Unit.building_id)
+                    .where(MailItem.project_id == p.id, MailItem.received_at < morning,
+                           MailItem.picked_up_at.is_(None) | (MailItem.picked_up_at > morning), butler.is_not(None))
+                    .group_by(butler)):
+                notices.append({"project_id": p.id, "day": TODAY - dt.timedelta(days=back), "butler_id": butler_id,
+                                "items": n, "notified_by_id": p.users["前台客服"], "notified_at": morning})
+        self.insert(MailNotice, notices)
+
+    def _fee_tasks(self, p: _ProjectState) -> None:
+        """This year's 收费标准年审, done in May — the car park's still open in the first project; and the leases
+        of the rented spaces, a year each, let to the owner of the linked unit."""
+        rng = self.rng
+        reviews = []
+        for n, (fid, name) in enumerate(self.s.execute(select(FeeType.id, FeeType.name).where(
+                FeeType.project_id == p.id, FeeType.active.is_(True)).order_by(FeeType.id))):
+            open_ = p is self.projects[0] and "停车" in name
+            reviews.append({"project_id": p.id, "year": TODAY.year, "fee_type_id": fid,
+                            "due_from": dt.date(TODAY.year, 4, 1), "due_by": dt.date(TODAY.year, 5, 31),
+                            "status": ReviewStatus.PENDING if open_ else ReviewStatus.DONE,
+                            "reviewed_on": None if open_ else dt.date(TODAY.year, 5, 10 + n),
+                            "reviewer_id": None if open_ else p.users.get("客服经理", p.users["客服主管"]),
+                            "outcome": "" if open_ else "维持现行收费标准"})
+        self.insert(FeeReview, reviews)
+        owners = dict(self.s.execute(select(UnitCustomer.unit_id, func.min(UnitCustomer.customer_id))
+                                     .where(UnitCustomer.project_id == p.id).group_by(UnitCustomer.unit_id)).all())
+        leases = []
+        for sid, unit_id, plate in self.s.execute(select(ParkingSpace.id, ParkingSpace.unit_id, ParkingSpace.plate_no)
+                                                  .where(ParkingSpace.project_id == p.id, ParkingSpace.is_rented)
+                                                  .order_by(ParkingSpace.id)):
+            if unit_id not in owners:
+                continue
+            start = TODAY - dt.timedelta(days=rng.randint(20, 330))
+            leases.append({"project_id": p.id, "space_id": sid, "customer_id": owners[unit_id], "plate_no": plate,
+                           "start_date": start, "end_date": start + dt.timedelta(days=364),
+                           "monthly_rent": Decimal(rng.choice((250, 300, 350))), "note": ""})
+        self.insert(ParkingLease, leases)
 
 
 def demo_loaded(session: Session) -> bool:

@@ -36,7 +36,15 @@ DUNNING = "action:dunning"  # 催缴第一至三阶段：收费员、主管+
 APPROVE_DUNNING = "action:approve-dunning"  # 停电/封铺须经公司批准：客服经理、分公司管理
 APPROVE_VISIT_PLANS = "action:approve-visit-plans"  # 批准登门拜访计划：经理、分公司
 RESPOND_ESCALATION = "action:respond"  # 批复诉求升级：主管+、分公司
+SIGN_VISITS = "action:sign-visits"  # 签阅走访记录：主管、经理
 REPORT_FINDING = "action:report-finding"  # 巡查发现转为报事：前台、管家、主管+
+CONFIRM_HANDOVER = "action:confirm-handover"  # 收银员确认前台代收款交接：收费员、主管+
+NOTIFY_MAIL = "action:notify-mail"  # 每日通知管家领取邮件：前台、主管+
+SCHEDULE_REVIEWS = "action:schedule-reviews"  # 生成收费标准年审任务：主管+
+COMPLETE_REVIEW = "action:complete-review"  # 登记年审结论：经理
+END_LEASE = "action:end-lease"  # 车位退租：前台、收费员、主管+
+# 前台与收费的小台帐：代收款交接、邮件领取通知、特约服务、一次性外包、收费标准年审、车位租赁
+DESK_EXTRAS = ("cash-handover", "mail-notice", "special-service", "outsourced-job", "fee-review", "parking-lease")
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
 COMPUTE_SCORES = "action:compute-scores"  # 计算月度得分：主管+
 CONFIRM_SCORES = "action:confirm-scores"  # 确认月度考核：客服主管
@@ -66,7 +74,7 @@ LEDGERS = (
 # Ledgers a front desk keeps for itself and may correct by deleting a wrong line.
 DESK_REGISTERS = ("mail-item", "item-loan", "meeting-booking", "weekly-task", "weekly-review", "visitor-entry")
 SURVEYS = ("survey", "survey-household", "survey-response", "survey-score", "corrective-action")
-SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry")
+SCORING = ("score-event", "score-month", "monthly-score", "service-star", "reward-entry", "star-deadline")
 TRAINING = ("training-session", "training-attendance")
 PATROLS = ("patrol-route", "patrol-check-item", "patrol", "patrol-check", "patrol-finding")
 # 管家、前台巡查：按路线检查表登记，发现问题转为报事；路线与检查表由主管制定
@@ -133,6 +141,9 @@ FRONT_DESK = _merge(
     {"bill": ACCOUNT},
     SURVEY_PAPERS,
     PATROLLING,
+    _each(DESK_EXTRAS, READ),
+    # 下班后代收费用交收银员；每日通知管家领取邮件；办理车位出租手续
+    {"mail-notice": NOTIFY_MAIL, "parking-lease": f"create {END_LEASE}"},
 )
 
 BUTLER = _merge(
@@ -162,6 +173,9 @@ BUTLER = _merge(
     DUNNING_PAPERS,
     SURVEY_PAPERS,
     PATROLLING,
+    _each(DESK_EXTRAS, READ),
+    # 派专人跟进一次性外包服务：跟进人登记发现的问题与整改
+    {"outsourced-job": "edit"},
 )
 
 CASHIER = _merge(
@@ -175,6 +189,10 @@ CASHIER = _merge(
         "dunning-run": f"{READ_EXPORT} {DUNNING}",
         "dunning-notice": "list details edit export",
         "fee-type": READ,
+        # 前台代收款交收银员：收银员清点确认
+        "cash-handover": f"{READ_EXPORT} {CONFIRM_HANDOVER}",
+        "parking-lease": f"list details create export {END_LEASE}",
+        "fee-review": READ,
     },
     _each(ORG, READ),
     DUNNING_PAPERS,
@@ -188,7 +206,9 @@ SUPERVISOR = _merge(
     {
         "service-request": f"export {DISPATCH} {REASSIGN} {JUDGE_COMPLAINT}",
         "work-order": f"create export {DISPATCH} {REASSIGN}",
-        "visit": "delete export",
+        # 走访记录由主管、经理审阅签字
+        "visit": f"delete export {SIGN_VISITS}",
+        "visit-signoff": READ_EXPORT,
         "customer": "export",
         "unit-customer": "export",
         "staff": "export",
@@ -219,6 +239,10 @@ SUPERVISOR = _merge(
     _each(PATROLS, READ_EXPORT),
     _each(("patrol-route", "patrol-check-item"), FULL),
     {"patrol": "delete", "patrol-finding": "delete"},
+    _each(DESK_EXTRAS, READ_EXPORT),
+    _each(("special-service", "outsourced-job"), FULL),
+    {"cash-handover": CONFIRM_HANDOVER, "mail-notice": NOTIFY_MAIL, "fee-review": SCHEDULE_REVIEWS,
+     "parking-lease": f"create {END_LEASE}"},
     _each(("unit", "customer", "parking-space"), IMPORT),
     MONTHLY_REPORT,
 )
@@ -237,6 +261,7 @@ MANAGER = _merge(
         "service-star": "edit export",
         # 规则与费率的年度复核
         "fee-type": "create edit export",
+        "fee-review": COMPLETE_REVIEW,
         "sla-rule": "create edit",
         "routing-rule": "edit",
         "scoring-rule": f"create edit export {REVISE_RULE}",
@@ -251,7 +276,7 @@ MANAGER = {k: " ".join(a for a in v.split() if a != CONFIRM_SCORES) for k, v in 
 BRANCH = _merge(
     _each(
         ORG + REFERENCE + LEDGERS + SURVEYS + SCORING + TRAINING + MONEY + PATROLS
-        + ("staff-visit-plan", "escalation")
+        + DESK_EXTRAS + ("staff-visit-plan", "escalation", "visit-signoff")
         + ("service-request", "work-order", "visit", "customer", "unit-customer", "branch"),
         READ_EXPORT,
     ),

@@ -11,6 +11,7 @@ from .building_week import BuildingWeekPage
 from .customers import CustomerAdmin, UnitCustomerAdmin
 from .dashboard import HomePage, SessionPing, TrendsPage
 from .escalations import EscalationAdmin
+from .fee_tasks import FeeReviewAdmin, ParkingLeaseAdmin
 from .fees import (
     ArrearsPage,
     BillAdmin,
@@ -21,6 +22,7 @@ from .fees import (
     FeeTypeAdmin,
     PaymentAdmin,
 )
+from .front_desk import CashHandoverAdmin, MailNoticeAdmin, OutsourcedJobAdmin, SpecialServiceAdmin
 from .imports import ImportBatchAdmin
 from .jobs import JobPages
 from .ledgers import (
@@ -66,6 +68,7 @@ from .scoring import (
     ScoreMonthAdmin,
     ScoringRuleAdmin,
     ServiceStarAdmin,
+    StarDeadlineAdmin,
     StarsPage,
 )
 from .service import (
@@ -90,7 +93,7 @@ from .surveys import (
     SurveyScoreAdmin,
 )
 from .training import TrainingAttendanceAdmin, TrainingSessionAdmin
-from .visit_plans import StaffVisitPlanAdmin, VisitStatsPage
+from .visit_plans import StaffVisitPlanAdmin, VisitSignoffAdmin, VisitStatsPage
 
 # Menu order: each category appears where its first view is.
 VIEWS = [
@@ -118,6 +121,7 @@ VIEWS = [
     VisitPlanPage,
     StaffVisitPlanAdmin,
     VisitStatsPage,
+    VisitSignoffAdmin,
     EscalationAdmin,
     DepartmentReportPage,
     BuildingWeekPage,
@@ -139,6 +143,8 @@ VIEWS = [
     DunningPage,
     ArrearsPage,
     CollectionRatePage,
+    ParkingLeaseAdmin,
+    FeeReviewAdmin,
     # 满意度调查
     SurveyAdmin,
     SurveyHouseholdAdmin,
@@ -155,6 +161,7 @@ VIEWS = [
     ScoreMonthAdmin,
     MonthlyScoreAdmin,
     ServiceStarAdmin,
+    StarDeadlineAdmin,
     RewardEntryAdmin,
     GradeBandAdmin,
     TrainingSessionAdmin,
@@ -178,6 +185,10 @@ VIEWS = [
     WeeklyTaskAdmin,
     WeeklyReviewAdmin,
     VisitorEntryAdmin,
+    CashHandoverAdmin,
+    MailNoticeAdmin,
+    SpecialServiceAdmin,
+    OutsourcedJobAdmin,
     # 导入导出
     SpreadsheetPages,
     JobPages,

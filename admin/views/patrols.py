@@ -8,7 +8,6 @@ from typing import Any
 
 from sqladmin import Flash, action, expose
 from sqlalchemy import ColumnElement, select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -112,10 +111,7 @@ class PatrolAdmin(ScopedModelView, model=Patrol):
                                         status_code=303)
         except Refused as refused:
             error, status_code = refused.message, refusal_status(refused)
-        try:
-            form = await run_action(self.session_maker, request, patrols.patrol_form, route_id=route_id)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        form = await run_action(self.session_maker, request, patrols.patrol_form, route_id=route_id)
         return await self.templates.TemplateResponse(request, "wuye/patrols/record.html", {
             "title": "登记巡查", "form": form, "values": values, "error": error, "results": CheckResult.choices(),
             "categories": RequestCategory.choices(), "finding_rows": range(1, FINDING_ROWS + 1),
@@ -213,12 +209,9 @@ class PatrolFindingAdmin(ScopedModelView, model=PatrolFinding):
             return [patrols.report_finding(session, finding_id=i, kind=kind, priority=priority, actor=actor)
                     for i in ids if i is not None]
 
-        try:
-            if not ids:
-                raise Refused("请先选择巡查发现")
-            done = await run_action(self.session_maker, request, report)
-        except Refused as refused:
-            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+        if not ids:
+            raise Refused("请先选择巡查发现")
+        done = await run_action(self.session_maker, request, report)
         for result in done:
             Flash.success(request, result.message)
         target = (request.url_for("admin:details", identity=self.identity, pk=ids[0]) if len(ids) == 1

@@ -34,6 +34,7 @@ from models import (
     ScoringRule,
     ServiceStar,
     Staff,
+    StarDeadline,
     label_of,
 )
 
@@ -263,6 +264,18 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         return Response(export.content, media_type=XLSX, headers={"content-disposition": attachment(export.filename)})
 
 
+class StarDeadlineAdmin(ScopedModelView, model=StarDeadline):
+    """Set on 服务之星评选 (the company's, within the quarter); deleting one brings back the default."""
+
+    category = "员工考核"
+    icon = "fa-solid fa-calendar-xmark"
+    can_create = False
+    can_edit = False
+    column_list = ["id", "quarter", "deadline", "note", "set_by", "updated_at"]
+    column_sortable_list = ["quarter", "deadline"]
+    column_default_sort = [("quarter", True)]
+
+
 class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     category = "员工考核"
     icon = "fa-solid fa-award"
@@ -461,6 +474,10 @@ class ResultsPage(ScorePage):
         return await _results(self, request, query.get("month", ""), query.get("project_id", ""))
 
 
+def _deadline(session: Any, *, quarter: str, actor: Any) -> service_star.Deadline:
+    return service_star.nomination_deadline(session, quarter)
+
+
 async def _stars(view: Any, request: Request, quarter: str, project: str, *, status_code: int = 200,
                  **context: Any) -> Response:
     """A quarter's nominations, and the chosen project's staff with the figures of their 推荐表."""
@@ -470,7 +487,7 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
         projects = await run_action(view.session_maker, request, scores.project_choices)
         project_id = int_param(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
         nominations = await run_action(view.session_maker, request, service_star.star_nominations, quarter=quarter)
-        deadline = service_star.nomination_deadline(quarter)
+        deadline = await run_action(view.session_maker, request, _deadline, quarter=quarter)
         candidates = () if project_id is None else await run_action(
             view.session_maker, request, service_star.star_candidates, quarter=quarter, project_id=project_id)
     except Refused as refused:
@@ -478,9 +495,10 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
     return await _page(
         view, request, "stars.html", status_code=status_code, title="服务之星评选", quarter=quarter,
         projects=projects, project_id=project_id, candidates=candidates, nominations=nominations,
-        deadline=deadline, closed=today_local() > deadline,
+        deadline=deadline, closed=today_local() > deadline.day,
         can={"nominate": granted(view, request, "service-star", "create"),
-             "choose": granted(view, request, "service-star", "edit")},
+             "choose": granted(view, request, "service-star", "edit"),
+             "deadline": granted(view, request, "star-deadline", "create")},
         **context,
     )
 
@@ -496,3 +514,22 @@ class StarsPage(ScorePage):
     async def stars_page(self, request: Request) -> Response:
         query = request.query_params
         return await _stars(self, request, query.get("quarter", ""), query.get("project_id", ""))
+
+    @expose("/scores/stars/deadline", methods=["POST"], identity="score-stars-deadline")
+    async def deadline_submit(self, request: Request) -> Response:
+        """公司设定推荐截止日 of the quarter shown."""
+        if not granted(self, request, "star-deadline", "create"):
+            raise HTTPException(status_code=403, detail="没有设定推荐截止日的权限")
+        form = await request.form()
+        quarter, project = str(form.get("quarter", "")), str(form.get("project_id", ""))
+        try:
+            result = await run_action(self.session_maker, request, service_star.set_star_deadline, quarter=quarter,
+                                      deadline=date_param(form.get("deadline"), label_of(StarDeadline, "deadline")),
+                                      note=str(form.get("note", "")))
+        except Refused as refused:
+            return await _stars(self, request, quarter, project, status_code=refusal_status(refused),
+                                error=refused.message)
+        Flash.success(request, f"已设定 {result.quarter} 服务之星推荐截止日：{result.text}")
+        url = request.url_for("admin:view-score-stars").include_query_params(quarter=result.quarter,
+                                                                              project_id=project)
+        return RedirectResponse(url, status_code=303)

@@ -153,10 +153,11 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     form_columns = [
         "project", "channel", "kind", "category", "priority", "unit", "customer", "contact_name",
         "contact_phone", "content", "received_at", "receiver", "first_staff", "repeat_of", "complaint_major",
-        "complained_staff", "praised_staff", "reply",
+        "complained_staff", "praised_staff", "special_service", "reply",
     ]
     form_ajax_refs = ajax_refs(
-        ServiceRequest, "unit", "customer", "receiver", "first_staff", "repeat_of", "complained_staff", "praised_staff"
+        ServiceRequest, "unit", "customer", "receiver", "first_staff", "repeat_of", "complained_staff", "praised_staff",
+        "special_service",
     )
 
     @action("judge-complaint", label="判定投诉")

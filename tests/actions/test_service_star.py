@@ -7,10 +7,19 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
+from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
 from actions.scores import compute_scores, confirm_scores
-from actions.service_star import choose_stars, nominate_star, nomination_deadline, star_candidates
+from actions.service_star import (
+    choose_stars,
+    default_deadline,
+    nominate_star,
+    nomination_deadline,
+    set_star_deadline,
+    star_candidates,
+)
 from models import AuditKind, AuditLog, OperationLog, RequestKind, ServiceStar
 from tests import factories
 from tests.score_support import actor_for, at, build_org, count, record, request, snapshot
@@ -38,12 +47,12 @@ IN_TIME = dt.date(2026, 9, 20)  # before 2026Q3's deadline
 
 
 def test_the_deadline_is_the_last_wednesday_of_the_quarters_last_month():
-    assert nomination_deadline("2026Q3") == dt.date(2026, 9, 30)  # a Wednesday, the month's last day
-    assert nomination_deadline("2026Q4") == dt.date(2026, 12, 30)
-    assert nomination_deadline("2027q1") == dt.date(2027, 3, 31)
-    assert nomination_deadline("2026Q2") == dt.date(2026, 6, 24)  # June 30 is a Tuesday
+    assert default_deadline("2026Q3") == dt.date(2026, 9, 30)  # a Wednesday, the month's last day
+    assert default_deadline("2026Q4") == dt.date(2026, 12, 30)
+    assert default_deadline("2027q1") == dt.date(2027, 3, 31)
+    assert default_deadline("2026Q2") == dt.date(2026, 6, 24)  # June 30 is a Tuesday
     with pytest.raises(Refused, match="季度格式应为 YYYYQn"):
-        nomination_deadline("2026-09")
+        default_deadline("2026-09")
 
 
 def test_the_recommendation_form_shows_each_months_score_rank_and_praise(session, org):
@@ -130,3 +139,63 @@ def test_any_customer_service_member_is_nominated_by_the_deadline_and_chosen_by_
     assert count(session, AuditLog, AuditLog.table_name == "service_star", AuditLog.kind == AuditKind.UPDATE,
                  AuditLog.project_id == p.id) >= 3
     assert count(session, OperationLog, OperationLog.operation == "choose_service_star") == choices + 2
+
+
+def test_the_company_sets_the_deadline_within_the_quarter(session, org):
+    """A company deadline replaces the default for nominating: 2026Q3 set to 09-15, a nomination on 09-20 (in
+    time by the default 09-30) is refused and one on 09-15 accepted; set again, the new day counts."""
+    p, s = org["project"], org["staff"]
+    quarter_confirmed(session, org)
+    hq_user = factories.user(session, username="zongbu", superuser=True)
+    hq = actor_for_user(session, hq_user)
+    assert nomination_deadline(session, "2026q3").set_by_company is False
+    set_star_deadline(session, quarter="2026q3", deadline=dt.date(2026, 9, 15), note="国庆前汇总", actor=hq)
+    deadline = nomination_deadline(session, "2026Q3")
+    assert (deadline.day, deadline.text) == (dt.date(2026, 9, 15), "2026-09-15（公司设定：国庆前汇总）")
+    with pytest.raises(Refused, match=r"2026Q3 服务之星推荐已于 2026-09-15（公司设定：国庆前汇总）截止"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="三次表扬",
+                      actor=org["actor"], on=IN_TIME)
+    assert count(session, ServiceStar) == 0
+    assert nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="三次表扬",
+                         actor=org["actor"], on=dt.date(2026, 9, 15)).created
+
+    set_star_deadline(session, quarter="2026Q3", deadline=dt.date(2026, 9, 25), actor=hq)
+    from models import StarDeadline
+
+    rows = session.scalars(select(StarDeadline)).all()
+    assert [(r.quarter, r.deadline, r.note, r.set_by_id) for r in rows] == [
+        ("2026Q3", dt.date(2026, 9, 25), "", hq_user.id)]
+    assert session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.table_name == "star_deadline")) == 2
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "set_star_deadline")) == 2
+
+
+def test_a_deadline_outside_the_quarter_or_set_by_a_project_is_refused(session, org):
+    from models import StarDeadline
+
+    hq = actor_for_user(session, factories.user(session, username="zongbu", superuser=True))
+    with pytest.raises(Refused, match="2026Q4 的推荐截止日须在 2026-10-01 至 2026-12-31 之间：2027-01-06"):
+        set_star_deadline(session, quarter="2026Q4", deadline=dt.date(2027, 1, 6), actor=hq)
+    with pytest.raises(Refused, match="季度格式应为 YYYYQn"):
+        set_star_deadline(session, quarter="2026-12", deadline=dt.date(2026, 12, 1), actor=hq)
+    with pytest.raises(NotPermitted, match="推荐截止日由公司（职能中心）设定"):
+        set_star_deadline(session, quarter="2026Q4", deadline=dt.date(2026, 12, 1), actor=org["actor"])
+    assert count(session, StarDeadline) == 0
+
+
+def test_the_console_sets_the_deadline_for_the_company_only(session, console, org):
+    from models import StarDeadline
+
+    factories.user(session, username="zongbu", superuser=True)
+    hq = console("zongbu")
+    page = hq.get("/admin/scores/stars?quarter=2026Q4")
+    assert page.status_code == 200 and "2026-12-30（季度末月最后一个星期三）" in page.text and "保存截止日" in page.text
+    refused = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2027-01-06"})
+    assert refused.status_code == 400 and "须在 2026-10-01 至 2026-12-31 之间" in refused.text
+    saved = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-23", "note": "元旦前"})
+    assert saved.status_code == 303
+    assert "2026-12-23（公司设定：元旦前）" in hq.get(saved.headers["location"]).text
+    boss = console("zhuguan")
+    assert "保存截止日" not in boss.get("/admin/scores/stars?quarter=2026Q4").text
+    assert boss.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-01"}).status_code == 403
+    assert [(r.quarter, r.deadline) for r in session.scalars(select(StarDeadline))] == [("2026Q4", dt.date(2026, 12, 23))]

@@ -4,14 +4,33 @@ rolling over the year, hand-counted; the year's visits by kind and result with t
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
-from sqlalchemy import select
+from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
-from actions.visit_plans import approve_visit_plans, plan_progress, visit_year
-from models import SHANGHAI, PlanStatus, Satisfaction, StaffVisitPlan, Visit, VisitKind
+from actions.visit_plans import (
+    approve_visit_plans,
+    export_visit_year,
+    plan_progress,
+    sign_off_visits,
+    unsigned_visits,
+    visit_year,
+)
+from models import (
+    SHANGHAI,
+    AuditLog,
+    OperationLog,
+    PlanStatus,
+    Satisfaction,
+    StaffVisitPlan,
+    Visit,
+    VisitKind,
+    VisitSignoff,
+)
 from tests import factories as f
 
 
@@ -54,7 +73,8 @@ def year(session):
     visit(ul, units[0], _at(11, 12), result=Satisfaction.BASIC, issues="已解决：门禁卡补办")
     session.flush()
     return {"p": p, "other": other, "wang": wang, "li": li, "boss": actor_for_user(session, boss),
-            "manager": actor_for_user(session, manager), "manager_user": manager}
+            "manager": actor_for_user(session, manager), "manager_user": manager, "boss_user": boss,
+            "wang_actor": actor_for_user(session, uw)}
 
 
 def test_plan_against_done_for_the_month_and_the_year_so_far(session, year):
@@ -92,3 +112,75 @@ def test_the_years_visits_by_kind_and_result_with_the_unsolved_issues(session, y
     assert stats.total(VisitKind.SPECIAL) == 1 and stats.total(None, None) == 1
     assert [(i.issues_raised, i.result) for i in stats.open_issues] == [
         ("楼道灯长期不亮", Satisfaction.UNSATISFIED), ("希望增设快递柜", None)]
+
+
+def _november(session, year) -> list[int]:
+    """The month's 走访 (定期、专项) in visit order: 王 11-03, 李 11-12, 王 11-30 23:30 — the repair callback is no
+    走访 and 12-01 00:10 is December."""
+    return [v.visit_id for v in unsigned_visits(session, project_id=year["p"].id, month="2026-11",
+                                                    actor=year["boss"]).visits]
+
+
+def test_visit_records_are_signed_once_by_someone_else(session, year):
+    first, second, third = _november(session, year)
+    done = sign_off_visits(session, visit_ids=[first, second], comment="已阅，门禁卡问题已解决", actor=year["boss"])
+    assert (done.signed, done.already, done.message) == (2, 0, "已签阅走访记录 2 条")
+    rows = session.scalars(select(VisitSignoff).order_by(VisitSignoff.visit_id)).all()
+    assert [(r.visit_id, r.signed_by_id, r.comment) for r in rows] == [
+        (first, year["boss_user"].id, "已阅，门禁卡问题已解决"), (second, year["boss_user"].id, "已阅，门禁卡问题已解决")]
+    assert all(r.signed_at is not None and r.project_id == year["p"].id for r in rows)
+    left = unsigned_visits(session, project_id=year["p"].id, month="2026-11", actor=year["boss"])
+    assert (left.total, [v.visit_id for v in left.visits]) == (1, [third])
+
+    again = sign_off_visits(session, visit_ids=[first, third], actor=year["manager"])
+    assert (again.signed, again.already) == (1, 1)
+    assert session.get(VisitSignoff, rows[0].id).signed_by_id == year["boss_user"].id  # the first signature stays
+    audited = session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.table_name == "visit_signoff"))
+    assert audited == 3
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "sign_off_visits")) == 2
+
+
+def test_signing_refusals_write_nothing(session, year):
+    first, *_ = _november(session, year)
+    with pytest.raises(Refused, match=f"不能签阅本人的走访记录：{first}"):
+        sign_off_visits(session, visit_ids=[first], actor=year["wang_actor"])
+    outsider = actor_for_user(session, f.user(session, username="waibu", roles=["客服主管"], projects=[year["other"]]))
+    with pytest.raises(NotPermitted, match="无权签阅"):
+        sign_off_visits(session, visit_ids=[first], actor=outsider)
+    with pytest.raises(Refused, match="回访走访不存在：999999"):
+        sign_off_visits(session, visit_ids=[first, 999999], actor=year["boss"])
+    with pytest.raises(Refused, match="请选择要签阅的走访记录"):
+        sign_off_visits(session, visit_ids=[], actor=year["boss"])
+    assert session.scalar(select(func.count()).select_from(VisitSignoff)) == 0
+
+
+def test_the_year_is_exported_to_report_upward(session, year):
+    result = export_visit_year(session, year=2026, project_ids=[year["p"].id], actor=year["boss"])
+    assert result.filename == "锦绣华庭 2026年走访分类统计.xlsx" and result.rows == 2
+    wb = load_workbook(io.BytesIO(result.content), read_only=True)
+    counts = list(wb["分类统计"].values)
+    assert counts[0] == ("类型", "满意", "基本满意", "不满意", "未填结果", "合计")
+    assert counts[1] == ("定期走访", 6, 1, 1, 0, 8) and counts[-1] == ("合计", 7, 1, 1, 1, 10)
+    issues = list(wb["未解决问题"].values)
+    units = [i.unit for i in visit_year(session, year=2026, project_ids=[year["p"].id], actor=year["boss"]).open_issues]
+    assert all(u.endswith("栋-" + u.split("-")[-1]) for u in units)  # 楼栋-房号, as the lists show a unit
+    assert [row[1:] for row in issues[1:]] == [(units[0], "定期走访", "不满意", "楼道灯长期不亮"),
+                                               (units[1], "专项走访", None, "希望增设快递柜")]
+    assert session.scalar(select(AuditLog.summary).where(AuditLog.kind == "export")).startswith("导出锦绣华庭 2026年")
+
+
+def test_the_console_signs_and_exports(session, console, year):
+    first, second, third = _november(session, year)
+    boss = console("zhuguan")
+    page = boss.get(f"/admin/visit-stats?project_id={year['p'].id}&month=2026-11")
+    assert page.status_code == 200 and "2026-11 待签阅的走访记录：3 条" in page.text and "签阅所选" in page.text
+    assert console("wang").post("/admin/visit-stats/sign", {"visit_id": str(first)}).status_code == 403
+    signed = boss.post("/admin/visit-stats/sign", {"visit_id": [str(first), str(third)], "comment": "已阅",
+                                                   "project_id": str(year["p"].id), "month": "2026-11"})
+    assert signed.status_code == 303 and "month=2026-11" in signed.headers["location"]
+    assert set(session.scalars(select(VisitSignoff.visit_id))) == {first, third}
+    exported = boss.get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026")
+    assert exported.status_code == 200 and exported.content[:2] == b"PK"
+    assert boss.get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=abc").status_code == 400
+    assert console("wang").get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026").status_code == 403

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from actions.service_star import nomination_deadline
+from actions.service_star import default_deadline
 from models import (
     SHANGHAI,
     ComplaintValidity,
@@ -274,7 +274,7 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
     assert f'value="{quarter}"' in sup.get("/admin/scores/stars").text  # opens on this quarter
     form = {"quarter": quarter, "project_id": str(org["project"].id), "staff_id": str(org["staff"][1].id),
             "reason": "季度三次表扬"}
-    if today > nomination_deadline(quarter):  # run on the last days of a quarter: the deadline has passed
+    if today > default_deadline(quarter):  # run on the last days of a quarter: the deadline has passed
         assert sup.post("/admin/service-star/nominate", form).status_code == 400
         return
     assert sup.post("/admin/service-star/nominate", form).status_code == 303

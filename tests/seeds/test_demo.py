@@ -22,6 +22,7 @@ from actions.actor import SYSTEM
 from actions.billing import generate_bills
 from actions.kernel.periods import add_months, current_period
 from models import (
+    SHANGHAI,
     Base,
     Bill,
     BillStatus,
@@ -347,3 +348,46 @@ def test_patrols_tell_their_story(s: Session) -> None:
     reported = s.execute(select(ServiceRequest.channel).join(PatrolFinding, PatrolFinding.request_id ==
                                                              ServiceRequest.id)).scalars().all()
     assert reported and set(reported) == {Channel.PATROL}
+
+
+def test_last_months_visits_are_signed_and_this_months_wait(s: Session) -> None:
+    from models import VisitKind, VisitSignoff
+
+    signed = s.execute(select(Visit.visited_at, Visit.visitor_id, VisitSignoff.signed_by_id, VisitSignoff.signed_at)
+                       .join(VisitSignoff, VisitSignoff.visit_id == Visit.id)).all()
+    assert signed and all(by != visitor and at > visited and at <= NOW for visited, visitor, by, at in signed)
+    this_month = dt.datetime(2026, 11, 1, tzinfo=SHANGHAI)
+    assert max(visited for visited, *_ in signed) < this_month
+    waiting = s.scalar(select(func.count()).select_from(Visit).where(
+        Visit.kind.in_((VisitKind.REGULAR, VisitKind.SPECIAL)), Visit.visited_at >= this_month))
+    assert waiting > 0
+
+
+def test_the_desks_smaller_duties_are_shown(s: Session) -> None:
+    """Each handover's amount is the sum of the payments its collector took in its window; rented spaces have a
+    lease covering today; this year's fee reviews exist, one still open; mail notices count real waiting items."""
+    from models import (
+        CashHandover,
+        FeeReview,
+        MailNotice,
+        OutsourcedJob,
+        ParkingLease,
+        ParkingSpace,
+        ReviewStatus,
+    )
+    from seeds.demo import TODAY
+
+    handovers = s.scalars(select(CashHandover)).all()
+    assert handovers and any(h.confirmed_at is None for h in handovers)
+    for h in handovers:
+        paid = s.execute(select(func.count(), func.sum(Payment.amount)).where(
+            Payment.collector_id == h.collector_id, Payment.paid_at >= h.period_from, Payment.paid_at < h.period_to)).one()
+        assert (paid[0], paid[1]) == (h.payments, h.amount)
+    rented = s.scalars(select(ParkingSpace.id).where(ParkingSpace.is_rented)).all()
+    covered = set(s.scalars(select(ParkingLease.space_id).where(ParkingLease.start_date <= TODAY,
+                                                                ParkingLease.end_date >= TODAY)))
+    assert rented and set(rented) == covered
+    statuses = set(s.scalars(select(FeeReview.status)))
+    assert statuses == {ReviewStatus.DONE, ReviewStatus.PENDING}
+    assert s.scalar(select(func.count()).select_from(MailNotice).where(MailNotice.items > 0)) > 0
+    assert s.scalar(select(func.count()).select_from(OutsourcedJob)) == 4 * 3

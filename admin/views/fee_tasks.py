@@ -1,0 +1,82 @@
+"""收费 tasks in the console: 收费标准年审 (scheduled for a year and completed with POSTs above the list) and 车位租赁
+(the form saves through the lease action, which refuses an overlapping term; 退租 a POST)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import Flash, expose
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import fee_tasks
+from models import FeeReview, ParkingLease, label_of
+
+from .base import EnumFilter, OperationColumnFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
+from .pages import date_param, int_param, run_action
+
+CATEGORY = "收费催缴"
+SCHEDULE = "action:schedule-reviews"  # 生成年审任务
+COMPLETE = "action:complete-review"  # 登记年审结论
+END_LEASE = "action:end-lease"  # 退租
+
+
+async def _step(view: Any, request: Request, grant: str, fn: Any, **parse: Any) -> Response:
+    view.require(request, grant)
+    form = await request.form()
+    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
+    Flash.success(request, result.message)
+    return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
+
+
+class FeeReviewAdmin(ScopedModelView, model=FeeReview):
+    category = CATEGORY
+    icon = "fa-solid fa-scale-balanced"
+    list_template = "wuye/fees/fee_review_list.html"
+    can_create = False
+    can_edit = False
+    column_list = ["id", "project", "year", "fee_type", "due_from", "due_by", "status", "reviewed_on", "reviewer",
+                   "outcome"]
+    column_sortable_list = ["id", "year", "due_by", "status"]
+    column_default_sort = [("year", True), ("id", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("year")]
+
+    @expose("/schedule", methods=["POST"])
+    async def schedule_submit(self, request: Request) -> Response:
+        """生成年审任务 of a year for the user's projects."""
+        return await _step(self, request, SCHEDULE, fee_tasks.schedule_fee_reviews,
+                           year=lambda f: int_param(f.get("year"), label_of(FeeReview, "year")) or 0)
+
+    @expose("/complete", methods=["POST"])
+    async def complete_submit(self, request: Request) -> Response:
+        return await _step(self, request, COMPLETE, fee_tasks.complete_fee_review,
+                           review_id=lambda f: int_param(f.get("review_id"), FeeReview.__label__),
+                           outcome=lambda f: str(f.get("outcome", "")))
+
+
+def _id(value: Any) -> int | None:
+    return int_param(getattr(value, "id", value))
+
+
+class ParkingLeaseAdmin(ScopedModelView, model=ParkingLease):
+    """New leases save through ``lease_parking_space`` (no overlapping term); a lease ends by 退租, not by editing."""
+
+    category = CATEGORY
+    icon = "fa-solid fa-square-parking"
+    list_template = "wuye/fees/parking_lease_list.html"
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "project", "space", "customer", "plate_no", "start_date", "end_date", "monthly_rent"]
+    column_searchable_list = ["plate_no", "space.code", "customer.name"]
+    column_sortable_list = ["id", "start_date", "end_date", "monthly_rent"]
+    column_default_sort = [("end_date", False), ("id", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("end_date")]
+    form_columns = ["space", "customer", "plate_no", "start_date", "end_date", "monthly_rent", "note"]
+    form_ajax_refs = ajax_refs(ParkingLease, "space", "customer")
+
+    @expose("/end", methods=["POST"])
+    async def end_submit(self, request: Request) -> Response:
+        """退租."""
+        return await _step(self, request, END_LEASE, fee_tasks.end_parking_lease,
+                           lease_id=lambda f: int_param(f.get("lease_id"), ParkingLease.__label__),
+                           end_date=lambda f: date_param(f.get("end_date"), label_of(ParkingLease, "end_date")))

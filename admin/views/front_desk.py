@@ -1,0 +1,111 @@
+"""前台 smaller duties in the console: 代收款交接 (handed over and confirmed with POSTs above the list), 邮件领取通知
+(one POST a day), the 特约服务 catalogue and the one-off outsourced jobs (records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import Flash, expose
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from actions import front_desk
+from actions.kernel.periods import today_local
+from models import CashHandover, MailNotice, OutsourcedJob, SpecialService, label_of
+
+from .base import (
+    BooleanFilter,
+    EnumFilter,
+    FilledFilter,
+    OperationColumnFilter,
+    ScopedForeignKeyFilter,
+    ScopedModelView,
+    ajax_refs,
+    local_datetime,
+)
+from .pages import date_param, decimal_param, int_param, run_action
+
+CATEGORY = "前台台帐"
+CONFIRM = "action:confirm-handover"  # 收银员确认交接
+NOTIFY = "action:notify-mail"  # 每日通知管家领取邮件
+
+
+async def _step(view: Any, request: Request, grant: str, fn: Any, **parse: Any) -> Response:
+    """A POST above a list: the grant, one action, its message, back to the list."""
+    view.require(request, grant)
+    form = await request.form()
+    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
+    Flash.success(request, result.message)
+    return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
+
+
+class CashHandoverAdmin(ScopedModelView, model=CashHandover):
+    category = CATEGORY
+    icon = "fa-solid fa-money-bill-transfer"
+    list_template = "wuye/ledgers/cash_handover_list.html"
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "project", "collector", "period_from", "period_to", "payments", "amount", "handed_at",
+                   "cashier", "confirmed_at", "counted", "note"]
+    column_sortable_list = ["id", "handed_at", "confirmed_at", "amount"]
+    column_default_sort = [("handed_at", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("collector"),
+                      FilledFilter("confirmed_at", "确认状态", "待确认", "已确认")]
+    column_formatters = {"confirmed_at": lambda m, a: local_datetime(m.confirmed_at) if m.confirmed_at else "待确认"}
+
+    @expose("/hand-over", methods=["POST"])
+    async def hand_over_submit(self, request: Request) -> Response:
+        """交接: the user's own collections since their last handover."""
+        return await _step(self, request, "list", front_desk.hand_over_collections)
+
+    @expose("/confirm", methods=["POST"])
+    async def confirm_submit(self, request: Request) -> Response:
+        """收银员确认: the amount counted, a difference explained."""
+        return await _step(
+            self, request, CONFIRM, front_desk.confirm_handover,
+            handover_id=lambda f: int_param(f.get("handover_id"), CashHandover.__label__),
+            counted=lambda f: decimal_param(f.get("counted"), label_of(CashHandover, "counted")),
+            note=lambda f: str(f.get("note", "")))
+
+
+class MailNoticeAdmin(ScopedModelView, model=MailNotice):
+    category = CATEGORY
+    icon = "fa-solid fa-bell"
+    list_template = "wuye/ledgers/mail_notice_list.html"
+    can_create = False
+    can_edit = False
+    column_list = ["id", "project", "day", "butler", "items", "notified_by", "notified_at"]
+    column_sortable_list = ["id", "day", "items"]
+    column_default_sort = [("day", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("butler"), OperationColumnFilter("day")]
+
+    @expose("/notify", methods=["POST"])
+    async def notify_submit(self, request: Request) -> Response:
+        """通知管家领取: the day's waiting mail, one notice per butler."""
+        return await _step(self, request, NOTIFY, front_desk.notify_mail,
+                           day=lambda f: date_param(f.get("day"), label_of(MailNotice, "day")) or today_local())
+
+
+class SpecialServiceAdmin(ScopedModelView, model=SpecialService):
+    category = CATEGORY
+    icon = "fa-solid fa-broom"
+    column_list = ["id", "project", "name", "price", "price_unit", "provider", "active"]
+    column_searchable_list = ["name", "provider", "description"]
+    column_sortable_list = ["id", "name", "price"]
+    column_default_sort = [("id", False)]
+    column_filters = [ScopedForeignKeyFilter("project"), BooleanFilter("active")]
+    form_columns = ["project", "name", "price", "price_unit", "provider", "description", "active"]
+
+
+class OutsourcedJobAdmin(ScopedModelView, model=OutsourcedJob):
+    category = CATEGORY
+    icon = "fa-solid fa-helmet-safety"
+    column_list = ["id", "project", "title", "vendor", "follower", "planned_on", "status", "done_on", "issues"]
+    column_searchable_list = ["title", "vendor", "issues"]
+    column_sortable_list = ["id", "planned_on", "status", "done_on"]
+    column_default_sort = [("planned_on", True), ("id", True)]
+    column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("follower"), EnumFilter("status"),
+                      OperationColumnFilter("planned_on")]
+    form_columns = ["project", "title", "vendor", "follower", "planned_on", "status", "done_on", "issues"]
+    form_ajax_refs = ajax_refs(OutsourcedJob, "follower")
