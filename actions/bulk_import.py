@@ -45,6 +45,7 @@ from models import (
     UnitRelation,
     UnitStatus,
     label_of,
+    natural_sort_key,
     utcnow,
 )
 
@@ -208,17 +209,19 @@ class UnitImporter(RecordImporter):
             if self.refs.building_id(r.values["project_id"], r.values["building"]) is None:
                 missing.setdefault((r.values["project_id"], clean.building_key(r.values["building"])),
                                    r.values["building"])
-        made = insert_rows(self.session, Building.__table__, ["project_id", "name"],
-                           sorted((p, name) for (p, _), name in missing.items()), returning=["id", "project_id", "name"])
+        made = insert_rows(self.session, Building.__table__, ["project_id", "name", "sort_key"],
+                           sorted((p, name, natural_sort_key(name)) for (p, _), name in missing.items()),
+                           returning=["id", "project_id", "name"])
         for building_id, project_id, name in made:
             self.refs.buildings[(project_id, clean.building_key(name))] = building_id
         audit(self.session, Building, [b for b, _, _ in made], AuditKind.INSERT, f"导入房屋时新建楼栋（批次 #{batch.id}）",
               written_columns(Building))
         self.buildings_added = len(made)
-        columns = ["project_id", "building_id", "room_no", *self.columns.values()]
+        # the natural sort key given here: a raw INSERT fills only defaults that need no other column
+        columns = ["project_id", "building_id", "room_no", "sort_key", *self.columns.values()]
         values = [
             (r.values["project_id"], self.refs.building_id(r.values["project_id"], r.values["building"]),
-             r.values["room_no"], *(self.new_value(r, k) for k in self.columns))
+             r.values["room_no"], natural_sort_key(r.values["room_no"]), *(self.new_value(r, k) for k in self.columns))
             for r in rows
         ]
         return [i for (i,) in insert_rows(self.session, Unit.__table__, columns, values, returning=["id"])]

@@ -260,7 +260,7 @@ def export_complaint_statistics(session: Session, *, actor: Actor, month_from: s
         for row in (*stats.rows, stats.total)
     ]
     wb = new_workbook()
-    count = write_sheet(wb, "投诉统计", header, data)
+    count = write_sheet(wb, "投诉统计", header, data, caption=f"投诉统计 {stats.month_from}~{stats.month_to}")
     write_sheet(wb, "目标", ["指标", "目标(%)"], [(f"{LABELS[k]} ≥", v) for k, v in TARGETS.items()])
     params = {"month_from": stats.month_from, "month_to": stats.month_to,
               "project_ids": list(project_ids) if project_ids is not None else None}

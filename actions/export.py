@@ -129,9 +129,10 @@ def export_list(
             if written % BATCH == 0:
                 report("导出", written, min(total, cap))
 
-    xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows(),
-                          widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns])
     stamp = dt.datetime.now(SHANGHAI)
+    xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows(),
+                          widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns],
+                          caption=f"{title}（导出时间 {stamp:%Y-%m-%d %H:%M}）")
     file_name = f"{title}_{stamp:%Y%m%d_%H%M%S}.xlsx"
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     summary = f"导出{title} {written} 行" + ("（已打码）" if masked else "")

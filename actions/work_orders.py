@@ -930,7 +930,8 @@ def export_department_report(session: Session, *, department_id: int, actor: Act
     report = department_report(session, department_id=department_id, actor=actor, day=day, project_id=project_id)
     wb = new_workbook()
     count = write_sheet(wb, f"{report.department}日报", [label for _, label in REPORT_COLUMNS],
-                        ([getattr(line, key) for key, _ in REPORT_COLUMNS] for line in report.lines))
+                        ([getattr(line, key) for key, _ in REPORT_COLUMNS] for line in report.lines),
+                        caption=f"{report.department}派工日报 {report.day.isoformat()}")
     params = {"department_id": department_id, "day": report.day.isoformat(), "project_id": project_id}
     log_event(session, AuditKind.EXPORT, summary=f"导出{report.department} {report.day} 派工日报 {count} 行",
               changes=params, table=WorkOrder.__tablename__, project_id=project_id)

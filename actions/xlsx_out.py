@@ -1,4 +1,6 @@
-"""Writing .xlsx safely: no user text ever becomes a live formula (E01).
+"""Writing .xlsx safely and readably: no user text ever becomes a live formula (E01). The one place an export's
+look is decided — title row, frozen header, widths for Chinese headers, number, money, percentage and date
+formats — whatever writes the file.
 
 openpyxl writes any string starting with ``=`` as a formula; Excel also evaluates cells starting with
 ``+ - @`` and, after a TAB or CR, the rest. Such strings are written as explicit text cells. Small workbooks
@@ -31,12 +33,15 @@ MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 PERCENT_FORMAT = "0.0%"
+HEADER_FONT = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=14)
+TITLE_HEIGHT = 24
 # A rate as the pages show it (``rates.percent_text``: 46.9%) goes into a sheet as the number 0.469 shown 46.9%,
 # so it can be summed and charted; "—" (no denominator) stays text.
 _PERCENT = re.compile(r"-?\d+(\.\d+)?%")
 
 
-def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> WriteOnlyCell:
+def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, font: Font | None = None) -> WriteOnlyCell:
     """A typed cell: dates as dates, money as numbers, enums by their label, risky text as text."""
     if isinstance(value, LabeledEnum):
         value = value.label
@@ -62,24 +67,30 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, bold: bool = False) -> Writ
             cell.number_format = DATETIME_FORMAT
         elif isinstance(value, dt.date):
             cell.number_format = DATE_FORMAT
-    if bold:
-        cell.font = Font(bold=True)
+    if font is not None:
+        cell.font = font
     return cell
 
 
 def write_sheet(
-    wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, widths: Sequence[float] = ()
+    wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, widths: Sequence[float] = (),
+    caption: str | None = None,
 ) -> int:
-    """Append a sheet with a bold header row, frozen so it stays in view; returns the number of data rows written.
+    """Append a sheet: a title row (``caption``, else the sheet's title; ``""`` for none, as a template to fill in
+    has), then a bold header row, both frozen so they stay in view; returns the number of data rows written.
 
     ``widths`` (characters, per column) must be known up front: a write-only sheet writes them first. Without
     them each column is as wide as its header needs — a Chinese character takes two — and at least 10.
     """
     ws = wb.create_sheet(title=title[:31])
-    ws.freeze_panes = "A2"
+    shown = title if caption is None else caption
+    ws.freeze_panes = "A3" if shown else "A2"
     for i, width in enumerate(widths or [header_width(h) for h in header], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
-    ws.append([safe_cell(ws, h, bold=True) for h in header])
+    if shown:  # one cell: its text runs on over the empty cells beside it
+        ws.row_dimensions[1].height = TITLE_HEIGHT
+        ws.append([safe_cell(ws, shown, font=TITLE_FONT)])
+    ws.append([safe_cell(ws, h, font=HEADER_FONT) for h in header])
     n = 0
     for row in rows:
         ws.append([safe_cell(ws, v) for v in row])
@@ -129,9 +140,10 @@ class XlsxFile:
 
 
 def stream_sheet(path: Any, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
-                 widths: Sequence[float] = ()) -> int:
-    """Write one sheet to ``path`` as :func:`write_sheet` lays it out (bold header frozen in view, the widths, typed
-    cells), with XlsxWriter's constant-memory mode: each row goes to disk as it is written. Returns the rows."""
+                 widths: Sequence[float] = (), caption: str | None = None) -> int:
+    """Write one sheet to ``path`` as :func:`write_sheet` lays it out (a title row, the bold header, both frozen in
+    view, the widths, typed cells), with XlsxWriter's constant-memory mode: each row goes to disk as it is written.
+    Returns the rows."""
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False, "strings_to_numbers": False})
     try:
@@ -145,14 +157,19 @@ def stream_sheet(path: Any, title: str, header: Sequence[str], rows: Iterable[Se
         }
         for i, width in enumerate(widths or [header_width(h) for h in header]):
             ws.set_column(i, i, width)
-        ws.freeze_panes(1, 0)
+        shown = title if caption is None else caption
+        top = 1 if shown else 0  # the header's row
+        ws.freeze_panes(top + 1, 0)
+        if shown:  # one cell: its text runs on over the empty cells beside it
+            ws.set_row(0, TITLE_HEIGHT)
+            ws.write_string(0, 0, _text(shown), wb.add_format({"bold": True, "font_size": TITLE_FONT.size}))
         for c, text in enumerate(header):
-            ws.write_string(0, c, _text(str(text)), formats["bold"])
+            ws.write_string(top, c, _text(str(text)), formats["bold"])
         n = 0
         for n, row in enumerate(rows, start=1):
             for c, value in enumerate(row):
                 if value is not None:
-                    _stream_cell(ws, n, c, value, formats)
+                    _stream_cell(ws, top + n, c, value, formats)
         return n
     finally:
         wb.close()

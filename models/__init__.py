@@ -27,6 +27,7 @@ from .base import (  # noqa: F401
     LabeledEnum,
     label_of,
     labels_of,
+    natural_sort_key,
     utcnow,
 )
 from .customers import (  # noqa: F401

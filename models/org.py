@@ -16,9 +16,10 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy.orm import Mapped, relationship, validates
 
 from .base import (
+    SORT_KEY_LENGTH,
     Base,
     IdMixin,
     LabeledEnum,
@@ -28,6 +29,8 @@ from .base import (
     col,
     enum_type,
     loaded,
+    natural_sort_key,
+    sort_key_of,
 )
 
 
@@ -118,16 +121,22 @@ class Building(IdMixin, ProjectScoped, VersionedMixin, Base):
 
     __tablename__ = "building"
     __label__ = "楼栋"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name"), Index(None, "project_id", "sort_key"))
 
     phase_id: Mapped[int | None] = col("分期", ForeignKey("phase.id", ondelete="SET NULL"), index=True)
-    name: Mapped[str] = col("楼栋", String(32))
+    name: Mapped[str] = col("楼栋", String(32), info={"sort_by": "sort_key"})
+    sort_key: Mapped[str] = col("楼栋排序", String(SORT_KEY_LENGTH), default=sort_key_of("name"), server_default="")
     floors: Mapped[int | None] = col("层数", Integer)
     butler_id: Mapped[int | None] = col("楼宇管家", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     phase: Mapped[Phase | None] = relationship(info={"label": "分期"})
     butler: Mapped[Staff | None] = relationship(info={"label": "楼宇管家"})
+
+    @validates("name")
+    def _keep_sort_key(self, _key: str, value: str) -> str:  # a renamed building sorts by its new name
+        self.sort_key = natural_sort_key(value)
+        return value
 
 
 class Unit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
@@ -138,10 +147,12 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "building_id", "room_no"),
         CheckConstraint("area >= 0", name="area_nonneg", info={"message": "{area}不能为负数"}),
+        Index(None, "building_id", "sort_key"),
     )
 
     building_id: Mapped[int] = col("楼栋", ForeignKey("building.id", ondelete="RESTRICT"), index=True)
-    room_no: Mapped[str] = col("房号", String(32), index=True)
+    room_no: Mapped[str] = col("房号", String(32), index=True, info={"sort_by": "sort_key"})
+    sort_key: Mapped[str] = col("房号排序", String(SORT_KEY_LENGTH), default=sort_key_of("room_no"), server_default="")
     kind: Mapped[UnitKind] = col("房屋类型", enum_type(UnitKind), default=UnitKind.HOUSE)
     status: Mapped[UnitStatus] = col("房屋状态", enum_type(UnitStatus), default=UnitStatus.VACANT, index=True)
     area: Mapped[Decimal] = col("建筑面积(㎡)", Numeric(10, 2), default=Decimal("0"))
@@ -157,6 +168,11 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     building: Mapped[Building] = relationship(info={"label": "楼栋"})
     butler: Mapped[Staff | None] = relationship(foreign_keys=[butler_id], info={"label": "责任管家"})
     collector: Mapped[Staff | None] = relationship(foreign_keys=[collector_id], info={"label": "责任收费员"})
+
+    @validates("room_no")
+    def _keep_sort_key(self, _key: str, value: str) -> str:
+        self.sort_key = natural_sort_key(value)
+        return value
 
     __display_loads__ = ("building",)
 

@@ -29,7 +29,7 @@ def template(importer: Importer) -> bytes:
     wb = xlsx_out.new_workbook()
     xlsx_out.write_sheet(
         wb, importer.title, [f.label for f in fields], [[f.example for f in fields]],
-        widths=[max(10, len(f.label) * 2 + 4) for f in fields],
+        widths=[max(10, len(f.label) * 2 + 4) for f in fields], caption="",  # filled in and read back: no title
     )
     data = wb.worksheets[-1]
     lists = [(i, f) for i, f in enumerate(fields) if f.choices]
@@ -53,13 +53,13 @@ def template(importer: Importer) -> bytes:
         wb, "填写说明", ("列名", "必填", "说明", "可选值"),
         [*notes, ("", "", "", ""), *(("说明", "", n, "") for n in importer.notes),
          ("说明", "", "第 2 行是示例，导入前请删除或改为实际数据；可以保留标题行、合计行和空行。", "")],
-        widths=(16, 6, 60, 40),
+        widths=(16, 6, 60, 40), caption="",
     )
     if long_lists:
         columns = [f.choices for _, f in long_lists]
         xlsx_out.write_sheet(
             wb, CHOICES_SHEET, [f.label for _, f in long_lists],
-            [[c[r] if r < len(c) else None for c in columns] for r in range(max(map(len, columns)))],
+            [[c[r] if r < len(c) else None for c in columns] for r in range(max(map(len, columns)))], caption="",
         )
         wb.worksheets[-1].sheet_state = "hidden"
     return xlsx_out.to_bytes(wb)
@@ -86,8 +86,8 @@ def error_report(
         xlsx_out.write_sheet(
             wb, xlsx_out.sheet_title(f"{sheet.name}-错误", taken), [ROW_NUMBER, *titles, REASON],
             ([n, *sheet.rows[n - 1][:width], *([""] * (width - len(sheet.rows[n - 1]))), "；".join(r)]
-             for n, r in sorted(by_row.items())),
+             for n, r in sorted(by_row.items())), caption="",  # corrected and imported again, as the file was
         )
     if not taken:
-        xlsx_out.write_sheet(wb, "错误报告", (REASON,), [("没有错误",)])
+        xlsx_out.write_sheet(wb, "错误报告", (REASON,), [("没有错误",)], caption="")
     return xlsx_out.to_bytes(wb)

@@ -86,7 +86,7 @@ class UnitAdmin(ScopedModelView, model=Unit):
     column_list = ["id", "project", "building", "room_no", "kind", "status", "area", "butler"]
     column_searchable_list = ["room_no", "building.name"]
     column_sortable_list = ["id", "room_no", "kind", "status", "area", "handover_date", "move_in_date"]
-    column_default_sort = [("id", True)]
+    column_default_sort = [("building.name", False), ("room_no", False)]  # 2栋 before 10栋, 903 before 1303
     column_filters = [
         ScopedForeignKeyFilter("project"),
         ScopedForeignKeyFilter("building"),

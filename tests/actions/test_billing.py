@@ -392,9 +392,9 @@ def test_arrears_export_is_xlsx_with_formulas_as_text_and_logged(session, estate
     data = arrears_xlsx(session, actor=e.actor, as_of=AS_OF, filters=ArrearsFilter(project_id=e.project.id))
 
     ws = load_workbook(io.BytesIO(data)).active
-    rows = list(ws.iter_rows(values_only=True))
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows[0][:3] == ("项目", "楼栋", "房号") and len(rows) == 4
-    a101 = next(r for r in ws.iter_rows(min_row=2) if r[2].value == "101")
+    a101 = next(r for r in ws.iter_rows(min_row=3) if r[2].value == "101")
     assert a101[3].value.startswith("=HYPERLINK") and a101[3].data_type == "s"
     assert a101[10].value == 650
     assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 1
@@ -465,7 +465,7 @@ def test_collection_rate_export(session, estate):
     exports = session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT))
 
     ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active
-    rows = list(ws.iter_rows(values_only=True))
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
 
     assert rows[0][:4] == ("账期", "楼栋", "应收(元)", "实收(元)")
     assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.7)
@@ -473,6 +473,6 @@ def test_collection_rate_export(session, estate):
     assert {r[9] for r in rows[1:]} == {"未达标"}
     january = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building")
     ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, january))).active
-    assert [(r[1], r[9]) for r in ws.iter_rows(min_row=2, values_only=True)] == [
+    assert [(r[1], r[9]) for r in ws.iter_rows(min_row=3, values_only=True)] == [
         ("翠湖收费测试苑 · A栋", "达标"), ("翠湖收费测试苑 · B栋", "未达标"), ("合计", "未达标")]
     assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 2  # one per export

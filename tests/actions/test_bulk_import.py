@@ -129,6 +129,7 @@ def test_upsert_by_natural_key(session, p1):
     assert first.counts and session.get(ImportBatch, first.batch_id).counts["buildings_added"] == 2
     shop = session.scalar(select(Unit).where(Unit.room_no == "2-101"))
     assert (shop.building.name, shop.area, shop.handover_date) == ("2栋", Decimal("56.25"), dt.date(2024, 3, 5))
+    assert (shop.building.sort_key, shop.sort_key) == ("0000000002栋", "0000000002-0000000101")  # natural order
 
     before = counts(session)
     with pytest.raises(Refused, match="该批次已导入"):

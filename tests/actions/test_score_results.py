@@ -64,14 +64,14 @@ def test_export_has_a_sheet_per_project_and_the_breakdown_with_formulas_as_text(
     result = export_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=everywhere)
     wb = load_workbook(io.BytesIO(result.content))
     assert wb.sheetnames == ["阳光花园_一期", "滨江大厦", "明细"]
-    head = [c.value for c in wb["阳光花园_一期"][1]]
+    head = [c.value for c in wb["阳光花园_一期"][2]]
     assert head[:10] == ["排名", "员工", "工号", "岗位", "基础分", "扣分", "加分", "总分", "等级", "记录数"]
-    first = [c.value for c in wb["阳光花园_一期"][2]]
+    first = [c.value for c in wb["阳光花园_一期"][3]]
     assert first[:2] == [1, "李娜"] and first[7] == 102
-    assert [c.value for c in wb["滨江大厦"][2]][1] == "周外"
-    details = list(wb["明细"].iter_rows(min_row=2, values_only=True))
+    assert [c.value for c in wb["滨江大厦"][3]][1] == "周外"
+    details = list(wb["明细"].iter_rows(min_row=3, values_only=True))
     assert len(details) == 9
-    cell = next(c for row in wb["明细"].iter_rows(min_row=2) for c in row if str(c.value).startswith("=HYPER"))
+    cell = next(c for row in wb["明细"].iter_rows(min_row=3) for c in row if str(c.value).startswith("=HYPER"))
     assert cell.data_type == "s"
     assert count(session, AuditLog, AuditLog.kind == AuditKind.EXPORT) == exports + 1
 

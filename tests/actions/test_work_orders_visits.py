@@ -155,7 +155,7 @@ def test_department_daily_report_and_export(session, site):
     exported = export_department_report(session, department_id=engineering.id, actor=site["actor"])
     assert exported.rows == 2 and exported.filename.startswith("工程部日报-")
     sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
-    header, first = list(sheet.iter_rows(values_only=True))[:2]
+    header, first = list(sheet.iter_rows(min_row=2, values_only=True))[:2]
     assert header[:3] == ("编号", "项目", "房屋") and first[4] == "=HYPERLINK(\"http://x\")" and first[-1] == "已超时"
     with zipfile.ZipFile(io.BytesIO(exported.content)) as z:
         assert all("<f>" not in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
@@ -186,5 +186,5 @@ def test_department_report_of_a_past_day_judges_overdue_as_of_that_evening(sessi
     assert {line.id: line.sla for line in now.lines} == {late_then.id: "overdue", late_since.id: "overdue"}
     assert now.overdue_count == 2
     exported = export_department_report(session, department_id=engineering.id, actor=site["actor"], day=past)
-    rows = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(values_only=True))[1:]
+    rows = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(min_row=2, values_only=True))[1:]
     assert {row[0]: row[-1] for row in rows} == {late_then.id: "已超时", late_since.id: None}

@@ -460,7 +460,7 @@ def test_arrears_page_totals_filters_and_export(session, console, estate, staff_
 
     export = cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx")
     assert export.status_code == 200 and export.headers["content-type"].startswith("application/vnd.openxmlformats")
-    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert [r[2] for r in rows[1:]] == ["201", "101"]
     assert butler.get("/admin/arrears?as_of=2026-04-05").status_code == 200
     assert butler.get("/admin/arrears?as_of=2026-04-05&export=xlsx").status_code == 403
@@ -476,7 +476,7 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     assert page.status_code == 200
     assert "翠湖收费测试苑 · A栋" in page.text and "66.7%" in page.text and "目标：每月 93% 以上" in page.text
     export = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx")
-    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"
     assert rows[0][9] == "达标" and {r[9] for r in rows[1:]} == {"未达标"}
     assert "<td>未达标</td>" in page.text and "<td>否</td>" not in page.text

@@ -252,5 +252,5 @@ def test_export_holds_exactly_the_scoped_list(world, identity):
         pytest.skip(f"{identity}: the manager may not export it")
     assert response.status_code == 200, (identity, response.status_code)
     sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
-    data_rows = sum(1 for row in sheet.iter_rows(min_row=2, values_only=True) if any(v is not None for v in row))
+    data_rows = sum(1 for row in sheet.iter_rows(min_row=3, values_only=True) if any(v is not None for v in row))
     assert data_rows == expected, (identity, data_rows, expected)

@@ -490,7 +490,7 @@ def test_department_report_print_and_export(session, console, site, orders):
     xlsx = boss.get(f"/admin/department-report?department_id={engineering}&export=xlsx")
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
-    assert sheet.max_row == 4  # header, the two open orders and the one completed today
+    assert sheet.max_row == 5  # title, header, the two open orders and the one completed today
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(OperationLog)) == before_ops + 1
 
@@ -505,7 +505,7 @@ def test_complaint_statistics_page_and_export(session, console, site, orders):
     assert bad.status_code == 400 and "月份格式" in bad.text
     xlsx = boss.get(f"/admin/complaint-stats?month_from={month}&export=xlsx")
     assert xlsx.status_code == 200
-    header = next(openpyxl.load_workbook(io.BytesIO(xlsx.content))["投诉统计"].iter_rows(values_only=True))
+    header = next(openpyxl.load_workbook(io.BytesIO(xlsx.content))["投诉统计"].iter_rows(min_row=2, values_only=True))
     assert header[:3] == ("项目", "月份", "受理投诉")
     assert console("desk").get(f"/admin/complaint-stats?month_from={month}&export=xlsx").status_code == 403
 

@@ -1,7 +1,8 @@
-"""attachments
+"""attachments and natural sort keys
 
 附件: the photos and files of requests, work orders, 房屋整改, renovations and vendor checks, their bytes in the
-database (every app process serves them).
+database (every app process serves them). 楼栋/房号 sort keys (digits padded, so 10栋 follows 2栋), indexed, filled
+for the rows already there.
 
 Revision ID: 853b69ef8726
 Revises: 5b7e2c9d1a40
@@ -15,6 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 import models.base
+from models.base import natural_sort_key
 
 revision: str = '853b69ef8726'
 down_revision: str | Sequence[str] | None = '5b7e2c9d1a40'
@@ -44,8 +46,21 @@ def upgrade() -> None:
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachment_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_attachment_record_table_record_id'), ['record_table', 'record_id'], unique=False)
-
+    for table, source, index in (("building", "name", ["project_id", "sort_key"]),
+                                 ("unit", "room_no", ["building_id", "sort_key"])):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('sort_key', sa.String(length=100), server_default='', nullable=False))
+            batch_op.create_index(batch_op.f(f'ix_{table}_{index[0]}_sort_key'), index, unique=False)
+        rows = sa.table(table, sa.column('id', sa.Integer), sa.column(source, sa.String), sa.column('sort_key', sa.String))
+        bind = op.get_bind()
+        keys = [{"row_id": i, "key": natural_sort_key(v)} for i, v in bind.execute(sa.select(rows.c.id, rows.c[source]))]
+        if keys:
+            bind.execute(rows.update().where(rows.c.id == sa.bindparam("row_id")).values(sort_key=sa.bindparam("key")), keys)
 
 
 def downgrade() -> None:
+    for table, first in (("unit", "building_id"), ("building", "project_id")):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f'ix_{table}_{first}_sort_key'))
+            batch_op.drop_column('sort_key')
     op.drop_table('attachment')  # its indexes go with it (MariaDB refuses to drop the one its foreign key uses)
