@@ -62,9 +62,16 @@ LISTS = (
 
 def build(engine: Engine) -> None:
     dashboard.build(engine, utcnow())
+    add_list_data(engine)
+
+
+def add_list_data(engine: Engine) -> None:
+    """What the lists need beyond the home page's data set."""
     pg = engine.dialect.name == "postgresql"
     with engine.begin() as c:
-        # 1203 = 12th floor, room 3: 14 rooms a floor in the buildings of 400
+        # 1203 = 12th floor, room 3: 14 rooms a floor in the buildings of 400 (renumbered through a free name:
+        # a unit's room number is unique in its building at every row)
+        c.execute(text("UPDATE unit SET room_no = 'x' || id"))
         c.execute(text("UPDATE unit SET room_no = CAST((1 + (id - 1) % 400 / 14) * 100 + 1 + (id - 1) % 400 % 14 "
                        "AS VARCHAR(32))"))
         # customer k is the payer of unit 2k (a fresh database numbers them 1…)

@@ -18,7 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, col, enum_type, loaded
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    col,
+    enum_type,
+    loaded,
+    trigram_indexes,
+)
 
 
 class ProjectKind(LabeledEnum):
@@ -127,6 +137,7 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "房屋"
     __table_args__ = (
         UniqueConstraint("project_id", "building_id", "room_no"),
+        *trigram_indexes("unit", "room_no"),
         CheckConstraint("area >= 0", name="area_nonneg", info={"message": "{area}不能为负数"}),
     )
 
@@ -192,7 +203,8 @@ class Staff(IdMixin, ProjectScoped, TimestampMixin, Base):
 
     __tablename__ = "staff"
     __label__ = "员工"
-    __table_args__ = (UniqueConstraint("project_id", "employee_no"), Index(None, "project_id", "name"))
+    __table_args__ = (UniqueConstraint("project_id", "employee_no"), Index(None, "project_id", "name"),
+                      *trigram_indexes("staff", "name"))
 
     employee_no: Mapped[str] = col("工号", String(32))
     name: Mapped[str] = col("姓名", String(32))

@@ -27,11 +27,18 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        # an index declared for one database only (``ddl_if(dialect=…)``: PostgreSQL's trigram indexes) is
+        # compared on that database only
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return ddl_if is None or ddl_if.dialect in (None, connection.dialect.name)
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
