@@ -144,6 +144,13 @@ def trigram_indexes(table: str, *columns: str) -> tuple[Index, ...]:
     )
 
 
+def on_database(item: Any, dialect: str) -> bool:
+    """Whether a declared schema item exists on ``dialect``: the trigram indexes only on PostgreSQL (``ddl_if``) —
+    what alembic compares the models with the database by."""
+    ddl_if = getattr(item, "_ddl_if", None)
+    return ddl_if is None or ddl_if.dialect in (None, dialect)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -114,6 +114,9 @@ _MASK_PII_ATTR = "_wuye_mask_pii"
 # which fields this user's form has (``ScopedModelView.limited_form_columns``).
 _FORM_LIMIT: ContextVar[tuple[type, tuple[str, ...]] | None] = ContextVar("wuye_form_limit", default=None)
 # …and which confidential columns it leaves out for this user (``ScopedModelView.confidential_columns``).
+# The list's search as a condition on each row rather than a UNION of matching ids (``listing.search_filter``),
+# while ``list`` builds that variant of its query.
+_DENSE_SEARCH: ContextVar[bool] = ContextVar("wuye_dense_search", default=False)
 _FORM_HIDDEN: ContextVar[dict[type, frozenset[str]] | None] = ContextVar("wuye_form_hidden", default=None)
 # Personal-data columns (``info={"pii": …}``) are checked in forms by the cleaners the imports use.
 PII_CLEANERS = {"phone": clean.phone(), "id_number": clean.id_number()}
@@ -717,7 +720,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if not self._search_fields:
             return stmt
         key = inspect(self.model).primary_key[0]
-        found = key.in_(listing.search_ids(self.model, self._search_fields, term))
+        if _DENSE_SEARCH.get():
+            found = listing.search_filter(self.model, self._search_fields, term)
+        else:
+            found = key.in_(listing.search_ids(self.model, self._search_fields, term))
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         return stmt.where(found if of_units is None else or_(of_units, found))
@@ -742,6 +748,14 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if size < 1:
             raise HTTPException(status_code=400, detail="每页条数无效")
         ordered = await filtered_query(self, request)
+        term = intake.search_term(request.query_params.get("search") or "")
+        dense = None  # the same list, its search as a condition on each row: for a term that finds many rows
+        if term and self._search_fields:
+            token = _DENSE_SEARCH.set(True)
+            try:
+                dense = await filtered_query(self, request)
+            finally:
+                _DENSE_SEARCH.reset(token)
         key = self.pk_columns[0]
 
         def rows_of(ids: list[Any]) -> Select:
@@ -750,7 +764,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
         def run() -> listing.Page:
             with self.session_maker(expire_on_commit=False) as session:
-                return listing.page_of(session, ordered=ordered, key=key, rows_of=rows_of, page=page, page_size=size)
+                chosen = ordered
+                if dense is not None and listing.finds_many(session, self.model, self._search_fields, term):
+                    chosen = dense
+                return listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page, page_size=size)
 
         result = await anyio.to_thread.run_sync(run)
         return Pagination(rows=result.rows, page=result.page, page_size=size, count=result.count)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, select, union
+from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -129,9 +129,36 @@ def _path_ids(model: type, path: list[str], pattern: str) -> Select:
                              if relation.uselist else getattr(model, path[0]).has(target_key.in_(inner)))
 
 
+def _pattern(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def search_ids(model: type, fields: list[str], term: str) -> Any:
     """The keys of the rows of ``model`` one of ``fields`` (columns or relation paths) finds ``term`` in — a
-    UNION of index-driven selects, so a row without an optional relation is still found by its other fields."""
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    selects = [_path_ids(model, field.split("."), pattern) for field in fields]
+    UNION of index-driven selects, so a row without an optional relation is still found by its other fields.
+    For a term that finds few rows: each select reads only its matches."""
+    selects = [_path_ids(model, field.split("."), _pattern(term)) for field in fields]
     return selects[0] if len(selects) == 1 else union(*selects)
+
+
+def _path_matches(model: type, path: list[str], pattern: str) -> ColumnElement[bool]:
+    if len(path) == 1:
+        return _matching(getattr(model, path[0]), pattern)
+    relation = getattr(model, path[0])
+    inner = _path_matches(relation.property.mapper.class_, path[1:], pattern)
+    return relation.any(inner) if relation.property.uselist else relation.has(inner)
+
+
+def search_filter(model: type, fields: list[str], term: str) -> ColumnElement[bool]:
+    """The same search as a condition on each row (``EXISTS`` per relation): for a term that finds many rows
+    (业主 in every contact name), the list's order index is walked and its first rows match at once."""
+    return or_(*(_path_matches(model, field.split("."), _pattern(term)) for field in fields))
+
+
+def finds_many(session: Session, model: type, fields: list[str], term: str) -> bool:
+    """Does one of the search's selects find more than ``EXACT_UP_TO`` rows? (each read capped, from its index)"""
+    for field in fields:
+        found = _path_ids(model, field.split("."), _pattern(term)).limit(EXACT_UP_TO + 1).subquery()
+        if session.scalar(select(func.count()).select_from(found)) > EXACT_UP_TO:
+            return True
+    return False

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import models
+from models.base import on_database
 from models.db import database_url, make_engine
 
 config = context.config
@@ -28,10 +29,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     def include_object(obj, name, type_, reflected, compare_to) -> bool:
-        # an index declared for one database only (``ddl_if(dialect=…)``: PostgreSQL's trigram indexes) is
-        # compared on that database only
-        ddl_if = getattr(obj, "_ddl_if", None)
-        return ddl_if is None or ddl_if.dialect in (None, connection.dialect.name)
+        return on_database(obj, connection.dialect.name)
 
     context.configure(
         connection=connection,

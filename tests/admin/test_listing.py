@@ -117,3 +117,14 @@ def test_a_search_by_contact_finds_work_orders_nobody_took_yet(session, console)
     assert order.assignee_id is None
     page = console("dispatcher").get("/admin/work-order/list?search=张伟")
     assert ids_listed(page, "work-order") == [order.id]
+
+
+@pytest.mark.parametrize("cap", [10_000, 10])
+def test_a_search_finding_many_rows_lists_the_same_rows(session, console, estate, monkeypatch, cap):
+    """Beyond the cap a search runs as a condition on each row along the list's order: the same rows, pages."""
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    c = console("lister")
+    seen = [i for n in (1, 2, 3) for i in ids_listed(c.get(f"/admin/bill/list?search=03&page={n}"), "bill")]
+    assert seen == sorted((b.id for b in estate["bills"]), reverse=True)
+    payers = ids_listed(c.get("/admin/bill/list?search=业主"), "bill")
+    assert payers == sorted((b.id for b in estate["bills"] if b.customer_id is not None), reverse=True)
