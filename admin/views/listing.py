@@ -5,7 +5,7 @@ OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to 
 
 - the count is exact up to ``EXACT_UP_TO`` rows, by a capped count (``SELECT count(*) FROM (SELECT id … LIMIT
   10001)``, no ORDER BY); beyond it the database's estimate when it keeps one (PostgreSQL's planner: 约 120 万),
-  else the exact count of ids;
+  else the bound (SQLite: 1 万以上); the last page of a list always knows its count exactly;
 - a page selects its ids first (the list's order, from the index that matches it: ``models.list_order_indexes``),
   then those rows with what they show;
 - a search is a semi-join: the ids of the rows whose own columns match, UNION the rows whose related record
@@ -38,6 +38,14 @@ class ApproxCount(int):
         return f"约 {n:,}"
 
 
+class AtLeast(ApproxCount):
+    """A row count known only to pass a bound, where the database keeps no estimate (SQLite): 共 1 万以上 条."""
+
+    def __str__(self) -> str:
+        n = int(self)
+        return f"{n // 10_000:,} 万以上" if n >= 10_000 and n % 10_000 == 0 else f"{n:,} 以上"
+
+
 class _Explain(Executable, ClauseElement):
     """``EXPLAIN (FORMAT JSON) <stmt>``, its parameters bound as the statement's own."""
 
@@ -62,13 +70,13 @@ def estimated_rows(session: Session, stmt: Select) -> int | None:
 
 def count_rows(session: Session, ids: Select) -> int:
     """The rows of ``ids`` (a SELECT of the list's key, unordered): exact up to ``EXACT_UP_TO``, beyond it the
-    planner's estimate (an :class:`ApproxCount`) where the database keeps one, else exact."""
+    planner's estimate (an :class:`ApproxCount`) where the database keeps one, else that bound (:class:`AtLeast`)."""
     capped = session.scalar(select(func.count()).select_from(ids.limit(EXACT_UP_TO + 1).subquery()))
     if capped <= EXACT_UP_TO:
         return capped
     estimate = estimated_rows(session, ids)
     if estimate is None:
-        return session.scalar(select(func.count()).select_from(ids.subquery()))
+        return AtLeast(EXACT_UP_TO)
     return ApproxCount(max(estimate, EXACT_UP_TO + 1))
 
 
@@ -95,7 +103,7 @@ def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: 
         elif len(page_ids) <= page_size:  # the last page: the count is known exactly
             count = (page - 1) * page_size + len(page_ids)
         else:  # at least one row more than this page shows
-            count = ApproxCount(max(int(count), page * page_size + 1))
+            count = type(count)(max(int(count), page * page_size + 1))
     page_ids = page_ids[:page_size]
     rows = {inspect(row).identity[0]: row for row in session.scalars(rows_of(page_ids)).unique()} if page_ids else {}
     return Page([rows[i] for i in page_ids if i in rows], page, count)
