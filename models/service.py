@@ -141,7 +141,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     __table_args__ = (
         Index(None, "project_id", "status", "received_at"),
         *list_order_indexes("received_at"),
-        *trigram_indexes("service_request", "contact_name"),
+        *trigram_indexes("service_request", "contact_name", "contact_phone"),
         Index(None, "unit_id", "category", "received_at"),
         UniqueConstraint("form_token"),
     )

@@ -33,7 +33,7 @@ TRIGRAM = {
     "staff": ["name"],
     "bill": ["period"],
     "payment": ["receipt_no"],
-    "service_request": ["contact_name"],
+    "service_request": ["contact_name", "contact_phone"],
     "work_order": ["result"],
     "audit_log": ["actor_name", "summary", "record_id"],
 }
