@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from sqladmin import Admin
+from sqladmin._menu import ViewMenu
 from sqladmin.contrib.rbac import DBAuthorizationBackend
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -147,10 +149,36 @@ def create_app(
             route.methods = {"GET", "HEAD", "POST"}
     install_error_pages(admin.admin)
     register_views(admin)
+    cache_menu_links(admin)
     install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
     install_jobs(admin, run_jobs or runner_mode_from_env())
     app.state.admin = admin
     return app
+
+
+def cache_menu_links(admin: Admin) -> None:
+    """The menu's links are the same on every page for one address of the console: each is looked up among the
+    routes once, not on every page (a route search per link was 40–60 ms of each list page)."""
+
+    def cached(url):
+        links: dict[str, Any] = {}
+
+        def link(request):
+            base = str(request.base_url)
+            if base not in links:
+                if len(links) >= 8:  # a few addresses (host names, proxies), never one per forged Host header
+                    links.clear()
+                links[base] = url(request)
+            return links[base]
+
+        return link
+
+    items = list(admin._menu.items)
+    while items:
+        item = items.pop()
+        items.extend(item.children)
+        if isinstance(item, ViewMenu):
+            item.url = cached(item.url)
 
 
 def app_from_env() -> Starlette:

@@ -8,7 +8,17 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from .base import Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    UTCDateTime,
+    col,
+    enum_type,
+    list_order_indexes,
+    trigram_indexes,
+    utcnow,
+)
 
 
 class AuditKind(LabeledEnum):
@@ -38,7 +48,11 @@ class AuditLog(IdMixin, Base):
 
     __tablename__ = "audit_log"
     __label__ = "变更记录"
-    __table_args__ = (Index(None, "table_name", "record_id"), Index(None, "at"))
+    __table_args__ = (
+        Index(None, "table_name", "record_id"),
+        *list_order_indexes("at"),
+        *trigram_indexes("audit_log", "actor_name", "summary", "record_id"),
+    )
 
     at: Mapped[dt.datetime] = col("时间", UTCDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
@@ -47,7 +61,7 @@ class AuditLog(IdMixin, Base):
     kind: Mapped[AuditKind] = col("类型", enum_type(AuditKind), index=True)
     table_name: Mapped[str] = col("数据表", String(64), default="")
     record_id: Mapped[str] = col("记录编号", String(64), default="")
-    project_id: Mapped[int | None] = col("项目", Integer, index=True)
+    project_id: Mapped[int | None] = col("项目", Integer)
     summary: Mapped[str] = col("摘要", String(255), default="")
     changes: Mapped[dict[str, Any]] = col("变更内容", JSON, default=dict)
     ip: Mapped[str] = col("IP地址", String(64), default="")

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, relationship
 
-from .base import Base, IdMixin, LabeledEnum, ProjectScoped, TimestampMixin, VersionedMixin, col, enum_type
+from .base import (
+    Base,
+    IdMixin,
+    LabeledEnum,
+    ProjectScoped,
+    TimestampMixin,
+    VersionedMixin,
+    col,
+    enum_type,
+    trigram_indexes,
+)
 
 if TYPE_CHECKING:
     from .org import Project, Unit
@@ -36,6 +46,7 @@ class Customer(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "project_id", "name"),
         Index(None, "project_id", "phone"),
         Index(None, "project_id", "id_number"),
+        *trigram_indexes("customer", "name"),
     )
 
     name: Mapped[str] = col("姓名", String(64))

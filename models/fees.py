@@ -32,7 +32,9 @@ from .base import (
     col,
     display,
     enum_type,
+    list_order_indexes,
     loaded,
+    trigram_indexes,
 )
 
 if TYPE_CHECKING:
@@ -127,6 +129,8 @@ class Bill(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         # of bills are read from the index alone, without visiting the table.
         Index(None, "project_id", "period", "status", postgresql_include=["amount_due", "amount_paid"]),
         Index(None, "project_id", "status", "due_date", postgresql_include=["amount_due", "amount_paid"]),
+        *list_order_indexes("period"),
+        *trigram_indexes("bill", "period"),
         CheckConstraint("amount_due >= 0 AND amount_paid >= 0", name="money_nonneg",
                         info={"message": "{amount_due}、{amount_paid}不能为负数"}),
     )
@@ -162,7 +166,8 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     __label__ = "收款记录"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive", info={"message": "{amount}须大于 0"}),
-        Index(None, "project_id", "paid_at"),
+        *list_order_indexes("paid_at"),
+        *trigram_indexes("payment", "receipt_no"),
         UniqueConstraint("project_id", "receipt_no"),
         UniqueConstraint("form_token", "bill_id"),
     )

@@ -31,6 +31,7 @@ from .base import (
     loaded,
     natural_sort_key,
     sort_key_of,
+    trigram_indexes,
 )
 
 
@@ -146,6 +147,7 @@ class Unit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     __label__ = "房屋"
     __table_args__ = (
         UniqueConstraint("project_id", "building_id", "room_no"),
+        *trigram_indexes("unit", "room_no"),
         CheckConstraint("area >= 0", name="area_nonneg", info={"message": "{area}不能为负数"}),
         Index(None, "building_id", "sort_key"),
     )
@@ -218,7 +220,8 @@ class Staff(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
 
     __tablename__ = "staff"
     __label__ = "员工"
-    __table_args__ = (UniqueConstraint("project_id", "employee_no"), Index(None, "project_id", "name"))
+    __table_args__ = (UniqueConstraint("project_id", "employee_no"), Index(None, "project_id", "name"),
+                      *trigram_indexes("staff", "name"))
 
     employee_no: Mapped[str] = col("工号", String(32))
     name: Mapped[str] = col("姓名", String(32))

@@ -32,7 +32,9 @@ from .base import (
     col,
     display,
     enum_type,
+    list_order_indexes,
     loaded,
+    trigram_indexes,
 )
 from .org import DepartmentKind
 
@@ -139,7 +141,8 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     __label__ = "客户诉求"
     __table_args__ = (
         Index(None, "project_id", "status", "received_at"),
-        Index(None, "project_id", "received_at"),
+        *list_order_indexes("received_at"),
+        *trigram_indexes("service_request", "contact_name", "contact_phone"),
         Index(None, "unit_id", "category", "received_at"),
         UniqueConstraint("form_token"),
     )
@@ -221,7 +224,8 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "project_id", "status", "complete_due_at"),
         Index(None, "department_id", "status"),
         Index(None, "project_id", "created_at"),
-        Index(None, "project_id", "dispatched_at"),  # the list's default order, within the user's projects
+        *list_order_indexes("dispatched_at"),
+        *trigram_indexes("work_order", "result"),
         CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg",
                         info={"message": "{quote}、{charge}不能为负数"}),
     )

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import models
+from models.base import on_database
 from models.db import database_url, make_engine
 
 config = context.config
@@ -27,11 +28,15 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        return on_database(obj, connection.dialect.name)
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,172 @@
+"""How every console list answers from an index at any size (issue 17).
+
+sqladmin counts a list as ``SELECT count(*) FROM (<the page query, ORDER BY included>)`` and pages it with
+OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to count them. Here:
+
+- the count is exact up to ``EXACT_UP_TO`` rows, by a capped count (``SELECT count(*) FROM (SELECT id … LIMIT
+  10001)``, no ORDER BY); beyond it the database's estimate when it keeps one (PostgreSQL's planner: 约 120 万),
+  else the bound (SQLite: 1 万以上); the last page of a list always knows its count exactly;
+- a page selects its ids first (the list's order, from the index that matches it: ``models.list_order_indexes``),
+  then those rows with what they show;
+- a search is a semi-join: the ids of the rows whose own columns match, UNION the rows whose related record
+  matches (``unit_id IN (SELECT id FROM unit WHERE room_no …)``) — never an inner join, which drops the rows
+  without the optional relation (a bill with no payer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select, union
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+EXACT_UP_TO = 10_000
+
+
+class ApproxCount(int):
+    """A row count known only roughly: the list's footer reads 共 约 120 万 条."""
+
+    def __str__(self) -> str:
+        n = int(self)
+        if n >= 100_000_000:
+            return f"约 {n / 100_000_000:.1f} 亿".replace(".0 ", " ")
+        if n >= 10_000:
+            return f"约 {round(n / 10_000):,} 万"
+        return f"约 {n:,}"
+
+
+class AtLeast(ApproxCount):
+    """A row count known only to pass a bound, where the database keeps no estimate (SQLite): 共 1 万以上 条."""
+
+    def __str__(self) -> str:
+        n = int(self)
+        return f"{n // 10_000:,} 万以上" if n >= 10_000 and n % 10_000 == 0 else f"{n:,} 以上"
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <stmt>``, its parameters bound as the statement's own."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: Select) -> None:
+        self.stmt = stmt
+
+
+@compiles(_Explain, "postgresql")
+def _explain_postgresql(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
+
+
+def estimated_rows(session: Session, stmt: Select) -> int | None:
+    """The planner's estimate of the rows ``stmt`` returns (PostgreSQL, < 2 ms); None where there is none."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    plan = session.execute(_Explain(stmt)).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_rows(session: Session, ids: Select) -> int:
+    """The rows of ``ids`` (a SELECT of the list's key, unordered): exact up to ``EXACT_UP_TO``, beyond it the
+    planner's estimate (an :class:`ApproxCount`) where the database keeps one, else that bound (:class:`AtLeast`)."""
+    capped = session.scalar(select(func.count()).select_from(ids.limit(EXACT_UP_TO + 1).subquery()))
+    if capped <= EXACT_UP_TO:
+        return capped
+    estimate = estimated_rows(session, ids)
+    if estimate is None:
+        return AtLeast(EXACT_UP_TO)
+    return ApproxCount(max(estimate, EXACT_UP_TO + 1))
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    page: int
+    count: int
+
+
+def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: int, page_size: int) -> Page:
+    """One page of the list ``ordered`` (a SELECT of the model, filtered and sorted): its ids first, from the
+    index of the list's order, then the rows (``rows_of(ids)``: a SELECT with the loads the list shows)."""
+    ids = ordered.with_only_columns(key)
+    count = count_rows(session, ids.order_by(None))
+    if not isinstance(count, ApproxCount):
+        page = min(max(page, 1), _last_page(count, page_size))
+    page_ids = list(session.scalars(ids.limit(page_size + 1).offset((page - 1) * page_size)))
+    if isinstance(count, ApproxCount):
+        if not page_ids and page > 1:  # past the end of an estimated list: its last page, counted exactly
+            count = session.scalar(select(func.count()).select_from(ids.order_by(None).subquery()))
+            page = _last_page(count, page_size)
+            page_ids = list(session.scalars(ids.limit(page_size + 1).offset((page - 1) * page_size)))
+        elif len(page_ids) <= page_size:  # the last page: the count is known exactly
+            count = (page - 1) * page_size + len(page_ids)
+        else:  # at least one row more than this page shows
+            count = type(count)(max(int(count), page * page_size + 1))
+    page_ids = page_ids[:page_size]
+    rows = {inspect(row).identity[0]: row for row in session.scalars(rows_of(page_ids)).unique()} if page_ids else {}
+    return Page([rows[i] for i in page_ids if i in rows], page, count)
+
+
+def _last_page(count: int, page_size: int) -> int:
+    return max(1, (count + page_size - 1) // page_size)
+
+
+# --- search -------------------------------------------------------------------------------------------------
+def _matching(column: Any, pattern: str) -> ColumnElement[bool]:
+    # a text column as it is (its trigram index applies); a number or date as text
+    expr = column if isinstance(column.type, String) else cast(column, String)
+    return expr.ilike(pattern, escape="\\")
+
+
+def _path_ids(model: type, path: list[str], pattern: str) -> Select:
+    """SELECT the keys of ``model`` whose ``path`` (``unit.room_no``, ``request.unit.room_no``) matches."""
+    key = inspect(model).primary_key[0]
+    if len(path) == 1:
+        return select(key).where(_matching(getattr(model, path[0]), pattern))
+    relation = model.__mapper__.relationships[path[0]]
+    target = relation.mapper.class_
+    inner = _path_ids(target, path[1:], pattern)
+    if relation.direction.name == "MANYTOONE" and len(relation.local_remote_pairs) == 1:
+        local, remote = relation.local_remote_pairs[0]
+        if remote is inspect(target).primary_key[0]:
+            return select(key).where(getattr(model, local.key).in_(inner))
+    target_key = inspect(target).primary_key[0]
+    return select(key).where(getattr(model, path[0]).any(target_key.in_(inner))
+                             if relation.uselist else getattr(model, path[0]).has(target_key.in_(inner)))
+
+
+def _pattern(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_ids(model: type, fields: list[str], term: str) -> Any:
+    """The keys of the rows of ``model`` one of ``fields`` (columns or relation paths) finds ``term`` in — a
+    UNION of index-driven selects, so a row without an optional relation is still found by its other fields.
+    For a term that finds few rows: each select reads only its matches."""
+    selects = [_path_ids(model, field.split("."), _pattern(term)) for field in fields]
+    return selects[0] if len(selects) == 1 else union(*selects)
+
+
+def _path_matches(model: type, path: list[str], pattern: str) -> ColumnElement[bool]:
+    if len(path) == 1:
+        return _matching(getattr(model, path[0]), pattern)
+    relation = getattr(model, path[0])
+    inner = _path_matches(relation.property.mapper.class_, path[1:], pattern)
+    return relation.any(inner) if relation.property.uselist else relation.has(inner)
+
+
+def search_filter(model: type, fields: list[str], term: str) -> ColumnElement[bool]:
+    """The same search as a condition on each row (``EXISTS`` per relation): for a term that finds many rows
+    (业主 in every contact name), the list's order index is walked and its first rows match at once."""
+    return or_(*(_path_matches(model, field.split("."), _pattern(term)) for field in fields))
+
+
+def finds_many(session: Session, model: type, fields: list[str], term: str) -> bool:
+    """Does one of the search's selects find more than ``EXACT_UP_TO`` rows? (each read capped, from its index)"""
+    for field in fields:
+        found = _path_ids(model, field.split("."), _pattern(term)).limit(EXACT_UP_TO + 1).subquery()
+        if session.scalar(select(func.count()).select_from(found)) > EXACT_UP_TO:
+            return True
+    return False

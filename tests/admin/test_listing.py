@@ -1,0 +1,131 @@
+"""Lists that answer from an index at any size (admin/views/listing.py, the base view's ``list``): the count, exact
+up to a cap and beyond it the planner's estimate (PostgreSQL) or the exact count (SQLite); pages that neither skip
+nor repeat a row, also across ties of the list's order; searches that find records without the optional relation
+one of their columns belongs to."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from admin.views import listing
+from models import Bill
+from tests import factories as f
+
+
+def ids_listed(page, identity: str) -> list[int]:
+    assert page.status_code == 200, page.text[:300]
+    return [int(i) for i in re.findall(rf'/admin/{identity}/details/(\d+)"', page.text)]
+
+
+def shown_count(page) -> str:
+    return re.search(r"共\s*([^<]*?)\s*条", page.text).group(1)
+
+
+@pytest.fixture
+def estate(session):
+    """A project with 45 bills of one period (the list's order ties on it) and a manager of the project."""
+    p = f.project(session)
+    fee = f.fee_type(session, project_=p)
+    building = f.building(session, project_=p, name="2栋")
+    bills = []
+    for n in range(45):
+        unit = f.unit(session, project_=p, building_=building, room_no=f"{n + 1:02d}03")
+        payer = f.customer(session, project_=p, name=f"业主{n}") if n % 3 == 0 else None
+        bills.append(f.bill(session, unit_=unit, fee_type_=fee, period="2026-03", customer_=payer))
+    other = f.project(session)
+    f.bill(session, unit_=f.unit(session, project_=other, room_no="2031"), fee_type_=f.fee_type(session, project_=other),
+           period="2026-03")
+    f.user(session, username="lister", roles=["客服经理"], projects=[p])
+    session.commit()
+    return {"project": p, "bills": bills}
+
+
+def test_approximate_counts_read_in_chinese():
+    assert str(listing.ApproxCount(1_203_456)) == "约 120 万"
+    assert str(listing.ApproxCount(12_000)) == "约 1 万"
+    assert str(listing.ApproxCount(250_000_000)) == "约 2.5 亿"
+    assert str(listing.AtLeast(10_000)) == "1 万以上" and str(listing.AtLeast(10)) == "10 以上"
+    assert listing.ApproxCount(1_203_456) == 1_203_456  # pages are computed from it as from any count
+
+
+def test_the_count_is_exact_up_to_the_cap(session, console, estate):
+    page = console("lister").get("/admin/bill/list")
+    assert shown_count(page) == "45"
+    assert ids_listed(page, "bill") == sorted((b.id for b in estate["bills"]), reverse=True)[:20]
+
+
+def test_beyond_the_cap_postgresql_shows_its_estimate_and_sqlite_the_cap(session, console, estate, monkeypatch):
+    monkeypatch.setattr(listing, "EXACT_UP_TO", 10)
+    page = console("lister").get("/admin/bill/list")
+    if session.get_bind().dialect.name == "postgresql":
+        assert shown_count(page).startswith("约 ")
+    else:
+        assert shown_count(page) == "21 以上"  # at least one row more than the page shows
+    assert len(ids_listed(page, "bill")) == 20
+    # the last page knows the count exactly, whichever way the first one counted
+    last = console("lister").get("/admin/bill/list?page=3")
+    assert shown_count(last) == "45" and len(ids_listed(last, "bill")) == 5
+
+
+@pytest.mark.parametrize("cap", [10_000, 10])
+def test_pages_neither_skip_nor_repeat_a_row(session, console, estate, monkeypatch, cap):
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    c = console("lister")
+    seen = [i for n in (1, 2, 3) for i in ids_listed(c.get(f"/admin/bill/list?page={n}"), "bill")]
+    assert len(seen) == len(set(seen)) == 45
+    assert set(seen) == {b.id for b in estate["bills"]}
+    assert seen == sorted(seen, reverse=True)  # 账期 ties: then the newest bill first, as the list declares
+    # a page past the end shows the last one, as before
+    assert ids_listed(c.get("/admin/bill/list?page=99"), "bill") == seen[40:]
+    small = [i for n in range(1, 10) for i in ids_listed(c.get(f"/admin/bill/list?page={n}&pageSize=5"), "bill")]
+    assert small == seen
+
+
+def test_a_search_by_room_finds_bills_without_a_payer(session, console, estate):
+    page = console("lister").get("/admin/bill/list?search=203")
+    listed = set(ids_listed(page, "bill"))
+    expected = {b.id for b in estate["bills"] if "203" in b.unit.room_no}
+    assert expected == listed and shown_count(page) == str(len(expected))
+    assert any(session.get(Bill, i).customer_id is None for i in listed)
+    assert any(session.get(Bill, i).customer_id is not None for i in listed)
+    # the other project's room 2031 stays out of scope
+    assert session.scalar(select(Bill.project_id).where(Bill.id.in_(listed)).distinct()) == estate["project"].id
+
+
+def test_a_search_by_payer_finds_only_their_bills(session, console, estate):
+    page = console("lister").get("/admin/bill/list?search=业主21")
+    assert ids_listed(page, "bill") == [estate["bills"][21].id]
+    # a wildcard typed is a character searched for, not every row
+    assert shown_count(console("lister").get("/admin/bill/list?search=%25")) == "0"
+
+
+def test_a_search_by_contact_finds_work_orders_nobody_took_yet(session, console):
+    p = f.project(session)
+    request = f.service_request(session, project_=p)
+    from actions.actor import actor_for_user
+    from actions.work_orders import dispatch_requests
+    from models import Department, WorkOrder
+
+    manager = f.user(session, username="dispatcher", roles=["客服经理"], projects=[p])
+    department = session.scalar(select(Department.id).where(Department.name == "工程部"))
+    dispatch_requests(session, actor=actor_for_user(session, manager), request_ids=[request.id],
+                      department_id=department)
+    session.commit()
+    order = session.scalar(select(WorkOrder).where(WorkOrder.request_id == request.id))
+    assert order.assignee_id is None
+    page = console("dispatcher").get("/admin/work-order/list?search=张伟")
+    assert ids_listed(page, "work-order") == [order.id]
+
+
+@pytest.mark.parametrize("cap", [10_000, 10])
+def test_a_search_finding_many_rows_lists_the_same_rows(session, console, estate, monkeypatch, cap):
+    """Beyond the cap a search runs as a condition on each row along the list's order: the same rows, pages."""
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    c = console("lister")
+    seen = [i for n in (1, 2, 3) for i in ids_listed(c.get(f"/admin/bill/list?search=03&page={n}"), "bill")]
+    assert seen == sorted((b.id for b in estate["bills"]), reverse=True)
+    payers = ids_listed(c.get("/admin/bill/list?search=业主"), "bill")
+    assert payers == sorted((b.id for b in estate["bills"] if b.customer_id is not None), reverse=True)
