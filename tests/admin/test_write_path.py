@@ -18,7 +18,9 @@ SAVE_HOOKS = ("on_model_change", "after_model_change", "on_model_delete", "after
               "update_model", "delete_model")
 # Edge hooks that stay in a view — they check who may do what and read the form, no rule of the record:
 EDGE_HOOKS = {
-    ("UserAdmin", "on_model_change"),  # account guards: who may grant which role (accounts as actions, issue 13.3)
+    # accounts and roles save through their own actions (actions/accounts.py: the escalation guard, the last
+    # administrator and the 系统管理员 role kept), the console and the CLI alike
+    *((view, hook) for view in ("UserAdmin", "RoleAdmin") for hook in ("insert_model", "update_model", "delete_model")),
     ("SurveyHouseholdAdmin", "on_model_change"),  # a household's project is its survey's, scope checked on it
     ("WorkOrderAdmin", "insert_model"),  # a new order is 派工 of a request (actions/work_orders.py)
     ("WorkOrderAdmin", "update_model"),  # an edit is the work-order steps' own actions
