@@ -211,7 +211,8 @@ class JobRunner:
             with writing(), self.session_maker.begin() as session:
                 finish_job(session, job.id, worker=self.name, state=state, error=message)
                 if state is JobState.FAILED:
-                    log_operation(session, job.params.get("operation", f"job:{job.kind}"),
+                    operation = job.params.get("operation") or f"job:{job.kind}"
+                    log_operation(session, operation,
                                   params={"job": job.id, "title": job.title}, counts={},
                                   status=OperationStatus.FAILED, message=message[:500])
         except LeaseLost:

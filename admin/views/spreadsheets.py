@@ -155,10 +155,10 @@ class SpreadsheetPages(BaseView):
     async def _start(self, request: Request, meta: dict[str, Any], *, dry_run: bool, upload: list[bytes] = (),
                      parent_id: int | None = None, wait: bool = False) -> int:
         """Queue the import (or its preview) as a 后台任务; wait a little for a small file's."""
-        params = {**meta, "dry_run": dry_run}
+        params, kind = {**meta, "dry_run": dry_run}, meta["kind"]
         if not dry_run:  # a failed import is logged as the import (a failed preview wrote nothing to log)
-            params.update(operation=f"import:{meta['kind']}", writes=True)
-        title = f"{'预览' if dry_run else '导入'}{IMPORT_KINDS[meta['kind']].title}：{meta['file_name']}"
+            params.update(operation=f"import:{kind}", writes=True)
+        title = f"{'预览' if dry_run else '导入'}{IMPORT_KINDS[kind].title}：{meta['file_name']}"
         job_id = await queue_job(self, request, "import", title, params, upload=upload, parent_id=parent_id)
         await wait_for_job(self, request, job_id, WAIT_SECONDS if wait else 0)
         return job_id

@@ -60,6 +60,7 @@ def test_every_operation_code_has_a_chinese_label():
     codes, prefixes = _written_codes()
     assert {"compute_scores", "close_work_orders", "approve_dunning", "reject_dunning", "load_demo"} <= codes
     assert prefixes == {"export:", "import:", "create:", "update:", "delete:"}
+    assert operation_label("job:export") == "后台任务（导出）"
     missing = sorted(c for c in codes if operation_label(c) == c)
     assert missing == []
     assert all(re.search(r"[\u4e00-\u9fff]", label) for label in OPERATION_LABELS.values())
