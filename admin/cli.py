@@ -342,8 +342,11 @@ def serve(args: argparse.Namespace, secret_key: str) -> int:
     if args.workers < 1:
         print("错误：--workers 至少为 1", file=sys.stderr)
         return USAGE
+    from admin.jobs import runner_mode_from_env
+
     try:
         pool_settings()
+        runner_mode_from_env()
     except ValueError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return USAGE

@@ -141,7 +141,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     from admin.app import create_app
 
     switchboard, server = _serve(tmp_path_factory)
-    switchboard.app = create_app(session_maker=server.session_maker, secret_key=SECRET)
+    if switchboard.app is not None:  # the previous test's console: its job thread ends with it
+        switchboard.app.state.admin.jobs.runner.stop()
+    switchboard.app = create_app(session_maker=server.session_maker, secret_key=SECRET, run_jobs="thread")
+    switchboard.app.state.admin.jobs.runner.start()  # as the app's lifespan would (uvicorn runs it without here)
     return server
 
 

@@ -278,7 +278,21 @@ def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> Non
     monkeypatch.setenv("WUYE_DB_POOL_SIZE", "十")
     assert cli.main(["serve"]) == 2
     assert "WUYE_DB_POOL_SIZE 应为正整数" in capsys.readouterr().err
+    monkeypatch.delenv("WUYE_DB_POOL_SIZE")
+    monkeypatch.setenv("WUYE_JOB_RUNNER", "celery")
+    assert cli.main(["serve"]) == 2
+    assert "WUYE_JOB_RUNNER 应为 thread" in capsys.readouterr().err
     assert len(calls) == 1
+
+
+def test_worker_runs_the_queued_jobs(initialised: Engine, monkeypatch, capsys) -> None:
+    from actions.job_runner import JobRunner
+
+    ran = []
+    monkeypatch.setattr(JobRunner, "run_forever", lambda self: ran.append(self.run_once()))  # one round, then stop
+    assert cli.main(["worker"]) == 0
+    assert ran == [False]  # nothing queued
+    assert "后台任务处理进程已启动" in capsys.readouterr().out
 
 
 def test_demo_prints_the_accounts_and_serves_with_a_temporary_key(db: Engine, monkeypatch, capsys) -> None:
