@@ -51,7 +51,7 @@ class AuditLog(IdMixin, Base):
     __table_args__ = (
         Index(None, "table_name", "record_id"),
         *list_order_indexes("at"),
-        *trigram_indexes("audit_log", "actor_name", "summary", "record_id"),
+        *trigram_indexes("audit_log", "actor_name", "record_id"),  # not 摘要: each write path adds audit rows
     )
 
     at: Mapped[dt.datetime] = col("时间", UTCDateTime(), default=utcnow)

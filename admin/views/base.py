@@ -118,10 +118,10 @@ _MASK_PII_ATTR = "_wuye_mask_pii"
 # which fields this user's form has (``ScopedModelView.limited_form_columns``).
 _FORM_LIMIT: ContextVar[tuple[type, tuple[str, ...]] | None] = ContextVar("wuye_form_limit", default=None)
 # …and which confidential columns it leaves out for this user (``ScopedModelView.confidential_columns``).
+_FORM_HIDDEN: ContextVar[dict[type, frozenset[str]] | None] = ContextVar("wuye_form_hidden", default=None)
 # The list's search as a condition on each row rather than a UNION of matching ids (``listing.search_filter``),
 # while ``list`` builds that variant of its query.
 _DENSE_SEARCH: ContextVar[bool] = ContextVar("wuye_dense_search", default=False)
-_FORM_HIDDEN: ContextVar[dict[type, frozenset[str]] | None] = ContextVar("wuye_form_hidden", default=None)
 # Personal-data columns (``info={"pii": …}``) are checked in forms by the cleaners the imports use.
 PII_CLEANERS = {"phone": clean.phone(), "id_number": clean.id_number()}
 
@@ -725,6 +725,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         return stmt.where(found if of_units is None else or_(of_units, found))
+
+    def count_query(self, request: Request) -> Select:
+        return self.scoped(request, super().count_query(request))
 
     def _build_url_for(self, name: str, request: Request, obj: Any) -> URL:
         """A record's link (details, edit, its relations' details): the route is looked up once per page kind,

@@ -35,7 +35,7 @@ TRIGRAM = {
     "payment": ["receipt_no"],
     "service_request": ["contact_name", "contact_phone"],
     "work_order": ["result"],
-    "audit_log": ["actor_name", "summary", "record_id"],
+    "audit_log": ["actor_name", "record_id"],
 }
 SUPERSEDED_COLUMNS = {
     "ix_payment_project_id_paid_at": ["project_id", "paid_at"],
