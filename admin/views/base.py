@@ -350,6 +350,9 @@ class ScopedForeignKeyFilter:
         self.target_pk = remote
         display = self.display or display_attr(self.target) or self.target_pk.key
         self.display_obj = getattr(self.target, display)
+        # a building's name lists as it sorts in lists: by its natural sort key (2栋 before 10栋)
+        sort_by = getattr(self.display_obj, "info", {}).get("sort_by")
+        self.sort_obj = getattr(self.target, sort_by) if sort_by else self.display_obj
         self.title = self.title or path_label(model, self.relation if self.relation in mapper.attrs else local.key)
         self.parameter_name = self.parameter_name or local.key
 
@@ -361,10 +364,10 @@ class ScopedForeignKeyFilter:
             stmt = (
                 select(self.target_pk, self.display_obj, Project.name)
                 .outerjoin(Project, Project.id == project_column)
-                .order_by(Project.name, self.display_obj)
+                .order_by(Project.name, self.sort_obj)
             )
         else:
-            stmt = select(self.target_pk, self.display_obj).order_by(self.display_obj)
+            stmt = select(self.target_pk, self.display_obj).order_by(self.sort_obj)
         clause = target_scope_clause(self.target, actor)
         if clause is not None:
             stmt = stmt.where(clause)

@@ -28,6 +28,8 @@ def test_unit_and_building_lists_sort_naturally(console, session):
     by_room = listed(c.get("/admin/unit/list", params={"sortBy": "room_no", "sort": "desc"}).text, "unit")
     assert [session.get(Unit, i).room_no for i in dict.fromkeys(by_room)][:2] == ["1303", "1303"]
     assert list(dict.fromkeys(listed(c.get("/admin/building/list").text, "building"))) == [b2.id, b10.id]
+    panel = c.get("/admin/unit/list").text  # the 楼栋 filter lists them in the same order
+    assert panel.index(f"building_id={b2.id}") < panel.index(f"building_id={b10.id}")
     assert c.get("/admin/unit/list", params={"sortBy": "sort_key"}).status_code == 400
 
 
