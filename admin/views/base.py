@@ -789,7 +789,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             stmt, model = self._join_relationship_paths(stmt, path, joined)
             attr = getattr(model, path.split(".")[-1])
             columns = getattr(getattr(attr, "property", None), "columns", None)
-            target = columns[0].info.get("sort_by") if columns else None
+            target = getattr(columns[0], "info", {}).get("sort_by") if columns else None  # (a mapped SELECT has no info)
             column = getattr(model, target) if target else attr
             stmt = stmt.order_by(column.desc() if descending else column.asc())
         return stmt

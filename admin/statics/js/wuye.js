@@ -2,9 +2,13 @@
 // a header on jQuery's AJAX calls (sqladmin deletes rows with $.ajax DELETE).
 // Inline event handlers (onchange="…") are blocked by our CSP (script-src 'self'): a form control marked
 // data-autosubmit submits its form when its value changes.
+// A checkbox marked data-check-all ticks or clears every checkbox in its table's body.
 document.addEventListener('change', function (e) {
   var el = e.target;
   if (el && el.hasAttribute && el.hasAttribute('data-autosubmit') && el.form) { el.form.submit(); }
+  if (el && el.hasAttribute && el.hasAttribute('data-check-all')) {
+    el.closest('table').querySelectorAll('tbody input[type=checkbox]').forEach(function (c) { c.checked = el.checked; });
+  }
 });
 // A submit button marked data-confirm asks first (deleting an attachment).
 document.addEventListener('submit', function (e) {
