@@ -125,7 +125,7 @@ def _run_and_download(app_processes, job, worker, cookies) -> None:  # noqa: F81
     status, data = _download(app_processes.urls[1], second.cookies, f"/admin/jobs/{job.id}/file")
     assert status == 200 and len(data) == done.file_size
     rows = list(load_workbook(io.BytesIO(data), read_only=True).worksheets[0].iter_rows(values_only=True))
-    assert len(rows) == INLINE_ROWS + 2 and rows[1][1] is not None
+    assert len(rows) == INLINE_ROWS + 3 and rows[2][1] is not None  # the title row, the header, the rows
     assert "下载" in _as(app_processes.urls[1], cookies).request("GET", "/admin/jobs")[1]  # 我的任务 there too
     stranger = Browser(app_processes.urls[0])
     _user(app_processes, "stranger")
