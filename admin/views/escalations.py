@@ -3,15 +3,15 @@ answer an escalation (POSTs with the CSRF token, each one action)."""
 
 from __future__ import annotations
 
-from sqladmin import Flash, expose
+from sqladmin import expose
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from actions import escalations
 from models import Escalation, EscalationLevel, label_of
 
 from .base import EnumFilter, FilledFilter, ScopedForeignKeyFilter, ScopedModelView, local_datetime
-from .pages import int_param, member_param, run_action
+from .pages import int_param, list_step, member_param
 
 RESPOND = "action:respond"
 
@@ -32,18 +32,11 @@ class EscalationAdmin(ScopedModelView, model=Escalation):
                       FilledFilter("responded_at", "批复状态", "待批复", "已批复")]
     column_formatters = {"responded_at": lambda m, a: local_datetime(m.responded_at) if m.responded_at else "待批复"}
 
-    async def _step(self, request: Request, grant: str, fn, **parse) -> Response:
-        self.require(request, grant)
-        form = await request.form()
-        result = await run_action(self.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
-        Flash.success(request, result.message)
-        return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
-
     @expose("/raise", methods=["POST"])
     async def raise_submit(self, request: Request) -> Response:
         """上报: a request one level up, with the reason."""
-        return await self._step(
-            request, "list", escalations.escalate_request,
+        return await list_step(
+            self, request, "list", escalations.escalate_request,
             request_id=lambda f: int_param(f.get("request_id"), label_of(Escalation, "request")),
             level=lambda f: member_param(EscalationLevel, f.get("level"), label_of(Escalation, "level")),
             reason=lambda f: str(f.get("reason", "")))
@@ -51,7 +44,7 @@ class EscalationAdmin(ScopedModelView, model=Escalation):
     @expose("/respond", methods=["POST"])
     async def respond_submit(self, request: Request) -> Response:
         """批复: the answer of whom it was raised to."""
-        return await self._step(
-            request, RESPOND, escalations.respond_escalation,
+        return await list_step(
+            self, request, RESPOND, escalations.respond_escalation,
             escalation_id=lambda f: int_param(f.get("escalation_id"), Escalation.__label__),
             response=lambda f: str(f.get("response", "")))

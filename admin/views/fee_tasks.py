@@ -5,28 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqladmin import Flash, expose
+from sqladmin import expose
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from actions import fee_tasks
 from models import FeeReview, ParkingLease, label_of
 
 from .base import EnumFilter, OperationColumnFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
-from .pages import date_param, int_param, run_action
+from .pages import date_param, int_param, list_step
 
 CATEGORY = "收费催缴"
 SCHEDULE = "action:schedule-reviews"  # 生成年审任务
 COMPLETE = "action:complete-review"  # 登记年审结论
 END_LEASE = "action:end-lease"  # 退租
-
-
-async def _step(view: Any, request: Request, grant: str, fn: Any, **parse: Any) -> Response:
-    view.require(request, grant)
-    form = await request.form()
-    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
-    Flash.success(request, result.message)
-    return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
 
 
 class FeeReviewAdmin(ScopedModelView, model=FeeReview):
@@ -44,12 +36,12 @@ class FeeReviewAdmin(ScopedModelView, model=FeeReview):
     @expose("/schedule", methods=["POST"])
     async def schedule_submit(self, request: Request) -> Response:
         """生成年审任务 of a year for the user's projects."""
-        return await _step(self, request, SCHEDULE, fee_tasks.schedule_fee_reviews,
+        return await list_step(self, request, SCHEDULE, fee_tasks.schedule_fee_reviews,
                            year=lambda f: int_param(f.get("year"), label_of(FeeReview, "year")) or 0)
 
     @expose("/complete", methods=["POST"])
     async def complete_submit(self, request: Request) -> Response:
-        return await _step(self, request, COMPLETE, fee_tasks.complete_fee_review,
+        return await list_step(self, request, COMPLETE, fee_tasks.complete_fee_review,
                            review_id=lambda f: int_param(f.get("review_id"), FeeReview.__label__),
                            outcome=lambda f: str(f.get("outcome", "")))
 
@@ -77,6 +69,6 @@ class ParkingLeaseAdmin(ScopedModelView, model=ParkingLease):
     @expose("/end", methods=["POST"])
     async def end_submit(self, request: Request) -> Response:
         """退租."""
-        return await _step(self, request, END_LEASE, fee_tasks.end_parking_lease,
+        return await list_step(self, request, END_LEASE, fee_tasks.end_parking_lease,
                            lease_id=lambda f: int_param(f.get("lease_id"), ParkingLease.__label__),
                            end_date=lambda f: date_param(f.get("end_date"), label_of(ParkingLease, "end_date")))

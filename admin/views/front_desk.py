@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqladmin import Flash, expose
+from sqladmin import expose
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from actions import front_desk
 from actions.kernel.periods import today_local
@@ -23,20 +21,11 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .pages import date_param, decimal_param, int_param, run_action
+from .pages import date_param, decimal_param, int_param, list_step
 
 CATEGORY = "前台台帐"
 CONFIRM = "action:confirm-handover"  # 收银员确认交接
 NOTIFY = "action:notify-mail"  # 每日通知管家领取邮件
-
-
-async def _step(view: Any, request: Request, grant: str, fn: Any, **parse: Any) -> Response:
-    """A POST above a list: the grant, one action, its message, back to the list."""
-    view.require(request, grant)
-    form = await request.form()
-    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
-    Flash.success(request, result.message)
-    return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
 
 
 class CashHandoverAdmin(ScopedModelView, model=CashHandover):
@@ -57,12 +46,12 @@ class CashHandoverAdmin(ScopedModelView, model=CashHandover):
     @expose("/hand-over", methods=["POST"])
     async def hand_over_submit(self, request: Request) -> Response:
         """交接: the user's own collections since their last handover."""
-        return await _step(self, request, "list", front_desk.hand_over_collections)
+        return await list_step(self, request, "list", front_desk.hand_over_collections)
 
     @expose("/confirm", methods=["POST"])
     async def confirm_submit(self, request: Request) -> Response:
         """收银员确认: the amount counted, a difference explained."""
-        return await _step(
+        return await list_step(
             self, request, CONFIRM, front_desk.confirm_handover,
             handover_id=lambda f: int_param(f.get("handover_id"), CashHandover.__label__),
             counted=lambda f: decimal_param(f.get("counted"), label_of(CashHandover, "counted")),
@@ -83,7 +72,7 @@ class MailNoticeAdmin(ScopedModelView, model=MailNotice):
     @expose("/notify", methods=["POST"])
     async def notify_submit(self, request: Request) -> Response:
         """通知管家领取: the day's waiting mail, one notice per butler."""
-        return await _step(self, request, NOTIFY, front_desk.notify_mail,
+        return await list_step(self, request, NOTIFY, front_desk.notify_mail,
                            day=lambda f: date_param(f.get("day"), label_of(MailNotice, "day")) or today_local())
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-from sqladmin import BaseView
+from sqladmin import BaseView, Flash
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from actions.actor import SYSTEM, Actor
 from actions.errors import Refused
@@ -101,6 +102,16 @@ async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any
 def attachment(name: str) -> str:
     """Content-Disposition of a download named ``name`` (Chinese allowed), with an ASCII fallback name."""
     return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
+
+
+async def list_step(view: Any, request: Request, grant: str, fn: Callable[..., Any], **parse: Any) -> Response:
+    """A POST above a model view's list: the grant, one action with the form's fields parsed by ``parse``
+    (name → function of the form), its message, back to the list."""
+    view.require(request, grant)
+    form = await request.form()
+    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
+    Flash.success(request, result.message)
+    return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
 
 
 def granted(view: Any, request: Request, identity: str, needed: str) -> bool:
