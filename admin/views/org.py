@@ -155,3 +155,8 @@ class StaffAdmin(ScopedModelView, model=Staff):
         BooleanFilter("active"),
     ]
     form_columns = ["project", "employee_no", "name", "phone", "position", "department", "hired_on", "active"]
+
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        """The staff member's 培训记录 (sessions attended, test scores): the attendance list filtered by them."""
+        url = request.url_for("admin:list", identity="training-attendance").include_query_params(staff_id=obj.id)
+        return [("培训记录", str(url))]

@@ -109,8 +109,11 @@ def test_training_is_planned_held_and_scored_by_the_supervisor(session, console,
     assert c.post("/admin/training-attendance/create", {**attend, "score": "92.5"}).status_code == 302
     row = session.scalars(select(TrainingAttendance)).one()
     assert (row.staff_id, row.attended, row.score) == (site["wang"].id, True, Decimal("92.5"))
-    # the staff member's training history: the attendance list filtered by them
-    history = c.get(f"/admin/training-attendance/list?staff_id={site['wang'].id}")
+    # the staff member's training history, linked from their page: the attendance list filtered by them
+    page = c.get(f"/admin/staff/details/{site['wang'].id}").text
+    link = f"/admin/training-attendance/list?staff_id={site['wang'].id}"
+    assert "培训记录" in page and link in html.unescape(page)
+    history = c.get(link)
     assert "投诉处理技巧" in history.text and "92.5" in history.text
 
     # the front desk reads the plan but does not write it
