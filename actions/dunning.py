@@ -98,6 +98,9 @@ from .kernel.sql import insert_ignoring, is_postgresql
 
 SCHEDULE_DAY = {DunningStage.FIRST: 5, DunningStage.SECOND: 10, DunningStage.THIRD: 15, DunningStage.CUTOFF: 20}
 CUTOFF_MIN_MONTHS = 2  # 欠费两个月及两个月以上
+# An account owing less than this is not chased: a rounding remainder (0.30 元 of a 按面积 bill) is settled at the
+# next payment, not with a letter (RELIABILITY B10).
+TOLERANCE = Decimal("0.50")
 GRACE_DAYS = 5
 CUTOFF_GRACE_DAYS = 3
 SAMPLE = 50
@@ -128,6 +131,7 @@ LETTERS = {
 
 class Exclusion(LabeledEnum):
     ISSUED = "issued", "本月已发过该阶段通知"
+    SMALL = "small", f"欠费不足 {TOLERANCE} 元"
     NO_LETTER = "no_letter", "本月未发第三次催缴及停电函"
     SHORT = "short", "欠费不足两个月"
     LETTER_RUNNING = "letter_running", "停电函限缴日期未到"
@@ -296,7 +300,7 @@ def _letter(unit_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivere
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
     acct = _accounts(project_id, as_of, units).subquery()
     issued = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == stage)
-    whens = [(issued, Exclusion.ISSUED.value)]
+    whens = [(issued, Exclusion.ISSUED.value), (acct.c.amount < TOLERANCE, Exclusion.SMALL.value)]
     if stage is DunningStage.CUTOFF:
         # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month, once the day it gave is reached.
         whens.append((~_letter(acct.c.unit_id, cycle), Exclusion.NO_LETTER.value))

@@ -121,6 +121,32 @@ def test_preview_counts_accounts_and_amounts_and_writes_nothing(session, estate)
     assert counts(session, *WRITES) == before
 
 
+def test_an_account_paid_between_preview_and_issue_is_left_out(session, estate):
+    """RELIABILITY B05: the run selects again when it is issued — a payment after the preview counts."""
+    e = estate
+    with_bills(session, e)
+    preview = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor, dry_run=True)
+    assert "A栋-102" in [a.unit_label for a in preview.sample]
+    pay_account(session, unit_id=e.a102.id, amount="200.00", actor=e.actor)  # A-102 pays its April in full
+
+    issued = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert issued.issued == 2 and set(notices(session, e)) == {e.a101.id, e.b201.id}
+
+
+def test_an_account_owing_less_than_the_tolerance_gets_no_letter(session, estate):
+    """RELIABILITY B10: a remainder under 0.50 元 is left for the next payment, not chased with a letter."""
+    e = estate
+    with_bills(session, e)
+    april = session.scalars(select(Bill).where(Bill.unit_id == e.a102.id, Bill.period == "2026-04")).one()
+    record_payment(session, bill_id=april.id, amount="199.70", actor=e.actor)  # A-102 still owes 0.30
+
+    preview = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor, dry_run=True)
+    assert [(x.reason, x.count, x.amount) for x in preview.excluded] == [(Exclusion.SMALL, 1, D("0.30"))]
+    assert preview.accounts == 2 and "A栋-102" not in [a.unit_label for a in preview.sample]
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert set(notices(session, e)) == {e.a101.id, e.b201.id}
+
+
 def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(session, estate, issue_day):
     e = estate
     with_bills(session, e)
