@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from actions import dunning
 from actions.actor import Actor, actor_for_user
 from actions.billing import pay_account, record_payment
 from actions.dunning import (
@@ -131,6 +132,29 @@ def test_an_account_paid_between_preview_and_issue_is_left_out(session, estate):
 
     issued = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
     assert issued.issued == 2 and set(notices(session, e)) == {e.a101.id, e.b201.id}
+
+
+def test_a_run_killed_after_writing_its_notices_leaves_none_and_a_rerun_issues_each_once(session, estate, monkeypatch):
+    """RELIABILITY B06: the notices are written, then the process dies before the run commits — nothing of it stays;
+    the run issued again writes every notice once."""
+    e = estate
+    with_bills(session, e)
+    before = counts(session, *WRITES)
+
+    def killed(*_args, **_kwargs):
+        assert len(notices(session, e)) == 3  # the notices were written …
+        raise RuntimeError("进程被终止")  # … and the process died before the run committed
+
+    with monkeypatch.context() as m:
+        m.setattr(dunning, "log_operation", killed)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert notices(session, e) == {} and counts(session, *WRITES) == before
+
+    rerun = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert rerun.issued == 3 and set(notices(session, e)) == {e.a101.id, e.a102.id, e.b201.id}
+    again = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    assert again.issued == 0 and len(notices(session, e)) == 3
 
 
 def test_an_account_owing_less_than_the_tolerance_gets_no_letter(session, estate):
