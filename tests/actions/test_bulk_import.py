@@ -525,3 +525,31 @@ def test_the_trail_of_an_import_holds_each_rows_values(session, p1):
     first = session.scalar(select(Unit.id).where(Unit.room_no == "1-101"))
     assert updates[str(unit.id)] == {"status": "occupied"}
     assert list(updates[str(first)]) == ["area"] and Decimal(str(updates[str(first)]["area"])) == Decimal("90")
+
+
+def test_a_connection_lost_mid_import_writes_nothing_and_the_retry_imports_every_row_once(session, p1, monkeypatch):
+    """RELIABILITY X22: the database goes away while the rows are being written — the import's one transaction
+    leaves nothing of them; imported again, each row is written exactly once."""
+    from sqlalchemy.exc import OperationalError
+
+    from actions.bulk_import import UnitImporter
+
+    project, actor = p1
+    before = counts(session)
+    real = UnitImporter.write
+
+    def dropped(self, rows, batch):
+        real(self, rows, batch)  # the rows went out …
+        raise OperationalError("INSERT …", {}, Exception("server closed the connection unexpectedly"))  # … and then
+
+    with monkeypatch.context() as m:
+        m.setattr(UnitImporter, "write", dropped)
+        with pytest.raises(OperationalError), session.begin_nested():
+            _import(session, "units", workbook({"房屋": UNITS}), actor)
+    assert counts(session) == before
+
+    retried = _import(session, "units", workbook({"房屋": UNITS}), actor)
+    assert retried.written and retried.counts["new"] == 3 and counts(session)["Unit"] == before["Unit"] + 3
+    with pytest.raises(Refused, match="该批次已导入"):  # the same file once more: once is enough
+        _import(session, "units", workbook({"房屋": UNITS}), actor, name="再导一次.xlsx")
+    assert counts(session)["Unit"] == before["Unit"] + 3
