@@ -484,19 +484,15 @@ def record_payment(
 @records.creates(Payment)
 def _payment_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Payment:
     """收款记录 → 新增 is 收款 against the bill chosen: the bill's paid amount and status follow."""
-    def pk(name: str) -> int | None:
-        value = values.get(name)
-        return None if value in (None, "") else int(getattr(value, "id", value))
-
     method = values.get("method")
     try:
         method = PayMethod(getattr(method, "value", method))
     except ValueError:
         raise Refused(f"{label_of(Payment, 'method')}无效：{method}") from None
-    if pk("bill") is None:
+    if records.ref_id(values, "bill") is None:
         raise Refused(f"请选择{label_of(Payment, 'bill')}")
-    result = record_payment(session, bill_id=pk("bill"), amount=values.get("amount"), method=method,
-                            collector_id=pk("collector"), paid_at=values.get("paid_at"),
+    result = record_payment(session, bill_id=records.ref_id(values, "bill"), amount=values.get("amount"), method=method,
+                            collector_id=records.ref_id(values, "collector"), paid_at=values.get("paid_at"),
                             receipt_no=(values.get("receipt_no") or "").strip() or None, actor=actor)
     return session.get(Payment, result.payment_id)
 

@@ -128,7 +128,10 @@ def _check_version(obj: Any, attr: str, sent: Any) -> None:
 def ref_id(values: Mapping[str, Any], name: str) -> int | None:
     """The id a form's relation field ``name`` holds (a record or its id), for a ``@creates`` action's arguments."""
     ids = _ids(values.get(name))
-    return int(ids[0]) if ids else None
+    try:
+        return int(ids[0]) if ids else None
+    except (TypeError, ValueError):
+        raise Refused(f"{name}无效：{values.get(name)}") from None
 
 
 def _ids(value: Any) -> list[Any]:

@@ -299,20 +299,10 @@ def follow_up_corrective_action(
 
 
 # --- the console's forms (records.save_record) ------------------------------------------------------------
-def _form_id(values: Mapping[str, Any], name: str) -> int | None:
-    value = values.get(name)
-    if value in (None, "", "__None"):
-        return None
-    try:
-        return int(getattr(value, "id", value))
-    except (TypeError, ValueError):
-        raise Refused(f"{name}无效：{value}") from None
-
-
 @records.creates(Survey)
 def _survey_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Survey:
     """A new campaign lists its households: every occupied unit of the project."""
-    project_id = _form_id(values, "project")
+    project_id = records.ref_id(values, "project")
     if project_id is None:
         raise Refused(f"请选择{label_of(Survey, 'project')}")
     made = create_survey(session, project_id=project_id, title=values.get("title") or "", actor=actor,
@@ -353,7 +343,7 @@ def _response_run(session: Session, actor: Actor, change: records.Change) -> Non
 @records.creates(CorrectiveAction)
 def _corrective_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> CorrectiveAction:
     """A new 整改措施 starts 整改中 whatever the form says: 完成 and 回访 are steps of their own."""
-    survey_id = _form_id(values, "survey")
+    survey_id = records.ref_id(values, "survey")
     if survey_id is None:
         raise Refused(f"请选择{label_of(CorrectiveAction, 'survey')}")
     topic = values.get("topic")
@@ -362,7 +352,7 @@ def _corrective_form(session: Session, actor: Actor, values: Mapping[str, Any]) 
     except ValueError:
         raise Refused(f"{label_of(CorrectiveAction, 'topic')}无效：{topic}") from None
     made = add_corrective_action(session, survey_id=survey_id, topic=topic, issue=values.get("issue") or "",
-                                 action=values.get("action") or "", owner_id=_form_id(values, "owner"),
+                                 action=values.get("action") or "", owner_id=records.ref_id(values, "owner"),
                                  due_date=values.get("due_date"), actor=actor)
     return session.get(CorrectiveAction, made.action_id)
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqladmin import expose
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,10 +42,6 @@ class FeeReviewAdmin(ScopedModelView, model=FeeReview):
         return await list_step(self, request, COMPLETE, fee_tasks.complete_fee_review,
                            review_id=lambda f: int_param(f.get("review_id"), FeeReview.__label__),
                            outcome=lambda f: str(f.get("outcome", "")))
-
-
-def _id(value: Any) -> int | None:
-    return int_param(getattr(value, "id", value))
 
 
 class ParkingLeaseAdmin(ScopedModelView, model=ParkingLease):
