@@ -15,7 +15,13 @@ from actions import attachments
 from actions.errors import Refused
 from models import AttachmentStage
 
-from .pages import int_param, member_param, run_action
+from ..forms import EnumField, IdField, PageForm
+from .pages import run_action
+
+
+class UploadForm(PageForm):
+    record_id = IdField("记录", required=True)
+    stage = EnumField(AttachmentStage, "类别", default=AttachmentStage.GENERAL, required=False)
 
 
 def owner_view(admin_view: Any, record: str) -> Any:
@@ -68,10 +74,8 @@ class AttachmentPages(BaseView):
             raise HTTPException(status_code=403, detail="没有查看该记录的权限")
         record_id = None
         try:
-            record_id = int_param(form.get("record_id"), "记录编号")
-            if record_id is None:
-                raise Refused("请指定记录")
-            stage = member_param(AttachmentStage, form.get("stage") or AttachmentStage.GENERAL.value, "类别")
+            fields = UploadForm.read(form)
+            record_id, stage = fields.record_id.data, fields.stage.data
             # read one byte past the limit: the action refuses a file that big without the rest in memory
             files = [(upload.filename or "", await upload.read(attachments.MAX_BYTES + 1))
                      for upload in form.getlist("file") if hasattr(upload, "read") and upload.filename]

@@ -12,7 +12,14 @@ from starlette.responses import Response
 from actions import building_week, scores
 from models import Building, ServiceRequest, label_of
 
-from .pages import GrantedPage, date_param, int_param, run_action
+from ..forms import DateField, IdField, PageForm, ProjectField
+from .pages import GrantedPage, request_actor, run_action
+
+
+class WeekForm(PageForm):
+    project_id = ProjectField(label_of(ServiceRequest, "project"))
+    butler_id = IdField(label_of(Building, "butler"))
+    week = DateField("周")
 
 
 class BuildingWeekPage(GrantedPage):
@@ -24,19 +31,18 @@ class BuildingWeekPage(GrantedPage):
     @expose("/building-week", methods=["GET"], identity="building-week")
     async def building_week_page(self, request: Request) -> Response:
         query = request.query_params
+        fields = WeekForm.read(query, actor=request_actor(request))
 
         def load(session: Any, *, actor: Any) -> dict[str, Any]:
             projects = scores.project_choices(session, actor=actor)
-            project_id = int_param(query.get("project_id"), label_of(ServiceRequest, "project")) or (
-                projects[0].id if projects else None)
+            project_id = fields.project_id.data or (projects[0].id if projects else None)
             if project_id is None:
                 return {"projects": projects, "project_id": None, "butlers": None, "report": None}
             butlers = building_week.butlers(session, project_id=project_id, actor=actor)
             # A butler's report opens on their own buildings; 全部 (an empty choice) shows every building.
-            chosen = query.get("butler_id")
-            butler_id = int_param(chosen, label_of(Building, "butler")) if chosen is not None else butlers.own
+            butler_id = fields.butler_id.data if "butler_id" in query else butlers.own
             report = building_week.building_week(session, project_id=project_id, butler_id=butler_id, actor=actor,
-                                                 week=date_param(query.get("week"), "周"))
+                                                 week=fields.week.data)
             return {"projects": projects, "project_id": project_id, "butlers": butlers, "report": report}
 
         context = await run_action(self.session_maker, request, load)

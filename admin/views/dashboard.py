@@ -19,9 +19,10 @@ from actions.errors import Refused
 from models import SurveyTopic
 
 from ..auth import csrf_token
+from ..forms import IdField, PageForm
 from .base import local_datetime
 from .drill import drill_url
-from .pages import int_param, refusal_status, run_action
+from .pages import refusal_status, run_action
 
 HOME = "首页看板"
 ICON = "fa-solid fa-gauge-high"
@@ -50,9 +51,16 @@ async def read_at_once(view: Any, request: Request, fn: Callable[..., Any], /, *
     return await run_action(view.session_maker, request, load)
 
 
+class ScopeForm(PageForm):
+    """Whose figures: one project, one branch, or (neither) all the user sees — the figures' own refusal
+    names a project not the user's."""
+
+    project_id = IdField("项目")
+    branch_id = IdField("分公司")
+
+
 def scope_params(request: Request) -> dict[str, Any]:
-    query = request.query_params
-    return {"project_id": int_param(query.get("project_id"), "项目"), "branch_id": int_param(query.get("branch_id"), "分公司")}
+    return ScopeForm.read(request.query_params).data
 
 
 def branches_of(choices: tuple[kpis.ProjectRef, ...]) -> list[tuple[int, str]]:

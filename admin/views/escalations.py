@@ -10,10 +10,22 @@ from starlette.responses import Response
 from actions import escalations
 from models import Escalation, EscalationLevel, label_of
 
+from ..forms import EnumField, IdField, PageForm, TextField
 from .base import EnumFilter, FilledFilter, ScopedForeignKeyFilter, ScopedModelView, local_datetime
-from .pages import int_param, list_step, member_param
+from .pages import list_step
 
 RESPOND = "action:respond"
+
+
+class RaiseForm(PageForm):
+    request_id = IdField(label_of(Escalation, "request"))
+    level = EnumField(EscalationLevel, label_of(Escalation, "level"))
+    reason = TextField(label_of(Escalation, "reason"))
+
+
+class RespondForm(PageForm):
+    escalation_id = IdField(Escalation.__label__)
+    response = TextField(label_of(Escalation, "response"))
 
 
 class EscalationAdmin(ScopedModelView, model=Escalation):
@@ -35,16 +47,9 @@ class EscalationAdmin(ScopedModelView, model=Escalation):
     @expose("/raise", methods=["POST"])
     async def raise_submit(self, request: Request) -> Response:
         """上报: a request one level up, with the reason."""
-        return await list_step(
-            self, request, "list", escalations.escalate_request,
-            request_id=lambda f: int_param(f.get("request_id"), label_of(Escalation, "request")),
-            level=lambda f: member_param(EscalationLevel, f.get("level"), label_of(Escalation, "level")),
-            reason=lambda f: str(f.get("reason", "")))
+        return await list_step(self, request, "list", escalations.escalate_request, RaiseForm)
 
     @expose("/respond", methods=["POST"])
     async def respond_submit(self, request: Request) -> Response:
         """批复: the answer of whom it was raised to."""
-        return await list_step(
-            self, request, RESPOND, escalations.respond_escalation,
-            escalation_id=lambda f: int_param(f.get("escalation_id"), Escalation.__label__),
-            response=lambda f: str(f.get("response", "")))
+        return await list_step(self, request, RESPOND, escalations.respond_escalation, RespondForm)

@@ -10,13 +10,28 @@ from starlette.responses import Response
 from actions import fee_tasks
 from models import FeeReview, ParkingLease, label_of
 
+from ..forms import DateField, IdField, PageForm, TextField
 from .base import EnumFilter, OperationColumnFilter, ScopedForeignKeyFilter, ScopedModelView, ajax_refs
-from .pages import date_param, int_param, list_step
+from .pages import list_step
 
 CATEGORY = "收费催缴"
 SCHEDULE = "action:schedule-reviews"  # 生成年审任务
 COMPLETE = "action:complete-review"  # 登记年审结论
 END_LEASE = "action:end-lease"  # 退租
+
+
+class ScheduleForm(PageForm):
+    year = IdField(label_of(FeeReview, "year"), default=0)
+
+
+class CompleteForm(PageForm):
+    review_id = IdField(FeeReview.__label__)
+    outcome = TextField(label_of(FeeReview, "outcome"))
+
+
+class EndLeaseForm(PageForm):
+    lease_id = IdField(ParkingLease.__label__)
+    end_date = DateField(label_of(ParkingLease, "end_date"))
 
 
 class FeeReviewAdmin(ScopedModelView, model=FeeReview):
@@ -34,14 +49,11 @@ class FeeReviewAdmin(ScopedModelView, model=FeeReview):
     @expose("/schedule", methods=["POST"])
     async def schedule_submit(self, request: Request) -> Response:
         """生成年审任务 of a year for the user's projects."""
-        return await list_step(self, request, SCHEDULE, fee_tasks.schedule_fee_reviews,
-                           year=lambda f: int_param(f.get("year"), label_of(FeeReview, "year")) or 0)
+        return await list_step(self, request, SCHEDULE, fee_tasks.schedule_fee_reviews, ScheduleForm)
 
     @expose("/complete", methods=["POST"])
     async def complete_submit(self, request: Request) -> Response:
-        return await list_step(self, request, COMPLETE, fee_tasks.complete_fee_review,
-                           review_id=lambda f: int_param(f.get("review_id"), FeeReview.__label__),
-                           outcome=lambda f: str(f.get("outcome", "")))
+        return await list_step(self, request, COMPLETE, fee_tasks.complete_fee_review, CompleteForm)
 
 
 class ParkingLeaseAdmin(ScopedModelView, model=ParkingLease):
@@ -63,6 +75,4 @@ class ParkingLeaseAdmin(ScopedModelView, model=ParkingLease):
     @expose("/end", methods=["POST"])
     async def end_submit(self, request: Request) -> Response:
         """退租."""
-        return await list_step(self, request, END_LEASE, fee_tasks.end_parking_lease,
-                           lease_id=lambda f: int_param(f.get("lease_id"), ParkingLease.__label__),
-                           end_date=lambda f: date_param(f.get("end_date"), label_of(ParkingLease, "end_date")))
+        return await list_step(self, request, END_LEASE, fee_tasks.end_parking_lease, EndLeaseForm)

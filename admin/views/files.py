@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from actions import unit_file
-from actions.errors import Refused
 
+from ..forms import read_id
 from .base import local_datetime
-from .pages import granted, int_param, run_action
+from .pages import granted, run_action
 
 
 def _may(view: Any, request: Request) -> Any:
@@ -28,9 +28,7 @@ async def file_page(view: Any, request: Request, fn: Any, template: str, param: 
     """Render ``fn``'s file of the record ``?param=`` (a unit or a customer) with what the user may do from it."""
     if not view.has_permission(request, "details"):
         raise HTTPException(status_code=403, detail="没有查看档案的权限")
-    record_id = int_param(request.query_params.get(param), what)
-    if record_id is None:
-        raise Refused(f"请指定{what}")
+    record_id = read_id(request.query_params, param, what)
     record = await run_action(view.session_maker, request, fn, may=_may(view, request), **{param: record_id})
     can = {
         "intake": granted(view, request, "service-request", "create"),

@@ -11,6 +11,7 @@ from actions import front_desk
 from actions.kernel.periods import today_local
 from models import CashHandover, MailNotice, OutsourcedJob, SpecialService, label_of
 
+from ..forms import DateField, DecimalField, IdField, PageForm, TextField
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -21,11 +22,21 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .pages import date_param, decimal_param, int_param, list_step
+from .pages import list_step
 
 CATEGORY = "前台台帐"
 CONFIRM = "action:confirm-handover"  # 收银员确认交接
 NOTIFY = "action:notify-mail"  # 每日通知管家领取邮件
+
+
+class ConfirmForm(PageForm):
+    handover_id = IdField(CashHandover.__label__)
+    counted = DecimalField(label_of(CashHandover, "counted"))
+    note = TextField(label_of(CashHandover, "note"))
+
+
+class NotifyForm(PageForm):
+    day = DateField(label_of(MailNotice, "day"), default=today_local)
 
 
 class CashHandoverAdmin(ScopedModelView, model=CashHandover):
@@ -51,11 +62,7 @@ class CashHandoverAdmin(ScopedModelView, model=CashHandover):
     @expose("/confirm", methods=["POST"])
     async def confirm_submit(self, request: Request) -> Response:
         """收银员确认: the amount counted, a difference explained."""
-        return await list_step(
-            self, request, CONFIRM, front_desk.confirm_handover,
-            handover_id=lambda f: int_param(f.get("handover_id"), CashHandover.__label__),
-            counted=lambda f: decimal_param(f.get("counted"), label_of(CashHandover, "counted")),
-            note=lambda f: str(f.get("note", "")))
+        return await list_step(self, request, CONFIRM, front_desk.confirm_handover, ConfirmForm)
 
 
 class MailNoticeAdmin(ScopedModelView, model=MailNotice):
@@ -72,8 +79,7 @@ class MailNoticeAdmin(ScopedModelView, model=MailNotice):
     @expose("/notify", methods=["POST"])
     async def notify_submit(self, request: Request) -> Response:
         """通知管家领取: the day's waiting mail, one notice per butler."""
-        return await list_step(self, request, NOTIFY, front_desk.notify_mail,
-                           day=lambda f: date_param(f.get("day"), label_of(MailNotice, "day")) or today_local())
+        return await list_step(self, request, NOTIFY, front_desk.notify_mail, NotifyForm)
 
 
 class SpecialServiceAdmin(ScopedModelView, model=SpecialService):

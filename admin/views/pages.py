@@ -20,6 +20,7 @@ from actions.errors import Refused
 from models import SHANGHAI, LabeledEnum
 from models.db import in_turn
 
+from ..forms import PageForm
 from ..security import refusal_status  # noqa: F401  (the pages' import of it)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -104,12 +105,13 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"download{name[name.rfind('.'):]}\"; filename*=UTF-8''{quote(name)}"
 
 
-async def list_step(view: Any, request: Request, grant: str, fn: Callable[..., Any], **parse: Any) -> Response:
-    """A POST above a model view's list: the grant, one action with the form's fields parsed by ``parse``
-    (name → function of the form), its message, back to the list."""
+async def list_step(view: Any, request: Request, grant: str, fn: Callable[..., Any],
+                    fields: type[PageForm] | None = None) -> Response:
+    """A POST above a model view's list: the grant, one action called with the ``fields`` the form declares,
+    its message, back to the list."""
     view.require(request, grant)
-    form = await request.form()
-    result = await run_action(view.session_maker, request, fn, **{k: p(form) for k, p in parse.items()})
+    data = fields.read(await request.form(), actor=request_actor(request)).data if fields else {}
+    result = await run_action(view.session_maker, request, fn, **data)
     Flash.success(request, result.message)
     return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
 

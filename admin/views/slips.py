@@ -9,9 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actions.errors import Refused
-
-from .pages import int_param, run_action
+from ..forms import read_id
+from .pages import run_action
 
 
 async def slip_page(view: Any, request: Request, fn: Any, param: str, *, pii: bool = True, back_url: str = ""
@@ -19,9 +18,7 @@ async def slip_page(view: Any, request: Request, fn: Any, param: str, *, pii: bo
     """Print the slip ``fn`` makes of the record ``?<param>=`` of ``view`` (which the user must be able to see)."""
     if not view.has_permission(request, "details"):
         raise HTTPException(status_code=403, detail="没有查看该记录的权限")
-    record_id = int_param(request.query_params.get("id"), view.model.__label__)
-    if record_id is None:
-        raise Refused(f"请指定{view.model.__label__}")
+    record_id = read_id(request.query_params, "id", view.model.__label__)
     kwargs: dict[str, Any] = {param: record_id}
     if pii:
         kwargs["full"] = view.can_view_pii(request)
