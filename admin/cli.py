@@ -23,6 +23,7 @@ Exit codes: 0 done, 1 refused (the reason goes to stderr; nothing was written), 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import os
@@ -30,9 +31,11 @@ import secrets
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, is_dataclass
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +246,34 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     for row in rows:
         cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)]
         print("  " + "  ".join(cells).rstrip())
+
+
+def jsonable(value: Any) -> Any:
+    """A result as JSON data, the same way for every command: a dataclass is its fields plus its ``message``
+    (or its own ``to_dict()`` when it declares one, as an import's result leaves its rows out); enums are their
+    values, amounts exact strings, dates ISO, tuples lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_dict"):
+            return jsonable(value.to_dict())
+        data = {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+        message = getattr(value, "message", None)
+        return data | ({"message": message} if isinstance(message, str) else {})
+    if isinstance(value, Mapping):
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.time):  # a datetime is a date
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def print_json(result: Any) -> None:
+    """``--json``: the command's result (or its results, one per project) for scripts."""
+    print(json.dumps(jsonable(result), ensure_ascii=False))
 
 
 def _shown_url(engine: Engine) -> str:
@@ -564,9 +595,6 @@ def _dispatch_args(p: argparse.ArgumentParser) -> None:
 
 @command("dispatch", "派工：为项目的待派工客户诉求（或指定的诉求）生成派工单", _dispatch_args)
 def cmd_dispatch(args: argparse.Namespace) -> int:
-    import datetime as dt
-    import json
-
     from actions import work_orders
     from models import SHANGHAI, Priority
 
@@ -588,14 +616,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             priority=priority, complete_due_at=deadline, dry_run=args.dry_run,
         )
     if args.json:
-        print(json.dumps({
-            "dry_run": result.dry_run, "targets": result.targets, "created": result.created,
-            "already": list(result.already), "by_department": dict(result.by_department),
-            "operation_id": result.operation_id,
-            "preview": [{"request_id": p.request_id, "department": p.department, "priority": p.priority.value,
-                         "respond_due_at": p.respond_due_at.isoformat(), "complete_due_at": p.complete_due_at.isoformat()}
-                        for p in result.preview],
-        }, ensure_ascii=False))
+        print_json(result)
     else:
         print(result.message + ("（预览，未写入）" if result.dry_run else ""))
     return OK
@@ -619,7 +640,7 @@ def cmd_scores(args: argparse.Namespace) -> int:
         result = compute_scores(session, month=args.month, project_ids=project_ids, actor=CLI_ACTOR,
                                 dry_run=args.dry_run)
     if args.json:
-        print(json.dumps({**asdict(result), "message": result.message}, ensure_ascii=False))
+        print_json(result)
         return OK
     print(result.message)
     print_table([("项目", "员工", "考核记录")]
@@ -696,7 +717,7 @@ def _import(kind: str, args: argparse.Namespace) -> int:
     finally:
         progress.end()
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print_json(result)
     else:
         c = result.counts
         head = "预览（未写入）" if result.dry_run else ("已导入" if result.written else "未导入")
@@ -745,7 +766,7 @@ def cmd_bills(args: argparse.Namespace) -> int:
             for pid in projects
         ]
     if args.json:
-        print(json.dumps([{**asdict(r), "message": r.message} for r in results], ensure_ascii=False))
+        print_json(results)
     for r in [] if args.json else results:
         print(f"{projects[r.project_id]}：{r.message}")
     return OK
@@ -764,8 +785,6 @@ def _dunning_args(p: argparse.ArgumentParser) -> None:
 @command("dunning", "催缴通知：按阶段向欠费住户发出通知（每户每阶段每月一次；停电/封铺须在后台经经理审批）",
          _dunning_args)
 def cmd_dunning(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from actions.dunning import DunningScope, issue_dunning
 
     try:
@@ -780,13 +799,7 @@ def cmd_dunning(args: argparse.Namespace) -> int:
             for pid in projects
         ]
     if args.json:
-        print(json.dumps([{
-            "project_id": r.project_id, "cycle": r.cycle, "stage": r.stage.value, "as_of": r.as_of.isoformat(),
-            "accounts": r.accounts, "total_amount": str(r.total_amount), "issued": r.issued,
-            "run_id": r.run_id, "run_status": r.run_status.value if r.run_status else None,
-            "already_run": r.already_run, "dry_run": r.dry_run,
-            "excluded": {e.reason.value: e.count for e in r.excluded}, "message": r.message,
-        } for r in results], ensure_ascii=False))
+        print_json(results)
     for r in [] if args.json else results:
         print(f"{projects[r.project_id]}：{r.message}")
     return OK
@@ -871,7 +884,7 @@ def cmd_close_month(args: argparse.Namespace) -> int:
         result = close_month(session, month=args.month, actor=CLI_ACTOR, dry_run=args.dry_run,
                              **_month_scope(session, args))
     if args.json:
-        print(json.dumps({**asdict(result), "message": result.message}, ensure_ascii=False))
+        print_json(result)
     else:
         print(result.message)
     return OK

@@ -378,3 +378,48 @@ def test_export_to_a_writable_path_still_works(initialised: Engine, tmp_path: Pa
     target = tmp_path / "部门.xlsx"
     assert cli.main(["export", "department", str(target)]) == 0
     assert "已导出" in capsys.readouterr().out and target.stat().st_size > 0
+
+
+def test_json_prints_every_result_one_way(capsys) -> None:
+    """``--json`` of any command: a result dataclass's fields and its message; enums as values, amounts exact,
+    dates ISO, nested results and pairs as lists — and a result that declares ``to_dict()`` prints that."""
+    import datetime as dt
+    import inspect
+    import json
+    from dataclasses import dataclass
+    from decimal import Decimal
+
+    from models import Priority
+
+    @dataclass(frozen=True)
+    class Line:
+        day: dt.date
+        priority: Priority
+
+    @dataclass(frozen=True)
+    class Result:
+        total: Decimal
+        lines: tuple[Line, ...]
+        by_name: tuple[tuple[str, int], ...]
+        at: dt.datetime
+
+        @property
+        def message(self) -> str:
+            return f"共 {len(self.lines)} 条"
+
+    @dataclass(frozen=True)
+    class Declared:
+        rows: tuple[int, ...]
+
+        def to_dict(self) -> dict:
+            return {"rows": len(self.rows)}
+
+    at = dt.datetime(2026, 12, 7, 9, 5, tzinfo=dt.UTC)
+    cli.print_json([Result(Decimal("2055.00"), (Line(dt.date(2026, 12, 7), Priority.URGENT),), (("工程部", 2),), at)])
+    assert json.loads(capsys.readouterr().out) == [{
+        "total": "2055.00", "lines": [{"day": "2026-12-07", "priority": Priority.URGENT.value}],
+        "by_name": [["工程部", 2]], "at": "2026-12-07T09:05:00+00:00", "message": "共 1 条"}]
+    cli.print_json(Declared((1, 2, 3)))
+    assert json.loads(capsys.readouterr().out) == {"rows": 3}
+    # no command prints JSON its own way
+    assert inspect.getsource(cli).count("json.dumps(") == 1

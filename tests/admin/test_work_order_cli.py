@@ -60,7 +60,7 @@ def test_dry_run_then_dispatch_then_rerun(db, capsys):
     code, out, _ = run(capsys, "锦绣华庭", "--dry-run", "--json")
     plan = json.loads(out)
     assert code == 0 and plan["dry_run"] and plan["targets"] == 3 and plan["created"] == 0
-    assert plan["by_department"] == {"工程部": 2, "环境管理部": 1} and len(plan["preview"]) == 3
+    assert dict(plan["by_department"]) == {"工程部": 2, "环境管理部": 1} and len(plan["preview"]) == 3
     assert counts(db) == before
 
     code, out, _ = run(capsys, "锦绣华庭", "--json")
