@@ -35,6 +35,7 @@ from models.db import lock_names
 from .actor import SYSTEM, Actor
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
+from .records import check_version, new_version
 
 # OWASP's Argon2id floor: 19 MiB, 2 passes.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -259,15 +260,19 @@ def save_user(
     role_ids: Collection[int] = KEEP,
     project_ids: Collection[int] = KEEP,
     operation: str = "save_user",
+    version: Any = KEEP,
 ) -> UserResult:
     """Create (``user_id=None``) or edit an account as the console's 账号 form and ``wuye user`` do.
 
     Projects the actor cannot see stay on the account as they are (the editor is not even offered them).
+    A form sends the ``version`` it was opened on: a stale one is refused (the command line sends none).
     """
     created = user_id is None
     user = User(is_active=True, is_superuser=False, roles=[], projects=[]) if created else session.get(User, user_id)
     if user is None:
         raise Refused("账号不存在或已删除", [user_id])
+    if not created and version is not KEEP:
+        check_version(user, version)
     _guard_account(session, actor, user)
     was_admin = not created and user.is_active and user.is_superuser
     before_roles = set() if created else {r.id for r in user.roles}
@@ -317,6 +322,8 @@ def save_user(
         user.session_epoch = (user.session_epoch or 1) + 1
     if created:
         session.add(user)
+    else:
+        new_version(user)
     session.flush()
     if not created and (was_admin or before_roles - role_ids or is_active is False):
         _keep_an_administrator(session)
@@ -471,6 +478,7 @@ def save_role(
     description: str = KEEP,
     grants: Collection[str] | None = None,
     offered: Collection[str] = (),
+    version: Any = KEEP,
 ) -> RoleResult:
     """Create or edit a role and its grants (``identity:action``) as the permission matrix shows them.
 
@@ -483,6 +491,8 @@ def save_role(
         raise Refused("角色不存在或已删除", [role_id])
     if not created:
         _guard_role(session, actor, role)
+        if version is not KEEP:  # a form's: saved only from the version it was opened on
+            check_version(role, version)
     if name is not KEEP:
         name = (name or "").strip()
         if not name:
@@ -517,6 +527,8 @@ def save_role(
             role.accesses.append(RoleGrant(identity=identity, action=action))
     if created:
         session.add(role)
+    else:
+        new_version(role)
     session.flush()
     if removed:
         _keep_an_administrator(session)

@@ -663,14 +663,16 @@ def approve_dunning(
         changed = select(N.id, N.project_id).where(N.run_id == run.id, N.amount != owed)
         record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=changed, summary="停电/封铺审批：欠费金额更新")
         session.execute(
-            update(N.__table__).where(N.run_id == run.id, N.amount != owed).values(amount=owed, updated_at=now)
+            update(N.__table__).where(N.run_id == run.id, N.amount != owed)
+            .values(amount=owed, updated_at=now, version=N.version + 1)  # forms opened before are stale (B09)
         )
         # The letters are issued now: their deadline counts from today, not from the proposal.
         deadline = pay_by(run.stage, run.as_of, now.astimezone(SHANGHAI).date())
         record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, summary="停电/封铺审批：限缴日期顺延",
                     ids=select(N.id, N.project_id).where(N.run_id == run.id, N.pay_by < deadline))
         session.execute(
-            update(N.__table__).where(N.run_id == run.id, N.pay_by < deadline).values(pay_by=deadline, updated_at=now)
+            update(N.__table__).where(N.run_id == run.id, N.pay_by < deadline)
+            .values(pay_by=deadline, updated_at=now, version=N.version + 1)
         )
         _recount(session, run)
         run.status = DunningRunStatus.APPROVED
@@ -755,6 +757,7 @@ def record_delivery(
         update(N.__table__).where(N.id.in_(ids)).values(
             delivered_at=delivered_at, delivered_by_id=delivered_by_id, delivery_way=way,
             signed_by=signed_by.strip()[:64], updated_at=utcnow(),
+            version=N.version + 1,  # a form opened before the delivery is refused (B09)
         )
     )
     record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=select(N.id, N.project_id).where(N.id.in_(ids)),

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import FormSubmission, label_of
@@ -114,7 +115,9 @@ def version_attr(model: type) -> str | None:
     return None if column is None else inspect(model).get_property_by_column(column).key
 
 
-def _check_version(obj: Any, attr: str, sent: Any) -> None:
+def check_version(obj: Any, sent: Any) -> None:
+    """Refuse a save from a form opened on another version of ``obj`` (or one that does not say which)."""
+    attr = version_attr(type(obj))
     if sent in EMPTY:
         raise EditConflict(MISSING_VERSION_MESSAGE, [inspect(obj).identity[0]])
     try:
@@ -123,6 +126,14 @@ def _check_version(obj: Any, attr: str, sent: Any) -> None:
         raise EditConflict(MISSING_VERSION_MESSAGE) from exc
     if sent != getattr(obj, attr):
         raise EditConflict(ids=[inspect(obj).identity[0]])
+
+
+def new_version(obj: Any) -> None:
+    """Move a versioned record's version although none of its own columns changed (its links did: an account's
+    roles, a role's grants), so that a form opened before is refused too."""
+    mapper = inspect(type(obj))
+    key = next(a.key for a in mapper.column_attrs if not a.columns[0].primary_key and a.columns[0] is not mapper.version_id_col)
+    flag_modified(obj, key)  # an UPDATE of the row, which moves its version
 
 
 def ref_id(values: Mapping[str, Any], name: str) -> int | None:
@@ -224,7 +235,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     if attr is not None:
         values.pop(attr, None)  # the version moves only by saving
         if not created:
-            _check_version(obj, attr, version)
+            check_version(obj, version)
     before = {} if created else _snapshot(obj)
     if obj is None:
         obj = model()

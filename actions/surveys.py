@@ -208,7 +208,8 @@ def record_distribution(
         chunk = ids[start:start + CHUNK]
         where = (SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(chunk))
         session.execute(
-            update(SurveyHousehold).where(*where).values(distributed_at=distributed_on, receipt_signed=receipt_signed),
+            update(SurveyHousehold).where(*where).values(distributed_at=distributed_on, receipt_signed=receipt_signed,
+                                                         version=SurveyHousehold.version + 1),
             execution_options={"synchronize_session": False},
         )
         record_bulk(session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,

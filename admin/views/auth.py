@@ -85,14 +85,15 @@ class RoleAdmin(GroupAdmin, ScopedModelView, model=Role):
         return await self._save(request, None, data)
 
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
-        return await self._save(request, int(pk), data)
+        # saved only from the version the form was opened on, like every edited record
+        return await self._save(request, int(pk), data, version=data.get("version"))
 
-    async def _save(self, request: Request, role_id: int | None, data: dict) -> Role:
+    async def _save(self, request: Request, role_id: int | None, data: dict, **version: Any) -> Role:
         values = {key: data[key] or "" for key in ("name", "description") if key in data}
         if PERMISSIONS in data:
             values["grants"] = list(data[PERMISSIONS] or [])
             values["offered"] = {c.value for row in build_permission_rows(self._admin_ref) for c in row.choices}
-        result = await run_action(self.session_maker, request, accounts.save_role, role_id=role_id, **values)
+        result = await run_action(self.session_maker, request, accounts.save_role, role_id=role_id, **values, **version)
         return Role(id=result.role_id, name=result.name)
 
     async def delete_model(self, request: Request, pk: Any) -> None:
@@ -189,16 +190,17 @@ class UserAdmin(ScopedModelView, model=User):
         return await self._save(request, None, data)
 
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
-        return await self._save(request, int(pk), data)
+        # saved only from the version the form was opened on, like every edited record
+        return await self._save(request, int(pk), data, version=data.get("version"))
 
-    async def _save(self, request: Request, user_id: int | None, data: dict) -> User:
+    async def _save(self, request: Request, user_id: int | None, data: dict, **version: Any) -> User:
         """The form's fields as the action's arguments; a field the form leaves out stays as it is."""
         values: dict[str, Any] = {key: data[key] for key in ("username", "display_name") if key in data}
         values.update({key: bool(data[key]) for key in ("is_active", "is_superuser") if key in data})
         values.update({f"{key}_id": _id(data[key]) for key in ("branch", "staff") if key in data})
         values.update({f"{key[:-1]}_ids": _ids(data[key]) for key in ("roles", "projects") if key in data})
         result = await run_action(self.session_maker, request, accounts.save_user, user_id=user_id,
-                                  password=data.get(NEW_PASSWORD) or None, **values)
+                                  password=data.get(NEW_PASSWORD) or None, **values, **version)
         return User(id=result.user_id, username=result.username)
 
     async def delete_model(self, request: Request, pk: Any) -> None:

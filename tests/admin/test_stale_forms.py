@@ -22,6 +22,7 @@ from models import (
     LostItem,
     OperationLog,
     OwnerNotice,
+    Role,
     Survey,
     SurveyTopic,
     User,
@@ -139,3 +140,80 @@ def test_the_second_of_two_stale_forms_is_refused(session, console, records, ide
     assert getattr(session.get(model, row.id), attr) == "甲改的"
     assert session.scalar(select(func.count()).select_from(OperationLog)) == logs  # nothing written
 
+
+
+def _sent(fields: dict[str, str]) -> dict[str, str]:
+    """A multiple select with nothing chosen is not sent by a browser at all."""
+    return {k: v for k, v in fields.items() if v or k not in ("projects", "roles")}
+
+
+@pytest.mark.parametrize("identity", ["user", "role"])
+def test_a_stale_account_or_role_form_is_refused(session, console, identity):
+    """账号 and 角色 are edited through their own actions and checked the same way — also when the first save
+    changed only their links (an account's projects, a role's grants), which leave the row's columns as they were."""
+    p = f.project(session)
+    f.user(session, username="root", superuser=True)
+    row = (f.user(session, username="clerk", roles=["客服经理"]) if identity == "user"
+           else Role(name="临时角色", description=""))
+    session.add(row)
+    session.flush()
+    url = f"/admin/{identity}/edit/{row.id}"
+    first, second = console("root"), console("root")
+    form_a, form_b, form_c = (_sent(_opened(c, url)) for c in (first, second, second))
+    # the first save changes links only
+    links = {"projects": str(p.id)} if identity == "user" else {"permissions": "unit:list"}
+    done = first.post(url, {**form_a, **links})
+    assert done.status_code == 302
+    operation = f"save_{identity}"
+    assert session.scalar(select(func.count()).where(OperationLog.operation == operation)) == 1
+    logs = session.scalar(select(func.count()).select_from(OperationLog))
+    attr = "display_name" if identity == "user" else "description"
+    for stale in (form_b, form_c):
+        late = second.post(url, {**stale, attr: "乙改的"})
+        assert late.status_code == 400 and "已被他人修改，请刷新后重试" in html.unescape(late.text)
+    missing = second.post(url, {**{k: v for k, v in _sent(_opened(second, url)).items() if k != "version"},
+                                attr: "乙改的", "version": None})
+    assert missing.status_code == 400 and "表单缺少版本号" in html.unescape(missing.text)
+    session.expire_all()
+    saved = session.get(type(row), row.id)
+    assert getattr(saved, attr) != "乙改的"
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == logs  # nothing written
+    # a fresh form saves
+    assert second.post(url, {**_sent(_opened(second, url)), attr: "乙改的"}).status_code == 302
+
+
+def test_a_form_opened_before_a_bulk_step_is_refused(session, console, records):
+    """送达登记 and 问卷发放 change many rows with one UPDATE: their versions move too, so an edit form opened
+    before either is refused instead of putting back what the step wrote."""
+    from actions.actor import SYSTEM
+    from actions.dunning import record_delivery
+    from actions.surveys import record_distribution
+    from models import DeliveryWay, DunningRunStatus, SurveyHousehold
+
+    notice, survey = records["dunning-notice"], records["survey"]
+    session.get(DunningRun, notice.run_id).status = DunningRunStatus.DONE
+    household = SurveyHousehold(project_id=survey.project_id, survey_id=survey.id, unit_id=notice.unit_id)
+    session.add(household)
+    session.flush()
+    c = console("boss")
+    notice_url, household_url = f"/admin/dunning-notice/edit/{notice.id}", f"/admin/survey-household/edit/{household.id}"
+    notice_form, household_form = _opened(c, notice_url), _opened(c, household_url)
+
+    record_delivery(session, notice_ids=[notice.id], actor=SYSTEM, way=DeliveryWay.HAND, signed_by="业主",
+                    delivered_by_id=f.staff(session, project_=session.get(DunningRun, notice.run_id).project).id)
+    record_distribution(session, survey_id=survey.id, unit_ids=[notice.unit_id], distributed_on=dt.date(2026, 11, 2),
+                        receipt_signed=True, actor=SYSTEM)
+    session.flush()
+    logs = session.scalar(select(func.count()).select_from(OperationLog))
+
+    # (the parser does not see the unit an ajax select shows: sent as the browser would)
+    stale = ((notice_url, {**notice_form, "note": "旧表单"}),
+             (household_url, {**household_form, "unit": str(notice.unit_id), "collected": "y"}))
+    for url, form in stale:
+        late = c.post(url, form)
+        assert late.status_code == 400 and "已被他人修改，请刷新后重试" in html.unescape(late.text), url
+    session.expire_all()
+    assert (session.get(DunningNotice, notice.id).note != "旧表单", session.get(DunningNotice, notice.id).signed_by) == (True, "业主")
+    assert (session.get(SurveyHousehold, household.id).receipt_signed,
+            session.get(SurveyHousehold, household.id).collected) == (True, False)
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == logs  # nothing written
