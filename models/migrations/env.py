@@ -6,6 +6,7 @@ from sqlalchemy import pool
 import models
 from models.base import on_database
 from models.db import database_url, make_engine
+from models.search import sync_search_tables
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -40,6 +41,7 @@ def _run(connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        sync_search_tables(connection)  # after any revision: a batch ALTER drops its table's triggers
 
 
 if context.is_offline_mode():
