@@ -132,6 +132,7 @@ class _Contains(ColumnElement[bool]):
 
     inherit_cache = False
     type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is: not "= 1" on SQLite, which would hide the IN from its planner
 
     def __init__(self, model: type, name: str, term: str) -> None:
         self.model, self.name, self.term, self.pattern = model, name, term, _pattern(term)
