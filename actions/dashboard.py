@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
-    Bill,
+    BillTotal,
     Department,
     MonthStatus,
     RequestKind,
@@ -110,16 +110,19 @@ class Arrears:
 
 
 def arrears(session: Session, *, scope: Scope, as_of: dt.date) -> Arrears:
-    """欠费 on ``as_of`` and its aging, as ``billing.arrears`` totals them — one pass over the overdue bills,
-    without the per-account grouping of the arrears page (which the home page links to)."""
+    """欠费 on ``as_of`` and its aging, as ``billing.arrears`` totals them (the unpaid and part-paid bills past
+    their due date, by 账期) — read from 账单汇总 (``BillTotal``: what those bills still owe per project, 账期 and
+    due date, kept by the database), not from the bills; the arrears page the home page links to groups the
+    bills per account."""
     ids, period = scope.project_ids, as_of.isoformat()
     buckets = list(billing.AGING_LABELS)
-    owed = billing.OUTSTANDING
+    owed = BillTotal.owed
     values = [0] * (len(buckets) + 1)
     if ids:
         values = session.execute(
-            select(*(func.sum(case((kpis.aging_clause(as_of, b), owed), else_=0)) for b in buckets), func.sum(owed))
-            .where(billing.overdue(as_of), Bill.project_id.in_(ids))
+            select(*(func.sum(case((kpis.aging_clause(as_of, b, BillTotal.period), owed), else_=0)) for b in buckets),
+                   func.sum(owed))
+            .where(BillTotal.due_date < as_of, BillTotal.project_id.in_(ids))
         ).one()
     drills = {bucket: Drill("bills_overdue", period, ids, bucket) for bucket in buckets}
     drills["total"] = Drill("bills_overdue", period, ids)

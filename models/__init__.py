@@ -48,6 +48,7 @@ from .fee_tasks import (  # noqa: F401
 from .fees import (  # noqa: F401
     Bill,
     BillStatus,
+    BillTotal,
     DeliveryWay,
     DunningNotice,
     DunningRun,

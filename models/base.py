@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, Numeric, TypeDecorator, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, Numeric, Table, TypeDecorator, func
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, selectinload
@@ -135,9 +135,15 @@ def list_order_indexes(*order: str) -> tuple[Index, Index]:
     return Index(None, "project_id", *order, "id"), Index(None, *order, "id", "project_id")
 
 
+# table → the columns console searches match anywhere in, as ``trigram_indexes`` declares them
+SEARCHED: dict[str, tuple[str, ...]] = {}
+
+
 def trigram_indexes(table: str, *columns: str) -> tuple[Index, ...]:
     """PostgreSQL ``pg_trgm`` GIN indexes for the columns console searches match anywhere in
-    (``ILIKE '%1203%'``); the migration creates the extension. Other databases scan: SQLite has no such index."""
+    (``ILIKE '%1203%'``); the migration creates the extension. SQLite gets an FTS5 trigram table over the same
+    columns (``models.search``); MariaDB scans."""
+    SEARCHED[table] = tuple(dict.fromkeys((*SEARCHED.get(table, ()), *columns)))
     return tuple(
         Index(f"ix_{table}_{name}_trgm", name, postgresql_using="gin", postgresql_ops={name: "gin_trgm_ops"})
         .ddl_if(dialect="postgresql")
@@ -145,9 +151,22 @@ def trigram_indexes(table: str, *columns: str) -> tuple[Index, ...]:
     )
 
 
+def search_table(table: str) -> str:
+    """SQLite's FTS5 table over the searched columns of ``table`` (``models.search``)."""
+    return table + "_search"
+
+
+def is_search_table(name: str) -> bool:
+    """One of those FTS tables, or a shadow table FTS5 keeps beside it."""
+    found = re.fullmatch(r"(\w+?)_search(_(data|idx|docsize|config|content))?", name)
+    return found is not None and found.group(1) in SEARCHED
+
+
 def on_database(item: Any, dialect: str) -> bool:
     """Whether a declared schema item exists on ``dialect``: the trigram indexes only on PostgreSQL (``ddl_if``) —
     what alembic compares the models with the database by."""
+    if isinstance(item, Table) and is_search_table(item.name):
+        return False  # SQLite's FTS tables (``models.search``): no part of the models
     ddl_if = getattr(item, "_ddl_if", None)
     return ddl_if is None or ddl_if.dialect in (None, dialect)
 

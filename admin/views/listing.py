@@ -18,10 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, inspect, or_, select, union
+from sqlalchemy import Boolean, ColumnElement, Select, String, cast, func, inspect, or_, select, union
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from models.base import SEARCHED, search_table
+from models.search import MIN_TERM
 
 EXACT_UP_TO = 10_000
 
@@ -120,14 +125,43 @@ def _matching(column: Any, pattern: str) -> ColumnElement[bool]:
     return expr.ilike(pattern, escape="\\")
 
 
-def _path_ids(model: type, path: list[str], pattern: str) -> Select:
+class _Contains(ColumnElement[bool]):
+    """``column ILIKE pattern``; on SQLite, for a column with a search table (``models.search``) and a term of a
+    trigram or more, ``id IN (SELECT rowid FROM <table>_search WHERE column LIKE pattern)``: read from the
+    index instead of every row."""
+
+    inherit_cache = False
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is: not "= 1" on SQLite, which would hide the IN from its planner
+
+    def __init__(self, model: type, name: str, term: str) -> None:
+        self.model, self.name, self.term, self.pattern = model, name, term, _pattern(term)
+
+
+@compiles(_Contains)
+def _contains(element: _Contains, compiler: Any, **kw: Any) -> str:
+    return compiler.process(_matching(getattr(element.model, element.name), element.pattern), **kw)
+
+
+@compiles(_Contains, "sqlite")
+def _contains_sqlite(element: _Contains, compiler: Any, **kw: Any) -> str:
+    table, term = element.model.__table__.name, element.term
+    # FTS5 reads its index for a LIKE without an ESCAPE clause only: a term holding a wildcard scans
+    if element.name not in SEARCHED.get(table, ()) or len(term) < MIN_TERM or any(c in term for c in "%_\\"):
+        return _contains(element, compiler, **kw)
+    fts = sql_table(search_table(table), sql_column(element.name), sql_column("rowid"))
+    found = select(fts.c.rowid).where(fts.c[element.name].like(f"%{term}%"))
+    return compiler.process(inspect(element.model).primary_key[0].in_(found), **kw)
+
+
+def _path_ids(model: type, path: list[str], term: str) -> Select:
     """SELECT the keys of ``model`` whose ``path`` (``unit.room_no``, ``request.unit.room_no``) matches."""
     key = inspect(model).primary_key[0]
     if len(path) == 1:
-        return select(key).where(_matching(getattr(model, path[0]), pattern))
+        return select(key).where(_Contains(model, path[0], term))
     relation = model.__mapper__.relationships[path[0]]
     target = relation.mapper.class_
-    inner = _path_ids(target, path[1:], pattern)
+    inner = _path_ids(target, path[1:], term)
     if relation.direction.name == "MANYTOONE" and len(relation.local_remote_pairs) == 1:
         local, remote = relation.local_remote_pairs[0]
         if remote is inspect(target).primary_key[0]:
@@ -145,7 +179,7 @@ def search_ids(model: type, fields: list[str], term: str) -> Any:
     """The keys of the rows of ``model`` one of ``fields`` (columns or relation paths) finds ``term`` in — a
     UNION of index-driven selects, so a row without an optional relation is still found by its other fields.
     For a term that finds few rows: each select reads only its matches."""
-    selects = [_path_ids(model, field.split("."), _pattern(term)) for field in fields]
+    selects = [_path_ids(model, field.split("."), term) for field in fields]
     return selects[0] if len(selects) == 1 else union(*selects)
 
 
@@ -166,7 +200,7 @@ def search_filter(model: type, fields: list[str], term: str) -> ColumnElement[bo
 def finds_many(session: Session, model: type, fields: list[str], term: str) -> bool:
     """Does one of the search's selects find more than ``EXACT_UP_TO`` rows? (each read capped, from its index)"""
     for field in fields:
-        found = _path_ids(model, field.split("."), _pattern(term)).limit(EXACT_UP_TO + 1).subquery()
+        found = _path_ids(model, field.split("."), term).limit(EXACT_UP_TO + 1).subquery()
         if session.scalar(select(func.count()).select_from(found)) > EXACT_UP_TO:
             return True
     return False

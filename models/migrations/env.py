@@ -6,6 +6,8 @@ from sqlalchemy import pool
 import models
 from models.base import on_database
 from models.db import database_url, make_engine
+from models.search import sync_search_tables
+from models.totals import sync_bill_totals
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -40,6 +42,9 @@ def _run(connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        # what the database keeps by triggers, after any revision: a batch ALTER drops its table's triggers
+        sync_search_tables(connection)
+        sync_bill_totals(connection)
 
 
 if context.is_offline_mode():

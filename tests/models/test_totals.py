@@ -1,0 +1,117 @@
+"""账单汇总 (models.totals): every write to a bill — an ORM flush, a set-based UPDATE, INSERT … SELECT, a delete —
+leaves bill_total equal to the bills added up, in the writing transaction; two payments of one project's month
+at once both count (PostgreSQL: the second waits for the first's commit on the total's row)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from models import Bill, BillStatus, BillTotal, Branch, Building, FeeType, Project, Unit
+from tests import factories as f
+
+OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
+
+
+def recounted(session) -> dict:
+    """(project, 账期, due date) → (应收, 实收, 欠费) from the bills themselves, all-zero keys left out."""
+    kept = Bill.status != BillStatus.WAIVED
+    rows = session.execute(
+        select(Bill.project_id, Bill.period, Bill.due_date,
+               func.sum(case((kept, Bill.amount_due), else_=0)), func.sum(case((kept, Bill.amount_paid), else_=0)),
+               func.sum(case((Bill.status.in_(OPEN), Bill.amount_due - Bill.amount_paid), else_=0)))
+        .group_by(Bill.project_id, Bill.period, Bill.due_date))
+    return _by_key(rows)
+
+
+def _by_key(rows) -> dict:
+    return {tuple(r[:3]): tuple(Decimal(str(v)).quantize(Decimal("0.01")) for v in r[3:]) for r in rows if any(r[3:])}
+
+
+def kept(session) -> dict:
+    rows = session.execute(select(BillTotal.project_id, BillTotal.period, BillTotal.due_date, BillTotal.amount_due,
+                                  BillTotal.amount_paid, BillTotal.owed))
+    return _by_key(rows)
+
+
+def test_every_kind_of_write_keeps_the_totals(session):
+    p = f.project(session)
+    fee = f.fee_type(session, project_=p)
+    units = [f.unit(session, project_=p, room_no=f"{n + 1}01") for n in range(4)]
+    bills = [f.bill(session, unit_=u, fee_type_=fee, period=period, amount_due=Decimal("100.50"))
+             for u in units for period in ("2026-10", "2026-11")]
+    session.flush()
+    assert kept(session) == recounted(session)
+    assert kept(session)[(p.id, "2026-11", dt.date(2026, 11, 1))] == (Decimal("402.00"), 0, Decimal("402.00"))
+
+    bills[0].amount_paid, bills[0].status = Decimal("100.50"), BillStatus.PAID  # a payment through the ORM
+    bills[2].amount_paid, bills[2].status = Decimal("30.00"), BillStatus.PARTIAL
+    bills[4].status = BillStatus.WAIVED
+    session.flush()
+    assert kept(session) == recounted(session)
+    session.execute(update(Bill).where(Bill.id == bills[1].id).values(due_date=dt.date(2026, 11, 15)))
+    session.execute(update(Bill).where(Bill.project_id == p.id).values(collector_id=None))  # no figure changes
+    session.execute(delete(Bill).where(Bill.id == bills[3].id))
+    session.execute(text("INSERT INTO bill (project_id, unit_id, fee_type_id, period, amount_due, amount_paid, "
+                         "due_date, status, created_at, updated_at, version) "
+                         "SELECT project_id, unit_id, fee_type_id, '2026-12', amount_due, 0, due_date, 'unpaid', "
+                         "created_at, updated_at, 1 FROM bill WHERE project_id = :p AND period = '2026-11'"),
+                    {"p": p.id})
+    session.expire_all()
+    assert kept(session) == recounted(session)
+    assert kept(session)[(p.id, "2026-10", dt.date(2026, 10, 1))] == (
+        Decimal("301.50"), Decimal("130.50"), Decimal("171.00"))  # one paid, one part-paid, one waived, one owed
+    assert (p.id, "2026-11", dt.date(2026, 11, 15)) in kept(session)  # moved by its due date
+
+
+@pytest.fixture
+def committed(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        p = f.project(s)
+        fee = f.fee_type(s, project_=p)
+        bills = [f.bill(s, unit_=f.unit(s, project_=p, room_no=f"{n + 1}02"), fee_type_=fee, period="2026-11")
+                 for n in range(2)]
+        s.flush()
+        ids = {"project": p.id, "branch": p.branch_id, "bills": [b.id for b in bills]}
+    yield ids
+    with Session(engine) as s, s.begin():
+        for model in (Bill, BillTotal, Unit, Building, FeeType):
+            s.execute(delete(model).where(model.project_id == ids["project"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+
+
+def test_two_payments_of_one_month_at_once_both_count(engine, committed):
+    first_bill, second_bill = committed["bills"]
+    paid = {"amount_paid": Decimal("250.00"), "status": BillStatus.PAID}
+    first = Session(engine)
+    first.begin()
+    first.execute(update(Bill).where(Bill.id == first_bill).values(**paid))
+    box: dict = {}
+
+    def second():
+        try:
+            with Session(engine) as s, s.begin():
+                s.execute(update(Bill).where(Bill.id == second_bill).values(**paid))
+        except Exception as exc:  # handed back to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(1.0)
+    waited = thread.is_alive()
+    first.commit()
+    first.close()
+    thread.join(15)
+    assert waited and "error" not in box
+    with Session(engine) as s:
+        assert kept(s)[(committed["project"], "2026-11", dt.date(2026, 11, 1))] == (
+            Decimal("500.00"), Decimal("500.00"), Decimal("0.00"))
+        assert kept(s) == recounted(s)
