@@ -1,25 +1,27 @@
 """导出: a list as .xlsx, exactly as the user sees it, in bounded memory.
 
 The caller hands in the list's own query — its project scope, search, filters and sort — and its columns; the
-scope is applied again here all the same. Rows stream from the database in batches into an XlsxWriter
-workbook in constant-memory mode (each row goes to disk as it is written), so a million bills never sit in memory. Cells are
-typed (dates as dates, money as numbers, enums by their Chinese label), a related record shows as the list
-shows it (a unit as ``楼栋-房号``), ID and phone numbers are masked unless the role may see them, and text that
-starts with ``= + - @`` is written as text (:mod:`actions.xlsx_out`). Every export writes a 导出 audit row
+scope is applied again here all the same. Only the exported columns are selected, as plain rows streamed in
+batches (no ORM object per row), and each row goes to disk as it is written (:func:`xlsx_out.stream_sheet`),
+so a million bills never sit in memory. Cells are typed (dates as dates, money as numbers, enums by their
+Chinese label), a related record shows as the list shows it (a unit as ``楼栋-房号``, read once per unit, not
+once per row), ID and phone numbers are masked unless the role may see them, and text that starts with
+``= + - @`` is written as text (:mod:`actions.xlsx_out`). Every export writes a 导出 audit row
 with its filters and row count, and an operation-log row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, or_, select
-from sqlalchemy.orm import RelationshipProperty, Session, selectinload
+from sqlalchemy import JSON, Select, func, inspect, or_, select
+from sqlalchemy.orm import ColumnProperty, RelationshipProperty, Session
 
 from models import SHANGHAI, AuditKind, LabeledEnum
 from models.base import display_loads
@@ -63,32 +65,88 @@ def export_columns(model: type, keys: Sequence[str], labels: dict[str, str]) -> 
     return out
 
 
-def _loads(model: type, keys: Sequence[str]) -> list[Any]:
-    """selectinload of every related record the columns show, batch by batch as rows stream."""
-    mapper = inspect(model)
-    options = []
-    for key in {k.split(".")[0] for k in keys}:
-        prop = mapper.attrs.get(key)
+class _Shown:
+    """How one column is read: the SQL expression selected, and what becomes of its value in the row."""
+
+    def __init__(self, model: type, column: ExportColumn, unmask: bool) -> None:
+        head, *rest = column.key.split(".")
+        prop = inspect(model).attrs.get(head)
+        self.related: _Related | None = None
+        self.joined = False
         if isinstance(prop, RelationshipProperty):
-            # the related record's name may need its own relations (房屋 → 楼栋-房号, 账单 → 房屋, 收费项目)
-            load = selectinload(getattr(model, key))
-            options += display_loads(prop.mapper.class_, load) or [load]
-    return options
+            self.related = _Related(prop, rest)
+            self.expr = self.related.local
+        elif isinstance(prop, ColumnProperty) and not rest:
+            self.expr = getattr(model, head)
+            self.joined = isinstance(prop.columns[0].type, JSON)  # a list, shown as its items
+        else:
+            raise ValueError(f"{model.__name__}.{column.key}: not a column nor a many-to-one relation")
+        self.mask = column.pii if column.pii and not unmask else None
 
 
-def _value(obj: Any, column: ExportColumn, unmask: bool) -> Any:
-    value = obj
-    for part in column.key.split("."):
-        value = getattr(value, part, None) if value is not None else None
-    if value is None:
-        return None
-    if column.pii and not unmask:
-        return mask(column.pii, value)
+class _Related:
+    """A related record's column (房屋 as 楼栋-房号, or ``unit.room_no``), shown as the list shows it. Read once per
+    record, not once per row — a million bills name a hundred thousand units — and kept in a bounded table."""
+
+    LIMIT = 200_000
+
+    def __init__(self, prop: RelationshipProperty, path: list[str]) -> None:
+        if prop.uselist or len(prop.local_remote_pairs) != 1:
+            raise ValueError(f"{prop}: only a many-to-one relation on one column is exported")
+        ((self.local, remote),) = prop.local_remote_pairs
+        self.target = prop.mapper.class_
+        self.key = prop.mapper.get_property_by_column(remote).key
+        self.path = path
+        self.shown: dict[Any, Any] = {}
+
+    def read(self, session: Session, keys: set[Any]) -> None:
+        missing = sorted(k for k in keys if k is not None and k not in self.shown)
+        if len(self.shown) + len(missing) > self.LIMIT:
+            self.shown.clear()
+        key = getattr(self.target, self.key)
+        for i in range(0, len(missing), BATCH):
+            query = select(self.target).where(key.in_(missing[i:i + BATCH])).options(*display_loads(self.target))
+            for obj in session.scalars(query):
+                value = obj
+                for part in self.path:
+                    value = getattr(value, part, None) if value is not None else None
+                self.shown[getattr(obj, self.key)] = _value(value)
+
+
+def _value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | Decimal | dt.date | LabeledEnum):
+        return value  # typed cells: xlsx_out writes dates as dates, money as numbers, enums by label
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
-    if isinstance(value, str | int | float | Decimal | dt.date | LabeledEnum):
-        return value  # typed cells: xlsx_out writes dates as dates, money as numbers, enums by label
     return str(value)  # a related record, as the list shows it
+
+
+def _converter(shown: _Shown) -> Callable[[Any], Any] | None:
+    if shown.related is not None:
+        return shown.related.shown.get
+    if shown.mask is not None:
+        return lambda value, kind=shown.mask: None if value is None else mask(kind, value)
+    return _value if shown.joined else None
+
+
+def _rows(session: Session, query: Select, shown: list[_Shown], tick: Callable[[int], None]) -> Iterator[list[Any]]:
+    """The rows, as plain values read in batches (a server-side cursor on PostgreSQL): no ORM object per row —
+    loading a million took ~40 % of an export's time."""
+    exprs = list(dict.fromkeys(s.expr for s in shown))  # a relation shown twice (房屋, 房屋.房号) is read once
+    at = [exprs.index(s.expr) for s in shown]
+    pick = None if at == list(range(len(exprs))) else itemgetter(*at)
+    convert = [(i, f) for i, s in enumerate(shown) if (f := _converter(s)) is not None]
+    stmt = query.with_only_columns(*exprs, maintain_column_froms=True).execution_options(yield_per=BATCH)
+    for batch in session.connection().execute(stmt).partitions():
+        for s in shown:
+            if s.related is not None:
+                s.related.read(session, {row[exprs.index(s.expr)] for row in batch})
+        for row in batch:
+            values = list(row if pick is None else pick(row))
+            for i, f in convert:
+                values[i] = f(values[i])
+            yield values
+        tick(len(batch))
 
 
 def export_list(
@@ -116,21 +174,16 @@ def export_list(
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     report("导出", 0, min(total, cap))
     masked = not unmask and any(c.pii for c in columns)
-    stream = session.execute(
-        query.options(*_loads(model, [c.key for c in columns])).limit(cap).execution_options(yield_per=BATCH)
-    ).scalars()
     written = 0
 
-    def rows():
+    def tick(rows: int) -> None:
         nonlocal written
-        for obj in stream:
-            yield [_value(obj, c, unmask) for c in columns]
-            written += 1
-            if written % BATCH == 0:
-                report("导出", written, min(total, cap))
+        written += rows
+        report("导出", written, min(total, cap))
 
     stamp = dt.datetime.now(SHANGHAI)
-    xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows(),
+    rows = _rows(session, query.limit(cap), [_Shown(model, c, unmask) for c in columns], tick)
+    xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows,
                           widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns],
                           caption=f"{title}（导出时间 {stamp:%Y-%m-%d %H:%M}）")
     file_name = f"{title}_{stamp:%Y%m%d_%H%M%S}.xlsx"

@@ -4,21 +4,25 @@ formats — whatever writes the file.
 
 openpyxl writes any string starting with ``=`` as a formula; Excel also evaluates cells starting with
 ``+ - @`` and, after a TAB or CR, the rest. Such strings are written as explicit text cells. Small workbooks
-(reports, templates) are built with openpyxl write-only; a list export, up to a million rows, streams through
-XlsxWriter in constant-memory mode (:func:`stream_sheet`: measured 2.7–3.6× faster than openpyxl, memory flat).
+(reports, templates) are built with openpyxl write-only; a list export, up to a million rows, is written
+directly as the sheet's XML (:func:`stream_sheet`: a million rows of eight cells in ~15 s of CPU, memory flat).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
-from collections.abc import Iterable, Sequence
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
-import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -139,69 +143,188 @@ class XlsxFile:
     rows: int
 
 
+# --- A list export, up to a million rows: the sheet's XML written directly ------------------------------------
+# A general writer costs ~70–200 µs a row of eight cells (XlsxWriter, measured), several minutes a million rows;
+# a list export needs one sheet of typed cells and four styles, written here at a few µs a row. Text cells are
+# inline strings (no shared-string table to hold in memory), never formulas.
+_EPOCH = dt.date(1899, 12, 30).toordinal()  # Excel's day 0 (1900 date system)
+# What a text cell cannot carry as is: XML's specials, a CR (an XML reader turns it into LF, so Excel's
+# ``_x000D_``), what XML cannot carry at all (left out), and text that already reads as such an escape
+# (``_x005F_`` escapes its underscore, as Excel does).
+_SPECIAL = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_DROPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Text needing none of that, nor xml:space (no space at either end), nor a look for a rate (no %).
+_PLAIN = re.compile(r"[^\s%_&<>\x00-\x1f\ufffe\uffff](?:[^%_&<>\x00-\x1f\ufffe\uffff]*[^\s%_&<>\x00-\x1f\ufffe\uffff])?")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "_x000D_"}
+# cellXfs of the styles part below: 1 title, 2 header, then the number formats
+_TITLE, _HEADER, _MONEY, _DATE, _DATETIME, _PERCENT_STYLE = (f' s="{i}"' for i in range(1, 7))
+_FLUSH_ROWS = 2_000
+# zlib's fastest level: a row of eight cells costs ~7.5 µs of CPU written and deflated, against ~13 µs at the
+# default level 6 (measured, 100,000 bills' rows); the file is ~35 % larger.
+ZIP_LEVEL = 1
+
+_NS = ('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+       'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_PACKAGE = {
+    "[Content_Types].xml": _HEAD + (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'),
+    "_rels/.rels": _HEAD + (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Target="xl/workbook.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/>'
+        '</Relationships>'),
+    "xl/_rels/workbook.xml.rels": _HEAD + (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Target="worksheets/sheet1.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>'
+        '<Relationship Id="rId2" Target="styles.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"/></Relationships>'),
+    "xl/styles.xml": _HEAD + (
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<numFmts count="4"><numFmt numFmtId="164" formatCode="{MONEY_FORMAT}"/>'
+        f'<numFmt numFmtId="165" formatCode="{DATE_FORMAT}"/><numFmt numFmtId="166" formatCode="{DATETIME_FORMAT}"/>'
+        f'<numFmt numFmtId="167" formatCode="{PERCENT_FORMAT}"/></numFmts>'
+        '<fonts count="3"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        f'<font><b/><sz val="{TITLE_FONT.size:g}"/><name val="Calibri"/><family val="2"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        '<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        + "".join(f'<xf numFmtId="{n}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+                  for n in range(164, 168))
+        + '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        '</styleSheet>'),
+}
+
+
 def stream_sheet(path: Any, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
                  widths: Sequence[float] = (), caption: str | None = None) -> int:
     """Write one sheet to ``path`` as :func:`write_sheet` lays it out (a title row, the bold header, both frozen in
-    view, the widths, typed cells), with XlsxWriter's constant-memory mode: each row goes to disk as it is written.
-    Returns the rows."""
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                        "strings_to_urls": False, "strings_to_numbers": False})
-    try:
-        ws = wb.add_worksheet(sheet_title(title, set()))
-        formats = {
-            "bold": wb.add_format({"bold": True}),
-            "money": wb.add_format({"num_format": MONEY_FORMAT}),
-            "date": wb.add_format({"num_format": DATE_FORMAT}),
-            "datetime": wb.add_format({"num_format": DATETIME_FORMAT}),
-            "percent": wb.add_format({"num_format": PERCENT_FORMAT}),
-        }
-        for i, width in enumerate(widths or [header_width(h) for h in header]):
-            ws.set_column(i, i, width)
-        shown = title if caption is None else caption
-        top = 1 if shown else 0  # the header's row
-        ws.freeze_panes(top + 1, 0)
+    view, the widths, typed cells), streaming: rows go to a temporary file as they come, then into the zip, so
+    memory stays flat however many there are. Returns the rows."""
+    shown = title if caption is None else caption
+    top = 2 if shown else 1  # the header's row
+    letters = [get_column_letter(i) for i in range(1, max(len(header), 1) + 1)]
+    n = 0
+    with tempfile.TemporaryFile() as data:
+        buf = []
         if shown:  # one cell: its text runs on over the empty cells beside it
-            ws.set_row(0, TITLE_HEIGHT)
-            ws.write_string(0, 0, _text(shown), wb.add_format({"bold": True, "font_size": TITLE_FONT.size}))
-        for c, text in enumerate(header):
-            ws.write_string(top, c, _text(str(text)), formats["bold"])
-        n = 0
+            buf.append(f'<row r="1" ht="{TITLE_HEIGHT}" customHeight="1">{_text("A1", shown, _TITLE)}</row>')
+        buf.append(f'<row r="{top}">'
+                   + "".join(_text(f"{c}{top}", str(h), _HEADER) for c, h in zip(letters, header, strict=False)) + "</row>")
         for n, row in enumerate(rows, start=1):
-            for c, value in enumerate(row):
-                if value is not None:
-                    _stream_cell(ws, top + n, c, value, formats)
-        return n
-    finally:
-        wb.close()
+            r = str(top + n)
+            buf.append(f'<row r="{r}">' + "".join(
+                [_CELLS.get(type(v), _cell)(c + r, v) for c, v in zip(letters, row, strict=False) if v is not None]) + "</row>")
+            if n % _FLUSH_ROWS == 0:
+                data.write("".join(buf).encode("utf-8", "replace"))
+                buf.clear()
+        data.write("".join(buf).encode("utf-8", "replace"))
+        last = max(top + n, 1)
+        cols = "".join(f'<col min="{i}" max="{i}" width="{_stored_width(w)}" customWidth="1"/>'
+                       for i, w in enumerate(widths or [header_width(h) for h in header], start=1))
+        pane = f'<pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" state="frozen"/>'
+        head = (f'{_HEAD}<worksheet {_NS}><dimension ref="A1:{letters[-1]}{last}"/><sheetViews>'
+                f'<sheetView tabSelected="1" workbookViewId="0">{pane}<selection pane="bottomLeft"/></sheetView>'
+                f'</sheetViews><sheetFormatPr defaultRowHeight="15"/>{f"<cols>{cols}</cols>" if cols else ""}'
+                '<sheetData>').encode()
+        tail = (b'</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+                b'</worksheet>')
+        workbook = (f'{_HEAD}<workbook {_NS}><bookViews><workbookView/></bookViews><sheets>'
+                    f'<sheet name="{escape(sheet_title(title, set()), {chr(34): "&quot;"})}" sheetId="1" r:id="rId1"/>'
+                    '</sheets></workbook>')
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as book:
+            for name, text in (*_PACKAGE.items(), ("xl/workbook.xml", workbook)):
+                book.writestr(name, text)
+            size = len(head) + data.tell() + len(tail)
+            data.seek(0)
+            # ZIP64 only for a sheet past 2 GB (its size is known: the rows are all written)
+            with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=size * 1.05 > zipfile.ZIP64_LIMIT) as out:
+                out.write(head)
+                shutil.copyfileobj(data, out, 1 << 20)
+                out.write(tail)
+    return n
 
 
-def _text(value: str) -> str:
-    # What XML cannot carry (a control character stored before it was refused) is left out, not fatal.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if ILLEGAL_CHARACTERS_RE.search(value) else value
+def _stored_width(width: float) -> float:
+    # What Excel stores for a column ``width`` characters wide (7-pixel digits, 5 pixels of padding), as XlsxWriter
+    # and Excel itself write it.
+    return int((int(max(width, 1) * 7 + 0.5) + 5) / 7 * 256) / 256
 
 
-def _stream_cell(ws: Any, r: int, c: int, value: Any, formats: dict[str, Any]) -> None:
-    """One typed cell, as :func:`safe_cell` types it; text always through ``write_string`` (never a formula)."""
-    if isinstance(value, LabeledEnum):
-        value = value.label
-    if isinstance(value, str):
-        if value.endswith("%") and _PERCENT.fullmatch(value):
-            ws.write_number(r, c, float(Decimal(value[:-1]) / 100), formats["percent"])
-        else:
-            ws.write_string(r, c, _text(value))
-    elif isinstance(value, bool):
-        ws.write_string(r, c, "是" if value else "否")
-    elif isinstance(value, Decimal):
-        ws.write_number(r, c, float(value), formats["money"])
-    elif isinstance(value, int | float):
-        ws.write_number(r, c, value)
-    elif isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            from models import SHANGHAI
+def _escaped(match: re.Match) -> str:
+    found = match.group()
+    return _ESCAPES.get(found, "") if len(found) == 1 else "_x005F" + found
 
-            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
-        ws.write_datetime(r, c, value, formats["datetime"])
-    elif isinstance(value, dt.date):
-        ws.write_datetime(r, c, value, formats["date"])
-    else:
-        ws.write_string(r, c, _text(str(value)))
+
+def _text(ref: str, value: str, style: str = "") -> str:
+    if _SPECIAL.search(value):
+        value = _SPECIAL.sub(_escaped, value)
+    space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
+
+
+def _str_cell(ref: str, value: str) -> str:
+    if _PLAIN.fullmatch(value):  # most text: written as it is
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+    if value.endswith("%") and _PERCENT.fullmatch(value):
+        return f'<c r="{ref}"{_PERCENT_STYLE}><v>{Decimal(value[:-1]) / 100}</v></c>'
+    return _text(ref, value)
+
+
+def _float(ref: str, value: float) -> str:
+    return f'<c r="{ref}"><v>{value!r}</v></c>' if math.isfinite(value) else _text(ref, str(value))
+
+
+def _datetime_cell(ref: str, value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        from models import SHANGHAI
+
+        value = value.astimezone(SHANGHAI)
+    seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    return f'<c r="{ref}"{_DATETIME}><v>{value.toordinal() - _EPOCH + seconds / 86400!r}</v></c>'
+
+
+_CELLS: dict[type, Callable[[str, Any], str]] = {
+    str: _str_cell,
+    int: lambda ref, v: f'<c r="{ref}"><v>{v}</v></c>',
+    bool: lambda ref, v: _text(ref, "是" if v else "否"),
+    float: _float,
+    Decimal: lambda ref, v: f'<c r="{ref}"{_MONEY}><v>{v}</v></c>' if v.is_finite() else _text(ref, str(v)),
+    dt.date: lambda ref, v: f'<c r="{ref}"{_DATE}><v>{v.toordinal() - _EPOCH}</v></c>',
+    dt.datetime: _datetime_cell,
+}
+
+
+def _cell(ref: str, value: Any) -> str:
+    """One typed cell, as :func:`safe_cell` types it: dates as dates, money as numbers, a rate as a percentage,
+    enums by their label, anything else as its text — never a formula."""
+    kind = type(value)
+    if issubclass(kind, LabeledEnum):
+        write = _label
+    else:  # a subclass as its base (the most derived first); anything else as its text
+        write = next((_CELLS[base] for base in (dt.datetime, dt.date, Decimal, float, int, str)
+                      if issubclass(kind, base)), _as_text)
+    _CELLS[kind] = write  # found once per type: each enum is one
+    return write(ref, value)
+
+
+def _label(ref: str, value: LabeledEnum) -> str:
+    return _str_cell(ref, value.label)
+
+
+def _as_text(ref: str, value: Any) -> str:
+    return _text(ref, str(value))

@@ -1,26 +1,32 @@
 """Benchmark of the list export (issue 7): 1,000,000 bills to .xlsx in bounded memory.
 
 Builds 100,000 units and ten months of bills for each (1,000,000 bills, set-based: a recursive CTE on SQLite,
-generate_series on PostgreSQL) in a temporary SQLite file and in the PostgreSQL database ``wuye_bench_export``
-(dropped and recreated). Then, in a fresh process so its memory is its own, exports the bill list exactly as
-the console does — the action ``export_list`` with the list's columns and sort, related records shown as the
-list shows them, money as numbers, dates as dates — and prints the time, the rows per second, the file's
-size, and the process's peak resident memory next to its memory before the export.
+generate_series on PostgreSQL) in a SQLite file and in the PostgreSQL database ``wuye_bench_export``
+(dropped and recreated, unless ``--reuse`` finds the bills there already). Then, in a fresh process so its
+memory is its own, exports the bill list exactly as the console does — the action ``export_list`` with the
+list's columns and sort, related records shown as the list shows them, money as numbers, dates as dates —
+and prints the time, the process's CPU time, the rows per second, the file's size, the process's peak
+resident memory next to its memory before the export, and the load average (the machine may be shared).
+With ``--runs N`` the databases take turns, N exports each, and the medians are printed.
 
-    /work/venv/bin/python bench/export.py [--units 100000] [--months 10] [--pg postgresql://…/postgres]
+    python bench/export.py [--units 100000] [--months 10] [--pg postgresql://…/wuye_bench_export]
+                           [--sqlite-file PATH] [--reuse] [--runs 1] [--sqlite-only | --pg-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -78,16 +84,45 @@ def export_in_child(url: str, out: str, queue: multiprocessing.Queue) -> None:
     engine = make_engine(url)
     actor = Actor(user_id=None, name="基准", project_ids=None, source="bench")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with Session(engine) as session, session.begin():
         session.info["actor"] = actor
         result = export_list(
             session, query=select(Bill).order_by(Bill.period.desc(), Bill.id.desc()), model=Bill,
             columns=export_columns(Bill, COLUMNS, labels_of(Bill)), title="账单", actor=actor, path=Path(out),
         )
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((elapsed, result.rows, before / 1024, peak / 1024))
+    queue.put((elapsed, cpu, result.rows, before / 1024, peak / 1024))
+
+
+def built(url: str) -> int:
+    """The bills a database built earlier holds (0 if none, or no schema)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(Bill)) or 0
+    except Exception:  # noqa: BLE001  (no such database or table yet: build it)
+        return 0
+    finally:
+        engine.dispose()
+
+
+def export(url: str, label: str) -> tuple[float, float]:
+    """One export in a fresh process; prints its figures and returns its time and CPU time."""
+    out = Path(tempfile.mkdtemp()) / "账单.xlsx"
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=export_in_child, args=(url, str(out), queue))
+    child.start()
+    elapsed, cpu, rows, before, peak = queue.get()
+    child.join()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{label}: {rows:,} rows × {len(COLUMNS)} columns in {elapsed:.1f} s (CPU {cpu:.1f} s; "
+          f"{rows / elapsed:,.0f} rows/s), file {out.stat().st_size / 2**20:.1f} MB; peak resident memory "
+          f"{peak:.0f} MB (before the export: {before:.0f} MB); load average {load}", flush=True)
+    out.unlink()
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -95,28 +130,41 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=10)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_export")
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--sqlite-file", help="the SQLite database (default: a new temporary file)")
+    parser.add_argument("--reuse", action="store_true", help="keep databases that already hold the bills")
+    parser.add_argument("--runs", type=int, default=1)
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true")
+    only.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
-    targets = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db")]
+    targets = []
+    if not args.pg_only:
+        targets.append(("SQLite", f"sqlite:///{args.sqlite_file or Path(tempfile.mkdtemp()) / 'bench.db'}"))
     if not args.sqlite_only:
-        targets.append(("PostgreSQL", None))
-    context = multiprocessing.get_context("spawn")
+        targets.append(("PostgreSQL", args.pg))
+    expected = args.units * args.months
     for label, url in targets:
-        url = url or fresh_postgres(args.pg)
+        if args.reuse and built(url) == expected:
+            print(f"== {label}: {expected:,} bills built earlier", flush=True)
+            continue
+        if label == "PostgreSQL":
+            fresh_postgres(url)
+        else:
+            Path(make_url(url).database).unlink(missing_ok=True)
         engine = make_engine(url)
         t0 = time.perf_counter()
         bills = build(engine, args.units, args.months)
         engine.dispose()
-        print(f"\n== {label}: built {bills:,} bills on {args.units:,} units in {time.perf_counter() - t0:.1f} s")
-        out = Path(tempfile.mkdtemp()) / "账单.xlsx"
-        queue = context.Queue()
-        child = context.Process(target=export_in_child, args=(url, str(out), queue))
-        child.start()
-        elapsed, rows, before, peak = queue.get()
-        child.join()
-        print(f"export of the bill list: {rows:,} rows × {len(COLUMNS)} columns in {elapsed:.1f} s "
-              f"({rows / elapsed:,.0f} rows/s), file {out.stat().st_size / 2**20:.1f} MB")
-        print(f"  peak resident memory of the exporting process: {peak:.0f} MB (before the export: {before:.0f} MB)")
+        print(f"== {label}: built {bills:,} bills on {args.units:,} units in {time.perf_counter() - t0:.1f} s",
+              flush=True)
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in targets}
+    for run in range(1, args.runs + 1):  # the databases take turns: a busier minute falls on both
+        for label, url in targets:
+            times[label].append(export(url, f"{label} export {run}/{args.runs}"))
+    if args.runs > 1:
+        for label, figures in times.items():
+            print(f"{label}: median {statistics.median(t for t, _ in figures):.1f} s "
+                  f"(CPU {statistics.median(c for _, c in figures):.1f} s) over {args.runs} exports")
 
 
 if __name__ == "__main__":

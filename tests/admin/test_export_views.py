@@ -11,8 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from admin.views import list_export
-from models import AuditKind, AuditLog, Customer, Job, JobState, User
+from actions.actor import Actor
+from actions.export import export_columns, export_list
+from admin.views import VIEWS, list_export
+from models import AuditKind, AuditLog, Customer, Job, JobState, User, labels_of
 from tests import factories as f
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -108,3 +110,20 @@ def test_exported_list_reimports_unchanged(console, session, people):
     page = sv.get(upload.headers["location"]).text
     assert "<td>0</td><td>0</td><td>4</td>" in re.sub(r"\s+", "", page)  # 新增 0, 更新 0, 无变化 4
     assert session.scalar(select(Customer.name).where(Customer.name == "张伟")) == "张伟"
+
+
+def test_every_lists_export_columns_export(session, tmp_path):
+    """Each console list's export columns — its own, or many-to-one relations shown as the list shows them — are
+    read as plain rows and written under the list's headers."""
+    actor = Actor(user_id=None, name="管理员", project_ids=None)
+    f.customer(session, project_=f.project(session))
+    for view in VIEWS:
+        model = getattr(view, "model", None)
+        if model is None:
+            continue
+        keys = [k if isinstance(k, str) else k.key for k in (view.column_export_list or view.column_list or ["id"])]
+        path = tmp_path / "out.xlsx"
+        export_list(session, query=select(model), model=model, columns=export_columns(model, keys, labels_of(model)),
+                    title=view.name_plural, actor=actor, path=path)
+        header = next(load_workbook(path).worksheets[0].iter_rows(min_row=2, max_row=2, values_only=True))
+        assert list(header) == [labels_of(model).get(k, k) for k in keys], view.__name__
