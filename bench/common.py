@@ -5,6 +5,7 @@ Each benchmark takes ``--pg URL``, the URL of a PostgreSQL database of its own: 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -41,6 +42,11 @@ def fresh_postgres(url: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages, printed with every figure: the machine is shared."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def seconds(fn: Callable[[], T]) -> tuple[float, T]:

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, Numeric, Table, TypeDecorator, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, Numeric, Table, TypeDecorator, func, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, selectinload
@@ -162,6 +162,17 @@ def is_search_table(name: str) -> bool:
     return found is not None and found.group(1) in SEARCHED
 
 
+def sparse_indexes(table: str, *columns: str) -> tuple[Index, ...]:
+    """Indexes of columns most rows leave empty (when it closed, whom a complaint names): partial, holding only
+    the rows with a value. Every lookup is by a value; and on PostgreSQL a write that moves a row without one
+    (a dispatch updating 50,000 requests' status) adds nothing to them."""
+    return tuple(
+        Index(f"ix_{table}_{name}", name, postgresql_where=text(f"{name} IS NOT NULL"),
+              sqlite_where=text(f"{name} IS NOT NULL"))
+        for name in columns
+    )
+
+
 def on_database(item: Any, dialect: str) -> bool:
     """Whether a declared schema item exists on ``dialect``: the trigram indexes only on PostgreSQL (``ddl_if``) —
     what alembic compares the models with the database by."""
@@ -245,10 +256,13 @@ class TimestampMixin:
 class ProjectScoped:
     """Records that belong to one project; the console scopes every access path by ``project_id``."""
 
+    # False where the table's own indexes lead with project_id: one on it alone would only cost writes.
+    __project_index__ = True
+
     @declared_attr
     def project_id(cls) -> Mapped[int]:
         return mapped_column(
-            ForeignKey("project.id", ondelete="RESTRICT"), index=True, info={"label": "项目"}
+            ForeignKey("project.id", ondelete="RESTRICT"), index=cls.__project_index__, info={"label": "项目"}
         )
 
 

@@ -34,6 +34,7 @@ from .base import (
     enum_type,
     list_order_indexes,
     loaded,
+    sparse_indexes,
     trigram_indexes,
 )
 from .org import DepartmentKind
@@ -139,20 +140,26 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
 
     __tablename__ = "service_request"
     __label__ = "客户诉求"
+    # Every status change rewrites the row through each index (a status in an index defeats PostgreSQL's HOT
+    # update): none here repeats another's leading columns (project, unit), none holds a few-valued column alone
+    # (status, kind: filtered within a project or a list order), and the mostly empty ones are partial.
+    __project_index__ = False
     __table_args__ = (
         Index(None, "project_id", "status", "received_at"),
         *list_order_indexes("received_at"),
         *trigram_indexes("service_request", "contact_name", "contact_phone"),
         Index(None, "unit_id", "category", "received_at"),
+        *sparse_indexes("service_request", "complaint_validity", "repeat_of_id", "complained_staff_id",
+                        "praised_staff_id", "special_service_id", "closed_at"),
         UniqueConstraint("form_token"),
     )
 
     channel: Mapped[Channel] = col("来源渠道", enum_type(Channel), default=Channel.PHONE)
-    kind: Mapped[RequestKind] = col("诉求类型", enum_type(RequestKind), index=True)
+    kind: Mapped[RequestKind] = col("诉求类型", enum_type(RequestKind))
     category: Mapped[RequestCategory] = col("问题类别", enum_type(RequestCategory), default=RequestCategory.OTHER)
     priority: Mapped[Priority] = col("优先级", enum_type(Priority), default=Priority.NORMAL)
-    status: Mapped[RequestStatus] = col("状态", enum_type(RequestStatus), default=RequestStatus.PENDING, index=True)
-    unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"), index=True)
+    status: Mapped[RequestStatus] = col("状态", enum_type(RequestStatus), default=RequestStatus.PENDING)
+    unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
     contact_name: Mapped[str] = col("联系人", String(64), default="")
     contact_phone: Mapped[str] = col("联系电话", String(20), default="", index=True, info={"pii": "phone"})
@@ -166,11 +173,11 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         doc="首问负责制：第一个接待业主的员工（不受部门限制），跟进至办结",
     )
     repeat_of_id: Mapped[int | None] = col(
-        "重复诉求", ForeignKey("service_request.id", ondelete="SET NULL"), index=True, doc="同一房屋同类问题短期内再次报事"
+        "重复诉求", ForeignKey("service_request.id", ondelete="SET NULL"), doc="同一房屋同类问题短期内再次报事"
     )
     # 投诉 only
     complaint_validity: Mapped[ComplaintValidity | None] = col(
-        "有效投诉", enum_type(ComplaintValidity), index=True, doc="由客服主管判定：待判定 / 有效 / 无效"
+        "有效投诉", enum_type(ComplaintValidity), doc="由客服主管判定：待判定 / 有效 / 无效"
     )
     # 细则：被业主投诉者，视情况扣5-10分 — one complaint, one deduction: the supervisor's choice replaces the
     # provisional one the records give (ScoringRule of source 有效投诉), it never adds to it.
@@ -180,14 +187,14 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     complaint_judged_by_id: Mapped[int | None] = col("判定人", ForeignKey("user_account.id", ondelete="SET NULL"))
     complaint_judged_at: Mapped[dt.datetime | None] = col("判定时间", UTCDateTime())
     complaint_major: Mapped[bool] = col("重大投诉", Boolean, default=False, doc="须报客服经理/分公司")
-    complained_staff_id: Mapped[int | None] = col("被投诉员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
-    praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    complained_staff_id: Mapped[int | None] = col("被投诉员工", ForeignKey("staff.id", ondelete="SET NULL"))
+    praised_staff_id: Mapped[int | None] = col("被表扬员工", ForeignKey("staff.id", ondelete="SET NULL"))
     reply: Mapped[str] = col("答复内容", Text, default="")
     special_service_id: Mapped[int | None] = col(
-        "特约服务", ForeignKey("special_service.id", ondelete="SET NULL"), index=True,
+        "特约服务", ForeignKey("special_service.id", ondelete="SET NULL"),
         doc="业主预约的有偿特约服务（家政等）：从本项目的特约服务目录中选择",
     )
-    closed_at: Mapped[dt.datetime | None] = col("办结时间", UTCDateTime(), index=True)
+    closed_at: Mapped[dt.datetime | None] = col("办结时间", UTCDateTime())
     form_token: Mapped[str | None] = col("受理表单", String(32), doc="受理诉求表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
