@@ -103,14 +103,10 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
             size += len(chunk)
             total += len(chunk)
             check_inflated(total, len(data), limits)
-            if is_xml:
-                # One quick search per chunk; the precise test only where it hits.
-                edge = tail + chunk[:16]
-                if (b"<!" in chunk or b"<!" in edge) and any(m in chunk or m in edge for m in DTD_MARKERS):
-                    raise Refused(UNSAFE)
-                tail = chunk[-16:]
-            if sure:
+            if sure:  # a quick scan sure of a part has seen no "<!" in it
                 sure = quick.feed(chunk)
+            elif is_xml:
+                tail = _no_dtd(chunk, tail)
         if size != info.file_size:  # a header that lies about the size is how zip bombs get past checks
             raise Refused(CORRUPT)
         if quick is None:
@@ -126,14 +122,25 @@ def _exact(data: bytes, info: zipfile.ZipInfo, sheet: str, limits: Limits) -> _S
     """The part parsed with expat, every start tag seen (what the quick scans leave undecided)."""
     scan = _Scan(sheet, limits)
     parser = scan.parser()
+    tail = b""
     try:
         for chunk in _inflate(data, info):
+            tail = _no_dtd(chunk, tail)
             for pos in range(0, len(chunk), XML_CHUNK):
                 parser.Parse(chunk[pos:pos + XML_CHUNK], False)
         parser.Parse(b"", True)
     except pyexpat.ExpatError as exc:
         raise Refused(CORRUPT) from exc
     return scan
+
+
+def _no_dtd(chunk: bytes, tail: bytes) -> bytes:
+    """Refuse a DTD or entity declaration in ``chunk`` (or across its seam with the ``tail`` of the chunk before);
+    returns this chunk's tail. One quick search per chunk; the precise test only where it hits."""
+    edge = tail + chunk[:16]
+    if (b"<!" in chunk or b"<!" in edge) and any(m in chunk or m in edge for m in DTD_MARKERS):
+        raise Refused(UNSAFE)
+    return chunk[-16:]
 
 
 def check_inflated(total: int, packed: int, limits: Limits) -> None:
@@ -184,12 +191,16 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
 _ATTRS = rb'(?:\s+(?!r=)[\w:.-]+="[^"]*")*+'
 # A cell's content up to its </c>, holding no other cell or row.
 _CELL_BODY = rb'(?:/>|>[^<]*+(?:<(?!/c>|/?(?:[\w.-]+:)?(?:c|row)[\s/>])[^<]*+)*+</c>)'
-# A whole row whose every cell's reference carries the row's own number (the back-reference): the reader
-# places each cell exactly where the text says, and the row number bounds them all.
+# A whole row whose every cell's reference carries the row's own number (the back-reference).
 _ROW = re.compile(rb'\s*<row r="([1-9][0-9]{0,8})"' + _ATTRS + rb'\s*(?:/>|>(?:\s*<c r="[A-Za-z]{1,3}\1"' + _ATTRS
                   + rb'\s*' + _CELL_BODY + rb')*+\s*</row>)')
-_LETTERS = re.compile(rb'<c r="([A-Za-z]{1,3})')
 _ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+# A cell's start tag as spreadsheet programs write it: its reference first, then attributes named anything but
+# r (the reader places a cell by its last r), double-quoted, one space apart.
+_CELL_ATTRS = rb'(?: [a-qs-z][\w]*+="[^"<>]*+")*+ ?/?>'
+_CELL_TAG = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,8})"' + _CELL_ATTRS)
+# Any other element the reader does not read cells from: unprefixed, not a cell, row, formula or sheetData.
+_OTHER_TAG = rb'(?!(?:c|row|f|sheetData)[\s/>])[A-Za-z][\w.-]*+[\s/>]'
 # Comments, CDATA, processing instructions, or a prefixed element a reader takes for a cell or a row.
 _ODD = re.compile(rb'<[!?]|<[\w.-]+:(?:c|row|v|is|sheetData|si|sst)[\s/>]')
 _OUTSIDE = re.compile(rb'<(?:[\w.-]+:)?(?:c|row|sheetData)[\s/>]')
@@ -207,19 +218,51 @@ def _valued(buf: bytes, start: int, end: int) -> int:
             + buf.count(b"<is>", start, end) + buf.count(b"<is ", start, end))
 
 
+def _up_to(n: int) -> str:
+    """A regular expression for the numbers 1 … ``n``, without leading zeros."""
+    if n < 1:
+        return "(?!)"
+    text = str(n)
+    shorter = f"[1-9][0-9]{{0,{len(text) - 2}}}|" if len(text) > 1 else ""
+    return shorter + _same_length(text, "0", "9", first="1")
+
+
+def _columns_up_to(n: int) -> str:
+    """A regular expression for the letters of columns 1 … ``n`` (A, B … Z, AA …)."""
+    if n < 1:
+        return "(?!)"
+    text = column_letters(n)
+    return "".join(f"[A-Z]{{{k}}}|" for k in range(1, len(text))) + _same_length(text, "A", "Z")
+
+
+def _same_length(text: str, low: str, high: str, first: str | None = None) -> str:
+    """Strings as long as ``text`` of characters ``low`` … ``high`` (the first from ``first``) that sort at or
+    below it."""
+    alternatives = []
+    for i, ch in enumerate(text):
+        bottom = first if i == 0 and first else low
+        if ch > bottom:
+            alternatives.append(text[:i] + f"[{bottom}-{chr(ord(ch) - 1)}]" + f"[{low}-{high}]" * (len(text) - i - 1))
+    return "|".join([*alternatives, text])
+
+
 class _QuickSheet:
-    """A worksheet as spreadsheet programs write it — a head, ``<sheetData>`` tiled by rows whose cells name
-    their row, a tail — checked row by row as it inflates. ``feed`` answers False where the text is anything
-    else; ``finish`` False where the bounds need the exact parse to decide (a blank cell far away …)."""
+    """A worksheet as spreadsheet programs write it — a head, ``<sheetData>`` whose every tag is one the gate
+    knows, a tail — checked as it inflates with one regular-expression search per piece: it stops only at a
+    tag it has not seen the like of (``_tags``). Each cell's start tag must carry its reference first and no
+    other r, within the rows the piece's ``<row>`` tags number and the columns seen so far; a cell in a
+    further column widens them (at most ``max_cols`` times), anything else — a prefix, a comment, a cell
+    without a reference, a row below its ``<row>`` — leaves the part to the exact parse. ``feed`` answers False
+    where the text is anything else; ``finish`` False where the bounds need the exact parse to decide."""
 
     def __init__(self, sheet: str, limits: Limits) -> None:
         self.sheet = sheet
         self.limits = limits
         self.state = "head"
         self.buf = b""
-        self.letters: set[bytes] = set()
         self.cells = 0
         self.max_row = 0
+        self.max_col = 0
         self.formulas = False
 
     def feed(self, chunk: bytes) -> bool:
@@ -256,29 +299,54 @@ class _QuickSheet:
             return self.state == "tail" and self.feed(b"")
         buf = self.buf
         end = buf.find(b"</sheetData>")
-        cut = end if end >= 0 else buf.rfind(b"</row>") + len(b"</row>")
-        if cut < len(b"</row>"):
+        # Up to the last whole row, else the last "<": every tag before it ends before it (a value holding "<"
+        # does not match _tags).
+        cut = end if end >= 0 else max(buf.rfind(b"</row>") + len(b"</row>"), buf.rfind(b"<"))
+        if cut <= 0 and end < 0:
             return len(buf) < LONGEST_ROW
         region, rest = buf[:cut], buf[cut:]
-        # Whole rows from end to end, nothing between them but white space, no comment or CDATA to hide
-        # anything: the text is what it seems.
-        if b"<!" in region or b"<?" in region or _ROW.sub(b"", region).strip():
-            return False
         limits = self.limits
-        numbers = list(map(int, _ROW_NUMBER.findall(region)))
-        if numbers and max(numbers) > limits.max_row_number:
-            return self._beyond(region)
-        self.max_row = max(self.max_row, *numbers) if numbers else self.max_row
+        numbers = _ROW_NUMBER.findall(region)
+        if numbers:
+            highest = max(map(int, numbers))
+            if highest > limits.max_row_number:
+                return self._beyond(region)
+            self.max_row = max(self.max_row, highest)
         self.cells += region.count(b'<c r="')  # blank ones too: past the cap, the exact parse decides
-        if self.cells > limits.max_cells:
+        if self.cells > limits.max_cells or not self._tags(region):
             return False
-        self.letters.update(_LETTERS.findall(region))
-        self.formulas = self.formulas or b"<f>" in region or b"<f " in region
         if end >= 0:
             self.state, self.buf = "tail", b""
             return self.feed(rest[len(b"</sheetData>"):])
         self.buf = rest
         return True
+
+    def _tags(self, region: bytes) -> bool:
+        """Whether every tag of ``region`` is a closing tag, a cell within the rows and columns allowed, or an
+        element the reader takes no cell from; a cell in a further column (or the first formula) widens what
+        is allowed and the search goes on from there."""
+        pos = 0
+        while (hit := self._pattern().search(region, pos)) is not None:
+            pos = hit.start()
+            cell = _CELL_TAG.match(region, pos)
+            if cell is not None:
+                col = column_index(cell.group(1).decode())
+                if int(cell.group(2)) > self.max_row or col <= self.max_col or col > self.limits.max_cols:
+                    return False
+                self.max_col = col
+            elif region.startswith((b"<f>", b"<f ", b"<f/"), pos) and not self.formulas:
+                self.formulas = True
+            else:
+                return False
+        return True
+
+    def _pattern(self) -> re.Pattern[bytes]:
+        """The first tag not known to be harmless: a cell beyond (max_row, max_col), or anything unusual."""
+        cells = f'c r="(?:{_columns_up_to(self.max_col)})(?:{_up_to(self.max_row)})"'.encode()
+        formula = rb"|f[\s/>]" if self.formulas else b""
+        # The commonest tags first: closing tags, values, inline strings, then cells.
+        return re.compile(rb"<(?!/|v>|t>|is>|" + cells + _CELL_ATTRS + rb"|" + _OTHER_TAG
+                          + rb'|row r="[1-9][0-9]{0,8}"[\s/>]' + formula + rb")")
 
     def _beyond(self, region: bytes) -> bool:
         """Refuse the first row past the cap that holds a value; rows there that hold none are for the exact
@@ -292,11 +360,7 @@ class _QuickSheet:
         return False
 
     def finish(self) -> bool:
-        if self.state != "tail":
-            return False
-        limits = self.limits
-        widest = max((column_index(letters.decode()) for letters in self.letters), default=0)
-        return widest <= limits.max_cols and widest * self.max_row <= limits.max_cells
+        return self.state == "tail" and self.max_col * self.max_row <= self.limits.max_cells
 
 
 class _QuickStrings:

@@ -55,6 +55,9 @@ def _sheet(body: bytes, **kw) -> bytes:
     # The reader places a cell by its last r: a second one must not slip past.
     (b'<row r="2"><c r="A2" r="XFD2"><v>1</v></c></row>', "已损坏"),
     (b'<row r="2"><c r="A2" s=">" r="XFD2"><v>1</v></c></row>', "已损坏"),
+    (b"<row r=\"2\"><c r=\"A2\" r='XFD2'><v>1</v></c></row>", "已损坏"),
+    (b'<row r="2"><c r="A2" t="n"\n r="XFD2"><v>1</v></c></row>', "已损坏"),
+    (b'<row r="2"><c r="A2"><v>1</v></c><c r="XFD2"><v>1</v></c></row>', "列数过多"),  # wider than the rows before
     (b"<row r='2'><c r='XFD2'><v>1</v></c></row>", "列数过多"),
     (b'<row r="2"><c r = "XFD2"><v>1</v></c></row>', "列数过多"),
     (b'<row r="2"><c r="xfd2"><v>1</v></c></row>', "列数过多"),
@@ -93,3 +96,19 @@ def test_limits_are_configurable():
         read_book(data, "a.xlsx", limits=Limits(max_cols=10))
     with pytest.raises(Refused, match="共享字符串过多（超过 1,000 个）"):
         read_book(shared_strings(2000, declared=10), "a.xlsx", limits=Limits(max_cells=1000))
+
+
+def test_a_workbook_as_spreadsheet_programs_write_it_needs_no_exact_parse(monkeypatch):
+    """The quick scan decides an ordinary workbook alone — numbers, dates, inline strings, formulas with their
+    cached values, a column used only far down — so the import reads it at close to the reader's own speed."""
+    from actions.spreadsheets import gate
+
+    def exact(*args, **kwargs):
+        raise AssertionError("the exact parse ran")
+
+    monkeypatch.setattr(gate, "_exact", exact)
+    rows = [["楼栋", "房号", "客服部", "意见建议"], *[["1栋", f"{i}01", 5, ""] for i in range(1, 3000)],
+            ["2栋", "101", 4, "电梯<维修>及时 & r=\"1\""]]
+    book = read_book(workbook({"S": rows}), "a.xlsx")
+    assert book.sheets[0].rows[-1] == ["2栋", "101", 4, "电梯<维修>及时 & r=\"1\""]
+    assert len(book.sheets[0].rows) == 3001
