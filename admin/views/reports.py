@@ -18,7 +18,8 @@ from actions.kernel.periods import add_months, current_period
 from models import utcnow
 
 from .dashboard import HOME, ICON, branches_of, page, read_at_once
-from .pages import XLSX, GrantedPage, attachment, int_param, refusal_status, run_action
+from .jobs import report_export, start_report
+from .pages import GrantedPage, int_param, refusal_status, run_action
 
 CLOSE = "action:close-month"
 
@@ -26,6 +27,21 @@ CLOSE = "action:close-month"
 def _shown_and_choices(session: Any, *, actor: Any, **params: Any) -> tuple[Any, Any]:
     """The report as shown (a closed month as reported unless ``live``) and the projects the pickers offer."""
     return monthly_report.shown_report(session, actor=actor, **params), kpis.resolve_scope(session, actor=actor).projects
+
+
+def _report_params(source: Any) -> dict[str, Any]:
+    """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
+    month = str(source.get("month") or "") or add_months(current_period(), -1)
+    project_id = int_param(source.get("project_id"), "项目")
+    return {"month": month, "project_ids": [project_id] if project_id is not None else None,
+            "branch_id": int_param(source.get("branch_id"), "分公司")}
+
+
+@report_export("monthly-report", "月度报告")
+def monthly_report_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
+    result = monthly_report.export_monthly_report(session, actor=actor, live=query.get("live") == "1",
+                                                  **_report_params(query))
+    return result.content, result.filename
 
 
 class ReportPage(GrantedPage):
@@ -36,11 +52,7 @@ class ReportPage(GrantedPage):
     grant = ("month-snapshot", "list")
 
     def _params(self, source: Any) -> dict[str, Any]:
-        """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
-        month = str(source.get("month") or "") or add_months(current_period(), -1)
-        project_id = int_param(source.get("project_id"), "项目")
-        return {"month": month, "project_ids": [project_id] if project_id is not None else None,
-                "branch_id": int_param(source.get("branch_id"), "分公司")}
+        return _report_params(source)
 
     def _query(self, params: dict[str, Any]) -> dict[str, str]:
         return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
@@ -70,9 +82,7 @@ class ReportPage(GrantedPage):
     async def xlsx(self, request: Request) -> Response:
         if not self.has_permission(request, "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
-        result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
-                                  live=request.query_params.get("live") == "1", **self._params(request.query_params))
-        return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
+        return await start_report(self, request, "monthly-report")
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
     async def close(self, request: Request) -> Response:
