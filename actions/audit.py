@@ -367,7 +367,7 @@ def operation_label(code: str) -> str:
     if prefix == "import" and (name := IMPORT_TITLES.get(rest)):
         return f"导入「{name}」"
     if prefix == "job":  # a 后台任务 that failed before its own operation was known (actions/job_runner.py)
-        return f"后台任务（{ {'export': '导出', 'import': '导入'}.get(rest, rest)}）"
+        return f"后台任务（{ {'export': '导出', 'import': '导入', 'report': '导出报表', 'letters': '催缴通知函'}.get(rest, rest)}）"
     return code
 
 

@@ -71,6 +71,7 @@ from .actor import Actor
 from .audit import log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .jobs import QueueLock
 from .kernel.money import cents, money
 from .kernel.names import natural_key
 from .kernel.periods import add_months, current_period, month_day, parse_period, period_of, today_local
@@ -291,17 +292,10 @@ BILL_COLUMNS = (
 BILL_KEY = ("unit_id", "fee_type_id", "period")
 
 
-def generate_bills(
-    session: Session,
-    *,
-    project_id: int,
-    period: str,
-    actor: Actor,
-    fee_type_ids: Iterable[int] | None = None,
-    dry_run: bool = False,
-) -> GenerateBillsResult:
-    """生成账单: one bill per unit and fee type for the period, from the project's active 按月 fee types; a
-    按次 fee type (装修管理费, 押金 …) asked for by id is refused."""
+def _bill_target(session: Session, project_id: int, period: str, actor: Actor,
+                 fee_type_ids: Iterable[int] | None) -> tuple[Project, str, list[FeeType]]:
+    """What a generation makes: the project (the actor's), the period (no further than next month), the fee
+    types (active, 按月, a rate above 0; 按次 ones asked for by id refused)."""
     period = parse_period(period)
     project = visible_project(session, actor, project_id)
     latest = add_months(current_period(), 1)
@@ -327,6 +321,29 @@ def generate_bills(
         fee_types = [ft for ft in fee_types if ft.id in wanted]
     if not fee_types:
         raise Refused(f"项目「{project.name}」没有可生成账单的收费项目（须启用、按月计费且单价大于 0）")
+    return project, period, fee_types
+
+
+def generation_lock(session: Session, *, project_id: int, period: str, actor: Actor,
+                    fee_type_ids: Iterable[int] | None = None) -> QueueLock:
+    """The queueing lock of a bill generation started as a 后台任务: one per project and period queued or
+    running (after the generation's own checks, so a generation refused is refused before it is queued)."""
+    project, period, _ = _bill_target(session, project_id, period, actor, fee_type_ids)
+    return QueueLock(f"bills/{project.id}/{period}", f"「{project.name}」{period} 账单正在生成中")
+
+
+def generate_bills(
+    session: Session,
+    *,
+    project_id: int,
+    period: str,
+    actor: Actor,
+    fee_type_ids: Iterable[int] | None = None,
+    dry_run: bool = False,
+) -> GenerateBillsResult:
+    """生成账单: one bill per unit and fee type for the period, from the project's active 按月 fee types; a
+    按次 fee type (装修管理费, 押金 …) asked for by id is refused."""
+    project, period, fee_types = _bill_target(session, project_id, period, actor, fee_type_ids)
     ids = [ft.id for ft in fee_types]
     existing = session.scalar(
         select(func.count()).where(Bill.project_id == project.id, Bill.period == period, Bill.fee_type_id.in_(ids))

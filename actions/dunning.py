@@ -90,6 +90,7 @@ from .billing import (
     payer_id,
 )
 from .errors import NotPermitted, Refused
+from .jobs import QueueLock
 from .kernel.money import cents
 from .kernel.names import natural_key
 from .kernel.periods import month_day, period_of, today_local
@@ -393,6 +394,30 @@ def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage) ->
         raise Refused("同一项目本月该阶段的催缴正在执行，请稍后刷新查看结果", [project_id])
 
 
+def _checked(session: Session, stage: Any, scope: DunningScope, actor: Actor,
+             as_of: dt.date | None) -> tuple[DunningStage, dt.date, _Resolved]:
+    """A run's stage and as-of date by the calendar, its scope the actor's, the actor's grant."""
+    stage = stage_of(stage)
+    today = today_local()
+    dated = as_of is not None
+    as_of = as_of or default_as_of(stage, today)
+    _on_schedule(stage, as_of, today, dated)
+    resolved = _resolve(session, actor, scope)
+    if actor.user_id is not None and not has_grant(session, actor, DUNNING):
+        raise NotPermitted("没有发起催缴的权限")
+    return stage, as_of, resolved
+
+
+def run_lock(session: Session, *, stage: Any, scope: DunningScope, actor: Actor,
+             as_of: dt.date | None = None) -> QueueLock:
+    """The queueing lock of a run started as a 后台任务 — one per project, month and stage queued or running
+    (a building's run and the project's run of a stage chase the same accounts) — after the run's own checks,
+    so a run refused (a day not reached, a project not the actor's) is refused before it is queued."""
+    stage, as_of, resolved = _checked(session, stage, scope, actor, as_of)
+    cycle, project = period_of(as_of), resolved.project
+    return QueueLock(f"dunning/{project.id}/{cycle}/{stage.value}", f"「{project.name}」{cycle} {stage.label}正在进行中")
+
+
 def issue_dunning(
     session: Session,
     *,
@@ -404,15 +429,8 @@ def issue_dunning(
 ) -> DunningResult:
     """催缴通知: preview (``dry_run``) or issue one stage for the accounts in scope; stage 4 is proposed for
     approval instead of issued."""
-    stage = stage_of(stage)
-    today = today_local()
-    dated = as_of is not None
-    as_of = as_of or default_as_of(stage, today)
-    _on_schedule(stage, as_of, today, dated)
-    resolved = _resolve(session, actor, scope)
-    project = resolved.project
-    if actor.user_id is not None and not has_grant(session, actor, DUNNING):
-        raise NotPermitted("没有发起催缴的权限")
+    stage, as_of, resolved = _checked(session, stage, scope, actor, as_of)
+    project, today = resolved.project, today_local()
     cycle = period_of(as_of)
     run_key = f"{project.id}/{cycle}/{stage.value}/{as_of:%Y%m%d}/{resolved.signature}"
     if not dry_run:

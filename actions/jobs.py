@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import ACTIVE_STATES, Job, JobFile, JobState, utcnow
+from models import ACTIVE_STATES, Job, JobFile, JobLock, JobState, User, utcnow
 from models.db import lock_names
 
 from .actor import Actor
@@ -35,6 +35,22 @@ HOST = socket.gethostname()
 
 class TooManyJobs(Refused):
     """Over the per-user or the overall limit of jobs queued or running (answered 429)."""
+
+
+class NoSuchJob(Refused):
+    """The job asked for is not there, or not the actor's (answered 404)."""
+
+
+class JobBusy(Refused):
+    """A queueing lock held by a job queued or running: the same run is already under way (answered 409)."""
+
+
+@dataclass(frozen=True)
+class QueueLock:
+    """What a job holds while queued or running, so no second one is queued beside it."""
+
+    key: str  # e.g. ``dunning/12/2026-11/2``: one dunning run per project, month and stage
+    busy: str  # the refusal of a second one: 「该项目 2026-11 第二次催缴正在进行中」
 
 
 def _env_int(name: str, default: int) -> int:
@@ -62,12 +78,12 @@ def worker_name(thread: str = "") -> str:
 
 def enqueue_job(session: Session, *, kind: str, title: str, params: dict[str, Any], actor: Actor,
                 settings: JobSettings, upload: Iterable[bytes] = (), parent_id: int | None = None,
-                max_attempts: int = 2) -> int:
+                max_attempts: int = 2, locks: Iterable[QueueLock] = ()) -> int:
     """A new queued job of ``actor``'s, refused with :class:`TooManyJobs` past the limits; ``upload``: the
     file it reads, stored with it so any worker reads it; ``parent_id``: the job it continues (one of the
-    actor's own)."""
+    actor's own); ``locks``: held until the job ends, refused with :class:`JobBusy` while another job holds one."""
     if parent_id is not None and job_of(session, parent_id, actor=actor) is None:
-        raise Refused("任务不存在或不是您发起的")
+        raise NoSuchJob("任务不存在或不是您发起的")
     # The count and the insert as one across processes (SQLite: the caller's write lock does it).
     lock_names(session, ["wuye:jobs"])
     active = session.execute(
@@ -78,13 +94,39 @@ def enqueue_job(session: Session, *, kind: str, title: str, params: dict[str, An
                           "请等其完成后再试（见「我的任务」）")
     if active[0] >= settings.overall:
         raise TooManyJobs(f"系统当前任务较多（{active[0]} 个在排队或进行中），请稍候几分钟再试")
+    locks = list(locks)
+    _refuse_held(session, locks)
     job_id = session.execute(insert(Job).values(
         user_id=actor.user_id, parent_id=parent_id, kind=kind, title=title[:120], params=params, state=JobState.QUEUED, stage="排队中",
         done=0, total=0, error="", file_name="", file_size=0, attempts=0, max_attempts=max_attempts, worker="",
         created_at=utcnow(), expires_at=utcnow() + dt.timedelta(hours=settings.keep_hours),
     ).returning(Job.id)).scalar_one()
+    if locks:  # the primary key holds them, whatever process asks (the check above only words the refusal)
+        session.execute(insert(JobLock), [{"key": lock.key, "job_id": job_id} for lock in locks])
     store_file(session, job_id, "upload", upload)
     return job_id
+
+
+def _refuse_held(session: Session, locks: list[QueueLock]) -> None:
+    if not locks:
+        return
+    keys = [lock.key for lock in locks]
+    # A lock whose job ended is free: finish_job and recover_jobs give it back, this takes over any left behind.
+    session.execute(delete(JobLock).where(JobLock.key.in_(keys), JobLock.job_id.in_(
+        select(Job.id).where(Job.state.not_in(ACTIVE_STATES)))))
+    held = session.execute(
+        select(JobLock.key, Job.state, func.coalesce(func.nullif(User.display_name, ""), User.username))
+        .join(Job, Job.id == JobLock.job_id).outerjoin(User, User.id == Job.user_id)
+        .where(JobLock.key.in_(keys)).order_by(JobLock.key)
+    ).first()
+    if held is not None:
+        busy = next(lock.busy for lock in locks if lock.key == held.key)
+        raise JobBusy(f"{busy}（{held[2] or '他人'}发起，{held.state.label}），请等其完成后再试（结果见「我的任务」）")
+
+
+def release_locks(session: Session, job_ids: Iterable[int]) -> None:
+    """The queueing locks of jobs that ended, given back in the transaction that ends them."""
+    session.execute(delete(JobLock).where(JobLock.job_id.in_(list(job_ids))))
 
 
 def store_file(session: Session, job_id: int, role: str, pieces: Iterable[bytes]) -> int:
@@ -171,6 +213,7 @@ def finish_job(session: Session, job_id: int, *, worker: str, state: JobState, r
              file_size=file_size, finished_at=utcnow(), lease_until=None))
     if done.rowcount != 1:
         raise LeaseLost(f"job {job_id} is no longer {worker}'s")
+    release_locks(session, [job_id])
 
 
 def _alive(worker: str) -> bool:
@@ -207,6 +250,8 @@ def recover_jobs(session: Session) -> tuple[int, int]:
         session.execute(update(Job).where(Job.id == row.id, Job.state == JobState.RUNNING).values(
             state=JobState.FAILED, stage=JobState.FAILED.label, finished_at=now, lease_until=None,
             error=f"处理进程中断（已尝试 {row.attempts} 次），任务未完成，未写入任何数据"))
+    if failed:
+        release_locks(session, [row.id for row in failed])
     return len(requeued), len(failed)
 
 

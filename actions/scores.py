@@ -65,6 +65,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .jobs import QueueLock
 from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
 from .kernel.sql import is_postgresql, local_date, upsert_insert
@@ -590,6 +591,16 @@ class ComputeResult:
         derived = f"；根据投诉、工单、回访、表扬记录新增 {self.derived_added} 条、撤销 {self.derived_removed} 条"
         return (f"{done} {self.month} 月度考核：{len(self.projects)} 个项目、{self.scored} 名员工、"
                 f"{self.events} 条考核记录{derived}")
+
+
+def compute_locks(session: Session, *, month: str, project_ids: Iterable[int] | None = None,
+                  actor: Actor) -> list[QueueLock]:
+    """The queueing locks of a compute started as a 后台任务: one compute per project and month queued or
+    running (after the compute's own checks: a past month, the actor's projects, none confirmed)."""
+    m = parse_past_month(month)
+    projects = visible_projects(session, project_ids, actor)
+    refuse_confirmed(session, m.text, projects, "重新计算")
+    return [QueueLock(f"scores/{pid}/{m.text}", f"「{name}」{m.text} 月度考核正在计算中") for pid, name in projects.items()]
 
 
 @as_actor

@@ -10,8 +10,10 @@ from sqladmin import Admin
 
 from actions.job_runner import JobRunner
 
-from .views.jobs import RUNNER_MODES
+from .views.fees import bills_job, dunning_job, letters_job
+from .views.jobs import RUNNER_MODES, report_job
 from .views.list_export import export_job
+from .views.scoring import compute_job
 from .views.spreadsheets import import_job
 
 
@@ -31,6 +33,7 @@ def runner_mode_from_env() -> str:
 def install_jobs(admin: Admin, mode: str) -> Jobs:
     """The runner with every kind's handler, on ``admin.jobs`` for the pages that start jobs."""
     views = {view.identity: view for view in admin.views if getattr(view, "is_model", False)}
-    handlers = {"export": export_job(views), "import": import_job}
+    handlers = {"export": export_job(views), "import": import_job, "dunning": dunning_job,
+                "letters": letters_job(admin.templates.env), "bills": bills_job, "scores": compute_job, "report": report_job}
     admin.jobs = Jobs(JobRunner(admin.session_maker, handlers, heartbeat=mode != "sync"), mode)
     return admin.jobs

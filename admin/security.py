@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actions.errors import NotPermitted, Refused
+from actions.jobs import JobBusy
 from models.db import is_busy, is_lock_timeout
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
@@ -252,6 +253,8 @@ def log_database_error(request: Request, exc: BaseException, status: int) -> Non
 
 
 def refusal_status(refused: Refused) -> int:
+    if isinstance(refused, JobBusy):
+        return 409  # the same run is under way: nothing wrong with the request itself
     return 403 if isinstance(refused, NotPermitted) else 400
 
 

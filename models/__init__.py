@@ -74,6 +74,7 @@ from .jobs import (  # noqa: F401
     ACTIVE_STATES,
     Job,
     JobFile,
+    JobLock,
     JobState,
 )
 from .ledgers import (  # noqa: F401

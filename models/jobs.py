@@ -64,6 +64,19 @@ class Job(IdMixin, Base):
     expires_at: Mapped[dt.datetime | None] = col("文件过期", UTCDateTime())
 
 
+class JobLock(Base):
+    """A queueing lock: while a job is queued or running it holds its keys — 「一个项目·月份·阶段只有一次催缴」,
+    one score compute per project and month, one bill generation per project and period — and the primary key
+    refuses a second job asking for one, whichever process asks. The row goes with the job's outcome (in the
+    same transaction); a row left by a job no longer queued or running is stale and taken over."""
+
+    __tablename__ = "job_lock"
+    __label__ = "任务锁"
+
+    key: Mapped[str] = col("锁", String(120), primary_key=True)
+    job_id: Mapped[int] = col("任务", ForeignKey("job.id", ondelete="CASCADE"), index=True)
+
+
 class JobFile(Base):
     """A job's file in pieces of up to a megabyte — the upload it reads (``upload``) or the file it made
     (``result``) — so every process reads it and none holds a whole file in memory."""

@@ -127,6 +127,20 @@ class Console:
             data.pop("version", None)  # ``version=None``: a form sent without one
         return self.client.post(url, data=data, follow_redirects=False, **kwargs)
 
+    def post_job(self, url: str, data: dict | None = None):
+        """A POST that may start a 后台任务: its job's page once it ran (the tests' runner is synchronous),
+        else the answer itself (a form shown again with its refusal)."""
+        response = self.post(url, data)
+        if response.status_code == 303 and "/admin/jobs/" in response.headers["location"]:
+            return self.client.get(response.headers["location"])
+        return response
+
+    def job_file(self, page):
+        """The file a done job's page offers."""
+        match = re.search(r'href="([^"]*/admin/jobs/\d+/file)"', page.text)
+        assert match, f"no download on the job's page ({page.status_code}): {page.text[-1500:]}"
+        return self.client.get(match.group(1))
+
     def form_version(self, url: str) -> str | None:
         """The version an edit form carries, as the page shows it now."""
         page = self.client.get(url.split("?", 1)[0])

@@ -8,26 +8,32 @@ limits (past them: 429 in Chinese), then the page of the job, which polls its pr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from sqladmin import BaseView, expose
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from actions.actor import Actor
 from actions.errors import Refused
-from actions.job_runner import LIVE
-from actions.jobs import TooManyJobs, enqueue_job, job_of, my_jobs, read_file
+from actions.job_runner import LIVE, JobContext, Outcome
+from actions.jobs import NoSuchJob, QueueLock, TooManyJobs, enqueue_job, job_of, my_jobs, read_file
+from actions.kernel.scope import visible_project
 from models import Job, JobState, utcnow
 
-from .pages import XLSX, attachment, request_actor, run_action
+from .pages import XLSX, attachment, int_param, refusal_status, request_actor, run_action
 
 # How app processes have their jobs run: "thread" (a thread of each process: the default, and SQLite's),
 # "worker" (by ``wuye worker`` processes only), "sync" (at once, in the request: the tests).
 RUNNER_MODES = ("thread", "worker", "sync")
+# How long a page that started a run (催缴, 生成账单, 计算考核) waits for it before showing its progress page: a
+# small run's page shows its outcome at once.
+JOB_WAIT = 3.0
 
 
 def job_request(actor: Actor, query: str) -> Request:
@@ -38,26 +44,44 @@ def job_request(actor: Actor, query: str) -> Request:
 
 
 async def start_job(view: Any, request: Request, kind: str, title: str, params: dict[str, Any], *,
-                    upload: Iterable[bytes] = ()) -> Response:
-    """Queue a job of the requesting user's and send them to its page; past the limits, 429 in Chinese."""
-    job_id = await queue_job(view, request, kind, title, params, upload=upload)
-    await wait_for_job(view, request, job_id, 0)
+                    upload: Iterable[bytes] = (), locks: Locks | None = None, wait: float = 0) -> Response:
+    """Queue a job of the requesting user's and send them to its page (after up to ``wait`` seconds, so a
+    small job's page shows its outcome at once); past the limits, 429 in Chinese."""
+    job_id = await queue_job(view, request, kind, title, params, upload=upload, locks=locks)
+    await wait_for_job(view, request, job_id, wait)
     return RedirectResponse(request.url_for("admin:view-job", job_id=job_id), status_code=303)
 
 
+# An action ``(session, *, actor) → QueueLock | [QueueLock]``: the checks of what the job will do (scope, grant,
+# dates — refused before anything is queued) and the queueing locks it holds while queued or running.
+Locks = Callable[..., QueueLock | list[QueueLock]]
+
+
 async def queue_job(view: Any, request: Request, kind: str, title: str, params: dict[str, Any], *,
-                    upload: Iterable[bytes] = (), parent_id: int | None = None) -> int:
-    """Queue a job of the requesting user's; past the limits, 429 in Chinese."""
+                    upload: Iterable[bytes] = (), parent_id: int | None = None, locks: Locks | None = None) -> int:
+    """Queue a job of the requesting user's, in one transaction with ``locks``' checks; past the limits, 429 in
+    Chinese; the checks' refusals and :class:`actions.jobs.JobBusy` (the same run under way) are the caller's
+    to show."""
     jobs = view._admin_ref.jobs
+
+    def enqueue(session: Any, *, actor: Actor) -> int:
+        held = locks(session, actor=actor) if locks else []
+        return enqueue_job(session, kind=kind, title=title, params=params, actor=actor, settings=jobs.runner.settings,
+                           upload=upload, parent_id=parent_id, locks=[held] if isinstance(held, QueueLock) else held)
+
     try:
-        job_id = await run_action(view._admin_ref.session_maker, request, enqueue_job, kind=kind, title=title,
-                                  params=params, settings=jobs.runner.settings, upload=upload, parent_id=parent_id)
+        job_id = await run_action(view._admin_ref.session_maker, request, enqueue)
     except TooManyJobs as refused:
         raise HTTPException(status_code=429, detail=refused.message) from None
-    except Refused as refused:
+    except NoSuchJob as refused:
         raise HTTPException(status_code=404, detail=refused.message) from None
     jobs.runner.wake()
     return job_id
+
+
+def job_link(label: str, route: str, query: str = "", **path_params: Any) -> dict[str, Any]:
+    """A link a job's page offers once it is done (to the run it made, its results …), kept in the job's result."""
+    return {"label": label, "route": route, "params": path_params, "query": query}
 
 
 async def wait_for_job(view: Any, request: Request, job_id: int, seconds: float) -> None:
@@ -74,6 +98,55 @@ async def wait_for_job(view: Any, request: Request, job_id: int, seconds: float)
         if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
             return
         await anyio.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    # (session, actor, the page's query) → (content, file name): the page's parameters read again, its action
+    build: Callable[[Any, Actor, QueryParams], tuple[bytes, str]]
+
+
+# The reports whose .xlsx is a 后台任务 (收费率, 欠费账龄, 投诉统计, 部门日报, 月度报告, 考核结果 …), by name.
+REPORTS: dict[str, Report] = {}
+
+
+def report_export(name: str, title: str) -> Callable:
+    """Declare a report's .xlsx export, built by the decorated function in a job (:func:`start_report`)."""
+
+    def register(build: Callable[[Any, Actor, QueryParams], tuple[bytes, str]]) -> Callable:
+        REPORTS[name] = Report(title, build)
+        return build
+
+    return register
+
+
+async def start_report(view: Any, request: Request, name: str) -> Response:
+    """A report's .xlsx as a 后台任务 — a branch's year of figures can be big — built from the page's own query
+    string as the user who asked (their scope): its page, then the download (also in 「我的任务」)."""
+    def check(session: Any, *, actor: Actor) -> list[QueueLock]:
+        """A report of a project not the user's is refused before anything is queued (the rest of its checks
+        are the report's action's, in the job)."""
+        project_id = int_param(request.query_params.get("project_id"), "项目")
+        if project_id is not None:
+            visible_project(session, actor, project_id)
+        return []
+
+    try:
+        return await start_job(view, request, "report", f"导出{REPORTS[name].title}",
+                               {"report": name, "query": request.url.query}, wait=JOB_WAIT, locks=check)
+    except Refused as refused:
+        raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
+
+
+def report_job(session: Any, ctx: JobContext) -> Outcome:
+    """The handler of a ``report`` job."""
+    report = REPORTS.get(ctx.params["report"])
+    if report is None:
+        raise Refused("该报表已不存在，无法导出")
+    content, file_name = report.build(session, ctx.actor, QueryParams(ctx.params["query"]))
+    ctx.output.write_bytes(content)
+    return Outcome({"message": f"已导出{report.title}"}, file_name)
 
 
 def snapshot(job: Job) -> dict[str, Any]:

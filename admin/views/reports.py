@@ -19,7 +19,8 @@ from models import utcnow
 
 from ..forms import MonthField
 from .dashboard import HOME, ICON, ScopeForm, branches_of, page, read_at_once
-from .pages import XLSX, GrantedPage, attachment, refusal_status, run_action
+from .jobs import report_export, start_report
+from .pages import GrantedPage, refusal_status, run_action
 
 
 class ReportForm(ScopeForm):
@@ -33,6 +34,20 @@ def _shown_and_choices(session: Any, *, actor: Any, **params: Any) -> tuple[Any,
     return monthly_report.shown_report(session, actor=actor, **params), kpis.resolve_scope(session, actor=actor).projects
 
 
+def _report_params(source: Any) -> dict[str, Any]:
+    """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
+    form = ReportForm.read(source)
+    return {"month": form.month.data, "branch_id": form.branch_id.data,
+            "project_ids": [form.project_id.data] if form.project_id.data is not None else None}
+
+
+@report_export("monthly-report", "月度报告")
+def monthly_report_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
+    result = monthly_report.export_monthly_report(session, actor=actor, live=query.get("live") == "1",
+                                                  **_report_params(query))
+    return result.content, result.filename
+
+
 class ReportPage(GrantedPage):
     name = "月度报告"
     icon = "fa-solid fa-file-lines"
@@ -41,10 +56,7 @@ class ReportPage(GrantedPage):
     grant = ("month-snapshot", "list")
 
     def _params(self, source: Any) -> dict[str, Any]:
-        """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
-        form = ReportForm.read(source)
-        return {"month": form.month.data, "branch_id": form.branch_id.data,
-                "project_ids": [form.project_id.data] if form.project_id.data is not None else None}
+        return _report_params(source)
 
     def _query(self, params: dict[str, Any]) -> dict[str, str]:
         return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
@@ -74,10 +86,7 @@ class ReportPage(GrantedPage):
     async def xlsx(self, request: Request) -> Response:
         if not self.has_permission(request, "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
-        result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
-                                  live=request.query_params.get("live") == "1",
-                                  **self._params(request.query_params))
-        return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
+        return await start_report(self, request, "monthly-report")
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
     async def close(self, request: Request) -> Response:

@@ -10,7 +10,9 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from sqladmin import Flash, action, expose
 from starlette.exceptions import HTTPException
@@ -20,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import score_results, scores, service_star
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
+from actions.job_runner import JobContext, Outcome
 from actions.kernel.periods import period_of, today_local
 from actions.kernel.scope import require_company_wide
 from models import (
@@ -47,10 +50,9 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
+from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
 from .pages import (
-    XLSX,
     GrantedPage,
-    attachment,
     date_param,
     decimal_param,
     granted,
@@ -254,14 +256,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
     async def xlsx_export(self, request: Request) -> Response:
         """.xlsx of a month: one sheet per project, and 明细."""
         self.require(request, "export")
-        query = request.query_params
-        try:
-            project_id = int_param(query.get("project_id"), label_of(MonthlyScore, "project"))
-            export = await run_action(self.session_maker, request, score_results.export_scores, month=query.get("month", ""),
-                                      project_ids=None if project_id is None else [project_id])
-        except Refused as refused:
-            raise _fail(refused) from None
-        return Response(export.content, media_type=XLSX, headers={"content-disposition": attachment(export.filename)})
+        return await start_report(self, request, "monthly-scores")
 
 
 class StarDeadlineAdmin(ScopedModelView, model=StarDeadline):
@@ -406,6 +401,25 @@ class RecordEventsPage(ScorePage):
                            staff_ids=staff_ids, choices=choices, **context)
 
 
+@report_export("monthly-scores", "月度考核")
+def scores_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
+    project_id = int_param(query.get("project_id"), label_of(MonthlyScore, "project"))
+    export = score_results.export_scores(session, actor=actor, month=query.get("month", ""),
+                                         project_ids=None if project_id is None else [project_id])
+    return export.content, export.filename
+
+
+def compute_job(session: Any, ctx: JobContext) -> Outcome:
+    """The handler of a ``scores`` job: the month computed by the scoring action, as the user who asked."""
+    result = scores.compute_scores(session, month=ctx.params["month"], project_ids=ctx.params["project_ids"],
+                                   actor=ctx.actor)
+    return Outcome({"message": result.message, "table": {
+        "head": ["项目", "员工", "考核记录"], "rows": [[o.project_name, o.scored, o.events] for o in result.projects]},
+        "links": [job_link(f"查看结果：{o.project_name}", "admin:view-score-results",
+                           query=urlencode({"month": result.month, "project_id": o.project_id}))
+                  for o in result.projects]})
+
+
 class ComputePage(ScorePage):
     """计算月度考核: the month and the projects; a preview (dry run) or the compute itself."""
 
@@ -424,10 +438,15 @@ class ComputePage(ScorePage):
         status_code = 200
         if request.method == "POST":
             try:
+                project_ids = [int_param(v, label_of(ScoreMonth, "project")) for v in chosen] or None
+                if params.get("dry_run") != "1":  # the compute: a 后台任务, one per project and month at a time
+                    return await start_job(
+                        self, request, "scores", f"计算月度考核 {month}",
+                        {"month": month, "project_ids": project_ids, "operation": "compute_scores", "writes": True},
+                        wait=JOB_WAIT, locks=partial(scores.compute_locks, month=month, project_ids=project_ids))
                 context["result"] = await run_action(
-                    self.session_maker, request, scores.compute_scores, month=month,
-                    project_ids=[int_param(v, label_of(ScoreMonth, "project")) for v in chosen] or None,
-                    dry_run=params.get("dry_run") == "1",
+                    self.session_maker, request, scores.compute_scores, month=month, project_ids=project_ids,
+                    dry_run=True,
                 )
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)

@@ -24,7 +24,6 @@ from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
 from actions.kernel.periods import add_months, current_period
-from actions.xlsx_out import XlsxFile
 from models import (
     SHANGHAI,
     Channel,
@@ -56,10 +55,9 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
+from .jobs import report_export, start_report
 from .pages import (
-    XLSX,
     GrantedPage,
-    attachment,
     date_param,
     decimal_param,
     granted,
@@ -680,6 +678,28 @@ class VisitPlanPage(ServicePage):
         )
 
 
+def _department_params(session: Any, actor: Any, query: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The projects and departments offered, and the report's parameters: a report opens on the first
+    department's, not an empty form."""
+    projects = billing.fee_choices(session, actor=actor).projects
+    departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
+    department_id = int_param(query.get("department_id"), label_of(WorkOrder, "department"))
+    if department_id is None and departments:
+        department_id = departments[0].id
+    return projects, departments, {
+        "department_id": department_id, "day": date_param(query.get("day"), "日期"),
+        "project_id": int_param(query.get("project_id"), label_of(WorkOrder, "project"))}
+
+
+@report_export("department-report", "部门日报")
+def department_report_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
+    _, _, params = _department_params(session, actor, query)
+    if params["department_id"] is None:
+        raise Refused(f"没有可导出的{label_of(WorkOrder, 'department')}")
+    report = work_orders.export_department_report(session, actor=actor, **params)
+    return report.content, report.filename
+
+
 class DepartmentReportPage(ServicePage):
     """部门日报: a department's open orders and those it completed on a day — printable and as .xlsx."""
 
@@ -693,30 +713,34 @@ class DepartmentReportPage(ServicePage):
         values = {k: query.get(k, "") for k in ("department_id", "day", "project_id")}
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
-            projects = billing.fee_choices(session, actor=actor).projects
-            departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
-            department_id = int_param(values["department_id"], label_of(WorkOrder, "department"))
-            if department_id is None and departments:  # opens on a report, not an empty form: the first department's
-                department_id = departments[0].id
-                values["department_id"] = str(department_id)
-            if department_id is None:
+            projects, departments, params = _department_params(session, actor, query)
+            values["department_id"] = str(params["department_id"] or "")
+            if params["department_id"] is None:
                 return projects, departments, None
-            kwargs = {"department_id": department_id, "day": date_param(values["day"], "日期"),
-                      "project_id": int_param(values["project_id"], label_of(WorkOrder, "project"))}
-            if query.get("export") == "xlsx":
-                return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
-            return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
+            return projects, departments, work_orders.department_report(session, actor=actor, **params)
 
-        if query.get("export") == "xlsx" and not granted(self, request, "work-order", "export"):
-            raise HTTPException(status_code=403, detail="没有导出的权限")
+        if query.get("export") == "xlsx":
+            if not granted(self, request, "work-order", "export"):
+                raise HTTPException(status_code=403, detail="没有导出的权限")
+            return await start_report(self, request, "department-report")
         projects, departments, report = await run_action(self.session_maker, request, load)
-        if isinstance(report, XlsxFile):
-            return Response(report.content, media_type=XLSX,
-                            headers={"content-disposition": attachment(report.filename)})
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
         return await _page(self, request, template, title=self.name, values=values, projects=projects,
                            departments=departments, report=report, columns=work_orders.REPORT_COLUMNS,
                            can_export=granted(self, request, "work-order", "export"))
+
+
+def _complaint_params(query: Any) -> dict[str, Any]:
+    """The months (from the last complete one by default) and the project of 投诉统计."""
+    project_id = int_param(query.get("project_id"), label_of(ServiceRequest, "project"))
+    return {"month_from": query.get("month_from") or add_months(current_period(), -1),
+            "month_to": query.get("month_to") or None, "project_ids": [project_id] if project_id else None}
+
+
+@report_export("complaint-stats", "投诉统计")
+def complaint_stats_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
+    stats = complaints.export_complaint_statistics(session, actor=actor, **_complaint_params(query))
+    return stats.content, stats.filename
 
 
 class ComplaintStatsPage(ServicePage):
@@ -732,29 +756,23 @@ class ComplaintStatsPage(ServicePage):
         last_month = add_months(current_period(), -1)  # the last complete month by default
         values = {"month_from": query.get("month_from") or last_month, "month_to": query.get("month_to", ""),
                   "project_id": query.get("project_id", "")}
-        exporting = query.get("export") == "xlsx"
-        if exporting and not granted(self, request, "service-request", "export"):
-            raise HTTPException(status_code=403, detail="没有导出的权限")
+        if query.get("export") == "xlsx":
+            if not granted(self, request, "service-request", "export"):
+                raise HTTPException(status_code=403, detail="没有导出的权限")
+            return await start_report(self, request, "complaint-stats")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
-            kwargs = {"month_from": values["month_from"], "month_to": values["month_to"] or None,
-                      "project_ids": [project_id] if project_id else None}
-            fn = complaints.export_complaint_statistics if exporting else complaints.complaint_statistics
-            return billing.fee_choices(session, actor=actor).projects, fn(session, actor=actor, **kwargs)
+            stats = complaints.complaint_statistics(session, actor=actor, **_complaint_params(query))
+            return billing.fee_choices(session, actor=actor).projects, stats
 
         context: dict[str, Any] = {}
         status_code = 200
         try:
             projects, stats = await run_action(self.session_maker, request, load)
         except Refused as refused:
-            if exporting:
-                raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
             projects, stats = await run_action(self.session_maker, request,
                                                lambda session, actor: (billing.fee_choices(session, actor=actor).projects, None))
             context["error"], status_code = refused.message, refusal_status(refused)
-        if exporting:
-            return Response(stats.content, media_type=XLSX, headers={"content-disposition": attachment(stats.filename)})
         return await _page(
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,

@@ -4,16 +4,19 @@ jobs queued again or failed with the reason, expired files swept, a handler's re
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from actions import jobs
 from actions.actor import Actor
 from actions.errors import Refused
 from actions.job_runner import JobRunner, Outcome
 from actions.jobs import JobSettings, TooManyJobs
-from models import Job, JobFile, JobState, OperationLog, OperationStatus, Project, utcnow
+from models import Job, JobFile, JobLock, JobState, OperationLog, OperationStatus, Project, User, utcnow
+from models.db import in_turn, make_sessionmaker
 from tests import factories as f
 
 SETTINGS = JobSettings(per_user=2, overall=3, lease_seconds=60, keep_hours=24)
@@ -147,3 +150,94 @@ def test_a_refused_or_failing_job_is_recorded_and_writes_nothing(session, sessio
     assert (log.operation, log.status) == ("export:bill", OperationStatus.FAILED)
     assert _count(session, OperationLog) == project_count + 1
     assert not session.scalars(select(Project).where(Project.name.like("不应留下%"))).all()  # rolled back
+
+
+# --- queueing locks: one run per project·month·stage ----------------------------------------------------------
+LOCK = jobs.QueueLock("dunning/1/2026-11/2", "该项目 2026-11 第二次催缴正在进行中")
+
+
+def _locks(session) -> dict[str, int]:
+    return dict(session.execute(select(JobLock.key, JobLock.job_id)).all())
+
+
+def test_a_queueing_lock_refuses_a_second_job_until_the_first_ends(session):
+    manager = f.user(session)
+    manager.display_name = "张经理"
+    a, b = _actor(manager), _actor(f.user(session))
+    first = _enqueue(session, a, locks=[LOCK])
+    before = _count(session)
+    with pytest.raises(jobs.JobBusy) as busy:
+        _enqueue(session, b, locks=[jobs.QueueLock("other/1", "其他"), LOCK])
+    assert busy.value.message.startswith("该项目 2026-11 第二次催缴正在进行中（张经理发起，排队中）")
+    assert (_count(session), _locks(session)) == (before, {LOCK.key: first})  # nothing written
+    _enqueue(session, b, locks=[jobs.QueueLock("dunning/1/2026-11/3", "第三次")])  # another stage: its own lock
+
+    claimed = jobs.claim_job(session, worker="w1", settings=SETTINGS)
+    with pytest.raises(jobs.JobBusy, match="进行中）"):  # running holds it too
+        _enqueue(session, b, locks=[LOCK])
+    jobs.finish_job(session, claimed.id, worker="w1", state=JobState.DONE)
+    assert LOCK.key not in _locks(session)  # given back with the outcome
+    second = _enqueue(session, b, locks=[LOCK])
+    assert _locks(session)[LOCK.key] == second
+
+
+def test_a_dead_workers_lock_is_kept_while_it_is_retried_and_given_back_when_it_fails(session):
+    actor = _actor(f.user(session))
+    job_id = _enqueue(session, actor, locks=[LOCK], params={})
+    dead = f"{jobs.HOST}:999999999"
+    for attempt in (1, 2):
+        jobs.claim_job(session, worker=dead, settings=SETTINGS)
+        session.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - dt.timedelta(seconds=1)))
+        jobs.recover_jobs(session)
+        assert (LOCK.key in _locks(session)) is (attempt == 1)
+    assert session.get(Job, job_id).state is JobState.FAILED
+    # a lock left behind by a job that ended some other way is taken over, not held forever
+    stale = _enqueue(session, actor, locks=[LOCK])
+    session.execute(update(Job).where(Job.id == stale).values(state=JobState.DONE))
+    taken = _enqueue(session, actor, locks=[LOCK])
+    assert _locks(session) == {LOCK.key: taken}
+
+
+@pytest.fixture
+def committed_users(engine):
+    """Two users committed for real (the concurrent transactions must see them), removed afterwards."""
+    with Session(engine) as s, s.begin():
+        ids = [f.user(s).id for _ in range(2)]
+    yield ids
+    with Session(engine) as s, s.begin():
+        s.execute(delete(Job).where(Job.user_id.in_(ids)))
+        s.execute(delete(User).where(User.id.in_(ids)))
+
+
+def test_two_concurrent_enqueues_of_one_run_make_exactly_one_job(engine, committed_users):
+    """Two transactions at once (PostgreSQL: both inside before either commits; SQLite: the second waits for the
+    write lock, as a request does): one job is queued, the other is told 「正在进行中」."""
+    maker = make_sessionmaker(engine)
+    ready = threading.Barrier(2, timeout=10)
+    outcomes: list[object] = []
+
+    def enqueue(user_id: int) -> None:
+        tries = []
+
+        def work() -> int:  # run again by in_turn on SQLite when the other wrote first, as a request is
+            with maker.begin() as s:
+                tries.append(s.scalar(select(func.count()).select_from(Job)))  # inside the transaction …
+                if len(tries) == 1:
+                    ready.wait()  # … both of them, before either enqueues
+                return jobs.enqueue_job(s, kind="dunning", title="发起催缴", params={}, settings=SETTINGS,
+                                        actor=Actor(user_id=user_id, name="", project_ids=None), locks=[LOCK])
+        try:
+            outcomes.append(in_turn(work))
+        except (jobs.JobBusy, threading.BrokenBarrierError) as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=enqueue, args=(uid,)) for uid in committed_users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(type(o).__name__ for o in outcomes) == ["JobBusy", "int"], outcomes
+    with maker() as s:
+        queued = s.scalars(select(Job.id).where(Job.user_id.in_(committed_users))).all()
+        assert queued == [o for o in outcomes if isinstance(o, int)]
+        assert _locks(s) == {LOCK.key: queued[0]}

@@ -10,9 +10,12 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from actions.dunning import record_delivery
+from actions.actor import Actor
+from actions.billing import generation_lock
+from actions.dunning import DunningScope, record_delivery, run_lock
+from actions.jobs import JobSettings, claim_job, enqueue_job, worker_name
 from actions.kernel.periods import today_local
 from models import (
     SHANGHAI,
@@ -22,7 +25,11 @@ from models import (
     DunningRun,
     DunningRunStatus,
     DunningStage,
+    Job,
+    JobLock,
+    JobState,
     OperationLog,
+    OperationStatus,
     Payment,
     StaffPosition,
     User,
@@ -75,19 +82,19 @@ def test_generate_bills_form_preview_and_generate(session, console, estate, staf
     assert offered.format(renovation.id) not in form.text  # one-off fees are not offered
 
     data = {"project_id": str(e.project.id), "period": "2026-03"}
-    preview = cashier.post("/admin/bill/generate-bills", {**data, "dry_run": "1"})
+    preview = cashier.post_job("/admin/bill/generate-bills", {**data, "dry_run": "1"})
     assert preview.status_code == 200 and "将生成 3 张" in preview.text
     assert count(session, Bill, e) == 0
-    done = cashier.post("/admin/bill/generate-bills", data)
+    done = cashier.post_job("/admin/bill/generate-bills", data)
     assert done.status_code == 200 and "已生成 3 张" in done.text
-    again = cashier.post("/admin/bill/generate-bills", data)
+    again = cashier.post_job("/admin/bill/generate-bills", data)
     assert "已存在 3 张" in again.text and count(session, Bill, e) == 3
 
     assert not session.scalar(select(func.count()).where(Bill.fee_type_id == renovation.id))
 
-    refused = cashier.post("/admin/bill/generate-bills", {**data, "period": "2026-13"})
+    refused = cashier.post_job("/admin/bill/generate-bills", {**data, "period": "2026-13"})
     assert refused.status_code == 400 and "账期格式" in refused.text
-    asked = cashier.post("/admin/bill/generate-bills", {**data, "period": "2026-04", "fee_type_id": str(renovation.id)})
+    asked = cashier.post_job("/admin/bill/generate-bills", {**data, "period": "2026-04", "fee_type_id": str(renovation.id)})
     assert asked.status_code == 400 and "按次" in asked.text and "装修管理费" in asked.text
     assert count(session, Bill, e) == 3
 
@@ -95,7 +102,7 @@ def test_generate_bills_form_preview_and_generate(session, console, estate, staf
 def test_generate_bills_needs_the_grant(session, console, estate, staff_of):
     desk = console(staff_of("前台客服"))
     assert desk.get("/admin/bill/action/generate-bills?pks=").status_code == 403
-    response = desk.post("/admin/bill/generate-bills", {"project_id": str(estate.project.id), "period": "2026-03"})
+    response = desk.post_job("/admin/bill/generate-bills", {"project_id": str(estate.project.id), "period": "2026-03"})
     assert response.status_code == 403 and count(session, Bill, estate) == 0
 
 
@@ -113,10 +120,10 @@ def test_dunning_preview_on_get_issue_on_post_once(session, console, estate, sta
     assert "将发出 3 份通知" in preview.text and "B栋-201" in preview.text and "确认发出 3 份通知" in preview.text
     assert count(session, DunningNotice, e) == 0  # a GET (even cross-site) never issues (C01)
 
-    issued = cashier.post("/admin/dunning", params)
+    issued = cashier.post_job("/admin/dunning", params)
     assert issued.status_code == 200 and "已发出第一次催缴" in issued.text and "打印通知函" in issued.text
     assert count(session, DunningNotice, e) == 3
-    double = cashier.post("/admin/dunning", params)
+    double = cashier.post_job("/admin/dunning", params)
     assert double.status_code == 200 and "已执行过" in double.text
     assert count(session, DunningNotice, e) == 3 and count(session, DunningRun, e) == 1
 
@@ -129,13 +136,13 @@ def test_dunning_refusals_are_chinese_and_write_nothing(session, console, estate
     desk = console(staff_of("前台客服"))
     before = session.scalar(select(func.count()).select_from(OperationLog))
 
-    future = cashier.post("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "2099-01-05"})
+    future = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "2099-01-05"})
     assert future.status_code == 400 and "晚于今天" in future.text
-    foreign = cashier.post("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
+    foreign = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
     assert foreign.status_code == 403 and "无权操作项目" in foreign.text
-    early = cashier.post("/admin/dunning", preview_params(e, 3, 12))
+    early = cashier.post_job("/admin/dunning", preview_params(e, 3, 12))
     assert early.status_code == 400 and "第三次催缴及停电函、违约函(15日)须在每月15日及以后发出" in early.text
-    assert desk.post("/admin/dunning", preview_params(e, 1, 5)).status_code == 403  # A02
+    assert desk.post_job("/admin/dunning", preview_params(e, 1, 5)).status_code == 403  # A02
     assert desk.get("/admin/dunning").status_code == 403
     assert count(session, DunningNotice, e) == 0 and session.scalar(select(func.count()).select_from(OperationLog)) == before
 
@@ -182,15 +189,15 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
 
     # Before any 停电函 this month, stage 4 lists nobody.
     issue_day(dt.date(2026, 4, 15))
-    early = cashier.post("/admin/dunning", preview_params(e, 4, 15))
+    early = cashier.post_job("/admin/dunning", preview_params(e, 4, 15))
     assert early.status_code == 400 and "停电/封铺(20日)须在每月20日及以后发出" in early.text
-    cashier.post("/admin/dunning", preview_params(e, 3, 15))
+    cashier.post_job("/admin/dunning", preview_params(e, 3, 15))
     issue_day(dt.date(2026, 4, 20))
     letters = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id,
                                                             DunningNotice.unit_id == e.b201.id)).all()
     record_delivery(session, notice_ids=letters, actor=e.actor, delivered_by_id=butler.id, way="hand", signed_by="王芳",
                     delivered_at=dt.datetime(2026, 4, 16, 10, 0, tzinfo=SHANGHAI))
-    proposed = cashier.post("/admin/dunning", preview_params(e, 4, 20))
+    proposed = cashier.post_job("/admin/dunning", preview_params(e, 4, 20))
     assert proposed.status_code == 200 and "待客服经理审批" in proposed.text
     assert "其中 1 户的停电函尚未登记送达" in proposed.text
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id,
@@ -223,7 +230,7 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     e = estate
     with_bills(session, e)
     cashier = console(staff_of("收费员"))
-    cashier.post("/admin/dunning", preview_params(e, 3, 15))
+    cashier.post_job("/admin/dunning", preview_params(e, 3, 15))
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
 
     page = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}")
@@ -240,7 +247,7 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     # stage 3 went out once its date came, with no reminder before it this month: the letter claims none
     assert "这是本月第" not in html and "向贵户催缴" not in html and "多次催缴" not in html
     assert "催缴通知书</h1>" in html and "（第一次）" in html and "（第三次）" not in html and "至今仍未缴清" in html
-    download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    download = cashier.job_file(cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
     assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text
     assert download.text.count('<section class="sheet">') == 9
@@ -257,7 +264,7 @@ def test_delivery_is_recorded_from_the_notice_list(session, console, estate, sta
     cashier = console(staff_of("收费员"))
     butler = console(staff_of("楼宇管家"))
     issue_day(dt.date(2026, 4, 5))
-    cashier.post("/admin/dunning", preview_params(e, 1, 5))
+    cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
     issue_day(dt.date(2026, 4, 6), hour=10)
     ids = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id)
                           .order_by(DunningNotice.id)).all()
@@ -458,7 +465,7 @@ def test_arrears_page_totals_filters_and_export(session, console, estate, staff_
     shops = cashier.get("/admin/arrears?as_of=2026-04-05&key_tenant=yes")
     assert "1205.00" in shops.text and "筛选结果共 1 户" in shops.text and "A栋-101" not in shops.text
 
-    export = cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx")
+    export = cashier.job_file(cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx"))
     assert export.status_code == 200 and export.headers["content-type"].startswith("application/vnd.openxmlformats")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert [r[2] for r in rows[1:]] == ["201", "101"]
@@ -475,7 +482,7 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     page = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building")
     assert page.status_code == 200
     assert "翠湖收费测试苑 · A栋" in page.text and "66.7%" in page.text and "目标：每月 93% 以上" in page.text
-    export = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx")
+    export = manager.job_file(manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx"))
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"
     assert rows[0][9] == "达标" and {r[9] for r in rows[1:]} == {"未达标"}
@@ -507,3 +514,104 @@ def test_fee_type_form_and_list_show_the_billing_cycle(session, console, estate)
     session.expire_all()
     deposit = session.scalars(select(FeeType).where(FeeType.project_id == e.project.id, FeeType.name == "装修押金")).one()
     assert deposit.billing_cycle is FeeCycle.ONCE
+
+
+# --- runs as 后台任务 (issue 15) --------------------------------------------------------------------------------
+def _jobs(session, username: str) -> list[Job]:
+    return list(session.scalars(select(Job).join(User, User.id == Job.user_id).where(User.username == username)
+                                .order_by(Job.id)))
+
+
+def _held_by_a_running_job(session, username: str, kind: str, lock) -> Job:
+    """A job of ``username``'s holding ``lock`` that a live worker runs (this process: never taken for dead)."""
+    user = session.scalar(select(User).where(User.username == username))
+    actor = Actor(user_id=user.id, name=user.display_name or user.username, project_ids=None)
+    job_id = enqueue_job(session, kind=kind, title="进行中的任务", params={}, actor=actor,
+                         settings=JobSettings.from_env(), locks=[lock])
+    claim_job(session, worker=worker_name("test"), settings=JobSettings.from_env())
+    session.flush()
+    return session.get(Job, job_id)
+
+
+def test_a_dunning_run_is_a_job_with_its_result_in_my_jobs_and_audited_as_its_user(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    name = staff_of("收费员")
+    cashier = console(name)
+
+    page = cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
+
+    (job,) = _jobs(session, name)
+    assert (job.kind, job.state, job.title) == ("dunning", JobState.DONE, "发起催缴：第一次催缴(5日)")
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
+    assert "已发出第一次催缴(5日) 3 份" in page.text and f"查看批次#{run.id}" in page.text
+    assert f"/admin/dunning-run/action/letters?pks={run.id}" in page.text
+    listed = cashier.get("/admin/jobs")
+    assert "发起催缴：第一次催缴(5日)" in listed.text and "已发出第一次催缴(5日) 3 份" in listed.text
+    log = session.scalars(select(OperationLog).where(OperationLog.operation == "issue_dunning",
+                                                     OperationLog.project_id == e.project.id)).one()
+    assert log.actor_name == name and log.status is OperationStatus.DONE
+    assert session.scalar(select(func.count()).select_from(JobLock)) == 0  # given back with the outcome
+
+    # the letters of the run as one file: a job of its own, downloaded from its page
+    letters = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    assert "通知函 3 份" in letters.text
+    assert cashier.job_file(letters).text.count('<section class="sheet">') == 3
+
+
+def test_a_second_run_of_a_project_month_and_stage_is_refused_while_one_is_under_way(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    first, second = staff_of("收费员"), staff_of("收费员")
+    lock = run_lock(session, stage=2, scope=DunningScope(project_id=e.project.id), actor=e.actor,
+                    as_of=dt.date(2026, 4, 10))
+    running = _held_by_a_running_job(session, first, "dunning", lock)
+    cashier = console(second)
+
+    building = {**preview_params(e, 2, 10), "scope": "building", "building_id": str(e.b201.building_id)}
+    for params in (preview_params(e, 2, 10), building):  # the whole project or one of its buildings
+        refused = cashier.post_job("/admin/dunning", params)
+        assert refused.status_code == 409, re.findall(r"alert[^>]*>([^<]*)", refused.text)
+        assert f"「{e.project.name}」2026-04 第二次催缴(10日)正在进行中（{first}发起，进行中）" in refused.text
+    assert _jobs(session, second) == [] and count(session, DunningNotice, e) == 0
+    other_stage = cashier.post_job("/admin/dunning", preview_params(e, 1, 5))  # another stage is free
+    assert "已发出第一次催缴(5日) 3 份" in other_stage.text
+
+    session.execute(update(Job).where(Job.id == running.id).values(state=JobState.FAILED))  # it ended
+    assert "已发出第二次催缴(10日)" in cashier.post_job("/admin/dunning", preview_params(e, 2, 10)).text
+
+
+def test_runs_for_a_project_not_the_users_are_refused_before_anything_is_queued(session, console, estate, staff_of):
+    e = estate
+    with_bills(session, e)
+    other = f.project(session)
+    name = staff_of("收费员")
+    cashier = console(name)
+
+    dunning = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
+    bills = cashier.post_job("/admin/bill/generate-bills", {"project_id": str(other.id), "period": "2026-03"})
+    letters = cashier.get("/admin/dunning-run/action/letters?pks=999999&download=1")
+
+    assert dunning.status_code == 403 and "无权操作项目" in dunning.text
+    assert bills.status_code == 403 and "无权操作项目" in bills.text
+    assert letters.status_code in (403, 404)
+    assert _jobs(session, name) == [] and count(session, DunningRun, e) == 0
+
+
+def test_bill_generation_is_a_job_one_per_project_and_period(session, console, estate, staff_of):
+    e = estate
+    first, second = staff_of("收费员"), staff_of("收费员")
+    lock = generation_lock(session, project_id=e.project.id, period="2026-03", actor=e.actor)
+    running = _held_by_a_running_job(session, first, "bills", lock)
+    cashier = console(second)
+    data = {"project_id": str(e.project.id), "period": "2026-03"}
+
+    refused = cashier.post_job("/admin/bill/generate-bills", data)
+    assert refused.status_code == 409 and f"「{e.project.name}」2026-03 账单正在生成中" in refused.text
+    assert _jobs(session, second) == [] and count(session, Bill, e) == 0
+
+    session.execute(update(Job).where(Job.id == running.id).values(state=JobState.DONE))
+    done = cashier.post_job("/admin/bill/generate-bills", data)
+    assert "2026-03 账单已生成 3 张" in done.text and "<td>物业管理费</td><td>3</td>" in done.text
+    assert count(session, Bill, e) == 3 and _jobs(session, second)[0].state is JobState.DONE
+    assert "生成账单 2026-03" in cashier.get("/admin/jobs").text

@@ -19,7 +19,7 @@ def test_the_letters_page_links_the_consoles_icon(session, console):
     f.user(session, username="cashier", roles=["收费员"], projects=[e.project])
     cashier = console("cashier")
     preview = {"stage": "3", "as_of": "2026-04-15", "scope": "project", "project_id": str(e.project.id)}
-    assert cashier.post("/admin/dunning", preview).status_code in (200, 302, 303)
+    assert cashier.post_job("/admin/dunning", preview).status_code in (200, 302, 303)
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
 
     page = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}")
@@ -29,7 +29,7 @@ def test_the_letters_page_links_the_consoles_icon(session, console):
     assert ICON in cashier.get("/admin/").text  # the same link as the console's
     assert cashier.get("/static/wuye/img/favicon.svg").status_code == 200
 
-    download = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    download = cashier.job_file(cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
     assert download.status_code == 200 and '<section class="sheet">' in download.text
     assert 'rel="icon"' not in download.text
 
@@ -50,7 +50,7 @@ def test_letters_come_in_delivery_order_and_a_long_one_is_set_to_fit_its_sheet(s
             f.bill(session, unit_=unit, fee_type_=fee, period=f"{year}-{month + 1:02d}", amount_due=Decimal("200"))
     f.user(session, username="cashier2", roles=["收费员"], projects=[p])
     cashier = console("cashier2")
-    cashier.post("/admin/dunning", {"stage": "1", "as_of": "2026-05-05", "scope": "project", "project_id": str(p.id)})
+    cashier.post_job("/admin/dunning", {"stage": "1", "as_of": "2026-05-05", "scope": "project", "project_id": str(p.id)})
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == p.id)).one()
     page = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}").text
     order = re.findall(r"（[^（）]*? (\d+栋-\d+)）：", page)

@@ -11,13 +11,18 @@ from urllib.parse import unquote_plus
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from actions.actor import SYSTEM, Actor
+from actions.jobs import JobSettings, claim_job, enqueue_job, worker_name
+from actions.scores import compute_locks
 from actions.service_star import default_deadline
 from models import (
     SHANGHAI,
     ComplaintValidity,
     EventSource,
+    Job,
+    JobState,
     MonthlyScore,
     MonthStatus,
     OperationLog,
@@ -27,6 +32,7 @@ from models import (
     ScoringRule,
     ServiceRequest,
     ServiceStar,
+    User,
 )
 from tests import factories
 
@@ -140,10 +146,10 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     praise.praised_staff_id = org["staff"][1].id
     session.flush()
 
-    preview = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id), "dry_run": "1"})
+    preview = sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id), "dry_run": "1"})
     assert preview.status_code == 200 and "预览（未保存）" in preview.text
     assert count(session, MonthlyScore, ours(MonthlyScore, org)) == 0
-    done = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    done = sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
     assert done.status_code == 200 and "已计算 2026-10 月度考核：1 个项目、3 名员工、2 条考核记录" in done.text
 
     results = sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['project'].id}")
@@ -155,7 +161,7 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     assert confirm.status_code == 303
     assert session.scalar(select(ScoreMonth.status).where(ours(ScoreMonth, org))) is MonthStatus.CONFIRMED
     before = count(session, OperationLog)
-    again = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    again = sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
     assert again.status_code == 400 and "月度考核已确认（锦绣苑），不能重新计算" in again.text
     late = record(sup, session, org, org["staff"][2:], code="1.1", points="")
     assert late.status_code == 400 and "不能再录入该月的考核记录" in late.text
@@ -187,7 +193,7 @@ def test_breakdown_history_and_export(console, session, org):
                                           received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
     complaint.complaint_validity, complaint.complained_staff_id = ComplaintValidity.VALID, org["staff"][0].id
     session.flush()
-    sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
     wang = org["staff"][0]
 
     bd = sup.get(f"/admin/monthly-score/breakdown?staff_id={wang.id}&month={MONTH}")
@@ -197,7 +203,7 @@ def test_breakdown_history_and_export(console, session, org):
     history = sup.get(f"/admin/monthly-score/history?staff_id={wang.id}")
     assert history.status_code == 200 and "2026-10" in history.text and "94.0" in history.text
 
-    xlsx = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}")
+    xlsx = sup.job_file(sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}"))
     assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = load_workbook(io.BytesIO(xlsx.content))
     assert wb.sheetnames == ["锦绣苑", "明细"]
@@ -208,7 +214,7 @@ def test_breakdown_history_and_export(console, session, org):
 def test_a_role_without_the_right_is_refused(console, session, org):
     desk = console("desk")
     assert desk.get("/admin/scores/compute").status_code == 403
-    assert desk.post("/admin/scores/compute", {"month": MONTH}).status_code == 403
+    assert desk.post_job("/admin/scores/compute", {"month": MONTH}).status_code == 403
     assert desk.get("/admin/scores/record").status_code == 403
     assert record(desk, session, org, org["staff"][:1]).status_code == 403
     assert desk.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 403
@@ -219,7 +225,7 @@ def test_csrf_and_scope(console, session, org):
     sup = console("sup")
     no_token = sup.client.post("/admin/scores/compute", data={"month": MONTH}, follow_redirects=False)
     assert no_token.status_code == 403 and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
-    foreign = sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["other"].id)})
+    foreign = sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["other"].id)})
     assert foreign.status_code == 403 and "无权操作" in foreign.text and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
     assert sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['other'].id}").status_code == 403
     assert sup.get(f"/admin/monthly-score/breakdown?staff_id={org['stranger'].id}&month={MONTH}").status_code == 403
@@ -233,7 +239,7 @@ def test_a_derived_or_locked_event_is_not_edited_by_hand(console, session, org):
     praise.praised_staff_id = org["staff"][1].id
     session.flush()
     record(sup, session, org, org["staff"][:1])
-    sup.post("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
     derived = session.scalar(select(ScoreEvent).where(ours(ScoreEvent, org), ScoreEvent.source == EventSource.PRAISE))
     manual = session.scalar(select(ScoreEvent).where(ours(ScoreEvent, org), ScoreEvent.source == EventSource.MANUAL))
 
@@ -259,7 +265,7 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
         praise.praised_staff_id = org["staff"][1].id
         session.flush()
         month = f"2026-{mon:02d}"
-        sup.post("/admin/scores/compute", {"month": month, "project_id": str(org["project"].id)})
+        sup.post_job("/admin/scores/compute", {"month": month, "project_id": str(org["project"].id)})
         assert sup.post("/admin/score-month/confirm", {"month": month, "project_id": str(org["project"].id)}).status_code == 303
     page = sup.get(f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}")
     assert page.status_code == 200 and "李娜" in page.text and "102.00" in page.text
@@ -351,3 +357,31 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
     done = sup.post("/admin/service-request/judge-complaint", form)
     assert done.status_code == 303 and state() == (ComplaintValidity.VALID, Decimal("-8"))
     assert "评定扣 8 分" in sup.get(done.headers["location"]).text
+
+
+def test_a_compute_is_a_job_one_per_project_and_month(console, session, org):
+    """The compute runs as a 后台任务 with its result in 「我的任务」; while one of a project's month is queued or
+    running, another is refused — an overlapping choice of projects too — and nothing is queued or written."""
+    factories.user(session, username="sup2", roles=["客服主管"], projects=[org["project"]])
+    sup, sup2 = console("sup"), console("sup2")
+    held = compute_locks(session, month=MONTH, project_ids=[org["project"].id], actor=SYSTEM)
+    other_user = session.scalar(select(User).where(User.username == "mgr"))
+    running = enqueue_job(session, kind="scores", title="计算中", params={}, settings=JobSettings.from_env(),
+                          actor=Actor(user_id=other_user.id, name="mgr", project_ids=None), locks=held)
+    claim_job(session, worker=worker_name("test"), settings=JobSettings.from_env())  # a live worker's
+    session.flush()
+
+    refused = sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert refused.status_code == 409 and "「锦绣苑」2026-10 月度考核正在计算中（mgr发起，进行中）" in refused.text
+    everything = sup.post_job("/admin/scores/compute", {"month": MONTH})  # all visible projects: 锦绣苑 among them
+    assert everything.status_code == 409
+    assert count(session, Job, Job.id != running) == 0 and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
+
+    session.execute(update(Job).where(Job.id == running).values(state=JobState.FAILED))
+    page = sup2.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert "已计算 2026-10 月度考核：1 个项目、3 名员工" in page.text and "查看结果：锦绣苑" in page.text
+    assert f"/admin/scores/results?month={MONTH}&amp;project_id={org['project'].id}" in page.text
+    job = session.scalars(select(Job).where(Job.id != running)).one()
+    assert (job.kind, job.state, job.title) == ("scores", JobState.DONE, "计算月度考核 2026-10")
+    assert "计算月度考核 2026-10" in sup2.get("/admin/jobs").text
+    assert count(session, ScoreMonth, ours(ScoreMonth, org)) == 1

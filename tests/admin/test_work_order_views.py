@@ -487,7 +487,7 @@ def test_department_report_print_and_export(session, console, site, orders):
     assert printed.status_code == 200 and "<nav" not in printed.text and "工程部派工日报" in printed.text
     assert desk.get(f"/admin/department-report?department_id={engineering}&export=xlsx").status_code == 403
     before_ops = session.scalar(select(func.count()).select_from(OperationLog))
-    xlsx = boss.get(f"/admin/department-report?department_id={engineering}&export=xlsx")
+    xlsx = boss.job_file(boss.get(f"/admin/department-report?department_id={engineering}&export=xlsx"))
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet.max_row == 5  # title, header, the two open orders and the one completed today
@@ -503,7 +503,7 @@ def test_complaint_statistics_page_and_export(session, console, site, orders):
     assert "未达标" in page.text  # one complaint received, none closed
     bad = boss.get("/admin/complaint-stats?month_from=2025-13")
     assert bad.status_code == 400 and "月份格式" in bad.text
-    xlsx = boss.get(f"/admin/complaint-stats?month_from={month}&export=xlsx")
+    xlsx = boss.job_file(boss.get(f"/admin/complaint-stats?month_from={month}&export=xlsx"))
     assert xlsx.status_code == 200
     header = next(openpyxl.load_workbook(io.BytesIO(xlsx.content))["投诉统计"].iter_rows(min_row=2, values_only=True))
     assert header[:3] == ("项目", "月份", "受理投诉")

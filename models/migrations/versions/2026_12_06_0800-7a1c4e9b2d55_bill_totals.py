@@ -5,7 +5,7 @@ the KPIs read instead of every bill (issue 17). The triggers that keep it, and i
 ``models.totals.sync_bill_totals``, which the migration environment runs after every upgrade.
 
 Revision ID: 7a1c4e9b2d55
-Revises: 5e7d3c1a9b40
+Revises: a3c91e5d7b20
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7a1c4e9b2d55"
-down_revision: str | Sequence[str] | None = "5e7d3c1a9b40"
+down_revision: str | Sequence[str] | None = "a3c91e5d7b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ a few-valued column alone (status, kind) go; those of mostly empty columns keep 
 (``models.base.sparse_indexes``).
 
 Revision ID: a3d9f1c7e215
-Revises: 5e7d3c1a9b40
+Revises: 7a1c4e9b2d55
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a3d9f1c7e215"
-down_revision: str | Sequence[str] | None = "5e7d3c1a9b40"
+down_revision: str | Sequence[str] | None = "7a1c4e9b2d55"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
