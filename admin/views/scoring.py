@@ -423,7 +423,9 @@ class RecordEventsPage(ScorePage):
                     return RedirectResponse(url, status_code=303)
                 context["result"] = result
         try:
-            shown = RecordEventsForm.read({k: values[k] for k in ("project_id", "event_date")})
+            # a refused form is shown again as typed, with this month's choices when its date was what was wrong
+            shown = RecordEventsForm.read({"project_id": values["project_id"],
+                                           "event_date": "" if "error" in context else values["event_date"]})
             choices = await run_action(self.session_maker, request, scores.event_choices,
                                        project_id=shown.project_id.data, month=period_of(shown.event_date.data))
         except Refused as refused:
