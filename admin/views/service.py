@@ -43,6 +43,17 @@ from models import (
     utcnow,
 )
 
+from ..forms import (
+    DateField,
+    DecimalField,
+    EnumField,
+    FlagField,
+    IdField,
+    PageForm,
+    PageNumberField,
+    ProjectField,
+    TextField,
+)
 from .base import (
     ALL,
     ALL_LABEL,
@@ -60,14 +71,13 @@ from .pages import (
     XLSX,
     GrantedPage,
     attachment,
-    date_param,
-    decimal_param,
     granted,
     ids_param,
     int_param,
     local_datetime_param,
     member_param,
     refusal_status,
+    request_actor,
     run_action,
     selected_pks,
 )
@@ -176,11 +186,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points")}
         (row,) = await self.scoped_targets(request, [values["request_id"]])
         try:
-            result = await run_action(
-                self.session_maker, request, complaints.judge_complaint, request_id=row.id,
-                validity=member_param(ComplaintValidity, values["validity"], label_of(ServiceRequest, "complaint_validity")),
-                points=decimal_param(values["points"], label_of(ServiceRequest, "complaint_points")),
-            )
+            result = await run_action(self.session_maker, request, complaints.judge_complaint, request_id=row.id,
+                                      **JudgeForm.read(form).data)
         except Refused as refused:
             return await self._judge_page(request, row, values, status_code=refusal_status(refused),
                                           error=refused.message)
@@ -507,10 +514,56 @@ class ServicePage(GrantedPage):
     category = SERVICE
 
 
+class JudgeForm(PageForm):
+    validity = EnumField(ComplaintValidity, label_of(ServiceRequest, "complaint_validity"))
+    points = DecimalField(label_of(ServiceRequest, "complaint_points"))
+
+
+class IntakeForm(PageForm):
+    """受理诉求 (the unit and customer come as the chosen ``unit:customer`` pair, see ``_pick``)."""
+
+    project_id = ProjectField(label_of(ServiceRequest, "project"))
+    channel = EnumField(Channel, label_of(ServiceRequest, "channel"))
+    kind = EnumField(RequestKind, label_of(ServiceRequest, "kind"))
+    category = EnumField(RequestCategory, label_of(ServiceRequest, "category"))
+    priority = EnumField(Priority, label_of(ServiceRequest, "priority"))
+    contact_name = TextField(label_of(ServiceRequest, "contact_name"))
+    contact_phone = TextField(label_of(ServiceRequest, "contact_phone"))
+    content = TextField(label_of(ServiceRequest, "content"))
+    complaint_major = FlagField(label_of(ServiceRequest, "complaint_major"))
+    form_token = TextField("表单")
+    first_staff_id = IdField(label_of(ServiceRequest, "first_staff"))
+
+
+class PickForm(PageForm):
+    unit_id = IdField(label_of(ServiceRequest, "unit"))
+    customer_id = IdField(label_of(ServiceRequest, "customer"))
+
+
+class ListForm(PageForm):
+    """A list page's filters and page."""
+
+    page = PageNumberField()
+    project_id = IdField(label_of(WorkOrder, "project"))
+    staff_id = IdField(label_of(ServiceRequest, "first_staff"))
+    department_id = IdField(label_of(WorkOrder, "department"))
+    day = DateField("日期")
+
+
+class VisitForm(PageForm):
+    unit_id = IdField(label_of(Visit, "unit"))
+    way = EnumField(VisitWay, label_of(Visit, "way"))
+    result = EnumField(Satisfaction, label_of(Visit, "result"), required=False)
+    notes = TextField(label_of(Visit, "notes"))
+    issues_raised = TextField(label_of(Visit, "issues_raised"))
+    complaint = FlagField("转为投诉")
+
+
 def _pick(value: str) -> tuple[int | None, int | None]:
     """The intake form's chosen ``unit:customer`` pair."""
     unit, _, customer = value.partition(":")
-    return int_param(unit, label_of(ServiceRequest, "unit")), int_param(customer, label_of(ServiceRequest, "customer"))
+    pick = PickForm.read({"unit_id": unit, "customer_id": customer})
+    return pick.unit_id.data, pick.customer_id.data
 
 
 class IntakePage(ServicePage):
@@ -538,19 +591,10 @@ class IntakePage(ServicePage):
             values = {k: str(form.get(k, "")) for k in self.FIELDS}
             lookup = {k: str(form.get(k, "")) for k in self.LOOKUP}
             try:
+                fields = IntakeForm.read(values, actor=request_actor(request)).data
                 unit_id, customer_id = _pick(values["pick"])
-                result = await run_action(
-                    self.session_maker, request, intake.receive_request,
-                    project_id=int_param(values["project_id"], label_of(ServiceRequest, "project")),
-                    channel=member_param(Channel, values["channel"], label_of(ServiceRequest, "channel")),
-                    kind=member_param(RequestKind, values["kind"], label_of(ServiceRequest, "kind")),
-                    category=member_param(RequestCategory, values["category"], label_of(ServiceRequest, "category")),
-                    priority=member_param(Priority, values["priority"], label_of(ServiceRequest, "priority")),
-                    unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
-                    contact_phone=values["contact_phone"], content=values["content"],
-                    complaint_major=values["complaint_major"] == "1", form_token=values["form_token"],
-                    first_staff_id=int_param(values["first_staff_id"], label_of(ServiceRequest, "first_staff")),
-                )
+                result = await run_action(self.session_maker, request, intake.receive_request,
+                                          unit_id=unit_id, customer_id=customer_id, **fields)
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
             else:
@@ -560,7 +604,7 @@ class IntakePage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
+            project_id = ListForm.read({"project_id": values["project_id"]}).project_id.data
             matches = intake.find_units(session, actor=actor, project_id=project_id, **lookup)
             staff = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
             return projects, matches, staff
@@ -597,10 +641,9 @@ class FirstResponsibilityPage(ServicePage):
         status_code = 200
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            page = max(int_param(query.get("page"), "页码") or 1, 1)
-            listing = intake.first_received(
-                session, actor=actor, staff_id=int_param(query.get("staff_id"), label_of(ServiceRequest, "first_staff")),
-                limit=self.PAGE, offset=(page - 1) * self.PAGE)
+            shown = ListForm.read(query)
+            listing = intake.first_received(session, actor=actor, staff_id=shown.staff_id.data, limit=self.PAGE,
+                                            offset=(shown.page.data - 1) * self.PAGE)
             projects = billing.fee_choices(session, actor=actor).projects
             return listing, work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
 
@@ -623,11 +666,10 @@ class CallbacksPage(ServicePage):
 
     @expose("/callbacks", methods=["GET"], identity="callbacks")
     async def callbacks_page(self, request: Request) -> Response:
-        query = request.query_params
-        page = max(int_param(query.get("page"), "页码") or 1, 1)
-        project_id = int_param(query.get("project_id"), label_of(WorkOrder, "project"))
+        shown = ListForm.read(request.query_params)
+        page = shown.page.data
         total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
-                                       project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
+                                       project_id=shown.project_id.data, limit=self.PAGE, offset=(page - 1) * self.PAGE)
         return await _page(self, request, "callbacks.html", title=self.name, rows=rows, total=total, page=page,
                            pages=max((total + self.PAGE - 1) // self.PAGE, 1))
 
@@ -651,13 +693,8 @@ class VisitPlanPage(ServicePage):
             if not granted(self, request, "visit", "create"):
                 raise HTTPException(status_code=403, detail="没有登记走访的权限")
             try:
-                result = await run_action(
-                    self.session_maker, request, visits.record_visit,
-                    unit_id=int_param(values["unit_id"], label_of(Visit, "unit")),
-                    way=member_param(VisitWay, values["way"], label_of(Visit, "way")),
-                    result=member_param(Satisfaction, values["result"], label_of(Visit, "result")) if values["result"] else None,
-                    notes=values["notes"], issues_raised=values["issues_raised"], complaint=values["complaint"] == "1",
-                )
+                result = await run_action(self.session_maker, request, visits.record_visit,
+                                          **VisitForm.read(values).data)
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
             else:
@@ -667,9 +704,10 @@ class VisitPlanPage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = int_param(project, label_of(Visit, "project")) or (projects[0].id if projects else None)
+            shown = ListForm.read({"project_id": project, "day": day})
+            project_id = shown.project_id.data or (projects[0].id if projects else None)
             plan = visits.households_not_visited(session, project_id=project_id, actor=actor,
-                                                 day=date_param(day, "日期")) if project_id else None
+                                                 day=shown.day.data) if project_id else None
             return projects, plan
 
         projects, plan = await run_action(self.session_maker, request, load)
@@ -695,14 +733,14 @@ class DepartmentReportPage(ServicePage):
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
             departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
-            department_id = int_param(values["department_id"], label_of(WorkOrder, "department"))
+            shown = ListForm.read(values)
+            department_id = shown.department_id.data
             if department_id is None and departments:  # opens on a report, not an empty form: the first department's
                 department_id = departments[0].id
                 values["department_id"] = str(department_id)
             if department_id is None:
                 return projects, departments, None
-            kwargs = {"department_id": department_id, "day": date_param(values["day"], "日期"),
-                      "project_id": int_param(values["project_id"], label_of(WorkOrder, "project"))}
+            kwargs = {"department_id": department_id, "day": shown.day.data, "project_id": shown.project_id.data}
             if query.get("export") == "xlsx":
                 return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
             return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
@@ -737,7 +775,7 @@ class ComplaintStatsPage(ServicePage):
             raise HTTPException(status_code=403, detail="没有导出的权限")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
+            project_id = ListForm.read(values).project_id.data
             kwargs = {"month_from": values["month_from"], "month_to": values["month_to"] or None,
                       "project_ids": [project_id] if project_id else None}
             fn = complaints.export_complaint_statistics if exporting else complaints.complaint_statistics
