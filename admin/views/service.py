@@ -49,6 +49,8 @@ from ..forms import (
     EnumField,
     FlagField,
     IdField,
+    IdsField,
+    LocalDateTimeField,
     PageForm,
     PageNumberField,
     ProjectField,
@@ -72,10 +74,7 @@ from .pages import (
     GrantedPage,
     attachment,
     granted,
-    ids_param,
     int_param,
-    local_datetime_param,
-    member_param,
     refusal_status,
     request_actor,
     run_action,
@@ -221,15 +220,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at")}
         ids: list[int] = []
         try:
-            ids = list(ids_param(form.get("request_ids")))
-            result = await run_action(
-                self.session_maker, request, work_orders.dispatch_requests, request_ids=ids,
-                department_id=int_param(values["department_id"], label_of(WorkOrder, "department")),
-                assignee_id=int_param(values["assignee_id"], label_of(WorkOrder, "assignee")),
-                priority=member_param(Priority, values["priority"], label_of(WorkOrder, "priority"))
-                if values["priority"] else None,
-                complete_due_at=local_datetime_param(values["complete_due_at"], label_of(WorkOrder, "complete_due_at")),
-            )
+            ids = list(DispatchForm.read({"request_ids": form.get("request_ids", "")}).request_ids.data)
+            result = await run_action(self.session_maker, request, work_orders.dispatch_requests,
+                                      **DispatchForm.read(form).data | {"request_ids": ids})
         except Refused as refused:
             return await self._dispatch_page(request, ids, values, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
@@ -334,13 +327,9 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         """The edit form = 改优先级 (actions.work_orders.change_work_order_priority): an open order's deadlines
         follow the new priority."""
         priority = data.get("priority")
-        label = label_of(WorkOrder, "priority")
-        result = await run_action(
-            self.session_maker, request, work_orders.change_work_order_priority,
-            order_id=int_param(pk, label_of(WorkOrder, "id")),
-            priority=priority if isinstance(priority, Priority) else member_param(Priority, priority, label),
-            version=int_param(data.get("version"), "版本"),
-        )
+        fields = PriorityForm.read({"order_id": pk, "priority": getattr(priority, "value", priority) or "",
+                                    "version": data.get("version") or ""})
+        result = await run_action(self.session_maker, request, work_orders.change_work_order_priority, **fields.data)
         Flash.success(request, result.message)
         return WorkOrder(id=result.order_id)
 
@@ -396,7 +385,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
         ids: list[int] = []
         try:
-            ids = list(ids_param(values.get("order_ids")))
+            ids = list(StepForm.read(values).order_ids.data)
             kwargs = _step_arguments(step, values, ids)
             result = await run_action(self.session_maker, request, STEPS[step][1], **kwargs)
         except Refused as refused:
@@ -487,24 +476,71 @@ def _one(pks: list[str]) -> list[str]:
     return pks
 
 
+class DispatchForm(PageForm):
+    request_ids = IdsField(ServiceRequest.__label__)
+    department_id = IdField(label_of(WorkOrder, "department"))
+    assignee_id = IdField(label_of(WorkOrder, "assignee"))
+    priority = EnumField(Priority, label_of(WorkOrder, "priority"), required=False)
+    complete_due_at = LocalDateTimeField(label_of(WorkOrder, "complete_due_at"))
+
+
+class PriorityForm(PageForm):
+    """The work order's edit form: 改优先级, from the version it was opened on."""
+
+    order_id = IdField(WorkOrder.__label__, required=True)
+    priority = EnumField(Priority, label_of(WorkOrder, "priority"))
+    version = IdField("版本")
+
+
+class StepForm(PageForm):
+    """A lifecycle step of the ticked orders (接单, 关闭 …)."""
+
+    order_ids = IdsField(WorkOrder.__label__)
+
+
+class CompleteForm(StepForm):
+    result = TextField(label_of(WorkOrder, "result"))
+    charge = TextField("收费金额")
+
+
+class CallbackForm(StepForm):
+    way = EnumField(VisitWay, label_of(Visit, "way"))
+    result = EnumField(Satisfaction, label_of(Visit, "result"))
+    notes = TextField(label_of(Visit, "notes"))
+    issues_raised = TextField(label_of(Visit, "issues_raised"))
+
+
+class AcceptForm(StepForm):
+    paid_service = FlagField(label_of(WorkOrder, "paid_service"))
+    quote = TextField(label_of(WorkOrder, "quote"))
+    quote_accepted = FlagField(label_of(WorkOrder, "quote_accepted"))
+
+
+class ReassignForm(StepForm):
+    reason = TextField("转派原因")
+    department_id = IdField(label_of(WorkOrder, "department"))
+    assignee_id = IdField(label_of(WorkOrder, "assignee"))
+
+
+STEP_FORMS: dict[str, type[StepForm]] = {"complete": CompleteForm, "callback": CallbackForm, "accept": AcceptForm,
+                                         "reassign": ReassignForm}
+
+
 def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[str, Any]:
     """The action's keyword arguments from a step form."""
+    fields = STEP_FORMS.get(step, StepForm).read(values).data
+    del fields["order_ids"]
     if step in ("complete", "callback"):
         if len(ids) != 1:
             raise Refused("请只选择一张派工单")
         if step == "complete":
-            return {"order_id": ids[0], "result": values.get("result", ""), "charge": values.get("charge") or None}
-        return {"order_id": ids[0], "way": member_param(VisitWay, values.get("way"), label_of(Visit, "way")),
-                "result": member_param(Satisfaction, values.get("result"), label_of(Visit, "result")),
-                "notes": values.get("notes", ""), "issues_raised": values.get("issues_raised", "")}
-    if step == "accept" and values.get("paid_service") == "1":
-        return {"order_ids": ids, "paid_service": True, "quote": values.get("quote") or None,
-                "quote_accepted": values.get("quote_accepted") == "1"}
-    if step == "reassign":
-        return {"order_ids": ids, "reason": values.get("reason", ""),
-                "department_id": int_param(values.get("department_id"), label_of(WorkOrder, "department")),
-                "assignee_id": int_param(values.get("assignee_id"), label_of(WorkOrder, "assignee"))}
-    return {"order_ids": ids}
+            fields["charge"] = fields["charge"] or None
+        return {"order_id": ids[0], **fields}
+    if step == "accept":
+        if not fields["paid_service"]:
+            return {"order_ids": ids}
+        fields["quote"] = fields["quote"] or None
+    return {"order_ids": ids, **fields}
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
