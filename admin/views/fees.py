@@ -32,12 +32,10 @@ from models import (
     Payment,
     PayMethod,
     Staff,
-    Unit,
     label_of,
     utcnow,
 )
 
-from ..forms import DateField, IdField, PageForm, PageNumberField
 from .base import (
     PAGE_SIZE,
     BooleanFilter,
@@ -402,17 +400,6 @@ class DunningPage(FeePage):
                            choices=choices, stages=stages, issuing=issuing, **context)
 
 
-class ArrearsForm(PageForm):
-    """欠费账龄's filters."""
-
-    as_of = DateField("截至日期")
-    project_id = IdField(label_of(Unit, "project"))
-    building_id = IdField(label_of(Unit, "building"))
-    collector_id = IdField(label_of(Unit, "collector"))
-    min_months = IdField("欠费月数", between=(0, 1200))
-    page = PageNumberField()
-
-
 class ArrearsPage(FeePage):
     """欠费账龄: accounts in arrears with their aging, filtered, the totals of every filtered row, .xlsx export."""
 
@@ -425,12 +412,11 @@ class ArrearsPage(FeePage):
         values = {key: query.get(key, "") for key in
                   ("as_of", "project_id", "building_id", "collector_id", "key_tenant", "min_months")}
         try:
-            shown = ArrearsForm.read(query)
-            as_of = shown.as_of.data
+            as_of = date_param(values["as_of"], "截至日期")
             filters = billing.ArrearsFilter(
-                project_id=shown.project_id.data, building_id=shown.building_id.data,
-                collector_id=shown.collector_id.data, key_tenant={"yes": True, "no": False}.get(values["key_tenant"]),
-                min_months=shown.min_months.data,
+                project_id=int_param(values["project_id"]), building_id=int_param(values["building_id"]),
+                collector_id=int_param(values["collector_id"]), key_tenant={"yes": True, "no": False}.get(values["key_tenant"]),
+                min_months=int_param(values["min_months"], "欠费月数"),
             )
             if query.get("export") == "xlsx":
                 if not self.has_permission(request, "export"):
@@ -439,7 +425,7 @@ class ArrearsPage(FeePage):
                 return Response(data, media_type=XLSX, headers={
                     "content-disposition": attachment(f"欠费账龄-{as_of or today_local()}.xlsx")})
             page = await run_action(self.session_maker, request, billing.arrears, as_of=as_of, filters=filters,
-                                    page=shown.page.data, page_size=PAGE_SIZE)
+                                    page=int_param(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
             context, status_code = {"page": page}, 200
         except Refused as refused:
             context, status_code = {"error": refused.message}, refusal_status(refused)
@@ -471,7 +457,7 @@ class CollectionRatePage(FeePage):
             report = await run_action(
                 self.session_maker, request, billing.collection_rate, period_from=values["period_from"],
                 period_to=values["period_to"] or None, group_by=values["group_by"],
-                project_id=ArrearsForm.read(values).project_id.data,
+                project_id=int_param(values["project_id"], "项目"),
             )
             if query.get("export") == "xlsx":
                 if not self.has_permission(request, "export"):

@@ -296,7 +296,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         self.require(request, "export")
         query = request.query_params
         try:
-            project_id = StaffMonthForm.read(query).project_id.data
+            project_id = int_param(query.get("project_id"), label_of(MonthlyScore, "project"))
             export = await run_action(self.session_maker, request, score_results.export_scores, month=query.get("month", ""),
                                       project_ids=None if project_id is None else [project_id])
         except Refused as refused:

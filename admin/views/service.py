@@ -73,6 +73,7 @@ from .pages import (
     XLSX,
     GrantedPage,
     attachment,
+    date_param,
     granted,
     int_param,
     refusal_status,
@@ -582,7 +583,6 @@ class ListForm(PageForm):
     page = PageNumberField()
     project_id = IdField(label_of(WorkOrder, "project"))
     staff_id = IdField(label_of(ServiceRequest, "first_staff"))
-    department_id = IdField(label_of(WorkOrder, "department"))
     day = DateField("日期")
 
 
@@ -769,14 +769,14 @@ class DepartmentReportPage(ServicePage):
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
             departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
-            shown = ListForm.read(values)
-            department_id = shown.department_id.data
+            department_id = int_param(values["department_id"], label_of(WorkOrder, "department"))
             if department_id is None and departments:  # opens on a report, not an empty form: the first department's
                 department_id = departments[0].id
                 values["department_id"] = str(department_id)
             if department_id is None:
                 return projects, departments, None
-            kwargs = {"department_id": department_id, "day": shown.day.data, "project_id": shown.project_id.data}
+            kwargs = {"department_id": department_id, "day": date_param(values["day"], "日期"),
+                      "project_id": int_param(values["project_id"], label_of(WorkOrder, "project"))}
             if query.get("export") == "xlsx":
                 return projects, departments, work_orders.export_department_report(session, actor=actor, **kwargs)
             return projects, departments, work_orders.department_report(session, actor=actor, **kwargs)
@@ -811,7 +811,7 @@ class ComplaintStatsPage(ServicePage):
             raise HTTPException(status_code=403, detail="没有导出的权限")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            project_id = ListForm.read(values).project_id.data
+            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
             kwargs = {"month_from": values["month_from"], "month_to": values["month_to"] or None,
                       "project_ids": [project_id] if project_id else None}
             fn = complaints.export_complaint_statistics if exporting else complaints.complaint_statistics
