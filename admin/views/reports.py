@@ -17,8 +17,13 @@ from actions.errors import Refused
 from actions.kernel.periods import add_months, current_period
 from models import utcnow
 
-from .dashboard import HOME, ICON, branches_of, page, read_at_once
-from .pages import XLSX, GrantedPage, attachment, int_param, refusal_status, run_action
+from ..forms import MonthField
+from .dashboard import HOME, ICON, ScopeForm, branches_of, page, read_at_once
+from .pages import XLSX, GrantedPage, attachment, refusal_status, run_action
+
+
+class ReportForm(ScopeForm):
+    month = MonthField("月份", default=lambda: add_months(current_period(), -1))
 
 CLOSE = "action:close-month"
 
@@ -37,10 +42,9 @@ class ReportPage(GrantedPage):
 
     def _params(self, source: Any) -> dict[str, Any]:
         """month, project_ids, branch_id from the query or the form; the month defaults to last month."""
-        month = str(source.get("month") or "") or add_months(current_period(), -1)
-        project_id = int_param(source.get("project_id"), "项目")
-        return {"month": month, "project_ids": [project_id] if project_id is not None else None,
-                "branch_id": int_param(source.get("branch_id"), "分公司")}
+        form = ReportForm.read(source)
+        return {"month": form.month.data, "branch_id": form.branch_id.data,
+                "project_ids": [form.project_id.data] if form.project_id.data is not None else None}
 
     def _query(self, params: dict[str, Any]) -> dict[str, str]:
         return {"month": params["month"], "project_id": str(params["project_ids"][0]) if params["project_ids"] else "",
@@ -71,7 +75,8 @@ class ReportPage(GrantedPage):
         if not self.has_permission(request, "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
         result = await run_action(self.session_maker, request, monthly_report.export_monthly_report,
-                                  live=request.query_params.get("live") == "1", **self._params(request.query_params))
+                                  live=request.query_params.get("live") == "1",
+                                  **self._params(request.query_params))
         return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
