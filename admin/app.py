@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from models import User
+from models import User, label
 from models.db import make_engine, make_sessionmaker, writing
 
 from .auth import ConsoleAuth, csrf_token
@@ -143,6 +143,7 @@ def create_app(
     admin.templates.env.globals["csrf_token"] = csrf_token
     admin.templates.env.globals["url_for"] = export_link(admin.templates.env.globals["url_for"])
     admin.templates.env.globals["session_clock"] = auth.session_clock
+    admin.templates.env.globals["label"] = label  # column headers from the models: {{ label("Bill", "period") }}
     auth.templates = admin.templates
     for route in admin.admin.router.routes:
         if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST

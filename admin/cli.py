@@ -650,10 +650,17 @@ def cmd_scores(args: argparse.Namespace) -> int:
 
 # --- 导入 --------------------------------------------------------------------------------------------
 group("import", "批量导入：先逐行核对，全部无误才写入；同一文件不会导入两次")
-IMPORT_KINDS = {
-    "surveys": "满意度问卷（.xlsx）", "units": "楼栋与房屋", "customers": "客户及其房屋", "parking": "车位",
-    "staff": "员工", "bills": "账单", "payments": "收款记录",
-}
+
+
+def _import_kinds() -> dict[str, str]:
+    """kind → what one row is (the model's label, as the importers declare it and the console's 批量导入 shows)."""
+    from actions import bulk_import, survey_import
+
+    return {survey_import.SurveyImporter.kind: survey_import.SurveyImporter.title,
+            **{kind: importer.title for kind, importer in bulk_import.KINDS.items()}}
+
+
+IMPORT_KINDS = _import_kinds()
 
 
 def _import_args(survey: bool) -> Callable[[argparse.ArgumentParser], None]:
@@ -732,8 +739,9 @@ def _import(kind: str, args: argparse.Namespace) -> int:
     return REFUSED if result.has_errors else OK
 
 
-for _kind, _help in IMPORT_KINDS.items():
-    command(f"import {_kind}", f"导入{_help}", _import_args(_kind == "surveys"))(
+for _kind, _title in IMPORT_KINDS.items():
+    _survey = _kind == "surveys"
+    command(f"import {_kind}", f"导入{_title}" + ("（.xlsx）" if _survey else ""), _import_args(_survey))(
         lambda args, kind=_kind: _import(kind, args))
 
 

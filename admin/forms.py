@@ -13,6 +13,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any, Self
 
+from starlette.datastructures import ImmutableMultiDict
 from wtforms import Field, Form, StringField
 from wtforms.validators import ValidationError
 
@@ -30,7 +31,9 @@ class PageForm(Form):
 
     @classmethod
     def read(cls, source: Any, *, actor: Actor | None = None) -> Self:
-        """``source``: a request's form or query params (anything with ``getlist``)."""
+        """``source``: a request's form or query params, or a plain mapping of the values typed."""
+        if not hasattr(source, "getlist"):
+            source = ImmutableMultiDict(source)
         form = cls(formdata=source, meta={"actor": actor})
         if not form.validate():
             error = next(e for field in form for e in field.errors)
@@ -81,12 +84,16 @@ class _Typed(Field):
 
 
 class IdField(_Typed):
-    """A positive whole number: a record's id (a year, a count)."""
+    """A positive whole number: a record's id (a year, a count), within ``between`` when given."""
 
     missing = "请指定{}"
 
+    def __init__(self, label: str, *, between: tuple[int, int] = (1, 2**31 - 1), **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.between = between
+
     def parse(self, text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
+        if not text.isdigit() or not self.between[0] <= int(text) <= self.between[1]:
             raise ValueError
         return int(text)
 

@@ -25,6 +25,7 @@ from .base import (  # noqa: F401
     ZERO,
     Base,
     LabeledEnum,
+    label,
     label_of,
     labels_of,
     natural_sort_key,

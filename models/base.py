@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import re
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -247,6 +248,19 @@ def label_of(model: type[Base], attr: str) -> str:
     if columns:
         return columns[0].info.get("label", attr)
     return attr
+
+
+@cache
+def _models_by_name() -> dict[str, type[Base]]:
+    return {m.class_.__name__: m.class_ for m in Base.registry.mappers}
+
+
+def label(model: type[Base] | str, attr: str | None = None) -> str:
+    """A model's label (``label("Unit")`` → 房屋), or one of its attributes' (``label("Unit", "room_no")`` → 房号):
+    by class or by class name — how templates name a column header instead of typing it again."""
+    if isinstance(model, str):
+        model = _models_by_name()[model]
+    return label_of(model, attr) if attr else model.__label__
 
 
 def labels_of(model: type[Base]) -> dict[str, str]:

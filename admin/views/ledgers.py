@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import slips, weekly_plan
-from actions.errors import Refused
 from models import (
     DutyLog,
     GoodsPass,
@@ -34,6 +33,7 @@ from models import (
     label_of,
 )
 
+from ..forms import DateField, PageForm
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -45,7 +45,7 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .pages import date_param, run_action
+from .pages import run_action
 from .slips import print_url, slip_page
 
 CATEGORY = "前台台帐"
@@ -306,6 +306,10 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     form_default_user = ("checked_by",)
 
 
+class CarryOverForm(PageForm):
+    week_start = DateField(label_of(WeeklyTask, "week_start"), required=True)
+
+
 class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     """周计划 by section; 结转上周未完成 (a POST from the list page) carries last week's open tasks."""
 
@@ -325,11 +329,8 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     @expose("/carry-over", methods=["POST"])
     async def carry_over_submit(self, request: Request) -> Response:
         self.require(request, "create")
-        form = await request.form()
-        week_start = date_param(form.get("week_start"), label_of(WeeklyTask, "week_start"))
-        if week_start is None:
-            raise Refused(f"请填写{label_of(WeeklyTask, 'week_start')}")
-        result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks, week_start=week_start)
+        result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks,
+                                  **CarryOverForm.read(await request.form()).data)
         Flash.success(request, result.message)
         url = request.url_for("admin:list", identity=self.identity).include_query_params(
             week_start=str(result.week_start))

@@ -24,9 +24,11 @@ from models import (
     Priority,
     RequestCategory,
     RequestKind,
+    ServiceRequest,
     label_of,
 )
 
+from ..forms import EnumField, IdField, IdsField, LocalDateTimeField, PageForm, TextField
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -38,7 +40,26 @@ from .base import (
     local_datetime,
     request_actor,
 )
-from .pages import int_param, local_datetime_param, member_param, refusal_status, run_action, selected_pks
+from .pages import refusal_status, run_action, selected_pks
+
+
+class RouteForm(PageForm):
+    route_id = IdField(label_of(Patrol, "route"))
+
+
+class PatrolForm(RouteForm):
+    """登记巡查's own fields; the checklist's and the findings' rows are read beside it (``_record``)."""
+
+    patroller_id = IdField(label_of(Patrol, "patroller"))
+    started_at = LocalDateTimeField(label_of(Patrol, "started_at"), required=True)
+    ended_at = LocalDateTimeField(label_of(Patrol, "ended_at"))
+    summary = TextField(label_of(Patrol, "summary"))
+
+
+class ReportForm(PageForm):
+    finding_id = IdsField(PatrolFinding.__label__)
+    kind = EnumField(RequestKind, label_of(ServiceRequest, "kind"), required=False)
+    priority = EnumField(Priority, label_of(ServiceRequest, "priority"), default=Priority.NORMAL, required=False)
 
 CATEGORY = "巡查"
 FINDING_ROWS = 3  # blank finding lines on the 登记巡查 page; more are added by recording again
@@ -103,7 +124,7 @@ class PatrolAdmin(ScopedModelView, model=Patrol):
         route_id = None
         error, status_code = "", 200
         try:
-            route_id = int_param(values.get("route_id"), label_of(Patrol, "route"))
+            route_id = RouteForm.read(source).route_id.data
             if request.method == "POST":
                 result = await run_action(self.session_maker, request, _record, values=values)
                 Flash.success(request, result.message)
@@ -119,33 +140,39 @@ class PatrolAdmin(ScopedModelView, model=Patrol):
         }, status_code=status_code)
 
 
+def _checklist(items: Any) -> type[PageForm]:
+    """A route's checklist as fields: one result per item, named by its number and item."""
+    return type("ChecklistForm", (PageForm,), {
+        f"result_{item.id}": EnumField(CheckResult, f"{item.seq}.{item.item}", required=False) for item in items})
+
+
+# The blank finding lines of the page: which item it concerns and its category, per line.
+FindingsForm = type("FindingsForm", (PageForm,), {
+    name: field for n in range(1, FINDING_ROWS + 1) for name, field in (
+        (f"finding_item_{n}", IdField(label_of(PatrolFinding, "item"))),
+        (f"finding_category_{n}", EnumField(RequestCategory, label_of(PatrolFinding, "category"),
+                                            default=RequestCategory.OTHER, required=False)))})
+
+
 def _record(session: Any, *, values: dict[str, str], actor: Any) -> patrols.PatrolResult:
     """The 登记巡查 form read into the action's arguments (a field refused by its label) and recorded."""
-    form = patrols.patrol_form(session, route_id=int_param(values.get("route_id")), actor=actor)
-    results = {
-        item.id: patrols.CheckInput(member_param(CheckResult, values.get(f"result_{item.id}", ""),
-                                                 f"{item.seq}.{item.item}"), values.get(f"note_{item.id}", ""))
-        for item in form.items if values.get(f"result_{item.id}")  # one left blank: the action names it
-    }
-    findings = []
-    for n in range(1, FINDING_ROWS + 1):
-        text = values.get(f"finding_{n}", "").strip()
-        if not text:
-            continue
-        category = values.get(f"finding_category_{n}") or RequestCategory.OTHER.value
-        findings.append(patrols.FindingInput(
+    fields = PatrolForm.read(values)
+    form = patrols.patrol_form(session, route_id=fields.route_id.data, actor=actor)
+    checks = _checklist(form.items).read(values).data
+    results = {item.id: patrols.CheckInput(checks[f"result_{item.id}"], values.get(f"note_{item.id}", ""))
+               for item in form.items if checks[f"result_{item.id}"]}  # one left blank: the action names it
+    rows = FindingsForm.read(values).data
+    findings = [
+        patrols.FindingInput(
             description=text, location=values.get(f"finding_location_{n}", ""), unit=values.get(f"finding_unit_{n}", ""),
-            item_id=int_param(values.get(f"finding_item_{n}"), label_of(PatrolFinding, "item")),
-            category=member_param(RequestCategory, category, label_of(PatrolFinding, "category")),
-            resolved=values.get(f"finding_resolved_{n}") == "1"))
-    started_at = local_datetime_param(values.get("started_at"), label_of(Patrol, "started_at"))
-    if started_at is None:
-        raise Refused(f"请填写{label_of(Patrol, 'started_at')}")
+            item_id=rows[f"finding_item_{n}"], category=rows[f"finding_category_{n}"],
+            resolved=values.get(f"finding_resolved_{n}") == "1")
+        for n in range(1, FINDING_ROWS + 1) if (text := values.get(f"finding_{n}", "").strip())
+    ]
     return patrols.record_patrol(
-        session, route_id=form.route.id if form.route else None,
-        patroller_id=int_param(values.get("patroller_id"), label_of(Patrol, "patroller")), started_at=started_at,
-        ended_at=local_datetime_param(values.get("ended_at"), label_of(Patrol, "ended_at")), results=results,
-        findings=findings, summary=values.get("summary", ""), actor=actor)
+        session, route_id=form.route.id if form.route else None, patroller_id=fields.patroller_id.data,
+        started_at=fields.started_at.data, ended_at=fields.ended_at.data, results=results, findings=findings,
+        summary=fields.summary.data, actor=actor)
 
 
 class PatrolCheckAdmin(ReadOnlyView, model=PatrolCheck):
@@ -200,14 +227,12 @@ class PatrolFindingAdmin(ScopedModelView, model=PatrolFinding):
     async def report_submit(self, request: Request) -> Response:
         """报事: each finding chosen becomes a 客户诉求 (渠道 巡查), one transaction for all."""
         self.require(request, "action:report-finding")
-        form = await request.form()
-        ids = [int_param(v, PatrolFinding.__label__) for v in form.getlist("finding_id")]
+        fields = ReportForm.read(await request.form())
+        ids = fields.finding_id.data
 
         def report(session: Any, *, actor: Any) -> list[patrols.FindingReport]:
-            kind = member_param(RequestKind, form.get("kind"), "诉求类型") if form.get("kind") else None
-            priority = member_param(Priority, form.get("priority") or Priority.NORMAL.value, "优先级")
-            return [patrols.report_finding(session, finding_id=i, kind=kind, priority=priority, actor=actor)
-                    for i in ids if i is not None]
+            return [patrols.report_finding(session, finding_id=i, kind=fields.kind.data, priority=fields.priority.data,
+                                           actor=actor) for i in ids]
 
         if not ids:
             raise Refused("请先选择巡查发现")

@@ -9,7 +9,6 @@ shows a form or a result; every change is a POST with the CSRF token, checked ag
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +40,7 @@ from models import (
     label_of,
 )
 
+from ..forms import DateField, DecimalField, FlagField, IdField, IdsField, PageForm, ProjectField, TextField
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -53,8 +53,6 @@ from .base import (
 from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
-    date_param,
-    decimal_param,
     granted,
     int_param,
     refusal_status,
@@ -73,8 +71,54 @@ SOURCE_VIEWS = {
 }
 
 
-def _points(value: Any) -> Decimal | None:
-    return decimal_param(value, label_of(ScoreEvent, "points"))
+class ReviseForm(PageForm):
+    rule_id = IdField(label_of(ScoringRule, "code"))
+    valid_from = DateField(label_of(ScoringRule, "valid_from"))
+    points_min = DecimalField(label_of(ScoringRule, "points_min"))
+    points_max = DecimalField(label_of(ScoringRule, "points_max"))
+    description = TextField(label_of(ScoringRule, "description"))
+
+
+class MonthStepForm(PageForm):
+    """确认 / 重新打开 / 抽查 of one project's month."""
+
+    project_id = ProjectField(label_of(ScoreMonth, "project"))
+    note = TextField(label_of(ScoreMonth, "spot_check_note"))
+
+
+class StaffMonthForm(PageForm):
+    staff_id = IdField(label_of(MonthlyScore, "staff"))
+    project_id = IdField(label_of(MonthlyScore, "project"))
+
+
+class NominateForm(PageForm):
+    project_id = ProjectField(label_of(ServiceStar, "project"))
+    staff_id = IdField(label_of(ServiceStar, "staff"))
+    reason = TextField(label_of(ServiceStar, "reason"))
+
+
+class ChooseForm(PageForm):
+    nomination_ids = IdsField(ServiceStar.__label__, name="nomination_id")  # the ticked boxes
+    commendation = TextField(label_of(ServiceStar, "commendation"))
+    reward = TextField(label_of(ServiceStar, "reward"))
+
+
+class DeadlineForm(PageForm):
+    deadline = DateField(label_of(StarDeadline, "deadline"))
+    note = TextField(label_of(StarDeadline, "note"))
+
+
+class RecordEventsForm(PageForm):
+    """录入考核: one event for several employees at once."""
+
+    project_id = ProjectField(label_of(ScoreEvent, "project"))
+    staff_ids = IdsField(label_of(ScoreEvent, "staff"), name="staff_id")
+    event_date = DateField(label_of(ScoreEvent, "event_date"), default=today_local)
+    rule_id = IdField(label_of(ScoreEvent, "rule"))
+    points = DecimalField(label_of(ScoreEvent, "points"))
+    note = TextField(label_of(ScoreEvent, "note"))
+    form_token = TextField("表单")
+    dry_run = FlagField("预览")
 
 
 def _fail(refused: Refused) -> HTTPException:
@@ -139,13 +183,9 @@ class ScoringRuleAdmin(ScopedModelView, model=ScoringRule):
         form = await request.form()
         values = {k: str(form.get(k, "")) for k in ("rule_id", "valid_from", "points_min", "points_max", "description")}
         try:
-            rule_id = int_param(values["rule_id"], label_of(ScoringRule, "code"))
-            result = await run_action(
-                self.session_maker, request, scores.revise_rule, rule_id=rule_id,
-                valid_from=date_param(values["valid_from"], label_of(ScoringRule, "valid_from")),
-                points_min=_points(values["points_min"]), points_max=_points(values["points_max"]),
-                description=values["description"].strip() or None,
-            )
+            fields = ReviseForm.read(form).data
+            result = await run_action(self.session_maker, request, scores.revise_rule,
+                                      **fields | {"description": fields["description"] or None})
         except Refused as refused:
             (rule,) = await self.scoped_targets(request, [values["rule_id"]])
             return await _page(self, request, "revise.html", status_code=refusal_status(refused), title="修订考核细则",
@@ -188,10 +228,11 @@ class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
         form = await request.form()
         month, project = str(form.get("month", "")), str(form.get("project_id", ""))
         try:
-            project_id = int_param(project, label_of(ScoreMonth, "project"))
+            read = MonthStepForm.read(form, actor=request_actor(request))
+            project_id = read.project_id.data
             if project_id is None:
                 raise Refused("请选择项目")
-            kwargs = {k: str(form.get(v, "")) for k, v in fields.items()}
+            kwargs = {k: read[v].data for k, v in fields.items()}
             if fn is scores.confirm_scores:
                 kwargs["project_ids"] = [project_id]
             else:
@@ -235,8 +276,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         query = request.query_params
         try:
             bd = await run_action(self.session_maker, request, score_results.score_breakdown,
-                                  staff_id=int_param(query.get("staff_id"), label_of(MonthlyScore, "staff")),
-                                  month=query.get("month", ""))
+                                  staff_id=StaffMonthForm.read(query).staff_id.data, month=query.get("month", ""))
         except Refused as refused:
             raise _fail(refused) from None
         return await _page(self, request, "breakdown.html", title=f"考核明细：{bd.staff_name} {bd.month}", bd=bd,
@@ -247,7 +287,7 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
         """An employee's months: total, rank, grade."""
         try:
             history = await run_action(self.session_maker, request, score_results.staff_history,
-                                       staff_id=int_param(request.query_params.get("staff_id"), label_of(MonthlyScore, "staff")))
+                                       staff_id=StaffMonthForm.read(request.query_params).staff_id.data)
         except Refused as refused:
             raise _fail(refused) from None
         return await _page(self, request, "history.html", title=f"考核历史：{history.staff_name}", history=history)
@@ -283,12 +323,12 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     column_filters = [ScopedForeignKeyFilter("project"), BooleanFilter("chosen"), OperationColumnFilter("quarter")]
     form_columns = ["reason"]
 
-    async def _star_step(self, request: Request, grant: str, fn: Any, **kwargs: Any) -> Response:
+    async def _star_step(self, request: Request, grant: str, fn: Any, fields: type[PageForm]) -> Response:
         self.require(request, grant)
         form = await request.form()
         quarter, project = str(form.get("quarter", "")), str(form.get("project_id", ""))
         try:
-            args = {k: parse(form) for k, parse in kwargs.items()}
+            args = fields.read(form, actor=request_actor(request)).data
             result = await run_action(self.session_maker, request, fn, quarter=quarter, **args)
         except Refused as refused:
             return await _stars(self, request, quarter, project, status_code=refusal_status(refused), error=refused.message)
@@ -299,20 +339,12 @@ class ServiceStarAdmin(ScopedModelView, model=ServiceStar):
     @expose("/nominate", methods=["POST"])
     async def nominate_submit(self, request: Request) -> Response:
         """各项目推荐: one of the project's customer-service staff, with the 推荐表's reason, by the deadline."""
-        return await self._star_step(
-            request, "create", service_star.nominate_star,
-            project_id=lambda f: int_param(f.get("project_id"), label_of(ServiceStar, "project")),
-            staff_id=lambda f: int_param(f.get("staff_id"), label_of(ServiceStar, "staff")),
-            reason=lambda f: str(f.get("reason", "")),
-        )
+        return await self._star_step(request, "create", service_star.nominate_star, NominateForm)
 
     @expose("/choose", methods=["POST"])
     async def choose_submit(self, request: Request) -> Response:
         """分公司评定: the ticked nominations are the quarter's stars; the others are not."""
-        return await self._star_step(request, "edit", service_star.choose_stars,
-                                     nomination_ids=lambda f: [int_param(v) for v in f.getlist("nomination_id")],
-                                     commendation=lambda f: str(f.get("commendation", "")),
-                                     reward=lambda f: str(f.get("reward", "")))
+        return await self._star_step(request, "edit", service_star.choose_stars, ChooseForm)
 
 
 class GradeBandAdmin(ScopedModelView, model=GradeBand):
@@ -373,14 +405,9 @@ class RecordEventsPage(ScorePage):
         status_code = 200
         if request.method == "POST":
             try:
-                result = await run_action(
-                    self.session_maker, request, scores.record_events,
-                    project_id=int_param(values["project_id"], label_of(ScoreEvent, "project")),
-                    staff_ids=[int_param(v, label_of(ScoreEvent, "staff")) for v in staff_ids],
-                    event_date=date_param(values["event_date"], label_of(ScoreEvent, "event_date")),
-                    rule_id=int_param(values["rule_id"], label_of(ScoreEvent, "rule")), points=_points(values["points"]),
-                    note=values["note"], form_token=values["form_token"], dry_run=params.get("dry_run") == "1",
-                )
+                fields = RecordEventsForm.read(params, actor=request_actor(request)).data
+                result = await run_action(self.session_maker, request, scores.record_events,
+                                          **fields | {"form_token": values["form_token"]})
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
             else:
@@ -391,10 +418,11 @@ class RecordEventsPage(ScorePage):
                     return RedirectResponse(url, status_code=303)
                 context["result"] = result
         try:
-            day = date_param(values["event_date"], label_of(ScoreEvent, "event_date")) or today_local()
+            # a refused form is shown again as typed, with this month's choices when its date was what was wrong
+            shown = RecordEventsForm.read({"project_id": values["project_id"],
+                                           "event_date": "" if "error" in context else values["event_date"]})
             choices = await run_action(self.session_maker, request, scores.event_choices,
-                                       project_id=int_param(values["project_id"], label_of(ScoreEvent, "project")),
-                                       month=period_of(day))
+                                       project_id=shown.project_id.data, month=period_of(shown.event_date.data))
         except Refused as refused:
             raise _fail(refused) from None
         return await _page(self, request, "record.html", status_code=status_code, title=self.name, values=values,
@@ -461,7 +489,8 @@ async def _results(view: Any, request: Request, month: str, project: str, *, sta
     month = month or scores.last_month()
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
-        project_id = int_param(project, label_of(MonthlyScore, "project")) or (projects[0].id if projects else None)
+        project_id = StaffMonthForm.read({"project_id": project}).project_id.data or (
+            projects[0].id if projects else None)
         tables = [] if project_id is None else await run_action(
             view.session_maker, request, score_results.month_tables, month=month, project_ids=[project_id])
     except Refused as refused:
@@ -504,7 +533,8 @@ async def _stars(view: Any, request: Request, quarter: str, project: str, *, sta
 
     try:
         projects = await run_action(view.session_maker, request, scores.project_choices)
-        project_id = int_param(project, label_of(ServiceStar, "project")) or (projects[0].id if projects else None)
+        project_id = NominateForm.read({"project_id": project}).project_id.data or (
+            projects[0].id if projects else None)
         nominations = await run_action(view.session_maker, request, service_star.star_nominations, quarter=quarter)
         deadline = await run_action(view.session_maker, request, _deadline, quarter=quarter)
         candidates = () if project_id is None else await run_action(
@@ -543,8 +573,7 @@ class StarsPage(ScorePage):
         quarter, project = str(form.get("quarter", "")), str(form.get("project_id", ""))
         try:
             result = await run_action(self.session_maker, request, service_star.set_star_deadline, quarter=quarter,
-                                      deadline=date_param(form.get("deadline"), label_of(StarDeadline, "deadline")),
-                                      note=str(form.get("note", "")))
+                                      **DeadlineForm.read(form).data)
         except Refused as refused:
             return await _stars(self, request, quarter, project, status_code=refusal_status(refused),
                                 error=refused.message)

@@ -42,6 +42,19 @@ from models import (
     utcnow,
 )
 
+from ..forms import (
+    DateField,
+    DecimalField,
+    EnumField,
+    FlagField,
+    IdField,
+    IdsField,
+    LocalDateTimeField,
+    PageForm,
+    PageNumberField,
+    ProjectField,
+    TextField,
+)
 from .base import (
     ALL,
     ALL_LABEL,
@@ -59,13 +72,10 @@ from .jobs import report_export, start_report
 from .pages import (
     GrantedPage,
     date_param,
-    decimal_param,
     granted,
-    ids_param,
     int_param,
-    local_datetime_param,
-    member_param,
     refusal_status,
+    request_actor,
     run_action,
     selected_pks,
 )
@@ -174,11 +184,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points")}
         (row,) = await self.scoped_targets(request, [values["request_id"]])
         try:
-            result = await run_action(
-                self.session_maker, request, complaints.judge_complaint, request_id=row.id,
-                validity=member_param(ComplaintValidity, values["validity"], label_of(ServiceRequest, "complaint_validity")),
-                points=decimal_param(values["points"], label_of(ServiceRequest, "complaint_points")),
-            )
+            result = await run_action(self.session_maker, request, complaints.judge_complaint, request_id=row.id,
+                                      **JudgeForm.read(form).data)
         except Refused as refused:
             return await self._judge_page(request, row, values, status_code=refusal_status(refused),
                                           error=refused.message)
@@ -212,15 +219,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at")}
         ids: list[int] = []
         try:
-            ids = list(ids_param(form.get("request_ids")))
-            result = await run_action(
-                self.session_maker, request, work_orders.dispatch_requests, request_ids=ids,
-                department_id=int_param(values["department_id"], label_of(WorkOrder, "department")),
-                assignee_id=int_param(values["assignee_id"], label_of(WorkOrder, "assignee")),
-                priority=member_param(Priority, values["priority"], label_of(WorkOrder, "priority"))
-                if values["priority"] else None,
-                complete_due_at=local_datetime_param(values["complete_due_at"], label_of(WorkOrder, "complete_due_at")),
-            )
+            ids = list(DispatchForm.read({"request_ids": form.get("request_ids", "")}).request_ids.data)
+            result = await run_action(self.session_maker, request, work_orders.dispatch_requests,
+                                      **DispatchForm.read(form).data | {"request_ids": ids})
         except Refused as refused:
             return await self._dispatch_page(request, ids, values, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
@@ -325,13 +326,9 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         """The edit form = 改优先级 (actions.work_orders.change_work_order_priority): an open order's deadlines
         follow the new priority."""
         priority = data.get("priority")
-        label = label_of(WorkOrder, "priority")
-        result = await run_action(
-            self.session_maker, request, work_orders.change_work_order_priority,
-            order_id=int_param(pk, label_of(WorkOrder, "id")),
-            priority=priority if isinstance(priority, Priority) else member_param(Priority, priority, label),
-            version=int_param(data.get("version"), "版本"),
-        )
+        fields = PriorityForm.read({"order_id": pk, "priority": getattr(priority, "value", priority) or "",
+                                    "version": data.get("version") or ""})
+        result = await run_action(self.session_maker, request, work_orders.change_work_order_priority, **fields.data)
         Flash.success(request, result.message)
         return WorkOrder(id=result.order_id)
 
@@ -387,7 +384,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
         ids: list[int] = []
         try:
-            ids = list(ids_param(values.get("order_ids")))
+            ids = list(StepForm.read(values).order_ids.data)
             kwargs = _step_arguments(step, values, ids)
             result = await run_action(self.session_maker, request, STEPS[step][1], **kwargs)
         except Refused as refused:
@@ -478,24 +475,71 @@ def _one(pks: list[str]) -> list[str]:
     return pks
 
 
+class DispatchForm(PageForm):
+    request_ids = IdsField(ServiceRequest.__label__)
+    department_id = IdField(label_of(WorkOrder, "department"))
+    assignee_id = IdField(label_of(WorkOrder, "assignee"))
+    priority = EnumField(Priority, label_of(WorkOrder, "priority"), required=False)
+    complete_due_at = LocalDateTimeField(label_of(WorkOrder, "complete_due_at"))
+
+
+class PriorityForm(PageForm):
+    """The work order's edit form: 改优先级, from the version it was opened on."""
+
+    order_id = IdField(WorkOrder.__label__, required=True)
+    priority = EnumField(Priority, label_of(WorkOrder, "priority"))
+    version = IdField("版本")
+
+
+class StepForm(PageForm):
+    """A lifecycle step of the ticked orders (接单, 关闭 …)."""
+
+    order_ids = IdsField(WorkOrder.__label__)
+
+
+class CompleteForm(StepForm):
+    result = TextField(label_of(WorkOrder, "result"))
+    charge = TextField("收费金额")
+
+
+class CallbackForm(StepForm):
+    way = EnumField(VisitWay, label_of(Visit, "way"))
+    result = EnumField(Satisfaction, label_of(Visit, "result"))
+    notes = TextField(label_of(Visit, "notes"))
+    issues_raised = TextField(label_of(Visit, "issues_raised"))
+
+
+class AcceptForm(StepForm):
+    paid_service = FlagField(label_of(WorkOrder, "paid_service"))
+    quote = TextField(label_of(WorkOrder, "quote"))
+    quote_accepted = FlagField(label_of(WorkOrder, "quote_accepted"))
+
+
+class ReassignForm(StepForm):
+    reason = TextField("转派原因")
+    department_id = IdField(label_of(WorkOrder, "department"))
+    assignee_id = IdField(label_of(WorkOrder, "assignee"))
+
+
+STEP_FORMS: dict[str, type[StepForm]] = {"complete": CompleteForm, "callback": CallbackForm, "accept": AcceptForm,
+                                         "reassign": ReassignForm}
+
+
 def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[str, Any]:
     """The action's keyword arguments from a step form."""
+    fields = STEP_FORMS.get(step, StepForm).read(values).data
+    del fields["order_ids"]
     if step in ("complete", "callback"):
         if len(ids) != 1:
             raise Refused("请只选择一张派工单")
         if step == "complete":
-            return {"order_id": ids[0], "result": values.get("result", ""), "charge": values.get("charge") or None}
-        return {"order_id": ids[0], "way": member_param(VisitWay, values.get("way"), label_of(Visit, "way")),
-                "result": member_param(Satisfaction, values.get("result"), label_of(Visit, "result")),
-                "notes": values.get("notes", ""), "issues_raised": values.get("issues_raised", "")}
-    if step == "accept" and values.get("paid_service") == "1":
-        return {"order_ids": ids, "paid_service": True, "quote": values.get("quote") or None,
-                "quote_accepted": values.get("quote_accepted") == "1"}
-    if step == "reassign":
-        return {"order_ids": ids, "reason": values.get("reason", ""),
-                "department_id": int_param(values.get("department_id"), label_of(WorkOrder, "department")),
-                "assignee_id": int_param(values.get("assignee_id"), label_of(WorkOrder, "assignee"))}
-    return {"order_ids": ids}
+            fields["charge"] = fields["charge"] or None
+        return {"order_id": ids[0], **fields}
+    if step == "accept":
+        if not fields["paid_service"]:
+            return {"order_ids": ids}
+        fields["quote"] = fields["quote"] or None
+    return {"order_ids": ids, **fields}
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
@@ -505,10 +549,55 @@ class ServicePage(GrantedPage):
     category = SERVICE
 
 
+class JudgeForm(PageForm):
+    validity = EnumField(ComplaintValidity, label_of(ServiceRequest, "complaint_validity"))
+    points = DecimalField(label_of(ServiceRequest, "complaint_points"))
+
+
+class IntakeForm(PageForm):
+    """受理诉求 (the unit and customer come as the chosen ``unit:customer`` pair, see ``_pick``)."""
+
+    project_id = ProjectField(label_of(ServiceRequest, "project"))
+    channel = EnumField(Channel, label_of(ServiceRequest, "channel"))
+    kind = EnumField(RequestKind, label_of(ServiceRequest, "kind"))
+    category = EnumField(RequestCategory, label_of(ServiceRequest, "category"))
+    priority = EnumField(Priority, label_of(ServiceRequest, "priority"))
+    contact_name = TextField(label_of(ServiceRequest, "contact_name"))
+    contact_phone = TextField(label_of(ServiceRequest, "contact_phone"))
+    content = TextField(label_of(ServiceRequest, "content"))
+    complaint_major = FlagField(label_of(ServiceRequest, "complaint_major"))
+    form_token = TextField("表单")
+    first_staff_id = IdField(label_of(ServiceRequest, "first_staff"))
+
+
+class PickForm(PageForm):
+    unit_id = IdField(label_of(ServiceRequest, "unit"))
+    customer_id = IdField(label_of(ServiceRequest, "customer"))
+
+
+class ListForm(PageForm):
+    """A list page's filters and page."""
+
+    page = PageNumberField()
+    project_id = IdField(label_of(WorkOrder, "project"))
+    staff_id = IdField(label_of(ServiceRequest, "first_staff"))
+    day = DateField("日期")
+
+
+class VisitForm(PageForm):
+    unit_id = IdField(label_of(Visit, "unit"))
+    way = EnumField(VisitWay, label_of(Visit, "way"))
+    result = EnumField(Satisfaction, label_of(Visit, "result"), required=False)
+    notes = TextField(label_of(Visit, "notes"))
+    issues_raised = TextField(label_of(Visit, "issues_raised"))
+    complaint = FlagField("转为投诉")
+
+
 def _pick(value: str) -> tuple[int | None, int | None]:
     """The intake form's chosen ``unit:customer`` pair."""
     unit, _, customer = value.partition(":")
-    return int_param(unit, label_of(ServiceRequest, "unit")), int_param(customer, label_of(ServiceRequest, "customer"))
+    pick = PickForm.read({"unit_id": unit, "customer_id": customer})
+    return pick.unit_id.data, pick.customer_id.data
 
 
 class IntakePage(ServicePage):
@@ -536,19 +625,10 @@ class IntakePage(ServicePage):
             values = {k: str(form.get(k, "")) for k in self.FIELDS}
             lookup = {k: str(form.get(k, "")) for k in self.LOOKUP}
             try:
+                fields = IntakeForm.read(values, actor=request_actor(request)).data
                 unit_id, customer_id = _pick(values["pick"])
-                result = await run_action(
-                    self.session_maker, request, intake.receive_request,
-                    project_id=int_param(values["project_id"], label_of(ServiceRequest, "project")),
-                    channel=member_param(Channel, values["channel"], label_of(ServiceRequest, "channel")),
-                    kind=member_param(RequestKind, values["kind"], label_of(ServiceRequest, "kind")),
-                    category=member_param(RequestCategory, values["category"], label_of(ServiceRequest, "category")),
-                    priority=member_param(Priority, values["priority"], label_of(ServiceRequest, "priority")),
-                    unit_id=unit_id, customer_id=customer_id, contact_name=values["contact_name"],
-                    contact_phone=values["contact_phone"], content=values["content"],
-                    complaint_major=values["complaint_major"] == "1", form_token=values["form_token"],
-                    first_staff_id=int_param(values["first_staff_id"], label_of(ServiceRequest, "first_staff")),
-                )
+                result = await run_action(self.session_maker, request, intake.receive_request,
+                                          unit_id=unit_id, customer_id=customer_id, **fields)
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
             else:
@@ -558,7 +638,7 @@ class IntakePage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = int_param(values["project_id"], label_of(ServiceRequest, "project"))
+            project_id = ListForm.read({"project_id": values["project_id"]}).project_id.data
             matches = intake.find_units(session, actor=actor, project_id=project_id, **lookup)
             staff = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
             return projects, matches, staff
@@ -595,10 +675,9 @@ class FirstResponsibilityPage(ServicePage):
         status_code = 200
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
-            page = max(int_param(query.get("page"), "页码") or 1, 1)
-            listing = intake.first_received(
-                session, actor=actor, staff_id=int_param(query.get("staff_id"), label_of(ServiceRequest, "first_staff")),
-                limit=self.PAGE, offset=(page - 1) * self.PAGE)
+            shown = ListForm.read(query)
+            listing = intake.first_received(session, actor=actor, staff_id=shown.staff_id.data, limit=self.PAGE,
+                                            offset=(shown.page.data - 1) * self.PAGE)
             projects = billing.fee_choices(session, actor=actor).projects
             return listing, work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).staff
 
@@ -621,11 +700,10 @@ class CallbacksPage(ServicePage):
 
     @expose("/callbacks", methods=["GET"], identity="callbacks")
     async def callbacks_page(self, request: Request) -> Response:
-        query = request.query_params
-        page = max(int_param(query.get("page"), "页码") or 1, 1)
-        project_id = int_param(query.get("project_id"), label_of(WorkOrder, "project"))
+        shown = ListForm.read(request.query_params)
+        page = shown.page.data
         total, rows = await run_action(self.session_maker, request, work_orders.callbacks_due,
-                                       project_id=project_id, limit=self.PAGE, offset=(page - 1) * self.PAGE)
+                                       project_id=shown.project_id.data, limit=self.PAGE, offset=(page - 1) * self.PAGE)
         return await _page(self, request, "callbacks.html", title=self.name, rows=rows, total=total, page=page,
                            pages=max((total + self.PAGE - 1) // self.PAGE, 1))
 
@@ -649,13 +727,8 @@ class VisitPlanPage(ServicePage):
             if not granted(self, request, "visit", "create"):
                 raise HTTPException(status_code=403, detail="没有登记走访的权限")
             try:
-                result = await run_action(
-                    self.session_maker, request, visits.record_visit,
-                    unit_id=int_param(values["unit_id"], label_of(Visit, "unit")),
-                    way=member_param(VisitWay, values["way"], label_of(Visit, "way")),
-                    result=member_param(Satisfaction, values["result"], label_of(Visit, "result")) if values["result"] else None,
-                    notes=values["notes"], issues_raised=values["issues_raised"], complaint=values["complaint"] == "1",
-                )
+                result = await run_action(self.session_maker, request, visits.record_visit,
+                                          **VisitForm.read(values).data)
             except Refused as refused:
                 context["error"], status_code = refused.message, refusal_status(refused)
             else:
@@ -665,9 +738,10 @@ class VisitPlanPage(ServicePage):
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            project_id = int_param(project, label_of(Visit, "project")) or (projects[0].id if projects else None)
+            shown = ListForm.read({"project_id": project, "day": day})
+            project_id = shown.project_id.data or (projects[0].id if projects else None)
             plan = visits.households_not_visited(session, project_id=project_id, actor=actor,
-                                                 day=date_param(day, "日期")) if project_id else None
+                                                 day=shown.day.data) if project_id else None
             return projects, plan
 
         projects, plan = await run_action(self.session_maker, request, load)

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import scores, visit_plans
-from actions.errors import Refused
 from actions.kernel.periods import period_of, today_local
 from models import StaffVisitPlan, VisitSignoff, label_of
 
+from ..forms import IdField, IdsField, MonthField, PageForm, ProjectField, TextField
 from .base import (
     EnumFilter,
     OperationColumnFilter,
@@ -24,9 +24,27 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .pages import XLSX, GrantedPage, attachment, granted, ids_param, int_param, run_action
+from .pages import XLSX, GrantedPage, attachment, granted, request_actor, run_action
 
 CATEGORY = "客服工单"
+PROJECT = label_of(StaffVisitPlan, "project")
+
+
+class MonthForm(PageForm):
+    """A project's month (the project's first one the user sees when none is chosen)."""
+
+    project_id = ProjectField(PROJECT)
+    month = MonthField(label_of(StaffVisitPlan, "month"), default=lambda: period_of(today_local()))
+
+
+class SignForm(PageForm):
+    visit_id = IdsField(label_of(VisitSignoff, "visit"))
+    comment = TextField(label_of(VisitSignoff, "comment"))
+
+
+class YearForm(PageForm):
+    project_id = ProjectField(PROJECT)
+    year = IdField("年份", required=True, between=(2000, 2100))
 APPROVE = "approve-visit-plans"
 SIGN = "action:sign-visits"  # on the 回访走访 view: 主管、经理签阅走访记录
 
@@ -49,12 +67,11 @@ class StaffVisitPlanAdmin(ScopedModelView, model=StaffVisitPlan):
     @expose("/approve", methods=["POST"])
     async def approve_submit(self, request: Request) -> Response:
         self.require(request, f"action:{APPROVE}")
-        form = await request.form()
-        project, month = str(form.get("project_id", "")), str(form.get("month", ""))
-        result = await run_action(self.session_maker, request, visit_plans.approve_visit_plans, month=month,
-                                  project_id=int_param(project, label_of(StaffVisitPlan, "project")))
+        fields = MonthForm.read(await request.form(), actor=request_actor(request))
+        result = await run_action(self.session_maker, request, visit_plans.approve_visit_plans, **fields.data)
         Flash.success(request, result.message)
-        url = request.url_for("admin:view-visit-stats").include_query_params(project_id=project, month=month)
+        url = request.url_for("admin:view-visit-stats").include_query_params(
+            project_id=fields.project_id.data or "", month=fields.month.data)
         return RedirectResponse(url, status_code=303)
 
 
@@ -66,13 +83,12 @@ class VisitStatsPage(GrantedPage):
 
     @expose("/visit-stats", methods=["GET"], identity="visit-stats")
     async def visit_stats_page(self, request: Request) -> Response:
-        query = request.query_params
-        month = query.get("month") or period_of(today_local())
+        fields = MonthForm.read(request.query_params, actor=request_actor(request))
+        month = fields.month.data
 
         def load(session: Any, *, actor: Any) -> dict[str, Any]:
             projects = scores.project_choices(session, actor=actor)
-            project_id = int_param(query.get("project_id"), label_of(StaffVisitPlan, "project")) or (
-                projects[0].id if projects else None)
+            project_id = fields.project_id.data or (projects[0].id if projects else None)
             if project_id is None:
                 return {"projects": projects, "project_id": None, "progress": None, "year": None, "unsigned": None}
             progress = visit_plans.plan_progress(session, project_id=project_id, month=month, actor=actor)
@@ -93,9 +109,9 @@ class VisitStatsPage(GrantedPage):
         if not granted(self, request, "visit", SIGN):
             raise HTTPException(status_code=403, detail="没有签阅走访记录的权限")
         form = await request.form()
+        fields = SignForm.read(form)
         result = await run_action(self.session_maker, request, visit_plans.sign_off_visits,
-                                  visit_ids=[i for v in form.getlist("visit_id") for i in ids_param(v)],
-                                  comment=str(form.get("comment", "")))
+                                  visit_ids=fields.visit_id.data, comment=fields.comment.data)
         Flash.success(request, result.message)
         url = request.url_for("admin:view-visit-stats").include_query_params(
             project_id=str(form.get("project_id", "")), month=str(form.get("month", "")))
@@ -106,12 +122,9 @@ class VisitStatsPage(GrantedPage):
         """年终分类统计 as .xlsx, to report upward."""
         if not granted(self, request, "visit", "export"):
             raise HTTPException(status_code=403, detail="没有导出走访统计的权限")
-        query = request.query_params
-        project_id = int_param(query.get("project_id"), label_of(StaffVisitPlan, "project"))
-        year = int_param(query.get("year"), "年份")
-        if year is None or not 2000 <= year <= 2100:
-            raise Refused(f"年份无效：{query.get('year', '')}")
-        result = await run_action(self.session_maker, request, visit_plans.export_visit_year, year=year,
+        fields = YearForm.read(request.query_params, actor=request_actor(request))
+        project_id = fields.project_id.data
+        result = await run_action(self.session_maker, request, visit_plans.export_visit_year, year=fields.year.data,
                                   project_ids=[project_id] if project_id else None)
         return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
 
