@@ -79,8 +79,7 @@ def _number_payments(bind) -> None:
         numbered.append((project_id, year, number, ids))
     if numbered:
         bind.execute(sa.insert(receipt), [{"project_id": p, "number": n} for p, _, n, _ in numbered])
-        bind.execute(payment.update().where(payment.c.id == sa.bindparam("pid")).values(receipt_no=sa.bindparam("no")),
-                     [{"pid": i, "no": n} for _, _, n, ids in numbered for i in ids])
+        _set_numbers(bind, [{"pid": i, "no": n} for _, _, n, ids in numbered for i in ids])
     if last:
         bind.execute(sa.insert(sequence), [{"project_id": p, "year": y, "last_no": n} for (p, y), n in last.items()])
 
@@ -94,8 +93,19 @@ def _unnumber_payments(bind) -> None:
     renamed = [{"pid": pid, "no": f"{number}-{i}"} for (_, number), ids in lines.items() if len(ids) > 1
                for i, pid in enumerate(ids, start=1)]
     if renamed:
-        bind.execute(payment.update().where(payment.c.id == sa.bindparam("pid")).values(receipt_no=sa.bindparam("no")),
-                     renamed)
+        _set_numbers(bind, renamed)
+
+
+def _set_numbers(bind, numbers: list[dict]) -> None:
+    """payment.receipt_no from (pid, no) pairs, through a scratch table written in bulk and one UPDATE (an UPDATE
+    per payment takes a minute for 200,000 of them on PostgreSQL)."""
+    scratch = sa.Table("receipt_number_move", sa.MetaData(), sa.Column("pid", sa.Integer, primary_key=True),
+                       sa.Column("no", sa.String(32), nullable=False))
+    scratch.create(bind)
+    bind.execute(sa.insert(scratch), numbers)
+    bind.execute(payment.update().where(payment.c.id.in_(sa.select(scratch.c.pid)))
+                 .values(receipt_no=sa.select(scratch.c.no).where(scratch.c.pid == payment.c.id).scalar_subquery()))
+    scratch.drop(bind)
 
 
 def _sort_keys(bind) -> None:
