@@ -424,14 +424,10 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
 
 def issue_receipt(session: Session, *, project_id: int, paid_at: dt.datetime) -> str:
     """The 收据 of one 收款: the next number of the project's sequence for the year paid (Beijing time)."""
-    number = next_receipt_number(session, project_id, paid_at.astimezone(SHANGHAI).year)
+    (number,) = receipt_numbers(session, project_id, paid_at.astimezone(SHANGHAI).year, 1)
     session.add(Receipt(project_id=project_id, number=number))
     session.flush()  # before the payment lines that point at it
     return number
-
-
-def next_receipt_number(session: Session, project_id: int, year: int) -> str:
-    return receipt_numbers(session, project_id, year, 1)[0]
 
 
 def receipt_numbers(session: Session, project_id: int, year: int, count: int) -> list[str]:
