@@ -7,6 +7,9 @@ Rules kept here:
   key, so a re-run adds nothing. Amounts follow the fee type's basis: 按面积 rate × the unit's area, 按车位
   rate × the unit's parking spaces, 固定金额 the rate. Fee types at rate 0 (代收水电 …) are filled per unit by
   import, not generated.
+- Every 收款 gets one 收据 (an account payment over several bills: one receipt listing them), numbered from
+  the project's yearly sequence SJ2026-000123 in the payment's own transaction (a payment import may bring its
+  own numbers); a number is used once in a project (held by the database).
 - A payment never exceeds what is owed: an overpayment on a bill is refused; a payment for an account is
   spread over its open bills, oldest first, and refused if it exceeds all of them (no prepayment balance is
   kept, so nothing is silently lost).
@@ -38,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -54,6 +58,8 @@ from models import (
     PayMethod,
     Phase,
     Project,
+    Receipt,
+    ReceiptSequence,
     Staff,
     StaffPosition,
     Unit,
@@ -61,9 +67,10 @@ from models import (
     UnitRelation,
     User,
     label_of,
+    receipt_number,
     utcnow,
 )
-from models.base import Money
+from models.base import SHANGHAI, Money
 from models.fees import FeeCycle
 
 from . import records, xlsx_out
@@ -76,7 +83,7 @@ from .kernel.money import cents, money
 from .kernel.names import natural_key
 from .kernel.periods import add_months, current_period, month_day, parse_period, period_of, today_local
 from .kernel.scope import visible_project
-from .kernel.sql import insert_ignoring
+from .kernel.sql import insert_ignoring, upsert_insert
 from .rates import percent
 
 MONTHLY_TARGET = Decimal("93")  # 每月收费率保持在 93% 以上
@@ -387,6 +394,7 @@ class PaymentResult:
     amount: Decimal
     bill_status: BillStatus
     outstanding: Decimal
+    receipt_no: str
 
 
 @dataclass(frozen=True)
@@ -400,8 +408,13 @@ class AccountPaymentResult:
     @property
     def message(self) -> str:
         if self.resubmitted:
-            return f"该表单已提交过：已收款 {self.amount} 元，未重复收款；尚欠 {self.outstanding} 元"
-        return f"已收款 {self.amount} 元，冲抵 {len(self.payments)} 张账单；尚欠 {self.outstanding} 元"
+            return f"该表单已提交过：已收款 {self.amount} 元（收据号 {self.receipt_no}），未重复收款；尚欠 {self.outstanding} 元"
+        return (f"已收款 {self.amount} 元，冲抵 {len(self.payments)} 张账单，收据号 {self.receipt_no}；"
+                f"尚欠 {self.outstanding} 元")
+
+    @property
+    def receipt_no(self) -> str:  # one 收款, one 收据
+        return self.payments[0].receipt_no
 
 
 def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any, collector_id: int | None,
@@ -426,35 +439,44 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
     return amount, paid_at, collector_id
 
 
-def _check_receipts(session: Session, project_id: int, receipt_no: str | None) -> None:
-    """A 收据号 is used once in a project (a receipt book's numbers): say which payment has it. An account payment
-    over several bills stores R-1, R-2 …: R is taken by any of them, and R-1 by the R of such a payment."""
-    if not receipt_no:
-        return
-    base, _, suffix = receipt_no.rpartition("-")
-    same = [Payment.receipt_no == receipt_no,
-            Payment.receipt_no.startswith(f"{receipt_no}-", autoescape=True)]
-    if base and suffix.isdigit():
-        same.append(Payment.receipt_no == base)
-    taken = session.execute(
-        select(Payment.receipt_no, Payment.id).where(Payment.project_id == project_id, or_(*same)).limit(1)
-    ).first()
-    if taken is not None:
-        raise Refused(f"{label_of(Payment, 'receipt_no')} {receipt_no} 已用于收款 #{taken[1]}（{taken[0]}），请核对收据",
-                      [taken[1]])
+def issue_receipt(session: Session, *, project_id: int, paid_at: dt.datetime) -> str:
+    """The 收据 of one 收款: the next number of the project's sequence for the year paid (Beijing time)."""
+    (number,) = receipt_numbers(session, project_id, paid_at.astimezone(SHANGHAI).year, 1)
+    session.add(Receipt(project_id=project_id, number=number))
+    session.flush()  # before the payment lines that point at it
+    return number
+
+
+def receipt_numbers(session: Session, project_id: int, year: int, count: int) -> list[str]:
+    """The next ``count`` 收据号 of a project·year: SJ2026-000123 … The UPDATE locks the sequence row until this
+    transaction ends, so a concurrent payment waits and then takes the numbers after; a rollback gives them back
+    (no gap). A number an import already used is passed over."""
+    table = ReceiptSequence.__table__
+    session.execute(upsert_insert(session, table).values(project_id=project_id, year=year, last_no=0)
+                    .on_conflict_do_nothing(index_elements=["project_id", "year"]))
+    numbers: list[str] = []
+    while len(numbers) < count:
+        wanted = count - len(numbers)
+        last = session.execute(update(table).where(table.c.project_id == project_id, table.c.year == year)
+                               .values(last_no=table.c.last_no + wanted).returning(table.c.last_no)).scalar_one()
+        fresh = [receipt_number(year, n) for n in range(last - wanted + 1, last + 1)]
+        used = set(session.scalars(select(Receipt.number).where(Receipt.project_id == project_id,
+                                                                Receipt.number.in_(fresh))))
+        numbers += [n for n in fresh if n not in used]
+    return numbers
 
 
 def _apply(session: Session, bill: Bill, amount: Decimal, method: PayMethod, collector_id: int | None,
-           paid_at: dt.datetime, receipt_no: str | None, form_token: str | None = None) -> PaymentResult:
+           paid_at: dt.datetime, receipt_no: str, form_token: str | None = None) -> PaymentResult:
     payment = Payment(
         project_id=bill.project_id, bill_id=bill.id, amount=amount, method=method,
-        paid_at=paid_at, collector_id=collector_id, receipt_no=receipt_no or None, form_token=form_token,
+        paid_at=paid_at, collector_id=collector_id, receipt_no=receipt_no, form_token=form_token,
     )
     session.add(payment)
     bill.amount_paid = bill.amount_paid + amount
     bill.status = BillStatus.PAID if bill.amount_paid >= bill.amount_due else BillStatus.PARTIAL
     session.flush()
-    return PaymentResult(payment.id, bill.id, amount, bill.status, bill.amount_due - bill.amount_paid)
+    return PaymentResult(payment.id, bill.id, amount, bill.status, bill.amount_due - bill.amount_paid, receipt_no)
 
 
 def record_payment(
@@ -466,9 +488,8 @@ def record_payment(
     method: PayMethod = PayMethod.WECHAT,
     collector_id: int | None = None,
     paid_at: dt.datetime | None = None,
-    receipt_no: str | None = None,
 ) -> PaymentResult:
-    """收款 against one bill, in full or in part; more than the bill still owes is refused."""
+    """收款 against one bill, in full or in part, on a 收据 of its own; more than the bill still owes is refused."""
     bill = session.scalar(
         select(Bill).where(Bill.id == bill_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -486,12 +507,13 @@ def record_payment(
             "多缴部分请按房屋账户收款，冲抵其他未缴账单",
             [bill.id],
         )
-    _check_receipts(session, bill.project_id, receipt_no)
+    receipt_no = issue_receipt(session, project_id=bill.project_id, paid_at=paid_at)
     result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no)
     log_operation(
         session,
         "record_payment",
-        params={"bill_id": bill.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id},
+        params={"bill_id": bill.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id,
+                "receipt_no": receipt_no},
         counts={"payments": 1},
         project_id=bill.project_id,
     )
@@ -510,7 +532,7 @@ def _payment_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> 
         raise Refused(f"请选择{label_of(Payment, 'bill')}")
     result = record_payment(session, bill_id=records.ref_id(values, "bill"), amount=values.get("amount"), method=method,
                             collector_id=records.ref_id(values, "collector"), paid_at=values.get("paid_at"),
-                            receipt_no=(values.get("receipt_no") or "").strip() or None, actor=actor)
+                            actor=actor)
     return session.get(Payment, result.payment_id)
 
 
@@ -523,11 +545,10 @@ def pay_account(
     method: PayMethod = PayMethod.WECHAT,
     collector_id: int | None = None,
     paid_at: dt.datetime | None = None,
-    receipt_no: str | None = None,
     form_token: str | None = None,
 ) -> AccountPaymentResult:
-    """收款 for a unit's account: spread over its open bills, oldest period first; more than the account
-    owes is refused (no prepayment balance is kept). ``form_token`` is the console form's one-time token: the
+    """收款 for a unit's account: spread over its open bills, oldest period first, on one 收据 listing them; more
+    than the account owes is refused (no prepayment balance is kept). ``form_token`` is the console form's one-time token: the
     same form again answers with the payments it made, and takes nothing twice."""
     unit = session.get(Unit, unit_id)
     if unit is None:
@@ -559,14 +580,14 @@ def pay_account(
             break
         parts.append((bill, min(left, bill.amount_due - bill.amount_paid)))
         left -= parts[-1][1]
-    receipts = [f"{receipt_no}-{n}" if receipt_no and len(bills) > 1 else receipt_no for n in range(1, len(parts) + 1)]
-    _check_receipts(session, unit.project_id, receipt_no)
-    applied = [_apply(session, bill, part, PayMethod(method), collector_id, paid_at, receipt, token)
-               for (bill, part), receipt in zip(parts, receipts, strict=True)]
+    receipt_no = issue_receipt(session, project_id=unit.project_id, paid_at=paid_at)
+    applied = [_apply(session, bill, part, PayMethod(method), collector_id, paid_at, receipt_no, token)
+               for bill, part in parts]
     log_operation(
         session,
         "pay_account",
-        params={"unit_id": unit.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id},
+        params={"unit_id": unit.id, "amount": amount, "method": PayMethod(method), "collector_id": collector_id,
+                "receipt_no": receipt_no},
         counts={"payments": len(applied)},
         project_id=unit.project_id,
     )
@@ -578,7 +599,8 @@ def _paid_by_form(session: Session, unit_id: int, token: str | None, owed: Decim
     if token is None:
         return None
     rows = session.execute(
-        select(Payment.id, Payment.bill_id, Payment.amount, Bill.status, Bill.amount_due - Bill.amount_paid)
+        select(Payment.id, Payment.bill_id, Payment.amount, Bill.status, Bill.amount_due - Bill.amount_paid,
+               Payment.receipt_no)
         .join(Bill, Bill.id == Payment.bill_id).where(Payment.form_token == token).order_by(Payment.id)
     ).all()
     if not rows:
@@ -659,7 +681,7 @@ def account_statement(session: Session, *, unit_id: int, actor: Actor, as_of: dt
         )
     )
     payments = tuple(
-        StatementPayment(p.id, p.bill_id, period, name, p.amount, p.method, p.paid_at, staff or "", p.receipt_no or "")
+        StatementPayment(p.id, p.bill_id, period, name, p.amount, p.method, p.paid_at, staff or "", p.receipt_no)
         for p, period, name, staff in session.execute(
             select(Payment, Bill.period, FeeType.name, Staff.name)
             .join(Bill, Bill.id == Payment.bill_id)

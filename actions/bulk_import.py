@@ -37,6 +37,7 @@ from models import (
     ParkingSpace,
     Payment,
     PayMethod,
+    Receipt,
     Staff,
     StaffPosition,
     Unit,
@@ -56,6 +57,7 @@ from .billing import (
     StoredBill,
     bill_problem,
     payer_id,
+    receipt_numbers,
 )
 from .errors import NotPermitted, Refused
 from .kernel.periods import month_day, parse_period
@@ -482,21 +484,24 @@ class PaymentImporter(RecordImporter):
     key = ("receipt_no",)
     columns = {"bill": "bill_id", "amount": "amount", "method": "method", "paid_at": "paid_at",
                "collector": "collector_id"}
-    needed_for_new = ("amount", "paid_at")
-    notes = ("每行一笔收款，以收据号识别；导入后账单的实收金额和状态按收款记录重新计算。",
+    needed_for_new = ("paid_at",)
+    notes = ("每行一笔收款，以收据号和账单识别；收据号留空的，按收款时间的年度自动编号（如 SJ2026-000123）；"
+             "填写的收据号不能是本项目已用过的。一张收据冲抵几张账单时，各行填同一收据号、同一房屋、同一收款时间。",
+             "导入后账单的实收金额和状态按收款记录重新计算。",
              "账单可填列表中显示的“2026-03 账单#12”，或填写房屋、收费项目和账期。")
 
     def own_fields(self) -> tuple[Field, ...]:
         return (
-            Field("receipt_no", label_of(Payment, "receipt_no"), clean.code(32), required=True,
-                  variants=("收据编号", "票据号", "流水号"), example="SJ2026030001"),
+            Field("receipt_no", label_of(Payment, "receipt_no"), clean.code(32),
+                  variants=("收据编号", "票据号", "流水号"), note="留空则自动编号", example="SJ2026-000123"),
             Field("bill", label_of(Payment, "bill"), clean.text(64), variants=("账单编号",),
                   note="如 2026-03 账单#12；或改填房屋、收费项目、账期", example=None),
             *_unit_fields(Bill, required=False),
             Field("fee_type", label_of(Bill, "fee_type"), clean.text(64), variants=("费用名称", "费项"),
                   example="物业管理费"),
             Field("period", label_of(Bill, "period"), clean.period(), variants=("所属期间", "月份"), example="2026-03"),
-            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True), variants=("收款金额", "金额"),
+            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True), required=True,
+                  variants=("收款金额", "金额"),
                   note="元，大于 0", example=Decimal("268.50")),
             Field("method", label_of(Payment, "method"), clean.choice(PayMethod), variants=("付款方式", "缴费方式"),
                   choices=_choices(PayMethod), example=PayMethod.WECHAT.label),
@@ -507,7 +512,12 @@ class PaymentImporter(RecordImporter):
         )
 
     def row_key(self, row: Row) -> tuple | None:
-        return (row.values.get("project") or "", row.values["receipt_no"]) if row.values.get("receipt_no") else None
+        """A payment line: its receipt and its bill (one receipt may list several bills, each once)."""
+        v = row.values
+        if not v.get("receipt_no"):
+            return None
+        bill = v.get("bill") or (v.get("building"), v.get("room_no"), v.get("fee_type"), v.get("period"))
+        return v.get("project") or "", v["receipt_no"], bill
 
     def resolve(self, rows: list[Row]) -> None:
         projects = {r.values["project_id"] for r in rows}
@@ -551,10 +561,11 @@ class PaymentImporter(RecordImporter):
                 row.fail(label, "", f"{v['building']}-{v['room_no']} {v['fee_type']} {v['period']} 没有账单")
         bills = {}
         for part in chunks(r.values["bill_id"] for r in rows if r.ok):
-            for bill_id, project_id, status, due, period in self.session.execute(
-                select(Bill.id, Bill.project_id, Bill.status, Bill.amount_due, Bill.period).where(Bill.id.in_(part))
+            for bill_id, project_id, status, due, period, unit_id in self.session.execute(
+                select(Bill.id, Bill.project_id, Bill.status, Bill.amount_due, Bill.period, Bill.unit_id)
+                .where(Bill.id.in_(part))
             ):
-                bills[bill_id] = (project_id, status, due, period)
+                bills[bill_id] = (project_id, status, due, period, unit_id)
         self.bills = bills
         texts = {r.values["collector"] for r in rows if r.values.get("collector")}
         self.staff = StaffRefs(self.session, projects, texts)
@@ -570,14 +581,21 @@ class PaymentImporter(RecordImporter):
                 self.staff.resolve(row, "collector", self.label("collector"))
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
-        stored: dict[tuple[int, str], dict[str, Any]] = {}
+        """The line of the row's receipt on the row's bill; else the receipt's first line (the number is taken:
+        :meth:`compare` says how the row differs from it)."""
+        stored: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
         table = Payment.__table__
-        for part in chunks(r.values["receipt_no"] for r in rows):
-            stmt = select(table).where(table.c.project_id.in_(sorted({r.values["project_id"] for r in rows})),
-                                       table.c.receipt_no.in_(part))
+        numbered = [r for r in rows if r.values.get("receipt_no")]
+        for part in chunks(r.values["receipt_no"] for r in numbered):
+            stmt = select(table).where(table.c.project_id.in_(sorted({r.values["project_id"] for r in numbered})),
+                                       table.c.receipt_no.in_(part)).order_by(table.c.id)
             for rec in self.session.execute(stmt).mappings():
-                stored[(rec["project_id"], rec["receipt_no"])] = dict(rec)
-        return {id(r): s for r in rows if (s := stored.get((r.values["project_id"], r.values["receipt_no"])))}
+                stored[(rec["project_id"], rec["receipt_no"])].append(dict(rec))
+        found = {}
+        for row in numbered:
+            if lines := stored.get((row.values["project_id"], row.values["receipt_no"])):
+                found[id(row)] = next((s for s in lines if s["bill_id"] == row.values["bill_id"]), lines[0])
+        return found
 
     def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
         """收款 is never edited: a 收据号 (or 编号) already booked re-imports only as it is stored (无变化, as an
@@ -589,7 +607,7 @@ class PaymentImporter(RecordImporter):
         if row.values.get("bill_id") is not None and row.values["bill_id"] != stored["bill_id"] \
                 and self.label("bill") not in differs:
             differs.append(self.label("bill"))
-        receipt = row.values["receipt_no"]
+        receipt = row.values.get("receipt_no") or "（空）"
         if stored["receipt_no"] != receipt:
             row.changes = None
             row.fail(self.label("id"), stored["id"], f"{stored['id']} 是收据号 {stored['receipt_no']} 的收款，"
@@ -601,6 +619,7 @@ class PaymentImporter(RecordImporter):
 
     def check(self, rows: list[Row]) -> None:
         super().check(rows)
+        self._check_receipts([r for r in rows if r.ok and r.outcome is Outcome.NEW and r.values.get("receipt_no")])
         # 收款时间 no later than now, as at the counter (``billing._payment_terms``: five minutes of clock skew).
         now = utcnow()
         latest = now + dt.timedelta(minutes=5)
@@ -610,6 +629,17 @@ class PaymentImporter(RecordImporter):
             if row.ok and paid_at is not None and paid_at > latest:
                 row.fail(label, paid_at, f"{shown(paid_at)} 晚于现在（北京时间 {shown(now)}），不能登记未来的收款")
         self._check_totals([r for r in rows if r.ok and r.outcome is Outcome.NEW])
+
+    def _check_receipts(self, rows: list[Row]) -> None:
+        """Rows that bring one new 收据号 are one 收款: the same unit at the same moment."""
+        first: dict[tuple[int, str], Row] = {}
+        for row in rows:
+            v = row.values
+            earlier = first.setdefault((v["project_id"], v["receipt_no"]), row)
+            if earlier is not row and (self.bills[v["bill_id"]][4] != self.bills[earlier.values["bill_id"]][4]
+                                       or v.get("paid_at") != earlier.values.get("paid_at")):
+                row.fail(self.label("receipt_no"), v["receipt_no"],
+                         f"{v['receipt_no']} 已用于第{earlier.number}行：同一收据号的各行须为同一房屋、同一收款时间的一笔收款")
 
     def _check_totals(self, rows: list[Row]) -> None:
         """收款合计 of a bill may not pass its 应收: the payments kept, plus the ones this file brings."""
@@ -637,8 +667,21 @@ class PaymentImporter(RecordImporter):
         return self.staff.names.get(value, value) if key == "collector" else value
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
+        """The receipts first — the numbers the file brings, the next of the sequence for a row without — then
+        the payments on them."""
+        numbers = {id(r): r.values["receipt_no"] for r in rows if r.values.get("receipt_no")}
+        given = sorted({(r.values["project_id"], r.values["receipt_no"]) for r in rows if id(r) in numbers})
+        insert_rows(self.session, Receipt.__table__, ["project_id", "number"], given)  # before the sequence skips them
+        blank: dict[tuple[int, int], list[Row]] = defaultdict(list)
+        for row in rows:
+            if id(row) not in numbers:
+                blank[(row.values["project_id"], row.values["paid_at"].astimezone(SHANGHAI).year)].append(row)
+        for (project_id, year), unnumbered in blank.items():
+            fresh = receipt_numbers(self.session, project_id, year, len(unnumbered))
+            insert_rows(self.session, Receipt.__table__, ["project_id", "number"], [(project_id, n) for n in fresh])
+            numbers.update(zip(map(id, unnumbered), fresh, strict=True))
         columns = ["project_id", "receipt_no", *self.columns.values()]
-        values = [(r.values["project_id"], r.values["receipt_no"], *(self.new_value(r, k) for k in self.columns))
+        values = [(r.values["project_id"], numbers[id(r)], *(self.new_value(r, k) for k in self.columns))
                   for r in rows]
         return [i for (i,) in insert_rows(self.session, Payment.__table__, columns, values, returning=["id"])]
 

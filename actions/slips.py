@@ -132,45 +132,31 @@ def work_order_slip(session: Session, *, order_id: int, actor: Actor, full: bool
 
 
 def receipt_slip(session: Session, *, payment_id: int, actor: Actor) -> Slip:
-    """收据 of one 收款: every bill it paid (an account payment over several bills is one receipt, one number)."""
+    """收据 of the 收款 a payment line belongs to: every bill it paid, under its one number."""
     payment = _record(session, Payment, payment_id, actor)
-    unit_id = session.scalar(select(Bill.unit_id).where(Bill.id == payment.bill_id))
-    # one 收款 of an account: its lines share the unit, the moment and the form (pay_account writes them so)
-    token = Payment.form_token == payment.form_token if payment.form_token else Payment.form_token.is_(None)
     rows = session.execute(
-        select(Payment, Bill.period, FeeType.name)
+        select(Payment, Bill.unit_id, Bill.period, FeeType.name)
         .join(Bill, Bill.id == Payment.bill_id).join(FeeType, FeeType.id == Bill.fee_type_id)
-        .where(Payment.project_id == payment.project_id, Bill.unit_id == unit_id, Payment.paid_at == payment.paid_at,
-               token)
+        .where(Payment.project_id == payment.project_id, Payment.receipt_no == payment.receipt_no)
         .order_by(Bill.period, FeeType.name, Payment.id)
     ).all()
-    first = rows[0][0]
+    unit_id = rows[0].unit_id
     company, project = _company(session, payment.project_id)
     payer = session.scalar(select(Customer.name).where(Customer.id == payer_id(literal(unit_id))))
     total = sum((p.amount for p, *_ in rows), Decimal("0"))
     return Slip(
-        "receipt", "收据", company, project, receipt_number(first, several=len(rows) > 1),
+        "receipt", "收据", company, project, payment.receipt_no,
         fields=(
             (label_of(Bill, "unit"), _unit(session, unit_id)), ("缴费人", payer or ""),
-            (label_of(Payment, "paid_at"), _local(first.paid_at)), (label_of(Payment, "method"), first.method.label),
-            (label_of(Payment, "collector"), _name(session, Staff, first.collector_id)),
+            (label_of(Payment, "paid_at"), _local(payment.paid_at)), (label_of(Payment, "method"), payment.method.label),
+            (label_of(Payment, "collector"), _name(session, Staff, payment.collector_id)),
         ),
         table_head=(label_of(Bill, "period"), label_of(Bill, "fee_type"), label_of(Payment, "amount")),
-        table=tuple((period, fee, f"{p.amount:,.2f}") for p, period, fee in rows),
+        table=tuple((period, fee, f"{p.amount:,.2f}") for p, _, period, fee in rows),
         total=(f"{total:,.2f}", rmb_upper(total)),
         signs=("收款人（盖章）", "缴费人签字"),
         copies=("客户联", "存根联"),
     )
-
-
-def receipt_number(payment: Payment, *, several: bool = False) -> str:
-    """The receipt's one number: the 收据号 typed for the whole 收款 (stored R-1, R-2 … on the lines of an account
-    payment), or without one, SK and the 收款记录's own number (what the payment list finds it by)."""
-    number = payment.receipt_no or ""
-    base, dash, suffix = number.rpartition("-")
-    if dash and suffix.isdigit() and (several or payment.form_token):
-        return base
-    return number or f"SK{payment.id:06d}"
 
 
 def goods_pass_slip(session: Session, *, pass_id: int, actor: Actor, full: bool = False) -> Slip:

@@ -81,6 +81,8 @@ def add_list_data(engine: Engine) -> None:
         c.execute(text("UPDATE bill SET customer_id = unit_id / 2 WHERE unit_id % 2 = 0"))
         paid_at = "(CAST(b.due_date AS timestamp) + interval '5 days')" if pg else \
             "strftime('%Y-%m-%d %H:%M:%f000', b.due_date, '+5 days')"
+        c.execute(text("INSERT INTO receipt (project_id, number, created_at, updated_at) "
+                       "SELECT project_id, 'R' || id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM bill WHERE status = 'paid'"))
         c.execute(text("INSERT INTO payment (project_id, bill_id, amount, method, paid_at, receipt_no) "
                        f"SELECT b.project_id, b.id, b.amount_paid, CASE b.id % 3 WHEN 0 THEN 'cash' WHEN 1 THEN "
                        f"'wechat' ELSE 'alipay' END, {paid_at}, 'R' || b.id FROM bill b WHERE b.status = 'paid'"))

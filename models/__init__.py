@@ -59,6 +59,9 @@ from .fees import (  # noqa: F401
     FeeType,
     Payment,
     PayMethod,
+    Receipt,
+    ReceiptSequence,
+    receipt_number,
 )
 from .front_desk import (  # noqa: F401
     CashHandover,

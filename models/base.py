@@ -221,14 +221,31 @@ def col(label: str, *args: Any, doc: str | None = None, **kwargs: Any) -> Any:
     return mapped_column(*args, info=info, doc=doc, **kwargs)
 
 
-_DIGITS = re.compile(r"\d+")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+NUMBER = re.compile(r"\d+|[零〇一二两三四五六七八九十百千]+")
 SORT_KEY_LENGTH = 100
 
 
+def number_value(text: str) -> int:
+    """The value of a run of digits or of Chinese numerals: 12 → 12, 十 → 10, 十二 → 12, 二十 → 20, 一百零五 → 105."""
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, 0
+    for ch in text:
+        if ch in _CN_UNITS:
+            total += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+        else:
+            digit = _CN_DIGITS[ch]
+    return total + digit
+
+
 def natural_sort_key(text: str | None) -> str:
-    """Text that sorts as people count: each run of digits padded to ten places, so 2栋 comes before 10栋 and
-    room 903 before 1303 in SQL's plain text order (stored beside the name, indexed, what lists sort by)."""
-    return _DIGITS.sub(lambda m: m.group().zfill(10), text or "")[:SORT_KEY_LENGTH]
+    """Text that sorts as people count: each number — digits or Chinese numerals — written as ten padded digits,
+    so 2栋 comes before 10栋, 二期 before 十期 before 十一期, and room 903 before 1303 in SQL's plain text order
+    (stored beside the name, indexed, what lists sort by)."""
+    return NUMBER.sub(lambda m: str(number_value(m.group())).zfill(10), text or "")[:SORT_KEY_LENGTH]
 
 
 def sort_key_of(source: str) -> Any:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -176,8 +177,47 @@ class BillTotal(Base):
     owed: Mapped[Decimal] = col("欠费(元)", Numeric(16, 2), default=Decimal("0"))
 
 
+RECEIPT_PREFIX = "SJ"  # 收据
+
+
+def receipt_number(year: int, serial: int) -> str:
+    """The 收据号 a project's yearly sequence gives: SJ2026-000123."""
+    return f"{RECEIPT_PREFIX}{year}-{serial:06d}"
+
+
+class Receipt(IdMixin, ProjectScoped, TimestampMixin, Base):
+    """收据: one per 收款 — an account payment spread over several bills is one receipt listing them. Its number
+    is used once in the project (a receipt book's numbers): the next of the project's yearly sequence, or the
+    number a payment import brings."""
+
+    __tablename__ = "receipt"
+    __label__ = "收据"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    number: Mapped[str] = col("收据号", String(32))
+
+    project: Mapped[Project] = relationship(info={"label": "项目"})
+
+    def __str__(self) -> str:
+        return self.number or super().__str__()
+
+
+class ReceiptSequence(IdMixin, ProjectScoped, Base):
+    """收据号 sequence of a project and year: the last number given. The payment that takes the next one holds
+    this row locked until it commits, so two cashiers never get the same number, and a payment rolled back
+    gives its number back (no gaps)."""
+
+    __tablename__ = "receipt_sequence"
+    __label__ = "收据号序列"
+    __table_args__ = (UniqueConstraint("project_id", "year"),)
+
+    year: Mapped[int] = col("年度", Integer)
+    last_no: Mapped[int] = col("已用至", Integer, default=0)
+
+
 class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
-    """收款: a full or partial payment against one bill."""
+    """收款: a full or partial payment against one bill, on the 收据 of its 收款 (the lines of one account
+    payment share the receipt and its number)."""
 
     __tablename__ = "payment"
     __label__ = "收款记录"
@@ -185,7 +225,10 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
         CheckConstraint("amount > 0", name="amount_positive", info={"message": "{amount}须大于 0"}),
         *list_order_indexes("paid_at"),
         *trigram_indexes("payment", "receipt_no"),
-        UniqueConstraint("project_id", "receipt_no"),
+        # the number is a receipt of the same project: a number is never shared by two 收款
+        ForeignKeyConstraint(["project_id", "receipt_no"], ["receipt.project_id", "receipt.number"],
+                             ondelete="RESTRICT"),
+        Index(None, "project_id", "receipt_no"),
         UniqueConstraint("form_token", "bill_id"),
     )
 
@@ -194,7 +237,7 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     method: Mapped[PayMethod] = col("支付方式", enum_type(PayMethod), default=PayMethod.WECHAT)
     paid_at: Mapped[dt.datetime] = col("收款时间", UTCDateTime())
     collector_id: Mapped[int | None] = col("收款人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
-    receipt_no: Mapped[str | None] = col("收据号", String(32))
+    receipt_no: Mapped[str] = col("收据号", String(32), doc="系统按项目、年度顺序编号，如 SJ2026-000123")
     form_token: Mapped[str | None] = col("收款表单", String(32), doc="房屋账户收款表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})

@@ -110,11 +110,17 @@ class Phase(IdMixin, ProjectScoped, VersionedMixin, Base):
 
     __tablename__ = "phase"
     __label__ = "分期"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name"), Index(None, "project_id", "sort_key"))
 
-    name: Mapped[str] = col("分期名称", String(32))
+    name: Mapped[str] = col("分期名称", String(32), info={"sort_by": "sort_key"})
+    sort_key: Mapped[str] = col("分期排序", String(SORT_KEY_LENGTH), default=sort_key_of("name"), server_default="")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
+
+    @validates("name")
+    def _keep_sort_key(self, _key: str, value: str) -> str:  # 一期, 二期 … 十期, 十一期
+        self.sort_key = natural_sort_key(value)
+        return value
 
 
 class Building(IdMixin, ProjectScoped, VersionedMixin, Base):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -89,6 +89,8 @@ from models import (
     Priority,
     Project,
     ProjectKind,
+    Receipt,
+    ReceiptSequence,
     RectificationNotice,
     RenovationApplication,
     RenovationStatus,
@@ -140,6 +142,7 @@ from models import (
     WorkerPermit,
     WorkOrder,
     WorkOrderStatus,
+    receipt_number,
 )
 
 from . import people
@@ -188,7 +191,7 @@ class ProjectSpec:
     name: str
     kind: ProjectKind
     branch: str
-    prefix: str  # employee numbers and receipt numbers
+    prefix: str  # employee numbers
     address: str
     phone: str
     phases: tuple[PhaseSpec, ...]
@@ -866,8 +869,14 @@ class _Demo:
                     "receipt_no": None, "created_at": at, "updated_at": at,
                 })
         payments.sort(key=lambda r: r["paid_at"])
-        for n, row in enumerate(payments, start=1):
-            row["receipt_no"] = f"{p.spec.prefix}{row['paid_at'].astimezone(SHANGHAI):%Y%m}{n:06d}"
+        serials: Counter[int] = Counter()  # 收据号: the project's sequence of each year, in the order paid
+        for row in payments:
+            year = row["paid_at"].astimezone(SHANGHAI).year
+            serials[year] += 1
+            row["receipt_no"] = receipt_number(year, serials[year])
+        self.insert(Receipt, [{"project_id": p.id, "number": r["receipt_no"], "created_at": r["paid_at"],
+                               "updated_at": r["paid_at"]} for r in payments])
+        self.insert(ReceiptSequence, [{"project_id": p.id, "year": y, "last_no": n} for y, n in sorted(serials.items())])
         self.insert(Payment, payments)
 
     def _payments(self, profile: str, age: int, behind: int, amount: Decimal,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actions.attachments import OWNERS
+
 # --- building blocks -------------------------------------------------------------------------------
 READ = "list details"
 READ_EXPORT = "list details export"
@@ -43,6 +45,9 @@ NOTIFY_MAIL = "action:notify-mail"  # 每日通知管家领取邮件：前台、
 SCHEDULE_REVIEWS = "action:schedule-reviews"  # 生成收费标准年审任务：主管+
 COMPLETE_REVIEW = "action:complete-review"  # 登记年审结论：经理
 END_LEASE = "action:end-lease"  # 车位退租：前台、收费员、主管+
+# 上传/删除照片与附件（报事、派工单、房屋整改、装修、外包方检查）：能新增或修改该记录、或完工的岗位
+ATTACH = "action:attach"
+ATTACHING = ("create", "edit", "action:complete")
 # 前台与收费的小台帐：代收款交接、邮件领取通知、特约服务、一次性外包、收费标准年审、车位租赁
 DESK_EXTRAS = ("cash-handover", "mail-notice", "special-service", "outsourced-job", "fee-review", "parking-lease")
 IMPORT_RESPONSES = "action:import-responses"  # 导入问卷：主管+
@@ -99,7 +104,9 @@ class RoleSpec:
     grants: dict[str, str]  # identity → space-separated actions
 
     def pairs(self) -> list[tuple[str, str]]:
-        return sorted({(identity, action) for identity, actions in self.grants.items() for action in actions.split()})
+        pairs = {(identity, action) for identity, actions in self.grants.items() for action in actions.split()}
+        pairs |= {(identity, ATTACH) for identity, action in pairs if identity in OWNERS and action in ATTACHING}
+        return sorted(pairs)
 
 
 def _each(identities: tuple[str, ...], actions: str) -> dict[str, str]:

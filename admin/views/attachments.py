@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from sqladmin import BaseView, Flash, expose
+from sqladmin import BaseView, Flash, action, expose
+from sqladmin.authorization import custom_action
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,6 +23,27 @@ from .pages import run_action
 class UploadForm(PageForm):
     record_id = IdField("记录", required=True)
     stage = EnumField(AttachmentStage, "类别", default=AttachmentStage.GENERAL, required=False)
+
+ATTACH = "attach"  # the grant to upload and delete a record's attachments: ("work-order", "action:attach")
+
+
+class AttachmentsMixin:
+    """Added by the metaclass to the view of every record that carries attachments.
+
+    Its action exists so that ``action:attach`` (上传/删除附件) appears in the role permission matrix; the upload
+    and delete routes check it. The button is not rendered: the record's page has the upload form itself.
+    """
+
+    @action(ATTACH, label="上传/删除附件", add_in_list=False, add_in_detail=True)
+    async def attach(self, request: Request) -> RedirectResponse:
+        pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
+        rows = await self.scoped_targets(request, pks[:1])
+        url = request.url_for("admin:details", identity=self.identity, pk=rows[0].id)
+        return RedirectResponse(f"{url}#attachments", status_code=302)
+
+
+def may_attach(view: Any, request: Request) -> bool:
+    return view.has_permission(request, custom_action(ATTACH))
 
 
 def owner_view(admin_view: Any, record: str) -> Any:
@@ -40,6 +62,7 @@ async def attachments_context(view: Any, request: Request, record_id: int) -> di
     return {"wuye_attachments": {
         "record": view.identity, "record_id": record_id, "items": listed,
         "stages": AttachmentStage.choices() if view.identity == "work-order" else (),
+        "attach": may_attach(view, request),
         "manage": view.has_permission(request, "edit"),
         "user_id": getattr(getattr(request.state, "actor", None), "user_id", None),
     }}
@@ -72,6 +95,8 @@ class AttachmentPages(BaseView):
         view = owner_view(self, record)
         if not view.has_permission(request, "details"):
             raise HTTPException(status_code=403, detail="没有查看该记录的权限")
+        if not may_attach(view, request):
+            raise HTTPException(status_code=403, detail=f"没有上传{view.name}附件的权限")
         record_id = None
         try:
             fields = UploadForm.read(form)
@@ -94,6 +119,10 @@ class AttachmentPages(BaseView):
         attachment_id = request.path_params["attachment_id"]
         record = await self._record_of(request, attachment_id)
         view = owner_view(self, record[0])
+        if not view.has_permission(request, "details"):
+            raise HTTPException(status_code=404, detail=f"附件不存在：{attachment_id}")
+        if not may_attach(view, request):
+            raise HTTPException(status_code=403, detail=f"没有删除{view.name}附件的权限")
         try:
             result = await run_action(self.session_maker, request, attachments.delete_attachment,
                                       attachment_id=attachment_id, manage=view.has_permission(request, "edit"))

@@ -53,7 +53,7 @@ from wtforms import validators
 from wtforms.fields import HiddenField
 from wtforms.fields.core import UnboundField
 
-from actions import records
+from actions import attachments, records
 from actions import requests as intake
 from actions.actor import Actor, current_actor
 from actions.audit import log_event
@@ -100,7 +100,7 @@ from models.base import IdMixin, UTCDateTime, display_loads
 from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
 from . import listing
-from .attachments import attachments_context
+from .attachments import ATTACH, AttachmentsMixin, attachments_context
 from .list_export import export_response, filtered_query
 from .pages import request_actor
 
@@ -582,6 +582,8 @@ class WuyeViewMeta(ModelViewMeta):
             attrs["pii_columns"] = pii_columns
             if pii_columns and not any(issubclass(b, PiiViewMixin) for b in bases):
                 bases = (PiiViewMixin, *bases)
+            if model in attachments.OWNERS.values() and not any(issubclass(b, AttachmentsMixin) for b in bases):
+                bases = (AttachmentsMixin, *bases)
         cls = super().__new__(mcs, name, bases, attrs, **kwargs)
         if model is not None:
             mcs._complete(cls, model)
@@ -870,6 +872,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
         actions = super()._visible_custom_actions(request, in_detail)
         actions.pop(VIEW_PII, None)
+        actions.pop(ATTACH, None)  # the record's page has the upload form itself
         return actions
 
     async def details_context(self, request: Request) -> dict[str, Any]:

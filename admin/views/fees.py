@@ -251,7 +251,7 @@ class BillAdmin(ScopedModelView, model=Bill):
                 self.session_maker, request, billing.pay_account, unit_id=unit_id, amount=str(form.get("amount", "")),
                 method=member_param(PayMethod, form.get("method"), label_of(Payment, "method")),
                 collector_id=int_param(form.get("collector_id"), label_of(Payment, "collector_id")),
-                receipt_no=str(form.get("receipt_no", "")).strip() or None, form_token=str(form.get("form_token", "")),
+                form_token=str(form.get("form_token", "")),
             )
         except Refused as refused:
             return await self._account_page(request, form.get("unit_id"), None, status_code=refusal_status(refused),
@@ -276,7 +276,7 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     can_edit = False
     can_delete = False
     one_time_form = True
-    form_columns = ["bill", "amount", "method", "paid_at", "collector", "receipt_no"]
+    form_columns = ["bill", "amount", "method", "paid_at", "collector"]  # the 收据号 is the system's
     # 收款人: cashiers and the front desk only; left blank, the action names the cashier's own staff record.
     form_ajax_refs = ajax_refs(Payment, "bill", "collector", collector={
         "where": [Staff.position.in_(billing.COLLECTING_POSITIONS), Staff.active.is_(True)]})

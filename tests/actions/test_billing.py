@@ -245,7 +245,7 @@ def test_partial_then_full_payment_moves_paid_and_status(session, estate):
     paid_at = dt.datetime(2026, 4, 6, 2, 30, tzinfo=dt.UTC)
 
     first = record_payment(session, bill_id=feb.id, amount="100.00", method=PayMethod.CASH, collector_id=e.c1.id,
-                           paid_at=paid_at, receipt_no="R-0001", actor=e.actor)
+                           paid_at=paid_at, actor=e.actor)
     assert (first.bill_status, first.outstanding) == (BillStatus.PARTIAL, D("150.00"))
     second = record_payment(session, bill_id=feb.id, amount=D("150.00"), actor=e.actor)
     assert (second.bill_status, second.outstanding) == (BillStatus.PAID, D("0.00"))
@@ -253,7 +253,8 @@ def test_partial_then_full_payment_moves_paid_and_status(session, estate):
     assert (feb.amount_paid, feb.status) == (D("250.00"), BillStatus.PAID)
     payment = session.get(Payment, first.payment_id)
     assert (payment.amount, payment.method, payment.collector_id, payment.paid_at, payment.receipt_no) == (
-        D("100.00"), PayMethod.CASH, e.c1.id, paid_at, "R-0001")
+        D("100.00"), PayMethod.CASH, e.c1.id, paid_at, "SJ2026-000001")
+    assert (first.receipt_no, second.receipt_no) == ("SJ2026-000001", "SJ2026-000002")  # a 收据 each
 
     before = counts(session, *WRITES)
     with pytest.raises(Refused, match="已缴清"):
@@ -289,8 +290,8 @@ def test_account_payment_is_spread_oldest_first(session, estate):
     e = estate
     with_bills(session, e)
 
-    result = pay_account(session, unit_id=e.b201.id, amount="700.00", method=PayMethod.TRANSFER, receipt_no="R-9",
-                         actor=e.actor)
+    result = pay_account(session, unit_id=e.b201.id, amount="700.00", method=PayMethod.TRANSFER,
+                         paid_at=dt.datetime(2026, 4, 6, 2, 30, tzinfo=dt.UTC), actor=e.actor)
 
     assert [(p.amount, p.bill_status) for p in result.payments] == [
         (D("301.25"), BillStatus.PAID), (D("301.25"), BillStatus.PAID), (D("97.50"), BillStatus.PARTIAL)]
@@ -299,7 +300,7 @@ def test_account_payment_is_spread_oldest_first(session, estate):
     assert statuses == {"2026-01": BillStatus.PAID, "2026-02": BillStatus.PAID, "2026-03": BillStatus.PARTIAL,
                         "2026-04": BillStatus.UNPAID}
     receipts = session.scalars(select(Payment.receipt_no).where(Payment.project_id == e.project.id).order_by(Payment.id)).all()
-    assert receipts == ["R-9-1", "R-9-2", "R-9-3"]
+    assert receipts == ["SJ2026-000001"] * 3 and result.receipt_no == "SJ2026-000001"  # one 收款, one 收据
 
 
 def test_a_payment_without_collector_names_the_cashier_at_the_keyboard(session, estate):

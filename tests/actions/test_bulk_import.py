@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from actions.actor import Actor
+from actions.billing import record_payment
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import NotPermitted, Refused
 from actions.kernel.periods import add_months, current_period
@@ -29,6 +30,7 @@ from models import (
     OperationLog,
     ParkingSpace,
     Payment,
+    Receipt,
     Staff,
     StaffPosition,
     Unit,
@@ -402,6 +404,40 @@ def test_payments_in_the_future_are_refused(session, p1):
     problem = result.problems[0]
     assert (problem.column, problem.value) == ("收款时间", f"{tomorrow:%Y-%m-%d %H:%M}")
     assert "晚于现在（北京时间" in problem.reason and "不能登记未来的收款" in problem.reason
+    assert counts(session) == before and _state(session) == state
+
+
+def test_payment_imports_keep_a_number_given_once_and_number_the_rest(session, p1):
+    """收据号: a file's number is kept (one receipt may list several bills of one unit paid at once); a row without
+    one takes the next of the project's sequence; a number another 收款 has is refused, naming the row."""
+    project, actor = p1
+    first, second = _billed(session, p1)
+    april = f.bill(session, unit_=session.get(Unit, first.unit_id), fee_type_=session.scalar(select(FeeType)),
+                   period="2026-04", amount_due=Decimal("268.50"))
+    head = ["收据号", "账单", "金额(元)", "收款时间"]
+    one_receipt = [["SJ2026-000002", f"账单#{first.id}", 100, "2026-03-05 10:30"],
+                   ["SJ2026-000002", f"账单#{april.id}", 50, "2026-03-05 10:30"]]
+    data = workbook({"收款": [head, *one_receipt, [None, f"账单#{second.id}", 300, "2026-03-06 09:00"]]})
+    result = _import(session, "payments", data, actor, name="收款1.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 3, [p.message for p in result.problems]
+    assert session.execute(select(Payment.bill_id, Payment.receipt_no).order_by(Payment.id)).all() == [
+        (first.id, "SJ2026-000002"), (april.id, "SJ2026-000002"), (second.id, "SJ2026-000001")]
+    assert session.scalars(select(Receipt.number).order_by(Receipt.number)).all() == ["SJ2026-000001", "SJ2026-000002"]
+    # the counter passes over the number the file brought
+    assert record_payment(session, bill_id=april.id, amount="10.00", paid_at=dt.datetime(2026, 3, 8, tzinfo=SHANGHAI),
+                          actor=actor).receipt_no == "SJ2026-000003"
+
+    assert _import(session, "payments", workbook({"收款": [head, *one_receipt]}), actor, name="收款2.xlsx",
+                   project_id=project.id).counts["unchanged"] == 2  # the receipt as stored: 无变化
+    before, state = counts(session), _state(session)
+    bad = workbook({"收款": [head, ["SJ2026-000001", f"账单#{april.id}", 10, "2026-03-07 10:00"],
+                             ["R7", f"账单#{first.id}", 10, "2026-03-07 10:00"],
+                             ["R7", f"账单#{second.id}", 10, "2026-03-07 10:00"]]})
+    result = _import(session, "payments", bad, actor, name="收款3.xlsx", project_id=project.id)
+    messages = [p.message for p in result.problems]
+    assert not result.written and len(messages) == 2, messages
+    assert messages[0].startswith("「收款」第2行 收据号 SJ2026-000001 已用于收款 #")
+    assert messages[1] == "「收款」第4行 收据号 R7 已用于第3行：同一收据号的各行须为同一房屋、同一收款时间的一笔收款"
     assert counts(session) == before and _state(session) == state
 
 

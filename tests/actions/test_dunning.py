@@ -46,8 +46,11 @@ from models import (
     DunningStage,
     FeeType,
     OperationLog,
+    Payment,
     Phase,
     Project,
+    Receipt,
+    ReceiptSequence,
     Staff,
     Unit,
     UnitCustomer,
@@ -624,7 +627,8 @@ def committed_estate(engine):
         pid, bid = p.id, p.branch_id
     yield pid
     with Session(engine) as s, s.begin():
-        for model in (DunningNotice, DunningRun, Bill, FeeType, UnitCustomer, Customer, Unit, Building, Phase, Staff):
+        for model in (DunningNotice, DunningRun, Payment, Receipt, ReceiptSequence, Bill, FeeType, UnitCustomer, Customer,
+                      Unit, Building, Phase, Staff):
             s.execute(delete(model).where(model.project_id == pid))
         s.execute(delete(Project).where(Project.id == pid))
         s.execute(delete(Branch).where(Branch.id == bid))

@@ -21,6 +21,7 @@ from models import (
     OutsourcedJob,
     Payment,
     PayMethod,
+    Receipt,
     StaffPosition,
     utcnow,
 )
@@ -43,6 +44,8 @@ def desk(session):
     now = utcnow()
     for n, (amount, who) in enumerate(((Decimal("100.00"), wang), (Decimal("250.50"), wang),
                                        (Decimal("49.50"), wang), (Decimal("300.00"), cashier_staff))):
+        session.add(Receipt(project_id=p.id, number=f"R{n}"))
+        session.flush()
         session.add(Payment(project_id=p.id, bill_id=bill.id, amount=amount, method=PayMethod.CASH,
                             paid_at=now - dt.timedelta(hours=5 - n), collector_id=who.id, receipt_no=f"R{n}"))
     session.flush()
@@ -77,6 +80,8 @@ def test_collections_are_handed_over_since_the_last_handover_and_confirmed(sessi
         confirm_handover(session, handover_id=row.id, counted=Decimal("400"), actor=desk["cashier"])
 
     # the next payment is the next handover's, which starts where the first ended
+    session.add(Receipt(project_id=desk["p"].id, number="R9"))
+    session.flush()
     session.add(Payment(project_id=desk["p"].id, bill_id=desk["bill"].id, amount=Decimal("20.00"),
                         method=PayMethod.WECHAT, paid_at=utcnow(), collector_id=desk["wang"].id, receipt_no="R9"))
     session.flush()

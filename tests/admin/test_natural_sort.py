@@ -40,3 +40,26 @@ def test_the_key_follows_a_rename(session):
     session.expire_all()
     assert session.scalar(select(Building.sort_key).where(Building.id == building.id)) == natural_sort_key("11栋")
     assert natural_sort_key("A座-2-1") == "A座-0000000002-0000000001"
+
+
+def test_phases_sort_by_their_chinese_numerals(console, session):
+    """一期, 二期 … 十期, 十一期 — not 一期, 十一期, 十期, 二期 as text — in the 分期 list and the 楼栋 list's 分期 filter."""
+    from models import Phase
+
+    project = f.project(session)
+    phases = {name: Phase(project=project, name=name) for name in ("十一期", "二期", "十期", "一期")}
+    session.add_all(phases.values())
+    session.flush()
+    for name, phase in phases.items():
+        f.building(session, project_=project, name=f"{name}1栋").phase_id = phase.id
+    f.user(session, username="desk", roles=["前台客服"], projects=[project])
+    session.commit()
+    order = [phases[n].id for n in ("一期", "二期", "十期", "十一期")]
+    c = console("desk")
+    assert list(dict.fromkeys(listed(c.get("/admin/phase/list").text, "phase"))) == order
+    panel = c.get("/admin/building/list").text
+    assert [panel.index(f"phase_id={i}") for i in order] == sorted(panel.index(f"phase_id={i}") for i in order)
+    assert natural_sort_key("十一期") == "0000000011期" and natural_sort_key("二十三栋") == "0000000023栋"
+    phases["一期"].name = "十二期"  # renamed: sorts by its new name
+    session.flush()
+    assert session.scalar(select(Phase.sort_key).where(Phase.id == phases["一期"].id)) == "0000000012期"

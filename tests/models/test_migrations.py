@@ -119,3 +119,58 @@ def test_survey_scores_move_onto_the_form_and_back(scratch_url):
     assert set(back) == answers
     assert [r[0] for r in back] == sorted(r[0] for r in back)  # each form's answers next to each other
     engine.dispose()
+
+
+RECEIPTS = "55533d28dc1a"  # 收据: a receipt per 收款, numbered; 分期 sort keys; the attachment grant
+
+
+def test_existing_payments_get_their_receipts_and_back(scratch_url):
+    """The lines of one 收款 share a receipt (an account payment's R-1, R-2 become R); a typed number is kept; a
+    payment without one is numbered in its project·year's sequence, after a number of that form already used.
+    Phases get their natural sort keys; roles that could edit a record with attachments may attach to it."""
+    import datetime as dt
+
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{RECEIPTS}-1")
+    at = dt.datetime(2026, 3, 5, 2, 0, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        branch = _insert(conn, "branch", name="分公司")
+        project = _insert(conn, "project", name="甲项目", branch_id=branch)
+        phases = {name: _insert(conn, "phase", project_id=project, name=name) for name in ("十一期", "二期", "十期")}
+        building = _insert(conn, "building", name="1栋", project_id=project)
+        a, b = (_insert(conn, "unit", project_id=project, building_id=building, room_no=r) for r in ("101", "102"))
+        fee = _insert(conn, "fee_type", project_id=project, name="物业管理费")
+        bills = [_insert(conn, "bill", project_id=project, unit_id=u, fee_type_id=fee, period=f"2026-0{m}")
+                 for u in (a, b) for m in (1, 2, 3)]
+
+        def pay(bill: int, when: dt.datetime, number: str | None = None, token: str | None = None) -> int:
+            return _insert(conn, "payment", project_id=project, bill_id=bill, paid_at=when, receipt_no=number,
+                           form_token=token)
+
+        account = [pay(bills[0], at, "R-1", "t1"), pay(bills[1], at, "R-2", "t1")]  # one account payment
+        typed = pay(bills[2], at + dt.timedelta(hours=1), "SJ2026-000005")
+        unnumbered = [pay(bills[3], at, None), pay(bills[4], at, None)]  # unit b, one moment: one 收款
+        last_year = pay(bills[5], dt.datetime(2025, 12, 31, 15, 0, tzinfo=dt.UTC))  # 23:00 in Beijing
+        role = _insert(conn, "role", name="前台客服", description="")
+        for identity, action in (("service-request", "create"), ("work-order", "list"), ("house-defect", "edit")):
+            _insert(conn, "role_grant", group_id=role, identity=identity, action=action)
+
+    _migrate(engine, RECEIPTS)
+    with engine.connect() as conn:
+        numbers = dict(conn.execute(text("SELECT id, receipt_no FROM payment")).all())
+        assert [numbers[i] for i in account] == ["R", "R"] and numbers[typed] == "SJ2026-000005"
+        assert [numbers[i] for i in unnumbered] == ["SJ2026-000006"] * 2 and numbers[last_year] == "SJ2025-000001"
+        assert sorted(conn.execute(text("SELECT number FROM receipt")).scalars()) == [
+            "R", "SJ2025-000001", "SJ2026-000005", "SJ2026-000006"]
+        assert dict(conn.execute(text("SELECT year, last_no FROM receipt_sequence")).all()) == {2025: 1, 2026: 6}
+        order = conn.execute(text("SELECT id FROM phase ORDER BY sort_key")).scalars().all()
+        assert order == [phases["二期"], phases["十期"], phases["十一期"]]
+        assert sorted(conn.execute(text("SELECT identity FROM role_grant WHERE action = 'action:attach'")).scalars()) \
+            == ["house-defect", "service-request"]
+
+    _migrate(engine, f"{RECEIPTS}-1", down=True)
+    with engine.connect() as conn:
+        numbers = dict(conn.execute(text("SELECT id, receipt_no FROM payment")).all())
+    assert [numbers[i] for i in account] == ["R-1", "R-2"] and numbers[typed] == "SJ2026-000005"
+    assert [numbers[i] for i in unnumbered] == ["SJ2026-000006-1", "SJ2026-000006-2"]
+    engine.dispose()
