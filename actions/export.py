@@ -132,15 +132,17 @@ def _converter(shown: _Shown) -> Callable[[Any], Any] | None:
 def _rows(session: Session, query: Select, shown: list[_Shown], tick: Callable[[int], None]) -> Iterator[list[Any]]:
     """The rows, as plain values read in batches (a server-side cursor on PostgreSQL): no ORM object per row —
     loading a million took ~40 % of an export's time."""
-    exprs = list(dict.fromkeys(s.expr for s in shown))  # a relation shown twice (房屋, 房屋.房号) is read once
-    at = [exprs.index(s.expr) for s in shown]
+    # a relation shown twice (房屋, 房屋.房号) is read once; found by identity (``==`` on a column builds SQL)
+    exprs = list(dict.fromkeys(s.expr for s in shown))
+    where = {expr: i for i, expr in enumerate(exprs)}
+    at = [where[s.expr] for s in shown]
     pick = None if at == list(range(len(exprs))) else itemgetter(*at)
     convert = [(i, f) for i, s in enumerate(shown) if (f := _converter(s)) is not None]
+    related = [(i, s.related) for i, s in zip(at, shown, strict=True) if s.related is not None]
     stmt = query.with_only_columns(*exprs, maintain_column_froms=True).execution_options(yield_per=BATCH)
     for batch in session.connection().execute(stmt).partitions():
-        for s in shown:
-            if s.related is not None:
-                s.related.read(session, {row[exprs.index(s.expr)] for row in batch})
+        for i, table in related:
+            table.read(session, {row[i] for row in batch})
         for row in batch:
             values = list(row if pick is None else pick(row))
             for i, f in convert:
