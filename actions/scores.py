@@ -21,17 +21,19 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    Text,
     and_,
     case,
     cast,
     delete,
     func,
-    insert,
     literal,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -77,6 +79,8 @@ SCORED_POSITIONS = (StaffPosition.FRONT_DESK, StaffPosition.BUTLER, StaffPositio
 SCORED_TEXT = "、".join(p.label for p in SCORED_POSITIONS)
 POINTS_STEP = Decimal("0.1")  # ScoreEvent.points is Numeric(6, 1)
 DERIVED = tuple(s for s in EventSource if s is not EventSource.MANUAL)
+# What a recompute's audit row of a changed score shows.
+SCORE_COLUMNS = ("total", "rank", "grade", "deductions", "additions", "event_count")
 
 
 
@@ -629,20 +633,31 @@ def _compute(session: Session, m: Month, projects: dict[int, str]) -> ComputeRes
     months = _lock_months(session, m, ids)
     derived = derive_events(session, m, ids)
     this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
-    record_bulk(
-        session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分",
-        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month),
-    )
-    session.execute(delete(MonthlyScore).where(*this_month))
-    session.execute(_scores_insert(session, m, ids))
-    record_bulk(
-        session, kind=AuditKind.INSERT, table="monthly_score", summary=f"计算 {m.text} 月度得分",
-        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month),
-    )
+    # The scores of those no longer assessed here go (moved to another project, left without events); the others
+    # are written where they changed, so a recompute of unchanged records writes no score.
+    gone = select(MonthlyScore.id, MonthlyScore.project_id).where(
+        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed(m, ids)).exists())
+    record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分", ids=gone)
+    session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
+    before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
+    written = session.scalars(_scores_upsert(session, m, ids)).all()
+    for kind, these in ((AuditKind.INSERT, [i for i in written if i > before]),
+                        (AuditKind.UPDATE, [i for i in written if i <= before])):
+        if these:
+            record_bulk(session, kind=kind, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(these)),
+                        columns=SCORE_COLUMNS if kind is AuditKind.UPDATE else ())
+    # the upsert went round the session: scores it holds are read again
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, MonthlyScore):
+            session.expire(obj)
+    # one statement for all the month rows (the ORM's versioned flush writes one per row)
     now = utcnow()
-    for sm in months:
-        sm.computed_at = now
-    session.flush()
+    session.execute(update(ScoreMonth).where(ScoreMonth.id.in_(months))
+                    .values(computed_at=now, updated_at=now, version=ScoreMonth.version + 1))
+    record_bulk(session, kind=AuditKind.UPDATE, table="score_month", summary=f"计算 {m.text} 月度考核",
+                ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(months)),
+                changes={"computed_at": now})
 
     counts = {
         p: (n, events) for p, n, events in session.execute(
@@ -664,9 +679,9 @@ def _compute(session: Session, m: Month, projects: dict[int, str]) -> ComputeRes
     return result
 
 
-def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]:
-    """The month rows of these projects, created if missing and locked, so two computes of the same month
-    run one after the other (B08)."""
+def _lock_months(session: Session, m: Month, ids: list[int]) -> list[int]:
+    """The ids of the month rows of these projects, created if missing and locked, so two computes of the same
+    month run one after the other (B08)."""
     created = session.execute(
         upsert_insert(session, ScoreMonth)
         .values([{"project_id": p, "month": m.text} for p in ids])
@@ -679,18 +694,43 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> list[ScoreMonth]
             ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(created)),
         )
     months = list(session.scalars(
-        select(ScoreMonth).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
-        .order_by(ScoreMonth.project_id).with_for_update().execution_options(populate_existing=True)
+        select(ScoreMonth.id).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
+        .order_by(ScoreMonth.project_id).with_for_update()
     ))
     # confirmed between the first check and the lock
     refuse_confirmed(session, m.text, ids, "重新计算")
     return months
 
 
-def _scores_insert(session: Session, m: Month, ids: list[int]):
-    """INSERT … SELECT of the month's ``MonthlyScore`` rows: one pass over the events (read from the
-    covering index) by employee and rule, then one row per employee with its sums by category, its rank and
-    grade."""
+def _assessed(m: Month, ids: list[int]) -> ColumnElement[bool]:
+    """Whom the month's compute scores: the customer-service staff of the projects; one who left during the
+    month still for the events of it."""
+    has_events = select(ScoreEvent.id).where(ScoreEvent.staff_id == Staff.id, *in_month(m, ids)).exists()
+    return and_(Staff.project_id.in_(ids), Staff.position.in_(SCORED_POSITIONS),
+                or_(Staff.active.is_(True), has_events))
+
+
+def _scores_upsert(session: Session, m: Month, ids: list[int]):
+    """Upsert of the month's ``MonthlyScore`` rows (:func:`_scores_select`) that writes a row only where it is
+    new or differs from the stored one; returns the ids written."""
+    rows = _scores_select(session, m, ids)
+    names = [c.name for c in rows.selected_columns]
+    stmt = upsert_insert(session, MonthlyScore).from_select(names, rows)
+    stored, new = MonthlyScore.__table__.c, stmt.excluded
+    changed = [n for n in names if n not in ("staff_id", "month")]
+
+    def differs(name: str) -> ColumnElement[bool]:  # PostgreSQL's json has no equality: compared as built, text
+        old, now = (cast(stored[name], Text), cast(new[name], Text)) if name == "by_category" else (stored[name], new[name])
+        return old.is_distinct_from(now)
+
+    return stmt.on_conflict_do_update(
+        index_elements=["staff_id", "month"], set_={n: new[n] for n in changed}, where=or_(*map(differs, changed)),
+    ).returning(MonthlyScore.id)
+
+
+def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
+    """The month's ``MonthlyScore`` rows: one pass over the events (read from the covering index) by employee
+    and rule, then one row per employee with its sums by category, its rank and grade."""
     postgres = is_postgresql(session)
     per_rule = (
         select(ScoreEvent.staff_id, ScoreEvent.rule_id, func.sum(ScoreEvent.points).label("points"),
@@ -707,6 +747,8 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
                func.sum(case((pts > 0, pts), else_=0)).label("additions"), *by_category)
         .join(ScoringRule, ScoringRule.id == per_rule.c.rule_id)
         .group_by(per_rule.c.staff_id).cte("per_staff")
+        # computed once: PostgreSQL, inlining it, reran the whole aggregate for every project's month row (20×)
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     # JSON keeps exact decimals as text: "-1.5"; the NULL members are dropped (an employee without events: {})
     pairs = [x for c in RuleCategory for x in (c.value, cast(func.round(per_staff.c[c.value], 1), String))]
@@ -724,9 +766,7 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
         )
         .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == m.text))
         .outerjoin(per_staff, per_staff.c.staff_id == Staff.id)
-        # one who left during the month is still scored for the events of it
-        .where(Staff.project_id.in_(ids), Staff.position.in_(SCORED_POSITIONS),
-               or_(Staff.active.is_(True), per_staff.c.staff_id.is_not(None)))
+        .where(_assessed(m, ids))
         .cte("scored")
     )
     s = scored.c
@@ -745,7 +785,7 @@ def _scores_insert(session: Session, m: Month, ids: list[int]):
     ).select_from(scored).outerjoin(
         bands, and_(or_(b.n == 1, s.total >= b.min_total), or_(b.below.is_(None), s.total < b.below))
     )
-    return insert(MonthlyScore).from_select([col.name for col in rows.selected_columns], rows)
+    return rows.where(true())  # SQLite parses an upsert's SELECT only with a WHERE
 
 
 # --- confirm, spot-check, reopen ----------------------------------------------------------------------

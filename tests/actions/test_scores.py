@@ -336,6 +336,37 @@ def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
                  AuditLog.project_id == p.id) == 2
 
 
+def test_a_recompute_writes_only_the_scores_that_changed(session, org):
+    """Records unchanged: no score is written again (no audit row). One employee's new event and another's leaving
+    without events: the row of who left goes, those whose total or rank moved are updated in place, the others
+    stay as they were."""
+    hand_checked(session, org)
+    p, s = org["project"], org["staff"]
+
+    def trail() -> tuple[int, int, int]:
+        return tuple(count(session, AuditLog, AuditLog.table_name == "monthly_score", AuditLog.kind == kind,
+                           AuditLog.project_id == p.id) for kind in (AuditKind.INSERT, AuditKind.UPDATE, AuditKind.DELETE))
+
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    ids = {n: r.id for n, r in scores(session).items()}
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert ({n: r.id for n, r in scores(session).items()}, trail()) == (ids, (5, 0, 0))
+
+    record(session, org, [s["c"]], "1.1")  # 张伟 −1 more
+    s["d"].active = False  # 刘洋 leaves; he has no events this month
+    session.flush()
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert {n: (r.id, r.total, r.rank) for n, r in scores(session).items()} == {
+        "李娜": (ids["李娜"], Decimal("102"), 1), "王芳": (ids["王芳"], Decimal("96.5"), 2),
+        "陈静": (ids["陈静"], Decimal("96.5"), 2), "张伟": (ids["张伟"], Decimal("83"), 4),
+    }
+    assert trail() == (5, 3, 1)
+    changed = session.scalars(select(AuditLog.changes).where(
+        AuditLog.table_name == "monthly_score", AuditLog.kind == AuditKind.UPDATE,
+        AuditLog.record_id == str(ids["张伟"]))).one()
+    assert (Decimal(str(changed["total"])), changed["rank"]) == (Decimal("83"), 4)
+
+
 def test_compute_and_confirm_are_recorded_as_the_acting_user(session, org):
     """The audit and operation-log rows name the ``actor`` passed in, whatever actor the session carries (a
     batch that computes on behalf of each project's supervisor)."""
