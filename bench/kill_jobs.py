@@ -62,6 +62,17 @@ def start_worker(url: str, log: Path) -> subprocess.Popen:
     return worker
 
 
+def rerun(engine, url: str, job_id: int, log: Path) -> tuple[Job, float]:
+    """A new worker, until the dead one's job has ended (after its lease ran out): the job and the seconds."""
+    t0 = time.perf_counter()
+    worker = start_worker(url, log)
+    while (job := job_row(engine, job_id)).state.value in ("queued", "running"):
+        time.sleep(0.5)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait()
+    return job, time.perf_counter() - t0
+
+
 def job_row(engine, job_id: int) -> Job:
     with Session(engine) as s:
         return s.get(Job, job_id)
@@ -97,13 +108,8 @@ def import_kill(url: str, rows: int, logs: Path) -> None:
     job = job_row(engine, job_id)
     print(f"kill -9 of worker pid {worker.pid} 8 s into the import: job {job.state.label} (attempt {job.attempts}), "
           f"units {units(engine):,} (nothing half-written)")
-    t0 = time.perf_counter()
-    second = start_worker(url, logs / "worker-2.log")
-    while (job := job_row(engine, job_id)).state.value in ("queued", "running"):
-        time.sleep(0.5)
-    second.send_signal(signal.SIGTERM)
-    second.wait()
-    print(f"a new worker took it after the {LEASE} s lease ran out and finished in {time.perf_counter() - t0:.1f} s: "
+    job, seconds = rerun(engine, url, job_id, logs / "worker-2.log")
+    print(f"a new worker took it after the {LEASE} s lease ran out and finished in {seconds:.1f} s: "
           f"job {job.state.label} (attempt {job.attempts}, {job.error or '无错误'}), units {units(engine):,}, "
           f"新增 {job.result['counts']['new']:,}" if job.result else f"job {job.state.label}: {job.error}")
     engine.dispose()
@@ -186,13 +192,8 @@ def dunning_job_kill(engine, url: str, as_of: str, logs: Path) -> None:
     print(f"kill -9 of worker pid {worker.pid} {time.perf_counter() - started:.1f} s into writing the notices: "
           f"job {job.state.label} "
           f"(attempt {job.attempts}), notices {notices(engine):,} (unchanged); a second run {second}")
-    t0 = time.perf_counter()
-    again = start_worker(url, logs / "worker-4.log")
-    while (job := job_row(engine, job_id)).state.value in ("queued", "running"):
-        time.sleep(0.5)
-    again.send_signal(signal.SIGTERM)
-    again.wait()
-    print(f"a new worker took it after the {LEASE} s lease ran out and finished in {time.perf_counter() - t0:.1f} s: "
+    job, seconds = rerun(engine, url, job_id, logs / "worker-4.log")
+    print(f"a new worker took it after the {LEASE} s lease ran out and finished in {seconds:.1f} s: "
           f"job {job.state.label} (attempt {job.attempts}): {(job.result or {}).get('message') or job.error}; "
           f"notices {notices(engine):,} (complete, each once)")
 
