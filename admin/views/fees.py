@@ -116,7 +116,7 @@ def dunning_job(session: Any, ctx: JobContext) -> Outcome:
     """The handler of a ``dunning`` job: the stage issued by the dunning action, as the user who asked."""
     p = ctx.params
     scope = dunning.DunningScope(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["scope"].items()})
-    result = dunning.issue_dunning(session, stage=p["stage"], scope=scope, actor=ctx.actor,
+    result = dunning.issue_dunning(session, stage=p["stage"], scope=scope, actor=ctx.actor, wait_turn=True,
                                    as_of=dt.date.fromisoformat(p["as_of"]) if p["as_of"] else None)
     links = []
     if result.run_id:
