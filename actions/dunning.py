@@ -385,11 +385,15 @@ class DunningResult:
         return text + (f"；其中 {self.undelivered} 户的停电函尚未登记送达，审批时将移出名单" if self.undelivered else "")
 
 
-def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage) -> None:
-    """PostgreSQL: one run per project, month and stage at a time; the second is told at once, not queued."""
+def _lock(session: Session, project_id: int, cycle: str, stage: DunningStage, *, wait: bool) -> None:
+    """PostgreSQL: one run per project, month and stage at a time; the second is told at once, not queued —
+    unless it ``wait``s its turn."""
     if not is_postgresql(session):
         return  # SQLite serialises writers on the database file
     key = zlib.crc32(f"dunning/{project_id}/{cycle}/{stage.value}".encode())
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        return
     if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
         raise Refused("同一项目本月该阶段的催缴正在执行，请稍后刷新查看结果", [project_id])
 
@@ -426,15 +430,18 @@ def issue_dunning(
     actor: Actor,
     as_of: dt.date | None = None,
     dry_run: bool = False,
+    wait_turn: bool = False,
 ) -> DunningResult:
     """催缴通知: preview (``dry_run``) or issue one stage for the accounts in scope; stage 4 is proposed for
-    approval instead of issued."""
+    approval instead of issued. ``wait_turn``: behind another run of the project, month and stage, wait for it
+    to end rather than be refused — a 后台任务 does (nobody waits on its page; the other may be a killed worker's
+    transaction PostgreSQL has not rolled back yet, whose retry must not be refused)."""
     stage, as_of, resolved = _checked(session, stage, scope, actor, as_of)
     project, today = resolved.project, today_local()
     cycle = period_of(as_of)
     run_key = f"{project.id}/{cycle}/{stage.value}/{as_of:%Y%m%d}/{resolved.signature}"
     if not dry_run:
-        _lock(session, project.id, cycle, stage)
+        _lock(session, project.id, cycle, stage, wait=wait_turn)
     existing = session.scalar(select(DunningRun).where(DunningRun.run_key == run_key))
 
     c = _classified(project.id, cycle, stage, as_of, resolved.units)

@@ -116,7 +116,7 @@ def dunning_job(session: Any, ctx: JobContext) -> Outcome:
     """The handler of a ``dunning`` job: the stage issued by the dunning action, as the user who asked."""
     p = ctx.params
     scope = dunning.DunningScope(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["scope"].items()})
-    result = dunning.issue_dunning(session, stage=p["stage"], scope=scope, actor=ctx.actor,
+    result = dunning.issue_dunning(session, stage=p["stage"], scope=scope, actor=ctx.actor, wait_turn=True,
                                    as_of=dt.date.fromisoformat(p["as_of"]) if p["as_of"] else None)
     links = []
     if result.run_id:
@@ -535,12 +535,12 @@ class CollectionRatePage(FeePage):
     async def collection_rate_page(self, request: Request) -> Response:
         query = request.query_params
         values = _rate_values(query)
+        if query.get("export") == "xlsx":  # the job builds the report: not once here and again there
+            if not self.has_permission(request, "export"):
+                raise HTTPException(status_code=403, detail="没有导出的权限")
+            return await start_report(self, request, "collection-rate")
         try:
             report = await run_action(self.session_maker, request, _collection_rate, query=query)
-            if query.get("export") == "xlsx":
-                if not self.has_permission(request, "export"):
-                    raise HTTPException(status_code=403, detail="没有导出的权限")
-                return await start_report(self, request, "collection-rate")
             context, status_code = {"report": report}, 200
         except Refused as refused:
             context, status_code = {"error": refused.message}, refusal_status(refused)

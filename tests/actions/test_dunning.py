@@ -670,6 +670,35 @@ def test_concurrent_runs_issue_once(engine, committed_estate):
         assert s.scalar(select(func.count()).where(DunningRun.project_id == pid)) == 1
 
 
+@postgres_only
+def test_a_run_that_waits_its_turn_issues_once_the_first_is_rolled_back(engine, committed_estate):
+    """A 后台任务 retried after its worker was killed may meet the dead worker's transaction, not yet rolled back
+    by PostgreSQL: it waits for it instead of being refused, then issues every notice once."""
+    pid = committed_estate
+    actor = Actor(user_id=None, name="经理甲", project_ids=None)
+    scope = DunningScope(project_id=pid)
+    dead = Session(engine)
+    dead.begin()
+    assert issue_dunning(dead, stage=1, as_of=day(5), scope=scope, actor=actor).issued == 3  # never committed
+    answers: list[object] = []
+
+    def retry() -> None:
+        with Session(engine) as s, s.begin():
+            answers.append(issue_dunning(s, stage=1, as_of=day(5), scope=scope, actor=actor, wait_turn=True))
+
+    worker = threading.Thread(target=retry)
+    worker.start()
+    worker.join(timeout=2)
+    assert worker.is_alive() and answers == []  # waiting its turn, not refused
+    dead.rollback()
+    dead.close()
+    worker.join(timeout=30)
+    assert answers[0].issued == 3 and not answers[0].already_run
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).where(DunningNotice.project_id == pid)) == 3
+        assert s.scalar(select(func.count()).where(DunningRun.project_id == pid)) == 1
+
+
 def test_a_letter_has_one_line_per_month_with_its_fee_types(session, estate):
     e = estate
     with_bills(session, e)

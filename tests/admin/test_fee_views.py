@@ -6,17 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from dataclasses import asdict
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
+from actions import dunning as dunning_actions
 from actions.actor import Actor
 from actions.billing import generation_lock
 from actions.dunning import DunningScope, record_delivery, run_lock
-from actions.jobs import JobSettings, claim_job, enqueue_job, worker_name
+from actions.job_runner import JobRunner
+from actions.jobs import HOST, JobSettings, claim_job, enqueue_job, worker_name
 from actions.kernel.periods import today_local
+from admin.views.fees import dunning_job
 from models import (
     SHANGHAI,
     Bill,
@@ -33,6 +37,7 @@ from models import (
     Payment,
     StaffPosition,
     User,
+    utcnow,
 )
 from models.fees import FeeCycle, FeeType
 from tests import factories as f
@@ -613,3 +618,41 @@ def test_bill_generation_is_a_job_one_per_project_and_period(session, console, e
     assert "2026-03 账单已生成 3 张" in done.text and "<td>物业管理费</td><td>3</td>" in done.text
     assert count(session, Bill, e) == 3 and _jobs(session, second)[0].state is JobState.DONE
     assert "生成账单 2026-03" in cashier.get("/admin/jobs").text
+
+
+def test_a_dunning_job_whose_worker_dies_mid_run_leaves_nothing_and_its_retry_issues_each_notice_once(
+        session, session_maker, estate, staff_of, monkeypatch):
+    e = estate
+    with_bills(session, e)
+    user = session.scalar(select(User).where(User.username == staff_of("收费员")))
+    actor = Actor(user_id=user.id, name=user.username, project_ids=None)
+    scope = DunningScope(project_id=e.project.id)
+    lock = run_lock(session, stage=1, scope=scope, actor=actor, as_of=dt.date(2026, 4, 5))
+    job_id = enqueue_job(session, kind="dunning", title="发起催缴", actor=actor, settings=JobSettings.from_env(),
+                         locks=[lock], params={"stage": "1", "as_of": "2026-04-05", "scope": asdict(scope),
+                                               "operation": "issue_dunning", "writes": True})
+    session.commit()
+    runner = JobRunner(session_maker, {"dunning": dunning_job}, heartbeat=False)
+
+    def killed(*args, **kwargs):  # the process dies once the notices are written, before the run commits
+        raise SystemExit("kill -9")
+
+    monkeypatch.setattr(dunning_actions, "log_operation", killed)
+    with pytest.raises(SystemExit):
+        runner.run_pending()
+    session.expire_all()
+    job = session.get(Job, job_id)
+    assert (job.state, job.attempts, count(session, DunningNotice, e), count(session, DunningRun, e)) == (
+        JobState.RUNNING, 1, 0, 0)  # nothing half-written
+    assert session.scalar(select(JobLock.job_id).where(JobLock.key == lock.key)) == job_id  # a second run waits
+
+    monkeypatch.undo()
+    session.execute(update(Job).where(Job.id == job_id).values(  # its worker is gone: pid and lease
+        worker=f"{HOST}:999999999", lease_until=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    runner.run_pending()
+    session.expire_all()
+    job = session.get(Job, job_id)
+    assert (job.state, job.attempts) == (JobState.DONE, 2) and "已发出第一次催缴(5日) 3 份" in job.result["message"]
+    assert count(session, DunningNotice, e) == 3 and count(session, DunningRun, e) == 1
+    assert session.scalar(select(func.count()).select_from(JobLock)) == 0

@@ -1,6 +1,7 @@
 """后台任务 across real processes on PostgreSQL: two app processes and ``wuye worker``s. A job started through one
 process is seen and downloaded through the other; a worker killed mid-job leaves nothing written, and its job is
-run again by another worker — or, its attempts spent, failed with the reason; past the limits, 429 in Chinese."""
+run again by another worker — or, its attempts spent, failed with the reason; past the limits, 429 in Chinese; a
+dunning run queued through one process holds its project·month·stage lock against a second through the other."""
 
 from __future__ import annotations
 
@@ -166,3 +167,36 @@ def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(a
     assert exported == 0
     last.send_signal(signal.SIGTERM)
     last.wait(30)
+
+
+def test_a_dunning_run_queued_through_one_process_refuses_a_second_through_the_other_then_runs(
+        app_processes):  # noqa: F811
+    with app_processes.session_maker.begin() as session:
+        project = factories.project(session, name="两进程催缴苑")
+        fee = factories.fee_type(session, project_=project, name="物业管理费")
+        building = factories.building(session, project_=project, name="D栋")
+        for room in ("101", "102"):
+            unit = factories.unit(session, project_=project, building_=building, room_no=room)
+            for month in ("2026-02", "2026-03"):
+                factories.bill(session, unit_=unit, fee_type_=fee, period=month)
+        form = {"stage": "1", "as_of": "2026-04-05", "scope": "project", "project_id": str(project.id)}
+    uid = _user(app_processes, "dunner")
+    first, second = (Browser(url) for url in app_processes.urls)
+    assert first.log_in("dunner") == 302
+    second.cookies = dict(first.cookies)
+    for browser in (first, second):
+        assert browser.request("GET", "/admin/dunning")[0] == 200
+    assert first.request("POST", "/admin/dunning", form)[0] == 303  # no worker yet: it stays queued
+    job = _latest_job(app_processes, uid)
+    status, page = second.request("POST", "/admin/dunning", form)
+    assert status == 409 and "「两进程催缴苑」2026-04 第一次催缴(5日)正在进行中（dunner发起，排队中）" in page
+    assert _latest_job(app_processes, uid).id == job.id  # nothing queued
+    worker = app_processes.start_worker()
+    try:
+        done = _until(lambda: (j := _job(app_processes, job.id)).state is JobState.DONE and j)
+        assert done.result["message"].startswith("已发出第一次催缴(5日) 2 份")
+        status, page = _as(app_processes.urls[1], first.cookies).request("GET", f"/admin/jobs/{job.id}")
+        assert status == 200 and "已发出第一次催缴(5日) 2 份" in page and "打印通知函" in page
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)

@@ -203,7 +203,9 @@ def test_breakdown_history_and_export(console, session, org):
     history = sup.get(f"/admin/monthly-score/history?staff_id={wang.id}")
     assert history.status_code == 200 and "2026-10" in history.text and "94.0" in history.text
 
-    xlsx = sup.job_file(sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}"))
+    exported = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}")
+    assert "已导出月度考核" in exported.text and "导出月度考核" in sup.get("/admin/jobs").text
+    xlsx = sup.job_file(exported)
     assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     wb = load_workbook(io.BytesIO(xlsx.content))
     assert wb.sheetnames == ["锦绣苑", "明细"]
@@ -230,6 +232,7 @@ def test_csrf_and_scope(console, session, org):
     assert sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['other'].id}").status_code == 403
     assert sup.get(f"/admin/monthly-score/breakdown?staff_id={org['stranger'].id}&month={MONTH}").status_code == 403
     assert sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['other'].id}").status_code == 403
+    assert count(session, Job) == 0  # a report of a project not the user's: refused before anything is queued
 
 
 def test_a_derived_or_locked_event_is_not_edited_by_hand(console, session, org):
