@@ -11,7 +11,7 @@ the keys already stored are recomputed. 上传/删除附件 becomes a grant of i
 roles that could create, edit or complete a record carrying attachments (they could add them until now).
 
 Revision ID: 55533d28dc1a
-Revises: 5e7d3c1a9b40
+Revises: a3d9f1c7e215
 Create Date: 2026-12-06 07:37:57.185799
 """
 
@@ -27,7 +27,7 @@ import models.base
 from models.base import natural_sort_key
 
 revision: str = '55533d28dc1a'
-down_revision: str | Sequence[str] | None = '5e7d3c1a9b40'
+down_revision: str | Sequence[str] | None = 'a3d9f1c7e215'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
