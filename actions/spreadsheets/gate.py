@@ -304,29 +304,29 @@ class _QuickSheet:
         cut = end if end >= 0 else max(buf.rfind(b"</row>") + len(b"</row>"), buf.rfind(b"<"))
         if cut <= 0 and end < 0:
             return len(buf) < LONGEST_ROW
-        region, rest = buf[:cut], buf[cut:]
         limits = self.limits
-        numbers = _ROW_NUMBER.findall(region)
+        # Searched in place up to ``cut``: slicing out the region would copy every piece once more.
+        numbers = _ROW_NUMBER.findall(buf, 0, cut)
         if numbers:
             highest = max(map(int, numbers))
             if highest > limits.max_row_number:
-                return self._beyond(region)
+                return self._beyond(buf[:cut])
             self.max_row = max(self.max_row, highest)
-        self.cells += region.count(b'<c r="')  # blank ones too: past the cap, the exact parse decides
-        if self.cells > limits.max_cells or not self._tags(region):
+        self.cells += buf.count(b'<c r="', 0, cut)  # blank ones too: past the cap, the exact parse decides
+        if self.cells > limits.max_cells or not self._tags(buf, cut):
             return False
         if end >= 0:
             self.state, self.buf = "tail", b""
-            return self.feed(rest[len(b"</sheetData>"):])
-        self.buf = rest
+            return self.feed(buf[end + len(b"</sheetData>"):])
+        self.buf = buf[cut:]
         return True
 
-    def _tags(self, region: bytes) -> bool:
-        """Whether every tag of ``region`` is a closing tag, a cell within the rows and columns allowed, or an
-        element the reader takes no cell from; a cell in a further column (or the first formula) widens what
-        is allowed and the search goes on from there."""
+    def _tags(self, region: bytes, end: int) -> bool:
+        """Whether every tag of ``region`` up to ``end`` is a closing tag, a cell within the rows and columns
+        allowed, or an element the reader takes no cell from; a cell in a further column (or the first formula)
+        widens what is allowed and the search goes on from there."""
         pos = 0
-        while (hit := self._pattern().search(region, pos)) is not None:
+        while (hit := self._pattern().search(region, pos, end)) is not None:
             pos = hit.start()
             cell = _CELL_TAG.match(region, pos)
             if cell is not None:
