@@ -26,7 +26,8 @@ from actions.jobs import NoSuchJob, QueueLock, TooManyJobs, enqueue_job, job_of,
 from actions.kernel.scope import visible_project
 from models import Job, JobState, utcnow
 
-from .pages import XLSX, attachment, int_param, refusal_status, request_actor, run_action
+from ..forms import IdField, PageForm
+from .pages import XLSX, attachment, refusal_status, request_actor, run_action
 
 # How app processes have their jobs run: "thread" (a thread of each process: the default, and SQLite's),
 # "worker" (by ``wuye worker`` processes only), "sync" (at once, in the request: the tests).
@@ -121,13 +122,19 @@ def report_export(name: str, title: str) -> Callable:
     return register
 
 
+class ReportForm(PageForm):
+    """The one parameter every report's query is checked for before its job is queued."""
+
+    project_id = IdField("项目")
+
+
 async def start_report(view: Any, request: Request, name: str) -> Response:
     """A report's .xlsx as a 后台任务 — a branch's year of figures can be big — built from the page's own query
     string as the user who asked (their scope): its page, then the download (also in 「我的任务」)."""
     def check(session: Any, *, actor: Actor) -> list[QueueLock]:
         """A report of a project not the user's is refused before anything is queued (the rest of its checks
         are the report's action's, in the job)."""
-        project_id = int_param(request.query_params.get("project_id"), "项目")
+        project_id = ReportForm.read(request.query_params).project_id.data
         if project_id is not None:
             visible_project(session, actor, project_id)
         return []

@@ -50,6 +50,7 @@ from ..forms import (
     IdField,
     IdsField,
     LocalDateTimeField,
+    MonthField,
     PageForm,
     PageNumberField,
     ProjectField,
@@ -71,9 +72,7 @@ from .drill import DrillFilter
 from .jobs import report_export, start_report
 from .pages import (
     GrantedPage,
-    date_param,
     granted,
-    int_param,
     refusal_status,
     request_actor,
     run_action,
@@ -304,14 +303,15 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
             due = due.replace(tzinfo=SHANGHAI)
         priority = data.get("priority")
 
+        chosen = OrderCreateForm.read({name: _pk(data.get(name)) for name in ("request", "department", "assignee")}).data
+
         def dispatch(session: Any, *, actor: Any) -> int:
-            request_id = _pk(data.get("request"), label_of(WorkOrder, "request"))
+            request_id = chosen["request"]
             if request_id is None:
                 raise Refused(f"请选择{label_of(WorkOrder, 'request')}")
             result = work_orders.dispatch_requests(
                 session, actor=actor, request_ids=[request_id],
-                department_id=_pk(data.get("department"), label_of(WorkOrder, "department")),
-                assignee_id=_pk(data.get("assignee"), label_of(WorkOrder, "assignee")),
+                department_id=chosen["department"], assignee_id=chosen["assignee"],
                 priority=Priority(priority) if priority else None, complete_due_at=due,
             )
             if not result.created:
@@ -463,9 +463,17 @@ STEPS = {
 }
 
 
-def _pk(value: Any, label: str) -> int | None:
-    """A relation field's value (a record or its id) as an id."""
-    return int_param(str(getattr(value, "id", value)), label) if value not in (None, "", "__None") else None
+def _pk(value: Any) -> str:
+    """A relation field's value (a record or its id) as typed, for ``OrderCreateForm``; blank when none."""
+    return "" if value in (None, "", "__None") else str(getattr(value, "id", value))
+
+
+class OrderCreateForm(PageForm):
+    """新建派工单's relations (sqladmin's select fields), read as ids."""
+
+    request = IdField(label_of(WorkOrder, "request"))
+    department = IdField(label_of(WorkOrder, "department"))
+    assignee = IdField(label_of(WorkOrder, "assignee"))
 
 
 def _one(pks: list[str]) -> list[str]:
@@ -757,12 +765,18 @@ def _department_params(session: Any, actor: Any, query: Any) -> tuple[Any, Any, 
     department's, not an empty form."""
     projects = billing.fee_choices(session, actor=actor).projects
     departments = work_orders.handler_choices(session, actor=actor, project_ids=[p.id for p in projects]).departments
-    department_id = int_param(query.get("department_id"), label_of(WorkOrder, "department"))
-    if department_id is None and departments:
-        department_id = departments[0].id
-    return projects, departments, {
-        "department_id": department_id, "day": date_param(query.get("day"), "日期"),
-        "project_id": int_param(query.get("project_id"), label_of(WorkOrder, "project"))}
+    params = DepartmentReportForm.read(query).data
+    if params["department_id"] is None and departments:
+        params["department_id"] = departments[0].id
+    return projects, departments, params
+
+
+class DepartmentReportForm(PageForm):
+    """部门日报's choice (the actions check the department and project are the user's)."""
+
+    department_id = IdField(label_of(WorkOrder, "department"))
+    day = DateField("日期")
+    project_id = IdField(label_of(WorkOrder, "project"))
 
 
 @report_export("department-report", "部门日报")
@@ -796,6 +810,7 @@ class DepartmentReportPage(ServicePage):
         if query.get("export") == "xlsx":
             if not granted(self, request, "work-order", "export"):
                 raise HTTPException(status_code=403, detail="没有导出的权限")
+            DepartmentReportForm.read(query)  # a bad value is refused here, not in the queued job
             return await start_report(self, request, "department-report")
         projects, departments, report = await run_action(self.session_maker, request, load)
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
@@ -804,11 +819,19 @@ class DepartmentReportPage(ServicePage):
                            can_export=granted(self, request, "work-order", "export"))
 
 
+class ComplaintStatsForm(PageForm):
+    """投诉统计's months and project (the action checks the project is the user's)."""
+
+    month_from = MonthField("开始月份")
+    month_to = MonthField("结束月份")
+    project_id = IdField(label_of(ServiceRequest, "project"))
+
+
 def _complaint_params(query: Any) -> dict[str, Any]:
     """The months (from the last complete one by default) and the project of 投诉统计."""
-    project_id = int_param(query.get("project_id"), label_of(ServiceRequest, "project"))
-    return {"month_from": query.get("month_from") or add_months(current_period(), -1),
-            "month_to": query.get("month_to") or None, "project_ids": [project_id] if project_id else None}
+    form = ComplaintStatsForm.read(query).data
+    return {"month_from": form["month_from"] or add_months(current_period(), -1), "month_to": form["month_to"],
+            "project_ids": [form["project_id"]] if form["project_id"] else None}
 
 
 @report_export("complaint-stats", "投诉统计")
@@ -833,6 +856,7 @@ class ComplaintStatsPage(ServicePage):
         if query.get("export") == "xlsx":
             if not granted(self, request, "service-request", "export"):
                 raise HTTPException(status_code=403, detail="没有导出的权限")
+            ComplaintStatsForm.read(query)  # a bad value is refused here, not in the queued job
             return await start_report(self, request, "complaint-stats")
 
         def load(session: Any, *, actor: Any) -> tuple[Any, Any]:

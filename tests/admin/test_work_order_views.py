@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
+from actions.errors import Refused
 from actions.work_orders import (
     accept_work_orders,
     callback_work_order,
@@ -19,11 +21,13 @@ from actions.work_orders import (
     complete_work_order,
     dispatch_requests,
 )
+from admin.views.service import OrderCreateForm, _pk
 from models import (
     SHANGHAI,
     AuditLog,
     Department,
     DepartmentKind,
+    Job,
     OperationLog,
     Priority,
     RequestKind,
@@ -35,6 +39,7 @@ from models import (
     VisitWay,
     WorkOrder,
     WorkOrderStatus,
+    label_of,
     utcnow,
 )
 from tests import factories as f
@@ -379,6 +384,37 @@ def test_creating_an_order_in_the_console_is_a_dispatch(session, console, site):
     again = boss.post("/admin/work-order/create", data)
     assert again.status_code == 400 and "不能再派工" in again.text
     assert rows(session) == before
+
+
+def test_a_bad_relation_id_on_the_create_form_is_named_and_nothing_is_written(session, console, site):
+    """The create form's relation values are read as ids by ``OrderCreateForm`` before 派工 runs."""
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    with pytest.raises(Refused, match=f"^{label_of(WorkOrder, 'department')}无效：工程部$"):
+        OrderCreateForm.read({"request": str(r.id), "department": "工程部"})
+    assert OrderCreateForm.read({"request": _pk(r), "department": _pk("__None")}).data == {
+        "request": r.id, "department": None, "assignee": None}
+    before = rows(session)
+    page = console("boss").post("/admin/work-order/create", {"request": str(r.id), "department": "工程部",
+                                                             "priority": "high", "save": "保存"})
+    assert page.status_code != 302 and rows(session) == before
+
+
+def test_a_bad_value_on_the_report_pages_is_named_and_nothing_is_queued(session, console, site, orders):
+    boss = console("boss")
+    before = (session.scalar(select(func.count()).select_from(Job)),
+              session.scalar(select(func.count()).select_from(OperationLog)))
+    for url, message in (
+        ("/admin/department-report?day=2026-02-30", "日期「2026-02-30」无法识别为日期"),
+        ("/admin/department-report?department_id=工程部&export=xlsx", f"{label_of(WorkOrder, 'department')}无效：工程部"),
+        ("/admin/complaint-stats?month_from=2026-11&project_id=一期", f"{label_of(ServiceRequest, 'project')}无效：一期"),
+        ("/admin/complaint-stats?month_from=2026-11&month_to=十二月&export=xlsx", "结束月份"),
+    ):
+        refused = boss.get(url)
+        assert refused.status_code == 400 and message in html.unescape(refused.text), url
+    session.expire_all()
+    assert (session.scalar(select(func.count()).select_from(Job)),
+            session.scalar(select(func.count()).select_from(OperationLog))) == before
 
 
 def _buttons(client, oid: int) -> list[str]:
