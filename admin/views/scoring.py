@@ -54,7 +54,6 @@ from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
     granted,
-    int_param,
     refusal_status,
     request_actor,
     run_action,
@@ -89,6 +88,12 @@ class MonthStepForm(PageForm):
 class StaffMonthForm(PageForm):
     staff_id = IdField(label_of(MonthlyScore, "staff"))
     project_id = IdField(label_of(MonthlyScore, "project"))
+
+
+class ComputeForm(PageForm):
+    """计算月度考核's projects (ticked boxes); none = every project the user sees."""
+
+    project_id = IdsField(label_of(ScoreMonth, "project"))
 
 
 class NominateForm(PageForm):
@@ -431,7 +436,7 @@ class RecordEventsPage(ScorePage):
 
 @report_export("monthly-scores", "月度考核")
 def scores_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
-    project_id = int_param(query.get("project_id"), label_of(MonthlyScore, "project"))
+    project_id = StaffMonthForm.read(query).project_id.data
     export = score_results.export_scores(session, actor=actor, month=query.get("month", ""),
                                          project_ids=None if project_id is None else [project_id])
     return export.content, export.filename
@@ -466,7 +471,7 @@ class ComputePage(ScorePage):
         status_code = 200
         if request.method == "POST":
             try:
-                project_ids = [int_param(v, label_of(ScoreMonth, "project")) for v in chosen] or None
+                project_ids = list(ComputeForm.read(params).project_id.data) or None
                 if params.get("dry_run") != "1":  # the compute: a 后台任务, one per project and month at a time
                     return await start_job(
                         self, request, "scores", f"计算月度考核 {month}",

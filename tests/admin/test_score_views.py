@@ -33,6 +33,7 @@ from models import (
     ServiceRequest,
     ServiceStar,
     User,
+    label_of,
 )
 from tests import factories
 
@@ -221,6 +222,21 @@ def test_a_role_without_the_right_is_refused(console, session, org):
     assert record(desk, session, org, org["staff"][:1]).status_code == 403
     assert desk.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 403
     assert count(session, ScoreEvent, ours(ScoreEvent, org)) == 0 and count(session, MonthlyScore, ours(MonthlyScore, org)) == 0 and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
+
+
+def test_a_bad_project_on_compute_or_export_is_named_and_nothing_is_written(console, session, org):
+    sup = console("sup")
+    before = (count(session, ScoreMonth), count(session, MonthlyScore), count(session, Job), count(session, OperationLog))
+    project = label_of(ScoreMonth, "project")
+    for sent in ({"month": MONTH, "project_id": "一期"}, {"month": MONTH, "project_id": "一期", "dry_run": "1"},
+                 {"month": MONTH, "project_id": f"{org['project'].id},0"}):
+        refused = sup.post_job("/admin/scores/compute", sent)
+        bad = sent["project_id"].split(",")[-1]
+        assert refused.status_code == 400 and f"{project}无效：{bad}" in refused.text, sent
+    export = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id=x")
+    assert export.status_code == 400 and "项目无效：x" in export.text  # checked before the job is queued
+    assert (count(session, ScoreMonth), count(session, MonthlyScore), count(session, Job),
+            count(session, OperationLog)) == before
 
 
 def test_csrf_and_scope(console, session, org):
