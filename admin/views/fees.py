@@ -41,6 +41,7 @@ from models import (
     utcnow,
 )
 
+from ..forms import DateField, EnumField, IdField, IdsField, LocalDateTimeField, PageForm, PageNumberField
 from .base import (
     PAGE_SIZE,
     BooleanFilter,
@@ -55,12 +56,7 @@ from .drill import DrillFilter
 from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
-    date_param,
     granted,
-    ids_param,
-    int_param,
-    local_datetime_param,
-    member_param,
     refusal_status,
     run_action,
     selected_pks,
@@ -180,8 +176,9 @@ class BillAdmin(ScopedModelView, model=Bill):
         values = {"project_id": form.get("project_id", ""), "period": form.get("period", ""),
                   "fee_type_ids": form.getlist("fee_type_id")}
         try:
-            params = {"project_id": int_param(values["project_id"], "项目"), "period": str(values["period"]),
-                      "fee_type_ids": [int_param(v) for v in values["fee_type_ids"]] or None}
+            chosen = GenerateBillsForm.read(form)
+            params = {"project_id": chosen.project_id.data, "period": str(values["period"]),
+                      "fee_type_ids": list(chosen.fee_type_id.data) or None}
             if form.get("dry_run") != "1":  # the generation itself: a 后台任务, one per project and period at a time
                 return await start_job(self, request, "bills", f"生成账单 {params['period']}",
                                        {**params, "operation": "generate_bills", "writes": True}, wait=JOB_WAIT,
@@ -218,7 +215,8 @@ class BillAdmin(ScopedModelView, model=Bill):
     async def _account_page(self, request: Request, unit: Any, customer: Any, *, status_code: int = 200,
                             **context: Any) -> Response:
         def load(session: Any, *, actor: Any) -> tuple[Any, ...]:
-            customer_id, unit_id = int_param(customer, "客户"), int_param(unit, "房屋")
+            whose = AccountForm.read({"customer_id": customer or "", "unit_id": unit or ""})
+            customer_id, unit_id = whose.customer_id.data, whose.unit_id.data
             if customer_id:
                 statements = billing.customer_accounts(session, customer_id=customer_id, actor=actor)
             elif unit_id:
@@ -246,13 +244,10 @@ class BillAdmin(ScopedModelView, model=Bill):
             raise HTTPException(status_code=403, detail="没有收款的权限")
         form = await request.form()
         try:
-            unit_id = int_param(form.get("unit_id"), "房屋")
-            result = await run_action(
-                self.session_maker, request, billing.pay_account, unit_id=unit_id, amount=str(form.get("amount", "")),
-                method=member_param(PayMethod, form.get("method"), label_of(Payment, "method")),
-                collector_id=int_param(form.get("collector_id"), label_of(Payment, "collector_id")),
-                form_token=str(form.get("form_token", "")),
-            )
+            paid = PayAccountForm.read(form).data
+            unit_id = paid["unit_id"]
+            result = await run_action(self.session_maker, request, billing.pay_account, **paid,
+                                      amount=str(form.get("amount", "")), form_token=str(form.get("form_token", "")))
         except Refused as refused:
             return await self._account_page(request, form.get("unit_id"), None, status_code=refusal_status(refused),
                                             error=refused.message)
@@ -287,7 +282,7 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     @expose("/print", methods=["GET"])
     async def print_slip(self, request: Request) -> Response:
         """收据 of a 收款 — every bill an account payment paid, one number; ``?unit_id=`` returns to that account."""
-        unit = int_param(request.query_params.get("unit_id"), "房屋")
+        unit = AccountForm.read(request.query_params).unit_id.data
         back = str(request.url_for("admin:view-bill-account_page").include_query_params(unit_id=unit)) if unit else ""
         return await slip_page(self, request, slips.receipt_slip, "payment_id", pii=False, back_url=back)
 
@@ -389,17 +384,54 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
         form = await request.form()
         ids: list[int] = []
         try:
-            ids = list(ids_param(form.get("notice_ids")))
+            ids = list(NoticesForm.read(form).notice_ids.data)  # kept on the page when another field is refused
             result = await run_action(
-                self.session_maker, request, dunning.record_delivery, notice_ids=ids,
-                delivered_by_id=int_param(form.get("delivered_by_id"), label_of(DunningNotice, "delivered_by_id")),
+                self.session_maker, request, dunning.record_delivery, **DeliverForm.read(form).data,
                 way=str(form.get("way", "")), signed_by=str(form.get("signed_by", "")),
-                delivered_at=local_datetime_param(form.get("delivered_at"), label_of(DunningNotice, "delivered_at")),
             )
         except Refused as refused:
             return await self._deliver_page(request, ids, None, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
+
+
+# --- the fee pages' input -----------------------------------------------------------------------------------
+class GenerateBillsForm(PageForm):
+    project_id = IdField("项目")
+    fee_type_id = IdsField(label_of(Bill, "fee_type_id"))
+
+
+class AccountForm(PageForm):
+    """房屋账户 (and the reports' one project): whose account; the actions check it is the user's."""
+
+    customer_id = IdField("客户")
+    unit_id = IdField("房屋")
+    project_id = IdField("项目")
+
+
+class PayAccountForm(PageForm):
+    unit_id = IdField("房屋")
+    method = EnumField(PayMethod, label_of(Payment, "method"))
+    collector_id = IdField(label_of(Payment, "collector_id"))
+
+
+class NoticesForm(PageForm):
+    notice_ids = IdsField(DunningNotice.__label__)
+
+
+class DeliverForm(NoticesForm):
+    delivered_by_id = IdField(label_of(DunningNotice, "delivered_by_id"))
+    delivered_at = LocalDateTimeField(label_of(DunningNotice, "delivered_at"))
+
+
+class DunningForm(PageForm):
+    """发起催缴's scope and date (the stage is read by the action, by its own rules)."""
+
+    project_id = IdField("项目")
+    building_id = IdField("楼栋")
+    unit_ids = IdsField("房屋")
+    bill_ids = IdsField(Bill.__label__)
+    as_of = DateField(label_of(DunningRun, "as_of"))
 
 
 # --- pages without a model of their own ---------------------------------------------------------------------
@@ -428,13 +460,14 @@ class DunningPage(FeePage):
         status_code = 200
         if issuing or params.get("preview"):
             try:
-                selected = values["unit_ids"] or values["bill_ids"]
+                read = DunningForm.read(params).data
+                selected = read["unit_ids"] or read["bill_ids"]
                 scope = dunning.DunningScope(
-                    project_id=int_param(values["project_id"], "项目") if not selected and values["scope"] == "project" else None,
-                    building_id=int_param(values["building_id"], "楼栋") if not selected and values["scope"] == "building" else None,
-                    unit_ids=ids_param(values["unit_ids"]), bill_ids=ids_param(values["bill_ids"]),
+                    project_id=read["project_id"] if not selected and values["scope"] == "project" else None,
+                    building_id=read["building_id"] if not selected and values["scope"] == "building" else None,
+                    unit_ids=read["unit_ids"], bill_ids=read["bill_ids"],
                 )
-                as_of = date_param(values["as_of"], label_of(DunningRun, "as_of"))
+                as_of = read["as_of"]
                 if issuing:  # the run: a 后台任务, one per project, month and stage at a time
                     return await start_job(
                         self, request, "dunning", f"发起催缴：{dunning.stage_of(values['stage']).label}",
@@ -456,13 +489,22 @@ class DunningPage(FeePage):
 ARREARS_PARAMS = ("as_of", "project_id", "building_id", "collector_id", "key_tenant", "min_months")
 
 
+class ArrearsForm(PageForm):
+    """欠费账龄's filters (the action keeps them to the user's projects)."""
+
+    as_of = DateField("截至日期")
+    project_id = IdField("项目")
+    building_id = IdField("楼栋")
+    collector_id = IdField(label_of(Bill, "collector"))
+    min_months = IdField("欠费月数", between=(0, 2**31 - 1))
+    page = PageNumberField()
+
+
 def _arrears_params(query: Any) -> tuple[dt.date | None, billing.ArrearsFilter]:
-    as_of = date_param(query.get("as_of"), "截至日期")
-    return as_of, billing.ArrearsFilter(
-        project_id=int_param(query.get("project_id")), building_id=int_param(query.get("building_id")),
-        collector_id=int_param(query.get("collector_id")),
-        key_tenant={"yes": True, "no": False}.get(query.get("key_tenant", "")),
-        min_months=int_param(query.get("min_months"), "欠费月数"),
+    read = ArrearsForm.read(query).data
+    return read["as_of"], billing.ArrearsFilter(
+        project_id=read["project_id"], building_id=read["building_id"], collector_id=read["collector_id"],
+        key_tenant={"yes": True, "no": False}.get(query.get("key_tenant", "")), min_months=read["min_months"],
     )
 
 
@@ -490,7 +532,7 @@ class ArrearsPage(FeePage):
                     raise HTTPException(status_code=403, detail="没有导出的权限")
                 return await start_report(self, request, "arrears")
             page = await run_action(self.session_maker, request, billing.arrears, as_of=as_of, filters=filters,
-                                    page=int_param(query.get("page"), "页码") or 1, page_size=PAGE_SIZE)
+                                    page=ArrearsForm.read(query).page.data, page_size=PAGE_SIZE)
             context, status_code = {"page": page}, 200
         except Refused as refused:
             context, status_code = {"error": refused.message}, refusal_status(refused)
@@ -516,7 +558,7 @@ def _collection_rate(session: Any, *, actor: Any, query: Any) -> billing.Collect
     values = _rate_values(query)
     return billing.collection_rate(session, actor=actor, period_from=values["period_from"],
                                    period_to=values["period_to"] or None, group_by=values["group_by"],
-                                   project_id=int_param(values["project_id"], "项目"))
+                                   project_id=AccountForm.read(values).project_id.data)
 
 
 @report_export("collection-rate", "收费率")

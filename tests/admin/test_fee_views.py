@@ -4,6 +4,7 @@ action's grant, previews that write nothing, letters, arrears and collection rat
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 from dataclasses import asdict
@@ -37,6 +38,7 @@ from models import (
     Payment,
     StaffPosition,
     User,
+    label_of,
     utcnow,
 )
 from models.fees import FeeCycle, FeeType
@@ -288,6 +290,53 @@ def test_delivery_is_recorded_from_the_notice_list(session, console, estate, sta
     assert session.get(DunningNotice, ids[2]).delivered_at is None
     desk = console(staff_of("前台客服"))
     assert desk.post("/admin/dunning-notice/deliver", {"notice_ids": str(ids[2])}).status_code == 403
+
+
+
+def test_a_bad_value_on_a_fee_page_is_named_and_nothing_is_written(session, console, estate, staff_of, issue_day):
+    """生成账单, 发起催缴, 送达登记, 收款, 欠费账龄: a value that is not what the field takes is refused before the
+    action runs, naming the field and the value."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    butler = console(staff_of("楼宇管家"))
+    issue_day(dt.date(2026, 4, 5))
+    cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
+    notice = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id)).first()
+
+    def state():
+        session.expire_all()
+        return (count(session, Bill, e), count(session, Payment, e), count(session, DunningNotice, e),
+                session.scalar(select(func.count()).select_from(Job)),
+                session.scalar(select(func.count()).select_from(OperationLog)),
+                session.get(DunningNotice, notice).delivered_at)
+
+    before = state()
+    for client, url, sent, message in (
+        (cashier, "/admin/bill/generate-bills", {"project_id": str(e.project.id), "period": "2026-05",
+                                                 "fee_type_id": "物业费"}, "收费项目无效：物业费"),
+        (cashier, "/admin/bill/generate-bills", {"project_id": "一期", "period": "2026-05"}, "项目无效：一期"),
+        (cashier, "/admin/dunning", {**preview_params(e, 1, 5), "as_of": "2026-04-31"},
+         f"{label_of(DunningRun, 'as_of')}「2026-04-31」无法识别为日期"),
+        (cashier, "/admin/dunning", {"stage": "1", "as_of": "2026-04-05", "bill_ids": "1,x"}, "账单无效：x"),
+        (butler, "/admin/dunning-notice/deliver", {"notice_ids": str(notice), "delivered_by_id": "吴管家",
+                                                   "way": "door", "delivered_at": "2026-04-06T09:30"},
+         f"{label_of(DunningNotice, 'delivered_by_id')}无效：吴管家"),
+        (butler, "/admin/dunning-notice/deliver", {"notice_ids": str(notice), "way": "door",
+                                                   "delivered_at": "昨天上午"},
+         f"{label_of(DunningNotice, 'delivered_at')}格式无效：昨天上午"),
+        (cashier, "/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "300.00", "method": "cash",
+                                              "collector_id": "-3"}, f"{label_of(Payment, 'collector_id')}无效：-3"),
+        (cashier, "/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "300.00", "method": "银行卡"},
+         f"{label_of(Payment, 'method')}无效：银行卡"),
+    ):
+        refused = client.post_job(url, sent)
+        assert refused.status_code == 400 and message in html.unescape(refused.text), (url, sent)
+    aging = cashier.get("/admin/arrears", params={"as_of": "2026-04-05", "min_months": "三"})
+    assert aging.status_code == 400 and "欠费月数无效：三" in html.unescape(aging.text)
+    assert cashier.get("/admin/arrears", params={"min_months": "2", "export": "xlsx", "building_id": "A栋"}
+                       ).status_code == 400
+    assert state() == before
 
 
 # --- account, payments ------------------------------------------------------------------------------------------
