@@ -1,12 +1,10 @@
 """What the console's own pages (those beside the model views: 发起催缴, 派工, 计算月度考核, the reports…) share:
-reading their parameters into typed values with a Chinese refusal naming the field, running an action as the
-requesting user in one transaction, and answering with its refusal or its file."""
+the rows ticked on a list, running an action as the requesting user in one transaction, and answering with its
+refusal or its file. Their typed input is declared as forms (admin/forms.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -16,8 +14,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions.actor import SYSTEM, Actor
-from actions.errors import Refused
-from models import SHANGHAI, LabeledEnum
 from models.db import in_turn
 
 from ..forms import PageForm
@@ -31,56 +27,7 @@ def request_actor(request: Request) -> Actor:
     return getattr(request.state, "actor", None) or SYSTEM
 
 
-# --- request parameters ------------------------------------------------------------------------------------
-def int_param(value: Any, what: str = "编号") -> int | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise Refused(f"{what}无效：{text}")
-    return int(text)
-
-
-def ids_param(value: Any) -> tuple[int, ...]:
-    """``1,2,3``."""
-    return tuple(int_param(part) for part in str(value or "").split(",") if part.strip())
-
-
-def date_param(value: Any, what: str) -> dt.date | None:
-    text = str(value or "").strip()
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
-        raise Refused(f"{what}格式应为 YYYY-MM-DD：{text}") from None
-
-
-def local_datetime_param(value: Any, what: str) -> dt.datetime | None:
-    """A datetime-local field: Beijing time, no zone."""
-    text = str(value or "").strip()
-    try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if text else None
-    except ValueError:
-        raise Refused(f"{what}格式无效：{text}") from None
-
-
-def decimal_param(value: Any, what: str) -> Decimal | None:
-    text = str(value or "").strip()
-    try:
-        number = Decimal(text) if text else None
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if number is not None and not number.is_finite():
-        raise Refused(f"{what}无效：{text}")
-    return number
-
-
-def member_param(enum_cls: type[LabeledEnum], value: Any, what: str) -> Any:
-    try:
-        return enum_cls(str(value or "").strip())
-    except ValueError:
-        raise Refused(f"{what}无效：{value}") from None
-
-
+# --- request parameters (the typed ones are declared as forms: admin/forms.py) ------------------------------
 def selected_pks(request: Request) -> list[str]:
     """The rows ticked on a list (sqladmin's ``?pks=``)."""
     return [pk for pk in request.query_params.get("pks", "").split(",") if pk]
