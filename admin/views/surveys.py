@@ -7,7 +7,6 @@ from typing import Any
 
 from sqladmin import Flash, action, expose
 from sqlalchemy import ColumnElement, select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -20,8 +19,10 @@ from models import (
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
+    label_of,
 )
 
+from ..forms import DateField, PageForm
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -31,6 +32,10 @@ from .base import (
 )
 from .drill import DrillFilter
 from .pages import request_actor, run_action, selected_pks
+
+
+class DistributeForm(PageForm):
+    distributed_on = DateField(label_of(SurveyHousehold, "distributed_at"), required=True)
 
 
 class SurveyAdmin(ScopedModelView, model=Survey):
@@ -88,10 +93,7 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
         self.require(request, "action:distribute")
         form = await request.form()
         rows = await self.scoped_targets(request, str(form.get("pks", "")).split(","))
-        try:
-            day = dt.date.fromisoformat(str(form.get("distributed_on", "")))
-        except ValueError:
-            raise HTTPException(status_code=400, detail="发放日期格式应为 YYYY-MM-DD") from None
+        day = DistributeForm.read(form).distributed_on.data
         by_survey: dict[int, list[int]] = {}
         for row in rows:
             by_survey.setdefault(row.survey_id, []).append(row.unit_id)

@@ -210,6 +210,11 @@ def test_distribution_is_recorded_from_the_household_list(console, session, site
     form = sv.get(f"/admin/survey-household/action/distribute?pks={','.join(ids)}")
     assert form.status_code == 200 and "登记问卷发放" in form.text
     assert session.scalar(select(func.count()).where(SurveyHousehold.receipt_signed.is_(True))) == 0
+    for typed, message in (("2026-02-30", "发放日期「2026-02-30」无法识别为日期"), ("", "请填写发放日期")):
+        refused = sv.post("/admin/survey-household/distribute",
+                          {"pks": ",".join(ids), "distributed_on": typed, "receipt_signed": "1"})
+        assert refused.status_code == 400 and message in refused.text
+    assert session.scalar(select(func.count()).where(SurveyHousehold.distributed_at.is_not(None))) == 0
     done = sv.post("/admin/survey-household/distribute",
                    {"pks": ",".join(ids), "distributed_on": "2026-03-01", "receipt_signed": "1"})
     assert done.status_code == 303
