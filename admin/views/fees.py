@@ -53,7 +53,7 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
+from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
     granted,
@@ -402,11 +402,10 @@ class GenerateBillsForm(PageForm):
 
 
 class AccountForm(PageForm):
-    """房屋账户 (and the reports' one project): whose account; the actions check it is the user's."""
+    """房屋账户 (and the 收据's way back to it): whose account; the actions check it is the user's."""
 
     customer_id = IdField("客户")
     unit_id = IdField("房屋")
-    project_id = IdField("项目")
 
 
 class PayAccountForm(PageForm):
@@ -558,7 +557,7 @@ def _collection_rate(session: Any, *, actor: Any, query: Any) -> billing.Collect
     values = _rate_values(query)
     return billing.collection_rate(session, actor=actor, period_from=values["period_from"],
                                    period_to=values["period_to"] or None, group_by=values["group_by"],
-                                   project_id=AccountForm.read(values).project_id.data)
+                                   project_id=ReportForm.read(values).project_id.data)
 
 
 @report_export("collection-rate", "收费率")

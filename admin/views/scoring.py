@@ -50,7 +50,7 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .jobs import JOB_WAIT, job_link, report_export, start_job, start_report
+from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
     granted,
@@ -436,7 +436,7 @@ class RecordEventsPage(ScorePage):
 
 @report_export("monthly-scores", "月度考核")
 def scores_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
-    project_id = StaffMonthForm.read(query).project_id.data
+    project_id = ReportForm.read(query).project_id.data
     export = score_results.export_scores(session, actor=actor, month=query.get("month", ""),
                                          project_ids=None if project_id is None else [project_id])
     return export.content, export.filename
