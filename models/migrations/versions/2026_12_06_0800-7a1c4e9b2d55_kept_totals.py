@@ -1,7 +1,8 @@
 """kept totals of bills and survey answers
 
 账单汇总 (``BillTotal``), 答卷汇总 (``SurveyAnswerTally``) and 调查户数汇总 (``SurveyHouseholdTally``): what the
-home page and the KPIs read instead of every bill and form (issue 17). The triggers that keep them, and their
+home page and the KPIs read instead of every bill and form (issue 17); and the indexes a month's complaints and
+closed work orders are read by, per project. The triggers that keep them, and their
 first count, come from ``models.totals.sync_totals``, which the migration environment runs after every upgrade.
 
 Revision ID: 7a1c4e9b2d55
@@ -53,11 +54,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("survey_id", "collected", name="pk_survey_household_tally"),
     )
 
+    op.create_index("ix_service_request_project_id_kind_received_at", "service_request",
+                    ["project_id", "kind", "received_at"])
+    op.create_index("ix_work_order_project_id_closed_at", "work_order", ["project_id", "closed_at"])
+
 
 KEPT = {"bill_total": "bill", "survey_answer_tally": "survey_response", "survey_household_tally": "survey_household"}
 
 
 def downgrade() -> None:
+    op.drop_index("ix_work_order_project_id_closed_at", table_name="work_order")
+    op.drop_index("ix_service_request_project_id_kind_received_at", table_name="service_request")
     dialect = op.get_bind().dialect.name
     for target, source in KEPT.items():
         for event in ("insert", "update", "delete"):
