@@ -44,7 +44,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     exists,
     false,
     func,
@@ -72,7 +71,9 @@ from models import (
     ServiceRequest,
     Staff,
     Survey,
+    SurveyAnswerTally,
     SurveyHousehold,
+    SurveyHouseholdTally,
     SurveyResponse,
     SurveyScore,
     SurveyTopic,
@@ -82,7 +83,6 @@ from models import (
     VisitKind,
     WorkOrder,
     label_of,
-    score_column,
     utcnow,
 )
 
@@ -688,46 +688,39 @@ def _survey_scales(session: Session, project_ids: Sequence[int], periods: Iterab
 
 def survey_households(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                       ) -> dict[tuple[int, str, str], Pair]:
-    """(collected, surveyed) households per (project, 调查期间, start month)."""
+    """(collected, surveyed) households per (project, 调查期间, start month), from 调查户数汇总 (kept by the database
+    with every write to a surveyed household: ``models.totals``)."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
     out: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for sid, ok, n in session.execute(
-        select(SurveyHousehold.survey_id,
-               func.coalesce(func.sum(case((SurveyHousehold.collected.is_(True), 1), else_=0)), 0), func.count())
-        .where(SurveyHousehold.survey_id.in_(surveys))
-        .group_by(SurveyHousehold.survey_id)
+    for sid, collected, n in session.execute(
+        select(SurveyHouseholdTally.survey_id, SurveyHouseholdTally.collected, SurveyHouseholdTally.households)
+        .where(SurveyHouseholdTally.survey_id.in_(surveys))
     ):
-        _add(out[surveys[sid][:3]], (int(ok), n))
+        _add(out[surveys[sid][:3]], (n if collected else 0, n))
     return {key: (ok, n) for key, (ok, n) in out.items()}
+
+
+def _answer_tally(session: Session, surveys: Mapping[int, Any], overall: bool) -> Any:
+    """(survey, question, score, forms) of 答卷汇总 (kept by the database with every write to a form:
+    ``models.totals``): the departments' answers, or 总体满意度's — a few rows per survey, not its forms."""
+    question, named = SurveyAnswerTally.question, SurveyAnswerTally.OVERALL
+    return session.execute(
+        select(SurveyAnswerTally.survey_id, question, SurveyAnswerTally.score, SurveyAnswerTally.forms)
+        .where(SurveyAnswerTally.survey_id.in_(surveys), (question == named) if overall else (question != named))
+    )
 
 
 def survey_answers(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
                    ) -> dict[tuple[int, str, str, SurveyTopic], Pair]:
-    """(satisfied, answered) per (project, 调查期间, start month, department): one pass over the surveys' forms,
-    each department's column counted and held against its survey's full mark."""
+    """(satisfied, answered) per (project, 调查期间, start month, department), each department's answers held
+    against its survey's full mark."""
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    scale = func.coalesce(Survey.scale_max, 5)
-    rows = session.execute(
-        select(SurveyResponse.survey_id, *(figure for t in SurveyTopic for figure in (
-            func.count(score_column(t)), func.sum(case((satisfied(score_column(t), scale), 1), else_=0)))))
-        .join(Survey, Survey.id == SurveyResponse.survey_id)
-        .where(SurveyResponse.survey_id.in_(surveys))
-        .group_by(SurveyResponse.survey_id)
-    )
-    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for survey_id, *figures in rows:
-        project_id, period, since, _ = surveys[survey_id]
-        for i, topic in enumerate(SurveyTopic):
-            answered, ok = figures[2 * i], figures[2 * i + 1]
-            if answered:
-                acc = out[(project_id, period, since, topic)]
-                acc[0] += int(ok)
-                acc[1] += answered
-    return {key: (ok, n) for key, (ok, n) in out.items()}
+    return _tally(surveys, ((sid, SurveyTopic(question), score, n)
+                            for sid, question, score, n in _answer_tally(session, surveys, overall=False)))
 
 
 def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Iterable[str]
@@ -737,11 +730,7 @@ def survey_overall(session: Session, *, project_ids: Sequence[int], periods: Ite
     surveys = _survey_scales(session, project_ids, periods)
     if not surveys:
         return {}
-    return _tally(surveys, session.execute(
-        select(SurveyResponse.survey_id, SurveyResponse.overall_score, func.count())
-        .where(SurveyResponse.survey_id.in_(surveys), SurveyResponse.overall_score.is_not(None))
-        .group_by(SurveyResponse.survey_id, SurveyResponse.overall_score)
-    ))
+    return _tally(surveys, ((sid, score, n) for sid, _, score, n in _answer_tally(session, surveys, overall=True)))
 
 
 def _tally(surveys: Mapping[int, tuple[int, str, str, int]], rows: Iterable[Any]) -> dict[tuple, Pair]:

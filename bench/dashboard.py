@@ -13,9 +13,9 @@ score events and this month's computed scores — in a temporary SQLite file and
 - for information: the 12-month trends page, the branch's monthly report, and the month close (dry run).
 
     /work/venv/bin/python bench/dashboard.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dashboard]
-                                             [--sqlite-only | --pg-only] [--skip-build]
+                                             [--sqlite-only | --pg-only] [--skip-build] [--sqlite FILE]
 
-``--skip-build`` reuses the PostgreSQL database a previous run built.
+``--skip-build`` reuses the PostgreSQL database a previous run built; ``--sqlite FILE`` a SQLite file.
 """
 
 from __future__ import annotations
@@ -288,10 +288,17 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
     parser.add_argument("--skip-build", action="store_true", help="reuse the PostgreSQL database of a previous run")
+    parser.add_argument("--sqlite", help="reuse this SQLite file of a previous run (bench/list_pages.py's holds the "
+                                         "same data set), upgraded to the schema's head")
     args = parser.parse_args()
 
     results: dict[str, dict[str, float]] = {}
-    if not args.pg_only and not args.skip_build:
+    if args.sqlite and not args.pg_only:
+        engine = make_engine(f"sqlite:///{args.sqlite}")
+        migrate(engine)
+        results["SQLite"] = run("SQLite", engine, skip_build=True)
+        engine.dispose()
+    elif not args.pg_only and not args.skip_build:
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{tmp}/bench.db")
             migrate(engine)

@@ -146,6 +146,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     __project_index__ = False
     __table_args__ = (
         Index(None, "project_id", "status", "received_at"),
+        Index(None, "project_id", "kind", "received_at"),  # a month's complaints (the KPIs, the home page)
         *list_order_indexes("received_at"),
         *trigram_indexes("service_request", "contact_name", "contact_phone"),
         Index(None, "unit_id", "category", "received_at"),
@@ -231,6 +232,7 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "project_id", "status", "complete_due_at"),
         Index(None, "department_id", "status"),
         Index(None, "project_id", "created_at"),
+        Index(None, "project_id", "closed_at"),  # a month's closed orders (回访率), also where SQLite keeps no statistics
         *list_order_indexes("dispatched_at"),
         *trigram_indexes("work_order", "result"),
         CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg",

@@ -102,6 +102,34 @@ class SurveyHousehold(IdMixin, ProjectScoped, VersionedMixin, Base):
 SCORE_COLUMNS: dict[SurveyTopic, str] = {t: f"{t.value}_score" for t in SurveyTopic}
 
 
+class SurveyAnswerTally(Base):
+    """答卷汇总: per survey, how many forms gave each score to one question — a department (its
+    ``SurveyTopic`` value) or 总体满意度 (``overall``). What the KPIs and the home page count satisfaction by,
+    instead of a branch's 100,000 forms; kept by the database with every write to a form (``models.totals``),
+    never written by hand."""
+
+    __tablename__ = "survey_answer_tally"
+    __label__ = "答卷汇总"
+    OVERALL = "overall"  # the question of 总体满意度
+
+    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    question: Mapped[str] = col("题目", String(16), primary_key=True)
+    score: Mapped[int] = col("评分", Integer, primary_key=True)
+    forms: Mapped[int] = col("份数", Integer, default=0)
+
+
+class SurveyHouseholdTally(Base):
+    """调查户数汇总: per survey, households surveyed, collected or not (调查率); kept like
+    :class:`SurveyAnswerTally`, from ``survey_household``."""
+
+    __tablename__ = "survey_household_tally"
+    __label__ = "调查户数汇总"
+
+    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    collected: Mapped[bool] = col("已回收", Boolean, primary_key=True)
+    households: Mapped[int] = col("户数", Integer, default=0)
+
+
 def _score_checks() -> tuple[CheckConstraint, ...]:
     return tuple(
         CheckConstraint(f"{name} IS NULL OR ({name} >= 1 AND {name} <= 10)", name=f"{name}_range",

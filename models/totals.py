@@ -1,111 +1,167 @@
-"""``bill_total`` (``fees.BillTotal``), kept by the database: the home page's and the KPIs' bill figures without
-reading a branch's 1.2 M bills on every view.
+"""Totals kept by the database, so that the home page and the KPIs read a few rows instead of a branch's 1.2 M
+bills and 100,000 survey forms on every view:
 
-Every write to ``bill`` — an action's ORM flush, billing's INSERT … SELECT of a month, an import, a migration —
-adds its change to the (project, 账期, due date) rows it touches, in the writing transaction: on PostgreSQL one
+- ``bill_total`` (``fees.BillTotal``): 应收, 实收 and 欠费 per project, 账期 and due date;
+- ``survey_answer_tally`` (``surveys.SurveyAnswerTally``): per survey, how many forms gave each score to each
+  department and to 总体满意度;
+- ``survey_household_tally`` (``surveys.SurveyHouseholdTally``): per survey, households surveyed, by collected.
+
+Every write to the source table — an action's ORM flush, billing's INSERT … SELECT of a month, an import's
+COPY, a migration — adds its change to the rows it touches, in the writing transaction: on PostgreSQL one
 statement-level trigger per event, over the statement's transition tables (a month of 100,000 bills is one
-grouped upsert, not 100,000); on SQLite a row trigger per event (it has no other kind). A row whose figures a
-statement leaves unchanged (a new 责任收费员, a payer linked) is not touched, so such writes take no lock on it;
-two payments of one project's month wait for each other's commit on that row, which keeps the sum exact.
+grouped upsert, not 100,000); on SQLite row triggers (it has no other kind). A statement that leaves a row's
+figures unchanged (a new 责任收费员, a payer linked) does not touch it, so such writes take no lock on it; two
+payments of one project's month wait for each other's commit on that row, which keeps the sum exact.
 
-Like SQLite's search tables (``models.search``), the triggers are put in place by :func:`sync_bill_totals`,
-which the migration environment runs after every upgrade (a batch ALTER on SQLite drops a table's triggers);
-whenever they had to be made, the totals are recounted from the bills. MariaDB (schema only) gets none.
+Like SQLite's search tables (``models.search``), the triggers are put in place by :func:`sync_totals`, which the
+migration environment runs after every upgrade (a batch ALTER on SQLite drops a table's triggers); whenever a
+table's triggers had to be made, its totals are recounted from the source. MariaDB (schema only) gets none.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, text
 
 from .fees import BillStatus
+from .surveys import SCORE_COLUMNS, SurveyAnswerTally
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one source row adds to one total row: its key and figures as SQL over the row (``{r}``), when
+    ``when`` holds."""
+
+    keys: tuple[str, ...]
+    figures: tuple[str, ...]
+    when: str = "1 = 1"
+
+    def over(self, row: str, sign: str) -> tuple[list[str], list[str], str]:
+        return ([k.format(r=row) for k in self.keys], [f"{sign}({x.format(r=row)})" for x in self.figures],
+                self.when.format(r=row))
+
+
+@dataclass(frozen=True)
+class Kept:
+    target: str
+    source: str
+    key: tuple[str, ...]  # the target's key columns
+    figures: tuple[str, ...]  # the target's figure columns, added to
+    parts: tuple[Part, ...]
+    watched: tuple[str, ...]  # the source's columns the parts read (SQLite's UPDATE OF)
+
+    @property
+    def add(self) -> str:
+        return (f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET "
+                + ", ".join(f"{f} = {self.target}.{f} + excluded.{f}" for f in self.figures))
+
+    def grouped(self, rows: dict[str, int]) -> str:
+        """One upsert of the changes of ``rows`` (table or transition table → +1/-1) added up per key; keys in
+        order, so two statements lock the rows they share in the same order; all-zero changes left out."""
+        selects = []
+        for table, sign in rows.items():
+            for part in self.parts:
+                keys, figures, when = part.over("r", "")
+                columns = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [
+                    f"{sign} * {x} AS f{i}" for i, x in enumerate(figures)]
+                selects.append(f"SELECT {', '.join(columns)} FROM {table} r WHERE {when}")
+        ks = [f"k{i}" for i in range(len(self.key))]
+        sums = [f"sum(f{i})" for i in range(len(self.figures))]
+        return (f"INSERT INTO {self.target} ({', '.join(self.key + self.figures)}) "
+                f"SELECT {', '.join(ks + sums)} FROM ({' UNION ALL '.join(selects)}) d GROUP BY {', '.join(ks)} "
+                f"HAVING {' OR '.join(f'{s} <> 0' for s in sums)} ORDER BY {', '.join(ks)} {self.add}")
+
+    def pg_function(self) -> str:
+        return f"""
+CREATE OR REPLACE FUNCTION {self.target}_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {self.grouped({"new_rows": 1})};
+    ELSIF TG_OP = 'UPDATE' THEN
+        {self.grouped({"new_rows": 1, "old_rows": -1})};
+    ELSE
+        {self.grouped({"old_rows": -1})};
+    END IF;
+    RETURN NULL;
+END $$"""
+
+    def pg_triggers(self) -> dict[str, str]:
+        tables = {"insert": "NEW TABLE AS new_rows", "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+                  "delete": "OLD TABLE AS old_rows"}
+        return {f"{self.target}_{event}": (
+            f"CREATE TRIGGER {self.target}_{event} AFTER {event.upper()} ON {self.source} REFERENCING {refs} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {self.target}_keep()") for event, refs in tables.items()}
+
+    def _sqlite_add(self, row: str, sign: str) -> str:
+        out = []
+        for part in self.parts:
+            keys, figures, when = part.over(row, sign)
+            out.append(f"INSERT INTO {self.target} ({', '.join(self.key + self.figures)}) "
+                       f"SELECT {', '.join(keys + figures)} WHERE {when} {self.add};")
+        return " ".join(out)
+
+    def sqlite_triggers(self) -> dict[str, str]:
+        t, s = self.target, self.source
+        return {
+            f"{t}_insert": f"CREATE TRIGGER {t}_insert AFTER INSERT ON {s} BEGIN {self._sqlite_add('new', '')} END",
+            f"{t}_update": (f"CREATE TRIGGER {t}_update AFTER UPDATE OF {', '.join(self.watched)} ON {s} "
+                            f"BEGIN {self._sqlite_add('old', '-')} {self._sqlite_add('new', '')} END"),
+            f"{t}_delete": f"CREATE TRIGGER {t}_delete AFTER DELETE ON {s} BEGIN {self._sqlite_add('old', '-')} END",
+        }
+
+    def sync(self, connection: Connection) -> None:
+        """The triggers in place (the function's body as written here), and the totals recounted if any had to
+        be made. Nothing where the target does not exist yet (below its revision)."""
+        if connection.dialect.name == "postgresql":
+            if connection.scalar(text(f"SELECT to_regclass('{self.target}')")) is None:
+                return
+            connection.execute(text(self.pg_function()))
+            present = set(connection.scalars(
+                text(f"SELECT tgname FROM pg_trigger WHERE tgrelid = '{self.source}'::regclass")))
+            triggers = self.pg_triggers()
+        else:
+            if connection.scalar(text(f"SELECT name FROM sqlite_master WHERE name = '{self.target}'")) is None:
+                return
+            present = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+            triggers = self.sqlite_triggers()
+        missing = [name for name in triggers if name not in present]
+        for name in missing:
+            connection.execute(text(triggers[name]))
+        if missing:
+            connection.execute(text(f"DELETE FROM {self.target}"))
+            connection.execute(text(self.grouped({self.source: 1})))
+
 
 WAIVED = f"'{BillStatus.WAIVED.value}'"
 OPEN = f"('{BillStatus.UNPAID.value}', '{BillStatus.PARTIAL.value}')"
-KEY = "project_id, period, due_date"
-FIGURES = ("amount_due", "amount_paid", "owed")
+BILL_TOTAL = Kept(
+    "bill_total", "bill", ("project_id", "period", "due_date"), ("amount_due", "amount_paid", "owed"),
+    (Part(("{r}.project_id", "{r}.period", "{r}.due_date"), (
+        f"CASE WHEN {{r}}.status <> {WAIVED} THEN {{r}}.amount_due ELSE 0 END",
+        f"CASE WHEN {{r}}.status <> {WAIVED} THEN {{r}}.amount_paid ELSE 0 END",
+        f"CASE WHEN {{r}}.status IN {OPEN} THEN {{r}}.amount_due - {{r}}.amount_paid ELSE 0 END")),),
+    ("project_id", "period", "due_date", "status", "amount_due", "amount_paid"),
+)
+# survey_answer_tally.question: a department's SurveyTopic value, or 总体满意度's
+_QUESTIONS = {**{topic.value: column for topic, column in SCORE_COLUMNS.items()},
+              SurveyAnswerTally.OVERALL: "overall_score"}
+SURVEY_ANSWER_TALLY = Kept(
+    "survey_answer_tally", "survey_response", ("survey_id", "question", "score"), ("forms",),
+    tuple(Part(("{r}.survey_id", f"'{question}'", f"{{r}}.{column}"), ("1",), f"{{r}}.{column} IS NOT NULL")
+          for question, column in _QUESTIONS.items()),
+    ("survey_id", *_QUESTIONS.values()),
+)
+SURVEY_HOUSEHOLD_TALLY = Kept(
+    "survey_household_tally", "survey_household", ("survey_id", "collected"), ("households",),
+    (Part(("{r}.survey_id", "{r}.collected"), ("1",)),),
+    ("survey_id", "collected"),
+)
+KEPT = (BILL_TOTAL, SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY)
 
 
-def _figures(row: str, sign: str = "") -> tuple[str, str, str]:
-    """A bill row's share of each figure (``row``: its alias, or ``new``/``old`` in a trigger)."""
-    return (f"{sign}CASE WHEN {row}.status <> {WAIVED} THEN {row}.amount_due ELSE 0 END",
-            f"{sign}CASE WHEN {row}.status <> {WAIVED} THEN {row}.amount_paid ELSE 0 END",
-            f"{sign}CASE WHEN {row}.status IN {OPEN} THEN {row}.amount_due - {row}.amount_paid ELSE 0 END")
-
-
-_ADD = (f"ON CONFLICT ({KEY}) DO UPDATE SET "
-        + ", ".join(f"{f} = bill_total.{f} + excluded.{f}" for f in FIGURES))
-
-
-def _grouped(source: str) -> str:
-    """The upsert of ``source``'s rows (signed bill rows ``b``) added up per key; keys in order, so two
-    statements lock the rows they share in the same order; all-zero changes left out."""
-    sums = [f"sum({x})" for x in _figures("b", "b.sign * ")]
-    return (f"INSERT INTO bill_total ({KEY}, {', '.join(FIGURES)}) "
-            f"SELECT {KEY}, {', '.join(sums)} FROM ({source}) b GROUP BY {KEY} "
-            f"HAVING {' OR '.join(f'{s} <> 0' for s in sums)} ORDER BY {KEY} {_ADD}")
-
-
-def _rows(table: str, sign: int) -> str:
-    return f"SELECT {sign} AS sign, {KEY}, status, amount_due, amount_paid FROM {table}"
-
-
-_PG_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION bill_total_keep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_grouped(_rows("new_rows", 1))};
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_grouped(_rows("new_rows", 1) + " UNION ALL " + _rows("old_rows", -1))};
-    ELSE
-        {_grouped(_rows("old_rows", -1))};
-    END IF;
-    RETURN NULL;
-END $$
-"""
-_PG_TRIGGERS = {
-    "bill_total_insert": "AFTER INSERT ON bill REFERENCING NEW TABLE AS new_rows",
-    "bill_total_update": "AFTER UPDATE ON bill REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
-    "bill_total_delete": "AFTER DELETE ON bill REFERENCING OLD TABLE AS old_rows",
-}
-
-
-def _sqlite_add(row: str, sign: str) -> str:
-    return (f"INSERT INTO bill_total ({KEY}, {', '.join(FIGURES)}) VALUES ({row}.project_id, {row}.period, "
-            f"{row}.due_date, {', '.join(_figures(row, sign))}) {_ADD};")
-
-
-_SQLITE_TRIGGERS = {
-    "bill_total_insert": f"AFTER INSERT ON bill BEGIN {_sqlite_add('new', '')} END",
-    "bill_total_update": (f"AFTER UPDATE OF {KEY}, status, amount_due, amount_paid ON bill "
-                          f"BEGIN {_sqlite_add('old', '-')} {_sqlite_add('new', '')} END"),
-    "bill_total_delete": f"AFTER DELETE ON bill BEGIN {_sqlite_add('old', '-')} END",
-}
-
-RECOUNT = _grouped(_rows("bill", 1))
-
-
-def sync_bill_totals(connection: Connection) -> None:
-    """The triggers in place (the function's body as written here), and the totals recounted if any had to be
-    made. Idempotent; nothing where ``bill_total`` does not exist yet (below its revision) or on MariaDB."""
-    dialect = connection.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        return
-    if dialect == "postgresql":
-        if connection.scalar(text("SELECT to_regclass('bill_total')")) is None:
-            return
-        connection.execute(text(_PG_FUNCTION))
-        present = set(connection.scalars(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'bill'::regclass")))
-        triggers = {name: f"CREATE TRIGGER {name} {when} FOR EACH STATEMENT EXECUTE FUNCTION bill_total_keep()"
-                    for name, when in _PG_TRIGGERS.items()}
-    else:
-        if connection.scalar(text("SELECT name FROM sqlite_master WHERE name = 'bill_total'")) is None:
-            return
-        present = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-        triggers = {name: f"CREATE TRIGGER {name} {when}" for name, when in _SQLITE_TRIGGERS.items()}
-    missing = [name for name in triggers if name not in present]
-    if not missing:
-        return
-    for name in missing:
-        connection.execute(text(triggers[name]))
-    connection.execute(text("DELETE FROM bill_total"))
-    connection.execute(text(RECOUNT))
+def sync_totals(connection: Connection) -> None:
+    """Every kept table's triggers in place (PostgreSQL, SQLite); nothing on MariaDB. Idempotent."""
+    if connection.dialect.name in ("postgresql", "sqlite"):
+        for kept in KEPT:
+            kept.sync(connection)

@@ -7,7 +7,7 @@ import models
 from models.base import on_database
 from models.db import database_url, make_engine
 from models.search import sync_search_tables
-from models.totals import sync_bill_totals
+from models.totals import sync_totals
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -44,7 +44,7 @@ def _run(connection) -> None:
         context.run_migrations()
         # what the database keeps by triggers, after any revision: a batch ALTER drops its table's triggers
         sync_search_tables(connection)
-        sync_bill_totals(connection)
+        sync_totals(connection)
 
 
 if context.is_offline_mode():

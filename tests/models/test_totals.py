@@ -1,4 +1,4 @@
-"""账单汇总 (models.totals): every write to a bill — an ORM flush, a set-based UPDATE, INSERT … SELECT, a delete —
+"""Kept totals (models.totals) — 账单汇总, 答卷汇总, 调查户数汇总: every write to a bill — an ORM flush, a set-based UPDATE, INSERT … SELECT, a delete —
 leaves bill_total equal to the bills added up, in the writing transaction; two payments of one project's month
 at once both count (PostgreSQL: the second waits for the first's commit on the total's row)."""
 
@@ -12,7 +12,21 @@ import pytest
 from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from models import Bill, BillStatus, BillTotal, Branch, Building, FeeType, Project, Unit
+from models import (
+    Bill,
+    BillStatus,
+    BillTotal,
+    Branch,
+    Building,
+    FeeType,
+    Project,
+    Survey,
+    SurveyAnswerTally,
+    SurveyHousehold,
+    SurveyHouseholdTally,
+    SurveyResponse,
+    Unit,
+)
 from tests import factories as f
 
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
@@ -67,6 +81,37 @@ def test_every_kind_of_write_keeps_the_totals(session):
     assert kept(session)[(p.id, "2026-10", dt.date(2026, 10, 1))] == (
         Decimal("301.50"), Decimal("130.50"), Decimal("171.00"))  # one paid, one part-paid, one waived, one owed
     assert (p.id, "2026-11", dt.date(2026, 11, 15)) in kept(session)  # moved by its due date
+
+
+def tallies(session) -> tuple[dict, dict]:
+    answers = {(sid, q, score): n for sid, q, score, n in session.execute(
+        select(SurveyAnswerTally.survey_id, SurveyAnswerTally.question, SurveyAnswerTally.score,
+               SurveyAnswerTally.forms)) if n}
+    households = {(sid, bool(c)): n for sid, c, n in session.execute(
+        select(SurveyHouseholdTally.survey_id, SurveyHouseholdTally.collected, SurveyHouseholdTally.households))
+        if n}
+    return answers, households
+
+
+def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
+    p = f.project(session)
+    survey = Survey(project=p, title="2026H2 满意度调查", period="2026H2")
+    units = [f.unit(session, project_=p, room_no=f"{n + 1}05") for n in range(3)]
+    session.add(survey)
+    session.flush()
+    households = [SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=u is not units[2]) for u in units]
+    forms = [SurveyResponse(project_id=p.id, survey=survey, unit=units[0], service_score=5, overall_score=4),
+             SurveyResponse(project_id=p.id, survey=survey, unit=units[1], service_score=5, greening_score=2)]
+    session.add_all([*households, *forms])
+    session.flush()
+    s = survey.id
+    assert tallies(session) == ({(s, "service", 5): 2, (s, "overall", 4): 1, (s, "greening", 2): 1},
+                                {(s, True): 2, (s, False): 1})
+    forms[1].service_score, forms[1].greening_score = 3, None
+    households[2].collected = True
+    session.flush()
+    session.execute(delete(SurveyResponse).where(SurveyResponse.id == forms[0].id))
+    assert tallies(session) == ({(s, "service", 3): 1}, {(s, True): 3})
 
 
 @pytest.fixture
