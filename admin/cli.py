@@ -353,6 +353,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 # --- serve -------------------------------------------------------------------------------------------
+WORKER_HEALTHCHECK_SECONDS = 60
+
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
     p.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
@@ -386,8 +388,11 @@ def serve(args: argparse.Namespace, secret_key: str) -> int:
         os.environ["WUYE_TRUSTED_PROXIES"] = args.forwarded_allow_ips
     print(f"物业客服后台：http://{args.host}:{args.port}/admin/  （{args.workers} 个进程，Ctrl+C 停止）", flush=True)
     # proxy_headers off: the console itself decides whom to believe (admin.app, WUYE_TRUSTED_PROXIES).
+    # uvicorn's supervisor kills a worker that has not answered its health ping within 5 s by default — on a
+    # busy 2-core machine a starting worker (≈ 4–6 s) or one in a long CPU-bound export missed it and was
+    # restarted in a loop; a worker that is really hung is still replaced, after WORKER_HEALTHCHECK_SECONDS.
     uvicorn.run("admin.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=False, log_level="info")
+                proxy_headers=False, log_level="info", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
     return OK
 
 

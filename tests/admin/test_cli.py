@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -270,6 +271,9 @@ def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> Non
 
     (app, kw), = calls
     assert (kw["host"], kw["port"], kw["workers"], kw["factory"], kw["proxy_headers"]) == ("0.0.0.0", 9001, 3, True, False)
+    # a worker slow to start on a busy machine is waited for, not killed after uvicorn's 5 s and restarted in a loop
+    assert kw["timeout_worker_healthcheck"] >= 30
+    assert uvicorn.Config(app, **kw).timeout_worker_healthcheck == kw["timeout_worker_healthcheck"]  # a real option
     assert os.environ["WUYE_TRUSTED_PROXIES"] == "10.0.0.5,10.0.1.0/24"
     module, _, factory = app.partition(":")  # what each worker process builds
     assert hasattr(getattr(importlib.import_module(module), factory)().state, "admin")
