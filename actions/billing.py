@@ -84,7 +84,7 @@ from .kernel.names import natural_key
 from .kernel.periods import add_months, current_period, month_day, parse_period, period_of, today_local
 from .kernel.scope import visible_project
 from .kernel.sql import insert_ignoring, upsert_insert
-from .rates import percent
+from .rates import percent, rate_text
 
 MONTHLY_TARGET = Decimal("93")  # 每月收费率保持在 93% 以上
 YEARLY_TARGET = Decimal("90")  # 确保全年 90% 收费目标实现（000 规划4）
@@ -1025,7 +1025,7 @@ def collection_rate(
     return CollectionRateReport(group_by, period_from, period_to, tuple(rows), tuple(totals))
 
 
-RATE_HEADER = ("收费率(按金额)%", "户数", "已缴清户数", "收费率(按户)%", "目标%", "达标")
+RATE_HEADER = ("收费率(按金额)", "户数", "已缴清户数", "收费率(按户)", "目标", "达标")
 
 
 def collection_rate_xlsx(session: Session, report: CollectionRateReport) -> bytes:
@@ -1034,8 +1034,8 @@ def collection_rate_xlsx(session: Session, report: CollectionRateReport) -> byte
               label_of(Bill, "amount_paid"), *RATE_HEADER]
     wb = xlsx_out.new_workbook()
     xlsx_out.write_sheet(wb, f"收费率 {report.period_from}~{report.period_to}", header, (
-        [r.period, r.label, r.amount_due, r.amount_paid, r.amount_rate, r.households, r.households_paid,
-         r.household_rate, report.target, r.target_label]
+        [r.period, r.label, r.amount_due, r.amount_paid, rate_text(r.amount_rate), r.households, r.households_paid,
+         rate_text(r.household_rate), rate_text(report.target), r.target_label]
         for r in (*report.rows, *report.totals)
     ))
     log_event(session, AuditKind.EXPORT, table=Bill.__tablename__,

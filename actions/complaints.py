@@ -43,7 +43,7 @@ from .actor import Actor
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
 from .kernel.periods import period_of
-from .rates import percent
+from .rates import percent, rate_text
 from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 # Targets named in the documents, in percent; the other two rates are monthly statistics without a target.
@@ -240,10 +240,6 @@ def complaint_statistics(session: Session, *, actor: Actor, month_from: str, mon
     return ComplaintStatistics(month_from, month_to, rows, total)
 
 
-def _percent(value: Decimal | None) -> Decimal | str:
-    return "" if value is None else value
-
-
 @as_actor
 def export_complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
                                 project_ids: Sequence[int] | None = None) -> XlsxFile:
@@ -252,16 +248,16 @@ def export_complaint_statistics(session: Session, *, actor: Actor, month_from: s
     stats = complaint_statistics(session, actor=actor, month_from=month_from, month_to=month_to,
                                  project_ids=project_ids)
     header = [LABELS["project"], LABELS["month"], *(LABELS[k] for k in COUNTS),
-              *(f"{LABELS[k]}(%)" for k in RATES), *(f"{LABELS[k]}达标" for k in TARGETS)]
+              *(LABELS[k] for k in RATES), *(f"{LABELS[k]}达标" for k in TARGETS)]
     meets = {True: "达标", False: "未达标", None: ""}
     data = [
-        (row.project, row.month, *(getattr(row, k) for k in COUNTS), *(_percent(getattr(row, k)) for k in RATES),
+        (row.project, row.month, *(getattr(row, k) for k in COUNTS), *(rate_text(getattr(row, k)) for k in RATES),
          *(meets[row.meets(k)] for k in TARGETS))
         for row in (*stats.rows, stats.total)
     ]
     wb = new_workbook()
     count = write_sheet(wb, "投诉统计", header, data, caption=f"投诉统计 {stats.month_from}~{stats.month_to}")
-    write_sheet(wb, "目标", ["指标", "目标(%)"], [(f"{LABELS[k]} ≥", v) for k, v in TARGETS.items()])
+    write_sheet(wb, "目标", ["指标", "目标"], [(f"{LABELS[k]} ≥", rate_text(v)) for k, v in TARGETS.items()])
     params = {"month_from": stats.month_from, "month_to": stats.month_to,
               "project_ids": list(project_ids) if project_ids is not None else None}
     log_event(session, AuditKind.EXPORT, summary=f"导出投诉统计 {stats.total.month}，{count} 行", changes=params,

@@ -20,5 +20,10 @@ def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
 
 def percent_text(part: Decimal | int, whole: Decimal | int) -> str:
     """``66.7%``; ``—`` without a ``whole``."""
-    rate = percent(part, whole)
+    return rate_text(percent(part, whole))
+
+
+def rate_text(rate: Decimal | int | None) -> str:
+    """A rate in percent as shown: ``66.7%``, ``—`` for none. An export's sheet (xlsx_out) writes this text as the
+    number 0.667 formatted 66.7%."""
     return "—" if rate is None else f"{rate}%"

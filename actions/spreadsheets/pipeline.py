@@ -546,9 +546,18 @@ def _row_result(importer: Importer, row: Row, labels: dict[str, str]) -> RowResu
         outcome=row.outcome,
         values=tuple((labels[k], shown(hide(k, typed.get(k, v)))) for k, v in row.values.items() if k in labels),
         reasons=tuple(p.reason if not p.column else f"{p.column} {p.reason}" for p in row.problems or ()),
-        changes=tuple((labels.get(k, k), shown(hide(k, old)), shown(hide(k, new)))
+        changes=tuple((labels.get(k, k), *_change_shown(importer, k, old, new))
                       for k, (old, new) in (row.changes or {}).items()),
     )
+
+
+def _change_shown(importer: Importer, key: str, old: Any, new: Any) -> tuple[str, str]:
+    """A change as the preview shows it. Masking may hide the very digits that change (137****1757 →
+    137****1757): then the new value says so, rather than look like no change."""
+    before, after = shown(importer.hidden(key, old)), shown(importer.hidden(key, new))
+    if before == after and shown(old) != shown(new):
+        after += "（隐藏部分已改）"
+    return before, after
 
 
 def _batch_query(importer: Importer, file_hash: str) -> Select:

@@ -469,7 +469,8 @@ def test_collection_rate_export(session, estate):
     rows = list(ws.iter_rows(min_row=2, values_only=True))
 
     assert rows[0][:4] == ("账期", "楼栋", "应收(元)", "实收(元)")
-    assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 66.7)
+    assert rows[1][:5] == ("2026-03", "翠湖收费测试苑 · A栋", 450, 300, 0.667)  # a number shown 66.7%
+    assert ws.cell(3, 5).number_format == "0.0%" and ws.cell(3, 9).value == 0.93
     assert rows[-1][1] == "合计" and rows[-1][9] == "未达标"
     assert {r[9] for r in rows[1:]} == {"未达标"}
     january = collection_rate(session, actor=e.actor, period_from="2026-01", group_by="building")

@@ -489,6 +489,24 @@ def test_preview_masks_personal_data(session, p1):
     assert counts(session) == before
 
 
+def test_a_change_hidden_by_the_mask_is_not_shown_as_no_change(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": [["姓名", "手机号", "楼栋", "房号"], ["张伟", "13712341757", "1栋", "1-101"]]})
+    assert _import(session, "customers", data, actor, project_id=project.id).written
+    zhang = session.scalar(select(Customer))
+    changed = workbook({"业主": [["编号", "姓名", "手机号"], [zhang.id, "张伟", "13799991757"]]})
+    before = counts(session)
+    preview = _import(session, "customers", changed, actor, name="c.xlsx", dry_run=True)
+    # both numbers mask to 137****1757: the preview says the hidden digits changed, still without showing them
+    assert [u.changes for u in preview.updates] == [(("手机号", "137****1757", "137****1757（隐藏部分已改）"),)]
+    assert "13799991757" not in repr(preview.updates)
+    full = _import(session, "customers", changed, actor, name="c.xlsx", dry_run=True, unmask=True)
+    assert full.updates[0].changes == (("手机号", "13712341757", "13799991757"),)
+    assert counts(session) == before
+    assert session.scalar(select(Customer.phone).where(Customer.id == zhang.id)) == "13712341757"
+
+
 def test_repeated_rows_are_named_by_their_values(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)

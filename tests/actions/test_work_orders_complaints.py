@@ -133,12 +133,14 @@ def test_export_is_a_safe_xlsx_and_is_logged(session, figures):
     wb = openpyxl.load_workbook(io.BytesIO(result.content))
     rows = list(wb["投诉统计"].iter_rows(min_row=2, values_only=True))
     assert rows[0][:4] == ("项目", "月份", "受理投诉", "当月办结")
-    assert "投诉处理率(%)" in rows[0] and "回访率达标" in rows[0]
+    assert "投诉处理率" in rows[0] and "回访率达标" in rows[0]
     march = dict(zip(rows[0], rows[1], strict=True))
     assert march["项目"] == "=1+1花园"  # text, not a formula
-    assert (march["受理投诉"], march["投诉处理率(%)"], march["回访率(%)"], march["投诉处理率达标"]) == (5, 40, 66.7, "未达标")
+    # rates are numbers shown as percentages: 0.667 formatted 66.7%, so they sum and chart
+    assert (march["受理投诉"], march["投诉处理率"], march["回访率"], march["投诉处理率达标"]) == (5, 0.4, 0.667, "未达标")
+    assert wb["投诉统计"].cell(3, rows[0].index("回访率") + 1).number_format == "0.0%"
     assert rows[-1][0] == "合计"
-    assert list(wb["目标"].iter_rows(min_row=2, values_only=True))[1] == ("投诉处理率 ≥", 98)
+    assert list(wb["目标"].iter_rows(min_row=2, values_only=True))[1] == ("投诉处理率 ≥", 0.98)
     with zipfile.ZipFile(io.BytesIO(result.content)) as z:
         assert all("<f>" not in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
     assert session.scalar(select(func.count()).select_from(OperationLog)) == before_ops + 1

@@ -139,6 +139,8 @@ def test_a_butler_walks_the_pages_on_a_phone(live_server, browser, site):
         butler = f.user(session, username=f"butler{site['tag']}", roles=["楼宇管家"],
                         projects=[session.get(Project, site["project"])])
         name = butler.username
+        for _ in range(101):  # six pages: the list's footer (count, pages, page size) is at its widest
+            f.service_request(session, project_=session.get(Project, site["project"]))
     page = browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     log_in(page, live_server.url, name)
 
@@ -152,6 +154,9 @@ def test_a_butler_walks_the_pages_on_a_phone(live_server, browser, site):
     page.goto(f"{live_server.url}/admin/unit/file?unit_id={site['unit']}")
     assert page.locator("text=3栋-1303").first.is_visible() and fits()
     page.screenshot(path=str(SHOTS / "butler-unit-file-390x844.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/service-request/list")
+    assert page.locator(".pagination").is_visible() and fits()
+    page.screenshot(path=str(SHOTS / "butler-requests-390x844.png"))
     page.goto(f"{live_server.url}/admin/visit/create")
     field = page.locator("textarea[name=notes]")
     field.scroll_into_view_if_needed()
