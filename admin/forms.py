@@ -203,6 +203,21 @@ class EnumField(_Typed):
         return self.enum(text)
 
 
+class ChoiceField(_Typed):
+    """One of a few fixed answers (``choices``: what the form sends → what it means); required unless told."""
+
+    missing = "请选择{}"
+
+    def __init__(self, label: str, choices: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(label, **{"required": True, **kwargs})
+        self.choices = choices
+
+    def parse(self, text: str) -> Any:
+        if text not in self.choices:
+            raise ValueError
+        return self.choices[text]
+
+
 class PageNumberField(_Typed):
     """``?page=``: a list page's number, 1 when absent."""
 

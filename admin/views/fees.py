@@ -41,7 +41,18 @@ from models import (
     utcnow,
 )
 
-from ..forms import DateField, EnumField, IdField, IdsField, LocalDateTimeField, PageForm, PageNumberField
+from ..forms import (
+    ChoiceField,
+    DateField,
+    EnumField,
+    IdField,
+    IdsField,
+    LocalDateTimeField,
+    PageForm,
+    PageNumberField,
+    TextField,
+    read_id,
+)
 from .base import (
     PAGE_SIZE,
     BooleanFilter,
@@ -311,23 +322,17 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
     async def approve_submit(self, request: Request) -> Response:
         self.require(request, "action:approve-dunning")
         form = await request.form()
-        run_id = str(form.get("run_id", "")).strip()
-        if not run_id.isdigit():
-            raise HTTPException(status_code=400, detail="请先选择批次")
+        run_id = read_id(form, "run_id", "批次")
         context: dict[str, Any] = {}
         status_code = 200
         try:
-            decision = str(form.get("decision", ""))
-            if decision not in ("approve", "reject"):
-                raise Refused("请选择批准或驳回")
-            context["result"] = await run_action(
-                self.session_maker, request, dunning.approve_dunning, run_id=int(run_id),
-                approve=decision == "approve", note=str(form.get("note", "")),
-            )
+            decision = ApprovalForm.read(form)
+            context["result"] = await run_action(self.session_maker, request, dunning.approve_dunning, run_id=run_id,
+                                                 **decision.data)
         except Refused as refused:
             context["error"], status_code = refused.message, refusal_status(refused)
             context["note"] = str(form.get("note", ""))[:200]  # kept, so a refused rejection is not typed again
-        context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=int(run_id))
+        context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=run_id)
         return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
 
     @action("letters", label="打印通知函", add_in_list=False)
@@ -421,6 +426,13 @@ class NoticesForm(PageForm):
 class DeliverForm(NoticesForm):
     delivered_by_id = IdField(label_of(DunningNotice, "delivered_by_id"))
     delivered_at = LocalDateTimeField(label_of(DunningNotice, "delivered_at"))
+
+
+class ApprovalForm(PageForm):
+    """审批停电/封铺: the decision and its note (the action asks a rejection for its reason)."""
+
+    approve = ChoiceField("批准或驳回", {"approve": True, "reject": False}, name="decision")
+    note = TextField("审批意见")
 
 
 class DunningForm(PageForm):

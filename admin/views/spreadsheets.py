@@ -33,6 +33,7 @@ from actions.survey_results import results_workbook, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import Job, JobState, SurveyResponse, label_of
 
+from ..forms import IdField, PageForm
 from .base import VIEW_PII
 from .jobs import queue_job, snapshot, wait_for_job
 from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
@@ -54,6 +55,13 @@ IMPORT_KINDS: dict[str, Kind] = {
     **{name: Kind(cls.title, (slugify_class_name(cls.model.__name__), "import")) for name, cls in KINDS.items()},
 }
 
+
+
+class UploadForm(PageForm):
+    """Where an uploaded file goes: the survey a survey file answers, the project other files may name."""
+
+    survey_id = IdField(label_of(SurveyResponse, "survey_id"))
+    project_id = IdField("项目")
 
 
 class SpreadsheetPages(BaseView):
@@ -92,10 +100,10 @@ class SpreadsheetPages(BaseView):
     # --- upload ---------------------------------------------------------------------------------------
     @expose("/import", methods=["GET"], identity="import")
     async def upload_form(self, request: Request) -> Response:
-        query = request.query_params
-        return await self._upload_page(request, query.get("kind", ""), query.get("survey_id", ""))
+        return await self._upload_page(request, request.query_params.get("kind", ""),
+                                       UploadForm.read(request.query_params).survey_id.data)
 
-    async def _upload_page(self, request: Request, kind: str, survey_id: str, *, error: str = "",
+    async def _upload_page(self, request: Request, kind: str, survey_id: int | None, *, error: str = "",
                            status_code: int = 200) -> Response:
         kinds = self._kinds(request)
         if not kinds:
@@ -103,9 +111,9 @@ class SpreadsheetPages(BaseView):
         kind = kind if kind in kinds else next(iter(kinds))
         projects = (await run_action(self.session_maker, request, fee_choices)).projects
         survey = None
-        if kind == "surveys" and survey_id.isdigit():
+        if kind == "surveys" and survey_id is not None:
             survey = await run_action(self.session_maker, request,
-                                      lambda session, *, actor: survey_in_scope(session, int(survey_id), actor))
+                                      lambda session, *, actor: survey_in_scope(session, survey_id, actor))
         return await self._page(request, "imports/upload.html", status_code=status_code, title=self.name, kinds=kinds,
                                 kind=kind, projects=projects, survey=survey, error=error,
                                 max_mb=LIMITS.max_bytes // (1024 * 1024))
@@ -114,13 +122,13 @@ class SpreadsheetPages(BaseView):
     async def template_download(self, request: Request) -> Response:
         kind = request.path_params["kind"]
         spec = self._require(request, kind)
-        survey_id = request.query_params.get("survey_id", "")
+        survey_id = UploadForm.read(request.query_params).survey_id.data
 
         def build(session: Any, *, actor: Any) -> bytes:
             if kind == "surveys":
-                if not survey_id.isdigit():
+                if survey_id is None:
                     raise Refused("请先选择满意度调查")
-                return template(SurveyImporter(session, actor, survey_in_scope(session, int(survey_id), actor)))
+                return template(SurveyImporter(session, actor, survey_in_scope(session, survey_id, actor)))
             return template(importer_for(session, kind, actor=actor))
 
         data = await run_action(self.session_maker, request, build)
@@ -132,23 +140,23 @@ class SpreadsheetPages(BaseView):
         kind = str(form.get("kind", ""))
         self._require(request, kind)
         upload = form.get("file")
+        try:
+            target = UploadForm.read(form)
+        except Refused as refused:
+            return await self._upload_page(request, kind, None, error=refused.message, status_code=400)
         if upload is None or not hasattr(upload, "read") or not upload.filename:
-            return await self._upload_page(request, kind, str(form.get("survey_id", "")), error="请选择要导入的文件",
+            return await self._upload_page(request, kind, target.survey_id.data, error="请选择要导入的文件",
                                            status_code=400)
         data = await upload.read()
-        survey_id = str(form.get("survey_id", ""))
-        project_id = str(form.get("project_id", ""))
         meta = {
-            "kind": kind, "file_name": upload.filename,
-            "survey_id": int(survey_id) if survey_id.isdigit() else None,
-            "project_id": int(project_id) if project_id.isdigit() else None,
+            "kind": kind, "file_name": upload.filename, **target.data,
             # Personal data in full only to a role that sees it in full in the lists and exports (the model
             # view's 查看完整敏感信息 grant, as ``list_export`` decides ``unmask``).
             "unmask": kind != "surveys" and granted(self, request, IMPORT_KINDS[kind].grant[0],
                                                     custom_action(VIEW_PII)),
         }
         if kind == "surveys" and meta["survey_id"] is None:
-            return await self._upload_page(request, kind, "", error="请先选择满意度调查", status_code=400)
+            return await self._upload_page(request, kind, None, error="请先选择满意度调查", status_code=400)
         job_id = await self._start(request, meta, dry_run=True, upload=[data], wait=len(data) <= WAIT_BYTES)
         return RedirectResponse(request.url_for("admin:view-import-preview", token=str(job_id)), status_code=303)
 

@@ -220,6 +220,11 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
     assert "2026-04-16 已送达（王芳签收）" in rows["B栋-201"] and "2026-04-15 / 2026-04-20" in rows["B栋-201"]
     assert "未送达，审批时移出名单" in rows["A栋-101"]
 
+    for form, message in (({"decision": "approve"}, "请指定批次"), ({"run_id": "第3批", "decision": "approve"}, "批次无效：第3批"),
+                          ({"run_id": str(run.id)}, "请选择批准或驳回"),
+                          ({"run_id": str(run.id), "decision": "同意"}, "批准或驳回无效：同意")):
+        refused = manager.post("/admin/dunning-run/approve", form)
+        assert refused.status_code == 400 and message in refused.text, form
     unexplained = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "reject", "note": " "})
     assert unexplained.status_code == 400 and "驳回停电/封铺名单须填写驳回理由" in unexplained.text
     session.expire_all()

@@ -94,6 +94,20 @@ def test_survey_upload_preview_confirm(console, session, site):
     assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 2
 
 
+def test_an_upload_naming_a_bad_survey_or_project_is_refused_with_nothing_queued(console, session, site):
+    sv = console("sv")
+    jobs = session.scalar(select(func.count()).select_from(Job))
+    for fields, message in (({"survey_id": "第二期"}, "满意度调查无效：第二期"), ({}, "请先选择满意度调查")):
+        refused = _upload(sv, "surveys", SURVEY_FILE, **fields)
+        assert refused.status_code == 400 and message in refused.text and "批量导入" in refused.text, fields
+    refused = _upload(sv, "units", SURVEY_FILE, name="房屋.xlsx", project_id="-1")
+    assert refused.status_code == 400 and "项目无效：-1" in refused.text
+    assert sv.get("/admin/import?kind=surveys&survey_id=abc").status_code == 400
+    assert sv.get("/admin/import/template/surveys?survey_id=abc").status_code == 400
+    assert session.scalar(select(func.count()).select_from(Job)) == jobs
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
 def test_errors_are_listed_and_downloadable(console, session, site):
     _, survey_id = site
     sv = console("sv")
