@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,9 @@ def create_app(
         authorization_backend=DBAuthorizationBackend(session_maker, user_model=User, groups_attr="roles"),
         i18n_config=i18n_config(),
     )
+    # The templates ship with the code and change only with a deploy (which restarts the workers): checking
+    # every template file's mtime on every render was a fifth of a list page's time.
+    admin.templates.env.auto_reload = False
     admin.templates.env.globals["csrf_token"] = csrf_token
     admin.templates.env.globals["url_for"] = export_link(admin.templates.env.globals["url_for"])
     admin.templates.env.globals["session_clock"] = auth.session_clock
@@ -185,4 +189,16 @@ def cache_menu_links(admin: Admin) -> None:
 def app_from_env() -> Starlette:
     """The console as ``wuye serve`` runs it in each worker process (uvicorn's ``--factory``): everything from
     the environment."""
-    return create_app(secret_key=secret_key_from_env())
+    app = create_app(secret_key=secret_key_from_env())
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Moves what the process built at startup (models, mappers, compiled templates, routes: hundreds of thousands
+    of objects that live as long as the process) out of the garbage collector's reach. Otherwise every full
+    collection, about one per 60 list pages, walks all of them: a 330–420 ms pause of that request (and, under
+    load, of every request waiting for the interpreter), 10–25 ms once they are frozen. Collected first, so no
+    garbage of the startup is kept for good."""
+    gc.collect()
+    gc.freeze()
