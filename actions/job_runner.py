@@ -110,6 +110,8 @@ class JobRunner:
         with self.session_maker() as session:  # a look first: an idle poll takes no lock and writes nothing
             if not session.scalar(select(exists().where(Job.state.in_(ACTIVE_STATES)))):
                 return False
+        if self._stop.is_set():  # stopped while looking: a stopped runner claims nothing more
+            return False
         with writing(), self.session_maker.begin() as session:  # SQLite: the claim under the write lock
             recover_jobs(session)
             claimed = claim_job(session, worker=self.name, settings=self.settings)
@@ -142,9 +144,13 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 10.0) -> None:
+        """End the loop; its thread, if any, is waited for (bounded) so the job it is running finishes before the
+        app goes — and a stopped runner never claims a job a newer one of the same database was meant to run."""
         self._stop.set()
         self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
 
     # --- one job ----------------------------------------------------------------------------------------
     def _actor(self, job: Claimed) -> Actor:

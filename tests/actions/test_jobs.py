@@ -129,6 +129,19 @@ def test_the_runner_runs_a_job_in_one_transaction_with_its_outcome(session, sess
     assert b"".join(jobs.read_file(session_maker, job_id, "result")).decode() == "你好" + user.display_name
 
 
+def test_a_stopped_runner_ends_its_thread_and_claims_nothing_more(session, session_maker):
+    """An app going away (a test's console, a worker told to stop) leaves the next job to the runner after it."""
+    ran: list[int] = []
+    old = _runner(session_maker, lambda s, ctx: ran.append(ctx.job.id) or Outcome({}))
+    old.start()
+    old.stop()
+    assert not old._thread.is_alive()  # waited for, not left polling
+    job_id = _enqueue(session, _actor(f.user(session)))
+    session.commit()
+    assert old.run_once() is False and ran == []
+    assert session.scalar(select(Job.state).where(Job.id == job_id)) is JobState.QUEUED
+
+
 def test_a_refused_or_failing_job_is_recorded_and_writes_nothing(session, session_maker):
     actor = _actor(f.user(session))
     refused, broken = _enqueue(session, actor), _enqueue(session, actor, params={"operation": "export:bill"})
