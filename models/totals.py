@@ -9,9 +9,10 @@ bills and 100,000 survey forms on every view:
 Every write to the source table — an action's ORM flush, billing's INSERT … SELECT of a month, an import's
 COPY, a migration — adds its change to the rows it touches, in the writing transaction: on PostgreSQL one
 statement-level trigger per event, over the statement's transition tables (a month of 100,000 bills is one
-grouped upsert, not 100,000); on SQLite row triggers (it has no other kind). A statement that leaves a row's
-figures unchanged (a new 责任收费员, a payer linked) does not touch it, so such writes take no lock on it; two
-payments of one project's month wait for each other's commit on that row, which keeps the sum exact.
+grouped upsert, not 100,000); on SQLite row triggers (it has no other kind), lifted around an import's bulk
+write (:meth:`Kept.in_bulk`). A statement that leaves a row's figures unchanged (a new 责任收费员, a payer
+linked) does not touch it, so such writes take no lock on it; two payments of one project's month wait for each
+other's commit on that row, which keeps the sum exact.
 
 Like SQLite's search tables (``models.search``), the triggers are put in place by :func:`sync_totals`, which the
 migration environment runs after every upgrade (a batch ALTER on SQLite drops a table's triggers); whenever a
