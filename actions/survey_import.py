@@ -15,6 +15,7 @@ still 筹备中 becomes 发放中, and counts in the figures from then on.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import repeat
 
 from sqlalchemy import and_, exists, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from models import (
     UnitRelation,
     label_of,
 )
+from models.totals import SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY
 
 from .actor import Actor
 from .audit import IMPORT_TITLES, record_batch
@@ -197,17 +199,19 @@ class SurveyImporter(Importer):
         executemany on SQLite — nothing per score."""
         new = [r.values for r in rows if r.outcome is Outcome.NEW]
         survey = self.survey
-        fixed = (survey.project_id, survey.id, batch.id)  # read once: an ORM attribute costs a call per row
-        forms = []
-        for v in new:
-            get = v.get
-            who = get("respondent") or get("owner")
-            signed = get("signed")
-            forms.append((*fixed, v["unit_id"], who or "", bool(who) if signed is None else signed, get("answered_on"),
-                          get("overall_score"), get("comments") or "", *map(get, TOPIC_KEYS)))
-        width = len(TOPIC_KEYS)
-        scores = sum(width - form[-width:].count(None) for form in forms)
-        insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
+
+        def column(key: str) -> list:  # column by column: one map per column, not a tuple and lookups per form
+            return list(map(dict.get, new, repeat(key)))
+
+        who = [r or o or "" for r, o in zip(column("respondent"), column("owner"), strict=True)]
+        signed = [bool(w) if s is None else s for w, s in zip(who, column("signed"), strict=True)]
+        topics = [column(k) for k in TOPIC_KEYS]
+        scores = sum(len(c) - c.count(None) for c in topics)
+        forms = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), column("unit_id"), who, signed,
+                         column("answered_on"), column("overall_score"), [c or "" for c in column("comments")],
+                         *topics))
+        with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}"):
+            insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
             record_batch(
                 self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__, batch_id=batch.id,
@@ -226,24 +230,28 @@ class SurveyImporter(Importer):
         """The answering households are 已回收; one missing from the campaign is added (it was surveyed)."""
         survey = self.survey
         answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
-        marked = self.session.execute(
-            update(SurveyHousehold)
-            .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),
-                   SurveyHousehold.collected.is_(False))
-            .values(collected=True),
-            execution_options={"synchronize_session": False},
-        ).rowcount
-        missing = select(
-            SurveyResponse.project_id, SurveyResponse.survey_id, SurveyResponse.unit_id, literal(True)
-        ).where(
-            SurveyResponse.batch_id == batch.id,
-            ~exists().where(and_(SurveyHousehold.survey_id == SurveyResponse.survey_id,
-                                 SurveyHousehold.unit_id == SurveyResponse.unit_id)),
-        )
-        added = len(self.session.execute(
-            insert(SurveyHousehold.__table__).from_select(["project_id", "survey_id", "unit_id", "collected"], missing)
-            .returning(SurveyHousehold.id)
-        ).all())
+        households = (f"survey_id = {int(survey.id)} AND unit_id IN "
+                      f"(SELECT unit_id FROM survey_response WHERE batch_id = {int(batch.id)})")
+        with SURVEY_HOUSEHOLD_TALLY.in_bulk(self.session.connection(), households):
+            marked = self.session.execute(
+                update(SurveyHousehold)
+                .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),
+                       SurveyHousehold.collected.is_(False))
+                .values(collected=True),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            missing = select(
+                SurveyResponse.project_id, SurveyResponse.survey_id, SurveyResponse.unit_id, literal(True)
+            ).where(
+                SurveyResponse.batch_id == batch.id,
+                ~exists().where(and_(SurveyHousehold.survey_id == SurveyResponse.survey_id,
+                                     SurveyHousehold.unit_id == SurveyResponse.unit_id)),
+            )
+            added = len(self.session.execute(
+                insert(SurveyHousehold.__table__)
+                .from_select(["project_id", "survey_id", "unit_id", "collected"], missing)
+                .returning(SurveyHousehold.id)
+            ).all())
         label = SurveyHousehold.__label__
         for kind, count, summary in ((AuditKind.UPDATE, marked, f"{label}已回收 {marked} 户"),
                                      (AuditKind.INSERT, added, f"列入{label}并已回收 {added} 户（不在原调查范围内）")):

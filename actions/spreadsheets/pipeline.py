@@ -211,6 +211,10 @@ def _row_from_stored(row: list[Any]) -> RowResult:
     return RowResult(sheet, number, Outcome(outcome), tuple(map(tuple, values)), tuple(reasons),
                      tuple(map(tuple, changes)))
 
+# a unit as staff type it: 3号楼 101 and 3栋 101室 are one household
+SAME = {"building": building_key, "room_no": room_key}
+
+
 class Importer:
     """A kind of import. Subclasses declare the columns and implement ``check`` and ``write``, set-based."""
 
@@ -271,9 +275,7 @@ class Importer:
         values = tuple(map(row.values.get, self.key))
         if not values or None in values or MASKED in values:
             return None
-        # a unit as staff type it: 3号楼 101 and 3栋 101室 are one household
-        same = {"building": building_key, "room_no": room_key}
-        return tuple(same[k](v) if k in same else v for k, v in zip(self.key, values, strict=True))
+        return tuple(SAME[k](v) if k in SAME else v for k, v in zip(self.key, values, strict=True))
 
     def check(self, rows: list[Row]) -> None:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""

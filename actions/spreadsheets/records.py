@@ -272,10 +272,12 @@ class UnitRefs:
         self.session = session
         self.buildings: dict[tuple[int, str], int] = {}  # (project, building key) → building id
         self.names: dict[int, str] = {}  # building id → its stored name
+        self.keys: dict[int, str | None] = {}  # building id → its name's building_key, once per building
         for building_id, project_id, name in session.execute(
             select(Building.id, Building.project_id, Building.name).where(Building.project_id.in_(sorted(project_ids)))
         ):
-            self.buildings.setdefault((project_id, clean.building_key(name)), building_id)
+            key = self.keys[building_id] = clean.building_key(name)
+            self.buildings.setdefault((project_id, key), building_id)
             self.names[building_id] = name
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
 
@@ -298,10 +300,10 @@ class UnitRefs:
             stmt = select(Unit.id, Unit.project_id, Unit.building_id, Unit.room_no, Unit.collector_id).where(
                 Unit.project_id.in_(sorted({p for p, _, _ in keys})), Unit.room_no.in_(part)
             )
+            names, keys, units, room_key = self.names, self.keys, self.units, clean.room_key
             for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt):
-                name = self.names[building_id]
-                self.units[(project_id, clean.building_key(name), clean.room_key(room))] = {
-                    "id": unit_id, "collector_id": collector_id, "name": f"{name}-{room}"}
+                units[(project_id, keys[building_id], room_key(room))] = {
+                    "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
 
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
         return self.units.get((project_id, clean.building_key(building), clean.room_key(room)))

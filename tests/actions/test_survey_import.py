@@ -18,11 +18,13 @@ from actions.spreadsheets.writer import error_report, template
 from actions.survey_import import SurveyImporter, import_survey_responses
 from actions.surveys import create_survey, find_or_create_survey
 from models import (
+    SCORE_COLUMNS,
     AuditKind,
     AuditLog,
     ImportBatch,
     OperationLog,
     Survey,
+    SurveyAnswerTally,
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
@@ -32,6 +34,7 @@ from models import (
 )
 from tests import factories as f
 from tests.data.workbooks import add_part, lying_sizes, replace_part, workbook, zip_bomb
+from tests.models.test_totals import tallies
 
 HEADER = ["序号", "楼栋", "房号", "业主姓名", "填表日期", "客服部", "工程部", "秩序维护", "环境卫生", "绿化", "总体满意度", "意见建议"]
 
@@ -198,6 +201,52 @@ def test_a_unit_outside_the_campaign_is_added_as_collected(session, estate):
     # 1-103 was collected already: only 1-104 changed; 2-102 was added to the campaign.
     assert audited == {("survey_response", AuditKind.INSERT): 3, ("survey_household", AuditKind.UPDATE): 1,
                        ("survey_household", AuditKind.INSERT): 1}
+
+
+def recounted_tallies(session) -> tuple[dict, dict]:
+    """What 答卷汇总 and 调查户数汇总 should hold, counted from the forms and households themselves."""
+    answers: dict = {}
+    columns = {**{t.value: SCORE_COLUMNS[t] for t in SurveyTopic}, SurveyAnswerTally.OVERALL: "overall_score"}
+    for form in session.scalars(select(SurveyResponse)):
+        for question, column in columns.items():
+            if (score := getattr(form, column)) is not None:
+                key = (form.survey_id, question, score)
+                answers[key] = answers.get(key, 0) + 1
+    households = session.execute(
+        select(SurveyHousehold.survey_id, SurveyHousehold.collected, func.count())
+        .group_by(SurveyHousehold.survey_id, SurveyHousehold.collected))
+    return answers, {(sid, bool(c)): n for sid, c, n in households}
+
+
+def test_an_import_keeps_the_survey_tallies(session, estate):
+    """The bulk writes (on SQLite without the row triggers, added up once) leave the tallies as the rows
+    themselves count them; the triggers are back for the next write, and a rolled-back import changes nothing."""
+    _, units, actor, survey_id = estate
+    session.add(SurveyResponse(project_id=units["1-101"].project_id, survey_id=survey_id, unit_id=units["1-101"].id,
+                               service_score=4, overall_score=4))
+    session.flush()
+    before = tallies(session)
+    assert before == recounted_tallies(session) and before[1] == {(survey_id, False): 5}
+    data = workbook({"S": [["楼栋", "房号", "客服部", "绿化", "总体满意度"], ["2栋", "2-102", "满意", None, 5],
+                           ["1栋", "1-103", 3, "5分", None], ["1栋", "1-104", "非常满意", 2, 4]]})
+    undone = session.begin_nested()  # an import whose transaction is rolled back: triggers and tallies as before
+    import_survey_responses(session, survey_id=survey_id, data=data, file_name="c.xlsx", actor=actor)
+    undone.rollback()
+    session.expire_all()
+    assert tallies(session) == before
+    import_survey_responses(session, survey_id=survey_id, data=data, file_name="c.xlsx", actor=actor)
+    session.expire_all()
+    after = tallies(session)
+    assert after == recounted_tallies(session)
+    assert after[1] == {(survey_id, False): 3, (survey_id, True): 3}
+    assert after[0][(survey_id, SurveyTopic.SERVICE.value, 4)] == 2  # 1-101 by hand, 2-102 by the file
+    household = session.scalar(select(SurveyHousehold).where(SurveyHousehold.unit_id == units["1-101"].id))
+    household.collected = True  # a write after the import: counted by the triggers again
+    session.add(SurveyResponse(project_id=household.project_id, survey_id=survey_id, unit_id=units["1-102"].id,
+                               greening_score=1))
+    session.flush()
+    assert tallies(session) == recounted_tallies(session)
+    assert tallies(session)[1] == {(survey_id, False): 2, (survey_id, True): 4}
 
 
 def test_one_bad_row_writes_nothing(session, estate):
