@@ -4,7 +4,6 @@ row in the caller's transaction; versions required on edit; race-prone rules hel
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -35,6 +34,7 @@ from models import (
     user_role,
 )
 from tests import factories as f
+from tests.race_support import second_while_first_open
 
 LENT_AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
 
@@ -144,26 +144,9 @@ def committed(engine):
 def _race(engine, actor, model, first_values, second_values, **kwargs):
     """The first save holds its transaction open while the second starts: the second must wait for it, and then
     see it. Returns the second's outcome."""
-    box: dict = {}
-    first = Session(engine)
-    first.begin()
-    save_record(first, model, None, first_values, actor=actor, **kwargs)
-
-    def second():
-        try:
-            with Session(engine) as s, s.begin():
-                box["result"] = save_record(s, model, None, second_values, actor=actor, **kwargs).id
-        except Exception as exc:  # handed back to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=second)
-    thread.start()
-    thread.join(1.0)
-    waited = thread.is_alive()
-    first.commit()
-    first.close()
-    thread.join(15)
-    return waited, box
+    return second_while_first_open(
+        engine, lambda s: save_record(s, model, None, first_values, actor=actor, **kwargs),
+        lambda s: save_record(s, model, None, second_values, actor=actor, **kwargs).id)
 
 
 def test_two_loans_of_the_last_copy_at_once_one_wins(engine, committed):

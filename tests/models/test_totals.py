@@ -5,7 +5,6 @@ at once both count (PostgreSQL: the second waits for the first's commit on the t
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import pytest
@@ -28,6 +27,7 @@ from models import (
     Unit,
 )
 from tests import factories as f
+from tests.race_support import second_while_first_open
 
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
 
@@ -136,25 +136,9 @@ def committed(engine):
 def test_two_payments_of_one_month_at_once_both_count(engine, committed):
     first_bill, second_bill = committed["bills"]
     paid = {"amount_paid": Decimal("250.00"), "status": BillStatus.PAID}
-    first = Session(engine)
-    first.begin()
-    first.execute(update(Bill).where(Bill.id == first_bill).values(**paid))
-    box: dict = {}
-
-    def second():
-        try:
-            with Session(engine) as s, s.begin():
-                s.execute(update(Bill).where(Bill.id == second_bill).values(**paid))
-        except Exception as exc:  # handed back to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=second)
-    thread.start()
-    thread.join(1.0)
-    waited = thread.is_alive()
-    first.commit()
-    first.close()
-    thread.join(15)
+    waited, box = second_while_first_open(
+        engine, lambda s: s.execute(update(Bill).where(Bill.id == first_bill).values(**paid)),
+        lambda s: s.execute(update(Bill).where(Bill.id == second_bill).values(**paid)))
     assert waited and "error" not in box
     with Session(engine) as s:
         assert kept(s)[(committed["project"], "2026-11", dt.date(2026, 11, 1))] == (
