@@ -7,7 +7,7 @@ import re
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from actions.actor import Actor
 from actions.surveys import create_survey
@@ -198,6 +198,18 @@ def test_big_file_runs_in_the_background(console, session, site, monkeypatch):
     assert status["state"] == "done" and status["percent"] == 100 and status["stage"] == "核对数据"
     page = sv.get(f"/admin/import/{token}").text
     assert "确认导入" in page and "wuye-progress.js" in page
+
+
+def test_a_preview_not_yet_started_shows_its_progress_bar(console, session, site):
+    """A busy runner claims the job after the upload's redirect: the page of a queued job polls for it too (it
+    used to show an empty card, which never refreshed)."""
+    _, survey_id = site
+    sv = console("sv")
+    token = _token(_upload(sv, "surveys", SURVEY_FILE, survey_id=survey_id))
+    session.execute(update(Job).where(Job.id == int(token)).values(state=JobState.QUEUED, result=None))
+    page = sv.get(f"/admin/import/{token}").text
+    assert f'data-job-status="http://testserver/admin/import/{token}/status"' in page and "确认导入" not in page
+    assert sv.get(f"/admin/import/{token}/status").json()["state"] == "queued"
 
 
 def _uid(session, username: str) -> int:
