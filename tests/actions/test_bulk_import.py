@@ -591,6 +591,7 @@ def test_a_connection_lost_mid_import_writes_nothing_and_the_retry_imports_every
     project, actor = p1
     before = counts(session)
     real = UnitImporter.write
+    data = workbook({"房屋": UNITS})  # one file's bytes: a workbook made again a second later has another hash
 
     def dropped(self, rows, batch):
         real(self, rows, batch)  # the rows went out …
@@ -599,11 +600,11 @@ def test_a_connection_lost_mid_import_writes_nothing_and_the_retry_imports_every
     with monkeypatch.context() as m:
         m.setattr(UnitImporter, "write", dropped)
         with pytest.raises(OperationalError), session.begin_nested():
-            _import(session, "units", workbook({"房屋": UNITS}), actor)
+            _import(session, "units", data, actor)
     assert counts(session) == before
 
-    retried = _import(session, "units", workbook({"房屋": UNITS}), actor)
+    retried = _import(session, "units", data, actor)
     assert retried.written and retried.counts["new"] == 3 and counts(session)["Unit"] == before["Unit"] + 3
     with pytest.raises(Refused, match="该批次已导入"):  # the same file once more: once is enough
-        _import(session, "units", workbook({"房屋": UNITS}), actor, name="再导一次.xlsx")
+        _import(session, "units", data, actor, name="再导一次.xlsx")
     assert counts(session)["Unit"] == before["Unit"] + 3
