@@ -200,13 +200,13 @@ class ScoreStatus:
 
 
 def score_status(session: Session, *, scope: Scope, month: str) -> tuple[ScoreStatus, ...]:
-    """月度考核 of ``month`` per project: 草稿 / 已确认 / 未计算 (``score_results.month_tables``)."""
+    """月度考核 of ``month`` per project: 草稿 / 已确认 / 未计算 (``score_results.month_states``)."""
     if not scope.projects:
         return ()
-    tables = {t.project_id: t for t in score_results.month_tables(session, month=month, project_ids=scope.project_ids,
+    states = {t.project_id: t for t in score_results.month_states(session, month=month, project_ids=scope.project_ids,
                                                                  actor=scope.actor)}
-    return tuple(ScoreStatus(p, month, t.status, len(t.lines), t.computed_at, t.confirmed_at)
-                 for p in scope.projects for t in [tables[p.id]])
+    return tuple(ScoreStatus(p, month, t.status, t.staff, t.computed_at, t.confirmed_at)
+                 for p in scope.projects for t in [states[p.id]])
 
 
 # --- the page ---------------------------------------------------------------------------------------------------

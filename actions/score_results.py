@@ -110,6 +110,35 @@ def month_tables(
 
 
 @dataclass(frozen=True)
+class MonthState:
+    """Where a project's month stands, without its lines: the home page and the to-do list need no more."""
+
+    project_id: int
+    status: MonthStatus | None  # None: never computed
+    staff: int  # employees scored
+    computed_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+
+
+def month_states(
+    session: Session, *, month: str, project_ids: Iterable[int] | None = None, actor: Actor
+) -> list[MonthState]:
+    """Each project's month as :func:`month_tables` gives it, but only its status and its number of lines (two
+    index reads rather than every employee's score)."""
+    m = parse_month(month)
+    ids = sorted(visible_projects(session, project_ids, actor))
+    months = {sm.project_id: sm for sm in session.scalars(
+        select(ScoreMonth).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids)))}
+    staff = dict(session.execute(
+        select(MonthlyScore.project_id, func.count())
+        .where(MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
+        .group_by(MonthlyScore.project_id)).all())
+    return [MonthState(p, sm.status if sm else None, staff.get(p, 0), sm.computed_at if sm else None,
+                       sm.confirmed_at if sm else None)
+            for p in ids for sm in [months.get(p)]]
+
+
+@dataclass(frozen=True)
 class EventLine:
     event_id: int
     event_date: dt.date

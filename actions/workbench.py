@@ -122,8 +122,8 @@ def workbench(session: Session, *, actor: Actor, scope: Scope, may: Callable[[st
             continue
         if key == "scores_to_compute":
             month = add_months(period_of(today), -1)
-            tables = score_results.month_tables(session, month=month, project_ids=ids, actor=scope.actor)
-            count = sum(1 for t in tables if t.status is None)
+            states = score_results.month_states(session, month=month, project_ids=ids, actor=scope.actor)
+            count = sum(1 for t in states if t.status is None)
             items.append(Item(key, LABELS[key], count, False, None, "scores", month))
             continue
         if key == "kpis_off_target":

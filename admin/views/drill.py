@@ -5,6 +5,7 @@ project scope still applies, so a code naming other projects shows nothing more.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqladmin.helpers import slugify_class_name
 from sqlalchemy import Select, false
@@ -20,7 +21,14 @@ PARAMETER = "drill"
 
 def drill_url(request: Request, drill: Drill) -> str:
     identity = slugify_class_name(drill.records.model.__name__)
-    return str(request.url_for("admin:list", identity=identity).include_query_params(**{PARAMETER: drill.code}))
+    # The home page links hundreds of figures to a handful of lists: each list's address is looked up in the
+    # router once per request (a lookup walks every route).
+    lists = getattr(request.state, "drill_lists", None)
+    if lists is None:
+        lists = request.state.drill_lists = {}
+    if identity not in lists:
+        lists[identity] = str(request.url_for("admin:list", identity=identity))
+    return f"{lists[identity]}?{urlencode({PARAMETER: drill.code})}"
 
 
 class DrillFilter:
