@@ -149,11 +149,14 @@ def create_app(
     admin.templates.env.globals["session_clock"] = auth.session_clock
     admin.templates.env.globals["label"] = label  # column headers from the models: {{ label("Bill", "period") }}
     auth.templates = admin.templates
-    for route in admin.admin.router.routes:
-        if getattr(route, "name", None) == "logout":  # sqladmin logs out on GET; we confirm, then POST
-            route.methods = {"GET", "HEAD", "POST"}
     install_error_pages(admin.admin)
     register_views(admin)
+    for route in admin.admin.router.routes:
+        # sqladmin logs out and exports on GET, and its actions are GET only: we confirm on GET, then POST — an
+        # export audits and may queue a 后台任务 (admin.views.pages.confirm_export)
+        endpoint = getattr(route, "endpoint", None)
+        if getattr(route, "name", None) in ("logout", "export") or getattr(endpoint, "post_too", False):
+            route.methods = {"GET", "HEAD", "POST"}
     cache_menu_links(admin)
     install_home(admin)  # the home page: KPIs against targets, instead of sqladmin's blank index
     install_jobs(admin, run_jobs or runner_mode_from_env())

@@ -49,6 +49,18 @@ def writing() -> Iterator[None]:
         WRITING.reset(token)
 
 
+@contextmanager
+def read_first() -> Iterator[None]:
+    """Inside a POST that writes one row after a long read — an export and its audit row — no write lock is
+    taken up front: holding SQLite's one write lock while thousands of rows are read would hold up every other
+    writer. :func:`in_turn` takes the lock only if another writer overtook the read."""
+    token = WRITING.set(None)
+    try:
+        yield
+    finally:
+        WRITING.reset(token)
+
+
 def is_lock_timeout(exc: OperationalError) -> bool:
     """SQLite's "database is locked": the write lock not had in time, or a read snapshot overtaken by a write."""
     return "database is locked" in str(exc.orig)

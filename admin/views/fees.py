@@ -67,7 +67,10 @@ from .drill import DrillFilter
 from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
+    asks_export,
+    confirm_export,
     granted,
+    post_too,
     refusal_status,
     run_action,
     selected_pks,
@@ -90,8 +93,12 @@ async def _page(view: Any, request: Request, template: str, *, status_code: int 
 
 async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterable[int] | None) -> Response:
     """A run's letters, one per A4 page; ``?download=1`` makes the same document one file, in a 后台任务 (a
-    run of thousands of accounts is a big file): its page, then the download in 「我的任务」."""
+    run of thousands of accounts is a big file): its page, then the download in 「我的任务」. The download is a
+    POST (the page's button, with the CSRF token); a GET of its address queues nothing and offers the POST."""
     if request.query_params.get("download") == "1":
+        if not asks_export(request):
+            return await confirm_export(view, request, f"下载催缴通知函 批次#{run_id}",
+                                        request.url.remove_query_params("download"))
         ids = sorted(notice_ids) if notice_ids is not None else None
         return await start_job(view, request, "letters", f"催缴通知函 批次#{run_id}",
                                {"run_id": run_id, "notice_ids": ids}, wait=JOB_WAIT)
@@ -336,6 +343,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
         return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
 
     @action("letters", label="打印通知函", add_in_list=False)
+    @post_too
     async def letters(self, request: Request) -> Response:
         rows = await self.scoped_targets(request, selected_pks(request)[:1])
         return await _letters(self, request, rows[0].id, None)
@@ -362,6 +370,7 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
     form_ajax_refs = ajax_refs(DunningNotice, "delivered_by")
 
     @action("letters", label="打印通知函")
+    @post_too
     async def letters(self, request: Request) -> Response:
         rows = await self.scoped_targets(request, selected_pks(request))
         runs = {row.run_id for row in rows}
@@ -532,7 +541,7 @@ class ArrearsPage(FeePage):
     name = "欠费账龄"
     icon = "fa-solid fa-hourglass-half"
 
-    @expose("/arrears", methods=["GET"], identity="arrears")
+    @expose("/arrears", methods=["GET", "POST"], identity="arrears")
     async def arrears_page(self, request: Request) -> Response:
         query = request.query_params
         values = {key: query.get(key, "") for key in ARREARS_PARAMS}
@@ -584,7 +593,7 @@ class CollectionRatePage(FeePage):
     name = "收费率"
     icon = "fa-solid fa-percent"
 
-    @expose("/collection-rate", methods=["GET"], identity="collection-rate")
+    @expose("/collection-rate", methods=["GET", "POST"], identity="collection-rate")
     async def collection_rate_page(self, request: Request) -> Response:
         query = request.query_params
         values = _rate_values(query)

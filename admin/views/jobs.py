@@ -27,7 +27,7 @@ from actions.kernel.scope import visible_project
 from models import Job, JobState, utcnow
 
 from ..forms import IdField, PageForm
-from .pages import XLSX, attachment, refusal_status, request_actor, run_action
+from .pages import XLSX, asks_export, attachment, confirm_export, refusal_status, request_actor, run_action
 
 # How app processes have their jobs run: "thread" (a thread of each process: the default, and SQLite's),
 # "worker" (by ``wuye worker`` processes only), "sync" (at once, in the request: the tests).
@@ -128,9 +128,15 @@ class ReportForm(PageForm):
     project_id = IdField("项目")
 
 
-async def start_report(view: Any, request: Request, name: str) -> Response:
+async def start_report(view: Any, request: Request, name: str, back_url: Any = None) -> Response:
     """A report's .xlsx as a 后台任务 — a branch's year of figures can be big — built from the page's own query
-    string as the user who asked (their scope): its page, then the download (also in 「我的任务」)."""
+    string as the user who asked (their scope): its page, then the download (also in 「我的任务」). Asked by a
+    POST (the 导出 button's form, whose address carries the page's query); a GET queues nothing and offers the
+    POST, then goes back to ``back_url`` (default: the report's page, its query without ``export``)."""
+    if not asks_export(request):
+        back = back_url or (request.url.remove_query_params("export") if "export" in request.query_params else None)
+        return await confirm_export(view, request, f"导出{REPORTS[name].title}", back)
+
     def check(session: Any, *, actor: Actor) -> list[QueueLock]:
         """A report of a project not the user's is refused before anything is queued (the rest of its checks
         are the report's action's, in the job)."""

@@ -1,10 +1,11 @@
 """导出 for every list: the .xlsx of exactly what the list shows, replacing sqladmin 0.32's export.
 
 sqladmin's export loads every row of the unfiltered table and writes raw values. Here the export builds the
-list's own query — scope, search, filters and sort, from the export link, which carries the query string of the
-list it is on (:func:`export_link`; kept in the URL, not in the session cookie, which would outgrow what browsers
-keep) — and hands it to :func:`actions.export.export_list`, which streams it into
-an .xlsx (typed cells, personal data masked unless the role may see it, formulas as text) and audits it.
+list's own query — scope, search, filters and sort, from the export's address, which carries the query string of
+the list it is on (:func:`export_link`; kept in the URL, not in the session cookie, which would outgrow what
+browsers keep; the 导出 button posts to that address with the CSRF token, and a GET of it exports nothing) — and
+hands it to :func:`actions.export.export_list`, which streams it into an .xlsx (typed cells, personal data masked
+unless the role may see it, formulas as text) and audits it.
 A big export runs as a 后台任务 (:mod:`admin.views.jobs`): the user gets its progress page and then the file, from
 whichever process answers.
 """
@@ -28,9 +29,10 @@ from starlette.responses import FileResponse, Response
 from actions.errors import Refused
 from actions.export import ExportResult, export_columns, export_list
 from actions.job_runner import Handler, JobContext, Outcome
+from models.db import read_first
 
 from .jobs import job_request, start_job
-from .pages import XLSX, attachment, run_action
+from .pages import XLSX, asks_export, attachment, confirm_export, run_action
 
 # Up to this many rows the file comes back in the same request; more go to a 后台任务.
 INLINE_ROWS = 5_000
@@ -70,6 +72,14 @@ async def filtered_query(view: Any, request: Request) -> Select:
 
 async def export_response(view: Any, request: Request) -> Response:
     """The list as .xlsx, or — when it is long — a 后台任务 whose page shows its progress and then the file."""
+    if not asks_export(request):
+        back = request.url_for("admin:list", identity=view.identity).replace(query=request.url.query)
+        return await confirm_export(view, request, f"导出{view.name_plural}", back)
+    with read_first():  # the count and a small export read long and write one audit row at the end
+        return await _export(view, request)
+
+
+async def _export(view: Any, request: Request) -> Response:
     query = await filtered_query(view, request)
     keys = _export_keys(view, request)
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).

@@ -43,7 +43,8 @@ async def run_action(session_maker: Any, request: Request, fn: Callable[..., Any
             session.info["actor"] = actor
             return fn(session, actor=actor, **kwargs)
 
-    # A GET that reads and then writes (an export's audit row) waits its turn on SQLite (models.db.in_turn).
+    # Work that reads and then writes (an export and its audit row, under models.db.read_first) waits its turn
+    # on SQLite only when a write overtook its read (models.db.in_turn).
     return await anyio.to_thread.run_sync(in_turn, work)
 
 
@@ -61,6 +62,28 @@ async def list_step(view: Any, request: Request, grant: str, fn: Callable[..., A
     result = await run_action(view.session_maker, request, fn, **data)
     Flash.success(request, result.message)
     return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
+
+
+# --- exports -----------------------------------------------------------------------------------------------
+def asks_export(request: Request) -> bool:
+    """导出 audits, and may queue a 后台任务: a state change, so a POST (its CSRF token checked by the console's
+    authentication, as every POST's). A GET of the same address — an old bookmark, a pasted link — exports
+    nothing and gets :func:`confirm_export`."""
+    return request.method == "POST"
+
+
+async def confirm_export(view: Any, request: Request, title: str, back_url: Any = None) -> Response:
+    """What a GET of an export's address answers: nothing exported, a Chinese page saying why, and the POST
+    button with the same query (as 退出登录 asks before it acts)."""
+    return await view.templates.TemplateResponse(request, "wuye/export_confirm.html", {
+        "title": title, "back_url": back_url or request.url_for("admin:index"),
+    })
+
+
+def post_too(endpoint: Callable) -> Callable:
+    """An ``@action`` (GET only in sqladmin) that also takes the POST of a download it offers (admin.app)."""
+    endpoint.post_too = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 def granted(view: Any, request: Request, identity: str, needed: str) -> bool:

@@ -82,11 +82,12 @@ class ReportPage(GrantedPage):
     async def print_page(self, request: Request) -> Response:
         return await self._render(request, "report_print.html")
 
-    @expose("/dashboard/report/xlsx", methods=["GET"], identity="monthly-report-xlsx")
+    @expose("/dashboard/report/xlsx", methods=["GET", "POST"], identity="monthly-report-xlsx")
     async def xlsx(self, request: Request) -> Response:
         if not self.has_permission(request, "export"):
             raise HTTPException(status_code=403, detail="没有导出的权限")
-        return await start_report(self, request, "monthly-report")
+        return await start_report(self, request, "monthly-report",
+                                  request.url_for("admin:view-monthly-report").replace(query=request.url.query))
 
     @expose("/dashboard/report/close", methods=["GET", "POST"], identity="month-close")
     async def close(self, request: Request) -> Response:

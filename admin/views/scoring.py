@@ -297,11 +297,12 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
             raise _fail(refused) from None
         return await _page(self, request, "history.html", title=f"考核历史：{history.staff_name}", history=history)
 
-    @expose("/xlsx", methods=["GET"])
+    @expose("/xlsx", methods=["GET", "POST"])
     async def xlsx_export(self, request: Request) -> Response:
         """.xlsx of a month: one sheet per project, and 明细."""
         self.require(request, "export")
-        return await start_report(self, request, "monthly-scores")
+        return await start_report(self, request, "monthly-scores",
+                                  request.url_for("admin:view-score-results").replace(query=request.url.query))
 
 
 class StarDeadlineAdmin(ScopedModelView, model=StarDeadline):

@@ -795,7 +795,7 @@ class DepartmentReportPage(ServicePage):
     icon = "fa-solid fa-clipboard-list"
     grant = ("work-order", "list")
 
-    @expose("/department-report", methods=["GET"], identity="department-report")
+    @expose("/department-report", methods=["GET", "POST"], identity="department-report")
     async def department_report_page(self, request: Request) -> Response:
         query = request.query_params
         values = {k: query.get(k, "") for k in ("department_id", "day", "project_id")}
@@ -847,7 +847,7 @@ class ComplaintStatsPage(ServicePage):
     icon = "fa-solid fa-chart-column"
     grant = ("service-request", "list")
 
-    @expose("/complaint-stats", methods=["GET"], identity="complaint-stats")
+    @expose("/complaint-stats", methods=["GET", "POST"], identity="complaint-stats")
     async def complaint_stats_page(self, request: Request) -> Response:
         query = request.query_params
         last_month = add_months(current_period(), -1)  # the last complete month by default

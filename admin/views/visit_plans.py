@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from actions import scores, visit_plans
 from actions.kernel.periods import period_of, today_local
 from models import StaffVisitPlan, VisitSignoff, label_of
+from models.db import read_first
 
 from ..forms import IdField, IdsField, MonthField, PageForm, ProjectField, TextField
 from .base import (
@@ -24,7 +25,16 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .pages import XLSX, GrantedPage, attachment, granted, request_actor, run_action
+from .pages import (
+    XLSX,
+    GrantedPage,
+    asks_export,
+    attachment,
+    confirm_export,
+    granted,
+    request_actor,
+    run_action,
+)
 
 CATEGORY = "客服工单"
 PROJECT = label_of(StaffVisitPlan, "project")
@@ -117,15 +127,19 @@ class VisitStatsPage(GrantedPage):
             project_id=str(form.get("project_id", "")), month=str(form.get("month", "")))
         return RedirectResponse(url, status_code=303)
 
-    @expose("/visit-stats/export", methods=["GET"], identity="visit-stats-export")
+    @expose("/visit-stats/export", methods=["GET", "POST"], identity="visit-stats-export")
     async def export_year(self, request: Request) -> Response:
         """年终分类统计 as .xlsx, to report upward."""
         if not granted(self, request, "visit", "export"):
             raise HTTPException(status_code=403, detail="没有导出走访统计的权限")
         fields = YearForm.read(request.query_params, actor=request_actor(request))
         project_id = fields.project_id.data
-        result = await run_action(self.session_maker, request, visit_plans.export_visit_year, year=fields.year.data,
-                                  project_ids=[project_id] if project_id else None)
+        if not asks_export(request):
+            back = request.url_for("admin:view-visit-stats").include_query_params(project_id=project_id or "")
+            return await confirm_export(self, request, "导出走访年终统计", back)
+        with read_first():  # a year of visits read, one audit row written
+            result = await run_action(self.session_maker, request, visit_plans.export_visit_year,
+                                      year=fields.year.data, project_ids=[project_id] if project_id else None)
         return Response(result.content, media_type=XLSX, headers={"content-disposition": attachment(result.filename)})
 
 

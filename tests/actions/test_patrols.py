@@ -220,6 +220,6 @@ def test_patrols_export_as_xlsx_for_the_supervisor_only(session, console, case):
     record_patrol(session, route_id=case["route"].id, patroller_id=case["butler"].id, started_at=STARTED,
                   results=_all_ok(case), findings=[FindingInput("灯不亮", location="12楼")], actor=case["actor"])
     f.user(session, username="zhuguan", roles=["客服主管"], projects=[case["p"]])
-    sheet = console("zhuguan").get("/admin/patrol-finding/export/xlsx")
+    sheet = console("zhuguan").post("/admin/patrol-finding/export/xlsx")
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
-    assert console("guanjia").get("/admin/patrol-finding/export/xlsx").status_code == 403
+    assert console("guanjia").post("/admin/patrol-finding/export/xlsx").status_code == 403

@@ -180,7 +180,13 @@ def test_the_console_signs_and_exports(session, console, year):
                                                    "project_id": str(year["p"].id), "month": "2026-11"})
     assert signed.status_code == 303 and "month=2026-11" in signed.headers["location"]
     assert set(session.scalars(select(VisitSignoff.visit_id))) == {first, third}
-    exported = boss.get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026")
-    assert exported.status_code == 200 and exported.content[:2] == b"PK"
-    assert boss.get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=abc").status_code == 400
-    assert console("wang").get(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026").status_code == 403
+    address = f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026"
+    assert f'<form method="post" action="http://testserver{address.replace("&", "&amp;")}"' in page.text
+    exports = lambda: session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.kind == "export"))  # noqa: E731
+    bookmark = boss.get(address)  # 导出 audits: a GET exports nothing, it offers the button
+    assert bookmark.status_code == 200 and "打开这个地址本身不会导出" in bookmark.text and exports() == 0
+    assert boss.client.post(address, data={"csrf_token": "forged"}).status_code == 403 and exports() == 0
+    exported = boss.post(address)
+    assert exported.status_code == 200 and exported.content[:2] == b"PK" and exports() == 1
+    assert boss.post(f"/admin/visit-stats/export?project_id={year['p'].id}&year=abc").status_code == 400
+    assert console("wang").post(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026").status_code == 403

@@ -1,6 +1,7 @@
 """Simultaneous requests on the embedded SQLite database wait for each other instead of failing with
 "database is locked" (RELIABILITY B11): a request that may write takes the write lock when its transaction
-begins; a GET that read and then wrote (an export's audit row) is run again that way when a write overtook it."""
+begins — but an export (a POST that reads long, then writes its audit row) takes it only when a write overtook
+its read, and is then run again that way."""
 
 from __future__ import annotations
 
@@ -117,8 +118,12 @@ def test_a_read_overtaken_by_a_write_is_run_again_with_the_write_lock(tmp_path):
 
 
 def _download(browser: Browser, path: str) -> tuple[int, bytes]:
-    """A GET whose answer may be a file (Browser.request reads pages as text)."""
-    browser.conn.request("GET", path, headers={"cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())})
+    """The 导出 button's POST, from the list page it is on, whose answer may be a file (Browser.request reads
+    pages as text)."""
+    assert browser.request("GET", path.replace("/export/xlsx", "/list"))[0] == 200  # the page, and its token
+    browser.conn.request("POST", path, body=urlencode({"csrf_token": browser.token}), headers={
+        "cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items()),
+        "content-type": "application/x-www-form-urlencoded"})
     response = browser.conn.getresponse()
     return response.status, response.read()
 

@@ -147,14 +147,14 @@ def test_the_report_print_view_and_xlsx(console, session, world, manager):
     assert printed.status_code == 200 and "@media print" not in printed.text  # the print CSS is a file
     assert '<link rel="icon" href="http://testserver/static/wuye/img/favicon.svg">' in printed.text  # no /favicon.ico 404
     assert "dashboard.css" in printed.text and "甲项目 2025年9月客服月度报告" in text_of(printed)
-    book = c.job_file(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}&project_id={world.p1.id}"))
+    book = c.job_file(c.post_job(f"/admin/dashboard/report/xlsx?month={ds.MONTH}&project_id={world.p1.id}"))
     assert book.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(book.content))["主要指标"]
     assert [cell.value for cell in sheet[3]][6] == 0.529 and sheet["G3"].number_format == "0.0%"
     f.user(session, username="desk", roles=["前台客服"], projects=[world.p1])
     desk = console("desk")
     assert desk.get(f"/admin/dashboard/report?month={ds.MONTH}").status_code == 403
-    assert desk.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}").status_code == 403
+    assert desk.post(f"/admin/dashboard/report/xlsx?month={ds.MONTH}").status_code == 403
     assert desk.get("/admin/").status_code == 200  # the home page is everyone's
 
 
@@ -204,15 +204,15 @@ def test_after_a_correction_the_closed_report_shows_the_difference(console, sess
     # the .xlsx is what the page shows: as reported with the corrections, live only with live=1
     page = c.get(url)
     assert f'/admin/dashboard/report/xlsx?month={ds.MONTH}&amp;project_id={world.p1.id}&amp;branch_id="' in page.text
-    book = openpyxl.load_workbook(io.BytesIO(c.job_file(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
-                                                   f"&project_id={world.p1.id}")).content))
+    book = openpyxl.load_workbook(io.BytesIO(c.job_file(c.post_job(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
+                                                        f"&project_id={world.p1.id}")).content))
     assert [cell.value for cell in book["主要指标"][3]][3:7] == [450, "应收账单", 850, 0.529]
     corrections = [[cell.value for cell in row] for row in book["月结后更正"].iter_rows(min_row=3)]
     assert ["甲项目", "主要指标", "收费率", "完成值", 0.529, 0.824, "+29.5个百分点"] in corrections
     live_page = c.get(url + "&live=1").text
     assert f'/admin/dashboard/report/xlsx?month={ds.MONTH}&amp;project_id={world.p1.id}&amp;branch_id=&amp;live=1"' in live_page
-    book = openpyxl.load_workbook(io.BytesIO(c.job_file(c.get(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
-                                                   f"&project_id={world.p1.id}&live=1")).content))
+    book = openpyxl.load_workbook(io.BytesIO(c.job_file(c.post_job(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
+                                                        f"&project_id={world.p1.id}&live=1")).content))
     assert [cell.value for cell in book["主要指标"][3]][3:7] == [700, "应收账单", 850, 0.824]
 
 

@@ -9,12 +9,12 @@ import zipfile
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from actions.actor import Actor
 from actions.export import export_columns, export_list
 from admin.views import VIEWS, list_export
-from models import AuditKind, AuditLog, Customer, Job, JobState, User, labels_of
+from models import AuditKind, AuditLog, Customer, Job, JobState, OperationLog, User, labels_of
 from tests import factories as f
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,28 +44,30 @@ def _sheet(response) -> list[list]:
 def test_export_follows_the_list_the_user_looks_at(console, people):
     sv = console("sv")
     page = sv.get("/admin/customer/list?search=张&sortBy=name&sort=desc")
-    link = html.unescape(re.search(r'href="([^"]*/admin/customer/export/xlsx[^"]*)"', page.text).group(1))
+    form = re.search(r'<form method="post" action="([^"]*/admin/customer/export/xlsx[^"]*)"[^>]*>\s*'
+                     r'<input type="hidden" name="csrf_token" value="([^"]+)">', page.text)
+    link = html.unescape(form.group(1))
     assert link.endswith("/admin/customer/export/xlsx?search=%E5%BC%A0&sortBy=name&sort=desc")  # in the URL
-    rows = _sheet(sv.get(link))
+    rows = _sheet(sv.client.post(link, data={"csrf_token": form.group(2)}))  # the button, as the browser sends it
     header = rows[0]
     assert header[:3] == ["编号", "项目", "姓名"]
     assert [r[2] for r in rows[1:]] == ["张敏", "张伟"]  # searched, sorted, only P1 (张外人 is P2)
-    explicit = _sheet(sv.get("/admin/customer/export/xlsx?search=李"))
+    explicit = _sheet(sv.post("/admin/customer/export/xlsx?search=李"))
     assert [r[2] for r in explicit[1:]] == ["李娜"]
 
 
 def test_personal_data_masked_by_role(console, people):
     phone = lambda rows: rows[1][rows[0].index("手机号")]  # noqa: E731
-    sv_rows = _sheet(console("sv").get("/admin/customer/export/xlsx?search=张伟"))
+    sv_rows = _sheet(console("sv").post("/admin/customer/export/xlsx?search=张伟"))
     assert phone(sv_rows) == "138****5670" and sv_rows[1][sv_rows[0].index("身份证号")] == "110***********002X"
-    mg_rows = _sheet(console("mg").get("/admin/customer/export/xlsx?search=张伟"))
+    mg_rows = _sheet(console("mg").post("/admin/customer/export/xlsx?search=张伟"))
     assert phone(mg_rows) == "13812345670"
-    assert console("fd").get("/admin/customer/export/xlsx").status_code == 403  # no export grant
+    assert console("fd").post("/admin/customer/export/xlsx").status_code == 403  # no export grant
 
 
 def test_formulas_written_as_text_and_export_audited(console, session, people):
     sv = console("sv")
-    response = sv.get("/admin/customer/export/xlsx?search=HYPERLINK")
+    response = sv.post("/admin/customer/export/xlsx?search=HYPERLINK")
     sheet = zipfile.ZipFile(io.BytesIO(response.content)).read("xl/worksheets/sheet1.xml")
     assert b"<f>" not in sheet and _sheet(response)[1][2] == "=HYPERLINK(\"http://x\")"
     event = session.scalar(select(AuditLog).where(AuditLog.kind == AuditKind.EXPORT))
@@ -74,7 +76,7 @@ def test_formulas_written_as_text_and_export_audited(console, session, people):
 
 
 def test_unit_list_export_is_typed_and_scoped(console, people):
-    rows = _sheet(console("sv").get("/admin/unit/export/xlsx"))
+    rows = _sheet(console("sv").post("/admin/unit/export/xlsx"))
     assert rows[0][:4] == ["编号", "项目", "楼栋", "房号"]
     assert {r[1] for r in rows[1:]} == {"翠湖花园"} and len(rows) == 5
     area = rows[0].index("建筑面积(㎡)")
@@ -84,7 +86,7 @@ def test_unit_list_export_is_typed_and_scoped(console, people):
 def test_big_export_runs_as_a_recorded_job(console, session, people, monkeypatch):
     monkeypatch.setattr(list_export, "INLINE_ROWS", 1)
     sv = console("sv")
-    started = sv.get("/admin/customer/export/xlsx?search=", follow_redirects=False)
+    started = sv.post("/admin/customer/export/xlsx?search=")
     assert started.status_code == 303
     job_id = int(started.headers["location"].rstrip("/").rsplit("/", 1)[-1])
     job = session.get(Job, job_id)
@@ -103,9 +105,53 @@ def test_big_export_runs_as_a_recorded_job(console, session, people, monkeypatch
     assert console("mg").get(f"/admin/jobs/{job_id}").status_code == 404
 
 
+def _written(session) -> tuple[int, int, int]:
+    """Jobs, audit rows and operation-log rows: what an export writes."""
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, AuditLog, OperationLog))
+
+
+@pytest.mark.parametrize("inline_rows", [5_000, 1])  # a small export (the file) and a big one (a 后台任务)
+def test_a_get_of_the_export_address_exports_nothing_and_offers_the_post(console, session, people, monkeypatch,
+                                                                         inline_rows):
+    """导出 audits and may queue a job: a state change, so a POST. An old bookmark (a GET) gets a page saying so,
+    with the button — the same query — and nothing is queued or audited."""
+    monkeypatch.setattr(list_export, "INLINE_ROWS", inline_rows)
+    sv = console("sv")
+    before = _written(session)
+    page = sv.get("/admin/customer/export/xlsx?search=张&sortBy=name")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "打开这个地址本身不会导出" in page.text and "开始导出" in page.text
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
+                     r'value="([^"]+)">', page.text)
+    assert html.unescape(form.group(1)).endswith("/admin/customer/export/xlsx?search=%E5%BC%A0&sortBy=name")
+    assert '/admin/customer/list?search=%E5%BC%A0&amp;sortBy=name"' in page.text  # 返回: the list as it was
+    assert _written(session) == before
+    assert sv.client.head("/admin/customer/export/xlsx").status_code == 200 and _written(session) == before
+    # the page's button does export
+    done = sv.client.post(html.unescape(form.group(1)), data={"csrf_token": form.group(2)}, follow_redirects=False)
+    jobs, audits, operations = _written(session)
+    if inline_rows == 1:
+        assert done.status_code == 303 and "/admin/jobs/" in done.headers["location"]
+        assert jobs == before[0] + 1
+    else:
+        assert [r[2] for r in _sheet(done)[1:]] == ["张伟", "张敏"] and jobs == before[0]
+    assert (audits, operations) == (before[1] + 1, before[2] + 1)
+
+
+@pytest.mark.parametrize("inline_rows", [5_000, 1])
+def test_an_export_post_without_the_token_writes_nothing(console, session, people, monkeypatch, inline_rows):
+    monkeypatch.setattr(list_export, "INLINE_ROWS", inline_rows)
+    sv = console("sv")
+    before = _written(session)
+    for data in ({}, {"csrf_token": "forged"}):
+        refused = sv.client.post("/admin/customer/export/xlsx?search=张", data=data, follow_redirects=False)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    assert _written(session) == before
+
+
 def test_exported_list_reimports_unchanged(console, session, people):
     sv = console("sv")
-    data = sv.get("/admin/unit/export/xlsx").content
+    data = sv.post("/admin/unit/export/xlsx").content
     upload = sv.post("/admin/import/upload", {"kind": "units"}, files={"file": ("房屋.xlsx", data, XLSX)})
     page = sv.get(upload.headers["location"]).text
     assert "<td>0</td><td>0</td><td>4</td>" in re.sub(r"\s+", "", page)  # 新增 0, 更新 0, 无变化 4

@@ -24,6 +24,7 @@ from actions.kernel.periods import today_local
 from admin.views.fees import dunning_job
 from models import (
     SHANGHAI,
+    AuditLog,
     Bill,
     BillStatus,
     DunningNotice,
@@ -259,7 +260,8 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     # stage 3 went out once its date came, with no reminder before it this month: the letter claims none
     assert "这是本月第" not in html and "向贵户催缴" not in html and "多次催缴" not in html
     assert "催缴通知书</h1>" in html and "（第一次）" in html and "（第三次）" not in html and "至今仍未缴清" in html
-    download = cashier.job_file(cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
+    assert f'<form method="post" action="http://testserver/admin/dunning-run/action/letters?pks={run.id}&amp;download=1"' in html
+    download = cashier.job_file(cashier.post_job(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
     assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text
     assert download.text.count('<section class="sheet">') == 9
@@ -339,8 +341,8 @@ def test_a_bad_value_on_a_fee_page_is_named_and_nothing_is_written(session, cons
         assert refused.status_code == 400 and message in html.unescape(refused.text), (url, sent)
     aging = cashier.get("/admin/arrears", params={"as_of": "2026-04-05", "min_months": "三"})
     assert aging.status_code == 400 and "欠费月数无效：三" in html.unescape(aging.text)
-    assert cashier.get("/admin/arrears", params={"min_months": "2", "export": "xlsx", "building_id": "A栋"}
-                       ).status_code == 400
+    assert cashier.post("/admin/arrears", params={"min_months": "2", "export": "xlsx", "building_id": "A栋"}
+                        ).status_code == 400
     assert state() == before
 
 
@@ -522,13 +524,48 @@ def test_arrears_page_totals_filters_and_export(session, console, estate, staff_
     shops = cashier.get("/admin/arrears?as_of=2026-04-05&key_tenant=yes")
     assert "1205.00" in shops.text and "筛选结果共 1 户" in shops.text and "A栋-101" not in shops.text
 
-    export = cashier.job_file(cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx"))
+    export = cashier.job_file(cashier.post_job("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx"))
     assert export.status_code == 200 and export.headers["content-type"].startswith("application/vnd.openxmlformats")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert [r[2] for r in rows[1:]] == ["201", "101"]
     assert butler.get("/admin/arrears?as_of=2026-04-05").status_code == 200
-    assert butler.get("/admin/arrears?as_of=2026-04-05&export=xlsx").status_code == 403
+    assert butler.post("/admin/arrears?as_of=2026-04-05&export=xlsx").status_code == 403
     assert cashier.get("/admin/arrears?as_of=2026-04-31").status_code == 400
+
+
+def _written(session) -> tuple[int, int, int]:
+    """Jobs, audit rows and operation-log rows: what an export writes."""
+    return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, AuditLog, OperationLog))
+
+
+def test_the_arrears_export_is_a_post_with_the_token(session, console, estate, staff_of):
+    """导出 queues a 后台任务 and audits: the page's button posts the page's query with the CSRF token. A GET of
+    the export's address (an old bookmark) queues nothing and offers the button; a POST without the token is
+    refused; each time nothing is written."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    page = cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2")
+    address = "http://testserver/admin/arrears?as_of=2026-04-05&amp;min_months=2&amp;export=xlsx"
+    assert f'<form id="export-form" method="post" action="{address}"' in page.text
+    assert '<button type="submit" form="export-form"' in page.text and not re.search(r'href="[^"]*export=xlsx', page.text)
+    before = _written(session)
+
+    bookmark = cashier.get("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx")
+    assert bookmark.status_code == 200 and "打开这个地址本身不会导出" in bookmark.text
+    assert f'<form method="post" action="{address}"' in bookmark.text
+    assert 'href="http://testserver/admin/arrears?as_of=2026-04-05&amp;min_months=2"' in bookmark.text  # 返回
+    for data in ({}, {"csrf_token": "forged"}):
+        forged = cashier.client.post("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx", data=data)
+        assert forged.status_code == 403 and "CSRF" in forged.text
+    assert _written(session) == before
+
+    started = cashier.post("/admin/arrears?as_of=2026-04-05&min_months=2&export=xlsx")
+    assert started.status_code == 303 and "/admin/jobs/" in started.headers["location"]
+    jobs, audits, operations = _written(session)
+    assert (jobs, audits, operations) == (before[0] + 1, before[1] + 1, before[2] + 1)  # the job's own audit rows
+    job = session.scalars(select(Job).order_by(Job.id.desc())).first()
+    assert (job.kind, job.state, job.params["query"]) == ("report", JobState.DONE, "as_of=2026-04-05&min_months=2&export=xlsx")
 
 
 def test_collection_rate_page_and_export(session, console, estate, staff_of):
@@ -539,7 +576,7 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     page = manager.get("/admin/collection-rate?period_from=2026-03&group_by=building")
     assert page.status_code == 200
     assert "翠湖收费测试苑 · A栋" in page.text and "66.7%" in page.text and "目标：每月 93% 以上" in page.text
-    export = manager.job_file(manager.get("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx"))
+    export = manager.job_file(manager.post_job("/admin/collection-rate?period_from=2026-03&group_by=building&export=xlsx"))
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert rows[0][1] == "楼栋" and rows[-1][1] == "合计"
     assert rows[0][9] == "达标" and {r[9] for r in rows[1:]} == {"未达标"}
@@ -611,9 +648,34 @@ def test_a_dunning_run_is_a_job_with_its_result_in_my_jobs_and_audited_as_its_us
     assert session.scalar(select(func.count()).select_from(JobLock)) == 0  # given back with the outcome
 
     # the letters of the run as one file: a job of its own, downloaded from its page
-    letters = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    letters = cashier.post_job(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
     assert "通知函 3 份" in letters.text
     assert cashier.job_file(letters).text.count('<section class="sheet">') == 3
+
+
+def test_a_dunning_run_under_way_shows_the_shared_progress_bar(session, console, estate, staff_of):
+    """发起催缴 that outlasts its wait sends the user to its job's page: queued or running, that page carries the
+    progress box every job shows (polled by wuye-progress.js), not a bare spinner."""
+    e = estate
+    name = staff_of("收费员")
+    cashier = console(name)
+    user = session.scalar(select(User).where(User.username == name))
+    actor = Actor(user_id=user.id, name=user.username, project_ids=None)
+    lock = run_lock(session, stage=1, scope=DunningScope(project_id=e.project.id), actor=e.actor,
+                    as_of=dt.date(2026, 4, 5))
+    job_id = enqueue_job(session, kind="dunning", title="发起催缴：第一次催缴(5日)", params={}, actor=actor,
+                         settings=JobSettings.from_env(), locks=[lock])
+    session.flush()
+    for state in (JobState.QUEUED, JobState.RUNNING):
+        if state is JobState.RUNNING:
+            claim_job(session, worker=worker_name("test"), settings=JobSettings.from_env())
+            session.flush()
+        assert session.get(Job, job_id).state is state
+        page = cashier.get(f"/admin/jobs/{job_id}")
+        assert page.status_code == 200 and "发起催缴：第一次催缴(5日)" in page.text
+        assert f'data-job-status="http://testserver/admin/jobs/{job_id}/status"' in page.text, state
+        assert 'class="progress-bar"' in page.text and "/static/wuye/js/wuye-progress.js" in page.text
+        assert cashier.get(f"/admin/jobs/{job_id}/status").json()["state"] == state.value
 
 
 def test_a_second_run_of_a_project_month_and_stage_is_refused_while_one_is_under_way(session, console, estate, staff_of):
@@ -647,7 +709,7 @@ def test_runs_for_a_project_not_the_users_are_refused_before_anything_is_queued(
 
     dunning = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "project_id": str(other.id)})
     bills = cashier.post_job("/admin/bill/generate-bills", {"project_id": str(other.id), "period": "2026-03"})
-    letters = cashier.get("/admin/dunning-run/action/letters?pks=999999&download=1")
+    letters = cashier.post("/admin/dunning-run/action/letters?pks=999999&download=1")
 
     assert dunning.status_code == 403 and "无权操作项目" in dunning.text
     assert bills.status_code == 403 and "无权操作项目" in bills.text

@@ -77,12 +77,14 @@ def test_jobs_past_the_limits_are_refused_429_in_chinese_through_any_process(app
     first, second = (Browser(url) for url in app_processes.urls)
     assert first.log_in("greedy") == 302
     second.cookies = dict(first.cookies)  # one user, whichever process answers
+    for browser in (first, second):
+        assert browser.request("GET", "/admin/customer/list")[0] == 200  # the 导出 button's page, its token
     try:
         for i in range(4):  # no worker runs: the jobs stay queued, each holding a place
-            status, _ = (first, second)[i % 2].request("GET", "/admin/customer/export/xlsx")
+            status, _ = (first, second)[i % 2].request("POST", "/admin/customer/export/xlsx", {})
             assert status == 303
         for browser in (first, second):
-            status, page = browser.request("GET", "/admin/customer/export/xlsx")
+            status, page = browser.request("POST", "/admin/customer/export/xlsx", {})
             assert status == 429 and "每人最多 4 个" in page
         with app_processes.session_maker() as session:
             states = session.scalars(select(Job.state).where(Job.user_id == uid)).all()
@@ -90,7 +92,8 @@ def test_jobs_past_the_limits_are_refused_429_in_chinese_through_any_process(app
         other = Browser(app_processes.urls[1])
         _user(app_processes, "modest")
         assert other.log_in("modest") == 302
-        assert other.request("GET", "/admin/customer/export/xlsx")[0] == 303  # another user's place is their own
+        assert other.request("GET", "/admin/customer/list")[0] == 200
+        assert other.request("POST", "/admin/customer/export/xlsx", {})[0] == 303  # another user's place is theirs
     finally:
         with app_processes.session_maker.begin() as session:  # the next tests' worker need not run these
             session.execute(update(Job).where(Job.state == JobState.QUEUED).values(state=JobState.FAILED))
@@ -103,7 +106,8 @@ def test_a_job_started_through_one_process_is_run_by_the_worker_and_downloaded_t
     first, second = (Browser(url) for url in app_processes.urls)
     assert first.log_in("exporter") == 302
     second.cookies = dict(first.cookies)
-    assert first.request("GET", "/admin/customer/export/xlsx" + search)[0] == 303
+    assert first.request("GET", "/admin/customer/list" + search)[0] == 200
+    assert first.request("POST", "/admin/customer/export/xlsx" + search, {})[0] == 303
     job = _latest_job(app_processes, uid)
     assert job.state is JobState.QUEUED
     status, page = second.request("GET", f"/admin/jobs/{job.id}")
@@ -139,7 +143,8 @@ def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(a
     uid = _user(app_processes, "unlucky")
     browser = Browser(app_processes.urls[0])
     assert browser.log_in("unlucky") == 302
-    assert browser.request("GET", "/admin/customer/export/xlsx" + search)[0] == 303
+    assert browser.request("GET", "/admin/customer/list" + search)[0] == 200
+    assert browser.request("POST", "/admin/customer/export/xlsx" + search, {})[0] == 303
     job = _latest_job(app_processes, uid)
     for attempt in (1, 2):  # the second worker finds the first one's lease run out and runs the job again
         worker = app_processes.start_worker()

@@ -29,7 +29,7 @@ def test_the_letters_page_links_the_consoles_icon(session, console):
     assert ICON in cashier.get("/admin/").text  # the same link as the console's
     assert cashier.get("/static/wuye/img/favicon.svg").status_code == 200
 
-    download = cashier.job_file(cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
+    download = cashier.job_file(cashier.post_job(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
     assert download.status_code == 200 and '<section class="sheet">' in download.text
     assert 'rel="icon"' not in download.text
 

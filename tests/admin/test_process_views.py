@@ -144,7 +144,7 @@ def test_rewards_are_read_and_exported_never_typed_and_the_amounts_are_the_compa
     listed = c.get("/admin/reward-entry/list")
     assert listed.status_code == 200 and "王芳" in listed.text and "奖励" in listed.text and "周外" not in listed.text
     assert c.get("/admin/reward-entry/create").status_code in (403, 404)
-    exported = c.get("/admin/reward-entry/export/xlsx")
+    exported = c.post("/admin/reward-entry/export/xlsx")
     assert exported.status_code == 200
 
     band = session.scalar(select(GradeBand).where(GradeBand.name == "优秀"))

@@ -207,7 +207,7 @@ def test_breakdown_history_and_export(console, session, org):
     history = sup.get(f"/admin/monthly-score/history?staff_id={wang.id}")
     assert history.status_code == 200 and "2026-10" in history.text and "94.0" in history.text
 
-    exported = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}")
+    exported = sup.post_job(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['project'].id}")
     assert "已导出月度考核" in exported.text and "导出月度考核" in sup.get("/admin/jobs").text
     xlsx = sup.job_file(exported)
     assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -236,7 +236,7 @@ def test_a_bad_project_on_compute_or_export_is_named_and_nothing_is_written(cons
         refused = sup.post_job("/admin/scores/compute", sent)
         bad = sent["project_id"].split(",")[-1]
         assert refused.status_code == 400 and f"{project}无效：{bad}" in refused.text, sent
-    export = sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id=x")
+    export = sup.post(f"/admin/monthly-score/xlsx?month={MONTH}&project_id=x")
     assert export.status_code == 400 and "项目无效：x" in export.text  # checked before the job is queued
     assert (count(session, ScoreMonth), count(session, MonthlyScore), count(session, Job),
             count(session, OperationLog)) == before
@@ -250,7 +250,7 @@ def test_csrf_and_scope(console, session, org):
     assert foreign.status_code == 403 and "无权操作" in foreign.text and count(session, ScoreMonth, ours(ScoreMonth, org)) == 0
     assert sup.get(f"/admin/scores/results?month={MONTH}&project_id={org['other'].id}").status_code == 403
     assert sup.get(f"/admin/monthly-score/breakdown?staff_id={org['stranger'].id}&month={MONTH}").status_code == 403
-    assert sup.get(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['other'].id}").status_code == 403
+    assert sup.post(f"/admin/monthly-score/xlsx?month={MONTH}&project_id={org['other'].id}").status_code == 403
     assert count(session, Job) == 0  # a report of a project not the user's: refused before anything is queued
 
 

@@ -410,7 +410,7 @@ def test_a_bad_value_on_the_report_pages_is_named_and_nothing_is_queued(session,
         ("/admin/complaint-stats?month_from=2026-11&project_id=一期", f"{label_of(ServiceRequest, 'project')}无效：一期"),
         ("/admin/complaint-stats?month_from=2026-11&month_to=十二月&export=xlsx", "结束月份"),
     ):
-        refused = boss.get(url)
+        refused = boss.post(url) if "export=" in url else boss.get(url)  # 导出 is the page's POST
         assert refused.status_code == 400 and message in html.unescape(refused.text), url
     session.expire_all()
     assert (session.scalar(select(func.count()).select_from(Job)),
@@ -521,9 +521,9 @@ def test_department_report_print_and_export(session, console, site, orders):
     printed = desk.get(f"/admin/department-report?department_id={engineering}&print=1")
     assert '<link rel="icon" href="http://testserver/static/wuye/img/favicon.svg">' in printed.text
     assert printed.status_code == 200 and "<nav" not in printed.text and "工程部派工日报" in printed.text
-    assert desk.get(f"/admin/department-report?department_id={engineering}&export=xlsx").status_code == 403
+    assert desk.post(f"/admin/department-report?department_id={engineering}&export=xlsx").status_code == 403
     before_ops = session.scalar(select(func.count()).select_from(OperationLog))
-    xlsx = boss.job_file(boss.get(f"/admin/department-report?department_id={engineering}&export=xlsx"))
+    xlsx = boss.job_file(boss.post_job(f"/admin/department-report?department_id={engineering}&export=xlsx"))
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet.max_row == 5  # title, header, the two open orders and the one completed today
@@ -539,11 +539,11 @@ def test_complaint_statistics_page_and_export(session, console, site, orders):
     assert "未达标" in page.text  # one complaint received, none closed
     bad = boss.get("/admin/complaint-stats?month_from=2025-13")
     assert bad.status_code == 400 and "月份格式" in bad.text
-    xlsx = boss.job_file(boss.get(f"/admin/complaint-stats?month_from={month}&export=xlsx"))
+    xlsx = boss.job_file(boss.post_job(f"/admin/complaint-stats?month_from={month}&export=xlsx"))
     assert xlsx.status_code == 200
     header = next(openpyxl.load_workbook(io.BytesIO(xlsx.content))["投诉统计"].iter_rows(min_row=2, values_only=True))
     assert header[:3] == ("项目", "月份", "受理投诉")
-    assert console("desk").get(f"/admin/complaint-stats?month_from={month}&export=xlsx").status_code == 403
+    assert console("desk").post(f"/admin/complaint-stats?month_from={month}&export=xlsx").status_code == 403
 
 
 def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(session, console, site):
