@@ -34,6 +34,7 @@ from models import (
 from .actor import Actor, current_actor
 from .kernel.sql import json_object, json_value
 from .privacy import mask
+from .score_inputs import feeds_scores, mark_changed
 
 T = TypeVar("T")
 
@@ -133,6 +134,14 @@ def _audit_flush(session: Session, _ctx: Any) -> None:
             rows.append(_row(actor, kind, obj, changes))
     if rows:
         session.execute(insert(AuditLog), rows)
+        touched: list[int | None] = []
+        for r in rows:
+            if feeds_scores(r["table_name"]):
+                touched.append(r["project_id"])
+                if r["kind"] is AuditKind.UPDATE and "project_id" in r["changes"]:
+                    touched.append(r["changes"]["project_id"][0])  # moved: its old project's scores change too
+        if touched:
+            mark_changed(session, touched)
 
 
 def record_bulk(
@@ -172,6 +181,8 @@ def record_bulk(
         ).select_from(source),
     )
     session.execute(stmt)
+    if feeds_scores(table):
+        mark_changed(session, select(sub.c[project_column]) if project_column else [None])
 
 
 def _json_scalar(value: Any) -> bool:
@@ -224,6 +235,8 @@ def record_batch(
         changes={"batch_id": batch_id, "count": count, **{k: _plain(v) for k, v in (details or {}).items()}},
         actor=actor,
     )
+    if feeds_scores(table):
+        mark_changed(session, [project_id])
 
 
 def log_event(session: Session, kind: AuditKind, *, summary: str, changes: dict[str, Any] | None = None,
