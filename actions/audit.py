@@ -3,7 +3,8 @@
 ORM changes (console forms, CLI, small actions) are caught by a flush hook; set-based batch statements
 that bypass the ORM record their rows with :func:`record_bulk`, or — a spreadsheet import of a whole file —
 once per table with :func:`record_batch`, the rows being those carrying the batch's id; each batch action also
-writes one operation-log row with :func:`log_operation`.
+writes one operation-log row with :func:`log_operation`. Being the one place every write passes, it is also where a
+write to what the monthly scores are computed from marks the months it changes (:mod:`actions.score_inputs`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from models import (
 from .actor import Actor, current_actor
 from .kernel.sql import json_object, json_value
 from .privacy import mask
+from .score_inputs import feeds_scores, mark_changed
 
 T = TypeVar("T")
 
@@ -133,6 +135,14 @@ def _audit_flush(session: Session, _ctx: Any) -> None:
             rows.append(_row(actor, kind, obj, changes))
     if rows:
         session.execute(insert(AuditLog), rows)
+        touched: list[int | None] = []
+        for r in rows:
+            if feeds_scores(r["table_name"]):
+                touched.append(r["project_id"])
+                if r["kind"] is AuditKind.UPDATE and "project_id" in r["changes"]:
+                    touched.append(r["changes"]["project_id"][0])  # moved: its old project's scores change too
+        if touched:
+            mark_changed(session, touched)
 
 
 def record_bulk(
@@ -172,6 +182,8 @@ def record_bulk(
         ).select_from(source),
     )
     session.execute(stmt)
+    if feeds_scores(table):
+        mark_changed(session, select(sub.c[project_column]) if project_column else [None])
 
 
 def _json_scalar(value: Any) -> bool:
@@ -224,6 +236,8 @@ def record_batch(
         changes={"batch_id": batch_id, "count": count, **{k: _plain(v) for k, v in (details or {}).items()}},
         actor=actor,
     )
+    if feeds_scores(table):
+        mark_changed(session, [project_id])
 
 
 def log_event(session: Session, kind: AuditKind, *, summary: str, changes: dict[str, Any] | None = None,

@@ -72,6 +72,7 @@ from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
 from .kernel.sql import is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
+from .score_inputs import computing
 
 # 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
 # 维修工的超时工单由工程部考核。
@@ -630,35 +631,29 @@ def compute_scores(
 
 def _compute(session: Session, m: Month, projects: dict[int, str]) -> ComputeResult:
     ids = sorted(projects)
-    months = _lock_months(session, m, ids)
-    derived = derive_events(session, m, ids)
-    this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
-    # The scores of those no longer assessed here go (moved to another project, left without events); the others
-    # are written where they changed, so a recompute of unchanged records writes no score.
-    gone = select(MonthlyScore.id, MonthlyScore.project_id).where(
-        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed(m, ids)).exists())
-    record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分", ids=gone)
-    session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
-    before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
-    written = session.scalars(_scores_upsert(session, m, ids)).all()
-    for kind, these in ((AuditKind.INSERT, [i for i in written if i > before]),
-                        (AuditKind.UPDATE, [i for i in written if i <= before])):
-        if these:
-            record_bulk(session, kind=kind, table="monthly_score", summary=f"计算 {m.text} 月度得分",
-                        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(these)),
-                        columns=SCORE_COLUMNS if kind is AuditKind.UPDATE else ())
-    # the upsert went round the session: scores it holds are read again
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, MonthlyScore):
-            session.expire(obj)
-    # one statement for all the month rows (the ORM's versioned flush writes one per row)
-    now = utcnow()
-    session.execute(update(ScoreMonth).where(ScoreMonth.id.in_(months))
-                    .values(computed_at=now, updated_at=now, version=ScoreMonth.version + 1))
-    record_bulk(session, kind=AuditKind.UPDATE, table="score_month", summary=f"计算 {m.text} 月度考核",
-                ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(months)),
-                changes={"computed_at": now})
+    session.flush()  # the caller's pending changes mark their months before the compute reads the marks
+    with computing(session):
+        started = utcnow()
+        months = _lock_months(session, m, ids)
+        # Only the months with a write since their compute (or never computed) are derived and summed again;
+        # the others already hold what the records give.
+        todo = sorted(p for p, (_, changed) in months.items() if changed)
+        derived = derive_events(session, m, todo) if todo else DerivedChanges(0, 0)
+        if todo:
+            _write_scores(session, m, todo)
+        # one statement for all the month rows (the ORM's versioned flush writes one per row)
+        now = utcnow()
+        ours = ScoreMonth.id.in_([i for i, _ in months.values()])
+        session.execute(update(ScoreMonth).where(ours).values(
+            computed_at=now, updated_at=now, version=ScoreMonth.version + 1,
+            # an order becomes overdue without a write when its due time passes: until the month is over, the
+            # next compute derives again
+            inputs_changed=started < m.end,
+        ))
+        record_bulk(session, kind=AuditKind.UPDATE, table="score_month", summary=f"计算 {m.text} 月度考核",
+                    ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ours), changes={"computed_at": now})
 
+    this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
     counts = {
         p: (n, events) for p, n, events in session.execute(
             select(MonthlyScore.project_id, func.count(), func.sum(MonthlyScore.event_count))
@@ -679,9 +674,33 @@ def _compute(session: Session, m: Month, projects: dict[int, str]) -> ComputeRes
     return result
 
 
-def _lock_months(session: Session, m: Month, ids: list[int]) -> list[int]:
-    """The ids of the month rows of these projects, created if missing and locked, so two computes of the same
-    month run one after the other (B08)."""
+def _write_scores(session: Session, m: Month, ids: list[int]) -> None:
+    """The month's scores of these projects from their events, each written only where it changed."""
+    this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
+    # The scores of those no longer assessed here go (moved to another project, left without events); the others
+    # are written where they changed, so a recompute of unchanged records writes no score.
+    gone = select(MonthlyScore.id, MonthlyScore.project_id).where(
+        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed(m, ids)).exists())
+    record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分", ids=gone)
+    session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
+    before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
+    written = session.scalars(_scores_upsert(session, m, ids)).all()
+    for kind, these in ((AuditKind.INSERT, [i for i in written if i > before]),
+                        (AuditKind.UPDATE, [i for i in written if i <= before])):
+        if these:
+            record_bulk(session, kind=kind, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(these)),
+                        columns=SCORE_COLUMNS if kind is AuditKind.UPDATE else ())
+    # the upsert went round the session: scores it holds are read again
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, MonthlyScore):
+            session.expire(obj)
+
+
+def _lock_months(session: Session, m: Month, ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """The month rows of these projects, created if missing and locked, so two computes of the same month — and
+    a compute and a write that marks the month (``score_inputs``) — run one after the other (B08): by project,
+    its row's id and whether it is to be computed again (never computed, or marked since)."""
     created = session.execute(
         upsert_insert(session, ScoreMonth)
         .values([{"project_id": p, "month": m.text} for p in ids])
@@ -693,10 +712,13 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> list[int]:
             session, kind=AuditKind.INSERT, table="score_month", summary=f"新建 {m.text} 月度考核",
             ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(created)),
         )
-    months = list(session.scalars(
-        select(ScoreMonth.id).where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
-        .order_by(ScoreMonth.project_id).with_for_update()
-    ))
+    months = {
+        p: (i, changed or computed is None) for i, p, changed, computed in session.execute(
+            select(ScoreMonth.id, ScoreMonth.project_id, ScoreMonth.inputs_changed, ScoreMonth.computed_at)
+            .where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
+            .order_by(ScoreMonth.project_id).with_for_update()
+        )
+    }
     # confirmed between the first check and the lock
     refuse_confirmed(session, m.text, ids, "重新计算")
     return months

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, relationship
 
@@ -190,6 +191,10 @@ class ScoreMonth(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     spot_check_note: Mapped[str] = col("抽查意见", Text, default="")
     reopened_by_id: Mapped[int | None] = col("重新开放人", ForeignKey("user_account.id", ondelete="SET NULL"))
     reopened_at: Mapped[dt.datetime | None] = col("重新开放时间", UTCDateTime())
+    # Set in the transaction of every write that can change the month's scores (actions.score_inputs), cleared
+    # by a compute: a recompute of an unchanged month has nothing to derive or sum again.
+    inputs_changed: Mapped[bool] = col("计算后有变化", Boolean, default=True, server_default=true(),
+                                       doc="上次计算之后，考核记录或其来源记录（投诉、表扬、工单、回访、员工、细则、等级）有变化")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id], info={"label": "确认人"})

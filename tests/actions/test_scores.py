@@ -25,6 +25,7 @@ from actions.scores import (
     revise_rule,
     rules_in_force,
 )
+from actions.work_orders import reassign_work_orders
 from models import (
     SHANGHAI,
     AuditKind,
@@ -44,9 +45,11 @@ from models import (
     ScoreMonth,
     ScoringRule,
     Staff,
+    WorkOrder,
     utcnow,
 )
 from tests import factories
+from tests.race_support import second_while_first_open
 from tests.score_support import (
     DAY,
     MONTH,
@@ -530,5 +533,156 @@ def test_two_computes_of_the_same_month_run_one_after_the_other(engine):
             for model in (MonthlyScore, ScoreEvent, ScoreMonth):
                 cleanup.execute(delete(model).where(model.project_id == ids["project"]))
             cleanup.execute(delete(Staff).where(Staff.id.in_(ids["staff"])))
+            cleanup.execute(delete(Project).where(Project.id == ids["project"]))
+            cleanup.execute(delete(Branch).where(Branch.id == ids["branch"]))
+
+
+# --- what a recompute derives again: the mark of a change since the compute ----------------------------------
+def _month_row(session, project) -> ScoreMonth:
+    row = session.scalar(select(ScoreMonth).where(ScoreMonth.project_id == project.id, ScoreMonth.month == MONTH))
+    session.refresh(row)
+    return row
+
+
+def _move_staff(session, org) -> None:
+    org["staff"]["d"].project = org["other"]  # 刘洋 is transferred: no longer scored here
+
+
+def _reassign(session, org) -> None:  # a set-based write (record_bulk), not a flush
+    reassign_work_orders(session, order_ids=[org["fixer_order"].id], reason="转给客服跟进", assignee_id=org["staff"]["d"].id,
+                         actor=SYSTEM)
+
+
+def _set(model, where, **values):
+    def change(session, org) -> None:
+        row = session.scalar(select(model).where(where(org)))
+        for key, value in values.items():
+            setattr(row, key, value)
+    return change
+
+
+# Each source of the scores, changed the way its action or console form changes it; then 刘洋's (or 王芳's,
+# 李娜's) total or grade after the recompute.
+SOURCES = {
+    "manual_event": (lambda session, org: record(session, org, [org["staff"]["d"]], "1.1"), "刘洋", Decimal("99")),
+    "complaint": (lambda session, org: request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 20),
+                                               complaint_validity=ComplaintValidity.VALID,
+                                               complained_staff=org["staff"]["d"]), "刘洋", Decimal("95")),
+    "praise": (lambda session, org: request(session, org["project"], RequestKind.PRAISE, at(2026, 10, 21),
+                                            praised_staff=org["staff"]["d"]), "刘洋", Decimal("102")),
+    "overdue_order": (lambda session, org: order(session, org["project"], org["staff"]["d"], at(2026, 10, 22), None),
+                      "刘洋", Decimal("98")),
+    "order_reassigned": (_reassign, "刘洋", Decimal("98")),
+    "callback": (lambda session, org: callback(session, org["project"], org["in_time"], at(2026, 10, 25),
+                                               Satisfaction.UNSATISFIED), "刘洋", Decimal("98")),
+    "rule_edited": (_set(ScoringRule, lambda org: ScoringRule.code == "AUTO-PRAISE", points_min=Decimal("3"),
+                         points_max=Decimal("3")), "李娜", Decimal("103")),
+    "grade_band_edited": (_set(GradeBand, lambda org: GradeBand.name == "优秀", min_total=Decimal("98")), "王芳", "良好"),
+    "base_score_edited": (_set(ScoreMonth, lambda org: ScoreMonth.project_id == org["project"].id,
+                               base_score=Decimal("90")), "刘洋", Decimal("90")),
+    "staff_moved": (_move_staff, "刘洋", None),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_every_source_of_the_scores_marks_the_month_for_the_next_recompute(session, org, source):
+    """A recompute of an unchanged month derives and writes nothing (its mark is clear); a change to any of the
+    records the scores come from marks the month in the same transaction, and the next recompute takes it in."""
+    change, who, expected = SOURCES[source]
+    p, s = org["project"], org["staff"]
+    hand_checked(session, org)
+    org["in_time"] = order(session, p, s["d"], at(2026, 10, 20), at(2026, 10, 19))  # no event: done in time
+    org["fixer_order"] = session.scalar(select(WorkOrder).where(WorkOrder.assignee_id == s["fixer"].id))
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert _month_row(session, p).inputs_changed is False
+    before = {n: (r.total, r.grade) for n, r in scores(session).items()}
+    trail = count(session, AuditLog, AuditLog.table_name.in_(["score_event", "monthly_score"]))
+    again = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert (again.derived_added, again.derived_removed, again.scored, again.events) == (0, 0, 5, 8)
+    assert {n: (r.total, r.grade) for n, r in scores(session).items()} == before
+    assert count(session, AuditLog, AuditLog.table_name.in_(["score_event", "monthly_score"])) == trail
+
+    change(session, org)
+    session.flush()
+    assert _month_row(session, p).inputs_changed is True
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    got = {n: (r.total, r.grade) for n, r in scores(session).items()}
+    if expected is None:
+        assert who not in got
+    else:
+        assert got[who][0 if isinstance(expected, Decimal) else 1] == expected
+    assert _month_row(session, p).inputs_changed is False
+
+
+def test_a_write_marks_only_the_draft_months_of_its_project(session, org):
+    """Another project's month keeps its mark clear; a confirmed month is not marked, and reopening it marks it."""
+    p, other = org["project"], org["other"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=SYSTEM)
+    record(session, org, [org["staff"]["a"]], "1.1")
+    assert (_month_row(session, p).inputs_changed, _month_row(session, other).inputs_changed) == (True, False)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    request(session, p, RequestKind.PRAISE, at(2026, 10, 21), praised_staff=org["staff"]["d"])
+    assert _month_row(session, p).inputs_changed is False
+    reopen_scores(session, month=MONTH, project_id=p.id, note="补录表扬", actor=SYSTEM)
+    assert _month_row(session, p).inputs_changed is True
+    result = compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert result.derived_added == 1 and scores(session)["刘洋"].total == Decimal("102")
+
+
+def test_a_month_computed_before_it_is_over_is_derived_again(session, org):
+    """An order becomes overdue without any write when its due time passes: a month computed before its end keeps
+    its mark, so the next compute derives again."""
+    p = org["project"]
+    current = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
+    compute_scores(session, month=current, project_ids=[p.id], actor=org["actor"])
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    marks = dict(session.execute(select(ScoreMonth.month, ScoreMonth.inputs_changed)
+                                 .where(ScoreMonth.project_id == p.id)).all())
+    assert marks == {current: True, MONTH: False}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not os.environ.get("WUYE_TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks: PostgreSQL only")
+def test_a_compute_and_a_write_that_marks_its_month_run_one_after_the_other(engine):
+    """A write not yet committed holds the month it marks: a compute started meanwhile waits and takes it in; a
+    write made while a compute runs waits for it, and its mark is left for the next compute."""
+    with Session(engine) as setup, setup.begin():
+        p = factories.project(setup, name="并发花园")
+        staff = factories.staff(setup, project_=p, name="甲")
+        late = rule(setup, "1.1")
+        ids = {"project": p.id, "branch": p.branch_id, "staff": staff.id, "rule": late.id}
+    with Session(engine) as first, first.begin():
+        compute_scores(first, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+
+    def write(session: Session) -> None:
+        session.add(ScoreEvent(project_id=ids["project"], staff_id=ids["staff"], event_date=DAY, rule_id=ids["rule"],
+                               points=Decimal("-1")))
+        session.flush()
+
+    def compute(session: Session) -> Decimal:
+        compute_scores(session, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+        return session.scalar(select(MonthlyScore.total).where(MonthlyScore.staff_id == ids["staff"]))
+
+    def mark(session: Session) -> bool:
+        return session.scalar(select(ScoreMonth.inputs_changed).where(ScoreMonth.project_id == ids["project"]))
+
+    try:
+        waited, box = second_while_first_open(engine, write, compute)
+        assert waited and box == {"result": Decimal("99")}
+        waited, box = second_while_first_open(engine, compute, write)
+        assert waited and "error" not in box
+        with Session(engine) as check:
+            assert mark(check) is True
+        with Session(engine) as last, last.begin():
+            assert compute(last) == Decimal("98")
+            assert mark(last) is False
+    finally:
+        with Session(engine) as cleanup, cleanup.begin():
+            for model in (MonthlyScore, ScoreEvent, ScoreMonth):
+                cleanup.execute(delete(model).where(model.project_id == ids["project"]))
+            cleanup.execute(delete(Staff).where(Staff.id == ids["staff"]))
             cleanup.execute(delete(Project).where(Project.id == ids["project"]))
             cleanup.execute(delete(Branch).where(Branch.id == ids["branch"]))
