@@ -392,7 +392,8 @@ def dispatch_requests(
     # One audit row per order, which also records its request turning 已派工 (the order names its request, the
     # request's trail lists its orders' rows): a second row per request doubled the trail a dispatch writes.
     record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary=DISPATCH_SUMMARY,
-                ids=select(WorkOrder.id, WorkOrder.project_id).where(*mine), columns=DISPATCHED_COLUMNS)
+                ids=select(*(WorkOrder.__table__.c[c] for c in ("id", "project_id", *DISPATCHED_COLUMNS))).where(*mine),
+                columns=DISPATCHED_COLUMNS)
     already: tuple[int, ...] = ()
     if request_ids is not None and created < len(set(request_ids)):
         already = tuple(sorted(set(request_ids) - set(session.scalars(mine_requests))))
