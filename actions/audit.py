@@ -154,8 +154,9 @@ def record_bulk(
     ``ids`` selects ``id`` (and ``project_id`` when ``project_column`` is given) of the touched rows; ``changes``:
     the values the statement wrote, the same for every row (a lifecycle step's status, result, reason);
     ``columns``: columns of ``table`` whose value each row holds after the statement (an imported row's fields, a
-    new order's department) — read in the same SELECT and built into the row's JSON by the database, so a
-    100,000-row import still writes its trail in one statement.
+    new order's department) — read in the same SELECT (from ``ids`` when it selects them all, else from ``table``
+    by id) and built into the row's JSON by the database, so a 100,000-row import still writes its trail in one
+    statement.
     """
     actor = actor_of(session)
     sub = ids.subquery()
@@ -163,8 +164,12 @@ def record_bulk(
     source: Any = sub
     if columns:
         target = Base.metadata.tables[table]
-        source = sub.join(target, target.c.id == sub.c.id)
-        values.update({name: _audited_value(target.c[name]) for name in columns})
+        # Columns ``ids`` selects already are read from it: no second lookup of every row by its id.
+        held = all(name in sub.c for name in columns)
+        if not held:
+            source = sub.join(target, target.c.id == sub.c.id)
+        values.update({name: _audited_value(target.c[name], sub.c[name] if held else target.c[name])
+                       for name in columns})
     stmt = insert(AuditLog).from_select(
         ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes", "ip"],
         select(
@@ -208,11 +213,12 @@ def _plain_deep(value: Any) -> Any:
     return _plain(value)
 
 
-def _audited_value(column: Any) -> Any:
-    """A column as the trail may show it: a secret or an ID number as ``***`` (P02), like the flush hook."""
+def _audited_value(column: Any, value: Any) -> Any:
+    """``value``, the SQL of ``column``'s value, as the trail may show it: a secret or an ID number as ``***``
+    (P02), like the flush hook."""
     if column.key in SECRET_COLUMNS or column.info.get("pii") == "id_number":
-        return case((or_(column.is_(None), column == ""), column), else_=literal(REDACTED))
-    return column
+        return case((or_(value.is_(None), value == ""), value), else_=literal(REDACTED))
+    return value
 
 
 def _json_object(session: Session, values: dict[str, Any]) -> Any:

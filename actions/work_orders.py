@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import (
     ClauseElement,
     ColumnElement,
+    String,
     and_,
     case,
+    cast,
     func,
     literal,
     or_,
@@ -33,6 +35,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import (
     SHANGHAI,
     AuditKind,
+    AuditLog,
     Building,
     Department,
     DepartmentKind,
@@ -85,6 +88,8 @@ MAX_IDS_IN_MESSAGE = 20
 # What a dispatch decides for each new order: its audit row records them.
 DISPATCHED_COLUMNS = ("request_id", "department_id", "assignee_id", "priority", "status", "dispatched_at",
                       "respond_due_at", "complete_due_at")
+DISPATCH_SUMMARY = "派工：新增派工单，客户诉求转为已派工"
+MAX_ID = 2**31 - 1  # an id column's range: a longer number in an address names no record
 
 
 def id_list(ids: Iterable[Any]) -> str:
@@ -384,11 +389,11 @@ def dispatch_requests(
         .values(status=RequestStatus.DISPATCHED, updated_at=now, version=SR.version + 1)
         .execution_options(synchronize_session=False)
     )
-    record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary="派工：新增派工单",
-                ids=select(WorkOrder.id, WorkOrder.project_id).where(*mine), columns=DISPATCHED_COLUMNS)
-    record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="派工：客户诉求转为已派工",
-                ids=select(WorkOrder.request_id.label("id"), WorkOrder.project_id).where(*mine),
-                changes={"status": RequestStatus.DISPATCHED})
+    # One audit row per order, which also records its request turning 已派工 (the order names its request, the
+    # request's trail lists its orders' rows): a second row per request doubled the trail a dispatch writes.
+    record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary=DISPATCH_SUMMARY,
+                ids=select(*(WorkOrder.__table__.c[c] for c in ("id", "project_id", *DISPATCHED_COLUMNS))).where(*mine),
+                columns=DISPATCHED_COLUMNS)
     already: tuple[int, ...] = ()
     if request_ids is not None and created < len(set(request_ids)):
         already = tuple(sorted(set(request_ids) - set(session.scalars(mine_requests))))
@@ -399,6 +404,18 @@ def dispatch_requests(
         message=f"派工 {created} 单" + (f"；{len(already)} 条已被他人派工" if already else ""),
     )
     return DispatchResult(False, total, created, already, by_department, (), log.id)
+
+
+def trail_clause(table: str, record: str) -> ColumnElement[bool]:
+    """The audit rows of one record's trail: for a request, also its orders' 派工 rows, which record its turning
+    已派工 (:func:`dispatch_requests` writes no row of the request's own for it)."""
+    own = and_(AuditLog.table_name == table, AuditLog.record_id == record)
+    if table != ServiceRequest.__tablename__ or not record.isdigit() or int(record) > MAX_ID:
+        return own
+    orders = select(cast(WorkOrder.id, String)).where(WorkOrder.request_id == int(record)).scalar_subquery()
+    dispatched = and_(AuditLog.table_name == WorkOrder.__tablename__, AuditLog.record_id.in_(orders),
+                      AuditLog.summary == DISPATCH_SUMMARY)
+    return or_(own, dispatched)
 
 
 # --- lifecycle ---------------------------------------------------------------------------------------

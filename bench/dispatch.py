@@ -6,7 +6,8 @@ set-based INSERT … SELECT each. Then times, on each database, inside a transac
 every run starts from the same 50,000 pending requests:
 
 - the action ``actions.work_orders.dispatch_requests(project_id=…)``: validation, routing, SLA deadlines,
-  the work orders, the requests' status, one audit row per order and per request, the operation-log row;
+  the work orders, the requests' status, one audit row per order (it records the request's 已派工 too), the
+  operation-log row;
 - the equivalent single hand-written INSERT … SELECT creating the same 50,000 work orders (department by
   routing rule, deadlines by SLA rule) and nothing else,
 

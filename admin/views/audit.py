@@ -28,6 +28,7 @@ from actions.actor import Actor
 from actions.audit import operation_label
 from actions.privacy import mask
 from actions.spreadsheets.pipeline import Outcome
+from actions.work_orders import trail_clause
 from models import (
     AuditKind,
     AuditLog,
@@ -307,6 +308,19 @@ def _source(model: Any, _name: Any) -> str:
     return member.label if member is not None else model.source
 
 
+_TRAIL = "wuye_record_trail"
+
+
+class _TableFilter(StaticValuesFilter):
+    """数据表; on one record's trail (``list_query``) the trail has chosen its rows already: a request's includes
+    its orders' 派工 rows, of another table."""
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if query.get_execution_options().get(_TRAIL):
+            return query
+        return await super().get_filtered_query(query, value, model)
+
+
 class AuditLogAdmin(TrailView, model=AuditLog):
     category = "系统管理"
     icon = "fa-solid fa-clock-rotate-left"
@@ -318,7 +332,7 @@ class AuditLogAdmin(TrailView, model=AuditLog):
     column_default_sort = [("at", True), ("id", True)]
     column_filters = [
         EnumFilter("kind"),
-        StaticValuesFilter("table_name", values=table_choices(), parameter_name="table_name"),
+        _TableFilter("table_name", values=table_choices(), parameter_name="table_name"),
     ]
     column_formatters = {"table_name": _table_label, "source": _source}
     column_formatters_detail = {
@@ -348,6 +362,8 @@ class AuditLogAdmin(TrailView, model=AuditLog):
         stmt = super().list_query(request)
         table = request.query_params.get("table_name")
         record = request.query_params.get("record_id")
+        if table and table != "__all" and record:
+            return stmt.where(trail_clause(table, record)).execution_options(**{_TRAIL: True})
         if table and table != "__all":
             stmt = stmt.where(AuditLog.table_name == table)
         if record:

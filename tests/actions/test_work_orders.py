@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
 from actions.work_orders import (
+    DISPATCH_SUMMARY,
     accept_work_orders,
     callback_work_order,
     change_work_order_priority,
@@ -23,6 +24,7 @@ from actions.work_orders import (
     overdue_clause,
     reassign_work_orders,
     sla_state,
+    trail_clause,
 )
 from models import (
     AuditLog,
@@ -161,7 +163,16 @@ def test_dispatch_writes_the_request_status_audit_and_one_operation_row(session,
     for r in requests:
         session.refresh(r)
         assert r.status is RequestStatus.DISPATCHED and r.version == 2
-    assert count(session, AuditLog) - before_audit == 6  # 3 orders created + 3 requests updated
+    # one row per order, which records its request turning 已派工 too; the request's trail lists it
+    assert count(session, AuditLog) - before_audit == 3
+    for r in requests:
+        order = order_of(session, r)
+        trail = session.scalars(select(AuditLog).where(trail_clause("service_request", str(r.id)))
+                                .order_by(AuditLog.id)).all()
+        assert [(a.table_name, a.record_id, a.summary) for a in trail] == [
+            ("service_request", str(r.id), f"新增客户诉求 #{r.id}"),
+            ("work_order", str(order.id), "派工：新增派工单，客户诉求转为已派工")]
+        assert trail[1].changes["request_id"] == r.id and trail[1].changes["status"] == "dispatched"
     assert count(session, OperationLog) - before_ops == 1
     log = session.get(OperationLog, result.operation_id)
     assert log.operation == "dispatch" and log.counts == {"targets": 3, "created": 3, "already": 0}
@@ -701,7 +712,10 @@ def test_the_trail_of_dispatch_and_steps_holds_the_values(session, world, order)
     assert dispatched["department_id"] == order.department_id and dispatched["request_id"] == order.request_id
     assert dispatched["status"] == S.DISPATCHED.value and dispatched["priority"] == order.priority.value
     assert dispatched["respond_due_at"] and dispatched["complete_due_at"]
-    assert trail("service_request", order.request_id)[-1] == {"status": RequestStatus.DISPATCHED.value}
+    # the request's 已派工 is recorded by that same row (its summary says so), not by a row of its own
+    assert session.scalar(select(AuditLog.summary).where(AuditLog.table_name == "work_order",
+                                                         AuditLog.record_id == str(order.id))) == DISPATCH_SUMMARY
+    assert trail("service_request", order.request_id)[-1]["status"] == RequestStatus.PENDING.value  # its creation
     actor = world["actor"]
     accept_work_orders(session, order_ids=[order.id], actor=actor)
     complete_work_order(session, order_id=order.id, result="已疏通", actor=actor)

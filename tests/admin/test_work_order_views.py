@@ -10,7 +10,7 @@ import re
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from actions.actor import actor_for_user
 from actions.errors import Refused
@@ -578,3 +578,22 @@ def test_my_first_responsibility_page_lists_the_open_matters(session, console, s
     assert "共 1 件未办结" in listing.text
     assert "没有未办结的首问诉求" in desk.get("/admin/first-responsibility").text  # the desk's own: none
     assert desk.get("/admin/first-responsibility?staff_id=abc").status_code == 400
+
+
+def test_a_dispatched_requests_history_lists_its_orders_dispatch_row(session, console, site):
+    """One audit row per dispatched order records the request turning 已派工: the request's 变更记录 lists it
+    beside the request's own rows, and no row of another request's order."""
+    f.user(session, username="root", superuser=True)
+    r, other = (f.service_request(session, project_=site["p1"], unit_=site["unit"]) for _ in range(2))
+    dispatch_requests(session, request_ids=[r.id, other.id], actor=actor_for_user(session, site["boss"]))
+    session.flush()
+    order = order_of(session, r.id)
+    expected = set(session.scalars(select(AuditLog.id).where(or_(
+        (AuditLog.table_name == "service_request") & (AuditLog.record_id == str(r.id)),
+        (AuditLog.table_name == "work_order") & (AuditLog.record_id == str(order.id))))))
+    page = console("root").get(f"/admin/audit-log/list?table_name=service_request&record_id={r.id}")
+    assert page.status_code == 200 and "派工：新增派工单，客户诉求转为已派工" in page.text
+    listed = {int(i) for i in re.findall(r"/admin/audit-log/details/(\d+)", page.text)}
+    assert listed == expected and len(expected) == 2  # its creation and its order's dispatch
+    huge = console("root").get("/admin/audit-log/list?table_name=service_request&record_id=99999999999999999999")
+    assert huge.status_code == 200 and "派工：新增派工单" not in huge.text  # names no record: an empty trail
