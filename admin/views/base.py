@@ -108,6 +108,7 @@ PAGE_SIZE = 20
 _PK_SLOT = "__wuye_pk__"
 ALL = "__all"
 ALL_LABEL = "全部"
+FILTER_ROWS = "wuye_filter_rows"  # request.state: {a filter's parameter: its choices' rows}, read with the page
 VIEW_PII = "view-pii"  # the custom action whose grant shows personal data in full: ("customer", "action:view-pii")
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 AUDIT_IDENTITY = "audit-log"
@@ -356,7 +357,9 @@ class ScopedForeignKeyFilter:
         self.title = self.title or path_label(model, self.relation if self.relation in mapper.attrs else local.key)
         self.parameter_name = self.parameter_name or local.key
 
-    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+    def choices_query(self, request: Request) -> Select:
+        """The choices as the user may see them. ``ScopedModelView.list`` runs this with the page's own query, in
+        its session off the event loop; ``lookups`` (the template) then reads them from the request."""
         actor = request_actor(request)
         project_column = getattr(self.target, "project_id", None) if self.target is not Project else None
         if project_column is not None and (actor.project_ids is None or len(actor.project_ids) > 1):
@@ -377,7 +380,12 @@ class ScopedForeignKeyFilter:
             if own is not None:
                 used = used.where(own)
             stmt = stmt.where(self.target_pk.in_(used))
-        rows = await run_query(stmt.limit(self.limit))
+        return stmt.limit(self.limit)
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        rows = getattr(request.state, FILTER_ROWS, {}).get(self.parameter_name)
+        if rows is None:  # a list page drawn without ScopedModelView.list
+            rows = await run_query(self.choices_query(request))
         return [(ALL, ALL_LABEL), *((str(row[0]), " ".join(str(v) for v in (*row[2:], row[1]) if v)) for row in rows)]
 
     async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
@@ -763,19 +771,25 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             finally:
                 _DENSE_SEARCH.reset(token)
         key = self.pk_columns[0]
+        # the filters' choices in the same session and trip off the event loop, not a session each on it
+        choices = {flt.parameter_name: flt.choices_query(request)
+                   for flt in self.get_filters() if hasattr(flt, "choices_query")}
 
         def rows_of(ids: list[Any]) -> Select:
             stmt = select(self.model).where(key.in_(ids)).options(*map(selectinload, self._list_relations))
             return self._with_display_loads(stmt, self._list_relations)
 
-        def run() -> listing.Page:
+        def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
                 chosen = ordered
                 if dense is not None and listing.finds_many(session, self.model, self._search_fields, term):
                     chosen = dense
-                return listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page, page_size=size)
+                result = listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page,
+                                         page_size=size)
+                return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
 
-        result = await anyio.to_thread.run_sync(run)
+        result, filter_rows = await anyio.to_thread.run_sync(run)
+        setattr(request.state, FILTER_ROWS, filter_rows)
         return Pagination(rows=result.rows, page=result.page, page_size=size, count=result.count)
 
     def sort_query(self, stmt: Select, request: Request) -> Select:
