@@ -39,7 +39,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     from starlette.testclient import TestClient
 
     import actions  # noqa: F401  (audit hook)
-    from admin.app import create_app
+    from admin.app import create_app, freeze_startup_objects
     from models.db import make_engine
 
     # isort: split
@@ -49,6 +49,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
     engine = make_engine(args.pg)
     app = create_app(engine, secret_key=SECRET, run_jobs="worker")
+    freeze_startup_objects()  # as ``wuye serve``'s workers do
     out = {}
     with TestClient(app, base_url="http://127.0.0.1") as client:
         login(client, load.USER, load.PASSWORD)
@@ -69,6 +70,8 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
                 client.get(PAGES[args.profile])
             stats = pstats.Stats(profiler).sort_stats(args.sort)
             stats.print_stats(60)
+            if args.callers:
+                stats.print_callers(args.callers)
             return out
         samples: dict[str, list[float]] = {name: [] for name in PAGES}
         for _ in range(args.requests):
@@ -125,6 +128,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", choices=sorted(PAGES))
     parser.add_argument("--sort", default="cumulative", help="the profile's order (pstats keys)")
+    parser.add_argument("--callers", help="with --profile: who calls the functions matching this")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     code = str(Path(args.code).resolve()) if args.code else str(HERE.parent)

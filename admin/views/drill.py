@@ -5,6 +5,7 @@ project scope still applies, so a code naming other projects shows nothing more.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqladmin.helpers import slugify_class_name
 from sqlalchemy import Select, false
@@ -18,9 +19,18 @@ from .pages import run_action
 PARAMETER = "drill"
 
 
+# (model, console address) → its list's URL: the home page links a hundred figures, each was a route search
+_LISTS: dict[tuple[type, str], str] = {}
+
+
 def drill_url(request: Request, drill: Drill) -> str:
-    identity = slugify_class_name(drill.records.model.__name__)
-    return str(request.url_for("admin:list", identity=identity).include_query_params(**{PARAMETER: drill.code}))
+    model, base = drill.records.model, str(request.base_url)
+    url = _LISTS.get((model, base))
+    if url is None:
+        if len(_LISTS) >= 256:  # a few addresses of the console, never one per forged Host header
+            _LISTS.clear()
+        url = _LISTS[model, base] = str(request.url_for("admin:list", identity=slugify_class_name(model.__name__)))
+    return f"{url}?{urlencode({PARAMETER: drill.code})}"
 
 
 class DrillFilter:
