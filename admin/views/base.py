@@ -811,9 +811,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                     cells.append(ListCell(shown, None, None))
             out.append(ListRow(
                 pk=pk,
-                details=(str(self._build_url_for("admin:details", request, row))
+                details=(self._link("admin:details", request, row).replace(_PK_SLOT, str(pk))
                          if await self.check_can_view_details(request, row) else None),
-                edit=(str(self._build_url_for("admin:edit", request, row)) + query
+                edit=(self._link("admin:edit", request, row).replace(_PK_SLOT, str(pk)) + query
                       if await self.check_can_edit(request, row) else None),
                 delete=self._url_for_delete(request, row) if await self.check_can_delete(request, row) else None,
                 cells=tuple(cells),

@@ -3,12 +3,14 @@ its rows: what each user sees is still exactly what their grants and projects al
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 
 from actions.accounts import grant_roles
 from actions.actor import SYSTEM
+from models import DutyLog, Shift
 from tests import factories
 
 BILLS, ORDERS = 'href="http://testserver/admin/bill/list"', 'href="http://testserver/admin/work-order/list"'
@@ -88,3 +90,24 @@ def test_a_list_reads_its_filter_choices_with_its_rows(app, console, session, pr
     assert page.status_code == 200
     # the 项目 filter offers the user's project only
     assert f'project_id={p1.id}"' in page.text and f'project_id={p2.id}"' not in page.text
+
+
+def test_a_lists_rows_link_as_the_users_rights_allow(console, session, projects):
+    """The rows worked out once per page (ScopedModelView.list_rows): details, edit (keeping the list's query)
+    and delete links for who may, none of them for who may not."""
+    p1, _ = projects
+    log = DutyLog(project=p1, duty_date=dt.date(2026, 11, 1), shift=list(Shift)[0],
+                  on_duty=factories.staff(session, project_=p1))
+    session.add(log)
+    session.flush()
+    factories.user(session, username="root", superuser=True)
+    factories.user(session, username="branch", roles=["分公司管理"], projects=[p1])  # lists and reads, no more
+    rows = console("root").get("/admin/duty-log/list?pageSize=50").text
+    assert f'href="http://testserver/admin/duty-log/details/{log.id}"' in rows
+    assert f'href="http://testserver/admin/duty-log/edit/{log.id}?pageSize=50"' in rows
+    assert f'data-url="http://testserver/admin/duty-log/delete?pks={log.id}"' in rows
+    page = console("branch").get("/admin/duty-log/list")
+    assert page.status_code == 200
+    assert f'href="http://testserver/admin/duty-log/details/{log.id}"' in page.text
+    assert f"/admin/duty-log/edit/{log.id}" not in page.text
+    assert f"/admin/duty-log/delete?pks={log.id}" not in page.text
