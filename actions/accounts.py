@@ -155,7 +155,16 @@ def grants_of_user(session: Session, user_id: int | None) -> frozenset[Grant]:
     """Everything the account may do: ``*:*`` for a superuser, else the union of its roles' grants."""
     if user_id is None:
         return frozenset()
-    if session.scalar(select(User.is_superuser).where(User.id == user_id)):
+    return _grants(session, user_id, bool(session.scalar(select(User.is_superuser).where(User.id == user_id))))
+
+
+def grants_of(session: Session, user: User) -> frozenset[Grant]:
+    """``grants_of_user`` of a user already loaded (the console's per-request lookup)."""
+    return _grants(session, user.id, user.is_superuser)
+
+
+def _grants(session: Session, user_id: int, superuser: bool) -> frozenset[Grant]:
+    if superuser:
         return frozenset({(WILDCARD, WILDCARD)})
     rows = session.execute(
         select(RoleGrant.identity, RoleGrant.action)

@@ -1,4 +1,4 @@
-"""Independent read queries run at once, each in a session of its own: a page made of several grouped queries
+"""Independent read queries run at once, in a few sessions of their own: a page made of several grouped queries
 over large tables (the home page) takes about as long as its slowest query, not their sum.
 
 A *runner* takes named tasks ``fn(session) -> value`` and returns their values by name.
@@ -6,6 +6,7 @@ A *runner* takes named tasks ``fn(session) -> value`` and returns their values b
 
 from __future__ import annotations
 
+import queue
 import threading
 import weakref
 from collections.abc import Callable, Mapping
@@ -46,10 +47,12 @@ def in_turn(session: Session) -> Runner:
 
 
 def in_parallel(session_maker: sessionmaker[Session], actor: Actor, session: Session) -> Runner:
-    """Every task in its own thread and session from ``session_maker`` (read-only, nothing is committed) as far
-    as the engine's read slots allow; with fewer than two slots free, in turn in ``session``."""
+    """The tasks spread over as many threads as the engine's read slots allow (at most ``WORKERS``), each thread
+    with one session from ``session_maker`` (read-only, nothing is committed) taking the next task until none is
+    left — a session per thread, not per task: each costs a connection checkout, a statement and a rollback.
+    With fewer than two slots free, in turn in ``session``."""
 
-    def one(task: Task) -> Any:
+    def reader(pending: queue.SimpleQueue, done: dict[str, Any]) -> None:
         with session_maker() as own:
             own.info["actor"] = actor
             if is_postgresql(own):
@@ -57,7 +60,12 @@ def in_parallel(session_maker: sessionmaker[Session], actor: Actor, session: Ses
                 # them for the same cores, and its parallel plans (bitmap heap scans) pass over the covering
                 # indexes: the branch's arrears total took 140–180 ms so, 30 ms from the index alone.
                 own.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-            return task(own)
+            while True:
+                try:
+                    name, task = pending.get_nowait()
+                except queue.Empty:
+                    return
+                done[name] = task(own)
 
     def run(tasks: Mapping[str, Task]) -> dict[str, Any]:
         slots, taken = _slots(session_maker.kw["bind"]), 0
@@ -67,10 +75,15 @@ def in_parallel(session_maker: sessionmaker[Session], actor: Actor, session: Ses
             for _ in range(taken):
                 slots.release()
             return in_turn(session)(tasks)
+        pending: queue.SimpleQueue = queue.SimpleQueue()
+        for item in tasks.items():
+            pending.put(item)
+        done: dict[str, Any] = {}
         try:
             with ThreadPoolExecutor(max_workers=taken, thread_name_prefix="wuye-read") as pool:
-                futures = {name: pool.submit(one, task) for name, task in tasks.items()}
-                return {name: future.result() for name, future in futures.items()}
+                for future in [pool.submit(reader, pending, done) for _ in range(taken)]:
+                    future.result()  # a task's exception is the caller's
+            return {name: done[name] for name in tasks}
         finally:
             for _ in range(taken):
                 slots.release()

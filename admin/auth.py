@@ -16,16 +16,18 @@ import json
 import os
 import secrets
 import time
+from dataclasses import replace
 
 import anyio
 from sqladmin.authentication import AuthenticationBackend
+from sqladmin.authorization import GrantsAuthorizationBackend
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions.accounts import LoginRefused, check_login
+from actions.accounts import LoginRefused, check_login, grants_of
 from actions.actor import Actor, actor_for_user, current_actor
 from actions.audit import log_event
 from models import AuditKind, User
@@ -157,7 +159,8 @@ class ConsoleAuth(AuthenticationBackend):
             user = session.scalar(select(User).options(selectinload(User.projects)).where(User.id == uid))
             if user is None or not user.is_active or user.session_epoch != epoch:
                 return None
-            return actor_for_user(session, user, ip=ip)
+            # the grants too, in this session: sqladmin's authorization backend would open another per request
+            return replace(actor_for_user(session, user, ip=ip), grants=grants_of(session, user))
 
     def session_clock(self, request: Request) -> str:
         """What session.js needs, as JSON for a <meta>: seconds until the idle end and until the absolute end (as
@@ -176,3 +179,12 @@ class ConsoleAuth(AuthenticationBackend):
 
     async def get_user_id(self, request: Request) -> int | None:
         return request.session.get("uid")
+
+
+class ActorGrants(GrantsAuthorizationBackend):
+    """What the user may do: the grants ``ConsoleAuth.authenticate`` read with the user, on every request (a role
+    changed takes effect on the next page)."""
+
+    async def get_grants(self, request: Request) -> set[tuple[str, str]]:
+        actor = getattr(request.state, "actor", None)
+        return set(actor.grants) if actor is not None else set()

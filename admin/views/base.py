@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import anyio
 from markupsafe import Markup, escape
@@ -39,7 +42,7 @@ from sqladmin.fields import SelectField
 from sqladmin.filters import BooleanFilter, OperationColumnFilter, StaticValuesFilter, get_title
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.forms import ModelConverter, converts
-from sqladmin.helpers import get_object_identifier, object_identifier_values
+from sqladmin.helpers import get_object_identifier, object_identifier_values, slugify_class_name
 from sqladmin.models import ModelViewMeta
 from sqladmin.pagination import Pagination
 from sqlalchemy import ColumnElement, Date, Select, String, cast, func, inspect, or_, select
@@ -108,6 +111,7 @@ PAGE_SIZE = 20
 _PK_SLOT = "__wuye_pk__"
 ALL = "__all"
 ALL_LABEL = "全部"
+FILTER_ROWS = "wuye_filter_rows"  # request.state: {a filter's parameter: its choices' rows}, read with the page
 VIEW_PII = "view-pii"  # the custom action whose grant shows personal data in full: ("customer", "action:view-pii")
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 AUDIT_IDENTITY = "audit-log"
@@ -356,7 +360,9 @@ class ScopedForeignKeyFilter:
         self.title = self.title or path_label(model, self.relation if self.relation in mapper.attrs else local.key)
         self.parameter_name = self.parameter_name or local.key
 
-    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+    def choices_query(self, request: Request) -> Select:
+        """The choices as the user may see them. ``ScopedModelView.list`` runs this with the page's own query, in
+        its session off the event loop; ``lookups`` (the template) then reads them from the request."""
         actor = request_actor(request)
         project_column = getattr(self.target, "project_id", None) if self.target is not Project else None
         if project_column is not None and (actor.project_ids is None or len(actor.project_ids) > 1):
@@ -377,7 +383,12 @@ class ScopedForeignKeyFilter:
             if own is not None:
                 used = used.where(own)
             stmt = stmt.where(self.target_pk.in_(used))
-        rows = await run_query(stmt.limit(self.limit))
+        return stmt.limit(self.limit)
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        rows = getattr(request.state, FILTER_ROWS, {}).get(self.parameter_name)
+        if rows is None:  # a list page drawn without ScopedModelView.list
+            rows = await run_query(self.choices_query(request))
         return [(ALL, ALL_LABEL), *((str(row[0]), " ".join(str(v) for v in (*row[2:], row[1]) if v)) for row in rows)]
 
     async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
@@ -623,6 +634,27 @@ class WuyeViewMeta(ModelViewMeta):
 
 
 # --- the view -------------------------------------------------------------------------------------
+@functools.cache
+def _identity_of(model: type) -> str:
+    return slugify_class_name(model.__name__)
+
+
+@dataclass(frozen=True)
+class ListCell:
+    shown: Any  # the formatted value
+    link: str | None  # a relation's details page
+    items: tuple[tuple[str | None, Any], ...] | None  # a to-many relation: (link, formatted) of each
+
+
+@dataclass(frozen=True)
+class ListRow:
+    pk: str
+    details: str | None  # the links the user may follow, else None
+    edit: str | None
+    delete: str | None
+    cells: tuple[ListCell, ...]
+
+
 class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     """A model view whose every access path is limited to the user's projects."""
 
@@ -737,13 +769,56 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     def _build_url_for(self, name: str, request: Request, obj: Any) -> URL:
         """A record's link (details, edit, its relations' details): the route is looked up once per page kind,
         not once per link — a list page has three to five links a row."""
+        return URL(self._link(name, request, obj).replace(_PK_SLOT, str(get_object_identifier(obj))))
+
+    def _link(self, name: str, request: Request, obj: Any) -> str:
         key = (name, self._identity_for_object(obj), str(request.base_url))
         links = self._links
         if key not in links:
             if len(links) >= 256:  # a few addresses of the console, never one per forged Host header
                 links.clear()
-            links[key] = str(request.url_for(name, identity=key[1], pk=_PK_SLOT))
-        return URL(links[key].replace(_PK_SLOT, str(get_object_identifier(obj))))
+            links[key] = str(request.url_for(name, identity=key[1], **({"pk": _PK_SLOT} if name != "admin:delete"
+                                                                          else {})))
+        return links[key]
+
+    def _identity_for_object(self, obj: Any) -> str:
+        """sqladmin's, with the class names' slugs worked out once (they were a regex per link)."""
+        return self.identity if isinstance(obj, self.model) else _identity_of(type(obj))
+
+    def _url_for_delete(self, request: Request, obj: Any) -> str:
+        return self._link("admin:delete", request, obj) + "?" + urlencode({"pks": get_object_identifier(obj)})
+
+    async def list_rows(self, request: Request, rows: Iterable[Any]) -> list[ListRow]:
+        """What the list's table shows of each row (list.html writes it out): the row's links as its permission
+        checks allow and each column's formatted value, worked out here once per page rather than by the
+        template cell by cell."""
+        query = f"?{request.url.query}" if request.url.query else ""
+        linked = {name: name in self._relation_names and name not in self._non_link_related_fields
+                  for name in self._list_prop_names}
+        out = []
+        for row in rows:
+            pk = get_object_identifier(row)
+            cells = []
+            for name in self._list_prop_names:
+                value, shown = await self.get_list_value(row, name, request)
+                if name in self._relation_names and isinstance(value, (list, set)):
+                    items = tuple((str(self._build_url_for("admin:details", request, v)) if linked[name] else None,
+                                   each) for v, each in zip(value, shown, strict=False))
+                    cells.append(ListCell(shown, None, items))
+                elif linked[name]:
+                    cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None))
+                else:
+                    cells.append(ListCell(shown, None, None))
+            out.append(ListRow(
+                pk=pk,
+                details=(self._link("admin:details", request, row).replace(_PK_SLOT, str(pk))
+                         if await self.check_can_view_details(request, row) else None),
+                edit=(self._link("admin:edit", request, row).replace(_PK_SLOT, str(pk)) + query
+                      if await self.check_can_edit(request, row) else None),
+                delete=self._url_for_delete(request, row) if await self.check_can_delete(request, row) else None,
+                cells=tuple(cells),
+            ))
+        return out
 
     async def list(self, request: Request) -> Pagination:
         """sqladmin's list page, answered from indexes at any size (``listing``): a capped count or the
@@ -763,19 +838,25 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             finally:
                 _DENSE_SEARCH.reset(token)
         key = self.pk_columns[0]
+        # the filters' choices in the same session and trip off the event loop, not a session each on it
+        choices = {flt.parameter_name: flt.choices_query(request)
+                   for flt in self.get_filters() if hasattr(flt, "choices_query")}
 
         def rows_of(ids: list[Any]) -> Select:
             stmt = select(self.model).where(key.in_(ids)).options(*map(selectinload, self._list_relations))
             return self._with_display_loads(stmt, self._list_relations)
 
-        def run() -> listing.Page:
+        def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
                 chosen = ordered
                 if dense is not None and listing.finds_many(session, self.model, self._search_fields, term):
                     chosen = dense
-                return listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page, page_size=size)
+                result = listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page,
+                                         page_size=size)
+                return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
 
-        result = await anyio.to_thread.run_sync(run)
+        result, filter_rows = await anyio.to_thread.run_sync(run)
+        setattr(request.state, FILTER_ROWS, filter_rows)
         return Pagination(rows=result.rows, page=result.page, page_size=size, count=result.count)
 
     def sort_query(self, stmt: Select, request: Request) -> Select:

@@ -19,16 +19,18 @@ from .pages import run_action
 PARAMETER = "drill"
 
 
+# (model, console address) → its list's URL: the home page links a hundred figures, each was a route search
+_LISTS: dict[tuple[type, str], str] = {}
+
+
 def drill_url(request: Request, drill: Drill) -> str:
-    identity = slugify_class_name(drill.records.model.__name__)
-    # The home page links hundreds of figures to a handful of lists: each list's address is looked up in the
-    # router once per request (a lookup walks every route).
-    lists = getattr(request.state, "drill_lists", None)
-    if lists is None:
-        lists = request.state.drill_lists = {}
-    if identity not in lists:
-        lists[identity] = str(request.url_for("admin:list", identity=identity))
-    return f"{lists[identity]}?{urlencode({PARAMETER: drill.code})}"
+    model, base = drill.records.model, str(request.base_url)
+    url = _LISTS.get((model, base))
+    if url is None:
+        if len(_LISTS) >= 256:  # a few addresses of the console, never one per forged Host header
+            _LISTS.clear()
+        url = _LISTS[model, base] = str(request.url_for("admin:list", identity=slugify_class_name(model.__name__)))
+    return f"{url}?{urlencode({PARAMETER: drill.code})}"
 
 
 class DrillFilter:

@@ -1,5 +1,5 @@
-"""Independent reads at once (actions/parallel_reads.py): each task in a session of its own, as the caller's
-actor; results by name; a failing task fails the whole; sessions sharing one connection run in turn."""
+"""Independent reads at once (actions/parallel_reads.py): in sessions of their own (one per reading thread), as
+the caller's actor; results by name; a failing task fails the whole; sessions sharing one connection run in turn."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from actions.actor import Actor
 from actions.errors import Refused
-from actions.parallel_reads import in_parallel, in_turn, runner
+from actions.parallel_reads import WORKERS, in_parallel, in_turn, runner
 from models.db import make_engine, make_sessionmaker
 
 ACTOR = Actor(user_id=7, name="测试", project_ids=frozenset({1}))
@@ -38,8 +38,27 @@ def test_tasks_run_in_threads_and_sessions_of_their_own(engine):
         got = in_parallel(maker, ACTOR, caller)({"a": task("a"), "bb": task("bb"), "ccc": task("ccc")})
     assert got == {"a": 1, "bb": 2, "ccc": 3}
     assert all(thread.startswith("wuye-read") for thread, _, _ in seen.values())
-    assert len({session for _, session, _ in seen.values()}) == 3
+    assert id(caller) not in {session for _, session, _ in seen.values()}
     assert {actor for _, _, actor in seen.values()} == {ACTOR}
+
+
+def test_a_reading_thread_keeps_one_session_for_the_tasks_it_takes(engine):
+    """A session per reading thread, not per task: nine reads take at most WORKERS sessions (checkouts)."""
+    seen: dict[int, tuple] = {}
+
+    def task(n: int):
+        def read(session):
+            seen[n] = (threading.current_thread().name, session)  # held: no id reused by a later session
+            return session.execute(text(f"SELECT {n}")).scalar()
+        return read
+
+    maker = make_sessionmaker(engine)
+    with maker() as caller:
+        got = in_parallel(maker, ACTOR, caller)({f"t{n}": task(n) for n in range(9)})
+    assert got == {f"t{n}": n for n in range(9)}
+    sessions = {session for _, session in seen.values()}
+    assert 1 <= len(sessions) <= WORKERS
+    assert len({(thread, session) for thread, session in seen.values()}) == len(sessions)  # one per thread
 
 
 def test_a_refusal_in_one_task_is_the_callers(engine):
