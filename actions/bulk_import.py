@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -762,23 +763,32 @@ class CustomerImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
         projects = sorted({r.values["project_id"] for r in rows})
-        by_idn: dict[tuple, dict[str, Any]] = {}
-        by_tel: dict[tuple, dict[str, Any]] = {}
+        wanted = [table.c.id, table.c.project_id, *(table.c[c] for c in self.columns.values())]
+
+        def stored(column, values) -> Iterator[dict[str, Any]]:
+            for part in chunks(values):
+                result = self.session.execute(select(*wanted).where(table.c.project_id.in_(projects), column.in_(part)))
+                names = list(result.keys())
+                for rec in result:
+                    yield dict(zip(names, rec, strict=True))
+
         numbers = {r.values["id_number"] for r in rows if r.values.get("id_number") not in (None, MASKED)}
-        phones = {r.values["phone"] for r in rows if r.values.get("phone") not in (None, MASKED)}
-        for part in chunks(numbers):
-            for rec in self.session.execute(select(table).where(table.c.project_id.in_(projects), table.c.id_number.in_(part))).mappings():
-                by_idn[("idn", rec["project_id"], rec["id_number"])] = dict(rec)
-        for part in chunks(phones):
-            for rec in self.session.execute(select(table).where(table.c.project_id.in_(projects), table.c.phone.in_(part))).mappings():
-                by_tel[("tel", rec["project_id"], rec["phone"], rec["name"])] = dict(rec)
+        by_idn = {("idn", rec["project_id"], rec["id_number"]): rec for rec in stored(table.c.id_number, numbers)}
         found = {}
+        by_phone = []
         for row in rows:
             who = self.identity(row.values)
-            rec = by_idn.get(who) if who[0] == "idn" else by_tel.get(who)
-            if rec is None and who[0] == "idn" and row.values.get("phone") not in (None, MASKED):
-                # A customer first registered without an ID number is still found by phone + name.
-                rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
+            rec = by_idn.get(who) if who[0] == "idn" else None
+            if rec is not None:
+                found[id(row)] = rec
+            elif row.values.get("phone") not in (None, MASKED):
+                # By phone + name: a customer without an ID number, or first registered without one. Only the
+                # phones of the rows not found by ID number are looked up.
+                by_phone.append(row)
+        phones = {r.values["phone"] for r in by_phone}
+        by_tel = {("tel", rec["project_id"], rec["phone"], rec["name"]): rec for rec in stored(table.c.phone, phones)}
+        for row in by_phone:
+            rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
             if rec is not None:
                 found[id(row)] = rec
         return found
@@ -807,9 +817,14 @@ class CustomerImporter(RecordImporter):
         customers = {r.target_id for r in rows if r.target_id}
         links: dict[tuple[int, int, str], dict[str, Any]] = {}
         table = UnitCustomer.__table__
+        wanted = [table.c.id, table.c.unit_id, table.c.customer_id, table.c.relation,
+                  *(table.c[c] for c in self.link_columns.values())]
         for part in chunks(customers):
-            for rec in self.session.execute(select(table).where(table.c.customer_id.in_(part))).mappings():
-                links[(rec["unit_id"], rec["customer_id"], rec["relation"])] = dict(rec)
+            result = self.session.execute(select(*wanted).where(table.c.customer_id.in_(part)))
+            names = list(result.keys())
+            for rec in result:
+                link = dict(zip(names, rec, strict=True))
+                links[(link["unit_id"], link["customer_id"], link["relation"])] = link
         for row in rows:
             v = row.values
             if v.get("unit_id") is None:
