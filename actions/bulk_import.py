@@ -135,6 +135,11 @@ def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *,
             v["unit_collector_id"] = unit["collector_id"]
 
 
+def _present(rows: list[Row]) -> set[str]:
+    """The fields the file's rows bring (a column the file lacks is not in a row's values)."""
+    return set().union(*(r.values.keys() for r in rows))
+
+
 def _stored(session: Session, model, ids: list[int]) -> dict[int, dict[str, Any]]:
     table = model.__table__
     out: dict[int, dict[str, Any]] = {}
@@ -754,7 +759,8 @@ class CustomerImporter(RecordImporter):
 
     def resolve(self, rows: list[Row]) -> None:
         for row in rows:
-            if self.identity(row.values) is None:
+            who = row.values["who"] = self.identity(row.values)
+            if who is None:
                 row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
         rows = [r for r in rows if r.ok]
         self.refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
@@ -763,7 +769,10 @@ class CustomerImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
         projects = sorted({r.values["project_id"] for r in rows})
-        wanted = [table.c.id, table.c.project_id, *(table.c[c] for c in self.columns.values())]
+        # Only the columns the file brings are compared (an absent column leaves the stored value as it is).
+        present = _present(rows) - {"id_number", "phone", "name"}  # those three identify the customer
+        wanted = [table.c.id, table.c.project_id, table.c.id_number, table.c.phone, table.c.name,
+                  *(table.c[c] for k, c in self.columns.items() if k in present)]
 
         def stored(column, values) -> Iterator[dict[str, Any]]:
             for part in chunks(values):
@@ -777,7 +786,7 @@ class CustomerImporter(RecordImporter):
         found = {}
         by_phone = []
         for row in rows:
-            who = self.identity(row.values)
+            who = row.values["who"]
             rec = by_idn.get(who) if who[0] == "idn" else None
             if rec is not None:
                 found[id(row)] = rec
@@ -799,8 +808,9 @@ class CustomerImporter(RecordImporter):
         # One customer over several rows: the first row speaks for the customer, the others must agree.
         first: dict[tuple, Row] = {}
         for row in rows:
-            who = ("id", row.target_id) if row.target_id else self.identity(row.values)
-            row.values["who"] = who
+            if row.target_id:
+                row.values["who"] = ("id", row.target_id)
+            who = row.values["who"]
             lead = first.setdefault(who, row)
             if lead is row:
                 continue
@@ -817,8 +827,10 @@ class CustomerImporter(RecordImporter):
         customers = {r.target_id for r in rows if r.target_id}
         links: dict[tuple[int, int, str], dict[str, Any]] = {}
         table = UnitCustomer.__table__
+        present = _present(rows)
+        self.relinked_columns = {k: c for k, c in self.link_columns.items() if k in present}
         wanted = [table.c.id, table.c.unit_id, table.c.customer_id, table.c.relation,
-                  *(table.c[c] for c in self.link_columns.values())]
+                  *(table.c[c] for c in self.relinked_columns.values())]
         for part in chunks(customers):
             result = self.session.execute(select(*wanted).where(table.c.customer_id.in_(part)))
             names = list(result.keys())
@@ -836,7 +848,7 @@ class CustomerImporter(RecordImporter):
                 v["link"] = "new"
                 continue
             v["link_id"], v["link_stored"] = link["id"], link
-            changes = {k: (link[c], v[k]) for k, c in self.link_columns.items()
+            changes = {k: (link[c], v[k]) for k, c in self.relinked_columns.items()
                        if v.get(k) is not None and link[c] != v[k]}
             if changes:
                 v["link_changes"] = changes
@@ -866,9 +878,10 @@ class CustomerImporter(RecordImporter):
             ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date"], link_rows, returning=["id"])]
         audit(self.session, UnitCustomer, link_ids, AuditKind.INSERT, title, written_columns(UnitCustomer))
         relinked = [r for r in rows if r.values.get("link_changes")]
-        update_rows(self.session, UnitCustomer.__table__, list(self.link_columns.values()), [
+        # The link columns the file brings; a blank cell keeps what is stored.
+        update_rows(self.session, UnitCustomer.__table__, list(self.relinked_columns.values()), [
             (r.values["link_id"], *(r.values[k] if r.values.get(k) is not None else r.values["link_stored"][c]
-                                    for k, c in self.link_columns.items()))
+                                    for k, c in self.relinked_columns.items()))
             for r in relinked
         ])
         audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title,
@@ -880,13 +893,12 @@ class CustomerImporter(RecordImporter):
         # One statement per customer would be slow; RETURNING keeps the order of the rows here, so each new
         # customer's id is matched back by identity columns rather than trusted by position.
         columns = ["project_id", *self.columns.values()]
-        values = [(r.values["project_id"], *(self.new_value(r, k) for k in self.columns)) for r in rows]
-        back = insert_rows(self.session, Customer.__table__, columns, values,
+        back = insert_rows(self.session, Customer.__table__, columns, self.new_values(rows),
                            returning=["id", "project_id", "id_number", "phone", "name"])
         by_identity = {}
         for customer_id, project_id, number, phone, name in back:
             by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id
-        return [by_identity[self.identity(r.values)] for r in rows]
+        return [by_identity[r.values["who"]] for r in rows]
 
 
 KINDS: dict[str, type[RecordImporter]] = {
