@@ -140,12 +140,16 @@ def _present(rows: list[Row]) -> set[str]:
     return set().union(*(r.values.keys() for r in rows))
 
 
-def _stored(session: Session, model, ids: list[int]) -> dict[int, dict[str, Any]]:
+def _stored(session: Session, model, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
+    """id → (id, project, ``columns``) of the records: only what the file's columns are compared with."""
     table = model.__table__
+    wanted = [table.c.id, table.c.project_id, *(table.c[c] for c in columns)]
     out: dict[int, dict[str, Any]] = {}
     for part in chunks(ids):
-        for rec in session.execute(select(table).where(table.c.id.in_(part))).mappings():
-            out[rec["id"]] = dict(rec)
+        result = session.execute(select(*wanted).where(table.c.id.in_(part)))
+        names = list(result.keys())
+        for rec in result:
+            out[rec[0]] = dict(zip(names, rec, strict=True))
     return out
 
 
@@ -193,9 +197,10 @@ class UnitImporter(RecordImporter):
         self.refs = UnitRefs(self.session, projects)
         texts = {r.values[k] for r in rows for k in ("butler", "collector") if r.values.get(k)}
         self.staff = StaffRefs(self.session, projects, texts)
+        butler, collector = self.label("butler"), self.label("collector")
         for row in rows:
-            self.staff.resolve(row, "butler", self.label("butler"), BUTLER_POSITIONS)
-            self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
+            self.staff.resolve(row, "butler", butler, BUTLER_POSITIONS)
+            self.staff.resolve(row, "collector", collector, COLLECTING_POSITIONS)
             problem = unit_dates_problem(row.values.get("handover_date"), row.values.get("move_in_date"))
             if problem:
                 key, reason = problem
@@ -204,7 +209,7 @@ class UnitImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         self.refs.load((r.values["project_id"], r.values["building"], r.values["room_no"]) for r in rows)
         found = {id(r): u["id"] for r in rows if (u := self.refs.get(r.values["project_id"], r.values["building"], r.values["room_no"]))}
-        stored = _stored(self.session, Unit, list(found.values()))
+        stored = _stored(self.session, Unit, list(found.values()), [self.columns[k] for k in _present(rows) & set(self.columns)])
         return {key: stored[unit_id] for key, unit_id in found.items()}
 
     def shown_stored(self, key: str, value: Any) -> Any:

@@ -286,7 +286,12 @@ class Importer:
         raise NotImplementedError
 
     def label(self, key: str) -> str:
-        return next(f.label for f in self.fields() if f.key == key)
+        return self._labels[key]
+
+    @functools.cached_property
+    def _labels(self) -> dict[str, str]:
+        # asked for once per row and column by some checks: looked up, not searched for
+        return {f.key: f.label for f in reversed(self.fields())}
 
 
 # --- parsing ---------------------------------------------------------------------------------------
