@@ -148,7 +148,7 @@ def _stored(session: Session, model, ids: list[int], columns: list[str]) -> dict
     for part in chunks(ids):
         result = session.execute(select(*wanted).where(table.c.id.in_(part)))
         names = list(result.keys())
-        for rec in result:
+        for rec in result.all():
             out[rec[0]] = dict(zip(names, rec, strict=True))
     return out
 
@@ -783,7 +783,7 @@ class CustomerImporter(RecordImporter):
             for part in chunks(values):
                 result = self.session.execute(select(*wanted).where(table.c.project_id.in_(projects), column.in_(part)))
                 names = list(result.keys())
-                for rec in result:
+                for rec in result.all():  # fetched at once: row by row is the driver's fetchone per row
                     yield dict(zip(names, rec, strict=True))
 
         numbers = {r.values["id_number"] for r in rows if r.values.get("id_number") not in (None, MASKED)}
@@ -839,7 +839,7 @@ class CustomerImporter(RecordImporter):
         for part in chunks(customers):
             result = self.session.execute(select(*wanted).where(table.c.customer_id.in_(part)))
             names = list(result.keys())
-            for rec in result:
+            for rec in result.all():
                 link = dict(zip(names, rec, strict=True))
                 links[(link["unit_id"], link["customer_id"], link["relation"])] = link
         for row in rows:

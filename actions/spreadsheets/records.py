@@ -194,17 +194,24 @@ class RecordImporter(Importer):
         row.target_id = stored["id"]
         self.stored[stored["id"]] = stored
         changes = {}
-        for key, column in self.columns.items():
-            if key not in row.values or row.values[key] is MASKED:
+        values = row.values
+        for key, column, ref, clearable in self._compared:
+            if key not in values or values[key] is MASKED:
                 continue
-            new = self.file_value(row, key)
-            if new is None and not self.clearable(column):
+            new = values[ref] if ref in values else values[key]
+            if new is None and not clearable:
                 continue  # an empty cell leaves a required value as it is
             old = stored[column]
-            if not self.same(key, old, new):
-                changes[key] = (self.shown_stored(key, old), row.values[key])
+            if (new is None or old != new) and not self.same(key, old, new):
+                changes[key] = (self.shown_stored(key, old), values[key])
         row.changes = changes
         row.outcome = Outcome.UPDATE if changes else Outcome.UNCHANGED
+
+    @functools.cached_property
+    def _compared(self) -> list[tuple[str, str, str, bool]]:
+        """(field key, column, the key of its resolved reference, whether a blank cell clears it) of each column
+        a row is compared on: worked out once, not once per cell."""
+        return [(key, column, f"{key}_id", self.clearable(column)) for key, column in self.columns.items()]
 
     def file_value(self, row: Row, key: str) -> Any:
         """The value to store for ``key``: a reference's resolved id (``<key>_id``), else the cleaned cell."""
@@ -320,7 +327,7 @@ class UnitRefs:
                 Unit.project_id.in_(sorted({p for p, _, _ in keys})), Unit.room_no.in_(part)
             )
             names, keys, units, room_key = self.names, self.keys, self.units, clean.room_key
-            for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt):
+            for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt).all():
                 units[(project_id, keys[building_id], room_key(room))] = {
                     "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
 
