@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -134,12 +135,21 @@ def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *,
             v["unit_collector_id"] = unit["collector_id"]
 
 
-def _stored(session: Session, model, ids: list[int]) -> dict[int, dict[str, Any]]:
+def _present(rows: list[Row]) -> set[str]:
+    """The fields the file's rows bring (a column the file lacks is not in a row's values)."""
+    return set().union(*(r.values.keys() for r in rows))
+
+
+def _stored(session: Session, model, ids: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
+    """id → (id, project, ``columns``) of the records: only what the file's columns are compared with."""
     table = model.__table__
+    wanted = [table.c.id, table.c.project_id, *(table.c[c] for c in columns)]
     out: dict[int, dict[str, Any]] = {}
     for part in chunks(ids):
-        for rec in session.execute(select(table).where(table.c.id.in_(part))).mappings():
-            out[rec["id"]] = dict(rec)
+        result = session.execute(select(*wanted).where(table.c.id.in_(part)))
+        names = list(result.keys())
+        for rec in result.all():
+            out[rec[0]] = dict(zip(names, rec, strict=True))
     return out
 
 
@@ -187,9 +197,10 @@ class UnitImporter(RecordImporter):
         self.refs = UnitRefs(self.session, projects)
         texts = {r.values[k] for r in rows for k in ("butler", "collector") if r.values.get(k)}
         self.staff = StaffRefs(self.session, projects, texts)
+        butler, collector = self.label("butler"), self.label("collector")
         for row in rows:
-            self.staff.resolve(row, "butler", self.label("butler"), BUTLER_POSITIONS)
-            self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
+            self.staff.resolve(row, "butler", butler, BUTLER_POSITIONS)
+            self.staff.resolve(row, "collector", collector, COLLECTING_POSITIONS)
             problem = unit_dates_problem(row.values.get("handover_date"), row.values.get("move_in_date"))
             if problem:
                 key, reason = problem
@@ -198,7 +209,7 @@ class UnitImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         self.refs.load((r.values["project_id"], r.values["building"], r.values["room_no"]) for r in rows)
         found = {id(r): u["id"] for r in rows if (u := self.refs.get(r.values["project_id"], r.values["building"], r.values["room_no"]))}
-        stored = _stored(self.session, Unit, list(found.values()))
+        stored = _stored(self.session, Unit, list(found.values()), [self.columns[k] for k in _present(rows) & set(self.columns)])
         return {key: stored[unit_id] for key, unit_id in found.items()}
 
     def shown_stored(self, key: str, value: Any) -> Any:
@@ -753,7 +764,8 @@ class CustomerImporter(RecordImporter):
 
     def resolve(self, rows: list[Row]) -> None:
         for row in rows:
-            if self.identity(row.values) is None:
+            who = row.values["who"] = self.identity(row.values)
+            if who is None:
                 row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
         rows = [r for r in rows if r.ok]
         self.refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
@@ -762,23 +774,35 @@ class CustomerImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
         projects = sorted({r.values["project_id"] for r in rows})
-        by_idn: dict[tuple, dict[str, Any]] = {}
-        by_tel: dict[tuple, dict[str, Any]] = {}
+        # Only the columns the file brings are compared (an absent column leaves the stored value as it is).
+        present = _present(rows) - {"id_number", "phone", "name"}  # those three identify the customer
+        wanted = [table.c.id, table.c.project_id, table.c.id_number, table.c.phone, table.c.name,
+                  *(table.c[c] for k, c in self.columns.items() if k in present)]
+
+        def stored(column, values) -> Iterator[dict[str, Any]]:
+            for part in chunks(values):
+                result = self.session.execute(select(*wanted).where(table.c.project_id.in_(projects), column.in_(part)))
+                names = list(result.keys())
+                for rec in result.all():  # fetched at once: row by row is the driver's fetchone per row
+                    yield dict(zip(names, rec, strict=True))
+
         numbers = {r.values["id_number"] for r in rows if r.values.get("id_number") not in (None, MASKED)}
-        phones = {r.values["phone"] for r in rows if r.values.get("phone") not in (None, MASKED)}
-        for part in chunks(numbers):
-            for rec in self.session.execute(select(table).where(table.c.project_id.in_(projects), table.c.id_number.in_(part))).mappings():
-                by_idn[("idn", rec["project_id"], rec["id_number"])] = dict(rec)
-        for part in chunks(phones):
-            for rec in self.session.execute(select(table).where(table.c.project_id.in_(projects), table.c.phone.in_(part))).mappings():
-                by_tel[("tel", rec["project_id"], rec["phone"], rec["name"])] = dict(rec)
+        by_idn = {("idn", rec["project_id"], rec["id_number"]): rec for rec in stored(table.c.id_number, numbers)}
         found = {}
+        by_phone = []
         for row in rows:
-            who = self.identity(row.values)
-            rec = by_idn.get(who) if who[0] == "idn" else by_tel.get(who)
-            if rec is None and who[0] == "idn" and row.values.get("phone") not in (None, MASKED):
-                # A customer first registered without an ID number is still found by phone + name.
-                rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
+            who = row.values["who"]
+            rec = by_idn.get(who) if who[0] == "idn" else None
+            if rec is not None:
+                found[id(row)] = rec
+            elif row.values.get("phone") not in (None, MASKED):
+                # By phone + name: a customer without an ID number, or first registered without one. Only the
+                # phones of the rows not found by ID number are looked up.
+                by_phone.append(row)
+        phones = {r.values["phone"] for r in by_phone}
+        by_tel = {("tel", rec["project_id"], rec["phone"], rec["name"]): rec for rec in stored(table.c.phone, phones)}
+        for row in by_phone:
+            rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
             if rec is not None:
                 found[id(row)] = rec
         return found
@@ -789,8 +813,9 @@ class CustomerImporter(RecordImporter):
         # One customer over several rows: the first row speaks for the customer, the others must agree.
         first: dict[tuple, Row] = {}
         for row in rows:
-            who = ("id", row.target_id) if row.target_id else self.identity(row.values)
-            row.values["who"] = who
+            if row.target_id:
+                row.values["who"] = ("id", row.target_id)
+            who = row.values["who"]
             lead = first.setdefault(who, row)
             if lead is row:
                 continue
@@ -807,9 +832,16 @@ class CustomerImporter(RecordImporter):
         customers = {r.target_id for r in rows if r.target_id}
         links: dict[tuple[int, int, str], dict[str, Any]] = {}
         table = UnitCustomer.__table__
+        present = _present(rows)
+        self.relinked_columns = {k: c for k, c in self.link_columns.items() if k in present}
+        wanted = [table.c.id, table.c.unit_id, table.c.customer_id, table.c.relation,
+                  *(table.c[c] for c in self.relinked_columns.values())]
         for part in chunks(customers):
-            for rec in self.session.execute(select(table).where(table.c.customer_id.in_(part))).mappings():
-                links[(rec["unit_id"], rec["customer_id"], rec["relation"])] = dict(rec)
+            result = self.session.execute(select(*wanted).where(table.c.customer_id.in_(part)))
+            names = list(result.keys())
+            for rec in result.all():
+                link = dict(zip(names, rec, strict=True))
+                links[(link["unit_id"], link["customer_id"], link["relation"])] = link
         for row in rows:
             v = row.values
             if v.get("unit_id") is None:
@@ -821,7 +853,7 @@ class CustomerImporter(RecordImporter):
                 v["link"] = "new"
                 continue
             v["link_id"], v["link_stored"] = link["id"], link
-            changes = {k: (link[c], v[k]) for k, c in self.link_columns.items()
+            changes = {k: (link[c], v[k]) for k, c in self.relinked_columns.items()
                        if v.get(k) is not None and link[c] != v[k]}
             if changes:
                 v["link_changes"] = changes
@@ -851,9 +883,10 @@ class CustomerImporter(RecordImporter):
             ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date"], link_rows, returning=["id"])]
         audit(self.session, UnitCustomer, link_ids, AuditKind.INSERT, title, written_columns(UnitCustomer))
         relinked = [r for r in rows if r.values.get("link_changes")]
-        update_rows(self.session, UnitCustomer.__table__, list(self.link_columns.values()), [
+        # The link columns the file brings; a blank cell keeps what is stored.
+        update_rows(self.session, UnitCustomer.__table__, list(self.relinked_columns.values()), [
             (r.values["link_id"], *(r.values[k] if r.values.get(k) is not None else r.values["link_stored"][c]
-                                    for k, c in self.link_columns.items()))
+                                    for k, c in self.relinked_columns.items()))
             for r in relinked
         ])
         audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title,
@@ -865,13 +898,12 @@ class CustomerImporter(RecordImporter):
         # One statement per customer would be slow; RETURNING keeps the order of the rows here, so each new
         # customer's id is matched back by identity columns rather than trusted by position.
         columns = ["project_id", *self.columns.values()]
-        values = [(r.values["project_id"], *(self.new_value(r, k) for k in self.columns)) for r in rows]
-        back = insert_rows(self.session, Customer.__table__, columns, values,
+        back = insert_rows(self.session, Customer.__table__, columns, self.new_values(rows),
                            returning=["id", "project_id", "id_number", "phone", "name"])
         by_identity = {}
         for customer_id, project_id, number, phone, name in back:
             by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id
-        return [by_identity[self.identity(r.values)] for r in rows]
+        return [by_identity[r.values["who"]] for r in rows]
 
 
 KINDS: dict[str, type[RecordImporter]] = {

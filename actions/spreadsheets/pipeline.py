@@ -286,7 +286,12 @@ class Importer:
         raise NotImplementedError
 
     def label(self, key: str) -> str:
-        return next(f.label for f in self.fields() if f.key == key)
+        return self._labels[key]
+
+    @functools.cached_property
+    def _labels(self) -> dict[str, str]:
+        # asked for once per row and column by some checks: looked up, not searched for
+        return {f.key: f.label for f in reversed(self.fields())}
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -422,22 +427,30 @@ def run_import(
     A file that cannot be read safely, or has no usable header, raises :class:`Refused`; row problems are
     reported in the result, and then nothing is written. Only a clean real run writes, in one go.
     """
+    with _collector_paused():
+        return _run_import(session, importer, data=data, file_name=file_name, dry_run=dry_run, limits=limits,
+                           progress=progress)
+
+
+def _run_import(
+    session: Session, importer: Importer, *, data: bytes, file_name: str, dry_run: bool, limits: Limits,
+    progress: Progress | None,
+) -> ImportResult:
     report = progress or (lambda *_: None)
     if not dry_run:  # the same file a second time is refused before any work (double click, X21)
         previous = session.scalar(_batch_query(importer, hashlib.sha256(data).hexdigest()))
         if previous is not None and previous.status is BatchStatus.DONE:
             raise Refused(f"该批次已导入：{_imported_before(previous)}", ids=[previous.id])
     report("读取文件", 0, 0)
-    with _collector_paused():
-        book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits)
-        fields = importer.fields()
-        parsed = parse(book, fields)
-        rows = parsed.rows
-        if len(rows) > limits.max_rows:
-            raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
-        report("核对数据", 0, len(rows))
-        _check_repeats(importer, rows)
-        importer.check(rows)
+    book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits)
+    fields = importer.fields()
+    parsed = parse(book, fields)
+    rows = parsed.rows
+    if len(rows) > limits.max_rows:
+        raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
+    report("核对数据", 0, len(rows))
+    _check_repeats(importer, rows)
+    importer.check(rows)
     previous = session.scalar(_batch_query(importer, book.file_hash))
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
@@ -501,7 +514,8 @@ def run_import(
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """A 100,000-row file becomes millions of small objects without reference cycles; the cyclic garbage
-    collector would walk them over and over (up to half the parse time here). It waits until the rows are read."""
+    collector would walk them over and over (up to half the parse time here, and again for every batch of
+    tuples the writes build while the rows are alive). It waits until the import is done."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
