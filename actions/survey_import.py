@@ -14,7 +14,7 @@ still 筹备中 becomes 发放中, and counts in the figures from then on.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import repeat
 
 from sqlalchemy import and_, exists, insert, literal, select, update
@@ -27,6 +27,7 @@ from models import (
     Customer,
     ImportBatch,
     Survey,
+    SurveyAnswerTally,
     SurveyHousehold,
     SurveyResponse,
     SurveyTopic,
@@ -206,11 +207,17 @@ class SurveyImporter(Importer):
         who = [r or o or "" for r, o in zip(column("respondent"), column("owner"), strict=True)]
         signed = [bool(w) if s is None else s for w, s in zip(who, column("signed"), strict=True)]
         topics = [column(k) for k in TOPIC_KEYS]
+        overall = column("overall_score")
         scores = sum(len(c) - c.count(None) for c in topics)
         forms = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), column("unit_id"), who, signed,
-                         column("answered_on"), column("overall_score"), [c or "" for c in column("comments")],
-                         *topics))
-        with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}"):
+                         column("answered_on"), overall, [c or "" for c in column("comments")], *topics))
+
+        def counted() -> dict[tuple, tuple]:  # the batch's forms are these: its tallies counted here, not read back
+            answers = zip((*(t.value for t in SurveyTopic), SurveyAnswerTally.OVERALL), (*topics, overall), strict=True)
+            return {(survey.id, question, score): (n,)
+                    for question, values in answers for score, n in Counter(values).items() if score is not None}
+
+        with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
             insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
             record_batch(
@@ -220,19 +227,22 @@ class SurveyImporter(Importer):
                          "survey_id": survey.id, "scores": scores},
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
-        households = self._mark_collected(batch)
+        households = self._mark_collected(batch, len(new))
         if new:  # forms came back: it has been run
             mark_run(survey)
             self.session.flush()
         return {"responses": len(new), "scores": scores, "households_added": households}
 
-    def _mark_collected(self, batch: ImportBatch) -> int:
-        """The answering households are 已回收; one missing from the campaign is added (it was surveyed)."""
+    def _mark_collected(self, batch: ImportBatch, forms: int) -> int:
+        """The answering households are 已回收; one missing from the campaign is added (it was surveyed). After
+        it, the batch's ``forms`` units each have one household (unique per survey and unit), all collected: the
+        tally adds that count rather than read them back."""
         survey = self.survey
         answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
         households = (f"survey_id = {int(survey.id)} AND unit_id IN "
                       f"(SELECT unit_id FROM survey_response WHERE batch_id = {int(batch.id)})")
-        with SURVEY_HOUSEHOLD_TALLY.in_bulk(self.session.connection(), households):
+        collected = {(survey.id, True): (forms,)}
+        with SURVEY_HOUSEHOLD_TALLY.in_bulk(self.session.connection(), households, lambda: collected):
             marked = self.session.execute(
                 update(SurveyHousehold)
                 .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),

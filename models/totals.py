@@ -22,7 +22,7 @@ table's triggers had to be made, its totals are recounted from the source. Maria
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
@@ -136,13 +136,27 @@ END $$"""
             connection.execute(text(self.grouped({self.source: 1})))
 
 
+    def add_counted(self, connection: Connection, totals: dict[tuple, tuple]) -> None:
+        """Add ``totals`` (key → figures, counted by the caller from rows it holds) in one executemany upsert,
+        keys in order as ``grouped`` does; all-zero figures left out."""
+        columns = self.key + self.figures
+        rows = [dict(zip(columns, (*key, *figures), strict=True))
+                for key, figures in sorted(totals.items()) if any(figures)]
+        if rows:
+            connection.execute(text(f"INSERT INTO {self.target} ({', '.join(columns)}) "
+                                    f"VALUES ({', '.join(':' + c for c in columns)}) {self.add}"), rows)
+
     @contextlib.contextmanager
-    def in_bulk(self, connection: Connection, where: str) -> Iterator[None]:
+    def in_bulk(self, connection: Connection, where: str,
+                counted: Callable[[], dict[tuple, tuple]] | None = None) -> Iterator[None]:
         """Around one write of many source rows — those ``where`` (SQL over the source's columns) selects, the same
         set before and after the write: on SQLite the row triggers (several upserts per row: 7 s for 100,000
         survey forms) are lifted for the block, the rows' figures taken off before it and added after it in one
         grouped upsert each, the triggers put back — all in the writing transaction, so no one sees them gone
-        and a rollback restores them. PostgreSQL's statement triggers already work so: nothing to do there."""
+        and a rollback restores them. PostgreSQL's statement triggers already work so: nothing to do there.
+        ``counted``, where the caller holds every row ``where`` selects after the write (a new batch's rows), gives
+        their figures by key: added as they are rather than read back (7 index scans and a sort of 700,000 rows
+        for 100,000 forms: 1.75 s)."""
         if connection.dialect.name != "sqlite":
             yield
             return
@@ -159,7 +173,10 @@ END $$"""
         yield
         for sql in triggers.values():
             connection.execute(text(sql))
-        connection.execute(text(self.grouped({rows: 1})))
+        if counted is None:
+            connection.execute(text(self.grouped({rows: 1})))
+        else:
+            self.add_counted(connection, counted())
 
 
 WAIVED = f"'{BillStatus.WAIVED.value}'"
