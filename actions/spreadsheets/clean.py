@@ -126,7 +126,6 @@ _IDENTIFIER = code()
 # Memoised: an import resolves every row's building and room, and a file names a few hundred of each (100,000
 # rows of a survey: a hundred buildings, a thousand room numbers); the folding above costs microseconds a call.
 @functools.lru_cache(maxsize=1 << 16, typed=True)
-@functools.lru_cache(maxsize=1 << 12, typed=True)  # a file names a few dozen buildings, row after row
 def building_key(value: Any) -> str | None:
     """The one form a building is compared by, in every import and lookup: its number or letter without the
     usual suffix, full-width and spaces folded, leading zeros dropped ("3号楼", "3栋", "03#", "３ 幢" → "3";
