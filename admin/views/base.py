@@ -230,6 +230,8 @@ def path_label(model: type, path: str) -> str:
 def _enum_formatter(attr: str):
     def fmt(model: Any, _name: Any) -> Any:
         value = getattr(model, attr)
+        if value is None:  # an optional enum not set yet (a 报修's 有效投诉): blank, as sqladmin shows any None
+            return ""
         return value.label if isinstance(value, LabeledEnum) else value
 
     return fmt
