@@ -793,7 +793,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if obj is None:
             return False
         identity = self._identity_for_object(obj)
-        view = next((v for v in self._admin_ref._views if getattr(v, "identity", None) == identity), None)
+        view = next((v for v in self._admin_ref._views if v.is_model and v.identity == identity), None)
         return view is not None and view.can_view_details and view.is_accessible(request)
 
     def _url_for_delete(self, request: Request, obj: Any) -> str:
