@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import (
+    SHANGHAI,
     AuditKind,
     AuditLog,
     Department,
@@ -114,7 +115,7 @@ def request_timeline(session: Session, *, request_id: int, actor: Actor) -> tupl
     for order, department, assignee in orders:
         steps.append(Step(order.dispatched_at, names.get(order.dispatched_by_id, "系统"), f"派工单#{order.id} 派工",
                           f"处理部门：{department}" + (f"；处理人：{assignee}" if assignee else "") +
-                          f"；完成时限：{order.complete_due_at:%Y-%m-%d %H:%M}", order.id))
+                          f"；完成时限：{order.complete_due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}", order.id))
     audit = session.scalars(
         select(AuditLog).where(
             ((AuditLog.table_name == WorkOrder.__tablename__) & AuditLog.record_id.in_([str(i) for i in order_ids]))

@@ -230,6 +230,8 @@ def path_label(model: type, path: str) -> str:
 def _enum_formatter(attr: str):
     def fmt(model: Any, _name: Any) -> Any:
         value = getattr(model, attr)
+        if value is None:  # an optional enum not set yet (a 报修's 有效投诉): blank, as sqladmin shows any None
+            return ""
         return value.label if isinstance(value, LabeledEnum) else value
 
     return fmt
@@ -785,6 +787,15 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         """sqladmin's, with the class names' slugs worked out once (they were a regex per link)."""
         return self.identity if isinstance(obj, self.model) else _identity_of(type(obj))
 
+    def opens(self, request: Request, obj: Any) -> bool:
+        """Whether this user may open ``obj``'s details page: a related record's name (a visit's 走访人, a project's
+        分公司) is a link only then — not a link that answers 403 to a role without that list."""
+        if obj is None:
+            return False
+        identity = self._identity_for_object(obj)
+        view = next((v for v in self._admin_ref._views if v.is_model and v.identity == identity), None)
+        return view is not None and view.can_view_details and view.is_accessible(request)
+
     def _url_for_delete(self, request: Request, obj: Any) -> str:
         return self._link("admin:delete", request, obj) + "?" + urlencode({"pks": get_object_identifier(obj)})
 
@@ -795,6 +806,15 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         query = f"?{request.url.query}" if request.url.query else ""
         linked = {name: name in self._relation_names and name not in self._non_link_related_fields
                   for name in self._list_prop_names}
+        opened: dict[type, bool] = {}
+
+        def opens(obj: Any) -> bool:  # asked once per related model a page, not per cell
+            if obj is None:
+                return False
+            if type(obj) not in opened:
+                opened[type(obj)] = self.opens(request, obj)
+            return opened[type(obj)]
+
         out = []
         for row in rows:
             pk = get_object_identifier(row)
@@ -802,10 +822,11 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             for name in self._list_prop_names:
                 value, shown = await self.get_list_value(row, name, request)
                 if name in self._relation_names and isinstance(value, (list, set)):
-                    items = tuple((str(self._build_url_for("admin:details", request, v)) if linked[name] else None,
-                                   each) for v, each in zip(value, shown, strict=False))
+                    items = tuple((str(self._build_url_for("admin:details", request, v))
+                                   if linked[name] and opens(v) else None, each)
+                                  for v, each in zip(value, shown, strict=False))
                     cells.append(ListCell(shown, None, items))
-                elif linked[name]:
+                elif linked[name] and opens(getattr(row, name, None)):
                     cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None))
                 else:
                     cells.append(ListCell(shown, None, None))

@@ -98,7 +98,7 @@ async def _letters(view: Any, request: Request, run_id: int, notice_ids: Iterabl
     if request.query_params.get("download") == "1":
         if not asks_export(request):
             return await confirm_export(view, request, f"下载催缴通知函 批次#{run_id}",
-                                        request.url.remove_query_params("download"))
+                                        request.url.remove_query_params("download"), button="下载为一个文件")
         ids = sorted(notice_ids) if notice_ids is not None else None
         return await start_job(view, request, "letters", f"催缴通知函 批次#{run_id}",
                                {"run_id": run_id, "notice_ids": ids}, wait=JOB_WAIT)

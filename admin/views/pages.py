@@ -72,11 +72,12 @@ def asks_export(request: Request) -> bool:
     return request.method == "POST"
 
 
-async def confirm_export(view: Any, request: Request, title: str, back_url: Any = None) -> Response:
+async def confirm_export(view: Any, request: Request, title: str, back_url: Any = None,
+                         button: str = "导出") -> Response:
     """What a GET of an export's address answers: nothing exported, a Chinese page saying why, and the POST
-    button with the same query (as 退出登录 asks before it acts)."""
+    button with the same query (as 退出登录 asks before it acts). ``button``: the page's own button, named."""
     return await view.templates.TemplateResponse(request, "wuye/export_confirm.html", {
-        "title": title, "back_url": back_url or request.url_for("admin:index"),
+        "title": title, "back_url": back_url or request.url_for("admin:index"), "button": button,
     })
 
 

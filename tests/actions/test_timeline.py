@@ -3,6 +3,8 @@ owner's words at an unsatisfied callback and the reason of a reassignment surviv
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from actions.work_orders import (
     dispatch_requests,
     reassign_work_orders,
 )
-from models import Department, Satisfaction, VisitWay, WorkOrder
+from models import Department, Satisfaction, VisitWay, WorkOrder, utcnow
 from tests import factories as f
 
 
@@ -57,6 +59,19 @@ def test_the_whole_story_with_the_words_of_each_step(session):
     rework = [s for s in steps if s.late]
     assert len(rework) == 1 and "不满意，退回返工" in rework[0].what and rework[0].visit_id is not None
     assert all(s.who == "boss" for s in steps) and [s.at for s in steps] == sorted(s.at for s in steps)
+
+
+def test_the_dispatch_step_says_the_deadline_in_beijing_time(session):
+    # 完成时限 is stored in UTC: 01:51 UTC is 09:51 in Beijing, the time the order's list and the dispatch page show
+    p1 = f.project(session)
+    user = f.user(session, username="boss", roles=["客服主管"], projects=[p1])
+    actor = actor_for_user(session, user)
+    request = f.service_request(session, project_=p1, unit_=f.unit(session, project_=p1), receiver=user)
+    due = (utcnow() + dt.timedelta(days=3)).replace(hour=1, minute=51, second=0, microsecond=0)
+    dispatch_requests(session, request_ids=[request.id], complete_due_at=due, actor=actor)
+
+    steps = request_timeline(session, request_id=request.id, actor=actor)
+    assert steps[1].words.endswith(f"完成时限：{due:%Y-%m-%d} 09:51"), steps[1].words
 
 
 def test_another_projects_user_reads_no_timeline(session):

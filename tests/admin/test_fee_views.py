@@ -261,6 +261,10 @@ def test_letters_print_one_per_page_and_download_as_one_file(session, console, e
     assert "这是本月第" not in html and "向贵户催缴" not in html and "多次催缴" not in html
     assert "催缴通知书</h1>" in html and "（第一次）" in html and "（第三次）" not in html and "至今仍未缴清" in html
     assert f'<form method="post" action="http://testserver/admin/dunning-run/action/letters?pks={run.id}&amp;download=1"' in html
+    # a GET of the download's address (a bookmark) queues nothing and names the button the letters page has
+    bookmark = cashier.get(f"/admin/dunning-run/action/letters?pks={run.id}&download=1")
+    assert bookmark.status_code == 200 and "点击页面上的「下载为一个文件」按钮" in bookmark.text
+    assert "「导出」" not in bookmark.text
     download = cashier.job_file(cashier.post_job(f"/admin/dunning-run/action/letters?pks={run.id}&download=1"))
     assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
     assert ".html" in download.headers["content-disposition"] and "Ctrl+P" not in download.text

@@ -111,3 +111,18 @@ def test_a_lists_rows_link_as_the_users_rights_allow(console, session, projects)
     assert f'href="http://testserver/admin/duty-log/details/{log.id}"' in page.text
     assert f"/admin/duty-log/edit/{log.id}" not in page.text
     assert f"/admin/duty-log/delete?pks={log.id}" not in page.text
+
+
+def test_a_related_record_is_a_link_only_for_who_may_open_it(console, session, projects):
+    """A project's 分公司 on the project list and page: a link for who may open branches, plain text for a
+    前台客服 (the link answered 403)."""
+    p1, _ = projects
+    factories.user(session, username="root", superuser=True)
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    branch = f'href="http://testserver/admin/branch/details/{p1.branch_id}"'
+    for page in (f"/admin/project/list?search={p1.name}", f"/admin/project/details/{p1.id}"):
+        assert branch in console("root").get(page).text, page
+        shown = console("desk").get(page)
+        assert shown.status_code == 200 and p1.branch.name in shown.text, page
+        assert branch not in shown.text, page
+    assert console("desk").get(f"/admin/branch/details/{p1.branch_id}").status_code == 403

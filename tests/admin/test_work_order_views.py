@@ -133,6 +133,17 @@ def test_intake_refusal_writes_nothing_and_branch_may_not_create(session, consol
     assert rows(session) == before
 
 
+def test_an_unset_enum_shows_blank_not_none(session, console, site):
+    # a 报修 has no 有效投诉 judgement: its details page leaves the cell empty, as it does any other empty value
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    assert r.complaint_validity is None
+    page = console("boss").get(f"/admin/service-request/details/{r.id}")
+    assert page.status_code == 200
+    cell = re.search(r"<td>有效投诉</td>\s*<td>(.*?)</td>", page.text, re.S)
+    assert cell is not None and cell.group(1).strip() == "", cell
+
+
 # --- dispatch ----------------------------------------------------------------------------------------
 def test_dispatch_parameter_page_then_post_then_double_submit(session, console, site):
     r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
