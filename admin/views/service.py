@@ -717,9 +717,9 @@ class CallbacksPage(ServicePage):
 
 
 class VisitPlanPage(ServicePage):
-    """走访计划: the households of a project not yet visited in this quarter, and the 走访 record form."""
+    """定期走访: the households of a project not yet visited in this quarter, and the 走访 record form."""
 
-    name = "走访计划"
+    name = "定期走访"  # the menu has 走访计划 already: the staff's monthly plans (StaffVisitPlan)
     icon = "fa-solid fa-house-user"
     grant = ("visit", "list")
     FIELDS = ("unit_id", "way", "result", "notes", "issues_raised", "complaint")
