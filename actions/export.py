@@ -73,12 +73,14 @@ class _Shown:
         prop = inspect(model).attrs.get(head)
         self.related: _Related | None = None
         self.joined = False
+        self.shown_as = None  # a column's display function (models: ``info["shown_as"]``), as its list shows it
         if isinstance(prop, RelationshipProperty):
             self.related = _Related(prop, rest)
             self.expr = self.related.local
         elif isinstance(prop, ColumnProperty) and not rest:
             self.expr = getattr(model, head)
             self.joined = isinstance(prop.columns[0].type, JSON)  # a list, shown as its items
+            self.shown_as = getattr(prop.columns[0], "info", {}).get("shown_as")  # a column_property has none
         else:
             raise ValueError(f"{model.__name__}.{column.key}: not a column nor a many-to-one relation")
         self.mask = column.pii if column.pii and not unmask else None
@@ -126,6 +128,8 @@ def _converter(shown: _Shown) -> Callable[[Any], Any] | None:
         return shown.related.shown.get
     if shown.mask is not None:
         return lambda value, kind=shown.mask: None if value is None else mask(kind, value)
+    if shown.shown_as is not None:
+        return lambda value, show=shown.shown_as: None if value is None else show(value)
     return _value if shown.joined else None
 
 

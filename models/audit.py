@@ -16,6 +16,7 @@ from .base import (
     col,
     enum_type,
     list_order_indexes,
+    table_label,
     trigram_indexes,
     utcnow,
 )
@@ -59,7 +60,8 @@ class AuditLog(IdMixin, Base):
     actor_name: Mapped[str] = col("操作人姓名", String(64), default="")
     source: Mapped[str] = col("来源", String(32), default="", doc="console / import / action / cli / seed")
     kind: Mapped[AuditKind] = col("类型", enum_type(AuditKind), index=True)
-    table_name: Mapped[str] = col("数据表", String(64), default="")
+    # shown_as: lists and exports show the table as its records are called (客户诉求, not service_request)
+    table_name: Mapped[str] = col("数据表", String(64), default="", info={"shown_as": table_label})
     record_id: Mapped[str] = col("记录编号", String(64), default="")
     project_id: Mapped[int | None] = col("项目", Integer)
     summary: Mapped[str] = col("摘要", String(255), default="")

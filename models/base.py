@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 from decimal import Decimal
 from functools import cache
@@ -212,6 +213,17 @@ def enum_type(enum_cls: type[LabeledEnum]) -> SAEnum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
+
+
+@functools.cache
+def table_labels() -> dict[str, str]:
+    """Every table as its records are called (service_request → 客户诉求): the audit trail names tables. Read once
+    the models are all imported (``models`` imports them all)."""
+    return {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
+
+
+def table_label(name: str) -> str:
+    return table_labels().get(name, name)
 
 
 def col(label: str, *args: Any, doc: str | None = None, **kwargs: Any) -> Any:

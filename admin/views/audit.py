@@ -46,6 +46,7 @@ from models import (
     WorkOrder,
     label_of,
 )
+from models.base import table_label
 
 from .base import (
     DETAIL_OBJ_STATE,
@@ -59,7 +60,6 @@ from .base import (
 )
 from .pages import request_actor
 
-_TABLE_LABELS = dict(table_choices())
 _MODELS = sorted((m.class_ for m in Base.registry.mappers), key=lambda cls: cls.__tablename__)
 TABLES = {cls.__tablename__: cls for cls in _MODELS}
 _NAMES_STATE = "wuye_trail_names"
@@ -296,7 +296,7 @@ def _actor(model: Any, _name: Any, request: Request) -> str:
 
 
 def _table_label(model: Any, _name: Any) -> str:
-    return _TABLE_LABELS.get(model.table_name, model.table_name)
+    return table_label(model.table_name)
 
 
 def _operation_label(model: Any, _name: Any) -> str:

@@ -98,7 +98,7 @@ from models import (
     label_of,
     labels_of,
 )
-from models.base import IdMixin, UTCDateTime, display_loads
+from models.base import IdMixin, UTCDateTime, display_loads, table_labels
 
 from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
@@ -418,8 +418,7 @@ def _bind_filter(model: type, flt: Any) -> None:
 
 def table_choices() -> list[tuple[str, str]]:
     """Every table with its record label, for filters and the audit log (no database query)."""
-    rows = {m.class_.__table__.name: m.class_.__label__ or m.class_.__name__ for m in Base.registry.mappers}
-    return sorted(rows.items())
+    return sorted(table_labels().items())
 
 
 # --- select2 lookups ------------------------------------------------------------------------------

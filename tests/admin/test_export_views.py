@@ -173,3 +173,14 @@ def test_every_lists_export_columns_export(session, tmp_path):
                     title=view.name_plural, actor=actor, path=path)
         header = next(load_workbook(path).worksheets[0].iter_rows(min_row=2, max_row=2, values_only=True))
         assert list(header) == [labels_of(model).get(k, k) for k in keys], view.__name__
+
+
+def test_the_audit_logs_export_names_tables_as_its_list_does(console, session, people):
+    """数据表 in the 变更记录 export reads 客户诉求, as the list shows it, not the table's name service_request."""
+    session.add(AuditLog(actor_name="测试", source="console", kind=AuditKind.UPDATE, table_name="service_request",
+                         record_id="1", summary="导出表名测试", changes={}))
+    session.flush()
+    f.user(session, username="root-auditor", superuser=True)
+    rows = _sheet(console("root-auditor").post("/admin/audit-log/export/xlsx?search=导出表名测试"))
+    header, *data = rows
+    assert len(data) == 1 and data[0][header.index("数据表")] == "客户诉求"
