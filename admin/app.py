@@ -37,6 +37,7 @@ from .security import (
 from .views import register_views
 from .views.dashboard import install_home
 from .views.list_export import export_link
+from .views.pages import route_url
 
 HERE = Path(__file__).parent
 TITLE = "物业客服后台"
@@ -145,7 +146,7 @@ def create_app(
     # every template file's mtime on every render was a fifth of a list page's time.
     admin.templates.env.auto_reload = False
     admin.templates.env.globals["csrf_token"] = csrf_token
-    admin.templates.env.globals["url_for"] = export_link(remembered_links(admin.templates.env.globals["url_for"]))
+    admin.templates.env.globals["url_for"] = export_link(remembered_link)
     admin.templates.env.globals["session_clock"] = auth.session_clock
     admin.templates.env.globals["label"] = label  # column headers from the models: {{ label("Bill", "period") }}
     auth.templates = admin.templates
@@ -164,22 +165,10 @@ def create_app(
     return app
 
 
-def remembered_links(url_for: Any) -> Any:
-    """The templates' ``url_for``, each link looked up among the routes once per console address: a page's
-    style sheets, scripts and buttons are the same links on every page (two dozen route searches a page)."""
-    links: dict[tuple, Any] = {}
-
-    @jinja2.pass_context
-    def link(context: Any, name: str, /, **path_params: Any) -> Any:
-        key = (str(context["request"].base_url), name, *sorted(path_params.items()))
-        url = links.get(key)
-        if url is None:
-            if len(links) >= 1024:  # links with a record's id among them, a few addresses: never unbounded
-                links.clear()
-            url = links[key] = url_for(context, name, **path_params)
-        return url
-
-    return link
+@jinja2.pass_context
+def remembered_link(context: Any, name: str, /, **path_params: Any) -> Any:
+    """The templates' ``url_for``, looked up once per console address (``pages.route_url``)."""
+    return route_url(context["request"], name, **path_params)
 
 
 def app_from_env() -> Starlette:

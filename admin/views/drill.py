@@ -14,22 +14,13 @@ from starlette.requests import Request
 from actions.errors import Refused
 from actions.kpis import Drill, describe
 
-from .pages import run_action
+from .pages import route_url, run_action
 
 PARAMETER = "drill"
 
 
-# (model, console address) → its list's URL: the home page links a hundred figures, each was a route search
-_LISTS: dict[tuple[type, str], str] = {}
-
-
 def drill_url(request: Request, drill: Drill) -> str:
-    model, base = drill.records.model, str(request.base_url)
-    url = _LISTS.get((model, base))
-    if url is None:
-        if len(_LISTS) >= 256:  # a few addresses of the console, never one per forged Host header
-            _LISTS.clear()
-        url = _LISTS[model, base] = str(request.url_for("admin:list", identity=slugify_class_name(model.__name__)))
+    url = route_url(request, "admin:list", identity=slugify_class_name(drill.records.model.__name__))
     return f"{url}?{urlencode({PARAMETER: drill.code})}"
 
 

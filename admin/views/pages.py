@@ -106,3 +106,19 @@ class GrantedPage(BaseView):
     @property
     def session_maker(self) -> Any:
         return self._admin_ref.session_maker
+
+
+_ROUTES: dict[tuple, Any] = {}
+
+
+def route_url(request: Request, name: str, /, **path_params: Any) -> Any:
+    """``request.url_for``, each address looked up among the routes once per console address: a route search walks
+    every route, and pages link the same style sheets, buttons and lists again and again. Bounded: links carry
+    record ids, and a forged Host header is another address."""
+    key = (str(request.base_url), name, *sorted(path_params.items()))
+    url = _ROUTES.get(key)
+    if url is None:
+        if len(_ROUTES) >= 1024:
+            _ROUTES.clear()
+        url = _ROUTES[key] = request.url_for(name, **path_params)
+    return url
