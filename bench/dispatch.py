@@ -15,7 +15,16 @@ and prints both, the ratio (issue 17 asks for the action within 2× of the INSER
 On PostgreSQL each run starts from a vacuumed table, as autovacuum leaves it between two dispatches: the rolled
 back rows of the run before would otherwise weigh on the next.
 
+Where the action's time goes, to show its floor: the time of each of its statements (the orders' INSERT, the
+requests' status UPDATE, the audit rows' INSERT, the rest), medians over the runs. SQLite runs in this process, so
+its CPU time (``time.process_time``) is printed too: under a shared machine's load it varies less than the clock.
+On PostgreSQL a third variant runs in the same rounds: the action with every index of ``service_request`` dropped
+(inside the rolled-back transaction) but its primary key and the (project, status, received_at) index the
+dispatch finds pending requests by — what trimming the request indexes could gain at most, since a status in an
+index makes every status change rewrite the row through all of them (no HOT update).
+
     /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch] [--sqlite-only]
+                                            [--runs 5]
 """
 
 from __future__ import annotations
@@ -25,9 +34,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,7 +65,6 @@ from seeds.reference import load_reference  # noqa: E402
 
 REQUESTS = 50_000
 UNITS = 2_000
-RUNS = 5
 
 # 50,000 pending requests over the units; kind, category and priority cycle so every routing and SLA rule is
 # used; received over the last 12 hours.
@@ -148,53 +158,115 @@ def vacuum(engine: Engine) -> None:
             conn.execute(text("VACUUM ANALYZE service_request, work_order, audit_log"))
 
 
-def timed_baseline(engine: Engine, ids: dict[str, int]) -> tuple[float, int]:
+# The action's statements by what they write; any other statement (its reads, the operation log) is "other".
+PARTS = {"orders": "INSERT INTO work_order", "statuses": "UPDATE service_request", "audit": "INSERT INTO audit_log"}
+
+
+@contextmanager
+def statement_times(engine: Engine) -> Iterator[dict[str, float]]:
+    """Seconds spent in each part's statements while the block runs (the clock around each cursor execute)."""
+    spent = dict.fromkeys((*PARTS, "other"), 0.0)
+    started: list[float] = []
+
+    def before(*_: object) -> None:
+        started.append(time.perf_counter())
+
+    def after(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        part = next((name for name, head in PARTS.items() if statement.lstrip().startswith(head)), "other")
+        spent[part] += time.perf_counter() - started.pop()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def trimmable_request_indexes(engine: Engine) -> list[str]:
+    """PostgreSQL statements dropping every index of service_request but its primary key and the
+    (project, status, received_at) index a dispatch selects the pending requests by."""
+    with engine.connect() as conn:
+        kept = {"pk_service_request", "ix_service_request_project_id_status_received_at"}
+        constraints = set(conn.scalars(text(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'service_request'::regclass AND contype = 'u'")))
+        names = conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'service_request'")).all()
+    return [f"ALTER TABLE service_request DROP CONSTRAINT {n}" if n in constraints else f"DROP INDEX {n}"
+            for n in sorted(set(names) - kept)]
+
+
+def timed_baseline(engine: Engine, ids: dict[str, int]) -> tuple[float, float, int]:
     vacuum(engine)
     with engine.connect() as conn:
         trans = conn.begin()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         conn.execute(text(baseline_sql(engine.dialect.name)), {"now": utcnow(), **ids})
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         created = conn.scalar(select(func.count()).select_from(WorkOrder))
         trans.rollback()
-    return elapsed, created
+    return elapsed, cpu, created
 
 
-def timed_action(engine: Engine, ids: dict[str, int]) -> tuple[float, int, int]:
+def timed_action(engine: Engine, ids: dict[str, int],
+                 drops: Sequence[str] = ()) -> tuple[float, float, dict[str, float], int, int]:
     actor = Actor(user_id=ids["user"], name="派工主管", project_ids=frozenset({ids["project"]}), source="bench")
     vacuum(engine)
     with Session(engine) as session:
         session.begin()
+        for statement in drops:  # rolled back with the rest
+            session.execute(text(statement))
         audit_before = session.scalar(select(func.count()).select_from(AuditLog))
-        t0 = time.perf_counter()
-        result = dispatch_requests(session, project_id=ids["project"], actor=actor)
-        elapsed = time.perf_counter() - t0
+        with statement_times(engine) as parts:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            result = dispatch_requests(session, project_id=ids["project"], actor=actor)
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         audit = session.scalar(select(func.count()).select_from(AuditLog)) - audit_before
         pending = session.scalar(select(func.count()).select_from(ServiceRequest)
                                  .where(ServiceRequest.status == "pending"))
         assert pending == 0, pending
         session.rollback()
-    return elapsed, result.created, audit
+    return elapsed, cpu, parts, result.created, audit
 
 
-def run(label: str, engine: Engine) -> tuple[float, float]:
+def runs(values: list[float]) -> str:
+    return f"median {statistics.median(values):6.2f} s   runs {', '.join(f'{x:.2f}' for x in values)}"
+
+
+def run(label: str, engine: Engine, rounds: int) -> None:
     t0 = time.perf_counter()
     ids = build(engine)
     print(f"\n== {label}: built {REQUESTS:,} pending requests on {UNITS:,} units in {time.perf_counter() - t0:.1f} s")
-    base, act = [], []
-    for _ in range(RUNS):  # alternate, so both see the same cache and background load
-        elapsed, created = timed_baseline(engine, ids)
+    drops = trimmable_request_indexes(engine) if engine.dialect.name == "postgresql" else []
+    base, base_cpu, act, act_cpu, trimmed = [], [], [], [], []
+    parts: dict[str, list[float]] = {}
+    for _ in range(rounds):  # alternate, so every variant sees the same cache and background load
+        elapsed, cpu, created = timed_baseline(engine, ids)
         base.append(elapsed)
+        base_cpu.append(cpu)
         assert created == REQUESTS, created
-        elapsed, created, audit = timed_action(engine, ids)
+        elapsed, cpu, spent, created, audit = timed_action(engine, ids)
         act.append(elapsed)
+        act_cpu.append(cpu)
+        for name, seconds in spent.items():
+            parts.setdefault(name, []).append(seconds)
         assert created == REQUESTS, created
+        if drops:
+            elapsed, _, _, created, _ = timed_action(engine, ids, drops)
+            trimmed.append(elapsed)
+            assert created == REQUESTS, created
     b, a = statistics.median(base), statistics.median(act)
-    print(f"single INSERT … SELECT (orders only):  median {b:6.2f} s   runs {', '.join(f'{x:.2f}' for x in base)}")
-    print(f"dispatch action (orders + requests + {audit:,} audit rows + log):"
-          f"  median {a:6.2f} s   runs {', '.join(f'{x:.2f}' for x in act)}")
+    print(f"single INSERT … SELECT (orders only):  {runs(base)}")
+    print(f"dispatch action (orders + requests + {audit:,} audit rows + log):  {runs(act)}")
+    print("  of which " + ", ".join(f"{name} {statistics.median(v):.2f} s" for name, v in parts.items())
+          + " (medians)")
     print(f"action ÷ INSERT … SELECT = {a / b:.2f}×  (target ≤ 2×)   load average {load_average()}")
-    return b, a
+    if engine.dialect.name == "sqlite":
+        print(f"CPU time: INSERT … SELECT median {statistics.median(base_cpu):.2f} s, action median "
+              f"{statistics.median(act_cpu):.2f} s = {statistics.median(act_cpu) / statistics.median(base_cpu):.2f}×")
+    if trimmed:
+        print(f"action with service_request's indexes cut from {len(drops) + 2} to 2 (primary key, project+status): "
+              f"{runs(trimmed)} = {statistics.median(trimmed) / b:.2f}× the INSERT … SELECT")
 
 
 def main() -> None:
@@ -202,14 +274,15 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch",
                         help="URL of the PostgreSQL database to drop, recreate and fill")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--runs", type=int, default=5, help="rounds of the interleaved variants (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        run("SQLite", engine)
+        run("SQLite", engine, args.runs)
         engine.dispose()
     if not args.sqlite_only:
         engine = make_engine(fresh_postgres(args.pg))
-        run("PostgreSQL", engine)
+        run("PostgreSQL", engine, args.runs)
         engine.dispose()
 
 
