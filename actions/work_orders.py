@@ -334,7 +334,6 @@ def dispatch_requests(
             type_coerce(complete_expr, UTCDateTime()).label("complete_due_at"),
         )
         .where(targets)
-        .order_by(SR.id)  # one lock order, so two overlapping dispatches cannot deadlock
     )
     counts: dict[str, int] = {}
     for p, c, _, _, n in groups:
@@ -356,7 +355,7 @@ def dispatch_requests(
         preview = tuple(
             PlannedOrder(r.request_id, r.project_id, r.kind.label, r.content, names.get(r.department_id, "?"),
                          assignee_name, Priority(r.priority), r.respond_due_at, r.complete_due_at)
-            for r in session.execute(source.add_columns(SR.kind, SR.content).limit(PREVIEW_LIMIT))
+            for r in session.execute(source.add_columns(SR.kind, SR.content).order_by(SR.id).limit(PREVIEW_LIMIT))
         )
         return DispatchResult(True, total, 0, (), by_department, preview)
 
@@ -367,6 +366,10 @@ def dispatch_requests(
         "updated_at": literal(now, UTCDateTime()), "version": literal(1),
     }
     full = source.add_columns(*[v.label(k) for k, v in extra.items()])
+    if is_postgresql(session):
+        # One lock order, so two overlapping dispatches cannot deadlock. SQLite locks the whole database for a
+        # write: there the sort of every target bought nothing (and was 15 % of a 50,000-request dispatch's INSERT).
+        full = full.order_by(SR.id)
     stmt = (
         upsert_insert(session, WorkOrder.__table__)
         .from_select([c.name for c in full.selected_columns], full)
