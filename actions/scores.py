@@ -705,12 +705,15 @@ def _write_scores(session: Session, m: Month, ids: list[int]) -> None:
     session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
     before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
     written = session.scalars(_scores_upsert(session, m, ids)).all()
-    for kind, these in ((AuditKind.INSERT, [i for i in written if i > before]),
-                        (AuditKind.UPDATE, [i for i in written if i <= before])):
-        if these:
-            record_bulk(session, kind=kind, table="monthly_score", summary=f"计算 {m.text} 月度得分",
-                        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(these)),
-                        columns=SCORE_COLUMNS if kind is AuditKind.UPDATE else ())
+    if any(i > before for i in written):
+        # the month rows are locked: the rows of it above ``before`` are those just inserted (no list of ids to send)
+        record_bulk(session, kind=AuditKind.INSERT, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                    ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month, MonthlyScore.id > before))
+    updated = [i for i in written if i <= before]
+    if updated:
+        record_bulk(session, kind=AuditKind.UPDATE, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                    ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(updated)),
+                    columns=SCORE_COLUMNS)
     # the upsert went round the session: scores it holds are read again
     for obj in list(session.identity_map.values()):
         if isinstance(obj, MonthlyScore):

@@ -203,7 +203,7 @@ WRITTEN = {
     "score_month": ("project_id, month, status, base_score, spot_check_note, inputs_changed, computed_at, created_at, "
                     "updated_at, version", "true"),
     "monthly_score": ("project_id, staff_id, month, base_score, deductions, additions, total, rank, grade, "
-                      "by_category, event_count, created_at, updated_at, version", "true"),
+                      "by_category, event_count", "true"),
 }
 AUDIT = "at, actor_id, actor_name, source, kind, table_name, record_id, project_id, summary, changes, ip"
 
@@ -218,7 +218,7 @@ def _write_again(engine: Engine, audit_ids: tuple[int, int] | None) -> tuple[flo
             conn.execute(text(f"CREATE TEMPORARY TABLE copy_{table} AS SELECT {columns} FROM {table} WHERE {which}"))
         if audit_ids:
             conn.execute(text(f"CREATE TEMPORARY TABLE copy_audit AS SELECT {AUDIT} FROM audit_log "
-                              "WHERE id BETWEEN :lo AND :hi"), dict(zip(("lo", "hi"), audit_ids)))
+                              "WHERE id BETWEEN :lo AND :hi"), {"lo": audit_ids[0], "hi": audit_ids[1]})
         for table in ("monthly_score", "score_month", "score_event"):
             conn.execute(text(f"DELETE FROM {table} WHERE {WRITTEN[table][1]}"))
         t0 = time.perf_counter()
