@@ -2,7 +2,8 @@
 
 ORM changes (console forms, CLI, small actions) are caught by a flush hook; set-based batch statements
 that bypass the ORM record their rows with :func:`record_bulk`, or — a spreadsheet import of a whole file —
-once per table with :func:`record_batch`, the rows being those carrying the batch's id; each batch action also
+once per table with :func:`record_batch`, the rows being those carrying the batch's id, or — a compute's derived
+score events — once per project with :func:`record_per_project`, naming them; each batch action also
 writes one operation-log row with :func:`log_operation`. Being the one place every write passes, it is also where a
 write to what the monthly scores are computed from marks the months it changes (:mod:`actions.score_inputs`).
 """
