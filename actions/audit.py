@@ -2,7 +2,8 @@
 
 ORM changes (console forms, CLI, small actions) are caught by a flush hook; set-based batch statements
 that bypass the ORM record their rows with :func:`record_bulk`, or — a spreadsheet import of a whole file —
-once per table with :func:`record_batch`, the rows being those carrying the batch's id; each batch action also
+once per table with :func:`record_batch`, the rows being those carrying the batch's id, or — a compute's derived
+score events — once per project with :func:`record_per_project`, naming them; each batch action also
 writes one operation-log row with :func:`log_operation`. Being the one place every write passes, it is also where a
 write to what the monthly scores are computed from marks the months it changes (:mod:`actions.score_inputs`).
 """
@@ -17,7 +18,21 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Text, case, cast, event, insert, inspect, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
@@ -33,7 +48,7 @@ from models import (
 )
 
 from .actor import Actor, current_actor
-from .kernel.sql import json_object, json_value
+from .kernel.sql import json_array_agg, json_object, json_value
 from .privacy import mask
 from .score_inputs import feeds_scores, mark_changed
 
@@ -43,6 +58,10 @@ REDACTED = "***"
 # Never written to the audit trail in clear (P02).
 SECRET_COLUMNS = {"password_hash"}
 UNAUDITED = (AuditLog, OperationLog, LoginAttempt, FormSubmission)
+MAX_ID = 2**31 - 1  # an id column's range: a longer number in an address names no record
+# A record's 变更记录 beyond its own rows, by table: ``link(id)`` selects the rows written for it among others
+# (a request's 派工, on its order; a derived score event's compute, one row for the project's events).
+TRAIL_LINKS: dict[str, Callable[[int], ColumnElement[bool]]] = {}
 
 
 def actor_of(session: Session) -> Actor:
@@ -189,6 +208,49 @@ def record_bulk(
     session.execute(stmt)
     if feeds_scores(table):
         mark_changed(session, select(sub.c[project_column]) if project_column else [None])
+
+
+def record_per_project(
+    session: Session, *, kind: AuditKind, table: str, ids: Select, summary: str, record_id: str, at: dt.datetime,
+) -> None:
+    """One audit row per project for the many records of ``table`` a set-based statement wrote, in one
+    INSERT … SELECT: ``{"count": n, "ids": [...]}``, at ``at`` (the records' own time stamp, which links each
+    record to its row: :data:`TRAIL_LINKS`).
+
+    For writes whose rows would all say the same thing (a compute's thousands of derived score events): the
+    trail keeps which records, who and when, without a row per record.
+    """
+    actor = actor_of(session)
+    sub = ids.subquery()
+    changes = json_object(session, [_text("count"), func.count(), _text("ids"), json_array_agg(session, sub.c.id)],
+                          AuditLog.changes.type)
+    session.execute(insert(AuditLog).from_select(
+        ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes", "ip"],
+        select(
+            literal(at, AuditLog.at.type),
+            literal(actor.user_id, AuditLog.actor_id.type),
+            literal(actor.name),
+            literal(actor.source),
+            literal(kind, AuditLog.kind.type),
+            literal(table),
+            literal(record_id),
+            sub.c.project_id,
+            literal(summary),
+            changes,
+            literal(actor.ip),
+        ).group_by(sub.c.project_id),
+    ))
+    if feeds_scores(table):
+        mark_changed(session, select(sub.c.project_id))
+
+
+def trail_clause(table: str, record: str) -> ColumnElement[bool]:
+    """The audit rows of one record's trail (变更记录): its own, and those :data:`TRAIL_LINKS` links to it."""
+    own = and_(AuditLog.table_name == table, AuditLog.record_id == record)
+    link = TRAIL_LINKS.get(table)
+    if link is None or not record.isdigit() or int(record) > MAX_ID:
+        return own
+    return or_(own, link(int(record)))
 
 
 def _json_scalar(value: Any) -> bool:

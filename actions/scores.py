@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     AuditKind,
+    AuditLog,
     ComplaintValidity,
     EventSource,
     GradeBand,
@@ -64,13 +65,13 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .audit import as_actor, log_operation, record_bulk
+from .audit import TRAIL_LINKS, as_actor, log_operation, record_bulk, record_per_project
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .jobs import QueueLock
 from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
-from .kernel.sql import is_postgresql, local_date, upsert_insert
+from .kernel.sql import insert_ignoring, is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 from .score_inputs import computing
 
@@ -428,6 +429,7 @@ class _Source:
     judged: ColumnElement | None = None
 
 
+DERIVED_SUMMARY = "根据记录生成考核记录"
 # 一次投诉只扣一次：有效投诉先按细则暂定扣分，主管评定后以评定分值替代（不叠加）。
 PROVISIONAL_NOTE = "暂定扣分，待主管评定"
 JUDGED_NOTE = "主管评定"
@@ -535,17 +537,21 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
 
     Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
     """
-    d = _diff(session, month, project_ids).subquery()
-    diff = session.execute(select(d.c.side, d.c.held_id)).all()
-    stale = [held_id for side, held_id in diff if side < 0]
-    if stale:  # usually a few: the corrections since the last compute
-        record_bulk(
-            session, kind=AuditKind.DELETE, table="score_event", summary=f"重新计算 {month.text}：来源记录已变化",
-            ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(stale)),
-        )
-        session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
-    if not any(side > 0 for side, _ in diff):  # a recompute with the records unchanged: nothing to add
-        return DerivedChanges(0, len(stale))
+    stale: list[int] = []
+    # A month with no derived event held (its first compute) has none stale: the missing are inserted at once.
+    held = select(ScoreEvent.id).where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)).exists()
+    if session.scalar(select(held)):
+        d = _diff(session, month, project_ids).subquery()
+        diff = session.execute(select(d.c.side, d.c.held_id)).all()
+        stale = [held_id for side, held_id in diff if side < 0]
+        if stale:  # usually a few: the corrections since the last compute
+            record_bulk(
+                session, kind=AuditKind.DELETE, table="score_event", summary=f"重新计算 {month.text}：来源记录已变化",
+                ids=select(ScoreEvent.id, ScoreEvent.project_id).where(ScoreEvent.id.in_(stale)),
+            )
+            session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
+        if not any(side > 0 for side, _ in diff):  # a recompute with the records unchanged: nothing to add
+            return DerivedChanges(0, len(stale))
     before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
     # Only the missing are left to find now: the difference again, against the events just cleaned.
     c = _diff(session, month, project_ids).subquery()
@@ -555,20 +561,34 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(c.c.side > 0)
-    added = len(session.execute(
-        upsert_insert(session, ScoreEvent)
-        .from_select([col.name for col in rows.selected_columns], rows, include_defaults=False)
-        # the same record named in another month's events (a due date moved) stays there until it is recomputed
-        .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"]).returning(ScoreEvent.id)
-    ).all())
+    # the same record named in another month's events (a due date moved) stays there until it is recomputed
+    added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
+                            ["source", "source_id", "staff_id"])
     if added:
-        record_bulk(
-            session, kind=AuditKind.INSERT, table="score_event", summary=f"计算 {month.text}：根据记录生成考核记录",
+        # One row per project for all the events derived there (thousands a month, each saying the same), at
+        # their creation time, which lists it on each one's 变更记录 (_derived_trail).
+        record_per_project(
+            session, kind=AuditKind.INSERT, table="score_event", summary=f"计算 {month.text}：{DERIVED_SUMMARY}",
+            record_id=f"compute:{month.text}", at=now,
             ids=select(ScoreEvent.id, ScoreEvent.project_id).where(
                 ScoreEvent.id > before, ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)
             ),
         )
     return DerivedChanges(added, len(stale))
+
+
+def _derived_trail(event_id: int) -> ColumnElement[bool]:
+    """A derived event's 新增 row: its compute's row for the project, written at the event's creation time."""
+    return and_(
+        AuditLog.table_name == ScoreEvent.__tablename__, AuditLog.kind == AuditKind.INSERT,
+        AuditLog.record_id.startswith("compute:"),
+        select(ScoreEvent.id).where(ScoreEvent.id == event_id, ScoreEvent.source.in_(DERIVED),
+                                    ScoreEvent.project_id == AuditLog.project_id,
+                                    ScoreEvent.created_at == AuditLog.at).exists(),
+    )
+
+
+TRAIL_LINKS[ScoreEvent.__tablename__] = _derived_trail
 
 
 # --- compute ------------------------------------------------------------------------------------------
@@ -685,12 +705,15 @@ def _write_scores(session: Session, m: Month, ids: list[int]) -> None:
     session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
     before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
     written = session.scalars(_scores_upsert(session, m, ids)).all()
-    for kind, these in ((AuditKind.INSERT, [i for i in written if i > before]),
-                        (AuditKind.UPDATE, [i for i in written if i <= before])):
-        if these:
-            record_bulk(session, kind=kind, table="monthly_score", summary=f"计算 {m.text} 月度得分",
-                        ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(these)),
-                        columns=SCORE_COLUMNS if kind is AuditKind.UPDATE else ())
+    if any(i > before for i in written):
+        # the month rows are locked: the rows of it above ``before`` are those just inserted (no list of ids to send)
+        record_bulk(session, kind=AuditKind.INSERT, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                    ids=select(MonthlyScore.id, MonthlyScore.project_id).where(*this_month, MonthlyScore.id > before))
+    updated = [i for i in written if i <= before]
+    if updated:
+        record_bulk(session, kind=AuditKind.UPDATE, table="monthly_score", summary=f"计算 {m.text} 月度得分",
+                    ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(updated)),
+                    columns=SCORE_COLUMNS)
     # the upsert went round the session: scores it holds are read again
     for obj in list(session.identity_map.values()):
         if isinstance(obj, MonthlyScore):

@@ -61,7 +61,7 @@ from models import (
 from models.base import UTCDateTime
 
 from .actor import Actor
-from .audit import as_actor, log_event, log_operation, record_bulk
+from .audit import TRAIL_LINKS, as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .kernel.periods import local_day_bounds
 from .kernel.sql import is_postgresql, upsert_insert
@@ -89,7 +89,6 @@ MAX_IDS_IN_MESSAGE = 20
 DISPATCHED_COLUMNS = ("request_id", "department_id", "assignee_id", "priority", "status", "dispatched_at",
                       "respond_due_at", "complete_due_at")
 DISPATCH_SUMMARY = "派工：新增派工单，客户诉求转为已派工"
-MAX_ID = 2**31 - 1  # an id column's range: a longer number in an address names no record
 
 
 def id_list(ids: Iterable[Any]) -> str:
@@ -409,16 +408,15 @@ def dispatch_requests(
     return DispatchResult(False, total, created, already, by_department, (), log.id)
 
 
-def trail_clause(table: str, record: str) -> ColumnElement[bool]:
-    """The audit rows of one record's trail: for a request, also its orders' 派工 rows, which record its turning
-    已派工 (:func:`dispatch_requests` writes no row of the request's own for it)."""
-    own = and_(AuditLog.table_name == table, AuditLog.record_id == record)
-    if table != ServiceRequest.__tablename__ or not record.isdigit() or int(record) > MAX_ID:
-        return own
-    orders = select(cast(WorkOrder.id, String)).where(WorkOrder.request_id == int(record)).scalar_subquery()
-    dispatched = and_(AuditLog.table_name == WorkOrder.__tablename__, AuditLog.record_id.in_(orders),
-                      AuditLog.summary == DISPATCH_SUMMARY)
-    return or_(own, dispatched)
+def _request_trail(request_id: int) -> ColumnElement[bool]:
+    """A request's trail also lists its orders' 派工 rows, which record its turning 已派工
+    (:func:`dispatch_requests` writes no row of the request's own for it)."""
+    orders = select(cast(WorkOrder.id, String)).where(WorkOrder.request_id == request_id).scalar_subquery()
+    return and_(AuditLog.table_name == WorkOrder.__tablename__, AuditLog.record_id.in_(orders),
+                AuditLog.summary == DISPATCH_SUMMARY)
+
+
+TRAIL_LINKS[ServiceRequest.__tablename__] = _request_trail
 
 
 # --- lifecycle ---------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ database named by ``--pg`` (dropped and recreated: give it a database of its own
   before wrote, then rolls back), and recomputes of the draft month with nothing changed;
 - the hand-written ``GROUP BY`` the breakdown needs (the month's points per employee and rule), and those per
   employee and per employee and category;
-- the write floor of a first compute: storing its derived events alone, and with the audit rows the action
-  writes for them;
+- the write floor of a first compute: storing again the rows it writes (its derived events, the month rows, the
+  scores), and the same with the audit rows it wrote;
 
 and prints medians of interleaved runs, the ratios issue 17 asks for (recompute ≤ 1.5× the GROUP BY staff, rule;
 first compute ≤ 1.5× its write floor) and the load average.
@@ -196,41 +196,50 @@ def group_by(engine: Engine, sql=BASELINE) -> tuple[float, int]:
         return time.perf_counter() - t0, len(rows)
 
 
-def derived_floor(engine: Engine) -> tuple[float, int]:
-    """The least a first compute must write: the month's derived events (from complaints, overdue orders,
-    unsatisfied callbacks, praises) stored again by one INSERT … SELECT from a copy, with the table's indexes and
-    foreign keys, nothing read from the records; timed on its own and rolled back."""
-    columns = "staff_id, event_date, rule_id, points, note, source, source_id, project_id, created_at, updated_at"
-    derived = "source <> 'manual'"
+# What a first compute writes (its rows copied, then written again): each table's columns and the rows of it.
+WRITTEN = {
+    "score_event": ("staff_id, event_date, rule_id, points, note, source, source_id, project_id, created_at, updated_at",
+                    "source <> 'manual'"),
+    "score_month": ("project_id, month, status, base_score, spot_check_note, inputs_changed, computed_at, created_at, "
+                    "updated_at, version", "true"),
+    "monthly_score": ("project_id, staff_id, month, base_score, deductions, additions, total, rank, grade, "
+                      "by_category, event_count", "true"),
+}
+AUDIT = "at, actor_id, actor_name, source, kind, table_name, record_id, project_id, summary, changes, ip"
+
+
+def _write_again(engine: Engine, audit_ids: tuple[int, int] | None) -> tuple[float, int]:
+    """The rows a first compute writes — its derived events, the month rows and the scores — and, with
+    ``audit_ids`` (the first id and last id of those the first compute wrote), its audit rows: copied, removed,
+    then stored again by one INSERT … SELECT per table, with the tables' indexes and foreign keys, nothing read
+    from the records; timed together and rolled back."""
     with engine.connect() as conn, conn.begin() as tx:
-        conn.execute(text(f"CREATE TEMPORARY TABLE derived_copy AS SELECT {columns} FROM score_event WHERE {derived}"))
-        conn.execute(text(f"DELETE FROM score_event WHERE {derived}"))
+        for table, (columns, which) in WRITTEN.items():
+            conn.execute(text(f"CREATE TEMPORARY TABLE copy_{table} AS SELECT {columns} FROM {table} WHERE {which}"))
+        if audit_ids:
+            conn.execute(text(f"CREATE TEMPORARY TABLE copy_audit AS SELECT {AUDIT} FROM audit_log "
+                              "WHERE id BETWEEN :lo AND :hi"), {"lo": audit_ids[0], "hi": audit_ids[1]})
+        for table in ("monthly_score", "score_month", "score_event"):
+            conn.execute(text(f"DELETE FROM {table} WHERE {WRITTEN[table][1]}"))
         t0 = time.perf_counter()
-        count = conn.execute(text(f"INSERT INTO score_event ({columns}) SELECT {columns} FROM derived_copy")).rowcount
+        count = 0
+        for table, (columns, _) in WRITTEN.items():
+            count += conn.execute(text(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM copy_{table}")).rowcount
+        if audit_ids:
+            count += conn.execute(text(f"INSERT INTO audit_log ({AUDIT}) SELECT {AUDIT} FROM copy_audit")).rowcount
         elapsed = time.perf_counter() - t0
         tx.rollback()
     return elapsed, count
 
 
-def audited_floor(engine: Engine) -> tuple[float, int]:
-    """The same floor with the audit trail every write leaves (``record_bulk``: one row per derived event, which
-    the first compute writes too): the events and then their audit rows, each one INSERT … SELECT from a copy;
-    timed together and rolled back."""
-    columns = "staff_id, event_date, rule_id, points, note, source, source_id, project_id, created_at, updated_at"
-    audit = "at, actor_id, actor_name, source, kind, table_name, record_id, project_id, summary, changes, ip"
-    derived = "source <> 'manual'"
-    with engine.connect() as conn, conn.begin() as tx:
-        conn.execute(text(f"CREATE TEMPORARY TABLE derived_copy AS SELECT {columns} FROM score_event WHERE {derived}"))
-        conn.execute(text(
-            f"CREATE TEMPORARY TABLE audit_copy AS SELECT {audit} FROM audit_log "
-            "WHERE table_name = 'score_event' AND kind = 'insert' AND summary LIKE '%根据记录生成考核记录'"))
-        conn.execute(text(f"DELETE FROM score_event WHERE {derived}"))
-        t0 = time.perf_counter()
-        count = conn.execute(text(f"INSERT INTO score_event ({columns}) SELECT {columns} FROM derived_copy")).rowcount
-        count += conn.execute(text(f"INSERT INTO audit_log ({audit}) SELECT {audit} FROM audit_copy")).rowcount
-        elapsed = time.perf_counter() - t0
-        tx.rollback()
-    return elapsed, count
+def write_floor(engine: Engine) -> tuple[float, int]:
+    """The least a first compute must write: its derived events, month rows and scores (see ``_write_again``)."""
+    return _write_again(engine, None)
+
+
+def audited_floor(engine: Engine, audit_ids: tuple[int, int]) -> tuple[float, int]:
+    """The same with the audit rows the first compute wrote (``audit_ids``: the first and the last)."""
+    return _write_again(engine, audit_ids)
 
 
 def run(label: str, engine: Engine) -> None:
@@ -238,7 +247,12 @@ def run(label: str, engine: Engine) -> None:
     sizes = build(engine)
     print(f"\n== {label}: built in {time.perf_counter() - t0:.1f} s: {sizes}")
     group_by(engine)  # warm the cache for all
+    with engine.connect() as conn:
+        last = conn.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log"))
     _, result = compute(engine)
+    with engine.connect() as conn:
+        audit_ids = (last + 1, conn.scalar(text("SELECT max(id) FROM audit_log")))
+    floor_rows = write_floor(engine)[1]
     print(f"first compute derives {result.derived_added} events from the records; "
           f"{result.scored} employees scored, {result.events} events counted")
     # Interleaved, so load from other processes on the machine weighs on all alike.
@@ -248,8 +262,8 @@ def run(label: str, engine: Engine) -> None:
         "by_rule": lambda: group_by(engine, BY_RULE)[0],
         "by_staff": lambda: group_by(engine)[0],
         "by_category": lambda: group_by(engine, BY_CATEGORY)[0],
-        "floor": lambda: derived_floor(engine)[0],
-        "audited": lambda: audited_floor(engine)[0],
+        "floor": lambda: write_floor(engine)[0],
+        "audited": lambda: audited_floor(engine, audit_ids)[0],
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(RUNS):
@@ -262,13 +276,15 @@ def run(label: str, engine: Engine) -> None:
     print(f"  GROUP BY staff_id, rule_id (what the breakdown needs):  {med['by_rule']:.0f}")
     print(f"  GROUP BY staff_id:                                      {med['by_staff']:.0f}")
     print(f"  GROUP BY staff_id, category:                            {med['by_category']:.0f}")
-    print(f"  write floor of a first compute (its {result.derived_added:,} derived events alone): {med['floor']:.0f}")
-    print(f"  the same with their audit rows (one per event, as the action writes them):       {med['audited']:.0f}")
+    print(f"  write floor of a first compute ({result.derived_added:,} derived events, {result.scored} scores, "
+          f"{len(result.projects)} month rows: {floor_rows:,} rows): {med['floor']:.0f}")
+    print(f"  the same with the {audit_ids[1] - audit_ids[0] + 1:,} audit rows the first compute wrote:       "
+          f"{med['audited']:.0f}")
     print(f"  recompute = {med['recompute'] / med['by_rule']:.2f}× the GROUP BY staff_id, rule_id (target ≤ 1.5×); "
           f"first compute = {med['first'] / med['floor']:.2f}× its write floor (target ≤ 1.5×)")
-    # What a first compute cannot do without: write the events and their trail, and sum the month once.
+    # What a first compute cannot do without: write its rows and their trail, and sum the month once.
     least = med["audited"] + med["by_rule"]
-    print(f"  first compute = {med['first'] / least:.2f}× (events + audit rows + the GROUP BY staff_id, rule_id = "
+    print(f"  first compute = {med['first'] / least:.2f}× (its rows + audit rows + the GROUP BY staff_id, rule_id = "
           f"{least:.0f} ms, itself {least / med['floor']:.2f}× the write floor)")
     engine.dispose()
 

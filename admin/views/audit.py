@@ -25,10 +25,9 @@ from sqlalchemy import JSON, Column, Select, inspect, select
 from starlette.requests import Request
 
 from actions.actor import Actor
-from actions.audit import operation_label
+from actions.audit import operation_label, trail_clause
 from actions.privacy import mask
 from actions.spreadsheets.pipeline import Outcome
-from actions.work_orders import trail_clause
 from models import (
     AuditKind,
     AuditLog,

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from actions.actor import SYSTEM
+from actions.audit import trail_clause
 from actions.errors import NotPermitted, Refused
 from actions.scores import (
     compute_scores,
@@ -315,6 +316,52 @@ def test_events_derived_from_records_are_counted_exactly_once(session, org):
     assert {n: r.total for n, r in scores(session).items()} == {
         "王芳": Decimal("95"), "李娜": Decimal("100"), "张伟": Decimal("94"), "刘洋": Decimal("102"), "陈静": Decimal("100"),
     }
+
+
+def test_the_derived_events_of_a_compute_are_audited_in_one_row_per_project(session, org):
+    """A compute's derived events (thousands a month, each saying the same) are recorded in one row per project
+    naming them all; each one's 变更记录 lists that row, a typed event's does not."""
+    p, other, s = org["project"], org["other"], org["staff"]
+    company = dataclasses.replace(org["actor"], project_ids=None)
+    request(session, p, RequestKind.PRAISE, at(2026, 10, 5), praised_staff=s["b"])
+    request(session, p, RequestKind.COMPLAINT, at(2026, 10, 6), complaint_validity=ComplaintValidity.VALID,
+            complained_staff=s["a"])
+    order(session, p, s["c"], at(2026, 10, 8), None)
+    request(session, other, RequestKind.PRAISE, at(2026, 10, 7), praised_staff=s["x"])
+    typed = record(session, org, [s["d"]], "1.1").event_ids[0]
+    derived_rows = (AuditLog.table_name == "score_event", AuditLog.kind == AuditKind.INSERT,
+                    AuditLog.record_id == f"compute:{MONTH}")
+
+    def derived(project) -> list[int]:
+        return sorted(session.scalars(select(ScoreEvent.id).where(
+            ScoreEvent.project_id == project.id, ScoreEvent.source != EventSource.MANUAL)))
+
+    def trail(event_id: int) -> list[tuple[str, str]]:
+        return [(a.record_id, a.summary) for a in session.scalars(
+            select(AuditLog).where(trail_clause("score_event", str(event_id))).order_by(AuditLog.id))]
+
+    result = compute_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=company)
+    assert result.derived_added == 4 and (len(derived(p)), len(derived(other))) == (3, 1)
+    rows = session.scalars(select(AuditLog).where(*derived_rows).order_by(AuditLog.project_id)).all()
+    assert [(a.project_id, a.summary, a.actor_id, a.changes["count"], sorted(a.changes["ids"])) for a in rows] == [
+        (project.id, f"计算 {MONTH}：根据记录生成考核记录", org["boss"].id, len(derived(project)), derived(project))
+        for project in sorted((p, other), key=lambda x: x.id)
+    ]
+    assert count(session, AuditLog, AuditLog.table_name == "score_event", AuditLog.kind == AuditKind.INSERT,
+                 AuditLog.record_id.in_([str(i) for i in derived(p) + derived(other)])) == 0
+    created = [(f"compute:{MONTH}", f"计算 {MONTH}：根据记录生成考核记录")]
+    assert all(trail(i) == created for i in derived(p) + derived(other))
+    assert trail(typed) == [(str(typed), "录入考核记录：细则 1.1")]
+
+    first = derived(p)
+    request(session, p, RequestKind.PRAISE, at(2026, 10, 9), praised_staff=s["e"])
+    assert compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"]).derived_added == 1
+    (new,) = set(derived(p)) - set(first)
+    latest = session.scalars(select(AuditLog).where(*derived_rows).order_by(AuditLog.id.desc())).first()
+    assert (latest.project_id, latest.changes["count"], latest.changes["ids"]) == (p.id, 1, [new])
+    assert count(session, AuditLog, *derived_rows) == 3
+    assert trail(new) == created and all(trail(i) == created for i in first)
+    assert session.scalars(select(AuditLog.id).where(trail_clause("score_event", str(new)))).one() == latest.id
 
 
 def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):

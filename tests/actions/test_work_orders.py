@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from actions.actor import actor_for_user
+from actions.audit import trail_clause
 from actions.errors import NotPermitted, Refused
 from actions.work_orders import (
     DISPATCH_SUMMARY,
@@ -24,7 +25,6 @@ from actions.work_orders import (
     overdue_clause,
     reassign_work_orders,
     sla_state,
-    trail_clause,
 )
 from models import (
     AuditLog,

@@ -275,6 +275,13 @@ def test_a_derived_or_locked_event_is_not_edited_by_hand(console, session, org):
     session.expire_all()
     assert session.get(ScoreEvent, manual.id).points == Decimal("-4")
     assert session.get(ScoreEvent, derived.id) is not None
+    # its 变更记录 lists the compute's row for the project (one for all the events it derived), the typed one's not
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+    for event, shown, hidden in ((derived, "根据记录生成考核记录", "录入考核记录"), (manual, "录入考核记录", "根据记录生成考核记录")):
+        page = hq.get(f"/admin/audit-log/list?table_name=score_event&record_id={event.id}")
+        assert page.status_code == 200 and shown in page.text and hidden not in page.text
+        assert len(re.findall(r"/admin/audit-log/details/(\d+)", page.text)) == 1
 
 
 def test_the_service_star_is_nominated_and_chosen_in_the_console(console, session, org):
