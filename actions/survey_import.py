@@ -147,40 +147,44 @@ class SurveyImporter(Importer):
             raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
         rows = [r for r in rows if r.outcome is Outcome.NEW]  # neither failed nor a repeat within the file
         today = today_local()
-        for row in rows:
-            if [*map(row.values.get, SCORE_KEYS)].count(None) == len(SCORE_KEYS):
-                row.fail("", "", "没有任何评分：至少填写一个部门的满意度")
-            answered_on = row.values.get("answered_on")
-            if answered_on is not None and answered_on > today:
-                row.fail(self.label("answered_on"), answered_on, f"不能晚于今天（{today}，北京时间）")
-        units = UnitRefs(self.session, {self.survey.project_id})
+        date_label = self.label("answered_on")
         project_id = self.survey.project_id
-        units.load((project_id, r.values["building"], r.values["room_no"]) for r in rows if r.ok)
-        building_label, room_label = self.label("building"), self.label("room_no")
+        wanted = []  # (project, 楼栋, 房号) of the rows still standing after the checks of the row alone
         for row in rows:
-            if not row.ok:
+            values = row.values
+            if [*map(values.get, SCORE_KEYS)].count(None) == len(SCORE_KEYS):
+                row.fail("", "", "没有任何评分：至少填写一个部门的满意度")
+            answered_on = values.get("answered_on")
+            if answered_on is not None and answered_on > today:
+                row.fail(date_label, answered_on, f"不能晚于今天（{today}，北京时间）")
+            if row.outcome is Outcome.NEW:
+                wanted.append((project_id, values["building"], values["room_no"]))
+        units = UnitRefs(self.session, {project_id})
+        units.load(wanted)
+        building_label, room_label = self.label("building"), self.label("room_no")
+        resolved = []
+        for row in rows:
+            if row.outcome is not Outcome.NEW:
                 continue
-            unit = units.get(project_id, row.values["building"], row.values["room_no"])
-            unit_id = unit["id"] if unit else None
-            if unit_id is None:
-                row.fail(f"{building_label}/{room_label}", f"{row.values['building']}-{row.values['room_no']}",
-                         f"{row.values['building']} {row.values['room_no']} 不存在于本项目")
+            values = row.values
+            unit = units.get(project_id, values["building"], values["room_no"])
+            if unit is None:
+                row.fail(f"{building_label}/{room_label}", f"{values['building']}-{values['room_no']}",
+                         f"{values['building']} {values['room_no']} 不存在于本项目")
             else:
-                row.values["unit_id"] = unit_id
-        resolved = [r for r in rows if r.ok]
+                values["unit_id"] = unit["id"]
+                resolved.append(row)
         customers = self._customers([r.values["unit_id"] for r in resolved if r.values.get("owner")])
         answered = set(self.session.scalars(
             select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == self.survey.id)
         ))
         for row in resolved:
-            owner = row.values.get("owner")
-            names = customers.get(row.values["unit_id"])
-            if owner and names and owner not in names:
+            values = row.values
+            owner = values.get("owner")
+            if owner and (names := customers.get(values["unit_id"])) and owner not in names:
                 row.fail(OWNER_LABEL, owner, f"{owner} 不是该房屋登记的客户（请核对楼栋、房号）")
-            elif row.values["unit_id"] in answered:
-                row.duplicate(room_label, row.values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
-            else:
-                row.outcome = Outcome.NEW
+            elif values["unit_id"] in answered:
+                row.duplicate(room_label, values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
 
     def _customers(self, unit_ids: list[int]) -> dict[int, set[str]]:
         names: dict[int, set[str]] = defaultdict(set)

@@ -214,11 +214,14 @@ def undo_import(engine: Engine, survey_id: int, before: tuple[int, int]) -> None
     analyze(engine)
 
 
-def write_floor(engine: Engine, survey_id: int, rows: int) -> float:
+def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = True) -> float:
     """The least any import of ``rows`` forms must write, timed on its own and rolled back: one row per form in
     ``survey_response`` with its six department scores (PostgreSQL's COPY, SQLite's executemany: the fastest
     way in from Python on each; on SQLite with the tally's row triggers lifted, as the import does) — with the
-    table's indexes and foreign keys, as the import writes it; no reading, cleaning or checking. Returns seconds."""
+    table's indexes and foreign keys, as the import writes it; no reading, cleaning or checking. Returns seconds.
+    Without ``checks`` (PostgreSQL, the bench's superuser): the same COPY with the foreign keys' row checks and the
+    tally's statement trigger not fired (``session_replication_role = replica``) — what they cost, not a way to
+    import."""
     columns = ("project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score",
                "comments", "created_at", "updated_at", *SCORE_COLUMNS.values())
     now = utcnow()
@@ -233,6 +236,8 @@ def write_floor(engine: Engine, survey_id: int, rows: int) -> float:
         cursor = raw.cursor()
         t0 = time.perf_counter()
         if postgres:
+            if not checks:
+                cursor.execute("SET LOCAL session_replication_role = replica")
             with cursor.copy(f"COPY survey_response ({', '.join(columns)}) FROM STDIN") as copy:
                 for form in forms:
                     copy.write_row(form)
@@ -373,10 +378,20 @@ def main() -> None:
         undo_import(engine, survey_id, before)
         print(f"  realistic file by `wuye import surveys` (a process: start, imports, read, import, commit): "
               f"{cli_s:.2f} s, calamine read {real_read:.2f} s → {cli_s / real_read:.2f}×")
-        floor = statistics.median(write_floor(engine, survey_id, args.rows) for _ in range(args.runs))
+        floors, unchecked = [], []
+        for _ in range(args.runs):  # interleaved: the write as the import does it, and without its row checks
+            floors.append(write_floor(engine, survey_id, args.rows))
+            if engine.dialect.name == "postgresql":
+                unchecked.append(write_floor(engine, survey_id, args.rows, checks=False))
+        floor = statistics.median(floors)
         print(f"  floor — the {args.rows:,} forms with their six scores alone, bulk-written with the table's "
               f"indexes and foreign keys (median): {floor:.2f} s; calamine read + that write = "
               f"{(read_s + floor) / read_s:.2f}× the read")
+        if unchecked:
+            share = statistics.median(u / f for u, f in zip(unchecked, floors, strict=True))
+            print(f"  of that COPY, the foreign keys' row checks (4 per form) and the tally's statement trigger: "
+                  f"without them {statistics.median(unchecked):.2f} s (median) = {share:.2f} of the checked COPY "
+                  f"(median of each run's ratio)")
         engine.dispose()
 
 

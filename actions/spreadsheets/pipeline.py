@@ -272,10 +272,19 @@ class Importer:
         return None
 
     def row_key(self, row: Row) -> tuple | None:
-        values = tuple(map(row.values.get, self.key))
-        if not values or None in values or MASKED in values:
-            return None
-        return tuple(SAME[k](v) if k in SAME else v for k, v in zip(self.key, values, strict=True))
+        values = row.values
+        key = []
+        for name, fold in self._key_folds:
+            value = values.get(name)
+            if value is None or value is MASKED:
+                return None
+            key.append(value if fold is None else fold(value))
+        return tuple(key) if key else None
+
+    @functools.cached_property
+    def _key_folds(self) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+        # asked for every row of the file: each key field's fold looked up once
+        return tuple((k, SAME.get(k)) for k in self.key)
 
     def check(self, rows: list[Row]) -> None:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""

@@ -321,10 +321,12 @@ class UnitRefs:
     def load(self, keys: Iterable[tuple[int, str, str]]) -> None:
         """Load the units with these (project, 楼栋, 房号) keys, one IN query per thousand room numbers."""
         keys = set(keys)
-        rooms = {r for _, _, room in keys for r in (room, clean.room_key(room))}
+        typed = {room for _, _, room in keys}  # a file names each room number many times: folded once each
+        rooms = typed | set(map(clean.room_key, typed))
+        projects = sorted({p for p, _, _ in keys})
         for part in chunks(rooms):
             stmt = select(Unit.id, Unit.project_id, Unit.building_id, Unit.room_no, Unit.collector_id).where(
-                Unit.project_id.in_(sorted({p for p, _, _ in keys})), Unit.room_no.in_(part)
+                Unit.project_id.in_(projects), Unit.room_no.in_(part)
             )
             names, keys, units, room_key = self.names, self.keys, self.units, clean.room_key
             for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt).all():
