@@ -59,7 +59,7 @@ class PacedListener:
                  ssl: Any) -> None:
         self.loop, self.sock, self.protocol_factory, self.ssl = loop, sock, protocol_factory, ssl
         self.held: set[asyncio.BaseTransport] = set()
-        self.opening: set[asyncio.Task[Any]] = set()
+        self.opening: set[asyncio.Task[Any]] = set()  # the loop keeps only weak references to its tasks
 
     def listen(self) -> None:
         if self.sock.fileno() != -1:  # else closed by the server's shutdown meanwhile
