@@ -391,8 +391,11 @@ def serve(args: argparse.Namespace, secret_key: str) -> int:
     # uvicorn's supervisor kills a worker that has not answered its health ping within 5 s by default — on a
     # busy 2-core machine a starting worker (≈ 4–6 s) or one in a long CPU-bound export missed it and was
     # restarted in a loop; a worker that is really hung is still replaced, after WORKER_HEALTHCHECK_SECONDS.
+    # Several processes on one socket: the one holding the fewest connections accepts the next (admin.serving).
+    loop = "admin.serving:LeastConnectionsLoop" if args.workers > 1 else "auto"
     uvicorn.run("admin.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=False, log_level="info", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                proxy_headers=False, log_level="info", timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                loop=loop)
     return OK
 
 

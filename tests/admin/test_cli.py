@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from actions.accounts import HASHER
 from admin import cli
+from admin.serving import LeastConnectionsLoop
 from models import AuditLog, OperationLog, Role, User
 from models.db import make_engine
 from seeds.roles import ROLES
@@ -274,10 +275,14 @@ def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> Non
     # a worker slow to start on a busy machine is waited for, not killed after uvicorn's 5 s and restarted in a loop
     assert kw["timeout_worker_healthcheck"] >= 30
     assert uvicorn.Config(app, **kw).timeout_worker_healthcheck == kw["timeout_worker_healthcheck"]  # a real option
+    # the processes share the socket by least connections (tests/admin/test_serving.py), in uvicorn's loop setting
+    assert uvicorn.Config(app, **kw).get_loop_factory() is LeastConnectionsLoop
     assert os.environ["WUYE_TRUSTED_PROXIES"] == "10.0.0.5,10.0.1.0/24"
     module, _, factory = app.partition(":")  # what each worker process builds
     assert hasattr(getattr(importlib.import_module(module), factory)().state, "admin")
     assert "http://0.0.0.0:9001/admin/" in capsys.readouterr().out
+    assert cli.main(["serve", "--workers", "1"]) == 0  # alone on its socket: uvicorn's own loop
+    assert calls[-1][1]["loop"] == "auto"
     assert cli.main(["serve", "--workers", "0"]) == 2
     monkeypatch.setenv("WUYE_DB_POOL_SIZE", "十")
     assert cli.main(["serve"]) == 2
@@ -286,7 +291,7 @@ def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> Non
     monkeypatch.setenv("WUYE_JOB_RUNNER", "celery")
     assert cli.main(["serve"]) == 2
     assert "WUYE_JOB_RUNNER 应为 thread" in capsys.readouterr().err
-    assert len(calls) == 1
+    assert len(calls) == 2
 
 
 def test_worker_runs_the_queued_jobs(initialised: Engine, monkeypatch, capsys) -> None:
