@@ -93,5 +93,9 @@ class PacedListener:
         self.loop.call_later(retry, self.listen)
 
     async def open(self, conn: socket.socket) -> None:
-        transport, _protocol = await self.loop.connect_accepted_socket(self.protocol_factory, conn, ssl=self.ssl)
+        try:
+            transport, _protocol = await self.loop.connect_accepted_socket(self.protocol_factory, conn, ssl=self.ssl)
+        except OSError:  # the client left (or failed its TLS handshake) before it was served: nothing to hold
+            conn.close()
+            return
         self.held.add(transport)
