@@ -30,6 +30,7 @@ import functools
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -62,6 +63,7 @@ from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
+from actions.kernel import money
 from actions.kernel.scope import company_wide
 from actions.privacy import mask
 from actions.records import EditConflict
@@ -263,7 +265,7 @@ def local_datetime(value: dt.datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime}
+WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: money.shown}
 
 
 # --- filters --------------------------------------------------------------------------------------
