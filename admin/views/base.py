@@ -870,11 +870,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
         def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
-                chosen = ordered
-                if dense is not None and listing.finds_many(session, self.model, self._search_fields, term):
-                    chosen = dense
-                result = listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page,
-                                         page_size=size)
+                per_row = dense is not None and listing.finds_many(session, self.model, self._search_fields, term)
+                result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
+                                         page=page, page_size=size, per_row=per_row)
                 return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
 
         result, filter_rows = await anyio.to_thread.run_sync(run)
