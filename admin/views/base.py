@@ -764,7 +764,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             found = key.in_(listing.search_ids(self.model, self._search_fields, term))
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
-        return stmt.where(found if of_units is None else or_(of_units, found))
+        found = found if of_units is None else or_(of_units, found)
+        return stmt.where(found) if _DENSE_SEARCH.get() else listing.driven_by(stmt, found)
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))

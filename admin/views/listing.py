@@ -150,6 +150,18 @@ def _unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
     return "+(" + compiler.process(element.clause, **kw) + ")"
 
 
+def driven_by(stmt: Select, condition: ColumnElement[bool]) -> Select:
+    """``stmt`` also where ``condition`` — a search's few matching keys (``id IN (…)``, at most ``EXACT_UP_TO``
+    a column) — read from those keys: on SQLite the conditions ``stmt`` had (the scope, the filters) are checked
+    on each of them, not used to pick the index. SQLite's planner otherwise walked a project's index and probed
+    the matches for each of its 200,000 rows (0.4–1 s for 「1203」 or a mobile number; from the matches, 11 ms)."""
+    if stmt.whereclause is None:
+        return stmt.where(condition)
+    driven = stmt._generate()  # the same select, its conditions so far as one term no index serves
+    driven._where_criteria = (_Unindexed(stmt.whereclause), condition)
+    return driven
+
+
 def _along_order(session: Session, ids: Select) -> Select:
     """``ids`` read along the list's order index, for a list of more rows than the cap: its first pages are
     the first matching rows that index meets. SQLite's planner, given a filter's or a branch's scope (``project_id

@@ -218,3 +218,27 @@ def test_a_search_checked_on_each_row_counts_a_few_pages_ahead(session, console,
         assert shown_count(first).startswith("约 ")
     last = c.get("/admin/bill/list?search=03&page=3")
     assert shown_count(last) == "45" and len(ids_listed(last, "bill")) == 5
+
+
+def test_a_search_finding_few_rows_is_read_from_its_matches(session, engine, console, two_projects):
+    """A search matching few rows (a room, a mobile number) is read from those rows — the scope and filters
+    checked on each — not by walking the projects' index and probing the matches for every row (0.4–1 s on
+    SQLite at a million requests)."""
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(("SELECT bill.id \nFROM bill", "SELECT count(*)")) and "bill_search" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = console("branchlister").get("/admin/bill/list?search=0101&status=unpaid")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert ids_listed(page, "bill") == [b.id for b in two_projects if b.unit.room_no == "0101"]
+    if session.get_bind().dialect.name == "sqlite":
+        assert statements
+        for statement, parameters in statements:
+            plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            outer = [row[-1] for row in plan if row[1] in (0, plan[0][0]) and row[-1].startswith(("SEARCH", "SCAN"))]
+            assert outer and "PRIMARY KEY" in outer[0], plan
