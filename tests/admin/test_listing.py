@@ -242,3 +242,19 @@ def test_a_search_finding_few_rows_is_read_from_its_matches(session, engine, con
             plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
             outer = [row[-1] for row in plan if row[1] in (0, plan[0][0]) and row[-1].startswith(("SEARCH", "SCAN"))]
             assert outer and "PRIMARY KEY" in outer[0], plan
+
+
+def test_a_short_term_ignores_case_and_scans_without_lowering_every_row(session, console, estate):
+    """A term under a trigram scans its columns: on SQLite by a bare LIKE (which ignores ASCII case already) —
+    not lower() of every row, 2.5× the time — and still whatever the case typed."""
+    bills = estate["bills"]
+    bills[3].customer.name = "Wei ZHANG"
+    session.commit()
+    for term in ("zh", "Zh", "ZH"):
+        assert ids_listed(console("lister").get(f"/admin/bill/list?search={term}"), "bill") == [bills[3].id]
+    sql = str(select(Bill.id).where(listing.search_filter(Bill, ["customer.name"], "zh"))
+              .compile(dialect=session.get_bind().dialect))
+    if session.get_bind().dialect.name == "sqlite":
+        assert " LIKE " in sql and "lower(" not in sql
+    else:
+        assert " ILIKE " in sql
