@@ -761,7 +761,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if _DENSE_SEARCH.get():
             found = listing.search_filter(self.model, self._search_fields, term)
         else:
-            found = key.in_(listing.search_ids(self.model, self._search_fields, term))
+            found = listing.among_keys(key, listing.search_ids(self.model, self._search_fields, term))
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         found = found if of_units is None else or_(of_units, found)

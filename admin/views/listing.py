@@ -167,6 +167,35 @@ def driven_by(stmt: Select, condition: ColumnElement[bool]) -> Select:
     return driven
 
 
+class _AmongKeys(ColumnElement[bool]):
+    """``key IN (keys)``; on PostgreSQL ``key = ANY(ARRAY(keys))``: the keys are read first (an InitPlan) and the
+    rows fetched by the primary key, where the planner, guessing 12,000 matches for 3,000, hash-joined them
+    against a scan of every bill of a branch (bills 「1203」: 270 → 48 ms for the count)."""
+
+    inherit_cache = False
+    type = Boolean()
+    _is_implicitly_boolean = True
+
+    def __init__(self, key: Any, keys: Any) -> None:
+        self.key, self.keys = key, keys
+
+
+@compiles(_AmongKeys)
+def _among_keys(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.key.in_(element.keys), **kw)
+
+
+@compiles(_AmongKeys, "postgresql")
+def _among_keys_postgresql(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
+    return (compiler.process(element.key, **kw) + " = ANY(ARRAY"
+            + compiler.process(element.keys.scalar_subquery(), **kw) + ")")
+
+
+def among_keys(key: Any, keys: Any) -> ColumnElement[bool]:
+    """The rows whose ``key`` is one of ``keys`` (a SELECT of few keys: a search's matches), read from those."""
+    return _AmongKeys(key, keys)
+
+
 def _along_order(session: Session, ids: Select) -> Select:
     """``ids`` read along the list's order index, for a list of more rows than the cap: its first pages are
     the first matching rows that index meets. SQLite's planner, given a filter's or a branch's scope (``project_id
