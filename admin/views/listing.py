@@ -10,7 +10,11 @@ OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to 
   then those rows with what they show;
 - a search is a semi-join: the ids of the rows whose own columns match, UNION the rows whose related record
   matches (``unit_id IN (SELECT id FROM unit WHERE room_no …)``) — never an inner join, which drops the rows
-  without the optional relation (a bill with no payer).
+  without the optional relation (a bill with no payer). The list is read from its few matches (``driven_by``,
+  ``among_keys``); a term in many rows is checked on each row along the list's order instead, and counted a few
+  pages ahead (``PAGES_AHEAD``);
+- beyond the cap, a page SQLite would sort (a branch's scope, a filter) is read along the order index
+  (``_along_order``).
 """
 
 from __future__ import annotations
