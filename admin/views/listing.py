@@ -113,9 +113,12 @@ def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: 
     index of the list's order, then the rows (``rows_of(ids)``: a SELECT with the loads the list shows).
     ``per_row``: its search is a condition checked on each row (``search_filter``), which no index counts."""
     ids = ordered.with_only_columns(key)
-    if per_row:  # counted along the list's order: the matches the next pages show, not the first the planner meets
-        ids = _along_order(session, ids)
-        count = count_rows(session, ids, cap=(page + PAGES_AHEAD) * page_size)
+    if per_row:
+        # where the planner would sort (SQLite), counted along the list's order: the matches the next pages show,
+        # not the first ones the planner's index meets (a project without any, scanned to its end)
+        along = _along_order(session, ids)
+        ids, counted = along, (along if along is not ids else ids.order_by(None))
+        count = count_rows(session, counted, cap=(page + PAGES_AHEAD) * page_size)
     else:
         count = count_rows(session, ids.order_by(None))
         if isinstance(count, ApproxCount):
