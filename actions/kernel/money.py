@@ -26,3 +26,13 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
 def cents(value: Any) -> Decimal:
     """A stored or summed amount (None counts as 0) rounded to the cent."""
     return Decimal(value or 0).quantize(CENT)
+
+
+def shown(value: Decimal) -> str:
+    """An amount as people read it: two decimals, more only where the value has them — a rate stored at four
+    places (``Numeric(12, 4)``, 元/㎡·月) reads 2.50, not 2.5000, and 0.8125 stays 0.8125. A value kept at fewer
+    places (a score's 95.5) is shown as it is."""
+    text = f"{value:f}"
+    if value.as_tuple().exponent >= -2:
+        return text
+    return f"{value.quantize(CENT):f}" if value == value.quantize(CENT) else text.rstrip("0")

@@ -30,6 +30,7 @@ import functools
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -62,6 +63,7 @@ from actions.actor import Actor, current_actor
 from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
+from actions.kernel import money
 from actions.kernel.scope import company_wide
 from actions.privacy import mask
 from actions.records import EditConflict
@@ -263,7 +265,7 @@ def local_datetime(value: dt.datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime}
+WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: money.shown}
 
 
 # --- filters --------------------------------------------------------------------------------------
@@ -759,10 +761,11 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if _DENSE_SEARCH.get():
             found = listing.search_filter(self.model, self._search_fields, term)
         else:
-            found = key.in_(listing.search_ids(self.model, self._search_fields, term))
+            found = listing.among_keys(key, listing.search_ids(self.model, self._search_fields, term))
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
-        return stmt.where(found if of_units is None else or_(of_units, found))
+        found = found if of_units is None else or_(of_units, found)
+        return stmt.where(found) if _DENSE_SEARCH.get() else listing.driven_by(stmt, found)
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))
@@ -868,11 +871,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
         def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
-                chosen = ordered
-                if dense is not None and listing.finds_many(session, self.model, self._search_fields, term):
-                    chosen = dense
-                result = listing.page_of(session, ordered=chosen, key=key, rows_of=rows_of, page=page,
-                                         page_size=size)
+                per_row = dense is not None and listing.finds_many(session, self.model, self._search_fields, term)
+                result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
+                                         page=page, page_size=size, per_row=per_row)
                 return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
 
         result, filter_rows = await anyio.to_thread.run_sync(run)

@@ -56,6 +56,7 @@ from ..forms import (
     ProjectField,
     TextField,
 )
+from . import listing
 from .base import (
     ALL,
     ALL_LABEL,
@@ -344,13 +345,13 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
 
     def search_query(self, stmt: Select, term: str) -> Select:
         """A full mobile number finds the orders of requests from that number through the phone index; other
-        terms search the usual columns. (As ``id IN (…)``: SQLite without statistics would otherwise walk the
+        terms search the usual columns. (As ``id IN (…)`` the list is read from: SQLite would otherwise walk the
         project's index and test every order.)"""
         digits = intake.search_term(term)
         if len(digits) == 11 and digits.isdigit():
             other = aliased(WorkOrder)
             requests = select(ServiceRequest.id).where(ServiceRequest.contact_phone == digits)
-            return stmt.where(WorkOrder.id.in_(select(other.id).where(other.request_id.in_(requests))))
+            return listing.driven_by(stmt, WorkOrder.id.in_(select(other.id).where(other.request_id.in_(requests))))
         return super().search_query(stmt, term)
 
     # --- lifecycle: one GET form per step, one POST that runs it --------------------------------------

@@ -614,6 +614,24 @@ def test_fee_type_form_and_list_show_the_billing_cycle(session, console, estate)
     assert deposit.billing_cycle is FeeCycle.ONCE
 
 
+
+def test_a_fee_types_rate_reads_as_money_on_its_list_and_details(session, console, estate):
+    """单价 is kept at four places (元/㎡·月 rates such as 0.8125 exist): it reads 2.50, not 2.5000 — and a rate
+    that needs its four places keeps them."""
+    e = estate
+    fine = f.fee_type(session, project_=e.project, name="公共能耗分摊", rate=D("0.8125"))
+    session.flush()
+    admin = console(f.user(session, username="rateadmin", superuser=True).username)
+
+    listed = admin.get(f"/admin/fee-type/list?project_id={e.project.id}")
+    assert listed.status_code == 200
+    cells = re.findall(r"<td[^>]*>\s*([\d.]+)\s*</td>", listed.text)
+    assert "2.50" in cells and "0.8125" in cells, cells
+    assert "2.5000" not in listed.text
+    details = admin.get(f"/admin/fee-type/details/{e.mgmt.id}")
+    assert details.status_code == 200 and "2.50" in details.text and "2.5000" not in details.text
+    assert "0.8125" in admin.get(f"/admin/fee-type/details/{fine.id}").text
+
 # --- runs as 后台任务 (issue 15) --------------------------------------------------------------------------------
 def _jobs(session, username: str) -> list[Job]:
     return list(session.scalars(select(Job).join(User, User.id == Job.user_id).where(User.username == username)
