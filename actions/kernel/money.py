@@ -28,7 +28,7 @@ def cents(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT)
 
 
-def shown(value: Decimal) -> str:
+def readable(value: Decimal) -> str:
     """An amount as people read it: two decimals, more only where the value has them — a rate stored at four
     places (``Numeric(12, 4)``, 元/㎡·月) reads 2.50, not 2.5000, and 0.8125 stays 0.8125. A value kept at fewer
     places (a score's 95.5) is shown as it is."""

@@ -265,7 +265,7 @@ def local_datetime(value: dt.datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: money.shown}
+WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: money.readable}
 
 
 # --- filters --------------------------------------------------------------------------------------
