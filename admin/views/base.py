@@ -54,7 +54,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from wtforms import validators
-from wtforms.fields import HiddenField
+from wtforms.fields import DecimalField, HiddenField
 from wtforms.fields.core import UnboundField
 
 from actions import attachments, records
@@ -486,8 +486,22 @@ def _enum_coerce(value: Any) -> Any:
     return None if value is None else str(value)
 
 
+class ReadableDecimalField(DecimalField):
+    """A ``Numeric`` column's input shows its value as the list and details do (``money.readable``): a 单价 kept
+    at four places reads 2.50, not 2.5000. Only the display changes; what is sent back is stored as typed."""
+
+    def _value(self) -> str:
+        if self.raw_data or self.data is None:
+            return super()._value()
+        return money.readable(self.data)
+
+
 class ScopedModelConverter(ModelConverter):
-    """Relation fields list only in-scope rows; enum fields show the Chinese labels."""
+    """Relation fields list only in-scope rows; enum fields show the Chinese labels; numbers read as money."""
+
+    @converts("Numeric")
+    def conv_decimal(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:
+        return ReadableDecimalField(**kwargs)
 
     async def _prepare_select_options(self, prop: RelationshipProperty, session_maker: Any) -> list[tuple[str, Any]]:
         target = prop.mapper.class_

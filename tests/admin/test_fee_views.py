@@ -45,6 +45,7 @@ from models import (
 from models.fees import FeeCycle, FeeType
 from tests import factories as f
 from tests.actions.test_billing import Estate, make_estate, one_off, with_bills
+from tests.admin.test_stale_forms import _opened
 
 D = Decimal
 
@@ -631,6 +632,24 @@ def test_a_fee_types_rate_reads_as_money_on_its_list_and_details(session, consol
     details = admin.get(f"/admin/fee-type/details/{e.mgmt.id}")
     assert details.status_code == 200 and "2.50" in details.text and "2.5000" not in details.text
     assert "0.8125" in admin.get(f"/admin/fee-type/details/{fine.id}").text
+
+
+def test_a_fee_types_rate_reads_as_money_on_its_edit_form_and_saves_unchanged(session, console, estate):
+    """The edit form shows 单价 as the list does (2.50, not 2.5000; 0.8125 keeps its places) and sending it back
+    unchanged stores the same rate."""
+    e = estate
+    fine = f.fee_type(session, project_=e.project, name="公共能耗分摊", rate=D("0.8125"))
+    session.flush()
+    admin = console(f.user(session, username="rateeditor", superuser=True).username)
+
+    for fee_type, shown in ((e.mgmt, "2.50"), (fine, "0.8125")):
+        url = f"/admin/fee-type/edit/{fee_type.id}"
+        form = _opened(admin, url)
+        assert form["rate"] == shown
+        saved = admin.post(url, form)
+        assert saved.status_code == 302, html.unescape(saved.text)[-1500:]
+    session.expire_all()
+    assert (session.get(FeeType, e.mgmt.id).rate, session.get(FeeType, fine.id).rate) == (D("2.5000"), D("0.8125"))
 
 # --- runs as 后台任务 (issue 15) --------------------------------------------------------------------------------
 def _jobs(session, username: str) -> list[Job]:
