@@ -501,6 +501,7 @@ class ScopedModelConverter(ModelConverter):
 
     @converts("Numeric")
     def conv_decimal(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:
+        kwargs.setdefault("places", None)  # as sqladmin's own: the column's places, not WTForms' default of 2
         return ReadableDecimalField(**kwargs)
 
     async def _prepare_select_options(self, prop: RelationshipProperty, session_maker: Any) -> list[tuple[str, Any]]:
