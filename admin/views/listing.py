@@ -292,7 +292,10 @@ def _path_ids(model: type, path: list[str], term: str) -> Select:
     if relation.direction.name == "MANYTOONE" and len(relation.local_remote_pairs) == 1:
         local, remote = relation.local_remote_pairs[0]
         if remote is inspect(target).primary_key[0]:
-            return select(key).where(getattr(model, local.key).in_(inner))
+            # the related keys read first, from their own index (unit.room_no's trigram index, 0.8 ms): joined
+            # instead, PostgreSQL guessed 12,000 bills for 3,000 and scanned all 100,000 units in parallel to
+            # join them (20–38 ms, each of the count and the page)
+            return select(key).where(among_keys(getattr(model, local.key), inner))
     target_key = inspect(target).primary_key[0]
     return select(key).where(getattr(model, path[0]).any(target_key.in_(inner))
                              if relation.uselist else getattr(model, path[0]).has(target_key.in_(inner)))

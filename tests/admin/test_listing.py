@@ -223,7 +223,8 @@ def test_a_search_checked_on_each_row_counts_a_few_pages_ahead(session, console,
 def test_a_search_finding_few_rows_is_read_from_its_matches(session, engine, console, two_projects):
     """A search matching few rows (a room, a mobile number) is read from those rows — the scope and filters
     checked on each — not by walking the projects' index and probing the matches for every row (0.4–1 s on
-    SQLite at a million requests), nor on PostgreSQL by hash-joining them against a scan of the branch's bills."""
+    SQLite at a million requests), nor on PostgreSQL by hash-joining them against a scan of the branch's bills —
+    nor the rooms matched by scanning every unit to join them to their bills (20–38 ms at 100,000 units)."""
     statements = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -239,6 +240,8 @@ def test_a_search_finding_few_rows_is_read_from_its_matches(session, engine, con
     assert statements
     if session.get_bind().dialect.name == "postgresql":  # the matches first (an InitPlan), then their rows by key
         assert all("bill.id = ANY(ARRAY(SELECT" in statement for statement, _ in statements)
+        # and the rooms' keys first, from the trigram index, then their bills by bill.unit_id's index
+        assert all("bill.unit_id = ANY(ARRAY(SELECT unit.id" in statement for statement, _ in statements)
     if session.get_bind().dialect.name == "sqlite":
         for statement, parameters in statements:
             plan = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
