@@ -55,7 +55,7 @@ def _person(d: Any) -> int | None:
 
 def requests_pending(d: Any) -> ColumnElement[bool]:
     """待派工: requests no one has dispatched (or answered) yet."""
-    return and_(ServiceRequest.status == RequestStatus.PENDING, ServiceRequest.project_id.in_(d.project_ids))
+    return and_(ServiceRequest.status_in(RequestStatus.PENDING), ServiceRequest.project_id.in_(d.project_ids))
 
 
 def first_asked(d: Any) -> ColumnElement[bool]:
@@ -63,7 +63,7 @@ def first_asked(d: Any) -> ColumnElement[bool]:
     user = _person(d)
     if user is None:
         return false()
-    return and_(ServiceRequest.receiver_id == user, ServiceRequest.status.in_(OPEN_REQUEST),
+    return and_(ServiceRequest.receiver_id == user, ServiceRequest.status_in(*OPEN_REQUEST),
                 ServiceRequest.project_id.in_(d.project_ids))
 
 

@@ -341,7 +341,7 @@ def first_received(session: Session, *, actor: Actor, staff_id: int | None = Non
         if staff is None or not actor.can_see(staff.project_id):
             raise Refused(f"员工 #{staff_id} 不存在", [staff_id])
         person, mine = staff.name, SR.first_staff_id == staff_id
-    where = (mine, SR.status.in_(OPEN), actor.project_filter(SR.project_id))
+    where = (mine, SR.status_in(*OPEN), actor.project_filter(SR.project_id))
     total = session.scalar(select(func.count()).select_from(SR).where(*where))
     rows = session.execute(
         select(SR.id, Project.name, SR.received_at, SR.kind, Building.name, Unit.room_no, SR.content, SR.status,

@@ -260,13 +260,13 @@ def dispatch_requests(
         if done:
             listed = "、".join(f"#{i}（{st.label}）" for i, st in sorted(done)[:MAX_IDS_IN_MESSAGE])
             raise Refused(f"以下客户诉求已派工或已办结，不能再派工：{listed}", [i for i, _ in done])
-        targets = and_(SR.id.in_(ids), SR.status == RequestStatus.PENDING)
+        targets = and_(SR.id.in_(ids), SR.status_in(RequestStatus.PENDING))
     elif project_id is not None:
         if session.get(Project, project_id) is None:
             raise Refused(f"项目 #{project_id} 不存在", [project_id])
         if not actor.can_see(project_id):
             raise NotPermitted("无权操作该项目的客户诉求", [project_id])
-        targets = and_(SR.project_id == project_id, SR.status == RequestStatus.PENDING)
+        targets = and_(SR.project_id == project_id, SR.status_in(RequestStatus.PENDING))
     else:
         raise Refused("请先选择要派工的客户诉求或项目")
     if complete_due_at is not None and complete_due_at <= now:

@@ -189,7 +189,7 @@ def trimmable_request_indexes(engine: Engine) -> list[str]:
     """PostgreSQL statements dropping every index of service_request but its primary key and the
     (project, status, received_at) index a dispatch selects the pending requests by."""
     with engine.connect() as conn:
-        kept = {"pk_service_request", "ix_service_request_project_id_status_received_at"}
+        kept = {"pk_service_request", "ix_service_request_project_id_stage_received_at"}
         constraints = set(conn.scalars(text(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'service_request'::regclass AND contype = 'u'")))
         names = conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'service_request'")).all()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
+    Computed,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, relationship
@@ -45,6 +48,10 @@ from .org import DepartmentKind
 # ``complaint_major IS true`` — SQLite uses a partial index only for a WHERE term written the same way.
 MAJOR_OPEN = {"postgresql": "complaint_major IS true AND closed_at IS NULL",
               "sqlite": "complaint_major IS 1 AND closed_at IS NULL"}
+
+# ``ServiceRequest.stage``: the statuses a dispatch moves between share the key ``open``.
+STAGE = "CASE WHEN status IN ('pending', 'dispatched') THEN 'open' ELSE status END"
+_OPEN_STAGE = ("pending", "dispatched")
 
 if TYPE_CHECKING:
     from .auth import User
@@ -147,12 +154,15 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
 
     __tablename__ = "service_request"
     __label__ = "客户诉求"
-    # Every status change rewrites the row through each index (a status in an index defeats PostgreSQL's HOT
-    # update): none here repeats another's leading columns (project, unit), none holds a few-valued column alone
-    # (status, kind: filtered within a project or a list order), and the mostly empty ones are partial.
+    # A write that changes an indexed column rewrites the row through every index; one that changes none
+    # updates it in place on its page (PostgreSQL's HOT update, for which a page keeps room: fillfactor). No
+    # index names ``status``, not even in a predicate: a dispatch turning 50,000 requests 已派工 changes only
+    # ``stage``'s inputs, not its value, and writes no index (issue 17). None here repeats another's leading
+    # columns (project, unit), none holds a few-valued column alone (kind: filtered within a project or a list
+    # order), and the mostly empty ones are partial.
     __project_index__ = False
     __table_args__ = (
-        Index(None, "project_id", "status", "received_at"),
+        Index(None, "project_id", "stage", "received_at"),
         Index(None, "project_id", "kind", "received_at"),  # a month's complaints (the KPIs, the home page)
         Index("ix_service_request_major_open", "complaint_major", "project_id",
               postgresql_where=text(MAJOR_OPEN["postgresql"]), sqlite_where=text(MAJOR_OPEN["sqlite"])),
@@ -162,6 +172,7 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         *sparse_indexes("service_request", "complaint_validity", "repeat_of_id", "complained_staff_id",
                         "praised_staff_id", "special_service_id", "closed_at"),
         UniqueConstraint("form_token"),
+        {"postgresql_with": {"fillfactor": 50}},  # room on its page for each row's next version (a dispatch)
     )
 
     channel: Mapped[Channel] = col("来源渠道", enum_type(Channel), default=Channel.PHONE)
@@ -169,6 +180,10 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     category: Mapped[RequestCategory] = col("问题类别", enum_type(RequestCategory), default=RequestCategory.OTHER)
     priority: Mapped[Priority] = col("优先级", enum_type(Priority), default=Priority.NORMAL)
     status: Mapped[RequestStatus] = col("状态", enum_type(RequestStatus), default=RequestStatus.PENDING)
+    # What the status index keys by (``status_in``): 待派工 and 已派工 as one 未办结 — so 派工 leaves it as it was
+    # — and every other status as itself. Kept by the database: stored (SQLite, which cannot add a stored column
+    # to a table, computes it on reading: the migration).
+    stage: Mapped[str] = col("办理阶段", String(16), Computed(STAGE, persisted=True), info={"audited": False})
     unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
     contact_name: Mapped[str] = col("联系人", String(64), default="")
@@ -228,6 +243,16 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     def about(self) -> str:
         """Where and what, as a picker names it: 1栋-101 厨房水管漏水…."""
         return display(loaded(self, "unit"), brief(self.content))
+
+    @classmethod
+    def status_in(cls, *statuses: RequestStatus) -> ColumnElement[bool]:
+        """The requests in one of ``statuses``, as the (project, stage, received_at) index finds them: by their
+        stage, and among the 未办结 ones (few beside the years of closed ones) by their status."""
+        stages = sorted({"open" if s.value in _OPEN_STAGE else s.value for s in statuses})
+        clause = cls.stage.in_(stages)
+        if "open" in stages and not set(_OPEN_STAGE) <= {s.value for s in statuses}:  # one of the two: which
+            clause = and_(clause, cls.status.in_(statuses))
+        return clause
 
 
 class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):

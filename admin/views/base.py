@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
@@ -270,16 +270,19 @@ WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: mone
 
 # --- filters --------------------------------------------------------------------------------------
 class EnumFilter:
-    """Filter on a LabeledEnum column: the choices are the enum's labels — no database query."""
+    """Filter on a LabeledEnum column: the choices are the enum's labels — no database query. ``where``: the
+    model's own condition for a value, when its index finds the rows by more than the column (a request's status)."""
 
     has_operator = False
     template = "sqladmin/filters/lookup_filter.html"
 
-    def __init__(self, column: Any, title: str | None = None, parameter_name: str | None = None) -> None:
+    def __init__(self, column: Any, title: str | None = None, parameter_name: str | None = None,
+                 where: Callable[[Any], Any] | None = None) -> None:
         self.column = column
         self.title = title or ""
         self.parameter_name = parameter_name or (column if isinstance(column, str) else column.key)
         self.enum_cls: type[LabeledEnum] | None = None
+        self.where = where
 
     def bind(self, model: type) -> None:
         column = getattr(model, self.column) if isinstance(self.column, str) else self.column
@@ -294,7 +297,7 @@ class EnumFilter:
         member = self.enum_cls._value2member_map_.get(value) if value else None
         if member is None:
             return query
-        return query.where(self.column_obj == member)
+        return query.where(self.where(member) if self.where else self.column_obj == member)
 
 
 class FilledFilter:
@@ -638,7 +641,9 @@ class WuyeViewMeta(ModelViewMeta):
             hidden = {pair[0].key for rel in model.__mapper__.relationships
                       if rel.direction.name == "MANYTOONE" for pair in rel.local_remote_pairs}
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
-            internal = [key for key in ("password_hash", "form_token", _version_key(model))
+            # A column the database computes for an index (a request's stage) is none of the record's facts.
+            computed = [c.key for c in model.__mapper__.columns if getattr(c, "computed", None) is not None]
+            internal = [key for key in ("password_hash", "form_token", _version_key(model), *computed)
                         if key and key in model.__mapper__.attrs and key not in declared]
             cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
         elif not isinstance(cls.column_details_list, str):

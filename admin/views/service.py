@@ -146,7 +146,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     column_default_sort = [("received_at", True), ("id", True)]
     column_filters = [
         ScopedForeignKeyFilter("project"),
-        EnumFilter("status"),
+        EnumFilter("status", where=ServiceRequest.status_in),
         EnumFilter("kind"),
         EnumFilter("category"),
         EnumFilter("channel"),
