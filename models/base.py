@@ -152,13 +152,17 @@ def list_order_indexes(*order: str) -> tuple[Index, Index]:
 SEARCHED: dict[str, tuple[str, ...]] = {}
 
 
-def trigram_indexes(table: str, *columns: str) -> tuple[Index, ...]:
+def trigram_indexes(table: str, *columns: str, within: str | None = None) -> tuple[Index, ...]:
     """PostgreSQL ``pg_trgm`` GIN indexes for the columns console searches match anywhere in
-    (``ILIKE '%1203%'``); the migration creates the extension. SQLite gets an FTS5 trigram table over the same
-    columns (``models.search``); MariaDB scans."""
+    (``ILIKE '%1203%'``); the migration creates the extension. ``within``: a column every list of the table is
+    scoped by (``project_id``), each index leading with it (``btree_gin``), so a project's matches are found in
+    the index itself — not by reading every match of the table to check its project (20,000 audit rows of
+    another project: 0.2–0.4 s). SQLite gets an FTS5 trigram table over the same columns (``models.search``);
+    MariaDB scans."""
     SEARCHED[table] = tuple(dict.fromkeys((*SEARCHED.get(table, ()), *columns)))
     return tuple(
-        Index(f"ix_{table}_{name}_trgm", name, postgresql_using="gin", postgresql_ops={name: "gin_trgm_ops"})
+        Index(f"ix_{table}_{name}_trgm", *([within] if within else []), name, postgresql_using="gin",
+              postgresql_ops={name: "gin_trgm_ops"})
         .ddl_if(dialect="postgresql")
         for name in columns
     )

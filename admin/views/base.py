@@ -125,9 +125,10 @@ _MASK_PII_ATTR = "_wuye_mask_pii"
 _FORM_LIMIT: ContextVar[tuple[type, tuple[str, ...]] | None] = ContextVar("wuye_form_limit", default=None)
 # …and which confidential columns it leaves out for this user (``ScopedModelView.confidential_columns``).
 _FORM_HIDDEN: ContextVar[dict[type, frozenset[str]] | None] = ContextVar("wuye_form_hidden", default=None)
-# The list's search as a condition on each row rather than a UNION of matching ids (``listing.search_filter``),
-# while ``list`` builds that variant of its query.
-_DENSE_SEARCH: ContextVar[bool] = ContextVar("wuye_dense_search", default=False)
+# How ``search_query`` searches while ``list`` builds a variant of its query: "keys", a UNION of matching ids
+# (``listing.search_ids``); "rows", a condition on each row (``listing.search_filter``); "none", not at all (the
+# list's scope and filters, which ``listing.finds_many`` weighs the search's matches against).
+_SEARCH_AS: ContextVar[str] = ContextVar("wuye_search_as", default="keys")
 # Personal-data columns (``info={"pii": …}``) are checked in forms by the cleaners the imports use.
 PII_CLEANERS = {"phone": clean.phone(), "id_number": clean.id_number()}
 
@@ -775,17 +776,17 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         (``listing.search_ids``): a record without the optional relation a column belongs to (a bill without a
         payer) is still found by its other columns."""
         term = intake.search_term(term)
-        if not self._search_fields:
+        if not self._search_fields or _SEARCH_AS.get() == "none":
             return stmt
-        key = inspect(self.model).primary_key[0]
-        if _DENSE_SEARCH.get():
+        dense = _SEARCH_AS.get() == "rows"
+        if dense:
             found = listing.search_filter(self.model, self._search_fields, term)
         else:
-            found = listing.among_keys(key, listing.search_ids(self.model, self._search_fields, term))
+            found = listing.search_found(self.model, self._search_fields, term)
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         found = found if of_units is None else or_(of_units, found)
-        return stmt.where(found) if _DENSE_SEARCH.get() else listing.driven_by(stmt, found)
+        return stmt.where(found) if dense else listing.driven_by(stmt, found)
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))
@@ -873,13 +874,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             raise HTTPException(status_code=400, detail="每页条数无效")
         ordered = await filtered_query(self, request)
         term = intake.search_term(request.query_params.get("search") or "")
-        dense = None  # the same list, its search as a condition on each row: for a term that finds many rows
+        # the same list, its search as a condition on each row (for a term that finds many rows), and without it
+        dense = scope = None
         if term and self._search_fields:
-            token = _DENSE_SEARCH.set(True)
-            try:
-                dense = await filtered_query(self, request)
-            finally:
-                _DENSE_SEARCH.reset(token)
+            dense, scope = [await self._searched_as(request, way) for way in ("rows", "none")]
         key = self.pk_columns[0]
         # the filters' choices in the same session and trip off the event loop, not a session each on it
         choices = {flt.parameter_name: flt.choices_query(request)
@@ -891,7 +889,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
         def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
-                per_row = dense is not None and listing.finds_many(session, self.model, self._search_fields, term)
+                per_row = dense is not None and listing.finds_many(session, self.model, self._search_fields, term,
+                                                                   scope.with_only_columns(key))
                 result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
                                          page=page, page_size=size, per_row=per_row)
                 return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
@@ -899,6 +898,13 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         result, filter_rows = await anyio.to_thread.run_sync(run)
         setattr(request.state, FILTER_ROWS, filter_rows)
         return Pagination(rows=result.rows, page=result.page, page_size=size, count=result.count)
+
+    async def _searched_as(self, request: Request, way: str) -> Select:
+        token = _SEARCH_AS.set(way)
+        try:
+            return await filtered_query(self, request)
+        finally:
+            _SEARCH_AS.reset(token)
 
     def sort_query(self, stmt: Select, request: Request) -> Select:
         """sqladmin's, except that a column declaring ``info["sort_by"]`` (a building's name, a room number) sorts
