@@ -433,6 +433,9 @@ def _matches(session: Session, model: type, fields: list[str], term: str, cap: i
         table = owner.__table__.name
         if scope is not None and not path:
             found = scope.order_by(None).where(_Contains(model, name, term))
+            # the planner's estimate first (2 ms): counted, a branch's 20,000 matches were 10,001 rows read (0.1–0.3 s)
+            if (estimated_rows(session, found) or 0) > cap - total:
+                return cap + 1
         elif sqlite and name in SEARCHED.get(table, ()) and len(term) >= MIN_TERM:
             # the trigram table's own phrase match: 1 ms for 10,001 of a million audit rows, where LIKE re-reads
             # each row (30–70 ms); it may fold the case of letters LIKE keeps, which only weighs on this choice
