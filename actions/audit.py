@@ -117,9 +117,11 @@ def _changes(obj: Any, kind: AuditKind) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         column = attr.columns[0]
+        if column.info.get("audited") is False:  # bookkeeping (a last login, an index key the database computes)
+            continue
         hist = state.attrs[attr.key].history
         if kind is AuditKind.UPDATE:
-            if not hist.has_changes() or column.info.get("audited") is False:
+            if not hist.has_changes():
                 continue
             old = hist.deleted[0] if hist.deleted else None
             new = hist.added[0] if hist.added else None

@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from actions.actor import actor_for_user
@@ -177,6 +177,22 @@ def test_dispatch_writes_the_request_status_audit_and_one_operation_row(session,
     log = session.get(OperationLog, result.operation_id)
     assert log.operation == "dispatch" and log.counts == {"targets": 3, "created": 3, "already": 0}
     assert log.actor_id == world["user"].id
+
+
+def test_a_dispatch_updates_its_requests_in_place_on_postgresql(session, world):
+    """已派工 changes no indexed value and each page keeps room: PostgreSQL writes no index entry (HOT update)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    requests = [f.service_request(session, project_=world["p1"]) for _ in range(3)]
+    session.flush()
+    stats = text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'service_request'")
+    before = session.execute(stats).one()
+    result = dispatch_requests(session, request_ids=[r.id for r in requests], actor=world["actor"])
+    after = session.execute(stats).one()
+    assert result.created == 3
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)  # three rows updated, all three in place
+    session.expire_all()
+    assert {(r.status, r.stage) for r in requests} == {(RequestStatus.DISPATCHED, "open")}
 
 
 def test_dry_run_previews_and_writes_nothing(session, world):

@@ -506,6 +506,23 @@ def listed(page) -> set[int]:
     return {int(i) for i in re.findall(r'/admin/work-order/details/(\d+)', page.text)}
 
 
+def test_the_request_list_filters_by_each_status(session, console, site):
+    made = {}
+    for status in RequestStatus:
+        request = f.service_request(session, project_=site["p1"])
+        request.status = status
+        made[status] = request.id
+    session.flush()
+    boss = console("boss")
+    for status, request_id in made.items():
+        page = boss.get(f"/admin/service-request/list?status={status.value}")
+        assert page.status_code == 200
+        assert {int(i) for i in re.findall(r"/admin/service-request/details/(\d+)", page.text)} == {request_id}, status
+    # the stage is the index's key, none of the record's facts
+    details = boss.get(f"/admin/service-request/details/{made[RequestStatus.PENDING]}")
+    assert details.status_code == 200 and "待派工" in details.text and "办理阶段" not in details.text
+
+
 def test_sla_filter_highlight_and_phone_search(session, console, site, orders):
     desk = console("desk")
     overdue = desk.get("/admin/work-order/list?sla=overdue")
