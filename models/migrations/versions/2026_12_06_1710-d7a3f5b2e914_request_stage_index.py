@@ -10,7 +10,7 @@ every row in place, touching no index. SQLite cannot add a stored column to a ta
 reading (and stored in the index).
 
 Revision ID: d7a3f5b2e914
-Revises: c4e8a2f61b97
+Revises: d1f7b3a9c2e4
 Create Date: 2026-12-06 17:00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d7a3f5b2e914"
-down_revision: str | Sequence[str] | None = "c4e8a2f61b97"
+down_revision: str | Sequence[str] | None = "d1f7b3a9c2e4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
