@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
     AuditKind,
+    AuditLog,
     Bill,
     BillStatus,
     Building,
@@ -52,7 +53,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import IMPORT_TITLES
+from .audit import IMPORT_TITLES, TRAIL_LINKS, record_batch
 from .billing import (
     COLLECTING_POSITIONS,
     StoredBill,
@@ -151,6 +152,24 @@ def _stored(session: Session, model, ids: list[int], columns: list[str]) -> dict
         for rec in result.all():
             out[rec[0]] = dict(zip(names, rec, strict=True))
     return out
+
+
+def _read_keyed(session: Session, wanted: list, scope: ColumnElement[bool], column, keys: set) -> Iterator[dict[str, Any]]:
+    """The rows (``wanted`` columns) within ``scope`` whose ``column`` is one of ``keys``: ``IN`` a thousand keys
+    at a time — or, when the keys are about as many as the rows in scope (a whole project's file), one read of
+    those rows, kept here by key: binding a hundred lists of a thousand keys costs more than reading the rows."""
+    if not keys:
+        return
+    stmt = select(*wanted).where(scope)
+    whole = session.scalar(select(func.count()).where(scope)) <= 2 * len(keys)
+    conn = session.connection()  # Core rows: the ORM's result layer costs more than the read here
+    for part in [stmt] if whole else [stmt.where(column.in_(part)) for part in chunks(keys)]:
+        result = conn.execute(part)
+        names = list(result.keys())
+        at = names.index(column.key)
+        for rec in result.all():  # fetched at once: row by row is the driver's fetchone per row
+            if rec[at] in keys:
+                yield dict(zip(names, rec, strict=True))
 
 
 class UnitImporter(RecordImporter):
@@ -780,11 +799,7 @@ class CustomerImporter(RecordImporter):
                   *(table.c[c] for k, c in self.columns.items() if k in present)]
 
         def stored(column, values) -> Iterator[dict[str, Any]]:
-            for part in chunks(values):
-                result = self.session.execute(select(*wanted).where(table.c.project_id.in_(projects), column.in_(part)))
-                names = list(result.keys())
-                for rec in result.all():  # fetched at once: row by row is the driver's fetchone per row
-                    yield dict(zip(names, rec, strict=True))
+            return _read_keyed(self.session, wanted, table.c.project_id.in_(projects), column, values)
 
         numbers = {r.values["id_number"] for r in rows if r.values.get("id_number") not in (None, MASKED)}
         by_idn = {("idn", rec["project_id"], rec["id_number"]): rec for rec in stored(table.c.id_number, numbers)}
@@ -836,12 +851,10 @@ class CustomerImporter(RecordImporter):
         self.relinked_columns = {k: c for k, c in self.link_columns.items() if k in present}
         wanted = [table.c.id, table.c.unit_id, table.c.customer_id, table.c.relation,
                   *(table.c[c] for c in self.relinked_columns.values())]
-        for part in chunks(customers):
-            result = self.session.execute(select(*wanted).where(table.c.customer_id.in_(part)))
-            names = list(result.keys())
-            for rec in result.all():
-                link = dict(zip(names, rec, strict=True))
-                links[(link["unit_id"], link["customer_id"], link["relation"])] = link
+        mine = table.c.customer_id.in_(select(Customer.id).where(
+            Customer.project_id.in_(sorted({r.values["project_id"] for r in rows}))))
+        for link in _read_keyed(self.session, wanted, mine, table.c.customer_id, customers):
+            links[(link["unit_id"], link["customer_id"], link["relation"])] = link
         for row in rows:
             v = row.values
             if v.get("unit_id") is None:
@@ -868,20 +881,21 @@ class CustomerImporter(RecordImporter):
                    and any(k in self.columns for k in (r.changes or {}))]
         made = self.write_new(new_customers, batch)
         customer_of = {r.values["who"]: customer_id for r, customer_id in zip(new_customers, made, strict=True)}
-        audit(self.session, Customer, made, AuditKind.INSERT, title, written_columns(Customer))
+        self._record_created(Customer, new_customers, batch)
         self.write_updates(changed)
         audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
         link_rows = [
             (r.values["project_id"], r.values["unit_id"], r.target_id or customer_of[r.values["who"]],
              r.values.get("relation") or UnitRelation.OWNER,
-             True if r.values.get("is_primary") is None else r.values["is_primary"], r.values.get("start_date"))
+             True if r.values.get("is_primary") is None else r.values["is_primary"], r.values.get("start_date"),
+             batch.id)
             for r in new_links
         ]
-        link_ids = [i for (i,) in insert_rows(
-            self.session, UnitCustomer.__table__,
-            ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date"], link_rows, returning=["id"])]
-        audit(self.session, UnitCustomer, link_ids, AuditKind.INSERT, title, written_columns(UnitCustomer))
+        insert_rows(self.session, UnitCustomer.__table__,
+                    ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date", "batch_id"],
+                    link_rows)
+        self._record_created(UnitCustomer, new_links, batch)
         relinked = [r for r in rows if r.values.get("link_changes")]
         # The link columns the file brings; a blank cell keeps what is stored.
         update_rows(self.session, UnitCustomer.__table__, list(self.relinked_columns.values()), [
@@ -892,18 +906,44 @@ class CustomerImporter(RecordImporter):
         audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title,
               list(self.link_columns.values()))
         return {"customers_inserted": len(made), "customers_updated": len(changed),
-                "links_inserted": len(link_ids), "links_updated": len(relinked)}
+                "links_inserted": len(link_rows), "links_updated": len(relinked)}
+
+    def _record_created(self, model, rows: list[Row], batch: ImportBatch) -> None:
+        """The records of ``model`` the batch created: one 新增 audit row per project (who, the file, how many),
+        not one per record — each carries the batch, by which its 变更记录 lists that row (:func:`_imported_trail`).
+        An import updating a record still writes that record's own row, old → new."""
+        for project_id, count in sorted(Counter(r.values["project_id"] for r in rows).items()):
+            record_batch(self.session, kind=AuditKind.INSERT, table=model.__tablename__, batch_id=batch.id, count=count,
+                         project_id=project_id, actor=self.actor, details={"file_name": batch.file_name},
+                         summary=f"导入{model.__label__} {count} 条（批次 #{batch.id}）")
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         # One statement per customer would be slow; RETURNING keeps the order of the rows here, so each new
         # customer's id is matched back by identity columns rather than trusted by position.
-        columns = ["project_id", *self.columns.values()]
-        back = insert_rows(self.session, Customer.__table__, columns, self.new_values(rows),
+        columns = ["project_id", *self.columns.values(), "batch_id"]
+        back = insert_rows(self.session, Customer.__table__, columns,
+                           [(*values, batch.id) for values in self.new_values(rows)],
                            returning=["id", "project_id", "id_number", "phone", "name"])
         by_identity = {}
         for customer_id, project_id, number, phone, name in back:
             by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id
         return [by_identity[r.values["who"]] for r in rows]
+
+
+def _imported_trail(model) -> Callable[[int], ColumnElement[bool]]:
+    """A record an import created: its 变更记录 also lists the batch's one 新增 row for its project."""
+    def link(record_id: int) -> ColumnElement[bool]:
+        mine = model.__table__.c
+        return and_(
+            AuditLog.table_name == model.__tablename__, AuditLog.kind == AuditKind.INSERT,
+            AuditLog.record_id == select(literal("batch:") + cast(mine.batch_id, String))
+            .where(mine.id == record_id).scalar_subquery(),
+            AuditLog.project_id == select(mine.project_id).where(mine.id == record_id).scalar_subquery(),
+        )
+    return link
+
+
+TRAIL_LINKS.update({model.__tablename__: _imported_trail(model) for model in (Customer, UnitCustomer)})
 
 
 KINDS: dict[str, type[RecordImporter]] = {

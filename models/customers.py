@@ -56,6 +56,9 @@ class Customer(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     vip: Mapped[bool] = col("VIP", Boolean, default=False, doc="保密信息，仅限客服经理及以上查看")
     emergency_contact: Mapped[str] = col("紧急联系人", String(64), default="")
     note: Mapped[str] = col("备注", Text, default="")
+    # The import that created the customer: its 变更记录 shows that batch's one audit row for all it created.
+    # Not indexed: nothing lists by it (batches are never deleted), and each imported row would pay for it.
+    batch_id: Mapped[int | None] = col("导入批次", ForeignKey("import_batch.id", ondelete="SET NULL"))
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     unit_links: Mapped[list[UnitCustomer]] = relationship(back_populates="customer", info={"label": "房屋"})
@@ -74,6 +77,7 @@ class UnitCustomer(IdMixin, ProjectScoped, VersionedMixin, Base):
     is_primary: Mapped[bool] = col("主要联系人", Boolean, default=True)
     start_date: Mapped[dt.date | None] = col("起始日期", Date)
     end_date: Mapped[dt.date | None] = col("终止日期", Date)
+    batch_id: Mapped[int | None] = col("导入批次", ForeignKey("import_batch.id", ondelete="SET NULL"))  # as the customer's
 
     unit: Mapped[Unit] = relationship(info={"label": "房屋"})
     customer: Mapped[Customer] = relationship(back_populates="unit_links", info={"label": "客户"})

@@ -368,6 +368,7 @@ def period() -> Cleaner:
 _SCI = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 
 
 def phone() -> Cleaner:
@@ -385,11 +386,14 @@ def phone() -> Cleaner:
         shown = _nfkc(value)
         if not shown:
             return None
-        if "*" in shown:
+        if shown.isdigit():  # the usual cell: nothing to strip, no mask, no exponent (a column of 100,000 numbers)
+            digits = shown
+        elif "*" in shown:
             return MASKED
-        if _SCI.match(shown.replace(" ", "")):
+        elif _SCI.match(shown.replace(" ", "")):
             return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写", shown)
-        digits = re.sub(r"[\s\-()（）]", "", shown)
+        else:
+            digits = _PHONE_SEPARATORS.sub("", shown)
         if digits.startswith("+86"):
             digits = digits[3:]
         elif digits.startswith("86") and len(digits) == 13:

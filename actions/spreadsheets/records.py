@@ -329,7 +329,8 @@ class UnitRefs:
                 Unit.project_id.in_(projects), Unit.room_no.in_(part)
             )
             names, keys, units, room_key = self.names, self.keys, self.units, clean.room_key
-            for unit_id, project_id, building_id, room, collector_id in self.session.execute(stmt).all():
+            # Core rows: a whole project's units pass here, and the ORM's result layer costs more than the read
+            for unit_id, project_id, building_id, room, collector_id in self.session.connection().execute(stmt).all():
                 units[(project_id, keys[building_id], room_key(room))] = {
                     "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
 

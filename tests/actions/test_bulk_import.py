@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from actions.actor import Actor
+from actions.audit import trail_clause
 from actions.billing import record_payment
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import NotPermitted, Refused
@@ -258,6 +259,56 @@ def test_customers_with_links_and_masked_values(session, p1):
     ]})
     result = _import(session, "customers", conflicting, actor, name="c.xlsx", project_id=project.id, dry_run=True)
     assert "与第2行为同一客户，但手机号不一致" in result.problems[0].message
+
+
+def test_imported_customers_and_links_are_audited_per_batch(session, p1):
+    """Issue 17: the customers and links an import creates get one 新增 audit row per table and project (who, the
+    file, how many), which each one's 变更记录 lists; a customer the import updates keeps its own row, old → new."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": [
+        ["姓名", "手机号", "身份证号", "楼栋", "房号", "关系"],
+        ["张伟", "13812345678", "11010519491231002X", "1栋", "1-101", "业主"],
+        ["张伟", "13812345678", "11010519491231002X", "1栋", "1-102", "业主"],
+        ["李娜", "13900001111", None, "2栋", "2-101", "商户"],
+    ]})
+    result = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id)
+    assert result.written
+    rows = session.scalars(select(AuditLog).where(AuditLog.table_name.in_(["customer", "unit_customer"]))
+                           .order_by(AuditLog.id)).all()
+    assert [(a.table_name, a.kind, a.record_id, a.project_id, a.actor_id, a.changes) for a in rows] == [
+        ("customer", AuditKind.INSERT, f"batch:{result.batch_id}", project.id, actor.user_id,
+         {"batch_id": result.batch_id, "count": 2, "file_name": "业主.xlsx"}),
+        ("unit_customer", AuditKind.INSERT, f"batch:{result.batch_id}", project.id, actor.user_id,
+         {"batch_id": result.batch_id, "count": 3, "file_name": "业主.xlsx"}),
+    ]
+    customers = session.scalars(select(Customer).order_by(Customer.id)).all()
+    links = session.scalars(select(UnitCustomer).order_by(UnitCustomer.id)).all()
+    assert {c.batch_id for c in customers} == {link.batch_id for link in links} == {result.batch_id}
+
+    def trail(table, record_id):
+        return [(a.kind, a.record_id) for a in session.scalars(
+            select(AuditLog).where(trail_clause(table, str(record_id))).order_by(AuditLog.id))]
+
+    assert trail("customer", customers[0].id) == [(AuditKind.INSERT, f"batch:{result.batch_id}")]
+    assert trail("unit_customer", links[2].id) == [(AuditKind.INSERT, f"batch:{result.batch_id}")]
+    console = Customer(project_id=project.id, name="王五", phone="13700000000")  # not imported: no batch row
+    session.add(console)
+    session.flush()
+    assert trail("customer", console.id) == [(AuditKind.INSERT, str(console.id))]
+
+    changed = workbook({"业主": [
+        ["姓名", "手机号", "身份证号", "紧急联系人", "楼栋", "房号", "关系"],
+        ["张伟", "13812345678", "11010519491231002X", "张伟妻", "1栋", "1-101", "业主"],
+    ]})
+    again = _import(session, "customers", changed, actor, name="业主-改.xlsx", project_id=project.id)
+    assert again.written and again.counts["update"] == 1
+    zhang = customers[0].id
+    assert trail("customer", zhang) == [(AuditKind.INSERT, f"batch:{result.batch_id}"), (AuditKind.UPDATE, str(zhang))]
+    update = session.scalars(select(AuditLog).where(AuditLog.kind == AuditKind.UPDATE,
+                                                    AuditLog.table_name == "customer")).one()
+    assert update.changes == {"emergency_contact": "张伟妻"}
+    assert session.scalar(select(Customer.batch_id).where(Customer.id == zhang)) == result.batch_id  # still its creator
 
 
 def test_new_customer_cannot_be_masked(session, p1):
