@@ -6,7 +6,7 @@ each created customer and link keeps the batch that created it, by which its 变
 No index: nothing lists by it, and every imported row would pay for one.
 
 Revision ID: d7a3c5e90b12
-Revises: c4e8a2f61b97
+Revises: d7a3f5b2e914
 Create Date: 2026-12-06 17:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d7a3c5e90b12"
-down_revision: str | Sequence[str] | None = "c4e8a2f61b97"
+down_revision: str | Sequence[str] | None = "d7a3f5b2e914"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
