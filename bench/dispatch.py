@@ -19,9 +19,9 @@ Where the action's time goes, to show its floor: the time of each of its stateme
 requests' status UPDATE, the audit rows' INSERT, the rest), medians over the runs. SQLite runs in this process, so
 its CPU time (``time.process_time``) is printed too: under a shared machine's load it varies less than the clock.
 On PostgreSQL a third variant runs in the same rounds: the action with every index of ``service_request`` dropped
-(inside the rolled-back transaction) but its primary key and the (project, status, received_at) index the
-dispatch finds pending requests by — what trimming the request indexes could gain at most, since a status in an
-index makes every status change rewrite the row through all of them (no HOT update). And, computed from the same
+(inside the rolled-back transaction) but its primary key and the (project, stage, received_at) index the
+dispatch finds pending requests by — what trimming the request indexes could gain at most, for the rows a dispatch
+cannot update in place (HOT) for want of room on their page. And, computed from the same
 runs, the action less its status UPDATE: what deriving 已派工 from the open order instead of writing it would leave.
 
     /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch] [--sqlite-only]
@@ -187,7 +187,7 @@ def statement_times(engine: Engine) -> Iterator[dict[str, float]]:
 
 def trimmable_request_indexes(engine: Engine) -> list[str]:
     """PostgreSQL statements dropping every index of service_request but its primary key and the
-    (project, status, received_at) index a dispatch selects the pending requests by."""
+    (project, stage, received_at) index a dispatch selects the pending requests by."""
     with engine.connect() as conn:
         kept = {"pk_service_request", "ix_service_request_project_id_stage_received_at"}
         constraints = set(conn.scalars(text(
@@ -270,7 +270,7 @@ def run(label: str, engine: Engine, rounds: int) -> None:
         print(f"CPU time: INSERT … SELECT median {statistics.median(base_cpu):.2f} s, action median "
               f"{statistics.median(act_cpu):.2f} s = {statistics.median(act_cpu) / statistics.median(base_cpu):.2f}×")
     if trimmed:
-        print(f"action with service_request's indexes cut from {len(drops) + 2} to 2 (primary key, project+status): "
+        print(f"action with service_request's indexes cut from {len(drops) + 2} to 2 (primary key, project+stage): "
               f"{runs(trimmed)} = {statistics.median(trimmed) / b:.2f}× the INSERT … SELECT")
 
 
