@@ -82,17 +82,22 @@ def _insert(conn, table: str, **values) -> int:
     return conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
 
 
+def _campaign(conn, units: int) -> tuple[int, list[int], int]:
+    """A project with ``units`` units in one building and a survey of it: (project, units, survey)."""
+    branch = _insert(conn, "branch", name="分公司")
+    project = _insert(conn, "project", name="甲项目", branch_id=branch)
+    building = _insert(conn, "building", name="1栋", project_id=project)
+    made = [_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}") for i in range(units)]
+    return project, made, _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+
+
 def test_survey_scores_move_onto_the_form_and_back(scratch_url):
     """Each answer of survey_score lands in its department's column of the form and back again on downgrade;
     a form without answers keeps empty columns."""
     engine = make_engine(scratch_url)
     _migrate(engine, f"{SCORES_ON_FORM}-1")
     with engine.begin() as conn:
-        branch = _insert(conn, "branch", name="分公司")
-        project = _insert(conn, "project", name="甲项目", branch_id=branch)
-        building = _insert(conn, "building", name="1栋", project_id=project)
-        units = [_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}") for i in range(3)]
-        survey = _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+        project, units, survey = _campaign(conn, 3)
         forms = [_insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=u, overall_score=4)
                  for u in units]
         answers = {(forms[0], "service", 5), (forms[0], "developer", 2), (forms[1], "engineering", 3),
@@ -188,12 +193,7 @@ def test_every_form_gets_its_household_and_the_key_holds(scratch_url):
     engine = make_engine(scratch_url)
     _migrate(engine, f"{FORM_HOUSEHOLD_KEY}-1")
     with engine.begin() as conn:
-        branch = _insert(conn, "branch", name="分公司")
-        project = _insert(conn, "project", name="甲项目", branch_id=branch)
-        building = _insert(conn, "building", name="1栋", project_id=project)
-        listed, outside, later = (_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}")
-                                  for i in range(3))
-        survey = _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+        project, (listed, outside, later), survey = _campaign(conn, 3)
         _insert(conn, "survey_household", project_id=project, survey_id=survey, unit_id=listed, collected=False)
         forms = [_insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=u, overall_score=4)
                  for u in (listed, outside)]
