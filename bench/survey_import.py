@@ -417,7 +417,7 @@ def main() -> None:
               f"{(read_s + floor) / read_s:.2f}× the read")
         if unchecked:
             share = statistics.median(u / f for u, f in zip(unchecked, floors, strict=True))
-            print(f"  of that COPY, the foreign keys' row checks (4 per form) and the tally's statement trigger: "
+            print(f"  of that COPY, the foreign key's row check (its household, 1 per form) and the tally's statement trigger: "
                   f"without them {statistics.median(unchecked):.2f} s (median) = {share:.2f} of the checked COPY "
                   f"(median of each run's ratio)")
         engine.dispose()
