@@ -370,6 +370,15 @@ def _unit_with_forms(session: Session, actor: Actor, unit: Unit) -> None:
         raise Refused(f"该{Unit.__label__}已有{SurveyResponse.__label__}，不能删除", [unit.id])
 
 
+@records.delete_rule(SurveyHousehold)
+def _household_with_form(session: Session, actor: Actor, household: SurveyHousehold) -> None:
+    """A household's form goes with it (the form's key): one that has answered stays, as its unit does."""
+    answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == household.survey_id,
+                                               SurveyResponse.unit_id == household.unit_id).limit(1)
+    if session.scalar(answered) is not None:
+        raise Refused(f"该{SurveyHousehold.__label__}已有{SurveyResponse.__label__}，不能删除", [household.id])
+
+
 @records.creates(CorrectiveAction)
 def _corrective_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> CorrectiveAction:
     """A new 整改措施 starts 整改中 whatever the form says: 完成 and 回访 are steps of their own."""

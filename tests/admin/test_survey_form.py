@@ -160,3 +160,26 @@ def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
     assert "error=" not in c.delete(f"/admin/unit/delete?pks={quiet_id}").text
     session.expire_all()
     assert session.get(Unit, quiet_id) is None
+
+
+def test_a_household_that_answered_is_not_deleted(console, session):
+    """Its form would go with it (the form's key): the delete is refused and nothing goes; one that has not
+    answered is deleted."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    unit, quiet = factories.unit(session, project_=p), factories.unit(session, project_=p)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.add(SurveyResponse(project_id=p.id, survey_id=survey_id, unit_id=unit.id, overall_score=4))
+    session.flush()
+    answered, silent = (session.scalar(select(SurveyHousehold.id).where(SurveyHousehold.survey_id == survey_id,
+                                                                        SurveyHousehold.unit_id == u.id))
+                        for u in (unit, quiet))
+    c = console("boss")
+    refused = c.delete(f"/admin/survey-household/delete?pks={answered}")
+    assert "error=" in refused.text and "该被调查户已有调查问卷，不能删除" in unquote_plus(refused.text)
+    session.expire_all()
+    assert session.get(SurveyHousehold, answered) is not None and _count(session, SurveyResponse) == 1
+    assert "error=" not in c.delete(f"/admin/survey-household/delete?pks={silent}").text
+    session.expire_all()
+    assert session.get(SurveyHousehold, silent) is None and _count(session, SurveyResponse) == 1
