@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from itertools import repeat
 
-from sqlalchemy import and_, exists, insert, literal, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -221,6 +221,7 @@ class SurveyImporter(Importer):
             return {(survey.id, question, score): (n,)
                     for question, values in answers for score, n in Counter(values).items() if score is not None}
 
+        households = self._add_households(batch, column("unit_id"))  # first: a form's key is its household
         with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
             insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
@@ -231,16 +232,30 @@ class SurveyImporter(Importer):
                          "survey_id": survey.id, "scores": scores},
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
-        households = self._mark_collected(batch, len(new))
+        self._mark_collected(batch, len(new))
         if new:  # forms came back: it has been run
             mark_run(survey)
             self.session.flush()
         return {"responses": len(new), "scores": scores, "households_added": households}
 
-    def _mark_collected(self, batch: ImportBatch, forms: int) -> int:
-        """The answering households are 已回收; one missing from the campaign is added (it was surveyed). After
-        it, the batch's ``forms`` units each have one household (unique per survey and unit), all collected: the
-        tally adds that count rather than read them back."""
+    def _add_households(self, batch: ImportBatch, units: list[int]) -> int:
+        """A unit that answered but was not in the campaign joins it, already 已回收 (it was surveyed): its form
+        needs its household. Returns how many joined."""
+        survey = self.survey
+        listed = set(self.session.scalars(select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == survey.id)))
+        missing = [(survey.project_id, survey.id, unit, True) for unit in units if unit not in listed]
+        insert_rows(self.session, SurveyHousehold.__table__, ("project_id", "survey_id", "unit_id", "collected"), missing)
+        if missing:
+            record_batch(self.session, kind=AuditKind.INSERT, table=SurveyHousehold.__tablename__, batch_id=batch.id,
+                         count=len(missing), project_id=survey.project_id, actor=self.actor,
+                         details={"survey_id": survey.id},
+                         summary=f"列入{SurveyHousehold.__label__}并已回收 {len(missing)} 户（不在原调查范围内）"
+                                 f"（批次 #{batch.id}）")
+        return len(missing)
+
+    def _mark_collected(self, batch: ImportBatch, forms: int) -> None:
+        """The answering households are 已回收. After it, the batch's ``forms`` units each have one household
+        (unique per survey and unit), all collected: the tally adds that count rather than read them back."""
         survey = self.survey
         answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
         households = (f"survey_id = {int(survey.id)} AND unit_id IN "
@@ -254,26 +269,10 @@ class SurveyImporter(Importer):
                 .values(collected=True),
                 execution_options={"synchronize_session": False},
             ).rowcount
-            missing = select(
-                SurveyResponse.project_id, SurveyResponse.survey_id, SurveyResponse.unit_id, literal(True)
-            ).where(
-                SurveyResponse.batch_id == batch.id,
-                ~exists().where(and_(SurveyHousehold.survey_id == SurveyResponse.survey_id,
-                                     SurveyHousehold.unit_id == SurveyResponse.unit_id)),
-            )
-            added = len(self.session.execute(
-                insert(SurveyHousehold.__table__)
-                .from_select(["project_id", "survey_id", "unit_id", "collected"], missing)
-                .returning(SurveyHousehold.id)
-            ).all())
-        label = SurveyHousehold.__label__
-        for kind, count, summary in ((AuditKind.UPDATE, marked, f"{label}已回收 {marked} 户"),
-                                     (AuditKind.INSERT, added, f"列入{label}并已回收 {added} 户（不在原调查范围内）")):
-            if count:
-                record_batch(self.session, kind=kind, table=SurveyHousehold.__tablename__, batch_id=batch.id,
-                             count=count, project_id=survey.project_id, actor=self.actor,
-                             details={"survey_id": survey.id}, summary=f"{summary}（批次 #{batch.id}）")
-        return added
+        if marked:
+            record_batch(self.session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__, batch_id=batch.id,
+                         count=marked, project_id=survey.project_id, actor=self.actor, details={"survey_id": survey.id},
+                         summary=f"{SurveyHousehold.__label__}已回收 {marked} 户（批次 #{batch.id}）")
 
 
 IMPORT_TITLES[SurveyImporter.kind] = SurveyImporter.title

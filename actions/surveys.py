@@ -333,12 +333,50 @@ def _response_form(session: Session, actor: Actor, change: records.Change) -> No
     form = change.obj
     check_response(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id,
                    answered_on=form.answered_on, actor=actor)
+    join_campaign(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id)
+
+
+def join_campaign(session: Session, *, project_id: int, survey_id: int, unit_id: int) -> None:
+    """A form typed for a unit not in the campaign brings it in (it was surveyed), before the form is written:
+    a form's key is its household."""
+    where = (SurveyHousehold.survey_id == survey_id, SurveyHousehold.unit_id == unit_id)
+    if session.scalar(select(SurveyHousehold.id).where(*where)) is not None:
+        return
+    session.execute(insert(SurveyHousehold.__table__).values(project_id=project_id, survey_id=survey_id,
+                                                             unit_id=unit_id, receipt_signed=False, collected=False,
+                                                             version=1))
+    record_bulk(session, kind=AuditKind.INSERT, table=SurveyHousehold.__tablename__,
+                ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(*where),
+                summary=f"列入{SurveyHousehold.__label__}（录入问卷，不在原调查范围内）")
 
 
 @records.derive(SurveyResponse)
 def _response_run(session: Session, actor: Actor, change: records.Change) -> None:
-    if not change.deleted:
-        survey_run(session, survey_id=change.obj.survey_id, actor=actor)
+    """The household that answered is 已回收, as an import marks it; the survey has been run."""
+    if change.deleted:
+        return
+    form = change.obj
+    household = session.scalar(select(SurveyHousehold).where(SurveyHousehold.survey_id == form.survey_id,
+                                                             SurveyHousehold.unit_id == form.unit_id))
+    if household is not None and not household.collected:
+        household.collected = True
+    survey_run(session, survey_id=form.survey_id, actor=actor)
+
+
+@records.delete_rule(Unit)
+def _unit_with_forms(session: Session, actor: Actor, unit: Unit) -> None:
+    """A unit's survey forms go with its households when it is deleted: one that has answered stays."""
+    if session.scalar(select(SurveyResponse.id).where(SurveyResponse.unit_id == unit.id).limit(1)) is not None:
+        raise Refused(f"该{Unit.__label__}已有{SurveyResponse.__label__}，不能删除", [unit.id])
+
+
+@records.delete_rule(SurveyHousehold)
+def _household_with_form(session: Session, actor: Actor, household: SurveyHousehold) -> None:
+    """A household's form goes with it (the form's key): one that has answered stays, as its unit does."""
+    answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == household.survey_id,
+                                               SurveyResponse.unit_id == household.unit_id).limit(1)
+    if session.scalar(answered) is not None:
+        raise Refused(f"该{SurveyHousehold.__label__}已有{SurveyResponse.__label__}，不能删除", [household.id])
 
 
 @records.creates(CorrectiveAction)

@@ -10,6 +10,8 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Text,
@@ -87,7 +89,12 @@ class SurveyHousehold(IdMixin, ProjectScoped, VersionedMixin, Base):
     __label__ = "被调查户"
     # Half of each PostgreSQL page left free: an import's UPDATE of 已回收 over 100,000 households then keeps
     # each row on its page and touches no index (a HOT update; ``collected`` is in none).
-    __table_args__ = (UniqueConstraint("survey_id", "unit_id"), {"postgresql_with": {"fillfactor": 50}})
+    __table_args__ = (
+        UniqueConstraint("survey_id", "unit_id"),
+        # what a form's one foreign key names (``SurveyResponse``): its household, and through it survey, unit, project
+        Index("uq_survey_household_project_survey_unit", "project_id", "survey_id", "unit_id", unique=True),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
 
     survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="CASCADE"), index=True)
@@ -147,13 +154,21 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     __label__ = "调查问卷"
     __table_args__ = (
         UniqueConstraint("survey_id", "unit_id"),
+        # A form is its household's answer: one foreign key to the household holds its survey, unit and project
+        # (the household's own keys hold those), where three of their own cost three checks per form — an
+        # import's 100,000 forms spent most of their COPY on them. Deleting the household (its survey, its unit)
+        # deletes the form; a unit with forms is refused before that (``actions.surveys``).
+        ForeignKeyConstraint(["project_id", "survey_id", "unit_id"],
+                             ["survey_household.project_id", "survey_household.survey_id", "survey_household.unit_id"],
+                             ondelete="CASCADE"),
         CheckConstraint("overall_score IS NULL OR (overall_score >= 1 AND overall_score <= 10)", name="overall_range",
                         info={"message": "{overall_score}须在 1–10 之间"}),
         *_score_checks(),
     )
 
-    survey_id: Mapped[int] = col("满意度调查", ForeignKey("survey.id", ondelete="CASCADE"), index=True)
-    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
+    project_id: Mapped[int] = col("项目", Integer, index=True)
+    survey_id: Mapped[int] = col("满意度调查", Integer, index=True)
+    unit_id: Mapped[int] = col("房屋", Integer, index=True)
     respondent: Mapped[str] = col("填表人", String(64), default="")
     signed: Mapped[bool] = col("已署名", Boolean, default=False)
     answered_on: Mapped[dt.date | None] = col("填表日期", Date)
@@ -167,9 +182,12 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     comments: Mapped[str] = col("意见建议", Text, default="")
     batch_id: Mapped[int | None] = col("导入批次", ForeignKey("import_batch.id", ondelete="SET NULL"), index=True)
 
-    project: Mapped[Project] = relationship(info={"label": "项目"})
-    survey: Mapped[Survey] = relationship(info={"label": "满意度调查"})
-    unit: Mapped[Unit] = relationship(info={"label": "房屋"})
+    # held by the household's key rather than keys of their own, so each join is spelled out
+    project: Mapped[Project] = relationship(primaryjoin="foreign(SurveyResponse.project_id) == Project.id",
+                                            info={"label": "项目"})
+    survey: Mapped[Survey] = relationship(primaryjoin="foreign(SurveyResponse.survey_id) == Survey.id",
+                                          info={"label": "满意度调查"})
+    unit: Mapped[Unit] = relationship(primaryjoin="foreign(SurveyResponse.unit_id) == Unit.id", info={"label": "房屋"})
     batch: Mapped[ImportBatch | None] = relationship(info={"label": "导入批次"})
     scores: Mapped[list[SurveyScore]] = relationship(
         primaryjoin="SurveyResponse.id == foreign(SurveyScore.response_id)", viewonly=True,

@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 from markupsafe import Markup
-from sqlalchemy import JSON, Column, Select, inspect, select
+from sqlalchemy import JSON, Column, ForeignKey, Select, inspect, select
 from starlette.requests import Request
 
 from actions.actor import Actor
@@ -114,13 +114,21 @@ def _columns(model: type | None, key: str) -> tuple[tuple[type, Column], ...]:
     return tuple((m, m.__table__.c[name]) for m in _MODELS if name in m.__table__.c)
 
 
+def _referred(fk: ForeignKey) -> Column:
+    """The column a key names a record by: through a composite key, the referred column's own key (a survey
+    form's survey_id → its household's survey_id → survey.id)."""
+    while len(fk.constraint.elements) > 1 and fk.column.foreign_keys:
+        fk = next(iter(fk.column.foreign_keys))
+    return fk.column
+
+
 @functools.cache
 def _target(model: type | None, key: str) -> type | None:
     if key in KEY_TARGETS:
         return KEY_TARGETS[key]
     for _, column in _columns(model, key):
         for fk in column.foreign_keys:
-            return TABLES.get(fk.column.table.name)
+            return TABLES.get(_referred(fk).table.name)
     if key in ("project_id", "project_ids"):  # the logs keep a project as a bare number
         return TABLES["project"]
     return None

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from urllib.parse import unquote_plus
 
 from sqlalchemy import func, select
 
 from actions.actor import Actor
 from actions.surveys import create_survey
-from models import SHANGHAI, Survey, SurveyHousehold, SurveyResponse, SurveyStatus
+from models import (
+    SHANGHAI,
+    AuditKind,
+    AuditLog,
+    Survey,
+    SurveyHousehold,
+    SurveyResponse,
+    SurveyStatus,
+    Unit,
+    UnitStatus,
+)
 from tests import factories
 
 
@@ -105,3 +116,70 @@ def test_a_hand_out_typed_in_the_console_moves_a_planned_survey_on(console, sess
     assert c.post(f"/admin/survey-household/edit/{household.id}", {**form, "distributed_at": "2026-11-02"}).status_code == 302
     session.expire_all()
     assert session.get(Survey, survey_id).status is SurveyStatus.DISTRIBUTING
+
+
+def test_a_form_typed_for_a_unit_outside_the_campaign_brings_its_household_in(console, session):
+    """A form's key is its household: typed for a unit the campaign did not list (vacant here), the household is
+    added first and, as an import marks it, 已回收."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    listed, vacant = factories.unit(session, project_=p), factories.unit(session, project_=p, status=UnitStatus.VACANT)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.flush()
+    c = console("boss")
+    form = {"project": str(p.id), "survey": str(survey_id), "respondent": "张伟", "answered_on": "2026-11-01",
+            "overall_score": "5", "comments": ""}
+    for unit in (listed, vacant):
+        assert c.post("/admin/survey-response/create", {**form, "unit": str(unit.id)}).status_code == 302
+    session.expire_all()
+    households = dict(session.execute(select(SurveyHousehold.unit_id, SurveyHousehold.collected)
+                                      .where(SurveyHousehold.survey_id == survey_id)).all())
+    assert households == {listed.id: True, vacant.id: True}
+    assert _count(session, SurveyResponse) == 2
+    trail = session.scalars(select(AuditLog.summary).where(AuditLog.table_name == SurveyHousehold.__tablename__,
+                                                           AuditLog.kind == AuditKind.INSERT)).all()
+    assert any("录入问卷" in s for s in trail)
+
+
+def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
+    """Its forms would go with its household (the form's key): the delete is refused and nothing goes."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    unit, quiet = factories.unit(session, project_=p), factories.unit(session, project_=p)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.add(SurveyResponse(project_id=p.id, survey_id=survey_id, unit_id=unit.id, overall_score=4))
+    session.flush()
+    c = console("boss")
+    refused = c.delete(f"/admin/unit/delete?pks={unit.id}")  # sqladmin answers with the list URL
+    assert "error=" in refused.text and "该房屋已有调查问卷，不能删除" in unquote_plus(refused.text)
+    session.expire_all()
+    assert session.get(Unit, unit.id) is not None and _count(session, SurveyResponse) == 1
+    quiet_id = quiet.id
+    assert "error=" not in c.delete(f"/admin/unit/delete?pks={quiet_id}").text
+    session.expire_all()
+    assert session.get(Unit, quiet_id) is None
+
+
+def test_a_household_that_answered_is_not_deleted(console, session):
+    """Its form would go with it (the form's key): the delete is refused and nothing goes; one that has not
+    answered is deleted."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    unit, quiet = factories.unit(session, project_=p), factories.unit(session, project_=p)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.add(SurveyResponse(project_id=p.id, survey_id=survey_id, unit_id=unit.id, overall_score=4))
+    session.flush()
+    answered, silent = (session.scalar(select(SurveyHousehold.id).where(SurveyHousehold.survey_id == survey_id,
+                                                                        SurveyHousehold.unit_id == u.id))
+                        for u in (unit, quiet))
+    c = console("boss")
+    refused = c.delete(f"/admin/survey-household/delete?pks={answered}")
+    assert "error=" in refused.text and "该被调查户已有调查问卷，不能删除" in unquote_plus(refused.text)
+    session.expire_all()
+    assert session.get(SurveyHousehold, answered) is not None and _count(session, SurveyResponse) == 1
+    assert "error=" not in c.delete(f"/admin/survey-household/delete?pks={silent}").text
+    session.expire_all()
+    assert session.get(SurveyHousehold, silent) is None and _count(session, SurveyResponse) == 1

@@ -82,17 +82,22 @@ def _insert(conn, table: str, **values) -> int:
     return conn.execute(insert(t).values(**values).returning(t.c.id)).scalar_one()
 
 
+def _campaign(conn, units: int) -> tuple[int, list[int], int]:
+    """A project with ``units`` units in one building and a survey of it: (project, units, survey)."""
+    branch = _insert(conn, "branch", name="分公司")
+    project = _insert(conn, "project", name="甲项目", branch_id=branch)
+    building = _insert(conn, "building", name="1栋", project_id=project)
+    made = [_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}") for i in range(units)]
+    return project, made, _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+
+
 def test_survey_scores_move_onto_the_form_and_back(scratch_url):
     """Each answer of survey_score lands in its department's column of the form and back again on downgrade;
     a form without answers keeps empty columns."""
     engine = make_engine(scratch_url)
     _migrate(engine, f"{SCORES_ON_FORM}-1")
     with engine.begin() as conn:
-        branch = _insert(conn, "branch", name="分公司")
-        project = _insert(conn, "project", name="甲项目", branch_id=branch)
-        building = _insert(conn, "building", name="1栋", project_id=project)
-        units = [_insert(conn, "unit", project_id=project, building_id=building, room_no=f"10{i}") for i in range(3)]
-        survey = _insert(conn, "survey", project_id=project, title="2026H1", period="2026H1", scale_max=5)
+        project, units, survey = _campaign(conn, 3)
         forms = [_insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=u, overall_score=4)
                  for u in units]
         answers = {(forms[0], "service", 5), (forms[0], "developer", 2), (forms[1], "engineering", 3),
@@ -173,4 +178,38 @@ def test_existing_payments_get_their_receipts_and_back(scratch_url):
         numbers = dict(conn.execute(text("SELECT id, receipt_no FROM payment")).all())
     assert [numbers[i] for i in account] == ["R-1", "R-2"] and numbers[typed] == "SJ2026-000005"
     assert [numbers[i] for i in unnumbered] == ["SJ2026-000006-1", "SJ2026-000006-2"]
+    engine.dispose()
+
+
+FORM_HOUSEHOLD_KEY = "d7b3e5a19c42"  # a survey form's one foreign key: its household (project, survey, unit)
+
+
+def test_every_form_gets_its_household_and_the_key_holds(scratch_url):
+    """A form whose unit was not in the campaign gets its household (已回收) on upgrade; after it the database
+    refuses a form without a household and deleting the household deletes its form; down again the form keeps
+    its own three keys."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{FORM_HOUSEHOLD_KEY}-1")
+    with engine.begin() as conn:
+        project, (listed, outside, later), survey = _campaign(conn, 3)
+        _insert(conn, "survey_household", project_id=project, survey_id=survey, unit_id=listed, collected=False)
+        forms = [_insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=u, overall_score=4)
+                 for u in (listed, outside)]
+
+    _migrate(engine, FORM_HOUSEHOLD_KEY)
+    with engine.connect() as conn:
+        households = conn.execute(text("SELECT unit_id, project_id, collected FROM survey_household ORDER BY unit_id")).all()
+        assert households == [(listed, project, False), (outside, project, True)]
+        assert conn.scalar(text("SELECT count(*) FROM survey_response")) == 2
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        _insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=later, overall_score=3)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM survey_household WHERE unit_id = :u"), {"u": outside})
+        assert conn.scalars(text("SELECT id FROM survey_response")).all() == [forms[0]]
+
+    _migrate(engine, f"{FORM_HOUSEHOLD_KEY}-1", down=True)
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # its own key to the unit again
+        _insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=later + 100, overall_score=3)
     engine.dispose()
