@@ -7,7 +7,7 @@ unit was not in the campaign gets one (already 已回收, as an import adds them
 household's. Deleting a household (with its survey or its unit) deletes its form, as deleting the survey did.
 
 Revision ID: d7b3e5a19c42
-Revises: c4e8a2f61b97
+Revises: d7a3c5e90b12
 Create Date: 2026-12-06 17:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d7b3e5a19c42"
-down_revision: str | Sequence[str] | None = "c4e8a2f61b97"
+down_revision: str | Sequence[str] | None = "d7a3c5e90b12"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
