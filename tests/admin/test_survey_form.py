@@ -142,8 +142,8 @@ def test_a_form_typed_for_a_unit_outside_the_campaign_brings_its_household_in(co
     assert any("录入问卷" in s for s in trail)
 
 
-def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
-    """Its forms would go with its household (the form's key): the delete is refused and nothing goes."""
+def _one_answered(session) -> tuple[int, int, int]:
+    """A campaign of two units, one of which has answered: (survey, answered unit, other unit)."""
     factories.user(session, username="boss", superuser=True)
     p = factories.project(session)
     unit, quiet = factories.unit(session, project_=p), factories.unit(session, project_=p)
@@ -151,12 +151,17 @@ def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
                               actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
     session.add(SurveyResponse(project_id=p.id, survey_id=survey_id, unit_id=unit.id, overall_score=4))
     session.flush()
+    return survey_id, unit.id, quiet.id
+
+
+def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
+    """Its forms would go with its household (the form's key): the delete is refused and nothing goes."""
+    _, unit_id, quiet_id = _one_answered(session)
     c = console("boss")
-    refused = c.delete(f"/admin/unit/delete?pks={unit.id}")  # sqladmin answers with the list URL
+    refused = c.delete(f"/admin/unit/delete?pks={unit_id}")  # sqladmin answers with the list URL
     assert "error=" in refused.text and "该房屋已有调查问卷，不能删除" in unquote_plus(refused.text)
     session.expire_all()
-    assert session.get(Unit, unit.id) is not None and _count(session, SurveyResponse) == 1
-    quiet_id = quiet.id
+    assert session.get(Unit, unit_id) is not None and _count(session, SurveyResponse) == 1
     assert "error=" not in c.delete(f"/admin/unit/delete?pks={quiet_id}").text
     session.expire_all()
     assert session.get(Unit, quiet_id) is None
@@ -165,16 +170,10 @@ def test_a_unit_that_answered_a_survey_is_not_deleted(console, session):
 def test_a_household_that_answered_is_not_deleted(console, session):
     """Its form would go with it (the form's key): the delete is refused and nothing goes; one that has not
     answered is deleted."""
-    factories.user(session, username="boss", superuser=True)
-    p = factories.project(session)
-    unit, quiet = factories.unit(session, project_=p), factories.unit(session, project_=p)
-    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
-                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
-    session.add(SurveyResponse(project_id=p.id, survey_id=survey_id, unit_id=unit.id, overall_score=4))
-    session.flush()
+    survey_id, unit_id, quiet_id = _one_answered(session)
     answered, silent = (session.scalar(select(SurveyHousehold.id).where(SurveyHousehold.survey_id == survey_id,
-                                                                        SurveyHousehold.unit_id == u.id))
-                        for u in (unit, quiet))
+                                                                        SurveyHousehold.unit_id == u))
+                        for u in (unit_id, quiet_id))
     c = console("boss")
     refused = c.delete(f"/admin/survey-household/delete?pks={answered}")
     assert "error=" in refused.text and "该被调查户已有调查问卷，不能删除" in unquote_plus(refused.text)
