@@ -175,7 +175,7 @@ def search_table(table: str) -> str:
 
 def is_search_table(name: str) -> bool:
     """One of those FTS tables, or a shadow table FTS5 keeps beside it."""
-    found = re.fullmatch(r"(\w+?)_search(_(data|idx|docsize|config|content))?", name)
+    found = re.fullmatch(r"(\w+?)_search(_(data|idx|docsize|config|content|terms))?", name)
     return found is not None and found.group(1) in SEARCHED
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import pool
 import models
 from models.base import on_database
 from models.db import database_url, make_engine
-from models.search import sync_search_tables
+from models.search import drop_search_views, sync_search_tables
 from models.totals import sync_totals
 
 config = context.config
@@ -41,6 +41,7 @@ def _run(connection) -> None:
         include_object=include_object,
     )
     with context.begin_transaction():
+        drop_search_views(connection)  # made again below
         context.run_migrations()
         # what the database keeps by triggers, after any revision: a batch ALTER drops its table's triggers
         sync_search_tables(connection)

@@ -143,9 +143,12 @@ def test_sqlite_searches_read_the_search_table_every_write_keeps(session, consol
     compiled = str(found.compile(dialect=session.get_bind().dialect))
     assert ("customer_search" in compiled) is sqlite
     assert ") = 1" not in compiled  # a bare IN, which the planner reads the FTS table by
-    short = str(select(Bill.id).where(Bill.id.in_(listing.search_ids(Bill, ["customer.name"], "业主")))
+    two = str(select(Bill.id).where(Bill.id.in_(listing.search_ids(Bill, ["customer.name"], "业主")))
+              .compile(dialect=session.get_bind().dialect))
+    assert ("customer_search_terms" in two) is sqlite  # 2 characters: the trigrams starting with them
+    short = str(select(Bill.id).where(Bill.id.in_(listing.search_ids(Bill, ["customer.name"], "业")))
                 .compile(dialect=session.get_bind().dialect))
-    assert "customer_search" not in short  # under a trigram: the column itself
+    assert "customer_search" not in short  # one character: the column itself
 
     bills = estate["bills"]
     bills[21].customer.name = "王五五"
@@ -362,3 +365,33 @@ def test_an_audit_search_finds_the_term_anywhere_in_the_summary_from_its_index(s
         indexes = session.connection().exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_audit_log_summary_trgm'").scalar_one()
         assert "gin_trgm_ops" in indexes
+
+
+def test_a_two_character_term_is_found_anywhere_in_a_value_from_the_search_table(session, engine, console, estate):
+    """A 2-character term (a whole name: 张三) is no trigram: on SQLite it is read from the index's trigrams that
+    start with it, each value indexed with an end marker after it (models.search), so the rows where it ends the
+    value or is all of it are found as well as those where it starts or is inside it — audit rows, which have no
+    required relation; an ASCII term in either case as LIKE finds it. PostgreSQL's ILIKE may scan."""
+    from models import AuditLog
+
+    p = estate["project"].id
+    names = ["张三", "张三丰", "老张三", "老张三丰", "张四三", "三张", "张", "李AB", "ab", "xaBy", "a b"]
+    session.add_all([_audit_row(p, name) for name in names] + [_audit_row(f.project(session).id, "张三")])
+    session.commit()
+    for term in ("张三", "AB", "Ab"):
+        statements: list[str] = []
+        seen = _statements(engine, statements)
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            page = console("lister").get(f"/admin/audit-log/list?search={term}")
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        expected = session.scalars(
+            select(AuditLog.id).where(AuditLog.project_id == p, AuditLog.actor_name.ilike(f"%{term}%"))
+            .order_by(AuditLog.at.desc(), AuditLog.id.desc())).all()
+        assert len(expected) == (4 if term == "张三" else 3)
+        assert ids_listed(page, "audit-log") == expected and shown_count(page) == str(len(expected))
+        if session.get_bind().dialect.name == "sqlite":  # read from the trigrams, no column scanned
+            assert any("audit_log_search_terms" in s for s in statements), statements
+            assert not any(re.search(r"audit_log\.actor_name LIKE", s) and "audit_log_search_terms" not in s
+                           for s in statements), statements

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import text
 
 from models import base
 from models.db import alembic_config, make_engine
-from models.search import sync_search_tables
+from models.search import drop_search_views, sync_search_tables
 
 
 @pytest.fixture
@@ -65,3 +67,38 @@ def test_sync_rebuilds_a_table_that_lost_its_triggers_or_changed(engine, monkeyp
         assert _found(conn, "audit_log", "table_name", "unit") == [a, b, c]
         conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('integrity-check')"))
 
+
+
+def _two(conn, term: str) -> list[int]:
+    """The audit rows whose operator's name holds a 2-character ``term``: the trigrams starting with it."""
+    return [i for (i,) in conn.execute(text(
+        "SELECT DISTINCT doc FROM audit_log_search_terms WHERE col = 'actor_name' AND term >= :t AND term < :t || "
+        "char(1114111) ORDER BY doc"), {"t": term})]
+
+
+def test_a_two_character_term_is_the_start_of_a_trigram_wherever_it_is(engine):
+    """Each value is indexed with an end marker after it: a 2-character name, or one ending a value, starts a
+    trigram as one inside a value does, through writes and rebuilds alike; a 3-character LIKE finds the same rows."""
+    with engine.begin() as conn:
+        rows = [_row(conn, name) for name in ("张三", "张三丰", "老张三", "老张三丰", "张四三", "三张")]
+        assert _two(conn, "张三") == rows[:4]
+        assert _found(conn, "audit_log", "actor_name", "张三丰") == [rows[1], rows[3]]
+        conn.execute(text("UPDATE audit_log SET actor_name = '张' WHERE id = :i"), {"i": rows[0]})
+        assert _two(conn, "张三") == rows[1:4]
+        conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('rebuild')"))
+        assert _two(conn, "张三") == rows[1:4]
+        conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('integrity-check')"))
+
+
+def test_a_batch_alter_of_a_searched_table_keeps_its_search(engine):
+    """A migration's batch ALTER recreates the table and renames it: SQLite refuses while a view over the old one
+    stands (the search table's content), so the migration environment drops them first and makes them after."""
+    with engine.begin() as conn:
+        a = _row(conn, "张三")
+        drop_search_views(conn)
+        with Operations(MigrationContext.configure(conn)).batch_alter_table("audit_log", recreate="always"):
+            pass
+        sync_search_tables(conn)
+        b = _row(conn, "老张三")
+        assert _two(conn, "张三") == [a, b]
+        conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('integrity-check')"))
