@@ -365,11 +365,8 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     present = [f for f in fields if f.key in header.columns]
     columns = list(zip_longest(*data, fillvalue=""))
     empty = ("",) * len(data)
-    # Each column is cleaned through a cache: a survey column holds a handful of distinct values, so most
-    # cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart).
     cleaned = [
-        list(map(functools.lru_cache(maxsize=None, typed=True)(_without_controls(f.clean)), columns[header.columns[f.key]]
-                 if header.columns[f.key] < len(columns) else empty))
+        clean_column(f.clean, columns[header.columns[f.key]] if header.columns[f.key] < len(columns) else empty)
         for f in present
     ]
     merged_below = {
@@ -534,6 +531,21 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> list[Any]:
+    """A column's cells cleaned. Cells already in the cleaner's canonical form (a str its ``canonical`` pattern
+    fullmatches and its ``confirm`` accepts) are kept as they are, which the cleaner would return anyway; the
+    others go through the cleaner, cached: a survey column holds a handful of distinct values, so most of its
+    cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart)."""
+    slow = functools.lru_cache(maxsize=None, typed=True)(_without_controls(clean))
+    canonical = getattr(clean, "canonical", None)
+    if canonical is None:
+        return list(map(slow, cells))
+    fullmatch, confirm = canonical.fullmatch, clean.confirm
+    if confirm is None:
+        return [c if c.__class__ is str and fullmatch(c) else slow(c) for c in cells]
+    return [c if c.__class__ is str and fullmatch(c) and confirm(c) else slow(c) for c in cells]
 
 
 def _without_controls(clean: Callable[[Any], Any]) -> Callable[[Any], Any]:
