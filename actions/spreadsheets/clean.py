@@ -424,8 +424,6 @@ def phone() -> Cleaner:
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-# The weighted sum over the digits' ASCII codes is off by 48 × the weights' sum.
-_ID_ASCII_OFFSET = 48 * sum(_ID_WEIGHTS)
 # 18 characters whose birth date is a real day (29 February and the year 0 left to the cleaner).
 _ID_CANONICAL = (
     "[0-9]{6}[1-9][0-9]{3}"
@@ -435,8 +433,9 @@ _ID_CANONICAL = (
 
 
 def _id_check_right(value: str) -> bool:
-    """Whether the 18th character of a canonical ID is its check digit, over the ASCII bytes (no int() a digit)."""
-    return _ID_CHECK[(sum(map(operator.mul, value.encode(), _ID_WEIGHTS)) - _ID_ASCII_OFFSET) % 11] == value[17]
+    """Whether the 18th character of a canonical ID is its check digit, in one C call rather than 17 int()s: the
+    weights are 2**(17-i) mod 11, and 13 ≡ 2 (mod 11), so the weighted sum ≡ 2 × (the 17 digits read in base 13)."""
+    return _ID_CHECK[2 * int(value[:17], 13) % 11] == value[17]
 
 
 def id_check_digit(first17: str) -> str:

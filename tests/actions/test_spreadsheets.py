@@ -194,3 +194,12 @@ def test_fast_path_gives_what_the_cleaner_gives(cleaner):
     assert taken  # the fast path is exercised, not only the cleaner
     for cell in taken:
         assert cleaner(cell) == cell, cell
+
+
+def test_fast_id_check_is_the_check_digit():
+    """The fast path's check (digits read in base 13) accepts exactly the ID whose 18th character is its check digit."""
+    check = clean.id_number().confirm
+    for i in range(0, 10**17, 10**17 // 997 + 12345):
+        first17 = f"{i:017d}"
+        right = clean.id_check_digit(first17)
+        assert [d for d in "0123456789X" if check(first17 + d)] == [right], first17
