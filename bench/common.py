@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +47,21 @@ def fresh_postgres(url: str) -> str:
 def load_average() -> str:
     """The machine's 1/5/15-minute load averages, printed with every figure: the machine is shared."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def cpu_seconds(conn: Connection) -> float:
+    """CPU seconds used so far by this process and by the PostgreSQL backend serving ``conn`` (a server on this
+    machine: /proc). On SQLite the database's work is the process's own. Differences of it time a piece of work
+    by CPU, which load from other processes on the shared machine inflates far less than the wall clock."""
+    used = time.process_time()
+    if conn.dialect.name != "postgresql":
+        return used
+    info = conn.connection.info  # the pooled connection's: asked once per backend
+    if "backend_pid" not in info:
+        info["backend_pid"] = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with open(f"/proc/{info['backend_pid']}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return used + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def seconds(fn: Callable[[], T]) -> tuple[float, T]:
