@@ -26,6 +26,7 @@ from models import (
     SurveyResponse,
     Unit,
 )
+from models.totals import SURVEY_HOUSEHOLD_TALLY
 from tests import factories as f
 from tests.race_support import second_while_first_open
 
@@ -112,6 +113,26 @@ def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
     session.flush()
     session.execute(delete(SurveyResponse).where(SurveyResponse.id == forms[0].id))
     assert tallies(session) == ({(s, "service", 3): 1}, {(s, True): 3})
+
+
+
+def test_a_writer_that_counts_its_own_change_adds_it_in_place_of_the_triggers(session):
+    p = f.project(session)
+    survey = Survey(project=p, title="2026H2 满意度调查", period="2026H2")
+    units = [f.unit(session, project_=p, room_no=f"{n + 1}06") for n in range(3)]
+    session.add(survey)
+    session.flush()
+    session.add_all([SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=False) for u in units])
+    session.flush()
+    s = survey.id
+    connection = session.connection()
+    # The writer's own count, deliberately not what the UPDATE did: what is kept is the writer's, not the triggers'.
+    with SURVEY_HOUSEHOLD_TALLY.changed_by(connection, lambda: {(s, False): (-1,), (s, True): (1,)}):
+        session.execute(update(SurveyHousehold).where(SurveyHousehold.survey_id == s).values(collected=True))
+    assert tallies(session)[1] == {(s, False): 2, (s, True): 1}
+    # After the block the triggers count again.
+    session.execute(update(SurveyHousehold).where(SurveyHousehold.unit_id == units[0].id).values(collected=False))
+    assert tallies(session)[1] == {(s, False): 3}
 
 
 @pytest.fixture
