@@ -94,12 +94,18 @@ def tallies(session) -> tuple[dict, dict]:
     return answers, households
 
 
-def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
+def campaign(session, room: str) -> tuple[Project, Survey, list[Unit]]:
+    """A project's survey and three of its units (rooms 1…3 + ``room``)."""
     p = f.project(session)
     survey = Survey(project=p, title="2026H2 满意度调查", period="2026H2")
-    units = [f.unit(session, project_=p, room_no=f"{n + 1}05") for n in range(3)]
+    units = [f.unit(session, project_=p, room_no=f"{n + 1}{room}") for n in range(3)]
     session.add(survey)
     session.flush()
+    return p, survey, units
+
+
+def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
+    p, survey, units = campaign(session, "05")
     households = [SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=u is not units[2]) for u in units]
     forms = [SurveyResponse(project_id=p.id, survey=survey, unit=units[0], service_score=5, overall_score=4),
              SurveyResponse(project_id=p.id, survey=survey, unit=units[1], service_score=5, greening_score=2)]
@@ -115,13 +121,8 @@ def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
     assert tallies(session) == ({(s, "service", 3): 1}, {(s, True): 3})
 
 
-
 def test_a_writer_that_counts_its_own_change_adds_it_in_place_of_the_triggers(session):
-    p = f.project(session)
-    survey = Survey(project=p, title="2026H2 满意度调查", period="2026H2")
-    units = [f.unit(session, project_=p, room_no=f"{n + 1}06") for n in range(3)]
-    session.add(survey)
-    session.flush()
+    p, survey, units = campaign(session, "06")
     session.add_all([SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=False) for u in units])
     session.flush()
     s = survey.id
