@@ -232,7 +232,7 @@ class SurveyImporter(Importer):
                          "survey_id": survey.id, "scores": scores},
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
-        self._mark_collected(batch, len(new))
+        self._mark_collected(batch)
         if new:  # forms came back: it has been run
             mark_run(survey)
             self.session.flush()
@@ -253,15 +253,17 @@ class SurveyImporter(Importer):
                                  f"（批次 #{batch.id}）")
         return len(missing)
 
-    def _mark_collected(self, batch: ImportBatch, forms: int) -> None:
-        """The answering households are 已回收. After it, the batch's ``forms`` units each have one household
-        (unique per survey and unit), all collected: the tally adds that count rather than read them back."""
+    def _mark_collected(self, batch: ImportBatch) -> None:
+        """The answering households are 已回收. The tally moves the households this marks from not collected to
+        collected: counted from the UPDATE's own row count, not read from the table."""
         survey = self.survey
         answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
-        households = (f"survey_id = {int(survey.id)} AND unit_id IN "
-                      f"(SELECT unit_id FROM survey_response WHERE batch_id = {int(batch.id)})")
-        collected = {(survey.id, True): (forms,)}
-        with SURVEY_HOUSEHOLD_TALLY.in_bulk(self.session.connection(), households, lambda: collected):
+        marked = 0
+
+        def moved() -> dict[tuple, tuple]:
+            return {(survey.id, False): (-marked,), (survey.id, True): (marked,)}
+
+        with SURVEY_HOUSEHOLD_TALLY.changed_by(self.session.connection(), moved):
             marked = self.session.execute(
                 update(SurveyHousehold)
                 .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),

@@ -167,6 +167,36 @@ END $$"""
         forms) are lifted for the block; on PostgreSQL the statement trigger already groups the write, so only with
         ``counted`` does it stand aside — by a transaction-local setting its function reads, not by dropping it
         (that would lock the table against every reader until commit)."""
+        if connection.dialect.name == "postgresql" and counted is None:
+            yield
+            return
+        rows = f"(SELECT * FROM {self.source} WHERE {where})"
+        with self._aside(connection) as aside:
+            if aside:
+                connection.execute(text(self.grouped({rows: -1})))
+            yield
+        if not aside:
+            return
+        if counted is None:
+            connection.execute(text(self.grouped({rows: 1})))
+        else:
+            self.add_counted(connection, counted())
+
+    @contextlib.contextmanager
+    def changed_by(self, connection: Connection, change: Callable[[], dict[tuple, tuple]]) -> Iterator[None]:
+        """Around one write whose change to the totals its writer counts itself: ``change()`` (key → figures to add,
+        negative for what the write took away) is added after it, in place of the triggers — nothing of the
+        source is read, before or after (``in_bulk`` reads the rows' figures before the write: for 100,000
+        households marked 已回收 on PostgreSQL 0.37 s of the server's CPU)."""
+        with self._aside(connection) as aside:
+            yield
+        if aside:
+            self.add_counted(connection, change())
+
+    @contextlib.contextmanager
+    def _aside(self, connection: Connection) -> Iterator[bool]:
+        """The triggers out of the way for the block: lifted on SQLite, standing aside on PostgreSQL. Yields
+        whether they were (not on SQLite where the schema was made without them, nor on MariaDB)."""
         dialect = connection.dialect.name
         triggers: dict[str, str] = {}
         if dialect == "sqlite":
@@ -175,29 +205,22 @@ END $$"""
             triggers = {name: sql for name, sql in self.sqlite_triggers().items() if name in present}
             aside = bool(triggers)  # none: not kept here (a schema made without its revision)
         else:
-            aside = dialect == "postgresql" and counted is not None
+            aside = dialect == "postgresql"
         if not aside:
-            yield
+            yield False
             return
-        rows = f"(SELECT * FROM {self.source} WHERE {where})"
-        connection.execute(text(self.grouped({rows: -1})))
         if dialect == "sqlite":
             for name in triggers:
                 connection.execute(text(f"DROP TRIGGER {name}"))
         else:
             connection.execute(text("SELECT set_config(:name, :target, true)"),
                                {"name": WRITER_COUNTS, "target": self.target})
-        yield
+        yield True
         if dialect == "sqlite":
             for sql in triggers.values():
                 connection.execute(text(sql))
         else:
             connection.execute(text("SELECT set_config(:name, '', true)"), {"name": WRITER_COUNTS})
-        if counted is None:
-            connection.execute(text(self.grouped({rows: 1})))
-        else:
-            self.add_counted(connection, counted())
-
 
 WAIVED = f"'{BillStatus.WAIVED.value}'"
 OPEN = f"('{BillStatus.UNPAID.value}', '{BillStatus.PARTIAL.value}')"

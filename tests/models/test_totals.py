@@ -26,6 +26,7 @@ from models import (
     SurveyResponse,
     Unit,
 )
+from models.totals import SURVEY_HOUSEHOLD_TALLY
 from tests import factories as f
 from tests.race_support import second_while_first_open
 
@@ -93,12 +94,18 @@ def tallies(session) -> tuple[dict, dict]:
     return answers, households
 
 
-def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
+def campaign(session, room: str) -> tuple[Project, Survey, list[Unit]]:
+    """A project's survey and three of its units (rooms 1…3 + ``room``)."""
     p = f.project(session)
     survey = Survey(project=p, title="2026H2 满意度调查", period="2026H2")
-    units = [f.unit(session, project_=p, room_no=f"{n + 1}05") for n in range(3)]
+    units = [f.unit(session, project_=p, room_no=f"{n + 1}{room}") for n in range(3)]
     session.add(survey)
     session.flush()
+    return p, survey, units
+
+
+def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
+    p, survey, units = campaign(session, "05")
     households = [SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=u is not units[2]) for u in units]
     forms = [SurveyResponse(project_id=p.id, survey=survey, unit=units[0], service_score=5, overall_score=4),
              SurveyResponse(project_id=p.id, survey=survey, unit=units[1], service_score=5, greening_score=2)]
@@ -112,6 +119,21 @@ def test_every_write_to_a_form_or_a_household_keeps_the_tallies(session):
     session.flush()
     session.execute(delete(SurveyResponse).where(SurveyResponse.id == forms[0].id))
     assert tallies(session) == ({(s, "service", 3): 1}, {(s, True): 3})
+
+
+def test_a_writer_that_counts_its_own_change_adds_it_in_place_of_the_triggers(session):
+    p, survey, units = campaign(session, "06")
+    session.add_all([SurveyHousehold(project_id=p.id, survey=survey, unit=u, collected=False) for u in units])
+    session.flush()
+    s = survey.id
+    connection = session.connection()
+    # The writer's own count, deliberately not what the UPDATE did: what is kept is the writer's, not the triggers'.
+    with SURVEY_HOUSEHOLD_TALLY.changed_by(connection, lambda: {(s, False): (-1,), (s, True): (1,)}):
+        session.execute(update(SurveyHousehold).where(SurveyHousehold.survey_id == s).values(collected=True))
+    assert tallies(session)[1] == {(s, False): 2, (s, True): 1}
+    # After the block the triggers count again.
+    session.execute(update(SurveyHousehold).where(SurveyHousehold.unit_id == units[0].id).values(collected=False))
+    assert tallies(session)[1] == {(s, False): 3}
 
 
 @pytest.fixture
