@@ -213,26 +213,3 @@ def test_every_form_gets_its_household_and_the_key_holds(scratch_url):
     with pytest.raises(IntegrityError), engine.begin() as conn:  # its own key to the unit again
         _insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=later + 100, overall_score=3)
     engine.dispose()
-
-
-CLOSED_ORDERS_ID = "e3c9a7f1b2d4"
-
-
-def test_the_closed_orders_index_holds_the_order_id_on_postgresql(scratch_url):
-    """回访率's orders come from the index alone on PostgreSQL once it holds the id; down again it does not. SQLite's
-    index (which holds the rowid) is the same either way."""
-    engine = make_engine(scratch_url)
-
-    def index() -> tuple[list[str], str]:
-        found = next(i for i in inspect(engine).get_indexes("work_order")
-                     if i["name"] == "ix_work_order_project_id_closed_at")
-        return found["column_names"], str(found.get("include_columns") or found.get("dialect_options", {}))
-
-    _migrate(engine, CLOSED_ORDERS_ID)
-    pg = engine.dialect.name == "postgresql"
-    columns, included = index()
-    assert columns == ["project_id", "closed_at"] and ("id" in included) == pg
-    _migrate(engine, f"{CLOSED_ORDERS_ID}-1", down=True)
-    columns, included = index()
-    assert columns == ["project_id", "closed_at"] and "id" not in included
-    engine.dispose()
