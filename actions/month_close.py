@@ -52,7 +52,7 @@ def close_month(session: Session, *, actor: Actor, month: str, project_ids: Iter
     m = parse_month(month)
     if m.end > (now or utcnow()):
         raise Refused(f"{m.text} 尚未结束，不能月结")
-    # The projects and their snapshots first: a dry run, or a close of months all closed already, freezes
+    # The projects and their snapshots first: a dry run, or a close of a month every project has closed already, freezes
     # nothing, so it builds no report (a branch's report re-reads a month of its requests, orders and bills).
     scope = kpis.resolve_scope(session, actor=actor, project_ids=project_ids, branch_id=branch_id)
     names = {p.id: p.name for p in scope.projects}
