@@ -215,11 +215,18 @@ def _complaints_major(d: Drill) -> ColumnElement[bool]:
     return and_(_complaints_received(d), ServiceRequest.complaint_major.is_(True))
 
 
+def every_kind(column: Any) -> ColumnElement[bool]:
+    """``column IN (every member of its enum)``, true of every row (the column is NOT NULL and holds members
+    only): it lets an index (project, kind, time) read each kind's rows of the month, instead of the project's
+    every entry — SQLite does not skip over the kind by itself (a branch's month of requests: 0.35 s → 1 ms)."""
+    return column.in_(list(column.type.enum_class))
+
+
 def _requests_received(d: Drill) -> ColumnElement[bool]:
     start, end = _day_or_month(d.period)
     SR = ServiceRequest
     clause = and_(SR.received_at >= start, SR.received_at < end, SR.project_id.in_(d.project_ids))
-    return and_(clause, SR.kind == d.arg) if d.arg else clause
+    return and_(clause, SR.kind == d.arg if d.arg else every_kind(SR.kind))
 
 
 def _orders_closed(d: Drill) -> ColumnElement[bool]:
@@ -247,8 +254,7 @@ def _visits(d: Drill) -> ColumnElement[bool]:
     start, end = _day_or_month(d.period)
     clause = and_(Visit.visited_at >= start, Visit.visited_at < end, Visit.project_id.in_(d.project_ids))
     kind, _, result = d.arg.partition("/")
-    if kind:
-        clause = and_(clause, Visit.kind == kind)
+    clause = and_(clause, Visit.kind == kind if kind else every_kind(Visit.kind))
     if result:
         clause = and_(clause, Visit.result.is_(None) if result == "none" else Visit.result == result)
     return clause

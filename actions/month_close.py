@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditKind, MonthSnapshot, utcnow
 
+from . import kpis
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import Refused
@@ -51,8 +52,10 @@ def close_month(session: Session, *, actor: Actor, month: str, project_ids: Iter
     m = parse_month(month)
     if m.end > (now or utcnow()):
         raise Refused(f"{m.text} 尚未结束，不能月结")
-    report = monthly_report(session, actor=actor, month=m.text, project_ids=project_ids, branch_id=branch_id)
-    names = {p.id: p.name for p in report.scope.projects}
+    # The projects and their snapshots first: a dry run, or a close of a month every project has closed already, freezes
+    # nothing, so it builds no report (a branch's report re-reads a month of its requests, orders and bills).
+    scope = kpis.resolve_scope(session, actor=actor, project_ids=project_ids, branch_id=branch_id)
+    names = {p.id: p.name for p in scope.projects}
     if not names:
         raise Refused("没有可月结的项目")
     before = set(session.scalars(
@@ -62,11 +65,14 @@ def close_month(session: Session, *, actor: Actor, month: str, project_ids: Iter
         return CloseMonthResult(m.text, tuple(names[p] for p in names if p not in before),
                                 tuple(names[p] for p in names if p in before), True, None)
     stamp = now or utcnow()
-    rows = [
-        {"project_id": p, "month": m.text, "figures": freeze(report.project_tables[p]), "closed_by_id": actor.user_id,
-         "closed_by_name": actor.name, "closed_at": stamp}
-        for p in names if p not in before
-    ]
+    rows = []
+    if set(names) - before:
+        report = monthly_report(session, actor=actor, month=m.text, project_ids=project_ids, branch_id=branch_id)
+        rows = [
+            {"project_id": p, "month": m.text, "figures": freeze(report.project_tables[p]),
+             "closed_by_id": actor.user_id, "closed_by_name": actor.name, "closed_at": stamp}
+            for p in names if p not in before
+        ]
     inserted: dict[int, int] = {}
     if rows:
         # Insert-or-ignore: a concurrent close of the same month freezes nothing twice.

@@ -64,6 +64,16 @@ def cpu_seconds(conn: Connection) -> float:
     return used + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def data_set_arguments(parser, name: str, runs: int) -> None:
+    """The options of a benchmark whose data set is built once into both databases and reused by later runs."""
+    parser.add_argument("--pg", default=f"postgresql://postgres@127.0.0.1:5432/wuye_bench_{name}")
+    parser.add_argument("--sqlite", default=f"/tmp/wuye_bench_{name}.db")
+    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--pg-only", action="store_true")
+    parser.add_argument("--build", action="store_true", help="build the data set (else reuse an earlier run's)")
+    parser.add_argument("--runs", type=int, default=runs)
+
+
 def seconds(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     out = fn()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dashboard  # noqa: E402  (the home page's data set)
-from common import fresh_postgres, login, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from common import data_set_arguments, fresh_postgres, login, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import add_user  # noqa: E402
@@ -167,12 +167,7 @@ def run(label: str, engine: Engine, *, build_it: bool, runs: int) -> dict[tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_list_pages")
-    parser.add_argument("--sqlite", default="/tmp/wuye_bench_list_pages.db")
-    parser.add_argument("--sqlite-only", action="store_true")
-    parser.add_argument("--pg-only", action="store_true")
-    parser.add_argument("--build", action="store_true", help="build the data set (else reuse an earlier run's)")
-    parser.add_argument("--runs", type=int, default=RUNS)
+    data_set_arguments(parser, "list_pages", RUNS)
     args = parser.parse_args()
     if not args.sqlite_only:
         url = args.pg

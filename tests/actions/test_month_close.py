@@ -4,10 +4,11 @@ difference against it; closing twice, a dry run, an unfinished month and another
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from actions.actor import actor_for_user
 from actions.billing import record_payment
@@ -166,6 +167,35 @@ def test_a_dry_run_writes_nothing(session, world, manager):
     assert result.message.startswith("2025-09：将月结 2 个项目")
     assert ds.counts(session) == before
 
+
+
+def _tables_read(session, fn):
+    """The tables the statements ``fn`` runs name in their FROM/JOIN clauses."""
+    statements = []
+
+    def seen(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        out = fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return out, {m for st in statements for m in re.findall(r"(?:FROM|JOIN)\s+(\w+)", st)}
+
+
+def test_a_dry_run_and_a_closed_month_build_no_report(session, world, manager):
+    # what a close would freeze is known from the projects and their snapshots: the month's requests, orders,
+    # visits and bills are read only when there is a report to freeze
+    records = {"service_request", "work_order", "visit", "bill", "bill_total"}
+    result, read = _tables_read(session, lambda: close_month(session, actor=manager, month=ds.MONTH, dry_run=True))
+    assert result.closed == ("乙项目", "甲项目") and not read & records
+    close_month(session, actor=manager, month=ds.MONTH)
+    snaps = ds.count(session, MonthSnapshot)
+    result, read = _tables_read(session, lambda: close_month(session, actor=manager, month=ds.MONTH))
+    assert (result.closed, result.already) == ((), ("乙项目", "甲项目")) and not read & records
+    assert ds.count(session, MonthSnapshot) == snaps
 
 def test_an_unfinished_month_cannot_be_closed(session, world, manager):
     before = ds.counts(session)

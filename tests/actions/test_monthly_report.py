@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from collections import Counter
 from decimal import Decimal
 
 import openpyxl
@@ -16,7 +17,18 @@ from actions.actor import actor_for_user
 from actions.errors import NotPermitted
 from actions.month_close import close_month
 from actions.monthly_report import export_monthly_report, monthly_report, shown_report
-from models import SHANGHAI, AuditKind, AuditLog, BillStatus, OperationLog
+from models import (
+    SHANGHAI,
+    AuditKind,
+    AuditLog,
+    BillStatus,
+    OperationLog,
+    RequestKind,
+    Satisfaction,
+    ServiceRequest,
+    Visit,
+    VisitKind,
+)
 from tests import dashboard_support as ds
 from tests import factories as f
 
@@ -174,3 +186,50 @@ def test_an_open_month_exports_live_without_close_sheets(session, world):
     names = openpyxl.load_workbook(io.BytesIO(result.content)).sheetnames
     assert "月结情况" not in names and "月结后更正" not in names
     assert shown_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p1.id]).state == "当前数据"
+
+
+@pytest.mark.parametrize("month", [ds.MONTH, ds.EMPTY_MONTH])
+def test_the_request_and_visit_counts_are_the_records_of_the_month_and_scope(session, world, month):
+    # at the month's edges in Beijing time, of every kind, and in a project of another branch
+    for project, received, kind in ((world.p1, ds.sh(8, 31, 23, 59), RequestKind.INQUIRY),
+                                    (world.p1, ds.sh(9, 1, 0, 0), RequestKind.PRAISE),
+                                    (world.p2, ds.sh(9, 30, 23, 59), RequestKind.SUGGESTION),
+                                    (world.p2, ds.sh(10, 1, 0, 0), RequestKind.HELP),
+                                    (world.p3, ds.sh(9, 15), RequestKind.REPAIR_PUBLIC)):
+        f.service_request(session, project_=project, kind=kind, received_at=received)
+    for project, visited, kind, result in ((world.p2, ds.sh(9, 1, 0, 0), VisitKind.SPECIAL, None),
+                                           (world.p2, ds.sh(9, 30, 23, 59), VisitKind.SURVEY, Satisfaction.BASIC),
+                                           (world.p1, ds.sh(10, 1, 0, 0), VisitKind.REGULAR, None),
+                                           (world.p3, ds.sh(9, 15), VisitKind.REGULAR, Satisfaction.SATISFIED)):
+        session.add(Visit(project_id=project.id, kind=kind, visited_at=visited, result=result))
+    session.flush()
+    actor = actor_for_user(session, f.user(session, roles=["分公司管理"], branch_=world.b1))
+    report = monthly_report(session, actor=actor, month=month, branch_id=world.b1.id)
+    names = {world.p1.id: world.p1.name, world.p2.id: world.p2.name}
+
+    def of_month(moment):
+        return moment.astimezone(SHANGHAI).strftime("%Y-%m") == month
+
+    requests, visits = Counter(), Counter()
+    for r in session.scalars(select(ServiceRequest)):
+        if r.project_id in names and of_month(r.received_at):
+            requests[(names[r.project_id], r.kind.label)] += 1
+    for v in session.scalars(select(Visit)):
+        if v.project_id in names and of_month(v.visited_at):
+            visits[(names[v.project_id], v.kind.label, v.result.label if v.result else kpis.NO_RESULT)] += 1
+    assert (sum(requests.values()), sum(visits.values())) == ((8, 5) if month == ds.MONTH else (0, 0))  # 6 and 3 before these
+
+    table, rows = rows_of(report, "requests")
+    kinds = table.header[1:-1]
+    shown = Counter({(row[0], kind): int(n) for row in rows if row[0] != "合计"
+                     for kind, n in zip(kinds, row[1:-1], strict=True) if n != "0"})
+    assert shown == requests
+    assert rows[-1][-1] == str(sum(requests.values()))
+    table, rows = rows_of(report, "visits")
+    results = table.header[2:-1]
+    shown = Counter({(row[0], row[1], result): int(n) for row in rows
+                     for result, n in zip(results, row[2:-1], strict=True) if n != "0"})
+    totals = Counter()
+    for (_, kind, result), n in visits.items():
+        totals[("合计", kind, result)] += n
+    assert shown == visits + totals
