@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +47,22 @@ def fresh_postgres(url: str) -> str:
 def load_average() -> str:
     """The machine's 1/5/15-minute load averages, printed with every figure: the machine is shared."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def backends_cpu(admin: Connection | None, database: str) -> float:
+    """CPU seconds used so far by every PostgreSQL backend connected to ``database`` (a local server: /proc),
+    asked over ``admin``, a connection to another database, so the asking costs none of it; 0 without one
+    (SQLite, whose work is the process's)."""
+    if admin is None:
+        return 0.0
+    total = 0.0
+    for pid in admin.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}).scalars():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since, or not on this machine
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
 
 
 def seconds(fn: Callable[[], T]) -> tuple[float, T]:
