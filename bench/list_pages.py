@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -129,7 +129,7 @@ def timed(engine: Engine, runs: int, terms: tuple[str, ...]) -> dict[tuple[str, 
         client.get("/admin/bill/list")  # warm: templates compiled, connections open
         clients[user] = client
     pg = engine.dialect.name == "postgresql"
-    admin_engine = make_engine(engine.url.set(database="postgres")) if pg else None
+    admin_engine = create_engine(engine.url.set(database="postgres")) if pg else None
     with (admin_engine.connect() if pg else contextlib.nullcontext()) as admin:
         for _ in range(runs):
             for name, url in urls.items():
