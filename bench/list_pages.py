@@ -129,7 +129,8 @@ def timed(engine: Engine, runs: int, terms: tuple[str, ...]) -> dict[tuple[str, 
         client.get("/admin/bill/list")  # warm: templates compiled, connections open
         clients[user] = client
     pg = engine.dialect.name == "postgresql"
-    admin_engine = create_engine(engine.url.set(database="postgres")) if pg else None
+    # autocommit: pg_stat_activity is read once a transaction, and the app opens connections as it goes
+    admin_engine = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT") if pg else None
     with (admin_engine.connect() if pg else contextlib.nullcontext()) as admin:
         for _ in range(runs):
             for name, url in urls.items():
