@@ -49,6 +49,13 @@ def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds process ``pid`` of this machine has used so far (/proc: utime + stime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(conn: Connection) -> float:
     """CPU seconds used so far by this process and by the PostgreSQL backend serving ``conn`` (a server on this
     machine: /proc). On SQLite the database's work is the process's own. Differences of it time a piece of work
@@ -59,9 +66,22 @@ def cpu_seconds(conn: Connection) -> float:
     info = conn.connection.info  # the pooled connection's: asked once per backend
     if "backend_pid" not in info:
         info["backend_pid"] = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with open(f"/proc/{info['backend_pid']}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return used + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return used + _cpu_of(info["backend_pid"])
+
+
+def backends_cpu(admin: Connection | None, database: str) -> float:
+    """CPU seconds used so far by every PostgreSQL backend connected to ``database`` (a local server: /proc),
+    asked over ``admin``, a connection to another database, so the asking costs none of it; 0 without one
+    (SQLite, whose work is the process's)."""
+    if admin is None:
+        return 0.0
+    total = 0.0
+    for pid in admin.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}).scalars():
+        try:
+            total += _cpu_of(pid)
+        except OSError:  # gone since, or not on this machine
+            continue
+    return total
 
 
 def data_set_arguments(parser, name: str, runs: int) -> None:

@@ -20,13 +20,14 @@ orders and audit rows: page 1, page 1,000, a filter and a search — medians of 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dashboard  # noqa: E402  (the home page's data set)
-from common import data_set_arguments, fresh_postgres, login, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from common import backends_cpu, data_set_arguments, fresh_postgres, load_average, login, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import add_user  # noqa: E402
@@ -97,24 +98,28 @@ def add_list_data(engine: Engine) -> None:
         c.execute(text("VACUUM ANALYZE" if pg else "ANALYZE"))
 
 
-def pages() -> dict[str, str]:
+def pages(terms: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each list's pages; ``terms``: more searches, on every list (2-character names: 张三, 业主)."""
     out: dict[str, str] = {}
     for table, path, flt, term in LISTS:
         base = f"/admin/{path}/list"
         out[f"{table} | page 1"] = base
         out[f"{table} | page {DEEP:,}"] = f"{base}?page={DEEP}"
         out[f"{table} | filter {flt}"] = f"{base}?{flt}"
-        out[f"{table} | search {term}"] = f"{base}?search={term}"
+        for each in dict.fromkeys((term, *terms)):
+            out[f"{table} | search {each}"] = f"{base}?search={each}"
     return out
 
 
-def timed(engine: Engine, runs: int) -> dict[tuple[str, str], tuple[float, float, str]]:
-    """{(user, page): (median seconds, median CPU seconds of this process, the count the page shows)}; every page
-    of a round before the next round. The CPU figure holds under a shared machine's load: on SQLite it is the whole
-    page (the database runs in the process), on PostgreSQL the app's side only."""
-    urls = pages()
+def timed(engine: Engine, runs: int, terms: tuple[str, ...]) -> dict[tuple[str, str], tuple[float, float, float, str]]:
+    """{(user, page): (median seconds, median CPU seconds of this process, median CPU seconds of the PostgreSQL
+    backends, the count the page shows)}; every page of a round before the next round. The CPU figures hold under
+    a shared machine's load: on SQLite the process's is the whole page (the database runs in it), on PostgreSQL
+    the app's side, the backends' the database's."""
+    urls = pages(terms)
     times: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
+    db_cpu: dict[tuple[str, str], list[float]] = {}
     shown: dict[tuple[str, str], str] = {}
     app = create_app(engine, secret_key=SECRET)
     clients = {}
@@ -123,22 +128,32 @@ def timed(engine: Engine, runs: int) -> dict[tuple[str, str], tuple[float, float
         login(client, user, PASSWORD)
         client.get("/admin/bill/list")  # warm: templates compiled, connections open
         clients[user] = client
-    for _ in range(runs):
-        for name, url in urls.items():
-            for user, client in clients.items():
-                t0, c0 = time.perf_counter(), time.process_time()
-                page = client.get(url)
-                times.setdefault((user, name), []).append(time.perf_counter() - t0)
-                cpu.setdefault((user, name), []).append(time.process_time() - c0)
-                assert page.status_code == 200, (user, url, page.status_code, page.text[:300])
-                found = re.search(r"共\s*([^<]*?条)", page.text)
-                shown[(user, name)] = found.group(1).strip() if found else "?"
+    pg = engine.dialect.name == "postgresql"
+    # autocommit: pg_stat_activity is read once a transaction, and the app opens connections as it goes
+    admin_engine = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT") if pg else None
+    with (admin_engine.connect() if pg else contextlib.nullcontext()) as admin:
+        for _ in range(runs):
+            for name, url in urls.items():
+                for user, client in clients.items():
+                    b0 = backends_cpu(admin, engine.url.database)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    page = client.get(url)
+                    times.setdefault((user, name), []).append(time.perf_counter() - t0)
+                    cpu.setdefault((user, name), []).append(time.process_time() - c0)
+                    db_cpu.setdefault((user, name), []).append(backends_cpu(admin, engine.url.database) - b0)
+                    assert page.status_code == 200, (user, url, page.status_code, page.text[:300])
+                    found = re.search(r"共\s*([^<]*?条)", page.text)
+                    shown[(user, name)] = found.group(1).strip() if found else "?"
+    if admin_engine is not None:
+        admin_engine.dispose()
     for client in clients.values():
         client.__exit__(None, None, None)
-    return {key: (statistics.median(t), statistics.median(cpu[key]), shown[key]) for key, t in times.items()}
+    return {key: (statistics.median(t), statistics.median(cpu[key]), statistics.median(db_cpu[key]), shown[key])
+            for key, t in times.items()}
 
 
-def run(label: str, engine: Engine, *, build_it: bool, runs: int) -> dict[tuple[str, str], float]:
+def run(label: str, engine: Engine, *, build_it: bool, runs: int, terms: tuple[str, ...] = ()
+        ) -> dict[tuple[str, str], float]:
     if build_it:
         t0 = time.perf_counter()
         migrate(engine)
@@ -150,35 +165,41 @@ def run(label: str, engine: Engine, *, build_it: bool, runs: int) -> dict[tuple[
         sizes = {m.__tablename__: s.scalar(select(func.count()).select_from(m))
                  for m in (Bill, Payment, ServiceRequest, WorkOrder, AuditLog)}
     print(f"[{label}] " + ", ".join(f"{n:,} {name}" for name, n in sizes.items()), flush=True)
-    figures = timed(engine, runs)
-    print(f"\n[{label}] median of {runs} interleaved runs, ms / CPU ms of this process (the count the page shows)")
-    print(f"{'page':34}{'project user':>30}{'branch user':>30}")
-    for name in pages():
+    figures = timed(engine, runs, terms)
+    print(f"\n[{label}] median of {runs} interleaved runs, ms / CPU ms of this process"
+          + (" + of the database's backends" if engine.dialect.name == "postgresql" else "")
+          + f" (the count the page shows); load {load_average()}")
+    print(f"{'page':34}{'project user':>36}{'branch user':>36}")
+    for name in pages(terms):
         cells = []
         for user in (PROJECT_USER, BRANCH_USER):
-            secs, cpu, count = figures[(user, name)]
-            cells.append(f"{secs * 1000:7.0f} / {cpu * 1000:4.0f} ({count})")
-        print(f"{name:34}" + "".join(f"{c:>30}" for c in cells))
+            secs, cpu, db, count = figures[(user, name)]
+            backend = f" + {db * 1000:4.0f}" if engine.dialect.name == "postgresql" else ""
+            cells.append(f"{secs * 1000:7.0f} / {cpu * 1000:4.0f}{backend} ({count})")
+        print(f"{name:34}" + "".join(f"{c:>36}" for c in cells))
     worst = max(figures.items(), key=lambda kv: kv[1][0])
     print(f"[{label}] slowest: {worst[0]} {worst[1][0] * 1000:.0f} ms (target < {TARGET_MS} ms)", flush=True)
     engine.dispose()
-    return {key: secs for key, (secs, _, _) in figures.items()}
+    print(f"[{label}] load {load_average()}", flush=True)
+    return {key: secs for key, (secs, _, _, _) in figures.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data_set_arguments(parser, "list_pages", RUNS)
+    parser.add_argument("--terms", default="", help="more searches on every list, comma-separated: 张三,业主")
     args = parser.parse_args()
+    terms = tuple(t for t in args.terms.split(",") if t)
     if not args.sqlite_only:
         url = args.pg
         if args.build:
             fresh_postgres(url)
-        run("PostgreSQL", make_engine(url), build_it=args.build, runs=args.runs)
+        run("PostgreSQL", make_engine(url), build_it=args.build, runs=args.runs, terms=terms)
     if not args.pg_only:
         path = Path(make_url(f"sqlite:///{args.sqlite}").database)
         if args.build:
             path.unlink(missing_ok=True)
-        run("SQLite", make_engine(f"sqlite:///{path}"), build_it=args.build, runs=args.runs)
+        run("SQLite", make_engine(f"sqlite:///{path}"), build_it=args.build, runs=args.runs, terms=terms)
 
 
 if __name__ == "__main__":
