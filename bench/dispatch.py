@@ -70,7 +70,7 @@ UNITS = 2_000
 # 50,000 pending requests over the units; kind, category and priority cycle so every routing and SLA rule is
 # used; received over the last 12 hours.
 _COLUMNS = (
-    "project_id, channel, kind, category, priority, status, unit_id, contact_name, contact_phone, content, "
+    "project_id, channel, kind, category, priority, status, stage, unit_id, contact_name, contact_phone, content, "
     "received_at, complaint_major, reply, created_at, updated_at, version"
 )
 _VALUES = (
@@ -81,7 +81,7 @@ _VALUES = (
     " WHEN 4 THEN 'parking' WHEN 5 THEN 'noise' WHEN 6 THEN 'cleaning' WHEN 7 THEN 'greening' WHEN 8 THEN 'fees' "
     " WHEN 9 THEN 'service' WHEN 10 THEN 'defect' ELSE 'other' END), "
     "(CASE i % 4 WHEN 0 THEN 'urgent' WHEN 1 THEN 'high' WHEN 2 THEN 'normal' ELSE 'low' END), "
-    "'pending', :first_unit + i % :units, '业主', '1380000' || (1000 + i % 9000), '基准诉求', {received}, "
+    "'pending', 'open', :first_unit + i % :units, '业主', '1380000' || (1000 + i % 9000), '基准诉求', {received}, "
     "false, '', :now, :now, 1"
 )
 BUILD = {
