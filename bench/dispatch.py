@@ -23,7 +23,8 @@ this machine).
 On PostgreSQL a third variant runs in the same rounds: the action with every index of ``service_request`` dropped
 (inside the rolled-back transaction) but its primary key and the (project, stage, received_at) index the
 dispatch finds pending requests by — what trimming the request indexes could gain at most, for the rows a dispatch
-cannot update in place (HOT) for want of room on their page. And, computed from the same
+cannot update in place (HOT) for want of room on their page. On SQLite the third variant is the action without the
+trigger that adds each new audit row to the audit search index (FTS5): that index's share. And, computed from the same
 runs, the action less its status UPDATE: what deriving 已派工 from the open order instead of writing it would leave.
 
     /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch] [--sqlite-only]
@@ -63,6 +64,7 @@ from models import (  # noqa: E402
     WorkOrder,
     utcnow,
 )
+from models.base import search_table  # noqa: E402
 from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
@@ -252,7 +254,9 @@ def run(label: str, engine: Engine, rounds: int) -> None:
     ids = build(engine)
     print(f"\n== {label}: built {REQUESTS:,} pending requests on {UNITS:,} units in {time.perf_counter() - t0:.1f} s")
     drops = trimmable_request_indexes(engine) if engine.dialect.name == "postgresql" else []
-    base, base_cpu, act, act_cpu, trimmed = [], [], [], [], []
+    unsearched = [f"DROP TRIGGER {search_table('audit_log')}_ai"] if engine.dialect.name == "sqlite" else []
+    base, base_cpu, act, act_cpu, trimmed, unsearched_cpu = [], [], [], [], [], []
+    unsearched_audit: list[float] = []
     parts: dict[str, list[float]] = {}
     parts_cpu: dict[str, list[float]] = {}
     for _ in range(rounds):  # alternate, so every variant sees the same cache and background load
@@ -270,6 +274,11 @@ def run(label: str, engine: Engine, rounds: int) -> None:
         if drops:
             elapsed, _, _, _, created, _ = timed_action(engine, ids, drops)
             trimmed.append(elapsed)
+            assert created == REQUESTS, created
+        if unsearched:
+            _, cpu, _, spent_cpu, created, _ = timed_action(engine, ids, unsearched)
+            unsearched_cpu.append(cpu)
+            unsearched_audit.append(spent_cpu["audit"])
             assert created == REQUESTS, created
     b, a = statistics.median(base), statistics.median(act)
     print(f"single INSERT … SELECT (orders only):  {runs(base)}")
@@ -294,6 +303,11 @@ def run(label: str, engine: Engine, rounds: int) -> None:
     if trimmed:
         print(f"action with service_request's indexes cut from {len(drops) + 2} to 2 (primary key, project+stage): "
               f"{runs(trimmed)} = {statistics.median(trimmed) / b:.2f}× the INSERT … SELECT")
+    if unsearched:
+        # the audit rows' search index (FTS5 trigram, kept by a trigger per row): its share of the action
+        print(f"CPU of the action without the audit rows' search trigger: median {statistics.median(unsearched_cpu):.2f} s"
+              f" = {statistics.median(unsearched_cpu) / bc:.2f}× (its audit INSERT {statistics.median(unsearched_audit):.2f} s"
+              f" = {statistics.median(unsearched_audit) / bc:.2f}×)")
 
 
 def main() -> None:
