@@ -117,7 +117,7 @@ def _changes(obj: Any, kind: AuditKind) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         column = attr.columns[0]
-        if column.info.get("audited") is False:  # bookkeeping (a last login, an index key the database computes)
+        if column.info.get("audited") is False:  # bookkeeping (a last login, an index key kept with a status)
             continue
         hist = state.attrs[attr.key].history
         if kind is AuditKind.UPDATE:

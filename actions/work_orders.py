@@ -385,6 +385,8 @@ def dispatch_requests(
     mine_requests = select(WorkOrder.request_id).where(*mine)
     # (counted, not taken from rowcount: psycopg reports none for INSERT … SELECT … ON CONFLICT)
     created = session.scalar(select(func.count()).select_from(WorkOrder).where(*mine)) or 0
+    # 待派工 → 已派工 keeps the stage (未办结): it is not written, so SQLite leaves the stage index alone; the
+    # CHECK stage_of_status would refuse a request that was not 待派工.
     session.execute(
         update(SR)
         .where(SR.id.in_(mine_requests))
@@ -725,7 +727,7 @@ def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Acto
     requests = select(WorkOrder.request_id).where(WorkOrder.id.in_(outcome.order_ids))
     session.execute(
         update(SR).where(SR.id.in_(requests), SR.status != RequestStatus.CLOSED)
-        .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now, version=SR.version + 1)
+        .values(**SR.status_values(RequestStatus.CLOSED), closed_at=now, updated_at=now, version=SR.version + 1)
         .execution_options(synchronize_session=False)
     )
     record_bulk(session, kind=AuditKind.UPDATE, table=SR.__tablename__, summary="关闭派工单：客户诉求办结",

@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from common import backend_cpu, fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
 from survey_import import analyze, building_name, read_calamine, room_no  # noqa: E402
 
 import actions  # noqa: E402,F401  (audit hook)
@@ -95,19 +94,6 @@ def build(engine: Engine) -> Actor:
         session.add_all([project, user])
         session.flush()
         return Actor(user_id=user.id, name="导入员", project_ids=frozenset({project.id}), source="bench")
-
-
-def backend_cpu(session: Session) -> float:
-    """CPU seconds the session's PostgreSQL backend has used, read from /proc when the server runs here (0 on
-    SQLite, which runs in this process, or when the backend is not visible)."""
-    if session.bind.dialect.name != "postgresql":
-        return 0.0
-    pid = session.scalar(text("SELECT pg_backend_pid()"))
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def timed(engine: Engine, actor: Actor, kind: str, data: bytes, name: str, *, dry_run: bool = False):

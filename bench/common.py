@@ -15,6 +15,7 @@ from typing import TypeVar
 from alembic import command
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +43,20 @@ def fresh_postgres(url: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url
+
+
+def backend_cpu(db: Session | Connection) -> float:
+    """CPU seconds the PostgreSQL backend serving ``db`` has used, read from /proc when the server runs here (0 on
+    SQLite, which runs in this process, or when the backend is not visible)."""
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    if dialect.name != "postgresql":
+        return 0.0
+    pid = db.scalar(text("SELECT pg_backend_pid()"))
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def load_average() -> str:

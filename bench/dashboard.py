@@ -154,12 +154,13 @@ def build(engine: Engine, now: dt.datetime) -> None:
         # 1 M requests over two years, one a minute-ish; every tenth a complaint; older than 3 days: closed
         age = f"(i * {DAYS * 86400 // REQUESTS})"
         old = f"{age} > 259200"
-        run("INSERT INTO service_request (project_id, channel, kind, category, priority, status, unit_id, "
+        run("INSERT INTO service_request (project_id, channel, kind, category, priority, status, stage, unit_id, "
             "contact_name, contact_phone, content, received_at, complaint_validity, complaint_major, reply, closed_at) "
             f"SELECT 1 + i % :p, 'phone', CASE WHEN i % 10 = 0 THEN 'complaint' ELSE 'repair_private' END, "
             "CASE i % 6 WHEN 0 THEN 'plumbing' WHEN 1 THEN 'elevator' WHEN 2 THEN 'noise' WHEN 3 THEN 'cleaning' "
             "WHEN 4 THEN 'parking' ELSE 'service' END, 'normal', "
-            f"CASE WHEN {old} THEN 'closed' ELSE 'dispatched' END, (i % :p) * :pp + 1 + (i / :p) % :pp, '业主', '', "
+            f"CASE WHEN {old} THEN 'closed' ELSE 'dispatched' END, CASE WHEN {old} THEN 'closed' ELSE 'open' END, "
+            "(i % :p) * :pp + 1 + (i / :p) % :pp, '业主', '', "
             f"'基准诉求', {sql.ago(age)}, CASE WHEN i % 10 = 0 THEN CASE WHEN i % 3 <> 0 THEN 'valid' ELSE 'invalid' END END, (i % 970 = 0), '', "
             f"CASE WHEN {old} THEN {sql.ago(age + ' - 172800')} END FROM bench_n",
             p=PROJECTS, pp=per_project)

@@ -17,11 +17,14 @@ back rows of the run before would otherwise weigh on the next.
 
 Where the action's time goes, to show its floor: the time of each of its statements (the orders' INSERT, the
 requests' status UPDATE, the audit rows' INSERT, the rest), medians over the runs. SQLite runs in this process, so
-its CPU time (``time.process_time``) is printed too: under a shared machine's load it varies less than the clock.
+its CPU time (``time.process_time``) is printed too, in all and by statement: under a shared machine's load it
+varies less than the clock. On PostgreSQL the CPU time adds the backend's (read from /proc, the server being on
+this machine).
 On PostgreSQL a third variant runs in the same rounds: the action with every index of ``service_request`` dropped
 (inside the rolled-back transaction) but its primary key and the (project, stage, received_at) index the
 dispatch finds pending requests by — what trimming the request indexes could gain at most, for the rows a dispatch
-cannot update in place (HOT) for want of room on their page. And, computed from the same
+cannot update in place (HOT) for want of room on their page. On SQLite the third variant is the action without the
+trigger that adds each new audit row to the audit search index (FTS5): that index's share. And, computed from the same
 runs, the action less its status UPDATE: what deriving 已派工 from the open order instead of writing it would leave.
 
     /work/venv/bin/python bench/dispatch.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_dispatch] [--sqlite-only]
@@ -45,7 +48,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from common import backend_cpu, fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.actor import Actor  # noqa: E402
@@ -61,6 +64,7 @@ from models import (  # noqa: E402
     WorkOrder,
     utcnow,
 )
+from models.base import search_table  # noqa: E402
 from models.db import make_engine  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
@@ -70,7 +74,7 @@ UNITS = 2_000
 # 50,000 pending requests over the units; kind, category and priority cycle so every routing and SLA rule is
 # used; received over the last 12 hours.
 _COLUMNS = (
-    "project_id, channel, kind, category, priority, status, unit_id, contact_name, contact_phone, content, "
+    "project_id, channel, kind, category, priority, status, stage, unit_id, contact_name, contact_phone, content, "
     "received_at, complaint_major, reply, created_at, updated_at, version"
 )
 _VALUES = (
@@ -81,7 +85,7 @@ _VALUES = (
     " WHEN 4 THEN 'parking' WHEN 5 THEN 'noise' WHEN 6 THEN 'cleaning' WHEN 7 THEN 'greening' WHEN 8 THEN 'fees' "
     " WHEN 9 THEN 'service' WHEN 10 THEN 'defect' ELSE 'other' END), "
     "(CASE i % 4 WHEN 0 THEN 'urgent' WHEN 1 THEN 'high' WHEN 2 THEN 'normal' ELSE 'low' END), "
-    "'pending', :first_unit + i % :units, '业主', '1380000' || (1000 + i % 9000), '基准诉求', {received}, "
+    "'pending', 'open', :first_unit + i % :units, '业主', '1380000' || (1000 + i % 9000), '基准诉求', {received}, "
     "false, '', :now, :now, 1"
 )
 BUILD = {
@@ -164,22 +168,26 @@ PARTS = {"orders": "INSERT INTO work_order", "statuses": "UPDATE service_request
 
 
 @contextmanager
-def statement_times(engine: Engine) -> Iterator[dict[str, float]]:
-    """Seconds spent in each part's statements while the block runs (the clock around each cursor execute)."""
+def statement_times(engine: Engine) -> Iterator[tuple[dict[str, float], dict[str, float]]]:
+    """Seconds spent in each part's statements while the block runs (the clock around each cursor execute), and
+    this process's CPU seconds in them (SQLite's work: it runs in this process)."""
     spent = dict.fromkeys((*PARTS, "other"), 0.0)
-    started: list[float] = []
+    spent_cpu = dict.fromkeys((*PARTS, "other"), 0.0)
+    started: list[tuple[float, float]] = []
 
     def before(*_: object) -> None:
-        started.append(time.perf_counter())
+        started.append((time.perf_counter(), time.process_time()))
 
     def after(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         part = next((name for name, head in PARTS.items() if statement.lstrip().startswith(head)), "other")
-        spent[part] += time.perf_counter() - started.pop()
+        t0, cpu0 = started.pop()
+        spent[part] += time.perf_counter() - t0
+        spent_cpu[part] += time.process_time() - cpu0
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
     try:
-        yield spent
+        yield spent, spent_cpu
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
@@ -198,19 +206,24 @@ def trimmable_request_indexes(engine: Engine) -> list[str]:
 
 
 def timed_baseline(engine: Engine, ids: dict[str, int]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process and the PostgreSQL backend, orders created)."""
     vacuum(engine)
     with engine.connect() as conn:
         trans = conn.begin()
+        b0 = backend_cpu(conn)
         t0, cpu0 = time.perf_counter(), time.process_time()
         conn.execute(text(baseline_sql(engine.dialect.name)), {"now": utcnow(), **ids})
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        cpu += backend_cpu(conn) - b0
         created = conn.scalar(select(func.count()).select_from(WorkOrder))
         trans.rollback()
     return elapsed, cpu, created
 
 
-def timed_action(engine: Engine, ids: dict[str, int],
-                 drops: Sequence[str] = ()) -> tuple[float, float, dict[str, float], int, int]:
+def timed_action(engine: Engine, ids: dict[str, int], drops: Sequence[str] = ()
+                 ) -> tuple[float, float, dict[str, float], dict[str, float], int, int]:
+    """(wall seconds, CPU seconds of this process and the PostgreSQL backend, each part's wall and process CPU
+    seconds, orders created, audit rows written)."""
     actor = Actor(user_id=ids["user"], name="派工主管", project_ids=frozenset({ids["project"]}), source="bench")
     vacuum(engine)
     with Session(engine) as session:
@@ -218,16 +231,18 @@ def timed_action(engine: Engine, ids: dict[str, int],
         for statement in drops:  # rolled back with the rest
             session.execute(text(statement))
         audit_before = session.scalar(select(func.count()).select_from(AuditLog))
-        with statement_times(engine) as parts:
+        b0 = backend_cpu(session)
+        with statement_times(engine) as (parts, parts_cpu):
             t0, cpu0 = time.perf_counter(), time.process_time()
             result = dispatch_requests(session, project_id=ids["project"], actor=actor)
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        cpu += backend_cpu(session) - b0
         audit = session.scalar(select(func.count()).select_from(AuditLog)) - audit_before
         pending = session.scalar(select(func.count()).select_from(ServiceRequest)
                                  .where(ServiceRequest.status == "pending"))
         assert pending == 0, pending
         session.rollback()
-    return elapsed, cpu, parts, result.created, audit
+    return elapsed, cpu, parts, parts_cpu, result.created, audit
 
 
 def runs(values: list[float]) -> str:
@@ -239,22 +254,31 @@ def run(label: str, engine: Engine, rounds: int) -> None:
     ids = build(engine)
     print(f"\n== {label}: built {REQUESTS:,} pending requests on {UNITS:,} units in {time.perf_counter() - t0:.1f} s")
     drops = trimmable_request_indexes(engine) if engine.dialect.name == "postgresql" else []
-    base, base_cpu, act, act_cpu, trimmed = [], [], [], [], []
+    unsearched = [f"DROP TRIGGER {search_table('audit_log')}_ai"] if engine.dialect.name == "sqlite" else []
+    base, base_cpu, act, act_cpu, trimmed, unsearched_cpu = [], [], [], [], [], []
+    unsearched_audit: list[float] = []
     parts: dict[str, list[float]] = {}
+    parts_cpu: dict[str, list[float]] = {}
     for _ in range(rounds):  # alternate, so every variant sees the same cache and background load
         elapsed, cpu, created = timed_baseline(engine, ids)
         base.append(elapsed)
         base_cpu.append(cpu)
         assert created == REQUESTS, created
-        elapsed, cpu, spent, created, audit = timed_action(engine, ids)
+        elapsed, cpu, spent, spent_cpu, created, audit = timed_action(engine, ids)
         act.append(elapsed)
         act_cpu.append(cpu)
         for name, seconds in spent.items():
             parts.setdefault(name, []).append(seconds)
+            parts_cpu.setdefault(name, []).append(spent_cpu[name])
         assert created == REQUESTS, created
         if drops:
-            elapsed, _, _, created, _ = timed_action(engine, ids, drops)
+            elapsed, _, _, _, created, _ = timed_action(engine, ids, drops)
             trimmed.append(elapsed)
+            assert created == REQUESTS, created
+        if unsearched:
+            _, cpu, _, spent_cpu, created, _ = timed_action(engine, ids, unsearched)
+            unsearched_cpu.append(cpu)
+            unsearched_audit.append(spent_cpu["audit"])
             assert created == REQUESTS, created
     b, a = statistics.median(base), statistics.median(act)
     print(f"single INSERT … SELECT (orders only):  {runs(base)}")
@@ -266,12 +290,24 @@ def run(label: str, engine: Engine, rounds: int) -> None:
     # less its status UPDATE (computed from the same runs, not run on its own).
     unwritten = statistics.median(x - y for x, y in zip(act, parts["statuses"], strict=True))
     print(f"action less its status UPDATE (computed): median {unwritten:.2f} s = {unwritten / b:.2f}×")
+    # SQLite works in this process; PostgreSQL's CPU is its backend's (when the server runs on this machine) plus
+    # this process's.
+    whose = "this process" if engine.dialect.name == "sqlite" else "this process + PostgreSQL backend"
+    bc = statistics.median(base_cpu)
+    print(f"CPU time ({whose}): INSERT … SELECT median {bc:.2f} s, action median "
+          f"{statistics.median(act_cpu):.2f} s = {statistics.median(act_cpu) / bc:.2f}×   runs "
+          + ", ".join(f"{a / b:.2f}×" for a, b in zip(act_cpu, base_cpu, strict=True)) + " (each round's ratio)")
     if engine.dialect.name == "sqlite":
-        print(f"CPU time: INSERT … SELECT median {statistics.median(base_cpu):.2f} s, action median "
-              f"{statistics.median(act_cpu):.2f} s = {statistics.median(act_cpu) / statistics.median(base_cpu):.2f}×")
+        print("  of which CPU " + ", ".join(f"{name} {statistics.median(v):.2f} s ({statistics.median(v) / bc:.2f}×)"
+                                          for name, v in parts_cpu.items()) + " (medians; × the INSERT … SELECT)")
     if trimmed:
         print(f"action with service_request's indexes cut from {len(drops) + 2} to 2 (primary key, project+stage): "
               f"{runs(trimmed)} = {statistics.median(trimmed) / b:.2f}× the INSERT … SELECT")
+    if unsearched:
+        # the audit rows' search index (FTS5 trigram, kept by a trigger per row): its share of the action
+        print(f"CPU of the action without the audit rows' search trigger: median {statistics.median(unsearched_cpu):.2f} s"
+              f" = {statistics.median(unsearched_cpu) / bc:.2f}× (its audit INSERT {statistics.median(unsearched_audit):.2f} s"
+              f" = {statistics.median(unsearched_audit) / bc:.2f}×)")
 
 
 def main() -> None:

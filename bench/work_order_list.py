@@ -50,12 +50,13 @@ SECRET = "bench-secret-" + "z" * 32
 
 # Request i: received i minutes after :start (two years before now); mobile 139 followed by i.
 _REQUEST_COLUMNS = (
-    "project_id, channel, kind, category, priority, status, unit_id, contact_name, contact_phone, content, "
+    "project_id, channel, kind, category, priority, status, stage, unit_id, contact_name, contact_phone, content, "
     "received_at, complaint_major, reply, created_at, updated_at, version"
 )
 _REQUEST_VALUES = (
     ":project, 'phone', (CASE i % 3 WHEN 0 THEN 'repair_private' WHEN 1 THEN 'repair_public' ELSE 'complaint' END), "
-    "'plumbing', 'normal', (CASE WHEN i % 100 < 3 THEN 'dispatched' ELSE 'closed' END), :first_unit + i % :units, "
+    "'plumbing', 'normal', (CASE WHEN i % 100 < 3 THEN 'dispatched' ELSE 'closed' END), "
+    "(CASE WHEN i % 100 < 3 THEN 'open' ELSE 'closed' END), :first_unit + i % :units, "
     "'业主', {phone}, '基准诉求', {received}, false, '', :now, :now, 1"
 )
 # Order of request r (i = its position): 97 % closed; of the rest a third each 已派工 / 处理中 / 已完工.

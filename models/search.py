@@ -46,8 +46,11 @@ def _ddl(table: str, columns: tuple[str, ...]) -> tuple[str, list[str]]:
     names = ", ".join(columns)
     new = ", ".join(f"new.{c} || char({ord(END)})" for c in columns)
     old = ", ".join(f"old.{c} || char({ord(END)})" for c in columns)
+    # columnsize=0: no per-row record of the columns' sizes (the ``_docsize`` table), which only ranking reads — a
+    # search filters and never ranks; each audited write then adds one B-tree row less (a dispatch's 50,000
+    # audit rows: about 0.06 s of SQLite's CPU, issue 17).
     create = (f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content='{search_content(table)}', content_rowid='id', "
-              "tokenize='trigram')")
+              "tokenize='trigram', columnsize=0)")
     insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"
     delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"
     triggers = [

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
-    Computed,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +20,7 @@ from sqlalchemy import (
     and_,
     text,
 )
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy.orm import Mapped, relationship, validates
 
 from .base import (
     Base,
@@ -49,9 +48,21 @@ from .org import DepartmentKind
 MAJOR_OPEN = {"postgresql": "complaint_major IS true AND closed_at IS NULL",
               "sqlite": "complaint_major IS 1 AND closed_at IS NULL"}
 
-# ``ServiceRequest.stage``: the statuses a dispatch moves between share the key ``open``.
+# ``ServiceRequest.stage``: the statuses a dispatch moves between share the key ``open``. The database holds the
+# rule (a CHECK of this expression); ``stage_of`` is the same rule for a value being written.
 STAGE = "CASE WHEN status IN ('pending', 'dispatched') THEN 'open' ELSE status END"
 _OPEN_STAGE = ("pending", "dispatched")
+
+
+def stage_of(status: str) -> str:
+    """``STAGE`` of one status (a ``RequestStatus`` or its value)."""
+    value = getattr(status, "value", status)
+    return "open" if value in _OPEN_STAGE else value
+
+
+def _default_stage(context: Any) -> str:
+    # an INSERT's stage from the status it writes (the status's own default already applied: it comes first)
+    return stage_of(context.get_current_parameters()["status"])
 
 if TYPE_CHECKING:
     from .auth import User
@@ -172,6 +183,8 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         *sparse_indexes("service_request", "complaint_validity", "repeat_of_id", "complained_staff_id",
                         "praised_staff_id", "special_service_id", "closed_at"),
         UniqueConstraint("form_token"),
+        CheckConstraint(f"stage = ({STAGE})", name="stage_of_status",
+                        info={"message": "{stage}与{status}不符"}),
         {"postgresql_with": {"fillfactor": 50}},  # room on its page for each row's next version (a dispatch)
     )
 
@@ -181,9 +194,12 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     priority: Mapped[Priority] = col("优先级", enum_type(Priority), default=Priority.NORMAL)
     status: Mapped[RequestStatus] = col("状态", enum_type(RequestStatus), default=RequestStatus.PENDING)
     # What the status index keys by (``status_in``): 待派工 and 已派工 as one 未办结 — so 派工 leaves it as it was
-    # — and every other status as itself. Kept by the database: stored (SQLite, which cannot add a stored column
-    # to a table, computes it on reading: the migration).
-    stage: Mapped[str] = col("办理阶段", String(16), Computed(STAGE, persisted=True), info={"audited": False})
+    # — and every other status as itself. A plain column written with the status (an INSERT by its default, an
+    # ORM write by ``_keep_stage``, a set-based UPDATE by ``status_values``), held by the CHECK ``stage_of_status``:
+    # computed by the database instead, SQLite rewrote the index entry of every row whose status changed, though
+    # its stage did not (issue 17).
+    stage: Mapped[str] = col("办理阶段", String(16), default=_default_stage,
+                            info={"audited": False, "index_key": True})
     unit_id: Mapped[int | None] = col("房屋", ForeignKey("unit.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = col("客户", ForeignKey("customer.id", ondelete="SET NULL"), index=True)
     contact_name: Mapped[str] = col("联系人", String(64), default="")
@@ -243,6 +259,16 @@ class ServiceRequest(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     def about(self) -> str:
         """Where and what, as a picker names it: 1栋-101 厨房水管漏水…."""
         return display(loaded(self, "unit"), brief(self.content))
+
+    @validates("status")
+    def _keep_stage(self, _key: str, status: RequestStatus) -> RequestStatus:
+        self.stage = stage_of(status)  # unchanged (待派工 → 已派工): no write, the ORM sends only what changed
+        return status
+
+    @classmethod
+    def status_values(cls, status: RequestStatus) -> dict[str, Any]:
+        """The values of a set-based UPDATE to ``status``, its stage with it (``update(...).values(**…)``)."""
+        return {"status": status, "stage": stage_of(status)}
 
     @classmethod
     def status_in(cls, *statuses: RequestStatus) -> ColumnElement[bool]:

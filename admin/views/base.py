@@ -642,9 +642,9 @@ class WuyeViewMeta(ModelViewMeta):
             hidden = {pair[0].key for rel in model.__mapper__.relationships
                       if rel.direction.name == "MANYTOONE" for pair in rel.local_remote_pairs}
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
-            # A column the database computes for an index (a request's stage) is none of the record's facts.
-            computed = [c.key for c in model.__mapper__.columns if getattr(c, "computed", None) is not None]
-            internal = [key for key in ("password_hash", "form_token", _version_key(model), *computed)
+            # A column kept for an index (a request's stage) is none of the record's facts.
+            keys = [c.key for c in model.__mapper__.columns if getattr(c, "info", {}).get("index_key")]
+            internal = [key for key in ("password_hash", "form_token", _version_key(model), *keys)
                         if key and key in model.__mapper__.attrs and key not in declared]
             cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
         elif not isinstance(cls.column_details_list, str):

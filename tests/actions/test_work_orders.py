@@ -162,7 +162,7 @@ def test_dispatch_writes_the_request_status_audit_and_one_operation_row(session,
     result = dispatch_requests(session, request_ids=[r.id for r in requests], actor=world["actor"])
     for r in requests:
         session.refresh(r)
-        assert r.status is RequestStatus.DISPATCHED and r.version == 2
+        assert r.status is RequestStatus.DISPATCHED and r.version == 2 and r.stage == "open"
     # one row per order, which records its request turning 已派工 too; the request's trail lists it
     assert count(session, AuditLog) - before_audit == 3
     for r in requests:
@@ -336,6 +336,7 @@ def test_full_lifecycle_to_closed(session, world, order):
     o = state(session, order)
     assert o.status is S.CLOSED and o.closed_at is not None
     assert o.request.status is RequestStatus.CLOSED and o.request.closed_at == o.closed_at
+    assert o.request.stage == "closed"  # the set-based UPDATE writes the stage with the status
     ops = session.scalars(select(OperationLog.operation).order_by(OperationLog.id.desc()).limit(4)).all()
     assert ops == ["close_work_orders", "callback_work_order", "complete_work_order", "accept_work_orders"]
 

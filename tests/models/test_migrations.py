@@ -213,3 +213,50 @@ def test_every_form_gets_its_household_and_the_key_holds(scratch_url):
     with pytest.raises(IntegrityError), engine.begin() as conn:  # its own key to the unit again
         _insert(conn, "survey_response", project_id=project, survey_id=survey, unit_id=later + 100, overall_score=3)
     engine.dispose()
+
+
+PLAIN_STAGE = "e3c1a7f5b9d2"  # a request's stage: a plain column written with its status, held by a CHECK
+
+
+def test_request_stage_becomes_a_plain_column_held_by_a_check_and_back(scratch_url):
+    """Each request keeps its stage (filled on SQLite, kept on PostgreSQL); after the upgrade the database refuses
+    a status written without its stage; down again it computes the stage from the status. PostgreSQL keeps the
+    table's fillfactor both ways."""
+    from sqlalchemy.exc import IntegrityError
+
+    statuses = ("pending", "dispatched", "answered", "closed", "cancelled")
+    expected = {"pending": "open", "dispatched": "open", "answered": "answered", "closed": "closed",
+                "cancelled": "cancelled"}
+    engine = make_engine(scratch_url)
+    postgresql = engine.dialect.name == "postgresql"
+    fillfactor = text("SELECT reloptions FROM pg_class WHERE relname = 'service_request'")
+    _migrate(engine, f"{PLAIN_STAGE}-1")
+    with engine.begin() as conn:
+        branch = _insert(conn, "branch", name="分公司")
+        project = _insert(conn, "project", name="甲项目", branch_id=branch)
+        made = {_insert(conn, "service_request", project_id=project, channel="phone", kind="inquiry", category="other",
+                        priority="normal", status=s, contact_phone="13800000000"): s for s in statuses}
+
+    def stages(conn) -> dict[str, str]:
+        return {made[i]: stage for i, stage in conn.execute(text("SELECT id, stage FROM service_request"))}
+
+    _migrate(engine, PLAIN_STAGE)
+    with engine.connect() as conn:
+        assert stages(conn) == expected
+        if postgresql:
+            assert conn.scalar(fillfactor) == ["fillfactor=50"]
+    assert not next(c for c in inspect(engine).get_columns("service_request") if c["name"] == "stage").get("computed")
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE service_request SET status = 'closed' WHERE status = 'pending'"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE service_request SET status = 'closed', stage = 'closed' WHERE status = 'pending'"))
+    expected["closed"], expected["pending"] = "closed", "closed"
+
+    _migrate(engine, f"{PLAIN_STAGE}-1", down=True)
+    assert next(c for c in inspect(engine).get_columns("service_request") if c["name"] == "stage").get("computed")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE service_request SET status = 'answered' WHERE status = 'dispatched'"))
+        assert stages(conn) == {**expected, "dispatched": "answered"}
+        if postgresql:
+            assert conn.scalar(fillfactor) == ["fillfactor=50"]
+    engine.dispose()

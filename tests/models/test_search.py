@@ -102,3 +102,16 @@ def test_a_batch_alter_of_a_searched_table_keeps_its_search(engine):
         b = _row(conn, "老张三")
         assert _two(conn, "张三") == [a, b]
         conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('integrity-check')"))
+
+
+def test_a_search_table_records_no_column_sizes(engine):
+    """Only ranking reads them and a search never ranks: no ``_docsize`` row per write (issue 17, a dispatch's
+    50,000 audit rows); a search still finds every row, and a deleted one goes."""
+    with engine.begin() as conn:
+        tables = set(conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'table'")))
+        assert {f"{t}_search" for t in base.SEARCHED} <= tables
+        assert not {name for name in tables if name.endswith("_search_docsize")}
+        first, second = _row(conn, "派工主管甲"), _row(conn, "派工主管乙")
+        assert _found(conn, "audit_log", "summary", "派工主管") == [first, second]
+        conn.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": first})
+        assert _found(conn, "audit_log", "summary", "派工主管") == [second]
