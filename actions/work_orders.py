@@ -589,6 +589,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
     charge_amount = _money(charge, label_of(WorkOrder, "charge"))
+    _orders(session, [order_id], actor, tuple(S), "完工")  # scope first: the refusal below names the quote
     paid = session.execute(select(WorkOrder.paid_service, WorkOrder.quote).where(WorkOrder.id == order_id)).first()
     if paid is not None and paid.paid_service:
         if charge_amount > paid.quote:
