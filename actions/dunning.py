@@ -82,6 +82,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import log_operation, record_bulk
 from .billing import (
@@ -737,6 +738,38 @@ class DeliveryResult:
         return f"已登记 {self.updated} 份通知的送达情况"
 
 
+def _delivery_rows(session: Session, ids: Iterable[int]) -> list[Any]:
+    return list(session.execute(
+        select(N.id, N.project_id, N.created_at, DunningRun.status)
+        .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
+    ).all())
+
+
+def _check_delivery(session: Session, rows: list[Any], delivered_at: dt.datetime, delivered_by_id: int | None) -> None:
+    """送达's rules, for 登记送达 and the notice's edit form alike."""
+    if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
+        raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
+    pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
+    if pending:
+        raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
+    # A letter says 「已于…送达」 from this record: a delivery before the notice was issued cannot be true.
+    early = sorted(r.id for r in rows if delivered_at < r.created_at)
+    if early:
+        raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
+    staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
+    if staff_project is None or any(r.project_id != staff_project for r in rows):
+        raise Refused(f"{label_of(N, 'delivered_by_id')}须是通知所属项目的员工：{delivered_by_id}", [delivered_by_id])
+
+
+@records.rule(N)
+def _delivery_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """送达 typed in the notice's edit form: the same rules as 登记送达 (the approval at stage 4 trusts them)."""
+    notice = change.obj
+    fields = ("delivered_at", "delivered_by_id", "delivery_way", "signed_by")
+    if notice.delivered_at is not None and any(change.changed(name) for name in fields):
+        _check_delivery(session, _delivery_rows(session, [notice.id]), notice.delivered_at, notice.delivered_by_id)
+
+
 def record_delivery(
     session: Session,
     *,
@@ -756,28 +789,14 @@ def record_delivery(
     except ValueError:
         raise Refused(f"{label_of(N, 'delivery_way')}无效：{way}") from None
     delivered_at = delivered_at or utcnow()
-    if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
-        raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
-    rows = session.execute(
-        select(N.id, N.project_id, N.created_at, DunningRun.status)
-        .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
-    ).all()
+    rows = _delivery_rows(session, ids)
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
         raise Refused(f"通知不存在：{missing}", missing)
     hidden = sorted(r.id for r in rows if not actor.can_see(r.project_id))
     if hidden:
         raise NotPermitted(f"所选通知中有无权操作的记录：{hidden}", hidden)
-    pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
-    if pending:
-        raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
-    # A letter says 「已于…送达」 from this record: a delivery before the notice was issued cannot be true.
-    early = sorted(r.id for r in rows if delivered_at < r.created_at)
-    if early:
-        raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
-    staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
-    if staff_project is None or any(r.project_id != staff_project for r in rows):
-        raise Refused(f"{label_of(N, 'delivered_by_id')}须是通知所属项目的员工：{delivered_by_id}", [delivered_by_id])
+    _check_delivery(session, rows, delivered_at, delivered_by_id)
     session.execute(
         update(N.__table__).where(N.id.in_(ids)).values(
             delivered_at=delivered_at, delivered_by_id=delivered_by_id, delivery_way=way,

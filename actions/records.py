@@ -152,7 +152,7 @@ def _ids(value: Any) -> list[Any]:
 
 def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
     """Form values onto the record: a related record given by its id sets the foreign key; a list of ids sets a
-    collection; an empty text in a nullable column is stored as NULL."""
+    collection; an empty text in a nullable column is stored as NULL, one of blanks in a required one is refused."""
     mapper = inspect(type(obj))
     for key, value in values.items():
         relation = mapper.relationships.get(key)
@@ -174,6 +174,10 @@ def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
         column = mapper.columns.get(key)
         if column is not None and column.nullable and value in ("", None):
             value = None
+        if (isinstance(value, str) and not value.strip() and column is not None and not column.nullable
+                and column.default is None and column.server_default is None):
+            # a required text of spaces passes the form's 「required」 but says nothing
+            raise Refused(f"请填写{label_of(type(obj), key)}")
         enum_class = getattr(getattr(column, "type", None), "enum_class", None)
         if enum_class is not None and value is not None and not isinstance(value, enum_class):
             value = _member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are

@@ -36,6 +36,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
@@ -233,8 +234,7 @@ def receive_request(
     if isinstance(phone, Invalid):
         raise Refused(f"{label_of(ServiceRequest, 'contact_phone')}：{phone.reason}")
     received_at = received_at or utcnow()
-    if received_at > utcnow() + dt.timedelta(minutes=5):
-        raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
+    _check_received_at(received_at)
 
     try:
         with session.begin_nested():
@@ -274,29 +274,68 @@ def _submitted(session: Session, token: str | None) -> IntakeResult | None:
     return None if row is None else IntakeResult(*row, operation_id=None, resubmitted=True)
 
 
+def _check_received_at(received_at: dt.datetime) -> None:
+    if received_at > utcnow() + dt.timedelta(minutes=5):
+        raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
+
+
+def _repeat_of(session: Session, unit_id: int | None, category: RequestCategory | None,
+               received_at: dt.datetime) -> int | None:
+    """The latest request of the same unit and 问题类别 within :data:`REPEAT_WINDOW` before ``received_at``."""
+    if unit_id is None:
+        return None
+    SR = ServiceRequest
+    return session.scalar(
+        select(SR.id)
+        .where(SR.unit_id == unit_id, SR.category == (category or RequestCategory.OTHER),
+               SR.received_at >= received_at - REPEAT_WINDOW, SR.received_at <= received_at)
+        .order_by(SR.received_at.desc(), SR.id.desc())
+        .limit(1)
+    )
+
+
+def _own_staff(session: Session, actor: Actor) -> int | None:
+    return session.scalar(select(User.staff_id).where(User.id == actor.user_id)) if actor.user_id else None
+
+
 def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
     """Insert a validated request keyed in by the actor — its 首问负责人 the actor's own staff record unless
     ``first_staff_id`` names another —, linked to the latest request of the same unit and 问题类别 within
     :data:`REPEAT_WINDOW` (its repeat)."""
     SR = ServiceRequest
-    repeat_of = None
-    if fields.get("unit_id") is not None:
-        received_at = fields["received_at"]
-        repeat_of = session.scalar(
-            select(SR.id)
-            .where(SR.unit_id == fields["unit_id"], SR.category == fields.get("category", RequestCategory.OTHER),
-                   SR.received_at >= received_at - REPEAT_WINDOW, SR.received_at <= received_at)
-            .order_by(SR.received_at.desc(), SR.id.desc())
-            .limit(1)
-        )
+    repeat_of = _repeat_of(session, fields.get("unit_id"), fields.get("category"), fields["received_at"])
     if "first_staff_id" not in fields and actor.user_id is not None:
-        fields["first_staff_id"] = session.scalar(select(User.staff_id).where(User.id == actor.user_id))
+        fields["first_staff_id"] = _own_staff(session, actor)
     if fields.get("kind") is RequestKind.COMPLAINT:  # 有效与否由客服主管判定
         fields.setdefault("complaint_validity", ComplaintValidity.PENDING)
     request = SR(**fields, receiver_id=actor.user_id, repeat_of_id=repeat_of)
     session.add(request)
     session.flush()
     return request
+
+
+@records.rule(ServiceRequest)
+def _request_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """The console's 新增/编辑 form is held to 受理's rules (receive_request above), so the two cannot differ: a
+    受理时间 not ahead of now, the complaint's own fields only on a complaint, which then awaits 判定; a new
+    request is owned by who keys it in (受理人, 首问负责人) unless the form names them, and linked to its repeat."""
+    request = change.obj
+    if change.changed("received_at") and request.received_at is not None:
+        _check_received_at(request.received_at)
+    if request.kind is RequestKind.COMPLAINT:
+        if request.complaint_validity is None:
+            request.complaint_validity = ComplaintValidity.PENDING
+    elif request.complaint_major or request.complained_staff_id is not None:
+        raise Refused(f"{label_of(ServiceRequest, 'complaint_major')}、{label_of(ServiceRequest, 'complained_staff')}"
+                      f"只能用于投诉：请改选诉求类型或清除这两项")
+    if not change.created:
+        return
+    if request.receiver_id is None:
+        request.receiver_id = actor.user_id
+    if request.first_staff_id is None:
+        request.first_staff_id = _own_staff(session, actor)
+    if request.repeat_of_id is None and request.received_at is not None:
+        request.repeat_of_id = _repeat_of(session, request.unit_id, request.category, request.received_at)
 
 
 # --- 我的首问 -------------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from models import (
 )
 from models.base import UTCDateTime
 
+from . import records
 from .actor import Actor
 from .audit import TRAIL_LINKS, as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
@@ -590,6 +591,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
     charge_amount = _money(charge, label_of(WorkOrder, "charge"))
+    _orders(session, [order_id], actor, tuple(S), "完工")  # scope first: the refusal below names the quote
     paid = session.execute(select(WorkOrder.paid_service, WorkOrder.quote).where(WorkOrder.id == order_id)).first()
     if paid is not None and paid.paid_service:
         if charge_amount > paid.quote:
@@ -711,6 +713,18 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
     session.add(visit)
     session.flush()
     return CallbackResult(order_id, visit.id, outcome.status, reopen, outcome.operation_id)
+
+
+@records.rule(Visit)
+def _callback_only_by_its_step(session: Session, actor: Actor, change: records.Change) -> None:
+    """A visit linked to a 派工单 is its 回访, made by :func:`callback_work_order` — 不满意 sends the order back
+    for rework, 满意 lets it close. The 走访记录 form would skip that: it may not link a visit to an order, nor
+    change the link or the result of one linked (its notes stay editable)."""
+    visit = change.obj
+    if change.changed("work_order_id") and (visit.work_order_id is not None or change.was("work_order_id")) or (
+            visit.work_order_id is not None and change.changed("result")):
+        raise Refused("派工单的回访须在派工单上办理（「回访」：不满意退回返工，满意方可关闭），不能在走访记录中关联或修改",
+                      [visit.work_order_id or change.was("work_order_id")])
 
 
 @as_actor

@@ -739,3 +739,14 @@ def test_the_trail_of_dispatch_and_steps_holds_the_values(session, world, order)
     callback_work_order(session, order_id=order.id, way=VisitWay.DOOR, result=Satisfaction.UNSATISFIED, actor=actor)
     reopened = trail("work_order", order.id)[-1]
     assert reopened["status"] == S.ACCEPTED.value and reopened["reopen_count"] == 1
+
+
+def test_another_projects_user_completing_a_paid_order_learns_nothing_of_its_quote(session, world, order):
+    accept_work_orders(session, order_ids=[order.id], actor=world["actor"], paid_service=True, quote="80.00",
+                       quote_accepted=True)
+    outsider = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[world["p2"]]))
+    before = counts(session)
+    with pytest.raises(NotPermitted) as refused:
+        complete_work_order(session, order_id=order.id, result="换龙头", charge="95", actor=outsider)
+    assert "80" not in refused.value.message and "报价" not in refused.value.message
+    assert counts(session) == before and state(session, order).status is WorkOrderStatus.ACCEPTED

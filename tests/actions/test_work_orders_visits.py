@@ -16,6 +16,7 @@ from actions.kernel.periods import local_day_bounds
 from actions.visits import households_not_visited, record_visit, visit_cycle
 from actions.work_orders import (
     accept_work_orders,
+    callback_work_order,
     callbacks_due,
     complete_work_order,
     department_report,
@@ -27,10 +28,12 @@ from models import (
     Department,
     RequestKind,
     RequestStatus,
+    Satisfaction,
     ServiceRequest,
     UnitStatus,
     Visit,
     VisitKind,
+    VisitWay,
     WorkOrder,
     utcnow,
 )
@@ -188,3 +191,31 @@ def test_department_report_of_a_past_day_judges_overdue_as_of_that_evening(sessi
     exported = export_department_report(session, department_id=engineering.id, actor=site["actor"], day=past)
     rows = list(openpyxl.load_workbook(io.BytesIO(exported.content)).active.iter_rows(min_row=2, values_only=True))[1:]
     assert {row[0]: row[-1] for row in rows} == {late_then.id: "已超时", late_since.id: None}
+
+
+def test_a_work_orders_callback_is_made_only_by_its_callback_step(session, site, console):
+    """回访 of a 派工单 through the 走访记录 form would skip its rule (不满意 → 返工, 满意 → may close): the form
+    neither links a visit to an order nor changes the result of a visit linked to one."""
+    (order,) = _done_orders(session, site, 1)
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    form = {"project": str(site["p1"].id), "kind": "repair", "way": "phone", "unit": str(site["units"][0].id),
+            "visited_at": "2026-12-01 10:00:00", "result": "unsatisfied", "notes": "", "issues_raised": "",
+            "work_order": str(order.id)}
+    before = session.scalar(select(func.count()).select_from(Visit))
+    refused = client.post("/admin/visit/create", form)
+    assert refused.status_code == 400 and "派工单的回访须在派工单上办理" in refused.text
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+    session.expire_all()
+    assert (session.get(WorkOrder, order.id).status, session.get(WorkOrder, order.id).reopen_count) == ("done", 0)
+    callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                        actor=site["actor"])
+    visit = session.scalars(select(Visit).where(Visit.work_order_id == order.id)).one()
+    edit = client.post(f"/admin/visit/edit/{visit.id}", {**form, "version": str(visit.version)})
+    assert edit.status_code == 400 and "派工单的回访须在派工单上办理" in edit.text
+    session.expire_all()
+    assert session.get(Visit, visit.id).result is Satisfaction.SATISFIED
+    noted = client.post(f"/admin/visit/edit/{visit.id}", {**form, "result": "satisfied", "notes": "业主补充：谢谢",
+                                                          "version": str(visit.version)})
+    assert noted.status_code == 302

@@ -266,3 +266,17 @@ def test_the_vip_flag_is_seen_and_set_by_the_manager_only(console, session):
     assert mgr.post(f"/admin/customer/edit/{cust.id}", full).status_code == 302  # unticked: no longer VIP
     session.expire_all()
     assert session.get(Customer, cust.id).vip is False
+
+
+def test_a_required_text_of_blanks_is_refused(console, session):
+    """姓名 of spaces (or full-width spaces) passes the browser's 「required」 but names no one: refused like an
+    empty one, nothing written; an optional text of spaces is still accepted."""
+    p = factories.project(session)
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    c = console("desk")
+    before = _count(session, Customer)
+    for blank in ("   ", "\u3000\u3000"):
+        response = c.post("/admin/customer/create", _customer_form(p, name=blank))
+        assert response.status_code == 400 and "请填写姓名" in html.unescape(response.text)
+        assert _count(session, Customer) == before
+    assert c.post("/admin/customer/create", _customer_form(p, note="  ")).status_code == 302

@@ -813,3 +813,30 @@ def test_a_dunning_job_whose_worker_dies_mid_run_leaves_nothing_and_its_retry_is
     assert (job.state, job.attempts) == (JobState.DONE, 2) and "已发出第一次催缴(5日) 3 份" in job.result["message"]
     assert count(session, DunningNotice, e) == 3 and count(session, DunningRun, e) == 1
     assert session.scalar(select(func.count()).select_from(JobLock)) == 0
+
+
+def test_the_notice_edit_form_records_a_delivery_by_the_delivery_rules(session, console, estate, staff_of, issue_day):
+    """送达 typed in the notice's own edit form is held to 登记送达's rules (dunning.record_delivery): not later
+    than now, not before the notice was issued (a staff member of another project is refused by the form's scope)."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    butler = console(staff_of("楼宇管家"))
+    issue_day(dt.date(2026, 4, 5))
+    cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
+    issue_day(dt.date(2026, 4, 6), hour=10)
+    notice = session.scalars(select(DunningNotice).where(DunningNotice.project_id == e.project.id)).first()
+    ours, theirs = f.staff(session, project_=e.project), f.staff(session, project_=f.project(session))
+    form = {"delivered_by": str(ours.id), "delivery_way": "door", "signed_by": "张伟", "note": "",
+            "version": str(notice.version)}
+    for when, who, message in (("2099-01-01 09:00:00", ours, "不能晚于现在"), ("2026-04-01 09:00:00", ours, "早于通知发出时间"),
+                               ("2026-04-06 09:00:00", theirs, "送达人：无权引用该记录")):
+        sent = butler.post(f"/admin/dunning-notice/edit/{notice.id}",
+                           {**form, "delivered_at": when, "delivered_by": str(who.id)})
+        assert sent.status_code in (400, 403) and message in sent.text, (when, sent.status_code)
+        session.expire_all()
+        assert session.get(DunningNotice, notice.id).delivered_at is None
+    saved = butler.post(f"/admin/dunning-notice/edit/{notice.id}", {**form, "delivered_at": "2026-04-06 09:30:00"})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert session.get(DunningNotice, notice.id).delivered_at == dt.datetime(2026, 4, 6, 1, 30, tzinfo=dt.UTC)

@@ -1,0 +1,65 @@
+"""客户诉求 typed in the console's own form (新增/编辑) are held to 受理's rules (receive_request): a 受理时间 not
+in the future, 重大投诉 and 被投诉员工 only on a complaint, a complaint awaiting the supervisor's 判定, and a new
+request owned by who keyed it in (受理人, 首问负责人) and linked to its repeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from models import SHANGHAI, ComplaintValidity, RequestCategory, ServiceRequest, utcnow
+from tests import factories as f
+
+
+@pytest.fixture
+def desk(session):
+    p = f.project(session, name="锦绣华庭")
+    wang = f.staff(session, project_=p, name="王丽")
+    user = f.user(session, username="qiantai", roles=["前台客服"], projects=[p])
+    user.staff_id = wang.id
+    session.flush()
+    return {"p": p, "wang": wang, "user": user, "unit": f.unit(session, project_=p)}
+
+
+def _form(desk, **values) -> dict:
+    received = (utcnow() - dt.timedelta(hours=1)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return {"project": str(desk["p"].id), "channel": "phone", "kind": "complaint", "category": "service",
+            "priority": "normal", "unit": str(desk["unit"].id), "content": "保安态度差", "received_at": received,
+            "contact_name": "张伟", "contact_phone": "13812345678", "reply": "", **values}
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(ServiceRequest))
+
+
+def test_a_request_created_in_the_console_form_is_owned_and_awaits_judgement(session, console, desk):
+    earlier = f.service_request(session, project_=desk["p"], unit_=desk["unit"], category=RequestCategory.SERVICE,
+                                received_at=utcnow() - dt.timedelta(days=2))
+    client = console("qiantai")
+    assert client.post("/admin/service-request/create", _form(desk)).status_code == 302
+    made = session.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc())).first()
+    assert (made.receiver_id, made.first_staff_id) == (desk["user"].id, desk["wang"].id)
+    assert made.complaint_validity is ComplaintValidity.PENDING
+    assert made.repeat_of_id == earlier.id
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"received_at": "2099-01-01 09:00:00"}, "受理时间不能晚于当前时间"),
+    ({"kind": "inquiry", "complaint_major": "y"}, "重大投诉、被投诉员工只能用于投诉"),
+    ({"kind": "praise", "complained_staff": "WANG"}, "重大投诉、被投诉员工只能用于投诉"),
+])
+def test_the_console_form_refuses_what_intake_refuses(session, console, desk, values, message):
+    values = {k: str(desk["wang"].id) if v == "WANG" else v for k, v in values.items()}
+    client = console("qiantai")
+    before = _count(session)
+    refused = client.post("/admin/service-request/create", _form(desk, **values))
+    assert refused.status_code == 400 and message in refused.text
+    assert _count(session) == before
+    request = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    edit = client.post(f"/admin/service-request/edit/{request.id}",
+                       _form(desk, version=str(request.version), **values))
+    assert edit.status_code == 400 and message in edit.text
+    session.expire_all()
+    assert session.get(ServiceRequest, request.id).complaint_major is False
