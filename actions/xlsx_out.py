@@ -40,6 +40,10 @@ PERCENT_FORMAT = "0.0%"
 HEADER_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
 TITLE_HEIGHT = 24
+# Excel opens no cell of more than 32,767 characters (UTF-16 units: an emoji counts two) — it calls the whole file
+# damaged. A longer stored text (a 诉求内容 pasted whole) is cut to the limit, saying so at its end.
+CELL_TEXT_MAX = 32_767
+CUT_MARK = "…（超出 Excel 单元格上限，以下已截断）"
 # A rate as the pages show it (``rates.percent_text``: 46.9%) goes into a sheet as the number 0.469 shown 46.9%,
 # so it can be summed and charted; "—" (no denominator) stays text.
 _PERCENT = re.compile(r"-?\d+(\.\d+)?%")
@@ -59,7 +63,7 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, font: Font | None = None) -
         cell.number_format = PERCENT_FORMAT
     elif isinstance(value, str):
         # What XML cannot carry (a control character stored before it was refused) is left out, not fatal.
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = within_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
         cell.data_type = "s"  # never "f", whatever the text starts with
     elif isinstance(value, bool):
         cell.value = "是" if value else "否"
@@ -74,6 +78,17 @@ def safe_cell(ws: WriteOnlyWorksheet, value: Any, *, font: Font | None = None) -
     if font is not None:
         cell.font = font
     return cell
+
+
+def within_cell(text: str) -> str:
+    """``text``, cut to what one Excel cell holds (:data:`CELL_TEXT_MAX`) with :data:`CUT_MARK` at its end."""
+    if len(text) <= CELL_TEXT_MAX // 2:  # the usual case, without counting: at most two UTF-16 units a character
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * CELL_TEXT_MAX:
+        return text
+    keep = units[: 2 * (CELL_TEXT_MAX - len(CUT_MARK))].decode("utf-16-le", "ignore")  # never half an emoji
+    return keep + CUT_MARK
 
 
 def write_sheet(
@@ -272,6 +287,7 @@ def _escaped(match: re.Match) -> str:
 
 
 def _text(ref: str, value: str, style: str = "") -> str:
+    value = within_cell(value)
     if _SPECIAL.search(value):
         value = _SPECIAL.sub(_escaped, value)
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
@@ -279,7 +295,7 @@ def _text(ref: str, value: str, style: str = "") -> str:
 
 
 def _str_cell(ref: str, value: str) -> str:
-    if _PLAIN.fullmatch(value):  # most text: written as it is
+    if _PLAIN.fullmatch(value) and len(value) <= CELL_TEXT_MAX // 2:  # most text: written as it is
         return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
     if value.endswith("%") and _PERCENT.fullmatch(value):
         return f'<c r="{ref}"{_PERCENT_STYLE}><v>{Decimal(value[:-1]) / 100}</v></c>'

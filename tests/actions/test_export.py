@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from actions.actor import Actor
 from actions.bulk_import import import_records
 from actions.export import export_columns, export_list
+from actions.xlsx_out import CELL_TEXT_MAX, CUT_MARK, new_workbook, to_bytes, write_sheet
 from models import (
     AuditKind,
     AuditLog,
@@ -66,6 +67,29 @@ def test_formulas_are_written_as_text(session, p1, tmp_path):
     # otherwise kept as typed.
     assert [r[1] for r in _rows(data)[1:]] == [h.replace("\r", "_x000D_") for h in HOSTILE]
     assert result.rows == len(HOSTILE)
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_a_text_longer_than_an_excel_cell_is_cut_saying_so(session, p1, tmp_path):
+    """Excel calls a file with a cell of more than 32,767 characters damaged: a longer stored text is cut, in the
+    streamed list export and in the openpyxl-written workbooks alike; a text at the limit is kept whole."""
+    project, actor = p1
+    long_note = "投诉内容" * 9_000 + "😀" * 10  # 36,010 characters, 36,020 UTF-16 units
+    at_limit = "记" * CELL_TEXT_MAX
+    f.customer(session, project_=project, name="张伟").note = long_note
+    f.customer(session, project_=project, name="李娜").note = at_limit
+    session.flush()
+    _, data = _export(session, tmp_path, Customer, ["name", "note"], actor)
+    wb = new_workbook()
+    write_sheet(wb, "备注", ["备注"], [[long_note], [at_limit]])
+    written = load_workbook(io.BytesIO(to_bytes(wb))).worksheets[0]
+    for cut, whole in ([r[1] for r in _rows(data)[1:]], [written.cell(3, 1).value, written.cell(4, 1).value]):
+        assert cut.endswith(CUT_MARK) and _utf16_units(cut) <= CELL_TEXT_MAX
+        assert long_note.startswith(cut.removesuffix(CUT_MARK))
+        assert whole == at_limit
 
 
 def test_personal_data_masked_unless_allowed(session, p1, tmp_path):
