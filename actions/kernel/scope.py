@@ -24,8 +24,8 @@ def visible_project(session: Session, actor: Actor, project_id: int | None) -> P
     project = session.get(Project, project_id) if project_id is not None else None
     if project is None:
         raise _not_found([project_id])
-    if not actor.can_see(project.id):
-        raise NotPermitted(f"无权操作项目：{project.name}", [project.id])
+    if not actor.can_see(project.id):  # by its number, as below: another project's name is not the actor's to read
+        raise NotPermitted(f"无权操作项目：{project.id}", [project.id])
     return project
 
 

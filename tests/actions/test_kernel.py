@@ -58,7 +58,7 @@ def test_project_scope_has_one_wording(session):
     assert project_ids_named(session, [other.name, mine.name]) == sorted([mine.id, other.id], key=lambda i: (
         {mine.id: mine.name, other.id: other.name}[i]))
     missing = (session.scalar(select(func.max(Project.id))) or 0) + 1
-    with pytest.raises(NotPermitted, match=f"无权操作项目：{other.name}"):
+    with pytest.raises(NotPermitted, match=f"无权操作项目：{other.id}$"):  # not its name: not the actor's to read
         visible_project(session, actor, other.id)
     with pytest.raises(NotPermitted, match=f"无权操作项目：{other.id}"):
         visible_projects(session, [other.id], actor)
