@@ -305,15 +305,21 @@ def test_delivery_is_recorded_from_the_notice_list(session, console, estate, sta
 
 
 
-def test_a_bad_value_on_a_fee_page_is_named_and_nothing_is_written(session, console, estate, staff_of, issue_day):
-    """生成账单, 发起催缴, 送达登记, 收款, 欠费账龄: a value that is not what the field takes is refused before the
-    action runs, naming the field and the value."""
-    e = estate
+def _first_reminders_issued(session, e, console, staff_of, issue_day):
+    """The estate's bills, and their 第一次催缴 issued by its 收费员 on the 5th: (收费员's, 楼宇管家's console)."""
     with_bills(session, e)
     cashier = console(staff_of("收费员"))
     butler = console(staff_of("楼宇管家"))
     issue_day(dt.date(2026, 4, 5))
     cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
+    return cashier, butler
+
+
+def test_a_bad_value_on_a_fee_page_is_named_and_nothing_is_written(session, console, estate, staff_of, issue_day):
+    """生成账单, 发起催缴, 送达登记, 收款, 欠费账龄: a value that is not what the field takes is refused before the
+    action runs, naming the field and the value."""
+    e = estate
+    cashier, butler = _first_reminders_issued(session, e, console, staff_of, issue_day)
     notice = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id)).first()
 
     def state():
@@ -819,11 +825,7 @@ def test_the_notice_edit_form_records_a_delivery_by_the_delivery_rules(session, 
     """送达 typed in the notice's own edit form is held to 登记送达's rules (dunning.record_delivery): not later
     than now, not before the notice was issued (a staff member of another project is refused by the form's scope)."""
     e = estate
-    with_bills(session, e)
-    cashier = console(staff_of("收费员"))
-    butler = console(staff_of("楼宇管家"))
-    issue_day(dt.date(2026, 4, 5))
-    cashier.post_job("/admin/dunning", preview_params(e, 1, 5))
+    cashier, butler = _first_reminders_issued(session, e, console, staff_of, issue_day)
     issue_day(dt.date(2026, 4, 6), hour=10)
     notice = session.scalars(select(DunningNotice).where(DunningNotice.project_id == e.project.id)).first()
     ours, theirs = f.staff(session, project_=e.project), f.staff(session, project_=f.project(session))
