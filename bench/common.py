@@ -45,20 +45,6 @@ def fresh_postgres(url: str) -> str:
     return url
 
 
-def backend_cpu(db: Session | Connection) -> float:
-    """CPU seconds the PostgreSQL backend serving ``db`` has used, read from /proc when the server runs here (0 on
-    SQLite, which runs in this process, or when the backend is not visible)."""
-    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
-    if dialect.name != "postgresql":
-        return 0.0
-    pid = db.scalar(text("SELECT pg_backend_pid()"))
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def load_average() -> str:
     """The machine's 1/5/15-minute load averages, printed with every figure: the machine is shared."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -71,17 +57,23 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu(db: Session | Connection) -> float:
+    """CPU seconds the PostgreSQL backend serving ``db`` has used, read from /proc when the server runs here (0 on
+    SQLite, which runs in this process, or when the backend is not visible)."""
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    if dialect.name != "postgresql":
+        return 0.0
+    try:
+        return _cpu_of(db.scalar(text("SELECT pg_backend_pid()")))
+    except OSError:
+        return 0.0
+
+
 def cpu_seconds(conn: Connection) -> float:
-    """CPU seconds used so far by this process and by the PostgreSQL backend serving ``conn`` (a server on this
-    machine: /proc). On SQLite the database's work is the process's own. Differences of it time a piece of work
-    by CPU, which load from other processes on the shared machine inflates far less than the wall clock."""
-    used = time.process_time()
-    if conn.dialect.name != "postgresql":
-        return used
-    info = conn.connection.info  # the pooled connection's: asked once per backend
-    if "backend_pid" not in info:
-        info["backend_pid"] = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    return used + _cpu_of(info["backend_pid"])
+    """CPU seconds used so far by this process and by the PostgreSQL backend serving ``conn``. On SQLite the
+    database's work is the process's own. Differences of it time a piece of work by CPU, which load from other
+    processes on the shared machine inflates far less than the wall clock."""
+    return time.process_time() + backend_cpu(conn)
 
 
 def backends_cpu(admin: Connection | None, database: str) -> float:
