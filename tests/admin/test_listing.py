@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from admin.views import listing
 from models import Bill
@@ -419,6 +419,8 @@ def test_a_term_in_many_related_records_with_few_of_the_lists_rows_is_read_from_
     f.bill(session, unit_=f.unit(session, project_=other, room_no="0203-45"), fee_type_=f.fee_type(session, project_=other),
            period="2026-03")
     session.commit()
+    if session.get_bind().dialect.name == "postgresql":  # the plan choice weighs the planner's estimates: of these
+        session.execute(text("ANALYZE bill, unit, customer"))  # rows, not of the rows an earlier test left in the stats
     expected = sorted((b.id for b in estate["bills"] if term in b.unit.room_no), reverse=True)
     assert len(expected) == 1 and any(session.get(Bill, i).customer_id is None for i in expected)
     fields = ["period", "unit.room_no", "customer.name"]
