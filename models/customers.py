@@ -42,6 +42,7 @@ class Customer(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
 
     __tablename__ = "customer"
     __label__ = "客户"
+    __project_index__ = False  # the three below lead with it
     __table_args__ = (
         Index(None, "project_id", "name"),
         Index(None, "project_id", "phone"),
@@ -71,9 +72,11 @@ class UnitCustomer(IdMixin, ProjectScoped, VersionedMixin, Base):
     __label__ = "房屋客户"
     __table_args__ = (UniqueConstraint("unit_id", "customer_id", "relation"),)
 
-    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="CASCADE"), index=True)
+    # No index of its own on unit_id (the unique constraint leads with it) nor on relation (four values, read
+    # through the unit or the customer): each cost every imported link a write (issue 17).
+    unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = col("客户", ForeignKey("customer.id", ondelete="CASCADE"), index=True)
-    relation: Mapped[UnitRelation] = col("关系", enum_type(UnitRelation), default=UnitRelation.OWNER, index=True)
+    relation: Mapped[UnitRelation] = col("关系", enum_type(UnitRelation), default=UnitRelation.OWNER)
     is_primary: Mapped[bool] = col("主要联系人", Boolean, default=True)
     start_date: Mapped[dt.date | None] = col("起始日期", Date)
     end_date: Mapped[dt.date | None] = col("终止日期", Date)
