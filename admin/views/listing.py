@@ -23,14 +23,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, String, cast, func, inspect, or_, select, union
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    inspect,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from models.base import SEARCHED, search_table
+from models.base import BIGRAMS, SEARCHED, search_table
 from models.search import MIN_TERM, PREFIX_TERM, search_terms
 
 EXACT_UP_TO = 10_000
@@ -289,6 +303,23 @@ def _contains_sqlite(element: _Contains, compiler: Any, **kw: Any) -> str:
     if found is None:
         return _contains(element, compiler, **kw)
     return compiler.process(inspect(element.model).primary_key[0].in_(found), **kw)
+
+
+@compiles(_Contains, "postgresql")
+def _contains_postgresql(element: _Contains, compiler: Any, **kw: Any) -> str:
+    """A 2-character term, which holds no trigram (``pg_trgm`` read its whole index and rechecked every row:
+    1.3 s for 张三 in a million audit rows), is read from the column's 2-character substrings
+    (``models.base.BIGRAMS``): ``bigrams(column) @> ARRAY['张三']`` (0.03 ms), the ILIKE kept on the rows it finds.
+    For a term whose letters are ASCII or have no case, as on SQLite: the index holds ``lower()``'s substrings,
+    the same length as the term only for those."""
+    term = element.term
+    if len(term) != PREFIX_TERM or element.name not in SEARCHED.get(element.model.__table__.name, ()) \
+            or (term.lower() != term.upper() and not term.isascii()):
+        return _contains(element, compiler, **kw)
+    column = getattr(element.model, element.name)
+    substrings = getattr(func, BIGRAMS)(column, type_=ARRAY(Text))
+    found = substrings.contains(cast(array([term.lower()]), ARRAY(Text)))
+    return compiler.process(and_(found, _matching(column, element.pattern)).self_group(), **kw)
 
 
 def _indexed(table: str, name: str, term: str) -> Select | None:
