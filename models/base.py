@@ -150,7 +150,7 @@ def list_order_indexes(*order: str) -> tuple[Index, Index]:
 
 # table → the columns console searches match anywhere in, as ``trigram_indexes`` declares them
 SEARCHED: dict[str, tuple[str, ...]] = {}
-# PostgreSQL: a text's lowercase 2-character substrings, each once (a migration creates it; NULL for NULL or a
+# PostgreSQL: a text's lowercase 2-character substrings (a migration creates it; NULL for NULL or a
 # text shorter than 2), which ``trigram_indexes`` indexes and a 2-character search reads (``admin.views.listing``)
 BIGRAMS = "bigrams"
 

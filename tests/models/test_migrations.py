@@ -226,7 +226,7 @@ def _schema(conn) -> set[tuple]:
 
 
 def test_the_two_character_search_indexes_come_and_go_on_postgresql_only(scratch_url):
-    """On PostgreSQL the upgrade creates ``bigrams`` (a text's lowercase 2-character substrings, each once; NULL
+    """On PostgreSQL the upgrade creates ``bigrams`` (a text's lowercase 2-character substrings; NULL
     for NULL or a shorter text) and an index of it beside every trigram index — the audit rows' leading with the
     project — filled from the rows already there; the downgrade drops both. SQLite's schema stays as it was."""
     engine = make_engine(scratch_url)

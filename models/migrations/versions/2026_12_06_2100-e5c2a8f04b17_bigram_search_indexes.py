@@ -3,7 +3,7 @@
 A 2-character term (张三, 业主) holds no trigram: ``pg_trgm`` read its GIN index whole for ``ILIKE '%张三%'`` and
 rechecked every row (1.3 s for a million audit rows; 0.7–5 s a search on the million-row lists, issue 17). Every
 searched column gets a second GIN index beside its trigram one, over ``bigrams(column)`` — its lowercase
-2-character substrings, each once — which a 2-character search reads by ``@>`` (``admin.views.listing``). The
+2-character substrings — which a 2-character search reads by ``@>`` (``admin.views.listing``). The
 audit rows' lead with ``project_id``, as their trigram indexes do. ANALYZE gathers the expressions' statistics,
 which the list's plan choice estimates a term's matches by. SQLite answers 2-character terms from its FTS5 tables
 (``models.search``): nothing changes there.
@@ -35,12 +35,22 @@ SEARCHED = {
     "work_order": (None, ("result",)),
 }
 
-# STRICT: NULL for NULL without running the body; IMMUTABLE as lower() is, so it can be indexed. OR REPLACE: a
-# test database reset drops its tables, not this function. No substring of a
-# text shorter than 2 characters: NULL as well (array_agg of no rows), which no term's array is contained in.
+# STRICT: NULL for NULL without running the body; IMMUTABLE as lower() is, so it can be indexed; OR REPLACE: a test
+# database reset drops its tables, not this function. A text shorter than 2 characters has no substring: NULL as
+# well, which no term's array is contained in. A loop: 3.7× faster than array_agg(DISTINCT …) over generate_series
+# (0.53 against 1.97 s for 100,000 audit rows' three columns), which an INSERT pays on each row; a substring twice
+# is kept once by the index.
 BIGRAMS = """
-CREATE OR REPLACE FUNCTION bigrams(s text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT array_agg(DISTINCT substr(l, i, 2)) FROM lower(s) AS l, generate_series(1, length(l) - 1) AS i
+CREATE OR REPLACE FUNCTION bigrams(s text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    l text := lower(s);
+    found text[];
+BEGIN
+    FOR i IN 1 .. length(l) - 1 LOOP
+        found := found || substr(l, i, 2);
+    END LOOP;
+    RETURN found;
+END
 $$
 """
 
