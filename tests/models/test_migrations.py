@@ -259,4 +259,51 @@ def test_request_stage_becomes_a_plain_column_held_by_a_check_and_back(scratch_u
         assert stages(conn) == {**expected, "dispatched": "answered"}
         if postgresql:
             assert conn.scalar(fillfactor) == ["fillfactor=50"]
+
+
+BIGRAM_INDEXES = "e5c2a8f04b17"  # PostgreSQL: each searched column's 2-character substrings indexed (bigrams)
+
+
+def _schema(conn) -> set[tuple]:
+    if conn.dialect.name == "sqlite":
+        return set(conn.execute(text("SELECT type, name, sql FROM sqlite_master")).all())
+    return set(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                                 "UNION ALL SELECT proname, prosrc FROM pg_proc WHERE proname = 'bigrams'")).all())
+
+
+def test_the_two_character_search_indexes_come_and_go_on_postgresql_only(scratch_url):
+    """On PostgreSQL the upgrade creates ``bigrams`` (a text's lowercase 2-character substrings; NULL
+    for NULL or a shorter text) and an index of it beside every trigram index — the audit rows' leading with the
+    project — filled from the rows already there; the downgrade drops both. SQLite's schema stays as it was."""
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{BIGRAM_INDEXES}-1")
+    with engine.begin() as conn:
+        project, _, _ = _campaign(conn, 1)
+        old = _insert(conn, "customer", project_id=project, name="老张三丰")
+        before = _schema(conn)
+
+    _migrate(engine, BIGRAM_INDEXES)
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            assert _schema(conn) == before
+        else:
+            assert sorted(conn.scalar(text("SELECT bigrams('老张三丰 AB')"))) == sorted(
+                ["老张", "张三", "三丰", "丰 ", " a", "ab"])
+            assert conn.execute(text("SELECT bigrams(NULL), bigrams('张'), bigrams('')")).one() == (None, None, None)
+            indexes = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
+                                             "WHERE indexname LIKE '%\\_bigram'")).all())
+            assert set(indexes) == {f"ix_{table}_bigram" for table in (
+                "audit_log_actor_name", "audit_log_summary", "audit_log_record_id", "bill_period", "customer_name",
+                "payment_receipt_no", "service_request_contact_name", "service_request_contact_phone", "staff_name",
+                "unit_room_no", "work_order_result")}
+            assert "gin (project_id, bigrams((actor_name)::text))" in indexes["ix_audit_log_actor_name_bigram"]
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(conn.scalars(text(
+                "EXPLAIN SELECT id FROM customer WHERE bigrams(name) @> ARRAY['张三'] AND name ILIKE '%张三%'")))
+            assert "ix_customer_name_bigram" in plan
+            assert conn.scalars(text("SELECT id FROM customer WHERE bigrams(name) @> ARRAY['张三']")).all() == [old]
+
+    _migrate(engine, f"{BIGRAM_INDEXES}-1", down=True)
+    with engine.connect() as conn:
+        assert _schema(conn) == before
     engine.dispose()
