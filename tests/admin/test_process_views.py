@@ -159,7 +159,7 @@ def test_the_butler_opens_the_weekly_report_of_their_buildings_and_prints_it(ses
     butler = f.user(session, username="guanjia", roles=["楼宇管家"], projects=[site["p1"]])
     butler.staff_id = site["wang"].id
     site["unit"].building.butler_id = site["wang"].id
-    f.building(session, project_=site["p1"], name="99栋")  # not theirs
+    f.building(session, project_=site["p1"], name="他管栋")  # not theirs (a name no factory building contains)
     f.service_request(session, project_=site["p1"], unit_=site["unit"], kind=RequestKind.COMPLAINT,
                       received_at=dt.datetime(2026, 11, 10, 9, tzinfo=SHANGHAI))
     session.flush()
@@ -168,9 +168,9 @@ def test_the_butler_opens_the_weekly_report_of_their_buildings_and_prints_it(ses
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert "2026-11-09 至 2026-11-15" in text and "王芳所辖楼栋" in text
-    assert site["unit"].building.name in text and "99栋" not in text
+    assert site["unit"].building.name in text and "他管栋" not in text
     everything = html.unescape(c.get("/admin/building-week?week=2026-11-12&butler_id=").text)
-    assert "99栋" in everything
+    assert "他管栋" in everything
     printed = c.get("/admin/building-week?week=2026-11-12&print=1")
     assert printed.status_code == 200 and "楼宇管家签字" in printed.text
     assert c.get(f"/admin/building-week?project_id={site['p2'].id}").status_code == 403
