@@ -43,6 +43,10 @@ from .kernel.scope import require_company_wide
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
 MISSING_VERSION_MESSAGE = "表单缺少版本号，请刷新后重试"
 EMPTY = (None, "", "__None")
+# The most characters one text typed in may hold where its column sets no length (诉求内容, 值班事项 …): pages of
+# text, beyond any real entry. More is a paste gone wrong or an attack: refused before it is stored, indexed for
+# search and copied into the audit trail.
+TEXT_MAX = 10_000
 
 
 class EditConflict(Refused):
@@ -150,6 +154,12 @@ def _ids(value: Any) -> list[Any]:
     return [getattr(item, "id", item) for item in items if item not in EMPTY]
 
 
+def check_text_length(model: type, key: str, value: Any) -> None:
+    """Refuses a text longer than :data:`TEXT_MAX`, naming the field and both lengths."""
+    if isinstance(value, str) and len(value) > TEXT_MAX:
+        raise Refused(f"{label_of(model, key)}过长：最多 {TEXT_MAX:,} 字，现为 {len(value):,} 字")
+
+
 def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
     """Form values onto the record: a related record given by its id sets the foreign key; a list of ids sets a
     collection; an empty text in a nullable column is stored as NULL, one of blanks in a required one is refused."""
@@ -178,6 +188,8 @@ def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
                 and column.default is None and column.server_default is None):
             # a required text of spaces passes the form's 「required」 but says nothing
             raise Refused(f"请填写{label_of(type(obj), key)}")
+        if column is not None and getattr(column.type, "length", None) is None:  # a set length: the form holds it
+            check_text_length(type(obj), key, value)
         enum_class = getattr(getattr(column, "type", None), "enum_class", None)
         if enum_class is not None and value is not None and not isinstance(value, enum_class):
             value = _member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are

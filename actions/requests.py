@@ -211,6 +211,7 @@ def receive_request(
     content = (content or "").strip()
     if not content:
         raise Refused(f"请填写{label_of(ServiceRequest, 'content')}")
+    records.check_text_length(ServiceRequest, "content", content)
     if not isinstance(kind, RequestKind):
         raise Refused(f"请选择{label_of(ServiceRequest, 'kind')}")
     if project_id is None:

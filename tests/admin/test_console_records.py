@@ -8,8 +8,13 @@ import html
 import re
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
+from actions.actor import Actor
+from actions.errors import Refused
+from actions.records import TEXT_MAX
+from actions.requests import receive_request
 from admin.views import VIEWS
 from models import (
     AuditKind,
@@ -21,6 +26,8 @@ from models import (
     DunningRun,
     DunningRunStatus,
     DunningStage,
+    RequestKind,
+    ServiceRequest,
     Unit,
     WorkOrder,
 )
@@ -266,6 +273,27 @@ def test_the_vip_flag_is_seen_and_set_by_the_manager_only(console, session):
     assert mgr.post(f"/admin/customer/edit/{cust.id}", full).status_code == 302  # unticked: no longer VIP
     session.expire_all()
     assert session.get(Customer, cust.id).vip is False
+
+
+def test_a_text_beyond_the_bound_is_refused_by_the_form_and_by_intake(console, session):
+    """A text whose column sets no length (备注, 诉求内容) holds at most TEXT_MAX characters, on the console's form and
+    on 受理 alike: one character more is refused naming the field, nothing written; the bound itself is saved."""
+    p = factories.project(session)
+    user = factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    c = console("desk")
+    before = _count(session, Customer)
+    response = c.post("/admin/customer/create", _customer_form(p, note="记" * (TEXT_MAX + 1)))
+    assert response.status_code == 400
+    assert f"备注过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字" in html.unescape(response.text)
+    assert _count(session, Customer) == before
+    assert c.post("/admin/customer/create", _customer_form(p, note="记" * TEXT_MAX)).status_code == 302
+    assert _count(session, Customer) == before + 1
+    actor = Actor(user_id=user.id, name="desk", project_ids=frozenset({p.id}))
+    requests = _count(session, ServiceRequest)
+    with pytest.raises(Refused, match="诉求内容过长"):
+        receive_request(session, actor=actor, project_id=p.id, kind=RequestKind.INQUIRY,
+                        content="问" * (TEXT_MAX + 1), contact_phone="13800000000")
+    assert _count(session, ServiceRequest) == requests
 
 
 def test_a_required_text_of_blanks_is_refused(console, session):
