@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import SHANGHAI, Escalation, EscalationLevel, RequestStatus, ServiceRequest, label_of, utcnow
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
@@ -39,6 +40,7 @@ def escalate_request(session: Session, *, request_id: int, level: EscalationLeve
     reason = (reason or "").strip()
     if not reason:
         raise Refused(f"请填写{label_of(Escalation, 'reason')}", [request_id])
+    records.check_text_length(Escalation, "reason", reason)
     highest = session.scalar(select(func.max(Escalation.level)).where(Escalation.request_id == request_id))
     if highest is not None and level.value <= EscalationLevel(highest).value:
         raise Refused(f"诉求#{request_id} 已上报至{EscalationLevel(highest).label}，只能向更高一级上报", [request_id])
@@ -61,6 +63,7 @@ def respond_escalation(session: Session, *, escalation_id: int, response: str, a
     response = (response or "").strip()
     if not response:
         raise Refused(f"请填写{label_of(Escalation, 'response')}", [escalation_id])
+    records.check_text_length(Escalation, "response", response)
     row.response, row.responded_by_id, row.responded_at = response, actor.user_id, utcnow()
     session.flush()
     log_operation(session, "respond_escalation", project_id=row.project_id,

@@ -103,6 +103,7 @@ def confirm_handover(session: Session, *, handover_id: int, counted: Decimal | N
         raise Refused(f"请填写{label_of(CashHandover, 'counted')}", [handover_id])
     counted = counted.quantize(Decimal("0.01"))
     note = (note or "").strip()
+    records.check_text_length(CashHandover, "note", note)
     if counted != row.amount and not note:
         raise Refused(f"实收 {counted} 元与应交 {row.amount} 元不符，请说明差额", [handover_id])
     row.counted, row.note, row.cashier_id, row.confirmed_at = counted, note, actor.user_id, utcnow()

@@ -590,6 +590,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
     result = (result or "").strip()
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
+    records.check_text_length(WorkOrder, "result", result)
     charge_amount = _money(charge, label_of(WorkOrder, "charge"))
     _orders(session, [order_id], actor, tuple(S), "完工")  # scope first: the refusal below names the quote
     paid = session.execute(select(WorkOrder.paid_service, WorkOrder.quote).where(WorkOrder.id == order_id)).first()
@@ -693,6 +694,8 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
     返工次数 + 1, the completion time cleared until it is done again."""
     if not isinstance(result, Satisfaction) or not isinstance(way, VisitWay):
         raise Refused("请选择回访方式和回访结果")
+    for key, text in (("notes", notes), ("issues_raised", issues_raised)):
+        records.check_text_length(Visit, key, text)
     _orders(session, [order_id], actor, STEP_FROM["callback"], "回访")
     reopen = result is Satisfaction.UNSATISFIED
     if dry_run:

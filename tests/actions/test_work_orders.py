@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from actions.actor import actor_for_user
 from actions.audit import trail_clause
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX
 from actions.work_orders import (
     DISPATCH_SUMMARY,
     accept_work_orders,
@@ -750,3 +751,21 @@ def test_another_projects_user_completing_a_paid_order_learns_nothing_of_its_quo
         complete_work_order(session, order_id=order.id, result="换龙头", charge="95", actor=outsider)
     assert "80" not in refused.value.message and "报价" not in refused.value.message
     assert counts(session) == before and state(session, order).status is WorkOrderStatus.ACCEPTED
+
+
+def test_a_text_beyond_the_bound_is_refused_on_completion_and_callback(session, world, order):
+    """完工结果 and 回访记录, typed on the work order's own pages, hold at most TEXT_MAX characters as the console's
+    forms and 受理 do: one more is refused naming the field, the order unchanged; the bound itself is saved."""
+    actor = world["actor"]
+    accept_work_orders(session, order_ids=[order.id], actor=actor)
+    before = counts(session)
+    with pytest.raises(Refused, match="处理结果过长"):
+        complete_work_order(session, order_id=order.id, result="修" * (TEXT_MAX + 1), actor=actor)
+    assert counts(session) == before and state(session, order).status is WorkOrderStatus.ACCEPTED
+    complete_work_order(session, order_id=order.id, result="修" * TEXT_MAX, actor=actor)
+    assert state(session, order).status is WorkOrderStatus.DONE
+    before = counts(session)
+    with pytest.raises(Refused, match="回访记录过长"):
+        callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                            notes="好" * (TEXT_MAX + 1), actor=actor)
+    assert counts(session) == before and state(session, order).status is WorkOrderStatus.DONE
