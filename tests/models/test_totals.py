@@ -40,7 +40,18 @@ from models import (
 from models.totals import SURVEY_HOUSEHOLD_TALLY
 from tests import factories as f
 from tests.race_support import second_while_first_open
-from tests.score_support import DAY, MONTH, at, build_org, callback, hand_checked, order, request, rule, scores
+from tests.score_support import (
+    DAY,
+    MONTH,
+    at,
+    build_org,
+    callback,
+    hand_checked,
+    order,
+    request,
+    rule,
+    scores,
+)
 
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
 
@@ -266,11 +277,20 @@ def test_every_write_to_a_score_event_keeps_the_score_totals(session):
 
 
 @pytest.fixture
-def scored_staff(engine):
+def committed_project(engine):
+    """(engine, a committed project's id), on PostgreSQL: what two transactions at once share."""
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
     with Session(engine) as s, s.begin():
-        p = f.project(s)
+        project_id = f.project(s).id
+    return engine, project_id
+
+
+@pytest.fixture
+def scored_staff(committed_project):
+    engine, p_id = committed_project
+    with Session(engine) as s, s.begin():
+        p = s.get(Project, p_id)
         staff = f.staff(s, project_=p, name="并发员工")
         s.flush()
         ids = {"project": p.id, "branch": p.branch_id, "staff": staff.id, "rule": rule(s, "1.1").id}
