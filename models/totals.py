@@ -1,5 +1,5 @@
-"""Totals kept by the database, so that the home page and the KPIs read a few rows instead of a branch's 1.2 M
-bills and 100,000 survey forms on every view:
+"""Totals kept by the database, so that the home page, the KPIs and the monthly scores read a few rows instead of
+a branch's 1.2 M bills, 100,000 survey forms or a month's 100,000 score events:
 
 - ``bill_total`` (``fees.BillTotal``): 应收, 实收 and 欠费 per project, 账期 and due date;
 - ``survey_answer_tally`` (``surveys.SurveyAnswerTally``): per survey, how many forms gave each score to each
