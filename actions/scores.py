@@ -63,6 +63,7 @@ from models import (
     label_of,
     utcnow,
 )
+from models.totals import SCORE_TOTAL
 
 from . import records
 from .actor import Actor
@@ -562,9 +563,11 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(c.c.side > 0)
-    # the same record named in another month's events (a due date moved) stays there until it is recomputed
-    added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
-                            ["source", "source_id", "staff_id"])
+    # the same record named in another month's events (a due date moved) stays there until it is recomputed;
+    # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
+    with SCORE_TOTAL.inserted(session.connection(), f"id > {int(before)}"):
+        added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
+                                ["source", "source_id", "staff_id"])
     if added:
         # One row per project for all the events derived there (thousands a month, each saying the same), at
         # their creation time, which lists it on each one's 变更记录 (_derived_trail).

@@ -197,6 +197,20 @@ END $$"""
             self.add_counted(connection, change())
 
     @contextlib.contextmanager
+    def inserted(self, connection: Connection, rows: str) -> Iterator[None]:
+        """Around one INSERT of many source rows that ``rows`` (SQL over the source's columns) selects once it is
+        done, and no other row: on SQLite its row triggers (an upsert per row) lifted for it and the rows added in
+        one grouped upsert after it, in the writing transaction. PostgreSQL's statement trigger already adds the
+        insert in one grouped upsert: nothing changes there."""
+        if connection.dialect.name != "sqlite":
+            yield
+            return
+        with self._aside(connection) as aside:
+            yield
+        if aside:
+            connection.execute(text(self.grouped({f"(SELECT * FROM {self.source} WHERE {rows})": 1}, "sqlite")))
+
+    @contextlib.contextmanager
     def _aside(self, connection: Connection) -> Iterator[bool]:
         """The triggers out of the way for the block: lifted on SQLite, standing aside on PostgreSQL. Yields
         whether they were (not on SQLite where the schema was made without them, nor on MariaDB)."""
