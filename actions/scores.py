@@ -53,6 +53,7 @@ from models import (
     Satisfaction,
     ScoreEvent,
     ScoreMonth,
+    ScoreTotal,
     ScoringRule,
     ServiceRequest,
     Staff,
@@ -62,6 +63,7 @@ from models import (
     label_of,
     utcnow,
 )
+from models.totals import SCORE_TOTAL
 
 from . import records
 from .actor import Actor
@@ -561,9 +563,11 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(c.c.side > 0)
-    # the same record named in another month's events (a due date moved) stays there until it is recomputed
-    added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
-                            ["source", "source_id", "staff_id"])
+    # the same record named in another month's events (a due date moved) stays there until it is recomputed;
+    # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
+    with SCORE_TOTAL.inserted(session.connection(), f"id > {int(before)}"):
+        added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
+                                ["source", "source_id", "staff_id"])
     if added:
         # One row per project for all the events derived there (thousands a month, each saying the same), at
         # their creation time, which lists it on each one's 变更记录 (_derived_trail).
@@ -774,13 +778,16 @@ def _scores_upsert(session: Session, m: Month, ids: list[int]):
 
 
 def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
-    """The month's ``MonthlyScore`` rows: one pass over the events (read from the covering index) by employee
-    and rule, then one row per employee with its sums by category, its rank and grade."""
+    """The month's ``MonthlyScore`` rows: the month's events by employee and rule — read from the totals the
+    database keeps with every event write (``ScoreTotal``), a few rows per employee instead of every event —
+    then one row per employee with its sums by category, its rank and grade."""
     postgres = is_postgresql(session)
     per_rule = (
-        select(ScoreEvent.staff_id, ScoreEvent.rule_id, func.sum(ScoreEvent.points).label("points"),
-               func.count().label("events"))
-        .where(*in_month(m, ids)).group_by(ScoreEvent.staff_id, ScoreEvent.rule_id).cte("per_rule")
+        select(ScoreTotal.staff_id, ScoreTotal.rule_id, func.sum(ScoreTotal.points).label("points"),
+               func.sum(ScoreTotal.events).label("events"))
+        # a key whose events are all gone stays with none: not counted, as no event is
+        .where(ScoreTotal.month == m.text, ScoreTotal.project_id.in_(ids), ScoreTotal.events != 0)
+        .group_by(ScoreTotal.staff_id, ScoreTotal.rule_id).cte("per_rule")
     )
     pts = per_rule.c.points
     # NULL for a category without events (a sum over no rows), so the breakdown lists only those with events

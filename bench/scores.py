@@ -10,7 +10,8 @@ database named by ``--pg`` (dropped and recreated: give it a database of its own
 - the hand-written ``GROUP BY`` the breakdown needs (the month's points per employee and rule), and those per
   employee and per employee and category, each over the month of the 20 projects as the action reads it;
 - the write floor of a first compute: storing again the rows it writes (its derived events, the month rows, the
-  scores), and the same with the audit rows it wrote;
+  scores) — with what the database adds to the kept totals of the events (``score_total``) — the same without that
+  (the floor before the totals were kept), and the same with the audit rows it wrote;
 - the reads a first compute cannot skip besides that GROUP BY: finding the events the records call for
   (``actions.scores.derived_pending`` with no derived event held, as before a first compute);
 
@@ -25,6 +26,7 @@ rule; first compute ≤ 1.5× its write floor) and the load average.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import random
 import statistics
@@ -64,6 +66,7 @@ from models import (  # noqa: E402
     WorkOrder,
 )
 from models.db import make_engine  # noqa: E402
+from models.totals import SCORE_TOTAL  # noqa: E402
 from seeds.reference import load_reference  # noqa: E402
 
 MONTH = "2026-10"
@@ -84,6 +87,9 @@ BASELINE = _month_sql(f"SELECT staff_id, SUM(points) FROM score_event {MONTH_RAN
 # What the action's breakdown is built from: each employee's points and events by rule, in one pass.
 BY_RULE = _month_sql(f"SELECT staff_id, rule_id, SUM(points), COUNT(*) FROM score_event {MONTH_RANGE.format(e='')} "
                      "GROUP BY staff_id, rule_id")
+# The same read from the totals the database keeps (score_total), as the action reads it now.
+BY_RULE_KEPT = _month_sql("SELECT staff_id, rule_id, SUM(points), SUM(events) FROM score_total WHERE project_id IN "
+                          f":projects AND month = '{MONTH}' AND events <> 0 GROUP BY staff_id, rule_id")
 # The same, written to give what the action stores too: each employee's points by rule category.
 BY_CATEGORY = _month_sql(
     "SELECT e.staff_id, r.category, SUM(e.points) FROM score_event e JOIN scoring_rule r ON r.id = e.rule_id "
@@ -242,11 +248,11 @@ WRITTEN = {
 AUDIT = "at, actor_id, actor_name, source, kind, table_name, record_id, project_id, summary, changes, ip"
 
 
-def _write_again(engine: Engine, audit_ids: tuple[int, int] | None) -> tuple[Timing, int]:
+def _write_again(engine: Engine, audit_ids: tuple[int, int] | None, totals: bool = True) -> tuple[Timing, int]:
     """The rows a first compute writes — its derived events, the month rows and the scores — and, with
     ``audit_ids`` (the first id and last id of those the first compute wrote), its audit rows: copied, removed,
     then stored again by one INSERT … SELECT per table, with the tables' indexes and foreign keys, nothing read
-    from the records; timed together and rolled back."""
+    from the records; timed together and rolled back. Without ``totals``, the kept totals' triggers stand aside."""
     with engine.connect() as conn, conn.begin() as tx:
         for table, (columns, which) in WRITTEN.items():
             conn.execute(text(f"CREATE TEMPORARY TABLE copy_{table} AS SELECT {columns} FROM {table} WHERE {which}"))
@@ -255,13 +261,14 @@ def _write_again(engine: Engine, audit_ids: tuple[int, int] | None) -> tuple[Tim
                               "WHERE id BETWEEN :lo AND :hi"), {"lo": audit_ids[0], "hi": audit_ids[1]})
         for table in ("monthly_score", "score_month", "score_event"):
             conn.execute(text(f"DELETE FROM {table} WHERE {WRITTEN[table][1]}"))
-        t0, c0 = time.perf_counter(), cpu_seconds(conn)
-        count = 0
-        for table, (columns, _) in WRITTEN.items():
-            count += conn.execute(text(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM copy_{table}")).rowcount
-        if audit_ids:
-            count += conn.execute(text(f"INSERT INTO audit_log ({AUDIT}) SELECT {AUDIT} FROM copy_audit")).rowcount
-        timing = (time.perf_counter() - t0, cpu_seconds(conn) - c0)
+        with contextlib.nullcontext() if totals else SCORE_TOTAL.changed_by(conn, dict):
+            t0, c0 = time.perf_counter(), cpu_seconds(conn)
+            count = 0
+            for table, (columns, _) in WRITTEN.items():
+                count += conn.execute(text(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM copy_{table}")).rowcount
+            if audit_ids:
+                count += conn.execute(text(f"INSERT INTO audit_log ({AUDIT}) SELECT {AUDIT} FROM copy_audit")).rowcount
+            timing = (time.perf_counter() - t0, cpu_seconds(conn) - c0)
         tx.rollback()
     return timing, count
 
@@ -294,9 +301,11 @@ def run(label: str, engine: Engine) -> None:
         "first": lambda: compute(engine, first=True)[0],
         "recompute": lambda: compute(engine)[0],
         "by_rule": lambda: group_by(engine, BY_RULE),
+        "by_rule_kept": lambda: group_by(engine, BY_RULE_KEPT),
         "by_staff": lambda: group_by(engine),
         "by_category": lambda: group_by(engine, BY_CATEGORY),
         "floor": lambda: write_floor(engine)[0],
+        "untotalled": lambda: _write_again(engine, None, totals=False)[0],
         "audited": lambda: audited_floor(engine, audit_ids)[0],
         "derive_reads": lambda: derive_reads(engine),
     }
@@ -314,11 +323,13 @@ def run(label: str, engine: Engine) -> None:
     line("first compute (derives and writes everything)", "first")
     line("recompute of the draft month, nothing changed", "recompute")
     line("GROUP BY staff_id, rule_id (what the breakdown needs)", "by_rule")
+    line("the same from the kept totals (score_total)", "by_rule_kept")
     line("GROUP BY staff_id", "by_staff")
     line("GROUP BY staff_id, category", "by_category")
     line("reading the events the records call for (derived_pending)", "derive_reads")
     line(f"write floor: {result.derived_added:,} derived events, {result.scored} scores, {len(result.projects)} "
          f"month rows ({floor_rows:,} rows)", "floor")
+    line("the same without adding them to the kept totals (score_total)", "untotalled")
     line(f"the same with the {audit_ids[1] - audit_ids[0] + 1:,} audit rows the first compute wrote", "audited")
     for name, m in (("CPU", cpu), ("wall", wall)):
         # What a first compute cannot do without: write its rows and their trail, read the records once and sum
@@ -327,7 +338,11 @@ def run(label: str, engine: Engine) -> None:
         print(f"  {name}: recompute = {m['recompute'] / m['by_rule']:.2f}× the GROUP BY staff_id, rule_id (target ≤ 1.5×); "
               f"first compute = {m['first'] / m['floor']:.2f}× its write floor (target ≤ 1.5×); "
               f"its least (rows + audit rows + GROUP BY + record reads = {least:.0f} ms) = {least / m['floor']:.2f}× "
-              f"the write floor, the first compute {m['first'] / least:.2f}× that")
+              f"the write floor, the first compute {m['first'] / least:.2f}× that; "
+              f"first compute = {m['first'] / m['untotalled']:.2f}× the floor without the totals' upkeep")
+        kept = m["audited"] + m["by_rule_kept"] + m["derive_reads"]
+        print(f"  {name}: with the totals kept, its least (rows + audit rows + totals read + record reads = {kept:.0f} ms)"
+              f" = {kept / m['floor']:.2f}× the write floor, the first compute {m['first'] / kept:.2f}× that")
     engine.dispose()
 
 

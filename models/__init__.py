@@ -156,6 +156,7 @@ from .scoring import (  # noqa: F401
     RuleCategory,
     ScoreEvent,
     ScoreMonth,
+    ScoreTotal,
     ScoringRule,
     ServiceStar,
     StarDeadline,

@@ -134,6 +134,24 @@ class ScoreEvent(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     recorded_by: Mapped[User | None] = relationship(info={"label": "记录人"})
 
 
+class ScoreTotal(Base):
+    """考核汇总: a project's score events of one month added up per employee and rule — what the monthly compute
+    reads instead of every event of the month. Kept by the database in the transaction of every write to an
+    event, whatever makes it (``models.totals``); never written by hand. A key whose events are all gone stays
+    with 0 events (the compute leaves it out). The employee and the rule are those of its events, which the
+    events' own foreign keys hold: none here, so a first compute's new keys cost no lookups of them."""
+
+    __tablename__ = "score_total"
+    __label__ = "考核汇总"
+
+    project_id: Mapped[int] = col("项目", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = col("月份", String(7), primary_key=True)
+    staff_id: Mapped[int] = col("员工", Integer, primary_key=True)
+    rule_id: Mapped[int] = col("考核细则", Integer, primary_key=True)
+    points: Mapped[Decimal] = col("分值合计", Numeric(12, 1), default=Decimal("0"))
+    events: Mapped[int] = col("记录数", Integer, default=0)
+
+
 class GradeBand(IdMixin, VersionedMixin, Base):
     """考核等级: the lowest total that earns a grade (优秀/良好/合格/不合格), and the reward or penalty the grade
     brings when the month is confirmed (「依据平常成绩到月底进行奖惩」「做到有奖有罚，奖罚分明」)."""

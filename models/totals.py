@@ -1,10 +1,11 @@
-"""Totals kept by the database, so that the home page and the KPIs read a few rows instead of a branch's 1.2 M
-bills and 100,000 survey forms on every view:
+"""Totals kept by the database, so that the home page, the KPIs and the monthly scores read a few rows instead of
+a branch's 1.2 M bills, 100,000 survey forms or a month's 100,000 score events:
 
 - ``bill_total`` (``fees.BillTotal``): 应收, 实收 and 欠费 per project, 账期 and due date;
 - ``survey_answer_tally`` (``surveys.SurveyAnswerTally``): per survey, how many forms gave each score to each
   department and to 总体满意度;
-- ``survey_household_tally`` (``surveys.SurveyHouseholdTally``): per survey, households surveyed, by collected.
+- ``survey_household_tally`` (``surveys.SurveyHouseholdTally``): per survey, households surveyed, by collected;
+- ``score_total`` (``scoring.ScoreTotal``): per project, month, employee and rule, the score events' points and count.
 
 Every write to the source table — an action's ORM flush, billing's INSERT … SELECT of a month, an import's
 COPY, a migration — adds its change to the rows it touches, in the writing transaction: on PostgreSQL one
@@ -43,9 +44,11 @@ class Part:
     keys: tuple[str, ...]
     figures: tuple[str, ...]
     when: str = "1 = 1"
+    sqlite_keys: tuple[str, ...] | None = None  # where SQLite spells a key otherwise (a date's month)
 
-    def over(self, row: str, sign: str) -> tuple[list[str], list[str], str]:
-        return ([k.format(r=row) for k in self.keys], [f"{sign}({x.format(r=row)})" for x in self.figures],
+    def over(self, row: str, sign: str, dialect: str = "postgresql") -> tuple[list[str], list[str], str]:
+        keys = self.sqlite_keys if dialect == "sqlite" and self.sqlite_keys else self.keys
+        return ([k.format(r=row) for k in keys], [f"{sign}({x.format(r=row)})" for x in self.figures],
                 self.when.format(r=row))
 
 
@@ -63,13 +66,13 @@ class Kept:
         return (f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET "
                 + ", ".join(f"{f} = {self.target}.{f} + excluded.{f}" for f in self.figures))
 
-    def grouped(self, rows: dict[str, int]) -> str:
+    def grouped(self, rows: dict[str, int], dialect: str = "postgresql") -> str:
         """One upsert of the changes of ``rows`` (table or transition table → +1/-1) added up per key; keys in
         order, so two statements lock the rows they share in the same order; all-zero changes left out."""
         selects = []
         for table, sign in rows.items():
             for part in self.parts:
-                keys, figures, when = part.over("r", "")
+                keys, figures, when = part.over("r", "", dialect)
                 columns = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [
                     f"{sign} * {x} AS f{i}" for i, x in enumerate(figures)]
                 selects.append(f"SELECT {', '.join(columns)} FROM {table} r WHERE {when}")
@@ -106,7 +109,7 @@ END $$"""
     def _sqlite_add(self, row: str, sign: str) -> str:
         out = []
         for part in self.parts:
-            keys, figures, when = part.over(row, sign)
+            keys, figures, when = part.over(row, sign, "sqlite")
             out.append(f"INSERT INTO {self.target} ({', '.join(self.key + self.figures)}) "
                        f"SELECT {', '.join(keys + figures)} WHERE {when} {self.add};")
         return " ".join(out)
@@ -140,7 +143,7 @@ END $$"""
             connection.execute(text(triggers[name]))
         if missing:
             connection.execute(text(f"DELETE FROM {self.target}"))
-            connection.execute(text(self.grouped({self.source: 1})))
+            connection.execute(text(self.grouped({self.source: 1}, connection.dialect.name)))
 
 
     def add_counted(self, connection: Connection, totals: dict[tuple, tuple]) -> None:
@@ -173,12 +176,12 @@ END $$"""
         rows = f"(SELECT * FROM {self.source} WHERE {where})"
         with self._aside(connection) as aside:
             if aside:
-                connection.execute(text(self.grouped({rows: -1})))
+                connection.execute(text(self.grouped({rows: -1}, connection.dialect.name)))
             yield
         if not aside:
             return
         if counted is None:
-            connection.execute(text(self.grouped({rows: 1})))
+            connection.execute(text(self.grouped({rows: 1}, connection.dialect.name)))
         else:
             self.add_counted(connection, counted())
 
@@ -192,6 +195,20 @@ END $$"""
             yield
         if aside:
             self.add_counted(connection, change())
+
+    @contextlib.contextmanager
+    def inserted(self, connection: Connection, rows: str) -> Iterator[None]:
+        """Around one INSERT of many source rows that ``rows`` (SQL over the source's columns) selects once it is
+        done, and no other row: on SQLite its row triggers (an upsert per row) lifted for it and the rows added in
+        one grouped upsert after it, in the writing transaction. PostgreSQL's statement trigger already adds the
+        insert in one grouped upsert: nothing changes there."""
+        if connection.dialect.name != "sqlite":
+            yield
+            return
+        with self._aside(connection) as aside:
+            yield
+        if aside:
+            connection.execute(text(self.grouped({f"(SELECT * FROM {self.source} WHERE {rows})": 1}, "sqlite")))
 
     @contextlib.contextmanager
     def _aside(self, connection: Connection) -> Iterator[bool]:
@@ -246,7 +263,15 @@ SURVEY_HOUSEHOLD_TALLY = Kept(
     (Part(("{r}.survey_id", "{r}.collected"), ("1",)),),
     ("survey_id", "collected"),
 )
-KEPT = (BILL_TOTAL, SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY)
+# score_total: an event's month, as actions.kernel.periods.period_of gives it
+SCORE_TOTAL = Kept(
+    "score_total", "score_event", ("project_id", "month", "staff_id", "rule_id"), ("points", "events"),
+    (Part(("{r}.project_id", "to_char({r}.event_date, 'YYYY-MM')", "{r}.staff_id", "{r}.rule_id"),
+          ("{r}.points", "1"),
+          sqlite_keys=("{r}.project_id", "strftime('%Y-%m', {r}.event_date)", "{r}.staff_id", "{r}.rule_id")),),
+    ("project_id", "event_date", "staff_id", "rule_id", "points"),
+)
+KEPT = (BILL_TOTAL, SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY, SCORE_TOTAL)
 
 
 def sync_totals(connection: Connection) -> None:

@@ -307,3 +307,58 @@ def test_the_two_character_search_indexes_come_and_go_on_postgresql_only(scratch
     with engine.connect() as conn:
         assert _schema(conn) == before
     engine.dispose()
+
+
+SCORE_TOTALS = "b4d8e1f2a6c3"  # score_total: the score events added up per project, month, employee and rule
+
+
+def _triggers(conn) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        return set(conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'score_event'")))
+    return set(conn.scalars(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'score_event'::regclass "
+                                 "AND NOT tgisinternal")))
+
+
+def test_the_score_totals_are_counted_from_the_events_held_and_kept_then_dropped(scratch_url):
+    """The upgrade adds up the events already there (one employee's two events of October under one rule, a
+    September one apart) and puts the triggers in place that keep the totals with every later write; the downgrade
+    drops the table, its triggers (and on PostgreSQL their function), the events untouched."""
+    import datetime as dt
+    from decimal import Decimal
+
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{SCORE_TOTALS}-1")
+    with engine.begin() as conn:
+        branch = _insert(conn, "branch", name="分公司")
+        project = _insert(conn, "project", name="甲项目", branch_id=branch)
+        staff = _insert(conn, "staff", project_id=project, name="王芳", employee_no="A1", position="front_desk")
+        rule = conn.scalar(text("SELECT id FROM scoring_rule ORDER BY id LIMIT 1")) or _insert(
+            conn, "scoring_rule", code="1.1", category="service", description="x", points_min=-1, points_max=-1,
+            source="manual", valid_from=dt.date(2026, 1, 1))
+        for day, points in ((dt.date(2026, 10, 1), "-1.5"), (dt.date(2026, 10, 31), "-2"), (dt.date(2026, 9, 30), "2")):
+            _insert(conn, "score_event", project_id=project, staff_id=staff, rule_id=rule, event_date=day,
+                    points=Decimal(points), source="manual", note="")
+        before = _triggers(conn)
+
+    def totals(conn) -> dict:
+        return {(m, float(p), n) for m, p, n in conn.execute(text("SELECT month, points, events FROM score_total"))}
+
+    _migrate(engine, SCORE_TOTALS)
+    with engine.begin() as conn:
+        assert totals(conn) == {("2026-10", -3.5, 2), ("2026-09", 2.0, 1)}
+        assert _triggers(conn) - before == {"score_total_insert", "score_total_update", "score_total_delete"}
+        conn.execute(text("UPDATE score_event SET event_date = '2026-10-02' WHERE event_date = '2026-09-30'"))
+        conn.execute(text("DELETE FROM score_event WHERE points = -2"))
+        assert totals(conn) == {("2026-10", 0.5, 2), ("2026-09", 0.0, 0)}
+
+    _migrate(engine, f"{SCORE_TOTALS}-1", down=True)
+    with engine.connect() as conn:
+        assert "score_total" not in inspect(conn).get_table_names()
+        assert _triggers(conn) == before
+        if conn.dialect.name == "postgresql":
+            assert conn.scalar(text("SELECT count(*) FROM pg_proc WHERE proname = 'score_total_keep'")) == 0
+        assert conn.scalar(text("SELECT count(*) FROM score_event")) == 2
+    _migrate(engine, SCORE_TOTALS)  # up again: counted afresh
+    with engine.connect() as conn:
+        assert totals(conn) == {("2026-10", 0.5, 2)}
+    engine.dispose()

@@ -1,6 +1,8 @@
-"""Kept totals (models.totals) — 账单汇总, 答卷汇总, 调查户数汇总: every write to a bill — an ORM flush, a set-based UPDATE, INSERT … SELECT, a delete —
+"""Kept totals (models.totals) — 账单汇总, 答卷汇总, 调查户数汇总, 考核汇总: every write to a bill — an ORM flush, a set-based UPDATE, INSERT … SELECT, a delete —
 leaves bill_total equal to the bills added up, in the writing transaction; two payments of one project's month
-at once both count (PostgreSQL: the second waits for the first's commit on the total's row)."""
+at once both count (PostgreSQL: the second waits for the first's commit on the total's row). The same for the
+score events and score_total: 录入考核, a form's edit and delete, the compute's derived events, set-based writes,
+two writers at once."""
 
 from __future__ import annotations
 
@@ -8,17 +10,26 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from actions.kernel.periods import period_of
+from actions.scores import compute_scores
 from models import (
     Bill,
     BillStatus,
     BillTotal,
     Branch,
     Building,
+    ComplaintValidity,
+    EventSource,
     FeeType,
     Project,
+    RequestKind,
+    Satisfaction,
+    ScoreEvent,
+    ScoreTotal,
+    Staff,
     Survey,
     SurveyAnswerTally,
     SurveyHousehold,
@@ -29,6 +40,18 @@ from models import (
 from models.totals import SURVEY_HOUSEHOLD_TALLY
 from tests import factories as f
 from tests.race_support import second_while_first_open
+from tests.score_support import (
+    DAY,
+    MONTH,
+    at,
+    build_org,
+    callback,
+    hand_checked,
+    order,
+    request,
+    rule,
+    scores,
+)
 
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIAL)
 
@@ -166,3 +189,144 @@ def test_two_payments_of_one_month_at_once_both_count(engine, committed):
         assert kept(s)[(committed["project"], "2026-11", dt.date(2026, 11, 1))] == (
             Decimal("500.00"), Decimal("500.00"), Decimal("0.00"))
         assert kept(s) == recounted(s)
+
+
+# --- 考核汇总: score_total -------------------------------------------------------------------------------
+def events_recounted(session) -> dict:
+    """(project, month, employee, rule) → (points, events) from the events themselves: what the compute summed
+    before the totals were kept."""
+    out: dict = {}
+    for project_id, day, staff_id, rule_id, points in session.execute(
+            select(ScoreEvent.project_id, ScoreEvent.event_date, ScoreEvent.staff_id, ScoreEvent.rule_id,
+                   ScoreEvent.points)):
+        key = (project_id, period_of(day), staff_id, rule_id)
+        total, n = out.get(key, (Decimal("0"), 0))
+        out[key] = (total + Decimal(str(points)).quantize(Decimal("0.1")), n + 1)
+    return out
+
+
+def score_totals(session) -> dict:
+    """What is kept, keys without events left out (as the compute leaves them out) — after checking that such a
+    key holds no points either."""
+    rows = session.execute(select(ScoreTotal.project_id, ScoreTotal.month, ScoreTotal.staff_id, ScoreTotal.rule_id,
+                                  ScoreTotal.points, ScoreTotal.events)).all()
+    assert all(Decimal(str(r.points)).quantize(Decimal("0.1")) == 0 for r in rows if r.events == 0)
+    return {tuple(r[:4]): (Decimal(str(r.points)).quantize(Decimal("0.1")), r.events) for r in rows if r.events}
+
+
+def test_every_write_to_a_score_event_keeps_the_score_totals(session):
+    org = build_org(session)
+    p, s = org["project"], org["staff"]
+    hand_checked(session, org)  # 录入考核 (record_events), a praise to derive
+    assert score_totals(session) == events_recounted(session)
+    assert score_totals(session)[(p.id, MONTH, s["a"].id, rule(session, "1.1").id)] == (Decimal("-2.0"), 2)
+
+    # the compute derives its events (an INSERT … SELECT), and drops those their records no longer call for
+    wrong = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_validity=ComplaintValidity.VALID,
+                    complained_staff=s["d"])
+    late = order(session, p, s["b"], at(2026, 10, 10), None)
+    callback(session, p, late, at(2026, 10, 11), Satisfaction.UNSATISFIED)
+    assert compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"]).derived_added == 4
+    assert score_totals(session) == events_recounted(session)
+    wrong.complaint_validity = ComplaintValidity.INVALID
+    late.assignee = s["c"]
+    session.flush()
+    assert compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"]).derived_removed == 3
+    assert score_totals(session) == events_recounted(session)
+
+    # a form's edit (ORM): other points, another rule, another employee, another month; a form's delete
+    a, c, e = (session.scalar(select(ScoreEvent).where(ScoreEvent.staff_id == s[k].id,
+                                                       ScoreEvent.source == EventSource.MANUAL).limit(1))
+               for k in ("a", "c", "e"))
+    a.points = Decimal("-3.5")
+    c.rule_id, c.staff_id = rule(session, "1.2").id, s["d"].id
+    e.event_date = dt.date(2026, 9, 30)  # into September
+    session.flush()
+    assert score_totals(session) == events_recounted(session)
+    assert (p.id, "2026-09", s["e"].id, e.rule_id) in score_totals(session)
+    session.delete(a)
+    session.flush()
+    assert score_totals(session) == events_recounted(session)
+
+    # set-based writes, as an import or a script makes them: many rows at once, INSERT … SELECT, UPDATE, DELETE
+    now = dt.datetime.now(dt.UTC)
+    session.execute(insert(ScoreEvent), [
+        {"project_id": p.id, "staff_id": s[k].id, "event_date": dt.date(2026, 10, d), "rule_id": rule(session, "2.1").id,
+         "points": Decimal("-1"), "source": EventSource.MANUAL, "created_at": now, "updated_at": now}
+        for k in ("a", "b", "e") for d in (2, 3)])
+    session.execute(text("INSERT INTO score_event (project_id, staff_id, event_date, rule_id, points, note, source, "
+                         "created_at, updated_at, version) SELECT project_id, staff_id, event_date, rule_id, points, "
+                         "'copy', source, created_at, updated_at, 1 FROM score_event WHERE project_id = :p"),
+                    {"p": p.id})
+    assert score_totals(session) == events_recounted(session)
+    session.execute(update(ScoreEvent).where(ScoreEvent.note == "copy").values(points=ScoreEvent.points - 1))
+    session.execute(update(ScoreEvent).where(ScoreEvent.project_id == p.id).values(note="无关的修改"))
+    session.execute(delete(ScoreEvent).where(ScoreEvent.staff_id == s["b"].id))
+    session.expire_all()
+    assert score_totals(session) == events_recounted(session)
+    assert not any(k[2] == s["b"].id for k in score_totals(session))
+
+    # and the scores computed from the totals are those of the events
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    summed = {sid: (Decimal("0"), 0) for sid in (s[k].id for k in ("a", "b", "c", "d", "e"))}
+    for (project, month, sid, _), (points, n) in events_recounted(session).items():
+        if project == p.id and month == MONTH and sid in summed:
+            summed[sid] = (summed[sid][0] + points, summed[sid][1] + n)
+    got = {r.staff_id: (r.total - r.base_score, r.event_count) for r in scores(session).values()}
+    assert {sid: got[sid] for sid in summed} == summed
+
+
+@pytest.fixture
+def committed_project(engine):
+    """(engine, a committed project's id), on PostgreSQL: what two transactions at once share."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        project_id = f.project(s).id
+    return engine, project_id
+
+
+@pytest.fixture
+def scored_staff(committed_project):
+    engine, p_id = committed_project
+    with Session(engine) as s, s.begin():
+        p = s.get(Project, p_id)
+        staff = f.staff(s, project_=p, name="并发员工")
+        s.flush()
+        ids = {"project": p.id, "branch": p.branch_id, "staff": staff.id, "rule": rule(s, "1.1").id}
+    yield ids
+    with Session(engine) as s, s.begin():
+        s.execute(delete(ScoreEvent).where(ScoreEvent.project_id == ids["project"]))
+        s.execute(delete(ScoreTotal).where(ScoreTotal.project_id == ids["project"]))
+        s.execute(delete(Staff).where(Staff.id == ids["staff"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+
+
+def test_two_writers_of_one_employees_month_at_once_both_count(engine, scored_staff):
+    """The second writer's change to the total waits for the first's commit on the total's row (or on its new
+    key), so neither is lost; then a delete against an insert, the same."""
+    ids = scored_staff
+    key = (ids["project"], MONTH, ids["staff"], ids["rule"])
+
+    def event(points: str):
+        def write(s):
+            s.add(ScoreEvent(project_id=ids["project"], staff_id=ids["staff"], event_date=DAY, rule_id=ids["rule"],
+                             points=Decimal(points), source=EventSource.MANUAL))
+            s.flush()
+        return write
+
+    waited, box = second_while_first_open(engine, event("-1"), event("-0.5"))
+    assert waited and "error" not in box
+    with Session(engine) as s:
+        assert score_totals(s)[key] == (Decimal("-1.5"), 2)
+        assert score_totals(s) == events_recounted(s)
+        first = s.scalar(select(ScoreEvent.id).where(ScoreEvent.project_id == ids["project"],
+                                                     ScoreEvent.points == Decimal("-1")))
+
+    waited, box = second_while_first_open(
+        engine, lambda s: s.execute(delete(ScoreEvent).where(ScoreEvent.id == first)), event("-2"))
+    assert waited and "error" not in box
+    with Session(engine) as s:
+        assert score_totals(s)[key] == (Decimal("-2.5"), 2)
+        assert score_totals(s) == events_recounted(s)
