@@ -175,9 +175,9 @@ class SurveyImporter(Importer):
                 values["unit_id"] = unit["id"]
                 resolved.append(row)
         customers = self._customers([r.values["unit_id"] for r in resolved if r.values.get("owner")])
-        answered = set(self.session.scalars(
+        answered = set(self.session.connection().execute(  # Core rows: a survey's 100,000 forms may pass here
             select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == self.survey.id)
-        ))
+        ).scalars())
         for row in resolved:
             values = row.values
             owner = values.get("owner")
@@ -187,15 +187,18 @@ class SurveyImporter(Importer):
                 row.duplicate(room_label, values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
 
     def _customers(self, unit_ids: list[int]) -> dict[int, set[str]]:
+        """The registered customers' names of each unit of ``unit_ids`` (all of the survey's project). More units
+        than one ``IN`` list holds are read in one query over the project's units, kept where wanted: a hundred
+        queries of a thousand parameters each cost PostgreSQL 0.4 s of a 100,000-form import."""
         names: dict[int, set[str]] = defaultdict(set)
-        ordered = sorted(set(unit_ids))
-        for start in range(0, len(ordered), CHUNK):
-            stmt = (
-                select(UnitCustomer.unit_id, Customer.name)
-                .join(Customer, UnitCustomer.customer_id == Customer.id)
-                .where(UnitCustomer.unit_id.in_(ordered[start:start + CHUNK]))
-            )
-            for unit_id, name in self.session.execute(stmt):
+        wanted = set(unit_ids)
+        stmt = select(UnitCustomer.unit_id, Customer.name).join(Customer, UnitCustomer.customer_id == Customer.id)
+        if len(wanted) <= CHUNK:
+            stmt = stmt.where(UnitCustomer.unit_id.in_(sorted(wanted)))
+        else:
+            stmt = stmt.join(Unit, UnitCustomer.unit_id == Unit.id).where(Unit.project_id == self.survey.project_id)
+        for unit_id, name in self.session.connection().execute(stmt):
+            if unit_id in wanted:
                 names[unit_id].add(name)
         return names
 
@@ -242,7 +245,8 @@ class SurveyImporter(Importer):
         """A unit that answered but was not in the campaign joins it, already 已回收 (it was surveyed): its form
         needs its household. Returns how many joined."""
         survey = self.survey
-        listed = set(self.session.scalars(select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == survey.id)))
+        listed = set(self.session.connection().execute(  # Core rows: the campaign's 100,000 households pass here
+            select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == survey.id)).scalars())
         missing = [(survey.project_id, survey.id, unit, True) for unit in units if unit not in listed]
         insert_rows(self.session, SurveyHousehold.__table__, ("project_id", "survey_id", "unit_id", "collected"), missing)
         if missing:

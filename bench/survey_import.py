@@ -18,7 +18,7 @@ the realistic file once more through ``wuye import surveys`` (a process of its o
 forms alone, bulk-written (COPY / executemany) into the indexed table.
 
     /work/venvs/<name>/bin/python bench/survey_import.py [--rows 100000] [--runs 3] [--sqlite-only | --pg-only]
-        [--openpyxl] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_survey]
+        [--openpyxl] [--stages] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_survey]
 """
 
 from __future__ import annotations
@@ -191,6 +191,47 @@ def backend_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class StageClock:
+    """``--stages``: the CPU (this process + the PostgreSQL backend) each part of an import spends, timed by wrapping
+    the functions in place — no profiler, whose overhead doubles the Python parts. Nested parts are counted in
+    their callers too (the gate inside the read, the UPDATE of 已回收 inside the write)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.spent: dict[str, float] = {}
+
+    def install(self) -> None:
+        from actions import survey_import
+        from actions.spreadsheets import pipeline, reader
+
+        importer = survey_import.SurveyImporter
+        for owner, name, label in (
+            (reader, "check_package", "read: safe-file gate"), (pipeline, "read_book", "read (gate + calamine)"),
+            (pipeline, "parse", "parse + clean"), (pipeline, "_check_repeats", "repeats"),
+            (importer, "check", "check"), (importer, "_customers", "check: owners' names"),
+            (importer, "write", "write"), (survey_import, "insert_rows", "write: rows (COPY / executemany)"),
+            (importer, "_add_households", "write: households added"),
+            (importer, "_mark_collected", "write: 已回收 UPDATE"),
+        ):
+            setattr(owner, name, self._timed(getattr(owner, name), label))
+
+    def _timed(self, fn, label: str):
+        def timed(*args, **kwargs):
+            start = time.process_time() + backend_cpu(self.pid)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = time.process_time() + backend_cpu(self.pid) - start
+                self.spent[label] = self.spent.get(label, 0.0) + spent
+        return timed
+
+    def line(self, read_cpu: float) -> str:
+        return "; ".join(f"{label} {s:.2f} s ({s / read_cpu:.2f}×)" for label, s in self.spent.items())
+
+
+CLOCK: StageClock | None = None
+
+
 def timed_import(engine: Engine, survey_id: int, actor: Actor, data: bytes) -> tuple[float, float, dict, list]:
     """The import in one transaction: (wall seconds, CPU seconds — the process's and its PostgreSQL backend's —,
     rows written, stages)."""
@@ -205,6 +246,8 @@ def timed_import(engine: Engine, survey_id: int, actor: Actor, data: bytes) -> t
     with Session(engine) as session, session.begin():
         pid = backend(session)
         backend0 = backend_cpu(pid)
+        if CLOCK is not None:
+            CLOCK.pid, CLOCK.spent = pid, {}
         result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收汇总.xlsx",
                                          actor=actor, progress=progress)
         assert result.written and not result.problems, result.problems[:5]
@@ -337,6 +380,8 @@ def compare(label: str, engine: Engine, survey_id: int, actor: Actor, data: byte
         print(f"  {label} run {run + 1}: calamine read {reads[-1]:.2f} s, gated read {safe[-1]:.2f} s, import {elapsed:.2f} s "
               f"({elapsed / reads[-1]:.2f}×); CPU: read {read_cpus[-1]:.2f} s, import {cpu:.2f} s "
               f"({cpu / read_cpus[-1]:.2f}×); load {load_average()}; stages: {', '.join(marks)}")
+        if CLOCK is not None:
+            print(f"    CPU by part: {CLOCK.line(read_cpus[-1])}")
     read_s, import_s = statistics.median(reads), statistics.median(imports)
     print(f"  {label}: CPU (process + PostgreSQL backend): import {statistics.median(cpus):.2f} s, read "
           f"{statistics.median(read_cpus):.2f} s → {statistics.median(c / r for c, r in zip(cpus, read_cpus, strict=True)):.2f}× "
@@ -360,7 +405,13 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
     parser.add_argument("--openpyxl", action="store_true", help="also time a bare openpyxl read (slow)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also print each import's CPU by part (gate, read, parse, check, write, 已回收 UPDATE)")
     args = parser.parse_args()
+    if args.stages:
+        global CLOCK
+        CLOCK = StageClock()
+        CLOCK.install()
 
     t0 = time.perf_counter()
     data = cached(f"bench_{args.rows}.xlsx", lambda: write_workbook(args.rows))

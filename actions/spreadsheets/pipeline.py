@@ -17,10 +17,12 @@ import datetime as dt
 import functools
 import gc
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import zip_longest
+from itertools import repeat, zip_longest
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, select
@@ -382,11 +384,14 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
         j = header.columns[f.key]
         if any(isinstance(v, Invalid) for v in distinct) or (f.required and None in distinct) or j in formula_cols:
             suspect.append(k)
-    total_at = {}
+    total_at: dict[int, str] = {}
     for col in columns[:3]:
-        for i, marker in enumerate(map(functools.lru_cache(maxsize=None, typed=True)(_is_total), col)):
-            if marker and i not in total_at:
-                total_at[i] = marker
+        # a column's distinct texts tested once; only a column holding a total is walked (a str key never equals
+        # a number cell)
+        markers = {v: m for v in set(col) if v.__class__ is str and (m := _is_total(v))}
+        if markers:
+            for i in [i for i, v in enumerate(col) if v in markers]:
+                total_at.setdefault(i, markers[col[i]])
     keys = [f.key for f in present]
     width = len(keys)
     append = parsed.rows.append
@@ -464,9 +469,8 @@ def _run_import(
     previous = session.scalar(_batch_query(importer, book.file_hash))
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
-    counts = {o.value: 0 for o in Outcome}
-    for row in rows:
-        counts[row.outcome.value] += 1
+    tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
+    counts = {o.value: tally[o] for o in Outcome}
     written = False
     batch_id = None
     if not dry_run and not counts[Outcome.ERROR.value]:
@@ -566,8 +570,7 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
         return
     seen: dict[tuple, Row] = {}
     column = " / ".join(importer.label(k) for k in importer.key)
-    for row in rows:
-        key = importer.row_key(row)
+    for row, key in zip(rows, _row_keys(importer, rows), strict=True):
         if key is None:
             continue
         first = seen.setdefault(key, row)
@@ -579,6 +582,22 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
                 row.duplicate(column, described, f"{described} 与{where}重复：只计{where}，本行不计入")
             else:
                 row.fail(column, described, f"{described} 与{where}重复")
+
+
+def _row_keys(importer: Importer, rows: list[Row]) -> Iterable[tuple | None]:
+    """Each row's ``row_key``; where the importer keeps the default one, worked out column by column (each key
+    field's values taken in one pass and folded through its cached fold), not by a call per row."""
+    if type(importer).row_key is not Importer.row_key or not importer.key:
+        return map(importer.row_key, rows)
+    parts = []
+    for name, fold in importer._key_folds:
+        values = map(dict.get, map(attrgetter("values"), rows), repeat(name))
+        # a field left empty (or masked) makes the row keyless, whatever the fold would make of it
+        parts.append([_NO_KEY if v is None or v is MASKED else v if fold is None else fold(v) for v in values])
+    return (None if _NO_KEY in key else key for key in zip(*parts, strict=True))
+
+
+_NO_KEY = object()
 
 
 def _row_result(importer: Importer, row: Row, labels: dict[str, str]) -> RowResult:

@@ -511,3 +511,77 @@ def test_a_sheet_as_staff_type_it_imports_every_row(session):
     assert session.scalar(select(func.count()).select_from(SurveyScore).join(SurveyScore.response).where(
         SurveyResponse.survey_id == survey_id, SurveyScore.topic == SurveyTopic.SERVICE)) == 9
     assert responses[units["202"].id].comments == "" and responses[units["301"].id].comments == "保安很负责"
+
+
+@pytest.mark.parametrize("chunk", [1000, 1], ids=["units-listed", "project-wide"])
+def test_owner_names_are_the_units_own_however_many_units(session, estate, monkeypatch, chunk):
+    """More units than one IN list holds are checked against the project's customers in one query (CHUNK=1 makes
+    three units "many"): each unit's own customers still decide, a customer of another unit makes no name right."""
+    import actions.survey_import as survey_import
+
+    project, units, actor, survey_id = estate
+    monkeypatch.setattr(survey_import, "CHUNK", chunk)
+    f.customer(session, project_=project, name="王五", unit_=units["1-102"])
+    f.customer(session, project_=project, name="李四", unit_=units["1-104"])
+    data = workbook({"S": [
+        ["楼栋", "房号", "业主姓名", "客服部"],
+        ["1栋", "1-101", "张伟", 5],
+        ["1栋", "1-102", "李四", 4],  # 李四 is 1-104's customer, not 1-102's
+        ["1栋", "1-103", "赵六", 3],  # no customer registered: nothing to compare with
+    ]})
+    before = counts(session)
+    for dry_run in (True, False):
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="业主.xlsx", actor=actor,
+                                         dry_run=dry_run)
+        assert not result.written and counts(session) == before
+        assert result.counts["new"] == 2 and result.counts["error"] == 1
+        assert [p.message for p in result.problems] == [
+            "「S」第3行 业主姓名 李四 不是该房屋登记的客户（请核对楼栋、房号）"]
+    right = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "张伟", 5],
+                            ["1栋", "1-102", "王五", 4], ["1栋", "1-103", "赵六", 3]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=right, file_name="业主2.xlsx", actor=actor)
+    assert result.written and result.counts["new"] == 3 and not result.problems
+    assert set(session.scalars(select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == survey_id))) == {
+        units["1-101"].id, units["1-102"].id, units["1-103"].id}
+
+
+def test_totals_in_any_of_the_first_three_columns(session, estate):
+    """A 小计 in the 房号 column is skipped as a total, a number equal to nothing is data, and a 总计 in the 楼栋
+    column ends the sheet: the footer rows after it are not read."""
+    _, units, actor, survey_id = estate
+    data = workbook({"S": [
+        ["序号", "楼栋", "房号", "客服部"],
+        [1, "1栋", "1-101", 5],
+        [None, None, " 小 计", 5],
+        [2, "1栋", "1-102", 4],
+        [None, "总计", None, 9],
+        [3, "1栋", "1-103", 3],
+        ["制表人：李娜"],
+    ]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="合计.xlsx", actor=actor)
+    assert result.written and not result.problems
+    assert result.counts["new"] == 2 and result.counts["totals"] == 2
+    assert set(session.scalars(select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == survey_id))) == {
+        units["1-101"].id, units["1-102"].id}
+
+
+def test_a_unit_typed_two_ways_is_one_household_and_an_empty_key_no_repeat(session, estate):
+    """The repeat check folds 楼栋 and 房号 as staff type them (1号楼 1-101室 = 1栋 1-101); a row with an empty
+    房号 is an error of its own, never a repeat of another."""
+    _, units, actor, survey_id = estate
+    data = workbook({"S": [
+        ["楼栋", "房号", "客服部"],
+        ["1栋", "1-101", 5],
+        ["1号楼", "1-101室", 4],
+        ["1栋", None, 3],
+        ["1栋", None, 2],
+    ]})
+    before = counts(session)
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="重复.xlsx", actor=actor)
+    assert not result.written and counts(session) == before
+    assert [p.message for p in result.problems] == [
+        "「S」第3行 楼栋 / 房号 1号楼-1-101室 与第2行重复：只计第2行，本行不计入",
+        "「S」第4行 房号 为空",
+        "「S」第5行 房号 为空",
+    ]
+    assert result.counts == {**result.counts, "new": 1, "duplicate": 1, "error": 2}
