@@ -376,3 +376,23 @@ def test_item_loan_is_due_back_after_it_is_lent(session, console, site):
     assert response.status_code == 302, response.text[:500]
     session.expire_all()
     assert session.scalars(select(ItemLoan.due_at)).one() == dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+
+def test_a_ledger_entry_of_one_project_cannot_name_another_projects_unit(session, console, site):
+    """A supervisor of both projects: a 放行条 of 锦绣华庭 for a 翠湖天地 unit is refused on the form, nothing
+    written; the unit of its own project is saved."""
+    from models import GoodsPass
+
+    f.user(session, username="both", roles=["客服主管"], projects=[site["p1"], site["p2"]])
+    own, other = f.unit(session, project_=site["p1"]), f.unit(session, project_=site["p2"])
+    form = {"project": site["p1"].id, "code": "FX-9", "unit": other.id, "applicant": "张伟", "items": "沙发一张",
+            "pass_date": "2026-11-20", "status": "issued"}
+    c = console("both")
+    before = _count(session, GoodsPass)
+    response = c.post("/admin/goods-pass/create", form)
+    assert response.status_code == 400
+    assert f"房屋「{other}」属于项目「翠湖天地」，不属于本记录的项目「锦绣华庭」" in html.unescape(response.text)
+    assert _count(session, GoodsPass) == before
+    response = c.post("/admin/goods-pass/create", {**form, "unit": own.id})
+    assert response.status_code == 302, response.text[:300]
+    assert _count(session, GoodsPass) == before + 1
