@@ -17,6 +17,7 @@ from models import (
     RenovationStatus,
     StaffPosition,
     Unit,
+    UnitCustomer,
     UnitStatus,
     label_of,
 )
@@ -50,6 +51,16 @@ def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
     if problem:
         raise Refused(problem[1], [change.obj.id] if change.obj.id else [])
 
+
+
+@records.rule(UnitCustomer)
+def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
+    """A customer's tie to a unit (业主、租户 …) ends after it starts: a 终止日期 before the 起始日期 is a typo that
+    would make the link look ended before it began."""
+    link = change.obj
+    if link.start_date is not None and link.end_date is not None and link.end_date < link.start_date:
+        raise Refused(f"{label_of(UnitCustomer, 'end_date')} {link.end_date} 早于{label_of(UnitCustomer, 'start_date')} "
+                      f"{link.start_date}", [link.id] if link.id else [])
 
 # 装修申请 states in which the unit is being renovated: approved, or under way.
 RENOVATING = (RenovationStatus.APPROVED, RenovationStatus.IN_PROGRESS)

@@ -308,3 +308,28 @@ def test_a_required_text_of_blanks_is_refused(console, session):
         assert response.status_code == 400 and "请填写姓名" in html.unescape(response.text)
         assert _count(session, Customer) == before
     assert c.post("/admin/customer/create", _customer_form(p, note="  ")).status_code == 302
+
+
+def test_a_unit_link_ends_after_it_starts(console, session):
+    """客户关联: a 终止日期 before the 起始日期 is refused on the form, naming both, and nothing is written or
+    changed; the same link with the dates in order is saved."""
+    from models import UnitCustomer
+
+    p = factories.project(session, name="锦绣华庭")
+    unit = factories.unit(session, project_=p)
+    customer = factories.customer(session, project_=p, name="李娜")
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    c = console("desk")
+    form = {"project": p.id, "unit": unit.id, "customer": customer.id, "relation": "tenant", "is_primary": "y",
+            "start_date": "2026-03-01", "end_date": "2026-02-28"}
+    before = _count(session, UnitCustomer)
+    refused = c.post("/admin/unit-customer/create", form)
+    assert refused.status_code == 400
+    assert "终止日期 2026-02-28 早于起始日期 2026-03-01" in html.unescape(refused.text)
+    assert _count(session, UnitCustomer) == before
+    assert c.post("/admin/unit-customer/create", {**form, "end_date": "2027-02-28"}).status_code == 302
+    link = session.scalars(select(UnitCustomer).where(UnitCustomer.customer_id == customer.id)).one()
+    refused = c.post(f"/admin/unit-customer/edit/{link.id}", {**form, "end_date": "2025-12-31"})
+    assert refused.status_code == 400 and "终止日期 2025-12-31 早于起始日期 2026-03-01" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(UnitCustomer, link.id).end_date == dt.date(2027, 2, 28)
