@@ -5,6 +5,7 @@
 - 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it.
 - 物品借用: the 约定归还时间 comes after the 借出时间.
 - 外包方月度检查: the 检查月份 is a month that has come.
+- 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from models import (
     KeyRecord,
     KeyStatus,
     MeetingBooking,
+    RenovationApplication,
+    RenovationStatus,
     VendorCheck,
+    WorkerPermit,
     label_of,
 )
 from models.db import lock_names
@@ -182,3 +186,32 @@ def checked_month(value: str | None) -> str:
     if month > now:
         raise Refused(f"{label} {month} 晚于本月（{now}）：只能登记已检查的月份")
     return month
+
+
+# --- 施工人员出入证 ----------------------------------------------------------------------------------------
+# A worker is let in for a renovation that may go on: approved, or under way.
+PERMITTING = (RenovationStatus.APPROVED, RenovationStatus.IN_PROGRESS)
+
+
+@records.rule(WorkerPermit)
+def check_permit(session: Session, actor: Actor, change: records.Change) -> None:
+    """装修出入证 (「负责装修出入证的办理」): for a renovation approved or under way — not one still 待审核, 已驳回 or
+    finished —, valid within its period. Checked when the permit is issued or its renovation or dates change, so a
+    permit handed back (交回日期) after the inspection is still recorded."""
+    permit = change.obj
+    if permit.renovation_id is None or not (change.changed("renovation_id") or change.changed("valid_from")
+                                            or change.changed("valid_to")):
+        return
+    renovation = session.get(RenovationApplication, permit.renovation_id)
+    if renovation is None:
+        return  # the foreign key answers
+    if change.changed("renovation_id") and renovation.status not in PERMITTING:
+        raise Refused(f"{label_of(WorkerPermit, 'renovation')}「{renovation}」{renovation.status.label}：出入证只能为"
+                      f"{'或'.join(s.label for s in PERMITTING)}的装修办理", [renovation.id])
+    start, end = renovation.start_date, renovation.end_date
+    for key in ("valid_from", "valid_to"):
+        day = getattr(permit, key)
+        if day is not None and start is not None and end is not None and not start <= day <= end:
+            raise Refused(f"{label_of(WorkerPermit, key)} {day} 不在装修期内（{start}～{end}）：出入证有效期须在"
+                          f"{label_of(RenovationApplication, 'start_date')}与{label_of(RenovationApplication, 'end_date')}之间",
+                          [renovation.id])

@@ -396,3 +396,32 @@ def test_a_ledger_entry_of_one_project_cannot_name_another_projects_unit(session
     response = c.post("/admin/goods-pass/create", {**form, "unit": own.id})
     assert response.status_code == 302, response.text[:300]
     assert _count(session, GoodsPass) == before + 1
+
+
+def test_a_worker_permit_is_issued_for_an_approved_renovation_within_its_period(session, console, site):
+    """装修出入证: not for a renovation still 待审核 (nor 已驳回), and valid within its 开工日期–完工日期 — refused
+    naming why, nothing written; once approved, a permit within the period is issued."""
+    from models import RenovationApplication, RenovationStatus, WorkerPermit
+
+    unit = f.unit(session, project_=site["p1"])
+    renovation = RenovationApplication(project=site["p1"], unit=unit, applicant="张伟", start_date=dt.date(2026, 11, 1),
+                                       end_date=dt.date(2026, 12, 31))
+    session.add(renovation)
+    session.flush()
+    form = {"project": site["p1"].id, "renovation": renovation.id, "code": "ZX-0001", "name": "李师傅",
+            "trade": "水电", "valid_from": "2026-11-01", "valid_to": "2026-12-31", "fee": "20"}
+    c = console("desk")
+    before = _count(session, WorkerPermit)
+    refused = c.post("/admin/worker-permit/create", form)
+    assert refused.status_code == 400
+    assert "待审核：出入证只能为已批准或施工中的装修办理" in html.unescape(refused.text)
+    assert _count(session, WorkerPermit) == before
+
+    session.get(RenovationApplication, renovation.id).status = RenovationStatus.APPROVED
+    session.flush()
+    refused = c.post("/admin/worker-permit/create", {**form, "valid_to": "2027-01-31"})
+    assert refused.status_code == 400
+    assert "有效期止 2027-01-31 不在装修期内（2026-11-01～2026-12-31）" in html.unescape(refused.text)
+    assert _count(session, WorkerPermit) == before
+    assert c.post("/admin/worker-permit/create", form).status_code == 302
+    assert _count(session, WorkerPermit) == before + 1
