@@ -2,7 +2,8 @@
 
 - 钥匙借用: a key goes out only while one of its copies is in the cabinet, and its 状态 follows its loans — 借出
   while a loan is open (no 归还时间), 在库 once every copy is back. 已交业主 and 遗失 are set by hand and end lending.
-- 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it.
+- 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it; 已批准
+  names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
 - 外包方月度检查: the 检查月份 is a month that has come.
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
@@ -26,6 +27,8 @@ from models import (
     MeetingBooking,
     RenovationApplication,
     RenovationStatus,
+    Staff,
+    StaffPosition,
     VendorCheck,
     WorkerPermit,
     label_of,
@@ -140,6 +143,8 @@ def check_booking(session: Session, actor: Actor, change: records.Change) -> Non
     room, starts_at, ends_at = booking.room, booking.starts_at, booking.ends_at
     if booking.attendees is not None and booking.attendees < 1:
         raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {booking.attendees}")
+    if booking.status is BookingStatus.APPROVED and (change.changed("status") or change.changed("approved_by_id")):
+        _check_approver(session, booking)
     if booking.status not in HOLDS_ROOM or not (room and starts_at and ends_at) or ends_at <= starts_at:
         return  # a cancelled or used booking holds nothing; a reversed time is refused by the table's rule
     lock_names(session, [f"meeting-room:{booking.project_id}:{room}"])
@@ -157,6 +162,21 @@ def check_booking(session: Session, actor: Actor, change: records.Change) -> Non
             f"请调整{label_of(MeetingBooking, 'starts_at')}、{label_of(MeetingBooking, 'ends_at')}或换一间会议室",
             [clash.id],
         )
+
+
+# 「报告主管领导审批」: who may grant a room.
+APPROVERS = (StaffPosition.SUPERVISOR, StaffPosition.MANAGER)
+
+
+def _check_approver(session: Session, booking: MeetingBooking) -> None:
+    label = label_of(MeetingBooking, "approved_by")
+    approver = session.get(Staff, booking.approved_by_id) if booking.approved_by_id is not None else None
+    wanted = "或".join(p.label for p in APPROVERS)
+    if approver is None:
+        raise Refused(f"状态为“{BookingStatus.APPROVED.label}”时须填写{label}：会议室使用须报主管领导审批（{wanted}）")
+    if approver.position not in APPROVERS:
+        raise Refused(f"{label} {approver.name} 的岗位是{approver.position.label}：会议室使用须由{wanted}审批",
+                      [approver.id])
 
 
 # --- 物品借用, 外包方月度检查 ----------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_two_loans_of_the_last_copy_at_once_one_wins(engine, committed):
 def test_two_bookings_of_a_room_at_once_one_wins(engine, committed):
     actor, p = committed["actor"], committed["project"]
     booking = {"project": p, "room": "一号会议室", "starts_at": LENT_AT, "ends_at": LENT_AT + dt.timedelta(hours=2),
-               "booked_by": "张伟", "attendees": 5, "status": BookingStatus.APPROVED.value}
+               "booked_by": "张伟", "attendees": 5, "status": BookingStatus.PENDING.value}  # 待审批 holds the room too
     waited, box = _race(engine, actor, MeetingBooking, booking,
                         {**booking, "booked_by": "李娜", "starts_at": LENT_AT + dt.timedelta(hours=1),
                          "ends_at": LENT_AT + dt.timedelta(hours=3)})

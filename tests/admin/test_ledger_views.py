@@ -28,6 +28,7 @@ from models import (
     LostItem,
     LostItemStatus,
     MeetingBooking,
+    StaffPosition,
     VendorCheck,
 )
 from tests import factories as f
@@ -330,10 +331,12 @@ def test_meeting_room_is_not_booked_twice_and_needs_attendees(session, console, 
     assert "参会人数须至少 1 人，填写的是 -5" in html.unescape(response.text)
     assert _count(session, MeetingBooking) == before
     # right after it, over a cancelled booking, or cancelled itself: saved
+    supervisor = f.staff(session, project_=site["p1"], name="刘主管", position=StaffPosition.SUPERVISOR)
     for starts, ends, status in (("12:00", "13:00", "pending"), ("13:00", "15:00", "approved"),
                                  ("15:00", "17:00", "pending"), ("10:30", "11:00", "cancelled")):
         response = c.post("/admin/meeting-booking/create", _booking_form(
-            site, starts_at=f"2026-11-20 {starts}:00", ends_at=f"2026-11-20 {ends}:00", status=status))
+            site, starts_at=f"2026-11-20 {starts}:00", ends_at=f"2026-11-20 {ends}:00", status=status,
+            approved_by=str(supervisor.id) if status == "approved" else ""))
         assert response.status_code == 302, (starts, response.text[:500])
     assert _count(session, MeetingBooking) == before + 4
     # a booking does not overlap itself: the held one is edited in place
@@ -425,3 +428,32 @@ def test_a_worker_permit_is_issued_for_an_approved_renovation_within_its_period(
     assert _count(session, WorkerPermit) == before
     assert c.post("/admin/worker-permit/create", form).status_code == 302
     assert _count(session, WorkerPermit) == before + 1
+
+
+
+def test_a_meeting_room_is_granted_by_a_supervisor_named_as_its_approver(session, console, site):
+    """「填写客户会议室使用申请单，报告主管领导审批」: a booking set 已批准 names its 审批人, a 客服主管 or 客服经理 —
+    without one, or with the desk's own staff, it is refused and nothing changes; 待审批 needs none."""
+    c = console("desk")
+    before = _count(session, MeetingBooking)
+    refused = c.post("/admin/meeting-booking/create", _booking_form(site, status="approved"))
+    assert refused.status_code == 400
+    assert "状态为“已批准”时须填写审批人：会议室使用须报主管领导审批（客服主管或客服经理）" in html.unescape(refused.text)
+    refused = c.post("/admin/meeting-booking/create", _booking_form(site, status="approved",
+                                                                   approved_by=str(site["desk"].staff_id)))
+    assert refused.status_code == 400
+    assert "审批人 王芳 的岗位是前台客服：会议室使用须由客服主管或客服经理审批" in html.unescape(refused.text)
+    assert _count(session, MeetingBooking) == before
+    assert c.post("/admin/meeting-booking/create", _booking_form(site)).status_code == 302
+    booking = session.scalars(select(MeetingBooking).where(MeetingBooking.booked_by == "陈静")).one()
+    refused = c.post(f"/admin/meeting-booking/edit/{booking.id}", _booking_form(site, status="approved"))
+    assert refused.status_code == 400
+    session.expire_all()
+    assert session.get(MeetingBooking, booking.id).status is BookingStatus.PENDING
+    boss = f.staff(session, project_=site["p1"], name="刘主管", position=StaffPosition.SUPERVISOR)
+    granted = c.post(f"/admin/meeting-booking/edit/{booking.id}",
+                     _booking_form(site, status="approved", approved_by=str(boss.id)))
+    assert granted.status_code == 302, granted.text[:300]
+    session.expire_all()
+    assert (session.get(MeetingBooking, booking.id).status, session.get(MeetingBooking, booking.id).approved_by_id) \
+        == (BookingStatus.APPROVED, boss.id)
