@@ -6,6 +6,7 @@
   names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
 - 外包方月度检查: the 检查月份 is a month that has come.
+- 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
 
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     BookingStatus,
+    Customer,
+    GoodsPass,
+    GoodsPassStatus,
     ItemLoan,
     KeyLoan,
     KeyRecord,
@@ -29,6 +33,8 @@ from models import (
     RenovationStatus,
     Staff,
     StaffPosition,
+    UnitCustomer,
+    UnitRelation,
     VendorCheck,
     WorkerPermit,
     label_of,
@@ -235,3 +241,29 @@ def check_permit(session: Session, actor: Actor, change: records.Change) -> None
             raise Refused(f"{label_of(WorkerPermit, key)} {day} 不在装修期内（{start}～{end}）：出入证有效期须在"
                           f"{label_of(RenovationApplication, 'start_date')}与{label_of(RenovationApplication, 'end_date')}之间",
                           [renovation.id])
+
+
+# --- 放行条 ----------------------------------------------------------------------------------------------
+TENANTS = (UnitRelation.TENANT, UnitRelation.SHOP_TENANT)
+
+
+@records.rule(GoodsPass)
+def check_goods_pass(session: Session, actor: Actor, change: records.Change) -> None:
+    """「租户搬出须经业主同意」: a pass for a customer who rents the unit (租户、商户, a link current on the 放行日期) is
+    issued or released only once the owner has agreed (业主确认). A voided pass needs nothing."""
+    gate = change.obj
+    if gate.status is GoodsPassStatus.VOID or gate.owner_confirmed or gate.customer_id is None or gate.unit_id is None:
+        return
+    if not any(change.changed(a) for a in ("status", "customer_id", "unit_id", "owner_confirmed", "pass_date")):
+        return
+    day = gate.pass_date
+    relation = session.scalar(select(UnitCustomer.relation).where(
+        UnitCustomer.unit_id == gate.unit_id, UnitCustomer.customer_id == gate.customer_id,
+        UnitCustomer.relation.in_(TENANTS),
+        *((UnitCustomer.start_date.is_(None) | (UnitCustomer.start_date <= day),
+           UnitCustomer.end_date.is_(None) | (UnitCustomer.end_date >= day)) if day else ()),
+    ).limit(1))
+    if relation is not None:
+        name = session.get(Customer, gate.customer_id).name
+        raise Refused(f"{label_of(GoodsPass, 'customer')} {name} 是该房屋的{relation.label}：租户搬出须经业主同意，"
+                      f"请先取得业主同意并勾选「{label_of(GoodsPass, 'owner_confirmed')}」", [gate.customer_id])

@@ -457,3 +457,32 @@ def test_a_meeting_room_is_granted_by_a_supervisor_named_as_its_approver(session
     session.expire_all()
     assert (session.get(MeetingBooking, booking.id).status, session.get(MeetingBooking, booking.id).approved_by_id) \
         == (BookingStatus.APPROVED, boss.id)
+
+
+def test_a_tenants_goods_pass_needs_the_owners_consent(session, console, site):
+    """「租户搬出须经业主同意」: a 放行条 for the unit's 租户 is refused until 业主确认 is ticked, nothing written; the
+    owner's own pass needs no such tick; a tenancy that ended before the 放行日期 no longer counts."""
+    from models import GoodsPass, UnitCustomer, UnitRelation
+
+    unit = f.unit(session, project_=site["p1"])
+    tenant = f.customer(session, project_=site["p1"], name="李娜")
+    owner = f.customer(session, project_=site["p1"], name="张伟", unit_=unit)
+    session.add(UnitCustomer(project=site["p1"], unit=unit, customer=tenant, relation=UnitRelation.TENANT,
+                             is_primary=False, start_date=dt.date(2025, 1, 1)))
+    session.flush()
+    form = {"project": site["p1"].id, "code": "FX-0001", "unit": unit.id, "applicant": "李娜", "customer": tenant.id,
+            "items": "冰箱一台、沙发一张", "pass_date": "2026-11-20", "status": "issued"}
+    c = console("desk")
+    before = _count(session, GoodsPass)
+    refused = c.post("/admin/goods-pass/create", form)
+    assert refused.status_code == 400
+    assert "客户 李娜 是该房屋的租户：租户搬出须经业主同意，请先取得业主同意并勾选「业主确认」" in html.unescape(refused.text)
+    assert _count(session, GoodsPass) == before
+    assert c.post("/admin/goods-pass/create", {**form, "owner_confirmed": "y"}).status_code == 302
+    assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0002", "customer": owner.id,
+                                                "applicant": "张伟"}).status_code == 302
+    assert _count(session, GoodsPass) == before + 2
+    link = session.scalars(select(UnitCustomer).where(UnitCustomer.customer_id == tenant.id)).one()
+    link.end_date = dt.date(2026, 10, 31)
+    session.flush()
+    assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0003"}).status_code == 302
