@@ -6,6 +6,8 @@
   names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
 - 外包方月度检查: the 检查月份 is a month that has come.
+- 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
+  would put a key back 在库 while it is still out.
 - 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
@@ -28,6 +30,8 @@ from models import (
     KeyLoan,
     KeyRecord,
     KeyStatus,
+    LostItem,
+    MailItem,
     MeetingBooking,
     RenovationApplication,
     RenovationStatus,
@@ -36,8 +40,10 @@ from models import (
     UnitCustomer,
     UnitRelation,
     VendorCheck,
+    VisitorEntry,
     WorkerPermit,
     label_of,
+    utcnow,
 )
 from models.db import lock_names
 
@@ -267,3 +273,30 @@ def check_goods_pass(session: Session, actor: Actor, change: records.Change) -> 
         name = session.get(Customer, gate.customer_id).name
         raise Refused(f"{label_of(GoodsPass, 'customer')} {name} 是该房屋的{relation.label}：租户搬出须经业主同意，"
                       f"请先取得业主同意并勾选「{label_of(GoodsPass, 'owner_confirmed')}」", [gate.customer_id])
+
+
+# --- 已发生的时刻 ------------------------------------------------------------------------------------------
+# What the desk records as done: the key lent and given back, the item found and returned, the parcel in and
+# picked up, the visitor come and gone. (A booking's times, a loan's 约定归还时间 are plans: not here.)
+HAPPENED = {
+    KeyLoan: ("lent_at", "returned_at"),
+    ItemLoan: ("lent_at", "returned_at"),
+    LostItem: ("found_at", "returned_at"),
+    MailItem: ("received_at", "picked_up_at"),
+    VisitorEntry: ("arrived_at", "left_at"),
+}
+CLOCK_SLACK = dt.timedelta(minutes=5)  # a form opened a minute ago, a PC clock a little ahead
+
+
+def _has_happened(session: Session, actor: Actor, change: records.Change) -> None:
+    obj = change.obj
+    now = utcnow()
+    for attr in HAPPENED[type(obj)]:
+        when = getattr(obj, attr)
+        if when is not None and change.changed(attr) and when > now + CLOCK_SLACK:
+            raise Refused(f"{label_of(type(obj), attr)} {shown(when)} 晚于当前时间（{shown(now)}）：只能登记已发生的时间",
+                          [obj.id] if obj.id else [])
+
+
+for _model in HAPPENED:
+    records.rule(_model)(_has_happened)

@@ -486,3 +486,36 @@ def test_a_tenants_goods_pass_needs_the_owners_consent(session, console, site):
     link.end_date = dt.date(2026, 10, 31)
     session.flush()
     assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0003"}).status_code == 302
+
+
+def test_a_return_is_recorded_once_it_has_happened(session, console, site):
+    """A key's 归还时间 typed a month ahead would put the key back 在库 while it is still out: refused naming the
+    time, the loan and the key as they were; the same for a parcel's 领取时间. A return of now is recorded."""
+    key = _key(session, site, copies=1)
+    c = console("desk")
+    assert c.post("/admin/key-loan/create", _loan_form(site, key)).status_code == 302
+    loan = session.scalars(select(KeyLoan).where(KeyLoan.key_id == key.id)).one()
+    ahead = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
+    refused = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=f"{ahead}:00"))
+    assert refused.status_code == 400
+    assert f"归还时间 {ahead} 晚于当前时间" in html.unescape(refused.text)
+    assert "只能登记已发生的时间" in html.unescape(refused.text)
+    assert _key_state(session, key) == (KeyStatus.LENT, [True])
+    assert session.get(KeyLoan, loan.id).returned_at is None
+    before = _count(session, KeyLoan)
+    refused = c.post("/admin/key-loan/create", _loan_form(site, key, lent_at=f"{ahead}:00"))
+    assert refused.status_code == 400 and _count(session, KeyLoan) == before
+
+    from models import MailItem
+
+    mail = {"project": site["p1"].id, "kind": "parcel", "recipient": "张伟", "received_at": "2026-11-20 10:00:00",
+            "picked_up_by": "张伟", "picked_up_at": f"{ahead}:00"}
+    before = _count(session, MailItem)
+    refused = c.post("/admin/mail-item/create", mail)
+    assert refused.status_code == 400 and f"领取时间 {ahead} 晚于当前时间" in html.unescape(refused.text)
+    assert _count(session, MailItem) == before
+
+    now = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    back = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=now))
+    assert back.status_code == 302, back.text[:300]
+    assert _key_state(session, key) == (KeyStatus.IN_STOCK, [False])
