@@ -8,6 +8,8 @@
 - 外包方月度检查: the 检查月份 is a month that has come.
 - 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
   would put a key back 在库 while it is still out.
+- 整改通知书: 已整改 / 逾期未改 / 已上报 follow a 复查 on a day between the notice and today; 逾期未改 only once
+  the 整改期限 has come.
 - 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
@@ -33,6 +35,8 @@ from models import (
     LostItem,
     MailItem,
     MeetingBooking,
+    NoticeStatus,
+    RectificationNotice,
     RenovationApplication,
     RenovationStatus,
     Staff,
@@ -300,3 +304,22 @@ def _has_happened(session: Session, actor: Actor, change: records.Change) -> Non
 
 for _model in HAPPENED:
     records.rule(_model)(_has_happened)
+
+
+# --- 整改通知书 --------------------------------------------------------------------------------------------
+@records.rule(RectificationNotice)
+def check_rectification(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 复查 is on a day between the notice's 发出日期 and today; 逾期未改 is found at a 复查 on or after the
+    整改期限, not before it."""
+    notice = change.obj
+    checked, L = notice.checked_on, lambda attr: label_of(RectificationNotice, attr)  # noqa: E731
+    if checked is None or not any(change.changed(a) for a in ("checked_on", "status", "issued_on", "deadline")):
+        return
+    today = dt.datetime.now(SHANGHAI).date()
+    if checked > today:
+        raise Refused(f"{L('checked_on')} {checked} 晚于今天（{today}）：只能登记已做的复查", [notice.id] if notice.id else [])
+    if notice.issued_on is not None and checked < notice.issued_on:
+        raise Refused(f"{L('checked_on')} {checked} 早于{L('issued_on')} {notice.issued_on}", [notice.id] if notice.id else [])
+    if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
+        raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
+                      f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])

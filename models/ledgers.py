@@ -549,6 +549,12 @@ class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin
         CheckConstraint("deadline >= issued_on", name="deadline_after_issue",
                         info={"message": "{deadline}不能早于{issued_on}"}),
     )
+    # 整改与否、逾期、上报, all follow the re-check (复查): its date is recorded.
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        NoticeStatus.RECTIFIED: ("checked_on",),
+        NoticeStatus.OVERDUE: ("checked_on",),
+        NoticeStatus.ESCALATED: ("checked_on",),
+    }
 
     code: Mapped[str] = col("通知书编号", String(32))
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)

@@ -519,3 +519,36 @@ def test_a_return_is_recorded_once_it_has_happened(session, console, site):
     back = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=now))
     assert back.status_code == 302, back.text[:300]
     assert _key_state(session, key) == (KeyStatus.IN_STOCK, [False])
+
+
+def test_a_rectification_notice_is_closed_by_its_recheck(session, console, site):
+    """整改通知书: 已整改 / 逾期未改 need the 复查日期; 逾期未改 only once the 整改期限 has come, a 复查 neither before the
+    notice nor after today — each refused naming why, the notice unchanged; a 复查 after the deadline is recorded."""
+    from models import NoticeStatus, RectificationNotice
+
+    unit = f.unit(session, project_=site["p1"])
+    notice = RectificationNotice(project=site["p1"], code="ZG-001", unit=unit, violation="阳台外置防盗网",
+                                 issued_on=dt.date(2026, 10, 1), deadline=dt.date(2026, 10, 15))
+    session.add(notice)
+    session.flush()
+    form = {"project": site["p1"].id, "code": "ZG-001", "unit": unit.id, "violation": "阳台外置防盗网",
+            "issued_on": "2026-10-01", "deadline": "2026-10-15", "status": "rectified"}
+    c = console("desk")
+    tomorrow = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)
+    for values, message in (
+        ({}, "状态为“已整改”时须填写复查日期"),
+        ({"status": "overdue", "checked_on": "2026-10-10"}, "整改期限 2026-10-15 未到（复查日期 2026-10-10）：不能登记为“逾期未改”"),
+        ({"checked_on": "2026-09-30"}, "复查日期 2026-09-30 早于发出日期 2026-10-01"),
+        ({"checked_on": str(tomorrow)}, f"复查日期 {tomorrow} 晚于今天"),
+    ):
+        refused = c.post(f"/admin/rectification-notice/edit/{notice.id}", {**form, **values})
+        assert refused.status_code == 400, values
+        assert message in html.unescape(refused.text), values
+        session.expire_all()
+        row = session.get(RectificationNotice, notice.id)
+        assert (row.status, row.checked_on) == (NoticeStatus.ISSUED, None)
+    done = c.post(f"/admin/rectification-notice/edit/{notice.id}", {**form, "status": "overdue",
+                                                                   "checked_on": "2026-10-16", "check_result": "未拆除"})
+    assert done.status_code == 302, done.text[:300]
+    session.expire_all()
+    assert session.get(RectificationNotice, notice.id).status is NoticeStatus.OVERDUE
