@@ -67,6 +67,15 @@ def site(session):
     return {"p1": p1, "p2": p2, "desk": desk, "stray": stray}
 
 
+def _refused_create(session, client, identity: str, model, form: dict, message: str) -> None:
+    """A create form refused with ``message``, nothing written."""
+    before = _count(session, model)
+    refused = client.post(f"/admin/{identity}/create", form)
+    assert refused.status_code == 400, refused.text[:300]
+    assert message in html.unescape(refused.text)
+    assert _count(session, model) == before
+
+
 def _today() -> str:
     return dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d")
 
@@ -392,10 +401,8 @@ def test_a_ledger_entry_of_one_project_cannot_name_another_projects_unit(session
             "pass_date": "2026-11-20", "status": "issued"}
     c = console("both")
     before = _count(session, GoodsPass)
-    response = c.post("/admin/goods-pass/create", form)
-    assert response.status_code == 400
-    assert f"房屋「{other}」属于项目「翠湖天地」，不属于本记录的项目「锦绣华庭」" in html.unescape(response.text)
-    assert _count(session, GoodsPass) == before
+    _refused_create(session, c, "goods-pass", GoodsPass, form,
+                    f"房屋「{other}」属于项目「翠湖天地」，不属于本记录的项目「锦绣华庭」")
     response = c.post("/admin/goods-pass/create", {**form, "unit": own.id})
     assert response.status_code == 302, response.text[:300]
     assert _count(session, GoodsPass) == before + 1
@@ -415,17 +422,11 @@ def test_a_worker_permit_is_issued_for_an_approved_renovation_within_its_period(
             "trade": "水电", "valid_from": "2026-11-01", "valid_to": "2026-12-31", "fee": "20"}
     c = console("desk")
     before = _count(session, WorkerPermit)
-    refused = c.post("/admin/worker-permit/create", form)
-    assert refused.status_code == 400
-    assert "待审核：出入证只能为已批准或施工中的装修办理" in html.unescape(refused.text)
-    assert _count(session, WorkerPermit) == before
-
+    _refused_create(session, c, "worker-permit", WorkerPermit, form, "待审核：出入证只能为已批准或施工中的装修办理")
     session.get(RenovationApplication, renovation.id).status = RenovationStatus.APPROVED
     session.flush()
-    refused = c.post("/admin/worker-permit/create", {**form, "valid_to": "2027-01-31"})
-    assert refused.status_code == 400
-    assert "有效期止 2027-01-31 不在装修期内（2026-11-01～2026-12-31）" in html.unescape(refused.text)
-    assert _count(session, WorkerPermit) == before
+    _refused_create(session, c, "worker-permit", WorkerPermit, {**form, "valid_to": "2027-01-31"},
+                    "有效期止 2027-01-31 不在装修期内（2026-11-01～2026-12-31）")
     assert c.post("/admin/worker-permit/create", form).status_code == 302
     assert _count(session, WorkerPermit) == before + 1
 
@@ -435,15 +436,11 @@ def test_a_meeting_room_is_granted_by_a_supervisor_named_as_its_approver(session
     """「填写客户会议室使用申请单，报告主管领导审批」: a booking set 已批准 names its 审批人, a 客服主管 or 客服经理 —
     without one, or with the desk's own staff, it is refused and nothing changes; 待审批 needs none."""
     c = console("desk")
-    before = _count(session, MeetingBooking)
-    refused = c.post("/admin/meeting-booking/create", _booking_form(site, status="approved"))
-    assert refused.status_code == 400
-    assert "状态为“已批准”时须填写审批人：会议室使用须报主管领导审批（客服主管或客服经理）" in html.unescape(refused.text)
-    refused = c.post("/admin/meeting-booking/create", _booking_form(site, status="approved",
-                                                                   approved_by=str(site["desk"].staff_id)))
-    assert refused.status_code == 400
-    assert "审批人 王芳 的岗位是前台客服：会议室使用须由客服主管或客服经理审批" in html.unescape(refused.text)
-    assert _count(session, MeetingBooking) == before
+    _refused_create(session, c, "meeting-booking", MeetingBooking, _booking_form(site, status="approved"),
+                    "状态为“已批准”时须填写审批人：会议室使用须报主管领导审批（客服主管或客服经理）")
+    _refused_create(session, c, "meeting-booking", MeetingBooking,
+                    _booking_form(site, status="approved", approved_by=str(site["desk"].staff_id)),
+                    "审批人 王芳 的岗位是前台客服：会议室使用须由客服主管或客服经理审批")
     assert c.post("/admin/meeting-booking/create", _booking_form(site)).status_code == 302
     booking = session.scalars(select(MeetingBooking).where(MeetingBooking.booked_by == "陈静")).one()
     refused = c.post(f"/admin/meeting-booking/edit/{booking.id}", _booking_form(site, status="approved"))
@@ -474,10 +471,8 @@ def test_a_tenants_goods_pass_needs_the_owners_consent(session, console, site):
             "items": "冰箱一台、沙发一张", "pass_date": "2026-11-20", "status": "issued"}
     c = console("desk")
     before = _count(session, GoodsPass)
-    refused = c.post("/admin/goods-pass/create", form)
-    assert refused.status_code == 400
-    assert "客户 李娜 是该房屋的租户：租户搬出须经业主同意，请先取得业主同意并勾选「业主确认」" in html.unescape(refused.text)
-    assert _count(session, GoodsPass) == before
+    _refused_create(session, c, "goods-pass", GoodsPass, form,
+                    "客户 李娜 是该房屋的租户：租户搬出须经业主同意，请先取得业主同意并勾选「业主确认」")
     assert c.post("/admin/goods-pass/create", {**form, "owner_confirmed": "y"}).status_code == 302
     assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0002", "customer": owner.id,
                                                 "applicant": "张伟"}).status_code == 302
@@ -510,10 +505,7 @@ def test_a_return_is_recorded_once_it_has_happened(session, console, site):
 
     mail = {"project": site["p1"].id, "kind": "parcel", "recipient": "张伟", "received_at": "2026-11-20 10:00:00",
             "picked_up_by": "张伟", "picked_up_at": f"{ahead}:00"}
-    before = _count(session, MailItem)
-    refused = c.post("/admin/mail-item/create", mail)
-    assert refused.status_code == 400 and f"领取时间 {ahead} 晚于当前时间" in html.unescape(refused.text)
-    assert _count(session, MailItem) == before
+    _refused_create(session, c, "mail-item", MailItem, mail, f"领取时间 {ahead} 晚于当前时间")
 
     now = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
     back = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=now))
