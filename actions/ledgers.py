@@ -110,6 +110,9 @@ def check_key_status(session: Session, actor: Actor, change: records.Change) -> 
             raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
         return
     out = _open_loans(session, key.id)
+    if key.copies is not None and out > key.copies:
+        raise Refused(f"该钥匙尚有 {out} 把借出未还，{label_of(KeyRecord, 'copies')}不能少于 {out}：请先登记归还",
+                      [key.id])
     if key.status is KeyStatus.IN_STOCK and out:
         raise Refused(f"该钥匙尚有 {out} 把借出未还：登记归还后自动改为{KeyStatus.IN_STOCK.label}", [key.id])
     if key.status is KeyStatus.LENT and not out:

@@ -544,3 +544,26 @@ def test_a_rectification_notice_is_closed_by_its_recheck(session, console, site)
     assert done.status_code == 302, done.text[:300]
     session.expire_all()
     assert session.get(RectificationNotice, notice.id).status is NoticeStatus.OVERDUE
+
+
+def test_a_keys_count_is_not_set_below_the_copies_still_out(session, console, site):
+    """Two copies lent: the key record corrected to 1 把 would say one is out of none — refused naming how many are
+    out, the count as it was; once one is back, 1 把 is saved."""
+    key = _key(session, site, copies=2)
+    c = console("desk")
+    for who in ("张师傅", "李娜"):
+        assert c.post("/admin/key-loan/create", _loan_form(site, key, borrower=who)).status_code == 302
+    form = {"project": site["p1"].id, "code": "K-0301", "name": "3-1201入户门", "kind": "unit", "copies": "1",
+            "status": "lent"}
+    refused = c.post(f"/admin/key-record/edit/{key.id}", form)
+    assert refused.status_code == 400
+    assert "该钥匙尚有 2 把借出未还，数量(把)不能少于 2：请先登记归还" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(KeyRecord, key.id).copies == 2
+    first = session.scalars(select(KeyLoan).where(KeyLoan.key_id == key.id).order_by(KeyLoan.id)).first()
+    now = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    assert c.post(f"/admin/key-loan/edit/{first.id}", _loan_form(site, key, returned_at=now)).status_code == 302
+    assert c.post(f"/admin/key-record/edit/{key.id}", form).status_code == 302
+    assert _key_state(session, key) == (KeyStatus.LENT, [False, True])
+    session.expire_all()
+    assert session.get(KeyRecord, key.id).copies == 1
