@@ -10,6 +10,7 @@
   would put a key back 在库 while it is still out.
 - 整改通知书: 已整改 / 逾期未改 / 已上报 follow a 复查 on a day between the notice and today; 逾期未改 only once
   the 整改期限 has come.
+- 房屋整改: a defect found at a 交房验收 is of that checklist's unit; 报开发商日期 not before it was found.
 - 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
@@ -28,6 +29,7 @@ from models import (
     Customer,
     GoodsPass,
     GoodsPassStatus,
+    HouseDefect,
     ItemLoan,
     KeyLoan,
     KeyRecord,
@@ -35,6 +37,7 @@ from models import (
     LostItem,
     MailItem,
     MeetingBooking,
+    MoveInChecklist,
     NoticeStatus,
     RectificationNotice,
     RenovationApplication,
@@ -326,3 +329,18 @@ def check_rectification(session: Session, actor: Actor, change: records.Change) 
     if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
         raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
                       f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])
+
+
+# --- 房屋整改 ---------------------------------------------------------------------------------------------
+@records.rule(HouseDefect)
+def check_defect(session: Session, actor: Actor, change: records.Change) -> None:
+    defect, L = change.obj, lambda attr: label_of(HouseDefect, attr)  # noqa: E731
+    if defect.checklist_id is not None and (change.changed("checklist_id") or change.changed("unit_id")):
+        checklist = session.get(MoveInChecklist, defect.checklist_id)
+        if checklist is not None and checklist.unit_id != defect.unit_id:
+            raise Refused(f"{L('checklist')}「{checklist}」是另一套房屋的：请选择该房屋的{L('checklist')}，或清空此项",
+                          [checklist.id])
+    if defect.sent_on is not None and defect.found_on is not None and defect.sent_on < defect.found_on \
+            and (change.changed("sent_on") or change.changed("found_on")):
+        raise Refused(f"{L('sent_on')} {defect.sent_on} 早于{L('found_on')} {defect.found_on}",
+                      [defect.id] if defect.id else [])

@@ -567,3 +567,26 @@ def test_a_keys_count_is_not_set_below_the_copies_still_out(session, console, si
     assert _key_state(session, key) == (KeyStatus.LENT, [False, True])
     session.expire_all()
     assert session.get(KeyRecord, key.id).copies == 1
+
+
+def test_a_house_defect_is_of_its_checklists_unit_and_says_when_it_was_sent(session, console, site):
+    """房屋整改: 已报开发商 needs its 报开发商日期, not before the defect was found; a defect linked to the 交房验收 of
+    another unit is refused — each naming why, nothing written; the right checklist, sent, is saved."""
+    from models import MoveInChecklist
+
+    unit, other = f.unit(session, project_=site["p1"]), f.unit(session, project_=site["p1"])
+    checklists = [MoveInChecklist(project=site["p1"], unit=u, received_by="张伟", handover_date=dt.date(2026, 11, 1))
+                  for u in (unit, other)]
+    session.add_all(checklists)
+    session.flush()
+    form = {"project": site["p1"].id, "unit": unit.id, "checklist": checklists[0].id, "location": "卫生间",
+            "description": "地漏反水", "found_on": "2026-11-01", "status": "sent"}
+    c = console("desk")
+    _refused_create(session, c, "house-defect", HouseDefect, form, "状态为“已报开发商”时须填写报开发商日期")
+    _refused_create(session, c, "house-defect", HouseDefect, {**form, "sent_on": "2026-10-30"},
+                    "报开发商日期 2026-10-30 早于发现日期 2026-11-01")
+    _refused_create(session, c, "house-defect", HouseDefect,
+                    {**form, "sent_on": "2026-11-03", "checklist": checklists[1].id}, "是另一套房屋的")
+    assert c.post("/admin/house-defect/create", {**form, "sent_on": "2026-11-03"}).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(HouseDefect.checklist_id)).all() == [checklists[0].id]
