@@ -52,7 +52,6 @@ def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
         raise Refused(problem[1], [change.obj.id] if change.obj.id else [])
 
 
-
 @records.rule(UnitCustomer)
 def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
     """A customer's tie to a unit (业主、租户 …) ends after it starts: a 终止日期 before the 起始日期 is a typo that
@@ -61,6 +60,7 @@ def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
     if link.start_date is not None and link.end_date is not None and link.end_date < link.start_date:
         raise Refused(f"{label_of(UnitCustomer, 'end_date')} {link.end_date} 早于{label_of(UnitCustomer, 'start_date')} "
                       f"{link.start_date}", [link.id] if link.id else [])
+
 
 # 装修申请 states in which the unit is being renovated: approved, or under way.
 RENOVATING = (RenovationStatus.APPROVED, RenovationStatus.IN_PROGRESS)
@@ -101,8 +101,9 @@ def _unit_status_follows_its_records(session: Session, _ctx: Any, _instances: An
             elif isinstance(obj, RenovationApplication) and _changed(obj, "status", "unit_id"):
                 # moved off a unit (the wrong room typed, corrected): that unit's renovation ended with it
                 history = inspect(obj).attrs.unit_id.history
-                for was in history.deleted or ():
-                    _renovation_ended(session, session.get(Unit, was) if was is not None else None, obj)
+                if _stored(obj, "status") in RENOVATING:
+                    for was in history.deleted or ():
+                        _renovation_ended(session, session.get(Unit, was) if was is not None else None, obj)
                 unit = session.get(Unit, obj.unit_id) if history.deleted else obj.unit or session.get(Unit, obj.unit_id)
                 if unit is None:
                     continue
