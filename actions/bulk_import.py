@@ -220,15 +220,28 @@ class UnitImporter(RecordImporter):
         for row in rows:
             self.staff.resolve(row, "butler", butler, BUTLER_POSITIONS)
             self.staff.resolve(row, "collector", collector, COLLECTING_POSITIONS)
-            problem = unit_dates_problem(row.values.get("handover_date"), row.values.get("move_in_date"))
-            if problem:
-                key, reason = problem
-                row.fail(self.label(key), row.values.get(key), reason)
+
+    def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
+        """The dates as the unit would hold them — a column the file leaves out keeps the stored date — agree, as
+        the console's unit form holds them: a file of 入住日期 alone is checked against the 交房日期 on record."""
+        values = row.values
+        dates = {key: values[key] if key in values else (stored or {}).get(key)
+                 for key in ("handover_date", "move_in_date")}
+        problem = unit_dates_problem(dates["handover_date"], dates["move_in_date"])
+        if problem:
+            key, reason = problem
+            if key not in values:  # the file's other date is at fault against this stored one
+                key = "handover_date" if key == "move_in_date" else "move_in_date"
+            row.fail(self.label(key), values.get(key), reason)
+            return
+        super().compare(row, stored)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         self.refs.load((r.values["project_id"], r.values["building"], r.values["room_no"]) for r in rows)
         found = {id(r): u["id"] for r in rows if (u := self.refs.get(r.values["project_id"], r.values["building"], r.values["room_no"]))}
-        stored = _stored(self.session, Unit, list(found.values()), [self.columns[k] for k in _present(rows) & set(self.columns)])
+        # the dates always: a file that sets one is checked against the other on record (compare)
+        wanted = (_present(rows) & set(self.columns)) | {"handover_date", "move_in_date"}
+        stored = _stored(self.session, Unit, list(found.values()), [self.columns[k] for k in sorted(wanted)])
         return {key: stored[unit_id] for key, unit_id in found.items()}
 
     def shown_stored(self, key: str, value: Any) -> Any:

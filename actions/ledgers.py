@@ -2,9 +2,17 @@
 
 - 钥匙借用: a key goes out only while one of its copies is in the cabinet, and its 状态 follows its loans — 借出
   while a loan is open (no 归还时间), 在库 once every copy is back. 已交业主 and 遗失 are set by hand and end lending.
-- 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it.
+- 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it; 已批准
+  names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
 - 外包方月度检查: the 检查月份 is a month that has come.
+- 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
+  would put a key back 在库 while it is still out.
+- 整改通知书: 已整改 / 逾期未改 / 已上报 follow a 复查 on a day between the notice and today; 逾期未改 only once
+  the 整改期限 has come.
+- 房屋整改: a defect found at a 交房验收 is of that checklist's unit; 报开发商日期 not before it was found.
+- 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
+- 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 """
 
 from __future__ import annotations
@@ -18,13 +26,31 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     BookingStatus,
+    Customer,
+    GoodsPass,
+    GoodsPassStatus,
+    HouseDefect,
     ItemLoan,
     KeyLoan,
     KeyRecord,
     KeyStatus,
+    LostItem,
+    MailItem,
     MeetingBooking,
+    MoveInChecklist,
+    NoticeStatus,
+    RectificationNotice,
+    RenovationApplication,
+    RenovationStatus,
+    Staff,
+    StaffPosition,
+    UnitCustomer,
+    UnitRelation,
     VendorCheck,
+    VisitorEntry,
+    WorkerPermit,
     label_of,
+    utcnow,
 )
 from models.db import lock_names
 
@@ -87,6 +113,9 @@ def check_key_status(session: Session, actor: Actor, change: records.Change) -> 
             raise Refused(f"新登记的钥匙没有借用记录：请登记为{KeyStatus.IN_STOCK.label}，借出时登记钥匙借用")
         return
     out = _open_loans(session, key.id)
+    if key.copies is not None and out > key.copies:
+        raise Refused(f"该钥匙尚有 {out} 把借出未还，{label_of(KeyRecord, 'copies')}不能少于 {out}：请先登记归还",
+                      [key.id])
     if key.status is KeyStatus.IN_STOCK and out:
         raise Refused(f"该钥匙尚有 {out} 把借出未还：登记归还后自动改为{KeyStatus.IN_STOCK.label}", [key.id])
     if key.status is KeyStatus.LENT and not out:
@@ -136,6 +165,8 @@ def check_booking(session: Session, actor: Actor, change: records.Change) -> Non
     room, starts_at, ends_at = booking.room, booking.starts_at, booking.ends_at
     if booking.attendees is not None and booking.attendees < 1:
         raise Refused(f"{label_of(MeetingBooking, 'attendees')}须至少 1 人，填写的是 {booking.attendees}")
+    if booking.status is BookingStatus.APPROVED and (change.changed("status") or change.changed("approved_by_id")):
+        _check_approver(session, booking)
     if booking.status not in HOLDS_ROOM or not (room and starts_at and ends_at) or ends_at <= starts_at:
         return  # a cancelled or used booking holds nothing; a reversed time is refused by the table's rule
     lock_names(session, [f"meeting-room:{booking.project_id}:{room}"])
@@ -153,6 +184,21 @@ def check_booking(session: Session, actor: Actor, change: records.Change) -> Non
             f"请调整{label_of(MeetingBooking, 'starts_at')}、{label_of(MeetingBooking, 'ends_at')}或换一间会议室",
             [clash.id],
         )
+
+
+# 「报告主管领导审批」: who may grant a room.
+APPROVERS = (StaffPosition.SUPERVISOR, StaffPosition.MANAGER)
+
+
+def _check_approver(session: Session, booking: MeetingBooking) -> None:
+    label = label_of(MeetingBooking, "approved_by")
+    approver = session.get(Staff, booking.approved_by_id) if booking.approved_by_id is not None else None
+    wanted = "或".join(p.label for p in APPROVERS)
+    if approver is None:
+        raise Refused(f"状态为“{BookingStatus.APPROVED.label}”时须填写{label}：会议室使用须报主管领导审批（{wanted}）")
+    if approver.position not in APPROVERS:
+        raise Refused(f"{label} {approver.name} 的岗位是{approver.position.label}：会议室使用须由{wanted}审批",
+                      [approver.id])
 
 
 # --- 物品借用, 外包方月度检查 ----------------------------------------------------------------------------
@@ -182,3 +228,119 @@ def checked_month(value: str | None) -> str:
     if month > now:
         raise Refused(f"{label} {month} 晚于本月（{now}）：只能登记已检查的月份")
     return month
+
+
+# --- 施工人员出入证 ----------------------------------------------------------------------------------------
+# A worker is let in for a renovation that may go on: approved, or under way.
+PERMITTING = (RenovationStatus.APPROVED, RenovationStatus.IN_PROGRESS)
+
+
+@records.rule(WorkerPermit)
+def check_permit(session: Session, actor: Actor, change: records.Change) -> None:
+    """装修出入证 (「负责装修出入证的办理」): for a renovation approved or under way — not one still 待审核, 已驳回 or
+    finished —, valid within its period. Checked when the permit is issued or its renovation or dates change, so a
+    permit handed back (交回日期) after the inspection is still recorded."""
+    permit = change.obj
+    if permit.renovation_id is None or not (change.changed("renovation_id") or change.changed("valid_from")
+                                            or change.changed("valid_to")):
+        return
+    renovation = session.get(RenovationApplication, permit.renovation_id)
+    if renovation is None:
+        return  # the foreign key answers
+    if change.changed("renovation_id") and renovation.status not in PERMITTING:
+        raise Refused(f"{label_of(WorkerPermit, 'renovation')}「{renovation}」{renovation.status.label}：出入证只能为"
+                      f"{'或'.join(s.label for s in PERMITTING)}的装修办理", [renovation.id])
+    start, end = renovation.start_date, renovation.end_date
+    for key in ("valid_from", "valid_to"):
+        day = getattr(permit, key)
+        if day is not None and start is not None and end is not None and not start <= day <= end:
+            raise Refused(f"{label_of(WorkerPermit, key)} {day} 不在装修期内（{start}～{end}）：出入证有效期须在"
+                          f"{label_of(RenovationApplication, 'start_date')}与{label_of(RenovationApplication, 'end_date')}之间",
+                          [renovation.id])
+
+
+# --- 放行条 ----------------------------------------------------------------------------------------------
+TENANTS = (UnitRelation.TENANT, UnitRelation.SHOP_TENANT)
+
+
+@records.rule(GoodsPass)
+def check_goods_pass(session: Session, actor: Actor, change: records.Change) -> None:
+    """「租户搬出须经业主同意」: a pass for a customer who rents the unit (租户、商户, a link current on the 放行日期) is
+    issued or released only once the owner has agreed (业主确认). A voided pass needs nothing."""
+    gate = change.obj
+    if gate.status is GoodsPassStatus.VOID or gate.owner_confirmed or gate.customer_id is None or gate.unit_id is None:
+        return
+    if not any(change.changed(a) for a in ("status", "customer_id", "unit_id", "owner_confirmed", "pass_date")):
+        return
+    day = gate.pass_date
+    relation = session.scalar(select(UnitCustomer.relation).where(
+        UnitCustomer.unit_id == gate.unit_id, UnitCustomer.customer_id == gate.customer_id,
+        UnitCustomer.relation.in_(TENANTS),
+        *((UnitCustomer.start_date.is_(None) | (UnitCustomer.start_date <= day),
+           UnitCustomer.end_date.is_(None) | (UnitCustomer.end_date >= day)) if day else ()),
+    ).limit(1))
+    if relation is not None:
+        name = session.get(Customer, gate.customer_id).name
+        raise Refused(f"{label_of(GoodsPass, 'customer')} {name} 是该房屋的{relation.label}：租户搬出须经业主同意，"
+                      f"请先取得业主同意并勾选「{label_of(GoodsPass, 'owner_confirmed')}」", [gate.customer_id])
+
+
+# --- 已发生的时刻 ------------------------------------------------------------------------------------------
+# What the desk records as done: the key lent and given back, the item found and returned, the parcel in and
+# picked up, the visitor come and gone. (A booking's times, a loan's 约定归还时间 are plans: not here.)
+HAPPENED = {
+    KeyLoan: ("lent_at", "returned_at"),
+    ItemLoan: ("lent_at", "returned_at"),
+    LostItem: ("found_at", "returned_at"),
+    MailItem: ("received_at", "picked_up_at"),
+    VisitorEntry: ("arrived_at", "left_at"),
+}
+CLOCK_SLACK = dt.timedelta(minutes=5)  # a form opened a minute ago, a PC clock a little ahead
+
+
+def _has_happened(session: Session, actor: Actor, change: records.Change) -> None:
+    obj = change.obj
+    now = utcnow()
+    for attr in HAPPENED[type(obj)]:
+        when = getattr(obj, attr)
+        if when is not None and change.changed(attr) and when > now + CLOCK_SLACK:
+            raise Refused(f"{label_of(type(obj), attr)} {shown(when)} 晚于当前时间（{shown(now)}）：只能登记已发生的时间",
+                          [obj.id] if obj.id else [])
+
+
+for _model in HAPPENED:
+    records.rule(_model)(_has_happened)
+
+
+# --- 整改通知书 --------------------------------------------------------------------------------------------
+@records.rule(RectificationNotice)
+def check_rectification(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 复查 is on a day between the notice's 发出日期 and today; 逾期未改 is found at a 复查 on or after the
+    整改期限, not before it."""
+    notice = change.obj
+    checked, L = notice.checked_on, lambda attr: label_of(RectificationNotice, attr)  # noqa: E731
+    if checked is None or not any(change.changed(a) for a in ("checked_on", "status", "issued_on", "deadline")):
+        return
+    today = dt.datetime.now(SHANGHAI).date()
+    if checked > today:
+        raise Refused(f"{L('checked_on')} {checked} 晚于今天（{today}）：只能登记已做的复查", [notice.id] if notice.id else [])
+    if notice.issued_on is not None and checked < notice.issued_on:
+        raise Refused(f"{L('checked_on')} {checked} 早于{L('issued_on')} {notice.issued_on}", [notice.id] if notice.id else [])
+    if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
+        raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
+                      f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])
+
+
+# --- 房屋整改 ---------------------------------------------------------------------------------------------
+@records.rule(HouseDefect)
+def check_defect(session: Session, actor: Actor, change: records.Change) -> None:
+    defect, L = change.obj, lambda attr: label_of(HouseDefect, attr)  # noqa: E731
+    if defect.checklist_id is not None and (change.changed("checklist_id") or change.changed("unit_id")):
+        checklist = session.get(MoveInChecklist, defect.checklist_id)
+        if checklist is not None and checklist.unit_id != defect.unit_id:
+            raise Refused(f"{L('checklist')}「{checklist}」是另一套房屋的：请选择该房屋的{L('checklist')}，或清空此项",
+                          [checklist.id])
+    if defect.sent_on is not None and defect.found_on is not None and defect.sent_on < defect.found_on \
+            and (change.changed("sent_on") or change.changed("found_on")):
+        raise Refused(f"{L('sent_on')} {defect.sent_on} 早于{L('found_on')} {defect.found_on}",
+                      [defect.id] if defect.id else [])

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import FormSubmission, label_of
+from models import FormSubmission, Project, label_of
 
 from .actor import Actor
 from .audit import as_actor, log_operation
@@ -262,6 +262,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
         check_status_requires(change)
         for check in _RULES.get(model, ()):
             check(session, actor, change)
+        check_same_project(session, change)  # after the record's own rules: theirs is the closer wording
     if created:
         session.add(obj)
     _flush(session)
@@ -323,6 +324,36 @@ def check_status_requires(change: Change) -> None:
         missing = [name for name in names if _blank(change.obj, name)]
         if missing:
             raise Refused(f"状态为“{member.label}”时须填写{'、'.join(label_of(model, name) for name in missing)}")
+
+
+def check_same_project(session: Session, change: Change) -> None:
+    """A record of a project points only at records of that project (or shared ones, without a project): the
+    房屋 of a 放行条, the 客户 of a 装修申请, the 审批人 … — a user of several projects picks from all of them, and
+    a 装修申请 of 锦绣华庭 must not set a 翠湖天地 unit 装修中. Checked where the link or the project changed, so
+    that an old record can still be edited."""
+    obj = change.obj
+    model = type(obj)
+    project_id = getattr(obj, "project_id", None)
+    if project_id is None or not hasattr(model, "project_id"):
+        return
+    mapper = inspect(model)
+    for relation in mapper.relationships:
+        target = relation.mapper.class_
+        if relation.direction.name != "MANYTOONE" or target is Project or not hasattr(target, "project_id") \
+                or len(relation.local_remote_pairs) != 1:
+            continue
+        key = mapper.get_property_by_column(relation.local_remote_pairs[0][0]).key
+        ident = getattr(obj, key)
+        if ident is None or not (change.changed(key) or change.changed("project_id")):
+            continue
+        row = session.get(target, ident)
+        if row is None or row.project_id is None or row.project_id == project_id:
+            continue  # a dangling id is the foreign key's to refuse; a shared row serves every project
+        projects = dict(session.execute(select(Project.id, Project.name)
+                                        .where(Project.id.in_([project_id, row.project_id]))).all())
+        raise Refused(f"{label_of(model, relation.key)}「{row}」属于项目「{projects.get(row.project_id, row.project_id)}」，"
+                      f"不属于本记录的项目「{projects.get(project_id, project_id)}」：请选择本项目的{label_of(model, relation.key)}",
+                      [ident])
 
 
 def _blank(obj: Any, name: str) -> bool:

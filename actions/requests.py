@@ -226,11 +226,7 @@ def receive_request(
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and (customer is None or customer.project_id != project_id):
         raise Refused(f"{label_of(ServiceRequest, 'customer')} #{customer_id} 不属于该项目", [customer_id])
-    if first_staff_id is not None:
-        staff = session.get(Staff, first_staff_id)
-        if staff is None or staff.project_id != project_id or not staff.active:
-            raise Refused(f"{label_of(ServiceRequest, 'first_staff')} #{first_staff_id} 不是该项目的在职员工",
-                          [first_staff_id])
+    _check_first_staff(session, first_staff_id, project_id)
     phone = PHONE(contact_phone)  # as the spreadsheet imports read it; a masked number copied back counts as none
     if isinstance(phone, Invalid):
         raise Refused(f"{label_of(ServiceRequest, 'contact_phone')}：{phone.reason}")
@@ -295,8 +291,13 @@ def _repeat_of(session: Session, unit_id: int | None, category: RequestCategory 
     )
 
 
-def _own_staff(session: Session, actor: Actor) -> int | None:
-    return session.scalar(select(User.staff_id).where(User.id == actor.user_id)) if actor.user_id else None
+def _own_staff(session: Session, actor: Actor, project_id: int | None) -> int | None:
+    """The actor's own 员工 record, as 首问负责人 — when it is one of the request's project still at work (an
+    account linked to another project's record leaves the field empty rather than name a stranger)."""
+    if not actor.user_id:
+        return None
+    return session.scalar(select(Staff.id).join(User, User.staff_id == Staff.id).where(
+        User.id == actor.user_id, Staff.project_id == project_id, Staff.active.is_(True)))
 
 
 def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
@@ -306,13 +307,23 @@ def add_request(session: Session, *, actor: Actor, **fields) -> ServiceRequest:
     SR = ServiceRequest
     repeat_of = _repeat_of(session, fields.get("unit_id"), fields.get("category"), fields["received_at"])
     if "first_staff_id" not in fields and actor.user_id is not None:
-        fields["first_staff_id"] = _own_staff(session, actor)
+        fields["first_staff_id"] = _own_staff(session, actor, fields.get("project_id"))
     if fields.get("kind") is RequestKind.COMPLAINT:  # 有效与否由客服主管判定
         fields.setdefault("complaint_validity", ComplaintValidity.PENDING)
     request = SR(**fields, receiver_id=actor.user_id, repeat_of_id=repeat_of)
     session.add(request)
     session.flush()
     return request
+
+
+def _check_first_staff(session: Session, first_staff_id: int | None, project_id: int | None) -> None:
+    """首问负责人 follows the matter until it is closed: someone of the project still at work."""
+    if first_staff_id is None:
+        return
+    staff = session.get(Staff, first_staff_id)
+    if staff is None or staff.project_id != project_id or not staff.active:
+        raise Refused(f"{label_of(ServiceRequest, 'first_staff')} #{first_staff_id} 不是该项目的在职员工",
+                      [first_staff_id])
 
 
 @records.rule(ServiceRequest)
@@ -323,6 +334,8 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
     request = change.obj
     if change.changed("received_at") and request.received_at is not None:
         _check_received_at(request.received_at)
+    if change.changed("first_staff_id") or change.changed("project_id"):
+        _check_first_staff(session, request.first_staff_id, request.project_id)
     if request.kind is RequestKind.COMPLAINT:
         if request.complaint_validity is None:
             request.complaint_validity = ComplaintValidity.PENDING
@@ -334,7 +347,7 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
     if request.receiver_id is None:
         request.receiver_id = actor.user_id
     if request.first_staff_id is None:
-        request.first_staff_id = _own_staff(session, actor)
+        request.first_staff_id = _own_staff(session, actor, request.project_id)
     if request.repeat_of_id is None and request.received_at is not None:
         request.repeat_of_id = _repeat_of(session, request.unit_id, request.category, request.received_at)
 

@@ -17,6 +17,7 @@ from models import (
     RenovationStatus,
     StaffPosition,
     Unit,
+    UnitCustomer,
     UnitStatus,
     label_of,
 )
@@ -49,6 +50,16 @@ def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
     problem = unit_dates_problem(change.obj.handover_date, change.obj.move_in_date)
     if problem:
         raise Refused(problem[1], [change.obj.id] if change.obj.id else [])
+
+
+@records.rule(UnitCustomer)
+def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
+    """A customer's tie to a unit (业主、租户 …) ends after it starts: a 终止日期 before the 起始日期 is a typo that
+    would make the link look ended before it began."""
+    link = change.obj
+    if link.start_date is not None and link.end_date is not None and link.end_date < link.start_date:
+        raise Refused(f"{label_of(UnitCustomer, 'end_date')} {link.end_date} 早于{label_of(UnitCustomer, 'start_date')} "
+                      f"{link.start_date}", [link.id] if link.id else [])
 
 
 # 装修申请 states in which the unit is being renovated: approved, or under way.
@@ -88,10 +99,30 @@ def _unit_status_follows_its_records(session: Session, _ctx: Any, _instances: An
                     if unit.handover_date is None:
                         unit.handover_date = obj.handover_date
             elif isinstance(obj, RenovationApplication) and _changed(obj, "status", "unit_id"):
-                unit = obj.unit or session.get(Unit, obj.unit_id)
+                # moved off a unit (the wrong room typed, corrected): that unit's renovation ended with it
+                history = inspect(obj).attrs.unit_id.history
+                if _stored(obj, "status") in RENOVATING:
+                    for was in history.deleted or ():
+                        _renovation_ended(session, session.get(Unit, was) if was is not None else None, obj)
+                unit = session.get(Unit, obj.unit_id) if history.deleted else obj.unit or session.get(Unit, obj.unit_id)
                 if unit is None:
                     continue
                 if obj.status in RENOVATING:
                     unit.status = UnitStatus.DECORATING
-                elif unit.status is UnitStatus.DECORATING:
-                    unit.status = _after_renovation(session, unit, obj)
+                else:
+                    _renovation_ended(session, unit, obj)
+        for obj in session.deleted:
+            if isinstance(obj, RenovationApplication) and _stored(obj, "status") in RENOVATING:
+                # an approved renovation deleted (entered by mistake): its unit is not left 装修中
+                _renovation_ended(session, session.get(Unit, _stored(obj, "unit_id")), obj)
+
+
+def _stored(obj: Any, attr: str) -> Any:
+    """The value as loaded from the database, before any change in this session."""
+    history = inspect(obj).attrs[attr].history
+    return history.deleted[0] if history.deleted else getattr(obj, attr)
+
+
+def _renovation_ended(session: Session, unit: Unit | None, ended: RenovationApplication) -> None:
+    if unit is not None and unit.status is UnitStatus.DECORATING:
+        unit.status = _after_renovation(session, unit, ended)

@@ -730,6 +730,17 @@ def _callback_only_by_its_step(session: Session, actor: Actor, change: records.C
                       [visit.work_order_id or change.was("work_order_id")])
 
 
+
+@records.delete_rule(Visit)
+def _callback_stays(session: Session, actor: Actor, visit: Visit) -> None:
+    """A 派工单's 回访 is what let it close (「真正的结束是在回访后」) or sent it back for rework: deleting it would
+    leave a closed order without its callback, and the 回访率 short. It stays; a mistyped note is corrected."""
+    if visit.work_order_id is not None:
+        order = session.get(WorkOrder, visit.work_order_id)
+        raise Refused(f"该记录是{order}的回访（{order.status.label}），不能删除：回访记录随派工单保留，"
+                      f"填写有误可修改{label_of(Visit, 'notes')}", [visit.id])
+
+
 @as_actor
 def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Actor,
                       dry_run: bool = False) -> TransitionResult:

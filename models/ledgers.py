@@ -518,7 +518,10 @@ class HouseDefect(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="closed_after_found",
                         info={"message": "{closed_on}不能早于{found_on}"}),
     )
-    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {DefectStatus.CLOSED: ("closed_on",)}
+    # 已报开发商 and 整改中 say when it went to the developer; closed, it says when (fixed by whoever).
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        DefectStatus.SENT: ("sent_on",), DefectStatus.IN_PROGRESS: ("sent_on",), DefectStatus.CLOSED: ("closed_on",),
+    }
 
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)
     checklist_id: Mapped[int | None] = col(
@@ -549,6 +552,12 @@ class RectificationNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin
         CheckConstraint("deadline >= issued_on", name="deadline_after_issue",
                         info={"message": "{deadline}不能早于{issued_on}"}),
     )
+    # 整改与否、逾期、上报, all follow the re-check (复查): its date is recorded.
+    status_requires: ClassVar[dict[LabeledEnum, tuple[str, ...]]] = {
+        NoticeStatus.RECTIFIED: ("checked_on",),
+        NoticeStatus.OVERDUE: ("checked_on",),
+        NoticeStatus.ESCALATED: ("checked_on",),
+    }
 
     code: Mapped[str] = col("通知书编号", String(32))
     unit_id: Mapped[int] = col("房屋", ForeignKey("unit.id", ondelete="RESTRICT"), index=True)

@@ -659,3 +659,33 @@ def test_a_connection_lost_mid_import_writes_nothing_and_the_retry_imports_every
     with pytest.raises(Refused, match="该批次已导入"):  # the same file once more: once is enough
         _import(session, "units", data, actor, name="再导一次.xlsx")
     assert counts(session)["Unit"] == before["Unit"] + 3
+
+
+def test_a_file_of_one_date_is_checked_against_the_other_on_record(session, p1):
+    """A list of 入住日期 alone (or of 交房日期 alone) updates units whose other date is stored: the two must agree
+    as on the unit form — one that moves in before the stored handover, or a handover moved after the stored
+    move-in, is refused naming the row, the column and the value, nothing written; one that agrees is imported
+    (where the old check refused it for want of a 交房日期 column)."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)  # 1-101 handed over 2024-03-05, 1-102 never
+    move_ins = workbook({"入住": [["楼栋", "房号", "入住日期"],
+                                  ["1栋", "1-101", "2024-02-01"],
+                                  ["1栋", "1-102", "2024-04-01"]]})
+    before = counts(session)
+    result = _import(session, "units", move_ins, actor, name="入住.xlsx", project_id=project.id)
+    assert counts(session) == before and not result.written
+    assert {p.message for p in result.problems} == {
+        "「入住」第2行 入住日期 入住日期 2024-02-01 早于交房日期 2024-03-05",
+        "「入住」第3行 入住日期 有入住日期须先填写交房日期：房屋交付后才能入住",
+    }
+    fine = workbook({"入住": [["楼栋", "房号", "入住日期"], ["1栋", "1-101", "2024-04-01"]]})
+    assert _import(session, "units", fine, actor, name="入住2.xlsx", project_id=project.id).written
+    assert session.scalar(select(Unit.move_in_date).where(Unit.room_no == "1-101")) == dt.date(2024, 4, 1)
+
+    handovers = workbook({"交房": [["楼栋", "房号", "交房日期"], ["1栋", "1-101", "2024-05-01"]]})
+    before = counts(session)
+    result = _import(session, "units", handovers, actor, name="交房.xlsx", project_id=project.id)
+    assert counts(session) == before and not result.written
+    assert [p.message for p in result.problems] == ["「交房」第2行 交房日期 入住日期 2024-04-01 早于交房日期 2024-05-01"]
+    session.expire_all()
+    assert session.scalar(select(Unit.handover_date).where(Unit.room_no == "1-101")) == dt.date(2024, 3, 5)

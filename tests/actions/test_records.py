@@ -22,13 +22,16 @@ from models import (
     Branch,
     CorrectiveAction,
     FormSubmission,
+    GoodsPass,
     KeyLoan,
     KeyRecord,
     KeyStatus,
     MeetingBooking,
     OperationLog,
     Project,
+    RenovationApplication,
     SurveyTopic,
+    UnitStatus,
     User,
     user_project,
     user_role,
@@ -163,7 +166,7 @@ def test_two_loans_of_the_last_copy_at_once_one_wins(engine, committed):
 def test_two_bookings_of_a_room_at_once_one_wins(engine, committed):
     actor, p = committed["actor"], committed["project"]
     booking = {"project": p, "room": "一号会议室", "starts_at": LENT_AT, "ends_at": LENT_AT + dt.timedelta(hours=2),
-               "booked_by": "张伟", "attendees": 5, "status": BookingStatus.APPROVED.value}
+               "booked_by": "张伟", "attendees": 5, "status": BookingStatus.PENDING.value}  # 待审批 holds the room too
     waited, box = _race(engine, actor, MeetingBooking, booking,
                         {**booking, "booked_by": "李娜", "starts_at": LENT_AT + dt.timedelta(hours=1),
                          "ends_at": LENT_AT + dt.timedelta(hours=3)})
@@ -201,3 +204,42 @@ def test_the_same_form_at_once_writes_once(engine, committed):
         assert box["result"] == s.scalar(select(KeyLoan.id).where(KeyLoan.key_id == key_id))
         s.execute(delete(FormSubmission).where(FormSubmission.token == "b" * 32))
         s.commit()
+
+
+def test_a_record_points_only_at_records_of_its_own_project(session):
+    """A user of two projects picks from both: a 装修申请 of 锦绣华庭 naming a 翠湖天地 unit is refused, naming both
+    projects, and nothing is written — that unit is not made 装修中; the same unit of its own project is saved."""
+    p1, p2 = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
+    own, other = f.unit(session, project_=p1), f.unit(session, project_=p2, status=UnitStatus.OCCUPIED)
+    actor = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[p1, p2]))
+    values = {"project": p1.id, "unit": str(other.id), "applicant": "张伟", "start_date": dt.date(2026, 11, 20),
+              "end_date": dt.date(2026, 12, 20), "status": "approved"}
+    before = (_count(session, RenovationApplication), _count(session, OperationLog))
+    with pytest.raises(Refused) as refused:
+        with session.begin_nested():
+            save_record(session, RenovationApplication, None, values, actor=actor)
+    assert str(refused.value) == (f"房屋「{other}」属于项目「翠湖天地」，不属于本记录的项目「锦绣华庭」：请选择本项目的房屋")
+    assert refused.value.ids == [other.id]
+    session.expire_all()
+    assert (_count(session, RenovationApplication), _count(session, OperationLog)) == before
+    assert session.get(type(other), other.id).status is UnitStatus.OCCUPIED
+
+    # an edit that moves a 放行条 to the other project's unit: refused, the stored one kept
+    gate = save_record(session, GoodsPass, None, {"project": p1.id, "code": "FX-1", "unit": str(own.id),
+                                                 "applicant": "张伟", "items": "沙发一张",
+                                                 "pass_date": dt.date(2026, 11, 20)}, actor=actor)
+    with pytest.raises(Refused, match="房屋「.*」属于项目「翠湖天地」"):
+        with session.begin_nested():
+            save_record(session, GoodsPass, gate, {"unit": str(other.id)}, actor=actor, version=gate.version)
+    session.expire_all()
+    assert session.get(GoodsPass, gate.id).unit_id == own.id
+    # … and one that moves the record to the other project, leaving its unit behind
+    with pytest.raises(Refused, match="属于项目「锦绣华庭」，不属于本记录的项目「翠湖天地」"):
+        with session.begin_nested():
+            save_record(session, GoodsPass, session.get(GoodsPass, gate.id), {"project": p2.id}, actor=actor,
+                        version=gate.version)
+    session.expire_all()
+    assert session.get(GoodsPass, gate.id).project_id == p1.id
+
+    made = save_record(session, RenovationApplication, None, {**values, "unit": str(own.id)}, actor=actor)
+    assert (made.unit_id, session.get(type(own), own.id).status) == (own.id, UnitStatus.DECORATING)

@@ -63,3 +63,38 @@ def test_the_console_form_refuses_what_intake_refuses(session, console, desk, va
     assert edit.status_code == 400 and message in edit.text
     session.expire_all()
     assert session.get(ServiceRequest, request.id).complaint_major is False
+
+
+def test_the_first_responsible_is_a_staff_member_of_the_project_still_at_work(session, console, desk):
+    """首问负责人 follows the matter until it closes: the form, as 受理, refuses one who has left (在职 unchecked),
+    on a new request and on an edit, nothing written; an account whose own 员工 record is another project's
+    leaves the field empty rather than name a stranger, on the form as on 受理."""
+    from actions.actor import actor_for_user
+    from actions.requests import receive_request
+    from models import Channel, RequestKind
+
+    gone = f.staff(session, project_=desk["p"], name="刘离职")
+    gone.active = False
+    session.flush()
+    client = console("qiantai")
+    before = _count(session)
+    refused = client.post("/admin/service-request/create", _form(desk, first_staff=str(gone.id)))
+    assert refused.status_code == 400 and f"首问负责人 #{gone.id} 不是该项目的在职员工" in refused.text
+    assert _count(session) == before
+    request = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    edit = client.post(f"/admin/service-request/edit/{request.id}",
+                       _form(desk, version=str(request.version), first_staff=str(gone.id)))
+    assert edit.status_code == 400 and f"首问负责人 #{gone.id} 不是该项目的在职员工" in edit.text
+    session.expire_all()
+    assert session.get(ServiceRequest, request.id).first_staff_id is None
+
+    other = f.project(session, name="翠湖天地")
+    stray = f.user(session, username="stray", roles=["前台客服"], projects=[desk["p"]])
+    stray.staff_id = f.staff(session, project_=other, name="赵强").id
+    session.flush()
+    assert console("stray").post("/admin/service-request/create", _form(desk, content="电梯异响")).status_code == 302
+    made = session.scalars(select(ServiceRequest).where(ServiceRequest.content == "电梯异响")).one()
+    assert (made.receiver_id, made.first_staff_id) == (stray.id, None)
+    taken = receive_request(session, actor=actor_for_user(session, stray), project_id=desk["p"].id,
+                            channel=Channel.PHONE, kind=RequestKind.INQUIRY, content="停车卡办理")
+    assert session.get(ServiceRequest, taken.request_id).first_staff_id is None

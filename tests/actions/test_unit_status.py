@@ -98,3 +98,33 @@ def test_after_the_inspection_an_occupied_unit_is_occupied_again(session):
     session.get(RenovationApplication, renovation.id).status = RenovationStatus.REJECTED  # withdrawn
     session.flush()
     assert _status(session, unit)[0] is UnitStatus.OCCUPIED
+
+
+def test_an_approved_renovation_moved_to_another_unit_or_deleted_leaves_no_unit_decorating(session):
+    """An approved 装修申请 typed on the wrong room: corrected to the right one, the wrong room is 已交房 again and
+    the right one 装修中; then deleted by a supervisor (entered by mistake), the right one is back too — while a
+    unit with another approved renovation stays 装修中."""
+    from actions.actor import actor_for_user
+    from actions.records import delete_record, save_record
+
+    p = f.project(session)
+    wrong, right = (f.unit(session, project_=p, status=UnitStatus.HANDED_OVER) for _ in range(2))
+    actor = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[p]))
+    renovation = _renovation(session, wrong, RenovationStatus.APPROVED)
+    assert (_status(session, wrong)[0], _status(session, right)[0]) == (UnitStatus.DECORATING, UnitStatus.HANDED_OVER)
+
+    renovation = session.get(RenovationApplication, renovation.id)
+    save_record(session, RenovationApplication, renovation, {"unit": str(right.id)}, actor=actor,
+                version=renovation.version)
+    assert (_status(session, wrong)[0], _status(session, right)[0]) == (UnitStatus.HANDED_OVER, UnitStatus.DECORATING)
+
+    delete_record(session, RenovationApplication, session.get(RenovationApplication, renovation.id), actor=actor)
+    assert _status(session, right)[0] is UnitStatus.HANDED_OVER
+
+    # two approved on one unit: deleting one leaves it 装修中; a pending one deleted changes nothing
+    first, second = (_renovation(session, session.get(Unit, right.id), RenovationStatus.APPROVED) for _ in range(2))
+    pending = _renovation(session, session.get(Unit, wrong.id))
+    delete_record(session, RenovationApplication, session.get(RenovationApplication, first.id), actor=actor)
+    delete_record(session, RenovationApplication, session.get(RenovationApplication, pending.id), actor=actor)
+    assert (_status(session, right)[0], _status(session, wrong)[0]) == (UnitStatus.DECORATING, UnitStatus.HANDED_OVER)
+    assert session.get(RenovationApplication, second.id).status is RenovationStatus.APPROVED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from urllib.parse import unquote_plus
 
 import openpyxl
 import pytest
@@ -18,6 +19,7 @@ from actions.work_orders import (
     accept_work_orders,
     callback_work_order,
     callbacks_due,
+    close_work_orders,
     complete_work_order,
     department_report,
     dispatch_requests,
@@ -219,3 +221,29 @@ def test_a_work_orders_callback_is_made_only_by_its_callback_step(session, site,
     noted = client.post(f"/admin/visit/edit/{visit.id}", {**form, "result": "satisfied", "notes": "业主补充：谢谢",
                                                           "version": str(visit.version)})
     assert noted.status_code == 302
+
+
+def test_a_closed_orders_callback_is_not_deleted_a_plain_visit_is(session, site, console):
+    """「真正的结束是在回访后」: the 回访 that let an order close stays with it — a supervisor's 删除 of it on the
+    走访记录 list is refused, the visit and the closed order as they were; a 走访 of no order is deleted."""
+    (order,) = _done_orders(session, site, 1)
+    callback_work_order(session, order_id=order.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                        actor=site["actor"])
+    close_work_orders(session, order_ids=[order.id], actor=site["actor"])
+    callback = session.scalars(select(Visit).where(Visit.work_order_id == order.id)).one()
+    plain = record_visit(session, unit_id=site["units"][1].id, actor=site["actor"], notes="例行走访")
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    before = session.scalar(select(func.count()).select_from(Visit))
+    refused = client.delete(f"/admin/visit/delete?pks={callback.id}")  # sqladmin answers with the list URL
+    shown = unquote_plus(refused.text)
+    assert "error=" in shown and f"该记录是派工单#{order.id}" in shown and "的回访（已关闭），不能删除" in shown
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+    assert session.get(Visit, callback.id).work_order_id == order.id
+    assert session.get(WorkOrder, order.id).status == "closed"
+    deleted = client.delete(f"/admin/visit/delete?pks={plain.visit_id}")
+    assert deleted.status_code == 200 and "error=" not in deleted.text
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Visit)) == before - 1

@@ -27,6 +27,7 @@ from models import (
     ImportBatch,
     MeetingBooking,
     OperationLog,
+    StaffPosition,
     Survey,
     label_of,
 )
@@ -108,7 +109,7 @@ def test_audit_log_details_name_the_user_project_and_changes(console, session):
     p = f.project(session, name="锦绣华庭")
     desk = f.user(session, username="desk", roles=["前台客服"], projects=[p])
     desk.display_name = "王芳"
-    approver = f.staff(session, project_=p, name="李主管")
+    approver = f.staff(session, project_=p, name="李主管", position=StaffPosition.SUPERVISOR)  # who grants a room
     f.user(session, username="mgr", roles=["客服经理"], projects=[p])
     start = dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
     booking = MeetingBooking(project=p, room="一号会议室", starts_at=start, ends_at=start + dt.timedelta(hours=2),

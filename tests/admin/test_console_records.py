@@ -308,3 +308,31 @@ def test_a_required_text_of_blanks_is_refused(console, session):
         assert response.status_code == 400 and "请填写姓名" in html.unescape(response.text)
         assert _count(session, Customer) == before
     assert c.post("/admin/customer/create", _customer_form(p, note="  ")).status_code == 302
+
+
+def test_a_unit_link_ends_after_it_starts(console, session):
+    """客户关联: a 终止日期 before the 起始日期 is refused on the form, naming both, and nothing is written or
+    changed; the same link with the dates in order is saved."""
+    from models import UnitCustomer
+
+    p = factories.project(session, name="锦绣华庭")
+    unit = factories.unit(session, project_=p)
+    customer = factories.customer(session, project_=p, name="李娜")
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    c = console("desk")
+    form = {"project": p.id, "unit": unit.id, "customer": customer.id, "relation": "tenant", "is_primary": "y",
+            "start_date": "2026-03-01"}
+    links = select(UnitCustomer.end_date).where(UnitCustomer.customer_id == customer.id)
+
+    def refuses(url: str, end: str) -> None:  # refused naming both dates; the links as they were
+        stored = session.scalars(links).all()
+        refused = c.post(url, {**form, "end_date": end})
+        assert (refused.status_code, f"终止日期 {end} 早于起始日期 2026-03-01" in html.unescape(refused.text)) == (400, True)
+        session.expire_all()
+        assert session.scalars(links).all() == stored
+
+    refuses("/admin/unit-customer/create", "2026-02-28")
+    assert c.post("/admin/unit-customer/create", {**form, "end_date": "2027-02-28"}).status_code == 302
+    link_id = session.scalars(select(UnitCustomer.id).where(UnitCustomer.customer_id == customer.id)).one()
+    refuses(f"/admin/unit-customer/edit/{link_id}", "2025-12-31")
+    assert session.scalars(links).all() == [dt.date(2027, 2, 28)]

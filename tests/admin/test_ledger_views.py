@@ -28,6 +28,7 @@ from models import (
     LostItem,
     LostItemStatus,
     MeetingBooking,
+    StaffPosition,
     VendorCheck,
 )
 from tests import factories as f
@@ -64,6 +65,15 @@ def site(session):
     stray.staff_id = f.staff(session, project_=p2, name="赵强").id
     session.flush()
     return {"p1": p1, "p2": p2, "desk": desk, "stray": stray}
+
+
+def _refused_create(session, client, identity: str, model, form: dict, message: str) -> None:
+    """A create form refused with ``message``, nothing written."""
+    before = _count(session, model)
+    refused = client.post(f"/admin/{identity}/create", form)
+    assert refused.status_code == 400, refused.text[:300]
+    assert message in html.unescape(refused.text)
+    assert _count(session, model) == before
 
 
 def _today() -> str:
@@ -330,10 +340,12 @@ def test_meeting_room_is_not_booked_twice_and_needs_attendees(session, console, 
     assert "参会人数须至少 1 人，填写的是 -5" in html.unescape(response.text)
     assert _count(session, MeetingBooking) == before
     # right after it, over a cancelled booking, or cancelled itself: saved
+    supervisor = f.staff(session, project_=site["p1"], name="刘主管", position=StaffPosition.SUPERVISOR)
     for starts, ends, status in (("12:00", "13:00", "pending"), ("13:00", "15:00", "approved"),
                                  ("15:00", "17:00", "pending"), ("10:30", "11:00", "cancelled")):
         response = c.post("/admin/meeting-booking/create", _booking_form(
-            site, starts_at=f"2026-11-20 {starts}:00", ends_at=f"2026-11-20 {ends}:00", status=status))
+            site, starts_at=f"2026-11-20 {starts}:00", ends_at=f"2026-11-20 {ends}:00", status=status,
+            approved_by=str(supervisor.id) if status == "approved" else ""))
         assert response.status_code == 302, (starts, response.text[:500])
     assert _count(session, MeetingBooking) == before + 4
     # a booking does not overlap itself: the held one is edited in place
@@ -376,3 +388,205 @@ def test_item_loan_is_due_back_after_it_is_lent(session, console, site):
     assert response.status_code == 302, response.text[:500]
     session.expire_all()
     assert session.scalars(select(ItemLoan.due_at)).one() == dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+
+def test_a_ledger_entry_of_one_project_cannot_name_another_projects_unit(session, console, site):
+    """A supervisor of both projects: a 放行条 of 锦绣华庭 for a 翠湖天地 unit is refused on the form, nothing
+    written; the unit of its own project is saved."""
+    from models import GoodsPass
+
+    f.user(session, username="both", roles=["客服主管"], projects=[site["p1"], site["p2"]])
+    own, other = f.unit(session, project_=site["p1"]), f.unit(session, project_=site["p2"])
+    form = {"project": site["p1"].id, "code": "FX-9", "unit": other.id, "applicant": "张伟", "items": "沙发一张",
+            "pass_date": "2026-11-20", "status": "issued"}
+    c = console("both")
+    before = _count(session, GoodsPass)
+    _refused_create(session, c, "goods-pass", GoodsPass, form,
+                    f"房屋「{other}」属于项目「翠湖天地」，不属于本记录的项目「锦绣华庭」")
+    response = c.post("/admin/goods-pass/create", {**form, "unit": own.id})
+    assert response.status_code == 302, response.text[:300]
+    assert _count(session, GoodsPass) == before + 1
+
+
+def test_a_worker_permit_is_issued_for_an_approved_renovation_within_its_period(session, console, site):
+    """装修出入证: not for a renovation still 待审核 (nor 已驳回), and valid within its 开工日期–完工日期 — refused
+    naming why, nothing written; once approved, a permit within the period is issued."""
+    from models import RenovationApplication, RenovationStatus, WorkerPermit
+
+    unit = f.unit(session, project_=site["p1"])
+    renovation = RenovationApplication(project=site["p1"], unit=unit, applicant="张伟", start_date=dt.date(2026, 11, 1),
+                                       end_date=dt.date(2026, 12, 31))
+    session.add(renovation)
+    session.flush()
+    form = {"project": site["p1"].id, "renovation": renovation.id, "code": "ZX-0001", "name": "李师傅",
+            "trade": "水电", "valid_from": "2026-11-01", "valid_to": "2026-12-31", "fee": "20"}
+    c = console("desk")
+    before = _count(session, WorkerPermit)
+    _refused_create(session, c, "worker-permit", WorkerPermit, form, "待审核：出入证只能为已批准或施工中的装修办理")
+    session.get(RenovationApplication, renovation.id).status = RenovationStatus.APPROVED
+    session.flush()
+    _refused_create(session, c, "worker-permit", WorkerPermit, {**form, "valid_to": "2027-01-31"},
+                    "有效期止 2027-01-31 不在装修期内（2026-11-01～2026-12-31）")
+    assert c.post("/admin/worker-permit/create", form).status_code == 302
+    assert _count(session, WorkerPermit) == before + 1
+
+
+
+def test_a_meeting_room_is_granted_by_a_supervisor_named_as_its_approver(session, console, site):
+    """「填写客户会议室使用申请单，报告主管领导审批」: a booking set 已批准 names its 审批人, a 客服主管 or 客服经理 —
+    without one, or with the desk's own staff, it is refused and nothing changes; 待审批 needs none."""
+    c = console("desk")
+    _refused_create(session, c, "meeting-booking", MeetingBooking, _booking_form(site, status="approved"),
+                    "状态为“已批准”时须填写审批人：会议室使用须报主管领导审批（客服主管或客服经理）")
+    _refused_create(session, c, "meeting-booking", MeetingBooking,
+                    _booking_form(site, status="approved", approved_by=str(site["desk"].staff_id)),
+                    "审批人 王芳 的岗位是前台客服：会议室使用须由客服主管或客服经理审批")
+    assert c.post("/admin/meeting-booking/create", _booking_form(site)).status_code == 302
+    booking = session.scalars(select(MeetingBooking).where(MeetingBooking.booked_by == "陈静")).one()
+    refused = c.post(f"/admin/meeting-booking/edit/{booking.id}", _booking_form(site, status="approved"))
+    assert refused.status_code == 400
+    session.expire_all()
+    assert session.get(MeetingBooking, booking.id).status is BookingStatus.PENDING
+    boss = f.staff(session, project_=site["p1"], name="刘主管", position=StaffPosition.SUPERVISOR)
+    granted = c.post(f"/admin/meeting-booking/edit/{booking.id}",
+                     _booking_form(site, status="approved", approved_by=str(boss.id)))
+    assert granted.status_code == 302, granted.text[:300]
+    session.expire_all()
+    assert (session.get(MeetingBooking, booking.id).status, session.get(MeetingBooking, booking.id).approved_by_id) \
+        == (BookingStatus.APPROVED, boss.id)
+
+
+def test_a_tenants_goods_pass_needs_the_owners_consent(session, console, site):
+    """「租户搬出须经业主同意」: a 放行条 for the unit's 租户 is refused until 业主确认 is ticked, nothing written; the
+    owner's own pass needs no such tick; a tenancy that ended before the 放行日期 no longer counts."""
+    from models import GoodsPass, UnitCustomer, UnitRelation
+
+    unit = f.unit(session, project_=site["p1"])
+    tenant = f.customer(session, project_=site["p1"], name="李娜")
+    owner = f.customer(session, project_=site["p1"], name="张伟", unit_=unit)
+    session.add(UnitCustomer(project=site["p1"], unit=unit, customer=tenant, relation=UnitRelation.TENANT,
+                             is_primary=False, start_date=dt.date(2025, 1, 1)))
+    session.flush()
+    form = {"project": site["p1"].id, "code": "FX-0001", "unit": unit.id, "applicant": "李娜", "customer": tenant.id,
+            "items": "冰箱一台、沙发一张", "pass_date": "2026-11-20", "status": "issued"}
+    c = console("desk")
+    before = _count(session, GoodsPass)
+    _refused_create(session, c, "goods-pass", GoodsPass, form,
+                    "客户 李娜 是该房屋的租户：租户搬出须经业主同意，请先取得业主同意并勾选「业主确认」")
+    assert c.post("/admin/goods-pass/create", {**form, "owner_confirmed": "y"}).status_code == 302
+    assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0002", "customer": owner.id,
+                                                "applicant": "张伟"}).status_code == 302
+    assert _count(session, GoodsPass) == before + 2
+    link = session.scalars(select(UnitCustomer).where(UnitCustomer.customer_id == tenant.id)).one()
+    link.end_date = dt.date(2026, 10, 31)
+    session.flush()
+    assert c.post("/admin/goods-pass/create", {**form, "code": "FX-0003"}).status_code == 302
+
+
+def test_a_return_is_recorded_once_it_has_happened(session, console, site):
+    """A key's 归还时间 typed a month ahead would put the key back 在库 while it is still out: refused naming the
+    time, the loan and the key as they were; the same for a parcel's 领取时间. A return of now is recorded."""
+    key = _key(session, site, copies=1)
+    c = console("desk")
+    assert c.post("/admin/key-loan/create", _loan_form(site, key)).status_code == 302
+    loan = session.scalars(select(KeyLoan).where(KeyLoan.key_id == key.id)).one()
+    ahead = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
+    refused = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=f"{ahead}:00"))
+    assert refused.status_code == 400
+    assert f"归还时间 {ahead} 晚于当前时间" in html.unescape(refused.text)
+    assert "只能登记已发生的时间" in html.unescape(refused.text)
+    assert _key_state(session, key) == (KeyStatus.LENT, [True])
+    assert session.get(KeyLoan, loan.id).returned_at is None
+    before = _count(session, KeyLoan)
+    refused = c.post("/admin/key-loan/create", _loan_form(site, key, lent_at=f"{ahead}:00"))
+    assert refused.status_code == 400 and _count(session, KeyLoan) == before
+
+    from models import MailItem
+
+    mail = {"project": site["p1"].id, "kind": "parcel", "recipient": "张伟", "received_at": "2026-11-20 10:00:00",
+            "picked_up_by": "张伟", "picked_up_at": f"{ahead}:00"}
+    _refused_create(session, c, "mail-item", MailItem, mail, f"领取时间 {ahead} 晚于当前时间")
+
+    now = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    back = c.post(f"/admin/key-loan/edit/{loan.id}", _loan_form(site, key, returned_at=now))
+    assert back.status_code == 302, back.text[:300]
+    assert _key_state(session, key) == (KeyStatus.IN_STOCK, [False])
+
+
+def test_a_rectification_notice_is_closed_by_its_recheck(session, console, site):
+    """整改通知书: 已整改 / 逾期未改 need the 复查日期; 逾期未改 only once the 整改期限 has come, a 复查 neither before the
+    notice nor after today — each refused naming why, the notice unchanged; a 复查 after the deadline is recorded."""
+    from models import NoticeStatus, RectificationNotice
+
+    unit = f.unit(session, project_=site["p1"])
+    notice = RectificationNotice(project=site["p1"], code="ZG-001", unit=unit, violation="阳台外置防盗网",
+                                 issued_on=dt.date(2026, 10, 1), deadline=dt.date(2026, 10, 15))
+    session.add(notice)
+    session.flush()
+    form = {"project": site["p1"].id, "code": "ZG-001", "unit": unit.id, "violation": "阳台外置防盗网",
+            "issued_on": "2026-10-01", "deadline": "2026-10-15", "status": "rectified"}
+    c = console("desk")
+    tomorrow = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)
+    for values, message in (
+        ({}, "状态为“已整改”时须填写复查日期"),
+        ({"status": "overdue", "checked_on": "2026-10-10"}, "整改期限 2026-10-15 未到（复查日期 2026-10-10）：不能登记为“逾期未改”"),
+        ({"checked_on": "2026-09-30"}, "复查日期 2026-09-30 早于发出日期 2026-10-01"),
+        ({"checked_on": str(tomorrow)}, f"复查日期 {tomorrow} 晚于今天"),
+    ):
+        refused = c.post(f"/admin/rectification-notice/edit/{notice.id}", {**form, **values})
+        assert refused.status_code == 400, values
+        assert message in html.unescape(refused.text), values
+        session.expire_all()
+        row = session.get(RectificationNotice, notice.id)
+        assert (row.status, row.checked_on) == (NoticeStatus.ISSUED, None)
+    done = c.post(f"/admin/rectification-notice/edit/{notice.id}", {**form, "status": "overdue",
+                                                                   "checked_on": "2026-10-16", "check_result": "未拆除"})
+    assert done.status_code == 302, done.text[:300]
+    session.expire_all()
+    assert session.get(RectificationNotice, notice.id).status is NoticeStatus.OVERDUE
+
+
+def test_a_keys_count_is_not_set_below_the_copies_still_out(session, console, site):
+    """Two copies lent: the key record corrected to 1 把 would say one is out of none — refused naming how many are
+    out, the count as it was; once one is back, 1 把 is saved."""
+    key = _key(session, site, copies=2)
+    c = console("desk")
+    for who in ("张师傅", "李娜"):
+        assert c.post("/admin/key-loan/create", _loan_form(site, key, borrower=who)).status_code == 302
+    form = {"project": site["p1"].id, "code": "K-0301", "name": "3-1201入户门", "kind": "unit", "copies": "1",
+            "status": "lent"}
+    refused = c.post(f"/admin/key-record/edit/{key.id}", form)
+    assert refused.status_code == 400
+    assert "该钥匙尚有 2 把借出未还，数量(把)不能少于 2：请先登记归还" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(KeyRecord, key.id).copies == 2
+    first = session.scalars(select(KeyLoan).where(KeyLoan.key_id == key.id).order_by(KeyLoan.id)).first()
+    now = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    assert c.post(f"/admin/key-loan/edit/{first.id}", _loan_form(site, key, returned_at=now)).status_code == 302
+    assert c.post(f"/admin/key-record/edit/{key.id}", form).status_code == 302
+    assert _key_state(session, key) == (KeyStatus.LENT, [False, True])
+    session.expire_all()
+    assert session.get(KeyRecord, key.id).copies == 1
+
+
+def test_a_house_defect_is_of_its_checklists_unit_and_says_when_it_was_sent(session, console, site):
+    """房屋整改: 已报开发商 needs its 报开发商日期, not before the defect was found; a defect linked to the 交房验收 of
+    another unit is refused — each naming why, nothing written; the right checklist, sent, is saved."""
+    from models import MoveInChecklist
+
+    unit, other = f.unit(session, project_=site["p1"]), f.unit(session, project_=site["p1"])
+    checklists = [MoveInChecklist(project=site["p1"], unit=u, received_by="张伟", handover_date=dt.date(2026, 11, 1))
+                  for u in (unit, other)]
+    session.add_all(checklists)
+    session.flush()
+    form = {"project": site["p1"].id, "unit": unit.id, "checklist": checklists[0].id, "location": "卫生间",
+            "description": "地漏反水", "found_on": "2026-11-01", "status": "sent"}
+    c = console("desk")
+    _refused_create(session, c, "house-defect", HouseDefect, form, "状态为“已报开发商”时须填写报开发商日期")
+    _refused_create(session, c, "house-defect", HouseDefect, {**form, "sent_on": "2026-10-30"},
+                    "报开发商日期 2026-10-30 早于发现日期 2026-11-01")
+    _refused_create(session, c, "house-defect", HouseDefect,
+                    {**form, "sent_on": "2026-11-03", "checklist": checklists[1].id}, "是另一套房屋的")
+    assert c.post("/admin/house-defect/create", {**form, "sent_on": "2026-11-03"}).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(HouseDefect.checklist_id)).all() == [checklists[0].id]
