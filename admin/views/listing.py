@@ -44,7 +44,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.expression import ClauseElement, Executable, Grouping
 
 from models.base import BIGRAMS, SEARCHED, search_table
 from models.search import MIN_TERM, PREFIX_TERM, search_terms
@@ -487,10 +487,17 @@ class _Probed(ColumnElement[bool]):
     def __init__(self, model: type, name: str, inner: ColumnElement[bool]) -> None:
         self.model, self.name, self.inner = model, name, inner
 
+    def exists(self) -> ColumnElement[bool]:
+        return getattr(self.model, self.name).has(self.inner)
+
+    def self_group(self, against: Any = None) -> ColumnElement[Any]:
+        # parenthesised where the EXISTS it stands for is: the same statement as before on SQLite
+        return Grouping(self) if isinstance(self.exists().self_group(against=against), Grouping) else self
+
 
 @compiles(_Probed)
 def _probed(element: _Probed, compiler: Any, **kw: Any) -> str:
-    return compiler.process(getattr(element.model, element.name).has(element.inner), **kw)
+    return compiler.process(element.exists(), **kw)
 
 
 @compiles(_Probed, "postgresql")
