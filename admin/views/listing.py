@@ -11,8 +11,9 @@ OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to 
 - a search is a semi-join: the ids of the rows whose own columns match, UNION the rows whose related record
   matches (``unit_id IN (SELECT id FROM unit WHERE room_no …)``) — never an inner join, which drops the rows
   without the optional relation (a bill with no payer). The list is read from its few matches (``driven_by``,
-  ``search_found``); a term in many rows is checked on each row along the list's order instead, and counted a few
-  pages ahead (``PAGES_AHEAD``) — many within the list's scope, not the table (``finds_many``): a term in 20,000
+  ``search_found``); a term in many rows is checked on each row along the list's order instead — its related
+  records probed by key (``_Probed``), not read whole — and counted a few pages ahead (``PAGES_AHEAD``), along
+  that order too — many within the list's scope, not the table (``finds_many``): a term in 20,000
   rows of other projects is read from those, not checked on each of a project's 200,000;
 - beyond the cap, a page SQLite would sort (a branch's scope, a filter) is read along the order index
   (``_along_order``).
@@ -383,13 +384,11 @@ def _path_ids(model: type, path: list[str], term: str) -> Select:
     relation = model.__mapper__.relationships[path[0]]
     target = relation.mapper.class_
     inner = _path_ids(target, path[1:], term)
-    if relation.direction.name == "MANYTOONE" and len(relation.local_remote_pairs) == 1:
-        local, remote = relation.local_remote_pairs[0]
-        if remote is inspect(target).primary_key[0]:
-            # the related keys read first, from their own index (unit.room_no's trigram index, 0.8 ms): joined
-            # instead, PostgreSQL guessed 12,000 bills for 3,000 and scanned all 100,000 units in parallel to
-            # join them (20–38 ms, each of the count and the page)
-            return select(key).where(among_keys(getattr(model, local.key), inner))
+    if (local := _key_column(model, path[0])) is not None:
+        # the related keys read first, from their own index (unit.room_no's trigram index, 0.8 ms): joined
+        # instead, PostgreSQL guessed 12,000 bills for 3,000 and scanned all 100,000 units in parallel to
+        # join them (20–38 ms, each of the count and the page)
+        return select(key).where(among_keys(local, inner))
     target_key = inspect(target).primary_key[0]
     return select(key).where(getattr(model, path[0]).any(target_key.in_(inner))
                              if relation.uselist else getattr(model, path[0]).has(target_key.in_(inner)))
@@ -612,9 +611,7 @@ def _through_keys(model: type, path: list[str]) -> bool:
     """Does ``path`` lead from ``model`` to its record by keys only — each step a many-to-one relation by one
     column to the next record's primary key, whose rows ``_path_ids`` reads by that column's index?"""
     for step in path:
-        relation = model.__mapper__.relationships[step]
-        model = relation.mapper.class_
-        if relation.direction.name != "MANYTOONE" or len(relation.local_remote_pairs) != 1 \
-                or relation.local_remote_pairs[0][1] is not inspect(model).primary_key[0]:
+        if _key_column(model, step) is None:
             return False
+        model = model.__mapper__.relationships[step].mapper.class_
     return True
