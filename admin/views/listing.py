@@ -31,8 +31,10 @@ from sqlalchemy import (
     Text,
     and_,
     cast,
+    exists,
     func,
     inspect,
+    literal_column,
     or_,
     select,
     union,
@@ -138,9 +140,12 @@ def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: 
     ids = ordered.with_only_columns(key)
     if per_row:
         # where the planner would sort (SQLite), counted along the list's order: the matches the next pages show,
-        # not the first ones the planner's index meets (a project without any, scanned to its end)
+        # not the first ones the planner's index meets (a project without any, scanned to its end). PostgreSQL is
+        # asked with the order kept, which it walks by the order index: counted in the project's index it met
+        # 120,000 bills without a payer before 101 with one (业主: 0.25–0.6 s, along the order 3 ms)
         along = _along_order(session, ids)
-        ids, counted = along, (along if along is not ids else ids.order_by(None))
+        ordered_count = along is not ids or session.get_bind().dialect.name == "postgresql"
+        ids, counted = along, (along if ordered_count else ids.order_by(None))
         count = count_rows(session, counted, cap=(page + PAGES_AHEAD) * page_size)
     else:
         count = count_rows(session, ids.order_by(None))
@@ -424,8 +429,18 @@ def _found(element: _Found, compiler: Any, **kw: Any) -> str:
     own = [field for field in element.fields if "." not in field]
     related = [field for field in element.fields if "." in field]
     found = [_Contains(model, field, term) for field in own]
-    if related:
-        found.append(among_keys(inspect(model).primary_key[0], search_ids(model, related, term)))
+    # a record the list names by a key column of its own (a bill's 房屋, 缴费人): that column among the records'
+    # matching keys, read by its index beside the other conditions (a BitmapOr), each row of the list read once —
+    # through ``bill.id = ANY(<the bills of those units, UNION …>)`` every match was read twice, the second time by
+    # its primary key (「1203」, 3,060 bills: 16,000 buffers and 15 ms a query against 4,000 and 4 ms)
+    by_key = [field for field in related if _key_column(model, field.split(".", 1)[0]) is not None]
+    for field in by_key:
+        step, rest = field.split(".", 1)
+        target = model.__mapper__.relationships[step].mapper.class_
+        found.append(among_keys(_key_column(model, step), _path_ids(target, rest.split("."), term)))
+    rest = [field for field in related if field not in by_key]
+    if rest:
+        found.append(among_keys(inspect(model).primary_key[0], search_ids(model, rest, term)))
     return compiler.process(or_(*found).self_group(), **kw)
 
 
@@ -452,7 +467,48 @@ def _path_matches(model: type, path: list[str], pattern: str) -> ColumnElement[b
         return _matching(getattr(model, path[0]), pattern)
     relation = getattr(model, path[0])
     inner = _path_matches(relation.property.mapper.class_, path[1:], pattern)
-    return relation.any(inner) if relation.property.uselist else relation.has(inner)
+    if relation.property.uselist:
+        return relation.any(inner)
+    return relation.has(inner) if _key_column(model, path[0]) is None else _Probed(model, path[0], inner)
+
+
+class _Probed(ColumnElement[bool]):
+    """``EXISTS`` the record ``name`` names (a many-to-one relation by a key column) where ``inner`` holds. On
+    PostgreSQL its subquery is fenced by ``OFFSET 0``, so that it stays a probe of the record's primary key for each
+    row the list's order index walks. Bare, the planner made it a hashed SubPlan — every record matching the term
+    read whole first, however few rows the page walks (业主: all 50,000 customers and 100,000 units scanned, 115 ms
+    before a page of 20 bills; as probes, 41 rows walked, 0.4 ms). Either lists the same rows, and the planner's
+    estimate of them (the count shown, 约 18 万) is the same: a SubPlan's selectivity is its default either way."""
+
+    inherit_cache = False
+    type = Boolean()
+    _is_implicitly_boolean = True
+
+    def __init__(self, model: type, name: str, inner: ColumnElement[bool]) -> None:
+        self.model, self.name, self.inner = model, name, inner
+
+
+@compiles(_Probed)
+def _probed(element: _Probed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(getattr(element.model, element.name).has(element.inner), **kw)
+
+
+@compiles(_Probed, "postgresql")
+def _probed_postgresql(element: _Probed, compiler: Any, **kw: Any) -> str:
+    relation = element.model.__mapper__.relationships[element.name]
+    key = inspect(relation.mapper.class_).primary_key[0]
+    probe = select(literal_column("1")).where(key == _key_column(element.model, element.name), element.inner)
+    return compiler.process(exists(probe.offset(0)), **kw)
+
+
+def _key_column(model: type, step: str) -> Any:
+    """The column of ``model`` holding the primary key of the record its relation ``step`` names (a bill's
+    ``unit_id``), where ``step`` is a many-to-one relation by that one column; else None."""
+    relation = model.__mapper__.relationships[step]
+    if relation.direction.name != "MANYTOONE" or len(relation.local_remote_pairs) != 1:
+        return None
+    local, remote = relation.local_remote_pairs[0]
+    return getattr(model, local.key) if remote is inspect(relation.mapper.class_).primary_key[0] else None
 
 
 def search_filter(model: type, fields: list[str], term: str) -> ColumnElement[bool]:
