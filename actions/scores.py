@@ -931,6 +931,7 @@ def record_spot_check(session: Session, *, month: str, project_id: int, note: st
     note = (note or "").strip()
     if not note:
         raise Refused("请填写抽查意见")
+    records.check_text_length(ScoreMonth, "spot_check_note", note)
     m, row, name = _month_row(session, month, project_id, actor)
     _append_note(row, actor, f"抽查：{note}")
     session.flush()
@@ -945,6 +946,7 @@ def reopen_scores(session: Session, *, month: str, project_id: int, note: str, a
     note = (note or "").strip()
     if not note:
         raise Refused("请填写重新开放的原因")
+    records.check_text_length(ScoreMonth, "spot_check_note", note, label="重新开放的原因")
     m, row, name = _month_row(session, month, project_id, actor)
     if row.status is not MonthStatus.CONFIRMED:
         raise Refused(f"{name} {m.text} 月度考核尚未确认，无需重新开放", [project_id])

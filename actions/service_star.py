@@ -36,6 +36,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
@@ -219,6 +220,7 @@ def nominate_star(session: Session, *, quarter: str, project_id: int, staff_id: 
     reason = (reason or "").strip()
     if not reason:
         raise Refused("请填写推荐理由（主要事迹）", [staff_id])
+    records.check_text_length(ServiceStar, "reason", reason)
     row = ServiceStar(project_id=project_id, quarter=quarter, staff_id=staff_id, reason=reason,
                       nominated_by_id=actor.user_id)
     session.add(row)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from actions.actor import SYSTEM
 from actions.audit import trail_clause
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX
 from actions.scores import (
     compute_scores,
     confirm_scores,
@@ -475,6 +476,29 @@ def test_a_confirmed_month_is_locked_until_the_manager_reopens_it(session, org):
     assert scores(session)["刘洋"].total == Decimal("99")
     with pytest.raises(Refused, match="尚未确认，无需重新开放"):
         reopen_scores(session, month=MONTH, project_id=p.id, note="再开", actor=boss)
+
+
+def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused(session, org):
+    """抽查意见 and 重新开放的原因 hold at most TEXT_MAX characters each, as the console's forms do: one more is
+    refused naming which, the month unchanged (still confirmed, its notes as they were)."""
+    p = org["project"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    manager = factories.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    boss = actor_for(manager, p)
+    month = _month_row(session, p)
+    kept = (month.status, month.spot_check_note, month.version)
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"抽查意见过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        record_spot_check(session, month=MONTH, project_id=p.id, note="查" * (TEXT_MAX + 1), actor=boss)
+    with pytest.raises(Refused, match=f"重新开放的原因过长：最多 {TEXT_MAX:,} 字"):
+        reopen_scores(session, month=MONTH, project_id=p.id, note="错" * (TEXT_MAX + 1), actor=boss)
+    session.expire_all()
+    month = _month_row(session, p)
+    assert (month.status, month.spot_check_note, month.version) == kept and snapshot(session) == before
+    reopen_scores(session, month=MONTH, project_id=p.id, note="错" * TEXT_MAX, actor=boss)
+    assert _month_row(session, p).status is MonthStatus.DRAFT
 
 
 def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX
 from actions.scores import compute_scores, confirm_scores
 from actions.service_star import (
     choose_stars,
@@ -139,6 +140,21 @@ def test_any_customer_service_member_is_nominated_by_the_deadline_and_chosen_by_
     assert count(session, AuditLog, AuditLog.table_name == "service_star", AuditLog.kind == AuditKind.UPDATE,
                  AuditLog.project_id == p.id) >= 3
     assert count(session, OperationLog, OperationLog.operation == "choose_service_star") == choices + 2
+
+
+def test_a_reason_beyond_the_text_bound_is_refused(session, org):
+    """推荐理由 holds at most TEXT_MAX characters, as the console's forms do: one more is refused naming the field,
+    nothing written; the bound itself is saved."""
+    p, s = org["project"], org["staff"]
+    quarter_confirmed(session, org)
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"推荐理由过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="好" * (TEXT_MAX + 1),
+                      actor=org["actor"], on=IN_TIME)
+    assert snapshot(session) == before and count(session, ServiceStar) == 0
+    made = nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="好" * TEXT_MAX,
+                         actor=org["actor"], on=IN_TIME)
+    assert made.created and len(session.get(ServiceStar, made.nomination_id).reason) == TEXT_MAX
 
 
 def test_the_company_sets_the_deadline_within_the_quarter(session, org):

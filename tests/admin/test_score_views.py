@@ -187,6 +187,26 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     assert month.status is MonthStatus.DRAFT and "抽查王芳，属实" in month.spot_check_note
 
 
+def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused_on_the_results_page(console, session, org):
+    """A pasted 100,000-character 抽查意见 or 重新开放原因: 400 on the results page naming the field, in Chinese,
+    the month still confirmed with its notes as they were."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    assert sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 303
+    before = (count(session, OperationLog), session.execute(
+        select(ScoreMonth.status, ScoreMonth.spot_check_note, ScoreMonth.version).where(ours(ScoreMonth, org))).one())
+    mgr = console("mgr")
+    for path, label in (("spot-check", "抽查意见"), ("reopen", "重新开放的原因")):
+        refused = mgr.post(f"/admin/score-month/{path}", {"month": MONTH, "project_id": str(org["project"].id),
+                                                          "note": "长" * 100_000})
+        assert refused.status_code == 400 and f"{label}过长：最多 10,000 字，现为 100,000 字" in refused.text
+        session.expire_all()
+        assert (count(session, OperationLog), session.execute(
+            select(ScoreMonth.status, ScoreMonth.spot_check_note, ScoreMonth.version).where(ours(ScoreMonth, org))
+        ).one()) == before
+
+
 def test_breakdown_history_and_export(console, session, org):
     sup = console("sup")
     record(sup, session, org, org["staff"][:1], code="1.1", points="", note="=1+1")
