@@ -361,6 +361,51 @@ def _event_form(session: Session, actor: Actor, change: records.Change) -> None:
                   rule_id=event.rule_id, points=event.points, actor=actor, dry_run=True)
 
 
+BASE_MAX = Decimal("99999.9")  # ScoreMonth.base_score is Numeric(6, 1)
+
+
+@records.rule(ScoreMonth)
+def _month_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """月度考核 typed in the console: 月份 as YYYY-MM and 基础分 from 0 with one decimal. A month stays the project's
+    month it was computed for; once confirmed it is locked (「确认后如需更正，由经理重新开放」), as compute and 录入
+    are; 抽查意见 is added on 考核结果 with who wrote it and when, never rewritten here."""
+    row = change.obj
+    if change.created:
+        row.month = parse_month(row.month, what=label_of(ScoreMonth, "month")).text
+    else:
+        for attr, key in (("project_id", "project"), ("month", "month")):
+            if change.changed(attr):
+                raise Refused(f"{label_of(ScoreMonth, key)}不能在表单里修改：月度考核按项目和月份计算", [row.id])
+        if _lines(row.spot_check_note) != _lines(change.was("spot_check_note")):
+            raise Refused(f"{label_of(ScoreMonth, 'spot_check_note')}请在“考核结果”页填写（记下抽查人和时间），"
+                          "不能在表单里改写", [row.id])
+        row.spot_check_note = change.was("spot_check_note")
+        if change.was("status") is MonthStatus.CONFIRMED and change.changed("base_score"):
+            raise Refused(f"{change.was('month')} 月度考核已确认，不能修改{label_of(ScoreMonth, 'base_score')}："
+                          "请经理重新开放后再修改", [row.id])
+    if row.base_score is None:
+        return  # the model's default, 100
+    try:
+        base = Decimal(str(row.base_score).strip())
+        fits = base.is_finite() and Decimal(0) <= base <= BASE_MAX and base == base.quantize(POINTS_STEP)
+    except ArithmeticError:
+        fits = False
+    if not fits:
+        raise Refused(f"{label_of(ScoreMonth, 'base_score')}须在 0–{BASE_MAX} 之间，最多一位小数：{row.base_score}")
+
+
+def _lines(text: str | None) -> str:
+    """A note as a form sends it back (a textarea's CRLF line ends, blanks around it) compared as stored."""
+    return (text or "").replace("\r\n", "\n").strip()
+
+
+@records.delete_rule(ScoreMonth)
+def _month_delete(session: Session, actor: Actor, row: ScoreMonth) -> None:
+    """A confirmed month is the record of its scores: deleting it would unlock them without 重新开放."""
+    if row.status is MonthStatus.CONFIRMED:
+        raise Refused(f"{row.month} 月度考核已确认，不能删除：请经理重新开放", [row.id])
+
+
 # --- choices for the console's forms --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Choice:

@@ -207,6 +207,26 @@ def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused_on_the_res
         ).one()) == before
 
 
+def test_a_confirmed_months_form_is_refused_through_the_console(console, session, org):
+    """经理 opens a confirmed 月度考核 and changes its 基础分: refused in Chinese (no error page), the month as it
+    was; the form offers no 抽查意见 to rewrite."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    assert sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 303
+    month = session.scalar(select(ScoreMonth).where(ours(ScoreMonth, org)))
+    kept = (month.base_score, month.status, month.version)
+    mgr = console("mgr")
+    form = mgr.get(f"/admin/score-month/edit/{month.id}")
+    assert form.status_code == 200 and 'name="spot_check_note"' not in form.text
+    refused = mgr.post(f"/admin/score-month/edit/{month.id}", {"project": str(org["project"].id), "month": MONTH,
+                                                              "base_score": "90"})
+    assert refused.status_code == 400 and "月度考核已确认，不能修改基础分" in refused.text
+    session.expire_all()
+    month = session.get(ScoreMonth, month.id)
+    assert (month.base_score, month.status, month.version) == kept
+
+
 def test_breakdown_history_and_export(console, session, org):
     sup = console("sup")
     record(sup, session, org, org["staff"][:1], code="1.1", points="", note="=1+1")
