@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
+    SCORE_COLUMNS,
     SHANGHAI,
     ActionStatus,
     AuditKind,
@@ -42,6 +43,8 @@ from .errors import NotPermitted, Refused
 from .kernel.scope import project_named, visible_project
 
 CHUNK = 1000
+# 意见建议 of one form, typed or imported alike: a paper form's comment box, not pages.
+COMMENTS_MAX = 2000
 # A survey counts in the figures (调查率, 满意度) once its forms have gone out: 筹备中 is a plan, not a survey.
 RUN_STATUSES = (SurveyStatus.DISTRIBUTING, SurveyStatus.COLLECTED, SurveyStatus.CLOSED)
 # 调查期间: a year, a half year, a quarter or a month — the forms ``kpis.survey_periods`` reads as covering a month.
@@ -126,8 +129,7 @@ def create_survey(
         raise NotPermitted("无权为该项目创建满意度调查", ids=[project_id])
     if session.get(Project, project_id) is None:
         raise Refused(f"项目 #{project_id} 不存在", ids=[project_id])
-    if not 2 <= scale_max <= 10:
-        raise Refused("满分应在 2–10 分之间")
+    check_scale(scale_max)
     period = checked_period(period) if period else _period_of(title, dt.datetime.now(SHANGHAI).date())
     check_dates(start_date, end_date)
     if session.scalar(select(Survey.id).where(Survey.project_id == project_id, Survey.title == title)):
@@ -319,6 +321,17 @@ def _survey_edit(session: Session, actor: Actor, change: records.Change) -> None
     if change.changed("period"):
         survey.period = checked_period(str(survey.period or ""))
     check_dates(survey.start_date, survey.end_date)
+    if not change.created and change.changed("scale_max"):
+        check_scale(survey.scale_max)
+        answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id).limit(1)
+        if session.scalar(answered) is not None:
+            raise Refused(f"该调查已有问卷，不能修改{label_of(Survey, 'scale_max')}"
+                          f"（已录入的评分按 {change.was('scale_max')} 分制）", [survey.id])
+
+
+def check_scale(scale_max: Any) -> None:
+    if scale_max is None or not 2 <= int(scale_max) <= 10:
+        raise Refused(f"{label_of(Survey, 'scale_max')}应在 2–10 分之间")
 
 
 @records.derive(SurveyHousehold)
@@ -333,7 +346,22 @@ def _response_form(session: Session, actor: Actor, change: records.Change) -> No
     form = change.obj
     check_response(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id,
                    answered_on=form.answered_on, actor=actor)
+    check_answers(session.get(Survey, form.survey_id), form)
     join_campaign(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id)
+
+
+def check_answers(survey: Survey, form: SurveyResponse) -> None:
+    """A form typed in the console is held to what its import would accept: each department's score and the
+    overall one 1 … the survey's 满分, 意见建议 at most :data:`COMMENTS_MAX` characters."""
+    scale = survey.scale_max or 5
+    for key in (*SCORE_COLUMNS.values(), "overall_score"):
+        score = getattr(form, key)
+        if score is not None and not 1 <= int(score) <= scale:
+            raise Refused(f"{label_of(SurveyResponse, key)}：{score} 超出范围（本调查满分 {scale}，须为 1–{scale} 分）",
+                          [form.id] if form.id else [])
+    comments = form.comments or ""
+    if len(comments) > COMMENTS_MAX:
+        raise Refused(f"{label_of(SurveyResponse, 'comments')}过长：最多 {COMMENTS_MAX:,} 字，现为 {len(comments):,} 字")
 
 
 def join_campaign(session: Session, *, project_id: int, survey_id: int, unit_id: int) -> None:

@@ -16,6 +16,7 @@ from models import (
     SHANGHAI,
     AuditKind,
     AuditLog,
+    Project,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -182,3 +183,49 @@ def test_a_household_that_answered_is_not_deleted(console, session):
     assert "error=" not in c.delete(f"/admin/survey-household/delete?pks={silent}").text
     session.expire_all()
     assert session.get(SurveyHousehold, silent) is None and _count(session, SurveyResponse) == 1
+
+
+def test_a_score_beyond_the_surveys_full_mark_is_refused_on_the_form_as_on_the_import(console, session):
+    """满分 5: a paper form's 8 typed in the console would count as 满意 (8×5 ≥ 5×4) and skew 满意度; refused naming
+    the column and the scale, as the import refuses it, and so is a comment longer than the import takes; the
+    form on the scale is saved. An edit is held to it too."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    unit = factories.unit(session, project_=p)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.flush()
+    c = console("boss")
+    form = {"project": str(p.id), "survey": str(survey_id), "unit": str(unit.id), "respondent": "张伟",
+            "answered_on": "2026-11-01", "overall_score": "5", "comments": ""}
+    before = (_count(session, SurveyResponse), _count(session, AuditLog))
+    for fields, message in (
+        ({"service_score": "8"}, "客服部：8 超出范围（本调查满分 5，须为 1–5 分）"),
+        ({"overall_score": "6"}, "总体满意度：6 超出范围（本调查满分 5，须为 1–5 分）"),
+        ({"comments": "慢" * 2001}, "意见建议过长：最多 2,000 字，现为 2,001 字"),
+    ):
+        response = c.post("/admin/survey-response/create", {**form, **fields})
+        assert response.status_code == 400, fields
+        assert message in html.unescape(response.text), html.unescape(response.text)[-2000:]
+        assert (_count(session, SurveyResponse), _count(session, AuditLog)) == before
+    assert c.post("/admin/survey-response/create", {**form, "service_score": "5", "comments": "慢" * 2000}).status_code == 302
+    response_id = session.scalar(select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id))
+    refused = c.post(f"/admin/survey-response/edit/{response_id}", {**form, "service_score": "9"})
+    assert refused.status_code == 400 and "客服部：9 超出范围" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(SurveyResponse, response_id).service_score == 5
+
+
+def test_a_surveys_full_mark_is_not_changed_under_its_answers(console, session):
+    """满分 edited: within 2–10 as on create, and not once forms are in (their scores were given on the old
+    scale: 5 of 5 would read as 5 of 10); the survey unchanged."""
+    survey_id, _, _ = _one_answered(session)
+    c = console("boss")
+    p_id = session.get(Survey, survey_id).project_id
+    project = session.get(Project, p_id)
+    for scale, message in (("1", "满分应在 2–10 分之间"), ("10", "该调查已有问卷，不能修改满分（已录入的评分按 5 分制）")):
+        response = c.post(f"/admin/survey/edit/{survey_id}", {**_form(project, scale_max=scale), "status": "planned"})
+        assert response.status_code == 400, scale
+        assert message in html.unescape(response.text)
+        session.expire_all()
+        assert session.get(Survey, survey_id).scale_max == 5
