@@ -161,6 +161,7 @@ def revise_rule(
     old = session.get(ScoringRule, rule_id)
     if old is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
+    records.check_text_length(ScoringRule, "description", description)
     if old.valid_to is not None:
         raise Refused(f"细则 {old.code} 的这一版本已于 {old.valid_to} 失效，请修订现行版本", [rule_id])
     if valid_from <= today_local():
@@ -282,6 +283,8 @@ def record_events(
     staff_ids = sorted({int(s) for s in staff_ids})
     if not staff_ids:
         raise Refused("请选择员工")
+    note = (note or "").strip()
+    records.check_text_length(ScoreEvent, "note", note)
     names = visible_projects(session, [project_id], actor)
     if event_date > today_local():
         raise Refused(f"考核日期 {event_date} 晚于今天，不能录入")
@@ -310,7 +313,7 @@ def record_events(
         upsert_insert(session, ScoreEvent)
         .values([
             {"project_id": project_id, "staff_id": s, "event_date": event_date, "rule_id": rule.id, "points": points,
-             "note": note.strip(), "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
+             "note": note, "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
              "form_token": token, "created_at": now, "updated_at": now}
             for s in staff_ids
         ])

@@ -125,6 +125,7 @@ def create_survey(
     title = " ".join(title.split())
     if not title:
         raise Refused("调查名称不能为空")
+    records.check_text_length(Survey, "title", title)
     if not actor.can_see(project_id):
         raise NotPermitted("无权为该项目创建满意度调查", ids=[project_id])
     if session.get(Project, project_id) is None:
@@ -249,6 +250,8 @@ def add_corrective_action(
     survey = survey_in_scope(session, survey_id, actor)
     if not issue.strip() or not action.strip():
         raise Refused("请填写存在问题和整改措施")
+    for key, text in (("issue", issue.strip()), ("action", action.strip())):
+        records.check_text_length(CorrectiveAction, key, text)
     if owner_id is not None:
         owner = session.get(Staff, owner_id)
         if owner is None or owner.project_id != survey.project_id:
@@ -292,8 +295,9 @@ def follow_up_corrective_action(
     row = _action(session, action_id, actor)
     if row.status is not ActionStatus.DONE:
         raise Refused("整改完成后才能回访", ids=[action_id])
+    records.check_text_length(CorrectiveAction, "follow_up_note", (note or "").strip())
     row.followed_up_at = utcnow()
-    row.follow_up_note = note.strip()
+    row.follow_up_note = (note or "").strip()
     row.status = ActionStatus.VERIFIED if satisfied else ActionStatus.OPEN
     session.flush()
     log_operation(session, "follow-up-corrective-action", params={"action_id": action_id, "satisfied": satisfied},

@@ -551,6 +551,22 @@ def test_a_confirmed_month_is_not_unlocked_or_rewritten_through_its_form(session
     assert (_month_row(session, p).base_score, _month_row(session, p).spot_check_note) == (Decimal("95"), note)
 
 
+def test_an_event_note_or_rule_text_beyond_the_bound_is_refused(session, org):
+    """录入考核's 说明 holds TEXT_MAX characters on its page as on the event's form, and a revised rule's 考核内容
+    too: one more is refused naming the field, nothing written."""
+    s = org["staff"]
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"说明过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        record(session, org, [s["a"]], "1.1", note="迟" * (TEXT_MAX + 1))
+    company = dataclasses.replace(org["actor"], project_ids=None)  # the rules hold for every project
+    start = utcnow().astimezone(SHANGHAI).date().replace(day=1) + dt.timedelta(days=40)
+    with pytest.raises(Refused, match=f"考核内容过长：最多 {TEXT_MAX:,} 字"):
+        revise_rule(session, rule_id=rule(session, "2.1").id, valid_from=start, points_min=Decimal("-3"),
+                    points_max=Decimal("-3"), description="细" * (TEXT_MAX + 1), actor=company)
+    assert snapshot(session) == before and count(session, ScoringRule, ScoringRule.code == "2.1") == 1
+    assert rule(session, "2.1").valid_to is None
+
+
 def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):
     p, s = org["project"], org["staff"]
     with pytest.raises(Refused, match="尚未计算"):
