@@ -137,10 +137,32 @@ def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due
 
 @records.rule(Bill)
 def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
-    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount."""
+    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount. The bill's 房屋, 收费项目,
+    缴费人 and 责任收费员 are of its project (its 收费率 and its account read it so); once money was taken on it, it
+    stays the account and month it was paid for — its 收款 follow the bill."""
     bill = change.obj
+    check_bill_links(session, bill)
+    paid = change.was("amount_paid")
+    if not change.created and paid:
+        for attr, key in (("project_id", "project"), ("unit_id", "unit"), ("fee_type_id", "fee_type"),
+                          ("period", "period")):
+            if change.changed(attr):
+                raise Refused(f"账单#{bill.id}已收款 {paid} 元，不能修改{label_of(Bill, key)}：收款随账单，"
+                              "请另开账单", [bill.id])
     bill.status = check_bill(session, bill_id=None if change.created else bill.id, period=bill.period,
                              amount_due=bill.amount_due, actor=actor)
+
+
+def check_bill_links(session: Session, bill: Bill) -> None:
+    """A bill's unit, fee type (or a shared one), payer and collector are its project's."""
+    links = (("unit", Unit, bill.unit_id), ("fee_type", FeeType, bill.fee_type_id),
+             ("customer", Customer, bill.customer_id), ("collector", Staff, bill.collector_id))
+    for key, model, ident in links:
+        if ident is None:
+            continue
+        found = session.execute(select(model.project_id).where(model.id == ident)).first()
+        if found is None or found[0] not in (bill.project_id, *((None,) if model is FeeType else ())):
+            raise Refused(f"{label_of(Bill, key)}不属于账单的项目：#{ident}", [ident])
 
 
 # --- shared SQL pieces --------------------------------------------------------------------------------

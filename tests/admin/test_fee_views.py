@@ -452,6 +452,53 @@ def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, con
     assert stored(march)[1:] == (D("120.00"), D("100.00"), BillStatus.PARTIAL)
 
 
+def test_a_bill_stays_with_its_project_and_once_paid_with_its_account_and_month(session, console, estate):
+    """A cashier of two projects: a bill of one project for the other's unit (or fee type, payer, collector) is
+    refused — it would count in the wrong 收费率 and account; a bill with money taken is not moved to another unit,
+    fee type or month (its 收款 would go with it); an unpaid one is corrected. Nothing half-written."""
+    e = estate
+    other = make_estate(session, name="别的收费苑")
+    with_bills(session, e)
+    f.user(session, username="cash2", roles=["收费员"], projects=[e.project, other.project])
+    cashier = console("cash2")
+    new = {"project": str(e.project.id), "unit": str(e.a101.id), "fee_type": str(e.mgmt.id), "period": "2026-05",
+           "amount_due": "100", "due_date": "2026-05-10"}
+    before = (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e))
+    for changes, reason in (
+        ({"unit": str(other.a101.id)}, f"房屋不属于账单的项目：#{other.a101.id}"),
+        ({"fee_type": str(other.mgmt.id)}, f"收费项目不属于账单的项目：#{other.mgmt.id}"),
+        ({"customer": str(other.owner.id)}, f"缴费人不属于账单的项目：#{other.owner.id}"),
+        ({"collector": str(other.c1.id)}, f"责任收费员不属于账单的项目：#{other.c1.id}"),
+    ):
+        refused = cashier.post("/admin/bill/create", {**new, **changes})
+        assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-1500:])
+    assert (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e)) == before
+
+    bills = {b.period: b for b in session.scalars(select(Bill).where(Bill.unit_id == e.a101.id))}
+    march, feb = bills["2026-03"], bills["2026-02"]  # 100 of 250 paid; nothing paid
+
+    def edit(bill, **changes):
+        return cashier.post(f"/admin/bill/edit/{bill.id}", {
+            "project": str(e.project.id), "unit": str(bill.unit_id), "fee_type": str(bill.fee_type_id),
+            "period": bill.period, "amount_due": str(bill.amount_due), "due_date": bill.due_date.isoformat(), **changes})
+
+    def stored(bill):
+        session.expire_all()
+        row = session.get(Bill, bill.id)
+        return row.unit_id, row.fee_type_id, row.period, row.amount_paid, row.version
+
+    kept = stored(march)
+    parking = f.fee_type(session, project_=e.project, name="停车费", rate=D("300"))
+    for changes, label in (({"unit": str(e.a102.id)}, "房屋"), ({"period": "2026-05"}, "账期"),
+                           ({"fee_type": str(parking.id)}, "收费项目")):
+        refused = edit(march, **changes)
+        assert refused.status_code == 400, changes
+        assert f"账单#{march.id}已收款 100.00 元，不能修改{label}" in refused.text
+        assert stored(march) == kept
+    assert edit(feb, period="2026-05").status_code == 302
+    assert stored(feb)[2] == "2026-05"
+
+
 def test_account_payment_defaults_to_the_cashiers_own_staff_record(session, console, estate, staff_of):
     e = estate
     with_bills(session, e)
