@@ -441,6 +441,8 @@ def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, con
         (feb, {"amount_due": "0"}, "应收(元) 0.00 须大于 0"),
         (feb, {"period": "2026-13"}, "账期格式应为 YYYY-MM（如 2026-05），收到：2026-13"),
         (feb, {"period": "2030-01"}, "账期 2030-01 晚于下月"),
+        # beyond what the column holds: SQLite stored it, PostgreSQL refused it naming no field
+        (feb, {"amount_due": "99999999999"}, "应收(元)超出范围（最多 9,999,999,999.99 元）"),
     ):
         refused = edit(bill, **changes)
         assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-2000:])
