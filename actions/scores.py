@@ -166,14 +166,7 @@ def revise_rule(
         raise Refused(f"细则 {old.code} 的这一版本已于 {old.valid_to} 失效，请修订现行版本", [rule_id])
     if valid_from <= today_local():
         raise Refused(f"新版本的生效日期须晚于今天（{today_local()}）：已过去的月份按当时的细则考核", [rule_id])
-    if points_min > points_max:
-        raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", [rule_id])
-    if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
-        raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", [rule_id])
-    # 有效投诉 alone is judged within a range (its upper end is the provisional deduction); the other derived
-    # rules score every record alike
-    if old.source not in (EventSource.MANUAL, EventSource.COMPLAINT) and points_min != points_max:
-        raise Refused(f"细则 {old.code} 由系统自动生成，分值须固定（下限与上限相同）", [rule_id])
+    check_points_range(old.code, old.source, points_min, points_max, [rule_id])
     new = ScoringRule(
         code=old.code,
         category=old.category,
@@ -195,6 +188,49 @@ def revise_rule(
         counts={"new_rule_id": new.id},
     )
     return RuleRevision(old.id, new.id, old.code, valid_from)
+
+
+def check_points_range(code: str, source: EventSource | None, points_min: Any, points_max: Any,
+                       ids: list[Any]) -> None:
+    """A rule's 分值区间: 下限 ≤ 上限, all deductions or all additions, fixed for a rule the system applies."""
+    if points_min is None or points_max is None:
+        raise Refused(f"请填写{label_of(ScoringRule, 'points_min')}和{label_of(ScoringRule, 'points_max')}", ids)
+    points_min, points_max = Decimal(points_min), Decimal(points_max)
+    if points_min > points_max:
+        raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", ids)
+    if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
+        raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", ids)
+    # 有效投诉 alone is judged within a range (its upper end is the provisional deduction); the other derived
+    # rules score every record alike
+    if source not in (None, EventSource.MANUAL, EventSource.COMPLAINT) and points_min != points_max:
+        raise Refused(f"细则 {code} 由系统自动生成，分值须固定（下限与上限相同）", ids)
+
+
+# What scores a month: a version in force before today keeps these, so a past month recomputed scores as it was.
+_SCORED_BY = ("code", "source", "points_min", "points_max", "valid_from")
+
+
+@records.rule(ScoringRule)
+def _rule_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """考核细则 typed in the console obey 修订's rules: the 分值区间 (:func:`check_points_range`), 失效日期 after
+    生效日期; a version already in force keeps its code, source, points and start — past months were scored with
+    it — and ends no earlier than tomorrow: a change of points is a new version from a future date (修订)."""
+    rule = change.obj
+    ids = [] if change.created else [rule.id]
+    check_points_range(rule.code, rule.source, rule.points_min, rule.points_max, ids)
+    if rule.valid_from is None:
+        raise Refused(f"请填写{label_of(ScoringRule, 'valid_from')}", ids)
+    if rule.valid_to is not None and rule.valid_to <= rule.valid_from:
+        raise Refused(f"{label_of(ScoringRule, 'valid_to')}须晚于{label_of(ScoringRule, 'valid_from')}", ids)
+    today = today_local()
+    if change.created or change.was("valid_from") > today:
+        return
+    for attr in _SCORED_BY:
+        if change.changed(attr):
+            raise Refused(f"细则 {change.was('code')} 自 {change.was('valid_from')} 起已用于考核，不能在表单里修改"
+                          f"{label_of(ScoringRule, attr)}：请用“修订”从以后某日起生效新版本", ids)
+    if change.changed("valid_to") and rule.valid_to is not None and rule.valid_to <= today:
+        raise Refused(f"细则 {rule.code} 已用于考核，{label_of(ScoringRule, 'valid_to')}须晚于今天（{today}）", ids)
 
 
 # --- database and scope helpers --------------------------------------------------------------------

@@ -390,6 +390,49 @@ def test_the_company_revises_a_rule_from_a_future_date(console, session, org):
                                                               "points_min": "-2", "points_max": "-2"}).status_code == 403
 
 
+def test_a_rules_form_is_held_to_the_revision_rules(console, session, org):
+    """The 考核细则 form obeys 修订: a range with 下限 above 上限 or across 0 is refused, as is changing the points
+    or start of a version already in force (past months were scored with it) or ending it before tomorrow;
+    its wording is corrected. Each refusal in Chinese, the rules as they were."""
+    current = session.get(ScoringRule, rule_id(session, "2.1"))
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+
+    def rules():
+        session.expire_all()
+        return session.execute(select(ScoringRule.id, ScoringRule.points_min, ScoringRule.points_max,
+                                      ScoringRule.valid_from, ScoringRule.valid_to, ScoringRule.version)
+                               .order_by(ScoringRule.id)).all()
+
+    def form(rule, **changes):
+        return {"code": rule.code, "category": rule.category.value, "description": rule.description,
+                "points_min": str(rule.points_min), "points_max": str(rule.points_max),
+                "choose_in_range": "y" if rule.choose_in_range else "", "source": rule.source.value,
+                "company_own": "y" if rule.company_own else "", "valid_from": rule.valid_from.isoformat(),
+                "valid_to": rule.valid_to.isoformat() if rule.valid_to else "", **changes}
+
+    before = rules()
+    future = (dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=40)).isoformat()
+    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    for changes, message in (
+        ({"code": "9.9", "points_min": "-1", "points_max": "-3", "valid_from": future}, "分值下限 -1 大于上限 -3"),
+        ({"code": "9.9", "points_min": "-2", "points_max": "2", "valid_from": future}, "分值区间不能跨过 0"),
+    ):
+        refused = hq.post("/admin/scoring-rule/create", form(current, **changes))
+        assert refused.status_code == 400 and message in refused.text, refused.text[-1500:]
+    for changes, message in (
+        ({"points_min": "-5", "points_max": "-5"}, f"细则 2.1 自 {current.valid_from} 起已用于考核，不能在表单里修改分值下限"),
+        ({"valid_from": future}, "不能在表单里修改生效日期"),
+        ({"valid_to": today}, f"失效日期须晚于今天（{today}）"),
+    ):
+        refused = hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, **changes))
+        assert refused.status_code == 400 and message in refused.text, (changes, refused.text[-1500:])
+    assert rules() == before
+    assert hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, description="上班迟到、早退")).status_code == 302
+    session.expire_all()
+    assert session.get(ScoringRule, current.id).description == "上班迟到、早退"
+
+
 def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session, org):
     sup = console("sup")
     home = sup.get("/admin/")
