@@ -325,12 +325,28 @@ def _survey_edit(session: Session, actor: Actor, change: records.Change) -> None
     if change.changed("period"):
         survey.period = checked_period(str(survey.period or ""))
     check_dates(survey.start_date, survey.end_date)
-    if not change.created and change.changed("scale_max"):
+    if change.created:
+        return
+    if change.changed("project_id"):
+        raise Refused(f"{label_of(Survey, 'project')}不能修改：调查的被调查户和问卷都属于原项目", [survey.id])
+    if change.changed("status") and survey.status is SurveyStatus.PLANNED and _run(session, survey.id):
+        raise Refused(f"该调查的问卷已发放或已回收，不能改回“{SurveyStatus.PLANNED.label}”"
+                      "（筹备中的调查不计入调查率和满意度）", [survey.id])
+    if change.changed("scale_max"):
         check_scale(survey.scale_max)
         answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id).limit(1)
         if session.scalar(answered) is not None:
             raise Refused(f"该调查已有问卷，不能修改{label_of(Survey, 'scale_max')}"
                           f"（已录入的评分按 {change.was('scale_max')} 分制）", [survey.id])
+
+
+def _run(session: Session, survey_id: int) -> bool:
+    """Has the campaign been run: a form handed out or collected, or a form typed or imported?"""
+    handed = select(SurveyHousehold.id).where(
+        SurveyHousehold.survey_id == survey_id,
+        SurveyHousehold.distributed_at.is_not(None) | SurveyHousehold.collected).limit(1)
+    answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id).limit(1)
+    return session.scalar(handed) is not None or session.scalar(answered) is not None
 
 
 def check_scale(scale_max: Any) -> None:

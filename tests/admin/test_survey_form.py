@@ -244,3 +244,29 @@ def test_a_corrective_action_beyond_the_text_bound_is_refused_by_its_create_form
                                                           "action": "增设夜间值班", "owner": "", "due_date": ""})
     assert response.status_code == 400 and "存在问题过长：最多 10,000 字，现为 100,000 字" in html.unescape(response.text)
     assert (_count(session, CorrectiveAction), _count(session, AuditLog)) == before
+
+
+def test_a_run_survey_is_not_set_back_to_planned_nor_moved_to_another_project(console, session):
+    """A campaign whose forms came back counts in 调查率 and 满意度: set back to 筹备中 on its form it would drop out
+    of them, and moved to another project its households and forms would not follow — both refused in Chinese,
+    the survey as it was; closing it is its next step."""
+    survey_id, _, _ = _one_answered(session)
+    survey = session.get(Survey, survey_id)
+    survey.status = SurveyStatus.COLLECTED
+    session.flush()
+    project = session.get(Project, survey.project_id)
+    elsewhere = factories.project(session)
+    c = console("boss")
+    for fields, message in (
+        ({"status": "planned"}, "该调查的问卷已发放或已回收，不能改回“筹备中”"),
+        ({"status": "collected", "project": str(elsewhere.id)}, "项目不能修改：调查的被调查户和问卷都属于原项目"),
+    ):
+        response = c.post(f"/admin/survey/edit/{survey_id}", {**_form(project), **fields})
+        assert response.status_code == 400, fields
+        assert message in html.unescape(response.text), html.unescape(response.text)[-1500:]
+        session.expire_all()
+        assert (session.get(Survey, survey_id).status, session.get(Survey, survey_id).project_id) == (
+            SurveyStatus.COLLECTED, project.id)
+    assert c.post(f"/admin/survey/edit/{survey_id}", {**_form(project), "status": "closed"}).status_code == 302
+    session.expire_all()
+    assert session.get(Survey, survey_id).status is SurveyStatus.CLOSED
