@@ -671,6 +671,31 @@ def test_fee_type_form_and_list_show_the_billing_cycle(session, console, estate)
 
 
 
+def test_a_fee_types_rate_day_and_project_are_checked_on_its_form(session, console, estate):
+    """单价 from 0 with at most four decimals (a fifth was rounded by PostgreSQL and kept by SQLite), 缴费截止日 1–31,
+    and a fee type that has bills stays its project's: each refused in Chinese, nothing written."""
+    e = estate
+    with_bills(session, e)
+    elsewhere = f.project(session, name="别处苑")
+    admin = console(f.user(session, username="feerules", superuser=True).username)
+    new = {"project": str(e.project.id), "name": "装修押金", "basis": "fixed", "billing_cycle": "once", "rate": "2000",
+           "due_day": "1", "active": "y"}
+    before = (count(session, FeeType, e), count(session, AuditLog, e))
+    for changes, reason in (
+        ({"rate": "0.81255"}, "单价(元)须在 0–99999999.9999 之间，最多四位小数：0.81255"),
+        ({"rate": "-1"}, "单价(元)须在 0–99999999.9999 之间"),
+        ({"due_day": "0"}, "缴费截止日须为每月 1–31 日（小月按月末）：0"),
+        ({"due_day": "45"}, "缴费截止日须为每月 1–31 日（小月按月末）：45"),
+    ):
+        refused = admin.post("/admin/fee-type/create", {**new, **changes})
+        assert refused.status_code == 400 and reason in html.unescape(refused.text), (changes, refused.text[-1500:])
+    assert (count(session, FeeType, e), count(session, AuditLog, e)) == before
+    url = f"/admin/fee-type/edit/{e.mgmt.id}"
+    moved = admin.post(url, {**_opened(admin, url), "project": str(elsewhere.id)})
+    assert moved.status_code == 400 and "收费项目「物业管理费」已有账单，不能改到其他项目" in html.unescape(moved.text)
+    session.expire_all()
+    assert session.get(FeeType, e.mgmt.id).project_id == e.project.id
+
 def test_a_fee_types_rate_reads_as_money_on_its_list_and_details(session, console, estate):
     """单价 is kept at four places (元/㎡·月 rates such as 0.8125 exist): it reads 2.50, not 2.5000 — and a rate
     that needs its four places keeps them."""
