@@ -200,6 +200,9 @@ def record_distribution(
     ids = sorted(set(unit_ids))
     if not ids:
         raise Refused("请选择发放问卷的房屋")
+    if distributed_on is None:
+        raise Refused(f"请填写{label_of(SurveyHousehold, 'distributed_at')}")
+    check_distribution(distributed_on, receipt_signed)
     known = set()
     for start in range(0, len(ids), CHUNK):
         known |= set(session.scalars(select(SurveyHousehold.unit_id).where(
@@ -352,6 +355,31 @@ def _run(session: Session, survey_id: int) -> bool:
 def check_scale(scale_max: Any) -> None:
     if scale_max is None or not 2 <= int(scale_max) <= 10:
         raise Refused(f"{label_of(Survey, 'scale_max')}应在 2–10 分之间")
+
+
+@records.rule(SurveyHousehold)
+def _household_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """被调查户 typed in the console: a unit of the survey's project (调查率 counts it there), kept as listed — a
+    household is deleted and another listed rather than moved — with its hand-out as 问卷发放 records it."""
+    household = change.obj
+    survey = survey_in_scope(session, household.survey_id, actor)
+    if not change.created and (change.changed("survey_id") or change.changed("unit_id")):
+        raise Refused(f"{label_of(SurveyHousehold, 'survey')}和{label_of(SurveyHousehold, 'unit')}不能修改："
+                      "请删除该户后另行列入", [household.id])
+    if session.scalar(select(Unit.project_id).where(Unit.id == household.unit_id)) != survey.project_id:
+        raise Refused(f"{label_of(SurveyHousehold, 'unit')}不属于该调查的项目", [household.unit_id])
+    household.project_id = survey.project_id
+    check_distribution(household.distributed_at, household.receipt_signed)
+
+
+def check_distribution(distributed_on: dt.date | None, receipt_signed: bool) -> None:
+    """A hand-out is dated no later than today (Beijing), and a receipt is signed when the form is handed out."""
+    today = dt.datetime.now(SHANGHAI).date()
+    if distributed_on is not None and distributed_on > today:
+        raise Refused(f"{label_of(SurveyHousehold, 'distributed_at')} {distributed_on} 不能晚于今天（{today}，北京时间）")
+    if receipt_signed and distributed_on is None:
+        raise Refused(f"{label_of(SurveyHousehold, 'receipt_signed')}须填写{label_of(SurveyHousehold, 'distributed_at')}"
+                      "（文件签收单在发放问卷时签收）")
 
 
 @records.derive(SurveyHousehold)

@@ -23,6 +23,7 @@ from actions.surveys import (
     record_distribution,
 )
 from models import (
+    SHANGHAI,
     ActionStatus,
     AuditLog,
     CorrectiveAction,
@@ -134,6 +135,21 @@ def test_distribution_with_signed_receipts(session, surveyed):
     with pytest.raises(Refused, match="不在本次调查范围内"):
         record_distribution(session, survey_id=campaign.survey_id, unit_ids=[units["2-102"].id],
                             distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+
+
+def test_a_hand_out_after_today_is_refused_and_nothing_is_written(session, surveyed):
+    """问卷发放 is dated no later than today (Beijing), as the household's form holds it."""
+    _, units, actor, campaign = surveyed
+    later = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)
+    before = session.execute(select(SurveyHousehold.distributed_at, SurveyHousehold.version)
+                             .where(SurveyHousehold.survey_id == campaign.survey_id).order_by(SurveyHousehold.id)).all()
+    with pytest.raises(Refused, match=f"发放日期 {later} 不能晚于今天"):
+        record_distribution(session, survey_id=campaign.survey_id, unit_ids=[units["1-101"].id], distributed_on=later,
+                            receipt_signed=True, actor=actor)
+    session.expire_all()
+    assert session.execute(select(SurveyHousehold.distributed_at, SurveyHousehold.version)
+                           .where(SurveyHousehold.survey_id == campaign.survey_id).order_by(SurveyHousehold.id)).all() == before
+    assert session.get(Survey, campaign.survey_id).status is SurveyStatus.PLANNED
 
 
 def test_coverage_and_satisfaction_hand_checked(session, surveyed):

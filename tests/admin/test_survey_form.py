@@ -270,3 +270,44 @@ def test_a_run_survey_is_not_set_back_to_planned_nor_moved_to_another_project(co
     assert c.post(f"/admin/survey/edit/{survey_id}", {**_form(project), "status": "closed"}).status_code == 302
     session.expire_all()
     assert session.get(Survey, survey_id).status is SurveyStatus.CLOSED
+
+
+def test_a_household_typed_in_the_console_is_of_the_surveys_project_and_handed_out_as_recorded(console, session):
+    """被调查户 of another project's unit would count in this survey's 调查率; a hand-out dated after today, or a
+    receipt signed with no hand-out, is not what happened; a listed household is not moved to another unit. Each
+    refused in Chinese, nothing written; a hand-out of today is saved."""
+    factories.user(session, username="boss", superuser=True)
+    p, other = factories.project(session), factories.project(session)
+    unit, spare = factories.unit(session, project_=p), factories.unit(session, project_=p, status=UnitStatus.VACANT)
+    foreign = factories.unit(session, project_=other)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查",
+                              actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    session.flush()
+    household = session.scalar(select(SurveyHousehold).where(SurveyHousehold.survey_id == survey_id))
+    c = console("boss")
+
+    def state():
+        session.expire_all()
+        return _count(session, SurveyHousehold), session.execute(
+            select(SurveyHousehold.unit_id, SurveyHousehold.distributed_at, SurveyHousehold.receipt_signed,
+                   SurveyHousehold.version).where(SurveyHousehold.id == household.id)).one()
+
+    before = state()
+    refused = c.post("/admin/survey-household/create", {"survey": str(survey_id), "unit": str(foreign.id)})
+    assert refused.status_code == 400 and "房屋不属于该调查的项目" in html.unescape(refused.text)
+    today = dt.datetime.now(SHANGHAI).date()
+    later = today + dt.timedelta(days=30)
+    form = {"survey": str(survey_id), "unit": str(unit.id), "distributed_at": "", "receipt_signed": "", "collected": ""}
+    for fields, message in (
+        ({"distributed_at": later.isoformat()}, f"发放日期 {later} 不能晚于今天"),
+        ({"receipt_signed": "y"}, "已签收须填写发放日期"),
+        ({"unit": str(spare.id)}, "满意度调查和房屋不能修改"),
+    ):
+        response = c.post(f"/admin/survey-household/edit/{household.id}", {**form, **fields})
+        assert response.status_code == 400, fields
+        assert message in html.unescape(response.text), html.unescape(response.text)[-1500:]
+    assert state() == before
+    saved = c.post(f"/admin/survey-household/edit/{household.id}",
+                   {**form, "distributed_at": today.isoformat(), "receipt_signed": "y"})
+    assert saved.status_code == 302
+    assert state()[1][1:3] == (today, True)
