@@ -424,13 +424,42 @@ def _month_form(session: Session, actor: Actor, change: records.Change) -> None:
                           "请经理重新开放后再修改", [row.id])
     if row.base_score is None:
         return  # the model's default, 100
-    try:
-        base = Decimal(str(row.base_score).strip())
-        fits = base.is_finite() and Decimal(0) <= base <= BASE_MAX and base == base.quantize(POINTS_STEP)
-    except ArithmeticError:
-        fits = False
-    if not fits:
+    if _decimal_in(row.base_score, Decimal(0), BASE_MAX, POINTS_STEP) is None:
         raise Refused(f"{label_of(ScoreMonth, 'base_score')}须在 0–{BASE_MAX} 之间，最多一位小数：{row.base_score}")
+
+
+REWARD_MAX = Decimal("99999999.99")  # GradeBand.reward is Numeric(10, 2)
+
+
+@records.rule(GradeBand)
+def _grade_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """考核等级 typed in the console: 最低分 0–99999.9 with one decimal and no other grade's (one of the two would
+    never be given), 奖惩金额 within its column to the fen; a grade already given keeps its name — the months'
+    scores and their 奖惩 name it."""
+    band = change.obj
+    ids = [] if change.created else [band.id]
+    low = _decimal_in(band.min_total, Decimal(0), BASE_MAX, POINTS_STEP)
+    if low is None:
+        raise Refused(f"{label_of(GradeBand, 'min_total')}须在 0–{BASE_MAX} 之间，最多一位小数：{band.min_total}", ids)
+    if band.reward is not None and _decimal_in(band.reward, -REWARD_MAX, REWARD_MAX, Decimal("0.01")) is None:
+        raise Refused(f"{label_of(GradeBand, 'reward')}须在 ±{REWARD_MAX:,} 元之间，最多两位小数：{band.reward}", ids)
+    same = session.scalar(select(GradeBand.name).where(GradeBand.min_total == low, GradeBand.id != band.id).limit(1))
+    if same is not None:
+        raise Refused(f"{label_of(GradeBand, 'min_total')} {low} 与等级「{same}」相同：一分数段只能对应一个等级", ids)
+    if not change.created and change.changed("name"):
+        given = session.scalar(select(MonthlyScore.month).where(MonthlyScore.grade == change.was("name")).limit(1))
+        if given is not None:
+            raise Refused(f"等级「{change.was('name')}」已用于月度考核（如 {given}），不能改名", ids)
+
+
+def _decimal_in(value: Any, low: Decimal, high: Decimal, step: Decimal) -> Decimal | None:
+    """``value`` as a Decimal within [low, high] at ``step``, or None."""
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    ok = number.is_finite() and low <= number <= high and number == number.quantize(step)
+    return number if ok else None
 
 
 def _lines(text: str | None) -> str:

@@ -21,6 +21,7 @@ from models import (
     SHANGHAI,
     ComplaintValidity,
     EventSource,
+    GradeBand,
     Job,
     JobState,
     MonthlyScore,
@@ -431,6 +432,40 @@ def test_a_rules_form_is_held_to_the_revision_rules(console, session, org):
     assert hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, description="上班迟到、早退")).status_code == 302
     session.expire_all()
     assert session.get(ScoringRule, current.id).description == "上班迟到、早退"
+
+
+def test_a_grade_bands_form_keeps_the_grades_unambiguous_and_given_grades_named(console, session, org):
+    """考核等级: a 最低分 another grade has (one of them would never be given), a 最低分 or 奖惩金额 beyond its column,
+    or renaming a grade months were scored with — refused in Chinese, the grades as they were; the reward is
+    corrected."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    given = session.scalar(select(MonthlyScore.grade).where(ours(MonthlyScore, org)).limit(1))
+    band = session.scalar(select(GradeBand).where(GradeBand.name == given))
+    other = session.scalar(select(GradeBand).where(GradeBand.name != given).order_by(GradeBand.min_total))
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+
+    def bands():
+        session.expire_all()
+        return session.execute(select(GradeBand.name, GradeBand.min_total, GradeBand.reward, GradeBand.version)
+                               .order_by(GradeBand.id)).all()
+
+    form = {"name": band.name, "min_total": str(band.min_total), "reward": str(band.reward), "reward_note": ""}
+    before = bands()
+    for changes, message in (
+        ({"min_total": str(other.min_total)}, f"最低分 {other.min_total} 与等级「{other.name}」相同"),
+        ({"min_total": "100000"}, "最低分须在 0–99999.9 之间，最多一位小数"),
+        ({"reward": "123456789.00"}, "奖惩金额须在 ±99,999,999.99 元之间"),
+        ({"name": "特优"}, f"等级「{given}」已用于月度考核（如 {MONTH}），不能改名"),
+    ):
+        refused = hq.post(f"/admin/grade-band/edit/{band.id}", {**form, **changes})
+        assert refused.status_code == 400 and message in refused.text, (changes, refused.text[-1500:])
+    assert bands() == before
+    assert hq.post(f"/admin/grade-band/edit/{band.id}", {**form, "reward": "350"}).status_code == 302
+    session.expire_all()
+    assert session.get(GradeBand, band.id).reward == Decimal("350.00")
 
 
 def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session, org):
