@@ -370,6 +370,11 @@ def _household_form(session: Session, actor: Actor, change: records.Change) -> N
         raise Refused(f"{label_of(SurveyHousehold, 'unit')}不属于该调查的项目", [household.unit_id])
     household.project_id = survey.project_id
     check_distribution(household.distributed_at, household.receipt_signed)
+    if not change.created and change.changed("collected") and not household.collected:
+        answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == household.survey_id,
+                                                   SurveyResponse.unit_id == household.unit_id).limit(1)
+        if session.scalar(answered) is not None:  # its form counts in 满意度: the household in 调查率
+            raise Refused(f"该{SurveyHousehold.__label__}已有{SurveyResponse.__label__}，不能改为未回收", [household.id])
 
 
 def check_distribution(distributed_on: dt.date | None, receipt_signed: bool) -> None:

@@ -311,3 +311,21 @@ def test_a_household_typed_in_the_console_is_of_the_surveys_project_and_handed_o
                    {**form, "distributed_at": today.isoformat(), "receipt_signed": "y"})
     assert saved.status_code == 302
     assert state()[1][1:3] == (today, True)
+
+
+def test_a_household_whose_form_is_in_stays_collected(console, session):
+    """Its form counts in 满意度; unticked 已回收 it would drop out of 调查率 — refused, the household as it was."""
+    survey_id, unit_id, _ = _one_answered(session)
+    household = session.scalar(select(SurveyHousehold).where(SurveyHousehold.survey_id == survey_id,
+                                                             SurveyHousehold.unit_id == unit_id))
+    household.collected = True
+    session.flush()
+    version = household.version
+    c = console("boss")
+    refused = c.post(f"/admin/survey-household/edit/{household.id}",
+                     {"survey": str(survey_id), "unit": str(unit_id), "distributed_at": "", "receipt_signed": "",
+                      "collected": ""})
+    assert refused.status_code == 400 and "该被调查户已有调查问卷，不能改为未回收" in html.unescape(refused.text)
+    session.expire_all()
+    assert (session.get(SurveyHousehold, household.id).collected, session.get(SurveyHousehold, household.id).version) == (
+        True, version)
