@@ -137,10 +137,58 @@ def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due
 
 @records.rule(Bill)
 def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
-    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount."""
+    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount. The bill's 房屋, 收费项目,
+    缴费人 and 责任收费员 are of its project (its 收费率 and its account read it so); once money was taken on it, it
+    stays the account and month it was paid for — its 收款 follow the bill."""
     bill = change.obj
+    check_bill_links(session, bill)
+    paid = change.was("amount_paid")
+    if not change.created and paid:
+        for attr, key in (("project_id", "project"), ("unit_id", "unit"), ("fee_type_id", "fee_type"),
+                          ("period", "period")):
+            if change.changed(attr):
+                raise Refused(f"账单#{bill.id}已收款 {paid} 元，不能修改{label_of(Bill, key)}：收款随账单，"
+                              "请另开账单", [bill.id])
     bill.status = check_bill(session, bill_id=None if change.created else bill.id, period=bill.period,
                              amount_due=bill.amount_due, actor=actor)
+
+
+RATE_STEP = Decimal("0.0001")  # FeeType.rate is Numeric(12, 4): 元/㎡·月 to the hundredth of a fen
+RATE_MAX = Decimal("99999999.9999")
+
+
+@records.rule(FeeType)
+def _fee_type_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """收费项目 typed in the console: 单价 from 0 with at most four decimals (more would be rounded by
+    PostgreSQL and kept by SQLite), 缴费截止日 a day of the month 1–31 (a shorter month ends on its last day);
+    a fee type billed already stays its project's (its bills are)."""
+    fee = change.obj
+    rate_label = label_of(FeeType, "rate")
+    try:
+        rate = Decimal(str(fee.rate).strip())
+        fits = rate.is_finite() and 0 <= rate <= RATE_MAX and rate == rate.quantize(RATE_STEP)
+    except ArithmeticError:
+        fits = False
+    if not fits:
+        raise Refused(f"{rate_label}须在 0–{RATE_MAX} 之间，最多四位小数：{fee.rate}")
+    if fee.due_day is None or not 1 <= int(fee.due_day) <= 31:
+        raise Refused(f"{label_of(FeeType, 'due_day')}须为每月 1–31 日（小月按月末）：{fee.due_day}")
+    if not change.created and change.changed("project_id"):
+        billed = session.scalar(select(Bill.id).where(Bill.fee_type_id == fee.id).limit(1))
+        if billed is not None:
+            raise Refused(f"{FeeType.__label__}「{fee.name}」已有账单，不能改到其他项目", [fee.id])
+
+
+def check_bill_links(session: Session, bill: Bill) -> None:
+    """A bill's unit, fee type (or a shared one), payer and collector are its project's."""
+    links = (("unit", Unit, bill.unit_id), ("fee_type", FeeType, bill.fee_type_id),
+             ("customer", Customer, bill.customer_id), ("collector", Staff, bill.collector_id))
+    for key, model, ident in links:
+        if ident is None:
+            continue
+        found = session.execute(select(model.project_id).where(model.id == ident)).first()
+        if found is None or found[0] not in (bill.project_id, *((None,) if model is FeeType else ())):
+            raise Refused(f"{label_of(Bill, key)}不属于账单的项目：#{ident}", [ident])
 
 
 # --- shared SQL pieces --------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from .billing import (
     receipt_numbers,
 )
 from .errors import NotPermitted, Refused
+from .kernel.money import MONEY_MAX
 from .kernel.periods import month_day, parse_period
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
@@ -429,7 +430,7 @@ class BillImporter(RecordImporter):
                   example="物业管理费"),
             Field("period", label_of(Bill, "period"), clean.period(), required=True, variants=("所属期间", "月份", "计费月份"),
                   note="如 2026-03", example="2026-03"),
-            Field("amount_due", label_of(Bill, "amount_due"), clean.decimal(2), variants=("应收金额", "应收", "金额"),
+            Field("amount_due", label_of(Bill, "amount_due"), clean.decimal(2, maximum=MONEY_MAX), variants=("应收金额", "应收", "金额"),
                   note="元，新增时必填", example=Decimal("268.50")),
             Field("due_date", label_of(Bill, "due_date"), clean.date(), variants=("截止日期",),
                   note="不填时按收费项目的缴费截止日", example=None),
@@ -543,7 +544,8 @@ class PaymentImporter(RecordImporter):
             Field("fee_type", label_of(Bill, "fee_type"), clean.text(64), variants=("费用名称", "费项"),
                   example="物业管理费"),
             Field("period", label_of(Bill, "period"), clean.period(), variants=("所属期间", "月份"), example="2026-03"),
-            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True), required=True,
+            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True, maximum=MONEY_MAX),
+                  required=True,
                   variants=("收款金额", "金额"),
                   note="元，大于 0", example=Decimal("268.50")),
             Field("method", label_of(Payment, "method"), clean.choice(PayMethod), variants=("付款方式", "缴费方式"),

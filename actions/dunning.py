@@ -637,7 +637,8 @@ def approve_dunning(
 ) -> ApprovalResult:
     """审批 a proposed stage-4 list: approve (re-checking every account) or reject with a reason (the list is
     void)."""
-    note = " ".join(note.split())[:200]
+    note = " ".join((note or "").split())
+    records.check_text_length(DunningRun, "decision_note", note)
     if not approve and not note:
         raise Refused("驳回停电/封铺名单须填写驳回理由", [run_id])
     run = session.scalar(
@@ -789,6 +790,8 @@ def record_delivery(
     except ValueError:
         raise Refused(f"{label_of(N, 'delivery_way')}无效：{way}") from None
     delivered_at = delivered_at or utcnow()
+    signed_by = (signed_by or "").strip()
+    records.check_text_length(N, "signed_by", signed_by)
     rows = _delivery_rows(session, ids)
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
@@ -800,7 +803,7 @@ def record_delivery(
     session.execute(
         update(N.__table__).where(N.id.in_(ids)).values(
             delivered_at=delivered_at, delivered_by_id=delivered_by_id, delivery_way=way,
-            signed_by=signed_by.strip()[:64], updated_at=utcnow(),
+            signed_by=signed_by, updated_at=utcnow(),
             version=N.version + 1,  # a form opened before the delivery is refused (B09)
         )
     )

@@ -95,6 +95,7 @@ def complete_fee_review(session: Session, *, review_id: int, outcome: str, actor
     outcome = (outcome or "").strip()
     if not outcome:
         raise Refused(f"请填写{label_of(FeeReview, 'outcome')}", [review_id])
+    records.check_text_length(FeeReview, "outcome", outcome)
     on = on or today_local()
     row.status, row.reviewed_on, row.reviewer_id, row.outcome = ReviewStatus.DONE, on, actor.user_id, outcome
     fee_type = session.get(FeeType, row.fee_type_id)
@@ -135,6 +136,9 @@ def lease_parking_space(session: Session, *, space_id: int | None, customer_id: 
                         actor: Actor) -> Lease:
     """出租: a term of a space to a customer of its project, not overlapping another lease of the space."""
     space = _space(session, space_id, actor)
+    plate_no, note = (plate_no or "").strip().upper(), (note or "").strip()
+    records.check_text_length(ParkingLease, "plate_no", plate_no)
+    records.check_text_length(ParkingLease, "note", note)
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer is None or customer.project_id != space.project_id:
         raise Refused(f"{label_of(ParkingLease, 'customer')}须为本项目客户", [customer_id] if customer_id else [])
@@ -151,8 +155,8 @@ def lease_parking_space(session: Session, *, space_id: int | None, customer_id: 
         raise Refused(f"车位 {space.code} 在 {clash.start_date} 至 {clash.end_date} 已出租（租赁 #{clash.id}），租期不能重叠",
                       [clash.id])
     row = ParkingLease(project_id=space.project_id, space_id=space.id, customer_id=customer.id,
-                       plate_no=(plate_no or "").strip().upper()[:16], start_date=start_date, end_date=end_date,
-                       monthly_rent=monthly_rent.quantize(Decimal("0.01")), note=(note or "").strip())
+                       plate_no=plate_no, start_date=start_date, end_date=end_date,
+                       monthly_rent=monthly_rent.quantize(Decimal("0.01")), note=note)
     session.add(row)
     if row.plate_no:
         space.plate_no = row.plate_no

@@ -154,10 +154,14 @@ def _ids(value: Any) -> list[Any]:
     return [getattr(item, "id", item) for item in items if item not in EMPTY]
 
 
-def check_text_length(model: type, key: str, value: Any) -> None:
-    """Refuses a text longer than :data:`TEXT_MAX`, naming the field and both lengths."""
-    if isinstance(value, str) and len(value) > TEXT_MAX:
-        raise Refused(f"{label_of(model, key)}过长：最多 {TEXT_MAX:,} 字，现为 {len(value):,} 字")
+def check_text_length(model: type, key: str, value: Any, *, label: str | None = None) -> None:
+    """Refuses a text longer than its column holds (:data:`TEXT_MAX` where the column sets no length), naming the
+    field (``label`` where the text typed is not the column's whole value, e.g. one note appended to it) and both
+    lengths — never cut short without saying so."""
+    column = inspect(model).columns.get(key)
+    limit = getattr(getattr(column, "type", None), "length", None) or TEXT_MAX
+    if isinstance(value, str) and len(value) > limit:
+        raise Refused(f"{label or label_of(model, key)}过长：最多 {limit:,} 字，现为 {len(value):,} 字")
 
 
 def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:

@@ -163,18 +163,12 @@ def revise_rule(
     old = session.get(ScoringRule, rule_id)
     if old is None:
         raise Refused(f"考核细则不存在：{rule_id}", [rule_id])
+    records.check_text_length(ScoringRule, "description", description)
     if old.valid_to is not None:
         raise Refused(f"细则 {old.code} 的这一版本已于 {old.valid_to} 失效，请修订现行版本", [rule_id])
     if valid_from <= today_local():
         raise Refused(f"新版本的生效日期须晚于今天（{today_local()}）：已过去的月份按当时的细则考核", [rule_id])
-    if points_min > points_max:
-        raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", [rule_id])
-    if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
-        raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", [rule_id])
-    # 有效投诉 alone is judged within a range (its upper end is the provisional deduction); the other derived
-    # rules score every record alike
-    if old.source not in (EventSource.MANUAL, EventSource.COMPLAINT) and points_min != points_max:
-        raise Refused(f"细则 {old.code} 由系统自动生成，分值须固定（下限与上限相同）", [rule_id])
+    check_points_range(old.code, old.source, points_min, points_max, [rule_id])
     new = ScoringRule(
         code=old.code,
         category=old.category,
@@ -196,6 +190,49 @@ def revise_rule(
         counts={"new_rule_id": new.id},
     )
     return RuleRevision(old.id, new.id, old.code, valid_from)
+
+
+def check_points_range(code: str, source: EventSource | None, points_min: Any, points_max: Any,
+                       ids: list[Any]) -> None:
+    """A rule's 分值区间: 下限 ≤ 上限, all deductions or all additions, fixed for a rule the system applies."""
+    if points_min is None or points_max is None:
+        raise Refused(f"请填写{label_of(ScoringRule, 'points_min')}和{label_of(ScoringRule, 'points_max')}", ids)
+    points_min, points_max = Decimal(points_min), Decimal(points_max)
+    if points_min > points_max:
+        raise Refused(f"分值下限 {points_min} 大于上限 {points_max}", ids)
+    if points_min < 0 < points_max:  # the compute splits deductions from additions by rule
+        raise Refused("一条细则或扣分或加分（扣分为负数，加分为正数），分值区间不能跨过 0", ids)
+    # 有效投诉 alone is judged within a range (its upper end is the provisional deduction); the other derived
+    # rules score every record alike
+    if source not in (None, EventSource.MANUAL, EventSource.COMPLAINT) and points_min != points_max:
+        raise Refused(f"细则 {code} 由系统自动生成，分值须固定（下限与上限相同）", ids)
+
+
+# What scores a month: a version in force before today keeps these, so a past month recomputed scores as it was.
+_SCORED_BY = ("code", "source", "points_min", "points_max", "valid_from")
+
+
+@records.rule(ScoringRule)
+def _rule_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """考核细则 typed in the console obey 修订's rules: the 分值区间 (:func:`check_points_range`), 失效日期 after
+    生效日期; a version already in force keeps its code, source, points and start — past months were scored with
+    it — and ends no earlier than tomorrow: a change of points is a new version from a future date (修订)."""
+    rule = change.obj
+    ids = [] if change.created else [rule.id]
+    check_points_range(rule.code, rule.source, rule.points_min, rule.points_max, ids)
+    if rule.valid_from is None:
+        raise Refused(f"请填写{label_of(ScoringRule, 'valid_from')}", ids)
+    if rule.valid_to is not None and rule.valid_to <= rule.valid_from:
+        raise Refused(f"{label_of(ScoringRule, 'valid_to')}须晚于{label_of(ScoringRule, 'valid_from')}", ids)
+    today = today_local()
+    if change.created or change.was("valid_from") > today:
+        return
+    for attr in _SCORED_BY:
+        if change.changed(attr):
+            raise Refused(f"细则 {change.was('code')} 自 {change.was('valid_from')} 起已用于考核，不能在表单里修改"
+                          f"{label_of(ScoringRule, attr)}：请用“修订”从以后某日起生效新版本", ids)
+    if change.changed("valid_to") and rule.valid_to is not None and rule.valid_to <= today:
+        raise Refused(f"细则 {rule.code} 已用于考核，{label_of(ScoringRule, 'valid_to')}须晚于今天（{today}）", ids)
 
 
 # --- database and scope helpers --------------------------------------------------------------------
@@ -284,6 +321,8 @@ def record_events(
     staff_ids = sorted({int(s) for s in staff_ids})
     if not staff_ids:
         raise Refused("请选择员工")
+    note = (note or "").strip()
+    records.check_text_length(ScoreEvent, "note", note)
     names = visible_projects(session, [project_id], actor)
     if event_date > today_local():
         raise Refused(f"考核日期 {event_date} 晚于今天，不能录入")
@@ -312,7 +351,7 @@ def record_events(
         upsert_insert(session, ScoreEvent)
         .values([
             {"project_id": project_id, "staff_id": s, "event_date": event_date, "rule_id": rule.id, "points": points,
-             "note": note.strip(), "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
+             "note": note, "source": EventSource.MANUAL, "recorded_by_id": actor.user_id,
              "form_token": token, "created_at": now, "updated_at": now}
             for s in staff_ids
         ])
@@ -361,6 +400,80 @@ def _event_form(session: Session, actor: Actor, change: records.Change) -> None:
         raise Refused(f"{label_of(ScoreEvent, 'source')}只能是{EventSource.MANUAL.label}：其他来源的记录由系统生成")
     record_events(session, project_id=event.project_id, staff_ids=[event.staff_id], event_date=event.event_date,
                   rule_id=event.rule_id, points=event.points, actor=actor, dry_run=True)
+
+
+BASE_MAX = Decimal("99999.9")  # ScoreMonth.base_score is Numeric(6, 1)
+
+
+@records.rule(ScoreMonth)
+def _month_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """月度考核 typed in the console: 月份 as YYYY-MM and 基础分 from 0 with one decimal. A month stays the project's
+    month it was computed for; once confirmed it is locked (「确认后如需更正，由经理重新开放」), as compute and 录入
+    are; 抽查意见 is added on 考核结果 with who wrote it and when, never rewritten here."""
+    row = change.obj
+    if change.created:
+        row.month = parse_month(row.month, what=label_of(ScoreMonth, "month")).text
+    else:
+        for attr, key in (("project_id", "project"), ("month", "month")):
+            if change.changed(attr):
+                raise Refused(f"{label_of(ScoreMonth, key)}不能在表单里修改：月度考核按项目和月份计算", [row.id])
+        if _lines(row.spot_check_note) != _lines(change.was("spot_check_note")):
+            raise Refused(f"{label_of(ScoreMonth, 'spot_check_note')}请在“考核结果”页填写（记下抽查人和时间），"
+                          "不能在表单里改写", [row.id])
+        row.spot_check_note = change.was("spot_check_note")
+        if change.was("status") is MonthStatus.CONFIRMED and change.changed("base_score"):
+            raise Refused(f"{change.was('month')} 月度考核已确认，不能修改{label_of(ScoreMonth, 'base_score')}："
+                          "请经理重新开放后再修改", [row.id])
+    if row.base_score is None:
+        return  # the model's default, 100
+    if _decimal_in(row.base_score, Decimal(0), BASE_MAX, POINTS_STEP) is None:
+        raise Refused(f"{label_of(ScoreMonth, 'base_score')}须在 0–{BASE_MAX} 之间，最多一位小数：{row.base_score}")
+
+
+REWARD_MAX = Decimal("99999999.99")  # GradeBand.reward is Numeric(10, 2)
+
+
+@records.rule(GradeBand)
+def _grade_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """考核等级 typed in the console: 最低分 0–99999.9 with one decimal and no other grade's (one of the two would
+    never be given), 奖惩金额 within its column to the fen; a grade already given keeps its name — the months'
+    scores and their 奖惩 name it."""
+    band = change.obj
+    ids = [] if change.created else [band.id]
+    low = _decimal_in(band.min_total, Decimal(0), BASE_MAX, POINTS_STEP)
+    if low is None:
+        raise Refused(f"{label_of(GradeBand, 'min_total')}须在 0–{BASE_MAX} 之间，最多一位小数：{band.min_total}", ids)
+    if band.reward is not None and _decimal_in(band.reward, -REWARD_MAX, REWARD_MAX, Decimal("0.01")) is None:
+        raise Refused(f"{label_of(GradeBand, 'reward')}须在 ±{REWARD_MAX:,} 元之间，最多两位小数：{band.reward}", ids)
+    same = session.scalar(select(GradeBand.name).where(GradeBand.min_total == low, GradeBand.id != band.id).limit(1))
+    if same is not None:
+        raise Refused(f"{label_of(GradeBand, 'min_total')} {low} 与等级「{same}」相同：一分数段只能对应一个等级", ids)
+    if not change.created and change.changed("name"):
+        given = session.scalar(select(MonthlyScore.month).where(MonthlyScore.grade == change.was("name")).limit(1))
+        if given is not None:
+            raise Refused(f"等级「{change.was('name')}」已用于月度考核（如 {given}），不能改名", ids)
+
+
+def _decimal_in(value: Any, low: Decimal, high: Decimal, step: Decimal) -> Decimal | None:
+    """``value`` as a Decimal within [low, high] at ``step``, or None."""
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    ok = number.is_finite() and low <= number <= high and number == number.quantize(step)
+    return number if ok else None
+
+
+def _lines(text: str | None) -> str:
+    """A note as a form sends it back (a textarea's CRLF line ends, blanks around it) compared as stored."""
+    return (text or "").replace("\r\n", "\n").strip()
+
+
+@records.delete_rule(ScoreMonth)
+def _month_delete(session: Session, actor: Actor, row: ScoreMonth) -> None:
+    """A confirmed month is the record of its scores: deleting it would unlock them without 重新开放."""
+    if row.status is MonthStatus.CONFIRMED:
+        raise Refused(f"{row.month} 月度考核已确认，不能删除：请经理重新开放", [row.id])
 
 
 # --- choices for the console's forms --------------------------------------------------------------------
@@ -938,6 +1051,7 @@ def record_spot_check(session: Session, *, month: str, project_id: int, note: st
     note = (note or "").strip()
     if not note:
         raise Refused("请填写抽查意见")
+    records.check_text_length(ScoreMonth, "spot_check_note", note)
     m, row, name = _month_row(session, month, project_id, actor)
     _append_note(row, actor, f"抽查：{note}")
     session.flush()
@@ -952,6 +1066,7 @@ def reopen_scores(session: Session, *, month: str, project_id: int, note: str, a
     note = (note or "").strip()
     if not note:
         raise Refused("请填写重新开放的原因")
+    records.check_text_length(ScoreMonth, "spot_check_note", note, label="重新开放的原因")
     m, row, name = _month_row(session, month, project_id, actor)
     if row.status is not MonthStatus.CONFIRMED:
         raise Refused(f"{name} {m.text} 月度考核尚未确认，无需重新开放", [project_id])

@@ -36,6 +36,7 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
@@ -103,7 +104,8 @@ def set_star_deadline(session: Session, *, quarter: str, deadline: dt.date | Non
     last = last.replace(day=calendar.monthrange(last.year, last.month)[1])
     if not first <= deadline <= last:
         raise Refused(f"{quarter} 的推荐截止日须在 {first} 至 {last} 之间：{deadline}")
-    note = (note or "").strip()[:255]
+    note = (note or "").strip()
+    records.check_text_length(StarDeadline, "note", note)
     row = session.execute(select(StarDeadline).where(StarDeadline.quarter == quarter).with_for_update()
                           ).scalar_one_or_none()
     if row is None:
@@ -219,6 +221,7 @@ def nominate_star(session: Session, *, quarter: str, project_id: int, staff_id: 
     reason = (reason or "").strip()
     if not reason:
         raise Refused("请填写推荐理由（主要事迹）", [staff_id])
+    records.check_text_length(ServiceStar, "reason", reason)
     row = ServiceStar(project_id=project_id, quarter=quarter, staff_id=staff_id, reason=reason,
                       nominated_by_id=actor.user_id)
     session.add(row)
@@ -292,6 +295,7 @@ def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int
         raise Refused("请选择服务之星")
     amount = _reward(reward)
     commendation = (commendation or "").strip()
+    records.check_text_length(ServiceStar, "commendation", commendation)
     picked = session.execute(
         select(ServiceStar.id, ServiceStar.quarter, ServiceStar.project_id, Project.branch_id)
         .join(Project, Project.id == ServiceStar.project_id).where(ServiceStar.id.in_(wanted))

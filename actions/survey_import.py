@@ -47,7 +47,7 @@ from .spreadsheets.bulk import insert_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
 from .spreadsheets.records import UnitRefs
-from .surveys import mark_run, survey_in_scope
+from .surveys import COMMENTS_MAX, mark_run, survey_in_scope
 
 # The words staff use for each department's column, besides its label; each also with 服务 and a score word
 # after it (客服 → 客服服务, 客服满意度, 客服服务满意度).
@@ -102,7 +102,7 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
         Field("overall_score", label_of(SurveyResponse, "overall_score"), score,
               variants=("总体评价", "综合满意度", "整体满意度", "总评", "总体", "综合评价"), note=scale_note,
               choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意"),
-        Field("comments", label_of(SurveyResponse, "comments"), clean.text(2000),
+        Field("comments", label_of(SurveyResponse, "comments"), clean.text(COMMENTS_MAX),
               variants=COMMENT_VARIANTS, example="电梯维修要及时"),
     )
 

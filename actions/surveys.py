@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
+    SCORE_COLUMNS,
     SHANGHAI,
     ActionStatus,
     AuditKind,
@@ -42,6 +43,8 @@ from .errors import NotPermitted, Refused
 from .kernel.scope import project_named, visible_project
 
 CHUNK = 1000
+# 意见建议 of one form, typed or imported alike: a paper form's comment box, not pages.
+COMMENTS_MAX = 2000
 # A survey counts in the figures (调查率, 满意度) once its forms have gone out: 筹备中 is a plan, not a survey.
 RUN_STATUSES = (SurveyStatus.DISTRIBUTING, SurveyStatus.COLLECTED, SurveyStatus.CLOSED)
 # 调查期间: a year, a half year, a quarter or a month — the forms ``kpis.survey_periods`` reads as covering a month.
@@ -122,12 +125,12 @@ def create_survey(
     title = " ".join(title.split())
     if not title:
         raise Refused("调查名称不能为空")
+    records.check_text_length(Survey, "title", title)
     if not actor.can_see(project_id):
         raise NotPermitted("无权为该项目创建满意度调查", ids=[project_id])
     if session.get(Project, project_id) is None:
         raise Refused(f"项目 #{project_id} 不存在", ids=[project_id])
-    if not 2 <= scale_max <= 10:
-        raise Refused("满分应在 2–10 分之间")
+    check_scale(scale_max)
     period = checked_period(period) if period else _period_of(title, dt.datetime.now(SHANGHAI).date())
     check_dates(start_date, end_date)
     if session.scalar(select(Survey.id).where(Survey.project_id == project_id, Survey.title == title)):
@@ -197,6 +200,9 @@ def record_distribution(
     ids = sorted(set(unit_ids))
     if not ids:
         raise Refused("请选择发放问卷的房屋")
+    if distributed_on is None:
+        raise Refused(f"请填写{label_of(SurveyHousehold, 'distributed_at')}")
+    check_distribution(distributed_on, receipt_signed)
     known = set()
     for start in range(0, len(ids), CHUNK):
         known |= set(session.scalars(select(SurveyHousehold.unit_id).where(
@@ -247,6 +253,8 @@ def add_corrective_action(
     survey = survey_in_scope(session, survey_id, actor)
     if not issue.strip() or not action.strip():
         raise Refused("请填写存在问题和整改措施")
+    for key, text in (("issue", issue.strip()), ("action", action.strip())):
+        records.check_text_length(CorrectiveAction, key, text)
     if owner_id is not None:
         owner = session.get(Staff, owner_id)
         if owner is None or owner.project_id != survey.project_id:
@@ -290,8 +298,9 @@ def follow_up_corrective_action(
     row = _action(session, action_id, actor)
     if row.status is not ActionStatus.DONE:
         raise Refused("整改完成后才能回访", ids=[action_id])
+    records.check_text_length(CorrectiveAction, "follow_up_note", (note or "").strip())
     row.followed_up_at = utcnow()
-    row.follow_up_note = note.strip()
+    row.follow_up_note = (note or "").strip()
     row.status = ActionStatus.VERIFIED if satisfied else ActionStatus.OPEN
     session.flush()
     log_operation(session, "follow-up-corrective-action", params={"action_id": action_id, "satisfied": satisfied},
@@ -319,6 +328,63 @@ def _survey_edit(session: Session, actor: Actor, change: records.Change) -> None
     if change.changed("period"):
         survey.period = checked_period(str(survey.period or ""))
     check_dates(survey.start_date, survey.end_date)
+    if change.created:
+        return
+    if change.changed("project_id"):
+        raise Refused(f"{label_of(Survey, 'project')}不能修改：调查的被调查户和问卷都属于原项目", [survey.id])
+    if change.changed("status") and survey.status is SurveyStatus.PLANNED and _run(session, survey.id):
+        raise Refused(f"该调查的问卷已发放或已回收，不能改回“{SurveyStatus.PLANNED.label}”"
+                      "（筹备中的调查不计入调查率和满意度）", [survey.id])
+    if change.changed("scale_max"):
+        check_scale(survey.scale_max)
+        answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id).limit(1)
+        if session.scalar(answered) is not None:
+            raise Refused(f"该调查已有问卷，不能修改{label_of(Survey, 'scale_max')}"
+                          f"（已录入的评分按 {change.was('scale_max')} 分制）", [survey.id])
+
+
+def _run(session: Session, survey_id: int) -> bool:
+    """Has the campaign been run: a form handed out or collected, or a form typed or imported?"""
+    handed = select(SurveyHousehold.id).where(
+        SurveyHousehold.survey_id == survey_id,
+        SurveyHousehold.distributed_at.is_not(None) | SurveyHousehold.collected).limit(1)
+    answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id).limit(1)
+    return session.scalar(handed) is not None or session.scalar(answered) is not None
+
+
+def check_scale(scale_max: Any) -> None:
+    if scale_max is None or not 2 <= int(scale_max) <= 10:
+        raise Refused(f"{label_of(Survey, 'scale_max')}应在 2–10 分之间")
+
+
+@records.rule(SurveyHousehold)
+def _household_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """被调查户 typed in the console: a unit of the survey's project (调查率 counts it there), kept as listed — a
+    household is deleted and another listed rather than moved — with its hand-out as 问卷发放 records it."""
+    household = change.obj
+    survey = survey_in_scope(session, household.survey_id, actor)
+    if not change.created and (change.changed("survey_id") or change.changed("unit_id")):
+        raise Refused(f"{label_of(SurveyHousehold, 'survey')}和{label_of(SurveyHousehold, 'unit')}不能修改："
+                      "请删除该户后另行列入", [household.id])
+    if session.scalar(select(Unit.project_id).where(Unit.id == household.unit_id)) != survey.project_id:
+        raise Refused(f"{label_of(SurveyHousehold, 'unit')}不属于该调查的项目", [household.unit_id])
+    household.project_id = survey.project_id
+    check_distribution(household.distributed_at, household.receipt_signed)
+    if not change.created and change.changed("collected") and not household.collected:
+        answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == household.survey_id,
+                                                   SurveyResponse.unit_id == household.unit_id).limit(1)
+        if session.scalar(answered) is not None:  # its form counts in 满意度: the household in 调查率
+            raise Refused(f"该{SurveyHousehold.__label__}已有{SurveyResponse.__label__}，不能改为未回收", [household.id])
+
+
+def check_distribution(distributed_on: dt.date | None, receipt_signed: bool) -> None:
+    """A hand-out is dated no later than today (Beijing), and a receipt is signed when the form is handed out."""
+    today = dt.datetime.now(SHANGHAI).date()
+    if distributed_on is not None and distributed_on > today:
+        raise Refused(f"{label_of(SurveyHousehold, 'distributed_at')} {distributed_on} 不能晚于今天（{today}，北京时间）")
+    if receipt_signed and distributed_on is None:
+        raise Refused(f"{label_of(SurveyHousehold, 'receipt_signed')}须填写{label_of(SurveyHousehold, 'distributed_at')}"
+                      "（文件签收单在发放问卷时签收）")
 
 
 @records.derive(SurveyHousehold)
@@ -333,7 +399,22 @@ def _response_form(session: Session, actor: Actor, change: records.Change) -> No
     form = change.obj
     check_response(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id,
                    answered_on=form.answered_on, actor=actor)
+    check_answers(session.get(Survey, form.survey_id), form)
     join_campaign(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id)
+
+
+def check_answers(survey: Survey, form: SurveyResponse) -> None:
+    """A form typed in the console is held to what its import would accept: each department's score and the
+    overall one 1 … the survey's 满分, 意见建议 at most :data:`COMMENTS_MAX` characters."""
+    scale = survey.scale_max or 5
+    for key in (*SCORE_COLUMNS.values(), "overall_score"):
+        score = getattr(form, key)
+        if score is not None and not 1 <= int(score) <= scale:
+            raise Refused(f"{label_of(SurveyResponse, key)}：{score} 超出范围（本调查满分 {scale}，须为 1–{scale} 分）",
+                          [form.id] if form.id else [])
+    comments = form.comments or ""
+    if len(comments) > COMMENTS_MAX:
+        raise Refused(f"{label_of(SurveyResponse, 'comments')}过长：最多 {COMMENTS_MAX:,} 字，现为 {len(comments):,} 字")
 
 
 def join_campaign(session: Session, *, project_id: int, survey_id: int, unit_id: int) -> None:

@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import Refused
 
 CENT = Decimal("0.01")
+# The most a Numeric(12, 2) column holds: beyond it PostgreSQL refuses the row (a bare "out of range", naming no
+# field) and SQLite stores it anyway — refused here, by name, on both.
+MONEY_MAX = Decimal("9999999999.99")
 
 
 def money(value: Any, *, what: str = "金额") -> Decimal:
@@ -20,6 +23,8 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
         raise Refused(f"{what}不是有效的数字：{value}") from None
     if not amount.is_finite() or amount != amount.quantize(CENT):
         raise Refused(f"{what}最多两位小数：{value}")
+    if abs(amount) > MONEY_MAX:
+        raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")
     return amount.quantize(CENT)
 
 

@@ -199,7 +199,8 @@ def _decimal_text(value: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive: bool = False) -> Cleaner:
+def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive: bool = False,
+            maximum: Decimal | None = None) -> Cleaner:
     """Money and areas: numbers or text (``1,234.50``, ``￥80``); floats rounded to ``places`` decimals."""
     quantum = Decimal(1).scaleb(-places)
 
@@ -223,6 +224,8 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
             return Invalid(f"{number} 须大于 0")
         if minimum is not None and number < minimum:
             return Invalid(f"{number} 不能小于 {minimum}")
+        if maximum is not None and number > maximum:
+            return Invalid(f"{number} 超出范围（最多 {maximum:,}）")
         return number
 
     return clean

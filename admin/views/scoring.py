@@ -226,7 +226,7 @@ class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):
     column_sortable_list = ["id", "month", "status", "computed_at", "confirmed_at"]
     column_default_sort = [("month", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("month")]
-    form_columns = ["project", "month", "base_score", "spot_check_note"]
+    form_columns = ["project", "month", "base_score"]  # 抽查意见: on 考核结果, with who and when
 
     async def _month_step(self, request: Request, grant: str, fn: Any, **fields: str) -> Response:
         self.require(request, grant)

@@ -501,13 +501,15 @@ def test_bill_import_keeps_the_bill_rules(session, p1):
         ["1栋", "1-101", "物业管理费", "2026-03", "1.00"],  # below the 268.50 paid
         ["1栋", "1-102", "物业管理费", "2026-03", 0],
         ["2栋", "2-101", "物业管理费", "2031-01", 100],
+        ["1栋", "1-102", "物业管理费", "2026-04", "99999999999"],  # beyond Numeric(12, 2): named, not a database error
     ]})
     result = _import(session, "bills", bad, actor, project_id=project.id)
-    assert not result.written and result.counts["error"] == 3
+    assert not result.written and result.counts["error"] == 4
     assert [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
         (2, "应收(元)", "1.00", f"1.00 元低于账单#{first.id}已收的 268.50 元"),
         (3, "应收(元)", "0.00", "0.00 须大于 0"),
         (4, "账期", "2031-01", f"2031-01 晚于下月（{add_months(current_period(), 1)}），不能提前开具账单"),
+        (5, "应收(元)", "99999999999", "99999999999.00 超出范围（最多 9,999,999,999.99）"),
     ]
     assert counts(session) == before and _state(session) == state
 

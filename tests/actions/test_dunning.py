@@ -567,6 +567,32 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate, issue_day
     assert first.run_id
 
 
+def test_a_signature_or_decision_beyond_its_column_is_refused_not_cut(session, estate, issue_day):
+    """签收人 holds 64 characters and 审批意见 200: one more is refused naming the field — both were cut short
+    without a word — and the notices and the list are as they were."""
+    e = estate
+    with_bills(session, e)
+    butler = f.staff(session, project_=e.project, name="吴管家")
+    manager = person(session, e, "客服经理", "mgr2")
+    branch = actor_for_user(session, f.user(session, username="branch1", roles=["分公司管理"], branch_=e.project.branch))
+    issue_day(day(15))
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=manager)
+    ids = [n.id for n in notices(session, e, DunningStage.THIRD).values()]
+    issue_day(day(20))
+    run_id = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=manager).run_id
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused, match="签收人过长：最多 64 字，现为 65 字"):
+        record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way="hand",
+                        signed_by="张" * 65)
+    with pytest.raises(Refused, match="审批意见过长：最多 200 字，现为 201 字"):
+        approve_dunning(session, run_id=run_id, actor=branch, approve=False, note="驳" * 201)
+    assert counts(session, *WRITES) == before
+    session.expire_all()
+    assert all(session.get(DunningNotice, i).delivered_at is None for i in ids)
+    run = session.get(DunningRun, run_id)
+    assert (run.status, run.decision_note) == (DunningRunStatus.PROPOSED, "")
+
+
 def test_third_stage_letters_for_a_known_account(session, estate, issue_day):
     e = estate
     with_bills(session, e)

@@ -17,6 +17,7 @@ from actions.fee_tasks import (
     lease_parking_space,
     schedule_fee_reviews,
 )
+from actions.records import TEXT_MAX
 from models import FeeReview, FeeType, OperationLog, ParkingLease, ParkingSpace, ReviewStatus
 from tests import factories as f
 
@@ -77,6 +78,27 @@ def test_review_refusals_write_nothing(session, case):
         complete_fee_review(session, review_id=review.id, outcome="维持", actor=outsider)
     session.refresh(review)
     assert review.status is ReviewStatus.PENDING and session.get(FeeType, review.fee_type_id).reviewed_on is None
+
+
+def test_texts_beyond_their_columns_are_refused_not_cut(session, case):
+    """年审结论 (no set length) holds at most TEXT_MAX characters, 车牌号 16 and 备注 TEXT_MAX: one more is refused
+    naming the field — a plate was cut to 16 without a word — and nothing is written."""
+    schedule_fee_reviews(session, year=2027, actor=case["boss"])
+    review = session.scalars(select(FeeReview)).first()
+    with pytest.raises(Refused, match=f"年审结论过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        complete_fee_review(session, review_id=review.id, outcome="维" * (TEXT_MAX + 1), actor=case["manager"])
+    session.refresh(review)
+    assert (review.status, review.outcome) == (ReviewStatus.PENDING, "")
+    before = session.scalar(select(func.count()).select_from(ParkingLease))
+    lease = {"space_id": case["space"].id, "customer_id": case["tenant"].id, "start_date": dt.date(2026, 1, 1),
+             "end_date": dt.date(2026, 12, 31), "monthly_rent": Decimal("300"), "actor": case["boss"]}
+    with pytest.raises(Refused, match="车牌号过长：最多 16 字，现为 17 字"):
+        lease_parking_space(session, plate_no="沪A1234567890ABCDE", **lease)
+    with pytest.raises(Refused, match=f"备注过长：最多 {TEXT_MAX:,} 字"):
+        lease_parking_space(session, note="备" * (TEXT_MAX + 1), **lease)
+    assert session.scalar(select(func.count()).select_from(ParkingLease)) == before
+    session.refresh(case["space"])
+    assert (case["space"].is_rented, case["space"].plate_no) == (False, "")
 
 
 def test_leases_of_a_space_never_overlap_and_the_flag_follows_them(session, case, monkeypatch):

@@ -42,6 +42,9 @@ def test_money_is_exact():
     for bad in (1.5, "1.005", "abc", "NaN"):
         with pytest.raises(Refused):
             money(bad)
+    assert money("9,999,999,999.99") == Decimal("9999999999.99")  # the most a Numeric(12, 2) holds
+    with pytest.raises(Refused, match="应收超出范围（最多 9,999,999,999.99 元）：10000000000"):
+        money("10000000000", what="应收")
     assert cents(None) == Decimal("0.00") and cents(Decimal("3.456")) == Decimal("3.46")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from actions.actor import SYSTEM
 from actions.audit import trail_clause
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX, delete_record, save_record
 from actions.scores import (
     compute_scores,
     confirm_scores,
@@ -475,6 +476,95 @@ def test_a_confirmed_month_is_locked_until_the_manager_reopens_it(session, org):
     assert scores(session)["刘洋"].total == Decimal("99")
     with pytest.raises(Refused, match="尚未确认，无需重新开放"):
         reopen_scores(session, month=MONTH, project_id=p.id, note="再开", actor=boss)
+
+
+def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused(session, org):
+    """抽查意见 and 重新开放的原因 hold at most TEXT_MAX characters each, as the console's forms do: one more is
+    refused naming which, the month unchanged (still confirmed, its notes as they were)."""
+    p = org["project"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    manager = factories.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    boss = actor_for(manager, p)
+    month = _month_row(session, p)
+    kept = (month.status, month.spot_check_note, month.version)
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"抽查意见过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        record_spot_check(session, month=MONTH, project_id=p.id, note="查" * (TEXT_MAX + 1), actor=boss)
+    with pytest.raises(Refused, match=f"重新开放的原因过长：最多 {TEXT_MAX:,} 字"):
+        reopen_scores(session, month=MONTH, project_id=p.id, note="错" * (TEXT_MAX + 1), actor=boss)
+    session.expire_all()
+    month = _month_row(session, p)
+    assert (month.status, month.spot_check_note, month.version) == kept and snapshot(session) == before
+    reopen_scores(session, month=MONTH, project_id=p.id, note="错" * TEXT_MAX, actor=boss)
+    assert _month_row(session, p).status is MonthStatus.DRAFT
+
+
+def test_a_confirmed_month_is_not_unlocked_or_rewritten_through_its_form(session, org):
+    """The 月度考核 form holds the lock as compute and 录入 do: a confirmed month's 基础分 is not changed, nor is the
+    month deleted (that would unlock its scores without 重新开放); no form moves a month to another month or
+    project or rewrites the 抽查意见 trail; 基础分 stays within its column. Each refusal names the field and leaves
+    the month as it was; a draft month's 基础分 is corrected."""
+    p = org["project"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    boss = actor_for(factories.user(session, username="jingli", roles=["客服经理"], projects=[p]), p)
+    record_spot_check(session, month=MONTH, project_id=p.id, note="抽查王芳，属实", actor=boss)
+    month = _month_row(session, p)
+
+    def kept():
+        session.expire_all()
+        row = _month_row(session, p)
+        return (row.month, row.status, row.base_score, row.spot_check_note, row.version), snapshot(session)
+
+    before = kept()
+    cases = (
+        ({"base_score": Decimal("90")}, "2026-10 月度考核已确认，不能修改基础分：请经理重新开放后再修改"),
+        ({"month": "2026-11"}, "月份不能在表单里修改"),
+        ({"project": str(org["other"].id)}, "项目不能在表单里修改"),
+        ({"spot_check_note": "（已删去）"}, "抽查意见请在“考核结果”页填写"),
+    )
+    for values, message in cases:
+        with pytest.raises(Refused, match=message):
+            save_record(session, ScoreMonth, _month_row(session, p), values, actor=boss, version=month.version)
+        assert kept() == before
+    with pytest.raises(Refused, match="2026-10 月度考核已确认，不能删除：请经理重新开放"):
+        delete_record(session, ScoreMonth, _month_row(session, p), actor=boss)
+    assert kept() == before
+    with pytest.raises(Refused, match="不能重新计算"):  # still locked
+        compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+
+    reopen_scores(session, month=MONTH, project_id=p.id, note="更正基础分", actor=boss)
+    month = _month_row(session, p)
+    for bad in (Decimal("-1"), Decimal("100000"), Decimal("99.55")):
+        with pytest.raises(Refused, match="基础分须在 0–99999.9 之间，最多一位小数"):
+            save_record(session, ScoreMonth, month, {"base_score": bad}, actor=boss, version=month.version)
+        session.expire_all()  # the form's values were assigned, not written: its transaction is rolled back
+        month = _month_row(session, p)
+        assert month.base_score == Decimal("100")
+    note = month.spot_check_note
+    save_record(session, ScoreMonth, month, {"base_score": Decimal("95"), "spot_check_note": note.replace("\n", "\r\n")},
+                actor=boss, version=month.version)
+    session.expire_all()
+    assert (_month_row(session, p).base_score, _month_row(session, p).spot_check_note) == (Decimal("95"), note)
+
+
+def test_an_event_note_or_rule_text_beyond_the_bound_is_refused(session, org):
+    """录入考核's 说明 holds TEXT_MAX characters on its page as on the event's form, and a revised rule's 考核内容
+    too: one more is refused naming the field, nothing written."""
+    s = org["staff"]
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"说明过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        record(session, org, [s["a"]], "1.1", note="迟" * (TEXT_MAX + 1))
+    company = dataclasses.replace(org["actor"], project_ids=None)  # the rules hold for every project
+    start = utcnow().astimezone(SHANGHAI).date().replace(day=1) + dt.timedelta(days=40)
+    with pytest.raises(Refused, match=f"考核内容过长：最多 {TEXT_MAX:,} 字"):
+        revise_rule(session, rule_id=rule(session, "2.1").id, valid_from=start, points_min=Decimal("-3"),
+                    points_max=Decimal("-3"), description="细" * (TEXT_MAX + 1), actor=company)
+    assert snapshot(session) == before and count(session, ScoringRule, ScoringRule.code == "2.1") == 1
+    assert rule(session, "2.1").valid_to is None
 
 
 def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):

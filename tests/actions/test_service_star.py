@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX
 from actions.scores import compute_scores, confirm_scores
 from actions.service_star import (
     choose_stars,
@@ -139,6 +140,43 @@ def test_any_customer_service_member_is_nominated_by_the_deadline_and_chosen_by_
     assert count(session, AuditLog, AuditLog.table_name == "service_star", AuditLog.kind == AuditKind.UPDATE,
                  AuditLog.project_id == p.id) >= 3
     assert count(session, OperationLog, OperationLog.operation == "choose_service_star") == choices + 2
+
+
+def test_a_reason_beyond_the_text_bound_is_refused(session, org):
+    """推荐理由 holds at most TEXT_MAX characters, as the console's forms do: one more is refused naming the field,
+    nothing written; the bound itself is saved."""
+    p, s = org["project"], org["staff"]
+    quarter_confirmed(session, org)
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"推荐理由过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+        nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="好" * (TEXT_MAX + 1),
+                      actor=org["actor"], on=IN_TIME)
+    assert snapshot(session) == before and count(session, ServiceStar) == 0
+    made = nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="好" * TEXT_MAX,
+                         actor=org["actor"], on=IN_TIME)
+    assert made.created and len(session.get(ServiceStar, made.nomination_id).reason) == TEXT_MAX
+
+
+def test_a_commendation_or_deadline_note_beyond_its_column_is_refused_not_cut(session, org):
+    """通报表扬 holds TEXT_MAX characters and the deadline's 说明 255 (it was cut to 255 without a word): one more
+    is refused naming the field; nothing is chosen or set."""
+    p, s = org["project"], org["staff"]
+    quarter_confirmed(session, org)
+    made = nominate_star(session, quarter="2026Q3", project_id=p.id, staff_id=s["b"].id, reason="三次表扬",
+                         actor=org["actor"], on=IN_TIME)
+    branch = actor_for(factories.user(session, username="fengongsi", roles=["分公司管理"], branch_=org["branch"]),
+                       p, org["other"])
+    hq = actor_for_user(session, factories.user(session, username="zongbu", superuser=True))
+    before = snapshot(session)
+    with pytest.raises(Refused, match=f"通报表扬过长：最多 {TEXT_MAX:,} 字"):
+        choose_stars(session, quarter="2026Q3", nomination_ids=[made.nomination_id], actor=branch,
+                     commendation="表" * (TEXT_MAX + 1))
+    with pytest.raises(Refused, match="说明过长：最多 255 字，现为 256 字"):
+        set_star_deadline(session, quarter="2026Q4", deadline=dt.date(2026, 12, 1), note="说" * 256, actor=hq)
+    assert snapshot(session) == before
+    session.expire_all()
+    assert session.get(ServiceStar, made.nomination_id).chosen is False
+    assert nomination_deadline(session, "2026Q4").set_by_company is False
 
 
 def test_the_company_sets_the_deadline_within_the_quarter(session, org):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
+from actions.records import TEXT_MAX
 from actions.survey_import import import_survey_responses
 from actions.survey_results import results_workbook, satisfied_from, survey_results
 from actions.surveys import (
@@ -22,6 +23,7 @@ from actions.surveys import (
     record_distribution,
 )
 from models import (
+    SHANGHAI,
     ActionStatus,
     AuditLog,
     CorrectiveAction,
@@ -135,6 +137,21 @@ def test_distribution_with_signed_receipts(session, surveyed):
                             distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
 
 
+def test_a_hand_out_after_today_is_refused_and_nothing_is_written(session, surveyed):
+    """问卷发放 is dated no later than today (Beijing), as the household's form holds it."""
+    _, units, actor, campaign = surveyed
+    later = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)
+    before = session.execute(select(SurveyHousehold.distributed_at, SurveyHousehold.version)
+                             .where(SurveyHousehold.survey_id == campaign.survey_id).order_by(SurveyHousehold.id)).all()
+    with pytest.raises(Refused, match=f"发放日期 {later} 不能晚于今天"):
+        record_distribution(session, survey_id=campaign.survey_id, unit_ids=[units["1-101"].id], distributed_on=later,
+                            receipt_signed=True, actor=actor)
+    session.expire_all()
+    assert session.execute(select(SurveyHousehold.distributed_at, SurveyHousehold.version)
+                           .where(SurveyHousehold.survey_id == campaign.survey_id).order_by(SurveyHousehold.id)).all() == before
+    assert session.get(Survey, campaign.survey_id).status is SurveyStatus.PLANNED
+
+
 def test_coverage_and_satisfaction_hand_checked(session, surveyed):
     _, units, actor, campaign = surveyed
     record_distribution(session, survey_id=campaign.survey_id,
@@ -232,3 +249,34 @@ def test_corrective_action_is_followed_until_satisfied(session, surveyed):
     with pytest.raises(Refused, match="责任人须为本项目员工"):
         add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.SERVICE, issue="a",
                               action="b", owner_id=other.id, actor=actor)
+
+
+def test_texts_beyond_their_bound_are_refused_on_corrective_actions_and_campaigns(session, surveyed):
+    """存在问题, 整改措施 and 回访情况 hold TEXT_MAX characters (the console's create form went around the bound:
+    it saves through this action), 调查名称 its column's 128: one more is refused naming the field, the action
+    and its state as they were."""
+    project, _, actor, campaign = surveyed
+    counted = (CorrectiveAction, AuditLog, OperationLog, Survey, SurveyHousehold)
+
+    def counts():
+        return tuple(session.scalar(select(func.count()).select_from(m)) for m in counted)
+
+    before = counts()
+    for field, label in (("issue", "存在问题"), ("action", "整改措施")):
+        values = {"issue": "维修不及时", "action": "增设夜间值班", field: "长" * (TEXT_MAX + 1)}
+        with pytest.raises(Refused, match=f"{label}过长：最多 {TEXT_MAX:,} 字，现为 {TEXT_MAX + 1:,} 字"):
+            add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.ENGINEERING, actor=actor,
+                                  **values)
+    with pytest.raises(Refused, match="调查名称过长：最多 128 字，现为 129 字"):
+        create_survey(session, project_id=project.id, title="调" * 129, actor=actor)
+    assert counts() == before
+    made = add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.ENGINEERING,
+                                 issue="维修不及时", action="增设夜间值班", actor=actor)
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    before = counts()
+    with pytest.raises(Refused, match=f"回访情况过长：最多 {TEXT_MAX:,} 字"):
+        follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="满" * (TEXT_MAX + 1),
+                                    actor=actor)
+    session.expire_all()
+    row = session.get(CorrectiveAction, made.action_id)
+    assert (row.status, row.follow_up_note, row.followed_up_at) == (ActionStatus.DONE, "", None) and counts() == before

@@ -441,6 +441,8 @@ def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, con
         (feb, {"amount_due": "0"}, "应收(元) 0.00 须大于 0"),
         (feb, {"period": "2026-13"}, "账期格式应为 YYYY-MM（如 2026-05），收到：2026-13"),
         (feb, {"period": "2030-01"}, "账期 2030-01 晚于下月"),
+        # beyond what the column holds: SQLite stored it, PostgreSQL refused it naming no field
+        (feb, {"amount_due": "99999999999"}, "应收(元)超出范围（最多 9,999,999,999.99 元）"),
     ):
         refused = edit(bill, **changes)
         assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-2000:])
@@ -450,6 +452,53 @@ def test_a_bill_corrected_in_the_console_keeps_its_money_consistent(session, con
     assert stored(march)[1:] == (D("100.00"), D("100.00"), BillStatus.PAID)
     assert edit(march, amount_due="120.00").status_code == 302
     assert stored(march)[1:] == (D("120.00"), D("100.00"), BillStatus.PARTIAL)
+
+
+def test_a_bill_stays_with_its_project_and_once_paid_with_its_account_and_month(session, console, estate):
+    """A cashier of two projects: a bill of one project for the other's unit (or fee type, payer, collector) is
+    refused — it would count in the wrong 收费率 and account; a bill with money taken is not moved to another unit,
+    fee type or month (its 收款 would go with it); an unpaid one is corrected. Nothing half-written."""
+    e = estate
+    other = make_estate(session, name="别的收费苑")
+    with_bills(session, e)
+    f.user(session, username="cash2", roles=["收费员"], projects=[e.project, other.project])
+    cashier = console("cash2")
+    new = {"project": str(e.project.id), "unit": str(e.a101.id), "fee_type": str(e.mgmt.id), "period": "2026-05",
+           "amount_due": "100", "due_date": "2026-05-10"}
+    before = (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e))
+    for changes, reason in (
+        ({"unit": str(other.a101.id)}, f"房屋不属于账单的项目：#{other.a101.id}"),
+        ({"fee_type": str(other.mgmt.id)}, f"收费项目不属于账单的项目：#{other.mgmt.id}"),
+        ({"customer": str(other.owner.id)}, f"缴费人不属于账单的项目：#{other.owner.id}"),
+        ({"collector": str(other.c1.id)}, f"责任收费员不属于账单的项目：#{other.c1.id}"),
+    ):
+        refused = cashier.post("/admin/bill/create", {**new, **changes})
+        assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-1500:])
+    assert (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e)) == before
+
+    bills = {b.period: b for b in session.scalars(select(Bill).where(Bill.unit_id == e.a101.id))}
+    march, feb = bills["2026-03"], bills["2026-02"]  # 100 of 250 paid; nothing paid
+
+    def edit(bill, **changes):
+        return cashier.post(f"/admin/bill/edit/{bill.id}", {
+            "project": str(e.project.id), "unit": str(bill.unit_id), "fee_type": str(bill.fee_type_id),
+            "period": bill.period, "amount_due": str(bill.amount_due), "due_date": bill.due_date.isoformat(), **changes})
+
+    def stored(bill):
+        session.expire_all()
+        row = session.get(Bill, bill.id)
+        return row.unit_id, row.fee_type_id, row.period, row.amount_paid, row.version
+
+    kept = stored(march)
+    parking = f.fee_type(session, project_=e.project, name="停车费", rate=D("300"))
+    for changes, label in (({"unit": str(e.a102.id)}, "房屋"), ({"period": "2026-05"}, "账期"),
+                           ({"fee_type": str(parking.id)}, "收费项目")):
+        refused = edit(march, **changes)
+        assert refused.status_code == 400, changes
+        assert f"账单#{march.id}已收款 100.00 元，不能修改{label}" in refused.text
+        assert stored(march) == kept
+    assert edit(feb, period="2026-05").status_code == 302
+    assert stored(feb)[2] == "2026-05"
 
 
 def test_account_payment_defaults_to_the_cashiers_own_staff_record(session, console, estate, staff_of):
@@ -621,6 +670,31 @@ def test_fee_type_form_and_list_show_the_billing_cycle(session, console, estate)
     assert deposit.billing_cycle is FeeCycle.ONCE
 
 
+
+def test_a_fee_types_rate_day_and_project_are_checked_on_its_form(session, console, estate):
+    """单价 from 0 with at most four decimals (a fifth was rounded by PostgreSQL and kept by SQLite), 缴费截止日 1–31,
+    and a fee type that has bills stays its project's: each refused in Chinese, nothing written."""
+    e = estate
+    with_bills(session, e)
+    elsewhere = f.project(session, name="别处苑")
+    admin = console(f.user(session, username="feerules", superuser=True).username)
+    new = {"project": str(e.project.id), "name": "装修押金", "basis": "fixed", "billing_cycle": "once", "rate": "2000",
+           "due_day": "1", "active": "y"}
+    before = (count(session, FeeType, e), count(session, AuditLog, e))
+    for changes, reason in (
+        ({"rate": "0.81255"}, "单价(元)须在 0–99999999.9999 之间，最多四位小数：0.81255"),
+        ({"rate": "-1"}, "单价(元)须在 0–99999999.9999 之间"),
+        ({"due_day": "0"}, "缴费截止日须为每月 1–31 日（小月按月末）：0"),
+        ({"due_day": "45"}, "缴费截止日须为每月 1–31 日（小月按月末）：45"),
+    ):
+        refused = admin.post("/admin/fee-type/create", {**new, **changes})
+        assert refused.status_code == 400 and reason in html.unescape(refused.text), (changes, refused.text[-1500:])
+    assert (count(session, FeeType, e), count(session, AuditLog, e)) == before
+    url = f"/admin/fee-type/edit/{e.mgmt.id}"
+    moved = admin.post(url, {**_opened(admin, url), "project": str(elsewhere.id)})
+    assert moved.status_code == 400 and "收费项目「物业管理费」已有账单，不能改到其他项目" in html.unescape(moved.text)
+    session.expire_all()
+    assert session.get(FeeType, e.mgmt.id).project_id == e.project.id
 
 def test_a_fee_types_rate_reads_as_money_on_its_list_and_details(session, console, estate):
     """单价 is kept at four places (元/㎡·月 rates such as 0.8125 exist): it reads 2.50, not 2.5000 — and a rate

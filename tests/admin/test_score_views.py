@@ -21,6 +21,7 @@ from models import (
     SHANGHAI,
     ComplaintValidity,
     EventSource,
+    GradeBand,
     Job,
     JobState,
     MonthlyScore,
@@ -187,6 +188,46 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     assert month.status is MonthStatus.DRAFT and "抽查王芳，属实" in month.spot_check_note
 
 
+def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused_on_the_results_page(console, session, org):
+    """A pasted 100,000-character 抽查意见 or 重新开放原因: 400 on the results page naming the field, in Chinese,
+    the month still confirmed with its notes as they were."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    assert sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 303
+    before = (count(session, OperationLog), session.execute(
+        select(ScoreMonth.status, ScoreMonth.spot_check_note, ScoreMonth.version).where(ours(ScoreMonth, org))).one())
+    mgr = console("mgr")
+    for path, label in (("spot-check", "抽查意见"), ("reopen", "重新开放的原因")):
+        refused = mgr.post(f"/admin/score-month/{path}", {"month": MONTH, "project_id": str(org["project"].id),
+                                                          "note": "长" * 100_000})
+        assert refused.status_code == 400 and f"{label}过长：最多 10,000 字，现为 100,000 字" in refused.text
+        session.expire_all()
+        assert (count(session, OperationLog), session.execute(
+            select(ScoreMonth.status, ScoreMonth.spot_check_note, ScoreMonth.version).where(ours(ScoreMonth, org))
+        ).one()) == before
+
+
+def test_a_confirmed_months_form_is_refused_through_the_console(console, session, org):
+    """经理 opens a confirmed 月度考核 and changes its 基础分: refused in Chinese (no error page), the month as it
+    was; the form offers no 抽查意见 to rewrite."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    assert sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 303
+    month = session.scalar(select(ScoreMonth).where(ours(ScoreMonth, org)))
+    kept = (month.base_score, month.status, month.version)
+    mgr = console("mgr")
+    form = mgr.get(f"/admin/score-month/edit/{month.id}")
+    assert form.status_code == 200 and 'name="spot_check_note"' not in form.text
+    refused = mgr.post(f"/admin/score-month/edit/{month.id}", {"project": str(org["project"].id), "month": MONTH,
+                                                              "base_score": "90"})
+    assert refused.status_code == 400 and "月度考核已确认，不能修改基础分" in refused.text
+    session.expire_all()
+    month = session.get(ScoreMonth, month.id)
+    assert (month.base_score, month.status, month.version) == kept
+
+
 def test_breakdown_history_and_export(console, session, org):
     sup = console("sup")
     record(sup, session, org, org["staff"][:1], code="1.1", points="", note="=1+1")
@@ -348,6 +389,83 @@ def test_the_company_revises_a_rule_from_a_future_date(console, session, org):
     assert (new.points_min, new.description) == (Decimal("-3"), current.description)
     assert console("sup").post("/admin/scoring-rule/revise", {"rule_id": str(new.id), "valid_from": "2099-01-01",
                                                               "points_min": "-2", "points_max": "-2"}).status_code == 403
+
+
+def test_a_rules_form_is_held_to_the_revision_rules(console, session, org):
+    """The 考核细则 form obeys 修订: a range with 下限 above 上限 or across 0 is refused, as is changing the points
+    or start of a version already in force (past months were scored with it) or ending it before tomorrow;
+    its wording is corrected. Each refusal in Chinese, the rules as they were."""
+    current = session.get(ScoringRule, rule_id(session, "2.1"))
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+
+    def rules():
+        session.expire_all()
+        return session.execute(select(ScoringRule.id, ScoringRule.points_min, ScoringRule.points_max,
+                                      ScoringRule.valid_from, ScoringRule.valid_to, ScoringRule.version)
+                               .order_by(ScoringRule.id)).all()
+
+    def form(rule, **changes):
+        return {"code": rule.code, "category": rule.category.value, "description": rule.description,
+                "points_min": str(rule.points_min), "points_max": str(rule.points_max),
+                "choose_in_range": "y" if rule.choose_in_range else "", "source": rule.source.value,
+                "company_own": "y" if rule.company_own else "", "valid_from": rule.valid_from.isoformat(),
+                "valid_to": rule.valid_to.isoformat() if rule.valid_to else "", **changes}
+
+    before = rules()
+    future = (dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=40)).isoformat()
+    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    for changes, message in (
+        ({"code": "9.9", "points_min": "-1", "points_max": "-3", "valid_from": future}, "分值下限 -1 大于上限 -3"),
+        ({"code": "9.9", "points_min": "-2", "points_max": "2", "valid_from": future}, "分值区间不能跨过 0"),
+    ):
+        refused = hq.post("/admin/scoring-rule/create", form(current, **changes))
+        assert refused.status_code == 400 and message in refused.text, refused.text[-1500:]
+    for changes, message in (
+        ({"points_min": "-5", "points_max": "-5"}, f"细则 2.1 自 {current.valid_from} 起已用于考核，不能在表单里修改分值下限"),
+        ({"valid_from": future}, "不能在表单里修改生效日期"),
+        ({"valid_to": today}, f"失效日期须晚于今天（{today}）"),
+    ):
+        refused = hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, **changes))
+        assert refused.status_code == 400 and message in refused.text, (changes, refused.text[-1500:])
+    assert rules() == before
+    assert hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, description="上班迟到、早退")).status_code == 302
+    session.expire_all()
+    assert session.get(ScoringRule, current.id).description == "上班迟到、早退"
+
+
+def test_a_grade_bands_form_keeps_the_grades_unambiguous_and_given_grades_named(console, session, org):
+    """考核等级: a 最低分 another grade has (one of them would never be given), a 最低分 or 奖惩金额 beyond its column,
+    or renaming a grade months were scored with — refused in Chinese, the grades as they were; the reward is
+    corrected."""
+    sup = console("sup")
+    assert record(sup, session, org, org["staff"][:1], code="1.1", points="").status_code == 303
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    given = session.scalar(select(MonthlyScore.grade).where(ours(MonthlyScore, org)).limit(1))
+    band = session.scalar(select(GradeBand).where(GradeBand.name == given))
+    other = session.scalar(select(GradeBand).where(GradeBand.name != given).order_by(GradeBand.min_total))
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+
+    def bands():
+        session.expire_all()
+        return session.execute(select(GradeBand.name, GradeBand.min_total, GradeBand.reward, GradeBand.version)
+                               .order_by(GradeBand.id)).all()
+
+    form = {"name": band.name, "min_total": str(band.min_total), "reward": str(band.reward), "reward_note": ""}
+    before = bands()
+    for changes, message in (
+        ({"min_total": str(other.min_total)}, f"最低分 {other.min_total} 与等级「{other.name}」相同"),
+        ({"min_total": "100000"}, "最低分须在 0–99999.9 之间，最多一位小数"),
+        ({"reward": "123456789.00"}, "奖惩金额须在 ±99,999,999.99 元之间"),
+        ({"name": "特优"}, f"等级「{given}」已用于月度考核（如 {MONTH}），不能改名"),
+    ):
+        refused = hq.post(f"/admin/grade-band/edit/{band.id}", {**form, **changes})
+        assert refused.status_code == 400 and message in refused.text, (changes, refused.text[-1500:])
+    assert bands() == before
+    assert hq.post(f"/admin/grade-band/edit/{band.id}", {**form, "reward": "350"}).status_code == 302
+    session.expire_all()
+    assert session.get(GradeBand, band.id).reward == Decimal("350.00")
 
 
 def test_the_pages_are_in_the_menu_and_open_for_the_supervisor(console, session, org):
