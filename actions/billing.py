@@ -137,11 +137,10 @@ def check_bill(session: Session, *, bill_id: int | None, period: Any, amount_due
 
 @records.rule(Bill)
 def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
-    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount. The bill's 房屋, 收费项目,
-    缴费人 and 责任收费员 are of its project (its 收费率 and its account read it so); once money was taken on it, it
-    stays the account and month it was paid for — its 收款 follow the bill."""
+    """账期 and 应收 checked as 生成账单 would; the status follows the corrected amount. Once money was taken on it,
+    it stays the account and month it was paid for — its 收款 follow the bill. (Its 房屋, 收费项目, 缴费人 and 责任收费员
+    are of its project, which its 收费率 and its account read: ``records.check_same_project``, as every record's.)"""
     bill = change.obj
-    check_bill_links(session, bill)
     paid = change.was("amount_paid")
     if not change.created and paid:
         for attr, key in (("project_id", "project"), ("unit_id", "unit"), ("fee_type_id", "fee_type"),
@@ -177,18 +176,6 @@ def _fee_type_form(session: Session, actor: Actor, change: records.Change) -> No
         billed = session.scalar(select(Bill.id).where(Bill.fee_type_id == fee.id).limit(1))
         if billed is not None:
             raise Refused(f"{FeeType.__label__}「{fee.name}」已有账单，不能改到其他项目", [fee.id])
-
-
-def check_bill_links(session: Session, bill: Bill) -> None:
-    """A bill's unit, fee type (or a shared one), payer and collector are its project's."""
-    links = (("unit", Unit, bill.unit_id), ("fee_type", FeeType, bill.fee_type_id),
-             ("customer", Customer, bill.customer_id), ("collector", Staff, bill.collector_id))
-    for key, model, ident in links:
-        if ident is None:
-            continue
-        found = session.execute(select(model.project_id).where(model.id == ident)).first()
-        if found is None or found[0] not in (bill.project_id, *((None,) if model is FeeType else ())):
-            raise Refused(f"{label_of(Bill, key)}不属于账单的项目：#{ident}", [ident])
 
 
 # --- shared SQL pieces --------------------------------------------------------------------------------

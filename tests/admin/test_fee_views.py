@@ -466,13 +466,14 @@ def test_a_bill_stays_with_its_project_and_once_paid_with_its_account_and_month(
     new = {"project": str(e.project.id), "unit": str(e.a101.id), "fee_type": str(e.mgmt.id), "period": "2026-05",
            "amount_due": "100", "due_date": "2026-05-10"}
     before = (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e))
-    for changes, reason in (
-        ({"unit": str(other.a101.id)}, f"房屋不属于账单的项目：#{other.a101.id}"),
-        ({"fee_type": str(other.mgmt.id)}, f"收费项目不属于账单的项目：#{other.mgmt.id}"),
-        ({"customer": str(other.owner.id)}, f"缴费人不属于账单的项目：#{other.owner.id}"),
-        ({"collector": str(other.c1.id)}, f"责任收费员不属于账单的项目：#{other.c1.id}"),
+    for changes, label in (
+        ({"unit": str(other.a101.id)}, "房屋"),
+        ({"fee_type": str(other.mgmt.id)}, "收费项目"),
+        ({"customer": str(other.owner.id)}, "缴费人"),
+        ({"collector": str(other.c1.id)}, "责任收费员"),
     ):
         refused = cashier.post("/admin/bill/create", {**new, **changes})
+        reason = f"属于项目「别的收费苑」，不属于本记录的项目「{e.project.name}」：请选择本项目的{label}"
         assert refused.status_code == 400 and reason in refused.text, (changes, refused.text[-1500:])
     assert (count(session, Bill, e), count(session, Bill, other), count(session, AuditLog, e)) == before
 
