@@ -16,9 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actions.errors import NotPermitted, Refused
 from actions.jobs import JobBusy
-from models.db import is_busy, is_lock_timeout
+from models.db import is_busy, is_contended, is_lock_timeout, is_unavailable
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
+SAVING = "数据库正忙（其他人正在保存），请稍后重试"
+UNAVAILABLE = "数据库暂时无法连接，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 # Only our own assets: sqladmin's statics and ours are served locally; inline styles are used by
@@ -237,10 +239,12 @@ def database_refusal(exc: BaseException) -> tuple[int, str]:
     its parameters (a password hash, a phone number …) or the driver's words, which quote the values."""
     if isinstance(exc, OverflowError | DataError):
         return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
-    if isinstance(exc, OperationalError) and is_lock_timeout(exc):
-        return 503, "数据库正忙（其他人正在保存），请稍后重试"
+    if isinstance(exc, OperationalError) and is_lock_timeout(exc) or is_contended(exc):
+        return 503, SAVING
     if is_busy(exc):  # every connection of the process in use past the pool's wait (WUYE_DB_POOL_TIMEOUT)
         return 503, BUSY
+    if is_unavailable(exc):  # the server down, restarting, the connection dropped: nothing the request did
+        return 503, UNAVAILABLE
     return 500, "数据库出错，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 
 
@@ -260,7 +264,7 @@ def refusal_status(refused: Refused) -> int:
 
 def install_error_pages(admin_app: Starlette) -> None:
     """Refusals and database errors no view caught become the console's error page in Chinese (400 for a value out of
-    range, 503 while SQLite is busy), never a 500 with the SQL in it (RELIABILITY Q01)."""
+    range, 503 while the database is busy or cannot be reached), never a 500 with the SQL in it (RELIABILITY Q01)."""
     render = admin_app.exception_handlers[HTTPException]
 
     async def database_error(request: Request, exc: Exception) -> Response:
