@@ -4,6 +4,7 @@ in any input (Q01), and database errors answered in Chinese without their SQL or
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
@@ -262,6 +263,24 @@ def refusal_status(refused: Refused) -> int:
     return 403 if isinstance(refused, NotPermitted) else 400
 
 
+# Starlette's form parser refuses a form past its bounds in English, numbers inside ("Field exceeded maximum size
+# of 1024KB."): said in Chinese here, with the bound it names.
+FORM_BOUNDS = (
+    (re.compile(r"(?:Field|Part) exceeded maximum size of (\d+)KB"), "表单中有一项内容过长（每项上限 {} KB），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Too many fields\. Maximum number of fields is (\d+)"), "表单项过多（上限 {} 项），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Too many files\. Maximum number of files is (\d+)"), "一次上传的文件过多（上限 {} 个），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Content-Disposition|Missing boundary|Invalid multipart data"), "表单格式无效，已拒绝（没有保存任何内容）"),
+)
+
+
+def form_bound_message(detail: object) -> str | None:
+    for pattern, message in FORM_BOUNDS:
+        match = pattern.search(detail) if isinstance(detail, str) else None
+        if match:
+            return message.format(*(f"{int(n):,}" for n in match.groups()))
+    return None
+
+
 def install_error_pages(admin_app: Starlette) -> None:
     """Refusals and database errors no view caught become the console's error page in Chinese (400 for a value out of
     range, 503 while the database is busy or cannot be reached), never a 500 with the SQL in it (RELIABILITY Q01)."""
@@ -281,6 +300,14 @@ def install_error_pages(admin_app: Starlette) -> None:
         assert isinstance(exc, Refused)
         return await render(request, HTTPException(status_code=refusal_status(exc), detail=exc.message))
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = form_bound_message(exc.detail)
+        if message:
+            exc = HTTPException(status_code=exc.status_code, detail=message, headers=exc.headers)
+        return await render(request, exc)
+
     for kind in (OverflowError, SQLAlchemyError):
         admin_app.add_exception_handler(kind, database_error)
     admin_app.add_exception_handler(Refused, refusal)
+    admin_app.add_exception_handler(HTTPException, http_error)

@@ -233,3 +233,33 @@ def test_a_connection_dropped_or_a_lock_not_had_is_a_503_and_a_mistake_in_sql_st
         holder.rollback()
         dropped = error_of(lambda: victim.execute(sql("SELECT 1")))
         assert database_refusal(dropped) == (503, UNAVAILABLE)
+
+
+def test_a_form_past_the_parsers_bounds_is_refused_in_chinese(console, session):
+    """A field over 1 MB, over 1,000 fields, a part without a name: Starlette's parser said so in English
+    ("Field exceeded maximum size of 1024KB."); the page says it in Chinese, at login and on a save, and nothing is
+    written."""
+    factories.user(session, username="boss", superuser=True)
+    c = console("boss")
+    token = c.csrf()
+    before = _branches(session)
+    big = "长" * 400_000  # 1.2 MB in UTF-8, under the 10 MB body limit
+    many = [("name", "分公司"), ("csrf_token", token)] + [(f"f{n}", "x") for n in range(1_100)]
+    nameless = b'--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n'
+    answers = {
+        "field": c.client.post("/admin/branch/create", data={"name": big, "company": "测试物业", "csrf_token": token}),
+        "login": c.client.post("/admin/login", data={"username": "boss", "password": big, "csrf_token": token}),
+        "fields": c.client.post("/admin/branch/create", content="&".join(f"{k}={v}" for k, v in many).encode(),
+                                headers={"content-type": "application/x-www-form-urlencoded"}),
+        "multipart": c.client.post("/admin/branch/create", data={"name": big, "csrf_token": token},
+                                   files={"attachment": ("a.txt", b"x", "text/plain")}),
+        "nameless": c.client.post("/admin/branch/create", content=nameless,
+                                  headers={"content-type": "multipart/form-data; boundary=b", "x-csrf-token": token}),
+    }
+    expected = {"field": "每项上限 1,024 KB", "login": "每项上限 1,024 KB", "fields": "表单项过多（上限 1,000 项）",
+                "multipart": "每项上限 1,024 KB", "nameless": "表单格式无效"}
+    for case, response in answers.items():
+        assert response.status_code == 400, (case, response.status_code)
+        assert expected[case] in response.text, (case, response.text[-800:])
+        assert not re.search(r"exceeded|Too many|Content-Disposition|boundary|multipart data", response.text), case
+    assert _branches(session) == before
