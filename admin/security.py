@@ -21,6 +21,7 @@ from models.db import is_busy, is_contended, is_lock_timeout, is_unavailable
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
 SAVING = "数据库正忙（其他人正在保存），请稍后重试"
+FAULT = "系统出错，请求未能完成；请稍后重试，或联系管理员"
 UNAVAILABLE = "数据库暂时无法连接，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -310,4 +311,13 @@ def install_error_pages(admin_app: Starlette) -> None:
     for kind in (OverflowError, SQLAlchemyError):
         admin_app.add_exception_handler(kind, database_error)
     admin_app.add_exception_handler(Refused, refusal)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # A fault of the program itself: still a page in Chinese, never Starlette's English "Internal Server
+        # Error" or the exception's words; the server's log keeps the traceback (the exception is raised on).
+        try:
+            return await render(request, HTTPException(status_code=500, detail=FAULT))
+        except Exception:  # the page itself could not be drawn
+            return PlainTextResponse(FAULT, status_code=500)
+
     admin_app.add_exception_handler(HTTPException, http_error)
+    admin_app.add_exception_handler(Exception, server_error)

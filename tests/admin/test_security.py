@@ -263,3 +263,18 @@ def test_a_form_past_the_parsers_bounds_is_refused_in_chinese(console, session):
         assert expected[case] in response.text, (case, response.text[-800:])
         assert not re.search(r"exceeded|Too many|Content-Disposition|boundary|multipart data", response.text), case
     assert _branches(session) == before
+
+
+def test_a_fault_of_the_program_is_a_page_in_chinese_without_its_words(app, session):
+    """Whatever a view raises that no handler knows: 500 with the console's page in Chinese — not Starlette's
+    English "Internal Server Error", not the exception's text (which may quote a value)."""
+    from admin.security import FAULT
+
+    async def broken(request):
+        raise KeyError("13812345678 张伟")
+
+    app.state.admin.admin.add_route("/broken-for-test", broken)
+    response = TestClient(app, raise_server_exceptions=False).get("/admin/broken-for-test")
+    assert response.status_code == 500
+    assert FAULT in response.text and 'lang="zh-CN"' in response.text
+    assert not re.search(r"Internal Server Error|KeyError|13812345678|Traceback", response.text)
