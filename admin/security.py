@@ -321,3 +321,22 @@ def install_error_pages(admin_app: Starlette) -> None:
 
     admin_app.add_exception_handler(HTTPException, http_error)
     admin_app.add_exception_handler(Exception, server_error)
+
+
+# Outside /admin (``/``, ``/static/wuye``) Starlette answers in English ("Not Found", "Method Not Allowed"): said in
+# Chinese there too, as plain text — those paths have no console page to draw.
+PLAIN_WORDS = {400: "请求无效，已拒绝", 403: "没有权限", 404: "页面不存在", 405: "不支持该请求方式",
+               413: "上传内容过大（上限 10 MB）"}
+
+
+async def _plain_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = form_bound_message(exc.detail) or PLAIN_WORDS.get(exc.status_code, "请求无法完成")
+    return PlainTextResponse(message, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _plain_fault(_request: Request, _exc: Exception) -> Response:
+    return PlainTextResponse(FAULT, status_code=500)
+
+
+OUTER_ERROR_HANDLERS = {HTTPException: _plain_http_error, Exception: _plain_fault}

@@ -278,3 +278,14 @@ def test_a_fault_of_the_program_is_a_page_in_chinese_without_its_words(app, sess
     assert response.status_code == 500
     assert FAULT in response.text and 'lang="zh-CN"' in response.text
     assert not re.search(r"Internal Server Error|KeyError|13812345678|Traceback", response.text)
+
+
+def test_paths_outside_the_console_answer_in_chinese(app):
+    """``/``, ``/static/wuye`` and unknown paths are Starlette's own: they said "Not Found", "Method Not Allowed"."""
+    client = TestClient(app, raise_server_exceptions=False)
+    answers = {"/robots.txt": client.get("/robots.txt"), "/static/wuye/js/nope.js": client.get("/static/wuye/js/nope.js"),
+               "POST /": client.post("/")}
+    assert {k: r.status_code for k, r in answers.items()} == {"/robots.txt": 404, "/static/wuye/js/nope.js": 404,
+                                                              "POST /": 405}
+    assert [r.text for r in answers.values()] == ["页面不存在", "页面不存在", "不支持该请求方式"]
+    assert answers["POST /"].headers["allow"] == "GET, HEAD"
