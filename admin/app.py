@@ -28,6 +28,7 @@ from .i18n import i18n_config, install_chinese
 from .jobs import install_jobs, runner_mode_from_env
 from .menu import install_menu
 from .security import (
+    OUTER_ERROR_HANDLERS,
     AllowedHostsMiddleware,
     BodyLimitMiddleware,
     InputGuardMiddleware,
@@ -116,6 +117,7 @@ def create_app(
 
     app = Starlette(
         lifespan=lifespan,
+        exception_handlers=OUTER_ERROR_HANDLERS,
         routes=[
             Route("/", home),
             Mount("/static/wuye", StaticFiles(directory=HERE / "statics"), name="wuye_static"),

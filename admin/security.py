@@ -4,6 +4,7 @@ in any input (Q01), and database errors answered in Chinese without their SQL or
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
@@ -16,9 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actions.errors import NotPermitted, Refused
 from actions.jobs import JobBusy
-from models.db import is_busy, is_lock_timeout
+from models.db import is_busy, is_contended, is_lock_timeout, is_unavailable
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
+SAVING = "数据库正忙（其他人正在保存），请稍后重试"
+FAULT = "系统出错，请求未能完成；请稍后重试，或联系管理员"
+UNAVAILABLE = "数据库暂时无法连接，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 # Only our own assets: sqladmin's statics and ours are served locally; inline styles are used by
@@ -237,10 +241,12 @@ def database_refusal(exc: BaseException) -> tuple[int, str]:
     its parameters (a password hash, a phone number …) or the driver's words, which quote the values."""
     if isinstance(exc, OverflowError | DataError):
         return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
-    if isinstance(exc, OperationalError) and is_lock_timeout(exc):
-        return 503, "数据库正忙（其他人正在保存），请稍后重试"
+    if isinstance(exc, OperationalError) and is_lock_timeout(exc) or is_contended(exc):
+        return 503, SAVING
     if is_busy(exc):  # every connection of the process in use past the pool's wait (WUYE_DB_POOL_TIMEOUT)
         return 503, BUSY
+    if is_unavailable(exc):  # the server down, restarting, the connection dropped: nothing the request did
+        return 503, UNAVAILABLE
     return 500, "数据库出错，操作未完成（没有保存任何内容）；请稍后重试，或联系管理员"
 
 
@@ -258,9 +264,27 @@ def refusal_status(refused: Refused) -> int:
     return 403 if isinstance(refused, NotPermitted) else 400
 
 
+# Starlette's form parser refuses a form past its bounds in English, numbers inside ("Field exceeded maximum size
+# of 1024KB."): said in Chinese here, with the bound it names.
+FORM_BOUNDS = (
+    (re.compile(r"(?:Field|Part) exceeded maximum size of (\d+)KB"), "表单中有一项内容过长（每项上限 {} KB），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Too many fields\. Maximum number of fields is (\d+)"), "表单项过多（上限 {} 项），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Too many files\. Maximum number of files is (\d+)"), "一次上传的文件过多（上限 {} 个），已拒绝（没有保存任何内容）"),
+    (re.compile(r"Content-Disposition|Missing boundary|Invalid multipart data"), "表单格式无效，已拒绝（没有保存任何内容）"),
+)
+
+
+def form_bound_message(detail: object) -> str | None:
+    for pattern, message in FORM_BOUNDS:
+        match = pattern.search(detail) if isinstance(detail, str) else None
+        if match:
+            return message.format(*(f"{int(n):,}" for n in match.groups()))
+    return None
+
+
 def install_error_pages(admin_app: Starlette) -> None:
     """Refusals and database errors no view caught become the console's error page in Chinese (400 for a value out of
-    range, 503 while SQLite is busy), never a 500 with the SQL in it (RELIABILITY Q01)."""
+    range, 503 while the database is busy or cannot be reached), never a 500 with the SQL in it (RELIABILITY Q01)."""
     render = admin_app.exception_handlers[HTTPException]
 
     async def database_error(request: Request, exc: Exception) -> Response:
@@ -277,6 +301,42 @@ def install_error_pages(admin_app: Starlette) -> None:
         assert isinstance(exc, Refused)
         return await render(request, HTTPException(status_code=refusal_status(exc), detail=exc.message))
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = form_bound_message(exc.detail)
+        if message:
+            exc = HTTPException(status_code=exc.status_code, detail=message, headers=exc.headers)
+        return await render(request, exc)
+
     for kind in (OverflowError, SQLAlchemyError):
         admin_app.add_exception_handler(kind, database_error)
     admin_app.add_exception_handler(Refused, refusal)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # A fault of the program itself: still a page in Chinese, never Starlette's English "Internal Server
+        # Error" or the exception's words; the server's log keeps the traceback (the exception is raised on).
+        try:
+            return await render(request, HTTPException(status_code=500, detail=FAULT))
+        except Exception:  # the page itself could not be drawn
+            return PlainTextResponse(FAULT, status_code=500)
+
+    admin_app.add_exception_handler(HTTPException, http_error)
+    admin_app.add_exception_handler(Exception, server_error)
+
+
+# Outside /admin (``/``, ``/static/wuye``) Starlette answers in English ("Not Found", "Method Not Allowed"): said in
+# Chinese there too, as plain text — those paths have no console page to draw.
+PLAIN_WORDS = {400: "请求无效，已拒绝", 403: "没有权限", 404: "页面不存在", 405: "不支持该请求方式",
+               413: "上传内容过大（上限 10 MB）"}
+
+
+async def _plain_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = form_bound_message(exc.detail) or PLAIN_WORDS.get(exc.status_code, "请求无法完成")
+    return PlainTextResponse(message, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _plain_fault(_request: Request, _exc: Exception) -> Response:
+    return PlainTextResponse(FAULT, status_code=500)
+
+
+OUTER_ERROR_HANDLERS = {HTTPException: _plain_http_error, Exception: _plain_fault}

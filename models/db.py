@@ -119,6 +119,47 @@ def is_busy(exc: BaseException) -> bool:
 _NO_SLOT = ("too many clients", "remaining connection slots", "Too many connections")
 
 
+def is_contended(exc: BaseException) -> bool:
+    """The transaction lost a race or a wait, not a wrong request: PostgreSQL's serialization failure (40001),
+    deadlock (40P01), lock not had (55P03: ``lock_timeout``, NOWAIT) or a timed-out statement (57014);
+    MariaDB's lock wait timeout (1205) and deadlock (1213). Tried again later it may well pass."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return _sqlstate(exc) in ("40001", "40P01", "55P03", "57014") or _mysql_code(exc) in (1205, 1213)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not serve the request at all: the server unreachable, refusing connections, shutting
+    down or out of resources, the connection dropped mid-request, the SQLite file not to be opened or written.
+    Not a fault of the request: a mistake in a statement (SQLite's own OperationalError for it) is not one."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if isinstance(getattr(orig, "sqlite_errorname", None), str):
+        return orig.sqlite_errorname.split("_")[1] in ("CANTOPEN", "IOERR", "FULL", "READONLY", "NOMEM", "CORRUPT",
+                                                       "NOTADB")
+    state = _sqlstate(exc)
+    if state:  # connection exception, insufficient resources, operator intervention, system error
+        return state[:2] in ("08", "53", "57", "58")
+    if _mysql_code(exc) is not None:
+        return _mysql_code(exc) in (2002, 2003, 2005, 2006, 2013, 1040, 1053)
+    # psycopg's own connection failures carry no SQLSTATE: refused, unknown host, database not accepting, …
+    return type(orig).__module__.startswith("psycopg")
+
+
+def _sqlstate(exc: OperationalError) -> str:
+    orig = exc.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def _mysql_code(exc: OperationalError) -> int | None:
+    args = getattr(exc.orig, "args", ())
+    module = type(exc.orig).__module__
+    return args[0] if args and isinstance(args[0], int) and ("mysql" in module or "MySQL" in module) else None
+
+
 def database_url() -> str:
     return os.environ.get("WUYE_DATABASE_URL") or DEFAULT_URL
 

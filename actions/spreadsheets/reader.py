@@ -220,7 +220,11 @@ def _formulas_by_sheet(zf: zipfile.ZipFile, sheets: dict[str, str], parts: set[s
 def _as_text(data: bytes) -> str | None:
     """The file as text if it is UTF-8 (with or without BOM), UTF-16 with its BOM, or GB18030 (GBK) text, else
     None. Big5 and Shift-JIS files also decode as GB18030, into nonsense: they are named and refused."""
-    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "gb18030")
+    bomless = _utf16_without_bom(data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = (bomless,) if bomless else ("utf-8-sig", "gb18030")
     for encoding in encodings:
         try:
             text = data.decode(encoding)
@@ -235,6 +239,20 @@ def _as_text(data: bytes) -> str | None:
             raise Refused("CSV 文件的编码不受支持（看起来是 Big5 繁体或 Shift-JIS 日文编码）：请在 Excel 中另存为 .xlsx，"
                           "或另存为“CSV UTF-8（逗号分隔）”后再导入")
         return text
+    return None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without its BOM (some systems export so): each comma, digit and line end leaves a NUL in every
+    other byte — one side only — which UTF-8 and GBK text never hold. Read as such, not called 无法识别 (X18)."""
+    sample = data[:4096]
+    if len(data) % 2 or len(sample) < 8:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= len(sample) // 16 and odd > 4 * even:
+        return "utf-16-le"
+    if even >= len(sample) // 16 and even > 4 * odd:
+        return "utf-16-be"
     return None
 
 

@@ -972,6 +972,14 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         return (self.in_scope(request, model) and not self.company_wide_refused(request, model)
                 and await super().check_can_delete(request, model))
 
+    def _stmt_by_identifier(self, identifier: str) -> Select:
+        # sqladmin coerces the address's id with int(): "abc", "", "1.5" or "1/x" raised a ValueError — a 500 on
+        # every details, edit and delete address (RELIABILITY Q01). Not a number: no such record.
+        try:
+            return super()._stmt_by_identifier(identifier)
+        except (ValueError, TypeError):
+            raise HTTPException(status_code=404, detail="记录不存在或无权查看") from None
+
     async def get_object_for_details(self, request: Request) -> Any:
         obj = await super().get_object_for_details(request)
         if obj is None:

@@ -113,8 +113,9 @@ def test_no_header():
     assert find_header([["名称", "数量"], ["苹果", 3]], FIELDS) is None
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])
 def test_csv_encodings(encoding):
+    """X18: UTF-16 without its BOM (``utf-16-le``/``-be``) was refused as 「无法识别的文件格式」; it is read too."""
     text = "楼栋,房号,业主姓名\r\n1栋,1-101,张伟\r\n"
     book = read_book(text.encode(encoding), "业主.csv", allow_csv=True)
     assert book.format == "csv" and book.sheets[0].rows == [["楼栋", "房号", "业主姓名"], ["1栋", "1-101", "张伟"]]
