@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 def mask(kind: str, value: str | None) -> str:
     """``13812345678`` → ``138****5678``; ``110101199003071234`` → ``110***********1234``."""
@@ -12,4 +15,25 @@ def mask(kind: str, value: str | None) -> str:
         return value[:3] + "****" + value[-4:] if len(value) >= 7 else "****"
     if kind == "id_number":
         return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "****"
+    return value
+
+
+# An ID number (18 characters, or a legacy 15 digits) and a phone number (7 digits or more, a mobile typed in
+# groups ``138 1234 5678``) inside free text: a list's search as an export's audit row records it.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:1\d{2}[ -]\d{4}[ -]\d{4}|\d{7,})(?!\d)")
+
+
+def masked_text(value: Any) -> Any:
+    """``value`` with every ID and phone number in it masked as the lists show them; dicts and lists walked.
+
+    What a user typed to find a record (``search=13812345678``) is kept by the audit trail and the operation
+    log, which are read by more people than may see the number itself (RELIABILITY P02)."""
+    if isinstance(value, str):
+        value = _ID_IN_TEXT.sub(lambda m: mask("id_number", m.group()), value)
+        return _PHONE_IN_TEXT.sub(lambda m: mask("phone", re.sub(r"[ -]", "", m.group())), value)
+    if isinstance(value, dict):
+        return {k: masked_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(masked_text(v) for v in value)
     return value
