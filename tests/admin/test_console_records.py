@@ -308,3 +308,47 @@ def test_a_required_text_of_blanks_is_refused(console, session):
         assert response.status_code == 400 and "请填写姓名" in html.unescape(response.text)
         assert _count(session, Customer) == before
     assert c.post("/admin/customer/create", _customer_form(p, note="  ")).status_code == 302
+
+
+def test_a_staff_members_mobile_is_masked_as_a_customers_is(console, session):
+    """An employee's own mobile is personal data (PIPL): the front desk and the supervisor read 139****1111 in
+    the list, on the details page and in the export; the manager sees it in full on the details page (audited)
+    and in the edit form; a change of it is kept masked in the trail."""
+    import io
+
+    from openpyxl import load_workbook
+
+    p = factories.project(session)
+    staff = factories.staff(session, project_=p, name="李员工")
+    staff.phone = "13900001111"
+    session.flush()
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="sv", roles=["客服主管"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    for who in ("desk", "sv"):
+        c = console(who)
+        for url in ("/admin/staff/list", f"/admin/staff/details/{staff.id}", "/admin/staff/list?search=李员工"):
+            page = c.get(url)
+            assert page.status_code == 200 and "李员工" in page.text, (who, url)
+            assert "13900001111" not in page.text and "139****1111" in page.text, (who, url)
+    export = console("sv").post("/admin/staff/export/xlsx")
+    assert export.status_code == 200, export.text[:300]
+    rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(min_row=2)]
+    assert rows[1][rows[0].index("手机号")] == "139****1111"
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII) == 0
+
+    mgr = console("mgr")
+    assert "13900001111" in mgr.get(f"/admin/staff/details/{staff.id}").text
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII, AuditLog.table_name == "staff") == 1
+    form = mgr.get(f"/admin/staff/edit/{staff.id}").text
+    assert 'value="13900001111"' in form
+    response = mgr.post(f"/admin/staff/edit/{staff.id}", {
+        "project": str(p.id), "employee_no": staff.employee_no, "name": "李员工", "phone": "13900002222",
+        "position": staff.position.value, "active": "y", "version_id": mgr.form_version(f"/admin/staff/edit/{staff.id}"),
+    })
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.get(type(staff), staff.id).phone == "13900002222"
+    change = session.scalars(select(AuditLog).where(AuditLog.table_name == "staff", AuditLog.kind == AuditKind.UPDATE,
+                                                    AuditLog.source == "console")).one()
+    assert change.changes["phone"] == ["139****1111", "139****2222"]
