@@ -37,3 +37,26 @@ def masked_text(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(masked_text(v) for v in value)
     return value
+
+
+def whole_number(kind: str, term: str) -> str | None:
+    """The number ``term`` is, whole and as it is stored (``138 1234 5678`` → ``13812345678``), or None.
+
+    Who may not see a number finds a record by it only by typing it whole, as a caller gives it to the front
+    desk — it is then matched whole, never as a part: a part of it (``1381234``) would tell, record by record,
+    the digits the mask hides. An ID number is taken as typed (a number stored before the check-digit rule
+    is still found by itself)."""
+    from .spreadsheets import clean  # noqa: PLC0415 — the cleaners import the models; masking does not need them
+
+    if not term:
+        return None
+    if kind == "id_number":
+        shown = "".join(term.split()).upper()
+        return shown if _WHOLE_ID.match(shown) else None
+    if kind == "phone":
+        value = clean.phone()(term)
+        return value if isinstance(value, str) and value else None
+    return None
+
+
+_WHOLE_ID = re.compile(r"^(?:\d{17}[\dX]|\d{15})$")
