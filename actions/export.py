@@ -29,7 +29,7 @@ from models.base import display_loads
 from . import xlsx_out
 from .actor import Actor
 from .audit import log_event, log_operation
-from .privacy import mask
+from .privacy import mask, masked_text
 
 # Excel holds 1,048,576 rows a sheet; an export stops short of that and says so.
 EXPORT_CAP = 1_000_000
@@ -193,7 +193,8 @@ def export_list(
                           widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns],
                           caption=f"{title}（导出时间 {stamp:%Y-%m-%d %H:%M}）")
     file_name = f"{title}_{stamp:%Y%m%d_%H%M%S}.xlsx"
-    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    # the search as typed, with any ID or phone number in it masked: the trail is no way round the masking (P02)
+    filters = masked_text({k: v for k, v in (filters or {}).items() if v not in (None, "")})
     summary = f"导出{title} {written} 行" + ("（已打码）" if masked else "")
     log_event(session, AuditKind.EXPORT, summary=summary[:255], table=model.__tablename__,
               changes={"filters": filters, "rows": written, "masked": masked, "file": file_name})

@@ -41,7 +41,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
-from .privacy import mask
+from .privacy import mask, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key
 from .spreadsheets.clean import phone as phone_cleaner
 
@@ -129,7 +129,9 @@ class UnitMatch:
 def find_units(session: Session, *, actor: Actor, project_id: int | None = None, building: str = "",
                room_no: str = "", name: str = "", phone: str = "", limit: int = LOOKUP_LIMIT) -> tuple[UnitMatch, ...]:
     """Units matching 项目/楼栋/房号, or the name or phone of a customer linked to them, in the actor's
-    projects — one row per unit and customer (a unit without customers appears once)."""
+    projects — one row per unit and customer (a unit without customers appears once). The phone is the
+    caller's whole number (``138 1234 5678`` as typed): the matches show it masked, and a part of it would tell
+    the digits the mask hides (``privacy.whole_number``); a part finds nothing."""
     building, room_no, name, phone = clean(building), clean(room_no), clean(name), clean(phone)
     if not any((building, room_no, name, phone)):
         return ()
@@ -145,7 +147,7 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     if name:
         where.append(Customer.name.contains(name, autoescape=True))
     if phone:
-        where.append(Customer.phone.contains(phone, autoescape=True))
+        where.append(Customer.phone == (whole_number("phone", phone) or phone))
     rows = session.execute(
         select(Unit.id, Unit.project_id, Project.name, Building.name, Unit.room_no, Customer.id, Customer.name,
                Customer.phone)

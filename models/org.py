@@ -231,7 +231,8 @@ class Staff(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
 
     employee_no: Mapped[str] = col("工号", String(32))
     name: Mapped[str] = col("姓名", String(32))
-    phone: Mapped[str] = col("手机号", String(20), default="")
+    # an employee's own mobile is personal data as a customer's is (PIPL): masked but for who may see it
+    phone: Mapped[str] = col("手机号", String(20), default="", info={"pii": "phone"})
     position: Mapped[StaffPosition] = col("岗位", enum_type(StaffPosition), index=True)
     department_id: Mapped[int | None] = col("部门", ForeignKey("department.id", ondelete="SET NULL"), index=True)
     hired_on: Mapped[dt.date | None] = col("入职日期", Date)

@@ -93,7 +93,7 @@ ACCOUNTS = ("user", "role", "role-grant")
 # Views holding personal data (columns with ``info={"pii": …}``): masked unless the role holds VIEW_PII.
 PII_VIEWS = (
     "customer", "service-request", "key-loan", "lost-item", "item-loan", "goods-pass", "mail-item",
-    "meeting-booking", "renovation-application", "worker-permit", "visitor-entry",
+    "meeting-booking", "renovation-application", "worker-permit", "visitor-entry", "staff",
 )
 
 

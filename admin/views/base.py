@@ -65,7 +65,7 @@ from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
 from actions.kernel import money
 from actions.kernel.scope import company_wide
-from actions.privacy import mask
+from actions.privacy import mask, whole_number
 from actions.records import EditConflict
 from actions.spreadsheets import clean
 from actions.spreadsheets.clean import MASKED, Invalid
@@ -106,7 +106,7 @@ from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
 from . import listing
 from .attachments import ATTACH, AttachmentsMixin, attachments_context
-from .list_export import export_response, filtered_query
+from .list_export import PII_SEARCH, export_response, filtered_query
 from .pages import request_actor
 
 PAGE_SIZE = 20
@@ -439,8 +439,21 @@ def ajax_refs(model: type, *names: str, **overrides: dict[str, Any]) -> dict[str
     return refs
 
 
+def _pii_kind(field: Any) -> str | None:
+    columns = getattr(getattr(field, "property", None), "columns", None)
+    return getattr(columns[0], "info", {}).get("pii") if columns else None
+
+
 class ScopedAjaxLoader(QueryAjaxModelLoader):
-    """A select2 loader that only ever returns rows of the user's projects (A06), whatever the view says."""
+    """A select2 loader that only ever returns rows of the user's projects (A06), whatever the view says; it
+    matches a personal-data column (a customer's phone) by a part of the number only for a role that may see
+    the numbers on the looked-up records' own view, else by the whole number."""
+
+    def _pii_full(self, request: Request) -> bool:
+        for view in getattr(getattr(self.model_admin, "_admin_ref", None), "views", ()):
+            if getattr(view, "model", None) is self.model and hasattr(view, "can_view_pii"):
+                return view.can_view_pii(request)
+        return False
 
     def _display_options(self, stmt: Select) -> Select:
         return stmt.options(*display_loads(self.model))
@@ -448,7 +461,14 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
     async def get_list(self, request: Request, term: str) -> list[Any]:
         stmt = select(self.model)
         term = intake.search_term(term)  # a phone typed with spaces finds the number saved without them
-        conditions = [cast(field, String).ilike(f"%{term}%") for field in self._cached_fields]
+        full = self._pii_full(request)
+        conditions = []
+        for field in self._cached_fields:
+            kind = None if full else _pii_kind(field)
+            if kind is None:
+                conditions.append(cast(field, String).ilike(f"%{term}%"))
+            elif (number := whole_number(kind, term)) is not None:
+                conditions.append(field == number)  # a number whole, never a part of it (as the lists search)
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         unit = self.model.__mapper__.relationships.get("unit")
@@ -776,17 +796,36 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         (``listing.search_ids``): a record without the optional relation a column belongs to (a bill without a
         payer) is still found by its other columns."""
         term = intake.search_term(term)
-        if not self._search_fields or _SEARCH_AS.get() == "none":
+        full = PII_SEARCH.get()
+        fields = self.searched_fields(full)
+        whole = None if full else self._whole_numbers(term)
+        if not (fields or whole is not None) or _SEARCH_AS.get() == "none":
             return stmt
         dense = _SEARCH_AS.get() == "rows"
-        if dense:
-            found = listing.search_filter(self.model, self._search_fields, term)
+        if not fields:
+            found = whole
+        elif dense:
+            found = listing.search_filter(self.model, fields, term)
         else:
-            found = listing.search_found(self.model, self._search_fields, term)
+            found = listing.search_found(self.model, fields, term)
+        if whole is not None and fields:
+            found = or_(found, whole)
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         found = found if of_units is None else or_(of_units, found)
         return stmt.where(found) if dense else listing.driven_by(stmt, found)
+
+    def searched_fields(self, full: bool) -> list[str]:
+        """The search's columns, as a part of the term: a personal-data one only for who may see the numbers."""
+        if full:
+            return list(self._search_fields)
+        return [name for name in self._search_fields if name not in self.pii_columns]
+
+    def _whole_numbers(self, term: str) -> ColumnElement[bool] | None:
+        """The personal-data columns searched, each equal to the term when it is a whole number of their kind."""
+        found = [getattr(self.model, name) == number for name in self._search_fields if name in self.pii_columns
+                 if (number := whole_number(self.pii_columns[name], term)) is not None]
+        return or_(*found) if found else None
 
     def count_query(self, request: Request) -> Select:
         return self.scoped(request, super().count_query(request))
@@ -874,6 +913,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             raise HTTPException(status_code=400, detail="每页条数无效")
         ordered = await filtered_query(self, request)
         term = intake.search_term(request.query_params.get("search") or "")
+        fields = self.searched_fields(self.can_view_pii(request))
         # the same list, its search as a condition on each row (for a term that finds many rows), and without it
         dense = scope = None
         if term and self._search_fields:
@@ -889,7 +929,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
 
         def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:
-                per_row = dense is not None and listing.finds_many(session, self.model, self._search_fields, term,
+                per_row = dense is not None and bool(fields) and listing.finds_many(session, self.model, fields, term,
                                                                    scope.with_only_columns(key))
                 result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
                                          page=page, page_size=size, per_row=per_row)

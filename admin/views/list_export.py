@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,16 @@ def export_link(url_for: Any) -> Any:
     return link
 
 
-async def filtered_query(view: Any, request: Request) -> Select:
-    """What ``ModelView.list`` selects, without paging: scope, filters, sort, search."""
+# Whether the search being built may match personal-data columns by a part of the number (``search_query``):
+# only for a role that may see the numbers; for the others a number is matched whole (``privacy.whole_number``).
+PII_SEARCH: ContextVar[bool] = ContextVar("wuye_pii_search", default=False)
+
+
+async def filtered_query(view: Any, request: Request, *, pii_full: bool | None = None) -> Select:
+    """What ``ModelView.list`` selects, without paging: scope, filters, sort, search. ``pii_full``: whether the
+    user may see personal data (a job passes what was decided when it was asked), else decided here."""
+    if pii_full is None:
+        pii_full = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
     params = request.query_params
     stmt = view.list_query(request)
     for flt in view.get_filters():
@@ -65,7 +74,11 @@ async def filtered_query(view: Any, request: Request) -> Select:
                 stmt = await flt.get_filtered_query(stmt, value, view.model)
     stmt = view.sort_query(stmt, request)
     if params.get("search"):
-        stmt = view.search_query(stmt=stmt, term=params["search"])
+        token = PII_SEARCH.set(pii_full)
+        try:
+            stmt = view.search_query(stmt=stmt, term=params["search"])
+        finally:
+            PII_SEARCH.reset(token)
     return stmt
 
 
@@ -132,7 +145,7 @@ def export_job(views: dict[str, Any]) -> Handler:
         if view is None:
             raise Refused("该列表已不存在，无法导出")
         request = job_request(ctx.actor, ctx.params["query"])
-        query = asyncio.run(filtered_query(view, request))
+        query = asyncio.run(filtered_query(view, request, pii_full=ctx.params["unmask"]))
         result = export_view(session, view, query, ctx.params["keys"], unmask=ctx.params["unmask"], actor=ctx.actor,
                              path=ctx.output, filters=dict(request.query_params), progress=ctx.progress)
         return Outcome({"rows": result.rows, "total": result.total, "truncated": result.truncated,

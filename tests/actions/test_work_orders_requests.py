@@ -42,12 +42,19 @@ def requests_count(session) -> int:
     {"building": "3栋", "room_no": "1502"},
     {"room_no": "１５０２　"},  # full-width digits and space, as typed on a Chinese keyboard
     {"name": "秀英"},
-    {"phone": "00001111"},
+    {"phone": "13900001111"},
+    {"phone": "139 0000 1111"},
 ])
 def test_find_units_by_room_or_owner(session, desk, query):
     (match,) = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, **query)
     assert (match.unit_id, match.unit, match.customer) == (desk["unit"].id, "3栋-1502", "王秀英")
     assert match.phone == "139****1111"
+
+
+@pytest.mark.parametrize("part", ["00001111", "1390000", "0000"])
+def test_find_units_by_a_part_of_a_phone_finds_nothing(session, desk, part):
+    """The matches show the number masked: a part of it found would tell the digits the mask hides."""
+    assert find_units(session, actor=desk["actor"], project_id=desk["p1"].id, phone=part) == ()
 
 
 @pytest.mark.parametrize("typed", ["5", "5栋", "5号楼", "５", "５栋", " 5 幢", "5座", "5#", "05"])

@@ -336,3 +336,92 @@ def test_a_unit_link_ends_after_it_starts(console, session):
     link_id = session.scalars(select(UnitCustomer.id).where(UnitCustomer.customer_id == customer.id)).one()
     refuses(f"/admin/unit-customer/edit/{link_id}", "2025-12-31")
     assert session.scalars(links).all() == [dt.date(2027, 2, 28)]
+
+
+def test_a_staff_members_mobile_is_masked_as_a_customers_is(console, session):
+    """An employee's own mobile is personal data (PIPL): the front desk and the supervisor read 139****1111 in
+    the list, on the details page and in the export; the manager sees it in full on the details page (audited)
+    and in the edit form; a change of it is kept masked in the trail."""
+    import io
+
+    from openpyxl import load_workbook
+
+    p = factories.project(session)
+    staff = factories.staff(session, project_=p, name="李员工")
+    staff.phone = "13900001111"
+    session.flush()
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="sv", roles=["客服主管"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    for who in ("desk", "sv"):
+        c = console(who)
+        for url in ("/admin/staff/list", f"/admin/staff/details/{staff.id}", "/admin/staff/list?search=李员工"):
+            page = c.get(url)
+            assert page.status_code == 200 and "李员工" in page.text, (who, url)
+            assert "13900001111" not in page.text and "139****1111" in page.text, (who, url)
+    export = console("sv").post("/admin/staff/export/xlsx")
+    assert export.status_code == 200, export.text[:300]
+    rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(min_row=2)]
+    assert rows[1][rows[0].index("手机号")] == "139****1111"
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII) == 0
+
+    mgr = console("mgr")
+    assert "13900001111" in mgr.get(f"/admin/staff/details/{staff.id}").text
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII, AuditLog.table_name == "staff") == 1
+    form = mgr.get(f"/admin/staff/edit/{staff.id}").text
+    assert 'value="13900001111"' in form
+    response = mgr.post(f"/admin/staff/edit/{staff.id}", {
+        "project": str(p.id), "employee_no": staff.employee_no, "name": "李员工", "phone": "13900002222",
+        "position": staff.position.value, "active": "y", "version_id": mgr.form_version(f"/admin/staff/edit/{staff.id}"),
+    })
+    assert response.status_code == 302, response.text[:500]
+    session.expire_all()
+    assert session.get(type(staff), staff.id).phone == "13900002222"
+    change = session.scalars(select(AuditLog).where(AuditLog.table_name == "staff", AuditLog.kind == AuditKind.UPDATE,
+                                                    AuditLog.source == "console")).one()
+    assert change.changes["phone"] == ["139****1111", "139****2222"]
+
+
+def test_who_may_not_see_a_number_finds_a_record_by_the_whole_number_only(console, session):
+    """The front desk finds a caller by the number they give (matched whole); a part of it finds nothing — else
+    typing 1381234, 13812340 … would tell the digits the mask hides. The manager, who sees numbers, searches by
+    parts. The same in the lists, their exports and the select2 lookups."""
+    import io
+
+    from openpyxl import load_workbook
+
+    p = factories.project(session)
+    unit = factories.unit(session, project_=p)
+    factories.customer(session, project_=p, name="王芳", phone="13812345678", id_number="11010119900307123X",
+                       unit_=unit)
+    factories.customer(session, project_=p, name="赵六", phone="13900000000", unit_=unit)
+    factories.user(session, username="desk", roles=["前台客服"], projects=[p])
+    factories.user(session, username="sv", roles=["客服主管"], projects=[p])
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+
+    def listed(c, term):
+        page = c.get(f"/admin/customer/list?search={term}")
+        assert page.status_code == 200
+        return {name for name in ("王芳", "赵六") if f">{name}<" in page.text or f"{name}</a>" in page.text}
+
+    def looked_up(c, term):
+        response = c.get(f"/admin/unit-customer/ajax/lookup?name=customer&term={term}")
+        assert response.status_code == 200
+        return {r["text"].split("（")[0].split(" ")[0] for r in response.json()["results"]}
+
+    for who in ("desk", "sv"):
+        c = console(who)
+        assert listed(c, "13812345678") == {"王芳"}
+        assert listed(c, "138 1234 5678") == {"王芳"}
+        assert listed(c, "1381234") == listed(c, "5678") == set()
+        assert listed(c, "王") == {"王芳"}  # the other columns as before
+        assert {t[:2] for t in looked_up(c, "13812345678")} == {"王芳"}
+        assert looked_up(c, "1381234") == set()
+    export = console("sv").post("/admin/customer/export/xlsx?search=1381234")
+    assert export.status_code == 200
+    assert len(list(load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(min_row=3))) == 0
+    mgr = console("mgr")
+    assert listed(mgr, "1381234") == {"王芳"} and listed(mgr, "139") == {"赵六"}
+    assert {t[:2] for t in looked_up(mgr, "1381234")} == {"王芳"}
+    export = mgr.post("/admin/customer/export/xlsx?search=1381234")
+    assert [r[2].value for r in load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(min_row=3)] == ["王芳"]

@@ -184,3 +184,18 @@ def test_the_audit_logs_export_names_tables_as_its_list_does(console, session, p
     rows = _sheet(console("root-auditor").post("/admin/audit-log/export/xlsx?search=导出表名测试"))
     header, *data = rows
     assert len(data) == 1 and data[0][header.index("数据表")] == "客户诉求"
+
+
+def test_a_number_searched_for_is_masked_in_the_exports_audit_and_operation_log(console, session, people):
+    """P02: the trail keeps the search an export was made with, but not the ID or phone number typed in it."""
+    sv = console("sv")
+    rows = _sheet(sv.post("/admin/customer/export/xlsx?search=13812345670"))
+    assert [r[2] for r in rows[1:]] == ["张伟"]  # the number still finds its customer
+    assert _sheet(sv.post("/admin/customer/export/xlsx?search=11010519491231002X"))[1:] == []
+    events = session.scalars(select(AuditLog).where(AuditLog.kind == AuditKind.EXPORT).order_by(AuditLog.id)).all()
+    assert [e.changes["filters"] for e in events] == [{"search": "138****5670"}, {"search": "110***********002X"}]
+    operations = session.scalars(select(OperationLog).where(OperationLog.operation == "export:customer")
+                                 .order_by(OperationLog.id)).all()
+    assert [o.params["filters"] for o in operations] == [{"search": "138****5670"}, {"search": "110***********002X"}]
+    trail = str([(e.summary, e.changes) for e in events] + [(o.params, o.message) for o in operations])
+    assert "13812345670" not in trail and "11010519491231002X" not in trail
