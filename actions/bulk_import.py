@@ -53,7 +53,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import IMPORT_TITLES, TRAIL_LINKS, record_batch
+from .audit import IMPORT_TITLES, TRAIL_LINKS, as_actor, record_batch
 from .billing import (
     COLLECTING_POSITIONS,
     StoredBill,
@@ -961,6 +961,7 @@ def importer_for(session: Session, kind: str, *, actor: Actor, project_id: int |
     return cls(session, actor, project_id=project_id)
 
 
+@as_actor
 def import_records(
     session: Session,
     *,

@@ -37,7 +37,7 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .audit import log_operation, record_bulk
+from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .kernel.scope import project_named, visible_project
 
@@ -158,6 +158,7 @@ def create_survey(
     return SurveyCampaign(survey.id, title, project_id, households)
 
 
+@as_actor
 def find_or_create_survey(session: Session, *, project_name: str, title: str, actor: Actor) -> SurveyCampaign:
     """The survey of that project with that title, created (with its households) if there is none yet."""
     project = visible_project(session, actor, project_named(session, project_name))
