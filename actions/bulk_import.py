@@ -63,6 +63,7 @@ from .billing import (
 )
 from .errors import NotPermitted, Refused
 from .kernel.periods import month_day, parse_period
+from .records import TEXT_MAX
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
 from .spreadsheets.clean import MASKED
@@ -749,7 +750,7 @@ class CustomerImporter(RecordImporter):
             Field("id_number", label_of(Customer, "id_number"), clean.id_number(), variants=("身份证", "证件号码", "身份证号码"),
                   note="18 位（15 位旧号自动转换）；请把该列设为文本", example="11010519491231002X"),
             Field("emergency_contact", label_of(Customer, "emergency_contact"), clean.text(64), example=None),
-            Field("note", label_of(Customer, "note"), clean.text(2000), example=None),
+            Field("note", label_of(Customer, "note"), clean.text(TEXT_MAX), example=None),
             *_unit_fields(UnitCustomer, required=False),
             Field("relation", label_of(UnitCustomer, "relation"), clean.choice(UnitRelation), variants=("身份", "客户身份"),
                   choices=_choices(UnitRelation), note="不填为业主", example=UnitRelation.OWNER.label),

@@ -42,6 +42,7 @@ from .actor import Actor
 from .audit import IMPORT_TITLES, as_actor, record_batch
 from .errors import Refused
 from .kernel.periods import today_local
+from .records import TEXT_MAX
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows
 from .spreadsheets.header import Field
@@ -102,7 +103,7 @@ def survey_fields(scale_max: int = 5) -> tuple[Field, ...]:
         Field("overall_score", label_of(SurveyResponse, "overall_score"), score,
               variants=("总体评价", "综合满意度", "整体满意度", "总评", "总体", "综合评价"), note=scale_note,
               choices=("非常满意", "满意", "基本满意", "不满意", "很不满意"), example="满意"),
-        Field("comments", label_of(SurveyResponse, "comments"), clean.text(2000),
+        Field("comments", label_of(SurveyResponse, "comments"), clean.text(TEXT_MAX),
               variants=COMMENT_VARIANTS, example="电梯维修要及时"),
     )
 

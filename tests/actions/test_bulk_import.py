@@ -659,3 +659,21 @@ def test_a_connection_lost_mid_import_writes_nothing_and_the_retry_imports_every
     with pytest.raises(Refused, match="该批次已导入"):  # the same file once more: once is enough
         _import(session, "units", data, actor, name="再导一次.xlsx")
     assert counts(session)["Unit"] == before["Unit"] + 3
+
+
+def test_a_customer_note_holds_what_the_console_holds(session, p1):
+    """备注 is bounded as on the console's form (records.TEXT_MAX, 10,000 characters): a 5,000-character note the
+    console keeps is imported, one over the bound is refused naming sheet, row, column and length, writing nothing."""
+    project, actor = p1
+    head = ["姓名", "手机号", "备注"]
+    long_note = "业主要求" * 1250  # 5,000 characters
+    result = _import(session, "customers", workbook({"业主": [head, ["张伟", "13812345678", long_note]]}), actor,
+                     project_id=project.id)
+    assert result.written and not result.problems, [p.message for p in result.problems]
+    assert session.scalar(select(Customer.note).where(Customer.name == "张伟")) == long_note
+    before = counts(session)
+    result = _import(session, "customers", workbook({"业主": [head, ["李娜", "13900001111", "字" * 10_001]]}), actor,
+                     name="过长.xlsx", project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "备注")]
+    assert "「业主」第2行 备注" in result.problems[0].message and "超过 10000 个字" in result.problems[0].message
+    assert counts(session) == before

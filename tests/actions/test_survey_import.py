@@ -511,3 +511,21 @@ def test_a_sheet_as_staff_type_it_imports_every_row(session):
     assert session.scalar(select(func.count()).select_from(SurveyScore).join(SurveyScore.response).where(
         SurveyResponse.survey_id == survey_id, SurveyScore.topic == SurveyTopic.SERVICE)) == 9
     assert responses[units["202"].id].comments == "" and responses[units["301"].id].comments == "保安很负责"
+
+
+def test_comments_hold_what_the_console_holds(session, estate):
+    """意见建议 is bounded as every console text is (records.TEXT_MAX): 5,000 characters are kept; 10,001 are refused
+    naming sheet, row and column, and nothing is written."""
+    _, _, actor, survey_id = estate
+    head = ["楼栋", "房号", "客服部", "意见建议"]
+    before = counts(session)
+    result = import_survey_responses(session, survey_id=survey_id, file_name="长.xlsx", actor=actor,
+                                     data=workbook({"问卷": [head, ["1栋", "1-102", 5, "字" * 10_001]]}))
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "意见建议")]
+    assert "「问卷」第2行 意见建议" in result.problems[0].message and "超过 10000 个字" in result.problems[0].message
+    assert counts(session) == before
+    kept = "电梯维修要及时" * 700  # 4,900 characters
+    result = import_survey_responses(session, survey_id=survey_id, file_name="短.xlsx", actor=actor,
+                                     data=workbook({"问卷": [head, ["1栋", "1-101", 5, kept]]}))
+    assert result.written and not result.problems, [p.message for p in result.problems]
+    assert session.scalar(select(SurveyResponse.comments)) == kept
