@@ -677,3 +677,19 @@ def test_a_customer_note_holds_what_the_console_holds(session, p1):
     assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "备注")]
     assert "「业主」第2行 备注" in result.problems[0].message and "超过 10000 个字" in result.problems[0].message
     assert counts(session) == before
+
+
+def test_a_number_the_column_cannot_hold_is_refused_on_its_row(session, p1):
+    """建筑面积 is Numeric(10, 2), 应收金额 and 实收金额 Numeric(12, 2): a bigger number is refused naming sheet, row,
+    column and value, instead of failing the write (PostgreSQL: numeric field overflow); nothing is written."""
+    project, actor = p1
+    before = counts(session)
+    result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-101", 123456789012.5],
+                                                        ["1栋", "1-102", 99999999.99]]}), actor, project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "建筑面积(㎡)")]
+    assert "「房屋」第2行 建筑面积(㎡)" in result.problems[0].message
+    assert "123456789012.50 超出范围：整数部分最多 8 位" in result.problems[0].message
+    assert counts(session) == before
+    result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-102", 99999999.99]]}),
+                     actor, name="最大.xlsx", project_id=project.id)
+    assert result.written and session.scalar(select(Unit.area).where(Unit.room_no == "1-102")) == Decimal("99999999.99")
