@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from actions.actor import Actor
@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         code, message = database_problem(exc)
         print(message, file=sys.stderr)
         return code
+    except (IntegrityError, DataError) as exc:  # a rule only the database held: told in Chinese, rolled back
+        from actions.errors import integrity_message
+
+        print(f"错误：{integrity_message(exc)}；没有写入任何内容", file=sys.stderr)
+        return REFUSED
     except KeyboardInterrupt:
         return 130
 
