@@ -74,6 +74,8 @@ def test_an_import_into_another_project_is_refused(db, tmp_path, capsys) -> None
     err = capsys.readouterr().err
     assert "「房屋」第3行 项目 无权导入项目“二号项目”的数据" in err and "Traceback" not in err, err
     assert table_counts(db) == before
+    _refused(capsys, ["import", "surveys", path, "--project", "二号项目", "--survey", "满意度调查", "--as", "zhuguan"], db,
+             "无权操作项目：二号项目")
     # Without --as the command line acts for the installation: both projects.
     assert cli.main(["import", "units", both]) == 0
 
