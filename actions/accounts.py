@@ -21,7 +21,7 @@ import datetime as dt
 import math
 import secrets
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from models import AuditKind, LoginAttempt, Project, Role, RoleGrant, Staff, User, user_role, utcnow
 from models.db import lock_names
 
-from .actor import SYSTEM, Actor
+from .actor import SYSTEM, Actor, actor_for_user
 from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
 from .records import check_version, new_version
@@ -172,6 +172,22 @@ def _grants(session: Session, user_id: int, superuser: bool) -> frozenset[Grant]
         .where(user_role.c.user_id == user_id)
     )
     return frozenset((identity, action) for identity, action in rows)
+
+
+def acting_as(session: Session, username: str, *, source: str = "cli") -> Actor:
+    """The actor of an active account named by the command line (``--as NAME``): its projects and its roles'
+    grants, as the console builds them at login — so a command is held to what that account may do there."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        raise Refused(f"--as：账号 {username} 不存在或已停用")
+    return replace(actor_for_user(session, user, source=source), grants=grants_of(session, user))
+
+
+def require_grant(actor: Actor, identity: str, action: str, doing: str) -> None:
+    """Refuse an account's actor that lacks the console's grant for ``doing`` (the same ``(identity, action)`` the
+    console's page checks). The installation itself (``wuye`` without ``--as``, the system) acts unrestricted."""
+    if actor.user_id is not None and not holds(actor.grants, identity, action):
+        raise NotPermitted(f"账号 {actor.name} 没有“{doing}”的权限")
 
 
 def _actor_grants(session: Session, actor: Actor) -> frozenset[Grant]:

@@ -75,7 +75,7 @@ from models.fees import FeeCycle
 
 from . import records, xlsx_out
 from .actor import Actor
-from .audit import log_event, log_operation, record_bulk
+from .audit import as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .jobs import QueueLock
@@ -374,6 +374,7 @@ def generation_lock(session: Session, *, project_id: int, period: str, actor: Ac
     return QueueLock(f"bills/{project.id}/{period}", f"「{project.name}」{period} 账单正在生成中")
 
 
+@as_actor
 def generate_bills(
     session: Session,
     *,

@@ -53,7 +53,7 @@ from models import (
 )
 
 from .actor import Actor
-from .audit import IMPORT_TITLES, TRAIL_LINKS, record_batch
+from .audit import IMPORT_TITLES, TRAIL_LINKS, as_actor, record_batch
 from .billing import (
     COLLECTING_POSITIONS,
     StoredBill,
@@ -62,8 +62,8 @@ from .billing import (
     receipt_numbers,
 )
 from .errors import NotPermitted, Refused
-from .kernel.money import MONEY_MAX
 from .kernel.periods import month_day, parse_period
+from .records import TEXT_MAX
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows, update_rows
 from .spreadsheets.clean import MASKED
@@ -194,7 +194,7 @@ class UnitImporter(RecordImporter):
                   choices=_choices(UnitKind), example=UnitKind.HOUSE.label),
             Field("status", label_of(Unit, "status"), clean.choice(UnitStatus), variants=("状态",),
                   choices=_choices(UnitStatus), example=UnitStatus.OCCUPIED.label),
-            Field("area", label_of(Unit, "area"), clean.decimal(2), variants=("面积", "建筑面积", "面积(㎡)"),
+            Field("area", label_of(Unit, "area"), clean.decimal(2, digits=Unit.area.type.precision), variants=("面积", "建筑面积", "面积(㎡)"),
                   note="平方米，最多两位小数", example=Decimal("89.50")),
             Field("handover_date", label_of(Unit, "handover_date"), clean.date(), example=None),
             Field("move_in_date", label_of(Unit, "move_in_date"), clean.date(), example=None),
@@ -430,7 +430,7 @@ class BillImporter(RecordImporter):
                   example="物业管理费"),
             Field("period", label_of(Bill, "period"), clean.period(), required=True, variants=("所属期间", "月份", "计费月份"),
                   note="如 2026-03", example="2026-03"),
-            Field("amount_due", label_of(Bill, "amount_due"), clean.decimal(2, maximum=MONEY_MAX), variants=("应收金额", "应收", "金额"),
+            Field("amount_due", label_of(Bill, "amount_due"), clean.decimal(2, digits=Bill.amount_due.type.precision), variants=("应收金额", "应收", "金额"),
                   note="元，新增时必填", example=Decimal("268.50")),
             Field("due_date", label_of(Bill, "due_date"), clean.date(), variants=("截止日期",),
                   note="不填时按收费项目的缴费截止日", example=None),
@@ -544,8 +544,7 @@ class PaymentImporter(RecordImporter):
             Field("fee_type", label_of(Bill, "fee_type"), clean.text(64), variants=("费用名称", "费项"),
                   example="物业管理费"),
             Field("period", label_of(Bill, "period"), clean.period(), variants=("所属期间", "月份"), example="2026-03"),
-            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True, maximum=MONEY_MAX),
-                  required=True,
+            Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True, digits=Payment.amount.type.precision), required=True,
                   variants=("收款金额", "金额"),
                   note="元，大于 0", example=Decimal("268.50")),
             Field("method", label_of(Payment, "method"), clean.choice(PayMethod), variants=("付款方式", "缴费方式"),
@@ -764,7 +763,7 @@ class CustomerImporter(RecordImporter):
             Field("id_number", label_of(Customer, "id_number"), clean.id_number(), variants=("身份证", "证件号码", "身份证号码"),
                   note="18 位（15 位旧号自动转换）；请把该列设为文本", example="11010519491231002X"),
             Field("emergency_contact", label_of(Customer, "emergency_contact"), clean.text(64), example=None),
-            Field("note", label_of(Customer, "note"), clean.text(2000), example=None),
+            Field("note", label_of(Customer, "note"), clean.text(TEXT_MAX), example=None),
             *_unit_fields(UnitCustomer, required=False),
             Field("relation", label_of(UnitCustomer, "relation"), clean.choice(UnitRelation), variants=("身份", "客户身份"),
                   choices=_choices(UnitRelation), note="不填为业主", example=UnitRelation.OWNER.label),
@@ -976,6 +975,7 @@ def importer_for(session: Session, kind: str, *, actor: Actor, project_id: int |
     return cls(session, actor, project_id=project_id)
 
 
+@as_actor
 def import_records(
     session: Session,
     *,

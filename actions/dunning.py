@@ -84,7 +84,7 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .audit import log_operation, record_bulk
+from .audit import as_actor, log_operation, record_bulk
 from .billing import (
     OUTSTANDING,
     overdue,
@@ -423,6 +423,7 @@ def run_lock(session: Session, *, stage: Any, scope: DunningScope, actor: Actor,
     return QueueLock(f"dunning/{project.id}/{cycle}/{stage.value}", f"「{project.name}」{cycle} {stage.label}正在进行中")
 
 
+@as_actor
 def issue_dunning(
     session: Session,
     *,

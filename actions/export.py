@@ -28,7 +28,7 @@ from models.base import display_loads
 
 from . import xlsx_out
 from .actor import Actor
-from .audit import log_event, log_operation
+from .audit import as_actor, log_event, log_operation
 from .privacy import mask, masked_text
 
 # Excel holds 1,048,576 rows a sheet; an export stops short of that and says so.
@@ -155,6 +155,7 @@ def _rows(session: Session, query: Select, shown: list[_Shown], tick: Callable[[
         tick(len(batch))
 
 
+@as_actor
 def export_list(
     session: Session,
     *,

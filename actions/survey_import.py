@@ -39,7 +39,7 @@ from models import (
 from models.totals import SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY
 
 from .actor import Actor
-from .audit import IMPORT_TITLES, record_batch
+from .audit import IMPORT_TITLES, as_actor, record_batch
 from .errors import Refused
 from .kernel.periods import today_local
 from .spreadsheets import clean
@@ -284,6 +284,7 @@ class SurveyImporter(Importer):
 IMPORT_TITLES[SurveyImporter.kind] = SurveyImporter.title
 
 
+@as_actor
 def import_survey_responses(
     session: Session,
     *,

@@ -38,7 +38,7 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .audit import log_operation, record_bulk
+from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .kernel.scope import project_named, visible_project
 
@@ -161,9 +161,10 @@ def create_survey(
     return SurveyCampaign(survey.id, title, project_id, households)
 
 
+@as_actor
 def find_or_create_survey(session: Session, *, project_name: str, title: str, actor: Actor) -> SurveyCampaign:
     """The survey of that project with that title, created (with its households) if there is none yet."""
-    project = visible_project(session, actor, project_named(session, project_name))
+    project = visible_project(session, actor, project_named(session, project_name, actor))
     survey = session.scalar(select(Survey).where(Survey.project_id == project.id, Survey.title == " ".join(title.split())))
     if survey is None:
         return create_survey(session, project_id=project.id, title=title, actor=actor)

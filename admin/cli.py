@@ -33,7 +33,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from actions.actor import Actor
@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         code, message = database_problem(exc)
         print(message, file=sys.stderr)
         return code
+    except (IntegrityError, DataError) as exc:  # a rule only the database held: told in Chinese, rolled back
+        from actions.errors import integrity_message
+
+        print(f"错误：{integrity_message(exc)}；没有写入任何内容", file=sys.stderr)
+        return REFUSED
     except KeyboardInterrupt:
         return 130
 
@@ -482,19 +487,19 @@ def _acting_user_arg(p: argparse.ArgumentParser) -> None:
                    help="以该账号的身份操作：受其权限与项目范围限制，操作日志记为该账号（不指定则记为“命令行”）")
 
 
-def acting_user(session: Session, args: argparse.Namespace) -> Actor:
-    """``--as NAME``: the account the command acts for, with its scope and grants; else the command line itself,
-    which acts for whoever runs the installation."""
-    from actions.actor import actor_for_user
-    from models import User
+def acting_user(session: Session, args: argparse.Namespace, grant: tuple[str, str] | None = None,
+                doing: str = "") -> Actor:
+    """``--as NAME``: the account the command acts for, with its scope and grants (refused without ``grant``, the
+    console's grant for ``doing``); else the command line itself, which acts for whoever runs the installation."""
+    from actions.accounts import acting_as, require_grant
 
     name = getattr(args, "acting_user", None)
     if not name:
         return CLI_ACTOR
-    user = session.scalar(select(User).where(User.username == name))
-    if user is None or not user.is_active:
-        raise Refused(f"--as：账号 {name} 不存在或已停用")
-    return actor_for_user(session, user, source="cli")
+    actor = acting_as(session, name, source="cli")
+    if grant is not None:
+        require_grant(actor, *grant, doing)
+    return actor
 
 
 def _user_add_args(p: argparse.ArgumentParser) -> None:
@@ -599,6 +604,7 @@ def _dispatch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", metavar="时间", help="完成时限，北京时间，如 2026-11-25T18:00；不指定则按时限规则")
     p.add_argument("--dry-run", action="store_true", help="只预览将生成的派工单，不写入")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    _acting_user_arg(p)
 
 
 @command("dispatch", "派工：为项目的待派工客户诉求（或指定的诉求）生成派工单", _dispatch_args)
@@ -614,9 +620,10 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     except ValueError:
         raise Refused(f"完成时限格式应为 YYYY-MM-DDTHH:MM：{args.deadline}") from None
     with transaction() as session:
-        project_id = project_named(session, args.project)
+        acting = acting_user(session, args, ("service-request", "action:dispatch"), "派工")
+        project_id = project_named(session, args.project, acting)
         # The command acts within the named project: a --request of another project is refused.
-        actor = Actor(user_id=None, name=CLI_ACTOR.name, project_ids=frozenset({project_id}), source="cli")
+        actor = replace(acting, project_ids=frozenset({project_id}))
         result = work_orders.dispatch_requests(
             session, actor=actor, request_ids=args.requests or None, project_id=None if args.requests else project_id,
             department_id=work_orders.department_named(session, args.department, project_id) if args.department else None,
@@ -637,6 +644,7 @@ def _scores_args(p: argparse.ArgumentParser) -> None:
                    help="项目名称，可多次指定（不指定则全部项目）")
     p.add_argument("--dry-run", action="store_true", help="只预览计算结果，不保存")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+    _acting_user_arg(p)
 
 
 @command("scores", "计算月度考核：考核记录与投诉、超时工单、不满意回访、表扬记录 → 得分、排名、等级", _scores_args)
@@ -644,8 +652,9 @@ def cmd_scores(args: argparse.Namespace) -> int:
     from actions.scores import compute_scores
 
     with transaction() as session:
-        project_ids = project_ids_named(session, args.projects) if args.projects else None
-        result = compute_scores(session, month=args.month, project_ids=project_ids, actor=CLI_ACTOR,
+        actor = acting_user(session, args, ("score-month", "action:compute-scores"), "计算考核得分")
+        project_ids = project_ids_named(session, args.projects, actor) if args.projects else None
+        result = compute_scores(session, month=args.month, project_ids=project_ids, actor=actor,
                                 dry_run=args.dry_run)
     if args.json:
         print_json(result)
@@ -681,6 +690,7 @@ def _import_args(survey: bool) -> Callable[[argparse.ArgumentParser], None]:
             p.add_argument("--project", metavar="项目", help="文件中没有“项目”列时，导入到该项目")
         p.add_argument("--dry-run", action="store_true", help="只核对并显示结果，不写入")
         p.add_argument("--json", action="store_true", help="以 JSON 输出结果（计数和每个问题），供脚本使用")
+        _acting_user_arg(p)
 
     return arguments
 
@@ -717,15 +727,18 @@ def _import(kind: str, args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         with transaction() as session:
+            from admin.views.spreadsheets import IMPORT_KINDS as GRANTS
+
+            actor = acting_user(session, args, GRANTS[kind].grant, f"导入{IMPORT_KINDS[kind]}")
             if kind == "surveys":
-                survey = find_or_create_survey(session, project_name=args.project, title=args.survey, actor=CLI_ACTOR)
+                survey = find_or_create_survey(session, project_name=args.project, title=args.survey, actor=actor)
                 if survey.created:
                     print(f"已新建满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
                 result = import_survey_responses(session, survey_id=survey.survey_id, data=data, file_name=path.name,
-                                                 actor=CLI_ACTOR, dry_run=args.dry_run, progress=progress)
+                                                 actor=actor, dry_run=args.dry_run, progress=progress)
             else:
-                project_id = project_named(session, args.project) if args.project else None
-                result = import_records(session, kind=kind, data=data, file_name=path.name, actor=CLI_ACTOR,
+                project_id = project_named(session, args.project, actor) if args.project else None
+                result = import_records(session, kind=kind, data=data, file_name=path.name, actor=actor,
                                         project_id=project_id, dry_run=args.dry_run, progress=progress)
             if args.dry_run:
                 session.rollback()  # a new survey made for the preview is not kept either
@@ -760,14 +773,15 @@ def _bills_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", metavar="YYYY-MM", help="账期（默认本月）")
     p.add_argument("--dry-run", action="store_true", help="只预览将生成的账单数，不写入")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+    _acting_user_arg(p)
 
 
-def _fee_projects(session: Session, names: list[str]) -> dict[int, str]:
-    """The named projects (all when none is named): id → name."""
+def _fee_projects(session: Session, names: list[str], actor: Actor) -> dict[int, str]:
+    """The named projects (all the actor sees when none is named): id → name."""
     from actions.billing import fee_choices
 
-    every = {p.id: p.label for p in fee_choices(session, actor=CLI_ACTOR).projects}
-    return {pid: every[pid] for pid in project_ids_named(session, names)} if names else every
+    every = {p.id: p.label for p in fee_choices(session, actor=actor).projects}
+    return {pid: every[pid] for pid in project_ids_named(session, names, actor)} if names else every
 
 
 @command("bills", "生成账单：按收费项目的单价为每户生成一个账期的账单（重复执行不会重复生成）", _bills_args)
@@ -775,9 +789,10 @@ def cmd_bills(args: argparse.Namespace) -> int:
     from actions.billing import generate_bills
 
     with transaction() as session:
-        projects = _fee_projects(session, args.projects)
+        actor = acting_user(session, args, ("bill", "action:generate-bills"), "生成账单")
+        projects = _fee_projects(session, args.projects, actor)
         results = [
-            generate_bills(session, project_id=pid, period=args.period or current_period(), actor=CLI_ACTOR,
+            generate_bills(session, project_id=pid, period=args.period or current_period(), actor=actor,
                            dry_run=args.dry_run)
             for pid in projects
         ]
@@ -796,6 +811,7 @@ def _dunning_args(p: argparse.ArgumentParser) -> None:
                    help="项目名称，可多次指定（不指定则全部项目）")
     p.add_argument("--dry-run", action="store_true", help="只预览户数与金额，不发出")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+    _acting_user_arg(p)
 
 
 @command("dunning", "催缴通知：按阶段向欠费住户发出通知（每户每阶段每月一次；停电/封铺须在后台经经理审批）",
@@ -808,9 +824,10 @@ def cmd_dunning(args: argparse.Namespace) -> int:
     except ValueError:
         raise Refused(f"催缴基准日格式应为 YYYY-MM-DD：{args.as_of}") from None
     with transaction() as session:
-        projects = _fee_projects(session, args.projects)
+        actor = acting_user(session, args, ("dunning-run", "action:dunning"), "催缴")
+        projects = _fee_projects(session, args.projects, actor)
         results = [
-            issue_dunning(session, stage=args.stage, as_of=as_of, scope=DunningScope(project_id=pid), actor=CLI_ACTOR,
+            issue_dunning(session, stage=args.stage, as_of=as_of, scope=DunningScope(project_id=pid), actor=actor,
                           dry_run=args.dry_run)
             for pid in projects
         ]
@@ -827,6 +844,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="文件", help="导出到的 .xlsx 文件")
     p.add_argument("--project", metavar="项目", help="只导出该项目的记录")
     p.add_argument("--unmask", action="store_true", help="身份证号、手机号不打码（会记入审计）")
+    _acting_user_arg(p)
 
 
 @command("export", "把一个列表导出为 .xlsx：与控制台导出相同的列，敏感信息默认打码，大文件显示进度", _export_args)
@@ -847,14 +865,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def export() -> Any:
         with transaction(reads_first=True) as session:
+            actor = acting_user(session, args, (view.identity, "export"), f"导出{view.model.__label__}")
+            if args.unmask:  # as the console's export: full 身份证号、手机号 need the view's 查看完整敏感信息 grant
+                acting_user(session, args, (view.identity, "action:view-pii"), "查看完整敏感信息")
             query = select(view.model).order_by(view.model.id)
             if args.project:
-                project_id = project_named(session, args.project)
+                project_id = project_named(session, args.project, actor)
                 if not hasattr(view.model, "project_id"):
                     raise Refused(f"该列表不分项目，不能按项目“{args.project}”导出")
                 query = query.where(view.model.project_id == project_id)
             return export_list(
-                session, query=query, model=view.model, title=view.model.__label__, actor=CLI_ACTOR,
+                session, query=query, model=view.model, title=view.model.__label__, actor=actor,
                 columns=export_columns(view.model, keys, {k: view.column_labels.get(k, k) for k in keys}),
                 path=path, unmask=args.unmask, filters={"project": args.project}, progress=progress,
             )
@@ -876,13 +897,13 @@ def _month_args(p: argparse.ArgumentParser) -> None:
     scope.add_argument("--project", dest="projects", action="append", default=[], metavar="项目",
                        help="项目名称，可多次指定")
     scope.add_argument("--branch", metavar="分公司", help="分公司名称（其全部项目）")
+    _acting_user_arg(p)
 
 
-def _month_scope(session: Session, args: argparse.Namespace) -> dict[str, Any]:
+def _month_scope(session: Session, args: argparse.Namespace, actor: Actor) -> dict[str, Any]:
     from actions.reference import branch_id
-    
 
-    return {"project_ids": project_ids_named(session, args.projects) if args.projects else None,
+    return {"project_ids": project_ids_named(session, args.projects, actor) if args.projects else None,
             "branch_id": branch_id(session, args.branch) if args.branch else None}
 
 
@@ -897,8 +918,9 @@ def cmd_close_month(args: argparse.Namespace) -> int:
     from actions.month_close import close_month
 
     with transaction() as session:
-        result = close_month(session, month=args.month, actor=CLI_ACTOR, dry_run=args.dry_run,
-                             **_month_scope(session, args))
+        actor = acting_user(session, args, ("month-snapshot", "action:close-month"), "月结")
+        result = close_month(session, month=args.month, actor=actor, dry_run=args.dry_run,
+                             **_month_scope(session, args, actor))
     if args.json:
         print_json(result)
     else:
@@ -920,7 +942,8 @@ def cmd_monthly_report(args: argparse.Namespace) -> int:
 
     def export() -> Any:
         with transaction(reads_first=True) as session:
-            return export_monthly_report(session, month=args.month, actor=CLI_ACTOR, **_month_scope(session, args))
+            actor = acting_user(session, args, ("month-snapshot", "list"), "月度报告")
+            return export_monthly_report(session, month=args.month, actor=actor, **_month_scope(session, args, actor))
 
     result = in_turn(export)
     path.write_bytes(result.content)

@@ -49,19 +49,23 @@ def visible_projects(session: Session, project_ids: Iterable[int] | None, actor:
     return found
 
 
-def project_ids_named(session: Session, names: Iterable[str]) -> list[int]:
-    """The ids of projects given by name (the command line names them); refuses unknown names."""
+def project_ids_named(session: Session, names: Iterable[str], actor: Actor | None = None) -> list[int]:
+    """The ids of projects given by name (the command line names them); refuses unknown names, and with ``actor``
+    the projects outside its scope (a ``--as`` account of 项目一 names 项目二: refused, as on the console)."""
     names = sorted({n.strip() for n in names})
     found = dict(session.execute(select(Project.name, Project.id).where(Project.name.in_(names))).all())
     missing = [n for n in names if n not in found]
     if missing:
         raise _not_found(missing)
+    outside = [n for n in names if actor is not None and not actor.can_see(found[n])]
+    if outside:
+        raise NotPermitted(f"无权操作项目：{'、'.join(outside)}", [found[n] for n in outside])
     return [found[n] for n in names]
 
 
-def project_named(session: Session, name: str) -> int:
-    """One project's id by name (the command line)."""
-    return project_ids_named(session, [name])[0]
+def project_named(session: Session, name: str, actor: Actor | None = None) -> int:
+    """One project's id by name (the command line), which ``actor`` (when given) may act on."""
+    return project_ids_named(session, [name], actor)[0]
 
 
 class CompanyWideOnly(NotPermitted):

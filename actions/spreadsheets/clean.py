@@ -200,9 +200,12 @@ def _decimal_text(value: str) -> Decimal | None:
 
 
 def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive: bool = False,
-            maximum: Decimal | None = None) -> Cleaner:
-    """Money and areas: numbers or text (``1,234.50``, ``￥80``); floats rounded to ``places`` decimals."""
+            digits: int | None = None) -> Cleaner:
+    """Money and areas: numbers or text (``1,234.50``, ``￥80``); floats rounded to ``places`` decimals; at most
+    ``digits`` digits in all (the column's ``Numeric(digits, places)``), so a value the column cannot hold is
+    refused on its row rather than failing the write (PostgreSQL: numeric field overflow)."""
     quantum = Decimal(1).scaleb(-places)
+    bound = None if digits is None else Decimal(10) ** (digits - places)
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -224,8 +227,8 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
             return Invalid(f"{number} 须大于 0")
         if minimum is not None and number < minimum:
             return Invalid(f"{number} 不能小于 {minimum}")
-        if maximum is not None and number > maximum:
-            return Invalid(f"{number} 超出范围（最多 {maximum:,}）")
+        if bound is not None and abs(number) >= bound:
+            return Invalid(f"{number} 超出范围：整数部分最多 {digits - places} 位")
         return number
 
     return clean

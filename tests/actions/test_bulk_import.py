@@ -509,7 +509,7 @@ def test_bill_import_keeps_the_bill_rules(session, p1):
         (2, "应收(元)", "1.00", f"1.00 元低于账单#{first.id}已收的 268.50 元"),
         (3, "应收(元)", "0.00", "0.00 须大于 0"),
         (4, "账期", "2031-01", f"2031-01 晚于下月（{add_months(current_period(), 1)}），不能提前开具账单"),
-        (5, "应收(元)", "99999999999", "99999999999.00 超出范围（最多 9,999,999,999.99）"),
+        (5, "应收(元)", "99999999999", "99999999999.00 超出范围：整数部分最多 10 位"),
     ]
     assert counts(session) == before and _state(session) == state
 
@@ -691,3 +691,37 @@ def test_a_file_of_one_date_is_checked_against_the_other_on_record(session, p1):
     assert [p.message for p in result.problems] == ["「交房」第2行 交房日期 入住日期 2024-04-01 早于交房日期 2024-05-01"]
     session.expire_all()
     assert session.scalar(select(Unit.handover_date).where(Unit.room_no == "1-101")) == dt.date(2024, 3, 5)
+
+
+def test_a_customer_note_holds_what_the_console_holds(session, p1):
+    """备注 is bounded as on the console's form (records.TEXT_MAX, 10,000 characters): a 5,000-character note the
+    console keeps is imported, one over the bound is refused naming sheet, row, column and length, writing nothing."""
+    project, actor = p1
+    head = ["姓名", "手机号", "备注"]
+    long_note = "业主要求" * 1250  # 5,000 characters
+    result = _import(session, "customers", workbook({"业主": [head, ["张伟", "13812345678", long_note]]}), actor,
+                     project_id=project.id)
+    assert result.written and not result.problems, [p.message for p in result.problems]
+    assert session.scalar(select(Customer.note).where(Customer.name == "张伟")) == long_note
+    before = counts(session)
+    result = _import(session, "customers", workbook({"业主": [head, ["李娜", "13900001111", "字" * 10_001]]}), actor,
+                     name="过长.xlsx", project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "备注")]
+    assert "「业主」第2行 备注" in result.problems[0].message and "超过 10000 个字" in result.problems[0].message
+    assert counts(session) == before
+
+
+def test_a_number_the_column_cannot_hold_is_refused_on_its_row(session, p1):
+    """建筑面积 is Numeric(10, 2), 应收金额 and 实收金额 Numeric(12, 2): a bigger number is refused naming sheet, row,
+    column and value, instead of failing the write (PostgreSQL: numeric field overflow); nothing is written."""
+    project, actor = p1
+    before = counts(session)
+    result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-101", 123456789012.5],
+                                                        ["1栋", "1-102", 99999999.99]]}), actor, project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "建筑面积(㎡)")]
+    assert "「房屋」第2行 建筑面积(㎡)" in result.problems[0].message
+    assert "123456789012.50 超出范围：整数部分最多 8 位" in result.problems[0].message
+    assert counts(session) == before
+    result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-102", 99999999.99]]}),
+                     actor, name="最大.xlsx", project_id=project.id)
+    assert result.written and session.scalar(select(Unit.area).where(Unit.room_no == "1-102")) == Decimal("99999999.99")

@@ -585,3 +585,21 @@ def test_a_unit_typed_two_ways_is_one_household_and_an_empty_key_no_repeat(sessi
         "「S」第5行 房号 为空",
     ]
     assert result.counts == {**result.counts, "new": 1, "duplicate": 1, "error": 2}
+
+
+def test_comments_hold_what_the_console_form_holds(session, estate):
+    """意见建议 is bounded as on the console's survey form (surveys.COMMENTS_MAX): 1,400 characters are kept; 2,001 are refused
+    naming sheet, row and column, and nothing is written."""
+    _, _, actor, survey_id = estate
+    head = ["楼栋", "房号", "客服部", "意见建议"]
+    before = counts(session)
+    result = import_survey_responses(session, survey_id=survey_id, file_name="长.xlsx", actor=actor,
+                                     data=workbook({"问卷": [head, ["1栋", "1-102", 5, "字" * 2_001]]}))
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "意见建议")]
+    assert "「问卷」第2行 意见建议" in result.problems[0].message and "超过 2000 个字" in result.problems[0].message
+    assert counts(session) == before
+    kept = "电梯维修要及时" * 200  # 1,400 characters
+    result = import_survey_responses(session, survey_id=survey_id, file_name="短.xlsx", actor=actor,
+                                     data=workbook({"问卷": [head, ["1栋", "1-101", 5, kept]]}))
+    assert result.written and not result.problems, [p.message for p in result.problems]
+    assert session.scalar(select(SurveyResponse.comments)) == kept

@@ -432,3 +432,26 @@ def test_json_prints_every_result_one_way(capsys) -> None:
     assert json.loads(capsys.readouterr().out) == {"rows": 3}
     # no command prints JSON its own way
     assert inspect.getsource(cli).count("json.dumps(") == 1
+
+
+def test_a_rule_only_the_database_holds_is_refused_in_chinese(initialised: Engine, monkeypatch, capsys) -> None:
+    """A write the database itself refuses (here a second 项目 of the same name) ends the command with exit 1, the
+    constraint told in Chinese on stderr and no traceback; the whole transaction is rolled back."""
+    from models import Branch, Project
+
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+    monkeypatch.setattr(cli, "GROUPS", dict(cli.GROUPS))
+
+    @cli.command("zz-twice", "示例：同名项目写两次")
+    def twice(args) -> int:
+        with cli.transaction() as session:
+            branch = Branch(name="示例分公司")
+            session.add_all([Project(name="同名项目", branch=branch), Project(name="同名项目", branch=branch)])
+            session.flush()
+        return 0
+
+    before = table_counts(initialised)
+    assert cli.main(["zz-twice"]) == 1
+    err = capsys.readouterr().err
+    assert "错误：已存在相同「项目名称」的项目记录；没有写入任何内容" in err and "Traceback" not in err, err
+    assert table_counts(initialised) == before
