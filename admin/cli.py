@@ -851,6 +851,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from sqladmin.helpers import slugify_class_name
 
+    from actions.accounts import require_grant
     from actions.export import export_columns, export_list
     from admin.views import VIEWS
     from models.db import in_turn
@@ -867,7 +868,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with transaction(reads_first=True) as session:
             actor = acting_user(session, args, (view.identity, "export"), f"导出{view.model.__label__}")
             if args.unmask:  # as the console's export: full 身份证号、手机号 need the view's 查看完整敏感信息 grant
-                acting_user(session, args, (view.identity, "action:view-pii"), "查看完整敏感信息")
+                require_grant(actor, view.identity, "action:view-pii", "查看完整敏感信息")
             query = select(view.model).order_by(view.model.id)
             if args.project:
                 project_id = project_named(session, args.project, actor)

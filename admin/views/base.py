@@ -439,21 +439,17 @@ def ajax_refs(model: type, *names: str, **overrides: dict[str, Any]) -> dict[str
     return refs
 
 
-def _pii_kind(field: Any) -> str | None:
-    columns = getattr(getattr(field, "property", None), "columns", None)
-    return getattr(columns[0], "info", {}).get("pii") if columns else None
-
-
 class ScopedAjaxLoader(QueryAjaxModelLoader):
     """A select2 loader that only ever returns rows of the user's projects (A06), whatever the view says; it
     matches a personal-data column (a customer's phone) by a part of the number only for a role that may see
     the numbers on the looked-up records' own view, else by the whole number."""
 
-    def _pii_full(self, request: Request) -> bool:
+    def _hidden_numbers(self, request: Request) -> dict[str, str]:
+        """The looked-up records' personal-data columns (attribute → kind) the user may not see in full."""
         for view in getattr(getattr(self.model_admin, "_admin_ref", None), "views", ()):
             if getattr(view, "model", None) is self.model and hasattr(view, "can_view_pii"):
-                return view.can_view_pii(request)
-        return False
+                return {} if view.can_view_pii(request) else view.pii_columns
+        return {}
 
     def _display_options(self, stmt: Select) -> Select:
         return stmt.options(*display_loads(self.model))
@@ -461,10 +457,10 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
     async def get_list(self, request: Request, term: str) -> list[Any]:
         stmt = select(self.model)
         term = intake.search_term(term)  # a phone typed with spaces finds the number saved without them
-        full = self._pii_full(request)
+        hidden = self._hidden_numbers(request)
         conditions = []
         for field in self._cached_fields:
-            kind = None if full else _pii_kind(field)
+            kind = hidden.get(field.key)
             if kind is None:
                 conditions.append(cast(field, String).ilike(f"%{term}%"))
             elif (number := whole_number(kind, term)) is not None:
