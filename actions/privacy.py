@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+TAIL = 4  # the last characters a masked number shows: its 尾号
+
 
 def mask(kind: str, value: str | None) -> str:
     """``13812345678`` → ``138****5678``; ``110101199003071234`` → ``110***********1234``."""
@@ -12,9 +14,9 @@ def mask(kind: str, value: str | None) -> str:
         return ""
     value = str(value)
     if kind == "phone":
-        return value[:3] + "****" + value[-4:] if len(value) >= 7 else "****"
+        return value[:3] + "****" + value[-TAIL:] if len(value) >= 7 else "****"
     if kind == "id_number":
-        return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "****"
+        return value[:3] + "*" * (len(value) - 7) + value[-TAIL:] if len(value) > 7 else "****"
     return value
 
 
@@ -44,7 +46,7 @@ def whole_number(kind: str, term: str) -> str | None:
 
     Who may not see a number finds a record by it only by typing it whole, as a caller gives it to the front
     desk — it is then matched whole, never as a part: a part of it (``1381234``) would tell, record by record,
-    the digits the mask hides. An ID number is taken as typed (a number stored before the check-digit rule
+    the digits the mask hides (its 尾号 is no secret: ``shown_tail``). An ID number is taken as typed (a number stored before the check-digit rule
     is still found by itself)."""
     from .spreadsheets import clean  # noqa: PLC0415 — the cleaners import the models; masking does not need them
 
@@ -60,3 +62,13 @@ def whole_number(kind: str, term: str) -> str | None:
 
 
 _WHOLE_ID = re.compile(r"^(?:\d{17}[\dX]|\d{15})$")
+
+
+_TAILS = {"phone": re.compile(rf"^\d{{{TAIL}}}$"), "id_number": re.compile(rf"^\d{{{TAIL - 1}}}[\dX]$")}
+
+
+def shown_tail(kind: str, term: str) -> str | None:
+    """``term`` when it is a number's 尾号 — the last characters the mask shows (``5678``, ``123X``) — else None.
+    Callers give it ("手机尾号 5678") and the lists show it: a search by it tells nothing the mask hides."""
+    shown = "".join((term or "").split()).upper()
+    return shown if kind in _TAILS and _TAILS[kind].match(shown) else None

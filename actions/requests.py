@@ -41,7 +41,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
-from .privacy import mask, whole_number
+from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key
 from .spreadsheets.clean import phone as phone_cleaner
 
@@ -130,8 +130,8 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
                room_no: str = "", name: str = "", phone: str = "", limit: int = LOOKUP_LIMIT) -> tuple[UnitMatch, ...]:
     """Units matching 项目/楼栋/房号, or the name or phone of a customer linked to them, in the actor's
     projects — one row per unit and customer (a unit without customers appears once). The phone is the
-    caller's whole number (``138 1234 5678`` as typed): the matches show it masked, and a part of it would tell
-    the digits the mask hides (``privacy.whole_number``); a part finds nothing."""
+    caller's whole number (``138 1234 5678`` as typed) or its 尾号 (``5678``): the matches show it masked, and
+    another part of it would tell the digits the mask hides (``privacy.whole_number``); such a part finds nothing."""
     building, room_no, name, phone = clean(building), clean(room_no), clean(name), clean(phone)
     if not any((building, room_no, name, phone)):
         return ()
@@ -147,7 +147,8 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     if name:
         where.append(Customer.name.contains(name, autoescape=True))
     if phone:
-        where.append(Customer.phone == (whole_number("phone", phone) or phone))
+        tail = shown_tail("phone", phone)
+        where.append(Customer.phone.endswith(tail) if tail else Customer.phone == (whole_number("phone", phone) or phone))
     rows = session.execute(
         select(Unit.id, Unit.project_id, Project.name, Building.name, Unit.room_no, Customer.id, Customer.name,
                Customer.phone)

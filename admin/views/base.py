@@ -46,7 +46,7 @@ from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values, slugify_class_name
 from sqladmin.models import ModelViewMeta
 from sqladmin.pagination import Pagination
-from sqlalchemy import ColumnElement, Date, Select, String, cast, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Date, Select, String, and_, cast, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import RelationshipProperty, selectinload
 from starlette.datastructures import URL
@@ -65,7 +65,7 @@ from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
 from actions.kernel import money
 from actions.kernel.scope import company_wide
-from actions.privacy import mask, whole_number
+from actions.privacy import mask, shown_tail, whole_number
 from actions.records import EditConflict
 from actions.spreadsheets import clean
 from actions.spreadsheets.clean import MASKED, Invalid
@@ -465,6 +465,8 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
                 conditions.append(cast(field, String).ilike(f"%{term}%"))
             elif (number := whole_number(kind, term)) is not None:
                 conditions.append(field == number)  # a number whole, never a part of it (as the lists search)
+            elif (tail := shown_tail(kind, term)) is not None:
+                conditions.append(field.endswith(tail))  # … or its 尾号, which the mask shows
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
         unit = self.model.__mapper__.relationships.get("unit")
@@ -818,9 +820,18 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         return [name for name in self._search_fields if name not in self.pii_columns]
 
     def _whole_numbers(self, term: str) -> ColumnElement[bool] | None:
-        """The personal-data columns searched, each equal to the term when it is a whole number of their kind."""
-        found = [getattr(self.model, name) == number for name in self._search_fields if name in self.pii_columns
-                 if (number := whole_number(self.pii_columns[name], term)) is not None]
+        """The personal-data columns searched, each equal to the term when it is a whole number of their kind, or
+        ending with it when it is the 尾号 the mask shows (its substring's index finds the candidates)."""
+        found = []
+        for name in self._search_fields:
+            kind = self.pii_columns.get(name)
+            if kind is None:
+                continue
+            column = getattr(self.model, name)
+            if (number := whole_number(kind, term)) is not None:
+                found.append(column == number)
+            elif (tail := shown_tail(kind, term)) is not None:
+                found.append(and_(listing.search_found(self.model, [name], tail), column.endswith(tail)))
         return or_(*found) if found else None
 
     def count_query(self, request: Request) -> Select:

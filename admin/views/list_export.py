@@ -52,7 +52,7 @@ def export_link(url_for: Any) -> Any:
 
 
 # Whether the search being built may match personal-data columns by a part of the number (``search_query``):
-# only for a role that may see the numbers; for the others a number is matched whole (``privacy.whole_number``).
+# only for a role that may see the numbers; for the others a number is matched whole or by its 尾号 (``privacy``).
 PII_SEARCH: ContextVar[bool] = ContextVar("wuye_pii_search", default=False)
 
 

@@ -105,6 +105,15 @@ def test_customer_phone_mask():
     assert Customer.__table__.c.phone.info["pii"] == "phone"
 
 
+def test_a_numbers_tail_is_what_its_mask_shows():
+    from actions.privacy import mask, shown_tail
+
+    assert shown_tail("phone", "5678") == shown_tail("phone", " 56 78") == mask("phone", "13812345678")[-4:]
+    assert shown_tail("id_number", "123x") == mask("id_number", "11010119900307123X")[-4:]
+    assert shown_tail("phone", "45678") is shown_tail("phone", "567X") is shown_tail("id_number", "12X3") is None
+    assert shown_tail("name", "5678") is None
+
+
 def test_phone_numbers_are_stored_masked_in_the_trail(session):
     """Issue 14 item 10: the trail kept phone numbers in clear (only its page masked them); it has more readers
     than the record. ID numbers were and are never kept."""

@@ -44,6 +44,7 @@ def requests_count(session) -> int:
     {"name": "秀英"},
     {"phone": "13900001111"},
     {"phone": "139 0000 1111"},
+    {"phone": "1111"},  # the 尾号 a caller gives, which the match shows too
 ])
 def test_find_units_by_room_or_owner(session, desk, query):
     (match,) = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, **query)
@@ -53,7 +54,8 @@ def test_find_units_by_room_or_owner(session, desk, query):
 
 @pytest.mark.parametrize("part", ["00001111", "1390000", "0000"])
 def test_find_units_by_a_part_of_a_phone_finds_nothing(session, desk, part):
-    """The matches show the number masked: a part of it found would tell the digits the mask hides."""
+    """The matches show the number masked: a part of it found would tell the digits the mask hides (``0000``
+    is four digits, but hidden ones: no number ends with them)."""
     assert find_units(session, actor=desk["actor"], project_id=desk["p1"].id, phone=part) == ()
 
 

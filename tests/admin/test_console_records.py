@@ -382,10 +382,11 @@ def test_a_staff_members_mobile_is_masked_as_a_customers_is(console, session):
     assert change.changes["phone"] == ["139****1111", "139****2222"]
 
 
-def test_who_may_not_see_a_number_finds_a_record_by_the_whole_number_only(console, session):
-    """The front desk finds a caller by the number they give (matched whole); a part of it finds nothing — else
-    typing 1381234, 13812340 … would tell the digits the mask hides. The manager, who sees numbers, searches by
-    parts. The same in the lists, their exports and the select2 lookups."""
+def test_who_may_not_see_a_number_finds_a_record_by_the_whole_number_or_its_tail_only(console, session):
+    """The front desk finds a caller by the number they give (matched whole) or its 尾号, the last four digits
+    the mask shows; another part of it finds nothing — else typing 1381234, 13812340 … would tell the digits the
+    mask hides. The manager, who sees numbers, searches by parts. The same in the lists, their exports and the
+    select2 lookups."""
     import io
 
     from openpyxl import load_workbook
@@ -413,10 +414,13 @@ def test_who_may_not_see_a_number_finds_a_record_by_the_whole_number_only(consol
         c = console(who)
         assert listed(c, "13812345678") == {"王芳"}
         assert listed(c, "138 1234 5678") == {"王芳"}
-        assert listed(c, "1381234") == listed(c, "5678") == set()
+        assert listed(c, "1381234") == listed(c, "345678") == listed(c, "1234") == set()
+        assert listed(c, "5678") == listed(c, " 56 78") == {"王芳"}  # its 尾号
+        assert listed(c, "0000") == {"赵六"}
         assert listed(c, "王") == {"王芳"}  # the other columns as before
         assert {t[:2] for t in looked_up(c, "13812345678")} == {"王芳"}
-        assert looked_up(c, "1381234") == set()
+        assert {t[:2] for t in looked_up(c, "5678")} == {"王芳"}
+        assert looked_up(c, "1381234") == looked_up(c, "1234") == set()
     export = console("sv").post("/admin/customer/export/xlsx?search=1381234")
     assert export.status_code == 200
     assert len(list(load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(min_row=3))) == 0
