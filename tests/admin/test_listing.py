@@ -73,6 +73,29 @@ def test_beyond_the_cap_postgresql_shows_its_estimate_and_sqlite_the_cap(session
     assert shown_count(last) == "45" and len(ids_listed(last, "bill")) == 5
 
 
+@pytest.mark.parametrize("cap", [10_000, 1])
+def test_the_front_desk_finds_a_callers_requests_by_the_phones_tail(session, console, monkeypatch, cap):
+    """手机尾号: the last four digits the list shows are searched as the number's end, from its index like any
+    term, for a role that sees numbers masked — found among few matches and checked row by row alike; other
+    digits of the number find nothing."""
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    p = f.project(session)
+    unit = f.unit(session, project_=p, room_no="1502")
+    ends = [f.service_request(session, project_=p) for _ in range(3)]
+    middle = f.service_request(session, project_=p)
+    middle.contact_phone = "13956781234"
+    room = f.service_request(session, project_=p, unit_=unit)
+    room.contact_phone = "13900000000"
+    f.user(session, username="desk", roles=["前台客服"], projects=[p])
+    session.commit()
+    c = console("desk")
+    assert sorted(ids_listed(c.get("/admin/service-request/list?search=5678"), "service-request")) == \
+        [r.id for r in ends]
+    assert ids_listed(c.get("/admin/service-request/list?search=1502"), "service-request") == [room.id]
+    assert ids_listed(c.get("/admin/service-request/list?search=56781234"), "service-request") == []
+    assert ids_listed(c.get("/admin/service-request/list?search=3812"), "service-request") == []
+
+
 @pytest.mark.parametrize("cap", [10_000, 10])
 def test_pages_neither_skip_nor_repeat_a_row(session, console, estate, monkeypatch, cap):
     monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
