@@ -63,6 +63,9 @@ _UNIT_SUFFIXED = re.compile(r"^(?P<b>[0-9A-Z]+)(?:号楼|栋|幢|座|楼|号|#)(
 # A phone typed with spaces, dashes or brackets: 185 6520 7620, 185-6520-7620, (021) 5678-1234.
 _PHONE_TYPED = re.compile(r"^[+(（]?[0-9][0-9 \-()（）]{5,}[0-9]$")
 _DATE_TYPED = re.compile(r"^[0-9]{4}[-/][0-9]{1,2}([-/][0-9]{1,2})?$")
+# A month or a day as people write it: 2026年3月, 2026-3, 2026/03, 2026.3, 2026年3月5日, 2026/3/5.
+_MONTH_WRITTEN = re.compile(r"^(?P<y>20[0-9]{2})(?:年(?P<m1>[0-9]{1,2})月(?:(?P<d1>[0-9]{1,2})[日号])?"
+                            r"|[-/.](?P<m2>[0-9]{1,2})(?:[-/.](?P<d2>[0-9]{1,2}))?)$")
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,14 @@ def records_of_unit(model: type, name: UnitName) -> ColumnElement[bool] | None:
 
 
 def search_term(text: str | None) -> str:
-    """A search box's term as the records store it: full-width to half-width, and a phone typed with spaces or
-    dashes as its digits (phones are saved without them)."""
+    """A search box's term as the records store it: full-width to half-width, a phone typed with spaces or
+    dashes as its digits (phones are saved without them), and a month or day as written (2026年3月, 2026/3/5)
+    as stored: 账期 2026-03, dates 2026-03-05."""
     term = clean(text)
+    written = _MONTH_WRITTEN.match(term.replace(" ", ""))
+    if written and 1 <= int(month := written["m1"] or written["m2"]) <= 12:
+        day = written["d1"] or written["d2"]
+        return f"{written['y']}-{int(month):02d}" + (f"-{int(day):02d}" if day else "")
     if _PHONE_TYPED.match(term) and not _DATE_TYPED.match(term) and sum(c.isdigit() for c in term) >= 7:
         digits = re.sub(r"[^0-9+]", "", term)
         return re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…

@@ -124,6 +124,9 @@ def test_a_search_by_room_finds_bills_without_a_payer(session, console, estate):
 def test_a_search_by_payer_finds_only_their_bills(session, console, estate):
     page = console("lister").get("/admin/bill/list?search=业主21")
     assert ids_listed(page, "bill") == [estate["bills"][21].id]
+    # a month as people write it finds the 账期 stored 2026-03
+    assert shown_count(console("lister").get("/admin/bill/list?search=2026年3月")) == "45"
+    assert shown_count(console("lister").get("/admin/bill/list?search=2026/4")) == "0"
     # a wildcard typed is a character searched for, not every row
     assert shown_count(console("lister").get("/admin/bill/list?search=%25")) == "0"
 

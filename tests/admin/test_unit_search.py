@@ -29,6 +29,16 @@ def test_a_phone_is_searched_as_its_digits():
     assert search_term("2026-11") == "2026-11" and search_term("3-1303") == "3-1303"
 
 
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("2026年3月", "2026-03"), ("2026-3", "2026-03"), ("2026/03", "2026-03"), ("2026.3", "2026-03"),
+    ("2026 年 3 月", "2026-03"), ("2026年3月5日", "2026-03-05"), ("2026/3/5", "2026-03-05"),
+    ("2026年13月", "2026年13月"), ("202603", "202603"), ("2026年3-5", "2026年3-5"),
+])
+def test_a_month_or_day_is_searched_as_stored(typed, stored):
+    """账期 are stored 2026-03 and dates 2026-03-05; people write 2026年3月, 2026/3/5."""
+    assert search_term(typed) == stored
+
+
 def ids_listed(page, identity: str) -> set[int]:
     return {int(i) for i in re.findall(rf'/admin/{identity}/details/(\d+)"', page.text)}
 
