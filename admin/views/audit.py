@@ -334,7 +334,8 @@ class AuditLogAdmin(TrailView, model=AuditLog):
     column_list = ["id", "at", "actor_name", "kind", "table_name", "record_id", "summary", "ip"]
     column_details_list = ["id", "at", "actor_id", "source", "kind", "table_name", "record_id", "project_id",
                            "summary", "changes", "ip"]
-    column_searchable_list = ["actor_name", "summary", "record_id"]
+    column_searchable_list = ["actor_name", "summary"]
+    column_searched_whole = ("record_id",)
     column_sortable_list = ["id", "at", "actor_name", "kind", "table_name"]
     column_default_sort = [("at", True), ("id", True)]
     column_filters = [

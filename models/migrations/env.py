@@ -25,7 +25,9 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(database_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    # begun here, as the app's own upgrade does: on SQLite (no transactional DDL) alembic commits each revision
+    # itself, and what ``_run`` keeps by triggers after them was rolled back with an unbegun connection
+    with engine.begin() as connection:
         _run(connection)
 
 

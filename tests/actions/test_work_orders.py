@@ -172,7 +172,7 @@ def test_dispatch_writes_the_request_status_audit_and_one_operation_row(session,
                                 .order_by(AuditLog.id)).all()
         assert [(a.table_name, a.record_id, a.summary) for a in trail] == [
             ("service_request", str(r.id), f"新增客户诉求 #{r.id}"),
-            ("work_order", str(order.id), "派工：新增派工单，客户诉求转为已派工")]
+            ("work_order", str(order.id), DISPATCH_SUMMARY)]
         assert trail[1].changes["request_id"] == r.id and trail[1].changes["status"] == "dispatched"
     assert count(session, OperationLog) - before_ops == 1
     log = session.get(OperationLog, result.operation_id)
