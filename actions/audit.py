@@ -15,7 +15,7 @@ import decimal
 import enum
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -26,7 +26,6 @@ from sqlalchemy import (
     case,
     cast,
     event,
-    func,
     insert,
     inspect,
     literal,
@@ -48,7 +47,7 @@ from models import (
 )
 
 from .actor import Actor, current_actor
-from .kernel.sql import json_array_agg, json_object, json_value
+from .kernel.sql import json_object, json_value
 from .privacy import mask
 from .score_inputs import feeds_scores, mark_changed
 
@@ -213,37 +212,30 @@ def record_bulk(
 
 
 def record_per_project(
-    session: Session, *, kind: AuditKind, table: str, ids: Select, summary: str, record_id: str, at: dt.datetime,
+    session: Session, *, kind: AuditKind, table: str, ids: Iterable[tuple[int, int]], summary: str, record_id: str,
+    at: dt.datetime,
 ) -> None:
-    """One audit row per project for the many records of ``table`` a set-based statement wrote, in one
-    INSERT … SELECT: ``{"count": n, "ids": [...]}``, at ``at`` (the records' own time stamp, which links each
-    record to its row: :data:`TRAIL_LINKS`).
+    """One audit row per project for the many records of ``table`` a set-based statement wrote — ``ids``, the
+    (id, project_id) of each, as its RETURNING gave them — in one INSERT: ``{"count": n, "ids": [...]}`` (ids in
+    ascending order), at ``at`` (the records' own time stamp, which links each record to its row:
+    :data:`TRAIL_LINKS`).
 
     For writes whose rows would all say the same thing (a compute's thousands of derived score events): the
-    trail keeps which records, who and when, without a row per record.
+    trail keeps which records, who and when, without a row per record — and without reading them again.
     """
     actor = actor_of(session)
-    sub = ids.subquery()
-    changes = json_object(session, [_text("count"), func.count(), _text("ids"), json_array_agg(session, sub.c.id)],
-                          AuditLog.changes.type)
-    session.execute(insert(AuditLog).from_select(
-        ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes", "ip"],
-        select(
-            literal(at, AuditLog.at.type),
-            literal(actor.user_id, AuditLog.actor_id.type),
-            literal(actor.name),
-            literal(actor.source),
-            literal(kind, AuditLog.kind.type),
-            literal(table),
-            literal(record_id),
-            sub.c.project_id,
-            literal(summary),
-            changes,
-            literal(actor.ip),
-        ).group_by(sub.c.project_id),
-    ))
+    by_project: dict[int, list[int]] = {}
+    for record, project in ids:
+        by_project.setdefault(project, []).append(record)
+    if not by_project:
+        return
+    session.execute(insert(AuditLog), [{
+        "at": at, "actor_id": actor.user_id, "actor_name": actor.name, "source": actor.source, "kind": kind,
+        "table_name": table, "record_id": record_id, "project_id": project, "summary": summary,
+        "changes": {"count": len(records), "ids": sorted(records)}, "ip": actor.ip,
+    } for project, records in sorted(by_project.items())])
     if feeds_scores(table):
-        mark_changed(session, select(sub.c.project_id))
+        mark_changed(session, by_project)
 
 
 def trail_clause(table: str, record: str) -> ColumnElement[bool]:

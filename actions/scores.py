@@ -73,7 +73,7 @@ from .form_tokens import form_token as one_time
 from .jobs import QueueLock
 from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
-from .kernel.sql import insert_ignoring, is_postgresql, local_date, upsert_insert
+from .kernel.sql import is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 from .score_inputs import computing
 
@@ -647,13 +647,19 @@ def derived_pending(session: Session, month: Month, project_ids: list[int]) -> D
     return DerivedChanges(missing, stale)
 
 
+def _called_for(session: Session, month: Month, project_ids: list[int]) -> Select:
+    """Every event the records call for (the ``_KEY`` columns and ``project_id``), the sources one after the other."""
+    parts = [_candidates(session, src, month, project_ids).subquery() for src in _sources(utcnow())]
+    called = union_all(*(select(*(c.c[k] for k in _KEY), c.c.project_id) for c in parts)).subquery()
+    return select(*(called.c[k] for k in _KEY), called.c.project_id).where(true())
+
+
 def derive_events(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
     """Bring the month's derived events in line with the records: drop the stale, add the missing.
 
     Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
     """
     stale: list[int] = []
-    # A month with no derived event held (its first compute) has none stale: the missing are inserted at once.
     held = select(ScoreEvent.id).where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)).exists()
     if session.scalar(select(held)):
         d = _diff(session, month, project_ids).subquery()
@@ -667,30 +673,33 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
             session.execute(delete(ScoreEvent).where(ScoreEvent.id.in_(stale)))
         if not any(side > 0 for side, _ in diff):  # a recompute with the records unchanged: nothing to add
             return DerivedChanges(0, len(stale))
-    before = session.scalar(select(func.coalesce(func.max(ScoreEvent.id), 0)))
-    # Only the missing are left to find now: the difference again, against the events just cleaned.
-    c = _diff(session, month, project_ids).subquery()
+        # Only the missing are left to find now: the difference again, against the events just cleaned.
+        c = _diff(session, month, project_ids).subquery()
+        missing = select(*(c.c[k] for k in _KEY), c.c.project_id).where(c.c.side > 0)
+    else:
+        # A month with no derived event held (its first compute) has none stale and misses every event its records
+        # call for: they are inserted as the sources give them, without the difference (no read of the events held,
+        # there are none, and no grouping of every event by its seven keys).
+        missing = _called_for(session, month, project_ids)
     now = utcnow()
+    m = missing.subquery()
     rows = select(
-        *(c.c[k] for k in _KEY), c.c.project_id,
-        literal(now, ScoreEvent.created_at.type).label("created_at"),
+        *m.c, literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
-    ).where(c.c.side > 0)
+    ).where(true())
     # the same record named in another month's events (a due date moved) stays there until it is recomputed;
     # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
-    with SCORE_TOTAL.inserted(session.connection(), f"id > {int(before)}"):
-        added = insert_ignoring(session, ScoreEvent, [col.name for col in rows.selected_columns], rows,
-                                ["source", "source_id", "staff_id"])
-    if added:
-        # One row per project for all the events derived there (thousands a month, each saying the same), at
-        # their creation time, which lists it on each one's 变更记录 (_derived_trail).
-        record_per_project(
-            session, kind=AuditKind.INSERT, table="score_event", summary=f"计算 {month.text}：{DERIVED_SUMMARY}",
-            record_id=f"compute:{month.text}", at=now,
-            ids=select(ScoreEvent.id, ScoreEvent.project_id).where(
-                ScoreEvent.id > before, ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)
-            ),
-        )
+    with SCORE_TOTAL.inserted(session.connection()):
+        inserted = session.execute(
+            upsert_insert(session, ScoreEvent).from_select([col.name for col in rows.selected_columns], rows)
+            .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"])
+            .returning(ScoreEvent.id, ScoreEvent.project_id)
+        ).all()
+    # One row per project for all the events derived there (thousands a month, each saying the same), at their
+    # creation time, which lists it on each one's 变更记录 (_derived_trail); named from what the insert returned.
+    record_per_project(session, kind=AuditKind.INSERT, table="score_event", ids=inserted,
+                       summary=f"计算 {month.text}：{DERIVED_SUMMARY}", record_id=f"compute:{month.text}", at=now)
+    added = len(inserted)
     return DerivedChanges(added, len(stale))
 
 

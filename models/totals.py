@@ -197,18 +197,19 @@ END $$"""
             self.add_counted(connection, change())
 
     @contextlib.contextmanager
-    def inserted(self, connection: Connection, rows: str) -> Iterator[None]:
-        """Around one INSERT of many source rows that ``rows`` (SQL over the source's columns) selects once it is
-        done, and no other row: on SQLite its row triggers (an upsert per row) lifted for it and the rows added in
-        one grouped upsert after it, in the writing transaction. PostgreSQL's statement trigger already adds the
-        insert in one grouped upsert: nothing changes there."""
+    def inserted(self, connection: Connection) -> Iterator[None]:
+        """Around one INSERT of many source rows: on SQLite its row triggers (an upsert per row) lifted for it and
+        the rows added in one grouped upsert after it — those above the highest id before it, SQLite's one writer
+        letting no one else insert meanwhile — in the writing transaction. PostgreSQL's statement trigger already
+        adds the insert in one grouped upsert: nothing changes there."""
         if connection.dialect.name != "sqlite":
             yield
             return
+        before = int(connection.scalar(text(f"SELECT coalesce(max(id), 0) FROM {self.source}")))
         with self._aside(connection) as aside:
             yield
         if aside:
-            connection.execute(text(self.grouped({f"(SELECT * FROM {self.source} WHERE {rows})": 1}, "sqlite")))
+            connection.execute(text(self.grouped({f"(SELECT * FROM {self.source} WHERE id > {before})": 1}, "sqlite")))
 
     @contextlib.contextmanager
     def _aside(self, connection: Connection) -> Iterator[bool]:

@@ -48,14 +48,6 @@ def json_object(session: Session, pairs: Sequence[Any], type_: Any) -> ColumnEle
     return build(*pairs, type_=type_)
 
 
-def json_array_agg(session: Session, column: ColumnElement) -> ColumnElement:
-    """The values of ``column`` over a group as a JSON array: ``json_agg`` on PostgreSQL (ascending),
-    ``json_group_array`` on SQLite (in the order read: SQLite 3.40 has no ORDER BY within an aggregate)."""
-    if is_postgresql(session):
-        return func.json_agg(column).aggregate_order_by(column)
-    return func.json_group_array(column)
-
-
 def json_value(session: Session, text: ColumnElement) -> ColumnElement:
     """JSON text as a JSON value (so ``true`` or a list nests as such inside :func:`json_object`)."""
     return cast(text, postgresql.JSON) if is_postgresql(session) else func.json(text)

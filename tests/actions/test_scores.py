@@ -344,7 +344,7 @@ def test_the_derived_events_of_a_compute_are_audited_in_one_row_per_project(sess
     result = compute_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=company)
     assert result.derived_added == 4 and (len(derived(p)), len(derived(other))) == (3, 1)
     rows = session.scalars(select(AuditLog).where(*derived_rows).order_by(AuditLog.project_id)).all()
-    assert [(a.project_id, a.summary, a.actor_id, a.changes["count"], sorted(a.changes["ids"])) for a in rows] == [
+    assert [(a.project_id, a.summary, a.actor_id, a.changes["count"], a.changes["ids"]) for a in rows] == [
         (project.id, f"计算 {MONTH}：根据记录生成考核记录", org["boss"].id, len(derived(project)), derived(project))
         for project in sorted((p, other), key=lambda x: x.id)
     ]
@@ -363,6 +363,40 @@ def test_the_derived_events_of_a_compute_are_audited_in_one_row_per_project(sess
     assert count(session, AuditLog, *derived_rows) == 3
     assert trail(new) == created and all(trail(i) == created for i in first)
     assert session.scalars(select(AuditLog.id).where(trail_clause("score_event", str(new)))).one() == latest.id
+
+
+def test_a_first_compute_leaves_a_record_counted_in_another_month_where_it_is(session, org):
+    """A month's first compute inserts the events its records call for without comparing them with events held (it
+    holds none): a record counted in another month already (an order whose due date moved since) is not counted
+    again, nor named in the compute's audit row, nor in its result; it stays in that month until it is recomputed."""
+    p, s = org["project"], org["staff"]
+    moved = order(session, p, s["c"], at(2026, 10, 10), None)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    (october,) = session.scalars(select(ScoreEvent.id).where(ScoreEvent.source == EventSource.OVERDUE_ORDER,
+                                                             ScoreEvent.source_id == moved.id)).all()
+    moved.complete_due_at = at(2026, 11, 10)  # 延期：时限改到 11 月
+    praise = request(session, p, RequestKind.PRAISE, at(2026, 11, 5), praised_staff=s["d"])
+    session.flush()
+    totals_before = {n: r.total for n, r in scores(session).items()}
+
+    result = compute_scores(session, month="2026-11", project_ids=[p.id], actor=org["actor"])
+    assert (result.derived_added, result.derived_removed, result.events) == (1, 0, 1)
+    derived = session.execute(
+        select(ScoreEvent.id, ScoreEvent.source, ScoreEvent.source_id, ScoreEvent.staff_id, ScoreEvent.event_date)
+        .where(ScoreEvent.source != EventSource.MANUAL).order_by(ScoreEvent.id)
+    ).all()
+    (added,) = [i for i, *_ in derived if i != october]
+    assert derived == [
+        (october, EventSource.OVERDUE_ORDER, moved.id, s["c"].id, dt.date(2026, 10, 10)),
+        (added, EventSource.PRAISE, praise.id, s["d"].id, dt.date(2026, 11, 5)),
+    ]
+    (row,) = session.scalars(select(AuditLog).where(AuditLog.table_name == "score_event",
+                                                    AuditLog.record_id == "compute:2026-11")).all()
+    assert (row.project_id, row.kind, row.changes) == (p.id, AuditKind.INSERT, {"count": 1, "ids": [added]})
+    november = scores(session, "2026-11")
+    assert (november["张伟"].total, november["张伟"].event_count) == (Decimal("100"), 0)
+    assert (november["刘洋"].total, november["刘洋"].event_count) == (Decimal("102"), 1)
+    assert {n: r.total for n, r in scores(session).items()} == totals_before
 
 
 def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
