@@ -23,6 +23,7 @@ from models import (
     Branch,
     Building,
     ComplaintValidity,
+    Department,
     EventSource,
     FeeType,
     Project,
@@ -30,6 +31,7 @@ from models import (
     Satisfaction,
     ScoreEvent,
     ScoreTotal,
+    ServiceRequest,
     Staff,
     Survey,
     SurveyAnswerTally,
@@ -422,3 +424,39 @@ def test_callback_counts_are_recounted_when_their_triggers_are_put_back(session)
     assert callbacks_kept(session, [o]) == {o.id: 1}
     sync_totals(connection)
     assert callbacks_kept(session, [o]) == callbacks_recounted(session, [o]) == {o.id: 2}
+
+
+@pytest.fixture
+def committed_order(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        p = f.project(s)
+        req = f.service_request(s, project_=p, kind=RequestKind.REPAIR_PRIVATE)
+        dept = s.scalar(select(Department).where(Department.project_id.is_(None)).limit(1))
+        due = dt.datetime(2026, 10, 3, tzinfo=dt.UTC)
+        wo = WorkOrder(project=p, request=req, department=dept, dispatched_at=due, respond_due_at=due,
+                       complete_due_at=due)
+        s.add(wo)
+        s.flush()
+        ids = {"project": p.id, "branch": p.branch_id, "order": wo.id}
+    yield ids
+    with Session(engine) as s, s.begin():
+        for model in (Visit, WorkOrder, ServiceRequest):
+            s.execute(delete(model).where(model.project_id == ids["project"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+
+
+def test_two_callbacks_of_one_order_at_once_both_count(engine, committed_order):
+    now = dt.datetime.now(dt.UTC)
+
+    def called_back(session):
+        session.execute(insert(Visit).values(project_id=committed_order["project"], kind=VisitKind.REPAIR,
+                                             way="phone", work_order_id=committed_order["order"], visited_at=now,
+                                             notes="", issues_raised="", created_at=now, updated_at=now))
+
+    waited, box = second_while_first_open(engine, called_back, called_back)
+    assert waited and "error" not in box
+    with Session(engine) as s:
+        assert s.scalar(select(WorkOrder.callbacks).where(WorkOrder.id == committed_order["order"])) == 2
