@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from models import (
+from models import (  # noqa: F401  (CALLBACK_KINDS: complaints.CALLBACK_KINDS as before)
+    CALLBACK_KINDS,
     SHANGHAI,
     AuditKind,
     ComplaintValidity,
@@ -30,13 +31,10 @@ from models import (
     Project,
     RequestKind,
     ServiceRequest,
-    Visit,
-    VisitKind,
     WorkOrder,
     label_of,
     utcnow,
 )
-from models.base import UTCDateTime
 
 from . import scores
 from .actor import Actor
@@ -48,7 +46,6 @@ from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 # Targets named in the documents, in percent; the other two rates are monthly statistics without a target.
 TARGETS = {"handling_rate": Decimal("98"), "callback_rate": Decimal("100")}
-CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR)
 MAX_MONTHS = 36
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # Each rate's numerator and denominator (counts of ``ComplaintMonth``).
@@ -143,11 +140,6 @@ def _utc(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
 
 
-def _bucket(column, months: list[tuple[str, dt.datetime, dt.datetime]]):
-    """The month label a timestamp falls in, as one CASE: a single grouped query covers every month."""
-    return case(*[(and_(column >= start, column < end), literal(label)) for label, start, end in months], else_=None)
-
-
 def complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
                          project_ids: Sequence[int] | None = None) -> ComplaintStatistics:
     """The figures for every project the actor sees (or ``project_ids``) and every month in the range."""
@@ -167,64 +159,51 @@ def complaint_statistics(session: Session, *, actor: Actor, month_from: str, mon
         outside = actor.outside(project_ids)
         if outside:
             raise NotPermitted("无权查看所选项目的投诉统计", outside)
-    start, end = months[0][1], months[-1][2]
     SR = ServiceRequest
 
     def scope(column):
-        clause = actor.project_filter(column)
-        return and_(clause, column.in_(project_ids)) if project_ids is not None else clause
+        # project_ids are the actor's (refused above otherwise): one IN, not the actor's too — with two on
+        # project_id SQLite leaves the (project, kind, received_at) index for the whole month's requests
+        # (a branch's November: 28 ms instead of 6)
+        return column.in_(project_ids) if project_ids is not None else actor.project_filter(column)
 
-    # Complaints: flags per complaint in a subquery, summed per (project, month) outside it.
-    month_end = case(*[(and_(SR.received_at >= s, SR.received_at < e), literal(e, UTCDateTime())) for _, s, e in months])
+    # Month by month, grouped by project: each read follows its index in order, where one query bucketing every
+    # month by a CASE sorted the rows to group them (a branch's 41,000 closed orders of a month on SQLite: 30 ms
+    # against 6).
     in_time = (
         select(WorkOrder.id)
         .where(WorkOrder.request_id == SR.id, WorkOrder.completed_at <= WorkOrder.complete_due_at)
         .exists()
     )
-    closed = and_(SR.closed_at.is_not(None), SR.closed_at < month_end)
-    flags = (
-        select(
-            SR.project_id.label("project_id"),
-            _bucket(SR.received_at, months).label("month"),
-            case((closed, 1), else_=0).label("closed"),
-            case((and_(closed, in_time), 1), else_=0).label("in_time"),
-            case((SR.complaint_validity == ComplaintValidity.VALID, 1), else_=0).label("valid"),
-            case((SR.complaint_validity == ComplaintValidity.INVALID, 1), else_=0).label("invalid"),
-            case((SR.complaint_major.is_(True), 1), else_=0).label("major"),
-        )
-        .where(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end, scope(SR.project_id))
-        .subquery()
-    )
     figures: dict[tuple[int, str], dict[str, int]] = {}
-    for project_id, month, n, c, t, v, x, m in session.execute(
-        select(flags.c.project_id, flags.c.month, func.count(), func.sum(flags.c.closed), func.sum(flags.c.in_time),
-               func.sum(flags.c.valid), func.sum(flags.c.invalid), func.sum(flags.c.major))
-        .group_by(flags.c.project_id, flags.c.month)
-    ):
-        valid, invalid = int(v or 0), int(x or 0)
-        figures[(project_id, month)] = {"received": n, "closed": int(c or 0), "closed_in_time": int(t or 0),
-                                        "valid": valid, "invalid": invalid, "pending": n - valid - invalid,
-                                        "major": int(m or 0)}
+    for month, start, end in months:
+        # 保证将投诉消化在当月: closed before the month of receipt ended
+        closed = and_(SR.closed_at.is_not(None), SR.closed_at < end)
+        for project_id, n, c, t, v, x, m in session.execute(
+            select(SR.project_id, func.count(), func.sum(case((closed, 1), else_=0)),
+                   func.sum(case((and_(closed, in_time), 1), else_=0)),
+                   func.sum(case((SR.complaint_validity == ComplaintValidity.VALID, 1), else_=0)),
+                   func.sum(case((SR.complaint_validity == ComplaintValidity.INVALID, 1), else_=0)),
+                   func.sum(case((SR.complaint_major.is_(True), 1), else_=0)))
+            .where(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end,
+                   scope(SR.project_id))
+            .group_by(SR.project_id)
+        ):
+            valid, invalid = int(v or 0), int(x or 0)
+            figures[(project_id, month)] = {"received": n, "closed": int(c or 0), "closed_in_time": int(t or 0),
+                                            "valid": valid, "invalid": invalid, "pending": n - valid - invalid,
+                                            "major": int(m or 0)}
 
-    # Callbacks: work orders closed in the month, and how many of them had a callback.
-    called_back = (
-        select(Visit.id).where(Visit.work_order_id == WorkOrder.id, Visit.kind.in_(CALLBACK_KINDS)).exists()
-    )
-    orders = (
-        select(
-            WorkOrder.project_id.label("project_id"),
-            _bucket(WorkOrder.closed_at, months).label("month"),
-            case((called_back, 1), else_=0).label("called_back"),
-        )
-        .where(WorkOrder.closed_at >= start, WorkOrder.closed_at < end, scope(WorkOrder.project_id))
-        .subquery()
-    )
-    for project_id, month, n, cb in session.execute(
-        select(orders.c.project_id, orders.c.month, func.count(), func.sum(orders.c.called_back))
-        .group_by(orders.c.project_id, orders.c.month)
-    ):
-        entry = figures.setdefault((project_id, month), {})
-        entry.update(orders_closed=n, orders_called_back=int(cb or 0))
+        # Callbacks: work orders closed in the month, and how many of them had a callback — the count of its
+        # callbacks the database keeps on the order (``WorkOrder.callbacks``), read with the month's orders from
+        # their index (project, closed_at, callbacks) alone instead of probing the visits once per order.
+        for project_id, n, cb in session.execute(
+            select(WorkOrder.project_id, func.count(), func.sum(case((WorkOrder.callbacks > 0, 1), else_=0)))
+            .where(WorkOrder.closed_at >= start, WorkOrder.closed_at < end, scope(WorkOrder.project_id))
+            .group_by(WorkOrder.project_id)
+        ):
+            entry = figures.setdefault((project_id, month), {})
+            entry.update(orders_closed=n, orders_called_back=int(cb or 0))
 
     names = dict(session.execute(
         select(Project.id, Project.name).where(Project.id.in_({p for p, _ in figures}))

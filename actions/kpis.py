@@ -235,8 +235,9 @@ def _orders_closed(d: Drill) -> ColumnElement[bool]:
 
 
 def _orders_called_back(d: Drill) -> ColumnElement[bool]:
-    called_back = exists().where(Visit.work_order_id == WorkOrder.id, Visit.kind.in_(complaints.CALLBACK_KINDS))
-    return and_(_orders_closed(d), called_back)
+    """Closed in the month and called back: a callback visit the database counts on the order
+    (``WorkOrder.callbacks``), as 投诉统计 counts them."""
+    return and_(_orders_closed(d), WorkOrder.callbacks > 0)
 
 
 def _orders_open(d: Drill) -> ColumnElement[bool]:

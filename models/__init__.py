@@ -162,6 +162,7 @@ from .scoring import (  # noqa: F401
     StarDeadline,
 )
 from .service import (  # noqa: F401
+    CALLBACK_KINDS,
     Channel,
     ComplaintValidity,
     Priority,

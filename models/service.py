@@ -139,6 +139,10 @@ class VisitKind(LabeledEnum):
     SURVEY = "survey", "满意度整改回访"
 
 
+# The visits that are a work order's callback (回访率 counts the orders that had one): ``WorkOrder.callbacks``.
+CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR)
+
+
 class VisitWay(LabeledEnum):
     PHONE = "phone", "电话"
     DOOR = "door", "上门"
@@ -292,7 +296,9 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "project_id", "status", "complete_due_at"),
         Index(None, "department_id", "status"),
         Index(None, "project_id", "created_at"),
-        Index(None, "project_id", "closed_at"),  # a month's closed orders (回访率), also where SQLite keeps no statistics
+        # a month's closed orders and how many were called back (回访率), from the index alone; also where SQLite
+        # keeps no statistics
+        Index(None, "project_id", "closed_at", "callbacks"),
         *list_order_indexes("dispatched_at"),
         *trigram_indexes("work_order", "result"),
         CheckConstraint("quote >= 0 AND charge >= 0", name="money_nonneg",
@@ -317,6 +323,10 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     quote_accepted: Mapped[bool] = col("业主已确认报价", Boolean, default=False)
     charge: Mapped[Decimal] = col("收费(元)", Money, default=Decimal("0"))
     reopen_count: Mapped[int] = col("返工次数", Integer, default=0)
+    # Kept by the database with every write to a visit (models.totals.CALLBACKS), never written by hand: the
+    # month's 回访率 counts its closed orders with callbacks > 0 from the index above, instead of probing the
+    # visits once per order (a branch's 41,000 orders of a month: 51 ms of SQLite's CPU).
+    callbacks: Mapped[int] = col("回访次数", Integer, default=0, server_default="0")
     reassign_note: Mapped[str] = col("转派原因", String(255), default="")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})

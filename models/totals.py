@@ -5,7 +5,9 @@ a branch's 1.2 M bills, 100,000 survey forms or a month's 100,000 score events:
 - ``survey_answer_tally`` (``surveys.SurveyAnswerTally``): per survey, how many forms gave each score to each
   department and to 总体满意度;
 - ``survey_household_tally`` (``surveys.SurveyHouseholdTally``): per survey, households surveyed, by collected;
-- ``score_total`` (``scoring.ScoreTotal``): per project, month, employee and rule, the score events' points and count.
+- ``score_total`` (``scoring.ScoreTotal``): per project, month, employee and rule, the score events' points and count;
+- and a count kept on each row of another table (:class:`KeptCount`): ``work_order.callbacks``, the order's callback
+  visits, which 回访率 reads with the month's closed orders from one index instead of probing the visits per order.
 
 Every write to the source table — an action's ORM flush, billing's INSERT … SELECT of a month, an import's
 COPY, a migration — adds its change to the rows it touches, in the writing transaction: on PostgreSQL one
@@ -26,9 +28,10 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from .fees import BillStatus
+from .service import CALLBACK_KINDS
 from .surveys import SCORE_COLUMNS, SurveyAnswerTally
 
 # A transaction-local setting naming the total whose PostgreSQL trigger stands aside for the statement being
@@ -52,8 +55,86 @@ class Part:
                 self.when.format(r=row))
 
 
+class Triggers:
+    """What :class:`Kept` and :class:`KeptCount` share: the triggers on ``source`` that keep their figures, named
+    after ``prefix``, and :meth:`sync`, which puts them in place."""
+
+    source: str
+    watched: tuple[str, ...]  # the source's columns the figures read (SQLite's UPDATE OF)
+    guard = ""  # PL/pgSQL the function runs first
+
+    @property
+    def prefix(self) -> str:
+        raise NotImplementedError
+
+    def grouped(self, rows: dict[str, int]) -> str:
+        """SQL adding the changes of ``rows`` (table or transition table → +1/-1)."""
+        raise NotImplementedError
+
+    def _sqlite_add(self, row: str, sign: str) -> str:
+        """SQL adding what one source row (``new``/``old``) counts, signed."""
+        raise NotImplementedError
+
+    def kept_here(self, connection: Connection) -> bool:
+        """Whether the database holds what is kept (not below its revision)."""
+        raise NotImplementedError
+
+    def recount(self, connection: Connection) -> None:
+        """Everything kept counted again from the source."""
+        raise NotImplementedError
+
+    def pg_function(self) -> str:
+        return f"""
+CREATE OR REPLACE FUNCTION {self.prefix}_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN{self.guard}
+    IF TG_OP = 'INSERT' THEN
+        {self.grouped({"new_rows": 1})};
+    ELSIF TG_OP = 'UPDATE' THEN
+        {self.grouped({"new_rows": 1, "old_rows": -1})};
+    ELSE
+        {self.grouped({"old_rows": -1})};
+    END IF;
+    RETURN NULL;
+END $$"""
+
+    def pg_triggers(self) -> dict[str, str]:
+        tables = {"insert": "NEW TABLE AS new_rows", "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+                  "delete": "OLD TABLE AS old_rows"}
+        return {f"{self.prefix}_{event}": (
+            f"CREATE TRIGGER {self.prefix}_{event} AFTER {event.upper()} ON {self.source} REFERENCING {refs} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {self.prefix}_keep()") for event, refs in tables.items()}
+
+    def sqlite_triggers(self) -> dict[str, str]:
+        t, s = self.prefix, self.source
+        return {
+            f"{t}_insert": f"CREATE TRIGGER {t}_insert AFTER INSERT ON {s} BEGIN {self._sqlite_add('new', '')} END",
+            f"{t}_update": (f"CREATE TRIGGER {t}_update AFTER UPDATE OF {', '.join(self.watched)} ON {s} "
+                            f"BEGIN {self._sqlite_add('old', '-')} {self._sqlite_add('new', '')} END"),
+            f"{t}_delete": f"CREATE TRIGGER {t}_delete AFTER DELETE ON {s} BEGIN {self._sqlite_add('old', '-')} END",
+        }
+
+    def sync(self, connection: Connection) -> None:
+        """The triggers in place (the function's body as written here), and everything kept recounted if any had
+        to be made. Nothing where it is not kept yet (below its revision)."""
+        if not self.kept_here(connection):
+            return
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(self.pg_function()))
+            present = set(connection.scalars(
+                text(f"SELECT tgname FROM pg_trigger WHERE tgrelid = '{self.source}'::regclass")))
+            triggers = self.pg_triggers()
+        else:
+            present = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+            triggers = self.sqlite_triggers()
+        missing = [name for name in triggers if name not in present]
+        for name in missing:
+            connection.execute(text(triggers[name]))
+        if missing:
+            self.recount(connection)
+
+
 @dataclass(frozen=True)
-class Kept:
+class Kept(Triggers):
     target: str
     source: str
     key: tuple[str, ...]  # the target's key columns
@@ -82,30 +163,6 @@ class Kept:
                 f"SELECT {', '.join(ks + sums)} FROM ({' UNION ALL '.join(selects)}) d GROUP BY {', '.join(ks)} "
                 f"HAVING {' OR '.join(f'{s} <> 0' for s in sums)} ORDER BY {', '.join(ks)} {self.add}")
 
-    def pg_function(self) -> str:
-        return f"""
-CREATE OR REPLACE FUNCTION {self.target}_keep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('{WRITER_COUNTS}', true) = '{self.target}' THEN
-        RETURN NULL;  -- the writing statement's figures are added by its writer (Kept.in_bulk)
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        {self.grouped({"new_rows": 1})};
-    ELSIF TG_OP = 'UPDATE' THEN
-        {self.grouped({"new_rows": 1, "old_rows": -1})};
-    ELSE
-        {self.grouped({"old_rows": -1})};
-    END IF;
-    RETURN NULL;
-END $$"""
-
-    def pg_triggers(self) -> dict[str, str]:
-        tables = {"insert": "NEW TABLE AS new_rows", "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-                  "delete": "OLD TABLE AS old_rows"}
-        return {f"{self.target}_{event}": (
-            f"CREATE TRIGGER {self.target}_{event} AFTER {event.upper()} ON {self.source} REFERENCING {refs} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {self.target}_keep()") for event, refs in tables.items()}
-
     def _sqlite_add(self, row: str, sign: str) -> str:
         out = []
         for part in self.parts:
@@ -114,37 +171,25 @@ END $$"""
                        f"SELECT {', '.join(keys + figures)} WHERE {when} {self.add};")
         return " ".join(out)
 
-    def sqlite_triggers(self) -> dict[str, str]:
-        t, s = self.target, self.source
-        return {
-            f"{t}_insert": f"CREATE TRIGGER {t}_insert AFTER INSERT ON {s} BEGIN {self._sqlite_add('new', '')} END",
-            f"{t}_update": (f"CREATE TRIGGER {t}_update AFTER UPDATE OF {', '.join(self.watched)} ON {s} "
-                            f"BEGIN {self._sqlite_add('old', '-')} {self._sqlite_add('new', '')} END"),
-            f"{t}_delete": f"CREATE TRIGGER {t}_delete AFTER DELETE ON {s} BEGIN {self._sqlite_add('old', '-')} END",
-        }
+    @property
+    def prefix(self) -> str:
+        return self.target
 
-    def sync(self, connection: Connection) -> None:
-        """The triggers in place (the function's body as written here), and the totals recounted if any had to
-        be made. Nothing where the target does not exist yet (below its revision)."""
+    @property
+    def guard(self) -> str:  # type: ignore[override]
+        return f"""
+    IF current_setting('{WRITER_COUNTS}', true) = '{self.target}' THEN
+        RETURN NULL;  -- the writing statement's figures are added by its writer (Kept.in_bulk)
+    END IF;"""
+
+    def kept_here(self, connection: Connection) -> bool:
         if connection.dialect.name == "postgresql":
-            if connection.scalar(text(f"SELECT to_regclass('{self.target}')")) is None:
-                return
-            connection.execute(text(self.pg_function()))
-            present = set(connection.scalars(
-                text(f"SELECT tgname FROM pg_trigger WHERE tgrelid = '{self.source}'::regclass")))
-            triggers = self.pg_triggers()
-        else:
-            if connection.scalar(text(f"SELECT name FROM sqlite_master WHERE name = '{self.target}'")) is None:
-                return
-            present = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-            triggers = self.sqlite_triggers()
-        missing = [name for name in triggers if name not in present]
-        for name in missing:
-            connection.execute(text(triggers[name]))
-        if missing:
-            connection.execute(text(f"DELETE FROM {self.target}"))
-            connection.execute(text(self.grouped({self.source: 1}, connection.dialect.name)))
+            return connection.scalar(text(f"SELECT to_regclass('{self.target}')")) is not None
+        return connection.scalar(text(f"SELECT name FROM sqlite_master WHERE name = '{self.target}'")) is not None
 
+    def recount(self, connection: Connection) -> None:
+        connection.execute(text(f"DELETE FROM {self.target}"))
+        connection.execute(text(self.grouped({self.source: 1}, connection.dialect.name)))
 
     def add_counted(self, connection: Connection, totals: dict[tuple, tuple]) -> None:
         """Add ``totals`` (key → figures, counted by the caller from rows it holds) in one executemany upsert,
@@ -275,8 +320,67 @@ SCORE_TOTAL = Kept(
 KEPT = (BILL_TOTAL, SURVEY_ANSWER_TALLY, SURVEY_HOUSEHOLD_TALLY, SCORE_TOTAL)
 
 
+@dataclass(frozen=True)
+class KeptCount(Triggers):
+    """A count kept on each row of ``target``: how many rows of ``source`` point at it by ``link`` and satisfy
+    ``when`` (SQL over a source row ``{r}``). The same triggers as :class:`Kept` — statement-level over the
+    transition tables on PostgreSQL (one grouped UPDATE a statement, rows in id order), row triggers on SQLite —
+    adding each write's change to the rows it points at; a statement that changes no count touches no row."""
+
+    target: str
+    column: str
+    source: str
+    link: str
+    when: str
+    watched: tuple[str, ...]
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.target}_{self.column}"
+
+    def _changes(self, rows: dict[str, int]) -> str:
+        """(id, change) per target row of the rows of ``rows`` (table → +1/-1), all-zero changes left out."""
+        selects = " UNION ALL ".join(
+            f"SELECT r.{self.link} AS id, {sign} AS n FROM {table} r "
+            f"WHERE r.{self.link} IS NOT NULL AND {self.when.format(r='r')}" for table, sign in rows.items())
+        return f"SELECT id, sum(n) AS n FROM ({selects}) d GROUP BY id HAVING sum(n) <> 0"
+
+    def grouped(self, rows: dict[str, int]) -> str:
+        """The changes of ``rows`` added; the rows locked first in id order, so two statements that touch the same
+        orders wait for each other rather than deadlock."""
+        changes = self._changes(rows)
+        return (f"PERFORM 1 FROM {self.target} WHERE id IN (SELECT id FROM ({changes}) o) ORDER BY id FOR UPDATE; "
+                f"UPDATE {self.target} t SET {self.column} = t.{self.column} + c.n FROM ({changes}) c WHERE t.id = c.id")
+
+    def _sqlite_add(self, row: str, sign: str) -> str:
+        return (f"UPDATE {self.target} SET {self.column} = {self.column} {sign or '+'} 1 WHERE id = {row}.{self.link} "
+                f"AND {self.when.format(r=row)};")
+
+    def recount(self, connection: Connection) -> None:
+        """Every target row's count from the source."""
+        counted = (f"SELECT {self.link} AS id, count(*) AS n FROM {self.source} r "
+                   f"WHERE {self.link} IS NOT NULL AND {self.when.format(r='r')} GROUP BY {self.link}")
+        connection.execute(text(f"UPDATE {self.target} SET {self.column} = 0 WHERE {self.column} <> 0"))
+        connection.execute(text(f"UPDATE {self.target} SET {self.column} = c.n FROM ({counted}) c "
+                                f"WHERE {self.target}.id = c.id"))
+
+    def kept_here(self, connection: Connection) -> bool:
+        schema = inspect(connection)
+        return schema.has_table(self.target) and self.column in {c["name"] for c in schema.get_columns(self.target)}
+
+
+# work_order.callbacks: the order's callback visits (回访率 counts the orders closed in a month with one)
+CALLBACKS = KeptCount(
+    "work_order", "callbacks", "visit", "work_order_id",
+    "{r}.kind IN (" + ", ".join(f"'{kind.value}'" for kind in CALLBACK_KINDS) + ")",
+    ("work_order_id", "kind"),
+)
+COUNTS = (CALLBACKS,)
+
+
 def sync_totals(connection: Connection) -> None:
-    """Every kept table's triggers in place (PostgreSQL, SQLite); nothing on MariaDB. Idempotent."""
+    """Every kept table's and kept count's triggers in place (PostgreSQL, SQLite); nothing on MariaDB.
+    Idempotent."""
     if connection.dialect.name in ("postgresql", "sqlite"):
-        for kept in KEPT:
+        for kept in (*KEPT, *COUNTS):
             kept.sync(connection)

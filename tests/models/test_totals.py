@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from actions.kernel.periods import period_of
 from actions.scores import compute_scores
 from models import (
+    CALLBACK_KINDS,
     Bill,
     BillStatus,
     BillTotal,
     Branch,
     Building,
     ComplaintValidity,
+    Department,
     EventSource,
     FeeType,
     Project,
@@ -29,6 +31,7 @@ from models import (
     Satisfaction,
     ScoreEvent,
     ScoreTotal,
+    ServiceRequest,
     Staff,
     Survey,
     SurveyAnswerTally,
@@ -36,8 +39,11 @@ from models import (
     SurveyHouseholdTally,
     SurveyResponse,
     Unit,
+    Visit,
+    VisitKind,
+    WorkOrder,
 )
-from models.totals import SURVEY_HOUSEHOLD_TALLY
+from models.totals import CALLBACKS, SURVEY_HOUSEHOLD_TALLY, sync_totals
 from tests import factories as f
 from tests.race_support import second_while_first_open
 from tests.score_support import (
@@ -330,3 +336,127 @@ def test_two_writers_of_one_employees_month_at_once_both_count(engine, scored_st
     with Session(engine) as s:
         assert score_totals(s)[key] == (Decimal("-2.5"), 2)
         assert score_totals(s) == events_recounted(s)
+
+
+def callbacks_recounted(session, orders) -> dict:
+    """Order id → its callback visits (投诉、有偿服务、维修工单回访), counted from the visits themselves."""
+    ids = [o.id for o in orders]
+    counted = dict(session.execute(
+        select(Visit.work_order_id, func.count()).where(Visit.work_order_id.in_(ids), Visit.kind.in_(CALLBACK_KINDS))
+        .group_by(Visit.work_order_id)).all())
+    return {i: counted.get(i, 0) for i in ids}
+
+
+def callbacks_kept(session, orders) -> dict:
+    return dict(session.execute(select(WorkOrder.id, WorkOrder.callbacks)
+                                .where(WorkOrder.id.in_([o.id for o in orders]))).all())
+
+
+def test_every_write_to_a_visit_keeps_the_orders_callback_count(session):
+    org = build_org(session)
+    p, fixer = org["project"], org["staff"]["fixer"]
+    orders = [order(session, p, fixer, at(2026, 10, d), at(2026, 10, d)) for d in (3, 4, 5, 6)]
+    o1, o2, o3, o4 = orders
+    assert callbacks_kept(session, orders) == {o.id: 0 for o in orders}
+
+    # ORM inserts: callbacks count, a visit of another kind (定期走访) or of no order does not
+    first = callback(session, p, o1, at(2026, 10, 7), Satisfaction.UNSATISFIED)
+    callback(session, p, o1, at(2026, 10, 8), Satisfaction.SATISFIED)
+    regular = Visit(project=p, kind=VisitKind.REGULAR, work_order=o2, visited_at=at(2026, 10, 8))
+    session.add_all([regular, Visit(project=p, kind=VisitKind.REPAIR, visited_at=at(2026, 10, 8))])
+    session.flush()
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders) == {o1.id: 2, o2.id: 0,
+                                                                                     o3.id: 0, o4.id: 0}
+
+    # ORM updates: a callback moved to another order, a visit's kind changed either way, a change that moves
+    # nothing (回访记录)
+    first.work_order = o3
+    regular.kind = VisitKind.COMPLAINT
+    session.flush()
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders) == {o1.id: 1, o2.id: 1,
+                                                                                     o3.id: 1, o4.id: 0}
+    regular.kind = VisitKind.SURVEY
+    first.notes = "业主已确认"
+    session.flush()
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
+    assert callbacks_kept(session, orders)[o2.id] == 0
+
+    # set-based writes: many rows at once, INSERT … SELECT, UPDATE, DELETE
+    now = dt.datetime.now(dt.UTC)
+    session.execute(insert(Visit), [
+        {"project_id": p.id, "kind": kind, "way": "phone", "work_order_id": o.id, "visited_at": now,
+         "notes": "", "issues_raised": "", "created_at": now, "updated_at": now}
+        for o in (o2, o4) for kind in (VisitKind.REPAIR, VisitKind.PAID_SERVICE, VisitKind.SPECIAL)])
+    session.execute(text("INSERT INTO visit (project_id, kind, way, work_order_id, visited_at, notes, issues_raised, "
+                         "created_at, updated_at, version) SELECT project_id, kind, way, work_order_id, visited_at, "
+                         "'copy', '', created_at, updated_at, 1 FROM visit WHERE work_order_id IN (:a, :b)"),
+                    {"a": o1.id, "b": o4.id})
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
+    assert callbacks_kept(session, orders)[o4.id] == 4
+    session.execute(update(Visit).where(Visit.notes == "copy").values(work_order_id=o3.id))
+    session.execute(update(Visit).where(Visit.work_order_id == o2.id, Visit.kind == VisitKind.SPECIAL)
+                    .values(kind=VisitKind.COMPLAINT))
+    session.execute(update(Visit).where(Visit.project_id == p.id).values(issues_raised="无"))
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
+    session.execute(delete(Visit).where(Visit.work_order_id == o4.id))
+    session.execute(update(Visit).where(Visit.work_order_id == o2.id).values(work_order_id=None))
+    session.expire_all()
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
+    assert callbacks_kept(session, orders)[o4.id] == callbacks_kept(session, orders)[o2.id] == 0
+
+    # an ORM delete
+    session.delete(session.scalar(select(Visit).where(Visit.work_order_id == o1.id)))
+    session.flush()
+    assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
+    assert callbacks_kept(session, orders)[o1.id] == 0
+
+
+def test_callback_counts_are_recounted_when_their_triggers_are_put_back(session):
+    org = build_org(session)
+    p = org["project"]
+    o = order(session, p, org["staff"]["fixer"], at(2026, 10, 3), at(2026, 10, 3))
+    callback(session, p, o, at(2026, 10, 4), Satisfaction.SATISFIED)
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    for name in CALLBACKS.pg_triggers() if postgres else CALLBACKS.sqlite_triggers():
+        connection.execute(text(f"DROP TRIGGER {name}" + (" ON visit" if postgres else "")))
+    callback(session, p, o, at(2026, 10, 5), Satisfaction.SATISFIED)  # no trigger: not counted
+    assert callbacks_kept(session, [o]) == {o.id: 1}
+    sync_totals(connection)
+    assert callbacks_kept(session, [o]) == callbacks_recounted(session, [o]) == {o.id: 2}
+
+
+@pytest.fixture
+def committed_order(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        p = f.project(s)
+        req = f.service_request(s, project_=p, kind=RequestKind.REPAIR_PRIVATE)
+        dept = s.scalar(select(Department).where(Department.project_id.is_(None)).limit(1))
+        due = dt.datetime(2026, 10, 3, tzinfo=dt.UTC)
+        wo = WorkOrder(project=p, request=req, department=dept, dispatched_at=due, respond_due_at=due,
+                       complete_due_at=due)
+        s.add(wo)
+        s.flush()
+        ids = {"project": p.id, "branch": p.branch_id, "order": wo.id}
+    yield ids
+    with Session(engine) as s, s.begin():
+        for model in (Visit, WorkOrder, ServiceRequest):
+            s.execute(delete(model).where(model.project_id == ids["project"]))
+        s.execute(delete(Project).where(Project.id == ids["project"]))
+        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+
+
+def test_two_callbacks_of_one_order_at_once_both_count(engine, committed_order):
+    now = dt.datetime.now(dt.UTC)
+
+    def called_back(session):
+        session.execute(insert(Visit).values(project_id=committed_order["project"], kind=VisitKind.REPAIR,
+                                             way="phone", work_order_id=committed_order["order"], visited_at=now,
+                                             notes="", issues_raised="", created_at=now, updated_at=now))
+
+    waited, box = second_while_first_open(engine, called_back, called_back)
+    assert waited and "error" not in box
+    with Session(engine) as s:
+        assert s.scalar(select(WorkOrder.callbacks).where(WorkOrder.id == committed_order["order"])) == 2
