@@ -42,6 +42,7 @@ from .actor import Actor
 from .audit import IMPORT_TITLES, as_actor, record_batch
 from .errors import Refused
 from .kernel.periods import today_local
+from .kernel.sql import among_ids
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows
 from .spreadsheets.header import Field
@@ -215,8 +216,9 @@ class SurveyImporter(Importer):
         signed = [bool(w) if s is None else s for w, s in zip(who, column("signed"), strict=True)]
         topics = [column(k) for k in TOPIC_KEYS]
         overall = column("overall_score")
+        units = column("unit_id")
         scores = sum(len(c) - c.count(None) for c in topics)
-        forms = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), column("unit_id"), who, signed,
+        forms = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), units, who, signed,
                          column("answered_on"), overall, [c or "" for c in column("comments")], *topics))
 
         def counted() -> dict[tuple, tuple]:  # the batch's forms are these: its tallies counted here, not read back
@@ -224,7 +226,7 @@ class SurveyImporter(Importer):
             return {(survey.id, question, score): (n,)
                     for question, values in answers for score, n in Counter(values).items() if score is not None}
 
-        households = self._add_households(batch, column("unit_id"))  # first: a form's key is its household
+        households = self._add_households(batch, units)  # first: a form's key is its household
         with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
             insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
         if new:  # a file of nothing but answered units writes nothing to record
@@ -235,7 +237,7 @@ class SurveyImporter(Importer):
                          "survey_id": survey.id, "scores": scores},
                 summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
             )
-        self._mark_collected(batch)
+        self._mark_collected(batch, units)
         if new:  # forms came back: it has been run
             mark_run(survey)
             self.session.flush()
@@ -257,11 +259,13 @@ class SurveyImporter(Importer):
                                  f"（批次 #{batch.id}）")
         return len(missing)
 
-    def _mark_collected(self, batch: ImportBatch) -> None:
-        """The answering households are 已回收. The tally moves the households this marks from not collected to
-        collected: counted from the UPDATE's own row count, not read from the table."""
+    def _mark_collected(self, batch: ImportBatch, units: list[int]) -> None:
+        """The answering households (``units``: those of the batch's forms) are 已回收. The tally moves the
+        households this marks from not collected to collected: counted from the UPDATE's own row count, not read
+        from the table."""
         survey = self.survey
-        answered = select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id)
+        answered = among_ids(self.session, SurveyHousehold.unit_id, units,
+                             select(SurveyResponse.unit_id).where(SurveyResponse.batch_id == batch.id))
         marked = 0
 
         def moved() -> dict[tuple, tuple]:
@@ -270,7 +274,7 @@ class SurveyImporter(Importer):
         with SURVEY_HOUSEHOLD_TALLY.changed_by(self.session.connection(), moved):
             marked = self.session.execute(
                 update(SurveyHousehold)
-                .where(SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(answered),
+                .where(SurveyHousehold.survey_id == survey.id, answered,
                        SurveyHousehold.collected.is_(False))
                 .values(collected=True),
                 execution_options={"synchronize_session": False},

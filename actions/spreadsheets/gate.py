@@ -194,10 +194,14 @@ _CELL_BODY = rb'(?:/>|>[^<]*+(?:<(?!/c>|/?(?:[\w.-]+:)?(?:c|row)[\s/>])[^<]*+)*+
 # A whole row whose every cell's reference carries the row's own number (the back-reference).
 _ROW = re.compile(rb'\s*<row r="([1-9][0-9]{0,8})"' + _ATTRS + rb'\s*(?:/>|>(?:\s*<c r="[A-Za-z]{1,3}\1"' + _ATTRS
                   + rb'\s*' + _CELL_BODY + rb')*+\s*</row>)')
-_ROW_NUMBER = re.compile(rb'<row r="([0-9]+)"')
+_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,8})"[\s/>]')
+# The rows a quick scan's pattern allows grow in steps of this many: one compile per step, not one per piece.
+ROW_STEP = 16_384
 # A cell's start tag as spreadsheet programs write it: its reference first, then attributes named anything but
 # r (the reader places a cell by its last r), double-quoted, one space apart.
-_CELL_ATTRS = rb'(?: [a-qs-z][\w]*+="[^"<>]*+")*+ ?/?>'
+# The two attributes spreadsheet programs write on nearly every cell (t, s) are tried first as literals: the same
+# cells pass, for less work per cell than the general name and value (a 100,000-row sheet has 1.6 million).
+_CELL_ATTRS = rb'(?: t="[A-Za-z]{1,9}+"| s="[0-9]{1,9}+"| [a-qs-z][\w]*+="[^"<>]*+")*+ ?/?>'
 _CELL_TAG = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,8})"' + _CELL_ATTRS)
 # Any other element the reader does not read cells from: unprefixed, not a cell, row, formula or sheetData.
 _OTHER_TAG = rb'(?!(?:c|row|f|sheetData)[\s/>])[A-Za-z][\w.-]*+[\s/>]'
@@ -250,9 +254,11 @@ class _QuickSheet:
     """A worksheet as spreadsheet programs write it — a head, ``<sheetData>`` whose every tag is one the gate
     knows, a tail — checked as it inflates with one regular-expression search per piece: it stops only at a
     tag it has not seen the like of (``_tags``). Each cell's start tag must carry its reference first and no
-    other r, within the rows the piece's ``<row>`` tags number and the columns seen so far; a cell in a
-    further column widens them (at most ``max_cols`` times), anything else — a prefix, a comment, a cell
-    without a reference, a row below its ``<row>`` — leaves the part to the exact parse. ``feed`` answers False
+    other r, within the rows and the columns allowed so far; a ``<row>`` numbered beyond the rows allowed
+    raises them to the next multiple of ``ROW_STEP`` (never past the row cap), a cell in a further column
+    widens the columns (at most ``max_cols`` times); anything else — a prefix, a comment, a cell without a
+    reference, a cell below every ``<row>`` allowed — leaves the part to the exact parse. The grid is bounded by
+    the rows allowed, which are at least every row seen. ``feed`` answers False
     where the text is anything else; ``finish`` False where the bounds need the exact parse to decide."""
 
     def __init__(self, sheet: str, limits: Limits) -> None:
@@ -261,9 +267,10 @@ class _QuickSheet:
         self.state = "head"
         self.buf = b""
         self.cells = 0
-        self.max_row = 0
+        self.max_row = 0  # the rows allowed: at least the highest <row> seen, rounded up to ROW_STEP
         self.max_col = 0
         self.formulas = False
+        self._compiled: tuple[tuple[int, int, bool], re.Pattern[bytes]] | None = None
 
     def feed(self, chunk: bytes) -> bool:
         if self.state == "tail":
@@ -306,12 +313,6 @@ class _QuickSheet:
             return len(buf) < LONGEST_ROW
         limits = self.limits
         # Searched in place up to ``cut``: slicing out the region would copy every piece once more.
-        numbers = _ROW_NUMBER.findall(buf, 0, cut)
-        if numbers:
-            highest = max(map(int, numbers))
-            if highest > limits.max_row_number:
-                return self._beyond(buf[:cut])
-            self.max_row = max(self.max_row, highest)
         self.cells += buf.count(b'<c r="', 0, cut)  # blank ones too: past the cap, the exact parse decides
         if self.cells > limits.max_cells or not self._tags(buf, cut):
             return False
@@ -322,9 +323,10 @@ class _QuickSheet:
         return True
 
     def _tags(self, region: bytes, end: int) -> bool:
-        """Whether every tag of ``region`` up to ``end`` is a closing tag, a cell within the rows and columns
-        allowed, or an element the reader takes no cell from; a cell in a further column (or the first formula)
-        widens what is allowed and the search goes on from there."""
+        """Whether every tag of ``region`` up to ``end`` is a closing tag, a row or a cell within the rows and
+        columns allowed, or an element the reader takes no cell from; a row beyond them, a cell in a further
+        column (or the first formula) widens what is allowed and the search goes on from there. A row past the
+        cap refuses the file (``_beyond``)."""
         pos = 0
         while (hit := self._pattern().search(region, pos, end)) is not None:
             pos = hit.start()
@@ -333,20 +335,45 @@ class _QuickSheet:
                 col = column_index(cell.group(1).decode())
                 if int(cell.group(2)) > self.max_row or col <= self.max_col or col > self.limits.max_cols:
                     return False
-                self.max_col = col
+                self.max_col = self._widest(region, pos, end, col)
+            elif (row := _ROW_TAG.match(region, pos)) is not None and int(row.group(1)) > self.max_row:
+                number = int(row.group(1))
+                if number > self.limits.max_row_number:
+                    return self._beyond(region[:end])
+                self.max_row = min(-(-number // ROW_STEP) * ROW_STEP, self.limits.max_row_number)
             elif region.startswith((b"<f>", b"<f ", b"<f/"), pos) and not self.formulas:
                 self.formulas = True
             else:
                 return False
         return True
 
+    def _widest(self, region: bytes, pos: int, end: int, col: int) -> int:
+        """The farthest column of the cells from ``pos`` to the end of their row that the pattern would allow once
+        widened to them: one widening (one compile) for a header row of 16 columns, not 16. Only cells this
+        scan accepts widen it; any other tag is still met, and judged, by the search."""
+        stop = region.find(b"</row>", pos, end)
+        limits = self.limits
+        for later in _CELL_TAG.finditer(region, pos, end if stop < 0 else stop):
+            c = column_index(later.group(1).decode())
+            if int(later.group(2)) > self.max_row or c > limits.max_cols:
+                break
+            col = max(col, c)
+        return col
+
     def _pattern(self) -> re.Pattern[bytes]:
-        """The first tag not known to be harmless: a cell beyond (max_row, max_col), or anything unusual."""
+        key = (self.max_row, self.max_col, self.formulas)
+        if self._compiled is None or self._compiled[0] != key:
+            self._compiled = (key, self._compile())
+        return self._compiled[1]
+
+    def _compile(self) -> re.Pattern[bytes]:
+        """The first tag not known to be harmless: a row beyond max_row, a cell beyond (max_row, max_col), or
+        anything unusual. Compiled anew only when what is allowed widens (a few times a file)."""
         cells = f'c r="(?:{_columns_up_to(self.max_col)})(?:{_up_to(self.max_row)})"'.encode()
         formula = rb"|f[\s/>]" if self.formulas else b""
         # The commonest tags first: closing tags, values, inline strings, then cells.
         return re.compile(rb"<(?!/|v>|t>|is>|" + cells + _CELL_ATTRS + rb"|" + _OTHER_TAG
-                          + rb'|row r="[1-9][0-9]{0,8}"[\s/>]' + formula + rb")")
+                          + rb'|row r="(?:' + _up_to(self.max_row).encode() + rb')"[\s/>]' + formula + rb")")
 
     def _beyond(self, region: bytes) -> bool:
         """Refuse the first row past the cap that holds a value; rows there that hold none are for the exact

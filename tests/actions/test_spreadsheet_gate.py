@@ -112,3 +112,34 @@ def test_a_workbook_as_spreadsheet_programs_write_it_needs_no_exact_parse(monkey
     book = read_book(workbook({"S": rows}), "a.xlsx")
     assert book.sheets[0].rows[-1] == ["2栋", "101", 4, "电梯<维修>及时 & r=\"1\""]
     assert len(book.sheets[0].rows) == 3001
+
+
+def test_the_quick_scan_widens_its_pattern_a_few_times_a_file(monkeypatch):
+    """What the quick scan allows widens by steps — the rows to the next multiple of ROW_STEP, the columns to a
+    row's farthest cell at once — so a 40,000-row sheet compiles its pattern a handful of times, not once per
+    piece and column; the exact parse is still not needed, and the bounds still hold (a cell below every row
+    allowed, a row past the cap)."""
+    from actions.spreadsheets import gate
+
+    compiled = []
+    real = gate._QuickSheet._compile
+    monkeypatch.setattr(gate._QuickSheet, "_compile", lambda self: compiled.append(1) or real(self))
+    monkeypatch.setattr(gate, "_exact", lambda *a, **kw: (_ for _ in ()).throw(AssertionError("the exact parse ran")))
+    body = b"".join(f'<row r="{r}"><c r="A{r}" t="n"><v>{r}</v></c><c r="B{r}" s="1" t="n"><v>5</v></c>'
+                    f'<c r="C{r}" t="inlineStr"><is><t>满意</t></is></c></row>'.encode() for r in range(2, 40_002))
+    book = read_book(_sheet(body), "a.xlsx")
+    assert len(book.sheets[0].rows) == 40_001
+    assert book.sheets[0].rows[-1] == [40_001, 5, "满意"]
+    # the first row's 3 columns at once, then rows 16,384 / 32,768 / 49,152: with the starting pattern, 5 compiles
+    assert len(compiled) <= 1 + 1 + -(-40_001 // gate.ROW_STEP)
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'<row r="2"><c r="A2"><v>1</v></c><c r="B20000"><v>1</v></c></row>' + b'<row r="3"><c r="A3"><v>1</v></c></row>'
+     + b'<row r="200101"><c r="A200101"><v>1</v></c></row>', "行数过多"),
+    (b'<row r="2"><c r="A2"><v>1</v></c></row><row r="20000"><c r="A20000"><v>1</v></c><c r="C20000"><v>1</v></c>'
+     b'<c r="XFD20000"><v>1</v></c></row>', "列数过多"),
+])
+def test_bounds_hold_across_the_widened_steps(body, message):
+    with pytest.raises(Refused, match=message):
+        read_book(_sheet(body), "a.xlsx")
