@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import importlib
 import io
 import sys
 import tempfile
 import time
+from collections import Counter
 from itertools import chain
 from pathlib import Path
 
@@ -113,7 +116,7 @@ def timed(engine: Engine, actor: Actor, kind: str, data: bytes, name: str, *, dr
         session.info["actor"] = actor
         b0 = backend_cpu(session)
         if STAGES is not None:
-            STAGES.session, STAGES.spent = session, {}
+            STAGES.session, STAGES.spent = session, Counter()
         result = import_records(session, kind=kind, data=data, file_name=name, actor=actor, dry_run=dry_run)
         cpu = time.process_time() - c0 + backend_cpu(session) - b0
         if STAGES is not None:
@@ -134,39 +137,44 @@ def refused_confirm(engine: Engine, actor: Actor, kind: str, data: bytes, name: 
     raise AssertionError("the same file was imported twice")
 
 
+# module → {function or Class.method: label}: the parts of the 业主 import ``--stages`` times.
+STAGE_PARTS = {
+    "actions.spreadsheets.pipeline": {"read_book": "read (gate + calamine)", "parse": "parse + clean",
+                                      "_check_repeats": "repeats"},
+    "actions.spreadsheets.records": {"RecordImporter._projects": "check: projects"},
+    "actions.bulk_import": {
+        "CustomerImporter.check": "check", "CustomerImporter.resolve": "check: units",
+        "CustomerImporter.find": "check: customers read", "CustomerImporter.compare": "check: compare",
+        "CustomerImporter._check_links": "check: links", "CustomerImporter.write": "write",
+        "CustomerImporter.write_new": "write: customers", "insert_rows": "write: rows (all)",
+    },
+}
+
+
 class Stages:
-    """``--stages``: the CPU (this process + the PostgreSQL backend) each part of the 业主 import spends; nested
-    parts are counted in their callers too."""
+    """``--stages``: the CPU (this process + the PostgreSQL backend) each part of the 业主 import spends, each
+    function of ``STAGE_PARTS`` wrapped in place; nested parts are counted in their callers too."""
 
     def __init__(self) -> None:
         self.session: Session | None = None
-        self.spent: dict[str, float] = {}
-
-    def install(self) -> None:
-        from actions import bulk_import
-        from actions.spreadsheets import pipeline, records
-
-        importer = bulk_import.CustomerImporter
-        for owner, name, label in (
-            (pipeline, "read_book", "read (gate + calamine)"), (pipeline, "parse", "parse + clean"),
-            (pipeline, "_check_repeats", "repeats"), (importer, "check", "check"),
-            (records.RecordImporter, "_projects", "check: projects"), (importer, "resolve", "check: units"),
-            (importer, "find", "check: customers read"), (importer, "compare", "check: compare"),
-            (importer, "_check_links", "check: links"), (importer, "write", "write"),
-            (importer, "write_new", "write: customers"), (bulk_import, "insert_rows", "write: rows (all)"),
-        ):
-            setattr(owner, name, self._timed(getattr(owner, name), label))
+        self.spent: Counter[str] = Counter()
+        for module, parts in STAGE_PARTS.items():
+            for path, label in parts.items():
+                *outer, name = path.split(".")
+                owner = functools.reduce(getattr, outer, importlib.import_module(module))
+                setattr(owner, name, self._timed(getattr(owner, name), label))
 
     def _cpu(self) -> float:
         return time.process_time() + (backend_cpu(self.session) if self.session is not None else 0.0)
 
     def _timed(self, fn, label: str):
+        @functools.wraps(fn)
         def timed(*args, **kwargs):
             start = self._cpu()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.spent[label] = self.spent.get(label, 0.0) + self._cpu() - start
+                self.spent[label] += self._cpu() - start
         return timed
 
     def line(self, read_cpu: float) -> str:
@@ -264,7 +272,6 @@ def main() -> None:
     global STAGES
     if args.stages:
         STAGES = Stages()
-        STAGES.install()
     t0 = time.perf_counter()
 
     def made(name: str, make) -> bytes:
