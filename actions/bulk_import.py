@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +76,7 @@ from .spreadsheets.records import (
     audit,
     audit_updates,
     chunks,
+    standing,
     written_columns,
 )
 from .units import BUTLER_POSITIONS, unit_dates_problem
@@ -125,13 +126,16 @@ def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *,
         elif required:
             row.fail(label, "", "为空：请填写房屋，或楼栋和房号")
     refs.load(wanted)
+    # refs.get inlined: a whole project's file passes here, a method call and two key folds a row
+    units, building_key, room_key, error = refs.units, clean.building_key, clean.room_key, Outcome.ERROR
     for row in rows:
         v = row.values
-        if not row.ok or not (v.get("building") and v.get("room_no")):
+        building, room = v.get("building"), v.get("room_no")
+        if row.outcome is error or not (building and room):
             continue
-        unit = refs.get(v["project_id"], v["building"], v["room_no"])
+        unit = units.get((v["project_id"], building_key(building), room_key(room)))
         if unit is None:
-            row.fail(label, f"{v['building']}-{v['room_no']}", f"{v['building']} {v['room_no']} 不存在于本项目")
+            row.fail(label, f"{building}-{room}", f"{building} {room} 不存在于本项目")
         else:
             v["unit_id"] = unit["id"]
             v["unit_collector_id"] = unit["collector_id"]
@@ -155,22 +159,23 @@ def _stored(session: Session, model, ids: list[int], columns: list[str]) -> dict
     return out
 
 
-def _read_keyed(session: Session, wanted: list, scope: ColumnElement[bool], column, keys: set) -> Iterator[dict[str, Any]]:
+def _read_keyed(session: Session, wanted: list, scope: ColumnElement[bool], column, keys: set) -> list[dict[str, Any]]:
     """The rows (``wanted`` columns) within ``scope`` whose ``column`` is one of ``keys``: ``IN`` a thousand keys
     at a time — or, when the keys are about as many as the rows in scope (a whole project's file), one read of
     those rows, kept here by key: binding a hundred lists of a thousand keys costs more than reading the rows."""
     if not keys:
-        return
+        return []
     stmt = select(*wanted).where(scope)
     whole = session.scalar(select(func.count()).where(scope)) <= 2 * len(keys)
     conn = session.connection()  # Core rows: the ORM's result layer costs more than the read here
+    out: list[dict[str, Any]] = []
     for part in [stmt] if whole else [stmt.where(column.in_(part)) for part in chunks(keys)]:
         result = conn.execute(part)
         names = list(result.keys())
         at = names.index(column.key)
-        for rec in result.all():  # fetched at once: row by row is the driver's fetchone per row
-            if rec[at] in keys:
-                yield dict(zip(names, rec, strict=True))
+        # fetched at once (row by row is the driver's fetchone per row), made dicts in one comprehension
+        out += [dict(zip(names, rec, strict=True)) for rec in result.all() if rec[at] in keys]
+    return out
 
 
 class UnitImporter(RecordImporter):
@@ -796,11 +801,12 @@ class CustomerImporter(RecordImporter):
         return " / ".join(p for p in (unit, v.get("name") or "", shown(v.get("relation") or UnitRelation.OWNER)) if p)
 
     def resolve(self, rows: list[Row]) -> None:
+        identity = self.identity
         for row in rows:
-            who = row.values["who"] = self.identity(row.values)
+            who = row.values["who"] = identity(row.values)
             if who is None:
                 row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
-        rows = [r for r in rows if r.ok]
+        rows = standing(rows)
         self.refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
         _resolve_units(self, rows, self.refs, required=False)
 
@@ -812,7 +818,7 @@ class CustomerImporter(RecordImporter):
         wanted = [table.c.id, table.c.project_id, table.c.id_number, table.c.phone, table.c.name,
                   *(table.c[c] for k, c in self.columns.items() if k in present)]
 
-        def stored(column, values) -> Iterator[dict[str, Any]]:
+        def stored(column, values) -> list[dict[str, Any]]:
             return _read_keyed(self.session, wanted, table.c.project_id.in_(projects), column, values)
 
         numbers = {r.values["id_number"] for r in rows if r.values.get("id_number") not in (None, MASKED)}
@@ -838,14 +844,16 @@ class CustomerImporter(RecordImporter):
 
     def check(self, rows: list[Row]) -> None:
         super().check(rows)
-        rows = [r for r in rows if r.ok]
+        rows = standing(rows)
         # One customer over several rows: the first row speaks for the customer, the others must agree.
         first: dict[tuple, Row] = {}
+        lead_of = first.setdefault
         for row in rows:
             if row.target_id:
-                row.values["who"] = ("id", row.target_id)
-            who = row.values["who"]
-            lead = first.setdefault(who, row)
+                row.values["who"] = who = ("id", row.target_id)
+            else:
+                who = row.values["who"]
+            lead = lead_of(who, row)
             if lead is row:
                 continue
             for key in self.columns:
@@ -855,7 +863,7 @@ class CustomerImporter(RecordImporter):
                 row.outcome = Outcome.UNCHANGED
                 row.changes = None  # the first row carries the customer's changes
         self.leads = {id(r) for r in first.values()}
-        self._check_links([r for r in rows if r.ok])
+        self._check_links(standing(rows))
 
     def _check_links(self, rows: list[Row]) -> None:
         customers = {r.target_id for r in rows if r.target_id}
@@ -869,24 +877,28 @@ class CustomerImporter(RecordImporter):
             Customer.project_id.in_(sorted({r.values["project_id"] for r in rows}))))
         for link in _read_keyed(self.session, wanted, mine, table.c.customer_id, customers):
             links[(link["unit_id"], link["customer_id"], link["relation"])] = link
+        relinked = list(self.relinked_columns.items())
+        owner, new_, update, unchanged = UnitRelation.OWNER, Outcome.NEW, Outcome.UPDATE, Outcome.UNCHANGED
         for row in rows:
             v = row.values
-            if v.get("unit_id") is None:
+            unit_id = v.get("unit_id")
+            if unit_id is None:
                 continue
-            relation = v.get("relation") or UnitRelation.OWNER
-            link = links.get((v["unit_id"], row.target_id, relation)) if row.target_id else None
+            link = links.get((unit_id, row.target_id, v.get("relation") or owner)) if row.target_id else None
             if link is None:
-                row.outcome = Outcome.NEW if row.outcome is not Outcome.UPDATE else row.outcome
+                if row.outcome is not update:
+                    row.outcome = new_
                 v["link"] = "new"
                 continue
             v["link_id"], v["link_stored"] = link["id"], link
-            changes = {k: (link[c], v[k]) for k, c in self.relinked_columns.items()
-                       if v.get(k) is not None and link[c] != v[k]}
+            if not relinked:
+                continue
+            changes = {k: (link[c], v[k]) for k, c in relinked if v.get(k) is not None and link[c] != v[k]}
             if changes:
                 v["link_changes"] = changes
                 row.changes = {**(row.changes or {}), **changes}
-                if row.outcome is Outcome.UNCHANGED:
-                    row.outcome = Outcome.UPDATE
+                if row.outcome is unchanged:
+                    row.outcome = update
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         title = f"导入{self.title}（批次 #{batch.id}）"

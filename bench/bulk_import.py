@@ -13,17 +13,30 @@ each next to a bare python-calamine read of the same file, and prints the ratios
 (this process's, plus the PostgreSQL backend's when the server runs on this machine) to the read's CPU time —
 on a shared machine the CPU ratio is the one that compares runs.
 
+``--floors`` also prints, for the 业主 file, what its import cannot avoid (issue 17), each against the bare read:
+the read through the safe-file gate (``read_book``, what every import reads first); that read plus the units it
+links to and one raw write of the same 100,000 customers and links (rolled back: executemany on SQLite, COPY on
+PostgreSQL — the write floor of the first import); and that read plus one raw read of the units, customers and
+links an unchanged file is compared with (the preview's floor). ``--stages`` prints the CPU each part of the
+业主 import and preview spends (functions wrapped in place, no profiler). ``--cache DIR`` keeps the workbooks
+(writing them takes minutes on a loaded machine).
+
     /work/venv/bin/python bench/bulk_import.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_bulk_import]
+                                               [--sqlite-only | --pg-only] [--floors] [--stages] [--cache DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import importlib
 import io
 import sys
 import tempfile
 import time
+from collections import Counter
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -102,8 +115,12 @@ def timed(engine: Engine, actor: Actor, kind: str, data: bytes, name: str, *, dr
     with Session(engine) as session, session.begin():
         session.info["actor"] = actor
         b0 = backend_cpu(session)
+        if STAGES is not None:
+            STAGES.session, STAGES.spent = session, Counter()
         result = import_records(session, kind=kind, data=data, file_name=name, actor=actor, dry_run=dry_run)
         cpu = time.process_time() - c0 + backend_cpu(session) - b0
+        if STAGES is not None:
+            STAGES.session = None
     elapsed = time.perf_counter() - t0
     assert not result.problems or result.counts["error"] == 0, [p.message for p in result.problems[:5]]
     return elapsed, cpu, result
@@ -120,6 +137,129 @@ def refused_confirm(engine: Engine, actor: Actor, kind: str, data: bytes, name: 
     raise AssertionError("the same file was imported twice")
 
 
+# module → {function or Class.method: label}: the parts of the 业主 import ``--stages`` times.
+STAGE_PARTS = {
+    "actions.spreadsheets.pipeline": {"read_book": "read (gate + calamine)", "parse": "parse + clean",
+                                      "_check_repeats": "repeats"},
+    "actions.spreadsheets.records": {"RecordImporter._projects": "check: projects"},
+    "actions.bulk_import": {
+        "CustomerImporter.check": "check", "CustomerImporter.resolve": "check: units",
+        "CustomerImporter.find": "check: customers read", "CustomerImporter.compare": "check: compare",
+        "CustomerImporter._check_links": "check: links", "CustomerImporter.write": "write",
+        "CustomerImporter.write_new": "write: customers", "insert_rows": "write: rows (all)",
+    },
+}
+
+
+class Stages:
+    """``--stages``: the CPU (this process + the PostgreSQL backend) each part of the 业主 import spends, each
+    function of ``STAGE_PARTS`` wrapped in place; nested parts are counted in their callers too."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.spent: Counter[str] = Counter()
+        for module, parts in STAGE_PARTS.items():
+            for path, label in parts.items():
+                *outer, name = path.split(".")
+                owner = functools.reduce(getattr, outer, importlib.import_module(module))
+                setattr(owner, name, self._timed(getattr(owner, name), label))
+
+    def _cpu(self) -> float:
+        return time.process_time() + (backend_cpu(self.session) if self.session is not None else 0.0)
+
+    def _timed(self, fn, label: str):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            start = self._cpu()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.spent[label] += self._cpu() - start
+        return timed
+
+    def line(self, read_cpu: float) -> str:
+        return "; ".join(f"{label} {s:.2f} s ({s / read_cpu:.2f}×)" for label, s in self.spent.items())
+
+
+STAGES: Stages | None = None
+
+
+def sqlite_values(conn, table: str, columns: str, rows: list[tuple]) -> None:
+    """``rows`` in multi-row ``VALUES`` statements of up to 32,000 parameters: on a table with an FTS5 index (the
+    customers' name) executemany costs 3–4× as much, FTS5 flushing its pending terms after every statement."""
+    width = len(rows[0])
+    one = "(" + ", ".join("?" * width) + ")"
+    per = 32_000 // width
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))}",
+                             tuple(chain.from_iterable(chunk)))
+
+
+def floors(engine: Engine, owners: bytes, n: int, read_cpu: float) -> None:
+    """What the 业主 import and its preview cannot avoid, in CPU seconds against the bare read (see the docstring)."""
+
+    from actions.spreadsheets.reader import read_book
+
+    with Session(engine) as session:
+        conn = session.connection()
+        pg = engine.dialect.name == "postgresql"
+        project_id = conn.exec_driver_sql("SELECT id FROM project").scalar()
+        now = dt.datetime.now(dt.UTC)
+        stamp = now if pg else now.isoformat()
+        customers = [(project_id, SURNAMES[i % 20] + GIVEN[i // 20 % 20] + GIVEN[i // 400 % 20], "person", f"139{i:08d}",
+                      id_number(i), False, "", "", stamp, stamp, 1) for i in range(n)]
+        columns = "project_id, name, kind, phone, id_number, vip, emergency_contact, note, created_at, updated_at, version"
+        link_columns = "project_id, unit_id, customer_id, relation, is_primary, version"
+        units = "SELECT u.id, b.name, u.room_no FROM unit u JOIN building b ON b.id = u.building_id"
+
+        def cpu() -> float:
+            return time.process_time() + backend_cpu(session)
+
+        c0 = cpu()
+        read_book(owners, "业主.xlsx")
+        gate = cpu() - c0
+        c0 = cpu()
+        read_calamine(owners)
+        unit_ids = [u[0] for u in conn.exec_driver_sql(units).all()]
+        if pg:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(f"COPY customer ({columns}) FROM STDIN") as copy:
+                for row in customers:
+                    copy.write_row(row)
+        else:
+            sqlite_values(conn, "customer", columns, customers)
+        first = conn.exec_driver_sql("SELECT min(id) FROM customer").scalar()
+        links = [(project_id, unit_ids[i], first + i, "owner", True, 1) for i in range(n)]
+        if pg:
+            with raw.cursor() as cursor, cursor.copy(f"COPY unit_customer ({link_columns}) FROM STDIN") as copy:
+                for row in links:
+                    copy.write_row(row)
+        else:
+            sqlite_values(conn, "unit_customer", link_columns, links)
+        write = cpu() - c0
+        session.rollback()
+    print(f"   floors (CPU, 业主): read through the gate {gate:.2f} s = {gate / read_cpu:.2f}×; read + units read + raw "
+          f"write of {n:,} customers and links {write:.2f} s = {write / read_cpu:.2f}× (first import)   "
+          f"load {load_average()}")
+
+
+def preview_floor(engine: Engine, owners: bytes, read_cpu: float) -> None:
+    """Once the file is imported: the bare read plus one raw read of the units, customers and links an unchanged
+    file is compared with."""
+    with Session(engine) as session:
+        conn = session.connection()
+        c0 = time.process_time() + backend_cpu(session)
+        read_calamine(owners)
+        conn.exec_driver_sql("SELECT u.id, b.name, u.room_no, u.collector_id FROM unit u "
+                             "JOIN building b ON b.id = u.building_id").all()
+        conn.exec_driver_sql("SELECT id, project_id, id_number, phone, name, kind FROM customer").all()
+        conn.exec_driver_sql("SELECT id, unit_id, customer_id, relation FROM unit_customer").all()
+        compared = time.process_time() + backend_cpu(session) - c0
+    print(f"   floor (CPU, 业主 preview): read + raw read of the units, customers and links compared {compared:.2f} s = "
+          f"{compared / read_cpu:.2f}×   load {load_average()}")
+
+
 def line(label: str, elapsed: float, cpu: float, result, read: tuple[float, float]) -> str:
     c = result.counts
     return (f"{label:<34} {elapsed:7.2f} s = {elapsed / read[0]:5.1f}× the bare read; CPU {cpu:6.2f} s = "
@@ -131,10 +271,28 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_bulk_import")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--pg-only", action="store_true")
+    parser.add_argument("--floors", action="store_true", help="what the 业主 import and preview cannot avoid")
+    parser.add_argument("--stages", action="store_true", help="the CPU each part of the 业主 import spends")
+    parser.add_argument("--cache", type=Path, help="a directory keeping the workbooks between runs")
     args = parser.parse_args()
     n = args.rows
+    global STAGES
+    if args.stages:
+        STAGES = Stages()
     t0 = time.perf_counter()
-    units, owners, corrected = units_file(n), owners_file(n), units_file(n, changed=1)
+
+    def made(name: str, make) -> bytes:
+        if args.cache is None:
+            return make()
+        path = args.cache / f"{name}-{n}.xlsx"
+        if not path.exists():
+            args.cache.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(make())
+        return path.read_bytes()
+
+    units, owners = made("units", lambda: units_file(n)), made("owners", lambda: owners_file(n))
+    corrected = made("corrected", lambda: units_file(n, changed=1))
     print(f"workbooks: 房屋 {len(units) / 2**20:.1f} MB, 业主 {len(owners) / 2**20:.1f} MB, "
           f"房屋（1% 更正）{len(corrected) / 2**20:.1f} MB — {n:,} rows each, written in {time.perf_counter() - t0:.1f} s")
     reads = {}
@@ -149,7 +307,7 @@ def main() -> None:
           f"业主 {reads['owners'][0]:.2f} / {reads['owners'][1]:.2f} s, "
           f"更正 {reads['corrected'][0]:.2f} / {reads['corrected'][1]:.2f} s   load {load_average()}")
 
-    targets = [("SQLite", lambda: make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db"))]
+    targets = [] if args.pg_only else [("SQLite", lambda: make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db"))]
     if not args.sqlite_only:
         targets.append(("PostgreSQL", lambda: make_engine(fresh_postgres(args.pg))))
     for label, make in targets:
@@ -158,13 +316,21 @@ def main() -> None:
         print(f"\n== {label}")
         print(line("1. import 房屋 (new)", *timed(engine, actor, "units", units, "房屋.xlsx"), reads["units"]))
         analyze(engine)
+        if args.floors:
+            floors(engine, owners, n, reads["owners"][1])
         print(line("1. import 业主 + 房屋关系 (new)", *timed(engine, actor, "customers", owners, "业主.xlsx"),
                    reads["owners"]))
+        if STAGES is not None:
+            print(f"   stages: {STAGES.line(reads['owners'][1])}")
         analyze(engine)
+        if args.floors:
+            preview_floor(engine, owners, reads["owners"][1])
         print(line("2. same 房屋 file, preview", *timed(engine, actor, "units", units, "房屋.xlsx", dry_run=True),
                    reads["units"]))
         print(line("2. same 业主 file, preview", *timed(engine, actor, "customers", owners, "业主.xlsx", dry_run=True),
                    reads["owners"]))
+        if STAGES is not None:
+            print(f"   stages: {STAGES.line(reads['owners'][1])}")
         print(f"{'2. same file, confirm refused':<34} {refused_confirm(engine, actor, 'units', units, '房屋.xlsx'):7.2f} s"
               "  (该批次已导入)")
         print(line("3. 1 % changed, preview", *timed(engine, actor, "units", corrected, "房屋-更正.xlsx", dry_run=True),

@@ -34,6 +34,14 @@ CHUNK = 1000
 # field key → the row value holding its resolved reference (``butler`` → ``butler_id``)
 _REFERENCE: dict[str, str] = {}
 AUDIT_CHUNK = 5000
+_ABSENT = object()  # a field the file has no column for
+
+
+def standing(rows: Iterable[Row]) -> list[Row]:
+    """The rows without an error so far (``Row.ok`` without a property call per row: a file's rows pass
+    here several times)."""
+    error = Outcome.ERROR
+    return [r for r in rows if r.outcome is not error]
 
 
 def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -119,18 +127,19 @@ class RecordImporter(Importer):
         return self.default_project
 
     def check(self, rows: list[Row]) -> None:
-        rows = [r for r in rows if r.ok]
+        rows = standing(rows)
         by_id = self._by_id(rows)
         self._projects(rows, by_id)
-        rows = [r for r in rows if r.ok]
+        rows = standing(rows)
         self.resolve(rows)
-        rows = [r for r in rows if r.ok]
+        rows = standing(rows)
         found = self.find([r for r in rows if r.values.get("id") is None])
+        compare, error = self.compare, Outcome.ERROR
         for row in rows:
-            if not row.ok:
+            if row.outcome is error:
                 continue
-            stored = by_id.get(row.values.get("id")) or found.get(id(row))
-            self.compare(row, stored)
+            record_id = row.values.get("id")
+            compare(row, found.get(id(row)) if record_id is None else by_id.get(record_id))
 
     def _by_id(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         wanted = [r.values["id"] for r in rows if r.values.get("id") is not None]
@@ -154,21 +163,30 @@ class RecordImporter(Importer):
         known = dict(self.session.execute(select(Project.name, Project.id).where(Project.name.in_(sorted(names)))).all()) if names else {}
         only = next(iter(self.actor.project_ids)) if self.actor.project_ids and len(self.actor.project_ids) == 1 else None
         label = self.label("project")
+        # Every row naming a project gets the same verdict: worked out once per name, not once per row.
+        named: dict[str, tuple[int | None, str | None]] = {}
+        for name in names:
+            project_id = known.get(name)
+            if project_id is None:
+                named[name] = None, f"{name} 不存在"
+            elif not self.actor.can_see(project_id):
+                named[name] = None, f"无权导入项目“{name}”的数据"
+            elif self.default_project is not None and project_id != self.default_project:
+                named[name] = None, f"{name} 不是导入时选择的项目"
+            else:
+                named[name] = project_id, None
+        error = Outcome.ERROR
         for row in rows:
-            if not row.ok:
+            if row.outcome is error:
                 continue
-            name = row.values.get("project")
-            record = by_id.get(row.values.get("id"))
+            values = row.values
+            name = values.get("project")
+            record_id = values.get("id")
+            record = None if record_id is None else by_id.get(record_id)
             if name:
-                project_id = known.get(name)
-                if project_id is None:
-                    row.fail(label, name, f"{name} 不存在")
-                    continue
-                if not self.actor.can_see(project_id):
-                    row.fail(label, name, f"无权导入项目“{name}”的数据")
-                    continue
-                if self.default_project is not None and project_id != self.default_project:
-                    row.fail(label, name, f"{name} 不是导入时选择的项目")
+                project_id, problem = named[name]
+                if problem is not None:
+                    row.fail(label, name, problem)
                     continue
             else:
                 project_id = self.default_project or (record["project_id"] if record else None) or only
@@ -176,9 +194,9 @@ class RecordImporter(Importer):
                     row.fail(label, "", "为空：请填写项目，或在导入时选择项目")
                     continue
             if record is not None and record["project_id"] != project_id:
-                row.fail(self.label("id"), row.values["id"], f"{row.values['id']} 不属于该项目")
+                row.fail(self.label("id"), record_id, f"{record_id} 不属于该项目")
                 continue
-            row.values["project_id"] = project_id
+            values["project_id"] = project_id
 
     def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
         if stored is None:
@@ -196,13 +214,18 @@ class RecordImporter(Importer):
         changes = {}
         values = row.values
         for key, column, ref, clearable in self._compared:
-            if key not in values or values[key] is MASKED:
+            new = values.get(key, _ABSENT)
+            if new is _ABSENT or new is MASKED:
                 continue
-            new = values[ref] if ref in values else values[key]
-            if new is None and not clearable:
-                continue  # an empty cell leaves a required value as it is
+            if ref in values:
+                new = values[ref]
             old = stored[column]
-            if (new is None or old != new) and not self.same(key, old, new):
+            if new is None:
+                if not clearable:
+                    continue  # an empty cell leaves a required value as it is
+            elif old == new:  # a cleaned value cleans to itself: an unchanged cell costs one comparison
+                continue
+            if not self.same(key, old, new):
                 changes[key] = (self.shown_stored(key, old), values[key])
         row.changes = changes
         row.outcome = Outcome.UPDATE if changes else Outcome.UNCHANGED

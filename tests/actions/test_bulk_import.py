@@ -195,6 +195,56 @@ def test_rows_with_problems_write_nothing(session, p1):
     assert other.id not in {u.project_id for u in session.scalars(select(Unit))}
 
 
+def test_each_row_naming_another_project_is_refused_on_its_own_row(session, p1):
+    """The verdict on a 项目 is worked out once per name; every row naming it still gets its own message."""
+    project, _ = p1
+    other = f.project(session, name="别的项目")
+    actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id, other.id}))
+    data = workbook({"房屋": [
+        ["项目", "楼栋", "房号", "建筑面积(㎡)"],
+        ["别的项目", "1栋", "1-101", 80],
+        ["翠湖花园", "1栋", "1-102", 80],
+        ["别的项目", "1栋", "1-103", 80],
+        ["没有这个项目", "1栋", "1-104", 80],
+        ["没有这个项目", "1栋", "1-105", 80],
+    ]})
+    before = counts(session)
+    result = _import(session, "units", data, actor, project_id=project.id)
+    assert counts(session) == before and not result.written
+    assert [p.message for p in result.problems] == [
+        "「房屋」第2行 项目 别的项目 不是导入时选择的项目",
+        "「房屋」第4行 项目 别的项目 不是导入时选择的项目",
+        "「房屋」第5行 项目 没有这个项目 不存在",
+        "「房屋」第6行 项目 没有这个项目 不存在",
+    ]
+    assert result.counts["error"] == 4 and result.counts["new"] == 1
+
+
+def test_customers_and_links_over_many_insert_statements(session, p1, monkeypatch):
+    """SQLite writes the new rows a few thousand to a statement (multi-row VALUES): with statements of four rows,
+    ten customers and their links are all written, each customer linked to its own unit."""
+    from actions.spreadsheets import bulk
+
+    monkeypatch.setattr(bulk, "SQLITE_PARAMS", 40)
+    project, actor = p1
+    rooms = [f"1-{100 + i}" for i in range(10)]
+    _import(session, "units", workbook({"房屋": [["楼栋", "房号"], *(["1栋", r] for r in rooms)]}), actor,
+            project_id=project.id)
+    data = workbook({"业主": [
+        ["姓名", "手机号", "楼栋", "房号", "关系"],
+        *([f"客户{i}", f"1380000{i:04d}", "1栋", r, "业主"] for i, r in enumerate(rooms)),
+    ]})
+    result = _import(session, "customers", data, actor, project_id=project.id)
+    assert result.written and result.counts["new"] == 10, [p.message for p in result.problems]
+    linked = session.execute(
+        select(Customer.name, Customer.phone, Unit.room_no, UnitCustomer.batch_id)
+        .join(UnitCustomer, UnitCustomer.customer_id == Customer.id).join(Unit, Unit.id == UnitCustomer.unit_id)
+    ).all()
+    assert sorted(linked) == sorted((f"客户{i}", f"1380000{i:04d}", r, result.batch_id) for i, r in enumerate(rooms))
+    again = _import(session, "customers", data, actor, project_id=project.id, dry_run=True)
+    assert again.counts["unchanged"] == 10 and not again.has_errors
+
+
 def test_unit_rows_keep_the_units_rules(session, p1):
     """The dates and the responsible staff as the console's unit form holds them: nothing written."""
     project, actor = p1
