@@ -944,7 +944,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 per_row = dense is not None and bool(fields) and listing.finds_many(session, self.model, fields, term,
                                                                    scope.with_only_columns(key))
                 result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
-                                         page=page, page_size=size, per_row=per_row)
+                                         page=page, page_size=size, per_row=per_row, searched=dense is not None)
                 return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
 
         result, filter_rows = await anyio.to_thread.run_sync(run)

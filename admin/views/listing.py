@@ -62,7 +62,10 @@ MATCHES_READ = 30_000
 # through that relation (``_matches``), after the first RELATED_SAMPLE of them had fewer rows than records: a
 # count of the first 100,000 read as all of them (a skew only makes the search slower, never other rows).
 RELATED_READ = 100_000
-RELATED_SAMPLE = 1_000
+RELATED_SAMPLE = 100
+# A 2-character term the planner's statistics of the column's substrings find in more than this many times the
+# cap's rows of a related table (a share of its sample of 30,000 rows, not a guess) is many without a count.
+TRUSTED_ESTIMATE = 10
 # A search the planner judges many within the list's scope, checked (``_seen_few``): in the list's first DENSE_WALK
 # rows along its order, then counted through its index as far as FEW_CHECKED — a term frequent in other projects
 # only is few in this one. Counted to EXACT_UP_TO, a term truly in many of the scope's rows cost 10–30 ms more a
@@ -140,20 +143,26 @@ class Page:
 
 
 def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: int, page_size: int,
-            per_row: bool = False) -> Page:
+            per_row: bool = False, searched: bool = False) -> Page:
     """One page of the list ``ordered`` (a SELECT of the model, filtered and sorted): its ids first, from the
     index of the list's order, then the rows (``rows_of(ids)``: a SELECT with the loads the list shows).
-    ``per_row``: its search is a condition checked on each row (``search_filter``), which no index counts."""
+    ``per_row``: its search is a condition checked on each row (``search_filter``), which no index counts;
+    ``searched``: a search read from its few matches (``search_found``). Either is counted from the ids its pages
+    show, read once along the list's order (``_read_ahead``), not by a count and then a page that each read them."""
     ids = ordered.with_only_columns(key)
     if per_row:
-        # where the planner would sort (SQLite), counted along the list's order: the matches the next pages show,
-        # not the first ones the planner's index meets (a project without any, scanned to its end). PostgreSQL is
-        # asked with the order kept, which it walks by the order index: counted in the project's index it met
-        # 120,000 bills without a payer before 101 with one (业主: 0.25–0.6 s, along the order 3 ms)
-        along = _along_order(session, ids)
-        ordered_count = along is not ids or session.get_bind().dialect.name == "postgresql"
-        ids, counted = along, (along if ordered_count else ids.order_by(None))
-        count = count_rows(session, counted, cap=(page + PAGES_AHEAD) * page_size)
+        # where the planner would sort (SQLite), read along the list's order: the matches the next pages show, not
+        # the first ones the planner's index meets (a project without any, scanned to its end). PostgreSQL walks
+        # the order index as asked: counted in the project's index it met 120,000 bills without a payer before
+        # 101 with one (业主: 0.25–0.6 s, along the order 3 ms)
+        ids = _along_order(session, ids)
+    if per_row or searched:
+        ahead = _read_ahead(session, ids, page, page_size,
+                            (page + PAGES_AHEAD) * page_size if per_row else EXACT_UP_TO)
+        if ahead is not None:
+            return _page_rows(session, rows_of, *ahead)
+    if per_row:
+        count = count_rows(session, ids, cap=(page + PAGES_AHEAD) * page_size)
     else:
         count = count_rows(session, ids.order_by(None))
         if isinstance(count, ApproxCount):
@@ -171,7 +180,29 @@ def page_of(session: Session, *, ordered: Select, key: Any, rows_of: Any, page: 
             count = (page - 1) * page_size + len(page_ids)
         else:  # at least one row more than this page shows
             count = type(count)(max(int(count), page * page_size + 1))
-    page_ids = page_ids[:page_size]
+    return _page_rows(session, rows_of, page_ids[:page_size], page, count)
+
+
+def _read_ahead(session: Session, ids: Select, page: int, page_size: int, cap: int
+                ) -> tuple[list[Any], int, int] | None:
+    """(the page's ids, the page, the count) from the list's first ``cap + 1`` ids in its order, one statement:
+    the count exact up to ``cap``, beyond it the estimate (as ``count_rows``). A search's count and its page each
+    read its matches — 「1203」's 3,060 bills twice, 「业主」's rows walked along the order twice. None: the page lies
+    beyond those ids (a deep page of a list of more than ``cap``), read by the page query."""
+    page = max(page, 1)
+    first = list(session.scalars(ids.limit(cap + 1)))
+    if len(first) <= cap:
+        count = len(first)
+        page = min(page, _last_page(count, page_size))
+        return first[(page - 1) * page_size:page * page_size], page, count
+    if page * page_size >= len(first):
+        return None
+    estimate = estimated_rows(session, ids)
+    count = AtLeast(cap) if estimate is None else ApproxCount(max(estimate, cap + 1))
+    return first[(page - 1) * page_size:page * page_size], page, type(count)(max(int(count), page * page_size + 1))
+
+
+def _page_rows(session: Session, rows_of: Any, page_ids: list[Any], page: int, count: int) -> Page:
     rows = {inspect(row).identity[0]: row for row in session.scalars(rows_of(page_ids)).unique()} if page_ids else {}
     return Page([rows[i] for i in page_ids if i in rows], page, count)
 
@@ -563,6 +594,7 @@ def _matches(session: Session, model: type, fields: list[str], term: str, cap: i
         for step in path:
             owner = owner.__mapper__.relationships[step].mapper.class_
         table = owner.__table__.name
+        substrings = None  # the planner's estimate of a 2-character term's related records
         if scope is not None and not path:
             found = scope.order_by(None).where(_Contains(model, name, term))
             # the planner's estimate first (2 ms): counted, a branch's 20,000 matches were 10,001 rows read (0.1–0.3 s)
@@ -586,13 +618,19 @@ def _matches(session: Session, model: type, fields: list[str], term: str, cap: i
             found = select(fts.c.rowid).where(fts.c[name].match(_phrase(term)))
         else:
             found = _path_ids(owner, [name], term)
-            if not sqlite and len(term) == PREFIX_TERM and (estimated_rows(session, select(
-                    inspect(owner).primary_key[0]).where(_Contains(owner, name, term, True))) or 0) > cap - total:
+            substrings = estimated_rows(session, select(inspect(owner).primary_key[0]).where(
+                _Contains(owner, name, term, True))) if not sqlite and len(term) == PREFIX_TERM else None
+            if (substrings or 0) > cap - total:
                 # a 2-character term in many related records (业主 in every request's contact): read along the
-                # table, which finds the first of them at once (8 ms for 10,001 of a million), not from its
-                # substrings' index, whose bitmap is built whole first (50 ms) — a count for this choice only
+                # table, which finds the first of them at once, not from its substrings' index, whose bitmap is
+                # built whole first (50 ms)
                 found = select(inspect(owner).primary_key[0]).where(_matching(getattr(owner, name), _pattern(term)))
-        found_here = _count(session, found, cap - total)
+        if (substrings or 0) > TRUSTED_ESTIMATE * cap:
+            # judged many by far from the substrings' statistics (业主 in 75 % of a million contacts): not counted
+            # again — reading 10,001 of them (ILIKE folding each row's case) was 5–27 ms of a 40 ms page
+            found_here = cap - total + 1
+        else:
+            found_here = _count(session, found, cap - total)
         if path and total + found_here > cap and _through_keys(model, path) \
                 and _count(session, _rows_through(model, path, found.limit(RELATED_SAMPLE)), RELATED_SAMPLE) \
                 < RELATED_SAMPLE:
