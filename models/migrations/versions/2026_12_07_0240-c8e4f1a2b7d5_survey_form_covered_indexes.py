@@ -7,7 +7,7 @@ from them that unique key. The form's only foreign key (to its household: projec
 ``survey_response (project_id)`` leading with its first column; the batch's key keeps its own.
 
 Revision ID: c8e4f1a2b7d5
-Revises: b4d8e1f2a6c3
+Revises: c6e2f9a13d57
 Create Date: 2026-12-07 02:40:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "c8e4f1a2b7d5"
-down_revision: str | Sequence[str] | None = "b4d8e1f2a6c3"
+down_revision: str | Sequence[str] | None = "c6e2f9a13d57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,7 @@ its trigrams and its 2-character substrings, ≈ 12 of the ≈ 57 index entries 
 itself: ``models.search.sync_search_tables`` rebuilds a table whose declaration changed after the upgrade.
 
 Revision ID: c9e2f4a7b1d5
-Revises: b4d8e1f2a6c3
+Revises: c8e4f1a2b7d5
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c9e2f4a7b1d5"
-down_revision: str | Sequence[str] | None = "b4d8e1f2a6c3"
+down_revision: str | Sequence[str] | None = "c8e4f1a2b7d5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
