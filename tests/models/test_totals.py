@@ -177,8 +177,13 @@ def committed(engine):
         s.flush()
         ids = {"project": p.id, "branch": p.branch_id, "bills": [b.id for b in bills]}
     yield ids
+    drop_committed(engine, ids, (Bill, BillTotal, Unit, Building, FeeType))
+
+
+def drop_committed(engine, ids: dict, models: tuple) -> None:
+    """What a fixture committed: the rows of ``models`` in its project, the project and its branch."""
     with Session(engine) as s, s.begin():
-        for model in (Bill, BillTotal, Unit, Building, FeeType):
+        for model in models:
             s.execute(delete(model).where(model.project_id == ids["project"]))
         s.execute(delete(Project).where(Project.id == ids["project"]))
         s.execute(delete(Branch).where(Branch.id == ids["branch"]))
@@ -441,11 +446,7 @@ def committed_order(engine):
         s.flush()
         ids = {"project": p.id, "branch": p.branch_id, "order": wo.id}
     yield ids
-    with Session(engine) as s, s.begin():
-        for model in (Visit, WorkOrder, ServiceRequest):
-            s.execute(delete(model).where(model.project_id == ids["project"]))
-        s.execute(delete(Project).where(Project.id == ids["project"]))
-        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+    drop_committed(engine, ids, (Visit, WorkOrder, ServiceRequest))
 
 
 def test_two_callbacks_of_one_order_at_once_both_count(engine, committed_order):
