@@ -814,6 +814,8 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
             found = or_(found, whole)
         named = intake.unit_named(term)
         of_units = None if named is None else intake.records_of_unit(self.model, named)
+        if of_units is not None and not dense:
+            of_units = listing.among_rows(self.model, of_units)
         found = found if of_units is None else or_(of_units, found)
         return stmt.where(found) if dense else listing.driven_by(stmt, found)
 

@@ -728,3 +728,19 @@ def test_a_term_the_statistics_find_in_many_contacts_is_checked_on_each_row_with
         assert not any(s.startswith("SELECT count(*)") and "FROM (SELECT service_request.id AS id" in s for s in flat)
         sampled = [s for s in flat if s.startswith("SELECT count(*)") and "work_order.request_id = ANY" in s]
         assert sampled, flat
+
+
+def test_a_unit_named_in_the_search_reads_its_records_keys_first(session, engine, console, estate):
+    """「2栋-1203」 names a unit: its bills (with or without a payer) beside what the columns find, their keys read
+    first — a bare ``unit_id IN (SELECT …)`` in the search's OR became a hashed SubPlan on PostgreSQL, which walked
+    every bill of the scope along the list's order to check it (1.7–4.5 s for a room's few records)."""
+    bills = estate["bills"]
+    expected = sorted((b.id for b in bills if b.unit.room_no.startswith("1203")), reverse=True)
+    assert len(expected) == 1
+    for term in ("2栋-1203", "2号楼1203"):
+        page, statements = _get_seen(engine, console("lister"), f"/admin/bill/list?search={term}")
+        assert ids_listed(page, "bill") == expected and shown_count(page) == "1", term
+    assert ids_listed(console("lister").get("/admin/bill/list?search=9栋-1203"), "bill") == []
+    reads = [" ".join(s.split()) for s in statements if "bill.project_id" in s and "building.name" in s]
+    assert reads and all("bill.id = ANY(ARRAY(SELECT bill.id" in s for s in reads) is (
+        session.get_bind().dialect.name == "postgresql"), reads
