@@ -900,27 +900,24 @@ def _scores_upsert(session: Session, m: Month, ids: list[int]):
 
 
 def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
-    """The month's ``MonthlyScore`` rows: the month's events by employee and rule — read from the totals the
-    database keeps with every event write (``ScoreTotal``), a few rows per employee instead of every event —
-    then one row per employee with its sums by category, its rank and grade."""
+    """The month's ``MonthlyScore`` rows: the month's events by employee — read from the totals the database keeps
+    with every event write (``ScoreTotal``: by project, employee and rule, a few rows per employee instead of
+    every event) — with their sums by category, rank and grade."""
     postgres = is_postgresql(session)
-    per_rule = (
-        select(ScoreTotal.staff_id, ScoreTotal.rule_id, func.sum(ScoreTotal.points).label("points"),
-               func.sum(ScoreTotal.events).label("events"))
-        # a key whose events are all gone stays with none: not counted, as no event is
-        .where(ScoreTotal.month == m.text, ScoreTotal.project_id.in_(ids), ScoreTotal.events != 0)
-        .group_by(ScoreTotal.staff_id, ScoreTotal.rule_id).cte("per_rule")
-    )
-    pts = per_rule.c.points
+    # A totals row holds one rule's events (of one project): 一条细则或扣分或加分（扣分为负数，加分为正数）, so its sign
+    # is its rule's, and the rows are split into deductions and additions as the rules' sums would be — no sum
+    # by rule first.
+    pts = ScoreTotal.points
     # NULL for a category without events (a sum over no rows), so the breakdown lists only those with events
     by_category = [func.sum(case((ScoringRule.category == c, pts))).label(c.value) for c in RuleCategory]
     per_staff = (
-        select(per_rule.c.staff_id, func.sum(per_rule.c.events).label("events"),
-               # 一条细则或扣分或加分（扣分为负数，加分为正数）
+        select(ScoreTotal.staff_id, func.sum(ScoreTotal.events).label("events"),
                func.sum(case((pts < 0, pts), else_=0)).label("deductions"),
                func.sum(case((pts > 0, pts), else_=0)).label("additions"), *by_category)
-        .join(ScoringRule, ScoringRule.id == per_rule.c.rule_id)
-        .group_by(per_rule.c.staff_id).cte("per_staff")
+        .join(ScoringRule, ScoringRule.id == ScoreTotal.rule_id)
+        # a key whose events are all gone stays with none: not counted, as no event is
+        .where(ScoreTotal.month == m.text, ScoreTotal.project_id.in_(ids), ScoreTotal.events != 0)
+        .group_by(ScoreTotal.staff_id).cte("per_staff")
         # computed once: PostgreSQL, inlining it, reran the whole aggregate for every project's month row (20×)
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )

@@ -45,6 +45,7 @@ from models import (
     Satisfaction,
     ScoreEvent,
     ScoreMonth,
+    ScoreTotal,
     ScoringRule,
     Staff,
     WorkOrder,
@@ -397,6 +398,27 @@ def test_a_first_compute_leaves_a_record_counted_in_another_month_where_it_is(se
     assert (november["张伟"].total, november["张伟"].event_count) == (Decimal("100"), 0)
     assert (november["刘洋"].total, november["刘洋"].event_count) == (Decimal("102"), 1)
     assert {n: r.total for n, r in scores(session).items()} == totals_before
+
+
+def test_an_employee_moved_during_the_month_is_scored_with_the_events_of_both_projects(session, org):
+    """The totals keep a moved employee's events of one rule in a row per project; the compute of both projects
+    adds them up as one rule: deductions, additions, breakdown and count as the events give them."""
+    p, other, s = org["project"], org["other"], org["staff"]
+    company = dataclasses.replace(org["actor"], project_ids=None)
+    record(session, org, [s["a"]], "1.1")  # −1 in 阳光花园
+    s["a"].project = other  # 王芳 调往滨江大厦
+    session.flush()
+    for day in (DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)):
+        record_events(session, project_id=other.id, staff_ids=[s["a"].id], event_date=day,
+                      rule_id=rule(session, "1.1", day).id, actor=company)
+    request(session, other, RequestKind.PRAISE, at(2026, 10, 20), praised_staff=s["a"])
+    assert count(session, ScoreTotal, ScoreTotal.staff_id == s["a"].id) == 2  # rule 1.1 in each project
+
+    compute_scores(session, month=MONTH, project_ids=[p.id, other.id], actor=company)
+    wang = scores(session)["王芳"]
+    assert (wang.project_id, wang.deductions, wang.additions, wang.total, wang.event_count) == (
+        other.id, Decimal("-3"), Decimal("2"), Decimal("99"), 4)
+    assert wang.by_category == {"reception": "-3.0", "praise": "2.0"}
 
 
 def test_recompute_replaces_a_draft_month_after_a_data_fix(session, org):
