@@ -46,6 +46,7 @@ from common import fresh_postgres, load_average, migrate  # noqa: E402  (the ben
 import actions  # noqa: E402,F401  (audit hook)
 from actions import kpis  # noqa: E402
 from actions.actor import Actor  # noqa: E402
+from actions.spreadsheets.bulk import _copy  # noqa: E402
 from actions.spreadsheets.reader import read_book  # noqa: E402
 from actions.survey_import import import_survey_responses  # noqa: E402
 from actions.surveys import create_survey  # noqa: E402
@@ -281,7 +282,7 @@ def undo_import(engine: Engine, survey_id: int, before: tuple[int, int]) -> None
 
 def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = True) -> float:
     """The least any import of ``rows`` forms must write, timed on its own and rolled back: one row per form in
-    ``survey_response`` with its six department scores (PostgreSQL's COPY, SQLite's executemany: the fastest
+    ``survey_response`` with its six department scores (PostgreSQL's COPY — binary, as the import's —, SQLite's executemany: the fastest
     way in from Python on each; on SQLite with the tally's row triggers lifted, as the import does) — with the
     table's indexes and foreign keys, as the import writes it; no reading, cleaning or checking. Returns seconds.
     Without ``checks`` (PostgreSQL, the bench's superuser): the same COPY with the foreign keys' row checks and the
@@ -303,9 +304,7 @@ def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = Tru
         if postgres:
             if not checks:
                 cursor.execute("SET LOCAL session_replication_role = replica")
-            with cursor.copy(f"COPY survey_response ({', '.join(columns)}) FROM STDIN") as copy:
-                for form in forms:
-                    copy.write_row(form)
+            _copy(conn, "survey_response", columns, forms)  # as the import copies: binary where the types allow
         else:  # as the import writes them: the tally's row triggers lifted, the forms added up once
             with SURVEY_ANSWER_TALLY.in_bulk(conn, f"survey_id = {int(survey_id)}"):
                 cursor.executemany(f"INSERT INTO survey_response ({', '.join(columns)}) "
