@@ -144,8 +144,8 @@ STAGE_PARTS = {
     "actions.spreadsheets.records": {"RecordImporter._projects": "check: projects"},
     "actions.bulk_import": {
         "CustomerImporter.check": "check", "CustomerImporter.resolve": "check: units",
-        "CustomerImporter.find": "check: customers read", "CustomerImporter.compare": "check: compare",
-        "CustomerImporter._check_links": "check: links", "CustomerImporter.write": "write",
+        "CustomerImporter.find": "check: customers read", "CustomerImporter._check_links": "check: links",
+        "CustomerImporter.write": "write",
         "CustomerImporter.write_new": "write: customers", "insert_rows": "write: rows (all)",
     },
 }
@@ -165,6 +165,7 @@ class Stages:
                 setattr(owner, name, self._timed(getattr(owner, name), label))
 
     def _cpu(self) -> float:
+        # a few calls an import: the parts are whole stages, none called once per row (each asks the backend's pid)
         return time.process_time() + (backend_cpu(self.session) if self.session is not None else 0.0)
 
     def _timed(self, fn, label: str):
