@@ -183,9 +183,9 @@ def build(engine: Engine) -> dict[str, int]:
              "result": Satisfaction.UNSATISFIED if rng.random() < 0.1 else Satisfaction.SATISFIED}
             for order_id, project_id, completed in rng.sample(done_orders, CALLBACKS)
         ])
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does after a bulk load
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # what autovacuum does after a bulk load, and on SQLite the pool's statistics upkeep (models.db)
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     return {"projects": PROJECTS, "staff": STAFF, "events": EVENTS, "complaints": COMPLAINTS,
             "praises": PRAISES, "work_orders": ORDERS, "callbacks": CALLBACKS}
 
