@@ -394,23 +394,34 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
                 total_at.setdefault(i, markers[col[i]])
     keys = [f.key for f in present]
     width = len(keys)
-    append = parsed.rows.append
     name = sheet.name
-    for i, values in enumerate(zip(*cleaned, strict=True)):
-        if i in total_at:
-            parsed.totals += 1
-            if total_at[i] in END_MARKERS:
-                break
-            continue
-        if values.count(None) == width:
-            parsed.blank += 1
-            continue
-        row = Row(name, start + i + 1, dict(zip(keys, values, strict=True)))
-        append(row)
-        for k in suspect:
+    tuples = list(zip(*cleaned, strict=True))
+    # Blank rows found in C (a tuple of Nones compares equal to the blank one); every row before the first grand
+    # total that is neither blank nor a total becomes a Row, built in C loops: one dict and one Row per household,
+    # no Python step of our own per row.
+    blank_row = (None,) * width
+    end = len(tuples)
+    for i in sorted(total_at):
+        if total_at[i] in END_MARKERS:
+            end = i + 1
+            break
+    skipped = {i for i in total_at if i < end}
+    parsed.totals += len(skipped)
+    if blank_row in tuples:
+        blanks = {i for i, values in enumerate(tuples[:end]) if values == blank_row} - skipped
+        parsed.blank += len(blanks)
+        skipped |= blanks
+    kept = [i for i in range(end) if i not in skipped] if skipped else range(end)
+    if skipped:
+        tuples = [tuples[i] for i in kept]
+    rows = list(map(Row, repeat(name), [start + i + 1 for i in kept], map(dict, map(zip, repeat(keys), tuples))))
+    parsed.rows += rows
+    # Only the columns that hold a bad value, an empty required cell or a formula are looked at cell by cell.
+    for k in suspect:
+        f = present[k]
+        j = header.columns[f.key]
+        for row, i, values in zip(rows, kept, tuples, strict=True):
             value = values[k]
-            f = present[k]
-            j = header.columns[f.key]
             if isinstance(value, Invalid):
                 cell = data[i][j] if j < len(data[i]) else ""
                 row.fail(f.label, cell, value.reason)

@@ -357,6 +357,25 @@ class UnitRefs:
                 units[(project_id, keys[building_id], room_key(room))] = {
                     "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
 
+    def ids(self, project_id: int, buildings: Sequence[Any], rooms: Sequence[Any]) -> list[int | None]:
+        """The unit id of each (楼栋, 房号) of one project, None where the project has no such unit — column by
+        column, for a whole file: the rooms' units read in one IN query per thousand room numbers, each row's key
+        folded through the memoised folds and looked up in C loops (no dictionary per unit, no call per row)."""
+        typed = set(rooms)
+        typed.discard(None)
+        wanted = typed | set(map(clean.room_key, typed))
+        found: dict[tuple[str | None, str | None], int] = {}
+        for part in chunks(wanted):
+            stmt = select(Unit.id, Unit.building_id, Unit.room_no).where(
+                Unit.project_id == project_id, Unit.room_no.in_(part))
+            units = self.session.connection().execute(stmt).all()
+            if not units:
+                continue
+            unit_ids, building_ids, numbers = zip(*units, strict=True)
+            found.update(zip(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True),
+                                 unit_ids, strict=True))
+        return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
+
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
         return self.units.get((project_id, clean.building_key(building), clean.room_key(room)))
 
