@@ -295,6 +295,13 @@ class Importer:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""
         raise NotImplementedError
 
+    # The batch that imported the same file before, if any (set before ``check``).
+    previous: ImportBatch | None = None
+
+    def marks(self, rows: list[Row]) -> dict[str, int] | None:
+        """What the batch keeps of the database as its write left it (``ImportBatch.marks``), or None."""
+        return None
+
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         """Write the 新增/更新 rows, set-based, with their audit rows; return counts for the batch."""
         raise NotImplementedError
@@ -465,8 +472,8 @@ def _run_import(
         raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
     report("核对数据", 0, len(rows))
     _check_repeats(importer, rows)
+    previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
     importer.check(rows)
-    previous = session.scalar(_batch_query(importer, book.file_hash))
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
     tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
@@ -488,6 +495,7 @@ def _run_import(
                           "内容。请重新上传预览，核对后再导入") from exc
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
+        batch.marks = importer.marks(rows)
         batch.counts = {**counts, **written_counts}
         log_operation(
             session,
