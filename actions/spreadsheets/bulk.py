@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from models.search import indexed_after
 from models.totals import PROJECT_MARKS
 
 # SQLite allows 32,766 bound parameters per statement.
@@ -116,12 +117,10 @@ def insert_rows(
         conn.exec_driver_sql(f"DROP TABLE {stage}")
         return out
     marked = PROJECT_MARKS.get(table.name)
-    if marked is not None and "project_id" in names:
-        # the project's version moved once for the rows, not by a trigger per row
-        at = names.index("project_id")
-        with marked.lifted(conn, {row[at] for row in rows}):
-            return _sqlite_insert(conn, name, names, cols, values, back)
-    return _sqlite_insert(conn, name, names, cols, values, back)
+    # the project's version moved once for the rows, and the search index filled once, not by a trigger per row
+    projects = {row[names.index("project_id")] for row in rows} if marked is not None and "project_id" in names else set()
+    with indexed_after(conn, table.name), (marked.lifted(conn, projects) if projects else contextlib.nullcontext()):
+        return _sqlite_insert(conn, name, names, cols, values, back)
 
 
 def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, values: list[tuple], back: str) -> list[tuple]:
