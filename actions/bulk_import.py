@@ -857,8 +857,6 @@ class CustomerImporter(RecordImporter):
 
     def check(self, rows: list[Row]) -> None:
         super().check(rows)
-        if self.recognised:
-            return
         rows = standing(rows)
         # One customer over several rows: the first row speaks for the customer, the others must agree.
         first: dict[tuple, Row] = {}

@@ -298,6 +298,11 @@ class Importer:
     # The batch that imported the same file before, if any (set before ``check``).
     previous: ImportBatch | None = None
 
+    def recognise(self, rows: list[Row]) -> bool:
+        """Whether the rows are known to be as ``previous`` — the same file's import — left them: then each is set
+        無变化 here and neither the repeats nor ``check`` run."""
+        return False
+
     def marks(self, rows: list[Row]) -> dict[str, int] | None:
         """What the batch keeps of the database as its write left it (``ImportBatch.marks``), or None."""
         return None
@@ -471,9 +476,11 @@ def _run_import(
     if len(rows) > limits.max_rows:
         raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
     report("核对数据", 0, len(rows))
-    _check_repeats(importer, rows)
     previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
-    importer.check(rows)
+    # A file its earlier import left as it is needs no check (and, imported then, has no repeats).
+    if not importer.recognise(rows):
+        _check_repeats(importer, rows)
+        importer.check(rows)
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
     tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row

@@ -95,7 +95,7 @@ class RecordImporter(Importer):
     # Whether every table the check reads is one that moves its project's ``ProjectMark`` (models.totals): then the
     # same file previewed again after its import, nothing written to its projects since, is not compared row by row.
     marked: ClassVar[bool] = False
-    recognised = False  # the rows were found as the previous import of the same file left them
+    _head: dict[int, dict[str, Any]] | None = None  # what ``recognise`` checked already
 
     def __init__(self, session: Session, actor: Actor, *, project_id: int | None = None) -> None:
         super().__init__(session, actor)
@@ -142,14 +142,21 @@ class RecordImporter(Importer):
     def project_id(self) -> int | None:
         return self.default_project
 
-    def check(self, rows: list[Row]) -> None:
-        every = rows
+    def recognise(self, rows: list[Row]) -> bool:
+        if not self.marked or self.previous is None or self.previous.status is not BatchStatus.DONE:
+            return False
+        self._head = self._head_check(rows)
+        return self._as_imported(rows)
+
+    def _head_check(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
+        """The rows' 编号 and 项目 checked, each row given its project; the records named by 编号."""
         rows = standing(rows)
         by_id = self._by_id(rows)
         self._projects(rows, by_id)
-        self.recognised = self._as_imported(every)
-        if self.recognised:
-            return
+        return by_id
+
+    def check(self, rows: list[Row]) -> None:
+        by_id = self._head if self._head is not None else self._head_check(rows)
         rows = standing(rows)
         self.resolve(rows)
         rows = standing(rows)
@@ -173,8 +180,7 @@ class RecordImporter(Importer):
         left them — each 无变化 — without reading and comparing them (issue 17). Anything else: False, and the rows
         are checked one by one."""
         previous = self.previous
-        if (not self.marked or previous is None or previous.status is not BatchStatus.DONE or not previous.marks
-                or any(r.outcome is not Outcome.NEW or r.problems for r in rows)):
+        if not previous.marks or any(r.outcome is not Outcome.NEW or r.problems for r in rows):
             return False
         projects = {r.values["project_id"] for r in rows}
         if project_marks(self.session.connection(), projects) != previous.marks or not self.as_imported(rows):
