@@ -393,6 +393,9 @@ class Marked(Triggers):
 
     source: str
     key: str = "project_id"
+    # (table, its column the source row points at it by): whose project's version moves too — a link names its
+    # customer, whose project's check reads it, whatever project the link itself names
+    via: tuple[tuple[str, str], ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -403,13 +406,20 @@ class Marked(Triggers):
         return ()
 
     def grouped(self, rows: dict[str, int]) -> str:
-        projects = " UNION ".join(f"SELECT {self.key} AS k FROM {table}" for table in rows)
+        projects = " UNION ".join(
+            [f"SELECT {self.key} AS k FROM {table}" for table in rows]
+            + [f"SELECT o.project_id FROM {table} r JOIN {other} o ON o.id = r.{link}"
+               for table in rows for other, link in self.via])
         return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT DISTINCT k, 1 FROM ({projects}) d "
                 f"WHERE k IS NOT NULL ORDER BY k ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1")
 
     def _sqlite_add(self, row: str, sign: str) -> str:
+        bump = " ON CONFLICT (project_id) DO UPDATE SET version = version + 1;"
         return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT {row}.{self.key}, 1 "
-                f"WHERE {row}.{self.key} IS NOT NULL ON CONFLICT (project_id) DO UPDATE SET version = version + 1;")
+                f"WHERE {row}.{self.key} IS NOT NULL{bump}" + "".join(
+                    f" INSERT INTO {MARK_TABLE} (project_id, version) SELECT project_id, 1 FROM {other} "
+                    f"WHERE id = {row}.{link} AND project_id IS DISTINCT FROM {row}.{self.key}{bump}"
+                    for other, link in self.via))
 
     def sqlite_triggers(self) -> dict[str, str]:
         t, s = self.prefix, self.source
@@ -451,7 +461,8 @@ class Marked(Triggers):
 
 
 # what an import of customers (and units) is checked against: a project's buildings, units, customers, their units
-PROJECT_MARKS = {table: Marked(table) for table in ("building", "unit", "customer", "unit_customer")}
+PROJECT_MARKS = {table: Marked(table) for table in ("building", "unit", "customer")}
+PROJECT_MARKS["unit_customer"] = Marked("unit_customer", via=(("customer", "customer_id"),))
 PROJECT_MARKS["project"] = Marked("project", "id")
 
 

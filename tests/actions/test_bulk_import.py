@@ -862,7 +862,18 @@ def _new_building(session, project):
     return "unchanged"
 
 
-@pytest.mark.parametrize("write", [_edit_customer, _raw_update, _delete_link, _rename_unit, _new_building])
+def _link_named_elsewhere(session, project):
+    """A link naming another project, to this project's customer: the customer's project moves too."""
+    other = f.project(session, name="别处花园")
+    session.execute(UnitCustomer.__table__.insert().values(
+        project_id=other.id, unit_id=session.scalar(select(Unit.id).where(Unit.room_no == "2-101")),
+        customer_id=session.scalar(select(Customer.id).where(Customer.name == "张伟")), relation="owner",
+        is_primary=False, version=1))
+    return "unchanged"
+
+
+@pytest.mark.parametrize("write", [_edit_customer, _raw_update, _delete_link, _rename_unit, _new_building,
+                                   _link_named_elsewhere])
 def test_any_write_to_the_projects_records_since_makes_the_preview_compare_again(session, p1, monkeypatch, write):
     """Whatever writes the project's buildings, units, customers or links after the import — a console form's flush,
     a set-based UPDATE or DELETE — moves the project's data version: the preview compares every row again and
