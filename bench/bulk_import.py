@@ -264,10 +264,10 @@ def preview_floor(engine: Engine, owners: bytes, read_cpu: float) -> None:
     # Since the file is recognised by the projects' data versions (issue 17), the preview reads nothing of them:
     # what it cannot avoid is reading the file through the gate and cleaning its cells for the rows it shows.
     from actions.bulk_import import CustomerImporter
-    from actions.spreadsheets.pipeline import parse
+    from actions.spreadsheets.pipeline import _collector_paused, parse
     from actions.spreadsheets.reader import read_book
 
-    with Session(engine) as session:
+    with Session(engine) as session, _collector_paused():  # as the import parses
         c0 = time.process_time()
         parse(read_book(owners, "业主.xlsx"), CustomerImporter(session, None).fields())
         cleaned = time.process_time() - c0
