@@ -900,3 +900,16 @@ def test_a_write_to_another_project_leaves_the_recognition(session, p1, monkeypa
     session.flush()
     fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
     assert recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
+
+
+def test_another_import_into_the_project_makes_the_preview_compare_again(session, p1, monkeypatch):
+    """An import's bulk write (COPY on PostgreSQL, multi-row VALUES with the row triggers lifted on SQLite) moves the
+    project's data version like any other write."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": OWNERS})
+    assert _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id).written
+    other = workbook({"业主": [["姓名", "手机号", "房屋"], ["王五", "13700000000", "2栋-2-101"]]})
+    assert _import(session, "customers", other, actor, name="王五.xlsx", project_id=project.id).written
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
+    assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
