@@ -753,6 +753,7 @@ class CustomerImporter(RecordImporter):
     columns = {"name": "name", "kind": "kind", "phone": "phone", "id_number": "id_number",
                "emergency_contact": "emergency_contact", "note": "note"}
     link_columns = {"is_primary": "is_primary", "start_date": "start_date"}
+    marked = True  # its check reads the projects' buildings, units, customers and links only
     notes = ("客户按身份证号识别；没有身份证号时按手机号加姓名识别。",
              "一位客户有多套房屋时可填多行，每行一套房屋；同一客户各行的姓名、电话等须一致。",
              "导出文件中打码的身份证号、手机号（如 138****5678）导入时保留原值。")
@@ -841,6 +842,18 @@ class CustomerImporter(RecordImporter):
             if rec is not None:
                 found[id(row)] = rec
         return found
+
+    def as_imported(self, rows: list[Row]) -> bool:
+        named = [r for r in rows if r.values.get("unit")]
+        if not named:
+            return True
+        refs = UnitRefs(self.session, {r.values["project_id"] for r in named})
+        parts = [refs.split(r.values["project_id"], r.values["unit"]) for r in named]
+        if None in parts:
+            return False
+        for row, (building, room) in zip(named, parts, strict=True):
+            row.values["building"], row.values["room_no"] = building, room
+        return True
 
     def check(self, rows: list[Row]) -> None:
         super().check(rows)

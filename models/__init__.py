@@ -73,6 +73,7 @@ from .front_desk import (  # noqa: F401
 from .imports import (  # noqa: F401
     BatchStatus,
     ImportBatch,
+    ProjectMark,
 )
 from .jobs import (  # noqa: F401
     ACTIVE_STATES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
 from .base import SHANGHAI, Base, IdMixin, LabeledEnum, UTCDateTime, col, enum_type, utcnow
@@ -34,7 +34,25 @@ class ImportBatch(IdMixin, Base):
     finished_at: Mapped[dt.datetime | None] = col("完成时间", UTCDateTime())
     actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"))
     counts: Mapped[dict[str, Any]] = col("结果", JSON, default=dict)
+    # project id (as text) → its ProjectMark version once this batch was written: the same file previewed again
+    # while every version is unchanged gives every row 无变化 without comparing them (issue 17)
+    marks: Mapped[dict[str, int] | None] = col("写入后数据版本", JSON, info={"audited": False})
 
     def __str__(self) -> str:  # 住户问卷.xlsx（2026-11-20）
         started = f"（{self.started_at.astimezone(SHANGHAI):%Y-%m-%d}）" if self.started_at else ""
         return f"{self.file_name}{started}" if self.file_name else super().__str__()
+
+
+class ProjectMark(Base):
+    """项目数据版本: a number that moves with every write to a project's master records — its 楼栋, 房屋, 客户
+    and 房屋关系, and the project's own row — whatever makes it (an action's flush, an import, a set-based
+    UPDATE, a migration): kept by the database (``models.totals.PROJECT_MARKS``), never written by hand. An import
+    batch keeps the versions its write left (``ImportBatch.marks``); while they hold, the same file previewed again
+    would find every row as that import left it, so it is not compared row by row. No foreign key: a project's
+    deletion cascades to its records, whose triggers move its version as they go."""
+
+    __tablename__ = "project_mark"
+    __label__ = "项目数据版本"
+
+    project_id: Mapped[int] = col("项目", Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = col("版本", BigInteger, default=0)

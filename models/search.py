@@ -20,6 +20,9 @@ when its table is new. They are no part of the models: ``base.on_database`` keep
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqlalchemy import Connection, text
 
 from .base import SEARCHED, search_table
@@ -116,3 +119,27 @@ def sync_search_tables(connection: Connection) -> None:
                                 f"USING fts5vocab({fts}, 'instance')"))
         if rebuild:
             connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
+
+
+@contextlib.contextmanager
+def indexed_after(connection: Connection, table: str) -> Iterator[None]:
+    """Around one bulk INSERT into ``table`` on SQLite: its search table's insert trigger lifted, and the new rows —
+    those above the highest id before it, SQLite's one writer letting no one else insert meanwhile — indexed after
+    it by one INSERT … SELECT from the content view, in the writing transaction. 100,000 customers: 1.0–1.6 →
+    0.9–1.4 s of CPU with the commit (the trigger's one index insert per row, interleaved with the table's own
+    B-tree writes, against one pass). Nothing on another database, or for a table without a search table."""
+    fts = search_table(table)
+    trigger = None
+    if connection.dialect.name == "sqlite" and table in SEARCHED:
+        trigger = connection.scalar(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                                    {"name": f"{fts}_ai"})
+    if trigger is None:
+        yield
+        return
+    before = int(connection.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}")))
+    connection.execute(text(f"DROP TRIGGER {fts}_ai"))
+    yield
+    names = ", ".join(SEARCHED[table])
+    connection.execute(text(f"INSERT INTO {fts}(rowid, {names}) SELECT id, {names} FROM {search_content(table)} "
+                            f"WHERE id > {before}"))
+    connection.execute(text(trigger))

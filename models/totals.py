@@ -25,7 +25,7 @@ table's triggers had to be made, its totals are recounted from the source. Maria
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, inspect, text
@@ -378,9 +378,105 @@ CALLBACKS = KeptCount(
 COUNTS = (CALLBACKS,)
 
 
+MARK_TABLE = "project_mark"
+
+
+@dataclass(frozen=True)
+class Marked(Triggers):
+    """``project_mark.version`` (``imports.ProjectMark``) moved by every write to ``source``, for the project its
+    ``key`` column names (old and new row): on PostgreSQL one statement trigger per event, one upsert of the
+    statement's projects in id order; on SQLite row triggers, lifted around an import's bulk insert
+    (:meth:`lifted`), which moves each project it wrote to once instead. The version only grows: whoever kept one
+    knows nothing was written to the project's records while it still holds. The cost: a write to a project's
+    records locks its row until commit (PostgreSQL), so two transactions writing one project's units or customers
+    take turns, as two payments of one project's month do on its ``bill_total`` row."""
+
+    source: str
+    key: str = "project_id"
+    # (table, its column the source row points at it by): whose project's version moves too — a link names its
+    # customer, whose project's check reads it, whatever project the link itself names
+    via: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return f"{MARK_TABLE}_{self.source}"
+
+    @property
+    def watched(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ()
+
+    def grouped(self, rows: dict[str, int]) -> str:
+        projects = " UNION ".join(
+            [f"SELECT {self.key} AS k FROM {table}" for table in rows]
+            + [f"SELECT o.project_id FROM {table} r JOIN {other} o ON o.id = r.{link}"
+               for table in rows for other, link in self.via])
+        return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT DISTINCT k, 1 FROM ({projects}) d "
+                f"WHERE k IS NOT NULL ORDER BY k ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1")
+
+    def _sqlite_add(self, row: str, sign: str) -> str:
+        bump = " ON CONFLICT (project_id) DO UPDATE SET version = version + 1;"
+        return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT {row}.{self.key}, 1 "
+                f"WHERE {row}.{self.key} IS NOT NULL{bump}" + "".join(
+                    f" INSERT INTO {MARK_TABLE} (project_id, version) SELECT project_id, 1 FROM {other} "
+                    f"WHERE id = {row}.{link} AND project_id IS DISTINCT FROM {row}.{self.key}{bump}"
+                    for other, link in self.via))
+
+    def sqlite_triggers(self) -> dict[str, str]:
+        t, s = self.prefix, self.source
+        return {  # any column: what an import compares is any of them
+            f"{t}_insert": f"CREATE TRIGGER {t}_insert AFTER INSERT ON {s} BEGIN {self._sqlite_add('new', '')} END",
+            f"{t}_update": (f"CREATE TRIGGER {t}_update AFTER UPDATE ON {s} "
+                            f"BEGIN {self._sqlite_add('old', '')} {self._sqlite_add('new', '')} END"),
+            f"{t}_delete": f"CREATE TRIGGER {t}_delete AFTER DELETE ON {s} BEGIN {self._sqlite_add('old', '')} END",
+        }
+
+    def kept_here(self, connection: Connection) -> bool:
+        return inspect(connection).has_table(MARK_TABLE)
+
+    def recount(self, connection: Connection) -> None:
+        """Writes made while the triggers were missing went unmarked: every project's version moves."""
+        connection.execute(text(
+            f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT id, 1 FROM project WHERE true "
+            f"ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1"))
+
+    @contextlib.contextmanager
+    def lifted(self, connection: Connection, projects: Iterable[int]) -> Iterator[None]:
+        """Around one bulk insert into ``source`` of rows of ``projects``: on SQLite the row triggers (an upsert per
+        row) lifted and each project's version moved once after it, in the writing transaction; PostgreSQL's
+        statement trigger already moves them once per statement."""
+        present: set[str] = set()
+        if connection.dialect.name == "sqlite":
+            present = set(connection.scalars(text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :source"), {"source": self.source}))
+        triggers = {name: sql for name, sql in self.sqlite_triggers().items() if name in present}
+        for name in triggers:
+            connection.execute(text(f"DROP TRIGGER {name}"))
+        yield
+        for sql in triggers.values():
+            connection.execute(text(sql))
+        if triggers and (ids := sorted(set(projects) - {None})):
+            connection.execute(text(
+                f"INSERT INTO {MARK_TABLE} (project_id, version) VALUES (:p, 1) "
+                f"ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1"), [{"p": p} for p in ids])
+
+
+# what an import of customers (and units) is checked against: a project's buildings, units, customers, their units
+PROJECT_MARKS = {table: Marked(table) for table in ("building", "unit", "customer")}
+PROJECT_MARKS["unit_customer"] = Marked("unit_customer", via=(("customer", "customer_id"),))
+PROJECT_MARKS["project"] = Marked("project", "id")
+
+
+def project_marks(connection: Connection, projects: Iterable[int]) -> dict[str, int]:
+    """Project id (as text, as a JSON key) → its version now; 0 for one never written."""
+    ids = sorted(set(projects))
+    held = dict(connection.execute(text(f"SELECT project_id, version FROM {MARK_TABLE} WHERE project_id IN "
+                                        f"({', '.join(str(int(i)) for i in ids) or 'NULL'})")).all())
+    return {str(i): int(held.get(i, 0)) for i in ids}
+
+
 def sync_totals(connection: Connection) -> None:
     """Every kept table's and kept count's triggers in place (PostgreSQL, SQLite); nothing on MariaDB.
     Idempotent."""
     if connection.dialect.name in ("postgresql", "sqlite"):
-        for kept in (*KEPT, *COUNTS):
+        for kept in (*KEPT, *COUNTS, *PROJECT_MARKS.values()):
             kept.sync(connection)

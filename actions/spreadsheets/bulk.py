@@ -21,6 +21,9 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from models.search import indexed_after
+from models.totals import PROJECT_MARKS
+
 # SQLite allows 32,766 bound parameters per statement.
 SQLITE_PARAMS = 32_000
 
@@ -113,9 +116,18 @@ def insert_rows(
         out = [tuple(r) for r in conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} RETURNING {back}")]
         conn.exec_driver_sql(f"DROP TABLE {stage}")
         return out
+    marked = PROJECT_MARKS.get(table.name)
+    # the project's version moved once for the rows, and the search index filled once, not by a trigger per row
+    projects = {row[names.index("project_id")] for row in rows} if marked is not None and "project_id" in names else set()
+    with indexed_after(conn, table.name), (marked.lifted(conn, projects) if projects else contextlib.nullcontext()):
+        return _sqlite_insert(conn, name, names, cols, values, back)
+
+
+def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, values: list[tuple], back: str) -> list[tuple]:
     # Multi-row VALUES, with or without RETURNING: executemany runs one statement per row, and after each statement
     # an FTS5 index (a searched column's, models/search.py) flushes its pending terms — 100,000 customers cost
     # 3–4× the CPU that way; a table without one still takes about twice as long (issue 17).
+    returning = bool(back)
     one = "(" + ", ".join("?" for _ in names) + ")"
     tail = f" RETURNING {back}" if returning else ""
     out = []

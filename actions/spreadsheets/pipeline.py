@@ -295,6 +295,18 @@ class Importer:
         """Resolve references and compare with the database, in bulk; set each row's outcome."""
         raise NotImplementedError
 
+    # The batch that imported the same file before, if any (set before ``check``).
+    previous: ImportBatch | None = None
+
+    def recognise(self, rows: list[Row]) -> bool:
+        """Whether the rows are known to be as ``previous`` — the same file's import — left them: then each is set
+        無变化 here and neither the repeats nor ``check`` run."""
+        return False
+
+    def marks(self, rows: list[Row]) -> dict[str, int] | None:
+        """What the batch keeps of the database as its write left it (``ImportBatch.marks``), or None."""
+        return None
+
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         """Write the 新增/更新 rows, set-based, with their audit rows; return counts for the batch."""
         raise NotImplementedError
@@ -475,9 +487,11 @@ def _run_import(
     if len(rows) > limits.max_rows:
         raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
     report("核对数据", 0, len(rows))
-    _check_repeats(importer, rows)
-    importer.check(rows)
-    previous = session.scalar(_batch_query(importer, book.file_hash))
+    previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
+    # A file its earlier import left as it is needs no check (and, imported then, has no repeats).
+    if not importer.recognise(rows):
+        _check_repeats(importer, rows)
+        importer.check(rows)
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
     tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
@@ -499,6 +513,7 @@ def _run_import(
                           "内容。请重新上传预览，核对后再导入") from exc
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
+        batch.marks = importer.marks(rows)
         batch.counts = {**counts, **written_counts}
         log_operation(
             session,

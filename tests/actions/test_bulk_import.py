@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from actions.actor import Actor
 from actions.audit import trail_clause
@@ -775,3 +775,141 @@ def test_a_number_the_column_cannot_hold_is_refused_on_its_row(session, p1):
     result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-102", 99999999.99]]}),
                      actor, name="最大.xlsx", project_id=project.id)
     assert result.written and session.scalar(select(Unit.area).where(Unit.room_no == "1-102")) == Decimal("99999999.99")
+
+
+OWNERS = [
+    ["姓名", "手机号", "身份证号", "房屋", "关系"],
+    ["张伟", "13812345678", "11010519491231002X", "1栋-1-101", "业主"],
+    ["张伟", "13812345678", "11010519491231002X", "1栋-1-102", "业主"],
+    ["李娜", "13900001111", None, "2栋-2-101", "商户"],
+]
+
+
+def _previewed_twice(session, monkeypatch, data, actor, project):
+    """The preview of ``data``, and the same preview with every row compared (the recognition turned off); whether
+    the first recognised the file (no customer was looked up)."""
+    from actions.bulk_import import CustomerImporter
+    from actions.spreadsheets.records import RecordImporter
+
+    looked_up = []
+    find = CustomerImporter.find
+    monkeypatch.setattr(CustomerImporter, "find", lambda self, rows: looked_up.append(1) or find(self, rows))
+    fast = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id, dry_run=True)
+    recognised = not looked_up
+    with monkeypatch.context() as m:
+        m.setattr(RecordImporter, "_as_imported", lambda self, rows: False)
+        compared = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id, dry_run=True)
+    return fast, compared, recognised
+
+
+def test_an_unchanged_file_is_recognised_without_comparing_its_rows(session, p1, monkeypatch):
+    """Issue 17: the same customer file previewed again after its import, nothing written to the project's records
+    since, is found 无变化 from the project's data version alone — the same result as comparing every row, and the
+    preview writes nothing."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": OWNERS})
+    first = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id)
+    assert first.written and first.counts["new"] == 3
+    assert set(session.get(ImportBatch, first.batch_id).marks) == {str(project.id)}
+    if session.bind.dialect.name == "sqlite":  # the search index filled after the insert, its trigger back in place
+        found = session.execute(text("SELECT rowid FROM customer_search WHERE name LIKE '%李娜' || char(31) || '%'")).scalars().all()
+        assert found == [session.scalar(select(Customer.id).where(Customer.name == "李娜"))]
+    before = counts(session)
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
+    assert recognised and fast.counts["unchanged"] == 3 and not fast.problems
+    assert fast.to_dict() == compared.to_dict()
+    assert [dict(r.values)["楼栋"] for r in fast.preview] == ["1栋", "1栋", "2栋"]  # as the check splits 房屋
+    assert counts(session) == before
+    # another actor without the project gets its rows refused, not recognised
+    stranger = Actor(user_id=None, name="外人", project_ids=frozenset({project.id + 1000}))
+    with pytest.raises(NotPermitted):
+        _import(session, "customers", data, stranger, name="业主.xlsx", project_id=project.id, dry_run=True)
+    session.add(Customer(project_id=project.id, name="赵六六", phone="13700000001"))
+    session.flush()
+    if session.bind.dialect.name == "sqlite":
+        assert session.execute(text("SELECT count(*) FROM customer_search WHERE name LIKE '%赵六六%'")).scalar() == 1
+
+
+def _edit_customer(session, project):
+    zhang = session.scalar(select(Customer).where(Customer.name == "张伟"))
+    zhang.phone = "13812340000"  # as a console form saves it: the ORM's flush
+    session.flush()
+    return "update"
+
+
+def _raw_update(session, project):
+    session.execute(Customer.__table__.update().where(Customer.name == "李娜").values(note="改过"))
+    return "unchanged"  # 备注 is not in the file: still 无变化, but compared
+
+
+def _delete_link(session, project):
+    session.execute(UnitCustomer.__table__.delete().where(
+        UnitCustomer.id == select(func.max(UnitCustomer.id)).scalar_subquery()))
+    return "new"
+
+
+def _rename_unit(session, project):
+    unit = session.scalar(select(Unit).where(Unit.room_no == "1-102"))
+    unit.room_no = "1-103"
+    session.flush()
+    return "error"
+
+
+def _new_building(session, project):
+    session.add(Building(project_id=project.id, name="9栋"))
+    session.flush()
+    return "unchanged"
+
+
+def _link_named_elsewhere(session, project):
+    """A link naming another project, to this project's customer: the customer's project moves too."""
+    other = f.project(session, name="别处花园")
+    session.execute(UnitCustomer.__table__.insert().values(
+        project_id=other.id, unit_id=session.scalar(select(Unit.id).where(Unit.room_no == "2-101")),
+        customer_id=session.scalar(select(Customer.id).where(Customer.name == "张伟")), relation="owner",
+        is_primary=False, version=1))
+    return "unchanged"
+
+
+@pytest.mark.parametrize("write", [_edit_customer, _raw_update, _delete_link, _rename_unit, _new_building,
+                                   _link_named_elsewhere])
+def test_any_write_to_the_projects_records_since_makes_the_preview_compare_again(session, p1, monkeypatch, write):
+    """Whatever writes the project's buildings, units, customers or links after the import — a console form's flush,
+    a set-based UPDATE or DELETE — moves the project's data version: the preview compares every row again and
+    shows what changed."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": OWNERS})
+    assert _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id).written
+    expected = write(session, project)
+    before = counts(session)
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
+    assert not recognised and fast.to_dict() == compared.to_dict()
+    assert fast.counts[expected] >= 1, fast.counts
+    assert counts(session) == before
+
+
+def test_a_write_to_another_project_leaves_the_recognition(session, p1, monkeypatch):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": OWNERS})
+    assert _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id).written
+    other = f.project(session, name="别处花园")
+    session.add(Customer(project_id=other.id, name="王五", phone="13700000000"))
+    session.flush()
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
+    assert recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
+
+
+def test_another_import_into_the_project_makes_the_preview_compare_again(session, p1, monkeypatch):
+    """An import's bulk write (COPY on PostgreSQL, multi-row VALUES with the row triggers lifted on SQLite) moves the
+    project's data version like any other write."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    data = workbook({"业主": OWNERS})
+    assert _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id).written
+    other = workbook({"业主": [["姓名", "手机号", "房屋"], ["王五", "13700000000", "2栋-2-101"]]})
+    assert _import(session, "customers", other, actor, name="王五.xlsx", project_id=project.id).written
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
+    assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
