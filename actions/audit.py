@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from models import (
+    AuditActor,
     AuditKind,
     AuditLog,
     Base,
@@ -47,7 +48,7 @@ from models import (
 )
 
 from .actor import Actor, current_actor
-from .kernel.sql import json_object, json_value
+from .kernel.sql import json_object, json_value, upsert_insert
 from .privacy import mask
 from .score_inputs import feeds_scores, mark_changed
 
@@ -56,11 +57,12 @@ T = TypeVar("T")
 REDACTED = "***"
 # Never written to the audit trail in clear (P02).
 SECRET_COLUMNS = {"password_hash"}
-UNAUDITED = (AuditLog, OperationLog, LoginAttempt, FormSubmission)
+UNAUDITED = (AuditLog, AuditActor, OperationLog, LoginAttempt, FormSubmission)
 MAX_ID = 2**31 - 1  # an id column's range: a longer number in an address names no record
 # A record's 变更记录 beyond its own rows, by table: ``link(id)`` selects the rows written for it among others
 # (a request's 派工, on its order; a derived score event's compute, one row for the project's events).
 TRAIL_LINKS: dict[str, Callable[[int], ColumnElement[bool]]] = {}
+_NOTED = "wuye_audit_actors"  # session.info: (the transaction, the 操作人 names noted in it)
 
 
 def actor_of(session: Session) -> Actor:
@@ -135,9 +137,27 @@ def _changes(obj: Any, kind: AuditKind) -> dict[str, Any]:
     return changes
 
 
+def note_actors(session: Session, names: Iterable[str]) -> None:
+    """Keep the names audit rows are written with in ``AuditActor``, which the search of 操作人 reads
+    (``models.base.searched_among``): each name once a transaction (a savepoint's own), an insert that leaves a
+    name already there as it is. Every writer of audit rows calls it — a row written around it (raw SQL) is not
+    found by its 操作人 until its name is added."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    noted = session.info.get(_NOTED)
+    if noted is None or noted[0] is not transaction:
+        noted = session.info[_NOTED] = (transaction, set())
+    new = sorted({name for name in names if name} - noted[1])
+    if new:
+        session.execute(upsert_insert(session, AuditActor).on_conflict_do_nothing(index_elements=["name"]),
+                        [{"name": name} for name in new])
+        noted[1].update(new)
+
+
 @event.listens_for(Session, "after_flush")
 def _audit_flush(session: Session, _ctx: Any) -> None:
     actor = actor_of(session)
+    # audit rows added as records (a test's, a seed's) are found by their 操作人 too
+    written = [obj.actor_name for objs in (session.new, session.dirty) for obj in objs if isinstance(obj, AuditLog)]
     rows = []
     for kind, objs in (
         (AuditKind.INSERT, session.new),
@@ -153,6 +173,7 @@ def _audit_flush(session: Session, _ctx: Any) -> None:
             if kind is AuditKind.UPDATE and not changes:
                 continue
             rows.append(_row(actor, kind, obj, changes))
+    note_actors(session, [*written, *(r["actor_name"] for r in rows)])
     if rows:
         session.execute(insert(AuditLog), rows)
         touched: list[int | None] = []
@@ -207,6 +228,7 @@ def record_bulk(
         ).select_from(source),
     )
     session.execute(stmt)
+    note_actors(session, [actor.name])
     if feeds_scores(table):
         mark_changed(session, select(sub.c[project_column]) if project_column else [None])
 
@@ -234,6 +256,7 @@ def record_per_project(
         "table_name": table, "record_id": record_id, "project_id": project, "summary": summary,
         "changes": {"count": len(records), "ids": sorted(records)}, "ip": actor.ip,
     } for project, records in sorted(by_project.items())])
+    note_actors(session, [actor.name])
     if feeds_scores(table):
         mark_changed(session, by_project)
 
@@ -314,6 +337,7 @@ def log_event(session: Session, kind: AuditKind, *, summary: str, changes: dict[
             "summary": summary, "changes": changes or {}, "ip": actor.ip,
         }],
     )
+    note_actors(session, [actor.name])
 
 
 def log_operation(

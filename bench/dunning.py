@@ -32,7 +32,7 @@ from starlette.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fresh_postgres, login, migrate, seconds  # noqa: E402  (the benchmarks' shared helpers)
+from common import backend_cpu, fresh_postgres, load_average, login, migrate, seconds  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.accounts import add_user  # noqa: E402
@@ -128,17 +128,74 @@ ON CONFLICT (unit_id, cycle, stage) DO NOTHING
 
 def hand_written(engine: Engine, as_of: dt.date) -> int:
     """The same notices by one INSERT … SELECT (plus its run row), committed; returns the rows inserted."""
-    cycle = f"{as_of:%Y-%m}"
     with Session(engine) as s, s.begin():
-        run = DunningRun(project_id=1, run_key=f"bench-hand-{time.time_ns()}", cycle=cycle, stage=DunningStage.FIRST,
-                         as_of=as_of, scope_note="bench")
-        s.add(run)
-        s.flush()
-        n = s.execute(text(HAND_WRITTEN).execution_options(preserve_rowcount=True), {
-            "run": run.id, "cycle": cycle, "pay_by": pay_by(DunningStage.FIRST, as_of), "as_of": as_of,
-            "now": dt.datetime.now(dt.UTC).replace(tzinfo=None) if engine.dialect.name == "sqlite" else dt.datetime.now(dt.UTC),
-        }).rowcount
-    return n
+        return _hand(s, as_of)
+
+
+def _hand(s: Session, as_of: dt.date) -> int:
+    cycle = f"{as_of:%Y-%m}"
+    run = DunningRun(project_id=1, run_key=f"bench-hand-{time.time_ns()}", cycle=cycle, stage=DunningStage.FIRST,
+                     as_of=as_of, scope_note="bench")
+    s.add(run)
+    s.flush()
+    return s.execute(text(HAND_WRITTEN).execution_options(preserve_rowcount=True), {
+        "run": run.id, "cycle": cycle, "pay_by": pay_by(DunningStage.FIRST, as_of), "as_of": as_of,
+        "now": dt.datetime.now(dt.UTC).replace(tzinfo=None) if s.get_bind().dialect.name == "sqlite"
+        else dt.datetime.now(dt.UTC),
+    }).rowcount
+
+
+# PostgreSQL: the audit table's index layouts the action is also run against, made in its transaction (rolled back)
+AUDIT_LAYOUTS = {
+    "action": [],
+    "action, 操作人 by n-grams as before d1a7c3e5f9b2": [
+        "DROP INDEX ix_audit_log_actor_name_project_id",
+        "CREATE INDEX ix_audit_log_actor_name_trgm ON audit_log USING gin (project_id, actor_name gin_trgm_ops)",
+        "CREATE INDEX ix_audit_log_actor_name_bigram ON audit_log USING gin (project_id, bigrams(actor_name))",
+    ],
+    "action, no audit search index (floor)": [
+        "DROP INDEX ix_audit_log_actor_name_project_id",
+        "DROP INDEX ix_audit_log_summary_trgm",
+        "DROP INDEX ix_audit_log_summary_bigram",
+    ],
+}
+
+
+def _cpu(engine: Engine, work, ddl: list[str]) -> tuple[float, float]:
+    """CPU seconds (this process + the PostgreSQL backend; the backend's) of ``work(session)`` in a transaction
+    rolled back, after ``ddl`` in the same transaction."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("VACUUM dunning_notice, dunning_run, audit_log, audit_actor"))
+    with Session(engine) as s:
+        s.begin()
+        for statement in ddl:
+            s.execute(text(statement))
+        b0, c0 = backend_cpu(s), time.process_time()
+        work(s)
+        backend = backend_cpu(s) - b0
+        spent = time.process_time() - c0 + backend
+        s.rollback()
+    return spent, backend
+
+
+def interleaved_cpu(engine: Engine, label: str, as_of: dt.date, rounds: int) -> None:
+    """The hand-written INSERT … SELECT and the action under each audit layout, round by round: CPU medians."""
+    undo_notices(engine)
+    action = lambda s: issue_dunning(s, stage=1, as_of=as_of, scope=DunningScope(project_id=1), actor=SYSTEM)  # noqa: E731
+    hand: list[tuple[float, float]] = []
+    spent: dict[str, list[tuple[float, float]]] = {name: [] for name in AUDIT_LAYOUTS}
+    for _ in range(rounds):
+        hand.append(_cpu(engine, lambda s: _hand(s, as_of), []))
+        for name, ddl in AUDIT_LAYOUTS.items():
+            spent[name].append(_cpu(engine, action, ddl))
+    print(f"[{label}] CPU, {rounds} interleaved rounds, load average {load_average()}", flush=True)
+    for whose, i in (("this process + backend", 0), ("backend only", 1)):
+        h = statistics.median(v[i] for v in hand)
+        print(f"[{label}]  {whose}: hand-written INSERT … SELECT median {h:.2f} s", flush=True)
+        for name, values in spent.items():
+            m = statistics.median(v[i] for v in values)
+            print(f"[{label}]   {name}: median {m:.2f} s = {m / h:.2f}×   runs "
+                  + ", ".join(f"{v[i] / b[i]:.2f}×" for v, b in zip(values, hand, strict=True)), flush=True)
 
 
 def undo_notices(engine: Engine) -> None:
@@ -162,7 +219,7 @@ def page_times(client: TestClient, url: str) -> list[float]:
 
 
 
-def run(label: str, engine: Engine, units: int) -> dict[str, float]:
+def run(label: str, engine: Engine, units: int, rounds: int = 0) -> dict[str, float]:
     gen_period = current_period()
     months = [add_months(gen_period, -k) for k in range(MONTHS, 0, -1)]
     last = months[-1]
@@ -184,6 +241,8 @@ def run(label: str, engine: Engine, units: int) -> dict[str, float]:
 
     hand_written(engine, as_of)  # warm-up, undone
     undo_notices(engine)
+    if engine.dialect.name == "postgresql" and rounds:  # before the app's threads, which this process's CPU would count
+        interleaved_cpu(engine, label, as_of, rounds)
     figures["hand"], n = seconds(lambda: hand_written(engine, as_of))
     undo_notices(engine)
     figures["dunning"], outcome = seconds(lambda: through_action(engine, as_of))
@@ -222,6 +281,9 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wuye_bench_dunning")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="PostgreSQL: interleaved rounds of the hand-written INSERT … SELECT and the action under "
+                             "each audit index layout, by CPU (0: none)")
     args = parser.parse_args()
 
     results = {}
@@ -234,7 +296,7 @@ def main() -> None:
     if not args.sqlite_only:
         engine = make_engine(fresh_postgres(args.pg))
         migrate(engine)
-        results["PostgreSQL"] = run("PostgreSQL", engine, args.units)
+        results["PostgreSQL"] = run("PostgreSQL", engine, args.units, args.rounds)
         engine.dispose()
 
     print("\n== summary (seconds) ==")

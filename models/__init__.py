@@ -5,6 +5,7 @@ from .attachments import (  # noqa: F401
     AttachmentStage,
 )
 from .audit import (  # noqa: F401
+    AuditActor,
     AuditKind,
     AuditLog,
     AuditSource,

@@ -178,6 +178,19 @@ def trigram_indexes(table: str, *columns: str, within: str | None = None) -> tup
     )
 
 
+# (table, column) → the column of a small table holding each of its values once: see ``searched_among``
+SEARCHED_AMONG: dict[tuple[str, str], Any] = {}
+
+
+def searched_among(column: Any, values: Any) -> None:
+    """Declare that the console's search matches ``column`` (a column of few distinct values over many rows: who
+    wrote an audit row) through ``values``, the column of a small table holding each of them once: a term finds
+    the values that contain it there (a scan of a few hundred names), then the rows holding one of those values by
+    ``column``'s B-tree index (``admin.views.listing``) — the same rows as ``column ILIKE '%term%'``, with one index
+    entry a written row instead of its every trigram and 2-character substring. The writers keep ``values``."""
+    SEARCHED_AMONG[(column.table.name, column.name)] = values
+
+
 def search_table(table: str) -> str:
     """SQLite's FTS5 table over the searched columns of ``table`` (``models.search``)."""
     return table + "_search"

@@ -49,7 +49,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable, Grouping
 
-from models.base import BIGRAMS, SEARCHED, search_table
+from models.base import BIGRAMS, SEARCHED, SEARCHED_AMONG, search_table
 from models.search import MIN_TERM, PREFIX_TERM, search_terms
 
 EXACT_UP_TO = 10_000
@@ -350,7 +350,13 @@ class _Contains(ColumnElement[bool]):
 
 @compiles(_Contains)
 def _contains(element: _Contains, compiler: Any, **kw: Any) -> str:
-    return compiler.process(_matching(getattr(element.model, element.name), element.pattern), **kw)
+    column = getattr(element.model, element.name)
+    values = SEARCHED_AMONG.get((element.model.__table__.name, element.name))
+    if values is not None:
+        # a column of few values (操作人): the values holding the term, from their small table, then their rows by
+        # the column's B-tree — the rows ILIKE finds, without an n-gram index every written row pays for
+        return compiler.process(among_keys(column, select(values).where(_matching(values, element.pattern))), **kw)
+    return compiler.process(_matching(column, element.pattern), **kw)
 
 
 @compiles(_Contains, "sqlite")

@@ -362,3 +362,42 @@ def test_the_score_totals_are_counted_from_the_events_held_and_kept_then_dropped
     with engine.connect() as conn:
         assert totals(conn) == {("2026-10", 0.5, 2)}
     engine.dispose()
+
+
+AUDIT_ACTORS = "d1a7c3e5f9b2"  # 操作人 searched among the names the trail holds (audit_actor), by a B-tree
+
+
+def test_the_audit_rows_names_move_into_audit_actor_and_back(scratch_url):
+    """The upgrade lists each name the audit rows hold once (none for an empty one), puts a B-tree on
+    ``(actor_name, project_id)`` and, on PostgreSQL, drops the column's trigram and 2-character indexes; the
+    downgrade puts them back and drops the table. On SQLite the search table leaves the column: a 3-character
+    part of a name is found by the names, a part of the 摘要 still by its index."""
+    from models.search import sync_search_tables
+
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{AUDIT_ACTORS}-1")
+    with engine.begin() as conn:
+        rows = [_insert(conn, "audit_log", actor_name=name, summary=f"修改账单 #{n}", kind="update", source="cli",
+                        table_name="bill", record_id=str(n), ip="", changes="{}")
+                for n, name in enumerate(["张三丰", "张三丰", "命令行", ""])]
+    _migrate(engine, AUDIT_ACTORS)
+    with engine.begin() as conn:
+        assert sorted(conn.scalars(text("SELECT name FROM audit_actor"))) == sorted(["张三丰", "命令行"])
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("audit_log")}
+        assert "ix_audit_log_actor_name_project_id" in indexes
+        assert not {"ix_audit_log_actor_name_trgm", "ix_audit_log_actor_name_bigram"} & indexes
+        if conn.dialect.name == "sqlite":
+            sync_search_tables(conn)  # as the migration environment does after every upgrade
+            columns = {row[1] for row in conn.execute(text("PRAGMA table_info(audit_log_search)"))}
+            assert columns == {"summary"}
+            assert conn.scalars(text("SELECT rowid FROM audit_log_search WHERE summary LIKE '%账单 #1%' "
+                                     "ORDER BY rowid")).all() == [rows[1]]
+    _migrate(engine, f"{AUDIT_ACTORS}-1", down=True)
+    with engine.begin() as conn:
+        assert "audit_actor" not in inspect(conn).get_table_names()
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("audit_log")}
+        assert "ix_audit_log_actor_name_project_id" not in indexes
+        if conn.dialect.name == "postgresql":
+            assert {"ix_audit_log_actor_name_trgm", "ix_audit_log_actor_name_bigram"} <= {
+                name for (name,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_log'"))}
+    engine.dispose()

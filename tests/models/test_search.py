@@ -41,13 +41,13 @@ def _row(conn, name: str) -> int:
 def test_every_write_keeps_the_search_table(engine):
     with engine.begin() as conn:
         a, b = _row(conn, "张三丰"), _row(conn, "李四光")
-        conn.execute(text("UPDATE audit_log SET actor_name = '王五常' WHERE id = :i"), {"i": b})
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == [a]
-        assert _found(conn, "audit_log", "actor_name", "李四光") == []
-        assert _found(conn, "audit_log", "actor_name", "五常") == []  # under a trigram the index finds nothing…
-        assert _found(conn, "audit_log", "actor_name", "王五常") == [b]
+        conn.execute(text("UPDATE audit_log SET summary = '王五常' WHERE id = :i"), {"i": b})
+        assert _found(conn, "audit_log", "summary", "张三丰") == [a]
+        assert _found(conn, "audit_log", "summary", "李四光") == []
+        assert _found(conn, "audit_log", "summary", "五常") == []  # under a trigram the index finds nothing…
+        assert _found(conn, "audit_log", "summary", "王五常") == [b]
         conn.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": a})
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == []
+        assert _found(conn, "audit_log", "summary", "张三丰") == []
         conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('integrity-check')"))  # raises if out of sync
 
 
@@ -56,11 +56,11 @@ def test_sync_rebuilds_a_table_that_lost_its_triggers_or_changed(engine, monkeyp
         a = _row(conn, "张三丰")
         conn.execute(text("DROP TRIGGER audit_log_search_ai"))  # as a batch ALTER's recreated table has none
         b = _row(conn, "张三丰二")
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == [a]
+        assert _found(conn, "audit_log", "summary", "张三丰") == [a]
         sync_search_tables(conn)
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == [a, b]
+        assert _found(conn, "audit_log", "summary", "张三丰") == [a, b]
         c = _row(conn, "张三丰三")
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == [a, b, c]
+        assert _found(conn, "audit_log", "summary", "张三丰") == [a, b, c]
 
         monkeypatch.setitem(base.SEARCHED, "audit_log", (*base.SEARCHED["audit_log"], "table_name"))
         sync_search_tables(conn)
@@ -70,9 +70,9 @@ def test_sync_rebuilds_a_table_that_lost_its_triggers_or_changed(engine, monkeyp
 
 
 def _two(conn, term: str) -> list[int]:
-    """The audit rows whose operator's name holds a 2-character ``term``: the trigrams starting with it."""
+    """The audit rows whose 摘要 holds a 2-character ``term``: the trigrams starting with it."""
     return [i for (i,) in conn.execute(text(
-        "SELECT DISTINCT doc FROM audit_log_search_terms WHERE col = 'actor_name' AND term >= :t AND term < :t || "
+        "SELECT DISTINCT doc FROM audit_log_search_terms WHERE col = 'summary' AND term >= :t AND term < :t || "
         "char(1114111) ORDER BY doc"), {"t": term})]
 
 
@@ -82,8 +82,8 @@ def test_a_two_character_term_is_the_start_of_a_trigram_wherever_it_is(engine):
     with engine.begin() as conn:
         rows = [_row(conn, name) for name in ("张三", "张三丰", "老张三", "老张三丰", "张四三", "三张")]
         assert _two(conn, "张三") == rows[:4]
-        assert _found(conn, "audit_log", "actor_name", "张三丰") == [rows[1], rows[3]]
-        conn.execute(text("UPDATE audit_log SET actor_name = '张' WHERE id = :i"), {"i": rows[0]})
+        assert _found(conn, "audit_log", "summary", "张三丰") == [rows[1], rows[3]]
+        conn.execute(text("UPDATE audit_log SET summary = '张' WHERE id = :i"), {"i": rows[0]})
         assert _two(conn, "张三") == rows[1:4]
         conn.execute(text("INSERT INTO audit_log_search(audit_log_search) VALUES ('rebuild')"))
         assert _two(conn, "张三") == rows[1:4]
