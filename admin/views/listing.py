@@ -18,7 +18,11 @@ OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to 
 - beyond the cap, a page SQLite would sort (a branch's scope, a filter) is read along the order index
   (``_along_order``);
 - a searched list takes its count and its page from one read of its ids in the list's order, as far as the count's
-  cap (``_read_ahead``), not from a count and a page that each read the matches.
+  cap (``_read_ahead``), not from a count and a page that each read the matches;
+- every statement here is compiled once by SQLAlchemy and then taken from its cache: the elements that write their
+  own SQL key it by what that SQL is made of, a search term by its shape (``_Term``), its text bound — compiled on
+  every request, a searched list's statements took 7–11 ms of the app's CPU to compile, from the cache 2–3 ms
+  (bench/list_pages.py's data, a branch's work orders 「业主」 and bills 「1203」).
 """
 
 from __future__ import annotations
