@@ -36,6 +36,7 @@ from .security import (
     install_error_pages,
 )
 from .views import register_views
+from .views.base import lookup_links
 from .views.dashboard import install_home
 from .views.list_export import export_link
 from .views.pages import route_url
@@ -151,6 +152,7 @@ def create_app(
     admin.templates.env.globals["url_for"] = export_link(remembered_link)
     admin.templates.env.globals["session_clock"] = auth.session_clock
     admin.templates.env.globals["label"] = label  # column headers from the models: {{ label("Bill", "period") }}
+    admin.templates.env.globals["lookup_links"] = lookup_links  # a lookup filter's choices (views.base)
     auth.templates = admin.templates
     install_error_pages(admin.admin)
     register_views(admin)

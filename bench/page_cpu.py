@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PAGES = {"home": "/admin/", "bills": "/admin/bill/list", "orders": "/admin/work-order/list"}
+PAGES = {"home": "/admin/", "bills": "/admin/bill/list", "orders": "/admin/work-order/list",
+         "orders_search": "/admin/work-order/list?search=业主", "bills_search": "/admin/bill/list?search=业主"}
 SECRET = "bench-secret-" + "z" * 40
 
 

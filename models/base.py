@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, selectinload
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, joinedload, mapped_column, selectinload
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,16 +63,26 @@ def loaded(obj: Any, relation: str) -> Any:
     return obj.__dict__.get(relation)
 
 
-def display_loads(model: type, via: Any = None, depth: int = 3) -> list[Any]:
+def display_loads(model: type, via: Any = None, depth: int = 3, joined: bool = False) -> list[Any]:
     """Loader options for what ``model``'s __str__ shows (its ``__display_loads__``, and theirs in turn, at most
     ``depth`` deep: 派工单 → 客户诉求 → 房屋 → 楼栋), chained below ``via`` — the loader of a relation leading
-    to ``model``."""
+    to ``model``. ``joined``: a record each row names (many-to-one) joined into the same statement
+    (``loader_of``), not read by a statement of its own."""
     options: list[Any] = []
     for name in getattr(model, "__display_loads__", ()) if depth else ():
         relation = getattr(model, name)
-        loader = selectinload(relation) if via is None else via.selectinload(relation)
-        options += display_loads(relation.property.mapper.class_, loader, depth - 1) or [loader]
+        loader = loader_of(relation, via, joined)
+        options += display_loads(relation.property.mapper.class_, loader, depth - 1, joined) or [loader]
     return options
+
+
+def loader_of(relation: Any, via: Any = None, joined: bool = False) -> Any:
+    """``selectinload`` of ``relation`` (below ``via``); with ``joined``, a many-to-one relation's ``joinedload``
+    (an outer join: a row without the record stays): a list page's 20 rows, their 派工单 → 诉求 → 房屋 → 楼栋, 部门
+    and 处理人 read by one statement instead of one each (5 statements less, ≈ 1 ms of the app's CPU each)."""
+    if joined and not relation.property.uselist:
+        return joinedload(relation) if via is None else via.joinedload(relation)
+    return selectinload(relation) if via is None else via.selectinload(relation)
 
 
 def display(*parts: Any) -> str:

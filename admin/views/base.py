@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from markupsafe import Markup, escape
@@ -48,7 +48,7 @@ from sqladmin.models import ModelViewMeta
 from sqladmin.pagination import Pagination
 from sqlalchemy import ColumnElement, Date, Select, String, and_, cast, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import RelationshipProperty, selectinload
+from sqlalchemy.orm import RelationshipProperty
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -100,7 +100,7 @@ from models import (
     label_of,
     labels_of,
 )
-from models.base import IdMixin, UTCDateTime, display_loads, table_labels
+from models.base import IdMixin, UTCDateTime, display_loads, loader_of, table_labels
 
 from ..i18n import ChineseForm
 from ..security import database_refusal, log_database_error
@@ -407,6 +407,40 @@ class ScopedForeignKeyFilter:
         except (TypeError, ValueError):
             return query
         return query.where(self.fk == value)
+
+
+_BUILTIN_LOOKUPS = {("all", "All"): "All", ("__all", "All"): "All", ("true", "Yes"): "True", ("false", "No"): "False"}
+
+
+def lookup_links(request: Request, parameter_name: str, lookups: Iterable[tuple[str, str]],
+                 words: dict[str, str]) -> Markup:
+    """A lookup filter's choices as ``filters/lookup_filter.html`` drew them one by one (a link each, the chosen one
+    with its 清除 link), written here in one pass: a branch's 处理人 filter lists 300 staff, and the template's loop
+    was a fifth of the work-order list's CPU. sqladmin's own lookups ("All", "Yes", "No") and "Clear filter" read
+    as the template translated them (``words``); values from the data pass through."""
+    chosen = request.query_params.get(parameter_name)
+    others = request.url.remove_query_params(parameter_name)
+    # jinja's ``{parameter: value}|urlencode``, the parameter's part once: percent-encoded, nothing left to escape
+    prefix = str(escape(str(others))) + ("&amp;" if others.query else "?") + _query_part(parameter_name) + "="
+    out = []
+    for value, label in lookups:
+        builtin = _BUILTIN_LOOKUPS.get((value, label))
+        shown = escape(words[builtin] if builtin else label)
+        if chosen == value:
+            out.append(
+                '  <div class="d-flex align-items-center justify-content-between bg-secondary-lt px-2 py-1 rounded">\n'
+                f'    <span class="text-truncate fw-bold text-dark">\n      {shown}\n    </span>\n'
+                f'    <a href="{escape(str(others))}" class="text-decoration-none ms-2" '
+                f'title="{escape(words["Clear filter"])}">\n'
+                '      <i class="fa-solid fa-times"></i>\n    </a>\n  </div>\n')
+        else:
+            out.append(f'  <a href="{prefix}{_query_part(value)}" '
+                       f'class="d-block text-decoration-none text-truncate px-2 py-1">\n    {shown}\n  </a>\n')
+    return Markup("".join(out))
+
+
+def _query_part(value: str) -> str:
+    return quote(str(value), safe="").replace("%20", "+")  # as jinja's urlencode filter writes a query's part
 
 
 def _bind_filter(model: type, flt: Any) -> None:
@@ -783,9 +817,11 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         clause = self.scope_clause(request)
         return stmt if clause is None else stmt.where(clause)
 
-    def _with_display_loads(self, stmt: Select, relations: Iterable[Any]) -> Select:
+    def _with_display_loads(self, stmt: Select, relations: Iterable[Any], joined: bool = False) -> Select:
         for relation in relations:
-            stmt = stmt.options(*display_loads(relation.property.mapper.class_, selectinload(relation)))
+            loader = loader_of(relation, joined=joined)
+            options = display_loads(relation.property.mapper.class_, loader, joined=joined)
+            stmt = stmt.options(*options or ([loader] if joined else []))
         return stmt
 
     def list_query(self, request: Request) -> Select:
@@ -938,8 +974,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                    for flt in self.get_filters() if hasattr(flt, "choices_query")}
 
         def rows_of(ids: list[Any]) -> Select:
-            stmt = select(self.model).where(key.in_(ids)).options(*map(selectinload, self._list_relations))
-            return self._with_display_loads(stmt, self._list_relations)
+            return self._with_display_loads(select(self.model).where(key.in_(ids)), self._list_relations, joined=True)
 
         def run() -> tuple[listing.Page, dict[str, list[Any]]]:
             with self.session_maker(expire_on_commit=False) as session:

@@ -18,7 +18,11 @@ OFFSET over whole rows: at a million bills PostgreSQL sorts them all on disk to 
 - beyond the cap, a page SQLite would sort (a branch's scope, a filter) is read along the order index
   (``_along_order``);
 - a searched list takes its count and its page from one read of its ids in the list's order, as far as the count's
-  cap (``_read_ahead``), not from a count and a page that each read the matches.
+  cap (``_read_ahead``), not from a count and a page that each read the matches;
+- every statement here is compiled once by SQLAlchemy and then taken from its cache: the elements that write their
+  own SQL key it by what that SQL is made of, a search term by its shape (``_Term``), its text bound — compiled on
+  every request, a searched list's statements took 7–11 ms of the app's CPU to compile, from the cache 2–3 ms
+  (bench/list_pages.py's data, a branch's work orders 「业主」 and bills 「1203」).
 """
 
 from __future__ import annotations
@@ -47,12 +51,17 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ClauseElement, Executable, Grouping
+from sqlalchemy.sql.expression import BindParameter, ClauseElement, Executable, Grouping, bindparam
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.base import BIGRAMS, SEARCHED, SEARCHED_AMONG, search_table
 from models.search import MIN_TERM, PREFIX_TERM, search_terms
 
 EXACT_UP_TO = 10_000
+# The SQL elements below compile to SQL of their own: each keys SQLAlchemy's compiled cache by what its SQL is made
+# of (``_cache_key_traversal``: its model, column names, clauses, a term's shape and bound parameters), and shows no
+# children to SQLAlchemy's traversals (cloning, annotating), which never looked inside them.
+NO_CHILDREN: list[Any] = []
 # A search checked on each row (a term in more than EXACT_UP_TO rows) is counted only this many pages past the
 # one shown: its count reads rows until it has found them all, ≈ 500,000 rows for 10,000 matches of a term in
 # one row of 50, each matched on every searched column (2.4 s on SQLite); the pages ahead are what the pager links.
@@ -100,10 +109,17 @@ class _Explain(Executable, ClauseElement):
     """``EXPLAIN (FORMAT JSON) <stmt>`` (PostgreSQL), ``EXPLAIN QUERY PLAN <stmt>`` (SQLite), its parameters
     bound as the statement's own."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("stmt", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, stmt: Select) -> None:
         self.stmt = stmt
+
+    @property
+    def _all_selected_columns(self) -> tuple[()]:
+        # a plan's rows are read by position: no column of the statement names them (asked of a cached compile)
+        return ()
 
 
 @compiles(_Explain, "postgresql")
@@ -213,7 +229,9 @@ class _Unindexed(ColumnElement[bool]):
     """A condition SQLite checks on each row but looks up by no index: ``+(…)`` (SQLite's documented way to
     keep a term from an index); as it is elsewhere."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("clause", InternalTraversal.dp_clauseelement)]
     type = Boolean()
     _is_implicitly_boolean = True
 
@@ -253,7 +271,9 @@ class _AmongKeys(ColumnElement[bool]):
     rows fetched by the primary key, where the planner, guessing 12,000 matches for 3,000, hash-joined them
     against a scan of every bill of a branch (bills 「1203」: 270 → 48 ms for the count)."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("key", InternalTraversal.dp_clauseelement), ("keys", InternalTraversal.dp_clauseelement)]
     type = Boolean()
     _is_implicitly_boolean = True
 
@@ -304,6 +324,41 @@ def _last_page(count: int, page_size: int) -> int:
 
 
 # --- search -------------------------------------------------------------------------------------------------
+class _Term(ClauseElement):
+    """A search term as the statements built from it hold it (never rendered itself): what decides their SQL — its
+    length as far as a trigram, whether its letters have a case, whether they are ASCII, whether it holds a LIKE
+    wildcard — apart from its text, which only bound parameters carry. The elements above compile their SQL from the
+    shape only, so SQLAlchemy compiles a searched list once for every term of its shape and takes each term's
+    parameters from its statement (its cache key); a key holding the text compiled every new term's statements, and
+    one missing a part of the shape would give another term's SQL."""
+
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("shape", InternalTraversal.dp_plain_obj),
+                            ("params", InternalTraversal.dp_clauseelement_tuple)]
+
+    def __init__(self, term: str) -> None:
+        self.size = min(len(term), MIN_TERM)
+        self.cased = term.lower() != term.upper()
+        self.ascii = term.isascii()
+        self.wild = any(c in term for c in "%_\\")
+        self.shape = (self.size, self.cased, self.ascii, self.wild)
+        self.pattern = _bound(_pattern(term))  # %term%, its wildcards escaped (ESCAPE '\\')
+        self.unescaped = _bound(f"%{term}%")  # for FTS5's LIKE, which reads its index without an ESCAPE only
+        self.phrase = _bound(_phrase(term))  # an FTS5 phrase
+        self.lowered = _bound(term.lower())  # the substrings' and the trigram terms' case
+        self.lowered_end = _bound(term.lower() + "\U0010ffff")  # past the last trigram term starting with it
+        self.params = (self.pattern, self.unescaped, self.phrase, self.lowered, self.lowered_end)
+
+    @classmethod
+    def of(cls, term: str | _Term) -> _Term:
+        return term if isinstance(term, _Term) else cls(term)
+
+
+def _bound(value: str | BindParameter) -> BindParameter:
+    return value if isinstance(value, BindParameter) else bindparam(None, value, String(), unique=True)
+
+
 def _matching(column: Any, pattern: str) -> ColumnElement[bool]:
     # a text column as it is (its trigram index applies); a number or date as text
     expr = column if isinstance(column.type, String) else cast(column, String)
@@ -315,12 +370,15 @@ class _CaseFree(ColumnElement[bool]):
     only ones its ``lower()`` folds — so it matches the same rows as ``lower(expr) LIKE lower(pattern)``, at
     0.4× the time where no index serves (a term under a trigram scans: 86 against 213 ms a million rows)."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("expr", InternalTraversal.dp_clauseelement),
+                            ("pattern", InternalTraversal.dp_clauseelement)]
     type = Boolean()
     _is_implicitly_boolean = True
 
-    def __init__(self, expr: Any, pattern: str) -> None:
-        self.expr, self.pattern = expr, pattern
+    def __init__(self, expr: Any, pattern: str | BindParameter) -> None:
+        self.expr, self.pattern = expr, _bound(pattern)
 
 
 @compiles(_CaseFree)
@@ -339,12 +397,16 @@ class _Contains(ColumnElement[bool]):
     row. ``estimated``: as the planner is to estimate it — on PostgreSQL a 2-character term's substrings without
     the ILIKE, which holds for the same rows but on ``column || ''``, of no statistics."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("model", InternalTraversal.dp_plain_obj), ("name", InternalTraversal.dp_string),
+                            ("term", InternalTraversal.dp_clauseelement), ("estimated", InternalTraversal.dp_boolean)]
     type = Boolean()
     _is_implicitly_boolean = True  # a condition as it is: not "= 1" on SQLite, which would hide the IN from its planner
 
-    def __init__(self, model: type, name: str, term: str, estimated: bool = False) -> None:
-        self.model, self.name, self.term, self.pattern = model, name, term, _pattern(term)
+    def __init__(self, model: type, name: str, term: str | _Term, estimated: bool = False) -> None:
+        self.model, self.name, self.term = model, name, _Term.of(term)
+        self.pattern = self.term.pattern
         self.estimated = estimated
 
 
@@ -375,12 +437,12 @@ def _contains_postgresql(element: _Contains, compiler: Any, **kw: Any) -> str:
     For a term whose letters are ASCII or have no case, as on SQLite: the index holds ``lower()``'s substrings,
     the same length as the term only for those."""
     term = element.term
-    if len(term) != PREFIX_TERM or element.name not in SEARCHED.get(element.model.__table__.name, ()) \
-            or (term.lower() != term.upper() and not term.isascii()):
+    if term.size != PREFIX_TERM or element.name not in SEARCHED.get(element.model.__table__.name, ()) \
+            or (term.cased and not term.ascii):
         return _contains(element, compiler, **kw)
     column = getattr(element.model, element.name)
     substrings = getattr(func, BIGRAMS)(column, type_=ARRAY(Text))
-    found = substrings.contains(cast(array([term.lower()]), ARRAY(Text)))
+    found = substrings.contains(cast(array([term.lowered]), ARRAY(Text)))
     if element.estimated:
         # its selectivity from the index's statistics (业主 in every contact name): the ILIKE's default (0.5 %)
         # multiplied in, 业主 looked few and was counted to 10,001 through the index (0.2–0.3 s, not 60 ms)
@@ -390,47 +452,48 @@ def _contains_postgresql(element: _Contains, compiler: Any, **kw: Any) -> str:
     return compiler.process(and_(found, _matching(column.concat(""), element.pattern)).self_group(), **kw)
 
 
-def _indexed(table: str, name: str, term: str) -> Select | None:
+def _indexed(table: str, name: str, term: str | _Term) -> Select | None:
     """On SQLite, SELECT the keys of the rows of ``table`` whose ``name`` contains ``term`` from its search table
     (its rowids are the table's keys); None where that table does not answer: no such table, a term of one
     character."""
-    if name not in SEARCHED.get(table, ()) or len(term) < PREFIX_TERM:
+    term = _Term.of(term)
+    if name not in SEARCHED.get(table, ()) or term.size < PREFIX_TERM:
         return None
-    if len(term) < MIN_TERM:
+    if term.size < MIN_TERM:
         return _prefixed(table, name, term)
     fts = sql_table(search_table(table), sql_column(name), sql_column("rowid"))
-    if term.lower() == term.upper():
+    if not term.cased:
         # the phrase of its trigrams: the table folds the case of every letter and LIKE of ASCII ones only, the same
         # rows for a term without letters of two cases (客服7, 1203) — 1 ms for 20,000 audit rows where the table's
         # LIKE re-reads each matching row (68 ms)
-        return select(fts.c.rowid).where(fts.c[name].match(_phrase(term)))
-    if any(c in term for c in "%_\\"):
+        return select(fts.c.rowid).where(fts.c[name].match(term.phrase))
+    if term.wild:
         return None  # FTS5 reads its index for a LIKE without an ESCAPE clause only: a term holding a wildcard scans
-    return select(fts.c.rowid).where(fts.c[name].like(f"%{term}%"))
+    return select(fts.c.rowid).where(fts.c[name].like(term.unescaped))
 
 
-def _prefixed(table: str, name: str, term: str) -> Select | None:
+def _prefixed(table: str, name: str, term: _Term) -> Select | None:
     """The keys of the rows whose ``name`` holds a 2-character ``term``: the documents of the index's trigrams
     starting with it (张三丰, 张三␟ — ``models.search.END``), a range of its terms (「张三」 in a million audit
     rows' names: 0.1 ms of CPU where LIKE scanned the column, 213 ms). The index folds the case of every letter, LIKE of ASCII ones
     only: a term with ASCII letters is checked again on its rows, one with other letters scans."""
-    if term.lower() != term.upper() and not term.isascii():
+    if term.cased and not term.ascii:
         return None
     terms = sql_table(search_terms(table), sql_column("doc"), sql_column("col"), sql_column("term"))
-    first = term.lower()
     # a document once for each of its trigrams: no DISTINCT (12 of 22 ms for 60,000 names), where IN keeps each once
-    docs = select(terms.c.doc).where(terms.c.term >= first, terms.c.term < first + "\U0010ffff", terms.c.col == name)
-    if term.lower() == term.upper():
+    docs = select(terms.c.doc).where(terms.c.term >= term.lowered, terms.c.term < term.lowered_end,
+                                     terms.c.col == name)
+    if not term.cased:
         return docs
     rows = sql_table(table, sql_column("id"), sql_column(name))
-    return select(rows.c.id).where(rows.c.id.in_(docs), rows.c[name].like(_pattern(term), escape="\\"))
+    return select(rows.c.id).where(rows.c.id.in_(docs), rows.c[name].like(term.pattern, escape="\\"))
 
 
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _path_ids(model: type, path: list[str], term: str) -> Select:
+def _path_ids(model: type, path: list[str], term: str | _Term) -> Select:
     """SELECT the keys of ``model`` whose ``path`` (``unit.room_no``, ``request.unit.room_no``) matches."""
     key = inspect(model).primary_key[0]
     if len(path) == 1:
@@ -452,10 +515,11 @@ def _pattern(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_ids(model: type, fields: list[str], term: str) -> Any:
+def search_ids(model: type, fields: list[str], term: str | _Term) -> Any:
     """The keys of the rows of ``model`` one of ``fields`` (columns or relation paths) finds ``term`` in — a
     UNION of index-driven selects, so a row without an optional relation is still found by its other fields.
     For a term that finds few rows: each select reads only its matches."""
+    term = _Term.of(term)
     selects = [_path_ids(model, field.split("."), term) for field in fields]
     return selects[0] if len(selects) == 1 else union(*selects)
 
@@ -466,12 +530,15 @@ class _Found(ColumnElement[bool]):
     those rows' keys already: ``id IN (<their rowids>)``, each match's row read once — through ``SELECT id FROM
     audit_log WHERE id IN (…)`` it was read twice (20,000 matches: 78 against 45 ms)."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("model", InternalTraversal.dp_plain_obj), ("fields", InternalTraversal.dp_plain_obj),
+                            ("term", InternalTraversal.dp_clauseelement)]
     type = Boolean()
     _is_implicitly_boolean = True
 
-    def __init__(self, model: type, fields: list[str], term: str) -> None:
-        self.model, self.fields, self.term = model, fields, term
+    def __init__(self, model: type, fields: list[str], term: str | _Term) -> None:
+        self.model, self.fields, self.term = model, tuple(fields), _Term.of(term)
 
 
 @compiles(_Found)
@@ -533,7 +600,10 @@ class _Probed(ColumnElement[bool]):
     before a page of 20 bills; as probes, 41 rows walked, 0.4 ms). Either lists the same rows, and the planner's
     estimate of them (the count shown, 约 18 万) is the same: a SubPlan's selectivity is its default either way."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = NO_CHILDREN
+    _cache_key_traversal = [("model", InternalTraversal.dp_plain_obj), ("name", InternalTraversal.dp_string),
+                            ("inner", InternalTraversal.dp_clauseelement)]
     type = Boolean()
     _is_implicitly_boolean = True
 

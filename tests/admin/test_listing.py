@@ -741,7 +741,8 @@ def test_a_search_reads_its_few_matches_once_for_its_count_and_page(session, eng
     page, statements = _get_seen(engine, console("lister"), "/admin/bill/list?search=203")
     expected = sorted((b.id for b in estate["bills"] if "203" in b.unit.room_no), reverse=True)
     assert ids_listed(page, "bill") == expected[:20] and shown_count(page) == str(len(expected))
-    reads = [s for s in statements if "bill.project_id" in s and "room_no" in s]
+    # (the scope and the search: not the page's rows, which join each bill's unit by its key)
+    reads = [s for s in statements if "bill.project_id IN" in s and "room_no" in s]
     assert len(reads) == 1 and "ORDER BY bill.period DESC, bill.id DESC" in reads[0], reads
 
 
@@ -800,3 +801,98 @@ def test_a_unit_named_in_the_search_reads_its_records_keys_first(session, engine
     reads = [" ".join(s.split()) for s in statements if "bill.project_id" in s and "building.name" in s]
     assert reads and all("bill.id = ANY(ARRAY(SELECT bill.id" in s for s in reads) is (
         session.get_bind().dialect.name == "postgresql"), reads
+
+
+# --- through SQLAlchemy's compiled cache ----------------------------------------------------------------------
+def _cache_hits(engine, client, url: str):
+    """The page at ``url`` and, for each statement it ran, whether SQLAlchemy took its compiled form from its cache."""
+    hits: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):  # the tests' own transaction
+            hits.append((context.cache_hit.name, statement[:80]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        return client.get(url), hits
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_search_elements_cache_key_holds_its_shape_and_binds_its_text():
+    """One compiled statement for every term of one shape, each term's text a bound parameter of it; another shape
+    (2 characters, letters with a case, a LIKE wildcard) another statement."""
+    def key(term: str):
+        fields = ["period", "unit.room_no", "customer.name"]
+        return select(Bill.id).where(listing.search_found(Bill, fields, term),
+                                     listing.search_filter(Bill, fields, term))._generate_cache_key()
+
+    a, b = key("1203"), key("2303")
+    assert a.key == b.key
+    assert "%1203%" in {p.value for p in a.bindparams} and "%2303%" in {p.value for p in b.bindparams}
+    assert "%1203%" not in {p.value for p in b.bindparams}
+    shapes = [key(term).key for term in ("1203", "12", "ab", "1_3", "业主", "Ab3")]
+    assert len(set(shapes)) == len(shapes)
+
+
+@pytest.mark.parametrize("cap", [10_000, 10])
+def test_searches_served_from_the_compiled_cache_find_each_its_own_rows(session, engine, console, estate,
+                                                                         monkeypatch, cap):
+    """The second search of a shape runs every statement from SQLAlchemy's compiled cache, and lists its own rows,
+    not the first term's: rooms (3+ characters), payers' names, 2-character terms — read from the matches and
+    (cap 10) checked on each row."""
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    c = console("lister")
+    bills = estate["bills"]
+
+    def expected(term: str) -> list[int]:
+        return sorted((b.id for b in bills if term in b.unit.room_no or (b.customer and term in b.customer.name)
+                       or term in b.period), reverse=True)[:20]
+
+    for first, second in [("1303", "2303"), ("业主21", "业主24"), ("13", "24"), ("业主", "主2")]:
+        c.get(f"/admin/bill/list?search={first}")  # compiled (or already cached by another test)
+        for term in (second, first):
+            page, hits = _cache_hits(engine, c.client, f"/admin/bill/list?search={term}")
+            assert ids_listed(page, "bill") == expected(term), term
+            assert expected(term)
+            assert {hit for hit, _ in hits} == {"CACHE_HIT"}, (term, hits)
+    assert expected("1303") != expected("2303") and expected("13") != expected("24")
+
+
+def test_one_search_served_from_the_compiled_cache_lists_each_users_scope(session, engine, console):
+    """The same search by users of two projects: the second from the cache, each listing its project's bills."""
+    bills = {}
+    for name in ("甲", "乙"):
+        p = f.project(session)
+        fee = f.fee_type(session, project_=p)
+        bills[name] = [f.bill(session, unit_=f.unit(session, project_=p, room_no=room), fee_type_=fee,
+                              period="2026-03").id for room in ("1203", "2120", "0808")]
+        f.user(session, username=f"scope{name}", roles=["客服经理"], projects=[p])
+    session.commit()
+    for term in ("1203", "12"):
+        for name in ("甲", "乙", "甲"):
+            page, hits = _cache_hits(engine, console(f"scope{name}").client, f"/admin/bill/list?search={term}")
+            expected = bills[name][:1] if term == "1203" else sorted(bills[name][:2], reverse=True)
+            assert ids_listed(page, "bill") == expected, (name, term)
+            if name == "乙":  # after 甲's same search
+                assert {hit for hit, _ in hits} == {"CACHE_HIT"}, (term, hits)
+
+
+def test_a_lookup_filters_choices_link_each_value_and_the_chosen_one_clears(session, console, estate):
+    """The filter's choices (written in one pass, ``base.lookup_links``): each a link to the list with that value
+    and the other parameters kept, its label escaped; the chosen one shown with a link that clears it."""
+    fee = f.fee_type(session, project_=estate["project"], name="<水&电>")
+    session.commit()
+    c = console("lister")
+    page = c.get("/admin/bill/list?search=203")
+    assert page.status_code == 200
+    assert f'href="http://testserver/admin/bill/list?search=203&amp;fee_type_id={fee.id}"' in page.text
+    assert "&lt;水&amp;电&gt;" in page.text and "<水&电>" not in page.text
+    assert 'href="http://testserver/admin/bill/list?search=203&amp;fee_type_id=__all"' in page.text  # 全部
+    chosen = c.get(f"/admin/bill/list?search=203&fee_type_id={fee.id}")
+    assert re.search(r'<span class="text-truncate fw-bold text-dark">\s*&lt;水&amp;电&gt;\s*</span>\s*'
+                     r'<a href="http://testserver/admin/bill/list\?search=203" class="text-decoration-none ms-2" '
+                     r'title="清除筛选">', chosen.text)
+    assert ids_listed(chosen, "bill") == []  # no bill of that fee
+    unpaid = c.get("/admin/bill/list?status=unpaid")  # an enum filter's choices, through the same links
+    assert 'href="http://testserver/admin/bill/list?status=unpaid&amp;fee_type_id=' in unpaid.text
