@@ -44,8 +44,8 @@ class ImportBatch(IdMixin, Base):
 
 
 class ProjectMark(Base):
-    """项目数据版本: a number that moves with every write to a project's master records — its 楼栋, 房屋, 客户
-    and 房屋关系, and the project's own row — whatever makes it (an action's flush, an import, a set-based
+    """项目数据版本: a number that moves with every write to a project's master records — its 楼栋, 房屋, 员工,
+    客户 and 房屋关系, and the project's own row — whatever makes it (an action's flush, an import, a set-based
     UPDATE, a migration): kept by the database (``models.totals.PROJECT_MARKS``), never written by hand. An import
     batch keeps the versions its write left (``ImportBatch.marks``); while they hold, the same file previewed again
     would find every row as that import left it, so it is not compared row by row. No foreign key: a project's

@@ -460,8 +460,9 @@ class Marked(Triggers):
                 f"ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1"), [{"p": p} for p in ids])
 
 
-# what an import of customers (and units) is checked against: a project's buildings, units, customers, their units
-PROJECT_MARKS = {table: Marked(table) for table in ("building", "unit", "customer")}
+# what an import of customers or units is checked against: a project's buildings, units, staff (a unit's 管家 and
+# 收费员), customers, their units
+PROJECT_MARKS = {table: Marked(table) for table in ("building", "unit", "staff", "customer")}
 PROJECT_MARKS["unit_customer"] = Marked("unit_customer", via=(("customer", "customer_id"),))
 PROJECT_MARKS["project"] = Marked("project", "id")
 

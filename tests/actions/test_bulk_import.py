@@ -785,20 +785,20 @@ OWNERS = [
 ]
 
 
-def _previewed_twice(session, monkeypatch, data, actor, project):
+def _previewed_twice(session, monkeypatch, data, actor, project, kind="customers", name="业主.xlsx"):
     """The preview of ``data``, and the same preview with every row compared (the recognition turned off); whether
-    the first recognised the file (no customer was looked up)."""
-    from actions.bulk_import import CustomerImporter
+    the first recognised the file (no record was looked up)."""
     from actions.spreadsheets.records import RecordImporter
 
+    importer = KINDS[kind]
     looked_up = []
-    find = CustomerImporter.find
-    monkeypatch.setattr(CustomerImporter, "find", lambda self, rows: looked_up.append(1) or find(self, rows))
-    fast = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id, dry_run=True)
+    find = importer.find
+    monkeypatch.setattr(importer, "find", lambda self, rows: looked_up.append(1) or find(self, rows))
+    fast = _import(session, kind, data, actor, name=name, project_id=project.id, dry_run=True)
     recognised = not looked_up
     with monkeypatch.context() as m:
         m.setattr(RecordImporter, "_as_imported", lambda self, rows: False)
-        compared = _import(session, "customers", data, actor, name="业主.xlsx", project_id=project.id, dry_run=True)
+        compared = _import(session, kind, data, actor, name=name, project_id=project.id, dry_run=True)
     return fast, compared, recognised
 
 
@@ -913,3 +913,24 @@ def test_another_import_into_the_project_makes_the_preview_compare_again(session
     assert _import(session, "customers", other, actor, name="王五.xlsx", project_id=project.id).written
     fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project)
     assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
+
+
+def test_an_unchanged_units_file_is_recognised_until_a_unit_or_employee_changes(session, p1, monkeypatch):
+    """The units import too: recognised after its import; a write to the project's staff (a 收费员 a unit names) or
+    units makes the preview compare every row again — each time the same result as comparing."""
+    project, actor = p1
+    cashier = f.staff(session, project_=project, name="钱收费", position=StaffPosition.CASHIER)
+    rows = [row[:] + [None] for row in UNITS]
+    rows[0][-1], rows[1][-1] = "收费员", cashier.employee_no
+    data = workbook({"房屋": rows})
+    assert _import(session, "units", data, actor, name="房屋.xlsx", project_id=project.id).written
+    before = counts(session)
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project, "units", "房屋.xlsx")
+    assert recognised and fast.to_dict() == compared.to_dict() and fast.counts["unchanged"] == 3
+    assert counts(session) == before
+    cashier.position = StaffPosition.ENGINEER  # no longer one who may collect: the row is refused again
+    session.flush()
+    before = counts(session)
+    fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project, "units", "房屋.xlsx")
+    assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["error"] == 1, fast.counts
+    assert counts(session) == before

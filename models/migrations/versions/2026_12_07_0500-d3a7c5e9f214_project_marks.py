@@ -1,7 +1,7 @@
 """project data versions, kept by the database; import batches keep the versions their write left
 
-项目数据版本 (``ProjectMark``): a number per project that every write to its 楼栋, 房屋, 客户 and 房屋关系 (and the
-project's own row) moves, whatever makes it — kept by triggers that ``models.totals.sync_totals`` puts in place
+项目数据版本 (``ProjectMark``): a number per project that every write to its 楼栋, 房屋, 员工, 客户 and 房屋关系 (and
+the project's own row) moves, whatever makes it — kept by triggers that ``models.totals.sync_totals`` puts in place
 after every upgrade (and, when it had to make them, every project's version moved). ``import_batch.marks``: the
 versions a customer import's write left, so the same file previewed again while they hold is recognised as
 unchanged without comparing 100,000 customers and links in Python (issue 17).
@@ -21,7 +21,7 @@ down_revision: str | Sequence[str] | None = "c9e2f4a7b1d5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SOURCES = ("building", "unit", "customer", "unit_customer", "project")
+SOURCES = ("building", "unit", "staff", "customer", "unit_customer", "project")
 
 
 def upgrade() -> None:
