@@ -7,7 +7,7 @@ versions a customer import's write left, so the same file previewed again while 
 unchanged without comparing 100,000 customers and links in Python (issue 17).
 
 Revision ID: d3a7c5e9f214
-Revises: c9e2f4a7b1d5
+Revises: d1a7c3e5f9b2
 Create Date: 2026-12-07 05:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d3a7c5e9f214"
-down_revision: str | Sequence[str] | None = "c9e2f4a7b1d5"
+down_revision: str | Sequence[str] | None = "d1a7c3e5f9b2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
