@@ -32,18 +32,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import backend_cpu, load_average  # noqa: E402  (the benchmarks' shared helpers)
+from common import AUDIT_ACTOR_NGRAMS, AUDIT_UNSEARCHED, backend_cpu, load_average  # noqa: E402  (the benchmarks' shared helpers)
 
-BEFORE = [
-    "DROP INDEX ix_audit_log_actor_name_project_id",
-    "CREATE INDEX ix_audit_log_actor_name_trgm ON audit_log USING gin (project_id, actor_name gin_trgm_ops)",
-    "CREATE INDEX ix_audit_log_actor_name_bigram ON audit_log USING gin (project_id, bigrams(actor_name))",
-]
-FLOOR = [
-    "DROP INDEX ix_audit_log_actor_name_project_id",
-    "DROP INDEX ix_audit_log_summary_trgm",
-    "DROP INDEX ix_audit_log_summary_bigram",
-]
+BEFORE, FLOOR = AUDIT_ACTOR_NGRAMS, AUDIT_UNSEARCHED
 SUMMARY_AMONG = [
     "DROP INDEX ix_audit_log_summary_trgm",
     "DROP INDEX ix_audit_log_summary_bigram",

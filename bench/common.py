@@ -114,3 +114,18 @@ def login(client, username: str, password: str) -> None:
     response = client.post("/admin/login", data={"username": username, "password": password, "csrf_token": token},
                            follow_redirects=False)
     assert response.status_code == 302, response.status_code
+
+
+# PostgreSQL DDL, run inside a rolled-back transaction to time a write against another audit index layout (issue 17):
+# 操作人 searched by its n-grams, as before revision d1a7c3e5f9b2 searched it among the names the trail holds …
+AUDIT_ACTOR_NGRAMS = [
+    "DROP INDEX ix_audit_log_actor_name_project_id",
+    "CREATE INDEX ix_audit_log_actor_name_trgm ON audit_log USING gin (project_id, actor_name gin_trgm_ops)",
+    "CREATE INDEX ix_audit_log_actor_name_bigram ON audit_log USING gin (project_id, bigrams(actor_name))",
+]
+# … and no search index of the audit rows at all (neither 操作人's B-tree nor 摘要's GIN indexes): the floor
+AUDIT_UNSEARCHED = [
+    "DROP INDEX ix_audit_log_actor_name_project_id",
+    "DROP INDEX ix_audit_log_summary_trgm",
+    "DROP INDEX ix_audit_log_summary_bigram",
+]

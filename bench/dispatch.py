@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import backend_cpu, fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
+from common import AUDIT_ACTOR_NGRAMS, backend_cpu, fresh_postgres, load_average, migrate  # noqa: E402  (the benchmarks' shared helpers)
 
 import actions  # noqa: E402,F401  (audit hook)
 from actions.actor import Actor  # noqa: E402
@@ -215,15 +215,6 @@ def audit_search_indexes(engine: Engine) -> list[str]:
     return [f"DROP INDEX {name}" for name in sorted(names)]
 
 
-# PostgreSQL: 操作人 searched by its n-grams, as before it was searched among the names the trail holds (revision
-# d1a7c3e5f9b2) — the action run with these made in its transaction shows what that change saves, interleaved
-ACTOR_NGRAMS = [
-    "DROP INDEX ix_audit_log_actor_name_project_id",
-    "CREATE INDEX ix_audit_log_actor_name_trgm ON audit_log USING gin (project_id, actor_name gin_trgm_ops)",
-    "CREATE INDEX ix_audit_log_actor_name_bigram ON audit_log USING gin (project_id, bigrams(actor_name))",
-]
-
-
 def timed_baseline(engine: Engine, ids: dict[str, int]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of this process and the PostgreSQL backend, orders created)."""
     vacuum(engine)
@@ -303,7 +294,7 @@ def run(label: str, engine: Engine, rounds: int) -> None:
             unsearched_audit.append(spent_cpu["audit"] if engine.dialect.name == "sqlite" else spent["audit"])
             assert created == REQUESTS, created
         if engine.dialect.name == "postgresql":
-            _, cpu, _, _, created, _ = timed_action(engine, ids, ACTOR_NGRAMS)
+            _, cpu, _, _, created, _ = timed_action(engine, ids, AUDIT_ACTOR_NGRAMS)
             ngrams_cpu.append(cpu)
             assert created == REQUESTS, created
     b, a = statistics.median(base), statistics.median(act)

@@ -582,6 +582,27 @@ def test_an_audit_search_finds_the_actor_among_the_names_the_trail_holds(session
     session.rollback()
 
 
+def test_a_renamed_users_rows_are_found_by_the_name_they_were_written_with(session, console, estate):
+    """操作人 is the name an audit row was written with (as the list shows it): a user renamed since is found by the
+    old name on the old rows and by the new one on the new — as the column's own ILIKE found them."""
+    from actions.actor import Actor
+    from actions.audit import log_event
+    from models import AuditKind, AuditLog
+
+    p = estate["project"]
+    user = f.user(session, username="renamed", roles=["客服经理"], projects=[p])
+    for name in ("甲客服", "乙客服"):  # the same user, before and after the rename
+        session.info["actor"] = Actor(user_id=user.id, name=name, project_ids=frozenset({p.id}))
+        log_event(session, AuditKind.EXPORT, summary="导出", project_id=p.id)
+    session.info.pop("actor")
+    session.commit()
+    rows = dict(session.execute(select(AuditLog.actor_name, AuditLog.id).where(AuditLog.actor_id == user.id)).all())
+    assert set(rows) == {"甲客服", "乙客服"}
+    for term, names in (("甲客", ["甲客服"]), ("乙", ["乙客服"]), ("客服", ["乙客服", "甲客服"])):
+        listed = set(ids_listed(console("lister").get(f"/admin/audit-log/list?search={term}"), "audit-log"))
+        assert {rows[n] for n in names} <= listed and not ({*rows.values()} - {rows[n] for n in names}) & listed
+
+
 @pytest.mark.parametrize("term", ["0203", "45"])
 def test_a_term_in_many_related_records_with_few_of_the_lists_rows_is_read_from_those_rows(
         session, engine, console, estate, monkeypatch, term):
