@@ -190,7 +190,7 @@ class UnitImporter(RecordImporter):
     notes = ("每行一套房屋；楼栋不存在时会自动新建。", "已有的房屋（项目+楼栋+房号相同）按文件内容更新，只更新文件中有的列。")
     # its check reads the projects' buildings, units and staff only; its one rule of today (no date after today)
     # still holds for a date that held when the file was imported
-    marked = True
+    marked = ("project", "building", "unit", "staff")
 
     def own_fields(self) -> tuple[Field, ...]:
         return (
@@ -756,7 +756,7 @@ class CustomerImporter(RecordImporter):
     columns = {"name": "name", "kind": "kind", "phone": "phone", "id_number": "id_number",
                "emergency_contact": "emergency_contact", "note": "note"}
     link_columns = {"is_primary": "is_primary", "start_date": "start_date"}
-    marked = True  # its check reads the projects' buildings, units, customers and links only
+    marked = ("project", "building", "unit", "customer", "unit_customer")  # all its check reads
     notes = ("客户按身份证号识别；没有身份证号时按手机号加姓名识别。",
              "一位客户有多套房屋时可填多行，每行一套房屋；同一客户各行的姓名、电话等须一致。",
              "导出文件中打码的身份证号、手机号（如 138****5678）导入时保留原值。")

@@ -34,7 +34,7 @@ class ImportBatch(IdMixin, Base):
     finished_at: Mapped[dt.datetime | None] = col("完成时间", UTCDateTime())
     actor_id: Mapped[int | None] = col("操作人", ForeignKey("user_account.id", ondelete="SET NULL"))
     counts: Mapped[dict[str, Any]] = col("结果", JSON, default=dict)
-    # project id (as text) → its ProjectMark version once this batch was written: the same file previewed again
+    # "<project id>:<table>" → its ProjectMark version once this batch was written: the same file previewed again
     # while every version is unchanged gives every row 无变化 without comparing them (issue 17)
     marks: Mapped[dict[str, int] | None] = col("写入后数据版本", JSON, info={"audited": False})
 
@@ -44,7 +44,7 @@ class ImportBatch(IdMixin, Base):
 
 
 class ProjectMark(Base):
-    """项目数据版本: a number that moves with every write to a project's master records — its 楼栋, 房屋, 员工,
+    """项目数据版本: a number per project and table that moves with every write to that table's rows of the project — its 楼栋, 房屋, 员工,
     客户 and 房屋关系, and the project's own row — whatever makes it (an action's flush, an import, a set-based
     UPDATE, a migration): kept by the database (``models.totals.PROJECT_MARKS``), never written by hand. An import
     batch keeps the versions its write left (``ImportBatch.marks``); while they hold, the same file previewed again
@@ -55,4 +55,5 @@ class ProjectMark(Base):
     __label__ = "项目数据版本"
 
     project_id: Mapped[int] = col("项目", Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = col("数据表", String(32), primary_key=True, doc="写入的表，如 unit、customer")
     version: Mapped[int] = col("版本", BigInteger, default=0)

@@ -410,14 +410,18 @@ class Marked(Triggers):
             [f"SELECT {self.key} AS k FROM {table}" for table in rows]
             + [f"SELECT o.project_id FROM {table} r JOIN {other} o ON o.id = r.{link}"
                for table in rows for other, link in self.via])
-        return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT DISTINCT k, 1 FROM ({projects}) d "
-                f"WHERE k IS NOT NULL ORDER BY k ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1")
+        return (f"INSERT INTO {MARK_TABLE} (project_id, source, version) SELECT DISTINCT k, '{self.source}', 1 "
+                f"FROM ({projects}) d WHERE k IS NOT NULL ORDER BY k {self._bump}")
+
+    @property
+    def _bump(self) -> str:
+        return f"ON CONFLICT (project_id, source) DO UPDATE SET version = {MARK_TABLE}.version + 1"
 
     def _sqlite_add(self, row: str, sign: str) -> str:
-        bump = " ON CONFLICT (project_id) DO UPDATE SET version = version + 1;"
-        return (f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT {row}.{self.key}, 1 "
+        bump = f" {self._bump};"
+        return (f"INSERT INTO {MARK_TABLE} (project_id, source, version) SELECT {row}.{self.key}, '{self.source}', 1 "
                 f"WHERE {row}.{self.key} IS NOT NULL{bump}" + "".join(
-                    f" INSERT INTO {MARK_TABLE} (project_id, version) SELECT project_id, 1 FROM {other} "
+                    f" INSERT INTO {MARK_TABLE} (project_id, source, version) SELECT project_id, '{self.source}', 1 FROM {other} "
                     f"WHERE id = {row}.{link} AND project_id IS DISTINCT FROM {row}.{self.key}{bump}"
                     for other, link in self.via))
 
@@ -434,10 +438,10 @@ class Marked(Triggers):
         return inspect(connection).has_table(MARK_TABLE)
 
     def recount(self, connection: Connection) -> None:
-        """Writes made while the triggers were missing went unmarked: every project's version moves."""
+        """Writes made while the triggers were missing went unmarked: every project's version of ``source`` moves."""
         connection.execute(text(
-            f"INSERT INTO {MARK_TABLE} (project_id, version) SELECT id, 1 FROM project WHERE true "
-            f"ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1"))
+            f"INSERT INTO {MARK_TABLE} (project_id, source, version) SELECT id, '{self.source}', 1 FROM project "
+            f"WHERE true {self._bump}"))
 
     @contextlib.contextmanager
     def lifted(self, connection: Connection, projects: Iterable[int]) -> Iterator[None]:
@@ -456,8 +460,8 @@ class Marked(Triggers):
             connection.execute(text(sql))
         if triggers and (ids := sorted(set(projects) - {None})):
             connection.execute(text(
-                f"INSERT INTO {MARK_TABLE} (project_id, version) VALUES (:p, 1) "
-                f"ON CONFLICT (project_id) DO UPDATE SET version = {MARK_TABLE}.version + 1"), [{"p": p} for p in ids])
+                f"INSERT INTO {MARK_TABLE} (project_id, source, version) VALUES (:p, '{self.source}', 1) {self._bump}"),
+                [{"p": p} for p in ids])
 
 
 # what an import of customers or units is checked against: a project's buildings, units, staff (a unit's 管家 and
@@ -467,12 +471,14 @@ PROJECT_MARKS["unit_customer"] = Marked("unit_customer", via=(("customer", "cust
 PROJECT_MARKS["project"] = Marked("project", "id")
 
 
-def project_marks(connection: Connection, projects: Iterable[int]) -> dict[str, int]:
-    """Project id (as text, as a JSON key) → its version now; 0 for one never written."""
-    ids = sorted(set(projects))
-    held = dict(connection.execute(text(f"SELECT project_id, version FROM {MARK_TABLE} WHERE project_id IN "
-                                        f"({', '.join(str(int(i)) for i in ids) or 'NULL'})")).all())
-    return {str(i): int(held.get(i, 0)) for i in ids}
+def project_marks(connection: Connection, projects: Iterable[int], sources: Iterable[str]) -> dict[str, int]:
+    """``"<project id>:<source>"`` (a JSON key) → that version now, for each project and source; 0 for one never
+    written."""
+    ids, names = sorted(set(projects)), sorted(set(sources))
+    held = {(p, t): v for p, t, v in connection.execute(text(
+        f"SELECT project_id, source, version FROM {MARK_TABLE} WHERE project_id IN "
+        f"({', '.join(str(int(i)) for i in ids) or 'NULL'})")).all()}
+    return {f"{p}:{t}": int(held.get((p, t), 0)) for p in ids for t in names}
 
 
 def sync_totals(connection: Connection) -> None:

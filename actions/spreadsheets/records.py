@@ -92,9 +92,9 @@ class RecordImporter(Importer):
     columns: ClassVar[dict[str, str]] = {}
     # Fields a new record cannot do without, besides the required ones (an update may leave them out).
     needed_for_new: ClassVar[tuple[str, ...]] = ()
-    # Whether every table the check reads is one that moves its project's ``ProjectMark`` (models.totals): then the
-    # same file previewed again after its import, nothing written to its projects since, is not compared row by row.
-    marked: ClassVar[bool] = False
+    # Every table the check reads, each moving its project's ``ProjectMark`` (models.totals): then the same file
+    # previewed again after its import, none of them written in its projects since, is not compared row by row.
+    marked: ClassVar[tuple[str, ...]] = ()
     _head: dict[int, dict[str, Any]] | None = None  # what ``recognise`` checked already
 
     def __init__(self, session: Session, actor: Actor, *, project_id: int | None = None) -> None:
@@ -172,7 +172,7 @@ class RecordImporter(Importer):
         if not self.marked:
             return None
         self.session.flush()
-        return project_marks(self.session.connection(), {r.values["project_id"] for r in standing(rows)})
+        return project_marks(self.session.connection(), {r.values["project_id"] for r in standing(rows)}, self.marked)
 
     def _as_imported(self, rows: list[Row]) -> bool:
         """The same file as a batch that imported it, every row standing, and no write to the rows' projects'
@@ -183,7 +183,7 @@ class RecordImporter(Importer):
         if not previous.marks or any(r.outcome is not Outcome.NEW or r.problems for r in rows):
             return False
         projects = {r.values["project_id"] for r in rows}
-        if project_marks(self.session.connection(), projects) != previous.marks or not self.as_imported(rows):
+        if project_marks(self.session.connection(), projects, self.marked) != previous.marks or not self.as_imported(rows):
             return False
         unchanged = Outcome.UNCHANGED
         for row in rows:

@@ -1,6 +1,6 @@
 """project data versions, kept by the database; import batches keep the versions their write left
 
-项目数据版本 (``ProjectMark``): a number per project that every write to its 楼栋, 房屋, 员工, 客户 and 房屋关系 (and
+项目数据版本 (``ProjectMark``): a number per project and table that every write to its 楼栋, 房屋, 员工, 客户 and 房屋关系 (and
 the project's own row) moves, whatever makes it — kept by triggers that ``models.totals.sync_totals`` puts in place
 after every upgrade (and, when it had to make them, every project's version moved). ``import_batch.marks``: the
 versions a customer import's write left, so the same file previewed again while they hold is recognised as
@@ -28,8 +28,9 @@ def upgrade() -> None:
     op.create_table(
         "project_mark",
         sa.Column("project_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("project_id", name="pk_project_mark"),
+        sa.PrimaryKeyConstraint("project_id", "source", name="pk_project_mark"),
     )
     with op.batch_alter_table("import_batch") as batch:
         batch.add_column(sa.Column("marks", sa.JSON(), nullable=True))
