@@ -79,7 +79,7 @@ def display_loads(model: type, via: Any = None, depth: int = 3, joined: bool = F
 def loader_of(relation: Any, via: Any = None, joined: bool = False) -> Any:
     """``selectinload`` of ``relation`` (below ``via``); with ``joined``, a many-to-one relation's ``joinedload``
     (an outer join: a row without the record stays): a list page's 20 rows, their 派工单 → 诉求 → 房屋 → 楼栋, 部门
-    and 处理人 read by one statement instead of one each (5 statements less, ≈ 1 ms of the app's CPU each)."""
+    and 处理人 read by one statement instead of one each (a searched work-order list: 14 statements, not 19)."""
     if joined and not relation.property.uselist:
         return joinedload(relation) if via is None else via.joinedload(relation)
     return selectinload(relation) if via is None else via.selectinload(relation)
