@@ -48,7 +48,7 @@ from models import (
 )
 
 from .actor import Actor, current_actor
-from .kernel.sql import json_object, json_value, upsert_insert
+from .kernel.sql import insert_leaving_held, json_object, json_value
 from .privacy import mask
 from .score_inputs import feeds_scores, mark_changed
 
@@ -148,8 +148,7 @@ def note_actors(session: Session, names: Iterable[str]) -> None:
         noted = session.info[_NOTED] = (transaction, set())
     new = sorted({name for name in names if name} - noted[1])
     if new:
-        session.execute(upsert_insert(session, AuditActor).on_conflict_do_nothing(index_elements=["name"]),
-                        [{"name": name} for name in new])
+        session.execute(insert_leaving_held(session, AuditActor, ["name"]), [{"name": name} for name in new])
         noted[1].update(new)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, any_, bindparam, cast, func
+from sqlalchemy import ColumnElement, Date, Insert, Integer, Select, any_, bindparam, cast, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,14 @@ def is_postgresql(session: Session) -> bool:
 def upsert_insert(session: Session, table: Any):
     """An INSERT that can say ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on this database."""
     return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
+
+
+def insert_leaving_held(session: Session, table: Any, key: Sequence[str]) -> Insert:
+    """An INSERT that leaves a row whose ``key`` is held already as it is: ON CONFLICT DO NOTHING; on MariaDB, whose
+    schema is kept too (its reference data written through the actions), INSERT IGNORE."""
+    if dialect_name(session) in ("mysql", "mariadb"):
+        return insert(table).prefix_with("IGNORE")
+    return upsert_insert(session, table).on_conflict_do_nothing(index_elements=list(key))
 
 
 def insert_ignoring(session: Session, table: Any, columns: Sequence[str], source: Select, conflict: Sequence[str]) -> int:
