@@ -39,6 +39,12 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
+def clock() -> int:
+    """Seconds since the epoch, on which a session's idle and absolute ends are counted. Tests move this clock,
+    not the process's: the time module's clock also dates the pool's connections and the signed cookies."""
+    return int(time.time())
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -102,7 +108,7 @@ class ConsoleAuth(AuthenticationBackend):
             return False
         # A fresh session (new CSRF token too): nothing set before login survives it (L03).
         request.session.clear()
-        now = int(time.time())
+        now = clock()
         request.session.update({"uid": user_id, "epoch": epoch, "login_at": now, "seen_at": now, "user": username,
                                 "csrf": secrets.token_urlsafe(32)})
         return True
@@ -140,7 +146,7 @@ class ConsoleAuth(AuthenticationBackend):
         uid = request.session.get("uid")
         if uid is None:
             return False
-        now = int(time.time())
+        now = clock()
         if now - request.session.get("seen_at", 0) > IDLE_SECONDS or now - request.session.get("login_at", 0) > self.absolute_seconds:
             request.session.clear()
             return False
@@ -167,7 +173,7 @@ class ConsoleAuth(AuthenticationBackend):
         of this page), the user name to ask the password for, and where to ask. Empty when not logged in."""
         if request.session.get("uid") is None:
             return ""
-        now = int(time.time())
+        now = clock()
         return json.dumps({
             "idle": IDLE_SECONDS,
             "left": max(0, request.session.get("login_at", now) + self.absolute_seconds - now),

@@ -188,16 +188,17 @@ def test_idle_and_absolute_timeouts(app, session, monkeypatch):
     c = _client(app)
     c.login("jiang", factories.PASSWORD)
     now = time.time()
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 31 * 60)
+    monkeypatch.setattr(admin.auth, "clock", lambda: int(now) + 31 * 60)
     assert c.get("/admin/", follow_redirects=False).status_code == 302
 
     c = _client(app)
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now)
+    monkeypatch.setattr(admin.auth, "clock", lambda: int(now))
     c.login("jiang", factories.PASSWORD)
     for minutes in range(25, 12 * 60, 25):  # active a whole front-desk shift, never idle for 30 minutes
-        monkeypatch.setattr(admin.auth.time, "time", lambda m=minutes: now + m * 60)
-        assert c.get("/admin/", follow_redirects=False).status_code == 200, minutes
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 12 * 3600 + 60)
+        monkeypatch.setattr(admin.auth, "clock", lambda m=minutes: int(now) + m * 60)
+        page = c.get("/admin/", follow_redirects=False)
+        assert page.status_code == 200, (minutes, page.status_code, page.text[:300])
+    monkeypatch.setattr(admin.auth, "clock", lambda: int(now) + 12 * 3600 + 60)
     assert c.get("/admin/", follow_redirects=False).status_code == 302
 
 
@@ -209,12 +210,12 @@ def test_the_session_cookie_stays_small_whatever_lists_the_user_searches(app, se
     factories.user(session, username="sun", superuser=True)
     c = _client(app)
     now = time.time()
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now)
+    monkeypatch.setattr(admin.auth, "clock", lambda: int(now))
     c.login("sun", factories.PASSWORD)
     lists = [v.identity for v in app.state.admin._views if isinstance(v, ModelView) and v.column_searchable_list]
     sizes = []
     for i in range(100):  # 100 × 20 s: idle-logged-out halfway unless every view refreshes seen_at
-        monkeypatch.setattr(admin.auth.time, "time", lambda i=i: now + (i + 1) * 20)
+        monkeypatch.setattr(admin.auth, "clock", lambda i=i: int(now) + (i + 1) * 20)
         search = f"锦绣华庭{i}号楼·张伟的报修（{'漏水' * (i % 7 + 1)}）"
         response = c.get(f"/admin/{lists[i % len(lists)]}/list", params={"search": search},
                          follow_redirects=False)
@@ -261,7 +262,7 @@ def test_the_absolute_limit_is_configurable_and_pages_say_how_long_is_left(sessi
     pinged = c.get("/admin/session/ping", headers={"Accept": "application/json"}).json()
     assert pinged["ok"] and pinged["csrf"] and pinged["hours"] == 9
     now = time.time()
-    monkeypatch.setattr(admin.auth.time, "time", lambda: now + 9 * 3600 + 60)
+    monkeypatch.setattr(admin.auth, "clock", lambda: int(now) + 9 * 3600 + 60)
     assert c.get("/admin/session/ping", follow_redirects=False).status_code == 302  # ended: to the login
     for wrong in ("0", "25", "abc"):
         monkeypatch.setenv("WUYE_SESSION_MAX_HOURS", wrong)
