@@ -329,8 +329,8 @@ def record_run(
     """One audit row for the ``count`` records of ``table`` one run of a batch action wrote, each of which
     carries ``run_id`` (a dunning run's notices): who ran it, when, and what it says of them all (``details``: a
     stage, a month, an amount) — a row per record would say the same thing thousands of times, each paying its
-    search-index entries (摘要). ``record_id`` is ``run:<id>``; :data:`TRAIL_LINKS`
-    lists the row on each record's 变更记录, through the record's own ``run_id`` (no list of ids to write or read).
+    search-index entries (摘要). ``record_id`` is ``run:<id>``; :data:`TRAIL_LINKS` lists the row on each record's
+    变更记录, through the record's own ``run_id`` (no list of ids to write or read).
     """
     _record_group(session, kind, table, "run", run_id, count, summary, details, project_id, None)
 

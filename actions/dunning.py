@@ -305,8 +305,8 @@ def _letter(unit_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivere
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
     acct = _accounts(project_id, as_of, units).subquery()
     # Not correlated: the stage's notices of the month are read once (PostgreSQL: a hashed subplan). An EXISTS per
-    # account, planned on the statistics of a notice table found empty (a first month, a table emptied), scanned the
-    # table for each account while the run's insert filled it: 16,666 notices read 2.1 M pages, 3.5× its CPU.
+    # account, planned on the statistics of a notice table found empty, scanned the table for each account while the
+    # run's insert filled it: 16,666 notices read 2.1 M pages, 2.0 s of CPU where the same INSERT … SELECT took 0.6 s.
     issued = acct.c.unit_id.in_(select(N.unit_id).where(N.project_id == project_id, N.cycle == cycle, N.stage == stage))
     whens = [(issued, Exclusion.ISSUED.value), (acct.c.amount < TOLERANCE, Exclusion.SMALL.value)]
     if stage is DunningStage.CUTOFF:

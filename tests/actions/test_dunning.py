@@ -252,8 +252,8 @@ def test_each_notices_trail_lists_the_one_row_of_the_run_that_issued_it(session,
 
 def test_the_accounts_chased_already_are_read_once_a_run_not_once_an_account(session, estate):
     """PostgreSQL: a run's check of the accounts that had the stage this month reads the stage's notices once (a hashed
-    subplan) — an EXISTS per account, planned on the statistics of a notice table found empty (a first month), scanned
-    the table for each account while the run's insert filled it (16,666 notices: 2.1 M pages read, 3.5× its CPU)."""
+    subplan) — an EXISTS per account, planned on the statistics of a notice table found empty, scanned the table for
+    each account while the run's insert filled it (16,666 notices: 2.1 M pages read, 2.0 s of CPU against 0.6 s)."""
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan")
     e = estate
