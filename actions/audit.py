@@ -1,10 +1,13 @@
 """The audit trail, written in the same transaction as the change.
 
 ORM changes (console forms, CLI, small actions) are caught by a flush hook; set-based batch statements
-that bypass the ORM record their rows with :func:`record_bulk`, or — a spreadsheet import of a whole file —
-once per table with :func:`record_batch`, the rows being those carrying the batch's id, or — a compute's derived
-score events — once per project with :func:`record_per_project`, naming them; each batch action also
-writes one operation-log row with :func:`log_operation`. Being the one place every write passes, it is also where a
+that bypass the ORM record their rows with :func:`record_bulk`, one row per record, or — where every row would
+say the same thing — one row for many records: a spreadsheet import of a whole file once per table with
+:func:`record_batch`, the rows being those carrying the batch's id; a dunning run's notices once for the run with
+:func:`record_run`, the notices carrying the run's id; a compute's derived score events once per project with
+:func:`record_per_project`, naming them. Each record's 变更记录 still lists the row that made it
+(:data:`TRAIL_LINKS`: who, when, what the run said). Each batch action also writes one operation-log row with
+:func:`log_operation`. Being the one place every write passes, it is also where a
 write to what the monthly scores are computed from marks the months it changes (:mod:`actions.score_inputs`).
 """
 
@@ -60,7 +63,8 @@ SECRET_COLUMNS = {"password_hash"}
 UNAUDITED = (AuditLog, AuditActor, OperationLog, LoginAttempt, FormSubmission)
 MAX_ID = 2**31 - 1  # an id column's range: a longer number in an address names no record
 # A record's 变更记录 beyond its own rows, by table: ``link(id)`` selects the rows written for it among others
-# (a request's 派工, on its order; a derived score event's compute, one row for the project's events).
+# (a request's 派工, on its order; a derived score event's compute, one row for the project's events; a dunning
+# notice's run, one row for the run's notices).
 TRAIL_LINKS: dict[str, Callable[[int], ColumnElement[bool]]] = {}
 _NOTED = "wuye_audit_actors"  # session.info: (the transaction, the 操作人 names noted in it)
 
@@ -315,9 +319,29 @@ def record_batch(
     ``record_id`` is ``batch:<id>``, so searching the trail for it lists everything the batch did. ``actor``
     is who imported (the session's actor when not given).
     """
+    _record_group(session, kind, table, "batch", batch_id, count, summary, details, project_id, actor)
+
+
+def record_run(
+    session: Session, *, kind: AuditKind, table: str, run_id: int, count: int, summary: str, project_id: int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One audit row for the ``count`` records of ``table`` one run of a batch action wrote, each of which
+    carries ``run_id`` (a dunning run's notices): who ran it, when, and what it says of them all (``details``: a
+    stage, a month, an amount) — a row per record would say the same thing thousands of times, each paying its
+    search-index entries (摘要). ``record_id`` is ``run:<id>``; :data:`TRAIL_LINKS` lists the row on each record's
+    变更记录, through the record's own ``run_id`` (no list of ids to write or read).
+    """
+    _record_group(session, kind, table, "run", run_id, count, summary, details, project_id, None)
+
+
+def _record_group(session: Session, kind: AuditKind, table: str, group: str, group_id: int, count: int, summary: str,
+                  details: dict[str, Any] | None, project_id: int | None, actor: Actor | None) -> None:
+    """The one row of a batch's or a run's records: ``record_id`` ``<group>:<id>``, ``<group>_id`` and ``count``
+    in its changes."""
     log_event(
-        session, kind, summary=summary, table=table, record_id=f"batch:{batch_id}", project_id=project_id,
-        changes={"batch_id": batch_id, "count": count, **{k: _plain(v) for k, v in (details or {}).items()}},
+        session, kind, summary=summary, table=table, record_id=f"{group}:{group_id}", project_id=project_id,
+        changes={f"{group}_id": group_id, "count": count, **{k: _plain(v) for k, v in (details or {}).items()}},
         actor=actor,
     )
     if feeds_scores(table):

@@ -44,8 +44,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
     case,
+    cast,
     delete,
     distinct,
     exists,
@@ -60,6 +62,7 @@ from sqlalchemy.orm import Session, aliased
 from models import (
     SHANGHAI,
     AuditKind,
+    AuditLog,
     Bill,
     Branch,
     Building,
@@ -84,7 +87,7 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .audit import as_actor, log_operation, record_bulk
+from .audit import TRAIL_LINKS, as_actor, log_operation, record_bulk, record_run
 from .billing import (
     OUTSTANDING,
     overdue,
@@ -301,7 +304,10 @@ def _letter(unit_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivere
 
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
     acct = _accounts(project_id, as_of, units).subquery()
-    issued = exists().where(N.unit_id == acct.c.unit_id, N.cycle == cycle, N.stage == stage)
+    # Not correlated: the stage's notices of the month are read once (PostgreSQL: a hashed subplan). An EXISTS per
+    # account, planned on the statistics of a notice table found empty, scanned the table for each account while the
+    # run's insert filled it: 16,666 notices read 2.1 M pages, 2.0 s of CPU where the same INSERT … SELECT took 0.6 s.
+    issued = acct.c.unit_id.in_(select(N.unit_id).where(N.project_id == project_id, N.cycle == cycle, N.stage == stage))
     whens = [(issued, Exclusion.ISSUED.value), (acct.c.amount < TOLERANCE, Exclusion.SMALL.value)]
     if stage is DunningStage.CUTOFF:
         # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month, once the day it gave is reached.
@@ -468,11 +474,11 @@ def issue_dunning(
     )
     session.add(run)
     session.flush()
-    stamp = utcnow()
+    stamp, deadline = utcnow(), pay_by(stage, as_of, today)
     source = select(
         literal(run.id), literal(project.id), c.c.unit_id, payer_id(c.c.unit_id), literal(cycle),
         literal(stage, N.stage.type), c.c.amount, c.c.months, c.c.oldest_period,
-        literal(pay_by(stage, as_of, today), N.pay_by.type), literal(""), literal(""),
+        literal(deadline, N.pay_by.type), literal(""), literal(""),
         literal(stamp, N.created_at.type), literal(stamp, N.updated_at.type),
     ).where(c.c.reason == "ok")
     issued = insert_ignoring(
@@ -489,9 +495,13 @@ def issue_dunning(
     if not proposing:
         run.status = DunningRunStatus.DONE
     session.flush()
-    record_bulk(
-        session, kind=AuditKind.INSERT, table=N.__tablename__,
-        ids=select(N.id, N.project_id).where(N.run_id == run.id), summary=f"{stage.label} {cycle}",
+    # One row for the run's notices (thousands, each saying the same), which each notice's 变更记录 lists (_issued_trail)
+    record_run(
+        session, kind=AuditKind.INSERT, table=N.__tablename__, run_id=run.id, count=run.notice_count,
+        project_id=project.id, details={"stage": stage, "cycle": cycle, "as_of": as_of, "pay_by": deadline,
+                                        "scope": resolved.note, "amount": run.total_amount},
+        summary=f"{stage.label} {cycle}：{'提交审批' if proposing else '发出'} {run.notice_count} "
+                f"{'户' if proposing else '份'}，欠费合计 {run.total_amount} 元",
     )
     outcome = replace(outcome, accounts=run.notice_count, total_amount=run.total_amount, run_id=run.id,
                       run_status=run.status, issued=issued)
@@ -504,6 +514,16 @@ def issue_dunning(
         counts={"notices": issued, "amount": run.total_amount}, project_id=project.id, message=outcome.message,
     )
     return outcome
+
+
+def _issued_trail(notice_id: int) -> ColumnElement[bool]:
+    """A notice's 新增 row: its run's one row (``run:<id>``, :func:`issue_dunning`) — who issued it, when, the stage
+    and month, and how many accounts for how much the run chased."""
+    run = select(literal("run:") + cast(N.run_id, String)).where(N.id == notice_id).scalar_subquery()
+    return and_(AuditLog.table_name == N.__tablename__, AuditLog.record_id == run, AuditLog.kind == AuditKind.INSERT)
+
+
+TRAIL_LINKS[N.__tablename__] = _issued_trail
 
 
 def _with_summary(session: Session, outcome: DunningResult, c: Any, *, examples: bool) -> DunningResult:

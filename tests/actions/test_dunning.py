@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from actions import dunning
 from actions.actor import Actor, actor_for_user
+from actions.audit import trail_clause
 from actions.billing import pay_account, record_payment
 from actions.dunning import (
     DunningScope,
@@ -188,8 +189,13 @@ def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(se
     a101 = issued[e.a101.id]
     assert (a101.amount, a101.months_in_arrears, a101.oldest_period, a101.pay_by, a101.customer_id) == (
         D("650.00"), 3, "2026-02", day(10), e.owner.id)
-    assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.INSERT,
-                                        AuditLog.project_id == e.project.id)) == 3
+    # one audit row for the run's notices, which says who issued which stage for how many accounts and how much
+    (audited,) = session.scalars(select(AuditLog).where(
+        AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.INSERT, AuditLog.project_id == e.project.id)).all()
+    assert (audited.record_id, audited.actor_id, audited.actor_name, audited.summary, audited.changes) == (
+        f"run:{run.id}", e.actor.user_id, e.actor.name, "第一次催缴(5日) 2026-04：发出 3 份，欠费合计 2055.00 元",
+        {"run_id": run.id, "count": 3, "stage": "1", "cycle": "2026-04", "as_of": "2026-04-05", "pay_by": "2026-04-10",
+         "scope": f"项目：{e.project.name}", "amount": "2055.00"})
     assert session.scalar(select(func.count()).where(OperationLog.operation == "issue_dunning",
                                         OperationLog.project_id == e.project.id)) == 1
 
@@ -203,6 +209,61 @@ def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(se
     assert [(x.reason, x.count) for x in building.excluded] == [(Exclusion.ISSUED, 2)]
     assert "没有需要发出的新通知" in building.message
     assert counts(session, *WRITES) == before
+
+
+def test_each_notices_trail_lists_the_one_row_of_the_run_that_issued_it(session, estate, issue_day):
+    """A run's notices (thousands at a time, each saying the same) are audited by one row for the run, found through
+    each notice's run: its 变更记录 shows who issued it and when, with the run's stage, month, count and amount — its
+    own later rows (送达) beside it, another run's row not."""
+    e = estate
+    with_bills(session, e)
+    cashier = person(session, e, "收费员", "trail-cashier")
+    butler = f.staff(session, project_=e.project, name="吴管家")
+
+    def trail(notice_id: int) -> list[tuple[str, AuditKind, str]]:
+        return [(a.record_id, a.kind, a.summary) for a in session.scalars(
+            select(AuditLog).where(trail_clause("dunning_notice", str(notice_id))).order_by(AuditLog.id))]
+
+    issue_day(day(5))
+    first = issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=cashier)
+    issue_day(day(10))
+    second = issue_dunning(session, stage=2, as_of=day(10), scope=project_scope(e), actor=e.actor)
+    ones = sorted(n.id for n in notices(session, e, DunningStage.FIRST).values())
+    twos = sorted(n.id for n in notices(session, e, DunningStage.SECOND).values())
+    assert (len(ones), len(twos)) == (3, 3)
+    rows = session.scalars(select(AuditLog).where(AuditLog.table_name == "dunning_notice").order_by(AuditLog.id)).all()
+    assert [(a.record_id, a.kind, a.actor_id, a.actor_name, a.project_id, a.changes["count"], a.changes["amount"])
+            for a in rows] == [
+        (f"run:{first.run_id}", AuditKind.INSERT, cashier.user_id, cashier.name, e.project.id, 3, "2055.00"),
+        (f"run:{second.run_id}", AuditKind.INSERT, None, e.actor.name, e.project.id, 3, str(second.total_amount)),
+    ]
+    by_first = [(f"run:{first.run_id}", AuditKind.INSERT, "第一次催缴(5日) 2026-04：发出 3 份，欠费合计 2055.00 元")]
+    by_second = [(f"run:{second.run_id}", AuditKind.INSERT,
+                  f"第二次催缴(10日) 2026-04：发出 3 份，欠费合计 {second.total_amount} 元")]
+    assert all(trail(i) == by_first for i in ones) and all(trail(i) == by_second for i in twos)
+
+    record_delivery(session, notice_ids=ones[:1], actor=e.actor, delivered_by_id=butler.id, way=DeliveryWay.DOOR,
+                    delivered_at=dt.datetime(2026, 4, 6, 1, 0, tzinfo=dt.UTC))
+    assert trail(ones[0]) == [*by_first, (str(ones[0]), AuditKind.UPDATE, "催缴通知送达登记")]
+    assert trail(ones[1]) == by_first
+    assert trail(str(max(twos) + 1000)) == []  # a number naming no notice
+    assert trail(f"run:{first.run_id}") == by_first  # the run's own trail among the notices' rows
+
+
+def test_the_accounts_chased_already_are_read_once_a_run_not_once_an_account(session, estate):
+    """PostgreSQL: a run's check of the accounts that had the stage this month reads the stage's notices once (a hashed
+    subplan) — an EXISTS per account, planned on the statistics of a notice table found empty, scanned the table for
+    each account while the run's insert filled it (16,666 notices: 2.1 M pages read, 2.0 s of CPU against 0.6 s)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan")
+    e = estate
+    c = dunning._classified(e.project.id, "2026-04", DunningStage.FIRST, day(5), None)
+    connection = session.connection()
+    connection.exec_driver_sql("ANALYZE dunning_notice")  # the statistics of a table with no notice
+    compiled = select(c.c.unit_id).where(c.c.reason == "ok").compile(dialect=connection.dialect,
+                                                                     compile_kwargs={"render_postcompile": True})
+    plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
+    assert "hashed SubPlan" in plan, plan
 
 
 def test_payment_in_full_before_a_stage_stops_the_later_stages(session, estate):

@@ -45,6 +45,7 @@ from models import (
 from models.fees import FeeCycle, FeeType
 from tests import factories as f
 from tests.actions.test_billing import Estate, make_estate, one_off, with_bills
+from tests.admin.test_listing import ids_listed
 from tests.admin.test_stale_forms import _opened
 
 D = Decimal
@@ -303,6 +304,40 @@ def test_delivery_is_recorded_from_the_notice_list(session, console, estate, sta
     desk = console(staff_of("前台客服"))
     assert desk.post("/admin/dunning-notice/deliver", {"notice_ids": str(ids[2])}).status_code == 403
 
+
+
+def test_a_notices_trail_shows_the_run_that_issued_it_and_the_audit_search_finds_the_run(session, console, estate,
+                                                                                           staff_of, issue_day):
+    """A run's notices are audited by one row for the run: a notice's 变更记录 lists it (who issued which stage of
+    which month, for how many accounts and how much) beside the notice's own rows (送达), and the audit list's search
+    finds it by its 摘要 and by its 操作人."""
+    e = estate
+    _, butler = _first_reminders_issued(session, e, console, staff_of, issue_day)
+    butler_staff = f.staff(session, project_=e.project, name="吴管家")
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id)).one()
+    row = session.scalars(select(AuditLog).where(AuditLog.table_name == "dunning_notice")
+                          .where(AuditLog.project_id == e.project.id)).one()
+    assert (row.record_id, row.actor_id, row.summary) == (
+        f"run:{run.id}", run.requested_by_id, "第一次催缴(5日) 2026-04：发出 3 份，欠费合计 2055.00 元")
+    ids = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == run.id).order_by(DunningNotice.id)).all()
+    issue_day(dt.date(2026, 4, 6), hour=10)
+    assert butler.post("/admin/dunning-notice/deliver", {
+        "notice_ids": str(ids[0]), "delivered_by_id": str(butler_staff.id), "way": "door", "delivered_at": "2026-04-06T09:30",
+    }).status_code == 303
+    delivered = session.scalars(select(AuditLog.id).where(AuditLog.table_name == "dunning_notice",
+                                                          AuditLog.record_id == str(ids[0]))).one()
+    f.user(session, username="hq", superuser=True)
+    hq = console("hq")
+
+    assert ids_listed(hq.get(f"/admin/audit-log/list?table_name=dunning_notice&record_id={ids[0]}"),
+                      "audit-log") == [delivered, row.id]
+    trail = hq.get(f"/admin/audit-log/list?table_name=dunning_notice&record_id={ids[1]}")
+    assert ids_listed(trail, "audit-log") == [row.id] and "第一次催缴(5日) 2026-04：发出 3 份" in trail.text
+    detail = hq.get(f"/admin/audit-log/details/{row.id}").text
+    for shown in (row.actor_name, "记录数", "欠费金额(元)", "2055.00", "限缴日期", "2026-04-10", "第一次催缴(5日)"):
+        assert shown in detail, shown
+    for term in ("第一次催缴", "欠费合计", row.actor_name):
+        assert row.id in ids_listed(hq.get("/admin/audit-log/list", params={"search": term}), "audit-log"), term
 
 
 def _first_reminders_issued(session, e, console, staff_of, issue_day):
