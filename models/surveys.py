@@ -159,7 +159,7 @@ class SurveyResponse(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Bas
         # import's 100,000 forms spent most of their COPY on them. Deleting the household (its survey, its unit)
         # deletes the form; a unit with forms is refused before that (``actions.surveys``). On PostgreSQL the same
         # key is held by statement triggers instead (``models.survey_keys``): one check of a COPY's 100,000 forms
-        # rather than a lookup and a row lock per form (the COPY of 100,000: 1.37 → 1.04 s of CPU, client and server).
+        # rather than a lookup and a row lock per form (the COPY of 100,000: 1.37 → 1.02 s of CPU, client and server).
         ForeignKeyConstraint(["project_id", "survey_id", "unit_id"],
                              ["survey_household.project_id", "survey_household.survey_id", "survey_household.unit_id"],
                              ondelete="CASCADE").ddl_if(dialect=("sqlite", "mysql", "mariadb")),
