@@ -10,7 +10,7 @@ import io
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.actor import Actor
@@ -161,6 +161,19 @@ def test_a_form_inserted_while_its_household_is_deleted_is_refused(engine, commi
     assert waited
     assert isinstance(box.get("error"), IntegrityError)
     assert "fk_survey_response_project_id_survey_household" in str(box["error"])
+    assert _state(engine, committed) == (0, 1, 0)
+
+
+def test_under_repeatable_read_a_form_for_a_household_deleted_meanwhile_is_refused_too(engine, committed):
+    """A snapshot taken before the delete's commit still shows the household: the household's own lock refuses it
+    (a serialization failure) rather than the check passing on what the snapshot shows."""
+    def inserted(s):
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        _form(s, _household(committed, "101"))
+
+    waited, box = second_while_first_open(engine, _deleted(committed, "101"), inserted)
+    assert waited
+    assert isinstance(box.get("error"), DBAPIError)
     assert _state(engine, committed) == (0, 1, 0)
 
 
