@@ -71,6 +71,11 @@ def integrity_message(exc: Exception) -> str:
     ):
         table, column = (m.group(1), m.group(2)) if "NOT NULL" in text else (m.group(2), m.group(1))
         return f"「{labels(table, [column])}」不能为空"
+    if m := re.search(r'insert or update on table "\w+" violates foreign key constraint "(\w+)"', text):
+        table, con = constraint(m.group(1))
+        if table is not None:  # what it names is gone: deleted by another user since the form was loaded
+            referred = con.elements[0].column.table.name
+            return f"所选的{model_label(referred)}不存在（可能刚被他人删除），请刷新后重试"
     if "FOREIGN KEY" in text or "foreign key" in text:
         return "引用的记录不存在，或该记录仍被其他记录引用，不能删除"
     return "保存失败：数据不符合数据库约束"

@@ -14,6 +14,7 @@ still 筹备中 becomes 发放中, and counts in the figures from then on.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from itertools import repeat
 
@@ -228,8 +229,14 @@ class SurveyImporter(Importer):
                     for question, values in answers for score, n in Counter(values).items() if score is not None}
 
         households = self._add_households(batch, units)  # first: a form's key is its household
-        with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
-            insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
+        try:
+            with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
+                insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
+        except Exception as exc:
+            if (gone := _household_gone(exc, new)) is None:
+                raise
+            raise Refused(f"导入{self.title}未完成：{gone}的{SurveyHousehold.__label__}刚刚已被他人删除（或其房屋、调查被删除），"
+                          "本次没有写入任何内容。请重新上传预览，核对后再导入") from exc
         if new:  # a file of nothing but answered units writes nothing to record
             record_batch(
                 self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__, batch_id=batch.id,
@@ -284,6 +291,19 @@ class SurveyImporter(Importer):
             record_batch(self.session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__, batch_id=batch.id,
                          count=marked, project_id=survey.project_id, actor=self.actor, details={"survey_id": survey.id},
                          summary=f"{SurveyHousehold.__label__}已回收 {marked} 户（批次 #{batch.id}）")
+
+
+def _household_gone(exc: BaseException, forms: list[dict]) -> str | None:
+    """A form's household deleted by another transaction while the import wrote (its key refused the form,
+    SQLSTATE 23503: the foreign key's or, on PostgreSQL, its trigger's — ``models.survey_keys``): the form's
+    楼栋 房号 where the database names it, else "部分房屋". None for any other error."""
+    error = getattr(exc, "orig", exc)
+    if str(getattr(error, "sqlstate", "") or "") != "23503" and "FOREIGN KEY constraint failed" not in str(error):
+        return None
+    m = re.search(r"\(project_id, survey_id, unit_id\)=\(\d+, \d+, (\d+)\)", str(error) + str(getattr(
+        getattr(error, "diag", None), "message_detail", "") or ""))
+    form = next((v for v in forms if m and v["unit_id"] == int(m.group(1))), None)
+    return f"{form['building']} {form['room_no']} " if form else "部分房屋"
 
 
 IMPORT_TITLES[SurveyImporter.kind] = SurveyImporter.title

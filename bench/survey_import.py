@@ -285,8 +285,8 @@ def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = Tru
     ``survey_response`` with its six department scores (PostgreSQL's COPY — binary, as the import's —, SQLite's executemany: the fastest
     way in from Python on each; on SQLite with the tally's row triggers lifted, as the import does) — with the
     table's indexes and foreign keys, as the import writes it; no reading, cleaning or checking. Returns seconds.
-    Without ``checks`` (PostgreSQL, the bench's superuser): the same COPY with the foreign keys' row checks and the
-    tally's statement trigger not fired (``session_replication_role = replica``) — what they cost, not a way to
+    Without ``checks`` (PostgreSQL, the bench's superuser): the same COPY with the household key's and the tally's
+    statement triggers (and the batch's foreign key) not fired (``session_replication_role = replica``) — what they cost, not a way to
     import."""
     columns = ("project_id", "survey_id", "unit_id", "respondent", "signed", "answered_on", "overall_score",
                "comments", "created_at", "updated_at", *SCORE_COLUMNS.values())
@@ -467,7 +467,7 @@ def main() -> None:
               f"{(read_s + floor) / read_s:.2f}× the read")
         if unchecked:
             share = statistics.median(u / f for u, f in zip(unchecked, floors, strict=True))
-            print(f"  of that COPY, the foreign key's row check (its household, 1 per form) and the tally's statement trigger: "
+            print(f"  of that COPY, the household's key check (one statement trigger, models.survey_keys) and the tally's: "
                   f"without them {statistics.median(unchecked):.2f} s (median) = {share:.2f} of the checked COPY "
                   f"(median of each run's ratio)")
         engine.dispose()

@@ -224,12 +224,14 @@ def sparse_indexes(table: str, *columns: str) -> tuple[Index, ...]:
 
 
 def on_database(item: Any, dialect: str) -> bool:
-    """Whether a declared schema item exists on ``dialect``: the trigram indexes only on PostgreSQL (``ddl_if``) —
-    what alembic compares the models with the database by."""
+    """Whether a declared schema item exists on ``dialect``: the trigram indexes only on PostgreSQL, a survey
+    form's key to its household everywhere else (``ddl_if``) — what alembic compares the models with the database by."""
     if isinstance(item, Table) and is_search_table(item.name):
         return False  # SQLite's FTS tables (``models.search``): no part of the models
     ddl_if = getattr(item, "_ddl_if", None)
-    return ddl_if is None or ddl_if.dialect in (None, dialect)
+    if ddl_if is None or ddl_if.dialect is None:
+        return True
+    return dialect in ((ddl_if.dialect,) if isinstance(ddl_if.dialect, str) else ddl_if.dialect)
 
 
 def utcnow() -> dt.datetime:

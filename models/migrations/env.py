@@ -7,6 +7,7 @@ import models
 from models.base import on_database
 from models.db import database_url, make_engine
 from models.search import drop_search_views, sync_search_tables
+from models.survey_keys import sync_survey_keys
 from models.totals import sync_totals
 
 config = context.config
@@ -48,6 +49,7 @@ def _run(connection) -> None:
         # what the database keeps by triggers, after any revision: a batch ALTER drops its table's triggers
         sync_search_tables(connection)
         sync_totals(connection)
+        sync_survey_keys(connection)  # PostgreSQL: a form's key to its household
 
 
 if context.is_offline_mode():
