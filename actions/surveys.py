@@ -466,6 +466,15 @@ def _household_with_form(session: Session, actor: Actor, household: SurveyHouseh
         raise Refused(f"该{SurveyHousehold.__label__}已有{SurveyResponse.__label__}，不能删除", [household.id])
 
 
+@records.delete_rule(Survey)
+def _survey_with_forms(session: Session, actor: Actor, survey: Survey) -> None:
+    """A campaign's forms, households and tallies go with it: one with a form typed or imported stays (its
+    households' forms are refused alike); one set up by mistake, with no form yet, is deleted."""
+    answered = select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id).limit(1)
+    if session.scalar(answered) is not None:
+        raise Refused(f"该{Survey.__label__}已有{SurveyResponse.__label__}，不能删除", [survey.id])
+
+
 @records.creates(CorrectiveAction)
 def _corrective_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> CorrectiveAction:
     """A new 整改措施 starts 整改中 whatever the form says: 完成 and 回访 are steps of their own."""

@@ -124,10 +124,14 @@ END $$"""
                 text(f"SELECT tgname FROM pg_trigger WHERE tgrelid = '{self.source}'::regclass")))
             triggers = self.pg_triggers()
         else:
-            present = set(connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+            # a trigger whose SQL this code writes otherwise is made again (SQLite keeps each as it was created)
             triggers = self.sqlite_triggers()
+            present = {name for name, sql in connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")) if triggers.get(name) == sql}
         missing = [name for name in triggers if name not in present]
         for name in missing:
+            if connection.dialect.name == "sqlite":
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
             connection.execute(text(triggers[name]))
         if missing:
             self.recount(connection)
@@ -159,14 +163,27 @@ class Kept(Triggers):
                 selects.append(f"SELECT {', '.join(columns)} FROM {table} r WHERE {when}")
         ks = [f"k{i}" for i in range(len(self.key))]
         sums = [f"sum(f{i})" for i in range(len(self.figures))]
+        held = f" WHERE {self._held([f'd.k{i}' for i in range(len(self.key))])}" if all(sign < 0 for sign in rows.values()) else ""
         return (f"INSERT INTO {self.target} ({', '.join(self.key + self.figures)}) "
-                f"SELECT {', '.join(ks + sums)} FROM ({' UNION ALL '.join(selects)}) d GROUP BY {', '.join(ks)} "
+                f"SELECT {', '.join(ks + sums)} FROM ({' UNION ALL '.join(selects)}) d{held} GROUP BY {', '.join(ks)} "
                 f"HAVING {' OR '.join(f'{s} <> 0' for s in sums)} ORDER BY {', '.join(ks)} {self.add}")
+
+    def _held(self, keys: list[str]) -> str:
+        """SQL: the total row of ``keys`` (SQL, one for each key column) exists.
+
+        Rows only taken away (a delete) change totals that exist: one gone already went with its parent — a
+        survey deleted takes its tally rows and its households, whose −1 would otherwise be written as a new
+        row naming a survey no longer there (refused by the tally's foreign key, so the survey could not be
+        deleted)."""
+        return (f"EXISTS (SELECT 1 FROM {self.target} t WHERE "
+                + " AND ".join(f"t.{k} = {v}" for k, v in zip(self.key, keys, strict=True)) + ")")
 
     def _sqlite_add(self, row: str, sign: str) -> str:
         out = []
         for part in self.parts:
             keys, figures, when = part.over(row, sign, "sqlite")
+            if sign:
+                when = f"{when} AND {self._held(keys)}"
             out.append(f"INSERT INTO {self.target} ({', '.join(self.key + self.figures)}) "
                        f"SELECT {', '.join(keys + figures)} WHERE {when} {self.add};")
         return " ".join(out)

@@ -8,7 +8,7 @@ import datetime as dt
 import html
 from urllib.parse import unquote_plus
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from actions.actor import Actor
 from actions.surveys import create_survey
@@ -20,6 +20,7 @@ from models import (
     Project,
     Survey,
     SurveyHousehold,
+    SurveyHouseholdTally,
     SurveyResponse,
     SurveyStatus,
     Unit,
@@ -329,3 +330,31 @@ def test_a_household_whose_form_is_in_stays_collected(console, session):
     session.expire_all()
     assert (session.get(SurveyHousehold, household.id).collected, session.get(SurveyHousehold, household.id).version) == (
         True, version)
+
+
+def test_a_campaign_set_up_by_mistake_is_deleted_with_its_households_one_with_a_form_is_not(console, session):
+    """Its households and their tally go with it (the tally not written again for a campaign no longer there); a
+    campaign holding a form is refused in Chinese and nothing goes."""
+    survey_id, unit_id, _ = _one_answered(session)
+    other_id = create_survey(session, project_id=session.get(Survey, survey_id).project_id, title="2027年上半年满意度调查",
+                             actor=Actor(user_id=None, name="测试", project_ids=None)).survey_id
+    c = console("boss")
+    refused = c.delete(f"/admin/survey/delete?pks={survey_id}")
+    assert "error=" in refused.text and "该满意度调查已有调查问卷，不能删除" in unquote_plus(refused.text)
+    session.expire_all()
+    assert session.get(Survey, survey_id) is not None and _count(session, SurveyResponse) == 1
+    assert _tally(session, survey_id) == {False: 2} == _tally(session, other_id)
+
+    session.execute(delete(SurveyResponse).where(SurveyResponse.survey_id == survey_id))
+    assert "error=" not in c.delete(f"/admin/survey/delete?pks={survey_id}").text
+    session.expire_all()
+    assert session.get(Survey, survey_id) is None and _tally(session, survey_id) == {}
+    assert session.scalar(select(func.count()).where(SurveyHousehold.survey_id == survey_id)) == 0
+    assert _tally(session, other_id) == {False: 2}  # another campaign's tally is not touched
+    assert session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.table_name == "survey", AuditLog.record_id == str(survey_id), AuditLog.kind == AuditKind.DELETE)) == 1
+
+
+def _tally(session, survey_id) -> dict[bool, int]:
+    return dict(session.execute(select(SurveyHouseholdTally.collected, SurveyHouseholdTally.households)
+                                .where(SurveyHouseholdTally.survey_id == survey_id, SurveyHouseholdTally.households != 0)).all())
