@@ -108,10 +108,19 @@ def records_of_unit(model: type, name: UnitName) -> ColumnElement[bool] | None:
     return None
 
 
+# The punctuation of Chinese text: kept as typed in a search. Every other full-width character (letters, digits, the
+# dash, slash and # of codes and dates) and the ideographic space are what a Chinese keyboard types for plain ones.
+_CHINESE_PUNCTUATION = "！（），：；？"
+_WIDE_PLAIN = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in _CHINESE_PUNCTUATION} | {0x3000: 0x20}
+
+
 def search_term(text: str | None) -> str:
-    """A search box's term as the records store it: full-width to half-width, a phone typed with spaces or
-    dashes as its digits (phones are saved without them), and a month or day as written (2026年3月, 2026/3/5)
-    as stored: 账期 2026-03, dates 2026-03-05."""
+    """A search box's term as the records store it: full-width letters, digits and signs as plain ones, a phone typed
+    with spaces or dashes as its digits (phones are saved without them), and a month or day as written
+    (2026年3月, 2026/3/5) as stored: 账期 2026-03, dates 2026-03-05. Punctuation stays as typed: free text is
+    stored as it was typed (「张伟（业主）」「漏水，急」) and the console writes its own texts with Chinese
+    punctuation (「2026-09 月度考核确认：生成奖惩记录」), so a 「：」 typed or copied from the screen is the one
+    stored — folded to 「:」 it found none of them."""
     term = clean(text)
     written = _MONTH_WRITTEN.match(term.replace(" ", ""))
     if written and 1 <= int(month := written["m1"] or written["m2"]) <= 12:
@@ -120,7 +129,7 @@ def search_term(text: str | None) -> str:
     if _PHONE_TYPED.match(term) and not _DATE_TYPED.match(term) and sum(c.isdigit() for c in term) >= 7:
         digits = re.sub(r"[^0-9+]", "", term)
         return re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…
-    return term
+    return (text or "").translate(_WIDE_PLAIN).replace("\u200b", "").strip()
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,23 @@ def test_a_phone_typed_with_spaces_finds_the_customer(console, units):
     for typed in ("185 6520 7620", "185-6520-7620"):
         assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": typed}), "customer")
     assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": "3栋-1303"}), "customer")
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("１３０３", "1303"), ("ＳＦ－１２３４５", "SF-12345"), ("张　三", "张 三"),
+    ("张伟（业主）", "张伟（业主）"), ("确认：生成", "确认：生成"), ("漏水，急！", "漏水，急！"),
+])
+def test_full_width_letters_and_digits_are_searched_plain_chinese_punctuation_as_typed(typed, stored):
+    assert search_term(typed) == stored
+
+
+def test_a_name_written_with_chinese_punctuation_is_found_as_typed_or_copied(console, units, session):
+    """A Chinese keyboard types （ and ：; the console keeps free text as typed and writes its own summaries with
+    them: a search folding them to ( and : found none of those rows."""
+    target, *_ = units
+    tenant = f.customer(session, project_=target.project, name="李娜（租户）", phone="13912345678")
+    f.customer(session, project_=target.project, name="李娜", phone="13912345679")
+    session.flush()
+    c = console("cashier")
+    for typed in ("李娜（租户）", "（租户）", "娜（租"):
+        assert ids_listed(c.get("/admin/customer/list", params={"search": typed}), "customer") == {tenant.id}, typed
