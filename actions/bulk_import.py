@@ -110,9 +110,11 @@ def _unit_key(v: dict[str, Any]) -> Any:
 
 
 def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *, required: bool) -> None:
-    """Each row's unit from 房屋, or 楼栋 + 房号; ``values['unit_id']`` set, unknown units failed."""
+    """Each row's unit from 房屋, or 楼栋 + 房号; ``values['unit_id']`` and ``values['unit_collector_id']`` set,
+    unknown units failed. The units are looked up column by column, a project at a time (:meth:`UnitRefs.ids`):
+    a whole project's file passes here, and a dictionary per unit and a key folded per row cost more than the read."""
     label = importer.label("unit")
-    wanted = []
+    named: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         v = row.values
         if v.get("unit"):
@@ -122,23 +124,20 @@ def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *,
                 continue
             v["building"], v["room_no"] = parts
         if v.get("building") and v.get("room_no"):
-            wanted.append((v["project_id"], v["building"], v["room_no"]))
+            named[v["project_id"]].append(row)
         elif required:
             row.fail(label, "", "为空：请填写房屋，或楼栋和房号")
-    refs.load(wanted)
-    # refs.get inlined: a whole project's file passes here, a method call and two key folds a row
-    units, building_key, room_key, error = refs.units, clean.building_key, clean.room_key, Outcome.ERROR
-    for row in rows:
-        v = row.values
-        building, room = v.get("building"), v.get("room_no")
-        if row.outcome is error or not (building and room):
-            continue
-        unit = units.get((v["project_id"], building_key(building), room_key(room)))
-        if unit is None:
-            row.fail(label, f"{building}-{room}", f"{building} {room} 不存在于本项目")
-        else:
-            v["unit_id"] = unit["id"]
-            v["unit_collector_id"] = unit["collector_id"]
+    collectors = refs.collectors
+    for project_id, part in named.items():
+        values = [r.values for r in part]
+        ids = refs.ids(project_id, [v["building"] for v in values], [v["room_no"] for v in values])
+        for row, v, unit_id in zip(part, values, ids, strict=True):
+            if unit_id is None:
+                building, room = v["building"], v["room_no"]
+                row.fail(label, f"{building}-{room}", f"{building} {room} 不存在于本项目")
+            else:
+                v["unit_id"] = unit_id
+                v["unit_collector_id"] = collectors[unit_id]
 
 
 def _present(rows: list[Row]) -> set[str]:
@@ -829,17 +828,23 @@ class CustomerImporter(RecordImporter):
         by_idn = {("idn", rec["project_id"], rec["id_number"]): rec for rec in stored(table.c.id_number, numbers)}
         found = {}
         by_phone = []
-        for row in rows:
-            who = row.values["who"]
-            rec = by_idn.get(who) if who[0] == "idn" else None
-            if rec is not None:
-                found[id(row)] = rec
-            elif row.values.get("phone") not in (None, MASKED):
-                # By phone + name: a customer without an ID number, or first registered without one. Only the
-                # phones of the rows not found by ID number are looked up.
-                by_phone.append(row)
+        # By phone + name: a customer without an ID number, or first registered without one. Only the phones of
+        # the rows not found by ID number are looked up; when none was (a new project's file), every row's phone,
+        # taken without asking each row again — and with no customer found by phone, the rows are not walked.
+        if not by_idn:
+            by_phone = [r for r in rows if r.values.get("phone") not in (None, MASKED)]
+        else:
+            for row in rows:
+                who = row.values["who"]
+                rec = by_idn.get(who) if who[0] == "idn" else None
+                if rec is not None:
+                    found[id(row)] = rec
+                elif row.values.get("phone") not in (None, MASKED):
+                    by_phone.append(row)
         phones = {r.values["phone"] for r in by_phone}
         by_tel = {("tel", rec["project_id"], rec["phone"], rec["name"]): rec for rec in stored(table.c.phone, phones)}
+        if not by_tel:
+            return found
         for row in by_phone:
             rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
             if rec is not None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any, ClassVar
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -383,6 +384,7 @@ class UnitRefs:
             self.buildings.setdefault((project_id, key), building_id)
             self.names[building_id] = name
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
+        self.collectors: dict[int, int | None] = {}  # unit id → its 责任收费员, of the units :meth:`ids` found
 
     def building_id(self, project_id: int, building: str) -> int | None:
         return self.buildings.get((project_id, clean.building_key(building)))
@@ -412,22 +414,31 @@ class UnitRefs:
                     "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
 
     def ids(self, project_id: int, buildings: Sequence[Any], rooms: Sequence[Any]) -> list[int | None]:
-        """The unit id of each (楼栋, 房号) of one project, None where the project has no such unit — column by
-        column, for a whole file: the rooms' units read in one IN query per thousand room numbers, each row's key
-        folded through the memoised folds and looked up in C loops (no dictionary per unit, no call per row)."""
+        """The unit id of each (楼栋, 房号) of one project, None where the project has no such unit (each found unit's
+        责任收费员 kept in ``collectors``) — column by column, for a whole file: the rooms' units read in one IN query
+        per thousand room numbers, each row's key folded through the memoised folds and looked up in C loops (no
+        dictionary per unit, no call per row). A file naming about as many units as the project has reads the
+        project's units at once: each room number's IN probe of ``ix_unit_room_no`` (a room number every building
+        has) fetches the rows one by one, 100,000 units 0.21 s of SQLite's CPU against 0.07 s for one scan."""
         typed = set(rooms)
         typed.discard(None)
         wanted = typed | set(map(clean.room_key, typed))
+        mine = Unit.project_id == project_id
+        selected = select(Unit.id, Unit.building_id, Unit.room_no, Unit.collector_id).where(mine)
+        if self.session.scalar(select(func.count()).where(mine)) <= 2 * len(rooms):
+            parts = [selected]
+        else:
+            parts = [selected.where(Unit.room_no.in_(part)) for part in chunks(wanted)]
         found: dict[tuple[str | None, str | None], int] = {}
-        for part in chunks(wanted):
-            stmt = select(Unit.id, Unit.building_id, Unit.room_no).where(
-                Unit.project_id == project_id, Unit.room_no.in_(part))
+        for stmt in parts:
             units = self.session.connection().execute(stmt).all()
             if not units:
                 continue
-            unit_ids, building_ids, numbers = zip(*units, strict=True)
+            # a column at a time: zip(*units) unpacks 100,000 rows into one call, ten times the cost
+            unit_ids, building_ids, numbers, collectors = (list(map(itemgetter(i), units)) for i in range(4))
             found.update(zip(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True),
                                  unit_ids, strict=True))
+            self.collectors.update(zip(unit_ids, collectors, strict=True))
         return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
 
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
