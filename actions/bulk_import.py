@@ -21,7 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select, update
+from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -816,6 +816,8 @@ class CustomerImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
         projects = sorted({r.values["project_id"] for r in rows})
+        if not self.session.scalar(select(exists().where(table.c.project_id.in_(projects)))):
+            return {}  # a new project's file: its rows are not walked to look up customers none of which exist
         # Only the columns the file brings are compared (an absent column leaves the stored value as it is).
         present = _present(rows) - {"id_number", "phone", "name"}  # those three identify the customer
         wanted = [table.c.id, table.c.project_id, table.c.id_number, table.c.phone, table.c.name,
@@ -829,8 +831,8 @@ class CustomerImporter(RecordImporter):
         found = {}
         by_phone = []
         # By phone + name: a customer without an ID number, or first registered without one. Only the phones of
-        # the rows not found by ID number are looked up; when none was (a new project's file), every row's phone,
-        # taken without asking each row again — and with no customer found by phone, the rows are not walked.
+        # the rows not found by ID number are looked up; when none was (a file of new customers), every row's
+        # phone, taken without asking each row again — and with no customer found by phone, the rows are not walked.
         if not by_idn:
             by_phone = [r for r in rows if r.values.get("phone") not in (None, MASKED)]
         else:

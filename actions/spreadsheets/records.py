@@ -19,7 +19,7 @@ from itertools import repeat
 from operator import contains, itemgetter
 from typing import Any, ClassVar
 
-from sqlalchemy import String, Text, func, select
+from sqlalchemy import Select, String, Text, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -371,6 +371,20 @@ class RecordImporter(Importer):
         update_rows(self.session, self.model.__table__, [self.columns[k] for k in changed], values)
 
 
+def plain_rows(session: Session, stmt: Select) -> list[tuple]:
+    """The rows of ``stmt`` as the driver returns them, where no column's type converts what the driver gives (ids,
+    text): a whole project's 100,000 units are 0.07 s of SQLite's CPU read so, and 0.17 s as SQLAlchemy rows.
+    Any other statement's rows go through SQLAlchemy, converted."""
+    result = session.connection().execute(stmt)
+    dialect = session.get_bind().dialect
+    if any(c.type._cached_result_processor(dialect, None) is not None for c in stmt.selected_columns):
+        return result.all()
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
 # --- references shared by several kinds --------------------------------------------------------------
 
 
@@ -437,7 +451,7 @@ class UnitRefs:
             parts = [selected.where(Unit.room_no.in_(part)) for part in chunks(wanted)]
         found: dict[tuple[str | None, str | None], int] = {}
         for stmt in parts:
-            units = self.session.connection().execute(stmt).all()
+            units = plain_rows(self.session, stmt)
             if not units:
                 continue
             # a column at a time: zip(*units) unpacks 100,000 rows into one call, ten times the cost
