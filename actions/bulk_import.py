@@ -65,7 +65,7 @@ from .errors import NotPermitted, Refused
 from .kernel.periods import month_day, parse_period
 from .records import TEXT_MAX
 from .spreadsheets import clean
-from .spreadsheets.bulk import insert_rows, update_rows
+from .spreadsheets.bulk import insert_columns, insert_rows, update_rows
 from .spreadsheets.clean import MASKED
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import, shown
@@ -934,11 +934,12 @@ class CustomerImporter(RecordImporter):
         self.write_updates(changed)
         audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
+        batch_id = batch.id  # an ORM attribute: read once, not once per link
         link_rows = [
             (r.values["project_id"], r.values["unit_id"], r.target_id or customer_of[r.values["who"]],
              r.values.get("relation") or UnitRelation.OWNER,
              True if r.values.get("is_primary") is None else r.values["is_primary"], r.values.get("start_date"),
-             batch.id)
+             batch_id)
             for r in new_links
         ]
         insert_rows(self.session, UnitCustomer.__table__,
@@ -970,9 +971,8 @@ class CustomerImporter(RecordImporter):
         # One statement per customer would be slow; RETURNING keeps the order of the rows here, so each new
         # customer's id is matched back by identity columns rather than trusted by position.
         columns = ["project_id", *self.columns.values(), "batch_id"]
-        back = insert_rows(self.session, Customer.__table__, columns,
-                           [(*values, batch.id) for values in self.new_values(rows)],
-                           returning=["id", "project_id", "id_number", "phone", "name"])
+        back = insert_columns(self.session, Customer.__table__, columns, [*self.new_columns(rows), [batch.id] * len(rows)],
+                              returning=["id", "project_id", "id_number", "phone", "name"])
         by_identity = {}
         for customer_id, project_id, number, phone, name in back:
             by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id

@@ -39,7 +39,7 @@ from models.totals import project_marks
 from ..actor import Actor
 from ..audit import record_bulk
 from . import clean
-from .bulk import insert_rows, update_rows
+from .bulk import insert_columns, update_rows
 from .clean import MASKED
 from .header import Field
 from .pipeline import Importer, Outcome, Row
@@ -128,8 +128,8 @@ class RecordImporter(Importer):
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         """Insert the new records; return their ids."""
         columns = ["project_id", *self.columns.values()]
-        return [i for (i,) in insert_rows(self.session, self.model.__table__, columns, self.new_values(rows),
-                                          returning=["id"])]
+        return [i for (i,) in insert_columns(self.session, self.model.__table__, columns, self.new_columns(rows),
+                                             returning=["id"])]
 
     def after_write(self, new: list[Row], updated: list[Row], batch: ImportBatch) -> dict[str, int]:
         return {}
@@ -299,9 +299,9 @@ class RecordImporter(Importer):
         ref = _REFERENCE.get(key) or _REFERENCE.setdefault(key, f"{key}_id")
         return values[ref] if ref in values else values.get(key)
 
-    def new_values(self, rows: list[Row]) -> list[tuple]:
-        """(project, each of ``columns``) of new records, a blank as the column's default: column by column, as
-        a 100,000-row file would otherwise cost a few method calls per cell."""
+    def new_columns(self, rows: list[Row]) -> list[list[Any]]:
+        """The values of new records column by column — project, then each of ``columns`` — a blank as the column's
+        default: a 100,000-row file would otherwise cost a few method calls per cell, and a tuple per row."""
         values = [r.values for r in rows]
         columns = [list(map(itemgetter("project_id"), values))]
         for key in self.columns:
@@ -311,7 +311,7 @@ class RecordImporter(Importer):
             if any(map(contains, values, repeat(ref))):
                 column = [v[ref] if ref in v else x for v, x in zip(values, column, strict=True)]
             columns.append(column if default is None else [default if x is None else x for x in column])
-        return list(zip(*columns, strict=True))
+        return columns
 
     def new_value(self, row: Row, key: str) -> Any:
         value = self.file_value(row, key)
