@@ -165,7 +165,10 @@ def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, col
         sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * count)}{tail}"
         result = conn.exec_driver_sql(sql, tuple(params))
         if returning:
-            out += map(tuple, result.all())  # fetched at once: iterating the result is a driver fetchone per row
+            # the driver's tuples, fetched at once (a raw statement's columns are not converted): iterating the result
+            # is a driver fetchone per row, and a SQLAlchemy row each costs more than the fetch
+            out += result.cursor.fetchall()
+            result.close()
     return out
 
 
