@@ -164,11 +164,20 @@ class RecordImporter(Importer):
         rows = standing(rows)
         found = self.find([r for r in rows if r.values.get("id") is None])
         compare, error = self.compare, Outcome.ERROR
+        # Where the kind compares as every kind does, the rows of new records are checked together (a new project's
+        # file is all new rows): no call per row.
+        together = type(self).compare is RecordImporter.compare
+        new = []
         for row in rows:
             if row.outcome is error:
                 continue
             record_id = row.values.get("id")
-            compare(row, found.get(id(row)) if record_id is None else by_id.get(record_id))
+            stored = found.get(id(row)) if record_id is None else by_id.get(record_id)
+            if stored is None and together:
+                new.append(row)
+            else:
+                compare(row, stored)
+        self._new(new)
 
     def marks(self, rows: list[Row]) -> dict[str, int] | None:
         if not self.marked:
@@ -254,17 +263,26 @@ class RecordImporter(Importer):
                 continue
             values["project_id"] = project_id
 
-    def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
-        if stored is None:
-            for key in self.needed_for_new:
+    def _new(self, rows: list[Row]) -> None:
+        """The rows of records not found: 新增, unless a field a new record needs is empty or masked."""
+        for key in self.needed_for_new:
+            label = self.label(key)
+            for row in rows:
                 if row.values.get(key) is None:
-                    row.fail(self.label(key), "", "为空（新增记录必填）")
-            if MASKED in row.values.values():  # one pass in C: a new project's file is all new rows
+                    row.fail(label, "", "为空（新增记录必填）")
+        for row in rows:
+            if MASKED in row.values.values():  # one pass in C
                 for key, value in row.values.items():
                     if value is MASKED:
                         row.fail(self.label(key), value, "已打码：新增记录须填写完整")
-            if row.ok:
-                row.outcome = Outcome.NEW
+        new, error = Outcome.NEW, Outcome.ERROR
+        for row in rows:
+            if row.outcome is not error:
+                row.outcome = new
+
+    def compare(self, row: Row, stored: dict[str, Any] | None) -> None:
+        if stored is None:
+            self._new([row])
             return
         row.target_id = stored["id"]
         self.stored[stored["id"]] = stored
