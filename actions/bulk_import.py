@@ -21,7 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select, update
+from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -65,7 +65,7 @@ from .errors import NotPermitted, Refused
 from .kernel.periods import month_day, parse_period
 from .records import TEXT_MAX
 from .spreadsheets import clean
-from .spreadsheets.bulk import insert_rows, update_rows
+from .spreadsheets.bulk import insert_columns, insert_rows, update_rows
 from .spreadsheets.clean import MASKED
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import, shown
@@ -110,9 +110,11 @@ def _unit_key(v: dict[str, Any]) -> Any:
 
 
 def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *, required: bool) -> None:
-    """Each row's unit from 房屋, or 楼栋 + 房号; ``values['unit_id']`` set, unknown units failed."""
+    """Each row's unit from 房屋, or 楼栋 + 房号; ``values['unit_id']`` and ``values['unit_collector_id']`` set,
+    unknown units failed. The units are looked up column by column, a project at a time (:meth:`UnitRefs.ids`):
+    a whole project's file passes here, and a dictionary per unit and a key folded per row cost more than the read."""
     label = importer.label("unit")
-    wanted = []
+    named: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         v = row.values
         if v.get("unit"):
@@ -122,23 +124,20 @@ def _resolve_units(importer: RecordImporter, rows: list[Row], refs: UnitRefs, *,
                 continue
             v["building"], v["room_no"] = parts
         if v.get("building") and v.get("room_no"):
-            wanted.append((v["project_id"], v["building"], v["room_no"]))
+            named[v["project_id"]].append(row)
         elif required:
             row.fail(label, "", "为空：请填写房屋，或楼栋和房号")
-    refs.load(wanted)
-    # refs.get inlined: a whole project's file passes here, a method call and two key folds a row
-    units, building_key, room_key, error = refs.units, clean.building_key, clean.room_key, Outcome.ERROR
-    for row in rows:
-        v = row.values
-        building, room = v.get("building"), v.get("room_no")
-        if row.outcome is error or not (building and room):
-            continue
-        unit = units.get((v["project_id"], building_key(building), room_key(room)))
-        if unit is None:
-            row.fail(label, f"{building}-{room}", f"{building} {room} 不存在于本项目")
-        else:
-            v["unit_id"] = unit["id"]
-            v["unit_collector_id"] = unit["collector_id"]
+    collectors = refs.collectors
+    for project_id, part in named.items():
+        values = [r.values for r in part]
+        ids = refs.ids(project_id, [v["building"] for v in values], [v["room_no"] for v in values])
+        for row, v, unit_id in zip(part, values, ids, strict=True):
+            if unit_id is None:
+                building, room = v["building"], v["room_no"]
+                row.fail(label, f"{building}-{room}", f"{building} {room} 不存在于本项目")
+            else:
+                v["unit_id"] = unit_id
+                v["unit_collector_id"] = collectors[unit_id]
 
 
 def _present(rows: list[Row]) -> set[str]:
@@ -817,6 +816,8 @@ class CustomerImporter(RecordImporter):
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
         projects = sorted({r.values["project_id"] for r in rows})
+        if not self.session.scalar(select(exists().where(table.c.project_id.in_(projects)))):
+            return {}  # a new project's file: its rows are not walked to look up customers none of which exist
         # Only the columns the file brings are compared (an absent column leaves the stored value as it is).
         present = _present(rows) - {"id_number", "phone", "name"}  # those three identify the customer
         wanted = [table.c.id, table.c.project_id, table.c.id_number, table.c.phone, table.c.name,
@@ -829,17 +830,23 @@ class CustomerImporter(RecordImporter):
         by_idn = {("idn", rec["project_id"], rec["id_number"]): rec for rec in stored(table.c.id_number, numbers)}
         found = {}
         by_phone = []
-        for row in rows:
-            who = row.values["who"]
-            rec = by_idn.get(who) if who[0] == "idn" else None
-            if rec is not None:
-                found[id(row)] = rec
-            elif row.values.get("phone") not in (None, MASKED):
-                # By phone + name: a customer without an ID number, or first registered without one. Only the
-                # phones of the rows not found by ID number are looked up.
-                by_phone.append(row)
+        # By phone + name: a customer without an ID number, or first registered without one. Only the phones of
+        # the rows not found by ID number are looked up; when none was (a file of new customers), every row's
+        # phone, taken without asking each row again — and with no customer found by phone, the rows are not walked.
+        if not by_idn:
+            by_phone = [r for r in rows if r.values.get("phone") not in (None, MASKED)]
+        else:
+            for row in rows:
+                who = row.values["who"]
+                rec = by_idn.get(who) if who[0] == "idn" else None
+                if rec is not None:
+                    found[id(row)] = rec
+                elif row.values.get("phone") not in (None, MASKED):
+                    by_phone.append(row)
         phones = {r.values["phone"] for r in by_phone}
         by_tel = {("tel", rec["project_id"], rec["phone"], rec["name"]): rec for rec in stored(table.c.phone, phones)}
+        if not by_tel:
+            return found
         for row in by_phone:
             rec = by_tel.get(("tel", row.values["project_id"], row.values["phone"], row.values["name"]))
             if rec is not None:
@@ -927,11 +934,12 @@ class CustomerImporter(RecordImporter):
         self.write_updates(changed)
         audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
+        batch_id = batch.id  # an ORM attribute: read once, not once per link
         link_rows = [
             (r.values["project_id"], r.values["unit_id"], r.target_id or customer_of[r.values["who"]],
              r.values.get("relation") or UnitRelation.OWNER,
              True if r.values.get("is_primary") is None else r.values["is_primary"], r.values.get("start_date"),
-             batch.id)
+             batch_id)
             for r in new_links
         ]
         insert_rows(self.session, UnitCustomer.__table__,
@@ -963,9 +971,8 @@ class CustomerImporter(RecordImporter):
         # One statement per customer would be slow; RETURNING keeps the order of the rows here, so each new
         # customer's id is matched back by identity columns rather than trusted by position.
         columns = ["project_id", *self.columns.values(), "batch_id"]
-        back = insert_rows(self.session, Customer.__table__, columns,
-                           [(*values, batch.id) for values in self.new_values(rows)],
-                           returning=["id", "project_id", "id_number", "phone", "name"])
+        back = insert_columns(self.session, Customer.__table__, columns, [*self.new_columns(rows), [batch.id] * len(rows)],
+                              returning=["id", "project_id", "id_number", "phone", "name"])
         by_identity = {}
         for customer_id, project_id, number, phone, name in back:
             by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id

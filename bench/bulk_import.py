@@ -149,6 +149,7 @@ STAGE_PARTS = {
         "CustomerImporter.find": "check: customers read", "CustomerImporter._check_links": "check: links",
         "CustomerImporter.write": "write",
         "CustomerImporter.write_new": "write: customers", "insert_rows": "write: rows (all)",
+        "insert_columns": "write: rows (all)",
     },
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Sequence
-from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -28,8 +28,11 @@ from models.totals import PROJECT_MARKS
 SQLITE_PARAMS = 32_000
 
 
-def _values(dialect: Dialect, table: Table, names: list[str], rows: Sequence[Sequence[Any]], *, defaults: bool):
-    """Rows as the driver wants them; for new rows, with the table's Python-side defaults filled in."""
+def _columns(dialect: Dialect, table: Table, names: list[str], columns: list[list[Any]], *, defaults: bool) -> list[list[Any]]:
+    """Columns of values as the driver wants them; for new rows, with the table's Python-side defaults filled in
+    (their names appended to ``names``, each a column of one value). Column by column, each processor behind a
+    cache: an enum or date column holds few distinct values."""
+    rows = len(columns[0]) if columns else 0
     fill = []
     if defaults:
         for column in table.columns:
@@ -42,21 +45,26 @@ def _values(dialect: Dialect, table: Table, names: list[str], rows: Sequence[Seq
                 fill.append(value)
     width = len(names) - len(fill)
     processors = [table.c[n].type._cached_bind_processor(dialect) for n in names]
-    fill = [v if p is None else p(v) for p, v in zip(processors[width:], fill, strict=True)]
-    converted = [(i, p) for i, p in enumerate(processors[:width]) if p is not None]
-    if not converted:
-        return [(*row, *fill) for row in rows] if fill else [tuple(row) for row in rows]
-    # Column by column, each processor behind a cache: an enum or date column holds few distinct values.
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    for i, processor in converted:
+    out = list(columns)
+    for i, processor in enumerate(processors[:width]):
+        if processor is None:
+            continue
         if isinstance(table.c[names[i]].type, JSON):
-            columns[i] = [None if v is None else processor(v) for v in columns[i]]
+            out[i] = [None if v is None else processor(v) for v in out[i]]
         else:
             cached = functools.lru_cache(maxsize=None, typed=True)(lambda v, p=processor: None if v is None else p(v))
-            columns[i] = list(map(cached, columns[i]))
-    if fill:
-        return [(*row, *fill) for row in zip(*columns, strict=True)]
-    return list(zip(*columns, strict=True))
+            out[i] = list(map(cached, out[i]))
+    return out + [[v if p is None else p(v)] * rows for p, v in zip(processors[width:], fill, strict=True)]
+
+
+def _by_column(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    # a column at a time: zip(*rows) would unpack 100,000 rows into one call, several times the cost
+    return [list(map(itemgetter(i), rows)) for i in range(len(rows[0]))]
+
+
+def _values(dialect: Dialect, table: Table, names: list[str], rows: Sequence[Sequence[Any]], *, defaults: bool):
+    """Rows as the driver wants them (:func:`_columns`, row by row)."""
+    return list(zip(*_columns(dialect, table, names, _by_column(rows), defaults=defaults), strict=True))
 
 
 def _quote(dialect: Dialect, name: str) -> str:
@@ -101,43 +109,66 @@ def insert_rows(
     """INSERT ``rows`` (tuples in ``columns`` order); with ``returning``, the named columns of each new row."""
     if not rows:
         return []
+    return insert_columns(session, table, columns, _by_column(rows), returning=returning)
+
+
+def insert_columns(
+    session: Session, table: Table, columns: Sequence[str], values: list[list[Any]],
+    *, returning: Sequence[str] = (),
+) -> list[tuple]:
+    """:func:`insert_rows` of rows given column by column (a list of each column's values, in ``columns`` order):
+    an import that holds its values by column needs no tuple per row — SQLite's parameters are laid out from the
+    columns directly."""
+    if not values or not values[0]:
+        return []
     conn = session.connection()
     dialect = conn.dialect
     names = list(columns)
-    values = _values(dialect, table, names, rows, defaults=True)
+    converted = _columns(dialect, table, names, values, defaults=True)
     name = _quote(dialect, table.name)
     cols = ", ".join(_quote(dialect, n) for n in names)
     back = ", ".join(_quote(dialect, n) for n in returning)
     if dialect.name == "postgresql":
+        rows = list(zip(*converted, strict=True))
         if not returning:
-            _copy(conn, name, names, values)
+            _copy(conn, name, names, rows)
             return []
-        stage = _staged(conn, dialect, table, names, values)
+        stage = _staged(conn, dialect, table, names, rows)
         out = [tuple(r) for r in conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} RETURNING {back}")]
         conn.exec_driver_sql(f"DROP TABLE {stage}")
         return out
     marked = PROJECT_MARKS.get(table.name)
     # the project's version moved once for the rows, and the search index filled once, not by a trigger per row
-    projects = {row[names.index("project_id")] for row in rows} if marked is not None and "project_id" in names else set()
+    projects = set(values[names.index("project_id")]) if marked is not None and "project_id" in names else set()
     with indexed_after(conn, table.name), (marked.lifted(conn, projects) if projects else contextlib.nullcontext()):
-        return _sqlite_insert(conn, name, names, cols, values, back)
+        return _sqlite_insert(conn, name, names, cols, converted, back)
 
 
-def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, values: list[tuple], back: str) -> list[tuple]:
+def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, columns: list[list[Any]],
+                   back: str) -> list[tuple]:
     # Multi-row VALUES, with or without RETURNING: executemany runs one statement per row, and after each statement
     # an FTS5 index (a searched column's, models/search.py) flushes its pending terms — 100,000 customers cost
     # 3–4× the CPU that way; a table without one still takes about twice as long (issue 17).
     returning = bool(back)
+    width = len(names)
     one = "(" + ", ".join("?" for _ in names) + ")"
     tail = f" RETURNING {back}" if returning else ""
     out = []
-    per = max(1, SQLITE_PARAMS // len(names))
-    for start in range(0, len(values), per):
-        chunk = values[start:start + per]
-        sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * len(chunk))}{tail}"
-        result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+    per = max(1, SQLITE_PARAMS // width)
+    total = len(columns[0])
+    for start in range(0, total, per):
+        count = min(per, total - start)
+        # the statement's parameters row after row, each column laid into its every width-th place (in C)
+        params: list[Any] = [None] * (count * width)
+        for i, column in enumerate(columns):
+            params[i::width] = column[start:start + count]
+        sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * count)}{tail}"
+        result = conn.exec_driver_sql(sql, tuple(params))
         if returning:
-            out.extend(tuple(r) for r in result)
+            # the driver's tuples, fetched at once (a raw statement's columns are not converted): iterating the result
+            # is a driver fetchone per row, and a SQLAlchemy row each costs more than the fetch
+            out += result.cursor.fetchall()
+            result.close()
     return out
 
 
