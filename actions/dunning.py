@@ -182,13 +182,15 @@ def current_stage(today: dt.date | None = None) -> DunningStage:
 def _on_schedule(stage: DunningStage, as_of: dt.date, today: dt.date, dated: bool) -> None:
     """Refuses a run dated before its stage's day of the month (5/10/15/20), or after today."""
     rule = f"{stage.label}须在每月{SCHEDULE_DAY[stage]}日及以后发出"
+    if as_of > today and dated:
+        # before the month's schedule day is reckoned: a date far ahead (9999-12-31) has no next month
+        raise Refused(f"催缴基准日 {as_of} 晚于今天（{today}），不能预先催缴")
     due = schedule_date(stage, period_of(as_of))
     if as_of < due:
         raise Refused(f"{rule}：催缴基准日 {as_of} 早于 {due}")
     if as_of > today:
         # Undated, the run is dated on this month's day of the stage, which has not come yet.
-        raise Refused(f"{rule}：本月{due.day}日（{due}）未到" if not dated
-                      else f"催缴基准日 {as_of} 晚于今天（{today}），不能预先催缴")
+        raise Refused(f"{rule}：本月{due.day}日（{due}）未到")
 
 
 def pay_by(stage: DunningStage, as_of: dt.date, issued_on: dt.date | None = None) -> dt.date:

@@ -11,6 +11,9 @@ from models import SHANGHAI, utcnow
 from ..errors import Refused
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# The years a month may name — the span a spreadsheet's 账期 is read in (``spreadsheets.clean``); beyond it the
+# calendar arithmetic fails (year 0, year 10000) and no bill, score month or survey lives there.
+YEARS = (1900, 2100)
 
 
 def local_day(moment: dt.datetime) -> dt.date:
@@ -75,6 +78,8 @@ def parse_month(text: str, *, what: str = "月份") -> Month:
     if not match:
         raise Refused(f"{what}格式应为 YYYY-MM（如 2026-05），收到：{text or '空'}")
     year, mon = int(match[1]), int(match[2])
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise Refused(f"{what} {text} 超出范围：年份应在 {YEARS[0]}–{YEARS[1]} 之间")
     return Month(f"{year:04d}-{mon:02d}", dt.date(year, mon, 1), dt.date(year + mon // 12, mon % 12 + 1, 1))
 
 

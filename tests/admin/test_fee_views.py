@@ -680,6 +680,25 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     assert manager.get("/admin/collection-rate?period_from=2026-03&group_by=floor").status_code == 400
 
 
+def test_a_month_or_day_beyond_the_calendar_is_refused_in_chinese(session, console, estate, staff_of):
+    """收费率 from 9999-12 or 0000-01, a 催缴基准日 of 9999-12-31: refused naming the value (the calendar has no month
+    after 9999-12 nor a year 0), not a 500; nothing is written."""
+    e = estate
+    with_bills(session, e)
+    manager = console(staff_of("客服经理"))
+    cashier = console(staff_of("收费员"))
+    before = (count(session, DunningNotice, e), session.scalar(select(func.count()).select_from(OperationLog)))
+    for period_from, period_to in (("9999-12", "9999-12"), ("0000-01", "2026-03"), ("2026-03", "9999-12")):
+        page = manager.get("/admin/collection-rate", params={"period_from": period_from, "period_to": period_to})
+        wrong = period_from if period_from != "2026-03" else period_to
+        assert page.status_code == 400 and f"账期 {wrong} 超出范围：年份应在 1900–2100 之间" in page.text
+    future = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "9999-12-31"})
+    assert future.status_code == 400 and "催缴基准日 9999-12-31 晚于今天" in future.text
+    preview = cashier.get("/admin/dunning", params={**preview_params(e, 1, 5), "as_of": "9999-12-31", "preview": "1"})
+    assert preview.status_code == 400 and "晚于今天" in preview.text
+    assert (count(session, DunningNotice, e), session.scalar(select(func.count()).select_from(OperationLog))) == before
+
+
 def test_menu_shows_the_fee_pages_by_grant(session, console, estate, staff_of):
     cashier = console(staff_of("收费员")).get("/admin/").text
     desk = console(staff_of("前台客服")).get("/admin/").text
