@@ -780,6 +780,8 @@ def _check_delivery(session: Session, rows: list[Any], delivered_at: dt.datetime
     early = sorted(r.id for r in rows if delivered_at < r.created_at)
     if early:
         raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
+    if delivered_by_id is None:
+        raise Refused(f"请选择{label_of(N, 'delivered_by_id')}", [r.id for r in rows])
     staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
     if staff_project is None or any(r.project_id != staff_project for r in rows):
         raise Refused(f"{label_of(N, 'delivered_by_id')}须是通知所属项目的员工：{delivered_by_id}", [delivered_by_id])
@@ -790,8 +792,15 @@ def _delivery_form(session: Session, actor: Actor, change: records.Change) -> No
     """送达 typed in the notice's edit form: the same rules as 登记送达 (the approval at stage 4 trusts them)."""
     notice = change.obj
     fields = ("delivered_at", "delivered_by_id", "delivery_way", "signed_by")
-    if notice.delivered_at is not None and any(change.changed(name) for name in fields):
-        _check_delivery(session, _delivery_rows(session, [notice.id]), notice.delivered_at, notice.delivered_by_id)
+    if not any(change.changed(name) for name in fields):
+        return
+    if notice.delivered_at is None:
+        # who delivered, how, who signed — without when, a notice would read as handed over that never was
+        if notice.delivered_by_id is not None or notice.delivery_way is not None or (notice.signed_by or "").strip():
+            raise Refused(f"请填写{label_of(N, 'delivered_at')}：{label_of(N, 'delivered_by_id')}、"
+                          f"{label_of(N, 'delivery_way')}、{label_of(N, 'signed_by')}随送达时间一起登记", [notice.id])
+        return
+    _check_delivery(session, _delivery_rows(session, [notice.id]), notice.delivered_at, notice.delivered_by_id)
 
 
 def record_delivery(

@@ -971,3 +971,29 @@ def test_the_notice_edit_form_records_a_delivery_by_the_delivery_rules(session, 
     assert saved.status_code == 302
     session.expire_all()
     assert session.get(DunningNotice, notice.id).delivered_at == dt.datetime(2026, 4, 6, 1, 30, tzinfo=dt.UTC)
+
+
+def test_the_notice_edit_form_records_no_delivery_without_its_time(session, console, estate, staff_of, issue_day):
+    """送达人, 送达方式 or 签收人 typed without 送达时间 would show a notice as handed over that was never delivered
+    (the letters and the 停电 approval read 送达时间): refused naming the field, the notice unchanged; with neither
+    送达时间 nor 送达人 the notice is refused too."""
+    e = estate
+    cashier, butler = _first_reminders_issued(session, e, console, staff_of, issue_day)
+    issue_day(dt.date(2026, 4, 6), hour=10)
+    notice = session.scalars(select(DunningNotice).where(DunningNotice.project_id == e.project.id)).first()
+    ours = f.staff(session, project_=e.project)
+    blank = {"delivered_at": "", "delivered_by": "", "delivery_way": "__None", "signed_by": "", "note": "",
+             "version": str(notice.version)}
+    for typed, message in (({"delivered_by": str(ours.id), "delivery_way": "hand", "signed_by": "张伟"},
+                            f"请填写{label_of(DunningNotice, 'delivered_at')}"),
+                           ({"signed_by": "张伟"}, f"请填写{label_of(DunningNotice, 'delivered_at')}"),
+                           ({"delivered_at": "2026-04-06 09:30:00", "delivery_way": "hand"},
+                            f"请选择{label_of(DunningNotice, 'delivered_by_id')}")):
+        sent = butler.post(f"/admin/dunning-notice/edit/{notice.id}", {**blank, **typed})
+        assert sent.status_code == 400 and message in html.unescape(sent.text), (typed, sent.status_code)
+        session.expire_all()
+        stored = session.get(DunningNotice, notice.id)
+        assert (stored.delivered_at, stored.delivered_by_id, stored.delivery_way, stored.signed_by, stored.version) == (
+            None, None, None, "", notice.version)
+    noted = butler.post(f"/admin/dunning-notice/edit/{notice.id}", {**blank, "note": "业主外出，改日再送"})
+    assert noted.status_code == 302  # a note alone is no delivery
