@@ -971,8 +971,11 @@ class MonthsResult:
 @as_actor
 def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], actor: Actor) -> MonthsResult:
     """确认: the supervisor locks the month's scores. Refused while the scores are not those the records give
-    now (never computed, or events or source records changed since)."""
+    now (never computed, or events or source records changed since), and while the month is not over."""
     m = parse_past_month(month)
+    if m.next_first > today_local():
+        # 「依据平常成绩到月底进行奖惩」: confirmed, the month is locked and its rewards paid — on part of it
+        raise Refused(f"{m.text} 尚未结束，不能确认月度考核：月底之后再确认（现在可先计算预览）")
     projects = visible_projects(session, project_ids, actor)
     ids = sorted(projects)
     months = {

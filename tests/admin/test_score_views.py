@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from actions.actor import SYSTEM, Actor
 from actions.jobs import JobSettings, claim_job, enqueue_job, worker_name
+from actions.kernel.periods import period_of, today_local
 from actions.scores import compute_locks
 from actions.service_star import default_deadline
 from models import (
@@ -28,6 +29,7 @@ from models import (
     MonthStatus,
     OperationLog,
     RequestKind,
+    RewardEntry,
     ScoreEvent,
     ScoreMonth,
     ScoringRule,
@@ -186,6 +188,23 @@ def test_compute_confirm_and_the_lock_through_the_console(console, session, org)
     session.expire_all()
     month = session.scalar(select(ScoreMonth).where(ours(ScoreMonth, org)))
     assert month.status is MonthStatus.DRAFT and "抽查王芳，属实" in month.spot_check_note
+
+
+def test_a_month_not_yet_over_is_not_confirmed(console, session, org):
+    """「依据平常成绩到月底进行奖惩」: this month may be computed as a preview, but confirming it before its last day
+    would lock it (nothing more recorded for the rest of the month) and pay its rewards on part of it — refused in
+    Chinese, the month still a draft, no reward written."""
+    sup = console("sup")
+    this_month = period_of(today_local())
+    done = sup.post_job("/admin/scores/compute", {"month": this_month, "project_id": str(org["project"].id)})
+    assert done.status_code == 200 and f"已计算 {this_month} 月度考核" in done.text
+    before = (count(session, OperationLog), count(session, RewardEntry, ours(RewardEntry, org)))
+    refused = sup.post("/admin/score-month/confirm", {"month": this_month, "project_id": str(org["project"].id)})
+    assert refused.status_code == 400 and f"{this_month} 尚未结束，不能确认月度考核" in refused.text
+    session.expire_all()
+    assert session.scalar(select(ScoreMonth.status).where(ours(ScoreMonth, org), ScoreMonth.month == this_month)) \
+        is MonthStatus.DRAFT
+    assert (count(session, OperationLog), count(session, RewardEntry, ours(RewardEntry, org))) == before
 
 
 def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused_on_the_results_page(console, session, org):
