@@ -15,6 +15,7 @@ from models import (
     MoveInChecklist,
     RenovationApplication,
     RenovationStatus,
+    Staff,
     StaffPosition,
     Unit,
     UnitCustomer,
@@ -24,6 +25,7 @@ from models import (
 
 from . import records
 from .actor import Actor
+from .billing import COLLECTING_POSITIONS
 from .errors import Refused
 
 # 责任管家 is a 楼宇管家 (责任收费员: billing.COLLECTING_POSITIONS)
@@ -47,9 +49,20 @@ def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tup
 
 @records.rule(Unit)
 def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
-    problem = unit_dates_problem(change.obj.handover_date, change.obj.move_in_date)
+    unit = change.obj
+    problem = unit_dates_problem(unit.handover_date, unit.move_in_date)
     if problem:
-        raise Refused(problem[1], [change.obj.id] if change.obj.id else [])
+        raise Refused(problem[1], [unit.id] if unit.id else [])
+    # 责任到人 as the units import holds it: the form's pickers offer only these posts, a tampered or stale choice
+    # is refused here
+    for key, positions in (("butler_id", BUTLER_POSITIONS), ("collector_id", COLLECTING_POSITIONS)):
+        staff_id = getattr(unit, key)
+        if staff_id is None or not (change.created or change.changed(key)):
+            continue
+        staff = session.execute(select(Staff.name, Staff.position).where(Staff.id == staff_id)).first()
+        if staff is not None and staff.position not in positions:
+            raise Refused(f"{staff.name} 的岗位是{staff.position.label}，{label_of(Unit, key)}须为"
+                          f"{'、'.join(p.label for p in positions)}", [staff_id])
 
 
 @records.rule(UnitCustomer)

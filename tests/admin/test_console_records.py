@@ -28,6 +28,7 @@ from models import (
     DunningStage,
     RequestKind,
     ServiceRequest,
+    StaffPosition,
     Unit,
     WorkOrder,
 )
@@ -80,6 +81,36 @@ def test_negative_area_is_refused_at_the_field(console, session):
     assert response.status_code == 400
     assert "建筑面积(㎡)" in response.text
     assert _count(session, Unit) == before
+
+
+def test_a_units_butler_and_collector_hold_their_posts_in_the_console_as_in_the_import(console, session):
+    """责任到人: a unit's 责任收费员 is a 收费员 or the front desk, its 责任管家 a 楼宇管家 — the units import refuses
+    anyone else, and so does the unit's form (a tampered or stale choice), naming the employee and the post; the
+    unit unchanged. The right posts are saved."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    u = factories.unit(session, project_=p, room_no="101")
+    butler = factories.staff(session, project_=p, name="吴管家", position=StaffPosition.BUTLER)
+    cashier = factories.staff(session, project_=p, name="钱收费", position=StaffPosition.CASHIER)
+    engineer = factories.staff(session, project_=p, name="郑工程", position=StaffPosition.ENGINEER)
+    form = {"project": str(p.id), "building": str(u.building_id), "room_no": "101", "kind": "house",
+            "status": "occupied", "area": "89.5"}
+    c = console("boss")
+    for fields, message in (
+        ({"collector": str(butler.id)}, "吴管家 的岗位是楼宇管家，责任收费员须为收费员、前台客服"),
+        ({"collector": str(engineer.id)}, "郑工程 的岗位是维修工，责任收费员须为收费员、前台客服"),
+        ({"butler": str(cashier.id)}, "钱收费 的岗位是收费员，责任管家须为楼宇管家"),
+    ):
+        response = c.post(f"/admin/unit/edit/{u.id}", {**form, **fields})
+        assert response.status_code == 400 and message in html.unescape(response.text), fields
+        session.expire_all()
+        assert (session.get(Unit, u.id).collector_id, session.get(Unit, u.id).butler_id) == (None, None)
+    created = c.post("/admin/unit/create", {**form, "room_no": "102", "collector": str(butler.id)})
+    assert created.status_code == 400 and _count(session, Unit, Unit.room_no == "102") == 0
+    saved = c.post(f"/admin/unit/edit/{u.id}", {**form, "collector": str(cashier.id), "butler": str(butler.id)})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert (session.get(Unit, u.id).collector_id, session.get(Unit, u.id).butler_id) == (cashier.id, butler.id)
 
 
 def test_hostile_text_is_shown_as_text(console, session):
