@@ -629,6 +629,22 @@ def test_arrears_page_totals_filters_and_export(session, console, estate, staff_
     assert cashier.get("/admin/arrears?as_of=2026-04-31").status_code == 400
 
 
+def test_arrears_of_another_project_are_refused_not_shown_as_none(session, console, estate, staff_of):
+    """欠费账龄 of a project the user does not work for: 「无权操作项目」 as 收费率 answers, not 「没有欠费」 for a
+    project that owes — on the page and in the export, which writes nothing."""
+    e = estate
+    with_bills(session, e)
+    other = f.project(session)
+    cashier = console(staff_of("收费员"))
+    before = _written(session)
+    page = cashier.get(f"/admin/arrears?as_of=2026-04-05&project_id={other.id}")
+    assert page.status_code == 403 and f"无权操作项目：{other.id}" in page.text and "没有欠费" not in page.text
+    assert cashier.post(f"/admin/arrears?as_of=2026-04-05&project_id={other.id}&export=xlsx").status_code == 403
+    assert _written(session) == before
+    own = cashier.get(f"/admin/arrears?as_of=2026-04-05&project_id={e.project.id}")
+    assert own.status_code == 200 and "2055.00" in own.text
+
+
 def _written(session) -> tuple[int, int, int]:
     """Jobs, audit rows and operation-log rows: what an export writes."""
     return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, AuditLog, OperationLog))
