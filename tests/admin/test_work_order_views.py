@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import re
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -483,6 +484,35 @@ def test_completing_a_reworked_paid_service_keeps_its_quote_and_charge(session, 
     assert page.status_code == 200
     assert "业主已确认报价 100.00 元" in page.text and 'name="quote"' not in page.text
     assert 'name="charge" inputmode="decimal" value="80.00"' in page.text
+
+
+def test_a_quote_or_charge_that_is_not_a_number_is_refused_in_chinese(session, console, site):
+    """「NaN」 typed as a quote or a charge (Decimal reads it as not-a-number) was a 500: refused by name, nothing
+    written."""
+    boss = actor_for_user(session, site["boss"])
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=boss)
+    order = order_of(session, r.id)
+    client = console("boss")
+    for typed in ("NaN", "nan", "Infinity"):
+        refused = client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                               "quote": typed, "quote_accepted": "1"})
+        assert refused.status_code == 400 and f"{label_of(WorkOrder, 'quote')}不是有效的数字：{typed}" in html.unescape(refused.text)
+        o = order_of(session, r.id)
+        assert (o.status, o.paid_service, o.quote, o.accepted_at) == (WorkOrderStatus.DISPATCHED, False, 0, None)
+    assert client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                         "quote": "100", "quote_accepted": "1"}).status_code == 303
+    for typed in ("NaN", "-5"):
+        refused = client.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
+                                                                 "charge": typed})
+        assert refused.status_code == 400 and label_of(WorkOrder, "charge") in html.unescape(refused.text)
+        o = order_of(session, r.id)
+        assert (o.status, o.charge, o.result, o.completed_at) == (WorkOrderStatus.ACCEPTED, 0, "", None)
+    done = client.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
+                                                          "charge": "８０"})
+    assert done.status_code == 303
+    o = order_of(session, r.id)
+    assert (o.status, o.charge) == (WorkOrderStatus.DONE, Decimal("80.00"))
 
 
 # --- SLA list, callbacks, reports --------------------------------------------------------------------
