@@ -41,6 +41,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key
 from .spreadsheets.clean import phone as phone_cleaner
@@ -292,7 +293,7 @@ def _submitted(session: Session, token: str | None) -> IntakeResult | None:
 
 
 def _check_received_at(received_at: dt.datetime) -> None:
-    if received_at > utcnow() + dt.timedelta(minutes=5):
+    if not_yet(received_at):
         raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
 
 

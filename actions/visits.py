@@ -30,11 +30,13 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
-from .kernel.periods import local_day_bounds
+from .kernel.periods import local_day_bounds, not_yet
 from .requests import add_request
+from .spreadsheets.pipeline import shown
 
 # 已交房、装修中、已入住的房屋都算住户；空置房不走访。
 HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)
@@ -142,6 +144,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     if complaint and not issues_raised:
         raise Refused(f"转为投诉须填写{label_of(Visit, 'issues_raised')}")
     visited_at = visited_at or utcnow()
+    _check_visited_at(visited_at, None)
     request_id = None
     if complaint:
         request_id = add_request(
@@ -161,3 +164,18 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
         counts={"visits": 1, "complaints": int(request_id is not None)}, project_id=unit.project_id,
     )
     return VisitResult(visit.id, request_id, log.id)
+
+
+def _check_visited_at(visited_at: dt.datetime | None, visit_id: int | None) -> None:
+    """A visit is recorded once made: a 回访时间 ahead of now (next year's for this year's) would count the household
+    as visited when its cycle comes."""
+    if not_yet(visited_at):
+        raise Refused(f"{label_of(Visit, 'visited_at')} {shown(visited_at)} 晚于当前时间：只能登记已做的走访/回访",
+                      [visit_id] if visit_id else [])
+
+
+@records.rule(Visit)
+def _visit_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 走访记录 form is held to what :func:`record_visit` holds."""
+    if change.changed("visited_at"):
+        _check_visited_at(change.obj.visited_at, change.obj.id)
