@@ -158,8 +158,12 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     where = [actor.project_filter(Unit.project_id)]
     if project_id is not None:
         where.append(Unit.project_id == project_id)
-    if building:
-        where.append(Building.name.in_(building_spellings(building)))
+    buildings = building_spellings(building) if building else ()
+    if not building and (named := unit_named(room_no)) is not None:
+        # the whole unit typed in the 房号 box, as the owner says it: 3栋1303, 3-1303
+        buildings, room_no = named.buildings, named.room_no
+    if buildings:
+        where.append(Building.name.in_(buildings))
     if room_no:
         where.append(Unit.room_no.in_({room_no, room_key(room_no)}))
     if name:
