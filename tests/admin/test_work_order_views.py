@@ -619,6 +619,32 @@ def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(sessio
     assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
 
 
+def test_a_visit_form_sent_twice_records_one_visit_and_one_complaint(session, console, site):
+    """登记走访 with 转为投诉 clicked twice recorded two visits and two complaints (the month's 受理投诉 doubled). The
+    page's form now carries a one-time token: sent again it answers with the visit recorded, and writes nothing."""
+    desk = console("desk")
+    page = desk.get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    form = {"project_id": site["p1"].id, "unit_id": site["unit"].id, "way": "door", "result": "unsatisfied",
+            "issues_raised": "楼上漏水到我家，多次反映未处理", "complaint": "1", "form_token": token}
+    before = rows(session)
+    assert desk.post("/admin/visit-plan", form).status_code == 303
+    once = rows(session)
+    assert once == (before[0] + 1, before[1], before[2] + 1)
+    again = desk.post("/admin/visit-plan", form)
+    assert again.status_code == 303 and rows(session) == once
+    assert "该表单已提交过" in desk.get(again.headers["location"]).text
+    visit = session.scalars(select(Visit).where(Visit.form_token == token)).one()
+    complaint = session.get(ServiceRequest, visit.request_id)
+    assert (complaint.kind, complaint.content) == (RequestKind.COMPLAINT, "楼上漏水到我家，多次反映未处理")
+    # a fresh page is a fresh form: the next visit is recorded
+    fresh = re.search(r'name="form_token" value="([0-9a-f]{32})"',
+                      desk.get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}").text).group(1)
+    assert fresh != token
+    assert desk.post("/admin/visit-plan", {**form, "complaint": "", "form_token": fresh}).status_code == 303
+    assert rows(session) == (once[0], once[1], once[2] + 1)
+
+
 def test_my_first_responsibility_page_lists_the_open_matters(session, console, site):
     guard = f.staff(session, project_=site["p1"], name="保安老周", position=StaffPosition.GUARD)
     session.flush()
