@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -158,14 +158,15 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     where = [actor.project_filter(Unit.project_id)]
     if project_id is not None:
         where.append(Unit.project_id == project_id)
-    buildings = building_spellings(building) if building else ()
-    if not building and (named := unit_named(room_no)) is not None:
-        # the whole unit typed in the 房号 box, as the owner says it: 3栋1303, 3-1303
-        buildings, room_no = named.buildings, named.room_no
-    if buildings:
-        where.append(Building.name.in_(buildings))
+    if building:
+        where.append(Building.name.in_(building_spellings(building)))
     if room_no:
-        where.append(Unit.room_no.in_({room_no, room_key(room_no)}))
+        room = Unit.room_no.in_({room_no, room_key(room_no)})
+        if not building and (named := unit_named(room_no)) is not None:
+            # the whole unit typed in the 房号 box, as the owner says it (3栋1303, 3-1303) — or a room numbered
+            # so (2-1101: 单元-房号)
+            room = or_(room, and_(Building.name.in_(named.buildings), Unit.room_no == named.room_no))
+        where.append(room)
     if name:
         where.append(Customer.name.contains(name, autoescape=True))
     if phone:

@@ -115,3 +115,8 @@ def test_the_intake_lookup_reads_a_whole_unit_typed_in_the_room_box(console, uni
     assert set(re.findall(r'name="pick" value="(\d+):', alone)) == {str(target.id), str(others[0].id)}
     boxed = console("desk").get("/admin/intake", params={"building": "13栋", "room_no": "1303"}).text
     assert re.findall(r'name="pick" value="(\d+):', boxed) == [str(others[0].id)]
+    # a room numbered 单元-房号 (2-1101) is still found by its number
+    numbered = f.unit(session, project_=target.project, building_=target.building, room_no="2-1101")
+    session.flush()
+    found = console("desk").get("/admin/intake", params={"room_no": "2-1101"}).text
+    assert re.findall(r'name="pick" value="(\d+):', found) == [str(numbered.id)]
