@@ -58,6 +58,9 @@ def respond_escalation(session: Session, *, escalation_id: int, response: str, a
     row = session.execute(select(Escalation).where(Escalation.id == escalation_id).with_for_update()).scalar_one_or_none()
     if row is None or not actor.can_see(row.project_id):
         raise Refused(f"{Escalation.__label__}不存在或无权查看：{escalation_id}", [escalation_id])
+    if row.escalated_by_id is not None and row.escalated_by_id == actor.user_id:
+        # 员工无法解决的报主管，主管无法解决的报经理: the answer is the level's it was raised to, not the raiser's own
+        raise NotPermitted(f"不能批复自己上报的{Escalation.__label__}：须由{row.level.label}批复", [escalation_id])
     if row.responded_at is not None:
         raise Refused(f"该上报已于 {row.responded_at.astimezone(SHANGHAI):%Y-%m-%d} 批复", [escalation_id])
     response = (response or "").strip()

@@ -57,6 +57,7 @@ from models.db import lock_names
 from . import records
 from .actor import Actor
 from .errors import NotPermitted, Refused
+from .kernel.periods import not_yet
 from .spreadsheets import clean
 from .spreadsheets.pipeline import shown
 
@@ -295,7 +296,6 @@ HAPPENED = {
     MailItem: ("received_at", "picked_up_at"),
     VisitorEntry: ("arrived_at", "left_at"),
 }
-CLOCK_SLACK = dt.timedelta(minutes=5)  # a form opened a minute ago, a PC clock a little ahead
 
 
 def _has_happened(session: Session, actor: Actor, change: records.Change) -> None:
@@ -303,7 +303,7 @@ def _has_happened(session: Session, actor: Actor, change: records.Change) -> Non
     now = utcnow()
     for attr in HAPPENED[type(obj)]:
         when = getattr(obj, attr)
-        if when is not None and change.changed(attr) and when > now + CLOCK_SLACK:
+        if change.changed(attr) and not_yet(when):
             raise Refused(f"{label_of(type(obj), attr)} {shown(when)} 晚于当前时间（{shown(now)}）：只能登记已发生的时间",
                           [obj.id] if obj.id else [])
 

@@ -32,17 +32,14 @@ from models import (
     Unit,
     User,
     label_of,
-    utcnow,
 )
 
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
+from .kernel.periods import not_yet
 from .requests import receive_request, unit_named, units_named
 from .scores import SCORED_POSITIONS, SCORED_TEXT
-
-# A clock a few minutes fast must not refuse a patrol ended just now.
-CLOCK_SLACK = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -93,8 +90,7 @@ def record_patrol(session: Session, *, route_id: int | None, patroller_id: int |
         raise Refused(f"{label_of(Patrol, 'patroller')}须为本项目在职员工", [patroller_id] if patroller_id else [])
     if staff.position not in SCORED_POSITIONS:
         raise Refused(f"巡查人须为客服人员（{SCORED_TEXT}）：{staff.name}是{staff.position.label}", [staff.id])
-    now = utcnow()
-    if started_at > now + CLOCK_SLACK or (ended_at is not None and ended_at > now + CLOCK_SLACK):
+    if not_yet(started_at) or not_yet(ended_at):
         raise Refused("巡查时间不能晚于当前时间")
     if ended_at is not None and ended_at < started_at:
         raise Refused(f"{label_of(Patrol, 'ended_at')}不能早于{label_of(Patrol, 'started_at')}")

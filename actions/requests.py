@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key
 from .spreadsheets.clean import phone as phone_cleaner
@@ -160,7 +161,12 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     if building:
         where.append(Building.name.in_(building_spellings(building)))
     if room_no:
-        where.append(Unit.room_no.in_({room_no, room_key(room_no)}))
+        room = Unit.room_no.in_({room_no, room_key(room_no)})
+        if not building and (named := unit_named(room_no)) is not None:
+            # the whole unit typed in the 房号 box, as the owner says it (3栋1303, 3-1303) — or a room numbered
+            # so (2-1101: 单元-房号)
+            room = or_(room, and_(Building.name.in_(named.buildings), Unit.room_no == named.room_no))
+        where.append(room)
     if name:
         where.append(Customer.name.contains(name, autoescape=True))
     if phone:
@@ -292,7 +298,7 @@ def _submitted(session: Session, token: str | None) -> IntakeResult | None:
 
 
 def _check_received_at(received_at: dt.datetime) -> None:
-    if received_at > utcnow() + dt.timedelta(minutes=5):
+    if not_yet(received_at):
         raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
 
 

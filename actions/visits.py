@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -30,11 +31,14 @@ from models import (
     utcnow,
 )
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
-from .kernel.periods import local_day_bounds
+from .form_tokens import form_token as one_time
+from .kernel.periods import local_day_bounds, not_yet
 from .requests import add_request
+from .spreadsheets.pipeline import shown
 
 # 已交房、装修中、已入住的房屋都算住户；空置房不走访。
 HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)
@@ -117,10 +121,12 @@ def households_not_visited(session: Session, *, project_id: int, actor: Actor, d
 class VisitResult:
     visit_id: int
     request_id: int | None  # the complaint opened from the issue raised, if any
-    operation_id: int
+    operation_id: int | None  # None: the form had been submitted before and nothing was written
 
     @property
     def message(self) -> str:
+        if self.operation_id is None:
+            return f"该表单已提交过：走访 #{self.visit_id} 已登记，未重复登记"
         return f"已登记走访 #{self.visit_id}" + (f"，反映的问题已转为投诉 #{self.request_id}" if self.request_id else "")
 
 
@@ -128,8 +134,13 @@ class VisitResult:
 def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: VisitKind = VisitKind.REGULAR,
                  way: VisitWay = VisitWay.DOOR, result: Satisfaction | None = None, notes: str = "",
                  issues_raised: str = "", complaint: bool = False, customer_id: int | None = None,
-                 visited_at: dt.datetime | None = None) -> VisitResult:
-    """走访记录 of one household. With ``complaint`` the issue raised becomes a 投诉 received by the visitor."""
+                 visited_at: dt.datetime | None = None, form_token: str | None = None) -> VisitResult:
+    """走访记录 of one household. With ``complaint`` the issue raised becomes a 投诉 received by the visitor.
+    ``form_token`` is the page's one-time token: the same form again answers with the visit it recorded."""
+    token = one_time(form_token)
+    earlier = _submitted(session, token)
+    if earlier is not None:
+        return earlier
     unit = session.get(Unit, unit_id) if unit_id is not None else None
     if unit is None:
         raise Refused(f"{label_of(Visit, 'unit')} #{unit_id} 不存在", [unit_id])
@@ -142,22 +153,65 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     if complaint and not issues_raised:
         raise Refused(f"转为投诉须填写{label_of(Visit, 'issues_raised')}")
     visited_at = visited_at or utcnow()
-    request_id = None
-    if complaint:
-        request_id = add_request(
-            session, actor=actor, project_id=unit.project_id, channel=Channel.PATROL, kind=RequestKind.COMPLAINT,
-            unit_id=unit.id, customer_id=customer_id, content=issues_raised, received_at=visited_at,
-            contact_name=customer.name if customer else "", contact_phone=customer.phone if customer else "",
-        ).id
-    visit = Visit(
-        project_id=unit.project_id, kind=kind, way=way, unit_id=unit.id, customer_id=customer_id,
-        request_id=request_id, visited_at=visited_at, visitor_id=actor.user_id, result=result,
-        notes=(notes or "").strip(), issues_raised=issues_raised,
-    )
-    session.add(visit)
-    session.flush()
+    _check_visited_at(visited_at, None)
+    try:
+        with session.begin_nested():
+            visit, request_id = _add_visit(
+                session, actor, unit, kind=kind, way=way, result=result, notes=notes, issues_raised=issues_raised,
+                complaint=complaint, customer=customer, visited_at=visited_at, token=token)
+    except IntegrityError:
+        # the same form's first submission committed while this one waited for its key
+        earlier = _submitted(session, token)
+        if earlier is None:
+            raise
+        return earlier
     log = log_operation(
         session, "record_visit", params={"unit_id": unit_id, "kind": kind, "way": way, "complaint": complaint},
         counts={"visits": 1, "complaints": int(request_id is not None)}, project_id=unit.project_id,
     )
     return VisitResult(visit.id, request_id, log.id)
+
+
+def _add_visit(session: Session, actor: Actor, unit: Unit, *, kind: VisitKind, way: VisitWay,
+               result: Satisfaction | None, notes: str, issues_raised: str, complaint: bool,
+               customer: Customer | None, visited_at: dt.datetime, token: str | None) -> tuple[Visit, int | None]:
+    """The visit, and with ``complaint`` the 投诉 it opens (channel 巡查, received when the visit was made)."""
+    request_id = None
+    if complaint:
+        request_id = add_request(
+            session, actor=actor, project_id=unit.project_id, channel=Channel.PATROL, kind=RequestKind.COMPLAINT,
+            unit_id=unit.id, customer_id=customer.id if customer else None, content=issues_raised,
+            received_at=visited_at, contact_name=customer.name if customer else "",
+            contact_phone=customer.phone if customer else "",
+        ).id
+    visit = Visit(
+        project_id=unit.project_id, kind=kind, way=way, unit_id=unit.id, customer_id=customer.id if customer else None,
+        request_id=request_id, visited_at=visited_at, visitor_id=actor.user_id, result=result,
+        notes=(notes or "").strip(), issues_raised=issues_raised, form_token=token,
+    )
+    session.add(visit)
+    session.flush()
+    return visit, request_id
+
+
+def _submitted(session: Session, token: str | None) -> VisitResult | None:
+    """What the form with this token recorded, if it was submitted before."""
+    if token is None:
+        return None
+    row = session.execute(select(Visit.id, Visit.request_id).where(Visit.form_token == token)).one_or_none()
+    return None if row is None else VisitResult(row.id, row.request_id, None)
+
+
+def _check_visited_at(visited_at: dt.datetime | None, visit_id: int | None) -> None:
+    """A visit is recorded once made: a 回访时间 ahead of now (next year's for this year's) would count the household
+    as visited when its cycle comes."""
+    if not_yet(visited_at):
+        raise Refused(f"{label_of(Visit, 'visited_at')} {shown(visited_at)} 晚于当前时间：只能登记已做的走访/回访",
+                      [visit_id] if visit_id else [])
+
+
+@records.rule(Visit)
+def _visit_form(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 走访记录 form is held to what :func:`record_visit` holds."""
+    if change.changed("visited_at"):
+        _check_visited_at(change.obj.visited_at, change.obj.id)

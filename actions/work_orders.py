@@ -64,6 +64,7 @@ from . import records
 from .actor import Actor
 from .audit import TRAIL_LINKS, as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .kernel.money import money
 from .kernel.periods import local_day_bounds
 from .kernel.sql import is_postgresql, upsert_insert
 from .privacy import mask
@@ -575,12 +576,10 @@ def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: 
 
 
 def _money(value: Any, label: str) -> Decimal:
-    try:
-        amount = Decimal(str(value if value not in (None, "") else "0")).quantize(Decimal("0.01"))
-    except ArithmeticError:
-        raise Refused(f"{label} 不是有效金额：{value}") from None
-    if amount < 0 or amount >= Decimal("1e10"):
-        raise Refused(f"{label} 须为 0 至 9999999999.99 之间的金额")
+    # the kernel's reading: 「NaN」 or 「Infinity」 typed in the form is refused by name, not compared (a 500)
+    amount = money(value if value not in (None, "") else "0", what=label)
+    if amount < 0:
+        raise Refused(f"{label}须为不小于 0 的金额：{value}")
     return amount
 
 

@@ -353,6 +353,9 @@ class Visit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
         Index(None, "unit_id", "visited_at"),
         # "has this work order had a callback (of these kinds)?" — answered from the index alone (回访率)
         Index(None, "work_order_id", "kind"),
+        # 登记走访 sent twice (a double click) records once; an index, not a constraint: on SQLite a new
+        # constraint would rebuild the table and drop the callback-count triggers it carries
+        Index(None, "form_token", unique=True),
     )
 
     kind: Mapped[VisitKind] = col("类型", enum_type(VisitKind), index=True)
@@ -366,6 +369,7 @@ class Visit(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     result: Mapped[Satisfaction | None] = col("回访结果", enum_type(Satisfaction), index=True)
     notes: Mapped[str] = col("回访记录", Text, default="")
     issues_raised: Mapped[str] = col("反映问题", Text, default="")
+    form_token: Mapped[str | None] = col("走访表单", String(32), doc="登记走访表单的一次性编号")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     unit: Mapped[Unit | None] = relationship(info={"label": "房屋"})

@@ -21,7 +21,9 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
         amount = Decimal(str(value).strip().replace(",", "").replace("，", ""))
     except (InvalidOperation, ValueError):
         raise Refused(f"{what}不是有效的数字：{value}") from None
-    if not amount.is_finite() or amount != amount.quantize(CENT):
+    if not amount.is_finite():  # 「NaN」「Infinity」 read as numbers by Decimal: not an amount
+        raise Refused(f"{what}不是有效的数字：{value}")
+    if amount != amount.quantize(CENT):
         raise Refused(f"{what}最多两位小数：{value}")
     if abs(amount) > MONEY_MAX:
         raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")

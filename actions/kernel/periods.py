@@ -26,6 +26,16 @@ def today_local() -> dt.date:
     return local_day(utcnow())
 
 
+# What is recorded as done (受理, 走访, 巡查, the desk's ledgers) happened by now: a clock a few minutes fast, or a
+# form opened a minute ago, is not refused for it.
+CLOCK_SLACK = dt.timedelta(minutes=5)
+
+
+def not_yet(moment: dt.datetime | None) -> bool:
+    """Whether a moment typed as done is still ahead of now, beyond a clock's slack."""
+    return moment is not None and moment > utcnow() + CLOCK_SLACK
+
+
 def period_of(day: dt.date) -> str:
     """The month (YYYY-MM) a day falls in."""
     return f"{day.year:04d}-{day.month:02d}"

@@ -600,6 +600,7 @@ class VisitForm(PageForm):
     notes = TextField(label_of(Visit, "notes"))
     issues_raised = TextField(label_of(Visit, "issues_raised"))
     complaint = FlagField("转为投诉")
+    form_token = TextField("表单")
 
 
 def _pick(value: str) -> tuple[int | None, int | None]:
@@ -723,7 +724,7 @@ class VisitPlanPage(ServicePage):
     name = "定期走访"  # the menu has 走访计划 already: the staff's monthly plans (StaffVisitPlan)
     icon = "fa-solid fa-house-user"
     grant = ("visit", "list")
-    FIELDS = ("unit_id", "way", "result", "notes", "issues_raised", "complaint")
+    FIELDS = ("unit_id", "way", "result", "notes", "issues_raised", "complaint", "form_token")
 
     @expose("/visit-plan", methods=["GET", "POST"], identity="visit-plan")
     async def visit_plan_page(self, request: Request) -> Response:
@@ -754,6 +755,7 @@ class VisitPlanPage(ServicePage):
             return projects, plan
 
         projects, plan = await run_action(self.session_maker, request, load)
+        values["form_token"] = values["form_token"] or new_form_token()  # kept while the form is corrected
         return await _page(
             self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
             project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),

@@ -81,3 +81,29 @@ def test_the_console_raises_and_answers_with_posts(session, console, case):
                                                                 "response": "已约见业主"}).status_code == 303
     session.expire_all()
     assert session.get(Escalation, row.id).response == "已约见业主"
+
+
+def test_who_raised_an_escalation_does_not_answer_it(session, console, case):
+    """「主管无法解决的，报经理」: the supervisor who raised a matter to the manager answered it himself from the same
+    list, and it showed as 已批复. The answer is now refused to who raised it, nothing written; the manager
+    answers it."""
+    rid = case["request"].id
+    f.user(session, username="zhuguan", roles=["客服主管"], projects=[case["request"].project])
+    session.flush()
+    boss = console("zhuguan")
+    assert boss.post("/admin/escalation/raise", {"request_id": str(rid), "level": "2_manager",
+                                                 "reason": "业主要求赔偿，超出主管权限"}).status_code == 303
+    row = session.scalars(select(Escalation)).one()
+    refused = boss.post("/admin/escalation/respond", {"escalation_id": str(row.id), "response": "已处理"})
+    assert refused.status_code == 403 and "不能批复自己上报的诉求升级" in refused.text
+    session.expire_all()
+    row = session.get(Escalation, row.id)
+    assert (row.response, row.responded_by_id, row.responded_at) == ("", None, None)
+    with pytest.raises(NotPermitted, match="不能批复自己上报的诉求升级"):
+        respond_escalation(session, escalation_id=row.id, response="已处理",
+                           actor=actor_for_user(session, row.escalated_by))
+    assert console("jingli").post("/admin/escalation/respond", {"escalation_id": str(row.id),
+                                                                "response": "同意协商赔偿"}).status_code == 303
+    session.expire_all()
+    assert (session.get(Escalation, row.id).response, session.get(Escalation, row.id).responded_by_id) == (
+        "同意协商赔偿", case["manager_user"].id)

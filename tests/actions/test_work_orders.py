@@ -423,7 +423,7 @@ def test_paid_service_is_quoted_and_accepted_before_the_work_starts(session, wor
         ({"paid_service": True, "quote": "80", "quote_accepted": False}, "业主接受后方可开工"),
         ({"paid_service": True, "quote": "0", "quote_accepted": True}, "业主接受后方可开工"),
         ({"paid_service": True, "quote": "-1", "quote_accepted": True}, "金额"),
-        ({"paid_service": True, "quote": "abc", "quote_accepted": True}, "不是有效金额"),
+        ({"paid_service": True, "quote": "abc", "quote_accepted": True}, "不是有效的数字"),
         ({"quote": "80"}, "非有偿服务"),
     ]:
         with pytest.raises(Refused) as refused:

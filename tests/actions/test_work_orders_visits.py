@@ -223,6 +223,30 @@ def test_a_work_orders_callback_is_made_only_by_its_callback_step(session, site,
     assert noted.status_code == 302
 
 
+def test_a_visit_is_recorded_once_it_happened_not_ahead_of_now(session, site, console):
+    """A 走访记录 typed with a 回访时间 next year (a typo of the year) was saved, and such a 定期走访 counts the
+    household as visited when its cycle comes: the form is held to what 受理 and the ledgers hold — only what has
+    happened is recorded; nothing is written. An edit of an old visit's notes keeps its time."""
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    ahead = (utcnow() + dt.timedelta(days=200)).astimezone(SHANGHAI)
+    form = {"project": str(site["p1"].id), "kind": "regular", "way": "door", "unit": str(site["units"][0].id),
+            "visited_at": f"{ahead:%Y-%m-%d %H:%M:%S}", "result": "satisfied", "notes": "例行走访", "issues_raised": ""}
+    before = session.scalar(select(func.count()).select_from(Visit))
+    refused = client.post("/admin/visit/create", form)
+    assert refused.status_code == 400 and f"回访时间 {ahead:%Y-%m-%d %H:%M} 晚于当前时间" in refused.text
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+    done = (utcnow() - dt.timedelta(days=2)).astimezone(SHANGHAI)
+    assert client.post("/admin/visit/create", {**form, "visited_at": f"{done:%Y-%m-%d %H:%M:%S}"}).status_code == 302
+    visit = session.scalars(select(Visit).where(Visit.unit_id == site["units"][0].id)).one()
+    assert visit.visited_at == done.replace(microsecond=0) and visit.kind is VisitKind.REGULAR
+    moved = client.post(f"/admin/visit/edit/{visit.id}", {**form, "version": str(visit.version)})
+    assert moved.status_code == 400 and "晚于当前时间" in moved.text
+    session.expire_all()
+    assert session.get(Visit, visit.id).visited_at == done.replace(microsecond=0)
+
+
 def test_a_closed_orders_callback_is_not_deleted_a_plain_visit_is(session, site, console):
     """「真正的结束是在回访后」: the 回访 that let an order close stays with it — a supervisor's 删除 of it on the
     走访记录 list is refused, the visit and the closed order as they were; a 走访 of no order is deleted."""

@@ -97,3 +97,26 @@ def test_a_name_written_with_chinese_punctuation_is_found_as_typed_or_copied(con
     c = console("cashier")
     for typed in ("李娜（租户）", "（租户）", "娜（租"):
         assert ids_listed(c.get("/admin/customer/list", params={"search": typed}), "customer") == {tenant.id}, typed
+
+
+@pytest.mark.parametrize("typed", ["3栋-1303", "3-1303", "3栋1303", "３－１３０３"])
+def test_the_intake_lookup_reads_a_whole_unit_typed_in_the_room_box(console, units, session, typed):
+    """At 受理诉求 the agent types what the owner says, 「3栋1303」, into 房号 and leaves 楼栋 empty: it found no unit
+    (no room is numbered 3-1303). Now it is read as the lookup reads it in the 楼栋 and 房号 boxes."""
+    target, others, _, owner = units
+    f.user(session, username="desk", roles=["前台客服"], projects=[target.project])
+    session.flush()
+    page = console("desk").get("/admin/intake", params={"room_no": typed})
+    assert page.status_code == 200
+    assert re.findall(r'name="pick" value="(\d+):', page.text) == [str(target.id)]
+    assert "3栋-1303" in page.text and owner.name in page.text and "13栋-1303" not in page.text
+    # a room number alone still finds every building's 1303, and the building box still narrows it
+    alone = console("desk").get("/admin/intake", params={"room_no": "1303"}).text
+    assert set(re.findall(r'name="pick" value="(\d+):', alone)) == {str(target.id), str(others[0].id)}
+    boxed = console("desk").get("/admin/intake", params={"building": "13栋", "room_no": "1303"}).text
+    assert re.findall(r'name="pick" value="(\d+):', boxed) == [str(others[0].id)]
+    # a room numbered 单元-房号 (2-1101) is still found by its number
+    numbered = f.unit(session, project_=target.project, building_=target.building, room_no="2-1101")
+    session.flush()
+    found = console("desk").get("/admin/intake", params={"room_no": "2-1101"}).text
+    assert re.findall(r'name="pick" value="(\d+):', found) == [str(numbered.id)]

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import re
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -485,6 +486,35 @@ def test_completing_a_reworked_paid_service_keeps_its_quote_and_charge(session, 
     assert 'name="charge" inputmode="decimal" value="80.00"' in page.text
 
 
+def test_a_quote_or_charge_that_is_not_a_number_is_refused_in_chinese(session, console, site):
+    """「NaN」 typed as a quote or a charge (Decimal reads it as not-a-number) was a 500: refused by name, nothing
+    written."""
+    boss = actor_for_user(session, site["boss"])
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=boss)
+    order = order_of(session, r.id)
+    client = console("boss")
+    for typed in ("NaN", "nan", "Infinity"):
+        refused = client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                               "quote": typed, "quote_accepted": "1"})
+        assert refused.status_code == 400 and f"{label_of(WorkOrder, 'quote')}不是有效的数字：{typed}" in html.unescape(refused.text)
+        o = order_of(session, r.id)
+        assert (o.status, o.paid_service, o.quote, o.accepted_at) == (WorkOrderStatus.DISPATCHED, False, 0, None)
+    assert client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), "paid_service": "1",
+                                                         "quote": "100", "quote_accepted": "1"}).status_code == 303
+    for typed in ("NaN", "-5"):
+        refused = client.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
+                                                                 "charge": typed})
+        assert refused.status_code == 400 and label_of(WorkOrder, "charge") in html.unescape(refused.text)
+        o = order_of(session, r.id)
+        assert (o.status, o.charge, o.result, o.completed_at) == (WorkOrderStatus.ACCEPTED, 0, "", None)
+    done = client.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
+                                                          "charge": "８０"})
+    assert done.status_code == 303
+    o = order_of(session, r.id)
+    assert (o.status, o.charge) == (WorkOrderStatus.DONE, Decimal("80.00"))
+
+
 # --- SLA list, callbacks, reports --------------------------------------------------------------------
 @pytest.fixture
 def orders(session, site):
@@ -587,6 +617,32 @@ def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(sessio
     after = desk.get(done.headers["location"])
     assert "应走访 0 户" in after.text and "已转为投诉" in after.text
     assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
+
+
+def test_a_visit_form_sent_twice_records_one_visit_and_one_complaint(session, console, site):
+    """登记走访 with 转为投诉 clicked twice recorded two visits and two complaints (the month's 受理投诉 doubled). The
+    page's form now carries a one-time token: sent again it answers with the visit recorded, and writes nothing."""
+    desk = console("desk")
+    page = desk.get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    form = {"project_id": site["p1"].id, "unit_id": site["unit"].id, "way": "door", "result": "unsatisfied",
+            "issues_raised": "楼上漏水到我家，多次反映未处理", "complaint": "1", "form_token": token}
+    before = rows(session)
+    assert desk.post("/admin/visit-plan", form).status_code == 303
+    once = rows(session)
+    assert once == (before[0] + 1, before[1], before[2] + 1)
+    again = desk.post("/admin/visit-plan", form)
+    assert again.status_code == 303 and rows(session) == once
+    assert "该表单已提交过" in desk.get(again.headers["location"]).text
+    visit = session.scalars(select(Visit).where(Visit.form_token == token)).one()
+    complaint = session.get(ServiceRequest, visit.request_id)
+    assert (complaint.kind, complaint.content) == (RequestKind.COMPLAINT, "楼上漏水到我家，多次反映未处理")
+    # a fresh page is a fresh form: the next visit is recorded
+    fresh = re.search(r'name="form_token" value="([0-9a-f]{32})"',
+                      desk.get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}").text).group(1)
+    assert fresh != token
+    assert desk.post("/admin/visit-plan", {**form, "complaint": "", "form_token": fresh}).status_code == 303
+    assert rows(session) == (once[0], once[1], once[2] + 1)
 
 
 def test_my_first_responsibility_page_lists_the_open_matters(session, console, site):
