@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
+from .kernel.money import money
 from .kernel.periods import today_local
 from .kernel.scope import visible_projects
 from .scores import SCORED_POSITIONS
@@ -275,10 +276,7 @@ def _reward(value: Decimal | str | None) -> Decimal | None:
     text = str(value if value is not None else "").strip()
     if not text:
         return None
-    try:
-        amount = Decimal(text).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise Refused(f"奖励金额无效：{text}") from None
+    amount = money(text, what="奖励金额")  # 「NaN」「五百」 refused by name, not compared (a 500)
     if amount < 0 or amount > Decimal("1000000"):
         raise Refused(f"奖励金额须在 0–1,000,000 元之间：{text}")
     return amount

@@ -126,8 +126,10 @@ def test_any_customer_service_member_is_nominated_by_the_deadline_and_chosen_by_
     choices = count(session, OperationLog, OperationLog.operation == "choose_service_star")
     branch_user = factories.user(session, username="fengongsi", roles=["分公司管理"], branch_=org["branch"])
     branch = actor_for(branch_user, p, org["other"])
-    with pytest.raises(Refused, match="奖励金额无效"):
-        choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch, reward="五百")
+    for typed in ("五百", "NaN", "Infinity"):
+        with pytest.raises(Refused, match=f"奖励金额不是有效的数字：{typed}"):
+            choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch, reward=typed)
+    assert session.get(ServiceStar, first.nomination_id).chosen is False
     choose_stars(session, quarter="2026Q3", nomination_ids=[second.nomination_id], actor=branch)
     result = choose_stars(session, quarter="2026Q3", nomination_ids=[first.nomination_id], actor=branch,
                           commendation="2026年第三季度服务之星，分公司通报表扬", reward="500")
