@@ -551,6 +551,13 @@ class ReadableDecimalField(DecimalField):
             return super()._value()
         return money.readable(self.data)
 
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        # 「NaN」「Infinity」 are numbers to Decimal: PostgreSQL would store NaN (every sum over it NaN), SQLite NULL
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
 
 class ScopedModelConverter(ModelConverter):
     """Relation fields list only in-scope rows; enum fields show the Chinese labels; numbers read as money."""

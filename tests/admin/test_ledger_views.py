@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -590,3 +591,20 @@ def test_a_house_defect_is_of_its_checklists_unit_and_says_when_it_was_sent(sess
     assert c.post("/admin/house-defect/create", {**form, "sent_on": "2026-11-03"}).status_code == 302
     session.expire_all()
     assert session.scalars(select(HouseDefect.checklist_id)).all() == [checklists[0].id]
+
+
+def test_a_number_typed_as_nan_or_infinity_is_refused_not_stored(session, console, site):
+    """Decimal reads 「NaN」 and 「Infinity」: PostgreSQL stored the meter reading as NaN (every sum over it NaN), SQLite
+    as blank. Refused naming the value as no number; nothing written, and a real reading is saved."""
+    from models import MoveInChecklist
+
+    unit = f.unit(session, project_=site["p1"])
+    session.flush()
+    c = console("desk")
+    form = {"project": site["p1"].id, "unit": unit.id, "received_by": "张伟", "handover_date": "2026-11-01",
+            "keys_count": "2"}
+    for typed in ("NaN", "Infinity", "-inf"):
+        _refused_create(session, c, "move-in-checklist", MoveInChecklist, {**form, "water_reading": typed},
+                        "不是有效的小数")
+    assert c.post("/admin/move-in-checklist/create", {**form, "water_reading": "12.5"}).status_code == 302
+    assert session.scalars(select(MoveInChecklist.water_reading)).all() == [Decimal("12.50")]
