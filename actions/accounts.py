@@ -260,13 +260,22 @@ def _names(session: Session, model: type, names: Iterable[str], what: str) -> li
 
 
 def _guard_account(session: Session, actor: Actor, user: User | None) -> None:
-    """May ``actor`` touch this account at all (A09)?"""
-    if actor.sees_all or user is None or user.id == actor.user_id:
+    """May ``actor`` touch this account at all (A09)? Not one whose projects are all others' (the console's 账号
+    list does not show it; the command line names any account)."""
+    if actor.sees_all or user is None or user.id is None or user.id == actor.user_id:
         return
     if user.is_superuser:
         raise NotPermitted(f"只有{ADMIN_ROLE}可以修改{ADMIN_ROLE}账号", [user.id])
+    reach = _reach(session, user)
+    if reach and len(actor.outside(reach)) == len(reach):
+        raise NotPermitted("无权修改该账号：不属于自己可访问的项目", [user.id])
     if _beyond(_actor_grants(session, actor), grants_of_user(session, user.id)):
         raise NotPermitted("不能修改权限超出自己的账号", [user.id])
+
+
+def _reach(session: Session, user: User) -> frozenset[int]:
+    """The projects an account (not a superuser) works in: its own and those of its 分公司."""
+    return actor_for_user(session, user).project_ids or frozenset()
 
 
 @as_actor
@@ -306,7 +315,7 @@ def save_user(
     project_ids = before_projects if project_ids is KEEP else set(project_ids)
     if not actor.sees_all:
         project_ids |= {p for p in before_projects if not actor.can_see(p)}
-        _guard_change(session, actor, user, created, is_superuser=is_superuser, is_active=is_active,
+        _guard_change(session, actor, user, created, password=password, is_superuser=is_superuser, is_active=is_active,
                       branch_id=branch_id, staff_id=staff_id, roles=(before_roles, role_ids),
                       projects=(before_projects, project_ids))
     if username is not KEEP:
@@ -361,12 +370,21 @@ def save_user(
     return UserResult(user.id, user.username, sessions_ended=revoke and not created)
 
 
-def _guard_change(session: Session, actor: Actor, user: User, created: bool, *, is_superuser: Any, is_active: Any,
-                  branch_id: Any, staff_id: Any, roles: tuple[set[int], set[int]],
+def _guard_change(session: Session, actor: Actor, user: User, created: bool, *, password: str | None,
+                  is_superuser: Any, is_active: Any, branch_id: Any, staff_id: Any, roles: tuple[set[int], set[int]],
                   projects: tuple[set[int], set[int]]) -> None:
     """The escalation guard for an actor who does not see every project."""
     if is_superuser not in (KEEP, False, None) and (created or not user.is_superuser):
         raise NotPermitted(f"只有{ADMIN_ROLE}可以设置{ADMIN_ROLE}")
+    if not created and user.id != actor.user_id:
+        # An account that also reaches other projects (another project, its 分公司): a new password would hand the
+        # editor that reach, a new role would act there, disabling it would stop work there — theirs to decide.
+        beyond = bool(actor.outside(_reach(session, user)))
+        changed = [label for label, done in (("密码", bool(password)), ("角色", bool(roles[1] - roles[0])),
+                                              ("启用", is_active is not KEEP and bool(is_active) != bool(user.is_active)))
+                   if done]
+        if beyond and changed:
+            raise NotPermitted(f"该账号还可访问其他项目，不能修改其{'、'.join(changed)}", [user.id])
     if not created and user.id == actor.user_id:
         changed = [label for label, (before, after) in (("角色", roles), ("项目", projects)) if before != after]
         if is_active is not KEEP and bool(is_active) != bool(user.is_active):

@@ -161,6 +161,37 @@ def test_an_editor_keeps_the_projects_it_cannot_see(session, world):
     assert {p.id for p in session.get(User, both.id).projects} == {world["p1"].id, world["p2"].id}
 
 
+@pytest.mark.parametrize(("call", "kwargs"), [
+    ("set_password", {"password": "taken-over-1"}),
+    ("disable_user", {}),
+    ("grant_roles", {"add": ["楼宇管家"]}),
+])
+def test_an_account_of_another_project_is_out_of_reach(session, world, call, kwargs):
+    """The command line names any account: one of 翠湖天地 only is not the 锦绣华庭 manager's to touch."""
+    factories.user(session, username="other", roles=["前台客服"], projects=[world["p2"]])
+    _refused(session, getattr(accounts, call), "无权修改该账号", username="other", actor=world["as_manager"], **kwargs)
+
+
+@pytest.mark.parametrize("reach", ["project", "branch"])
+@pytest.mark.parametrize(("call", "kwargs", "what"), [
+    ("set_password", {"password": "taken-over-1"}, "密码"),
+    ("disable_user", {}, "启用"),
+    ("grant_roles", {"add": ["楼宇管家"]}, "角色"),
+])
+def test_an_account_reaching_other_projects_keeps_its_password_roles_and_status(session, world, reach, call, kwargs,
+                                                                               what):
+    """A new password for an account that also works at 翠湖天地 (or its whole 分公司) would hand the manager of
+    锦绣华庭 that reach: refused, as are its roles and its status; its name may still be corrected."""
+    extra = {"projects": [world["p1"], world["p2"]]} if reach == "project" else \
+        {"projects": [world["p1"]], "branch_": world["p2"].branch}
+    both = factories.user(session, username="both", roles=["前台客服"], **extra)
+    _refused(session, getattr(accounts, call), f"该账号还可访问其他项目，不能修改其{what}", username="both",
+             actor=world["as_manager"], **kwargs)
+    accounts.save_user(session, user_id=both.id, display_name="两边", actor=world["as_manager"])
+    session.expire_all()
+    assert session.get(User, both.id).display_name == "两边"
+
+
 def test_not_permitted_is_the_refusal_type_of_the_guard(session, world):
     with pytest.raises(NotPermitted), session.begin_nested():
         accounts.guard_user(session, user_id=world["root"].id, actor=world["as_manager"])
