@@ -29,7 +29,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import AuditKind, LoginAttempt, Project, Role, RoleGrant, Staff, User, user_role, utcnow
+from models import (
+    AuditKind,
+    LoginAttempt,
+    Project,
+    Role,
+    RoleGrant,
+    Staff,
+    User,
+    user_project,
+    user_role,
+    utcnow,
+)
 from models.db import lock_names
 
 from .actor import SYSTEM, Actor, actor_for_user
@@ -505,6 +516,21 @@ def _guard_role(session: Session, actor: Actor, role: Role) -> None:
     grants = {(g.identity, g.action) for g in role.accesses}
     if _beyond(_actor_grants(session, actor), grants):
         raise NotPermitted("不能修改或删除权限超出自己的角色", [role.id])
+    if _held_beyond(session, actor, role.id):
+        raise NotPermitted("该角色也有其他项目的账号在用，只有拥有全公司权限的账号可以修改或删除", [role.id])
+
+
+def _held_beyond(session: Session, actor: Actor, role_id: int) -> bool:
+    """Does an account of a project outside ``actor``'s scope (by its projects or its 分公司) hold this role? A
+    role is shared by every project that uses it: changing it changes what their staff may do (A11)."""
+    mine = sorted(actor.project_ids or ())
+    holders = select(user_role.c.user_id).join(User, User.id == user_role.c.user_id).where(
+        user_role.c.group_id == role_id, User.is_superuser.is_(False))  # a superuser's grants are all, whatever it holds
+    by_project = select(user_project.c.user_id).where(user_project.c.user_id.in_(holders),
+                                                      user_project.c.project_id.not_in(mine))
+    by_branch = select(User.id).join(Project, Project.branch_id == User.branch_id).where(
+        User.id.in_(holders), Project.id.not_in(mine))
+    return session.scalar(select(by_project.union(by_branch).exists())) or False
 
 
 def _grant_value(grant: Grant) -> str:

@@ -192,6 +192,34 @@ def test_an_account_reaching_other_projects_keeps_its_password_roles_and_status(
     assert session.get(User, both.id).display_name == "两边"
 
 
+@pytest.mark.parametrize("reach", ["project", "branch"])
+def test_a_role_other_projects_use_is_changed_company_wide_only(session, world, reach):
+    """前台客服 of 锦绣华庭 only: its manager may adjust the role; once a 翠湖天地 account (or a 分公司 account of
+    its branch) holds it too, it is every project's, and only a company-wide account changes or deletes it (A11)."""
+    role = Role(name="前台（试用）", description="")
+    role.accesses = [RoleGrant(identity="mail-item", action=a) for a in ("list", "details")]
+    session.add(role)
+    session.flush()
+    world["desk"].roles.append(role)
+    session.flush()
+    offered = {"mail-item:list", "mail-item:details", "mail-item:create"}
+    changed = accounts.save_role(session, role_id=role.id, grants=["mail-item:list"], offered=offered,
+                                 actor=world["as_manager"])
+    assert changed.removed == ("mail-item:details",)
+    extra = {"projects": [world["p2"]]} if reach == "project" else {"branch_": world["p2"].branch}
+    other = factories.user(session, username="other", roles=["前台客服"], **extra)
+    other.roles.append(role)
+    session.flush()
+    message = "该角色也有其他项目的账号在用"
+    _refused(session, accounts.save_role, message, role_id=role.id, grants=[], offered=offered,
+             actor=world["as_manager"])
+    _refused(session, accounts.save_role, message, role_id=role.id, description="x", actor=world["as_manager"])
+    _refused(session, accounts.delete_role, message, role_id=role.id, actor=world["as_manager"])
+    accounts.save_role(session, role_id=role.id, grants=[], offered=offered, actor=world["as_root"])
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(RoleGrant).where(RoleGrant.group_id == role.id)) == 0
+
+
 def test_not_permitted_is_the_refusal_type_of_the_guard(session, world):
     with pytest.raises(NotPermitted), session.begin_nested():
         accounts.guard_user(session, user_id=world["root"].id, actor=world["as_manager"])
