@@ -533,7 +533,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             branch_id=branch_id(session, args.branch) if args.branch else None,
             display_name=args.display_name,
             superuser=args.superuser,
-            actor=acting_user(session, args),
+            actor=acting_user(session, args, ("user", "create"), "新建账号"),
         )
     scope = "、".join(args.projects) or (args.branch or ("全部项目" if args.superuser else "无"))
     print(f"已创建账号 {result.username}（角色：{'、'.join(args.roles) or '无'}；范围：{scope}）")
@@ -558,7 +558,8 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 
     password = read_password(args) or prompt_password()
     with transaction() as session:
-        result = set_password(session, username=args.username, password=password, actor=acting_user(session, args))
+        result = set_password(session, username=args.username, password=password,
+                              actor=acting_user(session, args, ("user", "edit"), "修改账号"))
     print(f"已修改 {result.username} 的密码；该账号已登录的会话全部失效")
     return OK
 
@@ -578,7 +579,7 @@ def cmd_user_grant(args: argparse.Namespace) -> int:
         raise Refused("请指定要授予（--role）或撤销（--revoke）的角色")
     with transaction() as session:
         result = grant_roles(session, username=args.username, add=args.roles, remove=args.revoke,
-                             actor=acting_user(session, args))
+                             actor=acting_user(session, args, ("user", "edit"), "修改账号"))
     print(f"已更新 {result.username} 的角色（授予：{'、'.join(args.roles) or '无'}；撤销：{'、'.join(args.revoke) or '无'}）")
     return OK
 
@@ -588,7 +589,8 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     from actions.accounts import disable_user
 
     with transaction() as session:
-        result = disable_user(session, username=args.username, actor=acting_user(session, args))
+        result = disable_user(session, username=args.username,
+                              actor=acting_user(session, args, ("user", "edit"), "修改账号"))
     print(f"已停用账号 {result.username}；该账号已登录的会话全部失效")
     return OK
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from actions.accounts import HASHER
 from admin import cli
 from admin.serving import LeastConnectionsLoop
-from models import AuditLog, OperationLog, Role, User
+from models import AuditLog, OperationLog, Role, RoleGrant, User
 from models.db import make_engine
 from seeds.roles import ROLES
 from tests.cli_support import table_counts
@@ -175,7 +175,10 @@ def test_a_too_short_password_is_refused(initialised: Engine, monkeypatch, capsy
 def test_user_commands_act_as_the_named_account(initialised: Engine, monkeypatch, capsys) -> None:
     """``--as NAME``: the account's own limits apply and the operation log names it; without it the command line
     acts for the installation, which still keeps its last administrator."""
-    assert cli.main(["user", "add", "mgr", "--role", "客服经理"]) == 0
+    with Session(initialised) as session, session.begin():  # a delegated account manager: the 账号 page's grants
+        session.add(Role(name="账号管理", description="", accesses=[
+            RoleGrant(identity="user", action=a) for a in ("list", "details", "create", "edit")]))
+    assert cli.main(["user", "add", "mgr", "--role", "客服经理", "账号管理"]) == 0
     assert cli.main(["user", "add", "desk", "--role", "前台客服"]) == 0
     assert cli.main(["user", "grant", "desk", "--role", "楼宇管家", "--as", "mgr"]) == 0
     assert sorted(r.name for r in user(initialised, "desk").roles) == ["前台客服", "楼宇管家"]
@@ -194,6 +197,10 @@ def test_user_commands_act_as_the_named_account(initialised: Engine, monkeypatch
         (["user", "add", "evil", "--superuser", "--as", "mgr"], "只有系统管理员可以设置系统管理员"),
         (["user", "disable", "root"], "至少须保留一个启用的系统管理员账号"),
         (["user", "disable", "desk", "--as", "nobody"], "--as：账号 nobody 不存在或已停用"),
+        # without the 账号 page's grants, as on the console
+        (["user", "disable", "mgr", "--as", "desk"], "账号 desk 没有“修改账号”的权限"),
+        (["user", "grant", "desk", "--role", "楼宇管家", "--as", "desk"], "账号 desk 没有“修改账号”的权限"),
+        (["user", "add", "evil", "--role", "前台客服", "--as", "desk"], "账号 desk 没有“新建账号”的权限"),
     ):
         before = table_counts(initialised)
         assert cli.main(argv) == 1, argv
