@@ -80,6 +80,22 @@ def test_a_delegated_manager_edits_an_account_through_the_action(console, sessio
     assert log.actor_id == world["manager"].id and log.params["password_changed"] is True
 
 
+def test_a_delegated_manager_cannot_take_over_an_account_of_two_projects(console, session, world):
+    """翠湖天地's staff member also helps at 锦绣华庭: a new password from 锦绣华庭's manager would open 翠湖天地 to
+    him — refused on the edit form, nothing saved, the session kept."""
+    p2 = factories.project(session, name="翠湖天地")
+    both = factories.user(session, username="both", roles=["前台客服"], projects=[world["p1"], p2])
+    c = console("mgr")
+    before = _rows(session, User), _count(session, OperationLog)
+    response = c.post(f"/admin/user/edit/{both.id}", {
+        "username": "both", "display_name": "both", "is_active": "y", "roles": [str(r.id) for r in both.roles],
+        "projects": str(world["p1"].id), "new_password": "taken-over-pass-1", "version": str(both.version),
+    })
+    assert response.status_code in (400, 403)
+    assert "该账号还可访问其他项目，不能修改其密码" in response.text
+    assert (_rows(session, User), _count(session, OperationLog)) == before
+
+
 def test_a_delegated_manager_cannot_make_itself_admin(console, session, world):
     manager = world["manager"]
     c = console("mgr")  # the login itself writes 最近登录
