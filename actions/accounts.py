@@ -389,9 +389,9 @@ def _guard_change(session: Session, actor: Actor, user: User, created: bool, *, 
         raise NotPermitted(f"只有{ADMIN_ROLE}可以设置{ADMIN_ROLE}")
     if not created and user.id != actor.user_id:
         # An account that also reaches other projects (another project, its 分公司): a new password would hand the
-        # editor that reach, a new role would act there, disabling it would stop work there — theirs to decide.
+        # editor that reach, its roles act there, disabling it would stop work there — theirs to decide.
         beyond = bool(actor.outside(_reach(session, user)))
-        changed = [label for label, done in (("密码", bool(password)), ("角色", bool(roles[1] - roles[0])),
+        changed = [label for label, done in (("密码", bool(password)), ("角色", roles[1] != roles[0]),
                                               ("启用", is_active is not KEEP and bool(is_active) != bool(user.is_active)))
                    if done]
         if beyond and changed:

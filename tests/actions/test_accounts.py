@@ -177,6 +177,7 @@ def test_an_account_of_another_project_is_out_of_reach(session, world, call, kwa
     ("set_password", {"password": "taken-over-1"}, "密码"),
     ("disable_user", {}, "启用"),
     ("grant_roles", {"add": ["楼宇管家"]}, "角色"),
+    ("grant_roles", {"remove": ["前台客服"]}, "角色"),
 ])
 def test_an_account_reaching_other_projects_keeps_its_password_roles_and_status(session, world, reach, call, kwargs,
                                                                                what):
