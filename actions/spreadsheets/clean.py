@@ -206,6 +206,7 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     refused on its row rather than failing the write (PostgreSQL: numeric field overflow)."""
     quantum = Decimal(1).scaleb(-places)
     bound = None if digits is None else Decimal(10) ** (digits - places)
+    beyond = "超出范围" if digits is None else f"超出范围：整数部分最多 {digits - places} 位"
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -213,22 +214,25 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
         if isinstance(value, bool):
             return Invalid("不是数字")
         if isinstance(value, float | int):
-            number = Decimal(repr(value)).quantize(quantum, ROUND_HALF_UP)
+            number = Decimal(repr(value))
         elif isinstance(value, str):
             number = _decimal_text(value)
             if number is None:
                 return Invalid(f"「{value.strip()}」不是数字") if value.strip() else None
             if number.as_tuple().exponent < -places:
                 return Invalid(f"{value.strip()} 最多 {places} 位小数")
-            number = number.quantize(quantum)
         else:
             return Invalid("不是数字")
+        # A number of more digits than Decimal's precision (28) cannot be quantized, and no column holds it.
+        if number.adjusted() + places >= 28:
+            return Invalid(f"{format(number, 'f') if number.adjusted() < 40 else number} {beyond}")
+        number = number.quantize(quantum, ROUND_HALF_UP)
         if positive and number <= 0:
             return Invalid(f"{number} 须大于 0")
         if minimum is not None and number < minimum:
             return Invalid(f"{number} 不能小于 {minimum}")
         if bound is not None and abs(number) >= bound:
-            return Invalid(f"{number} 超出范围：整数部分最多 {digits - places} 位")
+            return Invalid(f"{number} {beyond}")
         return number
 
     return clean

@@ -777,6 +777,20 @@ def test_a_number_the_column_cannot_hold_is_refused_on_its_row(session, p1):
     assert result.written and session.scalar(select(Unit.area).where(Unit.room_no == "1-102")) == Decimal("99999999.99")
 
 
+
+def test_a_number_of_more_digits_than_any_column_holds_is_refused_on_its_row(session, p1):
+    """A number beyond Decimal's 28 digits (a float cell 1E+30, thirty digits typed as text) was an exception that
+    ended the import (HTTP 500 in the console): it is refused on its row like any number too big; nothing written."""
+    project, actor = p1
+    before = counts(session)
+    data = workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-101", 1e30], ["1栋", "1-102", "1" * 30]]})
+    result = _import(session, "units", data, actor, project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "建筑面积(㎡)"), (3, "建筑面积(㎡)")]
+    assert "「房屋」第2行 建筑面积(㎡) 1" + "0" * 30 + " 超出范围：整数部分最多 8 位" in result.problems[0].message
+    assert "1" * 30 + " 超出范围" in result.problems[1].message
+    assert counts(session) == before
+
+
 OWNERS = [
     ["姓名", "手机号", "身份证号", "房屋", "关系"],
     ["张伟", "13812345678", "11010519491231002X", "1栋-1-101", "业主"],
