@@ -238,6 +238,11 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     return clean
 
 
+# More digits than a 64-bit integer holds. Checked before int(): ``1e999999999`` typed in a cell is a short text
+# whose int() would build a billion-digit number (minutes of CPU), and ``1e99999`` is past Python's int limit.
+_INT_DIGITS = 19
+
+
 def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -252,6 +257,8 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
             number = Decimal(repr(value))
         else:
             return Invalid("不是整数")
+        if number.adjusted() >= _INT_DIGITS:
+            return Invalid(f"{number} 超出范围")
         if number != number.to_integral_value():
             return Invalid(f"{_plain(number)} 不是整数")
         result = int(number)
@@ -569,6 +576,8 @@ def satisfaction(scale_max: int = 5) -> Cleaner:
             number = Decimal(repr(value))
         else:
             return Invalid("不是评分")
+        if number.is_finite() and number.adjusted() >= _INT_DIGITS:
+            return Invalid(f"{number} 超出范围（1–{scale_max} 分）")
         if not number.is_finite() or number != number.to_integral_value():
             return Invalid(f"{_plain(number) if number.is_finite() else value} 不是整数分（1–{scale_max}）")
         score = int(number)
