@@ -400,6 +400,7 @@ def period() -> Cleaner:
 # --- personal data ---------------------------------------------------------------------------------
 
 _SCI = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
+_FLOAT_TEXT = re.compile(r"^\d+\.0+$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
@@ -424,6 +425,8 @@ def phone() -> Cleaner:
             digits = shown
         elif "*" in shown:
             return MASKED
+        elif _FLOAT_TEXT.match(shown):  # a number written out as a float (a CSV from pandas, a pasted float cell)
+            digits = shown.partition(".")[0]
         elif _SCI.match(shown.replace(" ", "")):
             return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写", shown)
         else:

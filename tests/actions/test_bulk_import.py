@@ -377,6 +377,22 @@ def test_csv_in_both_encodings(session, p1, encoding):
     assert session.scalar(select(Unit.area).where(Unit.room_no == "1-201")) == Decimal("88.80")
 
 
+def test_a_phone_written_out_as_a_float_is_read_as_its_digits(session, p1):
+    """X06: a CSV written from a float column (pandas, another system's export) holds 「13812345678.0」 as text: it
+    was refused 「不是有效的电话号码」; it is the phone 13812345678, as the same number in a float cell is. A
+    fraction that is not zero is still refused, and then nothing is written."""
+    project, actor = p1
+    before = counts(session)
+    text = "姓名,手机号\r\n张伟,13812345678.5\r\n李娜,13900001111.0\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == ["「业主」第2行 手机号 13812345678.5 不是有效的电话号码"]
+    assert counts(session) == before
+    text = "姓名,手机号\r\n张伟,13812345678.0\r\n李娜,１３９００００１１１１.００\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    assert set(session.scalars(select(Customer.phone))) == {"13812345678", "13900001111"}
+
+
 def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)
