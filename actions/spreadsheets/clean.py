@@ -277,7 +277,8 @@ def _plain(number: Decimal) -> str:
 
 # --- dates -----------------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+# A time of day may follow: after a space or T, or straight after 日/号 (2024年3月5日10:30).
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*[日号])?(?:(?<=[日号])\d.*|[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
@@ -300,7 +301,8 @@ def _ymd(year: str, month: str, day: str, shown: str) -> dt.date | Invalid:
 
 
 def date() -> Cleaner:
-    """``2024-03-05``, ``2024/3/5``, ``2024.03.05``, ``2024年3月5日``, ``20240305``, Excel serial ``45356``."""
+    """``2024-03-05``, ``2024/3/5``, ``2024.03.05``, ``2024年3月5日`` (or ``5号``, as often said), ``20240305``, Excel
+    serial ``45356``."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -354,7 +356,7 @@ def timestamp(tz: dt.tzinfo) -> Cleaner:
             return day
         hour = minute = second = 0
         if isinstance(value, str):
-            m = _TIME.search(re.split(r"[\sT日]", _nfkc(value), maxsplit=1)[-1])
+            m = _TIME.search(re.split(r"[\sT日号]", _nfkc(value), maxsplit=1)[-1])
             if m:
                 hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
         try:
