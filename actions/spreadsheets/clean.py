@@ -379,7 +379,7 @@ def period() -> Cleaner:
         if isinstance(value, bool):
             return Invalid("不是账期")
         if isinstance(value, int | float):
-            if value.is_integer() and 190001 <= value <= 210012:
+            if float(value).is_integer() and 190001 <= value <= 210012:  # int has no is_integer() before 3.12
                 value = _number_text(value)
             else:
                 day = _from_serial(value)

@@ -85,6 +85,12 @@ def test_money_and_numbers():
     assert clean.integer(1)("1e999999999").reason == "1E+999999999 超出范围"
 
 
+def test_a_period_given_as_an_int_is_read():
+    """A cleaner takes int cells too (the CSV and JSON paths, a caller's value): 202403 and the serial 45356 as
+    ints raised AttributeError (int has no is_integer() on Python 3.11)."""
+    assert clean.period()(202403) == "2024-03" and clean.period()(45356) == "2024-03"
+
+
 def test_periods_and_choices():
     period = clean.period()
     assert {period(c) for c in ("2024-03", "2024/3", "2024年3月", "202403", dt.date(2024, 3, 1))} == {"2024-03"}
