@@ -393,6 +393,27 @@ def test_a_phone_written_out_as_a_float_is_read_as_its_digits(session, p1):
     assert set(session.scalars(select(Customer.phone))) == {"13812345678", "13900001111"}
 
 
+def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):
+    """房屋 as people write it, 「1栋101」 or 「1号楼1-102室」, was 「不存在于本项目」 (only 「1栋-101」 was split); the
+    building is now read up to its suffix, the longest first. A unit the project does not have is still refused,
+    and then nothing is written."""
+    project, actor = p1
+    b1 = f.building(session, project_=project, name="1栋")
+    f.building(session, project_=project, name="11栋")
+    u101 = f.unit(session, project_=project, building_=b1, room_no="101")
+    u102 = f.unit(session, project_=project, building_=b1, room_no="1-102")
+    before = counts(session)
+    rows = [["业主姓名", "联系电话", "房屋"], ["张伟", "13812345678", "1栋101"], ["李娜", "13900001111", "1号楼1-102室"],
+            ["赵敏", "13900001113", "11栋101"]]
+    result = _import(session, "customers", workbook({"业主": rows}), actor, project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == ["「业主」第4行 房屋 11栋 101 不存在于本项目"]
+    assert counts(session) == before
+    result = _import(session, "customers", workbook({"业主": rows[:3]}), actor, name="业主2.xlsx", project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    linked = dict(session.execute(select(Customer.name, UnitCustomer.unit_id).join(UnitCustomer.customer)).all())
+    assert linked == {"张伟": u101.id, "李娜": u102.id}
+
+
 def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)
