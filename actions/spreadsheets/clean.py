@@ -206,6 +206,7 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     refused on its row rather than failing the write (PostgreSQL: numeric field overflow)."""
     quantum = Decimal(1).scaleb(-places)
     bound = None if digits is None else Decimal(10) ** (digits - places)
+    beyond = "超出范围" if digits is None else f"超出范围：整数部分最多 {digits - places} 位"
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -213,25 +214,33 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
         if isinstance(value, bool):
             return Invalid("不是数字")
         if isinstance(value, float | int):
-            number = Decimal(repr(value)).quantize(quantum, ROUND_HALF_UP)
+            number = Decimal(repr(value))
         elif isinstance(value, str):
             number = _decimal_text(value)
             if number is None:
                 return Invalid(f"「{value.strip()}」不是数字") if value.strip() else None
             if number.as_tuple().exponent < -places:
                 return Invalid(f"{value.strip()} 最多 {places} 位小数")
-            number = number.quantize(quantum)
         else:
             return Invalid("不是数字")
+        # A number of more digits than Decimal's precision (28) cannot be quantized, and no column holds it.
+        if number.adjusted() + places >= 28:
+            return Invalid(f"{format(number, 'f') if number.adjusted() < 40 else number} {beyond}")
+        number = number.quantize(quantum, ROUND_HALF_UP)
         if positive and number <= 0:
             return Invalid(f"{number} 须大于 0")
         if minimum is not None and number < minimum:
             return Invalid(f"{number} 不能小于 {minimum}")
         if bound is not None and abs(number) >= bound:
-            return Invalid(f"{number} 超出范围：整数部分最多 {digits - places} 位")
+            return Invalid(f"{number} {beyond}")
         return number
 
     return clean
+
+
+# More digits than a 64-bit integer holds. Checked before int(): ``1e999999999`` typed in a cell is a short text
+# whose int() would build a billion-digit number (minutes of CPU), and ``1e99999`` is past Python's int limit.
+_INT_DIGITS = 19
 
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
@@ -248,6 +257,8 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
             number = Decimal(repr(value))
         else:
             return Invalid("不是整数")
+        if number.adjusted() >= _INT_DIGITS:
+            return Invalid(f"{number} 超出范围")
         if number != number.to_integral_value():
             return Invalid(f"{_plain(number)} 不是整数")
         result = int(number)
@@ -266,7 +277,8 @@ def _plain(number: Decimal) -> str:
 
 # --- dates -----------------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+# A time of day may follow: after a space or T, or straight after 日/号 (2024年3月5日10:30).
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*[日号])?(?:(?<=[日号])\d.*|[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
@@ -289,7 +301,8 @@ def _ymd(year: str, month: str, day: str, shown: str) -> dt.date | Invalid:
 
 
 def date() -> Cleaner:
-    """``2024-03-05``, ``2024/3/5``, ``2024.03.05``, ``2024年3月5日``, ``20240305``, Excel serial ``45356``."""
+    """``2024-03-05``, ``2024/3/5``, ``2024.03.05``, ``2024年3月5日`` (or ``5号``, as often said), ``20240305``, Excel
+    serial ``45356``."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -343,7 +356,7 @@ def timestamp(tz: dt.tzinfo) -> Cleaner:
             return day
         hour = minute = second = 0
         if isinstance(value, str):
-            m = _TIME.search(re.split(r"[\sT日]", _nfkc(value), maxsplit=1)[-1])
+            m = _TIME.search(re.split(r"[\sT日号]", _nfkc(value), maxsplit=1)[-1])
             if m:
                 hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
         try:
@@ -366,7 +379,7 @@ def period() -> Cleaner:
         if isinstance(value, bool):
             return Invalid("不是账期")
         if isinstance(value, int | float):
-            if value.is_integer() and 190001 <= value <= 210012:
+            if float(value).is_integer() and 190001 <= value <= 210012:  # int has no is_integer() before 3.12
                 value = _number_text(value)
             else:
                 day = _from_serial(value)
@@ -389,6 +402,7 @@ def period() -> Cleaner:
 # --- personal data ---------------------------------------------------------------------------------
 
 _SCI = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
+_FLOAT_TEXT = re.compile(r"^\d+\.0+$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
@@ -413,6 +427,8 @@ def phone() -> Cleaner:
             digits = shown
         elif "*" in shown:
             return MASKED
+        elif _FLOAT_TEXT.match(shown):  # a number written out as a float (a CSV from pandas, a pasted float cell)
+            digits = shown.partition(".")[0]
         elif _SCI.match(shown.replace(" ", "")):
             return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写", shown)
         else:
@@ -565,6 +581,8 @@ def satisfaction(scale_max: int = 5) -> Cleaner:
             number = Decimal(repr(value))
         else:
             return Invalid("不是评分")
+        if number.is_finite() and number.adjusted() >= _INT_DIGITS:
+            return Invalid(f"{number} 超出范围（1–{scale_max} 分）")
         if not number.is_finite() or number != number.to_integral_value():
             return Invalid(f"{_plain(number) if number.is_finite() else value} 不是整数分（1–{scale_max}）")
         score = int(number)

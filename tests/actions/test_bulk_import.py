@@ -377,6 +377,43 @@ def test_csv_in_both_encodings(session, p1, encoding):
     assert session.scalar(select(Unit.area).where(Unit.room_no == "1-201")) == Decimal("88.80")
 
 
+def test_a_phone_written_out_as_a_float_is_read_as_its_digits(session, p1):
+    """X06: a CSV written from a float column (pandas, another system's export) holds 「13812345678.0」 as text: it
+    was refused 「不是有效的电话号码」; it is the phone 13812345678, as the same number in a float cell is. A
+    fraction that is not zero is still refused, and then nothing is written."""
+    project, actor = p1
+    before = counts(session)
+    text = "姓名,手机号\r\n张伟,13812345678.5\r\n李娜,13900001111.0\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == ["「业主」第2行 手机号 13812345678.5 不是有效的电话号码"]
+    assert counts(session) == before
+    text = "姓名,手机号\r\n张伟,13812345678.0\r\n李娜,１３９００００１１１１.００\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    assert set(session.scalars(select(Customer.phone))) == {"13812345678", "13900001111"}
+
+
+def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):
+    """房屋 as people write it, 「1栋101」 or 「1号楼1-102室」, was 「不存在于本项目」 (only 「1栋-101」 was split); the
+    building is now read up to its suffix, the longest first. A unit the project does not have is still refused,
+    and then nothing is written."""
+    project, actor = p1
+    b1 = f.building(session, project_=project, name="1栋")
+    f.building(session, project_=project, name="11栋")
+    u101 = f.unit(session, project_=project, building_=b1, room_no="101")
+    u102 = f.unit(session, project_=project, building_=b1, room_no="1-102")
+    before = counts(session)
+    rows = [["业主姓名", "联系电话", "房屋"], ["张伟", "13812345678", "1栋101"], ["李娜", "13900001111", "1号楼1-102室"],
+            ["赵敏", "13900001113", "11栋101"]]
+    result = _import(session, "customers", workbook({"业主": rows}), actor, project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == ["「业主」第4行 房屋 11栋 101 不存在于本项目"]
+    assert counts(session) == before
+    result = _import(session, "customers", workbook({"业主": rows[:3]}), actor, name="业主2.xlsx", project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    linked = dict(session.execute(select(Customer.name, UnitCustomer.unit_id).join(UnitCustomer.customer)).all())
+    assert linked == {"张伟": u101.id, "李娜": u102.id}
+
+
 def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)
@@ -775,6 +812,20 @@ def test_a_number_the_column_cannot_hold_is_refused_on_its_row(session, p1):
     result = _import(session, "units", workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-102", 99999999.99]]}),
                      actor, name="最大.xlsx", project_id=project.id)
     assert result.written and session.scalar(select(Unit.area).where(Unit.room_no == "1-102")) == Decimal("99999999.99")
+
+
+
+def test_a_number_of_more_digits_than_any_column_holds_is_refused_on_its_row(session, p1):
+    """A number beyond Decimal's 28 digits (a float cell 1E+30, thirty digits typed as text) was an exception that
+    ended the import (HTTP 500 in the console): it is refused on its row like any number too big; nothing written."""
+    project, actor = p1
+    before = counts(session)
+    data = workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "1-101", 1e30], ["1栋", "1-102", "1" * 30]]})
+    result = _import(session, "units", data, actor, project_id=project.id)
+    assert not result.written and [(p.row, p.column) for p in result.problems] == [(2, "建筑面积(㎡)"), (3, "建筑面积(㎡)")]
+    assert "「房屋」第2行 建筑面积(㎡) 1" + "0" * 30 + " 超出范围：整数部分最多 8 位" in result.problems[0].message
+    assert "1" * 30 + " 超出范围" in result.problems[1].message
+    assert counts(session) == before
 
 
 OWNERS = [

@@ -80,6 +80,15 @@ def test_money_and_numbers():
     assert money("12.345").reason == "12.345 最多 2 位小数"
     assert money(-1).reason == "-1.00 不能小于 0"
     assert clean.integer(1, 10)("11").reason == "11 不能大于 10"
+    # an exponent too big for a 64-bit integer is refused before int() (past Python's int limit, or minutes of CPU)
+    assert clean.integer(1)("1e99999").reason == "1E+99999 超出范围"
+    assert clean.integer(1)("1e999999999").reason == "1E+999999999 超出范围"
+
+
+def test_a_period_given_as_an_int_is_read():
+    """A cleaner takes int cells too (the CSV and JSON paths, a caller's value): 202403 and the serial 45356 as
+    ints raised AttributeError (int has no is_integer() on Python 3.11)."""
+    assert clean.period()(202403) == "2024-03" and clean.period()(45356) == "2024-03"
 
 
 def test_periods_and_choices():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 
 import pytest
 from openpyxl import load_workbook
@@ -274,6 +275,42 @@ def test_one_bad_row_writes_nothing(session, estate):
     assert "「问卷」第5行 楼栋 / 房号 1栋-1-101 与第2行重复：只计第2行，本行不计入" in messages
     # 1-103 has no registered customer: an owner name cannot be checked, so it is accepted.
     assert not any(m.startswith("「问卷」第6行") for m in messages)
+
+
+def test_a_date_written_with_hao_or_a_time_after_ri_is_read(session, estate):
+    """「2026年3月5号」 (号 for the day, as it is said) and 「2026年3月6日10:30」 (a time straight after 日) were refused
+    「不是日期」; they are the 5th and the 6th of March."""
+    _, units, actor, survey_id = estate
+    data = workbook({"问卷": [
+        HEADER,
+        [1, "1栋", "1-101", "张伟", "2026年3月5号", 5, 5, 5, 5, 5, 5, ""],
+        [2, "1栋", "1-102", "", "2026年3月6日10:30", 4, 4, 4, 4, 4, 4, ""],
+    ]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="号.xlsx", actor=actor)
+    assert result.written and not result.problems
+    answered = dict(session.execute(select(SurveyResponse.unit_id, SurveyResponse.answered_on)).all())
+    assert answered == {units["1-101"].id: dt.date(2026, 3, 5), units["1-102"].id: dt.date(2026, 3, 6)}
+
+
+def test_a_score_in_exponent_notation_is_refused_on_its_row_at_once(session, estate):
+    """「1e99999」 in a score cell was an exception that ended the import (past Python's int limit), and
+    「1e999999999」 kept the process busy for minutes building a billion-digit number: both are refused on their row
+    as out of range, at once; nothing is written."""
+    _, _, actor, survey_id = estate
+    data = workbook({"问卷": [
+        HEADER,
+        [1, "1栋", "1-101", "张伟", "2026-03-05", "1e99999", 5, 5, 5, 5, 5, ""],
+        [2, "1栋", "1-102", "", "2026-03-05", 5, "1e999999999", 5, 5, 5, 5, ""],
+    ]})
+    before = counts(session)
+    started = time.process_time()
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="指数.xlsx", actor=actor)
+    assert time.process_time() - started < 5
+    assert counts(session) == before
+    assert not result.written and result.counts["error"] == 2
+    messages = [p.message for p in result.problems]
+    assert "「问卷」第2行 客服部 1E+99999 超出范围（1–5 分）" in messages
+    assert "「问卷」第3行 工程部 1E+999999999 超出范围（1–5 分）" in messages
 
 
 def test_a_date_after_today_is_an_error_of_its_row(session, estate):
