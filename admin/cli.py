@@ -719,12 +719,14 @@ class _Progress:
 
 def _import(kind: str, args: argparse.Namespace) -> int:
     from actions.bulk_import import import_records
+    from actions.spreadsheets.reader import check_size
     from actions.survey_import import import_survey_responses
     from actions.surveys import find_or_create_survey
 
     path = Path(args.file)
     if not path.is_file():
         raise Refused(f"文件不存在：{args.file}")
+    check_size(path.stat().st_size)  # a file of gigabytes given by mistake is refused unread
     data = path.read_bytes()
     progress = _Progress()
     try:

@@ -75,12 +75,18 @@ NS_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 NOT_XLSX = "无法识别的文件格式：请上传 Excel 工作簿（.xlsx）"
 
 
+def check_size(size: int, limits: Limits = LIMITS) -> None:
+    """A file of ``size`` bytes is refused past the bound — before it is read, where its size is known first (a
+    file on disk)."""
+    if size > limits.max_bytes:
+        raise Refused(f"文件过大（{mb(size)}），上限 {mb(limits.max_bytes)}")
+
+
 def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: Limits = LIMITS) -> Book:
     """Check ``data`` and read its visible sheets, or raise :class:`Refused` saying in Chinese why not."""
     if not data:
         raise Refused("文件为空")
-    if len(data) > limits.max_bytes:
-        raise Refused(f"文件过大（{mb(len(data))}），上限 {mb(limits.max_bytes)}")
+    check_size(len(data), limits)
     digest = hashlib.sha256(data).hexdigest()
     name = PurePosixPath(file_name.replace("\\", "/")).name or "upload"
     suffix = PurePosixPath(name).suffix.lower()

@@ -86,6 +86,18 @@ def test_refused_file(db, tmp_path, capsys):
     assert "文件不存在" in capsys.readouterr().err
 
 
+def test_a_file_past_the_size_bound_is_refused_unread(db, tmp_path, capsys, monkeypatch):
+    """A file of gigabytes named by mistake: refused by its size on disk, not read into memory first."""
+    path = tmp_path / "备份.xlsx"
+    with path.open("wb") as sparse:
+        sparse.truncate(3 * 2**30)  # 3 GB on disk, no blocks written
+    read, before = [], count(db, Unit)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or b"")
+    assert cli.main(["import", "units", str(path), "--project", "翠湖花园"]) == 1
+    assert "文件过大（3072.0 MB），上限 10.0 MB" in capsys.readouterr().err
+    assert read == [] and count(db, Unit) == before
+
+
 def test_units_and_csv(db, tmp_path, capsys):
     csv = tmp_path / "房屋.csv"
     csv.write_bytes("楼栋,房号,建筑面积(㎡)\r\n2栋,2-101,99.5\r\n1栋,1-101,80\r\n".encode("gb18030"))
