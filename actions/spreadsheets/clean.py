@@ -199,6 +199,15 @@ def _decimal_text(value: str) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+# What people put in a number or date cell for "none" (面积 —, 交房日期 /, 押金 无): blank, not a wrong value. A text
+# cell keeps them (a 备注 of 「无」 says something).
+PLACEHOLDERS = frozenset({"-", "－", "—", "——", "/", "／", "无", "N/A", "n/a"})
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, str) and value.strip() in PLACEHOLDERS)
+
+
 def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive: bool = False,
             digits: int | None = None) -> Cleaner:
     """Money and areas: numbers or text (``1,234.50``, ``￥80``); floats rounded to ``places`` decimals; at most
@@ -209,7 +218,7 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     beyond = "超出范围" if digits is None else f"超出范围：整数部分最多 {digits - places} 位"
 
     def clean(value: Any) -> Any:
-        if value is None or value == "":
+        if _blank(value):
             return None
         if isinstance(value, bool):
             return Invalid("不是数字")
@@ -245,7 +254,7 @@ _INT_DIGITS = 19
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
     def clean(value: Any) -> Any:
-        if value is None or value == "":
+        if _blank(value):
             return None
         if isinstance(value, bool):
             return Invalid("不是整数")
@@ -305,7 +314,7 @@ def date() -> Cleaner:
     serial ``45356``."""
 
     def clean(value: Any) -> Any:
-        if value is None or value == "":
+        if _blank(value):
             return None
         if isinstance(value, dt.datetime):
             return value.date()

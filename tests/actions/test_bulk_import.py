@@ -269,6 +269,30 @@ def test_unit_rows_keep_the_units_rules(session, p1):
     }
 
 
+def test_a_number_or_date_cell_holding_a_dash_or_none_is_blank(session, p1):
+    """面积 「—」, 交房日期 「/」, 「无」: what people put for "none" is an empty cell, not 「不是数字」; a required one
+    still says it is empty, naming its row."""
+    project, actor = p1
+    data = workbook({"房屋": [
+        ["项目", "楼栋", "房号", "建筑面积(㎡)", "交房日期", "入住日期"],
+        ["翠湖花园", "1栋", "1-101", "—", "/", "无"],
+        ["翠湖花园", "1栋", "1-102", " - ", "2019-08-25", "——"],
+        ["翠湖花园", "1栋", "1-103", None, None, None],  # left empty: what the others must read as
+    ]})
+    result = _import(session, "units", data, actor)
+    assert result.written and result.counts["new"] == 3, [p.message for p in result.problems]
+    rows = session.execute(select(Unit.area, Unit.handover_date, Unit.move_in_date)
+                           .where(Unit.project_id == project.id).order_by(Unit.room_no)).all()
+    empty = tuple(rows[2])
+    assert empty[1:] == (None, None) and [tuple(r) for r in rows[:2]] == [empty, (empty[0], dt.date(2019, 8, 25), None)]
+    before = counts(session)
+    paid = workbook({"收款": [["楼栋", "房号", "收费项目", "账期", "金额", "收款日期"],
+                              ["1栋", "1-101", "物业管理费", "2026-03", "—", "2026-03-05"]]})
+    refused = _import(session, "payments", paid, actor, project_id=project.id)
+    assert not refused.written and counts(session) == before
+    assert [p.message for p in refused.problems] == ["「收款」第2行 金额(元) 为空"]
+
+
 def test_customers_with_links_and_masked_values(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)
