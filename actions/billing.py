@@ -464,9 +464,13 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
     if paid_at > utcnow() + dt.timedelta(minutes=5):
         raise Refused(f"{label_of(Payment, 'paid_at')}不能晚于现在")
     if collector_id is not None:
-        staff_project = session.scalar(select(Staff.project_id).where(Staff.id == collector_id))
-        if staff_project != project_id:
+        staff = session.execute(select(Staff.name, Staff.project_id, Staff.position).where(Staff.id == collector_id)).first()
+        if staff is None or staff.project_id != project_id:
             raise Refused(f"{label_of(Payment, 'collector_id')}不是本项目员工：{collector_id}", [collector_id])
+        # as the form's picker offers them: a 收费员 or 前台客服, or the cashier at the keyboard's own record
+        if staff.position not in COLLECTING_POSITIONS and collector_id != actor_staff_id(session, actor):
+            raise Refused(f"{staff.name} 的岗位是{staff.position.label}，{label_of(Payment, 'collector_id')}须为"
+                          f"{'、'.join(p.label for p in COLLECTING_POSITIONS)}", [collector_id])
     else:
         # 收款人 left blank: the cashier at the keyboard, when their user is linked to a staff record here.
         own = actor_staff_id(session, actor)

@@ -320,6 +320,13 @@ def test_a_payment_without_collector_names_the_cashier_at_the_keyboard(session, 
     assert [collectors[p.payment_id] for p in result.payments] == [e.c1.id, e.c1.id]
     assert collectors[single.payment_id] == e.c1.id
     assert collectors[named.payment_id] == e.c2.id  # a collector chosen on the form is kept
+    # one the form does not offer (a 维修工), sent anyway, is refused naming the post; nothing is recorded
+    fixer = f.staff(session, project_=e.project, name="孙师傅", position=StaffPosition.ENGINEER)
+    before = session.scalar(select(func.count()).select_from(Payment)), apr.amount_paid
+    with pytest.raises(Refused, match="孙师傅 的岗位是维修工，收款人须为收费员、前台客服"):
+        record_payment(session, bill_id=apr.id, amount="10.00", actor=cashier, collector_id=fixer.id)
+    session.refresh(apr)
+    assert (session.scalar(select(func.count()).select_from(Payment)), apr.amount_paid) == before
     log = session.scalars(select(OperationLog).where(OperationLog.operation == "pay_account",
                                                    OperationLog.project_id == e.project.id)).one()
     assert log.params["collector_id"] == e.c1.id
