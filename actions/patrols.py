@@ -154,9 +154,8 @@ def _typed_unit(session: Session, text: str, project_id: int) -> int | None:
     """The one unit of the project ``text`` names as people write it (3栋-1303, 3号楼1303)."""
     if not (text or "").strip():
         return None
-    name = unit_named(text)
-    found = session.scalars(units_named(name).where(Unit.project_id == project_id, Unit.room_no == name.room_no)
-                            ).all() if name else []
+    names = unit_named(text)
+    found = session.scalars(units_named(names, whole=True).where(Unit.project_id == project_id)).all() if names else []
     if len(found) != 1:
         raise Refused(f"{label_of(PatrolFinding, 'unit')}「{text.strip()}」在本项目中找不到，请按“楼栋-房号”填写")
     return found[0]

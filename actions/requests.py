@@ -43,7 +43,7 @@ from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
-from .spreadsheets.clean import Invalid, building_spellings, room_key
+from .spreadsheets.clean import Invalid, building_spellings, room_key, room_spellings, unit_parts
 from .spreadsheets.clean import phone as phone_cleaner
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
@@ -57,10 +57,10 @@ def clean(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "").replace("\u200b", "").strip()
 
 
-# A unit as the lists show it or as people type it: 3栋-1303, 3-1303, 3栋1303, 3号楼1303室, A座1203, 主楼-101.
-# Without a separator a building suffix must part the two numbers: "31303" is not guessed at.
-_UNIT_SEPARATED = re.compile(r"^(?P<b>[^-_/—－]+?)[-_/—－](?P<r>[0-9A-Z]+)(?:室|号)?$")
-_UNIT_SUFFIXED = re.compile(r"^(?P<b>[0-9A-Z]+)(?:号楼|栋|幢|座|楼|号|#)(?P<r>[0-9A-Z]+)(?:室|号)?$")
+# A unit as the lists show it or as people type it: 3栋-1303, 3-1303, 3栋1303, 3号楼1303室, A座1203, 主楼-101, 一栋0101 —
+# parted as the imports part it (``clean.unit_parts``); its room a number or code, with a dash between parts (1-102).
+_UNIT_DASHES = str.maketrans({c: "-" for c in "_/—－"})
+_ROOM_TYPED = re.compile(r"^[0-9A-Z]+(?:-[0-9A-Z]+)*$")
 # A phone typed with spaces, dashes or brackets: 185 6520 7620, 185-6520-7620, (021) 5678-1234.
 _PHONE_TYPED = re.compile(r"^[+(（]?[0-9][0-9 \-()（）]{5,}[0-9]$")
 _DATE_TYPED = re.compile(r"^[0-9]{4}[-/][0-9]{1,2}([-/][0-9]{1,2})?$")
@@ -75,28 +75,36 @@ class UnitName:
     room_no: str
 
 
-def unit_named(text: str | None) -> UnitName | None:
-    """The unit ``text`` names (building and room), or None when it is not a unit written as above."""
+def unit_named(text: str | None) -> tuple[UnitName, ...]:
+    """The units ``text`` may name (building and room), each reading ``clean.unit_parts`` gives whose room is a
+    room number ("1号楼1-102室": 1号楼1 room 102, or 1号楼 room 1-102); none when it is not a unit written so."""
     typed = clean(text).replace(" ", "").upper()
     if _DATE_TYPED.match(typed):  # 2026-11 is a month, not room 11 of building 2026
-        return None
-    match = _UNIT_SEPARATED.match(typed) or _UNIT_SUFFIXED.match(typed)
-    if match is None:
-        return None
-    return UnitName(building_spellings(match["b"]), match["r"])
+        return ()
+    named = []
+    for building, room in unit_parts(typed.translate(_UNIT_DASHES)):
+        buildings, room_no = building_spellings(building), room_key(room)
+        if buildings and room_no and _ROOM_TYPED.match(room_no):
+            named.append(UnitName(buildings, room_no))
+    return tuple(named)
 
 
-def units_named(name: UnitName) -> Select:
-    """SELECT the ids of the units ``name`` names (in any project: the caller scopes). The room is a prefix, so
-    a lookup narrows as it is typed (3-13 → 3栋 1301, 1302 …)."""
+def units_named(names: tuple[UnitName, ...], *, whole: bool = False) -> Select:
+    """SELECT the ids of the units ``names`` name (in any project: the caller scopes), the room written with or
+    without its leading zeros (1栋-0101 → 1栋 101). The room is a prefix, so a lookup narrows as it is typed
+    (3-13 → 3栋 1301, 1302 …); ``whole``: the room number whole."""
+    def room(name: UnitName) -> ColumnElement[bool]:
+        rooms = room_spellings(name.room_no)
+        return Unit.room_no.in_(rooms) if whole else or_(*(Unit.room_no.startswith(r, autoescape=True) for r in rooms))
+
     return (select(Unit.id).join(Building, Building.id == Unit.building_id)
-            .where(Building.name.in_(name.buildings), Unit.room_no.startswith(name.room_no, autoescape=True)))
+            .where(or_(*(and_(Building.name.in_(name.buildings), room(name)) for name in names))))
 
 
-def records_of_unit(model: type, name: UnitName) -> ColumnElement[bool] | None:
-    """The records of ``model`` that belong to the unit ``name``: the unit itself, records with a 房屋, the work
-    orders of its requests, the customers linked to it; None: ``model`` names no unit."""
-    units = units_named(name)
+def records_of_unit(model: type, names: tuple[UnitName, ...]) -> ColumnElement[bool] | None:
+    """The records of ``model`` that belong to a unit ``names`` name: the unit itself, records with a 房屋, the
+    work orders of its requests, the customers linked to it; None: ``model`` names no unit."""
+    units = units_named(names)
     if model is Unit:
         return Unit.id.in_(units)
     if model is Customer:
@@ -161,11 +169,13 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
     if building:
         where.append(Building.name.in_(building_spellings(building)))
     if room_no:
-        room = Unit.room_no.in_({room_no, room_key(room_no)})
-        if not building and (named := unit_named(room_no)) is not None:
-            # the whole unit typed in the 房号 box, as the owner says it (3栋1303, 3-1303) — or a room numbered
-            # so (2-1101: 单元-房号)
-            room = or_(room, and_(Building.name.in_(named.buildings), Unit.room_no == named.room_no))
+        # with or without its leading zeros (0101 is room 101, 102 room 0102)
+        room = Unit.room_no.in_(room_spellings(room_no) or (room_no,))
+        if not building:
+            # the whole unit typed in the 房号 box, as the owner says it (3栋1303, 3-1303, 一栋0101) — or a room
+            # numbered so (2-1101: 单元-房号)
+            room = or_(room, *(and_(Building.name.in_(named.buildings), Unit.room_no.in_(room_spellings(named.room_no)))
+                               for named in unit_named(room_no)))
         where.append(room)
     if name:
         where.append(Customer.name.contains(name, autoescape=True))

@@ -22,11 +22,12 @@ import functools
 import operator
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from models import LabeledEnum
+from models.base import NUMBER, number_value
 
 
 class Invalid:
@@ -146,7 +147,7 @@ _IDENTIFIER = code()
 def building_key(value: Any) -> str | None:
     """The one form a building is compared by, in every import and lookup: its number or letter without the
     usual suffix, full-width and spaces folded, leading zeros dropped ("3号楼", "3栋", "03#", "３ 幢" → "3";
-    "A座" → "A"). None for an empty or unreadable cell."""
+    "A座" → "A"; "一栋", "十二号楼" → "1", "12"). None for an empty or unreadable cell."""
     text = _IDENTIFIER(value)
     if not isinstance(text, str):
         return None
@@ -155,17 +156,33 @@ def building_key(value: Any) -> str | None:
         if stem.endswith(suffix) and len(stem) > len(suffix):
             stem = stem[: -len(suffix)]
             break
-    return str(int(stem)) if stem.isdigit() else stem
+    # 楼栋也常写成汉字：“一栋”“十二号楼”“二十三幢”。
+    return str(number_value(stem)) if NUMBER.fullmatch(stem) else stem
+
+
+_CHINESE_NAMES = "〇一二三四五六七八九"
+
+
+def _chinese_name(number: int) -> str | None:
+    """12 → 十二, 20 → 二十, 7 → 七: a building's number as it is written in words (up to 99)."""
+    if not 0 < number < 100:
+        return None
+    tens, ones = divmod(number, 10)
+    if not tens:
+        return _CHINESE_NAMES[ones]
+    return ("" if tens == 1 else _CHINESE_NAMES[tens]) + "十" + (_CHINESE_NAMES[ones] if ones else "")
 
 
 def building_spellings(value: Any) -> tuple[str, ...]:
     """The names a building typed as ``value`` may be stored under, for a lookup by name in SQL: as typed, its
-    :func:`building_key` and that with each usual suffix — "5", "5栋" and "5号楼" all give 5/5栋/5号楼/5幢…,
-    never "15栋"."""
+    :func:`building_key` and that with each usual suffix — "5", "5栋", "五栋" and "5号楼" all give 5/5栋/5号楼/5幢…
+    and 五/五栋/五号楼…, never "15栋"."""
     typed, stem = _IDENTIFIER(value), building_key(value)
     if stem is None:
         return ()
-    return tuple(dict.fromkeys((typed, stem, *(stem + s for s in BUILDING_SUFFIXES))))
+    words = _chinese_name(int(stem)) if stem.isdigit() else None
+    stems = (stem,) if words is None else (stem, words)
+    return tuple(dict.fromkeys((typed, *stems, *(s + suffix for s in stems for suffix in BUILDING_SUFFIXES))))
 
 
 @functools.lru_cache(maxsize=1 << 16, typed=True)
@@ -179,6 +196,33 @@ def room_key(value: Any) -> str | None:
         if room.endswith(suffix) and len(room) > len(suffix):
             return room[: -len(suffix)]
     return room
+
+
+def room_spellings(value: Any) -> tuple[str, ...]:
+    """The room numbers a room typed as ``value`` may be stored under, for a lookup in SQL: as typed, its
+    :func:`room_key`, and for a number that without its leading zeros and padded with them up to four digits —
+    "0101" and "101" both give 101/0101, "1" gives 1/01/001/0001."""
+    typed, key = _IDENTIFIER(value), room_key(value)
+    if key is None:
+        return ()
+    forms = [typed, key]
+    if key.isdigit():
+        bare = key.lstrip("0") or "0"
+        forms += [bare.zfill(width) for width in range(len(bare), 5)]
+    return tuple(dict.fromkeys(forms))
+
+
+def unit_parts(text: str) -> Iterator[tuple[str, str]]:
+    """The ways a unit written as one text ("1栋-101", "1栋101", "3号楼1303室", "1号楼1-102室") may part into its
+    楼栋 and 房号, in the order they are to be tried: at each dash, then right after a building suffix, the longest
+    such building first ("1号楼101" is 1号楼, not 1号). Without a dash a suffix must part the two: "31303" is not
+    guessed at. The caller keeps the first reading that names a building (an import: of the project)."""
+    for i, char in enumerate(text):
+        if char == "-" and 0 < i < len(text) - 1:
+            yield text[:i], text[i + 1:]
+    for i in range(len(text) - 1, 0, -1):
+        if text[:i].endswith(BUILDING_SUFFIXES):
+            yield text[:i], text[i:]
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")

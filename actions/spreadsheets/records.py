@@ -428,16 +428,10 @@ class UnitRefs:
         return self.buildings.get((project_id, clean.building_key(building)))
 
     def split(self, project_id: int, text: str) -> tuple[str, str] | None:
-        """"1栋-101" (or "1号楼-101") → ("1栋", "101"): split at the first dash whose left side names a building
-        of the project; else, as people also write it, right after a building suffix ("1栋101", "3号楼1303室"),
-        the longest such building first ("1号楼101" is 1号楼, not 1号)."""
-        for i, char in enumerate(text):
-            if char == "-" and 0 < i < len(text) - 1 and self.building_id(project_id, text[:i]) is not None:
-                return text[:i], text[i + 1:]
-        for i in range(len(text) - 1, 0, -1):
-            if text[:i].endswith(clean.BUILDING_SUFFIXES) and self.building_id(project_id, text[:i]) is not None:
-                return text[:i], text[i:]
-        return None
+        """"1栋-101" (or "1号楼-101") → ("1栋", "101"): the first reading of :func:`clean.unit_parts` whose
+        building is one of the project's — at a dash, else right after a building suffix ("1栋101", "3号楼1303室")."""
+        return next(((building, room) for building, room in clean.unit_parts(text)
+                     if self.building_id(project_id, building) is not None), None)
 
     def load(self, keys: Iterable[tuple[int, str, str]]) -> None:
         """Load the units with these (project, 楼栋, 房号) keys, one IN query per thousand room numbers."""

@@ -502,7 +502,7 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
             elif (tail := shown_tail(kind, term)) is not None:
                 conditions.append(field.endswith(tail))  # … or its 尾号, which the mask shows
         named = intake.unit_named(term)
-        of_units = None if named is None else intake.records_of_unit(self.model, named)
+        of_units = intake.records_of_unit(self.model, named) if named else None
         unit = self.model.__mapper__.relationships.get("unit")
         if of_units is not None:  # 3栋-1303, 3-1303, 3号楼1303 …: that unit and its records (bills, applications …)
             conditions.append(of_units)
@@ -856,7 +856,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         if whole is not None and fields:
             found = or_(found, whole)
         named = intake.unit_named(term)
-        of_units = None if named is None else intake.records_of_unit(self.model, named)
+        of_units = intake.records_of_unit(self.model, named) if named else None
         if of_units is not None and not dense:
             of_units = listing.among_rows(self.model, of_units)
         found = found if of_units is None else or_(of_units, found)

@@ -253,7 +253,9 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
     # 状态 and the deadlines (with the SLA mark) first: on a 1440×900 screen they stay in view; the rest on the
     # record's page
     column_list = ["id", "status", "complete_due_at", "request", "department", "assignee", "priority", "dispatched_at"]
-    column_searchable_list = ["assignee.name", "request.contact_name", "result"]
+    # the room as the front desk is told it (「203」): the orders of the requests of the rooms holding it, read from the
+    # room numbers' index, then the requests' and orders' keys
+    column_searchable_list = ["assignee.name", "request.contact_name", "request.unit.room_no", "result"]
     column_sortable_list = ["id", "priority", "status", "dispatched_at", "respond_due_at", "complete_due_at",
                             "completed_at", "closed_at"]
     column_default_sort = [("dispatched_at", True), ("id", True)]

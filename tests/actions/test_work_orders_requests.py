@@ -69,6 +69,33 @@ def test_find_units_takes_the_building_as_the_front_desk_types_it(session, desk,
     assert [(m.unit_id, m.unit) for m in found] == [(unit.id, "5栋-2303")]
 
 
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"building": "一栋", "room_no": "101"}, "1栋-101"),
+    ({"building": "1栋", "room_no": "0101"}, "1栋-101"),
+    ({"building": "一号楼", "room_no": "0101"}, "1栋-101"),
+    ({"building": "1", "room_no": "102"}, "1栋-0102"),
+    ({"building": "十二栋", "room_no": "1"}, "十二栋-0001"),
+    ({"building": "12", "room_no": "0001"}, "十二栋-0001"),
+    ({"room_no": "一栋0101"}, "1栋-101"),
+    ({"room_no": "1号楼102室"}, "1栋-0102"),
+    ({"room_no": "一栋-102"}, "1栋-0102"),
+    ({"room_no": "12栋1"}, "十二栋-0001"),
+])
+def test_find_units_reads_chinese_numerals_and_zero_padded_rooms(session, desk, query, expected):
+    """「一栋」 is 1栋 (and 1栋 finds a building named 十二栋's 12), 「0101」 is room 101 and 「102」 room 0102: as the
+    front desk types them, in the boxes or the whole unit in the 房号 box, read as the imports read it."""
+    b1 = f.building(session, project_=desk["p1"], name="1栋")
+    f.unit(session, project_=desk["p1"], building_=b1, room_no="101")
+    f.unit(session, project_=desk["p1"], building_=b1, room_no="0102")
+    f.unit(session, project_=desk["p1"], building_=b1, room_no="1101")
+    b12 = f.building(session, project_=desk["p1"], name="十二栋")
+    f.unit(session, project_=desk["p1"], building_=b12, room_no="0001")
+    f.unit(session, project_=desk["p1"], building_=f.building(session, project_=desk["p1"], name="11栋"),
+           room_no="0101")
+    found = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, **query)
+    assert [m.unit for m in found] == [expected]
+
+
 def test_find_units_building_alone_does_not_match_a_longer_number(session, desk):
     f.unit(session, project_=desk["p1"], building_=f.building(session, project_=desk["p1"], name="13栋"),
            room_no="0101")

@@ -96,6 +96,40 @@ def test_the_front_desk_finds_a_callers_requests_by_the_phones_tail(session, con
     assert ids_listed(c.get("/admin/service-request/list?search=3812"), "service-request") == []
 
 
+@pytest.mark.parametrize("cap", [10_000, 1])
+def test_a_bare_room_number_finds_the_work_orders_of_the_rooms_holding_it(session, engine, console, monkeypatch, cap):
+    """「203」 typed in the 派工单 search: the orders of the requests of the rooms whose number holds it (1203, 2031),
+    read from the room numbers' index (cap 1: checked on each order), not those of another room or project."""
+    from actions.actor import actor_for_user
+    from actions.work_orders import dispatch_requests
+    from models import Department, WorkOrder
+
+    monkeypatch.setattr(listing, "EXACT_UP_TO", cap)
+    p, other = f.project(session), f.project(session)
+    building = f.building(session, project_=p, name="1栋")
+    requests = {room: f.service_request(session, project_=p, unit_=f.unit(session, project_=p, building_=building,
+                                                                          room_no=room))
+                for room in ("1203", "2031", "0101")}
+    elsewhere = f.service_request(session, project_=other, unit_=f.unit(session, project_=other, room_no="203"))
+    department = session.scalar(select(Department.id).where(Department.name == "工程部"))
+    for project, chosen in ((p, list(requests.values())), (other, [elsewhere])):
+        manager = f.user(session, username=f"dispatcher{project.id}", roles=["客服经理"], projects=[project])
+        dispatch_requests(session, actor=actor_for_user(session, manager), request_ids=[r.id for r in chosen],
+                          department_id=department)
+    session.commit()
+    orders = {room: session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == r.id))
+              for room, r in requests.items()}
+    page, statements = _get_seen(engine, console(f"dispatcher{p.id}"), "/admin/work-order/list?search=203")
+    assert sorted(ids_listed(page, "work-order")) == sorted([orders["1203"], orders["2031"]])
+    if cap > 1:  # read from the matches: the rooms' from their index
+        found = select(WorkOrder.id).where(listing.search_found(WorkOrder, ["request.unit.room_no"], "203"))
+        if session.get_bind().dialect.name == "postgresql":
+            plan = _plan(session, found)
+            assert "ix_unit_room_no_trgm" in plan and "Seq Scan" not in plan, plan
+        else:
+            assert "unit_search" in str(found.compile(dialect=session.get_bind().dialect))
+
+
 @pytest.mark.parametrize("cap", [10_000, 10])
 def test_pages_neither_skip_nor_repeat_a_row(session, console, estate, monkeypatch, cap):
     monkeypatch.setattr(listing, "EXACT_UP_TO", cap)

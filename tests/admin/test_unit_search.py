@@ -15,13 +15,13 @@ from tests import factories as f
 
 @pytest.mark.parametrize("typed", ["3栋-1303", "3-1303", "3栋1303", "3号楼1303", "3号楼1303室", "３栋－１３０３", "3栋 1303"])
 def test_a_unit_is_read_however_it_is_written(typed):
-    named = unit_named(typed)
-    assert named is not None and named.room_no == "1303" and "3栋" in named.buildings and "13栋" not in named.buildings
+    (named,) = unit_named(typed)
+    assert named.room_no == "1303" and "3栋" in named.buildings and "13栋" not in named.buildings
 
 
 @pytest.mark.parametrize("typed", ["1303", "31303", "张伟", "2026-11", "2026-11-05"])
 def test_what_is_not_a_unit_is_not_guessed_at(typed):
-    assert unit_named(typed) is None
+    assert unit_named(typed) == ()
 
 
 def test_a_phone_is_searched_as_its_digits():
