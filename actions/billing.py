@@ -61,7 +61,6 @@ from models import (
     Receipt,
     ReceiptSequence,
     Staff,
-    StaffPosition,
     Unit,
     UnitCustomer,
     UnitRelation,
@@ -82,6 +81,7 @@ from .jobs import QueueLock
 from .kernel.money import cents, money
 from .kernel.names import natural_key
 from .kernel.periods import add_months, current_period, month_day, parse_period, period_of, today_local
+from .kernel.posts import COLLECTING_POSITIONS, post_refusal
 from .kernel.scope import visible_project
 from .kernel.sql import insert_ignoring, upsert_insert
 from .rates import percent, rate_text
@@ -148,8 +148,19 @@ def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
             if change.changed(attr):
                 raise Refused(f"账单#{bill.id}已收款 {paid} 元，不能修改{label_of(Bill, key)}：收款随账单，"
                               "请另开账单", [bill.id])
+    if bill.collector_id is not None and (change.created or change.changed("collector_id")):
+        check_collector(session, bill.collector_id, label_of(Bill, "collector_id"))
     bill.status = check_bill(session, bill_id=None if change.created else bill.id, period=bill.period,
                              amount_due=bill.amount_due, actor=actor)
+
+
+def check_collector(session: Session, staff_id: int, duty: str) -> None:
+    """责任到人: the employee named ``duty`` (责任收费员) holds a post that takes money — as the forms' pickers offer
+    them and the imports hold them (``post_refusal``); a tampered or stale choice is refused naming the post."""
+    staff = session.execute(select(Staff.name, Staff.position).where(Staff.id == staff_id)).first()
+    refusal = staff and post_refusal(staff.name, staff.position, duty, COLLECTING_POSITIONS)
+    if refusal:
+        raise Refused(refusal, [staff_id])
 
 
 RATE_STEP = Decimal("0.0001")  # FeeType.rate is Numeric(12, 4): 元/㎡·月 to the hundredth of a fen
@@ -211,10 +222,6 @@ class Choice:
     id: int
     label: str
     project_id: int
-
-
-# 收款人: the positions that take money at the counter (收费员, 前台客服), not engineers or guards.
-COLLECTING_POSITIONS = (StaffPosition.CASHIER, StaffPosition.FRONT_DESK)
 
 
 @dataclass(frozen=True)
@@ -468,9 +475,9 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
         if staff is None or staff.project_id != project_id:
             raise Refused(f"{label_of(Payment, 'collector_id')}不是本项目员工：{collector_id}", [collector_id])
         # as the form's picker offers them: a 收费员 or 前台客服, or the cashier at the keyboard's own record
-        if staff.position not in COLLECTING_POSITIONS and collector_id != actor_staff_id(session, actor):
-            raise Refused(f"{staff.name} 的岗位是{staff.position.label}，{label_of(Payment, 'collector_id')}须为"
-                          f"{'、'.join(p.label for p in COLLECTING_POSITIONS)}", [collector_id])
+        refusal = post_refusal(staff.name, staff.position, label_of(Payment, "collector_id"), COLLECTING_POSITIONS)
+        if refusal and collector_id != actor_staff_id(session, actor):
+            raise Refused(refusal, [collector_id])
     else:
         # 收款人 left blank: the cashier at the keyboard, when their user is linked to a staff record here.
         own = actor_staff_id(session, actor)

@@ -55,14 +55,15 @@ from models import (
 from .actor import Actor
 from .audit import IMPORT_TITLES, TRAIL_LINKS, as_actor, record_batch
 from .billing import (
-    COLLECTING_POSITIONS,
     StoredBill,
+    actor_staff_id,
     bill_problem,
     payer_id,
     receipt_numbers,
 )
 from .errors import NotPermitted, Refused
 from .kernel.periods import month_day, parse_period
+from .kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS
 from .records import TEXT_MAX
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_columns, insert_rows, update_rows
@@ -79,7 +80,7 @@ from .spreadsheets.records import (
     standing,
     written_columns,
 )
-from .units import BUTLER_POSITIONS, unit_dates_problem
+from .units import unit_dates_problem
 
 UNIT_VARIANTS = ("房间", "房屋编号", "房产", "户")
 
@@ -471,7 +472,7 @@ class BillImporter(RecordImporter):
                 row.fail(label, row.values["fee_type"], f"{row.values['fee_type']} 不是本项目的收费项目")
                 continue
             row.values["fee_type_id"], row.values["due_day"] = fee
-            self.staff.resolve(row, "collector", self.label("collector"))
+            self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         stored: dict[tuple[int, int, str], dict[str, Any]] = {}
@@ -620,6 +621,7 @@ class PaymentImporter(RecordImporter):
         self.bills = bills
         texts = {r.values["collector"] for r in rows if r.values.get("collector")}
         self.staff = StaffRefs(self.session, projects, texts)
+        own = actor_staff_id(self.session, self.actor)
         for row in rows:
             if not row.ok:
                 continue
@@ -629,7 +631,8 @@ class PaymentImporter(RecordImporter):
             elif bill[1] is BillStatus.WAIVED:
                 row.fail(label, row.values.get("bill") or row.values["bill_id"], "账单已减免，不能收款")
             else:
-                self.staff.resolve(row, "collector", self.label("collector"))
+                # as the console's 收款: a post that takes money, or the importing cashier's own record
+                self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS, own)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         """The line of the row's receipt on the row's bill; else the receipt's first line (the number is taken:

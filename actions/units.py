@@ -16,7 +16,6 @@ from models import (
     RenovationApplication,
     RenovationStatus,
     Staff,
-    StaffPosition,
     Unit,
     UnitCustomer,
     UnitStatus,
@@ -25,11 +24,8 @@ from models import (
 
 from . import records
 from .actor import Actor
-from .billing import COLLECTING_POSITIONS
 from .errors import Refused
-
-# 责任管家 is a 楼宇管家 (责任收费员: billing.COLLECTING_POSITIONS)
-BUTLER_POSITIONS = (StaffPosition.BUTLER,)
+from .kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS, post_refusal
 
 
 def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tuple[str, str] | None:
@@ -60,9 +56,9 @@ def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
         if staff_id is None or not (change.created or change.changed(key)):
             continue
         staff = session.execute(select(Staff.name, Staff.position).where(Staff.id == staff_id)).first()
-        if staff is not None and staff.position not in positions:
-            raise Refused(f"{staff.name} 的岗位是{staff.position.label}，{label_of(Unit, key)}须为"
-                          f"{'、'.join(p.label for p in positions)}", [staff_id])
+        refusal = staff and post_refusal(staff.name, staff.position, label_of(Unit, key), positions)
+        if refusal:
+            raise Refused(refusal, [staff_id])
 
 
 @records.rule(UnitCustomer)

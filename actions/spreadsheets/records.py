@@ -38,6 +38,7 @@ from models.totals import project_marks
 
 from ..actor import Actor
 from ..audit import record_bulk
+from ..kernel.posts import post_refusal
 from . import clean
 from .bulk import insert_columns, update_rows
 from .clean import MASKED
@@ -499,9 +500,11 @@ class StaffRefs:
                 self.names[staff_id] = name
                 self.positions[staff_id] = position
 
-    def resolve(self, row: Row, key: str, label: str, positions: Sequence[StaffPosition] = ()) -> None:
+    def resolve(self, row: Row, key: str, label: str, positions: Sequence[StaffPosition] = (),
+                anyone: int | None = None) -> None:
         """Replace the row's ``key`` text by the staff id, or fail the row — also when ``positions`` are given
-        and the employee holds none of them (an engineer is not a unit's 责任收费员)."""
+        and the employee holds none of them (an engineer is not a unit's 责任收费员: ``kernel.posts``), unless it
+        is ``anyone`` (the importing cashier's own record, as 收款人)."""
         text = row.values.get(key)
         if text is None:
             return
@@ -516,9 +519,9 @@ class StaffRefs:
         if staff_id is None:
             row.fail(label, text, f"{text} 不是本项目员工")
             return
-        if positions and self.positions[staff_id] not in positions:
-            allowed = "、".join(p.label for p in positions)
-            row.fail(label, text, f"{text} 的岗位是{self.positions[staff_id].label}，{label}须为{allowed}")
+        refusal = positions and post_refusal(text, self.positions[staff_id], label, positions)
+        if refusal and staff_id != anyone:
+            row.fail(label, text, refusal)
             return
         row.values[f"{key}_id"] = staff_id
 

@@ -181,7 +181,9 @@ class BillAdmin(ScopedModelView, model=Bill):
     # 实收与状态只随收款变化（收款记录），不在账单表单里手改.
     one_time_form = True
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
-    form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector")
+    # 责任收费员: cashiers and the front desk only (the bill's save refuses another post: ``billing.check_collector``)
+    form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector", collector={
+        "where": [Staff.position.in_(billing.COLLECTING_POSITIONS), Staff.active.is_(True)]})
 
     @action("generate-bills", label="生成账单", add_in_detail=False)
     async def generate_bills_form(self, request: Request) -> Response:

@@ -9,8 +9,7 @@ from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actions.billing import COLLECTING_POSITIONS
-from actions.units import BUTLER_POSITIONS
+from actions.kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS
 from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
 
 from .base import (

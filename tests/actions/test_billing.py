@@ -303,6 +303,28 @@ def test_account_payment_is_spread_oldest_first(session, estate):
     assert receipts == ["SJ2026-000001"] * 3 and result.receipt_no == "SJ2026-000001"  # one 收款, one 收据
 
 
+def test_a_bills_collector_holds_a_collecting_post_on_the_form(session, estate):
+    """账单 表单的 责任收费员: as the unit's and the payment's — a 维修工 sent is refused naming him and his post,
+    nothing saved; a 收费员 is kept."""
+    from actions.records import save_record
+
+    e = estate
+    fixer = f.staff(session, project_=e.project, name="孙师傅", position=StaffPosition.ENGINEER)
+    values = {"project": e.project.id, "unit": e.a101.id, "fee_type": e.mgmt.id, "period": "2026-05",
+              "amount_due": "100.00", "due_date": dt.date(2026, 5, 15)}
+    before = session.scalar(select(func.count()).select_from(Bill)), session.scalar(select(func.count()).select_from(OperationLog))
+    with pytest.raises(Refused, match="孙师傅 的岗位是维修工，责任收费员须为收费员、前台客服"), session.begin_nested():
+        save_record(session, Bill, None, {**values, "collector": fixer.id}, actor=e.actor)
+    assert (session.scalar(select(func.count()).select_from(Bill)),
+            session.scalar(select(func.count()).select_from(OperationLog))) == before
+    bill = save_record(session, Bill, None, {**values, "collector": e.c1.id}, actor=e.actor)
+    assert bill.collector_id == e.c1.id
+    with pytest.raises(Refused, match="孙师傅 的岗位是维修工"), session.begin_nested():
+        save_record(session, Bill, bill, {"collector": fixer.id}, actor=e.actor, version=str(bill.version))
+    session.refresh(bill)
+    assert bill.collector_id == e.c1.id
+
+
 def test_a_payment_without_collector_names_the_cashier_at_the_keyboard(session, estate):
     e = estate
     with_bills(session, e)

@@ -633,6 +633,29 @@ def test_bill_import_keeps_the_bill_rules(session, p1):
     assert (bill.amount_due, bill.amount_paid, bill.status) == (Decimal("300.00"), Decimal("268.50"), BillStatus.PARTIAL)
 
 
+def test_bill_and_payment_imports_name_only_collectors(session, p1):
+    """责任收费员 of a bill and 收款人 of a payment hold a post that takes money (收费员、前台客服), as the console's
+    forms hold them: a 维修工 named is refused on the row, naming the person and the post; nothing written."""
+    project, actor = p1
+    first, _ = _billed(session, p1)
+    f.staff(session, project_=project, name="孙师傅", position=StaffPosition.ENGINEER)
+    f.staff(session, project_=project, name="陈收费", position=StaffPosition.CASHIER)
+    before, state = counts(session), _state(session)
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)", "责任收费员"],
+                               ["1栋", "1-102", "物业管理费", "2026-04", 100, "孙师傅"]]})
+    payments = workbook({"收款": [["账单", "金额(元)", "收款时间", "收款人"],
+                                  [f"账单#{first.id}", 10, "2026-03-05 10:00", "孙师傅"]]})
+    for kind, data, column in (("bills", bills, "责任收费员"), ("payments", payments, "收款人")):
+        result = _import(session, kind, data, actor, project_id=project.id)
+        assert not result.written and [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
+            (2, column, "孙师傅", f"孙师傅 的岗位是维修工，{column}须为收费员、前台客服")], kind
+    assert counts(session) == before and _state(session) == state
+    # a cashier is taken
+    ok = workbook({"收款": [["账单", "金额(元)", "收款时间", "收款人"], [f"账单#{first.id}", 10, "2026-03-05 10:00", "陈收费"]]})
+    result = _import(session, "payments", ok, actor, project_id=project.id)
+    assert result.written, [p.message for p in result.problems]
+
+
 def test_preview_masks_personal_data(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)
