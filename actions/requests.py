@@ -121,6 +121,9 @@ def records_of_unit(model: type, names: tuple[UnitName, ...]) -> ColumnElement[b
 # dash, slash and # of codes and dates) and the ideographic space are what a Chinese keyboard types for plain ones.
 _CHINESE_PUNCTUATION = "！（），：；？"
 _WIDE_PLAIN = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c) not in _CHINESE_PUNCTUATION} | {0x3000: 0x20}
+# A search is a few words: a longer term (a pasted page) is refused before it becomes a LIKE pattern, which SQLite
+# refuses past 50 000 bytes (an HTTP 500 on every list and lookup) and PostgreSQL scans with over every column.
+SEARCH_MAX = 200
 
 
 def search_term(text: str | None) -> str:
@@ -130,6 +133,8 @@ def search_term(text: str | None) -> str:
     stored as it was typed (「张伟（业主）」「漏水，急」) and the console writes its own texts with Chinese
     punctuation (「2026-09 月度考核确认：生成奖惩记录」), so a 「：」 typed or copied from the screen is the one
     stored — folded to 「:」 it found none of them."""
+    if text and len(text) > SEARCH_MAX:
+        raise Refused(f"搜索内容过长（{len(text)} 个字），最多 {SEARCH_MAX} 个字，请只输入要找的关键词")
     term = clean(text)
     written = _MONTH_WRITTEN.match(term.replace(" ", ""))
     if written and 1 <= int(month := written["m1"] or written["m2"]) <= 12:

@@ -36,7 +36,7 @@ def visible_projects(session: Session, project_ids: Iterable[int] | None, actor:
         if not found:
             raise Refused("没有可操作的项目")
         return found
-    wanted = sorted({int(p) for p in project_ids})
+    wanted = sorted({int(p) for p in project_ids if p is not None})  # a page's project left blank: none asked for
     if not wanted:
         raise Refused("请选择项目")
     outside = actor.outside(wanted)

@@ -179,3 +179,20 @@ def test_an_id_that_is_not_a_number_is_not_found_on_every_record_address(app, bo
         _fine(boss.delete(f"/admin/{view.identity}/delete?pks={pk}"), 403, 404, 405)
     _fine(boss.post(f"/admin/branch/edit/{pk}", {"name": "改名", "version": None}), 404)
     assert session.scalar(select(func.count()).select_from(Branch)) == before
+
+
+def test_a_search_of_a_pasted_page_is_refused_in_chinese_on_every_list_and_lookup(app, boss, session):
+    """A search of 50 001 characters (a page pasted into the box, or a crafted address) was an HTTP 500 on every list
+    and autocomplete on SQLite (its LIKE pattern limit) and a scan of every column with it on PostgreSQL; it is
+    refused 400 「搜索内容过长」 — a search of a sentence still lists."""
+    project = f.project(session)
+    f.customer(session, project_=project, name="王五")
+    long = "w" * 50_001  # the test client sends at most 64 KiB of address
+    for view in _views(app):
+        response = boss.get(f"/admin/{view.identity}/list", params={"search": long})
+        _fine(response, 400)
+        assert "搜索内容过长" in response.text, view.identity
+    lookup = boss.get("/admin/bill/ajax/lookup", params={"name": "unit", "term": long})
+    _fine(lookup, 400)
+    sentence = boss.get("/admin/customer/list", params={"search": "王五" + "，" * 150})
+    assert sentence.status_code == 200

@@ -193,3 +193,17 @@ def test_the_manager_approves_the_visit_plans_on_the_statistics_page(session, co
                                                       "month": "2026-11"}).status_code == 303
     session.expire_all()
     assert session.scalars(select(StaffVisitPlan.status)).all() == [PlanStatus.APPROVED]
+
+
+def test_approving_visit_plans_with_the_project_left_blank_asks_for_it(session, console, site):
+    """The 审批 form posted with 项目 blank (typed away, or a page of no project) was an HTTP 500 (int(None)); it is
+    refused 「请选择项目」 and nothing is approved."""
+    f.user(session, username="jingli", roles=["客服经理"], projects=[site["p1"]])
+    c = console("boss")
+    form = {"project": str(site["p1"].id), "month": "2026-11", "staff": str(site["wang"].id), "planned": "20",
+            "focus": "欠费户", "planned_by": str(site["boss"].id)}
+    assert c.post("/admin/staff-visit-plan/create", form).status_code == 302
+    response = console("jingli").post("/admin/staff-visit-plan/approve", {"project_id": "", "month": "2026-11"})
+    assert response.status_code == 400 and "请选择项目" in html.unescape(response.text)
+    session.expire_all()
+    assert session.scalars(select(StaffVisitPlan.status)).all() == [PlanStatus.DRAFT]
