@@ -544,9 +544,7 @@ def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[s
         if step == "complete":
             fields["charge"] = fields["charge"] or None
         return {"order_id": ids[0], **fields}
-    if step == "accept":
-        if not fields["paid_service"]:
-            return {"order_ids": ids}
+    if step == "accept":  # a quote typed with 有偿服务 left unticked goes to the action, which refuses it
         fields["quote"] = fields["quote"] or None
     return {"order_ids": ids, **fields}
 
