@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
     Building,
@@ -391,6 +392,59 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
         request.first_staff_id = _own_staff(session, actor, request.project_id)
     if request.repeat_of_id is None and request.received_at is not None:
         request.repeat_of_id = _repeat_of(session, request.unit_id, request.category, request.received_at)
+
+
+# --- 答复办结: a request settled by the answer given, without a 派工单 ------------------------------------------
+# 咨询、求助、建议、表扬 are answered at the desk (前台职责：接待和处理业主咨询…；需要报事的应填写派工单): the answer closes
+# them. 报修 and 投诉 are handled through a 派工单, whose satisfied 回访 closes them (「真正的结束是在回访后」).
+ANSWERABLE = (RequestKind.INQUIRY, RequestKind.HELP, RequestKind.SUGGESTION, RequestKind.PRAISE)
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    request_id: int
+    already: bool = False  # the same answer sent again (a double submit): nothing written
+
+    @property
+    def message(self) -> str:
+        if self.already:
+            return f"诉求 #{self.request_id} 已答复办结，未重复登记"
+        return f"已答复诉求 #{self.request_id}，诉求已办结"
+
+
+@as_actor
+def answer_request(session: Session, *, request_id: int, reply: str, actor: Actor,
+                   version: int | None = None) -> AnswerResult:
+    """答复办结: the answer given to a 咨询/求助/建议/表扬 still 待派工 is recorded and closes it (首问负责人's
+    ownership ends here). ``version``: the one the form started from — refused if someone changed the request since;
+    the same answer posted again (a double click, the back button) answers that it is done and writes nothing."""
+    SR = ServiceRequest
+    reply = (reply or "").strip()
+    request = session.get(SR, request_id)
+    if request is None or not actor.can_see(request.project_id):
+        raise Refused(f"诉求 #{request_id} 不存在", [request_id])
+    if request.status is RequestStatus.CLOSED and request.reply == reply and not request.work_orders:
+        return AnswerResult(request_id, already=True)
+    if request.kind not in ANSWERABLE:
+        raise Refused(f"诉求 #{request_id} 是{request.kind.label}：须派工处理，回访满意后随派工单关闭办结，不能直接答复办结",
+                      [request_id])
+    if request.status is not RequestStatus.PENDING:
+        raise Refused(f"诉求 #{request_id} {request.status.label}，不能再答复办结", [request_id])
+    if version is not None and version != request.version:
+        raise Refused(f"诉求 #{request_id} 已被他人修改，请刷新后重试", [request_id])
+    if not reply:
+        raise Refused(f"请填写{label_of(SR, 'reply')}")
+    records.check_text_length(SR, "reply", reply)
+    request.reply = reply
+    request.status = RequestStatus.CLOSED
+    request.closed_at = utcnow()
+    try:
+        session.flush()  # its audit row (答复内容, 状态, 办结时间); the version refuses a request dispatched meanwhile
+    except StaleDataError:
+        raise Refused(f"诉求 #{request_id} 已被他人处理，请刷新后重试", [request_id]) from None
+    log_operation(session, "answer_request", params={"request_id": request_id}, counts={"closed": 1},
+                  project_id=request.project_id, message=f"答复办结诉求 #{request_id}")
+    return AnswerResult(request_id)
 
 
 # --- 我的首问 -------------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from models import (
     AuditKind,
     AuditLog,
     Department,
-    Priority,
     RequestStatus,
     Satisfaction,
     ServiceRequest,
@@ -28,7 +27,6 @@ from models import (
     VisitKind,
     VisitWay,
     WorkOrder,
-    WorkOrderStatus,
     label_of,
 )
 
@@ -64,7 +62,7 @@ def _member(enum: type, value: object) -> str:
 
 # What an audited change of a field says on the timeline, and which fields' values are the step's words.
 _WORDS = ("result", "reassign_note", "reply", "content")
-_SHOWN = {"status": WorkOrderStatus, "priority": Priority}
+_SHOWN = ("status", "priority")
 
 
 def _audit_step(row: AuditLog, order_id: int | None, model: type) -> Step | None:
@@ -77,7 +75,8 @@ def _audit_step(row: AuditLog, order_id: int | None, model: type) -> Step | None
                 continue
             label = label_of(model, key)
             if isinstance(value, list) and len(value) == 2 and key in _SHOWN:
-                fields.append(f"{label}：{_member(_SHOWN[key], value[0])} → {_member(_SHOWN[key], value[1])}")
+                enum = model.__table__.c[key].type.enum_class  # the record's own: a request's 待派工 is no order's
+                fields.append(f"{label}：{_member(enum, value[0])} → {_member(enum, value[1])}")
             elif key not in _WORDS:
                 fields.append(label)
         what = f"修改{'、'.join(fields)}" if fields else row.summary

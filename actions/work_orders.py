@@ -543,7 +543,8 @@ def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Act
         values.update(paid_service=True, quote=quote_amount, quote_accepted=True)
         params = {"paid_service": True, "quote": quote_amount}
     elif quote not in (None, "") or quote_accepted:
-        raise Refused("非有偿服务不能填写报价", list(order_ids))
+        raise Refused("非有偿服务不能填写报价或业主接受报价：有偿服务请勾选「有偿服务」，免费维修请清空报价",
+                      list(order_ids))
     return _transition(session, actor=actor, operation="accept_work_orders", verb="接单", order_ids=order_ids,
                        allowed=STEP_FROM["accept"], values=values, params=params, dry_run=dry_run)
 

@@ -30,6 +30,7 @@ FULL = "list details create edit delete export"
 # The business actions of later work, by the view that carries them.
 DISPATCH = "action:dispatch"  # 派工：前台、主管+
 REASSIGN = "action:reassign"  # 转派：主管+
+ANSWER = "action:answer"  # 咨询、求助、建议、表扬当场答复办结：前台、管家、主管+
 JUDGE_COMPLAINT = "action:judge-complaint"  # 判定投诉是否有效并评定扣分：主管+
 HANDLE = "action:accept action:complete action:callback"  # 接单、完工、回访：前台+
 CLOSE = "action:close"  # 满意回访后关闭派工单：前台+（首问负责人跟进至办结）
@@ -125,7 +126,7 @@ def _merge(*parts: dict[str, str]) -> dict[str, str]:
 FRONT_DESK = _merge(
     {
         # 前台职责：需要报事的应填写派工单并发至相关部门；负责派工单的派发工作
-        "service-request": f"{WRITE} {HANDLE} {DISPATCH}",
+        "service-request": f"{WRITE} {HANDLE} {DISPATCH} {ANSWER}",
         "work-order": f"list details edit {HANDLE} {CLOSE}",
         "visit": WRITE,
         "customer": WRITE,
@@ -155,7 +156,7 @@ FRONT_DESK = _merge(
 
 BUTLER = _merge(
     {
-        "service-request": f"{WRITE} {HANDLE}",
+        "service-request": f"{WRITE} {HANDLE} {ANSWER}",
         "work-order": f"list details edit {HANDLE} {CLOSE}",
         "visit": WRITE,
         "customer": WRITE,

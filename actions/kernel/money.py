@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,12 +14,21 @@ CENT = Decimal("0.01")
 MONEY_MAX = Decimal("9999999999.99")
 
 
+def plain_amount(text: str) -> str:
+    """An amount as people type it, made plain: full-width digits and point (a Chinese keyboard's １２０．５０), the
+    currency sign and 元 (￥120, 120元, 1,200 元) and spaces dropped; thousands separators stay for the caller."""
+    text = unicodedata.normalize("NFKC", text)  # ￥ → ¥, ， → ,
+    for junk in ("¥", "元", "RMB", " "):
+        text = text.replace(junk, "")
+    return text
+
+
 def money(value: Any, *, what: str = "金额") -> Decimal:
     """An amount typed or imported; floats are refused (they are not exact), and so are fractions of a cent."""
     if isinstance(value, float):
         raise Refused(f"{what}须为精确的小数（不能是浮点数）：{value}")
     try:
-        amount = Decimal(str(value).strip().replace(",", "").replace("，", ""))
+        amount = Decimal(plain_amount(str(value)).replace(",", ""))
     except (InvalidOperation, ValueError):
         raise Refused(f"{what}不是有效的数字：{value}") from None
     if not amount.is_finite():  # 「NaN」「Infinity」 read as numbers by Decimal: not an amount

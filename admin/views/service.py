@@ -197,6 +197,32 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         case = await run_action(self.session_maker, request, complaints.complaint_case, request_id=row.id)
         return await _page(self, request, "judge.html", status_code=status_code, title="判定投诉", case=case,
                            values=values, validities=ComplaintValidity.choices(), **context)
+    @action("answer", label="答复办结")
+    async def answer_form(self, request: Request) -> Response:
+        (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
+        return await self._answer_page(request, row, {"reply": row.reply, "version": str(row.version)})
+
+    @expose("/answer", methods=["POST"])
+    async def answer_submit(self, request: Request) -> Response:
+        """答复办结: a 咨询/求助/建议/表扬 answered at the desk is closed with the answer given."""
+        self.require(request, "action:answer")
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("request_id", "reply", "version")}
+        (row,) = await self.scoped_targets(request, [values["request_id"]])
+        try:
+            result = await run_action(self.session_maker, request, intake.answer_request, request_id=row.id,
+                                      **AnswerForm.read(form).data)
+        except Refused as refused:
+            return await self._answer_page(request, row, values, status_code=refusal_status(refused),
+                                           error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=row.id), status_code=303)
+
+    async def _answer_page(self, request: Request, row: ServiceRequest, values: dict, *, status_code: int = 200,
+                           **context: Any) -> Response:
+        return await _page(self, request, "answer.html", status_code=status_code, title="答复办结", row=row,
+                           values=values, reply_label=label_of(ServiceRequest, "reply"), **context)
+
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.request_timeline, request_id=obj.id)
 
@@ -546,9 +572,7 @@ def _step_arguments(step: str, values: dict[str, str], ids: list[int]) -> dict[s
         if step == "complete":
             fields["charge"] = fields["charge"] or None
         return {"order_id": ids[0], **fields}
-    if step == "accept":
-        if not fields["paid_service"]:
-            return {"order_ids": ids}
+    if step == "accept":  # a quote typed with 有偿服务 left unticked goes to the action, which refuses it
         fields["quote"] = fields["quote"] or None
     return {"order_ids": ids, **fields}
 
@@ -563,6 +587,11 @@ class ServicePage(GrantedPage):
 class JudgeForm(PageForm):
     validity = EnumField(ComplaintValidity, label_of(ServiceRequest, "complaint_validity"))
     points = DecimalField(label_of(ServiceRequest, "complaint_points"))
+
+
+class AnswerForm(PageForm):
+    reply = TextField(label_of(ServiceRequest, "reply"))
+    version = IdField("版本")
 
 
 class IntakeForm(PageForm):

@@ -48,6 +48,16 @@ def test_money_is_exact():
     assert cents(None) == Decimal("0.00") and cents(Decimal("3.456")) == Decimal("3.46")
 
 
+def test_money_as_people_type_it():
+    """A Chinese keyboard types １２０．５０; people add the sign or 元 (as the spreadsheet imports read them)."""
+    for typed in ("１２０．５０", "120.5元", "￥120.50", "¥ 120.5", "１２０．５ 元\n"):
+        assert money(typed, what="报价") == Decimal("120.50"), typed
+    assert money("￥１，２００") == Decimal("1200.00")
+    for bad in ("元", "一百二十", "120.5.0"):
+        with pytest.raises(Refused, match="报价不是有效的数字"):
+            money(bad, what="报价")
+
+
 def test_natural_order_of_names():
     assert sorted(["10栋", "2栋", "1栋", "十一栋"], key=names.natural_key) == ["1栋", "2栋", "10栋", "十一栋"]
 

@@ -98,3 +98,53 @@ def test_the_first_responsible_is_a_staff_member_of_the_project_still_at_work(se
     taken = receive_request(session, actor=actor_for_user(session, stray), project_id=desk["p"].id,
                             channel=Channel.PHONE, kind=RequestKind.INQUIRY, content="停车卡办理")
     assert session.get(ServiceRequest, taken.request_id).first_staff_id is None
+
+
+def test_an_inquiry_answered_at_the_desk_is_closed_with_its_answer(session, console, desk):
+    """答复办结: a 咨询 answered on the phone stayed 待派工 for ever (in 我的首问, counted unhandled) — nothing but a
+    派工单 could close a request. Its answer now closes it; a repair or a complaint still goes through 派工 and its
+    回访, and a request dispatched meanwhile is refused, nothing written."""
+    from actions.actor import actor_for_user
+    from actions.requests import first_received
+    from actions.work_orders import dispatch_requests
+    from models import AuditLog, RequestKind, RequestStatus
+
+    inquiry = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.INQUIRY,
+                                content="物业费怎么交")
+    client = console("qiantai")
+    page = client.get(f"/admin/service-request/action/answer?pks={inquiry.id}")
+    assert page.status_code == 200 and 'name="reply"' in page.text
+    form = {"request_id": str(inquiry.id), "reply": " 已告知可在前台或微信缴纳\n", "version": str(inquiry.version)}
+    for _ in range(2):  # the second: a double click — nothing more written
+        assert client.post("/admin/service-request/answer", form).status_code == 303
+    session.expire_all()
+    done = session.get(ServiceRequest, inquiry.id)
+    assert (done.status, done.reply) == (RequestStatus.CLOSED, "已告知可在前台或微信缴纳") and done.closed_at
+    trail = session.scalars(select(AuditLog).where(AuditLog.table_name == "service_request",
+                                                   AuditLog.record_id == str(inquiry.id))).all()
+    assert len([row for row in trail if row.kind.name == "UPDATE"]) == 1
+    actor = actor_for_user(session, desk["user"])
+    assert inquiry.id not in {m.request_id for m in first_received(session, actor=actor).matters}
+
+    repair = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    dispatched = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.HELP)
+    dispatch_requests(session, request_ids=[dispatched.id], actor=actor)
+    blank = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.SUGGESTION)
+    for row, reply, message in ((repair, "已处理", "须派工处理"), (dispatched, "已处理", "已派工，不能再答复办结"),
+                                (blank, "  ", "请填写答复内容")):
+        session.expire_all()
+        before = session.get(ServiceRequest, row.id).status
+        refused = client.post("/admin/service-request/answer", {"request_id": str(row.id), "reply": reply})
+        assert refused.status_code == 400 and message in refused.text
+        session.expire_all()
+        assert (session.get(ServiceRequest, row.id).status, session.get(ServiceRequest, row.id).reply) == (before, "")
+
+    other = f.project(session, name="翠湖天地")
+    f.user(session, username="qiantai2", roles=["前台客服"], projects=[other])
+    f.user(session, username="shoufei", roles=["收费员"], projects=[desk["p"]])
+    session.flush()
+    for user in ("qiantai2", "shoufei"):
+        assert console(user).post("/admin/service-request/answer",
+                                  {"request_id": str(blank.id), "reply": "已处理"}).status_code in (403, 404)
+    session.expire_all()
+    assert session.get(ServiceRequest, blank.id).status is RequestStatus.PENDING

@@ -80,3 +80,18 @@ def test_another_projects_user_reads_no_timeline(session):
     other = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[p2]))
     with pytest.raises(NotPermitted):
         request_timeline(session, request_id=request.id, actor=other)
+
+
+def test_a_requests_status_change_reads_in_chinese_both_ways(session):
+    """A request's own status change read 「修改状态：pending → 已关闭」: its 待派工 was looked up among the work
+    orders' statuses, which have none. Each record's statuses are its own."""
+    from actions.requests import answer_request
+    from models import RequestKind
+
+    p1 = f.project(session)
+    user = f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    actor = actor_for_user(session, user)
+    request = f.service_request(session, project_=p1, kind=RequestKind.INQUIRY, receiver=user)
+    answer_request(session, request_id=request.id, reply="已告知", actor=actor)
+    whats = [s.what for s in request_timeline(session, request_id=request.id, actor=actor)]
+    assert any(w.startswith("修改状态：待派工 → 已关闭") for w in whats), whats

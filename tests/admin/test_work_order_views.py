@@ -486,6 +486,23 @@ def test_completing_a_reworked_paid_service_keeps_its_quote_and_charge(session, 
     assert 'name="charge" inputmode="decimal" value="80.00"' in page.text
 
 
+def test_a_quote_typed_without_ticking_paid_service_is_refused_not_dropped(session, console, site):
+    """报价 typed and 业主已接受 ticked, 有偿服务 forgotten: the order was accepted as free and the quote dropped, so
+    the charge could never be recorded at 完工. Now refused naming the box to tick, the order untouched."""
+    boss = actor_for_user(session, site["boss"])
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, request_ids=[r.id], actor=boss)
+    order = order_of(session, r.id)
+    client = console("boss")
+    for form in ({"quote": "120", "quote_accepted": "1"}, {"quote": "120"}, {"quote_accepted": "1"}):
+        refused = client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), **form})
+        assert refused.status_code == 400 and "请勾选「有偿服务」" in html.unescape(refused.text)
+        o = order_of(session, r.id)
+        assert (o.status, o.paid_service, o.quote, o.accepted_at) == (WorkOrderStatus.DISPATCHED, False, 0, None)
+    assert client.post("/admin/work-order/step/accept", {"order_ids": str(order.id), "quote": " "}).status_code == 303
+    assert order_of(session, r.id).status is WorkOrderStatus.ACCEPTED
+
+
 def test_a_quote_or_charge_that_is_not_a_number_is_refused_in_chinese(session, console, site):
     """「NaN」 typed as a quote or a charge (Decimal reads it as not-a-number) was a 500: refused by name, nothing
     written."""
