@@ -717,9 +717,23 @@ class PaymentImporter(RecordImporter):
     def shown_stored(self, key: str, value: Any) -> Any:
         return self.staff.names.get(value, value) if key == "collector" else value
 
+    def _lock_bills(self, rows: list[Row]) -> None:
+        """The rows' bills locked as 收款 at the counter locks them (``billing.record_payment``), then their totals
+        checked again: a cashier's payment committed since the check (a file of thousands of rows is checked for
+        seconds) would otherwise take a bill past 应收 with the file's. Refused as a whole, nothing written."""
+        ids = sorted({r.values["bill_id"] for r in rows})
+        for part in chunks(ids):  # in id order, as every writer of several bills takes them
+            self.session.execute(select(Bill.id).where(Bill.id.in_(part)).order_by(Bill.id).with_for_update())
+        self._check_totals(rows)
+        failed = [p.message for r in rows if not r.ok for p in r.problems or ()]
+        if failed:
+            raise Refused(f"导入{self.title}未完成：核对之后这些账单有了新的收款，本次没有写入任何内容，请重新上传预览。"
+                          + "；".join(failed[:5]) + (f" 等 {len(failed)} 处" if len(failed) > 5 else ""))
+
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         """The receipts first — the numbers the file brings, the next of the sequence for a row without — then
         the payments on them."""
+        self._lock_bills(rows)
         numbers = {id(r): r.values["receipt_no"] for r in rows if r.values.get("receipt_no")}
         given = sorted({(r.values["project_id"], r.values["receipt_no"]) for r in rows if id(r) in numbers})
         insert_rows(self.session, Receipt.__table__, ["project_id", "number"], given)  # before the sequence skips them

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
 
 from actions.actor import Actor
 from actions.audit import trail_clause
@@ -39,7 +40,9 @@ from models import (
     UnitStatus,
 )
 from tests import factories as f
+from tests.actions.test_dunning import committed_estate, postgres_only  # noqa: F401  (fixture)
 from tests.data.workbooks import workbook, zip_bomb
+from tests.race_support import second_while_first_open
 
 MODELS = (Unit, Building, Customer, UnitCustomer, ParkingSpace, Staff, Bill, Payment, ImportBatch, OperationLog, AuditLog)
 
@@ -1016,3 +1019,32 @@ def test_an_unchanged_units_file_is_recognised_until_a_unit_or_employee_changes(
     fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project, "units", "房屋.xlsx")
     assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["error"] == 1, fast.counts
     assert counts(session) == before
+
+
+# --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
+@postgres_only
+def test_a_payment_import_and_a_counter_payment_at_once_never_pay_a_bill_twice(engine, committed_estate):  # noqa: F811
+    """The cashier takes 200 of a 250 bill at the counter while the back office imports the bank's 100 for the same
+    bill: the import waits for the counter's payment, then refuses the row that would pass 应收, writing nothing."""
+    pid = committed_estate
+    actor = Actor(user_id=None, name="收费员", project_ids=None)
+    with Session(engine) as s:
+        bill_id = s.scalar(select(Bill.id).where(Bill.project_id == pid).order_by(Bill.id).limit(1))
+    bank = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                              ["YH-001", f"账单#{bill_id}", 100, "银行转账", "2026-03-05 10:30"]]})
+    try:
+        waited, box = second_while_first_open(
+            engine, lambda s: record_payment(s, bill_id=bill_id, amount="200.00", actor=actor),
+            lambda s: import_records(s, kind="payments", data=bank, file_name="银行.xlsx", actor=actor, project_id=pid))
+        assert waited
+        assert isinstance(box.get("error"), Refused), box
+        assert "收款合计 300.00 元超过应收 250.00 元" in str(box["error"])
+        with Session(engine) as s:
+            assert s.execute(select(Bill.amount_paid, Bill.status).where(Bill.id == bill_id)).one() == (
+                Decimal("200.00"), BillStatus.PARTIAL)
+            assert s.scalars(select(Payment.amount).where(Payment.bill_id == bill_id)).all() == [Decimal("200.00")]
+            assert not s.scalar(select(func.count()).select_from(ImportBatch).where(ImportBatch.project_id == pid))
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(Payment).where(Payment.project_id == pid))
+            s.execute(delete(ImportBatch).where(ImportBatch.project_id == pid))
