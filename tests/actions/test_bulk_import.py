@@ -1022,29 +1022,56 @@ def test_an_unchanged_units_file_is_recognised_until_a_unit_or_employee_changes(
 
 
 # --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
+def _import_while_the_counter_pays(engine, pid, bill_id, kind, data):
+    """The cashier takes 200 at the counter on ``bill_id``, the transaction held open, while ``data`` is imported:
+    the import must wait for it. Returns the import's error (None if it wrote); the import batch is removed."""
+    actor = Actor(user_id=None, name="收费员", project_ids=None)
+    try:
+        waited, box = second_while_first_open(
+            engine, lambda s: record_payment(s, bill_id=bill_id, amount="200.00", actor=actor),
+            lambda s: import_records(s, kind=kind, data=data, file_name="导入.xlsx", actor=actor, project_id=pid))
+        assert waited
+        with Session(engine) as s:
+            assert bool(s.scalar(select(func.count()).select_from(ImportBatch).where(ImportBatch.project_id == pid))) \
+                == ("error" not in box)
+        return box.get("error")
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(Payment).where(Payment.project_id == pid))
+            s.execute(delete(ImportBatch).where(ImportBatch.project_id == pid))
+
+
+def _bill_of(engine, pid, room="101", period="2026-02"):
+    with Session(engine) as s:
+        return s.scalar(select(Bill.id).join(Unit, Unit.id == Bill.unit_id)
+                        .where(Bill.project_id == pid, Unit.room_no == room, Bill.period == period))
+
+
+def _bill_state(engine, bill_id):
+    with Session(engine) as s:
+        return s.execute(select(Bill.amount_due, Bill.amount_paid, Bill.status).where(Bill.id == bill_id)).one()
+
+
 @postgres_only
 def test_a_payment_import_and_a_counter_payment_at_once_never_pay_a_bill_twice(engine, committed_estate):  # noqa: F811
     """The cashier takes 200 of a 250 bill at the counter while the back office imports the bank's 100 for the same
     bill: the import waits for the counter's payment, then refuses the row that would pass 应收, writing nothing."""
     pid = committed_estate
-    actor = Actor(user_id=None, name="收费员", project_ids=None)
-    with Session(engine) as s:
-        bill_id = s.scalar(select(Bill.id).where(Bill.project_id == pid).order_by(Bill.id).limit(1))
+    bill_id = _bill_of(engine, pid)
     bank = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
                               ["YH-001", f"账单#{bill_id}", 100, "银行转账", "2026-03-05 10:30"]]})
-    try:
-        waited, box = second_while_first_open(
-            engine, lambda s: record_payment(s, bill_id=bill_id, amount="200.00", actor=actor),
-            lambda s: import_records(s, kind="payments", data=bank, file_name="银行.xlsx", actor=actor, project_id=pid))
-        assert waited
-        assert isinstance(box.get("error"), Refused), box
-        assert "收款合计 300.00 元超过应收 250.00 元" in str(box["error"])
-        with Session(engine) as s:
-            assert s.execute(select(Bill.amount_paid, Bill.status).where(Bill.id == bill_id)).one() == (
-                Decimal("200.00"), BillStatus.PARTIAL)
-            assert s.scalars(select(Payment.amount).where(Payment.bill_id == bill_id)).all() == [Decimal("200.00")]
-            assert not s.scalar(select(func.count()).select_from(ImportBatch).where(ImportBatch.project_id == pid))
-    finally:
-        with Session(engine) as s, s.begin():
-            s.execute(delete(Payment).where(Payment.project_id == pid))
-            s.execute(delete(ImportBatch).where(ImportBatch.project_id == pid))
+    error = _import_while_the_counter_pays(engine, pid, bill_id, "payments", bank)
+    assert isinstance(error, Refused) and "收款合计 300.00 元超过应收 250.00 元" in str(error), error
+    assert _bill_state(engine, bill_id) == (Decimal("250.00"), Decimal("200.00"), BillStatus.PARTIAL)
+
+
+@postgres_only
+def test_a_bill_import_lowering_due_while_the_counter_takes_money_never_leaves_it_below_paid(engine, committed_estate):  # noqa: F811
+    """应收 corrected down to 150 by a file while the cashier takes 200 of the 250 at the counter: the import waits for
+    the payment, then refuses the row (应收 below 已收), writing nothing."""
+    pid = committed_estate
+    bill_id = _bill_of(engine, pid)
+    lower = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"], ["C栋", "101", "物业管理费", "2026-02", 150]]})
+    error = _import_while_the_counter_pays(engine, pid, bill_id, "bills", lower)
+    assert isinstance(error, Refused) and f"150.00 元低于账单#{bill_id}已收的 200.00 元" in str(error), error
+    assert _bill_state(engine, bill_id) == (Decimal("250.00"), Decimal("200.00"), BillStatus.PARTIAL)
