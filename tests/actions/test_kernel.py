@@ -48,6 +48,18 @@ def test_money_is_exact():
     assert cents(None) == Decimal("0.00") and cents(Decimal("3.456")) == Decimal("3.46")
 
 
+def test_money_typed_or_pasted_reads_as_the_imports_read_it():
+    """A cashier's full-width input method, an amount pasted from Excel with its 元 or ¥, a space between thousands:
+    read as the import reads the same cell. A comma that is no thousands separator (「12,00」 meant as 12.00) was read
+    as 1200 — now refused, not taken as a hundred times the money."""
+    for typed, amount in (("１２００．５０", "1200.50"), ("1,200.50元", "1200.50"), ("¥100", "100.00"),
+                          ("￥ 1 200", "1200.00"), ("RMB 80", "80.00"), ("１，２００", "1200.00"), ("\u200b268.5", "268.50")):
+        assert money(typed) == Decimal(amount), typed
+    for bad in ("12,00", "1,2,3", "1，5", "12,0000"):
+        with pytest.raises(Refused, match=f"金额不是有效的数字：{bad}"):
+            money(bad)
+
+
 def test_natural_order_of_names():
     assert sorted(["10栋", "2栋", "1栋", "十一栋"], key=names.natural_key) == ["1栋", "2栋", "10栋", "十一栋"]
 
