@@ -1021,6 +1021,28 @@ def test_an_unchanged_units_file_is_recognised_until_a_unit_or_employee_changes(
     assert counts(session) == before
 
 
+def test_a_merged_building_or_collector_cell_is_named_not_read_as_blank(session, p1):
+    """楼栋 merged down over its rooms (as such sheets are drawn) was refused 「房屋 为空：请填写房屋，或楼栋和房号」 —
+    naming a column the file does not have — and a merged 责任收费员 was read as blank for the rows under it, each
+    bill then given the unit's own collector: both are now refused on their row naming the column and the merge."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    f.staff(session, project_=project, name="钱收费", position=StaffPosition.CASHIER)
+    bills = workbook({"账单": [
+        ["楼栋", "房号", "收费项目", "账期", "应收(元)", "责任收费员"],
+        ["1栋", "1-101", "物业管理费", "2026-03", "268.50", "钱收费"],
+        [None, "1-102", "物业管理费", "2026-03", 300, None],
+        ["２栋", "２－１０１", "物业管理费", "2026-03", 100, None],
+    ]}, merged={"账单": ["A2:A3", "F2:F4"]})
+    before = counts(session)
+    result = _import(session, "bills", bills, actor, project_id=project.id)
+    messages = [p.message for p in result.problems]
+    assert messages == ["「账单」第3行 楼栋 为空（合并单元格？请取消合并并逐行填写）",
+                        "「账单」第3行 责任收费员 为空（合并单元格？请取消合并并逐行填写）",
+                        "「账单」第4行 责任收费员 为空（合并单元格？请取消合并并逐行填写）"], messages
+    assert not result.written and counts(session) == before
+
+
 # --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
 def _import_while_the_counter_pays(engine, pid, bill_id, kind, data):
     """The cashier takes 200 at the counter on ``bill_id``, the transaction held open, while ``data`` is imported:
