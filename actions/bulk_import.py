@@ -422,6 +422,12 @@ def _recompute_bills(session: Session, bill_ids: list[int]) -> None:
         )
 
 
+def _paid_meanwhile(title: str, failed: list[str]) -> Refused:
+    """A bills or payments import refused at its write: a 收款 committed since its check changed what it checked."""
+    return Refused(f"导入{title}未完成：核对之后这些账单有了新的收款，本次没有写入任何内容，请重新上传预览。"
+                   + "；".join(failed[:5]) + (f" 等 {len(failed)} 处" if len(failed) > 5 else ""))
+
+
 class BillImporter(RecordImporter):
     kind = "bills"
     model = Bill
@@ -520,6 +526,24 @@ class BillImporter(RecordImporter):
         for part in chunks(ids):  # who pays: the unit's primary current customer, as generated bills do
             self.session.execute(update(Bill.__table__).where(Bill.id.in_(part)).values(customer_id=payer_id(Bill.unit_id)))
         return ids
+
+    def write_updates(self, rows: list[Row]) -> None:
+        """A new 应收 checked again with its bill locked, as 收款 at the counter locks it: a payment committed since
+        the check (read unlocked, for seconds on a big file) may have taken 已收 past it. Refused as a whole."""
+        corrected = {r.target_id: r for r in rows if "amount_due" in (r.changes or {})}
+        failed = []
+        for part in chunks(sorted(corrected)):  # in id order, as every writer of several bills takes them
+            for bill_id, status, paid in self.session.execute(
+                select(Bill.id, Bill.status, Bill.amount_paid).where(Bill.id.in_(part)).order_by(Bill.id)
+                .with_for_update()
+            ):
+                row = corrected[bill_id]
+                problem = bill_problem(row.values["period"], row.values["amount_due"], StoredBill(bill_id, status, paid))
+                if problem:
+                    failed.append(f"「{row.sheet}」第{row.number}行 {self.label(problem[0])} {problem[1]}")
+        if failed:
+            raise _paid_meanwhile(self.title, failed)
+        super().write_updates(rows)
 
     def after_write(self, new: list[Row], updated: list[Row], batch: ImportBatch) -> dict[str, int]:
         _recompute_bills(self.session, [r.target_id for r in updated if "amount_due" in (r.changes or {})])
@@ -720,9 +744,22 @@ class PaymentImporter(RecordImporter):
     def shown_stored(self, key: str, value: Any) -> Any:
         return self.staff.names.get(value, value) if key == "collector" else value
 
+    def _lock_bills(self, rows: list[Row]) -> None:
+        """The rows' bills locked as 收款 at the counter locks them (``billing.record_payment``), then their totals
+        checked again: a cashier's payment committed since the check (a file of thousands of rows is checked for
+        seconds) would otherwise take a bill past 应收 with the file's. Refused as a whole, nothing written."""
+        ids = sorted({r.values["bill_id"] for r in rows})
+        for part in chunks(ids):  # in id order, as every writer of several bills takes them
+            self.session.execute(select(Bill.id).where(Bill.id.in_(part)).order_by(Bill.id).with_for_update())
+        self._check_totals(rows)
+        failed = [p.message for r in rows if not r.ok for p in r.problems or ()]
+        if failed:
+            raise _paid_meanwhile(self.title, failed)
+
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         """The receipts first — the numbers the file brings, the next of the sequence for a row without — then
         the payments on them."""
+        self._lock_bills(rows)
         numbers = {id(r): r.values["receipt_no"] for r in rows if r.values.get("receipt_no")}
         given = sorted({(r.values["project_id"], r.values["receipt_no"]) for r in rows if id(r) in numbers})
         insert_rows(self.session, Receipt.__table__, ["project_id", "number"], given)  # before the sequence skips them

@@ -398,6 +398,10 @@ def _event_form(session: Session, actor: Actor, change: records.Change) -> None:
         _check_event_change(session, actor, event.id, change.before)
     if event.source is not None and event.source is not EventSource.MANUAL:
         raise Refused(f"{label_of(ScoreEvent, 'source')}只能是{EventSource.MANUAL.label}：其他来源的记录由系统生成")
+    if event.source_id is not None:
+        raise Refused(f"{label_of(ScoreEvent, 'source_id')}只能由系统生成：手工录入的考核记录没有来源记录")
+    # 登记人 is who typed it (as 录入考核 records it), not a name the form may choose; a correction keeps it
+    event.recorded_by_id = actor.user_id if change.created else change.was("recorded_by_id")
     record_events(session, project_id=event.project_id, staff_ids=[event.staff_id], event_date=event.event_date,
                   rule_id=event.rule_id, points=event.points, actor=actor, dry_run=True)
 

@@ -49,7 +49,7 @@ from .spreadsheets.bulk import insert_rows
 from .spreadsheets.header import Field
 from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
 from .spreadsheets.records import UnitRefs
-from .surveys import COMMENTS_MAX, mark_run, survey_in_scope
+from .surveys import COMMENTS_MAX, check_open, mark_run, survey_in_scope
 
 # The words staff use for each department's column, besides its label; each also with 服务 and a score word
 # after it (客服 → 客服服务, 客服满意度, 客服服务满意度).
@@ -323,6 +323,7 @@ def import_survey_responses(
 ) -> ImportResult:
     """Preview (``dry_run``) or import a workbook of survey responses into the survey ``survey_id``."""
     survey = survey_in_scope(session, survey_id, actor)
+    check_open(survey)
     importer = SurveyImporter(session, actor, survey)
     return run_import(session, importer, data=data, file_name=file_name, dry_run=dry_run, limits=limits,
                       progress=progress)

@@ -95,6 +95,13 @@ def survey_run(session: Session, *, survey_id: int, actor: Actor) -> None:
     session.flush()
 
 
+def check_open(survey: Survey) -> None:
+    """A survey 已结束 takes no more forms: its results were summarised and reported (002: 「客服部主管…进行分类汇总…上报总经理」)."""
+    if survey.status is SurveyStatus.CLOSED:
+        raise Refused(f"调查「{survey.title}」已结束，不能再录入问卷；如需补录，请先将该调查的状态改为"
+                      f"“{SurveyStatus.COLLECTED.label}”", [survey.id])
+
+
 def check_response(session: Session, *, project_id: int, survey_id: int, unit_id: int,
                    answered_on: dt.date | None, actor: Actor) -> None:
     """A form typed or corrected in the console: its survey and unit of the form's project, answered no later
@@ -400,6 +407,8 @@ def _response_form(session: Session, actor: Actor, change: records.Change) -> No
     form = change.obj
     check_response(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id,
                    answered_on=form.answered_on, actor=actor)
+    if change.created or change.changed("survey_id"):  # a form already in it may still be corrected
+        check_open(session.get(Survey, form.survey_id))
     check_answers(session.get(Survey, form.survey_id), form)
     join_campaign(session, project_id=form.project_id, survey_id=form.survey_id, unit_id=form.unit_id)
 

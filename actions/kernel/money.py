@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import Refused
+from .text import fold
 
 CENT = Decimal("0.01")
 # The most a Numeric(12, 2) column holds: beyond it PostgreSQL refuses the row (a bare "out of range", naming no
@@ -14,24 +15,33 @@ CENT = Decimal("0.01")
 MONEY_MAX = Decimal("9999999999.99")
 
 
-def plain_amount(text: str) -> str:
-    """An amount as people type it, made plain: full-width digits and point (a Chinese keyboard's １２０．５０), the
-    currency sign and 元 (￥120, 120元, 1,200 元) and spaces dropped; thousands separators stay for the caller."""
-    text = unicodedata.normalize("NFKC", text)  # ￥ → ¥, ， → ,
-    for junk in ("¥", "元", "RMB", " "):
-        text = text.replace(junk, "")
-    return text
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def decimal_text(value: str) -> Decimal | None:
+    """A number as typed or pasted: full-width, with spaces, ``¥`` ``元`` ``RMB``, commas only between thousands
+    (``1,200.50``; ``12,00`` is no number); None when it is not one."""
+    value = fold(value).replace(" ", "")
+    for junk in ("¥", "￥", "元", "RMB"):
+        value = value.replace(junk, "")
+    if "," in value:
+        if not _THOUSANDS.match(value):
+            return None
+        value = value.replace(",", "")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def money(value: Any, *, what: str = "金额") -> Decimal:
     """An amount typed or imported; floats are refused (they are not exact), and so are fractions of a cent."""
     if isinstance(value, float):
         raise Refused(f"{what}须为精确的小数（不能是浮点数）：{value}")
-    try:
-        amount = Decimal(plain_amount(str(value)).replace(",", ""))
-    except (InvalidOperation, ValueError):
-        raise Refused(f"{what}不是有效的数字：{value}") from None
-    if not amount.is_finite():  # 「NaN」「Infinity」 read as numbers by Decimal: not an amount
+    # 「NaN」「Infinity」, read as numbers by Decimal, are not an amount (decimal_text: None)
+    amount = value if isinstance(value, Decimal) and value.is_finite() else decimal_text(str(value))
+    if amount is None:
         raise Refused(f"{what}不是有效的数字：{value}")
     if amount != amount.quantize(CENT):
         raise Refused(f"{what}最多两位小数：{value}")

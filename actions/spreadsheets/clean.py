@@ -21,13 +21,16 @@ import datetime as dt
 import functools
 import operator
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from models import LabeledEnum
 from models.base import NUMBER, number_value
+
+from ..kernel.money import decimal_text as _decimal_text
+from ..kernel.text import INVISIBLE as _INVISIBLE
+from ..kernel.text import fold as _nfkc
 
 
 class Invalid:
@@ -64,15 +67,7 @@ def _canonical(clean: Cleaner, pattern: str, confirm: Callable[[str], bool] | No
     return clean
 
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"), "-")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
-
-
-def _nfkc(value: str) -> str:
-    if value.isascii():
-        return value.strip()
-    return unicodedata.normalize("NFKC", value).translate(_INVISIBLE).translate(_DASHES).strip()
 
 
 def _number_text(value: float | int) -> str:
@@ -223,24 +218,6 @@ def unit_parts(text: str) -> Iterator[tuple[str, str]]:
     for i in range(len(text) - 1, 0, -1):
         if text[:i].endswith(BUILDING_SUFFIXES):
             yield text[:i], text[i:]
-
-
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-
-
-def _decimal_text(value: str) -> Decimal | None:
-    value = _nfkc(value).replace(" ", "")
-    for junk in ("¥", "￥", "元", "RMB"):
-        value = value.replace(junk, "")
-    if "," in value:
-        if not _THOUSANDS.match(value):
-            return None
-        value = value.replace(",", "")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 # What people put in a number or date cell for "none" (面积 —, 交房日期 /, 押金 无): blank, not a wrong value. A text

@@ -385,12 +385,18 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
         clean_column(f.clean, columns[header.columns[f.key]] if header.columns[f.key] < len(columns) else empty)
         for f in present
     ]
+    rows_of = sheet.rows
     merged_below = {
-        (r, c) for r0, c0, r1, c1 in sheet.merged for r in range(max(r0 + 1, start), r1 + 1) for c in range(c0, c1 + 1)
+        (r, c) for r0, c0, r1, c1 in sheet.merged
+        # a merge of a value (an empty merged block shows nothing on its rows either)
+        if r0 < len(rows_of) and c0 < len(rows_of[r0]) and rows_of[r0][c0] not in (None, "")
+        for r in range(max(r0 + 1, start), r1 + 1) for c in range(c0, c1 + 1)
     }
-    # Only the columns that hold a bad value, an empty required cell or a formula are looked at cell by cell.
+    # Only the columns that hold a bad value, an empty required cell, a formula or a merged cell are looked at cell by
+    # cell. A cell under the top of a merge reads blank though the sheet shows the merge's value on that row: refused
+    # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
     suspect = []
-    formula_cols = {c for _, c in sheet.formulas}
+    formula_cols = {c for _, c in sheet.formulas} | {c for _, c in merged_below}
     for k, (f, values) in enumerate(zip(present, cleaned, strict=True)):
         distinct = set(values)
         j = header.columns[f.key]
@@ -444,9 +450,10 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
                 row.typed[f.key] = cell
             elif value is None and (start + i, j) in sheet.formulas:
                 row.fail(f.label, "", "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值")
+            elif value is None and (start + i, j) in merged_below:
+                row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）")
             elif value is None and f.required:
-                merged = (start + i, j) in merged_below
-                row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）" if merged else "为空")
+                row.fail(f.label, "", "为空")
 
 
 # --- running ---------------------------------------------------------------------------------------

@@ -214,8 +214,9 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
         OperationColumnFilter("event_date"),
     ]
     one_time_form = True
-    form_columns = ["project", "staff", "event_date", "rule", "points", "note", "source", "source_id", "recorded_by"]
-    form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule", "recorded_by")
+    # 来源 and 来源记录 are the system's (derived events); 登记人 is who saves (actions/scores.py)
+    form_columns = ["project", "staff", "event_date", "rule", "points", "note"]
+    form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule")
 
 
 class ScoreMonthAdmin(ScopedModelView, model=ScoreMonth):

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
 
 from actions.actor import Actor
 from actions.audit import trail_clause
@@ -39,7 +40,9 @@ from models import (
     UnitStatus,
 )
 from tests import factories as f
+from tests.actions.test_dunning import committed_estate, postgres_only  # noqa: F401  (fixture)
 from tests.data.workbooks import workbook, zip_bomb
+from tests.race_support import second_while_first_open
 
 MODELS = (Unit, Building, Customer, UnitCustomer, ParkingSpace, Staff, Bill, Payment, ImportBatch, OperationLog, AuditLog)
 
@@ -1039,3 +1042,81 @@ def test_an_unchanged_units_file_is_recognised_until_a_unit_or_employee_changes(
     fast, compared, recognised = _previewed_twice(session, monkeypatch, data, actor, project, "units", "房屋.xlsx")
     assert not recognised and fast.to_dict() == compared.to_dict() and fast.counts["error"] == 1, fast.counts
     assert counts(session) == before
+
+
+def test_a_merged_building_or_collector_cell_is_named_not_read_as_blank(session, p1):
+    """楼栋 merged down over its rooms (as such sheets are drawn) was refused 「房屋 为空：请填写房屋，或楼栋和房号」 —
+    naming a column the file does not have — and a merged 责任收费员 was read as blank for the rows under it, each
+    bill then given the unit's own collector: both are now refused on their row naming the column and the merge."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    f.staff(session, project_=project, name="钱收费", position=StaffPosition.CASHIER)
+    bills = workbook({"账单": [
+        ["楼栋", "房号", "收费项目", "账期", "应收(元)", "责任收费员"],
+        ["1栋", "1-101", "物业管理费", "2026-03", "268.50", "钱收费"],
+        [None, "1-102", "物业管理费", "2026-03", 300, None],
+        ["２栋", "２－１０１", "物业管理费", "2026-03", 100, None],
+    ]}, merged={"账单": ["A2:A3", "F2:F4"]})
+    before = counts(session)
+    result = _import(session, "bills", bills, actor, project_id=project.id)
+    messages = [p.message for p in result.problems]
+    assert messages == ["「账单」第3行 楼栋 为空（合并单元格？请取消合并并逐行填写）",
+                        "「账单」第3行 责任收费员 为空（合并单元格？请取消合并并逐行填写）",
+                        "「账单」第4行 责任收费员 为空（合并单元格？请取消合并并逐行填写）"], messages
+    assert not result.written and counts(session) == before
+
+
+# --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
+def _import_while_the_counter_pays(engine, pid, bill_id, kind, data):
+    """The cashier takes 200 at the counter on ``bill_id``, the transaction held open, while ``data`` is imported:
+    the import must wait for it. Returns the import's error (None if it wrote); the import batch is removed."""
+    actor = Actor(user_id=None, name="收费员", project_ids=None)
+    try:
+        waited, box = second_while_first_open(
+            engine, lambda s: record_payment(s, bill_id=bill_id, amount="200.00", actor=actor),
+            lambda s: import_records(s, kind=kind, data=data, file_name="导入.xlsx", actor=actor, project_id=pid))
+        assert waited
+        with Session(engine) as s:
+            assert bool(s.scalar(select(func.count()).select_from(ImportBatch).where(ImportBatch.project_id == pid))) \
+                == ("error" not in box)
+        return box.get("error")
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(Payment).where(Payment.project_id == pid))
+            s.execute(delete(ImportBatch).where(ImportBatch.project_id == pid))
+
+
+def _bill_of(engine, pid, room="101", period="2026-02"):
+    with Session(engine) as s:
+        return s.scalar(select(Bill.id).join(Unit, Unit.id == Bill.unit_id)
+                        .where(Bill.project_id == pid, Unit.room_no == room, Bill.period == period))
+
+
+def _bill_state(engine, bill_id):
+    with Session(engine) as s:
+        return s.execute(select(Bill.amount_due, Bill.amount_paid, Bill.status).where(Bill.id == bill_id)).one()
+
+
+@postgres_only
+def test_a_payment_import_and_a_counter_payment_at_once_never_pay_a_bill_twice(engine, committed_estate):  # noqa: F811
+    """The cashier takes 200 of a 250 bill at the counter while the back office imports the bank's 100 for the same
+    bill: the import waits for the counter's payment, then refuses the row that would pass 应收, writing nothing."""
+    pid = committed_estate
+    bill_id = _bill_of(engine, pid)
+    bank = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                              ["YH-001", f"账单#{bill_id}", 100, "银行转账", "2026-03-05 10:30"]]})
+    error = _import_while_the_counter_pays(engine, pid, bill_id, "payments", bank)
+    assert isinstance(error, Refused) and "收款合计 300.00 元超过应收 250.00 元" in str(error), error
+    assert _bill_state(engine, bill_id) == (Decimal("250.00"), Decimal("200.00"), BillStatus.PARTIAL)
+
+
+@postgres_only
+def test_a_bill_import_lowering_due_while_the_counter_takes_money_never_leaves_it_below_paid(engine, committed_estate):  # noqa: F811
+    """应收 corrected down to 150 by a file while the cashier takes 200 of the 250 at the counter: the import waits for
+    the payment, then refuses the row (应收 below 已收), writing nothing."""
+    pid = committed_estate
+    bill_id = _bill_of(engine, pid)
+    lower = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"], ["C栋", "101", "物业管理费", "2026-02", 150]]})
+    error = _import_while_the_counter_pays(engine, pid, bill_id, "bills", lower)
+    assert isinstance(error, Refused) and f"150.00 元低于账单#{bill_id}已收的 200.00 元" in str(error), error
+    assert _bill_state(engine, bill_id) == (Decimal("250.00"), Decimal("200.00"), BillStatus.PARTIAL)

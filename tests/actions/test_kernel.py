@@ -48,14 +48,17 @@ def test_money_is_exact():
     assert cents(None) == Decimal("0.00") and cents(Decimal("3.456")) == Decimal("3.46")
 
 
-def test_money_as_people_type_it():
-    """A Chinese keyboard types １２０．５０; people add the sign or 元 (as the spreadsheet imports read them)."""
-    for typed in ("１２０．５０", "120.5元", "￥120.50", "¥ 120.5", "１２０．５ 元\n"):
-        assert money(typed, what="报价") == Decimal("120.50"), typed
-    assert money("￥１，２００") == Decimal("1200.00")
-    for bad in ("元", "一百二十", "120.5.0"):
-        with pytest.raises(Refused, match="报价不是有效的数字"):
-            money(bad, what="报价")
+def test_money_typed_or_pasted_reads_as_the_imports_read_it():
+    """A cashier's full-width input method, an amount pasted from Excel with its 元 or ¥, a space between thousands:
+    read as the import reads the same cell. A comma that is no thousands separator (「12,00」 meant as 12.00) was read
+    as 1200 — now refused, not taken as a hundred times the money."""
+    for typed, amount in (("１２００．５０", "1200.50"), ("1,200.50元", "1200.50"), ("¥100", "100.00"),
+                          ("￥ 1 200", "1200.00"), ("RMB 80", "80.00"), ("１，２００", "1200.00"), ("\u200b268.5", "268.50"),
+                          ("１２０．５ 元\n", "120.50")):
+        assert money(typed) == Decimal(amount), typed
+    for bad in ("12,00", "1,2,3", "1，5", "12,0000", "元", "一百二十", "120.5.0"):
+        with pytest.raises(Refused, match=f"金额不是有效的数字：{bad}"):
+            money(bad)
 
 
 def test_natural_order_of_names():

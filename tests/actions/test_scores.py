@@ -623,6 +623,25 @@ def test_an_event_note_or_rule_text_beyond_the_bound_is_refused(session, org):
     assert rule(session, "2.1").valid_to is None
 
 
+def test_an_event_form_records_who_typed_it_not_who_the_form_names(session, org):
+    """考核记录's form offered 登记人 and 来源记录: a supervisor saved a deduction as recorded by the manager, and a
+    hand-typed event pointing at a complaint's number. 登记人 is now who saves it (kept on a correction), and a
+    来源记录 on a hand-typed event is refused, nothing written."""
+    s, p = org["staff"], org["project"]
+    manager = factories.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    values = {"project": str(p.id), "staff": str(s["a"].id), "event_date": DAY, "rule": str(rule(session, "1.1").id),
+              "points": "-1", "source": EventSource.MANUAL.value, "recorded_by": str(manager.id)}
+    event = save_record(session, ScoreEvent, None, values, actor=org["actor"])
+    assert event.recorded_by_id == org["boss"].id
+    event = save_record(session, ScoreEvent, event, {**values, "points": "-1", "note": "补记"}, actor=org["actor"],
+                        version=event.version)
+    assert (event.recorded_by_id, event.note) == (org["boss"].id, "补记")
+    before = snapshot(session)
+    with pytest.raises(Refused, match="来源记录只能由系统生成"):
+        save_record(session, ScoreEvent, None, {**values, "source_id": "77"}, actor=org["actor"])
+    assert snapshot(session) == before
+
+
 def test_confirming_stale_or_uncomputed_scores_is_refused(session, org):
     p, s = org["project"], org["staff"]
     with pytest.raises(Refused, match="尚未计算"):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
 from actions.kernel.periods import today_local
+from actions.records import save_record
 from actions.spreadsheets.pipeline import Outcome
 from actions.spreadsheets.reader import Limits
 from actions.spreadsheets.writer import error_report, template
@@ -151,6 +152,30 @@ def test_dry_run_previews_and_writes_nothing(session, estate):
     first = dict(result.preview[0].values)
     assert first["房号"] == "1-101" and first["客服部"] == "5" and first["填表日期"] == "2026-03-05"
     assert result.preview[0].outcome is Outcome.NEW
+
+
+def test_a_closed_survey_takes_no_more_forms(session, estate):
+    """已结束: its results were summarised and reported (by department, to the 总经理's meeting); a file brought in
+    afterwards — or a form typed — changed them. Refused naming the survey and the way back (its status set to
+    回收中 again, an edit the audit trail keeps); a form already in it may still be corrected."""
+    project, units, actor, survey_id = estate
+    assert import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="a.xlsx", actor=actor).written
+    survey = session.get(Survey, survey_id)
+    survey.status = SurveyStatus.CLOSED
+    session.flush()
+    late = workbook({"S": [["楼栋", "房号", "填表日期", "客服部"], ["1栋", "1-103", "2026/3/9", 1]]})
+    before = counts(session)
+    for dry_run in (True, False):
+        with pytest.raises(Refused, match="「2026年上半年业主满意度调查」已结束，不能再录入问卷"):
+            import_survey_responses(session, survey_id=survey_id, data=late, file_name="补录.xlsx", actor=actor,
+                                    dry_run=dry_run)
+    with pytest.raises(Refused, match="已结束，不能再录入问卷"):
+        save_record(session, SurveyResponse, None, {"project": str(project.id), "survey": str(survey_id),
+                                                   "unit": str(units["1-104"].id), "service_score": "1"}, actor=actor)
+    assert counts(session) == before
+    form = session.scalar(select(SurveyResponse).where(SurveyResponse.unit_id == units["1-101"].id))
+    save_record(session, SurveyResponse, form, {"comments": "电梯维修要及时（已核对原件）"}, actor=actor, version=form.version)
+    assert form.comments == "电梯维修要及时（已核对原件）"
 
 
 def test_reimport_is_refused_and_answered_units_are_duplicates(session, estate):
