@@ -292,16 +292,16 @@ def _accounts(project_id: int, as_of: dt.date, units: ColumnElement[bool] | None
     return stmt if units is None else stmt.where(units)
 
 
-def _letter(unit_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivered: bool = False) -> ColumnElement[bool]:
-    """The account's stage-3 notice (with its 停电函) of the month exists — with its deadline on or before
-    ``due_by``, delivered."""
-    letter = aliased(N)
-    where = [letter.unit_id == unit_id, letter.cycle == cycle, letter.stage == DunningStage.THIRD]
+def _letters(project_id: Any, cycle: Any, *, due_by: dt.date | None = None, delivered: bool = False) -> Select:
+    """SELECT the accounts (their units) whose stage-3 notice (with its 停电函) of the month exists — with its
+    deadline on or before ``due_by``, delivered. Asked as ``unit_id IN (…)``, not correlated: the month's letters
+    are read once (PostgreSQL: a hashed subplan), as a stage's own check of its notices is (``_classified``)."""
+    where = [N.project_id == project_id, N.cycle == cycle, N.stage == DunningStage.THIRD]
     if due_by is not None:
-        where.append(letter.pay_by <= due_by)
+        where.append(N.pay_by <= due_by)
     if delivered:
-        where.append(letter.delivered_at.is_not(None))
-    return exists().where(*where)
+        where.append(N.delivered_at.is_not(None))
+    return select(N.unit_id).where(*where)
 
 
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
@@ -313,9 +313,11 @@ def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date
     whens = [(issued, Exclusion.ISSUED.value), (acct.c.amount < TOLERANCE, Exclusion.SMALL.value)]
     if stage is DunningStage.CUTOFF:
         # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month, once the day it gave is reached.
-        whens.append((~_letter(acct.c.unit_id, cycle), Exclusion.NO_LETTER.value))
+        # (the letters read once too: an EXISTS per account, on a first month's empty statistics, scanned them each)
+        whens.append((acct.c.unit_id.not_in(_letters(project_id, cycle)), Exclusion.NO_LETTER.value))
         whens.append((acct.c.months < CUTOFF_MIN_MONTHS, Exclusion.SHORT.value))
-        whens.append((~_letter(acct.c.unit_id, cycle, due_by=as_of), Exclusion.LETTER_RUNNING.value))
+        whens.append((acct.c.unit_id.not_in(_letters(project_id, cycle, due_by=as_of)),
+                      Exclusion.LETTER_RUNNING.value))
     return select(acct, case(*whens, else_="ok").label("reason")).subquery()
 
 
@@ -509,7 +511,8 @@ def issue_dunning(
                       run_status=run.status, issued=issued)
     if proposing:
         outcome = replace(outcome, undelivered=session.scalar(
-            select(func.count()).where(N.run_id == run.id, ~_letter(N.unit_id, cycle, delivered=True))))
+            select(func.count()).where(N.run_id == run.id,
+                                       N.unit_id.not_in(_letters(project.id, cycle, delivered=True)))))
     log_operation(
         session, "issue_dunning",
         params={"stage": stage, "as_of": as_of, "scope": resolved.note, "run_key": run_key},
@@ -545,7 +548,7 @@ def _with_summary(session: Session, outcome: DunningResult, c: Any, *, examples:
     undelivered = 0
     if outcome.stage is DunningStage.CUTOFF and accounts:
         undelivered = session.scalar(select(func.count()).where(
-            c.c.reason == "ok", ~_letter(c.c.unit_id, outcome.cycle, delivered=True)))
+            c.c.reason == "ok", c.c.unit_id.not_in(_letters(outcome.project_id, outcome.cycle, delivered=True))))
     return replace(outcome, accounts=accounts, total_amount=total, excluded=excluded, sample=sample,
                    undelivered=undelivered)
 
@@ -688,7 +691,7 @@ def approve_dunning(
         still = select(acct.c.unit_id).where(acct.c.months >= CUTOFF_MIN_MONTHS)
         listed = session.execute(
             select(N.unit_id, N.unit_id.in_(still).label("owing"),
-                   _letter(N.unit_id, N.cycle, delivered=True).label("delivered"))
+                   N.unit_id.in_(_letters(run.project_id, run.cycle, delivered=True)).label("delivered"))
             .where(N.run_id == run.id)
         ).all()
         paid = [r.unit_id for r in listed if not r.owing]

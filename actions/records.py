@@ -196,11 +196,12 @@ def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
             check_text_length(type(obj), key, value)
         enum_class = getattr(getattr(column, "type", None), "enum_class", None)
         if enum_class is not None and value is not None and not isinstance(value, enum_class):
-            value = _member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are
+            value = member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are
         setattr(obj, key, value)
 
 
-def _member(enum_class: type, value: Any, model: type, key: str) -> Any:
+def member(enum_class: type, value: Any, model: type, key: str) -> Any:
+    """The member of ``enum_class`` a form's ``value`` names, or a refusal naming the field."""
     try:
         return enum_class(getattr(value, "value", value))
     except ValueError:

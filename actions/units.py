@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
+    Building,
     MoveInChecklist,
     RenovationApplication,
     RenovationStatus,
@@ -41,6 +42,16 @@ def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tup
     if handover is None:
         return "move_in_date", f"有{move_in_label}须先填写{handover_label}：房屋交付后才能入住"
     return "move_in_date", f"{move_in_label} {move_in} 早于{handover_label} {handover}"
+
+
+def unit_label(session: Session, *, unit_id: int, project_id: int, actor: Actor) -> str | None:
+    """The unit as the lists name it (楼栋-房号: 5栋-0802), for a page naming the one chosen (登记走访); None where it
+    is not a unit of ``project_id`` the actor sees — its name is then not told."""
+    row = session.execute(select(Building.name, Unit.room_no, Unit.project_id)
+                          .join(Building, Building.id == Unit.building_id).where(Unit.id == unit_id)).first()
+    if row is None or row.project_id != project_id or not actor.can_see(project_id):
+        return None
+    return f"{row.name}-{row.room_no}"
 
 
 @records.rule(Unit)

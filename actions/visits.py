@@ -7,7 +7,9 @@ a complaint enters the complaint process as a new request.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,9 +23,11 @@ from models import (
     Project,
     RequestKind,
     Satisfaction,
+    ServiceRequest,
     Staff,
     Unit,
     UnitStatus,
+    User,
     Visit,
     VisitKind,
     VisitWay,
@@ -39,6 +43,7 @@ from .form_tokens import form_token as one_time
 from .kernel.periods import local_day_bounds, not_yet
 from .requests import add_request
 from .spreadsheets.pipeline import shown
+from .work_orders import CALLBACK_ON_ORDER
 
 # 已交房、装修中、已入住的房屋都算住户；空置房不走访。
 HOUSEHOLD_STATUSES = (UnitStatus.HANDED_OVER, UnitStatus.DECORATING, UnitStatus.OCCUPIED)
@@ -134,14 +139,19 @@ class VisitResult:
 def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: VisitKind = VisitKind.REGULAR,
                  way: VisitWay = VisitWay.DOOR, result: Satisfaction | None = None, notes: str = "",
                  issues_raised: str = "", complaint: bool = False, customer_id: int | None = None,
-                 visited_at: dt.datetime | None = None, form_token: str | None = None) -> VisitResult:
-    """走访记录 of one household. With ``complaint`` the issue raised becomes a 投诉 received by the visitor.
-    ``form_token`` is the page's one-time token: the same form again answers with the visit it recorded."""
+                 visited_at: dt.datetime | None = None, form_token: str | None = None,
+                 request_id: int | None = None, visitor_id: int | None = None) -> VisitResult:
+    """走访记录 of one household — the one write of a visit, from the 定期走访 page and the 走访记录 form alike (a
+    派工单's 回访 is the order's step). With ``complaint`` the issue raised becomes a 投诉 received by the visitor.
+    ``form_token`` is the page's one-time token: the same form again answers with the visit it recorded.
+    ``request_id``: the 诉求 the visit follows up (投诉回访); ``visitor_id``: who visited, the actor by default."""
     token = one_time(form_token)
     earlier = _submitted(session, token)
     if earlier is not None:
         return earlier
-    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is None:
+        raise Refused(f"请选择{label_of(Visit, 'unit')}")
+    unit = session.get(Unit, unit_id)
     if unit is None:
         raise Refused(f"{label_of(Visit, 'unit')} #{unit_id} 不存在", [unit_id])
     if not actor.can_see(unit.project_id):
@@ -149,6 +159,11 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and (customer is None or customer.project_id != unit.project_id):
         raise Refused(f"{label_of(Visit, 'customer')} #{customer_id} 不属于该项目", [customer_id])
+    followed = session.get(ServiceRequest, request_id) if request_id is not None else None
+    if request_id is not None and (followed is None or followed.project_id != unit.project_id):
+        raise Refused(f"{label_of(Visit, 'request')} #{request_id} 不属于该项目", [request_id])
+    if visitor_id is not None and session.get(User, visitor_id) is None:
+        raise Refused(f"{label_of(Visit, 'visitor')} #{visitor_id} 不存在", [visitor_id])
     issues_raised = (issues_raised or "").strip()
     if complaint and not issues_raised:
         raise Refused(f"转为投诉须填写{label_of(Visit, 'issues_raised')}")
@@ -158,7 +173,8 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
         with session.begin_nested():
             visit, request_id = _add_visit(
                 session, actor, unit, kind=kind, way=way, result=result, notes=notes, issues_raised=issues_raised,
-                complaint=complaint, customer=customer, visited_at=visited_at, token=token)
+                complaint=complaint, customer=customer, visited_at=visited_at, token=token, request_id=request_id,
+                visitor_id=visitor_id)
     except IntegrityError:
         # the same form's first submission committed while this one waited for its key
         earlier = _submitted(session, token)
@@ -174,9 +190,9 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
 
 def _add_visit(session: Session, actor: Actor, unit: Unit, *, kind: VisitKind, way: VisitWay,
                result: Satisfaction | None, notes: str, issues_raised: str, complaint: bool,
-               customer: Customer | None, visited_at: dt.datetime, token: str | None) -> tuple[Visit, int | None]:
+               customer: Customer | None, visited_at: dt.datetime, token: str | None, request_id: int | None,
+               visitor_id: int | None) -> tuple[Visit, int | None]:
     """The visit, and with ``complaint`` the 投诉 it opens (channel 巡查, received when the visit was made)."""
-    request_id = None
     if complaint:
         request_id = add_request(
             session, actor=actor, project_id=unit.project_id, channel=Channel.PATROL, kind=RequestKind.COMPLAINT,
@@ -186,7 +202,7 @@ def _add_visit(session: Session, actor: Actor, unit: Unit, *, kind: VisitKind, w
         ).id
     visit = Visit(
         project_id=unit.project_id, kind=kind, way=way, unit_id=unit.id, customer_id=customer.id if customer else None,
-        request_id=request_id, visited_at=visited_at, visitor_id=actor.user_id, result=result,
+        request_id=request_id, visited_at=visited_at, visitor_id=visitor_id or actor.user_id, result=result,
         notes=(notes or "").strip(), issues_raised=issues_raised, form_token=token,
     )
     session.add(visit)
@@ -210,8 +226,28 @@ def _check_visited_at(visited_at: dt.datetime | None, visit_id: int | None) -> N
                       [visit_id] if visit_id else [])
 
 
+@records.creates(Visit)
+def _visit_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Visit:
+    """走访记录 → 新增 is 登记走访 (:func:`record_visit`), as on the 定期走访 page: one write, one set of rules. A
+    visit linked to a 派工单 is that order's 回访, made by its step."""
+    if records.ref_id(values, "work_order") is not None:
+        raise Refused(CALLBACK_ON_ORDER, [records.ref_id(values, "work_order")])
+    unit_id, project_id = records.ref_id(values, "unit"), records.ref_id(values, "project")
+    if unit_id is not None and project_id is not None and \
+            session.scalar(select(Unit.project_id).where(Unit.id == unit_id)) not in (project_id, None):
+        raise Refused(f"{label_of(Visit, 'unit')} #{unit_id} 不属于所选{label_of(Visit, 'project')}", [unit_id])
+    enums = {key: records.member(enum, values.get(key), Visit, key)
+             for key, enum in (("kind", VisitKind), ("way", VisitWay), ("result", Satisfaction))
+             if values.get(key) not in (None, "")}
+    result = record_visit(session, actor=actor, unit_id=unit_id, **enums, notes=values.get("notes") or "",
+                          issues_raised=values.get("issues_raised") or "", customer_id=records.ref_id(values, "customer"),
+                          visited_at=values.get("visited_at") or None, request_id=records.ref_id(values, "request"),
+                          visitor_id=records.ref_id(values, "visitor"))
+    return session.get(Visit, result.visit_id)
+
+
 @records.rule(Visit)
-def _visit_form(session: Session, actor: Actor, change: records.Change) -> None:
-    """The 走访记录 form is held to what :func:`record_visit` holds."""
+def _visit_edited(session: Session, actor: Actor, change: records.Change) -> None:
+    """An edit of a 走访记录 is held to what :func:`record_visit` holds."""
     if change.changed("visited_at"):
         _check_visited_at(change.obj.visited_at, change.obj.id)

@@ -720,6 +720,9 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
     return CallbackResult(order_id, visit.id, outcome.status, reopen, outcome.operation_id)
 
 
+CALLBACK_ON_ORDER = "派工单的回访须在派工单上办理（「回访」：不满意退回返工，满意方可关闭），不能在走访记录中关联或修改"
+
+
 @records.rule(Visit)
 def _callback_only_by_its_step(session: Session, actor: Actor, change: records.Change) -> None:
     """A visit linked to a 派工单 is its 回访, made by :func:`callback_work_order` — 不满意 sends the order back
@@ -728,7 +731,7 @@ def _callback_only_by_its_step(session: Session, actor: Actor, change: records.C
     visit = change.obj
     if change.changed("work_order_id") and (visit.work_order_id is not None or change.was("work_order_id")) or (
             visit.work_order_id is not None and change.changed("result")):
-        raise Refused("派工单的回访须在派工单上办理（「回访」：不满意退回返工，满意方可关闭），不能在走访记录中关联或修改",
+        raise Refused(CALLBACK_ON_ORDER,
                       [visit.work_order_id or change.was("work_order_id")])
 
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from actions import billing, complaints, slips, timeline, visits, work_orders
+from actions import billing, complaints, slips, timeline, units, visits, work_orders
 from actions import requests as intake
 from actions.errors import Refused
 from actions.form_tokens import new_form_token
@@ -622,6 +622,7 @@ class ListForm(PageForm):
     project_id = IdField(label_of(WorkOrder, "project"))
     staff_id = IdField(label_of(ServiceRequest, "first_staff"))
     day = DateField("日期")
+    unit_id = IdField(label_of(Visit, "unit"))
 
 
 class VisitForm(PageForm):
@@ -777,19 +778,26 @@ class VisitPlanPage(ServicePage):
                 url = request.url_for("admin:view-visit-plan").include_query_params(project_id=project, day=day)
                 return RedirectResponse(url, status_code=303)
 
-        def load(session: Any, *, actor: Any) -> tuple[Any, Any]:
+        shown = ListForm.read({"project_id": project, "day": day, "unit_id": values["unit_id"]})
+        chosen = shown.unit_id.data
+
+        def load(session: Any, *, actor: Any) -> tuple[Any, Any, Any]:
             projects = billing.fee_choices(session, actor=actor).projects
-            shown = ListForm.read({"project_id": project, "day": day})
             project_id = shown.project_id.data or (projects[0].id if projects else None)
             plan = visits.households_not_visited(session, project_id=project_id, actor=actor,
                                                  day=shown.day.data) if project_id else None
-            return projects, plan
+            # the household chosen, named as the list names it (not by its record number)
+            unit = units.unit_label(session, unit_id=chosen, project_id=project_id,
+                                    actor=actor) if chosen and project_id else None
+            return projects, plan, unit
 
-        projects, plan = await run_action(self.session_maker, request, load)
+        projects, plan, unit = await run_action(self.session_maker, request, load)
+        if chosen and unit is None:
+            context.setdefault("error", f"所选{label_of(Visit, 'unit')}不在本项目中，请从下表中选择")
         values["form_token"] = values["form_token"] or new_form_token()  # kept while the form is corrected
         return await _page(
             self, request, "visit_plan.html", status_code=status_code, title=self.name, projects=projects, plan=plan,
-            project=project, day=day, values=values, ways=VisitWay.choices(), results=Satisfaction.choices(),
+            project=project, day=day, values=values, unit=unit, ways=VisitWay.choices(), results=Satisfaction.choices(),
             can_record=granted(self, request, "visit", "create"), **context,
         )
 

@@ -441,6 +441,20 @@ def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):
     assert linked == {"张伟": u101.id, "李娜": u102.id}
 
 
+def test_a_building_written_in_chinese_numerals_is_found(session, p1):
+    """「一栋101」, 楼栋 「十一号楼」: the building's number in words is the same building as its digits (1栋, 11栋), as
+    the front desk's lookup reads it."""
+    project, actor = p1
+    u101 = f.unit(session, project_=project, building_=f.building(session, project_=project, name="1栋"), room_no="101")
+    u1101 = f.unit(session, project_=project, building_=f.building(session, project_=project, name="11栋"),
+                   room_no="1101")
+    rows = [["业主姓名", "联系电话", "房屋"], ["张伟", "13812345678", "一栋101"], ["李娜", "13900001111", "十一号楼1101"]]
+    result = _import(session, "customers", workbook({"业主": rows}), actor, project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    linked = dict(session.execute(select(Customer.name, UnitCustomer.unit_id).join(UnitCustomer.customer)).all())
+    assert linked == {"张伟": u101.id, "李娜": u1101.id}
+
+
 def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     project, actor = p1
     _import(session, "units", workbook({"房屋": UNITS}), actor)

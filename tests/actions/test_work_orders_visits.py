@@ -247,6 +247,35 @@ def test_a_visit_is_recorded_once_it_happened_not_ahead_of_now(session, site, co
     assert session.get(Visit, visit.id).visited_at == done.replace(microsecond=0)
 
 
+def test_the_visit_form_records_through_the_one_visit_action(session, site, console):
+    """走访记录 → 新增 is 登记走访 (record_visit), the 定期走访 page's action: its rules (only what has happened, the
+    household of the project) and its operation row, one write path; nothing written on a refusal."""
+    from models import OperationLog
+
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    done = (utcnow() - dt.timedelta(days=1)).astimezone(SHANGHAI)
+    form = {"project": str(site["p1"].id), "kind": "special", "way": "phone", "unit": str(site["units"][0].id),
+            "visited_at": f"{done:%Y-%m-%d %H:%M:%S}", "result": "basic", "notes": "专项走访", "issues_raised": ""}
+    before = session.scalar(select(func.count()).select_from(OperationLog).where(OperationLog.operation == "record_visit"))
+    assert client.post("/admin/visit/create", form).status_code == 302
+    visit = session.scalars(select(Visit).where(Visit.unit_id == site["units"][0].id)).one()
+    assert (visit.kind, visit.way, visit.result, visit.notes) == (VisitKind.SPECIAL, VisitWay.PHONE,
+                                                                  Satisfaction.BASIC, "专项走访")
+    assert visit.visitor_id == site["user"].id and visit.visited_at == done.replace(microsecond=0)
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "record_visit")) == before + 1
+    # refused as the page refuses: no household, or another project's — nothing written
+    count = session.scalar(select(func.count()).select_from(Visit))
+    other = f.unit(session, project_=site["p2"])
+    session.flush()
+    for bad, reason in ((("unit", ""), "请选择房屋"), (("unit", str(other.id)), "不属于所选项目")):
+        refused = client.post("/admin/visit/create", {**form, bad[0]: bad[1]})
+        assert refused.status_code == 400 and reason in refused.text, refused.text[:200]
+    assert session.scalar(select(func.count()).select_from(Visit)) == count
+
+
 def test_a_closed_orders_callback_is_not_deleted_a_plain_visit_is(session, site, console):
     """「真正的结束是在回访后」: the 回访 that let an order close stays with it — a supervisor's 删除 of it on the
     走访记录 list is refused, the visit and the closed order as they were; a 走访 of no order is deleted."""

@@ -636,6 +636,20 @@ def test_visit_plan_lists_households_and_records_a_visit_with_a_complaint(sessio
     assert console("cashier").get(f"/admin/visit-plan?project_id={site['p1'].id}").status_code == 403
 
 
+def test_the_visit_form_names_the_unit_by_its_label(session, console, site):
+    """登记走访's heading names the household as the list does (5栋-0802), not by its record number; a unit of
+    another project, or none, offers no form and says so."""
+    page = console("desk").get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}")
+    assert re.search(r"登记走访：\s*5栋-0802", page.text) and f"#{site['unit'].id}" not in page.text
+    elsewhere = f.unit(session, project_=site["p2"], building_=f.building(session, project_=site["p2"], name="9栋"),
+                       room_no="0101")
+    session.flush()
+    for unit_id in (elsewhere.id, 99999999):
+        page = console("desk").get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={unit_id}")
+        assert page.status_code == 200 and "登记走访：" not in page.text and "9栋-0101" not in page.text
+        assert "所选房屋不在本项目中" in page.text
+
+
 def test_a_visit_form_sent_twice_records_one_visit_and_one_complaint(session, console, site):
     """登记走访 with 转为投诉 clicked twice recorded two visits and two complaints (the month's 受理投诉 doubled). The
     page's form now carries a one-time token: sent again it answers with the visit recorded, and writes nothing."""
