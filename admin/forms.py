@@ -157,10 +157,16 @@ class DateField(_Typed):
         return f"{self.label.text}「{text}」无法识别为日期（如 2026-12-07、20261207、2026年12月7日）"
 
 
+_MONTH_TYPED = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
+
+
 class MonthField(_Typed):
-    """A month as YYYY-MM (the kernel's wording when it is not)."""
+    """A month as YYYY-MM — or as people type it where the browser shows a month input as a text box (Firefox,
+    Safari): 2026年11月, 2026/11, 2026.11, 2026-1 (the kernel's wording when it is none of these)."""
 
     def parse(self, text: str) -> str:
+        if match := _MONTH_TYPED.match(text):
+            text = f"{match[1]}-{int(match[2]):02d}"  # 2026-13 stays wrong, and is refused as typed
         try:
             return parse_month(text, what=self.label.text).text
         except Refused as refused:

@@ -903,6 +903,8 @@ class ComplaintStatsPage(ServicePage):
             projects, stats = await run_action(self.session_maker, request,
                                                lambda session, actor: (billing.fee_choices(session, actor=actor).projects, None))
             context["error"], status_code = refused.message, refusal_status(refused)
+        else:  # the months as read (2026年11月 typed in a browser's text box → 2026-11, which the month input shows)
+            values.update(month_from=stats.month_from, month_to=stats.month_to if values["month_to"] else "")
         return await _page(
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,
