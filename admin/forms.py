@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
-from actions.kernel.periods import parse_month, today_local
+from actions.kernel.periods import read_month, today_local
 from models import SHANGHAI, LabeledEnum
 
 
@@ -157,18 +157,13 @@ class DateField(_Typed):
         return f"{self.label.text}「{text}」无法识别为日期（如 2026-12-07、20261207、2026年12月7日）"
 
 
-_MONTH_TYPED = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
-
-
 class MonthField(_Typed):
     """A month as YYYY-MM — or as people type it where the browser shows a month input as a text box (Firefox,
     Safari): 2026年11月, 2026/11, 2026.11, 2026-1 (the kernel's wording when it is none of these)."""
 
     def parse(self, text: str) -> str:
-        if match := _MONTH_TYPED.match(text):
-            text = f"{match[1]}-{int(match[2]):02d}"  # 2026-13 stays wrong, and is refused as typed
         try:
-            return parse_month(text, what=self.label.text).text
+            return read_month(text, what=self.label.text).text
         except Refused as refused:
             raise ValidationError(refused.message) from None
 
