@@ -384,7 +384,7 @@ def test_a_tampered_request_edit_cannot_close_it(session, console, site):
     assert 'name="status"' not in form.text and 'name="closed_at"' not in form.text
     before = _record(session, ServiceRequest, r.id)
     page = desk.post(f"/admin/service-request/edit/{r.id}", {
-        "project": str(site["p1"].id), "channel": "phone", "kind": before["kind"].value,
+        "project": str(site["p1"].id), "channel": "phone", "kind": before["kind"].value, "unit": str(site["unit"].id),
         "category": before["category"].value, "priority": "high", "content": "卫生间漏水，楼下天花板渗水",
         "received_at": before["received_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
         "status": "closed", "closed_at": "2026-11-20 10:00:00", "version": str(before["version"]), "save": "保存",
