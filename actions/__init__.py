@@ -9,5 +9,7 @@ from . import (  # noqa: E402
     scores,  # noqa: F401
     surveys,  # noqa: F401
     units,  # noqa: F401  (a unit's state follows its 交房验收 and 装修申请 in the same flush)
+    visit_plans,  # noqa: F401
+    weekly_plan,  # noqa: F401
     work_orders,  # noqa: F401  (a request's 变更记录 lists its orders' 派工 rows)
 )

@@ -31,6 +31,7 @@ from models import (  # noqa: F401  (CALLBACK_KINDS: complaints.CALLBACK_KINDS a
     Project,
     RequestKind,
     ServiceRequest,
+    User,
     WorkOrder,
     label_of,
     utcnow,
@@ -308,6 +309,11 @@ def judge_complaint(session: Session, *, request_id: int, validity: ComplaintVal
     if not isinstance(validity, ComplaintValidity):
         raise Refused(f"请选择{label_of(SR, 'complaint_validity')}")
     staff = request.complained_staff
+    if staff is not None and actor.user_id is not None and session.scalar(
+            select(User.staff_id).where(User.id == actor.user_id)) == staff.id:
+        # the one complained about does not judge the complaint (as who raised an escalation does not answer it)
+        raise NotPermitted(f"{staff.name} 是该投诉的{label_of(SR, 'complained_staff')}，不能判定本人被投诉的诉求："
+                           f"须由其他客服主管或经理判定", [request_id])
     if points is not None:
         points = -abs(Decimal(points))
         if validity is not ComplaintValidity.VALID:

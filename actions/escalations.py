@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import SHANGHAI, Escalation, EscalationLevel, RequestStatus, ServiceRequest, label_of, utcnow
+from models import (
+    SHANGHAI,
+    Escalation,
+    EscalationLevel,
+    RequestStatus,
+    ServiceRequest,
+    Staff,
+    StaffPosition,
+    User,
+    label_of,
+    utcnow,
+)
 
 from . import records
 from .actor import Actor
@@ -17,6 +28,22 @@ from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 
 ENDED = (RequestStatus.CLOSED, RequestStatus.CANCELLED)
+# The level each post answers for: 主管 what was raised to 主管, 经理 to 经理 (and below).
+POST_LEVELS = {StaffPosition.SUPERVISOR: EscalationLevel.SUPERVISOR, StaffPosition.MANAGER: EscalationLevel.MANAGER}
+
+
+def _answers_up_to(session: Session, actor: Actor) -> tuple[EscalationLevel | None, str] | None:
+    """The highest level the actor answers for and the post it holds; None when the account names no 员工 (its post
+    unknown: not judged here). A 分公司 or company-wide account answers every level."""
+    row = session.execute(select(User.is_superuser, User.branch_id, Staff.position)
+                          .outerjoin(Staff, Staff.id == User.staff_id).where(User.id == actor.user_id)).first()
+    if row is None:
+        return None
+    if row.is_superuser or row.branch_id is not None:
+        return EscalationLevel.GENERAL, "分公司"
+    if row.position is None:
+        return None
+    return POST_LEVELS.get(row.position), row.position.label
 
 
 @dataclass(frozen=True)
@@ -61,6 +88,11 @@ def respond_escalation(session: Session, *, escalation_id: int, response: str, a
     if row.escalated_by_id is not None and row.escalated_by_id == actor.user_id:
         # 员工无法解决的报主管，主管无法解决的报经理: the answer is the level's it was raised to, not the raiser's own
         raise NotPermitted(f"不能批复自己上报的{Escalation.__label__}：须由{row.level.label}批复", [escalation_id])
+    held = _answers_up_to(session, actor)
+    if held is not None and (held[0] is None or held[0].value < row.level.value):
+        # 员工无法解决的报主管，主管无法解决的报经理，经理无法解决的报总经理: a 主管 does not answer what went to the 经理
+        raise NotPermitted(f"该诉求已上报至{row.level.label}，须由{row.level.label}批复（您的岗位是{held[1]}）",
+                           [escalation_id])
     if row.responded_at is not None:
         raise Refused(f"该上报已于 {row.responded_at.astimezone(SHANGHAI):%Y-%m-%d} 批复", [escalation_id])
     response = (response or "").strip()

@@ -269,6 +269,7 @@ def receive_request(
     if customer_id is not None and (customer is None or customer.project_id != project_id):
         raise Refused(f"{label_of(ServiceRequest, 'customer')} #{customer_id} 不属于该项目", [customer_id])
     _check_first_staff(session, first_staff_id, project_id)
+    _check_home_repair(kind, unit_id)
     phone = PHONE(contact_phone)  # as the spreadsheet imports read it; a masked number copied back counts as none
     if isinstance(phone, Invalid):
         raise Refused(f"{label_of(ServiceRequest, 'contact_phone')}：{phone.reason}")
@@ -311,6 +312,13 @@ def _submitted(session: Session, token: str | None) -> IntakeResult | None:
         .where(ServiceRequest.form_token == token)
     ).one_or_none()
     return None if row is None else IntakeResult(*row, operation_id=None, resubmitted=True)
+
+
+def _check_home_repair(kind: RequestKind | None, unit_id: int | None) -> None:
+    """报修(户内) is a repair inside a home: the engineer is sent to that 房屋 (its 派工单 names where to go)."""
+    if kind is RequestKind.REPAIR_PRIVATE and unit_id is None:
+        raise Refused(f"{RequestKind.REPAIR_PRIVATE.label}须选择{label_of(ServiceRequest, 'unit')}（维修人员按房屋上门）："
+                      f"请先查找房屋；公共区域的维修请选{RequestKind.REPAIR_PUBLIC.label}")
 
 
 def _check_received_at(received_at: dt.datetime) -> None:
@@ -378,6 +386,8 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
         _check_received_at(request.received_at)
     if change.changed("first_staff_id") or change.changed("project_id"):
         _check_first_staff(session, request.first_staff_id, request.project_id)
+    if change.changed("kind") or change.changed("unit_id"):
+        _check_home_repair(request.kind, request.unit_id)
     if request.kind is RequestKind.COMPLAINT:
         if request.complaint_validity is None:
             request.complaint_validity = ComplaintValidity.PENDING

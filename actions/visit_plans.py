@@ -29,15 +29,29 @@ from models import (
 )
 from models.base import display_loads
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
-from .kernel.periods import parse_month
+from .kernel.periods import parse_month, read_month
 from .kernel.scope import visible_projects
 from .kernel.sql import upsert_insert
 from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 PLANNED_KINDS = (VisitKind.REGULAR, VisitKind.SPECIAL)  # the 登门拜访 a plan counts; callbacks follow their orders
+
+
+@records.rule(StaffVisitPlan)
+def _plan_of_a_month(session: Session, actor: Actor, change: records.Change) -> None:
+    """A plan is of a month stored as YYYY-MM, however typed (「2027年3月」, 2027-3 were saved as typed: 走访统计 and
+    审批 never found the plan, and a second plan of the same person and month slipped past the unique key). A plan
+    changed after its approval waits for approval again: the manager approved what it said then."""
+    plan = change.obj
+    if plan.month is not None and change.changed("month"):
+        plan.month = read_month(plan.month, what=label_of(StaffVisitPlan, "month")).text
+    if not change.created and plan.status is PlanStatus.APPROVED and any(
+            change.changed(key) for key in ("project_id", "month", "staff_id", "planned", "focus")):
+        plan.status, plan.approved_by_id, plan.approved_at = PlanStatus.DRAFT, None, None
 
 
 @dataclass(frozen=True)

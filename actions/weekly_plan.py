@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import TaskStatus, WeeklyTask
+from models import Staff, TaskStatus, WeeklyReview, WeeklyTask, label_of
 
+from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation
+from .errors import Refused
 from .kernel.periods import monday_of
 from .kernel.scope import visible_projects
 
@@ -62,3 +64,32 @@ def carry_over_tasks(session: Session, *, week_start: dt.date, project_ids: Iter
                   params={"week_start": week_start, "project_ids": ids},
                   counts={"carried": len(new), "already": len(done_before)})
     return CarryOver(tuple(ids), week_start, len(new), len(done_before))
+
+
+@records.rule(WeeklyTask)
+def _task_in_its_week(session: Session, actor: Actor, change: records.Change) -> None:
+    """A task belongs to a week, Monday to Sunday: 周起始日 is its Monday whatever day of it is typed (a plan dated
+    Wednesday was no week's — 结转 looks for last week's tasks by their Monday, and left it open for ever), and it is
+    due within that week (「拜访业主：完成时间在本周五15:00前」); what is not done by then is carried into the next.
+    Its 负责人 is someone of the project still at work."""
+    task = change.obj
+    if task.week_start is not None:
+        task.week_start = monday_of(task.week_start)
+    if task.week_start is not None and task.deadline is not None and (
+            change.changed("week_start") or change.changed("deadline")):
+        last = task.week_start + dt.timedelta(days=6)
+        if not task.week_start <= task.deadline <= last:
+            raise Refused(f"{label_of(WeeklyTask, 'deadline')} {task.deadline} 不在该周内（{task.week_start} 至 {last}）："
+                          f"周计划的工作在本周内完成，未完成的下周结转")
+    if task.owner_id is not None and (change.changed("owner_id") or change.changed("project_id")):
+        owner = session.get(Staff, task.owner_id)
+        if owner is None or owner.project_id != task.project_id or not owner.active:
+            raise Refused(f"{label_of(WeeklyTask, 'owner')} {owner.name if owner else f'#{task.owner_id}'} "
+                          f"不是该项目的在职员工", [task.owner_id])
+
+
+@records.rule(WeeklyReview)
+def _review_of_a_week(session: Session, actor: Actor, change: records.Change) -> None:
+    """A week's review is the week's, one per project: its 周起始日 is the Monday of the day typed."""
+    if change.obj.week_start is not None:
+        change.obj.week_start = monday_of(change.obj.week_start)

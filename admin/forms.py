@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
-from actions.kernel.periods import parse_month, today_local
+from actions.kernel.periods import read_month, today_local
 from models import SHANGHAI, LabeledEnum
 
 
@@ -158,11 +158,12 @@ class DateField(_Typed):
 
 
 class MonthField(_Typed):
-    """A month as YYYY-MM (the kernel's wording when it is not)."""
+    """A month as YYYY-MM — or as people type it where the browser shows a month input as a text box (Firefox,
+    Safari): 2026年11月, 2026/11, 2026.11, 2026-1 (the kernel's wording when it is none of these)."""
 
     def parse(self, text: str) -> str:
         try:
-            return parse_month(text, what=self.label.text).text
+            return read_month(text, what=self.label.text).text
         except Refused as refused:
             raise ValidationError(refused.message) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from models import SHANGHAI, utcnow
@@ -11,6 +12,8 @@ from models import SHANGHAI, utcnow
 from ..errors import Refused
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# A month as people type it in a form: 2026年3月, 2026/3, 2026.03, 2026-3 (full-width or not).
+_MONTH_TYPED = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
 # The years a month may name — the span a spreadsheet's 账期 is read in (``spreadsheets.clean``); beyond it the
 # calendar arithmetic fails (year 0, year 10000) and no bill, score month or survey lives there.
 YEARS = (1900, 2100)
@@ -91,6 +94,15 @@ def parse_month(text: str, *, what: str = "月份") -> Month:
     if not YEARS[0] <= year <= YEARS[1]:
         raise Refused(f"{what} {text} 超出范围：年份应在 {YEARS[0]}–{YEARS[1]} 之间")
     return Month(f"{year:04d}-{mon:02d}", dt.date(year, mon, 1), dt.date(year + mon // 12, mon % 12 + 1, 1))
+
+
+def read_month(text: str, *, what: str = "月份") -> Month:
+    """A month typed in a form, as people write it (2026年3月, ２０２６／３, 2026-3); stored and compared as YYYY-MM —
+    a plan saved as 「2026年3月」 was no month any page looked for. A spreadsheet's 账期 stays :func:`parse_period`'s."""
+    plain = unicodedata.normalize("NFKC", str(text or "")).strip()
+    if match := _MONTH_TYPED.match(plain):
+        plain = f"{match[1]}-{int(match[2]):02d}"  # 2026-13 stays wrong, and is refused
+    return parse_month(plain, what=what)
 
 
 def parse_period(text: str) -> str:

@@ -242,12 +242,18 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def dispatch_submit(self, request: Request) -> Response:
         self.require(request, "action:dispatch")
         form = await request.form()
-        values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at")}
+        values = {k: str(form.get(k, "")) for k in ("department_id", "assignee_id", "priority", "complete_due_at",
+                                                    "sla_due_at")}
         ids: list[int] = []
         try:
             ids = list(DispatchForm.read({"request_ids": form.get("request_ids", "")}).request_ids.data)
+            chosen = DispatchForm.read(form).data
+            if values["complete_due_at"] and values["complete_due_at"] == values["sla_due_at"]:
+                # the page's default (the SLA deadline of the request's own priority), left as it was: 按时限规则 —
+                # with another 优先级 chosen, the deadline of that priority, not the one shown before choosing it
+                chosen["complete_due_at"] = None
             result = await run_action(self.session_maker, request, work_orders.dispatch_requests,
-                                      **DispatchForm.read(form).data | {"request_ids": ids})
+                                      **chosen | {"request_ids": ids})
         except Refused as refused:
             return await self._dispatch_page(request, ids, values, status_code=refusal_status(refused), error=refused.message)
         Flash.success(request, result.message)
@@ -267,7 +273,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
 
         plan, choices, problem = await run_action(self.session_maker, request, load)
         if not values and plan and len(plan.preview) == 1:  # one request: its SLA deadline as the default
-            values = {"complete_due_at": _local_input(plan.preview[0].complete_due_at)}
+            due = _local_input(plan.preview[0].complete_due_at)
+            values = {"complete_due_at": due, "sla_due_at": due}
         context.setdefault("error", problem)
         return await _page(self, request, "dispatch.html", status_code=status_code, title="派工", ids=ids,
                            plan=plan, choices=choices, values=values, priorities=Priority.choices(), **context)
@@ -913,6 +920,8 @@ class ComplaintStatsPage(ServicePage):
             projects, stats = await run_action(self.session_maker, request,
                                                lambda session, actor: (billing.fee_choices(session, actor=actor).projects, None))
             context["error"], status_code = refused.message, refusal_status(refused)
+        else:  # the months as read (2026年11月 typed in a browser's text box → 2026-11, which the month input shows)
+            values.update(month_from=stats.month_from, month_to=stats.month_to if values["month_to"] else "")
         return await _page(
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,

@@ -152,3 +152,25 @@ def test_validity_rate_with_the_unjudged_beside_it(session, org):
     assert (row.received, row.valid, row.invalid, row.pending) == (10, 7, 2, 1)
     assert row.validity_rate == Decimal("70.0")
     assert (stats.total.valid, stats.total.invalid, stats.total.pending) == (7, 2, 1)
+
+
+def test_the_employee_complained_about_does_not_judge_the_complaint(session, org):
+    """A 客服主管 named as 被投诉员工 could judge the complaint against himself 无效 (no deduction, 投诉有效率 down); the
+    judgement is now refused to him, nothing written, and another supervisor judges it."""
+    from actions.actor import actor_for_user
+    from actions.errors import NotPermitted
+    from tests import factories
+
+    p, boss = org["project"], org["boss"]
+    boss.staff_id = org["staff"]["a"].id
+    complaint = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_validity=V.PENDING,
+                        complained_staff=org["staff"]["a"])
+    before = _state(session, complaint)
+    for validity in (V.INVALID, V.VALID):
+        with pytest.raises(NotPermitted, match="不能判定本人被投诉的诉求"):
+            judge_complaint(session, request_id=complaint.id, validity=validity, actor=actor_for_user(session, boss))
+        assert _state(session, complaint) == before
+    other = factories.user(session, username="zhuguan2", roles=["客服主管"], projects=[p])
+    judge_complaint(session, request_id=complaint.id, validity=V.VALID, points=Decimal("6"),
+                    actor=actor_for_user(session, other))
+    assert _state(session, complaint)[:3] == (V.VALID, Decimal("-6"), other.id)

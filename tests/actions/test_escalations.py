@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
 from actions.escalations import escalate_request, respond_escalation
-from models import Escalation, EscalationLevel, RequestKind, RequestStatus
+from models import Escalation, EscalationLevel, RequestKind, RequestStatus, StaffPosition
 from tests import factories as f
 
 
@@ -107,3 +107,36 @@ def test_who_raised_an_escalation_does_not_answer_it(session, console, case):
     session.expire_all()
     assert (session.get(Escalation, row.id).response, session.get(Escalation, row.id).responded_by_id) == (
         "同意协商赔偿", case["manager_user"].id)
+
+
+def test_a_matter_raised_to_the_manager_is_not_answered_by_a_supervisor(session, console, case):
+    """「主管无法解决的，报经理」: a matter the desk raised to the 客服经理 was answered by any 客服主管 of the project
+    (the answer grant is theirs too), so it showed 已批复 without reaching the manager. A 主管 now answers only what
+    was raised to 主管, nothing written; the 经理 (or the 分公司) answers the rest."""
+    p = case["request"].project
+    boss = f.user(session, username="zhuguan", roles=["客服主管"], projects=[p])
+    boss.staff_id = f.staff(session, project_=p, name="顾主管", position=StaffPosition.SUPERVISOR).id
+    manager = case["manager_user"]
+    manager.staff_id = f.staff(session, project_=p, name="何经理", position=StaffPosition.MANAGER).id
+    session.flush()
+    rid = case["request"].id
+    to_boss = escalate_request(session, request_id=rid, level=EscalationLevel.SUPERVISOR, reason="业主情绪激动",
+                               actor=case["desk"]).escalation_id
+    to_manager = escalate_request(session, request_id=rid, level=EscalationLevel.MANAGER, reason="要求赔偿",
+                                  actor=case["desk"]).escalation_id
+    to_branch = escalate_request(session, request_id=rid, level=EscalationLevel.GENERAL, reason="媒体介入",
+                                 actor=case["desk"]).escalation_id
+    c = console("zhuguan")
+    for escalation_id, level in ((to_manager, "客服经理"), (to_branch, "总经理/分公司")):
+        refused = c.post("/admin/escalation/respond", {"escalation_id": str(escalation_id), "response": "已处理"})
+        assert refused.status_code == 403 and f"须由{level}批复（您的岗位是客服主管）" in refused.text
+    with pytest.raises(NotPermitted, match="须由总经理/分公司批复"):
+        respond_escalation(session, escalation_id=to_branch, response="同意", actor=actor_for_user(session, manager))
+    session.expire_all()
+    assert [session.get(Escalation, i).responded_at for i in (to_manager, to_branch)] == [None, None]
+    assert c.post("/admin/escalation/respond", {"escalation_id": str(to_boss), "response": "已安抚"}).status_code == 303
+    respond_escalation(session, escalation_id=to_manager, response="同意协商赔偿", actor=actor_for_user(session, manager))
+    branch = f.user(session, username="fengongsi", roles=["分公司管理"], branch_=p.branch)
+    respond_escalation(session, escalation_id=to_branch, response="统一口径", actor=actor_for_user(session, branch))
+    session.expire_all()
+    assert all(session.get(Escalation, i).responded_at for i in (to_boss, to_manager, to_branch))

@@ -148,3 +148,33 @@ def test_an_inquiry_answered_at_the_desk_is_closed_with_its_answer(session, cons
                                   {"request_id": str(blank.id), "reply": "已处理"}).status_code in (403, 404)
     session.expire_all()
     assert session.get(ServiceRequest, blank.id).status is RequestStatus.PENDING
+
+
+def test_a_repair_inside_a_home_names_the_home(session, console, desk):
+    """报修(户内) with 「不涉及具体房屋」 chosen was recorded and dispatched: its 派工单 told the engineer no address.
+    Refused on 受理 and on the console form (new or edited), nothing written; a public repair needs none."""
+    from actions.actor import actor_for_user
+    from actions.errors import Refused
+    from actions.requests import receive_request
+    from models import RequestKind
+
+    client = console("qiantai")
+    before = _count(session)
+    refused = client.post("/admin/intake", {"project_id": str(desk["p"].id), "channel": "phone",
+                                            "kind": "repair_private", "category": "plumbing", "priority": "normal",
+                                            "pick": "", "content": "家里水管爆了"})
+    assert refused.status_code == 400 and "报修(户内)须选择房屋" in refused.text
+    refused = client.post("/admin/service-request/create", _form(desk, kind="repair_private", unit=""))
+    assert refused.status_code == 400 and "报修(户内)须选择房屋" in refused.text
+    assert _count(session) == before
+    public = receive_request(session, actor=actor_for_user(session, desk["user"]), project_id=desk["p"].id,
+                             kind=RequestKind.REPAIR_PUBLIC, content="大堂灯不亮")
+    with pytest.raises(Refused, match="公共区域的维修请选报修\\(公共\\)"):
+        receive_request(session, actor=actor_for_user(session, desk["user"]), project_id=desk["p"].id,
+                        kind=RequestKind.REPAIR_PRIVATE, content="家里水管爆了")
+    edit = client.post(f"/admin/service-request/edit/{public.request_id}",
+                       _form(desk, kind="repair_private", unit="", content="大堂灯不亮",
+                             version=str(session.get(ServiceRequest, public.request_id).version)))
+    assert edit.status_code == 400 and "须选择房屋" in edit.text
+    session.expire_all()
+    assert session.get(ServiceRequest, public.request_id).kind is RequestKind.REPAIR_PUBLIC

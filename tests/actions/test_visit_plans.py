@@ -190,3 +190,30 @@ def test_the_console_signs_and_exports(session, console, year):
     assert exported.status_code == 200 and exported.content[:2] == b"PK" and exports() == 1
     assert boss.post(f"/admin/visit-stats/export?project_id={year['p'].id}&year=abc").status_code == 400
     assert console("wang").post(f"/admin/visit-stats/export?project_id={year['p'].id}&year=2026").status_code == 403
+
+
+def test_a_plan_typed_on_the_console_is_of_its_month_and_changed_after_approval_waits_again(session, console, year):
+    """A plan typed 「2026年12月」 or 2026-12 written 2026-12 … was saved as typed: 走访统计 and 审批 looked for 2026-12 and
+    never found it, and the same person could be given a second plan of the month. The month is now stored as
+    YYYY-MM; a plan changed after its approval is 待审批 again (the manager approved what it said then)."""
+    p, wang = year["p"], year["wang"]
+    c = console("zhuguan")
+    form = {"project": str(p.id), "staff": str(wang.id), "planned": "15", "focus": "欠费户",
+            "planned_by": str(year["boss_user"].id)}
+    assert c.post("/admin/staff-visit-plan/create", {**form, "month": "２０２６年１２月"}).status_code == 302
+    plan = session.scalars(select(StaffVisitPlan).order_by(StaffVisitPlan.id.desc())).first()
+    assert plan.month == "2026-12"
+    count = session.scalar(select(func.count()).select_from(StaffVisitPlan))
+    again = c.post("/admin/staff-visit-plan/create", {**form, "month": "2026/12"})
+    assert again.status_code == 400 and session.scalar(select(func.count()).select_from(StaffVisitPlan)) == count
+    refused = c.post("/admin/staff-visit-plan/create", {**form, "month": "2026年13月"})
+    assert refused.status_code == 400 and "月份格式应为 YYYY-MM" in refused.text
+    assert approve_visit_plans(session, project_id=p.id, month="2026-12", actor=year["manager"]).approved == 1
+    session.refresh(plan)
+    assert plan.status is PlanStatus.APPROVED
+    edited = c.post(f"/admin/staff-visit-plan/edit/{plan.id}",
+                    {**form, "month": "2026-12", "planned": "5", "version": str(plan.version)})
+    assert edited.status_code == 302
+    session.expire_all()
+    plan = session.get(StaffVisitPlan, plan.id)
+    assert (plan.planned, plan.status, plan.approved_by_id, plan.approved_at) == (5, PlanStatus.DRAFT, None, None)

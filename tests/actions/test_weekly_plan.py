@@ -86,3 +86,31 @@ def test_the_console_carries_over_with_a_post_and_the_review_is_kept(session, co
     assert c.post("/admin/weekly-review/create", review).status_code == 302
     twice = c.post("/admin/weekly-review/create", review)
     assert twice.status_code == 400 and "已存在相同" in twice.text
+
+
+def test_a_task_typed_on_the_console_belongs_to_its_week_and_is_due_within_it(session, console, plan):
+    """周起始日 typed as a Wednesday made a week of its own: 结转 (which looks for last week's tasks by their Monday)
+    never carried the open task. It is now its Monday; a 完成时限 outside that week, or a 负责人 of another project,
+    is refused in Chinese and nothing is written."""
+    from tests.admin.test_forms import _count
+
+    c = console("zhuguan")
+    wang = plan["rows"]["done"].owner_id
+    form = {"project": str(plan["p"].id), "week_start": "2026-12-09", "section": "routine", "task": "检查消防通道",
+            "owner": str(wang), "deadline": "2026-12-11", "deadline_time": "", "status": "not_started", "note": ""}
+    before = _count(session, WeeklyTask)
+    for values, message in (({"deadline": "2026-12-20"}, "完成时限 2026-12-20 不在该周内（2026-12-07 至 2026-12-13）"),
+                            ({"deadline": "2026-12-06"}, "不在该周内")):
+        refused = c.post("/admin/weekly-task/create", {**form, **values})
+        assert refused.status_code == 400 and message in refused.text
+        assert _count(session, WeeklyTask) == before
+    f.user(session, username="root", superuser=True)
+    stranger = plan["rows"]["theirs"].owner_id  # 翠湖天地's: the whole company's account may pick them
+    refused = console("root").post("/admin/weekly-task/create", {**form, "owner": str(stranger)})
+    assert refused.status_code == 400 and "不是该项目的在职员工" in refused.text
+    assert _count(session, WeeklyTask) == before
+    assert c.post("/admin/weekly-task/create", form).status_code == 302
+    made = session.scalars(select(WeeklyTask).order_by(WeeklyTask.id.desc())).first()
+    assert (made.week_start, made.deadline) == (dt.date(2026, 12, 7), dt.date(2026, 12, 11))
+    carried = carry_over_tasks(session, week_start=dt.date(2026, 12, 14), actor=plan["actor"])
+    assert carried.carried == 1 and _week(session, plan["p"], dt.date(2026, 12, 14))[0].carried_from_id == made.id

@@ -166,3 +166,17 @@ def test_a_bad_value_on_a_page_with_its_own_form_is_shown_on_the_page(console, s
     assert page.status_code == 400 and f"{label_of(ScoreEvent, 'event_date')}「下周三」无法识别为日期" in shown
     assert 'value="下周三"' in shown  # the typed form comes back as typed
     assert (_count(session, ScoreEvent), _count(session, OperationLog)) == before
+
+
+def test_a_month_typed_the_chinese_way_is_understood(console, session):
+    """Firefox and Safari show a month input as a text box: 「2026年11月」 (or ２０２６／１１, 2026.11, 2026-1) typed there
+    was refused 「开始月份格式应为 YYYY-MM」 on 投诉统计, 走访统计 and 月度报告; it is now read as the month it names."""
+    factories.user(session, username="root", superuser=True)
+    factories.project(session)
+    c = console("root")
+    for typed in ("2026年11月", "２０２６／１１", "2026.11", "2026-11 "):
+        page = c.get("/admin/complaint-stats", params={"month_from": typed, "month_to": "2026年12月"})
+        assert page.status_code == 200 and "格式应为" not in page.text, typed
+        assert 'name="month_from" value="2026-11"' in page.text and "2026-11～2026-12" in page.text, typed
+    refused = c.get("/admin/complaint-stats", params={"month_from": "2026年13月"})
+    assert refused.status_code == 400 and "开始月份格式应为 YYYY-MM" in html.unescape(refused.text)

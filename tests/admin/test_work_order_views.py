@@ -168,6 +168,28 @@ def test_dispatch_parameter_page_then_post_then_double_submit(session, console, 
     assert rows(session) == (before[0], before[1] + 1, before[2])
 
 
+def test_a_priority_chosen_on_the_dispatch_page_sets_the_deadline_of_that_priority(session, console, site):
+    """The page fills 完成时限 with the SLA deadline of the request's own priority (普通: 24 h). Choosing 紧急 and
+    confirming sent that default as a deadline typed by hand: the urgent order was due in 24 hours, not 4. The
+    default left as shown now means 按时限规则 for the priority chosen; a deadline changed by hand still stands."""
+    boss = console("boss")
+    for typed in (False, True):
+        r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+        session.flush()
+        page = boss.get(f"/admin/service-request/action/dispatch?pks={r.id}")
+        shown = re.search(r'name="complete_due_at" value="([^"]+)"', page.text)[1]
+        assert f'name="sla_due_at" value="{shown}"' in page.text
+        by_hand = (r.received_at + dt.timedelta(hours=6)).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+        done = boss.post("/admin/service-request/dispatch", {
+            "request_ids": str(r.id), "department_id": "", "assignee_id": "", "priority": "urgent",
+            "complete_due_at": by_hand if typed else shown, "sla_due_at": shown})
+        assert done.status_code == 303
+        order = order_of(session, r.id)
+        expected = r.received_at + dt.timedelta(hours=6 if typed else 4)  # 紧急 报修(户内): 4 h by the SLA rules
+        assert order.priority is Priority.URGENT and order.complete_due_at.replace(second=0, microsecond=0) == \
+            expected.replace(second=0, microsecond=0), typed
+
+
 def test_the_front_desk_dispatches_with_the_supervisors_page_and_a_cashier_may_not(session, console, site):
     """002 前台职责：需要报事的应填写派工单并发至相关部门；负责派工单的派发工作. A01: a role without the grant."""
     r = f.service_request(session, project_=site["p1"])
@@ -362,7 +384,7 @@ def test_a_tampered_request_edit_cannot_close_it(session, console, site):
     assert 'name="status"' not in form.text and 'name="closed_at"' not in form.text
     before = _record(session, ServiceRequest, r.id)
     page = desk.post(f"/admin/service-request/edit/{r.id}", {
-        "project": str(site["p1"].id), "channel": "phone", "kind": before["kind"].value,
+        "project": str(site["p1"].id), "channel": "phone", "kind": before["kind"].value, "unit": str(site["unit"].id),
         "category": before["category"].value, "priority": "high", "content": "卫生间漏水，楼下天花板渗水",
         "received_at": before["received_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
         "status": "closed", "closed_at": "2026-11-20 10:00:00", "version": str(before["version"]), "save": "保存",
