@@ -814,17 +814,21 @@ class CustomerImporter(RecordImporter):
         return (*who, _unit_key(row.values) or "", row.values.get("relation") or UnitRelation.OWNER)
 
     def row_keys(self, rows: list[Row]) -> list[tuple | None]:
-        """:meth:`row_key` of every row, column by column (nested, not spread: the same rows compare equal)."""
+        """:meth:`row_key` of every row, column by column (nested, not spread: the same rows compare equal) — or,
+        where no customer is on two rows, the customers' identities alone: no two rows can then be alike."""
         values = [r.values for r in rows]
         get = dict.get
         projects = [p if p is not None else (name or "") for p, name in
                     zip(map(get, values, repeat("project_id")), map(get, values, repeat("project")), strict=True)]
+        whos = self.identities(values, projects)
+        if len(set(whos)) + max(whos.count(None) - 1, 0) == len(whos):
+            return whos
         building_key, room_key, owner = clean.building_key, clean.room_key, UnitRelation.OWNER
         units = [(building_key(b), room_key(r)) if b and r else u or "" for b, r, u in
                  zip(map(get, values, repeat("building")), map(get, values, repeat("room_no")),
                      map(get, values, repeat("unit")), strict=True)]
         return [None if who is None else (who, unit, relation or owner) for who, unit, relation in
-                zip(self.identities(values, projects), units, map(get, values, repeat("relation")), strict=True)]
+                zip(whos, units, map(get, values, repeat("relation")), strict=True)]
 
     def describe_key(self, row: Row) -> str:
         v = row.values

@@ -291,8 +291,9 @@ class Importer:
         return tuple(key) if key else None
 
     def row_keys(self, rows: list[Row]) -> list[tuple | None] | None:
-        """Every row's ``row_key`` at once, where the kind works them out column by column (a whole file passes
-        here); None: one ``row_key`` call per row."""
+        """Every row's key at once, where the kind works them out column by column (a whole file passes here): keys
+        that are equal exactly where the rows' ``row_key`` are (the repeats check compares nothing else) — or,
+        where no two rows can be alike, any keys all distinct. None: one ``row_key`` call per row."""
         return None
 
     @functools.cached_property
