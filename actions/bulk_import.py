@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, literal, select, update
@@ -832,11 +834,41 @@ class CustomerImporter(RecordImporter):
             return ("tel", project, values["phone"], values["name"])
         return None
 
+    @staticmethod
+    def identities(values: list[dict[str, Any]], projects: Iterable[Any]) -> list[tuple | None]:
+        """:meth:`identity` of each row's ``values`` (its project from ``projects``), column by column: a whole
+        file passes here, and a call per row costs more than the comparisons."""
+        get = dict.get
+        return [("id", i) if i is not None
+                else ("idn", p, n) if n is not None and n is not MASKED
+                else ("tel", p, ph, nm) if ph is not None and ph is not MASKED and nm
+                else None
+                for i, p, n, ph, nm in zip(map(get, values, repeat("id")), projects, map(get, values, repeat("id_number")),
+                                           map(get, values, repeat("phone")), map(get, values, repeat("name")),
+                                           strict=True)]
+
     def row_key(self, row: Row) -> tuple | None:
         who = self.identity(row.values)
         if who is None:
             return None
         return (*who, _unit_key(row.values) or "", row.values.get("relation") or UnitRelation.OWNER)
+
+    def row_keys(self, rows: list[Row]) -> list[tuple | None]:
+        """:meth:`row_key` of every row, column by column (nested, not spread: the same rows compare equal) — or,
+        where no customer is on two rows, the customers' identities alone: no two rows can then be alike."""
+        values = [r.values for r in rows]
+        get = dict.get
+        projects = [p if p is not None else (name or "") for p, name in
+                    zip(map(get, values, repeat("project_id")), map(get, values, repeat("project")), strict=True)]
+        whos = self.identities(values, projects)
+        if len(set(whos)) + max(whos.count(None) - 1, 0) == len(whos):
+            return whos
+        building_key, room_key, owner = clean.building_key, clean.room_key, UnitRelation.OWNER
+        units = [(building_key(b), room_key(r)) if b and r else u or "" for b, r, u in
+                 zip(map(get, values, repeat("building")), map(get, values, repeat("room_no")),
+                     map(get, values, repeat("unit")), strict=True)]
+        return [None if who is None else (who, unit, relation or owner) for who, unit, relation in
+                zip(whos, units, map(get, values, repeat("relation")), strict=True)]
 
     def describe_key(self, row: Row) -> str:
         v = row.values
@@ -844,11 +876,14 @@ class CustomerImporter(RecordImporter):
         return " / ".join(p for p in (unit, v.get("name") or "", shown(v.get("relation") or UnitRelation.OWNER)) if p)
 
     def resolve(self, rows: list[Row]) -> None:
-        identity = self.identity
-        for row in rows:
-            who = row.values["who"] = identity(row.values)
-            if who is None:
-                row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
+        values = [r.values for r in rows]
+        whos = self.identities(values, map(itemgetter("project_id"), values))
+        for v, who in zip(values, whos, strict=True):
+            v["who"] = who
+        if None in whos:
+            for row, who in zip(rows, whos, strict=True):
+                if who is None:
+                    row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
         rows = standing(rows)
         self.refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
         _resolve_units(self, rows, self.refs, required=False)
@@ -909,6 +944,14 @@ class CustomerImporter(RecordImporter):
         super().check(rows)
         rows = standing(rows)
         # One customer over several rows: the first row speaks for the customer, the others must agree.
+        for row in rows:
+            if row.target_id:
+                row.values["who"] = ("id", row.target_id)
+        whos = list(map(itemgetter("who"), map(attrgetter("values"), rows)))
+        if len(set(whos)) == len(whos):  # each customer on one row (told in C): every row leads
+            self.leads = set(map(id, rows))
+            self._check_links(rows)
+            return
         first: dict[tuple, Row] = {}
         lead_of = first.setdefault
         for row in rows:
@@ -965,26 +1008,32 @@ class CustomerImporter(RecordImporter):
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         title = f"导入{self.title}（批次 #{batch.id}）"
-        new_customers = [r for r in rows if r.target_id is None and id(r) in self.leads and r.outcome is Outcome.NEW]
-        changed = [r for r in rows if r.target_id and id(r) in self.leads
+        leads, new_ = self.leads, Outcome.NEW
+        new_customers = [r for r in rows if r.target_id is None and r.outcome is new_ and id(r) in leads]
+        changed = [r for r in rows if r.target_id and id(r) in leads
                    and any(k in self.columns for k in (r.changes or {}))]
         made = self.write_new(new_customers, batch)
-        customer_of = {r.values["who"]: customer_id for r, customer_id in zip(new_customers, made, strict=True)}
+        customer_of = dict(zip(map(itemgetter("who"), map(attrgetter("values"), new_customers)), made, strict=True))
         self._record_created(Customer, new_customers, batch)
         self.write_updates(changed)
         audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
-        batch_id = batch.id  # an ORM attribute: read once, not once per link
-        link_rows = [
-            (r.values["project_id"], r.values["unit_id"], r.target_id or customer_of[r.values["who"]],
-             r.values.get("relation") or UnitRelation.OWNER,
-             True if r.values.get("is_primary") is None else r.values["is_primary"], r.values.get("start_date"),
-             batch_id)
-            for r in new_links
+        # The links column by column (a whole project's file: no tuple per link); a link's customer is the row's
+        # own, or the one this import just created for the row's identity.
+        values = [r.values for r in new_links]
+        get = dict.get
+        customers = [target or customer_of[who] for target, who in
+                     zip(map(attrgetter("target_id"), new_links), map(itemgetter("who"), values), strict=True)]
+        owner = UnitRelation.OWNER
+        link_columns = [
+            list(map(itemgetter("project_id"), values)), list(map(itemgetter("unit_id"), values)), customers,
+            [relation or owner for relation in map(get, values, repeat("relation"))],
+            [True if primary is None else primary for primary in map(get, values, repeat("is_primary"))],
+            list(map(get, values, repeat("start_date"))), [batch.id] * len(values),
         ]
-        insert_rows(self.session, UnitCustomer.__table__,
-                    ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date", "batch_id"],
-                    link_rows)
+        insert_columns(self.session, UnitCustomer.__table__,
+                       ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date", "batch_id"],
+                       link_columns)
         self._record_created(UnitCustomer, new_links, batch)
         relinked = [r for r in rows if r.values.get("link_changes")]
         # The link columns the file brings; a blank cell keeps what is stored.
@@ -996,7 +1045,7 @@ class CustomerImporter(RecordImporter):
         audit(self.session, UnitCustomer, [r.values["link_id"] for r in relinked], AuditKind.UPDATE, title,
               list(self.link_columns.values()))
         return {"customers_inserted": len(made), "customers_updated": len(changed),
-                "links_inserted": len(link_rows), "links_updated": len(relinked)}
+                "links_inserted": len(new_links), "links_updated": len(relinked)}
 
     def _record_created(self, model, rows: list[Row], batch: ImportBatch) -> None:
         """The records of ``model`` the batch created: one 新增 audit row per project (who, the file, how many),
@@ -1013,10 +1062,10 @@ class CustomerImporter(RecordImporter):
         columns = ["project_id", *self.columns.values(), "batch_id"]
         back = insert_columns(self.session, Customer.__table__, columns, [*self.new_columns(rows), [batch.id] * len(rows)],
                               returning=["id", "project_id", "id_number", "phone", "name"])
-        by_identity = {}
-        for customer_id, project_id, number, phone, name in back:
-            by_identity[("idn", project_id, number) if number else ("tel", project_id, phone, name)] = customer_id
-        return [by_identity[r.values["who"]] for r in rows]
+        # each returned customer's identity as the rows hold it, made in one comprehension, matched in C
+        by_identity = dict(zip([("idn", p, number) if number else ("tel", p, phone, name)
+                                for _, p, number, phone, name in back], map(itemgetter(0), back), strict=True))
+        return list(map(by_identity.__getitem__, map(itemgetter("who"), map(attrgetter("values"), rows))))
 
 
 def _imported_trail(model) -> Callable[[int], ColumnElement[bool]]:

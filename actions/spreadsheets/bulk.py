@@ -149,22 +149,37 @@ def _sqlite_insert(conn: Connection, name: str, names: list[str], cols: str, col
     # Multi-row VALUES, with or without RETURNING: executemany runs one statement per row, and after each statement
     # an FTS5 index (a searched column's, models/search.py) flushes its pending terms — 100,000 customers cost
     # 3–4× the CPU that way; a table without one still takes about twice as long (issue 17).
-    returning = bool(back)
-    width = len(names)
-    one = "(" + ", ".join("?" for _ in names) + ")"
-    tail = f" RETURNING {back}" if returning else ""
-    out = []
-    per = max(1, SQLITE_PARAMS // width)
+    # A column holding one value throughout (the project, the batch, a default) is bound once per statement, in
+    # ``INSERT … SELECT … FROM (VALUES …)``, not once per row: SQLite parses and binds a third of the parameters
+    # of 100,000 customers and links that way.
     total = len(columns[0])
+    fixed = [len(column) > 1 and column.count(column[0]) == total for column in columns]
+    if all(fixed):
+        fixed[0] = False
+    varying = [column for column, same in zip(columns, fixed, strict=True) if not same]
+    width = len(varying)
+    one = "(" + ", ".join("?" for _ in varying) + ")"
+    tail = f" RETURNING {back}" if back else ""
+    head: tuple[Any, ...] = ()
+    if any(fixed):
+        # SQLite names a VALUES list's columns column1, column2 …; the fixed values' "?" come first in the text
+        at = iter(range(1, width + 1))
+        select = ", ".join("?" if same else f"column{next(at)}" for same in fixed)
+        head = tuple(column[0] for column, same in zip(columns, fixed, strict=True) if same)
+        start_sql = f"INSERT INTO {name} ({cols}) SELECT {select} FROM (VALUES "
+        end_sql = f"){tail}"
+    else:
+        start_sql, end_sql = f"INSERT INTO {name} ({cols}) VALUES ", tail
+    out = []
+    per = max(1, (SQLITE_PARAMS - len(head)) // width)
     for start in range(0, total, per):
         count = min(per, total - start)
         # the statement's parameters row after row, each column laid into its every width-th place (in C)
         params: list[Any] = [None] * (count * width)
-        for i, column in enumerate(columns):
+        for i, column in enumerate(varying):
             params[i::width] = column[start:start + count]
-        sql = f"INSERT INTO {name} ({cols}) VALUES {', '.join([one] * count)}{tail}"
-        result = conn.exec_driver_sql(sql, tuple(params))
-        if returning:
+        result = conn.exec_driver_sql(start_sql + ", ".join([one] * count) + end_sql, head + tuple(params))
+        if back:
             # the driver's tuples, fetched at once (a raw statement's columns are not converted): iterating the result
             # is a driver fetchone per row, and a SQLAlchemy row each costs more than the fetch
             out += result.cursor.fetchall()

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import gc
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ LISTED_UPDATES = 1000
 # A row whose first cells say this is a total, not a household.
 TOTAL_MARKERS = ("合计", "总计", "小计", "平均", "汇总", "总数")
 _TOTAL_FIRST = {m[0] for m in TOTAL_MARKERS}
+# A text whose first letter past blanks may begin a total, found in a column's texts joined (a false hit only costs
+# the exact test of each text).
+_MAYBE_TOTAL = re.compile(f"(?:^|\x00)\\s*[{''.join(sorted(_TOTAL_FIRST))}]")
 # After a grand total only footers follow (制表人、审核、日期).
 END_MARKERS = ("合计", "总计")
 
@@ -286,6 +290,12 @@ class Importer:
             key.append(value if fold is None else fold(value))
         return tuple(key) if key else None
 
+    def row_keys(self, rows: list[Row]) -> list[tuple | None] | None:
+        """Every row's key at once, where the kind works them out column by column (a whole file passes here): keys
+        that are equal exactly where the rows' ``row_key`` are (the repeats check compares nothing else) — or,
+        where no two rows can be alike, any keys all distinct. None: one ``row_key`` call per row."""
+        return None
+
     @functools.cached_property
     def _key_folds(self) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
         # asked for every row of the file: each key field's fold looked up once
@@ -408,7 +418,10 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     for col in columns[:3]:
         # a column's distinct texts tested once; only a column holding a total is walked (a str key never equals
         # a number cell)
-        markers = {v: m for v in set(col) if v.__class__ is str and (m := _is_total(v))}
+        distinct = set(col)
+        if not _MAYBE_TOTAL.search("\x00".join(filter(str.__instancecheck__, distinct))):
+            continue  # no text that could be a total: the column's texts are not tested one by one
+        markers = {v: m for v in distinct if v.__class__ is str and (m := _is_total(v))}
         if markers:
             for i in [i for i, v in enumerate(col) if v in markers]:
                 total_at.setdefault(i, markers[col[i]])
@@ -603,9 +616,13 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
     importer skips repeats, the later row is listed as 重复 and not counted."""
     if not importer.key:
         return
+    keys = list(_row_keys(importer, rows))
+    # A file without repeats (the usual one) is told in C, its rows not walked: every key but the blank ones distinct.
+    if len(set(keys)) + max(keys.count(None) - 1, 0) == len(keys):
+        return
     seen: dict[tuple, Row] = {}
     column = " / ".join(importer.label(k) for k in importer.key)
-    for row, key in zip(rows, _row_keys(importer, rows), strict=True):
+    for row, key in zip(rows, keys, strict=True):
         if key is None:
             continue
         first = seen.setdefault(key, row)
@@ -622,6 +639,9 @@ def _check_repeats(importer: Importer, rows: list[Row]) -> None:
 def _row_keys(importer: Importer, rows: list[Row]) -> Iterable[tuple | None]:
     """Each row's ``row_key``; where the importer keeps the default one, worked out column by column (each key
     field's values taken in one pass and folded through its cached fold), not by a call per row."""
+    keys = importer.row_keys(rows)
+    if keys is not None:
+        return keys
     if type(importer).row_key is not Importer.row_key or not importer.key:
         return map(importer.row_key, rows)
     parts = []

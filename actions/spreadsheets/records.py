@@ -168,6 +168,9 @@ class RecordImporter(Importer):
         # Where the kind compares as every kind does, the rows of new records are checked together (a new project's
         # file is all new rows): no call per row.
         together = type(self).compare is RecordImporter.compare
+        if together and not found and not by_id:
+            self._new(rows)  # nothing found (a new project's file): every row a new record, not walked here
+            return
         new = []
         for row in rows:
             if row.outcome is error:
@@ -329,7 +332,7 @@ class RecordImporter(Importer):
             column = list(map(dict.get, values, repeat(key)))
             if any(map(contains, values, repeat(ref))):
                 column = [v[ref] if ref in v else x for v, x in zip(values, column, strict=True)]
-            columns.append(column if default is None else [default if x is None else x for x in column])
+            columns.append(column if default is None or None not in column else [default if x is None else x for x in column])
         return columns
 
     def new_value(self, row: Row, key: str) -> Any:

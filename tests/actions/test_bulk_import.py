@@ -248,6 +248,29 @@ def test_customers_and_links_over_many_insert_statements(session, p1, monkeypatc
     assert again.counts["unchanged"] == 10 and not again.has_errors
 
 
+def test_columns_of_one_value_are_written_to_every_row(session, p1, monkeypatch):
+    """A column holding one value throughout (the project, a default) is bound once per statement on SQLite: every
+    row still gets it, the others their own values, and RETURNING gives the rows in the order given — for many
+    rows over several statements, for one row (every column one value) and for rows all alike."""
+    from actions.spreadsheets import bulk
+
+    monkeypatch.setattr(bulk, "SQLITE_PARAMS", 40)
+    project, _ = p1
+    table = Customer.__table__
+    names = [f"客户{i}" for i in range(9)]
+    back = bulk.insert_columns(session, table, ["project_id", "name", "phone", "note"],
+                               [[project.id] * 9, names, ["13800000000"] * 9, ["备注"] * 9], returning=["id", "name"])
+    assert [name for _, name in back] == names
+    one = bulk.insert_columns(session, table, ["project_id", "name"], [[project.id], ["单独"]], returning=["id", "name"])
+    alike = bulk.insert_columns(session, table, ["project_id", "name"], [[project.id] * 2, ["同名"] * 2], returning=["id"])
+    assert [name for _, name in one] == ["单独"] and len({i for (i,) in alike}) == 2
+    stored = session.execute(select(Customer.id, Customer.project_id, Customer.name, Customer.phone, Customer.note,
+                                    Customer.version).order_by(Customer.id)).all()
+    assert [(r.id, r.name) for r in stored] == [*back, *one, *((i, "同名") for (i,) in alike)]
+    assert {(r.project_id, r.version) for r in stored} == {(project.id, 1)}
+    assert [(r.phone, r.note) for r in stored[:9]] == [("13800000000", "备注")] * 9
+
+
 def test_unit_rows_keep_the_units_rules(session, p1):
     """The dates and the responsible staff as the console's unit form holds them: nothing written."""
     project, actor = p1
