@@ -148,8 +148,18 @@ def _bill_form(session: Session, actor: Actor, change: records.Change) -> None:
             if change.changed(attr):
                 raise Refused(f"账单#{bill.id}已收款 {paid} 元，不能修改{label_of(Bill, key)}：收款随账单，"
                               "请另开账单", [bill.id])
+    if bill.collector_id is not None and (change.created or change.changed("collector_id")):
+        check_collector(session, bill.collector_id, label_of(Bill, "collector_id"))
     bill.status = check_bill(session, bill_id=None if change.created else bill.id, period=bill.period,
                              amount_due=bill.amount_due, actor=actor)
+
+
+def check_collector(session: Session, staff_id: int, label: str) -> None:
+    """责任收费员 and 收款人 are of a collecting post (收费率 by 责任收费员 is what a cashier's pay follows)."""
+    staff = session.execute(select(Staff.name, Staff.position).where(Staff.id == staff_id)).first()
+    if staff is not None and staff.position not in COLLECTING_POSITIONS:
+        raise Refused(f"{staff.name} 的岗位是{staff.position.label}，{label}须为"
+                      f"{'、'.join(p.label for p in COLLECTING_POSITIONS)}", [staff_id])
 
 
 RATE_STEP = Decimal("0.0001")  # FeeType.rate is Numeric(12, 4): 元/㎡·月 to the hundredth of a fen

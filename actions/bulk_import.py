@@ -477,7 +477,7 @@ class BillImporter(RecordImporter):
                 row.fail(label, row.values["fee_type"], f"{row.values['fee_type']} 不是本项目的收费项目")
                 continue
             row.values["fee_type_id"], row.values["due_day"] = fee
-            self.staff.resolve(row, "collector", self.label("collector"))
+            self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         stored: dict[tuple[int, int, str], dict[str, Any]] = {}
@@ -653,7 +653,7 @@ class PaymentImporter(RecordImporter):
             elif bill[1] is BillStatus.WAIVED:
                 row.fail(label, row.values.get("bill") or row.values["bill_id"], "账单已减免，不能收款")
             else:
-                self.staff.resolve(row, "collector", self.label("collector"))
+                self.staff.resolve(row, "collector", self.label("collector"), COLLECTING_POSITIONS)
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         """The line of the row's receipt on the row's bill; else the receipt's first line (the number is taken:
