@@ -486,6 +486,22 @@ def _payment_terms(session: Session, actor: Actor, project_id: int, amount: Any,
     return amount, paid_at, collector_id
 
 
+def paid_too_early(period: str, paid_at: dt.datetime) -> str | None:
+    """Why a 收款 at ``paid_at`` cannot be for a bill of ``period``, or None: a bill is issued at most a month ahead
+    (:func:`bill_problem`) and no prepayment is kept, so money before that month's first day (Beijing) is a typo."""
+    earliest = month_day(add_months(period, -1), 1)
+    day = paid_at.astimezone(SHANGHAI).date()
+    if day < earliest:
+        return f"{label_of(Payment, 'paid_at')} {day} 早于账单 {period} 最早可开具之日 {earliest}"
+    return None
+
+
+def _refuse_early(bills: Iterable[Bill], paid_at: dt.datetime) -> None:
+    for bill in bills:
+        if problem := paid_too_early(bill.period, paid_at):
+            raise Refused(f"{problem}：请核对收款时间的年份", [bill.id])
+
+
 def issue_receipt(session: Session, *, project_id: int, paid_at: dt.datetime) -> str:
     """The 收据 of one 收款: the next number of the project's sequence for the year paid (Beijing time)."""
     (number,) = receipt_numbers(session, project_id, paid_at.astimezone(SHANGHAI).year, 1)
@@ -554,6 +570,7 @@ def record_payment(
             "多缴部分请按房屋账户收款，冲抵其他未缴账单",
             [bill.id],
         )
+    _refuse_early([bill], paid_at)
     receipt_no = issue_receipt(session, project_id=bill.project_id, paid_at=paid_at)
     result = _apply(session, bill, amount, PayMethod(method), collector_id, paid_at, receipt_no)
     log_operation(
@@ -627,6 +644,7 @@ def pay_account(
             break
         parts.append((bill, min(left, bill.amount_due - bill.amount_paid)))
         left -= parts[-1][1]
+    _refuse_early((bill for bill, _ in parts), paid_at)
     receipt_no = issue_receipt(session, project_id=unit.project_id, paid_at=paid_at)
     applied = [_apply(session, bill, part, PayMethod(method), collector_id, paid_at, receipt_no, token)
                for bill, part in parts]

@@ -60,6 +60,7 @@ from .billing import (
     StoredBill,
     actor_staff_id,
     bill_problem,
+    paid_too_early,
     payer_id,
     receipt_numbers,
 )
@@ -708,6 +709,8 @@ class PaymentImporter(RecordImporter):
             paid_at = row.values.get("paid_at")
             if row.ok and paid_at is not None and paid_at > latest:
                 row.fail(label, paid_at, f"{shown(paid_at)} 晚于现在（北京时间 {shown(now)}），不能登记未来的收款")
+            elif row.ok and paid_at is not None and (early := paid_too_early(self.bills[row.values["bill_id"]][3], paid_at)):
+                row.fail(label, paid_at, early.removeprefix(f"{label} "))
         self._check_totals([r for r in rows if r.ok and r.outcome is Outcome.NEW])
 
     def _check_receipts(self, rows: list[Row]) -> None:

@@ -26,6 +26,7 @@ from actions.billing import (
     pay_account,
     record_payment,
 )
+from actions.bulk_import import import_records
 from actions.errors import NotPermitted, Refused
 from actions.kernel.names import natural_key
 from actions.kernel.periods import current_period
@@ -46,6 +47,7 @@ from models import (
 )
 from models.fees import FeeCycle, FeeType
 from tests import factories as f
+from tests.data.workbooks import workbook
 
 D = Decimal
 AS_OF = dt.date(2026, 4, 5)
@@ -284,6 +286,33 @@ def test_overpayment_float_and_foreign_payments_are_refused(session, estate):
     with pytest.raises(Refused, match="不设预存款"):
         pay_account(session, unit_id=e.a101.id, amount="650.01", actor=e.actor)
     assert counts(session, *WRITES) == before
+
+
+def test_a_payment_dated_before_its_bill_could_exist_is_refused(session, estate):
+    """收款时间 typed a decade out (2016 for 2026) was booked: a 收据 of 2016's sequence, money in a year long closed.
+    A bill is issued at most a month ahead and no prepayment is kept, so a payment before the month ahead of its
+    账期 is a typo — refused at the counter and in the import, naming the earliest day, nothing written."""
+    e = estate
+    with_bills(session, e)
+    mar = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-03")).one()
+    typo = dt.datetime(2016, 3, 5, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused, match="收款时间 2016-03-05 早于账单 2026-03 最早可开具之日 2026-02-01"):
+        record_payment(session, bill_id=mar.id, amount="10.00", paid_at=typo, actor=e.actor)
+    with pytest.raises(Refused, match="收款时间 2016-03-05 早于账单 2026-0[1-4] 最早可开具之日"):
+        pay_account(session, unit_id=e.b201.id, amount="700.00", paid_at=typo, actor=e.actor)
+    # the earliest day itself (Beijing time) is taken: a bill of 2026-03 issued and paid on 2026-02-01
+    early = dt.datetime(2026, 2, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with pytest.raises(Refused, match="收款时间 2026-02-01 早于账单 2026-04"):  # the account's April bill too
+        pay_account(session, unit_id=e.b201.id, amount="1205.00", paid_at=early, actor=e.actor)
+    bank = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间"],
+                              ["YH-1", f"账单#{mar.id}", 10, "银行转账", "2016-03-05 10:30"]]})
+    result = import_records(session, kind="payments", data=bank, file_name="银行.xlsx", actor=e.actor,
+                            project_id=e.project.id)
+    assert [p.message for p in result.problems] == [
+        "「收款」第2行 收款时间 2016-03-05 早于账单 2026-03 最早可开具之日 2026-02-01"]
+    assert counts(session, *WRITES) == before
+    assert record_payment(session, bill_id=mar.id, amount="10.00", paid_at=early, actor=e.actor).amount == D("10.00")
 
 
 def test_account_payment_is_spread_oldest_first(session, estate):

@@ -41,11 +41,12 @@ def test_each_payment_takes_the_next_number_of_its_project_and_year(session):
     feb = session.scalar(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == "2026-02"))
 
     single = record_payment(session, bill_id=feb.id, amount="10.00", paid_at=noon, actor=e.actor)
+    # 2025-12-31 23:30 in Beijing is still 2025: that year's sequence (for January's bill, issued in December)
+    jan = session.scalar(select(Bill).where(Bill.unit_id == e.b201.id, Bill.period == "2026-01"))
+    new_year_eve = record_payment(session, bill_id=jan.id, amount="10.00",
+                                  paid_at=dt.datetime(2025, 12, 31, 23, 30, tzinfo=SH), actor=e.actor)
     account = pay_account(session, unit_id=e.b201.id, amount="700.00", paid_at=noon, actor=e.actor)
     elsewhere = pay_account(session, unit_id=other.a101.id, amount="10.00", paid_at=noon, actor=other.actor)
-    # 2025-12-31 23:30 in Beijing is still 2025: that year's sequence
-    new_year_eve = record_payment(session, bill_id=feb.id, amount="10.00",
-                                  paid_at=dt.datetime(2025, 12, 31, 23, 30, tzinfo=SH), actor=e.actor)
 
     assert single.receipt_no == "SJ2026-000001"
     assert account.receipt_no == "SJ2026-000002" and len(account.payments) == 3

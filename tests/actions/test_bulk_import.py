@@ -17,6 +17,7 @@ from actions.billing import record_payment
 from actions.bulk_import import KINDS, import_records, importer_for
 from actions.errors import NotPermitted, Refused
 from actions.kernel.periods import add_months, current_period
+from actions.records import save_record
 from actions.spreadsheets.writer import template
 from models import (
     SHANGHAI,
@@ -1101,6 +1102,32 @@ def test_a_merged_building_or_collector_cell_is_named_not_read_as_blank(session,
                         "「账单」第3行 责任收费员 为空（合并单元格？请取消合并并逐行填写）",
                         "「账单」第4行 责任收费员 为空（合并单元格？请取消合并并逐行填写）"], messages
     assert not result.written and counts(session) == before
+
+
+def test_a_bill_or_payment_names_a_collector_of_a_collecting_post(session, p1):
+    """责任收费员 of a bill and 收款人 of a payment hold their post in the imports and the bill's form, as a unit's and
+    the counter's do: an engineer named there (a stale sheet, a tampered choice) counted his bills in 收费率 by
+    责任收费员 — what a cashier's pay follows. Refused naming the post, nothing written."""
+    project, actor = p1
+    first, _ = _billed(session, p1)
+    f.staff(session, project_=project, name="孙工程", position=StaffPosition.ENGINEER)
+    cashier = f.staff(session, project_=project, name="钱收费", position=StaffPosition.CASHIER)
+    before = counts(session)
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)", "责任收费员"],
+                               ["1栋", "1-101", "物业管理费", "2026-04", "268.50", "孙工程"]]})
+    result = _import(session, "bills", bills, actor, project_id=project.id)
+    assert [p.message for p in result.problems] == ["「账单」第2行 责任收费员 孙工程 的岗位是维修工，责任收费员须为收费员、前台客服"]
+    pay = workbook({"收款": [["收据号", "账单", "金额(元)", "支付方式", "收款时间", "收款人"],
+                             ["R009", f"账单#{first.id}", 100, "现金", "2026-03-05 10:30", "孙工程"]]})
+    result = _import(session, "payments", pay, actor, project_id=project.id)
+    assert [p.message for p in result.problems] == ["「收款」第2行 收款人 孙工程 的岗位是维修工，收款人须为收费员、前台客服"]
+    engineer = session.scalar(select(Staff.id).where(Staff.name == "孙工程"))
+    with pytest.raises(Refused, match="孙工程 的岗位是维修工，责任收费员须为收费员、前台客服"):
+        save_record(session, Bill, first, {"collector": str(engineer)}, actor=actor, version=first.version)
+    session.expire_all()
+    assert counts(session) == before and session.get(Bill, first.id).collector_id != engineer
+    save_record(session, Bill, first, {"collector": str(cashier.id)}, actor=actor, version=first.version)
+    assert first.collector_id == cashier.id
 
 
 # --- concurrency (PostgreSQL: row locks) ---------------------------------------------------------------------
