@@ -396,6 +396,7 @@ def log_operation(
 OPERATION_LABELS: dict[str, str] = {
     # 工单
     "receive_request": "受理客户诉求",
+    "answer_request": "答复办结诉求",
     "dispatch": "派工",
     "accept_work_orders": "接单",
     "reassign_work_orders": "转派工单",
