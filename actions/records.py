@@ -180,7 +180,8 @@ def check_number_range(model: type, key: str, value: Any) -> None:
     if isinstance(kind, Numeric) and kind.precision is not None:
         limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
         beyond = abs(value) >= limit
-        most = f"整数部分最多 {kind.precision - (kind.scale or 0)} 位"
+        # worded as money() words an amount: 「应收(元)超出范围（最多 9,999,999,999.99 元）」
+        most = f"最多 {limit - Decimal(10) ** -(kind.scale or 0):,}{' 元' if '(元)' in label_of(model, key) else ''}"
     elif isinstance(kind, Integer):
         most_int = next(v for integer, v in _INT_MAX if isinstance(kind, integer))
         beyond, most = abs(value) > most_int, f"最多 {most_int:,}"
