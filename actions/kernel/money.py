@@ -23,10 +23,10 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
         raise Refused(f"{what}不是有效的数字：{value}") from None
     if not amount.is_finite():  # 「NaN」「Infinity」 read as numbers by Decimal: not an amount
         raise Refused(f"{what}不是有效的数字：{value}")
+    if abs(amount) > MONEY_MAX:  # before quantize(), which raises InvalidOperation past 28 digits (1e309)
+        raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")
     if amount != amount.quantize(CENT):
         raise Refused(f"{what}最多两位小数：{value}")
-    if abs(amount) > MONEY_MAX:
-        raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")
     return amount.quantize(CENT)
 
 
