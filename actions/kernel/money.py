@@ -40,6 +40,8 @@ def readable(value: Decimal) -> str:
     places (``Numeric(12, 4)``, 元/㎡·月) reads 2.50, not 2.5000, and 0.8125 stays 0.8125. A value kept at fewer
     places (a score's 95.5) is shown as it is."""
     text = f"{value:f}"
+    if not value.is_finite():  # stored before the console refused it (SQLite kept 1e309 as Infinity): shown, not a 500
+        return text
     if value.as_tuple().exponent >= -2:
         return text
     return f"{value.quantize(CENT):f}" if value == value.quantize(CENT) else text.rstrip("0")
