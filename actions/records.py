@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import BigInteger, Integer, Numeric, SmallInteger, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -164,6 +165,32 @@ def check_text_length(model: type, key: str, value: Any, *, label: str | None = 
         raise Refused(f"{label or label_of(model, key)}过长：最多 {limit:,} 字，现为 {len(value):,} 字")
 
 
+# The largest whole number each integer type holds on PostgreSQL (SQLite holds 64 bits whatever the column says).
+_INT_MAX = ((BigInteger, 2**63 - 1), (SmallInteger, 2**15 - 1), (Integer, 2**31 - 1))
+
+
+def check_number_range(model: type, key: str, value: Any) -> None:
+    """Refuses a number its column cannot hold, naming the field: past a Numeric(p, s) PostgreSQL refuses the row
+    and SQLite stores it as a float (「1e309」 typed as a 押金 became Infinity, and the record's page an HTTP 500 from
+    then on); past an Integer PostgreSQL refuses what SQLite keeps. Alike on both databases, before the write."""
+    column = inspect(model).columns.get(key)
+    if column is None or isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return
+    kind = column.type
+    if isinstance(kind, Numeric) and kind.precision is not None:
+        limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
+        beyond = abs(value) >= limit
+        # worded as money() words an amount: 「应收(元)超出范围（最多 9,999,999,999.99 元）」
+        most = f"最多 {limit - Decimal(10) ** -(kind.scale or 0):,}{' 元' if '(元)' in label_of(model, key) else ''}"
+    elif isinstance(kind, Integer):
+        most_int = next(v for integer, v in _INT_MAX if isinstance(kind, integer))
+        beyond, most = abs(value) > most_int, f"最多 {most_int:,}"
+    else:
+        return
+    if beyond:
+        raise Refused(f"{label_of(model, key)}超出范围（{most}）：{value}")
+
+
 def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
     """Form values onto the record: a related record given by its id sets the foreign key; a list of ids sets a
     collection; an empty text in a nullable column is stored as NULL, one of blanks in a required one is refused."""
@@ -194,6 +221,7 @@ def _assign(session: Session, obj: Any, values: Mapping[str, Any]) -> None:
             raise Refused(f"请填写{label_of(type(obj), key)}")
         if column is not None and getattr(column.type, "length", None) is None:  # a set length: the form holds it
             check_text_length(type(obj), key, value)
+        check_number_range(type(obj), key, value)
         enum_class = getattr(getattr(column, "type", None), "enum_class", None)
         if enum_class is not None and value is not None and not isinstance(value, enum_class):
             value = member(enum_class, value, type(obj), key)  # the rules compare members, as stored ones are

@@ -43,10 +43,10 @@ def money(value: Any, *, what: str = "金额") -> Decimal:
     amount = value if isinstance(value, Decimal) and value.is_finite() else decimal_text(str(value))
     if amount is None:
         raise Refused(f"{what}不是有效的数字：{value}")
+    if abs(amount) > MONEY_MAX:  # before quantize(), which raises InvalidOperation past 28 digits (1e309)
+        raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")
     if amount != amount.quantize(CENT):
         raise Refused(f"{what}最多两位小数：{value}")
-    if abs(amount) > MONEY_MAX:
-        raise Refused(f"{what}超出范围（最多 {MONEY_MAX:,} 元）：{value}")
     return amount.quantize(CENT)
 
 
@@ -60,6 +60,8 @@ def readable(value: Decimal) -> str:
     places (``Numeric(12, 4)``, 元/㎡·月) reads 2.50, not 2.5000, and 0.8125 stays 0.8125. A value kept at fewer
     places (a score's 95.5) is shown as it is."""
     text = f"{value:f}"
+    if not value.is_finite():  # stored before the console refused it (SQLite kept 1e309 as Infinity): shown, not a 500
+        return text
     if value.as_tuple().exponent >= -2:
         return text
     return f"{value.quantize(CENT):f}" if value == value.quantize(CENT) else text.rstrip("0")

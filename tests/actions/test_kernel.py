@@ -14,7 +14,7 @@ from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
 from actions.kernel import money as money_mod
 from actions.kernel import names, periods, scope, sql
-from actions.kernel.money import cents, money
+from actions.kernel.money import cents, money, readable
 from actions.kernel.periods import add_months, local_day_bounds, month_day, parse_month, parse_period
 from actions.kernel.scope import project_ids_named, project_named, visible_project, visible_projects
 from models import Project
@@ -45,6 +45,10 @@ def test_money_is_exact():
     assert money("9,999,999,999.99") == Decimal("9999999999.99")  # the most a Numeric(12, 2) holds
     with pytest.raises(Refused, match="应收超出范围（最多 9,999,999,999.99 元）：10000000000"):
         money("10000000000", what="应收")
+    for huge in ("1e309", "-1e309", "1" * 40):  # past Decimal's 28 digits: quantize() raised InvalidOperation (a 500)
+        with pytest.raises(Refused, match="超出范围"):
+            money(huge)
+    assert readable(Decimal("Infinity")) == "Infinity"  # an edit page of a value SQLite stored as Infinity opens
     assert cents(None) == Decimal("0.00") and cents(Decimal("3.456")) == Decimal("3.46")
 
 

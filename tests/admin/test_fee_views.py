@@ -445,6 +445,23 @@ def test_the_account_payment_form_sent_twice_takes_the_money_once(session, conso
     assert numbers == [number, number, number[:-1] + "2"]
 
 
+def test_an_amount_of_more_digits_than_decimal_holds_is_refused_on_the_account_page(session, console, estate, staff_of):
+    """「1e309」 typed as 收款金额 (or as a 报价/收费 of a work order, read by the same kernel) was an HTTP 500
+    (InvalidOperation from quantize); it is refused 「…超出范围」 and nothing is taken."""
+    e = estate
+    with_bills(session, e)
+    desk = console(staff_of("前台客服"))
+    page = desk.get(f"/admin/bill/account?unit_id={e.a101.id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    before = _payments(session, e)
+    response = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "1e309", "method": "cash",
+                                                     "form_token": token})
+    if response.status_code == 303:
+        response = desk.get(response.headers["location"])
+    assert response.status_code in (200, 400) and "超出范围" in response.text
+    assert _payments(session, e) == before
+
+
 def _payments(session, e) -> list:
     session.expire_all()
     return session.execute(select(Payment.bill_id, Payment.amount, Payment.receipt_no)

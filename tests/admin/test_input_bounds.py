@@ -14,7 +14,7 @@ from sqladmin import ModelView
 from sqlalchemy import func, insert, select, text
 from starlette.routing import Route
 
-from models import Branch, Customer, User
+from models import Branch, Customer, KeyRecord, SpecialService, User, label_of
 from tests import factories as f
 
 HUGE = "99999999999999999999"
@@ -196,3 +196,23 @@ def test_a_search_of_a_pasted_page_is_refused_in_chinese_on_every_list_and_looku
     _fine(lookup, 400)
     sentence = boss.get("/admin/customer/list", params={"search": "王五" + "，" * 150})
     assert sentence.status_code == 200
+
+
+@pytest.mark.parametrize(("identity", "field", "typed"), [
+    ("special-service", "price", "1e309"),  # a Numeric(12, 2): SQLite stored Infinity, its page a 500 from then on
+    ("special-service", "price", "12345678901"),
+    ("key-record", "copies", "3000000000"),  # an Integer: PostgreSQL refused it (naming no field), SQLite kept it
+])
+def test_a_number_past_its_column_is_refused_naming_the_field_on_every_database(boss, session, identity, field, typed):
+    project = f.project(session)
+    forms = {
+        "special-service": {"project": str(project.id), "name": "家电清洗", "price": "80", "price_unit": "次"},
+        "key-record": {"project": str(project.id), "code": "K-9", "name": "配电房", "kind": "public", "copies": "2"},
+    }
+    model = {"special-service": SpecialService, "key-record": KeyRecord}[identity]
+    before = session.scalar(select(func.count()).select_from(model))
+    response = boss.post(f"/admin/{identity}/create", {**forms[identity], field: typed})
+    assert response.status_code == 400, response.status_code
+    assert f"{label_of(model, field)}超出范围" in response.text
+    assert session.scalar(select(func.count()).select_from(model)) == before
+    assert boss.post(f"/admin/{identity}/create", forms[identity]).status_code == 302  # the same form, in range
