@@ -144,6 +144,7 @@ from models import (
     WorkOrderStatus,
     receipt_number,
 )
+from models.db import controls_stripped
 
 from . import people
 from .reference import default_fee_types
@@ -477,17 +478,19 @@ class _Demo:
         # render_nulls: a None stays in the row instead of being dropped, so every row has the same keys and
         # the whole list goes out as one executemany (rows with differing keys would be sent in small groups).
         stmt = insert(model).execution_options(render_nulls=True)
-        if not returning:
-            self.s.execute(stmt, rows)
-            return []
-        if self.s.get_bind().dialect.name != "sqlite":
-            return list(self.s.scalars(stmt.returning(model.id, sort_by_parameter_order=True), rows))
-        # SQLite has no sentinel for ordered RETURNING, so SQLAlchemy would send one INSERT per row. The
-        # writer holds the database lock, so ids taken from max(id) are ours; a clash would fail the load.
-        start = (self.s.scalar(select(func.max(model.id))) or 0) + 1
-        ids = list(range(start, start + len(rows)))
-        self.s.execute(stmt, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
-        return ids
+        # generated text, no control characters: the engine need not look through every value of every row
+        with controls_stripped(self.s):
+            if not returning:
+                self.s.execute(stmt, rows)
+                return []
+            if self.s.get_bind().dialect.name != "sqlite":
+                return list(self.s.scalars(stmt.returning(model.id, sort_by_parameter_order=True), rows))
+            # SQLite has no sentinel for ordered RETURNING, so SQLAlchemy would send one INSERT per row. The
+            # writer holds the database lock, so ids taken from max(id) are ours; a clash would fail the load.
+            start = (self.s.scalar(select(func.max(model.id))) or 0) + 1
+            ids = list(range(start, start + len(rows)))
+            self.s.execute(stmt, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+            return ids
 
     def pick(self, weights: dict[Any, float]) -> Any:
         return self.rng.choices(list(weights), weights=list(weights.values()))[0]

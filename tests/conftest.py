@@ -32,6 +32,14 @@ pytest_plugins = ["tests.browser_support"]
 SECRET = "test-secret-key-" + "x" * 32
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tests that mostly wait on another server start now, in a process of their own, and run while the others do."""
+    from tests.models import test_migrations_mariadb as mariadb
+
+    if any(item.nodeid == mariadb.ROUND_TRIP for item in session.items):
+        mariadb.start_round_trip(Path(session.config.rootpath))
+
+
 def _url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("WUYE_TEST_DATABASE_URL")
     if url:

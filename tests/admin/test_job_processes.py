@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from admin.views.list_export import INLINE_ROWS
 from models import AuditKind, AuditLog, Customer, Job, JobState, User
@@ -138,27 +138,40 @@ def _run_and_download(app_processes, job, worker, cookies) -> None:  # noqa: F81
     assert _download(app_processes.urls[0], stranger.cookies, f"/admin/jobs/{job.id}/file")[0] == 404
 
 
+def _waiting_to_write(app_processes, table: str) -> int:  # noqa: F811
+    """How many database sessions wait for the lock on ``table`` (held by the test)."""
+    with app_processes.engine.connect() as conn:
+        return conn.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = CAST(:table AS regclass)"),
+            {"table": table})
+
+
 def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(app_processes):  # noqa: F811
-    search = _customers(app_processes, "中断小区", 60_000)
+    search = _customers(app_processes, "中断小区", INLINE_ROWS + 1)
     uid = _user(app_processes, "unlucky")
     browser = Browser(app_processes.urls[0])
     assert browser.log_in("unlucky") == 302
     assert browser.request("GET", "/admin/customer/list" + search)[0] == 200
     assert browser.request("POST", "/admin/customer/export/xlsx" + search, {})[0] == 303
     job = _latest_job(app_processes, uid)
-    for attempt in (1, 2):  # the second worker finds the first one's lease run out and runs the job again
-        worker = app_processes.start_worker()
-
-        def running(attempt: int = attempt) -> bool:
-            job_now = _job(app_processes, job.id)
-            return job_now.state is JobState.RUNNING and job_now.attempts == attempt
-
-        _until(running, LEASE_SECONDS * 4, step=0.01)
-        worker.send_signal(signal.SIGKILL)  # kill -9, mid-export
-        worker.wait(10)
-        now = _job(app_processes, job.id)
-        assert (now.state, now.attempts, now.worker.split(":")[1]) == (
-            JobState.RUNNING, attempt, str(worker.pid))
+    # The export's last step writes its audit row: while the test holds the audit table, each worker reads every
+    # row, writes the whole file, and then waits there, in the middle of its job's one transaction — where it is
+    # killed. (Sessions of the killed workers wait on too, till the lock goes; they are never committed.)
+    with app_processes.engine.connect() as hold:
+        hold.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
+        for attempt in (1, 2):  # the second worker finds the first one's lease run out and runs the job again
+            worker = app_processes.start_worker()
+            _until(lambda attempt=attempt: _waiting_to_write(app_processes, "audit_log") == attempt,
+                   LEASE_SECONDS * 10, step=0.01)
+            now = _job(app_processes, job.id)
+            assert (now.state, now.attempts, now.worker.split(":")[1]) == (
+                JobState.RUNNING, attempt, str(worker.pid))
+            worker.send_signal(signal.SIGKILL)  # kill -9, mid-export
+            worker.wait(10)
+            now = _job(app_processes, job.id)
+            assert (now.state, now.attempts, now.worker.split(":")[1]) == (
+                JobState.RUNNING, attempt, str(worker.pid))
+        hold.rollback()
     # a last worker finds the second one dead, its attempts spent
     last = app_processes.start_worker()
     failed = _until(lambda: (j := _job(app_processes, job.id)).state is JobState.FAILED and j, LEASE_SECONDS * 4)
