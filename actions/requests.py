@@ -422,6 +422,15 @@ class AnswerResult:
         return f"已答复诉求 #{self.request_id}，诉求已办结"
 
 
+def answer_refusal(request: ServiceRequest) -> str | None:
+    """Why ``request`` cannot be answered and closed at the desk, or None — asked by the form before it is offered."""
+    if request.kind not in ANSWERABLE:
+        return f"诉求 #{request.id} 是{request.kind.label}：须派工处理，回访满意后随派工单关闭办结，不能直接答复办结"
+    if request.status is not RequestStatus.PENDING:
+        return f"诉求 #{request.id} {request.status.label}，不能再答复办结"
+    return None
+
+
 @as_actor
 def answer_request(session: Session, *, request_id: int, reply: str, actor: Actor,
                    version: int | None = None) -> AnswerResult:
@@ -435,11 +444,8 @@ def answer_request(session: Session, *, request_id: int, reply: str, actor: Acto
         raise Refused(f"诉求 #{request_id} 不存在", [request_id])
     if request.status is RequestStatus.CLOSED and request.reply == reply and not request.work_orders:
         return AnswerResult(request_id, already=True)
-    if request.kind not in ANSWERABLE:
-        raise Refused(f"诉求 #{request_id} 是{request.kind.label}：须派工处理，回访满意后随派工单关闭办结，不能直接答复办结",
-                      [request_id])
-    if request.status is not RequestStatus.PENDING:
-        raise Refused(f"诉求 #{request_id} {request.status.label}，不能再答复办结", [request_id])
+    if refusal := answer_refusal(request):
+        raise Refused(refusal, [request_id])
     if version is not None and version != request.version:
         raise Refused(f"诉求 #{request_id} 已被他人修改，请刷新后重试", [request_id])
     if not reply:

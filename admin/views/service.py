@@ -200,7 +200,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     @action("answer", label="答复办结")
     async def answer_form(self, request: Request) -> Response:
         (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
-        return await self._answer_page(request, row, {"reply": row.reply, "version": str(row.version)})
+        # a 报修/投诉, or a request already dispatched or closed: said at once, not after the answer is typed
+        return await self._answer_page(request, row, {"reply": row.reply, "version": str(row.version)},
+                                       closed=intake.answer_refusal(row))
 
     @expose("/answer", methods=["POST"])
     async def answer_submit(self, request: Request) -> Response:
