@@ -430,12 +430,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # The console's views, built but never served: an export job builds the list's query as the list does.
         app = create_app(engine, secret_key=secrets.token_urlsafe(48), run_jobs="worker")
         runner = app.state.admin.jobs.runner
-        signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+        # the caller's own handler back afterwards: run in-process (a test), SIGTERM must stop the caller again
+        previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop())
         print(f"后台任务处理进程已启动（{runner.name}，数据库 {_shown_url(engine)}），Ctrl+C 停止", flush=True)
         try:
             runner.run_forever()
         except KeyboardInterrupt:
             pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return OK
 
 

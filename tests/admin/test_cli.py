@@ -306,8 +306,12 @@ def test_worker_runs_the_queued_jobs(initialised: Engine, monkeypatch, capsys) -
 
     ran = []
     monkeypatch.setattr(JobRunner, "run_forever", lambda self: ran.append(self.run_once()))  # one round, then stop
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["worker"]) == 0
     assert ran == [False]  # nothing queued
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's SIGTERM handler given back
     assert "后台任务处理进程已启动" in capsys.readouterr().out
 
 
