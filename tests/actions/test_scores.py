@@ -594,8 +594,10 @@ def test_a_confirmed_month_is_not_unlocked_or_rewritten_through_its_form(session
 
     reopen_scores(session, month=MONTH, project_id=p.id, note="更正基础分", actor=boss)
     month = _month_row(session, p)
-    for bad in (Decimal("-1"), Decimal("100000"), Decimal("99.55")):
-        with pytest.raises(Refused, match="基础分须在 0–99999.9 之间，最多一位小数"):
+    for bad, message in ((Decimal("-1"), "基础分须在 0–99999.9 之间，最多一位小数"),
+                         (Decimal("100000"), "基础分超出范围（最多 99,999.9）：100000"),  # past its column
+                         (Decimal("99.55"), "基础分须在 0–99999.9 之间，最多一位小数")):
+        with pytest.raises(Refused, match=message):
             save_record(session, ScoreMonth, month, {"base_score": bad}, actor=boss, version=month.version)
         session.expire_all()  # the form's values were assigned, not written: its transaction is rolled back
         month = _month_row(session, p)

@@ -475,8 +475,8 @@ def test_a_grade_bands_form_keeps_the_grades_unambiguous_and_given_grades_named(
     before = bands()
     for changes, message in (
         ({"min_total": str(other.min_total)}, f"最低分 {other.min_total} 与等级「{other.name}」相同"),
-        ({"min_total": "100000"}, "最低分须在 0–99999.9 之间，最多一位小数"),
-        ({"reward": "123456789.00"}, "奖惩金额须在 ±99,999,999.99 元之间"),
+        ({"min_total": "100000"}, "最低分超出范围（最多 99,999.9）：100000"),  # past its column, named as every form does
+        ({"reward": "123456789.00"}, "奖惩金额超出范围（最多 99,999,999.99）：123456789.00"),
         ({"name": "特优"}, f"等级「{given}」已用于月度考核（如 {MONTH}），不能改名"),
     ):
         refused = hq.post(f"/admin/grade-band/edit/{band.id}", {**form, **changes})
