@@ -26,7 +26,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -115,9 +115,12 @@ def check_login(session: Session, username: str, password: str, *, ip: str) -> U
     _attempt(session, username, ip, ok, "")
     if not ok:
         raise LoginRefused("用户名或密码错误")
+    # Bookkeeping, not an edit of the account: written past the optimistic lock (and 更新时间), so an account
+    # form an administrator has open still saves after its user logs in.
+    kept: dict[str, Any] = {"last_login_at": now, "updated_at": User.updated_at}
     if HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = HASHER.hash(password)
-    user.last_login_at = now
+        kept["password_hash"] = HASHER.hash(password)
+    session.execute(update(User).where(User.id == user.id).values(**kept))
     return user
 
 

@@ -441,7 +441,10 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     skipped = {i for i in total_at if i < end}
     parsed.totals += len(skipped)
     if blank_row in tuples:
-        blanks = {i for i, values in enumerate(tuples[:end]) if values == blank_row} - skipped
+        # a row of formulas without a cached value reads blank, yet is not: it is reported below, cell by cell
+        read = {header.columns[f.key] for f in present}
+        formulas = {r - start for r, c in sheet.formulas if c in read}
+        blanks = {i for i, values in enumerate(tuples[:end]) if values == blank_row} - skipped - formulas
         parsed.blank += len(blanks)
         skipped |= blanks
     kept = [i for i in range(end) if i not in skipped] if skipped else range(end)

@@ -28,6 +28,7 @@ from ..errors import Refused
 from .gate import (
     CORRUPT,
     LIMITS,
+    SPLIT,
     UNSAFE,
     Limits,
     check_inflated,
@@ -149,8 +150,9 @@ def _read_xlsx(data: bytes, limits: Limits) -> tuple[Sheet, ...]:
                 continue  # hidden sheets hold drop-down lists and the like, not data
             sheet = workbook.get_sheet_by_name(meta.name)
             merged = tuple((a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or ()))
-            out.append(Sheet(meta.name, sheet.to_python(skip_empty_area=False), merged,
-                             formulas.get(meta.name, frozenset())))
+            cells = formulas.get(meta.name, frozenset())
+            out.append(Sheet(meta.name, _reaching(sheet.to_python(skip_empty_area=False), cells, meta.name, limits),
+                             merged, cells))
     except python_calamine.PasswordError as exc:
         raise Refused("文件设置了密码，无法读取：请取消密码后另存为 .xlsx 再导入") from exc
     except python_calamine.CalamineError as exc:
@@ -162,6 +164,22 @@ def _read_xlsx(data: bytes, limits: Limits) -> tuple[Sheet, ...]:
             raise
         raise Refused(CORRUPT) from exc
     return tuple(out)
+
+
+def _reaching(rows: list[list[Any]], cells: frozenset[tuple[int, int]], sheet: str, limits: Limits) -> list[list[Any]]:
+    """``rows`` grown to hold every formula cell without a cached value: calamine ends the grid at the last cell
+    with a value, so rows (or columns) of such formulas at the bottom (or right) would not be read at all."""
+    if not cells:
+        return rows
+    height = max(r for r, _ in cells) + 1
+    width = max(max(c for _, c in cells) + 1, max(map(len, rows), default=0))
+    if height > limits.max_row_number or width > limits.max_cols or height * width > limits.max_cells:
+        raise Refused(f"工作表「{sheet}」单元格区域过大：公式单元格延伸到第 {height:,} 行、第 {width:,} 列；{SPLIT}")
+    rows += [[] for _ in range(height - len(rows))]
+    for row in rows:
+        if len(row) < width:
+            row += [""] * (width - len(row))
+    return rows
 
 
 def _sheet_parts(zf: zipfile.ZipFile, main: str, names: set[str]) -> dict[str, str]:

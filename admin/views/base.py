@@ -613,8 +613,10 @@ class PiiViewMixin:
     @action(VIEW_PII, label="查看完整敏感信息", add_in_list=False, add_in_detail=True)
     async def view_pii(self, request: Request) -> RedirectResponse:
         pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
-        rows = await self.scoped_targets(request, pks[:1])
-        url = request.url_for("admin:details", identity=self.identity, pk=get_object_identifier(rows[0]))
+        # every record named is checked: one outside the scope refuses the whole request, nothing shown (A07)
+        rows = await self.scoped_targets(request, pks)
+        first = next((row for row in rows if str(get_object_identifier(row)) == pks[0].strip()), rows[0])
+        url = request.url_for("admin:details", identity=self.identity, pk=get_object_identifier(first))
         return RedirectResponse(url, status_code=302)
 
 

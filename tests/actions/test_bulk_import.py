@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -42,7 +43,7 @@ from models import (
 )
 from tests import factories as f
 from tests.actions.test_dunning import committed_estate, postgres_only  # noqa: F401  (fixture)
-from tests.data.workbooks import workbook, zip_bomb
+from tests.data.workbooks import replace_part, workbook, zip_bomb
 from tests.race_support import second_while_first_open
 
 MODELS = (Unit, Building, Customer, UnitCustomer, ParkingSpace, Staff, Bill, Payment, ImportBatch, OperationLog, AuditLog)
@@ -1102,6 +1103,36 @@ def test_a_merged_building_or_collector_cell_is_named_not_read_as_blank(session,
                         "「账单」第3行 责任收费员 为空（合并单元格？请取消合并并逐行填写）",
                         "「账单」第4行 责任收费员 为空（合并单元格？请取消合并并逐行填写）"], messages
     assert not result.written and counts(session) == before
+
+
+def test_a_row_of_formulas_without_values_is_named_not_skipped_as_blank(session, p1):
+    """A file written by a program and never opened in Excel holds formulas with no cached value (openpyxl writes
+    ``=A1&B1`` with an empty <v/>): a row made only of such cells — in the middle or as the last rows, which the
+    reader ended the sheet before — was skipped as blank and the rest imported. Each cell is now named on its row;
+    nothing is written. A formula that carries its cached value is read as that value."""
+    project, actor = p1
+    rows = [
+        ["楼栋", "房号", "建筑面积(㎡)"],
+        ["1栋", "1-101", 80],
+        ["=A2", "=A1&B1", None],
+        ["1栋", "1-103", 80],
+        ["=A4", "=A1&B1", None],
+    ]
+    before = counts(session)
+    result = _import(session, "units", workbook({"房屋": rows}), actor, project_id=project.id)
+    messages = [p.message for p in result.problems]
+    paste = "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值"
+    assert messages == [f"「房屋」第{n}行 {column} {paste}" for n in (3, 5) for column in ("楼栋", "房号")], messages
+    assert not result.written and counts(session) == before
+
+    cached = workbook({"房屋": rows[:3]})
+    sheet = zipfile.ZipFile(io.BytesIO(cached)).read("xl/worksheets/sheet1.xml")
+    sheet = sheet.replace(b'<f>A2</f><v />', b'<f>A2</f><v>1\xe6\xa0\x8b</v>', 1).replace(
+        b'<f>A1&amp;B1</f><v />', b'<f>A1&amp;B1</f><v>1-102</v>', 1)
+    cached = replace_part(cached, "xl/worksheets/sheet1.xml", sheet)
+    result = _import(session, "units", cached, actor, project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    assert session.scalar(select(Unit).where(Unit.room_no == "1-102")).building.name == "1栋"
 
 
 def test_a_bill_or_payment_names_a_collector_of_a_collecting_post(session, p1):

@@ -27,6 +27,9 @@ HOSTILE = {
     "million-rows-in-one-row": (lambda: cells_in_one_row(1 << 20, refs="rows"), "第 2 行的单元格过多"),
     "million-rows": (lambda: many_rows(1 << 20), "行数过多：第 200,101 行有数据"),
     "area": (lambda: sparse_cell("Z199999"), "单元格区域过大：从 A1 到单元格 Z199999共 199,999 行 × 26 列"),
+    # a formula without a value is read (to be named on its row): the grid grown to hold it is bounded too
+    "formula-far-away": (lambda: with_sheet(b'<row r="190000"><c r="IV190000"><f>1</f></c></row>'),
+                         "单元格区域过大：公式单元格延伸到第 190,000 行、第 256 列"),
     "declared-dimension": (lambda: with_sheet(b"", dimension="A1:XFD1048576"), "声明的范围 A1:XFD1048576 行数过多"),
     "declared-shared-strings": (lambda: shared_strings(1, declared=4_000_000_000), "共享字符串表声明了 4,000,000,000 个"),
     "shared-strings-bomb": (lambda: zip_bomb(shared_strings(1), inflated=1 << 30, name="xl/sharedStrings.xml"),

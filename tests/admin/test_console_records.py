@@ -146,6 +146,22 @@ def test_personal_data_is_masked_for_the_front_desk_and_full_for_the_manager(con
     assert "13812345678" not in str(logged[0].changes)
 
 
+def test_view_pii_naming_a_record_of_another_project_is_refused_whole(console, session):
+    """查看完整 asked for one record of the manager's project and one of another was taken as the first alone: the
+    request went on to the full details page (and its 查看敏感信息 record). Now the whole request is refused (A07)."""
+    p, other = factories.project(session), factories.project(session)
+    mine = factories.customer(session, project_=p, name="王芳", phone="13812345678")
+    theirs = factories.customer(session, project_=other, name="李雷", phone="13912345678")
+    factories.user(session, username="mgr", roles=["客服经理"], projects=[p])
+    c = console("mgr")
+    for pks in (f"{mine.id},{theirs.id}", f"{theirs.id},{mine.id}"):
+        response = c.get(f"/admin/customer/action/view-pii?pks={pks}", follow_redirects=False)
+        assert response.status_code == 403, (pks, response.status_code)
+    assert _count(session, AuditLog, AuditLog.kind == AuditKind.VIEW_PII) == 0
+    response = c.get(f"/admin/customer/action/view-pii?pks={mine.id}", follow_redirects=False)
+    assert response.status_code == 302 and response.headers["location"].endswith(f"/admin/customer/details/{mine.id}")
+
+
 def test_every_view_renders_for_an_administrator(console, session):
     from admin.views import VIEWS
 

@@ -182,6 +182,25 @@ def test_a_stale_account_or_role_form_is_refused(session, console, identity):
     assert second.post(url, {**_sent(_opened(second, url)), attr: "乙改的"}).status_code == 302
 
 
+def test_an_account_form_opened_before_its_user_logs_in_still_saves(session, console):
+    """A login wrote 最近登录 on the account and so moved its version: an administrator who had the account's form
+    open was told 「已被他人修改」 on saving though nobody had edited it. The login time is kept, the version not."""
+    f.user(session, username="root", superuser=True)
+    clerk = f.user(session, username="clerk", roles=["客服经理"])
+    url = f"/admin/user/edit/{clerk.id}"
+    admin = console("root")
+    form = _sent(_opened(admin, url))
+    version = session.scalar(select(User.version).where(User.id == clerk.id))
+    console("clerk")
+    session.expire_all()
+    assert session.get(User, clerk.id).last_login_at is not None
+    assert session.get(User, clerk.id).version == version
+    saved = admin.post(url, {**form, "display_name": "改名后"})
+    assert saved.status_code == 302, html.unescape(saved.text)[:500]
+    session.expire_all()
+    assert session.get(User, clerk.id).display_name == "改名后"
+
+
 def test_a_form_opened_before_a_bulk_step_is_refused(session, console, records):
     """送达登记 and 问卷发放 change many rows with one UPDATE: their versions move too, so an edit form opened
     before either is refused instead of putting back what the step wrote."""
