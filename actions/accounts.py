@@ -204,6 +204,14 @@ def require_grant(actor: Actor, identity: str, action: str, doing: str) -> None:
         raise NotPermitted(f"账号 {actor.name} 没有“{doing}”的权限")
 
 
+def hold_grant(session: Session, actor: Actor, identity: str, action: str, doing: str) -> None:
+    """An action's own check of the console's grant ``(identity, action)`` for ``doing``: the account's roles as
+    stored now, whichever path called (a page, the command line, another action), not only what the page checked.
+    The installation itself (no account: ``wuye`` without ``--as``, the system) acts unrestricted."""
+    if actor.user_id is not None and not holds(grants_of_user(session, actor.user_id), identity, action):
+        raise NotPermitted(f"账号 {actor.name} 没有“{doing}”的权限")
+
+
 def _actor_grants(session: Session, actor: Actor) -> frozenset[Grant]:
     # The command line without --as, and the system itself, act for whoever runs the installation.
     if actor.sees_all:

@@ -66,6 +66,7 @@ from models import (
 from models.totals import SCORE_TOTAL
 
 from . import records
+from .accounts import hold_grant
 from .actor import Actor
 from .audit import TRAIL_LINKS, as_actor, log_operation, record_bulk, record_per_project
 from .errors import NotPermitted, Refused
@@ -964,6 +965,10 @@ def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
 
 
 # --- confirm, spot-check, reopen ----------------------------------------------------------------------
+SCORE_MONTH = "score-month"  # the console's grants these hold, as its 考核结果 page checks them
+REOPEN_SCORES = "action:reopen-scores"
+
+
 @dataclass(frozen=True)
 class MonthsResult:
     month: str
@@ -1060,7 +1065,8 @@ def _append_note(row: ScoreMonth, actor: Actor, text: str) -> None:
 
 @as_actor
 def record_spot_check(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
-    """抽查: the manager's note on a month, kept with who wrote it and when."""
+    """抽查: the manager's note on a month, kept with who wrote it and when (the grant to edit 月度考核)."""
+    hold_grant(session, actor, SCORE_MONTH, "edit", "抽查月度考核")
     note = (note or "").strip()
     if not note:
         raise Refused("请填写抽查意见")
@@ -1076,6 +1082,7 @@ def record_spot_check(session: Session, *, month: str, project_id: int, note: st
 @as_actor
 def reopen_scores(session: Session, *, month: str, project_id: int, note: str, actor: Actor) -> MonthsResult:
     """重新开放: the manager unlocks a confirmed month for correction; the reason is recorded with the month."""
+    hold_grant(session, actor, SCORE_MONTH, REOPEN_SCORES, "重新开放月度考核")
     note = (note or "").strip()
     if not note:
         raise Refused("请填写重新开放的原因")

@@ -801,10 +801,23 @@ def sla_state(order: WorkOrder, now: dt.datetime | None = None, status: WorkOrde
     status = status or order.status
     if status not in OPEN_STATUSES:
         return None
-    now = now or utcnow()
     deadline = order.complete_due_at
     if status == S.DISPATCHED:
         deadline = min(deadline, order.respond_due_at)
+    return _state_of(deadline, now or utcnow())
+
+
+def deadline_state(order: WorkOrder, deadline: str, now: dt.datetime | None = None) -> str | None:
+    """``"overdue"``, ``"due_soon"`` or None for one deadline of an open order, as its column shows it: 完成时限
+    (``complete_due_at``) by itself — an order whose response is due soon is not marked on its completion
+    deadline hours away —, 响应时限 (``respond_due_at``) until the order is accepted (then it has been met)."""
+    if order.status not in OPEN_STATUSES or (deadline == "respond_due_at" and order.status != S.DISPATCHED):
+        return None
+    value = getattr(order, deadline)
+    return None if value is None else _state_of(value, now or utcnow())
+
+
+def _state_of(deadline: dt.datetime, now: dt.datetime) -> str | None:
     if deadline < now:
         return "overdue"
     return "due_soon" if deadline < now + DUE_SOON else None

@@ -773,6 +773,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     # relation points at — and with the current Beijing date or time (登记人, 登记时间 …).
     form_default_user: ClassVar[tuple[str, ...]] = ()
     form_default_now: ClassVar[tuple[str, ...]] = ()
+    # Month fields read as people type them (「2026年12月」, longer than the YYYY-MM stored) by the record's rule in
+    # actions/, which stores YYYY-MM: the form does not hold the typed text to the column's length.
+    form_typed_months: ClassVar[tuple[str, ...]] = ()
     # The fields a role that may edit but not create these records changes (a butler keeps a unit's state);
     # the rest is master data, changed by who registers the records. Empty: editing means the whole form.
     limited_form_columns: ClassVar[tuple[str, ...]] = ()
@@ -1173,6 +1176,13 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                 # Only the default changes: a blank new form shows it; an edit form shows the stored value.
                 field = UnboundField(unbound.field_class, *unbound.args, **{**unbound.kwargs, "default": default})
                 field.creation_counter = unbound.creation_counter  # keep the field's place in the form
+                attrs[name] = field
+        for name in self.form_typed_months:
+            unbound = attrs.get(name) or form.__dict__.get(name) or getattr(form, name, None)
+            if isinstance(unbound, UnboundField):
+                kept = [v for v in unbound.kwargs.get("validators", ()) if not isinstance(v, validators.Length)]
+                field = UnboundField(unbound.field_class, *unbound.args, **{**unbound.kwargs, "validators": kept})
+                field.creation_counter = unbound.creation_counter
                 attrs[name] = field
         if self._is_versioned:
             # The version the user started from travels with the form (B09).

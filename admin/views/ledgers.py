@@ -304,6 +304,7 @@ class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by"]
     form_ajax_refs = ajax_refs(VendorCheck, "checked_by")
     form_default_user = ("checked_by",)
+    form_typed_months = ("month",)  # stored as YYYY-MM by checked_month (actions/ledgers.py)
 
 
 class CarryOverForm(PageForm):

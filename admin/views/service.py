@@ -95,7 +95,8 @@ def _local_input(value: dt.datetime | None) -> str:
 
 
 class SlaFilter:
-    """时限 filter: 已超时 / 即将到期 open orders — the same rule the list highlights (actions.work_orders)."""
+    """时限 filter: 已超时 / 即将到期 open orders by their next deadline (actions.work_orders) — the list marks it on
+    its own column, 响应时限 or 完成时限."""
 
     has_operator = False
     template = "sqladmin/filters/lookup_filter.html"
@@ -123,12 +124,12 @@ def _paid_service_only(order: Any, name: Any) -> Any:
 
 
 def _deadline_formatter(attr: str):
-    """The deadline in Beijing time, marked 已超时 / 即将到期 while the order is open."""
+    """The deadline in Beijing time, marked 已超时 / 即将到期 by that deadline while the order is open."""
 
     def fmt(order: Any, _name: Any) -> Markup:
         value = getattr(order, attr)
         text = escape(local_datetime(value)) if value else Markup("")
-        state = work_orders.sla_state(order)
+        state = work_orders.deadline_state(order, attr)
         if state is None:
             return text
         css = "wuye-overdue" if state == "overdue" else "wuye-due-soon"
@@ -287,7 +288,8 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
     icon = "fa-solid fa-screwdriver-wrench"
     # 状态 and the deadlines (with the SLA mark) first: on a 1440×900 screen they stay in view; the rest on the
     # record's page
-    column_list = ["id", "status", "complete_due_at", "request", "department", "assignee", "priority", "dispatched_at"]
+    column_list = ["id", "status", "respond_due_at", "complete_due_at", "request", "department", "assignee", "priority",
+                   "dispatched_at"]
     # the room as the front desk is told it (「203」): the orders of the requests of the rooms holding it, read from the
     # room numbers' index, then the requests' and orders' keys
     column_searchable_list = ["assignee.name", "request.contact_name", "request.unit.room_no", "result"]

@@ -9,7 +9,6 @@ from sqladmin import Flash, expose
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from wtforms import validators
 
 from actions import scores, visit_plans
 from actions.kernel.periods import period_of, today_local
@@ -74,16 +73,7 @@ class StaffVisitPlanAdmin(ScopedModelView, model=StaffVisitPlan):
     form_columns = ["project", "month", "staff", "planned", "focus", "planned_by"]
     form_ajax_refs = ajax_refs(StaffVisitPlan, "staff", "planned_by")
     form_default_user = ("planned_by",)
-
-    async def scaffold_form(self, rules: list[str] | None = None) -> Any:
-        """月份 is read as people type it (「2026年12月」, longer than the YYYY-MM stored) by the plan's rule in
-        actions/visit_plans.py, which stores it as YYYY-MM: the column's length is not the typed text's."""
-        form = await super().scaffold_form(rules)
-        month = getattr(form, "month", None)
-        if month is not None:
-            month.kwargs["validators"] = [v for v in month.kwargs.get("validators", ())
-                                          if not isinstance(v, validators.Length)]
-        return form
+    form_typed_months = ("month",)  # stored as YYYY-MM by the plan's rule (actions/visit_plans.py)
 
     @expose("/approve", methods=["POST"])
     async def approve_submit(self, request: Request) -> Response:

@@ -41,6 +41,7 @@ from models import (
     OperationLog,
     Project,
     RequestKind,
+    RewardEntry,
     RuleCategory,
     Satisfaction,
     ScoreEvent,
@@ -532,6 +533,27 @@ def test_a_confirmed_month_is_locked_until_the_manager_reopens_it(session, org):
     assert scores(session)["刘洋"].total == Decimal("99")
     with pytest.raises(Refused, match="尚未确认，无需重新开放"):
         reopen_scores(session, month=MONTH, project_id=p.id, note="再开", actor=boss)
+
+
+def test_spot_check_and_reopen_are_refused_to_an_account_without_the_grant(session, org):
+    """抽查 and 重新开放 hold the console's grants in the action itself: called directly (the command line, another
+    page) by the 客服主管 who confirmed the month — who may neither edit 月度考核 nor reopen it — both are refused
+    naming the account and what it may not do, the month still confirmed with its notes as they were."""
+    p = org["project"]
+    hand_checked(session, org)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    month = _month_row(session, p)
+    kept = (month.status, month.spot_check_note, month.confirmed_at, month.version)
+    before = snapshot(session), count(session, RewardEntry)
+    with pytest.raises(NotPermitted, match="账号 .* 没有“抽查月度考核”的权限"):
+        record_spot_check(session, month=MONTH, project_id=p.id, note="抽查王芳，属实", actor=org["actor"])
+    with pytest.raises(NotPermitted, match="账号 .* 没有“重新开放月度考核”的权限"):
+        reopen_scores(session, month=MONTH, project_id=p.id, note="更正基础分", actor=org["actor"])
+    session.expire_all()
+    month = _month_row(session, p)
+    assert (month.status, month.spot_check_note, month.confirmed_at, month.version) == kept
+    assert (snapshot(session), count(session, RewardEntry)) == before
 
 
 def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused(session, org):

@@ -310,6 +310,22 @@ def test_vendor_check_month_is_a_real_month_that_has_come(session, console, site
     assert session.scalars(select(VendorCheck.month)).all() == [f"{year}-{month:02d}"]
 
 
+def test_vendor_check_month_typed_as_a_text_box_browser_types_it_is_stored_as_yyyy_mm(session, console, site):
+    """Firefox and Safari show the month box as text: 「2026年12月」 (8 characters, the column holds the 7 of
+    YYYY-MM) was refused for its length; it is read as the month it names and stored as YYYY-MM, the form no
+    longer capping what is typed at 7 characters."""
+    c = console("desk")
+    year, month = _months_from_now(0)
+    typed = f"{year}年{month}月"
+    page = c.get("/admin/vendor-check/create")
+    assert not re.search(r'<input[^>]*name="month"[^>]*maxlength', page.text)
+    response = c.post("/admin/vendor-check/create", {"project": str(site["p1"].id), "vendor_name": "洁美保洁",
+                                                     "service_kind": "cleaning", "score": "92", "month": typed})
+    assert response.status_code == 302, html.unescape(response.text)[:800]
+    session.expire_all()
+    assert session.scalars(select(VendorCheck.month)).all() == [f"{year}-{month:02d}"]
+
+
 def _booking_form(site, **overrides) -> dict:
     return {"project": str(site["p1"].id), "room": "一号会议室", "starts_at": "2026-11-20 09:00:00",
             "ends_at": "2026-11-20 11:00:00", "booked_by": "陈静", "attendees": "8", "status": "pending",

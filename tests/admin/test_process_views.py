@@ -179,7 +179,7 @@ def test_the_butler_opens_the_weekly_report_of_their_buildings_and_prints_it(ses
 def test_the_manager_approves_the_visit_plans_on_the_statistics_page(session, console, site):
     f.user(session, username="jingli", roles=["客服经理"], projects=[site["p1"]])
     c = console("boss")
-    form = {"project": str(site["p1"].id), "month": "2026-11", "staff": str(site["wang"].id), "planned": "20",
+    form = {"project": str(site["p1"].id), "month": "2026年11月", "staff": str(site["wang"].id), "planned": "20",
             "focus": "欠费户", "planned_by": str(site["boss"].id)}
     assert c.post("/admin/staff-visit-plan/create", {**form, "planned": "0"}).status_code == 400
     assert c.post("/admin/staff-visit-plan/create", form).status_code == 302

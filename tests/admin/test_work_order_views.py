@@ -22,6 +22,7 @@ from actions.work_orders import (
     complete_work_order,
     dispatch_requests,
 )
+from admin.views.base import local_datetime
 from admin.views.service import OrderCreateForm, _pk
 from models import (
     SHANGHAI,
@@ -602,6 +603,30 @@ def test_sla_filter_highlight_and_phone_search(session, console, site, orders):
     assert listed(soon) == {orders["soon"]} and "wuye-due-soon" in soon.text
     found = desk.get("/admin/work-order/list?search=13911112222")
     assert listed(found) == {orders["done"]}
+
+
+def test_each_deadline_column_is_marked_by_its_own_deadline(session, console, site):
+    """完成时限 was marked 「即将到期」 when only the response (响应时限) was near: an order just dispatched, to be
+    answered within the hour but done only tomorrow, showed 完成时限 「明天 … 即将到期」. Each column is marked by the
+    deadline it shows — 响应时限 while the order is not accepted, 完成时限 while it is open."""
+    now = utcnow().replace(second=0, microsecond=0)
+    r = f.service_request(session, project_=site["p1"])
+    dispatch_requests(session, request_ids=[r.id], actor=actor_for_user(session, site["boss"]))
+    order = order_of(session, r.id)
+    order.respond_due_at, order.complete_due_at = now + dt.timedelta(minutes=40), now + dt.timedelta(hours=20)
+    session.flush()
+    respond, complete = (local_datetime(d) for d in (order.respond_due_at, order.complete_due_at))
+    page = html.unescape(console("desk").get("/admin/work-order/list").text)
+    assert f"{respond} 即将到期" in page and complete in page and f"{complete} 即将到期" not in page
+    order.complete_due_at = now + dt.timedelta(minutes=90)  # both near now: both marked
+    session.flush()
+    page = html.unescape(console("desk").get("/admin/work-order/list").text)
+    assert f"{local_datetime(order.complete_due_at)} 即将到期" in page
+    accept_work_orders(session, order_ids=[order.id], actor=actor_for_user(session, site["boss"]))
+    order.complete_due_at = now + dt.timedelta(hours=20)  # accepted: the response is met, the completion far off
+    session.flush()
+    page = html.unescape(console("desk").get("/admin/work-order/list").text)
+    assert "wuye-due-soon" not in page and "wuye-overdue" not in page
 
 
 def test_callbacks_page_lists_done_orders_for_desk_not_cashier(session, console, site, orders):
