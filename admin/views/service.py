@@ -238,7 +238,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def dispatch_form(self, request: Request) -> Response:
         """The parameter page: what routing and the SLA rules would do with the selection (a dry run)."""
         rows = await self.scoped_targets(request, selected_pks(request))
-        return await self._dispatch_page(request, [row.id for row in rows], {})
+        # a request already dispatched, closed or cancelled: said at once, not after the form is filled
+        return await self._dispatch_page(request, [row.id for row in rows], {},
+                                         closed=work_orders.dispatch_refusal(rows))
 
     @expose("/dispatch", methods=["POST"])
     async def dispatch_submit(self, request: Request) -> Response:
@@ -273,6 +275,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
             projects = {p.project_id for p in plan.preview}
             return plan, work_orders.handler_choices(session, actor=actor, project_ids=projects), None
 
+        if context.get("closed"):
+            return await _page(self, request, "dispatch.html", status_code=status_code, title="派工", ids=ids,
+                               plan=None, choices=None, values=values, priorities=(), **context)
         plan, choices, problem = await run_action(self.session_maker, request, load)
         if not values and plan and len(plan.preview) == 1:  # one request: its SLA deadline as the default
             due = _local_input(plan.preview[0].complete_due_at)
