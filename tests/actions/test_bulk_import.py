@@ -444,6 +444,21 @@ def test_a_phone_written_out_as_a_float_is_read_as_its_digits(session, p1):
     assert set(session.scalars(select(Customer.phone))) == {"13812345678", "13900001111"}
 
 
+def test_a_landline_with_its_extension_is_imported_as_the_forms_store_it(session, p1):
+    """A shop's landline 「(021)58888888-8023」 was refused 「不是有效的电话号码」 by the import as by the forms; both take
+    it now and store 021-58888888-8023. A mobile with an extension is still no phone, and then nothing is written."""
+    project, actor = p1
+    before = counts(session)
+    text = "姓名,手机号\r\n张伟,13812345678-1\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == ["「业主」第2行 手机号 13812345678-1 不是有效的电话号码"]
+    assert counts(session) == before
+    text = "姓名,手机号\r\n张记便利店,(021)58888888-8023\r\n李记面馆,0571-8888 8888转12\r\n王五,021-58888888-8024\r\n"
+    result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 3
+    assert set(session.scalars(select(Customer.phone))) == {"021-58888888-8023", "0571-88888888-12", "021-58888888-8024"}
+
+
 def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):
     """房屋 as people write it, 「1栋101」 or 「1号楼1-102室」, was 「不存在于本项目」 (only 「1栋-101」 was split); the
     building is now read up to its suffix, the longest first. A unit the project does not have is still refused,
