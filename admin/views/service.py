@@ -225,6 +225,18 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         return await _page(self, request, "answer.html", status_code=status_code, title="答复办结", row=row,
                            values=values, reply_label=label_of(ServiceRequest, "reply"), **context)
 
+    def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
+        """On a request's page, 派工 and 答复办结 only while it can still be dispatched or answered (the pages say why
+        when opened from a list selection)."""
+        actions = super()._visible_custom_actions(request, in_detail)
+        row = getattr(request.state, DETAIL_OBJ_STATE, None) if in_detail else None
+        if isinstance(row, ServiceRequest):
+            if work_orders.dispatch_refusal([row]):
+                actions.pop("dispatch", None)
+            if intake.answer_refusal(row):
+                actions.pop("answer", None)
+        return actions
+
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.request_timeline, request_id=obj.id)
 

@@ -145,6 +145,8 @@ def test_an_inquiry_answered_at_the_desk_is_closed_with_its_answer(session, cons
     blank = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.SUGGESTION)
     for row, reply, message in ((repair, "已处理", "须派工处理"), (dispatched, "已处理", "已派工，不能再答复办结"),
                                 (blank, "  ", "请填写答复内容")):
+        details = client.get(f"/admin/service-request/details/{row.id}")  # the button only where it can be used
+        assert (row is blank) == ("/action/answer?" in details.text)
         page = client.get(f"/admin/service-request/action/answer?pks={row.id}")
         # the form is not offered for what cannot be answered: said before the answer is typed
         assert page.status_code == 200 and (row is blank) == ('name="reply"' in page.text)

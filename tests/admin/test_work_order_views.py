@@ -183,8 +183,11 @@ def test_the_dispatch_page_of_a_request_dispatched_closed_or_cancelled_says_why_
         page = boss.get(f"/admin/service-request/action/dispatch?pks={row.id}")
         assert page.status_code == 200 and f"#{row.id}（{label}）" in page.text and "不能再派工" in page.text
         assert "确认派工" not in page.text and 'name="department_id"' not in page.text
+        details = boss.get(f"/admin/service-request/details/{row.id}")  # nor is the button offered on its page
+        assert details.status_code == 200 and "/action/dispatch?" not in details.text
     pending = f.service_request(session, project_=site["p1"], unit_=site["unit"])
     session.flush()
+    assert f"/action/dispatch?pks={pending.id}" in boss.get(f"/admin/service-request/details/{pending.id}").text
     mixed = boss.get(f"/admin/service-request/action/dispatch?pks={pending.id},{closed.id}")
     assert f"#{closed.id}（已关闭）" in mixed.text and "确认派工" not in mixed.text
     assert "确认派工" in boss.get(f"/admin/service-request/action/dispatch?pks={pending.id}").text
