@@ -34,7 +34,9 @@ POST_LEVELS = {StaffPosition.SUPERVISOR: EscalationLevel.SUPERVISOR, StaffPositi
 
 def _answers_up_to(session: Session, actor: Actor) -> tuple[EscalationLevel | None, str] | None:
     """The highest level the actor answers for and the post it holds; None when the account names no 员工 (its post
-    unknown: not judged here). A 分公司 or company-wide account answers every level."""
+    unknown). A 分公司 or company-wide account answers every level."""
+    if actor.sees_all:
+        return EscalationLevel.GENERAL, "分公司"
     row = session.execute(select(User.is_superuser, User.branch_id, Staff.position)
                           .outerjoin(Staff, Staff.id == User.staff_id).where(User.id == actor.user_id)).first()
     if row is None:
@@ -89,7 +91,12 @@ def respond_escalation(session: Session, *, escalation_id: int, response: str, a
         # 员工无法解决的报主管，主管无法解决的报经理: the answer is the level's it was raised to, not the raiser's own
         raise NotPermitted(f"不能批复自己上报的{Escalation.__label__}：须由{row.level.label}批复", [escalation_id])
     held = _answers_up_to(session, actor)
-    if held is not None and (held[0] is None or held[0].value < row.level.value):
+    if held is None:
+        # the level answers by post (员工档案), not by the role an account was given: a login with no 员工 record —
+        # a shared desk account, one made for a temp — could otherwise answer what went to the 经理
+        raise NotPermitted(f"您的账号未关联员工档案，无法确认岗位：该诉求已上报至{row.level.label}，须由{row.level.label}批复"
+                           "（请系统管理员在账号中关联员工）", [escalation_id])
+    if held[0] is None or held[0].value < row.level.value:
         # 员工无法解决的报主管，主管无法解决的报经理，经理无法解决的报总经理: a 主管 does not answer what went to the 经理
         raise NotPermitted(f"该诉求已上报至{row.level.label}，须由{row.level.label}批复（您的岗位是{held[1]}）",
                            [escalation_id])

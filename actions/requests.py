@@ -141,6 +141,9 @@ def search_term(text: str | None) -> str:
     if written and 1 <= int(month := written["m1"] or written["m2"]) <= 12:
         day = written["d1"] or written["d2"]
         return f"{written['y']}-{int(month):02d}" + (f"-{int(day):02d}" if day else "")
+    landline = PHONE(term) if any(c.isdigit() for c in term) else None
+    if isinstance(landline, str) and "-" in landline:
+        return landline  # a landline with its extension, stored as 021-58888888-8023
     if _PHONE_TYPED.match(term) and not _DATE_TYPED.match(term) and sum(c.isdigit() for c in term) >= 7:
         digits = re.sub(r"[^0-9+]", "", term)
         return re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…

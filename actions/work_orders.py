@@ -227,6 +227,16 @@ def _sla(session: Session, triples: set[tuple[int, Any, Any]]) -> dict[tuple[int
     return out
 
 
+def dispatch_refusal(requests: Iterable[Any]) -> str | None:
+    """Why the selected requests (anything with ``id`` and ``status``) cannot be dispatched, or None — asked by the
+    派工 page before its form is offered, and by 派工 itself."""
+    done = sorted((r.id, r.status) for r in requests if r.status != RequestStatus.PENDING)
+    if not done:
+        return None
+    listed = "、".join(f"#{i}（{st.label}）" for i, st in done[:MAX_IDS_IN_MESSAGE])
+    return f"以下客户诉求已派工或已办结，不能再派工：{listed}"
+
+
 @as_actor
 def dispatch_requests(
     session: Session,
@@ -260,10 +270,8 @@ def dispatch_requests(
         outside = [r[0] for r in rows if not actor.can_see(r[1])]
         if outside:
             raise NotPermitted(f"无权操作其他项目的客户诉求：{id_list(outside)}", outside)
-        done = [(i, st) for i, _, st in rows if st != RequestStatus.PENDING]
-        if done:
-            listed = "、".join(f"#{i}（{st.label}）" for i, st in sorted(done)[:MAX_IDS_IN_MESSAGE])
-            raise Refused(f"以下客户诉求已派工或已办结，不能再派工：{listed}", [i for i, _ in done])
+        if refusal := dispatch_refusal(rows):
+            raise Refused(refusal, [r.id for r in rows if r.status != RequestStatus.PENDING])
         targets = and_(SR.id.in_(ids), SR.status_in(RequestStatus.PENDING))
     elif project_id is not None:
         if session.get(Project, project_id) is None:

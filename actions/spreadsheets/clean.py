@@ -436,10 +436,29 @@ _FLOAT_TEXT = re.compile(r"^\d+\.0+$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+# A landline and its extension: (021)58888888-8023, 021-58888888转8023, 021 5888 8888 ext. 8023, 58888888分机8023.
+_EXTENSION = re.compile(r"^(.*?[0-9)）])\s*(?:-|转|分机|ext\.?)\s*([0-9]{1,6})$", re.IGNORECASE)
+# A landline's own digits: 010 and 02x are three-digit area codes, every other one has four (0571, 0755); the local
+# number starts with 2–9 and has 7 or 8 digits.
+_AREA_AND_NUMBER = re.compile(r"^(?:(0[12][0-9])|(0[3-9][0-9]{2}))?([2-9][0-9]{6,7})$")
+
+
+def _with_extension(shown: str) -> str | None:
+    """``021-58888888-8023`` for a landline typed with its extension (after -, 转, 分机 or ext), else None: the
+    area code, the number and the extension parted by dashes, whatever separators were typed."""
+    m = _EXTENSION.match(shown)
+    if not m:
+        return None
+    number = _AREA_AND_NUMBER.match(_PHONE_SEPARATORS.sub("", m.group(1)))
+    if not number:
+        return None
+    area = number.group(1) or number.group(2)
+    return f"{area}-{number.group(3)}-{m.group(2)}" if area else f"{number.group(3)}-{m.group(2)}"
 
 
 def phone() -> Cleaner:
-    """Mobile or landline, digits only. A number Excel showed as ``1.38E+10`` *text* has lost its digits."""
+    """Mobile or landline, digits only; a landline with its extension as ``021-58888888-8023`` (``58888888-8023``
+    without an area code). A number Excel showed as ``1.38E+10`` *text* has lost its digits."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -461,6 +480,8 @@ def phone() -> Cleaner:
             digits = shown.partition(".")[0]
         elif _SCI.match(shown.replace(" ", "")):
             return Invalid(f"{shown} 是科学计数法，号码位数已丢失：请把该列设为文本后重新填写", shown)
+        elif extended := _with_extension(shown):
+            return extended
         else:
             digits = _PHONE_SEPARATORS.sub("", shown)
         if digits.startswith("+86"):
@@ -471,7 +492,8 @@ def phone() -> Cleaner:
             return digits
         return Invalid(f"{shown} 不是有效的电话号码", shown)
 
-    return _canonical(clean, "1[3-9][0-9]{9}|(?:0[0-9]{2,3})?[0-9]{7,8}")
+    return _canonical(clean, "1[3-9][0-9]{9}|(?:0[0-9]{2,3})?[0-9]{7,8}"
+                             "|(?:0[12][0-9]-|0[3-9][0-9]{2}-)?[2-9][0-9]{6,7}-[0-9]{1,6}")
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -226,6 +226,18 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         return await _page(self, request, "answer.html", status_code=status_code, title="答复办结", row=row,
                            values=values, reply_label=label_of(ServiceRequest, "reply"), **context)
 
+    def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
+        """On a request's page, 派工 and 答复办结 only while it can still be dispatched or answered (the pages say why
+        when opened from a list selection)."""
+        actions = super()._visible_custom_actions(request, in_detail)
+        row = getattr(request.state, DETAIL_OBJ_STATE, None) if in_detail else None
+        if isinstance(row, ServiceRequest):
+            if work_orders.dispatch_refusal([row]):
+                actions.pop("dispatch", None)
+            if intake.answer_refusal(row):
+                actions.pop("answer", None)
+        return actions
+
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.request_timeline, request_id=obj.id)
 
@@ -239,7 +251,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def dispatch_form(self, request: Request) -> Response:
         """The parameter page: what routing and the SLA rules would do with the selection (a dry run)."""
         rows = await self.scoped_targets(request, selected_pks(request))
-        return await self._dispatch_page(request, [row.id for row in rows], {})
+        # a request already dispatched, closed or cancelled: said at once, not after the form is filled
+        return await self._dispatch_page(request, [row.id for row in rows], {},
+                                         closed=work_orders.dispatch_refusal(rows))
 
     @expose("/dispatch", methods=["POST"])
     async def dispatch_submit(self, request: Request) -> Response:
@@ -274,6 +288,9 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
             projects = {p.project_id for p in plan.preview}
             return plan, work_orders.handler_choices(session, actor=actor, project_ids=projects), None
 
+        if context.get("closed"):
+            return await _page(self, request, "dispatch.html", status_code=status_code, title="派工", ids=ids,
+                               plan=None, choices=None, values=values, priorities=(), **context)
         plan, choices, problem = await run_action(self.session_maker, request, load)
         if not values and plan and len(plan.preview) == 1:  # one request: its SLA deadline as the default
             due = _local_input(plan.preview[0].complete_due_at)

@@ -429,20 +429,27 @@ def test_csv_in_both_encodings(session, p1, encoding):
     assert session.scalar(select(Unit.area).where(Unit.room_no == "1-201")) == Decimal("88.80")
 
 
-def test_a_phone_written_out_as_a_float_is_read_as_its_digits(session, p1):
-    """X06: a CSV written from a float column (pandas, another system's export) holds 「13812345678.0」 as text: it
-    was refused 「不是有效的电话号码」; it is the phone 13812345678, as the same number in a float cell is. A
-    fraction that is not zero is still refused, and then nothing is written."""
+@pytest.mark.parametrize(("refused", "taken", "stored"), [
+    # X06: a CSV written from a float column (pandas, another system's export) holds 「13812345678.0」 as text: it
+    # was refused; it is the phone 13812345678, as the same number in a float cell is — a fraction not zero is not.
+    ("13812345678.5", ("13812345678.0", "１３９００００１１１１.００"), {"13812345678", "13900001111"}),
+    # a shop's landline with its extension was refused by the import as by the forms; both store 021-58888888-8023
+    # now — a mobile with an extension is still no phone
+    ("13812345678-1", ("(021)58888888-8023", "0571-8888 8888转12", "021-58888888-8024"),
+     {"021-58888888-8023", "0571-88888888-12", "021-58888888-8024"}),
+])
+def test_a_phone_as_other_systems_and_people_write_it_is_read_as_stored(session, p1, refused, taken, stored):
+    """What is no phone is refused 「不是有效的电话号码」, naming the row, and then nothing is written."""
     project, actor = p1
     before = counts(session)
-    text = "姓名,手机号\r\n张伟,13812345678.5\r\n李娜,13900001111.0\r\n"
+    text = f"姓名,手机号\r\n张伟,{refused}\r\n李娜,13900001111.0\r\n"
     result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
-    assert not result.written and [p.message for p in result.problems] == ["「业主」第2行 手机号 13812345678.5 不是有效的电话号码"]
+    assert not result.written and [p.message for p in result.problems] == [f"「业主」第2行 手机号 {refused} 不是有效的电话号码"]
     assert counts(session) == before
-    text = "姓名,手机号\r\n张伟,13812345678.0\r\n李娜,１３９００００１１１１.００\r\n"
+    text = "姓名,手机号\r\n" + "".join(f"客户{i},{phone}\r\n" for i, phone in enumerate(taken))
     result = _import(session, "customers", text.encode("utf-8"), actor, name="业主.csv", project_id=project.id)
-    assert result.written and not result.problems and result.counts["new"] == 2
-    assert set(session.scalars(select(Customer.phone))) == {"13812345678", "13900001111"}
+    assert result.written and not result.problems and result.counts["new"] == len(taken)
+    assert set(session.scalars(select(Customer.phone))) == stored
 
 
 def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):

@@ -17,6 +17,7 @@ def case(session):
     p, other = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
     desk = f.user(session, username="desk", roles=["前台客服"], projects=[p])
     manager = f.user(session, username="jingli", roles=["客服经理"], projects=[p])
+    manager.staff_id = f.staff(session, project_=p, name="何经理", position=StaffPosition.MANAGER).id
     request = f.service_request(session, project_=p, kind=RequestKind.COMPLAINT)
     theirs = f.service_request(session, project_=other)
     return {"request": request, "theirs": theirs, "desk": actor_for_user(session, desk), "desk_user": desk,
@@ -140,3 +141,31 @@ def test_a_matter_raised_to_the_manager_is_not_answered_by_a_supervisor(session,
     respond_escalation(session, escalation_id=to_branch, response="统一口径", actor=actor_for_user(session, branch))
     session.expire_all()
     assert all(session.get(Escalation, i).responded_at for i in (to_boss, to_manager, to_branch))
+
+
+def test_an_account_with_no_staff_record_does_not_answer_unless_company_wide(session, console, case):
+    """The level raised to is checked against the post in the account's 员工 record; an account with none (a shared
+    login given the 客服经理 role) was not checked at all and answered what went to the 经理 or the 分公司. It is
+    refused now, nothing written; linked to its 员工 record it answers by its post, and a 分公司 or 系统管理员 account
+    answers every level as before."""
+    p = case["request"].project
+    loose = f.user(session, username="jingli2", roles=["客服经理"], projects=[p])
+    session.flush()
+    rid = case["request"].id
+    ids = [escalate_request(session, request_id=rid, level=level, reason="业主要求", actor=case["desk"]).escalation_id
+           for level in (EscalationLevel.SUPERVISOR, EscalationLevel.MANAGER, EscalationLevel.GENERAL)]
+    c = console("jingli2")
+    for escalation_id in ids:
+        refused = c.post("/admin/escalation/respond", {"escalation_id": str(escalation_id), "response": "已处理"})
+        assert refused.status_code == 403 and "您的账号未关联员工档案" in refused.text
+    session.expire_all()
+    assert [(r.response, r.responded_by_id, r.responded_at) for r in
+            session.scalars(select(Escalation).order_by(Escalation.level))] == [("", None, None)] * 3
+    loose = session.get(type(loose), loose.id)
+    loose.staff_id = f.staff(session, project_=p, name="钱经理", position=StaffPosition.MANAGER).id
+    session.flush()
+    respond_escalation(session, escalation_id=ids[1], response="同意", actor=actor_for_user(session, loose))
+    admin = f.user(session, username="root", superuser=True)
+    respond_escalation(session, escalation_id=ids[2], response="统一口径", actor=actor_for_user(session, admin))
+    session.expire_all()
+    assert [session.get(Escalation, i).responded_by_id for i in ids] == [None, loose.id, admin.id]

@@ -65,6 +65,19 @@ def test_the_console_form_refuses_what_intake_refuses(session, console, desk, va
     assert session.get(ServiceRequest, request.id).complaint_major is False
 
 
+def test_a_landline_with_its_extension_is_taken_on_the_form_and_nonsense_refused(session, console, desk):
+    """A shop calls from its landline 「(021)58888888-8023」: it was refused 「不是有效的电话号码」."""
+    client = console("qiantai")
+    for typed in ("(021)58888888-8023", "021-58888888转8023"):
+        assert client.post("/admin/service-request/create", _form(desk, contact_phone=typed)).status_code == 302
+        made = session.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc())).first()
+        assert made.contact_phone == "021-58888888-8023"
+    before = _count(session)
+    refused = client.post("/admin/service-request/create", _form(desk, contact_phone="138-1234-5678-9"))
+    assert refused.status_code == 400 and "不是有效的电话号码" in refused.text
+    assert _count(session) == before
+
+
 def test_the_first_responsible_is_a_staff_member_of_the_project_still_at_work(session, console, desk):
     """首问负责人 follows the matter until it closes: the form, as 受理, refuses one who has left (在职 unchecked),
     on a new request and on an edit, nothing written; an account whose own 员工 record is another project's
@@ -132,6 +145,8 @@ def test_an_inquiry_answered_at_the_desk_is_closed_with_its_answer(session, cons
     blank = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.SUGGESTION)
     for row, reply, message in ((repair, "已处理", "须派工处理"), (dispatched, "已处理", "已派工，不能再答复办结"),
                                 (blank, "  ", "请填写答复内容")):
+        details = client.get(f"/admin/service-request/details/{row.id}")  # the button only where it can be used
+        assert (row is blank) == ("/action/answer?" in details.text)
         page = client.get(f"/admin/service-request/action/answer?pks={row.id}")
         # the form is not offered for what cannot be answered: said before the answer is typed
         assert page.status_code == 200 and (row is blank) == ('name="reply"' in page.text)

@@ -38,6 +38,25 @@ def test_phones(cell):  # X06, X07
     assert clean.phone()(cell) == "13800000000"
 
 
+@pytest.mark.parametrize(("cell", "stored"), [
+    ("(021)58888888-8023", "021-58888888-8023"), ("021-58888888转8023", "021-58888888-8023"),
+    ("（０２１）５８８８ ８８８８－８０２３", "021-58888888-8023"), ("021 5888 8888 ext. 8023", "021-58888888-8023"),
+    ("0571-88888888 EXT8023", "0571-88888888-8023"), ("58888888分机8023", "58888888-8023"),
+    ("021-58888888-8023", "021-58888888-8023"), ("0571-8888 8888", "057188888888"), ("(010)6543-2100", "01065432100"),
+])
+def test_landlines_with_an_area_code_and_an_extension(cell, stored):
+    """A shop's or an office's landline is given with its extension; stored in one form, the number before it as a
+    landline without one is stored (digits), a mobile as before."""
+    assert clean.phone()(cell) == stored
+    assert clean.phone().canonical.fullmatch(stored)  # a cell already in that form is taken as it is
+
+
+@pytest.mark.parametrize("cell", ["13812345678-1", "021-58888888-1234567", "0211-58888888-8023", "12345转1",
+                                  "转8023", "021-转8023", "abc-123"])
+def test_an_extension_does_not_make_nonsense_a_phone(cell):
+    assert isinstance(clean.phone()(cell), Invalid)
+
+
 def test_phone_in_scientific_notation_has_lost_digits():
     assert "科学计数法" in clean.phone()("1.38E+10").reason
     assert clean.phone()("138****5678") is MASKED

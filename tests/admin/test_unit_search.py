@@ -27,6 +27,8 @@ def test_what_is_not_a_unit_is_not_guessed_at(typed):
 def test_a_phone_is_searched_as_its_digits():
     assert search_term("185 6520 7620") == search_term("185-6520-7620") == search_term("+86 185 6520 7620") == "18565207620"
     assert search_term("2026-11") == "2026-11" and search_term("3-1303") == "3-1303"
+    # a landline with its extension is searched as it is stored
+    assert search_term("(021)58888888转8023") == search_term("021-58888888-8023") == "021-58888888-8023"
 
 
 @pytest.mark.parametrize(("typed", "stored"), [

@@ -169,6 +169,32 @@ def test_dispatch_parameter_page_then_post_then_double_submit(session, console, 
     assert rows(session) == (before[0], before[1] + 1, before[2])
 
 
+def test_the_dispatch_page_of_a_request_dispatched_closed_or_cancelled_says_why_without_a_form(session, console, site):
+    """The 派工 page offered its form for a request already dispatched, closed or cancelled, and refused only once
+    the user had filled it: the reason is shown at once, in place of the form."""
+    boss = console("boss")
+    dispatched = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    closed = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    cancelled = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    dispatch_requests(session, actor=actor_for_user(session, site["boss"]), request_ids=[dispatched.id])
+    closed.status, cancelled.status = RequestStatus.CLOSED, RequestStatus.CANCELLED
+    session.flush()
+    before = rows(session)
+    for row, label in ((dispatched, "已派工"), (closed, "已关闭"), (cancelled, "已取消")):
+        page = boss.get(f"/admin/service-request/action/dispatch?pks={row.id}")
+        assert page.status_code == 200 and f"#{row.id}（{label}）" in page.text and "不能再派工" in page.text
+        assert "确认派工" not in page.text and 'name="department_id"' not in page.text
+        details = boss.get(f"/admin/service-request/details/{row.id}")  # nor is the button offered on its page
+        assert details.status_code == 200 and "/action/dispatch?" not in details.text
+    pending = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    assert f"/action/dispatch?pks={pending.id}" in boss.get(f"/admin/service-request/details/{pending.id}").text
+    mixed = boss.get(f"/admin/service-request/action/dispatch?pks={pending.id},{closed.id}")
+    assert f"#{closed.id}（已关闭）" in mixed.text and "确认派工" not in mixed.text
+    assert "确认派工" in boss.get(f"/admin/service-request/action/dispatch?pks={pending.id}").text
+    assert rows(session)[1:] == before[1:]
+
+
 def test_a_priority_chosen_on_the_dispatch_page_sets_the_deadline_of_that_priority(session, console, site):
     """The page fills 完成时限 with the SLA deadline of the request's own priority (普通: 24 h). Choosing 紧急 and
     confirming sent that default as a deadline typed by hand: the urgent order was due in 24 hours, not 4. The
