@@ -768,6 +768,7 @@ def compute_scores(
     Recomputing replaces a draft month; a confirmed month is refused. A dry run goes the same way inside a
     savepoint and rolls it back.
     """
+    hold_grant(session, actor, SCORE_MONTH, "action:compute-scores", "计算月度考核")
     m = parse_past_month(month)
     projects = visible_projects(session, project_ids, actor)
     refuse_confirmed(session, m.text, projects, "重新计算")
@@ -981,6 +982,7 @@ class MonthsResult:
 def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], actor: Actor) -> MonthsResult:
     """确认: the supervisor locks the month's scores. Refused while the scores are not those the records give
     now (never computed, or events or source records changed since), and while the month is not over."""
+    hold_grant(session, actor, SCORE_MONTH, "action:confirm-scores", "确认月度考核")
     m = parse_past_month(month)
     if m.next_first > today_local():
         # 「依据平常成绩到月底进行奖惩」: confirmed, the month is locked and its rewards paid — on part of it

@@ -556,6 +556,25 @@ def test_spot_check_and_reopen_are_refused_to_an_account_without_the_grant(sessi
     assert (snapshot(session), count(session, RewardEntry)) == before
 
 
+def test_compute_and_confirm_are_refused_to_an_account_without_the_grant(session, org):
+    """计算 and 确认 hold the console's grants in the action itself, as 抽查 and 重新开放 do: a 前台客服 of the project,
+    calling them directly (the command line, another page), is refused naming what it may not do, nothing written."""
+    p = org["project"]
+    hand_checked(session, org)
+    desk = actor_for(factories.user(session, username="qiantai", roles=["前台客服"], projects=[p]), p)
+    before = snapshot(session), count(session, ScoreMonth), count(session, RewardEntry)
+    with pytest.raises(NotPermitted, match="账号 .* 没有“计算月度考核”的权限"):
+        compute_scores(session, month=MONTH, project_ids=[p.id], actor=desk)
+    compute_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    computed = snapshot(session), count(session, ScoreMonth), count(session, RewardEntry)
+    assert computed != before
+    with pytest.raises(NotPermitted, match="账号 .* 没有“确认月度考核”的权限"):
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=desk)
+    session.expire_all()
+    assert (snapshot(session), count(session, ScoreMonth), count(session, RewardEntry)) == computed
+    assert _month_row(session, p).status is MonthStatus.DRAFT
+
+
 def test_a_spot_check_or_reopen_note_beyond_the_text_bound_is_refused(session, org):
     """抽查意见 and 重新开放的原因 hold at most TEXT_MAX characters each, as the console's forms do: one more is
     refused naming which, the month unchanged (still confirmed, its notes as they were)."""
