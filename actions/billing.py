@@ -38,7 +38,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    or_,
     select,
     type_coerce,
     update,
@@ -85,6 +84,7 @@ from .kernel.posts import COLLECTING_POSITIONS, post_refusal
 from .kernel.scope import visible_project
 from .kernel.sql import insert_ignoring, upsert_insert
 from .rates import percent, rate_text
+from .units import linked_on
 
 MONTHLY_TARGET = Decimal("93")  # 每月收费率保持在 93% 以上
 YEARLY_TARGET = Decimal("90")  # 确保全年 90% 收费目标实现（000 规划4）
@@ -199,16 +199,16 @@ def overdue(as_of: dt.date) -> ColumnElement[bool]:
 
 
 def payer_id(unit_id: ColumnElement, on: dt.date | None = None) -> ScalarSelect:
-    """The customer who pays for a unit: its primary current link, owners before shop tenants and tenants."""
+    """The customer who pays for a unit: its primary link not ended on ``on`` (today by default: a lease with a
+    终止日期 ahead still runs), owners before shop tenants and tenants."""
     rank = case(
         {UnitRelation.OWNER: 0, UnitRelation.SHOP_TENANT: 1, UnitRelation.TENANT: 2},
         value=UnitCustomer.relation,
         else_=3,
     )
-    current = UnitCustomer.end_date.is_(None) if on is None else or_(UnitCustomer.end_date.is_(None), UnitCustomer.end_date >= on)
     return (
         select(UnitCustomer.customer_id)
-        .where(UnitCustomer.unit_id == unit_id, current)
+        .where(UnitCustomer.unit_id == unit_id, linked_on(on))
         .order_by(UnitCustomer.is_primary.desc(), rank, UnitCustomer.id)
         .limit(1)
         .correlate_except(UnitCustomer)

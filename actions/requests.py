@@ -46,6 +46,7 @@ from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key, room_spellings, unit_parts
 from .spreadsheets.clean import phone as phone_cleaner
+from .units import linked_on
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
 REPEAT_WINDOW = dt.timedelta(days=7)
@@ -196,7 +197,7 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
                Customer.phone)
         .join(Building, Building.id == Unit.building_id)
         .join(Project, Project.id == Unit.project_id)
-        .outerjoin(UnitCustomer, and_(UnitCustomer.unit_id == Unit.id, UnitCustomer.end_date.is_(None)))
+        .outerjoin(UnitCustomer, and_(UnitCustomer.unit_id == Unit.id, linked_on()))
         .outerjoin(Customer, Customer.id == UnitCustomer.customer_id)
         .where(*where)
         .order_by(Project.name, Building.name, Unit.room_no, UnitCustomer.is_primary.desc(), Customer.id)

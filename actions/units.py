@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import ColumnElement, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -26,6 +26,7 @@ from models import (
 from . import records
 from .actor import Actor
 from .errors import Refused
+from .kernel.periods import today_local
 from .kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS, post_refusal
 
 
@@ -70,6 +71,12 @@ def _unit_form(session: Session, actor: Actor, change: records.Change) -> None:
         refusal = staff and post_refusal(staff.name, staff.position, label_of(Unit, key), positions)
         if refusal:
             raise Refused(refusal, [staff_id])
+
+
+def linked_on(day: dt.date | None = None) -> ColumnElement[bool]:
+    """A customer's tie to a unit not ended on ``day`` (today, Beijing time, by default): no 终止日期, or one on or
+    after it — a tenant whose lease runs to next May is the unit's tenant now, and is found when calling."""
+    return or_(UnitCustomer.end_date.is_(None), UnitCustomer.end_date >= (day or today_local()))
 
 
 @records.rule(UnitCustomer)

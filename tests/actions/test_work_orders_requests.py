@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from actions.actor import actor_for_user
+from actions.billing import payer_id
 from actions.errors import NotPermitted, Refused
 from actions.requests import find_units, first_received, receive_request
 from models import (
+    SHANGHAI,
     Channel,
     OperationLog,
     Priority,
@@ -19,6 +21,8 @@ from models import (
     RequestStatus,
     ServiceRequest,
     StaffPosition,
+    UnitCustomer,
+    UnitRelation,
     utcnow,
 )
 from tests import factories as f
@@ -227,3 +231,36 @@ def test_a_user_without_a_staff_record_sees_what_they_received(session, desk):
                              content="帮忙开门")
     assert session.get(ServiceRequest, result.request_id).first_staff_id is None
     assert [m.request_id for m in first_received(session, actor=desk["actor"]).matters] == [result.request_id]
+
+
+def test_find_units_finds_a_tenant_whose_lease_ends_ahead_not_one_ended(session, desk):
+    """A tenant typed with the lease's 终止日期 (next May) is the unit's tenant now: a call from them finds the unit.
+    A link that ended yesterday is no longer the unit's."""
+    today = dt.datetime.now(SHANGHAI).date()
+    tenant = f.customer(session, project_=desk["p1"], name="李租户", phone="13900002222", id_number="")
+    gone = f.customer(session, project_=desk["p1"], name="赵旧租", phone="13900003333", id_number="")
+    session.add_all([
+        UnitCustomer(project=desk["p1"], unit=desk["unit"], customer=tenant, relation=UnitRelation.TENANT,
+                     start_date=today - dt.timedelta(days=30), end_date=today + dt.timedelta(days=180)),
+        UnitCustomer(project=desk["p1"], unit=desk["unit"], customer=gone, relation=UnitRelation.TENANT,
+                     start_date=today - dt.timedelta(days=400), end_date=today - dt.timedelta(days=1)),
+    ])
+    session.flush()
+    for query in ({"phone": "2222"}, {"name": "李租户"}):
+        (match,) = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, **query)
+        assert (match.unit_id, match.customer_id) == (desk["unit"].id, tenant.id)
+    assert find_units(session, actor=desk["actor"], project_id=desk["p1"].id, phone="3333") == ()
+    found = find_units(session, actor=desk["actor"], project_id=desk["p1"].id, building="3栋", room_no="1502")
+    assert sorted(m.customer for m in found) == sorted(["王秀英", "李租户"])
+
+
+def test_the_payer_is_a_shop_tenant_whose_lease_ends_ahead(session, desk):
+    """payer_id (the customer named on a 催缴通知, a bill): the current tenant of a unit without an owner on file,
+    though the lease has its 终止日期 typed."""
+    today = dt.datetime.now(SHANGHAI).date()
+    shop = f.unit(session, project_=desk["p1"], room_no="S101")
+    tenant = f.customer(session, project_=desk["p1"], name="好又多超市", phone="13900004444", id_number="")
+    session.add(UnitCustomer(project=desk["p1"], unit=shop, customer=tenant, relation=UnitRelation.SHOP_TENANT,
+                             start_date=today - dt.timedelta(days=30), end_date=today + dt.timedelta(days=700)))
+    session.flush()
+    assert session.scalar(select(payer_id(literal(shop.id)))) == tenant.id
