@@ -13,6 +13,8 @@
 - 房屋整改: a defect found at a 交房验收 is of that checklist's unit; 报开发商日期 not before it was found.
 - 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
+- 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
+  to someone else, at the end of that shift — on its 值班日期 or, for a night shift, the morning after.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from models import (
     SHANGHAI,
     BookingStatus,
     Customer,
+    DutyLog,
     GoodsPass,
     GoodsPassStatus,
     HouseDefect,
@@ -295,6 +298,7 @@ HAPPENED = {
     LostItem: ("found_at", "returned_at"),
     MailItem: ("received_at", "picked_up_at"),
     VisitorEntry: ("arrived_at", "left_at"),
+    DutyLog: ("handed_over_at",),
 }
 
 
@@ -310,6 +314,28 @@ def _has_happened(session: Session, actor: Actor, change: records.Change) -> Non
 
 for _model in HAPPENED:
     records.rule(_model)(_has_happened)
+
+
+# --- 值班日志 ----------------------------------------------------------------------------------------------
+@records.rule(DutyLog)
+def check_duty_log(session: Session, actor: Actor, change: records.Change) -> None:
+    """A shift is logged once it has begun and handed over to another person, at its end: on the 值班日期 or the
+    morning after (a night shift) — a 交接时间 a week off is a typo, and the log would not say whose shift it was."""
+    log, L = change.obj, lambda attr: label_of(DutyLog, attr)  # noqa: E731
+    ids = [log.id] if log.id else []
+    today = dt.datetime.now(SHANGHAI).date()
+    if log.duty_date is not None and log.duty_date > today and change.changed("duty_date"):
+        raise Refused(f"{L('duty_date')} {log.duty_date} 晚于今天（{today}）：值班日志记录已开始的班次", ids)
+    if log.handed_to_id is not None and log.handed_to_id == log.on_duty_id \
+            and (change.changed("handed_to_id") or change.changed("on_duty_id")):
+        raise Refused(f"{L('handed_to')}与{L('on_duty')}是同一人：交接班须交给下一班的值班人员", [log.handed_to_id])
+    handed = log.handed_over_at
+    if handed is None or log.duty_date is None or not (change.changed("handed_over_at") or change.changed("duty_date")):
+        return
+    day = handed.astimezone(SHANGHAI).date()
+    if not log.duty_date <= day <= log.duty_date + dt.timedelta(days=1):
+        raise Refused(f"{L('handed_over_at')} {shown(handed)} 不在{L('duty_date')} {log.duty_date} 当天或次日："
+                      f"交接班在本班结束时进行，请核对日期", ids)
 
 
 # --- 整改通知书 --------------------------------------------------------------------------------------------

@@ -624,3 +624,39 @@ def test_a_number_typed_as_nan_or_infinity_is_refused_not_stored(session, consol
                         "不是有效的小数")
     assert c.post("/admin/move-in-checklist/create", {**form, "water_reading": "12.5"}).status_code == 302
     assert session.scalars(select(MoveInChecklist.water_reading)).all() == [Decimal("12.50")]
+
+
+def test_a_duty_log_is_handed_over_to_the_next_person_at_the_end_of_its_shift(session, console, site):
+    """「做好服务中心值班记录和交接班记录」: a shift handed over to the one on duty himself, a shift dated ahead, a
+    交接时间 in the future or a week off the 值班日期 is refused naming what is wrong, nothing written; a night
+    shift handed over the next morning is recorded."""
+    c = console("desk")
+    other = f.staff(session, project_=site["p1"], name="李娜")
+    today = dt.datetime.now(SHANGHAI).date()
+    yesterday = today - dt.timedelta(days=1)
+    base = {"project": str(site["p1"].id), "duty_date": yesterday.isoformat(), "shift": "night", "post": "大堂前台",
+            "on_duty": str(site["desk"].staff_id), "handed_to": str(other.id),
+            "handed_over_at": f"{yesterday} 20:00:00"}
+    ahead = dt.datetime.now(SHANGHAI) + dt.timedelta(days=3)
+    week_off = yesterday - dt.timedelta(days=7)
+    for changes, message in [
+        ({"handed_to": str(site["desk"].staff_id)}, "接班人与值班人是同一人"),
+        ({"duty_date": (today + dt.timedelta(days=3)).isoformat(), "handed_over_at": ""}, "晚于今天"),
+        ({"handed_over_at": ahead.strftime("%Y-%m-%d %H:%M:00")}, "只能登记已发生的时间"),
+        ({"handed_over_at": f"{week_off} 08:00:00"}, f"交接时间 {week_off} 08:00 不在值班日期 {yesterday} 当天或次日"),
+    ]:
+        _refused_create(session, c, "duty-log", DutyLog, {**base, **changes}, message)
+    morning_after = f"{today} 00:01:00"
+    saved = c.post("/admin/duty-log/create", {**base, "handed_over_at": morning_after})
+    assert saved.status_code == 302, saved.text[:500]
+    session.expire_all()
+    row = session.scalars(select(DutyLog)).one()
+    assert (row.duty_date, row.on_duty_id, row.handed_to_id) == (yesterday, site["desk"].staff_id, other.id)
+    # the edit that makes the log handed over to himself is refused too, the log as it was
+    edit = c.get(f"/admin/duty-log/edit/{row.id}")
+    refused = c.post(f"/admin/duty-log/edit/{row.id}", {**base, "handed_over_at": morning_after,
+                                                        "handed_to": str(site["desk"].staff_id),
+                                                        "version": _value(edit.text, "version")})
+    assert refused.status_code == 400 and "接班人与值班人是同一人" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(DutyLog, row.id).handed_to_id == other.id
