@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
-from actions.kernel.periods import read_month, today_local
+from actions.kernel.periods import read_month, today_local, within_years
 from models import SHANGHAI, LabeledEnum
 
 
@@ -147,11 +147,19 @@ def typed_date(text: str) -> dt.date:
     return dt.date(int(year), int(month), int(day))  # 2026-13-01 raises: refused, never rolled over
 
 
+def _in_years(day: dt.date, label: str, text: str) -> dt.date:
+    """A typed day within the years the calendar arithmetic and the records live in (kernel ``within_years``)."""
+    try:
+        return within_years(day, what=label, text=f"「{text}」")
+    except Refused as refused:
+        raise ValidationError(refused.message) from None
+
+
 class DateField(_Typed):
     """A day, typed in any of the picker's formats."""
 
     def parse(self, text: str) -> dt.date:
-        return typed_date(text)
+        return _in_years(typed_date(text), self.label.text, text)
 
     def invalid(self, text: str) -> str:
         return f"{self.label.text}「{text}」无法识别为日期（如 2026-12-07、20261207、2026年12月7日）"
@@ -172,7 +180,9 @@ class LocalDateTimeField(_Typed):
     """A ``datetime-local`` input: Beijing time, no zone."""
 
     def parse(self, text: str) -> dt.datetime:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+        moment = dt.datetime.fromisoformat(text)
+        _in_years(moment.date(), self.label.text, text)
+        return moment.replace(tzinfo=SHANGHAI)
 
     def invalid(self, text: str) -> str:
         return f"{self.label.text}格式无效：{text}"
@@ -226,7 +236,8 @@ class PageNumberField(_Typed):
         super().__init__(label, default=1, **kwargs)
 
     def parse(self, text: str) -> int:
-        if not text.isdigit():
+        # bounded as an id is: a page of 10^20 reached the database as an OFFSET past its integers
+        if not text.isdigit() or int(text) > 2**31 - 1:
             raise ValueError
         return max(int(text), 1)
 

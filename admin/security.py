@@ -7,7 +7,7 @@ import logging
 import re
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
-from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, StatementError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -239,6 +239,8 @@ log = logging.getLogger("wuye.errors")
 def database_refusal(exc: BaseException) -> tuple[int, str]:
     """(HTTP status, Chinese message) for an error the database raised on a request's values: never its SQL,
     its parameters (a password hash, a phone number …) or the driver's words, which quote the values."""
+    if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError | ValueError):
+        exc = exc.orig  # a value the driver could not bind (a date past its calendar), raised before any SQL ran
     if isinstance(exc, OverflowError | DataError):
         return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
     if isinstance(exc, OperationalError) and is_lock_timeout(exc) or is_contended(exc):

@@ -96,6 +96,14 @@ def parse_month(text: str, *, what: str = "月份") -> Month:
     return Month(f"{year:04d}-{mon:02d}", dt.date(year, mon, 1), dt.date(year + mon // 12, mon % 12 + 1, 1))
 
 
+def within_years(day: dt.date, *, what: str, text: str | None = None) -> dt.date:
+    """A day typed in a form, refused (naming ``what`` and the text typed) when its year is outside :data:`YEARS`:
+    「0001-01-01」 reached a 走访 cycle three months before year 1 (an HTTP 500) and a 周复盘 of year 1 was saved."""
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise Refused(f"{what} {text or day} 超出范围：年份应在 {YEARS[0]}–{YEARS[1]} 之间")
+    return day
+
+
 def read_month(text: str, *, what: str = "月份") -> Month:
     """A month typed in a form, as people write it (2026年3月, ２０２６／３, 2026-3); stored and compared as YYYY-MM —
     a plan saved as 「2026年3月」 was no month any page looked for. A spreadsheet's 账期 stays :func:`parse_period`'s."""

@@ -64,6 +64,7 @@ from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
 from actions.kernel import money
+from actions.kernel.periods import within_years
 from actions.kernel.scope import company_wide
 from actions.privacy import mask, shown_tail, whole_number
 from actions.records import EditConflict
@@ -559,8 +560,27 @@ class ReadableDecimalField(DecimalField):
             raise ValueError(self.gettext("Not a valid decimal value."))
 
 
+def _within_years(form: Any, field: Any) -> None:
+    """A date typed into a console form in the years records live in (kernel ``within_years``): a 周复盘 of
+    year 1 was saved as typed."""
+    if isinstance(field.data, dt.date):
+        try:
+            within_years(field.data, what=str(field.label.text), text=f"「{(field.raw_data or [''])[0]}」")
+        except Refused as refused:
+            raise validators.ValidationError(refused.message) from None
+
+
 class ScopedModelConverter(ModelConverter):
-    """Relation fields list only in-scope rows; enum fields show the Chinese labels; numbers read as money."""
+    """Relation fields list only in-scope rows; enum fields show the Chinese labels; numbers read as money; dates
+    within the calendar's years."""
+
+    @converts("Date")
+    def conv_date(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:
+        return super().conv_date(model, prop, {**kwargs, "validators": [*kwargs["validators"], _within_years]})
+
+    @converts("DateTime")
+    def conv_datetime(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:
+        return super().conv_datetime(model, prop, {**kwargs, "validators": [*kwargs["validators"], _within_years]})
 
     @converts("Numeric")
     def conv_decimal(self, model: type, prop: Any, kwargs: dict[str, Any]) -> Any:

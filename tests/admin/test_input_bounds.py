@@ -216,3 +216,55 @@ def test_a_number_past_its_column_is_refused_naming_the_field_on_every_database(
     assert f"{label_of(model, field)}超出范围" in response.text
     assert session.scalar(select(func.count()).select_from(model)) == before
     assert boss.post(f"/admin/{identity}/create", forms[identity]).status_code == 302  # the same form, in range
+
+
+YEAR_RANGE = "年份应在 1900–2100 之间"
+ODD_DAYS = ("0001-01-01", "9999-12-31", "1899-12-31", "2101-01-01")
+
+
+@pytest.mark.parametrize("day", ODD_DAYS)
+@pytest.mark.parametrize("url", ["/admin/visit-plan?day={}", "/admin/building-week?week={}",
+                                 "/admin/department-report?day={}", "/admin/arrears?as_of={}",
+                                 "/admin/dunning?preview=1&as_of={}", "/admin/scores/record?event_date={}"])
+def test_a_day_outside_the_calendars_years_is_refused_naming_it_on_every_page(boss, session, url, day):
+    """A date typed year 1 or year 9999 into a page's day box: 定期走访 computed a cycle three months before
+    year 1 (an HTTP 500), 楼宇周报 bound a day past the driver's calendar (a 500); now every page's day box
+    names what was typed and the years it takes."""
+    f.project(session)
+    response = boss.get(url.format(day))
+    _fine(response, 400)
+    assert f"「{day}」 超出范围：{YEAR_RANGE}" in response.text
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01", "9999-12-31"])
+def test_carrying_over_to_a_week_of_year_1_is_refused_naming_it(boss, session, typed):
+    from models import WeeklyTask
+
+    f.project(session)
+    before = session.scalar(select(func.count()).select_from(WeeklyTask))
+    response = boss.post("/admin/weekly-task/carry-over", {"week_start": typed})
+    _fine(response, 400)
+    assert f"{label_of(WeeklyTask, 'week_start')} 「{typed}」 超出范围：{YEAR_RANGE}" in response.text
+    assert session.scalar(select(func.count()).select_from(WeeklyTask)) == before
+
+
+def test_a_page_number_past_any_integer_is_refused_naming_it(boss, session):
+    f.project(session)
+    for url in ("/admin/first-responsibility", "/admin/callbacks"):
+        response = boss.get(f"{url}?page={HUGE}")
+        _fine(response, 400)
+        assert f"页码无效：{HUGE}" in response.text
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01", "9999-12-31"])
+def test_a_console_form_date_outside_the_calendars_years_is_refused_naming_it(boss, session, typed):
+    """周复盘 → 新增 with 周起始日 typed as year 1 (a slip of the keyboard) was saved as typed."""
+    from models import WeeklyReview
+
+    project = f.project(session)
+    before = session.scalar(select(func.count()).select_from(WeeklyReview))
+    response = boss.post("/admin/weekly-review/create", {
+        "project": str(project.id), "week_start": typed, "reviewed_on": "2026-11-06", "summary": "本周复盘"})
+    _fine(response, 200, 400)
+    assert f"{label_of(WeeklyReview, 'week_start')} 「{typed}」 超出范围：{YEAR_RANGE}" in response.text
+    assert session.scalar(select(func.count()).select_from(WeeklyReview)) == before
