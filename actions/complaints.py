@@ -291,6 +291,15 @@ def complaint_case(session: Session, *, request_id: int, actor: Actor) -> Compla
     )
 
 
+def judge_refusal(request: ServiceRequest) -> str | None:
+    """Why ``request`` cannot be judged at all, or None — asked by the request's page before it offers 判定投诉, by
+    the 判定投诉 page before its form, and by 判定投诉 itself: only a complaint is judged 有效 / 无效."""
+    if request.kind is not RequestKind.COMPLAINT:
+        return (f"诉求 #{request.id} 是{request.kind.label}，不是投诉，"
+                f"不能判定{label_of(ServiceRequest, 'complaint_validity')}")
+    return None
+
+
 @as_actor
 def judge_complaint(session: Session, *, request_id: int, validity: ComplaintValidity,
                     points: Decimal | None = None, actor: Actor) -> Judgement:
@@ -303,9 +312,8 @@ def judge_complaint(session: Session, *, request_id: int, validity: ComplaintVal
         raise Refused(f"诉求 #{request_id} 不存在", [request_id])
     if not actor.can_see(request.project_id):
         raise NotPermitted("无权判定该项目的投诉", [request_id])
-    if request.kind is not RequestKind.COMPLAINT:
-        raise Refused(f"诉求 #{request_id} 是{request.kind.label}，不是投诉，不能判定{label_of(SR, 'complaint_validity')}",
-                      [request_id])
+    if refusal := judge_refusal(request):
+        raise Refused(refusal, [request_id])
     if not isinstance(validity, ComplaintValidity):
         raise Refused(f"请选择{label_of(SR, 'complaint_validity')}")
     staff = request.complained_staff

@@ -48,6 +48,14 @@ def _answers_up_to(session: Session, actor: Actor) -> tuple[EscalationLevel | No
     return POST_LEVELS.get(row.position), row.position.label
 
 
+def answered_level(session: Session, *, actor: Actor) -> EscalationLevel | None:
+    """The highest level the actor may answer (批复), or None when it answers none: its 员工 record holds no post
+    that answers a level, or it names none. The 诉求升级 list offers its 批复 box only to an account that answers
+    one; 批复 itself holds the rule (``respond_escalation``)."""
+    held = _answers_up_to(session, actor)
+    return held[0] if held else None
+
+
 @dataclass(frozen=True)
 class EscalationResult:
     escalation_id: int

@@ -4,6 +4,7 @@ answer an escalation (POSTs with the CSRF token, each one action)."""
 from __future__ import annotations
 
 from sqladmin import expose
+from sqladmin.pagination import Pagination
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,7 +13,7 @@ from models import Escalation, EscalationLevel, label_of
 
 from ..forms import EnumField, IdField, PageForm, TextField
 from .base import EnumFilter, FilledFilter, ScopedForeignKeyFilter, ScopedModelView, local_datetime
-from .pages import list_step
+from .pages import list_step, run_action
 
 RESPOND = "action:respond"
 
@@ -43,6 +44,14 @@ class EscalationAdmin(ScopedModelView, model=Escalation):
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("level"),
                       FilledFilter("responded_at", "批复状态", "待批复", "已批复")]
     column_formatters = {"responded_at": lambda m, a: local_datetime(m.responded_at) if m.responded_at else "待批复"}
+
+    async def list(self, request: Request) -> Pagination:
+        """The list, and the level up to which the account may answer (its 批复 box is shown only then): the box
+        is not offered to an account 批复 would refuse — its post answers no level, or it names no 员工."""
+        page = await super().list(request)
+        request.state.answers_up_to = (await run_action(self.session_maker, request, escalations.answered_level)
+                                       if self.has_permission(request, RESPOND) else None)
+        return page
 
     @expose("/raise", methods=["POST"])
     async def raise_submit(self, request: Request) -> Response:

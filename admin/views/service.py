@@ -174,7 +174,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
         values = {"validity": (row.complaint_validity or ComplaintValidity.PENDING).value,
                   "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else ""}
-        return await self._judge_page(request, row, values)
+        # a 报修, 咨询 …: said at once, not after the judgement is chosen
+        return await self._judge_page(request, row, values, closed=complaints.judge_refusal(row))
 
     @expose("/judge-complaint", methods=["POST"])
     async def judge_submit(self, request: Request) -> Response:
@@ -227,8 +228,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
                            values=values, reply_label=label_of(ServiceRequest, "reply"), **context)
 
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
-        """On a request's page, 派工 and 答复办结 only while it can still be dispatched or answered (the pages say why
-        when opened from a list selection)."""
+        """On a request's page, 派工 and 答复办结 only while it can still be dispatched or answered, 判定投诉 only on a
+        complaint (the pages say why when opened from a list selection)."""
         actions = super()._visible_custom_actions(request, in_detail)
         row = getattr(request.state, DETAIL_OBJ_STATE, None) if in_detail else None
         if isinstance(row, ServiceRequest):
@@ -236,6 +237,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
                 actions.pop("dispatch", None)
             if intake.answer_refusal(row):
                 actions.pop("answer", None)
+            if complaints.judge_refusal(row):
+                actions.pop("judge-complaint", None)
         return actions
 
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:

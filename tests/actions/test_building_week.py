@@ -46,7 +46,7 @@ def week(session):
     user = f.user(session, username="wang", roles=["楼宇管家"], projects=[p])
     user.staff_id = wang.id
     session.flush()
-    return {"p": p, "other": other, "wang": wang, "li": li, "actor": actor_for_user(session, user)}
+    return {"p": p, "other": other, "wang": wang, "li": li, "b2": b2, "actor": actor_for_user(session, user)}
 
 
 def _row(report, name):
@@ -82,3 +82,31 @@ def test_another_projects_week_or_butler_is_refused(session, week):
     stranger = f.staff(session, project_=week["other"], name="周外")
     with pytest.raises(NotPermitted, match="不是锦绣华庭的员工"):
         building_week(session, project_id=week["p"].id, week=MONDAY, butler_id=stranger.id, actor=week["actor"])
+
+
+def test_a_unit_with_its_own_butler_is_counted_in_that_butlers_report(session, week):
+    """A unit's own 责任管家 comes first, as 走访 and the mail notices count it: 楼宇周报 had counted every unit of a
+    building for the building's butler. 2栋 room with 赵管家 as its 责任管家 (who looks after no building): its two
+    matters of the week are in 赵's report, not in 王's; the project's report names both on 2栋's line, counts the
+    same in all, and 赵 is one of the butlers to choose."""
+    p = week["p"]
+    zhao = f.staff(session, project_=p, name="赵管家")
+    unit = f.unit(session, project_=p, building_=week["b2"])
+    unit.butler_id = zhao.id
+    for kind, status in ((RequestKind.REPAIR_PRIVATE, RequestStatus.PENDING), (RequestKind.HELP, RequestStatus.CLOSED)):
+        f.service_request(session, project_=p, kind=kind, unit_=unit, received_at=_at(10)).status = status
+    session.flush()
+
+    def report(butler=None):
+        return building_week(session, project_id=p.id, week=MONDAY, butler_id=butler and butler.id,
+                             actor=week["actor"])
+
+    wangs = report(week["wang"])
+    assert [ln.building for ln in wangs.lines] == ["2栋", "10栋"] and wangs.totals.total == 4
+    zhaos = report(zhao)
+    assert [ln.building for ln in zhaos.lines] == ["2栋"]
+    assert _row(zhaos, "2栋") == ("赵管家", {RequestKind.REPAIR_PRIVATE: 1, RequestKind.HELP: 1},
+                                  {RequestStatus.PENDING: 1, RequestStatus.CLOSED: 1}, 2)
+    whole = report()
+    assert _row(whole, "2栋")[0] == "王管家、赵管家" and _row(whole, "2栋")[3] == 5 and whole.totals.total == 7
+    assert (zhao.id, "赵管家") in butlers(session, project_id=p.id, actor=week["actor"]).choices

@@ -525,6 +525,30 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
     assert "评定扣 8 分" in sup.get(done.headers["location"]).text
 
 
+def test_judging_is_offered_on_a_complaint_only(console, session, org):
+    """判定投诉 was offered on a 报修's page, and its form taken, only to be refused 「不是投诉」 once a judgement
+    was chosen: a request's page offers it only on a complaint, and the page opened on anything else says why at
+    once, with no form; a post is still refused and nothing is written."""
+    def request(kind):
+        return factories.service_request(session, project_=org["project"], kind=kind,
+                                         received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
+
+    repair, complaint = request(RequestKind.REPAIR_PRIVATE), request(RequestKind.COMPLAINT)
+    session.flush()
+    sup = console("sup")
+    offered = "/action/judge-complaint?pks="
+    assert offered + str(complaint.id) in sup.get(f"/admin/service-request/details/{complaint.id}").text
+    details = sup.get(f"/admin/service-request/details/{repair.id}")
+    assert details.status_code == 200 and offered not in details.text
+    page = sup.get(f"/admin/service-request/action/judge-complaint?pks={repair.id}")
+    assert page.status_code == 200 and f"诉求 #{repair.id} 是报修(户内)，不是投诉" in page.text
+    assert "确认判定" not in page.text and 'name="validity"' not in page.text
+    posted = sup.post("/admin/service-request/judge-complaint", {"request_id": str(repair.id), "validity": "valid"})
+    assert posted.status_code == 400 and "不是投诉" in posted.text
+    session.expire_all()
+    assert session.get(ServiceRequest, repair.id).complaint_validity is None
+
+
 def test_a_compute_is_a_job_one_per_project_and_month(console, session, org):
     """The compute runs as a 后台任务 with its result in 「我的任务」; while one of a project's month is queued or
     running, another is refused — an overlapping choice of projects too — and nothing is queued or written."""
