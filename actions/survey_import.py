@@ -66,6 +66,9 @@ COMMENT_VARIANTS = ("意见", "建议", "意见和建议", "意见及建议", "�
                     "其它意见", "其他建议", "您的意见和建议", "您的意见或建议", "业主意见", "备注", "留言", "说明")
 OWNER_LABEL = UnitRelation.OWNER.label + label_of(Customer, "name")  # 业主姓名
 CHUNK = 1000
+# Fewer compressed bytes than any row of a survey sheet takes (its row tag, its cells' references and values):
+# a file's size over this bounds its rows.
+BYTES_PER_ROW = 16
 
 
 def score_key(topic: SurveyTopic) -> str:
@@ -133,6 +136,23 @@ class SurveyImporter(Importer):
         super().__init__(session, actor)
         self.survey = survey
         self._fields = survey_fields(survey.scale_max or 5)
+        self._units = UnitRefs(session, {survey.project_id})
+        # Read ahead while calamine parses the file (prefetch); None: read when needed.
+        self._answered: set[int] | None = None
+        self._listed: set[int] | None = None
+        self._names: dict[int, set[str]] | None = None
+
+    def prefetch(self, size: int) -> None:
+        """What the check and the write read, read while calamine parses the file (on another core): the project's
+        units by 楼栋 + 房号, the units that answered already, the campaign's households, and — for a file that may
+        name about as many units as the project holds — the units' customers' names."""
+        survey = self.survey
+        rows = size // BYTES_PER_ROW  # at least the file's rows
+        self._units.prefetch(survey.project_id, rows)
+        self._answered = self._answered_units()
+        self._listed = self._listed_units()
+        if self._units._whole:
+            self._names = self._project_customers()
 
     def fields(self) -> tuple[Field, ...]:
         return self._fields
@@ -166,7 +186,7 @@ class SurveyImporter(Importer):
         rows = [r for r in rows if r.outcome is Outcome.NEW]  # still standing after the checks of the row alone
         values = [r.values for r in rows]
         buildings, rooms = column("building"), column("room_no")
-        units = UnitRefs(self.session, {self.survey.project_id}).ids(self.survey.project_id, buildings, rooms)
+        units = self._units.ids(self.survey.project_id, buildings, rooms)
         building_label, room_label = self.label("building"), self.label("room_no")
         resolved = []
         for row, v, unit_id in zip(rows, values, units, strict=True):
@@ -181,28 +201,44 @@ class SurveyImporter(Importer):
         for row, owner in owners:
             if (names := customers.get(row.values["unit_id"])) and owner not in names:
                 row.fail(OWNER_LABEL, owner, f"{owner} 不是该房屋登记的客户（请核对楼栋、房号）")
-        answered = set(self.session.connection().execute(  # Core rows: a survey's 100,000 forms may pass here
-            select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == self.survey.id)
-        ).scalars())
+        answered = self._answered if self._answered is not None else self._answered_units()
         if answered:
             for row in resolved:
                 if row.outcome is Outcome.NEW and row.values["unit_id"] in answered:
                     row.duplicate(room_label, row.values["room_no"], "该房屋已提交过本次调查问卷，不重复计入")
 
+    def _answered_units(self) -> set[int]:
+        return set(self.session.connection().execute(  # Core rows: a survey's 100,000 forms may pass here
+            select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == self.survey.id)
+        ).scalars())
+
+    def _listed_units(self) -> set[int]:
+        return set(self.session.connection().execute(  # Core rows: the campaign's 100,000 households pass here
+            select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == self.survey.id)).scalars())
+
     def _customers(self, unit_ids: list[int]) -> dict[int, set[str]]:
         """The registered customers' names of each unit of ``unit_ids`` (all of the survey's project). More units
         than one ``IN`` list holds are read in one query over the project's units, kept where wanted: a hundred
         queries of a thousand parameters each cost PostgreSQL 0.4 s of a 100,000-form import."""
-        names: dict[int, set[str]] = defaultdict(set)
+        if self._names is not None:
+            return self._names
         wanted = set(unit_ids)
-        stmt = select(UnitCustomer.unit_id, Customer.name).join(Customer, UnitCustomer.customer_id == Customer.id)
-        if len(wanted) <= CHUNK:
-            stmt = stmt.where(UnitCustomer.unit_id.in_(sorted(wanted)))
-        else:
-            stmt = stmt.join(Unit, UnitCustomer.unit_id == Unit.id).where(Unit.project_id == self.survey.project_id)
+        if len(wanted) > CHUNK:
+            return self._project_customers()
+        names: dict[int, set[str]] = defaultdict(set)
+        stmt = (select(UnitCustomer.unit_id, Customer.name).join(Customer, UnitCustomer.customer_id == Customer.id)
+                .where(UnitCustomer.unit_id.in_(sorted(wanted))))
         for unit_id, name in self.session.connection().execute(stmt):
-            if unit_id in wanted:
-                names[unit_id].add(name)
+            names[unit_id].add(name)
+        return names
+
+    def _project_customers(self) -> dict[int, set[str]]:
+        """The registered customers' names of every unit of the survey's project that has any."""
+        names: dict[int, set[str]] = defaultdict(set)
+        stmt = (select(UnitCustomer.unit_id, Customer.name).join(Customer, UnitCustomer.customer_id == Customer.id)
+                .join(Unit, UnitCustomer.unit_id == Unit.id).where(Unit.project_id == self.survey.project_id))
+        for unit_id, name in self.session.connection().execute(stmt):
+            names[unit_id].add(name)
         return names
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
@@ -255,8 +291,7 @@ class SurveyImporter(Importer):
         """A unit that answered but was not in the campaign joins it, already 已回收 (it was surveyed): its form
         needs its household. Returns how many joined."""
         survey = self.survey
-        listed = set(self.session.connection().execute(  # Core rows: the campaign's 100,000 households pass here
-            select(SurveyHousehold.unit_id).where(SurveyHousehold.survey_id == survey.id)).scalars())
+        listed = self._listed if self._listed is not None else self._listed_units()
         missing = [(survey.project_id, survey.id, unit, True) for unit in units if unit not in listed]
         insert_rows(self.session, SurveyHousehold.__table__, ("project_id", "survey_id", "unit_id", "collected"), missing)
         if missing:

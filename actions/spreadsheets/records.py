@@ -427,6 +427,7 @@ class UnitRefs:
             self.names[building_id] = name
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
         self.collectors: dict[int, int | None] = {}  # unit id → its 责任收费员, of the units :meth:`ids` found
+        self._whole: dict[int, dict[tuple[str | None, str | None], int]] = {}  # a project's units, read ahead
 
     def building_id(self, project_id: int, building: str) -> int | None:
         return self.buildings.get((project_id, clean.building_key(building)))
@@ -460,15 +461,32 @@ class UnitRefs:
         dictionary per unit, no call per row). A file naming about as many units as the project has reads the
         project's units at once: each room number's IN probe of ``ix_unit_room_no`` (a room number every building
         has) fetches the rows one by one, 100,000 units 0.21 s of SQLite's CPU against 0.07 s for one scan."""
-        typed = set(rooms)
-        typed.discard(None)
-        wanted = typed | set(map(clean.room_key, typed))
-        mine = Unit.project_id == project_id
-        selected = select(Unit.id, Unit.building_id, Unit.room_no, Unit.collector_id).where(mine)
-        if self.session.scalar(select(func.count()).where(mine)) <= 2 * len(rooms):
-            parts = [selected]
-        else:
-            parts = [selected.where(Unit.room_no.in_(part)) for part in chunks(wanted)]
+        found = self._whole.get(project_id)
+        if found is None:
+            typed = set(rooms)
+            typed.discard(None)
+            wanted = typed | set(map(clean.room_key, typed))
+            mine = Unit.project_id == project_id
+            if self.session.scalar(select(func.count()).where(mine)) <= 2 * len(rooms):
+                found = self._read([self._units_of(project_id)])
+            else:
+                found = self._read([self._units_of(project_id).where(Unit.room_no.in_(part))
+                                                for part in chunks(wanted)])
+        return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
+
+    def prefetch(self, project_id: int, rows: int) -> None:
+        """The project's units read now for :meth:`ids` to come, when a file of at most ``rows`` rows will name about
+        as many (at most twice ``rows`` units: what :meth:`ids` would read then) — in an import, while calamine
+        parses the file."""
+        if self.session.scalar(select(func.count()).where(Unit.project_id == project_id)) <= 2 * rows:
+            self._whole[project_id] = self._read([self._units_of(project_id)])
+
+    @staticmethod
+    def _units_of(project_id: int) -> Select:
+        return select(Unit.id, Unit.building_id, Unit.room_no, Unit.collector_id).where(Unit.project_id == project_id)
+
+    def _read(self, parts: list[Select]) -> dict[tuple[str | None, str | None], int]:
+        """(building key, room key) → unit id of the units ``parts`` select (each found unit's 责任收费员 kept)."""
         found: dict[tuple[str | None, str | None], int] = {}
         for stmt in parts:
             units = plain_rows(self.session, stmt)
@@ -479,7 +497,7 @@ class UnitRefs:
             found.update(zip(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True),
                                  unit_ids, strict=True))
             self.collectors.update(zip(unit_ids, collectors, strict=True))
-        return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
+        return found
 
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
         return self.units.get((project_id, clean.building_key(building), clean.room_key(room)))

@@ -232,3 +232,78 @@ def test_fast_id_check_is_the_check_digit():
         first17 = f"{i:017d}"
         right = clean.id_check_digit(first17)
         assert [d for d in "0123456789X" if check(first17 + d)] == [right], first17
+
+
+def test_calamine_parses_while_the_callers_work_runs(monkeypatch):
+    """``meanwhile`` runs while calamine reads the sheets in a thread of its own: the patched read below waits for
+    the caller's work to have started, which a read done before or after it would never see."""
+    import threading
+
+    from actions.spreadsheets import reader
+
+    started = threading.Event()
+    seen: dict[str, object] = {}
+    real = reader._calamine
+
+    def calamine(*args):
+        seen["overlapped"] = started.wait(timeout=5)
+        seen["thread"] = threading.current_thread().name
+        return real(*args)
+
+    def meanwhile(size: int) -> None:
+        seen["size"] = size
+        started.set()
+
+    monkeypatch.setattr(reader, "_calamine", calamine)
+    data = workbook({"数据": [["楼栋", "房号"], ["1栋", "101"]]})
+    book = read_book(data, "a.xlsx", meanwhile=meanwhile)
+    assert seen == {"size": len(data), "overlapped": True, "thread": "calamine"}
+    assert book.sheets[0].rows == [["楼栋", "房号"], ["1栋", "101"]]
+
+
+def test_the_callers_work_waits_for_the_gate():
+    """A file the gate refuses reaches neither calamine nor the caller's work."""
+    from tests.data.workbooks import sparse_cell
+
+    called = []
+    with pytest.raises(Refused, match="列数过多"):
+        read_book(sparse_cell("XFD100000"), "a.xlsx", meanwhile=called.append)
+    assert called == []
+
+
+def test_a_refusal_in_the_calamine_thread_reaches_the_caller_after_its_work(monkeypatch):
+    """calamine's refusal, raised in its thread, is raised in the caller's — once the caller's work is done."""
+    from actions.spreadsheets import reader
+
+    def calamine(*args):
+        raise Refused(reader.CORRUPT)
+
+    done = []
+    monkeypatch.setattr(reader, "_calamine", calamine)
+    with pytest.raises(Refused, match="文件已损坏"):
+        read_book(workbook({"数据": [["楼栋"]]}), "a.xlsx", meanwhile=done.append)
+    assert len(done) == 1
+
+
+def test_the_callers_error_waits_for_calamine(monkeypatch):
+    """The caller's work failing is raised only after calamine's thread has ended (none is left reading)."""
+    import threading
+
+    from actions.spreadsheets import reader
+
+    real = reader._calamine
+    ended = threading.Event()
+
+    def calamine(*args):
+        try:
+            return real(*args)
+        finally:
+            ended.set()
+
+    def meanwhile(size: int) -> None:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(reader, "_calamine", calamine)
+    with pytest.raises(RuntimeError, match="database gone"):
+        read_book(workbook({"数据": [["楼栋"]]}), "a.xlsx", meanwhile=meanwhile)
+    assert ended.is_set()

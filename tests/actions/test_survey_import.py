@@ -665,3 +665,43 @@ def test_comments_hold_what_the_console_form_holds(session, estate):
                                      data=workbook({"问卷": [head, ["1栋", "1-101", 5, kept]]}))
     assert result.written and not result.problems, [p.message for p in result.problems]
     assert session.scalar(select(SurveyResponse.comments)) == kept
+
+
+def test_the_lookups_are_read_while_calamine_parses(session, estate, monkeypatch):
+    """The units, the answered forms, the campaign's households and the owners' names are read while calamine
+    parses the file (its read, patched below, waits for them), and the import then checks against them as before:
+    a wrong owner is refused, an answered unit is 重复, an unlisted one joins the campaign."""
+    import threading
+
+    from actions.spreadsheets import reader
+
+    _, units, actor, survey_id = estate
+    first = workbook({"S": [["楼栋", "房号", "客服部"], ["1栋", "1-102", 5]]})
+    import_survey_responses(session, survey_id=survey_id, data=first, file_name="a.xlsx", actor=actor)
+    read = threading.Event()
+    overlapped = []
+    real_calamine, real_prefetch = reader._calamine, SurveyImporter.prefetch
+
+    def calamine(*args):
+        overlapped.append(read.wait(timeout=5))
+        return real_calamine(*args)
+
+    def prefetch(self, size):
+        real_prefetch(self, size)
+        read.set()
+
+    monkeypatch.setattr(reader, "_calamine", calamine)
+    monkeypatch.setattr(SurveyImporter, "prefetch", prefetch)
+    wrong = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "李四", 5]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=wrong, file_name="b.xlsx", actor=actor)
+    assert not result.written and "李四 不是该房屋登记的客户" in result.problems[0].message
+    before = counts(session)
+    data = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "张伟", 5], ["1栋", "1-102", None, 4],
+                           ["2栋", "2-102", None, 3]]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="c.xlsx", actor=actor)
+    assert overlapped == [True, True]
+    assert result.written and result.counts["new"] == 2 and result.counts["duplicate"] == 1
+    assert counts(session)["SurveyResponse"] == before["SurveyResponse"] + 2
+    assert session.get(ImportBatch, result.batch_id).counts["households_added"] == 1
+    assert session.scalar(select(SurveyHousehold.collected).where(SurveyHousehold.survey_id == survey_id,
+                                                                  SurveyHousehold.unit_id == units["2-102"].id))
