@@ -328,8 +328,22 @@ class _QuickSheet:
         column (or the first formula) widens what is allowed and the search goes on from there. A row past the
         cap refuses the file (``_beyond``)."""
         pos = 0
-        while (hit := self._pattern().search(region, pos, end)) is not None:
-            pos = hit.start()
+        find = region.find
+        while True:
+            fast, pattern = self._pattern()
+            # the cells and rows as spreadsheet programs write them, taken whole, many per call; where it stops,
+            # the tag there is judged by the search's own test (a harmless one: on to the next "<")
+            pos = fast.match(region, pos, end).end()
+            if pos >= end:
+                return True
+            if region[pos] != 60:  # "<": text between tags, which the reader takes no cell from
+                pos = find(b"<", pos, end)
+                if pos < 0:
+                    return True
+                continue
+            if pattern.match(region, pos, end) is None:
+                pos += 1
+                continue
             cell = _CELL_TAG.match(region, pos)
             if cell is not None:
                 col = column_index(cell.group(1).decode())
@@ -345,7 +359,6 @@ class _QuickSheet:
                 self.formulas = True
             else:
                 return False
-        return True
 
     def _widest(self, region: bytes, pos: int, end: int, col: int) -> int:
         """The farthest column of the cells from ``pos`` to the end of their row that the pattern would allow once
@@ -360,20 +373,28 @@ class _QuickSheet:
             col = max(col, c)
         return col
 
-    def _pattern(self) -> re.Pattern[bytes]:
+    def _pattern(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
         key = (self.max_row, self.max_col, self.formulas)
         if self._compiled is None or self._compiled[0] != key:
             self._compiled = (key, self._compile())
         return self._compiled[1]
 
-    def _compile(self) -> re.Pattern[bytes]:
-        """The first tag not known to be harmless: a row beyond max_row, a cell beyond (max_row, max_col), or
-        anything unusual. Compiled anew only when what is allowed widens (a few times a file)."""
-        cells = f'c r="(?:{_columns_up_to(self.max_col)})(?:{_up_to(self.max_row)})"'.encode()
+    def _compile(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+        """(the run of common cells and rows within what is allowed, matched whole; the first tag not known to be
+        harmless — a row beyond max_row, a cell beyond (max_row, max_col), or anything unusual). Compiled anew only
+        when what is allowed widens (a few times a file). Every tag the first takes, the second passes."""
+        rows = _up_to(self.max_row).encode()
+        cells = b'c r="(?:' + _columns_up_to(self.max_col).encode() + b")(?:" + rows + b')"'
         formula = rb"|f[\s/>]" if self.formulas else b""
         # The commonest tags first: closing tags, values, inline strings, then cells.
-        return re.compile(rb"<(?!/|v>|t>|is>|" + cells + _CELL_ATTRS + rb"|" + _OTHER_TAG
-                          + rb'|row r="(?:' + _up_to(self.max_row).encode() + rb')"[\s/>]' + formula + rb")")
+        search = re.compile(rb"<(?!/|v>|t>|is>|" + cells + _CELL_ATTRS + rb"|" + _OTHER_TAG
+                            + rb'|row r="(?:' + rows + rb')"[\s/>]' + formula + rb")")
+        # A cell: its reference, t and s attributes, and no content, a value or an inline string; a row's start tag
+        # with its attributes (as the search, only its r is read), its end, blanks between.
+        fast = re.compile(rb'(?:<' + cells + rb'(?: t="[A-Za-z]{1,9}+"| s="[0-9]{1,9}+")*+(?:/>|>(?:<v>[^<]*+</v>'
+                          rb'|<is><t>[^<]*+</t></is>)?</c>)|<row r="(?:' + rows + rb')"(?:\s++[\w:.-]++="[^"<>]*+")*+\s*+/?>'
+                          rb"|</row>|\s++)*+")
+        return fast, search
 
     def _beyond(self, region: bytes) -> bool:
         """Refuse the first row past the cap that holds a value; rows there that hold none are for the exact

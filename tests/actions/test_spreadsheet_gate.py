@@ -146,3 +146,30 @@ def test_the_quick_scan_widens_its_pattern_a_few_times_a_file(monkeypatch):
 def test_bounds_hold_across_the_widened_steps(body, message):
     with pytest.raises(Refused, match=message):
         read_book(_sheet(body), "a.xlsx")
+
+
+ORDINARY = b"".join(f'<row r="{r}" spans="1:3"><c r="A{r}" s="1" t="n"><v>{r % 7}</v></c><c r="B{r}" t="n"><v>{r}</v></c>'
+                    f'<c r="C{r}" t="inlineStr"><is><t>满意</t></is></c><c r="D{r}" s="1"/></row>'.encode()
+                    for r in range(2, 3002))
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'<row r="3002"><c r="A3002" r="XFD3002"><v>1</v></c></row>', "已损坏"),
+    (b'<row r="3002"><c r="A3002" t="n" r="XFD3002"><v>1</v></c></row>', "已损坏"),
+    (b'<row r="3002"><c r="XFD3002"><v>1</v></c></row>', "列数过多"),
+    (b'<row r="3002"><c r="A300000"><v>1</v></c></row>', "行数过多"),
+    (b'<row r="3002"><c r="A3002"><v>1</v></c><c r="E300000" t="inlineStr"><is><t>x</t></is></c></row>', "行数过多"),
+    (b'<!-- x --><row r="3002"><c r="XFD3002"><v>1</v></c></row>', "列数过多"),
+    (b'<x:row r="3002" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+     b'<x:c r="XFD3002"><x:v>1</x:v></x:c></x:row>', "列数过多"),
+    (b'<row r="3002">' + b"<c><v>1</v></c>" * 300 + b"</row>", "列数过多"),
+    (b'<row r="3002"><c r="A3002"><v>1</v><x:c r="XFD3002" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/'
+     b'2006/main"><x:v>1</x:v></x:c></c></row>', "列数过多"),
+    (b'<row r="300000"><c r="A300000"><v>1</v></c></row>', "行数过多"),
+])
+def test_the_quick_scans_run_of_common_cells_stops_at_anything_else(body, message):
+    """The quick scan takes runs of cells and rows as spreadsheet programs write them whole; an unusual spelling
+    after thousands of them is still judged as when alone: refused, or left to the exact parse."""
+    with pytest.raises(Refused, match=message):
+        read_book(_sheet(ORDINARY + body), "a.xlsx")
+    assert len(read_book(_sheet(ORDINARY), "a.xlsx").sheets[0].rows) == 3001

@@ -12,7 +12,7 @@ from actions.spreadsheets import clean
 from actions.spreadsheets.clean import MASKED, Invalid
 from actions.spreadsheets.header import Field, find_header
 from actions.spreadsheets.reader import read_book
-from models import SHANGHAI, UnitStatus
+from models import SHANGHAI, UnitRelation, UnitStatus
 from tests.data.workbooks import workbook
 
 
@@ -307,3 +307,21 @@ def test_the_callers_error_waits_for_calamine(monkeypatch):
     with pytest.raises(RuntimeError, match="database gone"):
         read_book(workbook({"数据": [["楼栋"]]}), "a.xlsx", meanwhile=meanwhile)
     assert ended.is_set()
+
+
+@pytest.mark.parametrize("cleaner", [clean.phone(), clean.text(4), clean.code(), clean.boolean(), clean.date(),
+                                     clean.choice(UnitRelation)], ids=["phone", "text4", "code", "bool", "date", "choice"])
+@pytest.mark.parametrize("cells", [
+    [c for c in TRICKY if isinstance(c, str)] * 10,  # few distinct texts: each cleaned once, the column looked up
+    [*TRICKY, 1, 1.0, True, "1", "是", 0, False, 0.0] * 10,  # 1, 1.0 and True are one key to a dict: kept apart
+], ids=["texts", "typed"])
+def test_a_column_of_few_values_gives_what_the_cleaner_gives(cleaner, cells):
+    """A column of few distinct values is cleaned value by value, each cell getting its own value's result — also
+    where cells a dictionary takes for one (1, 1.0, True) are cleaned differently."""
+    from actions.spreadsheets.pipeline import clean_column
+    from models.db import without_controls
+
+    def same(value):
+        return (type(value), value.reason, value.shown) if isinstance(value, Invalid) else (type(value), value)
+
+    assert list(map(same, clean_column(cleaner, cells))) == [same(cleaner(without_controls(c))) for c in cells]
