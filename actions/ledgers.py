@@ -13,6 +13,8 @@
 - 房屋整改: a defect found at a 交房验收 is of that checklist's unit; 报开发商日期 not before it was found.
 - 放行条: a tenant's (租户、商户) goods leave the unit only with the owner's consent (业主确认).
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
+- 装修申请: a unit is renovated once handed over (「交房手续办理完毕后…物业产权人申报房屋装修」): a 空置 unit's
+  renovation is not approved — approving it would make the unit 装修中, then 已交房 with no 交房验收 ever made.
 - 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
   to someone else, at the end of that shift — on its 值班日期 or, for a night shift, the morning after.
 """
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     BookingStatus,
+    Building,
     Customer,
     DutyLog,
     GoodsPass,
@@ -47,8 +50,10 @@ from models import (
     RenovationStatus,
     Staff,
     StaffPosition,
+    Unit,
     UnitCustomer,
     UnitRelation,
+    UnitStatus,
     VendorCheck,
     VisitorEntry,
     WorkerPermit,
@@ -261,6 +266,20 @@ def check_permit(session: Session, actor: Actor, change: records.Change) -> None
             raise Refused(f"{label_of(WorkerPermit, key)} {day} 不在装修期内（{start}～{end}）：出入证有效期须在"
                           f"{label_of(RenovationApplication, 'start_date')}与{label_of(RenovationApplication, 'end_date')}之间",
                           [renovation.id])
+
+
+@records.rule(RenovationApplication)
+def check_renovation(session: Session, actor: Actor, change: records.Change) -> None:
+    """A renovation approved or under way is of a unit handed over: not of one still 空置 (no 交房验收 yet)."""
+    renovation = change.obj
+    if renovation.unit_id is None or renovation.status not in PERMITTING \
+            or not (change.changed("status") or change.changed("unit_id")):
+        return
+    unit = session.execute(select(Unit.status, Building.name, Unit.room_no).join(Building, Building.id == Unit.building_id)
+                           .where(Unit.id == renovation.unit_id)).first()
+    if unit is not None and unit.status is UnitStatus.VACANT:
+        raise Refused(f"{label_of(RenovationApplication, 'unit')}「{unit.name}-{unit.room_no}」{unit.status.label}，尚未交房："
+                      f"不能登记为“{renovation.status.label}”，请先办理交房验收（同意交房）", [renovation.unit_id])
 
 
 # --- 放行条 ----------------------------------------------------------------------------------------------

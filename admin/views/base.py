@@ -40,7 +40,8 @@ from sqladmin import ModelView, action
 from sqladmin.ajax import QueryAjaxModelLoader
 from sqladmin.authorization import Action, custom_action
 from sqladmin.fields import SelectField
-from sqladmin.filters import BooleanFilter, OperationColumnFilter, StaticValuesFilter, get_title
+from sqladmin.filters import BooleanFilter, StaticValuesFilter, get_column_obj, get_title
+from sqladmin.filters import OperationColumnFilter as _OperationColumnFilter
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.forms import ModelConverter, converts
 from sqladmin.helpers import get_object_identifier, object_identifier_values, slugify_class_name
@@ -64,7 +65,7 @@ from actions.audit import log_event
 from actions.errors import NotPermitted, Refused
 from actions.form_tokens import new_form_token
 from actions.kernel import money
-from actions.kernel.periods import within_years
+from actions.kernel.periods import local_day_bounds, within_years
 from actions.kernel.scope import company_wide
 from actions.privacy import mask, shown_tail, whole_number
 from actions.records import EditConflict
@@ -300,6 +301,31 @@ class EnumFilter:
         if member is None:
             return query
         return query.where(self.where(member) if self.where else self.column_obj == member)
+
+
+class OperationColumnFilter(_OperationColumnFilter):
+    """sqladmin's 等于 / 大于 / 小于 filter — and on a timestamp (来访时间, 巡查开始时间, 签阅时间) the Beijing day typed:
+    等于 2026-11-15 is that day's records, 大于 after it, 小于 before it. sqladmin took a timestamp for text and bound
+    「2026-11-15」 as typed: an HTTP 500 on the list. A value that is no date filters nothing, as on a date column."""
+
+    def _is_date_type(self, column_obj: Any) -> bool:
+        return super()._is_date_type(column_obj) or isinstance(column_obj.type, UTCDateTime)
+
+    async def get_filtered_query(self, query: Select, operation: str, value: Any, model: Any) -> Select:
+        column_obj = get_column_obj(self.column, model)
+        if not isinstance(column_obj.type, UTCDateTime):
+            return await super().get_filtered_query(query, operation, value, model)
+        try:
+            start, end = local_day_bounds(dt.date.fromisoformat(str(value or "").strip()))
+        except ValueError:
+            return query
+        if operation == "equals":
+            return query.where(column_obj >= start, column_obj < end)
+        if operation == "greater_than":
+            return query.where(column_obj >= end)
+        if operation == "less_than":
+            return query.where(column_obj < start)
+        return query
 
 
 class FilledFilter:

@@ -660,3 +660,43 @@ def test_a_duty_log_is_handed_over_to_the_next_person_at_the_end_of_its_shift(se
     assert refused.status_code == 400 and "接班人与值班人是同一人" in html.unescape(refused.text)
     session.expire_all()
     assert session.get(DutyLog, row.id).handed_to_id == other.id
+
+
+def test_a_vacant_units_renovation_is_not_approved_before_its_handover(session, console, site):
+    """「交房手续办理完毕后…申报房屋装修」: approving the renovation of a unit still 空置 made it 装修中, then 已交房
+    when it ended, with no 交房验收 ever made. Refused naming the unit, nothing written; a pending application is
+    taken, and approved once the handover is done."""
+    from models import MoveInChecklist, RenovationApplication, RenovationStatus, Unit, UnitStatus
+
+    unit = f.unit(session, project_=site["p1"], building_=f.building(session, project_=site["p1"], name="1栋"),
+                  room_no="1302", status=UnitStatus.VACANT)
+    supervisor = f.staff(session, project_=site["p1"], position=StaffPosition.SUPERVISOR)
+    form = {"project": str(site["p1"].id), "unit": str(unit.id), "applicant": "张伟", "contractor": "自行装修",
+            "start_date": "2026-12-10", "end_date": "2027-01-10", "deposit": "2000", "deposit_refunded": "0",
+            "status": "approved", "approved_by": str(supervisor.id), "approved_on": "2026-12-01"}
+    c = console("desk")
+    for status in ("approved", "in_progress"):
+        _refused_create(session, c, "renovation-application", RenovationApplication, {**form, "status": status},
+                        "房屋「1栋-1302」空置，尚未交房")
+    session.expire_all()
+    assert session.get(Unit, unit.id).status is UnitStatus.VACANT
+    assert c.post("/admin/renovation-application/create", {**form, "status": "pending"}).status_code == 302
+    renovation = session.scalars(select(RenovationApplication)).one()
+    edit = c.get(f"/admin/renovation-application/edit/{renovation.id}")
+    refused = c.post(f"/admin/renovation-application/edit/{renovation.id}",
+                     {**form, "version": _value(edit.text, "version")})
+    assert refused.status_code == 400 and "请先办理交房验收" in html.unescape(refused.text)
+    session.expire_all()
+    assert (session.get(RenovationApplication, renovation.id).status, session.get(Unit, unit.id).status) == (
+        RenovationStatus.PENDING, UnitStatus.VACANT)
+
+    session.add(MoveInChecklist(project=site["p1"], unit=session.get(Unit, unit.id), received_by="张伟",
+                                handover_date=dt.date(2026, 12, 1), accepted=True))
+    session.flush()
+    edit = c.get(f"/admin/renovation-application/edit/{renovation.id}")
+    approved = c.post(f"/admin/renovation-application/edit/{renovation.id}",
+                      {**form, "version": _value(edit.text, "version")})
+    assert approved.status_code == 302, approved.text[:500]
+    session.expire_all()
+    assert (session.get(RenovationApplication, renovation.id).status, session.get(Unit, unit.id).status) == (
+        RenovationStatus.APPROVED, UnitStatus.DECORATING)

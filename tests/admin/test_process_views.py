@@ -85,6 +85,24 @@ def test_a_visitor_of_another_project_is_not_seen(session, console, site):
     assert c.get(f"/admin/visitor-entry/details/{other.id}").status_code == 404
 
 
+def test_the_visitor_list_is_filtered_by_the_beijing_day_of_arrival(session, console, site):
+    """来访时间 等于 / 大于 / 小于 a day (the list's filter) is that Beijing calendar day, not an HTTP 500: a visitor
+    at 07:30 on 11-15 in Beijing (23:30 UTC the day before) is of 11-15."""
+    at = {"早到": dt.datetime(2026, 11, 14, 23, 30, tzinfo=dt.UTC),  # 11-15 07:30 in Beijing
+          "晚走": dt.datetime(2026, 11, 15, 15, 30, tzinfo=dt.UTC),  # 11-15 23:30
+          "前一天": dt.datetime(2026, 11, 14, 15, 0, tzinfo=dt.UTC),  # 11-14 23:00
+          "后一天": dt.datetime(2026, 11, 15, 16, 30, tzinfo=dt.UTC)}  # 11-16 00:30
+    session.add_all([VisitorEntry(project=site["p1"], visitor=name, arrived_at=when) for name, when in at.items()])
+    session.flush()
+    c = console("desk")
+    for op, shown in (("equals", {"早到", "晚走"}), ("greater_than", {"后一天"}), ("less_than", {"前一天"})):
+        page = c.get(f"/admin/visitor-entry/list?arrived_at_op={op}&arrived_at=2026-11-15")
+        assert page.status_code == 200, page.text[:300]
+        assert {name for name in at if name in page.text} == shown, op
+    page = c.get("/admin/visitor-entry/list?arrived_at_op=equals&arrived_at=昨天")
+    assert page.status_code == 200 and all(name in page.text for name in at)  # no date: nothing filtered
+
+
 def test_training_is_planned_held_and_scored_by_the_supervisor(session, console, site):
     c = console("boss")
     form = {"project": str(site["p1"].id), "topic": "complaint", "title": "投诉处理技巧", "trainer": "客服经理",
