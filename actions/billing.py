@@ -76,6 +76,7 @@ from .actor import Actor
 from .audit import as_actor, log_event, log_operation, record_bulk
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .form_tokens import not_this_form
 from .jobs import QueueLock
 from .kernel.money import cents, money
 from .kernel.names import natural_key
@@ -665,11 +666,14 @@ def _paid_by_form(session: Session, unit_id: int, token: str | None, owed: Decim
         return None
     rows = session.execute(
         select(Payment.id, Payment.bill_id, Payment.amount, Bill.status, Bill.amount_due - Bill.amount_paid,
-               Payment.receipt_no)
+               Payment.receipt_no, Bill.unit_id)
         .join(Bill, Bill.id == Payment.bill_id).where(Payment.form_token == token).order_by(Payment.id)
     ).all()
     if not rows:
         return None
+    if any(row.unit_id != unit_id for row in rows):  # another 房屋's form: its payments are not this account's
+        raise not_this_form([unit_id])
+    rows = [row[:-1] for row in rows]
     payments = tuple(PaymentResult(*row) for row in rows)
     return AccountPaymentResult(unit_id, sum((p.amount for p in payments), Decimal("0")), payments, owed,
                                 resubmitted=True)

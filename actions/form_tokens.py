@@ -14,6 +14,15 @@ def new_form_token() -> str:
     return secrets.token_hex(TOKEN_LENGTH // 2)
 
 
+# A token names one user's form for one record: sent by another account, or for another 房屋, it is no resubmission
+# of that form — answering with the record it made would show another project's record and drop what was typed.
+NOT_THIS_FORM = "表单编号无效：该表单不是本账号为此打开的，请重新打开页面后再提交（未保存任何内容）"
+
+
+def not_this_form(ids: list[int] | None = None) -> Refused:
+    return Refused(NOT_THIS_FORM, ids or [])
+
+
 def form_token(value: str | None) -> str | None:
     """The token a form sent back, or None (the command line and scripts send none)."""
     token = (value or "").strip() or None

@@ -39,6 +39,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import Refused, integrity_message
 from .form_tokens import form_token as one_time
+from .form_tokens import not_this_form
 from .kernel.scope import require_company_wide
 
 CONFLICT_MESSAGE = "已被他人修改，请刷新后重试"
@@ -272,7 +273,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     require_company_wide(actor, model, None if created else obj)  # shared reference data: as stored
     claim = None
     if created and (token := one_time(form_token)) is not None:
-        claim, earlier = _claim(session, model, token)
+        claim, earlier = _claim(session, model, token, actor)
         if earlier is not None:
             return earlier
     if created and model in _CREATORS:
@@ -306,7 +307,7 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
     return obj
 
 
-def _claim(session: Session, model: type, token: str) -> tuple[FormSubmission | None, Any]:
+def _claim(session: Session, model: type, token: str, actor: Actor) -> tuple[FormSubmission | None, Any]:
     """Take the token for this form's record — or, taken already, the record it made. A second submission at the
     same moment waits on the token's unique index until the first commits, then finds its record."""
     table = inspect(model).local_table.name
@@ -324,6 +325,9 @@ def _claim(session: Session, model: type, token: str) -> tuple[FormSubmission | 
         session.get(model, used.record_id)
     if earlier is None:
         raise Refused("该表单已提交过，请重新打开页面后再填写")
+    project_id = getattr(earlier, "project_id", None)
+    if project_id is not None and not actor.can_see(project_id):
+        raise not_this_form()  # another project's record: neither shown nor taken for this form's
     return None, earlier
 
 

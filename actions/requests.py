@@ -42,6 +42,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .form_tokens import not_this_form
 from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key, room_spellings, unit_parts
@@ -251,7 +252,7 @@ def receive_request(
     问题类别 within seven days of an earlier one is flagged as its repeat. ``form_token`` is the console form's
     one-time token: the same form again answers with the request it recorded, and records nothing."""
     token = one_time(form_token)
-    earlier = _submitted(session, token)
+    earlier = _submitted(session, token, actor)
     if earlier is not None:
         return earlier
     content = (content or "").strip()
@@ -293,7 +294,7 @@ def receive_request(
             )
     except IntegrityError:
         # the same form's first submission committed while this one waited for its key
-        earlier = _submitted(session, token)
+        earlier = _submitted(session, token, actor)
         if earlier is None:
             raise
         return earlier
@@ -307,14 +308,16 @@ def receive_request(
     return IntakeResult(request.id, actor.user_id, repeat_of, log.id)
 
 
-def _submitted(session: Session, token: str | None) -> IntakeResult | None:
-    """What the form with this token recorded, if it was submitted before."""
+def _submitted(session: Session, token: str | None, actor: Actor) -> IntakeResult | None:
+    """What the form with this token recorded, if it was submitted before — by this account (its 受理人)."""
     if token is None:
         return None
     row = session.execute(
         select(ServiceRequest.id, ServiceRequest.receiver_id, ServiceRequest.repeat_of_id)
         .where(ServiceRequest.form_token == token)
     ).one_or_none()
+    if row is not None and row.receiver_id != actor.user_id:
+        raise not_this_form()
     return None if row is None else IntakeResult(*row, operation_id=None, resubmitted=True)
 
 

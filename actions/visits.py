@@ -40,6 +40,7 @@ from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .form_tokens import not_this_form
 from .kernel.periods import local_day_bounds, not_yet
 from .requests import add_request
 from .spreadsheets.pipeline import shown
@@ -146,7 +147,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     ``form_token`` is the page's one-time token: the same form again answers with the visit it recorded.
     ``request_id``: the 诉求 the visit follows up (投诉回访); ``visitor_id``: who visited, the actor by default."""
     token = one_time(form_token)
-    earlier = _submitted(session, token)
+    earlier = _submitted(session, token, actor, unit_id)
     if earlier is not None:
         return earlier
     if unit_id is None:
@@ -177,7 +178,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
                 visitor_id=visitor_id)
     except IntegrityError:
         # the same form's first submission committed while this one waited for its key
-        earlier = _submitted(session, token)
+        earlier = _submitted(session, token, actor, unit_id)
         if earlier is None:
             raise
         return earlier
@@ -210,11 +211,15 @@ def _add_visit(session: Session, actor: Actor, unit: Unit, *, kind: VisitKind, w
     return visit, request_id
 
 
-def _submitted(session: Session, token: str | None) -> VisitResult | None:
-    """What the form with this token recorded, if it was submitted before."""
+def _submitted(session: Session, token: str | None, actor: Actor, unit_id: int | None) -> VisitResult | None:
+    """What the form with this token recorded, if it was submitted before — the same household's, of a project the
+    account works on."""
     if token is None:
         return None
-    row = session.execute(select(Visit.id, Visit.request_id).where(Visit.form_token == token)).one_or_none()
+    row = session.execute(select(Visit.id, Visit.request_id, Visit.unit_id, Visit.project_id)
+                          .where(Visit.form_token == token)).one_or_none()
+    if row is not None and (row.unit_id != unit_id or not actor.can_see(row.project_id)):
+        raise not_this_form()
     return None if row is None else VisitResult(row.id, row.request_id, None)
 
 

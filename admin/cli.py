@@ -27,6 +27,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -100,7 +101,32 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(USAGE, f"{self.prog}：错误：{message}\n")
+        self.exit(USAGE, f"{self.prog}：错误：{_chinese(message)}\n")
+
+
+# argparse's own refusals (it has no Chinese catalog): what was typed, said in Chinese — 「unrecognized arguments」
+# reached a user who typed --project where the command takes 项目 as a word.
+_ARGPARSE_WORDS = (
+    (re.compile(r"^unrecognized arguments: (.*)$"), "无法识别的参数：{0}（用 -h 查看该命令的参数）"),
+    (re.compile(r"^the following arguments are required: (.*)$"), "缺少必需的参数：{0}"),
+    (re.compile(r"^one of the arguments (.*) is required$"), "须指定以下参数之一：{0}"),
+    (re.compile(r"^invalid choice: (.*) \(choose from (.*)\)$"), "无效的选项 {0}（可选：{1}）"),
+    (re.compile(r"^invalid (\w+) value: (.*)$"), "无效的值 {1}（应为{0}）"),
+    (re.compile(r"^expected one argument$"), "缺少参数值"),
+    (re.compile(r"^expected at least one argument$"), "至少需要一个参数值"),
+    (re.compile(r"^not allowed with argument (.*)$"), "不能与参数 {0} 同时使用"),
+    (re.compile(r"^ambiguous option: (.*) could match (.*)$"), "参数 {0} 不明确，可能是：{1}"),
+)
+_ARGPARSE_TYPES = {"int": "整数", "float": "数字"}
+
+
+def _chinese(message: str) -> str:
+    argument, _, rest = message.partition(": ") if message.startswith("argument ") else ("", "", message)
+    for pattern, words in _ARGPARSE_WORDS:
+        if match := pattern.match(rest):
+            said = words.format(*(_ARGPARSE_TYPES.get(g, g) for g in match.groups()))
+            return f"参数 {argument.removeprefix('argument ')}：{said}" if argument else said
+    return message
 
 
 def build_parser() -> ArgumentParser:

@@ -192,6 +192,25 @@ def test_a_create_form_sent_twice_writes_once(session, desk):
                     actor=actor, form_token="a" * 32)
 
 
+def test_a_create_form_token_of_another_projects_record_is_refused_not_answered(session, desk):
+    """The token of a form that made another project's 钥匙借用 was answered with that record (shown as this
+    form's, the loan typed here dropped); it is refused, nothing written."""
+    p, actor = desk
+    key = save_record(session, KeyRecord, None, {"project": p.id, "code": "K-3", "name": "配电房", "copies": "1"},
+                      actor=actor)
+    save_record(session, KeyLoan, None, {"project": p.id, "key": key.id, "borrower": "张师傅", "lent_at": LENT_AT},
+                actor=actor, form_token="c" * 32)
+    p2 = f.project(session)
+    stranger = actor_for_user(session, f.user(session, roles=["前台客服"], projects=[p2]))
+    key2 = save_record(session, KeyRecord, None, {"project": p2.id, "code": "K-1", "name": "大门", "copies": "1"},
+                       actor=stranger)
+    loans, logs = _count(session, KeyLoan), _count(session, OperationLog)
+    with pytest.raises(Refused, match="表单编号无效：该表单不是本账号为此打开的"), session.begin_nested():
+        save_record(session, KeyLoan, None, {"project": p2.id, "key": key2.id, "borrower": "李师傅", "lent_at": LENT_AT},
+                    actor=stranger, form_token="c" * 32)
+    assert (_count(session, KeyLoan), _count(session, OperationLog)) == (loans, logs)
+
+
 def test_the_same_form_at_once_writes_once(engine, committed):
     actor, key_id, p = committed["actor"], committed["key"], committed["project"]
     form = {"project": p, "key": key_id, "borrower": "张师傅", "lent_at": LENT_AT}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -466,3 +467,17 @@ def test_a_rule_only_the_database_holds_is_refused_in_chinese(initialised: Engin
     err = capsys.readouterr().err
     assert "错误：已存在相同「项目名称」的项目记录；没有写入任何内容" in err and "Traceback" not in err, err
     assert table_counts(initialised) == before
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["dispatch", "--project", "1"], "wuye：错误：无法识别的参数：--project（用 -h 查看该命令的参数）"),
+    (["dunning", "--stage", "9"], "wuye dunning：错误：参数 --stage：无效的选项 '9'（可选：'1', '2', '3', '4'）"),
+    (["serve", "--port", "abc"], "wuye serve：错误：参数 --port：无效的值 'abc'（应为整数）"),
+    (["export", "work-order"], "wuye export：错误：缺少必需的参数：文件"),
+    (["scores", "--month"], "wuye scores：错误：参数 --month：缺少参数值"),
+])
+def test_a_mistyped_command_line_is_refused_in_chinese(capsys, argv, said) -> None:
+    """argparse's own refusals were English (「unrecognized arguments: --project」) after a Chinese 「错误：」."""
+    assert cli.main(argv) == cli.USAGE
+    err = capsys.readouterr().err
+    assert said in err and not re.search(r"[a-z]+ [a-z]+ [a-z]+", err.split("错误：", 1)[1]), err

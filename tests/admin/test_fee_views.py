@@ -445,6 +445,24 @@ def test_the_account_payment_form_sent_twice_takes_the_money_once(session, conso
     assert numbers == [number, number, number[:-1] + "2"]
 
 
+def test_an_account_payment_form_sent_for_another_unit_is_refused_and_takes_nothing(session, console, estate,
+                                                                                    staff_of):
+    """A-101's 收款 form token sent with B-201 (a tampered or mixed-up form) was answered as A-101's payment sent
+    again: 「已收款…未重复收款」 with A-101's 收据, and B-201's money was never booked. It is refused; nothing taken."""
+    e = estate
+    with_bills(session, e)
+    desk = console(staff_of("前台客服"))
+    page = desk.get(f"/admin/bill/account?unit_id={e.a101.id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    assert desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "300.00", "method": "cash",
+                                                 "form_token": token}).status_code == 303
+    before = _payments(session, e)
+    other = desk.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "301.25", "method": "cash",
+                                                  "form_token": token})
+    assert other.status_code == 400 and "表单编号无效：该表单不是本账号为此打开的" in other.text
+    assert _payments(session, e) == before
+
+
 def test_an_amount_of_more_digits_than_decimal_holds_is_refused_on_the_account_page(session, console, estate, staff_of):
     """「1e309」 typed as 收款金额 (or as a 报价/收费 of a work order, read by the same kernel) was an HTTP 500
     (InvalidOperation from quantize); it is refused 「…超出范围」 and nothing is taken."""

@@ -122,6 +122,39 @@ def test_the_intake_form_sent_twice_records_one_request(session, console, site):
     assert rows(session)[0] == before[0] + 2
 
 
+def test_an_intake_form_token_of_another_account_is_refused_not_answered_with_its_request(session, console, site):
+    """Another project's user posting a 受理 with the desk's used token was answered 「该表单已提交过：诉求 #n 已受理」
+    — the other project's request, and the call he took was dropped. It is refused; nothing recorded."""
+    desk, other = console("desk"), console("other")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', desk.get("/admin/intake").text).group(1)
+    form = {"channel": "phone", "kind": "inquiry", "category": "other", "priority": "normal", "pick": "",
+            "form_token": token}
+    assert desk.post("/admin/intake", {**form, "project_id": site["p1"].id, "content": "询问停车"}).status_code == 303
+    before = rows(session)
+    page = other.post("/admin/intake", {**form, "project_id": site["p2"].id, "content": "电梯异响"})
+    assert page.status_code == 400 and "表单编号无效：该表单不是本账号为此打开的" in page.text
+    assert "询问停车" not in page.text and "#" + str(before[0]) not in flash_of(page)
+    assert rows(session) == before
+
+
+def test_a_visit_form_token_used_for_another_household_or_project_is_refused(session, console, site):
+    elsewhere = f.unit(session, project_=site["p2"], building_=f.building(session, project_=site["p2"], name="9栋"),
+                       room_no="0101")
+    other_here = f.unit(session, project_=site["p1"], building_=site["unit"].building, room_no="0803")
+    session.flush()
+    desk = console("desk")
+    page = desk.get(f"/admin/visit-plan?project_id={site['p1'].id}&unit_id={site['unit'].id}")
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
+    form = {"way": "door", "result": "satisfied", "form_token": token}
+    assert desk.post("/admin/visit-plan", {**form, "project_id": site["p1"].id, "unit_id": site["unit"].id}
+                     ).status_code == 303
+    before = rows(session)
+    for who, unit in (("desk", other_here), ("other", elsewhere)):
+        page = console(who).post("/admin/visit-plan", {**form, "project_id": unit.project_id, "unit_id": unit.id})
+        assert page.status_code == 400 and "表单编号无效：该表单不是本账号为此打开的" in page.text, who
+        assert rows(session) == before
+
+
 def test_intake_refusal_writes_nothing_and_branch_may_not_create(session, console, site):
     desk = console("desk")
     before = rows(session)
