@@ -21,9 +21,9 @@ def mask(kind: str, value: str | None) -> str:
 
 
 # An ID number (18 characters, or a legacy 15 digits) and a phone number (7 digits or more, a mobile typed in
-# groups ``138 1234 5678``) inside free text: a list's search as an export's audit row records it.
+# groups ``138 1234 5678``, a landline as stored ``021-58888888``) inside free text: a list's search as an export's audit row records it.
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:1\d{2}[ -]\d{4}[ -]\d{4}|\d{7,})(?!\d)")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:1\d{2}[ -]\d{4}[ -]\d{4}|0\d{2,3}-\d{7,8}|\d{7,})(?!\d)")
 
 
 def masked_text(value: Any) -> Any:

@@ -66,6 +66,8 @@ _UNIT_DASHES = str.maketrans({c: "-" for c in "_/—－"})
 _ROOM_TYPED = re.compile(r"^[0-9A-Z]+(?:-[0-9A-Z]+)*$")
 # A phone typed with spaces, dashes or brackets: 185 6520 7620, 185-6520-7620, (021) 5678-1234.
 _PHONE_TYPED = re.compile(r"^[+(（]?[0-9][0-9 \-()（）]{5,}[0-9]$")
+# A landline's area code (010, 02x, 0571 …) before the first digits of its number.
+_AREA_CODE = re.compile(r"^(0[12][0-9]|0[3-9][0-9]{2})(?=[2-9])")
 _DATE_TYPED = re.compile(r"^[0-9]{4}[-/][0-9]{1,2}([-/][0-9]{1,2})?$")
 # A month or a day as people write it: 2026年3月, 2026-3, 2026/03, 2026.3, 2026年3月5日, 2026/3/5.
 _MONTH_WRITTEN = re.compile(r"^(?P<y>20[0-9]{2})(?:年(?P<m1>[0-9]{1,2})月(?:(?P<d1>[0-9]{1,2})[日号])?"
@@ -131,7 +133,7 @@ SEARCH_MAX = 200
 
 def search_term(text: str | None) -> str:
     """A search box's term as the records store it: full-width letters, digits and signs as plain ones, a phone typed
-    with spaces or dashes as its digits (phones are saved without them), and a month or day as written
+    with spaces or dashes as stored (a mobile as its digits, a landline 021-58888888), and a month or day as written
     (2026年3月, 2026/3/5) as stored: 账期 2026-03, dates 2026-03-05. Punctuation stays as typed: free text is
     stored as it was typed (「张伟（业主）」「漏水，急」) and the console writes its own texts with Chinese
     punctuation (「2026-09 月度考核确认：生成奖惩记录」), so a 「：」 typed or copied from the screen is the one
@@ -145,10 +147,11 @@ def search_term(text: str | None) -> str:
         return f"{written['y']}-{int(month):02d}" + (f"-{int(day):02d}" if day else "")
     landline = PHONE(term) if any(c.isdigit() for c in term) else None
     if isinstance(landline, str) and "-" in landline:
-        return landline  # a landline with its extension, stored as 021-58888888-8023
+        return landline  # a landline with its area code or extension, stored as 021-58888888 or 021-58888888-8023
     if _PHONE_TYPED.match(term) and not _DATE_TYPED.match(term) and sum(c.isdigit() for c in term) >= 7:
         digits = re.sub(r"[^0-9+]", "", term)
-        return re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…
+        digits = re.sub(r"^\+?86(?=1[0-9]{10}$)", "", digits)  # +86 185… is stored as 185…
+        return _AREA_CODE.sub(r"\1-", digits)  # the start of a landline, 021 5888 → 021-5888 as 021-58888888 is stored
     return (text or "").translate(_WIDE_PLAIN).replace("\u200b", "").strip()
 
 

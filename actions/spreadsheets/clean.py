@@ -434,31 +434,43 @@ def period() -> Cleaner:
 _SCI = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
 _FLOAT_TEXT = re.compile(r"^\d+\.0+$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^(?:0\d{2,3})?\d{7,8}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 # A landline and its extension: (021)58888888-8023, 021-58888888转8023, 021 5888 8888 ext. 8023, 58888888分机8023.
 _EXTENSION = re.compile(r"^(.*?[0-9)）])\s*(?:-|转|分机|ext\.?)\s*([0-9]{1,6})$", re.IGNORECASE)
 # A landline's own digits: 010 and 02x are three-digit area codes, every other one has four (0571, 0755); the local
 # number starts with 2–9 and has 7 or 8 digits.
 _AREA_AND_NUMBER = re.compile(r"^(?:(0[12][0-9])|(0[3-9][0-9]{2}))?([2-9][0-9]{6,7})$")
+# A phone's digits are typed in groups of three or more (138 0000 0000, (021) 5888-8888, 0571-8888 8888): groups of
+# one or two are a date or a code (2026-03-05, 12-34-56-78), not a phone.
+_SHORT_GROUP = re.compile(r"(?:^|[\s\-()（）])[0-9]{1,2}(?=$|[\s\-()（）])")
+_COUNTRY_CODE = re.compile(r"^\+?86(?=[\s\-])")  # +86 138 0000 0000
+
+
+def _landline(digits: str) -> str | None:
+    """A landline's digits as stored: ``021-58888888`` (the area code and the number parted by a dash, as with an
+    extension) or ``58888888`` without an area code; None when they are no landline."""
+    number = _AREA_AND_NUMBER.match(digits)
+    if not number:
+        return None
+    area = number.group(1) or number.group(2)
+    return f"{area}-{number.group(3)}" if area else number.group(3)
 
 
 def _with_extension(shown: str) -> str | None:
     """``021-58888888-8023`` for a landline typed with its extension (after -, 转, 分机 or ext), else None: the
     area code, the number and the extension parted by dashes, whatever separators were typed."""
     m = _EXTENSION.match(shown)
-    if not m:
+    if not m or _SHORT_GROUP.search(m.group(1)):
         return None
-    number = _AREA_AND_NUMBER.match(_PHONE_SEPARATORS.sub("", m.group(1)))
-    if not number:
-        return None
-    area = number.group(1) or number.group(2)
-    return f"{area}-{number.group(3)}-{m.group(2)}" if area else f"{number.group(3)}-{m.group(2)}"
+    number = _landline(_PHONE_SEPARATORS.sub("", m.group(1)))
+    return f"{number}-{m.group(2)}" if number else None
 
 
 def phone() -> Cleaner:
-    """Mobile or landline, digits only; a landline with its extension as ``021-58888888-8023`` (``58888888-8023``
-    without an area code). A number Excel showed as ``1.38E+10`` *text* has lost its digits."""
+    """Mobile (11 digits, 1[3-9]…) or landline (an optional area code 0 + 2–3 digits, then a 7–8 digit number
+    starting with 2–9), one normal form each: a mobile as its digits, a landline as ``021-58888888`` (its area code
+    and number parted by a dash; ``58888888`` without one), with its extension as ``021-58888888-8023``. A number
+    Excel showed as ``1.38E+10`` *text* has lost its digits; a date typed in a phone column (2026-03-05) is none."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":
@@ -483,17 +495,21 @@ def phone() -> Cleaner:
         elif extended := _with_extension(shown):
             return extended
         else:
+            if _SHORT_GROUP.search(_COUNTRY_CODE.sub("", shown)):
+                return Invalid(f"{shown} 不是有效的电话号码", shown)
             digits = _PHONE_SEPARATORS.sub("", shown)
         if digits.startswith("+86"):
             digits = digits[3:]
         elif digits.startswith("86") and len(digits) == 13:
             digits = digits[2:]
-        if _MOBILE.match(digits) or _LANDLINE.match(digits):
+        if _MOBILE.match(digits):
             return digits
+        if landline := _landline(digits):
+            return landline
         return Invalid(f"{shown} 不是有效的电话号码", shown)
 
-    return _canonical(clean, "1[3-9][0-9]{9}|(?:0[0-9]{2,3})?[0-9]{7,8}"
-                             "|(?:0[12][0-9]-|0[3-9][0-9]{2}-)?[2-9][0-9]{6,7}-[0-9]{1,6}")
+    return _canonical(clean, "1[3-9][0-9]{9}"
+                             "|(?:0[12][0-9]-|0[3-9][0-9]{2}-)?[2-9][0-9]{6,7}(?:-[0-9]{1,6})?")
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

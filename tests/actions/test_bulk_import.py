@@ -437,6 +437,8 @@ def test_csv_in_both_encodings(session, p1, encoding):
     # now — a mobile with an extension is still no phone
     ("13812345678-1", ("(021)58888888-8023", "0571-8888 8888转12", "021-58888888-8024"),
      {"021-58888888-8023", "0571-88888888-12", "021-58888888-8024"}),
+    # a date in the phone column passed as the landline 20260305; a landline is stored dashed, as with an extension
+    ("2026-03-05", ("02164381234", "(0571)8888 8888", "6438 1234"), {"021-64381234", "0571-88888888", "64381234"}),
 ])
 def test_a_phone_as_other_systems_and_people_write_it_is_read_as_stored(session, p1, refused, taken, stored):
     """What is no phone is refused 「不是有效的电话号码」, naming the row, and then nothing is written."""

@@ -42,13 +42,39 @@ def test_phones(cell):  # X06, X07
     ("(021)58888888-8023", "021-58888888-8023"), ("021-58888888转8023", "021-58888888-8023"),
     ("（０２１）５８８８ ８８８８－８０２３", "021-58888888-8023"), ("021 5888 8888 ext. 8023", "021-58888888-8023"),
     ("0571-88888888 EXT8023", "0571-88888888-8023"), ("58888888分机8023", "58888888-8023"),
-    ("021-58888888-8023", "021-58888888-8023"), ("0571-8888 8888", "057188888888"), ("(010)6543-2100", "01065432100"),
+    ("021-58888888-8023", "021-58888888-8023"), ("0571-8888 8888", "0571-88888888"), ("(010)6543-2100", "010-65432100"),
 ])
 def test_landlines_with_an_area_code_and_an_extension(cell, stored):
     """A shop's or an office's landline is given with its extension; stored in one form, the number before it as a
-    landline without one is stored (digits), a mobile as before."""
+    landline without one is stored (its area code and number parted by a dash), a mobile as before."""
     assert clean.phone()(cell) == stored
     assert clean.phone().canonical.fullmatch(stored)  # a cell already in that form is taken as it is
+
+
+@pytest.mark.parametrize(("cell", "stored"), [
+    ("02158888888", "021-58888888"), ("021 5888 8888", "021-58888888"), ("（021）5888-8888", "021-58888888"),
+    (2158888888.0, None), ("01065432100", "010-65432100"), ("075588888888", "0755-88888888"),
+    ("58888888", "58888888"), ("5888 8888", "58888888"), ("6543210", "6543210"), ("021-58888888", "021-58888888"),
+])
+def test_a_landline_is_stored_in_one_form(cell, stored):
+    """A landline was stored as its digits (02158888888) while one with an extension was dashed; now both are: the
+    area code (010, 02x, 0571 …) and the number (7–8 digits from 2–9) parted by a dash, the number alone without one.
+    A number cell lost its leading 0 (2158888888): no area code starts with 2, so it is refused, not guessed."""
+    got = clean.phone()(cell)
+    if stored is None:
+        assert isinstance(got, Invalid) and got.reason == "2158888888 不是有效的电话号码"
+    else:
+        assert got == stored and clean.phone().canonical.fullmatch(stored)
+
+
+@pytest.mark.parametrize("cell", ["2026-03-05", "2026 03 05", "2026/03/05", "12-34-56-78", "12345678", "01234567",
+                                  "0211-58888888", "021-1234567", "10086", "1380000000", "023-5888888888"])
+def test_what_is_no_landline_is_refused(cell):
+    """Any 7–8 digits passed as a landline: 「2026-03-05」 typed in a phone column was stored 20260305. A landline is
+    an optional area code (0 and 2–3 digits) and a number of 7–8 digits starting with 2–9, typed in groups of three
+    or more; a date or a code typed in pairs is no phone."""
+    got = clean.phone()(cell)
+    assert isinstance(got, Invalid) and got.reason == f"{cell} 不是有效的电话号码"
 
 
 @pytest.mark.parametrize("cell", ["13812345678-1", "021-58888888-1234567", "0211-58888888-8023", "12345转1",
@@ -202,7 +228,7 @@ TRICKY = [
     _id("11010519491231002").replace("X", "x"), "3101041990****0011", _id("31010419900101001")[:9] + "\x07" + _id("31010419900101001")[9:],
     "王伟", " 王伟", "王伟 ", "王  伟", "王 伟", "王\u3000伟", "王\u00a0伟", "王\u200b伟", "王\t伟", "王\n伟", "王\x07伟",
     "王伟\x1f", "长名字长名字长名字", "A座", "３栋", "3栋", " 101 ", "１０１", "101室", "1\u20140A", "B-1", "", None,
-    True, 101.0, 3, "ＡＢ", "ab c", "\ufeff101",
+    True, 101.0, 3, "ＡＢ", "ab c", "\ufeff101", "021-58888888", "2026-03-05", "20260305", "0571-8888 8888",
 ]
 
 

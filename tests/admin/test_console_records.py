@@ -254,6 +254,13 @@ def test_customer_form_checks_id_and_phone_numbers_as_the_import_does(console, s
         assert response.status_code == 400, field
         assert message in html.unescape(response.text)
         assert _count(session, Customer) == before
+    # a date typed in the phone box was taken as the landline 20260305
+    for value in ("2026-03-05", "2026 03 05"):
+        response = c.post("/admin/customer/create", _customer_form(p, phone=value))
+        assert response.status_code == 400, value
+        message = f"手机号：{value} 不是有效的电话号码"
+        assert message in html.unescape(response.text)
+        assert _count(session, Customer) == before
     response = c.post("/admin/customer/create", _customer_form(p, id_number="1101011990030713"))
     assert response.status_code == 400 and "不是 18 位身份证号" in html.unescape(response.text)
     assert _count(session, Customer) == before
@@ -266,7 +273,7 @@ def test_customer_form_checks_id_and_phone_numbers_as_the_import_does(console, s
         session.expire_all()
         row = session.scalars(select(Customer).where(Customer.name == name)).one()
         stored[name] = (row.id_number, row.phone)
-    assert stored == {"李娜": ("11010119900307002X", "13912345678"), "王强": ("110101199003071233", "02164381234")}
+    assert stored == {"李娜": ("11010119900307002X", "13912345678"), "王强": ("110101199003071233", "021-64381234")}
 
 
 def test_masked_numbers_sent_back_unchanged_keep_the_stored_ones(console, session):

@@ -81,6 +81,30 @@ def test_a_phone_typed_with_spaces_finds_the_customer(console, units):
     assert owner.id in ids_listed(c.get("/admin/customer/list", params={"search": "3栋-1303"}), "customer")
 
 
+def test_a_landline_is_found_however_it_is_typed(console, units, session):
+    """A landline is stored 021-64381234, as one with an extension is. Typed whole — 02164381234, (021)6438-1234 —
+    it is searched as stored, by who sees numbers masked (matched whole) as by who sees them; its start typed
+    (021 6438) finds it for who may see numbers; its 尾号 finds it for the desk, and the lists show it masked
+    021****1234. A date typed in the search box stays a date."""
+    target, *_ = units
+    shop = f.customer(session, project_=target.project, name="便利店", phone="021-64381234")
+    laundry = f.customer(session, project_=target.project, name="洗衣店", phone="021-64381235")
+    f.user(session, username="desk", roles=["前台客服"], projects=[target.project])
+    f.user(session, username="boss", roles=["客服经理"], projects=[target.project])
+    session.flush()
+    assert search_term("02164381234") == search_term("(021)6438-1234") == "021-64381234"
+    assert search_term("021 6438") == "021-6438" and search_term("2026-03-05") == "2026-03-05"
+    desk, boss = console("desk"), console("boss")
+    for c in (desk, boss):
+        for typed in ("02164381234", "(021)6438-1234", "021-64381234", "021 6438 1234"):
+            assert ids_listed(c.get("/admin/customer/list", params={"search": typed}), "customer") == {shop.id}, typed
+    assert ids_listed(boss.get("/admin/customer/list", params={"search": "021 6438"}), "customer") == {
+        shop.id, laundry.id}
+    listed = desk.get("/admin/customer/list", params={"search": "1234"})
+    assert ids_listed(listed, "customer") == {shop.id} and "021****1234" in listed.text
+    assert "64381234" not in listed.text
+
+
 @pytest.mark.parametrize(("typed", "stored"), [
     ("１３０３", "1303"), ("ＳＦ－１２３４５", "SF-12345"), ("张　三", "张 三"),
     ("张伟（业主）", "张伟（业主）"), ("确认：生成", "确认：生成"), ("漏水，急！", "漏水，急！"),

@@ -401,3 +401,38 @@ def test_the_audit_rows_names_move_into_audit_actor_and_back(scratch_url):
             assert {"ix_audit_log_actor_name_trgm", "ix_audit_log_actor_name_bigram"} <= {
                 name for (name,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_log'"))}
     engine.dispose()
+
+
+LANDLINES_DASHED = "c5d1e8a3f7b9"  # a landline stored 021-58888888, as one with an extension is
+
+
+def test_stored_landlines_are_dashed_and_back(scratch_url):
+    """The upgrade rewrites the landlines stored as digits (02158888888) as clean.phone now stores them, in every
+    phone column; a mobile, a number without an area code, one with an extension, an empty one and what is no
+    landline stay as they are. The downgrade gives the digits back."""
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{LANDLINES_DASHED}-1")
+    before = {"02158888888": "021-58888888", "075588888888": "0755-88888888", "01065432100": "010-65432100",
+              "13812345678": "13812345678", "58888888": "58888888", "021-58888888-8023": "021-58888888-8023",
+              "": "", "01234567": "01234567", "0211234567": "0211234567"}
+    with engine.begin() as conn:
+        project = _insert(conn, "project", name="锦绣华庭", branch_id=_insert(conn, "branch", name="华东分公司"))
+        customers = {_insert(conn, "customer", project_id=project, name=f"客户{n}", phone=phone): phone
+                     for n, phone in enumerate(before)}
+        staff = _insert(conn, "staff", project_id=project, name="王芳", employee_no="E1", phone="02164381234")
+        request = _insert(conn, "service_request", project_id=project, contact_phone="057188886666", status="pending",
+                          channel="phone", kind="inquiry", category="other", priority="normal",
+                          stage="open")
+
+    def stored() -> tuple[dict[str, str], str, str]:
+        with engine.begin() as conn:
+            phones = dict(conn.execute(text("SELECT id, phone FROM customer")).all())
+            return ({customers[i]: phone for i, phone in phones.items()},
+                    conn.scalar(text("SELECT phone FROM staff WHERE id = :i"), {"i": staff}),
+                    conn.scalar(text("SELECT contact_phone FROM service_request WHERE id = :i"), {"i": request}))
+
+    _migrate(engine, LANDLINES_DASHED)
+    assert stored() == (before, "021-64381234", "0571-88886666")
+    _migrate(engine, f"{LANDLINES_DASHED}-1", down=True)
+    assert stored() == ({phone: phone for phone in before}, "02164381234", "057188886666")
+    engine.dispose()
