@@ -23,20 +23,24 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Text,
     and_,
     case,
     cast,
     event,
+    func,
     insert,
     inspect,
     literal,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
+from sqlalchemy.sql.dml import ReturningInsert
 
 from models import (
     AuditActor,
@@ -262,6 +266,36 @@ def record_per_project(
     note_actors(session, [actor.name])
     if feeds_scores(table):
         mark_changed(session, by_project)
+
+
+def record_per_project_with(
+    session: Session, written: ReturningInsert, *, kind: AuditKind, table: str, summary: str, record_id: str,
+    at: dt.datetime,
+) -> list[tuple[int, int]]:
+    """:func:`record_per_project`'s rows for ``written`` — a set-based INSERT of ``table`` … RETURNING the ``id``
+    and ``project_id`` of each row — run with it as one statement (PostgreSQL: the insert as a data-modifying CTE),
+    so the thousands of ids never travel to Python and back; ``changes`` is built by the database, the same
+    ``{"count": n, "ids": [...]}`` (ids in ascending order). Returns (project_id, n) for each project written."""
+    actor = actor_of(session)
+    rows = written.cte("written")
+    trail = insert(AuditLog).from_select(
+        ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes",
+         "ip"],
+        select(
+            literal(at, AuditLog.at.type), literal(actor.user_id, AuditLog.actor_id.type), literal(actor.name),
+            literal(actor.source), literal(kind, AuditLog.kind.type), literal(table), literal(record_id),
+            rows.c.project_id, literal(summary),
+            func.json_build_object(literal("count", Text), func.count(),
+                                   literal("ids", Text), func.json_agg(aggregate_order_by(rows.c.id, rows.c.id))),
+            literal(actor.ip),
+        ).group_by(rows.c.project_id),
+    ).add_cte(rows).returning(AuditLog.project_id, cast(AuditLog.changes.op("->>")(literal("count", Text)), Integer))
+    counts = [(project, n) for project, n in session.execute(trail)]
+    if counts:
+        note_actors(session, [actor.name])
+        if feeds_scores(table):
+            mark_changed(session, [project for project, _ in counts])
+    return sorted(counts)
 
 
 def trail_clause(table: str, record: str) -> ColumnElement[bool]:

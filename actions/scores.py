@@ -35,6 +35,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import (
@@ -68,7 +69,16 @@ from models.totals import SCORE_TOTAL
 from . import records
 from .accounts import hold_grant
 from .actor import Actor
-from .audit import TRAIL_LINKS, as_actor, log_operation, record_bulk, record_per_project
+from .audit import (
+    TRAIL_LINKS,
+    actor_of,
+    as_actor,
+    log_operation,
+    note_actors,
+    record_bulk,
+    record_per_project,
+    record_per_project_with,
+)
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
 from .jobs import QueueLock
@@ -692,20 +702,44 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         *m.c, literal(now, ScoreEvent.created_at.type).label("created_at"),
         literal(now, ScoreEvent.updated_at.type).label("updated_at"),
     ).where(true())
-    # the same record named in another month's events (a due date moved) stays there until it is recomputed;
-    # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
-    with SCORE_TOTAL.inserted(session.connection()):
-        inserted = session.execute(
-            upsert_insert(session, ScoreEvent).from_select([col.name for col in rows.selected_columns], rows)
-            .on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"])
-            .returning(ScoreEvent.id, ScoreEvent.project_id)
-        ).all()
-    # One row per project for all the events derived there (thousands a month, each saying the same), at their
-    # creation time, which lists it on each one's 变更记录 (_derived_trail); named from what the insert returned.
-    record_per_project(session, kind=AuditKind.INSERT, table="score_event", ids=inserted,
-                       summary=f"计算 {month.text}：{DERIVED_SUMMARY}", record_id=f"compute:{month.text}", at=now)
-    added = len(inserted)
+    added = _insert_derived(session, month, rows, now)
     return DerivedChanges(added, len(stale))
+
+
+def _insert_derived(session: Session, month: Month, rows: Select, now: dt.datetime) -> int:
+    """Insert the derived events ``rows`` selects, each record's event once — a key (source, source_id, staff_id)
+    held already is left as it is: the same record named in another month's events (a due date moved) stays there
+    until that month is recomputed — and their trail: one row per project for all the events derived there
+    (thousands a month, each saying the same), at their creation time ``now``, which lists it on each one's 变更记录
+    (:func:`_derived_trail`). Returns how many were inserted."""
+    names = [col.name for col in rows.selected_columns]
+    trail = {"kind": AuditKind.INSERT, "table": "score_event", "summary": f"计算 {month.text}：{DERIVED_SUMMARY}",
+             "record_id": f"compute:{month.text}", "at": now}
+
+    def insert(leaving_held: bool):
+        stmt = upsert_insert(session, ScoreEvent).from_select(names, rows)
+        if leaving_held:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"])
+        return stmt.returning(ScoreEvent.id, ScoreEvent.project_id)
+
+    if not is_postgresql(session):
+        # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
+        with SCORE_TOTAL.inserted(session.connection()):
+            inserted = session.execute(insert(leaving_held=True)).all()
+        record_per_project(session, ids=inserted, **trail)
+        return len(inserted)
+    # PostgreSQL: the events and their trail in one statement, the ids not sent back. A key held already is rare
+    # (a record whose month changed since that month's compute): the insert is tried as it is first, in a
+    # savepoint — ON CONFLICT's speculative insertion of every row cost ≈ 16 ms of 5,763 events' 200 — and only
+    # if a key is held, again leaving those as they are.
+    # (A savepoint of the connection: the session's own would note the 操作人 again inside it.)
+    note_actors(session, [actor_of(session).name])
+    try:
+        with session.connection().begin_nested():
+            counts = record_per_project_with(session, insert(leaving_held=False), **trail)
+    except IntegrityError:
+        counts = record_per_project_with(session, insert(leaving_held=True), **trail)
+    return sum(n for _, n in counts)
 
 
 def _derived_trail(event_id: int) -> ColumnElement[bool]:
