@@ -15,6 +15,8 @@
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 - 装修申请: a unit is renovated once handed over (「交房手续办理完毕后…物业产权人申报房屋装修」): a 空置 unit's
   renovation is not approved — approving it would make the unit 装修中, then 已交房 with no 交房验收 ever made.
+- 交房验收: 同意交房 is recorded on or after the 验收日期 — the walk-through done, not one planned: it hands the unit
+  over with that date as its 交房日期, which the unit itself may not have ahead of today.
 - 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
   to someone else, at the end of that shift — on its 值班日期 or, for a night shift, the morning after.
 """
@@ -374,6 +376,19 @@ def check_rectification(session: Session, actor: Actor, change: records.Change) 
     if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
         raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
                       f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])
+
+
+# --- 交房验收 ---------------------------------------------------------------------------------------------
+@records.rule(MoveInChecklist)
+def check_move_in(session: Session, actor: Actor, change: records.Change) -> None:
+    """同意交房 on a 验收日期 ahead would hand the unit over today with a 交房日期 to come (the unit's own form refuses
+    that date, and any later edit of the unit with it): the acceptance is recorded once the walk-through is done."""
+    checklist = change.obj
+    today = dt.datetime.now(SHANGHAI).date()
+    if checklist.accepted and checklist.handover_date is not None and checklist.handover_date > today \
+            and (change.changed("accepted") or change.changed("handover_date")):
+        raise Refused(f"{label_of(MoveInChecklist, 'handover_date')} {checklist.handover_date} 晚于今天（{today}）："
+                      f"验收完成后才能登记“{label_of(MoveInChecklist, 'accepted')}”", [checklist.id] if checklist.id else [])
 
 
 # --- 房屋整改 ---------------------------------------------------------------------------------------------

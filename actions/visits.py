@@ -26,6 +26,7 @@ from models import (
     ServiceRequest,
     Staff,
     Unit,
+    UnitCustomer,
     UnitStatus,
     User,
     Visit,
@@ -163,6 +164,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     followed = session.get(ServiceRequest, request_id) if request_id is not None else None
     if request_id is not None and (followed is None or followed.project_id != unit.project_id):
         raise Refused(f"{label_of(Visit, 'request')} #{request_id} 不属于该项目", [request_id])
+    _check_household(session, unit.id, customer_id, request_id)
     if visitor_id is not None and session.get(User, visitor_id) is None:
         raise Refused(f"{label_of(Visit, 'visitor')} #{visitor_id} 不存在", [visitor_id])
     issues_raised = (issues_raised or "").strip()
@@ -254,5 +256,31 @@ def _visit_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> Vi
 @records.rule(Visit)
 def _visit_edited(session: Session, actor: Actor, change: records.Change) -> None:
     """An edit of a 走访记录 is held to what :func:`record_visit` holds."""
+    visit = change.obj
     if change.changed("visited_at"):
-        _check_visited_at(change.obj.visited_at, change.obj.id)
+        _check_visited_at(visit.visited_at, visit.id)
+    if visit.unit_id is not None and any(change.changed(a) for a in ("unit_id", "customer_id", "request_id")):
+        _check_household(session, visit.unit_id, visit.customer_id, visit.request_id)
+
+
+def _check_household(session: Session, unit_id: int, customer_id: int | None, request_id: int | None) -> None:
+    """The visit is of one household: the 客户 visited is one of the unit's people (业主、租户、家庭成员 … as the
+    房屋客户 links say), the 诉求 it follows up (投诉回访) one about that unit — a customer picked from the
+    project's list by a slip would put the visit on another family's record."""
+    label = lambda attr: label_of(Visit, attr)  # noqa: E731
+    if customer_id is not None and session.scalar(select(UnitCustomer.id).where(
+            UnitCustomer.unit_id == unit_id, UnitCustomer.customer_id == customer_id).limit(1)) is None:
+        name = session.scalar(select(Customer.name).where(Customer.id == customer_id))
+        raise Refused(f"{label('customer')} {name} 不是{label('unit')}「{_unit_name(session, unit_id)}」登记的客户："
+                      f"请选择该房屋的业主、租户或家庭成员，或清空此项", [customer_id])
+    if request_id is not None:
+        about = session.scalar(select(ServiceRequest.unit_id).where(ServiceRequest.id == request_id))
+        if about is not None and about != unit_id:
+            raise Refused(f"{label('request')} #{request_id} 是「{_unit_name(session, about)}」的诉求，不是"
+                          f"{label('unit')}「{_unit_name(session, unit_id)}」的：请选择该房屋的诉求", [request_id])
+
+
+def _unit_name(session: Session, unit_id: int) -> str:
+    row = session.execute(select(Building.name, Unit.room_no).join(Building, Building.id == Unit.building_id)
+                          .where(Unit.id == unit_id)).first()
+    return f"{row.name}-{row.room_no}" if row else f"#{unit_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from urllib.parse import unquote_plus
 
@@ -122,6 +123,48 @@ def test_record_visit_refusals(session, site):
     with pytest.raises(Refused, match="反映问题"):
         record_visit(session, unit_id=site["units"][0].id, actor=site["actor"], complaint=True)
     assert session.scalar(select(func.count()).select_from(Visit)) == before
+
+
+def test_a_visit_names_a_customer_and_a_complaint_of_its_own_household(session, site, console):
+    """The 客户 of a visit is one of the unit's people, the 诉求 it follows up one about that unit: picked from the
+    project's lists by a slip (the neighbour 1栋-102's owner) they are refused naming both, nothing written — on
+    the 走访记录 form as through record_visit, and on an edit; the unit's own owner and complaint are taken."""
+    u1, u2 = site["units"][0], site["units"][1]
+    owner = f.customer(session, project_=site["p1"], name="范睿", phone="13400000792", unit_=u1)
+    neighbour = f.customer(session, project_=site["p1"], name="万颖", phone="13400000261", unit_=u2)
+    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1)
+    other_complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u2)
+    count = lambda: session.scalar(select(func.count()).select_from(Visit))  # noqa: E731
+    before = count()
+    with pytest.raises(Refused, match="客户 万颖 不是房屋「1栋-101」登记的客户"):
+        record_visit(session, unit_id=u1.id, actor=site["actor"], customer_id=neighbour.id)
+    with pytest.raises(Refused, match=f"#{other_complaint.id} 是「1栋-102」的诉求"):
+        record_visit(session, unit_id=u1.id, actor=site["actor"], kind=VisitKind.COMPLAINT,
+                     request_id=other_complaint.id)
+    assert count() == before
+
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    done = (utcnow() - dt.timedelta(hours=2)).astimezone(SHANGHAI)
+    form = {"project": str(site["p1"].id), "kind": "complaint", "way": "phone", "unit": str(u1.id),
+            "customer": str(neighbour.id), "request": str(complaint.id), "visited_at": f"{done:%Y-%m-%d %H:%M:%S}",
+            "result": "satisfied", "notes": "投诉回访"}
+    refused = client.post("/admin/visit/create", form)
+    assert refused.status_code == 400 and "万颖 不是房屋「1栋-101」登记的客户" in refused.text, refused.text[:300]
+    assert count() == before
+    assert client.post("/admin/visit/create", {**form, "customer": str(owner.id)}).status_code == 302
+    visit = session.scalars(select(Visit).where(Visit.unit_id == u1.id)).one()
+    assert (visit.customer_id, visit.request_id, visit.kind) == (owner.id, complaint.id, VisitKind.COMPLAINT)
+    edit = client.get(f"/admin/visit/edit/{visit.id}")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', edit.text) or re.search(
+        r'value="(\d+)"[^>]*name="version"', edit.text)
+    refused = client.post(f"/admin/visit/edit/{visit.id}",
+                          {**form, "customer": str(owner.id), "request": str(other_complaint.id),
+                           "version": version.group(1)})
+    assert refused.status_code == 400 and "是「1栋-102」的诉求" in refused.text, refused.text[:300]
+    session.expire_all()
+    assert session.get(Visit, visit.id).request_id == complaint.id
 
 
 def _done_orders(session, site, n: int) -> list[WorkOrder]:

@@ -700,3 +700,24 @@ def test_a_vacant_units_renovation_is_not_approved_before_its_handover(session, 
     session.expire_all()
     assert (session.get(RenovationApplication, renovation.id).status, session.get(Unit, unit.id).status) == (
         RenovationStatus.APPROVED, UnitStatus.DECORATING)
+
+
+def test_a_handover_is_accepted_once_its_walk_through_is_done(session, console, site):
+    """同意交房 on a 验收日期 a month ahead handed the unit over with that 交房日期 — one its own form refuses, so
+    every later edit of the unit was refused too. Refused naming the date, the unit untouched; today's is taken."""
+    from models import MoveInChecklist, Unit, UnitStatus
+
+    unit = f.unit(session, project_=site["p1"], status=UnitStatus.VACANT)
+    today = dt.datetime.now(SHANGHAI).date()
+    ahead = today + dt.timedelta(days=30)
+    form = {"project": str(site["p1"].id), "unit": str(unit.id), "received_by": "张伟", "keys_count": "3",
+            "handover_date": ahead.isoformat(), "accepted": "y", "owner_signed": "y"}
+    c = console("desk")
+    _refused_create(session, c, "move-in-checklist", MoveInChecklist, form, f"验收日期 {ahead} 晚于今天（{today}）")
+    session.expire_all()
+    assert (session.get(Unit, unit.id).status, session.get(Unit, unit.id).handover_date) == (UnitStatus.VACANT, None)
+    saved = c.post("/admin/move-in-checklist/create", {**form, "handover_date": today.isoformat()})
+    assert saved.status_code == 302, saved.text[:500]
+    session.expire_all()
+    assert (session.get(Unit, unit.id).status, session.get(Unit, unit.id).handover_date) == (
+        UnitStatus.HANDED_OVER, today)
