@@ -81,6 +81,7 @@ from .audit import (
 )
 from .errors import NotPermitted, Refused
 from .form_tokens import form_token as one_time
+from .form_tokens import not_this_form
 from .jobs import QueueLock
 from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
@@ -355,6 +356,12 @@ def record_events(
     points = _checked_points(rule, event_date, points)
     refuse_confirmed(session, period_of(event_date), [project_id], "再录入该月的考核记录")
     token = one_time(form_token)
+    if token is not None and session.scalar(select(ScoreEvent.id).where(
+            ScoreEvent.form_token == token, or_(ScoreEvent.project_id != project_id,
+                                                ScoreEvent.recorded_by_id.is_distinct_from(actor.user_id))).limit(1)):
+        # another account's (or project's) form: its employees would be skipped as 「已由同一表单录入」, nothing
+        # recorded of what was typed here
+        raise not_this_form()
     if dry_run:
         return RecordedEvents((), tuple(staff_ids), rule.code, points, event_date, dry_run=True)
     now = utcnow()

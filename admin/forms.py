@@ -20,6 +20,7 @@ from wtforms.validators import ValidationError
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
 from actions.kernel.periods import read_month, today_local, within_years
+from actions.records import MISSING_VERSION_MESSAGE
 from models import SHANGHAI, LabeledEnum
 
 
@@ -101,6 +102,16 @@ class IdField(_Typed):
 def read_id(source: Any, name: str, label: str) -> int:
     """The one id a page about one record needs (``?name=``), refused when absent or not an id."""
     return type("RecordForm", (PageForm,), {name: IdField(label, required=True)}).read(source).data[name]
+
+
+class VersionField(IdField):
+    """The version an edit form was opened on (B13): a form without it — its field removed, an old page — is
+    refused as the console's model forms refuse it, never saved over whatever was changed since."""
+
+    missing = MISSING_VERSION_MESSAGE
+
+    def __init__(self, label: str = "版本", **kwargs: Any) -> None:
+        super().__init__(label, required=True, **kwargs)
 
 
 class ProjectField(IdField):

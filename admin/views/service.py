@@ -55,6 +55,7 @@ from ..forms import (
     PageNumberField,
     ProjectField,
     TextField,
+    VersionField,
 )
 from . import listing
 from .base import (
@@ -556,7 +557,7 @@ class PriorityForm(PageForm):
 
     order_id = IdField(WorkOrder.__label__, required=True)
     priority = EnumField(Priority, label_of(WorkOrder, "priority"))
-    version = IdField("版本")
+    version = VersionField()
 
 
 class StepForm(PageForm):
@@ -622,7 +623,7 @@ class JudgeForm(PageForm):
 
 class AnswerForm(PageForm):
     reply = TextField(label_of(ServiceRequest, "reply"))
-    version = IdField("版本")
+    version = VersionField()
 
 
 class IntakeForm(PageForm):

@@ -153,10 +153,17 @@ def test_an_inquiry_answered_at_the_desk_is_closed_with_its_answer(session, cons
         assert (row is blank) or message in page.text
         session.expire_all()
         before = session.get(ServiceRequest, row.id).status
-        refused = client.post("/admin/service-request/answer", {"request_id": str(row.id), "reply": reply})
+        refused = client.post("/admin/service-request/answer", {"request_id": str(row.id), "reply": reply,
+                                                                "version": str(row.version)})
         assert refused.status_code == 400 and message in refused.text
         session.expire_all()
         assert (session.get(ServiceRequest, row.id).status, session.get(ServiceRequest, row.id).reply) == (before, "")
+
+    # a form with its version removed is refused, not saved over what changed since it was opened (B13)
+    bare = client.post("/admin/service-request/answer", {"request_id": str(blank.id), "reply": "已处理"})
+    assert bare.status_code == 400 and "表单缺少版本号，请刷新后重试" in bare.text
+    session.expire_all()
+    assert session.get(ServiceRequest, blank.id).status is RequestStatus.PENDING
 
     other = f.project(session, name="翠湖天地")
     f.user(session, username="qiantai2", roles=["前台客服"], projects=[other])

@@ -185,6 +185,21 @@ def test_a_resubmitted_form_records_its_events_once(session, org):
     assert count(session, ScoreEvent, ScoreEvent.staff_id == s["a"].id) == 2
 
 
+def test_a_form_token_of_another_account_is_refused_not_taken_as_resubmitted(session, org):
+    """Another 主管 submitting 录入考核 with a form token already used had every employee of it skipped as
+    「此前已由同一表单录入」: the events typed were dropped without a word. Refused, nothing written."""
+    s = org["staff"]
+    record(session, org, [s["a"], s["b"]], "5.8", points=Decimal("-4"), form_token="h" * 32)
+    other = factories.user(session, username="zhuguan9", roles=["客服主管"], projects=[org["project"]])
+    session.flush()
+    before = snapshot(session)
+    with pytest.raises(Refused, match="表单编号无效：该表单不是本账号为此打开的"), session.begin_nested():
+        record_events(session, project_id=org["project"].id, staff_ids=[s["a"].id, s["c"].id], event_date=DAY,
+                      rule_id=rule(session, "5.8", DAY).id, points=Decimal("-3"), actor=actor_for(other, org["project"]),
+                      form_token="h" * 32)
+    assert snapshot(session) == before
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

@@ -423,6 +423,10 @@ def test_editing_the_priority_recomputes_the_deadlines_of_an_open_order_only(ses
         "priority": "low", "version": str(before["version"]), "save": "保存"})
     assert stale.status_code == 400 and "已被他人修改" in stale.text
     assert _record(session, WorkOrder, open_o.id) == after
+    # … and so is a form with its version removed (it was saved over whatever had changed since: B13)
+    bare = desk.post(f"/admin/work-order/edit/{open_o.id}", {"priority": "low", "version": None, "save": "保存"})
+    assert bare.status_code == 400 and "表单缺少版本号，请刷新后重试" in bare.text
+    assert _record(session, WorkOrder, open_o.id) == after
 
     done_before = _record(session, WorkOrder, done_o.id)
     page = desk.post(f"/admin/work-order/edit/{done_o.id}", {
