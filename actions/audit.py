@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     event,
@@ -269,33 +270,48 @@ def record_per_project(
 
 
 def record_per_project_with(
-    session: Session, written: ReturningInsert, *, kind: AuditKind, table: str, summary: str, record_id: str,
-    at: dt.datetime,
+    session: Session, written: ReturningInsert, values: dict[str, Any] | None = None, *, kind: AuditKind, table: str,
+    summary: str, record_id: str, at: dt.datetime,
 ) -> list[tuple[int, int]]:
     """:func:`record_per_project`'s rows for ``written`` — a set-based INSERT of ``table`` … RETURNING the ``id``
     and ``project_id`` of each row — run with it as one statement (PostgreSQL: the insert as a data-modifying CTE),
     so the thousands of ids never travel to Python and back; ``changes`` is built by the database, the same
-    ``{"count": n, "ids": [...]}`` (ids in ascending order). Returns (project_id, n) for each project written."""
+    ``{"count": n, "ids": [...]}`` (ids in ascending order). ``values``: those of ``written``'s bound parameters.
+    Returns (project_id, n) for each project written."""
     actor = actor_of(session)
-    rows = written.cte("written")
-    trail = insert(AuditLog).from_select(
-        ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "project_id", "summary", "changes",
-         "ip"],
-        select(
-            literal(at, AuditLog.at.type), literal(actor.user_id, AuditLog.actor_id.type), literal(actor.name),
-            literal(actor.source), literal(kind, AuditLog.kind.type), literal(table), literal(record_id),
-            rows.c.project_id, literal(summary),
-            func.json_build_object(literal("count", Text), func.count(),
-                                   literal("ids", Text), func.json_agg(aggregate_order_by(rows.c.id, rows.c.id))),
-            literal(actor.ip),
-        ).group_by(rows.c.project_id),
-    ).add_cte(rows).returning(AuditLog.project_id, cast(AuditLog.changes.op("->>")(literal("count", Text)), Integer))
-    counts = [(project, n) for project, n in session.execute(trail)]
+    trail = _per_project.get(id(written), (None, None))[1]
+    if trail is None:  # built once for each statement a caller keeps (its values bound)
+        trail = _per_project_trail(written)
+        _per_project[id(written)] = (written, trail)
+    counts = [(project, n) for project, n in session.execute(trail, {
+        **(values or {}), "trail_at": at, "trail_actor_id": actor.user_id, "trail_actor_name": actor.name,
+        "trail_source": actor.source, "trail_kind": kind, "trail_table": table, "trail_record_id": record_id,
+        "trail_summary": summary, "trail_ip": actor.ip,
+    })]
     if counts:
         note_actors(session, [actor.name])
         if feeds_scores(table):
             mark_changed(session, [project for project, _ in counts])
     return sorted(counts)
+
+
+_per_project: dict[int, tuple[ReturningInsert, Any]] = {}
+
+
+def _per_project_trail(written: ReturningInsert) -> Any:
+    rows = written.cte("written")
+    audit = AuditLog.__table__  # the table, not the entity: the ORM takes a statement's values for rows to insert
+    columns = ["at", "actor_id", "actor_name", "source", "kind", "table_name", "record_id", "summary", "ip"]
+    bound = {name: bindparam(f"trail_{'table' if name == 'table_name' else name}", type_=audit.c[name].type)
+             for name in columns}
+    return insert(audit).from_select(
+        [*columns, "project_id", "changes"],
+        select(
+            *(bound[name] for name in columns), rows.c.project_id,
+            func.json_build_object(literal("count", Text), func.count(),
+                                   literal("ids", Text), func.json_agg(aggregate_order_by(rows.c.id, rows.c.id))),
+        ).group_by(rows.c.project_id),
+    ).add_cte(rows).returning(audit.c.project_id, cast(audit.c.changes.op("->>")(literal("count", Text)), Integer))
 
 
 def trail_clause(table: str, record: str) -> ColumnElement[bool]:

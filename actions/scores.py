@@ -11,18 +11,20 @@ an unsatisfied callback or a praise, each source record counted once by the uniq
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Date,
     Select,
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -37,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from models import (
     SHANGHAI,
@@ -85,9 +88,11 @@ from .form_tokens import not_this_form
 from .jobs import QueueLock
 from .kernel.periods import Month, parse_month, period_of, today_local
 from .kernel.scope import require_company_wide, visible_projects
-from .kernel.sql import is_postgresql, local_date, upsert_insert
+from .kernel.sql import dialect_name, is_postgresql, local_date, upsert_insert
 from .rewards import derive_rewards, withdraw_rewards
 from .score_inputs import computing
+
+T = TypeVar("T")
 
 # 考核对象：客服人员（考核制度“适用于物业客服人员”）。其他岗位不录入、不生成考核记录，也不参加排名：
 # 维修工的超时工单由工程部考核。
@@ -553,6 +558,36 @@ def event_choices(session: Session, *, actor: Actor, project_id: int | None, mon
     return EventChoices(project_choices(session, actor=actor), staff, rules)
 
 
+# --- a month's statements, built once ---------------------------------------------------------------
+# The compute's large statements are built once for each kind of database, their month, projects and time bound
+# when they run (:func:`_month_values`): building and keying them again took ≈ 4 ms of Python each, every compute.
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built(session: Session, name: str, build: Callable[[], T]) -> T:
+    key = (dialect_name(session), name)
+    if key not in _BUILT:
+        _BUILT[key] = build()
+    return _BUILT[key]
+
+
+def _month_values(month: Month, project_ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, Any]:
+    """The values of a built statement's parameters: the month (its text, its first days, its Beijing start and
+    end), the projects, and now."""
+    return {"month": month.text, "first": month.first, "next_first": month.next_first, "start": month.start,
+            "end": month.end, "projects": list(project_ids), "now": now or utcnow()}
+
+
+def _projects() -> BindParameter:
+    return bindparam("projects", expanding=True)
+
+
+def _in_month() -> tuple[ColumnElement[bool], ...]:
+    """:func:`in_month`, bound (:func:`_month_values`)."""
+    return (ScoreEvent.project_id.in_(_projects()), ScoreEvent.event_date >= bindparam("first"),
+            ScoreEvent.event_date < bindparam("next_first"))
+
+
 # --- events derived from the records ------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Source:
@@ -572,7 +607,8 @@ PROVISIONAL_NOTE = "暂定扣分，待主管评定"
 JUDGED_NOTE = "主管评定"
 
 
-def _sources(now: dt.datetime) -> tuple[_Source, ...]:
+def _sources() -> tuple[_Source, ...]:
+    now = bindparam("now")
     return (
         # 有效投诉并指明被投诉员工
         _Source(EventSource.COMPLAINT, ServiceRequest.id, ServiceRequest.complained_staff_id,
@@ -594,9 +630,9 @@ def _sources(now: dt.datetime) -> tuple[_Source, ...]:
     )
 
 
-def _candidates(session: Session, src: _Source, month: Month, project_ids: list[int]) -> Select:
+def _candidates(session: Session, src: _Source) -> Select:
     """The events a source's records call for (source, source_id, staff_id, event_date, rule_id, points,
-    project_id), scored with the rule of that source in force on the day."""
+    project_id), scored with the rule of that source in force on the day (bound: :func:`_month_values`)."""
     day = local_date(session, src.at)
     points, note = ScoringRule.points_max, literal("")
     if src.judged is not None:
@@ -616,7 +652,7 @@ def _candidates(session: Session, src: _Source, month: Month, project_ids: list[
         stmt = stmt.join(target, on)
     return stmt.join(Staff, and_(Staff.id == src.staff, Staff.position.in_(SCORED_POSITIONS))).join(
         ScoringRule, and_(ScoringRule.source == src.source, _in_force_on(day))
-    ).where(*src.where, src.at >= month.start, src.at < month.end, Staff.project_id.in_(project_ids))
+    ).where(*src.where, src.at >= bindparam("start"), src.at < bindparam("end"), Staff.project_id.in_(_projects()))
 
 
 def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool], ...]:
@@ -628,7 +664,7 @@ def in_month(month: Month, project_ids: list[int]) -> tuple[ColumnElement[bool],
 _KEY = ("source", "source_id", "staff_id", "event_date", "rule_id", "points", "note")
 
 
-def _diff(session: Session, month: Month, project_ids: list[int]) -> Select:
+def _diff(session: Session) -> Select:
     """The keys where the month's derived events and the events the records call for differ, in one pass over
     each side: a called-for key counts +1, a held one −1, so ``side`` > 0 is missing (with the ``project_id``
     of its employee) and ``side`` < 0 is stale (with the ``held_id`` of the event: a complaint found invalid,
@@ -641,11 +677,11 @@ def _diff(session: Session, month: Month, project_ids: list[int]) -> Select:
     called = union_all(*(
         select(*(c.c[k] for k in _KEY), literal(1).label("side"), c.c.project_id,
                literal(None, ScoreEvent.id.type).label("held_id"))
-        for c in (_candidates(session, src, month, project_ids).subquery() for src in _sources(utcnow()))
+        for c in (_candidates(session, src).subquery() for src in _sources())
     ), select(
         *(getattr(ScoreEvent, k) for k in _KEY), literal(-1).label("side"),
         literal(None, ScoreEvent.project_id.type).label("project_id"), ScoreEvent.id.label("held_id"),
-    ).where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids))).subquery()
+    ).where(ScoreEvent.source.in_(DERIVED), *_in_month())).subquery()
     side = func.sum(called.c.side)
     return (
         select(*(called.c[k] for k in _KEY), side.label("side"), func.max(called.c.project_id).label("project_id"),
@@ -662,18 +698,26 @@ class DerivedChanges:
 
 def derived_pending(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
     """What deriving would change now, without changing it."""
-    d = _diff(session, month, project_ids).subquery()
-    missing, stale = session.execute(
-        select(func.count().filter(d.c.side > 0), func.count().filter(d.c.side < 0))
-    ).one()
+
+    def build() -> Select:
+        d = _diff(session).subquery()
+        return select(func.count().filter(d.c.side > 0), func.count().filter(d.c.side < 0))
+
+    missing, stale = session.execute(_built(session, "pending", build), _month_values(month, project_ids)).one()
     return DerivedChanges(missing, stale)
 
 
-def _called_for(session: Session, month: Month, project_ids: list[int]) -> Select:
+def _called_for(session: Session) -> Select:
     """Every event the records call for (the ``_KEY`` columns and ``project_id``), the sources one after the other."""
-    parts = [_candidates(session, src, month, project_ids).subquery() for src in _sources(utcnow())]
+    parts = [_candidates(session, src).subquery() for src in _sources()]
     called = union_all(*(select(*(c.c[k] for k in _KEY), c.c.project_id) for c in parts)).subquery()
     return select(*(called.c[k] for k in _KEY), called.c.project_id).where(true())
+
+
+def _missing(session: Session) -> Select:
+    """The events the records call for that the month's derived events lack (after the stale went)."""
+    c = _diff(session).subquery()
+    return select(*(c.c[k] for k in _KEY), c.c.project_id).where(c.c.side > 0)
 
 
 def derive_events(session: Session, month: Month, project_ids: list[int]) -> DerivedChanges:
@@ -682,10 +726,12 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
     Insert-or-ignore on (source, source_id, staff_id): a record is counted once however often this runs.
     """
     stale: list[int] = []
-    held = select(ScoreEvent.id).where(ScoreEvent.source.in_(DERIVED), *in_month(month, project_ids)).exists()
-    if session.scalar(select(held)):
-        d = _diff(session, month, project_ids).subquery()
-        diff = session.execute(select(d.c.side, d.c.held_id)).all()
+    values = _month_values(month, project_ids)
+    held = _built(session, "held", lambda: select(
+        select(ScoreEvent.id).where(ScoreEvent.source.in_(DERIVED), *_in_month()).exists()))
+    if session.scalar(held, values):
+        diff = session.execute(_built(session, "diff", lambda: select(
+            (d := _diff(session).subquery()).c.side, d.c.held_id)), values).all()
         stale = [held_id for side, held_id in diff if side < 0]
         if stale:  # usually a few: the corrections since the last compute
             record_bulk(
@@ -696,43 +742,43 @@ def derive_events(session: Session, month: Month, project_ids: list[int]) -> Der
         if not any(side > 0 for side, _ in diff):  # a recompute with the records unchanged: nothing to add
             return DerivedChanges(0, len(stale))
         # Only the missing are left to find now: the difference again, against the events just cleaned.
-        c = _diff(session, month, project_ids).subquery()
-        missing = select(*(c.c[k] for k in _KEY), c.c.project_id).where(c.c.side > 0)
+        added = _insert_derived(session, month, values, "missing", _missing)
     else:
         # A month with no derived event held (its first compute) has none stale and misses every event its records
         # call for: they are inserted as the sources give them, without the difference (no read of the events held,
         # there are none, and no grouping of every event by its seven keys).
-        missing = _called_for(session, month, project_ids)
-    now = utcnow()
-    m = missing.subquery()
-    rows = select(
-        *m.c, literal(now, ScoreEvent.created_at.type).label("created_at"),
-        literal(now, ScoreEvent.updated_at.type).label("updated_at"),
-    ).where(true())
-    added = _insert_derived(session, month, rows, now)
+        added = _insert_derived(session, month, values, "called_for", _called_for)
     return DerivedChanges(added, len(stale))
 
 
-def _insert_derived(session: Session, month: Month, rows: Select, now: dt.datetime) -> int:
-    """Insert the derived events ``rows`` selects, each record's event once — a key (source, source_id, staff_id)
-    held already is left as it is: the same record named in another month's events (a due date moved) stays there
-    until that month is recomputed — and their trail: one row per project for all the events derived there
-    (thousands a month, each saying the same), at their creation time ``now``, which lists it on each one's 变更记录
-    (:func:`_derived_trail`). Returns how many were inserted."""
-    names = [col.name for col in rows.selected_columns]
+def _insert_derived(session: Session, month: Month, values: dict[str, Any], name: str,
+                    missing: Callable[[Session], Select]) -> int:
+    """Insert the derived events ``missing`` selects, each record's event once — a key (source, source_id,
+    staff_id) held already is left as it is: the same record named in another month's events (a due date moved)
+    stays there until that month is recomputed — and their trail: one row per project for all the events derived
+    there (thousands a month, each saying the same), at their creation time ``now``, which lists it on each one's
+    变更记录 (:func:`_derived_trail`). Returns how many were inserted."""
     trail = {"kind": AuditKind.INSERT, "table": "score_event", "summary": f"计算 {month.text}：{DERIVED_SUMMARY}",
-             "record_id": f"compute:{month.text}", "at": now}
+             "record_id": f"compute:{month.text}", "at": values["now"]}
 
-    def insert(leaving_held: bool):
-        stmt = upsert_insert(session, ScoreEvent).from_select(names, rows)
-        if leaving_held:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"])
-        return stmt.returning(ScoreEvent.id, ScoreEvent.project_id)
+    def insert(leaving_held: bool) -> ReturningInsert:
+        def build() -> ReturningInsert:
+            m = missing(session).subquery()
+            now = bindparam("now", type_=ScoreEvent.created_at.type)
+            rows = select(*m.c, now.label("created_at"), now.label("updated_at")).where(true())
+            # the table, not the entity: the ORM takes a statement's values for rows to insert
+            events = ScoreEvent.__table__
+            stmt = upsert_insert(session, events).from_select([col.name for col in rows.selected_columns], rows)
+            if leaving_held:
+                stmt = stmt.on_conflict_do_nothing(index_elements=["source", "source_id", "staff_id"])
+            return stmt.returning(events.c.id, events.c.project_id)
+
+        return _built(session, f"insert {name}{' leaving held' if leaving_held else ''}", build)
 
     if not is_postgresql(session):
         # SQLite adds the new events to score_total in one grouped statement rather than by a trigger per event
         with SCORE_TOTAL.inserted(session.connection()):
-            inserted = session.execute(insert(leaving_held=True)).all()
+            inserted = session.execute(insert(leaving_held=True), values).all()
         record_per_project(session, ids=inserted, **trail)
         return len(inserted)
     # PostgreSQL: the events and their trail in one statement, the ids not sent back. A key held already is rare
@@ -743,9 +789,9 @@ def _insert_derived(session: Session, month: Month, rows: Select, now: dt.dateti
     note_actors(session, [actor_of(session).name])
     try:
         with session.connection().begin_nested():
-            counts = record_per_project_with(session, insert(leaving_held=False), **trail)
+            counts = record_per_project_with(session, insert(leaving_held=False), values, **trail)
     except IntegrityError:
-        counts = record_per_project_with(session, insert(leaving_held=True), **trail)
+        counts = record_per_project_with(session, insert(leaving_held=True), values, **trail)
     return sum(n for _, n in counts)
 
 
@@ -872,12 +918,14 @@ def _write_scores(session: Session, m: Month, ids: list[int]) -> None:
     this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
     # The scores of those no longer assessed here go (moved to another project, left without events); the others
     # are written where they changed, so a recompute of unchanged records writes no score.
+    values = _month_values(m, ids)
     gone = select(MonthlyScore.id, MonthlyScore.project_id).where(
-        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed(m, ids)).exists())
+        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed()).exists()
+    ).params(values)
     record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分", ids=gone)
     session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
     before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
-    written = session.scalars(_scores_upsert(session, m, ids)).all()
+    written = session.scalars(_built(session, "scores", lambda: _scores_upsert(session)), values).all()
     if any(i > before for i in written):
         # the month rows are locked: the rows of it above ``before`` are those just inserted (no list of ids to send)
         record_bulk(session, kind=AuditKind.INSERT, table="monthly_score", summary=f"计算 {m.text} 月度得分",
@@ -897,12 +945,14 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> dict[int, tuple[
     """The month rows of these projects, created if missing and locked, so two computes of the same month — and
     a compute and a write that marks the month (``score_inputs``) — run one after the other (B08): by project,
     its row's id and whether it is to be computed again (never computed, or marked since)."""
-    created = session.execute(
-        upsert_insert(session, ScoreMonth)
-        .values([{"project_id": p, "month": m.text} for p in ids])
-        .on_conflict_do_nothing(index_elements=["project_id", "month"])
-        .returning(ScoreMonth.id)
-    ).scalars().all()
+    def build() -> ReturningInsert:
+        table = ScoreMonth.__table__  # the table: see _insert_derived
+        return upsert_insert(session, table).from_select(
+            ["project_id", "month"],
+            select(Project.id, bindparam("month", type_=table.c.month.type)).where(Project.id.in_(_projects())),
+        ).on_conflict_do_nothing(index_elements=["project_id", "month"]).returning(table.c.id)
+
+    created = session.scalars(_built(session, "months", build), _month_values(m, ids)).all()
     if created:
         record_bulk(
             session, kind=AuditKind.INSERT, table="score_month", summary=f"新建 {m.text} 月度考核",
@@ -920,20 +970,20 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> dict[int, tuple[
     return months
 
 
-def _assessed(m: Month, ids: list[int]) -> ColumnElement[bool]:
+def _assessed() -> ColumnElement[bool]:
     """Whom the month's compute scores: the customer-service staff of the projects; one who left during the
-    month still for the events of it."""
-    has_events = select(ScoreEvent.id).where(ScoreEvent.staff_id == Staff.id, *in_month(m, ids)).exists()
-    return and_(Staff.project_id.in_(ids), Staff.position.in_(SCORED_POSITIONS),
+    month still for the events of it (bound: :func:`_month_values`)."""
+    has_events = select(ScoreEvent.id).where(ScoreEvent.staff_id == Staff.id, *_in_month()).exists()
+    return and_(Staff.project_id.in_(_projects()), Staff.position.in_(SCORED_POSITIONS),
                 or_(Staff.active.is_(True), has_events))
 
 
-def _scores_upsert(session: Session, m: Month, ids: list[int]):
+def _scores_upsert(session: Session) -> ReturningInsert:
     """Upsert of the month's ``MonthlyScore`` rows (:func:`_scores_select`) that writes a row only where it is
-    new or differs from the stored one; returns the ids written."""
-    rows = _scores_select(session, m, ids)
+    new or differs from the stored one; returns the ids written (bound: :func:`_month_values`)."""
+    rows = _scores_select(session)
     names = [c.name for c in rows.selected_columns]
-    stmt = upsert_insert(session, MonthlyScore).from_select(names, rows)
+    stmt = upsert_insert(session, MonthlyScore.__table__).from_select(names, rows)  # the table: see _insert_derived
     stored, new = MonthlyScore.__table__.c, stmt.excluded
     changed = [n for n in names if n not in ("staff_id", "month")]
 
@@ -943,10 +993,10 @@ def _scores_upsert(session: Session, m: Month, ids: list[int]):
 
     return stmt.on_conflict_do_update(
         index_elements=["staff_id", "month"], set_={n: new[n] for n in changed}, where=or_(*map(differs, changed)),
-    ).returning(MonthlyScore.id)
+    ).returning(stored.id)
 
 
-def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
+def _scores_select(session: Session) -> Select:
     """The month's ``MonthlyScore`` rows: the month's events by employee — read from the totals the database keeps
     with every event write (``ScoreTotal``: by project, employee and rule, a few rows per employee instead of
     every event) — with their sums by category, rank and grade."""
@@ -963,7 +1013,7 @@ def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
                func.sum(case((pts > 0, pts), else_=0)).label("additions"), *by_category)
         .join(ScoringRule, ScoringRule.id == ScoreTotal.rule_id)
         # a key whose events are all gone stays with none: not counted, as no event is
-        .where(ScoreTotal.month == m.text, ScoreTotal.project_id.in_(ids), ScoreTotal.events != 0)
+        .where(ScoreTotal.month == bindparam("month"), ScoreTotal.project_id.in_(_projects()), ScoreTotal.events != 0)
         .group_by(ScoreTotal.staff_id).cte("per_staff")
         # computed once: PostgreSQL, inlining it, reran the whole aggregate for every project's month row (20×)
         .prefix_with("MATERIALIZED", dialect="postgresql")
@@ -982,9 +1032,9 @@ def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
             func.coalesce(per_staff.c.events, 0).label("event_count"),
             breakdown.label("by_category"),
         )
-        .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == m.text))
+        .join(ScoreMonth, and_(ScoreMonth.project_id == Staff.project_id, ScoreMonth.month == bindparam("month")))
         .outerjoin(per_staff, per_staff.c.staff_id == Staff.id)
-        .where(_assessed(m, ids))
+        .where(_assessed())
         .cte("scored")
     )
     s = scored.c
@@ -996,7 +1046,7 @@ def _scores_select(session: Session, m: Month, ids: list[int]) -> Select:
     ).cte("bands")
     b = bands.c
     rows = select(
-        s.project_id, s.staff_id, literal(m.text).label("month"), s.base_score, s.deductions, s.additions, s.total,
+        s.project_id, s.staff_id, bindparam("month", type_=MonthlyScore.month.type).label("month"), s.base_score, s.deductions, s.additions, s.total,
         # 并列同分同名次（1, 1, 3）
         func.rank().over(partition_by=s.project_id, order_by=s.total.desc()).label("rank"),
         func.coalesce(b.name, "").label("grade"), s.by_category, s.event_count,
