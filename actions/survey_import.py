@@ -14,8 +14,12 @@ still 筹备中 becomes 发放中, and counts in the figures from then on.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from itertools import repeat
 
 from sqlalchemy import select, update
@@ -46,8 +50,18 @@ from .kernel.periods import today_local
 from .kernel.sql import among_ids
 from .spreadsheets import clean
 from .spreadsheets.bulk import insert_rows
-from .spreadsheets.header import Field
-from .spreadsheets.pipeline import LIMITS, Importer, ImportResult, Limits, Outcome, Progress, Row, run_import
+from .spreadsheets.header import Field, Header
+from .spreadsheets.pipeline import (
+    LIMITS,
+    Importer,
+    ImportResult,
+    Limits,
+    Outcome,
+    Progress,
+    Row,
+    Stream,
+    run_import,
+)
 from .spreadsheets.records import UnitRefs
 from .surveys import COMMENTS_MAX, check_open, mark_run, survey_in_scope
 
@@ -141,6 +155,7 @@ class SurveyImporter(Importer):
         self._answered: set[int] | None = None
         self._listed: set[int] | None = None
         self._names: dict[int, set[str]] | None = None
+        self._scored: bool | None = None  # streamed: whether any sheet's header has a score column
 
     def prefetch(self, size: int) -> None:
         """What the check and the write read, read while calamine parses the file (on another core): the project's
@@ -164,7 +179,8 @@ class SurveyImporter(Importer):
         return self.survey.project_id
 
     def check(self, rows: list[Row]) -> None:
-        if rows and not any(k in row.values for row in rows for k in SCORE_KEYS):
+        scored = self._scored if self._scored is not None else any(k in row.values for row in rows for k in SCORE_KEYS)
+        if rows and not scored:
             labels = "、".join(f.label for f in self._fields if f.key in SCORE_KEYS)
             raise Refused(f"文件中没有评分列：应至少有 {labels} 中的一列")
         rows = [r for r in rows if r.outcome is Outcome.NEW]  # neither failed nor a repeat within the file
@@ -244,62 +260,91 @@ class SurveyImporter(Importer):
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         """One row per form, the department scores in its columns: ``COPY`` on PostgreSQL, the driver's
         executemany on SQLite — nothing per score."""
-        new = [r.values for r in rows if r.outcome is Outcome.NEW]
-        survey = self.survey
+        forms = _Forms(self, batch)
+        forms.add(rows)
+        with self._gone(forms.values), self._tallied(batch, forms):
+            self._add_households(forms.units)  # first: a form's key is its household
+            insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms.rows)
+        return self._finish(rows, batch, forms)
 
-        def column(key: str) -> list:  # column by column: one map per column, not a tuple and lookups per form
-            return list(map(dict.get, new, repeat(key)))
+    def streams(self) -> bool:
+        """Streamed when everything the check needs was read ahead (:meth:`prefetch`): the check of a piece then
+        reads nothing, and the connection is the writer's."""
+        return bool(self._units._whole) and None not in (self._answered, self._listed, self._names)
 
-        who = [r or o or "" for r, o in zip(column("respondent"), column("owner"), strict=True)]
-        signed = [bool(w) if s is None else s for w, s in zip(who, column("signed"), strict=True)]
-        topics = [column(k) for k in TOPIC_KEYS]
-        overall = column("overall_score")
-        units = column("unit_id")
-        scores = sum(len(c) - c.count(None) for c in topics)
-        forms = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), units, who, signed,
-                         column("answered_on"), overall, [c or "" for c in column("comments")], *topics))
+    @contextlib.contextmanager
+    def stream(self, batch: ImportBatch, headers: list[Header]) -> Iterator[Stream]:
+        """Each piece's households and forms written by a thread of its own, as :meth:`write` writes them all, while
+        the next piece is read and checked; the tallies counted from the pieces; then the rest as :meth:`write`."""
+        self._scored = any(k in h.columns for h in headers for k in SCORE_KEYS)
+        forms = _Forms(self, batch)
+        writer = _Writer(self)
+        with self._gone(forms.values), self._tallied(batch, forms):
+            writer.start()
+            try:
+                yield _FormStream(self, batch, forms, writer)
+            finally:
+                writer.close()
+            if writer.error is not None:
+                raise writer.error
 
-        def counted() -> dict[tuple, tuple]:  # the batch's forms are these: its tallies counted here, not read back
-            answers = zip((*(t.value for t in SurveyTopic), SurveyAnswerTally.OVERALL), (*topics, overall), strict=True)
-            return {(survey.id, question, score): (n,)
-                    for question, values in answers for score, n in Counter(values).items() if score is not None}
-
-        households = self._add_households(batch, units)  # first: a form's key is its household
+    @contextlib.contextmanager
+    def _gone(self, values: list[dict]) -> Iterator[None]:
+        """A household deleted meanwhile by another transaction (its key refused a form), in Chinese."""
         try:
-            with SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted):
-                insert_rows(self.session, SurveyResponse.__table__, FORM_COLUMNS, forms)
+            yield
         except Exception as exc:
-            if (gone := _household_gone(exc, new)) is None:
+            if (gone := _household_gone(exc, values)) is None:
                 raise
             raise Refused(f"导入{self.title}未完成：{gone}的{SurveyHousehold.__label__}刚刚已被他人删除（或其房屋、调查被删除），"
                           "本次没有写入任何内容。请重新上传预览，核对后再导入") from exc
-        if new:  # a file of nothing but answered units writes nothing to record
+
+    def _tallied(self, batch: ImportBatch, forms: _Forms):
+        """Around the forms' writes: the answers' tallies counted from the forms written, not read back."""
+        survey = self.survey
+
+        def counted() -> dict[tuple, tuple]:  # the batch's forms are these
+            questions = (*(t.value for t in SurveyTopic), SurveyAnswerTally.OVERALL)
+            return {(survey.id, question, score): (n,)
+                    for question, values in zip(questions, forms.answers, strict=True)
+                    for score, n in values.items() if score is not None}
+
+        return SURVEY_ANSWER_TALLY.in_bulk(self.session.connection(), f"batch_id = {int(batch.id)}", counted)
+
+    def _finish(self, rows: list[Row], batch: ImportBatch, forms: _Forms) -> dict[str, int]:
+        """After the forms: their audit row, the households' (joined, 已回收), the survey marked run."""
+        survey = self.survey
+        if forms.added:
+            record_batch(self.session, kind=AuditKind.INSERT, table=SurveyHousehold.__tablename__, batch_id=batch.id,
+                         count=forms.added, project_id=survey.project_id, actor=self.actor,
+                         details={"survey_id": survey.id},
+                         summary=f"列入{SurveyHousehold.__label__}并已回收 {forms.added} 户（不在原调查范围内）"
+                                 f"（批次 #{batch.id}）")
+        count = len(forms.values)
+        if count:  # a file of nothing but answered units writes nothing to record
             record_batch(
                 self.session, kind=AuditKind.INSERT, table=SurveyResponse.__tablename__, batch_id=batch.id,
-                count=len(new), project_id=survey.project_id, actor=self.actor,
+                count=count, project_id=survey.project_id, actor=self.actor,
                 details={"file_name": batch.file_name, "sheets": sorted({r.sheet for r in rows}),
-                         "survey_id": survey.id, "scores": scores},
-                summary=f"导入{SurveyResponse.__label__} {len(new)} 份（批次 #{batch.id}）",
+                         "survey_id": survey.id, "scores": forms.scores},
+                summary=f"导入{SurveyResponse.__label__} {count} 份（批次 #{batch.id}）",
             )
-        self._mark_collected(batch, units)
-        if new:  # forms came back: it has been run
+        self._mark_collected(batch, forms.all_units)
+        if count:  # forms came back: it has been run
             mark_run(survey)
             self.session.flush()
-        return {"responses": len(new), "scores": scores, "households_added": households}
+        return {"responses": count, "scores": forms.scores, "households_added": forms.added}
 
-    def _add_households(self, batch: ImportBatch, units: list[int]) -> int:
+    def _add_households(self, units: list[int]) -> int:
         """A unit that answered but was not in the campaign joins it, already 已回收 (it was surveyed): its form
-        needs its household. Returns how many joined."""
+        needs its household. Returns how many joined (their audit row: :meth:`_finish`)."""
         survey = self.survey
-        listed = self._listed if self._listed is not None else self._listed_units()
+        if self._listed is None:
+            self._listed = self._listed_units()
+        listed = self._listed
         missing = [(survey.project_id, survey.id, unit, True) for unit in units if unit not in listed]
         insert_rows(self.session, SurveyHousehold.__table__, ("project_id", "survey_id", "unit_id", "collected"), missing)
-        if missing:
-            record_batch(self.session, kind=AuditKind.INSERT, table=SurveyHousehold.__tablename__, batch_id=batch.id,
-                         count=len(missing), project_id=survey.project_id, actor=self.actor,
-                         details={"survey_id": survey.id},
-                         summary=f"列入{SurveyHousehold.__label__}并已回收 {len(missing)} 户（不在原调查范围内）"
-                                 f"（批次 #{batch.id}）")
+        listed.update(unit for _, _, unit, _ in missing)
         return len(missing)
 
     def _mark_collected(self, batch: ImportBatch, units: list[int]) -> None:
@@ -326,6 +371,90 @@ class SurveyImporter(Importer):
             record_batch(self.session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__, batch_id=batch.id,
                          count=marked, project_id=survey.project_id, actor=self.actor, details={"survey_id": survey.id},
                          summary=f"{SurveyHousehold.__label__}已回收 {marked} 户（批次 #{batch.id}）")
+
+
+class _Forms:
+    """The batch's forms, a piece at a time: each piece's rows to write and units, and what the audit and the
+    tallies need of them all."""
+
+    def __init__(self, importer: SurveyImporter, batch: ImportBatch) -> None:
+        self.importer, self.batch = importer, batch
+        self.values: list[dict] = []  # every form's values, in order (a refusal names one of them)
+        self.rows: list[tuple] = []  # the last piece's, as written
+        self.units: list[int] = []  # the last piece's
+        self.all_units: list[int] = []
+        self.answers = [Counter() for _ in SCORE_KEYS]  # per question, score → forms
+        self.scores = 0
+        self.added = 0  # households that joined the campaign
+
+    def add(self, rows: list[Row]) -> None:
+        new = [r.values for r in rows if r.outcome is Outcome.NEW]
+        survey, batch = self.importer.survey, self.batch
+
+        def column(key: str) -> list:  # column by column: one map per column, not a tuple and lookups per form
+            return list(map(dict.get, new, repeat(key)))
+
+        who = [r or o or "" for r, o in zip(column("respondent"), column("owner"), strict=True)]
+        signed = [bool(w) if s is None else s for w, s in zip(who, column("signed"), strict=True)]
+        topics = [column(k) for k in TOPIC_KEYS]
+        overall = column("overall_score")
+        self.units = column("unit_id")
+        self.scores += sum(len(c) - c.count(None) for c in topics)
+        for tally, values in zip(self.answers, (*topics, overall), strict=True):
+            tally.update(values)
+        self.rows = list(zip(repeat(survey.project_id), repeat(survey.id), repeat(batch.id), self.units, who, signed,
+                             column("answered_on"), overall, [c or "" for c in column("comments")], *topics))
+        self.values += new
+        self.all_units += self.units
+
+
+class _Writer(threading.Thread):
+    """Writes the pieces handed to it — each piece's new households, then its forms — in the import's transaction,
+    while the caller's thread reads and checks the next: the driver waits for the database (and SQLite steps)
+    without the GIL. The first error stops it; the caller raises it once the writer has ended."""
+
+    def __init__(self, importer: SurveyImporter) -> None:
+        super().__init__(name="survey-forms", daemon=True)
+        self.importer = importer
+        self.pieces: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        importer = self.importer
+        while (piece := self.pieces.get()) is not None:
+            if self.error is not None:
+                continue
+            units, rows, done = piece
+            try:
+                done.append(importer._add_households(units))
+                insert_rows(importer.session, SurveyResponse.__table__, FORM_COLUMNS, rows)
+            except BaseException as exc:  # raised again in the caller's thread
+                self.error = exc
+
+    def put(self, units: list[int], rows: list[tuple], done: list[int]) -> None:
+        self.pieces.put((units, rows, done))
+
+    def close(self) -> None:
+        self.pieces.put(None)
+        self.join()
+
+
+class _FormStream(Stream):
+    def __init__(self, importer: SurveyImporter, batch: ImportBatch, forms: _Forms, writer: _Writer) -> None:
+        self.importer, self.batch, self.forms, self.writer = importer, batch, forms, writer
+        self.added: list[int] = []  # households joined, a count per piece (by the writer)
+
+    def write(self, rows: list[Row]) -> None:
+        if self.writer.error is None:
+            self.forms.add(rows)
+            self.writer.put(self.forms.units, self.forms.rows, self.added)
+
+    def finish(self, rows: list[Row]) -> dict[str, int]:
+        self.writer.close()
+        if self.writer.error is not None:
+            raise self.writer.error
+        self.forms.added = sum(self.added)
+        return self.importer._finish(rows, self.batch, self.forms)
 
 
 def _household_gone(exc: BaseException, forms: list[dict]) -> str | None:

@@ -318,6 +318,15 @@ class Importer:
         ``size`` bytes (:func:`read_book`'s ``meanwhile``): a kind that does nothing here reads the file in one
         thread."""
 
+    def streams(self) -> bool:
+        """Whether a real run may check and write the file a piece at a time (:meth:`stream`): ``check`` then takes
+        any piece of the rows and reads nothing from the database (all it needs was read ahead)."""
+        return False
+
+    def stream(self, batch: ImportBatch, headers: list[Header]) -> contextlib.AbstractContextManager[Stream]:
+        """The writer of a streamed run under ``batch``: see :class:`Stream`."""
+        raise NotImplementedError
+
     def marks(self, rows: list[Row]) -> dict[str, int] | None:
         """What the batch keeps of the database as its write left it (``ImportBatch.marks``), or None."""
         return None
@@ -333,6 +342,19 @@ class Importer:
     def _labels(self) -> dict[str, str]:
         # asked for once per row and column by some checks: looked up, not searched for
         return {f.key: f.label for f in reversed(self.fields())}
+
+
+class Stream:
+    """What a streamed run hands its rows to: ``write`` each checked piece without an error (in order), then
+    ``finish`` with all the file's rows once every piece is written — its counts for the batch, as ``write`` returns
+    them. Leaving the block without ``finish`` (an error in a row, or an exception) ends the writing; the run rolls it
+    back."""
+
+    def write(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def finish(self, rows: list[Row]) -> dict[str, int]:
+        raise NotImplementedError
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -358,8 +380,8 @@ def _is_total(cell: Any) -> str | None:
     return None
 
 
-def parse(book: Book, fields: Sequence[Field]) -> Parsed:
-    """Find each sheet's header and read its rows; refuse a workbook where no sheet has the columns needed."""
+def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sheet, Header]]]:
+    """Each sheet's header; refuse a workbook where no sheet has the columns needed."""
     found: list[tuple[Sheet, Header]] = []
     partial: list[tuple[Sheet, Header]] = []
     skipped: list[str] = []
@@ -382,24 +404,32 @@ def parse(book: Book, fields: Sequence[Field]) -> Parsed:
         raise Refused(f"未找到表头：没有一个工作表含有 {expected} 等列（可下载导入模板对照）")
     skipped += [f"{s.name}（缺少列：{'、'.join(f.label for f in h.missing(fields))}）" for s, h in partial]
     parsed = Parsed([], [s.name for s, _ in found], skipped, [])
-    for sheet, header in found:
+    for _, header in found:
         parsed.ignored += [t for t in header.ignored if t not in parsed.ignored]
-        _read_rows(sheet, header, fields, parsed)
+    return parsed, found
+
+
+def parse(book: Book, fields: Sequence[Field]) -> Parsed:
+    """Find each sheet's header and read its rows; refuse a workbook where no sheet has the columns needed."""
+    parsed, found = _headers(book, fields)
+    for sheet, header in found:
+        for _ in _row_chunks(sheet, header, fields, parsed, None):
+            pass
     return parsed
 
 
-def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed) -> None:
+def parse_in_chunks(book: Book, fields: Sequence[Field], size: int) -> tuple[Parsed, list[Header], Iterator[list[Row]]]:
+    """:func:`parse` a piece at a time: the headers found (and the workbook refused) at once, then the rows as they
+    are read, ``size`` rows of a sheet at a time (each piece is also added to the result's rows). The rows, their
+    values and their problems are those :func:`parse` gives."""
+    parsed, found = _headers(book, fields)
+    chunks = (chunk for sheet, header in found for chunk in _row_chunks(sheet, header, fields, parsed, size))
+    return parsed, [header for _, header in found], chunks
+
+
+def _row_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed,
+                size: int | None) -> Iterator[list[Row]]:
     start = header.data_start
-    data = sheet.rows[start:]
-    if not data:
-        return
-    present = [f for f in fields if f.key in header.columns]
-    columns = list(zip_longest(*data, fillvalue=""))
-    empty = ("",) * len(data)
-    cleaned = [
-        clean_column(f.clean, columns[header.columns[f.key]] if header.columns[f.key] < len(columns) else empty)
-        for f in present
-    ]
     rows_of = sheet.rows
     merged_below = {
         (r, c) for r0, c0, r1, c1 in sheet.merged
@@ -407,6 +437,30 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
         if r0 < len(rows_of) and c0 < len(rows_of[r0]) and rows_of[r0][c0] not in (None, "")
         for r in range(max(r0 + 1, start), r1 + 1) for c in range(c0, c1 + 1)
     }
+    step = size or max(len(rows_of) - start, 1)
+    for lo in range(start, len(rows_of), step):
+        rows, ended = _read_rows(sheet, header, fields, parsed, lo, min(lo + step, len(rows_of)), merged_below)
+        if rows:
+            yield rows
+        if ended:
+            return
+
+
+def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed, begin: int, stop: int,
+               merged_below: set[tuple[int, int]]) -> tuple[list[Row], bool]:
+    """The rows of the sheet's rows ``begin`` … ``stop`` (0-based, below the header), added to ``parsed``; and whether a
+    grand total ended the sheet among them."""
+    start = begin  # the sheet's row of data[0]
+    data = sheet.rows[begin:stop]
+    if not data:
+        return [], False
+    present = [f for f in fields if f.key in header.columns]
+    columns = list(zip_longest(*data, fillvalue=""))
+    empty = ("",) * len(data)
+    cleaned = [
+        clean_column(f.clean, columns[header.columns[f.key]] if header.columns[f.key] < len(columns) else empty)
+        for f in present
+    ]
     # Only the columns that hold a bad value, an empty required cell, a formula or a merged cell are looked at cell by
     # cell. A cell under the top of a merge reads blank though the sheet shows the merge's value on that row: refused
     # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
@@ -439,9 +493,10 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     # no Python step of our own per row.
     blank_row = (None,) * width
     end = len(tuples)
+    ended = False
     for i in sorted(total_at):
         if total_at[i] in END_MARKERS:
-            end = i + 1
+            end, ended = i + 1, True
             break
     skipped = {i for i in total_at if i < end}
     parsed.totals += len(skipped)
@@ -475,6 +530,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
                 row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）")
             elif value is None and f.required:
                 row.fail(f.label, "", "为空")
+    return rows, ended
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -513,16 +569,22 @@ def _run_import(
     ahead = importer.prefetch if type(importer).prefetch is not Importer.prefetch else None
     book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits, meanwhile=ahead)
     fields = importer.fields()
-    parsed = parse(book, fields)
-    rows = parsed.rows
-    if len(rows) > limits.max_rows:
-        raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
-    report("核对数据", 0, len(rows))
-    previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
-    # A file its earlier import left as it is needs no check (and, imported then, has no repeats).
-    if not importer.recognise(rows):
-        _check_repeats(importer, rows)
-        importer.check(rows)
+    streamed = None
+    if not dry_run and importer.streams() and _rows_at_most(book, limits.max_rows):
+        previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
+        parsed, streamed = _streamed(session, importer, book, fields, previous, report)
+        rows = parsed.rows
+    else:
+        parsed = parse(book, fields)
+        rows = parsed.rows
+        if len(rows) > limits.max_rows:
+            raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
+        report("核对数据", 0, len(rows))
+        previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
+        # A file its earlier import left as it is needs no check (and, imported then, has no repeats).
+        if not importer.recognise(rows):
+            _check_repeats(importer, rows)
+            importer.check(rows)
     imported_before = _imported_before(previous)
     report("核对数据", len(rows), len(rows))
     tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
@@ -531,17 +593,16 @@ def _run_import(
     batch_id = None
     if not dry_run and not counts[Outcome.ERROR.value]:
         report("写入数据", 0, len(rows))
-        batch = _claim_batch(session, importer, book, previous)
-        try:
-            with controls_stripped(session):  # every text the rows carry went through _without_controls
-                written_counts = importer.write(rows, batch)
-        except Exception as exc:
-            if not _duplicate(exc):
+        if streamed is not None:
+            batch, written_counts = streamed
+        else:
+            batch = _claim_batch(session, importer, book, previous)
+            try:
+                with controls_stripped(session):  # every text the rows carry went through _without_controls
+                    written_counts = importer.write(rows, batch)
+            except Exception as exc:
+                _refuse_duplicate(importer, exc)
                 raise
-            # Checked against the database as it was when this import read it; another import that added the same
-            # records (the same 房号 from another file) committed since. The unique keys held: nothing is written.
-            raise Refused(f"导入{importer.title}未完成：另一项导入刚刚写入了相同的记录（如同一房号），本次没有写入任何"
-                          "内容。请重新上传预览，核对后再导入") from exc
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
         batch.marks = importer.marks(rows)
@@ -580,6 +641,61 @@ def _run_import(
         ignored_columns=tuple(parsed.ignored),
         imported_before=imported_before,
     )
+
+
+# A real run of an importer that streams (``Importer.streams``) reads, checks and writes this many rows at a time.
+STREAM_ROWS = 10_000
+
+
+def _rows_at_most(book: Book, most: int) -> bool:
+    """Whether the book's sheets hold at most ``most`` rows, headers and all: a file beyond is refused after its
+    whole parse (naming its rows), never streamed."""
+    return sum(len(sheet.rows) for sheet in book.sheets) <= most
+
+
+def _streamed(session: Session, importer: Importer, book: Book, fields: Sequence[Field], previous: ImportBatch | None,
+              report: Progress) -> tuple[Parsed, tuple[ImportBatch, dict[str, int]] | None]:
+    """A real run written as it is read: each piece of ``STREAM_ROWS`` rows parsed, checked for repeats (against the
+    rows before it too) and checked, then handed to the importer's writer (``Importer.stream``), which writes it in a
+    thread of its own — the database's work on one piece (PostgreSQL's backend, SQLite's steps, outside the GIL)
+    overlapping the parse and the check of the next. The rows, their outcomes and their problems are those a
+    whole-file run gives. The writes go under the batch in a savepoint: once a row has an error nothing more is
+    handed over, every row is still checked (all problems are listed), and the savepoint is rolled back — nothing is
+    written. Returns the parse and, where all was written, (batch, the write's counts)."""
+    parsed, headers, pieces = parse_in_chunks(book, fields, STREAM_ROWS)
+    savepoint = session.begin_nested()
+    try:
+        batch = _claim_batch(session, importer, book, previous)
+        seen: dict[tuple, Row] = {}
+        failed = False
+        with controls_stripped(session), importer.stream(batch, headers) as stream:
+            for piece in pieces:
+                report("核对数据", len(parsed.rows) - len(piece), 0)
+                _check_repeats(importer, piece, seen)
+                importer.check(piece)
+                failed = failed or any(row.outcome is Outcome.ERROR for row in piece)
+                if not failed:
+                    stream.write(piece)
+            written = None if failed else stream.finish(parsed.rows)
+    except BaseException as exc:
+        if savepoint.is_active:
+            savepoint.rollback()
+        if isinstance(exc, Exception):
+            _refuse_duplicate(importer, exc)
+        raise
+    if failed:
+        savepoint.rollback()
+        return parsed, None
+    savepoint.commit()
+    return parsed, (batch, written)
+
+
+def _refuse_duplicate(importer: Importer, exc: Exception) -> None:
+    """Checked against the database as it was when this import read it; another import that added the same records
+    (the same 房号 from another file) committed since. The unique keys held: nothing is written."""
+    if _duplicate(exc):
+        raise Refused(f"导入{importer.title}未完成：另一项导入刚刚写入了相同的记录（如同一房号），本次没有写入任何"
+                      "内容。请重新上传预览，核对后再导入") from exc
 
 
 @contextlib.contextmanager
@@ -631,16 +747,22 @@ def _without_controls(clean: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: clean(without_controls(value))
 
 
-def _check_repeats(importer: Importer, rows: list[Row]) -> None:
+def _check_repeats(importer: Importer, rows: list[Row], seen: dict[tuple, Row] | None = None) -> None:
     """The same record twice in one file is an error on the later row, naming the earlier (X16) — or, where the
-    importer skips repeats, the later row is listed as 重复 and not counted."""
+    importer skips repeats, the later row is listed as 重复 and not counted. ``seen``: the first row of each key of
+    the file's rows before these (a file checked a piece at a time), kept up to date."""
     if not importer.key:
         return
     keys = list(_row_keys(importer, rows))
     # A file without repeats (the usual one) is told in C, its rows not walked: every key but the blank ones distinct.
-    if len(set(keys)) + max(keys.count(None) - 1, 0) == len(keys):
+    distinct = set(keys)
+    if len(distinct) + max(keys.count(None) - 1, 0) == len(keys) and (not seen or seen.keys().isdisjoint(distinct)):
+        if seen is not None:
+            seen.update(zip(keys, rows, strict=True))
+            seen.pop(None, None)
         return
-    seen: dict[tuple, Row] = {}
+    if seen is None:
+        seen = {}
     column = " / ".join(importer.label(k) for k in importer.key)
     for row, key in zip(rows, keys, strict=True):
         if key is None:

@@ -57,6 +57,17 @@ def estate(session):
     return project, units, actor, survey.survey_id
 
 
+@pytest.fixture(params=[None, 1, 2], ids=["whole", "pieces-of-1", "pieces-of-2"])
+def pieces(request, monkeypatch):
+    """A real run streamed a piece of this many rows at a time (None: the file in one piece, as any file under
+    ``STREAM_ROWS`` rows): the outcome is the same however the file is cut."""
+    from actions.spreadsheets import pipeline
+
+    if request.param is not None:
+        monkeypatch.setattr(pipeline, "STREAM_ROWS", request.param)
+    return request.param
+
+
 def counts(session) -> dict[str, int]:
     return {
         model.__name__: session.scalar(select(func.count()).select_from(model))
@@ -89,6 +100,7 @@ def messy_file() -> bytes:
     )
 
 
+@pytest.mark.usefixtures("pieces")
 def test_messy_file_is_read_as_meant(session, estate):
     project, units, actor, survey_id = estate
     result = import_survey_responses(session, survey_id=survey_id, data=messy_file(), file_name="回收表.xlsx",
@@ -178,6 +190,7 @@ def test_a_closed_survey_takes_no_more_forms(session, estate):
     assert form.comments == "电梯维修要及时（已核对原件）"
 
 
+@pytest.mark.usefixtures("pieces")
 def test_reimport_is_refused_and_answered_units_are_duplicates(session, estate):
     _, units, actor, survey_id = estate
     data = messy_file()
@@ -198,6 +211,7 @@ def test_reimport_is_refused_and_answered_units_are_duplicates(session, estate):
                                                      SurveyResponse.unit_id == units["1-101"].id)) == 1
 
 
+@pytest.mark.usefixtures("pieces")
 def test_a_unit_outside_the_campaign_is_added_as_collected(session, estate):
     _, units, actor, survey_id = estate
     # 2-102 is vacant, so not in the campaign; 1-103 had been marked collected by hand already.
@@ -244,6 +258,7 @@ def recounted_tallies(session) -> tuple[dict, dict]:
     return answers, {(sid, bool(c)): n for sid, c, n in households}
 
 
+@pytest.mark.usefixtures("pieces")
 def test_an_import_keeps_the_survey_tallies(session, estate):
     """The bulk writes (on SQLite without the row triggers, added up once) leave the tallies as the rows
     themselves count them; the triggers are back for the next write, and a rolled-back import changes nothing."""
@@ -275,6 +290,7 @@ def test_an_import_keeps_the_survey_tallies(session, estate):
     assert tallies(session)[1] == {(survey_id, False): 2, (survey_id, True): 4}
 
 
+@pytest.mark.usefixtures("pieces")
 def test_one_bad_row_writes_nothing(session, estate):
     _, _, actor, survey_id = estate
     data = workbook({"问卷": [
@@ -338,6 +354,7 @@ def test_a_score_in_exponent_notation_is_refused_on_its_row_at_once(session, est
     assert "「问卷」第3行 工程部 1E+999999999 超出范围（1–5 分）" in messages
 
 
+@pytest.mark.usefixtures("pieces")
 def test_a_date_after_today_is_an_error_of_its_row(session, estate):
     """填表日期 after today (Beijing time) cannot be: reported with sheet, row, column, value and reason, in the
     preview as in the import, and nothing is written; today itself is fine."""
@@ -366,6 +383,7 @@ def test_a_date_after_today_is_an_error_of_its_row(session, estate):
     assert session.scalar(select(SurveyResponse.answered_on).where(SurveyResponse.unit_id == units["1-101"].id)) == today
 
 
+@pytest.mark.usefixtures("pieces")
 def test_owner_name_must_match_the_unit(session, estate):
     _, _, actor, survey_id = estate
     data = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "李四", 5]]})
@@ -374,6 +392,7 @@ def test_owner_name_must_match_the_unit(session, estate):
     assert result.problems[0].message == "「S」第2行 业主姓名 李四 不是该房屋登记的客户（请核对楼栋、房号）"
 
 
+@pytest.mark.usefixtures("pieces")
 def test_merged_cells_and_formulas_are_reported(session, estate):
     _, _, actor, survey_id = estate
     data = workbook(
@@ -705,3 +724,50 @@ def test_the_lookups_are_read_while_calamine_parses(session, estate, monkeypatch
     assert session.get(ImportBatch, result.batch_id).counts["households_added"] == 1
     assert session.scalar(select(SurveyHousehold.collected).where(SurveyHousehold.survey_id == survey_id,
                                                                   SurveyHousehold.unit_id == units["2-102"].id))
+
+
+def test_pieces_are_written_as_they_are_checked_and_rolled_back_at_an_error(session, estate, monkeypatch):
+    """Streamed two rows a piece: the first pieces are written (by the writer thread) before the last is checked;
+    its bad row then takes every piece back — nothing is left, every problem is listed, and a repeat across pieces
+    names the first row."""
+    import threading
+
+    from actions import survey_import
+    from actions.spreadsheets import pipeline
+
+    _, _, actor, survey_id = estate
+    monkeypatch.setattr(pipeline, "STREAM_ROWS", 2)
+    real = survey_import.insert_rows
+    written = []
+
+    def insert_rows(session, table, columns, rows, **kw):
+        if table.name == "survey_response":
+            written.append((threading.current_thread().name, len(rows), session.scalar(
+                select(func.count()).select_from(SurveyResponse))))
+        return real(session, table, columns, rows, **kw)
+
+    monkeypatch.setattr(survey_import, "insert_rows", insert_rows)
+    before = counts(session)
+    data = workbook({"问卷": [
+        HEADER,
+        [1, "1栋", "1-101", "张伟", "2026-03-05", 5, 5, 5, 5, 5, 5, ""],
+        [2, "1栋", "1-102", "", "", 4, 4, 4, 4, 4, 4, ""],
+        [3, "1栋", "1-103", "", "", 3, 3, 3, 3, 3, 3, ""],
+        [4, "2栋", "2-101", "", "", 3, 3, 3, 3, 3, 3, ""],
+        [5, "1栋", "1-102", "", "", 2, 2, 2, 2, 2, 2, ""],
+        [6, "1栋", "1-104", "", "", "优", 2, 2, 2, 2, 2, ""],
+    ]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="坏.xlsx", actor=actor)
+    assert written == [("survey-forms", 2, before["SurveyResponse"]), ("survey-forms", 2, before["SurveyResponse"] + 2)]
+    assert not result.written and counts(session) == before
+    assert (result.counts["new"], result.counts["duplicate"], result.counts["error"]) == (4, 1, 1)
+    messages = [p.message for p in result.problems]
+    assert messages[0] == "「问卷」第6行 楼栋 / 房号 1栋-1-102 与第3行重复：只计第3行，本行不计入"
+    assert messages[1].startswith("「问卷」第7行 客服部 「优」不是评分")
+    # the same file with the bad score mended is written whole, the repeat not counted
+    data = workbook({"问卷": [HEADER, *([i, b, r, "", "", 4, 4, 4, 4, 4, 4, ""] for i, b, r in (
+        (1, "1栋", "1-101"), (2, "1栋", "1-102"), (3, "1栋", "1-103"), (4, "2栋", "2-101"), (5, "1栋", "1-102"),
+        (6, "1栋", "1-104")))]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="好.xlsx", actor=actor)
+    assert result.written and (result.counts["new"], result.counts["duplicate"]) == (5, 1)
+    assert counts(session)["SurveyResponse"] == before["SurveyResponse"] + 5
