@@ -65,6 +65,7 @@ from .billing import (
     receipt_numbers,
 )
 from .errors import NotPermitted, Refused
+from .fee_tasks import current_leases, not_rented_refusal
 from .kernel.periods import month_day, parse_period
 from .kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS
 from .records import TEXT_MAX
@@ -327,6 +328,15 @@ class ParkingImporter(RecordImporter):
 
     def shown_stored(self, key: str, value: Any) -> Any:
         return self.unit_names.get(value, value) if key == "unit" else value
+
+    def check(self, rows: list[Row]) -> None:
+        """租用 否 for a space let today is refused, as in the console (``fee_tasks``): it follows the lease."""
+        super().check(rows)
+        ending = [r for r in rows if r.ok and r.target_id and r.values.get("is_rented") is False]
+        leases = current_leases(self.session, (r.target_id for r in ending))
+        for row in ending:
+            if (lease := leases.get(row.target_id)) is not None:
+                row.fail(self.label("is_rented"), "否", not_rented_refusal(row.values["code"], lease))
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         columns = ["project_id", "code", *self.columns.values()]

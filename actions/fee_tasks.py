@@ -188,6 +188,34 @@ def end_parking_lease(session: Session, *, lease_id: int, end_date: dt.date | No
     return Lease(row.id, f"车位 {space.code} 于 {end_date} 退租")
 
 
+def current_leases(session: Session, space_ids: Iterable[int]) -> dict[int, ParkingLease]:
+    """The lease covering today of each of these spaces that has one."""
+    on = today_local()
+    ids = sorted(set(space_ids))
+    if not ids:
+        return {}
+    return {lease.space_id: lease for lease in session.scalars(select(ParkingLease).where(
+        ParkingLease.space_id.in_(ids), ParkingLease.start_date <= on, ParkingLease.end_date >= on))}
+
+
+def not_rented_refusal(code: str, lease: ParkingLease) -> str:
+    """Why a space let today cannot be set 未租用 (by hand, or by an import): its 租用 follows the lease."""
+    return (f"车位 {code} 租期 {lease.start_date} 至 {lease.end_date}（租赁 #{lease.id}）：{label_of(ParkingSpace, 'is_rented')}"
+            f"随车位租赁，退租请在车位租赁中办理")
+
+
+@records.rule(ParkingSpace)
+def _rented_follows_leases(session: Session, actor: Actor, change: records.Change) -> None:
+    """A space let today is 租用: set 否 by hand it would be offered for rent while it is let. (A space set 是
+    without a lease recorded here is taken: a project's spaces let before its leases were typed in.)"""
+    space = change.obj
+    if space.id is None or space.is_rented or not change.changed("is_rented"):
+        return
+    lease = current_leases(session, [space.id]).get(space.id)
+    if lease is not None:
+        raise Refused(not_rented_refusal(space.code, lease), [space.id])
+
+
 @records.creates(ParkingLease)
 def _lease_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> ParkingLease:
     """车位租赁 → 新增 is 出租 (no overlapping term); a lease ends by 退租, not by editing."""

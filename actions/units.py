@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from models import (
     SHANGHAI,
     Building,
+    Customer,
     MoveInChecklist,
     RenovationApplication,
     RenovationStatus,
@@ -87,6 +88,21 @@ def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
     if link.start_date is not None and link.end_date is not None and link.end_date < link.start_date:
         raise Refused(f"{label_of(UnitCustomer, 'end_date')} {link.end_date} 早于{label_of(UnitCustomer, 'start_date')} "
                       f"{link.start_date}", [link.id] if link.id else [])
+
+
+@records.delete_rule(Customer)
+def _customer_with_units(session: Session, actor: Actor, customer: Customer) -> None:
+    """A customer still linked to a unit (业主、租户 …) is not deleted: the delete failed on its links with
+    「「客户」不能为空」, which named nothing the user did. Refused naming the units; the links are ended (终止日期)
+    or removed in 房屋客户 first."""
+    links = session.execute(
+        select(Building.name, Unit.room_no, UnitCustomer.relation).join(Unit, Unit.id == UnitCustomer.unit_id)
+        .join(Building, Building.id == Unit.building_id).where(UnitCustomer.customer_id == customer.id)
+        .order_by(Building.name, Unit.room_no).limit(4)).all()
+    if links:
+        named = "、".join(f"{b}-{r}（{rel.label}）" for b, r, rel in links[:3]) + ("等" if len(links) > 3 else "")
+        raise Refused(f"客户 {customer.name} 仍关联房屋 {named}，不能删除：请先在{UnitCustomer.__label__}中删除这些关联",
+                      [customer.id])
 
 
 # 装修申请 states in which the unit is being renovated: approved, or under way.

@@ -166,7 +166,8 @@ class MailItemAdmin(ScopedModelView, model=MailItem):
     column_searchable_list = ["recipient", "recipient_phone", "tracking_no", "unit.room_no"]
     column_sortable_list = ["id", "kind", "received_at", "picked_up_at"]
     column_default_sort = [("received_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"), DrillFilter()]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("kind"),
+                      FilledFilter("picked_up_at", "领取状态", "未领取", "已领取"), DrillFilter()]
     form_columns = ["project", "kind", "unit", "recipient", "recipient_phone", "carrier", "tracking_no",
                     "received_at", "picked_up_by", "picked_up_at", "recorded_by"]
     form_ajax_refs = ajax_refs(MailItem, "unit", "recorded_by")
@@ -213,7 +214,8 @@ class WorkerPermitAdmin(ScopedModelView, model=WorkerPermit):
     column_searchable_list = ["code", "name"]
     column_sortable_list = ["id", "code", "name", "valid_from", "valid_to", "returned_on"]
     column_default_sort = [("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("valid_to")]
+    column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_on", "交回状态", "未交回", "已交回"),
+                      OperationColumnFilter("valid_to")]
     form_columns = ["project", "renovation", "code", "name", "id_number", "phone", "trade", "valid_from", "valid_to",
                     "fee", "returned_on"]
     form_ajax_refs = ajax_refs(WorkerPermit, "renovation")

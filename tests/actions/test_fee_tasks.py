@@ -4,6 +4,7 @@ with who, when and the outcome; a space's leases never overlap and its 租用 fl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from actions.fee_tasks import (
     lease_parking_space,
     schedule_fee_reviews,
 )
+from actions.kernel.periods import today_local
 from actions.records import TEXT_MAX
 from models import FeeReview, FeeType, OperationLog, ParkingLease, ParkingSpace, ReviewStatus
 from tests import factories as f
@@ -163,3 +165,44 @@ def test_the_console_leases_through_the_action(session, console, case):
     assert boss.post("/admin/fee-review/complete", {"review_id": str(review.id), "outcome": "维持"}).status_code == 403
     assert console("jingli").post("/admin/fee-review/complete", {"review_id": str(review.id),
                                                                  "outcome": "维持"}).status_code == 303
+
+
+def test_a_space_let_today_is_not_set_unrented_by_hand_or_by_an_import(session, console, case):
+    """租用 follows the leases: a space let today set 否 in the console or by a parking import would be offered for
+    rent while it is let. Refused naming the lease, nothing written; a space never leased here may be set 是 (spaces
+    let before their leases were typed in), and one let set 是 again is unchanged."""
+    from actions.bulk_import import import_records
+    from tests.data.workbooks import workbook
+
+    today = today_local()
+    lease = lease_parking_space(session, space_id=case["space"].id, customer_id=case["tenant"].id,
+                                start_date=today - dt.timedelta(days=30), end_date=today + dt.timedelta(days=300),
+                                monthly_rent=Decimal("300"), actor=case["boss"])
+    free = ParkingSpace(project=case["p"], code="B1-019")
+    session.add(free)
+    session.flush()
+    data = workbook({"车位": [["项目", "车位号", "租用"], ["锦绣华庭", "B1-018", "否"], ["锦绣华庭", "B1-019", "是"]]})
+    result = import_records(session, kind="parking", data=data, file_name="车位.xlsx", actor=case["boss"])
+    assert not result.written
+    assert [p.message for p in result.problems] == [
+        f"「车位」第2行 租用 车位 B1-018 租期 {today - dt.timedelta(days=30)} 至 {today + dt.timedelta(days=300)}（租赁 #{lease.lease_id}）："
+        "租用随车位租赁，退租请在车位租赁中办理"]
+    session.expire_all()
+    assert (session.get(ParkingSpace, case["space"].id).is_rented, session.get(ParkingSpace, free.id).is_rented) == (
+        True, False)
+
+    f.user(session, username="root", superuser=True)
+    admin = console("root")
+    form = {"project": str(case["p"].id), "code": "B1-018", "area_name": "", "plate_no": ""}
+    edit = admin.get(f"/admin/parking-space/edit/{case['space'].id}")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', edit.text) or re.search(
+        r'value="(\d+)"[^>]*name="version"', edit.text)
+    refused = admin.post(f"/admin/parking-space/edit/{case['space'].id}", {**form, "version": version.group(1)})
+    assert refused.status_code == 400 and "租用随车位租赁" in refused.text, refused.text[:300]
+    session.expire_all()
+    assert session.get(ParkingSpace, case["space"].id).is_rented is True
+    data = workbook({"车位": [["项目", "车位号", "租用"], ["锦绣华庭", "B1-018", "是"], ["锦绣华庭", "B1-019", "是"]]})
+    result = import_records(session, kind="parking", data=data, file_name="车位2.xlsx", actor=case["boss"])
+    assert result.written and not result.problems
+    session.expire_all()
+    assert session.get(ParkingSpace, free.id).is_rented is True

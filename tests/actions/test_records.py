@@ -4,6 +4,7 @@ row in the caller's transaction; versions required on edit; race-prone rules hel
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import unquote_plus
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -262,3 +263,26 @@ def test_a_record_points_only_at_records_of_its_own_project(session):
 
     made = save_record(session, RenovationApplication, None, {**values, "unit": str(own.id)}, actor=actor)
     assert (made.unit_id, session.get(type(own), own.id).status) == (own.id, UnitStatus.DECORATING)
+
+
+def test_a_customer_linked_to_a_unit_is_not_deleted_the_refusal_names_the_units(session, console):
+    """Deleting a customer still linked to a unit answered 「「客户」不能为空」 — nothing the user did. Refused naming
+    the units, nothing deleted; once the link is removed the customer is deleted and the bills keep their rows."""
+    from models import Customer, UnitCustomer
+
+    p = f.project(session)
+    unit = f.unit(session, project_=p, building_=f.building(session, project_=p, name="1栋"), room_no="101")
+    customer = f.customer(session, project_=p, name="范睿", unit_=unit)
+    f.user(session, username="root", superuser=True)
+    admin = console("root")
+    refused = admin.client.delete(f"/admin/customer/delete?pks={customer.id}", headers={"x-csrf-token": admin.csrf()})
+    assert "仍关联房屋 1栋-101（业主），不能删除" in unquote_plus(refused.text), refused.text[:300]
+    session.expire_all()
+    assert session.get(Customer, customer.id) is not None
+    assert _count(session, UnitCustomer, UnitCustomer.customer_id == customer.id) == 1
+
+    link = session.scalars(select(UnitCustomer).where(UnitCustomer.customer_id == customer.id)).one()
+    delete_record(session, UnitCustomer, link, actor=actor_for_user(session, f.user(session, superuser=True)))
+    delete_record(session, Customer, session.get(Customer, customer.id),
+                  actor=actor_for_user(session, f.user(session, superuser=True)))
+    assert session.get(Customer, customer.id) is None

@@ -721,3 +721,34 @@ def test_a_handover_is_accepted_once_its_walk_through_is_done(session, console, 
     session.expire_all()
     assert (session.get(Unit, unit.id).status, session.get(Unit, unit.id).handover_date) == (
         UnitStatus.HANDED_OVER, today)
+
+
+def test_the_desk_lists_the_parcels_not_picked_up_and_the_permits_not_handed_back(session, console, site):
+    """「邮件、包裹单等的签收与发放」: an owner at the desk asks for their parcels — the list filters 未领取 / 已领取;
+    at a renovation's inspection the 出入证 not yet handed back (未交回) are listed the same way."""
+    from models import MailItem, RenovationApplication, RenovationStatus, WorkerPermit
+
+    at = dt.datetime(2026, 11, 20, 2, tzinfo=dt.UTC)
+    session.add_all([
+        MailItem(project=site["p1"], recipient="待领甲", tracking_no="SF001", received_at=at),
+        MailItem(project=site["p1"], recipient="已领乙", tracking_no="SF002", received_at=at, picked_up_by="已领乙",
+                 picked_up_at=at + dt.timedelta(hours=3)),
+    ])
+    renovation = RenovationApplication(project=site["p1"], unit=f.unit(session, project_=site["p1"]), applicant="张伟",
+                                       start_date=dt.date(2026, 11, 1), end_date=dt.date(2026, 12, 31),
+                                       status=RenovationStatus.IN_PROGRESS)
+    session.add(renovation)
+    session.flush()
+    session.add_all([WorkerPermit(project=site["p1"], renovation=renovation, code="ZX-01", name="未交师傅",
+                                  valid_from=dt.date(2026, 11, 1), valid_to=dt.date(2026, 12, 31)),
+                     WorkerPermit(project=site["p1"], renovation=renovation, code="ZX-02", name="已交师傅",
+                                  valid_from=dt.date(2026, 11, 1), valid_to=dt.date(2026, 12, 31),
+                                  returned_on=dt.date(2026, 12, 1))])
+    session.flush()
+    c = console("desk")
+    for url, shown, hidden in (("/admin/mail-item/list?picked_up_at_filled=empty", "待领甲", "已领乙"),
+                               ("/admin/mail-item/list?picked_up_at_filled=filled", "已领乙", "待领甲"),
+                               ("/admin/worker-permit/list?returned_on_filled=empty", "未交师傅", "已交师傅")):
+        page = c.get(url)
+        assert page.status_code == 200 and shown in page.text and hidden not in page.text, url
+    assert "未领取" in c.get("/admin/mail-item/list").text and "未交回" in c.get("/admin/worker-permit/list").text
