@@ -49,8 +49,12 @@ def _plan_of_a_month(session: Session, actor: Actor, change: records.Change) -> 
     plan = change.obj
     if plan.month is not None and change.changed("month"):
         plan.month = read_month(plan.month, what=label_of(StaffVisitPlan, "month")).text
-    if not change.created and plan.status is PlanStatus.APPROVED and any(
-            change.changed(key) for key in ("project_id", "month", "staff_id", "planned", "focus")):
+    drawn = change.created or any(change.changed(key) for key in ("project_id", "month", "staff_id", "planned", "focus"))
+    if drawn and actor.user_id is not None:
+        # 制定人 is who draws the plan up — who saves what it says — not a name the form chose: a manager naming his
+        # 主管 as 制定人, or changing an approved plan, then approved his own plan (审批 is by someone else)
+        plan.planned_by_id = actor.user_id
+    if drawn and not change.created and plan.status is PlanStatus.APPROVED:
         plan.status, plan.approved_by_id, plan.approved_at = PlanStatus.DRAFT, None, None
 
 

@@ -60,7 +60,8 @@ SIGN = "action:sign-visits"  # on the 回访走访 view: 主管、经理签阅�
 
 
 class StaffVisitPlanAdmin(ScopedModelView, model=StaffVisitPlan):
-    """Drawn up by the supervisor (制定人 preset); approved on 走访统计 by the manager, never through the form."""
+    """Drawn up by the supervisor (制定人: whoever saves it); approved on 走访统计 by another leader, never through the
+    form."""
 
     category = CATEGORY
     icon = "fa-solid fa-calendar-check"
@@ -70,9 +71,8 @@ class StaffVisitPlanAdmin(ScopedModelView, model=StaffVisitPlan):
     column_default_sort = [("month", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("staff"), EnumFilter("status"),
                       OperationColumnFilter("month")]
-    form_columns = ["project", "month", "staff", "planned", "focus", "planned_by"]
-    form_ajax_refs = ajax_refs(StaffVisitPlan, "staff", "planned_by")
-    form_default_user = ("planned_by",)
+    form_columns = ["project", "month", "staff", "planned", "focus"]  # 制定人: whoever saves it (the plan's rule)
+    form_ajax_refs = ajax_refs(StaffVisitPlan, "staff")
     form_typed_months = ("month",)  # stored as YYYY-MM by the plan's rule (actions/visit_plans.py)
 
     @expose("/approve", methods=["POST"])

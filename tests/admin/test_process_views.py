@@ -213,6 +213,38 @@ def test_the_manager_approves_the_visit_plans_on_the_statistics_page(session, co
     assert session.scalars(select(StaffVisitPlan.status)).all() == [PlanStatus.APPROVED]
 
 
+def test_a_manager_cannot_approve_a_plan_he_drew_up_by_naming_another_as_its_author(session, console, site):
+    """走访计划 is approved by a leader other than its 制定人 — but 制定人 was a field of the form: a 经理 drew a plan
+    up naming his 主管, then approved it himself; or changed an approved plan (back to 待审批) and approved it again.
+    制定人 is now whoever saves what the plan says; his 审批 is refused, the plan stays 待审批."""
+    manager = f.user(session, username="jingli", roles=["客服经理"], projects=[site["p1"]])
+    session.flush()
+    m = console("jingli")
+    form = {"project": str(site["p1"].id), "month": "2026-11", "staff": str(site["wang"].id), "planned": "20",
+            "focus": "欠费户", "planned_by": str(site["boss"].id)}
+    assert m.post("/admin/staff-visit-plan/create", form).status_code == 302
+    session.expire_all()
+    plan = session.scalars(select(StaffVisitPlan)).one()
+    assert plan.planned_by_id == manager.id
+    approve = {"project_id": str(site["p1"].id), "month": "2026-11"}
+    refused = m.post("/admin/staff-visit-plan/approve", approve)
+    assert refused.status_code == 400 and "走访计划须由制定人以外的领导审批" in html.unescape(refused.text)
+    session.expire_all()
+    assert session.get(StaffVisitPlan, plan.id).status is PlanStatus.DRAFT
+
+    # drawn up by the 主管 and approved by the 经理; the 经理 then changes it: it is his to have approved again
+    boss = console("boss")
+    assert boss.post(f"/admin/staff-visit-plan/edit/{plan.id}", {**form, "planned": "25"}).status_code == 302
+    assert m.post("/admin/staff-visit-plan/approve", approve).status_code == 303
+    assert m.post(f"/admin/staff-visit-plan/edit/{plan.id}", {**form, "planned": "40"}).status_code == 302
+    session.expire_all()
+    plan = session.get(StaffVisitPlan, plan.id)
+    assert (plan.status, plan.planned_by_id, plan.planned) == (PlanStatus.DRAFT, manager.id, 40)
+    assert m.post("/admin/staff-visit-plan/approve", approve).status_code == 400
+    session.expire_all()
+    assert session.get(StaffVisitPlan, plan.id).status is PlanStatus.DRAFT
+
+
 def test_approving_visit_plans_with_the_project_left_blank_asks_for_it(session, console, site):
     """The 审批 form posted with 项目 blank (typed away, or a page of no project) was an HTTP 500 (int(None)); it is
     refused 「请选择项目」 and nothing is approved."""
