@@ -166,13 +166,15 @@ class SurveyImporter(Importer):
         rows = [r for r in rows if r.outcome is Outcome.NEW]  # still standing after the checks of the row alone
         values = [r.values for r in rows]
         buildings, rooms = column("building"), column("room_no")
-        units = UnitRefs(self.session, {self.survey.project_id}).ids(self.survey.project_id, buildings, rooms)
+        refs = UnitRefs(self.session, {self.survey.project_id})
+        units = refs.ids(self.survey.project_id, buildings, rooms)
         building_label, room_label = self.label("building"), self.label("room_no")
         resolved = []
         for row, v, unit_id in zip(rows, values, units, strict=True):
             if unit_id is None:
                 building, room = v["building"], v["room_no"]
-                row.fail(f"{building_label}/{room_label}", f"{building}-{room}", f"{building} {room} 不存在于本项目")
+                row.fail(f"{building_label}/{room_label}", f"{building}-{room}",
+                         refs.missing(self.survey.project_id, building, room))
             else:
                 v["unit_id"] = unit_id
                 resolved.append(row)
