@@ -208,7 +208,8 @@ class SurveyImporter(Importer):
         for row, v, unit_id in zip(rows, values, units, strict=True):
             if unit_id is None:
                 building, room = v["building"], v["room_no"]
-                row.fail(f"{building_label}/{room_label}", f"{building}-{room}", f"{building} {room} 不存在于本项目")
+                row.fail(f"{building_label}/{room_label}", f"{building}-{room}",
+                         self._units.missing(self.survey.project_id, building, room))
             else:
                 v["unit_id"] = unit_id
                 resolved.append(row)

@@ -182,15 +182,17 @@ def building_spellings(value: Any) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1 << 16, typed=True)
 def room_key(value: Any) -> str | None:
-    """The form a room number is compared by: "101室", "１０１", " 101 " → "101"; letters upper-cased."""
+    """The form a room number is compared by: "101室", "１０１", " 101 ", "0101" → "101" (a number without its
+    leading zeros, as a spreadsheet's number cell drops them and the console's lookup reads it); letters upper-cased."""
     text = _IDENTIFIER(value)
     if not isinstance(text, str):
         return None
     room = text.upper()
     for suffix in _ROOM_SUFFIXES:
         if room.endswith(suffix) and len(room) > len(suffix):
-            return room[: -len(suffix)]
-    return room
+            room = room[: -len(suffix)]
+            break
+    return (room.lstrip("0") or "0") if room.startswith("0") and room.isdigit() else room
 
 
 def room_spellings(value: Any) -> tuple[str, ...]:

@@ -428,6 +428,9 @@ class UnitRefs:
         self.units: dict[tuple[int, str, str], dict[str, Any]] = {}
         self.collectors: dict[int, int | None] = {}  # unit id → its 责任收费员, of the units :meth:`ids` found
         self._whole: dict[int, dict[tuple[str | None, str | None], int]] = {}  # a project's units, read ahead
+        # (project, building key, room key) → the stored units it names, where it names more than one (101 and 0101
+        # of one building): a row naming either is refused, not given one of them
+        self.ambiguous: dict[tuple[int, str | None, str | None], list[str]] = {}
 
     def building_id(self, project_id: int, building: str) -> int | None:
         return self.buildings.get((project_id, clean.building_key(building)))
@@ -442,7 +445,7 @@ class UnitRefs:
         """Load the units with these (project, 楼栋, 房号) keys, one IN query per thousand room numbers."""
         keys = set(keys)
         typed = {room for _, _, room in keys}  # a file names each room number many times: folded once each
-        rooms = typed | set(map(clean.room_key, typed))
+        rooms = _room_spellings(typed)
         projects = sorted({p for p, _, _ in keys})
         for part in chunks(rooms):
             stmt = select(Unit.id, Unit.project_id, Unit.building_id, Unit.room_no, Unit.collector_id).where(
@@ -451,8 +454,10 @@ class UnitRefs:
             names, keys, units, room_key = self.names, self.keys, self.units, clean.room_key
             # Core rows: a whole project's units pass here, and the ORM's result layer costs more than the read
             for unit_id, project_id, building_id, room, collector_id in self.session.connection().execute(stmt).all():
-                units[(project_id, keys[building_id], room_key(room))] = {
-                    "id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
+                key = (project_id, keys[building_id], room_key(room))
+                unit = {"id": unit_id, "collector_id": collector_id, "name": f"{names[building_id]}-{room}"}
+                if (other := units.setdefault(key, unit)) is not unit and other["id"] != unit_id:
+                    self.ambiguous.setdefault(key, [other["name"]]).append(unit["name"])
 
     def ids(self, project_id: int, buildings: Sequence[Any], rooms: Sequence[Any]) -> list[int | None]:
         """The unit id of each (楼栋, 房号) of one project, None where the project has no such unit (each found unit's
@@ -463,15 +468,13 @@ class UnitRefs:
         has) fetches the rows one by one, 100,000 units 0.21 s of SQLite's CPU against 0.07 s for one scan."""
         found = self._whole.get(project_id)
         if found is None:
-            typed = set(rooms)
-            typed.discard(None)
-            wanted = typed | set(map(clean.room_key, typed))
-            mine = Unit.project_id == project_id
-            if self.session.scalar(select(func.count()).where(mine)) <= 2 * len(rooms):
-                found = self._read([self._units_of(project_id)])
+            if self.session.scalar(select(func.count()).where(Unit.project_id == project_id)) <= 2 * len(rooms):
+                found = self._read(project_id, [self._units_of(project_id)])
             else:
-                found = self._read([self._units_of(project_id).where(Unit.room_no.in_(part))
-                                                for part in chunks(wanted)])
+                typed = set(rooms)
+                typed.discard(None)
+                found = self._read(project_id, [self._units_of(project_id).where(Unit.room_no.in_(part))
+                                                for part in chunks(_room_spellings(typed))])
         return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
 
     def prefetch(self, project_id: int, rows: int) -> None:
@@ -479,28 +482,59 @@ class UnitRefs:
         as many (at most twice ``rows`` units: what :meth:`ids` would read then) — in an import, while calamine
         parses the file."""
         if self.session.scalar(select(func.count()).where(Unit.project_id == project_id)) <= 2 * rows:
-            self._whole[project_id] = self._read([self._units_of(project_id)])
+            self._whole[project_id] = self._read(project_id, [self._units_of(project_id)])
 
     @staticmethod
     def _units_of(project_id: int) -> Select:
         return select(Unit.id, Unit.building_id, Unit.room_no, Unit.collector_id).where(Unit.project_id == project_id)
 
-    def _read(self, parts: list[Select]) -> dict[tuple[str | None, str | None], int]:
-        """(building key, room key) → unit id of the units ``parts`` select (each found unit's 责任收费员 kept)."""
+    def _read(self, project_id: int, parts: list[Select]) -> dict[tuple[str | None, str | None], int]:
+        """(building key, room key) → unit id of the units ``parts`` select (each found unit's 责任收费员 kept); a key
+        two units name is left out and kept in ``ambiguous``."""
+        units = [unit for stmt in parts for unit in plain_rows(self.session, stmt)]
         found: dict[tuple[str | None, str | None], int] = {}
-        for stmt in parts:
-            units = plain_rows(self.session, stmt)
-            if not units:
-                continue
+        if units:
             # a column at a time: zip(*units) unpacks 100,000 rows into one call, ten times the cost
             unit_ids, building_ids, numbers, collectors = (list(map(itemgetter(i), units)) for i in range(4))
-            found.update(zip(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True),
-                                 unit_ids, strict=True))
+            keys = list(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True))
+            found.update(zip(keys, unit_ids, strict=True))
+            if len(found) < len(keys):  # two units of a building one key names (101 and 0101), told in C
+                for key in self._ambiguous(project_id, keys, building_ids, numbers):
+                    del found[key]
             self.collectors.update(zip(unit_ids, collectors, strict=True))
         return found
 
+    def _ambiguous(self, project_id: int, keys: list[tuple[str | None, str | None]], building_ids: list[int],
+                   numbers: list[str]) -> set[tuple[str | None, str | None]]:
+        """The keys two of the units name, each kept in ``ambiguous`` with the units' names."""
+        seen: dict[tuple[str | None, str | None], str] = {}
+        twice = set()
+        for key, building_id, room in zip(keys, building_ids, numbers, strict=True):
+            name = f"{self.names[building_id]}-{room}"
+            if (first := seen.setdefault(key, name)) != name:
+                named = self.ambiguous.setdefault((project_id, *key), [first])
+                if name not in named:
+                    named.append(name)
+                twice.add(key)
+        return twice
+
     def get(self, project_id: int, building: str, room: str) -> dict[str, Any] | None:
-        return self.units.get((project_id, clean.building_key(building), clean.room_key(room)))
+        key = (project_id, clean.building_key(building), clean.room_key(room))
+        return None if key in self.ambiguous else self.units.get(key)
+
+    def missing(self, project_id: int, building: str, room: str) -> str:
+        """Why (楼栋, 房号) names no unit of the project: none has it, or two do — 101 and 0101 of one building,
+        which the room typed either way names both — named so that the file or the units can be corrected."""
+        named = self.ambiguous.get((project_id, clean.building_key(building), clean.room_key(room)))
+        if named:
+            return f"{building} {room} 可能是{'、'.join(sorted(named))}（本项目两户都有）：请先更正重复的房号"
+        return f"{building} {room} 不存在于本项目"
+
+
+def _room_spellings(typed: set[Any]) -> set[Any]:
+    """The room numbers to read for rooms typed so: each as typed and as :func:`clean.room_spellings` gives it
+    (101 → 101 and 0101), so that a unit stored 0101 is found by a file's 101 and a building's 101 and 0101 both."""
+    return typed.union(*map(clean.room_spellings, typed))
 
 
 class StaffRefs:

@@ -475,6 +475,49 @@ def test_a_unit_written_without_a_dash_after_its_building_is_found(session, p1):
     assert linked == {"张伟": u101.id, "李娜": u102.id}
 
 
+def test_a_room_is_found_with_or_without_its_leading_zeros(session, p1):
+    """A spreadsheet's number cell drops a room's leading zeros: 101 for the stored 0101 was 「不存在于本项目」,
+    though the console's 受理 lookup finds it. The imports now read a room as the lookup does (0101 = 101), in a
+    房屋 column as in 楼栋 + 房号, and a units file updates the stored 0101 rather than adding a 101 beside it."""
+    project, actor = p1
+    b1 = f.building(session, project_=project, name="1栋")
+    u0101 = f.unit(session, project_=project, building_=b1, room_no="0101")
+    u102 = f.unit(session, project_=project, building_=b1, room_no="102")
+    rows = [["业主姓名", "联系电话", "房屋"], ["张伟", "13812345678", "1栋-101"], ["李娜", "13900001111", "1栋0102"]]
+    result = _import(session, "customers", workbook({"业主": rows}), actor, project_id=project.id)
+    assert result.written and not result.problems and result.counts["new"] == 2
+    linked = dict(session.execute(select(Customer.name, UnitCustomer.unit_id).join(UnitCustomer.customer)).all())
+    assert linked == {"张伟": u0101.id, "李娜": u102.id}
+    units = [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", 101, "95.5"]]  # a number cell: 0101 as Excel keeps it
+    result = _import(session, "units", workbook({"房屋": units}), actor, project_id=project.id)
+    assert result.written and not result.problems and result.counts.get("new", 0) == 0
+    session.expire_all()
+    assert session.scalars(select(Unit.room_no).where(Unit.building_id == b1.id).order_by(Unit.room_no)).all() == [
+        "0101", "102"]
+    assert session.get(Unit, u0101.id).area == Decimal("95.50")
+
+
+def test_a_room_two_units_answer_to_is_refused_naming_both(session, p1):
+    """A building holding both 101 and 0101: a row naming either, however typed, cannot tell which — it is refused
+    naming both, not given one of them silently (nor a third unit added by a units file); nothing is written."""
+    project, actor = p1
+    b1 = f.building(session, project_=project, name="1栋")
+    f.unit(session, project_=project, building_=b1, room_no="101")
+    f.unit(session, project_=project, building_=b1, room_no="0101")
+    f.unit(session, project_=project, building_=b1, room_no="102")
+    before = counts(session)
+    both = "可能是1栋-0101、1栋-101（本项目两户都有）：请先更正重复的房号"
+    rows = [["业主姓名", "联系电话", "楼栋", "房号"], ["张伟", "13812345678", "1栋", "0101"],
+            ["李娜", "13900001111", "1栋", "101"], ["赵敏", "13900001113", "1栋", "102"]]
+    result = _import(session, "customers", workbook({"业主": rows}), actor, project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == [
+        f"「业主」第2行 房屋 1栋 0101 {both}", f"「业主」第3行 房屋 1栋 101 {both}"]
+    units = [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", 101, "95.5"], ["1栋", "102", "80"]]
+    result = _import(session, "units", workbook({"房屋": units}), actor, project_id=project.id)
+    assert not result.written and [p.message for p in result.problems] == [f"「房屋」第2行 房号 1栋 101 {both}"]
+    assert counts(session) == before
+
+
 def test_a_building_written_in_chinese_numerals_is_found(session, p1):
     """「一栋101」, 楼栋 「十一号楼」: the building's number in words is the same building as its digits (1栋, 11栋), as
     the front desk's lookup reads it."""
