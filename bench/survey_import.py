@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import io
 import os
 import random
@@ -193,9 +194,11 @@ def backend_cpu(pid: int | None) -> float:
 
 
 class StageClock:
-    """``--stages``: the CPU (this process + the PostgreSQL backend) each part of an import spends, timed by wrapping
-    the functions in place — no profiler, whose overhead doubles the Python parts. Nested parts are counted in
-    their callers too (the gate inside the read, the UPDATE of 已回收 inside the write)."""
+    """``--stages``: the CPU (the calling thread's + the PostgreSQL backend's) each part of an import spends, timed by
+    wrapping the functions in place — no profiler, whose overhead doubles the Python parts. Nested parts are counted
+    in their callers too (the gate inside the read, the UPDATE of 已回收 inside the write). A streamed run's parts
+    overlap: calamine's thread with the lookups read meanwhile, the writer thread (and the backend's COPY, counted in
+    it and in the main thread's parts that run meanwhile) with the parse and the check of the next piece."""
 
     def __init__(self) -> None:
         self.pid: int | None = None
@@ -208,23 +211,40 @@ class StageClock:
         importer = survey_import.SurveyImporter
         for owner, name, label in (
             (reader, "check_package", "read: safe-file gate"), (pipeline, "read_book", "read (gate + calamine)"),
-            (pipeline, "parse", "parse + clean"), (pipeline, "_check_repeats", "repeats"),
+            (reader, "_calamine", "read: calamine (its own thread)"),
+            (importer, "prefetch", "read: lookups read meanwhile"),
+            (pipeline, "parse", "parse + clean (whole file)"), (pipeline, "_row_chunks", "parse + clean (pieces)"),
+            (pipeline, "_check_repeats", "repeats"),
             (importer, "check", "check"), (importer, "_customers", "check: owners' names"),
-            (importer, "write", "write"), (survey_import, "insert_rows", "write: rows (COPY / executemany)"),
+            (importer, "write", "write (whole file)"), (survey_import._Writer, "run", "writer thread (pieces)"),
+            (survey_import, "insert_rows", "write: rows (COPY / executemany)"),
             (importer, "_add_households", "write: households added"),
+            (importer, "_finish", "write: after the forms"),
             (importer, "_mark_collected", "write: 已回收 UPDATE"),
         ):
             setattr(owner, name, self._timed(getattr(owner, name), label))
 
     def _timed(self, fn, label: str):
-        def timed(*args, **kwargs):
-            start = time.process_time() + backend_cpu(self.pid)
+        def clocked(call, *args, **kwargs):
+            # the calling thread's CPU: parts in threads of their own (calamine, the writer) overlap the main one's
+            start = time.thread_time() + backend_cpu(self.pid)
             try:
-                return fn(*args, **kwargs)
+                return call(*args, **kwargs)
             finally:
-                spent = time.process_time() + backend_cpu(self.pid) - start
+                spent = time.thread_time() + backend_cpu(self.pid) - start
                 self.spent[label] = self.spent.get(label, 0.0) + spent
-        return timed
+
+        if inspect.isgeneratorfunction(fn):  # a generator's parts: each piece it yields timed as it is made
+            def pieces(*args, **kwargs):
+                made = fn(*args, **kwargs)
+                while True:
+                    try:
+                        piece = clocked(next, made)
+                    except StopIteration:
+                        return
+                    yield piece
+            return pieces
+        return lambda *args, **kwargs: clocked(fn, *args, **kwargs)
 
     def line(self, read_cpu: float) -> str:
         return "; ".join(f"{label} {s:.2f} s ({s / read_cpu:.2f}×)" for label, s in self.spent.items())
