@@ -15,6 +15,8 @@
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 - 装修申请: a unit is renovated once handed over (「交房手续办理完毕后…物业产权人申报房屋装修」): a 空置 unit's
   renovation is not approved — approving it would make the unit 装修中, then 已交房 with no 交房验收 ever made.
+- 邮件包裹 (「邮件、包裹单等的签收与发放工作，认真填写记录」): a parcel handed out names who took it and when — a
+  领取时间 without 领取人, or a 领取人 without 领取时间 (listed as still waiting), is half a record.
 - 交房验收: 同意交房 is recorded on or after the 验收日期 — the walk-through done, not one planned: it hands the unit
   over with that date as its 交房日期, which the unit itself may not have ahead of today.
 - 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
@@ -376,6 +378,19 @@ def check_rectification(session: Session, actor: Actor, change: records.Change) 
     if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
         raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
                       f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])
+
+
+# --- 邮件包裹 ---------------------------------------------------------------------------------------------
+@records.rule(MailItem)
+def check_mail_pickup(session: Session, actor: Actor, change: records.Change) -> None:
+    item, L = change.obj, lambda attr: label_of(MailItem, attr)  # noqa: E731
+    if not (change.changed("picked_up_at") or change.changed("picked_up_by")):
+        return
+    who = (item.picked_up_by or "").strip()
+    if item.picked_up_at is not None and not who:
+        raise Refused(f"已填写{L('picked_up_at')}，请填写{L('picked_up_by')}：发放须登记由谁领取", [item.id] if item.id else [])
+    if who and item.picked_up_at is None:
+        raise Refused(f"已填写{L('picked_up_by')} {who}，请填写{L('picked_up_at')}", [item.id] if item.id else [])
 
 
 # --- 交房验收 ---------------------------------------------------------------------------------------------

@@ -752,3 +752,20 @@ def test_the_desk_lists_the_parcels_not_picked_up_and_the_permits_not_handed_bac
         page = c.get(url)
         assert page.status_code == 200 and shown in page.text and hidden not in page.text, url
     assert "未领取" in c.get("/admin/mail-item/list").text and "未交回" in c.get("/admin/worker-permit/list").text
+
+
+def test_a_parcel_handed_out_names_who_took_it_and_when(session, console, site):
+    """「邮件、包裹单等的签收与发放工作，认真填写记录」: a 领取时间 without 领取人, or a 领取人 without 领取时间 (the list
+    would show the parcel still waiting), is refused naming the missing field, nothing written; both are taken."""
+    from models import MailItem
+
+    c = console("desk")
+    base = {"project": str(site["p1"].id), "kind": "parcel", "recipient": "张伟", "tracking_no": "SF100",
+            "received_at": "2026-11-20 10:00:00", "recorded_by": str(site["desk"].id)}
+    _refused_create(session, c, "mail-item", MailItem, {**base, "picked_up_at": "2026-11-20 12:00:00"},
+                    "已填写领取时间，请填写领取人")
+    _refused_create(session, c, "mail-item", MailItem, {**base, "picked_up_by": "张伟"}, "已填写领取人 张伟，请填写领取时间")
+    saved = c.post("/admin/mail-item/create", {**base, "picked_up_by": "张伟家人", "picked_up_at": "2026-11-20 12:00:00"})
+    assert saved.status_code == 302, saved.text[:300]
+    row = session.scalars(select(MailItem).where(MailItem.tracking_no == "SF100")).one()
+    assert row.picked_up_by == "张伟家人" and row.picked_up_at == dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
