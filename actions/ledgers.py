@@ -5,7 +5,7 @@
 - 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it; 已批准
   names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
-- 外包方月度检查: the 检查月份 is a month that has come.
+- 外包方月度检查: the 检查月份 is a month that has come; its 限期整改日期 not before that month.
 - 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
   would put a key back 在库 while it is still out.
 - 整改通知书: 已整改 / 逾期未改 / 已上报 follow a 复查 on a day between the notice and today; 逾期未改 only once
@@ -228,8 +228,14 @@ _MONTH = clean.period()
 
 @records.rule(VendorCheck)
 def _checked_month_rule(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 检查月份 a month that has come; the 限期整改日期 given for what it found not before that month began."""
+    check = change.obj
     if change.changed("month"):
-        change.obj.month = checked_month(change.obj.month)
+        check.month = checked_month(check.month)
+    if check.rectify_by is not None and check.month and (change.changed("rectify_by") or change.changed("month")) \
+            and check.rectify_by < dt.date(int(check.month[:4]), int(check.month[5:7]), 1):
+        raise Refused(f"{label_of(VendorCheck, 'rectify_by')} {check.rectify_by} 早于{label_of(VendorCheck, 'month')} "
+                      f"{check.month}：整改期限须在检查之后", [check.id] if check.id else [])
 
 
 def checked_month(value: str | None) -> str:

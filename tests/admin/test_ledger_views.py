@@ -769,3 +769,16 @@ def test_a_parcel_handed_out_names_who_took_it_and_when(session, console, site):
     assert saved.status_code == 302, saved.text[:300]
     row = session.scalars(select(MailItem).where(MailItem.tracking_no == "SF100")).one()
     assert row.picked_up_by == "张伟家人" and row.picked_up_at == dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
+
+
+def test_a_vendor_checks_rectification_deadline_is_not_before_the_month_checked(session, console, site):
+    """「对问题及时进行整改，建立完善的检查整改机制」: a 限期整改日期 before the month checked (2026-10-01 for 2026-11's
+    check) is a deadline passed before the fault was found — refused naming both, nothing written."""
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "vendor_name": "洁美保洁", "service_kind": "cleaning", "score": "80",
+            "month": "2026-11", "findings": "楼道未清扫"}
+    _refused_create(session, c, "vendor-check", VendorCheck, {**form, "rectify_by": "2026-10-01"},
+                    "限期整改日期 2026-10-01 早于检查月份 2026-11")
+    assert c.post("/admin/vendor-check/create", {**form, "rectify_by": "2026-11-05"}).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(VendorCheck.rectify_by)).all() == [dt.date(2026, 11, 5)]
