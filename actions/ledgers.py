@@ -17,6 +17,7 @@
   renovation is not approved — approving it would make the unit 装修中, then 已交房 with no 交房验收 ever made.
 - 邮件包裹 (「邮件、包裹单等的签收与发放工作，认真填写记录」): a parcel handed out names who took it and when — a
   领取时间 without 领取人, or a 领取人 without 领取时间 (listed as still waiting), is half a record.
+- 公告: one to 部分楼栋/住户 says which (发布范围).
 - 交房验收: 同意交房 is recorded on or after the 验收日期 — the walk-through done, not one planned: it hands the unit
   over with that date as its 交房日期, which the unit itself may not have ahead of today.
 - 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
+    Audience,
     BookingStatus,
     Building,
     Customer,
@@ -49,6 +51,7 @@ from models import (
     MeetingBooking,
     MoveInChecklist,
     NoticeStatus,
+    OwnerNotice,
     RectificationNotice,
     RenovationApplication,
     RenovationStatus,
@@ -397,6 +400,17 @@ def check_mail_pickup(session: Session, actor: Actor, change: records.Change) ->
         raise Refused(f"已填写{L('picked_up_at')}，请填写{L('picked_up_by')}：发放须登记由谁领取", [item.id] if item.id else [])
     if who and item.picked_up_at is None:
         raise Refused(f"已填写{L('picked_up_by')} {who}，请填写{L('picked_up_at')}", [item.id] if item.id else [])
+
+
+# --- 公告 ---------------------------------------------------------------------------------------------------
+@records.rule(OwnerNotice)
+def check_notice_audience(session: Session, actor: Actor, change: records.Change) -> None:
+    """A notice to 部分楼栋/住户 names them in its 发布范围 (3栋、地下车库): without it nobody can tell who was told."""
+    notice = change.obj
+    if notice.audience is Audience.PART and not (notice.audience_note or "").strip() \
+            and (change.changed("audience") or change.changed("audience_note")):
+        raise Refused(f"{label_of(OwnerNotice, 'audience')}为“{Audience.PART.label}”时须填写"
+                      f"{label_of(OwnerNotice, 'audience_note')}（如：3栋、地下车库）", [notice.id] if notice.id else [])
 
 
 # --- 交房验收 ---------------------------------------------------------------------------------------------
