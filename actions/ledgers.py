@@ -5,7 +5,7 @@
 - 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it; 已批准
   names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
 - 物品借用: the 约定归还时间 comes after the 借出时间.
-- 外包方月度检查: the 检查月份 is a month that has come.
+- 外包方月度检查: the 检查月份 is a month that has come; its 限期整改日期 not before that month.
 - 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
   would put a key back 在库 while it is still out.
 - 整改通知书: 已整改 / 逾期未改 / 已上报 follow a 复查 on a day between the notice and today; 逾期未改 only once
@@ -15,6 +15,9 @@
 - 施工人员出入证: issued for a renovation that is approved or under way, valid within its 开工日期–完工日期.
 - 装修申请: a unit is renovated once handed over (「交房手续办理完毕后…物业产权人申报房屋装修」): a 空置 unit's
   renovation is not approved — approving it would make the unit 装修中, then 已交房 with no 交房验收 ever made.
+- 邮件包裹 (「邮件、包裹单等的签收与发放工作，认真填写记录」): a parcel handed out names who took it and when — a
+  领取时间 without 领取人, or a 领取人 without 领取时间 (listed as still waiting), is half a record.
+- 公告: one to 部分楼栋/住户 says which (发布范围).
 - 交房验收: 同意交房 is recorded on or after the 验收日期 — the walk-through done, not one planned: it hands the unit
   over with that date as its 交房日期, which the unit itself may not have ahead of today.
 - 值班日志 (「做好服务中心值班记录和交接班记录」): a shift that has begun (its 值班日期 not after today), handed over
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     SHANGHAI,
+    Audience,
     BookingStatus,
     Building,
     Customer,
@@ -47,6 +51,7 @@ from models import (
     MeetingBooking,
     MoveInChecklist,
     NoticeStatus,
+    OwnerNotice,
     RectificationNotice,
     RenovationApplication,
     RenovationStatus,
@@ -226,8 +231,14 @@ _MONTH = clean.period()
 
 @records.rule(VendorCheck)
 def _checked_month_rule(session: Session, actor: Actor, change: records.Change) -> None:
+    """The 检查月份 a month that has come; the 限期整改日期 given for what it found not before that month began."""
+    check = change.obj
     if change.changed("month"):
-        change.obj.month = checked_month(change.obj.month)
+        check.month = checked_month(check.month)
+    if check.rectify_by is not None and check.month and (change.changed("rectify_by") or change.changed("month")) \
+            and check.rectify_by < dt.date(int(check.month[:4]), int(check.month[5:7]), 1):
+        raise Refused(f"{label_of(VendorCheck, 'rectify_by')} {check.rectify_by} 早于{label_of(VendorCheck, 'month')} "
+                      f"{check.month}：整改期限须在检查之后", [check.id] if check.id else [])
 
 
 def checked_month(value: str | None) -> str:
@@ -376,6 +387,30 @@ def check_rectification(session: Session, actor: Actor, change: records.Change) 
     if notice.status is NoticeStatus.OVERDUE and notice.deadline is not None and checked < notice.deadline:
         raise Refused(f"{L('deadline')} {notice.deadline} 未到（{L('checked_on')} {checked}）：不能登记为"
                       f"“{NoticeStatus.OVERDUE.label}”", [notice.id] if notice.id else [])
+
+
+# --- 邮件包裹 ---------------------------------------------------------------------------------------------
+@records.rule(MailItem)
+def check_mail_pickup(session: Session, actor: Actor, change: records.Change) -> None:
+    item, L = change.obj, lambda attr: label_of(MailItem, attr)  # noqa: E731
+    if not (change.changed("picked_up_at") or change.changed("picked_up_by")):
+        return
+    who = (item.picked_up_by or "").strip()
+    if item.picked_up_at is not None and not who:
+        raise Refused(f"已填写{L('picked_up_at')}，请填写{L('picked_up_by')}：发放须登记由谁领取", [item.id] if item.id else [])
+    if who and item.picked_up_at is None:
+        raise Refused(f"已填写{L('picked_up_by')} {who}，请填写{L('picked_up_at')}", [item.id] if item.id else [])
+
+
+# --- 公告 ---------------------------------------------------------------------------------------------------
+@records.rule(OwnerNotice)
+def check_notice_audience(session: Session, actor: Actor, change: records.Change) -> None:
+    """A notice to 部分楼栋/住户 names them in its 发布范围 (3栋、地下车库): without it nobody can tell who was told."""
+    notice = change.obj
+    if notice.audience is Audience.PART and not (notice.audience_note or "").strip() \
+            and (change.changed("audience") or change.changed("audience_note")):
+        raise Refused(f"{label_of(OwnerNotice, 'audience')}为“{Audience.PART.label}”时须填写"
+                      f"{label_of(OwnerNotice, 'audience_note')}（如：3栋、地下车库）", [notice.id] if notice.id else [])
 
 
 # --- 交房验收 ---------------------------------------------------------------------------------------------

@@ -752,3 +752,47 @@ def test_the_desk_lists_the_parcels_not_picked_up_and_the_permits_not_handed_bac
         page = c.get(url)
         assert page.status_code == 200 and shown in page.text and hidden not in page.text, url
     assert "未领取" in c.get("/admin/mail-item/list").text and "未交回" in c.get("/admin/worker-permit/list").text
+
+
+def test_a_parcel_handed_out_names_who_took_it_and_when(session, console, site):
+    """「邮件、包裹单等的签收与发放工作，认真填写记录」: a 领取时间 without 领取人, or a 领取人 without 领取时间 (the list
+    would show the parcel still waiting), is refused naming the missing field, nothing written; both are taken."""
+    from models import MailItem
+
+    c = console("desk")
+    base = {"project": str(site["p1"].id), "kind": "parcel", "recipient": "张伟", "tracking_no": "SF100",
+            "received_at": "2026-11-20 10:00:00", "recorded_by": str(site["desk"].id)}
+    _refused_create(session, c, "mail-item", MailItem, {**base, "picked_up_at": "2026-11-20 12:00:00"},
+                    "已填写领取时间，请填写领取人")
+    _refused_create(session, c, "mail-item", MailItem, {**base, "picked_up_by": "张伟"}, "已填写领取人 张伟，请填写领取时间")
+    saved = c.post("/admin/mail-item/create", {**base, "picked_up_by": "张伟家人", "picked_up_at": "2026-11-20 12:00:00"})
+    assert saved.status_code == 302, saved.text[:300]
+    row = session.scalars(select(MailItem).where(MailItem.tracking_no == "SF100")).one()
+    assert row.picked_up_by == "张伟家人" and row.picked_up_at == dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)
+
+
+def test_a_vendor_checks_rectification_deadline_is_not_before_the_month_checked(session, console, site):
+    """「对问题及时进行整改，建立完善的检查整改机制」: a 限期整改日期 before the month checked (2026-10-01 for 2026-11's
+    check) is a deadline passed before the fault was found — refused naming both, nothing written."""
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "vendor_name": "洁美保洁", "service_kind": "cleaning", "score": "80",
+            "month": "2026-11", "findings": "楼道未清扫"}
+    _refused_create(session, c, "vendor-check", VendorCheck, {**form, "rectify_by": "2026-10-01"},
+                    "限期整改日期 2026-10-01 早于检查月份 2026-11")
+    assert c.post("/admin/vendor-check/create", {**form, "rectify_by": "2026-11-05"}).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(VendorCheck.rectify_by)).all() == [dt.date(2026, 11, 5)]
+
+
+def test_a_notice_to_some_buildings_names_them(session, console, site):
+    """公告 发布对象 部分楼栋/住户 without its 发布范围 tells nobody who was told: refused naming the field, nothing
+    written; with 「3栋」 it is published."""
+    from models import Audience, OwnerNotice
+
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "title": "停水通知", "body": "明日 9:00–12:00 停水", "audience": "part",
+            "audience_note": " ", "published_from": "2026-11-20"}
+    _refused_create(session, c, "owner-notice", OwnerNotice, form, "发布对象为“部分楼栋/住户”时须填写发布范围")
+    assert c.post("/admin/owner-notice/create", {**form, "audience_note": "3栋"}).status_code == 302
+    session.expire_all()
+    assert session.execute(select(OwnerNotice.audience, OwnerNotice.audience_note)).all() == [(Audience.PART, "3栋")]
