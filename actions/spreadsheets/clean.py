@@ -29,6 +29,7 @@ from models import LabeledEnum
 from models.base import NUMBER, number_value
 
 from ..kernel.money import decimal_text as _decimal_text
+from ..kernel.periods import YEARS
 from ..kernel.text import INVISIBLE as _INVISIBLE
 from ..kernel.text import fold as _nfkc
 
@@ -327,9 +328,13 @@ def _from_serial(serial: float) -> dt.date | Invalid:
 
 def _ymd(year: str, month: str, day: str, shown: str) -> dt.date | Invalid:
     try:
-        return dt.date(int(year), int(month), int(day))
+        day_ = dt.date(int(year), int(month), int(day))
     except ValueError:
         return Invalid(f"{shown} 日期无效")
+    if not YEARS[0] <= day_.year <= YEARS[1]:
+        # typed 「0001-01-01」: stored as year 1, and a 收款时间 of it was an OverflowError (no row, no column named)
+        return Invalid(f"{shown} 超出范围：年份应在 {YEARS[0]}–{YEARS[1]} 之间")
+    return day_
 
 
 def date() -> Cleaner:

@@ -569,6 +569,21 @@ def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     assert "收款合计 300.00 元超过应收 268.50 元" in result.problems[0].message
 
 
+def test_a_payment_dated_year_1_is_refused_on_its_row_naming_the_column(session, p1):
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"], ["1栋", "1-101", "物业管理费", "2026-03", 100]]})
+    _import(session, "bills", bills, actor, project_id=project.id)
+    before = counts(session)
+    payments = workbook({"收款": [
+        ["收据号", "楼栋", "房号", "收费项目", "账期", "金额(元)", "支付方式", "收款时间"],
+        ["R009", "1栋", "1-101", "物业管理费", "2026-03", 50, "现金", "0001-01-01 09:00"],
+    ]})
+    result = _import(session, "payments", payments, actor, name="y1.xlsx", project_id=project.id)
+    assert not result.written and counts(session) == before
+    assert "第2行 收款时间" in result.problems[0].message and "年份应在 1900–2100 之间" in result.problems[0].message
+
+
 def test_other_projects_are_out_of_reach(session, p1):
     project, actor = p1
     other = f.project(session, name="别的项目")

@@ -28,6 +28,15 @@ def test_impossible_date():
     assert isinstance(clean.date()(3.0), Invalid)  # a small number is not a date anyone meant
 
 
+@pytest.mark.parametrize("cell", ["0001-01-01", "9999-12-31", "1899/12/31", "21010101", "0001-01-01 00:00"])
+def test_a_date_outside_the_calendars_years_is_a_cell_error(cell):
+    """「0001-01-01」 was read as year 1 (a 交房日期 of year 1 stored), and as a 收款时间 raised OverflowError on its
+    way to UTC — the import failed without naming the row or the column."""
+    for read in (clean.date(), clean.timestamp(SHANGHAI)):
+        value = read(cell)
+        assert isinstance(value, Invalid) and "超出范围：年份应在 1900–2100 之间" in value.reason
+
+
 def test_timestamps_are_read_in_shanghai():
     assert clean.timestamp(SHANGHAI)("2024-03-05 10:30") == dt.datetime(2024, 3, 5, 2, 30, tzinfo=dt.UTC)
 
