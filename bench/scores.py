@@ -17,10 +17,12 @@ database named by ``--pg`` (dropped and recreated: give it a database of its own
 
 and prints medians of interleaved runs, wall and CPU (this process's plus the PostgreSQL backend's: the machine is
 shared, and load inflates wall times far more), the ratios issue 17 asks for (recompute ≤ 1.5× the GROUP BY staff,
-rule; first compute ≤ 1.5× its write floor) and the load average.
+rule; first compute ≤ 1.5× its write floor) and the load average. The write floor is the bare INSERT … SELECT of
+the rows a first compute writes (its derived events, month rows and scores) from copies of them. On PostgreSQL
+each timed run starts from vacuumed tables (``settle``), as autovacuum leaves them between two computes.
 
     /work/venv/bin/python bench/scores.py [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_scores]
-                                          [--sqlite-only | --pg-only]
+                                          [--sqlite-only | --pg-only] [--keep DIR]
 """
 
 from __future__ import annotations
