@@ -955,16 +955,16 @@ def _lock_months(session: Session, m: Month, ids: list[int]) -> dict[int, tuple[
             session, kind=AuditKind.INSERT, table="score_month", summary=f"新建 {m.text} 月度考核",
             ids=select(ScoreMonth.id, ScoreMonth.project_id).where(ScoreMonth.id.in_(created)),
         )
-    months = {
-        p: (i, changed or computed is None) for i, p, changed, computed in session.execute(
-            select(ScoreMonth.id, ScoreMonth.project_id, ScoreMonth.inputs_changed, ScoreMonth.computed_at)
-            .where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
-            .order_by(ScoreMonth.project_id).with_for_update()
-        )
-    }
-    # confirmed between the first check and the lock
-    refuse_confirmed(session, m.text, ids, "重新计算")
-    return months
+    rows = session.execute(
+        select(ScoreMonth.id, ScoreMonth.project_id, ScoreMonth.inputs_changed, ScoreMonth.computed_at,
+               ScoreMonth.status)
+        .where(ScoreMonth.month == m.text, ScoreMonth.project_id.in_(ids))
+        .order_by(ScoreMonth.project_id).with_for_update()
+    ).all()
+    if any(status is MonthStatus.CONFIRMED for *_, status in rows):
+        # confirmed between the first check and the lock
+        refuse_confirmed(session, m.text, ids, "重新计算")
+    return {p: (i, changed or computed is None) for i, p, changed, computed, _ in rows}
 
 
 def _assessed() -> ColumnElement[bool]:
