@@ -18,6 +18,7 @@ import decimal
 import enum
 import functools
 import json
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -279,10 +280,9 @@ def record_per_project_with(
     ``{"count": n, "ids": [...]}`` (ids in ascending order). ``values``: those of ``written``'s bound parameters.
     Returns (project_id, n) for each project written."""
     actor = actor_of(session)
-    trail = _per_project.get(id(written), (None, None))[1]
+    trail = _per_project.get(written)
     if trail is None:  # built once for each statement a caller keeps (its values bound)
-        trail = _per_project_trail(written)
-        _per_project[id(written)] = (written, trail)
+        trail = _per_project[written] = _per_project_trail(written)
     counts = [(project, n) for project, n in session.execute(trail, {
         **(values or {}), "trail_at": at, "trail_actor_id": actor.user_id, "trail_actor_name": actor.name,
         "trail_source": actor.source, "trail_kind": kind, "trail_table": table, "trail_record_id": record_id,
@@ -295,7 +295,7 @@ def record_per_project_with(
     return sorted(counts)
 
 
-_per_project: dict[int, tuple[ReturningInsert, Any]] = {}
+_per_project: weakref.WeakKeyDictionary[ReturningInsert, Any] = weakref.WeakKeyDictionary()
 
 
 def _per_project_trail(written: ReturningInsert) -> Any:

@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from actions.actor import SYSTEM
@@ -911,6 +911,54 @@ def test_a_month_computed_before_it_is_over_is_derived_again(session, org):
     marks = dict(session.execute(select(ScoreMonth.month, ScoreMonth.inputs_changed)
                                  .where(ScoreMonth.project_id == p.id)).all())
     assert marks == {current: True, MONTH: False}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not os.environ.get("WUYE_TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks: PostgreSQL only")
+def test_a_compute_waiting_for_a_confirm_is_refused_once_it_commits(engine):
+    """确认 not yet committed holds the month's row: a compute started meanwhile passes its first check (the month is
+    still a draft to it), waits for the row, then finds the month confirmed and is refused, its scores, month row
+    and trail as the confirm left them."""
+    with Session(engine) as setup, setup.begin():
+        p = factories.project(setup, name="确认花园")
+        staff = factories.staff(setup, project_=p, name="乙")
+        ids = {"project": p.id, "branch": p.branch_id, "staff": staff.id}
+    with Session(engine) as first, first.begin():
+        compute_scores(first, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+
+    def confirm(session: Session) -> None:
+        confirm_scores(session, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+
+    def compute(session: Session) -> None:
+        compute_scores(session, month=MONTH, project_ids=[ids["project"]], actor=SYSTEM)
+
+    def state(session: Session) -> tuple:
+        """The month's status, what its computes wrote (computed_at, the scores) and their trail's rows."""
+        month = session.execute(select(ScoreMonth.status, ScoreMonth.computed_at)
+                                .where(ScoreMonth.project_id == ids["project"])).one()
+        scores = session.execute(select(MonthlyScore.id, MonthlyScore.total)
+                                 .where(MonthlyScore.project_id == ids["project"])).all()
+        computes = session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.project_id == ids["project"], AuditLog.summary.startswith(f"计算 {MONTH}")))
+        return tuple(month), sorted(scores), computes
+
+    try:
+        with Session(engine) as check:
+            (status, computed_at), scores, computes = state(check)
+        assert (status, [total for _, total in scores]) == (MonthStatus.DRAFT, [Decimal("100")])
+        waited, box = second_while_first_open(engine, confirm, compute)
+        assert waited and isinstance(box.get("error"), Refused)
+        assert f"{MONTH} 月度考核已确认（确认花园），不能重新计算" in str(box["error"])
+        with Session(engine) as check:
+            assert state(check) == ((MonthStatus.CONFIRMED, computed_at), scores, computes)
+    finally:
+        with Session(engine) as cleanup, cleanup.begin():
+            for model in (RewardEntry, MonthlyScore, ScoreEvent, ScoreMonth):
+                cleanup.execute(delete(model).where(model.project_id == ids["project"]))
+            cleanup.execute(delete(Staff).where(Staff.id == ids["staff"]))
+            cleanup.execute(delete(Project).where(Project.id == ids["project"]))
+            cleanup.execute(delete(Branch).where(Branch.id == ids["branch"]))
 
 
 @pytest.mark.postgres_only
