@@ -1,8 +1,8 @@
 """Fixtures for browser tests: the real console served by uvicorn on 127.0.0.1, and headless Chromium.
 
 The served app cannot share the per-test connection the other tests roll back (another thread, real
-commits), so it runs on its own SQLite file, migrated with alembic and loaded with the reference data once
-per process. Tests commit what they need through ``live_server.session_maker`` and give their records
+commits), so it runs on its own SQLite file, at head (a copy of the run's SQLite file migrated with alembic,
+tests/database_support.py) and loaded with the reference data once per process. Tests commit what they need through ``live_server.session_maker`` and give their records
 unique names. Use from a test module::
 
     from tests.browser_support import browser, live_server  # noqa: F401  (fixtures)
@@ -18,7 +18,6 @@ freshly created app behind it — the views then point at the live database, wha
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import os
 import socket
@@ -32,14 +31,14 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import uvicorn
-from alembic import command
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import actions  # noqa: F401  (audit hook)
-from models.db import alembic_config, make_engine, make_sessionmaker
+from models.db import make_engine, make_sessionmaker
 from seeds.reference import load_reference
 from tests import factories
+from tests.database_support import sqlite_at_head
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,11 +75,7 @@ def _free_port() -> int:
 def _serve(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Switchboard, LiveServer]:
     if "server" in _PROCESS:
         return _PROCESS["server"]
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}")
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    engine = make_engine(sqlite_at_head(tmp_path_factory, tmp_path_factory.mktemp("live") / "live.db"))
     maker = make_sessionmaker(engine)
     with maker.begin() as session:
         load_reference(session)
@@ -96,13 +91,24 @@ def _serve(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Switchboard, Live
         time.sleep(0.05)
 
     def stop() -> None:
+        if switchboard.app is not None:
+            switchboard.app.state.admin.jobs.runner.stop()
         server.should_exit = True
         thread.join(10)
         engine.dispose()
 
-    atexit.register(stop)
+    _PROCESS["stop"] = stop  # by pytest_sessionfinish below, while pytest still takes the server's last log lines
     _PROCESS["server"] = (switchboard, LiveServer(f"http://127.0.0.1:{port}", engine, maker))
     return _PROCESS["server"]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The console server stops with the run, not at the interpreter's exit: by then pytest has closed the
+    output its log lines go to (a "Logging error" traceback)."""
+    stop = _PROCESS.pop("stop", None)
+    if stop is not None:
+        stop()
+        del _PROCESS["server"]
 
 
 class Browser:

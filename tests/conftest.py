@@ -12,22 +12,25 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import pytest
-from alembic import command
-from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 import actions  # noqa: F401  (audit hook)
 from actions import dunning
-from models import SHANGHAI
-from models.db import alembic_config, make_engine
+from actions.accounts import add_user
+from models import SHANGHAI, Base, User
+from models.db import make_engine
+from seeds.demo import load_demo
 from seeds.reference import load_reference
+from tests.database_support import Templates, keep_sqlite_at_head, reset_schema
 
-pytest_plugins = ["tests.browser_support"]
+pytest_plugins = ["tests.browser_support", "tests.processes_support"]
 
 SECRET = "test-secret-key-" + "x" * 32
 
@@ -47,27 +50,75 @@ def _url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
-def reset_schema(engine: Engine) -> None:
-    """Drop every table (also ones a previous run left) and migrate to head."""
-    meta = MetaData()
-    meta.reflect(engine)
-    meta.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+# Fixtures whose tests get a database of their own, copied from the template (tests/database_support.py).
+COPY_USERS = {"demo", "app_processes"}
+_TEMPLATES: dict[str, Templates] = {}
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(_url(tmp_path_factory))
     reset_schema(engine)
+    if engine.dialect.name == "sqlite":
+        keep_sqlite_at_head(Path(engine.url.database), tmp_path_factory.mktemp("head"))
     with Session(engine) as session, session.begin():
         load_reference(session)
+    templates = _TEMPLATES["templates"] = Templates(engine, tmp_path_factory.mktemp("templates"))
+    if engine.dialect.name == "sqlite" or any(COPY_USERS & set(item.fixturenames) for item in request.session.items):
+        templates.keep(engine)  # now, while nothing else is connected
     yield engine
     engine.dispose()
+    templates.drop()
+    del _TEMPLATES["templates"]
+
+
+@pytest.fixture(scope="session")
+def templates(engine: Engine) -> Templates:
+    """Copies of the suite's database at head with the reference data (tests/database_support.py)."""
+    return _TEMPLATES["templates"]
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    """Every table's row count."""
+    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+@dataclass(frozen=True)
+class DemoLoad:
+    """The demo database and how its load went (tests/seeds/test_demo.py checks it)."""
+
+    engine: Engine
+    before: dict[str, int]  # every table's row count before the demo
+    counts: dict[str, int]  # what load_demo reported
+    first: dict[str, int]  # every table's row count after the first load
+    second: dict[str, int]  # … and after the second
+    again: dict[str, int]  # what the second load reported
+    own_hash: str  # password hash of an ``admin`` account made before the demo
+
+
+DEMO_ADMIN_PASSWORD = "own-admin-password"
+
+
+@pytest.fixture(scope="session")
+def demo(templates: Templates) -> Iterator[DemoLoad]:
+    """The demo data set (seeds.demo), loaded once per run into a database of its own, as ``wuye demo`` loads
+    it: the reference data, then the demo (an ``admin`` account made first, as ``wuye init --admin admin`` may
+    have, is kept as it is), then the demo again, which must change nothing. Committed: each module using it
+    reads and writes in a transaction it rolls back."""
+    url = templates.copy("demo")
+    demo_engine = make_engine(url)
+    with Session(demo_engine) as session, session.begin():
+        load_reference(session)
+        add_user(session, username="admin", password=DEMO_ADMIN_PASSWORD, superuser=True)
+        own_hash = session.scalar(select(User.password_hash).where(User.username == "admin"))
+        before = table_counts(session)
+        counts = load_demo(session)
+        first = table_counts(session)
+        again = load_demo(session)
+        second = table_counts(session)
+    yield DemoLoad(demo_engine, before, counts, first, second, again, own_hash)
+    demo_engine.dispose()
+    templates.drop(url)
 
 
 @pytest.fixture
@@ -120,7 +171,9 @@ class Console:
         )
 
     def csrf(self) -> str:
-        page = self.client.get("/admin/")
+        """The session's CSRF token, which every page of the session carries: read from the login page, the
+        lightest (the home page computes the dashboard: 70–190 ms a time, before each POST)."""
+        page = self.client.get("/admin/login")
         match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
         assert match, f"no CSRF token on the page ({page.status_code})"
         return match.group(1)

@@ -1,13 +1,13 @@
 """Several real app processes, as an operator runs them: ``wuye serve`` subprocesses on free ports of 127.0.0.1,
-all on one PostgreSQL database of their own (``<test database>_procs``, made afresh once per test run, dropped
-after).
+all on one PostgreSQL database of their own (``<test database>_procs``, copied once per test run from the
+template at head with the reference data, dropped after).
 
 The processes cannot see the per-test transaction the other tests roll back: tests commit what they need
 through ``app_processes.session_maker`` and give their records unique names. The app processes leave 后台任务
 to ``wuye worker`` processes (``WUYE_JOB_RUNNER=worker``), which a test starts with ``start_worker()`` (leases of
-:data:`LEASE_SECONDS`, so a killed worker's job is taken back quickly); they are all stopped at the end. Use from a test module::
-
-    from tests.processes_support import app_processes  # noqa: F401  (fixture)
+:data:`LEASE_SECONDS`, so a killed worker's job is taken back quickly); they are all stopped at the end. The
+fixture is registered once for the run (tests/conftest.py's ``pytest_plugins``: a module importing it would get
+processes of its own); use it from any test module::
 
     def test_something(app_processes): ...
 """
@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import actions  # noqa: F401  (audit hook)
 from models.db import make_engine, make_sessionmaker
-from seeds.reference import load_reference
 from tests.browser_support import _free_port
-from tests.conftest import reset_schema
+from tests.database_support import Templates
 
 PROCESSES = 2
 SECRET = "processes-test-secret-" + "z" * 32
@@ -78,21 +77,13 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_processes(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcesses]:
+def app_processes(engine: Engine, templates: Templates,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcesses]:
     if engine.dialect.name != "postgresql":
         pytest.skip("several app processes share a PostgreSQL database (set WUYE_TEST_DATABASE_URL)")
-    name = f"{engine.url.database}_procs"
-    server = make_engine(engine.url.set(database="postgres").render_as_string(hide_password=False),
-                         isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = engine.url.set(database=name).render_as_string(hide_password=False)
+    url = templates.copy("procs")  # at head, with the reference data
     own = make_engine(url)
-    reset_schema(own)
     maker = make_sessionmaker(own)
-    with maker.begin() as session:
-        load_reference(session)
     env = {**os.environ, "WUYE_DATABASE_URL": url, "WUYE_SECRET_KEY": SECRET, "WUYE_JOB_RUNNER": "worker",
            "WUYE_JOB_LEASE_SECONDS": str(LEASE_SECONDS)}
     env.pop("WUYE_TRUSTED_PROXIES", None)  # the default: only 127.0.0.1, where the tests' requests come from
@@ -123,6 +114,4 @@ def app_processes(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
                 process.kill()
                 process.wait(5)
         own.dispose()
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+        templates.drop(url)

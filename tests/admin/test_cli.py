@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -269,6 +270,21 @@ def test_serve_needs_the_secret_key(db: Engine, capsys) -> None:
     assert "WUYE_SECRET_KEY" in capsys.readouterr().err
 
 
+@pytest.fixture
+def uvicorn_logging() -> Iterator[None]:
+    """``uvicorn.Config`` sets up logging for the whole process: its loggers' handlers, writing to the stream this
+    test's capsys holds (closed after the test), and their levels. Put back as they were, or the tests' console
+    server (tests/browser_support.py) would log to a closed stream when it stops."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")]
+    kept = [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    yield
+    for logger, handlers, level, propagate in kept:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+@pytest.mark.usefixtures("uvicorn_logging")
 def test_serve_runs_the_console(initialised: Engine, monkeypatch, capsys) -> None:
     calls = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from admin import cli
 from models import Branch, Building, Project, Survey, SurveyResponse, Unit, UnitStatus
 from models.db import make_engine
+from tests.cli_support import after_init
 from tests.data.workbooks import workbook
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    assert cli.main(["init"]) == 0
+def db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A database as ``wuye init`` leaves it (tests/cli_support.py), with a project of three units."""
+    monkeypatch.setenv("WUYE_DATABASE_URL", f"sqlite:///{after_init(tmp_path_factory, tmp_path / 'cli.db')}")
     engine = make_engine()
     with Session(engine) as session, session.begin():
         project = Project(name="翠湖花园", branch=Branch(name="一分公司"))

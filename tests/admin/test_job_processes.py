@@ -18,12 +18,12 @@ from admin.views.list_export import INLINE_ROWS
 from models import AuditKind, AuditLog, Customer, Job, JobState, User
 from tests import factories
 from tests.browser_support import Browser
-from tests.processes_support import LEASE_SECONDS, app_processes  # noqa: F401  (fixture)
+from tests.processes_support import LEASE_SECONDS
 
 pytestmark = pytest.mark.postgres_only
 
 
-def _customers(app_processes, name: str, count: int) -> str:  # noqa: F811
+def _customers(app_processes, name: str, count: int) -> str:
     """``count`` customers named after their project; returns the list's query string finding them."""
     with app_processes.session_maker.begin() as session:
         project = factories.project(session, name=name)
@@ -33,17 +33,17 @@ def _customers(app_processes, name: str, count: int) -> str:  # noqa: F811
     return "?" + urlencode({"search": name})
 
 
-def _user(app_processes, username: str) -> int:  # noqa: F811
+def _user(app_processes, username: str) -> int:
     with app_processes.session_maker.begin() as session:
         return factories.user(session, username=username, superuser=True).id
 
 
-def _job(app_processes, job_id: int) -> Job:  # noqa: F811
+def _job(app_processes, job_id: int) -> Job:
     with app_processes.session_maker() as session:
         return session.get(Job, job_id)
 
 
-def _latest_job(app_processes, user_id: int) -> Job:  # noqa: F811
+def _latest_job(app_processes, user_id: int) -> Job:
     with app_processes.session_maker() as session:
         return session.scalars(select(Job).where(Job.user_id == user_id).order_by(Job.id.desc())).first()
 
@@ -71,7 +71,7 @@ def _download(url: str, cookies: dict[str, str], path: str) -> tuple[int, bytes]
     return response.status, response.read()
 
 
-def test_jobs_past_the_limits_are_refused_429_in_chinese_through_any_process(app_processes):  # noqa: F811
+def test_jobs_past_the_limits_are_refused_429_in_chinese_through_any_process(app_processes):
     _customers(app_processes, "限额小区", INLINE_ROWS + 1)
     uid = _user(app_processes, "greedy")
     first, second = (Browser(url) for url in app_processes.urls)
@@ -100,7 +100,7 @@ def test_jobs_past_the_limits_are_refused_429_in_chinese_through_any_process(app
 
 
 def test_a_job_started_through_one_process_is_run_by_the_worker_and_downloaded_through_the_other(
-        app_processes):  # noqa: F811
+        app_processes):
     search = _customers(app_processes, "两进程小区", INLINE_ROWS + 1)
     uid = _user(app_processes, "exporter")
     first, second = (Browser(url) for url in app_processes.urls)
@@ -120,7 +120,7 @@ def test_a_job_started_through_one_process_is_run_by_the_worker_and_downloaded_t
         worker.wait(30)
 
 
-def _run_and_download(app_processes, job, worker, cookies) -> None:  # noqa: F811
+def _run_and_download(app_processes, job, worker, cookies) -> None:
     _until(lambda: _job(app_processes, job.id).state is JobState.DONE)
     second = _as(app_processes.urls[1], cookies)
     assert second.request("GET", f"/admin/jobs/{job.id}/status")[1].count('"state":"done"') == 1
@@ -138,7 +138,7 @@ def _run_and_download(app_processes, job, worker, cookies) -> None:  # noqa: F81
     assert _download(app_processes.urls[0], stranger.cookies, f"/admin/jobs/{job.id}/file")[0] == 404
 
 
-def _waiting_to_write(app_processes, table: str) -> int:  # noqa: F811
+def _waiting_to_write(app_processes, table: str) -> int:
     """How many database sessions wait for the lock on ``table`` (held by the test)."""
     with app_processes.engine.connect() as conn:
         return conn.scalar(text(
@@ -146,7 +146,7 @@ def _waiting_to_write(app_processes, table: str) -> int:  # noqa: F811
             {"table": table})
 
 
-def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(app_processes):  # noqa: F811
+def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(app_processes):
     search = _customers(app_processes, "中断小区", INLINE_ROWS + 1)
     uid = _user(app_processes, "unlucky")
     browser = Browser(app_processes.urls[0])
@@ -188,7 +188,7 @@ def test_a_job_whose_worker_is_killed_is_run_again_then_failed_with_its_reason(a
 
 
 def test_a_dunning_run_queued_through_one_process_refuses_a_second_through_the_other_then_runs(
-        app_processes):  # noqa: F811
+        app_processes):
     with app_processes.session_maker.begin() as session:
         project = factories.project(session, name="两进程催缴苑")
         fee = factories.fee_type(session, project_=project, name="物业管理费")

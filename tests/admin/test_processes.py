@@ -18,13 +18,13 @@ from models.db import make_engine, make_sessionmaker
 from tests import factories
 from tests.browser_support import Browser
 from tests.conftest import Console
-from tests.processes_support import SECRET, app_processes  # noqa: F401  (fixture)
+from tests.processes_support import SECRET
 
 pytestmark = pytest.mark.postgres_only
 TRIES = 30
 
 
-def test_thirty_wrong_passwords_at_once_through_two_processes_are_checked_five_times(app_processes):  # noqa: F811
+def test_thirty_wrong_passwords_at_once_through_two_processes_are_checked_five_times(app_processes):
     with app_processes.session_maker.begin() as session:
         factories.user(session, username="throttled", superuser=True)
     # each through a process in turn, all from one office address behind the proxy
@@ -53,7 +53,7 @@ def test_thirty_wrong_passwords_at_once_through_two_processes_are_checked_five_t
     assert (len(tries), set(tries), checked) == (TRIES, {"203.0.113.7"}, 5)  # the password was checked 5 times
 
 
-def test_each_process_believes_the_forwarded_address_of_a_trusted_proxy_only(app_processes):  # noqa: F811
+def test_each_process_believes_the_forwarded_address_of_a_trusted_proxy_only(app_processes):
     """The test's requests come from 127.0.0.1, the default trusted proxy: the address it forwards is the
     client's. (A sender that is no trusted proxy: tests/admin/test_auth.py.)"""
     with app_processes.session_maker.begin() as session:
@@ -66,7 +66,7 @@ def test_each_process_believes_the_forwarded_address_of_a_trusted_proxy_only(app
     assert sorted(ips) == ["198.51.100.1", "198.51.100.2"]
 
 
-def test_a_request_finding_no_connection_waits_its_turn_then_is_answered_503_in_chinese(app_processes):  # noqa: F811
+def test_a_request_finding_no_connection_waits_its_turn_then_is_answered_503_in_chinese(app_processes):
     with app_processes.session_maker.begin() as session:
         factories.user(session, username="patient", superuser=True)
     engine = make_engine(app_processes.database_url, pool_size=1, max_overflow=0, pool_timeout=1)

@@ -1,8 +1,9 @@
 """Project scope on every access path, for every view (RELIABILITY A03–A06, A10; figure 1).
 
-One data set for the module: the demo (4 projects in 2 branches) plus an account per role bound to the first
-project. For each view, a row the P1 user may not see is looked up through the view's own scope clause; it
-must stay out of the list query, and its detail, edit, delete, lookup and filter paths must refuse it.
+One data set for the module: the demo (4 projects in 2 branches; loaded once per run, shared with
+tests/seeds/test_demo.py) plus an account per role bound to the first project. For each view, a row the P1 user
+may not see is looked up through the view's own scope clause; it must stay out of the list query, and its
+detail, edit, delete, lookup and filter paths must refuse it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from models import (
     User,
     utcnow,
 )
-from seeds.demo import load_demo
 from seeds.roles import ROLE_NAMES
 from tests import factories
 from tests.conftest import SECRET, Console, run_async
@@ -57,12 +57,11 @@ SCOPED_ROLES = [r for r in ROLE_NAMES if r not in ("系统管理员", "分公司
 
 
 @pytest.fixture(scope="module")
-def world(engine):
-    conn = engine.connect()
+def world(demo):
+    conn = demo.engine.connect()  # the run's demo database (tests/conftest.py), its writes here rolled back
     trans = conn.begin()
     maker = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     with maker() as s:
-        load_demo(s)
         projects = list(s.scalars(select(Project).order_by(Project.id)))
         p1 = projects[0]
         p2 = next(p for p in projects if p.branch_id != p1.branch_id)

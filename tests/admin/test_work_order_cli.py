@@ -15,16 +15,13 @@ from admin import cli
 from models import OperationLog, RequestCategory, ServiceRequest, WorkOrder
 from models.db import make_engine
 from tests import factories as f
+from tests.cli_support import after_init
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database after ``wuye init``, made once and copied for each test."""
-    path = tmp_path_factory.mktemp("dispatch_cli") / "template.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WUYE_DATABASE_URL", f"sqlite:///{path}")
-        assert cli.main(["init"]) == 0
-    return path
+    """A database after ``wuye init`` (tests/cli_support.py), copied for each test."""
+    return after_init(tmp_path_factory, tmp_path_factory.mktemp("dispatch_cli") / "template.db")
 
 
 @pytest.fixture

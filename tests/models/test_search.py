@@ -4,23 +4,20 @@ batch ALTER recreates the table) or its declaration changed, so a search finds e
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import text
 
 from models import base
-from models.db import alembic_config, make_engine
+from models.db import make_engine
 from models.search import drop_search_views, sync_search_tables
+from tests.database_support import sqlite_at_head
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'search.db'}")
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+def engine(tmp_path_factory, tmp_path):
+    """A new SQLite database at head: a copy of the file ``alembic upgrade head`` left (tests/database_support.py)."""
+    engine = make_engine(sqlite_at_head(tmp_path_factory, tmp_path / "search.db"))
     yield engine
     engine.dispose()
 

@@ -1,7 +1,8 @@
 """seeds.demo: the demo data set loads once (a second load changes no table), its records are consistent with
 each other and with the reference moment, and its accounts log in with the demo password.
 
-The demo is loaded once for the module, in a transaction that is rolled back at the end.
+The demo is loaded once per run, into a database of its own (the ``demo`` fixture of tests/conftest.py, which
+test_scoping shares); this module reads it in a transaction that is rolled back at the end.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from actions.accounts import HASHER, add_user
+from actions.accounts import HASHER
 from actions.actor import SYSTEM
 from actions.billing import generate_bills
 from actions.kernel.periods import add_months, current_period
 from models import (
     SHANGHAI,
-    Base,
     Bill,
     BillStatus,
     Branch,
@@ -54,40 +54,23 @@ from models import (
 )
 from models.fees import FeeCycle
 from seeds import people
-from seeds.demo import ACCOUNTS, DEMO_PASSWORD, NOW, PERIODS, load_demo
-from seeds.reference import load_reference
+from seeds.demo import ACCOUNTS, DEMO_PASSWORD, NOW, PERIODS
+from tests.conftest import DemoLoad
 
 
-def table_counts(session: Session) -> dict[str, int]:
-    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
-
-
-@dataclass
-class Loaded:
-    session: Session
-    before: dict[str, int]  # every table's row count before the demo
-    counts: dict[str, int]  # what load_demo reported
-    first: dict[str, int]  # every table's row count after the first load
-    second: dict[str, int]  # … and after the second
-    again: dict[str, int]  # what the second load reported
-    own_hash: str  # password hash of an ``admin`` account made before the demo
+@dataclass(frozen=True)
+class Loaded(DemoLoad):
+    session: Session  # on the demo database, in the module's transaction
 
 
 @pytest.fixture(scope="module")
-def loaded(engine: Engine) -> Iterator[Loaded]:
-    with engine.connect() as conn:
+def loaded(demo: DemoLoad) -> Iterator[Loaded]:
+    """The run's demo database (tests/conftest.py: loaded once, a second load checked), in a transaction rolled
+    back at the end."""
+    with demo.engine.connect() as conn:
         trans = conn.begin()
         session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        load_reference(session)
-        # ``wuye init --admin admin`` may have run first: the demo keeps that account as it is.
-        add_user(session, username="admin", password="own-admin-password", superuser=True)
-        own_hash = session.scalar(select(User.password_hash).where(User.username == "admin"))
-        before = table_counts(session)
-        counts = load_demo(session)
-        first = table_counts(session)
-        again = load_demo(session)
-        second = table_counts(session)
-        yield Loaded(session, before, counts, first, second, again, own_hash)
+        yield Loaded(**vars(demo), session=session)
         session.close()
         trans.rollback()
 
