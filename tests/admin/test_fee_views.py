@@ -743,9 +743,13 @@ def test_a_month_or_day_beyond_the_calendar_is_refused_in_chinese(session, conso
         page = manager.get("/admin/collection-rate", params={"period_from": period_from, "period_to": period_to})
         wrong = period_from if period_from != "2026-03" else period_to
         assert page.status_code == 400 and f"账期 {wrong} 超出范围：年份应在 1900–2100 之间" in page.text
-    future = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "9999-12-31"})
-    assert future.status_code == 400 and "催缴基准日 9999-12-31 晚于今天" in future.text
-    preview = cashier.get("/admin/dunning", params={**preview_params(e, 1, 5), "as_of": "9999-12-31", "preview": "1"})
+    # the calendar's last day is past the years any record lives in (the page's day box says so); a day within
+    # them but ahead of today is the dunning's own refusal
+    beyond = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "9999-12-31"})
+    assert beyond.status_code == 400 and "催缴基准日 「9999-12-31」 超出范围：年份应在 1900–2100 之间" in beyond.text
+    future = cashier.post_job("/admin/dunning", {**preview_params(e, 1, 5), "as_of": "2099-12-31"})
+    assert future.status_code == 400 and "催缴基准日 2099-12-31 晚于今天" in future.text
+    preview = cashier.get("/admin/dunning", params={**preview_params(e, 1, 5), "as_of": "2099-12-31", "preview": "1"})
     assert preview.status_code == 400 and "晚于今天" in preview.text
     assert (count(session, DunningNotice, e), session.scalar(select(func.count()).select_from(OperationLog))) == before
 
