@@ -251,15 +251,13 @@ class UnitImporter(RecordImporter):
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         self.refs.load((r.values["project_id"], r.values["building"], r.values["room_no"]) for r in rows)
-        found = {}
-        for row in rows:
+        found = {id(r): u["id"] for r in rows if (u := self.refs.get(r.values["project_id"], r.values["building"], r.values["room_no"]))}
+        for row in rows if self.refs.ambiguous else ():
             v = row.values
             if (v["project_id"], clean.building_key(v["building"]), clean.room_key(v["room_no"])) in self.refs.ambiguous:
                 # 101 of a building holding 101 and 0101: neither updated, and no third unit added
                 row.fail(self.label("room_no"), v["room_no"], self.refs.missing(v["project_id"], v["building"],
                                                                                v["room_no"]))
-            elif unit := self.refs.get(v["project_id"], v["building"], v["room_no"]):
-                found[id(row)] = unit["id"]
         # the dates always: a file that sets one is checked against the other on record (compare)
         wanted = (_present(rows) & set(self.columns)) | {"handover_date", "move_in_date"}
         stored = _stored(self.session, Unit, list(found.values()), [self.columns[k] for k in sorted(wanted)])

@@ -532,9 +532,13 @@ class UnitRefs:
 
 
 def _room_spellings(typed: set[Any]) -> set[Any]:
-    """The room numbers to read for rooms typed so: each as typed and as :func:`clean.room_spellings` gives it
-    (101 → 101 and 0101), so that a unit stored 0101 is found by a file's 101 and a building's 101 and 0101 both."""
-    return typed.union(*map(clean.room_spellings, typed))
+    """The room numbers to read for rooms typed so: each as typed, its key, and a number's key padded with zeros to
+    four digits (101 → 101 and 0101, as :func:`clean.room_spellings` gives them), so that a unit stored 0101 is
+    found by a file's 101 and a building's 101 and 0101 both. Keys folded through the memoised ``room_key``: a file's
+    20,000 rooms are not each spelt out by a call."""
+    keys = set(map(clean.room_key, typed))
+    numbers = [key for key in keys if key and key.isdigit() and len(key) < 4]
+    return typed | keys | {key.zfill(width) for key in numbers for width in range(len(key) + 1, 5)}
 
 
 class StaffRefs:
