@@ -4,7 +4,8 @@
   while a loan is open (no 归还时间), 在库 once every copy is back. 已交业主 and 遗失 are set by hand and end lending.
 - 会议室预订: a room asked for or granted (待审批 / 已批准) for a time is not booked again for any of it; 已批准
   names its 审批人, a 客服主管 or 客服经理 (「填写客户会议室使用申请单，报告主管领导审批」).
-- 物品借用: the 约定归还时间 comes after the 借出时间.
+- 物品借用: the 约定归还时间 comes after the 借出时间; one given back (归还时间) is not 借出中 — nor a lost item with
+  its 发还时间 待认领.
 - 外包方月度检查: the 检查月份 is a month that has come; its 限期整改日期 not before that month.
 - 登记的时刻 (借出、归还、发还、领取、离开 …) have happened: none is later than now — a return typed a month ahead
   would put a key back 在库 while it is still out.
@@ -43,10 +44,12 @@ from models import (
     GoodsPassStatus,
     HouseDefect,
     ItemLoan,
+    ItemLoanStatus,
     KeyLoan,
     KeyRecord,
     KeyStatus,
     LostItem,
+    LostItemStatus,
     MailItem,
     MeetingBooking,
     MoveInChecklist,
@@ -220,10 +223,29 @@ def _check_approver(session: Session, booking: MeetingBooking) -> None:
 # --- 物品借用, 外包方月度检查 ----------------------------------------------------------------------------
 @records.rule(ItemLoan)
 def check_item_loan(session: Session, actor: Actor, change: records.Change) -> None:
-    lent_at, due_at = change.obj.lent_at, change.obj.due_at
+    """约定归还 after 借出; a loan with its 归还时间 filled is not still 借出中 — it stayed in 到期未还 as if out."""
+    loan = change.obj
+    lent_at, due_at = loan.lent_at, loan.due_at
     if lent_at and due_at and due_at < lent_at:
         raise Refused(f"{label_of(ItemLoan, 'due_at')} {shown(due_at)} 早于{label_of(ItemLoan, 'lent_at')} "
                       f"{shown(lent_at)}：请填写借出之后的时间")
+    if loan.status is ItemLoanStatus.LENT and loan.returned_at is not None \
+            and (change.changed("status") or change.changed("returned_at")):
+        raise Refused(f"已填写{label_of(ItemLoan, 'returned_at')} {shown(loan.returned_at)}，{label_of(ItemLoan, 'status')}"
+                      f"不能为“{ItemLoanStatus.LENT.label}”：请选择“{ItemLoanStatus.RETURNED.label}”或"
+                      f"“{ItemLoanStatus.DAMAGED.label}”，或清空{label_of(ItemLoan, 'returned_at')}",
+                      [loan.id] if loan.id else [])
+
+
+@records.rule(LostItem)
+def check_lost_item(session: Session, actor: Actor, change: records.Change) -> None:
+    """「如有客户认领，需在《物品发还清单》中进行记录」: an item with its 发还时间 filled is not still 待认领."""
+    item = change.obj
+    if item.status is LostItemStatus.HELD and item.returned_at is not None \
+            and (change.changed("status") or change.changed("returned_at")):
+        raise Refused(f"已填写{label_of(LostItem, 'returned_at')} {shown(item.returned_at)}，{label_of(LostItem, 'status')}"
+                      f"不能为“{LostItemStatus.HELD.label}”：请选择“{LostItemStatus.RETURNED.label}”，或清空"
+                      f"{label_of(LostItem, 'returned_at')}", [item.id] if item.id else [])
 
 
 _MONTH = clean.period()

@@ -796,3 +796,32 @@ def test_a_notice_to_some_buildings_names_them(session, console, site):
     assert c.post("/admin/owner-notice/create", {**form, "audience_note": "3栋"}).status_code == 302
     session.expire_all()
     assert session.execute(select(OwnerNotice.audience, OwnerNotice.audience_note)).all() == [(Audience.PART, "3栋")]
+
+
+def test_an_item_loan_given_back_is_not_still_lent(session, console, site):
+    """A loan with its 归还时间 filled but left 借出中 stayed in 到期未还物品 as if the umbrella were out: refused naming
+    the status to choose, nothing written; 已归还 with the time is taken, and so is 借出中 without one."""
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "name": "雨伞", "quantity": "1", "borrower": "王五", "deposit": "0",
+            "lent_at": "2026-11-20 09:00:00", "due_at": "2026-11-21 09:00:00", "returned_at": "2026-11-20 12:00:00",
+            "status": "lent"}
+    _refused_create(session, c, "item-loan", ItemLoan, form,
+                    "已填写归还时间 2026-11-20 12:00，状态不能为“借出中”：请选择“已归还”或“归还有损坏”")
+    assert c.post("/admin/item-loan/create", {**form, "status": "returned"}).status_code == 302
+    assert c.post("/admin/item-loan/create", {**form, "returned_at": ""}).status_code == 302
+    session.expire_all()
+    assert sorted((s.value, r is None) for s, r in session.execute(select(ItemLoan.status, ItemLoan.returned_at))) == [
+        ("lent", True), ("returned", False)]
+
+
+def test_a_lost_item_given_back_is_not_still_held(session, console, site):
+    """「如有客户认领，需在《物品发还清单》中进行记录」: a 发还时间 and 认领人 typed but the status left 待认领 listed the
+    wallet as still in the cabinet: refused naming the status to choose, nothing written; 已发还 is taken."""
+    c = console("desk")
+    form = {"project": str(site["p1"].id), "name": "钱包", "found_at": "2026-11-20 09:00:00", "found_place": "大堂",
+            "status": "held", "claimant": "赵六", "returned_at": "2026-11-20 12:00:00"}
+    _refused_create(session, c, "lost-item", LostItem, form,
+                    "已填写发还时间 2026-11-20 12:00，状态不能为“待认领”：请选择“已发还”")
+    assert c.post("/admin/lost-item/create", {**form, "status": "returned"}).status_code == 302
+    session.expire_all()
+    assert session.execute(select(LostItem.status, LostItem.claimant)).all() == [(LostItemStatus.RETURNED, "赵六")]
