@@ -664,6 +664,7 @@ def _streamed(session: Session, importer: Importer, book: Book, fields: Sequence
     handed over, every row is still checked (all problems are listed), and the savepoint is rolled back — nothing is
     written. Returns the parse and, where all was written, (batch, the write's counts)."""
     parsed, headers, pieces = parse_in_chunks(book, fields, STREAM_ROWS)
+    most = sum(len(sheet.rows) for sheet in book.sheets)  # the rows to check, at most (the progress bar's end)
     savepoint = session.begin_nested()
     try:
         batch = _claim_batch(session, importer, book, previous)
@@ -671,7 +672,7 @@ def _streamed(session: Session, importer: Importer, book: Book, fields: Sequence
         failed = False
         with controls_stripped(session), importer.stream(batch, headers) as stream:
             for piece in pieces:
-                report("核对数据", len(parsed.rows) - len(piece), 0)
+                report("核对数据", len(parsed.rows) - len(piece), most)
                 _check_repeats(importer, piece, seen)
                 importer.check(piece)
                 failed = failed or any(row.outcome is Outcome.ERROR for row in piece)
