@@ -19,6 +19,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.db import alembic_config, make_engine
@@ -99,7 +100,10 @@ class Templates:
         template is copied only while no one is connected to it)."""
         engine.dispose()
         if self.postgresql:
-            self._create(self.name, self.url.database)
+            try:
+                self._create(self.name, self.url.database)
+            except OperationalError:  # someone else connected to it: the copies are then migrated afresh
+                return
         else:
             copy_sqlite(Path(self.url.database), Path(self.name))
         self.kept = True
