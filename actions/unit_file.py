@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -42,6 +42,7 @@ from . import billing
 from .actor import Actor
 from .errors import NotPermitted, Refused
 from .privacy import mask
+from .units import linked_on
 
 LIMIT = 10
 
@@ -73,6 +74,7 @@ class Occupant:
     primary: bool
     since: dt.date | None
     until: dt.date | None
+    current: bool  # not ended today (``units.linked_on``): a 终止日期 still ahead is a current tie
 
 
 @dataclass(frozen=True)
@@ -165,18 +167,21 @@ def _sections(session: Session, may: Callable[[str], bool], unit_ids: list[int],
 
 
 def _occupants(session: Session, where: Any) -> tuple[Occupant, ...]:
+    """The links of ``where``: the current ones first (``units.linked_on``, as the desk's lookups and the account
+    read them — a tenant whose 终止日期 is still ahead lives there now), then the ended ones."""
+    current = case((linked_on(), 0), else_=1)
     rows = session.execute(
-        select(UnitCustomer, Customer, Building.name, Unit.room_no)
+        select(UnitCustomer, Customer, Building.name, Unit.room_no, current)
         .join(Customer, Customer.id == UnitCustomer.customer_id)
         .join(Unit, Unit.id == UnitCustomer.unit_id)
         .join(Building, Building.id == Unit.building_id)
         .where(where)
-        .order_by(UnitCustomer.end_date.is_not(None), UnitCustomer.is_primary.desc(), Customer.name)
+        .order_by(current, UnitCustomer.is_primary.desc(), Customer.name, Building.name, Unit.room_no)
     ).all()
     return tuple(
         Occupant(c.id, link.unit_id, f"{b}-{r}", c.name, link.relation.label, mask("phone", c.phone), link.is_primary,
-                 link.start_date, link.end_date)
-        for link, c, b, r in rows
+                 link.start_date, link.end_date, ended == 0)
+        for link, c, b, r, ended in rows
     )
 
 

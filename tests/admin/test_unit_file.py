@@ -3,14 +3,16 @@ requests, visits and ledgers, each line linked to its record, sections by the us
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from decimal import Decimal
 
 import pytest
 
-from actions import work_orders
+from actions import unit_file, work_orders
 from actions.actor import SYSTEM
-from models import MailItem, UnitCustomer, Visit, VisitKind, utcnow
+from actions.kernel.periods import today_local
+from models import MailItem, Project, UnitCustomer, UnitRelation, Visit, VisitKind, utcnow
 from tests import factories as f
 
 
@@ -69,3 +71,36 @@ def test_another_projects_user_cannot_open_the_file(console, unit_world):
     assert c.get(f"/admin/customer/file?customer_id={owner.id}").status_code == 403
     assert c.get("/admin/unit/file?unit_id=999999").status_code == 400
     assert c.get("/admin/unit/file?unit_id=abc").status_code == 400
+
+
+def _row_of(text: str, name: str) -> str:
+    """The <tr …> opening of the table row naming ``name``."""
+    at = text.index(f">{name}</a>")
+    return text[text.rindex("<tr", 0, at):text.index(">", text.rindex("<tr", 0, at)) + 1]
+
+
+def test_a_tenant_whose_end_date_is_still_ahead_is_shown_among_the_current_occupants(session, console, unit_world):
+    """A link counts as current until its 终止日期 (``units.linked_on``): a lease running to next year is listed
+    with the current occupants, before a tenant who moved out yesterday, and is not greyed out."""
+    unit, owner, _ = unit_world
+    today = today_local()
+    p1 = session.get(Project, unit.project_id)
+    leaving = f.customer(session, project_=p1, name="阿林")  # sorts before 陈静 and 王磊 by name
+    leasing = f.customer(session, project_=p1, name="王磊")
+    session.add_all([
+        UnitCustomer(unit=unit, customer=leaving, project_id=p1.id, relation=UnitRelation.TENANT, is_primary=False,
+                     end_date=today - dt.timedelta(days=1)),
+        UnitCustomer(unit=unit, customer=leasing, project_id=p1.id, relation=UnitRelation.TENANT, is_primary=False,
+                     end_date=today + dt.timedelta(days=200)),
+    ])
+    session.flush()
+    record = unit_file.unit_file(session, unit_id=unit.id, actor=SYSTEM, may=lambda key: True)
+    assert [(o.name, o.current) for o in record.occupants] == [("陈静", True), ("王磊", True), ("阿林", False)]
+    mine = unit_file.customer_file(session, customer_id=leasing.id, actor=SYSTEM, may=lambda key: True)
+    assert [(o.unit, o.current) for o in mine.units] == [("3栋-1303", True)]
+    text = html.unescape(console("desk").get(f"/admin/unit/file?unit_id={unit.id}").text)
+    assert text.index(">陈静</a>") < text.index(">王磊</a>") < text.index(">阿林</a>")
+    assert "text-muted" not in _row_of(text, "王磊") and "text-muted" in _row_of(text, "阿林")
+    assert "text-muted" not in _row_of(text, "陈静")
+    customer = html.unescape(console("desk").get(f"/admin/customer/file?customer_id={leasing.id}").text)
+    assert "text-muted" not in _row_of(customer, "3栋-1303")
