@@ -5,6 +5,7 @@ makes it 装修中 until the work is inspected."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, inspect, or_, select
@@ -78,6 +79,26 @@ def linked_on(day: dt.date | None = None) -> ColumnElement[bool]:
     """A customer's tie to a unit not ended on ``day`` (today, Beijing time, by default): no 终止日期, or one on or
     after it — a tenant whose lease runs to next May is the unit's tenant now, and is found when calling."""
     return or_(UnitCustomer.end_date.is_(None), UnitCustomer.end_date >= (day or today_local()))
+
+
+def current_units(session: Session, *, customer_ids: Sequence[int],
+                  actor: Actor) -> dict[int, tuple[tuple[str, str], ...]]:
+    """The units each customer is linked to now (``linked_on``), as (楼栋-房号, 关系) — shown 1栋-101（业主）, the
+    primary contact's link first — for a page of customers (the desk's list finds a caller by name or 尾号 and sees where
+    he lives): one query for the page, only units of projects the actor sees."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(UnitCustomer.customer_id, Building.name, Unit.room_no, UnitCustomer.relation)
+        .join(Unit, Unit.id == UnitCustomer.unit_id).join(Building, Building.id == Unit.building_id)
+        .where(UnitCustomer.customer_id.in_(sorted(set(customer_ids))), linked_on(),
+               actor.project_filter(Unit.project_id))
+        .order_by(UnitCustomer.customer_id, UnitCustomer.is_primary.desc(), Building.sort_key, Unit.sort_key,
+                  UnitCustomer.id)).all()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for customer_id, building, room_no, relation in rows:
+        out.setdefault(customer_id, []).append((f"{building}-{room_no}", relation.label))
+    return {customer_id: tuple(units) for customer_id, units in out.items()}
 
 
 @records.rule(UnitCustomer)

@@ -1034,17 +1034,27 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         def rows_of(ids: list[Any]) -> Select:
             return self._with_display_loads(select(self.model).where(key.in_(ids)), self._list_relations, joined=True)
 
-        def run() -> tuple[listing.Page, dict[str, list[Any]]]:
+        actor = request_actor(request)
+
+        def run() -> tuple[listing.Page, dict[str, list[Any]], Any]:
             with self.session_maker(expire_on_commit=False) as session:
                 per_row = dense is not None and bool(fields) and listing.finds_many(session, self.model, fields, term,
                                                                    scope.with_only_columns(key))
                 result = listing.page_of(session, ordered=dense if per_row else ordered, key=key, rows_of=rows_of,
                                          page=page, page_size=size, per_row=per_row, searched=dense is not None)
-                return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}
+                extra = self.page_extra(session, actor, result.rows) if result.rows else None
+                return result, {name: session.execute(stmt).all() for name, stmt in choices.items()}, extra
 
-        result, filter_rows = await anyio.to_thread.run_sync(run)
+        result, filter_rows, extra = await anyio.to_thread.run_sync(run)
         setattr(request.state, FILTER_ROWS, filter_rows)
+        request.state.page_extra = extra
         return Pagination(rows=result.rows, page=result.page, page_size=size, count=result.count)
+
+    def page_extra(self, session: Any, actor: Actor, rows: list[Any]) -> Any:
+        """What a list's page shows besides its rows' own columns (客户: the units each customer lives in), read by
+        an action for the page's rows at once, in the list's session and trip off the event loop; a formatter
+        taking the request finds it as ``request.state.page_extra``. None: nothing besides."""
+        return None
 
     async def _searched_as(self, request: Request, way: str) -> Select:
         token = _SEARCH_AS.set(way)

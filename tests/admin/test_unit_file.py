@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 
-from actions import unit_file, work_orders
-from actions.actor import SYSTEM
+from actions import unit_file, units, work_orders
+from actions.actor import SYSTEM, Actor
 from actions.kernel.periods import today_local
 from models import MailItem, Project, UnitCustomer, UnitRelation, Visit, VisitKind, utcnow
 from tests import factories as f
@@ -104,3 +106,51 @@ def test_a_tenant_whose_end_date_is_still_ahead_is_shown_among_the_current_occup
     assert "text-muted" not in _row_of(text, "陈静")
     customer = html.unescape(console("desk").get(f"/admin/customer/file?customer_id={leasing.id}").text)
     assert "text-muted" not in _row_of(customer, "3栋-1303")
+
+
+def test_the_customer_list_shows_the_units_each_customer_lives_in_now(session, engine, console, unit_world):
+    """The desk finds a caller by name or 尾号 in 客户 and sees his unit(s) on the line: 楼栋-房号（关系）, the links
+    current today only (``units.linked_on``), read in one query for the whole page, within the user's projects."""
+    unit, owner, _ = unit_world
+    p1 = session.get(Project, unit.project_id)
+    today = today_local()
+    shop = f.unit(session, project_=p1, building_=f.building(session, project_=p1, name="商业街"), room_no="S-12")
+    moved_out = f.unit(session, project_=p1, building_=unit.building, room_no="0802")
+    session.add_all([
+        UnitCustomer(unit=shop, customer=owner, project_id=p1.id, relation=UnitRelation.SHOP_TENANT, is_primary=False,
+                     end_date=today + dt.timedelta(days=30)),
+        UnitCustomer(unit=moved_out, customer=owner, project_id=p1.id, relation=UnitRelation.TENANT,
+                     is_primary=False, end_date=today - dt.timedelta(days=1)),
+    ])
+    nobody = f.customer(session, project_=p1, name="李未入住")
+    p2 = f.project(session)
+    other = f.customer(session, project_=p2, name="外项目客户")
+    far = f.unit(session, project_=p2, building_=f.building(session, project_=p2, name="9栋"), room_no="901")
+    session.add(UnitCustomer(unit=far, customer=owner, project_id=p2.id))  # a link into a project the desk does not see
+    session.commit()
+    listed = []
+
+    def seen(conn, cursor, statement, *rest):
+        if "unit_customer" in statement:
+            listed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = console("desk").get("/admin/customer/list?search=7620")  # the 尾号 the desk is told
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert page.status_code == 200
+    assert '<span class="text-nowrap">3栋-1303</span>（业主）' in page.text  # a unit is not broken across lines
+    text = html.unescape(re.sub(r"<span[^>]*>|</span>", "", page.text))
+    head = page.text[page.text.index("<thead>"):page.text.index("</thead>")]
+    assert head.index("姓名") < head.index("房屋") < head.index("客户类型")
+    assert "3栋-1303（业主）、商业街-S-12（商户）" in text and "0802" not in text and "9栋" not in text
+    assert len(listed) == 1  # one query for the page's customers, not one a row
+    everyone = html.unescape(console("desk").get("/admin/customer/list").text)
+    assert "李未入住" in everyone and "外项目客户" not in everyone
+    ids = [owner.id, nobody.id, other.id]
+    desk = Actor(user_id=None, name="前台", project_ids=frozenset({p1.id}))
+    assert units.current_units(session, customer_ids=ids, actor=desk) == {
+        owner.id: (("3栋-1303", "业主"), ("商业街-S-12", "商户"))}
+    elsewhere = Actor(user_id=None, name="前台", project_ids=frozenset({p2.id}))
+    assert units.current_units(session, customer_ids=ids, actor=elsewhere) == {owner.id: (("9栋-901", "业主"),)}
