@@ -323,6 +323,13 @@ def trail_clause(table: str, record: str) -> ColumnElement[bool]:
     return or_(own, link(int(record)))
 
 
+def inserted_by(session: Session, table: str, record_id: int) -> list[int | None]:
+    """Who made the record, as its 新增 row in the trail says: [the account's id] (None for the system or a deleted
+    account), or [] where the trail has no row of its own for it (a record of a batch: ``record_batch``)."""
+    return list(session.scalars(select(AuditLog.actor_id).where(
+        AuditLog.table_name == table, AuditLog.record_id == str(record_id), AuditLog.kind == AuditKind.INSERT).limit(1)))
+
+
 def _json_scalar(value: Any) -> bool:
     # Strings and numbers go in as they are; booleans, lists and dicts as JSON text the database parses.
     return not isinstance(value, bool | list | tuple | dict) and value is not None

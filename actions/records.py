@@ -36,7 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import FormSubmission, Project, label_of
 
 from .actor import Actor
-from .audit import as_actor, log_operation
+from .audit import as_actor, inserted_by, log_operation
 from .errors import Refused, integrity_message
 from .form_tokens import form_token as one_time
 from .form_tokens import not_this_form
@@ -308,8 +308,10 @@ def save_record(session: Session, model: type, obj: Any | None, values: Mapping[
 
 
 def _claim(session: Session, model: type, token: str, actor: Actor) -> tuple[FormSubmission | None, Any]:
-    """Take the token for this form's record — or, taken already, the record it made. A second submission at the
-    same moment waits on the token's unique index until the first commits, then finds its record."""
+    """Take the token for this form's record — or, taken already, the record it made, if this account made it (its
+    新增 row in the trail, written in the same transaction): another account's token — even of the same project —
+    is refused, not answered with his record. A second submission at the same moment waits on the token's unique
+    index until the first commits, then finds its record."""
     table = inspect(model).local_table.name
     try:
         with session.begin_nested():
@@ -328,6 +330,9 @@ def _claim(session: Session, model: type, token: str, actor: Actor) -> tuple[For
     project_id = getattr(earlier, "project_id", None)
     if project_id is not None and not actor.can_see(project_id):
         raise not_this_form()  # another project's record: neither shown nor taken for this form's
+    made_by = inserted_by(session, table, used.record_id)
+    if made_by and made_by[0] != actor.user_id:
+        raise not_this_form()  # a colleague's form (same project): what was typed here is not his record
     return None, earlier
 
 

@@ -286,3 +286,24 @@ def test_a_customer_linked_to_a_unit_is_not_deleted_the_refusal_names_the_units(
     delete_record(session, Customer, session.get(Customer, customer.id),
                   actor=actor_for_user(session, f.user(session, superuser=True)))
     assert session.get(Customer, customer.id) is None
+
+
+def test_a_create_form_token_of_a_colleagues_record_is_refused_not_answered(session, desk):
+    """The same project, another account: the token of the form that made a colleague's 钥匙借用 was answered with
+    his loan (the loan typed here dropped, told 已保存); it is refused, nothing written. The same account sending
+    its form again is still answered with its record."""
+    p, actor = desk
+    key = save_record(session, KeyRecord, None, {"project": p.id, "code": "K-4", "name": "水泵房", "copies": "3"},
+                      actor=actor)
+    first = save_record(session, KeyLoan, None, {"project": p.id, "key": key.id, "borrower": "张师傅",
+                                                 "lent_at": LENT_AT}, actor=actor, form_token="d" * 32)
+    colleague = actor_for_user(session, f.user(session, roles=["前台客服"], projects=[p]))
+    loans, logs = _count(session, KeyLoan), _count(session, OperationLog)
+    with pytest.raises(Refused, match="表单编号无效：该表单不是本账号为此打开的"), session.begin_nested():
+        save_record(session, KeyLoan, None, {"project": p.id, "key": key.id, "borrower": "李师傅", "lent_at": LENT_AT},
+                    actor=colleague, form_token="d" * 32)
+    assert (_count(session, KeyLoan), _count(session, OperationLog)) == (loans, logs)
+    assert _count(session, KeyLoan, KeyLoan.borrower == "李师傅") == 0
+    again = save_record(session, KeyLoan, None, {"project": p.id, "key": key.id, "borrower": "张师傅",
+                                                 "lent_at": LENT_AT}, actor=actor, form_token="d" * 32)
+    assert again.id == first.id and _count(session, KeyLoan) == loans
