@@ -996,14 +996,17 @@ class RateRow:
     household_rate: Decimal | None  # %
 
     @property
-    def meets_target(self) -> bool:
-        """Against the exact ratio, not the rounded rate shown (92.96 % reads 93.0 % and is still short)."""
-        return self.amount_due > 0 and self.amount_paid * 100 >= MONTHLY_TARGET * self.amount_due
+    def meets_target(self) -> bool | None:
+        """Against the exact ratio, not the rounded rate shown (92.96 % reads 93.0 % and is still short); None
+        without anything due — no rate ("—"), so neither 达标 nor 未达标, as on the KPI board."""
+        if not self.amount_due:
+            return None
+        return self.amount_paid * 100 >= MONTHLY_TARGET * self.amount_due
 
     @property
     def target_label(self) -> str:
-        """达标 / 未达标, as the page and the export show it."""
-        return "达标" if self.meets_target else "未达标"
+        """达标 / 未达标, as the page and the export show it; "—" without anything due."""
+        return {True: "达标", False: "未达标", None: "—"}[self.meets_target]
 
 
 @dataclass(frozen=True)

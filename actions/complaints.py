@@ -1,7 +1,7 @@
 """投诉统计: the monthly complaint figures per project the documents name, against their targets.
 
 Per project and month (Asia/Shanghai calendar month of 受理时间):
-- 受理 received: complaints received in the month;
+- 受理 received: complaints received in the month, not withdrawn (已取消);
 - 办结 closed: of those, closed before the month ended — "保证将投诉消化在当月";
 - 及时办结 closed in time: of the closed, those whose work order was completed by its completion deadline;
 - 有效 valid / 无效 invalid / 待判定 pending: the supervisor's judgement; 重大 major: flagged on the complaint;
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (  # noqa: F401  (CALLBACK_KINDS: complaints.CALLBACK_KINDS as before)
@@ -30,6 +30,7 @@ from models import (  # noqa: F401  (CALLBACK_KINDS: complaints.CALLBACK_KINDS a
     EventSource,
     Project,
     RequestKind,
+    RequestStatus,
     ServiceRequest,
     User,
     WorkOrder,
@@ -141,6 +142,13 @@ def _utc(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC)
 
 
+def not_withdrawn() -> ColumnElement[bool]:
+    """A complaint the figures count: not withdrawn (已取消 — 业主撤销报事). A withdrawn complaint was neither
+    handled (办结) nor judged valid: counted, it would raise 投诉处理率 and 投诉有效率 alike; the scores, the
+    service star and 未办结重大投诉 leave it out as well."""
+    return ServiceRequest.status != RequestStatus.CANCELLED
+
+
 def complaint_statistics(session: Session, *, actor: Actor, month_from: str, month_to: str | None = None,
                          project_ids: Sequence[int] | None = None) -> ComplaintStatistics:
     """The figures for every project the actor sees (or ``project_ids``) and every month in the range."""
@@ -187,7 +195,7 @@ def complaint_statistics(session: Session, *, actor: Actor, month_from: str, mon
                    func.sum(case((SR.complaint_validity == ComplaintValidity.INVALID, 1), else_=0)),
                    func.sum(case((SR.complaint_major.is_(True), 1), else_=0)))
             .where(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end,
-                   scope(SR.project_id))
+                   scope(SR.project_id), not_withdrawn())
             .group_by(SR.project_id)
         ):
             valid, invalid = int(v or 0), int(x or 0)

@@ -31,7 +31,7 @@ from models import (
 from . import billing, kpis, score_results, work_orders
 from .actor import Actor
 from .kernel.money import cents
-from .kernel.periods import add_months, current_period, local_day_bounds, period_of
+from .kernel.periods import add_months, current_period, period_of
 from .kpis import Drill, KpiFigures, ProjectRef, Scope, TopicFigure
 from .parallel_reads import Runner, in_turn
 from .surveys import RUN_STATUSES
@@ -88,11 +88,9 @@ def intake(session: Session, *, scope: Scope, day: dt.date) -> Intake:
     ids, period = scope.project_ids, day.isoformat()
     counts: dict[RequestKind, int] = {}
     if ids:
-        start, end = local_day_bounds(day)
-        counts = dict(session.execute(
+        counts = dict(session.execute(  # the very records its drill-down lists (withdrawn ones left out)
             select(ServiceRequest.kind, func.count())
-            .where(ServiceRequest.project_id.in_(ids), ServiceRequest.received_at >= start,
-                   ServiceRequest.received_at < end)
+            .where(Drill("requests_received", period, ids).where())
             .group_by(ServiceRequest.kind)
         ).all())
     by_kind = tuple(KindCount(k, counts[k], Drill("requests_received", period, ids, k.value))

@@ -36,6 +36,7 @@ from models import (
 
 from . import xlsx_out
 from .actor import Actor
+from .kernel.names import natural_key
 from .rates import percent, percent_text
 from .surveys import survey_in_scope
 
@@ -152,8 +153,8 @@ def survey_results(session: Session, *, survey_id: int, actor: Actor) -> SurveyR
         .join(Building, Unit.building_id == Building.id)
         .where(SurveyResponse.survey_id == survey.id)
         .group_by(Building.name)
-        .order_by(Building.name)
     ).all()
+    per_building.sort(key=lambda row: natural_key(row[0]))  # 2栋 before 10栋, as every other page lists them
     topics = tuple(SurveyTopic)
     tallies: dict[object, list[int]] = defaultdict(lambda: [0, 0, 0])
     for name, *figures in per_building:
@@ -187,9 +188,9 @@ def survey_results(session: Session, *, survey_id: int, actor: Actor) -> SurveyR
             .join(Unit, SurveyResponse.unit_id == Unit.id)
             .join(Building, Unit.building_id == Building.id)
             .where(SurveyResponse.survey_id == survey.id, SurveyResponse.comments != "")
-            .order_by(Building.name, Unit.room_no)
         )
     )
+    comments = tuple(sorted(comments, key=lambda c: (natural_key(c.building), natural_key(c.room_no))))
     actions = tuple(
         ActionLine(a.id, a.topic, a.issue, a.action, owner or "", a.due_date, a.status, a.followed_up_at,
                    a.follow_up_note)

@@ -517,6 +517,22 @@ def test_collection_rate_lists_phases_and_buildings_in_natural_order(session, es
     assert [r.label.rpartition(" · ")[2] for r in buildings] == ["1栋", "2栋", "10栋", "A栋", "B栋"]
 
 
+
+def test_a_month_with_nothing_due_is_neither_met_nor_short(session, estate):
+    """Bills of nothing due (应收 0.00): no rate ("—"), and no mark either — it read "— 未达标", where the KPI
+    board shows "—" without a mark."""
+    e = estate
+    for unit in (e.a101, e.a102):
+        f.bill(session, unit_=unit, fee_type_=e.mgmt, period="2026-06", amount_due=D("0.00"))
+    session.flush()
+    assert session.scalar(select(func.count()).where(Bill.period == "2026-06", Bill.amount_due == 0)) == 2
+    report = collection_rate(session, actor=e.actor, period_from="2026-06")
+    (row,), (total,) = report.rows, report.totals
+    for r in (row, total):
+        assert (r.amount_due, r.amount_rate, r.meets_target, r.target_label) == (D("0.00"), None, None, "—")
+    ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active
+    assert [(r[4], r[9]) for r in ws.iter_rows(min_row=3, values_only=True)] == [("—", "—"), ("—", "—")]
+
 def test_collection_rate_export(session, estate):
     e = estate
     with_bills(session, e)

@@ -4,6 +4,7 @@ figures, and the scope."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,11 @@ from actions.errors import NotPermitted, Refused
 from actions.survey_results import Satisfaction
 from models import (
     Bill,
+    ComplaintValidity,
     Phase,
+    RequestKind,
+    RequestStatus,
+    ServiceRequest,
     Survey,
     SurveyHousehold,
     SurveyResponse,
@@ -331,3 +336,31 @@ def test_a_drill_code_in_words(session, world):
     }
     for drill, caption in cases.items():
         assert kpis.describe(session, drill, actor=actor) == caption, drill.code
+
+
+def test_a_withdrawn_complaint_counts_in_no_complaint_figure(session, world):
+    """A complaint the owner withdrew (已取消, closed when withdrawn) was neither handled nor valid: counted, it
+    raised 投诉处理率 and 投诉有效率; the report's requests by kind, the drill-downs and 投诉统计 leave it out alike."""
+    actor = actor_of(session, roles=["客服经理"], projects=[world.p1])
+    before = figures_of(session, actor, [ds.MONTH])
+    stats_before = complaint_statistics(session, actor=actor, month_from=ds.MONTH).rows[0]
+    requests_drill = kpis.Drill("requests_received", ds.MONTH, (world.p1.id,), RequestKind.COMPLAINT.value)
+    listed_before = session.scalar(select(func.count()).select_from(ServiceRequest).where(requests_drill.where()))
+    received = dt.datetime(2025, 9, 10, 2, 0, tzinfo=dt.UTC)
+    withdrawn = f.service_request(session, project_=world.p1, kind=RequestKind.COMPLAINT, received_at=received)
+    withdrawn.complaint_validity = ComplaintValidity.VALID
+    withdrawn.status, withdrawn.closed_at = RequestStatus.CANCELLED, received + dt.timedelta(hours=2)
+    session.flush()
+    assert session.get(ServiceRequest, withdrawn.id).status is RequestStatus.CANCELLED
+    after = figures_of(session, actor, [ds.MONTH])
+    for key in ("handling_rate", "timeliness_rate", "validity_rate"):
+        old, new = before.get(key, world.p1.id, ds.MONTH), after.get(key, world.p1.id, ds.MONTH)
+        assert (new.numerator, new.denominator) == (old.numerator, old.denominator), key
+    stats = complaint_statistics(session, actor=actor, month_from=ds.MONTH).rows[0]
+    assert (stats.received, stats.closed, stats.valid) == (stats_before.received, stats_before.closed,
+                                                           stats_before.valid)
+    for key in ("complaints_received", "complaints_closed", "complaints_valid"):
+        drill = kpis.Drill(key, ds.MONTH, (world.p1.id,))
+        assert withdrawn.id not in session.scalars(select(ServiceRequest.id).where(drill.where())).all(), key
+    assert session.scalar(select(func.count()).select_from(ServiceRequest).where(requests_drill.where())) \
+        == listed_before

@@ -280,3 +280,26 @@ def test_texts_beyond_their_bound_are_refused_on_corrective_actions_and_campaign
     session.expire_all()
     row = session.get(CorrectiveAction, made.action_id)
     assert (row.status, row.follow_up_note, row.followed_up_at) == (ActionStatus.DONE, "", None) and counts() == before
+
+
+def test_buildings_and_rooms_are_listed_in_their_natural_order(session, surveyed):
+    """各楼栋 and 意见建议 listed 10栋 before 1栋 and room 1001 before 901 (text order); every other page lists
+    2栋 before 10栋 (``natural_key``)."""
+    project, units, actor, campaign = surveyed
+    b10 = f.building(session, project_=project, name="10栋")
+    units["901"] = f.unit(session, project_=project, building_=b10, room_no="901")
+    units["1001"] = f.unit(session, project_=project, building_=b10, room_no="1001")
+    session.add_all(SurveyHousehold(project_id=project.id, survey_id=campaign.survey_id, unit_id=units[room].id)
+                    for room in ("901", "1001"))
+    session.flush()
+    for room in ("1001", "901", "2-101", "1-101"):
+        session.add(SurveyResponse(project_id=project.id, survey_id=campaign.survey_id, unit_id=units[room].id,
+                                   service_score=5, comments=f"{room}的意见"))
+    session.flush()
+    assert session.scalar(select(func.count()).where(SurveyResponse.survey_id == campaign.survey_id)) == 4
+    r = survey_results(session, survey_id=campaign.survey_id, actor=actor)
+    assert [(name, s.answers) for name, s in r.by_building] == [("1栋", 1), ("2栋", 1), ("10栋", 2)]
+    assert [(c.building, c.room_no) for c in r.comments] == [
+        ("1栋", "1-101"), ("2栋", "2-101"), ("10栋", "901"), ("10栋", "1001")]
+    sheet = load_workbook(io.BytesIO(results_workbook(r)))["各楼栋"]
+    assert [row[0] for row in sheet.iter_rows(min_row=3, values_only=True)][:3] == ["1栋", "2栋", "10栋"]

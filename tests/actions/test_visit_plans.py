@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from actions import rates
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted, Refused
 from actions.visit_plans import (
@@ -81,14 +83,26 @@ def test_plan_against_done_for_the_month_and_the_year_so_far(session, year):
     progress = plan_progress(session, project_id=year["p"].id, month="2026-11", actor=year["boss"])
     lines = {ln.staff_name: ln for ln in progress.lines}
     wang, li = lines["王管家"], lines["李管家"]
-    assert (wang.planned, wang.done, wang.rate) == (12, 2, 16.7)
-    assert (wang.planned_to_date, wang.done_to_date, wang.rate_to_date) == (22, 5, 22.7)
+    assert (wang.planned, wang.done, wang.rate) == (12, 2, Decimal("16.7"))
+    assert (wang.planned_to_date, wang.done_to_date, wang.rate_to_date) == (22, 5, Decimal("22.7"))
     assert (li.planned, li.done, li.planned_to_date, li.done_to_date) == (8, 1, 8, 1)
     assert wang.status is PlanStatus.DRAFT
     october = {ln.staff_name: ln for ln in plan_progress(session, project_id=year["p"].id, month="2026-10",
                                                          actor=year["boss"]).lines}
     assert (october["王管家"].planned, october["王管家"].done) == (10, 3) and "李管家" not in october
 
+
+
+def test_a_completion_rate_is_rounded_half_up_as_on_every_other_page(session, year):
+    """1 household of 16 planned is 6.25 %: it read 6.2 % (the float's round-half-even) where every other page
+    reads 6.3 % (``rates``, half-up)."""
+    plan = session.scalars(select(StaffVisitPlan).where(StaffVisitPlan.staff_id == year["li"].id)).one()
+    plan.planned = 16
+    session.flush()
+    li = {ln.staff_name: ln for ln in plan_progress(session, project_id=year["p"].id, month="2026-11",
+                                                     actor=year["boss"]).lines}["李管家"]
+    assert (li.planned, li.done, li.planned_to_date, li.done_to_date) == (16, 1, 16, 1)
+    assert str(li.rate) == str(li.rate_to_date) == "6.3" and rates.percent_text(li.done, li.planned) == "6.3%"
 
 def test_plans_are_approved_by_someone_else_than_who_drew_them_up(session, year):
     p = year["p"]
