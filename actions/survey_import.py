@@ -163,10 +163,10 @@ class SurveyImporter(Importer):
         name about as many units as the project holds — the units' customers' names."""
         survey = self.survey
         rows = size // BYTES_PER_ROW  # at least the file's rows
-        self._units.prefetch(survey.project_id, rows)
+        whole = self._units.prefetch(survey.project_id, rows)
         self._answered = self._answered_units()
         self._listed = self._listed_units()
-        if self._units._whole:
+        if whole:
             self._names = self._project_customers()
 
     def fields(self) -> tuple[Field, ...]:
@@ -271,7 +271,7 @@ class SurveyImporter(Importer):
     def streams(self) -> bool:
         """Streamed when everything the check needs was read ahead (:meth:`prefetch`): the check of a piece then
         reads nothing, and the connection is the writer's."""
-        return bool(self._units._whole) and None not in (self._answered, self._listed, self._names)
+        return None not in (self._answered, self._listed, self._names)  # the names only with the units read whole
 
     @contextlib.contextmanager
     def stream(self, batch: ImportBatch, headers: list[Header]) -> Iterator[Stream]:

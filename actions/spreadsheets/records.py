@@ -477,12 +477,14 @@ class UnitRefs:
                                                 for part in chunks(_room_spellings(typed))])
         return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
 
-    def prefetch(self, project_id: int, rows: int) -> None:
+    def prefetch(self, project_id: int, rows: int) -> bool:
         """The project's units read now for :meth:`ids` to come, when a file of at most ``rows`` rows will name about
         as many (at most twice ``rows`` units: what :meth:`ids` would read then) — in an import, while calamine
-        parses the file."""
-        if self.session.scalar(select(func.count()).where(Unit.project_id == project_id)) <= 2 * rows:
-            self._whole[project_id] = self._read(project_id, [self._units_of(project_id)])
+        parses the file. Whether they were read."""
+        if self.session.scalar(select(func.count()).where(Unit.project_id == project_id)) > 2 * rows:
+            return False
+        self._whole[project_id] = self._read(project_id, [self._units_of(project_id)])
+        return True
 
     @staticmethod
     def _units_of(project_id: int) -> Select:
