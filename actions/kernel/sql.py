@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Insert, Integer, Select, any_, bindparam, cast, func, insert
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Insert,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def dialect_name(session: Session) -> str:
@@ -68,3 +82,24 @@ def among_ids(session: Session, column: ColumnElement, ids: Sequence[int], same:
     if is_postgresql(session):
         return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
     return column.in_(same)
+
+
+class minutes_between(FunctionElement):  # noqa: N801  (read as a SQL function)
+    """The minutes from one UTC timestamp column to another, in SQL, written the way each database counts
+    them — an expression needing no session, so a record set's WHERE clause (a KPI's drill-down) can say it."""
+
+    type = Float()
+    inherit_cache = True
+    name = "minutes_between"
+
+
+@compiles(minutes_between, "postgresql")
+def _minutes_between_pg(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 60)"
+
+
+@compiles(minutes_between)
+def _minutes_between_sqlite(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 1440)"
