@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Self
 
 from starlette.datastructures import ImmutableMultiDict
@@ -19,6 +19,7 @@ from wtforms.validators import ValidationError
 
 from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
+from actions.kernel.money import decimal_text
 from actions.kernel.periods import read_month, today_local, within_years
 from actions.records import MISSING_VERSION_MESSAGE
 from models import SHANGHAI, LabeledEnum
@@ -203,11 +204,8 @@ class DecimalField(_Typed):
     """An exact number (points, amounts)."""
 
     def parse(self, text: str) -> Decimal:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError from None
-        if not number.is_finite():
+        number = decimal_text(text)  # as the imports read a number: not 「1e3」 nor 「1_000」
+        if number is None:
             raise ValueError
         return number
 

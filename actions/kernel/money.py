@@ -16,11 +16,15 @@ MONEY_MAX = Decimal("9999999999.99")
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+# What people write for a number: digits, one point, a sign. Python's Decimal reads more — 「1e3」 (1000),
+# 「1_000」, 「１２」 — which nobody types for an amount and which a cashier reading 1e3 back would not recognise.
+_PLAIN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
 
 
 def decimal_text(value: str) -> Decimal | None:
     """A number as typed or pasted: full-width, with spaces, ``¥`` ``元`` ``RMB``, commas only between thousands
-    (``1,200.50``; ``12,00`` is no number); None when it is not one."""
+    (``1,200.50``; ``12,00`` is no number); None when it is not one — nor Python's own number syntax
+    (``1e3``, ``1_000``, ``NaN``)."""
     value = fold(value).replace(" ", "")
     for junk in ("¥", "￥", "元", "RMB"):
         value = value.replace(junk, "")
@@ -28,6 +32,8 @@ def decimal_text(value: str) -> Decimal | None:
         if not _THOUSANDS.match(value):
             return None
         value = value.replace(",", "")
+    if not _PLAIN.match(value):
+        return None
     try:
         number = Decimal(value)
     except InvalidOperation:

@@ -579,11 +579,14 @@ class ReadableDecimalField(DecimalField):
         return money.readable(self.data)
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        super().process_formdata(valuelist)
-        # 「NaN」「Infinity」 are numbers to Decimal: PostgreSQL would store NaN (every sum over it NaN), SQLite NULL
-        if self.data is not None and not self.data.is_finite():
-            self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value."))
+        # Read as the imports read a number (``money.decimal_text``): 「1,200.50」「￥80」 yes; Python's own syntax —
+        # 「1e3」「1_000」, and 「NaN」「Infinity」 (PostgreSQL would store NaN, every sum over it NaN) — no.
+        if not valuelist:
+            return
+        text = str(valuelist[0]).strip()
+        self.data = money.decimal_text(text) if text else None
+        if self.data is None and text:
+            raise ValueError(f"「{text}」不是有效的小数：请只填数字和小数点（如 1200 或 1,200.50）")
 
 
 def _within_years(form: Any, field: Any) -> None:

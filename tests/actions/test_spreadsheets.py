@@ -134,9 +134,19 @@ def test_money_and_numbers():
     assert money("12.345").reason == "12.345 最多 2 位小数"
     assert money(-1).reason == "-1.00 不能小于 0"
     assert clean.integer(1, 10)("11").reason == "11 不能大于 10"
-    # an exponent too big for a 64-bit integer is refused before int() (past Python's int limit, or minutes of CPU)
-    assert clean.integer(1)("1e99999").reason == "1E+99999 超出范围"
-    assert clean.integer(1)("1e999999999").reason == "1E+999999999 超出范围"
+    # an exponent is Python's number syntax, not a number typed: refused before int() (past Python's int limit,
+    # or minutes of CPU) as no number
+    assert clean.integer(1)("1e99999").reason == "「1e99999」不是整数"
+    assert clean.integer(1)("1e999999999").reason == "「1e999999999」不是整数"
+    assert clean.integer(1)("10000000000000000000000").reason == "10000000000000000000000 超出范围"
+
+
+@pytest.mark.parametrize("typed", ["1e3", "1E3", "1_000", "1_000.50", "0x10", "NaN", "Infinity", "１e３"])
+def test_python_number_syntax_is_no_number_in_a_spreadsheet(typed):
+    """「1e3」 was read as 1000.00 and 「1_000」 as 1000 (Python's Decimal syntax): a cell nobody reads as an amount.
+    Refused naming the cell, as the console refuses it (both read through ``money.decimal_text``)."""
+    assert clean.decimal()(typed).reason == f"「{typed}」不是数字"
+    assert clean.integer(0)(typed).reason == f"「{typed}」不是整数"
 
 
 def test_a_period_given_as_an_int_is_read():

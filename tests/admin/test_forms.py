@@ -79,6 +79,8 @@ def test_a_date_not_understood_is_refused_never_changed(typed):
     (("month", "2026-13"), "账期格式应为 YYYY-MM（如 2026-05），收到：2026-13"),
     (("at", "明早九点"), "开始时间格式无效：明早九点"),
     (("points", "NaN"), "分值无效：NaN"),
+    (("points", "1e3"), "分值无效：1e3"),  # Python's number syntax, read as 1000 before
+    (("points", "1_0"), "分值无效：1_0"),
     (("points", "三分"), "分值无效：三分"),
     (("priority", "asap"), "优先级无效：asap"),
 ])

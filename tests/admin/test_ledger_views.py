@@ -626,6 +626,24 @@ def test_a_number_typed_as_nan_or_infinity_is_refused_not_stored(session, consol
     assert session.scalars(select(MoveInChecklist.water_reading)).all() == [Decimal("12.50")]
 
 
+def test_python_number_syntax_typed_in_a_console_form_is_refused_as_the_imports_refuse_it(session, console, site):
+    """「1e3」 typed as a reading was stored as 1000, 「1_000」 as 1000 (Python's Decimal syntax, which WTForms read):
+    refused naming what was typed, as an import refuses the cell; nothing written. 「1,200.50」 reads as an import
+    reads it."""
+    from models import MoveInChecklist
+
+    unit = f.unit(session, project_=site["p1"])
+    session.flush()
+    c = console("desk")
+    form = {"project": site["p1"].id, "unit": unit.id, "received_by": "张伟", "handover_date": "2026-11-01",
+            "keys_count": "2"}
+    for typed in ("1e3", "1_000", "1E+3"):
+        _refused_create(session, c, "move-in-checklist", MoveInChecklist, {**form, "water_reading": typed},
+                        f"「{typed}」不是有效的小数")
+    assert c.post("/admin/move-in-checklist/create", {**form, "water_reading": "1,200.50"}).status_code == 302
+    assert session.scalars(select(MoveInChecklist.water_reading)).all() == [Decimal("1200.50")]
+
+
 def test_a_duty_log_is_handed_over_to_the_next_person_at_the_end_of_its_shift(session, console, site):
     """「做好服务中心值班记录和交接班记录」: a shift handed over to the one on duty himself, a shift dated ahead, a
     交接时间 in the future or a week off the 值班日期 is refused naming what is wrong, nothing written; a night
