@@ -451,6 +451,11 @@ _AREA_AND_NUMBER = re.compile(r"^(?:(0[12][0-9])|(0[3-9][0-9]{2}))?([2-9][0-9]{6
 # one or two are a date or a code (2026-03-05, 12-34-56-78), not a phone.
 _SHORT_GROUP = re.compile(r"(?:^|[\s\-()（）])[0-9]{1,2}(?=$|[\s\-()（）])")
 _COUNTRY_CODE = re.compile(r"^\+?86(?=[\s\-])")  # +86 138 0000 0000
+# Eight digits that read as a day of 1900–2099 (20260305, 19900307): a date typed without separators into a phone
+# box or pasted into a shifted column — as 2026-03-05 is refused, so is 20260305. A landline whose number reads as a
+# day is written with its area code (021-20260305), which no day has.
+_DAY_DIGITS = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_DAY = re.compile(_DAY_DIGITS)
 
 
 def _landline(digits: str) -> str | None:
@@ -460,6 +465,8 @@ def _landline(digits: str) -> str | None:
     if not number:
         return None
     area = number.group(1) or number.group(2)
+    if not area and _DAY.fullmatch(digits):
+        return None  # a day, not a number (see _DAY_DIGITS)
     return f"{area}-{number.group(3)}" if area else number.group(3)
 
 
@@ -513,10 +520,13 @@ def phone() -> Cleaner:
             return digits
         if landline := _landline(digits):
             return landline
+        if _DAY.fullmatch(digits):
+            return Invalid(f"{shown} 像是日期，不是电话号码：座机请连同区号填写（如 021-{digits}）", shown)
         return Invalid(f"{shown} 不是有效的电话号码", shown)
 
     return _canonical(clean, "1[3-9][0-9]{9}"
-                             "|(?:0[12][0-9]-|0[3-9][0-9]{2}-)?[2-9][0-9]{6,7}(?:-[0-9]{1,6})?")
+                             f"|(?!{_DAY_DIGITS}(?:-|$))"
+                             "(?:0[12][0-9]-|0[3-9][0-9]{2}-)?[2-9][0-9]{6,7}(?:-[0-9]{1,6})?")
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -86,6 +86,19 @@ def test_what_is_no_landline_is_refused(cell):
     assert isinstance(got, Invalid) and got.reason == f"{cell} 不是有效的电话号码"
 
 
+@pytest.mark.parametrize("cell", ["20260305", "19900307", "2026 0305", 20260305, "２０２６０３０５"])
+def test_eight_digits_that_read_as_a_day_are_no_landline(cell):
+    """「20260305」 typed without separators was stored as the landline 20260305, where 「2026-03-05」 was refused: a
+    day of 1900–2099 as eight bare digits is refused the same in the console and an import (whose fast path keeps
+    only what the cleaner would), saying how a landline of those digits is written; with its area code it is one."""
+    got = clean.phone()(cell)
+    assert isinstance(got, Invalid) and got.reason == f"{str(cell).replace('２０２６０３０５', '20260305')} 像是日期，" \
+        f"不是电话号码：座机请连同区号填写（如 021-{str(cell).replace(' ', '').replace('２０２６０３０５', '20260305')}）"
+    assert not clean.phone().canonical.fullmatch(str(cell))
+    assert clean.phone()("021-20260305") == "021-20260305" == clean.phone()("(021)2026 0305")
+    assert clean.phone()("20261305") == "20261305"  # no month 13: a local number
+
+
 @pytest.mark.parametrize("cell", ["13812345678-1", "021-58888888-1234567", "0211-58888888-8023", "12345转1",
                                   "转8023", "021-转8023", "abc-123"])
 def test_an_extension_does_not_make_nonsense_a_phone(cell):

@@ -261,6 +261,11 @@ def test_customer_form_checks_id_and_phone_numbers_as_the_import_does(console, s
         message = f"手机号：{value} 不是有效的电话号码"
         assert message in html.unescape(response.text)
         assert _count(session, Customer) == before
+    # …and typed without separators, as the imports refuse it (the landline of those digits takes its area code)
+    response = c.post("/admin/customer/create", _customer_form(p, phone="20260305"))
+    assert response.status_code == 400
+    assert "手机号：20260305 像是日期，不是电话号码：座机请连同区号填写（如 021-20260305）" in html.unescape(response.text)
+    assert _count(session, Customer) == before
     response = c.post("/admin/customer/create", _customer_form(p, id_number="1101011990030713"))
     assert response.status_code == 400 and "不是 18 位身份证号" in html.unescape(response.text)
     assert _count(session, Customer) == before
