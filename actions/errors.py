@@ -39,7 +39,7 @@ def integrity_message(exc: Exception) -> str:
 
     def constraint(name: str):
         for table in Base.metadata.tables.values():
-            for con in table.constraints:
+            for con in (*table.constraints, *table.indexes):  # a unique index too (a partial one: 项目为空的默认规则)
                 if con.name == name:
                     return table, con
         return None, None

@@ -47,6 +47,7 @@ from .kernel.periods import not_yet
 from .privacy import mask, shown_tail, whole_number
 from .spreadsheets.clean import Invalid, building_spellings, room_key, room_spellings, unit_parts
 from .spreadsheets.clean import phone as phone_cleaner
+from .spreadsheets.pipeline import shown
 from .units import linked_on
 
 # 同一房屋同类问题在此期间内再次报事，标记为重复诉求。
@@ -336,6 +337,17 @@ def _check_received_at(received_at: dt.datetime) -> None:
         raise Refused(f"{label_of(ServiceRequest, 'received_at')}不能晚于当前时间")
 
 
+def _check_received_before_handling(session: Session, request: ServiceRequest) -> None:
+    """A 受理时间 corrected on the form stays before what followed it — the 派工 (its 时限 count from it) and the
+    办结: one typed after them put the request's 处理经过 out of order and showed it closed before it came in."""
+    dispatched = session.scalar(select(func.min(WorkOrder.dispatched_at)).where(WorkOrder.request_id == request.id))
+    for label, moment in ((label_of(WorkOrder, "dispatched_at"), dispatched),
+                          (label_of(ServiceRequest, "closed_at"), request.closed_at)):
+        if moment is not None and request.received_at > moment:
+            raise Refused(f"{label_of(ServiceRequest, 'received_at')} {shown(request.received_at)} 晚于该诉求的{label}"
+                          f" {shown(moment)}：受理在先，请核对时间", [request.id])
+
+
 def _repeat_of(session: Session, unit_id: int | None, category: RequestCategory | None,
                received_at: dt.datetime) -> int | None:
     """The latest request of the same unit and 问题类别 within :data:`REPEAT_WINDOW` before ``received_at``."""
@@ -394,6 +406,8 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
     request = change.obj
     if change.changed("received_at") and request.received_at is not None:
         _check_received_at(request.received_at)
+        if not change.created:
+            _check_received_before_handling(session, request)
     if change.changed("first_staff_id") or change.changed("project_id"):
         _check_first_staff(session, request.first_staff_id, request.project_id)
     if change.changed("kind") or change.changed("unit_id"):

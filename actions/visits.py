@@ -172,6 +172,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
         raise Refused(f"转为投诉须填写{label_of(Visit, 'issues_raised')}")
     visited_at = visited_at or utcnow()
     _check_visited_at(visited_at, None)
+    _check_after_request(visited_at, followed, None)
     try:
         with session.begin_nested():
             visit, request_id = _add_visit(
@@ -225,6 +226,18 @@ def _submitted(session: Session, token: str | None, actor: Actor, unit_id: int |
     return None if row is None else VisitResult(row.id, row.request_id, None)
 
 
+def _check_after_request(visited_at: dt.datetime | None, followed: ServiceRequest | None,
+                         visit_id: int | None) -> None:
+    """A 回访 follows up the 诉求 it names (投诉回访、有偿服务回访 …): it is made after that 诉求 was received — one
+    dated before (a month typed wrong) would put the callback ahead of the complaint in its 处理经过 and count in a
+    month the complaint had not come in yet."""
+    if followed is None or visited_at is None or followed.received_at is None or visited_at >= followed.received_at:
+        return
+    raise Refused(f"{label_of(Visit, 'visited_at')} {shown(visited_at)} 早于所回访{label_of(Visit, 'request')} "
+                  f"#{followed.id} 的{label_of(ServiceRequest, 'received_at')} {shown(followed.received_at)}："
+                  f"回访须在受理之后，请核对日期", [visit_id] if visit_id else [followed.id])
+
+
 def _check_visited_at(visited_at: dt.datetime | None, visit_id: int | None) -> None:
     """A visit is recorded once made: a 回访时间 ahead of now (next year's for this year's) would count the household
     as visited when its cycle comes."""
@@ -259,6 +272,8 @@ def _visit_edited(session: Session, actor: Actor, change: records.Change) -> Non
     visit = change.obj
     if change.changed("visited_at"):
         _check_visited_at(visit.visited_at, visit.id)
+    if visit.request_id is not None and (change.changed("visited_at") or change.changed("request_id")):
+        _check_after_request(visit.visited_at, session.get(ServiceRequest, visit.request_id), visit.id)
     if visit.unit_id is not None and any(change.changed(a) for a in ("unit_id", "customer_id", "request_id")):
         _check_household(session, visit.unit_id, visit.customer_id, visit.request_id)
 

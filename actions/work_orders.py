@@ -227,6 +227,22 @@ def _sla(session: Session, triples: set[tuple[int, Any, Any]]) -> dict[tuple[int
     return out
 
 
+@records.rule(SlaRule)
+def _one_default_rule(session: Session, actor: Actor, change: records.Change) -> None:
+    """项目为空 is every project's default: one per 诉求类型 and 优先级, as a project has one of its own — with two, 派工
+    took either's deadlines. A second is refused naming the one to change (the unique index holds it under a race)."""
+    rule = change.obj
+    if rule.project_id is not None or rule.kind is None or rule.priority is None or not any(
+            change.changed(a) for a in ("project_id", "kind", "priority")):
+        return
+    same = session.scalar(select(SlaRule.id).where(
+        SlaRule.project_id.is_(None), SlaRule.kind == rule.kind, SlaRule.priority == rule.priority,
+        SlaRule.id != rule.id if rule.id is not None else literal(True)).limit(1))
+    if same is not None:
+        raise Refused(f"已有「{rule.kind.label}/{rule.priority.label}」的默认{SlaRule.__label__}（项目为空，#{same}）："
+                      f"请修改该规则，或为项目另设{SlaRule.__label__}", [same])
+
+
 def dispatch_refusal(requests: Iterable[Any]) -> str | None:
     """Why the selected requests (anything with ``id`` and ``status``) cannot be dispatched, or None — asked by the
     派工 page before its form is offered, and by 派工 itself."""

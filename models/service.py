@@ -386,6 +386,11 @@ class SlaRule(IdMixin, VersionedMixin, Base):
     __label__ = "时限规则"
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "priority"),
+        # the default (项目为空) too: a constraint's NULL is never equal to another's, so a second default of a kind
+        # and priority was taken, and 派工 used one or the other. Partial: MariaDB (schema only) has none, and would
+        # make it unique over every project's rules
+        Index("uq_sla_rule_default", "kind", "priority", unique=True, postgresql_where=text("project_id IS NULL"),
+              sqlite_where=text("project_id IS NULL")).ddl_if(dialect=("postgresql", "sqlite")),
         CheckConstraint("respond_minutes > 0 AND complete_hours > 0", name="positive",
                         info={"message": "{respond_minutes}、{complete_hours}须大于 0"}),
     )

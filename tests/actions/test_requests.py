@@ -204,3 +204,44 @@ def test_a_repair_inside_a_home_names_the_home(session, console, desk):
     assert edit.status_code == 400 and "须选择房屋" in edit.text
     session.expire_all()
     assert session.get(ServiceRequest, public.request_id).kind is RequestKind.REPAIR_PUBLIC
+
+
+def test_a_received_time_corrected_on_the_form_stays_before_the_dispatch_and_the_close(session, console, desk):
+    """A 受理时间 corrected on the form of a request already dispatched or closed was saved as typed — 03:05 for one
+    dispatched and closed at 02:54: its 处理经过 then read 派工 and 关闭 before it came in. It is refused naming the
+    time it passed, nothing written; a time before them is taken."""
+    from actions.actor import actor_for_user
+    from actions.requests import answer_request
+    from actions.work_orders import dispatch_requests
+    from models import RequestKind, WorkOrder
+
+    actor = actor_for_user(session, desk["user"])
+    received = (utcnow() - dt.timedelta(hours=5)).replace(microsecond=0)
+    handled = received + dt.timedelta(hours=1)
+    repair = f.service_request(session, project_=desk["p"], unit_=desk["unit"], received_at=received)
+    dispatch_requests(session, request_ids=[repair.id], actor=actor)
+    order = session.scalars(select(WorkOrder).where(WorkOrder.request_id == repair.id)).one()
+    order.dispatched_at = handled
+    inquiry = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.INQUIRY,
+                                received_at=received)
+    answer_request(session, request_id=inquiry.id, reply="物业费可在前台或微信缴纳", actor=actor)
+    session.get(ServiceRequest, inquiry.id).closed_at = handled
+    session.flush()
+    client = console("qiantai")
+    late = (handled + dt.timedelta(hours=2)).astimezone(SHANGHAI)
+    for request, kind, passed in ((repair, "repair_private", "派工时间"), (inquiry, "inquiry", "办结时间")):
+        session.refresh(request)
+        form = _form(desk, kind=kind, category="plumbing", version=str(request.version),
+                     received_at=f"{late:%Y-%m-%d %H:%M:%S}")
+        refused = client.post(f"/admin/service-request/edit/{request.id}", form)
+        assert refused.status_code == 400, refused.text[:300]
+        assert (f"受理时间 {late:%Y-%m-%d %H:%M} 晚于该诉求的{passed} {handled.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+                f"：受理在先") in refused.text
+        session.expire_all()
+        assert session.get(ServiceRequest, request.id).received_at == received
+        earlier = (received - dt.timedelta(minutes=30)).astimezone(SHANGHAI)
+        taken = client.post(f"/admin/service-request/edit/{request.id}",
+                            {**form, "received_at": f"{earlier:%Y-%m-%d %H:%M:%S}"})
+        assert taken.status_code == 302, taken.text[:300]
+        session.expire_all()
+        assert session.get(ServiceRequest, request.id).received_at == earlier

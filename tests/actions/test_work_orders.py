@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from actions import records
 from actions.actor import actor_for_user
 from actions.audit import trail_clause
-from actions.errors import NotPermitted, Refused
+from actions.errors import NotPermitted, Refused, integrity_message
 from actions.records import TEXT_MAX
 from actions.work_orders import (
     DISPATCH_SUMMARY,
@@ -146,6 +148,49 @@ def test_a_project_sla_rule_overrides_the_default_and_priority_and_deadline_can_
     dispatch_requests(session, request_ids=[b.id], complete_due_at=due, actor=world["actor"])
     ob = order_of(session, b)
     assert ob.complete_due_at == due and ob.respond_due_at == received + dt.timedelta(minutes=30)
+
+
+def test_one_default_sla_rule_per_kind_and_priority(session, world, console):
+    """时限规则 with 项目为空 are every project's defaults. A second 报修(户内)/紧急 default (10 分钟/2 小时 beside the
+    seeded 15 分钟/4 小时) was saved from 新建 — the unique (项目, 诉求类型, 优先级) never compares two empty 项目 — and
+    派工 then took either's deadlines. It is refused naming the one to change, on a new rule and on an edit into
+    the same kind and priority, nothing written; the database holds it too. A project's own rule of that kind
+    and priority, and an edit of the default's limits, are taken as before."""
+    f.user(session, username="boss", superuser=True)
+    session.flush()
+    defaults = lambda: session.execute(select(SlaRule.id, SlaRule.kind, SlaRule.priority, SlaRule.respond_minutes,  # noqa: E731
+                                              SlaRule.complete_hours).where(SlaRule.project_id.is_(None))
+                                       .order_by(SlaRule.id)).all()
+    urgent = session.scalar(select(SlaRule).where(SlaRule.project_id.is_(None), SlaRule.kind == RequestKind.REPAIR_PRIVATE,
+                                                  SlaRule.priority == Priority.URGENT))
+    high = session.scalar(select(SlaRule).where(SlaRule.project_id.is_(None), SlaRule.kind == RequestKind.REPAIR_PRIVATE,
+                                                SlaRule.priority == Priority.HIGH))
+    before = defaults()
+    c = console("boss")
+    form = {"project": "__None", "kind": "repair_private", "priority": "urgent", "respond_minutes": "10",
+            "complete_hours": "2"}
+    refused = c.post("/admin/sla-rule/create", form)
+    assert refused.status_code == 400, refused.text[:300]
+    assert f"已有「报修(户内)/紧急」的默认时限规则（项目为空，#{urgent.id}）：请修改该规则" in refused.text
+    moved = c.post(f"/admin/sla-rule/edit/{high.id}", {**form, "version": str(high.version)})
+    assert moved.status_code == 400 and f"（项目为空，#{urgent.id}）" in moved.text, moved.text[:300]
+    session.expire_all()
+    assert defaults() == before
+    # two saves at once pass the check together: the unique index refuses the second
+    with pytest.raises(IntegrityError) as raised, session.begin_nested():
+        session.add(SlaRule(project_id=None, kind=RequestKind.REPAIR_PRIVATE, priority=Priority.URGENT,
+                            respond_minutes=10, complete_hours=2))
+        session.flush()
+    assert integrity_message(raised.value) == "已存在相同「诉求类型、优先级」的时限规则记录"
+    assert defaults() == before
+
+    made = c.post("/admin/sla-rule/create", {**form, "project": str(world["p1"].id)})
+    assert made.status_code == 302, made.text[:300]
+    changed = c.post(f"/admin/sla-rule/edit/{urgent.id}", {**form, "respond_minutes": "20",
+                                                           "version": str(urgent.version)})
+    assert changed.status_code == 302, changed.text[:300]
+    session.expire_all()
+    assert (session.get(SlaRule, urgent.id).respond_minutes, len(defaults())) == (20, len(before))
 
 
 def test_chosen_department_and_assignee(session, world):
@@ -590,6 +635,53 @@ def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
     with Session(engine) as s:
         order = s.get(WorkOrder, oid)
         assert order.status is S.ACCEPTED and order.version == 2
+
+
+def test_two_new_default_sla_rules_at_once_one_is_refused(engine):
+    """Two 新建 of the same default 时限规则 at once both pass the check (neither sees the other's row): the unique
+    index holds one, and the second is refused in Chinese, not saved beside it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("two real transactions: PostgreSQL only")
+    key = (RequestKind.SUGGESTION, Priority.LOW)
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        seeded = s.scalar(select(SlaRule).where(SlaRule.project_id.is_(None), SlaRule.kind == key[0],
+                                                SlaRule.priority == key[1]))
+        kept = (seeded.respond_minutes, seeded.complete_hours)
+        s.delete(seeded)
+        admin_id = f.user(s, username="sla-racer", superuser=True).id
+    with Session(engine) as s:
+        actor = actor_for_user(s, s.get(User, admin_id))
+    values = {"project": None, "kind": key[0], "priority": key[1], "respond_minutes": 240, "complete_hours": 168}
+    try:
+        first = Session(engine)
+        first.begin()
+        records.save_record(first, SlaRule, None, values, actor=actor)
+
+        def second():
+            with Session(engine) as s, s.begin():
+                return records.save_record(s, SlaRule, None, values, actor=actor)
+
+        thread, box = _in_thread(second)
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting on the first's index entry
+        first.commit()
+        first.close()
+        thread.join(10)
+        assert isinstance(box.get("error"), Refused), box
+        assert box["error"].message == "已存在相同「诉求类型、优先级」的时限规则记录"
+        with Session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(SlaRule).where(
+                SlaRule.project_id.is_(None), SlaRule.kind == key[0], SlaRule.priority == key[1])) == 1
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(SlaRule).where(SlaRule.project_id.is_(None), SlaRule.kind == key[0],
+                                            SlaRule.priority == key[1]))
+            s.add(SlaRule(project_id=None, kind=key[0], priority=key[1], respond_minutes=kept[0],
+                          complete_hours=kept[1]))
+            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+            s.execute(delete(User).where(User.id == admin_id))
 
 
 # --- 改优先级 -------------------------------------------------------------------------------------------

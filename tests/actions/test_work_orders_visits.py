@@ -132,8 +132,11 @@ def test_a_visit_names_a_customer_and_a_complaint_of_its_own_household(session, 
     u1, u2 = site["units"][0], site["units"][1]
     owner = f.customer(session, project_=site["p1"], name="范睿", phone="13400000792", unit_=u1)
     neighbour = f.customer(session, project_=site["p1"], name="万颖", phone="13400000261", unit_=u2)
-    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1)
-    other_complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u2)
+    earlier = utcnow() - dt.timedelta(hours=3)  # received before the callback below (made 2 hours ago)
+    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1,
+                                  received_at=earlier)
+    other_complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u2,
+                                        received_at=earlier)
     count = lambda: session.scalar(select(func.count()).select_from(Visit))  # noqa: E731
     before = count()
     with pytest.raises(Refused, match="客户 万颖 不是房屋「1栋-101」登记的客户"):
@@ -165,6 +168,47 @@ def test_a_visit_names_a_customer_and_a_complaint_of_its_own_household(session, 
     assert refused.status_code == 400 and "是「1栋-102」的诉求" in refused.text, refused.text[:300]
     session.expire_all()
     assert session.get(Visit, visit.id).request_id == complaint.id
+
+
+def test_a_callback_is_not_dated_before_the_request_it_follows_up(session, site, console):
+    """A 投诉回访 typed with last month's date (「2026-11-01」 for a complaint received on 11-15) was saved: the callback
+    stood before the complaint in its 处理经过 and counted in a month the complaint had not come in yet. A visit that
+    names the 诉求 it follows up is made after its 受理时间 — refused otherwise, on the form, through record_visit and
+    on an edit, naming both times; nothing written. One made after it is recorded as before."""
+    u1 = site["units"][0]
+    received = (utcnow() - dt.timedelta(days=10)).astimezone(SHANGHAI).replace(microsecond=0)
+    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1,
+                                  received_at=received)
+    count = lambda: session.scalar(select(func.count()).select_from(Visit))  # noqa: E731
+    before = count()
+    too_early = received - dt.timedelta(days=14)
+    with pytest.raises(Refused, match=f"回访时间 {too_early:%Y-%m-%d %H:%M} 早于所回访客户诉求 #{complaint.id} 的受理时间 "
+                                      f"{received:%Y-%m-%d %H:%M}：回访须在受理之后"):
+        record_visit(session, unit_id=u1.id, actor=site["actor"], kind=VisitKind.COMPLAINT, way=VisitWay.PHONE,
+                     request_id=complaint.id, visited_at=too_early)
+    assert count() == before
+
+    site["user"].username = "zhuguan"
+    session.flush()
+    client = console("zhuguan")
+    form = {"project": str(site["p1"].id), "kind": "complaint", "way": "phone", "unit": str(u1.id),
+            "request": str(complaint.id), "visited_at": f"{too_early:%Y-%m-%d %H:%M:%S}", "result": "satisfied",
+            "notes": "投诉回访"}
+    refused = client.post("/admin/visit/create", form)
+    assert refused.status_code == 400 and "早于所回访客户诉求" in refused.text, refused.text[:300]
+    assert count() == before
+
+    after = received + dt.timedelta(days=1)
+    assert client.post("/admin/visit/create", {**form, "visited_at": f"{after:%Y-%m-%d %H:%M:%S}"}).status_code == 302
+    visit = session.scalars(select(Visit).where(Visit.request_id == complaint.id)).one()
+    assert (visit.visited_at, visit.kind) == (after, VisitKind.COMPLAINT)
+    moved = client.post(f"/admin/visit/edit/{visit.id}", {**form, "version": str(visit.version)})
+    assert moved.status_code == 400 and "回访须在受理之后" in moved.text, moved.text[:300]
+    session.expire_all()
+    assert session.get(Visit, visit.id).visited_at == after
+    # a visit of no request (定期走访) keeps any past date
+    assert client.post("/admin/visit/create", {**form, "kind": "regular", "request": ""}).status_code == 302
+    assert count() == before + 2
 
 
 def _done_orders(session, site, n: int) -> list[WorkOrder]:
