@@ -15,9 +15,11 @@ and upserts by natural key (``actions.spreadsheets.records``):
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter, itemgetter
@@ -73,7 +75,18 @@ from .spreadsheets import clean
 from .spreadsheets.bulk import insert_columns, insert_rows, update_rows
 from .spreadsheets.clean import MASKED
 from .spreadsheets.header import Field
-from .spreadsheets.pipeline import LIMITS, ImportResult, Limits, Outcome, Progress, Row, run_import, shown
+from .spreadsheets.pipeline import (
+    LIMITS,
+    Checked,
+    Columns,
+    ImportResult,
+    Limits,
+    Outcome,
+    Progress,
+    Row,
+    run_import,
+    shown,
+)
 from .spreadsheets.records import (
     RecordImporter,
     StaffRefs,
@@ -1025,6 +1038,80 @@ class CustomerImporter(RecordImporter):
                 if row.outcome is unchanged:
                     row.outcome = update
 
+    def check_columns(self, columns: Columns) -> Checked | None:
+        """A new project's customers file (the first import of its owners: no customer stored in the project yet),
+        checked column by column — one project, no 编号 and no 房屋 cell, every customer identified (身份证号, else
+        手机号 + 姓名) on one row only, nothing masked, every 楼栋 + 房号 a unit of the project: every row is then a
+        new customer and, where it names a unit, a new link, as the rows' check would find them. Anything else —
+        and every file of a project with customers — is checked row by row (None)."""
+        values = columns.values
+        n = len(columns)
+        if any(v is not None for v in values.get("unit", ())):
+            return None  # 「1栋-101」 cells are split row by row
+        if any(any(map(operator.is_, values.get(k, ()), repeat(MASKED))) for k in ("phone", "id_number")):
+            return None  # a new customer's masked value is refused on its row
+        project_id = self.project_of_columns(values)
+        if project_id is None or self.session.scalar(select(exists().where(Customer.project_id == project_id))):
+            return None
+        # each customer on one row: 身份证号 all distinct, and 手机号 + 姓名 of the rows without one
+        numbers = values.get("id_number") or [None] * n
+        named = [number for number in numbers if number is not None]
+        if len(set(named)) != len(named):
+            return None
+        if len(named) < n:
+            phones, names = values.get("phone") or [None] * n, values["name"]
+            by_phone = [(phone, name) for number, phone, name in zip(numbers, phones, names, strict=True) if number is None]
+            if any(phone is None or not name for phone, name in by_phone) or len(set(by_phone)) != len(by_phone):
+                return None
+        # the rows naming a unit (楼栋 and 房号 both filled): in the usual file, every row
+        buildings, rooms = values.get("building") or [None] * n, values.get("room_no") or [None] * n
+        if all(buildings) and all(rooms):
+            linked = list(range(n))
+        else:
+            linked = [i for i in range(n) if buildings[i] and rooms[i]]
+            buildings, rooms = [buildings[i] for i in linked], [rooms[i] for i in linked]
+        self.refs = UnitRefs(self.session, {project_id})
+        units = self.refs.ids(project_id, buildings, rooms)
+        if None in units:
+            return None  # an unknown (or ambiguous) unit is named on its row
+        return NewCustomers({project_id}, project_id, values, n, linked, units)
+
+    def write_columns(self, checked: Checked, batch: ImportBatch) -> dict[str, int]:
+        """The new customers and links of :meth:`check_columns`, written as :meth:`write` writes them (the same
+        statements, values and audit rows), column by column."""
+        assert isinstance(checked, NewCustomers)
+        values, n, project_id = checked.values, checked.count, checked.project_id
+        columns = [[project_id] * n]
+        for key in self.columns:
+            column, default = values.get(key) or [None] * n, self._defaults.get(key)
+            columns.append(column if default is None or None not in column else [default if x is None else x for x in column])
+        names = ["project_id", *self.columns.values(), "batch_id"]
+        back = insert_columns(self.session, Customer.__table__, names, [*columns, [batch.id] * n],
+                              returning=["id", "project_id", "id_number", "phone", "name"])
+        made = list(map(itemgetter(0), back))
+        if not (list(map(itemgetter(2), back)) == columns[names.index("id_number")]
+                and list(map(itemgetter(3), back)) == columns[names.index("phone")]
+                and list(map(itemgetter(4), back)) == columns[names.index("name")]):
+            # not in the order given: each new customer's id matched back by its identity, as write_new does
+            by_identity = {(number, phone, name): i for i, _, number, phone, name in back}
+            made = list(map(by_identity.__getitem__, zip(*(columns[names.index(k)] for k in ("id_number", "phone", "name")),
+                                                         strict=True)))
+        self._record_created(Customer, {project_id: n}, batch)
+        linked, owner = checked.linked, UnitRelation.OWNER
+        relations, primaries = values.get("relation") or [None] * n, values.get("is_primary") or [None] * n
+        starts = values.get("start_date") or [None] * n
+        everyone = len(linked) == n
+        pick = (lambda column: column) if everyone else (lambda column: [column[i] for i in linked])
+        insert_columns(self.session, UnitCustomer.__table__,
+                       ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date", "batch_id"], [
+                           [project_id] * len(linked), checked.units, pick(made),
+                           [relation or owner for relation in pick(relations)],
+                           [True if primary is None else primary for primary in pick(primaries)],
+                           pick(starts), [batch.id] * len(linked),
+                       ])
+        self._record_created(UnitCustomer, {project_id: len(linked)} if linked else {}, batch)
+        return {"customers_inserted": n, "customers_updated": 0, "links_inserted": len(linked), "links_updated": 0}
+
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         title = f"导入{self.title}（批次 #{batch.id}）"
         leads, new_ = self.leads, Outcome.NEW
@@ -1033,7 +1120,7 @@ class CustomerImporter(RecordImporter):
                    and any(k in self.columns for k in (r.changes or {}))]
         made = self.write_new(new_customers, batch)
         customer_of = dict(zip(map(itemgetter("who"), map(attrgetter("values"), new_customers)), made, strict=True))
-        self._record_created(Customer, new_customers, batch)
+        self._record_created(Customer, Counter(r.values["project_id"] for r in new_customers), batch)
         self.write_updates(changed)
         audit_updates(self.session, Customer, self.changed_columns(changed), title)
         new_links = [r for r in rows if r.values.get("link") == "new"]
@@ -1053,7 +1140,7 @@ class CustomerImporter(RecordImporter):
         insert_columns(self.session, UnitCustomer.__table__,
                        ["project_id", "unit_id", "customer_id", "relation", "is_primary", "start_date", "batch_id"],
                        link_columns)
-        self._record_created(UnitCustomer, new_links, batch)
+        self._record_created(UnitCustomer, Counter(r.values["project_id"] for r in new_links), batch)
         relinked = [r for r in rows if r.values.get("link_changes")]
         # The link columns the file brings; a blank cell keeps what is stored.
         update_rows(self.session, UnitCustomer.__table__, list(self.relinked_columns.values()), [
@@ -1066,11 +1153,11 @@ class CustomerImporter(RecordImporter):
         return {"customers_inserted": len(made), "customers_updated": len(changed),
                 "links_inserted": len(new_links), "links_updated": len(relinked)}
 
-    def _record_created(self, model, rows: list[Row], batch: ImportBatch) -> None:
-        """The records of ``model`` the batch created: one 新增 audit row per project (who, the file, how many),
-        not one per record — each carries the batch, by which its 变更记录 lists that row (:func:`_imported_trail`).
-        An import updating a record still writes that record's own row, old → new."""
-        for project_id, count in sorted(Counter(r.values["project_id"] for r in rows).items()):
+    def _record_created(self, model, created: dict[int, int], batch: ImportBatch) -> None:
+        """The records of ``model`` the batch created, ``created`` of each project: one 新增 audit row per project
+        (who, the file, how many), not one per record — each carries the batch, by which its 变更记录 lists that row
+        (:func:`_imported_trail`). An import updating a record still writes that record's own row, old → new."""
+        for project_id, count in sorted(created.items()):
             record_batch(self.session, kind=AuditKind.INSERT, table=model.__tablename__, batch_id=batch.id, count=count,
                          project_id=project_id, actor=self.actor, details={"file_name": batch.file_name},
                          summary=f"导入{model.__label__} {count} 条（批次 #{batch.id}）")
@@ -1085,6 +1172,18 @@ class CustomerImporter(RecordImporter):
         by_identity = dict(zip([("idn", p, number) if number else ("tel", p, phone, name)
                                 for _, p, number, phone, name in back], map(itemgetter(0), back), strict=True))
         return list(map(by_identity.__getitem__, map(itemgetter("who"), map(attrgetter("values"), rows))))
+
+
+@dataclass(frozen=True)
+class NewCustomers(Checked):
+    """A file of new customers :meth:`CustomerImporter.check_columns` checked: its columns, and the rows (by index)
+    naming a unit, with their units' ids."""
+
+    project_id: int
+    values: dict[str, list[Any]]
+    count: int
+    linked: list[int]
+    units: list[int | None]
 
 
 def _imported_trail(model) -> Callable[[int], ColumnElement[bool]]:

@@ -19,7 +19,8 @@ links to and one raw write of the same 100,000 customers and links (rolled back:
 PostgreSQL — the write floor of the first import); and that read plus one raw read of the units, customers and
 links an unchanged file is compared with (the preview's floor before issue 17's data versions), and — what a
 recognised file's preview cannot avoid — the read through the gate plus parsing and cleaning. ``--stages`` prints the CPU each part of the
-业主 import and preview spends (functions wrapped in place, no profiler). ``--cache DIR`` keeps the workbooks
+业主 import and preview spends (functions wrapped in place, no profiler): a new project's file is checked and written
+by column (``check by column``, ``write by column``), any other row by row. ``--cache DIR`` keeps the workbooks
 (writing them takes minutes on a loaded machine).
 
     /work/venv/bin/python bench/bulk_import.py [--rows 100000] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_bulk_import]
@@ -143,8 +144,10 @@ STAGE_PARTS = {
     "actions.spreadsheets.pipeline": {"read_book": "read (gate + calamine)", "parse": "parse + clean",
                                       "_check_repeats": "repeats"},
     "actions.spreadsheets.records": {"RecordImporter._projects": "check: projects",
-                                     "RecordImporter.recognise": "recognised (same file, same data versions)"},
+                                     "RecordImporter.recognise": "recognised (same file, same data versions)",
+                                     "UnitRefs.ids": "units looked up"},
     "actions.bulk_import": {
+        "CustomerImporter.check_columns": "check by column", "CustomerImporter.write_columns": "write by column",
         "CustomerImporter.check": "check", "CustomerImporter.resolve": "check: units",
         "CustomerImporter.find": "check: customers read", "CustomerImporter._check_links": "check: links",
         "CustomerImporter.write": "write",

@@ -313,6 +313,21 @@ class Importer:
         無变化 here and neither the repeats nor ``check`` run."""
         return False
 
+    def check_columns(self, columns: Columns) -> Checked | None:
+        """The rows of a usual file (:class:`Columns`: nothing in them to report row by row) checked column by
+        column, without a row object: what :meth:`write_columns` writes, where every row is 新增 and the check of
+        the rows (repeats and ``check``) would find no problem in any — else None, and the rows are made and checked
+        one by one. A kind that does not override it always has its rows made."""
+        return None
+
+    def write_columns(self, checked: Checked, batch: ImportBatch) -> dict[str, int]:
+        """Write what :meth:`check_columns` checked, as :meth:`write` would have written its rows."""
+        raise NotImplementedError
+
+    def marks_of(self, projects: set[int]) -> dict[str, int] | None:
+        """:meth:`marks` of a write to ``projects`` (a columnar one: no rows)."""
+        return None
+
     def prefetch(self, size: int) -> None:
         """Read ahead what ``check`` and ``write`` will read from the database, while calamine parses the file of
         ``size`` bytes (:func:`read_book`'s ``meanwhile``): a kind that does nothing here reads the file in one
@@ -344,6 +359,13 @@ class Importer:
         return {f.key: f.label for f in reversed(self.fields())}
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A file :meth:`Importer.check_columns` checked: the projects it writes to, and what the kind's write needs."""
+
+    projects: set[int]
+
+
 class Stream:
     """What a streamed run hands its rows to: ``write`` each checked piece without an error (in order), then
     ``finish`` with all the file's rows once every piece is written — its counts for the batch, as ``write`` returns
@@ -361,6 +383,28 @@ class Stream:
 
 
 @dataclass
+class Columns:
+    """A sheet's data rows kept as columns (:func:`parse` with ``columnar``): every row below the header, numbered
+    from ``first`` on, none blank, none a total, no cell invalid, merged, a formula without a value or empty where its
+    field is required — the rows :func:`parse` would give, not yet made. ``values``: field key → its cleaned cells."""
+
+    sheet: str
+    first: int  # the Excel number of the first row
+    values: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()), ()))
+
+    def rows(self, stop: int | None = None) -> list[Row]:
+        """The first ``stop`` rows (all without it) as :func:`parse` makes them: one Row and one dict each, in C loops."""
+        keys = list(self.values)
+        cells = [column[:stop] for column in self.values.values()]
+        count = len(cells[0]) if cells else 0
+        return list(map(Row, repeat(self.sheet), range(self.first, self.first + count),
+                        map(dict, map(zip, repeat(keys), zip(*cells, strict=True)))))
+
+
+@dataclass
 class Parsed:
     rows: list[Row]
     sheets: list[str]
@@ -368,6 +412,8 @@ class Parsed:
     ignored: list[str]
     blank: int = 0
     totals: int = 0
+    # The one sheet's rows as columns, ``rows`` left empty: see :func:`parse`.
+    columns: Columns | None = None
 
 
 def _is_total(cell: Any) -> str | None:
@@ -409,11 +455,13 @@ def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sh
     return parsed, found
 
 
-def parse(book: Book, fields: Sequence[Field]) -> Parsed:
-    """Find each sheet's header and read its rows; refuse a workbook where no sheet has the columns needed."""
+def parse(book: Book, fields: Sequence[Field], *, columnar: bool = False) -> Parsed:
+    """Find each sheet's header and read its rows; refuse a workbook where no sheet has the columns needed.
+    ``columnar``: a workbook of one sheet whose rows hold nothing to report row by row (see :class:`Columns`) is kept
+    as columns in ``columns``, its rows not made (``Columns.rows`` makes them)."""
     parsed, found = _headers(book, fields)
     for sheet, header in found:
-        for _ in _row_chunks(sheet, header, fields, parsed, None):
+        for _ in _row_chunks(sheet, header, fields, parsed, None, columnar=columnar and len(found) == 1):
             pass
     return parsed
 
@@ -428,7 +476,7 @@ def parse_in_chunks(book: Book, fields: Sequence[Field], size: int) -> tuple[Par
 
 
 def _row_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed,
-                size: int | None) -> Iterator[list[Row]]:
+                size: int | None, *, columnar: bool = False) -> Iterator[list[Row]]:
     start = header.data_start
     rows_of = sheet.rows
     merged_below = {
@@ -439,7 +487,8 @@ def _row_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: P
     }
     step = size or max(len(rows_of) - start, 1)
     for lo in range(start, len(rows_of), step):
-        rows, ended = _read_rows(sheet, header, fields, parsed, lo, min(lo + step, len(rows_of)), merged_below)
+        rows, ended = _read_rows(sheet, header, fields, parsed, lo, min(lo + step, len(rows_of)), merged_below,
+                                 columnar=columnar)
         if rows:
             yield rows
         if ended:
@@ -447,9 +496,10 @@ def _row_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: P
 
 
 def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed, begin: int, stop: int,
-               merged_below: set[tuple[int, int]]) -> tuple[list[Row], bool]:
+               merged_below: set[tuple[int, int]], *, columnar: bool = False) -> tuple[list[Row], bool]:
     """The rows of the sheet's rows ``begin`` … ``stop`` (0-based, below the header), added to ``parsed``; and whether a
-    grand total ended the sheet among them."""
+    grand total ended the sheet among them. ``columnar``: rows with nothing to report are kept as columns instead
+    (``parsed.columns``; no row returned)."""
     start = begin  # the sheet's row of data[0]
     data = sheet.rows[begin:stop]
     if not data:
@@ -466,6 +516,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
     suspect = []
     formula_cols = {c for _, c in sheet.formulas} | {c for _, c in merged_below}
+    filled = False  # whether some column has no blank cell: then no row is blank
     for k, (f, values) in enumerate(zip(present, cleaned, strict=True)):
         distinct = set(values)
         j = header.columns[f.key]
@@ -473,6 +524,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
         invalid = any(issubclass(t, Invalid) for t in set(map(type, distinct)))
         if invalid or (f.required and None in distinct) or j in formula_cols:
             suspect.append(k)
+        filled = filled or None not in distinct
     total_at: dict[int, str] = {}
     for col in columns[:3]:
         # a column's distinct texts tested once; only a column holding a total is walked (a str key never equals
@@ -485,6 +537,10 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
             for i in [i for i, v in enumerate(col) if v in markers]:
                 total_at.setdefault(i, markers[col[i]])
     keys = [f.key for f in present]
+    if columnar and filled and not suspect and not total_at:
+        # nothing to say of any row, none to skip: the usual file, kept as its columns
+        parsed.columns = Columns(sheet.name, start + 1, dict(zip(keys, cleaned, strict=True)))
+        return [], False
     width = len(keys)
     name = sheet.name
     tuples = list(zip(*cleaned, strict=True))
@@ -569,43 +625,58 @@ def _run_import(
     ahead = importer.prefetch if type(importer).prefetch is not Importer.prefetch else None
     book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits, meanwhile=ahead)
     fields = importer.fields()
-    streamed = None
+    streamed = fast = None
     if not dry_run and importer.streams() and _rows_at_most(book, limits.max_rows):
         previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
         parsed, streamed = _streamed(session, importer, book, fields, previous, report)
         rows = parsed.rows
     else:
-        parsed = parse(book, fields)
-        rows = parsed.rows
-        if len(rows) > limits.max_rows:
-            raise Refused(f"文件数据行数过多（{len(rows)} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
-        report("核对数据", 0, len(rows))
+        parsed = parse(book, fields, columnar=type(importer).check_columns is not Importer.check_columns)
+        columns = parsed.columns
+        total = len(parsed.rows) if columns is None else len(columns)
+        if total > limits.max_rows:
+            raise Refused(f"文件数据行数过多（{total} 行，上限 {limits.max_rows} 行），请拆分后分批导入")
+        report("核对数据", 0, total)
         previous = importer.previous = session.scalar(_batch_query(importer, book.file_hash))
+        if columns is not None:
+            # The usual file checked column by column, unless it is one its import left as it is (recognised below)
+            # or the importer finds anything it leaves to the rows' check: then its rows are made here.
+            if previous is None or previous.status is not BatchStatus.DONE:
+                fast = importer.check_columns(columns)
+            if fast is None:
+                parsed.rows = columns.rows()
+        rows = parsed.rows
         # A file its earlier import left as it is needs no check (and, imported then, has no repeats).
-        if not importer.recognise(rows):
+        if fast is None and not importer.recognise(rows):
             _check_repeats(importer, rows)
             importer.check(rows)
     imported_before = _imported_before(previous)
-    report("核对数据", len(rows), len(rows))
-    tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
-    counts = {o.value: tally[o] for o in Outcome}
+    if fast is not None:
+        # every row 新增, none with a problem; the preview's rows made, the others never
+        rows = columns.rows(PREVIEW_ROWS)
+        counts = {o.value: 0 for o in Outcome} | {Outcome.NEW.value: len(columns)}
+    else:
+        tally = Counter(map(attrgetter("outcome"), rows))  # one C-level pass, not an enum lookup per row
+        counts = {o.value: tally[o] for o in Outcome}
+    done = sum(counts.values())  # every row counted once
+    report("核对数据", done, done)
     written = False
     batch_id = None
     if not dry_run and not counts[Outcome.ERROR.value]:
-        report("写入数据", 0, len(rows))
+        report("写入数据", 0, done)
         if streamed is not None:
             batch, written_counts = streamed
         else:
             batch = _claim_batch(session, importer, book, previous)
             try:
                 with controls_stripped(session):  # every text the rows carry went through _without_controls
-                    written_counts = importer.write(rows, batch)
+                    written_counts = importer.write(rows, batch) if fast is None else importer.write_columns(fast, batch)
             except Exception as exc:
                 _refuse_duplicate(importer, exc)
                 raise
         batch.status = BatchStatus.DONE
         batch.finished_at = utcnow()
-        batch.marks = importer.marks(rows)
+        batch.marks = importer.marks(rows) if fast is None else importer.marks_of(fast.projects)
         batch.counts = {**counts, **written_counts}
         log_operation(
             session,
@@ -619,7 +690,7 @@ def _run_import(
         # The rows went in without the ORM: nothing loaded before may be trusted.
         session.expire_all()
         written, batch_id = True, batch.id
-        report("写入数据", len(rows), len(rows))
+        report("写入数据", done, done)
     counts["blank"] = parsed.blank
     counts["totals"] = parsed.totals
     labels = {f.key: f.label for f in fields}

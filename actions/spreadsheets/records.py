@@ -184,10 +184,13 @@ class RecordImporter(Importer):
         self._new(new)
 
     def marks(self, rows: list[Row]) -> dict[str, int] | None:
+        return self.marks_of({r.values["project_id"] for r in standing(rows)})
+
+    def marks_of(self, projects: set[int]) -> dict[str, int] | None:
         if not self.marked:
             return None
         self.session.flush()
-        return project_marks(self.session.connection(), {r.values["project_id"] for r in standing(rows)}, self.marked)
+        return project_marks(self.session.connection(), projects, self.marked)
 
     def _as_imported(self, rows: list[Row]) -> bool:
         """The same file as a batch that imported it, every row standing, and no write to the rows' projects'
@@ -227,12 +230,9 @@ class RecordImporter(Importer):
                 row.fail(label, record_id, f"{record_id} 不存在或无权访问")
         return stored
 
-    def _projects(self, rows: list[Row], by_id: dict[int, dict[str, Any]]) -> None:
-        names = {r.values["project"] for r in rows if r.values.get("project")}
+    def _named_projects(self, names: set[str]) -> dict[str, tuple[int | None, str | None]]:
+        """Each project name → (its id, None), or (None, why a row naming it is refused)."""
         known = dict(self.session.execute(select(Project.name, Project.id).where(Project.name.in_(sorted(names)))).all()) if names else {}
-        only = next(iter(self.actor.project_ids)) if self.actor.project_ids and len(self.actor.project_ids) == 1 else None
-        label = self.label("project")
-        # Every row naming a project gets the same verdict: worked out once per name, not once per row.
         named: dict[str, tuple[int | None, str | None]] = {}
         for name in names:
             project_id = known.get(name)
@@ -244,6 +244,31 @@ class RecordImporter(Importer):
                 named[name] = None, f"{name} 不是导入时选择的项目"
             else:
                 named[name] = project_id, None
+        return named
+
+    def _only_project(self) -> int | None:
+        """The actor's one project, where the actor has one."""
+        return next(iter(self.actor.project_ids)) if self.actor.project_ids and len(self.actor.project_ids) == 1 else None
+
+    def project_of_columns(self, values: dict[str, list[Any]]) -> int | None:
+        """The one project every row of a columnar file (:meth:`check_columns`) belongs to, as :meth:`_projects`
+        gives each row its own; None where the rows name a 编号, a project refused, or more than one project, or
+        where one without a 项目 has none (those are left to the rows' check)."""
+        if any(v is not None for v in values.get("id", ())):
+            return None
+        column = values.get("project", ())
+        names = set(column)
+        projects = {project_id for project_id, _ in self._named_projects({n for n in names if n}).values()}
+        if any(not n for n in names) or not column:
+            projects.add(self.default_project or self._only_project())
+        return projects.pop() if len(projects) == 1 and None not in projects else None
+
+    def _projects(self, rows: list[Row], by_id: dict[int, dict[str, Any]]) -> None:
+        names = {r.values["project"] for r in rows if r.values.get("project")}
+        only = self._only_project()
+        label = self.label("project")
+        # Every row naming a project gets the same verdict: worked out once per name, not once per row.
+        named = self._named_projects(names)
         error = Outcome.ERROR
         for row in rows:
             if row.outcome is error:
