@@ -19,7 +19,7 @@ import gc
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import repeat, zip_longest
@@ -507,31 +507,37 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     present = [f for f in fields if f.key in header.columns]
     columns = list(zip_longest(*data, fillvalue=""))
     empty = ("",) * len(data)
-    cleaned = [
-        clean_column(f.clean, columns[header.columns[f.key]] if header.columns[f.key] < len(columns) else empty)
-        for f in present
-    ]
+    cleaned, made, raw = [], [], {}  # each column's values, what its cleaner made, its distinct cells by sheet column
+    for f in present:
+        j = header.columns[f.key]
+        values, made_here, raw[j] = _clean_column(f.clean, columns[j] if j < len(columns) else empty)
+        cleaned.append(values)
+        made.append(made_here)
     # Only the columns that hold a bad value, an empty required cell, a formula or a merged cell are looked at cell by
     # cell. A cell under the top of a merge reads blank though the sheet shows the merge's value on that row: refused
     # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
     suspect = []
     formula_cols = {c for _, c in sheet.formulas} | {c for _, c in merged_below}
     filled = False  # whether some column has no blank cell: then no row is blank
-    for k, (f, values) in enumerate(zip(present, cleaned, strict=True)):
-        distinct = set(values)
+    for k, (f, values) in enumerate(zip(present, made, strict=True)):
         j = header.columns[f.key]
-        # the distinct values' types told in C: a column of 100,000 phone numbers is not walked in Python
-        invalid = any(issubclass(t, Invalid) for t in set(map(type, distinct)))
-        if invalid or (f.required and None in distinct) or j in formula_cols:
+        # the types of what the cleaner made told in C (a cell kept as it is is a str): a column of 100,000 phone
+        # numbers is not walked in Python
+        invalid = any(issubclass(t, Invalid) for t in set(map(type, values)))
+        blank = None in values
+        if invalid or (f.required and blank) or j in formula_cols:
             suspect.append(k)
-        filled = filled or None not in distinct
+        filled = filled or not blank
     total_at: dict[int, str] = {}
-    for col in columns[:3]:
+    for j, col in enumerate(columns[:3]):
         # a column's distinct texts tested once; only a column holding a total is walked (a str key never equals
         # a number cell)
-        distinct = set(col)
-        if not _MAYBE_TOTAL.search("\x00".join(filter(str.__instancecheck__, distinct))):
-            continue  # no text that could be a total: the column's texts are not tested one by one
+        distinct = raw[j] if j in raw else set(col)
+        texts = "\x00".join(filter(str.__instancecheck__, distinct))
+        # no letter that may begin a total anywhere in the texts (a column of phone numbers, searched in C), or none
+        # beginning a text: the column's texts are not tested one by one
+        if not any(first in texts for first in _TOTAL_FIRST) or not _MAYBE_TOTAL.search(texts):
+            continue
         markers = {v: m for v in distinct if v.__class__ is str and (m := _is_total(v))}
         if markers:
             for i in [i for i, v in enumerate(col) if v in markers]:
@@ -786,7 +792,13 @@ def _collector_paused() -> Iterator[None]:
 
 
 def clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> list[Any]:
-    """A column's cells cleaned, through the cleaner cached: a survey column holds a handful of distinct values, so
+    """A column's cells cleaned: see :func:`_clean_column`."""
+    return _clean_column(clean, cells)[0]
+
+
+def _clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> tuple[list[Any], Collection[Any], set[Any]]:
+    """A column's cells cleaned, with the values the cleaner made for them (a cell kept as it is, a str, aside: what
+    the column holds besides such strs, each at least once) and the column's distinct cells. Cleaned, through the cleaner cached: a survey column holds a handful of distinct values, so
     most of its cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart). A column of mostly
     distinct values (phones, ID numbers) would miss the cache at every cell: there a cell already in the cleaner's
     canonical form (a str its ``canonical`` pattern fullmatches and its ``confirm`` accepts) is kept as it is, which
@@ -801,12 +813,20 @@ def clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> list[Any]
             # No two distinct cells a dict would take for one (1, 1.0 and True are): each distinct cell cleaned
             # once and the column looked up in C, a third of the cache's cost per cell.
             cleaned = dict(zip(distinct, map(slow, distinct), strict=True))
-            return list(map(cleaned.__getitem__, cells))
-        return list(map(slow, cells))
+            return list(map(cleaned.__getitem__, cells)), cleaned.values(), distinct
+        values = list(map(slow, cells))
+        return values, values, distinct
     fullmatch, confirm = canonical.fullmatch, clean.confirm
+    made: list[Any] = []  # the cleaner's values: only for the cells not kept as they are
+
+    def cleaned_(cell: Any) -> Any:
+        value = slow(cell)
+        made.append(value)
+        return value
+
     if confirm is None:
-        return [c if c.__class__ is str and fullmatch(c) else slow(c) for c in cells]
-    return [c if c.__class__ is str and fullmatch(c) and confirm(c) else slow(c) for c in cells]
+        return [c if c.__class__ is str and fullmatch(c) else cleaned_(c) for c in cells], made, distinct
+    return [c if c.__class__ is str and fullmatch(c) and confirm(c) else cleaned_(c) for c in cells], made, distinct
 
 
 # Cells a dictionary would confuse with a cell of another type (1 == 1.0 == True): such columns go through the

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import contains, itemgetter
 from typing import Any, ClassVar
@@ -500,7 +500,7 @@ class UnitRefs:
                 typed.discard(None)
                 found = self._read(project_id, [self._units_of(project_id).where(Unit.room_no.in_(part))
                                                 for part in chunks(_room_spellings(typed))])
-        return list(map(found.get, zip(map(clean.building_key, buildings), map(clean.room_key, rooms), strict=True)))
+        return list(map(found.get, zip(_folded(clean.building_key, buildings), _folded(clean.room_key, rooms), strict=True)))
 
     def prefetch(self, project_id: int, rows: int) -> bool:
         """The project's units read now for :meth:`ids` to come, when a file of at most ``rows`` rows will name about
@@ -523,7 +523,7 @@ class UnitRefs:
         if units:
             # a column at a time: zip(*units) unpacks 100,000 rows into one call, ten times the cost
             unit_ids, building_ids, numbers, collectors = (list(map(itemgetter(i), units)) for i in range(4))
-            keys = list(zip(map(self.keys.__getitem__, building_ids), map(clean.room_key, numbers), strict=True))
+            keys = list(zip(map(self.keys.__getitem__, building_ids), _folded(clean.room_key, numbers), strict=True))
             found.update(zip(keys, unit_ids, strict=True))
             if len(found) < len(keys):  # two units of a building one key names (101 and 0101), told in C
                 for key in self._ambiguous(project_id, keys, building_ids, numbers):
@@ -556,6 +556,16 @@ class UnitRefs:
         if named:
             return f"{building} {room} 可能是{'、'.join(sorted(named))}（本项目两户都有）：请先更正重复的房号"
         return f"{building} {room} 不存在于本项目"
+
+
+def _folded(fold: Callable[[Any], Any], values: Sequence[Any]) -> Iterator[Any]:
+    """``fold`` of each value, each distinct text folded once and the values looked up in C (a whole project's
+    100,000 rooms name about a thousand room numbers): a third less than the memoised fold's call per value. Values
+    other than texts (a dict would take 1, 1.0 and True for one) each go through ``fold``."""
+    distinct = set(values)
+    if not set(map(type, distinct)) <= {str, type(None)}:
+        return map(fold, values)
+    return map(dict(zip(distinct, map(fold, distinct), strict=True)).__getitem__, values)
 
 
 def _room_spellings(typed: set[Any]) -> set[Any]:

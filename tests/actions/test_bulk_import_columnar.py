@@ -256,3 +256,18 @@ def test_new_customers_returned_out_of_order_are_linked_to_their_own_units(sessi
     calls = _spied(monkeypatch)
     assert _import(session, "customers", workbook({"业主": USUAL}), actor, name="业主.xlsx", project_id=project.id).written
     assert calls[-1] is not None and _state(session) == slow_state
+
+
+def test_a_bad_cell_among_many_good_ones_is_named_on_its_row(session, estate, monkeypatch):
+    """In a column of mostly distinct cells (kept as they are when already clean), the one bad phone number, the one
+    empty 姓名 and the one total row are still found: the file is checked row by row and refused naming them."""
+    project, actor = estate
+    rows = [["姓名", "手机号", "身份证号"], *([f"客户{i}", f"1380000{i:04d}", None] for i in range(60))]
+    rows[20][1], rows[40][0] = "1380000", None
+    rows.append(["　合计", None, None])  # a total, typed after a full-width space: skipped, not a customer
+    (fast, fast_state, taken), (slow, _, _) = _both_ways(session, monkeypatch, workbook({"业主": rows}), actor,
+                                                         project.id)
+    assert not taken and fast == slow and fast_state["customers"] == []
+    assert [p["message"] for p in fast["problems"]] == ["「业主」第21行 手机号 1380000 不是有效的电话号码",
+                                                        "「业主」第41行 姓名 为空"]
+    assert fast["counts"]["totals"] == 1 and fast["counts"]["error"] == 2 and fast["counts"]["new"] == 58
