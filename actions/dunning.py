@@ -752,9 +752,10 @@ def approve_dunning(
 
 
 def _unit_labels(session: Session, unit_ids: list[int]) -> list[str]:
-    return [f"{b}-{r}" for b, r in session.execute(
-        select(Building.name, Unit.room_no).join(Unit, Unit.building_id == Building.id)
-        .where(Unit.id.in_(unit_ids)).order_by(Building.name, Unit.room_no))]
+    """The units' labels (1栋-101) in the order they are delivered: building, then room, by number."""
+    rows = session.execute(select(Building.name, Unit.room_no).join(Unit, Unit.building_id == Building.id)
+                           .where(Unit.id.in_(unit_ids))).all()
+    return [f"{b}-{r}" for b, r in sorted(rows, key=lambda x: (natural_key(x[0]), natural_key(x[1])))]
 
 
 # --- delivery -----------------------------------------------------------------------------------------
@@ -770,22 +771,32 @@ class DeliveryResult:
 
 def _delivery_rows(session: Session, ids: Iterable[int]) -> list[Any]:
     return list(session.execute(
-        select(N.id, N.project_id, N.created_at, DunningRun.status)
+        select(N.id, N.project_id, N.unit_id, N.created_at, DunningRun.status)
         .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
     ).all())
+
+
+def _notices_named(session: Session, rows: list[Any]) -> str:
+    """「1栋-101、1栋-102 … 等 626 份」: the notices a refusal is about, by the 房屋 the user knows them by."""
+    units = _unit_labels(session, sorted({r.unit_id for r in rows}))
+    more = f" 等 {len(rows)} 份" if len(rows) > EXAMPLES else ""
+    return "、".join(units[:EXAMPLES]) + more
 
 
 def _check_delivery(session: Session, rows: list[Any], delivered_at: dt.datetime, delivered_by_id: int | None) -> None:
     """送达's rules, for 登记送达 and the notice's edit form alike."""
     if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
         raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
-    pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
+    pending = [r for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED)]
     if pending:
-        raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
+        raise Refused(f"以下通知所在批次尚未审批，不能送达：{_notices_named(session, pending)}",
+                      sorted(r.id for r in pending))
     # A letter says 「已于…送达」 from this record: a delivery before the notice was issued cannot be true.
-    early = sorted(r.id for r in rows if delivered_at < r.created_at)
+    early = [r for r in rows if delivered_at < r.created_at]
     if early:
-        raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
+        issued = max(r.created_at for r in early).astimezone(SHANGHAI)
+        raise Refused(f"{label_of(N, 'delivered_at')} {delivered_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 早于通知发出时间"
+                      f"（{issued:%Y-%m-%d %H:%M}）：{_notices_named(session, early)}", sorted(r.id for r in early))
     if delivered_by_id is None:
         raise Refused(f"请选择{label_of(N, 'delivered_by_id')}", [r.id for r in rows])
     staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))

@@ -672,14 +672,18 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate, issue_day
     third = [n.id for n in notices(session, e, DunningStage.THIRD).values()]
     pending = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == proposed.run_id)).all()
     before = counts(session, *WRITES)
-    with pytest.raises(Refused, match="尚未审批"):
+    # The refusals name the notices by their 房屋 (in delivery order), not by a list of record numbers.
+    with pytest.raises(Refused) as unapproved:
         record_delivery(session, notice_ids=pending, actor=e.actor, delivered_by_id=butler.id, way="hand")
+    assert unapproved.value.message == "以下通知所在批次尚未审批，不能送达：A栋-101、B栋-201"
     with pytest.raises(Refused, match="所属项目的员工"):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=stranger.id, way="hand")
     with pytest.raises(Refused, match="送达方式"):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way="pigeon")
-    with pytest.raises(Refused, match="送达时间早于通知发出时间"):  # the 6th's delivery of the 15th's letters
+    with pytest.raises(Refused) as early:  # the 6th's delivery of the 15th's letters
         record_delivery(session, notice_ids=third, actor=e.actor, delivered_by_id=butler.id, way="hand", delivered_at=at)
+    assert early.value.message == ("送达时间 2026-04-06 09:00 早于通知发出时间（2026-04-15 09:00）："
+                                   "A栋-101、A栋-102、B栋-201")
     assert counts(session, *WRITES) == before
     assert first.run_id
 
