@@ -15,6 +15,9 @@ Rules kept here:
   kept, so nothing is silently lost).
 - A bill is in arrears (欠费) once its due date has passed (``due_date < as_of``) and it is not paid in full.
   Aging counts months between the bill's period and the as-of month: 当月, 1个月, 2个月, 3个月及以上.
+- 欠费月数 (the months an account is in arrears: the 停电/封铺 rule's 两个月及以上) counts the 账期 with a bill still
+  owing at least ``ARREARS_TOLERANCE`` (0.50 元, RELIABILITY B10): a remainder under it — 0.30 元 left of a month
+  paid in round figures — is settled with the next payment, not a month in arrears.
 - 收费率 = paid ÷ due of the period's bills (waived bills left out), by amount and by household (a household
   counts as paid when every bill of the period is paid in full); the target is 93 % a month.
 """
@@ -197,6 +200,27 @@ OUTSTANDING = type_coerce(Bill.amount_due - Bill.amount_paid, Money)
 def overdue(as_of: dt.date) -> ColumnElement[bool]:
     """Bills in arrears on ``as_of``: not paid in full and past their due date."""
     return and_(Bill.status.in_(OPEN), Bill.due_date < as_of)
+
+
+# A balance under this is a rounding remainder, left for the next payment (RELIABILITY B10): no letter chases an
+# account owing less, and a bill owing less makes no month in arrears.
+ARREARS_TOLERANCE = Decimal("0.50")
+
+
+def _owing_period() -> ColumnElement[str]:
+    return case((OUTSTANDING >= ARREARS_TOLERANCE, Bill.period))
+
+
+def months_in_arrears() -> ColumnElement[int]:
+    """欠费月数 of an account's overdue bills (an aggregate over them): the distinct 账期 with a bill still owing at
+    least ``ARREARS_TOLERANCE``. Two months of 0.30 元 left are no two months in arrears (no 停电/封铺 for them)."""
+    return func.count(distinct(_owing_period()))
+
+
+def oldest_in_arrears() -> ColumnElement[str]:
+    """最早欠费账期 (an aggregate): the earliest 账期 counted in :func:`months_in_arrears`, else (only remainders
+    left) the earliest owing anything."""
+    return func.coalesce(func.min(_owing_period()), func.min(Bill.period))
 
 
 def payer_id(unit_id: ColumnElement, on: dt.date | None = None) -> ScalarSelect:
@@ -859,8 +883,8 @@ def _arrears_grouped(actor: Actor, as_of: dt.date, filt: ArrearsFilter) -> Selec
             func.sum(case((Bill.period == p2, OUTSTANDING), else_=zero)).label("m2"),
             func.sum(case((Bill.period < p2, OUTSTANDING), else_=zero)).label("m3plus"),
             func.sum(OUTSTANDING).label("total"),
-            func.count(distinct(Bill.period)).label("months"),
-            func.min(Bill.period).label("oldest_period"),
+            months_in_arrears().label("months"),
+            oldest_in_arrears().label("oldest_period"),
         )
         .where(actor.project_filter(Bill.project_id), overdue(as_of))
         .group_by(Bill.unit_id)
@@ -877,7 +901,7 @@ def _arrears_grouped(actor: Actor, as_of: dt.date, filt: ArrearsFilter) -> Selec
     if unit_filters:
         stmt = stmt.join(Unit, Unit.id == Bill.unit_id).where(*unit_filters)
     if filt.min_months:
-        stmt = stmt.having(func.count(distinct(Bill.period)) >= filt.min_months)
+        stmt = stmt.having(months_in_arrears() >= filt.min_months)
     return stmt
 
 

@@ -17,7 +17,7 @@ The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第
   account chased on the 5th is not chased again on the 6th. Without a date a stage is dated on its day of this
   month, and refused while that day is still ahead (never last month's run by default). On or after its day a
   stage may go to an account that had no earlier stage this month (it fell into arrears later).
-- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (distinct overdue periods) that had
+- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (overdue periods owing at least the tolerance) that had
   stage 3 (with its 停电函) this month, and whose 停电函 deadline is reached on the as-of date — the cut never comes
   before the day the 停电函 gave. Issuing stage 4 proposes the list: the run waits as 待审批 with its notices as
   the proposed list, which no letter or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理,
@@ -49,7 +49,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    distinct,
     exists,
     func,
     literal,
@@ -89,7 +88,10 @@ from . import records
 from .actor import Actor
 from .audit import TRAIL_LINKS, as_actor, log_operation, record_bulk, record_run
 from .billing import (
+    ARREARS_TOLERANCE,
     OUTSTANDING,
+    months_in_arrears,
+    oldest_in_arrears,
     overdue,
     payer_id,
 )
@@ -104,8 +106,8 @@ from .kernel.sql import insert_ignoring, is_postgresql
 SCHEDULE_DAY = {DunningStage.FIRST: 5, DunningStage.SECOND: 10, DunningStage.THIRD: 15, DunningStage.CUTOFF: 20}
 CUTOFF_MIN_MONTHS = 2  # 欠费两个月及两个月以上
 # An account owing less than this is not chased: a rounding remainder (0.30 元 of a 按面积 bill) is settled at the
-# next payment, not with a letter (RELIABILITY B10).
-TOLERANCE = Decimal("0.50")
+# next payment, not with a letter (RELIABILITY B10); nor is a month whose bills owe less counted in its 欠费月数.
+TOLERANCE = ARREARS_TOLERANCE
 GRACE_DAYS = 5
 CUTOFF_GRACE_DAYS = 3
 SAMPLE = 50
@@ -278,13 +280,14 @@ def _resolve(session: Session, actor: Actor, scope: DunningScope) -> _Resolved:
 
 # --- who is chased ------------------------------------------------------------------------------------
 def _accounts(project_id: int, as_of: dt.date, units: ColumnElement[bool] | None) -> Select:
-    """Per account in arrears on ``as_of``: amount owed, months (distinct overdue periods), oldest period."""
+    """Per account in arrears on ``as_of``: amount owed, months (overdue periods with a bill owing at least the
+    tolerance: ``billing.months_in_arrears``), oldest period."""
     stmt = (
         select(
             Bill.unit_id.label("unit_id"),
             func.sum(OUTSTANDING).label("amount"),
-            func.count(distinct(Bill.period)).label("months"),
-            func.min(Bill.period).label("oldest_period"),
+            months_in_arrears().label("months"),
+            oldest_in_arrears().label("oldest_period"),
         )
         .where(Bill.project_id == project_id, overdue(as_of))
         .group_by(Bill.unit_id)
@@ -749,9 +752,10 @@ def approve_dunning(
 
 
 def _unit_labels(session: Session, unit_ids: list[int]) -> list[str]:
-    return [f"{b}-{r}" for b, r in session.execute(
-        select(Building.name, Unit.room_no).join(Unit, Unit.building_id == Building.id)
-        .where(Unit.id.in_(unit_ids)).order_by(Building.name, Unit.room_no))]
+    """The units' labels (1栋-101) in the order they are delivered: building, then room, by number."""
+    rows = session.execute(select(Building.name, Unit.room_no).join(Unit, Unit.building_id == Building.id)
+                           .where(Unit.id.in_(unit_ids))).all()
+    return [f"{b}-{r}" for b, r in sorted(rows, key=lambda x: (natural_key(x[0]), natural_key(x[1])))]
 
 
 # --- delivery -----------------------------------------------------------------------------------------
@@ -767,22 +771,32 @@ class DeliveryResult:
 
 def _delivery_rows(session: Session, ids: Iterable[int]) -> list[Any]:
     return list(session.execute(
-        select(N.id, N.project_id, N.created_at, DunningRun.status)
+        select(N.id, N.project_id, N.unit_id, N.created_at, DunningRun.status)
         .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
     ).all())
+
+
+def _notices_named(session: Session, rows: list[Any]) -> str:
+    """「1栋-101、1栋-102 … 等 626 份」: the notices a refusal is about, by the 房屋 the user knows them by."""
+    units = _unit_labels(session, sorted({r.unit_id for r in rows}))
+    more = f" 等 {len(rows)} 份" if len(rows) > EXAMPLES else ""
+    return "、".join(units[:EXAMPLES]) + more
 
 
 def _check_delivery(session: Session, rows: list[Any], delivered_at: dt.datetime, delivered_by_id: int | None) -> None:
     """送达's rules, for 登记送达 and the notice's edit form alike."""
     if delivered_at.tzinfo is None or delivered_at > utcnow() + dt.timedelta(minutes=5):
         raise Refused(f"{label_of(N, 'delivered_at')}无效：不能晚于现在")
-    pending = sorted(r.id for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED))
+    pending = [r for r in rows if r.status not in (DunningRunStatus.DONE, DunningRunStatus.APPROVED)]
     if pending:
-        raise Refused(f"以下通知所在批次尚未审批，不能送达：{pending}", pending)
+        raise Refused(f"以下通知所在批次尚未审批，不能送达：{_notices_named(session, pending)}",
+                      sorted(r.id for r in pending))
     # A letter says 「已于…送达」 from this record: a delivery before the notice was issued cannot be true.
-    early = sorted(r.id for r in rows if delivered_at < r.created_at)
+    early = [r for r in rows if delivered_at < r.created_at]
     if early:
-        raise Refused(f"{label_of(N, 'delivered_at')}早于通知发出时间：{early}", early)
+        issued = max(r.created_at for r in early).astimezone(SHANGHAI)
+        raise Refused(f"{label_of(N, 'delivered_at')} {delivered_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 早于通知发出时间"
+                      f"（{issued:%Y-%m-%d %H:%M}）：{_notices_named(session, early)}", sorted(r.id for r in early))
     if delivered_by_id is None:
         raise Refused(f"请选择{label_of(N, 'delivered_by_id')}", [r.id for r in rows])
     staff_project = session.scalar(select(Staff.project_id).where(Staff.id == delivered_by_id))
@@ -934,7 +948,7 @@ class Letter:
     payer: str
     lines: tuple[LetterLine, ...]  # what is still owed now, one line per month
     total: Decimal
-    months: int
+    months: int  # 欠费月数: months with a bill owing at least the tolerance (only remainders left: the months listed)
     as_of: dt.date
     pay_by: dt.date
     issued_on: dt.date
@@ -991,6 +1005,7 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
     if notice_ids is not None:
         chosen = and_(chosen, N.id.in_(sorted({int(i) for i in notice_ids})))
     lines: dict[int, list[LetterLine]] = {}
+    owing: dict[int, set[str]] = {}  # the months in arrears: a bill owing at least the tolerance (months_in_arrears)
     for r in session.execute(
         select(N.id, Bill.period, FeeType.name, Bill.amount_due, Bill.amount_paid)
         .join(Bill, and_(Bill.unit_id == N.unit_id, overdue(run.as_of)))
@@ -1000,6 +1015,8 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
     ):
         # One line per month: a month's fee types share it, so a long debtor's letter still fits one page.
         owed = lines.setdefault(r.id, [])
+        if r.amount_due - r.amount_paid >= TOLERANCE:
+            owing.setdefault(r.id, set()).add(r.period)
         if owed and owed[-1].period == r.period:
             last = owed[-1]
             owed[-1] = LetterLine(r.period, f"{last.fee_types}、{r.name}", last.amount_due + r.amount_due,
@@ -1038,7 +1055,7 @@ def run_letters(session: Session, *, run_id: int, actor: Actor, notice_ids: Iter
             letters.append(Letter(
                 h.id, kind, h.stage, h.company or h.branch_company or h.project, h.project, h.phone, h.address,
                 f"{h.building}-{h.room_no}", h.kind is UnitKind.SHOP, h.payer or "业主/租户",
-                tuple(owed), sum((x.outstanding for x in owed), Decimal("0")), len(owed),
+                tuple(owed), sum((x.outstanding for x in owed), Decimal("0")), len(owing.get(h.id, ())) or len(owed),
                 run.as_of, h.pay_by, (run.approved_at or h.created_at).astimezone(SHANGHAI).date(),
                 tuple(earlier.get(h.id, ())),
             ))

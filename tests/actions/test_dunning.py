@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from actions import dunning
 from actions.actor import Actor, actor_for_user
 from actions.audit import trail_clause
-from actions.billing import pay_account, record_payment
+from actions.billing import ArrearsFilter, arrears, pay_account, record_payment
 from actions.dunning import (
     DunningScope,
     Exclusion,
@@ -38,6 +38,7 @@ from models import (
     AuditKind,
     AuditLog,
     Bill,
+    BillStatus,
     Branch,
     Building,
     Customer,
@@ -174,6 +175,46 @@ def test_an_account_owing_less_than_the_tolerance_gets_no_letter(session, estate
     assert preview.accounts == 2 and "A栋-102" not in [a.unit_label for a in preview.sample]
     issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
     assert set(notices(session, e)) == {e.a101.id, e.b201.id}
+
+
+def test_a_months_remainder_under_the_tolerance_is_no_month_in_arrears_for_the_power_cut(session, estate, issue_day):
+    """000 规划2: 停电/封铺 only for 欠费两个月及两个月以上. A month paid in round figures (199.70 of 200.00) leaves
+    0.30 元, which RELIABILITY B10 leaves for the next payment: with April unpaid, A-102 is one month behind, not
+    two — listed neither for the cut nor under 欠费≥2个月, and its letters say 1 个月."""
+    e = estate
+    with_bills(session, e)
+    march = session.scalars(select(Bill).where(Bill.unit_id == e.a102.id, Bill.period == "2026-03")).one()
+    march.amount_paid, march.status = D("199.70"), BillStatus.PARTIAL  # A-102: 0.30 of March, all of April
+    session.flush()
+    manager = person(session, e, "客服经理", "mgr-remainder")
+    issue_day(day(15))
+    third = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    assert third.issued == 3  # 200.30 owed: chased, as any account owing more than the tolerance
+    a102 = notices(session, e, DunningStage.THIRD)[e.a102.id]
+    assert (a102.amount, a102.months_in_arrears, a102.oldest_period) == (D("200.30"), 1, "2026-04")
+    letter = next(x for x in run_letters(session, run_id=third.run_id, actor=e.actor).letters
+                  if x.unit_label == "A栋-102" and x.kind is LetterKind.POWER_CUT)
+    assert (letter.total, letter.months, [x.period for x in letter.lines]) == (D("200.30"), 1, ["2026-03", "2026-04"])
+    assert arrears(session, actor=e.actor, as_of=day(15), filters=ArrearsFilter(min_months=2)).totals.accounts == 2
+    assert [(r.room_no, r.months, r.oldest_period) for r in arrears(session, actor=e.actor, as_of=day(15)).rows
+            if r.room_no == "102"] == [("102", 1, "2026-04")]
+
+    issue_day(day(20))
+    deliver(session, e, DunningStage.THIRD, (e.a101, e.a102, e.b201), day(16))
+    preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor, dry_run=True)
+    assert [(x.reason, [a.unit_label for a in x.examples]) for x in preview.excluded] == [
+        (Exclusion.SHORT, ["A栋-102"])]
+    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
+
+    # A-101 pays all but 0.30 of February and of March, and April in full, before the approval: 0.60 元 of
+    # remainders is no two months in arrears — it drops out of the list, as an account that paid does.
+    for period, amount in (("2026-02", "249.70"), ("2026-03", "149.70"), ("2026-04", "250.00")):
+        bill = session.scalars(select(Bill).where(Bill.unit_id == e.a101.id, Bill.period == period)).one()
+        record_payment(session, bill_id=bill.id, amount=amount, actor=e.actor)
+    approval = approve_dunning(session, run_id=proposed.run_id, actor=manager)
+    assert (approval.notices, approval.dropped, approval.total_amount) == (1, 1, D("1205.00"))
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
 
 
 def test_issue_once_per_account_and_stage_rerun_and_double_submit_add_nothing(session, estate, issue_day):
@@ -631,14 +672,18 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate, issue_day
     third = [n.id for n in notices(session, e, DunningStage.THIRD).values()]
     pending = session.scalars(select(DunningNotice.id).where(DunningNotice.run_id == proposed.run_id)).all()
     before = counts(session, *WRITES)
-    with pytest.raises(Refused, match="尚未审批"):
+    # The refusals name the notices by their 房屋 (in delivery order), not by a list of record numbers.
+    with pytest.raises(Refused) as unapproved:
         record_delivery(session, notice_ids=pending, actor=e.actor, delivered_by_id=butler.id, way="hand")
+    assert unapproved.value.message == "以下通知所在批次尚未审批，不能送达：A栋-101、B栋-201"
     with pytest.raises(Refused, match="所属项目的员工"):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=stranger.id, way="hand")
     with pytest.raises(Refused, match="送达方式"):
         record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=butler.id, way="pigeon")
-    with pytest.raises(Refused, match="送达时间早于通知发出时间"):  # the 6th's delivery of the 15th's letters
+    with pytest.raises(Refused) as early:  # the 6th's delivery of the 15th's letters
         record_delivery(session, notice_ids=third, actor=e.actor, delivered_by_id=butler.id, way="hand", delivered_at=at)
+    assert early.value.message == ("送达时间 2026-04-06 09:00 早于通知发出时间（2026-04-15 09:00）："
+                                   "A栋-101、A栋-102、B栋-201")
     assert counts(session, *WRITES) == before
     assert first.run_id
 
