@@ -205,7 +205,7 @@ def find_units(session: Session, *, actor: Actor, project_id: int | None = None,
         .outerjoin(UnitCustomer, and_(UnitCustomer.unit_id == Unit.id, linked_on()))
         .outerjoin(Customer, Customer.id == UnitCustomer.customer_id)
         .where(*where)
-        .order_by(Project.name, Building.name, Unit.room_no, UnitCustomer.is_primary.desc(), Customer.id)
+        .order_by(Project.name, Building.sort_key, Unit.sort_key, Unit.id, UnitCustomer.is_primary.desc(), Customer.id)
         .limit(limit)
     ).all()
     return tuple(

@@ -191,7 +191,18 @@ def survey_in_scope(session: Session, survey_id: int, actor: Actor) -> Survey:
 @dataclass(frozen=True)
 class DistributionResult:
     survey_id: int
-    households: int
+    households: int  # handed out now
+    signed: int = 0  # handed out before, their 文件签收单 signed now
+    kept: int = 0  # handed out (or answered) before: left as they were
+
+    @property
+    def message(self) -> str:
+        text = f"已登记 {self.households} 户问卷发放"
+        if self.signed:
+            text += f"；{self.signed} 户此前已发放，补登签收"
+        if self.kept:
+            text += f"；{self.kept} 户此前已发放或已回收，保留原发放日期与签收"
+        return text
 
 
 def record_distribution(
@@ -203,7 +214,12 @@ def record_distribution(
     receipt_signed: bool,
     actor: Actor,
 ) -> DistributionResult:
-    """问卷发放: the forms handed to these households on ``distributed_on``, and whether the receipt was signed."""
+    """问卷发放: the forms handed to these households on ``distributed_on``, and whether the receipt was signed.
+
+    「发放调查问卷时应在文件签收单上做好签收记录」: what was recorded stays. A household handed out before keeps its
+    date and its signed receipt — a page selected again and registered without 签收 ticked wiped the receipts signed
+    — and one whose form came back (已回收) is left alone; a receipt handed in later is added (补登签收). A survey
+    已结束 takes no more hand-outs: its figures were reported."""
     survey = survey_in_scope(session, survey_id, actor)
     ids = sorted(set(unit_ids))
     if not ids:
@@ -211,33 +227,41 @@ def record_distribution(
     if distributed_on is None:
         raise Refused(f"请填写{label_of(SurveyHousehold, 'distributed_at')}")
     check_distribution(distributed_on, receipt_signed)
-    known = set()
+    if survey.status is SurveyStatus.CLOSED:
+        raise Refused(f"调查「{survey.title}」已结束，不能再登记问卷发放", [survey.id])
+    H = SurveyHousehold
+    rows = []
     for start in range(0, len(ids), CHUNK):
-        known |= set(session.scalars(select(SurveyHousehold.unit_id).where(
-            SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(ids[start:start + CHUNK]))))
-    if len(known) != len(ids):
-        missing = sorted(set(ids) - known)
+        rows += session.execute(select(H.id, H.unit_id, H.distributed_at, H.receipt_signed, H.collected).where(
+            H.survey_id == survey.id, H.unit_id.in_(ids[start:start + CHUNK]))).all()
+    if len(rows) != len(ids):
+        missing = sorted(set(ids) - {r.unit_id for r in rows})
         raise Refused(f"{len(missing)} 户不在本次调查范围内", ids=missing)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        where = (SurveyHousehold.survey_id == survey.id, SurveyHousehold.unit_id.in_(chunk))
-        session.execute(
-            update(SurveyHousehold).where(*where).values(distributed_at=distributed_on, receipt_signed=receipt_signed,
-                                                         version=SurveyHousehold.version + 1),
-            execution_options={"synchronize_session": False},
-        )
-        record_bulk(session, kind=AuditKind.UPDATE, table=SurveyHousehold.__tablename__,
-                    ids=select(SurveyHousehold.id, SurveyHousehold.project_id).where(*where),
-                    summary=f"问卷发放{'（已签收）' if receipt_signed else ''}：{survey.title}")
-    mark_run(survey)
+    new = [r.id for r in rows if r.distributed_at is None and not r.collected]
+    sign = [r.id for r in rows if receipt_signed and r.distributed_at is not None and not r.receipt_signed
+            and not r.collected]
+    steps = ((new, {"distributed_at": distributed_on, "receipt_signed": receipt_signed},
+              f"问卷发放{'（已签收）' if receipt_signed else ''}：{survey.title}"),
+             (sign, {"receipt_signed": True}, f"补登问卷签收：{survey.title}"))
+    for chosen, values, summary in steps:
+        for start in range(0, len(chosen), CHUNK):
+            where = H.id.in_(chosen[start:start + CHUNK])
+            session.execute(update(H).where(where).values(**values, version=H.version + 1),
+                            execution_options={"synchronize_session": False})
+            record_bulk(session, kind=AuditKind.UPDATE, table=H.__tablename__,
+                        ids=select(H.id, H.project_id).where(where), summary=summary)
+    if new:
+        mark_run(survey)
+    result = DistributionResult(survey.id, len(new), len(sign), len(rows) - len(new) - len(sign))
     log_operation(
         session, "distribute-survey",
         params={"survey_id": survey.id, "distributed_on": distributed_on, "receipt_signed": receipt_signed},
-        counts={"households": len(ids)}, project_id=survey.project_id, message=f"发放问卷：{survey.title}",
+        counts={"households": len(new), "signed": len(sign), "kept": result.kept}, project_id=survey.project_id,
+        message=f"发放问卷：{survey.title}",
     )
     session.flush()
     session.expire_all()
-    return DistributionResult(survey.id, len(ids))
+    return result
 
 
 @dataclass(frozen=True)

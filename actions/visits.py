@@ -115,7 +115,7 @@ def households_not_visited(session: Session, *, project_id: int, actor: Actor, d
         .outerjoin(unit_butler, unit_butler.id == Unit.butler_id)
         .outerjoin(building_butler, building_butler.id == Building.butler_id)
         .where(*households, ~visited_in_cycle)
-        .order_by(last_visit.is_not(None), last_visit, Building.name, Unit.room_no)
+        .order_by(last_visit.is_not(None), last_visit, Building.sort_key, Unit.sort_key, Unit.id)  # 2栋 before 10栋
         .limit(limit).offset(offset)
     ).all()
     return VisitPlan(

@@ -97,10 +97,10 @@ class SurveyHouseholdAdmin(ScopedModelView, model=SurveyHousehold):
         by_survey: dict[int, list[int]] = {}
         for row in rows:
             by_survey.setdefault(row.survey_id, []).append(row.unit_id)
-        for survey_id, unit_ids in by_survey.items():
-            await run_action(self.session_maker, request, surveys.record_distribution, survey_id=survey_id,
-                             unit_ids=unit_ids, distributed_on=day, receipt_signed=form.get("receipt_signed") == "1")
-        Flash.success(request, f"已登记 {len(rows)} 户问卷发放")
+        done = [await run_action(self.session_maker, request, surveys.record_distribution, survey_id=survey_id,
+                                 unit_ids=unit_ids, distributed_on=day, receipt_signed=form.get("receipt_signed") == "1")
+                for survey_id, unit_ids in by_survey.items()]
+        Flash.success(request, "；".join(result.message for result in done))
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
 
     async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:

@@ -137,6 +137,49 @@ def test_distribution_with_signed_receipts(session, surveyed):
                             distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
 
 
+def test_a_hand_out_registered_again_keeps_the_signed_receipts(session, surveyed):
+    """「发放调查问卷时应在文件签收单上做好签收记录」: a butler selected the page again — households handed out on 03-01
+    with their receipts signed among them — and registered 问卷发放 on 03-05 without 签收 ticked: the signed receipts
+    were wiped and the dates moved, and a household whose form had come back got a hand-out after its answer. Now a
+    household handed out before keeps its date and receipt (a receipt handed in later is added), one 已回收 is left
+    alone, and a survey 已结束 takes no more hand-outs, nothing written."""
+    _, units, actor, campaign = surveyed
+    sid = campaign.survey_id
+
+    def state(room):
+        h = session.scalars(select(SurveyHousehold).where(SurveyHousehold.survey_id == sid,
+                                                          SurveyHousehold.unit_id == units[room].id)).one()
+        session.refresh(h)
+        return h.distributed_at, h.receipt_signed
+
+    first = record_distribution(session, survey_id=sid, unit_ids=[units["1-101"].id, units["1-102"].id],
+                                distributed_on=dt.date(2026, 3, 1), receipt_signed=True, actor=actor)
+    _import(session, actor, sid)  # 1-101, 1-102 and 2-101 answered: 已回收
+    again = record_distribution(session, survey_id=sid, unit_ids=[units[r].id for r in ("1-101", "1-102", "1-103")],
+                                distributed_on=dt.date(2026, 3, 5), receipt_signed=False, actor=actor)
+    assert [state(r) for r in ("1-101", "1-102", "1-103")] == [
+        (dt.date(2026, 3, 1), True), (dt.date(2026, 3, 1), True), (dt.date(2026, 3, 5), False)]
+    assert (first.households, first.message) == (2, "已登记 2 户问卷发放")
+    assert (again.households, again.signed, again.kept) == (1, 0, 2)
+    assert again.message == "已登记 1 户问卷发放；2 户此前已发放或已回收，保留原发放日期与签收"
+    signed = record_distribution(session, survey_id=sid, unit_ids=[units[r].id for r in ("1-103", "2-101")],
+                                 distributed_on=dt.date(2026, 3, 6), receipt_signed=True, actor=actor)
+    assert (signed.households, signed.signed, signed.kept) == (0, 1, 1)
+    assert (state("1-103"), state("2-101")) == ((dt.date(2026, 3, 5), True), (None, False))
+
+    session.get(Survey, sid).status = SurveyStatus.CLOSED
+    session.flush()
+    before = session.execute(select(SurveyHousehold.id, SurveyHousehold.distributed_at, SurveyHousehold.receipt_signed,
+                                    SurveyHousehold.version).order_by(SurveyHousehold.id)).all()
+    logs = session.scalar(select(func.count()).select_from(OperationLog))
+    with pytest.raises(Refused, match="已结束，不能再登记问卷发放"):
+        record_distribution(session, survey_id=sid, unit_ids=[units["1-104"].id], distributed_on=dt.date(2026, 3, 7),
+                            receipt_signed=True, actor=actor)
+    assert session.execute(select(SurveyHousehold.id, SurveyHousehold.distributed_at, SurveyHousehold.receipt_signed,
+                                  SurveyHousehold.version).order_by(SurveyHousehold.id)).all() == before
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == logs
+
+
 def test_a_hand_out_after_today_is_refused_and_nothing_is_written(session, surveyed):
     """问卷发放 is dated no later than today (Beijing), as the household's form holds it."""
     _, units, actor, campaign = surveyed

@@ -63,3 +63,26 @@ def test_phases_sort_by_their_chinese_numerals(console, session):
     phases["一期"].name = "十二期"  # renamed: sorts by its new name
     session.flush()
     assert session.scalar(select(Phase.sort_key).where(Phase.id == phases["一期"].id)) == "0000000012期"
+
+
+def test_the_intake_lookup_and_the_visit_plan_list_units_as_people_count(console, session):
+    """受理诉求's lookup of 「1303」 listed 10栋-1303, 11栋-1303, 1栋-1303, 2栋-1303 …, and 定期走访 a butler's households
+    10栋-1001, 10栋-101 … before 9栋's: by the buildings' and rooms' text. They follow the natural sort key too."""
+    from actions.actor import actor_for_user
+    from actions.requests import find_units
+    from actions.visits import households_not_visited
+
+    project = f.project(session)
+    b10, b2 = (f.building(session, project_=project, name=n) for n in ("10栋", "2栋"))
+    units = {(b, r): f.unit(session, project_=project, building_=b, room_no=r)
+             for b in (b10, b2) for r in ("1303", "903")}
+    desk = f.user(session, username="desk", roles=["前台客服"], projects=[project])
+    session.commit()
+    actor = actor_for_user(session, desk)
+    found = find_units(session, actor=actor, project_id=project.id, room_no="1303")
+    assert [m.unit for m in found] == ["2栋-1303", "10栋-1303"]
+    plan = households_not_visited(session, project_id=project.id, actor=actor)
+    assert [d.unit_id for d in plan.due] == [units[k].id for k in ((b2, "903"), (b2, "1303"), (b10, "903"),
+                                                                    (b10, "1303"))]
+    page = console("desk").get("/admin/intake", params={"room_no": "1303"}).text
+    assert page.index("2栋-1303") < page.index("10栋-1303")
