@@ -46,6 +46,14 @@ OWNERS: dict[str, type] = {
 MAX_BYTES = 8 * 1024 * 1024  # a phone photo is 3–6 MB; the request body limit is 10 MB
 MAX_PER_RECORD = 30
 MAX_PIXELS = 60_000_000  # a decompression bomb (a tiny file of a huge picture) is refused before it is decoded
+# What a picture may take in memory decoded (and converted for shrinking), checked before it is decoded: a 250 KB
+# PNG of 7740×7740 with transparency took 1.1 GB of the app process, a 59-megapixel JPEG 0.86 GB. A JPEG is decoded
+# at 1/2–1/8 of its size when that still covers the photo kept (its 59 megapixels then take 11 MB).
+DECODE_BUDGET = 128 * 1024 * 1024
+# Bytes a pixel takes decoded (Pillow keeps 3 or 4 bands in 4 bytes) and while shrunk (transparency is shrunk
+# from a premultiplied copy); a mode not shrunk as it is (palette, 16-bit) is made RGBA first.
+_DECODED = {"1": 1, "L": 1, "P": 1, "I;16": 2}  # others 4
+_SHRINKING = {"1": 1, "L": 1, "RGB": 4, "CMYK": 4, "RGBA": 8, "LA": 8}
 PHOTO_SIDE, THUMB_SIDE = 1600, 320
 JPEG = "image/jpeg"
 _SIGNATURES = (
@@ -131,14 +139,17 @@ def _jpeg(image: Image.Image, side: int, quality: int) -> bytes:
 
 
 def _photo(content: bytes) -> tuple[bytes, bytes]:
-    """The shrunk photo and its thumbnail, both JPEG; a picture that cannot be decoded is refused."""
+    """The shrunk photo and its thumbnail, both JPEG; a picture that cannot be decoded is refused, and one that
+    would take more than :data:`DECODE_BUDGET` decoded is refused before it is."""
     try:
         with Image.open(io.BytesIO(content)) as image:
             width, height = image.size
-            if width * height > MAX_PIXELS:
+            image.draft("RGB", (PHOTO_SIDE, PHOTO_SIDE))  # a JPEG: decoded at the smallest scale still ≥ the photo
+            if width * height > MAX_PIXELS or _decoded_bytes(image) > DECODE_BUDGET:
                 raise Refused(f"图片尺寸过大（{width}×{height}），请缩小后上传")
-            image.load()
-            upright = ImageOps.exif_transpose(image)
+            shrunk = image if image.mode in _SHRINKING else image.convert("RGBA")
+            shrunk.thumbnail((PHOTO_SIDE, PHOTO_SIDE))  # in place: the full-size picture is not copied
+            upright = ImageOps.exif_transpose(shrunk)
             if upright.mode != "RGB":  # transparency on white, as it prints
                 canvas = Image.new("RGB", upright.size, "white")
                 rgba = upright.convert("RGBA")
@@ -147,6 +158,14 @@ def _photo(content: bytes) -> tuple[bytes, bytes]:
             return _jpeg(upright, PHOTO_SIDE, 82), _jpeg(upright, THUMB_SIDE, 75)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise Refused("图片已损坏或无法识别，请重新拍照或换一张上传") from None
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    """The memory the picture takes decoded at its (draft) size and shrunk, with its RGBA copy if one is made."""
+    width, height = image.size
+    mode = image.mode
+    per_pixel = _SHRINKING[mode] if mode in _SHRINKING else _DECODED.get(mode, 4) + _SHRINKING["RGBA"]
+    return width * height * per_pixel
 
 
 def _filename(name: str, extension: str) -> str:

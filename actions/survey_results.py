@@ -6,6 +6,9 @@ department's corrective actions; the same figures as an .xlsx.
 the mean score is given beside it. ``overall`` pools every department's answers (各部门合计: the 满意度 of the
 KPI catalogue); ``overall_score`` is the forms' own 总体满意度 column. Rates are percents as every page shows them
 (``rates``: one decimal, half-up).
+
+Its .xlsx names the households who commented (楼栋, 房号, 填表人): exporting it takes the survey's 导出 grant and
+is audited (:func:`export_survey_results`), as every export is.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from models import (
     ActionStatus,
+    AuditKind,
     Building,
     CorrectiveAction,
     Project,
     Staff,
+    Survey,
     SurveyHousehold,
     SurveyResponse,
     SurveyScore,
@@ -35,7 +40,9 @@ from models import (
 )
 
 from . import xlsx_out
+from .accounts import hold_grant
 from .actor import Actor
+from .audit import log_event
 from .kernel.names import natural_key
 from .rates import percent, percent_text
 from .surveys import survey_in_scope
@@ -264,3 +271,23 @@ def results_workbook(results: SurveyResults) -> bytes:
          for a in results.actions],
     )
     return xlsx_out.to_bytes(wb)
+
+
+@dataclass(frozen=True)
+class ResultsFile:
+    filename: str
+    content: bytes
+    comments: int
+
+
+def export_survey_results(session: Session, *, survey_id: int, actor: Actor) -> ResultsFile:
+    """导出 a survey's results (.xlsx): the survey's 导出 grant, in the actor's scope, audited with who, which
+    survey and how many comments (each naming its household)."""
+    hold_grant(session, actor, "survey", "export", "导出满意度调查")
+    results = survey_results(session, survey_id=survey_id, actor=actor)
+    content = results_workbook(results)
+    project_id = session.scalar(select(Survey.project_id).where(Survey.id == survey_id))
+    log_event(session, AuditKind.EXPORT, table=Survey.__tablename__, record_id=str(survey_id), project_id=project_id,
+              summary=f"导出调查结果：{results.title}（意见建议 {len(results.comments)} 条）"[:255],
+              changes={"survey_id": survey_id, "comments": len(results.comments)})
+    return ResultsFile(f"{results.title}结果.xlsx", content, len(results.comments))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from sqladmin import BaseView, expose
 from sqladmin.authorization import custom_action
 from sqladmin.helpers import slugify_class_name
@@ -29,14 +28,23 @@ from actions.spreadsheets.pipeline import ImportResult
 from actions.spreadsheets.reader import LIMITS
 from actions.spreadsheets.writer import error_report, template
 from actions.survey_import import SurveyImporter, import_survey_responses
-from actions.survey_results import results_workbook, survey_results
+from actions.survey_results import export_survey_results, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import Job, JobState, SurveyResponse, label_of
 
 from ..forms import IdField, PageForm
 from .base import VIEW_PII
 from .jobs import queue_job, snapshot, wait_for_job
-from .pages import XLSX, attachment, granted, refusal_status, request_actor, run_action
+from .pages import (
+    XLSX,
+    asks_export,
+    attachment,
+    confirm_export,
+    granted,
+    refusal_status,
+    request_actor,
+    run_action,
+)
 
 # Up to this size the preview is waited for in the request; a bigger file shows the progress bar at once.
 WAIT_BYTES = 256 * 1024
@@ -259,18 +267,23 @@ class SpreadsheetPages(BaseView):
             request, "surveys/results.html", status_code=status_code, title=f"调查结果：{results.title}",
             r=results, can_import=granted(self, request, *IMPORT_KINDS["surveys"].grant),
             can_follow=granted(self, request, "corrective-action", "edit"),
+            can_export=granted(self, request, "survey", "export"),
             labels={"comments": label_of(SurveyResponse, "comments"), "respondent": label_of(SurveyResponse, "respondent")},
             **context,
         )
 
-    @expose("/survey-results/{survey_id:int}/xlsx", methods=["GET"], identity="survey-results-xlsx")
+    @expose("/survey-results/{survey_id:int}/xlsx", methods=["GET", "POST"], identity="survey-results-xlsx")
     async def results_xlsx(self, request: Request) -> Response:
-        if not granted(self, request, "survey", "list"):
-            raise HTTPException(status_code=403, detail="没有查看满意度调查的权限")
-        results = await run_action(self.session_maker, request, survey_results,
-                                   survey_id=request.path_params["survey_id"])
-        data = await anyio.to_thread.run_sync(results_workbook, results)
-        return Response(data, media_type=XLSX, headers={"content-disposition": attachment(f"{results.title}结果.xlsx")})
+        """导出 the results: a POST (audited, with the survey's 导出 grant); a GET exports nothing and offers it."""
+        if not granted(self, request, "survey", "export"):
+            raise HTTPException(status_code=403, detail="没有导出满意度调查的权限")
+        survey_id = request.path_params["survey_id"]
+        if not asks_export(request):
+            return await confirm_export(self, request, "导出调查结果",
+                                        request.url_for("admin:view-survey-results", survey_id=survey_id))
+        exported = await run_action(self.session_maker, request, export_survey_results, survey_id=survey_id)
+        return Response(exported.content, media_type=XLSX,
+                        headers={"content-disposition": attachment(exported.filename)})
 
 
 def import_job(session: Any, ctx: JobContext) -> Outcome:

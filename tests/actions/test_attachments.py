@@ -4,6 +4,8 @@ database within the record's project, every upload and deletion on the record's 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -78,6 +80,37 @@ def test_refused_files_write_nothing(session, world, name, content, message):
                         files=[good, (name, content)])
     assert refused.value.message.startswith(name.rsplit(".", 1)[0])  # the file is named
     assert counts(session) == before
+
+
+def test_a_picture_too_big_to_decode_is_refused_before_it_is(session, world):
+    """A 2 KB PNG of 4000×4000 palette pixels (made RGBA to be shrunk: 16 megapixels × 9 bytes) is refused by what
+    it would take decoded, naming its size; it was decoded (a 250 KB one of 7740×7740 took the process 1.1 GB)."""
+    bomb = picture((4000, 4000), "PNG", "P")
+    assert len(bomb) < 10_000
+    before = counts(session)
+    with pytest.raises(Refused) as refused:
+        add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
+                        files=[("ok.jpg", picture((80, 60))), ("巨图.png", bomb)])
+    assert refused.value.message == "巨图：图片尺寸过大（4000×4000），请缩小后上传"
+    assert counts(session) == before
+
+
+def test_a_big_phone_photo_is_decoded_at_a_reduced_scale(tmp_path):
+    """A 59-megapixel JPEG (a 1 MB file) took the app process 0.86 GB to shrink to 1600 px; decoded at the smallest
+    scale that still covers 1600 px it takes a few MB. Measured in a process of its own (peak RSS)."""
+    path = tmp_path / "big.jpg"
+    path.write_bytes(picture((9000, 6600)))
+    script = (
+        "import resource, sys\n"
+        "from actions.attachments import _photo\n"
+        "content = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "photo, thumb = _photo(content)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, len(photo) > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    grown_mb, made = out.stdout.split()
+    assert made == "True" and int(grown_mb) < 100, out.stdout
 
 
 def test_another_projects_record_and_attachment_are_not_found(session, world):

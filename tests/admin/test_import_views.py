@@ -13,6 +13,8 @@ from actions.actor import Actor
 from actions.surveys import create_survey
 from admin.views import spreadsheets
 from models import (
+    AuditKind,
+    AuditLog,
     ImportBatch,
     Job,
     JobState,
@@ -84,7 +86,7 @@ def test_survey_upload_preview_confirm(console, session, site):
 
     results = sv.get(f"/admin/survey-results/{survey_id}")
     assert results.status_code == 200 and "调查率" in results.text and "66.7%" in results.text  # 2 of 3 households
-    xlsx = sv.get(f"/admin/survey-results/{survey_id}/xlsx")
+    xlsx = sv.post(f"/admin/survey-results/{survey_id}/xlsx")
     assert xlsx.headers["content-type"] == XLSX
     assert load_workbook(io.BytesIO(xlsx.content)).sheetnames[0] == "概况"
 
@@ -92,6 +94,38 @@ def test_survey_upload_preview_confirm(console, session, site):
     assert again.status_code == 303
     assert "该批次已导入" in sv.get(f"/admin/import/{token}").text
     assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 2
+
+
+def test_survey_results_xlsx_takes_the_export_grant_a_post_and_is_audited(console, session, site):
+    """The results' .xlsx names each household that commented (楼栋, 房号, 填表人): a 前台客服, who may read the page
+    but holds no 导出 of surveys, downloaded it by a GET, and nobody's export was on the trail."""
+    _, survey_id = site
+    token = _token(_upload(console("sv"), "surveys", SURVEY_FILE, survey_id=survey_id))
+    console("sv").post(f"/admin/import/{token}/confirm")
+    url = f"/admin/survey-results/{survey_id}/xlsx"
+
+    def exports() -> int:
+        return session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT))
+
+    before = exports()
+    fd = console("fd")
+    assert fd.get(f"/admin/survey-results/{survey_id}").status_code == 200  # the page itself: the list grant
+    assert url not in fd.get(f"/admin/survey-results/{survey_id}").text  # no 导出 button
+    for response in (fd.get(url), fd.post(url)):
+        assert response.status_code == 403 and "没有导出满意度调查的权限" in response.text
+        assert response.headers["content-type"].startswith("text/html")
+    assert console("sv2").post(url).status_code in (403, 404)  # another project's supervisor
+    sv = console("sv")
+    asked = sv.get(url)  # a pasted link: nothing exported, the POST offered
+    assert asked.status_code == 200 and asked.headers["content-type"].startswith("text/html") and "开始导出" in asked.text
+    assert exports() == before
+    done = sv.post(url)
+    assert done.status_code == 200 and done.headers["content-type"] == XLSX
+    assert "意见建议" in load_workbook(io.BytesIO(done.content)).sheetnames
+    row = session.scalars(select(AuditLog).where(AuditLog.kind == AuditKind.EXPORT).order_by(AuditLog.id.desc())).first()
+    assert exports() == before + 1
+    assert (row.actor_name, row.table_name, row.record_id) == ("sv", "survey", str(survey_id))
+    assert row.summary == "导出调查结果：2026年上半年满意度调查（意见建议 1 条）"
 
 
 def test_an_upload_naming_a_bad_survey_or_project_is_refused_with_nothing_queued(console, session, site):
