@@ -1041,8 +1041,9 @@ class CustomerImporter(RecordImporter):
     def check_columns(self, columns: Columns) -> Checked | None:
         """A new project's customers file (the first import of its owners: no customer stored in the project yet),
         checked column by column — one project, no 编号 and no 房屋 cell, every customer identified (身份证号, else
-        手机号 + 姓名) on one row only, nothing masked, every 楼栋 + 房号 a unit of the project: every row is then a
-        new customer and, where it names a unit, a new link, as the rows' check would find them. Anything else —
+        手机号 + 姓名), one on several rows only where they agree (:meth:`_leads`), nothing masked, every 楼栋 + 房号
+        a unit of the project: every customer is then new and every row naming a unit a new link, as the rows'
+        check would find them. Anything else —
         and every file of a project with customers — is checked row by row (None)."""
         values = columns.values
         n = len(columns)
@@ -1053,18 +1054,21 @@ class CustomerImporter(RecordImporter):
         project_id = self.project_of_columns(values)
         if project_id is None or self.session.scalar(select(exists().where(Customer.project_id == project_id))):
             return None
-        # each customer on one row: 身份证号 all distinct, and 手机号 + 姓名 of the rows without one
-        numbers = values.get("id_number") or [None] * n
-        named = [number for number in numbers if number is not None]
-        if len(set(named)) != len(named):
-            return None
-        if len(named) < n:
-            phones, names = values.get("phone") or [None] * n, values["name"]
-            by_phone = [(phone, name) for number, phone, name in zip(numbers, phones, names, strict=True) if number is None]
-            if any(phone is None or not name for phone, name in by_phone) or len(set(by_phone)) != len(by_phone):
+        # each row's customer: its 身份证号, else its 手机号 + 姓名 (a row with neither is refused on its row)
+        numbers, phones, names = (values.get(k) or [None] * n for k in ("id_number", "phone", "name"))
+        if None in numbers:
+            if any(phone is None or not name for number, phone, name in zip(numbers, phones, names, strict=True)
+                   if number is None):
                 return None
-        # the rows naming a unit (楼栋 and 房号 both filled): in the usual file, every row
+            whos = [number if number is not None else (phone, name)
+                    for number, phone, name in zip(numbers, phones, names, strict=True)]
+        else:
+            whos = numbers  # the usual file: every customer by 身份证号
         buildings, rooms = values.get("building") or [None] * n, values.get("room_no") or [None] * n
+        leads = None if len(set(whos)) == n else self._leads(values, whos, buildings, rooms)
+        if leads is False:
+            return None
+        # the rows naming a unit (楼栋 and 房号 both filled): in the usual file, every row
         if all(buildings) and all(rooms):
             linked = list(range(n))
         else:
@@ -1074,19 +1078,45 @@ class CustomerImporter(RecordImporter):
         units = self.refs.ids(project_id, buildings, rooms)
         if None in units:
             return None  # an unknown (or ambiguous) unit is named on its row
-        return NewCustomers({project_id}, project_id, values, n, linked, units)
+        return NewCustomers({project_id}, project_id, values, n, linked, units, leads)
+
+    def _leads(self, values: dict[str, list[Any]], whos: list[Any], buildings: list[Any],
+               rooms: list[Any]) -> tuple[list[int], list[int]] | bool:
+        """A customer on several rows (one per unit): (the first row of each customer, each row's first row) where
+        the rows' check finds nothing to say — no row repeating another (the same customer, unit and 关系) and each
+        later row agreeing with the first on the customer's columns — else False. A customer's rows must also agree
+        on the 项目 cell: the repeats are told by the cell, the check by the project it names."""
+        first: dict[Any, int] = {}
+        lead_of = [first.setdefault(who, i) for i, who in enumerate(whos)]
+        later = [i for i, lead in enumerate(lead_of) if lead != i]
+        for key in ("project", *self.columns):
+            column = values.get(key)
+            if column is not None and any(column[i] != column[lead_of[i]] for i in later):
+                return False
+        owner, building_key, room_key = UnitRelation.OWNER, clean.building_key, clean.room_key
+        relations = values.get("relation") or [None] * len(whos)
+        repeats = [(who, (building_key(b), room_key(r)) if b and r else "", relation or owner)
+                   for who, b, r, relation in zip(whos, buildings, rooms, relations, strict=True)]
+        if len(set(repeats)) != len(repeats):
+            return False
+        return sorted(first.values()), lead_of
 
     def write_columns(self, checked: Checked, batch: ImportBatch) -> dict[str, int]:
         """The new customers and links of :meth:`check_columns`, written as :meth:`write` writes them (the same
         statements, values and audit rows), column by column."""
         assert isinstance(checked, NewCustomers)
         values, n, project_id = checked.values, checked.count, checked.project_id
-        columns = [[project_id] * n]
+        # one new customer per lead row (each row, unless a customer fills several)
+        leads = checked.leads[0] if checked.leads else None
+        count = n if leads is None else len(leads)
+        columns = [[project_id] * count]
         for key in self.columns:
             column, default = values.get(key) or [None] * n, self._defaults.get(key)
+            if leads is not None:
+                column = [column[i] for i in leads]
             columns.append(column if default is None or None not in column else [default if x is None else x for x in column])
         names = ["project_id", *self.columns.values(), "batch_id"]
-        back = insert_columns(self.session, Customer.__table__, names, [*columns, [batch.id] * n],
+        back = insert_columns(self.session, Customer.__table__, names, [*columns, [batch.id] * count],
                               returning=["id", "project_id", "id_number", "phone", "name"])
         made = list(map(itemgetter(0), back))
         if not (list(map(itemgetter(2), back)) == columns[names.index("id_number")]
@@ -1096,7 +1126,10 @@ class CustomerImporter(RecordImporter):
             by_identity = {(number, phone, name): i for i, _, number, phone, name in back}
             made = list(map(by_identity.__getitem__, zip(*(columns[names.index(k)] for k in ("id_number", "phone", "name")),
                                                          strict=True)))
-        self._record_created(Customer, {project_id: n}, batch)
+        if leads is not None:  # each row's customer: its lead row's
+            of_lead = dict(zip(leads, made, strict=True))
+            made = list(map(of_lead.__getitem__, checked.leads[1]))
+        self._record_created(Customer, {project_id: count}, batch)
         linked, owner = checked.linked, UnitRelation.OWNER
         relations, primaries = values.get("relation") or [None] * n, values.get("is_primary") or [None] * n
         starts = values.get("start_date") or [None] * n
@@ -1110,7 +1143,7 @@ class CustomerImporter(RecordImporter):
                            pick(starts), [batch.id] * len(linked),
                        ])
         self._record_created(UnitCustomer, {project_id: len(linked)} if linked else {}, batch)
-        return {"customers_inserted": n, "customers_updated": 0, "links_inserted": len(linked), "links_updated": 0}
+        return {"customers_inserted": count, "customers_updated": 0, "links_inserted": len(linked), "links_updated": 0}
 
     def write(self, rows: list[Row], batch: ImportBatch) -> dict[str, int]:
         title = f"导入{self.title}（批次 #{batch.id}）"
@@ -1176,14 +1209,16 @@ class CustomerImporter(RecordImporter):
 
 @dataclass(frozen=True)
 class NewCustomers(Checked):
-    """A file of new customers :meth:`CustomerImporter.check_columns` checked: its columns, and the rows (by index)
-    naming a unit, with their units' ids."""
+    """A file of new customers :meth:`CustomerImporter.check_columns` checked: its columns, the rows (by index)
+    naming a unit with their units' ids, and where a customer fills several rows which row leads."""
 
     project_id: int
     values: dict[str, list[Any]]
     count: int
     linked: list[int]
     units: list[int | None]
+    # where a customer fills several rows: (the first row of each customer, each row's first row)
+    leads: tuple[list[int], list[int]] | None = None
 
 
 def _imported_trail(model) -> Callable[[int], ColumnElement[bool]]:

@@ -142,6 +142,23 @@ def test_the_usual_file_written_by_column_reimports_unchanged(session, estate, m
     assert again.counts["unchanged"] == 7 and not again.problems and len(calls) == 1  # the same file: compared
 
 
+# 张伟 owns two units and rents a third; 李娜 (known by 手机号 + 姓名) lives in two: one customer each, five links
+SEVERAL = [*USUAL, ["翠湖花园", "张伟", "个人", "13812345678", "11010519491231002X", "1栋", "103", None, None, None, ""],
+           ["翠湖花园", "张伟", "个人", "13812345678", "11010519491231002X", "3号楼", "0301", "租户", None, None, ""],
+           ["翠湖花园", "李娜", None, "13900001111", None, "2栋", "201", "家庭成员", "否", "2024/4/1", "租期一年"]]
+
+
+def test_a_customer_on_several_rows_is_checked_by_column_as_row_by_row(session, estate, monkeypatch):
+    """A customer filling one row per unit (the rows agreeing on the customer) still takes the columnar path: one
+    customer, a link per row, counts and audit rows as the rows' check gives them."""
+    project, actor = estate
+    (fast, fast_state, taken), (slow, slow_state, _) = _both_ways(session, monkeypatch, workbook({"业主": SEVERAL}),
+                                                                  actor, project.id)
+    assert taken
+    assert fast == slow and fast_state == slow_state
+    assert fast["counts"]["new"] == 10 and len(fast_state["customers"]) == 7 and len(fast_state["links"]) == 8
+
+
 def _rows(*changes: tuple[int, int, object]) -> list[list]:
     rows = [list(r) for r in USUAL]
     for row, column, value in changes:
@@ -159,6 +176,9 @@ REFUSED = {
                             "999999 不存在或无权访问"),
     "a bad 身份证号": (_rows((5, 4, "110105194912310047")), "身份证号"),
     "an empty 姓名": (_rows((6, 1, None)), "「业主」第7行 姓名 为空"),
+    "one customer's rows disagreeing": ([*USUAL, [*SEVERAL[8][:3], "13800000000", *SEVERAL[8][4:]]],
+                                        "与第2行为同一客户，但手机号不一致"),
+    "one customer twice for one unit": ([*USUAL, [*USUAL[1][:6], "101", *USUAL[1][7:]]], "与第2行重复"),
 }
 
 
@@ -179,19 +199,17 @@ def test_a_file_with_a_problem_falls_back_and_is_refused_as_before(session, esta
 
 FALLBACKS = {
     "a 房屋 column": [["姓名", "手机号", "房屋"], ["张伟", "13812345678", "1栋-101"], ["李娜", "13900001111", "2栋-201"]],
-    "one customer on two rows": [["姓名", "手机号", "身份证号", "楼栋", "房号"],
-                                 ["张伟", "13812345678", "11010519491231002X", "1栋", "101"],
-                                 ["张伟", "13812345678", "11010519491231002X", "1栋", "102"]],
     "a blank row and a total": [["姓名", "手机号", "楼栋", "房号"], ["张伟", "13812345678", "1栋", "101"], [None] * 4,
                                 ["李娜", "13900001111", "1栋", "102"], ["合计", None, None, None]],
     "two sheets": None,
+    "one customer's rows in two 项目 cells": [HEADER, USUAL[1], [None, *SEVERAL[8][1:]]],
 }
 
 
 @pytest.mark.parametrize("case", list(FALLBACKS))
 def test_a_file_the_columns_do_not_take_imports_as_before(session, estate, monkeypatch, case):
-    """A file holding what only the rows' check handles (a 房屋 cell to split, one customer over several units, blank
-    and total rows, several sheets) is imported row by row: the same result and database either way."""
+    """A file holding what only the rows' check handles (a 房屋 cell to split, blank and total rows, several sheets,
+    one customer's rows naming the project differently) is imported row by row: the same result and database either way."""
     project, actor = estate
     sheets = ({"一": [HEADER, USUAL[1]], "二": [HEADER, USUAL[2]]} if FALLBACKS[case] is None
               else {"业主": FALLBACKS[case]})
