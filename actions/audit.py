@@ -454,6 +454,7 @@ OPERATION_LABELS: dict[str, str] = {
     # 工单
     "receive_request": "受理客户诉求",
     "answer_request": "答复办结诉求",
+    "withdraw_request": "撤销诉求",
     "dispatch": "派工",
     "accept_work_orders": "接单",
     "reassign_work_orders": "转派工单",
@@ -467,6 +468,7 @@ OPERATION_LABELS: dict[str, str] = {
     # 收费与催缴
     "generate_bills": "生成账单",
     "record_payment": "登记收款",
+    "reverse_payment": "冲正收款",
     "pay_account": "按户收款",
     "export_arrears": "导出欠费明细",
     "export_collection_rate": "导出收缴率",

@@ -625,6 +625,74 @@ def _payment_form(session: Session, actor: Actor, values: Mapping[str, Any]) -> 
     return session.get(Payment, result.payment_id)
 
 
+# --- 冲正: a payment recorded wrongly ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReversalResult:
+    payment_id: int
+    bill_id: int
+    amount: Decimal
+    bill_status: BillStatus
+    outstanding: Decimal
+    already: bool = False  # reversed before (a double submit): nothing written
+
+    @property
+    def message(self) -> str:
+        if self.already:
+            return f"收款记录#{self.payment_id} 已冲正，未重复登记"
+        return (f"已冲正收款记录#{self.payment_id}（{self.amount} 元）；账单#{self.bill_id}"
+                f"{self.bill_status.label}，未缴 {self.outstanding} 元")
+
+
+def reversal_refusal(payment: Payment) -> str | None:
+    """Why ``payment`` cannot be reversed, or None — asked by the form before it is offered."""
+    if payment.reversed_at is not None:
+        return f"收款记录#{payment.id} 已于 {payment.reversed_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 冲正"
+    return None
+
+
+def _bill_status(bill: Bill) -> BillStatus:
+    if bill.status is BillStatus.WAIVED:
+        return bill.status
+    if bill.amount_paid <= 0:
+        return BillStatus.UNPAID
+    return BillStatus.PAID if bill.amount_paid >= bill.amount_due else BillStatus.PARTIAL
+
+
+@as_actor
+def reverse_payment(session: Session, *, payment_id: int, reason: str, actor: Actor) -> ReversalResult:
+    """冲正: a payment recorded wrongly (wrong bill, amount or household) is reversed — never deleted: the row, its
+    amount and receipt number stay, marked 冲正 with who, when and why; its bill's 实收 drops by the amount and its
+    status follows (已缴清 → 部分缴纳/未缴). The bill is locked first, as a payment locks it, so a payment and a
+    reversal of the same bill wait for each other; a second reversal of the payment answers that it is done."""
+    reason = (reason or "").strip()
+    found = session.execute(select(Payment.bill_id, Payment.project_id).where(Payment.id == payment_id)).first()
+    if found is None or not actor.can_see(found.project_id):
+        raise Refused(f"收款记录#{payment_id} 不存在", [payment_id])
+    bill = session.scalar(
+        select(Bill).where(Bill.id == found.bill_id).with_for_update().execution_options(populate_existing=True)
+    )
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id)
+                             .execution_options(populate_existing=True))
+    if payment.reversed_at is not None:
+        return ReversalResult(payment.id, bill.id, payment.amount, bill.status, bill.amount_due - bill.amount_paid,
+                              already=True)
+    if not reason:
+        raise Refused(f"请填写{label_of(Payment, 'reversal_reason')}（如：误录金额、收错房屋）")
+    records.check_text_length(Payment, "reversal_reason", reason)
+    payment.reversed_at = utcnow()
+    payment.reversed_by_id = actor.user_id
+    payment.reversal_reason = reason
+    bill.amount_paid = bill.amount_paid - payment.amount
+    bill.status = _bill_status(bill)
+    session.flush()  # the audit rows of both: the payment's 冲正 and the bill's 实收/状态
+    log_operation(session, "reverse_payment",
+                  params={"payment_id": payment.id, "bill_id": bill.id, "amount": payment.amount,
+                          "receipt_no": payment.receipt_no, "reason": reason},
+                  counts={"reversed": 1}, project_id=payment.project_id,
+                  message=f"冲正收款记录#{payment.id}（收据 {payment.receipt_no}，{payment.amount} 元）：{reason}")
+    return ReversalResult(payment.id, bill.id, payment.amount, bill.status, bill.amount_due - bill.amount_paid)
+
+
 def pay_account(
     session: Session,
     *,
@@ -728,6 +796,8 @@ class StatementPayment:
     paid_at: dt.datetime
     collector: str
     receipt_no: str
+    reversed_at: dt.datetime | None = None  # 冲正: listed, marked, counted in no 实收
+    reversal_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -774,7 +844,8 @@ def account_statement(session: Session, *, unit_id: int, actor: Actor, as_of: dt
         )
     )
     payments = tuple(
-        StatementPayment(p.id, p.bill_id, period, name, p.amount, p.method, p.paid_at, staff or "", p.receipt_no)
+        StatementPayment(p.id, p.bill_id, period, name, p.amount, p.method, p.paid_at, staff or "", p.receipt_no,
+                         p.reversed_at, p.reversal_reason)
         for p, period, name, staff in session.execute(
             select(Payment, Bill.period, FeeType.name, Staff.name)
             .join(Bill, Bill.id == Payment.bill_id)

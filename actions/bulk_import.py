@@ -436,7 +436,9 @@ class StaffImporter(RecordImporter):
 def _recompute_bills(session: Session, bill_ids: list[int]) -> None:
     """实收 and 状态 of these bills from their payments (a waived bill stays waived)."""
     paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.bill_id == Bill.id).scalar_subquery()
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.bill_id == Bill.id, Payment.reversed_at.is_(None))  # a reversed (冲正) payment counts no more
+        .scalar_subquery()
     )
     for part in chunks(bill_ids):
         session.execute(
@@ -760,7 +762,8 @@ class PaymentImporter(RecordImporter):
         kept: dict[int, Decimal] = defaultdict(Decimal)
         for part in chunks(bill_ids):
             for bill_id, payment_id, amount in self.session.execute(
-                select(Payment.bill_id, Payment.id, Payment.amount).where(Payment.bill_id.in_(part))
+                select(Payment.bill_id, Payment.id, Payment.amount)
+                .where(Payment.bill_id.in_(part), Payment.reversed_at.is_(None))
             ):
                 if payment_id not in replaced:
                     kept[bill_id] += amount

@@ -71,6 +71,7 @@ def hand_over_collections(session: Session, *, collector_id: int | None = None, 
     until = utcnow()
     since = last or session.scalar(select(func.min(Payment.paid_at)).where(Payment.collector_id == collector.id))
     taken = (Payment.collector_id == collector.id, Payment.project_id == project_id, Payment.paid_at < until,
+             Payment.reversed_at.is_(None),  # 冲正: recorded wrongly, no money taken
              *((Payment.paid_at >= last,) if last else ()))
     count, amount = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), ZERO))
                                     .where(*taken)).one()

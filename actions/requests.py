@@ -487,6 +487,82 @@ def answer_request(session: Session, *, request_id: int, reply: str, actor: Acto
     return AnswerResult(request_id)
 
 
+# --- 撤销: the caller withdraws a request ----------------------------------------------------------------------
+# 「业主来电告知已自行解决」: a request the caller withdraws before anyone was sent ends 已取消 with the reason said,
+# recorded by whom and when (its audit row). It then counts in no figure — not 受理 nor 办结 in 投诉统计, not in the
+# scores, the service star, the queues or 我的首问 (``complaints.not_withdrawn`` and each one's status filter).
+# Once dispatched a 派工单 is under way and has no cancelled state: it ends as every order does, after its callback.
+WITHDRAWABLE = (RequestStatus.PENDING, RequestStatus.ANSWERED)
+WITHDRAWN_PREFIX = "撤销原因："
+
+
+@dataclass(frozen=True)
+class WithdrawResult:
+    request_id: int
+    already: bool = False  # withdrawn already with the same reason (a double submit): nothing written
+
+    @property
+    def message(self) -> str:
+        if self.already:
+            return f"诉求 #{self.request_id} 已撤销，未重复登记"
+        return f"已撤销诉求 #{self.request_id}，不再计入受理与办结统计"
+
+
+def withdraw_refusal(request: ServiceRequest) -> str | None:
+    """Why ``request`` cannot be withdrawn, or None — asked by the form before it is offered."""
+    if request.status is RequestStatus.CANCELLED:
+        return f"诉求 #{request.id} 已撤销"
+    if request.status is RequestStatus.CLOSED:
+        return f"诉求 #{request.id} 已办结，不能撤销"
+    if request.status not in WITHDRAWABLE:
+        return _DISPATCHED.format(request.id)
+    return None
+
+
+_DISPATCHED = "诉求 #{} 已派工，不能撤销：请通知处理部门，派工单完工回访后随之关闭办结"
+
+
+def _withdrawn_reply(request: ServiceRequest, reason: str) -> str:
+    """The reason kept after what was answered before (an 已答复 request keeps its answer)."""
+    return "\n".join(x for x in (request.reply.strip(), f"{WITHDRAWN_PREFIX}{reason}") if x)
+
+
+@as_actor
+def withdraw_request(session: Session, *, request_id: int, reason: str, actor: Actor,
+                     version: int | None = None) -> WithdrawResult:
+    """撤销: the caller withdraws a request not yet dispatched (待派工 or 已答复): it ends 已取消 with its 办结时间 and
+    the reason after its 答复内容. ``version``: the one the form started from — refused if someone changed the request
+    since (a dispatch meanwhile); the same reason posted again answers that it is done and writes nothing."""
+    SR = ServiceRequest
+    reason = (reason or "").strip()
+    request = session.get(SR, request_id)
+    if request is None or not actor.can_see(request.project_id):
+        raise Refused(f"诉求 #{request_id} 不存在", [request_id])
+    if request.status is RequestStatus.CANCELLED and request.reply.endswith(f"{WITHDRAWN_PREFIX}{reason}"):
+        return WithdrawResult(request_id, already=True)
+    if refusal := withdraw_refusal(request):
+        raise Refused(refusal, [request_id])
+    if session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request_id)) is not None:
+        raise Refused(_DISPATCHED.format(request_id), [request_id])
+    if version is not None and version != request.version:
+        raise Refused(f"诉求 #{request_id} 已被他人修改，请刷新后重试", [request_id])
+    if not reason:
+        raise Refused("请填写撤销原因（如：业主来电告知已自行解决）")
+    reply = _withdrawn_reply(request, reason)
+    records.check_text_length(SR, "reply", reply)
+    request.reply = reply
+    request.status = RequestStatus.CANCELLED
+    request.closed_at = utcnow()
+    try:
+        session.flush()  # its audit row (状态, 答复内容, 办结时间); the version refuses a request dispatched meanwhile
+    except StaleDataError:
+        raise Refused(f"诉求 #{request_id} 已被他人处理，请刷新后重试", [request_id]) from None
+    log_operation(session, "withdraw_request", params={"request_id": request_id, "reason": reason},
+                  counts={"withdrawn": 1}, project_id=request.project_id,
+                  message=f"撤销诉求 #{request_id}：{reason}")
+    return WithdrawResult(request_id)
+
+
 # --- 我的首问 -------------------------------------------------------------------------------------------------
 OPEN = (RequestStatus.PENDING, RequestStatus.DISPATCHED, RequestStatus.ANSWERED)
 

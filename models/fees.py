@@ -217,7 +217,9 @@ class ReceiptSequence(IdMixin, ProjectScoped, Base):
 
 class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     """收款: a full or partial payment against one bill, on the 收据 of its 收款 (the lines of one account
-    payment share the receipt and its number)."""
+    payment share the receipt and its number). A payment recorded wrongly is 冲正 (reversed), never deleted: it
+    keeps its row, amount and receipt number, marked with who reversed it, when and why, and counts no more toward
+    its bill's 实收."""
 
     __tablename__ = "payment"
     __label__ = "收款记录"
@@ -239,10 +241,14 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     collector_id: Mapped[int | None] = col("收款人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     receipt_no: Mapped[str] = col("收据号", String(32), doc="系统按项目、年度顺序编号，如 SJ2026-000123")
     form_token: Mapped[str | None] = col("收款表单", String(32), doc="房屋账户收款表单的一次性编号")
+    reversed_at: Mapped[dt.datetime | None] = col("冲正时间", UTCDateTime())
+    reversed_by_id: Mapped[int | None] = col("冲正人", ForeignKey("user_account.id", ondelete="SET NULL"))
+    reversal_reason: Mapped[str] = col("冲正原因", String(200), default="", server_default="")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     bill: Mapped[Bill] = relationship(back_populates="payments", info={"label": "账单"})
     collector: Mapped[Staff | None] = relationship(info={"label": "收款人"})
+    reversed_by: Mapped[User | None] = relationship(foreign_keys=[reversed_by_id], info={"label": "冲正人"})
 
 
 class DunningRun(IdMixin, ProjectScoped, TimestampMixin, Base):

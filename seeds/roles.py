@@ -31,6 +31,7 @@ FULL = "list details create edit delete export"
 DISPATCH = "action:dispatch"  # 派工：前台、主管+
 REASSIGN = "action:reassign"  # 转派：主管+
 ANSWER = "action:answer"  # 咨询、求助、建议、表扬当场答复办结：前台、管家、主管+
+WITHDRAW = "action:withdraw"  # 业主撤销尚未派工的诉求（须填原因）：前台、管家、主管+
 JUDGE_COMPLAINT = "action:judge-complaint"  # 判定投诉是否有效并评定扣分：主管+
 HANDLE = "action:accept action:complete action:callback"  # 接单、完工、回访：前台+
 CLOSE = "action:close"  # 满意回访后关闭派工单：前台+（首问负责人跟进至办结）
@@ -45,6 +46,7 @@ CONFIRM_HANDOVER = "action:confirm-handover"  # 收银员确认前台代收款�
 NOTIFY_MAIL = "action:notify-mail"  # 每日通知管家领取邮件：前台、主管+
 SCHEDULE_REVIEWS = "action:schedule-reviews"  # 生成收费标准年审任务：主管+
 COMPLETE_REVIEW = "action:complete-review"  # 登记年审结论：经理
+REVERSE_PAYMENT = "action:reverse-payment"  # 冲正误录的收款（须填原因）：收费员、主管+
 END_LEASE = "action:end-lease"  # 车位退租：前台、收费员、主管+
 # 上传/删除照片与附件（报事、派工单、房屋整改、装修、外包方检查）：能新增或修改该记录、或完工的岗位
 ATTACH = "action:attach"
@@ -126,7 +128,7 @@ def _merge(*parts: dict[str, str]) -> dict[str, str]:
 FRONT_DESK = _merge(
     {
         # 前台职责：需要报事的应填写派工单并发至相关部门；负责派工单的派发工作
-        "service-request": f"{WRITE} {HANDLE} {DISPATCH} {ANSWER}",
+        "service-request": f"{WRITE} {HANDLE} {DISPATCH} {ANSWER} {WITHDRAW}",
         "work-order": f"list details edit {HANDLE} {CLOSE}",
         "visit": WRITE,
         "customer": WRITE,
@@ -156,7 +158,7 @@ FRONT_DESK = _merge(
 
 BUTLER = _merge(
     {
-        "service-request": f"{WRITE} {HANDLE} {ANSWER}",
+        "service-request": f"{WRITE} {HANDLE} {ANSWER} {WITHDRAW}",
         "work-order": f"list details edit {HANDLE} {CLOSE}",
         "visit": WRITE,
         "customer": WRITE,
@@ -193,7 +195,7 @@ CASHIER = _merge(
         "customer": READ,
         "unit-customer": READ,
         "bill": f"{WRITE_EXPORT} {GENERATE_BILLS} {DUNNING}",
-        "payment": WRITE_EXPORT,
+        "payment": f"{WRITE_EXPORT} {REVERSE_PAYMENT}",
         "dunning-run": f"{READ_EXPORT} {DUNNING}",
         "dunning-notice": "list details edit export",
         "fee-type": READ,

@@ -54,6 +54,7 @@ from ..forms import (
     read_id,
 )
 from .base import (
+    DETAIL_OBJ_STATE,
     PAGE_SIZE,
     BooleanFilter,
     EnumFilter,
@@ -67,6 +68,7 @@ from .drill import DrillFilter
 from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
+    TextStep,
     asks_export,
     confirm_export,
     granted,
@@ -78,6 +80,17 @@ from .pages import (
 from .slips import print_url, slip_page
 
 FEES = "收费催缴"
+
+
+class ReverseForm(PageForm):
+    reason = TextField(label_of(Payment, "reversal_reason"))
+
+
+REVERSE = TextStep(
+    "reverse-payment", "冲正", "误录的收款（金额、账单或房屋录错）冲正后不再计入账单实收，账单状态随之重算；收款记录与收据号保留，"
+    "不删除。正确的收款请另行登记。", "reason", label_of(Payment, "reversal_reason"), "确认冲正", "payment_id",
+    billing.reverse_payment, ReverseForm, billing.reversal_refusal, placeholder="如：误录金额，应为 120 元",
+    caption=lambda p: f"{p}（收据 {p.receipt_no}，{p.amount} 元，{local_datetime(p.paid_at)}）")
 LETTER_LABELS = {
     "period": label_of(Bill, "period"),
     "fee_type": label_of(Bill, "fee_type_id"),
@@ -287,7 +300,8 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     column_default_sort = [("paid_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"), ScopedForeignKeyFilter("collector")]
     # A payment is entered through 收款 (the bill's paid amount and status follow, overpayment is refused);
-    # once booked it is not edited or deleted here — a correction is a reversal, which this version lacks.
+    # once booked it is not edited or deleted here — a correction is its 冲正 (below), which keeps the row.
+    column_details_list = [*column_list, "project", "reversed_at", "reversed_by", "reversal_reason"]
     can_edit = False
     can_delete = False
     one_time_form = True
@@ -298,6 +312,24 @@ class PaymentAdmin(ScopedModelView, model=Payment):
 
     def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
         return [("打印收据", print_url(request, self.identity, obj.id))]
+
+    @action("reverse-payment", label="冲正")
+    async def reverse_payment_form(self, request: Request) -> Response:
+        # reversed already: said at once, not after the reason is typed
+        return await REVERSE.opened(self, request)
+
+    @expose("/reverse", methods=["POST"])
+    async def reverse_payment_submit(self, request: Request) -> Response:
+        """冲正: a payment recorded wrongly is reversed with the reason; the row stays, the bill's 实收 follows."""
+        return await REVERSE.posted(self, request)
+
+    def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
+        """冲正 on a payment's page only while it stands (the page says why when opened from a list selection)."""
+        actions = super()._visible_custom_actions(request, in_detail)
+        row = getattr(request.state, DETAIL_OBJ_STATE, None) if in_detail else None
+        if isinstance(row, Payment) and billing.reversal_refusal(row):
+            actions.pop("reverse-payment", None)
+        return actions
 
     @expose("/print", methods=["GET"])
     async def print_slip(self, request: Request) -> Response:

@@ -5,6 +5,7 @@ refusal or its file. Their typed input is declared as forms (admin/forms.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -14,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions.actor import SYSTEM, Actor
+from actions.errors import Refused
 from models.db import in_turn
 
 from ..forms import PageForm
-from ..security import refusal_status  # noqa: F401  (the pages' import of it)
+from ..security import refusal_status
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -62,6 +64,60 @@ async def list_step(view: Any, request: Request, grant: str, fn: Callable[..., A
     result = await run_action(view.session_maker, request, fn, **data)
     Flash.success(request, result.message)
     return RedirectResponse(request.url_for("admin:list", identity=view.identity), status_code=303)
+
+
+# --- one record's step with one text (答复办结, 撤销诉求, 冲正) ---------------------------------------------------------
+@dataclass(frozen=True)
+class TextStep:
+    """A step on one record that takes one text — its page (GET, from the record's page or a list selection) and
+    its POST (CSRF checked by the console's authentication, the grant ``action:<name>``): the page says at once why
+    the record cannot take the step (``refusal``), the POST reads ``form`` and calls ``fn`` with the record's id as
+    ``key``, then goes back to the record with the action's message; a refusal shows the page again with what was
+    typed. ``initial(row)``: the form's starting values; ``version``: the form carries the record's version."""
+
+    name: str
+    title: str
+    intro: str
+    field: str
+    label: str
+    submit: str
+    key: str
+    fn: Callable[..., Any]
+    form: type[PageForm]
+    refusal: Callable[[Any], str | None]
+    placeholder: str = ""
+    version: bool = False
+    initial: Callable[[Any], dict[str, str]] | None = None
+    caption: Callable[[Any], str] = str  # the record as the page's heading names it
+
+    async def opened(self, view: Any, request: Request) -> Response:
+        (row,) = await view.scoped_targets(request, selected_pks(request)[:1])
+        values = {self.field: "", **(self.initial(row) if self.initial else {})}
+        if self.version:
+            values["version"] = str(row.version)
+        return await self.page(view, request, row, values, closed=self.refusal(row))
+
+    async def posted(self, view: Any, request: Request) -> Response:
+        view.require(request, f"action:{self.name}")
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in (self.key, self.field, "version")}
+        (row,) = await view.scoped_targets(request, [values[self.key]])
+        try:
+            result = await run_action(view.session_maker, request, self.fn, **{self.key: row.id},
+                                      **self.form.read(form).data)
+        except Refused as refused:
+            return await self.page(view, request, row, values, status_code=refusal_status(refused),
+                                   error=refused.message)
+        Flash.success(request, result.message)
+        return RedirectResponse(request.url_for("admin:details", identity=view.identity, pk=row.id), status_code=303)
+
+    async def page(self, view: Any, request: Request, row: Any, values: dict[str, str], *, status_code: int = 200,
+                   **context: Any) -> Response:
+        return await view.templates.TemplateResponse(request, "wuye/text_step.html", {
+            "step": self, "row": row, "caption": self.caption(row), "values": values, "title": self.title,
+            "action_url": request.url_for(f"admin:view-{view.identity}-{self.name.replace('-', '_')}_submit"),
+            "back": request.url_for("admin:details", identity=view.identity, pk=row.id), **context,
+        }, status_code=status_code)
 
 
 # --- exports -----------------------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ from .drill import DrillFilter
 from .jobs import report_export, start_report
 from .pages import (
     GrantedPage,
+    TextStep,
     granted,
     refusal_status,
     request_actor,
@@ -202,31 +203,23 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
                            values=values, validities=ComplaintValidity.choices(), **context)
     @action("answer", label="答复办结")
     async def answer_form(self, request: Request) -> Response:
-        (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
         # a 报修/投诉, or a request already dispatched or closed: said at once, not after the answer is typed
-        return await self._answer_page(request, row, {"reply": row.reply, "version": str(row.version)},
-                                       closed=intake.answer_refusal(row))
+        return await ANSWER.opened(self, request)
 
     @expose("/answer", methods=["POST"])
     async def answer_submit(self, request: Request) -> Response:
         """答复办结: a 咨询/求助/建议/表扬 answered at the desk is closed with the answer given."""
-        self.require(request, "action:answer")
-        form = await request.form()
-        values = {k: str(form.get(k, "")) for k in ("request_id", "reply", "version")}
-        (row,) = await self.scoped_targets(request, [values["request_id"]])
-        try:
-            result = await run_action(self.session_maker, request, intake.answer_request, request_id=row.id,
-                                      **AnswerForm.read(form).data)
-        except Refused as refused:
-            return await self._answer_page(request, row, values, status_code=refusal_status(refused),
-                                           error=refused.message)
-        Flash.success(request, result.message)
-        return RedirectResponse(request.url_for("admin:details", identity=self.identity, pk=row.id), status_code=303)
+        return await ANSWER.posted(self, request)
 
-    async def _answer_page(self, request: Request, row: ServiceRequest, values: dict, *, status_code: int = 200,
-                           **context: Any) -> Response:
-        return await _page(self, request, "answer.html", status_code=status_code, title="答复办结", row=row,
-                           values=values, reply_label=label_of(ServiceRequest, "reply"), **context)
+    @action("withdraw", label="撤销诉求")
+    async def withdraw_form(self, request: Request) -> Response:
+        # a request already dispatched, closed or withdrawn: said at once, not after the reason is typed
+        return await WITHDRAW.opened(self, request)
+
+    @expose("/withdraw", methods=["POST"])
+    async def withdraw_submit(self, request: Request) -> Response:
+        """撤销: the caller withdraws a request not yet dispatched; the reason is required."""
+        return await WITHDRAW.posted(self, request)
 
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
         """On a request's page, 派工 and 答复办结 only while it can still be dispatched or answered, 判定投诉 only on a
@@ -238,6 +231,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
                 actions.pop("dispatch", None)
             if intake.answer_refusal(row):
                 actions.pop("answer", None)
+            if intake.withdraw_refusal(row):
+                actions.pop("withdraw", None)
             if complaints.judge_refusal(row):
                 actions.pop("judge-complaint", None)
         return actions
@@ -624,6 +619,22 @@ class JudgeForm(PageForm):
 class AnswerForm(PageForm):
     reply = TextField(label_of(ServiceRequest, "reply"))
     version = VersionField()
+
+
+class WithdrawForm(PageForm):
+    reason = TextField("撤销原因")
+    version = VersionField()
+
+
+ANSWER = TextStep(
+    "answer", "答复办结", "咨询、求助、建议、表扬当场答复的，登记答复内容后办结；报修、投诉须派工处理，回访满意后随派工单关闭办结。",
+    "reply", label_of(ServiceRequest, "reply"), "答复并办结", "request_id", intake.answer_request, AnswerForm,
+    intake.answer_refusal, version=True, initial=lambda row: {"reply": row.reply})
+WITHDRAW = TextStep(
+    "withdraw", "撤销诉求", "业主撤回尚未派工的诉求（如来电告知已自行解决）：填写撤销原因后诉求为「已取消」，不再计入受理、办结及"
+    "投诉统计；已派工的诉求须由处理部门完工回访后随派工单关闭。", "reason", "撤销原因", "撤销诉求", "request_id",
+    intake.withdraw_request, WithdrawForm, intake.withdraw_refusal, placeholder="如：业主来电告知已自行解决",
+    version=True)
 
 
 class IntakeForm(PageForm):

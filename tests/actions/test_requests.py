@@ -245,3 +245,81 @@ def test_a_received_time_corrected_on_the_form_stays_before_the_dispatch_and_the
         assert taken.status_code == 302, taken.text[:300]
         session.expire_all()
         assert session.get(ServiceRequest, request.id).received_at == earlier
+
+
+def test_a_caller_withdraws_a_request_not_yet_dispatched(session, console, desk):
+    """撤销: a caller withdrawing a request (「业主来电告知已自行解决」) had no step — it stayed 待派工 for ever, in 我的首问
+    and the queues, and a complaint counted as received and never handled. Now 撤销诉求 (POST, CSRF, its own grant)
+    with a reason required ends it 已取消: the reason kept, its audit row and operation-log row written, out of
+    投诉统计 and 我的首问. A dispatched request, a blank reason, another project's desk and a cashier are refused,
+    nothing written; a double submit writes nothing more."""
+    from actions.actor import actor_for_user
+    from actions.complaints import complaint_statistics
+    from actions.requests import first_received
+    from actions.timeline import request_timeline
+    from actions.work_orders import dispatch_requests
+    from models import AuditKind, AuditLog, OperationLog, RequestKind, RequestStatus
+
+    actor = actor_for_user(session, desk["user"])
+    month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
+    complaint = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.COMPLAINT,
+                                  content="楼道灯不亮投诉")
+    complaint.complaint_validity = ComplaintValidity.PENDING
+    session.flush()
+    assert complaint_statistics(session, actor=actor, month_from=month).total.received == 1
+    client = console("qiantai")
+    details = client.get(f"/admin/service-request/details/{complaint.id}")
+    assert "/action/withdraw?" in details.text
+    page = client.get(f"/admin/service-request/action/withdraw?pks={complaint.id}")
+    assert page.status_code == 200 and 'name="reason"' in page.text and 'name="csrf_token"' in page.text
+
+    blank = client.post("/admin/service-request/withdraw", {"request_id": str(complaint.id), "reason": "  ",
+                                                            "version": str(complaint.version)})
+    assert blank.status_code == 400 and "请填写撤销原因" in blank.text
+    session.expire_all()
+    assert session.get(ServiceRequest, complaint.id).status is RequestStatus.PENDING
+
+    def updates() -> int:
+        return session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.table_name == "service_request", AuditLog.record_id == str(complaint.id),
+            AuditLog.kind == AuditKind.UPDATE))
+
+    updated_before = updates()
+    form = {"request_id": str(complaint.id), "reason": "业主来电告知已自行解决", "version": str(complaint.version)}
+    for _ in range(2):  # the second: a double click — nothing more written
+        assert client.post("/admin/service-request/withdraw", form).status_code == 303
+    session.expire_all()
+    done = session.get(ServiceRequest, complaint.id)
+    assert (done.status, done.reply) == (RequestStatus.CANCELLED, "撤销原因：业主来电告知已自行解决") and done.closed_at
+    assert updates() == updated_before + 1
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "withdraw_request")) == 1
+    assert complaint_statistics(session, actor=actor, month_from=month).rows == ()
+    assert complaint.id not in {m.request_id for m in first_received(session, actor=actor).matters}
+    # 处理经过 tells who withdrew it and why (its audit step)
+    assert any("已取消" in step.what and "撤销原因：业主来电告知已自行解决" in step.words and step.who
+               for step in request_timeline(session, request_id=complaint.id, actor=actor))
+    again = client.get(f"/admin/service-request/action/withdraw?pks={complaint.id}")
+    assert "已撤销" in again.text and 'name="reason"' not in again.text
+
+    dispatched = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    dispatch_requests(session, request_ids=[dispatched.id], actor=actor)
+    session.flush()
+    assert "/action/withdraw?" not in client.get(f"/admin/service-request/details/{dispatched.id}").text
+    refused = client.post("/admin/service-request/withdraw", {"request_id": str(dispatched.id), "reason": "不修了",
+                                                              "version": str(dispatched.version)})
+    assert refused.status_code == 400 and "已派工，不能撤销" in refused.text
+    session.expire_all()
+    assert session.get(ServiceRequest, dispatched.id).status is RequestStatus.DISPATCHED
+
+    pending = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.HELP)
+    other = f.project(session, name="翠湖天地")
+    f.user(session, username="qiantai2", roles=["前台客服"], projects=[other])
+    f.user(session, username="shoufei", roles=["收费员"], projects=[desk["p"]])
+    session.flush()
+    for user in ("qiantai2", "shoufei"):
+        assert console(user).post("/admin/service-request/withdraw",
+                                  {"request_id": str(pending.id), "reason": "不需要了",
+                                   "version": str(pending.version)}).status_code in (403, 404)
+    session.expire_all()
+    assert session.get(ServiceRequest, pending.id).status is RequestStatus.PENDING

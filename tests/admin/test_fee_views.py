@@ -465,15 +465,16 @@ def test_an_account_payment_form_sent_for_another_unit_is_refused_and_takes_noth
 
 def test_an_amount_of_more_digits_than_decimal_holds_is_refused_on_the_account_page(session, console, estate, staff_of):
     """「1e309」 typed as 收款金额 (or as a 报价/收费 of a work order, read by the same kernel) was an HTTP 500
-    (InvalidOperation from quantize); it is refused 「…超出范围」 and nothing is taken."""
+    (InvalidOperation from quantize); the number written out (310 digits) is refused 「…超出范围」, 「1e309」 itself as
+    no number (Python's syntax, ``money.decimal_text``), and nothing is taken."""
     e = estate
     with_bills(session, e)
     desk = console(staff_of("前台客服"))
     page = desk.get(f"/admin/bill/account?unit_id={e.a101.id}")
     token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page.text).group(1)
     before = _payments(session, e)
-    response = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "1e309", "method": "cash",
-                                                     "form_token": token})
+    response = desk.post("/admin/bill/account/pay", {"unit_id": str(e.a101.id), "amount": "1" + "0" * 309,
+                                                     "method": "cash", "form_token": token})
     if response.status_code == 303:
         response = desk.get(response.headers["location"])
     assert response.status_code in (200, 400) and "超出范围" in response.text
@@ -1052,3 +1053,62 @@ def test_the_notice_edit_form_records_no_delivery_without_its_time(session, cons
             None, None, None, "", notice.version)
     noted = butler.post(f"/admin/dunning-notice/edit/{notice.id}", {**blank, "note": "业主外出，改日再送"})
     assert noted.status_code == 302  # a note alone is no delivery
+
+
+def test_a_payment_recorded_wrongly_is_reversed_never_deleted(session, console, estate, staff_of):
+    """冲正: a cashier had no way to undo a payment keyed wrongly (payments can be neither edited nor deleted), so the
+    bill showed paid. 冲正 (POST, CSRF, its own grant) with a reason required keeps the payment and its receipt
+    number, marks it with who, when and why; the bill's 实收 and status are recomputed (and 收费率's kept totals with
+    them); the account lists it struck through; a double submit writes nothing more. A blank reason and an account
+    without the grant are refused, nothing changed."""
+    from models import AuditKind, AuditLog, BillTotal
+
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    paid = cashier.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "301.25", "method": "cash",
+                                                    "collector_id": str(e.c1.id)})
+    assert paid.status_code == 303
+    payment = session.scalars(select(Payment).where(Payment.project_id == e.project.id)).one()
+    bill = session.get(Bill, payment.bill_id)
+    session.refresh(bill)
+    assert bill.status is BillStatus.PAID
+
+    def paid_total() -> Decimal:
+        return session.scalar(select(func.sum(BillTotal.amount_paid)).where(BillTotal.project_id == e.project.id,
+                                                                            BillTotal.period == bill.period))
+
+    total_before = paid_total()
+    desk = console(staff_of("前台客服"))  # takes payments after hours; no 冲正
+    assert desk.post("/admin/payment/reverse", {"payment_id": str(payment.id), "reason": "误录"}).status_code == 403
+    details = cashier.get(f"/admin/payment/details/{payment.id}")
+    assert "/action/reverse-payment?" in details.text
+    page = cashier.get(f"/admin/payment/action/reverse-payment?pks={payment.id}")
+    assert page.status_code == 200 and 'name="reason"' in page.text and 'name="csrf_token"' in page.text
+    blank = cashier.post("/admin/payment/reverse", {"payment_id": str(payment.id), "reason": " "})
+    assert blank.status_code == 400 and "请填写冲正原因" in blank.text
+    session.expire_all()
+    assert session.get(Payment, payment.id).reversed_at is None and session.get(Bill, bill.id).status is BillStatus.PAID
+
+    for _ in range(2):  # the second: a double click — nothing more written
+        done = cashier.post("/admin/payment/reverse", {"payment_id": str(payment.id), "reason": "收错房屋，应为 A栋-101"})
+        assert done.status_code == 303
+    session.expire_all()
+    kept = session.get(Payment, payment.id)
+    assert (kept.amount, kept.receipt_no, kept.reversal_reason) == (D("301.25"), payment.receipt_no,
+                                                                    "收错房屋，应为 A栋-101")
+    assert kept.reversed_at is not None and kept.reversed_by_id is not None
+    after = session.get(Bill, bill.id)
+    assert (after.amount_paid, after.status) == (D("0.00"), BillStatus.UNPAID)
+    assert paid_total() == total_before - D("301.25")
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "reverse_payment")) == 1
+    assert session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.table_name == "payment", AuditLog.record_id == str(payment.id), AuditLog.kind == AuditKind.UPDATE)) == 1
+    assert "已冲正" in cashier.get(f"/admin/payment/action/reverse-payment?pks={payment.id}").text
+    assert "/action/reverse-payment?" not in cashier.get(f"/admin/payment/details/{payment.id}").text
+    account = cashier.get(f"/admin/bill/account?unit_id={e.b201.id}").text
+    assert "已冲正" in account and f"<s>{D('301.25')}</s>" in account
+    # the bill takes the right payment again
+    assert cashier.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "1204.99",
+                                                    "method": "cash"}).status_code == 303
