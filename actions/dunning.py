@@ -651,6 +651,7 @@ class ApprovalResult:
     total_amount: Decimal
     decided_by: str
     decided_at: dt.datetime
+    kept_out: int = 0  # accounts the approver took off the list (a 主力店 the manager negotiates with himself)
 
     @property
     def message(self) -> str:
@@ -658,18 +659,27 @@ class ApprovalResult:
             return f"已驳回停电/封铺名单（批次#{self.run_id}），名单已作废"
         text = f"已批准停电/封铺 {self.notices} 户，欠费合计 {self.total_amount} 元"
         text += f"；{self.dropped} 户已缴费或欠费不足两个月，已移出名单" if self.dropped else ""
-        return text + (f"；{self.undelivered} 户停电函未送达，已移出名单" if self.undelivered else "")
+        text += f"；{self.undelivered} 户停电函未送达，已移出名单" if self.undelivered else ""
+        return text + (f"；{self.kept_out} 户由审批人移出名单，不停电/封铺" if self.kept_out else "")
 
 
 def approve_dunning(
-    session: Session, *, run_id: int, actor: Actor, approve: bool = True, note: str = ""
+    session: Session, *, run_id: int, actor: Actor, approve: bool = True, note: str = "",
+    keep_out: Iterable[int] = (),
 ) -> ApprovalResult:
     """审批 a proposed stage-4 list: approve (re-checking every account) or reject with a reason (the list is
-    void)."""
+    void). ``keep_out``: accounts (units) of the list the approver approves no cut for — 000 规划2 「对主力店、功能店及
+    态度恶劣的商家，由部门经理牵头负责逐一谈判解决」: the rest of the list is approved without them, the reason in
+    审批意见 (required then, as for a rejection)."""
     note = " ".join((note or "").split())
     records.check_text_length(DunningRun, "decision_note", note)
     if not approve and not note:
         raise Refused("驳回停电/封铺名单须填写驳回理由", [run_id])
+    keep_out = sorted({int(u) for u in keep_out})
+    if keep_out and not approve:
+        raise Refused("驳回时整份名单作废，无须逐户移出", keep_out)
+    if keep_out and not note:
+        raise Refused("移出名单的住户须在审批意见中说明理由（如主力店由经理逐一谈判）", keep_out)
     run = session.scalar(
         select(DunningRun).where(DunningRun.id == run_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -685,6 +695,18 @@ def approve_dunning(
         raise NotPermitted("不能审批自己提交的停电/封铺名单，须由另一位管理人员审批", [run.id])
     now = utcnow()
     dropped = undelivered = 0
+    if keep_out:
+        listed = set(session.scalars(select(N.unit_id).where(N.run_id == run.id, N.unit_id.in_(keep_out))))
+        strangers = [u for u in keep_out if u not in listed]
+        if strangers:
+            raise Refused(f"以下房屋不在批次#{run.id}的名单中，不能移出：{'、'.join(_unit_labels(session, strangers)) or strangers}",
+                          strangers)
+        if len(listed) == session.scalar(select(func.count()).where(N.run_id == run.id)):
+            raise Refused("名单中的住户已全部移出：不停电/封铺请驳回名单", keep_out)
+        gone = (N.run_id == run.id, N.unit_id.in_(keep_out))
+        record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__, ids=select(N.id, N.project_id).where(*gone),
+                    summary=f"停电/封铺审批：审批人移出（{note}）")
+        session.execute(delete(N.__table__).where(*gone))
     if approve:
         # Re-check at approval: an account that paid since the proposal, or owes under two months now, drops
         # out; so does one whose 停电函 has no recorded delivery (the cut follows a letter the tenant received).
@@ -741,11 +763,12 @@ def approve_dunning(
         run.notice_count, run.total_amount = 0, Decimal("0.00")
     run.approved_by_id, run.approved_at, run.decision_note = actor.user_id, now, note
     session.flush()
-    result = ApprovalResult(run.id, approve, run.notice_count, dropped, undelivered, run.total_amount, actor.name, now)
+    result = ApprovalResult(run.id, approve, run.notice_count, dropped, undelivered, run.total_amount, actor.name, now,
+                            len(keep_out))
     log_operation(
         session, "approve_dunning" if approve else "reject_dunning",
-        params={"run_id": run.id, "note": note},
-        counts={"notices": run.notice_count, "dropped": dropped, "undelivered": undelivered},
+        params={"run_id": run.id, "note": note, "keep_out": keep_out},
+        counts={"notices": run.notice_count, "dropped": dropped, "undelivered": undelivered, "kept_out": len(keep_out)},
         project_id=run.project_id, message=(note or result.message)[:500],
     )
     return result

@@ -373,6 +373,7 @@ class DunningRunAdmin(ScopedModelView, model=DunningRun):
         except Refused as refused:
             context["error"], status_code = refused.message, refusal_status(refused)
             context["note"] = str(form.get("note", ""))[:200]  # kept, so a refused rejection is not typed again
+            context["kept"] = {int(u) for u in form.getlist("keep_out") if str(u).isdigit()}  # the ticks too
         context["run"] = await run_action(self.session_maker, request, dunning.run_accounts, run_id=run_id)
         return await _page(self, request, "approve.html", status_code=status_code, title="审批停电/封铺", **context)
 
@@ -476,6 +477,7 @@ class ApprovalForm(PageForm):
 
     approve = ChoiceField("批准或驳回", {"approve": True, "reject": False}, name="decision")
     note = TextField("审批意见")
+    keep_out = IdsField("移出名单的住户")
 
 
 class DunningForm(PageForm):

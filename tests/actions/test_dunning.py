@@ -429,6 +429,16 @@ def deliver(session, e: Estate, stage: DunningStage, units, on: dt.date) -> None
                     signed_by="本人", delivered_at=at)
 
 
+def propose_cutoff(session, e: Estate, issue_day, *, delivered_on: dt.date):
+    """Stage 3 on the 15th, its letters to A-101 and B-201 (two months or more behind) delivered on
+    ``delivered_on``, stage 4 proposed on the 20th for them."""
+    issue_day(day(15))
+    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
+    issue_day(day(20))
+    deliver(session, e, DunningStage.THIRD, (e.a101, e.b201), delivered_on)
+    return issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+
+
 def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_approval(session, estate, issue_day):
     e = estate
     with_bills(session, e)
@@ -489,6 +499,44 @@ def test_cutoff_is_proposed_for_two_months_or_more_and_needs_another_managers_ap
     assert cut.is_shop and (cut.issued_on, cut.pay_by) == (day(20), day(23))
     assert (cut.earlier_text, cut.power_cut_letter.issued_on, cut.delivered_text) == (
         "4月15日", day(15), "4月15日发出的《停电函》《违约函》已于4月16日送达")
+
+
+def test_the_approver_keeps_a_key_tenant_off_the_cut_and_approves_the_rest(session, estate, issue_day):
+    """000 规划2: 「对主力店、功能店及态度恶劣的商家，由部门经理牵头负责逐一谈判解决」 — the manager approves the list
+    without the 主力店 he negotiates with himself (B-201, flagged 主力店/功能店), saying why; before, he could only
+    approve the whole list (cutting the 主力店's power) or reject it all."""
+    e = estate
+    with_bills(session, e)
+    manager = person(session, e, "客服经理", "mgr-keep")
+    run_id = propose_cutoff(session, e, issue_day, delivered_on=day(16)).run_id
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
+    assert e.b201.key_tenant
+
+    before = counts(session, *WRITES)
+    for kwargs, message in (
+        ({"keep_out": [e.b201.id]}, "移出名单的住户须在审批意见中说明理由（如主力店由经理逐一谈判）"),
+        ({"keep_out": [e.a102.id], "note": "谈判中"}, f"以下房屋不在批次#{run_id}的名单中，不能移出：A栋-102"),
+        ({"keep_out": [e.a101.id, e.b201.id], "note": "都谈"}, "名单中的住户已全部移出：不停电/封铺请驳回名单"),
+        ({"keep_out": [e.b201.id], "note": "不批", "approve": False}, "驳回时整份名单作废，无须逐户移出"),
+    ):
+        with pytest.raises(Refused) as refused:
+            approve_dunning(session, run_id=run_id, actor=manager, **kwargs)
+        assert refused.value.message == message
+    assert counts(session, *WRITES) == before
+    assert session.get(DunningRun, run_id).status is DunningRunStatus.PROPOSED
+
+    approval = approve_dunning(session, run_id=run_id, actor=manager, keep_out=[e.b201.id], note="B栋-201 主力店，由经理谈判")
+
+    assert (approval.approved, approval.notices, approval.kept_out, approval.total_amount) == (True, 1, 1, D("650.00"))
+    assert approval.message == "已批准停电/封铺 1 户，欠费合计 650.00 元；1 户由审批人移出名单，不停电/封铺"
+    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id}
+    run = session.get(DunningRun, run_id)
+    assert (run.status, run.notice_count, run.decision_note) == (
+        DunningRunStatus.APPROVED, 1, "B栋-201 主力店，由经理谈判")
+    assert session.scalars(select(AuditLog.summary).where(
+        AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.DELETE,
+        AuditLog.project_id == e.project.id)).all() == ["停电/封铺审批：审批人移出（B栋-201 主力店，由经理谈判）"]
+    assert [x.unit_label for x in run_letters(session, run_id=run_id, actor=manager).letters] == ["A栋-101"]
 
 
 def test_an_account_whose_power_cut_letter_was_not_delivered_is_left_out_at_approval(session, estate, issue_day):
@@ -627,11 +675,7 @@ def test_approval_moves_a_cutoff_deadline_past_the_approval_day(session, estate,
     e = estate
     with_bills(session, e)
     manager = person(session, e, "客服经理", "mgr3")
-    issue_day(day(15))
-    issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
-    issue_day(day(20))
-    deliver(session, e, DunningStage.THIRD, (e.a101, e.b201), day(15))
-    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
+    proposed = propose_cutoff(session, e, issue_day, delivered_on=day(15))
     issue_day(day(24))  # approved four days after the proposal
 
     approve_dunning(session, run_id=proposed.run_id, actor=manager)

@@ -190,6 +190,19 @@ def test_dunning_page_offers_this_months_days_only(session, console, estate, sta
     assert count(session, DunningRun, e) == 0
 
 
+def _cutoff_proposed(session, e, cashier, butler, issue_day, *, delivered: list[int]):
+    """Stage 3 issued on the 15th in the console, the 停电函 of the ``delivered`` units delivered on the 16th (signed
+    by 王芳), stage 4 proposed on the 20th: the page's answer."""
+    issue_day(dt.date(2026, 4, 15))
+    cashier.post_job("/admin/dunning", preview_params(e, 3, 15))
+    issue_day(dt.date(2026, 4, 20))
+    letters = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id,
+                                                            DunningNotice.unit_id.in_(delivered))).all()
+    record_delivery(session, notice_ids=letters, actor=e.actor, delivered_by_id=butler.id, way="hand", signed_by="王芳",
+                    delivered_at=dt.datetime(2026, 4, 16, 10, 0, tzinfo=SHANGHAI))
+    return cashier.post_job("/admin/dunning", preview_params(e, 4, 20))
+
+
 def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estate, staff_of, issue_day):
     e = estate
     with_bills(session, e)
@@ -201,13 +214,7 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
     issue_day(dt.date(2026, 4, 15))
     early = cashier.post_job("/admin/dunning", preview_params(e, 4, 15))
     assert early.status_code == 400 and "停电/封铺(20日)须在每月20日及以后发出" in early.text
-    cashier.post_job("/admin/dunning", preview_params(e, 3, 15))
-    issue_day(dt.date(2026, 4, 20))
-    letters = session.scalars(select(DunningNotice.id).where(DunningNotice.project_id == e.project.id,
-                                                            DunningNotice.unit_id == e.b201.id)).all()
-    record_delivery(session, notice_ids=letters, actor=e.actor, delivered_by_id=butler.id, way="hand", signed_by="王芳",
-                    delivered_at=dt.datetime(2026, 4, 16, 10, 0, tzinfo=SHANGHAI))
-    proposed = cashier.post_job("/admin/dunning", preview_params(e, 4, 20))
+    proposed = _cutoff_proposed(session, e, cashier, butler, issue_day, delivered=[e.b201.id])
     assert proposed.status_code == 200 and "待客服经理审批" in proposed.text
     assert "其中 1 户的停电函尚未登记送达" in proposed.text
     run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id,
@@ -239,6 +246,37 @@ def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estat
     assert session.get(DunningRun, run.id).status is DunningRunStatus.APPROVED
     twice = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve"})
     assert twice.status_code == 400 and "不是待审批" in twice.text
+
+
+def test_the_approval_page_approves_the_list_without_the_accounts_ticked_off(session, console, estate, staff_of, issue_day):
+    """审批停电/封铺: each account of a proposed list has a 「不停电」 box (the 主力店 the manager negotiates with); the
+    list is approved without the ticked ones, the reason required in 审批意见 — refused without it, the tick kept."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    manager = console(staff_of("客服经理"))
+    butler = f.staff(session, project_=e.project, name="吴管家")
+    _cutoff_proposed(session, e, cashier, butler, issue_day, delivered=[e.a101.id, e.b201.id])
+    run = session.scalars(select(DunningRun).where(DunningRun.project_id == e.project.id,
+                                                   DunningRun.stage == DunningStage.CUTOFF)).one()
+    page = manager.get(f"/admin/dunning-run/action/approve-dunning?pks={run.id}")
+    assert page.status_code == 200
+    assert f'name="keep_out" value="{e.b201.id}" form="approve-form"' in page.text and "不停电" in page.text
+
+    unexplained = manager.post("/admin/dunning-run/approve",
+                               {"run_id": str(run.id), "decision": "approve", "keep_out": str(e.b201.id)})
+    assert unexplained.status_code == 400 and "移出名单的住户须在审批意见中说明理由" in unexplained.text
+    assert f'name="keep_out" value="{e.b201.id}" form="approve-form" checked' in unexplained.text
+    session.expire_all()
+    assert session.get(DunningRun, run.id).status is DunningRunStatus.PROPOSED and count(session, DunningNotice, e) == 5
+
+    approved = manager.post("/admin/dunning-run/approve", {"run_id": str(run.id), "decision": "approve",
+                                                           "keep_out": str(e.b201.id), "note": "主力店，经理谈判"})
+    assert approved.status_code == 200 and "已批准停电/封铺 1 户" in approved.text
+    assert "1 户由审批人移出名单，不停电/封铺" in approved.text
+    session.expire_all()
+    assert session.get(DunningRun, run.id).status is DunningRunStatus.APPROVED
+    assert session.scalars(select(DunningNotice.unit_id).where(DunningNotice.run_id == run.id)).all() == [e.a101.id]
 
 
 def test_letters_print_one_per_page_and_download_as_one_file(session, console, estate, staff_of):
