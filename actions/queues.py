@@ -35,9 +35,8 @@ from models import (
 from . import billing
 from .errors import Refused
 from .kernel.periods import local_day_bounds
+from .requests import OPEN, first_asked_of
 
-# 首问负责制: the receiver owns a request until it is closed — 已答复 (an inquiry answered) ends it too.
-OPEN_REQUEST = (RequestStatus.PENDING, RequestStatus.DISPATCHED)
 # A notice of a stage-4 list waiting for (or refused) approval is not delivered: only approved or issued runs.
 DELIVERABLE_RUNS = (DunningRunStatus.APPROVED, DunningRunStatus.RUNNING, DunningRunStatus.DONE)
 
@@ -59,11 +58,12 @@ def requests_pending(d: Any) -> ColumnElement[bool]:
 
 
 def first_asked(d: Any) -> ColumnElement[bool]:
-    """我的首问: open requests whose 首问负责人 is the user ``arg``."""
+    """我的首问: open requests whose 首问负责人 is the user ``arg`` — the 我的首问 page's (``requests.first_asked_of``),
+    not those the user merely keyed in for the guard or engineer the owner reached first."""
     user = _person(d)
     if user is None:
         return false()
-    return and_(ServiceRequest.receiver_id == user, ServiceRequest.status_in(*OPEN_REQUEST),
+    return and_(first_asked_of(user), ServiceRequest.status_in(*OPEN),
                 ServiceRequest.project_id.in_(d.project_ids))
 
 

@@ -564,7 +564,19 @@ def withdraw_request(session: Session, *, request_id: int, reason: str, actor: A
 
 
 # --- 我的首问 -------------------------------------------------------------------------------------------------
-OPEN = (RequestStatus.PENDING, RequestStatus.DISPATCHED, RequestStatus.ANSWERED)
+# 首问负责制 until the matter is done: 已答复 (an inquiry answered: 「杜绝让业主等候回音」) ends it, as 已关闭 and 已取消 do
+OPEN = (RequestStatus.PENDING, RequestStatus.DISPATCHED)
+
+
+def first_asked_of(user_id: int | None) -> ColumnElement[bool]:
+    """The requests whose 首问负责人 is the account ``user_id``: those naming its 员工 record — or, for an account
+    without one, those it keyed in naming no one. The 工作台's 「我的首问」 and the 我的首问 page read the same."""
+    SR = ServiceRequest
+    if user_id is None:
+        return SR.id.is_(None)
+    staff = select(User.staff_id).where(User.id == user_id).scalar_subquery()
+    return or_(SR.first_staff_id == staff,
+               and_(staff.is_(None), SR.first_staff_id.is_(None), SR.receiver_id == user_id))
 
 
 @dataclass(frozen=True)
@@ -590,7 +602,7 @@ class FirstResponsibility:
 
 def first_received(session: Session, *, actor: Actor, staff_id: int | None = None, limit: int = 50,
                    offset: int = 0) -> FirstResponsibility:
-    """「我的首问」: the open matters (not 已关闭 / 已取消) a person received first, until closed — the actor's own
+    """「我的首问」: the open matters (待派工, 已派工) a person received first, until done — the actor's own
     (by their staff record, or as 受理人 of those keyed in without one), or those of ``staff_id``, a staff member of
     the actor's projects (a supervisor looking at a guard's)."""
     SR = ServiceRequest
@@ -598,8 +610,7 @@ def first_received(session: Session, *, actor: Actor, staff_id: int | None = Non
         own = session.execute(select(User.staff_id, Staff.name).outerjoin(Staff, Staff.id == User.staff_id)
                               .where(User.id == actor.user_id)).first()
         staff_id, person = (own.staff_id, own.name) if own and own.staff_id else (None, actor.name)
-        mine = (SR.first_staff_id == staff_id) if staff_id is not None else and_(
-            SR.first_staff_id.is_(None), SR.receiver_id == actor.user_id)
+        mine = first_asked_of(actor.user_id)
     else:
         staff = session.get(Staff, staff_id)
         if staff is None or not actor.can_see(staff.project_id):

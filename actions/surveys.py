@@ -7,6 +7,7 @@ department's corrective actions followed up by customer-service callbacks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import unicodedata
@@ -40,6 +41,7 @@ from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .kernel.periods import read_month
 from .kernel.scope import project_named, visible_project
 
 CHUNK = 1000
@@ -68,9 +70,27 @@ def _period_of(title: str, today: dt.date) -> str:
     return m.group(1) + {"上半年": "H1", "下半年": "H2"}.get(m.group(2) or "", "")
 
 
+# 调查期间 as people write it: 2026年上半年, 2026下半年, 2026年, 2026年第三季度 / 2026年三季度, 2026年11月 / 2026.11
+_HALF_WRITTEN = re.compile(r"(\d{4})年?(上|下)半年(度)?")
+_QUARTER_WRITTEN = re.compile(r"(\d{4})年?第?([1-4一二三四])季度")
+_YEAR_WRITTEN = re.compile(r"(\d{4})年(度)?")
+_QUARTERS = {"一": "1", "二": "2", "三": "3", "四": "4"}
+
+
 def checked_period(period: str) -> str:
-    """调查期间 as stored (``2026H1``; full-width characters and a lower-case h accepted), or refused."""
-    text = unicodedata.normalize("NFKC", period or "").strip().upper()
+    """调查期间 as stored (``2026H1``; full-width characters and a lower-case h accepted), or refused. Written as
+    people write it — 2026年下半年, 2026年第三季度, 2026年, 2026年11月 — it is read as the period it names (a survey is
+    typed so on its paper form; refused, the form said 「格式不正确」 to what was plainly a half year)."""
+    text = unicodedata.normalize("NFKC", period or "").replace(" ", "").strip().upper()
+    if m := _HALF_WRITTEN.fullmatch(text):
+        text = f"{m[1]}H{1 if m[2] == '上' else 2}"
+    elif m := _QUARTER_WRITTEN.fullmatch(text):
+        text = f"{m[1]}Q{_QUARTERS.get(m[2], m[2])}"
+    elif m := _YEAR_WRITTEN.fullmatch(text):
+        text = m[1]
+    elif not _PERIOD.fullmatch(text):
+        with contextlib.suppress(Refused):
+            text = read_month(text, what=label_of(Survey, "period")).text  # 2026年11月, 2026.11 (the kernel's reading)
     if not _PERIOD.fullmatch(text):
         raise Refused(f"{label_of(Survey, 'period')}格式不正确：「{period}」。应为半年如 2026H1、2026H2，"
                       "或全年 2026、季度 2026Q3、月份 2026-11")

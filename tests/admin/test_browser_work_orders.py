@@ -115,3 +115,30 @@ def test_intake_dispatch_complete_callback_close(live_server, browser, people): 
         order = session.get(WorkOrder, order_id)
         assert order.status is WorkOrderStatus.CLOSED
         assert session.get(ServiceRequest, request_id).status is RequestStatus.CLOSED
+
+
+def test_the_callback_step_is_in_reach_on_a_phone(live_server, browser, people):  # noqa: F811
+    """待回访 on a phone (390×844): the 回访 button sat in the last column, a sideways scroll past 项目, 房屋, 诉求内容,
+    处理结果 …; it is now beside the order's number, in view, and leads to that order's 回访 step."""
+    from actions.actor import actor_for_user
+    from actions.work_orders import accept_work_orders, complete_work_order, dispatch_requests
+    from models import Project, User
+
+    with live_server.session_maker.begin() as session:
+        desk = session.scalar(select(User).where(User.username == people["desk"]))
+        actor = actor_for_user(session, desk)
+        request = f.service_request(session, project_=session.get(Project, people["project"]),
+                                    content="阳台地漏返水，请派人疏通，并检查楼下是否渗水")
+        dispatch_requests(session, request_ids=[request.id], actor=actor)
+        order_id = session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request.id))
+        accept_work_orders(session, order_ids=[order_id], actor=actor)
+        complete_work_order(session, order_id=order_id, result="已疏通地漏，楼下未见渗水", actor=actor)
+    page = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
+    log_in(page, live_server.url, people["desk"])
+    page.goto(f"{live_server.url}/admin/callbacks")
+    button = page.locator(f"a[href*='pks={order_id}&next=callbacks']")
+    box = button.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    button.click()
+    page.wait_for_url(re.compile(rf"/action/callback\?pks={order_id}"))
+    assert "确认回访" in page.content()

@@ -8,6 +8,7 @@ import datetime as dt
 import html
 from urllib.parse import unquote_plus
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from actions.actor import Actor
@@ -55,6 +56,20 @@ def test_create_refuses_a_bad_period_or_dates(console, session):
     response = c.post("/admin/survey/create", _form(p, period="2026h2", start_date="2026-11-01", end_date="2026-12-31"))
     assert response.status_code == 302, response.text[:500]
     assert session.scalar(select(Survey.period).where(Survey.project_id == p.id)) == "2026H2"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("2026年下半年", "2026H2"), ("2026上半年", "2026H1"), ("2026年第三季度", "2026Q3"), ("2026年三季度", "2026Q3"),
+    ("2026年度", "2026"), ("2026年11月", "2026-11"), ("2026.3", "2026-03"),
+])
+def test_a_period_written_as_people_write_it_is_read_as_the_period_it_names(console, session, typed, stored):
+    """调查期间 typed 「2026年下半年」 — as the paper form and the title say it — was refused 「调查期间格式不正确」; it is
+    read as the half year, quarter, year or month it names and stored as the KPIs read it (2026H2 …)."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    response = console("boss").post("/admin/survey/create", _form(p, period=typed))
+    assert response.status_code == 302, response.text[:500]
+    assert session.scalar(select(Survey.period).where(Survey.project_id == p.id)) == stored
 
 
 def test_edit_refuses_a_bad_period_or_dates(console, session):

@@ -155,3 +155,35 @@ def test_the_open_major_complaints_are_counted_from_their_own_index(console, ses
     else:
         plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled))
     assert "ix_service_request_major_open" in plan, plan
+
+
+def test_my_first_asked_on_the_home_page_is_the_first_asked_page(console, session):
+    """首问负责制 (001 八): the 工作台's 「我的首问」 counted the requests the desk had keyed in — also one taken for the
+    guard the owner stopped, its 首问负责人 — and not one a colleague keyed in naming the desk's own 员工 record; the
+    我的首问 page listed by 首问负责人 and counted 已答复 ones as still open (qiantai: 21 on the home page, 124 on the
+    page). Both now read the same: the requests naming the user's 员工 record, 待派工 or 已派工."""
+    from models import StaffPosition
+
+    p1 = f.project(session)
+    clerk = f.staff(session, project_=p1, name="前台小李")
+    guard = f.staff(session, project_=p1, name="保安老周", position=StaffPosition.GUARD)
+    desk = f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    desk.staff_id = clerk.id
+    other = f.user(session, username="desk2", roles=["前台客服"], projects=[p1])
+    unit = f.unit(session, project_=p1)
+    own = f.service_request(session, project_=p1, unit_=unit, receiver=desk)
+    own.first_staff_id = clerk.id
+    for_guard = f.service_request(session, project_=p1, unit_=unit, receiver=desk)
+    for_guard.first_staff_id = guard.id
+    by_colleague = f.service_request(session, project_=p1, unit_=unit, receiver=other)
+    by_colleague.first_staff_id = clerk.id
+    answered = f.service_request(session, project_=p1, receiver=desk, kind=RequestKind.INQUIRY)
+    answered.first_staff_id, answered.status = clerk.id, RequestStatus.ANSWERED
+    session.flush()
+
+    c = console("desk")
+    count, href = tiles(c.get("/admin/"))["first_asked"]
+    listed_ids = set(map(int, re.findall(r"/service-request/details/(\d+)", c.get(href).text)))
+    assert (count, listed_ids) == (2, {own.id, by_colleague.id})
+    page = re.sub(r"<[^>]+>", " ", c.get("/admin/first-responsibility").text)
+    assert "共 2 件" in page and f"#{for_guard.id} " not in page and f"#{answered.id} " not in page
