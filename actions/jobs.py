@@ -9,6 +9,11 @@ at all. A worker holds a lease it renews while it works (:func:`renew_lease`); a
 died, and the job is queued again or — after ``max_attempts`` — failed with that reason. On SQLite (one machine
 by nature: the database is a file) the claim runs under the database's write lock, and a dead worker is known
 by its process id instead, since a running job holds SQLite's one write lock and no lease could be renewed.
+
+A job's file is its user's for as long as it is kept (``WUYE_JOB_FILE_HOURS``) — but only while the user still sees
+what it holds: each job notes the projects its user saw when it was queued, and the file of a job made over a
+project the user no longer sees — or of a list export whose 导出 grant (or 查看完整敏感信息, for one unmasked) the
+user no longer holds — is refused (:func:`file_refusal`), as a new export would be.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from sqlalchemy.orm import Session
 from models import ACTIVE_STATES, Job, JobFile, JobLock, JobState, User, utcnow
 from models.db import lock_names
 
+from .accounts import grants_of_user, holds
 from .actor import Actor
-from .errors import Refused
+from .errors import NotPermitted, Refused
 
 CHUNK = 1024 * 1024  # a file is stored in pieces of this size: no process holds a whole file to store or send it
 HOST = socket.gethostname()
+# The job's parameter noting the projects its user saw when it was queued: their ids, or ALL_PROJECTS.
+SEEN = "projects_seen"
+ALL_PROJECTS = "all"
 
 
 class TooManyJobs(Refused):
@@ -96,8 +105,10 @@ def enqueue_job(session: Session, *, kind: str, title: str, params: dict[str, An
         raise TooManyJobs(f"系统当前任务较多（{active[0]} 个在排队或进行中），请稍候几分钟再试")
     locks = list(locks)
     _refuse_held(session, locks)
+    seen = ALL_PROJECTS if actor.sees_all else sorted(actor.project_ids or ())
     job_id = session.execute(insert(Job).values(
-        user_id=actor.user_id, parent_id=parent_id, kind=kind, title=title[:120], params=params, state=JobState.QUEUED, stage="排队中",
+        user_id=actor.user_id, parent_id=parent_id, kind=kind, title=title[:120], params={**params, SEEN: seen},
+        state=JobState.QUEUED, stage="排队中",
         done=0, total=0, error="", file_name="", file_size=0, attempts=0, max_attempts=max_attempts, worker="",
         created_at=utcnow(), expires_at=utcnow() + dt.timedelta(hours=settings.keep_hours),
     ).returning(Job.id)).scalar_one()
@@ -280,3 +291,18 @@ def job_of(session: Session, job_id: int, *, actor: Actor, latest: bool = False)
     if latest:
         job = session.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.id.desc())).first() or job
     return job
+
+
+def file_refusal(session: Session, job: Job, *, actor: Actor) -> None:
+    """Refuse (:class:`NotPermitted`) the file of ``actor``'s job once it holds what the actor may no longer see:
+    a project outside the actor's projects now, or a list export without its grants now. A job queued before its
+    projects were noted is not refused."""
+    params = job.params or {}
+    seen = params.get(SEEN)
+    lost = (not actor.sees_all) if seen == ALL_PROJECTS else bool(actor.outside(seen or ()))
+    view = params.get("view") if job.kind == "export" else None
+    if view and not lost:
+        grants = grants_of_user(session, actor.user_id)
+        lost = not holds(grants, view, "export") or (params.get("unmask") and not holds(grants, view, "action:view-pii"))
+    if lost:
+        raise NotPermitted("该文件含有您现在无权查看的数据（负责项目或权限已变更），不再提供下载；如仍需要，请重新导出")

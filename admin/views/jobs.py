@@ -22,7 +22,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from actions.actor import Actor
 from actions.errors import Refused
 from actions.job_runner import LIVE, JobContext, Outcome
-from actions.jobs import NoSuchJob, QueueLock, TooManyJobs, enqueue_job, job_of, my_jobs, read_file
+from actions.jobs import (
+    NoSuchJob,
+    QueueLock,
+    TooManyJobs,
+    enqueue_job,
+    file_refusal,
+    job_of,
+    my_jobs,
+    read_file,
+)
 from actions.kernel.scope import visible_project
 from models import Job, JobState, utcnow
 
@@ -227,6 +236,10 @@ class JobPages(BaseView):
         job = await self._job(request)
         if not file_kept(job):
             raise HTTPException(status_code=404, detail="文件不存在或已过期，请重新导出")
+        try:
+            await run_action(self._admin_ref.session_maker, request, file_refusal, job=job)
+        except Refused as refused:
+            raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
         pieces = read_file(self._admin_ref.session_maker, job.id, "result")
         return StreamingResponse(pieces, media_type=XLSX if job.file_name.endswith(".xlsx") else None,
                                  headers={"content-disposition": attachment(job.file_name),

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from actions.actor import Actor
 from actions.export import export_columns, export_list
 from admin.views import VIEWS, list_export
-from models import AuditKind, AuditLog, Customer, Job, JobState, OperationLog, User, labels_of
+from models import AuditKind, AuditLog, Customer, Job, JobState, OperationLog, Role, User, labels_of
 from tests import factories as f
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -103,6 +103,38 @@ def test_big_export_runs_as_a_recorded_job(console, session, people, monkeypatch
     assert len(_sheet(sv.get(f"/admin/jobs/{job_id}/file"))) == 5  # kept until it expires, not gone once sent
     assert console("mg").get(f"/admin/jobs/{job_id}/file").status_code == 404  # not their job
     assert console("mg").get(f"/admin/jobs/{job_id}").status_code == 404
+
+
+def test_a_jobs_file_is_refused_once_its_user_no_longer_sees_what_it_holds(console, session, people, monkeypatch):
+    """我的任务 kept serving an export for its 24 hours to a user moved off the project it came from, or whose 导出
+    grant was taken away: the file is now refused as a new export would be, nothing else written."""
+    monkeypatch.setattr(list_export, "INLINE_ROWS", 1)
+    p1, p2 = people
+    started = console("sv").post("/admin/customer/export/xlsx?search=")
+    job_id = int(started.headers["location"].rstrip("/").rsplit("/", 1)[-1])
+    url = f"/admin/jobs/{job_id}/file"
+    assert len(_sheet(console("sv").get(url))) == 5
+    sv = session.scalar(select(User).where(User.username == "sv"))
+    message = "该文件含有您现在无权查看的数据（负责项目或权限已变更），不再提供下载；如仍需要，请重新导出"
+
+    def refused() -> None:
+        c = console("sv")  # signed in again (a login is on the trail)
+        before = _written(session)
+        answer = c.get(url)
+        assert answer.status_code == 403 and message in html.unescape(answer.text)
+        assert not answer.headers["content-type"].startswith(XLSX)
+        assert _written(session) == before
+
+    sv.projects = [p2]  # moved to another project
+    session.flush()
+    refused()
+    sv.projects = [p1, p2]
+    session.flush()
+    assert len(_sheet(console("sv").get(url))) == 5  # back on it: the file again
+    sv.roles = [r for r in sv.roles if r.name != "客服主管"] + [
+        session.scalar(select(Role).where(Role.name == "前台客服"))]  # no 导出 of customers any more
+    session.flush()
+    refused()
 
 
 def _written(session) -> tuple[int, int, int]:
