@@ -9,7 +9,7 @@ row, amount and receipt number and is marked with 冲正时间, 冲正人 and �
 recomputed by the action. The grant goes to the roles that edit payments (收费员, 客服主管, 客服经理 by default).
 
 Revision ID: b3d8e6f1a2c4
-Revises: c5d1e8a3f7b9
+Revises: a9d3f1c7e5b2
 Create Date: 2026-12-07 19:10:00.000000
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from models.base import UTCDateTime
 
 revision: str = 'b3d8e6f1a2c4'
-down_revision: str | Sequence[str] | None = 'c5d1e8a3f7b9'
+down_revision: str | Sequence[str] | None = 'a9d3f1c7e5b2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
