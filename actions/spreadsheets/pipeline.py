@@ -798,8 +798,10 @@ def clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> list[Any]
 
 def _clean_column(clean: Callable[[Any], Any], cells: Sequence[Any]) -> tuple[list[Any], Collection[Any], set[Any]]:
     """A column's cells cleaned, with the values the cleaner made for them (a cell kept as it is, a str, aside: what
-    the column holds besides such strs, each at least once) and the column's distinct cells. Cleaned, through the cleaner cached: a survey column holds a handful of distinct values, so
-    most of its cells cost one dictionary lookup (typed, so 1, 1.0 and True stay apart). A column of mostly
+    the column holds besides such strs, each at least once) and the column's distinct cells.
+
+    Cleaned through the cleaner cached: a survey column holds a handful of distinct values, so most of its cells
+    cost one dictionary lookup (typed, so 1, 1.0 and True stay apart). A column of mostly
     distinct values (phones, ID numbers) would miss the cache at every cell: there a cell already in the cleaner's
     canonical form (a str its ``canonical`` pattern fullmatches and its ``confirm`` accepts) is kept as it is, which
     the cleaner would return anyway, for one regex call; only the others go through the cleaner."""
