@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, delete, func, select, text, update
@@ -300,7 +301,7 @@ def undo_import(engine: Engine, survey_id: int, before: tuple[int, int]) -> None
     analyze(engine)
 
 
-def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = True) -> float:
+def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = True, cpu: list | None = None) -> float:
     """The least any import of ``rows`` forms must write, timed on its own and rolled back: one row per form in
     ``survey_response`` with its six department scores (PostgreSQL's COPY — binary, as the import's —, SQLite's executemany: the fastest
     way in from Python on each; on SQLite with the tally's row triggers lifted, as the import does) — with the
@@ -320,6 +321,8 @@ def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = Tru
         forms = [(project_id, survey_id, u, "张伟", True, dt.date(2026, 3, 5), 5, "", stamp, stamp, 5, 4, 4, 3, 5, 4)
                  for u in units]
         cursor = raw.cursor()
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() if postgres else None
+        cpu0 = time.process_time() + backend_cpu(pid)
         t0 = time.perf_counter()
         if postgres:
             if not checks:
@@ -330,6 +333,8 @@ def write_floor(engine: Engine, survey_id: int, rows: int, *, checks: bool = Tru
                 cursor.executemany(f"INSERT INTO survey_response ({', '.join(columns)}) "
                                    f"VALUES ({', '.join('?' * len(columns))})", forms)
         elapsed = time.perf_counter() - t0
+        if cpu is not None:
+            cpu.append(time.process_time() + backend_cpu(pid) - cpu0)
         tx.rollback()
     return elapsed
 
@@ -415,6 +420,16 @@ def compare(label: str, engine: Engine, survey_id: int, actor: Actor, data: byte
     return read_s
 
 
+def databases(args: argparse.Namespace) -> Iterator[tuple[str, str, Engine]]:
+    """(label, URL, engine) of each database a run measures: a temporary SQLite file unless ``--pg-only``, the
+    PostgreSQL database ``--pg`` (dropped and created again) unless ``--sqlite-only``."""
+    if not args.pg_only:
+        url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+        yield "SQLite", url, make_engine(url)
+    if not args.sqlite_only:
+        yield "PostgreSQL", args.pg, make_engine(fresh_postgres(args.pg))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -442,13 +457,7 @@ def main() -> None:
         cells = read_openpyxl(data)
         print(f"bare read of the bench's file, openpyxl read-only: {time.perf_counter() - t0:.2f} s ({cells:,} cells)")
 
-    targets = []
-    if not args.pg_only:
-        targets.append(("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db"))
-    if not args.sqlite_only:
-        targets.append(("PostgreSQL", args.pg))
-    for label, url in targets:
-        engine = make_engine(fresh_postgres(url) if url.startswith("postgresql") else url)
+    for label, url, engine in databases(args):
         t0 = time.perf_counter()
         survey_id, actor = build(engine, args.rows)
         print(f"\n== {label}: built {args.rows:,} units and the campaign in {time.perf_counter() - t0:.1f} s")
