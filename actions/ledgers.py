@@ -303,10 +303,23 @@ def check_permit(session: Session, actor: Actor, change: records.Change) -> None
                           [renovation.id])
 
 
+# Decided by the 管理处 (「物业产权人申报房屋装修，应填写《装修申报表》…向小区物业管理处提交」, 001): from 已批准 or 已驳回
+# on, an application names who decided it and when.
+DECIDED = (RenovationStatus.APPROVED, RenovationStatus.REJECTED, RenovationStatus.IN_PROGRESS,
+           RenovationStatus.INSPECTED, RenovationStatus.REFUNDED)
+
+
 @records.rule(RenovationApplication)
 def check_renovation(session: Session, actor: Actor, change: records.Change) -> None:
-    """A renovation approved or under way is of a unit handed over: not of one still 空置 (no 交房验收 yet)."""
+    """A decided application (已批准/已驳回 and after) names its 审批人 and 审批日期; a renovation approved or under
+    way is of a unit handed over: not of one still 空置 (no 交房验收 yet)."""
     renovation = change.obj
+    if renovation.status in DECIDED and any(change.changed(a) for a in ("status", "approved_by_id", "approved_on")):
+        missing = [label_of(RenovationApplication, a) for a in ("approved_by", "approved_on")
+                   if getattr(renovation, f"{a}_id" if a == "approved_by" else a) is None]
+        if missing:
+            raise Refused(f"{renovation.status.label}的装修申请须填写{'、'.join(missing)}：谁审批、哪天审批",
+                          [renovation.id] if renovation.id else [])
     if renovation.unit_id is None or renovation.status not in PERMITTING \
             or not (change.changed("status") or change.changed("unit_id")):
         return

@@ -164,6 +164,7 @@ def record_visit(session: Session, *, unit_id: int | None, actor: Actor, kind: V
     followed = session.get(ServiceRequest, request_id) if request_id is not None else None
     if request_id is not None and (followed is None or followed.project_id != unit.project_id):
         raise Refused(f"{label_of(Visit, 'request')} #{request_id} 不属于该项目", [request_id])
+    _check_complaint_named(VisitKind(kind), followed)
     _check_household(session, unit.id, customer_id, request_id)
     if visitor_id is not None and session.get(User, visitor_id) is None:
         raise Refused(f"{label_of(Visit, 'visitor')} #{visitor_id} 不存在", [visitor_id])
@@ -274,8 +275,23 @@ def _visit_edited(session: Session, actor: Actor, change: records.Change) -> Non
         _check_visited_at(visit.visited_at, visit.id)
     if visit.request_id is not None and (change.changed("visited_at") or change.changed("request_id")):
         _check_after_request(visit.visited_at, session.get(ServiceRequest, visit.request_id), visit.id)
+    if change.changed("kind") or change.changed("request_id"):
+        _check_complaint_named(visit.kind, session.get(ServiceRequest, visit.request_id)
+                               if visit.request_id is not None else None)
     if visit.unit_id is not None and any(change.changed(a) for a in ("unit_id", "customer_id", "request_id")):
         _check_household(session, visit.unit_id, visit.customer_id, visit.request_id)
+
+
+def _check_complaint_named(kind: VisitKind, request: ServiceRequest | None) -> None:
+    """投诉回访 follows a complaint (「协助客服经理接待处理投诉，跟进结果并及时沟通，直至业主满意」, 002): it names the
+    complaint it follows up, so the complaint's 处理经过 shows it and 回访 is counted against it."""
+    if kind is not VisitKind.COMPLAINT:
+        return
+    if request is None:
+        raise Refused(f"{kind.label}须选择所回访的投诉（{label_of(Visit, 'request')}）")
+    if request.kind is not RequestKind.COMPLAINT:
+        raise Refused(f"{label_of(Visit, 'request')} #{request.id} 是{request.kind.label}，不是投诉：{kind.label}"
+                      f"须选择所回访的投诉", [request.id])
 
 
 def _check_household(session: Session, unit_id: int, customer_id: int | None, request_id: int | None) -> None:

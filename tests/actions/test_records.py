@@ -232,8 +232,10 @@ def test_a_record_points_only_at_records_of_its_own_project(session):
     p1, p2 = f.project(session, name="锦绣华庭"), f.project(session, name="翠湖天地")
     own, other = f.unit(session, project_=p1), f.unit(session, project_=p2, status=UnitStatus.OCCUPIED)
     actor = actor_for_user(session, f.user(session, roles=["客服主管"], projects=[p1, p2]))
+    approver = f.staff(session, project_=p1)
     values = {"project": p1.id, "unit": str(other.id), "applicant": "张伟", "start_date": dt.date(2026, 11, 20),
-              "end_date": dt.date(2026, 12, 20), "status": "approved"}
+              "end_date": dt.date(2026, 12, 20), "status": "approved", "approved_by": str(approver.id),
+              "approved_on": dt.date(2026, 11, 18)}
     before = (_count(session, RenovationApplication), _count(session, OperationLog))
     with pytest.raises(Refused) as refused:
         with session.begin_nested():

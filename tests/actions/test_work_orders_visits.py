@@ -125,6 +125,16 @@ def test_record_visit_refusals(session, site):
     assert session.scalar(select(func.count()).select_from(Visit)) == before
 
 
+def _complaint_callback_form(session, site, console, unit, **values) -> tuple:
+    """The supervisor's console and a 投诉回访 form of ``unit`` done two hours ago (plus ``values``)."""
+    site["user"].username = "zhuguan"
+    session.flush()
+    done = (utcnow() - dt.timedelta(hours=2)).astimezone(SHANGHAI)
+    return console("zhuguan"), {"project": str(site["p1"].id), "kind": "complaint", "way": "phone",
+                                "unit": str(unit.id), "visited_at": f"{done:%Y-%m-%d %H:%M:%S}",
+                                "result": "satisfied", "notes": "投诉回访", **values}
+
+
 def test_a_visit_names_a_customer_and_a_complaint_of_its_own_household(session, site, console):
     """The 客户 of a visit is one of the unit's people, the 诉求 it follows up one about that unit: picked from the
     project's lists by a slip (the neighbour 1栋-102's owner) they are refused naming both, nothing written — on
@@ -146,13 +156,8 @@ def test_a_visit_names_a_customer_and_a_complaint_of_its_own_household(session, 
                      request_id=other_complaint.id)
     assert count() == before
 
-    site["user"].username = "zhuguan"
-    session.flush()
-    client = console("zhuguan")
-    done = (utcnow() - dt.timedelta(hours=2)).astimezone(SHANGHAI)
-    form = {"project": str(site["p1"].id), "kind": "complaint", "way": "phone", "unit": str(u1.id),
-            "customer": str(neighbour.id), "request": str(complaint.id), "visited_at": f"{done:%Y-%m-%d %H:%M:%S}",
-            "result": "satisfied", "notes": "投诉回访"}
+    client, form = _complaint_callback_form(session, site, console, u1, customer=str(neighbour.id),
+                                            request=str(complaint.id))
     refused = client.post("/admin/visit/create", form)
     assert refused.status_code == 400 and "万颖 不是房屋「1栋-101」登记的客户" in refused.text, refused.text[:300]
     assert count() == before
@@ -209,6 +214,39 @@ def test_a_callback_is_not_dated_before_the_request_it_follows_up(session, site,
     # a visit of no request (定期走访) keeps any past date
     assert client.post("/admin/visit/create", {**form, "kind": "regular", "request": ""}).status_code == 302
     assert count() == before + 2
+
+
+def test_a_complaint_callback_names_the_complaint_it_follows_up(session, site, console):
+    """投诉回访 was saved naming no complaint (or a repair): the complaint's 处理经过 never showed it and nobody could
+    tell which complaint was followed up. Refused naming what is missing — through record_visit, the 走访记录 form
+    and an edit — nothing written; the same visit naming the household's complaint is taken, and a 定期走访 needs none."""
+    u1 = site["units"][0]
+    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1)
+    repair = f.service_request(session, project_=site["p1"], unit_=u1)
+    count = lambda: session.scalar(select(func.count()).select_from(Visit))  # noqa: E731
+    before = count()
+    with pytest.raises(Refused, match="^投诉回访须选择所回访的投诉（客户诉求）$"):
+        record_visit(session, unit_id=u1.id, actor=site["actor"], kind=VisitKind.COMPLAINT)
+    with pytest.raises(Refused, match=f"#{repair.id} 是报修\\(户内\\)，不是投诉|#{repair.id} 是.*，不是投诉"):
+        record_visit(session, unit_id=u1.id, actor=site["actor"], kind=VisitKind.COMPLAINT, request_id=repair.id)
+    assert count() == before
+
+    client, form = _complaint_callback_form(session, site, console, u1)
+    refused = client.post("/admin/visit/create", form)
+    assert refused.status_code == 400 and "投诉回访须选择所回访的投诉" in refused.text, refused.text[:300]
+    assert count() == before
+    assert client.post("/admin/visit/create", {**form, "request": str(complaint.id)}).status_code == 302
+    visit = session.scalars(select(Visit).where(Visit.unit_id == u1.id)).one()
+    assert (visit.kind, visit.request_id) == (VisitKind.COMPLAINT, complaint.id)
+    edit = client.get(f"/admin/visit/edit/{visit.id}")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', edit.text) or re.search(
+        r'value="(\d+)"[^>]*name="version"', edit.text)
+    refused = client.post(f"/admin/visit/edit/{visit.id}", {**form, "request": "", "version": version.group(1)})
+    assert refused.status_code == 400 and "投诉回访须选择所回访的投诉" in refused.text, refused.text[:300]
+    session.expire_all()
+    assert session.get(Visit, visit.id).request_id == complaint.id
+    regular = record_visit(session, unit_id=u1.id, actor=site["actor"], kind=VisitKind.REGULAR)
+    assert session.get(Visit, regular.visit_id).request_id is None
 
 
 def _done_orders(session, site, n: int) -> list[WorkOrder]:

@@ -664,6 +664,14 @@ def test_a_duty_log_is_handed_over_to_the_next_person_at_the_end_of_its_shift(se
     assert session.get(DutyLog, row.id).handed_to_id == other.id
 
 
+def _renovation_form(session, site, unit) -> tuple:
+    """A supervisor of the project and a 装修申请 of ``unit`` approved by him."""
+    supervisor = f.staff(session, project_=site["p1"], position=StaffPosition.SUPERVISOR)
+    return supervisor, {"project": str(site["p1"].id), "unit": str(unit.id), "applicant": "张伟", "contractor": "自行装修",
+                        "start_date": "2026-12-10", "end_date": "2027-01-10", "deposit": "2000", "deposit_refunded": "0",
+                        "status": "approved", "approved_by": str(supervisor.id), "approved_on": "2026-12-01"}
+
+
 def test_a_vacant_units_renovation_is_not_approved_before_its_handover(session, console, site):
     """「交房手续办理完毕后…申报房屋装修」: approving the renovation of a unit still 空置 made it 装修中, then 已交房
     when it ended, with no 交房验收 ever made. Refused naming the unit, nothing written; a pending application is
@@ -672,10 +680,7 @@ def test_a_vacant_units_renovation_is_not_approved_before_its_handover(session, 
 
     unit = f.unit(session, project_=site["p1"], building_=f.building(session, project_=site["p1"], name="1栋"),
                   room_no="1302", status=UnitStatus.VACANT)
-    supervisor = f.staff(session, project_=site["p1"], position=StaffPosition.SUPERVISOR)
-    form = {"project": str(site["p1"].id), "unit": str(unit.id), "applicant": "张伟", "contractor": "自行装修",
-            "start_date": "2026-12-10", "end_date": "2027-01-10", "deposit": "2000", "deposit_refunded": "0",
-            "status": "approved", "approved_by": str(supervisor.id), "approved_on": "2026-12-01"}
+    supervisor, form = _renovation_form(session, site, unit)
     c = console("desk")
     for status in ("approved", "in_progress"):
         _refused_create(session, c, "renovation-application", RenovationApplication, {**form, "status": status},
@@ -827,3 +832,26 @@ def test_a_lost_item_given_back_is_not_still_held(session, console, site):
     assert c.post("/admin/lost-item/create", {**form, "status": "returned"}).status_code == 302
     session.expire_all()
     assert session.execute(select(LostItem.status, LostItem.claimant)).all() == [(LostItemStatus.RETURNED, "赵六")]
+
+
+def test_a_decided_renovation_application_names_who_decided_it_and_when(session, console, site):
+    """装修申请 recorded 已批准 (or 已驳回, 施工中 …) with no 审批人 or 审批日期 was saved: nobody could say who let the work
+    start. A decided application now names both, refused otherwise naming what is missing, nothing written; a pending
+    one needs neither."""
+    from models import RenovationApplication, UnitStatus
+
+    unit = f.unit(session, project_=site["p1"], building_=f.building(session, project_=site["p1"], name="2栋"),
+                  room_no="801", status=UnitStatus.HANDED_OVER)
+    supervisor, form = _renovation_form(session, site, unit)
+    c = console("desk")
+    for status, blank, message in (("approved", ("approved_by", "approved_on"), "已批准的装修申请须填写审批人、审批日期"),
+                                   ("rejected", ("approved_on",), "已驳回的装修申请须填写审批日期"),
+                                   ("in_progress", ("approved_by",), "施工中的装修申请须填写审批人")):
+        _refused_create(session, c, "renovation-application", RenovationApplication,
+                        {**form, "status": status, **{k: "" for k in blank}}, message)
+    assert c.post("/admin/renovation-application/create",
+                  {**form, "status": "pending", "approved_by": "", "approved_on": ""}).status_code == 302
+    assert c.post("/admin/renovation-application/create", form).status_code == 302
+    session.expire_all()
+    assert sorted((r.status.value, r.approved_by_id) for r in session.scalars(select(RenovationApplication))) == [
+        ("approved", supervisor.id), ("pending", None)]
