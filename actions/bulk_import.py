@@ -585,6 +585,15 @@ class BillImporter(RecordImporter):
 
 
 BILL_TEXT = re.compile(r"(?:账单)?#?(\d+)$")
+# 支付方式 as the cashier's own till and bank statements write it (a 收银系统's export says 微信支付, a POS slip
+# 银行卡 / 信用卡): the same five ways, not an error per row.
+PAY_METHOD_WORDS = {
+    **dict.fromkeys(("现金支付", "现金收款", "现钞"), PayMethod.CASH),
+    **dict.fromkeys(("微信支付", "微信扫码", "微信转账"), PayMethod.WECHAT),
+    **dict.fromkeys(("支付宝支付", "支付宝扫码", "支付宝转账"), PayMethod.ALIPAY),
+    **dict.fromkeys(("银行卡", "信用卡", "借记卡", "储蓄卡", "POS", "pos", "POS机", "pos机", "刷卡支付"), PayMethod.CARD),
+    **dict.fromkeys(("转账", "银行汇款", "汇款", "对公转账", "网银转账", "银行转帐", "转帐"), PayMethod.TRANSFER),
+}
 
 
 class PaymentImporter(RecordImporter):
@@ -613,7 +622,7 @@ class PaymentImporter(RecordImporter):
             Field("amount", label_of(Payment, "amount"), clean.decimal(2, positive=True, digits=Payment.amount.type.precision), required=True,
                   variants=("收款金额", "金额"),
                   note="元，大于 0", example=Decimal("268.50")),
-            Field("method", label_of(Payment, "method"), clean.choice(PayMethod), variants=("付款方式", "缴费方式"),
+            Field("method", label_of(Payment, "method"), clean.choice(PayMethod, PAY_METHOD_WORDS), variants=("付款方式", "缴费方式"),
                   choices=_choices(PayMethod), example=PayMethod.WECHAT.label),
             Field("paid_at", label_of(Payment, "paid_at"), clean.timestamp(SHANGHAI), variants=("收款日期", "缴费时间", "日期"),
                   note="如 2026-03-05 10:30", example="2026-03-05 10:30"),

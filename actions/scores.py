@@ -241,6 +241,7 @@ def _rule_form(session: Session, actor: Actor, change: records.Change) -> None:
         raise Refused(f"请填写{label_of(ScoringRule, 'valid_from')}", ids)
     if rule.valid_to is not None and rule.valid_to <= rule.valid_from:
         raise Refused(f"{label_of(ScoringRule, 'valid_to')}须晚于{label_of(ScoringRule, 'valid_from')}", ids)
+    _refuse_overlap(session, rule, ids)
     today = today_local()
     if change.created or change.was("valid_from") > today:
         return
@@ -250,6 +251,28 @@ def _rule_form(session: Session, actor: Actor, change: records.Change) -> None:
                           f"{label_of(ScoringRule, attr)}：请用“修订”从以后某日起生效新版本", ids)
     if change.changed("valid_to") and rule.valid_to is not None and rule.valid_to <= today:
         raise Refused(f"细则 {rule.code} 已用于考核，{label_of(ScoringRule, 'valid_to')}须晚于今天（{today}）", ids)
+
+
+def _refuse_overlap(session: Session, rule: ScoringRule, ids: list[Any]) -> None:
+    """One version of a rule in force on a day — and, for a rule the system applies, one rule of its source: two
+    would leave the day scored by whichever the compute met first (a second 表扬 rule from 2026-11-01 was saved
+    and never applied, the first one scoring on). A new version is 修订: it ends the current one."""
+    clash = or_(ScoringRule.code == rule.code,
+                and_(ScoringRule.source == rule.source, ScoringRule.source != EventSource.MANUAL))
+    overlaps = [ScoringRule.valid_to.is_(None) | (ScoringRule.valid_to > rule.valid_from)]
+    if rule.valid_to is not None:
+        overlaps.append(ScoringRule.valid_from < rule.valid_to)
+    other = session.execute(
+        select(ScoringRule.code, ScoringRule.valid_from, ScoringRule.valid_to)
+        .where(clash, *overlaps, *((ScoringRule.id != rule.id,) if rule.id is not None else ()))
+        .order_by(ScoringRule.valid_from).limit(1)
+    ).first()
+    if other is not None:
+        until = f"至 {other.valid_to} " if other.valid_to else "起现行"
+        same = "" if other.code == rule.code else f"（同为根据{rule.source.label}记录生成）"
+        raise Refused(f"细则 {other.code}{same} 已有自 {other.valid_from} {until}的版本，与 {rule.valid_from} 起的"
+                      f"{'新版本' if other.code == rule.code else '细则 ' + rule.code}重叠：同一天只能适用一个版本，"
+                      "更改分值请对现行版本用“修订”", ids)
 
 
 # --- database and scope helpers --------------------------------------------------------------------

@@ -126,7 +126,10 @@ INSERT INTO dunning_notice (run_id, project_id, unit_id, customer_id, cycle, sta
 SELECT :run, 1, b.unit_id,
        (SELECT uc.customer_id FROM unit_customer uc WHERE uc.unit_id = b.unit_id AND uc.end_date IS NULL
         ORDER BY uc.is_primary DESC, uc.id LIMIT 1),
-       :cycle, '1', SUM(b.amount_due - b.amount_paid), COUNT(DISTINCT b.period), MIN(b.period), :pay_by, '', '',
+       :cycle, '1', SUM(b.amount_due - b.amount_paid),
+       -- 欠费月数: the months with a bill owing at least 0.50 元 (billing.months_in_arrears)
+       COUNT(DISTINCT CASE WHEN b.amount_due - b.amount_paid >= 0.50 THEN b.period END),
+       COALESCE(MIN(CASE WHEN b.amount_due - b.amount_paid >= 0.50 THEN b.period END), MIN(b.period)), :pay_by, '', '',
        :now, :now
 FROM bill b
 WHERE b.project_id = 1 AND b.status IN ('unpaid', 'partial') AND b.due_date < :as_of

@@ -439,7 +439,9 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
                 way=str(form.get("way", "")), signed_by=str(form.get("signed_by", "")),
             )
         except Refused as refused:
-            return await self._deliver_page(request, ids, None, status_code=refusal_status(refused), error=refused.message)
+            typed = {k: str(form.get(k, "")) for k in ("delivered_by_id", "way", "signed_by", "delivered_at")}
+            return await self._deliver_page(request, ids, None, status_code=refusal_status(refused), error=refused.message,
+                                            typed=typed)  # kept: retyped, 送达人 would fall back to the user
         Flash.success(request, result.message)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=303)
 

@@ -34,6 +34,7 @@ from models import (
     OperationLog,
     ParkingSpace,
     Payment,
+    PayMethod,
     Receipt,
     Staff,
     StaffPosition,
@@ -567,6 +568,28 @@ def test_payments_recompute_bills_and_refuse_overpayment(session, p1):
     result = _import(session, "payments", too_much, actor, name="q.xlsx", project_id=project.id)
     assert not result.written and counts(session) == before
     assert "收款合计 300.00 元超过应收 268.50 元" in result.problems[0].message
+
+
+def test_payment_methods_as_a_till_or_a_bank_writes_them_are_read(session, p1):
+    """支付方式 as the cashier's till export and POS slips write it — 微信支付, 支付宝扫码, 银行卡, 信用卡, POS机,
+    对公转账, 现金支付 — is the way it names (before: 「「信用卡」不是可选值」 on every such row, nothing imported);
+    a word that is no way at all is still refused on its row."""
+    project, actor = p1
+    _import(session, "units", workbook({"房屋": UNITS}), actor)
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"], ["1栋", "1-101", "物业管理费", "2026-03", 1000]]})
+    assert _import(session, "bills", bills, actor, project_id=project.id).counts["new"] == 1
+    words = {"微信支付": PayMethod.WECHAT, "支付宝扫码": PayMethod.ALIPAY, "银行卡": PayMethod.CARD,
+             "信用卡": PayMethod.CARD, "POS机": PayMethod.CARD, "对公转账": PayMethod.TRANSFER, "现金支付": PayMethod.CASH}
+    rows = [["收据号", "楼栋", "房号", "收费项目", "账期", "金额(元)", "支付方式", "收款时间"]]
+    rows += [[f"R{n}", "1栋", "1-101", "物业管理费", "2026-03", 10, word, "2026-03-05 10:30"] for n, word in enumerate(words)]
+    bad = _import(session, "payments", workbook({"收款": [*rows, ["R99", "1栋", "1-101", "物业管理费", "2026-03", 10,
+                                                                  "赊账", "2026-03-05 10:30"]]}), actor, project_id=project.id)
+    assert not bad.written and [p.message for p in bad.problems] == [
+        "「收款」第9行 支付方式 「赊账」不是可选值（现金、微信、支付宝、刷卡、银行转账）"]
+    result = _import(session, "payments", workbook({"收款": rows}), actor, project_id=project.id)
+    assert result.written and result.counts["new"] == len(words), [p.message for p in result.problems]
+    stored = dict(session.execute(select(Payment.receipt_no, Payment.method)).all())
+    assert stored == {f"R{n}": method for n, method in enumerate(words.values())}
 
 
 def test_a_payment_dated_year_1_is_refused_on_its_row_naming_the_column(session, p1):

@@ -331,6 +331,16 @@ def test_delivery_is_recorded_from_the_notice_list(session, console, estate, sta
 
     form = butler.get(f"/admin/dunning-notice/action/deliver?pks={ids[0]},{ids[1]}")
     assert form.status_code == 200 and "吴管家" in form.text
+    # Refused (dated before the notices were issued), the form comes back as typed: 送达人 not reset to the user.
+    typed = {"notice_ids": f"{ids[0]},{ids[1]}", "delivered_by_id": str(butler_staff.id), "way": "door",
+             "signed_by": "张伟", "delivered_at": "2026-04-04T09:30"}
+    early = butler.post("/admin/dunning-notice/deliver", typed)
+    assert early.status_code == 400 and "早于通知发出时间" in early.text
+    assert f'<option value="{butler_staff.id}" selected>' in early.text
+    assert '<option value="door" selected>' in early.text and 'name="signed_by" maxlength="64" value="张伟"' in early.text
+    assert 'name="delivered_at" value="2026-04-04T09:30"' in early.text
+    session.expire_all()
+    assert session.get(DunningNotice, ids[0]).delivered_at is None
     done = butler.post("/admin/dunning-notice/deliver", {
         "notice_ids": f"{ids[0]},{ids[1]}", "delivered_by_id": str(butler_staff.id), "way": "door",
         "signed_by": "张伟", "delivered_at": "2026-04-06T09:30",

@@ -424,13 +424,6 @@ def test_a_rules_form_is_held_to_the_revision_rules(console, session, org):
                                       ScoringRule.valid_from, ScoringRule.valid_to, ScoringRule.version)
                                .order_by(ScoringRule.id)).all()
 
-    def form(rule, **changes):
-        return {"code": rule.code, "category": rule.category.value, "description": rule.description,
-                "points_min": str(rule.points_min), "points_max": str(rule.points_max),
-                "choose_in_range": "y" if rule.choose_in_range else "", "source": rule.source.value,
-                "company_own": "y" if rule.company_own else "", "valid_from": rule.valid_from.isoformat(),
-                "valid_to": rule.valid_to.isoformat() if rule.valid_to else "", **changes}
-
     before = rules()
     future = (dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=40)).isoformat()
     today = dt.datetime.now(SHANGHAI).date().isoformat()
@@ -438,19 +431,70 @@ def test_a_rules_form_is_held_to_the_revision_rules(console, session, org):
         ({"code": "9.9", "points_min": "-1", "points_max": "-3", "valid_from": future}, "分值下限 -1 大于上限 -3"),
         ({"code": "9.9", "points_min": "-2", "points_max": "2", "valid_from": future}, "分值区间不能跨过 0"),
     ):
-        refused = hq.post("/admin/scoring-rule/create", form(current, **changes))
+        refused = hq.post("/admin/scoring-rule/create", rule_form(current, **changes))
         assert refused.status_code == 400 and message in refused.text, refused.text[-1500:]
     for changes, message in (
         ({"points_min": "-5", "points_max": "-5"}, f"细则 2.1 自 {current.valid_from} 起已用于考核，不能在表单里修改分值下限"),
         ({"valid_from": future}, "不能在表单里修改生效日期"),
         ({"valid_to": today}, f"失效日期须晚于今天（{today}）"),
     ):
-        refused = hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, **changes))
+        refused = hq.post(f"/admin/scoring-rule/edit/{current.id}", rule_form(current, **changes))
         assert refused.status_code == 400 and message in refused.text, (changes, refused.text[-1500:])
     assert rules() == before
-    assert hq.post(f"/admin/scoring-rule/edit/{current.id}", form(current, description="上班迟到、早退")).status_code == 302
+    assert hq.post(f"/admin/scoring-rule/edit/{current.id}", rule_form(current, description="上班迟到、早退")).status_code == 302
     session.expire_all()
     assert session.get(ScoringRule, current.id).description == "上班迟到、早退"
+
+
+def rule_form(rule, **changes) -> dict[str, str]:
+    """考核细则's console form as ``rule`` fills it, with ``changes``."""
+    return {"code": rule.code, "category": rule.category.value, "description": rule.description,
+            "points_min": str(rule.points_min), "points_max": str(rule.points_max),
+            "choose_in_range": "y" if rule.choose_in_range else "", "source": rule.source.value,
+            "company_own": "y" if rule.company_own else "", "valid_from": rule.valid_from.isoformat(),
+            "valid_to": rule.valid_to.isoformat() if rule.valid_to else "", **changes}
+
+
+def test_a_second_version_in_force_alongside_the_first_is_refused(console, session, org):
+    """考核细则 as data: one version of a rule a day, one rule a day for each source the system applies. A second
+    「2.1」 from next month typed as a new rule (instead of 修订), a second 表扬 rule from 2026-11-01, or the old
+    version's 失效日期 cleared after a 修订 — each refused naming the version it overlaps; the rules as they were.
+    (Before, they were saved: the compute kept scoring with whichever it met first, the new points never applied.)"""
+    current = session.get(ScoringRule, rule_id(session, "2.1"))
+    praise = session.scalars(select(ScoringRule).where(ScoringRule.source == EventSource.PRAISE)).one()
+    factories.user(session, username="hq", superuser=True)
+    hq = console("hq")
+    future = dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=40)
+
+    def rules():
+        session.expire_all()
+        return session.execute(select(ScoringRule.id, ScoringRule.code, ScoringRule.valid_from, ScoringRule.valid_to)
+                               .order_by(ScoringRule.id)).all()
+
+    before = rules()
+    for changes, message in (
+        ({"points_min": "-3", "points_max": "-3", "valid_from": future.isoformat()},
+         f"细则 2.1 已有自 {current.valid_from} 起现行的版本，与 {future} 起的新版本重叠"),
+    ):
+        refused = hq.post("/admin/scoring-rule/create", rule_form(current, **changes))
+        assert refused.status_code == 400 and message in refused.text, refused.text[-1500:]
+    second_praise = rule_form(praise, code="AUTO-PRAISE-2", points_min="3", points_max="3", valid_from="2026-11-01")
+    refused = hq.post("/admin/scoring-rule/create", second_praise)
+    assert refused.status_code == 400 and (
+        f"细则 {praise.code}（同为根据客户表扬记录生成） 已有自 {praise.valid_from} 起现行的版本，与 2026-11-01 起的细则 "
+        "AUTO-PRAISE-2重叠") in refused.text
+    assert rules() == before
+    # A rule of its own (typed by hand) is added; a 修订 ends the current version, which then stays ended.
+    assert hq.post("/admin/scoring-rule/create", rule_form(current, code="9.1", valid_from=future.isoformat())).status_code == 302
+    revised = hq.post("/admin/scoring-rule/revise", {"rule_id": str(current.id), "valid_from": future.isoformat(),
+                                                     "points_min": "-3", "points_max": "-3"})
+    assert revised.status_code in (200, 302, 303)
+    session.expire_all()
+    assert session.get(ScoringRule, current.id).valid_to == future
+    reopened = hq.post(f"/admin/scoring-rule/edit/{current.id}", rule_form(session.get(ScoringRule, current.id), valid_to=""))
+    assert reopened.status_code == 400 and f"细则 2.1 已有自 {future} 起现行的版本" in reopened.text
+    session.expire_all()
+    assert session.get(ScoringRule, current.id).valid_to == future
 
 
 def test_a_grade_bands_form_keeps_the_grades_unambiguous_and_given_grades_named(console, session, org):
