@@ -63,7 +63,7 @@ from .spreadsheets.pipeline import (
     run_import,
 )
 from .spreadsheets.records import UnitRefs
-from .surveys import COMMENTS_MAX, check_open, mark_run, survey_in_scope
+from .surveys import COMMENTS_MAX, before_the_survey, check_open, mark_run, survey_in_scope
 
 # The words staff use for each department's column, besides its label; each also with 服务 and a score word
 # after it (客服 → 客服服务, 客服满意度, 客服服务满意度).
@@ -196,9 +196,12 @@ class SurveyImporter(Importer):
                 rows[i].fail("", "", "没有任何评分：至少填写一个部门的满意度")
         today = today_local()
         date_label = self.label("answered_on")
+        start = self.survey.start_date
         for i, answered_on in enumerate(column("answered_on")):
             if answered_on is not None and answered_on > today:
                 rows[i].fail(date_label, answered_on, f"不能晚于今天（{today}，北京时间）")
+            elif answered_on is not None and start is not None and answered_on < start:
+                rows[i].fail(date_label, answered_on, before_the_survey(start))
         rows = [r for r in rows if r.outcome is Outcome.NEW]  # still standing after the checks of the row alone
         values = [r.values for r in rows]
         buildings, rooms = column("building"), column("room_no")

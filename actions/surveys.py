@@ -134,6 +134,14 @@ def check_response(session: Session, *, project_id: int, survey_id: int, unit_id
     today = dt.datetime.now(SHANGHAI).date()
     if answered_on is not None and answered_on > today:
         raise Refused(f"{label_of(SurveyResponse, 'answered_on')} {answered_on} 不能晚于今天（{today}，北京时间）")
+    if answered_on is not None and survey.start_date is not None and answered_on < survey.start_date:
+        raise Refused(f"{label_of(SurveyResponse, 'answered_on')} {answered_on} {before_the_survey(survey.start_date)}")
+
+
+def before_the_survey(start: dt.date) -> str:
+    """A form dated before its survey began: another campaign's form (last half year's file imported into this
+    one), or the year typed wrong — its answers would count in the wrong survey's figures."""
+    return f"早于本次调查的{label_of(Survey, 'start_date')}（{start}）：是否其他调查的问卷？请核对"
 
 
 def create_survey(

@@ -383,6 +383,35 @@ def test_a_date_after_today_is_an_error_of_its_row(session, estate):
     assert session.scalar(select(SurveyResponse.answered_on).where(SurveyResponse.unit_id == units["1-101"].id)) == today
 
 
+def test_a_form_dated_before_its_survey_began_is_an_error_of_its_row(session, estate):
+    """Last half year's file imported into this half year's survey (forms dated 2026-03, the survey begun 2026-07-01)
+    was taken whole, its answers counted in the wrong campaign. A 填表日期 before the survey's 开始日期 is an error of
+    its row, in the preview as in the import, nothing written; the survey's first day is fine, and a survey without
+    a 开始日期 takes any past date as before."""
+    _, units, actor, survey_id = estate
+    survey = session.get(Survey, survey_id)
+    survey.start_date = dt.date(2026, 7, 1)
+    session.flush()
+    data = workbook({"问卷": [
+        ["楼栋", "房号", "填表日期", "客服部"],
+        ["1栋", "1-101", "2026-07-01", 5],
+        ["1栋", "1-102", "2026/3/6", 4],
+    ]})
+    before = counts(session)
+    for dry_run in (True, False):
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="上半年.xlsx", actor=actor,
+                                         dry_run=dry_run)
+        assert counts(session) == before
+        assert not result.written and (result.counts["error"], result.counts["new"]) == (1, 1)
+        assert [(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems] == [
+            ("问卷", 3, "填表日期", "2026-03-06", "早于本次调查的开始日期（2026-07-01）：是否其他调查的问卷？请核对")]
+    survey.start_date = None
+    session.flush()
+    assert import_survey_responses(session, survey_id=survey_id, data=data, file_name="上半年.xlsx", actor=actor).written
+    assert session.scalar(select(SurveyResponse.answered_on).where(SurveyResponse.unit_id == units["1-102"].id)) == \
+        dt.date(2026, 3, 6)
+
+
 @pytest.mark.usefixtures("pieces")
 def test_owner_name_must_match_the_unit(session, estate):
     _, _, actor, survey_id = estate

@@ -118,6 +118,27 @@ def test_a_form_typed_by_hand_is_held_to_the_imports_rules(console, session):
     assert session.get(Survey, survey_id).status is SurveyStatus.DISTRIBUTING
 
 
+def test_a_form_typed_by_hand_before_its_survey_began_is_refused(console, session):
+    """The console's 调查问卷 form holds what the import holds: a 填表日期 before the survey's 开始日期 (another
+    campaign's paper form, or the year typed wrong) is refused naming it, nothing written; the first day is taken."""
+    factories.user(session, username="boss", superuser=True)
+    p = factories.project(session)
+    unit = factories.unit(session, project_=p)
+    everyone = Actor(user_id=None, name="测试", project_ids=None)
+    survey_id = create_survey(session, project_id=p.id, title="2026年下半年满意度调查", actor=everyone,
+                              start_date=dt.date(2026, 7, 1)).survey_id
+    session.flush()
+    c = console("boss")
+    form = {"project": str(p.id), "survey": str(survey_id), "unit": str(unit.id), "respondent": "张伟",
+            "answered_on": "2026-03-06", "overall_score": "5", "comments": ""}
+    refused = c.post("/admin/survey-response/create", form)
+    assert refused.status_code == 400
+    assert "填表日期 2026-03-06 早于本次调查的开始日期（2026-07-01）" in html.unescape(refused.text)
+    assert _count(session, SurveyResponse) == 0
+    assert c.post("/admin/survey-response/create", {**form, "answered_on": "2026-07-01"}).status_code == 302
+    assert _count(session, SurveyResponse) == 1
+
+
 def test_a_hand_out_typed_in_the_console_moves_a_planned_survey_on(console, session):
     factories.user(session, username="boss", superuser=True)
     p = factories.project(session)
