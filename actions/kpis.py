@@ -85,6 +85,7 @@ from models import (
     VisitKind,
     WorkOrder,
     label_of,
+    user_project,
     utcnow,
 )
 
@@ -188,12 +189,21 @@ def _surveys(d: Drill):
     return found.where(started_by(d.period)) if re.fullmatch(r"\d{4}-\d{2}", d.period) else found
 
 
+def _named(column: Any, key: str) -> Any:
+    """The member of ``column``'s enum that a drill code's argument names by its key; any other text is refused,
+    so the list selects nothing (bound as it was, the driver failed on it: HTTP 500)."""
+    try:
+        return column.type.enum_class(key)
+    except ValueError:
+        raise Refused(f"无效的指标明细参数：{key}") from None
+
+
 def _complaints_received(d: Drill) -> ColumnElement[bool]:
     start, end = _day_or_month(d.period)
     SR = ServiceRequest
     clause = and_(SR.kind == RequestKind.COMPLAINT, SR.received_at >= start, SR.received_at < end,
                   SR.project_id.in_(d.project_ids), complaints.not_withdrawn())
-    return and_(clause, SR.category == d.arg) if d.arg else clause
+    return and_(clause, SR.category == _named(SR.category, d.arg)) if d.arg else clause
 
 
 def _complaints_closed(d: Drill) -> ColumnElement[bool]:
@@ -229,7 +239,7 @@ def _requests_received(d: Drill) -> ColumnElement[bool]:
     # kind is its 受理投诉
     clause = and_(SR.received_at >= start, SR.received_at < end, SR.project_id.in_(d.project_ids),
                   complaints.not_withdrawn())
-    return and_(clause, SR.kind == d.arg if d.arg else every_kind(SR.kind))
+    return and_(clause, SR.kind == _named(SR.kind, d.arg) if d.arg else every_kind(SR.kind))
 
 
 def _orders_closed(d: Drill) -> ColumnElement[bool]:
@@ -258,9 +268,9 @@ def _visits(d: Drill) -> ColumnElement[bool]:
     start, end = _day_or_month(d.period)
     clause = and_(Visit.visited_at >= start, Visit.visited_at < end, Visit.project_id.in_(d.project_ids))
     kind, _, result = d.arg.partition("/")
-    clause = and_(clause, Visit.kind == kind if kind else every_kind(Visit.kind))
+    clause = and_(clause, Visit.kind == _named(Visit.kind, kind) if kind else every_kind(Visit.kind))
     if result:
-        clause = and_(clause, Visit.result.is_(None) if result == "none" else Visit.result == result)
+        clause = and_(clause, Visit.result.is_(None) if result == "none" else Visit.result == _named(Visit.result, result))
     return clause
 
 
@@ -327,7 +337,7 @@ def _households_collected(d: Drill) -> ColumnElement[bool]:
 def _scores_answered(d: Drill) -> ColumnElement[bool]:
     forms = select(SurveyResponse.id).where(SurveyResponse.survey_id.in_(_surveys(d)))
     clause = SurveyScore.response_id.in_(forms)
-    return and_(clause, SurveyScore.topic == d.arg) if d.arg else clause
+    return and_(clause, SurveyScore.topic == _named(SurveyScore.topic, d.arg)) if d.arg else clause
 
 
 def satisfied(score: Any, scale_max: Any) -> ColumnElement[bool]:
@@ -411,15 +421,24 @@ def _department_arg(session: Session, arg: str, actor: Actor) -> str:
     return name or f"部门 #{arg}"
 
 
-def _user_arg(session: Session, arg: str) -> str:
+def _user_arg(session: Session, arg: str, actor: Actor) -> str:
+    # the actor, or an account of one of the actor's projects; a number for any other
+    mine = or_(User.id == actor.user_id,
+               User.id.in_(select(user_project.c.user_id).where(actor.project_filter(user_project.c.project_id))))
     name = session.scalar(select(func.coalesce(func.nullif(User.display_name, ""), User.username))
-                          .where(User.id == int(arg))) if arg.isdigit() else None
+                          .where(User.id == int(arg), mine)) if _an_id(arg) else None
     return name or f"用户 #{arg}"
 
 
-def _staff_arg(session: Session, arg: str) -> str:
-    name = session.scalar(select(Staff.name).where(Staff.id == int(arg))) if arg.isdigit() else None
+def _staff_arg(session: Session, arg: str, actor: Actor) -> str:
+    # a member of staff of one of the actor's projects; a number for any other
+    name = session.scalar(select(Staff.name).where(Staff.id == int(arg), actor.project_filter(Staff.project_id))
+                          ) if _an_id(arg) else None
     return name or f"员工 #{arg}"
+
+
+def _an_id(arg: str) -> bool:
+    return arg.isdigit() and len(arg) <= 9
 
 
 def _phase_arg(session: Session, arg: str, actor: Actor) -> str:
@@ -445,8 +464,8 @@ _ARG_NAMES: Mapping[str, Callable[[Session, str, Actor], str]] = {
     "bills_overdue": lambda session, arg, actor: billing.AGING_LABELS.get(arg, arg),
     "scores_answered": lambda session, arg, actor: _member(SurveyTopic, arg),
     "scores_satisfied": lambda session, arg, actor: _member(SurveyTopic, arg),
-    "first_asked": lambda session, arg, actor: _user_arg(session, arg),
-    "arrears_to_chase": lambda session, arg, actor: _staff_arg(session, arg),
+    "first_asked": _user_arg,
+    "arrears_to_chase": _staff_arg,
 }
 
 

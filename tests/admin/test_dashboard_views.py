@@ -123,6 +123,42 @@ def test_the_drill_filter_says_what_the_list_holds(console, world, manager):
     assert listed(c, "/admin/service-request/list?drill=nonsense") == 0  # never the whole list
 
 
+def test_a_drill_argument_naming_nothing_lists_nothing(console, session, world, manager):
+    """A code whose argument is no member of what it narrows by (a 问题类别, 诉求类型, 回访类型/结果, 调查部门 typed or
+    pasted wrong) answered HTTP 500 「数据库出错」 — the driver could not bind it; it now lists nothing, like any code
+    that names nothing, and writes nothing."""
+    c = console(manager)
+    before = session.scalar(select(func.count()).select_from(AuditLog))
+    p1 = world.p1.id
+    for identity, code in (
+        ("service-request", f"complaints_received:{ds.MONTH}:{p1}:x"),
+        ("service-request", f"complaints_closed:{ds.MONTH}:{p1}:<b>"),
+        ("service-request", f"requests_received:{ds.MONTH}:{p1}:nope"),
+        ("visit", f"visits:{ds.MONTH}:{p1}:x/none"),
+        ("visit", f"visits:{ds.MONTH}:{p1}:repair/x"),
+        ("survey-score", f"scores_answered:2025H2:{p1}:x"),
+        ("survey-score", f"scores_satisfied:2025H2:{p1}:x"),
+    ):
+        assert listed(c, f"/admin/{identity}/list?drill={code}") == 0, code
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == before
+
+
+def test_a_drill_caption_names_nobody_of_another_project(console, session, world, manager):
+    """The caption named any 收费员 or account by the number in the code — another project's staff and users
+    included (「待催收欠费账单（邵梦）」 for a 前台客服 of another project); it now gives their number only."""
+    outsider = f.staff(session, project_=world.p3, name="丙项目收费员")
+    account = f.user(session, username="p3-desk", roles=["前台客服"], projects=[world.p3])
+    account.display_name = "丙项目前台"
+    session.flush()
+    c = console(manager)
+    for identity, code, shown in (
+        ("bill", f"arrears_to_chase:2025-10-15:{world.p1.id}:{outsider.id}", f"员工 #{outsider.id}"),
+        ("service-request", f"first_asked:{ds.MONTH}:{world.p1.id}:{account.id}", f"用户 #{account.id}"),
+    ):
+        page = text_of(c.get(f"/admin/{identity}/list?drill={code}"))
+        assert shown in page and "丙项目收费员" not in page and "丙项目前台" not in page, code
+
+
 def test_the_trends_page_has_twelve_months_per_kpi(console, world, manager):
     page = console(manager).get("/admin/dashboard/trends?month=2025-12")
     assert page.status_code == 200
