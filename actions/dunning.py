@@ -17,7 +17,8 @@ The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第
   account chased on the 5th is not chased again on the 6th. Without a date a stage is dated on its day of this
   month, and refused while that day is still ahead (never last month's run by default). On or after its day a
   stage may go to an account that had no earlier stage this month (it fell into arrears later).
-- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (overdue periods owing at least the tolerance) that had
+- **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (overdue periods owing at least the
+  tolerance), whatever the unit's kind (the documents name none: the company's approval is the check), that had
   stage 3 (with its 停电函) this month, and whose 停电函 deadline is reached on the as-of date — the cut never comes
   before the day the 停电函 gave. Issuing stage 4 proposes the list: the run waits as 待审批 with its notices as
   the proposed list, which no letter or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理,
@@ -139,7 +140,6 @@ LETTERS = {
 class Exclusion(LabeledEnum):
     ISSUED = "issued", "本月已发过该阶段通知"
     SMALL = "small", f"欠费不足 {TOLERANCE} 元"
-    HOME = "home", "住宅不停电（停电/封铺只对商铺、办公租户）"
     NO_LETTER = "no_letter", "本月未发第三次催缴及停电函"
     SHORT = "short", "欠费不足两个月"
     LETTER_RUNNING = "letter_running", "停电函限缴日期未到"
@@ -308,11 +308,6 @@ def _letters(project_id: Any, cycle: Any, *, due_by: dt.date | None = None, deli
     return select(N.unit_id).where(*where)
 
 
-def _homes(project_id: Any) -> Select:
-    """The project's homes (住宅), which stage 4 (停电/封铺) never lists."""
-    return select(Unit.id).where(Unit.project_id == project_id, Unit.kind == UnitKind.HOUSE)
-
-
 def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date, units: ColumnElement[bool] | None):
     acct = _accounts(project_id, as_of, units).subquery()
     # Not correlated: the stage's notices of the month are read once (PostgreSQL: a hashed subplan). An EXISTS per
@@ -321,7 +316,6 @@ def _classified(project_id: int, cycle: str, stage: DunningStage, as_of: dt.date
     issued = acct.c.unit_id.in_(select(N.unit_id).where(N.project_id == project_id, N.cycle == cycle, N.stage == stage))
     whens = [(issued, Exclusion.ISSUED.value), (acct.c.amount < TOLERANCE, Exclusion.SMALL.value)]
     if stage is DunningStage.CUTOFF:
-        whens.append((acct.c.unit_id.in_(_homes(project_id)), Exclusion.HOME.value))
         # 停电/封铺 follows the 停电函: only accounts that had stage 3 this month, once the day it gave is reached.
         # (the letters read once too: an EXISTS per account, on a first month's empty statistics, scanned them each)
         whens.append((acct.c.unit_id.not_in(_letters(project_id, cycle)), Exclusion.NO_LETTER.value))
@@ -722,26 +716,23 @@ def approve_dunning(
         ).subquery()
         still = select(acct.c.unit_id).where(acct.c.months >= CUTOFF_MIN_MONTHS)
         listed = session.execute(
-            select(N.unit_id, N.unit_id.in_(still).label("owing"), N.unit_id.in_(_homes(run.project_id)).label("home"),
+            select(N.unit_id, N.unit_id.in_(still).label("owing"),
                    N.unit_id.in_(_letters(run.project_id, run.cycle, delivered=True)).label("delivered"))
             .where(N.run_id == run.id)
         ).all()
-        # a home proposed before 住宅不停电 was the rule (or since made a home) drops out too
-        homes = [r.unit_id for r in listed if r.home]
-        paid = [r.unit_id for r in listed if not r.owing and not r.home]
-        not_delivered = [r.unit_id for r in listed if r.owing and not r.delivered and not r.home]
-        if not_delivered and len(homes) + len(paid) + len(not_delivered) == len(listed):
+        paid = [r.unit_id for r in listed if not r.owing]
+        not_delivered = [r.unit_id for r in listed if r.owing and not r.delivered]
+        if not_delivered and len(paid) + len(not_delivered) == len(listed):
             units = _unit_labels(session, not_delivered)
             raise Refused(f"名单中没有停电函已送达的住户，不能批准：{'、'.join(units[:EXAMPLES])}"
                           f"{' 等' if len(units) > EXAMPLES else ''}的停电函尚未登记送达", not_delivered)
-        for units, summary in ((homes, "停电/封铺审批：住宅不停电移出"), (paid, "停电/封铺审批：已缴费移出"),
-                               (not_delivered, "停电/封铺审批：停电函未送达移出")):
+        for units, summary in ((paid, "停电/封铺审批：已缴费移出"), (not_delivered, "停电/封铺审批：停电函未送达移出")):
             if units:
                 gone = (N.run_id == run.id, N.unit_id.in_(units))
                 record_bulk(session, kind=AuditKind.DELETE, table=N.__tablename__,
                             ids=select(N.id, N.project_id).where(*gone), summary=summary)
                 session.execute(delete(N.__table__).where(*gone))
-        dropped, undelivered = len(homes) + len(paid), len(not_delivered)
+        dropped, undelivered = len(paid), len(not_delivered)
         owed = (
             select(func.sum(OUTSTANDING))
             .where(Bill.unit_id == N.unit_id, overdue(run.as_of))

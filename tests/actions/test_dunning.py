@@ -57,7 +57,6 @@ from models import (
     Staff,
     Unit,
     UnitCustomer,
-    UnitKind,
 )
 from tests import factories as f
 from tests.actions.test_billing import Estate, counts, make_estate, with_bills
@@ -67,12 +66,7 @@ D = Decimal
 
 @pytest.fixture
 def estate(session) -> Estate:
-    """The billing estate with A-101 and A-102 offices (办公) let to tenants: 停电/封铺 is for tenants' units, 商铺
-    and 办公, never a home (test_a_home_is_never_listed_for_a_power_cut)."""
-    e = make_estate(session)
-    e.a101.kind = e.a102.kind = UnitKind.OFFICE
-    session.flush()
-    return e
+    return make_estate(session)
 WRITES = (DunningRun, DunningNotice, OperationLog, AuditLog)
 APR = dt.date(2026, 4, 1)
 
@@ -325,8 +319,7 @@ def test_the_stage_three_letters_a_cutoff_run_checks_are_read_once_a_run_not_onc
     statistics of a notice table found empty (a first month's run), scanned it for each account."""
     plan = _run_check_plan(session, estate, DunningStage.CUTOFF, 20)
     checks = re.findall(r"\((hashed )?SubPlan \d+\)", plan)  # as the CASE refers to them
-    # the stage's notices, the project's homes (住宅不停电) and the letters twice, each hashed
-    assert len(checks) == 4 and all(checks), plan
+    assert len(checks) == 3 and all(checks), plan  # the stage's notices and the letters twice, each hashed
 
 
 def test_payment_in_full_before_a_stage_stops_the_later_stages(session, estate):
@@ -648,7 +641,6 @@ def test_cutoff_lists_only_accounts_that_had_the_power_cut_letter_this_month(ses
 
     # With no stage 3 at all this month, stage 4 lists nobody, before the 20th or after it, and writes nothing.
     other = make_estate(session, name="无停电函测试苑")
-    other.a101.kind = other.a102.kind = UnitKind.OFFICE
     with_bills(session, other)
     issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(other), actor=other.actor)
     before = counts(session, *WRITES)
@@ -919,39 +911,3 @@ def test_a_letter_has_one_line_per_month_with_its_fee_types(session, estate):
 ])
 def test_amounts_in_capitals(amount, text):
     assert rmb_upper(D(amount)) == text
-
-
-def test_a_home_is_never_listed_for_a_power_cut(session, estate, issue_day):
-    """停电/封铺 took homes too: a household two months behind was proposed for a power cut like a shop. The documents
-    set it for 「欠费两个月及两个月以上的租户」 and 「商户」 (000 规划2), and a home's power is not cut for its fees (民法典
-    第九百四十四条): a home is left out of stage 4 naming why — it stays at stage 3 — and a home on a list proposed
-    before (or made a home since) drops out at approval, recorded. Nothing else changes: the shop is cut."""
-    e = estate
-    home = f.unit(session, project_=e.project, building_=e.a101.building, room_no="103", area=D("90.00"))
-    assert home.kind is UnitKind.HOUSE
-    for month in (1, 2, 3, 4):
-        f.bill(session, unit_=home, fee_type_=e.mgmt, period=f"2026-{month:02d}", amount_due=D("225.00"))
-    with_bills(session, e)
-    manager = person(session, e, "客服经理", "mgr9")
-    issue_day(day(15))
-    third = issue_dunning(session, stage=3, as_of=day(15), scope=project_scope(e), actor=e.actor)
-    assert home.id in notices(session, e, DunningStage.THIRD) and third.issued == 4  # the letters still go to it
-    issue_day(day(20))
-    deliver(session, e, DunningStage.THIRD, (e.a101, e.b201, home), day(16))
-
-    preview = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor, dry_run=True)
-    assert [(x.reason, [a.unit_label for a in x.examples]) for x in preview.excluded][0] == (
-        Exclusion.HOME, ["A栋-103"])
-    assert "住宅不停电（停电/封铺只对商铺、办公租户） 1 户" in preview.message
-    proposed = issue_dunning(session, stage=4, as_of=day(20), scope=project_scope(e), actor=e.actor)
-    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
-
-    # A-101, proposed as an office, is found to be a home before the approval: it drops out, the shop stays.
-    e.a101.kind = UnitKind.HOUSE
-    session.flush()
-    approval = approve_dunning(session, run_id=proposed.run_id, actor=manager)
-    assert (approval.notices, approval.dropped) == (1, 1)
-    assert set(notices(session, e, DunningStage.CUTOFF)) == {e.b201.id}
-    assert session.scalar(select(func.count()).select_from(AuditLog).where(
-        AuditLog.table_name == "dunning_notice", AuditLog.kind == AuditKind.DELETE,
-        AuditLog.summary == "停电/封铺审批：住宅不停电移出")) == 1

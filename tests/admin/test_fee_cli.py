@@ -82,8 +82,7 @@ def test_dunning_preview_issue_and_rerun(db: Engine, capsys) -> None:
 def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys, issue_day) -> None:
     before = table_counts(db)
     assert cli.main(["dunning", "--stage", "4", "--as-of", "2026-04-20"]) == 0
-    out = capsys.readouterr().out  # no 停电函 yet: nobody to cut off — and never the two homes
-    assert "本月未发第三次催缴及停电函 1 户" in out and "住宅不停电（停电/封铺只对商铺、办公租户） 2 户" in out
+    assert "本月未发第三次催缴及停电函 3 户" in capsys.readouterr().out  # no 停电函 yet: nobody to cut off
     assert table_counts(db) == before
     issue_day(dt.date(2026, 4, 15))
     assert cli.main(["dunning", "--stage", "3"]) == 0  # dated on this month's 15th
@@ -93,7 +92,7 @@ def test_cutoff_from_the_command_line_is_only_proposed(db: Engine, capsys, issue
     assert "待客服经理审批" in capsys.readouterr().out
     with Session(db) as session:
         run = session.scalars(select(DunningRun).where(DunningRun.stage == DunningStage.CUTOFF)).one()
-        assert (run.status, run.notice_count, run.requested_by_id) == (DunningRunStatus.PROPOSED, 1, None)  # the shop
+        assert (run.status, run.notice_count, run.requested_by_id) == (DunningRunStatus.PROPOSED, 2, None)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -38,7 +38,6 @@ from models import (
     OperationStatus,
     Payment,
     StaffPosition,
-    UnitKind,
     User,
     label_of,
     utcnow,
@@ -206,7 +205,6 @@ def _cutoff_proposed(session, e, cashier, butler, issue_day, *, delivered: list[
 
 def test_cutoff_needs_a_managers_approval_in_the_console(session, console, estate, staff_of, issue_day):
     e = estate
-    e.a101.kind = UnitKind.OFFICE  # 停电/封铺 is for tenants' units (商铺、办公), never a home
     with_bills(session, e)
     cashier = console(staff_of("收费员"))
     manager = console(staff_of("客服经理"))
