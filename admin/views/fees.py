@@ -389,7 +389,8 @@ class DunningNoticeAdmin(ScopedModelView, model=DunningNotice):
     icon = "fa-solid fa-envelope-open-text"
     can_create = False
     can_delete = False
-    column_list = ["id", "cycle", "stage", "unit", "customer", "amount", "months_in_arrears", "delivered_at"]
+    # 限缴日期 beside what is owed: the day the household was given, which the collector chases by
+    column_list = ["id", "cycle", "stage", "unit", "customer", "amount", "months_in_arrears", "pay_by", "delivered_at"]
     column_searchable_list = ["cycle", "unit.room_no", "customer.name", "signed_by"]
     column_sortable_list = ["id", "cycle", "stage", "amount", "months_in_arrears", "pay_by", "delivered_at"]
     column_default_sort = [("id", True)]

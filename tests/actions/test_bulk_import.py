@@ -745,14 +745,16 @@ def test_bill_import_keeps_the_bill_rules(session, p1):
         ["1栋", "1-102", "物业管理费", "2026-03", 0],
         ["2栋", "2-101", "物业管理费", "2031-01", 100],
         ["1栋", "1-102", "物业管理费", "2026-04", "99999999999"],  # beyond Numeric(12, 2): named, not a database error
+        ["2栋", "2-101", "物业管理费", "2026-03", "-5"],  # the same rule as 0: 「须大于 0」, not 「不能小于 0」
     ]})
     result = _import(session, "bills", bad, actor, project_id=project.id)
-    assert not result.written and result.counts["error"] == 4
+    assert not result.written and result.counts["error"] == 5
     assert [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
         (2, "应收(元)", "1.00", f"1.00 元低于账单#{first.id}已收的 268.50 元"),
-        (3, "应收(元)", "0.00", "0.00 须大于 0"),
+        (3, "应收(元)", "0", "0.00 须大于 0"),
         (4, "账期", "2031-01", f"2031-01 晚于下月（{add_months(current_period(), 1)}），不能提前开具账单"),
         (5, "应收(元)", "99999999999", "99999999999.00 超出范围：整数部分最多 10 位"),
+        (6, "应收(元)", "-5", "-5.00 须大于 0"),
     ]
     assert counts(session) == before and _state(session) == state
 

@@ -398,6 +398,18 @@ def _first_reminders_issued(session, e, console, staff_of, issue_day):
     return cashier, butler
 
 
+def test_the_notice_list_shows_each_notices_deadline(session, console, estate, staff_of, issue_day):
+    """催缴通知: the list shows 限缴日期 — the day the letter gave the household (stage 1 of the 5th: the 10th) — which
+    the collector chases by; it was only a sort key, not shown."""
+    e = estate
+    cashier, _ = _first_reminders_issued(session, e, console, staff_of, issue_day)
+    page = cashier.get("/admin/dunning-notice/list")
+    assert page.status_code == 200
+    headers = [re.sub(r"<[^>]+>|\s", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", page.text, re.S)]
+    assert headers.index("限缴日期") == headers.index("欠费月数") + 1
+    assert page.text.count("2026-04-10") == 3  # each of the three notices
+
+
 def test_a_bad_value_on_a_fee_page_is_named_and_nothing_is_written(session, console, estate, staff_of, issue_day):
     """生成账单, 发起催缴, 送达登记, 收款, 欠费账龄: a value that is not what the field takes is refused before the
     action runs, naming the field and the value."""
