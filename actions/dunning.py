@@ -18,9 +18,9 @@ The schedule (000_…txt): 每月5日第一次催费；10日第二次；15日第
   month, and refused while that day is still ahead (never last month's run by default). On or after its day a
   stage may go to an account that had no earlier stage this month (it fell into arrears later).
 - **Stage 4 (停电/封铺).** Only accounts with two or more months in arrears (overdue periods owing at least the
-  tolerance), whatever the unit's kind (the documents name none: the company's approval is the check), that had
-  stage 3 (with its 停电函) this month, and whose 停电函 deadline is reached on the as-of date — the cut never comes
-  before the day the 停电函 gave. Issuing stage 4 proposes the list: the run waits as 待审批 with its notices as
+  tolerance), whatever the unit's kind (the documents name none; the approving manager keeps any account off, a
+  home say), that had stage 3 (with its 停电函) this month, and whose 停电函 deadline is reached on the as-of date —
+  the cut never comes before the day the 停电函 gave. Issuing stage 4 proposes the list: the run waits as 待审批 with its notices as
   the proposed list, which no letter or delivery may use yet. A manager (grant ``action:approve-dunning``: 客服经理,
   分公司管理, 系统管理员) other than the proposer approves — re-checking every account: one that paid meanwhile,
   or whose 停电函 has no recorded delivery, drops out with that reason, and a list with no delivered 停电函 at all
