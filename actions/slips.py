@@ -143,7 +143,8 @@ def receipt_slip(session: Session, *, payment_id: int, actor: Actor) -> Slip:
     unit_id = rows[0].unit_id
     company, project = _company(session, payment.project_id)
     payer = session.scalar(select(Customer.name).where(Customer.id == payer_id(literal(unit_id))))
-    total = sum((p.amount for p, *_ in rows), Decimal("0"))
+    # a line 冲正 since (recorded wrongly) is printed marked and counts in no total: the money it says was not taken
+    total = sum((p.amount for p, *_ in rows if p.reversed_at is None), Decimal("0"))
     return Slip(
         "receipt", "收据", company, project, payment.receipt_no,
         fields=(
@@ -152,7 +153,8 @@ def receipt_slip(session: Session, *, payment_id: int, actor: Actor) -> Slip:
             (label_of(Payment, "collector"), _name(session, Staff, payment.collector_id)),
         ),
         table_head=(label_of(Bill, "period"), label_of(Bill, "fee_type"), label_of(Payment, "amount")),
-        table=tuple((period, fee, f"{p.amount:,.2f}") for p, _, period, fee in rows),
+        table=tuple((period, fee, f"{p.amount:,.2f}" + ("（已冲正）" if p.reversed_at is not None else ""))
+                    for p, _, period, fee in rows),
         total=(f"{total:,.2f}", rmb_upper(total)),
         signs=("收款人（盖章）", "缴费人签字"),
         copies=("客户联", "存根联"),

@@ -1169,6 +1169,8 @@ def test_a_payment_recorded_wrongly_is_reversed_never_deleted(session, console, 
     assert "/action/reverse-payment?" not in cashier.get(f"/admin/payment/details/{payment.id}").text
     account = cashier.get(f"/admin/bill/account?unit_id={e.b201.id}").text
     assert "已冲正" in account and f"<s>{D('301.25')}</s>" in account
+    receipt = cashier.get(f"/admin/payment/print?id={payment.id}").text  # reprinted: the line marked, no total
+    assert "301.25（已冲正）" in receipt and "零元整" in receipt
     # the bill takes the right payment again
     assert cashier.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "1204.99",
                                                     "method": "cash"}).status_code == 303
