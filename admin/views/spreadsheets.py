@@ -32,7 +32,7 @@ from actions.survey_results import export_survey_results, survey_results
 from actions.surveys import complete_corrective_action, follow_up_corrective_action, survey_in_scope
 from models import Job, JobState, SurveyResponse, label_of
 
-from ..forms import IdField, PageForm
+from ..forms import IdField, PageForm, ProjectField
 from .base import VIEW_PII
 from .jobs import queue_job, snapshot, wait_for_job
 from .pages import (
@@ -69,7 +69,7 @@ class UploadForm(PageForm):
     """Where an uploaded file goes: the survey a survey file answers, the project other files may name."""
 
     survey_id = IdField(label_of(SurveyResponse, "survey_id"))
-    project_id = IdField("项目")
+    project_id = ProjectField("项目")
 
 
 class SpreadsheetPages(BaseView):
@@ -148,10 +148,14 @@ class SpreadsheetPages(BaseView):
         kind = str(form.get("kind", ""))
         self._require(request, kind)
         upload = form.get("file")
-        try:
-            target = UploadForm.read(form)
+        try:  # a project or survey not the user's is refused before the file is stored or anything queued
+            target = UploadForm.read(form, actor=request_actor(request))
+            if kind == "surveys" and (survey_id := target.survey_id.data) is not None:
+                await run_action(self.session_maker, request,
+                                 lambda session, *, actor: survey_in_scope(session, survey_id, actor))
         except Refused as refused:
-            return await self._upload_page(request, kind, None, error=refused.message, status_code=400)
+            return await self._upload_page(request, kind, None, error=refused.message,
+                                           status_code=refusal_status(refused))
         if upload is None or not hasattr(upload, "read") or not upload.filename:
             return await self._upload_page(request, kind, target.survey_id.data, error="请选择要导入的文件",
                                            status_code=400)

@@ -17,6 +17,7 @@ from models import (
     AuditLog,
     ImportBatch,
     Job,
+    JobFile,
     JobState,
     OperationLog,
     Survey,
@@ -142,6 +143,22 @@ def test_an_upload_naming_a_bad_survey_or_project_is_refused_with_nothing_queued
     assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
 
 
+def test_an_upload_into_another_project_is_refused_before_it_is_stored(console, session, site):
+    """The file was stored and its preview queued, to be refused by the job (「无权向该项目导入数据」 on its page): the
+    supervisor of another project is now refused at the upload, nothing stored, nothing queued."""
+    project, survey_id = site
+    sv2 = console("sv2")
+    before = tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, JobFile))
+    for kind, fields, message in (
+        ("customers", {"project_id": project.id}, f"无权操作项目：项目编号 {project.id}"),
+        ("units", {"project_id": project.id}, f"无权操作项目：项目编号 {project.id}"),
+        ("surveys", {"survey_id": survey_id}, "无权访问该项目的满意度调查"),
+    ):
+        refused = _upload(sv2, kind, SURVEY_FILE, **fields)
+        assert refused.status_code == 403 and message in refused.text, (kind, refused.text[-800:])
+    assert tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, JobFile)) == before
+
+
 def test_errors_are_listed_and_downloadable(console, session, site):
     _, survey_id = site
     sv = console("sv")
@@ -193,7 +210,7 @@ def test_upload_needs_the_grant_and_the_token(console, session, site):
     assert other.get(f"/admin/import/{token}").status_code == 404
     assert other.post(f"/admin/import/{token}/confirm").status_code == 404
     outsider = _upload(other, "surveys", SURVEY_FILE, survey_id=survey_id)  # survey of a project not theirs
-    assert "无权" in other.get(outsider.headers["location"]).text
+    assert outsider.status_code == 403 and "无权" in outsider.text
     assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
 
 
