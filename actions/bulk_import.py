@@ -277,7 +277,7 @@ class UnitImporter(RecordImporter):
         return {key: stored[unit_id] for key, unit_id in found.items()}
 
     def shown_stored(self, key: str, value: Any) -> Any:
-        return self.staff.names.get(value, value) if key in ("butler", "collector") else value
+        return self.staff.name(value) if key in ("butler", "collector") else value
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         # a new building as the file first spells it: "3栋" and "3号楼" in one file are one building
@@ -351,11 +351,25 @@ class ParkingImporter(RecordImporter):
     def check(self, rows: list[Row]) -> None:
         """租用 否 for a space let today is refused, as in the console (``fee_tasks``): it follows the lease."""
         super().check(rows)
+        self._name_stored_units(rows)
         ending = [r for r in rows if r.ok and r.target_id and r.values.get("is_rented") is False]
         leases = current_leases(self.session, (r.target_id for r in ending))
         for row in ending:
             if (lease := leases.get(row.target_id)) is not None:
                 row.fail(self.label("is_rented"), "否", not_rented_refusal(row.values["code"], lease))
+
+    def _name_stored_units(self, rows: list[Row]) -> None:
+        """A space's stored 房屋 that the file changes is shown by its name, as the file names units (「1栋-1-101 →
+        1栋-1-102」), not by its id: the units the file does not name looked up together."""
+        moved = [r for r in rows if r.changes and "unit" in r.changes]
+        unknown = {r.changes["unit"][0] for r in moved} - {None, *self.unit_names}
+        for part in chunks(unknown):
+            stmt = select(Unit.id, Building.name, Unit.room_no).join(Building, Unit.building_id == Building.id) \
+                .where(Unit.id.in_(part))
+            self.unit_names.update((unit_id, f"{building}-{room}") for unit_id, building, room in self.session.execute(stmt))
+        for row in moved:
+            old, new = row.changes["unit"]
+            row.changes["unit"] = (self.unit_names.get(old, old), new)
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         columns = ["project_id", "code", *self.columns.values()]
@@ -371,6 +385,7 @@ class StaffImporter(RecordImporter):
     columns = {"name": "name", "phone": "phone", "position": "position", "department": "department_id",
                "hired_on": "hired_on", "active": "active"}
     needed_for_new = ("name", "position")
+    kept_when_blank = frozenset({"phone"})
 
     def own_fields(self) -> tuple[Field, ...]:
         return (
@@ -469,6 +484,7 @@ class BillImporter(RecordImporter):
     key = ("unit", "fee_type", "period")
     columns = {"amount_due": "amount_due", "due_date": "due_date", "collector": "collector_id"}
     needed_for_new = ("amount_due",)
+    kept_when_blank = frozenset({"collector"})  # 不填时为房屋的责任收费员: blank on a bill on file, its own is kept
     notes = ("实收金额和状态由收款记录决定，导入时不读取这两列。",)
 
     def own_fields(self) -> tuple[Field, ...]:
@@ -484,7 +500,7 @@ class BillImporter(RecordImporter):
             Field("due_date", label_of(Bill, "due_date"), clean.date(), variants=("截止日期",),
                   note="不填时按收费项目的缴费截止日", example=None),
             Field("collector", label_of(Bill, "collector"), clean.text(32), variants=("收费员",),
-                  note="员工姓名或工号；不填时为房屋的责任收费员", example=None),
+                  note="员工姓名或工号；新增账单不填时为房屋的责任收费员，已有账单不填时不变", example=None),
         )
 
     def row_key(self, row: Row) -> tuple | None:
@@ -546,7 +562,7 @@ class BillImporter(RecordImporter):
                 row.fail(self.label(key), period if key == "period" else v.get("amount_due"), reason)
 
     def shown_stored(self, key: str, value: Any) -> Any:
-        return self.staff.names.get(value, value) if key == "collector" else value
+        return self.staff.name(value) if key == "collector" else value
 
     def write_new(self, rows: list[Row], batch: ImportBatch) -> list[int]:
         columns = ["project_id", "unit_id", "fee_type_id", "period", "amount_due", "amount_paid", "status", "due_date",
@@ -789,7 +805,7 @@ class PaymentImporter(RecordImporter):
                          f"账单#{bill_id}（{self.bills[bill_id][3]}）收款合计 {total[bill_id]} 元超过应收 {due} 元")
 
     def shown_stored(self, key: str, value: Any) -> Any:
-        return self.staff.names.get(value, value) if key == "collector" else value
+        return self.staff.name(value) if key == "collector" else value
 
     def _lock_bills(self, rows: list[Row]) -> None:
         """The rows' bills locked as 收款 at the counter locks them (``billing.record_payment``), then their totals
@@ -842,10 +858,11 @@ class CustomerImporter(RecordImporter):
     columns = {"name": "name", "kind": "kind", "phone": "phone", "id_number": "id_number",
                "emergency_contact": "emergency_contact", "note": "note"}
     link_columns = {"is_primary": "is_primary", "start_date": "start_date"}
+    kept_when_blank = frozenset({"phone", "id_number"})
     marked = ("project", "building", "unit", "customer", "unit_customer")  # all its check reads
     notes = ("客户按身份证号识别；没有身份证号时按手机号加姓名识别。",
              "一位客户有多套房屋时可填多行，每行一套房屋；同一客户各行的姓名、电话等须一致。",
-             "导出文件中打码的身份证号、手机号（如 138****5678）导入时保留原值。")
+             "导出文件中打码的身份证号、手机号（如 138****5678）导入时保留原值；已有客户的身份证号、手机号、类型留空时也保留原值。")
 
     def own_fields(self) -> tuple[Field, ...]:
         return (
@@ -1026,8 +1043,12 @@ class CustomerImporter(RecordImporter):
                   *(table.c[c] for c in self.relinked_columns.values())]
         mine = table.c.customer_id.in_(select(Customer.id).where(
             Customer.project_id.in_(sorted({r.values["project_id"] for r in rows}))))
+        # a blank 关系 (「不填为业主」 for a new link) names the customer's one link to the unit, whatever its 关系
+        only: dict[tuple[int, int], dict[str, Any] | None] = {}
         for link in _read_keyed(self.session, wanted, mine, table.c.customer_id, customers):
             links[(link["unit_id"], link["customer_id"], link["relation"])] = link
+            pair = (link["unit_id"], link["customer_id"])
+            only[pair] = None if pair in only else link
         relinked = list(self.relinked_columns.items())
         owner, new_, update, unchanged = UnitRelation.OWNER, Outcome.NEW, Outcome.UPDATE, Outcome.UNCHANGED
         for row in rows:
@@ -1035,7 +1056,10 @@ class CustomerImporter(RecordImporter):
             unit_id = v.get("unit_id")
             if unit_id is None:
                 continue
-            link = links.get((unit_id, row.target_id, v.get("relation") or owner)) if row.target_id else None
+            relation = v.get("relation")
+            link = links.get((unit_id, row.target_id, relation or owner)) if row.target_id else None
+            if link is None and relation is None and row.target_id:
+                link = only.get((unit_id, row.target_id))
             if link is None:
                 if row.outcome is not update:
                     row.outcome = new_

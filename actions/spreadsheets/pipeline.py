@@ -35,7 +35,7 @@ from models.db import controls_stripped, without_controls
 
 from ..actor import Actor
 from ..audit import log_operation
-from ..errors import Refused
+from ..errors import Refused, integrity_message
 from ..kernel.sql import upsert_insert
 from ..privacy import mask
 from .clean import MASKED, Invalid, building_key, room_key
@@ -771,10 +771,13 @@ def _streamed(session: Session, importer: Importer, book: Book, fields: Sequence
 
 def _refuse_duplicate(importer: Importer, exc: Exception) -> None:
     """Checked against the database as it was when this import read it; another import that added the same records
-    (the same 房号 from another file) committed since. The unique keys held: nothing is written."""
+    (the same 房号 from another file) committed since. The unique keys held: nothing is written. Any other
+    constraint the write met (a NOT NULL, a record deleted meanwhile) is named as such, never as a duplicate."""
     if _duplicate(exc):
         raise Refused(f"导入{importer.title}未完成：另一项导入刚刚写入了相同的记录（如同一房号），本次没有写入任何"
                       "内容。请重新上传预览，核对后再导入") from exc
+    if _violation(exc):
+        raise Refused(f"导入{importer.title}未完成，本次没有写入任何内容：{integrity_message(exc)}") from exc
 
 
 @contextlib.contextmanager
@@ -929,8 +932,20 @@ def _imported_before(batch: ImportBatch | None) -> str:
 
 
 def _duplicate(exc: BaseException) -> bool:
-    """A unique key refused a row: SQLAlchemy's IntegrityError, or the driver's own from a raw ``COPY``
-    (PostgreSQL's SQLSTATE class 23, integrity constraint violation)."""
+    """A unique key refused a row — SQLAlchemy's IntegrityError, or the driver's own from a raw ``COPY`` —: SQLSTATE
+    23505 on PostgreSQL, SQLite's and MariaDB's own words elsewhere. Not a NOT NULL, check or foreign key."""
+    if not _violation(exc):
+        return False
+    error = getattr(exc, "orig", exc)
+    if state := str(getattr(error, "sqlstate", "") or ""):
+        return state == "23505"
+    text = str(error)
+    return "UNIQUE constraint failed" in text or "Duplicate entry" in text
+
+
+def _violation(exc: BaseException) -> bool:
+    """The database refused a row on a constraint: SQLAlchemy's IntegrityError, or the driver's own from a raw
+    ``COPY`` (PostgreSQL's SQLSTATE class 23, integrity constraint violation)."""
     return isinstance(exc, IntegrityError) or str(getattr(exc, "sqlstate", "") or "").startswith("23")
 
 

@@ -19,7 +19,7 @@ from itertools import repeat
 from operator import contains, itemgetter
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, String, Text, func, select
+from sqlalchemy import Enum, Select, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -95,6 +95,9 @@ class RecordImporter(Importer):
     columns: ClassVar[dict[str, str]] = {}
     # Fields a new record cannot do without, besides the required ones (an update may leave them out).
     needed_for_new: ClassVar[tuple[str, ...]] = ()
+    # Fields whose blank cell keeps the stored value of an existing record though the column may hold '' (a
+    # customer's 手机号 and 身份证号, which identify him: a file that lacks one does not erase it).
+    kept_when_blank: ClassVar[frozenset[str]] = frozenset()
     # Every table the check reads, each moving its project's ``ProjectMark`` (models.totals): then the same file
     # previewed again after its import, none of them written in its projects since, is not compared row by row.
     marked: ClassVar[tuple[str, ...]] = ()
@@ -338,13 +341,18 @@ class RecordImporter(Importer):
     def _compared(self) -> list[tuple[str, str, str, bool]]:
         """(field key, column, the key of its resolved reference, whether a blank cell clears it) of each column
         a row is compared on: worked out once, not once per cell."""
-        return [(key, column, f"{key}_id", self.clearable(column)) for key, column in self.columns.items()]
+        return [(key, column, f"{key}_id", key in self._blanks) for key, column in self.columns.items()]
 
     def file_value(self, row: Row, key: str) -> Any:
         """The value to store for ``key``: a reference's resolved id (``<key>_id``), else the cleaned cell."""
         values = row.values
         ref = _REFERENCE.get(key) or _REFERENCE.setdefault(key, f"{key}_id")
         return values[ref] if ref in values else values.get(key)
+
+    def updated_value(self, row: Row, key: str) -> Any:
+        """The value an existing record is given for ``key``: the file's, or what its blank cell stores there."""
+        value = self.file_value(row, key)
+        return self._blanks.get(key) if value is None else value
 
     def new_columns(self, rows: list[Row]) -> list[list[Any]]:
         """The values of new records column by column — project, then each of ``columns`` — a blank as the column's
@@ -374,9 +382,22 @@ class RecordImporter(Importer):
     def shown_stored(self, key: str, value: Any) -> Any:
         return value
 
-    def clearable(self, column: str) -> bool:
-        col = self.model.__table__.c[column]
-        return col.nullable or isinstance(col.type, String | Text)
+    @functools.cached_property
+    def _blanks(self) -> dict[str, Any]:
+        """Field key → what a blank cell stores in an existing record, for the fields a blank cell may clear: None in
+        a column that may be NULL, '' in a NOT NULL text whose own default is '' (no 备注, no 车牌). Any other field —
+        a NOT NULL column without such a default (客户类型, 职位, 面积 …) and ``kept_when_blank`` — keeps the stored
+        value, as a required field does: NULL would be refused by the database."""
+        table, blanks = self.model.__table__, {}
+        for key, column in self.columns.items():
+            col = table.c[column]
+            if key in self.kept_when_blank:
+                continue
+            if col.nullable:
+                blanks[key] = None
+            elif not isinstance(col.type, Enum) and getattr(col.default, "arg", None) == "":
+                blanks[key] = ""
+        return blanks
 
     def same(self, key: str, old: Any, new: Any) -> bool:
         if new is None:
@@ -413,7 +434,7 @@ class RecordImporter(Importer):
         for row in rows:
             stored = self.stored[row.target_id]
             values.append((row.target_id, *(
-                self.file_value(row, k) if k in (row.changes or {}) else stored[self.columns[k]] for k in changed
+                self.updated_value(row, k) if k in (row.changes or {}) else stored[self.columns[k]] for k in changed
             )))
         update_rows(self.session, self.model.__table__, [self.columns[k] for k in changed], values)
 
@@ -582,10 +603,12 @@ class StaffRefs:
     """Staff of some projects by 工号 or by name (a name two people share is ambiguous)."""
 
     def __init__(self, session: Session, project_ids: set[int], texts: set[str]) -> None:
+        self.session, self.project_ids = session, project_ids
         self.by_no: dict[tuple[int, str], int] = {}
         self.by_name: dict[tuple[int, str], list[int]] = {}
         self.names: dict[int, str] = {}
         self.positions: dict[int, StaffPosition] = {}
+        self._all_named = False
         for part in chunks(texts):
             stmt = select(Staff.id, Staff.project_id, Staff.employee_no, Staff.name, Staff.position).where(
                 Staff.project_id.in_(sorted(project_ids)), (Staff.employee_no.in_(part) | Staff.name.in_(part))
@@ -595,6 +618,16 @@ class StaffRefs:
                 self.by_name.setdefault((project_id, name), []).append(staff_id)
                 self.names[staff_id] = name
                 self.positions[staff_id] = position
+
+    def name(self, staff_id: Any) -> Any:
+        """An employee's name, as a preview shows a stored 责任收费员 the file changes: one the file does not name is
+        looked up with every employee of the projects, once (a project's staff are a few hundred), not one by one."""
+        if staff_id is not None and staff_id not in self.names and not self._all_named:
+            self._all_named = True
+            stmt = select(Staff.id, Staff.name).where(Staff.project_id.in_(sorted(self.project_ids)))
+            for other_id, name in self.session.execute(stmt):
+                self.names.setdefault(other_id, name)
+        return self.names.get(staff_id, staff_id)
 
     def resolve(self, row: Row, key: str, label: str, positions: Sequence[StaffPosition] = (),
                 anyone: int | None = None) -> None:
