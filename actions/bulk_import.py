@@ -322,7 +322,7 @@ class ParkingImporter(RecordImporter):
                   example="地下一层"),
             Field("unit", label_of(ParkingSpace, "unit"), clean.code(80), variants=("房屋", "所属房屋"),
                   note="“楼栋-房号”，如 1栋-101", example=None),
-            Field("plate_no", label_of(ParkingSpace, "plate_no"), clean.code(16), variants=("车牌",), example="沪A12345"),
+            Field("plate_no", label_of(ParkingSpace, "plate_no"), clean.plate(16), variants=("车牌",), example="沪A12345"),
             Field("is_rented", label_of(ParkingSpace, "is_rented"), clean.boolean(), variants=("是否租用", "出租"),
                   choices=("是", "否"), example="否"),
         )

@@ -130,6 +130,18 @@ def code(max_len: int | None = None) -> Cleaner:
     return _canonical(clean, f"[!-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
 
 
+def plate(max_len: int | None = None) -> Cleaner:
+    """车牌号: an identifier with its Latin letters upper-cased (沪a12345 is 沪A12345), as the console's 车位租用 stores it."""
+    as_code = code(max_len)
+
+    def clean(value: Any) -> Any:
+        value = as_code(value)
+        return value.upper() if isinstance(value, str) else value
+
+    # as code()'s, without lower-case Latin letters (U+0061–U+007A)
+    return _canonical(clean, f"[!-`{{-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
+
+
 # --- 楼栋 and 房号 as staff type them -----------------------------------------------------------------
 # 楼栋的常见写法：“3”“3栋”“3号楼”“3幢”“3座”“3#”“３栋”“ 3 栋 ”都指同一栋楼。Longest first: 3号楼 loses 号楼.
 BUILDING_SUFFIXES = ("号楼", "#楼", "栋楼", "幢楼", "栋", "幢", "座", "号", "楼", "#")

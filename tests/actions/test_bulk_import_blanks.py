@@ -245,3 +245,17 @@ def test_a_blank_relation_names_the_customers_one_link_to_the_unit(session, p1):
     session.expire_all()
     assert [(link.relation, link.unit.room_no) for link in session.scalars(select(UnitCustomer))] == [
         (UnitRelation.TENANT, "1-101")]
+
+
+def test_a_plate_typed_in_lower_case_is_the_stored_plate(session, p1):  # noqa: F811
+    """车牌号 沪a12345 is 沪A12345, as the console's 车位租用 stores it: stored upper-cased, and a file typing it in lower
+    case against the stored plate is 无变化 (was: 「车牌号 沪A12345 → 沪a12345」, written lower-case)."""
+    project, actor = p1
+    head = ["车位号", "车牌号"]
+    assert _import(session, "parking", [head, ["B1-001", "沪a 12345"], ["B1-002", "沪A12346"]], actor,
+                   project_id=project.id).written
+    lower = [head, ["B1-001", "沪A12345"], ["B1-002", "沪a12346"]]
+    result = _import(session, "parking", lower, actor, name="2.xlsx", project_id=project.id)
+    assert result.written and (result.counts["unchanged"], result.counts["update"]) == (2, 0), _changes(result)
+    session.expire_all()
+    assert session.scalars(select(ParkingSpace.plate_no).order_by(ParkingSpace.code)).all() == ["沪A12345", "沪A12346"]
