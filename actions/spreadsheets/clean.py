@@ -592,7 +592,10 @@ _TRUE = {"是", "有", "已", "y", "yes", "true", "1", "√", "✓", "✔", "对
 _FALSE = {"否", "无", "未", "n", "no", "false", "0", "×", "✗", "x", "不是"}
 
 
-def boolean() -> Cleaner:
+def boolean(yes: tuple[str, ...] = (), no: tuple[str, ...] = ()) -> Cleaner:
+    """是/否 (and their usual spellings), or the column's own words for them: 在职/离职 in a column 在职."""
+    true, false = _TRUE | set(yes), _FALSE | set(no)
+
     def clean(value: Any) -> Any:
         if value is None or value == "":
             return None
@@ -603,9 +606,9 @@ def boolean() -> Cleaner:
         shown = _nfkc(str(value)).lower()
         if not shown:
             return None
-        if shown in _TRUE or shown.startswith("已"):
+        if shown in true or shown.startswith("已"):
             return True
-        if shown in _FALSE or shown.startswith(("未", "没")):
+        if shown in false or shown.startswith(("未", "没")):
             return False
         return Invalid(f"「{shown}」应填 是 或 否")
 

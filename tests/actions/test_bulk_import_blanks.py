@@ -259,3 +259,24 @@ def test_a_plate_typed_in_lower_case_is_the_stored_plate(session, p1):  # noqa: 
     assert result.written and (result.counts["unchanged"], result.counts["update"]) == (2, 0), _changes(result)
     session.expire_all()
     assert session.scalars(select(ParkingSpace.plate_no).order_by(ParkingSpace.code)).all() == ["沪A12345", "沪A12346"]
+
+
+def test_a_yes_no_column_takes_its_own_words(session, p1):  # noqa: F811
+    """A roster's 在职 column holding 在职/离职, a parking list's 租用 holding 出租/空闲: read as 是/否 (was: 「「离职」应填
+    是 或 否」); anything else is still refused on its row, nothing written."""
+    project, actor = p1
+    head = ["工号", "姓名", "岗位", "在职"]
+    rows = [head, ["KF001", "李娜", "前台客服", "在职"], ["KF002", "王强", "收费员", "离职"]]
+    assert _import(session, "staff", rows, actor, project_id=project.id).written
+    session.expire_all()
+    assert session.execute(select(Staff.employee_no, Staff.active).order_by(Staff.employee_no)).all() == [
+        ("KF001", True), ("KF002", False)]
+    head = ["车位号", "租用"]
+    assert _import(session, "parking", [head, ["B1-001", "出租"], ["B1-002", "空闲"]], actor, project_id=project.id).written
+    session.expire_all()
+    assert session.execute(select(ParkingSpace.code, ParkingSpace.is_rented).order_by(ParkingSpace.code)).all() == [
+        ("B1-001", True), ("B1-002", False)]
+    before = counts(session)
+    refused = _import(session, "staff", [["工号", "在职"], ["KF001", "休假"]], actor, name="3.xlsx", project_id=project.id)
+    assert not refused.written and [p.message for p in refused.problems] == ["「数据」第2行 在职 「休假」应填 是 或 否"]
+    assert counts(session) == before
