@@ -322,8 +322,9 @@ class ParkingImporter(RecordImporter):
                   example="地下一层"),
             Field("unit", label_of(ParkingSpace, "unit"), clean.code(80), variants=("房屋", "所属房屋"),
                   note="“楼栋-房号”，如 1栋-101", example=None),
-            Field("plate_no", label_of(ParkingSpace, "plate_no"), clean.code(16), variants=("车牌",), example="沪A12345"),
-            Field("is_rented", label_of(ParkingSpace, "is_rented"), clean.boolean(), variants=("是否租用", "出租"),
+            Field("plate_no", label_of(ParkingSpace, "plate_no"), clean.plate(16), variants=("车牌",), example="沪A12345"),
+            Field("is_rented", label_of(ParkingSpace, "is_rented"), clean.boolean(yes=("出租", "租用", "在租"), no=("空闲", "空置")),
+                  variants=("是否租用", "出租"),
                   choices=("是", "否"), example="否"),
         )
 
@@ -400,7 +401,7 @@ class StaffImporter(RecordImporter):
             Field("department", label_of(Staff, "department"), clean.text(64), variants=("所属部门",),
                   note="部门名称，如 客服部", example="客服部"),
             Field("hired_on", label_of(Staff, "hired_on"), clean.date(), variants=("入职时间",), example=None),
-            Field("active", label_of(Staff, "active"), clean.boolean(), variants=("是否在职",), choices=("是", "否"),
+            Field("active", label_of(Staff, "active"), clean.boolean(yes=("在职",), no=("离职",)), variants=("是否在职",), choices=("是", "否"),
                   example="是"),
         )
 

@@ -130,6 +130,18 @@ def code(max_len: int | None = None) -> Cleaner:
     return _canonical(clean, f"[!-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
 
 
+def plate(max_len: int | None = None) -> Cleaner:
+    """车牌号: an identifier with its Latin letters upper-cased (沪a12345 is 沪A12345), as the console's 车位租用 stores it."""
+    as_code = code(max_len)
+
+    def clean(value: Any) -> Any:
+        value = as_code(value)
+        return value.upper() if isinstance(value, str) else value
+
+    # as code()'s, without lower-case Latin letters (U+0061–U+007A)
+    return _canonical(clean, f"[!-`{{-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
+
+
 # --- 楼栋 and 房号 as staff type them -----------------------------------------------------------------
 # 楼栋的常见写法：“3”“3栋”“3号楼”“3幢”“3座”“3#”“３栋”“ 3 栋 ”都指同一栋楼。Longest first: 3号楼 loses 号楼.
 BUILDING_SUFFIXES = ("号楼", "#楼", "栋楼", "幢楼", "栋", "幢", "座", "号", "楼", "#")
@@ -590,7 +602,10 @@ _TRUE = {"是", "有", "已", "y", "yes", "true", "1", "√", "✓", "✔", "对
 _FALSE = {"否", "无", "未", "n", "no", "false", "0", "×", "✗", "x", "不是"}
 
 
-def boolean() -> Cleaner:
+def boolean(yes: tuple[str, ...] = (), no: tuple[str, ...] = ()) -> Cleaner:
+    """是/否 (and their usual spellings), or the column's own words for them: 在职/离职 in a column 在职."""
+    true, false = _TRUE | set(yes), _FALSE | set(no)
+
     def clean(value: Any) -> Any:
         if value is None or value == "":
             return None
@@ -601,9 +616,9 @@ def boolean() -> Cleaner:
         shown = _nfkc(str(value)).lower()
         if not shown:
             return None
-        if shown in _TRUE or shown.startswith("已"):
+        if shown in true or shown.startswith("已"):
             return True
-        if shown in _FALSE or shown.startswith(("未", "没")):
+        if shown in false or shown.startswith(("未", "没")):
             return False
         return Invalid(f"「{shown}」应填 是 或 否")
 

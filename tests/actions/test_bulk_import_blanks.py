@@ -245,3 +245,38 @@ def test_a_blank_relation_names_the_customers_one_link_to_the_unit(session, p1):
     session.expire_all()
     assert [(link.relation, link.unit.room_no) for link in session.scalars(select(UnitCustomer))] == [
         (UnitRelation.TENANT, "1-101")]
+
+
+def test_a_plate_typed_in_lower_case_is_the_stored_plate(session, p1):  # noqa: F811
+    """车牌号 沪a12345 is 沪A12345, as the console's 车位租用 stores it: stored upper-cased, and a file typing it in lower
+    case against the stored plate is 无变化 (was: 「车牌号 沪A12345 → 沪a12345」, written lower-case)."""
+    project, actor = p1
+    head = ["车位号", "车牌号"]
+    assert _import(session, "parking", [head, ["B1-001", "沪a 12345"], ["B1-002", "沪A12346"]], actor,
+                   project_id=project.id).written
+    lower = [head, ["B1-001", "沪A12345"], ["B1-002", "沪a12346"]]
+    result = _import(session, "parking", lower, actor, name="2.xlsx", project_id=project.id)
+    assert result.written and (result.counts["unchanged"], result.counts["update"]) == (2, 0), _changes(result)
+    session.expire_all()
+    assert session.scalars(select(ParkingSpace.plate_no).order_by(ParkingSpace.code)).all() == ["沪A12345", "沪A12346"]
+
+
+def test_a_yes_no_column_takes_its_own_words(session, p1):  # noqa: F811
+    """A roster's 在职 column holding 在职/离职, a parking list's 租用 holding 出租/空闲: read as 是/否 (was: 「「离职」应填
+    是 或 否」); anything else is still refused on its row, nothing written."""
+    project, actor = p1
+    head = ["工号", "姓名", "岗位", "在职"]
+    rows = [head, ["KF001", "李娜", "前台客服", "在职"], ["KF002", "王强", "收费员", "离职"]]
+    assert _import(session, "staff", rows, actor, project_id=project.id).written
+    session.expire_all()
+    assert session.execute(select(Staff.employee_no, Staff.active).order_by(Staff.employee_no)).all() == [
+        ("KF001", True), ("KF002", False)]
+    head = ["车位号", "租用"]
+    assert _import(session, "parking", [head, ["B1-001", "出租"], ["B1-002", "空闲"]], actor, project_id=project.id).written
+    session.expire_all()
+    assert session.execute(select(ParkingSpace.code, ParkingSpace.is_rented).order_by(ParkingSpace.code)).all() == [
+        ("B1-001", True), ("B1-002", False)]
+    before = counts(session)
+    refused = _import(session, "staff", [["工号", "在职"], ["KF001", "休假"]], actor, name="3.xlsx", project_id=project.id)
+    assert not refused.written and [p.message for p in refused.problems] == ["「数据」第2行 在职 「休假」应填 是 或 否"]
+    assert counts(session) == before
