@@ -705,12 +705,18 @@ class CallbackResult:
         return f"已回访派工单 #{self.order_id}：状态 {self.status.label}，可关闭"
 
 
+# 002 业主走回访制度 二 回访分类: 定期走访、专项走访、投诉回访、有偿服务回访、维修工单(回访) — an order's callback is of
+# its matter: a complaint's 投诉回访, a paid job's 有偿服务回访, a repair's 维修工单回访; a 求助、咨询、建议 dispatched is
+# no repair — its callback is one on that matter, a 专项回访 (「专项走(回)访」).
+REPAIR_KINDS = (RequestKind.REPAIR_PRIVATE, RequestKind.REPAIR_PUBLIC)
+
+
 def _callback_kind(order: WorkOrder) -> VisitKind:
     if order.paid_service:
         return VisitKind.PAID_SERVICE
     if order.request.kind is RequestKind.COMPLAINT:
         return VisitKind.COMPLAINT
-    return VisitKind.REPAIR
+    return VisitKind.REPAIR if order.request.kind in REPAIR_KINDS else VisitKind.SPECIAL
 
 
 @as_actor

@@ -1106,8 +1106,9 @@ class _Demo:
                      result=rng.choice(RESULTS[category]))
         if order["paid_service"]:
             order["charge"] = order["quote"]
-        visit_kind = (VisitKind.COMPLAINT if kind is K.COMPLAINT else
-                      VisitKind.PAID_SERVICE if order["paid_service"] else VisitKind.REPAIR)
+        visit_kind = (VisitKind.COMPLAINT if kind is K.COMPLAINT else  # as work_orders._callback_kind
+                      VisitKind.PAID_SERVICE if order["paid_service"] else
+                      VisitKind.REPAIR if kind in (K.REPAIR_PRIVATE, K.REPAIR_PUBLIC) else VisitKind.SPECIAL)
         called = completed + dt.timedelta(hours=rng.uniform(1, 30))
         if called > NOW:
             return

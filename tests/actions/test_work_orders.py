@@ -363,6 +363,39 @@ def state(session: Session, order: WorkOrder) -> WorkOrder:
     return session.get(WorkOrder, order.id)
 
 
+def test_a_callback_is_of_the_kind_of_its_matter(session, world):
+    """A 求助 or 咨询 dispatched was called back as 维修工单回访 — the monthly report's 维修工单回访 row and 走访统计 counted
+    it as a repair. Each order's callback is now of its matter (002 回访分类): 维修工单回访 for a repair, 投诉回访,
+    有偿服务回访, and a 专项回访 for a 求助/咨询; each counts as the order's callback (回访率), the 专项回访 not as a
+    planned 登门拜访."""
+    from actions.visit_plans import planned_visit
+
+    actor = world["actor"]
+    kinds = {}
+    for kind in (RequestKind.HELP, RequestKind.INQUIRY, RequestKind.REPAIR_PUBLIC, RequestKind.COMPLAINT):
+        r = f.service_request(session, project_=world["p1"], unit_=world["unit"], kind=kind,
+                              category=RequestCategory.SERVICE if kind is RequestKind.COMPLAINT else None)
+        if kind is RequestKind.COMPLAINT:
+            from models import ComplaintValidity
+            r.complaint_validity = ComplaintValidity.VALID
+            session.flush()
+        dispatch_requests(session, request_ids=[r.id], actor=actor)
+        o = order_of(session, r)
+        accept_work_orders(session, order_ids=[o.id], actor=actor)
+        complete_work_order(session, order_id=o.id, result="已处理", actor=actor)
+        cb = callback_work_order(session, order_id=o.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                                 actor=actor)
+        kinds[kind] = cb.visit_id
+    session.expire_all()
+    got = {kind: session.get(Visit, vid).kind for kind, vid in kinds.items()}
+    assert got == {RequestKind.HELP: VisitKind.SPECIAL, RequestKind.INQUIRY: VisitKind.SPECIAL,
+                   RequestKind.REPAIR_PUBLIC: VisitKind.REPAIR, RequestKind.COMPLAINT: VisitKind.COMPLAINT}
+    orders = session.scalars(select(WorkOrder).join(Visit, Visit.work_order_id == WorkOrder.id)
+                             .where(Visit.id.in_(kinds.values()))).all()
+    assert len(orders) == 4 and all(o.callbacks == 1 for o in orders)
+    assert session.scalar(select(func.count()).select_from(Visit).where(planned_visit())) == 0
+
+
 def test_full_lifecycle_to_closed(session, world, order):
     actor = world["actor"]
     accept_work_orders(session, order_ids=[order.id], actor=actor)
