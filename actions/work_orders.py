@@ -243,6 +243,22 @@ def _one_default_rule(session: Session, actor: Actor, change: records.Change) ->
                       f"请修改该规则，或为项目另设{SlaRule.__label__}", [same])
 
 
+@records.rule(Department)
+def _one_shared_department(session: Session, actor: Actor, change: records.Change) -> None:
+    """项目为空 is a 部门 shared by every project: one of a name, as a project has one of its own — with two, routing
+    took the first and the 派工 form listed both. A second is refused naming the one there (the partial unique index
+    holds it under a race)."""
+    dept = change.obj
+    if dept.project_id is not None or not dept.name or not any(change.changed(a) for a in ("project_id", "name")):
+        return
+    same = session.scalar(select(Department.id).where(
+        Department.project_id.is_(None), Department.name == dept.name,
+        Department.id != dept.id if dept.id is not None else literal(True)).limit(1))
+    if same is not None:
+        raise Refused(f"已有名为「{dept.name}」的公共{Department.__label__}（项目为空，#{same}）：请修改该部门，"
+                      f"或为项目另设{Department.__label__}", [same])
+
+
 def dispatch_refusal(requests: Iterable[Any]) -> str | None:
     """Why the selected requests (anything with ``id`` and ``status``) cannot be dispatched, or None — asked by the
     派工 page before its form is offered, and by 派工 itself."""
