@@ -432,6 +432,9 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
 # 咨询、求助、建议、表扬 are answered at the desk (前台职责：接待和处理业主咨询…；需要报事的应填写派工单): the answer closes
 # them. 报修 and 投诉 are handled through a 派工单, whose satisfied 回访 closes them (「真正的结束是在回访后」).
 ANSWERABLE = (RequestKind.INQUIRY, RequestKind.HELP, RequestKind.SUGGESTION, RequestKind.PRAISE)
+# 已答复 (an answer given, the request left open — as older records and imports hold it) is closed the same way: its
+# answer, kept or completed, closes it; nothing else moves it on (派工 needs 待派工).
+ANSWER_FROM = (RequestStatus.PENDING, RequestStatus.ANSWERED)
 
 
 @dataclass(frozen=True)
@@ -450,7 +453,7 @@ def answer_refusal(request: ServiceRequest) -> str | None:
     """Why ``request`` cannot be answered and closed at the desk, or None — asked by the form before it is offered."""
     if request.kind not in ANSWERABLE:
         return f"诉求 #{request.id} 是{request.kind.label}：须派工处理，回访满意后随派工单关闭办结，不能直接答复办结"
-    if request.status is not RequestStatus.PENDING:
+    if request.status not in ANSWER_FROM:
         return f"诉求 #{request.id} {request.status.label}，不能再答复办结"
     return None
 
@@ -458,7 +461,7 @@ def answer_refusal(request: ServiceRequest) -> str | None:
 @as_actor
 def answer_request(session: Session, *, request_id: int, reply: str, actor: Actor,
                    version: int | None = None) -> AnswerResult:
-    """答复办结: the answer given to a 咨询/求助/建议/表扬 still 待派工 is recorded and closes it (首问负责人's
+    """答复办结: the answer given to a 咨询/求助/建议/表扬 still 待派工 (or 已答复) is recorded and closes it (首问负责人's
     ownership ends here). ``version``: the one the form started from — refused if someone changed the request since;
     the same answer posted again (a double click, the back button) answers that it is done and writes nothing."""
     SR = ServiceRequest

@@ -25,6 +25,7 @@ from models import (
     AuditKind,
     CorrectiveAction,
     Project,
+    Satisfaction,
     Staff,
     Survey,
     SurveyHousehold,
@@ -33,6 +34,8 @@ from models import (
     SurveyTopic,
     Unit,
     UnitStatus,
+    VisitKind,
+    VisitWay,
     label_of,
     utcnow,
 )
@@ -296,6 +299,7 @@ def record_distribution(
 class CorrectiveActionResult:
     action_id: int
     status: ActionStatus
+    visit_id: int | None = None  # the 满意度整改回访 recorded by a follow-up naming the household called back
 
 
 def add_corrective_action(
@@ -352,20 +356,44 @@ def complete_corrective_action(session: Session, *, action_id: int, actor: Actor
 
 
 def follow_up_corrective_action(
-    session: Session, *, action_id: int, satisfied: bool, note: str, actor: Actor
+    session: Session, *, action_id: int, satisfied: bool, note: str, actor: Actor, unit: str = "",
+    way: VisitWay = VisitWay.PHONE,
 ) -> CorrectiveActionResult:
-    """回访: satisfied closes the action (已回访确认); not satisfied sends it back to 整改中 — 直至业主满意."""
+    """回访: satisfied closes the action (已回访确认); not satisfied sends it back to 整改中 — 直至业主满意.
+    ``unit``: the household called back (房号 as typed, 3栋1303): the callback is then a 回访 record of it, a
+    满意度整改回访 (002 12.11 「根据各部门整改措施及时进行跟进回访」, 13.3 「整改完毕后，反馈客服部进行回访直至业主满意」)
+    written by the one write of a visit (``visits.record_visit``), counted in 走访统计 and the monthly report."""
+    from .requests import unit_named, units_named
+    from .visits import record_visit
+
     row = _action(session, action_id, actor)
     if row.status is not ActionStatus.DONE:
         raise Refused("整改完成后才能回访", ids=[action_id])
-    records.check_text_length(CorrectiveAction, "follow_up_note", (note or "").strip())
+    note = (note or "").strip()
+    records.check_text_length(CorrectiveAction, "follow_up_note", note)
+    unit_id = None
+    if (unit or "").strip():
+        names = unit_named(unit)
+        ids = session.scalars(units_named(names, whole=True).where(Unit.project_id == row.project_id)
+                              .limit(2)).all() if names else []
+        if len(ids) != 1:
+            raise Refused(f"回访住户「{unit.strip()}」{'在本项目找到多户' if ids else '不是本项目的房屋'}："
+                          f"请按楼栋和房号填写，如 3栋1303", [action_id])
+        unit_id = ids[0]
     row.followed_up_at = utcnow()
-    row.follow_up_note = (note or "").strip()
+    row.follow_up_note = note
     row.status = ActionStatus.VERIFIED if satisfied else ActionStatus.OPEN
     session.flush()
+    visit_id = None
+    if unit_id is not None:
+        visit_id = record_visit(
+            session, unit_id=unit_id, actor=actor, kind=VisitKind.SURVEY, way=way,
+            result=Satisfaction.SATISFIED if satisfied else Satisfaction.UNSATISFIED,
+            notes=f"整改回访：{row.topic.label}「{row.issue}」" + (f"；{note}" if note else ""),
+            visited_at=row.followed_up_at).visit_id
     log_operation(session, "follow-up-corrective-action", params={"action_id": action_id, "satisfied": satisfied},
-                  counts={"actions": 1}, project_id=row.project_id)
-    return CorrectiveActionResult(row.id, row.status)
+                  counts={"actions": 1, "visits": int(visit_id is not None)}, project_id=row.project_id)
+    return CorrectiveActionResult(row.id, row.status, visit_id)
 
 
 # --- the console's forms (records.save_record) ------------------------------------------------------------

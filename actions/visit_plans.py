@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -41,6 +41,11 @@ from .rates import percent
 from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 PLANNED_KINDS = (VisitKind.REGULAR, VisitKind.SPECIAL)  # the 登门拜访 a plan counts; callbacks follow their orders
+
+
+def planned_visit() -> ColumnElement[bool]:
+    """A 登门拜访 a plan counts: 定期/专项走访 of no 派工单 (a 专项回访 of an order is that order's callback)."""
+    return and_(Visit.kind.in_(PLANNED_KINDS), Visit.work_order_id.is_(None))
 
 
 @records.rule(StaffVisitPlan)
@@ -143,7 +148,7 @@ def plan_progress(session: Session, *, project_id: int, month: str, actor: Actor
     done = {
         sid: counts for sid, *counts in session.execute(
             select(User.staff_id, *per_month).join(User, User.id == Visit.visitor_id)
-            .where(Visit.project_id == project_id, Visit.kind.in_(PLANNED_KINDS), Visit.visited_at >= start,
+            .where(Visit.project_id == project_id, planned_visit(), Visit.visited_at >= start,
                    Visit.visited_at < end, User.staff_id.is_not(None))
             .group_by(User.staff_id)
         )
@@ -272,7 +277,7 @@ def unsigned_visits(session: Session, *, project_id: int, month: str, actor: Act
     m = parse_month(month)
     visible_projects(session, [project_id], actor)
     start, end = _bounds(m.first, m.next_first)
-    where = (Visit.project_id == project_id, Visit.kind.in_(PLANNED_KINDS), Visit.visited_at >= start,
+    where = (Visit.project_id == project_id, planned_visit(), Visit.visited_at >= start,
              Visit.visited_at < end, ~Visit.id.in_(select(VisitSignoff.visit_id).where(VisitSignoff.project_id ==
                                                                                       project_id)))
     total = session.scalar(select(func.count()).select_from(Visit).where(*where))

@@ -243,6 +243,22 @@ def _one_default_rule(session: Session, actor: Actor, change: records.Change) ->
                       f"请修改该规则，或为项目另设{SlaRule.__label__}", [same])
 
 
+@records.rule(Department)
+def _one_shared_department(session: Session, actor: Actor, change: records.Change) -> None:
+    """项目为空 is a 部门 shared by every project: one of a name, as a project has one of its own — with two, routing
+    took the first and the 派工 form listed both. A second is refused naming the one there (the partial unique index
+    holds it under a race)."""
+    dept = change.obj
+    if dept.project_id is not None or not dept.name or not any(change.changed(a) for a in ("project_id", "name")):
+        return
+    same = session.scalar(select(Department.id).where(
+        Department.project_id.is_(None), Department.name == dept.name,
+        Department.id != dept.id if dept.id is not None else literal(True)).limit(1))
+    if same is not None:
+        raise Refused(f"已有名为「{dept.name}」的公共{Department.__label__}（项目为空，#{same}）：请修改该部门，"
+                      f"或为项目另设{Department.__label__}", [same])
+
+
 def dispatch_refusal(requests: Iterable[Any]) -> str | None:
     """Why the selected requests (anything with ``id`` and ``status``) cannot be dispatched, or None — asked by the
     派工 page before its form is offered, and by 派工 itself."""
@@ -705,12 +721,18 @@ class CallbackResult:
         return f"已回访派工单 #{self.order_id}：状态 {self.status.label}，可关闭"
 
 
+# 002 业主走回访制度 二 回访分类: 定期走访、专项走访、投诉回访、有偿服务回访、维修工单(回访) — an order's callback is of
+# its matter: a complaint's 投诉回访, a paid job's 有偿服务回访, a repair's 维修工单回访; a 求助、咨询、建议 dispatched is
+# no repair — its callback is one on that matter, a 专项回访 (「专项走(回)访」).
+REPAIR_KINDS = (RequestKind.REPAIR_PRIVATE, RequestKind.REPAIR_PUBLIC)
+
+
 def _callback_kind(order: WorkOrder) -> VisitKind:
     if order.paid_service:
         return VisitKind.PAID_SERVICE
     if order.request.kind is RequestKind.COMPLAINT:
         return VisitKind.COMPLAINT
-    return VisitKind.REPAIR
+    return VisitKind.REPAIR if order.request.kind in REPAIR_KINDS else VisitKind.SPECIAL
 
 
 @as_actor

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, relationship, validates
 
@@ -211,7 +212,13 @@ class Department(IdMixin, VersionedMixin, Base):
 
     __tablename__ = "department"
     __label__ = "部门"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        # a shared one (项目为空) too: a constraint's NULL is never equal to another's, so a second shared 部门 of a
+        # name was taken (routing took the first, 派工 listed both). Partial: MariaDB (schema only) has none
+        Index("uq_department_shared_name", "name", unique=True, postgresql_where=text("project_id IS NULL"),
+              sqlite_where=text("project_id IS NULL")).ddl_if(dialect=("postgresql", "sqlite")),
+    )
 
     project_id: Mapped[int | None] = col("项目", ForeignKey("project.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = col("部门名称", String(64))

@@ -139,8 +139,9 @@ class VisitKind(LabeledEnum):
     SURVEY = "survey", "满意度整改回访"
 
 
-# The visits that are a work order's callback (回访率 counts the orders that had one): ``WorkOrder.callbacks``.
-CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR)
+# The visits that are a work order's callback (回访率 counts the orders that had one): ``WorkOrder.callbacks``. A
+# 专项回访 linked to an order is the callback of a 求助/咨询/建议 dispatched (only the order's 回访 step links one).
+CALLBACK_KINDS = (VisitKind.COMPLAINT, VisitKind.PAID_SERVICE, VisitKind.REPAIR, VisitKind.SPECIAL)
 
 
 class VisitWay(LabeledEnum):

@@ -1055,9 +1055,8 @@ class _Demo:
             if replied > NOW:
                 return
             row["reply"] = rng.choice(REPLIES.get(kind, REPLIES[K.HELP]))
-            row["status"] = RequestStatus.CLOSED if kind in (K.PRAISE, K.COMPLAINT) or rng.random() < 0.6 \
-                else RequestStatus.ANSWERED
-            row["closed_at"] = replied if row["status"] is RequestStatus.CLOSED else None
+            rng.random()  # (was: left 已答复 four times in ten; 答复办结 closes) — keeps the demo's later draws
+            row["status"], row["closed_at"] = RequestStatus.CLOSED, replied  # 答复办结: the answer closes it
             row["updated_at"] = replied
             if kind is K.COMPLAINT:  # 无效投诉也要回访，说明核实结果
                 at = replied + dt.timedelta(hours=rng.randint(2, 48))
@@ -1107,8 +1106,9 @@ class _Demo:
                      result=rng.choice(RESULTS[category]))
         if order["paid_service"]:
             order["charge"] = order["quote"]
-        visit_kind = (VisitKind.COMPLAINT if kind is K.COMPLAINT else
-                      VisitKind.PAID_SERVICE if order["paid_service"] else VisitKind.REPAIR)
+        visit_kind = (VisitKind.COMPLAINT if kind is K.COMPLAINT else  # as work_orders._callback_kind
+                      VisitKind.PAID_SERVICE if order["paid_service"] else
+                      VisitKind.REPAIR if kind in (K.REPAIR_PRIVATE, K.REPAIR_PUBLIC) else VisitKind.SPECIAL)
         called = completed + dt.timedelta(hours=rng.uniform(1, 30))
         if called > NOW:
             return

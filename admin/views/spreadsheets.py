@@ -261,8 +261,9 @@ class SpreadsheetPages(BaseView):
                 else:
                     result = await run_action(self.session_maker, request, follow_up_corrective_action,
                                               action_id=action_id, satisfied=form.get("satisfied") == "1",
-                                              note=str(form.get("note", "")))
-                    context["notice"] = f"回访已登记：{result.status.label}"
+                                              note=str(form.get("note", "")), unit=str(form.get("unit", "")))
+                    context["notice"] = f"回访已登记：{result.status.label}" + (
+                        f"（走访记录 #{result.visit_id}）" if result.visit_id else "")
             except (Refused, ValueError) as refused:
                 context["error"] = getattr(refused, "message", "参数无效")
                 status_code = refusal_status(refused) if isinstance(refused, Refused) else 400

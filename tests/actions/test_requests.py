@@ -323,3 +323,30 @@ def test_a_caller_withdraws_a_request_not_yet_dispatched(session, console, desk)
                                    "version": str(pending.version)}).status_code in (403, 404)
     session.expire_all()
     assert session.get(ServiceRequest, pending.id).status is RequestStatus.PENDING
+
+
+def test_an_answered_request_is_closed_with_its_answer(session, console, desk):
+    """已答复 had no way out: 答复办结 and 派工 both needed 待派工, so an inquiry answered but left 已答复 (103 in the demo)
+    stayed open for ever — no 办结时间, never 办结 in the figures. 答复办结 now closes it too, its answer offered on
+    the form; a repair 已答复 is still refused, nothing written."""
+    from models import RequestKind, RequestStatus
+
+    inquiry = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.INQUIRY)
+    repair = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    inquiry.status, inquiry.reply, repair.status = RequestStatus.ANSWERED, "已告知业主缴费方式", RequestStatus.ANSWERED
+    session.flush()
+    client = console("qiantai")
+    assert "/action/answer?" in client.get(f"/admin/service-request/details/{inquiry.id}").text
+    page = client.get(f"/admin/service-request/action/answer?pks={inquiry.id}")
+    assert page.status_code == 200 and "已告知业主缴费方式" in page.text
+    done = client.post("/admin/service-request/answer", {"request_id": str(inquiry.id), "reply": "已告知业主缴费方式",
+                                                         "version": str(inquiry.version)})
+    assert done.status_code == 303, done.text[:300]
+    refused = client.post("/admin/service-request/answer", {"request_id": str(repair.id), "reply": "已处理",
+                                                            "version": str(repair.version)})
+    assert refused.status_code == 400 and "须派工处理" in refused.text
+    session.expire_all()
+    closed = session.get(ServiceRequest, inquiry.id)
+    assert (closed.status, closed.reply) == (RequestStatus.CLOSED, "已告知业主缴费方式") and closed.closed_at
+    left = session.get(ServiceRequest, repair.id)
+    assert (left.status, left.closed_at, left.reply) == (RequestStatus.ANSWERED, None, "")

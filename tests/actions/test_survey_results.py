@@ -294,6 +294,38 @@ def test_corrective_action_is_followed_until_satisfied(session, surveyed):
                               action="b", owner_id=other.id, actor=actor)
 
 
+def test_a_corrective_follow_up_naming_the_household_is_a_callback_record(session, surveyed):
+    """整改回访 wrote no 回访 record: the documents' 「整改完毕后，反馈客服部进行回访直至业主满意」 (002 13.3) is a callback to
+    the owner, yet 走访统计 and the monthly report never showed a 满意度整改回访. A follow-up naming the household called
+    back is now a 回访 of it (kind 满意度整改回访, its result, the issue in its notes) written by the visits action;
+    a household not of the project is refused, nothing written."""
+    from models import Satisfaction, Visit, VisitKind
+
+    project, units, actor, campaign = surveyed
+    made = add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.ENGINEERING,
+                                 issue="维修不及时", action="增设夜间值班维修工", actor=actor)
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    with pytest.raises(Refused, match="回访住户「9栋901」不是本项目的房屋"):
+        follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="", unit="9栋901",
+                                    actor=actor)
+    assert session.get(CorrectiveAction, made.action_id).status is ActionStatus.DONE
+    assert session.scalar(select(func.count()).select_from(Visit)) == 0
+    back = follow_up_corrective_action(session, action_id=made.action_id, satisfied=False, note="夜间仍无人",
+                                       unit="1栋1-102", actor=actor)
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    done = follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="已满意",
+                                       unit="1栋 1-102", actor=actor)
+    assert back.visit_id and done.visit_id
+    session.expire_all()
+    visits = session.execute(select(Visit.kind, Visit.unit_id, Visit.result, Visit.notes, Visit.project_id)
+                             .order_by(Visit.id)).all()
+    assert visits == [
+        (VisitKind.SURVEY, units["1-102"].id, Satisfaction.UNSATISFIED, "整改回访：工程部「维修不及时」；夜间仍无人",
+         project.id),
+        (VisitKind.SURVEY, units["1-102"].id, Satisfaction.SATISFIED, "整改回访：工程部「维修不及时」；已满意", project.id)]
+    assert session.get(CorrectiveAction, made.action_id).status is ActionStatus.VERIFIED
+
+
 def test_texts_beyond_their_bound_are_refused_on_corrective_actions_and_campaigns(session, surveyed):
     """存在问题, 整改措施 and 回访情况 hold TEXT_MAX characters (the console's create form went around the bound:
     it saves through this action), 调查名称 its column's 128: one more is refused naming the field, the action

@@ -193,6 +193,45 @@ def test_one_default_sla_rule_per_kind_and_priority(session, world, console):
     assert (session.get(SlaRule, urgent.id).respond_minutes, len(defaults())) == (20, len(before))
 
 
+def test_one_shared_department_of_a_name(session, world, console):
+    """部门 with 项目为空 are shared by every project. A second shared 「工程部」 was saved from 新建 — the unique
+    (项目, 部门名称) never compares two empty 项目 — routing then took the first and the 派工 form listed both. It is
+    refused naming the one there, on a new 部门 and on an edit into the name, nothing written; the database holds it
+    too. A project's own 工程部, and an edit of the shared one, are taken as before."""
+    f.user(session, username="boss", superuser=True)
+    session.flush()
+    shared = lambda: session.execute(select(Department.id, Department.name, Department.kind, Department.active)  # noqa: E731
+                                     .where(Department.project_id.is_(None)).order_by(Department.id)).all()
+    works, guards = department(session, "工程部"), department(session, "安保部")
+    before = shared()
+    c = console("boss")
+    form = {"project": "__None", "name": "工程部", "kind": works.kind.value, "active": "y"}
+    refused = c.post("/admin/department/create", form)
+    assert refused.status_code == 400, refused.text[:300]
+    assert f"已有名为「工程部」的公共部门（项目为空，#{works.id}）：请修改该部门" in refused.text
+    moved = c.post(f"/admin/department/edit/{guards.id}", {**form, "kind": guards.kind.value,
+                                                           "version": str(guards.version)})
+    assert moved.status_code == 400 and f"（项目为空，#{works.id}）" in moved.text, moved.text[:300]
+    session.expire_all()
+    assert shared() == before
+    # two saves at once pass the check together: the unique index refuses the second
+    with pytest.raises(IntegrityError) as raised, session.begin_nested():
+        session.add(Department(project_id=None, name="工程部", kind=works.kind))
+        session.flush()
+    assert integrity_message(raised.value) == "已存在相同「部门名称」的部门记录"
+    assert shared() == before
+
+    made = c.post("/admin/department/create", {**form, "project": str(world["p1"].id)})
+    assert made.status_code == 302, made.text[:300]
+    renamed = c.post(f"/admin/department/edit/{guards.id}", {**form, "name": "安保部", "kind": guards.kind.value,
+                                                             "active": "", "version": str(guards.version)})
+    assert renamed.status_code == 302, renamed.text[:300]
+    session.expire_all()
+    assert session.get(Department, guards.id).active is False and len(shared()) == len(before)
+    assert session.scalar(select(func.count()).select_from(Department).where(
+        Department.project_id == world["p1"].id, Department.name == "工程部")) == 1
+
+
 def test_chosen_department_and_assignee(session, world):
     r = f.service_request(session, project_=world["p1"], category=RequestCategory.NOISE)
     result = dispatch_requests(session, request_ids=[r.id], assignee_id=world["engineer"].id, actor=world["actor"])
@@ -361,6 +400,39 @@ def order(session, world) -> WorkOrder:
 def state(session: Session, order: WorkOrder) -> WorkOrder:
     session.expire_all()
     return session.get(WorkOrder, order.id)
+
+
+def test_a_callback_is_of_the_kind_of_its_matter(session, world):
+    """A 求助 or 咨询 dispatched was called back as 维修工单回访 — the monthly report's 维修工单回访 row and 走访统计 counted
+    it as a repair. Each order's callback is now of its matter (002 回访分类): 维修工单回访 for a repair, 投诉回访,
+    有偿服务回访, and a 专项回访 for a 求助/咨询; each counts as the order's callback (回访率), the 专项回访 not as a
+    planned 登门拜访."""
+    from actions.visit_plans import planned_visit
+
+    actor = world["actor"]
+    kinds = {}
+    for kind in (RequestKind.HELP, RequestKind.INQUIRY, RequestKind.REPAIR_PUBLIC, RequestKind.COMPLAINT):
+        r = f.service_request(session, project_=world["p1"], unit_=world["unit"], kind=kind,
+                              category=RequestCategory.SERVICE if kind is RequestKind.COMPLAINT else None)
+        if kind is RequestKind.COMPLAINT:
+            from models import ComplaintValidity
+            r.complaint_validity = ComplaintValidity.VALID
+            session.flush()
+        dispatch_requests(session, request_ids=[r.id], actor=actor)
+        o = order_of(session, r)
+        accept_work_orders(session, order_ids=[o.id], actor=actor)
+        complete_work_order(session, order_id=o.id, result="已处理", actor=actor)
+        cb = callback_work_order(session, order_id=o.id, way=VisitWay.PHONE, result=Satisfaction.SATISFIED,
+                                 actor=actor)
+        kinds[kind] = cb.visit_id
+    session.expire_all()
+    got = {kind: session.get(Visit, vid).kind for kind, vid in kinds.items()}
+    assert got == {RequestKind.HELP: VisitKind.SPECIAL, RequestKind.INQUIRY: VisitKind.SPECIAL,
+                   RequestKind.REPAIR_PUBLIC: VisitKind.REPAIR, RequestKind.COMPLAINT: VisitKind.COMPLAINT}
+    orders = session.scalars(select(WorkOrder).join(Visit, Visit.work_order_id == WorkOrder.id)
+                             .where(Visit.id.in_(kinds.values()))).all()
+    assert len(orders) == 4 and all(o.callbacks == 1 for o in orders)
+    assert session.scalar(select(func.count()).select_from(Visit).where(planned_visit())) == 0
 
 
 def test_full_lifecycle_to_closed(session, world, order):
@@ -637,6 +709,27 @@ def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
         assert order.status is S.ACCEPTED and order.version == 2
 
 
+def _saved_twice_at_once(engine, model: type, values: dict, actor, refusal: str) -> None:
+    """Two 新建 of ``values`` in two real transactions: the second waits on the first's index entry, then is refused
+    with ``refusal``."""
+    first = Session(engine)
+    first.begin()
+    records.save_record(first, model, None, values, actor=actor)
+
+    def second():
+        with Session(engine) as s, s.begin():
+            return records.save_record(s, model, None, values, actor=actor)
+
+    thread, box = _in_thread(second)
+    thread.join(1.0)
+    assert thread.is_alive()  # waiting on the first's index entry
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert isinstance(box.get("error"), Refused), box
+    assert box["error"].message == refusal
+
+
 def test_two_new_default_sla_rules_at_once_one_is_refused(engine):
     """Two 新建 of the same default 时限规则 at once both pass the check (neither sees the other's row): the unique
     index holds one, and the second is refused in Chinese, not saved beside it."""
@@ -654,22 +747,7 @@ def test_two_new_default_sla_rules_at_once_one_is_refused(engine):
         actor = actor_for_user(s, s.get(User, admin_id))
     values = {"project": None, "kind": key[0], "priority": key[1], "respond_minutes": 240, "complete_hours": 168}
     try:
-        first = Session(engine)
-        first.begin()
-        records.save_record(first, SlaRule, None, values, actor=actor)
-
-        def second():
-            with Session(engine) as s, s.begin():
-                return records.save_record(s, SlaRule, None, values, actor=actor)
-
-        thread, box = _in_thread(second)
-        thread.join(1.0)
-        assert thread.is_alive()  # waiting on the first's index entry
-        first.commit()
-        first.close()
-        thread.join(10)
-        assert isinstance(box.get("error"), Refused), box
-        assert box["error"].message == "已存在相同「诉求类型、优先级」的时限规则记录"
+        _saved_twice_at_once(engine, SlaRule, values, actor, "已存在相同「诉求类型、优先级」的时限规则记录")
         with Session(engine) as s:
             assert s.scalar(select(func.count()).select_from(SlaRule).where(
                 SlaRule.project_id.is_(None), SlaRule.kind == key[0], SlaRule.priority == key[1])) == 1
@@ -679,6 +757,32 @@ def test_two_new_default_sla_rules_at_once_one_is_refused(engine):
                                             SlaRule.priority == key[1]))
             s.add(SlaRule(project_id=None, kind=key[0], priority=key[1], respond_minutes=kept[0],
                           complete_hours=kept[1]))
+            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+            s.execute(delete(User).where(User.id == admin_id))
+
+
+def test_two_new_shared_departments_of_a_name_at_once_one_is_refused(engine):
+    """Two 新建 of the same shared 部门 at once both pass the check (neither sees the other's row): the partial unique
+    index holds one, and the second is refused in Chinese, not saved beside it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("two real transactions: PostgreSQL only")
+    name = "客服部（竞争测试）"
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        kind = s.scalar(select(Department.kind).limit(1))
+        admin_id = f.user(s, username="dept-racer", superuser=True).id
+    with Session(engine) as s:
+        actor = actor_for_user(s, s.get(User, admin_id))
+    values = {"project": None, "name": name, "kind": kind, "active": True}
+    try:
+        _saved_twice_at_once(engine, Department, values, actor, "已存在相同「部门名称」的部门记录")
+        with Session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Department).where(
+                Department.project_id.is_(None), Department.name == name)) == 1
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(Department).where(Department.name == name))
             s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
             s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
             s.execute(delete(User).where(User.id == admin_id))

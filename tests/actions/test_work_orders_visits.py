@@ -221,7 +221,9 @@ def test_a_complaint_callback_names_the_complaint_it_follows_up(session, site, c
     tell which complaint was followed up. Refused naming what is missing — through record_visit, the 走访记录 form
     and an edit — nothing written; the same visit naming the household's complaint is taken, and a 定期走访 needs none."""
     u1 = site["units"][0]
-    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1)
+    # received before the callback the form records (two hours ago): a callback is made after its complaint
+    complaint = f.service_request(session, project_=site["p1"], kind=RequestKind.COMPLAINT, unit_=u1,
+                                  received_at=utcnow() - dt.timedelta(hours=3))
     repair = f.service_request(session, project_=site["p1"], unit_=u1)
     count = lambda: session.scalar(select(func.count()).select_from(Visit))  # noqa: E731
     before = count()

@@ -391,7 +391,7 @@ def test_every_write_to_a_visit_keeps_the_orders_callback_count(session):
     session.execute(insert(Visit), [
         {"project_id": p.id, "kind": kind, "way": "phone", "work_order_id": o.id, "visited_at": now,
          "notes": "", "issues_raised": "", "created_at": now, "updated_at": now}
-        for o in (o2, o4) for kind in (VisitKind.REPAIR, VisitKind.PAID_SERVICE, VisitKind.SPECIAL)])
+        for o in (o2, o4) for kind in (VisitKind.REPAIR, VisitKind.PAID_SERVICE, VisitKind.SURVEY)])
     session.execute(text("INSERT INTO visit (project_id, kind, way, work_order_id, visited_at, notes, issues_raised, "
                          "created_at, updated_at, version) SELECT project_id, kind, way, work_order_id, visited_at, "
                          "'copy', '', created_at, updated_at, 1 FROM visit WHERE work_order_id IN (:a, :b)"),
@@ -399,7 +399,7 @@ def test_every_write_to_a_visit_keeps_the_orders_callback_count(session):
     assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)
     assert callbacks_kept(session, orders)[o4.id] == 4
     session.execute(update(Visit).where(Visit.notes == "copy").values(work_order_id=o3.id))
-    session.execute(update(Visit).where(Visit.work_order_id == o2.id, Visit.kind == VisitKind.SPECIAL)
+    session.execute(update(Visit).where(Visit.work_order_id == o2.id, Visit.kind == VisitKind.SURVEY)
                     .values(kind=VisitKind.COMPLAINT))
     session.execute(update(Visit).where(Visit.project_id == p.id).values(issues_raised="无"))
     assert callbacks_kept(session, orders) == callbacks_recounted(session, orders)

@@ -245,6 +245,10 @@ def test_requests_follow_their_orders(s: Session) -> None:
             assert request_status is RequestStatus.DISPATCHED
     pending = s.scalars(select(ServiceRequest).where(ServiceRequest.status == RequestStatus.PENDING)).all()
     assert pending and all(not r.work_orders for r in pending)
+    # an inquiry answered at the desk is closed by its answer (答复办结): none left 已答复, open for ever
+    answered = s.scalar(select(func.count()).where(ServiceRequest.status == RequestStatus.ANSWERED))
+    assert answered == 0 and s.scalar(select(func.count()).where(
+        ServiceRequest.status == RequestStatus.CLOSED, ServiceRequest.closed_at.is_(None))) == 0
     assert s.scalar(select(func.max(ServiceRequest.received_at))) <= NOW
     assert s.scalar(select(func.count()).where(ServiceRequest.repeat_of_id.is_not(None))) > 0
     # 首问负责人: staff records, mostly the desk's own, some the guard or engineer the owner stopped
