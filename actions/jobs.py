@@ -40,6 +40,9 @@ HOST = socket.gethostname()
 # The job's parameter noting the projects its user saw when it was queued: their ids, or ALL_PROJECTS.
 SEEN = "projects_seen"
 ALL_PROJECTS = "all"
+# The job's parameter naming the console's grant ``[identity, action]`` its file takes (a report's 导出): held
+# when it is queued, and again when its file is downloaded.
+GRANT = "grant"
 
 
 class TooManyJobs(Refused):
@@ -295,14 +298,17 @@ def job_of(session: Session, job_id: int, *, actor: Actor, latest: bool = False)
 
 def file_refusal(session: Session, job: Job, *, actor: Actor) -> None:
     """Refuse (:class:`NotPermitted`) the file of ``actor``'s job once it holds what the actor may no longer see:
-    a project outside the actor's projects now, or a list export without its grants now. A job queued before its
-    projects were noted is not refused."""
+    a project outside the actor's projects now, or a list export — or a job naming the grant it took (a report) —
+    without its grants now. A job queued before its projects (or grant) were noted is not refused on them."""
     params = job.params or {}
     seen = params.get(SEEN)
     lost = (not actor.sees_all) if seen == ALL_PROJECTS else bool(actor.outside(seen or ()))
     view = params.get("view") if job.kind == "export" else None
-    if view and not lost:
+    grant = params.get(GRANT)
+    if (view or grant) and not lost:
         grants = grants_of_user(session, actor.user_id)
-        lost = not holds(grants, view, "export") or (params.get("unmask") and not holds(grants, view, "action:view-pii"))
+        lost = bool(view) and (not holds(grants, view, "export")
+                               or bool(params.get("unmask")) and not holds(grants, view, "action:view-pii"))
+        lost = lost or (bool(grant) and not holds(grants, *grant))
     if lost:
         raise NotPermitted("该文件含有您现在无权查看的数据（负责项目或权限已变更），不再提供下载；如仍需要，请重新导出")

@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from actions.accounts import hold_grant
 from actions.actor import Actor
 from actions.errors import Refused
 from actions.job_runner import LIVE, JobContext, Outcome
 from actions.jobs import (
+    GRANT,
     NoSuchJob,
     QueueLock,
     TooManyJobs,
@@ -36,7 +38,16 @@ from actions.kernel.scope import visible_project
 from models import Job, JobState, utcnow
 
 from ..forms import IdField, PageForm
-from .pages import XLSX, asks_export, attachment, confirm_export, refusal_status, request_actor, run_action
+from .pages import (
+    XLSX,
+    asks_export,
+    attachment,
+    confirm_export,
+    granted,
+    refusal_status,
+    request_actor,
+    run_action,
+)
 
 # How app processes have their jobs run: "thread" (a thread of each process: the default, and SQLite's),
 # "worker" (by ``wuye worker`` processes only), "sync" (at once, in the request: the tests).
@@ -115,17 +126,21 @@ class Report:
     title: str
     # (session, actor, the page's query) → (content, file name): the page's parameters read again, its action
     build: Callable[[Any, Actor, QueryParams], tuple[bytes, str]]
+    # The console's grant ``(identity, action)`` exporting it takes: checked by :func:`start_report`, held when its
+    # job is queued and noted in the job, whose file is refused once its user no longer holds it (file_refusal).
+    grant: tuple[str, str]
 
 
 # The reports whose .xlsx is a 后台任务 (收费率, 欠费账龄, 投诉统计, 部门日报, 月度报告, 考核结果 …), by name.
 REPORTS: dict[str, Report] = {}
 
 
-def report_export(name: str, title: str) -> Callable:
-    """Declare a report's .xlsx export, built by the decorated function in a job (:func:`start_report`)."""
+def report_export(name: str, title: str, *, grant: tuple[str, str]) -> Callable:
+    """Declare a report's .xlsx export, built by the decorated function in a job (:func:`start_report`), and the
+    grant exporting it takes (e.g. ``("bill", "export")``)."""
 
     def register(build: Callable[[Any, Actor, QueryParams], tuple[bytes, str]]) -> Callable:
-        REPORTS[name] = Report(title, build)
+        REPORTS[name] = Report(title, build, grant)
         return build
 
     return register
@@ -141,22 +156,28 @@ async def start_report(view: Any, request: Request, name: str, back_url: Any = N
     """A report's .xlsx as a 后台任务 — a branch's year of figures can be big — built from the page's own query
     string as the user who asked (their scope): its page, then the download (also in 「我的任务」). Asked by a
     POST (the 导出 button's form, whose address carries the page's query); a GET queues nothing and offers the
-    POST, then goes back to ``back_url`` (default: the report's page, its query without ``export``)."""
+    POST, then goes back to ``back_url`` (default: the report's page, its query without ``export``). Without the
+    report's grant: 403, nothing queued."""
+    report = REPORTS[name]
+    if not granted(view, request, *report.grant):
+        raise HTTPException(status_code=403, detail="没有导出的权限")
     if not asks_export(request):
         back = back_url or (request.url.remove_query_params("export") if "export" in request.query_params else None)
-        return await confirm_export(view, request, f"导出{REPORTS[name].title}", back)
+        return await confirm_export(view, request, f"导出{report.title}", back)
 
     def check(session: Any, *, actor: Actor) -> list[QueueLock]:
-        """A report of a project not the user's is refused before anything is queued (the rest of its checks
-        are the report's action's, in the job)."""
+        """The grant (the account's roles as stored now) and a report of a project not the user's are refused
+        before anything is queued (the rest of its checks are the report's action's, in the job)."""
+        hold_grant(session, actor, *report.grant, f"导出{report.title}")
         project_id = ReportForm.read(request.query_params).project_id.data
         if project_id is not None:
             visible_project(session, actor, project_id)
         return []
 
     try:
-        return await start_job(view, request, "report", f"导出{REPORTS[name].title}",
-                               {"report": name, "query": request.url.query}, wait=JOB_WAIT, locks=check)
+        return await start_job(view, request, "report", f"导出{report.title}",
+                               {"report": name, "query": request.url.query, GRANT: list(report.grant)},
+                               wait=JOB_WAIT, locks=check)
     except Refused as refused:
         raise HTTPException(status_code=refusal_status(refused), detail=refused.message) from None
 

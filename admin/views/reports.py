@@ -41,7 +41,7 @@ def _report_params(source: Any) -> dict[str, Any]:
             "project_ids": [form.project_id.data] if form.project_id.data is not None else None}
 
 
-@report_export("monthly-report", "月度报告")
+@report_export("monthly-report", "月度报告", grant=("month-snapshot", "export"))
 def monthly_report_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
     result = monthly_report.export_monthly_report(session, actor=actor, live=query.get("live") == "1",
                                                   **_report_params(query))
@@ -84,8 +84,6 @@ class ReportPage(GrantedPage):
 
     @expose("/dashboard/report/xlsx", methods=["GET", "POST"], identity="monthly-report-xlsx")
     async def xlsx(self, request: Request) -> Response:
-        if not self.has_permission(request, "export"):
-            raise HTTPException(status_code=403, detail="没有导出的权限")
         return await start_report(self, request, "monthly-report",
                                   request.url_for("admin:view-monthly-report").replace(query=request.url.query))
 

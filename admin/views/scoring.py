@@ -301,7 +301,6 @@ class MonthlyScoreAdmin(ScopedModelView, model=MonthlyScore):
     @expose("/xlsx", methods=["GET", "POST"])
     async def xlsx_export(self, request: Request) -> Response:
         """.xlsx of a month: one sheet per project, and 明细."""
-        self.require(request, "export")
         return await start_report(self, request, "monthly-scores",
                                   request.url_for("admin:view-score-results").replace(query=request.url.query))
 
@@ -436,7 +435,7 @@ class RecordEventsPage(ScorePage):
                            staff_ids=staff_ids, choices=choices, **context)
 
 
-@report_export("monthly-scores", "月度考核")
+@report_export("monthly-scores", "月度考核", grant=("monthly-score", "export"))
 def scores_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
     project_id = ReportForm.read(query).project_id.data
     export = score_results.export_scores(session, actor=actor, month=query.get("month", ""),

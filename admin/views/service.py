@@ -864,7 +864,7 @@ class DepartmentReportForm(PageForm):
     project_id = IdField(label_of(WorkOrder, "project"))
 
 
-@report_export("department-report", "部门日报")
+@report_export("department-report", "部门日报", grant=("work-order", "export"))
 def department_report_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
     _, _, params = _department_params(session, actor, query)
     if params["department_id"] is None:
@@ -893,8 +893,6 @@ class DepartmentReportPage(ServicePage):
             return projects, departments, work_orders.department_report(session, actor=actor, **params)
 
         if query.get("export") == "xlsx":
-            if not granted(self, request, "work-order", "export"):
-                raise HTTPException(status_code=403, detail="没有导出的权限")
             DepartmentReportForm.read(query)  # a bad value is refused here, not in the queued job
             return await start_report(self, request, "department-report")
         projects, departments, report = await run_action(self.session_maker, request, load)
@@ -919,7 +917,7 @@ def _complaint_params(query: Any) -> dict[str, Any]:
             "project_ids": [form["project_id"]] if form["project_id"] else None}
 
 
-@report_export("complaint-stats", "投诉统计")
+@report_export("complaint-stats", "投诉统计", grant=("service-request", "export"))
 def complaint_stats_file(session: Any, actor: Any, query: Any) -> tuple[bytes, str]:
     stats = complaints.export_complaint_statistics(session, actor=actor, **_complaint_params(query))
     return stats.content, stats.filename
@@ -939,8 +937,6 @@ class ComplaintStatsPage(ServicePage):
         values = {"month_from": query.get("month_from") or last_month, "month_to": query.get("month_to", ""),
                   "project_id": query.get("project_id", "")}
         if query.get("export") == "xlsx":
-            if not granted(self, request, "service-request", "export"):
-                raise HTTPException(status_code=403, detail="没有导出的权限")
             ComplaintStatsForm.read(query)  # a bad value is refused here, not in the queued job
             return await start_report(self, request, "complaint-stats")
 

@@ -137,6 +137,38 @@ def test_a_jobs_file_is_refused_once_its_user_no_longer_sees_what_it_holds(conso
     refused()
 
 
+@pytest.mark.parametrize("report", [
+    "/admin/complaint-stats?month_from=2026-11&export=xlsx",  # 投诉统计: 工单 (service-request) 导出
+    "/admin/dashboard/report/xlsx?month=2026-11",  # 月度报告: month-snapshot 导出
+])
+def test_a_report_jobs_file_is_refused_once_its_user_lost_the_reports_grant(console, session, people, report):
+    """A report exported as a 后台任务 (投诉统计, 月度报告 …) was re-checked by project only: a user whose 导出 of it
+    was taken away still downloaded it from 我的任务. Each report names the grant its export takes; the job notes it
+    and its file is refused once the user no longer holds it — and served to one who still does."""
+    jobs = {name: console(name).post(report) for name in ("sv", "mg")}
+    assert all(r.status_code == 303 and "/admin/jobs/" in r.headers["location"] for r in jobs.values())
+    url = {name: r.headers["location"].rstrip("/") + "/file" for name, r in jobs.items()}
+    assert console("sv").get(url["sv"]).status_code == 200
+    sv = session.scalar(select(User).where(User.username == "sv"))
+    sv.roles = [session.scalar(select(Role).where(Role.name == "前台客服"))]  # no 导出 of the report any more
+    session.flush()
+    c = console("sv")  # signed in again (a login is on the trail)
+    before = _written(session)
+    answer = c.get(url["sv"])
+    assert answer.status_code == 403 and not answer.headers["content-type"].startswith(XLSX)
+    assert "该文件含有您现在无权查看的数据（负责项目或权限已变更），不再提供下载；如仍需要，请重新导出" in html.unescape(answer.text)
+    assert _written(session) == before  # nothing written
+    assert _sheet_of(console("mg").get(url["mg"]))  # still holds it: the file
+    before = _written(session)
+    again = c.post(report)  # nor can a new one be queued
+    assert again.status_code == 403 and _written(session) == before
+
+
+def _sheet_of(response) -> bool:
+    assert response.status_code == 200 and response.headers["content-type"] == XLSX, response.text[:300]
+    return bool(load_workbook(io.BytesIO(response.content)).worksheets)
+
+
 def _written(session) -> tuple[int, int, int]:
     """Jobs, audit rows and operation-log rows: what an export writes."""
     return tuple(session.scalar(select(func.count()).select_from(m)) for m in (Job, AuditLog, OperationLog))
