@@ -155,6 +155,8 @@ TODAY = dt.date(2026, 11, 15)
 NOW = dt.datetime(2026, 11, 15, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
 YEAR_AGO = TODAY - dt.timedelta(days=365)
 PERIODS = tuple(f"{y}-{m:02d}" for y, m in [(2025, 12)] + [(2026, m) for m in range(1, 12)])
+# 已确认考核的月份（最后两个月：上月计算未确认，本月未结束）之前受理的投诉均已评定
+CONFIRMED_BEFORE = dt.datetime(*map(int, PERIODS[-2].split("-")), 1, tzinfo=SHANGHAI).astimezone(UTC)
 DEMO_PASSWORD = "wuye-demo-2026"
 COMPANY = "锦程物业服务有限公司"
 CENT = Decimal("0.01")
@@ -989,8 +991,9 @@ class _Demo:
                 row["complaint_major"] = valid and rng.random() < 0.05
                 if valid and (category is C.SERVICE or rng.random() < 0.12):
                     row["complained_staff_id"] = rng.choice(service_staff)
-                    # 视情况扣5-10分：约一半已由主管评定（替代暂定的 5 分），其余仍为暂定
-                    if received.minute % 2 == 0:
+                    # 视情况扣5-10分：已确认月份的均已由主管评定（确认前须评定）；最近两个月约一半已评定
+                    # （替代暂定的 5 分），其余仍为暂定
+                    if received.minute % 2 == 0 or received < CONFIRMED_BEFORE:
                         row["complaint_points"] = -Decimal(5 + received.minute % 6)
             if kind is K.PRAISE:
                 row["praised_staff_id"] = rng.choice(all_staff)

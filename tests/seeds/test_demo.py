@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from actions.accounts import HASHER
 from actions.actor import SYSTEM
 from actions.billing import generate_bills
 from actions.kernel.periods import add_months, current_period
+from actions.scores import PROVISIONAL_NOTE
 from models import (
     SHANGHAI,
     Bill,
@@ -115,6 +116,15 @@ def test_finished_months_are_scored_and_all_but_the_last_confirmed(s: Session) -
     assert 20 <= staff_scored <= 45
     # the records' events (complaints, overdue orders, callbacks, praise) are derived and counted too
     assert s.scalar(select(func.count()).select_from(ScoreEvent).where(ScoreEvent.source != EventSource.MANUAL)) > 0
+    # 视情况扣5-10分: a confirmed month holds no complaint deduction still provisional (judged before confirming);
+    # the draft month shows some still to judge on its confirm step
+    provisional = dict(s.execute(
+        select(ScoreMonth.status, func.count(ScoreEvent.id))
+        .join(ScoreEvent, and_(ScoreEvent.project_id == ScoreMonth.project_id,
+                               func.substr(cast(ScoreEvent.event_date, String), 1, 7) == ScoreMonth.month))
+        .where(ScoreEvent.note == PROVISIONAL_NOTE).group_by(ScoreMonth.status)
+    ).all())
+    assert provisional.get(MonthStatus.CONFIRMED, 0) == 0 and provisional.get(MonthStatus.DRAFT, 0) > 0
 
 
 def test_projects_of_each_kind(s: Session) -> None:
