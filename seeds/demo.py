@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from actions.accounts import add_user
 from actions.actor import actor_for_user
 from actions.audit import log_operation
+from actions.front_desk import other_methods_text
 from actions.scores import compute_scores, confirm_scores
 from actions.weekly_plan import carry_over_tasks
 from models import (
@@ -1807,17 +1808,25 @@ class _Demo:
         handovers = []
         for back in (3, 2, 1):
             start, end = _local(TODAY - dt.timedelta(days=back), 17), _local(TODAY - dt.timedelta(days=back - 1), 9)
-            taken = self.s.execute(select(Payment.id, Payment.amount).where(
-                Payment.project_id == p.id, Payment.paid_at >= start, Payment.paid_at < end).limit(6)).all()
-            if not taken:
-                continue
-            # 下班后由前台代收
-            self.s.execute(update(Payment).where(Payment.id.in_([i for i, _ in taken])).values(collector_id=desk))
-            amount = sum((a for _, a in taken), ZERO)
+            taken = self.s.execute(select(Payment.id, Payment.amount, Payment.method).where(
+                Payment.project_id == p.id, Payment.paid_at >= start, Payment.paid_at < end
+            ).order_by(Payment.method != PayMethod.CASH, Payment.id).limit(6)).all()
+            if not any(m is PayMethod.CASH for _, _, m in taken):
+                continue  # 没有现金，无需交接
+            # 下班后由前台代收：应交的是现金，其他方式直接入公司账户，列明不交
+            self.s.execute(update(Payment).where(Payment.id.in_([i for i, _, _ in taken])).values(collector_id=desk))
+            cash = [a for _, a, m in taken if m is PayMethod.CASH]
+            others: dict[PayMethod, tuple[int, Decimal]] = {}
+            for _, a, m in taken:
+                if m is not PayMethod.CASH:
+                    n, total = others.get(m, (0, ZERO))
+                    others[m] = (n + 1, total + a)
+            amount = sum(cash, ZERO)
             done = back > 1
             handovers.append({
                 "project_id": p.id, "collector_id": desk, "period_from": start, "period_to": end,
-                "payments": len(taken), "amount": amount, "handed_by_id": p.users["前台客服"], "handed_at": end,
+                "payments": len(cash), "amount": amount, "other_methods": other_methods_text(others),
+                "handed_by_id": p.users["前台客服"], "handed_at": end,
                 "cashier_id": p.users.get("收费员", p.users["客服主管"]) if done else None,
                 "confirmed_at": end + dt.timedelta(minutes=40) if done else None,
                 "counted": amount if done else None, "note": ""})

@@ -370,6 +370,7 @@ def test_last_months_visits_are_signed_and_this_months_wait(s: Session) -> None:
 def test_the_desks_smaller_duties_are_shown(s: Session) -> None:
     """Each handover's amount is the sum of the payments its collector took in its window; rented spaces have a
     lease covering today; this year's fee reviews exist, one still open; mail notices count real waiting items."""
+    from actions.front_desk import other_methods_text
     from models import (
         CashHandover,
         FeeReview,
@@ -377,6 +378,7 @@ def test_the_desks_smaller_duties_are_shown(s: Session) -> None:
         OutsourcedJob,
         ParkingLease,
         ParkingSpace,
+        PayMethod,
         ReviewStatus,
     )
     from seeds.demo import TODAY
@@ -384,9 +386,13 @@ def test_the_desks_smaller_duties_are_shown(s: Session) -> None:
     handovers = s.scalars(select(CashHandover)).all()
     assert handovers and any(h.confirmed_at is None for h in handovers)
     for h in handovers:
-        paid = s.execute(select(func.count(), func.sum(Payment.amount)).where(
-            Payment.collector_id == h.collector_id, Payment.paid_at >= h.period_from, Payment.paid_at < h.period_to)).one()
-        assert (paid[0], paid[1]) == (h.payments, h.amount)
+        # 应交 is the cash; the other methods of the window are listed beside it
+        paid = {m: (n, total) for m, n, total in s.execute(
+            select(Payment.method, func.count(), func.sum(Payment.amount)).where(
+                Payment.collector_id == h.collector_id, Payment.paid_at >= h.period_from,
+                Payment.paid_at < h.period_to).group_by(Payment.method))}
+        assert paid.pop(PayMethod.CASH) == (h.payments, h.amount)
+        assert h.other_methods == other_methods_text(paid)
     rented = s.scalars(select(ParkingSpace.id).where(ParkingSpace.is_rented)).all()
     covered = set(s.scalars(select(ParkingLease.space_id).where(ParkingLease.start_date <= TODAY,
                                                                 ParkingLease.end_date >= TODAY)))
