@@ -25,7 +25,7 @@ Rules kept here:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -1089,14 +1089,16 @@ class RateRow:
     households: int
     households_paid: int
     household_rate: Decimal | None  # %
+    # the month's target (每月收费率保持在 93% 以上); None for a range's total, which no document sets a target for
+    target: Decimal | None = MONTHLY_TARGET
 
     @property
     def meets_target(self) -> bool | None:
         """Against the exact ratio, not the rounded rate shown (92.96 % reads 93.0 % and is still short); None
         without anything due — no rate ("—"), so neither 达标 nor 未达标, as on the KPI board."""
-        if not self.amount_due:
+        if not self.amount_due or self.target is None:
             return None
-        return self.amount_paid * 100 >= MONTHLY_TARGET * self.amount_due
+        return self.amount_paid * 100 >= self.target * self.amount_due
 
     @property
     def target_label(self) -> str:
@@ -1111,12 +1113,25 @@ class CollectionRateReport:
     period_to: str
     rows: tuple[RateRow, ...]
     totals: tuple[RateRow, ...]  # one per period, over all rows
+    # over the whole range (several periods): 应收 and 实收 summed, 户数 / 已缴清户数 summed month by month (户·月)
+    range_total: RateRow | None = None
     target: Decimal = MONTHLY_TARGET
 
 
-def _rate_row(period: str, project_id: int, key: int | None, label: str, due: Any, paid: Any, n: int, n_paid: int) -> RateRow:
+def _rate_row(period: str, project_id: int, key: int | None, label: str, due: Any, paid: Any, n: int, n_paid: int,
+              target: Decimal | None = MONTHLY_TARGET) -> RateRow:
     due, paid = cents(due), cents(paid)
-    return RateRow(period, project_id, key, label, due, paid, percent(paid, due), n, n_paid, percent(n_paid, n))
+    return RateRow(period, project_id, key, label, due, paid, percent(paid, due), n, n_paid, percent(n_paid, n),
+                   target)
+
+
+def _sum_rows(period: str, rows: Sequence[RateRow], label: str = "合计",
+              target: Decimal | None = MONTHLY_TARGET) -> RateRow:
+    """合计 of ``rows``: their amounts and households summed, the rates taken again from the sums."""
+    return _rate_row(
+        period, 0, None, label, sum(r.amount_due for r in rows), sum(r.amount_paid for r in rows),
+        sum(r.households for r in rows), sum(r.households_paid for r in rows), target,
+    )
 
 
 def _rate_labels(session: Session, group_by: str,
@@ -1191,14 +1206,10 @@ def collection_rate(
         (_rate_row(r[0], r[1], r[2], labels[(r[1], r[2])][0], r[3], r[4], r[5], r[6]) for r in grouped),
         key=lambda r: (r.period, labels[(r.project_id, r.key)][1]),
     )
-    totals = []
-    for period in sorted({r.period for r in rows}):
-        these = [r for r in rows if r.period == period]
-        totals.append(_rate_row(
-            period, 0, None, "合计", sum(r.amount_due for r in these), sum(r.amount_paid for r in these),
-            sum(r.households for r in these), sum(r.households_paid for r in these),
-        ))
-    return CollectionRateReport(group_by, period_from, period_to, tuple(rows), tuple(totals))
+    totals = [_sum_rows(period, [r for r in rows if r.period == period]) for period in sorted({r.period for r in rows})]
+    # a range of months: its total too (a single month's is that month's 合计)
+    whole = _sum_rows(f"{period_from}~{period_to}", totals, "区间合计", None) if period_to > period_from and totals else None
+    return CollectionRateReport(group_by, period_from, period_to, tuple(rows), tuple(totals), whole)
 
 
 RATE_HEADER = ("收费率(按金额)", "户数", "已缴清户数", "收费率(按户)", "目标", "达标")
@@ -1211,8 +1222,8 @@ def collection_rate_xlsx(session: Session, report: CollectionRateReport) -> byte
     wb = xlsx_out.new_workbook()
     xlsx_out.write_sheet(wb, f"收费率 {report.period_from}~{report.period_to}", header, (
         [r.period, r.label, r.amount_due, r.amount_paid, rate_text(r.amount_rate), r.households, r.households_paid,
-         rate_text(r.household_rate), rate_text(report.target), r.target_label]
-        for r in (*report.rows, *report.totals)
+         rate_text(r.household_rate), rate_text(r.target), r.target_label]
+        for r in (*report.rows, *report.totals, *((report.range_total,) if report.range_total else ()))
     ))
     log_event(session, AuditKind.EXPORT, table=Bill.__tablename__,
               summary=f"导出收费率（{RATE_GROUPS[report.group_by]}，{report.period_from}~{report.period_to}）")

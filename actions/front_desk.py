@@ -2,6 +2,8 @@
 
 代收款交接 (002 前台 7): what a front-desk agent collected since their last handover (every payment they took, up to
 now) is handed over in one record; the cashier — someone else — counts it and confirms, a difference explained.
+应交 is the cash only: 微信、支付宝、刷卡、银行转账 went straight to the company's account, and are listed beside it
+by method (笔数, 金额), not counted by the cashier.
 A collector's handovers follow each other without gap or overlap: each starts where the last one ended, under a
 lock on the collector's row.
 
@@ -12,7 +14,7 @@ at the desk; a second click the same day changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +30,7 @@ from models import (
     MailItem,
     MailNotice,
     Payment,
+    PayMethod,
     ServiceRequest,
     SpecialService,
     Staff,
@@ -41,6 +44,7 @@ from . import records
 from .actor import Actor
 from .audit import as_actor, log_operation, record_bulk
 from .errors import NotPermitted, Refused
+from .kernel.money import cents
 from .kernel.scope import visible_projects
 from .kernel.sql import upsert_insert
 
@@ -73,19 +77,35 @@ def hand_over_collections(session: Session, *, collector_id: int | None = None, 
     taken = (Payment.collector_id == collector.id, Payment.project_id == project_id, Payment.paid_at < until,
              Payment.reversed_at.is_(None),  # 冲正: recorded wrongly, no money taken
              *((Payment.paid_at >= last,) if last else ()))
-    count, amount = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), ZERO))
-                                    .where(*taken)).one()
+    by_method = {
+        method: (n, cents(total)) for method, n, total in session.execute(
+            select(Payment.method, func.count(), func.coalesce(func.sum(Payment.amount), ZERO))
+            .where(*taken).group_by(Payment.method)
+        )
+    }
+    count, amount = by_method.pop(PayMethod.CASH, (0, ZERO))
+    others = other_methods_text(by_method)
     if not count:
         after = f"自 {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 上次交接以来" if last else ""
-        raise Refused(f"{collector.name}{after}没有代收款，无需交接", [collector.id])
+        beside = f"（{others}，已直接入公司账户，不交现金）" if others else ""
+        raise Refused(f"{collector.name}{after}没有代收现金，无需交接{beside}", [collector.id])
     row = CashHandover(project_id=project_id, collector_id=collector.id, period_from=since, period_to=until,
-                       payments=count, amount=Decimal(amount).quantize(Decimal("0.01")), handed_by_id=actor.user_id,
+                       payments=count, amount=amount, other_methods=others, handed_by_id=actor.user_id,
                        handed_at=until)
     session.add(row)
     session.flush()
     log_operation(session, "hand_over_collections", project_id=project_id,
                   params={"collector_id": collector.id}, counts={"payments": count, "amount": row.amount})
-    return Handover(row.id, count, row.amount, f"{collector.name} 交接代收款 {count} 笔，共 {row.amount} 元，待收银员确认")
+    beside = f"；{others}已直接入公司账户，不交现金" if others else ""
+    return Handover(row.id, count, row.amount,
+                    f"{collector.name} 交接代收现金 {count} 笔，共 {row.amount} 元，待收银员确认{beside}")
+
+
+def other_methods_text(by_method: Mapping[PayMethod, tuple[int, Decimal]]) -> str:
+    """The electronic payments beside a handover's cash, by method in the methods' order: 「微信 2 笔 300.00 元；
+    刷卡 1 笔 50.00 元」 ("" without any)."""
+    return "；".join(f"{m.label} {by_method[m][0]} 笔 {by_method[m][1]} 元" for m in PayMethod
+                     if m is not PayMethod.CASH and m in by_method)
 
 
 @as_actor

@@ -33,7 +33,7 @@ from .audit import log_event, log_operation
 from .errors import NotPermitted, Refused
 from .kernel.periods import parse_month
 from .kernel.scope import visible_projects
-from .scores import in_month
+from .scores import ToJudge, in_month, to_judge
 from .xlsx_out import new_workbook, sheet_title, to_bytes, write_sheet
 
 
@@ -64,6 +64,8 @@ class MonthTable:
     confirmed_at: dt.datetime | None
     spot_check_note: str
     lines: tuple[ScoreLine, ...]
+    # a draft month's complaint deductions still provisional: judged before it is confirmed
+    to_judge: tuple[ToJudge, ...] = ()
 
 
 def _line(score: MonthlyScore, staff: Staff) -> ScoreLine:
@@ -98,13 +100,17 @@ def month_tables(
         .order_by(MonthlyScore.project_id, MonthlyScore.rank, Staff.employee_no)
     ):
         lines[score.project_id].append(_line(score, staff))
+    drafts = [p for p, (sm, _) in months.items() if sm.status is MonthStatus.DRAFT and sm.computed_at is not None]
+    waiting: dict[int, list[ToJudge]] = defaultdict(list)
+    for j in to_judge(session, m, drafts) if drafts else ():
+        waiting[j.project_id].append(j)
     tables = []
     for p in ids:
         sm, confirmed_by = months.get(p, (None, None))
         tables.append(MonthTable(
             p, projects[p], m.text, sm.status if sm else None, sm.computed_at if sm else None,
             confirmed_by or "", sm.confirmed_at if sm else None, sm.spot_check_note if sm else "",
-            tuple(lines[p]),
+            tuple(lines[p]), tuple(waiting[p]),
         ))
     return tables
 

@@ -5,7 +5,9 @@ quarterly 服务之星: ``service_star``.
 "客服主管负责每月对客服人员进行考核。客服经理负责对客服人员工作的抽查" (客户服务部员工考核制度). Every point of a
 total is a ``ScoreEvent`` — typed by a supervisor, or derived from a valid complaint, an overdue work order,
 an unsatisfied callback or a praise, each source record counted once by the unique
-(source, source_id, staff_id). A confirmed month is locked until the manager reopens it.
+(source, source_id, staff_id). A month is confirmed only once no complaint deduction in it is still provisional
+(细则：被业主投诉者，视情况扣5-10分 — judged by the supervisor). A confirmed month is locked until the manager
+reopens it.
 """
 
 from __future__ import annotations
@@ -1101,7 +1103,8 @@ class MonthsResult:
 @as_actor
 def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], actor: Actor) -> MonthsResult:
     """确认: the supervisor locks the month's scores. Refused while the scores are not those the records give
-    now (never computed, or events or source records changed since), and while the month is not over."""
+    now (never computed, or events or source records changed since), while the month is not over, and while a
+    complaint's deduction in it is still 「暂定扣分，待主管评定」 (naming the employees and complaints to judge)."""
     hold_grant(session, actor, SCORE_MONTH, "action:confirm-scores", "确认月度考核")
     m = parse_past_month(month)
     if m.next_first > today_local():
@@ -1124,6 +1127,12 @@ def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], 
         if changed or pending.added or pending.removed:
             names = "、".join(projects[p] for p in (changed or draft))
             raise Refused(f"计算之后考核记录或来源记录有变化（{names}），请重新计算后再确认", changed or draft)
+        # 细则：被业主投诉者，视情况扣5-10分 — the supervisor's judgement, not the provisional figure, is confirmed
+        waiting = to_judge(session, m, draft)
+        if waiting:
+            raise Refused(f"{m.text} 仍有投诉扣分为「{PROVISIONAL_NOTE}」，不能确认月度考核："
+                          f"{to_judge_text(waiting)}；请先在「判定投诉」评定扣分（视情况扣5-10分），"
+                          f"重新计算后再确认", sorted({j.project_id for j in waiting}))
     now = utcnow()
     for p in draft:
         months[p].status = MonthStatus.CONFIRMED
@@ -1143,6 +1152,44 @@ def confirm_scores(session: Session, *, month: str, project_ids: Iterable[int], 
     if already:
         message += f"（{'、'.join(projects[p] for p in already)} 此前已确认）"
     return MonthsResult(m.text, tuple(draft), already, message)
+
+
+@dataclass(frozen=True)
+class ToJudge:
+    """A complaint's deduction still provisional in a month: the supervisor judges it before the month is
+    confirmed."""
+
+    project_id: int
+    staff: str
+    request_id: int
+    event_date: dt.date
+    points: Decimal
+
+    def __str__(self) -> str:  # 段馨 投诉#123（2026-09-03，暂扣 5 分）
+        return f"{self.staff} 投诉#{self.request_id}（{self.event_date}，暂扣 {_points_text(-self.points)} 分）"
+
+
+TO_JUDGE_SHOWN = 10  # a refusal names this many and counts the rest
+
+
+def to_judge(session: Session, m: Month, project_ids: Iterable[int]) -> list[ToJudge]:
+    """The month's complaint deductions still 「暂定扣分，待主管评定」, by employee and date."""
+    return [
+        ToJudge(*row) for row in session.execute(
+            select(ScoreEvent.project_id, Staff.name, ScoreEvent.source_id, ScoreEvent.event_date, ScoreEvent.points)
+            .join(Staff, Staff.id == ScoreEvent.staff_id)
+            .where(*in_month(m, sorted(project_ids)), ScoreEvent.source == EventSource.COMPLAINT,
+                   ScoreEvent.note == PROVISIONAL_NOTE)
+            .order_by(Staff.name, ScoreEvent.event_date, ScoreEvent.source_id)
+        )
+    ]
+
+
+def to_judge_text(waiting: Sequence[ToJudge]) -> str:
+    text = "、".join(str(j) for j in waiting[:TO_JUDGE_SHOWN])
+    if len(waiting) > TO_JUDGE_SHOWN:
+        text += f" 等 {len(waiting)} 条"
+    return text
 
 
 def _changed_since_compute(session: Session, m: Month, computed_at: dict[int, dt.datetime]) -> list[int]:

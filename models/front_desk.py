@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 
 class CashHandover(IdMixin, ProjectScoped, TimestampMixin, Base):
     """代收款交接: 「假日、午休时段以及下午下班之后的费用代收工作，并做好同收银员的工作交接」(002 前台 7) — what a
-    front-desk agent collected since their last handover, handed to the cashier, who counts it and confirms."""
+    front-desk agent collected since their last handover, handed to the cashier, who counts it and confirms. 应交 is
+    the cash; the electronic payments of the same span went straight to the company's account and are listed
+    beside it by method."""
 
     __tablename__ = "cash_handover"
     __label__ = "代收款交接"
@@ -60,8 +62,12 @@ class CashHandover(IdMixin, ProjectScoped, TimestampMixin, Base):
     collector_id: Mapped[int] = col("代收人", ForeignKey("staff.id", ondelete="RESTRICT"), index=True)
     period_from: Mapped[dt.datetime] = col("代收起", UTCDateTime())
     period_to: Mapped[dt.datetime] = col("代收止", UTCDateTime())
-    payments: Mapped[int] = col("笔数", Integer)
-    amount: Mapped[Decimal] = col("应交金额(元)", Money)
+    payments: Mapped[int] = col("现金笔数", Integer)
+    amount: Mapped[Decimal] = col("应交金额(元)", Money, doc="代收的现金：收银员清点的就是它")
+    other_methods: Mapped[str] = col(
+        "其他方式(不交现金)", Text, default="", server_default="",
+        doc="同期代收的微信、支付宝、刷卡、银行转账：款项直接进入公司账户，按方式列明笔数与金额，不计入应交",
+    )
     handed_by_id: Mapped[int | None] = col("交出人", ForeignKey("user_account.id", ondelete="SET NULL"))
     handed_at: Mapped[dt.datetime] = col("交接时间", UTCDateTime())
     cashier_id: Mapped[int | None] = col("收银员", ForeignKey("user_account.id", ondelete="SET NULL"), index=True)

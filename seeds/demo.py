@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from actions.accounts import add_user
 from actions.actor import actor_for_user
 from actions.audit import log_operation
+from actions.front_desk import other_methods_text
 from actions.scores import compute_scores, confirm_scores
 from actions.weekly_plan import carry_over_tasks
 from models import (
@@ -155,6 +156,8 @@ TODAY = dt.date(2026, 11, 15)
 NOW = dt.datetime(2026, 11, 15, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
 YEAR_AGO = TODAY - dt.timedelta(days=365)
 PERIODS = tuple(f"{y}-{m:02d}" for y, m in [(2025, 12)] + [(2026, m) for m in range(1, 12)])
+# 已确认考核的月份（最后两个月：上月计算未确认，本月未结束）之前受理的投诉均已评定
+CONFIRMED_BEFORE = dt.datetime(*map(int, PERIODS[-2].split("-")), 1, tzinfo=SHANGHAI).astimezone(UTC)
 DEMO_PASSWORD = "wuye-demo-2026"
 COMPANY = "锦程物业服务有限公司"
 CENT = Decimal("0.01")
@@ -989,8 +992,9 @@ class _Demo:
                 row["complaint_major"] = valid and rng.random() < 0.05
                 if valid and (category is C.SERVICE or rng.random() < 0.12):
                     row["complained_staff_id"] = rng.choice(service_staff)
-                    # 视情况扣5-10分：约一半已由主管评定（替代暂定的 5 分），其余仍为暂定
-                    if received.minute % 2 == 0:
+                    # 视情况扣5-10分：已确认月份的均已由主管评定（确认前须评定）；最近两个月约一半已评定
+                    # （替代暂定的 5 分），其余仍为暂定
+                    if received.minute % 2 == 0 or received < CONFIRMED_BEFORE:
                         row["complaint_points"] = -Decimal(5 + received.minute % 6)
             if kind is K.PRAISE:
                 row["praised_staff_id"] = rng.choice(all_staff)
@@ -1804,17 +1808,25 @@ class _Demo:
         handovers = []
         for back in (3, 2, 1):
             start, end = _local(TODAY - dt.timedelta(days=back), 17), _local(TODAY - dt.timedelta(days=back - 1), 9)
-            taken = self.s.execute(select(Payment.id, Payment.amount).where(
-                Payment.project_id == p.id, Payment.paid_at >= start, Payment.paid_at < end).limit(6)).all()
-            if not taken:
-                continue
-            # 下班后由前台代收
-            self.s.execute(update(Payment).where(Payment.id.in_([i for i, _ in taken])).values(collector_id=desk))
-            amount = sum((a for _, a in taken), ZERO)
+            taken = self.s.execute(select(Payment.id, Payment.amount, Payment.method).where(
+                Payment.project_id == p.id, Payment.paid_at >= start, Payment.paid_at < end
+            ).order_by(Payment.method != PayMethod.CASH, Payment.id).limit(6)).all()
+            if not any(m is PayMethod.CASH for _, _, m in taken):
+                continue  # 没有现金，无需交接
+            # 下班后由前台代收：应交的是现金，其他方式直接入公司账户，列明不交
+            self.s.execute(update(Payment).where(Payment.id.in_([i for i, _, _ in taken])).values(collector_id=desk))
+            cash = [a for _, a, m in taken if m is PayMethod.CASH]
+            others: dict[PayMethod, tuple[int, Decimal]] = {}
+            for _, a, m in taken:
+                if m is not PayMethod.CASH:
+                    n, total = others.get(m, (0, ZERO))
+                    others[m] = (n + 1, total + a)
+            amount = sum(cash, ZERO)
             done = back > 1
             handovers.append({
                 "project_id": p.id, "collector_id": desk, "period_from": start, "period_to": end,
-                "payments": len(taken), "amount": amount, "handed_by_id": p.users["前台客服"], "handed_at": end,
+                "payments": len(cash), "amount": amount, "other_methods": other_methods_text(others),
+                "handed_by_id": p.users["前台客服"], "handed_at": end,
                 "cashier_id": p.users.get("收费员", p.users["客服主管"]) if done else None,
                 "confirmed_at": end + dt.timedelta(minutes=40) if done else None,
                 "counted": amount if done else None, "note": ""})

@@ -46,7 +46,8 @@ class CashHandoverAdmin(ScopedModelView, model=CashHandover):
     can_create = False
     can_edit = False
     can_delete = False
-    column_list = ["id", "project", "collector", "period_from", "period_to", "payments", "amount", "handed_at",
+    column_list = ["id", "project", "collector", "period_from", "period_to", "payments", "amount", "other_methods",
+                   "handed_at",
                    "cashier", "confirmed_at", "counted", "note"]
     column_sortable_list = ["id", "handed_at", "confirmed_at", "amount"]
     column_default_sort = [("handed_at", True), ("id", True)]

@@ -533,6 +533,32 @@ def test_a_month_with_nothing_due_is_neither_met_nor_short(session, estate):
     ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active
     assert [(r[4], r[9]) for r in ws.iter_rows(min_row=3, values_only=True)] == [("—", "—"), ("—", "—")]
 
+def test_a_range_of_months_has_its_total_on_the_page_and_the_export(session, estate):
+    """收费率 2026-01..03: each month's 合计 and the range's — 应收 and 实收 summed, the rate from the sums (rounded as
+    a month's), households summed month by month; no target for a range (the documents set one a month, 93 %, and
+    one a year, 90 %)."""
+    e = estate
+    with_bills(session, e)
+    report = collection_rate(session, actor=e.actor, period_from="2026-01", period_to="2026-03")
+    assert [(t.period, t.amount_due, t.amount_paid) for t in report.totals] == [
+        ("2026-01", D("751.25"), D("450.00")), ("2026-02", D("751.25"), D("200.00")),
+        ("2026-03", D("751.25"), D("300.00"))]
+    whole = report.range_total
+    assert (whole.period, whole.label, whole.amount_due, whole.amount_paid, whole.amount_rate) == (
+        "2026-01~2026-03", "区间合计", D("2253.75"), D("950.00"), D("42.2"))
+    assert (whole.households, whole.households_paid, whole.household_rate) == (9, 4, D("44.4"))
+    assert (whole.meets_target, whole.target_label) == (None, "—")
+    # one month: its 合计 is the whole, no range total
+    assert collection_rate(session, actor=e.actor, period_from="2026-03").range_total is None
+
+    exports = session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT))
+    ws = load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active
+    last = list(ws.iter_rows(min_row=3, values_only=True))[-1]
+    assert last[:8] == ("2026-01~2026-03", "区间合计", 2253.75, 950, 0.422, 9, 4, 0.444)
+    assert last[8:] == ("—", "—")
+    assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 1
+
+
 def test_collection_rate_export(session, estate):
     e = estate
     with_bills(session, e)

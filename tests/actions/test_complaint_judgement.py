@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from actions.complaints import complaint_case, complaint_statistics, judge_complaint
 from actions.errors import Refused
-from actions.score_results import score_breakdown
+from actions.score_results import month_tables, score_breakdown
 from actions.scores import (
     JUDGED_NOTE,
     PROVISIONAL_NOTE,
@@ -19,9 +19,12 @@ from actions.scores import (
 from models import (
     ComplaintValidity,
     EventSource,
+    MonthStatus,
     OperationLog,
     RequestKind,
+    RewardEntry,
     ScoreEvent,
+    ScoreMonth,
     ScoringRule,
     ServiceRequest,
 )
@@ -133,6 +136,7 @@ def test_a_judgement_on_a_non_complaint_or_without_an_employee_is_refused(sessio
 def test_a_confirmed_month_keeps_its_judgements(session, org):
     complaint = request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 9), complaint_validity=V.VALID,
                         complained_staff=org["staff"]["a"])
+    judge_complaint(session, request_id=complaint.id, validity=V.VALID, points=Decimal("6"), actor=org["actor"])
     _compute(session, org)
     confirm_scores(session, month=MONTH, project_ids=[org["project"].id], actor=org["actor"])
     before = _state(session, complaint)
@@ -174,3 +178,47 @@ def test_the_employee_complained_about_does_not_judge_the_complaint(session, org
     judge_complaint(session, request_id=complaint.id, validity=V.VALID, points=Decimal("6"),
                     actor=actor_for_user(session, other))
     assert _state(session, complaint)[:3] == (V.VALID, Decimal("-6"), other.id)
+
+
+def _month_state(session, org):
+    return session.execute(
+        select(ScoreMonth.status, ScoreMonth.confirmed_by_id, ScoreMonth.confirmed_at)
+        .where(ScoreMonth.month == MONTH, ScoreMonth.project_id == org["project"].id)
+    ).one()
+
+
+def test_a_month_with_provisional_complaint_deductions_is_not_confirmed_until_judged(session, org):
+    """细则：被业主投诉者，视情况扣5-10分 — the supervisor judges each before the month is locked: the confirm
+    names the employees and complaints still 「暂定扣分，待主管评定」 and changes nothing."""
+    p, wang, li = org["project"], org["staff"]["a"], org["staff"]["b"]
+    first = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 9), complaint_validity=V.VALID,
+                    complained_staff=wang)
+    second = request(session, p, RequestKind.COMPLAINT, at(2026, 10, 20), complaint_validity=V.VALID,
+                     complained_staff=li)
+    _compute(session, org)
+    before = (_month_state(session, org), count(session, OperationLog), count(session, RewardEntry))
+    assert before[0][0] is MonthStatus.DRAFT
+    table = month_tables(session, month=MONTH, project_ids=[p.id], actor=org["actor"])[0]
+    assert {(j.staff, j.request_id) for j in table.to_judge} == {(wang.name, first.id), (li.name, second.id)}
+
+    with pytest.raises(Refused) as refused:
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    says = refused.value.message
+    assert "暂定扣分，待主管评定" in says and "不能确认" in says
+    assert f"{wang.name} 投诉#{first.id}（2026-10-09，暂扣 5 分）" in says and f"{li.name} 投诉#{second.id}" in says
+    assert (_month_state(session, org), count(session, OperationLog), count(session, RewardEntry)) == before
+
+    # one judged, the other still provisional: refused naming only that one
+    judge_complaint(session, request_id=first.id, validity=V.VALID, points=Decimal("7"), actor=org["actor"])
+    _compute(session, org)
+    with pytest.raises(Refused) as refused:
+        confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert f"投诉#{second.id}" in refused.value.message and f"投诉#{first.id}" not in refused.value.message
+    assert _month_state(session, org)[0] is MonthStatus.DRAFT
+
+    # both judged (and recomputed): confirmed
+    judge_complaint(session, request_id=second.id, validity=V.VALID, points=Decimal("5"), actor=org["actor"])
+    _compute(session, org)
+    assert month_tables(session, month=MONTH, project_ids=[p.id], actor=org["actor"])[0].to_judge == ()
+    confirm_scores(session, month=MONTH, project_ids=[p.id], actor=org["actor"])
+    assert _month_state(session, org)[0] is MonthStatus.CONFIRMED

@@ -61,10 +61,10 @@ def _count(session, model) -> int:
 def test_collections_are_handed_over_since_the_last_handover_and_confirmed(session, desk):
     first = hand_over_collections(session, actor=desk["desk"])
     assert (first.payments, first.amount) == (3, Decimal("400.00"))
-    assert first.message == "王丽 交接代收款 3 笔，共 400.00 元，待收银员确认"
+    assert first.message == "王丽 交接代收现金 3 笔，共 400.00 元，待收银员确认"
     row = session.get(CashHandover, first.handover_id)
     assert (row.collector_id, row.handed_by_id, row.confirmed_at) == (desk["wang"].id, desk["desk_user"].id, None)
-    with pytest.raises(Refused, match="王丽自 .* 上次交接以来没有代收款，无需交接"):
+    with pytest.raises(Refused, match="王丽自 .* 上次交接以来没有代收现金，无需交接"):
         hand_over_collections(session, actor=desk["desk"])
     with pytest.raises(Refused, match="不能由交出人本人确认"):
         confirm_handover(session, handover_id=row.id, counted=Decimal("400"), actor=desk["desk"])
@@ -83,12 +83,46 @@ def test_collections_are_handed_over_since_the_last_handover_and_confirmed(sessi
     session.add(Receipt(project_id=desk["p"].id, number="R9"))
     session.flush()
     session.add(Payment(project_id=desk["p"].id, bill_id=desk["bill"].id, amount=Decimal("20.00"),
-                        method=PayMethod.WECHAT, paid_at=utcnow(), collector_id=desk["wang"].id, receipt_no="R9"))
+                        method=PayMethod.CASH, paid_at=utcnow(), collector_id=desk["wang"].id, receipt_no="R9"))
     session.flush()
     second = hand_over_collections(session, actor=desk["desk"])
     assert (second.payments, second.amount) == (1, Decimal("20.00"))
     assert session.get(CashHandover, second.handover_id).period_from == row.period_to
     assert session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.table_name == "cash_handover")) >= 3
+
+
+def _pay(session, desk, n, amount, method, at=None):
+    session.add(Receipt(project_id=desk["p"].id, number=f"E{n}"))
+    session.flush()
+    session.add(Payment(project_id=desk["p"].id, bill_id=desk["bill"].id, amount=Decimal(amount), method=method,
+                        paid_at=at or utcnow() - dt.timedelta(minutes=30 - n), collector_id=desk["wang"].id,
+                        receipt_no=f"E{n}"))
+    session.flush()
+
+
+def test_the_desk_hands_over_its_cash_and_lists_the_other_methods_beside_it(session, desk):
+    """A cashier counts cash: 微信、支付宝、刷卡、银行转账 went straight to the company's account. 应交 is the cash
+    (3 payments, 400.00); the others are listed by method, not counted — it asked the cashier for 1190.00."""
+    for n, (amount, method) in enumerate((("300.00", PayMethod.WECHAT), ("200.00", PayMethod.WECHAT),
+                                          ("150.00", PayMethod.ALIPAY), ("90.00", PayMethod.CARD),
+                                          ("50.00", PayMethod.TRANSFER))):
+        _pay(session, desk, n, amount, method)
+    done = hand_over_collections(session, actor=desk["desk"])
+    row = session.get(CashHandover, done.handover_id)
+    others = "微信 2 笔 500.00 元；支付宝 1 笔 150.00 元；刷卡 1 笔 90.00 元；银行转账 1 笔 50.00 元"
+    assert (row.payments, row.amount, row.other_methods) == (3, Decimal("400.00"), others)
+    assert done.message == f"王丽 交接代收现金 3 笔，共 400.00 元，待收银员确认；{others}已直接入公司账户，不交现金"
+    # the cashier counts the 400.00 in cash: no difference to explain
+    confirm_handover(session, handover_id=row.id, counted=Decimal("400"), actor=desk["cashier"])
+    assert (row.counted, row.note) == (Decimal("400.00"), "")
+
+    # only electronic payments since: nothing to hand over, nothing written, the payments named
+    _pay(session, desk, 9, "20.00", PayMethod.WECHAT, utcnow())
+    before = (_count(session, CashHandover), _count(session, AuditLog))
+    with pytest.raises(Refused) as refused:
+        hand_over_collections(session, actor=desk["desk"])
+    assert "没有代收现金，无需交接（微信 1 笔 20.00 元，已直接入公司账户，不交现金）" in refused.value.message
+    assert (_count(session, CashHandover), _count(session, AuditLog)) == before
 
 
 def test_a_handover_of_another_project_is_not_permitted(session, desk):

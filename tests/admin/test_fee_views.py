@@ -790,6 +790,12 @@ def test_collection_rate_page_and_export(session, console, estate, staff_of):
     assert rows[0][9] == "达标" and {r[9] for r in rows[1:]} == {"未达标"}
     assert "<td>未达标</td>" in page.text and "<td>否</td>" not in page.text
     assert manager.get("/admin/collection-rate?period_from=2026-03&group_by=floor").status_code == 400
+    # a range: each month's 合计 and the range's total, on the page and in its export
+    ranged = manager.get("/admin/collection-rate?period_from=2026-01&period_to=2026-03")
+    assert ranged.status_code == 200 and "区间合计" in ranged.text and "2253.75" in ranged.text and "42.2%" in ranged.text
+    export = manager.job_file(manager.post_job("/admin/collection-rate?period_from=2026-01&period_to=2026-03&export=xlsx"))
+    last = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))[-1]
+    assert last[:5] == ("2026-01~2026-03", "区间合计", 2253.75, 950, 0.422)
 
 
 def test_a_month_or_day_beyond_the_calendar_is_refused_in_chinese(session, console, estate, staff_of):

@@ -619,3 +619,26 @@ def test_a_compute_is_a_job_one_per_project_and_month(console, session, org):
     assert (job.kind, job.state, job.title) == ("scores", JobState.DONE, "计算月度考核 2026-10")
     assert "计算月度考核 2026-10" in sup2.get("/admin/jobs").text
     assert count(session, ScoreMonth, ours(ScoreMonth, org)) == 1
+
+
+def test_the_confirm_step_lists_the_complaints_still_to_judge_and_refuses_until_they_are(console, session, org):
+    """细则：被业主投诉者，视情况扣5-10分: 考核结果 of a draft month lists each complaint deduction still 「暂定扣分，
+    待主管评定」 with 判定投诉; confirming is refused naming it (400, no error page), the month still a draft."""
+    from models import ComplaintValidity, RequestKind
+    from tests.score_support import at, request
+
+    wang = org["staff"][0]
+    complaint = request(session, org["project"], RequestKind.COMPLAINT, at(2026, 10, 9),
+                        complaint_validity=ComplaintValidity.VALID, complained_staff=wang)
+    sup = console("sup")
+    assert sup.post_job("/admin/scores/compute", {"month": MONTH, "project_id": str(org["project"].id)}).status_code == 200
+    page = sup.get("/admin/scores/results", params={"month": MONTH, "project_id": str(org["project"].id)})
+    assert page.status_code == 200 and f"王芳 投诉#{complaint.id}（2026-10-09，暂扣 5 分）" in page.text
+    assert f"judge-complaint?pks={complaint.id}" in page.text
+    before = (count(session, OperationLog), count(session, RewardEntry, ours(RewardEntry, org)))
+    refused = sup.post("/admin/score-month/confirm", {"month": MONTH, "project_id": str(org["project"].id)})
+    assert refused.status_code == 400 and "不能确认月度考核：王芳 投诉#" in refused.text
+    session.expire_all()
+    assert session.scalar(select(ScoreMonth.status).where(ours(ScoreMonth, org), ScoreMonth.month == MONTH)) \
+        is MonthStatus.DRAFT
+    assert (count(session, OperationLog), count(session, RewardEntry, ours(RewardEntry, org))) == before
