@@ -5,7 +5,7 @@ company's account). The other methods of the same span are listed beside it, by 
 Handovers made before keep their amounts as recorded (all methods) and an empty list.
 
 Revision ID: d4f7a2c9e6b1
-Revises: b3d8e6f1a2c4
+Revises: e4f2a8c6d1b9
 Create Date: 2026-12-07 20:20:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'd4f7a2c9e6b1'
-down_revision: str | Sequence[str] | None = 'b3d8e6f1a2c4'
+down_revision: str | Sequence[str] | None = 'e4f2a8c6d1b9'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
