@@ -58,6 +58,7 @@ from .base import (
     PAGE_SIZE,
     BooleanFilter,
     EnumFilter,
+    FilledFilter,
     OperationColumnFilter,
     ScopedForeignKeyFilter,
     ScopedModelView,
@@ -294,14 +295,16 @@ class BillAdmin(ScopedModelView, model=Bill):
 class PaymentAdmin(ScopedModelView, model=Payment):
     category = "收费催缴"
     icon = "fa-solid fa-money-bill"
-    column_list = ["id", "bill", "amount", "method", "paid_at", "collector", "receipt_no"]
+    # 冲正时间 on the list (and its export): a cashier finds the reversed payments by it and by 是否冲正.
+    column_list = ["id", "bill", "amount", "method", "paid_at", "collector", "receipt_no", "reversed_at"]
     column_searchable_list = ["receipt_no", "bill.period"]
     column_sortable_list = ["id", "amount", "method", "paid_at", "receipt_no"]
     column_default_sort = [("paid_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"), ScopedForeignKeyFilter("collector")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"), ScopedForeignKeyFilter("collector"),
+                      FilledFilter("reversed_at", "是否冲正", "未冲正", "已冲正")]
     # A payment is entered through 收款 (the bill's paid amount and status follow, overpayment is refused);
     # once booked it is not edited or deleted here — a correction is its 冲正 (below), which keeps the row.
-    column_details_list = [*column_list, "project", "reversed_at", "reversed_by", "reversal_reason"]
+    column_details_list = [*column_list, "project", "reversed_by", "reversal_reason"]
     can_edit = False
     can_delete = False
     one_time_form = True

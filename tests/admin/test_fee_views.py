@@ -21,6 +21,7 @@ from actions.dunning import DunningScope, record_delivery, run_lock
 from actions.job_runner import JobRunner
 from actions.jobs import HOST, JobSettings, claim_job, enqueue_job, worker_name
 from actions.kernel.periods import today_local
+from admin.views.base import local_datetime
 from admin.views.fees import dunning_job
 from models import (
     SHANGHAI,
@@ -1180,3 +1181,37 @@ def test_a_payment_recorded_wrongly_is_reversed_never_deleted(session, console, 
     # the bill takes the right payment again
     assert cashier.post("/admin/bill/account/pay", {"unit_id": str(e.b201.id), "amount": "1204.99",
                                                     "method": "cash"}).status_code == 303
+
+
+def test_the_payment_list_shows_and_filters_the_reversed_payments(session, console, estate, staff_of):
+    """收款记录 gave no sign of a 冲正: a cashier looking for the reversed payments had to open each one. The list
+    and its export now show 冲正时间, and 是否冲正 (已冲正 / 未冲正) lists only those."""
+    e = estate
+    with_bills(session, e)
+    cashier = console(staff_of("收费员"))
+    for unit, amount in ((e.b201, "301.25"), (e.a101, "150.00")):
+        assert cashier.post("/admin/bill/account/pay", {"unit_id": str(unit.id), "amount": amount,
+                                                        "method": "cash"}).status_code == 303
+    wrong, standing = session.scalars(select(Payment).where(Payment.project_id == e.project.id)
+                                      .order_by(Payment.id)).all()
+    assert cashier.post("/admin/payment/reverse", {"payment_id": str(wrong.id),
+                                                   "reason": "收错房屋"}).status_code == 303
+    session.expire_all()
+    reversed_at = session.get(Payment, wrong.id).reversed_at
+    assert reversed_at is not None and session.get(Payment, standing.id).reversed_at is None
+    shown = local_datetime(reversed_at)
+
+    everything = cashier.get("/admin/payment/list")
+    assert set(ids_listed(everything, "payment")) == {wrong.id, standing.id}
+    assert "冲正时间" in everything.text and "是否冲正" in everything.text and shown in everything.text
+    done = cashier.get("/admin/payment/list?reversed_at_filled=filled")
+    assert ids_listed(done, "payment") == [wrong.id] and shown in done.text
+    assert ids_listed(cashier.get("/admin/payment/list?reversed_at_filled=empty"), "payment") == [standing.id]
+
+    export = cashier.post("/admin/payment/export/xlsx?reversed_at_filled=filled")
+    assert export.status_code == 200, export.text[:300]
+    sheet = [[c for c in r] for r in load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(values_only=True)]
+    header = next(r for r in sheet if "冲正时间" in r)
+    rows = sheet[sheet.index(header) + 1:]
+    assert [r[header.index("收据号")] for r in rows] == [wrong.receipt_no]
+    assert rows[0][header.index("冲正时间")] not in (None, "")
