@@ -300,8 +300,8 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     column_searchable_list = ["receipt_no", "bill.period"]
     column_sortable_list = ["id", "amount", "method", "paid_at", "receipt_no"]
     column_default_sort = [("paid_at", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"), ScopedForeignKeyFilter("collector"),
-                      FilledFilter("reversed_at", "是否冲正", "未冲正", "已冲正")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("method"),  # 是否冲正 above the long 收款人 list
+                      FilledFilter("reversed_at", "是否冲正", "未冲正", "已冲正"), ScopedForeignKeyFilter("collector")]
     # A payment is entered through 收款 (the bill's paid amount and status follow, overpayment is refused);
     # once booked it is not edited or deleted here — a correction is its 冲正 (below), which keeps the row.
     column_details_list = [*column_list, "project", "reversed_by", "reversal_reason"]
