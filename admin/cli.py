@@ -871,6 +871,28 @@ def cmd_dunning(args: argparse.Namespace) -> int:
     return OK
 
 
+def _reverse_payment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("payment_id", type=int, metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
+    p.add_argument("--reason", required=True, metavar="原因", help="冲正原因，如：误录金额、收错房屋")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
+    _acting_user_arg(p)
+
+
+@command("reverse-payment", "冲正：误录的收款不再计入账单实收，账单状态随之重算；收款记录与收据号保留（须填原因）",
+         _reverse_payment_args)
+def cmd_reverse_payment(args: argparse.Namespace) -> int:
+    from actions.billing import reverse_payment
+
+    with transaction() as session:
+        actor = acting_user(session, args, ("payment", "action:reverse-payment"), "冲正")
+        result = reverse_payment(session, payment_id=args.payment_id, reason=args.reason, actor=actor)
+    if args.json:
+        print_json(result)
+    else:
+        print(result.message)
+    return OK
+
+
 # --- 导出 --------------------------------------------------------------------------------------------
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", metavar="列表", help="控制台列表地址中的名称，如 unit、customer、bill、payment")

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Bill, DunningNotice, DunningRun, DunningRunStatus, DunningStage
+from models import Bill, DunningNotice, DunningRun, DunningRunStatus, DunningStage, Payment, User
 from models.fees import FeeType
 from tests.actions.test_billing import make_estate, one_off, with_bills
 from tests.cli_support import copy_of, initialised, table_counts
@@ -107,3 +107,57 @@ def test_refusals_exit_1_and_write_nothing(db: Engine, capsys, argv, message) ->
     assert cli.main(argv) == 1
     assert message in capsys.readouterr().err
     assert table_counts(db) == before
+
+
+@pytest.fixture
+def booked(db: Engine) -> int:
+    """B-201's April bill paid in full at the desk (a payment to reverse), a cashier and a front-desk account."""
+    from actions.billing import record_payment
+    from models import Project, Unit
+    from tests import factories as f
+
+    with Session(db) as session, session.begin():
+        project = session.scalars(select(Project).where(Project.name == PROJECT)).one()
+        f.user(session, username="cashier", roles=["收费员"], projects=[project])
+        f.user(session, username="desk", roles=["前台客服"], projects=[project])
+        bill = session.scalars(select(Bill).join(Unit, Unit.id == Bill.unit_id)
+                               .where(Unit.room_no == "201", Bill.period == "2026-04")).one()
+        return record_payment(session, bill_id=bill.id, amount="301.25", actor=cli.CLI_ACTOR).payment_id
+
+
+def test_a_payment_is_reversed_from_the_command_line_once(db: Engine, capsys, booked: int) -> None:
+    """``wuye reverse-payment ID --reason 原因 --as 收费员``: the console's 冲正 — the row and its receipt stay, marked
+    with who and why; the bill owes again; run twice, nothing more is written."""
+    argv = ["reverse-payment", str(booked), "--reason", "收错房屋", "--as", "cashier"]
+    assert cli.main([*argv, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["payment_id"], done["amount"], done["bill_status"], done["outstanding"], done["already"]) == (
+        booked, "301.25", "unpaid", "301.25", False)
+    with Session(db) as session:
+        payment = session.get(Payment, booked)
+        cashier = session.scalars(select(User.id).where(User.username == "cashier")).one()
+        assert (payment.reversal_reason, payment.reversed_by_id) == ("收错房屋", cashier)
+        assert payment.reversed_at is not None and session.get(Bill, payment.bill_id).amount_paid == 0
+    after = table_counts(db)
+    assert cli.main(argv) == 0
+    assert "已冲正，未重复登记" in capsys.readouterr().out
+    assert table_counts(db) == after
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--reason", " ", "--as", "cashier"], "请填写冲正原因"),
+    (["--reason", "误录", "--as", "desk"], "没有“冲正”的权限"),
+    (["--reason", "误录", "--as", "nobody"], "nobody"),
+])
+def test_a_reversal_refused_exits_1_and_changes_nothing(db: Engine, capsys, booked: int, argv, message) -> None:
+    before = table_counts(db)
+    assert cli.main(["reverse-payment", str(booked), *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert table_counts(db) == before
+    with Session(db) as session:
+        assert session.get(Payment, booked).reversed_at is None
+
+
+def test_reversing_a_payment_that_does_not_exist_is_refused(db: Engine, capsys) -> None:
+    assert cli.main(["reverse-payment", "987654", "--reason", "误录"]) == 1
+    assert "收款记录#987654 不存在" in capsys.readouterr().err
