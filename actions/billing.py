@@ -639,8 +639,8 @@ class ReversalResult:
     def message(self) -> str:
         if self.already:
             return f"收款记录#{self.payment_id} 已冲正，未重复登记"
-        return (f"已冲正收款记录#{self.payment_id}（{self.amount} 元）；账单#{self.bill_id}"
-                f"{self.bill_status.label}，未缴 {self.outstanding} 元")
+        return (f"已冲正收款记录#{self.payment_id}（{self.amount} 元）；账单#{self.bill_id} 现为"
+                f"{self.bill_status.label}，尚欠 {self.outstanding} 元")
 
 
 def reversal_refusal(payment: Payment) -> str | None:

@@ -133,6 +133,7 @@ def test_a_payment_is_reversed_from_the_command_line_once(db: Engine, capsys, bo
     done = json.loads(capsys.readouterr().out)
     assert (done["payment_id"], done["amount"], done["bill_status"], done["outstanding"], done["already"]) == (
         booked, "301.25", "unpaid", "301.25", False)
+    assert done["message"].endswith(f"账单#{done['bill_id']} 现为未缴，尚欠 301.25 元")
     with Session(db) as session:
         payment = session.get(Payment, booked)
         cashier = session.scalars(select(User.id).where(User.username == "cashier")).one()
