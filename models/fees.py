@@ -35,6 +35,7 @@ from .base import (
     enum_type,
     list_order_indexes,
     loaded,
+    sparse_indexes,
     trigram_indexes,
 )
 
@@ -226,6 +227,8 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive", info={"message": "{amount}须大于 0"}),
         *list_order_indexes("paid_at"),
+        # the 已冲正 filter of the list reads the few reversed payments, not every payment of the scope
+        *sparse_indexes("payment", "reversed_at"),
         *trigram_indexes("payment", "receipt_no"),
         # the number is a receipt of the same project: a number is never shared by two 收款
         ForeignKeyConstraint(["project_id", "receipt_no"], ["receipt.project_id", "receipt.number"],
