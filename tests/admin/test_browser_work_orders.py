@@ -123,8 +123,11 @@ def test_the_callback_step_is_in_reach_on_a_phone(live_server, browser, people):
     from actions.actor import actor_for_user
     from actions.work_orders import accept_work_orders, complete_work_order, dispatch_requests
     from models import Project, User
+    from models.db import writing
 
-    with live_server.session_maker.begin() as session:
+    # reads, then writes: the write lock first (BEGIN IMMEDIATE), or a write of the console serving the earlier
+    # tests' pages between the two would make SQLite refuse the first write at once ("database is locked")
+    with writing(), live_server.session_maker.begin() as session:
         desk = session.scalar(select(User).where(User.username == people["desk"]))
         actor = actor_for_user(session, desk)
         request = f.service_request(session, project_=session.get(Project, people["project"]),
