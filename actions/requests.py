@@ -37,7 +37,7 @@ from models import (
     utcnow,
 )
 
-from . import records
+from . import records, work_orders
 from .actor import Actor
 from .audit import as_actor, log_operation
 from .errors import NotPermitted, Refused
@@ -491,11 +491,12 @@ def answer_request(session: Session, *, request_id: int, reply: str, actor: Acto
 
 
 # --- 撤销: the caller withdraws a request ----------------------------------------------------------------------
-# 「业主来电告知已自行解决」: a request the caller withdraws before anyone was sent ends 已取消 with the reason said,
-# recorded by whom and when (its audit row). It then counts in no figure — not 受理 nor 办结 in 投诉统计, not in the
-# scores, the service star, the queues or 我的首问 (``complaints.not_withdrawn`` and each one's status filter).
-# Once dispatched a 派工单 is under way and has no cancelled state: it ends as every order does, after its callback.
-WITHDRAWABLE = (RequestStatus.PENDING, RequestStatus.ANSWERED)
+# 「业主来电告知已自行解决」「自己请了师傅」: a request the caller withdraws ends 已取消 with the reason said, recorded by
+# whom and when (its audit row). It then counts in no figure — not 受理 nor 办结 in 投诉统计, not in the scores, the
+# service star, the queues or 我的首问 (``complaints.not_withdrawn`` and each one's status filter). A dispatched one is
+# withdrawn while its 派工单 is not done (已派工/处理中): the order ends 已取消 with it (``work_orders.cancel_open_order``).
+# Once 已完工 it is not withdrawn: it goes to its 回访 and closes with the order.
+WITHDRAWABLE = (RequestStatus.PENDING, RequestStatus.DISPATCHED, RequestStatus.ANSWERED)
 WITHDRAWN_PREFIX = "撤销原因："
 
 
@@ -503,12 +504,14 @@ WITHDRAWN_PREFIX = "撤销原因："
 class WithdrawResult:
     request_id: int
     already: bool = False  # withdrawn already with the same reason (a double submit): nothing written
+    order_id: int | None = None  # its 派工单, cancelled with it
 
     @property
     def message(self) -> str:
         if self.already:
             return f"诉求 #{self.request_id} 已撤销，未重复登记"
-        return f"已撤销诉求 #{self.request_id}，不再计入受理与办结统计"
+        order = f"，派工单 #{self.order_id} 已取消" if self.order_id else ""
+        return f"已撤销诉求 #{self.request_id}{order}，不再计入受理与办结统计"
 
 
 def withdraw_refusal(request: ServiceRequest) -> str | None:
@@ -518,11 +521,8 @@ def withdraw_refusal(request: ServiceRequest) -> str | None:
     if request.status is RequestStatus.CLOSED:
         return f"诉求 #{request.id} 已办结，不能撤销"
     if request.status not in WITHDRAWABLE:
-        return _DISPATCHED.format(request.id)
-    return None
-
-
-_DISPATCHED = "诉求 #{} 已派工，不能撤销：请通知处理部门，派工单完工回访后随之关闭办结"
+        return f"诉求 #{request.id} {request.status.label}，不能撤销"
+    return next(filter(None, (work_orders.cancel_refusal(o) for o in request.work_orders)), None)
 
 
 def _withdrawn_reply(request: ServiceRequest, reason: str) -> str:
@@ -533,9 +533,10 @@ def _withdrawn_reply(request: ServiceRequest, reason: str) -> str:
 @as_actor
 def withdraw_request(session: Session, *, request_id: int, reason: str, actor: Actor,
                      version: int | None = None) -> WithdrawResult:
-    """撤销: the caller withdraws a request not yet dispatched (待派工 or 已答复): it ends 已取消 with its 办结时间 and
-    the reason after its 答复内容. ``version``: the one the form started from — refused if someone changed the request
-    since (a dispatch meanwhile); the same reason posted again answers that it is done and writes nothing."""
+    """撤销: the caller withdraws a request not yet done (待派工, 已答复, or 已派工 with its order 已派工/处理中): it ends
+    已取消 with its 办结时间 and the reason after its 答复内容; its order, if any, ends 已取消 with the reason.
+    ``version``: the one the form started from — refused if someone changed the request since (a dispatch
+    meanwhile); the same reason posted again answers that it is done and writes nothing."""
     SR = ServiceRequest
     reason = (reason or "").strip()
     request = session.get(SR, request_id)
@@ -545,25 +546,29 @@ def withdraw_request(session: Session, *, request_id: int, reason: str, actor: A
         return WithdrawResult(request_id, already=True)
     if refusal := withdraw_refusal(request):
         raise Refused(refusal, [request_id])
-    if session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == request_id)) is not None:
-        raise Refused(_DISPATCHED.format(request_id), [request_id])
     if version is not None and version != request.version:
         raise Refused(f"诉求 #{request_id} 已被他人修改，请刷新后重试", [request_id])
     if not reason:
         raise Refused("请填写撤销原因（如：业主来电告知已自行解决）")
     reply = _withdrawn_reply(request, reason)
     records.check_text_length(SR, "reply", reply)
+    now = utcnow()
+    order = next(iter(request.work_orders), None)
+    if order is not None:  # first the order: an engineer completing it meanwhile wins or loses on its row
+        records.check_text_length(WorkOrder, "cancel_reason", reason)
+        work_orders.cancel_open_order(session, order=order, reason=reason, now=now)
     request.reply = reply
     request.status = RequestStatus.CANCELLED
-    request.closed_at = utcnow()
+    request.closed_at = now
     try:
         session.flush()  # its audit row (状态, 答复内容, 办结时间); the version refuses a request dispatched meanwhile
     except StaleDataError:
         raise Refused(f"诉求 #{request_id} 已被他人处理，请刷新后重试", [request_id]) from None
+    order_id = order.id if order is not None else None
     log_operation(session, "withdraw_request", params={"request_id": request_id, "reason": reason},
-                  counts={"withdrawn": 1}, project_id=request.project_id,
-                  message=f"撤销诉求 #{request_id}：{reason}")
-    return WithdrawResult(request_id)
+                  counts={"withdrawn": 1, "orders_cancelled": int(order is not None)}, project_id=request.project_id,
+                  message=f"撤销诉求 #{request_id}{f'（派工单 #{order_id} 已取消）' if order_id else ''}：{reason}")
+    return WithdrawResult(request_id, order_id=order_id)
 
 
 # --- 我的首问 -------------------------------------------------------------------------------------------------

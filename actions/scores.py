@@ -66,6 +66,7 @@ from models import (
     StaffPosition,
     Visit,
     WorkOrder,
+    WorkOrderStatus,
     label_of,
     utcnow,
 )
@@ -645,7 +646,8 @@ def _sources() -> tuple[_Source, ...]:
         # 超过完成时限仍未完工，或完工晚于时限：计入时限所在月份
         _Source(EventSource.OVERDUE_ORDER, WorkOrder.id, WorkOrder.assignee_id, WorkOrder.complete_due_at,
                 (WorkOrder.complete_due_at < now,
-                 or_(WorkOrder.completed_at.is_(None), WorkOrder.completed_at > WorkOrder.complete_due_at))),
+                 or_(WorkOrder.completed_at.is_(None), WorkOrder.completed_at > WorkOrder.complete_due_at),
+                 WorkOrder.status != WorkOrderStatus.CANCELLED)),  # withdrawn by the owner: no one was late
         # 回访不满意：计给该工单的处理人
         _Source(EventSource.UNSATISFIED_CALLBACK, Visit.id, WorkOrder.assignee_id, Visit.visited_at,
                 (Visit.result == Satisfaction.UNSATISFIED,),

@@ -2,7 +2,8 @@
 
 Lifecycle: 已派工 —接单→ 处理中 —完工→ 已完工 —回访(满意/基本满意)→ 已回访 —关闭→ 已关闭.
 "真正的结束是在回访后，而不是完工收钱后": an order closes only after a satisfied callback; an unsatisfied
-callback sends it back to 处理中 for rework and counts a 返工. 转派 returns an open order to 已派工.
+callback sends it back to 处理中 for rework and counts a 返工. 转派 returns an open order to 已派工. An open order
+whose request the owner withdraws (撤销诉求) ends 已取消.
 Every transition is one conditional UPDATE (… WHERE status IN allowed): of two people acting on the same
 order at once, one wins and the other is refused (B07).
 """
@@ -677,7 +678,7 @@ def change_work_order_priority(session: Session, *, order_id: int, priority: Pri
     moved on)."""
     if not isinstance(priority, Priority):
         raise Refused(f"请选择{label_of(WorkOrder, 'priority')}")
-    _orders(session, [order_id], actor, tuple(S), "修改优先级")
+    _orders(session, [order_id], actor, tuple(s for s in S if s is not S.CANCELLED), "修改优先级")
     order = session.get(WorkOrder, order_id)
     if version is not None and version != order.version:
         raise Refused("派工单已被他人修改，请刷新后重试", [order_id])
@@ -818,6 +819,40 @@ def close_work_orders(session: Session, *, order_ids: Sequence[int], actor: Acto
     return outcome
 
 
+# --- 撤销: the owner withdraws a request whose order is under way ------------------------------------------------
+# 「漏水自己好了」「自己请了师傅」: before the work is done (已派工/处理中) the front desk withdraws the request
+# (``requests.withdraw_request``) and its order ends 已取消 — out of the department's open list, the engineer's
+# queues and every figure. Once 已完工 it is not withdrawn: it goes to its 回访 and closes as every order does.
+CANCELLABLE = OPEN_STATUSES
+
+
+def cancel_refusal(order: WorkOrder) -> str | None:
+    """Why the request of ``order`` cannot be withdrawn because of the order, or None."""
+    if order.status in CANCELLABLE:
+        return None
+    if order.status is S.CANCELLED:
+        return f"派工单 #{order.id} 已取消"
+    then = "请回访，满意后随派工单关闭办结" if order.status is S.DONE else "请关闭派工单，诉求随之办结"
+    return f"派工单 #{order.id} {order.status.label}，不能撤销：{then}"
+
+
+def cancel_open_order(session: Session, *, order: WorkOrder, reason: str, now: dt.datetime) -> None:
+    """The order of a request being withdrawn ends 已取消, in the caller's transaction (which writes the operation
+    log). One conditional UPDATE, as every step: an engineer completing it at the same moment either went first —
+    then this is refused, nothing written — or is refused himself once this commits."""
+    values = {"status": S.CANCELLED, "cancelled_at": now, "cancel_reason": reason}
+    done = session.execute(
+        update(WorkOrder).where(WorkOrder.id == order.id, WorkOrder.status.in_(CANCELLABLE))
+        .values(**values, updated_at=now, version=WorkOrder.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire(order)
+    if done != 1:
+        raise Refused(cancel_refusal(order) or f"派工单 #{order.id} 已被他人处理，请刷新后重试", [order.id])
+    record_bulk(session, kind=AuditKind.UPDATE, table=WorkOrder.__tablename__, summary="撤销派工单",
+                ids=select(WorkOrder.id, WorkOrder.project_id).where(WorkOrder.id == order.id), changes=values)
+
+
 # --- SLA ---------------------------------------------------------------------------------------------
 def _pending_deadline() -> ColumnElement[dt.datetime]:
     """The deadline an open order must meet next: the response deadline until it is accepted (or the
@@ -910,6 +945,8 @@ class OrderSummary:
 def _status_at(order: WorkOrder, moment: dt.datetime) -> WorkOrderStatus:
     """The status ``order`` had at a past ``moment``, from its timestamps (the history of 回访 is not kept: an
     order completed by then shows 已完工 unless it has stayed in a later step since)."""
+    if order.cancelled_at is not None and order.cancelled_at < moment:
+        return S.CANCELLED
     if order.closed_at is not None and order.closed_at < moment:
         return S.CLOSED
     if order.completed_at is not None and order.completed_at < moment:
@@ -1023,6 +1060,7 @@ def department_report(session: Session, *, department_id: int, actor: Actor, day
             WorkOrder.dispatched_at < end,
             or_(WorkOrder.completed_at.is_(None), WorkOrder.completed_at >= end),
             or_(WorkOrder.closed_at.is_(None), WorkOrder.closed_at >= end),
+            or_(WorkOrder.cancelled_at.is_(None), WorkOrder.cancelled_at >= end),  # withdrawn by then: not open
         )
         state = or_(open_then, done_that_day)
     else:

@@ -128,6 +128,9 @@ class WorkOrderStatus(LabeledEnum):
     DONE = "done", "已完工"
     CALLED_BACK = "called_back", "已回访"
     CLOSED = "closed", "已关闭"
+    # 撤销: the owner withdrew the request before the work was done (修好了/自己请了师傅) — reached only through
+    # ``actions.requests.withdraw_request``; out of every figure, as the withdrawn request is
+    CANCELLED = "cancelled", "已取消"
 
 
 class VisitKind(LabeledEnum):
@@ -329,6 +332,10 @@ class WorkOrder(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     # visits once per order (a branch's 41,000 orders of a month: 51 ms of SQLite's CPU).
     callbacks: Mapped[int] = col("回访次数", Integer, default=0, server_default="0")
     reassign_note: Mapped[str] = col("转派原因", String(255), default="")
+    # 撤销 (已取消): when and why; who is in its audit row. Not 关闭时间: the month's closed orders are the 回访率's
+    # denominator, and a withdrawn order was neither done nor called back
+    cancelled_at: Mapped[dt.datetime | None] = col("取消时间", UTCDateTime())
+    cancel_reason: Mapped[str] = col("撤销原因", String(200), default="", server_default="")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     request: Mapped[ServiceRequest] = relationship(back_populates="work_orders", info={"label": "客户诉求"})

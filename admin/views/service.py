@@ -144,6 +144,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     category = "客服工单"
     icon = "fa-solid fa-phone"
     column_list = ["id", "received_at", "kind", "category", "unit", "contact_name", "status", "first_staff", "repeat_of"]
+    target_loads = ("work_orders",)  # 撤销诉求's page: is its 派工单 done?
     column_searchable_list = ["contact_name", "contact_phone", "unit.room_no"]
     column_sortable_list = ["id", "received_at", "kind", "category", "priority", "status", "closed_at"]
     column_default_sort = [("received_at", True), ("id", True)]
@@ -218,7 +219,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
 
     @expose("/withdraw", methods=["POST"])
     async def withdraw_submit(self, request: Request) -> Response:
-        """撤销: the caller withdraws a request not yet dispatched; the reason is required."""
+        """撤销: the caller withdraws a request not yet done (its open 派工单 with it); the reason is required."""
         return await WITHDRAW.posted(self, request)
 
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
@@ -631,8 +632,8 @@ ANSWER = TextStep(
     "reply", label_of(ServiceRequest, "reply"), "答复并办结", "request_id", intake.answer_request, AnswerForm,
     intake.answer_refusal, version=True, initial=lambda row: {"reply": row.reply})
 WITHDRAW = TextStep(
-    "withdraw", "撤销诉求", "业主撤回尚未派工的诉求（如来电告知已自行解决）：填写撤销原因后诉求为「已取消」，不再计入受理、办结及"
-    "投诉统计；已派工的诉求须由处理部门完工回访后随派工单关闭。", "reason", "撤销原因", "撤销诉求", "request_id",
+    "withdraw", "撤销诉求", "业主撤回尚未办完的诉求（如来电告知已自行解决、已自行请人维修）：填写撤销原因后诉求为「已取消」，"
+    "已派工未完工的派工单随之「已取消」，不再计入受理、办结、派工及投诉统计；派工单已完工的须回访后随派工单关闭。", "reason", "撤销原因", "撤销诉求", "request_id",
     intake.withdraw_request, WithdrawForm, intake.withdraw_refusal, placeholder="如：业主来电告知已自行解决",
     version=True)
 

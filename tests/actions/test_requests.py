@@ -251,14 +251,14 @@ def test_a_caller_withdraws_a_request_not_yet_dispatched(session, console, desk)
     """撤销: a caller withdrawing a request (「业主来电告知已自行解决」) had no step — it stayed 待派工 for ever, in 我的首问
     and the queues, and a complaint counted as received and never handled. Now 撤销诉求 (POST, CSRF, its own grant)
     with a reason required ends it 已取消: the reason kept, its audit row and operation-log row written, out of
-    投诉统计 and 我的首问. A dispatched request, a blank reason, another project's desk and a cashier are refused,
-    nothing written; a double submit writes nothing more."""
+    投诉统计 and 我的首问. A request whose order is done (已完工: it goes to its 回访), a blank reason, another
+    project's desk and a cashier are refused, nothing written; a double submit writes nothing more."""
     from actions.actor import actor_for_user
     from actions.complaints import complaint_statistics
     from actions.requests import first_received
     from actions.timeline import request_timeline
-    from actions.work_orders import dispatch_requests
-    from models import AuditKind, AuditLog, OperationLog, RequestKind, RequestStatus
+    from actions.work_orders import accept_work_orders, complete_work_order, dispatch_requests
+    from models import AuditKind, AuditLog, OperationLog, RequestKind, RequestStatus, WorkOrder
 
     actor = actor_for_user(session, desk["user"])
     month = utcnow().astimezone(SHANGHAI).strftime("%Y-%m")
@@ -304,11 +304,14 @@ def test_a_caller_withdraws_a_request_not_yet_dispatched(session, console, desk)
 
     dispatched = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
     dispatch_requests(session, request_ids=[dispatched.id], actor=actor)
+    order_id = session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == dispatched.id))
+    accept_work_orders(session, order_ids=[order_id], actor=actor)
+    complete_work_order(session, order_id=order_id, result="已修复", actor=actor)  # done: it goes to its 回访
     session.flush()
     assert "/action/withdraw?" not in client.get(f"/admin/service-request/details/{dispatched.id}").text
     refused = client.post("/admin/service-request/withdraw", {"request_id": str(dispatched.id), "reason": "不修了",
                                                               "version": str(dispatched.version)})
-    assert refused.status_code == 400 and "已派工，不能撤销" in refused.text
+    assert refused.status_code == 400 and "已完工，不能撤销" in refused.text
     session.expire_all()
     assert session.get(ServiceRequest, dispatched.id).status is RequestStatus.DISPATCHED
 
