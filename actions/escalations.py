@@ -1,6 +1,7 @@
 """诉求升级: 「员工无法解决的问题，报主管；主管无法解决的，报经理；经理无法解决的，报总经理」(002 走回访 三 7). A request
-goes up one level at a time while it is open; each step keeps who raised it and why, and the answer given. Two
-people raising the same request at once are serialised on the request's row; the level is unique per request."""
+goes up one level at a time while it is open — a 重大投诉 straight to the manager or the branch; each step keeps who
+raised it and why, and the answer given. Two people raising the same request at once are serialised on the
+request's row; the level is unique per request."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from models import (
     SHANGHAI,
     Escalation,
     EscalationLevel,
+    RequestKind,
     RequestStatus,
     ServiceRequest,
     Staff,
@@ -56,6 +58,31 @@ def answered_level(session: Session, *, actor: Actor) -> EscalationLevel | None:
     return held[0] if held else None
 
 
+LEVELS = tuple(EscalationLevel)
+
+
+def _skipped_level(session: Session, request: ServiceRequest, level: EscalationLevel,
+                   highest: EscalationLevel | None, actor: Actor) -> str | None:
+    """Why ``level`` skips one, or None. 「员工无法解决的报主管，主管无法解决的报经理，经理无法解决的报总经理」(002 走回访
+    三 7): one level up from the highest raised so far — or from the post of who raises it (a 主管 raises what he
+    cannot settle to the 经理). A 重大投诉 goes to the manager or the branch at once: 经理「受理重要投诉…重大问题及时
+    向上级领导汇报」(002 经理职责 七), 「对于重大投诉事件，由分公司负责协助项目进行处理」(004 (三) 6)."""
+    below = LEVELS[LEVELS.index(level) - 1] if level is not LEVELS[0] else None
+    if below is None or below == highest:
+        return None
+    if request.kind is RequestKind.COMPLAINT and request.complaint_major:
+        return None
+    held = _answers_up_to(session, actor)
+    own = held[0] if held is not None else None
+    if own is not None and own.value >= below.value:
+        return None
+    reached = max((x for x in (highest, own) if x is not None), key=LEVELS.index, default=None)
+    step = LEVELS[LEVELS.index(reached) + 1] if reached is not None else LEVELS[0]
+    return (f"诉求#{request.id} 须逐级上报：员工无法解决的报{LEVELS[0].label}，{LEVELS[0].label}无法解决的报"
+            f"{LEVELS[1].label}，{LEVELS[1].label}无法解决的报{LEVELS[2].label}——请先上报{step.label}"
+            f"（重大投诉可直接上报{LEVELS[1].label}或{LEVELS[2].label}）")
+
+
 @dataclass(frozen=True)
 class EscalationResult:
     escalation_id: int
@@ -81,6 +108,8 @@ def escalate_request(session: Session, *, request_id: int, level: EscalationLeve
     highest = session.scalar(select(func.max(Escalation.level)).where(Escalation.request_id == request_id))
     if highest is not None and level.value <= EscalationLevel(highest).value:
         raise Refused(f"诉求#{request_id} 已上报至{EscalationLevel(highest).label}，只能向更高一级上报", [request_id])
+    if refusal := _skipped_level(session, request, level, highest and EscalationLevel(highest), actor):
+        raise Refused(refusal, [request_id])
     row = Escalation(project_id=request.project_id, request_id=request_id, level=level, reason=reason,
                      escalated_by_id=actor.user_id, escalated_at=utcnow())
     session.add(row)

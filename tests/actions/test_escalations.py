@@ -70,6 +70,8 @@ def test_the_console_raises_and_answers_with_posts(session, console, case):
     page = desk.get("/admin/escalation/list")
     assert page.status_code == 200 and 'name="reason"' in page.text
     assert 'name="response"' not in page.text  # the front desk raises; whom it goes to answers
+    case["request"].complaint_major = True  # 重大投诉: to the manager at once
+    session.flush()
     assert desk.post("/admin/escalation/raise", {"request_id": str(rid), "level": "2_manager",
                                                  "reason": "业主要求经理出面"}).status_code == 303
     row = session.scalars(select(Escalation)).one()
@@ -89,7 +91,8 @@ def test_who_raised_an_escalation_does_not_answer_it(session, console, case):
     list, and it showed as 已批复. The answer is now refused to who raised it, nothing written; the manager
     answers it."""
     rid = case["request"].id
-    f.user(session, username="zhuguan", roles=["客服主管"], projects=[case["request"].project])
+    boss = f.user(session, username="zhuguan", roles=["客服主管"], projects=[case["request"].project])
+    boss.staff_id = f.staff(session, project_=case["request"].project, position=StaffPosition.SUPERVISOR).id
     session.flush()
     boss = console("zhuguan")
     assert boss.post("/admin/escalation/raise", {"request_id": str(rid), "level": "2_manager",
@@ -169,3 +172,36 @@ def test_an_account_with_no_staff_record_does_not_answer_unless_company_wide(ses
     respond_escalation(session, escalation_id=ids[2], response="统一口径", actor=actor_for_user(session, admin))
     session.expire_all()
     assert [session.get(Escalation, i).responded_by_id for i in ids] == [None, loose.id, admin.id]
+
+
+def test_a_level_is_skipped_only_by_a_major_complaint_or_by_the_level_below(session, console, case):
+    """「员工无法解决的报主管，主管无法解决的报经理，经理无法解决的报总经理」(002): the front desk sent an ordinary
+    complaint straight to the manager, or to the branch, past the supervisor. Now refused, saying whom to raise it to
+    first, nothing written. A 重大投诉 goes to the manager or the branch at once (002 经理职责 七, 004 (三) 6); a
+    supervisor raises to the manager what he cannot settle himself, a manager to the branch."""
+    p, rid = case["request"].project, case["request"].id
+    desk = console("desk")
+    for level, first in (("2_manager", "客服主管"), ("3_general", "客服主管")):
+        refused = desk.post("/admin/escalation/raise", {"request_id": str(rid), "level": level, "reason": "业主要求"})
+        assert refused.status_code == 400 and "须逐级上报" in refused.text and f"请先上报{first}" in refused.text
+    escalate_request(session, request_id=rid, level=EscalationLevel.SUPERVISOR, reason="业主情绪激动", actor=case["desk"])
+    with pytest.raises(Refused, match="请先上报客服经理（重大投诉可直接上报客服经理或总经理/分公司）"):
+        escalate_request(session, request_id=rid, level=EscalationLevel.GENERAL, reason="媒体介入", actor=case["desk"])
+    assert [r.level for r in session.scalars(select(Escalation))] == [EscalationLevel.SUPERVISOR]
+
+    major = f.service_request(session, project_=p, kind=RequestKind.COMPLAINT)
+    major.complaint_major = True
+    session.flush()
+    escalate_request(session, request_id=major.id, level=EscalationLevel.GENERAL, reason="重大投诉，报分公司",
+                     actor=case["desk"])
+    lead = f.user(session, username="lead", roles=["客服主管"], projects=[p])
+    lead.staff_id = f.staff(session, project_=p, position=StaffPosition.SUPERVISOR).id
+    own = f.service_request(session, project_=p, kind=RequestKind.COMPLAINT)
+    lead_actor = actor_for_user(session, lead)
+    escalate_request(session, request_id=own.id, level=EscalationLevel.MANAGER, reason="超出主管权限", actor=lead_actor)
+    with pytest.raises(Refused, match="请先上报客服经理"):  # a 主管 does not skip the 经理 either
+        escalate_request(session, request_id=f.service_request(session, project_=p).id,
+                         level=EscalationLevel.GENERAL, reason="报分公司", actor=lead_actor)
+    rows = session.execute(select(Escalation.request_id, Escalation.level).order_by(Escalation.id)).all()
+    assert rows == [(rid, EscalationLevel.SUPERVISOR), (major.id, EscalationLevel.GENERAL),
+                    (own.id, EscalationLevel.MANAGER)]
