@@ -57,6 +57,13 @@ def requests_pending(d: Any) -> ColumnElement[bool]:
     return and_(ServiceRequest.status_in(RequestStatus.PENDING), ServiceRequest.project_id.in_(d.project_ids))
 
 
+def requests_answered(d: Any) -> ColumnElement[bool]:
+    """已答复待办结: requests answered and left open, as older records and imports hold them (答复办结 now closes a
+    request when it answers it). Nothing else listed them: not 待派工, not 我的首问 — the desk closes each with
+    答复办结 (its answer offered), or 撤销 one the caller withdrew."""
+    return and_(ServiceRequest.status_in(RequestStatus.ANSWERED), ServiceRequest.project_id.in_(d.project_ids))
+
+
 def first_asked(d: Any) -> ColumnElement[bool]:
     """我的首问: open requests whose 首问负责人 is the user ``arg`` — the 我的首问 page's (``requests.first_asked_of``),
     not those the user merely keyed in for the guard or engineer the owner reached first."""
@@ -151,6 +158,7 @@ def bookings_to_approve(d: Any) -> ColumnElement[bool]:
 # set key → (label, model, clause); ``kpis`` makes them record sets.
 QUEUES: dict[str, tuple[str, type, Any]] = {
     "requests_pending": ("待派工诉求", ServiceRequest, requests_pending),
+    "requests_answered": ("已答复待办结诉求", ServiceRequest, requests_answered),
     "first_asked": ("我的首问（未办结）", ServiceRequest, first_asked),
     "major_open": ("未办结重大投诉", ServiceRequest, major_open),
     "callbacks_due": ("待回访工单", WorkOrder, callbacks_due),

@@ -26,6 +26,7 @@ from .kpis import Drill, KpiFigures, Scope
 # item key → the grant its list needs: (view identity, action); None: everyone
 GRANTS: dict[str, tuple[str, str] | None] = {
     "requests_pending": ("service-request", "list"),
+    "requests_answered": ("service-request", "action:answer"),
     "first_asked": ("service-request", "list"),
     "major_open": ("service-request", "list"),
     "callbacks_due": ("work-order", "action:callback"),
@@ -45,21 +46,24 @@ GRANTS: dict[str, tuple[str, str] | None] = {
     "kpis_off_target": None,  # the home page itself
 }
 
-_DESK = ("requests_pending", "callbacks_due", "first_asked", "mail_waiting", "loans_due", "keys_out")
+_DESK = ("requests_pending", "requests_answered", "callbacks_due", "first_asked", "mail_waiting", "loans_due",
+         "keys_out")
 _LEAD = ("runs_to_approve", "major_open", "kpis_off_target")
 ROLE_ITEMS: dict[str, tuple[str, ...]] = {
     "前台客服": _DESK,
     "楼宇管家": ("notices_to_deliver", "renovations_under_way", "first_asked", "mail_waiting"),
     "收费员": ("arrears_to_chase", "notices_to_deliver"),
     "工程部": ("orders_to_accept", "orders_in_hand", "orders_overdue"),
-    "客服主管": ("orders_overdue", "requests_pending", "callbacks_due", "scores_to_compute", "renovations_to_review",
-             "bookings_to_approve"),
+    "客服主管": ("orders_overdue", "requests_pending", "requests_answered", "callbacks_due", "scores_to_compute",
+             "renovations_to_review", "bookings_to_approve"),
     "客服经理": (*_LEAD, "orders_overdue"),
     "分公司管理": _LEAD,
     "系统管理员": (*_LEAD, "orders_overdue"),
 }
 # Shown in red when not zero: someone is already late.
 LATE = frozenset({"orders_overdue", "loans_due", "runs_to_approve", "major_open", "kpis_off_target"})
+# Shown only when not zero: a leftover of older records, which nothing makes any more.
+LEFTOVER = frozenset({"requests_answered"})
 LABELS = {"orders_overdue": "超时工单", "scores_to_compute": "上月考核未计算的项目", "kpis_off_target": "未达标指标"}
 
 
@@ -133,6 +137,8 @@ def workbench(session: Session, *, actor: Actor, scope: Scope, may: Callable[[st
             continue
         drill = _drill(session, actor, roles, key, ids, today)
         count = session.scalar(select(func.count()).select_from(drill.records.model).where(drill.where())) or 0
+        if key in LEFTOVER and not count:
+            continue
         items.append(Item(key, LABELS.get(key, drill.records.label), count, key in LATE and count > 0, drill))
     return Workbench(roles, tuple(items))
 

@@ -189,3 +189,34 @@ def test_my_first_asked_on_the_home_page_is_the_first_asked_page(console, sessio
     assert (count, listed_ids) == (2, {own.id, by_colleague.id})
     page = re.sub(r"<[^>]+>", " ", c.get("/admin/first-responsibility").text)
     assert "共 2 件" in page and f"#{for_guard.id} " not in page and f"#{answered.id} " not in page
+
+
+def test_answered_requests_left_open_are_shown_to_the_desk_until_closed(console, session):
+    """已答复 rows of older records and imports (答复办结 now closes a request as it answers it) were listed nowhere:
+    not 待派工, not 我的首问 — open for ever, unseen. The desk's 工作台 now counts them (已答复待办结) while there are
+    any, the count opens exactly them, and 答复办结 closes each with its answer; the tile then goes away."""
+    from sqlalchemy import func, select
+
+    from models import OperationLog, ServiceRequest
+
+    p1, p2 = f.project(session), f.project(session)
+    f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    left = f.service_request(session, project_=p1, kind=RequestKind.INQUIRY, content="咨询停车月卡办理")
+    theirs = f.service_request(session, project_=p2, kind=RequestKind.INQUIRY)
+    for row in (left, theirs):
+        row.status, row.reply = RequestStatus.ANSWERED, "已告知到物业中心办理"
+    session.flush()
+    c = console("desk")
+    got = tiles(c.get("/admin/"))
+    count, href = got["requests_answered"]
+    assert count == 1 and listed(c, href) == 1 and f"/service-request/details/{left.id}" in c.get(href).text
+    form = c.get(f"/admin/service-request/action/answer?pks={left.id}").text
+    assert "已告知到物业中心办理" in form  # its answer offered
+    assert c.post("/admin/service-request/answer", {"request_id": str(left.id), "reply": "已告知到物业中心办理",
+                                                    "version": str(left.version)}).status_code == 303
+    session.expire_all()
+    closed = session.get(ServiceRequest, left.id)
+    assert (closed.status, closed.reply) == (RequestStatus.CLOSED, "已告知到物业中心办理") and closed.closed_at
+    assert session.scalar(select(func.count()).select_from(OperationLog)
+                          .where(OperationLog.operation == "answer_request")) == 1
+    assert "requests_answered" not in tiles(c.get("/admin/"))  # none left: no tile
