@@ -61,7 +61,7 @@ def _member(enum: type, value: object) -> str:
 
 
 # What an audited change of a field says on the timeline, and which fields' values are the step's words.
-_WORDS = ("result", "reassign_note", "reply", "content")
+_WORDS = ("result", "reassign_note", "cancel_reason", "reply", "content")
 _SHOWN = ("status", "priority")
 
 

@@ -38,6 +38,7 @@ from models import (
     Visit,
     VisitWay,
     WorkOrder,
+    WorkOrderStatus,
     label_of,
     utcnow,
 )
@@ -388,6 +389,11 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         result = await run_action(self.session_maker, request, work_orders.change_work_order_priority, **fields.data)
         Flash.success(request, result.message)
         return WorkOrder(id=result.order_id)
+
+    async def check_can_edit(self, request: Request, model: Any) -> bool:
+        # 已取消 (the request withdrawn): nothing is left to change — 改优先级 refuses it too
+        return (getattr(model, "status", None) is not WorkOrderStatus.CANCELLED
+                and await super().check_can_edit(request, model))
 
     def _visible_custom_actions(self, request: Request, in_detail: bool = False) -> dict[str, str]:
         """The lifecycle buttons in lifecycle order; on a detail page only the steps the order's status allows

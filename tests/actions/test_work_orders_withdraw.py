@@ -16,6 +16,7 @@ from actions.actor import actor_for_user
 from actions.errors import Refused
 from actions.requests import withdraw_request
 from actions.scores import compute_scores
+from actions.timeline import order_timeline
 from actions.work_orders import (
     accept_work_orders,
     callback_work_order,
@@ -112,6 +113,9 @@ def test_the_front_desk_withdraws_a_dispatched_request_and_its_order_is_cancelle
                                                        AuditLog.summary == "撤销派工单")).all()
         assert [(row.actor_id, row.changes["status"], row.changes["cancel_reason"]) for row in trail] == [
             (desk["user"].id, "cancelled", reason)]
+        # 处理经过 of the order says who withdrew it and why
+        assert any(step.what == "撤销" and step.words == f"撤销原因：{reason}" and step.who
+                   for step in order_timeline(session, order_id=order.id, actor=desk["actor"]))
     logs = session.scalars(select(OperationLog).where(OperationLog.operation == "withdraw_request")).all()
     assert [(log.counts, log.actor_id) for log in logs] == [({"withdrawn": 1, "orders_cancelled": 1}, desk["user"].id)] * 2
 
@@ -124,6 +128,10 @@ def test_the_front_desk_withdraws_a_dispatched_request_and_its_order_is_cancelle
     assert dashboard.open_orders(session, scope=kpis.resolve_scope(session, actor=desk["actor"])) == ()
     report = department_report(session, department_id=department(session, "工程部").id, actor=desk["actor"])
     assert report.lines == ()
+    shown = client.get(f"/admin/work-order/details/{waiting_order.id}")
+    assert shown.status_code == 200 and "已取消" in shown.text and "业主来电：漏水已自行停止" in shown.text
+    assert f"/admin/work-order/edit/{waiting_order.id}" not in shown.text  # nothing left to change
+    assert client.get(f"/admin/work-order/edit/{waiting_order.id}").status_code == 403
     listed = client.get("/admin/work-order/list?status=cancelled")
     assert listed.status_code == 200 and f"/admin/work-order/details/{waiting_order.id}" in listed.text
 
