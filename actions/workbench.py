@@ -30,6 +30,7 @@ GRANTS: dict[str, tuple[str, str] | None] = {
     "first_asked": ("service-request", "list"),
     "major_open": ("service-request", "list"),
     "callbacks_due": ("work-order", "action:callback"),
+    "orders_to_close": ("work-order", "action:close"),
     "orders_overdue": ("work-order", "list"),
     "orders_to_accept": ("work-order", "action:accept"),
     "orders_in_hand": ("work-order", "action:complete"),
@@ -46,16 +47,16 @@ GRANTS: dict[str, tuple[str, str] | None] = {
     "kpis_off_target": None,  # the home page itself
 }
 
-_DESK = ("requests_pending", "requests_answered", "callbacks_due", "first_asked", "mail_waiting", "loans_due",
-         "keys_out")
+_DESK = ("requests_pending", "requests_answered", "callbacks_due", "orders_to_close", "first_asked", "mail_waiting",
+         "loans_due", "keys_out")
 _LEAD = ("runs_to_approve", "major_open", "kpis_off_target")
 ROLE_ITEMS: dict[str, tuple[str, ...]] = {
     "前台客服": _DESK,
     "楼宇管家": ("notices_to_deliver", "renovations_under_way", "first_asked", "mail_waiting"),
     "收费员": ("arrears_to_chase", "notices_to_deliver"),
     "工程部": ("orders_to_accept", "orders_in_hand", "orders_overdue"),
-    "客服主管": ("orders_overdue", "requests_pending", "requests_answered", "callbacks_due", "scores_to_compute",
-             "renovations_to_review", "bookings_to_approve"),
+    "客服主管": ("orders_overdue", "requests_pending", "requests_answered", "callbacks_due", "orders_to_close",
+             "scores_to_compute", "renovations_to_review", "bookings_to_approve"),
     "客服经理": (*_LEAD, "orders_overdue"),
     "分公司管理": _LEAD,
     "系统管理员": (*_LEAD, "orders_overdue"),

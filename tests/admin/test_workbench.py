@@ -221,3 +221,43 @@ def test_answered_requests_left_open_are_shown_to_the_desk_until_closed(console,
     assert session.scalar(select(func.count()).select_from(OperationLog)
                           .where(OperationLog.operation == "answer_request")) == 1
     assert "requests_answered" not in tiles(c.get("/admin/"))  # none left: no tile
+
+
+def test_orders_called_back_satisfied_wait_for_closing_on_the_desks_queue(console, session):
+    """「真正的结束是在回访后」: an order called back 满意 waits for 关闭, which 办结s its request. No queue listed them —
+    the demo's stayed 已回访 for weeks, their requests open in 我的首问 and out of 投诉处理率. The desk's 工作台 now
+    counts them (已回访待关闭工单), the count opens exactly them, and once closed they leave it."""
+    from sqlalchemy import select
+
+    from actions.actor import actor_for_user
+    from actions.work_orders import (
+        accept_work_orders,
+        callback_work_order,
+        complete_work_order,
+        dispatch_requests,
+    )
+    from models import Satisfaction, ServiceRequest, VisitWay, WorkOrder, WorkOrderStatus
+
+    p1, p2 = f.project(session), f.project(session)
+    f.user(session, username="desk", roles=["前台客服"], projects=[p1])
+    boss = f.user(session, roles=["客服主管"], projects=[p1, p2])
+    ids = {}
+    for key, project, satisfied in (("mine", p1, True), ("rework", p1, False), ("theirs", p2, True)):
+        actor = actor_for_user(session, boss)
+        rid = f.service_request(session, project_=project).id
+        dispatch_requests(session, request_ids=[rid], actor=actor)
+        oid = session.scalar(select(WorkOrder.id).where(WorkOrder.request_id == rid))
+        accept_work_orders(session, order_ids=[oid], actor=actor)
+        complete_work_order(session, order_id=oid, result="已修复", actor=actor)
+        callback_work_order(session, order_id=oid, way=VisitWay.PHONE, actor=actor,
+                            result=Satisfaction.SATISFIED if satisfied else Satisfaction.UNSATISFIED)
+        ids[key] = (rid, oid)
+    c = console("desk")
+    count, href = tiles(c.get("/admin/"))["orders_to_close"]
+    assert count == 1 and listed(c, href) == 1
+    assert f"/work-order/details/{ids['mine'][1]}" in c.get(href).text
+    assert c.post("/admin/work-order/step/close", {"order_ids": str(ids["mine"][1]), "next": ""}).status_code == 303
+    session.expire_all()
+    assert session.get(WorkOrder, ids["mine"][1]).status is WorkOrderStatus.CLOSED
+    assert session.get(ServiceRequest, ids["mine"][0]).status is RequestStatus.CLOSED
+    assert tiles(c.get("/admin/"))["orders_to_close"][0] == 0
