@@ -10,7 +10,9 @@ Rules kept here:
 - A space let by 车位租赁 is billed its lease's 月租 (the agreed rent), not the rate: each month of the term once, in
   the 账期 that month of the term begins in (2026-01-20 至 2027-01-19 is billed 2026-01 … 2026-12), to the lessee's
   unit (the space's 关联房屋 when the lessee is linked to it, else the lessee's first unit), under the project's first
-  按车位 fee type. A space under a lease at any time of a month is not also billed the rate that month.
+  按车位 fee type. A space let through 车位租赁 is billed by its leases alone: not the rate as well, nor before its
+  first term or after 退租 (its 关联房屋 is then the former lessee's, who no longer has it). A space never let there
+  (one a household owns) keeps the rate.
 - Every 收款 gets one 收据 (an account payment over several bills: one receipt listing them), numbered from
   the project's yearly sequence SJ2026-000123 in the payment's own transaction (a payment import may bring its
   own numbers); a number is used once in a project (held by the database).
@@ -373,11 +375,9 @@ def lessee_unit(on: dt.date) -> ColumnElement[int]:
 
 
 def _space_charges(fee_type: FeeType, period: str, rents: bool) -> Select:
-    """(unit, amount) per billed space of ``period``: the rate for each space linked to a unit and under no lease
-    that month, and — with ``rents`` — each lease's 月租 (:func:`_lease_rents`)."""
-    first, last = month_day(period, 1), month_day(period, 31)
-    leased = exists().where(ParkingLease.space_id == ParkingSpace.id, ParkingLease.start_date <= last,
-                            ParkingLease.end_date >= first)
+    """(unit, amount) per billed space of ``period``: the rate for each space linked to a unit and never let through
+    车位租赁, and — with ``rents`` — each lease's 月租 (:func:`_lease_rents`)."""
+    leased = exists().where(ParkingLease.space_id == ParkingSpace.id)
     rated = select(ParkingSpace.unit_id.label("unit_id"), literal(fee_type.rate, Numeric(12, 4)).label("amount")).where(
         ParkingSpace.project_id == fee_type.project_id, ParkingSpace.unit_id.is_not(None), ~leased)
     return rated.union_all(_lease_rents(fee_type.project_id, period)) if rents else rated

@@ -29,7 +29,7 @@ from actions.billing import (
 )
 from actions.bulk_import import import_records
 from actions.errors import NotPermitted, Refused
-from actions.fee_tasks import lease_parking_space
+from actions.fee_tasks import end_parking_lease, lease_parking_space
 from actions.kernel.names import natural_key
 from actions.kernel.periods import current_period
 from models import (
@@ -39,6 +39,7 @@ from models import (
     BillStatus,
     FeeBasis,
     OperationLog,
+    ParkingLease,
     ParkingSpace,
     Payment,
     PayMethod,
@@ -174,7 +175,7 @@ def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, es
 
 def test_a_leased_space_is_billed_its_monthly_rent_once_a_month_of_its_term(session, estate):
     """车位租赁's 月租 is what the lessee agreed: each month of the term billed once, in the 账期 it begins in, to the
-    lessee's unit; a space under a lease that month is not billed the rate too; spaces with no lease keep the rate."""
+    lessee's unit; a space let there is never billed the rate too (nor after its term); spaces never let keep it."""
     e = estate
     parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=D("300.00"))
     p1, p2, p3, p4 = (ParkingSpace(project=e.project, code=c, unit=u)
@@ -207,11 +208,14 @@ def test_a_leased_space_is_billed_its_monthly_rent_once_a_month_of_its_term(sess
     # P-1 is let until Mar 30 (its month began Feb 28): neither 月租 nor the rate; P-4's lessee has no unit to bill
     assert march == {"A-101": D("300.00"), "A-102": D("180.00")}
     assert "车位 P-4 的承租人在本项目没有关联房屋" in result.message
+    lease_of_p3 = session.scalars(select(ParkingLease.id).where(ParkingLease.space_id == p3.id)).one()
+    end_parking_lease(session, lease_id=lease_of_p3, end_date=dt.date(2026, 4, 10), actor=e.actor)  # 退租
     april, result = parking_bills("2026-04")
-    assert april == {"A-101": D("600.00"), "A-102": D("180.00")}  # P-1 back to the rate
+    # P-1 let no more: not billed the rate to its former lessee; P-3 returned before its April month began
+    assert april == {"A-101": D("300.00")}
 
     rate = collection_rate(session, actor=e.actor, period_from="2026-03").rows[0]
-    assert rate.amount_due == D("480.00")  # the bills' own sums: 收费率 reads what was billed
+    assert rate.amount_due == D("480.00")  # March's bills: 300 + 180  # the bills' own sums: 收费率 reads what was billed
     logs = session.scalars(select(OperationLog).where(OperationLog.operation == "generate_bills",
                                                     OperationLog.project_id == e.project.id))
     assert ["P-4" in log.message for log in logs] == [False, False, True, True]
