@@ -7,6 +7,12 @@ Rules kept here:
   key, so a re-run adds nothing. Amounts follow the fee type's basis: 按面积 rate × the unit's area, 按车位
   rate × the unit's parking spaces, 固定金额 the rate. Fee types at rate 0 (代收水电 …) are filled per unit by
   import, not generated.
+- A space let by 车位租赁 is billed its lease's 月租 (the agreed rent), not the rate: each month of the term once, in
+  the 账期 that month of the term begins in (2026-01-20 至 2027-01-19 is billed 2026-01 … 2026-12), to the lessee's
+  unit (the space's 关联房屋 when the lessee is linked to it, else the lessee's first unit), under the project's first
+  按车位 fee type. A space let through 车位租赁 is billed by its leases alone: not the rate as well, nor before its
+  first term or after 退租 (its 关联房屋 is then the former lessee's, who no longer has it). A space never let there
+  (one a household owns) keeps the rate.
 - Every 收款 gets one 收据 (an account payment over several bills: one receipt listing them), numbered from
   the project's yearly sequence SJ2026-000123 in the payment's own transaction (a payment import may bring its
   own numbers); a number is used once in a project (held by the database).
@@ -25,6 +31,7 @@ Rules kept here:
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,6 +48,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     update,
@@ -55,6 +63,7 @@ from models import (
     Customer,
     FeeBasis,
     FeeType,
+    ParkingLease,
     ParkingSpace,
     Payment,
     PayMethod,
@@ -313,6 +322,7 @@ class GenerateBillsResult:
     existing: int
     by_fee_type: tuple[FeeTypeBills, ...]
     dry_run: bool
+    unbilled_leases: tuple[str, ...] = ()  # spaces whose lessee has no unit here to bill the 月租 to
 
     @property
     def message(self) -> str:
@@ -320,10 +330,60 @@ class GenerateBillsResult:
         text = f"{self.period} 账单{verb} {self.created} 张"
         if self.existing:
             text += f"；已存在 {self.existing} 张，不重复生成"
+        if self.unbilled_leases:
+            text += (f"；车位 {'、'.join(self.unbilled_leases)} 的承租人在本项目没有关联房屋，月租未计入账单"
+                     "（请先为承租人关联房屋）")
         return text
 
 
-def _bill_source(fee_type: FeeType, period: str, stamp: dt.datetime) -> Select:
+def _lease_month_begins(period: str) -> ColumnElement[bool]:
+    """A lease (ParkingLease) has a month of its term beginning in ``period``: its 月租 is billed then."""
+    first, last = month_day(period, 1), month_day(period, 31)
+    # the day this period's month of the term begins: the start's day of month, clamped to the month's end
+    day = case((func.extract("day", ParkingLease.start_date) > last.day, last.day),
+               else_=func.extract("day", ParkingLease.start_date))
+    return and_(ParkingLease.start_date <= last, or_(
+        ParkingLease.end_date > last,
+        and_(ParkingLease.end_date >= first, func.extract("day", ParkingLease.end_date) >= day)))
+
+
+def _lease_rents(project_id: int, period: str) -> Select:
+    """(unit, 月租) of each lease with a month of its term beginning in ``period``, billed to the lessee's unit."""
+    return select(lessee_unit(month_day(period, 1)).label("unit_id"), ParkingLease.monthly_rent.label("amount")).join(
+        ParkingSpace, ParkingSpace.id == ParkingLease.space_id).where(
+        ParkingLease.project_id == project_id, _lease_month_begins(period))
+
+
+def _rent_fee_type(session: Session, project_id: int) -> int | None:
+    """The fee type a lease's 月租 is billed under: the project's first active 按月 按车位 one (停车费)."""
+    return session.scalar(select(func.min(FeeType.id)).where(
+        FeeType.project_id == project_id, FeeType.active.is_(True), FeeType.basis == FeeBasis.PER_SPACE,
+        FeeType.billing_cycle == FeeCycle.MONTHLY, FeeType.rate > 0))
+
+
+def lessee_unit(on: dt.date) -> ColumnElement[int]:
+    """The unit a lease's rent is billed to (correlated to ParkingLease and its ParkingSpace): of the lessee's units
+    linked on ``on``, the space's 关联房屋, else the primary link's."""
+    def linked(*where: ColumnElement[bool]) -> Select:
+        return (select(UnitCustomer.unit_id)
+                .where(UnitCustomer.customer_id == ParkingLease.customer_id,
+                       UnitCustomer.project_id == ParkingLease.project_id, linked_on(on), *where)
+                .order_by(UnitCustomer.is_primary.desc(), UnitCustomer.id)
+                .limit(1).correlate(ParkingLease, ParkingSpace))
+    return func.coalesce(linked(UnitCustomer.unit_id == ParkingSpace.unit_id).scalar_subquery(),
+                         linked().scalar_subquery())
+
+
+def _space_charges(fee_type: FeeType, period: str, rents: bool) -> Select:
+    """(unit, amount) per billed space of ``period``: the rate for each space linked to a unit and never let through
+    车位租赁, and — with ``rents`` — each lease's 月租 (:func:`_lease_rents`)."""
+    leased = exists().where(ParkingLease.space_id == ParkingSpace.id)
+    rated = select(ParkingSpace.unit_id.label("unit_id"), literal(fee_type.rate, Numeric(12, 4)).label("amount")).where(
+        ParkingSpace.project_id == fee_type.project_id, ParkingSpace.unit_id.is_not(None), ~leased)
+    return rated.union_all(_lease_rents(fee_type.project_id, period)) if rents else rated
+
+
+def _bill_source(fee_type: FeeType, period: str, stamp: dt.datetime, rents: bool = False) -> Select:
     rate = literal(fee_type.rate, Numeric(12, 4))
     start = month_day(period, 1)
     stmt = select()
@@ -331,14 +391,15 @@ def _bill_source(fee_type: FeeType, period: str, stamp: dt.datetime) -> Select:
         amount = func.round(Unit.area * rate, 2)
         stmt = stmt.where(Unit.area > 0)
     elif fee_type.basis is FeeBasis.PER_SPACE:
+        charges = _space_charges(fee_type, period, rents).subquery()
         spaces = (
-            select(ParkingSpace.unit_id, func.count().label("n"))
-            .where(ParkingSpace.project_id == fee_type.project_id, ParkingSpace.unit_id.is_not(None))
-            .group_by(ParkingSpace.unit_id)
+            select(charges.c.unit_id, func.sum(charges.c.amount).label("total"))
+            .where(charges.c.unit_id.is_not(None))
+            .group_by(charges.c.unit_id)
             .subquery()
         )
-        amount = func.round(rate * spaces.c.n, 2)
-        stmt = stmt.join_from(Unit, spaces, spaces.c.unit_id == Unit.id)
+        amount = func.round(spaces.c.total, 2)
+        stmt = stmt.join_from(Unit, spaces, spaces.c.unit_id == Unit.id).where(spaces.c.total > 0)
     else:
         amount = func.round(rate, 2)
     already = exists().where(Bill.unit_id == Unit.id, Bill.fee_type_id == fee_type.id, Bill.period == period)
@@ -425,14 +486,22 @@ def generate_bills(
     )
     stamp = utcnow()
     per_type = []
+    rent_type = _rent_fee_type(session, project.id)
+    unbilled: tuple[str, ...] = ()
+    if rent_type in ids:
+        unbilled = tuple(session.scalars(
+            select(ParkingSpace.code).join(ParkingLease, ParkingLease.space_id == ParkingSpace.id)
+            .where(ParkingLease.project_id == project.id, _lease_month_begins(period),
+                   lessee_unit(month_day(period, 1)).is_(None)).order_by(ParkingSpace.code)))
     for fee_type in fee_types:  # one set-based statement per fee type (a project has a handful)
-        source = _bill_source(fee_type, period, stamp)
+        source = _bill_source(fee_type, period, stamp, rents=fee_type.id == rent_type)
         if dry_run:
             n = session.scalar(select(func.count()).select_from(source.subquery()))
         else:
             n = insert_ignoring(session, Bill.__table__, BILL_COLUMNS, source, BILL_KEY)
         per_type.append(FeeTypeBills(fee_type.id, fee_type.name, n))
-    result = GenerateBillsResult(project.id, period, sum(f.created for f in per_type), existing, tuple(per_type), dry_run)
+    result = GenerateBillsResult(project.id, period, sum(f.created for f in per_type), existing, tuple(per_type), dry_run,
+                                 unbilled)
     if not dry_run and result.created:
         record_bulk(
             session,
@@ -691,6 +760,45 @@ def reverse_payment(session: Session, *, payment_id: int, reason: str, actor: Ac
                   counts={"reversed": 1}, project_id=payment.project_id,
                   message=f"冲正收款记录#{payment.id}（收据 {payment.receipt_no}，{payment.amount} 元）：{reason}")
     return ReversalResult(payment.id, bill.id, payment.amount, bill.status, bill.amount_due - bill.amount_paid)
+
+
+@dataclass(frozen=True)
+class ReceiptReversal:
+    receipt_no: str
+    reversals: tuple[ReversalResult, ...]  # the receipt's payments reversed now
+    earlier: int = 0  # its payments reversed before (one bill's line reversed on the console)
+
+    @property
+    def message(self) -> str:
+        text = f"收据 {self.receipt_no}：" + "；".join(r.message for r in self.reversals)
+        return text + (f"（另有 {self.earlier} 笔此前已冲正）" if self.earlier else "")
+
+
+def reverse_receipt(session: Session, *, receipt_no: str, reason: str, actor: Actor,
+                    project_id: int | None = None) -> ReceiptReversal:
+    """冲正 by 收据号 — the number staff have on the receipt in hand: every payment of the receipt (an account
+    payment lists several bills) is reversed as :func:`reverse_payment` reverses one. A number is unique in its
+    project only: one of another project is not found, and one found in two of the actor's projects needs the
+    project named. A receipt whose payments are all reversed is refused, saying when."""
+    number = unicodedata.normalize("NFKC", receipt_no or "").strip().upper()
+    label = label_of(Payment, "receipt_no")
+    stmt = select(Payment.id, Payment.project_id, Payment.reversed_at).where(
+        Payment.receipt_no == number, actor.project_filter(Payment.project_id))
+    if project_id is not None:
+        stmt = stmt.where(Payment.project_id == project_id)
+    rows = session.execute(stmt.order_by(Payment.id)).all()
+    if not number or not rows:
+        raise Refused(f"{label} {number or '（空）'} 不存在")
+    projects = sorted({r.project_id for r in rows})
+    if len(projects) > 1:
+        names = session.scalars(select(Project.name).where(Project.id.in_(projects)).order_by(Project.name))
+        raise Refused(f"{label} {number} 在多个项目中都有：{'、'.join(names)}，请指定项目", projects)
+    open_ = [r.id for r in rows if r.reversed_at is None]
+    if not open_:
+        when = max(r.reversed_at for r in rows).astimezone(SHANGHAI)
+        raise Refused(f"收据 {number} 已于 {when:%Y-%m-%d %H:%M} 冲正，未重复登记", [r.id for r in rows])
+    done = tuple(reverse_payment(session, payment_id=pid, reason=reason, actor=actor) for pid in open_)
+    return ReceiptReversal(number, done, len(rows) - len(open_))
 
 
 def pay_account(

@@ -862,7 +862,8 @@ class CustomerImporter(RecordImporter):
     kept_when_blank = frozenset({"phone", "id_number"})
     marked = ("project", "building", "unit", "customer", "unit_customer")  # all its check reads
     notes = ("客户按身份证号识别；没有身份证号时按手机号加姓名识别。",
-             "一位客户有多套房屋时可填多行，每行一套房屋；同一客户各行的姓名、电话等须一致。",
+             "一位客户有多套房屋时可填多行，每行一套房屋；同一客户的类型、电话、备注等填在其中一行即可，其余行留空视为同上，"
+             "各行填写的须一致。",
              "导出文件中打码的身份证号、手机号（如 138****5678）导入时保留原值；已有客户的身份证号、手机号、类型留空时也保留原值。")
 
     def own_fields(self) -> tuple[Field, ...]:
@@ -947,9 +948,26 @@ class CustomerImporter(RecordImporter):
             for row, who in zip(rows, whos, strict=True):
                 if who is None:
                     row.fail(self.label("id_number"), "", "身份证号或手机号至少填写一项（用于识别客户）")
+        if len(set(whos)) != len(whos):  # a customer on several rows: blanks are 同上, before the rows are compared
+            self._same_as_above(rows, whos)
         rows = standing(rows)
         self.refs = UnitRefs(self.session, {r.values["project_id"] for r in rows})
         _resolve_units(self, rows, self.refs, required=False)
+
+    def _same_as_above(self, rows: list[Row], whos: list[tuple | None]) -> None:
+        """The rows' blank cells of a customer on several rows take its other rows' value (:func:`same_as_above`);
+        a second, different value is refused on its row, naming the row that gave the first."""
+        values = [r.values for r in rows]
+        for key in self.columns:
+            if not any(key in v for v in values):
+                continue  # a column the file does not bring
+            column = [v.get(key) for v in values]
+            for i, j in same_as_above(whos, column):
+                rows[i].fail(self.label(key), column[i], f"与第{rows[j].number}行为同一客户，但{self.label(key)}不一致"
+                                                         f"（本行为「{shown(column[i])}」，第{rows[j].number}行为「{shown(column[j])}」）")
+            for v, value in zip(values, column, strict=True):
+                if key in v or value is not None:
+                    v[key] = value
 
     def find(self, rows: list[Row]) -> dict[int, dict[str, Any]]:
         table = Customer.__table__
@@ -1127,10 +1145,21 @@ class CustomerImporter(RecordImporter):
         first: dict[Any, int] = {}
         lead_of = [first.setdefault(who, i) for i, who in enumerate(whos)]
         later = [i for i, lead in enumerate(lead_of) if lead != i]
-        for key in ("project", *self.columns):
+        column = values.get("project")
+        if column is not None and any(column[i] != column[lead_of[i]] for i in later):
+            return False
+        # blanks of a customer's rows are 同上 (as the rows' check fills them); a second value is refused there
+        several = sorted({*later, *(lead_of[i] for i in later)})
+        group = [whos[i] for i in several]
+        for key in self.columns:
             column = values.get(key)
-            if column is not None and any(column[i] != column[lead_of[i]] for i in later):
+            if column is None:
+                continue
+            part = [column[i] for i in several]
+            if same_as_above(group, part):
                 return False
+            for i, value in zip(several, part, strict=True):
+                column[i] = value
         owner, building_key, room_key = UnitRelation.OWNER, clean.building_key, clean.room_key
         relations = values.get("relation") or [None] * len(whos)
         repeats = [(who, (building_key(b), room_key(r)) if b and r else "", relation or owner)
@@ -1243,6 +1272,24 @@ class CustomerImporter(RecordImporter):
         by_identity = dict(zip([("idn", p, number) if number else ("tel", p, phone, name)
                                 for _, p, number, phone, name in back], map(itemgetter(0), back), strict=True))
         return list(map(by_identity.__getitem__, map(itemgetter("who"), map(attrgetter("values"), rows))))
+
+
+def same_as_above(whos: list[Any], column: list[Any]) -> list[tuple[int, int]]:
+    """一位业主多套房: users fill a customer's details on one of its rows and leave them blank on the others, meaning
+    同上. In place, each blank (None) cell of a customer (``whos``: each row's customer) takes the value given on
+    another of its rows. Returns (row, row that gave the first value) of each second, different value."""
+    given: dict[Any, int] = {}
+    clashes = []
+    for i, (who, value) in enumerate(zip(whos, column, strict=True)):
+        if who is None or value is None:
+            continue
+        first = given.setdefault(who, i)
+        if first != i and column[first] != value:
+            clashes.append((i, first))
+    for i, who in enumerate(whos):
+        if column[i] is None and who in given:
+            column[i] = column[given[who]]
+    return clashes
 
 
 @dataclass(frozen=True)

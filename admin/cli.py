@@ -872,7 +872,10 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 
 
 def _reverse_payment_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("payment_id", type=int, metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("payment_id", type=int, nargs="?", metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
+    which.add_argument("--receipt", metavar="收据号", help="按收据号冲正该收据的全部收款，如 SJ2026-000123")
+    p.add_argument("--project", metavar="项目", help="收据号在多个项目中都有时，指定项目名称")
     p.add_argument("--reason", required=True, metavar="原因", help="冲正原因，如：误录金额、收错房屋")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
     _acting_user_arg(p)
@@ -881,11 +884,16 @@ def _reverse_payment_args(p: argparse.ArgumentParser) -> None:
 @command("reverse-payment", "冲正：误录的收款不再计入账单实收，账单状态随之重算；收款记录与收据号保留（须填原因）",
          _reverse_payment_args)
 def cmd_reverse_payment(args: argparse.Namespace) -> int:
-    from actions.billing import reverse_payment
+    from actions.billing import reverse_payment, reverse_receipt
 
     with transaction() as session:
         actor = acting_user(session, args, ("payment", "action:reverse-payment"), "冲正")
-        result = reverse_payment(session, payment_id=args.payment_id, reason=args.reason, actor=actor)
+        if args.receipt is None:
+            result = reverse_payment(session, payment_id=args.payment_id, reason=args.reason, actor=actor)
+        else:
+            project_id = project_named(session, args.project, actor) if args.project else None
+            result = reverse_receipt(session, receipt_no=args.receipt, reason=args.reason, actor=actor,
+                                     project_id=project_id)
     if args.json:
         print_json(result)
     else:

@@ -1847,7 +1847,8 @@ class _Demo:
 
     def _fee_tasks(self, p: _ProjectState) -> None:
         """This year's 收费标准年审, done in May — the car park's still open in the first project; and the leases
-        of the rented spaces, a year each, let to the owner of the linked unit."""
+        of the rented spaces, a year each, let to the owner of the linked unit at the 停车费 rate — the rent their
+        bills (made at the rate, ``_bills``) charged, as 生成账单 charges a lease's 月租."""
         rng = self.rng
         reviews = []
         for n, (fid, name) in enumerate(self.s.execute(select(FeeType.id, FeeType.name).where(
@@ -1871,7 +1872,7 @@ class _Demo:
             start = TODAY - dt.timedelta(days=rng.randint(20, 330))
             leases.append({"project_id": p.id, "space_id": sid, "customer_id": owners[unit_id], "plate_no": plate,
                            "start_date": start, "end_date": start + dt.timedelta(days=364),
-                           "monthly_rent": Decimal(rng.choice((250, 300, 350))), "note": ""})
+                           "monthly_rent": p.fee_types["停车费"]["rate"], "note": ""})
         self.insert(ParkingLease, leases)
 
 

@@ -66,7 +66,7 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
+from .jobs import JOB_WAIT, ReportForm, job_link, may_export, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
     TextStep,
@@ -599,7 +599,7 @@ class ArrearsPage(FeePage):
         choices = await run_action(self.session_maker, request, billing.fee_choices)
         return await _page(
             self, request, "arrears.html", status_code=status_code, title="欠费账龄", values=values, choices=choices,
-            aging=billing.AGING_LABELS, can_export=self.has_permission(request, "export"),
+            aging=billing.AGING_LABELS, can_export=may_export(self, request, "arrears"),
             can_open_account=granted(self, request, "bill", "action:account"), **context,
         )
 
@@ -647,4 +647,4 @@ class CollectionRatePage(FeePage):
         choices = await run_action(self.session_maker, request, billing.fee_choices)
         return await _page(self, request, "collection_rate.html", status_code=status_code, title="收费率",
                            values=values, choices=choices, groups=billing.RATE_GROUPS,
-                           can_export=self.has_permission(request, "export"), **context)
+                           can_export=may_export(self, request, "collection-rate"), **context)

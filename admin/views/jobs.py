@@ -146,6 +146,12 @@ def report_export(name: str, title: str, *, grant: tuple[str, str]) -> Callable:
     return register
 
 
+def may_export(view: Any, request: Request, name: str) -> bool:
+    """Whether report ``name``'s page offers its 导出 button: the grant its registration names — the one
+    :func:`start_report` and the job's file check — so the button is never shown to someone then refused."""
+    return granted(view, request, *REPORTS[name].grant)
+
+
 class ReportForm(PageForm):
     """The one parameter every report's query is checked for before its job is queued."""
 

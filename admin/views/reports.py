@@ -19,7 +19,7 @@ from models import utcnow
 
 from ..forms import MonthField
 from .dashboard import HOME, ICON, ScopeForm, branches_of, page, read_at_once
-from .jobs import report_export, start_report
+from .jobs import may_export, report_export, start_report
 from .pages import GrantedPage, refusal_status, run_action
 
 
@@ -70,7 +70,7 @@ class ReportPage(GrantedPage):
         return await page(
             self, request, template, title=report.title, report=report, tables=shown.tables,
             closures=shown.closures, closure=shown.closure, live=live, values=self._query(params), choices=choices,
-            branches=branches_of(choices), can_export=self.has_permission(request, "export"),
+            branches=branches_of(choices), can_export=may_export(self, request, "monthly-report"),
             can_close=self.has_permission(request, CLOSE), month_over=kpis.parse_month(report.month).end <= utcnow(),
         )
 

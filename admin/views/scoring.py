@@ -50,7 +50,7 @@ from .base import (
     ajax_refs,
     local_datetime,
 )
-from .jobs import JOB_WAIT, ReportForm, job_link, report_export, start_job, start_report
+from .jobs import JOB_WAIT, ReportForm, job_link, may_export, report_export, start_job, start_report
 from .pages import (
     GrantedPage,
     granted,
@@ -510,7 +510,7 @@ async def _results(view: Any, request: Request, month: str, project: str, *, sta
              "confirm": granted(view, request, "score-month", "action:confirm-scores"),
              "reopen": granted(view, request, "score-month", "action:reopen-scores"),
              "spot_check": granted(view, request, "score-month", "edit"),
-             "export": granted(view, request, "monthly-score", "export")},
+             "export": may_export(view, request, "monthly-scores")},
         **context,
     )
 

@@ -72,7 +72,7 @@ from .base import (
     local_datetime,
 )
 from .drill import DrillFilter
-from .jobs import report_export, start_report
+from .jobs import may_export, report_export, start_report
 from .pages import (
     GrantedPage,
     TextStep,
@@ -906,7 +906,7 @@ class DepartmentReportPage(ServicePage):
         template = "report_print.html" if query.get("print") == "1" and report else "report.html"
         return await _page(self, request, template, title=self.name, values=values, projects=projects,
                            departments=departments, report=report, columns=work_orders.REPORT_COLUMNS,
-                           can_export=granted(self, request, "work-order", "export"))
+                           can_export=may_export(self, request, "department-report"))
 
 
 class ComplaintStatsForm(PageForm):
@@ -965,5 +965,5 @@ class ComplaintStatsPage(ServicePage):
             self, request, "complaints.html", status_code=status_code, title=self.name, values=values,
             projects=projects, stats=stats, labels=complaints.LABELS, counts=complaints.COUNTS,
             rates=complaints.RATES, targets=complaints.TARGETS, validity=ComplaintValidity,
-            can_export=granted(self, request, "service-request", "export"), **context,
+            can_export=may_export(self, request, "complaint-stats"), **context,
         )

@@ -25,9 +25,11 @@ from actions.billing import (
     generate_bills,
     pay_account,
     record_payment,
+    reverse_receipt,
 )
 from actions.bulk_import import import_records
 from actions.errors import NotPermitted, Refused
+from actions.fee_tasks import end_parking_lease, lease_parking_space
 from actions.kernel.names import natural_key
 from actions.kernel.periods import current_period
 from models import (
@@ -37,11 +39,13 @@ from models import (
     BillStatus,
     FeeBasis,
     OperationLog,
+    ParkingLease,
     ParkingSpace,
     Payment,
     PayMethod,
     Phase,
     StaffPosition,
+    UnitCustomer,
     UnitKind,
     UnitRelation,
 )
@@ -167,6 +171,54 @@ def test_generate_bills_from_rates_once_per_unit_fee_type_and_period(session, es
     assert (again.created, again.existing) == (0, 4)
     assert session.scalar(select(func.count()).where(Bill.project_id == e.project.id)) == 4
     assert "不重复生成" in again.message
+
+
+def test_a_leased_space_is_billed_its_monthly_rent_once_a_month_of_its_term(session, estate):
+    """车位租赁's 月租 is what the lessee agreed: each month of the term billed once, in the 账期 it begins in, to the
+    lessee's unit; a space let there is never billed the rate too (nor after its term); spaces never let keep it."""
+    e = estate
+    parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=D("300.00"))
+    p1, p2, p3, p4 = (ParkingSpace(project=e.project, code=c, unit=u)
+                      for c, u in (("P-1", e.a101), ("P-2", e.a101), ("P-3", None), ("P-4", None)))
+    session.add_all([p1, p2, p3, p4])
+    session.flush()
+    li_na = session.scalars(select(UnitCustomer.customer_id).where(UnitCustomer.unit_id == e.a102.id)).one()
+    outsider = f.customer(session, project_=e.project, name="孙丽", phone="13500004444")  # no unit here
+    for space, who, start, end, rent in ((p1, e.owner.id, "2026-01-31", "2026-03-30", "250.00"),  # Jan 31, Feb 28
+                                         (p3, li_na, "2026-02-15", "2026-08-14", "180.00"),
+                                         (p4, outsider.id, "2026-03-01", "2026-12-31", "200.00")):
+        lease_parking_space(session, space_id=space.id, customer_id=who, start_date=dt.date.fromisoformat(start),
+                            end_date=dt.date.fromisoformat(end), monthly_rent=D(rent), actor=e.actor)
+
+    def parking_bills(period: str) -> dict:
+        preview = generate_bills(session, project_id=e.project.id, period=period, actor=e.actor,
+                                 fee_type_ids=[parking.id], dry_run=True)
+        result = generate_bills(session, project_id=e.project.id, period=period, actor=e.actor, fee_type_ids=[parking.id])
+        bills = {b.unit_id: b.amount_due for b in session.scalars(
+            select(Bill).where(Bill.fee_type_id == parking.id, Bill.period == period))}
+        assert preview.created == result.created == len(bills)
+        rooms = {e.a101.id: "A-101", e.a102.id: "A-102", e.b201.id: "B-201"}
+        return {rooms[u]: amount for u, amount in bills.items()}, result
+
+    january, _ = parking_bills("2026-01")
+    assert january == {"A-101": D("550.00")}  # P-1 月租 250 + P-2 rate 300; P-3's term begins in February
+    february, _ = parking_bills("2026-02")
+    assert february == {"A-101": D("550.00"), "A-102": D("180.00")}  # P-1's second month begins Feb 28
+    march, result = parking_bills("2026-03")
+    # P-1 is let until Mar 30 (its month began Feb 28): neither 月租 nor the rate; P-4's lessee has no unit to bill
+    assert march == {"A-101": D("300.00"), "A-102": D("180.00")}
+    assert "车位 P-4 的承租人在本项目没有关联房屋" in result.message
+    lease_of_p3 = session.scalars(select(ParkingLease.id).where(ParkingLease.space_id == p3.id)).one()
+    end_parking_lease(session, lease_id=lease_of_p3, end_date=dt.date(2026, 4, 10), actor=e.actor)  # 退租
+    april, result = parking_bills("2026-04")
+    # P-1 let no more: not billed the rate to its former lessee; P-3 returned before its April month began
+    assert april == {"A-101": D("300.00")}
+
+    rate = collection_rate(session, actor=e.actor, period_from="2026-03").rows[0]
+    assert rate.amount_due == D("480.00")  # March's bills: 300 + 180  # the bills' own sums: 收费率 reads what was billed
+    logs = session.scalars(select(OperationLog).where(OperationLog.operation == "generate_bills",
+                                                    OperationLog.project_id == e.project.id))
+    assert ["P-4" in log.message for log in logs] == [False, False, True, True]
 
 
 def test_generate_bills_dry_run_and_refusals_write_nothing(session, estate):
@@ -330,6 +382,44 @@ def test_account_payment_is_spread_oldest_first(session, estate):
                         "2026-04": BillStatus.UNPAID}
     receipts = session.scalars(select(Payment.receipt_no).where(Payment.project_id == e.project.id).order_by(Payment.id)).all()
     assert receipts == ["SJ2026-000001"] * 3 and result.receipt_no == "SJ2026-000001"  # one 收款, one 收据
+
+
+def test_a_receipt_is_reversed_by_its_number_within_the_actors_projects(session, estate):
+    """冲正 by 收据号: every payment the receipt lists, once; the number of another project's receipt is not found
+    from this one; a receipt already reversed is refused — each refusal writes nothing."""
+    e = estate
+    with_bills(session, e)
+    receipt = pay_account(session, unit_id=e.a101.id, amount="400", actor=e.actor).receipt_no  # Feb 250 + Mar 150
+    other = make_estate(session, name="云栖收费测试苑")
+    theirs = f.bill(session, unit_=other.a101, fee_type_=other.mgmt, period="2026-04", amount_due=D("250.00"))
+    same, foreign = (record_payment(session, bill_id=theirs.id, amount="100", actor=other.actor).receipt_no
+                     for _ in range(2))
+    assert same == receipt != foreign  # each project numbers its own receipts
+    before = counts(session, *WRITES)
+
+    with pytest.raises(Refused, match=f"收据号 {foreign} 不存在"):
+        reverse_receipt(session, receipt_no=foreign, reason="误录", actor=e.actor)
+    with pytest.raises(Refused, match="收据号 SJ2099-000001 不存在"):
+        reverse_receipt(session, receipt_no="SJ2099-000001", reason="误录", actor=e.actor)
+    with pytest.raises(Refused, match="请填写冲正原因"):
+        reverse_receipt(session, receipt_no=receipt, reason=" ", actor=e.actor)
+    assert counts(session, *WRITES) == before
+
+    done = reverse_receipt(session, receipt_no=f" {receipt.lower()} ", reason="收错房屋", actor=e.actor)
+    assert [(r.amount, r.bill_status) for r in done.reversals] == [(D("250.00"), BillStatus.UNPAID),
+                                                                   (D("150.00"), BillStatus.PARTIAL)]
+    paid = session.execute(select(Bill.period, Bill.amount_paid).where(Bill.unit_id == e.a101.id,
+                                                                      Bill.period.in_(["2026-02", "2026-03"]))
+                           .order_by(Bill.period)).all()
+    assert paid == [("2026-02", D("0.00")), ("2026-03", D("100.00"))]
+    assert session.scalar(select(func.count()).where(Payment.receipt_no == receipt, Payment.project_id == e.project.id,
+                                                     Payment.reversed_at.is_(None))) == 0
+    assert session.scalar(select(func.count()).where(Payment.project_id == other.project.id,
+                                                     Payment.reversed_at.is_(None))) == 2
+    after = counts(session, *WRITES)
+    with pytest.raises(Refused, match=f"收据 {receipt} 已于 .* 冲正"):
+        reverse_receipt(session, receipt_no=receipt, reason="收错房屋", actor=e.actor)
+    assert counts(session, *WRITES) == after
 
 
 def test_a_bills_collector_holds_a_collecting_post_on_the_form(session, estate):

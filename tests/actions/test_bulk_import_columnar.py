@@ -197,6 +197,49 @@ def test_a_file_with_a_problem_falls_back_and_is_refused_as_before(session, esta
     assert fast_state["customers"] == [] and fast_state["links"] == [] and fast_state["batches"] == []
 
 
+# 一位业主多套房 as users type it: the customer's 类型 and 备注 once, the next rows of the customer left blank (同上);
+# 李娜's 备注 given on her second row only
+SAME_AS_ABOVE = [*USUAL, ["翠湖花园", "张伟", None, None, "11010519491231002X", "1栋", "103", None, None, None, None],
+                 ["翠湖花园", "某某物流有限公司", None, "13700000000", None, "3号楼", "0301", "商户", None, None, None],
+                 ["翠湖花园", "李娜", None, "13900001111", None, "2栋", "201", "家庭成员", None, None, "租期一年"]]
+
+
+@pytest.mark.parametrize("project_has_customers", [False, True])
+def test_a_customers_blank_cells_on_its_other_rows_read_as_same_as_above(session, estate, monkeypatch,
+                                                                        project_has_customers):
+    """A blank 类型/手机号/备注 on another row of the same customer takes the value given on the customer's other
+    rows (before, 「…客户类型不一致」): by column for a new project, row by row once it has customers — the same
+    result and database either way; the customer is written with the values given, each row a link."""
+    project, actor = estate
+    if project_has_customers:
+        session.add(Customer(project_id=project.id, name="钱七", phone="13300000000"))
+        session.flush()
+    (fast, fast_state, taken), (slow, slow_state, _) = _both_ways(session, monkeypatch, workbook({"业主": SAME_AS_ABOVE}),
+                                                                  actor, project.id)
+    assert taken is not project_has_customers
+    assert fast == slow and fast_state == slow_state
+    assert fast["written"] and not fast["problems"], fast["problems"]
+    state = {json.loads(c)[1]: json.loads(c)[2:4] + [json.loads(c)[7]] for c in fast_state["customers"]}
+    assert state["张伟"] == ["person", "13812345678", ""]
+    assert state["某某物流有限公司"] == ["company", "13700000000", ""]
+    assert state["李娜"][2] == "租期一年"
+    assert len(fast_state["links"]) == 8
+
+
+def test_two_values_for_one_customer_are_refused_naming_both_rows(session, estate, monkeypatch):
+    """Blanks are 同上, but two different values of one customer are still refused — on the later row, naming the
+    row that gave the first — the same either way, nothing written."""
+    project, actor = estate
+    rows = [*SAME_AS_ABOVE, ["翠湖花园", "张伟", "单位", None, "11010519491231002X", "2栋", "202", "租户", None, None, None]]
+    (fast, fast_state, taken), (slow, slow_state, _) = _both_ways(session, monkeypatch, workbook({"业主": rows}),
+                                                                  actor, project.id)
+    assert not taken
+    assert fast == slow and fast_state == slow_state and not fast["written"]
+    assert [p["message"] for p in fast["problems"]] == [
+        "「业主」第12行 客户类型 与第2行为同一客户，但客户类型不一致（本行为「单位」，第2行为「个人」）"]
+    assert fast_state["customers"] == [] and fast_state["links"] == []
+
+
 FALLBACKS = {
     "a 房屋 column": [["姓名", "手机号", "房屋"], ["张伟", "13812345678", "1栋-101"], ["李娜", "13900001111", "2栋-201"]],
     "a blank row and a total": [["姓名", "手机号", "楼栋", "房号"], ["张伟", "13812345678", "1栋", "101"], [None] * 4,

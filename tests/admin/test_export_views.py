@@ -263,3 +263,60 @@ def test_a_number_searched_for_is_masked_in_the_exports_audit_and_operation_log(
     assert [o.params["filters"] for o in operations] == [{"search": "138****5670"}, {"search": "110***********002X"}]
     trail = str([(e.summary, e.changes) for e in events] + [(o.params, o.message) for o in operations])
     assert "13812345670" not in trail and "11010519491231002X" not in trail
+
+
+# each report page that offers a .xlsx 导出 button (考核结果's, of a month computed, added in the test)
+REPORT_PAGES = {
+    "arrears": ("/admin/arrears", "/admin/arrears?export=xlsx"),
+    "collection-rate": ("/admin/collection-rate?period_from=2026-11", "/admin/collection-rate?period_from=2026-11&export=xlsx"),
+    "department-report": ("/admin/department-report", "/admin/department-report?export=xlsx"),
+    "complaint-stats": ("/admin/complaint-stats?month_from=2026-11", "/admin/complaint-stats?month_from=2026-11&export=xlsx"),
+    "monthly-report": ("/admin/dashboard/report?month=2026-11", "/admin/dashboard/report/xlsx?month=2026-11"),
+}
+
+
+def _offers_export(page) -> bool:
+    assert page.status_code == 200, page.text[:300]
+    return bool(re.search(r'<form[^>]*action="[^"]*(export=xlsx|/xlsx\?)', page.text))
+
+
+@pytest.mark.parametrize("registry", ["as declared", "changed in the registry"])
+def test_a_report_pages_export_button_follows_the_grant_its_registry_names(console, session, people, monkeypatch,
+                                                                             registry):
+    """A report's 导出 button is shown to the users holding the grant its ``@report_export(..., grant=...)`` names —
+    the one its POST and its job's file check — so nobody sees a button that then refuses. Two managers: one with
+    the role's grants, one without its 导出 grants (a read-only copy of the role). Changing a report's grant in the
+    registry alone moves the button with it."""
+    from admin.views.jobs import REPORTS
+
+    p1, _ = people
+    manager = session.scalar(select(Role).where(Role.name == "客服经理"))
+    exports = {r.grant for r in REPORTS.values()}
+    read_only = Role(name="客服经理（只读）", description="")
+    read_only.accesses = [type(g)(identity=g.identity, action=g.action) for g in manager.accesses
+                          if (g.identity, g.action) not in exports]
+    extra = Role(name="报表导出", description="")
+    extra.accesses = [type(manager.accesses[0])(identity="report-file", action="export")]
+    session.add_all([read_only, extra])
+    session.flush()
+    f.user(session, username="mgro", roles=["客服经理（只读）", "报表导出"], projects=[p1])
+    f.staff(session, project_=p1, name="王芳")
+    computed = console("mg").post_job("/admin/scores/compute", {"month": "2026-10", "project_id": str(p1.id)})
+    assert computed.status_code == 200
+    pages = {**REPORT_PAGES, "monthly-scores": (f"/admin/scores/results?month=2026-10&project_id={p1.id}",
+                                                f"/admin/monthly-score/xlsx?month=2026-10&project_id={p1.id}")}
+    assert set(pages) == set(REPORTS)
+    holder, without = "mg", "mgro"
+    if registry != "as declared":  # every report now takes the grant only the second holds
+        for name, report in list(REPORTS.items()):
+            monkeypatch.setitem(REPORTS, name, type(report)(report.title, report.build, ("report-file", "export")))
+        holder, without = "mgro", "mg"
+    has, lacks = console(holder), console(without)
+    for name, (page, export) in pages.items():
+        assert _offers_export(has.get(page)), name
+        assert not _offers_export(lacks.get(page)), name
+        before = _written(session)
+        assert lacks.post(export).status_code == 403, name
+        assert _written(session) == before
+        started = has.post(export)
+        assert started.status_code == 303 and "/admin/jobs/" in started.headers["location"], name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,21 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from admin import cli
-from models import Bill, DunningNotice, DunningRun, DunningRunStatus, DunningStage, Payment, User
+from models import (
+    Bill,
+    DunningNotice,
+    DunningRun,
+    DunningRunStatus,
+    DunningStage,
+    OperationLog,
+    Payment,
+    User,
+)
 from models.fees import FeeType
 from tests.actions.test_billing import make_estate, one_off, with_bills
 from tests.cli_support import copy_of, initialised, table_counts
+
+D = Decimal
 
 PROJECT = "翠湖收费测试苑"
 
@@ -162,3 +174,81 @@ def test_a_reversal_refused_exits_1_and_changes_nothing(db: Engine, capsys, book
 def test_reversing_a_payment_that_does_not_exist_is_refused(db: Engine, capsys) -> None:
     assert cli.main(["reverse-payment", "987654", "--reason", "误录"]) == 1
     assert "收款记录#987654 不存在" in capsys.readouterr().err
+
+
+@pytest.fixture
+def receipt(db: Engine, booked: int) -> str:
+    """A-101's account paid 400 at the desk (February's 250 and 150 of March: one receipt, two payments); another
+    project's first receipt bears the same number pattern but is its own."""
+    from actions.billing import pay_account
+    from models import Project, Unit
+
+    with Session(db) as session, session.begin():
+        project = session.scalars(select(Project).where(Project.name == PROJECT)).one()
+        unit = session.scalars(select(Unit).where(Unit.project_id == project.id, Unit.room_no == "101")).one()
+        return pay_account(session, unit_id=unit.id, amount="400", actor=cli.CLI_ACTOR).receipt_no
+
+
+def _paid(engine: Engine, receipt_no: str) -> list[tuple]:
+    with Session(engine) as session:
+        return [(p.reversed_at is not None, p.reversal_reason, session.get(Bill, p.bill_id).amount_paid)
+                for p in session.scalars(select(Payment).where(Payment.receipt_no == receipt_no).order_by(Payment.id))]
+
+
+def test_a_receipt_is_reversed_by_its_number(db: Engine, capsys, receipt: str) -> None:
+    """``wuye reverse-payment --receipt 收据号``: the number on the receipt in hand (typed in lower case here) reverses
+    every payment it lists; a second run is refused, saying when, and writes nothing."""
+    assert _paid(db, receipt) == [(False, "", D("250.00")), (False, "", D("250.00"))]  # Feb 250; Mar 100 + 150
+    argv = ["reverse-payment", "--receipt", receipt.lower(), "--reason", "收错房屋", "--as", "cashier"]
+    assert cli.main([*argv, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["receipt_no"] == receipt and [r["amount"] for r in done["reversals"]] == ["250.00", "150.00"]
+    assert done["message"].startswith(f"收据 {receipt}：已冲正收款记录#")
+    assert _paid(db, receipt) == [(True, "收错房屋", D("0.00")), (True, "收错房屋", D("100.00"))]
+    with Session(db) as session:
+        assert session.scalar(select(func.count()).select_from(OperationLog)
+                              .where(OperationLog.operation == "reverse_payment")) == 2
+    after = table_counts(db)
+    assert cli.main(argv) == 1
+    assert f"收据 {receipt} 已于" in capsys.readouterr().err
+    assert table_counts(db) == after
+
+
+def test_a_receipt_of_two_projects_needs_the_project(db: Engine, capsys, receipt: str) -> None:
+    """Receipt numbers are unique in a project: the command line (all projects) is asked which one; a cashier of
+    the first project does not see the second's receipt of that number."""
+    from actions.billing import record_payment
+    from tests import factories as f
+
+    with Session(db) as session, session.begin():
+        other = make_estate(session, name="云栖收费测试苑")
+        bill = f.bill(session, unit_=other.a101, fee_type_=other.mgmt, period="2026-04", amount_due=D("250.00"))
+        # the other project's second receipt of the year: the same number as the first project's second
+        numbers = [record_payment(session, bill_id=bill.id, amount="100", actor=cli.CLI_ACTOR).receipt_no
+                   for _ in range(2)]
+        other_id = other.project.id
+    assert numbers[1] == receipt
+    before = table_counts(db)
+    assert cli.main(["reverse-payment", "--receipt", receipt, "--reason", "误录"]) == 1
+    assert "在多个项目中都有：云栖收费测试苑、翠湖收费测试苑，请指定项目" in capsys.readouterr().err
+    assert table_counts(db) == before
+    assert cli.main(["reverse-payment", "--receipt", receipt, "--reason", "误录", "--project", "云栖收费测试苑"]) == 0
+    capsys.readouterr()
+    with Session(db) as session:
+        reversed_ = dict(session.execute(select(Payment.project_id, func.count()).where(
+            Payment.receipt_no == receipt, Payment.reversed_at.is_not(None)).group_by(Payment.project_id)).all())
+        assert reversed_ == {other_id: 1}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--receipt", "SJ2099-999999", "--reason", "误录", "--as", "cashier"], "收据号 SJ2099-999999 不存在"),
+    (["--receipt", "{receipt}", "--reason", " ", "--as", "cashier"], "请填写冲正原因"),
+    (["--receipt", "{receipt}", "--reason", "误录", "--as", "desk"], "没有“冲正”的权限"),
+    (["--receipt", "{receipt}", "--reason", "误录", "--project", "没有这个项目"], "项目不存在"),
+])
+def test_a_receipt_reversal_refused_exits_non_zero_and_changes_nothing(db: Engine, capsys, receipt: str, argv,
+                                                                       message) -> None:
+    before, paid = table_counts(db), _paid(db, receipt)
+    assert cli.main(["reverse-payment", *(a.format(receipt=receipt) for a in argv)]) == 1
+    assert message in capsys.readouterr().err
+    assert (table_counts(db), _paid(db, receipt)) == (before, paid)

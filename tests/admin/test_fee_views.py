@@ -32,11 +32,13 @@ from models import (
     DunningRun,
     DunningRunStatus,
     DunningStage,
+    FeeBasis,
     Job,
     JobLock,
     JobState,
     OperationLog,
     OperationStatus,
+    ParkingSpace,
     Payment,
     StaffPosition,
     User,
@@ -108,6 +110,29 @@ def test_generate_bills_form_preview_and_generate(session, console, estate, staf
     asked = cashier.post_job("/admin/bill/generate-bills", {**data, "period": "2026-04", "fee_type_id": str(renovation.id)})
     assert asked.status_code == 400 and "按次" in asked.text and "装修管理费" in asked.text
     assert count(session, Bill, e) == 3
+
+
+def test_the_preview_names_a_lease_whose_rent_has_no_unit_to_go_to(session, console, estate, staff_of):
+    """车位租赁's 月租 goes to the lessee's unit: a lessee with none here is named on the preview (before the run),
+    and on the run's answer, and no bill is made for it."""
+    from actions.fee_tasks import lease_parking_space
+
+    e = estate
+    parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=Decimal("300.00"))
+    space = ParkingSpace(project=e.project, code="B2-018")
+    session.add(space)
+    session.flush()
+    outsider = f.customer(session, project_=e.project, name="孙丽", phone="13500004444")
+    lease_parking_space(session, space_id=space.id, customer_id=outsider.id, start_date=dt.date(2026, 3, 1),
+                        end_date=dt.date(2026, 12, 31), monthly_rent=Decimal("200.00"), actor=e.actor)
+    cashier = console(staff_of("收费员"))
+    data = {"project_id": str(e.project.id), "period": "2026-04", "fee_type_id": str(parking.id)}
+    warning = "车位 B2-018 的承租人在本项目没有关联房屋，月租未计入账单"
+    preview = cashier.post_job("/admin/bill/generate-bills", {**data, "dry_run": "1"})
+    assert preview.status_code == 200 and warning in preview.text and "alert-warning" in preview.text
+    done = cashier.post_job("/admin/bill/generate-bills", data)
+    assert warning in done.text
+    assert count(session, Bill, e) == 0
 
 
 def test_generate_bills_needs_the_grant(session, console, estate, staff_of):

@@ -191,6 +191,39 @@ def test_the_monthly_bill_run_leaves_one_off_fees_out(s: Session) -> None:
     assert s.scalar(select(func.count()).select_from(Bill)) == before
 
 
+def test_the_leased_spaces_are_billed_by_the_next_run_as_the_demo_billed_them(s: Session) -> None:
+    """The demo's leases agree with its bills: the next month's 生成账单 charges a unit whose spaces are all let
+    (their 月租) what the demo's last month charged it — the 收费率 of the months before and after compare alike."""
+    from models import ParkingLease, ParkingSpace
+    from models.fees import FeeBasis
+
+    period = add_months(current_period(), 1)
+    first = dt.date.fromisoformat(f"{period}-01")
+    spaces: dict[int, list[int]] = defaultdict(list)
+    for space_id, unit_id in s.execute(select(ParkingSpace.id, ParkingSpace.unit_id).where(ParkingSpace.unit_id.is_not(None))):
+        spaces[unit_id].append(space_id)
+    # a lease whose term has a month beginning in ``period`` (here: started before it and running past its end)
+    let = set(s.scalars(select(ParkingLease.space_id).where(ParkingLease.start_date < first,
+                                                          ParkingLease.end_date > add_month_end(first))))
+    units = [u for u, ids in spaces.items() if set(ids) <= let]
+    parking = dict(s.execute(select(FeeType.project_id, FeeType.id).where(FeeType.basis == FeeBasis.PER_SPACE)).all())
+    last = dict(s.execute(select(Bill.unit_id, Bill.amount_due).where(
+        Bill.unit_id.in_(units), Bill.fee_type_id.in_(parking.values()), Bill.period == PERIODS[-1])).all())
+    assert len(last) > 50
+    savepoint = s.begin_nested()
+    for project_id, fee_type_id in parking.items():
+        generate_bills(s, project_id=project_id, period=period, actor=SYSTEM, fee_type_ids=[fee_type_id])
+    after = dict(s.execute(select(Bill.unit_id, Bill.amount_due).where(
+        Bill.unit_id.in_(list(last)), Bill.fee_type_id.in_(parking.values()), Bill.period == period)).all())
+    savepoint.rollback()
+    assert after == last
+
+
+def add_month_end(day: dt.date) -> dt.date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
 def test_monthly_collection_rate_meets_target_in_settled_months(s: Session) -> None:
     rates = {
         period: paid / due
