@@ -809,9 +809,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     shared_rows_visible: ClassVar[bool] = False
     # Audit-trail views themselves have no 变更记录 link.
     audited: ClassVar[bool] = True
-    # A create form that takes money or changes a state carries a one-time token (actions/form_tokens.py), stored
-    # unique with what it writes.
-    one_time_form: ClassVar[bool] = False
+    # Every create form carries a one-time token (actions/form_tokens.py), stored unique with what it writes: a
+    # double click on 保存 wrote a 失物招领 or a 值班日志 twice, not only a payment.
+    one_time_form: ClassVar[bool] = True
     # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
     pii_columns: ClassVar[dict[str, str]] = {}
     # Columns the search box matches only whole, by a B-tree index: a record's number (记录编号 877 finds record

@@ -97,7 +97,6 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_at", "借用状态", "未归还", "已归还"),
                       DrillFilter()]
     column_formatters = {"returned_at": _loan_state}
-    one_time_form = True
     form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
                     "returned_at", "recorded_by"]
     form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
@@ -128,7 +127,6 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     column_sortable_list = ["id", "name", "lent_at", "due_at", "returned_at", "status"]
     column_default_sort = [("lent_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "name", "quantity", "borrower", "borrower_phone", "unit", "customer", "deposit",
                     "lent_at", "due_at", "returned_at", "status", "return_condition", "recorded_by"]
     form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
@@ -183,7 +181,6 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
     column_sortable_list = ["id", "room", "starts_at", "ends_at", "status"]
     column_default_sort = [("starts_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "room", "starts_at", "ends_at", "booked_by", "phone", "unit", "customer", "purpose",
                     "attendees", "services", "status", "approved_by", "recorded_by"]
     form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
@@ -199,7 +196,6 @@ class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("start_date"),
                       OperationColumnFilter("end_date"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "unit", "applicant", "applicant_phone", "customer", "contractor",
                     "contractor_contact", "contractor_phone", "scope", "start_date", "end_date", "deposit",
                     "deposit_refunded", "status", "approved_by", "approved_on", "inspected_on", "refunded_on",

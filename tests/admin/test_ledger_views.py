@@ -29,6 +29,7 @@ from models import (
     LostItem,
     LostItemStatus,
     MeetingBooking,
+    OwnerNotice,
     StaffPosition,
     VendorCheck,
 )
@@ -855,3 +856,32 @@ def test_a_decided_renovation_application_names_who_decided_it_and_when(session,
     session.expire_all()
     assert sorted((r.status.value, r.approved_by_id) for r in session.scalars(select(RenovationApplication))) == [
         ("approved", supervisor.id), ("pending", None)]
+
+
+@pytest.mark.parametrize(("identity", "model", "form", "next_one"), [
+    ("lost-item", LostItem, {"name": "黑色雨伞", "found_at": "2026-11-20 09:30:00", "found_place": "大堂",
+                             "status": "held"}, {"name": "钥匙串"}),
+    ("owner-notice", OwnerNotice, {"title": "停水通知", "body": "12月10日9:00-12:00停水", "audience": "all",
+                                   "published_from": "2026-11-20"}, {"title": "停电通知"}),
+    ("vendor-check", VendorCheck, {"vendor_name": "晨星保洁", "service_kind": "cleaning", "month": "2026-11",
+                                   "score": "90"}, {"vendor_name": "绿源园林"}),
+])
+def test_a_ledger_form_saved_twice_by_a_double_click_writes_one_entry(session, console, site, identity, model, form,
+                                                                       next_one):
+    """「双击保存」 on a 失物招领 (公告, 外包方月度检查 …) wrote the entry twice — two umbrellas in the book for one
+    found. The new form carries a one-time number: the same form sent again is answered with the entry it made."""
+    c = console("desk")
+    page = c.get(f"/admin/{identity}/create")
+    token = _value(page.text, "form_token")
+    assert re.fullmatch(r"[0-9a-f]{32}", token), token
+    sent = {"project": str(site["p1"].id), **form, "form_token": token}
+    before = _count(session, model)
+    first = c.post(f"/admin/{identity}/create", sent)
+    again = c.post(f"/admin/{identity}/create", sent)
+    assert (first.status_code, again.status_code) == (302, 302), again.text[:500]
+    assert _count(session, model) == before + 1
+    # a new form is a new entry
+    fresh = _value(c.get(f"/admin/{identity}/create").text, "form_token")
+    assert fresh != token
+    assert c.post(f"/admin/{identity}/create", {**sent, **next_one, "form_token": fresh}).status_code == 302
+    assert _count(session, model) == before + 2
