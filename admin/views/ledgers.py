@@ -261,7 +261,8 @@ class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
     column_searchable_list = ["code", "violation", "unit.room_no"]
     column_sortable_list = ["id", "code", "issued_on", "deadline", "status", "checked_on"]
     column_default_sort = [("issued_on", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("deadline")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("deadline"),
+                      DrillFilter()]
     form_columns = ["project", "code", "unit", "customer", "violation", "requirement", "issued_on", "deadline",
                     "issued_by", "status", "checked_on", "check_result"]
     form_ajax_refs = ajax_refs(RectificationNotice, "unit", "customer", "issued_by")
@@ -320,7 +321,7 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     column_sortable_list = ["id", "week_start", "section", "deadline", "status"]
     column_default_sort = [("week_start", True), ("section", False), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("section"), EnumFilter("status"),
-                      ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start")]
+                      ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start"), DrillFilter()]
     form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
     column_formatters = {"deadline_time": lambda m, a: f"{m.deadline_time:%H:%M}前" if m.deadline_time else ""}
@@ -343,7 +344,7 @@ class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
     column_searchable_list = ["summary", "problems", "improvements"]
     column_sortable_list = ["id", "week_start", "reviewed_on"]
     column_default_sort = [("week_start", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("week_start")]
+    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("week_start"), DrillFilter()]
     form_columns = ["project", "week_start", "reviewed_on", "chaired_by", "summary", "problems", "improvements"]
     form_ajax_refs = ajax_refs(WeeklyReview, "chaired_by")
     form_default_user = ("chaired_by",)
