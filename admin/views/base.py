@@ -754,6 +754,8 @@ class WuyeViewMeta(ModelViewMeta):
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
             # A column kept for an index (a request's stage) is none of the record's facts.
             keys = [c.key for c in model.__mapper__.columns if getattr(c, "info", {}).get("index_key")]
+            # … nor is the key another column sorts by (房号排序 0000001302 beside 房号 1302).
+            keys += [c.info["sort_by"] for c in model.__mapper__.columns if getattr(c, "info", {}).get("sort_by")]
             internal = [key for key in ("password_hash", "form_token", _version_key(model), *keys)
                         if key and key in model.__mapper__.attrs and key not in declared]
             cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
