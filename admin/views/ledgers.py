@@ -332,8 +332,9 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
         result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks,
                                   **CarryOverForm.read(await request.form()).data)
         Flash.success(request, result.message)
+        # the list opens on that week's plan (its 周起始日 filter: 等于 the Monday), the carried tasks among it
         url = request.url_for("admin:list", identity=self.identity).include_query_params(
-            week_start=str(result.week_start))
+            week_start_op="equals", week_start=str(result.week_start))
         return RedirectResponse(url, status_code=303)
 
 
@@ -344,7 +345,7 @@ class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
     column_searchable_list = ["summary", "problems", "improvements"]
     column_sortable_list = ["id", "week_start", "reviewed_on"]
     column_default_sort = [("week_start", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("week_start"), DrillFilter()]
+    column_filters = [ScopedForeignKeyFilter("project"), OperationColumnFilter("week_start")]
     form_columns = ["project", "week_start", "reviewed_on", "chaired_by", "summary", "problems", "improvements"]
     form_ajax_refs = ajax_refs(WeeklyReview, "chaired_by")
     form_default_user = ("chaired_by",)

@@ -885,3 +885,34 @@ def test_a_ledger_form_saved_twice_by_a_double_click_writes_one_entry(session, c
     assert fresh != token
     assert c.post(f"/admin/{identity}/create", {**sent, **next_one, "form_token": fresh}).status_code == 302
     assert _count(session, model) == before + 2
+
+
+def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, site):
+    """结转上周未完成 went back to the list with ?week_start=… — which filters nothing without its 等于, so the new week
+    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own."""
+    from models import PlanSection, TaskStatus, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    wang = f.staff(session, project_=site["p1"], name="王芳")
+    last, this = dt.date(2026, 11, 23), dt.date(2026, 11, 30)
+
+    def task(week, text, status):
+        return WeeklyTask(project=site["p1"], week_start=week, section=PlanSection.ROUTINE, task=text,
+                          owner_id=wang.id, deadline=week + dt.timedelta(days=2), status=status)
+
+    session.add_all([task(last, "欠费户第二次催缴", TaskStatus.IN_PROGRESS), task(last, "更新公告栏", TaskStatus.DONE),
+                     task(last - dt.timedelta(days=7), "两周前的任务", TaskStatus.DONE),
+                     task(this, "本周投诉处理率达到98%", TaskStatus.NOT_STARTED)])
+    session.flush()
+    c = console("lead")
+    done = c.post("/admin/weekly-task/carry-over", {"week_start": "2026年12月2日"})
+    assert done.status_code == 303, done.text[:300]
+    page = c.get(done.headers["location"])
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", " ", html.unescape(page.text))
+    assert "共 2 条" in text, re.findall(r"共 \d+ 条", text)
+    assert "欠费户第二次催缴" in text and "本周投诉处理率达到98%" in text
+    assert "更新公告栏" not in text and "两周前的任务" not in text
+    session.expire_all()
+    assert sorted(session.scalars(select(WeeklyTask.task).where(WeeklyTask.week_start == this))) == [
+        "本周投诉处理率达到98%", "欠费户第二次催缴"]
