@@ -238,6 +238,13 @@ class MoveInChecklistAdmin(ScopedModelView, model=MoveInChecklist):
     form_ajax_refs = ajax_refs(MoveInChecklist, "unit", "customer", "handled_by")
     form_default_now = ("handover_date",)
 
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印物业验收清单", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        return await slip_page(self, request, slips.move_in_slip, "checklist_id", pii=False)
+
 
 class HouseDefectAdmin(ScopedModelView, model=HouseDefect):
     category = CATEGORY
