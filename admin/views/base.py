@@ -780,6 +780,7 @@ class ListCell:
     shown: Any  # the formatted value
     link: str | None  # a relation's details page
     items: tuple[tuple[str | None, Any], ...] | None  # a to-many relation: (link, formatted) of each
+    nowrap: bool = False  # a day, an amount or a unit kept on one line (not 「2026-01-」 over 「01」)
 
 
 @dataclass(frozen=True)
@@ -1002,9 +1003,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                                   for v, each in zip(value, shown, strict=False))
                     cells.append(ListCell(shown, None, items))
                 elif linked[name] and opens(getattr(row, name, None)):
-                    cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None))
+                    cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None,
+                                          isinstance(value, Unit)))
                 else:
-                    cells.append(ListCell(shown, None, None))
+                    cells.append(ListCell(shown, None, None, type(value) is dt.date or isinstance(value, Decimal | Unit)))
             out.append(ListRow(
                 pk=pk,
                 details=(self._link("admin:details", request, row).replace(_PK_SLOT, str(pk))

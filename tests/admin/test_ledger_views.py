@@ -916,3 +916,19 @@ def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, 
     session.expire_all()
     assert sorted(session.scalars(select(WeeklyTask.task).where(WeeklyTask.week_start == this))) == [
         "本周投诉处理率达到98%", "欠费户第二次催缴"]
+
+
+def test_a_lists_days_and_units_stay_on_one_line(session, console, site):
+    """房屋整改 at 1440 px beside its filters broke 「2026-01-」 over 「01」 and 「11」 over 「栋-1403」: a day, an amount and
+    a unit are kept on one line (the text of 问题描述 still wraps)."""
+    from models import Unit
+
+    unit = f.unit(session, project_=site["p1"], building_=f.building(session, project_=site["p1"], name="11栋"),
+                  room_no="1403")
+    session.add(HouseDefect(project=site["p1"], unit=session.get(Unit, unit.id), location="主卧",
+                            description="墙面有裂缝", found_on=dt.date(2026, 1, 1), sent_on=dt.date(2026, 1, 3)))
+    session.flush()
+    page = console("desk").get("/admin/house-defect/list").text
+    assert '<td class="text-nowrap">2026-01-01</td>' in page and '<td class="text-nowrap">2026-01-03</td>' in page
+    assert re.search(r'<td class="text-nowrap"><a href="[^"]*/unit/details/\d+">11栋-1403</a></td>', page)
+    assert "<td>墙面有裂缝</td>" in page
