@@ -23,11 +23,15 @@ from models import (
     KeyLoan,
     MailItem,
     MeetingBooking,
+    NoticeStatus,
+    RectificationNotice,
     RenovationApplication,
     RenovationStatus,
     RequestKind,
     RequestStatus,
     ServiceRequest,
+    TaskStatus,
+    WeeklyTask,
     WorkOrder,
     WorkOrderStatus,
 )
@@ -163,6 +167,20 @@ def bookings_to_approve(d: Any) -> ColumnElement[bool]:
     return and_(MeetingBooking.status == BookingStatus.PENDING, MeetingBooking.project_id.in_(d.project_ids))
 
 
+def rectifications_due(d: Any) -> ColumnElement[bool]:
+    """整改通知书 已发出 whose 整改期限 is the day ``period`` or before, not yet re-checked: 「限期整改」 — the deadline
+    is the day to go and look, and the notice stays 已发出 until someone does (复查: 已整改 / 逾期未改 / 已上报)."""
+    return and_(RectificationNotice.status == NoticeStatus.ISSUED, RectificationNotice.deadline <= _day(d),
+                RectificationNotice.project_id.in_(d.project_ids))
+
+
+def tasks_overdue(d: Any) -> ColumnElement[bool]:
+    """周计划 tasks whose 完成时限 is before the day ``period`` and not 已完成 (未开始、进行中、已延期): 「明确每个任务的
+    责任人和完成时间，避免任务拖延或遗漏」 — the supervisor reviewing the week sees what slipped, and whose."""
+    return and_(WeeklyTask.status != TaskStatus.DONE, WeeklyTask.deadline < _day(d),
+                WeeklyTask.project_id.in_(d.project_ids))
+
+
 # set key → (label, model, clause); ``kpis`` makes them record sets.
 QUEUES: dict[str, tuple[str, type, Any]] = {
     "requests_pending": ("待派工诉求", ServiceRequest, requests_pending),
@@ -182,4 +200,6 @@ QUEUES: dict[str, tuple[str, type, Any]] = {
     "renovations_to_review": ("待审核装修申请", RenovationApplication, renovations_to_review),
     "renovations_under_way": ("施工中装修（待检查）", RenovationApplication, renovations_under_way),
     "bookings_to_approve": ("待审批会议室预约", MeetingBooking, bookings_to_approve),
+    "rectifications_due": ("到期待复查整改通知书", RectificationNotice, rectifications_due),
+    "tasks_overdue": ("逾期未完成周计划", WeeklyTask, tasks_overdue),
 }

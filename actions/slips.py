@@ -1,5 +1,5 @@
 """打印单据: the paper the department hands over every day — 派工单 for the technician, 收据 after 收款, 放行条 for
-the guard, 施工人员出入证 for a renovation worker, 整改通知书 for an owner. Each is one :class:`Slip` (a title, a
+the guard, 施工人员出入证 for a renovation worker, 整改通知书 for an owner, 物业验收清单 for a handover. Each is one :class:`Slip` (a title, a
 number, labelled fields, an optional table and the signature lines), read within the actor's projects; the
 console prints any slip with one template (half an A4 sheet, or a whole one for a notice).
 
@@ -24,6 +24,8 @@ from models import (
     Department,
     FeeType,
     GoodsPass,
+    HouseDefect,
+    MoveInChecklist,
     Payment,
     Project,
     RectificationNotice,
@@ -216,5 +218,37 @@ def rectification_slip(session: Session, *, notice_id: int, actor: Actor) -> Sli
         text=((L("violation"), row.violation), (L("requirement"), row.requirement),
               ("", f"请于 {_date(row.deadline)} 前整改完毕，届时本中心将复查。逾期未整改的，本中心将依据《管理规约》及有关规定上报处理。")),
         signs=(f"{project}客户服务中心（盖章）", "业主/使用人签收", "签收日期"),
+        full_page=True,
+    )
+
+
+def move_in_slip(session: Session, *, checklist_id: int, actor: Actor) -> Slip:
+    """物业验收清单 (001 入伙): 「持《物业验收清单》带领业主……将室内水、电、气表读数记录其中，并要求业主确认是否同意交房，
+    双方签字」 — one copy for the owner, one for the owner's file; the quality problems found on this walk-through
+    (房屋整改, sent to the developer) listed under it, or lines to write them in."""
+    row = _record(session, MoveInChecklist, checklist_id, actor)
+    company, project = _company(session, row.project_id)
+    L = lambda attr: label_of(MoveInChecklist, attr)  # noqa: E731
+    D = lambda attr: label_of(HouseDefect, attr)  # noqa: E731
+    defects = session.execute(select(HouseDefect.location, HouseDefect.description, HouseDefect.status)
+                              .where(HouseDefect.checklist_id == row.id).order_by(HouseDefect.id)).all()
+    reading = lambda value: "" if value is None else f"{value:.2f}"  # noqa: E731
+    return Slip(
+        "move-in-checklist", "物业验收清单", company, project, f"JF{row.id:06d}",
+        fields=(
+            (L("unit"), _unit(session, row.unit_id)), (L("customer"), _name(session, Customer, row.customer_id)),
+            (L("received_by"), row.received_by), (L("handover_date"), _date(row.handover_date)),
+            (L("water_reading"), reading(row.water_reading)), (L("power_reading"), reading(row.power_reading)),
+            (L("gas_reading"), reading(row.gas_reading)), (L("keys_count"), str(row.keys_count)),
+            (L("handled_by"), _name(session, Staff, row.handled_by_id)),
+            (L("accepted"), "是" if row.accepted else "否"),
+        ),
+        text=tuple((label, value) for label, value in ((L("documents"), row.documents), (L("note"), row.note))
+                   if value),
+        table_head=(D("location"), D("description"), D("status")) if defects else (),
+        table=tuple((location, description, status.label) for location, description, status in defects),
+        blanks=() if defects else ("房屋质量问题（如有，记入《房屋整改工程记录表》）", ""),
+        signs=("业主（受托人）签字", "带房人员签字", "签字日期"),
+        copies=("业主联", "存档联"),
         full_page=True,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, inspect, or_, select
@@ -16,20 +17,25 @@ from models import (
     Building,
     Customer,
     MoveInChecklist,
+    Project,
     RenovationApplication,
     RenovationStatus,
     Staff,
     Unit,
     UnitCustomer,
+    UnitRelation,
     UnitStatus,
     label_of,
 )
 
 from . import records
 from .actor import Actor
-from .errors import Refused
+from .audit import as_actor
+from .errors import NotPermitted, Refused
 from .kernel.periods import today_local
 from .kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS, post_refusal
+from .privacy import mask
+from .spreadsheets import clean
 
 
 def unit_dates_problem(handover: dt.date | None, move_in: dt.date | None) -> tuple[str, str] | None:
@@ -190,3 +196,86 @@ def _stored(obj: Any, attr: str) -> Any:
 def _renovation_ended(session: Session, unit: Unit | None, ended: RenovationApplication) -> None:
     if unit is not None and unit.status is UnitStatus.DECORATING:
         unit.status = _after_renovation(session, unit, ended)
+
+
+# --- 登记住户 ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OccupantAdded:
+    unit_id: int
+    customer_id: int
+    link_id: int
+    created: bool  # a new 客户; else one of the project, found by 身份证号 or by 手机号 + 姓名
+    message: str
+
+
+def _number(kind: str, typed: str, label: str) -> str:
+    """A phone or ID number as the customers import stores it (``clean.phone`` / ``clean.id_number``), or a refusal
+    naming the field (an ID number masked: refusals are logged)."""
+    value = (clean.phone() if kind == "phone" else clean.id_number())(typed)
+    if value is clean.MASKED:
+        raise Refused(f"{label}：请填写完整的号码，不能含 *")
+    if isinstance(value, clean.Invalid):
+        reason = value.reason.replace(value.shown, mask(kind, value.shown)) if value.shown else value.reason
+        raise Refused(f"{label}：{reason}")
+    return value or ""
+
+
+def occupant_unit(session: Session, *, unit_id: int, actor: Actor) -> str:
+    """The unit the 登记住户 page is for, as its title names it (锦绣华庭 1栋-1302), within the actor's projects."""
+    unit = session.get(Unit, unit_id)
+    if unit is None or not actor.can_see(unit.project_id):
+        raise NotPermitted("房屋不存在，或不在您负责的项目内", [unit_id])
+    return f"{session.scalar(select(Project.name).where(Project.id == unit.project_id))} {_unit_name(session, unit)}"
+
+
+@as_actor
+def add_occupant(session: Session, *, unit_id: int, name: str, relation: UnitRelation, phone: str = "",
+                 id_number: str = "", start_date: dt.date | None = None, is_primary: bool = False,
+                 form_token: str | None = None, actor: Actor) -> OccupantAdded:
+    """登记住户 from the unit's page: a tenant moving in, a family member, a new owner — the customer and the link to
+    the unit in one step (it took a new 客户 and then a new 房屋客户, choosing the same person again). The customer
+    is the project's one with this 身份证号, else with this 手机号 and 姓名 (as the customers import identifies
+    them), or a new one; both records go through their forms' rules and are audited. The form's one-time
+    ``form_token`` goes with the new customer: the same form sent twice finds him and is refused 「已是…」."""
+    unit = session.get(Unit, unit_id)
+    if unit is None or not actor.can_see(unit.project_id):
+        raise NotPermitted("房屋不存在，或不在您负责的项目内", [unit_id])
+    name = (name or "").strip()
+    if not name:
+        raise Refused(f"请填写{label_of(Customer, 'name')}")
+    phone = _number("phone", phone, label_of(Customer, "phone"))
+    id_number = _number("id_number", id_number, label_of(Customer, "id_number"))
+    same = Customer.project_id == unit.project_id
+    customer = None
+    if id_number:
+        customer = session.scalar(select(Customer).where(same, Customer.id_number == id_number).limit(1))
+        if customer is not None and customer.name != name:
+            raise Refused(f"{label_of(Customer, 'id_number')} {mask('id_number', id_number)} 已登记为客户 {customer.name}，"
+                          f"与所填{label_of(Customer, 'name')}「{name}」不符", [customer.id])
+    elif phone:
+        customer = session.scalar(select(Customer).where(same, Customer.phone == phone, Customer.name == name)
+                                  .order_by(Customer.id).limit(1))
+    created = customer is None
+    if created:
+        customer = records.save_record(session, Customer, None, {
+            "project": unit.project_id, "name": name, "phone": phone, "id_number": id_number}, actor=actor,
+            form_token=form_token)
+    held = session.execute(select(UnitCustomer.id, UnitCustomer.end_date).where(
+        UnitCustomer.unit_id == unit.id, UnitCustomer.customer_id == customer.id, UnitCustomer.relation == relation)
+    ).first()
+    if held is not None:  # one link per unit, customer and relation (its unique constraint)
+        ended = held.end_date is not None and held.end_date < today_local()
+        raise Refused(f"{customer.name} {'曾' if ended else '已'}是{_unit_name(session, unit)}的{relation.label}"
+                      + (f"（至 {held.end_date}）：请在{UnitCustomer.__label__}中修改该记录的"
+                         f"{label_of(UnitCustomer, 'end_date')}" if ended else ""), [held.id])
+    link = records.save_record(session, UnitCustomer, None, {
+        "project": unit.project_id, "unit": unit.id, "customer": customer.id, "relation": relation,
+        "is_primary": is_primary, "start_date": start_date}, actor=actor)
+    message = f"已登记 {customer.name} 为{_unit_name(session, unit)}的{relation.label}" + (
+        "" if created else "（已有客户档案，未重复建档）")
+    return OccupantAdded(unit.id, customer.id, link.id, created, message)
+
+
+def _unit_name(session: Session, unit: Unit) -> str:
+    building = session.scalar(select(Building.name).where(Building.id == unit.building_id))
+    return f"{building}-{unit.room_no}"

@@ -44,6 +44,8 @@ GRANTS: dict[str, tuple[str, str] | None] = {
     "renovations_under_way": ("renovation-application", "edit"),
     "bookings_to_approve": ("meeting-booking", "edit"),
     "scores_to_compute": ("score-month", "action:compute-scores"),
+    "rectifications_due": ("rectification-notice", "edit"),
+    "tasks_overdue": ("weekly-task", "list"),
     "kpis_off_target": None,  # the home page itself
 }
 
@@ -52,17 +54,18 @@ _DESK = ("requests_pending", "requests_answered", "callbacks_due", "orders_to_cl
 _LEAD = ("runs_to_approve", "major_open", "kpis_off_target")
 ROLE_ITEMS: dict[str, tuple[str, ...]] = {
     "前台客服": _DESK,
-    "楼宇管家": ("notices_to_deliver", "renovations_under_way", "first_asked", "mail_waiting"),
+    "楼宇管家": ("notices_to_deliver", "renovations_under_way", "rectifications_due", "first_asked", "mail_waiting"),
     "收费员": ("arrears_to_chase", "notices_to_deliver"),
     "工程部": ("orders_to_accept", "orders_in_hand", "orders_overdue"),
     "客服主管": ("orders_overdue", "requests_pending", "requests_answered", "callbacks_due", "orders_to_close",
-             "scores_to_compute", "renovations_to_review", "bookings_to_approve"),
-    "客服经理": (*_LEAD, "orders_overdue"),
+             "scores_to_compute", "renovations_to_review", "bookings_to_approve", "rectifications_due", "tasks_overdue"),
+    "客服经理": (*_LEAD, "orders_overdue", "tasks_overdue"),
     "分公司管理": _LEAD,
     "系统管理员": (*_LEAD, "orders_overdue"),
 }
 # Shown in red when not zero: someone is already late.
-LATE = frozenset({"orders_overdue", "loans_due", "runs_to_approve", "major_open", "kpis_off_target"})
+LATE = frozenset({"orders_overdue", "loans_due", "runs_to_approve", "major_open", "kpis_off_target",
+                  "rectifications_due", "tasks_overdue"})
 # Shown only when not zero: a leftover of older records, which nothing makes any more.
 LEFTOVER = frozenset({"requests_answered"})
 LABELS = {"orders_overdue": "超时工单", "scores_to_compute": "上月考核未计算的项目", "kpis_off_target": "未达标指标"}
@@ -156,6 +159,6 @@ def _drill(session: Session, actor: Actor, roles: tuple[str, ...], key: str, ids
         department = session.scalar(select(Staff.department_id).join(User, User.staff_id == Staff.id)
                                     .where(User.id == actor.user_id))
         return Drill(key, "", ids, "" if department is None else str(department))
-    if key == "loans_due":
+    if key in ("loans_due", "rectifications_due", "tasks_overdue"):
         return Drill(key, today.isoformat(), ids)
     return Drill(key, "", ids)

@@ -754,6 +754,8 @@ class WuyeViewMeta(ModelViewMeta):
             declared = [_prop_key(c) for c in getattr(cls, "column_details_exclude_list", None) or []]
             # A column kept for an index (a request's stage) is none of the record's facts.
             keys = [c.key for c in model.__mapper__.columns if getattr(c, "info", {}).get("index_key")]
+            # … nor is the key another column sorts by (房号排序 0000001302 beside 房号 1302).
+            keys += [c.info["sort_by"] for c in model.__mapper__.columns if getattr(c, "info", {}).get("sort_by")]
             internal = [key for key in ("password_hash", "form_token", _version_key(model), *keys)
                         if key and key in model.__mapper__.attrs and key not in declared]
             cls.column_details_exclude_list = [*declared, *sorted(hidden - set(declared)), *internal]
@@ -778,6 +780,7 @@ class ListCell:
     shown: Any  # the formatted value
     link: str | None  # a relation's details page
     items: tuple[tuple[str | None, Any], ...] | None  # a to-many relation: (link, formatted) of each
+    nowrap: bool = False  # a day, an amount or a unit kept on one line (not 「2026-01-」 over 「01」)
 
 
 @dataclass(frozen=True)
@@ -809,9 +812,9 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     shared_rows_visible: ClassVar[bool] = False
     # Audit-trail views themselves have no 变更记录 link.
     audited: ClassVar[bool] = True
-    # A create form that takes money or changes a state carries a one-time token (actions/form_tokens.py), stored
-    # unique with what it writes.
-    one_time_form: ClassVar[bool] = False
+    # Every create form carries a one-time token (actions/form_tokens.py), stored unique with what it writes: a
+    # double click on 保存 wrote a 失物招领 or a 值班日志 twice, not only a payment.
+    one_time_form: ClassVar[bool] = True
     # {attribute: "phone" | "id_number"}, filled in by the metaclass from ``info={"pii": …}``.
     pii_columns: ClassVar[dict[str, str]] = {}
     # Columns the search box matches only whole, by a B-tree index: a record's number (记录编号 877 finds record
@@ -1003,9 +1006,10 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                                   for v, each in zip(value, shown, strict=False))
                     cells.append(ListCell(shown, None, items))
                 elif linked[name] and opens(getattr(row, name, None)):
-                    cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None))
+                    cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None,
+                                          isinstance(value, Unit)))
                 else:
-                    cells.append(ListCell(shown, None, None))
+                    cells.append(ListCell(shown, None, None, type(value) is dt.date or isinstance(value, Decimal | Unit)))
             out.append(ListRow(
                 pk=pk,
                 details=(self._link("admin:details", request, row).replace(_PK_SLOT, str(pk))

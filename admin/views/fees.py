@@ -193,7 +193,6 @@ class BillAdmin(ScopedModelView, model=Bill):
         DrillFilter(),
     ]
     # 实收与状态只随收款变化（收款记录），不在账单表单里手改.
-    one_time_form = True
     form_columns = ["project", "unit", "customer", "fee_type", "period", "amount_due", "due_date", "collector"]
     # 责任收费员: cashiers and the front desk only (the bill's save refuses another post: ``billing.check_collector``)
     form_ajax_refs = ajax_refs(Bill, "unit", "customer", "collector", collector={
@@ -307,7 +306,6 @@ class PaymentAdmin(ScopedModelView, model=Payment):
     column_details_list = [*column_list, "project", "reversed_by", "reversal_reason"]
     can_edit = False
     can_delete = False
-    one_time_form = True
     form_columns = ["bill", "amount", "method", "paid_at", "collector"]  # the 收据号 is the system's
     # 收款人: cashiers and the front desk only; left blank, the action names the cashier's own staff record.
     form_ajax_refs = ajax_refs(Payment, "bill", "collector", collector={

@@ -34,6 +34,7 @@ async def file_page(view: Any, request: Request, fn: Any, template: str, param: 
         "intake": granted(view, request, "service-request", "create"),
         "pay": granted(view, request, "payment", "create") and granted(view, request, "bill", "action:account"),
         "visit": granted(view, request, "visit", "create"),
+        "occupant": granted(view, request, "customer", "create") and granted(view, request, "unit-customer", "create"),
     }
     return await view.templates.TemplateResponse(request, f"wuye/files/{template}", {
         "title": "一户一档" if template == "unit.html" else "客户档案", "file": record, "can": can,

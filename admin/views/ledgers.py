@@ -97,7 +97,6 @@ class KeyLoanAdmin(ScopedModelView, model=KeyLoan):
     column_filters = [ScopedForeignKeyFilter("project"), FilledFilter("returned_at", "借用状态", "未归还", "已归还"),
                       DrillFilter()]
     column_formatters = {"returned_at": _loan_state}
-    one_time_form = True
     form_columns = ["project", "key", "borrower", "borrower_phone", "borrower_staff", "purpose", "lent_at",
                     "returned_at", "recorded_by"]
     form_ajax_refs = ajax_refs(KeyLoan, "key", "borrower_staff", "recorded_by")
@@ -128,7 +127,6 @@ class ItemLoanAdmin(ScopedModelView, model=ItemLoan):
     column_sortable_list = ["id", "name", "lent_at", "due_at", "returned_at", "status"]
     column_default_sort = [("lent_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "name", "quantity", "borrower", "borrower_phone", "unit", "customer", "deposit",
                     "lent_at", "due_at", "returned_at", "status", "return_condition", "recorded_by"]
     form_ajax_refs = ajax_refs(ItemLoan, "unit", "customer", "recorded_by")
@@ -183,7 +181,6 @@ class MeetingBookingAdmin(ScopedModelView, model=MeetingBooking):
     column_sortable_list = ["id", "room", "starts_at", "ends_at", "status"]
     column_default_sort = [("starts_at", True), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "room", "starts_at", "ends_at", "booked_by", "phone", "unit", "customer", "purpose",
                     "attendees", "services", "status", "approved_by", "recorded_by"]
     form_ajax_refs = ajax_refs(MeetingBooking, "unit", "customer", "approved_by", "recorded_by")
@@ -199,7 +196,6 @@ class RenovationApplicationAdmin(ScopedModelView, model=RenovationApplication):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("start_date"),
                       OperationColumnFilter("end_date"), DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "unit", "applicant", "applicant_phone", "customer", "contractor",
                     "contractor_contact", "contractor_phone", "scope", "start_date", "end_date", "deposit",
                     "deposit_refunded", "status", "approved_by", "approved_on", "inspected_on", "refunded_on",
@@ -242,6 +238,13 @@ class MoveInChecklistAdmin(ScopedModelView, model=MoveInChecklist):
     form_ajax_refs = ajax_refs(MoveInChecklist, "unit", "customer", "handled_by")
     form_default_now = ("handover_date",)
 
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        return [("打印物业验收清单", print_url(request, self.identity, obj.id))]
+
+    @expose("/print", methods=["GET"])
+    async def print_slip(self, request: Request) -> Response:
+        return await slip_page(self, request, slips.move_in_slip, "checklist_id", pii=False)
+
 
 class HouseDefectAdmin(ScopedModelView, model=HouseDefect):
     category = CATEGORY
@@ -265,7 +268,8 @@ class RectificationNoticeAdmin(ScopedModelView, model=RectificationNotice):
     column_searchable_list = ["code", "violation", "unit.room_no"]
     column_sortable_list = ["id", "code", "issued_on", "deadline", "status", "checked_on"]
     column_default_sort = [("issued_on", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("deadline")]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("status"), OperationColumnFilter("deadline"),
+                      DrillFilter()]
     form_columns = ["project", "code", "unit", "customer", "violation", "requirement", "issued_on", "deadline",
                     "issued_by", "status", "checked_on", "check_result"]
     form_ajax_refs = ajax_refs(RectificationNotice, "unit", "customer", "issued_by")
@@ -324,7 +328,7 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     column_sortable_list = ["id", "week_start", "section", "deadline", "status"]
     column_default_sort = [("week_start", True), ("section", False), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("section"), EnumFilter("status"),
-                      ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start")]
+                      ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start"), DrillFilter()]
     form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
     column_formatters = {"deadline_time": lambda m, a: f"{m.deadline_time:%H:%M}前" if m.deadline_time else ""}
@@ -335,8 +339,9 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
         result = await run_action(self.session_maker, request, weekly_plan.carry_over_tasks,
                                   **CarryOverForm.read(await request.form()).data)
         Flash.success(request, result.message)
+        # the list opens on that week's plan (its 周起始日 filter: 等于 the Monday), the carried tasks among it
         url = request.url_for("admin:list", identity=self.identity).include_query_params(
-            week_start=str(result.week_start))
+            week_start_op="equals", week_start=str(result.week_start))
         return RedirectResponse(url, status_code=303)
 
 

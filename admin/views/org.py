@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqladmin import expose
+from sqladmin import Flash, expose
 from sqlalchemy import ColumnElement
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from actions import units
+from actions.errors import Refused
+from actions.form_tokens import new_form_token
 from actions.kernel.posts import BUTLER_POSITIONS, COLLECTING_POSITIONS
-from models import Branch, Building, Department, ParkingSpace, Phase, Project, Staff, Unit
+from models import (
+    Branch,
+    Building,
+    Customer,
+    Department,
+    ParkingSpace,
+    Phase,
+    Project,
+    Staff,
+    Unit,
+    UnitCustomer,
+    UnitRelation,
+    label_of,
+)
 
+from ..forms import DateField, EnumField, FlagField, IdField, PageForm, TextField, read_id
+from ..security import refusal_status
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -22,7 +41,20 @@ from .base import (
     target_scope_clause,
 )
 from .files import unit_page
-from .pages import request_actor
+from .pages import granted, request_actor, run_action
+
+
+class OccupantForm(PageForm):
+    """登记住户 (``units.add_occupant``)."""
+
+    unit_id = IdField(label_of(UnitCustomer, "unit"), required=True)
+    name = TextField(label_of(Customer, "name"))
+    phone = TextField(label_of(Customer, "phone"))
+    id_number = TextField(label_of(Customer, "id_number"))
+    relation = EnumField(UnitRelation, label_of(UnitCustomer, "relation"), required=True)
+    start_date = DateField(label_of(UnitCustomer, "start_date"))
+    is_primary = FlagField(label_of(UnitCustomer, "is_primary"))
+    form_token = TextField("表单")
 
 
 class BranchAdmin(ScopedModelView, model=Branch):
@@ -114,6 +146,33 @@ class UnitAdmin(ScopedModelView, model=Unit):
     async def file_page(self, request: Request) -> Response:
         """一户一档: owners, account, requests and orders, visits, notices, ledgers of one unit."""
         return await unit_page(self, request)
+
+    @expose("/occupant", methods=["GET", "POST"])
+    async def occupant_page(self, request: Request) -> Response:
+        """登记住户: a tenant, family member or new owner of the unit, customer and link in one form."""
+        if not (granted(self, request, "customer", "create") and granted(self, request, "unit-customer", "create")):
+            raise HTTPException(status_code=403, detail="没有登记住户的权限")
+        source = await request.form() if request.method == "POST" else request.query_params
+        unit_id = read_id(source, "unit_id", Unit.__label__)
+        values = {name: str(source.get(name, "")) for name in OccupantForm().data}
+        values["relation"] = values["relation"] or UnitRelation.TENANT.value
+        values["form_token"] = values["form_token"] or new_form_token()
+        error, status_code = "", 200
+        if request.method == "POST":
+            try:
+                data = OccupantForm.read(source, actor=request_actor(request)).data
+                result = await run_action(self.session_maker, request, units.add_occupant, **data)
+            except Refused as refused:
+                error, status_code = refused.message, refusal_status(refused)
+            else:
+                Flash.success(request, result.message)
+                url = request.url_for("admin:view-unit-file_page").include_query_params(unit_id=unit_id)
+                return RedirectResponse(url, status_code=303)
+        title = await run_action(self.session_maker, request, units.occupant_unit, unit_id=unit_id)
+        return await self.templates.TemplateResponse(request, "wuye/files/occupant.html", {
+            "title": f"登记住户：{title}", "values": values, "error": error, "unit_id": unit_id,
+            "relations": UnitRelation.choices(),
+        }, status_code=status_code)
 
 
 class ParkingSpaceAdmin(ScopedModelView, model=ParkingSpace):

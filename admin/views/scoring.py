@@ -213,7 +213,6 @@ class ScoreEventAdmin(ScopedModelView, model=ScoreEvent):
         EnumFilter("source"),
         OperationColumnFilter("event_date"),
     ]
-    one_time_form = True
     # 来源 and 来源记录 are the system's (derived events); 登记人 is who saves (actions/scores.py)
     form_columns = ["project", "staff", "event_date", "rule", "points", "note"]
     form_ajax_refs = ajax_refs(ScoreEvent, "staff", "rule")

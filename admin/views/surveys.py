@@ -123,7 +123,6 @@ class SurveyResponseAdmin(ScopedModelView, model=SurveyResponse):
     column_default_sort = [("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), ScopedForeignKeyFilter("survey"), BooleanFilter("signed"),
                       DrillFilter()]
-    one_time_form = True
     form_columns = ["project", "survey", "unit", "respondent", "signed", "answered_on", *SCORE_COLUMNS.values(),
                     "overall_score", "comments"]
     form_ajax_refs = ajax_refs(SurveyResponse, "unit")

@@ -29,6 +29,7 @@ from models import (
     LostItem,
     LostItemStatus,
     MeetingBooking,
+    OwnerNotice,
     StaffPosition,
     VendorCheck,
 )
@@ -855,3 +856,79 @@ def test_a_decided_renovation_application_names_who_decided_it_and_when(session,
     session.expire_all()
     assert sorted((r.status.value, r.approved_by_id) for r in session.scalars(select(RenovationApplication))) == [
         ("approved", supervisor.id), ("pending", None)]
+
+
+@pytest.mark.parametrize(("identity", "model", "form", "next_one"), [
+    ("lost-item", LostItem, {"name": "黑色雨伞", "found_at": "2026-11-20 09:30:00", "found_place": "大堂",
+                             "status": "held"}, {"name": "钥匙串"}),
+    ("owner-notice", OwnerNotice, {"title": "停水通知", "body": "12月10日9:00-12:00停水", "audience": "all",
+                                   "published_from": "2026-11-20"}, {"title": "停电通知"}),
+    ("vendor-check", VendorCheck, {"vendor_name": "晨星保洁", "service_kind": "cleaning", "month": "2026-11",
+                                   "score": "90"}, {"vendor_name": "绿源园林"}),
+])
+def test_a_ledger_form_saved_twice_by_a_double_click_writes_one_entry(session, console, site, identity, model, form,
+                                                                       next_one):
+    """「双击保存」 on a 失物招领 (公告, 外包方月度检查 …) wrote the entry twice — two umbrellas in the book for one
+    found. The new form carries a one-time number: the same form sent again is answered with the entry it made."""
+    c = console("desk")
+    page = c.get(f"/admin/{identity}/create")
+    token = _value(page.text, "form_token")
+    assert re.fullmatch(r"[0-9a-f]{32}", token), token
+    sent = {"project": str(site["p1"].id), **form, "form_token": token}
+    before = _count(session, model)
+    first = c.post(f"/admin/{identity}/create", sent)
+    again = c.post(f"/admin/{identity}/create", sent)
+    assert (first.status_code, again.status_code) == (302, 302), again.text[:500]
+    assert _count(session, model) == before + 1
+    # a new form is a new entry
+    fresh = _value(c.get(f"/admin/{identity}/create").text, "form_token")
+    assert fresh != token
+    assert c.post(f"/admin/{identity}/create", {**sent, **next_one, "form_token": fresh}).status_code == 302
+    assert _count(session, model) == before + 2
+
+
+def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, site):
+    """结转上周未完成 went back to the list with ?week_start=… — which filters nothing without its 等于, so the new week
+    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own."""
+    from models import PlanSection, TaskStatus, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    wang = f.staff(session, project_=site["p1"], name="王芳")
+    last, this = dt.date(2026, 11, 23), dt.date(2026, 11, 30)
+
+    def task(week, text, status):
+        return WeeklyTask(project=site["p1"], week_start=week, section=PlanSection.ROUTINE, task=text,
+                          owner_id=wang.id, deadline=week + dt.timedelta(days=2), status=status)
+
+    session.add_all([task(last, "欠费户第二次催缴", TaskStatus.IN_PROGRESS), task(last, "更新公告栏", TaskStatus.DONE),
+                     task(last - dt.timedelta(days=7), "两周前的任务", TaskStatus.DONE),
+                     task(this, "本周投诉处理率达到98%", TaskStatus.NOT_STARTED)])
+    session.flush()
+    c = console("lead")
+    done = c.post("/admin/weekly-task/carry-over", {"week_start": "2026年12月2日"})
+    assert done.status_code == 303, done.text[:300]
+    page = c.get(done.headers["location"])
+    assert page.status_code == 200
+    text = re.sub(r"<[^>]+>", " ", html.unescape(page.text))
+    assert "共 2 条" in text, re.findall(r"共 \d+ 条", text)
+    assert "欠费户第二次催缴" in text and "本周投诉处理率达到98%" in text
+    assert "更新公告栏" not in text and "两周前的任务" not in text
+    session.expire_all()
+    assert sorted(session.scalars(select(WeeklyTask.task).where(WeeklyTask.week_start == this))) == [
+        "本周投诉处理率达到98%", "欠费户第二次催缴"]
+
+
+def test_a_lists_days_and_units_stay_on_one_line(session, console, site):
+    """房屋整改 at 1440 px beside its filters broke 「2026-01-」 over 「01」 and 「11」 over 「栋-1403」: a day, an amount and
+    a unit are kept on one line (the text of 问题描述 still wraps)."""
+    from models import Unit
+
+    unit = f.unit(session, project_=site["p1"], building_=f.building(session, project_=site["p1"], name="11栋"),
+                  room_no="1403")
+    session.add(HouseDefect(project=site["p1"], unit=session.get(Unit, unit.id), location="主卧",
+                            description="墙面有裂缝", found_on=dt.date(2026, 1, 1), sent_on=dt.date(2026, 1, 3)))
+    session.flush()
+    page = console("desk").get("/admin/house-defect/list").text
+    assert '<td class="text-nowrap">2026-01-01</td>' in page and '<td class="text-nowrap">2026-01-03</td>' in page
+    assert re.search(r'<td class="text-nowrap"><a href="[^"]*/unit/details/\d+">11栋-1403</a></td>', page)
+    assert "<td>墙面有裂缝</td>" in page

@@ -118,3 +118,22 @@ def test_score_events_show_their_rule_as_the_supervisor_reads_it(session, consol
     assert "AUTO-" not in listing
     # the rule picker of the form says the same
     assert "5.1 仪容仪表：上班人员一律着工作服，统一式样标准：缺一" in _lookup(c, "score-event", "rule", "5.1")
+
+
+def test_a_units_page_shows_its_room_number_not_the_key_it_sorts_by(session, console, site):
+    """A unit's details read 「房号排序 0000001302」 under 房号 1302 (a building's 「楼栋排序 0000000001栋」): the key the
+    lists sort 2栋 before 10栋 by is none of the record's facts, and is left out; the room number stays."""
+    from models import Unit
+
+    unit = f.unit(session, project_=site["p1"], room_no="1302")
+    session.flush()
+    stored = session.scalar(select(Unit.sort_key).where(Unit.id == unit.id))
+    assert stored and stored != "1302"  # the key is kept, and differs from the number
+    c = console("desk")
+    for path, hidden in ((f"/admin/unit/details/{unit.id}", "房号排序"),
+                         (f"/admin/building/details/{unit.building_id}", "楼栋排序")):
+        page = c.get(path)
+        assert page.status_code == 200, path
+        assert hidden not in page.text, path
+    page = c.get(f"/admin/unit/details/{unit.id}").text
+    assert "1302" in page and stored not in page

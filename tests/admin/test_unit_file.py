@@ -154,3 +154,49 @@ def test_the_customer_list_shows_the_units_each_customer_lives_in_now(session, e
         owner.id: (("3栋-1303", "业主"), ("商业街-S-12", "商户"))}
     elsewhere = Actor(user_id=None, name="前台", project_ids=frozenset({p2.id}))
     assert units.current_units(session, customer_ids=ids, actor=elsewhere) == {owner.id: (("9栋-901", "业主"),)}
+
+
+def test_a_tenant_is_registered_from_the_units_page_in_one_form(console, session, unit_world):
+    """租户入住: it took a new 客户, then a new 房屋客户 choosing the unit and that same person again. 一户一档's
+    登记住户 files the customer and the link at once and comes back to the unit; a refusal keeps what was typed and
+    writes nothing; a role that may not file customers has no button and no page; another project's unit is refused."""
+    from sqlalchemy import func, select
+
+    from models import Customer
+
+    unit, owner, _ = unit_world
+
+    def counts():
+        session.expire_all()
+        return (session.scalar(select(func.count()).select_from(Customer)),
+                session.scalar(select(func.count()).select_from(UnitCustomer)))
+
+    desk = console("desk")
+    page = desk.get("/admin/unit/file", params={"unit_id": unit.id})
+    assert f"/admin/unit/occupant?unit_id={unit.id}" in html.unescape(page.text)
+    form = desk.get("/admin/unit/occupant", params={"unit_id": unit.id})
+    assert form.status_code == 200 and "登记住户" in form.text and "3栋-1303" in form.text
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', form.text).group(1)
+    sent = {"unit_id": str(unit.id), "name": "刘洋", "relation": "tenant", "phone": "139 0000 1111",
+            "id_number": "", "start_date": "2026年12月1日", "form_token": token}
+    before = counts()
+    refused = desk.post("/admin/unit/occupant", {**sent, "phone": "1390000"})
+    assert refused.status_code == 400 and "手机号：" in html.unescape(refused.text)
+    assert 'value="刘洋"' in refused.text  # what was typed stays
+    assert counts() == before
+    done = desk.post("/admin/unit/occupant", sent)
+    assert done.status_code == 303 and done.headers["location"].endswith(f"/admin/unit/file?unit_id={unit.id}")
+    assert "已登记 刘洋 为3栋-1303的租户" in html.unescape(desk.get(done.headers["location"]).text)
+    assert counts() == (before[0] + 1, before[1] + 1)
+    link = session.scalar(select(UnitCustomer).join(Customer).where(Customer.name == "刘洋"))
+    assert (link.unit_id, link.relation, link.start_date, link.customer.phone) == (
+        unit.id, UnitRelation.TENANT, dt.date(2026, 12, 1), "13900001111")
+    again = desk.post("/admin/unit/occupant", sent)  # the same form once more (a double click)
+    assert again.status_code == 400 and "刘洋 已是3栋-1303的租户" in html.unescape(again.text)
+    assert counts() == (before[0] + 1, before[1] + 1)
+
+    cashier = console("cashier")
+    assert "/admin/unit/occupant" not in cashier.get("/admin/unit/file", params={"unit_id": unit.id}).text
+    assert cashier.post("/admin/unit/occupant", sent).status_code == 403
+    assert console("elsewhere").get("/admin/unit/occupant", params={"unit_id": unit.id}).status_code == 403
+    assert counts() == (before[0] + 1, before[1] + 1)

@@ -261,3 +261,58 @@ def test_orders_called_back_satisfied_wait_for_closing_on_the_desks_queue(consol
     assert session.get(WorkOrder, ids["mine"][1]).status is WorkOrderStatus.CLOSED
     assert session.get(ServiceRequest, ids["mine"][0]).status is RequestStatus.CLOSED
     assert tiles(c.get("/admin/"))["orders_to_close"][0] == 0
+
+
+def test_the_supervisor_is_told_the_notices_due_for_recheck_and_the_weekly_tasks_overdue(console, session):
+    """A 整改通知书 past its 整改期限 stayed 已发出 with nothing to say it was due for 复查 (「限期整改」), and a 周计划
+    task past its 完成时限 still 未开始 was found only by reading the whole plan (「明确每个任务的责任人和完成时间，避免任务
+    拖延或遗漏」). The supervisor's 工作台 counts both (the butler's the notices) and each count opens those records."""
+    from models import SHANGHAI, NoticeStatus, PlanSection, RectificationNotice, TaskStatus, WeeklyTask
+
+    p1, p2 = f.project(session), f.project(session)
+    f.user(session, username="lead", roles=["客服主管"], projects=[p1])
+    f.user(session, username="butler", roles=["楼宇管家"], projects=[p1])
+    unit, owner = f.unit(session, project_=p1), f.staff(session, project_=p1)
+    today = dt.datetime.now(SHANGHAI).date()
+    day = dt.timedelta(days=1)
+
+    def notice(project, code, deadline, status=NoticeStatus.ISSUED, checked_on=None):
+        return RectificationNotice(project=project, code=code, unit=unit if project is p1 else f.unit(session,
+                                   project_=project), violation="私搭乱建阳台小阁楼", issued_on=deadline - 7 * day,
+                                   deadline=deadline, status=status, checked_on=checked_on)
+
+    monday = today - dt.timedelta(days=today.weekday())
+
+    def task(project, text, deadline, status):
+        week = deadline - dt.timedelta(days=deadline.weekday())
+        return WeeklyTask(project=project, week_start=week, section=PlanSection.ROUTINE, task=text,
+                          owner=owner if project is p1 else f.staff(session, project_=project), deadline=deadline,
+                          status=status)
+
+    session.add_all([
+        notice(p1, "ZG1", today - 3 * day),  # due three days ago: to re-check
+        notice(p1, "ZG2", today),  # due today: to re-check
+        notice(p1, "ZG3", today + day),  # not yet due
+        notice(p1, "ZG4", today - 3 * day, NoticeStatus.RECTIFIED, today - day),  # re-checked
+        notice(p2, "ZG5", today - 3 * day),  # another project's
+        task(p1, "回访上周完工的维修工单", monday - 4 * day, TaskStatus.NOT_STARTED),
+        task(p1, "更新公告栏通知", monday - 5 * day, TaskStatus.DELAYED),
+        task(p1, "组织前台服务礼仪培训", monday - 4 * day, TaskStatus.DONE),
+        task(p1, "寒潮来临前检查水管防冻", today, TaskStatus.IN_PROGRESS),  # due today: not late yet
+        task(p2, "回访上周完工的维修工单", monday - 4 * day, TaskStatus.NOT_STARTED),
+    ])
+    session.flush()
+
+    lead = console("lead")
+    got = tiles(lead.get("/admin/"))
+    assert got["rectifications_due"][0] == 2 and got["tasks_overdue"][0] == 2
+    for key in ("rectifications_due", "tasks_overdue"):
+        assert listed(lead, got[key][1]) == got[key][0], key
+    listing = lead.get(got["rectifications_due"][1]).text
+    assert "ZG1" in listing and "ZG2" in listing and "ZG3" not in listing and "ZG4" not in listing
+    assert "到期待复查整改通知书" in listing
+    butler = console("butler")
+    mine = tiles(butler.get("/admin/"))
+    assert mine["rectifications_due"][0] == 2 and "tasks_overdue" not in mine
+    session.expire_all()
+    assert session.query(RectificationNotice).filter_by(status=NoticeStatus.ISSUED).count() == 4  # only read
