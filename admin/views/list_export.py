@@ -94,7 +94,7 @@ async def export_response(view: Any, request: Request) -> Response:
 
 async def _export(view: Any, request: Request) -> Response:
     query = await filtered_query(view, request)
-    keys = _export_keys(view, request)
+    keys = export_keys(view, request)
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
     session_maker = view.session_maker
@@ -123,7 +123,8 @@ async def _export(view: Any, request: Request) -> Response:
     return file_response(path, result.file_name)
 
 
-def _export_keys(view: Any, request: Request) -> list[str]:
+def export_keys(view: Any, request: Request) -> list[str]:
+    """The columns the view exports, less the confidential ones this user may not see."""
     hidden = view.hidden_columns(request) if hasattr(view, "hidden_columns") else frozenset()
     return [key for k in view._export_prop_names if (key := k if isinstance(k, str) else k.key) not in hidden]
 
