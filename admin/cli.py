@@ -766,7 +766,8 @@ def _import(kind: str, args: argparse.Namespace) -> int:
             if kind == "surveys":
                 survey = find_or_create_survey(session, project_name=args.project, title=args.survey, actor=actor)
                 if survey.created:
-                    print(f"已新建满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
+                    done = "将新建（预览，未写入）" if args.dry_run else "已新建"  # a dry run's transaction is rolled back
+                    print(f"{done}满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
                 result = import_survey_responses(session, survey_id=survey.survey_id, data=data, file_name=path.name,
                                                  actor=actor, dry_run=args.dry_run, progress=progress)
             else:

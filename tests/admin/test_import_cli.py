@@ -65,7 +65,10 @@ def test_survey_import_json(db, tmp_path, capsys):
 
 def test_dry_run_writes_nothing(db, tmp_path, capsys):
     code = cli.main(["import", "surveys", _file(tmp_path, SURVEY), *ARGS, "--dry-run"])
-    assert code == 0 and "预览（未写入）" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert code == 0 and "预览（未写入）" in out.out
+    # the survey named is not there yet, and a dry run does not say it made it
+    assert "将新建（预览，未写入）满意度调查“2026年上半年满意度调查”" in out.err and "已新建" not in out.err
     assert count(db, SurveyResponse) == 0 and count(db, Survey) == 0
 
 
