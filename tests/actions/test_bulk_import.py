@@ -1347,3 +1347,28 @@ def test_an_apostrophe_kept_before_a_number_is_not_part_of_it(session, p1):
     assert session.execute(select(Customer.phone, Customer.id_number)).one() == ("13900000002", "11010519491231002X")
     assert session.execute(select(Unit.room_no, Unit.area)).one() == ("1-101", Decimal("89.50"))
     assert session.scalar(select(UnitCustomer.start_date)) == dt.date(2026, 3, 5)
+
+
+def test_a_cell_holding_an_error_value_is_refused_naming_it(session, p1):
+    """#N/A of a VLOOKUP that found nothing, kept by 「选择性粘贴 → 数值」: the reader took it for an empty cell, so
+    a re-import cleared the stored 备注 and imported the rows as if nothing were wrong."""
+    project, actor = p1
+    owners = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "备注"],
+                                ["1栋", "1-101", "王小明", "13800000001", "老业主"]]})
+    units = workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]})
+    assert _import(session, "units", units, actor, project_id=project.id).written
+    assert _import(session, "customers", owners, actor, name="业主.xlsx", project_id=project.id).written
+    before = counts(session)
+    pasted = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "备注"],
+                                ["1栋", "1-101", "王小明", "13800000001", "#N/A"],
+                                ["1栋", "1-101", "李四", "#DIV/0!", None]]})
+    assert b't="e"' in zipfile.ZipFile(io.BytesIO(pasted)).read("xl/worksheets/sheet1.xml")  # real error cells
+    result = _import(session, "customers", pasted, actor, name="业主2.xlsx", project_id=project.id)
+    assert not result.written
+    assert [(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems] == [
+        ("业主", 2, "备注", "#N/A", "为错误值 #N/A（公式出错）：请改正或删除该单元格后重新导入"),
+        ("业主", 3, "手机号", "#DIV/0!", "为错误值 #DIV/0!（公式出错）：请改正或删除该单元格后重新导入"),
+    ]
+    session.expire_all()
+    assert counts(session) == before
+    assert session.execute(select(Customer.name, Customer.note)).all() == [("王小明", "老业主")]
