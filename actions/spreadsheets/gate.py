@@ -77,7 +77,7 @@ def column_letters(index: int) -> str:
 def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, str], strings: set[str],
                   limits: Limits) -> set[str]:
     """Inflate every part of the zip ``data``, refusing the first bound passed; returns the sheet parts that
-    hold formulas.
+    hold formulas or may hold error values (#N/A …): cells the reader reads as empty.
 
     ``sheets`` maps each part a reader may open as a worksheet to its sheet name (for messages); ``strings``
     holds the shared-string parts. Each is checked as it inflates by a quick scan of its text (``_QuickSheet``,
@@ -99,10 +99,13 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         sure = quick is not None
         size = 0
         tail = b""
+        errors = False
         for chunk in _inflate(data, info):
             size += len(chunk)
             total += len(chunk)
             check_inflated(total, len(data), limits)
+            if part in sheets and not errors:
+                errors = b"#" in chunk  # every error value begins with it (#N/A, #VALUE!): one memchr a chunk
             if sure:  # a quick scan sure of a part has seen no "<!" in it
                 sure = quick.feed(chunk)
             elif is_xml:
@@ -113,7 +116,7 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
             continue
         if not (sure and quick.finish()):
             quick = _exact(data, info, sheets.get(part, part), limits)
-        if quick.formulas:
+        if quick.formulas or errors:
             with_formulas.add(part)
     return with_formulas
 

@@ -517,7 +517,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     # cell. A cell under the top of a merge reads blank though the sheet shows the merge's value on that row: refused
     # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
     suspect = []
-    formula_cols = {c for _, c in sheet.formulas} | {c for _, c in merged_below}
+    formula_cols = {c for _, c in sheet.formulas} | {c for _, c in sheet.errors} | {c for _, c in merged_below}
     filled = False  # whether some column has no blank cell: then no row is blank
     for k, (f, values) in enumerate(zip(present, made, strict=True)):
         j = header.columns[f.key]
@@ -565,7 +565,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     if blank_row in tuples:
         # a row of formulas without a cached value reads blank, yet is not: it is reported below, cell by cell
         read = {header.columns[f.key] for f in present}
-        formulas = {r - start for r, c in sheet.formulas if c in read}
+        formulas = {r - start for r, c in (*sheet.formulas, *sheet.errors) if c in read}
         blanks = {i for i, values in enumerate(tuples[:end]) if values == blank_row} - skipped - formulas
         parsed.blank += len(blanks)
         skipped |= blanks
@@ -588,6 +588,9 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
                 row.typed[f.key] = cell
             elif value is None and (start + i, j) in sheet.formulas:
                 row.fail(f.label, "", "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值")
+            elif value is None and (error := sheet.errors.get((start + i, j))):
+                # never read as blank: a blank 备注 or 车牌号 would clear what is stored
+                row.fail(f.label, error, f"为错误值 {error}（公式出错）：请改正或删除该单元格后重新导入")
             elif value is None and (start + i, j) in merged_below:
                 row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）")
             elif value is None and f.required:
