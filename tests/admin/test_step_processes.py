@@ -4,14 +4,16 @@ once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from actions.actor import Actor
+from actions.dunning import DunningScope, issue_dunning
 from actions.surveys import add_corrective_action, create_survey
-from models import ActionStatus, CorrectiveAction, OperationLog, SurveyTopic
+from models import SHANGHAI, ActionStatus, CorrectiveAction, DunningNotice, OperationLog, SurveyTopic
 from tests import factories
 from tests.browser_support import Browser
 
@@ -45,6 +47,36 @@ def _logged(app_processes, operation: str, project_id: int) -> int:
     with app_processes.session_maker() as session:
         return session.scalar(select(func.count()).select_from(OperationLog).where(
             OperationLog.operation == operation, OperationLog.project_id == project_id))
+
+
+def test_a_notice_delivered_through_two_processes_at_once_is_recorded_once(app_processes):
+    """登记送达 of the same notice from two tabs: both were saved, the later time and signer over the first (the one
+    the letter and the stage-4 approval read), one operation-log row each. Now the second finds it delivered."""
+    with app_processes.session_maker.begin() as session:
+        project = factories.project(session, name="两进程送达苑")
+        fee = factories.fee_type(session, project_=project, name="物业管理费")
+        building = factories.building(session, project_=project, name="E栋")
+        unit = factories.unit(session, project_=project, building_=building, room_no="101")
+        factories.bill(session, unit_=unit, fee_type_=fee, period="2026-03")
+        actor = Actor(user_id=None, name="收费员", project_ids=frozenset({project.id}))
+        issue_dunning(session, stage=1, as_of=dt.date(2026, 4, 5), scope=DunningScope(project_id=project.id),
+                      actor=actor)
+        notice_id = session.scalar(select(DunningNotice.id).where(DunningNotice.project_id == project.id))
+        collector = factories.staff(session, project_=project, name="送达员甲").id
+        factories.user(session, username="deliverer", superuser=True)
+        project_id = project.id
+    at = (dt.datetime.now(SHANGHAI) + dt.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
+    form = {"notice_ids": str(notice_id), "delivered_by_id": str(collector), "way": "hand", "signed_by": "王芳",
+            "delivered_at": at}
+    answers = _at_once(app_processes, "deliverer", "/admin/dunning-notice/deliver", form,
+                       f"/admin/dunning-notice/action/deliver?pks={notice_id}")
+    assert sorted(status for status, _ in answers) == [303, 400], [(s, p[:300]) for s, p in answers]
+    refused = next(page for status, page in answers if status == 400)
+    assert "所选通知均已登记送达，未重复登记：E栋-101；更正请在该通知的编辑页修改" in refused
+    with app_processes.session_maker() as session:
+        notice = session.get(DunningNotice, notice_id)
+        assert (notice.signed_by, notice.delivered_by_id, notice.version) == ("王芳", collector, 2)
+    assert _logged(app_processes, "record_delivery", project_id) == 1
 
 
 def test_a_corrective_action_completed_through_two_processes_at_once_is_recorded_once(app_processes):
