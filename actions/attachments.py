@@ -185,12 +185,17 @@ def add_attachments(session: Session, *, record: str, record_id: int, files: Seq
     if stage is not AttachmentStage.GENERAL and model is not WorkOrder:
         raise Refused(f"「{stage.label}」照片只用于派工单")
     table = model.__tablename__
+    checked = [_checked(name, content) for name, content in files]  # the slow part, before the record is locked
+    # The cap is counted with the record locked: two uploads at once (two tabs, two app processes) each counting
+    # the other's files as not there went past it. NO KEY UPDATE: a row naming the record (a 回访 of the order)
+    # is not held up by it.
+    session.execute(select(model.id).where(model.id == record_id).with_for_update(key_share=True))
     held = session.scalar(select(func.count()).select_from(Attachment)
                           .where(Attachment.record_table == table, Attachment.record_id == record_id))
     if held + len(files) > MAX_PER_RECORD:
         raise Refused(f"每条{model.__label__}最多 {MAX_PER_RECORD} 个附件（已有 {held} 个），请先删除不需要的", [record_id])
     rows = [Attachment(project_id=project_id, record_table=table, record_id=record_id, stage=stage,
-                       uploaded_by_id=actor.user_id, **_checked(name, content)) for name, content in files]
+                       uploaded_by_id=actor.user_id, **fields) for fields in checked]
     session.add_all(rows)
     session.flush()
     for row in rows:

@@ -783,19 +783,24 @@ def _unit_labels(session: Session, unit_ids: list[int]) -> list[str]:
 
 
 # --- delivery -----------------------------------------------------------------------------------------
+AMEND = "更正请在该通知的编辑页修改"
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     notice_ids: tuple[int, ...]
     updated: int
+    already: int = 0  # delivered before (another tab, another collector): left as recorded
 
     @property
     def message(self) -> str:
-        return f"已登记 {self.updated} 份通知的送达情况"
+        kept = f"；{self.already} 份此前已登记送达，未改动（{AMEND}）" if self.already else ""
+        return f"已登记 {self.updated} 份通知的送达情况{kept}"
 
 
 def _delivery_rows(session: Session, ids: Iterable[int]) -> list[Any]:
     return list(session.execute(
-        select(N.id, N.project_id, N.unit_id, N.created_at, DunningRun.status)
+        select(N.id, N.project_id, N.unit_id, N.created_at, N.delivered_at, DunningRun.status)
         .join(DunningRun, DunningRun.id == N.run_id).where(N.id.in_(ids))
     ).all())
 
@@ -873,21 +878,27 @@ def record_delivery(
     if hidden:
         raise NotPermitted(f"所选通知中有无权操作的记录：{hidden}", hidden)
     _check_delivery(session, rows, delivered_at, delivered_by_id)
-    session.execute(
-        update(N.__table__).where(N.id.in_(ids)).values(
+    # A delivery is recorded once: a second 登记送达 of a notice (another tab, another collector, a double click)
+    # would put its own time and signer over the one the letter and the stage-4 approval read. The condition is in
+    # the UPDATE itself, so of two at once the second (waiting on the rows' locks) finds them delivered.
+    updated = sorted(session.scalars(
+        update(N.__table__).where(N.id.in_(ids), N.delivered_at.is_(None)).values(
             delivered_at=delivered_at, delivered_by_id=delivered_by_id, delivery_way=way,
             signed_by=signed_by, updated_at=utcnow(),
             version=N.version + 1,  # a form opened before the delivery is refused (B09)
-        )
-    )
-    record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__, ids=select(N.id, N.project_id).where(N.id.in_(ids)),
-                summary="催缴通知送达登记")
+        ).returning(N.id)
+    ))
+    if not updated:
+        raise Refused(f"所选通知均已登记送达，未重复登记：{_notices_named(session, rows)}；{AMEND}", ids)
+    record_bulk(session, kind=AuditKind.UPDATE, table=N.__tablename__,
+                ids=select(N.id, N.project_id).where(N.id.in_(updated)), summary="催缴通知送达登记")
     log_operation(
         session, "record_delivery",
-        params={"notice_ids": ids[:100], "delivered_by_id": delivered_by_id, "way": way},
-        counts={"notices": len(ids)}, project_id=rows[0].project_id if len({r.project_id for r in rows}) == 1 else None,
+        params={"notice_ids": updated[:100], "delivered_by_id": delivered_by_id, "way": way},
+        counts={"notices": len(updated), "already": len(ids) - len(updated)},
+        project_id=rows[0].project_id if len({r.project_id for r in rows}) == 1 else None,
     )
-    return DeliveryResult(tuple(ids), len(ids))
+    return DeliveryResult(tuple(updated), len(updated), len(ids) - len(updated))
 
 
 # --- letters ------------------------------------------------------------------------------------------

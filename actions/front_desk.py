@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -59,8 +59,8 @@ class Handover:
 
 @as_actor
 def hand_over_collections(session: Session, *, collector_id: int | None = None, actor: Actor) -> Handover:
-    """交接: the collector's payments (the actor's own staff record by default) in their project since their last
-    handover."""
+    """交接: the collector's payments (the actor's own staff record by default) in their project that no handover
+    took yet."""
     if collector_id is None:
         collector_id = session.scalar(select(User.staff_id).where(User.id == actor.user_id)) if actor.user_id else None
     collector = session.execute(select(Staff).where(Staff.id == collector_id).with_for_update()
@@ -73,27 +73,37 @@ def hand_over_collections(session: Session, *, collector_id: int | None = None, 
         raise NotPermitted("无权交接该员工的代收款", [collector.id])
     last = session.scalar(select(func.max(CashHandover.period_to)).where(CashHandover.collector_id == collector.id))
     until = utcnow()
-    since = last or session.scalar(select(func.min(Payment.paid_at)).where(Payment.collector_id == collector.id))
-    taken = (Payment.collector_id == collector.id, Payment.project_id == project_id, Payment.paid_at < until,
-             Payment.reversed_at.is_(None),  # 冲正: recorded wrongly, no money taken
-             *((Payment.paid_at >= last,) if last else ()))
-    by_method = {
-        method: (n, cents(total)) for method, n, total in session.execute(
-            select(Payment.method, func.count(), func.coalesce(func.sum(Payment.amount), ZERO))
-            .where(*taken).group_by(Payment.method)
-        )
-    }
+    # The collector's payments no handover took yet — not those timed since the last one: a payment typed in after
+    # a handover with an earlier 收款时间, or committed while one was made, is in the next. Locked, so a 冲正 of one
+    # waits; each payment is handed over once.
+    taken = session.execute(
+        select(Payment.id, Payment.method, Payment.amount, Payment.paid_at)
+        .where(Payment.collector_id == collector.id, Payment.project_id == project_id, Payment.paid_at < until,
+               Payment.handover_id.is_(None), Payment.reversed_at.is_(None))  # 冲正: recorded wrongly, no money taken
+        .order_by(Payment.id).with_for_update()
+    ).all()
+    by_method: dict[PayMethod, tuple[int, Decimal]] = {}
+    for row in taken:
+        n, total = by_method.get(row.method, (0, ZERO))
+        by_method[row.method] = (n + 1, cents(total + row.amount))
     count, amount = by_method.pop(PayMethod.CASH, (0, ZERO))
     others = other_methods_text(by_method)
     if not count:
         after = f"自 {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 上次交接以来" if last else ""
         beside = f"（{others}，已直接入公司账户，不交现金）" if others else ""
         raise Refused(f"{collector.name}{after}没有代收现金，无需交接{beside}", [collector.id])
-    row = CashHandover(project_id=project_id, collector_id=collector.id, period_from=since, period_to=until,
-                       payments=count, amount=amount, other_methods=others, handed_by_id=actor.user_id,
-                       handed_at=until)
+    since = min(r.paid_at for r in taken)
+    row = CashHandover(project_id=project_id, collector_id=collector.id, period_from=min(since, last or since),
+                       period_to=until, payments=count, amount=amount, other_methods=others,
+                       handed_by_id=actor.user_id, handed_at=until)
     session.add(row)
     session.flush()
+    ids = [r.id for r in taken]
+    session.execute(update(Payment.__table__).where(Payment.id.in_(ids)).values(handover_id=row.id),
+                    execution_options={"synchronize_session": False})
+    record_bulk(session, kind=AuditKind.UPDATE, table=Payment.__tablename__,
+                ids=select(Payment.id, Payment.project_id).where(Payment.id.in_(ids)),
+                summary=f"{CashHandover.__label__}#{row.id}", changes={"handover_id": row.id})
     log_operation(session, "hand_over_collections", project_id=project_id,
                   params={"collector_id": collector.id}, counts={"payments": count, "amount": row.amount})
     beside = f"；{others}已直接入公司账户，不交现金" if others else ""

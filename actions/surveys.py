@@ -335,7 +335,10 @@ def add_corrective_action(
 
 
 def _action(session: Session, action_id: int, actor: Actor) -> CorrectiveAction:
-    row = session.get(CorrectiveAction, action_id)
+    """The action to change, locked and read afresh: a second 整改完成 or 回访 of it (a double click, another tab)
+    waits for the first and then finds its step taken."""
+    row = session.scalar(select(CorrectiveAction).where(CorrectiveAction.id == action_id).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None:
         raise Refused(f"整改措施 #{action_id} 不存在", ids=[action_id])
     if not actor.can_see(row.project_id):
@@ -348,6 +351,8 @@ def complete_corrective_action(session: Session, *, action_id: int, actor: Actor
     row = _action(session, action_id, actor)
     if row.status is ActionStatus.VERIFIED:
         raise Refused("该整改已回访确认，无需再次完成", ids=[action_id])
+    if row.status is ActionStatus.DONE:
+        raise Refused("该整改已登记完成，请安排回访", ids=[action_id])
     row.status = ActionStatus.DONE
     session.flush()
     log_operation(session, "complete-corrective-action", params={"action_id": action_id}, counts={"actions": 1},
@@ -367,6 +372,9 @@ def follow_up_corrective_action(
     from .visits import record_visit
 
     row = _action(session, action_id, actor)
+    if row.status is ActionStatus.VERIFIED:
+        raise Refused(f"该整改已于 {row.followed_up_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 回访确认，无需再次回访",
+                      ids=[action_id])
     if row.status is not ActionStatus.DONE:
         raise Refused("整改完成后才能回访", ids=[action_id])
     note = (note or "").strip()

@@ -8,6 +8,7 @@ import re
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actions.errors import NotPermitted, Refused
 from actions.jobs import JobBusy
+from actions.records import CONFLICT_MESSAGE
 from models.db import is_busy, is_contended, is_lock_timeout, is_unavailable
 
 BUSY = "系统繁忙，当前访问人数较多，请稍候几秒再试"
@@ -243,6 +245,8 @@ def database_refusal(exc: BaseException) -> tuple[int, str]:
         exc = exc.orig  # a value the driver could not bind (a date past its calendar), raised before any SQL ran
     if isinstance(exc, OverflowError | DataError):
         return 400, "请求中的数值超出范围或格式无效，已拒绝（没有保存任何内容）"
+    if isinstance(exc, StaleDataError):  # a row's version moved under a save no action turned into its refusal
+        return 409, f"{CONFLICT_MESSAGE}（没有保存任何内容）"
     if isinstance(exc, OperationalError) and is_lock_timeout(exc) or is_contended(exc):
         return 503, SAVING
     if is_busy(exc):  # every connection of the process in use past the pool's wait (WUYE_DB_POOL_TIMEOUT)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, relationship
 
@@ -229,6 +230,9 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
         *list_order_indexes("paid_at"),
         # the 已冲正 filter of the list reads the few reversed payments, not every payment of the scope
         *sparse_indexes("payment", "reversed_at"),
+        # 代收款交接 takes a collector's payments not yet handed over: the few of each collector, not every payment
+        Index("ix_payment_not_handed_over", "collector_id", postgresql_where=text("handover_id IS NULL"),
+              sqlite_where=text("handover_id IS NULL")),
         *trigram_indexes("payment", "receipt_no"),
         # the number is a receipt of the same project: a number is never shared by two 收款
         ForeignKeyConstraint(["project_id", "receipt_no"], ["receipt.project_id", "receipt.number"],
@@ -247,6 +251,9 @@ class Payment(IdMixin, ProjectScoped, TimestampMixin, Base):
     reversed_at: Mapped[dt.datetime | None] = col("冲正时间", UTCDateTime())
     reversed_by_id: Mapped[int | None] = col("冲正人", ForeignKey("user_account.id", ondelete="SET NULL"))
     reversal_reason: Mapped[str] = col("冲正原因", String(200), default="", server_default="")
+    handover_id: Mapped[int | None] = col(
+        "代收款交接", ForeignKey("cash_handover.id", ondelete="SET NULL"),
+        doc="交出这笔收款的代收款交接：每笔收款只交接一次，收款时间早于上次交接而后补录的，也在下次交接中")
 
     project: Mapped[Project] = relationship(info={"label": "项目"})
     bill: Mapped[Bill] = relationship(back_populates="payments", info={"label": "账单"})

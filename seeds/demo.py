@@ -1831,6 +1831,12 @@ class _Demo:
                 "confirmed_at": end + dt.timedelta(minutes=40) if done else None,
                 "counted": amount if done else None, "note": ""})
         self.insert(CashHandover, handovers)
+        # each payment names the handover that took it (the next handover takes only those no handover took)
+        took = (select(CashHandover.id).where(CashHandover.collector_id == Payment.collector_id,
+                                               Payment.paid_at >= CashHandover.period_from,
+                                               Payment.paid_at < CashHandover.period_to).scalar_subquery())
+        self.s.execute(update(Payment).where(Payment.collector_id == desk, Payment.reversed_at.is_(None))
+                       .values(handover_id=took).execution_options(synchronize_session=False))
         butler = func.coalesce(Unit.butler_id, Building.butler_id)
         notices = []
         for back in (3, 2, 1):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions import attachments
-from actions.actor import actor_for_user
+from actions.actor import Actor, actor_for_user
 from actions.attachments import add_attachments, attachment_file, attachments_of, delete_attachment
 from actions.errors import Refused
 from models import Attachment, AttachmentStage, AuditLog, OperationLog, WorkOrder
@@ -153,3 +153,44 @@ def test_before_and_after_belong_to_work_orders(session, world):
     with pytest.raises(Refused, match="只用于派工单"):
         add_attachments(session, record="service-request", record_id=world["request"].id, actor=world["actor"],
                         stage=AttachmentStage.BEFORE, files=[("x.png", picture((80, 60), "PNG"))])
+
+
+def test_two_uploads_at_once_stay_within_the_records_cap(engine, monkeypatch):
+    """每条记录最多 N 个附件 was counted, then written: two uploads at once (two tabs, two app processes) each
+    counted the other's files as not there — ten uploads of four photos left 40 on one order. The second now waits
+    for the first and is refused, naming how many the record holds; PostgreSQL (SQLite serialises writers)."""
+    from sqlalchemy import delete
+
+    from models import Branch, Project, ServiceRequest
+    from tests.race_support import second_while_first_open
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    monkeypatch.setattr(attachments, "MAX_PER_RECORD", 2)
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        project = f.project(s)
+        request = f.service_request(s, project_=project)
+        ids = (project.id, project.branch_id, request.id)
+    actor = Actor(user_id=None, name="前台", project_ids=frozenset({ids[0]}))
+
+    def upload(session: Session, count: int) -> int:
+        return len(add_attachments(session, record="service-request", record_id=ids[2], actor=actor,
+                                   files=[(f"p{i}.png", picture((80, 60), "PNG")) for i in range(count)]).filenames)
+
+    try:
+        waited, box = second_while_first_open(engine, lambda s: upload(s, 2), lambda s: upload(s, 1))
+        assert waited
+        assert isinstance(box.get("error"), Refused), box
+        assert box["error"].message == "每条客户诉求最多 2 个附件（已有 2 个），请先删除不需要的"
+        with Session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Attachment).where(
+                Attachment.record_table == "service_request", Attachment.record_id == ids[2])) == 2
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(Attachment).where(Attachment.project_id == ids[0]))
+            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+            s.execute(delete(ServiceRequest).where(ServiceRequest.project_id == ids[0]))
+            s.execute(delete(Project).where(Project.id == ids[0]))
+            s.execute(delete(Branch).where(Branch.id == ids[1]))

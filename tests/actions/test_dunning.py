@@ -732,6 +732,49 @@ def test_delivery_is_recorded_for_issued_notices_only(session, estate, issue_day
     assert first.run_id
 
 
+def test_a_delivery_once_recorded_is_not_recorded_over(session, estate, issue_day):
+    """登记送达 of a notice already delivered (another tab, another collector) put its own time, way and signer over
+    the recorded ones — what the letter says and the stage-4 approval reads. The delivered are left as recorded and
+    named; a selection all delivered is refused, nothing written."""
+    e = estate
+    with_bills(session, e)
+    butler = f.staff(session, project_=e.project, name="吴管家")
+    other = f.staff(session, project_=e.project, name="郑收费")
+    issue_day(day(5))
+    issue_dunning(session, stage=1, as_of=day(5), scope=project_scope(e), actor=e.actor)
+    ids = sorted(n.id for n in notices(session, e).values())
+    first_at, later = dt.datetime(2026, 4, 6, 1, 0, tzinfo=dt.UTC), dt.datetime(2026, 4, 7, 1, 0, tzinfo=dt.UTC)
+    issue_day(day(8), hour=10)
+    record_delivery(session, notice_ids=ids[:2], actor=e.actor, delivered_by_id=butler.id, way=DeliveryWay.HAND,
+                    signed_by="张伟", delivered_at=first_at)
+    audits = session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice"))
+
+    again = record_delivery(session, notice_ids=ids, actor=e.actor, delivered_by_id=other.id, way=DeliveryWay.DOOR,
+                            signed_by="", delivered_at=later)
+
+    assert (again.updated, again.already, again.notice_ids) == (1, 2, (ids[2],))
+    assert again.message == "已登记 1 份通知的送达情况；2 份此前已登记送达，未改动（更正请在该通知的编辑页修改）"
+    session.expire_all()
+    rows = {i: session.get(DunningNotice, i) for i in ids}
+    assert [(rows[i].delivered_at, rows[i].delivered_by_id, rows[i].delivery_way, rows[i].signed_by) for i in ids] == [
+        (first_at, butler.id, DeliveryWay.HAND, "张伟"), (first_at, butler.id, DeliveryWay.HAND, "张伟"),
+        (later, other.id, DeliveryWay.DOOR, "")]
+    assert session.scalar(select(func.count()).where(AuditLog.table_name == "dunning_notice")) == audits + 1
+    logged = session.scalars(select(OperationLog).where(OperationLog.operation == "record_delivery")
+                             .order_by(OperationLog.id.desc())).first()
+    assert (logged.params["notice_ids"], logged.counts) == ([ids[2]], {"notices": 1, "already": 2})
+
+    before = counts(session, *WRITES)
+    with pytest.raises(Refused) as refused:
+        record_delivery(session, notice_ids=ids[:2], actor=e.actor, delivered_by_id=other.id, way="door",
+                        delivered_at=later)
+    assert refused.value.message.startswith("所选通知均已登记送达，未重复登记：")
+    assert refused.value.message.endswith("；更正请在该通知的编辑页修改")
+    assert counts(session, *WRITES) == before
+    session.expire_all()
+    assert session.get(DunningNotice, ids[0]).signed_by == "张伟"
+
+
 def test_a_signature_or_decision_beyond_its_column_is_refused_not_cut(session, estate, issue_day):
     """签收人 holds 64 characters and 审批意见 200: one more is refused naming the field — both were cut short
     without a word — and the notices and the list are as they were."""

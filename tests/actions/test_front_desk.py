@@ -125,6 +125,33 @@ def test_the_desk_hands_over_its_cash_and_lists_the_other_methods_beside_it(sess
     assert (_count(session, CashHandover), _count(session, AuditLog)) == before
 
 
+def test_cash_typed_in_after_a_handover_with_an_earlier_time_is_in_the_next(session, desk):
+    """Cash taken at 18:00 and typed in after the 19:00 handover (收款时间 18:00) was never handed over: the next
+    handover took only the payments timed after 19:00 — 「没有代收现金，无需交接」, the 30.00 counted by nobody. Each
+    payment now names the handover that took it; the next takes those none took, whatever their time."""
+    first = hand_over_collections(session, actor=desk["desk"])
+    took = session.scalars(select(Payment.id).where(Payment.handover_id == first.handover_id)).all()
+    assert len(took) == 3
+    assert session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.table_name == "payment", AuditLog.summary == f"代收款交接#{first.handover_id}")) == 3
+    handed = session.get(CashHandover, first.handover_id).period_to
+    _pay(session, desk, 7, "30.00", PayMethod.CASH, handed - dt.timedelta(hours=1))  # typed in late
+
+    second = hand_over_collections(session, actor=desk["desk"])
+
+    assert (second.payments, second.amount) == (1, Decimal("30.00"))
+    late = session.scalar(select(Payment).where(Payment.receipt_no == "E7"))
+    session.refresh(late)
+    assert late.handover_id == second.handover_id
+    row = session.get(CashHandover, second.handover_id)
+    assert (row.period_from, row.period_to > handed) == (late.paid_at, True)
+    # nothing is handed over twice
+    before = (_count(session, CashHandover), _count(session, AuditLog))
+    with pytest.raises(Refused, match="没有代收现金，无需交接"):
+        hand_over_collections(session, actor=desk["desk"])
+    assert (_count(session, CashHandover), _count(session, AuditLog)) == before
+
+
 def test_a_handover_of_another_project_is_not_permitted(session, desk):
     outsider = actor_for_user(session, f.user(session, username="waibu", roles=["收费员"], projects=[desk["other"]]))
     with pytest.raises(NotPermitted):

@@ -294,6 +294,71 @@ def test_corrective_action_is_followed_until_satisfied(session, surveyed):
                               action="b", owner_id=other.id, actor=actor)
 
 
+def test_a_corrective_step_sent_twice_is_taken_once(session, surveyed):
+    """整改完成 sent twice (a double click, a second tab) was recorded twice — an operation-log row each time, and
+    at once on two app processes the later save failed HTTP 500 「数据库出错」; a 回访 sent twice after a satisfied one
+    said 「整改完成后才能回访」. The second of each is refused naming the step taken, nothing written."""
+    _, _, actor, campaign = surveyed
+    made = add_corrective_action(session, survey_id=campaign.survey_id, topic=SurveyTopic.SERVICE,
+                                 issue="前台接待慢", action="高峰时段增加一名前台", actor=actor)
+    complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    logs, audits = _count(session, OperationLog), _count(session, AuditLog)
+    with pytest.raises(Refused, match="该整改已登记完成，请安排回访"):
+        complete_corrective_action(session, action_id=made.action_id, actor=actor)
+    assert (_count(session, OperationLog), _count(session, AuditLog)) == (logs, audits)
+    assert session.get(CorrectiveAction, made.action_id).status is ActionStatus.DONE
+    follow_up_corrective_action(session, action_id=made.action_id, satisfied=True, note="已满意", actor=actor)
+    row = session.get(CorrectiveAction, made.action_id)
+    stamp, logs, audits = row.followed_up_at, _count(session, OperationLog), _count(session, AuditLog)
+    with pytest.raises(Refused, match=rf"该整改已于 {stamp.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 回访确认，无需再次回访"):
+        follow_up_corrective_action(session, action_id=made.action_id, satisfied=False, note="另一标签页", actor=actor)
+    session.expire_all()
+    row = session.get(CorrectiveAction, made.action_id)
+    assert (row.status, row.followed_up_at, row.follow_up_note) == (ActionStatus.VERIFIED, stamp, "已满意")
+    assert (_count(session, OperationLog), _count(session, AuditLog)) == (logs, audits)
+
+
+def test_two_corrective_completions_at_once_one_is_recorded(engine):
+    """On PostgreSQL the second 整改完成 waits for the first (the row is locked) and is then refused: one
+    operation-log row. SQLite serialises the two POSTs' transactions (BEGIN IMMEDIATE) before either reads."""
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from models import Branch, Project
+    from tests.race_support import second_while_first_open
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        mark = s.scalar(select(func.max(OperationLog.id))) or 0
+        audit_mark = s.scalar(select(func.max(AuditLog.id))) or 0
+        project = f.project(s, name="整改并发小区")
+        ids = (project.id, project.branch_id)
+        actor = Actor(user_id=None, name="主管", project_ids=frozenset({project.id}))
+        survey_id = create_survey(s, project_id=project.id, title="2026年上半年满意度调查", actor=actor).survey_id
+        action_id = add_corrective_action(s, survey_id=survey_id, topic=SurveyTopic.SERVICE, issue="前台接待慢",
+                                          action="增加一名前台", actor=actor).action_id
+    try:
+        waited, box = second_while_first_open(
+            engine, lambda s: complete_corrective_action(s, action_id=action_id, actor=actor),
+            lambda s: complete_corrective_action(s, action_id=action_id, actor=actor))
+        assert waited
+        assert isinstance(box.get("error"), Refused) and "该整改已登记完成" in str(box["error"])
+        with Session(engine) as s:
+            assert s.get(CorrectiveAction, action_id).status is ActionStatus.DONE
+            assert s.scalar(select(func.count()).select_from(OperationLog).where(
+                OperationLog.id > mark, OperationLog.operation == "complete-corrective-action")) == 1
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(OperationLog).where(OperationLog.id > mark))
+            s.execute(delete(AuditLog).where(AuditLog.id > audit_mark))
+            s.execute(delete(CorrectiveAction).where(CorrectiveAction.project_id == ids[0]))
+            s.execute(delete(SurveyHousehold).where(SurveyHousehold.project_id == ids[0]))
+            s.execute(delete(Survey).where(Survey.project_id == ids[0]))
+            s.execute(delete(Project).where(Project.id == ids[0]))
+            s.execute(delete(Branch).where(Branch.id == ids[1]))
+
+
 def test_a_corrective_follow_up_naming_the_household_is_a_callback_record(session, surveyed):
     """整改回访 wrote no 回访 record: the documents' 「整改完毕后，反馈客服部进行回访直至业主满意」 (002 13.3) is a callback to
     the owner, yet 走访统计 and the monthly report never showed a 满意度整改回访. A follow-up naming the household called
@@ -378,3 +443,7 @@ def test_buildings_and_rooms_are_listed_in_their_natural_order(session, surveyed
         ("1栋", "1-101"), ("2栋", "2-101"), ("10栋", "901"), ("10栋", "1001")]
     sheet = load_workbook(io.BytesIO(results_workbook(r)))["各楼栋"]
     assert [row[0] for row in sheet.iter_rows(min_row=3, values_only=True)][:3] == ["1栋", "2栋", "10栋"]
+
+
+def _count(session, model):
+    return session.scalar(select(func.count()).select_from(model))

@@ -289,3 +289,24 @@ def test_paths_outside_the_console_answer_in_chinese(app):
                                                               "POST /": 405}
     assert [r.text for r in answers.values()] == ["页面不存在", "页面不存在", "不支持该请求方式"]
     assert set(answers["POST /"].headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+def test_a_save_overtaken_by_another_is_answered_409_in_chinese_not_500(console, session, monkeypatch):
+    """A row's version moved between an action's read and its save (another app process saved it first) raised
+    StaleDataError, answered HTTP 500 「数据库出错」 when the action did not turn it into its own refusal: it is the
+    console's 「已被他人修改，请刷新后重试」 (409), nothing saved, no SQL or driver words."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from models import OperationLog
+
+    def overtaken(*args, **kwargs):
+        raise StaleDataError("UPDATE statement on table 'corrective_action' expected to update 1 row(s); 0 were matched.")
+
+    monkeypatch.setattr("admin.views.spreadsheets.complete_corrective_action", overtaken)
+    factories.user(session, username="boss", superuser=True)
+    logs = session.scalar(select(func.count()).select_from(OperationLog))
+    response = console("boss").post("/admin/survey-results/1", data={"action_id": "1", "step": "complete"})
+    assert response.status_code == 409, response.text[:300]
+    assert "已被他人修改，请刷新后重试（没有保存任何内容）" in response.text
+    assert not re.search(r"Traceback|StaleDataError|corrective_action|UPDATE ", response.text)
+    assert session.scalar(select(func.count()).select_from(OperationLog)) == logs

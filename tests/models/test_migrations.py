@@ -436,3 +436,43 @@ def test_stored_landlines_are_dashed_and_back(scratch_url):
     _migrate(engine, f"{LANDLINES_DASHED}-1", down=True)
     assert stored() == ({phone: phone for phone in before}, "02164381234", "057188886666")
     engine.dispose()
+
+
+PAYMENT_HANDOVER = "c7e1a9d4b3f2"
+
+
+def test_each_payment_is_given_the_handover_whose_window_took_it_and_back(scratch_url):
+    """The upgrade names on each payment the handover that counted it (its collector, its project, 收款时间 in
+    [代收起, 代收止), not reversed); a payment no window held — typed in after a handover with an earlier time, or
+    of a collector never handed over — is left for the next handover. The downgrade drops the column."""
+    import datetime as dt
+
+    engine = make_engine(scratch_url)
+    _migrate(engine, f"{PAYMENT_HANDOVER}-1")
+    at = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        project = _insert(conn, "project", name="交接苑", branch_id=_insert(conn, "branch", name="华东分公司"))
+        desk, other = (_insert(conn, "staff", project_id=project, name=n, employee_no=n) for n in ("王丽", "赵收费"))
+        building = _insert(conn, "building", name="1栋", project_id=project)
+        unit = _insert(conn, "unit", project_id=project, building_id=building, room_no="101")
+        bill = _insert(conn, "bill", project_id=project, unit_id=unit, period="2026-11",
+                       fee_type_id=_insert(conn, "fee_type", project_id=project, name="物业管理费"))
+        handover = _insert(conn, "cash_handover", project_id=project, collector_id=desk, period_from=at,
+                           period_to=at + dt.timedelta(hours=10), handed_at=at + dt.timedelta(hours=10))
+
+        def pay(n: int, who: int, hours: float, reversed_at: dt.datetime | None = None) -> int:
+            number = _insert(conn, "receipt", project_id=project, number=f"R{n}") and f"R{n}"
+            return _insert(conn, "payment", project_id=project, bill_id=bill, collector_id=who, receipt_no=number,
+                           paid_at=at + dt.timedelta(hours=hours), method="cash", reversed_at=reversed_at)
+
+        inside, reversed_, before, after, others = (
+            pay(1, desk, 2), pay(2, desk, 3, at), pay(3, desk, -1), pay(4, desk, 11), pay(5, other, 2))
+
+    _migrate(engine, PAYMENT_HANDOVER)
+    with engine.connect() as conn:
+        taken = dict(conn.execute(text("SELECT id, handover_id FROM payment")).all())
+    assert taken == {inside: handover, reversed_: None, before: None, after: None, others: None}
+    _migrate(engine, f"{PAYMENT_HANDOVER}-1", down=True)
+    with engine.connect() as conn:
+        assert "handover_id" not in {c["name"] for c in inspect(conn).get_columns("payment")}
+    engine.dispose()

@@ -426,7 +426,7 @@ def test_the_desks_smaller_duties_are_shown(s: Session) -> None:
         # 应交 is the cash; the other methods of the window are listed beside it
         paid = {m: (n, total) for m, n, total in s.execute(
             select(Payment.method, func.count(), func.sum(Payment.amount)).where(
-                Payment.collector_id == h.collector_id, Payment.paid_at >= h.period_from,
+                Payment.handover_id == h.id, Payment.paid_at >= h.period_from,
                 Payment.paid_at < h.period_to).group_by(Payment.method))}
         assert paid.pop(PayMethod.CASH) == (h.payments, h.amount)
         assert h.other_methods == other_methods_text(paid)
