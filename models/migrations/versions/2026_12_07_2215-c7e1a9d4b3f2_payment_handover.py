@@ -7,7 +7,7 @@ the collector's payments not yet taken. Existing handovers take back the payment
 window held is left for the next handover.
 
 Revision ID: c7e1a9d4b3f2
-Revises: f1b6d3a8c2e7
+Revises: c8e2f4a6b1d3
 Create Date: 2026-12-07 22:15:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c7e1a9d4b3f2'
-down_revision: str | Sequence[str] | None = 'f1b6d3a8c2e7'
+down_revision: str | Sequence[str] | None = 'c8e2f4a6b1d3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
