@@ -889,7 +889,8 @@ def test_a_ledger_form_saved_twice_by_a_double_click_writes_one_entry(session, c
 
 def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, site):
     """结转上周未完成 went back to the list with ?week_start=… — which filters nothing without its 等于, so the new week
-    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own."""
+    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own.
+    Its date box was the browser's own (mm/dd/yyyy in an English-language browser); it is the console's picker."""
     from models import PlanSection, TaskStatus, WeeklyTask
 
     f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
@@ -905,6 +906,9 @@ def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, 
                      task(this, "本周投诉处理率达到98%", TaskStatus.NOT_STARTED)])
     session.flush()
     c = console("lead")
+    # the week is typed as any other date (the picker reads 12月2日), not a browser's mm/dd/yyyy box
+    box = re.search(r'<input[^>]*id="carry-week"[^>]*>', c.get("/admin/weekly-task/list").text).group(0)
+    assert 'data-role="datepicker"' in box and 'type="date"' not in box
     done = c.post("/admin/weekly-task/carry-over", {"week_start": "2026年12月2日"})
     assert done.status_code == 303, done.text[:300]
     page = c.get(done.headers["location"])
