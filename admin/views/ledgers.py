@@ -358,6 +358,12 @@ class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
     form_default_user = ("chaired_by",)
     form_default_now = ("reviewed_on",)
 
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        """复盘 reads the week's plan: what was planned, whose, and what is still open."""
+        url = request.url_for("admin:list", identity="weekly-task").include_query_params(
+            project_id=obj.project_id, week_start_op="equals", week_start=str(obj.week_start))
+        return [("该周计划", str(url))]
+
 
 def _visitor_state(model: VisitorEntry, attribute: str) -> Markup | str:
     """离开时间, or 未离开 for a visitor still inside."""

@@ -936,3 +936,29 @@ def test_a_lists_days_and_units_stay_on_one_line(session, console, site):
     assert '<td class="text-nowrap">2026-01-01</td>' in page and '<td class="text-nowrap">2026-01-03</td>' in page
     assert re.search(r'<td class="text-nowrap"><a href="[^"]*/unit/details/\d+">11栋-1403</a></td>', page)
     assert "<td>墙面有裂缝</td>" in page
+
+
+def test_a_weekly_review_opens_the_plan_of_its_week(session, console, site):
+    """「每周工作结束后，召开复盘会议，总结本周工作，分析问题」: the 周复盘 page did not lead to the week it reviews; its
+    该周计划 opens that project's plan of that week, and nothing else."""
+    from models import PlanSection, TaskStatus, WeeklyReview, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    wang = f.staff(session, project_=site["p1"], name="王芳")
+    week = dt.date(2026, 11, 2)
+    session.add_all([
+        WeeklyTask(project=site["p1"], week_start=week, section=PlanSection.ROUTINE, task="更新公告栏通知",
+                   owner_id=wang.id, deadline=week, status=TaskStatus.DONE),
+        WeeklyTask(project=site["p1"], week_start=week + dt.timedelta(days=7), section=PlanSection.ROUTINE,
+                   task="下周的任务", owner_id=wang.id, deadline=week + dt.timedelta(days=7),
+                   status=TaskStatus.NOT_STARTED),
+    ])
+    review = WeeklyReview(project=site["p1"], week_start=week, reviewed_on=dt.date(2026, 11, 6), summary="基本完成")
+    session.add(review)
+    session.flush()
+    c = console("lead")
+    details = html.unescape(c.get(f"/admin/weekly-review/details/{review.id}").text)
+    link = re.search(r'href="([^"]*/admin/weekly-task/list\?[^"]*)"[^>]*>\s*该周计划', details)
+    assert link, "no 该周计划 link"
+    listing = re.sub(r"<[^>]+>", " ", html.unescape(c.get(link.group(1)).text))
+    assert "共 1 条" in listing and "更新公告栏通知" in listing and "下周的任务" not in listing
