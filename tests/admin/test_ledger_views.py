@@ -962,3 +962,29 @@ def test_a_weekly_review_opens_the_plan_of_its_week(session, console, site):
     assert link, "no 该周计划 link"
     listing = re.sub(r"<[^>]+>", " ", html.unescape(c.get(link.group(1)).text))
     assert "共 1 条" in listing and "更新公告栏通知" in listing and "下周的任务" not in listing
+
+
+def test_a_branch_reads_each_projects_plan_by_its_project(session, console, site):
+    """004: the 分公司 compares its projects. Its 周计划 list held both projects' tasks with no 项目 column — two
+    「回访上周完工的维修工单」 of the same week, nobody could tell whose; 周复盘 and 外包方月度检查 the same. Each row
+    now names its project."""
+    from models import PlanSection, TaskStatus, VendorService, WeeklyReview, WeeklyTask
+
+    f.user(session, username="branch", roles=["分公司管理"], projects=[site["p1"], site["p2"]])
+    week = dt.date(2026, 11, 2)
+    for project in (site["p1"], site["p2"]):
+        owner = f.staff(session, project_=project)
+        session.add_all([
+            WeeklyTask(project=project, week_start=week, section=PlanSection.ROUTINE, task="回访上周完工的维修工单",
+                       owner_id=owner.id, deadline=week, status=TaskStatus.DONE),
+            WeeklyReview(project=project, week_start=week, reviewed_on=week + dt.timedelta(days=4), summary="基本完成"),
+            VendorCheck(project=project, vendor_name="晨星保洁", service_kind=VendorService.CLEANING, month="2026-10",
+                        score=90),
+        ])
+    session.flush()
+    c = console("branch")
+    for identity in ("weekly-task", "weekly-review", "vendor-check"):
+        page = html.unescape(c.get(f"/admin/{identity}/list").text)
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        named = [p for p in ("锦绣华庭", "翠湖天地") if any(p in row and "<td" in row for row in rows)]
+        assert named == ["锦绣华庭", "翠湖天地"], identity
