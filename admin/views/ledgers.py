@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import slips, weekly_plan
+from actions.kernel.periods import monday_of, today_local
 from models import (
     DutyLog,
     GoodsPass,
@@ -331,6 +332,8 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("section"), EnumFilter("status"),
                       ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start"), DrillFilter()]
     form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
+    # a plan is one week's list: each new task starts in this week (保存并继续新建 no longer asks for it each time)
+    form_args = {"week_start": {"default": lambda: monday_of(today_local())}}
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
     column_formatters = {"deadline_time": lambda m, a: f"{m.deadline_time:%H:%M}前" if m.deadline_time else ""}
 

@@ -988,3 +988,20 @@ def test_a_branch_reads_each_projects_plan_by_its_project(session, console, site
         rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
         named = [p for p in ("锦绣华庭", "翠湖天地") if any(p in row and "<td" in row for row in rows)]
         assert named == ["锦绣华庭", "翠湖天地"], identity
+
+
+def test_a_new_weekly_task_starts_in_this_week(session, console, site):
+    """Writing a week's plan task by task (保存并继续新建) asked for 周起始日 on every form: a new task starts in this
+    week (its Monday, Beijing time); an edit keeps the task's own week."""
+    from actions.kernel.periods import monday_of, today_local
+    from models import PlanSection, TaskStatus, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    c = console("lead")
+    assert _value(c.get("/admin/weekly-task/create").text, "week_start") == str(monday_of(today_local()))
+    old = WeeklyTask(project=site["p1"], week_start=dt.date(2026, 11, 2), section=PlanSection.ROUTINE, task="更新公告栏",
+                     owner_id=f.staff(session, project_=site["p1"]).id, deadline=dt.date(2026, 11, 4),
+                     status=TaskStatus.DONE)
+    session.add(old)
+    session.flush()
+    assert _value(c.get(f"/admin/weekly-task/edit/{old.id}").text, "week_start") == "2026-11-02"
