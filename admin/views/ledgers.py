@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from actions import slips, weekly_plan
+from actions.kernel.periods import monday_of, today_local
 from models import (
     DutyLog,
     GoodsPass,
@@ -302,7 +303,7 @@ class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):
 class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     category = CATEGORY
     icon = "fa-solid fa-handshake"
-    column_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by", "checked_by"]
+    column_list = ["id", "project", "month", "vendor_name", "service_kind", "score", "rectify_by", "checked_by"]
     column_searchable_list = ["vendor_name", "findings"]
     column_sortable_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by"]
     column_default_sort = [("month", True), ("id", True)]
@@ -323,13 +324,16 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
     category = CATEGORY
     list_template = "wuye/ledgers/weekly_task_list.html"
     icon = "fa-solid fa-bars-progress"
-    column_list = ["week_start", "section", "task", "owner", "deadline", "deadline_time", "status"]
+    # 项目 first: a branch (or a supervisor of two projects) reads several projects' plans in one list
+    column_list = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status"]
     column_searchable_list = ["task", "owner.name"]
     column_sortable_list = ["id", "week_start", "section", "deadline", "status"]
     column_default_sort = [("week_start", True), ("section", False), ("id", True)]
     column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("section"), EnumFilter("status"),
                       ScopedForeignKeyFilter("owner"), OperationColumnFilter("week_start"), DrillFilter()]
     form_columns = ["project", "week_start", "section", "task", "owner", "deadline", "deadline_time", "status", "note"]
+    # a plan is one week's list: each new task starts in this week (保存并继续新建 no longer asks for it each time)
+    form_args = {"week_start": {"default": lambda: monday_of(today_local())}}
     form_ajax_refs = ajax_refs(WeeklyTask, "owner")
     column_formatters = {"deadline_time": lambda m, a: f"{m.deadline_time:%H:%M}前" if m.deadline_time else ""}
 
@@ -348,7 +352,7 @@ class WeeklyTaskAdmin(ScopedModelView, model=WeeklyTask):
 class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
     category = CATEGORY
     icon = "fa-solid fa-magnifying-glass-chart"
-    column_list = ["id", "week_start", "reviewed_on", "chaired_by", "problems", "improvements"]
+    column_list = ["id", "project", "week_start", "reviewed_on", "chaired_by", "problems", "improvements"]
     column_searchable_list = ["summary", "problems", "improvements"]
     column_sortable_list = ["id", "week_start", "reviewed_on"]
     column_default_sort = [("week_start", True), ("id", True)]
@@ -357,6 +361,12 @@ class WeeklyReviewAdmin(ScopedModelView, model=WeeklyReview):
     form_ajax_refs = ajax_refs(WeeklyReview, "chaired_by")
     form_default_user = ("chaired_by",)
     form_default_now = ("reviewed_on",)
+
+    def record_links(self, request: Request, obj: Any) -> list[tuple[str, str]]:
+        """复盘 reads the week's plan: what was planned, whose, and what is still open."""
+        url = request.url_for("admin:list", identity="weekly-task").include_query_params(
+            project_id=obj.project_id, week_start_op="equals", week_start=str(obj.week_start))
+        return [("该周计划", str(url))]
 
 
 def _visitor_state(model: VisitorEntry, attribute: str) -> Markup | str:

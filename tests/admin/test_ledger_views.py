@@ -889,7 +889,8 @@ def test_a_ledger_form_saved_twice_by_a_double_click_writes_one_entry(session, c
 
 def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, site):
     """结转上周未完成 went back to the list with ?week_start=… — which filters nothing without its 等于, so the new week
-    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own."""
+    was listed among every week's tasks. It opens on that week's plan alone: the carried task and the week's own.
+    Its date box was the browser's own (mm/dd/yyyy in an English-language browser); it is the console's picker."""
     from models import PlanSection, TaskStatus, WeeklyTask
 
     f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
@@ -905,6 +906,9 @@ def test_carrying_last_weeks_tasks_over_opens_that_weeks_plan(session, console, 
                      task(this, "本周投诉处理率达到98%", TaskStatus.NOT_STARTED)])
     session.flush()
     c = console("lead")
+    # the week is typed as any other date (the picker reads 12月2日), not a browser's mm/dd/yyyy box
+    box = re.search(r'<input[^>]*id="carry-week"[^>]*>', c.get("/admin/weekly-task/list").text).group(0)
+    assert 'data-role="datepicker"' in box and 'type="date"' not in box
     done = c.post("/admin/weekly-task/carry-over", {"week_start": "2026年12月2日"})
     assert done.status_code == 303, done.text[:300]
     page = c.get(done.headers["location"])
@@ -932,3 +936,72 @@ def test_a_lists_days_and_units_stay_on_one_line(session, console, site):
     assert '<td class="text-nowrap">2026-01-01</td>' in page and '<td class="text-nowrap">2026-01-03</td>' in page
     assert re.search(r'<td class="text-nowrap"><a href="[^"]*/unit/details/\d+">11栋-1403</a></td>', page)
     assert "<td>墙面有裂缝</td>" in page
+
+
+def test_a_weekly_review_opens_the_plan_of_its_week(session, console, site):
+    """「每周工作结束后，召开复盘会议，总结本周工作，分析问题」: the 周复盘 page did not lead to the week it reviews; its
+    该周计划 opens that project's plan of that week, and nothing else."""
+    from models import PlanSection, TaskStatus, WeeklyReview, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    wang = f.staff(session, project_=site["p1"], name="王芳")
+    week = dt.date(2026, 11, 2)
+    session.add_all([
+        WeeklyTask(project=site["p1"], week_start=week, section=PlanSection.ROUTINE, task="更新公告栏通知",
+                   owner_id=wang.id, deadline=week, status=TaskStatus.DONE),
+        WeeklyTask(project=site["p1"], week_start=week + dt.timedelta(days=7), section=PlanSection.ROUTINE,
+                   task="下周的任务", owner_id=wang.id, deadline=week + dt.timedelta(days=7),
+                   status=TaskStatus.NOT_STARTED),
+    ])
+    review = WeeklyReview(project=site["p1"], week_start=week, reviewed_on=dt.date(2026, 11, 6), summary="基本完成")
+    session.add(review)
+    session.flush()
+    c = console("lead")
+    details = html.unescape(c.get(f"/admin/weekly-review/details/{review.id}").text)
+    link = re.search(r'href="([^"]*/admin/weekly-task/list\?[^"]*)"[^>]*>\s*该周计划', details)
+    assert link, "no 该周计划 link"
+    listing = re.sub(r"<[^>]+>", " ", html.unescape(c.get(link.group(1)).text))
+    assert "共 1 条" in listing and "更新公告栏通知" in listing and "下周的任务" not in listing
+
+
+def test_a_branch_reads_each_projects_plan_by_its_project(session, console, site):
+    """004: the 分公司 compares its projects. Its 周计划 list held both projects' tasks with no 项目 column — two
+    「回访上周完工的维修工单」 of the same week, nobody could tell whose; 周复盘 and 外包方月度检查 the same. Each row
+    now names its project."""
+    from models import PlanSection, TaskStatus, VendorService, WeeklyReview, WeeklyTask
+
+    f.user(session, username="branch", roles=["分公司管理"], projects=[site["p1"], site["p2"]])
+    week = dt.date(2026, 11, 2)
+    for project in (site["p1"], site["p2"]):
+        owner = f.staff(session, project_=project)
+        session.add_all([
+            WeeklyTask(project=project, week_start=week, section=PlanSection.ROUTINE, task="回访上周完工的维修工单",
+                       owner_id=owner.id, deadline=week, status=TaskStatus.DONE),
+            WeeklyReview(project=project, week_start=week, reviewed_on=week + dt.timedelta(days=4), summary="基本完成"),
+            VendorCheck(project=project, vendor_name="晨星保洁", service_kind=VendorService.CLEANING, month="2026-10",
+                        score=90),
+        ])
+    session.flush()
+    c = console("branch")
+    for identity in ("weekly-task", "weekly-review", "vendor-check"):
+        page = html.unescape(c.get(f"/admin/{identity}/list").text)
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        named = [p for p in ("锦绣华庭", "翠湖天地") if any(p in row and "<td" in row for row in rows)]
+        assert named == ["锦绣华庭", "翠湖天地"], identity
+
+
+def test_a_new_weekly_task_starts_in_this_week(session, console, site):
+    """Writing a week's plan task by task (保存并继续新建) asked for 周起始日 on every form: a new task starts in this
+    week (its Monday, Beijing time); an edit keeps the task's own week."""
+    from actions.kernel.periods import monday_of, today_local
+    from models import PlanSection, TaskStatus, WeeklyTask
+
+    f.user(session, username="lead", roles=["客服主管"], projects=[site["p1"]])
+    c = console("lead")
+    assert _value(c.get("/admin/weekly-task/create").text, "week_start") == str(monday_of(today_local()))
+    old = WeeklyTask(project=site["p1"], week_start=dt.date(2026, 11, 2), section=PlanSection.ROUTINE, task="更新公告栏",
+                     owner_id=f.staff(session, project_=site["p1"]).id, deadline=dt.date(2026, 11, 4),
+                     status=TaskStatus.DONE)
+    session.add(old)
+    session.flush()
+    assert _value(c.get(f"/admin/weekly-task/edit/{old.id}").text, "week_start") == "2026-11-02"

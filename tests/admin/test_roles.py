@@ -144,9 +144,10 @@ def test_butler_keeps_the_state_of_units_but_not_their_master_data(console, sess
     assert ("unit", "edit") in role_spec("楼宇管家").pairs() and ("unit", "create") not in role_spec("楼宇管家").pairs()
 
     def fields(page: str) -> set[str]:
-        # (the record's version travels with every edit form: bookkeeping, not a field the butler edits)
+        # (the record's version and the form's one-time number travel with every form: bookkeeping, not fields the
+        # butler edits)
         return set(re.findall(r'<(?:input|select|textarea)[^>]*\bname="([a-z_]+)"', page)) - {"csrf_token", "save",
-                                                                                              "version"}
+                                                                                              "version", "form_token"}
 
     c = console("guanjia")
     page = c.get(f"/admin/unit/edit/{unit.id}")
