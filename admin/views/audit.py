@@ -107,7 +107,7 @@ def _columns(model: type | None, key: str) -> tuple[tuple[type, Column], ...]:
     if model is not None:
         table = model.__table__
         own = table.c.get(name)
-        if own is None:
+        if own is None and key not in KEY_LABELS:  # a work order's 撤销原因 is not the reason of its 改派
             own = next((c for c in table.c if c.name.endswith(f"_{name}")), None)
         if own is not None:
             return ((model, own),)
