@@ -6,6 +6,7 @@ reason while its order is not done (已派工/处理中), and the order ends 已
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -132,6 +133,8 @@ def test_the_front_desk_withdraws_a_dispatched_request_and_its_order_is_cancelle
     assert shown.status_code == 200 and "已取消" in shown.text and "业主来电：漏水已自行停止" in shown.text
     assert f"/admin/work-order/edit/{waiting_order.id}" not in shown.text  # nothing left to change
     assert client.get(f"/admin/work-order/edit/{waiting_order.id}").status_code == 403
+    other = client.get(f"/admin/work-order/details/{_dispatched(session, desk)[1].id}")
+    assert re.search(r"撤销原因</t[dh]>\s*<td[^>]*>\s*—", other.text)  # an order not withdrawn: a dash
     listed = client.get("/admin/work-order/list?status=cancelled")
     assert listed.status_code == 200 and f"/admin/work-order/details/{waiting_order.id}" in listed.text
 
