@@ -39,7 +39,7 @@ from models import (
 from . import billing
 from .errors import Refused
 from .kernel.periods import local_day_bounds
-from .requests import ANSWERABLE, OPEN, first_asked_of
+from .requests import OPEN, first_asked_of
 
 # A notice of a stage-4 list waiting for (or refused) approval is not delivered: only approved or issued runs.
 DELIVERABLE_RUNS = (DunningRunStatus.APPROVED, DunningRunStatus.RUNNING, DunningRunStatus.DONE)
@@ -62,12 +62,11 @@ def requests_pending(d: Any) -> ColumnElement[bool]:
 
 
 def requests_answered(d: Any) -> ColumnElement[bool]:
-    """已答复待办结: 咨询/求助/建议/表扬 answered and left open, as older records and imports hold them (答复办结 now
-    closes a request when it answers it). Nothing else listed them: not 待派工, not 我的首问 — the desk closes each
-    with 答复办结 (its answer offered), or 撤销 one the caller withdrew. Only the kinds 答复办结 takes: a count the
-    desk can bring down."""
-    SR = ServiceRequest
-    return and_(SR.status_in(RequestStatus.ANSWERED), SR.kind.in_(ANSWERABLE), SR.project_id.in_(d.project_ids))
+    """已答复待办结: requests answered and left open, as older records and imports hold them (答复办结 now closes a
+    request when it answers it). Nothing else listed them: not 待派工, not 我的首问 — the desk closes a 咨询/求助/建议/
+    表扬 with 答复办结 (its answer offered), dispatches a 报修/投诉 (its 回访 closes it), or withdraws one the caller
+    called off: every one has a way out, so the count comes down."""
+    return and_(ServiceRequest.status_in(RequestStatus.ANSWERED), ServiceRequest.project_id.in_(d.project_ids))
 
 
 def first_asked(d: Any) -> ColumnElement[bool]:

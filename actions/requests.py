@@ -433,7 +433,7 @@ def _request_form(session: Session, actor: Actor, change: records.Change) -> Non
 # them. 报修 and 投诉 are handled through a 派工单, whose satisfied 回访 closes them (「真正的结束是在回访后」).
 ANSWERABLE = (RequestKind.INQUIRY, RequestKind.HELP, RequestKind.SUGGESTION, RequestKind.PRAISE)
 # 已答复 (an answer given, the request left open — as older records and imports hold it) is closed the same way: its
-# answer, kept or completed, closes it; nothing else moves it on (派工 needs 待派工).
+# answer, kept or completed, closes it (a 报修/投诉 已答复 is dispatched instead: ``work_orders.ANSWERED_TO_DISPATCH``).
 ANSWER_FROM = (RequestStatus.PENDING, RequestStatus.ANSWERED)
 
 

@@ -260,10 +260,20 @@ def _one_shared_department(session: Session, actor: Actor, change: records.Chang
                       f"或为项目另设{Department.__label__}", [same])
 
 
+# A 报修 or 投诉 left 已答复 (older records, imports: an answer given, the matter open) still needs its 派工单 — its
+# 回访 closes it (「真正的结束是在回访后」); 答复办结 does not take those kinds. 咨询/求助/建议/表扬 已答复 close by 答复办结.
+ANSWERED_TO_DISPATCH = (RequestKind.REPAIR_PRIVATE, RequestKind.REPAIR_PUBLIC, RequestKind.COMPLAINT)
+
+
+def _dispatchable(request: Any) -> bool:
+    return request.status is RequestStatus.PENDING or (
+        request.status is RequestStatus.ANSWERED and request.kind in ANSWERED_TO_DISPATCH)
+
+
 def dispatch_refusal(requests: Iterable[Any]) -> str | None:
-    """Why the selected requests (anything with ``id`` and ``status``) cannot be dispatched, or None — asked by the
-    派工 page before its form is offered, and by 派工 itself."""
-    done = sorted((r.id, r.status) for r in requests if r.status != RequestStatus.PENDING)
+    """Why the selected requests (anything with ``id``, ``status`` and ``kind``) cannot be dispatched, or None — asked
+    by the 派工 page before its form is offered, and by 派工 itself."""
+    done = sorted((r.id, r.status) for r in requests if not _dispatchable(r))
     if not done:
         return None
     listed = "、".join(f"#{i}（{st.label}）" for i, st in done[:MAX_IDS_IN_MESSAGE])
@@ -296,7 +306,7 @@ def dispatch_requests(
         ids = sorted(set(request_ids))
         if not ids:
             raise Refused("请先选择要派工的客户诉求")
-        rows = session.execute(select(SR.id, SR.project_id, SR.status).where(SR.id.in_(ids))).all()
+        rows = session.execute(select(SR.id, SR.project_id, SR.status, SR.kind).where(SR.id.in_(ids))).all()
         missing = set(ids) - {r[0] for r in rows}
         if missing:
             raise Refused(f"客户诉求不存在：{id_list(missing)}", missing)
@@ -304,8 +314,8 @@ def dispatch_requests(
         if outside:
             raise NotPermitted(f"无权操作其他项目的客户诉求：{id_list(outside)}", outside)
         if refusal := dispatch_refusal(rows):
-            raise Refused(refusal, [r.id for r in rows if r.status != RequestStatus.PENDING])
-        targets = and_(SR.id.in_(ids), SR.status_in(RequestStatus.PENDING))
+            raise Refused(refusal, [r.id for r in rows if not _dispatchable(r)])
+        targets = and_(SR.id.in_(ids), SR.status_in(RequestStatus.PENDING, RequestStatus.ANSWERED))
     elif project_id is not None:
         if session.get(Project, project_id) is None:
             raise Refused(f"项目 #{project_id} 不存在", [project_id])
@@ -430,11 +440,17 @@ def dispatch_requests(
     mine_requests = select(WorkOrder.request_id).where(*mine)
     # (counted, not taken from rowcount: psycopg reports none for INSERT … SELECT … ON CONFLICT)
     created = session.scalar(select(func.count()).select_from(WorkOrder).where(*mine)) or 0
+    if request_ids is not None:  # a 报修/投诉 left 已答复 (ANSWERED_TO_DISPATCH) moves to the stage 未办结: written
+        session.execute(
+            update(SR).where(SR.id.in_(mine_requests), SR.status == RequestStatus.ANSWERED)
+            .values(**SR.status_values(RequestStatus.DISPATCHED), updated_at=now, version=SR.version + 1)
+            .execution_options(synchronize_session=False)
+        )
     # 待派工 → 已派工 keeps the stage (未办结): it is not written, so SQLite leaves the stage index alone; the
     # CHECK stage_of_status would refuse a request that was not 待派工.
     session.execute(
         update(SR)
-        .where(SR.id.in_(mine_requests))
+        .where(SR.id.in_(mine_requests), SR.status == RequestStatus.PENDING)
         .values(status=RequestStatus.DISPATCHED, updated_at=now, version=SR.version + 1)
         .execution_options(synchronize_session=False)
     )

@@ -9,6 +9,7 @@ action's grant explicitly (``@expose`` checks nothing but access), and made by a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -117,13 +118,20 @@ class SlaFilter:
         return query if clause is None else query.where(clause(utcnow()))
 
 
-def _paid_service_only(order: Any, name: Any) -> Any:
-    """报价/收费 mean something only on 有偿服务; other orders show a dash, not 0.00."""
-    if not order.paid_service:
-        return "—"
-    value = getattr(order, name)
-    formatter = WUYE_FORMATTERS.get(type(value))
-    return formatter(value) if formatter else value
+def _shown_if(applies: Callable[[Any], bool]) -> Callable[[Any, Any], Any]:
+    """A detail formatter showing a field only on the orders it means something on; the others show a dash."""
+    def shown(order: Any, name: Any) -> Any:
+        if not applies(order):
+            return "—"
+        value = getattr(order, name)
+        formatter = WUYE_FORMATTERS.get(type(value))
+        return formatter(value) if formatter else value
+    return shown
+
+
+# 报价/收费 on 有偿服务 only (not 0.00 on every free repair); 取消时间/撤销原因 on a withdrawn order only
+_paid_service_only = _shown_if(lambda order: order.paid_service)
+_cancelled_only = _shown_if(lambda order: order.status is WorkOrderStatus.CANCELLED)
 
 
 def _deadline_formatter(attr: str):
@@ -334,7 +342,8 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         "respond_due_at": _deadline_formatter("respond_due_at"),
         "complete_due_at": _deadline_formatter("complete_due_at"),
     }
-    column_formatters_detail = {name: _paid_service_only for name in ("quote", "quote_accepted", "charge")}
+    column_formatters_detail = {**{name: _paid_service_only for name in ("quote", "quote_accepted", "charge")},
+                                **{name: _cancelled_only for name in ("cancelled_at", "cancel_reason")}}
 
     async def timeline(self, request: Request, obj: Any) -> tuple[Any, ...]:
         return await run_action(self.session_maker, request, timeline.order_timeline, order_id=obj.id)

@@ -6,6 +6,7 @@ reason while its order is not done (已派工/处理中), and the order ends 已
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -132,6 +133,8 @@ def test_the_front_desk_withdraws_a_dispatched_request_and_its_order_is_cancelle
     assert shown.status_code == 200 and "已取消" in shown.text and "业主来电：漏水已自行停止" in shown.text
     assert f"/admin/work-order/edit/{waiting_order.id}" not in shown.text  # nothing left to change
     assert client.get(f"/admin/work-order/edit/{waiting_order.id}").status_code == 403
+    other = client.get(f"/admin/work-order/details/{_dispatched(session, desk)[1].id}")
+    assert re.search(r"撤销原因</t[dh]>\s*<td[^>]*>\s*—", other.text)  # an order not withdrawn: a dash
     listed = client.get("/admin/work-order/list?status=cancelled")
     assert listed.status_code == 200 and f"/admin/work-order/details/{waiting_order.id}" in listed.text
 
@@ -255,3 +258,29 @@ def test_completing_while_the_front_desk_withdraws_one_wins(engine, committed): 
         lambda s: complete_work_order(s, order_id=oid, result="已修复", actor=actor))
     assert isinstance(box.get("error"), Refused) and "已被他人处理" in box["error"].message
     assert _stored(engine, rid, oid) == (RequestStatus.CANCELLED, S.CANCELLED, False, True)
+
+
+def test_a_repair_or_complaint_left_answered_is_dispatched_an_inquiry_is_not(session, desk):
+    """已答复 (older records, imports) of a 报修/投诉 had no way out: 派工 took 待派工 only, 答复办结 refuses those kinds.
+    It is dispatched now — its answer kept, its stage 未办结 (the CHECK stage_of_status holds on both databases); a
+    咨询 已答复 is still refused (答复办结 closes it), nothing written."""
+    from models import RequestKind
+
+    repair = f.service_request(session, project_=desk["p"], unit_=desk["unit"])
+    complaint = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.COMPLAINT)
+    inquiry = f.service_request(session, project_=desk["p"], unit_=desk["unit"], kind=RequestKind.INQUIRY)
+    for row in (repair, complaint, inquiry):
+        row.status, row.reply = RequestStatus.ANSWERED, "已电话答复业主"
+    session.flush()
+    orders = session.scalar(select(func.count()).select_from(WorkOrder))
+    with pytest.raises(Refused, match=rf"#{inquiry.id}（已答复）"):
+        dispatch_requests(session, request_ids=[repair.id, inquiry.id], actor=desk["actor"])
+    assert session.scalar(select(func.count()).select_from(WorkOrder)) == orders
+    result = dispatch_requests(session, request_ids=[repair.id, complaint.id], actor=desk["actor"])
+    assert result.created == 2
+    session.expire_all()
+    for row in (repair, complaint):
+        stored = session.get(ServiceRequest, row.id)
+        assert (stored.status, stored.stage, stored.reply) == (RequestStatus.DISPATCHED, "open", "已电话答复业主")
+        assert [o.status for o in stored.work_orders] == [S.DISPATCHED]
+    assert session.get(ServiceRequest, inquiry.id).status is RequestStatus.ANSWERED

@@ -193,8 +193,9 @@ def test_my_first_asked_on_the_home_page_is_the_first_asked_page(console, sessio
 
 def test_answered_requests_left_open_are_shown_to_the_desk_until_closed(console, session):
     """已答复 rows of older records and imports (答复办结 now closes a request as it answers it) were listed nowhere:
-    not 待派工, not 我的首问 — open for ever, unseen. The desk's 工作台 now counts them (已答复待办结) while there are
-    any, the count opens exactly them, and 答复办结 closes each with its answer; the tile then goes away."""
+    not 待派工, not 我的首问 — open for ever, unseen; a 报修 or 投诉 among them could not even be dispatched. The
+    desk's 工作台 now counts them (已答复待办结) while there are any, the count opens exactly them; 答复办结 closes an
+    inquiry with its answer, 派工 takes the repair (its 回访 will close it); the tile then goes away."""
     from sqlalchemy import func, select
 
     from models import OperationLog, ServiceRequest
@@ -203,14 +204,17 @@ def test_answered_requests_left_open_are_shown_to_the_desk_until_closed(console,
     f.user(session, username="desk", roles=["前台客服"], projects=[p1])
     left = f.service_request(session, project_=p1, kind=RequestKind.INQUIRY, content="咨询停车月卡办理")
     theirs = f.service_request(session, project_=p2, kind=RequestKind.INQUIRY)
-    repair = f.service_request(session, project_=p1)  # 已答复 too, but 答复办结 does not take a 报修: not counted
+    repair = f.service_request(session, project_=p1, content="楼道灯不亮")
     for row in (left, theirs, repair):
         row.status, row.reply = RequestStatus.ANSWERED, "已告知到物业中心办理"
     session.flush()
+    version = repair.version
     c = console("desk")
     got = tiles(c.get("/admin/"))
     count, href = got["requests_answered"]
-    assert count == 1 and listed(c, href) == 1 and f"/service-request/details/{left.id}" in c.get(href).text
+    assert count == 2 and listed(c, href) == 2 and f"/service-request/details/{left.id}" in c.get(href).text
+    assert "/action/dispatch?" in c.get(f"/admin/service-request/details/{repair.id}").text
+    assert c.post("/admin/service-request/dispatch", {"request_ids": str(repair.id)}).status_code == 303
     form = c.get(f"/admin/service-request/action/answer?pks={left.id}").text
     assert "已告知到物业中心办理" in form  # its answer offered
     assert c.post("/admin/service-request/answer", {"request_id": str(left.id), "reply": "已告知到物业中心办理",
@@ -218,6 +222,9 @@ def test_answered_requests_left_open_are_shown_to_the_desk_until_closed(console,
     session.expire_all()
     closed = session.get(ServiceRequest, left.id)
     assert (closed.status, closed.reply) == (RequestStatus.CLOSED, "已告知到物业中心办理") and closed.closed_at
+    sent = session.get(ServiceRequest, repair.id)
+    assert (sent.status, sent.stage, len(sent.work_orders)) == (RequestStatus.DISPATCHED, "open", 1)
+    assert sent.version == version + 1 and sent.reply == "已告知到物业中心办理"  # its answer kept
     assert session.scalar(select(func.count()).select_from(OperationLog)
                           .where(OperationLog.operation == "answer_request")) == 1
     assert "requests_answered" not in tiles(c.get("/admin/"))  # none left: no tile
