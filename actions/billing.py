@@ -53,7 +53,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import (
     AuditKind,
@@ -336,22 +336,32 @@ class GenerateBillsResult:
         return text
 
 
-def _lease_month_begins(period: str) -> ColumnElement[bool]:
-    """A lease (ParkingLease) has a month of its term beginning in ``period``: its 月租 is billed then."""
+def _lease_month_begins(period: str, lease: Any = ParkingLease) -> ColumnElement[bool]:
+    """A lease (``lease``: ParkingLease or an alias of it) has a month of its term beginning in ``period``: its 月租
+    is billed then."""
     first, last = month_day(period, 1), month_day(period, 31)
     # the day this period's month of the term begins: the start's day of month, clamped to the month's end
-    day = case((func.extract("day", ParkingLease.start_date) > last.day, last.day),
-               else_=func.extract("day", ParkingLease.start_date))
-    return and_(ParkingLease.start_date <= last, or_(
-        ParkingLease.end_date > last,
-        and_(ParkingLease.end_date >= first, func.extract("day", ParkingLease.end_date) >= day)))
+    day = case((func.extract("day", lease.start_date) > last.day, last.day),
+               else_=func.extract("day", lease.start_date))
+    return and_(lease.start_date <= last, or_(
+        lease.end_date > last,
+        and_(lease.end_date >= first, func.extract("day", lease.end_date) >= day)))
+
+
+def _lease_billed(period: str) -> ColumnElement[bool]:
+    """A lease (ParkingLease) whose 月租 is billed in ``period``: a month of its term begins then — one lease a space
+    a month: where a lease ended and the next began within one month (a rent changed mid-term), the newer one."""
+    newer = aliased(ParkingLease)
+    superseded = exists().where(newer.space_id == ParkingLease.space_id, newer.start_date > ParkingLease.start_date,
+                                _lease_month_begins(period, newer))
+    return and_(_lease_month_begins(period), ~superseded)
 
 
 def _lease_rents(project_id: int, period: str) -> Select:
-    """(unit, 月租) of each lease with a month of its term beginning in ``period``, billed to the lessee's unit."""
+    """(unit, 月租) of each lease billed in ``period`` (:func:`_lease_billed`), billed to the lessee's unit."""
     return select(lessee_unit(month_day(period, 1)).label("unit_id"), ParkingLease.monthly_rent.label("amount")).join(
         ParkingSpace, ParkingSpace.id == ParkingLease.space_id).where(
-        ParkingLease.project_id == project_id, _lease_month_begins(period))
+        ParkingLease.project_id == project_id, _lease_billed(period))
 
 
 def _rent_fee_type(session: Session, project_id: int) -> int | None:
@@ -491,7 +501,7 @@ def generate_bills(
     if rent_type in ids:
         unbilled = tuple(session.scalars(
             select(ParkingSpace.code).join(ParkingLease, ParkingLease.space_id == ParkingSpace.id)
-            .where(ParkingLease.project_id == project.id, _lease_month_begins(period),
+            .where(ParkingLease.project_id == project.id, _lease_billed(period),
                    lessee_unit(month_day(period, 1)).is_(None)).order_by(ParkingSpace.code)))
     for fee_type in fee_types:  # one set-based statement per fee type (a project has a handful)
         source = _bill_source(fee_type, period, stamp, rents=fee_type.id == rent_type)

@@ -889,6 +889,8 @@ def cmd_reverse_payment(args: argparse.Namespace) -> int:
 
     with transaction() as session:
         actor = acting_user(session, args, ("payment", "action:reverse-payment"), "冲正")
+        if args.receipt is None and args.project:
+            raise Refused("--project 只与 --receipt 一起使用（收款记录编号已确定项目）")
         if args.receipt is None:
             result = reverse_payment(session, payment_id=args.payment_id, reason=args.reason, actor=actor)
         else:

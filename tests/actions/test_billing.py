@@ -209,10 +209,13 @@ def test_a_leased_space_is_billed_its_monthly_rent_once_a_month_of_its_term(sess
     assert march == {"A-101": D("300.00"), "A-102": D("180.00")}
     assert "车位 P-4 的承租人在本项目没有关联房屋" in result.message
     lease_of_p3 = session.scalars(select(ParkingLease.id).where(ParkingLease.space_id == p3.id)).one()
-    end_parking_lease(session, lease_id=lease_of_p3, end_date=dt.date(2026, 4, 10), actor=e.actor)  # 退租
+    # 李娜's rent changes mid-term: her lease ends Apr 20 (its April month began Apr 15) and a new one begins Apr 21
+    end_parking_lease(session, lease_id=lease_of_p3, end_date=dt.date(2026, 4, 20), actor=e.actor)
+    lease_parking_space(session, space_id=p3.id, customer_id=li_na, start_date=dt.date(2026, 4, 21),
+                        end_date=dt.date(2026, 12, 31), monthly_rent=D("200.00"), actor=e.actor)
     april, result = parking_bills("2026-04")
-    # P-1 let no more: not billed the rate to its former lessee; P-3 returned before its April month began
-    assert april == {"A-101": D("300.00")}
+    # P-1 let no more: not billed the rate to its former lessee; P-3 billed once, at the new rent
+    assert april == {"A-101": D("300.00"), "A-102": D("200.00")}
 
     rate = collection_rate(session, actor=e.actor, period_from="2026-03").rows[0]
     assert rate.amount_due == D("480.00")  # March's bills: 300 + 180  # the bills' own sums: 收费率 reads what was billed

@@ -245,6 +245,7 @@ def test_a_receipt_of_two_projects_needs_the_project(db: Engine, capsys, receipt
     (["--receipt", "{receipt}", "--reason", " ", "--as", "cashier"], "请填写冲正原因"),
     (["--receipt", "{receipt}", "--reason", "误录", "--as", "desk"], "没有“冲正”的权限"),
     (["--receipt", "{receipt}", "--reason", "误录", "--project", "没有这个项目"], "项目不存在"),
+    (["2", "--reason", "误录", "--project", PROJECT], "--project 只与 --receipt 一起使用"),
 ])
 def test_a_receipt_reversal_refused_exits_non_zero_and_changes_nothing(db: Engine, capsys, receipt: str, argv,
                                                                        message) -> None:
