@@ -337,7 +337,7 @@ def _plain(number: Decimal) -> str:
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*[日号])?(?:(?<=[日号])\d.*|[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
-_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
+_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月份?)?$")  # 「2026年12月份」, as a bill names its month
 _COMPACT_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
 # Serial numbers of 1950-01-01 … 2099-12-31: a number outside is not a date someone meant.
 _SERIAL_RANGE = (18264, 73415)
@@ -432,7 +432,8 @@ def timestamp(tz: dt.tzinfo) -> Cleaner:
 
 
 def period() -> Cleaner:
-    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``202403``, or a date (Excel turns 2024-03 into one)."""
+    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``2024年3月份``, ``202403``, or a date (Excel turns 2024-03
+    into one)."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":

@@ -1372,3 +1372,19 @@ def test_a_cell_holding_an_error_value_is_refused_naming_it(session, p1):
     session.expire_all()
     assert counts(session) == before
     assert session.execute(select(Customer.name, Customer.note)).all() == [("王小明", "老业主")]
+
+
+def test_a_period_written_as_a_month_of_the_year_is_read(session, p1):
+    """「2026年3月份」 is how a bill names its month (3月份物业费): each such row was refused 「不是账期」."""
+    project, actor = p1
+    assert _import(session, "units", workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]}), actor,
+                   project_id=project.id).written
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+                               ["1栋", "1-101", "物业管理费", "2026年3月份", "268.50"],
+                               ["1栋", "1-101", "物业管理费", "2026年 4 月份", "268.50"]]})
+    result = _import(session, "bills", bills, actor, name="账单.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 2, [p.message for p in result.problems]
+    session.expire_all()
+    assert session.execute(select(Bill.period, Bill.amount_due).order_by(Bill.period)).all() == [
+        ("2026-03", Decimal("268.50")), ("2026-04", Decimal("268.50"))]
+
