@@ -1388,3 +1388,22 @@ def test_a_period_written_as_a_month_of_the_year_is_read(session, p1):
     assert session.execute(select(Bill.period, Bill.amount_due).order_by(Bill.period)).all() == [
         ("2026-03", Decimal("268.50")), ("2026-04", Decimal("268.50"))]
 
+
+
+def test_a_column_split_under_its_header_is_refused_for_the_sheet(session, p1):
+    """「联系电话」 merged over 「手机 | 座机」: the sub-headings row was read as a customer (「第2行 楼栋 为空（合并单元格？）」)
+    and 座机 never read. The sheet is refused at once, naming the columns and how the template wants them."""
+    project, actor = p1
+    assert _import(session, "units", workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]}), actor,
+                   project_id=project.id).written
+    before = counts(session)
+    split = workbook({"业主": [["楼栋", "房号", "姓名", "联系电话", None],
+                               [None, None, None, "手机", "座机"],
+                               ["1栋", "1-101", "王小明", "13800000001", "021-55556666"]]},
+                     merged={"业主": ["A1:A2", "B1:B2", "C1:C2", "D1:E1"]})
+    with pytest.raises(Refused) as refused:
+        _import(session, "customers", split, actor, name="业主.xlsx", project_id=project.id)
+    assert refused.value.message.startswith(
+        "工作表「业主」第 1–2 行是两行表头：「联系电话」下分为「手机、座机」2 列，而每项只能占一列：请把「联系电话」合并为一列填写（")
+    assert counts(session) == before
+

@@ -818,5 +818,6 @@ def test_a_department_ticked_in_columns_of_its_own_is_refused_saying_how_to_lay_
         import_survey_responses(session, survey_id=survey_id, data=data, file_name="汇总.xlsx", actor=actor)
     assert refused.value.message == (
         "工作表「汇总」第 1–2 行是两行表头：「客服部」下分为「满意、基本满意、不满意」3 列，而每项只能占一列："
-        "请把「客服部」合并为一列，填写其结果（如 满意 / 基本满意 / 不满意，或 1–5 分）后重新导入（可下载导入模板对照）")
+        "请把「客服部」合并为一列填写（1–5 分，或填 非常满意/满意/基本满意/不满意/很不满意，也可写“5分”）后重新导入"
+        "（可下载导入模板对照）")
     assert counts(session) == before
