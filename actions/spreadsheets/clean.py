@@ -294,6 +294,20 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     return clean
 
 
+# 89.56㎡ (NFKC: m2), 89.56 m², 89.56平方米, 89.56平米: an area written with its unit, as 房屋 lists often have it.
+_AREA_UNIT = re.compile(r"\s*(?:m2|平方米|平米|平方)$", re.IGNORECASE)
+
+
+def area(places: int = 2, *, digits: int | None = None) -> Cleaner:
+    """建筑面积: a number (:func:`decimal`), its unit written after it or not."""
+    number = decimal(places, digits=digits)
+
+    def clean(value: Any) -> Any:
+        return number(_AREA_UNIT.sub("", _nfkc(value)) if isinstance(value, str) else value)
+
+    return clean
+
+
 # More digits than a 64-bit integer holds. Checked before int(): ``1e999999999`` typed in a cell is a short text
 # whose int() would build a billion-digit number (minutes of CPU), and ``1e99999`` is past Python's int limit.
 _INT_DIGITS = 19

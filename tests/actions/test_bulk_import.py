@@ -1407,3 +1407,16 @@ def test_a_column_split_under_its_header_is_refused_for_the_sheet(session, p1):
         "工作表「业主」第 1–2 行是两行表头：「联系电话」下分为「手机、座机」2 列，而每项只能占一列：请把「联系电话」合并为一列填写（")
     assert counts(session) == before
 
+
+def test_an_area_written_with_its_unit_is_read(session, p1):
+    """房屋 lists write 建筑面积 with its unit (89.56㎡, 120平方米, 75.5 m²): each such row was refused
+    「「89.56㎡」不是数字」 and nothing imported."""
+    project, actor = p1
+    units = workbook({"房屋": [["楼栋", "房号", "建筑面积"], ["1栋", "1-101", "89.56㎡"], ["1栋", "1-102", "120平方米"],
+                               ["1栋", "1-103", "75.5 m²"], ["1栋", "1-104", "1,089.5平米"]]})
+    result = _import(session, "units", units, actor, project_id=project.id)
+    assert result.written and result.counts["new"] == 4, [p.message for p in result.problems]
+    session.expire_all()
+    assert sorted(session.execute(select(Unit.room_no, Unit.area)).all()) == [
+        ("1-101", Decimal("89.56")), ("1-102", Decimal("120.00")), ("1-103", Decimal("75.50")),
+        ("1-104", Decimal("1089.50"))]
