@@ -219,7 +219,7 @@ class UnitImporter(RecordImporter):
                   choices=_choices(UnitKind), example=UnitKind.HOUSE.label),
             Field("status", label_of(Unit, "status"), clean.choice(UnitStatus), variants=("状态",),
                   choices=_choices(UnitStatus), example=UnitStatus.OCCUPIED.label),
-            Field("area", label_of(Unit, "area"), clean.decimal(2, digits=Unit.area.type.precision), variants=("面积", "建筑面积", "面积(㎡)"),
+            Field("area", label_of(Unit, "area"), clean.area(2, digits=Unit.area.type.precision), variants=("面积", "建筑面积", "面积(㎡)"),
                   note="平方米，最多两位小数", example=Decimal("89.50")),
             Field("handover_date", label_of(Unit, "handover_date"), clean.date(), example=None),
             Field("move_in_date", label_of(Unit, "move_in_date"), clean.date(), example=None),

@@ -294,6 +294,20 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
     return clean
 
 
+# 89.56㎡ (NFKC: m2), 89.56 m², 89.56平方米, 89.56平米: an area written with its unit, as 房屋 lists often have it.
+_AREA_UNIT = re.compile(r"\s*(?:m2|平方米|平米|平方)$", re.IGNORECASE)
+
+
+def area(places: int = 2, *, digits: int | None = None) -> Cleaner:
+    """建筑面积: a number (:func:`decimal`), its unit written after it or not."""
+    number = decimal(places, digits=digits)
+
+    def clean(value: Any) -> Any:
+        return number(_AREA_UNIT.sub("", _nfkc(value)) if isinstance(value, str) else value)
+
+    return clean
+
+
 # More digits than a 64-bit integer holds. Checked before int(): ``1e999999999`` typed in a cell is a short text
 # whose int() would build a billion-digit number (minutes of CPU), and ``1e99999`` is past Python's int limit.
 _INT_DIGITS = 19
@@ -337,7 +351,7 @@ def _plain(number: Decimal) -> str:
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*[日号])?(?:(?<=[日号])\d.*|[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
-_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
+_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月份?)?$")  # 「2026年12月份」, as a bill names its month
 _COMPACT_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
 # Serial numbers of 1950-01-01 … 2099-12-31: a number outside is not a date someone meant.
 _SERIAL_RANGE = (18264, 73415)
@@ -432,7 +446,8 @@ def timestamp(tz: dt.tzinfo) -> Cleaner:
 
 
 def period() -> Cleaner:
-    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``202403``, or a date (Excel turns 2024-03 into one)."""
+    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``2024年3月份``, ``202403``, or a date (Excel turns 2024-03
+    into one)."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":

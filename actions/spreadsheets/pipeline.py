@@ -440,6 +440,7 @@ def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sh
         elif header.missing(fields):
             partial.append((sheet, header))
         else:
+            _refuse_split_columns(sheet, header, fields)
             found.append((sheet, header))
     if not found:
         expected = "、".join(f.label + ("（必填）" if f.required else "") for f in fields)
@@ -453,6 +454,26 @@ def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sh
     for _, header in found:
         parsed.ignored += [t for t in header.ignored if t not in parsed.ignored]
     return parsed, found
+
+
+def _refuse_split_columns(sheet: Sheet, header: Header, fields: Sequence[Field]) -> None:
+    """A column's header merged over several columns with headings of its own in the row below — 「客服部」 over
+    「满意 | 基本满意 | 不满意」 ticked √, as paper forms are tallied —: the lower row is no data row, and only the
+    first of those columns would be read. Refused for the sheet, saying how to lay it out, rather than row by row
+    (「第2行 楼栋 为空」, 「「√」不是评分」)."""
+    below = sheet.rows[header.row + 1] if header.row + 1 < len(sheet.rows) else []
+    read = {j: key for key, j in header.columns.items()}
+    notes = {f.key: f.note for f in fields}
+    for r1, c1, _, c2 in sheet.merged:
+        if r1 != header.row or c1 not in read or c2 <= c1:
+            continue
+        parts = [str(below[j]).strip() for j in range(c1, min(c2 + 1, len(below))) if str(below[j]).strip()]
+        if len(parts) > 1:
+            title = header.titles[c1]
+            how = f"（{notes[read[c1]]}）" if notes.get(read[c1]) else ""
+            raise Refused(f"工作表「{sheet.name}」第 {header.row + 1}–{header.row + 2} 行是两行表头：「{title}」"
+                          f"下分为「{'、'.join(parts)}」{len(parts)} 列，而每项只能占一列：请把「{title}」合并为一列"
+                          f"填写{how}后重新导入（可下载导入模板对照）")
 
 
 def parse(book: Book, fields: Sequence[Field], *, columnar: bool = False) -> Parsed:

@@ -1372,3 +1372,51 @@ def test_a_cell_holding_an_error_value_is_refused_naming_it(session, p1):
     session.expire_all()
     assert counts(session) == before
     assert session.execute(select(Customer.name, Customer.note)).all() == [("王小明", "老业主")]
+
+
+def test_a_period_written_as_a_month_of_the_year_is_read(session, p1):
+    """「2026年3月份」 is how a bill names its month (3月份物业费): each such row was refused 「不是账期」."""
+    project, actor = p1
+    assert _import(session, "units", workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]}), actor,
+                   project_id=project.id).written
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+                               ["1栋", "1-101", "物业管理费", "2026年3月份", "268.50"],
+                               ["1栋", "1-101", "物业管理费", "2026年 4 月份", "268.50"]]})
+    result = _import(session, "bills", bills, actor, name="账单.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 2, [p.message for p in result.problems]
+    session.expire_all()
+    assert session.execute(select(Bill.period, Bill.amount_due).order_by(Bill.period)).all() == [
+        ("2026-03", Decimal("268.50")), ("2026-04", Decimal("268.50"))]
+
+
+
+def test_a_column_split_under_its_header_is_refused_for_the_sheet(session, p1):
+    """「联系电话」 merged over 「手机 | 座机」: the sub-headings row was read as a customer (「第2行 楼栋 为空（合并单元格？）」)
+    and 座机 never read. The sheet is refused at once, naming the columns and how the template wants them."""
+    project, actor = p1
+    assert _import(session, "units", workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]}), actor,
+                   project_id=project.id).written
+    before = counts(session)
+    split = workbook({"业主": [["楼栋", "房号", "姓名", "联系电话", None],
+                               [None, None, None, "手机", "座机"],
+                               ["1栋", "1-101", "王小明", "13800000001", "021-55556666"]]},
+                     merged={"业主": ["A1:A2", "B1:B2", "C1:C2", "D1:E1"]})
+    with pytest.raises(Refused) as refused:
+        _import(session, "customers", split, actor, name="业主.xlsx", project_id=project.id)
+    assert refused.value.message.startswith(
+        "工作表「业主」第 1–2 行是两行表头：「联系电话」下分为「手机、座机」2 列，而每项只能占一列：请把「联系电话」合并为一列填写（")
+    assert counts(session) == before
+
+
+def test_an_area_written_with_its_unit_is_read(session, p1):
+    """房屋 lists write 建筑面积 with its unit (89.56㎡, 120平方米, 75.5 m²): each such row was refused
+    「「89.56㎡」不是数字」 and nothing imported."""
+    project, actor = p1
+    units = workbook({"房屋": [["楼栋", "房号", "建筑面积"], ["1栋", "1-101", "89.56㎡"], ["1栋", "1-102", "120平方米"],
+                               ["1栋", "1-103", "75.5 m²"], ["1栋", "1-104", "1,089.5平米"]]})
+    result = _import(session, "units", units, actor, project_id=project.id)
+    assert result.written and result.counts["new"] == 4, [p.message for p in result.problems]
+    session.expire_all()
+    assert sorted(session.execute(select(Unit.room_no, Unit.area)).all()) == [
+        ("1-101", Decimal("89.56")), ("1-102", Decimal("120.00")), ("1-103", Decimal("75.50")),
+        ("1-104", Decimal("1089.50"))]

@@ -800,3 +800,24 @@ def test_pieces_are_written_as_they_are_checked_and_rolled_back_at_an_error(sess
     result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="好.xlsx", actor=actor)
     assert result.written and (result.counts["new"], result.counts["duplicate"]) == (5, 1)
     assert counts(session)["SurveyResponse"] == before["SurveyResponse"] + 5
+
+
+def test_a_department_ticked_in_columns_of_its_own_is_refused_saying_how_to_lay_it_out(session, estate):
+    """Paper forms tallied 「客服部」 over 「满意 | 基本满意 | 不满意」 ticked √: the sub-headings row was read as a form
+    (「第2行 楼栋 为空（合并单元格？）」), each tick in the first column 「「√」不是评分」 and ticks in the others
+    not read at all. The sheet is refused at once, naming the columns and the layout to use; nothing written."""
+    _, _, actor, survey_id = estate
+    before = counts(session)
+    data = workbook({"汇总": [
+        ["楼栋", "房号", "客服部", None, None, "工程部", None, None],
+        [None, None, "满意", "基本满意", "不满意", "满意", "基本满意", "不满意"],
+        ["1栋", "1-101", "√", None, None, None, "√", None],
+        ["1栋", "1-102", None, None, "√", "√", None, None],
+    ]}, merged={"汇总": ["A1:A2", "B1:B2", "C1:E1", "F1:H1"]})
+    with pytest.raises(Refused) as refused:
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="汇总.xlsx", actor=actor)
+    assert refused.value.message == (
+        "工作表「汇总」第 1–2 行是两行表头：「客服部」下分为「满意、基本满意、不满意」3 列，而每项只能占一列："
+        "请把「客服部」合并为一列填写（1–5 分，或填 非常满意/满意/基本满意/不满意/很不满意，也可写“5分”）后重新导入"
+        "（可下载导入模板对照）")
+    assert counts(session) == before
