@@ -624,10 +624,21 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     return OK
 
 
+def record_id(text: str) -> int:
+    """A record's number on the command line, read as the console's forms read one (a positive whole number the
+    database's integer holds): 99999999999999999999 is a usage error in Chinese, not a crash of the driver."""
+    from admin.forms import read_id
+
+    try:
+        return read_id({"id": text.strip()}, "id", "编号")
+    except Refused:
+        raise argparse.ArgumentTypeError(f"编号无效：{text}（须为 1 至 {2**31 - 1} 之间的整数）") from None
+
+
 # --- 派工 ----------------------------------------------------------------------------------------------
 def _dispatch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", metavar="项目", help="项目名称")
-    p.add_argument("--request", dest="requests", action="extend", nargs="+", type=int, default=[], metavar="编号",
+    p.add_argument("--request", dest="requests", action="extend", nargs="+", type=record_id, default=[], metavar="编号",
                    help="只派这些客户诉求（编号，可多个）；不指定则派该项目全部待派工的诉求")
     p.add_argument("--department", metavar="部门", help="处理部门名称；不指定则按派工路由")
     p.add_argument("--assignee", metavar="工号", help="处理人的工号")
@@ -872,7 +883,7 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 
 
 def _reverse_payment_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("payment_id", type=int, metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
+    p.add_argument("payment_id", type=record_id, metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
     p.add_argument("--reason", required=True, metavar="原因", help="冲正原因，如：误录金额、收错房屋")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果，供脚本使用")
     _acting_user_arg(p)
