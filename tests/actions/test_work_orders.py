@@ -690,22 +690,13 @@ def test_a_request_withdrawn_while_it_is_dispatched_is_not_dispatched(engine, co
     HTTP 500 「数据库出错」. The dispatch now waits for the withdrawal, finds the request taken and is refused in
     Chinese, its order rolled back."""
     from actions.requests import withdraw_request
+    from tests.race_support import second_while_first_open
 
     actor, rid = committed["actor"], committed["request"]
-    first = Session(engine)
-    first.begin()
-    withdraw_request(first, request_id=rid, reason="业主来电告知已自行解决", actor=actor)
-
-    def second():
-        with Session(engine) as s, s.begin():
-            return dispatch_requests(s, request_ids=[rid], actor=actor)
-
-    thread, box = _in_thread(second)
-    thread.join(1.0)
-    assert thread.is_alive()  # waiting on the withdrawal's row lock
-    first.commit()
-    first.close()
-    thread.join(10)
+    waited, box = second_while_first_open(
+        engine, lambda s: withdraw_request(s, request_id=rid, reason="业主来电告知已自行解决", actor=actor),
+        lambda s: dispatch_requests(s, request_ids=[rid], actor=actor))
+    assert waited  # on the withdrawal's row lock
     assert isinstance(box.get("error"), Refused), box
     assert box["error"].message == f"派工时以下客户诉求已被他人处理，未派工，请刷新后重试：#{rid}（已取消）"
     with Session(engine) as s:
