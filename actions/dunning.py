@@ -700,8 +700,10 @@ def approve_dunning(
         listed = set(session.scalars(select(N.unit_id).where(N.run_id == run.id, N.unit_id.in_(keep_out))))
         strangers = [u for u in keep_out if u not in listed]
         if strangers:
-            raise Refused(f"以下房屋不在批次#{run.id}的名单中，不能移出：{'、'.join(_unit_labels(session, strangers)) or strangers}",
-                          strangers)
+            # named by 楼栋-房号 only within the run's project: another project's unit stays a number (not its name)
+            own = list(session.scalars(select(Unit.id).where(Unit.id.in_(strangers), Unit.project_id == run.project_id)))
+            named = _unit_labels(session, own) + [f"#{u}" for u in strangers if u not in own]
+            raise Refused(f"以下房屋不在批次#{run.id}的名单中，不能移出：{'、'.join(named)}", strangers)
         if len(listed) == session.scalar(select(func.count()).where(N.run_id == run.id)):
             raise Refused("名单中的住户已全部移出：不停电/封铺请驳回名单", keep_out)
         gone = (N.run_id == run.id, N.unit_id.in_(keep_out))

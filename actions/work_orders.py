@@ -440,20 +440,29 @@ def dispatch_requests(
     mine_requests = select(WorkOrder.request_id).where(*mine)
     # (counted, not taken from rowcount: psycopg reports none for INSERT … SELECT … ON CONFLICT)
     created = session.scalar(select(func.count()).select_from(WorkOrder).where(*mine)) or 0
+    answered = 0
     if request_ids is not None:  # a 报修/投诉 left 已答复 (ANSWERED_TO_DISPATCH) moves to the stage 未办结: written
-        session.execute(
+        answered = session.execute(
             update(SR).where(SR.id.in_(mine_requests), SR.status == RequestStatus.ANSWERED)
             .values(**SR.status_values(RequestStatus.DISPATCHED), updated_at=now, version=SR.version + 1)
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
     # 待派工 → 已派工 keeps the stage (未办结): it is not written, so SQLite leaves the stage index alone; the
     # CHECK stage_of_status would refuse a request that was not 待派工.
-    session.execute(
+    turned = answered + session.execute(
         update(SR)
         .where(SR.id.in_(mine_requests), SR.status == RequestStatus.PENDING)
         .values(status=RequestStatus.DISPATCHED, updated_at=now, version=SR.version + 1)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if turned != created:
+        # withdrawn (撤销) or answered by another user since the orders were read: the request's row, waited for,
+        # is no longer 待派工 — the whole dispatch is refused (rolled back), as a selection naming one would be
+        gone = session.execute(select(SR.id, SR.status).where(SR.id.in_(mine_requests),
+                                                              SR.status != RequestStatus.DISPATCHED)
+                               .order_by(SR.id).limit(MAX_IDS_IN_MESSAGE)).all()
+        listed = "、".join(f"#{i}（{st.label}）" for i, st in gone)
+        raise Refused(f"派工时以下客户诉求已被他人处理，未派工，请刷新后重试：{listed}", [i for i, _ in gone])
     # One audit row per order, which also records its request turning 已派工 (the order names its request, the
     # request's trail lists its orders' rows): a second row per request doubled the trail a dispatch writes.
     record_bulk(session, kind=AuditKind.INSERT, table=WorkOrder.__tablename__, summary=DISPATCH_SUMMARY,

@@ -624,10 +624,21 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     return OK
 
 
+def record_id(text: str) -> int:
+    """A record's number on the command line, read as the console's forms read one (a positive whole number the
+    database's integer holds): 99999999999999999999 is a usage error in Chinese, not a crash of the driver."""
+    from admin.forms import read_id
+
+    try:
+        return read_id({"id": text.strip()}, "id", "编号")
+    except Refused:
+        raise argparse.ArgumentTypeError(f"编号无效：{text}（须为 1 至 {2**31 - 1} 之间的整数）") from None
+
+
 # --- 派工 ----------------------------------------------------------------------------------------------
 def _dispatch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", metavar="项目", help="项目名称")
-    p.add_argument("--request", dest="requests", action="extend", nargs="+", type=int, default=[], metavar="编号",
+    p.add_argument("--request", dest="requests", action="extend", nargs="+", type=record_id, default=[], metavar="编号",
                    help="只派这些客户诉求（编号，可多个）；不指定则派该项目全部待派工的诉求")
     p.add_argument("--department", metavar="部门", help="处理部门名称；不指定则按派工路由")
     p.add_argument("--assignee", metavar="工号", help="处理人的工号")
@@ -874,7 +885,7 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 
 def _reverse_payment_args(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("payment_id", type=int, nargs="?", metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
+    which.add_argument("payment_id", type=record_id, nargs="?", metavar="收款记录编号", help="收款记录的编号（收款记录列表的 ID）")
     which.add_argument("--receipt", metavar="收据号", help="按收据号冲正该收据的全部收款，如 SJ2026-000123")
     p.add_argument("--project", metavar="项目", help="收据号在多个项目中都有时，指定项目名称")
     p.add_argument("--reason", required=True, metavar="原因", help="冲正原因，如：误录金额、收错房屋")

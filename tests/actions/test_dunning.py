@@ -511,11 +511,17 @@ def test_the_approver_keeps_a_key_tenant_off_the_cut_and_approves_the_rest(sessi
     run_id = propose_cutoff(session, e, issue_day, delivered_on=day(16)).run_id
     assert set(notices(session, e, DunningStage.CUTOFF)) == {e.a101.id, e.b201.id}
     assert e.b201.key_tenant
+    elsewhere = f.project(session, name="别处广场")
+    stranger = f.unit(session, project_=elsewhere, building_=f.building(session, project_=elsewhere, name="Z座"),
+                      room_no="B1-01")
 
     before = counts(session, *WRITES)
     for kwargs, message in (
         ({"keep_out": [e.b201.id]}, "移出名单的住户须在审批意见中说明理由（如主力店由经理逐一谈判）"),
         ({"keep_out": [e.a102.id], "note": "谈判中"}, f"以下房屋不在批次#{run_id}的名单中，不能移出：A栋-102"),
+        # another project's unit is not named (its 楼栋-房号 is not the approver's to read)
+        ({"keep_out": [stranger.id], "note": "谈判中"}, f"以下房屋不在批次#{run_id}的名单中，不能移出：#{stranger.id}"),
+        ({"keep_out": [999999999], "note": "谈判中"}, f"以下房屋不在批次#{run_id}的名单中，不能移出：#999999999"),
         ({"keep_out": [e.a101.id, e.b201.id], "note": "都谈"}, "名单中的住户已全部移出：不停电/封铺请驳回名单"),
         ({"keep_out": [e.b201.id], "note": "不批", "approve": False}, "驳回时整份名单作废，无须逐户移出"),
     ):

@@ -684,6 +684,28 @@ def test_two_dispatchers_grab_the_same_request_one_wins(engine, committed):
         assert s.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.request_id == rid)) == 1
 
 
+def test_a_request_withdrawn_while_it_is_dispatched_is_not_dispatched(engine, committed):
+    """撤销诉求 and 派工 of the same request at once (two app processes): the dispatch read it 待派工, made its order,
+    then set 已派工 over the withdrawn (已取消) request — the database's CHECK refused it and the console answered
+    HTTP 500 「数据库出错」. The dispatch now waits for the withdrawal, finds the request taken and is refused in
+    Chinese, its order rolled back."""
+    from actions.requests import withdraw_request
+    from tests.race_support import second_while_first_open
+
+    actor, rid = committed["actor"], committed["request"]
+    waited, box = second_while_first_open(
+        engine, lambda s: withdraw_request(s, request_id=rid, reason="业主来电告知已自行解决", actor=actor),
+        lambda s: dispatch_requests(s, request_ids=[rid], actor=actor))
+    assert waited  # on the withdrawal's row lock
+    assert isinstance(box.get("error"), Refused), box
+    assert box["error"].message == f"派工时以下客户诉求已被他人处理，未派工，请刷新后重试：#{rid}（已取消）"
+    with Session(engine) as s:
+        assert s.get(ServiceRequest, rid).status is RequestStatus.CANCELLED
+        assert s.scalar(select(func.count()).select_from(WorkOrder).where(WorkOrder.request_id == rid)) == 0
+        assert s.scalar(select(func.count()).select_from(OperationLog).where(
+            OperationLog.operation == "dispatch", OperationLog.project_id == committed["project"])) == 0
+
+
 def test_two_people_accept_the_same_order_one_is_refused(engine, committed):
     actor, rid = committed["actor"], committed["request"]
     with Session(engine) as s, s.begin():

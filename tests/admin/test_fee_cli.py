@@ -171,6 +171,17 @@ def test_a_reversal_refused_exits_1_and_changes_nothing(db: Engine, capsys, book
         assert session.get(Payment, booked).reversed_at is None
 
 
+@pytest.mark.parametrize("number", ["99999999999999999999", "2147483648", "0", "-5", "12a"])
+def test_a_payment_number_out_of_range_is_a_usage_error_in_chinese(db: Engine, capsys, booked: int, number) -> None:
+    """A number past the database's integer crashed the command with the driver's OverflowError (SQLite) or said
+    「数据不符合数据库约束」 (PostgreSQL): it is refused as typed, exit 2, nothing written."""
+    before = table_counts(db)
+    assert cli.main(["reverse-payment", "--reason", "误录", "--", number]) == 2
+    err = capsys.readouterr().err
+    assert f"编号无效：{number}（须为 1 至 2147483647 之间的整数）" in err and "Traceback" not in err
+    assert table_counts(db) == before
+
+
 def test_reversing_a_payment_that_does_not_exist_is_refused(db: Engine, capsys) -> None:
     assert cli.main(["reverse-payment", "987654", "--reason", "误录"]) == 1
     assert "收款记录#987654 不存在" in capsys.readouterr().err
