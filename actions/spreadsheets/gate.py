@@ -75,7 +75,7 @@ def column_letters(index: int) -> str:
 
 
 def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, str], strings: set[str],
-                  limits: Limits) -> set[str]:
+                  limits: Limits, kept: dict[str, tuple[bytes, int]] | None = None) -> set[str]:
     """Inflate every part of the zip ``data``, refusing the first bound passed; returns the sheet parts that
     hold formulas.
 
@@ -84,6 +84,10 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
     ``_QuickStrings``) when it is written the way spreadsheet programs write it; otherwise — or where the
     quick scan cannot be sure — the part is inflated again and parsed with expat (``_Scan``), exactly as the
     reader will place its cells.
+
+    ``kept``: given, each sheet part the quick scan passed whole is kept there as it inflated, with a bound on its
+    row numbers (a reader may then be handed its rows a stretch at a time, cut at a ``</row>``: each stretch is
+    text the scan passed). A part left to the exact parse is not kept.
     """
     check_inflated(sum(i.file_size for i in infos), len(data), limits)
     total = 0
@@ -99,7 +103,10 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         sure = quick is not None
         size = 0
         tail = b""
+        keep: list[bytes] | None = [] if kept is not None and part in sheets else None
         for chunk in _inflate(data, info):
+            if keep is not None:
+                keep.append(chunk)
             size += len(chunk)
             total += len(chunk)
             check_inflated(total, len(data), limits)
@@ -113,6 +120,8 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
             continue
         if not (sure and quick.finish()):
             quick = _exact(data, info, sheets.get(part, part), limits)
+        elif keep is not None:
+            kept[part] = (b"".join(keep), quick.max_row)
         if quick.formulas:
             with_formulas.add(part)
     return with_formulas
