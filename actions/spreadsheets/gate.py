@@ -17,8 +17,10 @@ far to the right of real data is no reason to refuse a file.
 from __future__ import annotations
 
 import pyexpat
+import queue
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -104,7 +106,7 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         size = 0
         tail = b""
         keep: list[bytes] | None = [] if kept is not None and part in sheets else None
-        for chunk in _inflate(data, info):
+        for chunk in _inflated_ahead(data, info):
             if keep is not None:
                 keep.append(chunk)
             size += len(chunk)
@@ -125,6 +127,49 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         if quick.formulas:
             with_formulas.add(part)
     return with_formulas
+
+
+def _inflated_ahead(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """:func:`_inflate`'s chunks, a big part's inflated in a thread of its own a chunk or two ahead: zlib inflates
+    without the GIL, so on a second core a sheet inflates while the chunk before is scanned. What the inflation raises
+    is raised here in turn, after the chunks before it; a caller that stops early (a refusal) stops the thread."""
+    if info.compress_size < CHUNK:
+        yield from _inflate(data, info)
+        return
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def inflate() -> None:
+        try:
+            for chunk in _inflate(data, info):
+                if not _hand(chunks, chunk, stop):
+                    return
+        except BaseException as exc:  # raised again in the caller's thread, in turn
+            _hand(chunks, exc, stop)
+            return
+        _hand(chunks, None, stop)
+
+    worker = threading.Thread(target=inflate, name="gate-inflate", daemon=True)
+    worker.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _hand(chunks: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` for the caller unless it has stopped; whether it was put."""
+    while not stop.is_set():
+        try:
+            chunks.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _exact(data: bytes, info: zipfile.ZipInfo, sheet: str, limits: Limits) -> _Scan:
