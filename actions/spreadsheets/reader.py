@@ -163,7 +163,11 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
         pieces = Pieces.of(data, zf, part, *kept.pop(part), piece_rows)
         if pieces is not None:
             if meanwhile is not None:
-                meanwhile(len(data))
+                try:
+                    meanwhile(len(data))
+                except BaseException:
+                    pieces.close()
+                    raise
             return (pieces.sheet,), pieces
     formulas = _formulas_by_sheet(zf, sheets, with_formulas)
     if meanwhile is None:
