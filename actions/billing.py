@@ -1201,6 +1201,16 @@ def collection_rate(
             func.sum(case((u.c.paid >= u.c.due, 1), else_=0)),
         ).group_by(u.c.period, u.c.pid, u.c.k)
     ).all()
+    if group_by == "project":
+        # A branch compares its projects month by month: one without bills in a month that others have is listed
+        # with nothing due and its rate 「—」, not left out of the comparison (004 分公司 监督指导).
+        projects = select(Project.id).where(actor.project_filter(Project.id))
+        if project_id is not None:
+            projects = projects.where(Project.id == project_id)
+        billed = {(r[0], r[1]) for r in grouped}
+        scope = list(session.scalars(projects)) if grouped else []
+        grouped = [*grouped, *((period, pid, pid, 0, 0, 0, 0) for period in sorted({r[0] for r in grouped})
+                               for pid in scope if (period, pid) not in billed)]
     labels = _rate_labels(session, group_by, {(r[1], r[2]) for r in grouped})
     rows = sorted(
         (_rate_row(r[0], r[1], r[2], labels[(r[1], r[2])][0], r[3], r[4], r[5], r[6]) for r in grouped),

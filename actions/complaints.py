@@ -234,6 +234,11 @@ def complaint_statistics(session: Session, *, actor: Actor, month_from: str, mon
         ):
             entry = figures.setdefault((project_id, month), {})
             entry.update(orders_closed=n, orders_called_back=int(cb or 0))
+    # 004: a branch compares its projects month by month; one without a complaint or a closed order in a month is
+    # listed with 0 and its rates 「—」, not left out of the comparison
+    for project_id in session.scalars(select(Project.id).where(scope(Project.id))):
+        for month, _, _ in months:
+            figures.setdefault((project_id, month), {})
 
     names = dict(session.execute(
         select(Project.id, Project.name).where(Project.id.in_({p for p, _ in figures}))

@@ -169,8 +169,10 @@ def export_list(
     filters: dict[str, Any] | None = None,
     cap: int = EXPORT_CAP,
     progress: Callable[[str, int, int], None] | None = None,
+    subtitle: str | None = None,
 ) -> ExportResult:
-    """Write the rows of ``query`` (a ``select(model)`` with the list's search, filters and sort) to ``path``."""
+    """Write the rows of ``query`` (a ``select(model)`` with the list's search, filters and sort) to ``path``;
+    ``subtitle`` says which of the title's records they are, in the file's first line."""
     report = progress or (lambda *_: None)
     project = getattr(model, "project_id", None)
     if project is not None and not actor.sees_all:
@@ -192,7 +194,7 @@ def export_list(
     rows = _rows(session, query.limit(cap), [_Shown(model, c, unmask) for c in columns], tick)
     xlsx_out.stream_sheet(path, title, [c.label for c in columns], rows,
                           widths=[max(8, min(40, len(c.label) * 2 + 4)) for c in columns],
-                          caption=f"{title}（导出时间 {stamp:%Y-%m-%d %H:%M}）")
+                          caption=f"{title}{f' · {subtitle}' if subtitle else ''}（导出时间 {stamp:%Y-%m-%d %H:%M}）")
     file_name = f"{title}_{stamp:%Y%m%d_%H%M%S}.xlsx"
     # the search as typed, with any ID or phone number in it masked: the trail is no way round the masking (P02)
     filters = masked_text({k: v for k, v in (filters or {}).items() if v not in (None, "")})

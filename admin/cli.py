@@ -766,7 +766,8 @@ def _import(kind: str, args: argparse.Namespace) -> int:
             if kind == "surveys":
                 survey = find_or_create_survey(session, project_name=args.project, title=args.survey, actor=actor)
                 if survey.created:
-                    print(f"已新建满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
+                    done = "将新建（预览，未写入）" if args.dry_run else "已新建"  # a dry run's transaction is rolled back
+                    print(f"{done}满意度调查“{survey.title}”（被调查户 {survey.households} 户）", file=sys.stderr)
                 result = import_survey_responses(session, survey_id=survey.survey_id, data=data, file_name=path.name,
                                                  actor=actor, dry_run=args.dry_run, progress=progress)
             else:
@@ -907,16 +908,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sqladmin.helpers import slugify_class_name
 
     from actions.accounts import require_grant
-    from actions.export import export_columns, export_list
     from admin.views import VIEWS
+    from admin.views.jobs import job_request
+    from admin.views.list_export import export_keys, export_view
     from models.db import in_turn
 
-    view = next((v for v in VIEWS if getattr(v, "model", None) is not None
-                 and slugify_class_name(v.model.__name__) == args.what), None)
-    if view is None:
+    found = next((v for v in VIEWS if getattr(v, "model", None) is not None
+                  and slugify_class_name(v.model.__name__) == args.what), None)
+    if found is None:
         raise Refused(f"没有名为 {args.what} 的列表")
+    view = found()  # its export columns as the console's export has them (a list's page-only column is none)
     path = output_path(args.file)
-    keys = [c if isinstance(c, str) else c.key for c in view.column_list] or ["id"]
     progress = _Progress()
 
     def export() -> Any:
@@ -930,11 +932,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 if not hasattr(view.model, "project_id"):
                     raise Refused(f"该列表不分项目，不能按项目“{args.project}”导出")
                 query = query.where(view.model.project_id == project_id)
-            return export_list(
-                session, query=query, model=view.model, title=view.model.__label__, actor=actor,
-                columns=export_columns(view.model, keys, {k: view.column_labels.get(k, k) for k in keys}),
-                path=path, unmask=args.unmask, filters={"project": args.project}, progress=progress,
-            )
+            keys = export_keys(view, job_request(actor, ""))
+            return export_view(session, view, query, keys, unmask=args.unmask, actor=actor, path=path,
+                               filters={"project": args.project}, progress=progress)
 
     try:
         result = in_turn(export)

@@ -31,7 +31,17 @@ from models.base import NUMBER, number_value
 from ..kernel.money import decimal_text as _decimal_text
 from ..kernel.periods import YEARS
 from ..kernel.text import INVISIBLE as _INVISIBLE
-from ..kernel.text import fold as _nfkc
+from ..kernel.text import fold
+
+
+def _nfkc(value: str) -> str:
+    """:func:`fold`, less the apostrophe typed before a number to keep it text ('13800000000, '110105…): Excel
+    keeps it out of the value, but another system's export, or a CSV, keeps it in."""
+    shown = fold(value)
+    return shown[1:].lstrip() if shown[:1] in _QUOTES else shown
+
+
+_QUOTES = ("'", "\u2018", "\u2019")
 
 
 class Invalid:
@@ -126,8 +136,9 @@ def code(max_len: int | None = None) -> Cleaner:
             return Invalid(f"超过 {max_len} 个字")
         return value
 
-    # Printable ASCII without spaces and CJK ideographs (U+4E00–U+9FFF): NFKC leaves them as they are.
-    return _canonical(clean, f"[!-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
+    # Printable ASCII without spaces and CJK ideographs (U+4E00–U+9FFF): NFKC leaves them as they are; a leading
+    # apostrophe is dropped (_nfkc).
+    return _canonical(clean, f"(?!')[!-~\\u4e00-\\u9fff]{{1,{max_len or ''}}}")
 
 
 def plate(max_len: int | None = None) -> Cleaner:
@@ -261,7 +272,7 @@ def decimal(places: int = 2, *, minimum: Decimal | None = Decimal("0"), positive
         if isinstance(value, float | int):
             number = Decimal(repr(value))
         elif isinstance(value, str):
-            number = _decimal_text(value)
+            number = _decimal_text(_nfkc(value))
             if number is None:
                 return Invalid(f"「{value.strip()}」不是数字") if value.strip() else None
             if number.as_tuple().exponent < -places:
@@ -295,7 +306,7 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
         if isinstance(value, bool):
             return Invalid("不是整数")
         if isinstance(value, str):
-            number = _decimal_text(value)
+            number = _decimal_text(_nfkc(value))
             if number is None:
                 return Invalid(f"「{value.strip()}」不是整数") if value.strip() else None
         elif isinstance(value, int | float):
@@ -326,7 +337,7 @@ def _plain(number: Decimal) -> str:
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*[日号])?(?:(?<=[日号])\d.*|[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
-_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$")
+_PERIOD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:月份?)?$")  # 「2026年12月份」, as a bill names its month
 _COMPACT_PERIOD = re.compile(r"^(\d{4})(\d{2})$")
 # Serial numbers of 1950-01-01 … 2099-12-31: a number outside is not a date someone meant.
 _SERIAL_RANGE = (18264, 73415)
@@ -363,6 +374,9 @@ def date() -> Cleaner:
         if isinstance(value, bool):
             return Invalid("不是日期")
         if isinstance(value, int | float):
+            if value == int(value) and 10_000_000 <= value < 100_000_000:
+                # 20260305 typed into a General cell is a number to Excel, yet the day it is as text
+                return _ymd(*_COMPACT_DATE.match(str(int(value))).groups(), str(int(value)))
             return _from_serial(value)
         if not isinstance(value, str):
             return Invalid("不是日期")
@@ -418,7 +432,8 @@ def timestamp(tz: dt.tzinfo) -> Cleaner:
 
 
 def period() -> Cleaner:
-    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``202403``, or a date (Excel turns 2024-03 into one)."""
+    """账期 YYYY-MM: ``2024-03``, ``2024/3``, ``2024年3月``, ``2024年3月份``, ``202403``, or a date (Excel turns 2024-03
+    into one)."""
 
     def clean(value: Any) -> Any:
         if value is None or value == "":

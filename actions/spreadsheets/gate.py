@@ -79,7 +79,7 @@ def column_letters(index: int) -> str:
 def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, str], strings: set[str],
                   limits: Limits, kept: dict[str, tuple[bytes, int]] | None = None) -> set[str]:
     """Inflate every part of the zip ``data``, refusing the first bound passed; returns the sheet parts that
-    hold formulas.
+    hold formulas or may hold error values (#N/A …): cells the reader reads as empty.
 
     ``sheets`` maps each part a reader may open as a worksheet to its sheet name (for messages); ``strings``
     holds the shared-string parts. Each is checked as it inflates by a quick scan of its text (``_QuickSheet``,
@@ -106,12 +106,15 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         size = 0
         tail = b""
         keep: list[bytes] | None = [] if kept is not None and part in sheets else None
+        errors = False
         for chunk in _inflated_ahead(data, info):
             if keep is not None:
                 keep.append(chunk)
             size += len(chunk)
             total += len(chunk)
             check_inflated(total, len(data), limits)
+            if part in sheets and not errors:
+                errors = b"#" in chunk  # every error value begins with it (#N/A, #VALUE!): one memchr a chunk
             if sure:  # a quick scan sure of a part has seen no "<!" in it
                 sure = quick.feed(chunk)
             elif is_xml:
@@ -124,7 +127,7 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
             quick = _exact(data, info, sheets.get(part, part), limits)
         elif keep is not None:
             kept[part] = (b"".join(keep), quick.max_row)
-        if quick.formulas:
+        if quick.formulas or errors:
             with_formulas.add(part)
     return with_formulas
 

@@ -440,6 +440,7 @@ def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sh
         elif header.missing(fields):
             partial.append((sheet, header))
         else:
+            _refuse_split_columns(sheet, header)
             found.append((sheet, header))
     if not found:
         expected = "、".join(f.label + ("（必填）" if f.required else "") for f in fields)
@@ -453,6 +454,23 @@ def _headers(book: Book, fields: Sequence[Field]) -> tuple[Parsed, list[tuple[Sh
     for _, header in found:
         parsed.ignored += [t for t in header.ignored if t not in parsed.ignored]
     return parsed, found
+
+
+def _refuse_split_columns(sheet: Sheet, header: Header) -> None:
+    """A column's header merged over several columns with headings of its own in the row below — 「客服部」 over
+    「满意 | 基本满意 | 不满意」 ticked √, as paper forms are tallied —: the lower row is no data row, and only the
+    first of those columns would be read. Refused for the sheet, saying how to lay it out, rather than row by row
+    (「第2行 楼栋 为空」, 「「√」不是评分」)."""
+    below = sheet.rows[header.row + 1] if header.row + 1 < len(sheet.rows) else []
+    read = set(header.columns.values())
+    for r1, c1, _, c2 in sheet.merged:
+        if r1 != header.row or c1 not in read or c2 <= c1:
+            continue
+        parts = [str(below[j]).strip() for j in range(c1, min(c2 + 1, len(below))) if str(below[j]).strip()]
+        if len(parts) > 1:
+            raise Refused(f"工作表「{sheet.name}」第 {header.row + 1}–{header.row + 2} 行是两行表头：「{header.titles[c1]}」"
+                          f"下分为「{'、'.join(parts)}」{len(parts)} 列，而每项只能占一列：请把「{header.titles[c1]}」"
+                          "合并为一列，填写其结果（如 满意 / 基本满意 / 不满意，或 1–5 分）后重新导入（可下载导入模板对照）")
 
 
 def parse(book: Book, fields: Sequence[Field], *, columnar: bool = False) -> Parsed:
@@ -545,7 +563,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     # cell. A cell under the top of a merge reads blank though the sheet shows the merge's value on that row: refused
     # in any column (a merged 楼栋 or 责任收费员 is not "none" for the rows below), never read as blank.
     suspect = []
-    formula_cols = {c for _, c in sheet.formulas} | {c for _, c in merged_below}
+    formula_cols = {c for _, c in sheet.formulas} | {c for _, c in sheet.errors} | {c for _, c in merged_below}
     filled = False  # whether some column has no blank cell: then no row is blank
     for k, (f, values) in enumerate(zip(present, made, strict=True)):
         j = header.columns[f.key]
@@ -593,7 +611,7 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
     if blank_row in tuples:
         # a row of formulas without a cached value reads blank, yet is not: it is reported below, cell by cell
         read = {header.columns[f.key] for f in present}
-        formulas = {r - start for r, c in sheet.formulas if c in read}
+        formulas = {r - start for r, c in (*sheet.formulas, *sheet.errors) if c in read}
         blanks = {i for i, values in enumerate(tuples[:end]) if values == blank_row} - skipped - formulas
         parsed.blank += len(blanks)
         skipped |= blanks
@@ -616,6 +634,9 @@ def _read_rows(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Pa
                 row.typed[f.key] = cell
             elif value is None and (start + i, j) in sheet.formulas:
                 row.fail(f.label, "", "为公式且没有计算结果：请复制该列后“选择性粘贴”为数值")
+            elif value is None and (error := sheet.errors.get((start + i, j))):
+                # never read as blank: a blank 备注 or 车牌号 would clear what is stored
+                row.fail(f.label, error, f"为错误值 {error}（公式出错）：请改正或删除该单元格后重新导入")
             elif value is None and (start + i, j) in merged_below:
                 row.fail(f.label, "", "为空（合并单元格？请取消合并并逐行填写）")
             elif value is None and f.required:

@@ -51,6 +51,8 @@ class Sheet:
     merged: tuple[tuple[int, int, int, int], ...] = ()
     # (row, col) of formulas that carry no cached value: calamine reads them as empty.
     formulas: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    # (row, col) → the error value a cell holds (#N/A, #DIV/0! …): calamine reads it as empty too.
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,8 @@ def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: L
     GIL (1.2 of a 100,000-row survey's 1.5 s read): on a second core the two overlap. It runs only once the safe-file
     gate has passed, and at most once; a CSV or a refused file never runs it.
 
-    ``piece_rows``: a workbook of one worksheet as spreadsheet programs write it (no formula, the gate's quick scan
-    passed it whole) is returned with its first rows only and :attr:`Book.pieces`, which reads on — each stretch of
+    ``piece_rows``: a workbook of one worksheet as spreadsheet programs write it (no formula, no '#' that may be an
+    error value, the gate's quick scan passed it whole) is returned with its first rows only and :attr:`Book.pieces`, which reads on — each stretch of
     about ``piece_rows`` rows parsed by calamine in a thread of its own while the caller works on the rows before."""
     if not data:
         raise Refused("文件为空")
@@ -159,6 +161,8 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
     strings |= {n for n in names if n.lower().endswith("sharedstrings.xml")}
     kept: dict[str, tuple[bytes, int]] | None = {} if piece_rows is not None else None
     with_formulas = check_package(data, infos, sheets, strings - set(sheets), limits, kept)
+    # A sheet that may hold formulas or error values (a '#' in its text) is read whole: its unread cells are found
+    # over the whole part, and a piece's calamine would read them as empty all the same.
     if kept and len(sheets) == 1 and not with_formulas and (part := next(iter(sheets))) in kept:
         pieces = Pieces.of(data, zf, part, *kept.pop(part), piece_rows)
         if pieces is not None:
@@ -169,7 +173,7 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
                     pieces.close()
                     raise
             return (pieces.sheet,), pieces
-    formulas = _formulas_by_sheet(zf, sheets, with_formulas)
+    formulas = _unread_by_sheet(zf, sheets, with_formulas)
     if meanwhile is None:
         return _calamine(data, formulas, limits), None
     # Only past the gate: calamine parses in a thread of its own (releasing the GIL), the caller's work runs here.
@@ -185,7 +189,7 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
     return outcome[0], None
 
 
-def _calamine_into(outcome: list, data: bytes, formulas: dict[str, frozenset[tuple[int, int]]], limits: Limits) -> None:
+def _calamine_into(outcome: list, data: bytes, formulas: dict[str, Unread], limits: Limits) -> None:
     """:func:`_calamine` in a worker thread: its sheets, or what it raised (handed to the caller's thread)."""
     try:
         outcome.append(_calamine(data, formulas, limits))
@@ -193,7 +197,7 @@ def _calamine_into(outcome: list, data: bytes, formulas: dict[str, frozenset[tup
         outcome.append(exc)
 
 
-def _calamine(data: bytes, formulas: dict[str, frozenset[tuple[int, int]]], limits: Limits) -> tuple[Sheet, ...]:
+def _calamine(data: bytes, formulas: dict[str, Unread], limits: Limits) -> tuple[Sheet, ...]:
     """The visible worksheets' cells, read by python-calamine (a file the gate has passed)."""
     with _refused():
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -205,9 +209,9 @@ def _calamine(data: bytes, formulas: dict[str, frozenset[tuple[int, int]]], limi
                 continue  # hidden sheets hold drop-down lists and the like, not data
             sheet = workbook.get_sheet_by_name(meta.name)
             merged = tuple((a[0], a[1], b[0], b[1]) for a, b in (sheet.merged_cell_ranges or ()))
-            cells = formulas.get(meta.name, frozenset())
-            out.append(Sheet(meta.name, _reaching(sheet.to_python(skip_empty_area=False), cells, meta.name, limits),
-                             merged, cells))
+            cells, errors = formulas.get(meta.name, (frozenset(), {}))
+            rows = _reaching(sheet.to_python(skip_empty_area=False), cells | errors.keys(), meta.name, limits)
+            out.append(Sheet(meta.name, rows, merged, cells, errors))
     return tuple(out)
 
 
@@ -416,22 +420,36 @@ def _content_types(zf: zipfile.ZipFile) -> dict[str, str]:
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 _CACHED = re.compile(rb"<v>[^<]")  # openpyxl writes an empty <v /> after a formula it did not compute
+_ERROR = re.compile(rb'\bt="e"')
+_VALUE = re.compile(rb"<v>([^<]{1,32})</v>")
+# Per sheet: the formulas without a cached value, and the cells holding an error value (→ the error).
+Unread = tuple[frozenset[tuple[int, int]], dict[tuple[int, int], str]]
 
 
-def _formulas_by_sheet(zf: zipfile.ZipFile, sheets: dict[str, str], parts: set[str]) -> dict[str, frozenset[tuple[int, int]]]:
-    """Cells holding a formula but no cached value, per sheet name (only sheets that have formulas)."""
-    out: dict[str, frozenset[tuple[int, int]]] = {}
+def _unread_by_sheet(zf: zipfile.ZipFile, sheets: dict[str, str], parts: set[str]) -> dict[str, Unread]:
+    """The cells calamine reads as empty though they are not, per sheet name (only the sheets the gate found
+    formulas or error values in): formulas with no cached value, and error values (#N/A of a VLOOKUP that found
+    nothing, kept by a paste of values)."""
+    out: dict[str, Unread] = {}
     for part, name in sheets.items():
         if part not in parts:
             continue
-        cells = set()
+        cells, errors = set(), {}
         for match in _CELL.finditer(zf.read(part)):
             body = match.group(2) or b""
-            if b"<f" in body and not _CACHED.search(body):
-                ref = _REF.search(match.group(1))
-                if ref:
-                    cells.add((int(ref.group(2)) - 1, column_index(ref.group(1).decode()) - 1))
-        out[name] = frozenset(cells)
+            formula = b"<f" in body and not _CACHED.search(body)
+            error = _ERROR.search(match.group(1))
+            if not (formula or error):
+                continue
+            ref = _REF.search(match.group(1))
+            if ref is None:
+                continue
+            at = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()) - 1)
+            if formula:
+                cells.add(at)
+            elif value := _VALUE.search(body):
+                errors[at] = value.group(1).decode("utf-8", "replace")
+        out[name] = (frozenset(cells), errors)
     return out
 
 

@@ -30,8 +30,10 @@ from starlette.responses import FileResponse, Response
 from actions.errors import Refused
 from actions.export import ExportResult, export_columns, export_list
 from actions.job_runner import Handler, JobContext, Outcome
+from actions.kpis import Drill, describe
 from models.db import read_first
 
+from . import drill
 from .jobs import job_request, start_job
 from .pages import XLSX, asks_export, attachment, confirm_export, run_action
 
@@ -94,7 +96,7 @@ async def export_response(view: Any, request: Request) -> Response:
 
 async def _export(view: Any, request: Request) -> Response:
     query = await filtered_query(view, request)
-    keys = _export_keys(view, request)
+    keys = export_keys(view, request)
     # Personal data in full only for a role granted it on this view (the list and details pages' rule).
     unmask = view.can_view_pii(request) if hasattr(view, "can_view_pii") else False
     session_maker = view.session_maker
@@ -123,7 +125,8 @@ async def _export(view: Any, request: Request) -> Response:
     return file_response(path, result.file_name)
 
 
-def _export_keys(view: Any, request: Request) -> list[str]:
+def export_keys(view: Any, request: Request) -> list[str]:
+    """The columns the view exports, less the confidential ones this user may not see."""
     hidden = view.hidden_columns(request) if hasattr(view, "hidden_columns") else frozenset()
     return [key for k in view._export_prop_names if (key := k if isinstance(k, str) else k.key) not in hidden]
 
@@ -133,7 +136,19 @@ def export_view(session: Any, view: Any, query: Select, keys: list[str], *, unma
     """The action, with the view's columns and title."""
     columns = export_columns(view.model, keys, {k: view._column_labels.get(k, k) for k in keys})
     return export_list(session, query=query, model=view.model, columns=columns, title=view.name_plural, actor=actor,
-                       path=path, unmask=unmask, filters=filters, progress=progress)
+                       path=path, unmask=unmask, filters=filters, progress=progress,
+                       subtitle=_drilled(session, filters.get(drill.PARAMETER), actor))
+
+
+def _drilled(session: Any, code: str | None, actor: Any) -> str | None:
+    """What a 指标明细 list holds, as its page says (「2026-06 已回收问卷 · 锦绣华庭」): the file says which figure
+    its rows are, not just 「被调查户」."""
+    if not code:
+        return None
+    try:
+        return describe(session, Drill.parse(code), actor=actor)
+    except Refused:
+        return None  # a code naming nothing exports nothing, under the list's own title
 
 
 def export_job(views: dict[str, Any]) -> Handler:

@@ -578,3 +578,29 @@ def test_collection_rate_export(session, estate):
     assert [(r[1], r[9]) for r in ws.iter_rows(min_row=3, values_only=True)] == [
         ("翠湖收费测试苑 · A栋", "达标"), ("翠湖收费测试苑 · B栋", "未达标"), ("合计", "未达标")]
     assert session.scalar(select(func.count()).where(AuditLog.kind == AuditKind.EXPORT)) == exports + 2  # one per export
+
+
+def test_a_project_without_bills_in_a_month_is_compared_with_its_rate_shown_as_a_dash(session, estate):
+    """004: the branch compares its projects' 收费率. A project that had no bills in a month the others had was
+    left out of that month (and of the export), so the comparison silently lost it; it is listed with nothing
+    due, 「—」 and no 达标 mark, and the 合计 stays the others' sums."""
+    e = estate
+    with_bills(session, e)
+    other = make_estate(session, name="滨江收费测试苑")
+    f.bill(session, unit_=other.a101, fee_type_=other.mgmt, period="2026-02", amount_due=D("100.00"),
+           amount_paid=D("100.00"))
+    branch = Actor(user_id=None, name="分公司", project_ids=frozenset({e.project.id, other.project.id}))
+    report = collection_rate(session, actor=branch, period_from="2026-02", period_to="2026-03")
+    assert [(r.period, r.label, r.amount_due, r.amount_rate, r.target_label) for r in report.rows] == [
+        ("2026-02", "滨江收费测试苑", D("100.00"), D("100.0"), "达标"),
+        ("2026-02", "翠湖收费测试苑", D("751.25"), D("26.6"), "未达标"),
+        ("2026-03", "滨江收费测试苑", D("0.00"), None, "—"),
+        ("2026-03", "翠湖收费测试苑", D("751.25"), D("39.9"), "未达标"),
+    ]
+    assert [(t.period, t.amount_due, t.amount_paid, t.amount_rate) for t in report.totals] == [
+        ("2026-02", D("851.25"), D("300.00"), D("35.2")), ("2026-03", D("751.25"), D("300.00"), D("39.9"))]
+    rows = list(load_workbook(io.BytesIO(collection_rate_xlsx(session, report))).active.iter_rows(values_only=True))
+    assert ("2026-03", "滨江收费测试苑", 0, 0, "—", 0, 0, "—", 0.93, "—") in rows
+    # one project asked for: only it; a month no project had bills in is still not invented
+    alone = collection_rate(session, actor=branch, period_from="2026-03", period_to="2026-06", project_id=other.project.id)
+    assert alone.rows == () and alone.totals == ()

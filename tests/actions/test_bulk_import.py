@@ -1307,3 +1307,84 @@ def test_a_bill_import_lowering_due_while_the_counter_takes_money_never_leaves_i
     error = _import_while_the_counter_pays(engine, pid, bill_id, "bills", lower)
     assert isinstance(error, Refused) and f"150.00 元低于账单#{bill_id}已收的 200.00 元" in str(error), error
     assert _bill_state(engine, bill_id) == (Decimal("250.00"), Decimal("200.00"), BillStatus.PARTIAL)
+
+
+def test_a_date_typed_as_eight_digits_is_read_as_the_day(session, p1):
+    """20260305 typed into a cell Excel formats as 常规 is a number in the file, not text: 交房日期 and 起始日期
+    were refused 「20260305 不是有效日期」 (row by row, nothing imported) though the same digits as text read."""
+    project, actor = p1
+    units = workbook({"房屋": [["楼栋", "房号", "交房日期"], ["1栋", "1-101", 20260301], ["1栋", "1-102", 20260302.0]]})
+    result = _import(session, "units", units, actor, project_id=project.id)
+    assert result.written and result.counts["new"] == 2, [p.message for p in result.problems]
+    owners = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "关系", "起始日期"],
+                                ["1栋", "1-101", "王小明", "13800000001", "业主", 20260305]]})
+    result = _import(session, "customers", owners, actor, name="业主.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 1, [p.message for p in result.problems]
+    session.expire_all()
+    assert sorted(session.execute(select(Unit.room_no, Unit.handover_date)).all()) == [
+        ("1-101", dt.date(2026, 3, 1)), ("1-102", dt.date(2026, 3, 2))]
+    assert session.scalar(select(UnitCustomer.start_date)) == dt.date(2026, 3, 5)
+    # a number of eight digits that is no day is still refused on its row, naming it
+    before = counts(session)
+    bad = workbook({"房屋": [["楼栋", "房号", "交房日期"], ["1栋", "1-103", 20261341]]})
+    result = _import(session, "units", bad, actor, name="坏.xlsx", project_id=project.id)
+    assert not result.written and [(p.row, p.column, p.value, p.reason) for p in result.problems] == [
+        (2, "交房日期", "20261341", "20261341 日期无效")]
+    assert counts(session) == before
+
+
+def test_an_apostrophe_kept_before_a_number_is_not_part_of_it(session, p1):
+    """A roster exported by another system (or a CSV) keeps the apostrophe that made 手机号 and 身份证号 text in
+    Excel: each such row was refused 「'13900000002 不是有效的电话号码」."""
+    project, actor = p1
+    units = workbook({"房屋": [["楼栋", "房号", "建筑面积(㎡)"], ["1栋", "'1-101", "'89.50"]]})
+    assert _import(session, "units", units, actor, project_id=project.id).written
+    owners = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "身份证号", "起始日期"],
+                                ["1栋", "1-101", "李四", "'13900000002", "'11010519491231002x", "'2026-03-05"]]})
+    result = _import(session, "customers", owners, actor, name="业主.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 1, [p.message for p in result.problems]
+    session.expire_all()
+    assert session.execute(select(Customer.phone, Customer.id_number)).one() == ("13900000002", "11010519491231002X")
+    assert session.execute(select(Unit.room_no, Unit.area)).one() == ("1-101", Decimal("89.50"))
+    assert session.scalar(select(UnitCustomer.start_date)) == dt.date(2026, 3, 5)
+
+
+def test_a_cell_holding_an_error_value_is_refused_naming_it(session, p1):
+    """#N/A of a VLOOKUP that found nothing, kept by 「选择性粘贴 → 数值」: the reader took it for an empty cell, so
+    a re-import cleared the stored 备注 and imported the rows as if nothing were wrong."""
+    project, actor = p1
+    owners = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "备注"],
+                                ["1栋", "1-101", "王小明", "13800000001", "老业主"]]})
+    units = workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]})
+    assert _import(session, "units", units, actor, project_id=project.id).written
+    assert _import(session, "customers", owners, actor, name="业主.xlsx", project_id=project.id).written
+    before = counts(session)
+    pasted = workbook({"业主": [["楼栋", "房号", "姓名", "手机号", "备注"],
+                                ["1栋", "1-101", "王小明", "13800000001", "#N/A"],
+                                ["1栋", "1-101", "李四", "#DIV/0!", None]]})
+    assert b't="e"' in zipfile.ZipFile(io.BytesIO(pasted)).read("xl/worksheets/sheet1.xml")  # real error cells
+    result = _import(session, "customers", pasted, actor, name="业主2.xlsx", project_id=project.id)
+    assert not result.written
+    assert [(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems] == [
+        ("业主", 2, "备注", "#N/A", "为错误值 #N/A（公式出错）：请改正或删除该单元格后重新导入"),
+        ("业主", 3, "手机号", "#DIV/0!", "为错误值 #DIV/0!（公式出错）：请改正或删除该单元格后重新导入"),
+    ]
+    session.expire_all()
+    assert counts(session) == before
+    assert session.execute(select(Customer.name, Customer.note)).all() == [("王小明", "老业主")]
+
+
+def test_a_period_written_as_a_month_of_the_year_is_read(session, p1):
+    """「2026年3月份」 is how a bill names its month (3月份物业费): each such row was refused 「不是账期」."""
+    project, actor = p1
+    assert _import(session, "units", workbook({"房屋": [["楼栋", "房号"], ["1栋", "1-101"]]}), actor,
+                   project_id=project.id).written
+    bills = workbook({"账单": [["楼栋", "房号", "收费项目", "账期", "应收(元)"],
+                               ["1栋", "1-101", "物业管理费", "2026年3月份", "268.50"],
+                               ["1栋", "1-101", "物业管理费", "2026年 4 月份", "268.50"]]})
+    result = _import(session, "bills", bills, actor, name="账单.xlsx", project_id=project.id)
+    assert result.written and result.counts["new"] == 2, [p.message for p in result.problems]
+    session.expire_all()
+    assert session.execute(select(Bill.period, Bill.amount_due).order_by(Bill.period)).all() == [
+        ("2026-03", Decimal("268.50")), ("2026-04", Decimal("268.50"))]
+

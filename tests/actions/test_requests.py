@@ -294,7 +294,8 @@ def test_a_caller_withdraws_a_request_not_yet_dispatched(session, console, desk)
     assert updates() == updated_before + 1
     assert session.scalar(select(func.count()).select_from(OperationLog)
                           .where(OperationLog.operation == "withdraw_request")) == 1
-    assert complaint_statistics(session, actor=actor, month_from=month).rows == ()
+    withdrawn = complaint_statistics(session, actor=actor, month_from=month)
+    assert withdrawn.total.received == 0 and [r.received for r in withdrawn.rows] == [0]  # the project listed, with 0
     assert complaint.id not in {m.request_id for m in first_received(session, actor=actor).matters}
     # 处理经过 tells who withdrew it and why (its audit step)
     assert any("已取消" in step.what and "撤销原因：业主来电告知已自行解决" in step.words and step.who

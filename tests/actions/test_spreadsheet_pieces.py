@@ -76,10 +76,27 @@ def test_a_sheet_starting_right_of_column_a_keeps_its_columns(monkeypatch):
     workbook({"问卷": [["楼栋"]], "说明": [["填写说明"]]}),  # two sheets
     with_sheet(b'<row r="2"><c r="A2"><f>1+1</f><v>2</v></c></row>'),  # a formula
     with_sheet(b'<!-- x --><row r="2"><c r="A2"><v>1</v></c></row>'),  # left to the gate's exact parse
-], ids=["two-sheets", "formula", "exact-parse"])
+    workbook({"问卷": [["楼栋", "房号", "客服部"], ["1栋", "1-101", "#N/A"]]}),  # an error value
+], ids=["two-sheets", "formula", "exact-parse", "error-value"])
 def test_other_workbooks_are_read_whole(data):
     book = read_book(data, "回收表.xlsx", piece_rows=1)
     assert book.pieces is None and book.sheets
+
+
+def test_error_values_asked_for_in_pieces_are_those_of_the_whole_read(monkeypatch):
+    """Error values (#N/A, #DIV/0!) among shared strings, numbers, dates and blanks, asked for two rows a piece: the
+    sheet — its rows and the error cells it reports — is the whole read's (the sheet is read whole: its error cells
+    are found over the whole part)."""
+    rows = [["楼栋", "房号", "客服部", "填表日期"],
+            *([f"{i}栋", f"{i}-101", "#N/A" if i % 4 == 0 else i % 5 + 0.5, dt.date(2026, 3, i)] for i in range(1, 12)),
+            [None, None, None, None], ["9栋", "9-909", "#DIV/0!", None]]
+    data = workbook({"问卷": rows})
+    monkeypatch.setattr(reader, "STRINGS_SHARE", 0)
+    whole = read_book(data, "回收表.xlsx").sheets[0]
+    sheet = read_book(data, "回收表.xlsx", piece_rows=2).sheets[0]
+    assert _trimmed(sheet.rows) == _trimmed(whole.rows)
+    assert sheet.errors == whole.errors == {(4, 2): "#N/A", (8, 2): "#N/A", (13, 2): "#DIV/0!"}
+    assert sheet.formulas == whole.formulas == frozenset()
 
 
 def test_a_piece_calamine_cannot_read_is_refused_when_its_turn_comes(monkeypatch):

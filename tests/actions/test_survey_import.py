@@ -863,3 +863,47 @@ def test_a_merge_below_the_header_is_reported_when_read_in_pieces(session, estat
     assert [p.message for p in result.problems] == ["「S」第3行 房号 为空（合并单元格？请取消合并并逐行填写）",
                                                     "「S」第4行 房号 为空（合并单元格？请取消合并并逐行填写）"]
     assert not result.written and counts(session) == before
+
+
+def test_a_department_ticked_in_columns_of_its_own_is_refused_saying_how_to_lay_it_out(session, estate):
+    """Paper forms tallied 「客服部」 over 「满意 | 基本满意 | 不满意」 ticked √: the sub-headings row was read as a form
+    (「第2行 楼栋 为空（合并单元格？）」), each tick in the first column 「「√」不是评分」 and ticks in the others
+    not read at all. The sheet is refused at once, naming the columns and the layout to use; nothing written."""
+    _, _, actor, survey_id = estate
+    before = counts(session)
+    data = workbook({"汇总": [
+        ["楼栋", "房号", "客服部", None, None, "工程部", None, None],
+        [None, None, "满意", "基本满意", "不满意", "满意", "基本满意", "不满意"],
+        ["1栋", "1-101", "√", None, None, None, "√", None],
+        ["1栋", "1-102", None, None, "√", "√", None, None],
+    ]}, merged={"汇总": ["A1:A2", "B1:B2", "C1:E1", "F1:H1"]})
+    with pytest.raises(Refused) as refused:
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="汇总.xlsx", actor=actor)
+    assert refused.value.message == (
+        "工作表「汇总」第 1–2 行是两行表头：「客服部」下分为「满意、基本满意、不满意」3 列，而每项只能占一列："
+        "请把「客服部」合并为一列，填写其结果（如 满意 / 基本满意 / 不满意，或 1–5 分）后重新导入（可下载导入模板对照）")
+    assert counts(session) == before
+
+
+def test_an_error_value_read_with_pieces_asked_for_is_the_row_error_of_the_whole_read(session, estate, monkeypatch):
+    """#N/A of a VLOOKUP kept by 「选择性粘贴 → 数值」 in 客服部: a real run (which asks for the sheet in pieces, a row
+    at a time) names it on its row exactly as the whole read does — never a blank score; nothing is written."""
+    import zipfile
+
+    from actions.spreadsheets import pipeline, reader
+
+    _, _, actor, survey_id = estate
+    rows = [["楼栋", "房号", "客服部", "工程部"], *(["1栋", f"1-10{i}", 5, 4] for i in range(1, 5))]
+    rows[3][2] = "#N/A"
+    data = workbook({"S": rows})
+    assert b't="e"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")  # a real error cell
+    before = counts(session)
+    outcomes = []
+    for stream_rows in (pipeline.STREAM_ROWS, 1):  # whole, then asked for in pieces of a row
+        monkeypatch.setattr(pipeline, "STREAM_ROWS", stream_rows)
+        monkeypatch.setattr(reader, "STRINGS_SHARE", 0)
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收.xlsx", actor=actor)
+        assert not result.written and counts(session) == before
+        outcomes.append([(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems])
+    assert outcomes[0] == outcomes[1] == [
+        ("S", 4, "客服部", "#N/A", "为错误值 #N/A（公式出错）：请改正或删除该单元格后重新导入")]

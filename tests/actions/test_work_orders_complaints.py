@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from actions.actor import actor_for_user
+from actions.actor import Actor, actor_for_user
 from actions.complaints import complaint_statistics, export_complaint_statistics
 from actions.errors import NotPermitted, Refused
 from models import (
@@ -191,3 +191,28 @@ def test_a_complaint_answered_without_a_work_order_is_timely_by_its_sla_limit(se
     from models import ServiceRequest
     assert set(session.scalars(select(ServiceRequest.id).where(drill.where()))) == {fast.id, edge.id, sent.id}
     assert late.id not in (own_late.id, fast.id)
+
+
+def test_a_project_without_complaints_in_a_month_is_compared_with_dashes(session, figures):
+    """004: a branch compares its projects' 投诉处理率 / 处理及时率 / 回访率 month by month. A project with no
+    complaint and no closed order in a month was left out of that month (page and export) — the branch could not
+    tell a quiet month from a project missing; it is listed with 0 and 「—」, the total still the sums."""
+    p1, p2 = figures["p1"], figures["p2"]
+    branch = Actor(user_id=None, name="分公司", project_ids=frozenset({p1.id, p2.id}))
+    stats = complaint_statistics(session, actor=branch, month_from="2025-03", month_to="2025-05")
+    shown = {(r.project, r.month): (r.received, r.handling_rate, r.callback_rate, r.meets("handling_rate"))
+             for r in stats.rows}
+    assert shown == {
+        ("=1+1花园", "2025-03"): (5, Decimal("40.00"), Decimal("66.7"), False),
+        ("=1+1花园", "2025-04"): (1, Decimal("0.00"), Decimal("100.00"), False),
+        ("=1+1花园", "2025-05"): (0, None, None, None),
+        (p2.name, "2025-03"): (1, Decimal("0.00"), None, False),
+        (p2.name, "2025-04"): (0, None, None, None),
+        (p2.name, "2025-05"): (0, None, None, None),
+    }
+    assert (stats.total.received, stats.total.closed, stats.total.orders_closed) == (7, 2, 4)
+    result = export_complaint_statistics(session, actor=branch, month_from="2025-03", month_to="2025-05")
+    header, *rows = openpyxl.load_workbook(io.BytesIO(result.content))["投诉统计"].iter_rows(min_row=2, values_only=True)
+    april = dict(zip(header, rows[3], strict=True))
+    assert result.rows == 7 and (april["项目"], april["月份"], april["受理投诉"]) == (p2.name, "2025-04", 0)
+    assert (april["投诉处理率"], april["回访率"], april["投诉处理率达标"]) == ("—", "—", None)

@@ -326,3 +326,23 @@ def test_the_latest_survey_names_its_figures(console, world, manager):
     assert survey.startswith("最新满意度调查 项目 调查 总体满意度 各部门合计 客服部")
     assert "甲项目 2025年下半年调查（2025H2） 50.0% 60.0% 66.7% 50.0%" in survey
     assert "筹备中" not in survey
+
+
+def test_a_drill_down_lists_export_says_which_figure_it_holds(console, session, world):
+    """A branch compares its projects, opens a figure's records and exports them: the file's first line said only
+    「客户诉求（导出时间 …）」, so a file kept or sent on no longer said which figure, month and projects it was.
+    Its rows are the figure's, as the page and the list count them; the 导出 audit row keeps the code."""
+    f.user(session, username="b1", roles=["分公司管理"], branch_=world.b1)
+    c = console("b1")
+    code = kpis.Drill("complaints_closed", ds.MONTH, (world.p1.id, world.p2.id)).code
+    response = c.post(f"/admin/service-request/export/xlsx?drill={code}")
+    assert response.status_code == 200
+    rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[0][0].startswith(f"客户诉求 · {ds.MONTH} 当月办结 · 甲项目、乙项目（导出时间 ")
+    assert len(rows) - 2 == listed(c, f"/admin/service-request/list?drill={code}") > 0
+    trail = session.scalars(select(AuditLog).where(AuditLog.kind == "export")).all()
+    assert [entry.changes["filters"]["drill"] for entry in trail] == [code]
+    # a code naming nothing exports nothing, under the list's own title
+    rows = list(openpyxl.load_workbook(io.BytesIO(c.post("/admin/service-request/export/xlsx?drill=x").content))
+                .active.iter_rows(values_only=True))
+    assert rows[0][0].startswith("客户诉求（导出时间 ") and len(rows) == 2

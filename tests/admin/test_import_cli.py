@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,10 @@ def test_survey_import_json(db, tmp_path, capsys):
 
 def test_dry_run_writes_nothing(db, tmp_path, capsys):
     code = cli.main(["import", "surveys", _file(tmp_path, SURVEY), *ARGS, "--dry-run"])
-    assert code == 0 and "预览（未写入）" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert code == 0 and "预览（未写入）" in out.out
+    # the survey named is not there yet, and a dry run does not say it made it
+    assert "将新建（预览，未写入）满意度调查“2026年上半年满意度调查”" in out.err and "已新建" not in out.err
     assert count(db, SurveyResponse) == 0 and count(db, Survey) == 0
 
 
@@ -148,3 +152,25 @@ def test_hostile_workbook_does_not_end_the_process(db, tmp_path):
     assert done.returncode == 1, done.stderr
     assert "列数过多：单元格 XFD100000" in done.stderr
     assert count(db, Unit) == 3
+
+
+def test_every_list_exports_from_the_command_line_as_from_the_console(db, tmp_path, capsys):
+    """客户 and 账号 have a column only their list page shows (a customer's 房屋, an account's 角色): the command
+    stopped on it with a traceback. It exports the console's columns, headers and sheet name, and the customers
+    file imports back unchanged."""
+    rows = [["楼栋", "房号", "姓名", "手机号", "关系"], ["1栋", "1-101", "张三", "13800000000", "业主"]]
+    assert cli.main(["import", "customers", _file(tmp_path, rows, "业主.xlsx"), "--project", "翠湖花园"]) == 0
+    out = tmp_path / "客户.xlsx"
+    assert cli.main(["export", "customer", str(out), "--project", "翠湖花园"]) == 0
+    assert "已导出 1 行" in capsys.readouterr().out
+    sheet = load_workbook(out).active
+    assert sheet.title == "客户"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1] == ("编号", "项目", "姓名", "客户类型", "手机号", "身份证号", "紧急联系人", "创建时间")
+    assert rows[2][2:5] == ("张三", "个人", "138****0000")
+    assert cli.main(["import", "customers", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["unchanged"] == 1
+    users = tmp_path / "账号.xlsx"
+    assert cli.main(["export", "user", str(users)]) == 0
+    assert "已导出" in capsys.readouterr().out
+    assert "密码" not in str(list(load_workbook(users).active.iter_rows(values_only=True))[1])
