@@ -13,17 +13,21 @@ written once and kept in ``/work/bench_survey/`` (writing one takes minutes on a
 Then, on each database, ``--runs`` interleaved pairs of (bare python-calamine read, the whole import
 ``import_survey_responses`` — safe-file checks, read, clean, validate, resolve the units, one row per form
 written with its six department scores, households, audit rows, operation log, commit) per workbook, the rows
-deleted again between runs (untimed), medians and the median of each run's own ratio (target ≤ 1.5× the read);
+deleted again between runs (untimed), medians and the median of each run's own ratio (target ≤ 1.5× the read), wall
+and CPU, each run with the load average (a real run reads the sheet a piece at a time in a thread of its own while
+the rows before are checked and written: judge its wall time on a quiet machine; ``--whole-too`` interleaves the
+same import reading the file whole, as before);
 the realistic file once more through ``wuye import surveys`` (a process of its own); and the write floor: the
 forms alone, bulk-written (COPY / executemany) into the indexed table.
 
     /work/venvs/<name>/bin/python bench/survey_import.py [--rows 100000] [--runs 3] [--sqlite-only | --pg-only]
-        [--openpyxl] [--stages] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_survey]
+        [--openpyxl] [--stages] [--whole-too] [--pg postgresql://postgres@127.0.0.1:5432/wuye_bench_survey]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import inspect
 import io
@@ -213,6 +217,8 @@ class StageClock:
         for owner, name, label in (
             (reader, "check_package", "read: safe-file gate"), (pipeline, "read_book", "read (gate + calamine)"),
             (reader, "_calamine", "read: calamine (its own thread)"),
+            (reader.Pieces, "_read", "read: calamine in pieces (its own thread)"),
+            (pipeline, "_piece_chunks", "parse + clean (pieces as they are read)"),
             (importer, "prefetch", "read: lookups read meanwhile"),
             (pipeline, "parse", "parse + clean (whole file)"), (pipeline, "_row_chunks", "parse + clean (pieces)"),
             (pipeline, "_check_repeats", "repeats"),
@@ -260,6 +266,7 @@ def timed_import(engine: Engine, survey_id: int, actor: Actor, data: bytes) -> t
     stages: list[tuple[str, float]] = []
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    main0 = time.thread_time()
 
     def progress(stage: str, done: int, total: int) -> None:
         if not stages or stages[-1][0] != stage:
@@ -275,6 +282,9 @@ def timed_import(engine: Engine, survey_id: int, actor: Actor, data: bytes) -> t
         assert result.written and not result.problems, result.problems[:5]
         stages.append(("提交", time.perf_counter() - t0))
     elapsed = time.perf_counter() - t0
+    # this thread's CPU: the gate, the parse and the check run here, one after the other — on a quiet machine the
+    # import takes at least this long, and at least half of all the CPU over 2 cores
+    stages.append(("main thread CPU", time.thread_time() - main0))
     cpu = time.process_time() - cpu0 + backend_cpu(pid) - backend0  # the pooled connection's backend lives on
     with Session(engine) as session:
         written = {
@@ -384,9 +394,24 @@ def cached(name: str, make) -> bytes:
     return path.read_bytes()
 
 
-def compare(label: str, engine: Engine, survey_id: int, actor: Actor, data: bytes, runs: int) -> float:
-    """``runs`` interleaved (calamine read, import) pairs of ``data``; prints them and returns the median import."""
-    imports, reads, safe, cpus, read_cpus = [], [], [], [], []
+@contextlib.contextmanager
+def read_whole() -> Iterator[None]:
+    """The import as it was before it read in pieces: the file checked by the gate, then read whole by calamine (while
+    the lookups are read), then checked and written a piece at a time."""
+    from actions.spreadsheets import reader
+
+    real = reader.Pieces.of
+    reader.Pieces.of = classmethod(lambda cls, *args: None)
+    try:
+        yield
+    finally:
+        reader.Pieces.of = real
+
+
+def compare(label: str, engine: Engine, survey_id: int, actor: Actor, data: bytes, runs: int, whole: bool) -> float:
+    """``runs`` interleaved (calamine read, import[, the import reading the file whole]) of ``data``; prints them and
+    returns the median read."""
+    imports, reads, safe, cpus, read_cpus, wholes, whole_cpus, mains = [], [], [], [], [], [], [], []
     before = last_ids(engine)
     for run in range(runs):
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -400,20 +425,40 @@ def compare(label: str, engine: Engine, survey_id: int, actor: Actor, data: byte
         imports.append(elapsed)
         cpus.append(cpu)
         undo_import(engine, survey_id, before)
+        main = stages.pop()[1]
+        mains.append(max(main, cpu / 2) / read_cpus[-1])
         marks = [f"{name} @{at:.2f}s" for name, at in stages]
         print(f"  {label} run {run + 1}: calamine read {reads[-1]:.2f} s, gated read {safe[-1]:.2f} s, import {elapsed:.2f} s "
               f"({elapsed / reads[-1]:.2f}×); CPU: read {read_cpus[-1]:.2f} s, import {cpu:.2f} s "
-              f"({cpu / read_cpus[-1]:.2f}×); load {load_average()}; stages: {', '.join(marks)}")
+              f"({cpu / read_cpus[-1]:.2f}×), of it the main thread {main:.2f} s ({main / read_cpus[-1]:.2f}×); "
+              f"load {load_average()}; stages: {', '.join(marks)}")
         if CLOCK is not None:
             print(f"    CPU by part: {CLOCK.line(read_cpus[-1])}")
+        if whole:
+            with read_whole():
+                elapsed, cpu, _, marks = timed_import(engine, survey_id, actor, data)
+            main = marks[-1][1]
+            wholes.append(elapsed)
+            whole_cpus.append(cpu)
+            undo_import(engine, survey_id, before)
+            print(f"    the same import reading the file whole (as before): {elapsed:.2f} s ({elapsed / reads[-1]:.2f}×); "
+                  f"CPU {cpu:.2f} s ({cpu / read_cpus[-1]:.2f}×), of it the main thread {main:.2f} s "
+                  f"({main / read_cpus[-1]:.2f}×); load {load_average()}")
     read_s, import_s = statistics.median(reads), statistics.median(imports)
     print(f"  {label}: CPU (process + PostgreSQL backend): import {statistics.median(cpus):.2f} s, read "
           f"{statistics.median(read_cpus):.2f} s → {statistics.median(c / r for c, r in zip(cpus, read_cpus, strict=True)):.2f}× "
           f"(median of each run's ratio; target ≤ 1.5×)")
-    print(f"  {label}: import {import_s:.2f} s (median; {len(data) and written['responses']:,} forms, "
+    print(f"  {label}: wall: import {import_s:.2f} s (median; {len(data) and written['responses']:,} forms, "
           f"{written['scores']:,} scores), calamine read {read_s:.2f} s (median) → {import_s / read_s:.2f}× "
           f"(target ≤ 1.5×); median of each run's ratio "
           f"{statistics.median(i / r for i, r in zip(imports, reads, strict=True)):.2f}×")
+    print(f"  {label}: the least a quiet 2-core machine could take, max(the main thread's CPU, all the CPU / 2): "
+          f"{statistics.median(mains):.2f}× the read's CPU (median)")
+    if whole:
+        print(f"  {label}: read whole (as before): wall {statistics.median(wholes):.2f} s → "
+              f"{statistics.median(w / r for w, r in zip(wholes, reads, strict=True)):.2f}×, CPU "
+              f"{statistics.median(c / r for c, r in zip(whole_cpus, read_cpus, strict=True)):.2f}× "
+              f"(medians of each run's ratio)")
     print(f"  {label}: the import's own read (safe-file gate + calamine, no cleaning, no database) "
           f"{statistics.median(safe):.2f} s = {statistics.median(s / r for s, r in zip(safe, reads, strict=True)):.2f}× "
           f"the bare read (median of each run's ratio)")
@@ -439,6 +484,8 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--pg-only", action="store_true")
     parser.add_argument("--openpyxl", action="store_true", help="also time a bare openpyxl read (slow)")
+    parser.add_argument("--whole-too", action="store_true",
+                        help="after each import, the same import reading the file whole (as before it read in pieces)")
     parser.add_argument("--stages", action="store_true",
                         help="also print each import's CPU by part (gate, read, parse, check, write, 已回收 UPDATE)")
     args = parser.parse_args()
@@ -461,8 +508,8 @@ def main() -> None:
         t0 = time.perf_counter()
         survey_id, actor = build(engine, args.rows)
         print(f"\n== {label}: built {args.rows:,} units and the campaign in {time.perf_counter() - t0:.1f} s")
-        read_s = compare("bench file", engine, survey_id, actor, data, args.runs)
-        compare("realistic file", engine, survey_id, actor, real, args.runs)
+        read_s = compare("bench file", engine, survey_id, actor, data, args.runs, args.whole_too)
+        compare("realistic file", engine, survey_id, actor, real, args.runs, args.whole_too)
         before = last_ids(engine)
         timed_import(engine, survey_id, actor, data)
         reads = []

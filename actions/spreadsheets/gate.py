@@ -17,8 +17,10 @@ far to the right of real data is no reason to refuse a file.
 from __future__ import annotations
 
 import pyexpat
+import queue
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -75,7 +77,7 @@ def column_letters(index: int) -> str:
 
 
 def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, str], strings: set[str],
-                  limits: Limits) -> set[str]:
+                  limits: Limits, kept: dict[str, tuple[bytes, int]] | None = None) -> set[str]:
     """Inflate every part of the zip ``data``, refusing the first bound passed; returns the sheet parts that
     hold formulas or may hold error values (#N/A …): cells the reader reads as empty.
 
@@ -84,6 +86,10 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
     ``_QuickStrings``) when it is written the way spreadsheet programs write it; otherwise — or where the
     quick scan cannot be sure — the part is inflated again and parsed with expat (``_Scan``), exactly as the
     reader will place its cells.
+
+    ``kept``: given, each sheet part the quick scan passed whole is kept there as it inflated, with a bound on its
+    row numbers (a reader may then be handed its rows a stretch at a time, cut at a ``</row>``: each stretch is
+    text the scan passed). A part left to the exact parse is not kept.
     """
     check_inflated(sum(i.file_size for i in infos), len(data), limits)
     total = 0
@@ -99,8 +105,11 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
         sure = quick is not None
         size = 0
         tail = b""
+        keep: list[bytes] | None = [] if kept is not None and part in sheets else None
         errors = False
-        for chunk in _inflate(data, info):
+        for chunk in _inflated_ahead(data, info):
+            if keep is not None:
+                keep.append(chunk)
             size += len(chunk)
             total += len(chunk)
             check_inflated(total, len(data), limits)
@@ -116,9 +125,54 @@ def check_package(data: bytes, infos: list[zipfile.ZipInfo], sheets: dict[str, s
             continue
         if not (sure and quick.finish()):
             quick = _exact(data, info, sheets.get(part, part), limits)
+        elif keep is not None:
+            kept[part] = (b"".join(keep), quick.max_row)
         if quick.formulas or errors:
             with_formulas.add(part)
     return with_formulas
+
+
+def _inflated_ahead(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """:func:`_inflate`'s chunks, a big part's inflated in a thread of its own a chunk or two ahead: zlib inflates
+    without the GIL, so on a second core a sheet inflates while the chunk before is scanned. What the inflation raises
+    is raised here in turn, after the chunks before it; a caller that stops early (a refusal) stops the thread."""
+    if info.compress_size < CHUNK:
+        yield from _inflate(data, info)
+        return
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def inflate() -> None:
+        try:
+            for chunk in _inflate(data, info):
+                if not _hand(chunks, chunk, stop):
+                    return
+        except BaseException as exc:  # raised again in the caller's thread, in turn
+            _hand(chunks, exc, stop)
+            return
+        _hand(chunks, None, stop)
+
+    worker = threading.Thread(target=inflate, name="gate-inflate", daemon=True)
+    worker.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _hand(chunks: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` for the caller unless it has stopped; whether it was put."""
+    while not stop.is_set():
+        try:
+            chunks.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _exact(data: bytes, info: zipfile.ZipInfo, sheet: str, limits: Limits) -> _Scan:

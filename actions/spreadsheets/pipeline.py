@@ -39,8 +39,8 @@ from ..errors import Refused, integrity_message
 from ..kernel.sql import upsert_insert
 from ..privacy import mask
 from .clean import MASKED, Invalid, building_key, room_key
-from .header import Field, Header, find_header
-from .reader import LIMITS, Book, Limits, Sheet, read_book
+from .header import HEADER_SCAN_ROWS, Field, Header, find_header
+from .reader import LIMITS, Book, Limits, Pieces, Sheet, read_book
 
 # (stage in Chinese, rows done, rows in all) — shown by the console's progress bar and the CLI.
 Progress = Callable[[str, int, int], None]
@@ -491,9 +491,37 @@ def parse_in_chunks(book: Book, fields: Sequence[Field], size: int) -> tuple[Par
     """:func:`parse` a piece at a time: the headers found (and the workbook refused) at once, then the rows as they
     are read, ``size`` rows of a sheet at a time (each piece is also added to the result's rows). The rows, their
     values and their problems are those :func:`parse` gives."""
+    pieces = book.pieces
+    if pieces is not None:
+        pieces.wait(HEADER_SCAN_ROWS)  # the header is among the first rows
     parsed, found = _headers(book, fields)
+    if pieces is not None:
+        (sheet, header), = found  # a book in pieces has one sheet
+        # A merge reaching below the header needs its top cell's value before the rows under it are read: such a
+        # sheet is read whole first.
+        if all(r1 < header.data_start for _, _, r1, _ in sheet.merged):
+            return parsed, [header], _piece_chunks(sheet, header, fields, parsed, size, pieces)
+        pieces.rest()
     chunks = (chunk for sheet, header in found for chunk in _row_chunks(sheet, header, fields, parsed, size))
     return parsed, [header for _, header in found], chunks
+
+
+def _piece_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed, size: int,
+                  pieces: Pieces) -> Iterator[list[Row]]:
+    """:func:`_row_chunks` of a sheet read in pieces: each chunk's rows read as the pieces holding them come in."""
+    lo = header.data_start
+    while True:
+        while len(sheet.rows) < lo + size and pieces.more():
+            pass
+        stop = min(lo + size, len(sheet.rows))
+        if lo >= stop:
+            return
+        rows, ended = _read_rows(sheet, header, fields, parsed, lo, stop, set())
+        lo = stop
+        if rows:
+            yield rows
+        if ended:
+            return
 
 
 def _row_chunks(sheet: Sheet, header: Header, fields: Sequence[Field], parsed: Parsed,
@@ -637,14 +665,14 @@ def run_import(
     A file that cannot be read safely, or has no usable header, raises :class:`Refused`; row problems are
     reported in the result, and then nothing is written. Only a clean real run writes, in one go.
     """
-    with _collector_paused():
+    with _collector_paused(), contextlib.ExitStack() as cleanup:
         return _run_import(session, importer, data=data, file_name=file_name, dry_run=dry_run, limits=limits,
-                           progress=progress)
+                           progress=progress, cleanup=cleanup)
 
 
 def _run_import(
     session: Session, importer: Importer, *, data: bytes, file_name: str, dry_run: bool, limits: Limits,
-    progress: Progress | None,
+    progress: Progress | None, cleanup: contextlib.ExitStack,
 ) -> ImportResult:
     report = progress or (lambda *_: None)
     if not dry_run:  # the same file a second time is refused before any work (double click, X21)
@@ -653,7 +681,13 @@ def _run_import(
             raise Refused(f"该批次已导入：{_imported_before(previous)}", ids=[previous.id])
     report("读取文件", 0, 0)
     ahead = importer.prefetch if type(importer).prefetch is not Importer.prefetch else None
-    book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits, meanwhile=ahead)
+    # A real run that may stream reads the file in pieces too: each piece's check and write overlap the parse of the
+    # next (the stretches after the first are parsed while the rows before are worked on).
+    piece_rows = STREAM_ROWS if not dry_run and type(importer).stream is not Importer.stream else None
+    book = read_book(data, file_name, allow_csv=importer.allow_csv, limits=limits, meanwhile=ahead,
+                     piece_rows=piece_rows)
+    if book.pieces is not None:
+        cleanup.callback(book.pieces.close)
     fields = importer.fields()
     streamed = fast = None
     if not dry_run and importer.streams() and _rows_at_most(book, limits.max_rows):
@@ -661,6 +695,8 @@ def _run_import(
         parsed, streamed = _streamed(session, importer, book, fields, previous, report)
         rows = parsed.rows
     else:
+        if book.pieces is not None:
+            book.pieces.rest()  # checked whole after all
         parsed = parse(book, fields, columnar=type(importer).check_columns is not Importer.check_columns)
         columns = parsed.columns
         total = len(parsed.rows) if columns is None else len(columns)
@@ -752,6 +788,8 @@ STREAM_ROWS = 10_000
 def _rows_at_most(book: Book, most: int) -> bool:
     """Whether the book's sheets hold at most ``most`` rows, headers and all: a file beyond is refused after its
     whole parse (naming its rows), never streamed."""
+    if book.pieces is not None:
+        return book.pieces.rows_at_most(most)
     return sum(len(sheet.rows) for sheet in book.sheets) <= most
 
 
@@ -765,7 +803,8 @@ def _streamed(session: Session, importer: Importer, book: Book, fields: Sequence
     handed over, every row is still checked (all problems are listed), and the savepoint is rolled back — nothing is
     written. Returns the parse and, where all was written, (batch, the write's counts)."""
     parsed, headers, pieces = parse_in_chunks(book, fields, STREAM_ROWS)
-    most = sum(len(sheet.rows) for sheet in book.sheets)  # the rows to check, at most (the progress bar's end)
+    # the rows to check, at most (the progress bar's end)
+    most = book.pieces.estimate if book.pieces is not None else sum(len(sheet.rows) for sheet in book.sheets)
     savepoint = session.begin_nested()
     try:
         batch = _claim_batch(session, importer, book, previous)

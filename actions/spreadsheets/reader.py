@@ -11,13 +11,15 @@ data, never evaluated: calamine returns its cached value; one without a cached v
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
+import queue
 import re
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -59,6 +61,9 @@ class Book:
     file_hash: str
     format: str  # "xlsx" | "csv"
     sheets: tuple[Sheet, ...]
+    # A workbook read a piece at a time (``read_book``'s ``piece_rows``): its one sheet's ``rows`` hold the pieces
+    # read so far; :class:`Pieces` reads on.
+    pieces: Pieces | None = None
 
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -88,13 +93,17 @@ def check_size(size: int, limits: Limits = LIMITS) -> None:
 
 
 def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: Limits = LIMITS,
-              meanwhile: Callable[[int], None] | None = None) -> Book:
+              meanwhile: Callable[[int], None] | None = None, piece_rows: int | None = None) -> Book:
     """Check ``data`` and read its visible sheets, or raise :class:`Refused` saying in Chinese why not.
 
     ``meanwhile(size)`` — work of the caller's that needs no cell (the database reads an import's check will use),
     given the workbook's size in bytes — runs while calamine parses the sheets, which it does without holding the
     GIL (1.2 of a 100,000-row survey's 1.5 s read): on a second core the two overlap. It runs only once the safe-file
-    gate has passed, and at most once; a CSV or a refused file never runs it."""
+    gate has passed, and at most once; a CSV or a refused file never runs it.
+
+    ``piece_rows``: a workbook of one worksheet as spreadsheet programs write it (no formula, no '#' that may be an
+    error value, the gate's quick scan passed it whole) is returned with its first rows only and :attr:`Book.pieces`, which reads on — each stretch of
+    about ``piece_rows`` rows parsed by calamine in a thread of its own while the caller works on the rows before."""
     if not data:
         raise Refused("文件为空")
     check_size(len(data), limits)
@@ -106,7 +115,8 @@ def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: L
             raise Refused("文件设置了打开密码（已加密），无法读取：请在 Excel 中取消密码后另存为 .xlsx 再导入")
         raise Refused("这是 Excel 97-2003 旧格式（.xls）文件：请在 Excel 中“另存为”.xlsx 后再导入")
     if data.startswith(ZIP_MAGIC):
-        return Book(name, digest, "xlsx", _read_xlsx(data, limits, meanwhile))
+        sheets, pieces = _read_xlsx(data, limits, meanwhile, piece_rows)
+        return Book(name, digest, "xlsx", sheets, pieces)
     text = _as_text(data)
     if text is None:
         raise Refused(NOT_XLSX)
@@ -120,7 +130,8 @@ def read_book(data: bytes, file_name: str, *, allow_csv: bool = False, limits: L
 # --- xlsx ------------------------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | None = None) -> tuple[Sheet, ...]:
+def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | None = None,
+               piece_rows: int | None = None) -> tuple[tuple[Sheet, ...], Pieces | None]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -148,10 +159,23 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
             sheets.setdefault(part.lstrip("/"), part.lstrip("/"))
     strings = {p.lstrip("/") for p, kind in types.items() if kind == SHARED_TYPE} & names
     strings |= {n for n in names if n.lower().endswith("sharedstrings.xml")}
-    with_formulas = check_package(data, infos, sheets, strings - set(sheets), limits)
+    kept: dict[str, tuple[bytes, int]] | None = {} if piece_rows is not None else None
+    with_formulas = check_package(data, infos, sheets, strings - set(sheets), limits, kept)
+    # A sheet that may hold formulas or error values (a '#' in its text) is read whole: its unread cells are found
+    # over the whole part, and a piece's calamine would read them as empty all the same.
+    if kept and len(sheets) == 1 and not with_formulas and (part := next(iter(sheets))) in kept:
+        pieces = Pieces.of(data, zf, part, *kept.pop(part), piece_rows)
+        if pieces is not None:
+            if meanwhile is not None:
+                try:
+                    meanwhile(len(data))
+                except BaseException:
+                    pieces.close()
+                    raise
+            return (pieces.sheet,), pieces
     formulas = _unread_by_sheet(zf, sheets, with_formulas)
     if meanwhile is None:
-        return _calamine(data, formulas, limits)
+        return _calamine(data, formulas, limits), None
     # Only past the gate: calamine parses in a thread of its own (releasing the GIL), the caller's work runs here.
     outcome: list = []
     worker = threading.Thread(target=_calamine_into, args=(outcome, data, formulas, limits), name="calamine")
@@ -162,7 +186,7 @@ def _read_xlsx(data: bytes, limits: Limits, meanwhile: Callable[[int], None] | N
         worker.join()
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
-    return outcome[0]
+    return outcome[0], None
 
 
 def _calamine_into(outcome: list, data: bytes, formulas: dict[str, Unread], limits: Limits) -> None:
@@ -175,7 +199,7 @@ def _calamine_into(outcome: list, data: bytes, formulas: dict[str, Unread], limi
 
 def _calamine(data: bytes, formulas: dict[str, Unread], limits: Limits) -> tuple[Sheet, ...]:
     """The visible worksheets' cells, read by python-calamine (a file the gate has passed)."""
-    try:
+    with _refused():
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         out = []
         for meta in workbook.sheets_metadata:
@@ -188,6 +212,14 @@ def _calamine(data: bytes, formulas: dict[str, Unread], limits: Limits) -> tuple
             cells, errors = formulas.get(meta.name, (frozenset(), {}))
             rows = _reaching(sheet.to_python(skip_empty_area=False), cells | errors.keys(), meta.name, limits)
             out.append(Sheet(meta.name, rows, merged, cells, errors))
+    return tuple(out)
+
+
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """calamine's errors as refusals, in Chinese."""
+    try:
+        yield
     except python_calamine.PasswordError as exc:
         raise Refused("文件设置了密码，无法读取：请取消密码后另存为 .xlsx 再导入") from exc
     except python_calamine.CalamineError as exc:
@@ -198,7 +230,141 @@ def _calamine(data: bytes, formulas: dict[str, Unread], limits: Limits) -> tuple
         if type(exc).__name__ != "PanicException":
             raise
         raise Refused(CORRUPT) from exc
-    return tuple(out)
+
+
+# A piece's sheet holds at least this many times the bytes of the shared strings, which calamine reads again for
+# each piece.
+STRINGS_SHARE = 8
+_SHEET_DATA_END = b"</sheetData>"
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([1-9][0-9]{0,8}):([A-Z]{1,3})([1-9][0-9]{0,8})"\s*/>')
+
+
+class Pieces:
+    """A worksheet's rows read a piece at a time: its ``<sheetData>`` cut at row ends into stretches of about the
+    rows asked for, each one packed (uncompressed) with the workbook's other parts and parsed by calamine in a thread
+    of its own — which releases the GIL while it parses — while the caller's thread works on the rows before.
+    Only text the gate's quick scan passed is cut (``check_package``'s ``kept``), so each stretch holds whole rows and
+    cells as spreadsheet programs write them, within the file's bounds. :attr:`sheet`'s ``rows`` grow as
+    :meth:`more` takes each piece in, placed where calamine reads them in the whole sheet."""
+
+    def __init__(self, sheet: Sheet, parts: dict[str, bytes], part: str, xml: bytes, cuts: list[tuple[int, int]],
+                 max_row: int, estimate: int) -> None:
+        self.sheet = sheet
+        self.max_row = max_row  # every row number of the sheet is at most this
+        self.estimate = estimate  # the rows in all, for the progress bar
+        self._done = False
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(parts, part, xml, cuts), name="calamine-pieces",
+                                        daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def of(cls, data: bytes, zf: zipfile.ZipFile, part: str, xml: bytes, max_row: int, piece_rows: int) -> Pieces | None:
+        """The pieces of the worksheet ``part`` (inflated: ``xml``), or None where the workbook is not one visible
+        worksheet or its merged cells are written otherwise than spreadsheet programs write them."""
+        with _refused():
+            workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+            metas = workbook.sheets_metadata
+        if len(metas) != 1 or metas[0].typ != python_calamine.SheetTypeEnum.WorkSheet \
+                or metas[0].visible != python_calamine.SheetVisibleEnum.Visible:
+            return None
+        begin = xml.find(b">", xml.find(b"<sheetData")) + 1
+        end = xml.find(_SHEET_DATA_END, begin)
+        if xml[begin - 2:begin] == b"/>" or end < 0:
+            return None
+        tail = xml[end:]
+        merges = _MERGE.findall(tail)
+        if len(merges) != tail.count(b"<mergeCell "):
+            return None
+        merged = tuple((int(r0) - 1, column_index(c0.decode()) - 1, int(r1) - 1, column_index(c1.decode()) - 1)
+                       for c0, r0, c1, r1 in merges)
+        parts = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir() and info.filename != part}
+        strings = sum(len(v) for k, v in parts.items() if k.lower().endswith("sharedstrings.xml"))
+        rows = max(xml.count(b"</row>", begin, end), 1)
+        size = max((end - begin) * piece_rows // rows, STRINGS_SHARE * strings, 1)
+        cuts = []
+        pos = begin
+        while pos < end:
+            cut = xml.find(b"</row>", min(pos + size, end), end)
+            cut = end if cut < 0 else cut + len(b"</row>")
+            cuts.append((pos, cut))
+            pos = cut
+        return cls(Sheet(metas[0].name, [], merged), parts, part, xml, cuts, max_row, rows)
+
+    def _read(self, parts: dict[str, bytes], part: str, xml: bytes, cuts: list[tuple[int, int]]) -> None:
+        head, tail = _PIECE_HEAD, _PIECE_TAIL
+        try:
+            for begin, end in cuts:
+                with _refused():
+                    package = io.BytesIO()
+                    with zipfile.ZipFile(package, "w", zipfile.ZIP_STORED) as zf:
+                        for name, content in parts.items():
+                            zf.writestr(name, content)
+                        zf.writestr(part, b"".join((head, xml[begin:end], tail)))
+                    package.seek(0)
+                    workbook = python_calamine.CalamineWorkbook.from_filelike(package)
+                    sheet = workbook.get_sheet_by_index(0)
+                    piece = (sheet.start, sheet.to_python(skip_empty_area=True))
+                if not self._put(piece):
+                    return
+        except BaseException as exc:  # a refusal or pyo3's PanicException: raised again in the caller's thread
+            self._put(exc)
+            return
+        self._put(None)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def more(self) -> bool:
+        """Take the next piece's rows in; False once every piece is in."""
+        if self._done:
+            return False
+        item = self._queue.get()
+        if item is None:
+            self._done = True
+            return False
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        start, rows = item
+        if start is None:  # nothing with a value in this stretch
+            return True
+        top, left = start
+        into = self.sheet.rows
+        into += [[] for _ in range(top - len(into))]
+        into += rows if not left else [[""] * left + row for row in rows]
+        return True
+
+    def rows_at_most(self, most: int) -> bool:
+        """Whether the sheet holds at most ``most`` rows (known before they are read: from its row numbers)."""
+        return self.max_row <= most
+
+    def wait(self, rows: int) -> None:
+        """Take pieces in until ``rows`` rows are (or every piece is)."""
+        while len(self.sheet.rows) < rows and self.more():
+            pass
+
+    def rest(self) -> None:
+        """Take every piece in: the sheet as a whole read would give it."""
+        while self.more():
+            pass
+
+    def close(self) -> None:
+        """Stop reading (the caller has all it wants, or gave up)."""
+        self._stop.set()
+        self._thread.join()
+
+
+_PIECE_HEAD = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats'
+               b'.org/spreadsheetml/2006/main"><sheetData>')
+_PIECE_TAIL = b"</sheetData></worksheet>"
 
 
 def _reaching(rows: list[list[Any]], cells: frozenset[tuple[int, int]], sheet: str, limits: Limits) -> list[list[Any]]:

@@ -204,3 +204,27 @@ def test_rows_the_quick_scans_run_cannot_take_cost_the_search_alone(monkeypatch)
     assert book.sheets[0].rows[-1] == [20_001, " 满意 ", ""]
     assert len(body) > 1_000_000
     assert len(calls) < 4 * len(body) // gate.SEARCH_STRETCH + 20  # 20,001 rows, 80,000 tags
+
+
+@pytest.mark.parametrize("make, message", HOSTILE.values(), ids=HOSTILE.keys())
+def test_parts_inflated_ahead_in_a_thread_are_refused_alike(make, message, monkeypatch):
+    """Parts inflated a chunk ahead in a thread of their own (here every part of 64 KB packed or more): the same
+    refusal, and no inflating thread left behind once it is raised."""
+    import threading
+
+    from actions.spreadsheets import gate
+
+    monkeypatch.setattr(gate, "CHUNK", 64 * 1024)
+    with pytest.raises(Refused) as refused:
+        read_book(make(), "回收表.xlsx")
+    assert message in refused.value.message
+    assert not [t for t in threading.enumerate() if t.name == "gate-inflate"]
+
+
+def test_a_workbook_inflated_ahead_reads_as_before(monkeypatch):
+    from actions.spreadsheets import gate
+
+    data = many_rows(50_000)
+    before = read_book(data, "a.xlsx").sheets[0].rows
+    monkeypatch.setattr(gate, "CHUNK", 64 * 1024)
+    assert read_book(data, "a.xlsx").sheets[0].rows == before

@@ -14,6 +14,7 @@ from actions.actor import Actor
 from actions.errors import NotPermitted, Refused
 from actions.kernel.periods import today_local
 from actions.records import save_record
+from actions.spreadsheets.header import HEADER_SCAN_ROWS
 from actions.spreadsheets.pipeline import Outcome
 from actions.spreadsheets.reader import Limits
 from actions.spreadsheets.writer import error_report, template
@@ -35,7 +36,7 @@ from models import (
     UnitStatus,
 )
 from tests import factories as f
-from tests.data.workbooks import add_part, lying_sizes, replace_part, workbook, zip_bomb
+from tests.data.workbooks import add_part, lying_sizes, replace_part, with_sheet, workbook, zip_bomb
 from tests.models.test_totals import tallies
 
 HEADER = ["序号", "楼栋", "房号", "业主姓名", "填表日期", "客服部", "工程部", "秩序维护", "环境卫生", "绿化", "总体满意度", "意见建议"]
@@ -61,10 +62,11 @@ def estate(session):
 def pieces(request, monkeypatch):
     """A real run streamed a piece of this many rows at a time (None: the file in one piece, as any file under
     ``STREAM_ROWS`` rows): the outcome is the same however the file is cut."""
-    from actions.spreadsheets import pipeline
+    from actions.spreadsheets import pipeline, reader
 
     if request.param is not None:
         monkeypatch.setattr(pipeline, "STREAM_ROWS", request.param)
+        monkeypatch.setattr(reader, "STRINGS_SHARE", 0)  # the file parsed in pieces of about as many rows too
     return request.param
 
 
@@ -728,17 +730,17 @@ def test_the_lookups_are_read_while_calamine_parses(session, estate, monkeypatch
     import_survey_responses(session, survey_id=survey_id, data=first, file_name="a.xlsx", actor=actor)
     read = threading.Event()
     overlapped = []
-    real_calamine, real_prefetch = reader._calamine, SurveyImporter.prefetch
+    real_pieces, real_prefetch = reader.Pieces._read, SurveyImporter.prefetch
 
-    def calamine(*args):
+    def pieces(*args):  # a real run's file is parsed a piece at a time, in a thread of its own
         overlapped.append(read.wait(timeout=5))
-        return real_calamine(*args)
+        return real_pieces(*args)
 
     def prefetch(self, size):
         real_prefetch(self, size)
         read.set()
 
-    monkeypatch.setattr(reader, "_calamine", calamine)
+    monkeypatch.setattr(reader.Pieces, "_read", pieces)
     monkeypatch.setattr(SurveyImporter, "prefetch", prefetch)
     wrong = workbook({"S": [["楼栋", "房号", "业主姓名", "客服部"], ["1栋", "1-101", "李四", 5]]})
     result = import_survey_responses(session, survey_id=survey_id, data=wrong, file_name="b.xlsx", actor=actor)
@@ -802,6 +804,67 @@ def test_pieces_are_written_as_they_are_checked_and_rolled_back_at_an_error(sess
     assert counts(session)["SurveyResponse"] == before["SurveyResponse"] + 5
 
 
+def _survey_sheet(rows: list[tuple[str, str, str]], last: bytes = b"") -> bytes:
+    """A sheet of 楼栋, 房号, 客服部 rows as inline strings, then ``last`` (raw row XML)."""
+    body = b"".join(
+        f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{b}</t></is></c><c r="B{i}" t="inlineStr"><is><t>{r}</t>'
+        f'</is></c><c r="C{i}"><v>{score}</v></c></row>'.encode() for i, (b, r, score) in enumerate(rows, start=2))
+    return with_sheet(body + last)
+
+
+def test_a_piece_calamine_refuses_mid_stream_takes_back_the_pieces_written(session, estate, monkeypatch):
+    """Read and written a row a piece: the pieces before it are written (by the writer thread) while the file is
+    still being parsed; the piece calamine cannot read refuses the whole file, as a whole read does — and nothing
+    is left of the pieces written."""
+    from actions import survey_import
+    from actions.spreadsheets import pipeline, reader
+
+    _, _, actor, survey_id = estate
+    monkeypatch.setattr(pipeline, "STREAM_ROWS", 1)
+    monkeypatch.setattr(reader, "STRINGS_SHARE", 0)
+    real = survey_import.insert_rows
+    written = []
+
+    def insert_rows(session, table, columns, rows, **kw):
+        if table.name == "survey_response":
+            written.append(len(rows))
+        return real(session, table, columns, rows, **kw)
+
+    monkeypatch.setattr(survey_import, "insert_rows", insert_rows)
+    before = counts(session)
+    # more rows than the header is looked for among (the rows after them are read as the check goes), the later
+    # ones repeats
+    forms = [("1栋", f"1-10{1 + i % 3}", str(5 - i % 3)) for i in range(HEADER_SCAN_ROWS + 5)]
+    data = _survey_sheet(forms, f'<row r="{len(forms) + 2}"><c r="A{len(forms) + 2}" t="inlineStr"><is><t>1栋</t>'
+                         f'</is></c><c r="C{len(forms) + 2}" t="n"><v>abc</v></c></row>'.encode())
+    with pytest.raises(Refused, match="文件已损坏或不是有效的 .xlsx 工作簿"):
+        import_survey_responses(session, survey_id=survey_id, data=data, file_name="坏.xlsx", actor=actor)
+    assert sum(written) == 3  # the pieces before the bad one went to the database
+    assert counts(session) == before
+    # mended, the same rows are read in pieces and written whole
+    data = _survey_sheet([("1栋", "1-101", "5"), ("1栋", "1-102", "4"), ("1栋", "1-103", "3"), ("1栋", "1-104", "2")])
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="好.xlsx", actor=actor)
+    assert result.written and result.counts["new"] == 4
+    assert counts(session)["SurveyResponse"] == before["SurveyResponse"] + 4
+
+
+def test_a_merge_below_the_header_is_reported_when_read_in_pieces(session, estate, monkeypatch):
+    """A merged 房号 under the header needs its top cell before the rows below are checked: the sheet is read whole
+    first, and each row under the merge is named as a whole read names it; nothing is written."""
+    from actions.spreadsheets import pipeline, reader
+
+    _, _, actor, survey_id = estate
+    monkeypatch.setattr(pipeline, "STREAM_ROWS", 1)
+    monkeypatch.setattr(reader, "STRINGS_SHARE", 0)
+    before = counts(session)
+    data = workbook({"S": [["楼栋", "房号", "客服部"], ["1栋", "1-101", 5], ["1栋", None, 4], ["1栋", None, 3]]},
+                    merged={"S": ["B2:B4"]})
+    result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="a.xlsx", actor=actor)
+    assert [p.message for p in result.problems] == ["「S」第3行 房号 为空（合并单元格？请取消合并并逐行填写）",
+                                                    "「S」第4行 房号 为空（合并单元格？请取消合并并逐行填写）"]
+    assert not result.written and counts(session) == before
+
+
 def test_a_department_ticked_in_columns_of_its_own_is_refused_saying_how_to_lay_it_out(session, estate):
     """Paper forms tallied 「客服部」 over 「满意 | 基本满意 | 不满意」 ticked √: the sub-headings row was read as a form
     (「第2行 楼栋 为空（合并单元格？）」), each tick in the first column 「「√」不是评分」 and ticks in the others
@@ -821,3 +884,27 @@ def test_a_department_ticked_in_columns_of_its_own_is_refused_saying_how_to_lay_
         "请把「客服部」合并为一列填写（1–5 分，或填 非常满意/满意/基本满意/不满意/很不满意，也可写“5分”）后重新导入"
         "（可下载导入模板对照）")
     assert counts(session) == before
+
+
+def test_an_error_value_read_with_pieces_asked_for_is_the_row_error_of_the_whole_read(session, estate, monkeypatch):
+    """#N/A of a VLOOKUP kept by 「选择性粘贴 → 数值」 in 客服部: a real run (which asks for the sheet in pieces, a row
+    at a time) names it on its row exactly as the whole read does — never a blank score; nothing is written."""
+    import zipfile
+
+    from actions.spreadsheets import pipeline, reader
+
+    _, _, actor, survey_id = estate
+    rows = [["楼栋", "房号", "客服部", "工程部"], *(["1栋", f"1-10{i}", 5, 4] for i in range(1, 5))]
+    rows[3][2] = "#N/A"
+    data = workbook({"S": rows})
+    assert b't="e"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")  # a real error cell
+    before = counts(session)
+    outcomes = []
+    for stream_rows in (pipeline.STREAM_ROWS, 1):  # whole, then asked for in pieces of a row
+        monkeypatch.setattr(pipeline, "STREAM_ROWS", stream_rows)
+        monkeypatch.setattr(reader, "STRINGS_SHARE", 0)
+        result = import_survey_responses(session, survey_id=survey_id, data=data, file_name="回收.xlsx", actor=actor)
+        assert not result.written and counts(session) == before
+        outcomes.append([(p.sheet, p.row, p.column, p.value, p.reason) for p in result.problems])
+    assert outcomes[0] == outcomes[1] == [
+        ("S", 4, "客服部", "#N/A", "为错误值 #N/A（公式出错）：请改正或删除该单元格后重新导入")]
