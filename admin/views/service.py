@@ -177,7 +177,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def judge_form(self, request: Request) -> Response:
         (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
         values = {"validity": (row.complaint_validity or ComplaintValidity.PENDING).value,
-                  "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else ""}
+                  "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else "",
+                  "version": str(row.version)}
         # a 报修, 咨询 …: said at once, not after the judgement is chosen
         return await self._judge_page(request, row, values, closed=complaints.judge_refusal(row))
 
@@ -187,7 +188,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         provisional one: one complaint, one deduction)."""
         self.require(request, "action:judge-complaint")
         form = await request.form()
-        values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points")}
+        values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points", "version")}
         (row,) = await self.scoped_targets(request, [values["request_id"]])
         try:
             result = await run_action(self.session_maker, request, complaints.judge_complaint, request_id=row.id,
@@ -621,6 +622,7 @@ class ServicePage(GrantedPage):
 class JudgeForm(PageForm):
     validity = EnumField(ComplaintValidity, label_of(ServiceRequest, "complaint_validity"))
     points = DecimalField(label_of(ServiceRequest, "complaint_points"))
+    version = VersionField()
 
 
 class AnswerForm(PageForm):

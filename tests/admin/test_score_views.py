@@ -553,7 +553,7 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
         row = session.get(ServiceRequest, complaint.id)
         return row.complaint_validity, row.complaint_points
 
-    form = {"request_id": str(complaint.id), "validity": "valid", "points": "8"}
+    form = {"request_id": str(complaint.id), "validity": "valid", "points": "8", "version": str(complaint.version)}
     desk = console("desk")
     assert desk.get(f"/admin/service-request/action/judge-complaint?pks={complaint.id}").status_code == 403
     assert desk.post("/admin/service-request/judge-complaint", form).status_code == 403
@@ -567,6 +567,51 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
     done = sup.post("/admin/service-request/judge-complaint", form)
     assert done.status_code == 303 and state() == (ComplaintValidity.VALID, Decimal("-8"))
     assert "评定扣 8 分" in sup.get(done.headers["location"]).text
+
+
+def test_a_judgement_from_a_form_opened_before_another_is_refused(console, session, org):
+    """判定投诉 carried no version: a supervisor's form opened before another supervisor judged (or before the same
+    one judged in another tab) silently replaced the newer judgement. The form carries the complaint's version: the
+    stale one is refused in Chinese, nothing written, the newer judgement stays; the same judgement sent again is
+    told done, not written twice; a form without its version is refused."""
+    complaint = factories.service_request(session, project_=org["project"], kind=RequestKind.COMPLAINT,
+                                          received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
+    complaint.complaint_validity, complaint.complained_staff_id = ComplaintValidity.PENDING, org["staff"][0].id
+    factories.user(session, username="sup2", roles=["客服主管"], projects=[org["project"]])
+    session.flush()
+    url, post = f"/admin/service-request/action/judge-complaint?pks={complaint.id}", "/admin/service-request/judge-complaint"
+
+    def state():
+        session.expire_all()
+        row = session.get(ServiceRequest, complaint.id)
+        logs = count(session, OperationLog, OperationLog.operation == "judge_complaint")
+        return row.complaint_validity, row.complaint_points, row.version, logs
+
+    def opened(client) -> dict:
+        page = client.get(url)
+        assert page.status_code == 200
+        version = re.search(r'name="version" value="(\d+)"', page.text)
+        assert version, "the 判定投诉 form carries no version"
+        return {"request_id": str(complaint.id), "version": version.group(1)}
+
+    sup, sup2 = console("sup"), console("sup2")
+    first, second, third = opened(sup), opened(sup2), opened(sup)
+    done = sup.post(post, {**first, "validity": "valid", "points": "8"})
+    assert done.status_code == 303
+    judged = state()
+    assert judged[:2] == (ComplaintValidity.VALID, Decimal("-8"))
+
+    stale = sup2.post(post, {**second, "validity": "invalid"})
+    assert stale.status_code == 400 and f"投诉 #{complaint.id} 已被他人修改（现为有效），请刷新后重试" in stale.text
+    assert state() == judged
+    again = sup.post(post, {**third, "validity": "valid", "points": "8"})  # the same judgement from another tab
+    assert again.status_code == 303 and state() == judged
+    assert "已判定为有效，未重复登记" in sup.get(again.headers["location"]).text
+    missing = sup2.post(post, {"request_id": str(complaint.id), "validity": "invalid"})
+    assert missing.status_code == 400 and "表单缺少版本号" in missing.text and state() == judged
+
+    fresh = sup2.post(post, {**opened(sup2), "validity": "invalid"})  # reopened on the newer judgement: taken
+    assert fresh.status_code == 303 and state()[:2] == (ComplaintValidity.INVALID, None)
 
 
 def test_judging_is_offered_on_a_complaint_only(console, session, org):
@@ -587,7 +632,8 @@ def test_judging_is_offered_on_a_complaint_only(console, session, org):
     page = sup.get(f"/admin/service-request/action/judge-complaint?pks={repair.id}")
     assert page.status_code == 200 and f"诉求 #{repair.id} 是报修(户内)，不是投诉" in page.text
     assert "确认判定" not in page.text and 'name="validity"' not in page.text
-    posted = sup.post("/admin/service-request/judge-complaint", {"request_id": str(repair.id), "validity": "valid"})
+    posted = sup.post("/admin/service-request/judge-complaint",
+                      {"request_id": str(repair.id), "validity": "valid", "version": str(repair.version)})
     assert posted.status_code == 400 and "不是投诉" in posted.text
     session.expire_all()
     assert session.get(ServiceRequest, repair.id).complaint_validity is None
