@@ -57,6 +57,7 @@ from ..forms import (
     ProjectField,
     TextField,
     VersionField,
+    VersionsField,
 )
 from . import listing
 from .base import (
@@ -479,6 +480,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         return await _page(
             self, request, "step.html", status_code=status_code, title=STEPS[step][0], step=step, orders=orders,
             choices=choices, values={"next": request.query_params.get("next", ""), **(values or {})},
+            versions=",".join(f"{r.id}:{r.version}" for r in rows),
             ways=VisitWay.choices(), results=Satisfaction.choices(), **context,
         )
 
@@ -591,6 +593,7 @@ class ReassignForm(StepForm):
     reason = TextField("转派原因")
     department_id = IdField(label_of(WorkOrder, "department"))
     assignee_id = IdField(label_of(WorkOrder, "assignee"))
+    versions = VersionsField()
 
 
 STEP_FORMS: dict[str, type[StepForm]] = {"complete": CompleteForm, "callback": CallbackForm, "accept": AcceptForm,
