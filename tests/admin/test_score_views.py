@@ -379,11 +379,53 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
     assert sup.post("/admin/service-star/choose", {"quarter": quarter,
                                                    "nomination_id": str(star.id)}).status_code == 403
     chosen = console("branch").post("/admin/service-star/choose", {
-        "quarter": quarter, "nomination_id": str(star.id), "commendation": "通报表扬", "reward": "300"})
+        "quarter": quarter, "nomination_id": str(star.id), "commendation": "通报表扬", "reward": "300",
+        "versions": f"{star.id}:{star.version}"})
     assert chosen.status_code == 303
     session.expire_all()
     star = session.get(ServiceStar, star.id)
     assert (star.chosen, star.commendation, star.reward) == (True, "通报表扬", Decimal("300.00"))
+
+
+def test_a_star_choice_from_a_form_opened_before_another_is_refused(console, session, org):
+    """分公司评定 carried no version: a choice made from a page opened before another's 评定 un-chose the newer
+    choice silently. The form carries the nominations' versions: a stale one is refused in Chinese, nothing
+    written; a form without them is refused too (B13)."""
+    wang, li = org["staff"][0], org["staff"][1]
+    stars = [ServiceStar(quarter="2026Q3", project_id=org["project"].id, staff_id=s.id, reason="表扬")
+             for s in (wang, li)]
+    session.add_all(stars)
+    factories.user(session, username="branch2", roles=["分公司管理"], branch_=org["branch"])
+    session.flush()
+    url = f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}"
+
+    def opened(client) -> dict:
+        page = client.get(url)
+        assert page.status_code == 200
+        versions = re.search(r'name="versions" value="([\d:,]+)"', page.text)
+        assert versions, "the 评定 form carries no version"
+        return {"quarter": "2026Q3", "project_id": str(org["project"].id), "versions": versions.group(1)}
+
+    def state():
+        session.expire_all()
+        return [(s.chosen, s.commendation, s.version) for s in (session.get(ServiceStar, x.id) for x in stars)]
+
+    branch, branch2 = console("branch"), console("branch2")
+    first, second = opened(branch), opened(branch2)
+    done = branch.post("/admin/service-star/choose", {**first, "nomination_id": str(stars[0].id),
+                                                      "commendation": "通报表扬"})
+    assert done.status_code == 303
+    chosen = state()
+    assert [c[:2] for c in chosen] == [(True, "通报表扬"), (False, "")]
+
+    stale = branch2.post("/admin/service-star/choose", {**second, "nomination_id": str(stars[1].id)})
+    assert stale.status_code == 400 and "2026Q3 服务之星的推荐或评定已被他人修改，请刷新后重试" in stale.text
+    assert state() == chosen
+    bare = branch2.post("/admin/service-star/choose", {"quarter": "2026Q3", "nomination_id": str(stars[1].id)})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == chosen
+
+    fresh = branch2.post("/admin/service-star/choose", {**opened(branch2), "nomination_id": str(stars[1].id)})
+    assert fresh.status_code == 303 and [c[0] for c in state()] == [False, True]
 
 
 def test_the_company_revises_a_rule_from_a_future_date(console, session, org):
