@@ -288,9 +288,12 @@ class Judgement:
     validity: ComplaintValidity
     points: Decimal | None  # the deduction chosen (negative), None: none chosen (the provisional one applies)
     staff: str  # the employee complained about, "" if none is named
+    already: bool = False  # the same judgement sent again (a double click, a second tab): nothing written
 
     @property
     def message(self) -> str:
+        if self.already:
+            return f"投诉 #{self.request_id} 已判定为{self.validity.label}，未重复登记"
         text = f"投诉 #{self.request_id} 已判定为{self.validity.label}"
         if self.validity is ComplaintValidity.VALID and self.staff:
             if self.points is None:
@@ -336,10 +339,12 @@ def judge_refusal(request: ServiceRequest) -> str | None:
 
 @as_actor
 def judge_complaint(session: Session, *, request_id: int, validity: ComplaintValidity,
-                    points: Decimal | None = None, actor: Actor) -> Judgement:
+                    points: Decimal | None = None, actor: Actor, version: int | None = None) -> Judgement:
     """判定投诉: 有效 / 无效 (or back to 待判定), and for a valid complaint naming an employee the deduction chosen
     in the range of the rule of 有效投诉 (细则：被业主投诉者，视情况扣5-10分). The choice replaces the provisional
-    deduction: one complaint, one deduction. ``points`` may be given as 8 or −8 (扣 8 分)."""
+    deduction: one complaint, one deduction. ``points`` may be given as 8 or −8 (扣 8 分). ``version``: the one the
+    form started from — a form opened before another judgement (another tab, another supervisor) is refused, never
+    replaces it; the same judgement sent again answers that it is done and writes nothing."""
     SR = ServiceRequest
     request = session.get(SR, request_id, with_for_update=True)
     if request is None:
@@ -372,6 +377,11 @@ def judge_complaint(session: Session, *, request_id: int, validity: ComplaintVal
             low, high = -rule.points_max, -rule.points_min
             raise Refused(f"{label_of(SR, 'complaint_points')}须在 {scores.range_text(low, high)} 分之间"
                           f"（细则：被业主投诉者，视情况扣分）：{-points:f}", [request_id])
+    if version is not None and version != request.version:  # read under the row lock: a judgement meanwhile is seen
+        if (validity, points) == (request.complaint_validity, request.complaint_points):
+            return Judgement(request_id, validity, points, staff.name if staff else "", already=True)
+        now = request.complaint_validity or ComplaintValidity.PENDING
+        raise Refused(f"投诉 #{request_id} 已被他人修改（现为{now.label}），请刷新后重试", [request_id])
     if staff is not None and (validity, points) != (request.complaint_validity, request.complaint_points):
         # the employee's month would score differently: not once it is confirmed
         month = period_of(request.received_at.astimezone(SHANGHAI).date())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -246,6 +246,7 @@ class Nomination:
     chosen_at: dt.datetime | None
     commendation: str
     reward: Decimal | None
+    version: int  # what the 评定 form was opened on (``choose_stars``' versions)
 
 
 def star_nominations(session: Session, *, quarter: str, actor: Actor) -> tuple[Nomination, ...]:
@@ -258,7 +259,7 @@ def star_nominations(session: Session, *, quarter: str, actor: Actor) -> tuple[N
     )
     return tuple(
         Nomination(s.id, s.quarter, p.id, p.name, p.branch_id, s.staff_id, name, s.reason, s.chosen, s.chosen_at,
-                   s.commendation, s.reward)
+                   s.commendation, s.reward, s.version)
         for s, p, name in rows
     )
 
@@ -283,9 +284,11 @@ def _reward(value: Decimal | str | None) -> Decimal | None:
 
 
 def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int], actor: Actor,
-                 commendation: str = "", reward: Decimal | str | None = None) -> StarChoice:
+                 commendation: str = "", reward: Decimal | str | None = None,
+                 versions: Mapping[int, int] | None = None) -> StarChoice:
     """分公司评定: the branch's choice among its projects' nominations, with the 通报表扬 and the reward it gives;
-    the others of the quarter are not chosen."""
+    the others of the quarter are not chosen. ``versions``: {nomination: version} the form was opened on — a form
+    opened before another's 评定 (or before a new nomination) is refused, never un-chooses the newer choice."""
     quarter = quarter.strip().upper()
     quarter_months(quarter)
     wanted = sorted({int(i) for i in nomination_ids})
@@ -320,6 +323,8 @@ def choose_stars(session: Session, *, quarter: str, nomination_ids: Iterable[int
         select(ServiceStar).where(ServiceStar.quarter == quarter, ServiceStar.project_id.in_(branch_projects))
         .with_for_update()
     ))
+    if versions is not None and (stale := [r.id for r in rows if versions.get(r.id) != r.version]):
+        raise Refused(f"{quarter} 服务之星的推荐或评定已被他人修改，请刷新后重试", stale)
     now = utcnow()
     for row in rows:
         if row.id in wanted:

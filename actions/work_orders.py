@@ -11,7 +11,7 @@ order at once, one wins and the other is refused (B07).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -554,9 +554,19 @@ def _check_own_department(session: Session, actor: Actor, order_ids: Sequence[in
 
 def _transition(session: Session, *, actor: Actor, operation: str, verb: str, order_ids: Sequence[int],
                 allowed: Sequence[WorkOrderStatus], values: dict[str, Any], params: dict[str, Any] | None = None,
-                dry_run: bool = False) -> TransitionResult:
+                dry_run: bool = False, versions: Mapping[int, int] | None = None) -> TransitionResult:
+    """The step on the orders; ``versions``: {order: the version its form was opened on} — an order changed since
+    (another's step meanwhile) refuses the whole step, named."""
     rows = _orders(session, order_ids, actor, allowed, verb)
     ids = tuple(r[0] for r in rows)
+    current: list[ColumnElement] = []
+    if versions is not None:
+        stale = [i for i, v in session.execute(select(WorkOrder.id, WorkOrder.version).where(WorkOrder.id.in_(ids)))
+                 if versions.get(i) != v]
+        if stale:
+            raise Refused(f"以下派工单已被他人修改，请刷新后重试：{id_list(stale)}", stale)
+        # …and still so when written (a step committed between the read and the UPDATE finds no row)
+        current.append(or_(*(and_(WorkOrder.id == i, WorkOrder.version == versions[i]) for i in ids)))
     if operation in OWN_DEPARTMENT_STEPS:
         _check_own_department(session, actor, ids, verb)
     target = values.get("status", rows[0][2])
@@ -565,7 +575,7 @@ def _transition(session: Session, *, actor: Actor, operation: str, verb: str, or
     now = utcnow()
     done = session.execute(
         update(WorkOrder)
-        .where(WorkOrder.id.in_(ids), WorkOrder.status.in_(allowed))
+        .where(WorkOrder.id.in_(ids), WorkOrder.status.in_(allowed), *current)
         .values(**values, updated_at=now, version=WorkOrder.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -618,9 +628,10 @@ def accept_work_orders(session: Session, *, order_ids: Sequence[int], actor: Act
 @as_actor
 def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: str, actor: Actor,
                          department_id: int | None = None, assignee_id: int | None = None,
-                         dry_run: bool = False) -> TransitionResult:
+                         dry_run: bool = False, versions: Mapping[int, int] | None = None) -> TransitionResult:
     """转派: another department or person takes the open orders; they must accept again. The reason is kept
-    on the order and in the audit trail."""
+    on the order and in the audit trail. ``versions``: the orders' versions the form was opened on — a 转派 form
+    opened before another's 转派 (or 接单) is refused, never sends the order back over the newer decision."""
     reason = (reason or "").strip()
     if not reason:
         raise Refused(f"请填写{label_of(WorkOrder, 'reassign_note')}")
@@ -638,7 +649,7 @@ def reassign_work_orders(session: Session, *, order_ids: Sequence[int], reason: 
     if assignee is not None or department is not None:
         values["assignee_id"] = assignee.id if assignee else None
     return _transition(session, actor=actor, operation="reassign_work_orders", verb="转派", order_ids=order_ids,
-                       allowed=STEP_FROM["reassign"], values=values, dry_run=dry_run,
+                       allowed=STEP_FROM["reassign"], values=values, dry_run=dry_run, versions=versions,
                        params={"department_id": department_id, "assignee_id": assignee_id, "reason": reason})
 
 

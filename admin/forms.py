@@ -141,6 +141,26 @@ class IdsField(Field):
         self.data = tuple(int(p) for p in parts)
 
 
+class VersionsField(Field):
+    """The version of each record a step form on several records was opened on (B13), sent as ``id:version,…``:
+    refused when absent, as :class:`VersionField` is."""
+
+    def __init__(self, label: str = "版本", **kwargs: Any) -> None:
+        super().__init__(label, default=None, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        pairs = [p.strip() for v in valuelist for p in str(v).split(",") if p.strip()]
+        if not pairs:
+            raise ValueError(MISSING_VERSION_MESSAGE)
+        whole = [p.partition(":")[::2] for p in pairs]
+        if not all(_INT.match(i) and _INT.match(v) for i, v in whole):
+            raise ValueError(f"{self.label.text}无效")
+        self.data = {int(i): int(v) for i, v in whole}
+
+
+_INT = re.compile(r"^[1-9]\d{0,8}$")  # 1 … 999,999,999: an id or a version, within the database's integer
+
+
 _YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$")

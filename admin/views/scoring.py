@@ -40,7 +40,17 @@ from models import (
     label_of,
 )
 
-from ..forms import DateField, DecimalField, FlagField, IdField, IdsField, PageForm, ProjectField, TextField
+from ..forms import (
+    DateField,
+    DecimalField,
+    FlagField,
+    IdField,
+    IdsField,
+    PageForm,
+    ProjectField,
+    TextField,
+    VersionsField,
+)
 from .base import (
     BooleanFilter,
     EnumFilter,
@@ -106,6 +116,7 @@ class ChooseForm(PageForm):
     nomination_ids = IdsField(ServiceStar.__label__, name="nomination_id")  # the ticked boxes
     commendation = TextField(label_of(ServiceStar, "commendation"))
     reward = TextField(label_of(ServiceStar, "reward"))
+    versions = VersionsField()
 
 
 class DeadlineForm(PageForm):

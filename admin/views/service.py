@@ -58,6 +58,7 @@ from ..forms import (
     ProjectField,
     TextField,
     VersionField,
+    VersionsField,
 )
 from . import listing
 from .base import (
@@ -185,7 +186,8 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
     async def judge_form(self, request: Request) -> Response:
         (row,) = await self.scoped_targets(request, selected_pks(request)[:1])
         values = {"validity": (row.complaint_validity or ComplaintValidity.PENDING).value,
-                  "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else ""}
+                  "points": f"{-row.complaint_points:f}" if row.complaint_points is not None else "",
+                  "version": str(row.version)}
         # a 报修, 咨询 …: said at once, not after the judgement is chosen
         return await self._judge_page(request, row, values, closed=complaints.judge_refusal(row))
 
@@ -195,7 +197,7 @@ class ServiceRequestAdmin(ScopedModelView, model=ServiceRequest):
         provisional one: one complaint, one deduction)."""
         self.require(request, "action:judge-complaint")
         form = await request.form()
-        values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points")}
+        values = {k: str(form.get(k, "")) for k in ("request_id", "validity", "points", "version")}
         (row,) = await self.scoped_targets(request, [values["request_id"]])
         try:
             result = await run_action(self.session_maker, request, complaints.judge_complaint, request_id=row.id,
@@ -487,6 +489,7 @@ class WorkOrderAdmin(ScopedModelView, model=WorkOrder):
         return await _page(
             self, request, "step.html", status_code=status_code, title=STEPS[step][0], step=step, orders=orders,
             choices=choices, values={"next": request.query_params.get("next", ""), **(values or {})},
+            versions=",".join(f"{r.id}:{r.version}" for r in rows),
             ways=VisitWay.choices(), results=Satisfaction.choices(), **context,
         )
 
@@ -599,6 +602,7 @@ class ReassignForm(StepForm):
     reason = TextField("转派原因")
     department_id = IdField(label_of(WorkOrder, "department"))
     assignee_id = IdField(label_of(WorkOrder, "assignee"))
+    versions = VersionsField()
 
 
 STEP_FORMS: dict[str, type[StepForm]] = {"complete": CompleteForm, "callback": CallbackForm, "accept": AcceptForm,
@@ -630,6 +634,7 @@ class ServicePage(GrantedPage):
 class JudgeForm(PageForm):
     validity = EnumField(ComplaintValidity, label_of(ServiceRequest, "complaint_validity"))
     points = DecimalField(label_of(ServiceRequest, "complaint_points"))
+    version = VersionField()
 
 
 class AnswerForm(PageForm):

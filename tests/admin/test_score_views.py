@@ -379,11 +379,53 @@ def test_the_service_star_is_nominated_and_chosen_in_the_console(console, sessio
     assert sup.post("/admin/service-star/choose", {"quarter": quarter,
                                                    "nomination_id": str(star.id)}).status_code == 403
     chosen = console("branch").post("/admin/service-star/choose", {
-        "quarter": quarter, "nomination_id": str(star.id), "commendation": "通报表扬", "reward": "300"})
+        "quarter": quarter, "nomination_id": str(star.id), "commendation": "通报表扬", "reward": "300",
+        "versions": f"{star.id}:{star.version}"})
     assert chosen.status_code == 303
     session.expire_all()
     star = session.get(ServiceStar, star.id)
     assert (star.chosen, star.commendation, star.reward) == (True, "通报表扬", Decimal("300.00"))
+
+
+def test_a_star_choice_from_a_form_opened_before_another_is_refused(console, session, org):
+    """分公司评定 carried no version: a choice made from a page opened before another's 评定 un-chose the newer
+    choice silently. The form carries the nominations' versions: a stale one is refused in Chinese, nothing
+    written; a form without them is refused too (B13)."""
+    wang, li = org["staff"][0], org["staff"][1]
+    stars = [ServiceStar(quarter="2026Q3", project_id=org["project"].id, staff_id=s.id, reason="表扬")
+             for s in (wang, li)]
+    session.add_all(stars)
+    factories.user(session, username="branch2", roles=["分公司管理"], branch_=org["branch"])
+    session.flush()
+    url = f"/admin/scores/stars?quarter=2026Q3&project_id={org['project'].id}"
+
+    def opened(client) -> dict:
+        page = client.get(url)
+        assert page.status_code == 200
+        versions = re.search(r'name="versions" value="([\d:,]+)"', page.text)
+        assert versions, "the 评定 form carries no version"
+        return {"quarter": "2026Q3", "project_id": str(org["project"].id), "versions": versions.group(1)}
+
+    def state():
+        session.expire_all()
+        return [(s.chosen, s.commendation, s.version) for s in (session.get(ServiceStar, x.id) for x in stars)]
+
+    branch, branch2 = console("branch"), console("branch2")
+    first, second = opened(branch), opened(branch2)
+    done = branch.post("/admin/service-star/choose", {**first, "nomination_id": str(stars[0].id),
+                                                      "commendation": "通报表扬"})
+    assert done.status_code == 303
+    chosen = state()
+    assert [c[:2] for c in chosen] == [(True, "通报表扬"), (False, "")]
+
+    stale = branch2.post("/admin/service-star/choose", {**second, "nomination_id": str(stars[1].id)})
+    assert stale.status_code == 400 and "2026Q3 服务之星的推荐或评定已被他人修改，请刷新后重试" in stale.text
+    assert state() == chosen
+    bare = branch2.post("/admin/service-star/choose", {"quarter": "2026Q3", "nomination_id": str(stars[1].id)})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == chosen
+
+    fresh = branch2.post("/admin/service-star/choose", {**opened(branch2), "nomination_id": str(stars[1].id)})
+    assert fresh.status_code == 303 and [c[0] for c in state()] == [False, True]
 
 
 def test_the_company_revises_a_rule_from_a_future_date(console, session, org):
@@ -553,7 +595,7 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
         row = session.get(ServiceRequest, complaint.id)
         return row.complaint_validity, row.complaint_points
 
-    form = {"request_id": str(complaint.id), "validity": "valid", "points": "8"}
+    form = {"request_id": str(complaint.id), "validity": "valid", "points": "8", "version": str(complaint.version)}
     desk = console("desk")
     assert desk.get(f"/admin/service-request/action/judge-complaint?pks={complaint.id}").status_code == 403
     assert desk.post("/admin/service-request/judge-complaint", form).status_code == 403
@@ -567,6 +609,51 @@ def test_a_supervisor_judges_a_complaint_and_the_desk_cannot(console, session, o
     done = sup.post("/admin/service-request/judge-complaint", form)
     assert done.status_code == 303 and state() == (ComplaintValidity.VALID, Decimal("-8"))
     assert "评定扣 8 分" in sup.get(done.headers["location"]).text
+
+
+def test_a_judgement_from_a_form_opened_before_another_is_refused(console, session, org):
+    """判定投诉 carried no version: a supervisor's form opened before another supervisor judged (or before the same
+    one judged in another tab) silently replaced the newer judgement. The form carries the complaint's version: the
+    stale one is refused in Chinese, nothing written, the newer judgement stays; the same judgement sent again is
+    told done, not written twice; a form without its version is refused."""
+    complaint = factories.service_request(session, project_=org["project"], kind=RequestKind.COMPLAINT,
+                                          received_at=dt.datetime(2026, 10, 9, 9, tzinfo=SHANGHAI))
+    complaint.complaint_validity, complaint.complained_staff_id = ComplaintValidity.PENDING, org["staff"][0].id
+    factories.user(session, username="sup2", roles=["客服主管"], projects=[org["project"]])
+    session.flush()
+    url, post = f"/admin/service-request/action/judge-complaint?pks={complaint.id}", "/admin/service-request/judge-complaint"
+
+    def state():
+        session.expire_all()
+        row = session.get(ServiceRequest, complaint.id)
+        logs = count(session, OperationLog, OperationLog.operation == "judge_complaint")
+        return row.complaint_validity, row.complaint_points, row.version, logs
+
+    def opened(client) -> dict:
+        page = client.get(url)
+        assert page.status_code == 200
+        version = re.search(r'name="version" value="(\d+)"', page.text)
+        assert version, "the 判定投诉 form carries no version"
+        return {"request_id": str(complaint.id), "version": version.group(1)}
+
+    sup, sup2 = console("sup"), console("sup2")
+    first, second, third = opened(sup), opened(sup2), opened(sup)
+    done = sup.post(post, {**first, "validity": "valid", "points": "8"})
+    assert done.status_code == 303
+    judged = state()
+    assert judged[:2] == (ComplaintValidity.VALID, Decimal("-8"))
+
+    stale = sup2.post(post, {**second, "validity": "invalid"})
+    assert stale.status_code == 400 and f"投诉 #{complaint.id} 已被他人修改（现为有效），请刷新后重试" in stale.text
+    assert state() == judged
+    again = sup.post(post, {**third, "validity": "valid", "points": "8"})  # the same judgement from another tab
+    assert again.status_code == 303 and state() == judged
+    assert "已判定为有效，未重复登记" in sup.get(again.headers["location"]).text
+    missing = sup2.post(post, {"request_id": str(complaint.id), "validity": "invalid"})
+    assert missing.status_code == 400 and "表单缺少版本号" in missing.text and state() == judged
+
+    fresh = sup2.post(post, {**opened(sup2), "validity": "invalid"})  # reopened on the newer judgement: taken
+    assert fresh.status_code == 303 and state()[:2] == (ComplaintValidity.INVALID, None)
 
 
 def test_judging_is_offered_on_a_complaint_only(console, session, org):
@@ -587,7 +674,8 @@ def test_judging_is_offered_on_a_complaint_only(console, session, org):
     page = sup.get(f"/admin/service-request/action/judge-complaint?pks={repair.id}")
     assert page.status_code == 200 and f"诉求 #{repair.id} 是报修(户内)，不是投诉" in page.text
     assert "确认判定" not in page.text and 'name="validity"' not in page.text
-    posted = sup.post("/admin/service-request/judge-complaint", {"request_id": str(repair.id), "validity": "valid"})
+    posted = sup.post("/admin/service-request/judge-complaint",
+                      {"request_id": str(repair.id), "validity": "valid", "version": str(repair.version)})
     assert posted.status_code == 400 and "不是投诉" in posted.text
     session.expire_all()
     assert session.get(ServiceRequest, repair.id).complaint_validity is None

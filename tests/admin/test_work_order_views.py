@@ -331,9 +331,58 @@ def test_reassign_needs_its_grant_and_a_reason(session, console, site):
     boss.post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
     oid = order_of(session, r.id).id
     assert console("desk").post("/admin/work-order/step/reassign", {"order_ids": str(oid)}).status_code == 403
-    page = boss.post("/admin/work-order/step/reassign", {"order_ids": str(oid), "reason": "", "department_id": ""})
+    version = f"{oid}:{order_of(session, r.id).version}"
+    page = boss.post("/admin/work-order/step/reassign",
+                     {"order_ids": str(oid), "reason": "", "department_id": "", "versions": version})
     assert page.status_code == 400 and "转派原因" in page.text
     assert boss.post("/admin/work-order/step/unknown", {"order_ids": str(oid)}).status_code == 404
+
+
+def test_a_reassign_form_opened_before_another_reassign_is_refused(session, console, site):
+    """转派 carried no version: a supervisor's form opened before another supervisor's 转派 sent the order on to
+    another department over the newer decision, silently. The form carries each order's version: the stale one is
+    refused in Chinese naming the order, nothing written; a form without versions is refused too (B13)."""
+    r = f.service_request(session, project_=site["p1"])
+    a = Department(project_id=site["p1"].id, name="工程一组", kind=DepartmentKind.ENGINEERING)
+    b = Department(project_id=site["p1"].id, name="工程二组", kind=DepartmentKind.ENGINEERING)
+    session.add_all([a, b])
+    f.user(session, username="boss2", roles=["客服主管"], projects=[site["p1"]])
+    session.flush()
+    boss, boss2 = console("boss"), console("boss2")
+    boss.post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
+    oid = order_of(session, r.id).id
+
+    def opened(client) -> dict:
+        page = client.get(f"/admin/work-order/action/reassign?pks={oid}")
+        assert page.status_code == 200
+        versions = re.search(r'name="versions" value="([\d:,]+)"', page.text)
+        assert versions, "the 转派 form carries no version"
+        return {"order_ids": str(oid), "versions": versions.group(1)}
+
+    def state():
+        order = order_of(session, r.id)
+        logs = session.scalar(select(func.count()).select_from(OperationLog)
+                              .where(OperationLog.operation == "reassign_work_orders"))
+        return order.department_id, order.reassign_note, order.version, logs
+
+    first, second = opened(boss), opened(boss2)
+    done = boss.post("/admin/work-order/step/reassign", {**first, "reason": "业主改约", "department_id": str(a.id)})
+    assert done.status_code == 303
+    reassigned = state()
+    assert reassigned[:2] == (a.id, "业主改约") and reassigned[3] == 1
+
+    stale = boss2.post("/admin/work-order/step/reassign", {**second, "reason": "换人", "department_id": str(b.id)})
+    assert stale.status_code == 400 and f"以下派工单已被他人修改，请刷新后重试：#{oid}" in html.unescape(stale.text)
+    assert state() == reassigned
+    bare = boss2.post("/admin/work-order/step/reassign", {"order_ids": str(oid), "reason": "换人",
+                                                          "department_id": str(b.id)})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == reassigned
+    forged = boss2.post("/admin/work-order/step/reassign", {"order_ids": str(oid), "reason": "换人",
+                                                            "department_id": str(b.id), "versions": "1:99999999999"})
+    assert forged.status_code == 400 and "版本无效" in forged.text and state() == reassigned
+
+    fresh = boss2.post("/admin/work-order/step/reassign", {**opened(boss2), "reason": "换人", "department_id": str(b.id)})
+    assert fresh.status_code == 303 and state()[0] == b.id
 
 
 def test_other_projects_orders_are_out_of_reach(session, console, site):  # A07 on the lifecycle
