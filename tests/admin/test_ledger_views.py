@@ -1005,3 +1005,41 @@ def test_a_new_weekly_task_starts_in_this_week(session, console, site):
     session.add(old)
     session.flush()
     assert _value(c.get(f"/admin/weekly-task/edit/{old.id}").text, "week_start") == "2026-11-02"
+
+
+def _headers(page: str) -> list[str]:
+    head = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+    return [re.sub(r"<[^>]+>|\s", "", cell) for cell in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
+
+
+def test_every_ledger_names_each_rows_project_to_who_sees_several(session, console, site):
+    """004: the 分公司 reads all its projects' ledgers. 房屋整改, 整改通知书, 交房验收, 钥匙 and 邮件包裹 listed
+    「11栋-1403」 with no 项目 — a unit of either project. They name it now, for who sees several projects; to the
+    front desk of one project it would be the same word on every row, and is left out."""
+    from models import MailItem, MoveInChecklist, RectificationNotice
+
+    f.user(session, username="branch", roles=["分公司管理"], projects=[site["p1"], site["p2"]])
+    day = dt.date(2026, 11, 2)
+    for project in (site["p1"], site["p2"]):
+        unit = f.unit(session, project_=project, building_=f.building(session, project_=project, name="11栋"),
+                      room_no="1403")
+        session.add_all([
+            HouseDefect(project=project, unit=unit, description="卫生间渗水", found_on=day),
+            RectificationNotice(project=project, code=f"ZG{project.id}", unit=unit, violation="阳台封闭",
+                                issued_on=day, deadline=day),
+            MoveInChecklist(project=project, unit=unit, handover_date=day),
+            KeyRecord(project=project, code=f"K{project.id}", name="11-1403入户门", unit=unit),
+            MailItem(project=project, unit=unit, recipient="陈静"),
+        ])
+    session.flush()
+    branch, desk = console("branch"), console("desk")
+    for identity in ("house-defect", "rectification-notice", "move-in-checklist", "key-record", "mail-item"):
+        page = html.unescape(branch.get(f"/admin/{identity}/list").text)
+        assert "项目" in _headers(page), identity
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        named = [p for p in ("锦绣华庭", "翠湖天地") if any(p in row and "<td" in row for row in rows)]
+        assert named == ["锦绣华庭", "翠湖天地"], identity
+        assert re.search(r'<td class="text-nowrap">(<a [^>]*>)?锦绣华庭<', page), identity  # not 锦绣华 over 庭
+        own = html.unescape(desk.get(f"/admin/{identity}/list").text)
+        assert "项目" not in _headers(own) and "11栋-1403" in own, identity
+        assert "翠湖天地" not in own, identity
