@@ -1043,3 +1043,21 @@ def test_every_ledger_names_each_rows_project_to_who_sees_several(session, conso
         own = html.unescape(desk.get(f"/admin/{identity}/list").text)
         assert "项目" not in _headers(own) and "11栋-1403" in own, identity
         assert "翠湖天地" not in own, identity
+
+
+def _required_labels(page: str) -> dict[str, bool]:
+    """Each form label's text → whether it carries the required marker (the asterisk)."""
+    return {re.sub(r"<[^>]+>|\s", "", text): "required-label" in attrs
+            for attrs, text in re.findall(r"<label([^>]*)>(.*?)</label>", page, re.S)}
+
+
+def test_a_required_drop_down_is_marked_as_required_as_a_required_text_is(session, console, site):
+    """新建周计划 refused a blank 负责人 (「该字段是必填字段。」) after 保存, yet only 任务内容 carried the asterisk: a
+    required drop-down (a relation or a status with no blank choice) is marked now, an optional one is not."""
+    f.user(session, username="super", roles=["客服主管"], projects=[site["p1"]])
+    session.flush()
+    c = console("super")
+    task = _required_labels(html.unescape(c.get("/admin/weekly-task/create").text))
+    assert task["负责人"] and task["工作任务"] and task["状态"] and not task["完成时间"], task
+    checklist = _required_labels(html.unescape(c.get("/admin/move-in-checklist/create").text))
+    assert checklist["房屋"] and checklist["验收日期"] and not checklist["业主"], checklist
