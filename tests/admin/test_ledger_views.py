@@ -1061,3 +1061,35 @@ def test_a_required_drop_down_is_marked_as_required_as_a_required_text_is(sessio
     assert task["负责人"] and task["工作任务"] and task["状态"] and not task["完成时间"], task
     checklist = _required_labels(html.unescape(c.get("/admin/move-in-checklist/create").text))
     assert checklist["房屋"] and checklist["验收日期"] and not checklist["业主"], checklist
+
+
+def test_a_vendor_check_records_whether_the_vendor_put_it_right(session, console, site):
+    """000 工作规划3 三.1 「利用对外包方的“月会”制度……发现问题让其限期整改」: the check recorded the deadline, never
+    whether the vendor met it. 整改情况 / 复查日期 / 复查结果 now: 已整改 without the day of the recheck is refused
+    naming it (nothing written), a recheck ahead of today too; the list shows 整改情况 and filters by it."""
+    from actions.kernel.periods import today_local
+    from models import VendorRectification
+
+    c = console("desk")
+    year, month = _months_from_now(-1)
+    form = {"project": str(site["p1"].id), "vendor_name": "洁美保洁", "service_kind": "cleaning", "score": "80",
+            "month": f"{year}-{month:02d}", "findings": "楼道未清扫", "rectification": "done"}
+    _refused_create(session, c, "vendor-check", VendorCheck, form, "整改情况为「已整改」须填写复查日期")
+    ahead = today_local() + dt.timedelta(days=1)
+    _refused_create(session, c, "vendor-check", VendorCheck, {**form, "rechecked_on": ahead.isoformat()},
+                    f"复查日期 {ahead} 晚于今天")
+    day = today_local().isoformat()
+    saved = c.post("/admin/vendor-check/create", {**form, "rechecked_on": day, "recheck_result": "已清扫，复查合格"})
+    assert saved.status_code == 302, html.unescape(saved.text)[:500]
+    open_one = c.post("/admin/vendor-check/create", {**form, "vendor_name": "绿源园林", "service_kind": "greening",
+                                                     "rectification": "pending"})
+    assert open_one.status_code == 302, html.unescape(open_one.text)[:500]
+    session.expire_all()
+    rows = {r.vendor_name: r for r in session.scalars(select(VendorCheck))}
+    assert rows["洁美保洁"].rectification is VendorRectification.DONE
+    assert (rows["洁美保洁"].rechecked_on, rows["洁美保洁"].recheck_result) == (today_local(), "已清扫，复查合格")
+    assert rows["绿源园林"].rectification is VendorRectification.PENDING and rows["绿源园林"].rechecked_on is None
+    form_page = _required_labels(html.unescape(c.get("/admin/vendor-check/create").text))
+    assert {"整改情况", "复查日期", "复查结果"} <= set(form_page)
+    pending = html.unescape(c.get("/admin/vendor-check/list?rectification=pending").text)
+    assert "绿源园林" in pending and "洁美保洁" not in pending and "待整改" in pending
