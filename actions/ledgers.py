@@ -65,6 +65,7 @@ from models import (
     UnitRelation,
     UnitStatus,
     VendorCheck,
+    VendorRectification,
     VisitorEntry,
     WorkerPermit,
     label_of,
@@ -75,7 +76,7 @@ from models.db import lock_names
 from . import records
 from .actor import Actor
 from .errors import NotPermitted, Refused
-from .kernel.periods import not_yet
+from .kernel.periods import not_yet, today_local
 from .spreadsheets import clean
 from .spreadsheets.pipeline import shown
 
@@ -261,6 +262,22 @@ def _checked_month_rule(session: Session, actor: Actor, change: records.Change) 
             and check.rectify_by < dt.date(int(check.month[:4]), int(check.month[5:7]), 1):
         raise Refused(f"{label_of(VendorCheck, 'rectify_by')} {check.rectify_by} 早于{label_of(VendorCheck, 'month')} "
                       f"{check.month}：整改期限须在检查之后", [check.id] if check.id else [])
+
+
+@records.rule(VendorCheck)
+def _recheck_rule(session: Session, actor: Actor, change: records.Change) -> None:
+    """已整改 / 复查未整改 is what a recheck saw: it needs the 复查日期, a day that has come and not before the
+    checked month."""
+    check, ids = change.obj, [change.obj.id] if change.obj.id else []
+    status, day = label_of(VendorCheck, "rectification"), label_of(VendorCheck, "rechecked_on")
+    if check.rectification in (VendorRectification.DONE, VendorRectification.NOT_DONE) and check.rechecked_on is None:
+        raise Refused(f"{status}为「{check.rectification.label}」须填写{day}", ids)
+    if check.rechecked_on is None or not (change.changed("rechecked_on") or change.changed("month")):
+        return
+    if check.rechecked_on > today_local():
+        raise Refused(f"{day} {check.rechecked_on} 晚于今天（{today_local()}）", ids)
+    if check.month and check.rechecked_on < dt.date(int(check.month[:4]), int(check.month[5:7]), 1):
+        raise Refused(f"{day} {check.rechecked_on} 早于{label_of(VendorCheck, 'month')} {check.month}", ids)
 
 
 def checked_month(value: str | None) -> str:

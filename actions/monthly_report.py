@@ -444,9 +444,9 @@ class LateReceipts:
     @property
     def text(self) -> str:
         """「月结后补收 223.90 元（1 笔）」, and what came in for the year's earlier months."""
-        parts = [f" {self.amount} 元（{self.payments} 笔）"] if self.payments else []
+        parts = [f" {self.amount:,} 元（{self.payments} 笔）"] if self.payments else []
         if self.year_amount > self.amount:
-            parts.append(f"本年此前账期 {self.year_amount - self.amount} 元")
+            parts.append(f"本年此前账期 {self.year_amount - self.amount:,} 元")
         return "月结后补收" + ("；".join(parts) if self.payments else "：" + "".join(parts))
 
 

@@ -107,6 +107,24 @@ def current_units(session: Session, *, customer_ids: Sequence[int],
     return {customer_id: tuple(units) for customer_id, units in out.items()}
 
 
+def current_occupants(session: Session, *, unit_ids: Sequence[int],
+                      actor: Actor) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Who lives in each unit now, as (姓名, 关系) — shown 陈静（业主）, the primary contact first — for a page of
+    units (a butler on patrol reads the unit and its resident first): one query for the page, only units of
+    projects the actor sees."""
+    if not unit_ids:
+        return {}
+    rows = session.execute(
+        select(UnitCustomer.unit_id, Customer.name, UnitCustomer.relation)
+        .join(Customer, Customer.id == UnitCustomer.customer_id).join(Unit, Unit.id == UnitCustomer.unit_id)
+        .where(UnitCustomer.unit_id.in_(sorted(set(unit_ids))), linked_on(), actor.project_filter(Unit.project_id))
+        .order_by(UnitCustomer.unit_id, UnitCustomer.is_primary.desc(), UnitCustomer.id)).all()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for unit_id, name, relation in rows:
+        out.setdefault(unit_id, []).append((name, relation.label))
+    return {unit_id: tuple(people) for unit_id, people in out.items()}
+
+
 @records.rule(UnitCustomer)
 def _link_dates(session: Session, actor: Actor, change: records.Change) -> None:
     """A customer's tie to a unit (业主、租户 …) ends after it starts: a 终止日期 before the 起始日期 is a typo that

@@ -112,6 +112,7 @@ from .ledgers import (  # noqa: F401
     Shift,
     TaskStatus,
     VendorCheck,
+    VendorRectification,
     VendorService,
     VisitorDocument,
     VisitorEntry,

@@ -130,6 +130,15 @@ class DefectStatus(LabeledEnum):
     CLOSED = "closed", "已关闭"
 
 
+class VendorRectification(LabeledEnum):
+    """Whether the vendor put right what its month's check found (000: 「发现问题让其限期整改」), as the recheck saw it."""
+
+    NONE = "none", "无需整改"
+    PENDING = "pending", "待整改"
+    DONE = "done", "已整改"
+    NOT_DONE = "not_done", "复查未整改"
+
+
 class NoticeStatus(LabeledEnum):
     ISSUED = "issued", "已发出"
     RECTIFIED = "rectified", "已整改"
@@ -600,7 +609,8 @@ class OwnerNotice(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
 
 
 class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
-    """外包方月度检查: the month's quality score of an outside vendor (保洁、绿化…) and what it must put right."""
+    """外包方月度检查: the month's quality score of an outside vendor (保洁、绿化…), what it must put right by when,
+    and whether it did (整改情况, 复查日期, 复查结果)."""
 
     __tablename__ = "vendor_check"
     __label__ = "外包方月度检查"
@@ -616,6 +626,10 @@ class VendorCheck(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     score: Mapped[int] = col("得分", Integer, doc="0–100")
     findings: Mapped[str] = col("发现问题", Text, default="")
     rectify_by: Mapped[dt.date | None] = col("限期整改日期", Date)
+    rectification: Mapped[VendorRectification] = col("整改情况", enum_type(VendorRectification),
+                                                     default=VendorRectification.PENDING, index=True)
+    rechecked_on: Mapped[dt.date | None] = col("复查日期", Date)
+    recheck_result: Mapped[str] = col("复查结果", Text, default="", doc="复查时看到的整改结果")
     checked_by_id: Mapped[int | None] = col("检查人", ForeignKey("staff.id", ondelete="SET NULL"), index=True)
 
     project: Mapped[Project] = relationship(info={"label": "项目"})

@@ -71,3 +71,15 @@ def readable(value: Decimal) -> str:
     if value.as_tuple().exponent >= -2:
         return text
     return f"{value.quantize(CENT):f}" if value == value.quantize(CENT) else text.rstrip("0")
+
+
+_AMOUNT = re.compile(r"[+-]?\d+\.\d{2}")
+
+
+def grouped(text: str) -> str:
+    """An amount printed as text (a report's cell, also as frozen at its month close: 133142.74) as money reads on
+    every page, 133,142.74 (a difference keeps its sign: +250.00); any other text — a count, a rate, a score, a
+    name — as it is."""
+    if not _AMOUNT.fullmatch(text):
+        return text
+    return ("+" if text.startswith("+") else "") + f"{Decimal(text):,}"

@@ -747,6 +747,14 @@ class WuyeViewMeta(ModelViewMeta):
                 if "." in key and key not in labels:
                     labels[key] = path_label(model, key)
         cls.column_labels = labels
+        relation = model.__mapper__.relationships.get("project")
+        items = getattr(cls, "column_list", None)
+        if (relation is not None and relation.direction.name == "MANYTOONE" and items and not isinstance(items, str)
+                and "project" not in {_prop_key(c) for c in items}):
+            # Every per-project list names each row's 项目 (after its 编号): a branch reading two projects' 房屋整改
+            # saw 「11栋-1403」 of either. ``list_columns`` leaves it out for who sees one project.
+            at = 1 if _prop_key(items[0]) == "id" else 0
+            cls.column_list = [*items[:at], "project", *items[at:]]
         if not getattr(cls, "column_details_list", None):
             # A foreign key shown next to its relation would say 项目 twice (as "3" and as its name).
             hidden = {pair[0].key for rel in model.__mapper__.relationships
@@ -978,13 +986,23 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
     def _url_for_delete(self, request: Request, obj: Any) -> str:
         return self._link("admin:delete", request, obj) + "?" + urlencode({"pks": get_object_identifier(obj)})
 
+    def list_columns(self, request: Request) -> list[str]:
+        """The list's columns for this user: 项目 only for who sees more than one project — to a butler of one
+        project it is the same word on every row, taking a phone's first column. A list of rows shared by every
+        project (项目为空) keeps it: there it tells the shared rows from the project's own."""
+        projects = request_actor(request).project_ids
+        if self.shared_rows_visible or projects is None or len(projects) > 1:
+            return self._list_prop_names
+        return [name for name in self._list_prop_names if name != "project"]
+
     async def list_rows(self, request: Request, rows: Iterable[Any]) -> list[ListRow]:
         """What the list's table shows of each row (list.html writes it out): the row's links as its permission
         checks allow and each column's formatted value, worked out here once per page rather than by the
         template cell by cell."""
         query = f"?{request.url.query}" if request.url.query else ""
+        columns = self.list_columns(request)
         linked = {name: name in self._relation_names and name not in self._non_link_related_fields
-                  for name in self._list_prop_names}
+                  for name in columns}
         opened: dict[type, bool] = {}
 
         def opens(obj: Any) -> bool:  # asked once per related model a page, not per cell
@@ -998,7 +1016,7 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
         for row in rows:
             pk = get_object_identifier(row)
             cells = []
-            for name in self._list_prop_names:
+            for name in columns:
                 value, shown = await self.get_list_value(row, name, request)
                 if name in self._relation_names and isinstance(value, (list, set)):
                     items = tuple((str(self._build_url_for("admin:details", request, v))
@@ -1006,10 +1024,12 @@ class ScopedModelView(ModelView, metaclass=WuyeViewMeta):
                                   for v, each in zip(value, shown, strict=False))
                     cells.append(ListCell(shown, None, items))
                 elif linked[name] and opens(getattr(row, name, None)):
+                    # a unit or a project name on one line (not 「锦绣华」 over 「庭」 in a branch's list)
                     cells.append(ListCell(shown, str(self._url_for_details_with_prop(request, row, name)), None,
-                                          isinstance(value, Unit)))
+                                          isinstance(value, Unit | Project)))
                 else:
-                    cells.append(ListCell(shown, None, None, type(value) is dt.date or isinstance(value, Decimal | Unit)))
+                    cells.append(ListCell(shown, None, None, type(value) is dt.date
+                                          or isinstance(value, Decimal | Unit | Project)))
             out.append(ListRow(
                 pk=pk,
                 details=(self._link("admin:details", request, row).replace(_PK_SLOT, str(pk))

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from actions import billing, dashboard, kpis, parallel_reads, workbench
 from actions.errors import Refused
+from actions.kernel import money
 from models import SurveyTopic
 
 from ..auth import csrf_token
@@ -73,6 +74,7 @@ async def page(view: BaseView, request: Request, template: str, *, status_code: 
     context.setdefault("record_url", lambda record: str(request.url_for(
         "admin:details", identity=slugify_class_name(record[0]), pk=record[1])))
     context.setdefault("money", lambda amount: f"{amount:,.2f}")
+    context.setdefault("figure", money.grouped)
     context.setdefault("catalogue", kpis.CATALOGUE)
     return await view.templates.TemplateResponse(request, f"wuye/dashboard/{template}", context,
                                                  status_code=status_code)

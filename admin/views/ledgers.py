@@ -303,12 +303,15 @@ class OwnerNoticeAdmin(ScopedModelView, model=OwnerNotice):
 class VendorCheckAdmin(ScopedModelView, model=VendorCheck):
     category = CATEGORY
     icon = "fa-solid fa-handshake"
-    column_list = ["id", "project", "month", "vendor_name", "service_kind", "score", "rectify_by", "checked_by"]
+    column_list = ["id", "project", "month", "vendor_name", "service_kind", "score", "rectify_by", "rectification",
+                   "checked_by"]
     column_searchable_list = ["vendor_name", "findings"]
-    column_sortable_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by"]
+    column_sortable_list = ["id", "month", "vendor_name", "service_kind", "score", "rectify_by", "rectification"]
     column_default_sort = [("month", True), ("id", True)]
-    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("service_kind"), OperationColumnFilter("month")]
-    form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by"]
+    column_filters = [ScopedForeignKeyFilter("project"), EnumFilter("service_kind"), OperationColumnFilter("month"),
+                      EnumFilter("rectification")]
+    form_columns = ["project", "vendor_name", "service_kind", "month", "score", "findings", "rectify_by", "checked_by",
+                    "rectification", "rechecked_on", "recheck_result"]
     form_ajax_refs = ajax_refs(VendorCheck, "checked_by")
     form_default_user = ("checked_by",)
     form_typed_months = ("month",)  # stored as YYYY-MM by checked_month (actions/ledgers.py)

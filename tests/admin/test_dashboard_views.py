@@ -346,3 +346,23 @@ def test_a_drill_down_lists_export_says_which_figure_it_holds(console, session, 
     rows = list(openpyxl.load_workbook(io.BytesIO(c.post("/admin/service-request/export/xlsx?drill=x").content))
                 .active.iter_rows(values_only=True))
     assert rows[0][0].startswith("客户诉求（导出时间 ") and len(rows) == 2
+
+
+def test_the_reports_amounts_read_with_thousands_separators_as_on_the_home_page(console, session, world, manager):
+    """月度报告 wrote 实收 1233767.89 where the home page writes 2,879,506.66: amounts on the page (and as frozen by
+    the month close, and what came in after it) read 1,233,767.89; the .xlsx keeps them numbers to add up."""
+    world.unpaid.amount_due, world.unpaid.amount_paid = Decimal("1234567.89"), Decimal("1233317.89")
+    world.unpaid.status = BillStatus.PARTIAL
+    session.flush()
+    c = console(manager)
+    url = f"/admin/dashboard/report?month={ds.MONTH}&project_id={world.p1.id}"
+    text = text_of(c.get(url))
+    assert "1,233,767.89" in text and "1233767.89" not in text  # 实收: 450.00 + 1,233,317.89
+    book = openpyxl.load_workbook(io.BytesIO(c.job_file(c.post_job(f"/admin/dashboard/report/xlsx?month={ds.MONTH}"
+                                                        f"&project_id={world.p1.id}")).content))
+    assert book["主要指标"]["D3"].value == 1233767.89
+    assert c.post("/admin/dashboard/report/close", {"month": ds.MONTH, "project_id": str(world.p1.id)}).status_code == 303
+    record_payment(session, bill_id=world.unpaid.id, amount="1250.00", paid_at=utcnow(), actor=SYSTEM)
+    reported = text_of(c.get(url))
+    assert "本报告已月结" in reported and "1233767.89" not in reported
+    assert "月结后补收 1,250.00 元（1 笔）" in reported and "1,233,767.89 1,235,017.89 +1,250.00" in reported

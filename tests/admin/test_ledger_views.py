@@ -1005,3 +1005,91 @@ def test_a_new_weekly_task_starts_in_this_week(session, console, site):
     session.add(old)
     session.flush()
     assert _value(c.get(f"/admin/weekly-task/edit/{old.id}").text, "week_start") == "2026-11-02"
+
+
+def _headers(page: str) -> list[str]:
+    head = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+    return [re.sub(r"<[^>]+>|\s", "", cell) for cell in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
+
+
+def test_every_ledger_names_each_rows_project_to_who_sees_several(session, console, site):
+    """004: the 分公司 reads all its projects' ledgers. 房屋整改, 整改通知书, 交房验收, 钥匙 and 邮件包裹 listed
+    「11栋-1403」 with no 项目 — a unit of either project. They name it now, for who sees several projects; to the
+    front desk of one project it would be the same word on every row, and is left out."""
+    from models import MailItem, MoveInChecklist, RectificationNotice
+
+    f.user(session, username="branch", roles=["分公司管理"], projects=[site["p1"], site["p2"]])
+    day = dt.date(2026, 11, 2)
+    for project in (site["p1"], site["p2"]):
+        unit = f.unit(session, project_=project, building_=f.building(session, project_=project, name="11栋"),
+                      room_no="1403")
+        session.add_all([
+            HouseDefect(project=project, unit=unit, description="卫生间渗水", found_on=day),
+            RectificationNotice(project=project, code=f"ZG{project.id}", unit=unit, violation="阳台封闭",
+                                issued_on=day, deadline=day),
+            MoveInChecklist(project=project, unit=unit, handover_date=day),
+            KeyRecord(project=project, code=f"K{project.id}", name="11-1403入户门", unit=unit),
+            MailItem(project=project, unit=unit, recipient="陈静"),
+        ])
+    session.flush()
+    branch, desk = console("branch"), console("desk")
+    for identity in ("house-defect", "rectification-notice", "move-in-checklist", "key-record", "mail-item"):
+        page = html.unescape(branch.get(f"/admin/{identity}/list").text)
+        assert "项目" in _headers(page), identity
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        named = [p for p in ("锦绣华庭", "翠湖天地") if any(p in row and "<td" in row for row in rows)]
+        assert named == ["锦绣华庭", "翠湖天地"], identity
+        assert re.search(r'<td class="text-nowrap">(<a [^>]*>)?锦绣华庭<', page), identity  # not 锦绣华 over 庭
+        own = html.unescape(desk.get(f"/admin/{identity}/list").text)
+        assert "项目" not in _headers(own) and "11栋-1403" in own, identity
+        assert "翠湖天地" not in own, identity
+
+
+def _required_labels(page: str) -> dict[str, bool]:
+    """Each form label's text → whether it carries the required marker (the asterisk)."""
+    return {re.sub(r"<[^>]+>|\s", "", text): "required-label" in attrs
+            for attrs, text in re.findall(r"<label([^>]*)>(.*?)</label>", page, re.S)}
+
+
+def test_a_required_drop_down_is_marked_as_required_as_a_required_text_is(session, console, site):
+    """新建周计划 refused a blank 负责人 (「该字段是必填字段。」) after 保存, yet only 任务内容 carried the asterisk: a
+    required drop-down (a relation or a status with no blank choice) is marked now, an optional one is not."""
+    f.user(session, username="super", roles=["客服主管"], projects=[site["p1"]])
+    session.flush()
+    c = console("super")
+    task = _required_labels(html.unescape(c.get("/admin/weekly-task/create").text))
+    assert task["负责人"] and task["工作任务"] and task["状态"] and not task["完成时间"], task
+    checklist = _required_labels(html.unescape(c.get("/admin/move-in-checklist/create").text))
+    assert checklist["房屋"] and checklist["验收日期"] and not checklist["业主"], checklist
+
+
+def test_a_vendor_check_records_whether_the_vendor_put_it_right(session, console, site):
+    """000 工作规划3 三.1 「利用对外包方的“月会”制度……发现问题让其限期整改」: the check recorded the deadline, never
+    whether the vendor met it. 整改情况 / 复查日期 / 复查结果 now: 已整改 without the day of the recheck is refused
+    naming it (nothing written), a recheck ahead of today too; the list shows 整改情况 and filters by it."""
+    from actions.kernel.periods import today_local
+    from models import VendorRectification
+
+    c = console("desk")
+    year, month = _months_from_now(-1)
+    form = {"project": str(site["p1"].id), "vendor_name": "洁美保洁", "service_kind": "cleaning", "score": "80",
+            "month": f"{year}-{month:02d}", "findings": "楼道未清扫", "rectification": "done"}
+    _refused_create(session, c, "vendor-check", VendorCheck, form, "整改情况为「已整改」须填写复查日期")
+    ahead = today_local() + dt.timedelta(days=1)
+    _refused_create(session, c, "vendor-check", VendorCheck, {**form, "rechecked_on": ahead.isoformat()},
+                    f"复查日期 {ahead} 晚于今天")
+    day = today_local().isoformat()
+    saved = c.post("/admin/vendor-check/create", {**form, "rechecked_on": day, "recheck_result": "已清扫，复查合格"})
+    assert saved.status_code == 302, html.unescape(saved.text)[:500]
+    open_one = c.post("/admin/vendor-check/create", {**form, "vendor_name": "绿源园林", "service_kind": "greening",
+                                                     "rectification": "pending"})
+    assert open_one.status_code == 302, html.unescape(open_one.text)[:500]
+    session.expire_all()
+    rows = {r.vendor_name: r for r in session.scalars(select(VendorCheck))}
+    assert rows["洁美保洁"].rectification is VendorRectification.DONE
+    assert (rows["洁美保洁"].rechecked_on, rows["洁美保洁"].recheck_result) == (today_local(), "已清扫，复查合格")
+    assert rows["绿源园林"].rectification is VendorRectification.PENDING and rows["绿源园林"].rechecked_on is None
+    form_page = _required_labels(html.unescape(c.get("/admin/vendor-check/create").text))
+    assert {"整改情况", "复查日期", "复查结果"} <= set(form_page)
+    pending = html.unescape(c.get("/admin/vendor-check/list?rectification=pending").text)
+    assert "绿源园林" in pending and "洁美保洁" not in pending and "待整改" in pending

@@ -108,6 +108,21 @@ def test_a_tenant_whose_end_date_is_still_ahead_is_shown_among_the_current_occup
     assert "text-muted" not in _row_of(customer, "3栋-1303")
 
 
+def _reading_links(engine, get):
+    """The page ``get()`` answers, and the statements it ran over the customers' links to units."""
+    listed = []
+
+    def seen(conn, cursor, statement, *rest):
+        if "unit_customer" in statement:
+            listed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        return get(), listed
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def test_the_customer_list_shows_the_units_each_customer_lives_in_now(session, engine, console, unit_world):
     """The desk finds a caller by name or 尾号 in 客户 and sees his unit(s) on the line: 楼栋-房号（关系）, the links
     current today only (``units.linked_on``), read in one query for the whole page, within the user's projects."""
@@ -128,17 +143,7 @@ def test_the_customer_list_shows_the_units_each_customer_lives_in_now(session, e
     far = f.unit(session, project_=p2, building_=f.building(session, project_=p2, name="9栋"), room_no="901")
     session.add(UnitCustomer(unit=far, customer=owner, project_id=p2.id))  # a link into a project the desk does not see
     session.commit()
-    listed = []
-
-    def seen(conn, cursor, statement, *rest):
-        if "unit_customer" in statement:
-            listed.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        page = console("desk").get("/admin/customer/list?search=7620")  # the 尾号 the desk is told
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    page, listed = _reading_links(engine, lambda: console("desk").get("/admin/customer/list?search=7620"))  # 尾号
     assert page.status_code == 200
     assert '<span class="text-nowrap">3栋-1303</span>（业主）' in page.text  # a unit is not broken across lines
     text = html.unescape(re.sub(r"<span[^>]*>|</span>", "", page.text))
@@ -200,3 +205,34 @@ def test_a_tenant_is_registered_from_the_units_page_in_one_form(console, session
     assert cashier.post("/admin/unit/occupant", sent).status_code == 403
     assert console("elsewhere").get("/admin/unit/occupant", params={"unit_id": unit.id}).status_code == 403
     assert counts() == (before[0] + 1, before[1] + 1)
+
+
+def test_the_unit_list_opens_with_the_unit_and_who_lives_there(session, engine, console, unit_world):
+    """A butler on patrol reads 房屋 on a phone (390 px), where the table scrolls sideways: the list spent its first
+    columns on 编号 and 项目 (one project for him). It opens now with 楼栋, 房号 and the unit's current 客户
+    (陈静（业主）), read in one query for the page; 项目 is listed for who sees several projects, 编号 last."""
+    unit, owner, _ = unit_world
+    p1 = session.get(Project, unit.project_id)
+    today = today_local()
+    family, gone = f.customer(session, project_=p1, name="陈晓"), f.customer(session, project_=p1, name="周搬走")
+    session.add_all([
+        UnitCustomer(unit=unit, customer=family, project_id=p1.id, relation=UnitRelation.FAMILY, is_primary=False),
+        UnitCustomer(unit=unit, customer=gone, project_id=p1.id, relation=UnitRelation.TENANT, is_primary=False,
+                     end_date=today - dt.timedelta(days=1)),
+    ])
+    f.user(session, username="butler", roles=["楼宇管家"], projects=[p1])
+    p2 = f.project(session)
+    f.unit(session, project_=p2, building_=f.building(session, project_=p2, name="9栋"), room_no="901")
+    f.user(session, username="branch", roles=["分公司管理"], projects=[p1, p2])
+    session.commit()
+    page, listed = _reading_links(engine, lambda: console("butler").get("/admin/unit/list"))
+    assert page.status_code == 200
+    head = re.findall(r"<th[^>]*>(.*?)</th>", page.text[page.text.index("<thead>"):page.text.index("</thead>")], re.S)
+    head = [re.sub(r"<[^>]+>|\s", "", cell) for cell in head]
+    assert head[2:5] == ["楼栋", "房号", "客户"] and head[-1] == "编号" and "项目" not in head, head
+    text = html.unescape(re.sub(r"<span[^>]*>|</span>", "", page.text))
+    assert "陈静（业主）、陈晓（家庭成员）" in text and "周搬走" not in text and "9栋" not in text
+    assert len(listed) == 1  # one query for the page's units, not one a row
+    branch = console("branch").get("/admin/unit/list").text
+    head = branch[branch.index("<thead>"):branch.index("</thead>")]
+    assert "项目" in head and "9栋" in branch
