@@ -6,11 +6,12 @@ Rules kept here:
 - A bill is unique by unit + fee type + period (YYYY-MM); generation and import are insert-or-ignore on that
   key, so a re-run adds nothing. Amounts follow the fee type's basis: 按面积 rate × the unit's area, 按车位
   rate × the unit's parking spaces, 固定金额 the rate. Fee types at rate 0 (代收水电 …) are filled per unit by
-  import, not generated.
+  import, not generated — save the 按车位 one a project's 车位租赁 bills its 月租 under (below): a project that lets
+  every space sets its rate to 0, and its leases are billed all the same.
 - A space let by 车位租赁 is billed its lease's 月租 (the agreed rent), not the rate: each month of the term once, in
   the 账期 that month of the term begins in (2026-01-20 至 2027-01-19 is billed 2026-01 … 2026-12), to the lessee's
   unit (the space's 关联房屋 when the lessee is linked to it, else the lessee's first unit), under the project's first
-  按车位 fee type. A space let through 车位租赁 is billed by its leases alone: not the rate as well, nor before its
+  按车位 fee type with a rate, else — in a project with leases — its first at rate 0. A space let through 车位租赁 is billed by its leases alone: not the rate as well, nor before its
   first term or after 退租 (its 关联房屋 is then the former lessee's, who no longer has it). A space never let there
   (one a household owns) keeps the rate.
 - Every 收款 gets one 收据 (an account payment over several bills: one receipt listing them), numbered from
@@ -298,8 +299,9 @@ def fee_choices(session: Session, *, actor: Actor) -> FeeChoices:
         named(sorted(buildings, key=lambda b: (order.get(b[2], 0), natural_key(b[1])))),
         named((i, name, p) for i, name, p, _ in staff),
         named(session.execute(select(FeeType.id, FeeType.name, FeeType.project_id)
-                              .where(actor.project_filter(FeeType.project_id), FeeType.active.is_(True), FeeType.rate > 0,
-                                     FeeType.billing_cycle == FeeCycle.MONTHLY)
+                              .where(actor.project_filter(FeeType.project_id), FeeType.active.is_(True),
+                                     FeeType.billing_cycle == FeeCycle.MONTHLY,
+                                     _billed_monthly(session, actor.project_filter(FeeType.project_id)))
                               .order_by(FeeType.project_id, FeeType.name))),
         named((i, name, p) for i, name, p, position in staff if position in COLLECTING_POSITIONS or i == own),
         own,
@@ -364,11 +366,27 @@ def _lease_rents(project_id: int, period: str) -> Select:
         ParkingLease.project_id == project_id, _lease_billed(period))
 
 
+def _rent_fee_types(session: Session, projects: ColumnElement[bool]) -> dict[int, int]:
+    """project → the fee type its leases' 月租 is billed under: its first active 按月 按车位 one (停车费) with a rate,
+    else its first at rate 0 where the project lets spaces by 车位租赁 (every space let: no rate to charge)."""
+    leases = exists().where(ParkingLease.project_id == FeeType.project_id)
+    rows = session.execute(select(FeeType.project_id, FeeType.id).where(
+        projects, FeeType.active.is_(True), FeeType.basis == FeeBasis.PER_SPACE,
+        FeeType.billing_cycle == FeeCycle.MONTHLY, or_(FeeType.rate > 0, leases))
+        .order_by(FeeType.project_id, case((FeeType.rate > 0, 0), else_=1), FeeType.id))
+    first: dict[int, int] = {}
+    for project_id, fee_type_id in rows:
+        first.setdefault(project_id, fee_type_id)
+    return first
+
+
 def _rent_fee_type(session: Session, project_id: int) -> int | None:
-    """The fee type a lease's 月租 is billed under: the project's first active 按月 按车位 one (停车费)."""
-    return session.scalar(select(func.min(FeeType.id)).where(
-        FeeType.project_id == project_id, FeeType.active.is_(True), FeeType.basis == FeeBasis.PER_SPACE,
-        FeeType.billing_cycle == FeeCycle.MONTHLY, FeeType.rate > 0))
+    return _rent_fee_types(session, FeeType.project_id == project_id).get(project_id)
+
+
+def _billed_monthly(session: Session, projects: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The fee types a month's run bills (of the 按月 ones): those with a rate, and the one 车位租赁's 月租 goes under."""
+    return or_(FeeType.rate > 0, FeeType.id.in_(list(_rent_fee_types(session, projects).values())))
 
 
 def lessee_unit(on: dt.date) -> ColumnElement[int]:
@@ -440,13 +458,14 @@ BILL_KEY = ("unit_id", "fee_type_id", "period")
 def _bill_target(session: Session, project_id: int, period: str, actor: Actor,
                  fee_type_ids: Iterable[int] | None) -> tuple[Project, str, list[FeeType]]:
     """What a generation makes: the project (the actor's), the period (no further than next month), the fee
-    types (active, 按月, a rate above 0; 按次 ones asked for by id refused)."""
+    types (active, 按月, a rate above 0 or the one 车位租赁's 月租 goes under; 按次 ones asked for by id refused)."""
     period = parse_period(period)
     project = visible_project(session, actor, project_id)
     latest = add_months(current_period(), 1)
     if period > latest:
         raise Refused(f"账期 {period} 太远：最多可预先生成下月（{latest}）的账单")
-    stmt = select(FeeType).where(FeeType.project_id == project.id, FeeType.active.is_(True), FeeType.rate > 0)
+    stmt = select(FeeType).where(FeeType.project_id == project.id, FeeType.active.is_(True),
+                                 _billed_monthly(session, FeeType.project_id == project.id))
     fee_types = list(session.scalars(stmt.order_by(FeeType.id)))
     if fee_type_ids is not None:
         wanted = {int(i) for i in fee_type_ids}
@@ -465,7 +484,7 @@ def _bill_target(session: Session, project_id: int, period: str, actor: Actor,
             raise Refused(f"以下收费项目不属于项目「{project.name}」，或未启用、单价为 0：{unknown}", unknown)
         fee_types = [ft for ft in fee_types if ft.id in wanted]
     if not fee_types:
-        raise Refused(f"项目「{project.name}」没有可生成账单的收费项目（须启用、按月计费且单价大于 0）")
+        raise Refused(f"项目「{project.name}」没有可生成账单的收费项目（须启用、按月计费且单价大于 0，或为车位租赁月租所计的按车位项目）")
     return project, period, fee_types
 
 

@@ -224,6 +224,36 @@ def test_a_leased_space_is_billed_its_monthly_rent_once_a_month_of_its_term(sess
     assert ["P-4" in log.message for log in logs] == [False, False, True, True]
 
 
+def test_a_project_letting_every_space_bills_its_leases_under_a_parking_fee_at_rate_0(session, estate):
+    """A project that lets every space by 车位租赁 sets 停车费's rate to 0: its leases' 月租 are billed all the same
+    (the run took only fee types with a rate above 0, and billed no lease); a space without a lease bills nothing."""
+    e = estate
+    parking = f.fee_type(session, project_=e.project, name="停车费", basis=FeeBasis.PER_SPACE, rate=D("0"))
+    f.fee_type(session, project_=e.project, name="代收水费", basis=FeeBasis.FIXED, rate=D("0"))  # filled by import
+    p1, p2, p3 = (ParkingSpace(project=e.project, code=c, unit=u) for c, u in (("P-1", e.a101), ("P-2", e.a102),
+                                                                               ("P-3", None)))
+    session.add_all([p1, p2, p3])
+    session.flush()
+    assert [c.label for c in fee_choices(session, actor=e.actor).fee_types] == ["物业管理费"]  # no lease: nothing to bill
+    li_na = session.scalars(select(UnitCustomer.customer_id).where(UnitCustomer.unit_id == e.a102.id)).one()
+    for space, who, rent in ((p1, e.owner.id, "250.00"), (p3, li_na, "180.00")):  # P-2 (A-102's) is not let
+        lease_parking_space(session, space_id=space.id, customer_id=who, start_date=dt.date(2026, 1, 1),
+                            end_date=dt.date(2026, 12, 31), monthly_rent=D(rent), actor=e.actor)
+    assert sorted(c.label for c in fee_choices(session, actor=e.actor).fee_types) == ["停车费", "物业管理费"]
+
+    preview = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor, dry_run=True)
+    result = generate_bills(session, project_id=e.project.id, period="2026-03", actor=e.actor)
+    by_type = {t.name: t.created for t in result.by_fee_type}
+    assert by_type == {"物业管理费": 3, "停车费": 2} == {t.name: t.created for t in preview.by_fee_type}
+    bills = {b.unit_id: b.amount_due for b in session.scalars(select(Bill).where(Bill.fee_type_id == parking.id))}
+    assert bills == {e.a101.id: D("250.00"), e.a102.id: D("180.00")}  # 月租 only: P-2 at rate 0 adds nothing
+    assert session.scalar(select(func.count()).select_from(Bill)) == preview.created == result.created == 5
+    # asked for by itself, it is billed too (April)
+    april = generate_bills(session, project_id=e.project.id, period="2026-04", actor=e.actor, fee_type_ids=[parking.id])
+    assert april.created == 2 and session.scalar(select(func.sum(Bill.amount_due)).where(
+        Bill.fee_type_id == parking.id, Bill.period == "2026-04")) == D("430.00")
+
+
 def test_generate_bills_dry_run_and_refusals_write_nothing(session, estate):
     e = estate
     other = f.project(session)
