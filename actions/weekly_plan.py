@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from models import Staff, TaskStatus, WeeklyReview, WeeklyTask, label_of
 
@@ -28,42 +28,52 @@ class CarryOver:
     project_ids: tuple[int, ...]
     week_start: dt.date
     carried: int  # tasks copied into the week now
-    already: int  # open tasks of the past week carried before (a second click)
+    already: int  # tasks of the week carried into it before (a second click)
 
     @property
     def message(self) -> str:
-        text = f"已将上周未完成的 {self.carried} 项工作结转到 {self.week_start} 这一周"
+        text = f"已将上周及更早未完成的 {self.carried} 项工作结转到 {self.week_start} 这一周"
         return text + (f"（{self.already} 项此前已结转）" if self.already else "")
 
 
 @as_actor
 def carry_over_tasks(session: Session, *, week_start: dt.date, project_ids: Iterable[int] | None = None,
                      actor: Actor) -> CarryOver:
-    """Into the week of ``week_start`` (any day of it), copy the previous week's open tasks of these projects (all the actor's when none) (未开始、进行中、已延期) into ``week_start``'s plan: same section, task,
-    owner and time of day, due the same weekday of the new week, 未开始, 结转自 the original. A week holds a few
-    dozen tasks: they are read once and written in one flush."""
+    """Into the week of ``week_start`` (any day of it), copy the open tasks (未开始、进行中、已延期) of every earlier week
+    of these projects (all the actor's when none) not carried yet — last week's, and an older week's nobody carried
+    (left open, it was lost) — into ``week_start``'s plan: same section, task, owner and time of day, due the same
+    weekday of the new week, 未开始, 结转自 the original. A task carried already is continued by its copy, which is
+    carried in its turn if it stays open: each open task once (held by the unique 结转自). The open tasks are few
+    dozen: read once and written in one flush."""
     week_start = monday_of(week_start)
     ids = sorted(visible_projects(session, project_ids, actor))
     previous = week_start - dt.timedelta(days=7)
-    carried = select(WeeklyTask.carried_from_id).where(WeeklyTask.carried_from_id.is_not(None))
+    copy = aliased(WeeklyTask)
     open_tasks = session.scalars(
-        select(WeeklyTask).where(WeeklyTask.project_id.in_(ids), WeeklyTask.week_start == previous,
-                                 WeeklyTask.status.in_(OPEN)).order_by(WeeklyTask.id).with_for_update()
+        select(WeeklyTask).where(WeeklyTask.project_id.in_(ids), WeeklyTask.week_start < week_start,
+                                 WeeklyTask.status.in_(OPEN), ~exists().where(copy.carried_from_id == WeeklyTask.id))
+        .order_by(WeeklyTask.week_start, WeeklyTask.id).with_for_update(of=WeeklyTask)
     ).all()
-    done_before = set(session.scalars(carried.where(WeeklyTask.carried_from_id.in_([t.id for t in open_tasks]))))
+    # read again once they are locked: a click that waited on another's lock sees the copies it made (held anyway
+    # by the unique 结转自)
+    carried = set(session.scalars(select(copy.carried_from_id).where(
+        copy.carried_from_id.in_([t.id for t in open_tasks]))))
+    already = session.scalar(select(func.count()).where(
+        WeeklyTask.project_id.in_(ids), WeeklyTask.week_start == week_start, WeeklyTask.carried_from_id.is_not(None)))
     new = [
         WeeklyTask(project_id=t.project_id, week_start=week_start, section=t.section, task=t.task, owner_id=t.owner_id,
                    deadline=week_start + dt.timedelta(days=(t.deadline - t.week_start).days % 7),
-                   deadline_time=t.deadline_time, status=TaskStatus.NOT_STARTED, note="上周未完成，结转",
+                   deadline_time=t.deadline_time, status=TaskStatus.NOT_STARTED,
+                   note="上周未完成，结转" if t.week_start == previous else f"{t.week_start} 这一周未完成，结转",
                    carried_from_id=t.id)
-        for t in open_tasks if t.id not in done_before
+        for t in open_tasks if t.id not in carried
     ]
     session.add_all(new)
     session.flush()
     log_operation(session, "carry_over_tasks", project_id=ids[0] if len(ids) == 1 else None,
                   params={"week_start": week_start, "project_ids": ids},
-                  counts={"carried": len(new), "already": len(done_before)})
-    return CarryOver(tuple(ids), week_start, len(new), len(done_before))
+                  counts={"carried": len(new), "already": already})
+    return CarryOver(tuple(ids), week_start, len(new), already)
 
 
 @records.rule(WeeklyTask)

@@ -1,11 +1,11 @@
-"""周计划 per 003 (issue 19): sections, a time to a deadline, and last week's open items carried over once."""
+"""周计划 per 003 (issue 19): sections, a time to a deadline, and earlier weeks' open items carried over once."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from actions.actor import actor_for_user
 from actions.errors import NotPermitted
@@ -44,26 +44,40 @@ def _week(session, project, week):
                                                     WeeklyTask.week_start == week).order_by(WeeklyTask.id)).all()
 
 
-def test_last_weeks_open_tasks_are_carried_over_once_keeping_section_weekday_and_time(session, plan):
+def test_earlier_weeks_open_tasks_are_carried_over_once_keeping_section_weekday_and_time(session, plan):
+    """Last week's open tasks are carried, and an older week's nobody carried (两周前的任务, left 已延期: it was lost —
+    only the week just before was looked at); each names the task it continues, and none is carried twice."""
     result = carry_over_tasks(session, week_start=THIS + dt.timedelta(days=2), actor=plan["actor"])  # any day
-    assert (result.week_start, result.carried, result.already) == (THIS, 2, 0)
+    assert (result.week_start, result.carried, result.already) == (THIS, 3, 0)
     carried = _week(session, plan["p"], THIS)
-    assert [(t.task, t.section, t.deadline, t.deadline_time, t.status, t.carried_from_id) for t in carried] == [
+    rows = plan["rows"]
+    assert [(t.task, t.section, t.deadline, t.deadline_time, t.status, t.carried_from_id, t.note) for t in carried] == [
+        ("两周前的任务", PlanSection.ROUTINE, THIS, None, TaskStatus.NOT_STARTED, rows["older"].id,
+         f"{LAST - dt.timedelta(days=7)} 这一周未完成，结转"),
         ("欠费户第二次催缴", PlanSection.FOCUS, THIS + dt.timedelta(days=4), dt.time(17), TaskStatus.NOT_STARTED,
-         plan["rows"]["late"].id),
+         rows["late"].id, "上周未完成，结转"),
         ("礼仪培训", PlanSection.TRAINING, THIS + dt.timedelta(days=2), None, TaskStatus.NOT_STARTED,
-         plan["rows"]["going"].id),
+         rows["going"].id, "上周未完成，结转"),
     ]
     assert _week(session, plan["other"], THIS) == []  # another project's plan is not touched
     audited = session.scalars(select(AuditLog.actor_id).where(
         AuditLog.table_name == "weekly_task", AuditLog.kind == AuditKind.INSERT,
         AuditLog.record_id.in_([str(t.id) for t in carried]))).all()
-    assert audited == [plan["user"].id] * 2
+    assert audited == [plan["user"].id] * 3
 
     again = carry_over_tasks(session, week_start=THIS, actor=plan["actor"])  # a double click
-    assert (again.carried, again.already) == (0, 2) and len(_week(session, plan["p"], THIS)) == 2
+    assert (again.carried, again.already) == (0, 3) and len(_week(session, plan["p"], THIS)) == 3
     assert session.scalar(select(OperationLog.counts).where(OperationLog.operation == "carry_over_tasks")
-                          .order_by(OperationLog.id.desc()).limit(1)) == {"carried": 0, "already": 2}
+                          .order_by(OperationLog.id.desc()).limit(1)) == {"carried": 0, "already": 3}
+
+    # a week later nobody carried: the copies still open are carried on — the originals, carried already, are not
+    carried[1].status = TaskStatus.DONE
+    session.flush()
+    later = THIS + dt.timedelta(days=14)
+    assert carry_over_tasks(session, week_start=later, actor=plan["actor"]).carried == 2
+    assert [(t.task, t.carried_from_id) for t in _week(session, plan["p"], later)] == [
+        ("两周前的任务", carried[0].id), ("礼仪培训", carried[2].id)]
+    assert session.scalar(select(func.count()).select_from(WeeklyTask)) == 5 + 3 + 2
 
 
 def test_another_projects_plan_is_refused(session, plan):
@@ -79,7 +93,7 @@ def test_the_console_carries_over_with_a_post_and_the_review_is_kept(session, co
     assert c.client.get("/admin/weekly-task/carry-over").status_code in (404, 405)  # never on GET
     done = c.post("/admin/weekly-task/carry-over", {"week_start": str(THIS)})
     assert done.status_code == 303
-    assert len(_week(session, plan["p"], THIS)) == 2
+    assert len(_week(session, plan["p"], THIS)) == 3
     review = {"project": str(plan["p"].id), "week_start": str(LAST), "reviewed_on": str(LAST + dt.timedelta(days=4)),
               "chaired_by": str(plan["user"].id), "summary": "基本完成", "problems": "催缴滞后",
               "improvements": "周三前完成第二次催缴"}
@@ -112,5 +126,50 @@ def test_a_task_typed_on_the_console_belongs_to_its_week_and_is_due_within_it(se
     assert c.post("/admin/weekly-task/create", form).status_code == 302
     made = session.scalars(select(WeeklyTask).order_by(WeeklyTask.id.desc())).first()
     assert (made.week_start, made.deadline) == (dt.date(2026, 12, 7), dt.date(2026, 12, 11))
-    carried = carry_over_tasks(session, week_start=dt.date(2026, 12, 14), actor=plan["actor"])
-    assert carried.carried == 1 and _week(session, plan["p"], dt.date(2026, 12, 14))[0].carried_from_id == made.id
+    carry_over_tasks(session, week_start=dt.date(2026, 12, 14), actor=plan["actor"])
+    assert made.id in {t.carried_from_id for t in _week(session, plan["p"], dt.date(2026, 12, 14))}
+
+
+def test_two_carries_at_once_carry_each_task_once(engine):
+    """Two supervisors click 结转 together (PostgreSQL: the open tasks are locked): the second waits for the first and
+    carries nothing more — not two copies of one task."""
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from models import Branch, Project, Staff, User, user_project, user_role
+    from tests.race_support import second_while_first_open
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    with Session(engine) as s, s.begin():
+        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
+        p = f.project(s)
+        wang = f.staff(s, project_=p, name="王芳")
+        s.add_all([WeeklyTask(project=p, week_start=week, task=text, owner_id=wang.id, deadline=week,
+                              status=TaskStatus.DELAYED)
+                   for week, text in ((LAST - dt.timedelta(days=7), "两周前的任务"), (LAST, "欠费户第二次催缴"))])
+        user = f.user(s, roles=["客服主管"], projects=[p])
+        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "staff": wang.id}
+    try:
+        with Session(engine) as s:
+            actor = actor_for_user(s, s.get(User, ids["user"]))
+        waited, box = second_while_first_open(
+            engine, lambda s: carry_over_tasks(s, week_start=THIS, actor=actor),
+            lambda s: carry_over_tasks(s, week_start=THIS, actor=actor))
+        assert waited and "error" not in box, box
+        assert (box["result"].carried, box["result"].already) == (0, 2)
+        with Session(engine) as s:
+            assert sorted(s.scalars(select(WeeklyTask.task).where(WeeklyTask.project_id == ids["project"],
+                                                                  WeeklyTask.week_start == THIS))) == [
+                "两周前的任务", "欠费户第二次催缴"]
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(delete(WeeklyTask).where(WeeklyTask.project_id == ids["project"]))
+            s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
+            s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
+            s.execute(delete(User).where(User.id == ids["user"]))
+            s.execute(delete(Staff).where(Staff.id == ids["staff"]))
+            s.execute(delete(Project).where(Project.id == ids["project"]))
+            s.execute(delete(Branch).where(Branch.id == ids["branch"]))
+            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
+            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
