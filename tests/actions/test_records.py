@@ -17,10 +17,8 @@ from actions.records import EditConflict, delete_record, save_record
 from models import (
     SHANGHAI,
     ActionStatus,
-    AuditLog,
     Bill,
     BookingStatus,
-    Branch,
     CorrectiveAction,
     FormSubmission,
     GoodsPass,
@@ -29,16 +27,12 @@ from models import (
     KeyStatus,
     MeetingBooking,
     OperationLog,
-    Project,
     RenovationApplication,
     SurveyTopic,
     UnitStatus,
-    User,
-    user_project,
-    user_role,
 )
 from tests import factories as f
-from tests.race_support import second_while_first_open
+from tests.race_support import committed_project, second_while_first_open
 
 LENT_AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
 
@@ -122,27 +116,13 @@ def test_registering_is_per_model():
 def committed(engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
-    with Session(engine) as s, s.begin():
-        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
-        p = f.project(s)
-        user = f.user(s, roles=["前台客服"], projects=[p])
-        key = KeyRecord(project=p, code="K-9", name="机房", copies=1)
-        s.add(key)
-        s.flush()
-        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "key": key.id}
-    with Session(engine) as s:
-        ids["actor"] = actor_for_user(s, s.get(User, ids["user"]))
-    yield ids
-    with Session(engine) as s, s.begin():
-        for model in (KeyLoan, KeyRecord, MeetingBooking):
-            s.execute(delete(model).where(model.project_id == ids["project"]))
-        s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
-        s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
-        s.execute(delete(User).where(User.id == ids["user"]))
-        s.execute(delete(Project).where(Project.id == ids["project"]))
-        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
-        s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
-        s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+    with committed_project(engine, ["前台客服"], made=(KeyLoan, KeyRecord, MeetingBooking)) as ids:
+        with Session(engine) as s, s.begin():
+            key = KeyRecord(project_id=ids["project"], code="K-9", name="机房", copies=1)
+            s.add(key)
+            s.flush()
+            ids["key"] = key.id
+        yield ids
 
 
 def _race(engine, actor, model, first_values, second_values, **kwargs):

@@ -133,43 +133,23 @@ def test_a_task_typed_on_the_console_belongs_to_its_week_and_is_due_within_it(se
 def test_two_carries_at_once_carry_each_task_once(engine):
     """Two supervisors click 结转 together (PostgreSQL: the open tasks are locked): the second waits for the first and
     carries nothing more — not two copies of one task."""
-    from sqlalchemy import delete
     from sqlalchemy.orm import Session
 
-    from models import Branch, Project, Staff, User, user_project, user_role
-    from tests.race_support import second_while_first_open
+    from tests.race_support import committed_project, second_while_first_open
 
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
-    with Session(engine) as s, s.begin():
-        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
-        p = f.project(s)
-        wang = f.staff(s, project_=p, name="王芳")
-        s.add_all([WeeklyTask(project=p, week_start=week, task=text, owner_id=wang.id, deadline=week,
-                              status=TaskStatus.DELAYED)
-                   for week, text in ((LAST - dt.timedelta(days=7), "两周前的任务"), (LAST, "欠费户第二次催缴"))])
-        user = f.user(s, roles=["客服主管"], projects=[p])
-        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "staff": wang.id}
-    try:
-        with Session(engine) as s:
-            actor = actor_for_user(s, s.get(User, ids["user"]))
+    with committed_project(engine, ["客服主管"], made=(WeeklyTask,)) as ids:
+        with Session(engine) as s, s.begin():
+            s.add_all([WeeklyTask(project_id=ids["project"], week_start=week, task=text, owner_id=ids["staff"],
+                                  deadline=week, status=TaskStatus.DELAYED)
+                       for week, text in ((LAST - dt.timedelta(days=7), "两周前的任务"), (LAST, "欠费户第二次催缴"))])
         waited, box = second_while_first_open(
-            engine, lambda s: carry_over_tasks(s, week_start=THIS, actor=actor),
-            lambda s: carry_over_tasks(s, week_start=THIS, actor=actor))
+            engine, lambda s: carry_over_tasks(s, week_start=THIS, actor=ids["actor"]),
+            lambda s: carry_over_tasks(s, week_start=THIS, actor=ids["actor"]))
         assert waited and "error" not in box, box
         assert (box["result"].carried, box["result"].already) == (0, 2)
         with Session(engine) as s:
             assert sorted(s.scalars(select(WeeklyTask.task).where(WeeklyTask.project_id == ids["project"],
                                                                   WeeklyTask.week_start == THIS))) == [
                 "两周前的任务", "欠费户第二次催缴"]
-    finally:
-        with Session(engine) as s, s.begin():
-            s.execute(delete(WeeklyTask).where(WeeklyTask.project_id == ids["project"]))
-            s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
-            s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
-            s.execute(delete(User).where(User.id == ids["user"]))
-            s.execute(delete(Staff).where(Staff.id == ids["staff"]))
-            s.execute(delete(Project).where(Project.id == ids["project"]))
-            s.execute(delete(Branch).where(Branch.id == ids["branch"]))
-            s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
-            s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))

@@ -31,7 +31,6 @@ from actions.work_orders import (
 )
 from models import (
     AuditLog,
-    Branch,
     Department,
     OperationLog,
     Priority,
@@ -48,11 +47,10 @@ from models import (
     VisitWay,
     WorkOrder,
     WorkOrderStatus,
-    user_project,
-    user_role,
     utcnow,
 )
 from tests import factories as f
+from tests.race_support import committed_project
 
 S = WorkOrderStatus
 
@@ -626,26 +624,10 @@ def committed(engine):
     """A project, a supervisor and one pending request committed for real; everything removed afterwards."""
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
-    with Session(engine) as s, s.begin():
-        marks = (s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(OperationLog.id))) or 0)
-        p = f.project(s)
-        user = f.user(s, roles=["客服主管"], projects=[p])
-        request = f.service_request(s, project_=p)
-        ids = {"project": p.id, "branch": p.branch_id, "user": user.id, "request": request.id}
-    with Session(engine) as s:
-        ids["actor"] = actor_for_user(s, s.get(User, ids["user"]))
-    yield ids
-    with Session(engine) as s, s.begin():
-        s.execute(delete(Visit).where(Visit.project_id == ids["project"]))
-        s.execute(delete(WorkOrder).where(WorkOrder.project_id == ids["project"]))
-        s.execute(delete(ServiceRequest).where(ServiceRequest.project_id == ids["project"]))
-        s.execute(delete(user_role).where(user_role.c.user_id == ids["user"]))
-        s.execute(delete(user_project).where(user_project.c.user_id == ids["user"]))
-        s.execute(delete(User).where(User.id == ids["user"]))
-        s.execute(delete(Project).where(Project.id == ids["project"]))
-        s.execute(delete(Branch).where(Branch.id == ids["branch"]))
-        s.execute(delete(AuditLog).where(AuditLog.id > marks[0]))
-        s.execute(delete(OperationLog).where(OperationLog.id > marks[1]))
+    with committed_project(engine, ["客服主管"], made=(Visit, WorkOrder, ServiceRequest)) as ids:
+        with Session(engine) as s, s.begin():
+            ids["request"] = f.service_request(s, project_=s.get(Project, ids["project"])).id
+        yield ids
 
 
 def _in_thread(fn):
