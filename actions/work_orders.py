@@ -663,9 +663,11 @@ def _money(value: Any, label: str) -> Decimal:
 
 @as_actor
 def complete_work_order(session: Session, *, order_id: int, result: str, actor: Actor, charge: Any = None,
-                        dry_run: bool = False) -> TransitionResult:
+                        dry_run: bool = False, versions: Mapping[int, int] | None = None) -> TransitionResult:
     """完工: the result, and for an order accepted as 有偿服务 the charge, within the quote the owner accepted
-    before the work started (接单); an order accepted as free charges nothing."""
+    before the work started (接单); an order accepted as free charges nothing. ``versions``: the order's version
+    the form was opened on — a 完工 form opened before an unsatisfied 回访 sent the order back for rework is
+    refused, never completes the rework with the first round's 处理结果."""
     result = (result or "").strip()
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
@@ -680,7 +682,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
         raise Refused("该派工单接单时未登记为有偿服务（须先报价、业主接受后方可开工），不能收费", [order_id])
     return _transition(
         session, actor=actor, operation="complete_work_order", verb="完工", order_ids=[order_id],
-        allowed=STEP_FROM["complete"], dry_run=dry_run,
+        allowed=STEP_FROM["complete"], dry_run=dry_run, versions=versions,
         values={"status": S.DONE, "completed_at": utcnow(), "result": result, "charge": charge_amount},
         params={"charge": charge_amount},
     )

@@ -583,6 +583,7 @@ class StepForm(PageForm):
 class CompleteForm(StepForm):
     result = TextField(label_of(WorkOrder, "result"))
     charge = TextField("收费金额")
+    versions = VersionsField()
 
 
 class CallbackForm(StepForm):
