@@ -776,9 +776,11 @@ def _callback_kind(order: WorkOrder) -> VisitKind:
 
 @as_actor
 def callback_work_order(session: Session, *, order_id: int, way: VisitWay, result: Satisfaction, actor: Actor,
-                        notes: str = "", issues_raised: str = "", dry_run: bool = False) -> CallbackResult:
+                        notes: str = "", issues_raised: str = "", dry_run: bool = False,
+                        versions: Mapping[int, int] | None = None) -> CallbackResult:
     """回访 a completed order. 满意/基本满意 → 已回访 (ready to close); 不满意 → back to 处理中 for rework,
-    返工次数 + 1, the completion time cleared until it is done again."""
+    返工次数 + 1, the completion time cleared until it is done again. ``versions``: the order's version the form
+    was opened on — a 回访 form of the first round never judges the rework the owner was not asked about."""
     if not isinstance(result, Satisfaction) or not isinstance(way, VisitWay):
         raise Refused("请选择回访方式和回访结果")
     for key, text in (("notes", notes), ("issues_raised", issues_raised)):
@@ -792,7 +794,8 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
         if reopen else {"status": S.CALLED_BACK}
     )
     outcome = _transition(session, actor=actor, operation="callback_work_order", verb="回访", order_ids=[order_id],
-                          allowed=STEP_FROM["callback"], values=values, params={"way": way, "result": result})
+                          allowed=STEP_FROM["callback"], values=values, params={"way": way, "result": result},
+                          versions=versions)
     order = session.get(WorkOrder, order_id)
     request = order.request
     visit = Visit(

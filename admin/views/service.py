@@ -591,6 +591,7 @@ class CallbackForm(StepForm):
     result = EnumField(Satisfaction, label_of(Visit, "result"))
     notes = TextField(label_of(Visit, "notes"))
     issues_raised = TextField(label_of(Visit, "issues_raised"))
+    versions = VersionsField()
 
 
 class AcceptForm(StepForm):

@@ -330,11 +330,12 @@ def opened_on(form) -> dict:
     return {"versions": versions.group(1)} if versions else {}
 
 
-def test_a_completion_opened_before_a_rework_is_refused(session, console, site):
-    """完工 carried no version: a 完工 form opened in the first round (before an unsatisfied 回访 sent the order
-    back for rework) was taken in the second round with the first round's 处理结果, the rework never described. The
-    form carries the order's version: the stale one is refused in Chinese naming the order, nothing written; a form
-    without it is refused too (B13)."""
+def test_a_completion_or_callback_opened_before_a_rework_is_refused(session, console, site):
+    """完工 and 回访 carried no version: a 完工 form opened in the first round (before an unsatisfied 回访 sent the
+    order back for rework) was taken in the second round with the first round's 处理结果, the rework never described;
+    a 回访 form of the first round judged the rework the owner was never asked about. The forms carry the order's
+    version: a stale one is refused in Chinese naming the order, nothing written; a form without it is refused too
+    (B13)."""
     r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
     session.flush()
     boss, desk = console("boss"), console("desk")
@@ -357,8 +358,9 @@ def test_a_completion_opened_before_a_rework_is_refused(session, console, site):
 
     first_round, other_tab = opened(desk, "complete"), opened(boss, "complete")
     assert boss.post("/admin/work-order/step/complete", {**other_tab, "result": "更换角阀"}).status_code == 303
-    callback = {"order_ids": str(oid), "way": "phone", "result": "unsatisfied", "notes": "仍漏水"}
-    assert desk.post("/admin/work-order/step/callback", callback).status_code == 303
+    first_callback = opened(boss, "callback")
+    callback = {"way": "phone", "result": "unsatisfied", "notes": "仍漏水"}
+    assert desk.post("/admin/work-order/step/callback", {**opened(desk, "callback"), **callback}).status_code == 303
     reworking = state()
     assert reworking[:4] == (S.ACCEPTED, "更换角阀", None, 1)
 
@@ -372,6 +374,18 @@ def test_a_completion_opened_before_a_rework_is_refused(session, console, site):
     assert fresh.status_code == 303
     done = state()
     assert done[:2] == (S.DONE, "更换整段水管") and done[2] is not None and done[5] == reworking[5] + 1
+
+    def visits():
+        return session.scalar(select(func.count()).select_from(Visit).where(Visit.work_order_id == oid))
+
+    stale = boss.post("/admin/work-order/step/callback", {**first_callback, "way": "phone", "result": "satisfied"})
+    assert stale.status_code == 400 and f"以下派工单已被他人修改，请刷新后重试：#{oid}" in html.unescape(stale.text)
+    assert state() == done and visits() == 1
+    bare = boss.post("/admin/work-order/step/callback", {"order_ids": str(oid), "way": "phone", "result": "satisfied"})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == done and visits() == 1
+    fresh = boss.post("/admin/work-order/step/callback", {**opened(boss, "callback"), "way": "door",
+                                                          "result": "satisfied"})
+    assert fresh.status_code == 303 and state()[0] is S.CALLED_BACK and visits() == 2
 
 
 def test_reassign_needs_its_grant_and_a_reason(session, console, site):
