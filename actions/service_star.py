@@ -71,6 +71,7 @@ class Deadline:
     day: dt.date
     set_by_company: bool  # False: the default
     note: str
+    version: int = 0  # the company's row's; 0: none set yet (the default)
 
     @property
     def text(self) -> str:
@@ -82,18 +83,20 @@ def nomination_deadline(session: Session, quarter: str) -> Deadline:
     """The quarter's deadline: the company's, else the default."""
     quarter = quarter.strip().upper()
     quarter_months(quarter)
-    row = session.execute(select(StarDeadline.deadline, StarDeadline.note).where(StarDeadline.quarter == quarter)
-                          ).one_or_none()
+    row = session.execute(select(StarDeadline.deadline, StarDeadline.note, StarDeadline.version)
+                          .where(StarDeadline.quarter == quarter)).one_or_none()
     if row is None:
         return Deadline(quarter, default_deadline(quarter), False, "")
-    return Deadline(quarter, row.deadline, True, row.note)
+    return Deadline(quarter, row.deadline, True, row.note, row.version)
 
 
 @as_actor
 def set_star_deadline(session: Session, *, quarter: str, deadline: dt.date | None, note: str = "",
-                      actor: Actor) -> Deadline:
+                      actor: Actor, version: int | None = None) -> Deadline:
     """公司设定推荐截止日: a day within the quarter (a nomination is about the quarter's months); set again, the new
-    day replaces the old. Two at once are serialised on the quarter's row (unique quarter)."""
+    day replaces the old. Two at once are serialised on the quarter's row (unique quarter). ``version``: the
+    deadline's version the form was opened on (0: none set then) — a form opened before another's setting is
+    refused, never replaces the newer day."""
     quarter = (quarter or "").strip().upper()
     months = quarter_months(quarter)
     if not actor.sees_all:
@@ -109,6 +112,8 @@ def set_star_deadline(session: Session, *, quarter: str, deadline: dt.date | Non
     records.check_text_length(StarDeadline, "note", note)
     row = session.execute(select(StarDeadline).where(StarDeadline.quarter == quarter).with_for_update()
                           ).scalar_one_or_none()
+    if version is not None and version != (row.version if row else 0):
+        raise Refused(f"{quarter} 的推荐截止日已被他人修改（现为 {row.deadline if row else '默认'}），请刷新后重试")
     if row is None:
         row = StarDeadline(quarter=quarter)
         session.add(row)
@@ -116,7 +121,7 @@ def set_star_deadline(session: Session, *, quarter: str, deadline: dt.date | Non
     session.flush()
     log_operation(session, "set_star_deadline", params={"quarter": quarter, "deadline": deadline},
                   counts={"set": 1})
-    return Deadline(quarter, deadline, True, note)
+    return Deadline(quarter, deadline, True, note, row.version)
 
 
 @dataclass(frozen=True)

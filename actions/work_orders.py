@@ -663,9 +663,11 @@ def _money(value: Any, label: str) -> Decimal:
 
 @as_actor
 def complete_work_order(session: Session, *, order_id: int, result: str, actor: Actor, charge: Any = None,
-                        dry_run: bool = False) -> TransitionResult:
+                        dry_run: bool = False, versions: Mapping[int, int] | None = None) -> TransitionResult:
     """完工: the result, and for an order accepted as 有偿服务 the charge, within the quote the owner accepted
-    before the work started (接单); an order accepted as free charges nothing."""
+    before the work started (接单); an order accepted as free charges nothing. ``versions``: the order's version
+    the form was opened on — a 完工 form opened before an unsatisfied 回访 sent the order back for rework is
+    refused, never completes the rework with the first round's 处理结果."""
     result = (result or "").strip()
     if not result:
         raise Refused(f"请填写{label_of(WorkOrder, 'result')}")
@@ -680,7 +682,7 @@ def complete_work_order(session: Session, *, order_id: int, result: str, actor: 
         raise Refused("该派工单接单时未登记为有偿服务（须先报价、业主接受后方可开工），不能收费", [order_id])
     return _transition(
         session, actor=actor, operation="complete_work_order", verb="完工", order_ids=[order_id],
-        allowed=STEP_FROM["complete"], dry_run=dry_run,
+        allowed=STEP_FROM["complete"], dry_run=dry_run, versions=versions,
         values={"status": S.DONE, "completed_at": utcnow(), "result": result, "charge": charge_amount},
         params={"charge": charge_amount},
     )
@@ -774,9 +776,11 @@ def _callback_kind(order: WorkOrder) -> VisitKind:
 
 @as_actor
 def callback_work_order(session: Session, *, order_id: int, way: VisitWay, result: Satisfaction, actor: Actor,
-                        notes: str = "", issues_raised: str = "", dry_run: bool = False) -> CallbackResult:
+                        notes: str = "", issues_raised: str = "", dry_run: bool = False,
+                        versions: Mapping[int, int] | None = None) -> CallbackResult:
     """回访 a completed order. 满意/基本满意 → 已回访 (ready to close); 不满意 → back to 处理中 for rework,
-    返工次数 + 1, the completion time cleared until it is done again."""
+    返工次数 + 1, the completion time cleared until it is done again. ``versions``: the order's version the form
+    was opened on — a 回访 form of the first round never judges the rework the owner was not asked about."""
     if not isinstance(result, Satisfaction) or not isinstance(way, VisitWay):
         raise Refused("请选择回访方式和回访结果")
     for key, text in (("notes", notes), ("issues_raised", issues_raised)):
@@ -790,7 +794,8 @@ def callback_work_order(session: Session, *, order_id: int, way: VisitWay, resul
         if reopen else {"status": S.CALLED_BACK}
     )
     outcome = _transition(session, actor=actor, operation="callback_work_order", verb="回访", order_ids=[order_id],
-                          allowed=STEP_FROM["callback"], values=values, params={"way": way, "result": result})
+                          allowed=STEP_FROM["callback"], values=values, params={"way": way, "result": result},
+                          versions=versions)
     order = session.get(WorkOrder, order_id)
     request = order.request
     visit = Visit(

@@ -262,7 +262,7 @@ class ServiceStar(IdMixin, ProjectScoped, TimestampMixin, VersionedMixin, Base):
     staff: Mapped[Staff] = relationship(info={"label": "员工"})
 
 
-class StarDeadline(IdMixin, TimestampMixin, Base):
+class StarDeadline(IdMixin, TimestampMixin, VersionedMixin, Base):
     """服务之星推荐截止日 of a quarter as the company sets it; a quarter without one closes on the default, the last
     Wednesday of its last month (「于每月最后一周的星期三交给分公司行政人事部」, 004 (四) 1)."""
 

@@ -49,6 +49,7 @@ from ..forms import (
     PageForm,
     ProjectField,
     TextField,
+    VersionField,
     VersionsField,
 )
 from .base import (
@@ -122,6 +123,7 @@ class ChooseForm(PageForm):
 class DeadlineForm(PageForm):
     deadline = DateField(label_of(StarDeadline, "deadline"))
     note = TextField(label_of(StarDeadline, "note"))
+    version = VersionField(between=(0, 2**31 - 1))  # 0: the form was opened on the default (none set)
 
 
 class RecordEventsForm(PageForm):

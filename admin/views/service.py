@@ -583,6 +583,7 @@ class StepForm(PageForm):
 class CompleteForm(StepForm):
     result = TextField(label_of(WorkOrder, "result"))
     charge = TextField("收费金额")
+    versions = VersionsField()
 
 
 class CallbackForm(StepForm):
@@ -590,6 +591,7 @@ class CallbackForm(StepForm):
     result = EnumField(Satisfaction, label_of(Visit, "result"))
     notes = TextField(label_of(Visit, "notes"))
     issues_raised = TextField(label_of(Visit, "issues_raised"))
+    versions = VersionsField()
 
 
 class AcceptForm(StepForm):

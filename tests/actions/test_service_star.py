@@ -4,6 +4,8 @@ branch's decision with its 通报表扬 and reward; rank is information, not a l
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -230,12 +232,52 @@ def test_the_console_sets_the_deadline_for_the_company_only(session, console, or
     hq = console("zongbu")
     page = hq.get("/admin/scores/stars?quarter=2026Q4")
     assert page.status_code == 200 and "2026-12-30（季度末月最后一个星期三）" in page.text and "保存截止日" in page.text
-    refused = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2027-01-06"})
+    refused = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2027-01-06", "version": "0"})
     assert refused.status_code == 400 and "须在 2026-10-01 至 2026-12-31 之间" in refused.text
-    saved = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-23", "note": "元旦前"})
+    saved = hq.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-23", "note": "元旦前",
+                                                     "version": "0"})
     assert saved.status_code == 303
     assert "2026-12-23（公司设定：元旦前）" in hq.get(saved.headers["location"]).text
     boss = console("zhuguan")
     assert "保存截止日" not in boss.get("/admin/scores/stars?quarter=2026Q4").text
     assert boss.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-01"}).status_code == 403
     assert [(r.quarter, r.deadline) for r in session.scalars(select(StarDeadline))] == [("2026Q4", dt.date(2026, 12, 23))]
+
+
+def test_a_deadline_form_opened_before_another_setting_is_refused(session, console, org):
+    """推荐截止日 carried no version: a form opened on the default (or an older day) replaced a day another company
+    user set meanwhile, silently. The form carries the deadline's version: the stale one is refused in Chinese
+    naming the day set, nothing written; a form without it is refused too (B13)."""
+    from models import StarDeadline
+
+    factories.user(session, username="zongbu", superuser=True)
+    factories.user(session, username="zongbu2", superuser=True)
+    first, second = console("zongbu"), console("zongbu2")
+
+    def opened(client) -> dict:
+        page = client.get("/admin/scores/stars?quarter=2026Q4")
+        version = re.search(r'name="version" value="(\d+)"', page.text)
+        assert page.status_code == 200 and version, "the 推荐截止日 form carries no version"
+        return {"quarter": "2026Q4", "version": version.group(1)}
+
+    def state():
+        session.expire_all()
+        logs = session.scalar(select(func.count()).select_from(OperationLog)
+                              .where(OperationLog.operation == "set_star_deadline"))
+        return [(r.deadline, r.note, r.version) for r in session.scalars(select(StarDeadline))], logs
+
+    a, b = opened(first), opened(second)
+    assert a["version"] == b["version"] == "0"
+    assert first.post("/admin/scores/stars/deadline", {**a, "deadline": "2026-12-23", "note": "元旦前"}).status_code == 303
+    set_first = state()
+    assert set_first == ([(dt.date(2026, 12, 23), "元旦前", 1)], 1)
+
+    stale = second.post("/admin/scores/stars/deadline", {**b, "deadline": "2026-12-30", "note": ""})
+    assert stale.status_code == 400
+    assert "2026Q4 的推荐截止日已被他人修改（现为 2026-12-23），请刷新后重试" in html.unescape(stale.text)
+    assert state() == set_first
+    bare = second.post("/admin/scores/stars/deadline", {"quarter": "2026Q4", "deadline": "2026-12-30"})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == set_first
+
+    again = second.post("/admin/scores/stars/deadline", {**opened(second), "deadline": "2026-12-30", "note": ""})
+    assert again.status_code == 303 and state() == ([(dt.date(2026, 12, 30), "", 2)], 2)

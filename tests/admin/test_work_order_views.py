@@ -307,7 +307,7 @@ def test_lifecycle_through_the_console_with_rework(session, console, site):
     def step(client, name, **data):
         form = client.get(f"/admin/work-order/action/{name}?pks={oid}")
         assert form.status_code == 200, (name, form.status_code)
-        return client.post(f"/admin/work-order/step/{name}", {"order_ids": str(oid), **data})
+        return client.post(f"/admin/work-order/step/{name}", {"order_ids": str(oid), **opened_on(form), **data})
 
     early = step(desk, "complete", result="已修好")  # never accepted
     assert early.status_code == 400 and "（已派工）" in early.text
@@ -322,6 +322,70 @@ def test_lifecycle_through_the_console_with_rework(session, console, site):
     o = order_of(session, r.id)
     assert o.status is S.CLOSED and o.request.status is RequestStatus.CLOSED
     assert session.scalar(select(func.count()).select_from(Visit).where(Visit.work_order_id == oid)) == 2
+
+
+def opened_on(form) -> dict:
+    """The versions a step page was opened on, as its form posts them (none for the steps that carry none)."""
+    versions = re.search(r'name="versions" value="([\d:,]+)"', form.text)
+    return {"versions": versions.group(1)} if versions else {}
+
+
+def test_a_completion_or_callback_opened_before_a_rework_is_refused(session, console, site):
+    """完工 and 回访 carried no version: a 完工 form opened in the first round (before an unsatisfied 回访 sent the
+    order back for rework) was taken in the second round with the first round's 处理结果, the rework never described;
+    a 回访 form of the first round judged the rework the owner was never asked about. The forms carry the order's
+    version: a stale one is refused in Chinese naming the order, nothing written; a form without it is refused too
+    (B13)."""
+    r = f.service_request(session, project_=site["p1"], unit_=site["unit"])
+    session.flush()
+    boss, desk = console("boss"), console("desk")
+    boss.post("/admin/service-request/dispatch", {"request_ids": str(r.id)})
+    oid = order_of(session, r.id).id
+    desk.post("/admin/work-order/step/accept", {"order_ids": str(oid)})
+
+    def opened(client, name) -> dict:
+        page = client.get(f"/admin/work-order/action/{name}?pks={oid}")
+        assert page.status_code == 200
+        versions = opened_on(page)
+        assert versions, f"the {name} form carries no version"
+        return {"order_ids": str(oid), **versions}
+
+    def state():
+        o = order_of(session, r.id)
+        logs = session.scalar(select(func.count()).select_from(OperationLog)
+                              .where(OperationLog.operation == "complete_work_order"))
+        return o.status, o.result, o.completed_at, o.reopen_count, o.version, logs
+
+    first_round, other_tab = opened(desk, "complete"), opened(boss, "complete")
+    assert boss.post("/admin/work-order/step/complete", {**other_tab, "result": "更换角阀"}).status_code == 303
+    first_callback = opened(boss, "callback")
+    callback = {"way": "phone", "result": "unsatisfied", "notes": "仍漏水"}
+    assert desk.post("/admin/work-order/step/callback", {**opened(desk, "callback"), **callback}).status_code == 303
+    reworking = state()
+    assert reworking[:4] == (S.ACCEPTED, "更换角阀", None, 1)
+
+    stale = desk.post("/admin/work-order/step/complete", {**first_round, "result": "已修好"})
+    assert stale.status_code == 400 and f"以下派工单已被他人修改，请刷新后重试：#{oid}" in html.unescape(stale.text)
+    assert state() == reworking
+    bare = desk.post("/admin/work-order/step/complete", {"order_ids": str(oid), "result": "已修好"})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == reworking
+
+    fresh = desk.post("/admin/work-order/step/complete", {**opened(desk, "complete"), "result": "更换整段水管"})
+    assert fresh.status_code == 303
+    done = state()
+    assert done[:2] == (S.DONE, "更换整段水管") and done[2] is not None and done[5] == reworking[5] + 1
+
+    def visits():
+        return session.scalar(select(func.count()).select_from(Visit).where(Visit.work_order_id == oid))
+
+    stale = boss.post("/admin/work-order/step/callback", {**first_callback, "way": "phone", "result": "satisfied"})
+    assert stale.status_code == 400 and f"以下派工单已被他人修改，请刷新后重试：#{oid}" in html.unescape(stale.text)
+    assert state() == done and visits() == 1
+    bare = boss.post("/admin/work-order/step/callback", {"order_ids": str(oid), "way": "phone", "result": "satisfied"})
+    assert bare.status_code == 400 and "表单缺少版本号" in bare.text and state() == done and visits() == 1
+    fresh = boss.post("/admin/work-order/step/callback", {**opened(boss, "callback"), "way": "door",
+                                                          "result": "satisfied"})
+    assert fresh.status_code == 303 and state()[0] is S.CALLED_BACK and visits() == 2
 
 
 def test_reassign_needs_its_grant_and_a_reason(session, console, site):
@@ -661,7 +725,7 @@ def test_a_quote_or_charge_that_is_not_a_number_is_refused_in_chinese(session, c
         o = order_of(session, r.id)
         assert (o.status, o.charge, o.result, o.completed_at) == (WorkOrderStatus.ACCEPTED, 0, "", None)
     done = client.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
-                                                          "charge": "８０"})
+                                                          "charge": "８０", "versions": f"{o.id}:{o.version}"})
     assert done.status_code == 303
     o = order_of(session, r.id)
     assert (o.status, o.charge) == (WorkOrderStatus.DONE, Decimal("80.00"))

@@ -103,7 +103,9 @@ def test_an_engineer_accepts_and_completes_the_orders_of_their_department(consol
     assert got["orders_to_accept"][0] == 1 and listed(c, got["orders_to_accept"][1]) == 1
     done = c.post("/admin/work-order/step/accept", {"order_ids": str(order.id)})
     assert done.status_code == 303 and done.headers["location"].endswith(f"/admin/work-order/details/{order.id}")
-    done = c.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头"})
+    session.refresh(order)
+    done = c.post("/admin/work-order/step/complete", {"order_ids": str(order.id), "result": "更换水龙头",
+                                                      "versions": f"{order.id}:{order.version}"})
     assert done.status_code == 303
     session.expire_all()
     assert session.get(WorkOrder, order.id).status is WorkOrderStatus.DONE
