@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, and_, exists, false, select
+from sqlalchemy.orm import aliased
 
 from models import (
     Bill,
@@ -175,9 +176,11 @@ def rectifications_due(d: Any) -> ColumnElement[bool]:
 
 def tasks_overdue(d: Any) -> ColumnElement[bool]:
     """周计划 tasks whose 完成时限 is before the day ``period`` and not 已完成 (未开始、进行中、已延期): 「明确每个任务的
-    责任人和完成时间，避免任务拖延或遗漏」 — the supervisor reviewing the week sees what slipped, and whose."""
+    责任人和完成时间，避免任务拖延或遗漏」 — the supervisor reviewing the week sees what slipped, and whose. A task
+    carried over (结转) is continued by its copy: the copy is the one counted, not both."""
+    copy = aliased(WeeklyTask)
     return and_(WeeklyTask.status != TaskStatus.DONE, WeeklyTask.deadline < _day(d),
-                WeeklyTask.project_id.in_(d.project_ids))
+                WeeklyTask.project_id.in_(d.project_ids), ~exists().where(copy.carried_from_id == WeeklyTask.id))
 
 
 # set key → (label, model, clause); ``kpis`` makes them record sets.

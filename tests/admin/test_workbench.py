@@ -312,9 +312,20 @@ def test_the_supervisor_is_told_the_notices_due_for_recheck_and_the_weekly_tasks
     ])
     session.flush()
 
+    # a task of two weeks ago carried into last week (结转) and still open there: one task late, not two
+    origin = task(p1, "核对业主通讯录", monday - 11 * day, TaskStatus.NOT_STARTED)
+    session.add(origin)
+    session.flush()
+    carried = task(p1, "核对业主通讯录", monday - 4 * day, TaskStatus.NOT_STARTED)
+    carried.carried_from = origin
+    session.add(carried)
+    session.flush()
+
     lead = console("lead")
     got = tiles(lead.get("/admin/"))
-    assert got["rectifications_due"][0] == 2 and got["tasks_overdue"][0] == 2
+    assert got["rectifications_due"][0] == 2 and got["tasks_overdue"][0] == 3
+    late = lead.get(got["tasks_overdue"][1]).text
+    assert f"/weekly-task/details/{carried.id}" in late and f"/weekly-task/details/{origin.id}" not in late
     for key in ("rectifications_due", "tasks_overdue"):
         assert listed(lead, got[key][1]) == got[key][0], key
     listing = lead.get(got["rectifications_due"][1]).text
