@@ -54,6 +54,7 @@ from .audit import as_actor, log_event, log_operation
 from .kernel.names import natural_key
 from .kpis import CATALOGUE, Drill, Figure, Scope
 from .parallel_reads import Runner, in_turn
+from .rates import meets_text
 from .xlsx_out import XlsxFile, new_workbook, sheet_title, to_bytes, write_sheet
 
 TOTAL = "合计"
@@ -118,7 +119,7 @@ def _rate_cell(figure: Figure) -> Cell:
 
 
 def _meets_cell(figure: Figure) -> Cell:
-    return Cell(shown={True: "达标", False: "未达标", None: "—"}[figure.meets])
+    return Cell(shown=meets_text(figure.meets))
 
 
 @dataclass(frozen=True)
