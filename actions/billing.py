@@ -97,7 +97,7 @@ from .kernel.periods import add_months, current_period, month_day, parse_period,
 from .kernel.posts import COLLECTING_POSITIONS, post_refusal
 from .kernel.scope import visible_project
 from .kernel.sql import insert_ignoring, upsert_insert
-from .rates import percent, rate_text
+from .rates import meets_text, percent, rate_text
 from .units import linked_on
 
 MONTHLY_TARGET = Decimal("93")  # 每月收费率保持在 93% 以上
@@ -1240,7 +1240,7 @@ class RateRow:
     @property
     def target_label(self) -> str:
         """达标 / 未达标, as the page and the export show it; "—" without anything due."""
-        return {True: "达标", False: "未达标", None: "—"}[self.meets_target]
+        return meets_text(self.meets_target)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from .audit import as_actor, log_event, log_operation
 from .errors import NotPermitted, Refused
 from .kernel.periods import period_of
 from .kernel.sql import minutes_between
-from .rates import percent, rate_text
+from .rates import meets_text, percent, rate_text
 from .xlsx_out import XlsxFile, new_workbook, to_bytes, write_sheet
 
 # Targets named in the documents, in percent; the other two rates are monthly statistics without a target.
@@ -263,10 +263,9 @@ def export_complaint_statistics(session: Session, *, actor: Actor, month_from: s
                                  project_ids=project_ids)
     header = [LABELS["project"], LABELS["month"], *(LABELS[k] for k in COUNTS),
               *(LABELS[k] for k in RATES), *(f"{LABELS[k]}达标" for k in TARGETS)]
-    meets = {True: "达标", False: "未达标", None: ""}
     data = [
         (row.project, row.month, *(getattr(row, k) for k in COUNTS), *(rate_text(getattr(row, k)) for k in RATES),
-         *(meets[row.meets(k)] for k in TARGETS))
+         *(meets_text(row.meets(k)) for k in TARGETS))
         for row in (*stats.rows, stats.total)
     ]
     wb = new_workbook()

@@ -1,6 +1,6 @@
 """客服月度报告 of a project (or of a branch: every project, then the total): the month's KPIs, the intake by
 kind, the complaints by category, the major complaints and their handling, collection by phase, callbacks,
-survey results if a survey covers the month, and the staff scores. The same tables make the print view, the
+survey results (「—」 for a project without a survey run), and the staff scores. The same tables make the print view, the
 .xlsx and the month-close snapshot (``month_close``).
 
 Every figure is counted over a ``kpis`` record set, so the list behind a cell is the one its drill-down opens.
@@ -54,6 +54,7 @@ from .audit import as_actor, log_event, log_operation
 from .kernel.names import natural_key
 from .kpis import CATALOGUE, Drill, Figure, Scope
 from .parallel_reads import Runner, in_turn
+from .rates import meets_text
 from .xlsx_out import XlsxFile, new_workbook, sheet_title, to_bytes, write_sheet
 
 TOTAL = "合计"
@@ -118,7 +119,7 @@ def _rate_cell(figure: Figure) -> Cell:
 
 
 def _meets_cell(figure: Figure) -> Cell:
-    return Cell(shown={True: "达标", False: "未达标", None: "—"}[figure.meets])
+    return Cell(shown=meets_text(figure.meets))
 
 
 @dataclass(frozen=True)
@@ -281,30 +282,32 @@ def _tables(data: _Data, project_ids: Sequence[int]) -> tuple[Table, ...]:
                         (*lead, label_of(Visit, "kind"), *(r.label for r in Satisfaction), kpis.NO_RESULT, TOTAL),
                         tuple(rows), keys=len(lead) + 1))
 
-    # 满意度调查 (if a survey covers the month)
+    # 满意度调查: every project, its surveys run by the month's end; 「—」 for a project without one
     rows = []
     households = data.surveys.households_by(month)  # the campaigns started by the month's end
-    for (project_id, period), (collected, n) in sorted(households.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
-        if project_id not in ids:
-            continue
-        topics = {t.topic: t for t in data.surveys.topics(project_id, period, month)}
-        pooled = kpis.Share(sum(t.satisfied for t in topics.values()), sum(t.answers for t in topics.values()))
-        overall = data.surveys.overall_score(project_id, period, month)
-        coverage = kpis.Figure(kpis.KPIS["survey_rate"], period, project_id, collected, n)
-        survey_drill = functools.partial(Drill, period=period, project_ids=(project_id,))
-        rows.append((*who(project_id), Cell(period), Cell(n, drill=survey_drill("households_surveyed")),
-                     Cell(collected, drill=survey_drill("households_collected")), _rate_cell(coverage),
-                     *(_share_cell(topics.get(t, kpis.Share(0, 0)), survey_drill("scores_answered", arg=t.value))
-                       for t in SurveyTopic),
-                     _share_cell(pooled, survey_drill("scores_answered")),
-                     _share_cell(overall, survey_drill("forms_rated"))))
-    if rows:
-        # 各部门合计 is the 满意度 KPI; 总体满意度 is the forms' own column, as 调查结果 shows it
-        tables.append(Table("surveys", "满意度调查",
-                            (*lead, "调查期间", SurveyHousehold.__label__, label_of(SurveyHousehold, "collected"),
-                             "调查率", *(f"{t.label}满意度" for t in SurveyTopic), "满意度（各部门合计）",
-                             label_of(SurveyResponse, "overall_score")),
-                            tuple(rows), keys=len(lead) + 1))
+    sums = [0, 0, {t: kpis.Share(0, 0) for t in SurveyTopic}, kpis.Share(0, 0)]  # the 合计: sums, rates of sums
+    for project_id in ids:
+        periods = sorted(period for p, period in households if p == project_id)
+        if not periods:
+            rows.append((*who(project_id), *(Cell(shown="—") for _ in range(len(SurveyTopic) + 6))))
+        for period in periods:
+            collected, n = households[(project_id, period)]
+            topics = {t.topic: kpis.Share(t.satisfied, t.answers)
+                      for t in data.surveys.topics(project_id, period, month)}
+            overall = data.surveys.overall_score(project_id, period, month)
+            sums = [sums[0] + n, sums[1] + collected,
+                    {t: _added(share, topics.get(t, kpis.Share(0, 0))) for t, share in sums[2].items()},
+                    _added(sums[3], overall)]
+            survey_drill = functools.partial(Drill, period=period, project_ids=(project_id,))
+            rows.append(_survey_row(who(project_id), period, n, collected, topics, overall, survey_drill))
+    if several:
+        rows.append(_survey_row(who(None), "", sums[0], sums[1], sums[2], sums[3], None))
+    # 各部门合计 is the 满意度 KPI; 总体满意度 is the forms' own column, as 调查结果 shows it
+    tables.append(Table("surveys", "满意度调查",
+                        (*lead, "调查期间", SurveyHousehold.__label__, label_of(SurveyHousehold, "collected"),
+                         "调查率", *(f"{t.label}满意度" for t in SurveyTopic), "满意度（各部门合计）",
+                         label_of(SurveyResponse, "overall_score")),
+                        tuple(rows), keys=len(lead) + 1))
 
     # 员工考核
     rows = []
@@ -329,8 +332,27 @@ def _figure(data: _Data, kpi: str, project_id: int | None, ids: Sequence[int]) -
     return Figure(kpis.KPIS[kpi], data.month, None, sum(f.numerator for f in parts), sum(f.denominator for f in parts))
 
 
-def _share_cell(share: kpis.Share, drill: Drill) -> Cell:
+def _share_cell(share: kpis.Share, drill: Drill | None) -> Cell:
     return Cell(share.rate, share.shown, drill=drill)
+
+
+def _added(a: kpis.Share, b: kpis.Share) -> kpis.Share:
+    return kpis.Share(a.satisfied + b.satisfied, a.answers + b.answers)
+
+
+def _survey_row(lead: tuple[Cell, ...], period: str, n: int, collected: int, topics: dict[SurveyTopic, kpis.Share],
+                overall: kpis.Share, survey_drill: Callable[..., Drill] | None) -> tuple[Cell, ...]:
+    """One line of 满意度调查: a project's survey, with the records behind each figure, or the 合计 (no drill:
+    its surveys are of several 调查期间)."""
+    def drill(key: str, arg: str = "") -> Drill | None:
+        return survey_drill(key, arg=arg) if survey_drill else None
+
+    coverage = kpis.Share(collected, n)
+    pooled = functools.reduce(_added, topics.values(), kpis.Share(0, 0))
+    return (*lead, Cell(period), Cell(n, drill=drill("households_surveyed")),
+            Cell(collected, drill=drill("households_collected")), Cell(coverage.rate, coverage.shown),
+            *(_share_cell(topics.get(t, kpis.Share(0, 0)), drill("scores_answered", t.value)) for t in SurveyTopic),
+            _share_cell(pooled, drill("scores_answered")), _share_cell(overall, drill("forms_rated")))
 
 
 def _money_figure(paid: Decimal, due: Decimal) -> Figure:

@@ -27,3 +27,9 @@ def rate_text(rate: Decimal | int | None) -> str:
     """A rate in percent as shown: ``66.7%``, ``—`` for none. An export's sheet (xlsx_out) writes this text as the
     number 0.667 formatted 66.7%."""
     return "—" if rate is None else f"{rate}%"
+
+
+def meets_text(meets: bool | None) -> str:
+    """A mark against a target as every page and export writes it: ``达标`` / ``未达标``, ``—`` without a rate
+    (no denominator: neither met nor missed)."""
+    return "—" if meets is None else ("达标" if meets else "未达标")

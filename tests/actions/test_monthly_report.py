@@ -109,12 +109,29 @@ def test_a_branch_report_has_every_project_and_the_total(session, world):
         monthly_report(session, actor=actor, month=ds.MONTH, project_ids=[world.p3.id])
 
 
-def test_a_month_without_a_survey_has_no_survey_table(session, world):
+def test_a_month_without_a_survey_lists_the_project_with_dashes(session, world):
     actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1]))
     report = monthly_report(session, actor=actor, month=ds.EMPTY_MONTH, project_ids=[world.p1.id])
-    assert "surveys" not in [t.key for t in report.tables]
+    _, rows = rows_of(report, "surveys")
+    assert rows == [["—"] * 12]
     _, rows = rows_of(report, "kpis")
     assert {r[6] for r in rows} == {"—"}
+
+
+def test_the_survey_sheet_lists_every_project_and_the_total(session, world):
+    """满意度调查 listed only the projects with a survey, while every other sheet lists each project the user sees:
+    a project without one (丙项目) is listed with 「—」, and the 合计's rates are of the summed counts."""
+    actor = actor_for_user(session, f.user(session, roles=["客服经理"], projects=[world.p1, world.p2, world.p3]))
+    ids = [world.p1.id, world.p2.id, world.p3.id]
+    _, rows = rows_of(monthly_report(session, actor=actor, month=ds.MONTH, project_ids=ids), "surveys")
+    assert [r[0] for r in rows] == ["丙项目", "乙项目", "甲项目", "合计"]
+    assert rows[0][1:] == ["—"] * 12
+    # 6 households, 5 collected (the 调查率 KPI of 甲 and 乙 together); 7 answers, 4 satisfied; 3 forms rated, 2
+    assert rows[-1][1:6] == ["", "6", "5", "83.3%", "60.0%"] and rows[-1][-2:] == ["57.1%", "66.7%"]
+    result = export_monthly_report(session, actor=actor, month=ds.MONTH, project_ids=ids)
+    sheet = sheet_rows(result, "满意度调查")
+    assert [r[0] for r in sheet] == ["项目", "丙项目", "乙项目", "甲项目", "合计"]
+    assert sheet[1][1:] == ["—"] * 12 and sheet[-1][2:5] == [6, 5, 0.833]
 
 
 def test_the_xlsx_has_a_sheet_per_table_and_is_logged(session, world):
