@@ -268,14 +268,7 @@ def local_datetime(value: dt.datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def shown_number(value: Decimal) -> str:
-    """A number in a list or details page as money reads on 月度报告 and the home page: 133,142.74
-    (``money.grouped``); a 单价 or score kept at other places as ``money.readable`` writes it. Pages only: an .xlsx
-    export writes the number itself."""
-    return money.grouped(money.readable(value))
-
-
-WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: shown_number}
+WUYE_FORMATTERS = {**BASE_FORMATTERS, dt.datetime: local_datetime, Decimal: money.readable}
 
 
 # --- filters --------------------------------------------------------------------------------------

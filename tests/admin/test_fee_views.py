@@ -1240,21 +1240,3 @@ def test_the_payment_list_shows_and_filters_the_reversed_payments(session, conso
     rows = sheet[sheet.index(header) + 1:]
     assert [r[header.index("收据号")] for r in rows] == [wrong.receipt_no]
     assert rows[0][header.index("冲正时间")] not in (None, "")
-
-
-def test_list_and_details_write_amounts_grouped_and_the_export_keeps_numbers(session, console, estate, staff_of):
-    """账单 wrote 133142.74 where 月度报告 and the home page write 133,142.74: a list's and a details page's amounts
-    read the same (one formatter for every view); a 单价 stays as it is; the .xlsx keeps the number, money-formatted."""
-    fee = f.fee_type(session, project_=estate.project, name="大额维修费", rate=Decimal("1234.5000"))
-    bill = f.bill(session, unit_=estate.a101, fee_type_=fee, period="2026-03", amount_due=Decimal("133142.74"),
-                  amount_paid=Decimal("1250.00"))
-    manager = console(staff_of("客服经理"))
-    listed = manager.get(f"/admin/bill/list?search={estate.a101.room_no}").text
-    assert "133,142.74" in listed and "133142.74" not in listed and "1,250.00" in listed
-    shown = manager.get(f"/admin/bill/details/{bill.id}").text
-    assert "133,142.74" in shown and "133142.74" not in shown
-    fees = manager.get(f"/admin/fee-type/details/{fee.id}").text
-    assert "1,234.50" in fees  # 单价 at four places: two decimals, grouped
-    book = load_workbook(io.BytesIO(manager.post(f"/admin/bill/export/xlsx?search={estate.a101.room_no}").content))
-    cells = [c for row in book.worksheets[0].iter_rows() for c in row if c.value == 133142.74]
-    assert len(cells) == 1 and cells[0].number_format == "#,##0.00"
